@@ -1,0 +1,283 @@
+//! Identifiers of the domain: entity ids (unified social credit codes), person
+//! ids, and the as-of date of a run. Code past the loaders never holds a bare
+//! string where one of these is meant.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{Datelike, NaiveDate};
+
+/// The 31 characters of a unified social credit code, in ASCII order (so the
+/// index order of two ids is their byte order).
+pub const ENTITY_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+
+/// Weights of positions 1..17 in the check character (3^i mod 31).
+const ENTITY_WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
+
+const NOT_IN_ALPHABET: u8 = 255;
+
+const fn alphabet_index_table() -> [u8; 256] {
+    let mut table = [NOT_IN_ALPHABET; 256];
+    let mut i = 0;
+    while i < ENTITY_ALPHABET.len() {
+        table[ENTITY_ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+}
+
+static ALPHABET_INDEX: [u8; 256] = alphabet_index_table();
+
+/// The check character for the first 17 characters of an entity id, or
+/// `None` when one of them is outside the alphabet.
+pub fn entity_check_char(first17: &[u8]) -> Option<u8> {
+    if first17.len() != 17 {
+        return None;
+    }
+    let mut sum = 0u32;
+    for (c, w) in first17.iter().zip(ENTITY_WEIGHTS) {
+        let v = ALPHABET_INDEX[*c as usize];
+        if v == NOT_IN_ALPHABET {
+            return None;
+        }
+        sum += v as u32 * w;
+    }
+    Some(ENTITY_ALPHABET[((31 - sum % 31) % 31) as usize])
+}
+
+/// Whether `s` is a valid 18-character unified social credit code.
+pub fn is_entity_id(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 18 && entity_check_char(&b[..17]) == Some(b[17])
+}
+
+/// Whether `s` is `P` followed by 16 lowercase hex digits.
+pub fn is_person_id(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 17
+        && b[0] == b'P'
+        && b[1..]
+            .iter()
+            .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Whether `s` is exactly six ASCII digits (region and authority codes).
+pub fn is_six_digits(s: &str) -> bool {
+    s.len() == 6 && s.bytes().all(|c| c.is_ascii_digit())
+}
+
+/// A valid unified social credit code, packed into 90 bits (5 per character,
+/// first character most significant) so that the integer order is the
+/// byte order of the text.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EntityId(u128);
+
+impl EntityId {
+    /// Parses and checks an entity id, check character included.
+    pub fn parse(s: &str) -> Option<EntityId> {
+        if !is_entity_id(s) {
+            return None;
+        }
+        Some(Self::pack(s.as_bytes()))
+    }
+
+    fn pack(b: &[u8]) -> EntityId {
+        let mut v = 0u128;
+        for c in b {
+            v = (v << 5) | ALPHABET_INDEX[*c as usize] as u128;
+        }
+        EntityId(v)
+    }
+
+    /// Builds a valid id from its first 17 characters by appending the check
+    /// character; `None` when a character is outside the alphabet.
+    pub fn with_check_char(first17: &str) -> Option<EntityId> {
+        let check = entity_check_char(first17.as_bytes())?;
+        let mut b = first17.as_bytes().to_vec();
+        b.push(check);
+        Some(Self::pack(&b))
+    }
+
+    /// The packed 90-bit value; its integer order is the text order.
+    pub fn bits(self) -> u128 {
+        self.0
+    }
+
+    /// The 18 characters of the id.
+    pub fn to_bytes(self) -> [u8; 18] {
+        let mut out = [0u8; 18];
+        for (i, slot) in out.iter_mut().enumerate() {
+            let shift = 5 * (17 - i);
+            *slot = ENTITY_ALPHABET[((self.0 >> shift) & 31) as usize];
+        }
+        out
+    }
+}
+
+impl fmt::Display for EntityId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.to_bytes();
+        f.write_str(std::str::from_utf8(&b).expect("alphabet is ASCII"))
+    }
+}
+
+impl fmt::Debug for EntityId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EntityId({self})")
+    }
+}
+
+impl FromStr for EntityId {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        EntityId::parse(s).ok_or_else(|| IdError::Entity(s.to_string()))
+    }
+}
+
+/// A malformed identifier given on the command line or in a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum IdError {
+    #[error("'{0}' is not a valid entity id (18 characters of 0-9 A-H J-N P-R T U W-Y with a correct check character)")]
+    Entity(String),
+    #[error("'{0}' is not a date of the form YYYY-MM-DD")]
+    Date(String),
+}
+
+/// Days from 0001-01-01 (chrono's day 1) to 1970-01-01, the Arrow Date32 epoch.
+const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
+
+/// The date a run is "as of": it reads partitions with `ingest_date <= D`
+/// and ages records against it.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AsOf(NaiveDate);
+
+impl AsOf {
+    pub fn new(date: NaiveDate) -> AsOf {
+        AsOf(date)
+    }
+
+    pub fn date(self) -> NaiveDate {
+        self.0
+    }
+
+    /// Days since 1970-01-01, the Arrow Date32 value of this date.
+    pub fn days_since_epoch(self) -> i32 {
+        date_to_days(self.0)
+    }
+
+    pub fn from_days_since_epoch(days: i32) -> AsOf {
+        AsOf(days_to_date(days))
+    }
+
+    /// The date `n` days later (earlier when negative).
+    pub fn plus_days(self, n: i64) -> AsOf {
+        AsOf(self.0 + chrono::Duration::days(n))
+    }
+}
+
+/// Arrow Date32 value (days since 1970-01-01) of a calendar date.
+pub fn date_to_days(d: NaiveDate) -> i32 {
+    d.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE
+}
+
+/// Calendar date of an Arrow Date32 value.
+pub fn days_to_date(days: i32) -> NaiveDate {
+    NaiveDate::from_num_days_from_ce_opt(days + UNIX_EPOCH_DAYS_FROM_CE).expect("date in range")
+}
+
+/// Parses exactly `YYYY-MM-DD`.
+pub fn parse_date(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
+impl fmt::Display for AsOf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.format("%Y-%m-%d"))
+    }
+}
+
+impl fmt::Debug for AsOf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AsOf({self})")
+    }
+}
+
+impl FromStr for AsOf {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        parse_date(s)
+            .map(AsOf)
+            .ok_or_else(|| IdError::Date(s.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_example_entity_id_is_valid() {
+        assert!(is_entity_id("91350100M000100Y43"));
+        assert!(!is_entity_id("91350100M000100Y44"), "wrong check character");
+        assert!(!is_entity_id("91350100M000100Y4"), "17 characters");
+        assert!(
+            !is_entity_id("91350100I000100Y43"),
+            "I is not in the alphabet"
+        );
+        assert!(
+            !is_entity_id("91350100m000100Y43"),
+            "lowercase is not in the alphabet"
+        );
+    }
+
+    #[test]
+    fn check_char_completes_an_id() {
+        let id = EntityId::with_check_char("91350100M000100Y4").unwrap();
+        assert_eq!(id.to_string(), "91350100M000100Y43");
+        assert_eq!(EntityId::parse("91350100M000100Y43"), Some(id));
+    }
+
+    #[test]
+    fn packed_order_is_text_order() {
+        let mut texts: Vec<String> = [
+            "91350100M000100Y4",
+            "91350100MA00100Y4",
+            "11000000000000000",
+            "9Y350100M000100Y4",
+        ]
+        .iter()
+        .map(|p| EntityId::with_check_char(p).unwrap().to_string())
+        .collect();
+        let mut packed: Vec<EntityId> = texts.iter().map(|t| EntityId::parse(t).unwrap()).collect();
+        texts.sort();
+        packed.sort();
+        let back: Vec<String> = packed.iter().map(|p| p.to_string()).collect();
+        assert_eq!(back, texts);
+    }
+
+    #[test]
+    fn person_ids() {
+        assert!(is_person_id("P0a1b2c3d4e5f6a7b"));
+        assert!(!is_person_id("P0A1B2C3D4E5F6A7B"), "uppercase hex");
+        assert!(!is_person_id("Q0a1b2c3d4e5f6a7b"));
+        assert!(!is_person_id("P0a1b2c3d4e5f6a7"));
+    }
+
+    #[test]
+    fn dates_round_trip_through_date32() {
+        let d: AsOf = "2026-11-27".parse().unwrap();
+        assert_eq!(AsOf::from_days_since_epoch(d.days_since_epoch()), d);
+        assert_eq!(
+            date_to_days(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()),
+            0
+        );
+        assert!("2026-02-30".parse::<AsOf>().is_err());
+        assert!("2026-1-01".parse::<AsOf>().is_err());
+    }
+}

@@ -1,0 +1,11 @@
+//! credence: nightly credit scoring, joint sanctions and signed publications
+//! for a market regulator. See ARCHITECTURE.md for the map.
+
+pub mod contract;
+pub mod fixture;
+pub mod ids;
+pub mod landing;
+pub mod parquet_io;
+pub mod quarantine;
+pub mod validate;
+pub mod warehouse;

@@ -1,0 +1,2 @@
+//! The `credence` command line.
+fn main() {}
