@@ -6,6 +6,7 @@ pub mod fixture;
 pub mod ids;
 pub mod landing;
 pub mod parquet_io;
+pub mod policy;
 pub mod quarantine;
 pub mod validate;
 pub mod warehouse;
