@@ -2,11 +2,16 @@
 //! for a market regulator. See ARCHITECTURE.md for the map.
 
 pub mod contract;
+pub mod engine;
 pub mod fixture;
 pub mod ids;
 pub mod landing;
 pub mod parquet_io;
 pub mod policy;
 pub mod quarantine;
+pub mod rounding;
+pub mod run;
+pub mod score;
+pub mod store;
 pub mod validate;
 pub mod warehouse;

@@ -1,0 +1,312 @@
+//! A nightly run as of date D, the only place that knows the order of the
+//! stages:
+//!
+//! ```text
+//! landing ──validate──▶ accepted tables (memory) ──score──▶ marts/scores/as_of=D/
+//!    │                        │
+//!    └──▶ quarantine/<ds>/as_of=D/, reports/quality/as_of=D/  (always, even when the
+//!         rejection threshold fails the run; nothing else is written then)
+//! ```
+//!
+//! Every output partition is staged and renamed into place whole; the run
+//! and what it read, rejected and produced go into the ledger.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use datafusion::error::DataFusionError;
+use datafusion::prelude::SessionContext;
+use tracing::{info, info_span, Instrument};
+
+use crate::contract::{Contracts, Dataset};
+use crate::engine::{self, EngineLimits};
+use crate::ids::AsOf;
+use crate::policy::{EventDataset, Policy};
+use crate::quarantine::{self, QualityReport, QuarantineError};
+use crate::score::{self, ScoreError, ScoreSummary};
+use crate::store::{PolicyRef, RunId, Store, StoreError};
+use crate::validate::{self, InputError, Inputs};
+use crate::warehouse::Warehouse;
+
+/// The default share of rejected rows per dataset above which a run fails.
+pub const DEFAULT_MAX_REJECT_SHARE: f64 = 0.05;
+
+/// What to run.
+#[derive(Clone)]
+pub struct RunOptions {
+    pub warehouse: Warehouse,
+    pub as_of: AsOf,
+    pub policy: Policy,
+    pub limits: EngineLimits,
+    pub max_reject_share: f64,
+    /// Who started the run: `manual`, `schedule`, `backfill`, ...
+    pub trigger: String,
+}
+
+/// What a successful run produced.
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    pub run_id: RunId,
+    pub as_of: AsOf,
+    pub quality: QualityReport,
+    pub scores: ScoreSummary,
+    pub outputs: Vec<PathBuf>,
+    pub steps: Vec<StepTiming>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct StepTiming {
+    pub step: String,
+    pub duration: Duration,
+    pub rows: Option<u64>,
+}
+
+/// Why a run failed. Only [`RunError::retryable`] failures are worth
+/// running again unchanged.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error("the rejection threshold was exceeded (more than {:.1}% of the rows read): {}; the quarantine and the data-quality report were written, nothing else", share * 100.0, datasets.join("; "))]
+    Threshold { share: f64, datasets: Vec<String> },
+    #[error(transparent)]
+    Quarantine(#[from] QuarantineError),
+    #[error(transparent)]
+    Score(#[from] ScoreError),
+    #[error("query engine: {0}")]
+    Engine(#[from] DataFusionError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+}
+
+impl RunError {
+    /// Whether the same run might succeed if tried again (a busy database,
+    /// a transient I/O failure), as opposed to bad input or a bad policy.
+    pub fn retryable(&self) -> bool {
+        match self {
+            RunError::Store(_)
+            | RunError::Io { .. }
+            | RunError::Quarantine(QuarantineError::Io { .. }) => true,
+            RunError::Engine(DataFusionError::ResourcesExhausted(_)) => false,
+            _ => false,
+        }
+    }
+}
+
+/// The contract columns each stage needs of each dataset.
+pub fn keep_columns(policy: &Policy, dataset: Dataset) -> Vec<String> {
+    let mut cols: Vec<String> = match dataset {
+        Dataset::Registry => ["entity_id", "entity_type", "parent_id", "legal_rep_id"]
+            .map(String::from)
+            .to_vec(),
+        Dataset::Holdings => ["holder_id", "holder_kind", "share_pct"]
+            .map(String::from)
+            .to_vec(),
+        Dataset::Violations => ["case_id", "decided_on"].map(String::from).to_vec(),
+        Dataset::Complaints => ["complaint_id", "received_on"].map(String::from).to_vec(),
+        Dataset::Repairs => ["case_id", "approved_on"].map(String::from).to_vec(),
+    };
+    let mut add = |names: std::collections::BTreeSet<String>| {
+        for n in names {
+            if !cols.contains(&n) {
+                cols.push(n);
+            }
+        }
+    };
+    match dataset {
+        Dataset::Registry => {
+            if let Some(s) = &policy.scope {
+                add(s.columns());
+            }
+        }
+        Dataset::Violations | Dataset::Complaints => {
+            let wanted = if dataset == Dataset::Violations {
+                EventDataset::Violations
+            } else {
+                EventDataset::Complaints
+            };
+            for r in policy.rules.iter().filter(|r| r.dataset == wanted) {
+                add(r.predicate.columns());
+            }
+            for g in policy.direct_grades.iter().filter(|g| g.dataset == wanted) {
+                add(g.predicate.columns());
+            }
+        }
+        _ => {}
+    }
+    cols
+}
+
+/// Runs the nightly batch as of `opts.as_of`.
+pub async fn run(opts: &RunOptions) -> Result<RunReport, RunError> {
+    let wh = &opts.warehouse;
+    let store = Store::open(&wh.database())?;
+    let policy = &opts.policy;
+    let run_id = store.begin_run(
+        opts.as_of,
+        &opts.trigger,
+        &PolicyRef {
+            id: &policy.id,
+            version: &policy.version,
+            sha256: &policy.sha256,
+        },
+    )?;
+    let span = info_span!("run", run_id = run_id.0, as_of = %opts.as_of, policy = %policy.id);
+    let result = run_stages(opts, &store, run_id).instrument(span).await;
+    match &result {
+        Ok(report) => {
+            let summary = serde_json::json!({
+                "scores": report.scores,
+                "rejected_by_code": report.quality.rejected_by_code(),
+            });
+            store.finish_run(run_id, true, None, Some(&summary.to_string()))?;
+            info!(run_id = run_id.0, as_of = %opts.as_of, outcome = "succeeded", entities = report.scores.entities_scored, "run finished");
+        }
+        Err(e) => {
+            store.finish_run(run_id, false, Some(&e.to_string()), None)?;
+            tracing::error!(run_id = run_id.0, as_of = %opts.as_of, outcome = "failed", retryable = e.retryable(), error = %e, "run failed");
+        }
+    }
+    result
+}
+
+/// Times a step, records it in the ledger and in a tracing span.
+struct Steps<'a> {
+    store: &'a Store,
+    run: RunId,
+    done: Vec<StepTiming>,
+}
+
+impl Steps<'_> {
+    fn record(&mut self, step: &str, started: Instant, rows: Option<u64>) -> Result<(), RunError> {
+        let duration = started.elapsed();
+        self.store.record_step(self.run, step, duration, rows)?;
+        info!(
+            step,
+            rows,
+            duration_ms = duration.as_millis() as u64,
+            "step finished"
+        );
+        self.done.push(StepTiming {
+            step: step.to_string(),
+            duration,
+            rows,
+        });
+        Ok(())
+    }
+}
+
+async fn run_stages(
+    opts: &RunOptions,
+    store: &Store,
+    run_id: RunId,
+) -> Result<RunReport, RunError> {
+    let wh = &opts.warehouse;
+    let policy = &opts.policy;
+    let as_of = opts.as_of;
+    let contracts = Contracts::load().expect("embedded contracts are valid");
+    let mut steps = Steps {
+        store,
+        run: run_id,
+        done: Vec::new(),
+    };
+
+    // Validate: file-level faults stop here, before anything is written.
+    let started = Instant::now();
+    let keep = |d: Dataset| keep_columns(policy, d);
+    let inputs = info_span!("step", name = "validate").in_scope(|| {
+        tokio::task::block_in_place(|| validate::validate_inputs(wh, &contracts, as_of, &keep))
+    })?;
+    let read: u64 = inputs.all().iter().map(|v| v.report.rows_read).sum();
+    for v in inputs.all() {
+        for p in &v.report.partitions {
+            store.record_partition(
+                run_id,
+                &v.report.dataset,
+                &p.ingest_date,
+                p.files as u64,
+                p.rows,
+            )?;
+        }
+        for (code, n) in &v.report.rejected_by_code {
+            store.record_rejects(run_id, &v.report.dataset, code, *n)?;
+        }
+    }
+    steps.record("validate", started, Some(read))?;
+
+    // Quarantine and the data-quality report: always written.
+    let started = Instant::now();
+    let quality = QualityReport {
+        as_of: as_of.to_string(),
+        max_reject_share: opts.max_reject_share,
+        datasets: inputs.all().iter().map(|v| v.report.clone()).collect(),
+    };
+    let mut outputs = Vec::new();
+    let mut rejected = 0;
+    info_span!("step", name = "quarantine").in_scope(|| -> Result<(), RunError> {
+        for v in inputs.all() {
+            rejected += quarantine::write(wh, v, as_of)?;
+            outputs.push(wh.quarantine(v.contract.dataset, as_of));
+        }
+        quarantine::write_report(wh, &quality, as_of)?;
+        Ok(())
+    })?;
+    steps.record("quarantine", started, Some(rejected))?;
+    let over = quality.over_threshold();
+    if !over.is_empty() {
+        return Err(RunError::Threshold {
+            share: opts.max_reject_share,
+            datasets: over
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{}: {} of {} rows rejected",
+                        d.dataset, d.rows_rejected, d.rows_read
+                    )
+                })
+                .collect(),
+        });
+    }
+
+    // Score.
+    let started = Instant::now();
+    let ctx = engine::session(opts.limits)?;
+    register_inputs(&ctx, &inputs)?;
+    let dest = wh.mart("scores", as_of);
+    let staged = wh.stage(dest.clone()).map_err(|source| RunError::Io {
+        what: "staging the scores mart".into(),
+        source,
+    })?;
+    let scored = score::score(&ctx, policy, as_of, &inputs.entities, staged.path())
+        .instrument(info_span!("step", name = "score"))
+        .await?;
+    staged.commit().map_err(|source| RunError::Io {
+        what: format!("publishing {}", wh.relative(&dest)),
+        source,
+    })?;
+    outputs.push(dest);
+    steps.record("score", started, Some(scored.summary.entities_scored))?;
+
+    Ok(RunReport {
+        run_id,
+        as_of,
+        quality,
+        scores: scored.summary,
+        outputs,
+        steps: steps.done,
+    })
+}
+
+/// Registers the validated datasets as the engine's tables.
+pub fn register_inputs(ctx: &SessionContext, inputs: &Inputs) -> Result<(), DataFusionError> {
+    for d in Dataset::ALL {
+        let v = inputs.get(d);
+        engine::register(ctx, d.name(), v.schema.clone(), &v.batches)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,377 @@
+//! The operational SQLite database (`warehouse/credence.db`): the run
+//! ledger with what each run read, rejected and produced. Later areas
+//! (decisions, partner tokens, the audit log) add their tables through the
+//! same migrations.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::ids::AsOf;
+
+/// A run's number in the ledger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RunId(pub i64);
+
+impl std::fmt::Display for RunId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// The database failed; the message names the operation.
+#[derive(Debug, thiserror::Error)]
+#[error("operational database {path}: {operation}: {source}")]
+pub struct StoreError {
+    pub path: String,
+    pub operation: &'static str,
+    #[source]
+    pub source: rusqlite::Error,
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Schema versions, applied in order; each entry is one migration.
+const MIGRATIONS: &[&str] = &[
+    // 1: the run ledger
+    "CREATE TABLE runs (
+        run_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        as_of TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        policy_id TEXT NOT NULL,
+        policy_version TEXT NOT NULL,
+        policy_sha256 TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        outcome TEXT NOT NULL CHECK (outcome IN ('running', 'succeeded', 'failed')),
+        error TEXT,
+        summary TEXT
+    );
+    CREATE TABLE run_partitions (
+        run_id INTEGER NOT NULL REFERENCES runs(run_id),
+        dataset TEXT NOT NULL,
+        ingest_date TEXT NOT NULL,
+        files INTEGER NOT NULL,
+        rows INTEGER NOT NULL
+    );
+    CREATE TABLE run_rejects (
+        run_id INTEGER NOT NULL REFERENCES runs(run_id),
+        dataset TEXT NOT NULL,
+        code TEXT NOT NULL,
+        rows INTEGER NOT NULL
+    );
+    CREATE TABLE run_steps (
+        run_id INTEGER NOT NULL REFERENCES runs(run_id),
+        step TEXT NOT NULL,
+        duration_ms INTEGER NOT NULL,
+        rows INTEGER
+    );",
+];
+
+/// An open operational database.
+pub struct Store {
+    conn: Connection,
+    path: String,
+}
+
+/// One line of the ledger.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RunRow {
+    pub run_id: i64,
+    pub as_of: String,
+    pub trigger: String,
+    pub policy: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub outcome: String,
+    pub error: Option<String>,
+    pub summary: Option<String>,
+}
+
+/// A step of a run with its duration.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct StepRow {
+    pub step: String,
+    pub duration_ms: i64,
+    pub rows: Option<i64>,
+}
+
+/// The policy a run executes, as recorded.
+pub struct PolicyRef<'a> {
+    pub id: &'a str,
+    pub version: &'a str,
+    pub sha256: &'a str,
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database.
+    pub fn open(path: &Path) -> Result<Store> {
+        let shown = path.display().to_string();
+        let err = |operation| {
+            let shown = shown.clone();
+            move |source| StoreError {
+                path: shown,
+                operation,
+                source,
+            }
+        };
+        if let Some(parent) = path.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        let mut conn = Connection::open(path).map_err(err("open"))?;
+        conn.busy_timeout(Duration::from_secs(30))
+            .map_err(err("set busy timeout"))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err("enable WAL"))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(err("enable foreign keys"))?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(err("read schema version"))?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = conn.transaction().map_err(err("begin migration"))?;
+            tx.execute_batch(sql).map_err(err("migrate"))?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .map_err(err("record schema version"))?;
+            tx.commit().map_err(err("commit migration"))?;
+        }
+        Ok(Store { conn, path: shown })
+    }
+
+    fn err(&self, operation: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        move |source| StoreError {
+            path: self.path.clone(),
+            operation,
+            source,
+        }
+    }
+
+    /// The connection, for the areas that keep their own tables here.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub fn begin_run(&self, as_of: AsOf, trigger: &str, policy: &PolicyRef) -> Result<RunId> {
+        self.conn
+            .execute(
+                "INSERT INTO runs (as_of, trigger, policy_id, policy_version, policy_sha256, started_at, outcome)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running')",
+                params![as_of.to_string(), trigger, policy.id, policy.version, policy.sha256, now()],
+            )
+            .map_err(self.err("record run start"))?;
+        Ok(RunId(self.conn.last_insert_rowid()))
+    }
+
+    pub fn record_partition(
+        &self,
+        run: RunId,
+        dataset: &str,
+        ingest_date: &str,
+        files: u64,
+        rows: u64,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO run_partitions (run_id, dataset, ingest_date, files, rows) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![run.0, dataset, ingest_date, files as i64, rows as i64],
+            )
+            .map_err(self.err("record partition read"))?;
+        Ok(())
+    }
+
+    pub fn record_rejects(&self, run: RunId, dataset: &str, code: &str, rows: u64) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO run_rejects (run_id, dataset, code, rows) VALUES (?1, ?2, ?3, ?4)",
+                params![run.0, dataset, code, rows as i64],
+            )
+            .map_err(self.err("record rejected rows"))?;
+        Ok(())
+    }
+
+    pub fn record_step(
+        &self,
+        run: RunId,
+        step: &str,
+        duration: Duration,
+        rows: Option<u64>,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO run_steps (run_id, step, duration_ms, rows) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    run.0,
+                    step,
+                    duration.as_millis() as i64,
+                    rows.map(|r| r as i64)
+                ],
+            )
+            .map_err(self.err("record step"))?;
+        Ok(())
+    }
+
+    pub fn finish_run(
+        &self,
+        run: RunId,
+        succeeded: bool,
+        error: Option<&str>,
+        summary: Option<&str>,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE runs SET finished_at = ?2, outcome = ?3, error = ?4, summary = ?5 WHERE run_id = ?1",
+                params![run.0, now(), if succeeded { "succeeded" } else { "failed" }, error, summary],
+            )
+            .map_err(self.err("record run end"))?;
+        Ok(())
+    }
+
+    /// The newest runs first.
+    pub fn runs(&self, limit: usize) -> Result<Vec<RunRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT run_id, as_of, trigger, policy_id || ' ' || policy_version, started_at, finished_at, outcome, error, summary
+                 FROM runs ORDER BY run_id DESC LIMIT ?1",
+            )
+            .map_err(self.err("list runs"))?;
+        let rows = stmt
+            .query_map([limit as i64], |r| {
+                Ok(RunRow {
+                    run_id: r.get(0)?,
+                    as_of: r.get(1)?,
+                    trigger: r.get(2)?,
+                    policy: r.get(3)?,
+                    started_at: r.get(4)?,
+                    finished_at: r.get(5)?,
+                    outcome: r.get(6)?,
+                    error: r.get(7)?,
+                    summary: r.get(8)?,
+                })
+            })
+            .map_err(self.err("list runs"))?
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(self.err("list runs"))?;
+        Ok(rows)
+    }
+
+    pub fn steps(&self, run: RunId) -> Result<Vec<StepRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT step, duration_ms, rows FROM run_steps WHERE run_id = ?1 ORDER BY rowid",
+            )
+            .map_err(self.err("list steps"))?;
+        let rows = stmt
+            .query_map([run.0], |r| {
+                Ok(StepRow {
+                    step: r.get(0)?,
+                    duration_ms: r.get(1)?,
+                    rows: r.get(2)?,
+                })
+            })
+            .map_err(self.err("list steps"))?
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(self.err("list steps"))?;
+        Ok(rows)
+    }
+
+    /// Rejected rows by (dataset, code) of a run.
+    pub fn rejects(&self, run: RunId) -> Result<Vec<(String, String, i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT dataset, code, rows FROM run_rejects WHERE run_id = ?1 ORDER BY dataset, code")
+            .map_err(self.err("list rejects"))?;
+        let rows = stmt
+            .query_map([run.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(self.err("list rejects"))?
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(self.err("list rejects"))?;
+        Ok(rows)
+    }
+
+    /// Partitions read by a run: (dataset, ingest_date, files, rows).
+    pub fn partitions(&self, run: RunId) -> Result<Vec<(String, String, i64, i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT dataset, ingest_date, files, rows FROM run_partitions WHERE run_id = ?1 ORDER BY rowid")
+            .map_err(self.err("list partitions"))?;
+        let rows = stmt
+            .query_map([run.0], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .map_err(self.err("list partitions"))?
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(self.err("list partitions"))?;
+        Ok(rows)
+    }
+
+    pub fn run(&self, run: RunId) -> Result<Option<RunRow>> {
+        self.conn
+            .query_row(
+                "SELECT run_id, as_of, trigger, policy_id || ' ' || policy_version, started_at, finished_at, outcome, error, summary
+                 FROM runs WHERE run_id = ?1",
+                [run.0],
+                |r| {
+                    Ok(RunRow {
+                        run_id: r.get(0)?,
+                        as_of: r.get(1)?,
+                        trigger: r.get(2)?,
+                        policy: r.get(3)?,
+                        started_at: r.get(4)?,
+                        finished_at: r.get(5)?,
+                        outcome: r.get(6)?,
+                        error: r.get(7)?,
+                        summary: r.get(8)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.err("read run"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ledger_records_a_run_with_its_steps() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("credence.db")).unwrap();
+        let p = PolicyRef {
+            id: "p",
+            version: "1",
+            sha256: "abc",
+        };
+        let run = s
+            .begin_run("2026-11-27".parse().unwrap(), "manual", &p)
+            .unwrap();
+        s.record_partition(run, "registry", "2026-11-27", 1, 10)
+            .unwrap();
+        s.record_rejects(run, "registry", "bad_enum", 2).unwrap();
+        s.record_step(run, "validate", Duration::from_millis(1500), Some(10))
+            .unwrap();
+        s.finish_run(run, true, None, Some("{}")).unwrap();
+        let runs = s.runs(10).unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!(
+            (runs[0].outcome.as_str(), runs[0].policy.as_str()),
+            ("succeeded", "p 1")
+        );
+        assert_eq!(s.steps(run).unwrap()[0].duration_ms, 1500);
+        assert_eq!(
+            s.rejects(run).unwrap(),
+            vec![("registry".into(), "bad_enum".into(), 2)]
+        );
+        drop(s);
+        // Reopening does not migrate twice.
+        let s = Store::open(&dir.path().join("credence.db")).unwrap();
+        assert_eq!(s.runs(10).unwrap().len(), 1);
+    }
+}
