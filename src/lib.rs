@@ -15,3 +15,5 @@ pub mod score;
 pub mod store;
 pub mod validate;
 pub mod warehouse;
+pub mod gen;
+pub mod telemetry;

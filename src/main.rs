@@ -1,2 +1,295 @@
-//! The `credence` command line.
-fn main() {}
+//! The `credence` command line: the edge where arguments become typed
+//! options, errors become messages and exit codes.
+//!
+//! Exit codes: 0 success; 1 the command failed on its input (bad landing
+//! files, the rejection threshold, an invalid policy, a refused decision);
+//! 2 a usage error; 3 a failure worth retrying (I/O, a busy database).
+
+mod bench;
+mod demo;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use credence::contract::Contracts;
+use credence::engine::EngineLimits;
+use credence::gen::{self, GenOptions};
+use credence::ids::AsOf;
+use credence::policy::Policy;
+use credence::run::{self, RunError, RunOptions, DEFAULT_MAX_REJECT_SHARE};
+use credence::store::Store;
+use credence::telemetry::{self, LogFormat};
+use credence::warehouse::Warehouse;
+
+#[derive(Parser)]
+#[command(name = "credence", version, about = "Nightly credit scoring, joint sanctions and signed blacklists")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a demo warehouse, run the nightly batch on it and print a summary.
+    Demo(demo::DemoArgs),
+    /// Run the nightly batch as of a date.
+    Run(RunArgs),
+    /// List the runs of a warehouse, newest first.
+    Runs {
+        #[arg(long, default_value = "warehouse")]
+        warehouse: PathBuf,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Write a synthetic landing zone.
+    Gen(GenArgs),
+    /// Check policy files.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Time validation and scoring on a generated warehouse; print rows/s and peak memory.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Print every problem of a policy file; exit non-zero if there is any.
+    Check { file: PathBuf },
+}
+
+#[derive(Args, Clone)]
+pub struct EngineArgs {
+    /// Memory the query engine may hold before spilling, such as 2G or 512M.
+    #[arg(long, value_parser = parse_size, default_value = "4G")]
+    pub memory_limit: usize,
+    /// Worker threads (default: the machine's cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+impl EngineArgs {
+    pub fn limits(&self) -> EngineLimits {
+        let mut l = EngineLimits { memory_limit: self.memory_limit, ..EngineLimits::default() };
+        if let Some(t) = self.threads {
+            l.threads = t.max(1);
+        }
+        l
+    }
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[arg(long, default_value = "warehouse")]
+    warehouse: PathBuf,
+    #[arg(long)]
+    as_of: AsOf,
+    /// Policy file (default: the embedded policies/online-market.yaml).
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// Largest share of rejected rows per dataset before the run fails.
+    #[arg(long, default_value_t = DEFAULT_MAX_REJECT_SHARE)]
+    max_reject_share: f64,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+#[derive(Args)]
+pub struct GenArgs {
+    #[arg(long)]
+    pub warehouse: PathBuf,
+    #[arg(long)]
+    pub entities: u64,
+    /// Nightly partitions, ending at --as-of.
+    #[arg(long, default_value_t = 3)]
+    pub days: u32,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long)]
+    pub as_of: AsOf,
+    /// Share of rows that break a rule of the contract.
+    #[arg(long, default_value_t = 0.0)]
+    pub bad_rate: f64,
+    #[arg(long, default_value_t = 1.5)]
+    pub violations_per_entity: f64,
+    #[arg(long, default_value_t = 1.0)]
+    pub complaints_per_entity: f64,
+    /// Entities per file.
+    #[arg(long, default_value_t = 250_000)]
+    pub chunk: u64,
+}
+
+impl GenArgs {
+    pub fn options(&self) -> GenOptions {
+        let mut o = GenOptions::new(self.entities, self.days, self.seed, self.as_of);
+        o.bad_rate = self.bad_rate;
+        o.violations_per_entity = self.violations_per_entity;
+        o.complaints_per_entity = self.complaints_per_entity;
+        o.chunk = self.chunk.max(1);
+        o
+    }
+}
+
+/// Parses `4G`, `512M`, `1.5GiB`, `1000000` (bytes).
+fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim().to_ascii_uppercase();
+    let t = t.trim_end_matches("IB").trim_end_matches('B');
+    let (num, mult) = match t.chars().last() {
+        Some('K') => (&t[..t.len() - 1], 1u64 << 10),
+        Some('M') => (&t[..t.len() - 1], 1 << 20),
+        Some('G') => (&t[..t.len() - 1], 1 << 30),
+        Some('T') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    let n: f64 = num.trim().parse().map_err(|_| format!("'{s}' is not a size such as 4G, 512M or 1048576"))?;
+    if n <= 0.0 {
+        return Err(format!("'{s}' must be positive"));
+    }
+    Ok((n * mult as f64) as usize)
+}
+
+/// Loads `--policy FILE`, or the embedded default.
+pub fn load_policy(file: Option<&PathBuf>) -> Result<Policy> {
+    let contracts = Contracts::load()?;
+    Ok(match file {
+        Some(f) => Policy::load(f, &contracts)?,
+        None => Policy::default_policy(&contracts),
+    })
+}
+
+pub fn runtime(threads: usize) -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(threads.max(1)).enable_all().build()?)
+}
+
+/// Generates with a progress bar on a terminal.
+pub fn generate(args: &GenArgs) -> Result<gen::GenSummary> {
+    let o = args.options();
+    let wh = Warehouse::new(&args.warehouse);
+    let span = telemetry::progress_span("generate", o.entities, "entities");
+    let _enter = span.enter();
+    let progress = |done: u64| {
+        use tracing_indicatif::span_ext::IndicatifSpanExt;
+        span.pb_set_position(done);
+    };
+    let summary = gen::generate(&wh, &o, &progress)?;
+    tracing::info!(
+        entities = o.entities,
+        nights = o.days,
+        rows = summary.total(),
+        files = summary.files,
+        "generated {}",
+        args.warehouse.display()
+    );
+    Ok(summary)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(LogFormat::detect());
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            match e.downcast_ref::<RunError>() {
+                Some(r) if r.retryable() => ExitCode::from(3),
+                _ => ExitCode::from(1),
+            }
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Demo(args) => demo::demo(&args),
+        Command::Run(args) => {
+            let policy = load_policy(args.policy.as_ref())?;
+            let limits = args.engine.limits();
+            let opts = RunOptions {
+                warehouse: Warehouse::new(&args.warehouse),
+                as_of: args.as_of,
+                policy,
+                limits,
+                max_reject_share: args.max_reject_share,
+                trigger: "manual".into(),
+            };
+            let report = runtime(limits.threads)?.block_on(run::run(&opts))?;
+            println!("run {} as of {} succeeded", report.run_id, report.as_of);
+            for s in &report.steps {
+                println!("  {:<12} {:>9.2} s  {} rows", s.step, s.duration.as_secs_f64(), s.rows.unwrap_or(0));
+            }
+            println!("outputs:");
+            for o in &report.outputs {
+                println!("  {}", o.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Runs { warehouse, limit } => {
+            let wh = Warehouse::new(&warehouse);
+            if !wh.database().exists() {
+                anyhow::bail!("{} has no operational database: no run has been made there", warehouse.display());
+            }
+            let store = Store::open(&wh.database())?;
+            println!("{:>5}  {:<10}  {:<9}  {:<8}  {:<24}  {:<24}  policy", "run", "as_of", "outcome", "trigger", "started", "finished");
+            for r in store.runs(limit)? {
+                println!(
+                    "{:>5}  {:<10}  {:<9}  {:<8}  {:<24}  {:<24}  {}",
+                    r.run_id,
+                    r.as_of,
+                    r.outcome,
+                    r.trigger,
+                    r.started_at,
+                    r.finished_at.unwrap_or_default(),
+                    r.policy
+                );
+                if let Some(e) = r.error {
+                    println!("       {}", e.lines().next().unwrap_or_default());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Gen(args) => {
+            let s = generate(&args)?;
+            println!(
+                "wrote {} rows in {} files to {}: registry {}, holdings {}, violations {}, complaints {}, repairs {}",
+                s.total(),
+                s.files,
+                args.warehouse.join("landing").display(),
+                s.registry,
+                s.holdings,
+                s.violations,
+                s.complaints,
+                s.repairs
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Policy { command: PolicyCommand::Check { file } } => {
+            let contracts = Contracts::load()?;
+            match Policy::load(&file, &contracts) {
+                Ok(p) => {
+                    println!(
+                        "{}: policy {} version {} is valid: {} score rules, {} direct grades, {} lists, {} joint rules",
+                        file.display(),
+                        p.id,
+                        p.version,
+                        p.rules.len(),
+                        p.direct_grades.len(),
+                        p.lists.len(),
+                        p.joint.rules.len()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(errors) => {
+                    for p in &errors.problems {
+                        println!("{p}");
+                    }
+                    eprintln!("{} problem(s) found", errors.problems.len());
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        Command::Bench(args) => bench::bench(&args).context("benchmark"),
+    }
+}

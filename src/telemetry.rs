@@ -1,0 +1,79 @@
+//! Logs and progress: human-readable lines with progress bars on a
+//! terminal, JSON lines otherwise (for journald and log shippers). Every
+//! run step is a tracing span carrying its row count and duration.
+
+use std::io::IsTerminal;
+
+use indicatif::ProgressStyle;
+use tracing::Span;
+use tracing_indicatif::filter::IndicatifFilter;
+use tracing_indicatif::span_ext::IndicatifSpanExt;
+use tracing_indicatif::IndicatifLayer;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    /// JSON unless stderr is a terminal; `CREDENCE_LOG_FORMAT=json|text` overrides.
+    pub fn detect() -> LogFormat {
+        match std::env::var("CREDENCE_LOG_FORMAT").as_deref() {
+            Ok("json") => LogFormat::Json,
+            Ok("text") => LogFormat::Text,
+            _ if std::io::stderr().is_terminal() => LogFormat::Text,
+            _ => LogFormat::Json,
+        }
+    }
+}
+
+/// Installs the global subscriber. `RUST_LOG` filters (default: info,
+/// with the query engine's own chatter at warn).
+pub fn init(format: LogFormat) {
+    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,datafusion=warn,sqlparser=warn"));
+    match format {
+        LogFormat::Json => {
+            let _ = tracing_subscriber::registry()
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .json()
+                        .with_current_span(true)
+                        .with_span_list(true)
+                        .with_writer(std::io::stderr)
+                        .with_filter(filter()),
+                )
+                .try_init();
+        }
+        LogFormat::Text => {
+            let bars: IndicatifLayer<_> = IndicatifLayer::new();
+            let _ = tracing_subscriber::registry()
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .compact()
+                        .with_target(false)
+                        .with_writer(bars.get_stderr_writer())
+                        .with_filter(filter()),
+                )
+                .with(bars.with_filter(IndicatifFilter::new(false)))
+                .try_init();
+        }
+    }
+}
+
+/// A span that shows a progress bar of `len` units on a terminal (and is
+/// an ordinary span elsewhere).
+pub fn progress_span(name: &'static str, len: u64, unit: &str) -> Span {
+    let span = tracing::info_span!("progress", task = name, indicatif.pb_show = tracing::field::Empty);
+    let template = format!("{{span_child_prefix}}{name} [{{bar:30}}] {{pos}}/{{len}} {unit} ({{per_sec}}, {{eta}} left)");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        span.pb_set_style(&style.progress_chars("=> "));
+    }
+    span.pb_set_length(len);
+    span.pb_start();
+    span
+}
