@@ -11,8 +11,8 @@ use clap::Args;
 use credence::contract::{Contracts, Dataset};
 use credence::ids::AsOf;
 use credence::run::{keep_columns, register_inputs};
-use credence::{engine, score, validate};
 use credence::warehouse::Warehouse;
+use credence::{engine, score, validate};
 
 use crate::{generate, load_policy, runtime, EngineArgs, GenArgs};
 
@@ -48,16 +48,30 @@ fn reset_peak_rss() {
 }
 
 fn gib(bytes: Option<u64>) -> String {
-    bytes.map(|b| format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64)).unwrap_or_else(|| "n/a".into())
+    bytes
+        .map(|b| format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64))
+        .unwrap_or_else(|| "n/a".into())
 }
 
 pub fn bench(args: &BenchArgs) -> Result<std::process::ExitCode> {
     let as_of: AsOf = "2026-11-27".parse().expect("date");
-    let dir = args.warehouse.clone().unwrap_or_else(|| PathBuf::from(format!("target/bench/{}x{}", args.entities, args.days)));
+    let dir = args
+        .warehouse
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("target/bench/{}x{}", args.entities, args.days)));
     let marker = dir.join("bench.json");
     let params = serde_json::json!({"entities": args.entities, "days": args.days, "seed": args.seed, "as_of": as_of.to_string(), "generator": 1});
-    let cached = std::fs::read_to_string(&marker).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok()) == Some(params.clone());
-    println!("bench: {} entities, {} nights, seed {}, warehouse {}", args.entities, args.days, args.seed, dir.display());
+    let cached = std::fs::read_to_string(&marker)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        == Some(params.clone());
+    println!(
+        "bench: {} entities, {} nights, seed {}, warehouse {}",
+        args.entities,
+        args.days,
+        args.seed,
+        dir.display()
+    );
     if !cached || args.regenerate {
         let _ = std::fs::remove_dir_all(&dir);
         let started = Instant::now();
@@ -73,7 +87,11 @@ pub fn bench(args: &BenchArgs) -> Result<std::process::ExitCode> {
             chunk: 250_000,
         })?;
         let secs = started.elapsed().as_secs_f64();
-        println!("generate  {:>12} rows  {secs:>8.2} s  {:>10.0} rows/s", g.total(), g.total() as f64 / secs);
+        println!(
+            "generate  {:>12} rows  {secs:>8.2} s  {:>10.0} rows/s",
+            g.total(),
+            g.total() as f64 / secs
+        );
         std::fs::write(&marker, params.to_string())?;
     } else {
         println!("generate  (cached)");
@@ -98,7 +116,10 @@ pub fn bench(args: &BenchArgs) -> Result<std::process::ExitCode> {
         gib(peak_rss())
     );
     for v in inputs.all() {
-        println!("          {:<11} {:>12} read {:>12} current", v.report.dataset, v.report.rows_read, v.report.rows_current);
+        println!(
+            "          {:<11} {:>12} read {:>12} current",
+            v.report.dataset, v.report.rows_read, v.report.rows_current
+        );
     }
 
     reset_peak_rss();
@@ -110,7 +131,10 @@ pub fn bench(args: &BenchArgs) -> Result<std::process::ExitCode> {
         anyhow::Ok(score::score(&ctx, &policy, as_of, &inputs.entities, out.path()).await?)
     })?;
     let secs = started.elapsed().as_secs_f64();
-    let event_rows: usize = [Dataset::Violations, Dataset::Complaints, Dataset::Repairs].iter().map(|d| inputs.get(*d).num_rows()).sum();
+    let event_rows: usize = [Dataset::Violations, Dataset::Complaints, Dataset::Repairs]
+        .iter()
+        .map(|d| inputs.get(*d).num_rows())
+        .sum();
     let rows = event_rows + inputs.registry.num_rows();
     println!(
         "score     {rows:>12} rows  {secs:>8.2} s  {:>10.0} rows/s  peak RSS {}  ({} entities scored)",

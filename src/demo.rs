@@ -63,12 +63,18 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
     };
     let report = runtime(limits.threads)?.block_on(run::run(&opts))?;
     let total: f64 = report.steps.iter().map(|s| s.duration.as_secs_f64()).sum();
-    println!("\nrun {} as of {} with policy {} {}: succeeded in {total:.2} s", report.run_id, report.as_of, opts.policy.id, opts.policy.version);
+    println!(
+        "\nrun {} as of {} with policy {} {}: succeeded in {total:.2} s",
+        report.run_id, report.as_of, opts.policy.id, opts.policy.version
+    );
     let scored = report.scores.entities_scored.max(1) as f64;
     println!("  entities scored: {}", report.scores.entities_scored);
     println!("  by grade:");
     for (grade, n) in &report.scores.by_grade {
-        println!("    {grade:<3} {n:>8}  {:>5.1}%", *n as f64 * 100.0 / scored);
+        println!(
+            "    {grade:<3} {n:>8}  {:>5.1}%",
+            *n as f64 * 100.0 / scored
+        );
     }
     println!("  most frequent reasons:");
     for (rule, n) in report.scores.reasons.iter().take(5) {
@@ -85,7 +91,19 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
     for o in &report.outputs {
         println!("  {}", o.display());
     }
-    println!("  {}", Warehouse::new(&args.warehouse).root().join("reports/quality").join(format!("as_of={}", args.as_of)).join("quality.json").display());
-    println!("  {}  (the run ledger: credence runs --warehouse {})", args.warehouse.join("credence.db").display(), args.warehouse.display());
+    println!(
+        "  {}",
+        Warehouse::new(&args.warehouse)
+            .root()
+            .join("reports/quality")
+            .join(format!("as_of={}", args.as_of))
+            .join("quality.json")
+            .display()
+    );
+    println!(
+        "  {}  (the run ledger: credence runs --warehouse {})",
+        args.warehouse.join("credence.db").display(),
+        args.warehouse.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

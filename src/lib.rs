@@ -4,6 +4,7 @@
 pub mod contract;
 pub mod engine;
 pub mod fixture;
+pub mod gen;
 pub mod ids;
 pub mod landing;
 pub mod parquet_io;
@@ -13,7 +14,6 @@ pub mod rounding;
 pub mod run;
 pub mod score;
 pub mod store;
+pub mod telemetry;
 pub mod validate;
 pub mod warehouse;
-pub mod gen;
-pub mod telemetry;

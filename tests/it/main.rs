@@ -1,0 +1,13 @@
+//! The integration tests: one binary (each test file would link DataFusion
+//! again). They run the real `credence` binary on real files.
+//!
+//! - `cli`: exit codes and messages of the commands, what a failed run
+//!   leaves behind.
+//! - `golden`: a fixed generated warehouse scored end to end, compared with
+//!   the files under `tests/golden/` (regenerate with `UPDATE_GOLDEN=1`).
+//! - `rerun`: an old date rerun after newer partitions landed.
+
+mod cli;
+mod golden;
+mod rerun;
+mod support;

@@ -1,0 +1,95 @@
+//! Running the binary and reading its outputs.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::Float64Type;
+
+/// Runs `credence` with `args`; logs as JSON on stderr.
+pub fn credence(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_credence"))
+        .args(args)
+        .env("CREDENCE_LOG_FORMAT", "json")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run credence")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts success and returns stdout.
+pub fn ok(args: &[&str]) -> String {
+    let o = credence(args);
+    assert!(
+        o.status.success(),
+        "credence {args:?} failed:\n{}\n{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+/// The scores mart of `dir` as text, one entity per line:
+/// `entity_id score band_grade grade rule:points:record,record | ...`.
+pub fn scores_text(path: &Path) -> String {
+    let mut out = String::new();
+    for b in credence::parquet_io::read_parquet(path).unwrap() {
+        let ids = b.column(0).as_string::<i32>();
+        let score = b.column(1).as_primitive::<Float64Type>();
+        let band = b.column(2).as_string::<i32>();
+        let grade = b.column(3).as_string::<i32>();
+        let reasons = b.column(4).as_list::<i32>();
+        for r in 0..b.num_rows() {
+            let rs: Vec<String> = credence::score::read_reasons(reasons, r)
+                .iter()
+                .map(|x| format!("{}:{:.2}:{}", x.rule_id, x.points, x.records.join(",")))
+                .collect();
+            out.push_str(&format!(
+                "{} {:.2} {} {} {}\n",
+                ids.value(r),
+                score.value(r),
+                band.value(r),
+                grade.value(r),
+                rs.join(" | ")
+            ));
+        }
+        assert_eq!(reasons.len(), b.num_rows());
+    }
+    out
+}
+
+/// Compares `actual` with the golden file, or rewrites it with UPDATE_GOLDEN=1.
+pub fn golden(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var("UPDATE_GOLDEN").is_ok() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("{} is missing: run with UPDATE_GOLDEN=1", path.display()));
+    if expected != actual {
+        let diff: Vec<String> = expected
+            .lines()
+            .zip(actual.lines())
+            .filter(|(e, a)| e != a)
+            .take(5)
+            .map(|(e, a)| format!("- {e}\n+ {a}"))
+            .collect();
+        panic!(
+            "{} differs ({} vs {} lines); first differences:\n{}\nreview, then rerun with UPDATE_GOLDEN=1",
+            path.display(),
+            expected.lines().count(),
+            actual.lines().count(),
+            diff.join("\n")
+        );
+    }
+}
