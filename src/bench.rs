@@ -48,9 +48,7 @@ fn reset_peak_rss() {
 }
 
 fn gib(bytes: Option<u64>) -> String {
-    bytes
-        .map(|b| format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64))
-        .unwrap_or_else(|| "n/a".into())
+    bytes.map(|b| format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64)).unwrap_or_else(|| "n/a".into())
 }
 
 pub fn bench(args: &BenchArgs) -> Result<std::process::ExitCode> {
@@ -61,9 +59,7 @@ pub fn bench(args: &BenchArgs) -> Result<std::process::ExitCode> {
         .unwrap_or_else(|| PathBuf::from(format!("target/bench/{}x{}", args.entities, args.days)));
     let marker = dir.join("bench.json");
     let params = serde_json::json!({"entities": args.entities, "days": args.days, "seed": args.seed, "as_of": as_of.to_string(), "generator": 1});
-    let cached = std::fs::read_to_string(&marker)
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+    let cached = std::fs::read_to_string(&marker).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         == Some(params.clone());
     println!(
         "bench: {} entities, {} nights, seed {}, warehouse {}",
@@ -87,11 +83,7 @@ pub fn bench(args: &BenchArgs) -> Result<std::process::ExitCode> {
             chunk: 250_000,
         })?;
         let secs = started.elapsed().as_secs_f64();
-        println!(
-            "generate  {:>12} rows  {secs:>8.2} s  {:>10.0} rows/s",
-            g.total(),
-            g.total() as f64 / secs
-        );
+        println!("generate  {:>12} rows  {secs:>8.2} s  {:>10.0} rows/s", g.total(), g.total() as f64 / secs);
         std::fs::write(&marker, params.to_string())?;
     } else {
         println!("generate  (cached)");
@@ -131,10 +123,8 @@ pub fn bench(args: &BenchArgs) -> Result<std::process::ExitCode> {
         anyhow::Ok(score::score(&ctx, &policy, as_of, &inputs.entities, out.path()).await?)
     })?;
     let secs = started.elapsed().as_secs_f64();
-    let event_rows: usize = [Dataset::Violations, Dataset::Complaints, Dataset::Repairs]
-        .iter()
-        .map(|d| inputs.get(*d).num_rows())
-        .sum();
+    let event_rows: usize =
+        [Dataset::Violations, Dataset::Complaints, Dataset::Repairs].iter().map(|d| inputs.get(*d).num_rows()).sum();
     let rows = event_rows + inputs.registry.num_rows();
     println!(
         "score     {rows:>12} rows  {secs:>8.2} s  {:>10.0} rows/s  peak RSS {}  ({} entities scored)",

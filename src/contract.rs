@@ -20,13 +20,8 @@ pub enum Dataset {
 }
 
 impl Dataset {
-    pub const ALL: [Dataset; 5] = [
-        Dataset::Registry,
-        Dataset::Holdings,
-        Dataset::Violations,
-        Dataset::Complaints,
-        Dataset::Repairs,
-    ];
+    pub const ALL: [Dataset; 5] =
+        [Dataset::Registry, Dataset::Holdings, Dataset::Violations, Dataset::Complaints, Dataset::Repairs];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -272,17 +267,10 @@ impl Contract {
     /// Parses and checks a contract file's text for `dataset`.
     pub fn parse(dataset: Dataset, text: &str) -> Result<Contract, ContractError> {
         let file = format!("schemas/{}.yaml", dataset.name());
-        let err = |message: String| ContractError {
-            file: file.clone(),
-            message,
-        };
+        let err = |message: String| ContractError { file: file.clone(), message };
         let raw: RawContract = serde_yaml::from_str(text).map_err(|e| err(e.to_string()))?;
         if raw.dataset != dataset.name() {
-            return Err(err(format!(
-                "names dataset '{}', expected '{}'",
-                raw.dataset,
-                dataset.name()
-            )));
+            return Err(err(format!("names dataset '{}', expected '{}'", raw.dataset, dataset.name())));
         }
         let kind = match raw.kind.as_str() {
             "snapshot" => DatasetKind::Snapshot,
@@ -291,20 +279,14 @@ impl Contract {
         };
         let names: Vec<&str> = raw.columns.iter().map(|c| c.name.as_str()).collect();
         let index = |name: &str, what: &str| {
-            names
-                .iter()
-                .position(|n| *n == name)
-                .ok_or_else(|| err(format!("{what} names unknown column '{name}'")))
+            names.iter().position(|n| *n == name).ok_or_else(|| err(format!("{what} names unknown column '{name}'")))
         };
         let mut columns = Vec::with_capacity(raw.columns.len());
         for c in &raw.columns {
-            let ty = ColumnType::parse(&c.ty)
-                .ok_or_else(|| err(format!("column {}: unknown type '{}'", c.name, c.ty)))?;
+            let ty =
+                ColumnType::parse(&c.ty).ok_or_else(|| err(format!("column {}: unknown type '{}'", c.name, c.ty)))?;
             let check = match &c.check {
-                Some(s) => Some(
-                    Check::parse(s)
-                        .ok_or_else(|| err(format!("column {}: unknown check '{s}'", c.name)))?,
-                ),
+                Some(s) => Some(Check::parse(s).ok_or_else(|| err(format!("column {}: unknown check '{s}'", c.name)))?),
                 None => None,
             };
             let required_when = match &c.required_when {
@@ -326,20 +308,10 @@ impl Contract {
                 check,
             });
         }
-        let key = raw
-            .key
-            .iter()
-            .map(|k| index(k, "key"))
-            .collect::<Result<Vec<_>, _>>()?;
-        let event_date = raw
-            .event_date
-            .as_deref()
-            .map(|c| index(c, "event_date"))
-            .transpose()?;
+        let key = raw.key.iter().map(|k| index(k, "key")).collect::<Result<Vec<_>, _>>()?;
+        let event_date = raw.event_date.as_deref().map(|c| index(c, "event_date")).transpose()?;
         if (kind == DatasetKind::Event) != event_date.is_some() {
-            return Err(err(
-                "an event dataset needs event_date, a snapshot has none".into(),
-            ));
+            return Err(err("an event dataset needs event_date, a snapshot has none".into()));
         }
         let shares_over_100 = match &raw.shares_over_100 {
             Some(s) => Some(SharesRule {
@@ -356,16 +328,8 @@ impl Contract {
             event_date,
             columns,
             shares_over_100,
-            unknown_entity: raw
-                .unknown_entity
-                .as_deref()
-                .map(|c| index(c, "unknown_entity"))
-                .transpose()?,
-            unknown_case: raw
-                .unknown_case
-                .as_deref()
-                .map(|c| index(c, "unknown_case"))
-                .transpose()?,
+            unknown_entity: raw.unknown_entity.as_deref().map(|c| index(c, "unknown_entity")).transpose()?,
+            unknown_case: raw.unknown_case.as_deref().map(|c| index(c, "unknown_case")).transpose()?,
         };
         contract.check_against_jobs_schema().map_err(err)?;
         Ok(contract)
@@ -378,17 +342,10 @@ impl Contract {
         let jobs = jobs_schema(self.dataset);
         let ours = self.arrow_schema();
         if jobs.fields().len() != ours.fields().len() {
-            return Err(format!(
-                "has {} columns, the jobs expect {}",
-                ours.fields().len(),
-                jobs.fields().len()
-            ));
+            return Err(format!("has {} columns, the jobs expect {}", ours.fields().len(), jobs.fields().len()));
         }
         for (j, o) in jobs.fields().iter().zip(ours.fields()) {
-            if j.name() != o.name()
-                || j.data_type() != o.data_type()
-                || j.is_nullable() != o.is_nullable()
-            {
+            if j.name() != o.name() || j.data_type() != o.data_type() || j.is_nullable() != o.is_nullable() {
                 return Err(format!(
                     "column {} {} (nullable {}) disagrees with the jobs' {} {} (nullable {})",
                     o.name(),
@@ -407,10 +364,7 @@ impl Contract {
     /// required column is non-nullable.
     pub fn arrow_schema(&self) -> SchemaRef {
         Arc::new(Schema::new(
-            self.columns
-                .iter()
-                .map(|c| Field::new(&c.name, c.ty.arrow(), !c.required))
-                .collect::<Vec<_>>(),
+            self.columns.iter().map(|c| Field::new(&c.name, c.ty.arrow(), !c.required)).collect::<Vec<_>>(),
         ))
     }
 
@@ -431,12 +385,7 @@ pub struct Contracts {
 
 impl Contracts {
     pub fn load() -> Result<Contracts, ContractError> {
-        Ok(Contracts {
-            contracts: Dataset::ALL
-                .into_iter()
-                .map(Contract::load)
-                .collect::<Result<_, _>>()?,
-        })
+        Ok(Contracts { contracts: Dataset::ALL.into_iter().map(Contract::load).collect::<Result<_, _>>()? })
     }
 
     pub fn get(&self, dataset: Dataset) -> &Contract {
@@ -575,8 +524,7 @@ mod tests {
 
     #[test]
     fn a_contract_that_changes_a_type_is_refused() {
-        let text = include_str!("../schemas/holdings.yaml")
-            .replace("type: float64", "type: \"decimal(18,2)\"");
+        let text = include_str!("../schemas/holdings.yaml").replace("type: float64", "type: \"decimal(18,2)\"");
         let e = Contract::parse(Dataset::Holdings, &text).unwrap_err();
         assert!(e.to_string().contains("share_pct"), "{e}");
     }

@@ -71,14 +71,17 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
     println!("  entities scored: {}", report.scores.entities_scored);
     println!("  by grade:");
     for (grade, n) in &report.scores.by_grade {
-        println!(
-            "    {grade:<3} {n:>8}  {:>5.1}%",
-            *n as f64 * 100.0 / scored
-        );
+        println!("    {grade:<3} {n:>8}  {:>5.1}%", *n as f64 * 100.0 / scored);
     }
     println!("  most frequent reasons:");
     for (rule, n) in report.scores.reasons.iter().take(5) {
         println!("    {rule:<14} {n:>8}");
+    }
+    for l in &report.lists {
+        println!(
+            "  list {}: {} members ({} direct, {} joint): {} published, {} pending review, {} rejected; {} restricted persons, {} flagged entities",
+            l.list_id, l.members, l.direct, l.joint, l.published, l.pending, l.rejected, l.restricted_persons, l.flagged_entities
+        );
     }
     let rejected = report.quality.rejected_by_code();
     if !rejected.is_empty() {

@@ -25,13 +25,8 @@ pub struct EngineLimits {
 
 impl Default for EngineLimits {
     fn default() -> Self {
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
-        EngineLimits {
-            threads,
-            memory_limit: 4 << 30,
-        }
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        EngineLimits { threads, memory_limit: 4 << 30 }
     }
 }
 
@@ -41,9 +36,7 @@ pub fn session(limits: EngineLimits) -> DfResult<SessionContext> {
         .with_target_partitions(limits.threads.max(1))
         .with_batch_size(8192)
         .with_information_schema(false);
-    let runtime = RuntimeEnvBuilder::new()
-        .with_memory_limit(limits.memory_limit, 1.0)
-        .build_arc()?;
+    let runtime = RuntimeEnvBuilder::new().with_memory_limit(limits.memory_limit, 1.0).build_arc()?;
     let ctx = SessionContext::new_with_config_rt(config, runtime);
     ctx.register_udf(credit_round_udf());
     Ok(ctx)
@@ -51,12 +44,7 @@ pub fn session(limits: EngineLimits) -> DfResult<SessionContext> {
 
 /// Registers in-memory batches as table `name`, split into as many
 /// partitions as the engine has threads so scans run in parallel.
-pub fn register(
-    ctx: &SessionContext,
-    name: &str,
-    schema: SchemaRef,
-    batches: &[RecordBatch],
-) -> DfResult<()> {
+pub fn register(ctx: &SessionContext, name: &str, schema: SchemaRef, batches: &[RecordBatch]) -> DfResult<()> {
     let parts = ctx.state().config().target_partitions().max(1);
     let mut partitions: Vec<Vec<RecordBatch>> = vec![Vec::new(); parts];
     let mut i = 0;

@@ -21,9 +21,7 @@ pub fn entity(n: u32) -> String {
         tail.insert(0, crate::ids::ENTITY_ALPHABET[(v % 31) as usize] as char);
         v /= 31;
     }
-    EntityId::with_check_char(&format!("9135010MA{tail}H"))
-        .expect("alphabet")
-        .to_string()
+    EntityId::with_check_char(&format!("9135010MA{tail}H")).expect("alphabet").to_string()
 }
 
 /// A valid person id numbered `n`.
@@ -46,13 +44,7 @@ pub fn batch(schema: SchemaRef, lines: &[&str]) -> RecordBatch {
 
 /// Writes `lines` (JSON objects in the dataset's contract columns) as
 /// `landing/<dataset>/ingest_date=<date>/<file>.parquet`.
-pub fn land(
-    wh: &Warehouse,
-    dataset: Dataset,
-    ingest_date: &str,
-    file: &str,
-    lines: &[&str],
-) -> PathBuf {
+pub fn land(wh: &Warehouse, dataset: Dataset, ingest_date: &str, file: &str, lines: &[&str]) -> PathBuf {
     land_with_schema(wh, dataset, ingest_date, file, jobs_schema(dataset), lines)
 }
 
@@ -66,9 +58,7 @@ pub fn land_with_schema(
     schema: SchemaRef,
     lines: &[&str],
 ) -> PathBuf {
-    let dir = wh
-        .landing(dataset)
-        .join(format!("ingest_date={ingest_date}"));
+    let dir = wh.landing(dataset).join(format!("ingest_date={ingest_date}"));
     std::fs::create_dir_all(&dir).expect("partition folder");
     let path = dir.join(format!("{file}.parquet"));
     let b = batch(schema.clone(), lines);

@@ -21,8 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder, RecordBatch,
-    StringBuilder,
+    ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder, RecordBatch, StringBuilder,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -90,15 +89,9 @@ impl GenSummary {
 #[derive(Debug, thiserror::Error)]
 pub enum GenError {
     #[error("writing {path}: {source}")]
-    Write {
-        path: String,
-        source: parquet::errors::ParquetError,
-    },
+    Write { path: String, source: parquet::errors::ParquetError },
     #[error("creating {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
 }
 
 // Purposes of random streams.
@@ -172,16 +165,8 @@ const WORDS: &[&str] = &[
     "Maple",
     "Orchid",
 ];
-const TRADES: &[&str] = &[
-    "Trading",
-    "Technology",
-    "E-commerce",
-    "Foods",
-    "Apparel",
-    "Electronics",
-    "Logistics",
-    "Cosmetics",
-];
+const TRADES: &[&str] =
+    &["Trading", "Technology", "E-commerce", "Foods", "Apparel", "Electronics", "Logistics", "Cosmetics"];
 const INDUSTRIES: &[u8] = b"FFFFIIIILLMMCCCCHKRA";
 const CATEGORIES: &[(&str, u32)] = &[
     ("false_advertising", 18),
@@ -195,20 +180,8 @@ const CATEGORIES: &[(&str, u32)] = &[
     ("personal_data", 4),
     ("other", 6),
 ];
-const SEVERITIES: &[(&str, u32)] = &[
-    ("minor", 35),
-    ("general", 35),
-    ("serious", 22),
-    ("grave", 8),
-];
-const COMPLAINT_TOPICS: &[&str] = &[
-    "delivery",
-    "refund",
-    "quality",
-    "advertising",
-    "after-sales",
-    "pricing",
-];
+const SEVERITIES: &[(&str, u32)] = &[("minor", 35), ("general", 35), ("serious", 22), ("grave", 8)];
+const COMPLAINT_TOPICS: &[&str] = &["delivery", "refund", "quality", "advertising", "after-sales", "pricing"];
 
 fn weighted<'a, T>(rng: &mut ChaCha8Rng, items: &'a [(T, u32)]) -> &'a T {
     let total: u32 = items.iter().map(|i| i.1).sum();
@@ -305,14 +278,8 @@ impl World<'_> {
             *slot = ENTITY_ALPHABET[(code % 31) as usize];
             code /= 31;
         }
-        let first17 = format!(
-            "9{kind}{}{}",
-            REGIONS[self.region(i)].0,
-            std::str::from_utf8(&org).expect("ascii")
-        );
-        EntityId::with_check_char(&first17)
-            .expect("alphabet")
-            .to_string()
+        let first17 = format!("9{kind}{}{}", REGIONS[self.region(i)].0, std::str::from_utf8(&org).expect("ascii"));
+        EntityId::with_check_char(&first17).expect("alphabet").to_string()
     }
 
     fn person(&self, p: u64) -> String {
@@ -356,12 +323,7 @@ impl World<'_> {
     }
 
     fn status(&self, i: u64, night: u32) -> &'static str {
-        const STATUSES: &[(&str, u32)] = &[
-            ("active", 85),
-            ("abnormal", 8),
-            ("revoked", 3),
-            ("deregistered", 4),
-        ];
+        const STATUSES: &[(&str, u32)] = &[("active", 85), ("abnormal", 8), ("revoked", 3), ("deregistered", 4)];
         let mut s = *weighted(&mut stream(self.o.seed, S_STATUS, i, 0), STATUSES);
         for m in 1..=night {
             let mut r = stream(self.o.seed, S_STATUS, i, m as u64);
@@ -374,25 +336,20 @@ impl World<'_> {
 
     /// How many times entity `i`'s holders changed up to night `night`.
     fn holdings_version(&self, i: u64, night: u32) -> u64 {
-        (1..=night)
-            .filter(|m| stream(self.o.seed, S_HOLD, i, 1000 + *m as u64).random_bool(0.002))
-            .count() as u64
+        (1..=night).filter(|m| stream(self.o.seed, S_HOLD, i, 1000 + *m as u64).random_bool(0.002)).count() as u64
     }
 
     /// Holders of entity `i` on a night: (holder number, is entity, share).
     fn holders(&self, i: u64, night: u32) -> Vec<(u64, bool, f64)> {
         let mut r = stream(self.o.seed, S_HOLD, i, self.holdings_version(i, night));
-        let share =
-            |r: &mut ChaCha8Rng, lo: f64, hi: f64| (r.random_range(lo..hi) * 100.0).round() / 100.0;
+        let share = |r: &mut ChaCha8Rng, lo: f64, hi: f64| (r.random_range(lo..hi) * 100.0).round() / 100.0;
         match self.kind(i) {
             Kind::Branch => vec![],
             Kind::SoleProprietor => vec![(self.legal_rep(i).unwrap_or(i), false, 100.0)],
             Kind::Cooperative => {
                 let n = r.random_range(2..6);
                 let each = ((100.0 / n as f64) * 100.0).floor() / 100.0;
-                (0..n)
-                    .map(|_| (self.some_person(&mut r), false, each))
-                    .collect()
+                (0..n).map(|_| (self.some_person(&mut r), false, each)).collect()
             }
             Kind::Company => {
                 // Two-entity ownership cycles: pairs (2k, 2k+1) of companies holding each other.
@@ -404,11 +361,7 @@ impl World<'_> {
                     let s = share(&mut r, 20.0, 60.0);
                     return vec![
                         (pair, true, s),
-                        (
-                            self.some_person(&mut r),
-                            false,
-                            (100.0 * 100.0 - s * 100.0).round() / 100.0,
-                        ),
+                        (self.some_person(&mut r), false, (100.0 * 100.0 - s * 100.0).round() / 100.0),
                     ];
                 }
                 let mut out = Vec::new();
@@ -417,11 +370,7 @@ impl World<'_> {
                     // An entity holder nearby in numbering: ownership chains.
                     let j = i - 1 - r.random_range(0..i.min(200));
                     if self.kind(j) == Kind::Company && self.first_night(j) <= self.first_night(i) {
-                        let s = if r.random_bool(0.5) {
-                            share(&mut r, 50.0, 100.0)
-                        } else {
-                            share(&mut r, 10.0, 50.0)
-                        };
+                        let s = if r.random_bool(0.5) { share(&mut r, 50.0, 100.0) } else { share(&mut r, 10.0, 50.0) };
                         out.push((j, true, s));
                         left -= s;
                     }
@@ -431,11 +380,7 @@ impl World<'_> {
                     if left < 1.0 {
                         break;
                     }
-                    let s = if k + 1 == extra {
-                        (left * 100.0).round() / 100.0
-                    } else {
-                        share(&mut r, 1.0, left)
-                    };
+                    let s = if k + 1 == extra { (left * 100.0).round() / 100.0 } else { share(&mut r, 1.0, left) };
                     out.push((self.some_person(&mut r), false, s));
                     left -= s;
                 }
@@ -450,11 +395,7 @@ impl World<'_> {
 
 /// Writes the landing zone into `wh` and returns the rows written.
 /// `progress` is called with the number of entities done so far.
-pub fn generate(
-    wh: &Warehouse,
-    o: &GenOptions,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<GenSummary, GenError> {
+pub fn generate(wh: &Warehouse, o: &GenOptions, progress: &(dyn Fn(u64) + Sync)) -> Result<GenSummary, GenError> {
     let world = World {
         o,
         regions: region_weights(),
@@ -464,10 +405,7 @@ pub fn generate(
     for d in Dataset::ALL {
         for n in 0..o.days {
             let dir = wh.landing_partition(d, o.night(n));
-            std::fs::create_dir_all(&dir).map_err(|source| GenError::Io {
-                path: wh.relative(&dir),
-                source,
-            })?;
+            std::fs::create_dir_all(&dir).map_err(|source| GenError::Io { path: wh.relative(&dir), source })?;
         }
     }
     let chunks: Vec<u64> = (0..o.entities.div_ceil(o.chunk.max(1))).collect();
@@ -532,21 +470,15 @@ impl Table {
             .map(|f| match f.data_type() {
                 Utf8 => Col::Str(StringBuilder::new()),
                 Date32 => Col::Date(Date32Builder::new()),
-                Decimal128(18, 2) => Col::Money(
-                    Decimal128Builder::new()
-                        .with_precision_and_scale(18, 2)
-                        .expect("valid"),
-                ),
+                Decimal128(18, 2) => {
+                    Col::Money(Decimal128Builder::new().with_precision_and_scale(18, 2).expect("valid"))
+                }
                 Float64 => Col::F64(Float64Builder::new()),
                 Boolean => Col::Bool(BooleanBuilder::new()),
                 other => unreachable!("contract type {other}"),
             })
             .collect();
-        Table {
-            dataset,
-            columns,
-            rows: 0,
-        }
+        Table { dataset, columns, rows: 0 }
     }
 
     fn push(&mut self, row: &[V]) {
@@ -578,12 +510,8 @@ impl Table {
             })
             .collect();
         let schema = crate::landing::nullable(&jobs_schema(self.dataset));
-        let batch = RecordBatch::try_new(schema.clone(), columns)
-            .expect("generated rows match the contract");
-        write_parquet(path, schema, &[batch]).map_err(|source| GenError::Write {
-            path: wh.relative(path),
-            source,
-        })?;
+        let batch = RecordBatch::try_new(schema.clone(), columns).expect("generated rows match the contract");
+        write_parquet(path, schema, &[batch]).map_err(|source| GenError::Write { path: wh.relative(path), source })?;
         Ok(self.rows)
     }
 }
@@ -595,18 +523,11 @@ struct Nights {
 
 impl Nights {
     fn new(dataset: Dataset, days: u32) -> Nights {
-        Nights {
-            tables: (0..days).map(|_| Table::new(dataset)).collect(),
-        }
+        Nights { tables: (0..days).map(|_| Table::new(dataset)).collect() }
     }
 }
 
-fn generate_chunk(
-    wh: &Warehouse,
-    w: &World,
-    chunk: u64,
-    range: std::ops::Range<u64>,
-) -> Result<GenSummary, GenError> {
+fn generate_chunk(wh: &Warehouse, w: &World, chunk: u64, range: std::ops::Range<u64>) -> Result<GenSummary, GenError> {
     let o = w.o;
     let mut registry = Nights::new(Dataset::Registry, o.days);
     let mut holdings = Nights::new(Dataset::Holdings, o.days);
@@ -628,12 +549,9 @@ fn generate_chunk(
                 WORDS[attr.random_range(0..WORDS.len())],
                 TRADES[attr.random_range(0..TRADES.len())]
             ),
-            Kind::SoleProprietor => format!(
-                "{} {} Shop No. {}",
-                REGIONS[region].1,
-                WORDS[attr.random_range(0..WORDS.len())],
-                i
-            ),
+            Kind::SoleProprietor => {
+                format!("{} {} Shop No. {}", REGIONS[region].1, WORDS[attr.random_range(0..WORDS.len())], i)
+            }
             _ => format!(
                 "{} {} {} {} Co., Ltd.",
                 REGIONS[region].1,
@@ -642,28 +560,18 @@ fn generate_chunk(
                 TRADES[attr.random_range(0..TRADES.len())]
             ),
         };
-        let industry = attr
-            .random_bool(0.9)
-            .then(|| (INDUSTRIES[attr.random_range(0..INDUSTRIES.len())] as char).to_string());
-        let store = attr.random_bool(0.3).then(|| {
-            format!(
-                "https://mall.example.cn/store/{}",
-                scramble(o.seed ^ i) % 100_000_000
-            )
-        });
+        let industry =
+            attr.random_bool(0.9).then(|| (INDUSTRIES[attr.random_range(0..INDUSTRIES.len())] as char).to_string());
+        let store = attr
+            .random_bool(0.3)
+            .then(|| format!("https://mall.example.cn/store/{}", scramble(o.seed ^ i) % 100_000_000));
         let capital = match kind {
             Kind::SoleProprietor | Kind::Branch => None,
-            _ => attr
-                .random_bool(0.9)
-                .then(|| (10f64.powf(attr.random_range(4.0..8.5)) as i128) * 100),
+            _ => attr.random_bool(0.9).then(|| (10f64.powf(attr.random_range(4.0..8.5)) as i128) * 100),
         };
         let established = w.established(i);
         let rep = w.legal_rep(i).map(|p| w.person(p));
-        let parent = if kind == Kind::Branch {
-            w.parent(i).map(|p| w.id(p))
-        } else {
-            None
-        };
+        let parent = if kind == Kind::Branch { w.parent(i).map(|p| w.id(p)) } else { None };
         let first = w.first_night(i);
 
         for n in first..o.days {
@@ -699,19 +607,9 @@ fn generate_chunk(
         let count = skewed_count(&mut r, o.violations_per_entity);
         for k in 0..count {
             let night = r.random_range(0..o.days);
-            let date = r.random_range(
-                established.max(nights[night as usize] - 1460)..=nights[night as usize],
-            );
-            let case = format!(
-                "PD-{}-{}-{:06}",
-                REGIONS[region].0,
-                days_to_date(date).year(),
-                i * 64 + k
-            );
-            let status = *weighted(
-                &mut r,
-                &[("effective", 88), ("suspended", 7), ("revoked", 5)],
-            );
+            let date = r.random_range(established.max(nights[night as usize] - 1460)..=nights[night as usize]);
+            let case = format!("PD-{}-{}-{:06}", REGIONS[region].0, days_to_date(date).year(), i * 64 + k);
+            let status = *weighted(&mut r, &[("effective", 88), ("suspended", 7), ("revoked", 5)]);
             let severity = *weighted(&mut r, SEVERITIES);
             let fine_base: i128 = match severity {
                 "minor" => 500,
@@ -719,14 +617,9 @@ fn generate_chunk(
                 "serious" => 50_000,
                 _ => 300_000,
             };
-            let fine = r
-                .random_bool(0.95)
-                .then(|| fine_base * r.random_range(10..300) as i128);
-            let authority = if r.random_bool(0.9) {
-                REGIONS[region].0
-            } else {
-                REGIONS[r.random_range(0..REGIONS.len())].0
-            };
+            let fine = r.random_bool(0.95).then(|| fine_base * r.random_range(10..300) as i128);
+            let authority =
+                if r.random_bool(0.9) { REGIONS[region].0 } else { REGIONS[r.random_range(0..REGIONS.len())].0 };
             let row = vec![
                 s(case.clone()),
                 s(id.clone()),
@@ -748,10 +641,7 @@ fn generate_chunk(
                 // A credit repair, in the first night on or after its approval.
                 let approved = date + r.random_range(60..365);
                 if approved <= last {
-                    let n = nights
-                        .iter()
-                        .position(|d| *d >= approved)
-                        .expect("a night on or after") as u32;
+                    let n = nights.iter().position(|d| *d >= approved).expect("a night on or after") as u32;
                     let n = n.max(night);
                     repairs.tables[n as usize].push(&[
                         s(format!("RP-{case}")),
@@ -767,61 +657,34 @@ fn generate_chunk(
         let count = skewed_count(&mut r, o.complaints_per_entity);
         for k in 0..count {
             let night = r.random_range(0..o.days);
-            let date = r.random_range(
-                established.max(nights[night as usize] - 1460)..=nights[night as usize],
-            );
+            let date = r.random_range(established.max(nights[night as usize] - 1460)..=nights[night as usize]);
             let outcome = *weighted(
                 &mut r,
-                &[
-                    ("pending", 10),
-                    ("resolved", 45),
-                    ("mediated", 20),
-                    ("unresolved", 20),
-                    ("withdrawn", 5),
-                ],
+                &[("pending", 10), ("resolved", 45), ("mediated", 20), ("unresolved", 20), ("withdrawn", 5)],
             );
             let row = vec![
                 s(format!("CP-{:09}", i * 64 + k)),
                 s(id.clone()),
                 V::D(Some(date)),
-                s(*weighted(
-                    &mut r,
-                    &[("hotline", 30), ("web", 40), ("platform", 30)],
-                )),
-                V::S(r.random_bool(0.8).then(|| {
-                    COMPLAINT_TOPICS[r.random_range(0..COMPLAINT_TOPICS.len())].to_string()
-                })),
+                s(*weighted(&mut r, &[("hotline", 30), ("web", 40), ("platform", 30)])),
+                V::S(
+                    r.random_bool(0.8).then(|| COMPLAINT_TOPICS[r.random_range(0..COMPLAINT_TOPICS.len())].to_string()),
+                ),
                 V::B(Some(r.random_bool(0.6))),
                 s(outcome),
-                V::M(
-                    r.random_bool(0.7)
-                        .then(|| r.random_range(0..500_000) as i128),
-                ),
+                V::M(r.random_bool(0.7).then(|| r.random_range(0..500_000) as i128)),
             ];
             complaints.tables[night as usize].push(&row);
             if outcome == "pending" && night + 1 < o.days && r.random_bool(0.5) {
                 let mut closed = row.clone();
-                closed[6] = s(if r.random_bool(0.6) {
-                    "resolved"
-                } else {
-                    "unresolved"
-                });
+                closed[6] = s(if r.random_bool(0.6) { "resolved" } else { "unresolved" });
                 complaints.tables[r.random_range(night + 1..o.days) as usize].push(&closed);
             }
         }
     }
 
     if o.bad_rate > 0.0 {
-        inject_faults(
-            w,
-            chunk,
-            &range,
-            &mut registry,
-            &mut holdings,
-            &mut violations,
-            &mut complaints,
-            &mut repairs,
-        );
+        inject_faults(w, chunk, &range, &mut registry, &mut holdings, &mut violations, &mut complaints, &mut repairs);
     }
 
     let mut summary = GenSummary::default();
@@ -845,10 +708,7 @@ fn generate_chunk(
 /// The id with its check character replaced by a wrong one.
 fn wrong_check_char(id: &str) -> String {
     let last = id.as_bytes()[17];
-    let at = ENTITY_ALPHABET
-        .iter()
-        .position(|c| *c == last)
-        .expect("valid id");
+    let at = ENTITY_ALPHABET.iter().position(|c| *c == last).expect("valid id");
     format!("{}{}", &id[..17], ENTITY_ALPHABET[(at + 1) % 31] as char)
 }
 
@@ -888,9 +748,7 @@ fn inject_faults(
     let junk_id = |k: u64| {
         // Valid ids outside the registry: a region code no entity uses.
         let tail: String = format!("{:09}", k % 1_000_000_000);
-        EntityId::with_check_char(&format!("91999999{tail}"))
-            .expect("alphabet")
-            .to_string()
+        EntityId::with_check_char(&format!("91999999{tail}")).expect("alphabet").to_string()
     };
     let night_dates: Vec<i32> = (0..o.days).map(|n| o.night(n).days_since_epoch()).collect();
     for n in 0..o.days as usize {
@@ -939,12 +797,7 @@ fn inject_faults(
                 6 => vec![s(p), s("person"), s(owned), V::F(None)],
                 0 => vec![s(p.clone()), s("entity"), s(owned), V::F(Some(10.0))],
                 1 => vec![s(p), s("trust"), s(owned), V::F(Some(10.0))],
-                2 => vec![
-                    s(p),
-                    s("person"),
-                    s(owned),
-                    V::F(Some(if j % 4 == 2 { f64::NAN } else { 0.0 })),
-                ],
+                2 => vec![s(p), s("person"), s(owned), V::F(Some(if j % 4 == 2 { f64::NAN } else { 0.0 }))],
                 3 => vec![s(p), s("person"), s(owned), V::F(Some(100.0))],
                 4 => vec![s(p), s("person"), s(junk_id(j)), V::F(Some(10.0))],
                 _ => {
@@ -1008,12 +861,8 @@ fn inject_faults(
         let k = count(repairs.tables[n].rows, &mut r);
         for j in 0..k {
             let e = w.id(range.start + r.random_range(0..entities));
-            let mut row = vec![
-                s(format!("RP-BAD-{chunk}-{n}-{j}")),
-                s(e),
-                s(format!("PD-NONE-{j}")),
-                V::D(Some(ingest - 1)),
-            ];
+            let mut row =
+                vec![s(format!("RP-BAD-{chunk}-{n}-{j}")), s(e), s(format!("PD-NONE-{j}")), V::D(Some(ingest - 1))];
             match (j + n as u64) % 3 {
                 0 => {}
                 1 => row[2] = V::S(None),

@@ -12,9 +12,7 @@ use chrono::{Datelike, NaiveDate};
 pub const ENTITY_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
 
 /// Weights of positions 1..17 in the check character (3^i mod 31).
-const ENTITY_WEIGHTS: [u32; 17] = [
-    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
-];
+const ENTITY_WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
 
 const NOT_IN_ALPHABET: u8 = 255;
 
@@ -56,11 +54,7 @@ pub fn is_entity_id(s: &str) -> bool {
 /// Whether `s` is `P` followed by 16 lowercase hex digits.
 pub fn is_person_id(s: &str) -> bool {
     let b = s.as_bytes();
-    b.len() == 17
-        && b[0] == b'P'
-        && b[1..]
-            .iter()
-            .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+    b.len() == 17 && b[0] == b'P' && b[1..].iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// Whether `s` is exactly six ASCII digits (region and authority codes).
@@ -139,7 +133,9 @@ impl FromStr for EntityId {
 /// A malformed identifier given on the command line or in a configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum IdError {
-    #[error("'{0}' is not a valid entity id (18 characters of 0-9 A-H J-N P-R T U W-Y with a correct check character)")]
+    #[error(
+        "'{0}' is not a valid entity id (18 characters of 0-9 A-H J-N P-R T U W-Y with a correct check character)"
+    )]
     Entity(String),
     #[error("'{0}' is not a date of the form YYYY-MM-DD")]
     Date(String),
@@ -208,12 +204,16 @@ impl fmt::Debug for AsOf {
     }
 }
 
+impl serde::Serialize for AsOf {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 impl FromStr for AsOf {
     type Err = IdError;
     fn from_str(s: &str) -> Result<Self, IdError> {
-        parse_date(s)
-            .map(AsOf)
-            .ok_or_else(|| IdError::Date(s.to_string()))
+        parse_date(s).map(AsOf).ok_or_else(|| IdError::Date(s.to_string()))
     }
 }
 
@@ -226,14 +226,8 @@ mod tests {
         assert!(is_entity_id("91350100M000100Y43"));
         assert!(!is_entity_id("91350100M000100Y44"), "wrong check character");
         assert!(!is_entity_id("91350100M000100Y4"), "17 characters");
-        assert!(
-            !is_entity_id("91350100I000100Y43"),
-            "I is not in the alphabet"
-        );
-        assert!(
-            !is_entity_id("91350100m000100Y43"),
-            "lowercase is not in the alphabet"
-        );
+        assert!(!is_entity_id("91350100I000100Y43"), "I is not in the alphabet");
+        assert!(!is_entity_id("91350100m000100Y43"), "lowercase is not in the alphabet");
     }
 
     #[test]
@@ -245,15 +239,11 @@ mod tests {
 
     #[test]
     fn packed_order_is_text_order() {
-        let mut texts: Vec<String> = [
-            "91350100M000100Y4",
-            "91350100MA00100Y4",
-            "11000000000000000",
-            "9Y350100M000100Y4",
-        ]
-        .iter()
-        .map(|p| EntityId::with_check_char(p).unwrap().to_string())
-        .collect();
+        let mut texts: Vec<String> =
+            ["91350100M000100Y4", "91350100MA00100Y4", "11000000000000000", "9Y350100M000100Y4"]
+                .iter()
+                .map(|p| EntityId::with_check_char(p).unwrap().to_string())
+                .collect();
         let mut packed: Vec<EntityId> = texts.iter().map(|t| EntityId::parse(t).unwrap()).collect();
         texts.sort();
         packed.sort();
@@ -273,10 +263,7 @@ mod tests {
     fn dates_round_trip_through_date32() {
         let d: AsOf = "2026-11-27".parse().unwrap();
         assert_eq!(AsOf::from_days_since_epoch(d.days_since_epoch()), d);
-        assert_eq!(
-            date_to_days(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()),
-            0
-        );
+        assert_eq!(date_to_days(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()), 0);
         assert!("2026-02-30".parse::<AsOf>().is_err());
         assert!("2026-1-01".parse::<AsOf>().is_err());
     }

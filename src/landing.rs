@@ -105,27 +105,15 @@ impl fmt::Display for FileFault {
                 write!(f, "{path}: folder is not a partition: expected a name of the form ingest_date=YYYY-MM-DD")
             }
             FileFault::OutsidePartition { path } => {
-                write!(
-                    f,
-                    "{path}: file is outside any ingest_date=YYYY-MM-DD partition"
-                )
+                write!(f, "{path}: file is outside any ingest_date=YYYY-MM-DD partition")
             }
             FileFault::Unreadable { path, reason } => {
                 write!(f, "{path}: not readable Parquet: {reason}")
             }
-            FileFault::MissingColumn {
-                path,
-                column,
-                expected,
-            } => {
+            FileFault::MissingColumn { path, column, expected } => {
                 write!(f, "{path}: required column {column} is missing: expected {expected}, found no such column")
             }
-            FileFault::WrongType {
-                path,
-                column,
-                expected,
-                found,
-            } => {
+            FileFault::WrongType { path, column, expected, found } => {
                 write!(f, "{path}: column {column} has the wrong type: expected {expected}, found {found}")
             }
             FileFault::NoRegistryPartition { as_of } => {
@@ -143,11 +131,7 @@ pub struct LandingError {
 
 impl fmt::Display for LandingError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "the landing zone has {} file-level fault(s); nothing was written",
-            self.faults.len()
-        )?;
+        write!(f, "the landing zone has {} file-level fault(s); nothing was written", self.faults.len())?;
         for fault in &self.faults {
             write!(f, "\n  - {fault}")?;
         }
@@ -158,24 +142,14 @@ impl fmt::Display for LandingError {
 /// Chooses and checks the partitions of `contract`'s dataset for a run as of
 /// `as_of`: the newest partition `<= as_of` of a snapshot, every partition
 /// `<= as_of` of an event dataset. Faults are appended to `faults`.
-pub fn select(
-    wh: &Warehouse,
-    contract: &Contract,
-    as_of: AsOf,
-    faults: &mut Vec<FileFault>,
-) -> Selection {
+pub fn select(wh: &Warehouse, contract: &Contract, as_of: AsOf, faults: &mut Vec<FileFault>) -> Selection {
     let dir = wh.landing(contract.dataset);
     let mut dated: Vec<(AsOf, PathBuf)> = Vec::new();
     let entries = match fs::read_dir(&dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Selection { partitions: vec![] }
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Selection { partitions: vec![] },
         Err(e) => {
-            faults.push(FileFault::Unreadable {
-                path: wh.relative(&dir),
-                reason: e.to_string(),
-            });
+            faults.push(FileFault::Unreadable { path: wh.relative(&dir), reason: e.to_string() });
             return Selection { partitions: vec![] };
         }
     };
@@ -185,14 +159,10 @@ pub fn select(
         if path.is_dir() {
             match name.strip_prefix("ingest_date=").and_then(parse_date) {
                 Some(d) => dated.push((AsOf::new(d), path)),
-                None => faults.push(FileFault::BadFolder {
-                    path: wh.relative(&path),
-                }),
+                None => faults.push(FileFault::BadFolder { path: wh.relative(&path) }),
             }
         } else if name.ends_with(".parquet") {
-            faults.push(FileFault::OutsidePartition {
-                path: wh.relative(&path),
-            });
+            faults.push(FileFault::OutsidePartition { path: wh.relative(&path) });
         }
     }
     dated.retain(|(d, _)| *d <= as_of);
@@ -224,18 +194,12 @@ fn partition_files(
             .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "parquet"))
             .collect(),
         Err(e) => {
-            faults.push(FileFault::Unreadable {
-                path: wh.relative(dir),
-                reason: e.to_string(),
-            });
+            faults.push(FileFault::Unreadable { path: wh.relative(dir), reason: e.to_string() });
             return vec![];
         }
     };
     paths.sort();
-    paths
-        .into_iter()
-        .filter_map(|p| open_file(wh, contract, ingest_date, p, faults))
-        .collect()
+    paths.into_iter().filter_map(|p| open_file(wh, contract, ingest_date, p, faults)).collect()
 }
 
 /// Reads a file's footer and checks its columns against the contract.
@@ -247,15 +211,13 @@ fn open_file(
     faults: &mut Vec<FileFault>,
 ) -> Option<LandingFile> {
     let relative = wh.relative(&path);
-    let metadata = match File::open(&path).map_err(|e| e.to_string()).and_then(|f| {
-        ArrowReaderMetadata::load(&f, ArrowReaderOptions::new()).map_err(|e| e.to_string())
-    }) {
+    let metadata = match File::open(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|f| ArrowReaderMetadata::load(&f, ArrowReaderOptions::new()).map_err(|e| e.to_string()))
+    {
         Ok(m) => m,
         Err(reason) => {
-            faults.push(FileFault::Unreadable {
-                path: relative,
-                reason,
-            });
+            faults.push(FileFault::Unreadable { path: relative, reason });
             return None;
         }
     };
@@ -295,15 +257,7 @@ fn open_file(
         return None;
     }
     let rows = metadata.metadata().file_metadata().num_rows() as u64;
-    Some(LandingFile {
-        path,
-        relative,
-        ingest_date,
-        rows,
-        columns,
-        large_utf8,
-        metadata,
-    })
+    Some(LandingFile { path, relative, ingest_date, rows, columns, large_utf8, metadata })
 }
 
 impl LandingFile {
@@ -314,14 +268,11 @@ impl LandingFile {
         &self,
         contract: &Contract,
         selection: Option<RowSelection>,
-    ) -> Result<
-        impl Iterator<Item = Result<RecordBatch, arrow::error::ArrowError>> + '_,
-        parquet::errors::ParquetError,
-    > {
+    ) -> Result<impl Iterator<Item = Result<RecordBatch, arrow::error::ArrowError>> + '_, parquet::errors::ParquetError>
+    {
         let file = File::open(&self.path)?;
         let present: Vec<usize> = self.columns.iter().flatten().copied().collect();
-        let builder =
-            ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone());
+        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone());
         let mask = ProjectionMask::roots(builder.parquet_schema(), present.iter().copied());
         let mut builder = builder.with_projection(mask).with_batch_size(BATCH_ROWS);
         if let Some(s) = selection {
@@ -361,10 +312,6 @@ impl LandingFile {
 /// The same schema with every field nullable.
 pub fn nullable(schema: &arrow::datatypes::Schema) -> Arc<arrow::datatypes::Schema> {
     Arc::new(arrow::datatypes::Schema::new(
-        schema
-            .fields()
-            .iter()
-            .map(|f| f.as_ref().clone().with_nullable(true))
-            .collect::<Vec<_>>(),
+        schema.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect::<Vec<_>>(),
     ))
 }

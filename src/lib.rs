@@ -3,13 +3,17 @@
 
 pub mod contract;
 pub mod engine;
+pub mod entities;
 pub mod fixture;
 pub mod gen;
 pub mod ids;
+pub mod joint;
 pub mod landing;
+pub mod listing;
 pub mod parquet_io;
 pub mod policy;
 pub mod quarantine;
+pub mod review;
 pub mod rounding;
 pub mod run;
 pub mod score;

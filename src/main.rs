@@ -25,11 +25,7 @@ use credence::telemetry::{self, LogFormat};
 use credence::warehouse::Warehouse;
 
 #[derive(Parser)]
-#[command(
-    name = "credence",
-    version,
-    about = "Nightly credit scoring, joint sanctions and signed blacklists"
-)]
+#[command(name = "credence", version, about = "Nightly credit scoring, joint sanctions and signed blacklists")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -77,10 +73,7 @@ pub struct EngineArgs {
 
 impl EngineArgs {
     pub fn limits(&self) -> EngineLimits {
-        let mut l = EngineLimits {
-            memory_limit: self.memory_limit,
-            ..EngineLimits::default()
-        };
+        let mut l = EngineLimits { memory_limit: self.memory_limit, ..EngineLimits::default() };
         if let Some(t) = self.threads {
             l.threads = t.max(1);
         }
@@ -151,10 +144,7 @@ fn parse_size(s: &str) -> Result<usize, String> {
         Some('T') => (&t[..t.len() - 1], 1 << 40),
         _ => (t, 1),
     };
-    let n: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{s}' is not a size such as 4G, 512M or 1048576"))?;
+    let n: f64 = num.trim().parse().map_err(|_| format!("'{s}' is not a size such as 4G, 512M or 1048576"))?;
     if n <= 0.0 {
         return Err(format!("'{s}' must be positive"));
     }
@@ -171,10 +161,7 @@ pub fn load_policy(file: Option<&PathBuf>) -> Result<Policy> {
 }
 
 pub fn runtime(threads: usize) -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads.max(1))
-        .enable_all()
-        .build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(threads.max(1)).enable_all().build()?)
 }
 
 /// Generates with a progress bar on a terminal.
@@ -231,12 +218,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             let report = runtime(limits.threads)?.block_on(run::run(&opts))?;
             println!("run {} as of {} succeeded", report.run_id, report.as_of);
             for s in &report.steps {
-                println!(
-                    "  {:<12} {:>9.2} s  {} rows",
-                    s.step,
-                    s.duration.as_secs_f64(),
-                    s.rows.unwrap_or(0)
-                );
+                println!("  {:<12} {:>9.2} s  {} rows", s.step, s.duration.as_secs_f64(), s.rows.unwrap_or(0));
             }
             println!("outputs:");
             for o in &report.outputs {
@@ -247,10 +229,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Runs { warehouse, limit } => {
             let wh = Warehouse::new(&warehouse);
             if !wh.database().exists() {
-                anyhow::bail!(
-                    "{} has no operational database: no run has been made there",
-                    warehouse.display()
-                );
+                anyhow::bail!("{} has no operational database: no run has been made there", warehouse.display());
             }
             let store = Store::open(&wh.database())?;
             println!(
@@ -289,9 +268,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Policy {
-            command: PolicyCommand::Check { file },
-        } => {
+        Command::Policy { command: PolicyCommand::Check { file } } => {
             let contracts = Contracts::load()?;
             match Policy::load(&file, &contracts) {
                 Ok(p) => {

@@ -31,10 +31,7 @@ pub struct ParquetSink {
 impl ParquetSink {
     pub fn create(path: &Path, schema: SchemaRef) -> Result<ParquetSink, ParquetError> {
         let file = File::create(path)?;
-        Ok(ParquetSink {
-            writer: ArrowWriter::try_new(file, schema, Some(properties()))?,
-            rows: 0,
-        })
+        Ok(ParquetSink { writer: ArrowWriter::try_new(file, schema, Some(properties()))?, rows: 0 })
     }
 
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), ParquetError> {
@@ -51,11 +48,7 @@ impl ParquetSink {
 }
 
 /// Writes `batches` (possibly none) as one Parquet file.
-pub fn write_parquet(
-    path: &Path,
-    schema: SchemaRef,
-    batches: &[RecordBatch],
-) -> Result<u64, ParquetError> {
+pub fn write_parquet(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) -> Result<u64, ParquetError> {
     let mut sink = ParquetSink::create(path, schema)?;
     for b in batches {
         sink.write(b)?;

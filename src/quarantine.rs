@@ -27,27 +27,18 @@ use crate::warehouse::{write_file_atomically, Warehouse};
 #[derive(Debug, thiserror::Error)]
 pub enum QuarantineError {
     #[error("writing {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error("reading back rejected rows of {path}: {reason}")]
     Read { path: String, reason: String },
     #[error("writing {path}: {source}")]
-    Parquet {
-        path: String,
-        source: parquet::errors::ParquetError,
-    },
+    Parquet { path: String, source: parquet::errors::ParquetError },
 }
 
 /// The schema of a dataset's quarantine: the contract columns, all
 /// nullable, then where each row came from and why it was rejected.
 pub fn schema(contract: &Contract) -> SchemaRef {
-    let mut fields: Vec<Field> = nullable(&contract.arrow_schema())
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
+    let mut fields: Vec<Field> =
+        nullable(&contract.arrow_schema()).fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.extend([
         Field::new("ingest_date", DataType::Date32, false),
         Field::new("source_file", DataType::Utf8, false),
@@ -63,10 +54,7 @@ pub fn schema(contract: &Contract) -> SchemaRef {
 pub fn write(wh: &Warehouse, v: &Validated, as_of: AsOf) -> Result<u64, QuarantineError> {
     let dest = wh.quarantine(v.contract.dataset, as_of);
     let rel = wh.relative(&dest);
-    let io = |source| QuarantineError::Io {
-        path: rel.clone(),
-        source,
-    };
+    let io = |source| QuarantineError::Io { path: rel.clone(), source };
     let staged = wh.stage(dest.clone()).map_err(io)?;
     let out_schema = schema(&v.contract);
     let mut batches = Vec::new();
@@ -90,37 +78,21 @@ pub fn write(wh: &Warehouse, v: &Validated, as_of: AsOf) -> Result<u64, Quaranti
                 .map_err(|e| read_err(&e))?
                 .collect::<Result<_, _>>()
                 .map_err(|e| read_err(&e))?;
-            let found = concat_batches(&nullable(&v.contract.arrow_schema()), &found)
-                .map_err(|e| read_err(&e))?;
+            let found = concat_batches(&nullable(&v.contract.arrow_schema()), &found).map_err(|e| read_err(&e))?;
             let n = here.len();
             let mut columns: Vec<ArrayRef> = found.columns().to_vec();
-            columns.push(Arc::new(Date32Array::from(vec![
-                file.ingest_date
-                    .days_since_epoch();
-                n
-            ])));
+            columns.push(Arc::new(Date32Array::from(vec![file.ingest_date.days_since_epoch(); n])));
             columns.push(Arc::new(StringArray::from(vec![file.relative.as_str(); n])));
-            columns.push(Arc::new(Int64Array::from_iter_values(
-                local.iter().map(|r| *r as i64),
-            )));
-            columns.push(Arc::new(StringArray::from_iter_values(
-                here.iter().map(|r| r.code.as_str()),
-            )));
-            columns.push(Arc::new(StringArray::from_iter_values(
-                here.iter().map(|r| r.message.as_str()),
-            )));
-            batches.push(
-                RecordBatch::try_new(out_schema.clone(), columns).expect("quarantine schema"),
-            );
+            columns.push(Arc::new(Int64Array::from_iter_values(local.iter().map(|r| *r as i64))));
+            columns.push(Arc::new(StringArray::from_iter_values(here.iter().map(|r| r.code.as_str()))));
+            columns.push(Arc::new(StringArray::from_iter_values(here.iter().map(|r| r.message.as_str()))));
+            batches.push(RecordBatch::try_new(out_schema.clone(), columns).expect("quarantine schema"));
         }
         file_start = file_end;
     }
     let path = staged.path().join("part-0.parquet");
-    let rows =
-        write_parquet(&path, out_schema, &batches).map_err(|source| QuarantineError::Parquet {
-            path: rel.clone(),
-            source,
-        })?;
+    let rows = write_parquet(&path, out_schema, &batches)
+        .map_err(|source| QuarantineError::Parquet { path: rel.clone(), source })?;
     staged.commit().map_err(io)?;
     Ok(rows)
 }
@@ -165,10 +137,7 @@ impl QualityReport {
     pub fn over_threshold(&self) -> Vec<&DatasetReport> {
         self.datasets
             .iter()
-            .filter(|d| {
-                d.rows_read > 0
-                    && d.rows_rejected as f64 > self.max_reject_share * d.rows_read as f64
-            })
+            .filter(|d| d.rows_read > 0 && d.rows_rejected as f64 > self.max_reject_share * d.rows_read as f64)
             .collect()
     }
 
@@ -185,22 +154,10 @@ impl QualityReport {
 }
 
 /// Writes the report as `reports/quality/as_of=D/quality.json`.
-pub fn write_report(
-    wh: &Warehouse,
-    report: &QualityReport,
-    as_of: AsOf,
-) -> Result<(), QuarantineError> {
-    let path = wh
-        .root()
-        .join("reports")
-        .join("quality")
-        .join(format!("as_of={as_of}"))
-        .join("quality.json");
+pub fn write_report(wh: &Warehouse, report: &QualityReport, as_of: AsOf) -> Result<(), QuarantineError> {
+    let path = wh.root().join("reports").join("quality").join(format!("as_of={as_of}")).join("quality.json");
     let json = serde_json::to_vec_pretty(report).expect("report serialises");
-    write_file_atomically(&path, &json).map_err(|source| QuarantineError::Io {
-        path: wh.relative(&path),
-        source,
-    })
+    write_file_atomically(&path, &json).map_err(|source| QuarantineError::Io { path: wh.relative(&path), source })
 }
 
 #[cfg(test)]

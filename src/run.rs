@@ -2,15 +2,19 @@
 //! stages:
 //!
 //! ```text
-//! landing ──validate──▶ accepted tables (memory) ──score──▶ marts/scores/as_of=D/
-//!    │                        │
-//!    └──▶ quarantine/<ds>/as_of=D/, reports/quality/as_of=D/  (always, even when the
-//!         rejection threshold fails the run; nothing else is written then)
+//! landing ──validate──▶ accepted tables (memory) ──score──▶ grades ──graph, rounds──▶ lists
+//!    │                                                                 │  review (decisions)
+//!    └──▶ quarantine/<ds>/as_of=D/, reports/quality/as_of=D/          ▼
+//!         (always, even when the rejection         marts/scores/, marts/listings/list=L/,
+//!          threshold fails the run)                marts/related/list=L/  (committed together)
 //! ```
 //!
-//! Every output partition is staged and renamed into place whole; the run
-//! and what it read, rejected and produced go into the ledger.
+//! Every output partition is staged and renamed into place whole; the marts
+//! of a run are committed together after every stage succeeded. The run,
+//! what it read, rejected and produced, and the decisions it used go into
+//! the ledger.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -21,11 +25,15 @@ use tracing::{info, info_span, Instrument};
 use crate::contract::{Contracts, Dataset};
 use crate::engine::{self, EngineLimits};
 use crate::ids::AsOf;
+use crate::joint::{self, RegistryColumns};
+use crate::listing::{self, Basis, ListingRow, ReviewStatus, Stamp};
 use crate::policy::{EventDataset, Policy};
 use crate::quarantine::{self, QualityReport, QuarantineError};
+use crate::review::{self, DecisionBook};
 use crate::score::{self, ScoreError, ScoreSummary};
 use crate::store::{PolicyRef, RunId, Store, StoreError};
 use crate::validate::{self, InputError, Inputs};
+use crate::warehouse::StagedDir;
 use crate::warehouse::Warehouse;
 
 /// The default share of rejected rows per dataset above which a run fails.
@@ -50,8 +58,24 @@ pub struct RunReport {
     pub as_of: AsOf,
     pub quality: QualityReport,
     pub scores: ScoreSummary,
+    pub lists: Vec<ListSummary>,
     pub outputs: Vec<PathBuf>,
     pub steps: Vec<StepTiming>,
+}
+
+/// The size of one list after a run.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct ListSummary {
+    pub list_id: String,
+    pub members: u64,
+    pub direct: u64,
+    pub joint: u64,
+    pub published: u64,
+    pub pending: u64,
+    pub rejected: u64,
+    pub restricted_persons: u64,
+    pub flagged_entities: u64,
+    pub exempt: u64,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -78,10 +102,9 @@ pub enum RunError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{what}: {source}")]
-    Io {
-        what: String,
-        source: std::io::Error,
-    },
+    Io { what: String, source: std::io::Error },
+    #[error("{what}: {source}")]
+    Parquet { what: String, source: parquet::errors::ParquetError },
 }
 
 impl RunError {
@@ -91,6 +114,7 @@ impl RunError {
         match self {
             RunError::Store(_)
             | RunError::Io { .. }
+            | RunError::Parquet { .. }
             | RunError::Quarantine(QuarantineError::Io { .. }) => true,
             RunError::Engine(DataFusionError::ResourcesExhausted(_)) => false,
             _ => false,
@@ -101,12 +125,8 @@ impl RunError {
 /// The contract columns each stage needs of each dataset.
 pub fn keep_columns(policy: &Policy, dataset: Dataset) -> Vec<String> {
     let mut cols: Vec<String> = match dataset {
-        Dataset::Registry => ["entity_id", "entity_type", "parent_id", "legal_rep_id"]
-            .map(String::from)
-            .to_vec(),
-        Dataset::Holdings => ["holder_id", "holder_kind", "share_pct"]
-            .map(String::from)
-            .to_vec(),
+        Dataset::Registry => ["entity_id", "entity_type", "parent_id", "legal_rep_id"].map(String::from).to_vec(),
+        Dataset::Holdings => ["holder_id", "holder_kind", "share_pct"].map(String::from).to_vec(),
         Dataset::Violations => ["case_id", "decided_on"].map(String::from).to_vec(),
         Dataset::Complaints => ["complaint_id", "received_on"].map(String::from).to_vec(),
         Dataset::Repairs => ["case_id", "approved_on"].map(String::from).to_vec(),
@@ -125,11 +145,8 @@ pub fn keep_columns(policy: &Policy, dataset: Dataset) -> Vec<String> {
             }
         }
         Dataset::Violations | Dataset::Complaints => {
-            let wanted = if dataset == Dataset::Violations {
-                EventDataset::Violations
-            } else {
-                EventDataset::Complaints
-            };
+            let wanted =
+                if dataset == Dataset::Violations { EventDataset::Violations } else { EventDataset::Complaints };
             for r in policy.rules.iter().filter(|r| r.dataset == wanted) {
                 add(r.predicate.columns());
             }
@@ -150,11 +167,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport, RunError> {
     let run_id = store.begin_run(
         opts.as_of,
         &opts.trigger,
-        &PolicyRef {
-            id: &policy.id,
-            version: &policy.version,
-            sha256: &policy.sha256,
-        },
+        &PolicyRef { id: &policy.id, version: &policy.version, sha256: &policy.sha256 },
     )?;
     let span = info_span!("run", run_id = run_id.0, as_of = %opts.as_of, policy = %policy.id);
     let result = run_stages(opts, &store, run_id).instrument(span).await;
@@ -162,6 +175,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport, RunError> {
         Ok(report) => {
             let summary = serde_json::json!({
                 "scores": report.scores,
+                "lists": report.lists,
                 "rejected_by_code": report.quality.rejected_by_code(),
             });
             store.finish_run(run_id, true, None, Some(&summary.to_string()))?;
@@ -186,52 +200,31 @@ impl Steps<'_> {
     fn record(&mut self, step: &str, started: Instant, rows: Option<u64>) -> Result<(), RunError> {
         let duration = started.elapsed();
         self.store.record_step(self.run, step, duration, rows)?;
-        info!(
-            step,
-            rows,
-            duration_ms = duration.as_millis() as u64,
-            "step finished"
-        );
-        self.done.push(StepTiming {
-            step: step.to_string(),
-            duration,
-            rows,
-        });
+        info!(step, rows, duration_ms = duration.as_millis() as u64, "step finished");
+        self.done.push(StepTiming { step: step.to_string(), duration, rows });
         Ok(())
     }
 }
 
-async fn run_stages(
-    opts: &RunOptions,
-    store: &Store,
-    run_id: RunId,
-) -> Result<RunReport, RunError> {
+async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<RunReport, RunError> {
     let wh = &opts.warehouse;
     let policy = &opts.policy;
     let as_of = opts.as_of;
     let contracts = Contracts::load().expect("embedded contracts are valid");
-    let mut steps = Steps {
-        store,
-        run: run_id,
-        done: Vec::new(),
-    };
+    let mut steps = Steps { store, run: run_id, done: Vec::new() };
+    // A run uses the decisions made before it started.
+    let decisions_through = store.last_decision_id()?;
+    store.record_decisions_used(run_id, decisions_through)?;
 
     // Validate: file-level faults stop here, before anything is written.
     let started = Instant::now();
     let keep = |d: Dataset| keep_columns(policy, d);
-    let inputs = info_span!("step", name = "validate").in_scope(|| {
-        tokio::task::block_in_place(|| validate::validate_inputs(wh, &contracts, as_of, &keep))
-    })?;
+    let inputs = info_span!("step", name = "validate")
+        .in_scope(|| tokio::task::block_in_place(|| validate::validate_inputs(wh, &contracts, as_of, &keep)))?;
     let read: u64 = inputs.all().iter().map(|v| v.report.rows_read).sum();
     for v in inputs.all() {
         for p in &v.report.partitions {
-            store.record_partition(
-                run_id,
-                &v.report.dataset,
-                &p.ingest_date,
-                p.files as u64,
-                p.rows,
-            )?;
+            store.record_partition(run_id, &v.report.dataset, &p.ingest_date, p.files as u64, p.rows)?;
         }
         for (code, n) in &v.report.rejected_by_code {
             store.record_rejects(run_id, &v.report.dataset, code, *n)?;
@@ -263,12 +256,7 @@ async fn run_stages(
             share: opts.max_reject_share,
             datasets: over
                 .iter()
-                .map(|d| {
-                    format!(
-                        "{}: {} of {} rows rejected",
-                        d.dataset, d.rows_rejected, d.rows_read
-                    )
-                })
+                .map(|d| format!("{}: {} of {} rows rejected", d.dataset, d.rows_rejected, d.rows_read))
                 .collect(),
         });
     }
@@ -277,29 +265,124 @@ async fn run_stages(
     let started = Instant::now();
     let ctx = engine::session(opts.limits)?;
     register_inputs(&ctx, &inputs)?;
-    let dest = wh.mart("scores", as_of);
-    let staged = wh.stage(dest.clone()).map_err(|source| RunError::Io {
-        what: "staging the scores mart".into(),
-        source,
-    })?;
-    let scored = score::score(&ctx, policy, as_of, &inputs.entities, staged.path())
+    let io = |what: String| move |source| RunError::Io { what, source };
+    let scores_dir = wh.stage(wh.mart("scores", as_of)).map_err(io("staging the scores mart".into()))?;
+    let scored = score::score(&ctx, policy, as_of, &inputs.entities, scores_dir.path())
         .instrument(info_span!("step", name = "score"))
         .await?;
-    staged.commit().map_err(|source| RunError::Io {
-        what: format!("publishing {}", wh.relative(&dest)),
-        source,
-    })?;
-    outputs.push(dest);
     steps.record("score", started, Some(scored.summary.entities_scored))?;
+    drop(ctx);
 
-    Ok(RunReport {
-        run_id,
-        as_of,
-        quality,
-        scores: scored.summary,
-        outputs,
-        steps: steps.done,
-    })
+    // Graph.
+    let started = Instant::now();
+    let registry = RegistryColumns::from_batch(&inputs.registry.batches[0]);
+    let graph = info_span!("step", name = "graph")
+        .in_scope(|| joint::build_graph(&registry, &inputs.holdings.batches, &inputs.entities));
+    steps.record("graph", started, Some((graph.owns.edge_count() + graph.branches.edge_count()) as u64))?;
+
+    // Lists: candidates, rounds, legal representatives, review status.
+    let started = Instant::now();
+    let book = DecisionBook::new(store.decisions(decisions_through, None, None)?);
+    let stamp = Stamp { policy_id: &policy.id, policy_version: &policy.version, as_of };
+    let mut staged: Vec<StagedDir> = vec![scores_dir];
+    let mut lists = Vec::new();
+    let _lists_span = info_span!("step", name = "lists").entered();
+    for list in &policy.lists {
+        let exempt: HashSet<u32> =
+            book.exempt_entities(&list.id, as_of).iter().filter_map(|e| inputs.entities.lookup(e)).collect();
+        let outcome = joint::list_outcome(
+            &graph,
+            policy,
+            list,
+            &scored.grade,
+            &|e| scored.in_scope(e),
+            &|e| exempt.contains(&e),
+            &registry,
+            &inputs.entities,
+        );
+        let previous = previous_publication(wh, &list.id, as_of)?;
+        let rows: Vec<ListingRow> = outcome
+            .members
+            .iter()
+            .map(|m| {
+                let entity_id = inputs.entities.id(m.entity).to_string();
+                let basis = joint::basis(m);
+                let rules_now = match basis {
+                    Basis::Direct => scored.reason_rules.get(&m.entity).cloned().unwrap_or_default(),
+                    Basis::Joint => m.rules.clone(),
+                };
+                let review_status = review::status(
+                    list.review,
+                    previous.contains(&entity_id),
+                    book.verdict(&list.id, &entity_id),
+                    basis,
+                    &rules_now,
+                );
+                ListingRow {
+                    list_id: list.id.clone(),
+                    basis,
+                    depth: m.depth as i32,
+                    rules: m.rules.clone(),
+                    via: joint::via_entries(m, &inputs.entities),
+                    roots: m.roots.iter().map(|r| inputs.entities.id(*r).to_string()).collect(),
+                    review_status,
+                    entity_id,
+                }
+            })
+            .collect();
+        let parquet = |what: String| move |source| RunError::Parquet { what, source };
+        let dir = wh
+            .stage(wh.list_mart("listings", &list.id, as_of))
+            .map_err(io(format!("staging listings of {}", list.id)))?;
+        listing::write_listings(dir.path(), &rows, &stamp)
+            .map_err(parquet(format!("writing listings of {}", list.id)))?;
+        staged.push(dir);
+        let dir = wh
+            .stage(wh.list_mart("related", &list.id, as_of))
+            .map_err(io(format!("staging related of {}", list.id)))?;
+        listing::write_related(dir.path(), &outcome.related, &stamp)
+            .map_err(parquet(format!("writing related of {}", list.id)))?;
+        staged.push(dir);
+        let count = |f: &dyn Fn(&ListingRow) -> bool| rows.iter().filter(|r| f(r)).count() as u64;
+        lists.push(ListSummary {
+            list_id: list.id.clone(),
+            members: rows.len() as u64,
+            direct: count(&|r| r.basis == Basis::Direct),
+            joint: count(&|r| r.basis == Basis::Joint),
+            published: count(&|r| r.review_status == ReviewStatus::Published),
+            pending: count(&|r| r.review_status == ReviewStatus::Pending),
+            rejected: count(&|r| r.review_status == ReviewStatus::Rejected),
+            restricted_persons: outcome.related.iter().filter(|r| r.subject_kind == "person").count() as u64,
+            flagged_entities: outcome.related.iter().filter(|r| r.subject_kind == "entity").count() as u64,
+            exempt: exempt.len() as u64,
+        });
+    }
+    drop(_lists_span);
+    steps.record("lists", started, Some(lists.iter().map(|l| l.members).sum()))?;
+
+    // Every stage succeeded: the marts of the run become visible.
+    for dir in staged {
+        let dest = dir.destination().to_path_buf();
+        dir.commit().map_err(io(format!("publishing {}", wh.relative(&dest))))?;
+        outputs.push(dest);
+    }
+
+    Ok(RunReport { run_id, as_of, quality, scores: scored.summary, lists, outputs, steps: steps.done })
+}
+
+/// The members of the previous publication of a list. Until signed
+/// publications exist, that is the published members of the newest
+/// listings partition before `as_of`.
+fn previous_publication(wh: &Warehouse, list: &str, as_of: AsOf) -> Result<HashSet<String>, RunError> {
+    let Some(previous) =
+        listing::partitions(wh.root(), "listings", list).into_iter().filter(|d| *d < as_of).next_back()
+    else {
+        return Ok(HashSet::new());
+    };
+    let dir = wh.list_mart("listings", list, previous);
+    let rows = listing::read_listings(&dir)
+        .map_err(|source| RunError::Parquet { what: format!("reading {}", wh.relative(&dir)), source })?;
+    Ok(rows.into_iter().filter(|r| r.review_status == ReviewStatus::Published).map(|r| r.entity_id).collect())
 }
 
 /// Registers the validated datasets as the engine's tables.

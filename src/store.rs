@@ -67,12 +67,90 @@ const MIGRATIONS: &[&str] = &[
         duration_ms INTEGER NOT NULL,
         rows INTEGER
     );",
+    // 2: officer decisions, append-only; a run records the decisions it used
+    "CREATE TABLE decisions (
+        decision_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        list_id TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        action TEXT NOT NULL CHECK (action IN ('confirm', 'reject', 'exempt', 'revoke_exemption')),
+        officer TEXT NOT NULL,
+        reason TEXT NOT NULL CHECK (length(trim(reason)) >= 10),
+        until TEXT,
+        basis TEXT,
+        rules TEXT,
+        decided_at TEXT NOT NULL
+    );
+    CREATE INDEX decisions_by_subject ON decisions (list_id, entity_id, decision_id);
+    CREATE TRIGGER decisions_are_never_updated BEFORE UPDATE ON decisions
+        BEGIN SELECT RAISE(ABORT, 'decisions are append-only: a past decision is never updated'); END;
+    CREATE TRIGGER decisions_are_never_deleted BEFORE DELETE ON decisions
+        BEGIN SELECT RAISE(ABORT, 'decisions are append-only: a past decision is never deleted'); END;
+    ALTER TABLE runs ADD COLUMN decisions_through INTEGER;",
 ];
 
 /// An open operational database.
 pub struct Store {
     conn: Connection,
     path: String,
+}
+
+/// What an officer decided (publication.md, "Officer decisions").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum Action {
+    Confirm,
+    Reject,
+    Exempt,
+    RevokeExemption,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Confirm => "confirm",
+            Action::Reject => "reject",
+            Action::Exempt => "exempt",
+            Action::RevokeExemption => "revoke_exemption",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Action> {
+        Some(match s {
+            "confirm" => Action::Confirm,
+            "reject" => Action::Reject,
+            "exempt" => Action::Exempt,
+            "revoke_exemption" | "revoke-exemption" => Action::RevokeExemption,
+            _ => return None,
+        })
+    }
+}
+
+/// A stored decision.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Decision {
+    pub id: i64,
+    pub list_id: String,
+    pub entity_id: String,
+    pub action: Action,
+    pub officer: String,
+    pub reason: String,
+    /// Last day an exemption is in force (inclusive).
+    pub until: Option<AsOf>,
+    /// For a reject: the member's basis and rules when it was rejected.
+    pub basis: Option<String>,
+    pub rules: Option<Vec<String>>,
+    pub decided_at: String,
+}
+
+/// A decision to be stored.
+pub struct NewDecision<'a> {
+    pub list_id: &'a str,
+    pub entity_id: &'a str,
+    pub action: Action,
+    pub officer: &'a str,
+    pub reason: &'a str,
+    pub until: Option<AsOf>,
+    pub basis: Option<&'a str>,
+    pub rules: Option<&'a [String]>,
 }
 
 /// One line of the ledger.
@@ -114,41 +192,28 @@ impl Store {
         let shown = path.display().to_string();
         let err = |operation| {
             let shown = shown.clone();
-            move |source| StoreError {
-                path: shown,
-                operation,
-                source,
-            }
+            move |source| StoreError { path: shown, operation, source }
         };
         if let Some(parent) = path.parent() {
             let _ = std::fs::create_dir_all(parent);
         }
         let mut conn = Connection::open(path).map_err(err("open"))?;
-        conn.busy_timeout(Duration::from_secs(30))
-            .map_err(err("set busy timeout"))?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(err("enable WAL"))?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(err("enable foreign keys"))?;
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(err("read schema version"))?;
+        conn.busy_timeout(Duration::from_secs(30)).map_err(err("set busy timeout"))?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(err("enable WAL"))?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(err("enable foreign keys"))?;
+        let version: i64 =
+            conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err("read schema version"))?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = conn.transaction().map_err(err("begin migration"))?;
             tx.execute_batch(sql).map_err(err("migrate"))?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)
-                .map_err(err("record schema version"))?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(err("record schema version"))?;
             tx.commit().map_err(err("commit migration"))?;
         }
         Ok(Store { conn, path: shown })
     }
 
     fn err(&self, operation: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        move |source| StoreError {
-            path: self.path.clone(),
-            operation,
-            source,
-        }
+        move |source| StoreError { path: self.path.clone(), operation, source }
     }
 
     /// The connection, for the areas that keep their own tables here.
@@ -167,14 +232,7 @@ impl Store {
         Ok(RunId(self.conn.last_insert_rowid()))
     }
 
-    pub fn record_partition(
-        &self,
-        run: RunId,
-        dataset: &str,
-        ingest_date: &str,
-        files: u64,
-        rows: u64,
-    ) -> Result<()> {
+    pub fn record_partition(&self, run: RunId, dataset: &str, ingest_date: &str, files: u64, rows: u64) -> Result<()> {
         self.conn
             .execute(
                 "INSERT INTO run_partitions (run_id, dataset, ingest_date, files, rows) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -194,40 +252,96 @@ impl Store {
         Ok(())
     }
 
-    pub fn record_step(
-        &self,
-        run: RunId,
-        step: &str,
-        duration: Duration,
-        rows: Option<u64>,
-    ) -> Result<()> {
+    pub fn record_step(&self, run: RunId, step: &str, duration: Duration, rows: Option<u64>) -> Result<()> {
         self.conn
             .execute(
                 "INSERT INTO run_steps (run_id, step, duration_ms, rows) VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    run.0,
-                    step,
-                    duration.as_millis() as i64,
-                    rows.map(|r| r as i64)
-                ],
+                params![run.0, step, duration.as_millis() as i64, rows.map(|r| r as i64)],
             )
             .map_err(self.err("record step"))?;
         Ok(())
     }
 
-    pub fn finish_run(
-        &self,
-        run: RunId,
-        succeeded: bool,
-        error: Option<&str>,
-        summary: Option<&str>,
-    ) -> Result<()> {
+    pub fn finish_run(&self, run: RunId, succeeded: bool, error: Option<&str>, summary: Option<&str>) -> Result<()> {
         self.conn
             .execute(
                 "UPDATE runs SET finished_at = ?2, outcome = ?3, error = ?4, summary = ?5 WHERE run_id = ?1",
                 params![run.0, now(), if succeeded { "succeeded" } else { "failed" }, error, summary],
             )
             .map_err(self.err("record run end"))?;
+        Ok(())
+    }
+
+    /// Appends a decision; returns its id. Decisions are never changed.
+    pub fn add_decision(&self, d: &NewDecision) -> Result<i64> {
+        self.conn
+            .execute(
+                "INSERT INTO decisions (list_id, entity_id, action, officer, reason, until, basis, rules, decided_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    d.list_id,
+                    d.entity_id,
+                    d.action.as_str(),
+                    d.officer,
+                    d.reason,
+                    d.until.map(|u| u.to_string()),
+                    d.basis,
+                    d.rules.map(|r| serde_json::to_string(r).expect("strings serialise")),
+                    now()
+                ],
+            )
+            .map_err(self.err("record decision"))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// The id of the newest decision (0 when there is none).
+    pub fn last_decision_id(&self) -> Result<i64> {
+        self.conn
+            .query_row("SELECT coalesce(max(decision_id), 0) FROM decisions", [], |r| r.get(0))
+            .map_err(self.err("read decisions"))
+    }
+
+    /// Every decision with id <= `through`, oldest first; with `filter`,
+    /// only those about one (list, entity) or one entity.
+    pub fn decisions(&self, through: i64, list: Option<&str>, entity: Option<&str>) -> Result<Vec<Decision>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT decision_id, list_id, entity_id, action, officer, reason, until, basis, rules, decided_at
+                 FROM decisions
+                 WHERE decision_id <= ?1 AND (?2 IS NULL OR list_id = ?2) AND (?3 IS NULL OR entity_id = ?3)
+                 ORDER BY decision_id",
+            )
+            .map_err(self.err("read decisions"))?;
+        let rows = stmt
+            .query_map(params![through, list, entity], |r| {
+                let action: String = r.get(3)?;
+                let until: Option<String> = r.get(6)?;
+                let rules: Option<String> = r.get(8)?;
+                Ok(Decision {
+                    id: r.get(0)?,
+                    list_id: r.get(1)?,
+                    entity_id: r.get(2)?,
+                    action: Action::parse(&action).expect("checked by the table"),
+                    officer: r.get(4)?,
+                    reason: r.get(5)?,
+                    until: until.and_then(|u| u.parse().ok()),
+                    basis: r.get(7)?,
+                    rules: rules.and_then(|j| serde_json::from_str(&j).ok()),
+                    decided_at: r.get(9)?,
+                })
+            })
+            .map_err(self.err("read decisions"))?
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(self.err("read decisions"))?;
+        Ok(rows)
+    }
+
+    /// Records that run `run` uses the decisions with ids <= `through`.
+    pub fn record_decisions_used(&self, run: RunId, through: i64) -> Result<()> {
+        self.conn
+            .execute("UPDATE runs SET decisions_through = ?2 WHERE run_id = ?1", params![run.0, through])
+            .map_err(self.err("record decisions used"))?;
         Ok(())
     }
 
@@ -263,18 +377,10 @@ impl Store {
     pub fn steps(&self, run: RunId) -> Result<Vec<StepRow>> {
         let mut stmt = self
             .conn
-            .prepare(
-                "SELECT step, duration_ms, rows FROM run_steps WHERE run_id = ?1 ORDER BY rowid",
-            )
+            .prepare("SELECT step, duration_ms, rows FROM run_steps WHERE run_id = ?1 ORDER BY rowid")
             .map_err(self.err("list steps"))?;
         let rows = stmt
-            .query_map([run.0], |r| {
-                Ok(StepRow {
-                    step: r.get(0)?,
-                    duration_ms: r.get(1)?,
-                    rows: r.get(2)?,
-                })
-            })
+            .query_map([run.0], |r| Ok(StepRow { step: r.get(0)?, duration_ms: r.get(1)?, rows: r.get(2)? }))
             .map_err(self.err("list steps"))?
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(self.err("list steps"))?;
@@ -302,9 +408,7 @@ impl Store {
             .prepare("SELECT dataset, ingest_date, files, rows FROM run_partitions WHERE run_id = ?1 ORDER BY rowid")
             .map_err(self.err("list partitions"))?;
         let rows = stmt
-            .query_map([run.0], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
+            .query_map([run.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .map_err(self.err("list partitions"))?
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(self.err("list partitions"))?;
@@ -344,34 +448,49 @@ mod tests {
     fn the_ledger_records_a_run_with_its_steps() {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(&dir.path().join("credence.db")).unwrap();
-        let p = PolicyRef {
-            id: "p",
-            version: "1",
-            sha256: "abc",
-        };
-        let run = s
-            .begin_run("2026-11-27".parse().unwrap(), "manual", &p)
-            .unwrap();
-        s.record_partition(run, "registry", "2026-11-27", 1, 10)
-            .unwrap();
+        let p = PolicyRef { id: "p", version: "1", sha256: "abc" };
+        let run = s.begin_run("2026-11-27".parse().unwrap(), "manual", &p).unwrap();
+        s.record_partition(run, "registry", "2026-11-27", 1, 10).unwrap();
         s.record_rejects(run, "registry", "bad_enum", 2).unwrap();
-        s.record_step(run, "validate", Duration::from_millis(1500), Some(10))
-            .unwrap();
+        s.record_step(run, "validate", Duration::from_millis(1500), Some(10)).unwrap();
         s.finish_run(run, true, None, Some("{}")).unwrap();
         let runs = s.runs(10).unwrap();
         assert_eq!(runs.len(), 1);
-        assert_eq!(
-            (runs[0].outcome.as_str(), runs[0].policy.as_str()),
-            ("succeeded", "p 1")
-        );
+        assert_eq!((runs[0].outcome.as_str(), runs[0].policy.as_str()), ("succeeded", "p 1"));
         assert_eq!(s.steps(run).unwrap()[0].duration_ms, 1500);
-        assert_eq!(
-            s.rejects(run).unwrap(),
-            vec![("registry".into(), "bad_enum".into(), 2)]
-        );
+        assert_eq!(s.rejects(run).unwrap(), vec![("registry".into(), "bad_enum".into(), 2)]);
         drop(s);
         // Reopening does not migrate twice.
         let s = Store::open(&dir.path().join("credence.db")).unwrap();
         assert_eq!(s.runs(10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn decisions_are_append_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("credence.db")).unwrap();
+        let d = NewDecision {
+            list_id: "l",
+            entity_id: "E",
+            action: Action::Exempt,
+            officer: "o1",
+            reason: "court order 2026-17",
+            until: Some("2026-12-31".parse().unwrap()),
+            basis: None,
+            rules: None,
+        };
+        let id = s.add_decision(&d).unwrap();
+        let e = s
+            .connection()
+            .execute("UPDATE decisions SET reason = 'changed later' WHERE decision_id = ?1", [id])
+            .unwrap_err();
+        assert!(e.to_string().contains("decisions are append-only: a past decision is never updated"), "{e}");
+        let e = s.connection().execute("DELETE FROM decisions", []).unwrap_err();
+        assert!(e.to_string().contains("never deleted"), "{e}");
+        let short = NewDecision { reason: "   too short  ", ..d };
+        assert!(s.add_decision(&short).is_err(), "the table refuses reasons under 10 characters too");
+        let all = s.decisions(s.last_decision_id().unwrap(), None, None).unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].until, Some("2026-12-31".parse().unwrap()));
     }
 }

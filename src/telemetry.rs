@@ -35,10 +35,8 @@ impl LogFormat {
 /// Installs the global subscriber. `RUST_LOG` filters (default: info,
 /// with the query engine's own chatter at warn).
 pub fn init(format: LogFormat) {
-    let filter = || {
-        EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| EnvFilter::new("info,datafusion=warn,sqlparser=warn"))
-    };
+    let filter =
+        || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,datafusion=warn,sqlparser=warn"));
     match format {
         LogFormat::Json => {
             let _ = tracing_subscriber::registry()
@@ -71,12 +69,9 @@ pub fn init(format: LogFormat) {
 /// A span that shows a progress bar of `len` units on a terminal (and is
 /// an ordinary span elsewhere).
 pub fn progress_span(name: &'static str, len: u64, unit: &str) -> Span {
-    let span = tracing::info_span!(
-        "progress",
-        task = name,
-        indicatif.pb_show = tracing::field::Empty
-    );
-    let template = format!("{{span_child_prefix}}{name} [{{bar:30}}] {{pos}}/{{len}} {unit} ({{per_sec}}, {{eta}} left)");
+    let span = tracing::info_span!("progress", task = name, indicatif.pb_show = tracing::field::Empty);
+    let template =
+        format!("{{span_child_prefix}}{name} [{{bar:30}}] {{pos}}/{{len}} {unit} ({{per_sec}}, {{eta}} left)");
     if let Ok(style) = ProgressStyle::with_template(&template) {
         span.pb_set_style(&style.progress_chars("=> "));
     }

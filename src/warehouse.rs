@@ -43,33 +43,22 @@ impl Warehouse {
 
     /// `landing/<dataset>/ingest_date=D/`
     pub fn landing_partition(&self, dataset: Dataset, ingest_date: AsOf) -> PathBuf {
-        self.landing(dataset)
-            .join(format!("ingest_date={ingest_date}"))
+        self.landing(dataset).join(format!("ingest_date={ingest_date}"))
     }
 
     /// `quarantine/<dataset>/as_of=D/`
     pub fn quarantine(&self, dataset: Dataset, as_of: AsOf) -> PathBuf {
-        self.root
-            .join("quarantine")
-            .join(dataset.name())
-            .join(format!("as_of={as_of}"))
+        self.root.join("quarantine").join(dataset.name()).join(format!("as_of={as_of}"))
     }
 
     /// `marts/<mart>/as_of=D/`
     pub fn mart(&self, mart: &str, as_of: AsOf) -> PathBuf {
-        self.root
-            .join("marts")
-            .join(mart)
-            .join(format!("as_of={as_of}"))
+        self.root.join("marts").join(mart).join(format!("as_of={as_of}"))
     }
 
     /// `marts/<mart>/list=L/as_of=D/`
     pub fn list_mart(&self, mart: &str, list: &str, as_of: AsOf) -> PathBuf {
-        self.root
-            .join("marts")
-            .join(mart)
-            .join(format!("list={list}"))
-            .join(format!("as_of={as_of}"))
+        self.root.join("marts").join(mart).join(format!("list={list}")).join(format!("as_of={as_of}"))
     }
 
     /// `published/<list>/`
@@ -91,10 +80,7 @@ impl Warehouse {
     /// quarantine rows and manifests.
     pub fn relative(&self, path: &Path) -> String {
         let rel = path.strip_prefix(&self.root).unwrap_or(path);
-        rel.components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join("/")
+        rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/")
     }
 
     /// Starts a folder that will replace `destination` atomically on commit.
@@ -110,11 +96,7 @@ impl Warehouse {
         );
         let path = staging.join(unique);
         fs::create_dir(&path)?;
-        Ok(StagedDir {
-            path,
-            destination,
-            committed: false,
-        })
+        Ok(StagedDir { path, destination, committed: false })
     }
 
     /// Removes what crashed runs left in the staging area. Call only while
@@ -206,11 +188,8 @@ pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     use std::io::Write;
     let parent = path.parent().expect("file has a parent");
     fs::create_dir_all(parent)?;
-    let tmp = parent.join(format!(
-        ".{}.tmp-{}",
-        path.file_name().expect("file name").to_string_lossy(),
-        std::process::id()
-    ));
+    let tmp =
+        parent.join(format!(".{}.tmp-{}", path.file_name().expect("file name").to_string_lossy(), std::process::id()));
     {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -238,18 +217,11 @@ mod tests {
         fs::write(second.path().join("a.parquet"), b"new").unwrap();
         second.commit().unwrap();
 
-        let mut names: Vec<_> = fs::read_dir(&dest)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
+        let mut names: Vec<_> = fs::read_dir(&dest).unwrap().map(|e| e.unwrap().file_name()).collect();
         names.sort();
         assert_eq!(names, ["a.parquet"], "no file of the old folder survives");
         assert_eq!(fs::read(dest.join("a.parquet")).unwrap(), b"new");
-        assert_eq!(
-            fs::read_dir(wh.staging_root()).unwrap().count(),
-            0,
-            "staging is left empty"
-        );
+        assert_eq!(fs::read_dir(wh.staging_root()).unwrap().count(), 0, "staging is left empty");
     }
 
     #[test]
@@ -267,12 +239,7 @@ mod tests {
     #[test]
     fn relative_paths_use_slashes() {
         let wh = Warehouse::new("/data/wh");
-        let p = wh
-            .landing_partition(Dataset::Violations, "2026-11-27".parse().unwrap())
-            .join("part-0.parquet");
-        assert_eq!(
-            wh.relative(&p),
-            "landing/violations/ingest_date=2026-11-27/part-0.parquet"
-        );
+        let p = wh.landing_partition(Dataset::Violations, "2026-11-27".parse().unwrap()).join("part-0.parquet");
+        assert_eq!(wh.relative(&p), "landing/violations/ingest_date=2026-11-27/part-0.parquet");
     }
 }

@@ -163,21 +163,14 @@ impl Policy {
 
     /// The band index of the first band whose `min <= score`.
     pub fn band_of(&self, score: f64) -> usize {
-        self.grades
-            .iter()
-            .position(|b| b.min <= score)
-            .unwrap_or(self.grades.len() - 1)
+        self.grades.iter().position(|b| b.min <= score).unwrap_or(self.grades.len() - 1)
     }
 
     /// Loads and checks a policy file.
     pub fn load(path: &Path, contracts: &Contracts) -> Result<Policy, PolicyErrors> {
         let file = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|e| PolicyErrors {
-            problems: vec![Problem {
-                file: file.clone(),
-                at: String::new(),
-                message: format!("cannot read: {e}"),
-            }],
+            problems: vec![Problem { file: file.clone(), at: String::new(), message: format!("cannot read: {e}") }],
         })?;
         let text = String::from_utf8_lossy(&bytes);
         Policy::parse(&file, &text, contracts)
@@ -185,17 +178,12 @@ impl Policy {
 
     /// The embedded default policy.
     pub fn default_policy(contracts: &Contracts) -> Policy {
-        Policy::parse(DEFAULT_POLICY_FILE, DEFAULT_POLICY, contracts)
-            .expect("the embedded policy is valid")
+        Policy::parse(DEFAULT_POLICY_FILE, DEFAULT_POLICY, contracts).expect("the embedded policy is valid")
     }
 
     /// Checks a policy text; `file` names it in problems.
     pub fn parse(file: &str, text: &str, contracts: &Contracts) -> Result<Policy, PolicyErrors> {
-        let mut c = Checker {
-            file: file.to_string(),
-            problems: Vec::new(),
-            contracts,
-        };
+        let mut c = Checker { file: file.to_string(), problems: Vec::new(), contracts };
         let policy = c.policy(text);
         match policy {
             Some(mut p) if c.problems.is_empty() => {
@@ -203,9 +191,7 @@ impl Policy {
                 p.file = file.to_string();
                 Ok(p)
             }
-            _ => Err(PolicyErrors {
-                problems: c.problems,
-            }),
+            _ => Err(PolicyErrors { problems: c.problems }),
         }
     }
 }
@@ -252,27 +238,19 @@ struct Checker<'a> {
 }
 
 fn is_list_id(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'-'))
+    !s.is_empty() && s.bytes().all(|c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'-'))
 }
 
 fn is_rule_id(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && b[0].is_ascii_uppercase()
-        && b[1..]
-            .iter()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_')
+        && b[1..].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_')
 }
 
 fn is_grade_name(s: &str) -> bool {
     let b = s.as_bytes();
-    !b.is_empty()
-        && b[0].is_ascii_uppercase()
-        && b[1..]
-            .iter()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    !b.is_empty() && b[0].is_ascii_uppercase() && b[1..].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }
 
 fn is_measure(s: &str) -> bool {
@@ -302,28 +280,15 @@ fn describe(v: &Value) -> &'static str {
 
 impl Checker<'_> {
     fn problem(&mut self, at: &str, message: impl Into<String>) {
-        self.problems.push(Problem {
-            file: self.file.clone(),
-            at: at.to_string(),
-            message: message.into(),
-        });
+        self.problems.push(Problem { file: self.file.clone(), at: at.to_string(), message: message.into() });
     }
 
     /// Reports keys of `map` outside `allowed`.
     fn known_fields(&mut self, map: &Mapping, at: &str, allowed: &[&str]) {
         for k in map.keys() {
-            let name = k
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("{k:?}"));
+            let name = k.as_str().map(str::to_string).unwrap_or_else(|| format!("{k:?}"));
             if !allowed.contains(&name.as_str()) {
-                self.problem(
-                    at,
-                    format!(
-                        "unknown field '{name}' (expected one of: {})",
-                        allowed.join(", ")
-                    ),
-                );
+                self.problem(at, format!("unknown field '{name}' (expected one of: {})", allowed.join(", ")));
             }
         }
     }
@@ -338,10 +303,7 @@ impl Checker<'_> {
             }
             Some(Value::String(s)) => Some(s.clone()),
             Some(other) => {
-                self.problem(
-                    at,
-                    format!("'{key}' must be a string, found {}", describe(other)),
-                );
+                self.problem(at, format!("'{key}' must be a string, found {}", describe(other)));
                 None
             }
         }
@@ -357,10 +319,7 @@ impl Checker<'_> {
             }
             Some(Value::Number(n)) => n.as_f64(),
             Some(other) => {
-                self.problem(
-                    at,
-                    format!("'{key}' must be a number, found {}", describe(other)),
-                );
+                self.problem(at, format!("'{key}' must be a number, found {}", describe(other)));
                 None
             }
         }
@@ -376,10 +335,7 @@ impl Checker<'_> {
             }
             Some(Value::Number(n)) if n.as_i64().is_some() => n.as_i64(),
             Some(other) => {
-                self.problem(
-                    at,
-                    format!("'{key}' must be an integer, found {}", describe(other)),
-                );
+                self.problem(at, format!("'{key}' must be an integer, found {}", describe(other)));
                 None
             }
         }
@@ -394,19 +350,13 @@ impl Checker<'_> {
                 for item in items {
                     match item {
                         Value::String(s) => out.push(s.clone()),
-                        other => self.problem(
-                            at,
-                            format!("'{key}' must hold strings, found {}", describe(other)),
-                        ),
+                        other => self.problem(at, format!("'{key}' must hold strings, found {}", describe(other))),
                     }
                 }
                 Some(out)
             }
             Some(other) => {
-                self.problem(
-                    at,
-                    format!("'{key}' must be a list, found {}", describe(other)),
-                );
+                self.problem(at, format!("'{key}' must be a list, found {}", describe(other)));
                 None
             }
         }
@@ -422,30 +372,19 @@ impl Checker<'_> {
                 .filter_map(|(i, item)| match item {
                     Value::Mapping(m) => Some(m),
                     other => {
-                        self.problem(
-                            &format!("{key}[{i}]"),
-                            format!("must be a mapping, found {}", describe(other)),
-                        );
+                        self.problem(&format!("{key}[{i}]"), format!("must be a mapping, found {}", describe(other)));
                         None
                     }
                 })
                 .collect(),
             Some(other) => {
-                self.problem(
-                    at,
-                    format!("'{key}' must be a list, found {}", describe(other)),
-                );
+                self.problem(at, format!("'{key}' must be a list, found {}", describe(other)));
                 vec![]
             }
         }
     }
 
-    fn rule_id(
-        &mut self,
-        map: &Mapping,
-        fallback: &str,
-        seen: &mut HashSet<String>,
-    ) -> (String, Option<String>) {
+    fn rule_id(&mut self, map: &Mapping, fallback: &str, seen: &mut HashSet<String>) -> (String, Option<String>) {
         let id = self.string(map, "id", fallback, true);
         let at = id.clone().unwrap_or_else(|| fallback.to_string());
         if let Some(id) = &id {
@@ -464,23 +403,13 @@ impl Checker<'_> {
             "violations" => Some(EventDataset::Violations),
             "complaints" => Some(EventDataset::Complaints),
             other => {
-                self.problem(
-                    at,
-                    format!("dataset must be violations or complaints, found '{other}'"),
-                );
+                self.problem(at, format!("dataset must be violations or complaints, found '{other}'"));
                 None
             }
         }
     }
 
-    fn predicate(
-        &mut self,
-        map: &Mapping,
-        key: &str,
-        at: &str,
-        dataset: Dataset,
-        required: bool,
-    ) -> Option<Predicate> {
+    fn predicate(&mut self, map: &Mapping, key: &str, at: &str, dataset: Dataset, required: bool) -> Option<Predicate> {
         let text = self.string(map, key, at, required)?;
         match Predicate::compile(&text, self.contracts.get(dataset)) {
             Ok(p) => Some(p),
@@ -515,17 +444,7 @@ impl Checker<'_> {
         self.known_fields(
             &root,
             "",
-            &[
-                "id",
-                "version",
-                "title",
-                "scope",
-                "score",
-                "grades",
-                "direct_grades",
-                "lists",
-                "joint_sanctions",
-            ],
+            &["id", "version", "title", "scope", "score", "grades", "direct_grades", "lists", "joint_sanctions"],
         );
         let id = self.string(&root, "id", "id", true);
         if let Some(id) = &id {
@@ -540,13 +459,7 @@ impl Checker<'_> {
                 None
             }
             Some(other) => {
-                self.problem(
-                    "version",
-                    format!(
-                        "version must be a YAML string (quote it), found {}",
-                        describe(other)
-                    ),
-                );
+                self.problem("version", format!("version must be a YAML string (quote it), found {}", describe(other)));
                 None
             }
         };
@@ -561,10 +474,9 @@ impl Checker<'_> {
         // Joint rules are checked against every declared list id, so that a
         // list with a problem of its own does not make each rule naming it fail too.
         let declared: Vec<String> = match root.get("lists") {
-            Some(Value::Sequence(items)) => items
-                .iter()
-                .filter_map(|i| i.get("id").and_then(Value::as_str).map(str::to_string))
-                .collect(),
+            Some(Value::Sequence(items)) => {
+                items.iter().filter_map(|i| i.get("id").and_then(Value::as_str).map(str::to_string)).collect()
+            }
             _ => vec![],
         };
         let joint = self.joint(&root, &declared, &mut seen);
@@ -586,20 +498,13 @@ impl Checker<'_> {
         })
     }
 
-    fn score(
-        &mut self,
-        root: &Mapping,
-        seen: &mut HashSet<String>,
-    ) -> (Option<f64>, Option<f64>, Vec<ScoreRule>) {
+    fn score(&mut self, root: &Mapping, seen: &mut HashSet<String>) -> (Option<f64>, Option<f64>, Vec<ScoreRule>) {
         let Some(score) = root.get("score") else {
             self.problem("score", "'score' is required (base and floor)");
             return (None, None, vec![]);
         };
         let Value::Mapping(score) = score else {
-            self.problem(
-                "score",
-                format!("'score' must be a mapping, found {}", describe(score)),
-            );
+            self.problem("score", format!("'score' must be a mapping, found {}", describe(score)));
             return (None, None, vec![]);
         };
         self.known_fields(score, "score", &["base", "floor", "rules"]);
@@ -619,30 +524,12 @@ impl Checker<'_> {
             }
         }
         let mut rules = Vec::new();
-        for (i, m) in self
-            .mappings(score, "rules", "score")
-            .into_iter()
-            .enumerate()
-        {
+        for (i, m) in self.mappings(score, "rules", "score").into_iter().enumerate() {
             let (at, id) = self.rule_id(m, &format!("score.rules[{i}]"), seen);
-            self.known_fields(
-                m,
-                &at,
-                &[
-                    "id",
-                    "title",
-                    "dataset",
-                    "where",
-                    "points",
-                    "window_days",
-                    "decay",
-                    "cap",
-                ],
-            );
+            self.known_fields(m, &at, &["id", "title", "dataset", "where", "points", "window_days", "decay", "cap"]);
             let title = self.string(m, "title", &at, false);
             let dataset = self.dataset(m, &at);
-            let predicate =
-                dataset.and_then(|d| self.predicate(m, "where", &at, d.dataset(), true));
+            let predicate = dataset.and_then(|d| self.predicate(m, "where", &at, d.dataset(), true));
             let points = self.number(m, "points", &at, true);
             if let Some(p) = points {
                 if p <= 0.0 {
@@ -657,25 +544,10 @@ impl Checker<'_> {
                     self.problem(&at, format!("cap must be > 0, found {c}"));
                 }
             }
-            if let (
-                Some(id),
-                Some(dataset),
-                Some(predicate),
-                Some(points),
-                Some(window_days),
-                Some(decay),
-            ) = (id, dataset, predicate, points, window, decay)
+            if let (Some(id), Some(dataset), Some(predicate), Some(points), Some(window_days), Some(decay)) =
+                (id, dataset, predicate, points, window, decay)
             {
-                rules.push(ScoreRule {
-                    id,
-                    title,
-                    dataset,
-                    predicate,
-                    points,
-                    window_days,
-                    decay,
-                    cap,
-                });
+                rules.push(ScoreRule { id, title, dataset, predicate, points, window_days, decay, cap });
             }
         }
         (base, floor, rules)
@@ -700,10 +572,7 @@ impl Checker<'_> {
                     Value::String(s) => format!("'{s}'"),
                     v => describe(v).to_string(),
                 };
-                self.problem(
-                    at,
-                    format!("decay must be none, linear or {{ half_life_days: H }}, found {found}"),
-                );
+                self.problem(at, format!("decay must be none, linear or {{ half_life_days: H }}, found {found}"));
                 None
             }
         }
@@ -736,10 +605,7 @@ impl Checker<'_> {
                     if m >= prev.min {
                         self.problem(
                             &at,
-                            format!(
-                                "bands out of order: min {m} is not below the previous band's {}",
-                                prev.min
-                            ),
+                            format!("bands out of order: min {m} is not below the previous band's {}", prev.min),
                         );
                     }
                 }
@@ -752,10 +618,7 @@ impl Checker<'_> {
             if last.min != floor {
                 self.problem(
                     "grades",
-                    format!(
-                        "the last band's min must equal score.floor ({floor}), found {}",
-                        last.min
-                    ),
+                    format!("the last band's min must equal score.floor ({floor}), found {}", last.min),
                 );
             }
         }
@@ -766,57 +629,25 @@ impl Checker<'_> {
         let i = grades.iter().position(|b| b.grade == name);
         if i.is_none() {
             let names: Vec<&str> = grades.iter().map(|b| b.grade.as_str()).collect();
-            self.problem(
-                at,
-                format!("grade '{name}' is not a band (bands: {})", names.join(", ")),
-            );
+            self.problem(at, format!("grade '{name}' is not a band (bands: {})", names.join(", ")));
         }
         i
     }
 
-    fn direct_grades(
-        &mut self,
-        root: &Mapping,
-        grades: &[Band],
-        seen: &mut HashSet<String>,
-    ) -> Vec<DirectGrade> {
+    fn direct_grades(&mut self, root: &Mapping, grades: &[Band], seen: &mut HashSet<String>) -> Vec<DirectGrade> {
         let mut out = Vec::new();
-        for (i, m) in self
-            .mappings(root, "direct_grades", "direct_grades")
-            .into_iter()
-            .enumerate()
-        {
+        for (i, m) in self.mappings(root, "direct_grades", "direct_grades").into_iter().enumerate() {
             let (at, id) = self.rule_id(m, &format!("direct_grades[{i}]"), seen);
-            self.known_fields(
-                m,
-                &at,
-                &["id", "title", "dataset", "where", "window_days", "grade"],
-            );
+            self.known_fields(m, &at, &["id", "title", "dataset", "where", "window_days", "grade"]);
             let title = self.string(m, "title", &at, true);
             let dataset = self.dataset(m, &at);
-            let predicate =
-                dataset.and_then(|d| self.predicate(m, "where", &at, d.dataset(), true));
+            let predicate = dataset.and_then(|d| self.predicate(m, "where", &at, d.dataset(), true));
             let window = self.window(m, &at);
-            let grade = self
-                .string(m, "grade", &at, true)
-                .and_then(|g| self.grade_index(grades, &g, &at));
-            if let (
-                Some(id),
-                Some(title),
-                Some(dataset),
-                Some(predicate),
-                Some(window_days),
-                Some(grade),
-            ) = (id, title, dataset, predicate, window, grade)
+            let grade = self.string(m, "grade", &at, true).and_then(|g| self.grade_index(grades, &g, &at));
+            if let (Some(id), Some(title), Some(dataset), Some(predicate), Some(window_days), Some(grade)) =
+                (id, title, dataset, predicate, window, grade)
             {
-                out.push(DirectGrade {
-                    id,
-                    title,
-                    dataset,
-                    predicate,
-                    window_days,
-                    grade,
-                });
+                out.push(DirectGrade { id, title, dataset, predicate, window_days, grade });
             }
         }
         out
@@ -841,11 +672,7 @@ impl Checker<'_> {
 
     fn lists(&mut self, root: &Mapping, grades: &[Band]) -> Vec<ListSpec> {
         let mut out: Vec<ListSpec> = Vec::new();
-        for (i, m) in self
-            .mappings(root, "lists", "lists")
-            .into_iter()
-            .enumerate()
-        {
+        for (i, m) in self.mappings(root, "lists", "lists").into_iter().enumerate() {
             let id = self.string(m, "id", &format!("lists[{i}]"), true);
             let at = id.clone().unwrap_or_else(|| format!("lists[{i}]"));
             self.known_fields(m, &at, &["id", "title", "grades", "review", "measures"]);
@@ -874,10 +701,7 @@ impl Checker<'_> {
                 None | Some("additions") => Some(Review::Additions),
                 Some("none") => Some(Review::None),
                 Some(other) => {
-                    self.problem(
-                        &at,
-                        format!("review must be none or additions, found '{other}'"),
-                    );
+                    self.problem(&at, format!("review must be none or additions, found '{other}'"));
                     None
                 }
             };
@@ -885,61 +709,34 @@ impl Checker<'_> {
             if let (Some(id), Some(title), Some(grades), Some(review), Some(measures)) =
                 (id, title, list_grades, review, measures)
             {
-                out.push(ListSpec {
-                    id,
-                    title,
-                    grades,
-                    review,
-                    measures,
-                });
+                out.push(ListSpec { id, title, grades, review, measures });
             }
         }
         out
     }
 
-    fn joint(
-        &mut self,
-        root: &Mapping,
-        lists: &[String],
-        seen: &mut HashSet<String>,
-    ) -> JointSanctions {
+    fn joint(&mut self, root: &Mapping, lists: &[String], seen: &mut HashSet<String>) -> JointSanctions {
         let js = match root.get("joint_sanctions") {
             None | Some(Value::Null) => return JointSanctions::default(),
             Some(Value::Mapping(m)) => m,
             Some(other) => {
-                self.problem(
-                    "joint_sanctions",
-                    format!("must be a mapping, found {}", describe(other)),
-                );
+                self.problem("joint_sanctions", format!("must be a mapping, found {}", describe(other)));
                 return JointSanctions::default();
             }
         };
         self.known_fields(js, "joint_sanctions", &["max_rounds", "rules"]);
-        let max_rounds = self
-            .integer(js, "max_rounds", "joint_sanctions", false)
-            .and_then(|r| {
-                if r < 0 || r > u32::MAX as i64 {
-                    self.problem(
-                        "joint_sanctions",
-                        format!("max_rounds must be an integer >= 0, found {r}"),
-                    );
-                    None
-                } else {
-                    Some(r as u32)
-                }
-            });
+        let max_rounds = self.integer(js, "max_rounds", "joint_sanctions", false).and_then(|r| {
+            if r < 0 || r > u32::MAX as i64 {
+                self.problem("joint_sanctions", format!("max_rounds must be an integer >= 0, found {r}"));
+                None
+            } else {
+                Some(r as u32)
+            }
+        });
         let mut rules = Vec::new();
-        for (i, m) in self
-            .mappings(js, "rules", "joint_sanctions")
-            .into_iter()
-            .enumerate()
-        {
+        for (i, m) in self.mappings(js, "rules", "joint_sanctions").into_iter().enumerate() {
             let (at, id) = self.rule_id(m, &format!("joint_sanctions.rules[{i}]"), seen);
-            self.known_fields(
-                m,
-                &at,
-                &["id", "list", "relation", "threshold_pct", "measures"],
-            );
+            self.known_fields(m, &at, &["id", "list", "relation", "threshold_pct", "measures"]);
             let list = self.string(m, "list", &at, true);
             if let Some(l) = &list {
                 if !lists.contains(l) {
@@ -962,27 +759,17 @@ impl Checker<'_> {
                     Some(t) => Some(Relation::Control { threshold_pct: t }),
                 },
                 Some(other) => {
-                    self.problem(
-                        &at,
-                        format!("relation must be branch, control or legal_rep, found '{other}'"),
-                    );
+                    self.problem(&at, format!("relation must be branch, control or legal_rep, found '{other}'"));
                     None
                 }
                 None => None,
             };
-            if threshold.is_some()
-                && matches!(relation, Some(Relation::Branch | Relation::LegalRep))
-            {
+            if threshold.is_some() && matches!(relation, Some(Relation::Branch | Relation::LegalRep)) {
                 self.problem(&at, "threshold_pct is allowed only for relation control");
             }
             let measures = self.measures(m, &at, relation == Some(Relation::LegalRep));
             if let (Some(id), Some(list), Some(relation)) = (id, list, relation) {
-                rules.push(JointRule {
-                    id,
-                    list,
-                    relation,
-                    measures,
-                });
+                rules.push(JointRule { id, list, relation, measures });
             }
         }
         JointSanctions { max_rounds, rules }

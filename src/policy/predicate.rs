@@ -38,10 +38,7 @@ impl Predicate {
         if tree.ty != Ty::Bool {
             return Err(format!("the expression is {}, not boolean", tree.ty));
         }
-        Ok(Predicate {
-            text: text.to_string(),
-            tree,
-        })
+        Ok(Predicate { text: text.to_string(), tree })
     }
 
     /// The contract columns the predicate reads.
@@ -116,9 +113,7 @@ fn lex(text: &str) -> Result<Vec<Token>, String> {
             i += 1;
             continue;
         }
-        let kind = if c.is_ascii_digit()
-            || (c == b'.' && b.get(i + 1).is_some_and(|d| d.is_ascii_digit()))
-        {
+        let kind = if c.is_ascii_digit() || (c == b'.' && b.get(i + 1).is_some_and(|d| d.is_ascii_digit())) {
             while i < b.len() && b[i].is_ascii_digit() {
                 i += 1;
             }
@@ -151,12 +146,7 @@ fn lex(text: &str) -> Result<Vec<Token>, String> {
             i += 1;
             loop {
                 match text[i..].find('\'') {
-                    None => {
-                        return Err(format!(
-                            "unterminated string starting at position {}",
-                            start + 1
-                        ))
-                    }
+                    None => return Err(format!("unterminated string starting at position {}", start + 1)),
                     Some(k) => {
                         s.push_str(&text[i..i + k]);
                         i += k + 1;
@@ -195,12 +185,7 @@ fn lex(text: &str) -> Result<Vec<Token>, String> {
                 (_, "!=") => (Tok::Op("!="), 2),
                 (_, "<=") => (Tok::Op("<="), 2),
                 (_, ">=") => (Tok::Op(">="), 2),
-                (_, "||") => {
-                    return Err(format!(
-                        "'||' is not part of the dialect (position {})",
-                        start + 1
-                    ))
-                }
+                (_, "||") => return Err(format!("'||' is not part of the dialect (position {})", start + 1)),
                 (b'=', _) => (Tok::Op("="), 1),
                 (b'<', _) => (Tok::Op("<"), 1),
                 (b'>', _) => (Tok::Op(">"), 1),
@@ -213,17 +198,11 @@ fn lex(text: &str) -> Result<Vec<Token>, String> {
                 (b')', _) => (Tok::RParen, 1),
                 (b',', _) => (Tok::Comma, 1),
                 (b'"', _) => {
-                    return Err(format!(
-                        "quoted identifiers are not part of the dialect (position {})",
-                        start + 1
-                    ))
+                    return Err(format!("quoted identifiers are not part of the dialect (position {})", start + 1))
                 }
                 _ => {
                     let ch = text[i..].chars().next().unwrap_or('?');
-                    return Err(format!(
-                        "unexpected character '{ch}' at position {}",
-                        start + 1
-                    ));
+                    return Err(format!("unexpected character '{ch}' at position {}", start + 1));
                 }
             };
             i += len;
@@ -244,26 +223,10 @@ enum Ast {
     Bool(bool),
     Binary(Box<Ast>, &'static str, Box<Ast>),
     Not(Box<Ast>),
-    In {
-        expr: Box<Ast>,
-        list: Vec<Ast>,
-        negated: bool,
-    },
-    Between {
-        expr: Box<Ast>,
-        low: Box<Ast>,
-        high: Box<Ast>,
-        negated: bool,
-    },
-    Like {
-        expr: Box<Ast>,
-        pattern: Box<Ast>,
-        negated: bool,
-    },
-    IsNull {
-        expr: Box<Ast>,
-        negated: bool,
-    },
+    In { expr: Box<Ast>, list: Vec<Ast>, negated: bool },
+    Between { expr: Box<Ast>, low: Box<Ast>, high: Box<Ast>, negated: bool },
+    Like { expr: Box<Ast>, pattern: Box<Ast>, negated: bool },
+    IsNull { expr: Box<Ast>, negated: bool },
 }
 
 struct Parser {
@@ -299,11 +262,7 @@ impl Parser {
 
     fn unexpected(&self, wanted: &str) -> String {
         match self.peek() {
-            Some(t) => format!(
-                "expected {wanted} at position {}, found {}",
-                t.pos + 1,
-                t.kind
-            ),
+            Some(t) => format!("expected {wanted} at position {}, found {}", t.pos + 1, t.kind),
             None => format!("expected {wanted}, found the end of the expression"),
         }
     }
@@ -344,10 +303,7 @@ impl Parser {
                 if !self.eat(&Tok::Kw(Kw::Null)) {
                     return Err(self.unexpected("NULL after IS"));
                 }
-                Ast::IsNull {
-                    expr: Box::new(left),
-                    negated,
-                }
+                Ast::IsNull { expr: Box::new(left), negated }
             }
             Some(Tok::Kw(Kw::Not)) => {
                 self.at += 1;
@@ -365,10 +321,7 @@ impl Parser {
                         Some(Tok::Kw(Kw::In | Kw::Between | Kw::Like))
                     ));
             if chains {
-                return Err(format!(
-                    "comparisons do not chain (position {}); use AND or parentheses",
-                    t.pos + 1
-                ));
+                return Err(format!("comparisons do not chain (position {}); use AND or parentheses", t.pos + 1));
             }
         }
         Ok(result)
@@ -389,11 +342,7 @@ impl Parser {
                 if !self.eat(&Tok::RParen) {
                     return Err(self.unexpected("',' or ')' in the IN list"));
                 }
-                Ok(Ast::In {
-                    expr,
-                    list,
-                    negated,
-                })
+                Ok(Ast::In { expr, list, negated })
             }
             Some(Tok::Kw(Kw::Between)) => {
                 let low = Box::new(self.additive()?);
@@ -401,18 +350,9 @@ impl Parser {
                     return Err(self.unexpected("AND in BETWEEN"));
                 }
                 let high = Box::new(self.additive()?);
-                Ok(Ast::Between {
-                    expr,
-                    low,
-                    high,
-                    negated,
-                })
+                Ok(Ast::Between { expr, low, high, negated })
             }
-            Some(Tok::Kw(Kw::Like)) => Ok(Ast::Like {
-                expr,
-                pattern: Box::new(self.additive()?),
-                negated,
-            }),
+            Some(Tok::Kw(Kw::Like)) => Ok(Ast::Like { expr, pattern: Box::new(self.additive()?), negated }),
             _ => {
                 self.at -= 1;
                 Err(self.unexpected("IN, BETWEEN or LIKE after NOT"))
@@ -445,9 +385,7 @@ impl Parser {
                 Some(Tok::Number(n)) => Ok(Ast::Number(format!("-{n}"))),
                 _ => {
                     self.at -= 1;
-                    Err(self.unexpected(
-                        "a number after unary minus (it applies to number literals only)",
-                    ))
+                    Err(self.unexpected("a number after unary minus (it applies to number literals only)"))
                 }
             };
         }
@@ -464,16 +402,10 @@ impl Parser {
             Tok::Str(s) => Ok(Ast::Str(s)),
             Tok::Kw(Kw::True) => Ok(Ast::Bool(true)),
             Tok::Kw(Kw::False) => Ok(Ast::Bool(false)),
-            Tok::Kw(Kw::Null) => Err(format!(
-                "NULL is allowed only in IS [NOT] NULL (position {})",
-                pos + 1
-            )),
+            Tok::Kw(Kw::Null) => Err(format!("NULL is allowed only in IS [NOT] NULL (position {})", pos + 1)),
             Tok::Ident(name) => {
                 if self.peek_kind() == Some(&Tok::LParen) {
-                    return Err(format!(
-                        "function calls are not part of the dialect ({name} at position {})",
-                        pos + 1
-                    ));
+                    return Err(format!("function calls are not part of the dialect ({name} at position {})", pos + 1));
                 }
                 Ok(Ast::Column(name))
             }
@@ -557,11 +489,7 @@ fn check(ast: &Ast, contract: &Contract) -> Result<Typed, String> {
         Ast::Column(name) => {
             let c = contract.column(name).ok_or_else(|| {
                 let names: Vec<&str> = contract.columns.iter().map(|c| c.name.as_str()).collect();
-                format!(
-                    "column {name} does not exist in {} (columns: {})",
-                    contract.dataset,
-                    names.join(", ")
-                )
+                format!("column {name} does not exist in {} (columns: {})", contract.dataset, names.join(", "))
             })?;
             let ty = match c.ty {
                 ColumnType::Utf8 => Ty::Str,
@@ -570,32 +498,17 @@ fn check(ast: &Ast, contract: &Contract) -> Result<Typed, String> {
                 ColumnType::Float64 => Ty::Float,
                 ColumnType::Boolean => Ty::Bool,
             };
-            Typed {
-                ty,
-                node: Node::Column(name.clone()),
-            }
+            Typed { ty, node: Node::Column(name.clone()) }
         }
-        Ast::Number(n) => Typed {
-            ty: Ty::Decimal,
-            node: Node::Literal(decimal_literal(n)?),
-        },
-        Ast::Str(s) => Typed {
-            ty: Ty::Str,
-            node: Node::Literal(ScalarValue::Utf8(Some(s.clone()))),
-        },
-        Ast::Bool(b) => Typed {
-            ty: Ty::Bool,
-            node: Node::Literal(ScalarValue::Boolean(Some(*b))),
-        },
+        Ast::Number(n) => Typed { ty: Ty::Decimal, node: Node::Literal(decimal_literal(n)?) },
+        Ast::Str(s) => Typed { ty: Ty::Str, node: Node::Literal(ScalarValue::Utf8(Some(s.clone()))) },
+        Ast::Bool(b) => Typed { ty: Ty::Bool, node: Node::Literal(ScalarValue::Boolean(Some(*b))) },
         Ast::Not(inner) => {
             let t = check(inner, contract)?;
             if t.ty != Ty::Bool {
                 return Err(format!("NOT needs a boolean operand, found {}", t.ty));
             }
-            Typed {
-                ty: Ty::Bool,
-                node: Node::Not(Box::new(t)),
-            }
+            Typed { ty: Ty::Bool, node: Node::Not(Box::new(t)) }
         }
         Ast::Binary(l, op, r) => {
             let (l, r) = (check(l, contract)?, check(r, contract)?);
@@ -606,25 +519,14 @@ fn check(ast: &Ast, contract: &Contract) -> Result<Typed, String> {
                             return Err(format!("{op} needs boolean operands, found {}", side.ty));
                         }
                     }
-                    let o = if *op == "AND" {
-                        Operator::And
-                    } else {
-                        Operator::Or
-                    };
-                    Typed {
-                        ty: Ty::Bool,
-                        node: Node::Binary(Box::new(l), o, Box::new(r)),
-                    }
+                    let o = if *op == "AND" { Operator::And } else { Operator::Or };
+                    Typed { ty: Ty::Bool, node: Node::Binary(Box::new(l), o, Box::new(r)) }
                 }
                 "+" | "-" | "*" | "%" | "/" => arithmetic(l, op, r)?,
                 _ => comparison(l, op, r)?,
             }
         }
-        Ast::In {
-            expr,
-            list,
-            negated,
-        } => {
+        Ast::In { expr, list, negated } => {
             let e = check(expr, contract)?;
             let mut items = Vec::with_capacity(list.len());
             for item in list {
@@ -633,79 +535,39 @@ fn check(ast: &Ast, contract: &Contract) -> Result<Typed, String> {
             }
             let float = e.ty == Ty::Float || items.iter().any(|i| i.ty == Ty::Float);
             let e = if float { to_float(e) } else { e };
-            let items = if float {
-                items.into_iter().map(to_float).collect()
-            } else {
-                items
-            };
-            Typed {
-                ty: Ty::Bool,
-                node: Node::In {
-                    expr: Box::new(e),
-                    list: items,
-                    negated: *negated,
-                },
-            }
+            let items = if float { items.into_iter().map(to_float).collect() } else { items };
+            Typed { ty: Ty::Bool, node: Node::In { expr: Box::new(e), list: items, negated: *negated } }
         }
-        Ast::Between {
-            expr,
-            low,
-            high,
-            negated,
-        } => {
+        Ast::Between { expr, low, high, negated } => {
             // x BETWEEN a AND b means x >= a AND x <= b.
             let ge = comparison(check(expr, contract)?, ">=", check(low, contract)?)?;
             let le = comparison(check(expr, contract)?, "<=", check(high, contract)?)?;
-            let both = Typed {
-                ty: Ty::Bool,
-                node: Node::Binary(Box::new(ge), Operator::And, Box::new(le)),
-            };
+            let both = Typed { ty: Ty::Bool, node: Node::Binary(Box::new(ge), Operator::And, Box::new(le)) };
             if *negated {
-                Typed {
-                    ty: Ty::Bool,
-                    node: Node::Not(Box::new(both)),
-                }
+                Typed { ty: Ty::Bool, node: Node::Not(Box::new(both)) }
             } else {
                 both
             }
         }
-        Ast::Like {
-            expr,
-            pattern,
-            negated,
-        } => {
+        Ast::Like { expr, pattern, negated } => {
             let (e, p) = (check(expr, contract)?, check(pattern, contract)?);
             for side in [&e, &p] {
                 if side.ty != Ty::Str {
                     return Err(format!("LIKE needs string operands, found {}", side.ty));
                 }
             }
-            Typed {
-                ty: Ty::Bool,
-                node: Node::Like {
-                    expr: Box::new(e),
-                    pattern: Box::new(p),
-                    negated: *negated,
-                },
-            }
+            Typed { ty: Ty::Bool, node: Node::Like { expr: Box::new(e), pattern: Box::new(p), negated: *negated } }
         }
-        Ast::IsNull { expr, negated } => Typed {
-            ty: Ty::Bool,
-            node: Node::IsNull {
-                expr: Box::new(check(expr, contract)?),
-                negated: *negated,
-            },
-        },
+        Ast::IsNull { expr, negated } => {
+            Typed { ty: Ty::Bool, node: Node::IsNull { expr: Box::new(check(expr, contract)?), negated: *negated } }
+        }
     })
 }
 
 fn to_float(t: Typed) -> Typed {
     match t.ty {
         Ty::Float => t,
-        _ => Typed {
-            ty: Ty::Float,
-            node: Node::ToFloat(Box::new(t)),
-        },
+        _ => Typed { ty: Ty::Float, node: Node::ToFloat(Box::new(t)) },
     }
 }
 
@@ -724,17 +586,10 @@ fn arithmetic(l: Typed, op: &str, r: Typed) -> Result<Typed, String> {
     };
     if op == "/" {
         // `/` converts both sides to float64.
-        return Ok(Typed {
-            ty: Ty::Float,
-            node: Node::DivMod(Box::new(to_float(l)), operator, Box::new(to_float(r))),
-        });
+        return Ok(Typed { ty: Ty::Float, node: Node::DivMod(Box::new(to_float(l)), operator, Box::new(to_float(r))) });
     }
     let float = l.ty == Ty::Float || r.ty == Ty::Float;
-    let (l, r, ty) = if float {
-        (to_float(l), to_float(r), Ty::Float)
-    } else {
-        (l, r, Ty::Decimal)
-    };
+    let (l, r, ty) = if float { (to_float(l), to_float(r), Ty::Float) } else { (l, r, Ty::Decimal) };
     let node = if op == "%" {
         Node::DivMod(Box::new(l), operator, Box::new(r))
     } else {
@@ -758,16 +613,10 @@ fn comparable(l: Typed, r: Typed, what: &str) -> Result<(Typed, Typed), String> 
 fn date_literal(t: Typed) -> Result<Typed, String> {
     match &t.node {
         Node::Literal(ScalarValue::Utf8(Some(s))) => match parse_date(s) {
-            Some(d) => Ok(Typed {
-                ty: Ty::Date,
-                node: Node::Literal(ScalarValue::Date32(Some(date_to_days(d)))),
-            }),
+            Some(d) => Ok(Typed { ty: Ty::Date, node: Node::Literal(ScalarValue::Date32(Some(date_to_days(d)))) }),
             None => Err(format!("'{s}' is not a valid date YYYY-MM-DD")),
         },
-        _ => Err(
-            "a date can be compared only with a date column or a date literal 'YYYY-MM-DD'"
-                .to_string(),
-        ),
+        _ => Err("a date can be compared only with a date column or a date literal 'YYYY-MM-DD'".to_string()),
     }
 }
 
@@ -781,10 +630,7 @@ fn comparison(l: Typed, op: &str, r: Typed) -> Result<Typed, String> {
         ">" => Operator::Gt,
         _ => Operator::GtEq,
     };
-    Ok(Typed {
-        ty: Ty::Bool,
-        node: Node::Binary(Box::new(l), operator, Box::new(r)),
-    })
+    Ok(Typed { ty: Ty::Bool, node: Node::Binary(Box::new(l), operator, Box::new(r)) })
 }
 
 /// An exact decimal literal: `12`, `-12.50`, `1e3`, `1.5e-2`.
@@ -794,12 +640,7 @@ fn decimal_literal(text: &str) -> Result<ScalarValue, String> {
         None => (false, text),
     };
     let (mantissa, exponent) = match body.find(['e', 'E']) {
-        Some(i) => (
-            &body[..i],
-            body[i + 1..]
-                .parse::<i32>()
-                .map_err(|_| format!("malformed number {text}"))?,
-        ),
+        Some(i) => (&body[..i], body[i + 1..].parse::<i32>().map_err(|_| format!("malformed number {text}"))?),
         None => (body, 0),
     };
     let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
@@ -815,17 +656,11 @@ fn decimal_literal(text: &str) -> Result<ScalarValue, String> {
     if precision > 38 || scale > 38 {
         return Err(format!("number {text} has more than 38 digits"));
     }
-    let mut value: i128 = digits
-        .parse()
-        .map_err(|_| format!("malformed number {text}"))?;
+    let mut value: i128 = digits.parse().map_err(|_| format!("malformed number {text}"))?;
     if negative {
         value = -value;
     }
-    Ok(ScalarValue::Decimal128(
-        Some(value),
-        precision as u8,
-        scale as i8,
-    ))
+    Ok(ScalarValue::Decimal128(Some(value), precision as u8, scale as i8))
 }
 
 impl Typed {
@@ -836,13 +671,7 @@ impl Typed {
             }
             Node::Literal(_) => {}
             Node::ToFloat(e) | Node::Not(e) | Node::IsNull { expr: e, .. } => e.columns(out),
-            Node::Binary(l, _, r)
-            | Node::DivMod(l, _, r)
-            | Node::Like {
-                expr: l,
-                pattern: r,
-                ..
-            } => {
+            Node::Binary(l, _, r) | Node::DivMod(l, _, r) | Node::Like { expr: l, pattern: r, .. } => {
                 l.columns(out);
                 r.columns(out);
             }
@@ -869,37 +698,19 @@ impl Typed {
                 binary_expr(l.to_expr(), *op, rhs)
             }
             Node::Not(e) => Expr::Not(Box::new(e.to_expr())),
-            Node::In {
-                expr,
-                list,
-                negated,
-            } => Expr::InList(InList::new(
+            Node::In { expr, list, negated } => Expr::InList(InList::new(
                 Box::new(expr.to_expr()),
                 list.iter().map(|i| i.to_expr()).collect(),
                 *negated,
             )),
-            Node::Like {
-                expr,
-                pattern,
-                negated,
-            } => {
+            Node::Like { expr, pattern, negated } => {
                 // The dialect has no escape character; the engine treats a
                 // backslash as one, so backslashes are doubled.
                 let pattern = match &pattern.node {
                     Node::Literal(ScalarValue::Utf8(Some(p))) => lit(p.replace('\\', "\\\\")),
-                    _ => datafusion::functions::expr_fn::replace(
-                        pattern.to_expr(),
-                        lit("\\"),
-                        lit("\\\\"),
-                    ),
+                    _ => datafusion::functions::expr_fn::replace(pattern.to_expr(), lit("\\"), lit("\\\\")),
                 };
-                Expr::Like(Like::new(
-                    *negated,
-                    Box::new(expr.to_expr()),
-                    Box::new(pattern),
-                    None,
-                    false,
-                ))
+                Expr::Like(Like::new(*negated, Box::new(expr.to_expr()), Box::new(pattern), None, false))
             }
             Node::IsNull { expr, negated } => {
                 if *negated {

@@ -8,13 +8,7 @@ fn parse(text: &str) -> Result<Policy, PolicyErrors> {
 }
 
 fn problems(text: &str) -> Vec<String> {
-    parse(text)
-        .err()
-        .expect("policy should be refused")
-        .problems
-        .iter()
-        .map(|p| p.to_string())
-        .collect()
+    parse(text).err().expect("policy should be refused").problems.iter().map(|p| p.to_string()).collect()
 }
 
 const MINIMAL: &str = r#"
@@ -28,10 +22,7 @@ grades: [{ grade: A, min: 0 }]
 #[test]
 fn the_embedded_policy_loads() {
     let p = Policy::default_policy(&Contracts::load().unwrap());
-    assert_eq!(
-        (p.id.as_str(), p.version.as_str()),
-        ("online-market", "2026.1")
-    );
+    assert_eq!((p.id.as_str(), p.version.as_str()), ("online-market", "2026.1"));
     assert_eq!(p.rules.len(), 4);
     assert_eq!(p.rules[2].decay, Decay::HalfLife(180.0));
     assert_eq!(p.rules[0].decay, Decay::Linear);
@@ -39,25 +30,15 @@ fn the_embedded_policy_loads() {
     assert_eq!(p.direct_grades[0].grade, 3);
     assert_eq!(p.lists[0].review, Review::Additions);
     assert_eq!(p.joint.max_rounds, Some(10));
-    assert_eq!(
-        p.joint.rules[1].relation,
-        Relation::Control {
-            threshold_pct: 50.0
-        }
-    );
+    assert_eq!(p.joint.rules[1].relation, Relation::Control { threshold_pct: 50.0 });
     assert_eq!(p.sha256.len(), 64);
 }
 
 #[test]
 fn a_minimal_policy_loads_and_empty_lists_are_absent_ones() {
     let p = parse(MINIMAL).unwrap();
-    assert!(
-        p.rules.is_empty() && p.lists.is_empty() && p.joint.rules.is_empty() && p.scope.is_none()
-    );
-    let p = parse(&format!(
-        "{MINIMAL}direct_grades: []\nlists: []\njoint_sanctions: {{ rules: [] }}\n"
-    ))
-    .unwrap();
+    assert!(p.rules.is_empty() && p.lists.is_empty() && p.joint.rules.is_empty() && p.scope.is_none());
+    let p = parse(&format!("{MINIMAL}direct_grades: []\nlists: []\njoint_sanctions: {{ rules: [] }}\n")).unwrap();
     assert!(p.direct_grades.is_empty());
 }
 
@@ -121,18 +102,9 @@ joint_sanctions:
         "p.yaml: JS_D: threshold_pct must be in (0, 100], found 150",
     ];
     for e in expected {
-        assert!(
-            got.iter().any(|g| g.starts_with(e)),
-            "missing «{e}» in:\n{}",
-            got.join("\n")
-        );
+        assert!(got.iter().any(|g| g.starts_with(e)), "missing «{e}» in:\n{}", got.join("\n"));
     }
-    assert_eq!(
-        got.len(),
-        expected.len(),
-        "unexpected extra problems:\n{}",
-        got.join("\n")
-    );
+    assert_eq!(got.len(), expected.len(), "unexpected extra problems:\n{}", got.join("\n"));
 }
 
 #[test]
@@ -156,26 +128,13 @@ fn unknown_fields_inside_rules_are_refused() {
     );
     let got = problems(&text);
     assert_eq!(got.len(), 1);
-    assert!(
-        got[0].starts_with("p.yaml: R1: unknown field 'weight'"),
-        "{got:?}"
-    );
+    assert!(got[0].starts_with("p.yaml: R1: unknown field 'weight'"), "{got:?}");
 }
 
 #[test]
 fn review_defaults_to_additions_and_floor_may_not_reach_base() {
-    let p = parse(&format!(
-        "{MINIMAL}lists: [{{ id: l, title: T, grades: [A], measures: [m] }}]\n"
-    ))
-    .unwrap();
+    let p = parse(&format!("{MINIMAL}lists: [{{ id: l, title: T, grades: [A], measures: [m] }}]\n")).unwrap();
     assert_eq!(p.lists[0].review, Review::Additions);
-    let got = problems(
-        &MINIMAL
-            .replace("floor: 0 }", "floor: 100 }")
-            .replace("min: 0", "min: 100"),
-    );
-    assert_eq!(
-        got,
-        ["p.yaml: score: floor must be >= 0 and < base, found 100"]
-    );
+    let got = problems(&MINIMAL.replace("floor: 0 }", "floor: 100 }").replace("min: 0", "min: 100"));
+    assert_eq!(got, ["p.yaml: score: floor must be >= 0 and < base, found 100"]);
 }

@@ -12,20 +12,18 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, Date32Array, Float64Builder, ListArray, ListBuilder, RecordBatch,
-    StringArray, StringBuilder, StructBuilder,
+    Array, ArrayRef, AsArray, Date32Array, Float64Builder, ListArray, ListBuilder, RecordBatch, StringArray,
+    StringBuilder, StructBuilder,
 };
-use arrow::datatypes::{
-    DataType, Field, Fields, Float64Type, Int64Type, Schema, SchemaRef, UInt32Type,
-};
+use arrow::datatypes::{DataType, Field, Fields, Float64Type, Int64Type, Schema, SchemaRef, UInt32Type};
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 
 use crate::engine;
+use crate::entities::EntityIndex;
 use crate::ids::AsOf;
 use crate::parquet_io::ParquetSink;
 use crate::policy::Policy;
-use crate::validate::EntityIndex;
 use reasons::{Reason, RuleHit};
 
 /// Scoring failed in the engine or while writing.
@@ -77,11 +75,7 @@ pub fn scores_schema() -> SchemaRef {
         Field::new("grade", DataType::Utf8, false),
         Field::new(
             "reasons",
-            DataType::List(Arc::new(Field::new(
-                "item",
-                DataType::Struct(reason_fields()),
-                false,
-            ))),
+            DataType::List(Arc::new(Field::new("item", DataType::Struct(reason_fields()), false))),
             false,
         ),
         Field::new("policy_id", DataType::Utf8, false),
@@ -94,11 +88,7 @@ fn reason_fields() -> Fields {
     Fields::from(vec![
         Field::new("rule_id", DataType::Utf8, false),
         Field::new("points", DataType::Float64, false),
-        Field::new(
-            "records",
-            DataType::List(Arc::new(Field::new("item", DataType::Utf8, false))),
-            false,
-        ),
+        Field::new("records", DataType::List(Arc::new(Field::new("item", DataType::Utf8, false))), false),
     ])
 }
 
@@ -126,10 +116,7 @@ pub async fn score(
         }
         None => None,
     };
-    let per_entity = plan::entity_scores(ctx, policy, deductions_df)
-        .await?
-        .collect()
-        .await?;
+    let per_entity = plan::entity_scores(ctx, policy, deductions_df).await?.collect().await?;
 
     let mut grade = vec![NOT_SCORED; n];
     let mut band = vec![NOT_SCORED; n];
@@ -160,20 +147,13 @@ pub async fn score(
     let mut fill = starts.clone();
     let mut rows = vec![(0u32, 0u32); starts[n] as usize];
     for (bi, b) in deductions.iter().enumerate() {
-        for (r, v) in b
-            .column(0)
-            .as_primitive::<UInt32Type>()
-            .values()
-            .iter()
-            .enumerate()
-        {
+        for (r, v) in b.column(0).as_primitive::<UInt32Type>().values().iter().enumerate() {
             rows[fill[*v as usize] as usize] = (bi as u32, r as u32);
             fill[*v as usize] += 1;
         }
     }
     drop(fill);
-    let direct: std::collections::HashSet<&str> =
-        policy.direct_grades.iter().map(|g| g.id.as_str()).collect();
+    let direct: std::collections::HashSet<&str> = policy.direct_grades.iter().map(|g| g.id.as_str()).collect();
 
     let schema = scores_schema();
     let mut sink = ParquetSink::create(&out_dir.join("part-0.parquet"), schema.clone())?;
@@ -195,12 +175,7 @@ pub async fn score(
                 let recs = bi.column(3).as_list::<i32>().value(r);
                 let recs = recs.as_string::<i32>();
                 let records = (0..recs.len()).map(|k| recs.value(k).to_string()).collect();
-                RuleHit {
-                    direct: direct.contains(rule_id.as_str()),
-                    rule_id,
-                    ded,
-                    records,
-                }
+                RuleHit { direct: direct.contains(rule_id.as_str()), rule_id, ded, records }
             })
             .collect();
         let reasons = reasons::reasons(hits);
@@ -209,10 +184,7 @@ pub async fn score(
             *summary_reasons.entry(r.rule_id.clone()).or_default() += 1;
         }
         if !reasons.is_empty() {
-            reason_rules.insert(
-                i as u32,
-                reasons.iter().map(|r| r.rule_id.clone()).collect(),
-            );
+            reason_rules.insert(i as u32, reasons.iter().map(|r| r.rule_id.clone()).collect());
         }
         out.push(
             &entities.id(i as u32).to_string(),
@@ -239,12 +211,7 @@ pub async fn score(
         reason_rules,
         summary: ScoreSummary {
             entities_scored: scored_rows,
-            by_grade: policy
-                .grades
-                .iter()
-                .map(|b| b.grade.clone())
-                .zip(summary_grades)
-                .collect(),
+            by_grade: policy.grades.iter().map(|b| b.grade.clone()).zip(summary_grades).collect(),
             reasons: reasons_ranked,
         },
     })
@@ -311,39 +278,22 @@ impl Builders {
 /// A builder of `reasons` lists (list of struct rule_id, points, records).
 pub fn reasons_builder() -> ListBuilder<StructBuilder> {
     let fields = reason_fields();
-    let records = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new(
-        "item",
-        DataType::Utf8,
-        false,
-    )));
+    let records =
+        ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new("item", DataType::Utf8, false)));
     let inner = StructBuilder::new(
         fields.clone(),
-        vec![
-            Box::new(StringBuilder::new()),
-            Box::new(Float64Builder::new()),
-            Box::new(records),
-        ],
+        vec![Box::new(StringBuilder::new()), Box::new(Float64Builder::new()), Box::new(records)],
     );
-    ListBuilder::new(inner).with_field(Arc::new(Field::new(
-        "item",
-        DataType::Struct(fields),
-        false,
-    )))
+    ListBuilder::new(inner).with_field(Arc::new(Field::new("item", DataType::Struct(fields), false)))
 }
 
 /// Appends one entity's reasons as one list element.
 pub fn append_reasons(builder: &mut ListBuilder<StructBuilder>, reasons: &[Reason]) {
     let s = builder.values();
     for r in reasons {
-        s.field_builder::<StringBuilder>(0)
-            .expect("rule_id")
-            .append_value(&r.rule_id);
-        s.field_builder::<Float64Builder>(1)
-            .expect("points")
-            .append_value(r.points);
-        let recs = s
-            .field_builder::<ListBuilder<StringBuilder>>(2)
-            .expect("records");
+        s.field_builder::<StringBuilder>(0).expect("rule_id").append_value(&r.rule_id);
+        s.field_builder::<Float64Builder>(1).expect("points").append_value(r.points);
+        let recs = s.field_builder::<ListBuilder<StringBuilder>>(2).expect("records");
         for id in &r.records {
             recs.values().append_value(id);
         }

@@ -56,10 +56,7 @@ async fn counted_violations(ctx: &SessionContext, as_of: AsOf) -> DfResult<DataF
         .table(REPAIRS)
         .await?
         .filter(col("approved_on").lt_eq(lit(date(as_of))))?
-        .select(vec![
-            col(ENTITY_IDX).alias("r_entity"),
-            col("case_id").alias("r_case"),
-        ])?;
+        .select(vec![col(ENTITY_IDX).alias("r_entity"), col("case_id").alias("r_case")])?;
     ctx.table(VIOLATIONS).await?.join(
         repaired,
         JoinType::LeftAnti,
@@ -75,18 +72,12 @@ fn date(as_of: AsOf) -> datafusion::common::ScalarValue {
 
 /// Step 2: a record's age `D - event_date` in whole days.
 fn age(dataset: EventDataset, as_of: AsOf) -> Expr {
-    lit(as_of.days_since_epoch() as i64)
-        - cast(
-            cast(col(dataset.date_column()), DataType::Int32),
-            DataType::Int64,
-        )
+    lit(as_of.days_since_epoch() as i64) - cast(cast(col(dataset.date_column()), DataType::Int32), DataType::Int64)
 }
 
 /// Step 2: `0 <= age < window_days`.
 fn in_window(dataset: EventDataset, as_of: AsOf, window_days: i64) -> Expr {
-    age(dataset, as_of)
-        .gt_eq(lit(0i64))
-        .and(age(dataset, as_of).lt(lit(window_days)))
+    age(dataset, as_of).gt_eq(lit(0i64)).and(age(dataset, as_of).lt(lit(window_days)))
 }
 
 /// Step 3: the weight of a record of age `age`.
@@ -102,11 +93,7 @@ fn weight(decay: Decay, window_days: i64, age: Expr) -> Expr {
 /// The evidence of every rule: one row per (entity in scope, rule, record)
 /// for each record in the rule's window that satisfies its `where`, with
 /// `pts = points * weight` (0 for a direct-grade rule).
-pub async fn evidence(
-    ctx: &SessionContext,
-    policy: &Policy,
-    as_of: AsOf,
-) -> DfResult<Option<DataFrame>> {
+pub async fn evidence(ctx: &SessionContext, policy: &Policy, as_of: AsOf) -> DfResult<Option<DataFrame>> {
     let mut parts: Vec<DataFrame> = Vec::new();
     let source = |dataset: EventDataset| async move {
         match dataset {
@@ -147,16 +134,8 @@ pub async fn evidence(
     while let Some(p) = parts.pop() {
         all = p.union(all)?;
     }
-    let scope = in_scope(ctx, policy)
-        .await?
-        .select(vec![col(ENTITY_IDX).alias("s_entity")])?;
-    Ok(Some(all.join(
-        scope,
-        JoinType::LeftSemi,
-        &[ENTITY_IDX],
-        &["s_entity"],
-        None,
-    )?))
+    let scope = in_scope(ctx, policy).await?.select(vec![col(ENTITY_IDX).alias("s_entity")])?;
+    Ok(Some(all.join(scope, JoinType::LeftSemi, &[ENTITY_IDX], &["s_entity"], None)?))
 }
 
 /// Step 4: per (entity, rule), `ded = min(cap, sum of points * weight)`
@@ -164,30 +143,15 @@ pub async fn evidence(
 pub fn deductions(evidence: DataFrame, policy: &Policy) -> DfResult<DataFrame> {
     let summed = evidence.aggregate(
         vec![col(ENTITY_IDX), col("rule_id")],
-        vec![
-            sum(col("pts")).alias("raw"),
-            array_agg(col("record_id")).alias("records"),
-        ],
+        vec![sum(col("pts")).alias("raw"), array_agg(col("record_id")).alias("records")],
     )?;
     let caps = policy
         .rules
         .iter()
-        .filter_map(|r| {
-            r.cap.map(|cap| {
-                (
-                    col("rule_id").eq(lit(r.id.as_str())),
-                    least(vec![col("raw"), lit(cap)]),
-                )
-            })
-        })
+        .filter_map(|r| r.cap.map(|cap| (col("rule_id").eq(lit(r.id.as_str())), least(vec![col("raw"), lit(cap)]))))
         .collect();
     let ded = searched_case(caps, col("raw"))?;
-    summed.select(vec![
-        col(ENTITY_IDX),
-        col("rule_id"),
-        ded.alias("ded"),
-        col("records"),
-    ])
+    summed.select(vec![col(ENTITY_IDX), col("rule_id"), ded.alias("ded"), col("records")])
 }
 
 /// Steps 5 to 7 for every entity in scope: `score = max(floor, base - sum
@@ -221,10 +185,7 @@ pub async fn entity_scores(
                 )?;
                 Some(
                     d.filter(col("rule_id").in_list(score_ids, true))?
-                        .aggregate(
-                            vec![col(ENTITY_IDX)],
-                            vec![max(grade_of).alias("direct_grade")],
-                        )?
+                        .aggregate(vec![col(ENTITY_IDX)], vec![max(grade_of).alias("direct_grade")])?
                         .select(vec![col(ENTITY_IDX).alias("d_entity"), col("direct_grade")])?,
                 )
             };
@@ -246,11 +207,7 @@ pub async fn entity_scores(
         lit(0i64)
     };
     let score = credit_round(greatest(vec![lit(policy.floor), lit(policy.base) - total]));
-    let with_score = joined.select(vec![
-        col(ENTITY_IDX),
-        score.alias("score"),
-        direct_grade.alias("direct_grade"),
-    ])?;
+    let with_score = joined.select(vec![col(ENTITY_IDX), score.alias("score"), direct_grade.alias("direct_grade")])?;
     let last = policy.grades.len() as i64 - 1;
     let band = searched_case(
         policy

@@ -31,16 +31,8 @@ pub struct Reason {
 /// Orders an entity's rule hits into its reasons.
 pub fn reasons(mut hits: Vec<RuleHit>) -> Vec<Reason> {
     hits.retain(|h| h.direct || h.ded > 0.0);
-    let mut keyed: Vec<(bool, f64, RuleHit)> = hits
-        .into_iter()
-        .map(|h| {
-            (
-                !h.direct,
-                if h.direct { 0.0 } else { round_score(h.ded) },
-                h,
-            )
-        })
-        .collect();
+    let mut keyed: Vec<(bool, f64, RuleHit)> =
+        hits.into_iter().map(|h| (!h.direct, if h.direct { 0.0 } else { round_score(h.ded) }, h)).collect();
     keyed.sort_by(|a, b| {
         a.0.cmp(&b.0)
             .then(b.1.partial_cmp(&a.1).expect("finite deductions"))
@@ -50,13 +42,8 @@ pub fn reasons(mut hits: Vec<RuleHit>) -> Vec<Reason> {
         .into_iter()
         .take(MAX_REASONS)
         .map(|(_, points, mut h)| {
-            h.records
-                .sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-            Reason {
-                rule_id: h.rule_id,
-                points,
-                records: h.records,
-            }
+            h.records.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+            Reason { rule_id: h.rule_id, points, records: h.records }
         })
         .collect()
 }
@@ -66,12 +53,7 @@ mod tests {
     use super::*;
 
     fn hit(id: &str, direct: bool, ded: f64, records: &[&str]) -> RuleHit {
-        RuleHit {
-            rule_id: id.into(),
-            direct,
-            ded,
-            records: records.iter().map(|s| s.to_string()).collect(),
-        }
+        RuleHit { rule_id: id.into(), direct, ded, records: records.iter().map(|s| s.to_string()).collect() }
     }
 
     fn ids(r: &[Reason]) -> Vec<&str> {
@@ -93,41 +75,24 @@ mod tests {
     #[test]
     fn ties_on_the_rounded_deduction_go_by_rule_id_bytes() {
         // 10.004 and 10.001 both show 10.00: the id decides, byte by byte ('Z' < '_' < 'a').
-        let r = reasons(vec![
-            hit("V_a", false, 10.004, &[]),
-            hit("V_Z", false, 10.001, &[]),
-            hit("V__", false, 10.0, &[]),
-        ]);
+        let r =
+            reasons(vec![hit("V_a", false, 10.004, &[]), hit("V_Z", false, 10.001, &[]), hit("V__", false, 10.0, &[])]);
         assert_eq!(ids(&r), ["V_Z", "V__", "V_a"]);
     }
 
     #[test]
     fn only_four_are_kept() {
-        let r = reasons(
-            (0..6)
-                .map(|i| hit(&format!("R{i}"), false, 10.0 - i as f64, &[]))
-                .collect(),
-        );
+        let r = reasons((0..6).map(|i| hit(&format!("R{i}"), false, 10.0 - i as f64, &[])).collect());
         assert_eq!(ids(&r), ["R0", "R1", "R2", "R3"]);
         let r = reasons(
-            (0..5)
-                .map(|i| hit(&format!("DG{i}"), true, 0.0, &[]))
-                .chain([hit("V", false, 50.0, &[])])
-                .collect(),
+            (0..5).map(|i| hit(&format!("DG{i}"), true, 0.0, &[])).chain([hit("V", false, 50.0, &[])]).collect(),
         );
-        assert_eq!(
-            ids(&r),
-            ["DG0", "DG1", "DG2", "DG3"],
-            "direct rules come first even past four"
-        );
+        assert_eq!(ids(&r), ["DG0", "DG1", "DG2", "DG3"], "direct rules come first even past four");
     }
 
     #[test]
     fn a_tiny_deduction_shows_zero_points_but_stays_a_reason() {
-        let r = reasons(vec![
-            hit("V", false, 0.001, &["x"]),
-            hit("W", false, 0.0, &["y"]),
-        ]);
+        let r = reasons(vec![hit("V", false, 0.001, &["x"]), hit("W", false, 0.0, &["y"])]);
         assert_eq!(r.len(), 1);
         assert_eq!((r[0].rule_id.as_str(), r[0].points), ("V", 0.0));
     }

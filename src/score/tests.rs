@@ -63,27 +63,13 @@ impl Case {
         let dir = tempfile::tempdir().unwrap();
         let wh = Warehouse::new(dir.path());
         let rows: Vec<String> = entities.iter().map(|(n, s)| company(*n, s)).collect();
-        land(
-            &wh,
-            Dataset::Registry,
-            D,
-            "part-0",
-            &rows.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-        );
+        land(&wh, Dataset::Registry, D, "part-0", &rows.iter().map(|s| s.as_str()).collect::<Vec<_>>());
         Case { _dir: dir, wh }
     }
 
     fn land(&self, dataset: Dataset, rows: &[String]) -> &Case {
-        let n = std::fs::read_dir(self.wh.landing(dataset))
-            .map(|d| d.count())
-            .unwrap_or(0);
-        land(
-            &self.wh,
-            dataset,
-            D,
-            &format!("part-{n}"),
-            &rows.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-        );
+        let n = std::fs::read_dir(self.wh.landing(dataset)).map(|d| d.count()).unwrap_or(0);
+        land(&self.wh, dataset, D, &format!("part-{n}"), &rows.iter().map(|s| s.as_str()).collect::<Vec<_>>());
         self
     }
 
@@ -92,25 +78,13 @@ impl Case {
             warehouse: self.wh.clone(),
             as_of: D.parse().unwrap(),
             policy: policy.clone(),
-            limits: crate::engine::EngineLimits {
-                threads: 2,
-                memory_limit: 1 << 30,
-            },
+            limits: crate::engine::EngineLimits { threads: 2, memory_limit: 1 << 30 },
             max_reject_share: DEFAULT_MAX_REJECT_SHARE,
             trigger: "test".into(),
         };
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         rt.block_on(run(&opts)).unwrap();
-        read_scores(
-            &self
-                .wh
-                .mart("scores", D.parse().unwrap())
-                .join("part-0.parquet"),
-        )
+        read_scores(&self.wh.mart("scores", D.parse().unwrap()).join("part-0.parquet"))
     }
 }
 
@@ -173,30 +147,16 @@ fn an_entity_without_records_scores_base_with_no_reasons() {
     let c = Case::new(&[(1, "active")]);
     let s = c.score(&example());
     let r = &s[&entity(1)];
-    assert_eq!(
-        (r.score, r.band.as_str(), r.grade.as_str()),
-        (100.0, "A", "A")
-    );
+    assert_eq!((r.score, r.band.as_str(), r.grade.as_str()), (100.0, "A", "A"));
     assert!(r.reasons.is_empty());
 }
 
 #[test]
 fn scope_excludes_entities_from_the_scores() {
-    let c = Case::new(&[
-        (1, "active"),
-        (2, "revoked"),
-        (3, "abnormal"),
-        (4, "deregistered"),
-    ]);
-    c.land(
-        Dataset::Violations,
-        &[violation("V1", 2, 10, "grave", "other", "effective")],
-    );
+    let c = Case::new(&[(1, "active"), (2, "revoked"), (3, "abnormal"), (4, "deregistered")]);
+    c.land(Dataset::Violations, &[violation("V1", 2, 10, "grave", "other", "effective")]);
     let s = c.score(&example());
-    assert_eq!(
-        s.keys().cloned().collect::<Vec<_>>(),
-        vec![entity(1), entity(3)]
-    );
+    assert_eq!(s.keys().cloned().collect::<Vec<_>>(), vec![entity(1), entity(3)]);
 }
 
 #[test]
@@ -205,10 +165,7 @@ fn linear_decay_weighs_by_remaining_window() {
     // V_GRAVE: 40 points, window 1095, linear. Age 365: 40 * 730/1095 = 26.666...
     c.land(
         Dataset::Violations,
-        &[
-            violation("V1", 1, 365, "grave", "other", "effective"),
-            violation("V2", 2, 0, "grave", "other", "effective"),
-        ],
+        &[violation("V1", 1, 365, "grave", "other", "effective"), violation("V2", 2, 0, "grave", "other", "effective")],
     );
     let s = c.score(&example());
     assert_eq!(s[&entity(1)].score, 73.33);
@@ -239,10 +196,7 @@ fn the_window_is_age_zero_up_to_but_excluding_window_days() {
     // C_UNRESOLVED: 2 points, window 365, no decay.
     c.land(
         Dataset::Complaints,
-        &[
-            complaint("C1", 1, 364, true, "unresolved"),
-            complaint("C2", 2, 365, true, "unresolved"),
-        ],
+        &[complaint("C1", 1, 364, true, "unresolved"), complaint("C2", 2, 365, true, "unresolved")],
     );
     let s = c.score(&example());
     assert_eq!(s[&entity(1)].score, 98.0);
@@ -253,10 +207,8 @@ fn the_window_is_age_zero_up_to_but_excluding_window_days() {
 fn a_cap_limits_the_deduction_but_every_record_is_evidence() {
     let c = Case::new(&[(1, "active")]);
     // V_SERIOUS: 15 points each, cap 45; four at age 0 would be 60.
-    let rows: Vec<String> = ["S4", "S1", "S3", "S2"]
-        .iter()
-        .map(|id| violation(id, 1, 0, "serious", "other", "effective"))
-        .collect();
+    let rows: Vec<String> =
+        ["S4", "S1", "S3", "S2"].iter().map(|id| violation(id, 1, 0, "serious", "other", "effective")).collect();
     c.land(Dataset::Violations, &rows);
     let s = c.score(&example());
     let r = &s[&entity(1)];
@@ -268,17 +220,11 @@ fn a_cap_limits_the_deduction_but_every_record_is_evidence() {
 #[test]
 fn the_floor_bounds_the_score() {
     let c = Case::new(&[(1, "active")]);
-    let rows: Vec<String> = (0..4)
-        .map(|i| violation(&format!("G{i}"), 1, 0, "grave", "other", "effective"))
-        .collect();
+    let rows: Vec<String> = (0..4).map(|i| violation(&format!("G{i}"), 1, 0, "grave", "other", "effective")).collect();
     c.land(Dataset::Violations, &rows);
     let s = c.score(&example());
     assert_eq!(s[&entity(1)].score, 0.0);
-    assert_eq!(
-        s[&entity(1)].reasons[0].points,
-        160.0,
-        "the reason shows the uncapped deduction"
-    );
+    assert_eq!(s[&entity(1)].reasons[0].points, 160.0, "the reason shows the uncapped deduction");
 }
 
 #[test]
@@ -290,18 +236,11 @@ fn half_cent_scores_round_up_after_the_nine_decimal_step() {
     );
     let c = Case::new(&[(1, "active"), (2, "active")]);
     let hotline = complaint("C2", 2, 0, true, "resolved").replace("\"web\"", "\"hotline\"");
-    c.land(
-        Dataset::Complaints,
-        &[complaint("C1", 1, 0, true, "resolved"), hotline],
-    );
+    c.land(Dataset::Complaints, &[complaint("C1", 1, 0, true, "resolved"), hotline]);
     let s = c.score(&p);
     assert_eq!(s[&entity(1)].score, 98.89);
     assert_eq!(s[&entity(2)].score, 99.99);
-    assert_eq!(
-        s[&entity(1)].reasons[0].points,
-        1.12,
-        "deductions round the same way (1.115 -> 1.12)"
-    );
+    assert_eq!(s[&entity(1)].reasons[0].points, 1.12, "deductions round the same way (1.115 -> 1.12)");
 }
 
 #[test]
@@ -314,29 +253,11 @@ fn band_edges_use_the_rounded_score() {
     let on = |id: &str, e: u32, channel: &str| {
         complaint(id, e, 0, true, "resolved").replace("\"web\"", &format!("\"{channel}\""))
     };
-    c.land(
-        Dataset::Complaints,
-        &[
-            on("C1", 1, "web"),
-            on("C2", 2, "hotline"),
-            on("C3", 3, "platform"),
-        ],
-    );
+    c.land(Dataset::Complaints, &[on("C1", 1, "web"), on("C2", 2, "hotline"), on("C3", 3, "platform")]);
     let s = c.score(&p);
-    assert_eq!(
-        (s[&entity(1)].score, s[&entity(1)].grade.as_str()),
-        (90.0, "A"),
-        "min 90 is in band A"
-    );
-    assert_eq!(
-        (s[&entity(2)].score, s[&entity(2)].grade.as_str()),
-        (89.99, "B")
-    );
-    assert_eq!(
-        (s[&entity(3)].score, s[&entity(3)].grade.as_str()),
-        (90.0, "A"),
-        "89.996 rounds to 90.00"
-    );
+    assert_eq!((s[&entity(1)].score, s[&entity(1)].grade.as_str()), (90.0, "A"), "min 90 is in band A");
+    assert_eq!((s[&entity(2)].score, s[&entity(2)].grade.as_str()), (89.99, "B"));
+    assert_eq!((s[&entity(3)].score, s[&entity(3)].grade.as_str()), (90.0, "A"), "89.996 rounds to 90.00");
 }
 
 #[test]
@@ -352,15 +273,9 @@ fn a_direct_grade_forces_a_worse_grade_whatever_the_score() {
     );
     let s = c.score(&example());
     let r = &s[&entity(1)];
-    assert_eq!(
-        (r.score, r.band.as_str(), r.grade.as_str()),
-        (96.53, "A", "D")
-    );
+    assert_eq!((r.score, r.band.as_str(), r.grade.as_str()), (96.53, "A", "D"));
     assert_eq!(ids(r), ["DG_FRAUD", "V_GRAVE"]);
-    assert_eq!(
-        (r.reasons[0].points, r.reasons[0].records.clone()),
-        (0.0, vec!["F1".to_string()])
-    );
+    assert_eq!((r.reasons[0].points, r.reasons[0].records.clone()), (0.0, vec!["F1".to_string()]));
     assert_eq!(s[&entity(2)].grade, "A", "a revoked case fires nothing");
 }
 
@@ -371,10 +286,7 @@ fn the_worst_direct_grade_wins() {
         "direct_grades:\n  - { id: DG_B, title: B, dataset: complaints, where: \"verified\", window_days: 10, grade: B }\n  - { id: DG_C, title: C, dataset: complaints, where: \"outcome = 'unresolved'\", window_days: 10, grade: C }\n  - { id: DG_A, title: A, dataset: complaints, where: \"channel = 'web'\", window_days: 10, grade: A }",
     );
     let c = Case::new(&[(1, "active")]);
-    c.land(
-        Dataset::Complaints,
-        &[complaint("C1", 1, 0, true, "unresolved")],
-    );
+    c.land(Dataset::Complaints, &[complaint("C1", 1, 0, true, "unresolved")]);
     let s = c.score(&p);
     let r = &s[&entity(1)];
     assert_eq!((r.band.as_str(), r.grade.as_str()), ("A", "C"));
@@ -388,21 +300,11 @@ fn reasons_are_ordered_and_cut_at_four() {
         "direct_grades:\n  - { id: DG_X, title: X, dataset: complaints, where: \"verified\", window_days: 10, grade: D }",
     );
     let c = Case::new(&[(1, "active")]);
-    c.land(
-        Dataset::Complaints,
-        &[complaint("C1", 1, 0, true, "resolved")],
-    );
+    c.land(Dataset::Complaints, &[complaint("C1", 1, 0, true, "resolved")]);
     let s = c.score(&p);
     let r = &s[&entity(1)];
-    assert_eq!(
-        ids(r),
-        ["DG_X", "R_B", "R_C", "R_D"],
-        "R_E never fired; R_A is fifth"
-    );
-    assert_eq!(
-        r.score, 86.0,
-        "every deduction counts, not only the four shown"
-    );
+    assert_eq!(ids(r), ["DG_X", "R_B", "R_C", "R_D"], "R_E never fired; R_A is fifth");
+    assert_eq!(r.score, 86.0, "every deduction counts, not only the four shown");
 }
 
 #[test]
@@ -410,10 +312,7 @@ fn a_repair_takes_its_violation_away() {
     let c = Case::new(&[(1, "active"), (2, "active")]);
     c.land(
         Dataset::Violations,
-        &[
-            violation("V1", 1, 10, "grave", "other", "effective"),
-            violation("V2", 2, 10, "grave", "other", "effective"),
-        ],
+        &[violation("V1", 1, 10, "grave", "other", "effective"), violation("V2", 2, 10, "grave", "other", "effective")],
     );
     let repair = |id: &str, e: u32, case: &str| {
         format!(
@@ -454,13 +353,8 @@ fn a_rerun_writes_the_same_bytes() {
             violation("V2", 3, 100, "grave", "price_fraud", "effective"),
         ],
     );
-    c.land(
-        Dataset::Complaints,
-        &[complaint("C1", 2, 3, true, "unresolved")],
-    );
-    let path =
-        c.wh.mart("scores", D.parse().unwrap())
-            .join("part-0.parquet");
+    c.land(Dataset::Complaints, &[complaint("C1", 2, 3, true, "unresolved")]);
+    let path = c.wh.mart("scores", D.parse().unwrap()).join("part-0.parquet");
     c.score(&example());
     let first = std::fs::read(&path).unwrap();
     c.score(&example());

@@ -106,18 +106,12 @@ mod tests {
     use super::*;
 
     fn file(first_row: u64, keys: &[Option<&str>]) -> FileKeys {
-        FileKeys {
-            first_row,
-            columns: vec![StringArray::from(keys.to_vec())],
-        }
+        FileKeys { first_row, columns: vec![StringArray::from(keys.to_vec())] }
     }
 
     #[test]
     fn groups_equal_keys_across_files_in_row_order() {
-        let files = vec![
-            file(0, &[Some("a"), Some("b"), None]),
-            file(3, &[Some("b"), Some("a"), Some("c")]),
-        ];
+        let files = vec![file(0, &[Some("a"), Some("b"), None]), file(3, &[Some("b"), Some("a"), Some("c")])];
         let mut groups = Vec::new();
         visit_groups(&files, |g| groups.push(g.to_vec()));
         groups.sort();
@@ -128,10 +122,7 @@ mod tests {
     fn compound_keys_compare_every_column() {
         let files = vec![FileKeys {
             first_row: 0,
-            columns: vec![
-                StringArray::from(vec!["h1", "h1", "h2"]),
-                StringArray::from(vec!["e1", "e2", "e1"]),
-            ],
+            columns: vec![StringArray::from(vec!["h1", "h1", "h2"]), StringArray::from(vec!["e1", "e2", "e1"])],
         }];
         let mut n = 0;
         visit_groups(&files, |g| {

@@ -9,7 +9,6 @@
 //! [`EntityIndex`], `unknown_case` against the current violations. A row's
 //! code is the first in the spec's order among all it breaks.
 
-pub mod entities;
 pub mod keys;
 pub mod rows;
 
@@ -23,10 +22,10 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::contract::{Contract, Contracts, Dataset, DatasetKind, FaultCode};
+pub use crate::entities::EntityIndex;
 use crate::ids::{AsOf, EntityId};
 use crate::landing::{self, nullable, FileFault, LandingError, LandingFile, Selection};
 use crate::warehouse::Warehouse;
-pub use entities::EntityIndex;
 use keys::FileKeys;
 use rows::{quote, RowFault};
 
@@ -143,10 +142,7 @@ pub fn validate_registry(
     };
     let ids: Vec<EntityId> = order
         .iter()
-        .map(|(b, r)| {
-            EntityId::parse(v.batches[*b].column(kept_pos).as_string::<i32>().value(*r))
-                .expect("valid")
-        })
+        .map(|(b, r)| EntityId::parse(v.batches[*b].column(kept_pos).as_string::<i32>().value(*r)).expect("valid"))
         .collect();
     let refs: Vec<&RecordBatch> = v.batches.iter().collect();
     let sorted = if refs.is_empty() {
@@ -175,12 +171,7 @@ fn with_idx(schema: &Schema) -> SchemaRef {
 
 fn without_idx(schema: &Schema) -> SchemaRef {
     Arc::new(Schema::new(
-        schema
-            .fields()
-            .iter()
-            .filter(|f| f.name() != ENTITY_IDX)
-            .map(|f| f.as_ref().clone())
-            .collect::<Vec<_>>(),
+        schema.fields().iter().filter(|f| f.name() != ENTITY_IDX).map(|f| f.as_ref().clone()).collect::<Vec<_>>(),
     ))
 }
 
@@ -203,12 +194,8 @@ pub fn validate(
     keep: &[&str],
     against: Against,
 ) -> Result<Validated, ReadError> {
-    let files: Vec<(usize, &LandingFile)> = selection
-        .partitions
-        .iter()
-        .enumerate()
-        .flat_map(|(p, part)| part.files.iter().map(move |f| (p, f)))
-        .collect();
+    let files: Vec<(usize, &LandingFile)> =
+        selection.partitions.iter().enumerate().flat_map(|(p, part)| part.files.iter().map(move |f| (p, f))).collect();
     let mut first_rows = Vec::with_capacity(files.len());
     let mut total = 0u64;
     for (_, f) in &files {
@@ -218,10 +205,7 @@ pub fn validate(
 
     // Columns kept from stage one: the output's, the key, and what the
     // later rules need.
-    let mut kept_cols: Vec<usize> = keep
-        .iter()
-        .map(|k| contract.column_index(k).expect("known column"))
-        .collect();
+    let mut kept_cols: Vec<usize> = keep.iter().map(|k| contract.column_index(k).expect("known column")).collect();
     kept_cols.extend(contract.key.iter().copied());
     if let Some(s) = &contract.shares_over_100 {
         kept_cols.extend([s.group_by, s.column]);
@@ -230,12 +214,7 @@ pub fn validate(
     kept_cols.extend(contract.unknown_entity);
     kept_cols.sort_unstable();
     kept_cols.dedup();
-    let kept_schema = Arc::new(nullable(
-        &contract
-            .arrow_schema()
-            .project(&kept_cols)
-            .expect("columns"),
-    ));
+    let kept_schema = Arc::new(nullable(&contract.arrow_schema().project(&kept_cols).expect("columns")));
     let kept_pos = |ci: usize| kept_cols.binary_search(&ci).expect("kept");
 
     // Stage one: every file, in parallel.
@@ -243,15 +222,7 @@ pub fn validate(
         .par_iter()
         .zip(first_rows.par_iter())
         .map(|((partition, file), first_row)| {
-            read_file(
-                contract,
-                file,
-                *partition,
-                *first_row,
-                &kept_cols,
-                &kept_schema,
-                against.entities,
-            )
+            read_file(contract, file, *partition, *first_row, &kept_cols, &kept_schema, against.entities)
         })
         .collect::<Result<_, _>>()?;
 
@@ -266,14 +237,11 @@ pub fn validate(
         }
     }
     let file_of = |g: u64| first_rows.partition_point(|s| *s <= g) - 1;
-    let key_names: Vec<&str> = contract
-        .key
-        .iter()
-        .map(|k| contract.columns[*k].name.as_str())
-        .collect();
+    let key_names: Vec<&str> = contract.key.iter().map(|k| contract.columns[*k].name.as_str()).collect();
 
     // Later codes decided row by row, applied after duplicate_key.
-    let mut late: Vec<Option<(FaultCode, String)>> = vec![None; n];
+    // Sparse: few rows get one.
+    let mut late: HashMap<u64, (FaultCode, String)> = HashMap::new();
     if let (Some(ue), Some(_)) = (contract.unknown_entity, against.entities) {
         let name = &contract.columns[ue].name;
         for f in &stage_one {
@@ -281,13 +249,11 @@ pub fn validate(
             for (r, idx) in f.entity_idx.as_ref().expect("looked up").iter().enumerate() {
                 let g = (f.first_row + r as u64) as usize;
                 if codes[g].is_none() && *idx == u32::MAX {
-                    late[g] = Some((
-                        FaultCode::UnknownEntity,
-                        format!(
-                            "column {name}: entity {} is not in the registry snapshot the run uses",
-                            quote(ids.value(r))
-                        ),
-                    ));
+                    let message = format!(
+                        "column {name}: entity {} is not in the registry snapshot the run uses",
+                        quote(ids.value(r))
+                    );
+                    late.insert(g as u64, (FaultCode::UnknownEntity, message));
                 }
             }
         }
@@ -300,7 +266,7 @@ pub fn validate(
             let idx = f.entity_idx.as_ref().expect("repairs name an entity");
             for r in 0..cases.len() {
                 let g = (f.first_row + r as u64) as usize;
-                if codes[g].is_some() || late[g].is_some() {
+                if codes[g].is_some() || late.contains_key(&(g as u64)) {
                     continue;
                 }
                 let case = cases.value(r);
@@ -309,13 +275,8 @@ pub fn validate(
                         None => "is no known violation".to_string(),
                         Some(_) => "is a violation of another entity, not".to_string(),
                     };
-                    late[g] = Some((
-                        FaultCode::UnknownCase,
-                        format!(
-                            "column {name}: case {} {why} of this row's entity",
-                            quote(case)
-                        ),
-                    ));
+                    let message = format!("column {name}: case {} {why} of this row's entity", quote(case));
+                    late.insert(g as u64, (FaultCode::UnknownCase, message));
                 }
             }
         }
@@ -326,11 +287,7 @@ pub fn validate(
         .iter()
         .map(|f| FileKeys {
             first_row: f.first_row,
-            columns: contract
-                .key
-                .iter()
-                .map(|k| f.kept.column(kept_pos(*k)).as_string::<i32>().clone())
-                .collect(),
+            columns: contract.key.iter().map(|k| f.kept.column(kept_pos(*k)).as_string::<i32>().clone()).collect(),
         })
         .collect();
     let mut duplicate = vec![false; n];
@@ -347,11 +304,7 @@ pub fn validate(
             if end - start > 1 {
                 let fi = file_of(group[start]);
                 let r = (group[start] - first_rows[fi]) as usize;
-                let key: Vec<String> = key_files[fi]
-                    .columns
-                    .iter()
-                    .map(|c| quote(c.value(r)))
-                    .collect();
+                let key: Vec<String> = key_files[fi].columns.iter().map(|c| quote(c.value(r))).collect();
                 let date = selection.partitions[partition].ingest_date;
                 for g in &group[start..end] {
                     duplicate[*g as usize] = true;
@@ -371,11 +324,11 @@ pub fn validate(
             start = end;
         }
         if is_event {
-            if let Some(newest) = group.iter().rev().find(|g| {
-                codes[**g as usize].is_none()
-                    && !duplicate[**g as usize]
-                    && late[**g as usize].is_none()
-            }) {
+            if let Some(newest) = group
+                .iter()
+                .rev()
+                .find(|g| codes[**g as usize].is_none() && !duplicate[**g as usize] && !late.contains_key(*g))
+            {
                 current[*newest as usize] = true;
             }
         }
@@ -391,10 +344,7 @@ pub fn validate(
         let mut sums: HashMap<&str, f64> = HashMap::new();
         for f in &stage_one {
             let owned = f.kept.column(kept_pos(rule.group_by)).as_string::<i32>();
-            let share = f
-                .kept
-                .column(kept_pos(rule.column))
-                .as_primitive::<Float64Type>();
+            let share = f.kept.column(kept_pos(rule.column)).as_primitive::<Float64Type>();
             for r in 0..owned.len() {
                 if codes[(f.first_row + r as u64) as usize].is_none() {
                     *sums.entry(owned.value(r)).or_default() += share.value(r);
@@ -423,10 +373,10 @@ pub fn validate(
             }
         }
     }
-    for (g, l) in late.into_iter().enumerate() {
-        if let (None, Some((code, message))) = (codes[g], l) {
-            codes[g] = Some(code);
-            messages.insert(g as u64, message);
+    for (g, (code, message)) in late {
+        if codes[g as usize].is_none() {
+            codes[g as usize] = Some(code);
+            messages.insert(g, message);
         }
     }
     if !is_event {
@@ -436,10 +386,8 @@ pub fn validate(
     }
 
     // The output table: current rows, the columns asked for.
-    let mut out_fields: Vec<Field> = keep
-        .iter()
-        .map(|k| kept_schema.field_with_name(k).expect("kept").clone())
-        .collect();
+    let mut out_fields: Vec<Field> =
+        keep.iter().map(|k| kept_schema.field_with_name(k).expect("kept").clone()).collect();
     let with_entity = contract.unknown_entity.is_some() && against.entities.is_some();
     if with_entity {
         out_fields.push(Field::new(ENTITY_IDX, DataType::UInt32, false));
@@ -448,17 +396,11 @@ pub fn validate(
     let mut batches = Vec::new();
     for f in &stage_one {
         let len = f.kept.num_rows();
-        let mask = BooleanArray::from_iter(
-            (0..len).map(|r| Some(current[(f.first_row + r as u64) as usize])),
-        );
-        let mut columns: Vec<ArrayRef> = keep
-            .iter()
-            .map(|k| f.kept.column(kept_schema.index_of(k).unwrap()).clone())
-            .collect();
+        let mask = BooleanArray::from_iter((0..len).map(|r| Some(current[(f.first_row + r as u64) as usize])));
+        let mut columns: Vec<ArrayRef> =
+            keep.iter().map(|k| f.kept.column(kept_schema.index_of(k).unwrap()).clone()).collect();
         if with_entity {
-            columns.push(Arc::new(UInt32Array::from(
-                f.entity_idx.clone().expect("looked up"),
-            )));
+            columns.push(Arc::new(UInt32Array::from(f.entity_idx.clone().expect("looked up"))));
         }
         let all = RecordBatch::try_new(schema.clone(), columns).expect("output schema");
         let chosen = filter_record_batch(&all, &mask).expect("filter");
@@ -474,29 +416,12 @@ pub fn validate(
         .iter()
         .enumerate()
         .filter_map(|(g, c)| {
-            c.map(|code| Reject {
-                row: g as u64,
-                code,
-                message: messages.remove(&(g as u64)).unwrap_or_default(),
-            })
+            c.map(|code| Reject { row: g as u64, code, message: messages.remove(&(g as u64)).unwrap_or_default() })
         })
         .collect();
     rejects.sort_by_key(|r| r.row);
-    let report = report(
-        contract,
-        &selection,
-        &rejects,
-        current.iter().filter(|c| **c).count() as u64,
-        total,
-    );
-    Ok(Validated {
-        contract: contract.clone(),
-        selection,
-        schema,
-        batches,
-        report,
-        rejects,
-    })
+    let report = report(contract, &selection, &rejects, current.iter().filter(|c| **c).count() as u64, total);
+    Ok(Validated { contract: contract.clone(), selection, schema, batches, report, rejects })
 }
 
 fn read_file(
@@ -508,25 +433,18 @@ fn read_file(
     kept_schema: &SchemaRef,
     entities: Option<&EntityIndex>,
 ) -> Result<FileRows, ReadError> {
-    let fail = |e: &dyn std::fmt::Display| ReadError {
-        path: file.relative.clone(),
-        reason: e.to_string(),
-    };
+    let fail = |e: &dyn std::fmt::Display| ReadError { path: file.relative.clone(), reason: e.to_string() };
     let mut faults = Vec::new();
     let mut kept = Vec::new();
-    let mut entity_idx = contract
-        .unknown_entity
-        .filter(|_| entities.is_some())
-        .map(|_| Vec::with_capacity(file.rows as usize));
+    let mut entity_idx =
+        contract.unknown_entity.filter(|_| entities.is_some()).map(|_| Vec::with_capacity(file.rows as usize));
     let mut offset = 0usize;
     for batch in file.read(contract, None).map_err(|e| fail(&e))? {
         let batch = batch.map_err(|e| fail(&e))?;
         for (row, fault) in rows::check_batch(contract, &batch, file.ingest_date) {
             faults.push((offset + row, fault));
         }
-        if let (Some(ue), Some(out), Some(index)) =
-            (contract.unknown_entity, entity_idx.as_mut(), entities)
-        {
+        if let (Some(ue), Some(out), Some(index)) = (contract.unknown_entity, entity_idx.as_mut(), entities) {
             let ids = batch.column(ue).as_string::<i32>();
             out.extend((0..ids.len()).map(|r| {
                 if ids.is_valid(r) {
@@ -540,19 +458,10 @@ fn read_file(
         offset += batch.num_rows();
     }
     if offset as u64 != file.rows {
-        return Err(fail(&format!(
-            "footer promises {} rows, read {offset}",
-            file.rows
-        )));
+        return Err(fail(&format!("footer promises {} rows, read {offset}", file.rows)));
     }
     let kept = concat_batches(kept_schema, &kept).map_err(|e| fail(&e))?;
-    Ok(FileRows {
-        partition,
-        first_row,
-        faults,
-        kept,
-        entity_idx,
-    })
+    Ok(FileRows { partition, first_row, faults, kept, entity_idx })
 }
 
 /// For `unknown_case`: the entity of the newest accepted version of each
@@ -567,25 +476,15 @@ impl KnownCases {
             .iter()
             .flat_map(|f| {
                 let c = f.kept.column(case_pos).as_string::<i32>();
-                (0..c.len())
-                    .filter(|r| c.is_valid(*r))
-                    .map(move |r| c.value(r))
+                (0..c.len()).filter(|r| c.is_valid(*r)).map(move |r| c.value(r))
             })
             .collect();
-        let case_col = violations
-            .schema
-            .index_of("case_id")
-            .expect("violations keep case_id");
-        let idx_col = violations
-            .schema
-            .index_of(ENTITY_IDX)
-            .expect("violations carry entity_idx");
+        let case_col = violations.schema.index_of("case_id").expect("violations keep case_id");
+        let idx_col = violations.schema.index_of(ENTITY_IDX).expect("violations carry entity_idx");
         let mut owner = HashMap::new();
         for b in &violations.batches {
             let cases: &StringArray = b.column(case_col).as_string::<i32>();
-            let idx = b
-                .column(idx_col)
-                .as_primitive::<arrow::datatypes::UInt32Type>();
+            let idx = b.column(idx_col).as_primitive::<arrow::datatypes::UInt32Type>();
             for r in 0..cases.len() {
                 if wanted.contains(cases.value(r)) {
                     owner.insert(cases.value(r).to_string(), idx.value(r));
@@ -600,29 +499,17 @@ impl KnownCases {
     }
 }
 
-fn report(
-    contract: &Contract,
-    selection: &Selection,
-    rejects: &[Reject],
-    current: u64,
-    read: u64,
-) -> DatasetReport {
+fn report(contract: &Contract, selection: &Selection, rejects: &[Reject], current: u64, read: u64) -> DatasetReport {
     let mut rejected_by_code = BTreeMap::new();
     for r in rejects {
-        *rejected_by_code
-            .entry(r.code.as_str().to_string())
-            .or_insert(0) += 1;
+        *rejected_by_code.entry(r.code.as_str().to_string()).or_insert(0) += 1;
     }
     DatasetReport {
         dataset: contract.dataset.name().to_string(),
         partitions: selection
             .partitions
             .iter()
-            .map(|p| PartitionRead {
-                ingest_date: p.ingest_date.to_string(),
-                files: p.files.len(),
-                rows: p.rows(),
-            })
+            .map(|p| PartitionRead { ingest_date: p.ingest_date.to_string(), files: p.files.len(), rows: p.rows() })
             .collect(),
         rows_read: read,
         rows_accepted: read - rejects.len() as u64,
@@ -656,13 +543,7 @@ pub struct Inputs {
 
 impl Inputs {
     pub fn all(&self) -> [&Validated; 5] {
-        [
-            &self.registry,
-            &self.holdings,
-            &self.violations,
-            &self.complaints,
-            &self.repairs,
-        ]
+        [&self.registry, &self.holdings, &self.violations, &self.complaints, &self.repairs]
     }
 
     pub fn get(&self, dataset: Dataset) -> &Validated {
@@ -695,22 +576,15 @@ pub fn validate_inputs(
     keep: &dyn Fn(Dataset) -> Vec<String>,
 ) -> Result<Inputs, InputError> {
     let mut faults = Vec::new();
-    let mut selections: Vec<Selection> = Dataset::ALL
-        .iter()
-        .map(|d| landing::select(wh, contracts.get(*d), as_of, &mut faults))
-        .collect();
+    let mut selections: Vec<Selection> =
+        Dataset::ALL.iter().map(|d| landing::select(wh, contracts.get(*d), as_of, &mut faults)).collect();
     if selections[0].partitions.is_empty() {
         faults.push(FileFault::NoRegistryPartition { as_of });
     }
     if !faults.is_empty() {
         return Err(LandingError { faults }.into());
     }
-    let mut take = |d: Dataset| {
-        std::mem::replace(
-            &mut selections[d as usize],
-            Selection { partitions: vec![] },
-        )
-    };
+    let mut take = |d: Dataset| std::mem::replace(&mut selections[d as usize], Selection { partitions: vec![] });
     let columns = |d: Dataset| {
         let c = contracts.get(d);
         let mut k = keep(d);
@@ -725,38 +599,19 @@ pub fn validate_inputs(
 
     let reg_cols = columns(Dataset::Registry);
     let (registry, entities) = span(Dataset::Registry).in_scope(|| {
-        validate_registry(
-            contracts.get(Dataset::Registry),
-            take(Dataset::Registry),
-            &as_strs(&reg_cols),
-        )
+        validate_registry(contracts.get(Dataset::Registry), take(Dataset::Registry), &as_strs(&reg_cols))
     })?;
     let mut one = |d: Dataset, violations: Option<&Validated>| -> Result<Validated, ReadError> {
         let cols = columns(d);
         span(d).in_scope(|| {
-            validate(
-                contracts.get(d),
-                take(d),
-                &as_strs(&cols),
-                Against {
-                    entities: Some(&entities),
-                    violations,
-                },
-            )
+            validate(contracts.get(d), take(d), &as_strs(&cols), Against { entities: Some(&entities), violations })
         })
     };
     let holdings = one(Dataset::Holdings, None)?;
     let violations = one(Dataset::Violations, None)?;
     let complaints = one(Dataset::Complaints, None)?;
     let repairs = one(Dataset::Repairs, Some(&violations))?;
-    Ok(Inputs {
-        registry,
-        entities,
-        holdings,
-        violations,
-        complaints,
-        repairs,
-    })
+    Ok(Inputs { registry, entities, holdings, violations, complaints, repairs })
 }
 
 fn as_strs(v: &[String]) -> Vec<&str> {

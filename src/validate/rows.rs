@@ -6,9 +6,7 @@ use arrow::array::{Array, AsArray, RecordBatch, StringArray};
 use arrow::datatypes::{Date32Type, Decimal128Type, Float64Type};
 
 use crate::contract::{Check, Column, ColumnType, Contract, FaultCode};
-use crate::ids::{
-    days_to_date, entity_check_char, is_entity_id, is_person_id, is_six_digits, AsOf,
-};
+use crate::ids::{days_to_date, entity_check_char, is_entity_id, is_person_id, is_six_digits, AsOf};
 
 /// The first rule a row breaks: its code and a message naming the column,
 /// the rule, the expected and the found.
@@ -30,29 +28,15 @@ const ROW_CODES: [FaultCode; 6] = [
 
 /// Checks every row of `batch` (in the contract's column layout) and returns
 /// the first fault of each row that breaks a rule, as (row, fault).
-pub fn check_batch(
-    contract: &Contract,
-    batch: &RecordBatch,
-    ingest_date: AsOf,
-) -> Vec<(usize, RowFault)> {
+pub fn check_batch(contract: &Contract, batch: &RecordBatch, ingest_date: AsOf) -> Vec<(usize, RowFault)> {
     let n = batch.num_rows();
     let mut decided = vec![false; n];
     let mut out = Vec::new();
     for code in ROW_CODES {
         for (ci, column) in contract.columns.iter().enumerate() {
-            let rule = ColumnRule {
-                contract,
-                column,
-                ci,
-                batch,
-                ingest_date,
-            };
+            let rule = ColumnRule { contract, column, ci, batch, ingest_date };
             let mut failed = Vec::new();
-            rule.check(
-                code,
-                &mut |row, message| failed.push((row, message)),
-                &decided,
-            );
+            rule.check(code, &mut |row, message| failed.push((row, message)), &decided);
             for (row, message) in failed {
                 if !decided[row] {
                     decided[row] = true;
@@ -99,24 +83,14 @@ impl ColumnRule<'_> {
                 }
                 if c.non_empty {
                     let s = self.strings(self.ci);
-                    for row in (0..s.len())
-                        .filter(|r| open(*r) && s.is_valid(*r) && s.value(*r).is_empty())
-                    {
+                    for row in (0..s.len()).filter(|r| open(*r) && s.is_valid(*r) && s.value(*r).is_empty()) {
                         fail(row, format!("column {name}: required non-empty, found ''"));
                     }
                 }
                 if let Some(w) = &c.required_when {
                     let other = &self.contract.columns[w.column].name;
-                    for row in (0..array.len())
-                        .filter(|r| open(*r) && array.is_null(*r) && self.condition_holds(*r))
-                    {
-                        fail(
-                            row,
-                            format!(
-                                "column {name}: required when {other} = '{}', found null",
-                                w.equals
-                            ),
-                        );
+                    for row in (0..array.len()).filter(|r| open(*r) && array.is_null(*r) && self.condition_holds(*r)) {
+                        fail(row, format!("column {name}: required when {other} = '{}', found null", w.equals));
                     }
                 }
             }
@@ -129,11 +103,7 @@ impl ColumnRule<'_> {
                         if !allowed.iter().any(|a| a == v) {
                             fail(
                                 row,
-                                format!(
-                                    "column {name}: expected one of {}; found {}",
-                                    allowed.join(", "),
-                                    quote(v)
-                                ),
+                                format!("column {name}: expected one of {}; found {}", allowed.join(", "), quote(v)),
                             );
                         }
                     }
@@ -142,15 +112,10 @@ impl ColumnRule<'_> {
             FaultCode::BadRange => {
                 self.check_range(fail, decided);
                 if c.null_otherwise {
-                    let w = c
-                        .required_when
-                        .as_ref()
-                        .expect("null_otherwise needs required_when");
+                    let w = c.required_when.as_ref().expect("null_otherwise needs required_when");
                     let other = &self.contract.columns[w.column].name;
                     let s = self.strings(self.ci);
-                    for row in (0..s.len())
-                        .filter(|r| open(*r) && s.is_valid(*r) && !self.condition_holds(*r))
-                    {
+                    for row in (0..s.len()).filter(|r| open(*r) && s.is_valid(*r) && !self.condition_holds(*r)) {
                         fail(
                             row,
                             format!(
@@ -166,9 +131,7 @@ impl ColumnRule<'_> {
                 if c.check == Some(Check::NotAfterIngestDate) {
                     let d = array.as_primitive::<Date32Type>();
                     let limit = self.ingest_date.days_since_epoch();
-                    for row in
-                        (0..d.len()).filter(|r| open(*r) && d.is_valid(*r) && d.value(*r) > limit)
-                    {
+                    for row in (0..d.len()).filter(|r| open(*r) && d.is_valid(*r) && d.value(*r) > limit) {
                         fail(
                             row,
                             format!(
@@ -190,11 +153,9 @@ impl ColumnRule<'_> {
         let kind_column = match self.column.check {
             Some(Check::EntityId) if wants_entity => None,
             Some(Check::PersonId) if !wants_entity => None,
-            Some(Check::HolderId) => Some(
-                self.contract
-                    .column_index("holder_kind")
-                    .expect("holder_id needs holder_kind"),
-            ),
+            Some(Check::HolderId) => {
+                Some(self.contract.column_index("holder_kind").expect("holder_id needs holder_kind"))
+            }
             _ => return,
         };
         let s = self.strings(self.ci);
@@ -208,16 +169,12 @@ impl ColumnRule<'_> {
             }
             let v = s.value(row);
             if wants_entity && !is_entity_id(v) {
+                fail(row, format!("column {name}: expected a valid entity id{}, found {}", entity_hint(v), quote(v)));
+            } else if !wants_entity && !is_person_id(v) {
                 fail(
                     row,
-                    format!(
-                        "column {name}: expected a valid entity id{}, found {}",
-                        entity_hint(v),
-                        quote(v)
-                    ),
+                    format!("column {name}: expected a person id (P and 16 lowercase hex digits), found {}", quote(v)),
                 );
-            } else if !wants_entity && !is_person_id(v) {
-                fail(row, format!("column {name}: expected a person id (P and 16 lowercase hex digits), found {}", quote(v)));
             }
         }
     }
@@ -230,25 +187,13 @@ impl ColumnRule<'_> {
             (Some(Check::SixDigits), _) => {
                 let s = self.strings(self.ci);
                 for row in (0..s.len()).filter(|r| open(*r) && !is_six_digits(s.value(*r))) {
-                    fail(
-                        row,
-                        format!(
-                            "column {name}: expected six digits, found {}",
-                            quote(s.value(row))
-                        ),
-                    );
+                    fail(row, format!("column {name}: expected six digits, found {}", quote(s.value(row))));
                 }
             }
             (Some(Check::NonNegative), ColumnType::Decimal18_2) => {
                 let d = array.as_primitive::<Decimal128Type>();
                 for row in (0..d.len()).filter(|r| open(*r) && d.value(*r) < 0) {
-                    fail(
-                        row,
-                        format!(
-                            "column {name}: expected >= 0, found {}",
-                            d.value_as_string(row)
-                        ),
-                    );
+                    fail(row, format!("column {name}: expected >= 0, found {}", d.value_as_string(row)));
                 }
             }
             (Some(Check::SharePct), ColumnType::Float64) => {
@@ -256,10 +201,7 @@ impl ColumnRule<'_> {
                 for row in (0..f.len()).filter(|r| open(*r)) {
                     let v = f.value(row);
                     if !(v > 0.0 && v <= 100.0) {
-                        fail(
-                            row,
-                            format!("column {name}: expected 0 < {name} <= 100, found {v}"),
-                        );
+                        fail(row, format!("column {name}: expected 0 < {name} <= 100, found {v}"));
                     }
                 }
             }

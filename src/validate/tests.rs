@@ -12,14 +12,7 @@ fn wh() -> (tempfile::TempDir, Warehouse) {
 }
 
 fn all_columns(contracts: &Contracts) -> impl Fn(Dataset) -> Vec<String> + '_ {
-    |d| {
-        contracts
-            .get(d)
-            .columns
-            .iter()
-            .map(|c| c.name.clone())
-            .collect()
-    }
+    |d| contracts.get(d).columns.iter().map(|c| c.name.clone()).collect()
 }
 
 fn inputs(w: &Warehouse, as_of: &str) -> Result<Inputs, InputError> {
@@ -45,9 +38,7 @@ fn company(n: u32) -> String {
 fn strings(v: &Validated, column: &str) -> Vec<String> {
     let mut out = Vec::new();
     for b in &v.batches {
-        let c = b
-            .column(b.schema().index_of(column).unwrap())
-            .as_string::<i32>();
+        let c = b.column(b.schema().index_of(column).unwrap()).as_string::<i32>();
         out.extend((0..c.len()).map(|i| c.value(i).to_string()));
     }
     out
@@ -116,31 +107,16 @@ fn registry_row_rules_give_their_codes() {
             (15, "missing_required"),
         ]
     );
-    let msg = |row| {
-        i.registry
-            .rejects
-            .iter()
-            .find(|r| r.row == row)
-            .unwrap()
-            .message
-            .clone()
-    };
+    let msg = |row| i.registry.rejects.iter().find(|r| r.row == row).unwrap().message.clone();
     assert_eq!(msg(3), "column name: required non-empty, found ''");
+    assert_eq!(msg(4), "column parent_id: required when entity_type = 'branch', found null");
     assert_eq!(
-        msg(4),
-        "column parent_id: required when entity_type = 'branch', found null"
+        msg(5),
+        "column entity_id: expected a valid entity id (check character 3 expected), found '91350100M000100Y44'"
     );
-    assert_eq!(msg(5), "column entity_id: expected a valid entity id (check character 3 expected), found '91350100M000100Y44'");
-    assert_eq!(
-        msg(14),
-        "column status: expected one of active, abnormal, revoked, deregistered; found 'gone'"
-    );
+    assert_eq!(msg(14), "column status: expected one of active, abnormal, revoked, deregistered; found 'gone'");
     assert_eq!(msg(15), "column name: required, found null");
-    assert!(
-        msg(12).contains("appears 2 times in partition ingest_date=2026-11-27"),
-        "{}",
-        msg(12)
-    );
+    assert!(msg(12).contains("appears 2 times in partition ingest_date=2026-11-27"), "{}", msg(12));
     assert_eq!(i.entities.len(), 4, "three companies and the branch");
     assert_eq!(i.registry.report.rows_read, 17);
     assert_eq!(i.registry.report.rows_rejected, 13);
@@ -150,18 +126,9 @@ fn registry_row_rules_give_their_codes() {
 fn registry_table_is_sorted_by_entity_id_with_dense_indexes() {
     let (_t, w) = wh();
     let rows = [company(7), company(2), company(5)];
-    land(
-        &w,
-        Dataset::Registry,
-        D,
-        "part-0",
-        &rows.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-    );
+    land(&w, Dataset::Registry, D, "part-0", &rows.iter().map(|s| s.as_str()).collect::<Vec<_>>());
     let i = inputs(&w, D).unwrap();
-    assert_eq!(
-        strings(&i.registry, "entity_id"),
-        vec![entity(2), entity(5), entity(7)]
-    );
+    assert_eq!(strings(&i.registry, "entity_id"), vec![entity(2), entity(5), entity(7)]);
     assert_eq!(i.entities.lookup(&entity(5)), Some(1));
 }
 
@@ -170,9 +137,7 @@ fn holdings_rules() {
     let (_t, w) = wh();
     registry_with(&w, D, &[]);
     let h = |holder: &str, kind: &str, owned: &str, pct: &str| {
-        format!(
-            r#"{{"holder_id":"{holder}","holder_kind":"{kind}","entity_id":"{owned}","share_pct":{pct}}}"#
-        )
+        format!(r#"{{"holder_id":"{holder}","holder_kind":"{kind}","entity_id":"{owned}","share_pct":{pct}}}"#)
     };
     let rows = [
         h(&entity(1), "entity", &entity(2), "60"),    // 0 ok
@@ -188,13 +153,7 @@ fn holdings_rules() {
         h(&person(7), "person", &entity(3), "5"),     // 10 /
         h(&person(8), "trust", &entity(3), "5"),      // 11 unknown holder kind
     ];
-    land(
-        &w,
-        Dataset::Holdings,
-        D,
-        "part-0",
-        &rows.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-    );
+    land(&w, Dataset::Holdings, D, "part-0", &rows.iter().map(|s| s.as_str()).collect::<Vec<_>>());
     let i = inputs(&w, D).unwrap();
     assert_eq!(
         codes(&i.holdings),
@@ -219,31 +178,14 @@ fn shares_count_only_rows_that_passed_earlier_rules() {
     let (_t, w) = wh();
     registry_with(&w, D, &[]);
     let h = |holder: &str, pct: &str| {
-        format!(
-            r#"{{"holder_id":"{holder}","holder_kind":"person","entity_id":"{}","share_pct":{pct}}}"#,
-            entity(2)
-        )
+        format!(r#"{{"holder_id":"{holder}","holder_kind":"person","entity_id":"{}","share_pct":{pct}}}"#, entity(2))
     };
     // 90 + a rejected 150 (bad_range) + a duplicated 20 (both copies rejected) stays under 100.01.
-    let rows = [
-        h(&person(1), "90"),
-        h(&person(2), "150"),
-        h(&person(3), "20"),
-        h(&person(3), "20"),
-        h(&person(4), "10.01"),
-    ];
-    land(
-        &w,
-        Dataset::Holdings,
-        D,
-        "part-0",
-        &rows.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-    );
+    let rows =
+        [h(&person(1), "90"), h(&person(2), "150"), h(&person(3), "20"), h(&person(3), "20"), h(&person(4), "10.01")];
+    land(&w, Dataset::Holdings, D, "part-0", &rows.iter().map(|s| s.as_str()).collect::<Vec<_>>());
     let i = inputs(&w, D).unwrap();
-    assert_eq!(
-        codes(&i.holdings),
-        vec![(1, "bad_range"), (2, "duplicate_key"), (3, "duplicate_key")]
-    );
+    assert_eq!(codes(&i.holdings), vec![(1, "bad_range"), (2, "duplicate_key"), (3, "duplicate_key")]);
 }
 
 fn violation(case: &str, e: &str, decided: &str, status: &str) -> String {
@@ -262,10 +204,7 @@ fn event_versions_newest_accepted_wins_across_partitions() {
         Dataset::Violations,
         "2026-11-25",
         "a",
-        &[
-            &violation("V1", &e1, "2026-01-01", "effective"),
-            &violation("V2", &e1, "2026-01-01", "effective"),
-        ],
+        &[&violation("V1", &e1, "2026-01-01", "effective"), &violation("V2", &e1, "2026-01-01", "effective")],
     );
     // V1 revoked on appeal the next night; V2's newer version is bad and must not hide the older one.
     land(
@@ -273,26 +212,15 @@ fn event_versions_newest_accepted_wins_across_partitions() {
         Dataset::Violations,
         "2026-11-26",
         "a",
-        &[
-            &violation("V1", &e1, "2026-01-01", "revoked"),
-            &violation("V2", &e1, "2026-01-01", "annulled"),
-        ],
+        &[&violation("V1", &e1, "2026-01-01", "revoked"), &violation("V2", &e1, "2026-01-01", "annulled")],
     );
     let i = inputs(&w, D).unwrap();
     assert_eq!(codes(&i.violations), vec![(3, "bad_enum")]);
-    let statuses: Vec<(String, String)> = strings(&i.violations, "case_id")
-        .into_iter()
-        .zip(strings(&i.violations, "status"))
-        .collect();
+    let statuses: Vec<(String, String)> =
+        strings(&i.violations, "case_id").into_iter().zip(strings(&i.violations, "status")).collect();
     let mut statuses = statuses;
     statuses.sort();
-    assert_eq!(
-        statuses,
-        vec![
-            ("V1".into(), "revoked".into()),
-            ("V2".into(), "effective".into())
-        ]
-    );
+    assert_eq!(statuses, vec![("V1".into(), "revoked".into()), ("V2".into(), "effective".into())]);
     assert_eq!(i.violations.report.rows_current, 2);
     assert_eq!(i.violations.report.rows_accepted, 3);
 }
@@ -302,44 +230,19 @@ fn duplicate_keys_within_one_partition_reject_every_copy() {
     let (_t, w) = wh();
     registry_with(&w, D, &[]);
     let e1 = entity(1);
-    land(
-        &w,
-        Dataset::Violations,
-        "2026-11-25",
-        "a",
-        &[&violation("V1", &e1, "2026-01-01", "effective")],
-    );
+    land(&w, Dataset::Violations, "2026-11-25", "a", &[&violation("V1", &e1, "2026-01-01", "effective")]);
     // Two versions of V1 in one partition, in two files: both rejected, the older partition's version stays.
-    land(
-        &w,
-        Dataset::Violations,
-        "2026-11-26",
-        "a",
-        &[&violation("V1", &e1, "2026-01-01", "revoked")],
-    );
+    land(&w, Dataset::Violations, "2026-11-26", "a", &[&violation("V1", &e1, "2026-01-01", "revoked")]);
     land(
         &w,
         Dataset::Violations,
         "2026-11-26",
         "b",
-        &[
-            &violation("V1", &e1, "2026-01-02", "suspended"),
-            &violation("V3", "bad", "2026-01-01", "effective"),
-        ],
+        &[&violation("V1", &e1, "2026-01-02", "suspended"), &violation("V3", "bad", "2026-01-01", "effective")],
     );
     let i = inputs(&w, D).unwrap();
-    assert_eq!(
-        codes(&i.violations),
-        vec![
-            (1, "duplicate_key"),
-            (2, "duplicate_key"),
-            (3, "bad_entity_id")
-        ]
-    );
-    assert_eq!(
-        strings(&i.violations, "status"),
-        vec!["effective".to_string()]
-    );
+    assert_eq!(codes(&i.violations), vec![(1, "duplicate_key"), (2, "duplicate_key"), (3, "bad_entity_id")]);
+    assert_eq!(strings(&i.violations, "status"), vec!["effective".to_string()]);
 }
 
 #[test]
@@ -352,16 +255,10 @@ fn a_copy_with_an_earlier_fault_keeps_its_code_but_still_counts() {
         Dataset::Violations,
         D,
         "a",
-        &[
-            &violation("V1", &e1, "2026-01-01", "effective"),
-            &violation("V1", &e1, "2026-01-01", "void"),
-        ],
+        &[&violation("V1", &e1, "2026-01-01", "effective"), &violation("V1", &e1, "2026-01-01", "void")],
     );
     let i = inputs(&w, D).unwrap();
-    assert_eq!(
-        codes(&i.violations),
-        vec![(0, "duplicate_key"), (1, "bad_enum")]
-    );
+    assert_eq!(codes(&i.violations), vec![(0, "duplicate_key"), (1, "bad_enum")]);
 }
 
 #[test]
@@ -394,19 +291,10 @@ fn events_of_unknown_entities_and_future_dates() {
         ],
     );
     let i = inputs(&w, D).unwrap();
-    assert_eq!(
-        codes(&i.violations),
-        vec![(0, "unknown_entity"), (1, "future_date")]
-    );
-    assert_eq!(
-        codes(&i.complaints),
-        vec![(0, "bad_range"), (1, "missing_required")]
-    );
+    assert_eq!(codes(&i.violations), vec![(0, "unknown_entity"), (1, "future_date")]);
+    assert_eq!(codes(&i.complaints), vec![(0, "bad_range"), (1, "missing_required")]);
     let m = &i.complaints.rejects[1].message;
-    assert_eq!(
-        m, "column verified: required, found null",
-        "verified is checked before entity_id's bad_entity_id"
-    );
+    assert_eq!(m, "column verified: required, found null", "verified is checked before entity_id's bad_entity_id");
 }
 
 #[test]
@@ -419,34 +307,13 @@ fn repairs_must_name_a_known_violation_of_their_entity() {
         Dataset::Violations,
         "2026-11-25",
         "a",
-        &[
-            &violation("V1", &e1, "2026-01-01", "effective"),
-            &violation("V2", &e2, "2026-01-01", "effective"),
-        ],
+        &[&violation("V1", &e1, "2026-01-01", "effective"), &violation("V2", &e2, "2026-01-01", "effective")],
     );
-    land(
-        &w,
-        Dataset::Violations,
-        "2026-11-26",
-        "a",
-        &[&violation("V1", &e1, "2026-01-01", "revoked")],
-    );
+    land(&w, Dataset::Violations, "2026-11-26", "a", &[&violation("V1", &e1, "2026-01-01", "revoked")]);
     let r = |id: &str, e: &str, case: &str| {
-        format!(
-            r#"{{"repair_id":"{id}","entity_id":"{e}","case_id":"{case}","approved_on":"2026-06-01"}}"#
-        )
+        format!(r#"{{"repair_id":"{id}","entity_id":"{e}","case_id":"{case}","approved_on":"2026-06-01"}}"#)
     };
-    land(
-        &w,
-        Dataset::Repairs,
-        D,
-        "a",
-        &[
-            &r("R1", &e1, "V1"),
-            &r("R2", &e1, "V2"),
-            &r("R3", &e1, "V9"),
-        ],
-    );
+    land(&w, Dataset::Repairs, D, "a", &[&r("R1", &e1, "V1"), &r("R2", &e1, "V2"), &r("R3", &e1, "V9")]);
     let i = inputs(&w, D).unwrap();
     assert_eq!(
         codes(&i.repairs),
@@ -459,32 +326,12 @@ fn repairs_must_name_a_known_violation_of_their_entity() {
 fn snapshot_choice_follows_the_as_of_date() {
     let (_t, w) = wh();
     land(&w, Dataset::Registry, "2026-11-25", "p", &[&company(1)]);
-    land(
-        &w,
-        Dataset::Registry,
-        "2026-11-26",
-        "p",
-        &[&company(1), &company(2)],
-    );
-    land(
-        &w,
-        Dataset::Registry,
-        "2026-11-28",
-        "p",
-        &[&company(1), &company(2), &company(3)],
-    );
+    land(&w, Dataset::Registry, "2026-11-26", "p", &[&company(1), &company(2)]);
+    land(&w, Dataset::Registry, "2026-11-28", "p", &[&company(1), &company(2), &company(3)]);
     assert_eq!(inputs(&w, "2026-11-25").unwrap().entities.len(), 1);
-    assert_eq!(
-        inputs(&w, "2026-11-27").unwrap().entities.len(),
-        2,
-        "the newest partition <= D, never a newer one"
-    );
+    assert_eq!(inputs(&w, "2026-11-27").unwrap().entities.len(), 2, "the newest partition <= D, never a newer one");
     let e = inputs(&w, "2026-11-24").err().unwrap();
-    assert!(
-        e.to_string()
-            .contains("landing/registry: no partition with ingest_date <= 2026-11-24"),
-        "{e}"
-    );
+    assert!(e.to_string().contains("landing/registry: no partition with ingest_date <= 2026-11-24"), "{e}");
 }
 
 #[test]
@@ -492,28 +339,16 @@ fn rerunning_an_old_date_ignores_newer_event_partitions() {
     let (_t, w) = wh();
     registry_with(&w, "2026-11-20", &[]);
     let e1 = entity(1);
-    land(
-        &w,
-        Dataset::Violations,
-        "2026-11-25",
-        "a",
-        &[&violation("V1", &e1, "2026-01-01", "effective")],
-    );
+    land(&w, Dataset::Violations, "2026-11-25", "a", &[&violation("V1", &e1, "2026-01-01", "effective")]);
     land(
         &w,
         Dataset::Violations,
         "2026-11-27",
         "a",
-        &[
-            &violation("V1", &e1, "2026-01-01", "revoked"),
-            &violation("V2", &e1, "2026-11-27", "effective"),
-        ],
+        &[&violation("V1", &e1, "2026-01-01", "revoked"), &violation("V2", &e1, "2026-11-27", "effective")],
     );
     let old = inputs(&w, "2026-11-26").unwrap();
-    assert_eq!(
-        strings(&old.violations, "status"),
-        vec!["effective".to_string()]
-    );
+    assert_eq!(strings(&old.violations, "status"), vec!["effective".to_string()]);
     assert_eq!(old.violations.report.rows_read, 1);
 }
 
@@ -560,10 +395,7 @@ fn file_level_faults_name_file_column_expected_and_found() {
     ] {
         assert!(e.contains(expected), "missing «{expected}» in:\n{e}");
     }
-    assert!(
-        !e.contains("_SUCCESS"),
-        "files not ending in .parquet do not count"
-    );
+    assert!(!e.contains("_SUCCESS"), "files not ending in .parquet do not count");
 }
 
 #[test]

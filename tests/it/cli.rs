@@ -21,13 +21,7 @@ fn company(n: u32) -> String {
 fn registry(wh: &Warehouse, n: u32, bad: u32) {
     let mut rows: Vec<String> = (1..=n).map(company).collect();
     rows.extend((0..bad).map(|i| company(1000 + i).replace("\"active\"", "\"closed\"")));
-    land(
-        wh,
-        Dataset::Registry,
-        D,
-        "part-0",
-        &rows.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-    );
+    land(wh, Dataset::Registry, D, "part-0", &rows.iter().map(|s| s.as_str()).collect::<Vec<_>>());
 }
 
 #[test]
@@ -43,27 +37,13 @@ fn policy_check_reports_every_problem_and_fails() {
     assert_eq!(o.status.code(), Some(1));
     let out = stdout(&o);
     let f = file.display().to_string();
-    assert!(
-        out.contains(&format!("{f}: version: version must be a YAML string")),
-        "{out}"
-    );
-    assert!(
-        out.contains(&format!(
-            "{f}: grades: the last band's min must equal score.floor (0), found 10"
-        )),
-        "{out}"
-    );
-    assert!(
-        out.contains(&format!("{f}: unknown field 'colour'")),
-        "{out}"
-    );
+    assert!(out.contains(&format!("{f}: version: version must be a YAML string")), "{out}");
+    assert!(out.contains(&format!("{f}: grades: the last band's min must equal score.floor (0), found 10")), "{out}");
+    assert!(out.contains(&format!("{f}: unknown field 'colour'")), "{out}");
 
     let good = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/online-market.yaml");
     let out = ok(&["policy", "check", good.to_str().unwrap()]);
-    assert!(
-        out.contains("policy online-market version 2026.1 is valid"),
-        "{out}"
-    );
+    assert!(out.contains("policy online-market version 2026.1 is valid"), "{out}");
 }
 
 #[test]
@@ -75,32 +55,15 @@ fn a_file_level_fault_stops_the_run_and_writes_nothing() {
     std::fs::create_dir_all(&partition).unwrap();
     std::fs::write(partition.join("part-0.parquet"), b"PAR1 truncated").unwrap();
 
-    let o = credence(&[
-        "run",
-        "--warehouse",
-        dir.path().to_str().unwrap(),
-        "--as-of",
-        D,
-    ]);
+    let o = credence(&["run", "--warehouse", dir.path().to_str().unwrap(), "--as-of", D]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
-    assert!(
-        err.contains(
-            "landing/violations/ingest_date=2026-11-27/part-0.parquet: not readable Parquet"
-        ),
-        "{err}"
-    );
+    assert!(err.contains("landing/violations/ingest_date=2026-11-27/part-0.parquet: not readable Parquet"), "{err}");
     for written in ["marts", "quarantine", "reports", "published"] {
-        assert!(
-            !dir.path().join(written).exists(),
-            "{written} must not be written"
-        );
+        assert!(!dir.path().join(written).exists(), "{written} must not be written");
     }
     let runs = ok(&["runs", "--warehouse", dir.path().to_str().unwrap()]);
-    assert!(
-        runs.contains("failed"),
-        "the failed run is in the ledger:\n{runs}"
-    );
+    assert!(runs.contains("failed"), "the failed run is in the ledger:\n{runs}");
 }
 
 #[test]
@@ -122,35 +85,14 @@ fn the_rejection_threshold_fails_the_run_but_keeps_quarantine_and_report() {
         "the error names the dataset and the counts: {}",
         stderr(&o)
     );
-    assert_eq!(
-        std::fs::read(&scores).unwrap(),
-        before,
-        "the previous scores stay as they were"
-    );
-    let q = wh
-        .quarantine(Dataset::Registry, D.parse().unwrap())
-        .join("part-0.parquet");
-    let rows: usize = credence::parquet_io::read_parquet(&q)
-        .unwrap()
-        .iter()
-        .map(|b| b.num_rows())
-        .sum();
+    assert_eq!(std::fs::read(&scores).unwrap(), before, "the previous scores stay as they were");
+    let q = wh.quarantine(Dataset::Registry, D.parse().unwrap()).join("part-0.parquet");
+    let rows: usize = credence::parquet_io::read_parquet(&q).unwrap().iter().map(|b| b.num_rows()).sum();
     assert_eq!(rows, 2, "the quarantine is written");
-    assert!(dir
-        .path()
-        .join("reports/quality/as_of=2026-11-27/quality.json")
-        .exists());
+    assert!(dir.path().join("reports/quality/as_of=2026-11-27/quality.json").exists());
 
     // A run allowed 10% goes through.
-    ok(&[
-        "run",
-        "--warehouse",
-        root,
-        "--as-of",
-        D,
-        "--max-reject-share",
-        "0.1",
-    ]);
+    ok(&["run", "--warehouse", root, "--as-of", D, "--max-reject-share", "0.1"]);
 }
 
 #[test]
@@ -158,16 +100,8 @@ fn quarantined_rows_carry_source_and_reason() {
     let dir = tempfile::tempdir().unwrap();
     let wh = Warehouse::new(dir.path());
     registry(&wh, 30, 1);
-    ok(&[
-        "run",
-        "--warehouse",
-        dir.path().to_str().unwrap(),
-        "--as-of",
-        D,
-    ]);
-    let q = wh
-        .quarantine(Dataset::Registry, D.parse().unwrap())
-        .join("part-0.parquet");
+    ok(&["run", "--warehouse", dir.path().to_str().unwrap(), "--as-of", D]);
+    let q = wh.quarantine(Dataset::Registry, D.parse().unwrap()).join("part-0.parquet");
     let b = &credence::parquet_io::read_parquet(&q).unwrap()[0];
     let col = |name: &str| b.column(b.schema().index_of(name).unwrap()).clone();
     use arrow::array::AsArray;
@@ -175,22 +109,13 @@ fn quarantined_rows_carry_source_and_reason() {
         col("source_file").as_string::<i32>().value(0),
         "landing/registry/ingest_date=2026-11-27/part-0.parquet"
     );
-    assert_eq!(
-        col("source_row")
-            .as_primitive::<arrow::datatypes::Int64Type>()
-            .value(0),
-        30
-    );
+    assert_eq!(col("source_row").as_primitive::<arrow::datatypes::Int64Type>().value(0), 30);
     assert_eq!(col("error_code").as_string::<i32>().value(0), "bad_enum");
     assert_eq!(
         col("error_message").as_string::<i32>().value(0),
         "column status: expected one of active, abnormal, revoked, deregistered; found 'closed'"
     );
-    assert_eq!(
-        col("status").as_string::<i32>().value(0),
-        "closed",
-        "the row as found"
-    );
+    assert_eq!(col("status").as_string::<i32>().value(0), "closed", "the row as found");
     assert_eq!(col("entity_id").as_string::<i32>().value(0), entity(1000));
 }
 
@@ -198,9 +123,5 @@ fn quarantined_rows_carry_source_and_reason() {
 fn bad_arguments_are_usage_errors() {
     let o = credence(&["run", "--as-of", "2026-13-01"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("'2026-13-01' is not a date of the form YYYY-MM-DD"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("'2026-13-01' is not a date of the form YYYY-MM-DD"), "{}", stderr(&o));
 }

@@ -21,42 +21,16 @@ fn generated_warehouse_scores_match_the_golden_files() {
         "--bad-rate",
         "0.01",
     ]);
-    ok(&[
-        "run",
-        "--warehouse",
-        root,
-        "--as-of",
-        "2026-11-27",
-        "--threads",
-        "2",
-    ]);
-    let scores = dir
-        .path()
-        .join("marts/scores/as_of=2026-11-27/part-0.parquet");
+    ok(&["run", "--warehouse", root, "--as-of", "2026-11-27", "--threads", "2"]);
+    let scores = dir.path().join("marts/scores/as_of=2026-11-27/part-0.parquet");
     golden("scores-600-seed11-2026-11-27.txt", &scores_text(&scores));
-    let report = std::fs::read_to_string(
-        dir.path()
-            .join("reports/quality/as_of=2026-11-27/quality.json"),
-    )
-    .unwrap();
+    let report = std::fs::read_to_string(dir.path().join("reports/quality/as_of=2026-11-27/quality.json")).unwrap();
     golden("quality-600-seed11-2026-11-27.json", &report);
 
     // The same run with one thread writes the same bytes.
     let first = std::fs::read(&scores).unwrap();
-    ok(&[
-        "run",
-        "--warehouse",
-        root,
-        "--as-of",
-        "2026-11-27",
-        "--threads",
-        "1",
-    ]);
-    assert_eq!(
-        std::fs::read(&scores).unwrap(),
-        first,
-        "thread count must not change the output"
-    );
+    ok(&["run", "--warehouse", root, "--as-of", "2026-11-27", "--threads", "1"]);
+    assert_eq!(std::fs::read(&scores).unwrap(), first, "thread count must not change the output");
 }
 
 #[test]
@@ -87,12 +61,7 @@ fn generation_is_deterministic() {
     assert!(files.len() >= 30, "3 chunks x 2 nights x 5 datasets");
     for f in files {
         let rel = f.strip_prefix(a.path()).unwrap();
-        assert_eq!(
-            std::fs::read(&f).unwrap(),
-            std::fs::read(b.path().join(rel)).unwrap(),
-            "{}",
-            rel.display()
-        );
+        assert_eq!(std::fs::read(&f).unwrap(), std::fs::read(b.path().join(rel)).unwrap(), "{}", rel.display());
     }
 }
 

@@ -27,12 +27,7 @@ pub fn stderr(o: &Output) -> String {
 /// Asserts success and returns stdout.
 pub fn ok(args: &[&str]) -> String {
     let o = credence(args);
-    assert!(
-        o.status.success(),
-        "credence {args:?} failed:\n{}\n{}",
-        stdout(&o),
-        stderr(&o)
-    );
+    assert!(o.status.success(), "credence {args:?} failed:\n{}\n{}", stdout(&o), stderr(&o));
     stdout(&o)
 }
 
@@ -67,9 +62,7 @@ pub fn scores_text(path: &Path) -> String {
 
 /// Compares `actual` with the golden file, or rewrites it with UPDATE_GOLDEN=1.
 pub fn golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
     if std::env::var("UPDATE_GOLDEN").is_ok() {
         std::fs::write(&path, actual).unwrap();
         return;

@@ -22,9 +22,7 @@ impl EntityIndex {
         let hasher = FxBuildHasher;
         let mut table = HashTable::with_capacity(ids.len());
         for (i, id) in ids.iter().enumerate() {
-            table.insert_unique(hasher.hash_one(id), i as u32, |&j| {
-                hasher.hash_one(ids[j as usize])
-            });
+            table.insert_unique(hasher.hash_one(id), i as u32, |&j| hasher.hash_one(ids[j as usize]));
         }
         EntityIndex { ids, table }
     }
@@ -37,9 +35,7 @@ impl EntityIndex {
 
     pub fn lookup_id(&self, id: EntityId) -> Option<u32> {
         let hash = FxBuildHasher.hash_one(id);
-        self.table
-            .find(hash, |&j| self.ids[j as usize] == id)
-            .copied()
+        self.table.find(hash, |&j| self.ids[j as usize] == id).copied()
     }
 
     pub fn id(&self, idx: u32) -> EntityId {
@@ -61,14 +57,10 @@ mod tests {
 
     #[test]
     fn looks_up_by_text() {
-        let mut ids: Vec<EntityId> = [
-            "91350100M000100Y4",
-            "11000000000000000",
-            "9Y350100M000100Y4",
-        ]
-        .iter()
-        .map(|p| EntityId::with_check_char(p).unwrap())
-        .collect();
+        let mut ids: Vec<EntityId> = ["91350100M000100Y4", "11000000000000000", "9Y350100M000100Y4"]
+            .iter()
+            .map(|p| EntityId::with_check_char(p).unwrap())
+            .collect();
         ids.sort();
         let index = EntityIndex::from_sorted(ids.clone());
         for (i, id) in ids.iter().enumerate() {

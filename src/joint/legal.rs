@@ -1,0 +1,90 @@
+//! Legal representatives (joint-sanctions.md, step 5): the representative
+//! of every member of the final S is restricted; every other entity in
+//! scope represented by a restricted person is flagged. Neither is listed
+//! and neither extends anything further.
+
+use std::collections::BTreeMap;
+
+use super::rounds::Member;
+
+/// A restricted person and the members they represent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Restricted {
+    pub person: String,
+    /// Entity indexes of the members they represent, sorted.
+    pub roots: Vec<u32>,
+}
+
+/// A flagged entity and the roots of its representative.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Flagged {
+    pub entity: u32,
+    pub roots: Vec<u32>,
+}
+
+/// Restricted persons (sorted by person id) and flagged entities (sorted
+/// by entity) for the final members of a list. `rep_of(e)` is entity e's
+/// legal representative; `in_scope(e)` whether e is in the policy's scope
+/// (an exempt entity can be flagged).
+pub fn restrictions<'a>(
+    members: &[Member],
+    entities: usize,
+    rep_of: &dyn Fn(u32) -> Option<&'a str>,
+    in_scope: &dyn Fn(u32) -> bool,
+) -> (Vec<Restricted>, Vec<Flagged>) {
+    let mut represented: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+    let mut member = vec![false; entities];
+    for m in members {
+        member[m.entity as usize] = true;
+        if let Some(p) = rep_of(m.entity) {
+            represented.entry(p).or_default().push(m.entity);
+        }
+    }
+    for roots in represented.values_mut() {
+        roots.sort_unstable();
+    }
+    let flagged = if represented.is_empty() {
+        vec![]
+    } else {
+        (0..entities as u32)
+            .filter(|e| !member[*e as usize] && in_scope(*e))
+            .filter_map(|e| {
+                rep_of(e).and_then(|p| represented.get(p)).map(|roots| Flagged { entity: e, roots: roots.clone() })
+            })
+            .collect()
+    };
+    let restricted = represented.into_iter().map(|(p, roots)| Restricted { person: p.to_string(), roots }).collect();
+    (restricted, flagged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(e: u32) -> Member {
+        Member { entity: e, depth: 0, rules: vec![], via: vec![], roots: vec![e] }
+    }
+
+    #[test]
+    fn representatives_of_members_are_restricted_and_their_other_entities_flagged() {
+        // Entities 0..5; members 0 and 3; P1 represents 0, 1 and 3; P2 represents 2; 4 is out of scope under P1.
+        let reps = [Some("P1"), Some("P1"), Some("P2"), Some("P1"), Some("P1")];
+        let (r, f) = restrictions(&[member(0), member(3)], 5, &|e| reps[e as usize], &|e| e != 4);
+        assert_eq!(r, [Restricted { person: "P1".into(), roots: vec![0, 3] }]);
+        assert_eq!(f, [Flagged { entity: 1, roots: vec![0, 3] }], "members are not flagged, nor entities out of scope");
+    }
+
+    #[test]
+    fn an_exempt_entity_can_be_flagged() {
+        // Entity 1 is exempt: not a member, but in scope.
+        let reps = [Some("P1"), Some("P1")];
+        let (_, f) = restrictions(&[member(0)], 2, &|e| reps[e as usize], &|_| true);
+        assert_eq!(f.len(), 1);
+    }
+
+    #[test]
+    fn members_without_representative_restrict_nobody() {
+        let (r, f) = restrictions(&[member(0)], 2, &|e| if e == 0 { None } else { Some("P9") }, &|_| true);
+        assert!(r.is_empty() && f.is_empty());
+    }
+}
