@@ -2,17 +2,21 @@
 //! for a market regulator. See ARCHITECTURE.md for the map.
 
 pub mod contract;
+pub mod decide;
 pub mod engine;
 pub mod entities;
+pub mod explain;
 pub mod fixture;
 pub mod gen;
 pub mod ids;
 pub mod joint;
 pub mod landing;
 pub mod listing;
+pub mod marts;
 pub mod parquet_io;
 pub mod policy;
 pub mod quarantine;
+pub mod queue;
 pub mod review;
 pub mod rounding;
 pub mod run;

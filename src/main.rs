@@ -53,6 +53,60 @@ enum Command {
     },
     /// Time validation and scoring on a generated warehouse; print rows/s and peak memory.
     Bench(bench::BenchArgs),
+    /// Record an officer's decision: confirm or reject a pending member, exempt or revoke an exemption.
+    Decide(DecideArgs),
+    /// Print a list's pending review queue with grades, reasons and joint paths.
+    Review {
+        #[arg(long, default_value = "warehouse")]
+        warehouse: PathBuf,
+        #[arg(long)]
+        list: String,
+        /// The listing to review (default: the newest).
+        #[arg(long)]
+        as_of: Option<AsOf>,
+    },
+    /// Explain an entity: score, grade, reasons with their records, lists, restrictions, decisions.
+    Explain {
+        entity: String,
+        #[arg(long)]
+        as_of: AsOf,
+        #[arg(long, default_value = "warehouse")]
+        warehouse: PathBuf,
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum DecisionKind {
+    Confirm,
+    Reject,
+    Exempt,
+    RevokeExemption,
+}
+
+#[derive(Args)]
+struct DecideArgs {
+    action: DecisionKind,
+    #[arg(long)]
+    list: String,
+    #[arg(long)]
+    entity: String,
+    #[arg(long)]
+    officer: String,
+    /// Why (at least 10 characters); kept with the decision forever.
+    #[arg(long)]
+    reason: String,
+    /// For exempt: the last day the exemption is in force.
+    #[arg(long)]
+    until: Option<AsOf>,
+    #[arg(long, default_value = "warehouse")]
+    warehouse: PathBuf,
+    #[arg(long)]
+    policy: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -294,5 +348,92 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Bench(args) => bench::bench(&args).context("benchmark"),
+        Command::Decide(args) => {
+            use credence::store::Action;
+            let policy = load_policy(args.policy.as_ref())?;
+            let wh = Warehouse::new(&args.warehouse);
+            let store = Store::open(&wh.database())?;
+            let action = match args.action {
+                DecisionKind::Confirm => Action::Confirm,
+                DecisionKind::Reject => Action::Reject,
+                DecisionKind::Exempt => Action::Exempt,
+                DecisionKind::RevokeExemption => Action::RevokeExemption,
+            };
+            let req = credence::decide::Request {
+                action,
+                list: &args.list,
+                entity: &args.entity,
+                officer: &args.officer,
+                reason: &args.reason,
+                until: args.until,
+            };
+            match credence::decide::decide(&wh, &policy, &store, &req) {
+                Ok(id) => {
+                    println!(
+                        "decision #{id}: {} {} on {} by {}; it takes effect in the next run",
+                        action.as_str(),
+                        args.entity,
+                        args.list,
+                        args.officer
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(refusal) => {
+                    eprintln!("refused: {refusal}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        Command::Review { warehouse, list, as_of } => {
+            let wh = Warehouse::new(&warehouse);
+            let Some((at, entries)) = credence::queue::pending(&wh, &list, as_of).map_err(anyhow::Error::msg)? else {
+                println!("no listing of {list} yet: run the nightly batch first");
+                return Ok(ExitCode::SUCCESS);
+            };
+            println!("{} pending on {list} as of {at}", entries.len());
+            for e in &entries {
+                let l = &e.listing;
+                let name = e.registry.as_ref().map(|r| r.name.as_str()).unwrap_or("(not in registry)");
+                let days = (at.date() - e.pending_since.date()).num_days();
+                let grade =
+                    e.score.as_ref().map(|s| format!("grade {} (score {:.2})", s.grade, s.score)).unwrap_or_default();
+                println!("\n{}  {name}\n  pending {days} days since {}; {grade}", l.entity_id, e.pending_since);
+                if l.depth == 0 {
+                    println!("  direct member");
+                } else {
+                    let via: Vec<String> = l
+                        .via
+                        .iter()
+                        .map(|v| match v.share_pct {
+                            Some(p) => format!("{} {} {p}%", v.id, v.relation),
+                            None => format!("{} {}", v.id, v.relation),
+                        })
+                        .collect();
+                    println!(
+                        "  joint member, round {}, by {}: via {}; roots {}",
+                        l.depth,
+                        l.rules.join(", "),
+                        via.join(", "),
+                        l.roots.join(", ")
+                    );
+                }
+                for r in e.score.iter().flat_map(|s| s.reasons.iter()) {
+                    println!("  reason {} ({:.2} points): {}", r.rule_id, r.points, r.records.join(", "));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Explain { entity, as_of, warehouse, policy, json } => {
+            let policy = load_policy(policy.as_ref())?;
+            let wh = Warehouse::new(&warehouse);
+            let store = if wh.database().exists() { Some(Store::open(&wh.database())?) } else { None };
+            let e = credence::explain::explain(&wh, &policy, store.as_ref(), &entity, as_of)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&e)?);
+            } else {
+                print!("{}", e.render());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }

@@ -21,7 +21,7 @@ pub struct RuleHit {
 }
 
 /// A reason as published: rule id, rounded points, sorted record ids.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Reason {
     pub rule_id: String,
     pub points: f64,

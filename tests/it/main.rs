@@ -5,9 +5,11 @@
 //!   leaves behind.
 //! - `golden`: a fixed generated warehouse scored end to end, compared with
 //!   the files under `tests/golden/` (regenerate with `UPDATE_GOLDEN=1`).
+//! - `lists`: joint members, restrictions and officer decisions across nightly runs.
 //! - `rerun`: an old date rerun after newer partitions landed.
 
 mod cli;
 mod golden;
+mod lists;
 mod rerun;
 mod support;
