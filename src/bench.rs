@@ -10,6 +10,7 @@ use clap::Args;
 
 use credence::contract::{Contracts, Dataset};
 use credence::ids::AsOf;
+use credence::joint::{self, RegistryColumns};
 use credence::run::{keep_columns, register_inputs};
 use credence::warehouse::Warehouse;
 use credence::{engine, score, validate};
@@ -131,6 +132,35 @@ pub fn bench(args: &BenchArgs) -> Result<std::process::ExitCode> {
         rows as f64 / secs,
         gib(peak_rss()),
         scored.summary.entities_scored
+    );
+
+    reset_peak_rss();
+    let started = Instant::now();
+    let registry = RegistryColumns::from_batch(&inputs.registry.batches[0]);
+    let graph = joint::build_graph(&registry, &inputs.holdings.batches, &inputs.entities);
+    let built = started.elapsed().as_secs_f64();
+    let mut members = 0;
+    let mut related = 0;
+    for list in &policy.lists {
+        let outcome = joint::list_outcome(
+            &graph,
+            &policy,
+            list,
+            &scored.grade,
+            &|e| scored.in_scope(e),
+            &|_| false,
+            &registry,
+            &inputs.entities,
+        );
+        members += outcome.members.len();
+        related += outcome.related.len();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "graph     {:>12} edges {secs:>8.2} s  (build {built:.2} s, rounds and legal representatives {:.2} s)  peak RSS {}  ({members} members, {related} restricted or flagged)",
+        graph.owns.edge_count() + graph.branches.edge_count(),
+        secs - built,
+        gib(peak_rss())
     );
     Ok(std::process::ExitCode::SUCCESS)
 }

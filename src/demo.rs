@@ -53,13 +53,26 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
         args.warehouse.join("landing").display()
     );
     let limits = args.engine.limits();
+    let policy = load_policy(None)?;
+    // A development key pair for the demo warehouse, made once.
+    let keys = args.warehouse.join("keys");
+    let (secret, public) = (keys.join("demo.key"), keys.join("demo.pub"));
+    if !secret.exists() {
+        credence::sign::generate(&secret, &public, None)?;
+    }
+    let signer = Some(std::sync::Arc::new(credence::sign::Signer::load(&secret, None)?));
+    let lists: Vec<&str> = policy.lists.iter().map(|l| l.id.as_str()).collect();
+    let partners = credence::partners::load_or_default(None, &lists)?;
     let opts = RunOptions {
         warehouse: Warehouse::new(&args.warehouse),
         as_of: args.as_of,
-        policy: load_policy(None)?,
+        policy,
         limits,
         max_reject_share: DEFAULT_MAX_REJECT_SHARE,
         trigger: "demo".into(),
+        signer,
+        unsigned: false,
+        partners,
     };
     let report = runtime(limits.threads)?.block_on(run::run(&opts))?;
     let total: f64 = report.steps.iter().map(|s| s.duration.as_secs_f64()).sum();
@@ -82,6 +95,9 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
             "  list {}: {} members ({} direct, {} joint): {} published, {} pending review, {} rejected; {} restricted persons, {} flagged entities",
             l.list_id, l.members, l.direct, l.joint, l.published, l.pending, l.rejected, l.restricted_persons, l.flagged_entities
         );
+    }
+    for p in &report.publications {
+        println!("  publication of {}: {}", p.list_id, p.outcome);
     }
     let rejected = report.quality.rejected_by_code();
     if !rejected.is_empty() {

@@ -20,6 +20,7 @@ use credence::gen::{self, GenOptions};
 use credence::ids::AsOf;
 use credence::policy::Policy;
 use credence::run::{self, RunError, RunOptions, DEFAULT_MAX_REJECT_SHARE};
+use credence::sign::Signer;
 use credence::store::Store;
 use credence::telemetry::{self, LogFormat};
 use credence::warehouse::Warehouse;
@@ -53,6 +54,17 @@ enum Command {
     },
     /// Time validation and scoring on a generated warehouse; print rows/s and peak memory.
     Bench(bench::BenchArgs),
+    /// Manage the regulator's signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Verify a downloaded publication: every file's hash and the manifest's signature.
+    Verify {
+        dir: PathBuf,
+        #[arg(long)]
+        public_key: PathBuf,
+    },
     /// Record an officer's decision: confirm or reject a pending member, exempt or revoke an exemption.
     Decide(DecideArgs),
     /// Print a list's pending review queue with grades, reasons and joint paths.
@@ -110,6 +122,20 @@ struct DecideArgs {
 }
 
 #[derive(Subcommand)]
+enum KeysCommand {
+    /// Write a new minisign key pair (passphrase from CREDENCE_SIGNING_KEY_PASSWORD).
+    Generate {
+        #[arg(long)]
+        secret_key: PathBuf,
+        #[arg(long)]
+        public_key: PathBuf,
+        /// Write the secret key without a passphrase (development warehouses only).
+        #[arg(long)]
+        unencrypted: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum PolicyCommand {
     /// Print every problem of a policy file; exit non-zero if there is any.
     Check { file: PathBuf },
@@ -149,6 +175,35 @@ struct RunArgs {
     max_reject_share: f64,
     #[command(flatten)]
     engine: EngineArgs,
+    #[command(flatten)]
+    publish: PublishArgs,
+}
+
+/// How a run publishes.
+#[derive(Args, Clone)]
+pub struct PublishArgs {
+    /// The regulator's minisign secret key (passphrase in CREDENCE_SIGNING_KEY_PASSWORD).
+    #[arg(long, env = "CREDENCE_SIGNING_KEY")]
+    pub signing_key: Option<PathBuf>,
+    /// Publish unsigned manifests: for development warehouses only.
+    #[arg(long)]
+    pub unsigned: bool,
+    /// Partner entitlements (default: the embedded ops/partners.yaml).
+    #[arg(long, env = "CREDENCE_PARTNERS")]
+    pub partners: Option<PathBuf>,
+}
+
+impl PublishArgs {
+    /// The signer and partners a run publishes with.
+    pub fn load(&self, policy: &Policy) -> Result<(Option<std::sync::Arc<Signer>>, Vec<credence::partners::Partner>)> {
+        let signer = match &self.signing_key {
+            Some(p) => Some(std::sync::Arc::new(Signer::load(p, std::env::var(credence::sign::PASSWORD_ENV).ok())?)),
+            None => None,
+        };
+        let lists: Vec<&str> = policy.lists.iter().map(|l| l.id.as_str()).collect();
+        let partners = credence::partners::load_or_default(self.partners.as_deref(), &lists)?;
+        Ok((signer, partners))
+    }
 }
 
 #[derive(Args)]
@@ -261,6 +316,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Run(args) => {
             let policy = load_policy(args.policy.as_ref())?;
             let limits = args.engine.limits();
+            let (signer, partners) = args.publish.load(&policy)?;
             let opts = RunOptions {
                 warehouse: Warehouse::new(&args.warehouse),
                 as_of: args.as_of,
@@ -268,11 +324,17 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 limits,
                 max_reject_share: args.max_reject_share,
                 trigger: "manual".into(),
+                signer,
+                unsigned: args.publish.unsigned,
+                partners,
             };
             let report = runtime(limits.threads)?.block_on(run::run(&opts))?;
             println!("run {} as of {} succeeded", report.run_id, report.as_of);
             for s in &report.steps {
                 println!("  {:<12} {:>9.2} s  {} rows", s.step, s.duration.as_secs_f64(), s.rows.unwrap_or(0));
+            }
+            for p in &report.publications {
+                println!("  list {}: {}", p.list_id, p.outcome);
             }
             println!("outputs:");
             for o in &report.outputs {
@@ -348,6 +410,43 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Bench(args) => bench::bench(&args).context("benchmark"),
+        Command::Keys { command: KeysCommand::Generate { secret_key, public_key, unencrypted } } => {
+            let password = if unencrypted {
+                None
+            } else {
+                Some(std::env::var(credence::sign::PASSWORD_ENV).map_err(|_| {
+                    anyhow::anyhow!(
+                        "set {} to the passphrase of the new key (or pass --unencrypted for a development key)",
+                        credence::sign::PASSWORD_ENV
+                    )
+                })?)
+            };
+            credence::sign::generate(&secret_key, &public_key, password)?;
+            println!(
+                "wrote the secret key {} (mode 0600) and the public key {}; give partners the public key",
+                secret_key.display(),
+                public_key.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify { dir, public_key } => match credence::verify::verify(&dir, &public_key) {
+            Ok(v) => {
+                println!(
+                    "OK: publication {} of {}{}: {} files match the signed manifest",
+                    v.manifest.publication_id,
+                    v.manifest.list_id,
+                    v.manifest.partner.as_ref().map(|p| format!(" (view of {p})")).unwrap_or_default(),
+                    v.files
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(problems) => {
+                for p in &problems {
+                    eprintln!("FAILED: {p}");
+                }
+                Ok(ExitCode::from(1))
+            }
+        },
         Command::Decide(args) => {
             use credence::store::Action;
             let policy = load_policy(args.policy.as_ref())?;

@@ -14,8 +14,9 @@
 //! what it read, rejected and produced, and the decisions it used go into
 //! the ledger.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use datafusion::error::DataFusionError;
@@ -25,12 +26,21 @@ use tracing::{info, info_span, Instrument};
 use crate::contract::{Contracts, Dataset};
 use crate::engine::{self, EngineLimits};
 use crate::ids::AsOf;
+use crate::joint::graph::EntityGraph;
 use crate::joint::{self, RegistryColumns};
-use crate::listing::{self, Basis, ListingRow, ReviewStatus, Stamp};
+use crate::listing::{self, Basis, ListingRow, RelatedRow, ReviewStatus, Stamp};
+use crate::marts;
+use crate::partners::Partner;
+use crate::policy::ListSpec;
 use crate::policy::{EventDataset, Policy};
+use crate::publish::entries::RemovalFacts;
+use crate::publish::files::{InputInfo, PartitionInfo};
+use crate::publish::{self, PublishError};
 use crate::quarantine::{self, QualityReport, QuarantineError};
 use crate::review::{self, DecisionBook};
+use crate::score::Scored;
 use crate::score::{self, ScoreError, ScoreSummary};
+use crate::sign::Signer;
 use crate::store::{PolicyRef, RunId, Store, StoreError};
 use crate::validate::{self, InputError, Inputs};
 use crate::warehouse::StagedDir;
@@ -49,6 +59,11 @@ pub struct RunOptions {
     pub max_reject_share: f64,
     /// Who started the run: `manual`, `schedule`, `backfill`, ...
     pub trigger: String,
+    /// The regulator's signing key; publishing without one needs `unsigned`.
+    pub signer: Option<Arc<Signer>>,
+    /// Publish unsigned manifests (development warehouses only).
+    pub unsigned: bool,
+    pub partners: Vec<Partner>,
 }
 
 /// What a successful run produced.
@@ -59,8 +74,16 @@ pub struct RunReport {
     pub quality: QualityReport,
     pub scores: ScoreSummary,
     pub lists: Vec<ListSummary>,
+    pub publications: Vec<PublicationSummary>,
     pub outputs: Vec<PathBuf>,
     pub steps: Vec<StepTiming>,
+}
+
+/// What the run did with a list's publication.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PublicationSummary {
+    pub list_id: String,
+    pub outcome: String,
 }
 
 /// The size of one list after a run.
@@ -89,8 +112,17 @@ pub struct StepTiming {
 /// running again unchanged.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    #[error(
+        "no signing key: set {} or pass --signing-key, or pass --unsigned for a development warehouse",
+        crate::sign::KEY_ENV
+    )]
+    NoSigningKey,
     #[error(transparent)]
     Input(#[from] InputError),
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    #[error("reading {what}: {reason}")]
+    Read { what: String, reason: String },
     #[error("the rejection threshold was exceeded (more than {:.1}% of the rows read): {}; the quarantine and the data-quality report were written, nothing else", share * 100.0, datasets.join("; "))]
     Threshold { share: f64, datasets: Vec<String> },
     #[error(transparent)]
@@ -115,6 +147,7 @@ impl RunError {
             RunError::Store(_)
             | RunError::Io { .. }
             | RunError::Parquet { .. }
+            | RunError::Publish(PublishError::Io { .. })
             | RunError::Quarantine(QuarantineError::Io { .. }) => true,
             RunError::Engine(DataFusionError::ResourcesExhausted(_)) => false,
             _ => false,
@@ -161,6 +194,9 @@ pub fn keep_columns(policy: &Policy, dataset: Dataset) -> Vec<String> {
 
 /// Runs the nightly batch as of `opts.as_of`.
 pub async fn run(opts: &RunOptions) -> Result<RunReport, RunError> {
+    if !opts.policy.lists.is_empty() && opts.signer.is_none() && !opts.unsigned {
+        return Err(RunError::NoSigningKey);
+    }
     let wh = &opts.warehouse;
     let store = Store::open(&wh.database())?;
     let policy = &opts.policy;
@@ -176,6 +212,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport, RunError> {
             let summary = serde_json::json!({
                 "scores": report.scores,
                 "lists": report.lists,
+                "publications": report.publications,
                 "rejected_by_code": report.quality.rejected_by_code(),
             });
             store.finish_run(run_id, true, None, Some(&summary.to_string()))?;
@@ -286,51 +323,12 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     let stamp = Stamp { policy_id: &policy.id, policy_version: &policy.version, as_of };
     let mut staged: Vec<StagedDir> = vec![scores_dir];
     let mut lists = Vec::new();
-    let _lists_span = info_span!("step", name = "lists").entered();
+    let mut listings = Vec::new();
+    let span = info_span!("step", name = "lists").entered();
     for list in &policy.lists {
-        let exempt: HashSet<u32> =
-            book.exempt_entities(&list.id, as_of).iter().filter_map(|e| inputs.entities.lookup(e)).collect();
-        let outcome = joint::list_outcome(
-            &graph,
-            policy,
-            list,
-            &scored.grade,
-            &|e| scored.in_scope(e),
-            &|e| exempt.contains(&e),
-            &registry,
-            &inputs.entities,
-        );
-        let previous = previous_publication(wh, &list.id, as_of)?;
-        let rows: Vec<ListingRow> = outcome
-            .members
-            .iter()
-            .map(|m| {
-                let entity_id = inputs.entities.id(m.entity).to_string();
-                let basis = joint::basis(m);
-                let rules_now = match basis {
-                    Basis::Direct => scored.reason_rules.get(&m.entity).cloned().unwrap_or_default(),
-                    Basis::Joint => m.rules.clone(),
-                };
-                let review_status = review::status(
-                    list.review,
-                    previous.contains(&entity_id),
-                    book.verdict(&list.id, &entity_id),
-                    basis,
-                    &rules_now,
-                );
-                ListingRow {
-                    list_id: list.id.clone(),
-                    basis,
-                    depth: m.depth as i32,
-                    rules: m.rules.clone(),
-                    via: joint::via_entries(m, &inputs.entities),
-                    roots: m.roots.iter().map(|r| inputs.entities.id(*r).to_string()).collect(),
-                    review_status,
-                    entity_id,
-                }
-            })
-            .collect();
-        let parquet = |what: String| move |source| RunError::Parquet { what, source };
+        let previous = publish::previous(wh, &list.id)?;
+        let (rows, related, summary) =
+            list_step(opts, &inputs, &scored, &graph, &registry, &book, list, previous.as_ref());
         let dir = wh
             .stage(wh.list_mart("listings", &list.id, as_of))
             .map_err(io(format!("staging listings of {}", list.id)))?;
@@ -340,24 +338,16 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
         let dir = wh
             .stage(wh.list_mart("related", &list.id, as_of))
             .map_err(io(format!("staging related of {}", list.id)))?;
-        listing::write_related(dir.path(), &outcome.related, &stamp)
+        listing::write_related(dir.path(), &related, &stamp)
             .map_err(parquet(format!("writing related of {}", list.id)))?;
         staged.push(dir);
-        let count = |f: &dyn Fn(&ListingRow) -> bool| rows.iter().filter(|r| f(r)).count() as u64;
-        lists.push(ListSummary {
-            list_id: list.id.clone(),
-            members: rows.len() as u64,
-            direct: count(&|r| r.basis == Basis::Direct),
-            joint: count(&|r| r.basis == Basis::Joint),
-            published: count(&|r| r.review_status == ReviewStatus::Published),
-            pending: count(&|r| r.review_status == ReviewStatus::Pending),
-            rejected: count(&|r| r.review_status == ReviewStatus::Rejected),
-            restricted_persons: outcome.related.iter().filter(|r| r.subject_kind == "person").count() as u64,
-            flagged_entities: outcome.related.iter().filter(|r| r.subject_kind == "entity").count() as u64,
-            exempt: exempt.len() as u64,
-        });
+        let mut summary = summary;
+        summary.restricted_persons = related.iter().filter(|r| r.subject_kind == "person").count() as u64;
+        summary.flagged_entities = related.iter().filter(|r| r.subject_kind == "entity").count() as u64;
+        lists.push(summary);
+        listings.push((list, rows, previous));
     }
-    drop(_lists_span);
+    drop(span);
     steps.record("lists", started, Some(lists.iter().map(|l| l.members).sum()))?;
 
     // Every stage succeeded: the marts of the run become visible.
@@ -367,22 +357,217 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
         outputs.push(dest);
     }
 
-    Ok(RunReport { run_id, as_of, quality, scores: scored.summary, lists, outputs, steps: steps.done })
+    // Publish each list from the committed marts.
+    let started = Instant::now();
+    let span = info_span!("step", name = "publish").entered();
+    let mut publications = Vec::new();
+    for (list, rows, previous) in &listings {
+        let outcome = publish_step(opts, run_id, &quality, &inputs, &scored, &book, list, rows, previous.as_ref())?;
+        match &outcome {
+            publish::Outcome::Published { id, counts } => {
+                info!(list = %list.id, publication = %id, entries = counts.entries, added = counts.added, removed = counts.removed, changed = counts.changed, "published");
+                outputs.push(publish::folder(wh, &list.id, *id));
+            }
+            publish::Outcome::Unchanged { latest } => {
+                info!(list = %list.id, latest = %latest, "not published: the entries equal publication {latest}");
+            }
+            publish::Outcome::Older { latest } => {
+                tracing::warn!(list = %list.id, latest = %latest, "not published: publication {latest} is newer than {as_of}, and a list never goes back in time");
+            }
+        }
+        publications.push(PublicationSummary { list_id: list.id.clone(), outcome: outcome_text(&outcome) });
+    }
+    drop(span);
+    steps.record("publish", started, Some(publications.len() as u64))?;
+
+    Ok(RunReport { run_id, as_of, quality, scores: scored.summary, lists, publications, outputs, steps: steps.done })
 }
 
-/// The members of the previous publication of a list. Until signed
-/// publications exist, that is the published members of the newest
-/// listings partition before `as_of`.
-fn previous_publication(wh: &Warehouse, list: &str, as_of: AsOf) -> Result<HashSet<String>, RunError> {
-    let Some(previous) =
-        listing::partitions(wh.root(), "listings", list).into_iter().filter(|d| *d < as_of).next_back()
-    else {
-        return Ok(HashSet::new());
+fn parquet(what: String) -> impl FnOnce(parquet::errors::ParquetError) -> RunError {
+    move |source| RunError::Parquet { what, source }
+}
+
+fn outcome_text(o: &publish::Outcome) -> String {
+    match o {
+        publish::Outcome::Published { id, counts } => format!(
+            "published {id}: {} entries, {} added, {} removed, {} changed",
+            counts.entries, counts.added, counts.removed, counts.changed
+        ),
+        publish::Outcome::Unchanged { latest } => format!("nothing new: the entries equal publication {latest}"),
+        publish::Outcome::Older { latest } => {
+            format!("not published: publication {latest} is newer, a list never goes back in time")
+        }
+    }
+}
+
+/// A list's members with their review status, and its summary.
+#[allow(clippy::too_many_arguments)]
+fn list_step(
+    opts: &RunOptions,
+    inputs: &Inputs,
+    scored: &Scored,
+    graph: &EntityGraph,
+    registry: &RegistryColumns,
+    book: &DecisionBook,
+    list: &ListSpec,
+    previous: Option<&publish::Previous>,
+) -> (Vec<ListingRow>, Vec<RelatedRow>, ListSummary) {
+    let exempt: HashSet<u32> =
+        book.exempt_entities(&list.id, opts.as_of).iter().filter_map(|e| inputs.entities.lookup(e)).collect();
+    let outcome = joint::list_outcome(
+        graph,
+        &opts.policy,
+        list,
+        &scored.grade,
+        &|e| scored.in_scope(e),
+        &|e| exempt.contains(&e),
+        registry,
+        &inputs.entities,
+    );
+    // Review status compares with the previous publication (LATEST).
+    let published_before: HashSet<&str> =
+        previous.map(|p| p.entries.iter().map(|e| e.entity_id.as_str()).collect()).unwrap_or_default();
+    let rows: Vec<ListingRow> = outcome
+        .members
+        .iter()
+        .map(|m| {
+            let entity_id = inputs.entities.id(m.entity).to_string();
+            let basis = joint::basis(m);
+            let rules_now = match basis {
+                Basis::Direct => scored.reason_rules.get(&m.entity).cloned().unwrap_or_default(),
+                Basis::Joint => m.rules.clone(),
+            };
+            let review_status = review::status(
+                list.review,
+                published_before.contains(entity_id.as_str()),
+                book.verdict(&list.id, &entity_id),
+                basis,
+                &rules_now,
+            );
+            ListingRow {
+                list_id: list.id.clone(),
+                basis,
+                depth: m.depth as i32,
+                rules: m.rules.clone(),
+                via: joint::via_entries(m, &inputs.entities),
+                roots: m.roots.iter().map(|r| inputs.entities.id(*r).to_string()).collect(),
+                review_status,
+                entity_id,
+            }
+        })
+        .collect();
+    let count = |f: &dyn Fn(&ListingRow) -> bool| rows.iter().filter(|r| f(r)).count() as u64;
+    let summary = ListSummary {
+        list_id: list.id.clone(),
+        members: rows.len() as u64,
+        direct: count(&|r| r.basis == Basis::Direct),
+        joint: count(&|r| r.basis == Basis::Joint),
+        published: count(&|r| r.review_status == ReviewStatus::Published),
+        pending: count(&|r| r.review_status == ReviewStatus::Pending),
+        rejected: count(&|r| r.review_status == ReviewStatus::Rejected),
+        exempt: exempt.len() as u64,
+        ..ListSummary::default()
     };
-    let dir = wh.list_mart("listings", list, previous);
-    let rows = listing::read_listings(&dir)
-        .map_err(|source| RunError::Parquet { what: format!("reading {}", wh.relative(&dir)), source })?;
-    Ok(rows.into_iter().filter(|r| r.review_status == ReviewStatus::Published).map(|r| r.entity_id).collect())
+    (rows, outcome.related, summary)
+}
+
+/// Publishes one list from the run's listing.
+#[allow(clippy::too_many_arguments)]
+fn publish_step(
+    opts: &RunOptions,
+    run_id: RunId,
+    quality: &QualityReport,
+    inputs: &Inputs,
+    scored: &Scored,
+    book: &DecisionBook,
+    list: &ListSpec,
+    rows: &[ListingRow],
+    previous: Option<&publish::Previous>,
+) -> Result<publish::Outcome, RunError> {
+    let wh = &opts.warehouse;
+    let as_of = opts.as_of;
+    let published: BTreeSet<String> =
+        rows.iter().filter(|r| r.review_status == ReviewStatus::Published).map(|r| r.entity_id.clone()).collect();
+    let facts = marts::registry_facts(wh, Some(as_of), &published)
+        .map_err(|reason| RunError::Read { what: "the registry snapshot".into(), reason })?;
+
+    // Why each member of the previous publication that is not published now left.
+    let mut removed = HashMap::new();
+    if let Some(prev) = previous {
+        let gone: BTreeSet<String> =
+            prev.entries.iter().map(|e| e.entity_id.clone()).filter(|e| !published.contains(e)).collect();
+        let since: Option<AsOf> = prev.manifest.as_of.parse().ok();
+        let last_reasons = match since {
+            Some(d) if !gone.is_empty() && wh.mart("scores", d).join("part-0.parquet").exists() => {
+                marts::scores(wh, d, &gone).map_err(parquet("reading the scores of the previous publication".into()))?
+            }
+            _ => HashMap::new(),
+        };
+        let repairs = repairs_since(inputs, since, &gone);
+        for e in gone {
+            let idx = inputs.entities.lookup(&e);
+            let records: HashSet<&str> = last_reasons
+                .get(&e)
+                .map(|s| s.reasons.iter().flat_map(|r| r.records.iter().map(|x| x.as_str())).collect())
+                .unwrap_or_default();
+            let repaired = idx
+                .and_then(|i| repairs.get(&i))
+                .is_some_and(|cases| cases.iter().any(|c| records.contains(c.as_str())));
+            let facts = RemovalFacts {
+                exempt: book.exempt(&list.id, &e, as_of),
+                in_scope: idx.is_some_and(|i| scored.in_scope(i)),
+                repaired,
+            };
+            removed.insert(e, facts);
+        }
+    }
+    let input_info = quality
+        .datasets
+        .iter()
+        .map(|d| InputInfo {
+            dataset: d.dataset.clone(),
+            partitions: d
+                .partitions
+                .iter()
+                .map(|p| PartitionInfo { ingest_date: p.ingest_date.clone(), rows: p.rows })
+                .collect(),
+        })
+        .collect();
+    let input = publish::Input {
+        policy: &opts.policy,
+        list,
+        as_of,
+        run_id: run_id.0,
+        members: rows,
+        facts: &facts,
+        removed: &removed,
+        previous,
+        inputs: input_info,
+        partners: &opts.partners,
+        signer: opts.signer.as_deref(),
+    };
+    Ok(publish::publish(wh, &input)?)
+}
+
+/// Case ids of repairs approved after `since`, by entity, for `entities`.
+fn repairs_since(inputs: &Inputs, since: Option<AsOf>, entities: &BTreeSet<String>) -> HashMap<u32, Vec<String>> {
+    use arrow::array::AsArray;
+    let wanted: HashSet<u32> = entities.iter().filter_map(|e| inputs.entities.lookup(e)).collect();
+    let mut out: HashMap<u32, Vec<String>> = HashMap::new();
+    let Some(since) = since else { return out };
+    for b in &inputs.repairs.batches {
+        let col = |name: &str| b.column(b.schema().index_of(name).expect("repairs keep the column")).clone();
+        let (case, approved, idx) = (col("case_id"), col("approved_on"), col(crate::validate::ENTITY_IDX));
+        let case = case.as_string::<i32>();
+        let approved = approved.as_primitive::<arrow::datatypes::Date32Type>();
+        let idx = idx.as_primitive::<arrow::datatypes::UInt32Type>();
+        for r in 0..b.num_rows() {
+            if wanted.contains(&idx.value(r)) && approved.value(r) > since.days_since_epoch() {
+                out.entry(idx.value(r)).or_default().push(case.value(r).to_string());
+            }
+        }
+    }
+    out
 }
 
 /// Registers the validated datasets as the engine's tables.

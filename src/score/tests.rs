@@ -81,6 +81,9 @@ impl Case {
             limits: crate::engine::EngineLimits { threads: 2, memory_limit: 1 << 30 },
             max_reject_share: DEFAULT_MAX_REJECT_SHARE,
             trigger: "test".into(),
+            signer: None,
+            unsigned: true,
+            partners: vec![],
         };
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         rt.block_on(run(&opts)).unwrap();
