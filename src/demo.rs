@@ -74,7 +74,36 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
         unsigned: false,
         partners,
     };
-    let report = runtime(limits.threads)?.block_on(run::run(&opts))?;
+    let rt = runtime(limits.threads)?;
+    let first = rt.block_on(run::run(&opts))?;
+    for p in &first.publications {
+        println!("run {}: list {}: {}", first.run_id, p.list_id, p.outcome);
+    }
+    // The demo officer confirms every pending addition; the batch runs again
+    // and publishes them as a second publication of the same date.
+    let wh = Warehouse::new(&args.warehouse);
+    let store = credence::store::Store::open(&wh.database())?;
+    let mut confirmed = 0;
+    for list in &opts.policy.lists {
+        if let Some((_, pending)) =
+            credence::queue::pending(&wh, &list.id, Some(args.as_of)).map_err(anyhow::Error::msg)?
+        {
+            for e in pending {
+                let req = credence::decide::Request {
+                    action: credence::store::Action::Confirm,
+                    list: &list.id,
+                    entity: &e.listing.entity_id,
+                    officer: "demo-officer",
+                    reason: "confirmed by the demo officer after review",
+                    until: None,
+                };
+                credence::decide::decide(&wh, &opts.policy, &store, &req)?;
+                confirmed += 1;
+            }
+        }
+    }
+    println!("the demo officer confirmed {confirmed} pending additions; running again");
+    let report = rt.block_on(run::run(&opts))?;
     let total: f64 = report.steps.iter().map(|s| s.duration.as_secs_f64()).sum();
     println!(
         "\nrun {} as of {} with policy {} {}: succeeded in {total:.2} s",

@@ -14,6 +14,7 @@ pub mod landing;
 pub mod listing;
 pub mod marts;
 pub mod parquet_io;
+pub mod partner_api;
 pub mod partners;
 pub mod policy;
 pub mod publish;

@@ -54,6 +54,31 @@ enum Command {
     },
     /// Time validation and scoring on a generated warehouse; print rows/s and peak memory.
     Bench(bench::BenchArgs),
+    /// Serve the partner download API.
+    Serve {
+        #[arg(long, default_value = "warehouse")]
+        warehouse: PathBuf,
+        /// Address of the partner API, such as 127.0.0.1:8080.
+        #[arg(long)]
+        listen: String,
+        /// Partner entitlements (default: the embedded ops/partners.yaml).
+        #[arg(long, env = "CREDENCE_PARTNERS")]
+        partners: Option<PathBuf>,
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
+    /// Partner agencies: check the entitlements, issue and revoke tokens.
+    Partners {
+        #[command(subcommand)]
+        command: PartnersCommand,
+    },
+    /// Print the audit log, newest first.
+    Audit {
+        #[arg(long, default_value = "warehouse")]
+        warehouse: PathBuf,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
     /// Manage the regulator's signing keys.
     Keys {
         #[command(subcommand)]
@@ -119,6 +144,40 @@ struct DecideArgs {
     warehouse: PathBuf,
     #[arg(long)]
     policy: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum PartnersCommand {
+    /// Check a partners file; print every problem.
+    Check {
+        #[arg(long)]
+        partners: Option<PathBuf>,
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
+    /// Issue, revoke or list API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+        #[arg(long, default_value = "warehouse", global = true)]
+        warehouse: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print a new token for PARTNER once; only its SHA-256 is stored.
+    Issue {
+        partner: String,
+        #[arg(long, env = "CREDENCE_PARTNERS")]
+        partners: Option<PathBuf>,
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
+    /// End a token by its id (see `list`).
+    Revoke { token_id: i64 },
+    /// Every token with its partner and state (never the token itself).
+    List,
 }
 
 #[derive(Subcommand)]
@@ -410,6 +469,111 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Bench(args) => bench::bench(&args).context("benchmark"),
+        Command::Serve { warehouse, listen, partners, policy } => {
+            let policy = load_policy(policy.as_ref())?;
+            let lists: Vec<&str> = policy.lists.iter().map(|l| l.id.as_str()).collect();
+            let partners = credence::partners::load_or_default(partners.as_deref(), &lists)?;
+            let wh = Warehouse::new(&warehouse);
+            let store = Store::open(&wh.database())?;
+            let state = std::sync::Arc::new(credence::partner_api::ApiState {
+                warehouse: wh,
+                partners,
+                store: std::sync::Mutex::new(store),
+            });
+            let rt = runtime(2)?;
+            rt.block_on(async {
+                let listener =
+                    tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("listening on {listen}"))?;
+                let addr = listener.local_addr()?;
+                tracing::info!(%addr, "partner API listening");
+                println!("partner API listening on http://{addr}/api/v1/ (health: /healthz)");
+                credence::partner_api::serve(state, listener).await?;
+                anyhow::Ok(())
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Partners { command: PartnersCommand::Check { partners, policy } } => {
+            let policy = load_policy(policy.as_ref())?;
+            let lists: Vec<&str> = policy.lists.iter().map(|l| l.id.as_str()).collect();
+            match credence::partners::load_or_default(partners.as_deref(), &lists) {
+                Ok(ps) => {
+                    for p in ps {
+                        println!(
+                            "{}: {} — lists {}; columns {}; formats {}; regions {}",
+                            p.id,
+                            p.name,
+                            p.lists.join(", "),
+                            p.columns.join(", "),
+                            p.formats.iter().map(|f| f.extension()).collect::<Vec<_>>().join(", "),
+                            if p.regions.is_empty() { "all".to_string() } else { p.regions.join(", ") }
+                        );
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    for p in &e.problems {
+                        println!("{}: {p}", e.file);
+                    }
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        Command::Partners { command: PartnersCommand::Token { command, warehouse } } => {
+            let wh = Warehouse::new(&warehouse);
+            let store = Store::open(&wh.database())?;
+            match command {
+                TokenCommand::Issue { partner, partners, policy } => {
+                    let policy = load_policy(policy.as_ref())?;
+                    let lists: Vec<&str> = policy.lists.iter().map(|l| l.id.as_str()).collect();
+                    let known = credence::partners::load_or_default(partners.as_deref(), &lists)?;
+                    if !known.iter().any(|p| p.id == partner) {
+                        eprintln!(
+                            "refused: '{partner}' is not a partner (partners: {})",
+                            known.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", ")
+                        );
+                        return Ok(ExitCode::from(1));
+                    }
+                    let token = credence::partner_api::new_token();
+                    let id = store.add_token(&partner, &credence::partner_api::token_hash(&token))?;
+                    eprintln!("token #{id} for {partner}; it is shown once and only its SHA-256 is stored:");
+                    println!("{token}");
+                }
+                TokenCommand::Revoke { token_id } => {
+                    if store.revoke_token(token_id)? {
+                        println!("token #{token_id} revoked");
+                    } else {
+                        eprintln!("refused: no live token #{token_id}");
+                        return Ok(ExitCode::from(1));
+                    }
+                }
+                TokenCommand::List => {
+                    for (id, partner, issued, revoked) in store.tokens()? {
+                        println!(
+                            "#{id}  {partner:<24} issued {issued}  {}",
+                            revoked.map(|r| format!("revoked {r}")).unwrap_or_else(|| "live".into())
+                        );
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit { warehouse, limit } => {
+            let store = Store::open(&Warehouse::new(&warehouse).database())?;
+            for a in store.audit_log(limit)? {
+                println!(
+                    "{:>6} {} {:<22} {} {} {} {}B{}",
+                    a.id,
+                    a.at,
+                    a.actor.as_deref().unwrap_or("-"),
+                    a.method,
+                    a.path,
+                    a.status,
+                    a.bytes,
+                    a.detail.map(|d| format!(" {d}")).unwrap_or_default()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Keys { command: KeysCommand::Generate { secret_key, public_key, unencrypted } } => {
             let password = if unencrypted {
                 None
