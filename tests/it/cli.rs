@@ -55,7 +55,7 @@ fn a_file_level_fault_stops_the_run_and_writes_nothing() {
     std::fs::create_dir_all(&partition).unwrap();
     std::fs::write(partition.join("part-0.parquet"), b"PAR1 truncated").unwrap();
 
-    let o = credence(&["run", "--warehouse", dir.path().to_str().unwrap(), "--as-of", D]);
+    let o = credence(&["run", "--unsigned", "--warehouse", dir.path().to_str().unwrap(), "--as-of", D]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(err.contains("landing/violations/ingest_date=2026-11-27/part-0.parquet: not readable Parquet"), "{err}");
@@ -72,13 +72,13 @@ fn the_rejection_threshold_fails_the_run_but_keeps_quarantine_and_report() {
     let root = dir.path().to_str().unwrap();
     let wh = Warehouse::new(dir.path());
     registry(&wh, 20, 0);
-    ok(&["run", "--warehouse", root, "--as-of", D]);
+    ok(&["run", "--unsigned", "--warehouse", root, "--as-of", D]);
     let scores = wh.mart("scores", D.parse().unwrap()).join("part-0.parquet");
     let before = std::fs::read(&scores).unwrap();
 
     // 2 bad rows of 22 is 9%: over the default 5%.
     registry(&wh, 20, 2);
-    let o = credence(&["run", "--warehouse", root, "--as-of", D]);
+    let o = credence(&["run", "--unsigned", "--warehouse", root, "--as-of", D]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("registry: 2 of 22 rows rejected"),
@@ -92,7 +92,7 @@ fn the_rejection_threshold_fails_the_run_but_keeps_quarantine_and_report() {
     assert!(dir.path().join("reports/quality/as_of=2026-11-27/quality.json").exists());
 
     // A run allowed 10% goes through.
-    ok(&["run", "--warehouse", root, "--as-of", D, "--max-reject-share", "0.1"]);
+    ok(&["run", "--unsigned", "--warehouse", root, "--as-of", D, "--max-reject-share", "0.1"]);
 }
 
 #[test]
@@ -100,7 +100,7 @@ fn quarantined_rows_carry_source_and_reason() {
     let dir = tempfile::tempdir().unwrap();
     let wh = Warehouse::new(dir.path());
     registry(&wh, 30, 1);
-    ok(&["run", "--warehouse", dir.path().to_str().unwrap(), "--as-of", D]);
+    ok(&["run", "--unsigned", "--warehouse", dir.path().to_str().unwrap(), "--as-of", D]);
     let q = wh.quarantine(Dataset::Registry, D.parse().unwrap()).join("part-0.parquet");
     let b = &credence::parquet_io::read_parquet(&q).unwrap()[0];
     let col = |name: &str| b.column(b.schema().index_of(name).unwrap()).clone();

@@ -21,7 +21,7 @@ fn generated_warehouse_scores_match_the_golden_files() {
         "--bad-rate",
         "0.01",
     ]);
-    ok(&["run", "--warehouse", root, "--as-of", "2026-11-27", "--threads", "2"]);
+    ok(&["run", "--unsigned", "--warehouse", root, "--as-of", "2026-11-27", "--threads", "2"]);
     let scores = dir.path().join("marts/scores/as_of=2026-11-27/part-0.parquet");
     golden("scores-600-seed11-2026-11-27.txt", &scores_text(&scores));
     let report = std::fs::read_to_string(dir.path().join("reports/quality/as_of=2026-11-27/quality.json")).unwrap();
@@ -29,7 +29,7 @@ fn generated_warehouse_scores_match_the_golden_files() {
 
     // The same run with one thread writes the same bytes.
     let first = std::fs::read(&scores).unwrap();
-    ok(&["run", "--warehouse", root, "--as-of", "2026-11-27", "--threads", "1"]);
+    ok(&["run", "--unsigned", "--warehouse", root, "--as-of", "2026-11-27", "--threads", "1"]);
     assert_eq!(std::fs::read(&scores).unwrap(), first, "thread count must not change the output");
 }
 

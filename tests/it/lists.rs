@@ -69,7 +69,7 @@ impl World {
     }
 
     fn run(&self, date: &str) {
-        ok(&["run", "--warehouse", self.root(), "--as-of", date]);
+        ok(&["run", "--unsigned", "--warehouse", self.root(), "--as-of", date]);
     }
 
     fn listing(&self, date: &str) -> Vec<ListingRow> {
@@ -382,7 +382,7 @@ fn lists_do_not_depend_on_file_order_or_threads() {
         .map(|m| std::fs::read(d.join(m).join("part-0.parquet")).unwrap())
         .collect()
     };
-    ok(&["run", "--warehouse", root, "--as-of", "2026-11-27", "--threads", "2"]);
+    ok(&["run", "--unsigned", "--warehouse", root, "--as-of", "2026-11-27", "--threads", "2"]);
     let first = marts(dir.path());
     let listing = read_listings(&dir.path().join("marts/listings/list=serious-dishonesty/as_of=2026-11-27")).unwrap();
     assert!(listing.iter().any(|r| r.depth > 0), "the generated data has joint members");
@@ -398,6 +398,6 @@ fn lists_do_not_depend_on_file_order_or_threads() {
             }
         }
     }
-    ok(&["run", "--warehouse", root, "--as-of", "2026-11-27", "--threads", "1"]);
+    ok(&["run", "--unsigned", "--warehouse", root, "--as-of", "2026-11-27", "--threads", "1"]);
     assert!(first == marts(dir.path()), "file order and thread count must not change any mart");
 }

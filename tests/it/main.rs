@@ -1,15 +1,21 @@
 //! The integration tests: one binary (each test file would link DataFusion
 //! again). They run the real `credence` binary on real files.
 //!
+//! - `api`: the partner API on a real server: auth matrix, ETag, ranges, gzip, audit.
+//! - `crash`: SIGKILL during runs never leaves a LATEST that does not verify.
 //! - `cli`: exit codes and messages of the commands, what a failed run
 //!   leaves behind.
 //! - `golden`: a fixed generated warehouse scored end to end, compared with
 //!   the files under `tests/golden/` (regenerate with `UPDATE_GOLDEN=1`).
 //! - `lists`: joint members, restrictions and officer decisions across nightly runs.
+//! - `publication`: signed publications over a sequence of nights, partner views, tampering.
 //! - `rerun`: an old date rerun after newer partitions landed.
 
+mod api;
 mod cli;
+mod crash;
 mod golden;
 mod lists;
+mod publication;
 mod rerun;
 mod support;

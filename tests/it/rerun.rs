@@ -12,13 +12,13 @@ fn rerunning_an_old_date_ignores_newer_partitions() {
     // The same warehouse as it was on 2026-11-26: without the last night.
     let before = tempfile::tempdir().unwrap();
     copy_without(full.path(), before.path(), "ingest_date=2026-11-27");
-    ok(&["run", "--warehouse", before.path().to_str().unwrap(), "--as-of", "2026-11-26"]);
-    ok(&["run", "--warehouse", root, "--as-of", "2026-11-26"]);
+    ok(&["run", "--unsigned", "--warehouse", before.path().to_str().unwrap(), "--as-of", "2026-11-26"]);
+    ok(&["run", "--unsigned", "--warehouse", root, "--as-of", "2026-11-26"]);
     let path = |d: &std::path::Path| d.join("marts/scores/as_of=2026-11-26/part-0.parquet");
     assert_eq!(scores_text(&path(full.path())), scores_text(&path(before.path())));
     assert_eq!(std::fs::read(path(full.path())).unwrap(), std::fs::read(path(before.path())).unwrap());
 
-    ok(&["run", "--warehouse", root, "--as-of", "2026-11-27"]);
+    ok(&["run", "--unsigned", "--warehouse", root, "--as-of", "2026-11-27"]);
     assert_ne!(
         scores_text(&path(full.path())),
         scores_text(&full.path().join("marts/scores/as_of=2026-11-27/part-0.parquet")),

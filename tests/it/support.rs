@@ -86,3 +86,72 @@ pub fn golden(name: &str, actual: &str) {
         );
     }
 }
+
+/// A `credence serve` process on 127.0.0.1 (a free port), stopped with
+/// SIGTERM when dropped.
+pub struct Server {
+    pub child: std::process::Child,
+    pub base: String,
+}
+
+impl Server {
+    pub fn start(warehouse: &Path, extra: &[&str]) -> Server {
+        use std::io::BufRead;
+        let mut args = vec!["serve", "--warehouse", warehouse.to_str().unwrap(), "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_credence"))
+            .args(&args)
+            .env("CREDENCE_LOG_FORMAT", "json")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start credence serve");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|s| s.split('/').next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        Server { child, base: format!("http://{addr}") }
+    }
+
+    /// Sends SIGTERM and waits; returns the exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Generates an unencrypted key pair in `dir`; returns (secret, public).
+pub fn keys(dir: &Path) -> (String, String) {
+    let (sk, pk) = (dir.join("test.key"), dir.join("test.pub"));
+    ok(&[
+        "keys",
+        "generate",
+        "--secret-key",
+        sk.to_str().unwrap(),
+        "--public-key",
+        pk.to_str().unwrap(),
+        "--unencrypted",
+    ]);
+    (sk.to_str().unwrap().to_string(), pk.to_str().unwrap().to_string())
+}
+
+/// Runs the stock `minisign -V` on `dir/manifest.json`; true when it verifies.
+pub fn minisign_verifies(dir: &Path, public_key: &str) -> bool {
+    let out = Command::new("minisign")
+        .args(["-Vm", dir.join("manifest.json").to_str().unwrap(), "-p", public_key])
+        .output()
+        .expect("the minisign binary is installed (.ci/run installs it)");
+    out.status.success()
+}

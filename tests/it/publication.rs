@@ -1,0 +1,325 @@
+//! Publications across a sequence of nightly runs: entries, changes and
+//! removal reasons, republication, idempotence, rebuilds, signatures.
+
+use std::path::Path;
+
+use credence::contract::Dataset;
+use credence::fixture::{entity, land, person};
+use credence::warehouse::Warehouse;
+
+use crate::support::{credence, keys, minisign_verifies, ok, stderr, stdout};
+
+const LIST: &str = "serious-dishonesty";
+
+fn reg(n: u32, kind: &str, parent: Option<u32>, status: &str, region: &str) -> String {
+    let parent = parent.map(|p| format!(r#","parent_id":"{}""#, entity(p))).unwrap_or_default();
+    format!(
+        r#"{{"entity_id":"{}","name":"Entity {n}, Ltd.","entity_type":"{kind}","legal_rep_id":"{}","region":"{region}","established_on":"2015-01-01","status":"{status}","online_store":"https://mall.example.cn/{n}"{parent}}}"#,
+        entity(n),
+        person(n)
+    )
+}
+
+fn grave(case: &str, e: u32, decided: &str) -> String {
+    format!(
+        r#"{{"case_id":"{case}","entity_id":"{}","decided_on":"{decided}","category":"counterfeit","severity":"grave","fine_cny":"1000.00","status":"effective","authority":"650100"}}"#,
+        entity(e)
+    )
+}
+
+struct Nightly {
+    dir: tempfile::TempDir,
+    wh: Warehouse,
+    sk: String,
+    pk: String,
+}
+
+impl Nightly {
+    fn new() -> Nightly {
+        let dir = tempfile::tempdir().unwrap();
+        let wh = Warehouse::new(dir.path().join("wh"));
+        let (sk, pk) = keys(dir.path());
+        Nightly { dir, wh, sk, pk }
+    }
+
+    fn root(&self) -> &str {
+        self.wh.root().to_str().unwrap()
+    }
+
+    fn run(&self, date: &str) -> String {
+        ok(&["run", "--warehouse", self.root(), "--as-of", date, "--signing-key", &self.sk])
+    }
+
+    fn confirm_all(&self) {
+        let queue = ok(&["review", "--list", LIST, "--warehouse", self.root()]);
+        for line in queue.lines().filter(|l| l.starts_with('9')) {
+            let id = line.split_whitespace().next().unwrap();
+            ok(&[
+                "decide",
+                "confirm",
+                "--list",
+                LIST,
+                "--entity",
+                id,
+                "--officer",
+                "o-1",
+                "--reason",
+                "reviewed the case file",
+                "--warehouse",
+                self.root(),
+            ]);
+        }
+    }
+
+    fn latest(&self) -> String {
+        std::fs::read_to_string(self.wh.published(LIST).join("LATEST")).unwrap().trim().to_string()
+    }
+
+    fn pub_dir(&self, id: &str) -> std::path::PathBuf {
+        self.wh.published(LIST).join(id)
+    }
+
+    /// (action, entity, removal_reason) of a publication's changes.csv.
+    fn changes(&self, id: &str) -> Vec<(String, String, String)> {
+        let text = std::fs::read_to_string(self.pub_dir(id).join("changes.csv")).unwrap();
+        let mut r = csv_rows(&text);
+        let header = r.remove(0);
+        let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+        r.into_iter()
+            .map(|row| (row[at("action")].clone(), row[at("entity_id")].clone(), row[at("removal_reason")].clone()))
+            .collect()
+    }
+}
+
+fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect())
+        .collect()
+}
+
+/// Entities: 1 grave (direct), 2 branch of 1, 3 grave, 4 grave (will be repaired),
+/// 5 grave (will be revoked in the registry), 6 grave (will be exempted), 7 grave then revoked case.
+fn night(n: &Nightly, date: &str, registry_status_5: &str, case_7_status: &str) {
+    let rows = [
+        reg(1, "company", None, "active", "650100"),
+        reg(2, "branch", Some(1), "active", "650102"),
+        reg(3, "company", None, "active", "350100"),
+        reg(4, "company", None, "active", "650100"),
+        reg(5, "company", None, registry_status_5, "650100"),
+        reg(6, "company", None, "active", "650100"),
+        reg(7, "company", None, "active", "110000"),
+    ];
+    land(&n.wh, Dataset::Registry, date, "part-0", &rows.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    let mut v: Vec<String> = [1, 3, 4, 5, 6].iter().map(|e| grave(&format!("V-{e}"), *e, "2026-10-01")).collect();
+    v.push(grave("V-7", 7, "2026-10-01").replace("effective", case_7_status));
+    land(&n.wh, Dataset::Violations, date, "part-0", &v.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+}
+
+#[test]
+fn changes_and_removal_reasons_across_nights() {
+    let n = Nightly::new();
+    night(&n, "2026-11-20", "active", "effective");
+    let out = n.run("2026-11-20");
+    assert!(out.contains("published 2026-11-20: 0 entries"), "everything is pending at first:\n{out}");
+    n.confirm_all();
+    let out = n.run("2026-11-20");
+    assert!(out.contains("published 2026-11-20.2: 7 entries, 7 added, 0 removed, 0 changed"), "{out}");
+    assert_eq!(n.latest(), "2026-11-20.2");
+
+    // A rerun with the same inputs, policy and decisions publishes nothing new.
+    let out = n.run("2026-11-20");
+    assert!(out.contains("nothing new: the entries equal publication 2026-11-20.2"), "{out}");
+    assert_eq!(n.latest(), "2026-11-20.2");
+
+    // Next night: 4 repaired, 5 revoked in the registry (out of scope), 6 exempt,
+    // 7's case revoked on appeal; 1 stays, so its branch 2 stays.
+    ok(&[
+        "decide",
+        "exempt",
+        "--list",
+        LIST,
+        "--entity",
+        &entity(6),
+        "--officer",
+        "s-1",
+        "--reason",
+        "court suspended the decision",
+        "--warehouse",
+        n.root(),
+    ]);
+    night(&n, "2026-11-21", "revoked", "revoked");
+    let repair =
+        format!(r#"{{"repair_id":"R-4","entity_id":"{}","case_id":"V-4","approved_on":"2026-11-21"}}"#, entity(4));
+    land(&n.wh, Dataset::Repairs, "2026-11-21", "part-0", &[&repair]);
+    let out = n.run("2026-11-21");
+    assert!(out.contains("published 2026-11-21: 3 entries, 0 added, 4 removed, 0 changed"), "{out}");
+    let removed: Vec<(String, String)> = n.changes("2026-11-21").into_iter().map(|(_, e, r)| (e, r)).collect();
+    assert_eq!(
+        removed,
+        [
+            (entity(4), "repaired".to_string()),
+            (entity(5), "out_of_scope".to_string()),
+            (entity(6), "exempted".to_string()),
+            (entity(7), "grade_improved".to_string()),
+        ]
+    );
+
+    // Entity 1's case is repaired: 1 leaves (repaired), and its branch 2 with it (joint_basis_ended).
+    night(&n, "2026-11-22", "revoked", "revoked");
+    let repair1 =
+        format!(r#"{{"repair_id":"R-1","entity_id":"{}","case_id":"V-1","approved_on":"2026-11-22"}}"#, entity(1));
+    land(&n.wh, Dataset::Repairs, "2026-11-22", "part-0", &[&repair1]);
+    n.run("2026-11-22");
+    let c = n.changes("2026-11-22");
+    assert_eq!(
+        c,
+        [("removed".into(), entity(1), "repaired".into()), ("removed".into(), entity(2), "joint_basis_ended".into())]
+    );
+
+    // listed_since keeps the first date of an unbroken stretch.
+    let entries = std::fs::read_to_string(n.pub_dir("2026-11-22").join("entries.csv")).unwrap();
+    let rows = csv_rows(&entries);
+    assert_eq!(rows.len(), 2, "header and entity 3");
+    let since = rows[0].iter().position(|h| h == "listed_since").unwrap();
+    assert_eq!(rows[1][since], "2026-11-20");
+
+    // A run as of an older date recomputes its marts but never publishes.
+    let out = n.run("2026-11-21");
+    assert!(out.contains("not published: publication 2026-11-22 is newer, a list never goes back in time"), "{out}");
+    assert_eq!(n.latest(), "2026-11-22");
+
+    // Every publication verifies with the stock minisign and with credence verify.
+    for id in ["2026-11-20", "2026-11-20.2", "2026-11-21", "2026-11-22"] {
+        let dir = n.pub_dir(id);
+        assert!(minisign_verifies(&dir, &n.pk), "{id}");
+        ok(&["verify", dir.to_str().unwrap(), "--public-key", &n.pk]);
+        for p in std::fs::read_dir(dir.join("partners")).unwrap() {
+            let p = p.unwrap().path();
+            assert!(minisign_verifies(&p, &n.pk), "{}", p.display());
+            ok(&["verify", p.to_str().unwrap(), "--public-key", &n.pk]);
+        }
+    }
+}
+
+#[test]
+fn partner_views_hold_only_their_regions_columns_and_formats() {
+    let n = Nightly::new();
+    night(&n, "2026-11-20", "active", "effective");
+    n.run("2026-11-20");
+    n.confirm_all();
+    n.run("2026-11-20");
+    let view = n.pub_dir("2026-11-20.2").join("partners");
+    let xj = std::fs::read_to_string(view.join("procurement-xj/entries.csv")).unwrap();
+    let rows = csv_rows(&xj);
+    assert_eq!(
+        rows[0],
+        ["entity_id", "name", "region", "list_id", "basis", "depth", "rules", "roots", "listed_since", "measures"]
+    );
+    assert!(rows[1..].iter().all(|r| r[2].starts_with("65")), "only region 65...: {rows:?}");
+    assert_eq!(rows.len() - 1, 5, "entities 1, 2, 4, 5, 6 are registered in Xinjiang");
+    assert!(!view.join("procurement-xj/entries.parquet").exists(), "csv only");
+    let names: Vec<String> = std::fs::read_dir(view.join("platform-association"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.contains(&"entries.parquet".to_string()) && !names.iter().any(|n| n.ends_with(".csv")));
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(view.join("platform-association/manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["partner"], "platform-association");
+    assert_eq!(m["counts"]["entries"], 7);
+}
+
+#[test]
+fn a_rebuild_gives_byte_identical_entries_and_changes() {
+    let n = Nightly::new();
+    night(&n, "2026-11-20", "active", "effective");
+    n.run("2026-11-20");
+    n.confirm_all();
+    n.run("2026-11-20");
+    night(&n, "2026-11-21", "revoked", "effective");
+    n.run("2026-11-21");
+    let files = ["entries.parquet", "entries.csv", "changes.parquet", "changes.csv", "partners/tax-bureau/entries.csv"];
+    let read = |id: &str| files.iter().map(|f| std::fs::read(n.pub_dir(id).join(f)).unwrap()).collect::<Vec<_>>();
+    let before = read("2026-11-21");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(n.pub_dir("2026-11-21").join("manifest.json")).unwrap()).unwrap();
+
+    // Roll the list back to 2026-11-20.2 and run 2026-11-21 again.
+    std::fs::remove_dir_all(n.pub_dir("2026-11-21")).unwrap();
+    std::fs::write(n.wh.published(LIST).join("LATEST"), "2026-11-20.2\n").unwrap();
+    n.run("2026-11-21");
+    assert_eq!(read("2026-11-21"), before);
+    let again: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(n.pub_dir("2026-11-21").join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(again["files"], manifest["files"], "the same hashes");
+    assert_eq!(again["inputs"], manifest["inputs"]);
+    assert_eq!(manifest["previous_publication_id"], "2026-11-20.2");
+    assert_eq!(manifest["policy"]["id"], "online-market");
+}
+
+#[test]
+fn tampering_is_detected_by_minisign_and_verify() {
+    let n = Nightly::new();
+    night(&n, "2026-11-20", "active", "effective");
+    n.run("2026-11-20");
+    n.confirm_all();
+    n.run("2026-11-20");
+    let copy = n.dir.path().join("download");
+    copy_dir(&n.pub_dir("2026-11-20.2").join("partners/tax-bureau"), &copy);
+    ok(&["verify", copy.to_str().unwrap(), "--public-key", &n.pk]);
+
+    // A changed entries file: the manifest's hash no longer matches.
+    let csv = copy.join("entries.csv");
+    let text = std::fs::read_to_string(&csv).unwrap().replacen("Entity 1,", "Entity 9,", 1);
+    std::fs::write(&csv, text).unwrap();
+    let o = credence(&["verify", copy.to_str().unwrap(), "--public-key", &n.pk]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("FAILED: entries.csv: SHA-256"), "{}", stderr(&o));
+
+    // A changed manifest: the signature no longer verifies, for minisign too.
+    let manifest = copy.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest).unwrap().replace("\"rows\": 7", "\"rows\": 6");
+    std::fs::write(&manifest, text).unwrap();
+    assert!(!minisign_verifies(&copy, &n.pk));
+    let o = credence(&["verify", copy.to_str().unwrap(), "--public-key", &n.pk]);
+    assert!(stderr(&o).contains("manifest.json: the signature does not verify"), "{}", stderr(&o));
+
+    // Another key does not verify it either.
+    let other = tempfile::tempdir().unwrap();
+    let (_, other_pk) = keys(other.path());
+    assert!(!minisign_verifies(&n.pub_dir("2026-11-20.2"), &other_pk));
+}
+
+#[test]
+fn publishing_needs_a_key_or_an_explicit_unsigned() {
+    let n = Nightly::new();
+    night(&n, "2026-11-20", "active", "effective");
+    let o = credence(&["run", "--warehouse", n.root(), "--as-of", "2026-11-20"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("no signing key: set CREDENCE_SIGNING_KEY or pass --signing-key, or pass --unsigned"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!n.wh.root().join("marts").exists(), "refused before anything is written");
+    let out = ok(&["run", "--warehouse", n.root(), "--as-of", "2026-11-20", "--unsigned"]);
+    assert!(out.contains("published 2026-11-20"), "{out}");
+    let dir = n.pub_dir("2026-11-20");
+    assert!(!dir.join("manifest.json.minisig").exists());
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["signed"], false);
+    let o = credence(&["verify", dir.to_str().unwrap(), "--public-key", &n.pk]);
+    assert!(stderr(&o).contains("the manifest says the publication is unsigned"));
+    let _ = stdout(&o);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
