@@ -29,6 +29,7 @@ use crate::ids::AsOf;
 use crate::joint::graph::EntityGraph;
 use crate::joint::{self, RegistryColumns};
 use crate::listing::{self, Basis, ListingRow, RelatedRow, ReviewStatus, Stamp};
+use crate::lock::{LockError, RunLock};
 use crate::marts;
 use crate::partners::Partner;
 use crate::policy::ListSpec;
@@ -118,6 +119,8 @@ pub enum RunError {
     )]
     NoSigningKey,
     #[error(transparent)]
+    Locked(#[from] LockError),
+    #[error(transparent)]
     Input(#[from] InputError),
     #[error(transparent)]
     Publish(#[from] PublishError),
@@ -145,6 +148,7 @@ impl RunError {
     pub fn retryable(&self) -> bool {
         match self {
             RunError::Store(_)
+            | RunError::Locked(_)
             | RunError::Io { .. }
             | RunError::Parquet { .. }
             | RunError::Publish(PublishError::Io { .. })
@@ -198,7 +202,11 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport, RunError> {
         return Err(RunError::NoSigningKey);
     }
     let wh = &opts.warehouse;
+    // One run at a time per warehouse; whatever a crashed run left is cleared under the lock.
+    let _lock = RunLock::acquire(wh, &format!("credence {} run as of {}", opts.trigger, opts.as_of))?;
+    wh.clear_staging().map_err(|source| RunError::Io { what: "clearing .staging".into(), source })?;
     let store = Store::open(&wh.database())?;
+    store.mark_interrupted()?;
     let policy = &opts.policy;
     let run_id = store.begin_run(
         opts.as_of,

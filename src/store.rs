@@ -476,6 +476,41 @@ impl Store {
         Ok(rows)
     }
 
+    /// Marks runs still recorded as running as failed: their process ended
+    /// before they finished. Call only while holding the warehouse's lock.
+    pub fn mark_interrupted(&self) -> Result<usize> {
+        self.conn
+            .execute(
+                "UPDATE runs SET outcome = 'failed', finished_at = ?1,
+                 error = 'interrupted: the process ended before the run finished; nothing it staged was published'
+                 WHERE outcome = 'running'",
+                [now()],
+            )
+            .map_err(self.err("mark interrupted runs"))
+    }
+
+    /// The as-of date of the newest successful run, if any.
+    pub fn last_success(&self) -> Result<Option<AsOf>> {
+        let d: Option<String> = self
+            .conn
+            .query_row("SELECT max(as_of) FROM runs WHERE outcome = 'succeeded'", [], |r| r.get(0))
+            .map_err(self.err("read runs"))?;
+        Ok(d.and_then(|d| d.parse().ok()))
+    }
+
+    /// Whether a run as of `as_of` with this policy hash succeeded.
+    pub fn succeeded(&self, as_of: AsOf, policy_sha256: &str) -> Result<bool> {
+        let n: i64 = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM runs WHERE as_of = ?1 AND policy_sha256 = ?2 AND outcome = 'succeeded'",
+                params![as_of.to_string(), policy_sha256],
+                |r| r.get(0),
+            )
+            .map_err(self.err("read runs"))?;
+        Ok(n > 0)
+    }
+
     /// The newest runs first.
     pub fn runs(&self, limit: usize) -> Result<Vec<RunRow>> {
         let mut stmt = self
