@@ -1,6 +1,7 @@
 //! credence: nightly credit scoring, joint sanctions and signed publications
 //! for a market regulator. See ARCHITECTURE.md for the map.
 
+pub mod backfill;
 pub mod contract;
 pub mod decide;
 pub mod engine;
@@ -26,6 +27,7 @@ pub mod queue;
 pub mod review;
 pub mod rounding;
 pub mod run;
+pub mod schedule;
 pub mod score;
 pub mod sign;
 pub mod store;

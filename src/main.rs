@@ -54,6 +54,17 @@ enum Command {
     },
     /// Time validation and scoring on a generated warehouse; print rows/s and peak memory.
     Bench(bench::BenchArgs),
+    /// Run the scheduled jobs until SIGTERM or SIGINT.
+    Schedule {
+        /// Folder of job files.
+        #[arg(long, default_value = "jobs")]
+        jobs: PathBuf,
+        /// Serve Prometheus metrics on this address, such as 127.0.0.1:9464.
+        #[arg(long)]
+        metrics_listen: Option<String>,
+    },
+    /// Run every as-of date from --from to --to in order; rerun it to resume.
+    Backfill(BackfillArgs),
     /// Serve the partner download API.
     Serve {
         #[arg(long, default_value = "warehouse")]
@@ -266,6 +277,24 @@ impl PublishArgs {
 }
 
 #[derive(Args)]
+struct BackfillArgs {
+    #[arg(long, default_value = "warehouse")]
+    warehouse: PathBuf,
+    #[arg(long)]
+    from: AsOf,
+    #[arg(long)]
+    to: AsOf,
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    #[arg(long, default_value_t = DEFAULT_MAX_REJECT_SHARE)]
+    max_reject_share: f64,
+    #[command(flatten)]
+    engine: EngineArgs,
+    #[command(flatten)]
+    publish: PublishArgs,
+}
+
+#[derive(Args)]
 pub struct GenArgs {
     #[arg(long)]
     pub warehouse: PathBuf,
@@ -301,22 +330,8 @@ impl GenArgs {
     }
 }
 
-/// Parses `4G`, `512M`, `1.5GiB`, `1000000` (bytes).
 fn parse_size(s: &str) -> Result<usize, String> {
-    let t = s.trim().to_ascii_uppercase();
-    let t = t.trim_end_matches("IB").trim_end_matches('B');
-    let (num, mult) = match t.chars().last() {
-        Some('K') => (&t[..t.len() - 1], 1u64 << 10),
-        Some('M') => (&t[..t.len() - 1], 1 << 20),
-        Some('G') => (&t[..t.len() - 1], 1 << 30),
-        Some('T') => (&t[..t.len() - 1], 1 << 40),
-        _ => (t, 1),
-    };
-    let n: f64 = num.trim().parse().map_err(|_| format!("'{s}' is not a size such as 4G, 512M or 1048576"))?;
-    if n <= 0.0 {
-        return Err(format!("'{s}' must be positive"));
-    }
-    Ok((n * mult as f64) as usize)
+    credence::job::parse_size(s).ok_or_else(|| format!("'{s}' is not a size such as 4G, 512M or 1048576"))
 }
 
 /// Loads `--policy FILE`, or the embedded default.
@@ -469,17 +484,59 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Bench(args) => bench::bench(&args).context("benchmark"),
+        Command::Schedule { jobs, metrics_listen } => {
+            let specs = credence::job::load_dir(&jobs)?;
+            let prepared = specs.into_iter().map(credence::schedule::prepare).collect::<Result<Vec<_>, _>>()?;
+            let threads = prepared.iter().map(|p| p.template.limits.threads).max().unwrap_or(2);
+            runtime(threads)?.block_on(credence::schedule::run_daemon(prepared, metrics_listen))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backfill(args) => {
+            if args.from > args.to {
+                anyhow::bail!("--from {} is after --to {}", args.from, args.to);
+            }
+            let policy = load_policy(args.policy.as_ref())?;
+            let limits = args.engine.limits();
+            let (signer, partners) = args.publish.load(&policy)?;
+            let template = RunOptions {
+                warehouse: Warehouse::new(&args.warehouse),
+                as_of: args.from,
+                policy,
+                limits,
+                max_reject_share: args.max_reject_share,
+                trigger: "backfill".into(),
+                signer,
+                unsigned: args.publish.unsigned,
+                partners,
+            };
+            let result = runtime(limits.threads)?.block_on(credence::backfill::backfill(
+                &template,
+                args.from,
+                args.to,
+                |d, o| match o {
+                    credence::backfill::DateOutcome::AlreadyDone => println!("{d}: already done"),
+                    credence::backfill::DateOutcome::Ran { run_id, publications } => {
+                        println!("{d}: run {run_id} succeeded; {}", publications.join("; "))
+                    }
+                },
+            ));
+            match result {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                Err((date, e)) => {
+                    eprintln!(
+                        "error: {date}: {e:#}\nthe backfill stopped at {date}; run the same command again to resume"
+                    );
+                    Ok(ExitCode::from(if e.retryable() { 3 } else { 1 }))
+                }
+            }
+        }
         Command::Serve { warehouse, listen, partners, policy } => {
             let policy = load_policy(policy.as_ref())?;
             let lists: Vec<&str> = policy.lists.iter().map(|l| l.id.as_str()).collect();
             let partners = credence::partners::load_or_default(partners.as_deref(), &lists)?;
             let wh = Warehouse::new(&warehouse);
             let store = Store::open(&wh.database())?;
-            let state = std::sync::Arc::new(credence::partner_api::ApiState {
-                warehouse: wh,
-                partners,
-                store: std::sync::Mutex::new(store),
-            });
+            let state = std::sync::Arc::new(credence::partner_api::ApiState { warehouse: wh, partners, store });
             let rt = runtime(2)?;
             rt.block_on(async {
                 let listener =

@@ -9,7 +9,7 @@
 //! manifest, so no request path can reach any other file.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
@@ -32,7 +32,7 @@ use crate::warehouse::Warehouse;
 pub struct ApiState {
     pub warehouse: Warehouse,
     pub partners: Vec<Partner>,
-    pub store: Mutex<Store>,
+    pub store: Store,
 }
 
 /// The partner a request was authenticated as.
@@ -144,7 +144,7 @@ async fn authenticate(State(state): State<Arc<ApiState>>, mut req: Request, next
     let Some(token) = token else {
         return unauthorized("missing bearer token");
     };
-    let partner_id = state.store.lock().expect("store lock").token_partner(&token_hash(token));
+    let partner_id = state.store.token_partner(&token_hash(token));
     let partner = match partner_id {
         Ok(Some(id)) => state.partners.iter().find(|p| p.id == id).cloned(),
         Ok(None) => None,
@@ -180,7 +180,7 @@ async fn audit(State(state): State<Arc<ApiState>>, req: Request, next: Next) -> 
     let status = response.status().as_u16();
     let bytes =
         if method == Method::HEAD { 0 } else { http_body::Body::size_hint(response.body()).exact().unwrap_or(0) };
-    let store = state.store.lock().expect("store lock");
+    let store = &state.store;
     let actor = match (&token, status) {
         (Some(hash), s) if s != 401 => store.token_partner(hash).ok().flatten(),
         _ => None,

@@ -6,6 +6,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use std::sync::{Mutex, MutexGuard};
+
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::ids::AsOf;
@@ -112,7 +114,7 @@ const MIGRATIONS: &[&str] = &[
 
 /// An open operational database.
 pub struct Store {
-    conn: Connection,
+    conn: Mutex<Connection>,
     path: String,
 }
 
@@ -255,7 +257,7 @@ impl Store {
             tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(err("record schema version"))?;
             tx.commit().map_err(err("commit migration"))?;
         }
-        Ok(Store { conn, path: shown })
+        Ok(Store { conn: Mutex::new(conn), path: shown })
     }
 
     fn err(&self, operation: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -263,23 +265,23 @@ impl Store {
     }
 
     /// The connection, for the areas that keep their own tables here.
-    pub fn connection(&self) -> &Connection {
-        &self.conn
+    pub fn connection(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn begin_run(&self, as_of: AsOf, trigger: &str, policy: &PolicyRef) -> Result<RunId> {
-        self.conn
-            .execute(
-                "INSERT INTO runs (as_of, trigger, policy_id, policy_version, policy_sha256, started_at, outcome)
+        let conn = self.connection();
+        conn.execute(
+            "INSERT INTO runs (as_of, trigger, policy_id, policy_version, policy_sha256, started_at, outcome)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running')",
-                params![as_of.to_string(), trigger, policy.id, policy.version, policy.sha256, now()],
-            )
-            .map_err(self.err("record run start"))?;
-        Ok(RunId(self.conn.last_insert_rowid()))
+            params![as_of.to_string(), trigger, policy.id, policy.version, policy.sha256, now()],
+        )
+        .map_err(self.err("record run start"))?;
+        Ok(RunId(conn.last_insert_rowid()))
     }
 
     pub fn record_partition(&self, run: RunId, dataset: &str, ingest_date: &str, files: u64, rows: u64) -> Result<()> {
-        self.conn
+        self.connection()
             .execute(
                 "INSERT INTO run_partitions (run_id, dataset, ingest_date, files, rows) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![run.0, dataset, ingest_date, files as i64, rows as i64],
@@ -289,7 +291,7 @@ impl Store {
     }
 
     pub fn record_rejects(&self, run: RunId, dataset: &str, code: &str, rows: u64) -> Result<()> {
-        self.conn
+        self.connection()
             .execute(
                 "INSERT INTO run_rejects (run_id, dataset, code, rows) VALUES (?1, ?2, ?3, ?4)",
                 params![run.0, dataset, code, rows as i64],
@@ -299,7 +301,7 @@ impl Store {
     }
 
     pub fn record_step(&self, run: RunId, step: &str, duration: Duration, rows: Option<u64>) -> Result<()> {
-        self.conn
+        self.connection()
             .execute(
                 "INSERT INTO run_steps (run_id, step, duration_ms, rows) VALUES (?1, ?2, ?3, ?4)",
                 params![run.0, step, duration.as_millis() as i64, rows.map(|r| r as i64)],
@@ -309,7 +311,7 @@ impl Store {
     }
 
     pub fn finish_run(&self, run: RunId, succeeded: bool, error: Option<&str>, summary: Option<&str>) -> Result<()> {
-        self.conn
+        self.connection()
             .execute(
                 "UPDATE runs SET finished_at = ?2, outcome = ?3, error = ?4, summary = ?5 WHERE run_id = ?1",
                 params![run.0, now(), if succeeded { "succeeded" } else { "failed" }, error, summary],
@@ -320,29 +322,29 @@ impl Store {
 
     /// Appends a decision; returns its id. Decisions are never changed.
     pub fn add_decision(&self, d: &NewDecision) -> Result<i64> {
-        self.conn
-            .execute(
-                "INSERT INTO decisions (list_id, entity_id, action, officer, reason, until, basis, rules, decided_at)
+        let conn = self.connection();
+        conn.execute(
+            "INSERT INTO decisions (list_id, entity_id, action, officer, reason, until, basis, rules, decided_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    d.list_id,
-                    d.entity_id,
-                    d.action.as_str(),
-                    d.officer,
-                    d.reason,
-                    d.until.map(|u| u.to_string()),
-                    d.basis,
-                    d.rules.map(|r| serde_json::to_string(r).expect("strings serialise")),
-                    now()
-                ],
-            )
-            .map_err(self.err("record decision"))?;
-        Ok(self.conn.last_insert_rowid())
+            params![
+                d.list_id,
+                d.entity_id,
+                d.action.as_str(),
+                d.officer,
+                d.reason,
+                d.until.map(|u| u.to_string()),
+                d.basis,
+                d.rules.map(|r| serde_json::to_string(r).expect("strings serialise")),
+                now()
+            ],
+        )
+        .map_err(self.err("record decision"))?;
+        Ok(conn.last_insert_rowid())
     }
 
     /// The id of the newest decision (0 when there is none).
     pub fn last_decision_id(&self) -> Result<i64> {
-        self.conn
+        self.connection()
             .query_row("SELECT coalesce(max(decision_id), 0) FROM decisions", [], |r| r.get(0))
             .map_err(self.err("read decisions"))
     }
@@ -350,8 +352,8 @@ impl Store {
     /// Every decision with id <= `through`, oldest first; with `filter`,
     /// only those about one (list, entity) or one entity.
     pub fn decisions(&self, through: i64, list: Option<&str>, entity: Option<&str>) -> Result<Vec<Decision>> {
-        let mut stmt = self
-            .conn
+        let conn = self.connection();
+        let mut stmt = conn
             .prepare(
                 "SELECT decision_id, list_id, entity_id, action, officer, reason, until, basis, rules, decided_at
                  FROM decisions
@@ -385,7 +387,7 @@ impl Store {
 
     /// Records that run `run` uses the decisions with ids <= `through`.
     pub fn record_decisions_used(&self, run: RunId, through: i64) -> Result<()> {
-        self.conn
+        self.connection()
             .execute("UPDATE runs SET decisions_through = ?2 WHERE run_id = ?1", params![run.0, through])
             .map_err(self.err("record decisions used"))?;
         Ok(())
@@ -393,19 +395,19 @@ impl Store {
 
     /// Stores a new token's SHA-256 for `partner`; returns the token id.
     pub fn add_token(&self, partner: &str, sha256: &str) -> Result<i64> {
-        self.conn
-            .execute(
-                "INSERT INTO partner_tokens (partner_id, sha256, issued_at) VALUES (?1, ?2, ?3)",
-                params![partner, sha256, now()],
-            )
-            .map_err(self.err("store token"))?;
-        Ok(self.conn.last_insert_rowid())
+        let conn = self.connection();
+        conn.execute(
+            "INSERT INTO partner_tokens (partner_id, sha256, issued_at) VALUES (?1, ?2, ?3)",
+            params![partner, sha256, now()],
+        )
+        .map_err(self.err("store token"))?;
+        Ok(conn.last_insert_rowid())
     }
 
     /// Ends a token; `false` when no such live token exists.
     pub fn revoke_token(&self, token_id: i64) -> Result<bool> {
         let n = self
-            .conn
+            .connection()
             .execute(
                 "UPDATE partner_tokens SET revoked_at = ?2 WHERE token_id = ?1 AND revoked_at IS NULL",
                 params![token_id, now()],
@@ -416,7 +418,7 @@ impl Store {
 
     /// The partner of a live token with this SHA-256.
     pub fn token_partner(&self, sha256: &str) -> Result<Option<String>> {
-        self.conn
+        self.connection()
             .query_row(
                 "SELECT partner_id FROM partner_tokens WHERE sha256 = ?1 AND revoked_at IS NULL",
                 [sha256],
@@ -428,8 +430,8 @@ impl Store {
 
     /// (token id, partner, issued, revoked) of every token.
     pub fn tokens(&self) -> Result<Vec<(i64, String, String, Option<String>)>> {
-        let mut stmt = self
-            .conn
+        let conn = self.connection();
+        let mut stmt = conn
             .prepare("SELECT token_id, partner_id, issued_at, revoked_at FROM partner_tokens ORDER BY token_id")
             .map_err(self.err("list tokens"))?;
         let rows = stmt
@@ -442,7 +444,7 @@ impl Store {
 
     /// Appends one line to the audit log.
     pub fn audit(&self, entry: &AuditEntry) -> Result<()> {
-        self.conn
+        self.connection()
             .execute(
                 "INSERT INTO audit (at, actor, method, path, status, bytes, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![now(), entry.actor, entry.method, entry.path, entry.status, entry.bytes as i64, entry.detail],
@@ -453,9 +455,8 @@ impl Store {
 
     /// The newest audit lines first.
     pub fn audit_log(&self, limit: usize) -> Result<Vec<AuditRow>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT audit_id, at, actor, method, path, status, bytes, detail FROM audit ORDER BY audit_id DESC LIMIT ?1")
+        let conn = self.connection();
+        let mut stmt = conn.prepare("SELECT audit_id, at, actor, method, path, status, bytes, detail FROM audit ORDER BY audit_id DESC LIMIT ?1")
             .map_err(self.err("read the audit log"))?;
         let rows = stmt
             .query_map([limit as i64], |r| {
@@ -479,7 +480,7 @@ impl Store {
     /// Marks runs still recorded as running as failed: their process ended
     /// before they finished. Call only while holding the warehouse's lock.
     pub fn mark_interrupted(&self) -> Result<usize> {
-        self.conn
+        self.connection()
             .execute(
                 "UPDATE runs SET outcome = 'failed', finished_at = ?1,
                  error = 'interrupted: the process ended before the run finished; nothing it staged was published'
@@ -492,7 +493,7 @@ impl Store {
     /// The as-of date of the newest successful run, if any.
     pub fn last_success(&self) -> Result<Option<AsOf>> {
         let d: Option<String> = self
-            .conn
+            .connection()
             .query_row("SELECT max(as_of) FROM runs WHERE outcome = 'succeeded'", [], |r| r.get(0))
             .map_err(self.err("read runs"))?;
         Ok(d.and_then(|d| d.parse().ok()))
@@ -501,7 +502,7 @@ impl Store {
     /// Whether a run as of `as_of` with this policy hash succeeded.
     pub fn succeeded(&self, as_of: AsOf, policy_sha256: &str) -> Result<bool> {
         let n: i64 = self
-            .conn
+            .connection()
             .query_row(
                 "SELECT count(*) FROM runs WHERE as_of = ?1 AND policy_sha256 = ?2 AND outcome = 'succeeded'",
                 params![as_of.to_string(), policy_sha256],
@@ -513,9 +514,8 @@ impl Store {
 
     /// The newest runs first.
     pub fn runs(&self, limit: usize) -> Result<Vec<RunRow>> {
-        let mut stmt = self
-            .conn
-            .prepare(
+        let conn = self.connection();
+        let mut stmt = conn.prepare(
                 "SELECT run_id, as_of, trigger, policy_id || ' ' || policy_version, started_at, finished_at, outcome, error, summary
                  FROM runs ORDER BY run_id DESC LIMIT ?1",
             )
@@ -541,8 +541,8 @@ impl Store {
     }
 
     pub fn steps(&self, run: RunId) -> Result<Vec<StepRow>> {
-        let mut stmt = self
-            .conn
+        let conn = self.connection();
+        let mut stmt = conn
             .prepare("SELECT step, duration_ms, rows FROM run_steps WHERE run_id = ?1 ORDER BY rowid")
             .map_err(self.err("list steps"))?;
         let rows = stmt
@@ -555,8 +555,8 @@ impl Store {
 
     /// Rejected rows by (dataset, code) of a run.
     pub fn rejects(&self, run: RunId) -> Result<Vec<(String, String, i64)>> {
-        let mut stmt = self
-            .conn
+        let conn = self.connection();
+        let mut stmt = conn
             .prepare("SELECT dataset, code, rows FROM run_rejects WHERE run_id = ?1 ORDER BY dataset, code")
             .map_err(self.err("list rejects"))?;
         let rows = stmt
@@ -569,8 +569,8 @@ impl Store {
 
     /// Partitions read by a run: (dataset, ingest_date, files, rows).
     pub fn partitions(&self, run: RunId) -> Result<Vec<(String, String, i64, i64)>> {
-        let mut stmt = self
-            .conn
+        let conn = self.connection();
+        let mut stmt = conn
             .prepare("SELECT dataset, ingest_date, files, rows FROM run_partitions WHERE run_id = ?1 ORDER BY rowid")
             .map_err(self.err("list partitions"))?;
         let rows = stmt
@@ -582,7 +582,7 @@ impl Store {
     }
 
     pub fn run(&self, run: RunId) -> Result<Option<RunRow>> {
-        self.conn
+        self.connection()
             .query_row(
                 "SELECT run_id, as_of, trigger, policy_id || ' ' || policy_version, started_at, finished_at, outcome, error, summary
                  FROM runs WHERE run_id = ?1",

@@ -10,6 +10,7 @@
 //! - `lists`: joint members, restrictions and officer decisions across nightly runs.
 //! - `publication`: signed publications over a sequence of nights, partner views, tampering.
 //! - `rerun`: an old date rerun after newer partitions landed.
+//! - `schedule`: the scheduler daemon (on time, no overlap, catch-up, retry, stop) and backfill.
 
 mod api;
 mod cli;
@@ -18,4 +19,5 @@ mod golden;
 mod lists;
 mod publication;
 mod rerun;
+mod schedule;
 mod support;
