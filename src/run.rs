@@ -239,7 +239,12 @@ struct Steps<'a> {
     store: &'a Store,
     run: RunId,
     done: Vec<StepTiming>,
+    /// A progress bar of the steps on a terminal.
+    progress: tracing::Span,
 }
+
+/// The steps of a run, in order.
+pub const STEPS: [&str; 6] = ["validate", "quarantine", "score", "graph", "lists", "publish"];
 
 impl Steps<'_> {
     fn record(&mut self, step: &str, started: Instant, rows: Option<u64>) -> Result<(), RunError> {
@@ -247,6 +252,11 @@ impl Steps<'_> {
         self.store.record_step(self.run, step, duration, rows)?;
         info!(step, rows, duration_ms = duration.as_millis() as u64, "step finished");
         self.done.push(StepTiming { step: step.to_string(), duration, rows });
+        use tracing_indicatif::span_ext::IndicatifSpanExt;
+        self.progress.pb_inc(1);
+        if let Some(next) = STEPS.iter().skip_while(|s| **s != step).nth(1) {
+            self.progress.pb_set_message(next);
+        }
         Ok(())
     }
 }
@@ -256,7 +266,8 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     let policy = &opts.policy;
     let as_of = opts.as_of;
     let contracts = Contracts::load().expect("embedded contracts are valid");
-    let mut steps = Steps { store, run: run_id, done: Vec::new() };
+    let progress = crate::telemetry::progress_span("run", STEPS.len() as u64, "steps");
+    let mut steps = Steps { store, run: run_id, done: Vec::new(), progress };
     // A run uses the decisions made before it started.
     let decisions_through = store.last_decision_id()?;
     store.record_decisions_used(run_id, decisions_through)?;
