@@ -43,6 +43,13 @@ fn peak_rss() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// Resident set size of this process now, in bytes (Linux).
+fn current_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+}
+
 /// Starts a new peak-RSS measurement (Linux: writing 5 to clear_refs).
 fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
@@ -109,11 +116,17 @@ pub fn bench(args: &BenchArgs) -> Result<std::process::ExitCode> {
         gib(peak_rss())
     );
     for v in inputs.all() {
+        let bytes: usize = v.batches.iter().map(|b| b.get_array_memory_size()).sum();
         println!(
-            "          {:<11} {:>12} read {:>12} current",
-            v.report.dataset, v.report.rows_read, v.report.rows_current
+            "          {:<11} {:>12} read {:>12} current  {:>7.0} MiB in memory",
+            v.report.dataset,
+            v.report.rows_read,
+            v.report.rows_current,
+            bytes as f64 / (1 << 20) as f64
         );
     }
+    engine::return_free_memory();
+    println!("          resident now {}", gib(current_rss()));
 
     reset_peak_rss();
     let started = Instant::now();
@@ -134,6 +147,7 @@ pub fn bench(args: &BenchArgs) -> Result<std::process::ExitCode> {
         scored.summary.entities_scored
     );
 
+    engine::return_free_memory();
     reset_peak_rss();
     let started = Instant::now();
     let registry = RegistryColumns::from_batch(&inputs.registry.batches[0]);

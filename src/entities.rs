@@ -12,7 +12,28 @@ use crate::ids::EntityId;
 /// Accepted registry entities, sorted, with a hash lookup from id to index.
 pub struct EntityIndex {
     ids: Vec<EntityId>,
-    table: HashTable<u32>,
+    table: HashTable<Slot>,
+}
+
+/// A table slot holds the whole packed id (90 bits) beside its index, so a
+/// lookup reads one cache line and never the sorted id array.
+#[derive(Clone, Copy)]
+struct Slot {
+    low: u64,
+    high: u32,
+    idx: u32,
+}
+
+impl Slot {
+    fn of(id: EntityId, idx: u32) -> Slot {
+        let bits = id.bits();
+        Slot { low: bits as u64, high: (bits >> 64) as u32, idx }
+    }
+
+    fn holds(&self, id: EntityId) -> bool {
+        let bits = id.bits();
+        self.low == bits as u64 && self.high == (bits >> 64) as u32
+    }
 }
 
 impl EntityIndex {
@@ -22,20 +43,24 @@ impl EntityIndex {
         let hasher = FxBuildHasher;
         let mut table = HashTable::with_capacity(ids.len());
         for (i, id) in ids.iter().enumerate() {
-            table.insert_unique(hasher.hash_one(id), i as u32, |&j| hasher.hash_one(ids[j as usize]));
+            table.insert_unique(hasher.hash_one(id), Slot::of(*id, i as u32), |s| {
+                hasher.hash_one(EntityId::from_bits(((s.high as u128) << 64) | s.low as u128))
+            });
         }
         EntityIndex { ids, table }
     }
 
     /// The index of an entity id given as text, if it is in the snapshot.
     pub fn lookup(&self, text: &str) -> Option<u32> {
-        let id = EntityId::parse(text)?;
+        // The check character is not recomputed: an id whose check character
+        // is wrong packs to a value no registered (valid) id has.
+        let id = EntityId::pack_unchecked(text)?;
         self.lookup_id(id)
     }
 
     pub fn lookup_id(&self, id: EntityId) -> Option<u32> {
         let hash = FxBuildHasher.hash_one(id);
-        self.table.find(hash, |&j| self.ids[j as usize] == id).copied()
+        self.table.find(hash, |s| s.holds(id)).map(|s| s.idx)
     }
 
     pub fn id(&self, idx: u32) -> EntityId {

@@ -377,7 +377,7 @@ impl World<'_> {
                 }
                 let extra = r.random_range(0..3);
                 for k in 0..extra {
-                    if left < 1.0 {
+                    if left <= 1.0 {
                         break;
                     }
                     let s = if k + 1 == extra { (left * 100.0).round() / 100.0 } else { share(&mut r, 1.0, left) };

@@ -77,6 +77,16 @@ impl EntityId {
         Some(Self::pack(s.as_bytes()))
     }
 
+    /// Packs 18 characters of the alphabet without checking the check
+    /// character; `None` for any other text.
+    pub fn pack_unchecked(s: &str) -> Option<EntityId> {
+        let b = s.as_bytes();
+        if b.len() != 18 || b.iter().any(|c| ALPHABET_INDEX[*c as usize] == NOT_IN_ALPHABET) {
+            return None;
+        }
+        Some(Self::pack(b))
+    }
+
     fn pack(b: &[u8]) -> EntityId {
         let mut v = 0u128;
         for c in b {
@@ -92,6 +102,11 @@ impl EntityId {
         let mut b = first17.as_bytes().to_vec();
         b.push(check);
         Some(Self::pack(&b))
+    }
+
+    /// The id of a packed value made by [`EntityId::bits`].
+    pub fn from_bits(bits: u128) -> EntityId {
+        EntityId(bits)
     }
 
     /// The packed 90-bit value; its integer order is the text order.

@@ -162,7 +162,7 @@ impl RunError {
 /// The contract columns each stage needs of each dataset.
 pub fn keep_columns(policy: &Policy, dataset: Dataset) -> Vec<String> {
     let mut cols: Vec<String> = match dataset {
-        Dataset::Registry => ["entity_id", "entity_type", "parent_id", "legal_rep_id"].map(String::from).to_vec(),
+        Dataset::Registry => ["parent_id", "legal_rep_id"].map(String::from).to_vec(),
         Dataset::Holdings => ["holder_id", "holder_kind", "share_pct"].map(String::from).to_vec(),
         Dataset::Violations => ["case_id", "decided_on"].map(String::from).to_vec(),
         Dataset::Complaints => ["complaint_id", "received_on"].map(String::from).to_vec(),
@@ -287,6 +287,7 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
         }
     }
     steps.record("validate", started, Some(read))?;
+    engine::return_free_memory();
 
     // Quarantine and the data-quality report: always written.
     let started = Instant::now();
@@ -328,6 +329,7 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
         .await?;
     steps.record("score", started, Some(scored.summary.entities_scored))?;
     drop(ctx);
+    engine::return_free_memory();
 
     // Graph.
     let started = Instant::now();

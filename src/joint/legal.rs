@@ -3,7 +3,9 @@
 //! scope represented by a restricted person is flagged. Neither is listed
 //! and neither extends anything further.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+
+use rustc_hash::FxBuildHasher;
 
 use super::rounds::Member;
 
@@ -32,7 +34,7 @@ pub fn restrictions<'a>(
     rep_of: &dyn Fn(u32) -> Option<&'a str>,
     in_scope: &dyn Fn(u32) -> bool,
 ) -> (Vec<Restricted>, Vec<Flagged>) {
-    let mut represented: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+    let mut represented: HashMap<&str, Vec<u32>, FxBuildHasher> = HashMap::default();
     let mut member = vec![false; entities];
     for m in members {
         member[m.entity as usize] = true;
@@ -53,7 +55,9 @@ pub fn restrictions<'a>(
             })
             .collect()
     };
-    let restricted = represented.into_iter().map(|(p, roots)| Restricted { person: p.to_string(), roots }).collect();
+    let mut restricted: Vec<Restricted> =
+        represented.into_iter().map(|(p, roots)| Restricted { person: p.to_string(), roots }).collect();
+    restricted.sort_by(|a, b| a.person.cmp(&b.person));
     (restricted, flagged)
 }
 

@@ -15,7 +15,7 @@ use arrow::array::{
     Array, ArrayRef, AsArray, Date32Array, Float64Builder, ListArray, ListBuilder, RecordBatch, StringArray,
     StringBuilder, StructBuilder,
 };
-use arrow::datatypes::{DataType, Field, Fields, Float64Type, Int64Type, Schema, SchemaRef, UInt32Type};
+use arrow::datatypes::{DataType, Field, Fields, Float64Type, Int64Type, Schema, SchemaRef, UInt16Type, UInt32Type};
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 
@@ -24,7 +24,7 @@ use crate::entities::EntityIndex;
 use crate::ids::AsOf;
 use crate::parquet_io::ParquetSink;
 use crate::policy::Policy;
-use reasons::{Reason, RuleHit};
+use reasons::{Reason, ReasonRef, RuleHit};
 
 /// Scoring failed in the engine or while writing.
 #[derive(Debug, thiserror::Error)]
@@ -105,8 +105,22 @@ pub async fn score(
     out_dir: &Path,
 ) -> Result<Scored, ScoreError> {
     let n = entities.len();
-    let deductions = match plan::evidence(ctx, policy, as_of).await? {
-        Some(ev) => plan::deductions(ev, policy)?.collect().await?,
+    let mut clock = std::time::Instant::now();
+    let mut phase = |name: &str| {
+        tracing::debug!(phase = name, ms = clock.elapsed().as_millis() as u64, "scoring phase");
+        clock = std::time::Instant::now();
+    };
+    // The evidence rows, once: their sums are the deductions, their record
+    // ids the reasons' records.
+    let evidence = match plan::evidence(ctx, policy, as_of).await? {
+        Some(ev) => ev.collect().await?,
+        None => vec![],
+    };
+    let deductions = match evidence.first() {
+        Some(b) => {
+            engine::register(ctx, "evidence", b.schema(), &evidence)?;
+            plan::deductions(ctx.table("evidence").await?, policy)?.collect().await?
+        }
         None => vec![],
     };
     let deductions_df = match deductions.first() {
@@ -116,7 +130,11 @@ pub async fn score(
         }
         None => None,
     };
+    phase("evidence and deductions");
     let per_entity = plan::entity_scores(ctx, policy, deductions_df).await?.collect().await?;
+    phase("entity scores");
+    ctx.deregister_table("evidence")?;
+    ctx.deregister_table("deductions")?;
 
     let mut grade = vec![NOT_SCORED; n];
     let mut band = vec![NOT_SCORED; n];
@@ -134,75 +152,98 @@ pub async fn score(
         }
     }
 
-    // Deduction rows grouped by entity (a counting sort on entity_idx).
-    let mut starts = vec![0u32; n + 1];
-    for b in &deductions {
-        for v in b.column(0).as_primitive::<UInt32Type>().values() {
-            starts[*v as usize + 1] += 1;
-        }
-    }
-    for i in 0..n {
-        starts[i + 1] += starts[i];
-    }
-    let mut fill = starts.clone();
-    let mut rows = vec![(0u32, 0u32); starts[n] as usize];
-    for (bi, b) in deductions.iter().enumerate() {
-        for (r, v) in b.column(0).as_primitive::<UInt32Type>().values().iter().enumerate() {
-            rows[fill[*v as usize] as usize] = (bi as u32, r as u32);
-            fill[*v as usize] += 1;
-        }
-    }
-    drop(fill);
-    let direct: std::collections::HashSet<&str> = policy.direct_grades.iter().map(|g| g.id.as_str()).collect();
+    // Deduction and evidence rows grouped by entity (counting sorts on entity_idx).
+    let (ded_starts, ded_rows) = group_by_entity(&deductions, n);
+    let (ev_starts, ev_rows) = group_by_entity(&evidence, n);
+    phase("grades and grouping");
+    let rule_ids = plan::rule_ids(policy);
+    let first_direct = policy.rules.len();
+    // The columns, once per batch: no allocation per value.
+    let ded_cols: Vec<(&[u16], &[f64])> = deductions
+        .iter()
+        .map(|b| {
+            (
+                b.column(1).as_primitive::<UInt16Type>().values().as_ref(),
+                b.column(2).as_primitive::<Float64Type>().values().as_ref(),
+            )
+        })
+        .collect();
+    let ev_cols: Vec<(&[u16], &arrow::array::StringArray)> = evidence
+        .iter()
+        .map(|b| (b.column(1).as_primitive::<UInt16Type>().values().as_ref(), b.column(2).as_string::<i32>()))
+        .collect();
+    // Reason rule ids are kept for the entities a list may hold (reject decisions).
+    let listed_grade: Vec<bool> =
+        (0..policy.grades.len()).map(|g| policy.lists.iter().any(|l| l.grades.contains(&g))).collect();
 
     let schema = scores_schema();
     let mut sink = ParquetSink::create(&out_dir.join("part-0.parquet"), schema.clone())?;
+    // Batches are encoded on a second thread while the next ones are built.
+    let (to_writer, batches_in) = std::sync::mpsc::sync_channel::<RecordBatch>(2);
+    let writer = std::thread::spawn(move || -> Result<u64, parquet::errors::ParquetError> {
+        for b in batches_in {
+            sink.write(&b)?;
+        }
+        sink.finish()
+    });
     let mut summary_grades = vec![0u64; policy.grades.len()];
-    let mut summary_reasons: BTreeMap<String, u64> = BTreeMap::new();
+    let mut summary_reasons: Vec<(&str, u64)> = Vec::new();
     let mut reason_rules = BTreeMap::new();
     let mut out = Builders::new(policy, as_of);
     for i in 0..n {
         if grade[i] == NOT_SCORED {
             continue;
         }
-        let hits: Vec<RuleHit> = rows[starts[i] as usize..starts[i + 1] as usize]
+        let evidence_of = &ev_rows[ev_starts[i] as usize..ev_starts[i + 1] as usize];
+        let hits: Vec<RuleHit> = ded_rows[ded_starts[i] as usize..ded_starts[i + 1] as usize]
             .iter()
             .map(|(bi, r)| {
-                let b = &deductions[*bi as usize];
-                let (bi, r) = (b, *r as usize);
-                let rule_id = bi.column(1).as_string::<i32>().value(r).to_string();
-                let ded = bi.column(2).as_primitive::<Float64Type>().value(r);
-                let recs = bi.column(3).as_list::<i32>().value(r);
-                let recs = recs.as_string::<i32>();
-                let records = (0..recs.len()).map(|k| recs.value(k).to_string()).collect();
-                RuleHit { direct: direct.contains(rule_id.as_str()), rule_id, ded, records }
+                let (rules, ded) = ded_cols[*bi as usize];
+                let no = rules[*r as usize];
+                let records = evidence_of
+                    .iter()
+                    .filter(|(eb, er)| ev_cols[*eb as usize].0[*er as usize] == no)
+                    .map(|(eb, er)| ev_cols[*eb as usize].1.value(*er as usize))
+                    .collect();
+                RuleHit {
+                    rule_id: rule_ids[no as usize],
+                    direct: no as usize >= first_direct,
+                    ded: ded[*r as usize],
+                    records,
+                }
             })
             .collect();
         let reasons = reasons::reasons(hits);
         summary_grades[grade[i] as usize] += 1;
         for r in &reasons {
-            *summary_reasons.entry(r.rule_id.clone()).or_default() += 1;
+            match summary_reasons.iter_mut().find(|(id, _)| *id == r.rule_id) {
+                Some((_, n)) => *n += 1,
+                None => summary_reasons.push((r.rule_id, 1)),
+            }
         }
-        if !reasons.is_empty() {
-            reason_rules.insert(i as u32, reasons.iter().map(|r| r.rule_id.clone()).collect());
+        if !reasons.is_empty() && listed_grade[grade[i] as usize] {
+            reason_rules.insert(i as u32, reasons.iter().map(|r| r.rule_id.to_string()).collect());
         }
+        let id = entities.id(i as u32).to_bytes();
         out.push(
-            &entities.id(i as u32).to_string(),
+            std::str::from_utf8(&id).expect("ids are ASCII"),
             score[i],
             policy.grade_name(band[i] as usize),
             policy.grade_name(grade[i] as usize),
             &reasons,
         );
-        if out.len() == BATCH_ENTITIES {
-            sink.write(&out.finish(&schema))?;
+        if out.len() == BATCH_ENTITIES && to_writer.send(out.finish(&schema)).is_err() {
+            break;
         }
     }
     if out.len() > 0 {
-        sink.write(&out.finish(&schema))?;
+        let _ = to_writer.send(out.finish(&schema));
     }
-    let scored_rows = sink.finish()?;
+    drop(to_writer);
+    let scored_rows = writer.join().expect("the writer thread does not panic")?;
+    phase("reasons and mart");
 
-    let mut reasons_ranked: Vec<(String, u64)> = summary_reasons.into_iter().collect();
+    let mut reasons_ranked: Vec<(String, u64)> = summary_reasons.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
     reasons_ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     Ok(Scored {
         grade,
@@ -215,6 +256,29 @@ pub async fn score(
             reasons: reasons_ranked,
         },
     })
+}
+
+/// Rows of `batches` (first column `entity_idx`) grouped by entity: the
+/// rows of entity e are `rows[starts[e]..starts[e + 1]]` as (batch, row).
+fn group_by_entity(batches: &[RecordBatch], n: usize) -> (Vec<u32>, Vec<(u32, u32)>) {
+    let mut starts = vec![0u32; n + 1];
+    for b in batches {
+        for v in b.column(0).as_primitive::<UInt32Type>().values() {
+            starts[*v as usize + 1] += 1;
+        }
+    }
+    for i in 0..n {
+        starts[i + 1] += starts[i];
+    }
+    let mut fill = starts.clone();
+    let mut rows = vec![(0u32, 0u32); starts[n] as usize];
+    for (bi, b) in batches.iter().enumerate() {
+        for (r, v) in b.column(0).as_primitive::<UInt32Type>().values().iter().enumerate() {
+            rows[fill[*v as usize] as usize] = (bi as u32, r as u32);
+            fill[*v as usize] += 1;
+        }
+    }
+    (starts, rows)
 }
 
 /// Column builders of a batch of the `scores` mart.
@@ -249,7 +313,7 @@ impl Builders {
         self.len
     }
 
-    fn push(&mut self, entity_id: &str, score: f64, band: &str, grade: &str, reasons: &[Reason]) {
+    fn push(&mut self, entity_id: &str, score: f64, band: &str, grade: &str, reasons: &[ReasonRef]) {
         self.entity_id.append_value(entity_id);
         self.score.append_value(score);
         self.band_grade.append_value(band);
@@ -288,10 +352,10 @@ pub fn reasons_builder() -> ListBuilder<StructBuilder> {
 }
 
 /// Appends one entity's reasons as one list element.
-pub fn append_reasons(builder: &mut ListBuilder<StructBuilder>, reasons: &[Reason]) {
+pub fn append_reasons(builder: &mut ListBuilder<StructBuilder>, reasons: &[ReasonRef]) {
     let s = builder.values();
     for r in reasons {
-        s.field_builder::<StringBuilder>(0).expect("rule_id").append_value(&r.rule_id);
+        s.field_builder::<StringBuilder>(0).expect("rule_id").append_value(r.rule_id);
         s.field_builder::<Float64Builder>(1).expect("points").append_value(r.points);
         let recs = s.field_builder::<ListBuilder<StringBuilder>>(2).expect("records");
         for id in &r.records {

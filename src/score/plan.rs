@@ -10,7 +10,7 @@ use arrow::datatypes::DataType;
 use datafusion::common::JoinType;
 use datafusion::error::Result as DfResult;
 use datafusion::functions::expr_fn::{coalesce, greatest, least, power};
-use datafusion::functions_aggregate::expr_fn::{array_agg, max, sum};
+use datafusion::functions_aggregate::expr_fn::{max, sum};
 use datafusion::logical_expr::{cast, col, lit, when, Expr};
 use datafusion::prelude::{DataFrame, SessionContext};
 
@@ -90,6 +90,12 @@ fn weight(decay: Decay, window_days: i64, age: Expr) -> Expr {
     }
 }
 
+/// Rules are numbered in the plans: the score rules in policy order, then
+/// the direct-grade rules (`rule_no`, a UInt16).
+pub fn rule_ids(policy: &Policy) -> Vec<&str> {
+    policy.rules.iter().map(|r| r.id.as_str()).chain(policy.direct_grades.iter().map(|g| g.id.as_str())).collect()
+}
+
 /// The evidence of every rule: one row per (entity in scope, rule, record)
 /// for each record in the rule's window that satisfies its `where`, with
 /// `pts = points * weight` (0 for a direct-grade rule).
@@ -101,7 +107,7 @@ pub async fn evidence(ctx: &SessionContext, policy: &Policy, as_of: AsOf) -> DfR
             EventDataset::Complaints => ctx.table(COMPLAINTS).await,
         }
     };
-    for r in &policy.rules {
+    for (no, r) in policy.rules.iter().enumerate() {
         let pts = lit(r.points) * weight(r.decay, r.window_days, age(r.dataset, as_of));
         parts.push(
             source(r.dataset)
@@ -109,20 +115,21 @@ pub async fn evidence(ctx: &SessionContext, policy: &Policy, as_of: AsOf) -> DfR
                 .filter(in_window(r.dataset, as_of, r.window_days).and(r.predicate.to_expr()))?
                 .select(vec![
                     col(ENTITY_IDX),
-                    lit(r.id.as_str()).alias("rule_id"),
+                    lit(no as u16).alias("rule_no"),
                     col(r.dataset.record_column()).alias("record_id"),
                     pts.alias("pts"),
                 ])?,
         );
     }
-    for g in &policy.direct_grades {
+    for (k, g) in policy.direct_grades.iter().enumerate() {
+        let no = (policy.rules.len() + k) as u16;
         parts.push(
             source(g.dataset)
                 .await?
                 .filter(in_window(g.dataset, as_of, g.window_days).and(g.predicate.to_expr()))?
                 .select(vec![
                     col(ENTITY_IDX),
-                    lit(g.id.as_str()).alias("rule_id"),
+                    lit(no).alias("rule_no"),
                     col(g.dataset.record_column()).alias("record_id"),
                     lit(0.0f64).alias("pts"),
                 ])?,
@@ -139,19 +146,17 @@ pub async fn evidence(ctx: &SessionContext, policy: &Policy, as_of: AsOf) -> DfR
 }
 
 /// Step 4: per (entity, rule), `ded = min(cap, sum of points * weight)`
-/// (no min without a cap), and every record behind it, also beyond the cap.
+/// (no min without a cap). The records behind it are the evidence rows.
 pub fn deductions(evidence: DataFrame, policy: &Policy) -> DfResult<DataFrame> {
-    let summed = evidence.aggregate(
-        vec![col(ENTITY_IDX), col("rule_id")],
-        vec![sum(col("pts")).alias("raw"), array_agg(col("record_id")).alias("records")],
-    )?;
+    let summed = evidence.aggregate(vec![col(ENTITY_IDX), col("rule_no")], vec![sum(col("pts")).alias("raw")])?;
     let caps = policy
         .rules
         .iter()
-        .filter_map(|r| r.cap.map(|cap| (col("rule_id").eq(lit(r.id.as_str())), least(vec![col("raw"), lit(cap)]))))
+        .enumerate()
+        .filter_map(|(no, r)| r.cap.map(|cap| (col("rule_no").eq(lit(no as u16)), least(vec![col("raw"), lit(cap)]))))
         .collect();
     let ded = searched_case(caps, col("raw"))?;
-    summed.select(vec![col(ENTITY_IDX), col("rule_id"), ded.alias("ded"), col("records")])
+    summed.select(vec![col(ENTITY_IDX), col("rule_no"), ded.alias("ded")])
 }
 
 /// Steps 5 to 7 for every entity in scope: `score = max(floor, base - sum
@@ -164,12 +169,12 @@ pub async fn entity_scores(
     deductions: Option<DataFrame>,
 ) -> DfResult<DataFrame> {
     let scope = in_scope(ctx, policy).await?;
-    let score_ids: Vec<Expr> = policy.rules.iter().map(|r| lit(r.id.as_str())).collect();
+    let score_rules = lit(policy.rules.len() as u16);
     let (totals, direct) = match deductions {
         Some(d) if !policy.rules.is_empty() || !policy.direct_grades.is_empty() => {
             let totals = d
                 .clone()
-                .filter(col("rule_id").in_list(score_ids.clone(), false))?
+                .filter(col("rule_no").lt(score_rules.clone()))?
                 .aggregate(vec![col(ENTITY_IDX)], vec![sum(col("ded")).alias("total")])?
                 .select(vec![col(ENTITY_IDX).alias("t_entity"), col("total")])?;
             let direct = if policy.direct_grades.is_empty() {
@@ -179,12 +184,13 @@ pub async fn entity_scores(
                     policy
                         .direct_grades
                         .iter()
-                        .map(|g| (col("rule_id").eq(lit(g.id.as_str())), lit(g.grade as i64)))
+                        .enumerate()
+                        .map(|(k, g)| (col("rule_no").eq(lit((policy.rules.len() + k) as u16)), lit(g.grade as i64)))
                         .collect(),
                     lit(0i64),
                 )?;
                 Some(
-                    d.filter(col("rule_id").in_list(score_ids, true))?
+                    d.filter(col("rule_no").gt_eq(score_rules))?
                         .aggregate(vec![col(ENTITY_IDX)], vec![max(grade_of).alias("direct_grade")])?
                         .select(vec![col(ENTITY_IDX).alias("d_entity"), col("direct_grade")])?,
                 )

@@ -8,16 +8,24 @@ use crate::rounding::round_score;
 /// Reasons kept per entity.
 pub const MAX_REASONS: usize = 4;
 
-/// What one rule found for one entity.
+/// What one rule found for one entity (borrowing the engine's buffers).
 #[derive(Clone, Debug, PartialEq)]
-pub struct RuleHit {
-    pub rule_id: String,
+pub struct RuleHit<'a> {
+    pub rule_id: &'a str,
     /// A direct-grade rule (it deducts nothing).
     pub direct: bool,
     /// The deduction, capped, unrounded (0 for a direct-grade rule).
     pub ded: f64,
     /// Ids of every record in the window that satisfies the rule.
-    pub records: Vec<String>,
+    pub records: Vec<&'a str>,
+}
+
+/// A kept reason, borrowing its ids.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReasonRef<'a> {
+    pub rule_id: &'a str,
+    pub points: f64,
+    pub records: Vec<&'a str>,
 }
 
 /// A reason as published: rule id, rounded points, sorted record ids.
@@ -29,9 +37,9 @@ pub struct Reason {
 }
 
 /// Orders an entity's rule hits into its reasons.
-pub fn reasons(mut hits: Vec<RuleHit>) -> Vec<Reason> {
+pub fn reasons(mut hits: Vec<RuleHit<'_>>) -> Vec<ReasonRef<'_>> {
     hits.retain(|h| h.direct || h.ded > 0.0);
-    let mut keyed: Vec<(bool, f64, RuleHit)> =
+    let mut keyed: Vec<(bool, f64, RuleHit<'_>)> =
         hits.into_iter().map(|h| (!h.direct, if h.direct { 0.0 } else { round_score(h.ded) }, h)).collect();
     keyed.sort_by(|a, b| {
         a.0.cmp(&b.0)
@@ -43,7 +51,7 @@ pub fn reasons(mut hits: Vec<RuleHit>) -> Vec<Reason> {
         .take(MAX_REASONS)
         .map(|(_, points, mut h)| {
             h.records.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-            Reason { rule_id: h.rule_id, points, records: h.records }
+            ReasonRef { rule_id: h.rule_id, points, records: h.records }
         })
         .collect()
 }
@@ -52,12 +60,12 @@ pub fn reasons(mut hits: Vec<RuleHit>) -> Vec<Reason> {
 mod tests {
     use super::*;
 
-    fn hit(id: &str, direct: bool, ded: f64, records: &[&str]) -> RuleHit {
-        RuleHit { rule_id: id.into(), direct, ded, records: records.iter().map(|s| s.to_string()).collect() }
+    fn hit<'a>(id: &'a str, direct: bool, ded: f64, records: &[&'a str]) -> RuleHit<'a> {
+        RuleHit { rule_id: id, direct, ded, records: records.to_vec() }
     }
 
-    fn ids(r: &[Reason]) -> Vec<&str> {
-        r.iter().map(|x| x.rule_id.as_str()).collect()
+    fn ids<'a>(r: &[ReasonRef<'a>]) -> Vec<&'a str> {
+        r.iter().map(|x| x.rule_id).collect()
     }
 
     #[test]
@@ -82,11 +90,11 @@ mod tests {
 
     #[test]
     fn only_four_are_kept() {
-        let r = reasons((0..6).map(|i| hit(&format!("R{i}"), false, 10.0 - i as f64, &[])).collect());
+        let names: Vec<String> = (0..6).map(|i| format!("R{i}")).collect();
+        let r = reasons(names.iter().enumerate().map(|(i, n)| hit(n, false, 10.0 - i as f64, &[])).collect());
         assert_eq!(ids(&r), ["R0", "R1", "R2", "R3"]);
-        let r = reasons(
-            (0..5).map(|i| hit(&format!("DG{i}"), true, 0.0, &[])).chain([hit("V", false, 50.0, &[])]).collect(),
-        );
+        let dg: Vec<String> = (0..5).map(|i| format!("DG{i}")).collect();
+        let r = reasons(dg.iter().map(|n| hit(n, true, 0.0, &[])).chain([hit("V", false, 50.0, &[])]).collect());
         assert_eq!(ids(&r), ["DG0", "DG1", "DG2", "DG3"], "direct rules come first even past four");
     }
 
@@ -94,7 +102,7 @@ mod tests {
     fn a_tiny_deduction_shows_zero_points_but_stays_a_reason() {
         let r = reasons(vec![hit("V", false, 0.001, &["x"]), hit("W", false, 0.0, &["y"])]);
         assert_eq!(r.len(), 1);
-        assert_eq!((r[0].rule_id.as_str(), r[0].points), ("V", 0.0));
+        assert_eq!((r[0].rule_id, r[0].points), ("V", 0.0));
     }
 
     #[test]

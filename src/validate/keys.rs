@@ -42,6 +42,20 @@ impl FileKeys {
     }
 }
 
+/// The keys held by more than one row: for each, the global row numbers
+/// holding it, ascending. A row whose key is in no group holds its key
+/// alone (or has a null key column). Almost every key is unique, so only
+/// the shared ones are materialised.
+pub fn shared_keys(files: &[FileKeys]) -> Vec<Vec<u64>> {
+    let mut out = Vec::new();
+    visit_groups(files, |g| {
+        if g.len() > 1 {
+            out.push(g.to_vec())
+        }
+    });
+    out
+}
+
 /// Rows grouped by key: calls `visit` once per distinct non-null key with
 /// the global row numbers holding it, ascending. Rows with a null key
 /// column belong to no group.
@@ -68,12 +82,11 @@ pub fn visit_groups(files: &[FileKeys], mut visit: impl FnMut(&[u64])) {
         while j < pairs.len() && pairs[j] >> 64 == hash {
             j += 1;
         }
-        let rows: Vec<u64> = pairs[i..j].iter().map(|p| *p as u64).collect();
-        if rows.len() == 1 {
-            visit(&rows);
+        if j == i + 1 {
+            visit(&[pairs[i] as u64]);
         } else {
             // Equal hashes: split by the key text, keeping row order in each group.
-            let mut sorted = rows;
+            let mut sorted: Vec<u64> = pairs[i..j].iter().map(|p| *p as u64).collect();
             sorted.sort_by(|a, b| {
                 let (fa, ra) = locate(*a);
                 let (fb, rb) = locate(*b);

@@ -16,9 +16,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, UInt32Array};
-use arrow::compute::{concat_batches, filter_record_batch};
+use arrow::compute::{cast, concat_batches, filter_record_batch};
 use arrow::datatypes::{DataType, Field, Float64Type, Schema, SchemaRef};
 use rayon::prelude::*;
+use rustc_hash::FxBuildHasher;
 use serde::Serialize;
 
 use crate::contract::{Contract, Contracts, Dataset, DatasetKind, FaultCode};
@@ -106,7 +107,14 @@ pub fn validate_registry(
     keep: &[&str],
 ) -> Result<(Validated, EntityIndex), ReadError> {
     let key_col = contract.key[0];
-    let mut v = validate(contract, selection, keep, Against::default())?;
+    let id_name = contract.columns[key_col].name.as_str();
+    // The ids number the entities; the table keeps them only when asked.
+    let mut with_id: Vec<&str> = keep.to_vec();
+    if !with_id.contains(&id_name) {
+        with_id.push(id_name);
+    }
+    let mut v = validate(contract, selection, &with_id, Against::default())?;
+    let clock = std::time::Instant::now();
     // Accepted registry ids are unique (copies are all rejected): sort them
     // to number the entities.
     let kept_pos = position_in(&v.schema, &contract.columns[key_col].name);
@@ -115,7 +123,7 @@ pub fn validate_registry(
     for b in &v.batches {
         let ids = b.column(kept_pos).as_string::<i32>();
         for i in 0..ids.len() {
-            let id = EntityId::parse(ids.value(i)).expect("accepted registry rows have valid ids");
+            let id = EntityId::pack_unchecked(ids.value(i)).expect("accepted registry rows have valid ids");
             packed.push((id.bits() << 38) | row as u128);
             row += 1;
         }
@@ -140,10 +148,13 @@ pub fn validate_registry(
             })
             .collect()
     };
-    let ids: Vec<EntityId> = order
-        .iter()
-        .map(|(b, r)| EntityId::parse(v.batches[*b].column(kept_pos).as_string::<i32>().value(*r)).expect("valid"))
-        .collect();
+    let ids: Vec<EntityId> = packed.iter().map(|p| EntityId::from_bits(*p >> 38)).collect();
+    drop(packed);
+    if !keep.contains(&id_name) {
+        let wanted: Vec<usize> = (0..v.schema.fields().len()).filter(|i| *i != kept_pos).collect();
+        v.batches = v.batches.iter().map(|b| b.project(&wanted).expect("columns")).collect();
+        v.schema = Arc::new(v.schema.project(&wanted).expect("columns"));
+    }
     let refs: Vec<&RecordBatch> = v.batches.iter().collect();
     let sorted = if refs.is_empty() {
         RecordBatch::new_empty(without_idx(&v.schema))
@@ -156,7 +167,9 @@ pub fn validate_registry(
     let schema = with_idx(&sorted.schema());
     v.batches = vec![RecordBatch::try_new(schema.clone(), columns).expect("schema")];
     v.schema = schema;
-    Ok((v, EntityIndex::from_sorted(ids)))
+    let index = EntityIndex::from_sorted(ids);
+    tracing::debug!(ms = clock.elapsed().as_millis() as u64, "registry sorted and indexed");
+    Ok((v, index))
 }
 
 fn position_in(schema: &Schema, name: &str) -> usize {
@@ -184,6 +197,8 @@ struct FileRows {
     kept: RecordBatch,
     /// The dense index of each row's registered entity (`u32::MAX`: none).
     entity_idx: Option<Vec<u32>>,
+    /// Rows without an earlier fault whose entity is not registered, with the message.
+    unknown: Vec<(usize, String)>,
 }
 
 /// Validates one dataset. `keep` names the contract columns the output
@@ -211,12 +226,16 @@ pub fn validate(
         kept_cols.extend([s.group_by, s.column]);
     }
     kept_cols.extend(contract.unknown_case);
-    kept_cols.extend(contract.unknown_entity);
     kept_cols.sort_unstable();
     kept_cols.dedup();
     let kept_schema = Arc::new(nullable(&contract.arrow_schema().project(&kept_cols).expect("columns")));
     let kept_pos = |ci: usize| kept_cols.binary_search(&ci).expect("kept");
 
+    let mut clock = std::time::Instant::now();
+    let mut phase = |name: &str| {
+        tracing::debug!(dataset = %contract.dataset, phase = name, ms = clock.elapsed().as_millis() as u64, "validation phase");
+        clock = std::time::Instant::now();
+    };
     // Stage one: every file, in parallel.
     let stage_one: Vec<FileRows> = files
         .par_iter()
@@ -239,23 +258,13 @@ pub fn validate(
     let file_of = |g: u64| first_rows.partition_point(|s| *s <= g) - 1;
     let key_names: Vec<&str> = contract.key.iter().map(|k| contract.columns[*k].name.as_str()).collect();
 
+    phase("read");
     // Later codes decided row by row, applied after duplicate_key.
     // Sparse: few rows get one.
-    let mut late: HashMap<u64, (FaultCode, String)> = HashMap::new();
-    if let (Some(ue), Some(_)) = (contract.unknown_entity, against.entities) {
-        let name = &contract.columns[ue].name;
-        for f in &stage_one {
-            let ids = f.kept.column(kept_pos(ue)).as_string::<i32>();
-            for (r, idx) in f.entity_idx.as_ref().expect("looked up").iter().enumerate() {
-                let g = (f.first_row + r as u64) as usize;
-                if codes[g].is_none() && *idx == u32::MAX {
-                    let message = format!(
-                        "column {name}: entity {} is not in the registry snapshot the run uses",
-                        quote(ids.value(r))
-                    );
-                    late.insert(g as u64, (FaultCode::UnknownEntity, message));
-                }
-            }
+    let mut late: HashMap<u64, (FaultCode, String), FxBuildHasher> = HashMap::default();
+    for f in &stage_one {
+        for (r, message) in &f.unknown {
+            late.insert(f.first_row + *r as u64, (FaultCode::UnknownEntity, message.clone()));
         }
     }
     if let (Some(uc), Some(violations)) = (contract.unknown_case, against.violations) {
@@ -282,6 +291,7 @@ pub fn validate(
         }
     }
 
+    phase("late codes");
     // Keys: duplicates within a partition, then the newest accepted version.
     let key_files: Vec<FileKeys> = stage_one
         .iter()
@@ -293,7 +303,12 @@ pub fn validate(
     let mut duplicate = vec![false; n];
     let mut current = vec![false; n];
     let is_event = contract.kind == DatasetKind::Event;
-    keys::visit_groups(&key_files, |group| {
+    let shared = keys::shared_keys(&key_files);
+    let mut in_shared = vec![false; n];
+    for group in &shared {
+        for g in group {
+            in_shared[*g as usize] = true;
+        }
         let mut start = 0;
         while start < group.len() {
             let partition = stage_one[file_of(group[start])].partition;
@@ -332,22 +347,40 @@ pub fn validate(
                 current[*newest as usize] = true;
             }
         }
-    });
+    }
+    if is_event {
+        // A key held by one row: that row, if accepted, is its newest version.
+        for g in 0..n {
+            if !in_shared[g] && codes[g].is_none() && !late.contains_key(&(g as u64)) {
+                current[g] = true;
+            }
+        }
+    }
     for g in 0..n {
         if codes[g].is_none() && duplicate[g] {
             codes[g] = Some(FaultCode::DuplicateKey);
         }
     }
 
+    phase("keys");
     // shares_over_100: the rows of one owned entity that passed every earlier rule.
     if let Some(rule) = &contract.shares_over_100 {
-        let mut sums: HashMap<&str, f64> = HashMap::new();
+        // Sums by dense entity index where the owned entity is registered (by
+        // its text otherwise), adding rows in read order.
+        let dense = contract.unknown_entity == Some(rule.group_by) && against.entities.is_some();
+        let mut by_idx = vec![0.0f64; if dense { against.entities.map_or(0, |e| e.len()) } else { 0 }];
+        let mut by_text: HashMap<&str, f64, FxBuildHasher> = HashMap::default();
+        let registered =
+            |f: &FileRows, r: usize| f.entity_idx.as_ref().map(|v| v[r]).filter(|i| dense && *i != u32::MAX);
         for f in &stage_one {
             let owned = f.kept.column(kept_pos(rule.group_by)).as_string::<i32>();
             let share = f.kept.column(kept_pos(rule.column)).as_primitive::<Float64Type>();
             for r in 0..owned.len() {
                 if codes[(f.first_row + r as u64) as usize].is_none() {
-                    *sums.entry(owned.value(r)).or_default() += share.value(r);
+                    match registered(f, r) {
+                        Some(i) => by_idx[i as usize] += share.value(r),
+                        None => *by_text.entry(owned.value(r)).or_default() += share.value(r),
+                    }
                 }
             }
         }
@@ -357,7 +390,10 @@ pub fn validate(
             for r in 0..owned.len() {
                 let g = f.first_row + r as u64;
                 if codes[g as usize].is_none() {
-                    let sum = sums[owned.value(r)];
+                    let sum = match registered(f, r) {
+                        Some(i) => by_idx[i as usize],
+                        None => by_text[owned.value(r)],
+                    };
                     if sum > rule.max_sum {
                         codes[g as usize] = Some(FaultCode::SharesOver100);
                         messages.insert(
@@ -385,31 +421,47 @@ pub fn validate(
         }
     }
 
-    // The output table: current rows, the columns asked for.
-    let mut out_fields: Vec<Field> =
-        keep.iter().map(|k| kept_schema.field_with_name(k).expect("kept").clone()).collect();
+    phase("shares");
+    // The output table: current rows, the columns asked for. Enumerated
+    // columns of events become dictionaries (a byte per row instead of the text).
+    drop(key_files);
+    let dictionary =
+        |name: &str| contract.dataset != Dataset::Holdings && contract.column(name).is_some_and(|c| c.one_of.is_some());
+    let dict_type = DataType::Dictionary(Box::new(DataType::Int8), Box::new(DataType::Utf8));
+    let mut out_fields: Vec<Field> = keep
+        .iter()
+        .map(|k| {
+            let f = kept_schema.field_with_name(k).expect("kept").clone();
+            if dictionary(k) {
+                f.with_data_type(dict_type.clone())
+            } else {
+                f
+            }
+        })
+        .collect();
     let with_entity = contract.unknown_entity.is_some() && against.entities.is_some();
     if with_entity {
         out_fields.push(Field::new(ENTITY_IDX, DataType::UInt32, false));
     }
     let schema = Arc::new(Schema::new(out_fields));
     let mut batches = Vec::new();
-    for f in &stage_one {
+    // Each file's rows are consumed as they are filtered: never two full copies.
+    for f in stage_one {
         let len = f.kept.num_rows();
         let mask = BooleanArray::from_iter((0..len).map(|r| Some(current[(f.first_row + r as u64) as usize])));
-        let mut columns: Vec<ArrayRef> =
-            keep.iter().map(|k| f.kept.column(kept_schema.index_of(k).unwrap()).clone()).collect();
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(keep.len() + 1);
+        for k in keep {
+            let c = f.kept.column(kept_schema.index_of(k).expect("kept")).clone();
+            columns.push(if dictionary(k) { cast(&c, &dict_type).expect("utf8 to dictionary") } else { c });
+        }
         if with_entity {
-            columns.push(Arc::new(UInt32Array::from(f.entity_idx.clone().expect("looked up"))));
+            columns.push(Arc::new(UInt32Array::from(f.entity_idx.expect("looked up"))));
         }
         let all = RecordBatch::try_new(schema.clone(), columns).expect("output schema");
         let chosen = filter_record_batch(&all, &mask).expect("filter");
         if chosen.num_rows() > 0 {
             batches.push(chosen);
         }
-    }
-    if batches.len() > 1 {
-        batches = vec![concat_batches(&schema, &batches).expect("concat")];
     }
 
     let mut rejects: Vec<Reject> = codes
@@ -420,6 +472,7 @@ pub fn validate(
         })
         .collect();
     rejects.sort_by_key(|r| r.row);
+    phase("output");
     let report = report(contract, &selection, &rejects, current.iter().filter(|c| **c).count() as u64, total);
     Ok(Validated { contract: contract.clone(), selection, schema, batches, report, rejects })
 }
@@ -438,6 +491,7 @@ fn read_file(
     let mut kept = Vec::new();
     let mut entity_idx =
         contract.unknown_entity.filter(|_| entities.is_some()).map(|_| Vec::with_capacity(file.rows as usize));
+    let mut unknown = Vec::new();
     let mut offset = 0usize;
     for batch in file.read(contract, None).map_err(|e| fail(&e))? {
         let batch = batch.map_err(|e| fail(&e))?;
@@ -446,6 +500,8 @@ fn read_file(
         }
         if let (Some(ue), Some(out), Some(index)) = (contract.unknown_entity, entity_idx.as_mut(), entities) {
             let ids = batch.column(ue).as_string::<i32>();
+            let name = &contract.columns[ue].name;
+            let before = out.len();
             out.extend((0..ids.len()).map(|r| {
                 if ids.is_valid(r) {
                     index.lookup(ids.value(r)).unwrap_or(u32::MAX)
@@ -453,6 +509,16 @@ fn read_file(
                     u32::MAX
                 }
             }));
+            let faulty: HashSet<usize> = faults.iter().map(|(r, _)| *r).filter(|r| *r >= offset).collect();
+            for r in 0..ids.len() {
+                if out[before + r] == u32::MAX && !faulty.contains(&(offset + r)) {
+                    let message = format!(
+                        "column {name}: entity {} is not in the registry snapshot the run uses",
+                        quote(ids.value(r))
+                    );
+                    unknown.push((offset + r, message));
+                }
+            }
         }
         kept.push(batch.project(kept_cols).expect("kept columns"));
         offset += batch.num_rows();
@@ -461,7 +527,7 @@ fn read_file(
         return Err(fail(&format!("footer promises {} rows, read {offset}", file.rows)));
     }
     let kept = concat_batches(kept_schema, &kept).map_err(|e| fail(&e))?;
-    Ok(FileRows { partition, first_row, faults, kept, entity_idx })
+    Ok(FileRows { partition, first_row, faults, kept, entity_idx, unknown })
 }
 
 /// For `unknown_case`: the entity of the newest accepted version of each
@@ -472,7 +538,7 @@ struct KnownCases {
 
 impl KnownCases {
     fn build(violations: &Validated, repairs: &[FileRows], case_pos: usize) -> KnownCases {
-        let wanted: HashSet<&str> = repairs
+        let wanted: HashSet<&str, FxBuildHasher> = repairs
             .iter()
             .flat_map(|f| {
                 let c = f.kept.column(case_pos).as_string::<i32>();
@@ -578,6 +644,7 @@ pub fn validate_inputs(
     let mut faults = Vec::new();
     let mut selections: Vec<Selection> =
         Dataset::ALL.iter().map(|d| landing::select(wh, contracts.get(*d), as_of, &mut faults)).collect();
+    tracing::debug!(files = selections.iter().map(|s| s.files().count()).sum::<usize>(), "landing files checked");
     if selections[0].partitions.is_empty() {
         faults.push(FileFault::NoRegistryPartition { as_of });
     }

@@ -38,7 +38,8 @@ fn company(n: u32) -> String {
 fn strings(v: &Validated, column: &str) -> Vec<String> {
     let mut out = Vec::new();
     for b in &v.batches {
-        let c = b.column(b.schema().index_of(column).unwrap()).as_string::<i32>();
+        let c = cast(b.column(b.schema().index_of(column).unwrap()), &DataType::Utf8).unwrap();
+        let c = c.as_string::<i32>();
         out.extend((0..c.len()).map(|i| c.value(i).to_string()));
     }
     out
