@@ -249,14 +249,16 @@ impl Store {
         conn.busy_timeout(Duration::from_secs(30)).map_err(err("set busy timeout"))?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(err("enable WAL"))?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err("enable foreign keys"))?;
-        let version: i64 =
-            conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err("read schema version"))?;
+        // The version is read under the write lock, so that two processes
+        // opening a new database never both apply a migration.
+        let tx =
+            conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err("begin migration"))?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err("read schema version"))?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = conn.transaction().map_err(err("begin migration"))?;
             tx.execute_batch(sql).map_err(err("migrate"))?;
             tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(err("record schema version"))?;
-            tx.commit().map_err(err("commit migration"))?;
         }
+        tx.commit().map_err(err("commit migration"))?;
         Ok(Store { conn: Mutex::new(conn), path: shown })
     }
 
@@ -629,6 +631,21 @@ mod tests {
         // Reopening does not migrate twice.
         let s = Store::open(&dir.path().join("credence.db")).unwrap();
         assert_eq!(s.runs(10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn concurrent_opens_migrate_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("credence.db");
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let p = path.clone();
+                std::thread::spawn(move || Store::open(&p).map(|_| ()))
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap().unwrap();
+        }
     }
 
     #[test]
