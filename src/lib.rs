@@ -17,6 +17,7 @@ pub mod listing;
 pub mod lock;
 pub mod marts;
 pub mod metrics;
+pub mod officer_ui;
 pub mod parquet_io;
 pub mod partner_api;
 pub mod partners;

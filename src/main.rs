@@ -71,12 +71,28 @@ enum Command {
         warehouse: PathBuf,
         /// Address of the partner API, such as 127.0.0.1:8080.
         #[arg(long)]
-        listen: String,
+        listen: Option<String>,
+        /// Address of the officer pages, such as 127.0.0.1:8081 (its own listener).
+        #[arg(long)]
+        ui_listen: Option<String>,
+        /// A translation of the officer pages' message catalogue.
+        #[arg(long)]
+        ui_messages: Option<PathBuf>,
+        /// Minutes without a request after which an officer's session ends.
+        #[arg(long, default_value_t = 30)]
+        ui_idle_minutes: i64,
         /// Partner entitlements (default: the embedded ops/partners.yaml).
         #[arg(long, env = "CREDENCE_PARTNERS")]
         partners: Option<PathBuf>,
         #[arg(long)]
         policy: Option<PathBuf>,
+    },
+    /// Officer accounts of the officer pages.
+    Officers {
+        #[command(subcommand)]
+        command: OfficersCommand,
+        #[arg(long, default_value = "warehouse", global = true)]
+        warehouse: PathBuf,
     },
     /// Partner agencies: check the entitlements, issue and revoke tokens.
     Partners {
@@ -155,6 +171,18 @@ struct DecideArgs {
     warehouse: PathBuf,
     #[arg(long)]
     policy: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum OfficersCommand {
+    /// Add an officer (or reset one); the password is read from a prompt, or from stdin.
+    Add {
+        id: String,
+        #[arg(long)]
+        role: String,
+    },
+    /// Every officer and role.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -530,23 +558,91 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
-        Command::Serve { warehouse, listen, partners, policy } => {
+        Command::Serve { warehouse, listen, ui_listen, ui_messages, ui_idle_minutes, partners, policy } => {
+            if listen.is_none() && ui_listen.is_none() {
+                anyhow::bail!("give --listen (the partner API), --ui-listen (the officer pages), or both");
+            }
             let policy = load_policy(policy.as_ref())?;
             let lists: Vec<&str> = policy.lists.iter().map(|l| l.id.as_str()).collect();
             let partners = credence::partners::load_or_default(partners.as_deref(), &lists)?;
             let wh = Warehouse::new(&warehouse);
-            let store = Store::open(&wh.database())?;
-            let state = std::sync::Arc::new(credence::partner_api::ApiState { warehouse: wh, partners, store });
+            let messages = match &ui_messages {
+                Some(f) => credence::officer_ui::Messages::load(f).map_err(anyhow::Error::msg)?,
+                None => credence::officer_ui::Messages::english(),
+            };
+            let api = std::sync::Arc::new(credence::partner_api::ApiState {
+                warehouse: wh.clone(),
+                partners,
+                store: Store::open(&wh.database())?,
+            });
+            let ui = std::sync::Arc::new(credence::officer_ui::UiState {
+                warehouse: wh.clone(),
+                policy,
+                store: Store::open(&wh.database())?,
+                messages,
+                idle_seconds: ui_idle_minutes * 60,
+            });
             let rt = runtime(2)?;
             rt.block_on(async {
-                let listener =
-                    tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("listening on {listen}"))?;
-                let addr = listener.local_addr()?;
-                tracing::info!(%addr, "partner API listening");
-                println!("partner API listening on http://{addr}/api/v1/ (health: /healthz)");
-                credence::partner_api::serve(state, listener).await?;
+                let mut servers = Vec::new();
+                if let Some(listen) = &listen {
+                    let listener = tokio::net::TcpListener::bind(listen)
+                        .await
+                        .with_context(|| format!("listening on {listen}"))?;
+                    let addr = listener.local_addr()?;
+                    tracing::info!(%addr, "partner API listening");
+                    println!("partner API listening on http://{addr}/api/v1/ (health: /healthz)");
+                    servers.push(tokio::spawn(credence::partner_api::serve(api, listener)));
+                }
+                if let Some(listen) = &ui_listen {
+                    let listener = tokio::net::TcpListener::bind(listen)
+                        .await
+                        .with_context(|| format!("listening on {listen}"))?;
+                    let addr = listener.local_addr()?;
+                    tracing::info!(%addr, "officer pages listening");
+                    println!("officer pages on http://{addr}/");
+                    servers.push(tokio::spawn(credence::officer_ui::serve(ui, listener)));
+                }
+                for s in servers {
+                    s.await??;
+                }
                 anyhow::Ok(())
             })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Officers { command, warehouse } => {
+            let store = Store::open(&Warehouse::new(&warehouse).database())?;
+            match command {
+                OfficersCommand::Add { id, role } => {
+                    if credence::officer_ui::Role::parse(&role).is_none() {
+                        eprintln!("refused: role must be officer, senior or auditor, found '{role}'");
+                        return Ok(ExitCode::from(1));
+                    }
+                    if id.trim().is_empty() {
+                        anyhow::bail!("the officer id must not be empty");
+                    }
+                    use std::io::IsTerminal;
+                    let password = if std::io::stdin().is_terminal() {
+                        rpassword::prompt_password(format!("password for {id}: "))?
+                    } else {
+                        let mut line = String::new();
+                        std::io::stdin().read_line(&mut line)?;
+                        line.trim_end_matches(['\r', '\n']).to_string()
+                    };
+                    if password.chars().count() < 12 {
+                        eprintln!("refused: a password has at least 12 characters");
+                        return Ok(ExitCode::from(1));
+                    }
+                    let hash = credence::officer_ui::hash_password(&password).map_err(anyhow::Error::msg)?;
+                    store.put_officer(&id, &role, &hash)?;
+                    println!("officer {id} ({role}) can log in");
+                }
+                OfficersCommand::List => {
+                    for (id, role) in store.officers()? {
+                        println!("{id}  {role}");
+                    }
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Partners { command: PartnersCommand::Check { partners, policy } } => {
