@@ -162,6 +162,7 @@ pub fn router(state: Arc<UiState>) -> Router {
         .route("/static/app.css", get(|| async { ([(header::CONTENT_TYPE, "text/css")], CSS) }))
         .route("/static/shortcuts.js", get(|| async { ([(header::CONTENT_TYPE, "text/javascript")], SHORTCUTS_JS) }))
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
         .layer(middleware::from_fn_with_state(state.clone(), sessions))
         .with_state(state)
@@ -177,7 +178,7 @@ async fn sessions(State(state): State<Arc<UiState>>, mut req: Request, next: Nex
         let found = state.store.session(&token_hash(&t), now_unix(), state.idle_seconds).ok().flatten();
         found.and_then(|(id, role, csrf)| Role::parse(&role).map(|role| Officer { id, role, csrf }))
     });
-    let public = path == "/login" || path.starts_with("/static/") || path == "/healthz";
+    let public = path == "/login" || path.starts_with("/static/") || path == "/healthz" || path == "/favicon.ico";
     let response = if method == Method::POST && cross_site(req.headers()) {
         forbidden(&state, "bad_form")
     } else if let Some(o) = &officer {
@@ -186,7 +187,8 @@ async fn sessions(State(state): State<Arc<UiState>>, mut req: Request, next: Nex
     } else if public {
         next.run(req).await
     } else if method == Method::GET {
-        Redirect::to("/login?expired=1").into_response()
+        let ended = cookie(req.headers(), SESSION_COOKIE).is_some();
+        Redirect::to(if ended { "/login?expired=1" } else { "/login" }).into_response()
     } else {
         forbidden(&state, "session_expired")
     };
@@ -269,8 +271,15 @@ struct Expired {
     expired: Option<String>,
 }
 
-async fn login_form(State(state): State<Arc<UiState>>, Query(q): Query<Expired>) -> Response {
-    let token = new_token();
+/// A well-formed token from [`new_token`].
+fn is_token(s: &str) -> bool {
+    s.strip_prefix("cred_").is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+async fn login_form(State(state): State<Arc<UiState>>, headers: HeaderMap, Query(q): Query<Expired>) -> Response {
+    // Keep the login cookie of an earlier view (another tab, a stray
+    // request): a new one would make every login form already shown stale.
+    let token = cookie(&headers, LOGIN_COOKIE).filter(|t| is_token(t)).unwrap_or_else(new_token);
     let notice = q.expired.is_some().then(|| state.messages.t("session_expired").to_string());
     let mut r = html_response(StatusCode::OK, login_page(&state, &token, notice.as_deref(), ""));
     r.headers_mut().append(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, &token, Some(3600)));
@@ -535,7 +544,16 @@ async fn entity_page(
     Query(q): Query<EntityQuery>,
 ) -> Response {
     let as_of = q.as_of.as_deref().and_then(|d| d.parse().ok()).or_else(|| latest_scores(&state.warehouse));
-    let notice = q.decided.map(|d| state.messages.f("decision_recorded", &[("id", &d)]));
+    let notice = q.decided.map(|d| {
+        let what = state.store.decisions(d, None, None).ok().and_then(|all| all.into_iter().rev().find(|x| x.id == d));
+        match what {
+            Some(x) => state.messages.f(
+                "decision_recorded",
+                &[("id", &d), ("action", &x.action.as_str()), ("entity", &x.entity_id), ("list", &x.list_id)],
+            ),
+            None => state.messages.f("decision_recorded_plain", &[("id", &d)]),
+        }
+    });
     render_entity(&state, &o, &id, as_of, q.list.as_deref(), notice, None, StatusCode::OK)
 }
 
@@ -658,21 +676,27 @@ fn entity_body(
                             td { @for c in &r.records { a href=(format!("#record-{}", c.record_id)) { (c.record_id) } " " } }
                         } } }
                     }
-                    @for r in &e.reasons { @for c in &r.records {
-                        section class="card" id=(format!("record-{}", c.record_id)) aria-label=(c.record_id) {
-                            h3 { (m.t("record")) " " (c.record_id) " (" (r.rule_id) ")" }
+                    @for (c, uses) in record_cards(&e.reasons) {
+                        section class="card" id=(format!("record-{}", c.record_id)) aria-labelledby=(format!("record-{}-title", c.record_id)) {
+                            h3 id=(format!("record-{}-title", c.record_id)) { (m.t("record")) " " (c.record_id) }
                             table {
                                 tr { th scope="row" { (m.t("date")) } td { (c.date) } }
                                 tr { th scope="row" { (m.t("age_days")) } td { (c.age_days) } }
-                                @if r.forces_grade.is_none() {
-                                    tr { th scope="row" { (m.t("weight")) } td { (format!("{:.4}", c.weight)) } }
-                                    tr { th scope="row" { (m.t("record_points")) } td { (format!("{:.2}", c.points)) } }
-                                }
                                 @for (k, v) in &c.fields { tr { th scope="row" { (k) } td { (v) } } }
                                 tr { th scope="row" { (m.t("source")) } td { (c.source_file) } }
                             }
+                            table {
+                                thead { tr { th scope="col" { (m.t("rule")) } th scope="col" { (m.t("weight")) } th scope="col" { (m.t("record_points")) } } }
+                                tbody { @for (r, rc) in &uses { tr {
+                                    td { (r.rule_id) }
+                                    @match &r.forces_grade {
+                                        Some(g) => { td colspan="2" { (m.f("forces_grade", &[("grade", g)])) } }
+                                        None => { td { (format!("{:.4}", rc.weight)) } td { (format!("{:.2}", rc.points)) } }
+                                    }
+                                } } }
+                            }
                         }
-                    } }
+                    }
                 }
                 h2 { @match previous { Some(p) => (m.f("changes_since", &[("previous", &p)])), None => (m.t("no_previous_run")) } }
                 @if previous.is_some() {
@@ -745,6 +769,23 @@ fn entity_body(
     }
 }
 
+/// Each record behind the reasons once (a record can support several rules),
+/// in order of first mention, with the rules it supports.
+fn record_cards(
+    reasons: &[crate::explain::ReasonDetail],
+) -> Vec<(&crate::explain::RecordCard, Vec<(&crate::explain::ReasonDetail, &crate::explain::RecordCard)>)> {
+    let mut cards: Vec<(&crate::explain::RecordCard, Vec<_>)> = Vec::new();
+    for r in reasons {
+        for c in &r.records {
+            match cards.iter_mut().find(|(k, _)| k.record_id == c.record_id) {
+                Some((_, uses)) => uses.push((r, c)),
+                None => cards.push((c, vec![(r, c)])),
+            }
+        }
+    }
+    cards
+}
+
 fn reason_changes(
     before: &[crate::score::reasons::Reason],
     after: &[crate::score::reasons::Reason],
@@ -798,7 +839,7 @@ fn decision_form(
 ) -> Markup {
     let m = &state.messages;
     let key = action_key(action);
-    let field = format!("reason-{key}-{list}");
+    let field = format!("reason-{key}-{list}-{entity}");
     html! {
         form method="post" action="/decisions" class="card" {
             h3 { (m.t(key)) " — " (list) }
@@ -811,8 +852,8 @@ fn decision_form(
             textarea id=(field) name="reason" rows="2" cols="60" required minlength="10" aria-describedby=(format!("{field}-hint")) {}
             div id=(format!("{field}-hint")) class="muted" { (m.t("reason_hint")) }
             @if action == Action::Exempt {
-                label for=(format!("until-{list}")) { (m.t("until")) }
-                input type="date" id=(format!("until-{list}")) name="until";
+                label for=(format!("until-{list}-{entity}")) { (m.t("until")) }
+                input type="date" id=(format!("until-{list}-{entity}")) name="until";
             }
             div {
                 button class="primary" type="submit" name="go" value="stay" { (m.t(key)) }
@@ -1224,17 +1265,22 @@ async fn exemptions(State(state): State<Arc<UiState>>, Extension(o): Extension<O
     }
     let body = html! {
         h1 { (m.t("exemptions_title")) }
-        @if rows.is_empty() { p { (m.t("no_exemptions")) } } @else {
-            table {
-                thead { tr {
-                    th scope="col" { (m.t("list")) } th scope="col" { (m.t("entity_id")) } th scope="col" { (m.t("until")) }
-                    th scope="col" { (m.t("officer")) } th scope="col" { (m.t("reason")) } th scope="col" { (m.t("actions")) }
-                } }
-                tbody { @for (l, e, until, officer, reason) in &rows { tr {
-                    td { (l) } td { a href=(format!("/entities/{e}")) { (e) } } td { (until.map(|u| u.to_string()).unwrap_or_default()) }
-                    td { (officer) } td { (reason) }
-                    td { @if o.role == Role::Senior { (decision_form(&state, &o, Action::RevokeExemption, l, e, "", None)) } }
-                } } }
+        @if rows.is_empty() { p { (m.t("no_exemptions")) } }
+        @for l in &state.policy.lists {
+            @let in_list: Vec<_> = rows.iter().filter(|r| r.0 == l.id).collect();
+            @if !in_list.is_empty() {
+                h2 { (l.id) }
+                table {
+                    thead { tr {
+                        th scope="col" { (m.t("entity_id")) } th scope="col" { (m.t("until")) }
+                        th scope="col" { (m.t("officer")) } th scope="col" { (m.t("reason")) } th scope="col" { (m.t("actions")) }
+                    } }
+                    tbody { @for (l, e, until, officer, reason) in in_list { tr {
+                        td { a href=(format!("/entities/{e}")) { (e) } } td { (until.map(|u| u.to_string()).unwrap_or_default()) }
+                        td { (officer) } td { (reason) }
+                        td { @if o.role == Role::Senior { (decision_form(&state, &o, Action::RevokeExemption, l, e, "", None)) } }
+                    } } }
+                }
             }
         }
     };

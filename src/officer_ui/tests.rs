@@ -168,6 +168,36 @@ fn login_logout_and_the_session_cookie() {
 }
 
 #[test]
+fn a_second_view_of_the_login_form_keeps_the_first_forms_token() {
+    let f = fixture(1800);
+    let first = get(&f, "/", None);
+    assert_eq!(first.headers[header::LOCATION], "/login", "a new visitor is not told a session ended");
+    let form = get(&f, "/login", None);
+    let token = set_cookies(&form)[0].split(';').next().unwrap().split_once('=').unwrap().1.to_string();
+    // The browser asks for /favicon.ico, or the officer opens a second tab.
+    assert_eq!(get(&f, "/favicon.ico", None).status, StatusCode::NO_CONTENT);
+    let again = send(
+        &f,
+        Request::get("/login")
+            .header(header::HOST, "ui.test")
+            .header(header::COOKIE, format!("{LOGIN_COOKIE}={token}"))
+            .body(Body::empty())
+            .unwrap(),
+    );
+    assert!(again.body.contains(&format!("name=\"csrf\" value=\"{token}\"")), "the same token");
+    let r = send(
+        &f,
+        Request::post("/login")
+            .header(header::HOST, "ui.test")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, format!("{LOGIN_COOKIE}={token}"))
+            .body(Body::from(format!("officer=olga&password={}&csrf={token}", PASSWORD.replace(' ', "+"))))
+            .unwrap(),
+    );
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "the first form still logs in");
+}
+
+#[test]
 fn an_idle_session_ends() {
     let f = fixture(-1);
     let form = get(&f, "/login", None);

@@ -2,6 +2,7 @@
 //! again). They run the real `credence` binary on real files.
 //!
 //! - `api`: the partner API on a real server: auth matrix, ETag, ranges, gzip, audit.
+//! - `browser`: the officer pages in headless Chromium with axe-core checks and screenshots.
 //! - `crash`: SIGKILL during runs never leaves a LATEST that does not verify.
 //! - `cli`: exit codes and messages of the commands, what a failed run
 //!   leaves behind.
@@ -13,6 +14,7 @@
 //! - `schedule`: the scheduler daemon (on time, no overlap, catch-up, retry, stop) and backfill.
 
 mod api;
+mod browser;
 mod cli;
 mod crash;
 mod golden;

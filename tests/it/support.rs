@@ -91,7 +91,10 @@ pub fn golden(name: &str, actual: &str) {
 /// SIGTERM when dropped.
 pub struct Server {
     pub child: std::process::Child,
+    /// The partner API's base address.
     pub base: String,
+    /// The officer pages' base address, when started with `--ui-listen`.
+    pub ui: Option<String>,
 }
 
 impl Server {
@@ -106,14 +109,20 @@ impl Server {
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("start credence serve");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let addr = line
-            .split("http://")
-            .nth(1)
-            .and_then(|s| s.split('/').next())
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
-        Server { child, base: format!("http://{addr}") }
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut address = || {
+            let mut line = String::new();
+            out.read_line(&mut line).unwrap();
+            let addr = line
+                .split("http://")
+                .nth(1)
+                .and_then(|s| s.split('/').next())
+                .unwrap_or_else(|| panic!("no address in {line:?}"));
+            format!("http://{addr}")
+        };
+        let base = address();
+        let ui = extra.contains(&"--ui-listen").then(&mut address);
+        Server { child, base, ui }
     }
 
     /// Sends SIGTERM and waits; returns the exit status.

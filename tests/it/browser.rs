@@ -1,0 +1,353 @@
+//! The officer pages in a real headless Chromium (Debian's `chromium` and
+//! `chromium-driver`, driven over WebDriver): an officer works through the
+//! review queue, the nightly batch publishes the decision, a senior officer
+//! exempts the entity and it leaves the list. axe-core checks every page;
+//! screenshots land in `target/screenshots/`.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use credence::contract::Dataset;
+use credence::fixture::{entity, land, person};
+use credence::warehouse::Warehouse;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+use crate::support::{keys, ok, Server};
+
+const LIST: &str = "serious-dishonesty";
+const PASSWORD: &str = "correct horse battery";
+
+/// Harbor Lights (1) has a grave counterfeit case: grade D, a direct member.
+/// Northwind (2) is 60% held by it and Harbor's branch (3) is its branch:
+/// joint members. Quiet Meadow (4) is clean.
+fn land_night(wh: &Warehouse, date: &str) {
+    let reg = |n: u32, name: &str, kind: &str, parent: Option<u32>| {
+        let parent = parent.map(|p| format!(r#","parent_id":"{}""#, entity(p))).unwrap_or_default();
+        format!(
+            r#"{{"entity_id":"{}","name":"{name}","entity_type":"{kind}","legal_rep_id":"{}","region":"650100","established_on":"2015-01-01","status":"active"{parent}}}"#,
+            entity(n),
+            person(n)
+        )
+    };
+    let rows = [
+        reg(1, "Harbor Lights Trading Co., Ltd.", "company", None),
+        reg(2, "Northwind Supplies Ltd.", "company", None),
+        reg(3, "Harbor Lights Trading, Urumqi branch", "branch", Some(1)),
+        reg(4, "Quiet Meadow Foods Ltd.", "company", None),
+    ];
+    land(wh, Dataset::Registry, date, "part-0", &rows.iter().map(String::as_str).collect::<Vec<_>>());
+    let holding = format!(
+        r#"{{"holder_id":"{}","holder_kind":"entity","entity_id":"{}","share_pct":60.0}}"#,
+        entity(1),
+        entity(2)
+    );
+    land(wh, Dataset::Holdings, date, "part-0", &[&holding]);
+    let case = format!(
+        r#"{{"case_id":"V-1","entity_id":"{}","decided_on":"2026-06-01","category":"counterfeit","severity":"grave","fine_cny":"50000.00","status":"effective","authority":"650100"}}"#,
+        entity(1)
+    );
+    land(wh, Dataset::Violations, date, "part-0", &[&case]);
+}
+
+/// A free port on 127.0.0.1 (released again for the process that binds it).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `chromedriver` on a free port, killed when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let port = free_port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is installed (.ci/run installs Debian's chromium-driver)");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Driver { child, url: format!("http://127.0.0.1:{port}") }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The browser session with the officer pages' base address, axe-core and
+/// the screenshot folder.
+struct Browser {
+    c: Client,
+    ui: String,
+    axe: String,
+    shots: PathBuf,
+}
+
+impl Browser {
+    async fn open(driver: &Driver, ui: &str, profile: &Path) -> Browser {
+        let axe_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/.deps/node_modules/axe-core/axe.min.js");
+        let axe = std::fs::read_to_string(&axe_path).unwrap_or_else(|e| {
+            panic!("{}: {e} (.ci/run installs axe-core with npm into tests/.deps)", axe_path.display())
+        });
+        let binary = std::env::var("CREDENCE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let caps = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": binary,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--window-size=1280,1400",
+                    format!("--user-data-dir={}", profile.display()),
+                ],
+            },
+        });
+        let Value::Object(caps) = caps else { unreachable!() };
+        let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&driver.url)
+            .await
+            .expect("a chromium session");
+        let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&shots).unwrap();
+        Browser { c, ui: ui.to_string(), axe, shots }
+    }
+
+    async fn goto(&self, path: &str) {
+        self.c.goto(&format!("{}{path}", self.ui)).await.unwrap();
+    }
+
+    async fn text(&self, css: &str) -> String {
+        match self.c.find(Locator::Css(css)).await {
+            Ok(e) => e.text().await.unwrap(),
+            Err(e) => {
+                panic!("{css}: {e}\non {}:\n{}", self.c.current_url().await.unwrap(), self.c.source().await.unwrap())
+            }
+        }
+    }
+
+    async fn body(&self) -> String {
+        self.text("body").await
+    }
+
+    async fn fill(&self, css: &str, value: &str) {
+        let field = self.c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+        field.clear().await.unwrap();
+        field.send_keys(value).await.unwrap();
+    }
+
+    /// Clicks what does not leave the page (a checkbox, a link to a fragment).
+    async fn click(&self, css: &str) {
+        self.c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
+    }
+
+    /// Clicks a link or a submit button and waits for the next page.
+    async fn follow(&self, css: &str) {
+        let old = self.c.find(Locator::Css("html")).await.unwrap();
+        self.click(css).await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while old.tag_name().await.is_ok() {
+            assert!(Instant::now() < deadline, "clicking {css} loaded no page");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        while self.c.execute("return document.readyState", vec![]).await.unwrap() != json!("complete") {
+            assert!(Instant::now() < deadline, "the page after {css} did not finish loading");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Runs axe-core on the current page, fails on any violation, and saves
+    /// a screenshot named `name`.
+    async fn check(&self, name: &str) {
+        let png = self.c.screenshot().await.unwrap();
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+        self.c.execute(&self.axe, vec![]).await.unwrap();
+        let found = self
+            .c
+            .execute_async(
+                r#"const done = arguments[arguments.length - 1];
+                axe.run(document, { resultTypes: ["violations"] }).then(
+                    r => done(r.violations.map(v => v.id + " (" + v.impact + "): " + v.help + " at "
+                        + v.nodes.map(n => n.target.join(" ")).join(", "))),
+                    e => done(["axe failed: " + e]));"#,
+                vec![],
+            )
+            .await
+            .unwrap();
+        let violations: Vec<String> = serde_json::from_value(found).unwrap();
+        let url = self.c.current_url().await.unwrap();
+        assert!(violations.is_empty(), "accessibility violations on {name} ({url}):\n{}", violations.join("\n"));
+    }
+
+    /// The review status in the entity page's list memberships table, if listed.
+    async fn membership_status(&self) -> Option<String> {
+        let xpath = "//h2[.='List memberships']/following-sibling::*[1][self::table]//tbody/tr[1]/td[last()]";
+        match self.c.find(Locator::XPath(xpath)).await {
+            Ok(cell) => Some(cell.text().await.unwrap()),
+            Err(_) => None,
+        }
+    }
+
+    async fn log_in(&self, officer: &str) {
+        self.goto("/login").await;
+        self.fill("#officer", officer).await;
+        self.fill("#password", PASSWORD).await;
+        self.follow("form button[type=submit]").await;
+        assert!(self.body().await.contains(&format!("Signed in as {officer}")), "{}", self.body().await);
+    }
+
+    async fn log_out(&self) {
+        self.follow("header form button[type=submit]").await;
+        assert_eq!(self.c.current_url().await.unwrap().path(), "/login");
+    }
+}
+
+fn add_officer(warehouse: &str, id: &str, role: &str) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_credence"))
+        .args(["officers", "add", id, "--role", role, "--warehouse", warehouse])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn an_officer_confirms_from_the_queue_and_a_senior_exempts() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = Warehouse::new(dir.path().join("wh"));
+    let root = wh.root().to_str().unwrap().to_string();
+    let (sk, _) = keys(dir.path());
+    let run = |date: &str| ok(&["run", "--warehouse", &root, "--as-of", date, "--signing-key", &sk]);
+    for date in ["2026-11-25", "2026-11-26", "2026-11-27"] {
+        land_night(&wh, date);
+    }
+    let out = run("2026-11-25");
+    assert!(out.contains("published 2026-11-25: 0 entries"), "all pending at first:\n{out}");
+    add_officer(&root, "olga", "officer");
+    add_officer(&root, "sam", "senior");
+    let server = Server::start(wh.root(), &["--ui-listen", "127.0.0.1:0"]);
+    let driver = Driver::start();
+    let harbor = entity(1);
+
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+        let b = Browser::open(&driver, server.ui.as_deref().unwrap(), &dir.path().join("profile")).await;
+
+        b.goto("/").await;
+        assert_eq!(b.c.current_url().await.unwrap().path(), "/login", "pages need a session");
+        b.check("login").await;
+        b.fill("#officer", "olga").await;
+        b.fill("#password", "not the password").await;
+        b.follow("form button[type=submit]").await;
+        assert!(b.text(".error-summary").await.contains("The officer id or the password is wrong."));
+        b.check("login-error").await;
+        b.log_in("olga").await;
+        b.check("dashboard").await;
+        assert!(b.body().await.contains("2026-11-25"), "the latest run is on the dashboard");
+
+        // Search by name prefix, open the entity, follow a reason to its record.
+        b.follow("nav a[href='/search']").await;
+        b.fill("#q", "Harbor Lights").await;
+        b.follow("form[role=search] button[type=submit]").await;
+        let results = b.text("main table").await;
+        assert!(
+            results.contains(&harbor) && results.contains(&entity(3)) && !results.contains(&entity(2)),
+            "{results}"
+        );
+        b.check("search").await;
+        b.follow(&format!("main table a[href='/entities/{harbor}']")).await;
+        assert!(b.body().await.contains("Harbor Lights Trading Co., Ltd."));
+        assert_eq!(b.membership_status().await.as_deref(), Some("pending"));
+        assert!(b.body().await.contains("Exemptions are decided by senior officers."), "an officer cannot exempt");
+        b.check("entity").await;
+        b.click("a[href='#record-V-1']").await;
+        assert_eq!(b.c.current_url().await.unwrap().fragment(), Some("record-V-1"));
+        let card = b.text("#record-V-1").await;
+        assert!(card.contains("counterfeit") && card.contains("grave") && card.contains("2026-06-01"), "{card}");
+
+        // The review queue: select the direct member, preview, apply.
+        b.follow(&format!("nav a[href='/review/{LIST}']")).await;
+        let queue = b.text("main table").await;
+        for n in [1, 2, 3] {
+            assert!(queue.contains(&entity(n)), "{} is pending:\n{queue}", entity(n));
+        }
+        b.check("queue").await;
+        b.click(&format!("#sel-{harbor}")).await;
+        b.fill("#bulk-reason", "case file V-1 reviewed: counterfeit goods, grave").await;
+        b.follow(&format!("form[action='/review/{LIST}/bulk'] button[type=submit]")).await;
+        assert!(b.text("h1").await.contains("Preview: Confirm 1 member(s)"), "{}", b.body().await);
+        b.check("bulk-preview").await;
+        b.follow("main form button[type=submit]").await;
+        assert!(b.text("main [role=status]").await.contains("1 recorded, 0 changed"), "{}", b.body().await);
+        b.check("bulk-result").await;
+
+        // One at a time: reject the next member and go on to the one after it.
+        let (northwind, branch) = (entity(2), entity(3));
+        b.follow(&format!("main a[href='/review/{LIST}']")).await;
+        b.follow(&format!("main table a[href='/entities/{northwind}?list={LIST}']")).await;
+        b.fill(&format!("#reason-reject-{LIST}-{northwind}"), "a 60% holding alone does not show control here").await;
+        b.follow(&format!("form:has(#reason-reject-{LIST}-{northwind}) button[value=next]")).await;
+        assert_eq!(b.c.current_url().await.unwrap().path(), format!("/entities/{branch}"), "on to the next pending");
+        let notice = b.text("main [role=status]").await;
+        assert!(notice.contains(&format!("(reject {northwind} on {LIST})")), "{notice}");
+        b.check("entity-joint").await;
+
+        // The next nightly batch publishes the confirmed member.
+        let out = run("2026-11-26");
+        assert!(out.contains("published 2026-11-26: 1 entries, 1 added"), "{out}");
+        b.goto(&format!("/entities/{harbor}")).await;
+        assert_eq!(b.membership_status().await.as_deref(), Some("published"));
+        b.goto("/").await;
+        assert!(b.text("main").await.contains("2026-11-26"));
+        b.log_out().await;
+
+        // A senior officer exempts it; the next run takes it off the list.
+        b.log_in("sam").await;
+        b.goto(&format!("/entities/{harbor}")).await;
+        b.fill(&format!("#reason-exempt-{LIST}-{harbor}"), "court order 2026-77 suspends the listing").await;
+        b.c.execute(
+            "document.getElementById(arguments[0]).value = '2027-06-30';",
+            vec![json!(format!("until-{LIST}-{harbor}"))],
+        )
+        .await
+        .unwrap();
+        b.follow(&format!("form:has(#reason-exempt-{LIST}-{harbor}) button[value=stay]")).await;
+        let decisions = b.body().await;
+        assert!(decisions.contains("court order 2026-77") && decisions.contains("2027-06-30"), "{decisions}");
+        b.check("entity-exempted").await;
+        b.follow("nav a[href='/exemptions']").await;
+        let table = b.text("main table").await;
+        assert!(table.contains(&harbor) && table.contains("2027-06-30") && table.contains("sam"), "{table}");
+        b.check("exemptions").await;
+
+        let out = run("2026-11-27");
+        assert!(out.contains("published 2026-11-27: 0 entries, 0 added, 1 removed"), "{out}");
+        let latest = std::fs::read_to_string(wh.published(LIST).join("LATEST")).unwrap();
+        let changes = std::fs::read_to_string(wh.published(LIST).join(latest.trim()).join("changes.csv")).unwrap();
+        assert!(changes.lines().any(|l| l.contains(&harbor) && l.contains("exempted")), "{changes}");
+        b.goto(&format!("/entities/{harbor}")).await;
+        assert_eq!(b.membership_status().await, None, "off the list");
+        assert!(b.body().await.contains("Not on any list."));
+        b.goto("/").await;
+        b.check("dashboard-after").await;
+        b.c.close().await.unwrap();
+    });
+}
