@@ -608,6 +608,22 @@ impl Store {
         Ok(d.and_then(|d| d.parse().ok()))
     }
 
+    /// The decisions (ids up to the returned one) used by the newest
+    /// successful run as of `as_of`: later ones take effect in the next run.
+    pub fn decisions_used(&self, as_of: AsOf) -> Result<Option<i64>> {
+        let through: Option<Option<i64>> = self
+            .connection()
+            .query_row(
+                "SELECT decisions_through FROM runs WHERE as_of = ?1 AND outcome = 'succeeded' \
+                 ORDER BY run_id DESC LIMIT 1",
+                params![as_of.to_string()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err("read runs"))?;
+        Ok(through.flatten())
+    }
+
     /// Whether a run as of `as_of` with this policy hash succeeded.
     pub fn succeeded(&self, as_of: AsOf, policy_sha256: &str) -> Result<bool> {
         let n: i64 = self

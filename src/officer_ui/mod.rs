@@ -29,7 +29,7 @@ use crate::partner_api::{new_token, token_hash};
 use crate::policy::Policy;
 use crate::queue::{self, QueueEntry};
 use crate::review::DecisionBook;
-use crate::store::{Action, AuditEntry, Store};
+use crate::store::{Action, AuditEntry, Decision, Store};
 use crate::warehouse::Warehouse;
 pub use messages::Messages;
 
@@ -516,11 +516,66 @@ async fn search(
 
 /// The state of a member as a decision form saw it: a decision is refused
 /// (409) when the newest listing says something else.
-fn fingerprint(as_of: AsOf, row: Option<&ListingRow>) -> String {
+fn fingerprint(as_of: AsOf, row: Option<&ListingRow>, awaiting: Option<&Decision>) -> String {
+    let decided = awaiting.map(|d| format!("|#{}", d.id)).unwrap_or_default();
     match row {
-        None => format!("{as_of}|none"),
-        Some(r) => format!("{as_of}|{}|{}|{}", r.review_status.as_str(), r.basis.as_str(), r.rules.join(",")),
+        None => format!("{as_of}|none{decided}"),
+        Some(r) => format!("{as_of}|{}|{}|{}{decided}", r.review_status.as_str(), r.basis.as_str(), r.rules.join(",")),
     }
+}
+
+/// The newest confirm or reject of each member of `list` (or of `entity`
+/// only) recorded after the run that made the listing as of `at`: it takes
+/// effect in the next run.
+fn awaiting(state: &UiState, list: &str, at: AsOf, entity: Option<&str>) -> HashMap<String, Decision> {
+    let used = state.store.decisions_used(at).ok().flatten().unwrap_or(0);
+    let last = state.store.last_decision_id().unwrap_or(0);
+    let mut newest: HashMap<String, Decision> = HashMap::new();
+    for d in state.store.decisions(last, Some(list), entity).unwrap_or_default() {
+        if matches!(d.action, Action::Confirm | Action::Reject) {
+            newest.insert(d.entity_id.clone(), d);
+        }
+    }
+    newest.retain(|_, d| d.id > used);
+    newest
+}
+
+/// The state of `entity` on `list` a confirm or reject is decided against:
+/// the newest listing row and any decision awaiting the next run.
+struct MemberNow {
+    at: AsOf,
+    row: Option<ListingRow>,
+    awaiting: Option<Decision>,
+}
+
+impl MemberNow {
+    fn read(state: &UiState, list: &str, entity: &str) -> Option<MemberNow> {
+        let (at, row) = newest_member(&state.warehouse, list, entity)?;
+        let awaiting = awaiting(state, list, at, Some(entity)).remove(entity);
+        Some(MemberNow { at, row, awaiting })
+    }
+
+    fn fingerprint(&self) -> String {
+        fingerprint(self.at, self.row.as_ref(), self.awaiting.as_ref())
+    }
+
+    fn describe(&self, m: &Messages) -> String {
+        let mut text = match &self.row {
+            Some(r) => {
+                format!("{} ({}, {}) as of {}", r.review_status.as_str(), r.basis.as_str(), r.rules.join(", "), self.at)
+            }
+            None => m.t("not_a_member").to_string(),
+        };
+        if let Some(d) = &self.awaiting {
+            text.push_str("; ");
+            text.push_str(&awaiting_text(m, d));
+        }
+        text
+    }
+}
+
+fn awaiting_text(m: &Messages, d: &Decision) -> String {
+    m.f("awaiting_decision", &[("action", &d.action.as_str()), ("officer", &d.officer), ("id", &d.id)])
 }
 
 /// The newest listing of `list` and the entity's row in it.
@@ -749,13 +804,13 @@ fn entity_body(
         h2 id="decide" { (m.t("decide_title")) }
         @if o.role == Role::Auditor { p { (m.t("auditor_read_only")) } } @else {
             @for l in &state.policy.lists {
-                @let member = newest_member(&state.warehouse, &l.id, &e.entity_id);
-                @let pending = member.as_ref().is_some_and(|(_, r)| r.as_ref().is_some_and(|r| r.review_status == ReviewStatus::Pending));
-                @if pending {
-                    @let (at, row) = member.clone().expect("pending");
+                @let member = MemberNow::read(state, &l.id, &e.entity_id);
+                @let pending = member.as_ref().is_some_and(|n| n.row.as_ref().is_some_and(|r| r.review_status == ReviewStatus::Pending));
+                @if let (true, Some(now)) = (pending, &member) {
                     @let next = if from_list == Some(l.id.as_str()) { next_pending(state, &l.id, &e.entity_id) } else { None };
-                    (decision_form(state, o, Action::Confirm, &l.id, &e.entity_id, &fingerprint(at, row.as_ref()), next.as_deref()))
-                    (decision_form(state, o, Action::Reject, &l.id, &e.entity_id, &fingerprint(at, row.as_ref()), next.as_deref()))
+                    @if let Some(d) = &now.awaiting { p class="notice" { (l.id) ": " (awaiting_text(m, d)) } }
+                    (decision_form(state, o, Action::Confirm, &l.id, &e.entity_id, &now.fingerprint(), next.as_deref()))
+                    (decision_form(state, o, Action::Reject, &l.id, &e.entity_id, &now.fingerprint(), next.as_deref()))
                 }
                 @if o.role == Role::Senior {
                     @if book.exempt(&l.id, &e.entity_id, today) {
@@ -813,10 +868,15 @@ fn reason_changes(
 }
 
 /// The entity page of the pending member after `entity` in the queue.
+/// Members already decided since the run are skipped.
 fn next_pending(state: &UiState, list: &str, entity: &str) -> Option<String> {
-    let (_, entries) = queue::pending(&state.warehouse, list, None).ok()??;
-    let at = entries.iter().position(|e| e.listing.entity_id == entity)?;
-    entries.get(at + 1).map(|e| format!("/entities/{}?list={list}", e.listing.entity_id))
+    let (at, entries) = queue::pending(&state.warehouse, list, None).ok()??;
+    let decided = awaiting(state, list, at, None);
+    let here = entries.iter().position(|e| e.listing.entity_id == entity)?;
+    entries[here + 1..]
+        .iter()
+        .find(|e| !decided.contains_key(&e.listing.entity_id))
+        .map(|e| format!("/entities/{}?list={list}", e.listing.entity_id))
 }
 
 fn action_key(a: Action) -> &'static str {
@@ -904,21 +964,10 @@ async fn decision(
     }
     let m = &state.messages;
     if matches!(action, Action::Confirm | Action::Reject) {
-        let now = newest_member(&state.warehouse, &f.list, &f.entity);
-        let current = now.as_ref().map(|(at, row)| fingerprint(*at, row.as_ref())).unwrap_or_default();
+        let now = MemberNow::read(&state, &f.list, &f.entity);
+        let current = now.as_ref().map(MemberNow::fingerprint).unwrap_or_default();
         if current != f.seen {
-            let state_text = now
-                .and_then(|(at, row)| {
-                    row.map(|r| {
-                        format!(
-                            "{} ({}, {}) as of {at}",
-                            r.review_status.as_str(),
-                            r.basis.as_str(),
-                            r.rules.join(", ")
-                        )
-                    })
-                })
-                .unwrap_or_else(|| m.t("not_a_member").to_string());
+            let state_text = now.map(|n| n.describe(m)).unwrap_or_else(|| m.t("not_a_member").to_string());
             let error = format!("{}: {}", m.t("stale_title"), m.f("stale_body", &[("state", &state_text)]));
             let r = render_entity(
                 &state,
@@ -1020,7 +1069,9 @@ async fn review_queue(
         @match queue {
             None => p { (m.t("queue_empty")) },
             Some((at, entries)) => {
-                @let entries = filtered(entries, &filter);
+                @let decided = awaiting(&state, &list, at, None);
+                @let (done, entries): (Vec<QueueEntry>, Vec<QueueEntry>) =
+                    filtered(entries, &filter).into_iter().partition(|e| decided.contains_key(&e.listing.entity_id));
                 p { (m.f("queue_as_of", &[("count", &entries.len()), ("as_of", &at)])) }
                 form method="get" action=(here) {
                     fieldset {
@@ -1054,7 +1105,7 @@ async fn review_queue(
                                 tr data-row {
                                     td {
                                         input type="checkbox" name="entity" value=(id) id=(format!("sel-{id}")) aria-label=(format!("{} {id}", m.t("select")));
-                                        input type="hidden" name=(format!("seen:{id}")) value=(fingerprint(at, Some(&e.listing)));
+                                        input type="hidden" name=(format!("seen:{id}")) value=(fingerprint(at, Some(&e.listing), None));
                                     }
                                     td { a href=(format!("/entities/{id}?list={list}")) { (id) } }
                                     td { (e.registry.as_ref().map(|f| f.name.as_str()).unwrap_or("")) }
@@ -1078,6 +1129,24 @@ async fn review_queue(
                                 div { button class="primary" type="submit" { (m.t("bulk_preview")) } }
                             }
                         } @else { p { (m.t("auditor_read_only")) } }
+                    }
+                }
+                @if !done.is_empty() {
+                    h2 id="decided-title" { (m.f("queue_decided", &[("count", &done.len()), ("as_of", &at)])) }
+                    table id="decided" aria-labelledby="decided-title" {
+                        thead { tr {
+                            th scope="col" { (m.t("entity_id")) } th scope="col" { (m.t("name")) } th scope="col" { (m.t("decision_action")) }
+                            th scope="col" { (m.t("officer")) } th scope="col" { (m.t("reason")) }
+                        } }
+                        tbody { @for e in &done {
+                            @let id = &e.listing.entity_id;
+                            @let d = &decided[id];
+                            tr {
+                                td { a href=(format!("/entities/{id}?list={list}")) { (id) } }
+                                td { (e.registry.as_ref().map(|f| f.name.as_str()).unwrap_or("")) }
+                                td { (d.action.as_str()) " (#" (d.id) ")" } td { (d.officer) } td { (d.reason) }
+                            }
+                        } }
                     }
                 }
             }
@@ -1219,7 +1288,7 @@ async fn bulk_apply(
     let (mut done, mut stale, mut ids) = (0, 0, Vec::new());
     let mut refused = Vec::new();
     for entity in &b.entities {
-        let now = newest_member(&state.warehouse, &list, entity).map(|(at, row)| fingerprint(at, row.as_ref()));
+        let now = MemberNow::read(&state, &list, entity).map(|n| n.fingerprint());
         if now.as_ref() != b.seen.get(entity) {
             stale += 1;
             continue;

@@ -127,7 +127,7 @@ fn login(f: &Fixture, officer: &str) -> (String, String) {
 
 fn pending(f: &Fixture) -> Vec<(String, String)> {
     let (at, entries) = queue::pending(&f.state.warehouse, LIST, None).unwrap().unwrap();
-    entries.iter().map(|e| (e.listing.entity_id.clone(), fingerprint(at, Some(&e.listing)))).collect()
+    entries.iter().map(|e| (e.listing.entity_id.clone(), fingerprint(at, Some(&e.listing), None))).collect()
 }
 
 #[test]
@@ -355,6 +355,56 @@ fn a_decision_on_an_item_that_changed_is_refused_with_the_new_state() {
         r.body
     );
     assert_eq!(f.state.store.last_decision_id().unwrap(), 0);
+}
+
+#[test]
+fn another_officers_decision_since_the_page_was_opened_makes_it_stale() {
+    let f = fixture(1800);
+    let items = pending(&f);
+    let (entity, seen) = items[0].clone();
+    let (olga, olga_csrf) = login(&f, "olga");
+    let (sam, sam_csrf) = login(&f, "sam");
+    let form = |csrf: &str, action: &str| {
+        vec![
+            ("csrf".to_string(), csrf.to_string()),
+            ("action".into(), action.into()),
+            ("list".into(), LIST.into()),
+            ("entity".into(), entity.clone()),
+            ("reason".into(), "case file reviewed in full".into()),
+            ("seen".into(), seen.clone()),
+        ]
+    };
+    let as_refs = |v: &[(String, String)]| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>();
+    let first = as_refs(&form(&olga_csrf, "confirm"));
+    let first: Vec<(&str, &str)> = first.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(post(&f, "/decisions", &olga, &first, None).status, StatusCode::SEE_OTHER);
+
+    // Sam opened the page before Olga decided: his reject is refused.
+    let second = as_refs(&form(&sam_csrf, "reject"));
+    let second: Vec<(&str, &str)> = second.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = post(&f, "/decisions", &sam, &second, None);
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r.body.contains("decided since the last run: confirm by olga (decision #1)"), "{}", r.body);
+    assert_eq!(f.state.store.last_decision_id().unwrap(), 1);
+
+    // The queue shows it apart, and "next" skips it.
+    let queue = get(&f, &format!("/review/{LIST}"), Some(&sam)).body;
+    let decided_at = queue.find("decided since the run of").expect("a decided section");
+    assert!(queue[decided_at..].contains(&entity), "listed as decided");
+    assert!(!queue[..decided_at].contains(&format!("sel-{entity}")), "not selectable for a bulk decision");
+    let (second_entity, second_seen) = items[1].clone();
+    let third = [
+        ("csrf", olga_csrf.as_str()),
+        ("action", "confirm"),
+        ("list", LIST),
+        ("entity", second_entity.as_str()),
+        ("reason", "case file reviewed in full"),
+        ("seen", second_seen.as_str()),
+    ];
+    assert_eq!(post(&f, "/decisions", &olga, &third, None).status, StatusCode::SEE_OTHER);
+    let page = get(&f, &format!("/entities/{entity}?list={LIST}"), Some(&sam)).body;
+    let next = format!("name=\"next\" value=\"/entities/{}?list={LIST}\"", items[2].0);
+    assert!(page.contains(&next), "next skips the decided {second_entity}");
 }
 
 #[test]

@@ -302,6 +302,9 @@ fn an_officer_confirms_from_the_queue_and_a_senior_exempts() {
         // One at a time: reject the next member and go on to the one after it.
         let (northwind, branch) = (entity(2), entity(3));
         b.follow(&format!("main a[href='/review/{LIST}']")).await;
+        let decided = b.text("#decided").await;
+        assert!(decided.contains(&harbor) && decided.contains("confirm (#1)"), "shown apart until the run:\n{decided}");
+        b.check("queue-decided").await;
         b.follow(&format!("main table a[href='/entities/{northwind}?list={LIST}']")).await;
         b.fill(&format!("#reason-reject-{LIST}-{northwind}"), "a 60% holding alone does not show control here").await;
         b.follow(&format!("form:has(#reason-reject-{LIST}-{northwind}) button[value=next]")).await;
