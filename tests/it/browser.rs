@@ -290,7 +290,10 @@ fn an_officer_confirms_from_the_queue_and_a_senior_exempts() {
             assert!(queue.contains(&entity(n)), "{} is pending:\n{queue}", entity(n));
         }
         b.check("queue").await;
-        b.click(&format!("#sel-{harbor}")).await;
+        // The keyboard: j moves to the first row (the oldest pending), x ticks it.
+        b.c.active_element().await.unwrap().send_keys("jx").await.unwrap();
+        let ticked = b.c.find(Locator::Css(&format!("#sel-{harbor}"))).await.unwrap();
+        assert!(ticked.is_selected().await.unwrap(), "j then x ticks the first row");
         b.fill("#bulk-reason", "case file V-1 reviewed: counterfeit goods, grave").await;
         b.follow(&format!("form[action='/review/{LIST}/bulk'] button[type=submit]")).await;
         assert!(b.text("h1").await.contains("Preview: Confirm 1 member(s)"), "{}", b.body().await);

@@ -1,5 +1,6 @@
 // Keyboard shortcuts of the review queue (progressive enhancement only):
-// j / k move between rows, / focuses the search field. Switched off by the
+// j / k move between rows, x ticks the row for a bulk decision, / opens
+// the search. Switched off by the
 // link on the page (a cookie), when this file is not included at all.
 (function () {
   var rows = Array.prototype.slice.call(document.querySelectorAll('tr[data-row]'));
@@ -15,6 +16,10 @@
     if (t === 'INPUT' || t === 'TEXTAREA' || t === 'SELECT' || e.ctrlKey || e.metaKey || e.altKey) return;
     if (e.key === 'j') { go(at + 1); e.preventDefault(); }
     else if (e.key === 'k') { go(at - 1); e.preventDefault(); }
-    else if (e.key === '/') { var s = document.getElementById('q'); if (s) { s.focus(); e.preventDefault(); } }
+    else if (e.key === 'x' && at >= 0) {
+      var box = rows[at].querySelector('input[type=checkbox]');
+      if (box) { box.checked = !box.checked; e.preventDefault(); }
+    }
+    else if (e.key === '/') { window.location.href = '/search'; e.preventDefault(); }
   });
 })();
