@@ -79,16 +79,21 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
     for p in &first.publications {
         println!("run {}: list {}: {}", first.run_id, p.list_id, p.outcome);
     }
-    // The demo officer confirms every pending addition; the batch runs again
-    // and publishes them as a second publication of the same date.
+    // The demo officer confirms the pending direct additions; the batch runs
+    // again and publishes them as a second publication of the same date. The
+    // joint additions stay pending for a person to review on the officer pages.
     let wh = Warehouse::new(&args.warehouse);
     let store = credence::store::Store::open(&wh.database())?;
-    let mut confirmed = 0;
+    let (mut confirmed, mut left) = (0, 0);
     for list in &opts.policy.lists {
         if let Some((_, pending)) =
             credence::queue::pending(&wh, &list.id, Some(args.as_of)).map_err(anyhow::Error::msg)?
         {
             for e in pending {
+                if e.listing.basis != credence::listing::Basis::Direct {
+                    left += 1;
+                    continue;
+                }
                 let req = credence::decide::Request {
                     action: credence::store::Action::Confirm,
                     list: &list.id,
@@ -102,7 +107,9 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
             }
         }
     }
-    println!("the demo officer confirmed {confirmed} pending additions; running again");
+    println!(
+        "the demo officer confirmed {confirmed} pending direct additions and left {left} joint ones for review; running again"
+    );
     let report = rt.block_on(run::run(&opts))?;
     let total: f64 = report.steps.iter().map(|s| s.duration.as_secs_f64()).sum();
     println!(
@@ -153,5 +160,9 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
         args.warehouse.join("credence.db").display(),
         args.warehouse.display()
     );
+    let w = args.warehouse.display();
+    println!("\nofficer pages (the pending joint additions are in the review queue):");
+    println!("  credence officers add YOUR-ID --role senior --warehouse {w}");
+    println!("  credence serve --warehouse {w} --ui-listen 127.0.0.1:8081   then open http://127.0.0.1:8081/");
     Ok(ExitCode::SUCCESS)
 }

@@ -125,3 +125,30 @@ fn bad_arguments_are_usage_errors() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("'2026-13-01' is not a date of the form YYYY-MM-DD"), "{}", stderr(&o));
 }
+
+/// README's first command, on a smaller warehouse: it generates, runs,
+/// publishes, leaves joint additions for review, and says where things are.
+#[test]
+fn demo_runs_the_nightly_batch_and_prints_where_the_outputs_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("wh");
+    let out = ok(&["demo", "--warehouse", wh.to_str().unwrap(), "--entities", "1500"]);
+    for expected in [
+        "generated 1500 entities over 3 nights",
+        "by grade:",
+        "most frequent reasons:",
+        "list serious-dishonesty:",
+        "publication of serious-dishonesty: published 2026-11-27.2",
+        "rejected input rows (in quarantine):",
+        "outputs:",
+        "officer pages",
+    ] {
+        assert!(out.contains(expected), "{expected:?} missing from:\n{out}");
+    }
+    let left: u32 = out.split("and left ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!(left > 0, "joint additions stay pending for the officer pages:\n{out}");
+    let latest = std::fs::read_to_string(wh.join("published/serious-dishonesty/LATEST")).unwrap();
+    assert_eq!(latest.trim(), "2026-11-27.2");
+    assert!(wh.join("marts/scores/as_of=2026-11-27").is_dir());
+    assert!(wh.join("reports/quality/as_of=2026-11-27/quality.json").is_file());
+}
