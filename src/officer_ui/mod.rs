@@ -1212,6 +1212,22 @@ fn bulk_of(fields: Vec<(String, String)>) -> Bulk {
     b
 }
 
+/// The bulk form with the session's CSRF token, a confirm or reject, and
+/// the role to decide it; or the 403 page.
+fn bulk_request(state: &UiState, o: &Officer, fields: Vec<(String, String)>) -> Result<(Bulk, Action), Response> {
+    let b = bulk_of(fields);
+    if b.csrf != o.csrf {
+        return Err(forbidden(state, "bad_form"));
+    }
+    let Some(action) = parse_action(&b.action).filter(|a| matches!(a, Action::Confirm | Action::Reject)) else {
+        return Err(forbidden(state, "bad_form"));
+    };
+    if !o.role.may(action) {
+        return Err(forbidden(state, "forbidden"));
+    }
+    Ok((b, action))
+}
+
 async fn bulk_preview(
     State(state): State<Arc<UiState>>,
     Extension(o): Extension<Officer>,
@@ -1219,16 +1235,10 @@ async fn bulk_preview(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
     let m = &state.messages;
-    let b = bulk_of(fields);
-    if b.csrf != o.csrf {
-        return forbidden(&state, "bad_form");
-    }
-    let Some(action) = parse_action(&b.action).filter(|a| matches!(a, Action::Confirm | Action::Reject)) else {
-        return forbidden(&state, "bad_form");
+    let (b, action) = match bulk_request(&state, &o, fields) {
+        Ok(request) => request,
+        Err(refused) => return refused,
     };
-    if !o.role.may(action) {
-        return forbidden(&state, "forbidden");
-    }
     let problem = if b.entities.is_empty() {
         Some(m.t("nothing_selected").to_string())
     } else if b.reason.trim().chars().count() < decide::MIN_REASON_CHARS {
@@ -1241,10 +1251,10 @@ async fn bulk_preview(
         &[("action", &m.t(action_key(action))), ("count", &b.entities.len()), ("list", &list)],
     );
     let body = html! {
+        h1 { (title) }
         @if let Some(p) = &problem {
             div class="error-summary" role="alert" tabindex="-1" { h2 { (m.t("error_summary")) } ul { li { a href=(format!("/review/{list}")) { (p) } } } }
         } @else {
-            h1 { (title) }
             form method="post" action=(format!("/review/{list}/bulk/apply")) {
                 input type="hidden" name="csrf" value=(o.csrf);
                 input type="hidden" name="action" value=(b.action);
@@ -1275,16 +1285,10 @@ async fn bulk_apply(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
     let m = &state.messages;
-    let b = bulk_of(fields);
-    if b.csrf != o.csrf {
-        return forbidden(&state, "bad_form");
-    }
-    let Some(action) = parse_action(&b.action).filter(|a| matches!(a, Action::Confirm | Action::Reject)) else {
-        return forbidden(&state, "bad_form");
+    let (b, action) = match bulk_request(&state, &o, fields) {
+        Ok(request) => request,
+        Err(refused) => return refused,
     };
-    if !o.role.may(action) {
-        return forbidden(&state, "forbidden");
-    }
     let (mut done, mut stale, mut ids) = (0, 0, Vec::new());
     let mut refused = Vec::new();
     for entity in &b.entities {

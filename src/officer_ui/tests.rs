@@ -93,20 +93,17 @@ fn set_cookies(a: &Answer) -> Vec<String> {
     a.headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).collect()
 }
 
-/// Logs in through the form; returns (session token, csrf of the session).
-fn login(f: &Fixture, officer: &str) -> (String, String) {
+/// The token of a fresh login form (its cookie and hidden field).
+fn login_token(f: &Fixture) -> String {
     let form = get(f, "/login", None);
-    let token = set_cookies(&form)
-        .iter()
-        .find_map(|c| c.strip_prefix(&format!("{LOGIN_COOKIE}=")))
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let body =
-        serde_urlencoded::to_string([("officer", officer), ("password", PASSWORD), ("csrf", token.as_str())]).unwrap();
-    let r = send(
+    let cookie = set_cookies(&form).into_iter().find(|c| c.starts_with(LOGIN_COOKIE)).unwrap();
+    cookie.split(';').next().unwrap().split_once('=').unwrap().1.to_string()
+}
+
+/// Posts the login form with the login cookie `token`.
+fn post_login(f: &Fixture, token: &str, officer: &str, password: &str, csrf: &str) -> Answer {
+    let body = serde_urlencoded::to_string([("officer", officer), ("password", password), ("csrf", csrf)]).unwrap();
+    send(
         f,
         Request::post("/login")
             .header(header::HOST, "ui.test")
@@ -115,11 +112,21 @@ fn login(f: &Fixture, officer: &str) -> (String, String) {
             .header(header::COOKIE, format!("{LOGIN_COOKIE}={token}"))
             .body(Body::from(body))
             .unwrap(),
-    );
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let cookie = set_cookies(&r).into_iter().find(|c| c.starts_with(SESSION_COOKIE)).unwrap();
+    )
+}
+
+fn session_of(a: &Answer) -> String {
+    let cookie = set_cookies(a).into_iter().find(|c| c.starts_with(SESSION_COOKIE)).unwrap();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
-    let session = cookie.split(';').next().unwrap().split_once('=').unwrap().1.to_string();
+    cookie.split(';').next().unwrap().split_once('=').unwrap().1.to_string()
+}
+
+/// Logs in through the form; returns (session token, csrf of the session).
+fn login(f: &Fixture, officer: &str) -> (String, String) {
+    let token = login_token(f);
+    let r = post_login(f, &token, officer, PASSWORD, &token);
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let session = session_of(&r);
     let page = get(f, "/", Some(&session)).body;
     let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
     (session, csrf)
@@ -135,30 +142,14 @@ fn login_logout_and_the_session_cookie() {
     let f = fixture(1800);
     assert_eq!(get(&f, "/", None).status, StatusCode::SEE_OTHER, "pages need a session");
     assert_eq!(get(&f, "/login", None).status, StatusCode::OK);
-    let form = get(&f, "/login", None);
-    let token = set_cookies(&form)[0].split(';').next().unwrap().split_once('=').unwrap().1.to_string();
-    let wrong = send(
-        &f,
-        Request::post("/login")
-            .header(header::HOST, "ui.test")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::COOKIE, format!("{LOGIN_COOKIE}={token}"))
-            .body(Body::from(format!("officer=olga&password=nope&csrf={token}")))
-            .unwrap(),
-    );
+    let token = login_token(&f);
+    let wrong = post_login(&f, &token, "olga", "nope", &token);
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert!(
         wrong.body.contains("class=\"error-summary\"")
             && wrong.body.contains("The officer id or the password is wrong.")
     );
-    let forged = send(
-        &f,
-        Request::post("/login")
-            .header(header::HOST, "ui.test")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(format!("officer=olga&password={PASSWORD}&csrf=guess")))
-            .unwrap(),
-    );
+    let forged = post_login(&f, &token, "olga", PASSWORD, "guess");
     assert_eq!(forged.status, StatusCode::FORBIDDEN, "a login form not served by us");
 
     let (session, csrf) = login(&f, "olga");
@@ -172,8 +163,7 @@ fn a_second_view_of_the_login_form_keeps_the_first_forms_token() {
     let f = fixture(1800);
     let first = get(&f, "/", None);
     assert_eq!(first.headers[header::LOCATION], "/login", "a new visitor is not told a session ended");
-    let form = get(&f, "/login", None);
-    let token = set_cookies(&form)[0].split(';').next().unwrap().split_once('=').unwrap().1.to_string();
+    let token = login_token(&f);
     // The browser asks for /favicon.ico, or the officer opens a second tab.
     assert_eq!(get(&f, "/favicon.ico", None).status, StatusCode::NO_CONTENT);
     let again = send(
@@ -185,36 +175,15 @@ fn a_second_view_of_the_login_form_keeps_the_first_forms_token() {
             .unwrap(),
     );
     assert!(again.body.contains(&format!("name=\"csrf\" value=\"{token}\"")), "the same token");
-    let r = send(
-        &f,
-        Request::post("/login")
-            .header(header::HOST, "ui.test")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::COOKIE, format!("{LOGIN_COOKIE}={token}"))
-            .body(Body::from(format!("officer=olga&password={}&csrf={token}", PASSWORD.replace(' ', "+"))))
-            .unwrap(),
-    );
+    let r = post_login(&f, &token, "olga", PASSWORD, &token);
     assert_eq!(r.status, StatusCode::SEE_OTHER, "the first form still logs in");
 }
 
 #[test]
 fn an_idle_session_ends() {
     let f = fixture(-1);
-    let form = get(&f, "/login", None);
-    let token = set_cookies(&form)[0].split(';').next().unwrap().split_once('=').unwrap().1.to_string();
-    let r = send(
-        &f,
-        Request::post("/login")
-            .header(header::HOST, "ui.test")
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::COOKIE, format!("{LOGIN_COOKIE}={token}"))
-            .body(Body::from(
-                serde_urlencoded::to_string([("officer", "olga"), ("password", PASSWORD), ("csrf", &token)]).unwrap(),
-            ))
-            .unwrap(),
-    );
-    let session = set_cookies(&r).into_iter().find(|c| c.starts_with(SESSION_COOKIE)).unwrap();
-    let session = session.split(';').next().unwrap().split_once('=').unwrap().1.to_string();
+    let token = login_token(&f);
+    let session = session_of(&post_login(&f, &token, "olga", PASSWORD, &token));
     let again = get(&f, "/", Some(&session));
     assert_eq!(again.status, StatusCode::SEE_OTHER);
     assert_eq!(again.headers[header::LOCATION], "/login?expired=1");
