@@ -149,6 +149,7 @@ pub fn bench(args: &BenchArgs) -> Result<std::process::ExitCode> {
 
     engine::return_free_memory();
     reset_peak_rss();
+    let before = current_rss();
     let started = Instant::now();
     let registry = RegistryColumns::from_batch(&inputs.registry.batches[0]);
     let graph = joint::build_graph(&registry, &inputs.holdings.batches, &inputs.entities);
@@ -171,10 +172,12 @@ pub fn bench(args: &BenchArgs) -> Result<std::process::ExitCode> {
     }
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "graph     {:>12} edges {secs:>8.2} s  (build {built:.2} s, rounds and legal representatives {:.2} s)  peak RSS {}  ({members} members, {related} restricted or flagged)",
+        "graph     {:>12} edges {secs:>8.2} s  (build {built:.2} s, rounds and legal representatives {:.2} s)  peak RSS {} = {} held before + {} for the step  ({members} members, {related} restricted or flagged)",
         graph.owns.edge_count() + graph.branches.edge_count(),
         secs - built,
-        gib(peak_rss())
+        gib(peak_rss()),
+        gib(before),
+        gib(peak_rss().zip(before).map(|(p, b)| p.saturating_sub(b)))
     );
     Ok(std::process::ExitCode::SUCCESS)
 }
