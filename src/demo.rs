@@ -75,9 +75,17 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
         partners,
     };
     let rt = runtime(limits.threads)?;
+    // The earlier nights first, so that the pages have a history to show.
+    for back in (1..args.days).rev() {
+        let night = AsOf::new(args.as_of.date() - chrono::Days::new(u64::from(back)));
+        let report = rt.block_on(run::run(&RunOptions { as_of: night, ..opts.clone() }))?;
+        for p in &report.publications {
+            println!("run {} as of {night}: list {}: {}", report.run_id, p.list_id, p.outcome);
+        }
+    }
     let first = rt.block_on(run::run(&opts))?;
     for p in &first.publications {
-        println!("run {}: list {}: {}", first.run_id, p.list_id, p.outcome);
+        println!("run {} as of {}: list {}: {}", first.run_id, args.as_of, p.list_id, p.outcome);
     }
     // The demo officer confirms the pending direct additions; the batch runs
     // again and publishes them as a second publication of the same date. The

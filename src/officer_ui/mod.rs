@@ -1111,7 +1111,13 @@ async fn review_queue(
                                     td { (e.registry.as_ref().map(|f| f.name.as_str()).unwrap_or("")) }
                                     td { ((at.date() - e.pending_since.date()).num_days()) }
                                     td { (e.score.as_ref().map(|s| s.grade.as_str()).unwrap_or("")) }
-                                    td { (e.listing.basis.as_str()) @if e.listing.depth > 0 { " (" (e.listing.rules.join(", ")) ")" } }
+                                    td {
+                                        (e.listing.basis.as_str())
+                                        @if e.listing.depth > 0 {
+                                            " (" (e.listing.rules.join(", ")) ") " (m.t("queue_via")) " "
+                                            @for v in &e.listing.via { a href=(format!("/entities/{}", v.id)) { (v.id) } " " }
+                                        }
+                                    }
                                     td { (e.score.as_ref().map(|s| s.reasons.iter().take(3).map(|r| r.rule_id.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default()) }
                                 }
                             } }
