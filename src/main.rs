@@ -183,6 +183,8 @@ enum OfficersCommand {
     },
     /// Every officer and role.
     List,
+    /// Remove an officer: their sessions end, their decisions stay.
+    Remove { id: String },
 }
 
 #[derive(Subcommand)]
@@ -641,6 +643,13 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                     for (id, role) in store.officers()? {
                         println!("{id}  {role}");
                     }
+                }
+                OfficersCommand::Remove { id } => {
+                    if !store.remove_officer(&id)? {
+                        eprintln!("refused: there is no officer '{id}'");
+                        return Ok(ExitCode::from(1));
+                    }
+                    println!("officer {id} removed; their sessions ended, their decisions stay");
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -125,6 +125,8 @@ const MIGRATIONS: &[&str] = &[
         last_seen_unix INTEGER NOT NULL,
         ended_at TEXT
     );",
+    // 5: removed officers stay on record (their decisions name them)
+    "ALTER TABLE officers ADD COLUMN removed_at TEXT;",
 ];
 
 /// An open operational database.
@@ -459,24 +461,54 @@ impl Store {
         Ok(rows)
     }
 
-    /// Adds or replaces an officer account.
+    /// Adds or replaces an officer account; a replaced one's sessions end,
+    /// so a new password or role holds from the next request.
     pub fn put_officer(&self, officer: &str, role: &str, password_hash: &str) -> Result<()> {
-        self.connection()
+        let mut conn = self.connection();
+        let tx = conn.transaction().map_err(self.err("store officer"))?;
+        tx.execute(
+            "INSERT INTO officers (officer_id, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (officer_id) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash,
+                 removed_at = NULL",
+            params![officer, role, password_hash, now()],
+        )
+        .map_err(self.err("store officer"))?;
+        Self::end_sessions_of(&tx, officer).map_err(self.err("end sessions"))?;
+        tx.commit().map_err(self.err("store officer"))
+    }
+
+    /// Removes an officer account (it stays on record, unable to log in)
+    /// and ends its sessions; its decisions stay. False when there was no
+    /// such officer.
+    pub fn remove_officer(&self, officer: &str) -> Result<bool> {
+        let mut conn = self.connection();
+        let tx = conn.transaction().map_err(self.err("remove officer"))?;
+        let n = tx
             .execute(
-                "INSERT INTO officers (officer_id, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (officer_id) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash",
-                params![officer, role, password_hash, now()],
+                "UPDATE officers SET removed_at = ?2 WHERE officer_id = ?1 AND removed_at IS NULL",
+                params![officer, now()],
             )
-            .map_err(self.err("store officer"))?;
-        Ok(())
+            .map_err(self.err("remove officer"))?;
+        Self::end_sessions_of(&tx, officer).map_err(self.err("end sessions"))?;
+        tx.commit().map_err(self.err("remove officer"))?;
+        Ok(n > 0)
+    }
+
+    fn end_sessions_of(conn: &Connection, officer: &str) -> rusqlite::Result<usize> {
+        conn.execute(
+            "UPDATE sessions SET ended_at = ?2 WHERE officer_id = ?1 AND ended_at IS NULL",
+            params![officer, now()],
+        )
     }
 
     /// (role, password hash) of an officer.
     pub fn officer(&self, officer: &str) -> Result<Option<(String, String)>> {
         self.connection()
-            .query_row("SELECT role, password_hash FROM officers WHERE officer_id = ?1", [officer], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT role, password_hash FROM officers WHERE officer_id = ?1 AND removed_at IS NULL",
+                [officer],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()
             .map_err(self.err("read officer"))
     }
@@ -485,7 +517,7 @@ impl Store {
     pub fn officers(&self) -> Result<Vec<(String, String)>> {
         let conn = self.connection();
         let mut stmt = conn
-            .prepare("SELECT officer_id, role FROM officers ORDER BY officer_id")
+            .prepare("SELECT officer_id, role FROM officers WHERE removed_at IS NULL ORDER BY officer_id")
             .map_err(self.err("list officers"))?;
         let rows = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -517,7 +549,7 @@ impl Store {
         let found: Option<(String, String, String, i64)> = conn
             .query_row(
                 "SELECT s.officer_id, o.role, s.csrf, s.last_seen_unix FROM sessions s JOIN officers o USING (officer_id)
-                 WHERE s.token_sha256 = ?1 AND s.ended_at IS NULL",
+                 WHERE s.token_sha256 = ?1 AND s.ended_at IS NULL AND o.removed_at IS NULL",
                 [token_sha256],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
@@ -754,6 +786,24 @@ mod tests {
         // Reopening does not migrate twice.
         let s = Store::open(&dir.path().join("credence.db")).unwrap();
         assert_eq!(s.runs(10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_reset_or_removed_officer_loses_its_sessions() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("credence.db")).unwrap();
+        s.put_officer("olga", "senior", "hash-1").unwrap();
+        s.start_session("t1", "olga", "c1", 100).unwrap();
+        assert_eq!(s.session("t1", 101, 60).unwrap().map(|x| x.1), Some("senior".to_string()));
+        s.put_officer("olga", "officer", "hash-2").unwrap();
+        assert_eq!(s.session("t1", 102, 60).unwrap(), None, "a new role or password ends the session");
+        s.start_session("t2", "olga", "c2", 103).unwrap();
+        assert!(s.remove_officer("olga").unwrap());
+        assert_eq!(s.session("t2", 104, 60).unwrap(), None);
+        assert_eq!(s.officer("olga").unwrap(), None);
+        assert!(!s.remove_officer("olga").unwrap(), "already gone");
+        s.put_officer("olga", "officer", "hash-3").unwrap();
+        assert!(s.officer("olga").unwrap().is_some(), "adding again brings the account back");
     }
 
     #[test]
