@@ -371,17 +371,30 @@ impl Store {
     /// Every decision with id <= `through`, oldest first; with `filter`,
     /// only those about one (list, entity) or one entity.
     pub fn decisions(&self, through: i64, list: Option<&str>, entity: Option<&str>) -> Result<Vec<Decision>> {
+        self.decisions_between(0, through, list, entity)
+    }
+
+    /// The decisions with `after` < id <= `through`, oldest first, filtered
+    /// like [`Store::decisions`].
+    pub fn decisions_between(
+        &self,
+        after: i64,
+        through: i64,
+        list: Option<&str>,
+        entity: Option<&str>,
+    ) -> Result<Vec<Decision>> {
         let conn = self.connection();
         let mut stmt = conn
             .prepare(
                 "SELECT decision_id, list_id, entity_id, action, officer, reason, until, basis, rules, decided_at
                  FROM decisions
-                 WHERE decision_id <= ?1 AND (?2 IS NULL OR list_id = ?2) AND (?3 IS NULL OR entity_id = ?3)
+                 WHERE decision_id > ?4 AND decision_id <= ?1 AND (?2 IS NULL OR list_id = ?2)
+                   AND (?3 IS NULL OR entity_id = ?3)
                  ORDER BY decision_id",
             )
             .map_err(self.err("read decisions"))?;
         let rows = stmt
-            .query_map(params![through, list, entity], |r| {
+            .query_map(params![through, list, entity, after], |r| {
                 let action: String = r.get(3)?;
                 let until: Option<String> = r.get(6)?;
                 let rules: Option<String> = r.get(8)?;

@@ -531,12 +531,11 @@ fn awaiting(state: &UiState, list: &str, at: AsOf, entity: Option<&str>) -> Hash
     let used = state.store.decisions_used(at).ok().flatten().unwrap_or(0);
     let last = state.store.last_decision_id().unwrap_or(0);
     let mut newest: HashMap<String, Decision> = HashMap::new();
-    for d in state.store.decisions(last, Some(list), entity).unwrap_or_default() {
+    for d in state.store.decisions_between(used, last, Some(list), entity).unwrap_or_default() {
         if matches!(d.action, Action::Confirm | Action::Reject) {
             newest.insert(d.entity_id.clone(), d);
         }
     }
-    newest.retain(|_, d| d.id > used);
     newest
 }
 
@@ -600,7 +599,7 @@ async fn entity_page(
 ) -> Response {
     let as_of = q.as_of.as_deref().and_then(|d| d.parse().ok()).or_else(|| latest_scores(&state.warehouse));
     let notice = q.decided.map(|d| {
-        let what = state.store.decisions(d, None, None).ok().and_then(|all| all.into_iter().rev().find(|x| x.id == d));
+        let what = state.store.decisions_between(d - 1, d, None, None).ok().and_then(|mut one| one.pop());
         match what {
             Some(x) => state.messages.f(
                 "decision_recorded",
