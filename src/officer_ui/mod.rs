@@ -650,7 +650,7 @@ fn render_entity(
         .into_iter()
         .rev()
         .collect();
-    let previous = dates.iter().filter(|d| **d < as_of).next_back().copied();
+    let previous = dates.iter().rfind(|d| **d < as_of).copied();
     let previous_reasons = previous
         .and_then(|d| marts::scores(&state.warehouse, d, &ids).ok()?.remove(id))
         .map(|s| s.reasons)
