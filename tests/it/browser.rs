@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use credence::contract::Dataset;
-use credence::fixture::{entity, land, person};
-use credence::warehouse::Warehouse;
+use credence::base::contract::Dataset;
+use credence::tools::fixture::{entity, land, person};
+use credence::base::warehouse::Warehouse;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 

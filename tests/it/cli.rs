@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use credence::contract::Dataset;
-use credence::fixture::{entity, land, person};
-use credence::warehouse::Warehouse;
+use credence::base::contract::Dataset;
+use credence::tools::fixture::{entity, land, person};
+use credence::base::warehouse::Warehouse;
 
 use crate::support::{credence, ok, stderr, stdout};
 
@@ -87,7 +87,7 @@ fn the_rejection_threshold_fails_the_run_but_keeps_quarantine_and_report() {
     );
     assert_eq!(std::fs::read(&scores).unwrap(), before, "the previous scores stay as they were");
     let q = wh.quarantine(Dataset::Registry, D.parse().unwrap()).join("part-0.parquet");
-    let rows: usize = credence::parquet_io::read_parquet(&q).unwrap().iter().map(|b| b.num_rows()).sum();
+    let rows: usize = credence::base::parquet_io::read_parquet(&q).unwrap().iter().map(|b| b.num_rows()).sum();
     assert_eq!(rows, 2, "the quarantine is written");
     assert!(dir.path().join("reports/quality/as_of=2026-11-27/quality.json").exists());
 
@@ -102,7 +102,7 @@ fn quarantined_rows_carry_source_and_reason() {
     registry(&wh, 30, 1);
     ok(&["run", "--unsigned", "--warehouse", dir.path().to_str().unwrap(), "--as-of", D]);
     let q = wh.quarantine(Dataset::Registry, D.parse().unwrap()).join("part-0.parquet");
-    let b = &credence::parquet_io::read_parquet(&q).unwrap()[0];
+    let b = &credence::base::parquet_io::read_parquet(&q).unwrap()[0];
     let col = |name: &str| b.column(b.schema().index_of(name).unwrap()).clone();
     use arrow::array::AsArray;
     assert_eq!(

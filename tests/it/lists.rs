@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use credence::contract::Dataset;
-use credence::fixture::{entity, land, person};
-use credence::listing::{read_listings, read_related, ListingRow, ReviewStatus};
-use credence::warehouse::Warehouse;
+use credence::base::contract::Dataset;
+use credence::tools::fixture::{entity, land, person};
+use credence::base::marts::listings::{read_listings, read_related, ListingRow, ReviewStatus};
+use credence::base::warehouse::Warehouse;
 
 use crate::support::{credence, ok, stderr};
 
@@ -218,7 +218,7 @@ fn decisions_change_the_next_run() {
     );
 
     // Decisions made after a run started are not used by it, and each run records what it used.
-    let store = credence::store::Store::open(&w.wh.database()).unwrap();
+    let store = credence::base::store::Store::open(&w.wh.database()).unwrap();
     let runs = store.runs(10).unwrap();
     assert_eq!(runs.len(), 5);
     let used: i64 = store
@@ -349,7 +349,7 @@ fn refused_decisions_say_why_and_write_nothing() {
     let o =
         w.decide(&["confirm", "--list", LIST, "--entity", &e1, "--officer", "o", "--reason", "checked the case file"]);
     assert!(stderr(&o).contains("it is not pending in the listing as of 2026-11-26 (published)"), "{}", stderr(&o));
-    let store = credence::store::Store::open(&w.wh.database()).unwrap();
+    let store = credence::base::store::Store::open(&w.wh.database()).unwrap();
     assert_eq!(store.last_decision_id().unwrap(), 1, "only the valid decision was stored");
 }
 

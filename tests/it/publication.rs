@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use credence::contract::Dataset;
-use credence::fixture::{entity, land, person};
-use credence::warehouse::Warehouse;
+use credence::base::contract::Dataset;
+use credence::tools::fixture::{entity, land, person};
+use credence::base::warehouse::Warehouse;
 
 use crate::support::{credence, keys, minisign_verifies, ok, stderr, stdout};
 

@@ -7,9 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use credence::ids::AsOf;
-use credence::lock::RunLock;
-use credence::warehouse::Warehouse;
+use credence::base::ids::AsOf;
+use credence::base::lock::RunLock;
+use credence::base::warehouse::Warehouse;
 
 use crate::support::{credence, ok, stderr};
 
@@ -59,7 +59,7 @@ impl Drop for Daemon {
 type RunLine = (String, String, DateTime<Utc>, Option<DateTime<Utc>>, String);
 
 fn runs(root: &Path) -> Vec<RunLine> {
-    let store = credence::store::Store::open(&Warehouse::new(root).database()).unwrap();
+    let store = credence::base::store::Store::open(&Warehouse::new(root).database()).unwrap();
     let mut rows: Vec<RunLine> = store
         .runs(1000)
         .unwrap()

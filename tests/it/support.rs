@@ -35,14 +35,14 @@ pub fn ok(args: &[&str]) -> String {
 /// `entity_id score band_grade grade rule:points:record,record | ...`.
 pub fn scores_text(path: &Path) -> String {
     let mut out = String::new();
-    for b in credence::parquet_io::read_parquet(path).unwrap() {
+    for b in credence::base::parquet_io::read_parquet(path).unwrap() {
         let ids = b.column(0).as_string::<i32>();
         let score = b.column(1).as_primitive::<Float64Type>();
         let band = b.column(2).as_string::<i32>();
         let grade = b.column(3).as_string::<i32>();
         let reasons = b.column(4).as_list::<i32>();
         for r in 0..b.num_rows() {
-            let rs: Vec<String> = credence::score::read_reasons(reasons, r)
+            let rs: Vec<String> = credence::stages::score::read_reasons(reasons, r)
                 .iter()
                 .map(|x| format!("{}:{:.2}:{}", x.rule_id, x.points, x.records.join(",")))
                 .collect();

@@ -1,0 +1,97 @@
+//! The query engine of a run: a DataFusion session with the run's memory
+//! and thread limits, the tables stages read, and every user-defined
+//! function, registered here and nowhere else (so that another DataFusion
+//! engine can be given the same catalogue).
+
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, Float64Array, RecordBatch};
+use arrow::datatypes::{DataType, Float64Type, SchemaRef};
+use datafusion::datasource::MemTable;
+use datafusion::error::Result as DfResult;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::logical_expr::{create_udf, ColumnarValue, Expr, ScalarUDF, Volatility};
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::base::rounding::round_score;
+
+/// Limits of a run's engine.
+#[derive(Clone, Copy, Debug)]
+pub struct EngineLimits {
+    pub threads: usize,
+    /// Bytes the engine's memory pool may hold; operators spill past it.
+    pub memory_limit: usize,
+}
+
+impl Default for EngineLimits {
+    fn default() -> Self {
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        EngineLimits { threads, memory_limit: 4 << 30 }
+    }
+}
+
+/// A session with the limits and the UDFs of credence.
+pub fn session(limits: EngineLimits) -> DfResult<SessionContext> {
+    let config = SessionConfig::new()
+        .with_target_partitions(limits.threads.max(1))
+        .with_batch_size(8192)
+        .with_information_schema(false);
+    let runtime = RuntimeEnvBuilder::new().with_memory_limit(limits.memory_limit, 1.0).build_arc()?;
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
+    ctx.register_udf(credit_round_udf());
+    Ok(ctx)
+}
+
+/// Registers in-memory batches as table `name`, split into as many
+/// partitions as the engine has threads so scans run in parallel.
+pub fn register(ctx: &SessionContext, name: &str, schema: SchemaRef, batches: &[RecordBatch]) -> DfResult<()> {
+    let parts = ctx.state().config().target_partitions().max(1);
+    let mut partitions: Vec<Vec<RecordBatch>> = vec![Vec::new(); parts];
+    let mut i = 0;
+    for b in batches {
+        let mut offset = 0;
+        while offset < b.num_rows() {
+            let len = (b.num_rows() - offset).min(64 * 1024);
+            partitions[i % parts].push(b.slice(offset, len));
+            offset += len;
+            i += 1;
+        }
+    }
+    ctx.deregister_table(name)?;
+    ctx.register_table(name, Arc::new(MemTable::try_new(schema, partitions)?))?;
+    Ok(())
+}
+
+/// `credit_round(x)`: policy.md step 5's rounding (to 9 decimals, then to
+/// 2 decimals half away from zero).
+pub fn credit_round_udf() -> ScalarUDF {
+    create_udf(
+        "credit_round",
+        vec![DataType::Float64],
+        DataType::Float64,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let x = arrays[0].as_primitive::<Float64Type>();
+            let out: Float64Array = x.iter().map(|v| v.map(round_score)).collect();
+            let out: Arc<dyn Array> = Arc::new(out);
+            Ok(ColumnarValue::Array(out))
+        }),
+    )
+}
+
+/// The expression `credit_round(e)`.
+pub fn credit_round(e: Expr) -> Expr {
+    credit_round_udf().call(vec![e])
+}
+
+/// Gives the heap's free pages back to the operating system (glibc keeps
+/// them otherwise): called between stages, so that the peak of a run is
+/// its largest stage, not the sum of what earlier stages freed.
+pub fn return_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases memory the allocator holds unused.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}

@@ -1,0 +1,354 @@
+//! The listing marts of joint-sanctions.md "Outputs": `listings` (one row
+//! per member of a list, with how it got there and its review status) and
+//! `related` (restricted persons and flagged entities). Schemas, writers and
+//! readers, shared by the stages that produce them and the faces that show
+//! them.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, Date32Array, Float64Builder, Int32Array, ListBuilder, RecordBatch, StringArray,
+    StringBuilder, StructBuilder,
+};
+use arrow::datatypes::{DataType, Field, Fields, Float64Type, Int32Type, Schema, SchemaRef};
+use parquet::errors::ParquetError;
+
+use crate::base::ids::AsOf;
+use crate::base::parquet_io::{read_parquet, write_parquet};
+
+/// `direct` (round 0) or `joint`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum Basis {
+    Direct,
+    Joint,
+}
+
+impl Basis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Basis::Direct => "direct",
+            Basis::Joint => "joint",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Basis> {
+        match s {
+            "direct" => Some(Basis::Direct),
+            "joint" => Some(Basis::Joint),
+            _ => None,
+        }
+    }
+}
+
+/// publication.md "Review status".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum ReviewStatus {
+    Published,
+    Pending,
+    Rejected,
+}
+
+impl ReviewStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewStatus::Published => "published",
+            ReviewStatus::Pending => "pending",
+            ReviewStatus::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ReviewStatus> {
+        match s {
+            "published" => Some(ReviewStatus::Published),
+            "pending" => Some(ReviewStatus::Pending),
+            "rejected" => Some(ReviewStatus::Rejected),
+            _ => None,
+        }
+    }
+}
+
+/// One `via` entry: the member it comes through, the relation, the share.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ViaEntry {
+    pub id: String,
+    pub relation: String,
+    pub share_pct: Option<f64>,
+}
+
+/// One row of the `listings` mart.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ListingRow {
+    pub entity_id: String,
+    pub list_id: String,
+    pub basis: Basis,
+    pub depth: i32,
+    pub rules: Vec<String>,
+    pub via: Vec<ViaEntry>,
+    pub roots: Vec<String>,
+    pub review_status: ReviewStatus,
+}
+
+/// One row of the `related` mart.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct RelatedRow {
+    pub subject_id: String,
+    /// `person` (restricted) or `entity` (flagged).
+    pub subject_kind: String,
+    pub rule_id: String,
+    pub measures: Vec<String>,
+    pub roots: Vec<String>,
+    pub list_id: String,
+}
+
+/// Who produced the rows and as of when.
+pub struct Stamp<'a> {
+    pub policy_id: &'a str,
+    pub policy_version: &'a str,
+    pub as_of: AsOf,
+}
+
+fn utf8_list() -> DataType {
+    DataType::List(Arc::new(Field::new("item", DataType::Utf8, false)))
+}
+
+fn via_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new("relation", DataType::Utf8, false),
+        Field::new("share_pct", DataType::Float64, true),
+    ])
+}
+
+pub fn listings_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("entity_id", DataType::Utf8, false),
+        Field::new("list_id", DataType::Utf8, false),
+        Field::new("basis", DataType::Utf8, false),
+        Field::new("depth", DataType::Int32, false),
+        Field::new("rules", utf8_list(), false),
+        Field::new("via", DataType::List(Arc::new(Field::new("item", DataType::Struct(via_fields()), false))), false),
+        Field::new("roots", utf8_list(), false),
+        Field::new("review_status", DataType::Utf8, false),
+        Field::new("policy_id", DataType::Utf8, false),
+        Field::new("policy_version", DataType::Utf8, false),
+        Field::new("as_of", DataType::Date32, false),
+    ]))
+}
+
+pub fn related_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("subject_id", DataType::Utf8, false),
+        Field::new("subject_kind", DataType::Utf8, false),
+        Field::new("rule_id", DataType::Utf8, false),
+        Field::new("measures", utf8_list(), false),
+        Field::new("roots", utf8_list(), false),
+        Field::new("list_id", DataType::Utf8, false),
+        Field::new("policy_id", DataType::Utf8, false),
+        Field::new("policy_version", DataType::Utf8, false),
+        Field::new("as_of", DataType::Date32, false),
+    ]))
+}
+
+/// A builder of `list<utf8>` columns.
+pub fn string_list_builder() -> ListBuilder<StringBuilder> {
+    ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new("item", DataType::Utf8, false)))
+}
+
+pub fn append_strings(b: &mut ListBuilder<StringBuilder>, items: &[String]) {
+    for i in items {
+        b.values().append_value(i);
+    }
+    b.append(true);
+}
+
+fn stamp_columns(stamp: &Stamp, n: usize) -> [ArrayRef; 3] {
+    [
+        Arc::new(StringArray::from(vec![stamp.policy_id; n])),
+        Arc::new(StringArray::from(vec![stamp.policy_version; n])),
+        Arc::new(Date32Array::from(vec![stamp.as_of.days_since_epoch(); n])),
+    ]
+}
+
+/// The `listings` rows as a batch (rows in the order given).
+pub fn listings_batch(rows: &[ListingRow], stamp: &Stamp) -> RecordBatch {
+    let mut rules = string_list_builder();
+    let mut roots = string_list_builder();
+    let mut via = ListBuilder::new(StructBuilder::new(
+        via_fields(),
+        vec![Box::new(StringBuilder::new()), Box::new(StringBuilder::new()), Box::new(Float64Builder::new())],
+    ))
+    .with_field(Arc::new(Field::new("item", DataType::Struct(via_fields()), false)));
+    for r in rows {
+        append_strings(&mut rules, &r.rules);
+        append_strings(&mut roots, &r.roots);
+        let s = via.values();
+        for v in &r.via {
+            s.field_builder::<StringBuilder>(0).expect("id").append_value(&v.id);
+            s.field_builder::<StringBuilder>(1).expect("relation").append_value(&v.relation);
+            s.field_builder::<Float64Builder>(2).expect("share").append_option(v.share_pct);
+            s.append(true);
+        }
+        via.append(true);
+    }
+    let n = rows.len();
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.entity_id.as_str()))),
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.list_id.as_str()))),
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.basis.as_str()))),
+        Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.depth))),
+        Arc::new(rules.finish()),
+        Arc::new(via.finish()),
+        Arc::new(roots.finish()),
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.review_status.as_str()))),
+    ];
+    columns.extend(stamp_columns(stamp, n));
+    RecordBatch::try_new(listings_schema(), columns).expect("listings schema")
+}
+
+pub fn related_batch(rows: &[RelatedRow], stamp: &Stamp) -> RecordBatch {
+    let mut measures = string_list_builder();
+    let mut roots = string_list_builder();
+    for r in rows {
+        append_strings(&mut measures, &r.measures);
+        append_strings(&mut roots, &r.roots);
+    }
+    let n = rows.len();
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.subject_id.as_str()))),
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.subject_kind.as_str()))),
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.rule_id.as_str()))),
+        Arc::new(measures.finish()),
+        Arc::new(roots.finish()),
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.list_id.as_str()))),
+    ];
+    columns.extend(stamp_columns(stamp, n));
+    RecordBatch::try_new(related_schema(), columns).expect("related schema")
+}
+
+/// Writes `listings` rows as `part-0.parquet` into a (staged) folder.
+pub fn write_listings(dir: &Path, rows: &[ListingRow], stamp: &Stamp) -> Result<u64, ParquetError> {
+    write_parquet(&dir.join("part-0.parquet"), listings_schema(), &[listings_batch(rows, stamp)])
+}
+
+pub fn write_related(dir: &Path, rows: &[RelatedRow], stamp: &Stamp) -> Result<u64, ParquetError> {
+    write_parquet(&dir.join("part-0.parquet"), related_schema(), &[related_batch(rows, stamp)])
+}
+
+fn strings_at(list: &arrow::array::ListArray, row: usize) -> Vec<String> {
+    let v = list.value(row);
+    let s = v.as_string::<i32>();
+    (0..s.len()).map(|i| s.value(i).to_string()).collect()
+}
+
+/// Reads a `listings` partition folder.
+pub fn read_listings(dir: &Path) -> Result<Vec<ListingRow>, ParquetError> {
+    let mut out = Vec::new();
+    for b in read_parquet(&dir.join("part-0.parquet"))? {
+        let s = |i: usize| b.column(i).as_string::<i32>().clone();
+        let (ids, lists, basis, status) = (s(0), s(1), s(2), s(7));
+        let depth = b.column(3).as_primitive::<Int32Type>();
+        let rules = b.column(4).as_list::<i32>();
+        let via = b.column(5).as_list::<i32>();
+        let roots = b.column(6).as_list::<i32>();
+        for r in 0..b.num_rows() {
+            let v = via.value(r);
+            let v = v.as_struct();
+            let vid = v.column(0).as_string::<i32>();
+            let vrel = v.column(1).as_string::<i32>();
+            let vshare = v.column(2).as_primitive::<Float64Type>();
+            out.push(ListingRow {
+                entity_id: ids.value(r).to_string(),
+                list_id: lists.value(r).to_string(),
+                basis: Basis::parse(basis.value(r)).unwrap_or(Basis::Direct),
+                depth: depth.value(r),
+                rules: strings_at(rules, r),
+                via: (0..v.len())
+                    .map(|k| ViaEntry {
+                        id: vid.value(k).to_string(),
+                        relation: vrel.value(k).to_string(),
+                        share_pct: vshare.is_valid(k).then(|| vshare.value(k)),
+                    })
+                    .collect(),
+                roots: strings_at(roots, r),
+                review_status: ReviewStatus::parse(status.value(r)).unwrap_or(ReviewStatus::Pending),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Reads a `related` partition folder.
+pub fn read_related(dir: &Path) -> Result<Vec<RelatedRow>, ParquetError> {
+    let mut out = Vec::new();
+    for b in read_parquet(&dir.join("part-0.parquet"))? {
+        let s = |i: usize| b.column(i).as_string::<i32>().clone();
+        let (subject, kind, rule, list) = (s(0), s(1), s(2), s(5));
+        let measures = b.column(3).as_list::<i32>();
+        let roots = b.column(4).as_list::<i32>();
+        for r in 0..b.num_rows() {
+            out.push(RelatedRow {
+                subject_id: subject.value(r).to_string(),
+                subject_kind: kind.value(r).to_string(),
+                rule_id: rule.value(r).to_string(),
+                measures: strings_at(measures, r),
+                roots: strings_at(roots, r),
+                list_id: list.value(r).to_string(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The as-of dates that have a partition under `marts/<mart>/list=L/`, ascending.
+pub fn partitions(root: &Path, mart: &str, list: &str) -> Vec<AsOf> {
+    let dir = root.join("marts").join(mart).join(format!("list={list}"));
+    let mut dates: Vec<AsOf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.file_name().to_string_lossy().strip_prefix("as_of=").and_then(|d| d.parse().ok()))
+                .collect()
+        })
+        .unwrap_or_default();
+    dates.sort();
+    dates
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listings_round_trip_through_parquet() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows = vec![
+            ListingRow {
+                entity_id: "A".into(),
+                list_id: "l".into(),
+                basis: Basis::Direct,
+                depth: 0,
+                rules: vec![],
+                via: vec![],
+                roots: vec!["A".into()],
+                review_status: ReviewStatus::Published,
+            },
+            ListingRow {
+                entity_id: "B".into(),
+                list_id: "l".into(),
+                basis: Basis::Joint,
+                depth: 1,
+                rules: vec!["JS_BRANCH".into(), "JS_CONTROL".into()],
+                via: vec![
+                    ViaEntry { id: "A".into(), relation: "branch".into(), share_pct: None },
+                    ViaEntry { id: "A".into(), relation: "control".into(), share_pct: Some(60.0) },
+                ],
+                roots: vec!["A".into()],
+                review_status: ReviewStatus::Pending,
+            },
+        ];
+        let stamp = Stamp { policy_id: "p", policy_version: "1", as_of: "2026-11-27".parse().unwrap() };
+        write_listings(dir.path(), &rows, &stamp).unwrap();
+        assert_eq!(read_listings(dir.path()).unwrap(), rows);
+    }
+}

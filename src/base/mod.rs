@@ -1,0 +1,14 @@
+//! Foundations every layer shares; nothing here imports a module above `base`.
+
+pub mod contract;
+pub mod engine;
+pub mod entities;
+pub mod ids;
+pub mod lock;
+pub mod marts;
+pub mod parquet_io;
+pub mod rounding;
+pub mod sign;
+pub mod store;
+pub mod telemetry;
+pub mod warehouse;

@@ -1,0 +1,245 @@
+//! The warehouse on disk: where landing, quarantine, marts and publications
+//! live, and how a folder of outputs becomes visible in one step.
+//!
+//! ```text
+//!   .staging/<unique>/   written, every file flushed
+//!        │  rename(2), or renameat2(RENAME_EXCHANGE) over an existing folder
+//!        ▼
+//!   marts/scores/as_of=D/   readers see the old folder or the new one, never a mix
+//! ```
+//!
+//! Guarantee relied on: rename within one filesystem is atomic, and an
+//! exchange of two folders is atomic on Linux (renameat2, since 3.15). The
+//! staging area sits under the warehouse root, so it is on the same
+//! filesystem as every destination.
+
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::base::contract::Dataset;
+use crate::base::ids::AsOf;
+
+/// A warehouse root and its layout.
+#[derive(Clone, Debug)]
+pub struct Warehouse {
+    root: PathBuf,
+}
+
+impl Warehouse {
+    pub fn new(root: impl Into<PathBuf>) -> Warehouse {
+        Warehouse { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `landing/<dataset>/`
+    pub fn landing(&self, dataset: Dataset) -> PathBuf {
+        self.root.join("landing").join(dataset.name())
+    }
+
+    /// `landing/<dataset>/ingest_date=D/`
+    pub fn landing_partition(&self, dataset: Dataset, ingest_date: AsOf) -> PathBuf {
+        self.landing(dataset).join(format!("ingest_date={ingest_date}"))
+    }
+
+    /// `quarantine/<dataset>/as_of=D/`
+    pub fn quarantine(&self, dataset: Dataset, as_of: AsOf) -> PathBuf {
+        self.root.join("quarantine").join(dataset.name()).join(format!("as_of={as_of}"))
+    }
+
+    /// `marts/<mart>/as_of=D/`
+    pub fn mart(&self, mart: &str, as_of: AsOf) -> PathBuf {
+        self.root.join("marts").join(mart).join(format!("as_of={as_of}"))
+    }
+
+    /// `marts/<mart>/list=L/as_of=D/`
+    pub fn list_mart(&self, mart: &str, list: &str, as_of: AsOf) -> PathBuf {
+        self.root.join("marts").join(mart).join(format!("list={list}")).join(format!("as_of={as_of}"))
+    }
+
+    /// `published/<list>/`
+    pub fn published(&self, list: &str) -> PathBuf {
+        self.root.join("published").join(list)
+    }
+
+    /// The operational SQLite database.
+    pub fn database(&self) -> PathBuf {
+        self.root.join("credence.db")
+    }
+
+    /// Where folders are written before they are renamed into place.
+    pub fn staging_root(&self) -> PathBuf {
+        self.root.join(".staging")
+    }
+
+    /// A path relative to the root, with `/` separators, as written into
+    /// quarantine rows and manifests.
+    pub fn relative(&self, path: &Path) -> String {
+        let rel = path.strip_prefix(&self.root).unwrap_or(path);
+        rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/")
+    }
+
+    /// Starts a folder that will replace `destination` atomically on commit.
+    pub fn stage(&self, destination: PathBuf) -> io::Result<StagedDir> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let staging = self.staging_root();
+        fs::create_dir_all(&staging)?;
+        let unique = format!(
+            "{}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        );
+        let path = staging.join(unique);
+        fs::create_dir(&path)?;
+        Ok(StagedDir { path, destination, committed: false })
+    }
+
+    /// Removes what crashed runs left in the staging area. Call only while
+    /// holding the warehouse's run lock.
+    pub fn clear_staging(&self) -> io::Result<()> {
+        match fs::remove_dir_all(self.staging_root()) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A folder under `.staging/` that becomes `destination` on [`StagedDir::commit`];
+/// dropped without commit, it is removed and the destination is untouched.
+#[derive(Debug)]
+pub struct StagedDir {
+    path: PathBuf,
+    destination: PathBuf,
+    committed: bool,
+}
+
+impl StagedDir {
+    /// The folder to write into.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn destination(&self) -> &Path {
+        &self.destination
+    }
+
+    /// Flushes every file, then puts the folder in place of the destination
+    /// in one step (exchanging with an existing folder, which is then removed).
+    pub fn commit(mut self) -> io::Result<()> {
+        sync_tree(&self.path)?;
+        let parent = self.destination.parent().expect("destination has a parent");
+        fs::create_dir_all(parent)?;
+        if self.destination.exists() {
+            rustix::fs::renameat_with(
+                rustix::fs::CWD,
+                &self.path,
+                rustix::fs::CWD,
+                &self.destination,
+                rustix::fs::RenameFlags::EXCHANGE,
+            )
+            .map_err(io::Error::from)?;
+            sync_dir(parent)?;
+            // The old folder now sits at the staging path.
+            fs::remove_dir_all(&self.path)?;
+        } else {
+            fs::rename(&self.path, &self.destination)?;
+            sync_dir(parent)?;
+        }
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for StagedDir {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// Flushes every file under `dir` and the folders themselves.
+pub fn sync_tree(dir: &Path) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            sync_tree(&path)?;
+        } else {
+            File::open(&path)?.sync_all()?;
+        }
+    }
+    sync_dir(dir)
+}
+
+/// Flushes a folder's entries (the names it holds) to disk.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Writes `bytes` to `path` by writing a sibling temporary file, flushing it
+/// and renaming it over `path`: readers see the old content or the new.
+pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let parent = path.parent().expect("file has a parent");
+    fs::create_dir_all(parent)?;
+    let tmp =
+        parent.join(format!(".{}.tmp-{}", path.file_name().expect("file name").to_string_lossy(), std::process::id()));
+    {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path)?;
+    sync_dir(parent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_replaces_an_existing_folder_whole() {
+        let tmp = tempfile::tempdir().unwrap();
+        let wh = Warehouse::new(tmp.path());
+        let dest = wh.mart("scores", "2026-11-27".parse().unwrap());
+        let first = wh.stage(dest.clone()).unwrap();
+        fs::write(first.path().join("a.parquet"), b"old").unwrap();
+        fs::write(first.path().join("b.parquet"), b"old").unwrap();
+        first.commit().unwrap();
+
+        let second = wh.stage(dest.clone()).unwrap();
+        fs::write(second.path().join("a.parquet"), b"new").unwrap();
+        second.commit().unwrap();
+
+        let mut names: Vec<_> = fs::read_dir(&dest).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        assert_eq!(names, ["a.parquet"], "no file of the old folder survives");
+        assert_eq!(fs::read(dest.join("a.parquet")).unwrap(), b"new");
+        assert_eq!(fs::read_dir(wh.staging_root()).unwrap().count(), 0, "staging is left empty");
+    }
+
+    #[test]
+    fn an_uncommitted_stage_leaves_the_destination_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let wh = Warehouse::new(tmp.path());
+        let dest = wh.mart("scores", "2026-11-27".parse().unwrap());
+        let s = wh.stage(dest.clone()).unwrap();
+        fs::write(s.path().join("a.parquet"), b"x").unwrap();
+        drop(s);
+        assert!(!dest.exists());
+        assert_eq!(fs::read_dir(wh.staging_root()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn relative_paths_use_slashes() {
+        let wh = Warehouse::new("/data/wh");
+        let p = wh.landing_partition(Dataset::Violations, "2026-11-27".parse().unwrap()).join("part-0.parquet");
+        assert_eq!(wh.relative(&p), "landing/violations/ingest_date=2026-11-27/part-0.parquet");
+    }
+}

@@ -1,0 +1,184 @@
+//! `credence bench`: generates a warehouse once (cached by its parameters),
+//! then times validation and scoring separately and prints rows per second
+//! and the peak resident memory of each step.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use credence::base::contract::{Contracts, Dataset};
+use credence::base::ids::AsOf;
+use credence::stages::joint::{self, RegistryColumns};
+use credence::run::{keep_columns, register_inputs};
+use credence::base::warehouse::Warehouse;
+use credence::base::engine;
+use credence::stages::{score, validate};
+
+use crate::{generate, load_policy, runtime, EngineArgs, GenArgs};
+
+#[derive(Args)]
+pub struct BenchArgs {
+    #[arg(long)]
+    entities: u64,
+    #[arg(long, default_value_t = 3)]
+    days: u32,
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Where the generated warehouse is kept between runs (default: target/bench/<entities>x<days>).
+    #[arg(long)]
+    warehouse: Option<PathBuf>,
+    /// Generate again even if a warehouse with these parameters exists.
+    #[arg(long)]
+    regenerate: bool,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+/// Peak resident set size of this process so far, in bytes (Linux).
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Resident set size of this process now, in bytes (Linux).
+fn current_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+}
+
+/// Starts a new peak-RSS measurement (Linux: writing 5 to clear_refs).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn gib(bytes: Option<u64>) -> String {
+    bytes.map(|b| format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64)).unwrap_or_else(|| "n/a".into())
+}
+
+pub fn bench(args: &BenchArgs) -> Result<std::process::ExitCode> {
+    let as_of: AsOf = "2026-11-27".parse().expect("date");
+    let dir = args
+        .warehouse
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("target/bench/{}x{}", args.entities, args.days)));
+    let marker = dir.join("bench.json");
+    let params = serde_json::json!({"entities": args.entities, "days": args.days, "seed": args.seed, "as_of": as_of.to_string(), "generator": 1});
+    let cached = std::fs::read_to_string(&marker).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        == Some(params.clone());
+    println!(
+        "bench: {} entities, {} nights, seed {}, warehouse {}",
+        args.entities,
+        args.days,
+        args.seed,
+        dir.display()
+    );
+    if !cached || args.regenerate {
+        let _ = std::fs::remove_dir_all(&dir);
+        let started = Instant::now();
+        let g = generate(&GenArgs {
+            warehouse: dir.clone(),
+            entities: args.entities,
+            days: args.days,
+            seed: args.seed,
+            as_of,
+            bad_rate: 0.001,
+            violations_per_entity: 1.5,
+            complaints_per_entity: 1.0,
+            chunk: 250_000,
+        })?;
+        let secs = started.elapsed().as_secs_f64();
+        println!("generate  {:>12} rows  {secs:>8.2} s  {:>10.0} rows/s", g.total(), g.total() as f64 / secs);
+        std::fs::write(&marker, params.to_string())?;
+    } else {
+        println!("generate  (cached)");
+    }
+
+    let wh = Warehouse::new(&dir);
+    let policy = load_policy(None)?;
+    let contracts = Contracts::load()?;
+    let limits = args.engine.limits();
+    let rt = runtime(limits.threads)?;
+
+    reset_peak_rss();
+    let started = Instant::now();
+    let keep = |d: Dataset| keep_columns(&policy, d);
+    let inputs = validate::validate_inputs(&wh, &contracts, as_of, &keep).context("validation")?;
+    let secs = started.elapsed().as_secs_f64();
+    let read: u64 = inputs.all().iter().map(|v| v.report.rows_read).sum();
+    let rejected: u64 = inputs.all().iter().map(|v| v.report.rows_rejected).sum();
+    println!(
+        "validate  {read:>12} rows  {secs:>8.2} s  {:>10.0} rows/s  peak RSS {}  ({rejected} rejected)",
+        read as f64 / secs,
+        gib(peak_rss())
+    );
+    for v in inputs.all() {
+        let bytes: usize = v.batches.iter().map(|b| b.get_array_memory_size()).sum();
+        println!(
+            "          {:<11} {:>12} read {:>12} current  {:>7.0} MiB in memory",
+            v.report.dataset,
+            v.report.rows_read,
+            v.report.rows_current,
+            bytes as f64 / (1 << 20) as f64
+        );
+    }
+    engine::return_free_memory();
+    println!("          resident now {}", gib(current_rss()));
+
+    reset_peak_rss();
+    let started = Instant::now();
+    let out = tempfile::tempdir_in(&dir)?;
+    let scored = rt.block_on(async {
+        let ctx = engine::session(limits)?;
+        register_inputs(&ctx, &inputs)?;
+        anyhow::Ok(score::score(&ctx, &policy, as_of, &inputs.entities, out.path()).await?)
+    })?;
+    let secs = started.elapsed().as_secs_f64();
+    let event_rows: usize =
+        [Dataset::Violations, Dataset::Complaints, Dataset::Repairs].iter().map(|d| inputs.get(*d).num_rows()).sum();
+    let rows = event_rows + inputs.registry.num_rows();
+    println!(
+        "score     {rows:>12} rows  {secs:>8.2} s  {:>10.0} rows/s  peak RSS {}  ({} entities scored)",
+        rows as f64 / secs,
+        gib(peak_rss()),
+        scored.summary.entities_scored
+    );
+
+    engine::return_free_memory();
+    reset_peak_rss();
+    let before = current_rss();
+    let started = Instant::now();
+    let registry = RegistryColumns::from_batch(&inputs.registry.batches[0]);
+    let graph = joint::build_graph(&registry, &inputs.holdings.batches, &inputs.entities);
+    let built = started.elapsed().as_secs_f64();
+    let mut members = 0;
+    let mut related = 0;
+    for list in &policy.lists {
+        let outcome = joint::list_outcome(
+            &graph,
+            &policy,
+            list,
+            &scored.grade,
+            &|e| scored.in_scope(e),
+            &|_| false,
+            &registry,
+            &inputs.entities,
+        );
+        members += outcome.members.len();
+        related += outcome.related.len();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "graph     {:>12} edges {secs:>8.2} s  (build {built:.2} s, rounds and legal representatives {:.2} s)  peak RSS {} = {} held before + {} for the step  ({members} members, {related} restricted or flagged)",
+        graph.owns.edge_count() + graph.branches.edge_count(),
+        secs - built,
+        gib(peak_rss()),
+        gib(before),
+        gib(peak_rss().zip(before).map(|(p, b)| p.saturating_sub(b)))
+    );
+    Ok(std::process::ExitCode::SUCCESS)
+}

@@ -1,0 +1,197 @@
+//! Partner agencies and their entitlements (`ops/partners.yaml`): the
+//! lists, columns and formats each may download, and optionally the region
+//! code prefixes it may see.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// Columns of a publication's entries a partner may be given.
+pub const ENTRY_COLUMNS: [&str; 11] = [
+    "entity_id",
+    "name",
+    "region",
+    "online_store",
+    "list_id",
+    "basis",
+    "depth",
+    "rules",
+    "roots",
+    "listed_since",
+    "measures",
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub enum Format {
+    Parquet,
+    Csv,
+}
+
+impl Format {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Parquet => "parquet",
+            Format::Csv => "csv",
+        }
+    }
+}
+
+/// A partner agency.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Partner {
+    pub id: String,
+    pub name: String,
+    pub lists: Vec<String>,
+    /// Entry columns, in publication order.
+    pub columns: Vec<String>,
+    pub formats: Vec<Format>,
+    /// Region code prefixes; empty means every region.
+    pub regions: Vec<String>,
+}
+
+impl Partner {
+    pub fn sees_region(&self, region: &str) -> bool {
+        self.regions.is_empty() || self.regions.iter().any(|p| region.starts_with(p.as_str()))
+    }
+
+    pub fn may_read(&self, list: &str) -> bool {
+        self.lists.iter().any(|l| l == list)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    partners: Vec<RawPartner>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPartner {
+    id: String,
+    name: String,
+    lists: Vec<String>,
+    columns: Vec<String>,
+    formats: Vec<String>,
+    #[serde(default)]
+    regions: Vec<String>,
+}
+
+/// The example partners of `ops/partners.yaml`, embedded as the default.
+pub const DEFAULT_PARTNERS_FILE: &str = "ops/partners.yaml";
+pub const DEFAULT_PARTNERS: &str = include_str!("../../ops/partners.yaml");
+
+/// Loads `path`, or the embedded example when `None`.
+pub fn load_or_default(path: Option<&Path>, lists: &[&str]) -> Result<Vec<Partner>, PartnersError> {
+    match path {
+        Some(p) => load(p, lists),
+        None => parse(DEFAULT_PARTNERS_FILE, DEFAULT_PARTNERS, lists),
+    }
+}
+
+/// Every problem of a partners file, each naming the partner.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {}", problems.join("; "))]
+pub struct PartnersError {
+    pub file: String,
+    pub problems: Vec<String>,
+}
+
+/// Loads and checks a partners file. `lists` are the policy's list ids.
+pub fn load(path: &Path, lists: &[&str]) -> Result<Vec<Partner>, PartnersError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| PartnersError { file: file.clone(), problems: vec![e.to_string()] })?;
+    parse(&file, &text, lists)
+}
+
+pub fn parse(file: &str, text: &str, lists: &[&str]) -> Result<Vec<Partner>, PartnersError> {
+    let fail = |problems: Vec<String>| PartnersError { file: file.to_string(), problems };
+    let raw: RawFile = serde_yaml::from_str(text).map_err(|e| fail(vec![e.to_string()]))?;
+    let mut problems = Vec::new();
+    let mut out: Vec<Partner> = Vec::new();
+    for p in raw.partners {
+        let at = &p.id;
+        if p.id.is_empty() || !p.id.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-') {
+            problems.push(format!("partner '{at}': id must match [a-z0-9-]+"));
+        }
+        if out.iter().any(|o| o.id == p.id) {
+            problems.push(format!("partner '{at}': duplicate id"));
+        }
+        for l in &p.lists {
+            if !lists.contains(&l.as_str()) {
+                problems.push(format!("partner '{at}': list '{l}' is not a list of the policy"));
+            }
+        }
+        for c in &p.columns {
+            if !ENTRY_COLUMNS.contains(&c.as_str()) {
+                problems.push(format!(
+                    "partner '{at}': column '{c}' is not an entries column ({})",
+                    ENTRY_COLUMNS.join(", ")
+                ));
+            }
+        }
+        if !p.columns.iter().any(|c| c == "entity_id") {
+            problems.push(format!("partner '{at}': columns must include entity_id"));
+        }
+        let mut formats = Vec::new();
+        for f in &p.formats {
+            match f.as_str() {
+                "parquet" => formats.push(Format::Parquet),
+                "csv" => formats.push(Format::Csv),
+                other => problems.push(format!("partner '{at}': format '{other}' is neither parquet nor csv")),
+            }
+        }
+        if formats.is_empty() {
+            problems.push(format!("partner '{at}': at least one format is required"));
+        }
+        for r in &p.regions {
+            if r.is_empty() || r.len() > 6 || !r.bytes().all(|c| c.is_ascii_digit()) {
+                problems.push(format!("partner '{at}': region prefix '{r}' must be 1 to 6 digits"));
+            }
+        }
+        formats.sort();
+        formats.dedup();
+        // Columns in publication order, whatever order the file lists them in.
+        let columns =
+            ENTRY_COLUMNS.iter().filter(|c| p.columns.iter().any(|x| x == *c)).map(|c| c.to_string()).collect();
+        out.push(Partner { id: p.id, name: p.name, lists: p.lists, columns, formats, regions: p.regions });
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(fail(problems))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_loads() {
+        let p =
+            load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("ops/partners.yaml"), &["serious-dishonesty"]).unwrap();
+        assert_eq!(p.len(), 3);
+        assert!(p[1].sees_region("650102") && !p[1].sees_region("350100"));
+        assert!(p[0].sees_region("350100"));
+        assert_eq!(p[2].formats, [Format::Parquet]);
+    }
+
+    #[test]
+    fn problems_name_the_partner() {
+        let text = "partners:\n  - { id: Bad, name: B, lists: [nope], columns: [name, secret], formats: [xml], regions: [abc] }\n";
+        let e = parse("p.yaml", text, &["l"]).unwrap_err();
+        let all = e.to_string();
+        for expected in [
+            "partner 'Bad': id must match",
+            "list 'nope' is not a list of the policy",
+            "column 'secret' is not an entries column",
+            "columns must include entity_id",
+            "format 'xml' is neither parquet nor csv",
+            "region prefix 'abc' must be 1 to 6 digits",
+        ] {
+            assert!(all.contains(expected), "{expected} in {all}");
+        }
+    }
+}

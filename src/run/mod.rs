@@ -1,0 +1,605 @@
+//! A nightly run as of date D, the only place that knows the order of the
+//! stages:
+//!
+//! ```text
+//! landing ──validate──▶ accepted tables (memory) ──score──▶ grades ──graph, rounds──▶ lists
+//!    │                                                                 │  review (decisions)
+//!    └──▶ quarantine/<ds>/as_of=D/, reports/quality/as_of=D/          ▼
+//!         (always, even when the rejection         marts/scores/, marts/listings/list=L/,
+//!          threshold fails the run)                marts/related/list=L/  (committed together)
+//! ```
+//!
+//! Every output partition is staged and renamed into place whole; the marts
+//! of a run are committed together after every stage succeeded. The run,
+//! what it read, rejected and produced, and the decisions it used go into
+//! the ledger.
+
+pub mod backfill;
+pub mod metrics;
+pub mod schedule;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use datafusion::error::DataFusionError;
+use datafusion::prelude::SessionContext;
+use tracing::{info, info_span, Instrument};
+
+use crate::base::contract::{Contracts, Dataset};
+use crate::base::engine::{self, EngineLimits};
+use crate::base::ids::AsOf;
+use crate::stages::joint::graph::EntityGraph;
+use crate::stages::joint::{self, RegistryColumns};
+use crate::base::marts::listings::{self, Basis, ListingRow, RelatedRow, ReviewStatus, Stamp};
+use crate::base::lock::{LockError, RunLock};
+use crate::base::marts;
+use crate::config::partners::Partner;
+use crate::config::policy::ListSpec;
+use crate::config::policy::{EventDataset, Policy};
+use crate::stages::publish::entries::RemovalFacts;
+use crate::stages::publish::files::{InputInfo, PartitionInfo};
+use crate::stages::publish::{self, PublishError};
+use crate::stages::quarantine::{self, QualityReport, QuarantineError};
+use crate::stages::review::{self, DecisionBook};
+use crate::stages::score::Scored;
+use crate::stages::score::{self, ScoreError, ScoreSummary};
+use crate::base::sign::Signer;
+use crate::base::store::{PolicyRef, RunId, Store, StoreError};
+use crate::stages::validate::{self, InputError, Inputs};
+use crate::base::warehouse::StagedDir;
+use crate::base::warehouse::Warehouse;
+
+/// The default share of rejected rows per dataset above which a run fails.
+pub const DEFAULT_MAX_REJECT_SHARE: f64 = 0.05;
+
+/// What to run.
+#[derive(Clone)]
+pub struct RunOptions {
+    pub warehouse: Warehouse,
+    pub as_of: AsOf,
+    pub policy: Policy,
+    pub limits: EngineLimits,
+    pub max_reject_share: f64,
+    /// Who started the run: `manual`, `schedule`, `backfill`, ...
+    pub trigger: String,
+    /// The regulator's signing key; publishing without one needs `unsigned`.
+    pub signer: Option<Arc<Signer>>,
+    /// Publish unsigned manifests (development warehouses only).
+    pub unsigned: bool,
+    pub partners: Vec<Partner>,
+}
+
+/// What a successful run produced.
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    pub run_id: RunId,
+    pub as_of: AsOf,
+    pub quality: QualityReport,
+    pub scores: ScoreSummary,
+    pub lists: Vec<ListSummary>,
+    pub publications: Vec<PublicationSummary>,
+    pub outputs: Vec<PathBuf>,
+    pub steps: Vec<StepTiming>,
+}
+
+/// What the run did with a list's publication.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PublicationSummary {
+    pub list_id: String,
+    pub outcome: String,
+}
+
+/// The size of one list after a run.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct ListSummary {
+    pub list_id: String,
+    pub members: u64,
+    pub direct: u64,
+    pub joint: u64,
+    pub published: u64,
+    pub pending: u64,
+    pub rejected: u64,
+    pub restricted_persons: u64,
+    pub flagged_entities: u64,
+    pub exempt: u64,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct StepTiming {
+    pub step: String,
+    pub duration: Duration,
+    pub rows: Option<u64>,
+}
+
+/// Why a run failed. Only [`RunError::retryable`] failures are worth
+/// running again unchanged.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(
+        "no signing key: set {} or pass --signing-key, or pass --unsigned for a development warehouse",
+        crate::base::sign::KEY_ENV
+    )]
+    NoSigningKey,
+    #[error(transparent)]
+    Locked(#[from] LockError),
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    #[error("reading {what}: {reason}")]
+    Read { what: String, reason: String },
+    #[error("the rejection threshold was exceeded (more than {:.1}% of the rows read): {}; the quarantine and the data-quality report were written, nothing else", share * 100.0, datasets.join("; "))]
+    Threshold { share: f64, datasets: Vec<String> },
+    #[error(transparent)]
+    Quarantine(#[from] QuarantineError),
+    #[error(transparent)]
+    Score(#[from] ScoreError),
+    #[error("query engine: {0}")]
+    Engine(#[from] DataFusionError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
+    #[error("{what}: {source}")]
+    Parquet { what: String, source: parquet::errors::ParquetError },
+}
+
+impl RunError {
+    /// Whether the same run might succeed if tried again (a busy database,
+    /// a transient I/O failure), as opposed to bad input or a bad policy.
+    pub fn retryable(&self) -> bool {
+        match self {
+            RunError::Store(_)
+            | RunError::Locked(_)
+            | RunError::Io { .. }
+            | RunError::Parquet { .. }
+            | RunError::Publish(PublishError::Io { .. })
+            | RunError::Quarantine(QuarantineError::Io { .. }) => true,
+            RunError::Engine(DataFusionError::ResourcesExhausted(_)) => false,
+            _ => false,
+        }
+    }
+}
+
+/// The contract columns each stage needs of each dataset.
+pub fn keep_columns(policy: &Policy, dataset: Dataset) -> Vec<String> {
+    let mut cols: Vec<String> = match dataset {
+        Dataset::Registry => ["parent_id", "legal_rep_id"].map(String::from).to_vec(),
+        Dataset::Holdings => ["holder_id", "holder_kind", "share_pct"].map(String::from).to_vec(),
+        Dataset::Violations => ["case_id", "decided_on"].map(String::from).to_vec(),
+        Dataset::Complaints => ["complaint_id", "received_on"].map(String::from).to_vec(),
+        Dataset::Repairs => ["case_id", "approved_on"].map(String::from).to_vec(),
+    };
+    let mut add = |names: std::collections::BTreeSet<String>| {
+        for n in names {
+            if !cols.contains(&n) {
+                cols.push(n);
+            }
+        }
+    };
+    match dataset {
+        Dataset::Registry => {
+            if let Some(s) = &policy.scope {
+                add(s.columns());
+            }
+        }
+        Dataset::Violations | Dataset::Complaints => {
+            let wanted =
+                if dataset == Dataset::Violations { EventDataset::Violations } else { EventDataset::Complaints };
+            for r in policy.rules.iter().filter(|r| r.dataset == wanted) {
+                add(r.predicate.columns());
+            }
+            for g in policy.direct_grades.iter().filter(|g| g.dataset == wanted) {
+                add(g.predicate.columns());
+            }
+        }
+        _ => {}
+    }
+    cols
+}
+
+/// Runs the nightly batch as of `opts.as_of`.
+pub async fn run(opts: &RunOptions) -> Result<RunReport, RunError> {
+    if !opts.policy.lists.is_empty() && opts.signer.is_none() && !opts.unsigned {
+        return Err(RunError::NoSigningKey);
+    }
+    let wh = &opts.warehouse;
+    // One run at a time per warehouse; whatever a crashed run left is cleared under the lock.
+    let _lock = RunLock::acquire(wh, &format!("credence {} run as of {}", opts.trigger, opts.as_of))?;
+    wh.clear_staging().map_err(|source| RunError::Io { what: "clearing .staging".into(), source })?;
+    let store = Store::open(&wh.database())?;
+    store.mark_interrupted()?;
+    let policy = &opts.policy;
+    let run_id = store.begin_run(
+        opts.as_of,
+        &opts.trigger,
+        &PolicyRef { id: &policy.id, version: &policy.version, sha256: &policy.sha256 },
+    )?;
+    let span = info_span!("run", run_id = run_id.0, as_of = %opts.as_of, policy = %policy.id);
+    let result = run_stages(opts, &store, run_id).instrument(span).await;
+    match &result {
+        Ok(report) => {
+            let summary = serde_json::json!({
+                "scores": report.scores,
+                "lists": report.lists,
+                "publications": report.publications,
+                "rejected_by_code": report.quality.rejected_by_code(),
+            });
+            store.finish_run(run_id, true, None, Some(&summary.to_string()))?;
+            info!(run_id = run_id.0, as_of = %opts.as_of, outcome = "succeeded", entities = report.scores.entities_scored, "run finished");
+        }
+        Err(e) => {
+            store.finish_run(run_id, false, Some(&e.to_string()), None)?;
+            tracing::error!(run_id = run_id.0, as_of = %opts.as_of, outcome = "failed", retryable = e.retryable(), error = %e, "run failed");
+        }
+    }
+    result
+}
+
+/// Times a step, records it in the ledger and in a tracing span.
+struct Steps<'a> {
+    store: &'a Store,
+    run: RunId,
+    done: Vec<StepTiming>,
+    /// A progress bar of the steps on a terminal.
+    progress: tracing::Span,
+}
+
+/// The steps of a run, in order.
+pub const STEPS: [&str; 6] = ["validate", "quarantine", "score", "graph", "lists", "publish"];
+
+impl Steps<'_> {
+    fn record(&mut self, step: &str, started: Instant, rows: Option<u64>) -> Result<(), RunError> {
+        let duration = started.elapsed();
+        self.store.record_step(self.run, step, duration, rows)?;
+        info!(step, rows, duration_ms = duration.as_millis() as u64, "step finished");
+        self.done.push(StepTiming { step: step.to_string(), duration, rows });
+        use tracing_indicatif::span_ext::IndicatifSpanExt;
+        self.progress.pb_inc(1);
+        if let Some(next) = STEPS.iter().skip_while(|s| **s != step).nth(1) {
+            self.progress.pb_set_message(next);
+        }
+        Ok(())
+    }
+}
+
+async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<RunReport, RunError> {
+    let wh = &opts.warehouse;
+    let policy = &opts.policy;
+    let as_of = opts.as_of;
+    let contracts = Contracts::load().expect("embedded contracts are valid");
+    let progress = crate::base::telemetry::progress_span("run", STEPS.len() as u64, "steps");
+    let mut steps = Steps { store, run: run_id, done: Vec::new(), progress };
+    // A run uses the decisions made before it started.
+    let decisions_through = store.last_decision_id()?;
+    store.record_decisions_used(run_id, decisions_through)?;
+
+    // Validate: file-level faults stop here, before anything is written.
+    let started = Instant::now();
+    let keep = |d: Dataset| keep_columns(policy, d);
+    let inputs = info_span!("step", name = "validate")
+        .in_scope(|| tokio::task::block_in_place(|| validate::validate_inputs(wh, &contracts, as_of, &keep)))?;
+    let read: u64 = inputs.all().iter().map(|v| v.report.rows_read).sum();
+    for v in inputs.all() {
+        for p in &v.report.partitions {
+            store.record_partition(run_id, &v.report.dataset, &p.ingest_date, p.files as u64, p.rows)?;
+        }
+        for (code, n) in &v.report.rejected_by_code {
+            store.record_rejects(run_id, &v.report.dataset, code, *n)?;
+        }
+    }
+    steps.record("validate", started, Some(read))?;
+    engine::return_free_memory();
+
+    // Quarantine and the data-quality report: always written.
+    let started = Instant::now();
+    let quality = QualityReport {
+        as_of: as_of.to_string(),
+        max_reject_share: opts.max_reject_share,
+        datasets: inputs.all().iter().map(|v| v.report.clone()).collect(),
+    };
+    let mut outputs = Vec::new();
+    let mut rejected = 0;
+    info_span!("step", name = "quarantine").in_scope(|| -> Result<(), RunError> {
+        for v in inputs.all() {
+            rejected += quarantine::write(wh, v, as_of)?;
+            outputs.push(wh.quarantine(v.contract.dataset, as_of));
+        }
+        quarantine::write_report(wh, &quality, as_of)?;
+        Ok(())
+    })?;
+    steps.record("quarantine", started, Some(rejected))?;
+    let over = quality.over_threshold();
+    if !over.is_empty() {
+        return Err(RunError::Threshold {
+            share: opts.max_reject_share,
+            datasets: over
+                .iter()
+                .map(|d| format!("{}: {} of {} rows rejected", d.dataset, d.rows_rejected, d.rows_read))
+                .collect(),
+        });
+    }
+
+    // Score.
+    let started = Instant::now();
+    let ctx = engine::session(opts.limits)?;
+    register_inputs(&ctx, &inputs)?;
+    let io = |what: String| move |source| RunError::Io { what, source };
+    let scores_dir = wh.stage(wh.mart("scores", as_of)).map_err(io("staging the scores mart".into()))?;
+    let scored = score::score(&ctx, policy, as_of, &inputs.entities, scores_dir.path())
+        .instrument(info_span!("step", name = "score"))
+        .await?;
+    steps.record("score", started, Some(scored.summary.entities_scored))?;
+    drop(ctx);
+    engine::return_free_memory();
+
+    // Graph.
+    let started = Instant::now();
+    let registry = RegistryColumns::from_batch(&inputs.registry.batches[0]);
+    let graph = info_span!("step", name = "graph")
+        .in_scope(|| joint::build_graph(&registry, &inputs.holdings.batches, &inputs.entities));
+    steps.record("graph", started, Some((graph.owns.edge_count() + graph.branches.edge_count()) as u64))?;
+
+    // Lists: candidates, rounds, legal representatives, review status.
+    let started = Instant::now();
+    let book = DecisionBook::new(store.decisions(decisions_through, None, None)?);
+    let stamp = Stamp { policy_id: &policy.id, policy_version: &policy.version, as_of };
+    let mut staged: Vec<StagedDir> = vec![scores_dir];
+    let mut lists = Vec::new();
+    let mut listings = Vec::new();
+    let span = info_span!("step", name = "lists").entered();
+    for list in &policy.lists {
+        let previous = publish::previous(wh, &list.id)?;
+        let (rows, related, summary) =
+            list_step(opts, &inputs, &scored, &graph, &registry, &book, list, previous.as_ref());
+        let dir = wh
+            .stage(wh.list_mart("listings", &list.id, as_of))
+            .map_err(io(format!("staging listings of {}", list.id)))?;
+        listings::write_listings(dir.path(), &rows, &stamp)
+            .map_err(parquet(format!("writing listings of {}", list.id)))?;
+        staged.push(dir);
+        let dir = wh
+            .stage(wh.list_mart("related", &list.id, as_of))
+            .map_err(io(format!("staging related of {}", list.id)))?;
+        listings::write_related(dir.path(), &related, &stamp)
+            .map_err(parquet(format!("writing related of {}", list.id)))?;
+        staged.push(dir);
+        let mut summary = summary;
+        summary.restricted_persons = related.iter().filter(|r| r.subject_kind == "person").count() as u64;
+        summary.flagged_entities = related.iter().filter(|r| r.subject_kind == "entity").count() as u64;
+        lists.push(summary);
+        listings.push((list, rows, previous));
+    }
+    drop(span);
+    steps.record("lists", started, Some(lists.iter().map(|l| l.members).sum()))?;
+
+    // Every stage succeeded: the marts of the run become visible.
+    for dir in staged {
+        let dest = dir.destination().to_path_buf();
+        dir.commit().map_err(io(format!("publishing {}", wh.relative(&dest))))?;
+        outputs.push(dest);
+    }
+
+    // Publish each list from the committed marts.
+    let started = Instant::now();
+    let span = info_span!("step", name = "publish").entered();
+    let mut publications = Vec::new();
+    for (list, rows, previous) in &listings {
+        let outcome = publish_step(opts, run_id, &quality, &inputs, &scored, &book, list, rows, previous.as_ref())?;
+        match &outcome {
+            publish::Outcome::Published { id, counts } => {
+                info!(list = %list.id, publication = %id, entries = counts.entries, added = counts.added, removed = counts.removed, changed = counts.changed, "published");
+                outputs.push(publish::folder(wh, &list.id, *id));
+            }
+            publish::Outcome::Unchanged { latest } => {
+                info!(list = %list.id, latest = %latest, "not published: the entries equal publication {latest}");
+            }
+            publish::Outcome::Older { latest } => {
+                tracing::warn!(list = %list.id, latest = %latest, "not published: publication {latest} is newer than {as_of}, and a list never goes back in time");
+            }
+        }
+        publications.push(PublicationSummary { list_id: list.id.clone(), outcome: outcome_text(&outcome) });
+    }
+    drop(span);
+    steps.record("publish", started, Some(publications.len() as u64))?;
+
+    Ok(RunReport { run_id, as_of, quality, scores: scored.summary, lists, publications, outputs, steps: steps.done })
+}
+
+fn parquet(what: String) -> impl FnOnce(parquet::errors::ParquetError) -> RunError {
+    move |source| RunError::Parquet { what, source }
+}
+
+fn outcome_text(o: &publish::Outcome) -> String {
+    match o {
+        publish::Outcome::Published { id, counts } => format!(
+            "published {id}: {} entries, {} added, {} removed, {} changed",
+            counts.entries, counts.added, counts.removed, counts.changed
+        ),
+        publish::Outcome::Unchanged { latest } => format!("nothing new: the entries equal publication {latest}"),
+        publish::Outcome::Older { latest } => {
+            format!("not published: publication {latest} is newer, a list never goes back in time")
+        }
+    }
+}
+
+/// A list's members with their review status, and its summary.
+#[allow(clippy::too_many_arguments)]
+fn list_step(
+    opts: &RunOptions,
+    inputs: &Inputs,
+    scored: &Scored,
+    graph: &EntityGraph,
+    registry: &RegistryColumns,
+    book: &DecisionBook,
+    list: &ListSpec,
+    previous: Option<&publish::Previous>,
+) -> (Vec<ListingRow>, Vec<RelatedRow>, ListSummary) {
+    let exempt: HashSet<u32> =
+        book.exempt_entities(&list.id, opts.as_of).iter().filter_map(|e| inputs.entities.lookup(e)).collect();
+    let outcome = joint::list_outcome(
+        graph,
+        &opts.policy,
+        list,
+        &scored.grade,
+        &|e| scored.in_scope(e),
+        &|e| exempt.contains(&e),
+        registry,
+        &inputs.entities,
+    );
+    // Review status compares with the previous publication (LATEST).
+    let published_before: HashSet<&str> =
+        previous.map(|p| p.entries.iter().map(|e| e.entity_id.as_str()).collect()).unwrap_or_default();
+    let rows: Vec<ListingRow> = outcome
+        .members
+        .iter()
+        .map(|m| {
+            let entity_id = inputs.entities.id(m.entity).to_string();
+            let basis = joint::basis(m);
+            let rules_now = match basis {
+                Basis::Direct => scored.reason_rules.get(&m.entity).cloned().unwrap_or_default(),
+                Basis::Joint => m.rules.clone(),
+            };
+            let review_status = review::status(
+                list.review,
+                published_before.contains(entity_id.as_str()),
+                book.verdict(&list.id, &entity_id),
+                basis,
+                &rules_now,
+            );
+            ListingRow {
+                list_id: list.id.clone(),
+                basis,
+                depth: m.depth as i32,
+                rules: m.rules.clone(),
+                via: joint::via_entries(m, &inputs.entities),
+                roots: m.roots.iter().map(|r| inputs.entities.id(*r).to_string()).collect(),
+                review_status,
+                entity_id,
+            }
+        })
+        .collect();
+    let count = |f: &dyn Fn(&ListingRow) -> bool| rows.iter().filter(|r| f(r)).count() as u64;
+    let summary = ListSummary {
+        list_id: list.id.clone(),
+        members: rows.len() as u64,
+        direct: count(&|r| r.basis == Basis::Direct),
+        joint: count(&|r| r.basis == Basis::Joint),
+        published: count(&|r| r.review_status == ReviewStatus::Published),
+        pending: count(&|r| r.review_status == ReviewStatus::Pending),
+        rejected: count(&|r| r.review_status == ReviewStatus::Rejected),
+        exempt: exempt.len() as u64,
+        ..ListSummary::default()
+    };
+    (rows, outcome.related, summary)
+}
+
+/// Publishes one list from the run's listing.
+#[allow(clippy::too_many_arguments)]
+fn publish_step(
+    opts: &RunOptions,
+    run_id: RunId,
+    quality: &QualityReport,
+    inputs: &Inputs,
+    scored: &Scored,
+    book: &DecisionBook,
+    list: &ListSpec,
+    rows: &[ListingRow],
+    previous: Option<&publish::Previous>,
+) -> Result<publish::Outcome, RunError> {
+    let wh = &opts.warehouse;
+    let as_of = opts.as_of;
+    let published: BTreeSet<String> =
+        rows.iter().filter(|r| r.review_status == ReviewStatus::Published).map(|r| r.entity_id.clone()).collect();
+    let facts = marts::registry_facts(wh, Some(as_of), &published)
+        .map_err(|reason| RunError::Read { what: "the registry snapshot".into(), reason })?;
+
+    // Why each member of the previous publication that is not published now left.
+    let mut removed = HashMap::new();
+    if let Some(prev) = previous {
+        let gone: BTreeSet<String> =
+            prev.entries.iter().map(|e| e.entity_id.clone()).filter(|e| !published.contains(e)).collect();
+        let since: Option<AsOf> = prev.manifest.as_of.parse().ok();
+        let last_reasons = match since {
+            Some(d) if !gone.is_empty() && wh.mart("scores", d).join("part-0.parquet").exists() => {
+                marts::scores(wh, d, &gone).map_err(parquet("reading the scores of the previous publication".into()))?
+            }
+            _ => HashMap::new(),
+        };
+        let repairs = repairs_since(inputs, since, &gone);
+        for e in gone {
+            let idx = inputs.entities.lookup(&e);
+            let records: HashSet<&str> = last_reasons
+                .get(&e)
+                .map(|s| s.reasons.iter().flat_map(|r| r.records.iter().map(|x| x.as_str())).collect())
+                .unwrap_or_default();
+            let repaired = idx
+                .and_then(|i| repairs.get(&i))
+                .is_some_and(|cases| cases.iter().any(|c| records.contains(c.as_str())));
+            let facts = RemovalFacts {
+                exempt: book.exempt(&list.id, &e, as_of),
+                in_scope: idx.is_some_and(|i| scored.in_scope(i)),
+                repaired,
+            };
+            removed.insert(e, facts);
+        }
+    }
+    let input_info = quality
+        .datasets
+        .iter()
+        .map(|d| InputInfo {
+            dataset: d.dataset.clone(),
+            partitions: d
+                .partitions
+                .iter()
+                .map(|p| PartitionInfo { ingest_date: p.ingest_date.clone(), rows: p.rows })
+                .collect(),
+        })
+        .collect();
+    let input = publish::Input {
+        policy: &opts.policy,
+        list,
+        as_of,
+        run_id: run_id.0,
+        members: rows,
+        facts: &facts,
+        removed: &removed,
+        previous,
+        inputs: input_info,
+        partners: &opts.partners,
+        signer: opts.signer.as_deref(),
+    };
+    Ok(publish::publish(wh, &input)?)
+}
+
+/// Case ids of repairs approved after `since`, by entity, for `entities`.
+fn repairs_since(inputs: &Inputs, since: Option<AsOf>, entities: &BTreeSet<String>) -> HashMap<u32, Vec<String>> {
+    use arrow::array::AsArray;
+    let wanted: HashSet<u32> = entities.iter().filter_map(|e| inputs.entities.lookup(e)).collect();
+    let mut out: HashMap<u32, Vec<String>> = HashMap::new();
+    let Some(since) = since else { return out };
+    for b in &inputs.repairs.batches {
+        let col = |name: &str| b.column(b.schema().index_of(name).expect("repairs keep the column")).clone();
+        let (case, approved, idx) = (col("case_id"), col("approved_on"), col(crate::stages::validate::ENTITY_IDX));
+        let case = case.as_string::<i32>();
+        let approved = approved.as_primitive::<arrow::datatypes::Date32Type>();
+        let idx = idx.as_primitive::<arrow::datatypes::UInt32Type>();
+        for r in 0..b.num_rows() {
+            if wanted.contains(&idx.value(r)) && approved.value(r) > since.days_since_epoch() {
+                out.entry(idx.value(r)).or_default().push(case.value(r).to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Registers the validated datasets as the engine's tables.
+pub fn register_inputs(ctx: &SessionContext, inputs: &Inputs) -> Result<(), DataFusionError> {
+    for d in Dataset::ALL {
+        let v = inputs.get(d);
+        engine::register(ctx, d.name(), v.schema.clone(), &v.batches)?;
+    }
+    Ok(())
+}

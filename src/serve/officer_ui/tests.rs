@@ -1,0 +1,429 @@
+//! Handler tests of every route of the officer pages, on a real generated
+//! warehouse after a real run: authentication, roles, CSRF, stale decisions.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use tower::ServiceExt;
+
+use super::*;
+use crate::base::contract::Contracts;
+use crate::tools::gen::{generate, GenOptions};
+use crate::run::{run, RunOptions};
+
+const LIST: &str = "serious-dishonesty";
+const PASSWORD: &str = "correct horse battery";
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    state: Arc<UiState>,
+}
+
+fn fixture(idle_seconds: i64) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = Warehouse::new(dir.path());
+    let as_of: AsOf = "2026-11-27".parse().unwrap();
+    generate(&wh, &GenOptions::new(600, 2, 9, as_of), &|_| {}).unwrap();
+    let policy = Policy::default_policy(&Contracts::load().unwrap());
+    let opts = RunOptions {
+        warehouse: wh.clone(),
+        as_of,
+        policy: policy.clone(),
+        limits: crate::base::engine::EngineLimits { threads: 2, memory_limit: 1 << 30 },
+        max_reject_share: 0.05,
+        trigger: "test".into(),
+        signer: None,
+        unsigned: true,
+        partners: vec![],
+    };
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(run(&opts))
+        .unwrap();
+    let store = Store::open(&wh.database()).unwrap();
+    for (id, role) in [("olga", "officer"), ("sam", "senior"), ("ada", "auditor")] {
+        store.put_officer(id, role, &hash_password(PASSWORD).unwrap()).unwrap();
+    }
+    let state = Arc::new(UiState { warehouse: wh, policy, store, messages: Messages::english(), idle_seconds });
+    Fixture { _dir: dir, state }
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+fn send(f: &Fixture, req: Request<Body>) -> Answer {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let r = router(f.state.clone()).oneshot(req).await.unwrap();
+        let status = r.status();
+        let headers = r.headers().clone();
+        let bytes = axum::body::to_bytes(r.into_body(), usize::MAX).await.unwrap();
+        Answer { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    })
+}
+
+fn get(f: &Fixture, path: &str, session: Option<&str>) -> Answer {
+    let mut b = Request::get(path).header(header::HOST, "ui.test");
+    if let Some(s) = session {
+        b = b.header(header::COOKIE, format!("{SESSION_COOKIE}={s}"));
+    }
+    send(f, b.body(Body::empty()).unwrap())
+}
+
+fn post(f: &Fixture, path: &str, session: &str, form: &[(&str, &str)], origin: Option<&str>) -> Answer {
+    let body = serde_urlencoded::to_string(form).unwrap();
+    let mut b = Request::post(path)
+        .header(header::HOST, "ui.test")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, format!("{SESSION_COOKIE}={session}"));
+    if let Some(o) = origin {
+        b = b.header(header::ORIGIN, o);
+    }
+    send(f, b.body(Body::from(body)).unwrap())
+}
+
+fn set_cookies(a: &Answer) -> Vec<String> {
+    a.headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).collect()
+}
+
+/// The token of a fresh login form (its cookie and hidden field).
+fn login_token(f: &Fixture) -> String {
+    let form = get(f, "/login", None);
+    let cookie = set_cookies(&form).into_iter().find(|c| c.starts_with(LOGIN_COOKIE)).unwrap();
+    cookie.split(';').next().unwrap().split_once('=').unwrap().1.to_string()
+}
+
+/// Posts the login form with the login cookie `token`.
+fn post_login(f: &Fixture, token: &str, officer: &str, password: &str, csrf: &str) -> Answer {
+    let body = serde_urlencoded::to_string([("officer", officer), ("password", password), ("csrf", csrf)]).unwrap();
+    send(
+        f,
+        Request::post("/login")
+            .header(header::HOST, "ui.test")
+            .header(header::ORIGIN, "http://ui.test")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, format!("{LOGIN_COOKIE}={token}"))
+            .body(Body::from(body))
+            .unwrap(),
+    )
+}
+
+fn session_of(a: &Answer) -> String {
+    let cookie = set_cookies(a).into_iter().find(|c| c.starts_with(SESSION_COOKIE)).unwrap();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    cookie.split(';').next().unwrap().split_once('=').unwrap().1.to_string()
+}
+
+/// Logs in through the form; returns (session token, csrf of the session).
+fn login(f: &Fixture, officer: &str) -> (String, String) {
+    let token = login_token(f);
+    let r = post_login(f, &token, officer, PASSWORD, &token);
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let session = session_of(&r);
+    let page = get(f, "/", Some(&session)).body;
+    let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    (session, csrf)
+}
+
+fn pending(f: &Fixture) -> Vec<(String, String)> {
+    let (at, entries) = queue::pending(&f.state.warehouse, LIST, None).unwrap().unwrap();
+    entries.iter().map(|e| (e.listing.entity_id.clone(), fingerprint(at, Some(&e.listing), None))).collect()
+}
+
+#[test]
+fn login_logout_and_the_session_cookie() {
+    let f = fixture(1800);
+    assert_eq!(get(&f, "/", None).status, StatusCode::SEE_OTHER, "pages need a session");
+    assert_eq!(get(&f, "/login", None).status, StatusCode::OK);
+    let token = login_token(&f);
+    let wrong = post_login(&f, &token, "olga", "nope", &token);
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        wrong.body.contains("class=\"error-summary\"")
+            && wrong.body.contains("The officer id or the password is wrong.")
+    );
+    let forged = post_login(&f, &token, "olga", PASSWORD, "guess");
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "a login form not served by us");
+
+    let (session, csrf) = login(&f, "olga");
+    assert_eq!(post(&f, "/logout", &session, &[("csrf", "wrong")], None).status, StatusCode::FORBIDDEN);
+    assert_eq!(post(&f, "/logout", &session, &[("csrf", &csrf)], None).status, StatusCode::SEE_OTHER);
+    assert_eq!(get(&f, "/", Some(&session)).status, StatusCode::SEE_OTHER, "logged out");
+}
+
+#[test]
+fn a_second_view_of_the_login_form_keeps_the_first_forms_token() {
+    let f = fixture(1800);
+    let first = get(&f, "/", None);
+    assert_eq!(first.headers[header::LOCATION], "/login", "a new visitor is not told a session ended");
+    let token = login_token(&f);
+    // The browser asks for /favicon.ico, or the officer opens a second tab.
+    assert_eq!(get(&f, "/favicon.ico", None).status, StatusCode::NO_CONTENT);
+    let again = send(
+        &f,
+        Request::get("/login")
+            .header(header::HOST, "ui.test")
+            .header(header::COOKIE, format!("{LOGIN_COOKIE}={token}"))
+            .body(Body::empty())
+            .unwrap(),
+    );
+    assert!(again.body.contains(&format!("name=\"csrf\" value=\"{token}\"")), "the same token");
+    let r = post_login(&f, &token, "olga", PASSWORD, &token);
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "the first form still logs in");
+}
+
+#[test]
+fn an_idle_session_ends() {
+    let f = fixture(-1);
+    let token = login_token(&f);
+    let session = session_of(&post_login(&f, &token, "olga", PASSWORD, &token));
+    let again = get(&f, "/", Some(&session));
+    assert_eq!(again.status, StatusCode::SEE_OTHER);
+    assert_eq!(again.headers[header::LOCATION], "/login?expired=1");
+}
+
+#[test]
+fn every_page_answers_and_entity_views_are_audited() {
+    let f = fixture(1800);
+    let (session, _) = login(&f, "ada");
+    let (entity, _) = pending(&f)[0].clone();
+    for path in [
+        "/".to_string(),
+        "/search".into(),
+        format!("/search?q={}", &entity[..6]),
+        "/search?q=beijing&region=11".into(),
+        format!("/entities/{entity}"),
+        format!("/entities/{entity}?list={LIST}&as_of=2026-11-27"),
+        format!("/review/{LIST}"),
+        format!("/review/{LIST}?basis=direct&rule=DG_FRAUD&region=3"),
+        "/exemptions".into(),
+        "/static/app.css".into(),
+        "/static/shortcuts.js".into(),
+    ] {
+        let r = get(&f, &path, Some(&session));
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
+    }
+    assert_eq!(get(&f, "/entities/91350100M000100Y43", Some(&session)).status, StatusCode::NOT_FOUND);
+    assert_eq!(get(&f, "/review/no-such-list", Some(&session)).status, StatusCode::NOT_FOUND);
+    let search = get(&f, &format!("/search?q={entity}"), Some(&session)).body;
+    assert!(search.contains("1 result(s)") && search.contains(&format!("href=\"/entities/{entity}\"")));
+    let page = get(&f, &format!("/entities/{entity}"), Some(&session)).body;
+    assert!(page.contains("<svg") && page.contains("id=\"record-"), "a chart and record cards");
+    assert!(page.contains("Auditors read only."), "no forms for an auditor");
+    let audit = f.state.store.audit_log(50).unwrap();
+    assert!(audit.iter().any(|a| a.actor.as_deref() == Some("officer:ada")
+        && a.detail.as_deref().is_some_and(|d| d.starts_with(&format!("viewed entity {entity}")))));
+}
+
+#[test]
+fn decisions_need_the_role_and_the_form_token() {
+    let f = fixture(1800);
+    let (entity, seen) = pending(&f)[0].clone();
+    let confirm = |csrf: &str| {
+        vec![
+            ("csrf", csrf.to_string()),
+            ("action", "confirm".to_string()),
+            ("list", LIST.to_string()),
+            ("entity", entity.clone()),
+            ("reason", "checked the case file".to_string()),
+            ("seen", seen.clone()),
+        ]
+    };
+    let as_refs = |v: &Vec<(&'static str, String)>| v.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>();
+    let send_form = |session: &str, form: Vec<(&str, String)>, origin: Option<&str>| {
+        let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        post(&f, "/decisions", session, &pairs, origin)
+    };
+
+    let (auditor, a_csrf) = login(&f, "ada");
+    assert_eq!(
+        send_form(&auditor, as_refs(&confirm(&a_csrf)), None).status,
+        StatusCode::FORBIDDEN,
+        "auditors read only"
+    );
+    let (officer, o_csrf) = login(&f, "olga");
+    assert_eq!(
+        send_form(&officer, as_refs(&confirm("forged")), None).status,
+        StatusCode::FORBIDDEN,
+        "wrong CSRF token"
+    );
+    assert_eq!(
+        send_form(&officer, as_refs(&confirm(&o_csrf)), Some("https://evil.example")).status,
+        StatusCode::FORBIDDEN,
+        "cross-site POST"
+    );
+    let exempt = vec![
+        ("csrf", o_csrf.clone()),
+        ("action", "exempt".to_string()),
+        ("list", LIST.to_string()),
+        ("entity", entity.clone()),
+        ("reason", "court order number 17".to_string()),
+    ];
+    assert_eq!(send_form(&officer, exempt, None).status, StatusCode::FORBIDDEN, "exemptions are for senior officers");
+    let short = vec![
+        ("csrf", o_csrf.clone()),
+        ("action", "confirm".to_string()),
+        ("list", LIST.to_string()),
+        ("entity", entity.clone()),
+        ("reason", "too short".to_string()),
+        ("seen", seen.clone()),
+    ];
+    let r = send_form(&officer, short, None);
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("class=\"error-summary\"") && r.body.contains("at least 10 characters"), "{}", r.body);
+    assert_eq!(f.state.store.last_decision_id().unwrap(), 0, "nothing was recorded");
+
+    let r = send_form(&officer, as_refs(&confirm(&o_csrf)), Some("http://ui.test"));
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(r.headers[header::LOCATION].to_str().unwrap().contains("decided=1"));
+    let d = f.state.store.decisions(1, None, None).unwrap();
+    assert_eq!((d[0].officer.as_str(), d[0].action), ("olga", Action::Confirm));
+
+    let (senior, s_csrf) = login(&f, "sam");
+    let exempt = vec![
+        ("csrf", s_csrf.clone()),
+        ("action", "exempt".to_string()),
+        ("list", LIST.to_string()),
+        ("entity", entity.clone()),
+        ("reason", "court order number 17".to_string()),
+        ("until", "2030-12-31".to_string()),
+    ];
+    assert_eq!(send_form(&senior, exempt, None).status, StatusCode::SEE_OTHER);
+    let page = get(&f, "/exemptions", Some(&senior)).body;
+    assert!(page.contains(&entity) && page.contains("2030-12-31"), "{page}");
+    assert!(f.state.store.audit_log(50).unwrap().iter().any(|a| a.actor.as_deref() == Some("officer:sam")
+        && a.detail.as_deref().is_some_and(|d| d.starts_with("decision #2"))));
+}
+
+#[test]
+fn a_decision_on_an_item_that_changed_is_refused_with_the_new_state() {
+    let f = fixture(1800);
+    let (entity, _) = pending(&f)[0].clone();
+    let (officer, csrf) = login(&f, "olga");
+    let stale = "2026-11-26|pending|direct|";
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("action", "reject"),
+        ("list", LIST),
+        ("entity", &entity),
+        ("reason", "not convinced by the case"),
+        ("seen", stale),
+    ];
+    let r = post(&f, "/decisions", &officer, &form, None);
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(
+        r.body.contains("The item changed since you opened the page") && r.body.contains("pending (direct"),
+        "{}",
+        r.body
+    );
+    assert_eq!(f.state.store.last_decision_id().unwrap(), 0);
+}
+
+#[test]
+fn another_officers_decision_since_the_page_was_opened_makes_it_stale() {
+    let f = fixture(1800);
+    let items = pending(&f);
+    let (entity, seen) = items[0].clone();
+    let (olga, olga_csrf) = login(&f, "olga");
+    let (sam, sam_csrf) = login(&f, "sam");
+    let form = |csrf: &str, action: &str| {
+        vec![
+            ("csrf".to_string(), csrf.to_string()),
+            ("action".into(), action.into()),
+            ("list".into(), LIST.into()),
+            ("entity".into(), entity.clone()),
+            ("reason".into(), "case file reviewed in full".into()),
+            ("seen".into(), seen.clone()),
+        ]
+    };
+    let as_refs = |v: &[(String, String)]| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>();
+    let first = as_refs(&form(&olga_csrf, "confirm"));
+    let first: Vec<(&str, &str)> = first.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(post(&f, "/decisions", &olga, &first, None).status, StatusCode::SEE_OTHER);
+
+    // Sam opened the page before Olga decided: his reject is refused.
+    let second = as_refs(&form(&sam_csrf, "reject"));
+    let second: Vec<(&str, &str)> = second.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = post(&f, "/decisions", &sam, &second, None);
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r.body.contains("decided since the last run: confirm by olga (decision #1)"), "{}", r.body);
+    assert_eq!(f.state.store.last_decision_id().unwrap(), 1);
+
+    // The queue shows it apart, and "next" skips it.
+    let queue = get(&f, &format!("/review/{LIST}"), Some(&sam)).body;
+    let decided_at = queue.find("decided since the run of").expect("a decided section");
+    assert!(queue[decided_at..].contains(&entity), "listed as decided");
+    assert!(!queue[..decided_at].contains(&format!("sel-{entity}")), "not selectable for a bulk decision");
+    let (second_entity, second_seen) = items[1].clone();
+    let third = [
+        ("csrf", olga_csrf.as_str()),
+        ("action", "confirm"),
+        ("list", LIST),
+        ("entity", second_entity.as_str()),
+        ("reason", "case file reviewed in full"),
+        ("seen", second_seen.as_str()),
+    ];
+    assert_eq!(post(&f, "/decisions", &olga, &third, None).status, StatusCode::SEE_OTHER);
+    let page = get(&f, &format!("/entities/{entity}?list={LIST}"), Some(&sam)).body;
+    let next = format!("name=\"next\" value=\"/entities/{}?list={LIST}\"", items[2].0);
+    assert!(page.contains(&next), "next skips the decided {second_entity}");
+}
+
+#[test]
+fn bulk_decisions_preview_then_apply_and_skip_what_changed() {
+    let f = fixture(1800);
+    let items = pending(&f);
+    assert!(items.len() >= 3, "the fixture has pending members");
+    let (officer, csrf) = login(&f, "olga");
+    let seen_keys: Vec<String> = items.iter().map(|(e, _)| format!("seen:{e}")).collect();
+    let mut form: Vec<(&str, &str)> =
+        vec![("csrf", &csrf), ("action", "confirm"), ("reason", "reviewed together in committee")];
+    for ((e, s), key) in items.iter().take(3).zip(&seen_keys) {
+        form.push(("entity", e));
+        form.push((key, if e == &items[2].0 { "outdated" } else { s }));
+    }
+    let preview = post(&f, &format!("/review/{LIST}/bulk"), &officer, &form, None);
+    assert_eq!(preview.status, StatusCode::OK);
+    assert!(preview.body.contains("Preview: Confirm 3 member(s)"), "{}", preview.body);
+    assert_eq!(f.state.store.last_decision_id().unwrap(), 0, "a preview records nothing");
+    let applied = post(&f, &format!("/review/{LIST}/bulk/apply"), &officer, &form, None);
+    assert_eq!(applied.status, StatusCode::OK);
+    assert!(applied.body.contains("2 recorded, 1 changed since the page was opened"), "{}", applied.body);
+    assert_eq!(f.state.store.last_decision_id().unwrap(), 2);
+    let none = post(
+        &f,
+        &format!("/review/{LIST}/bulk"),
+        &officer,
+        &[("csrf", &csrf), ("action", "confirm"), ("reason", "reviewed together in committee")],
+        None,
+    );
+    assert_eq!(none.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(none.body.contains("Select at least one member."));
+}
+
+#[test]
+fn keyboard_shortcuts_can_be_switched_off() {
+    let f = fixture(1800);
+    let (session, _) = login(&f, "olga");
+    let on = get(&f, &format!("/review/{LIST}"), Some(&session));
+    assert!(on.body.contains("/static/shortcuts.js"));
+    let off = get(&f, &format!("/preferences?shortcuts=off&back=/review/{LIST}"), Some(&session));
+    assert_eq!(off.status, StatusCode::SEE_OTHER);
+    let cookie = set_cookies(&off)[0].split(';').next().unwrap().to_string();
+    let r = send(
+        &f,
+        Request::get(format!("/review/{LIST}"))
+            .header(header::HOST, "ui.test")
+            .header(header::COOKIE, format!("{SESSION_COOKIE}={session}; {cookie}"))
+            .body(Body::empty())
+            .unwrap(),
+    );
+    assert!(!r.body.contains("/static/shortcuts.js"), "the script is not sent at all");
+}

@@ -1,0 +1,494 @@
+//! The partner download API (publication.md, "Partner download API"):
+//! partners read their views of the lists they are entitled to, with a
+//! bearer token, ETags, ranges and gzip; every request, allowed or
+//! refused, goes to the audit log.
+//!
+//! A missing, unknown or revoked token gets 401. A list, publication or
+//! file outside the partner's entitlement gets 404, the same answer as one
+//! that does not exist. Files are looked up by name in the partner view's
+//! manifest, so no request path can reach any other file.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use sha2::{Digest, Sha256};
+use utoipa::OpenApi;
+
+use crate::config::partners::Partner;
+use crate::stages::publish::entries::PublicationId;
+use crate::stages::publish::files::Manifest;
+use crate::stages::publish::{self};
+use crate::base::store::{AuditEntry, Store};
+use crate::base::warehouse::Warehouse;
+
+/// What the server needs: the warehouse, the entitlements, the database.
+pub struct ApiState {
+    pub warehouse: Warehouse,
+    pub partners: Vec<Partner>,
+    pub store: Store,
+}
+
+/// The partner a request was authenticated as.
+#[derive(Clone)]
+struct Caller(Partner);
+
+/// SHA-256 of a token, as stored.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A new random token: shown once, only its hash is stored.
+pub fn new_token() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("cred_{}", hex::encode(bytes))
+}
+
+/// A list the caller may read.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ListInfo {
+    pub list_id: String,
+    /// The newest publication id, if the list was ever published.
+    pub latest: Option<String>,
+}
+
+/// Publication ids of a list, oldest first.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Publications {
+    pub list_id: String,
+    pub publications: Vec<String>,
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub struct After {
+    /// Only publications after this id.
+    pub after: Option<String>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ApiError {
+    pub error: String,
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(ApiError { error: message.to_string() })).into_response()
+}
+
+fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "not found")
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "credence partner download API", version = "1", description = "Signed blacklist publications for partner agencies. Every request carries `Authorization: Bearer <token>`."),
+    paths(lists, publications, publication_file, latest_file, openapi_json),
+    components(schemas(ListInfo, Publications, ApiError)),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The OpenAPI document, generated from the handlers below.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The router: the API under `/api/v1`, and `/healthz`.
+pub fn router(state: Arc<ApiState>) -> Router {
+    let api = Router::new()
+        .route("/lists", get(lists))
+        .route("/lists/{list}/publications", get(publications))
+        .route("/lists/{list}/publications/{id}/{file}", get(publication_file))
+        .route("/lists/{list}/latest/{file}", get(latest_file))
+        .route("/openapi.json", get(openapi_json))
+        .fallback(|| async { not_found() })
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(|| async { "ok\n" }))
+        .fallback(|| async { not_found() })
+        .layer(middleware::from_fn_with_state(state.clone(), audit))
+        .with_state(state)
+}
+
+/// Bearer token → partner, or 401.
+async fn authenticate(State(state): State<Arc<ApiState>>, mut req: Request, next: Next) -> Response {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let Some(token) = token else {
+        return unauthorized("missing bearer token");
+    };
+    let partner_id = state.store.token_partner(&token_hash(token));
+    let partner = match partner_id {
+        Ok(Some(id)) => state.partners.iter().find(|p| p.id == id).cloned(),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::error!(error = %e, "token lookup failed");
+            return error(StatusCode::SERVICE_UNAVAILABLE, "try again later");
+        }
+    };
+    let Some(partner) = partner else {
+        return unauthorized("unknown or revoked token");
+    };
+    req.extensions_mut().insert(Caller(partner));
+    next.run(req).await
+}
+
+fn unauthorized(message: &str) -> Response {
+    let mut r = error(StatusCode::UNAUTHORIZED, message);
+    r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    r
+}
+
+/// Writes every request, allowed or refused, to the audit log.
+async fn audit(State(state): State<Arc<ApiState>>, req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| token_hash(t.trim()));
+    let response = next.run(req).await;
+    let status = response.status().as_u16();
+    let bytes =
+        if method == Method::HEAD { 0 } else { http_body::Body::size_hint(response.body()).exact().unwrap_or(0) };
+    let store = &state.store;
+    let actor = match (&token, status) {
+        (Some(hash), s) if s != 401 => store.token_partner(hash).ok().flatten(),
+        _ => None,
+    };
+    if let Err(e) = store.audit(&AuditEntry {
+        actor: actor.as_deref(),
+        method: method.as_str(),
+        path: &path,
+        status,
+        bytes,
+        detail: None,
+    }) {
+        tracing::error!(error = %e, "audit log write failed");
+    }
+    tracing::info!(partner = actor.as_deref().unwrap_or("-"), method = %method, path = %path, status, bytes, "request");
+    response
+}
+
+/// The lists the partner may read, each with its newest publication id.
+#[utoipa::path(get, path = "/api/v1/lists", responses((status = 200, body = [ListInfo]), (status = 401, body = ApiError)))]
+async fn lists(State(state): State<Arc<ApiState>>, Extension(Caller(partner)): Extension<Caller>) -> Response {
+    let out: Vec<ListInfo> = partner
+        .lists
+        .iter()
+        .map(|l| ListInfo {
+            list_id: l.clone(),
+            latest: visible(&state.warehouse, &partner, l).last().map(|id| id.to_string()),
+        })
+        .collect();
+    Json(out).into_response()
+}
+
+/// Publications of `list` up to LATEST that have a view for `partner`.
+fn visible(wh: &Warehouse, partner: &Partner, list: &str) -> Vec<PublicationId> {
+    publish::history(wh, list)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|id| view_dir(wh, list, *id, &partner.id).join("manifest.json").exists())
+        .collect()
+}
+
+fn view_dir(wh: &Warehouse, list: &str, id: PublicationId, partner: &str) -> std::path::PathBuf {
+    publish::folder(wh, list, id).join("partners").join(partner)
+}
+
+/// Publication ids of a list, oldest first (after `after` when given).
+#[utoipa::path(
+    get,
+    path = "/api/v1/lists/{list}/publications",
+    params(("list" = String, Path, description = "list id"), After),
+    responses((status = 200, body = Publications), (status = 400, body = ApiError), (status = 401, body = ApiError), (status = 404, body = ApiError))
+)]
+async fn publications(
+    State(state): State<Arc<ApiState>>,
+    Extension(Caller(partner)): Extension<Caller>,
+    Path(list): Path<String>,
+    Query(after): Query<After>,
+) -> Response {
+    if !partner.may_read(&list) {
+        return not_found();
+    }
+    let after = match after.after.as_deref().map(str::parse::<PublicationId>) {
+        None => None,
+        Some(Ok(id)) => Some(id),
+        Some(Err(e)) => return error(StatusCode::BAD_REQUEST, &e),
+    };
+    let ids = visible(&state.warehouse, &partner, &list)
+        .into_iter()
+        .filter(|id| after.is_none_or(|a| *id > a))
+        .map(|id| id.to_string())
+        .collect();
+    Json(Publications { list_id: list, publications: ids }).into_response()
+}
+
+/// One file of the partner's view of a publication.
+#[utoipa::path(
+    get,
+    path = "/api/v1/lists/{list}/publications/{id}/{file}",
+    params(("list" = String, Path), ("id" = String, Path, description = "publication id, such as 2026-11-27 or 2026-11-27.2"), ("file" = String, Path, description = "a file the view's manifest names, or manifest.json / manifest.json.minisig")),
+    responses(
+        (status = 200, description = "the file; ETag is its SHA-256"),
+        (status = 206, description = "the requested byte range"),
+        (status = 304, description = "If-None-Match matched the ETag"),
+        (status = 401, body = ApiError),
+        (status = 404, body = ApiError),
+        (status = 416, description = "the range is outside the file")
+    )
+)]
+async fn publication_file(
+    State(state): State<Arc<ApiState>>,
+    Extension(Caller(partner)): Extension<Caller>,
+    Path((list, id, file)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let Ok(id) = id.parse::<PublicationId>() else { return not_found() };
+    serve_view_file(&state, &partner, &list, id, &file, &headers)
+}
+
+/// The same for the newest publication.
+#[utoipa::path(
+    get,
+    path = "/api/v1/lists/{list}/latest/{file}",
+    params(("list" = String, Path), ("file" = String, Path)),
+    responses((status = 200), (status = 206), (status = 304), (status = 401, body = ApiError), (status = 404, body = ApiError), (status = 416))
+)]
+async fn latest_file(
+    State(state): State<Arc<ApiState>>,
+    Extension(Caller(partner)): Extension<Caller>,
+    Path((list, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if !partner.may_read(&list) {
+        return not_found();
+    }
+    match visible(&state.warehouse, &partner, &list).last() {
+        Some(id) => serve_view_file(&state, &partner, &list, *id, &file, &headers),
+        None => not_found(),
+    }
+}
+
+/// This API's OpenAPI document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", responses((status = 200, description = "OpenAPI 3.1 document")))]
+async fn openapi_json() -> Response {
+    Json(openapi()).into_response()
+}
+
+fn serve_view_file(
+    state: &ApiState,
+    partner: &Partner,
+    list: &str,
+    id: PublicationId,
+    file: &str,
+    headers: &HeaderMap,
+) -> Response {
+    if !partner.may_read(list) || !visible(&state.warehouse, partner, list).contains(&id) {
+        return not_found();
+    }
+    let dir = view_dir(&state.warehouse, list, id, &partner.id);
+    let Ok(manifest) = Manifest::read(&dir) else { return not_found() };
+    // Only the manifest, its signature and the files the manifest names.
+    let (path, sha256) = match file {
+        "manifest.json" | "manifest.json.minisig" => {
+            let p = dir.join(file);
+            match crate::stages::publish::files::sha256_file(&p) {
+                Ok((sha, _)) => (p, sha),
+                Err(_) => return not_found(),
+            }
+        }
+        name => match manifest.file(name) {
+            Some(f) => (dir.join(&f.name), f.sha256.clone()),
+            None => return not_found(),
+        },
+    };
+    let Ok(bytes) = std::fs::read(&path) else { return not_found() };
+    let etag = format!("\"{sha256}\"");
+    let content_type = match file.rsplit('.').next() {
+        Some("csv") => "text/csv; charset=utf-8",
+        Some("json") => "application/json",
+        Some("minisig") => "text/plain; charset=utf-8",
+        _ => "application/vnd.apache.parquet",
+    };
+    let base = |status: StatusCode| {
+        let mut b = Response::builder()
+            .status(status)
+            .header(header::ETAG, &etag)
+            .header(header::ACCEPT_RANGES, "bytes")
+            .header(header::VARY, "Accept-Encoding")
+            .header(header::CACHE_CONTROL, "private, no-cache");
+        if status != StatusCode::NOT_MODIFIED {
+            b = b.header(header::CONTENT_TYPE, content_type);
+        }
+        b
+    };
+    if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
+        if inm.split(',').map(str::trim).any(|t| t == "*" || t == etag || t.strip_prefix("W/") == Some(etag.as_str())) {
+            return base(StatusCode::NOT_MODIFIED).body(Body::empty()).expect("response");
+        }
+    }
+    let len = bytes.len() as u64;
+    if let Some(range) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        match parse_range(range, len) {
+            Some(Ok((start, end))) => {
+                let part = bytes[start as usize..=end as usize].to_vec();
+                return base(StatusCode::PARTIAL_CONTENT)
+                    .header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}"))
+                    .header(header::CONTENT_LENGTH, part.len())
+                    .body(Body::from(part))
+                    .expect("response");
+            }
+            Some(Err(())) => {
+                return base(StatusCode::RANGE_NOT_SATISFIABLE)
+                    .header(header::CONTENT_RANGE, format!("bytes */{len}"))
+                    .body(Body::empty())
+                    .expect("response");
+            }
+            None => {}
+        }
+    }
+    let gzip = file.ends_with(".csv") && accepts_gzip(headers);
+    if gzip {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        let compressed = enc.write_all(&bytes).and_then(|_| enc.finish());
+        if let Ok(body) = compressed {
+            return base(StatusCode::OK)
+                .header(header::CONTENT_ENCODING, "gzip")
+                .header(header::CONTENT_LENGTH, body.len())
+                .body(Body::from(body))
+                .expect("response");
+        }
+    }
+    base(StatusCode::OK).header(header::CONTENT_LENGTH, bytes.len()).body(Body::from(bytes)).expect("response")
+}
+
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
+        |coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or("");
+            let q = parts.find_map(|p| p.strip_prefix("q=")).and_then(|q| q.parse::<f32>().ok()).unwrap_or(1.0);
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && q > 0.0
+        },
+    )
+}
+
+/// A single `bytes=` range of a file of `len` bytes: `Some(Ok((first, last)))`,
+/// `Some(Err(()))` when unsatisfiable, `None` when absent, malformed or multiple
+/// (the whole file is then served).
+pub fn parse_range(header: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
+    let spec = header.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (a, b) = (a.trim(), b.trim());
+    let range = if a.is_empty() {
+        let n: u64 = b.parse().ok()?;
+        if n == 0 || len == 0 {
+            return Some(Err(()));
+        }
+        (len.saturating_sub(n), len - 1)
+    } else {
+        let start: u64 = a.parse().ok()?;
+        let end: u64 = if b.is_empty() { u64::MAX } else { b.parse().ok()? };
+        if end < start {
+            return None;
+        }
+        if start >= len {
+            return Some(Err(()));
+        }
+        (start, end.min(len - 1))
+    };
+    Some(Ok(range))
+}
+
+/// Serves until SIGINT or SIGTERM, then finishes the requests under way.
+pub async fn serve(state: Arc<ApiState>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing requests under way");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-9", 100), Some(Ok((0, 9))));
+        assert_eq!(parse_range("bytes=90-", 100), Some(Ok((90, 99))));
+        assert_eq!(parse_range("bytes=-10", 100), Some(Ok((90, 99))));
+        assert_eq!(parse_range("bytes=95-200", 100), Some(Ok((95, 99))));
+        assert_eq!(parse_range("bytes=100-", 100), Some(Err(())));
+        assert_eq!(parse_range("bytes=-0", 100), Some(Err(())));
+        assert_eq!(parse_range("bytes=5-1", 100), None);
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), None);
+        assert_eq!(parse_range("items=0-1", 100), None);
+    }
+
+    #[test]
+    fn the_openapi_document_names_every_route() {
+        let doc = serde_json::to_value(openapi()).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        for p in [
+            "/api/v1/lists",
+            "/api/v1/lists/{list}/publications",
+            "/api/v1/lists/{list}/publications/{id}/{file}",
+            "/api/v1/lists/{list}/latest/{file}",
+            "/api/v1/openapi.json",
+        ] {
+            assert!(paths.contains_key(p), "{p}");
+        }
+    }
+}

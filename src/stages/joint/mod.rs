@@ -1,0 +1,168 @@
+//! Joint sanctions (joint-sanctions.md): the graph of entities built from
+//! the run's registry and holdings ([`graph`]), the rounds that extend each
+//! list's candidates ([`rounds`]), and the legal representatives of the
+//! final members ([`legal`]).
+
+pub mod graph;
+pub mod legal;
+pub mod rounds;
+
+use arrow::array::{Array, AsArray, RecordBatch, StringArray};
+use arrow::datatypes::{Float64Type, UInt32Type};
+
+use crate::base::entities::EntityIndex;
+use crate::base::marts::listings::{Basis, RelatedRow, ViaEntry};
+use crate::config::policy::{ListSpec, Policy, Relation};
+use graph::EntityGraph;
+use rounds::{ListRules, Member, ViaKind};
+
+/// The registry columns the stage reads, in entity-index order.
+pub struct RegistryColumns<'a> {
+    pub parent_id: &'a StringArray,
+    pub legal_rep_id: &'a StringArray,
+}
+
+impl<'a> RegistryColumns<'a> {
+    /// From the run's registry table (one batch in entity-index order).
+    pub fn from_batch(batch: &'a RecordBatch) -> RegistryColumns<'a> {
+        let col = |name: &str| {
+            batch.column(batch.schema().index_of(name).expect("registry keeps the column")).as_string::<i32>()
+        };
+        RegistryColumns { parent_id: col("parent_id"), legal_rep_id: col("legal_rep_id") }
+    }
+
+    pub fn legal_rep(&self, entity: u32) -> Option<&'a str> {
+        let i = entity as usize;
+        self.legal_rep_id.is_valid(i).then(|| self.legal_rep_id.value(i))
+    }
+}
+
+/// Builds the graph: each branch's registered parent, and the shares held
+/// by registered entity holders (holders registered elsewhere can never be
+/// members, so they cannot extend a listing).
+pub fn build_graph(registry: &RegistryColumns, holdings: &[RecordBatch], entities: &EntityIndex) -> EntityGraph {
+    let parent: Vec<u32> = (0..entities.len())
+        .map(|i| {
+            let p = registry.parent_id;
+            if p.is_valid(i) {
+                entities.lookup(p.value(i)).unwrap_or(u32::MAX)
+            } else {
+                u32::MAX
+            }
+        })
+        .collect();
+    let mut edges = Vec::new();
+    for b in holdings {
+        let col = |name: &str| b.column(b.schema().index_of(name).expect("holdings keep the column")).clone();
+        let holder = col("holder_id");
+        let holder = holder.as_string::<i32>();
+        let kind = col("holder_kind");
+        let kind = kind.as_string::<i32>();
+        let share = col("share_pct");
+        let share = share.as_primitive::<Float64Type>();
+        let owned = col(crate::stages::validate::ENTITY_IDX);
+        let owned = owned.as_primitive::<UInt32Type>();
+        for r in 0..b.num_rows() {
+            if kind.value(r) == "entity" {
+                if let Some(h) = entities.lookup(holder.value(r)) {
+                    edges.push((h, owned.value(r), share.value(r)));
+                }
+            }
+        }
+    }
+    EntityGraph::build(parent, edges)
+}
+
+/// The rounds' view of a list's joint-sanction rules.
+pub fn list_rules(policy: &Policy, list: &str) -> ListRules {
+    let mut rules = ListRules { max_rounds: policy.joint.max_rounds, ..ListRules::default() };
+    for r in policy.joint.rules.iter().filter(|r| r.list == list) {
+        match r.relation {
+            Relation::Branch => rules.branch.push(r.id.clone()),
+            Relation::Control { threshold_pct } => rules.control.push((r.id.clone(), threshold_pct)),
+            Relation::LegalRep => {}
+        }
+    }
+    rules
+}
+
+/// A list's members and related subjects.
+pub struct ListOutcome {
+    pub members: Vec<Member>,
+    pub related: Vec<RelatedRow>,
+}
+
+/// Computes list `list`: candidates are the entities in scope whose grade
+/// (a band index, `grade[e]`) is one of the list's and that are not
+/// exempt; the rounds extend them; legal-representative rules restrict and
+/// flag.
+pub fn list_outcome(
+    graph: &EntityGraph,
+    policy: &Policy,
+    list: &ListSpec,
+    grade: &[u8],
+    in_scope: &dyn Fn(u32) -> bool,
+    exempt: &dyn Fn(u32) -> bool,
+    registry: &RegistryColumns,
+    entities: &EntityIndex,
+) -> ListOutcome {
+    let candidates: Vec<u32> = (0..graph.entities as u32)
+        .filter(|e| in_scope(*e) && list.grades.contains(&(grade[*e as usize] as usize)) && !exempt(*e))
+        .collect();
+    let rules = list_rules(policy, &list.id);
+    let members = rounds::extend(graph, &candidates, &rules, &|e| in_scope(e) && !exempt(e));
+    let mut related = Vec::new();
+    for rule in policy.joint.rules.iter().filter(|r| r.list == list.id && r.relation == Relation::LegalRep) {
+        let (restricted, flagged) = legal::restrictions(&members, graph.entities, &|e| registry.legal_rep(e), in_scope);
+        let measures = rule.measures.clone().unwrap_or_default();
+        let ids = |roots: &[u32]| roots.iter().map(|r| entities.id(*r).to_string()).collect::<Vec<_>>();
+        for p in restricted {
+            related.push(RelatedRow {
+                subject_id: p.person,
+                subject_kind: "person".into(),
+                rule_id: rule.id.clone(),
+                measures: measures.clone(),
+                roots: ids(&p.roots),
+                list_id: list.id.clone(),
+            });
+        }
+        for f in flagged {
+            related.push(RelatedRow {
+                subject_id: entities.id(f.entity).to_string(),
+                subject_kind: "entity".into(),
+                rule_id: rule.id.clone(),
+                measures: measures.clone(),
+                roots: ids(&f.roots),
+                list_id: list.id.clone(),
+            });
+        }
+    }
+    related.sort_by(|a, b| a.subject_id.cmp(&b.subject_id).then(a.rule_id.cmp(&b.rule_id)));
+    ListOutcome { members, related }
+}
+
+/// A member's basis.
+pub fn basis(m: &Member) -> Basis {
+    if m.depth == 0 {
+        Basis::Direct
+    } else {
+        Basis::Joint
+    }
+}
+
+/// A member's `via` as published: entity ids and relation names.
+pub fn via_entries(m: &Member, entities: &EntityIndex) -> Vec<ViaEntry> {
+    m.via
+        .iter()
+        .map(|v| match v.kind {
+            ViaKind::Branch => {
+                ViaEntry { id: entities.id(v.entity).to_string(), relation: "branch".into(), share_pct: None }
+            }
+            ViaKind::Control { share_pct } => ViaEntry {
+                id: entities.id(v.entity).to_string(),
+                relation: "control".into(),
+                share_pct: Some(share_pct),
+            },
+        })
+        .collect()
+}

@@ -1,0 +1,317 @@
+//! The landing zone: which partitions a run as of D reads (datasets.md,
+//! "Layout"), the file-level checks made before any row is looked at, and a
+//! reader that yields each file's rows in the contract's shape.
+
+use std::fmt;
+use std::fs::{self, File};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow::array::{new_null_array, ArrayRef, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::DataType;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
+};
+use parquet::arrow::ProjectionMask;
+
+use crate::base::contract::{Contract, DatasetKind};
+use crate::base::ids::{parse_date, AsOf};
+use crate::base::warehouse::Warehouse;
+
+/// Rows per batch when reading landing files.
+pub const BATCH_ROWS: usize = 64 * 1024;
+
+/// One Parquet file of a partition the run reads.
+#[derive(Clone, Debug)]
+pub struct LandingFile {
+    pub path: PathBuf,
+    /// Path relative to the warehouse root (`landing/<ds>/ingest_date=D/x.parquet`).
+    pub relative: String,
+    pub ingest_date: AsOf,
+    pub rows: u64,
+    /// For each contract column, its index among the file's top-level
+    /// columns, or `None` for an absent optional column.
+    columns: Vec<Option<usize>>,
+    /// Contract columns the file stores as LargeUtf8.
+    large_utf8: Vec<bool>,
+    metadata: ArrowReaderMetadata,
+}
+
+/// One `ingest_date=D` folder and its files, in name order.
+#[derive(Clone, Debug)]
+pub struct Partition {
+    pub ingest_date: AsOf,
+    pub files: Vec<LandingFile>,
+}
+
+impl Partition {
+    pub fn rows(&self) -> u64 {
+        self.files.iter().map(|f| f.rows).sum()
+    }
+}
+
+/// The partitions of one dataset a run reads, oldest first.
+#[derive(Clone, Debug)]
+pub struct Selection {
+    pub partitions: Vec<Partition>,
+}
+
+impl Selection {
+    pub fn files(&self) -> impl Iterator<Item = &LandingFile> {
+        self.partitions.iter().flat_map(|p| p.files.iter())
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.partitions.iter().map(|p| p.rows()).sum()
+    }
+}
+
+/// A fault that stops the run before anything is written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileFault {
+    /// A folder under `landing/<dataset>/` not named `ingest_date=YYYY-MM-DD`.
+    BadFolder {
+        path: String,
+    },
+    /// A Parquet file directly under `landing/<dataset>/`, outside any partition.
+    OutsidePartition {
+        path: String,
+    },
+    Unreadable {
+        path: String,
+        reason: String,
+    },
+    MissingColumn {
+        path: String,
+        column: String,
+        expected: String,
+    },
+    WrongType {
+        path: String,
+        column: String,
+        expected: String,
+        found: String,
+    },
+    NoRegistryPartition {
+        as_of: AsOf,
+    },
+}
+
+impl fmt::Display for FileFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FileFault::BadFolder { path } => {
+                write!(f, "{path}: folder is not a partition: expected a name of the form ingest_date=YYYY-MM-DD")
+            }
+            FileFault::OutsidePartition { path } => {
+                write!(f, "{path}: file is outside any ingest_date=YYYY-MM-DD partition")
+            }
+            FileFault::Unreadable { path, reason } => {
+                write!(f, "{path}: not readable Parquet: {reason}")
+            }
+            FileFault::MissingColumn { path, column, expected } => {
+                write!(f, "{path}: required column {column} is missing: expected {expected}, found no such column")
+            }
+            FileFault::WrongType { path, column, expected, found } => {
+                write!(f, "{path}: column {column} has the wrong type: expected {expected}, found {found}")
+            }
+            FileFault::NoRegistryPartition { as_of } => {
+                write!(f, "landing/registry: no partition with ingest_date <= {as_of}: a run needs a registry snapshot")
+            }
+        }
+    }
+}
+
+/// Every file-level fault found in the landing zone, reported together.
+#[derive(Debug, thiserror::Error)]
+pub struct LandingError {
+    pub faults: Vec<FileFault>,
+}
+
+impl fmt::Display for LandingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the landing zone has {} file-level fault(s); nothing was written", self.faults.len())?;
+        for fault in &self.faults {
+            write!(f, "\n  - {fault}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Chooses and checks the partitions of `contract`'s dataset for a run as of
+/// `as_of`: the newest partition `<= as_of` of a snapshot, every partition
+/// `<= as_of` of an event dataset. Faults are appended to `faults`.
+pub fn select(wh: &Warehouse, contract: &Contract, as_of: AsOf, faults: &mut Vec<FileFault>) -> Selection {
+    let dir = wh.landing(contract.dataset);
+    let mut dated: Vec<(AsOf, PathBuf)> = Vec::new();
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Selection { partitions: vec![] },
+        Err(e) => {
+            faults.push(FileFault::Unreadable { path: wh.relative(&dir), reason: e.to_string() });
+            return Selection { partitions: vec![] };
+        }
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if path.is_dir() {
+            match name.strip_prefix("ingest_date=").and_then(parse_date) {
+                Some(d) => dated.push((AsOf::new(d), path)),
+                None => faults.push(FileFault::BadFolder { path: wh.relative(&path) }),
+            }
+        } else if name.ends_with(".parquet") {
+            faults.push(FileFault::OutsidePartition { path: wh.relative(&path) });
+        }
+    }
+    dated.retain(|(d, _)| *d <= as_of);
+    dated.sort();
+    if contract.kind == DatasetKind::Snapshot && dated.len() > 1 {
+        dated.drain(..dated.len() - 1);
+    }
+    let partitions = dated
+        .into_iter()
+        .map(|(ingest_date, path)| Partition {
+            ingest_date,
+            files: partition_files(wh, contract, ingest_date, &path, faults),
+        })
+        .collect();
+    Selection { partitions }
+}
+
+fn partition_files(
+    wh: &Warehouse,
+    contract: &Contract,
+    ingest_date: AsOf,
+    dir: &std::path::Path,
+    faults: &mut Vec<FileFault>,
+) -> Vec<LandingFile> {
+    let mut paths: Vec<PathBuf> = match fs::read_dir(dir) {
+        Ok(entries) => entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "parquet"))
+            .collect(),
+        Err(e) => {
+            faults.push(FileFault::Unreadable { path: wh.relative(dir), reason: e.to_string() });
+            return vec![];
+        }
+    };
+    paths.sort();
+    paths.into_iter().filter_map(|p| open_file(wh, contract, ingest_date, p, faults)).collect()
+}
+
+/// Reads a file's footer and checks its columns against the contract.
+fn open_file(
+    wh: &Warehouse,
+    contract: &Contract,
+    ingest_date: AsOf,
+    path: PathBuf,
+    faults: &mut Vec<FileFault>,
+) -> Option<LandingFile> {
+    let relative = wh.relative(&path);
+    let metadata = match File::open(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|f| ArrowReaderMetadata::load(&f, ArrowReaderOptions::new()).map_err(|e| e.to_string()))
+    {
+        Ok(m) => m,
+        Err(reason) => {
+            faults.push(FileFault::Unreadable { path: relative, reason });
+            return None;
+        }
+    };
+    let schema = metadata.schema().clone();
+    let mut columns = Vec::with_capacity(contract.columns.len());
+    let mut large_utf8 = Vec::with_capacity(contract.columns.len());
+    let before = faults.len();
+    for c in &contract.columns {
+        match schema.index_of(&c.name) {
+            Ok(i) => {
+                let found = schema.field(i).data_type();
+                if !c.ty.accepts(found) {
+                    faults.push(FileFault::WrongType {
+                        path: relative.clone(),
+                        column: c.name.clone(),
+                        expected: c.ty.to_string(),
+                        found: found.to_string(),
+                    });
+                }
+                columns.push(Some(i));
+                large_utf8.push(*found == DataType::LargeUtf8);
+            }
+            Err(_) => {
+                if c.must_exist_in_file() {
+                    faults.push(FileFault::MissingColumn {
+                        path: relative.clone(),
+                        column: c.name.clone(),
+                        expected: c.ty.to_string(),
+                    });
+                }
+                columns.push(None);
+                large_utf8.push(false);
+            }
+        }
+    }
+    if faults.len() > before {
+        return None;
+    }
+    let rows = metadata.metadata().file_metadata().num_rows() as u64;
+    Some(LandingFile { path, relative, ingest_date, rows, columns, large_utf8, metadata })
+}
+
+impl LandingFile {
+    /// Reads the file's rows as batches with exactly the contract's columns
+    /// (absent optional columns as nulls, strings as Utf8), optionally only
+    /// the rows of `selection`.
+    pub fn read(
+        &self,
+        contract: &Contract,
+        selection: Option<RowSelection>,
+    ) -> Result<impl Iterator<Item = Result<RecordBatch, arrow::error::ArrowError>> + '_, parquet::errors::ParquetError>
+    {
+        let file = File::open(&self.path)?;
+        let present: Vec<usize> = self.columns.iter().flatten().copied().collect();
+        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone());
+        let mask = ProjectionMask::roots(builder.parquet_schema(), present.iter().copied());
+        let mut builder = builder.with_projection(mask).with_batch_size(BATCH_ROWS);
+        if let Some(s) = selection {
+            builder = builder.with_row_selection(s);
+        }
+        let reader = builder.build()?;
+        let target = contract.arrow_schema();
+        // The reader yields the projected columns in file order.
+        let mut sorted = present.clone();
+        sorted.sort_unstable();
+        Ok(reader.map(move |batch| {
+            let batch = batch?;
+            let rows = batch.num_rows();
+            let mut out: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
+            for (ci, file_col) in self.columns.iter().enumerate() {
+                let array = match file_col {
+                    Some(fc) => {
+                        let pos = sorted.binary_search(fc).expect("projected column");
+                        let a = batch.column(pos).clone();
+                        if self.large_utf8[ci] {
+                            cast(&a, &DataType::Utf8)?
+                        } else {
+                            a
+                        }
+                    }
+                    None => new_null_array(target.field(ci).data_type(), rows),
+                };
+                out.push(array);
+            }
+            // Nullability is the contract's promise, checked row by row later:
+            // the batch carries a fully nullable schema until then.
+            RecordBatch::try_new(nullable(&target), out)
+        }))
+    }
+}
+
+/// The same schema with every field nullable.
+pub fn nullable(schema: &arrow::datatypes::Schema) -> Arc<arrow::datatypes::Schema> {
+    Arc::new(arrow::datatypes::Schema::new(
+        schema.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect::<Vec<_>>(),
+    ))
+}

@@ -1,0 +1,261 @@
+//! What a publication holds (publication.md, "Publication"): the entries
+//! of a list's published members and the changes against the previous
+//! publication, with `listed_since` and removal reasons. Pure functions of
+//! their inputs, so a publication can be rebuilt and compared byte for byte.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+use crate::base::ids::AsOf;
+use crate::base::marts::listings::Basis;
+
+/// A publication id: the as-of date, then `.2`, `.3`, ... for a second or
+/// later publication of the same date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PublicationId {
+    pub date: AsOf,
+    pub seq: u32,
+}
+
+impl PublicationId {
+    pub fn first(date: AsOf) -> PublicationId {
+        PublicationId { date, seq: 1 }
+    }
+
+    pub fn next_same_day(self) -> PublicationId {
+        PublicationId { date: self.date, seq: self.seq + 1 }
+    }
+}
+
+impl fmt::Display for PublicationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.seq == 1 {
+            write!(f, "{}", self.date)
+        } else {
+            write!(f, "{}.{}", self.date, self.seq)
+        }
+    }
+}
+
+impl FromStr for PublicationId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (date, seq) = match s.split_once('.') {
+            Some((d, n)) => (
+                d,
+                n.parse::<u32>().ok().filter(|n| *n >= 2).ok_or_else(|| format!("'{s}' is not a publication id"))?,
+            ),
+            None => (s, 1),
+        };
+        let date = date.parse::<AsOf>().map_err(|_| format!("'{s}' is not a publication id"))?;
+        let id = PublicationId { date, seq };
+        // Exactly one spelling per id: "D.1" or "D.02" are not ids.
+        if id.to_string() != s {
+            return Err(format!("'{s}' is not a publication id"));
+        }
+        Ok(id)
+    }
+}
+
+/// One published member of a list.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub entity_id: String,
+    pub name: String,
+    pub region: String,
+    pub online_store: Option<String>,
+    pub list_id: String,
+    pub basis: String,
+    pub depth: i32,
+    pub rules: Vec<String>,
+    pub roots: Vec<String>,
+    pub listed_since: AsOf,
+    pub measures: Vec<String>,
+}
+
+/// The kind of a change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Added,
+    Removed,
+    Changed,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Added => "added",
+            Action::Removed => "removed",
+            Action::Changed => "changed",
+        }
+    }
+}
+
+/// Why a member left the list; the first that holds, in this order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RemovalReason {
+    Exempted,
+    OutOfScope,
+    Repaired,
+    JointBasisEnded,
+    GradeImproved,
+}
+
+impl RemovalReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RemovalReason::Exempted => "exempted",
+            RemovalReason::OutOfScope => "out_of_scope",
+            RemovalReason::Repaired => "repaired",
+            RemovalReason::JointBasisEnded => "joint_basis_ended",
+            RemovalReason::GradeImproved => "grade_improved",
+        }
+    }
+}
+
+/// One row of `changes`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Change {
+    pub action: Action,
+    /// The entry as now; for `removed`, as last published.
+    pub entry: Entry,
+    pub removal_reason: Option<RemovalReason>,
+}
+
+/// What is known about a removed member when choosing its reason.
+pub struct RemovalFacts {
+    pub exempt: bool,
+    /// In the registry snapshot and in the policy's scope.
+    pub in_scope: bool,
+    /// A repair approved since the previous publication covers a record
+    /// behind its last reasons.
+    pub repaired: bool,
+}
+
+/// The removal reason of a member that was last published as `last`.
+pub fn removal_reason(last: &Entry, facts: &RemovalFacts) -> RemovalReason {
+    if facts.exempt {
+        RemovalReason::Exempted
+    } else if !facts.in_scope {
+        RemovalReason::OutOfScope
+    } else if facts.repaired {
+        RemovalReason::Repaired
+    } else if last.basis == Basis::Joint.as_str() {
+        RemovalReason::JointBasisEnded
+    } else {
+        RemovalReason::GradeImproved
+    }
+}
+
+/// `listed_since` for a member published on `date`: kept from the previous
+/// publication when it was there (an unbroken stretch), else `date`.
+pub fn listed_since(entity: &str, previous: &HashMap<String, Entry>, date: AsOf) -> AsOf {
+    previous.get(entity).map(|e| e.listed_since).unwrap_or(date)
+}
+
+/// The changes from `previous` to `now` (both sorted by entity id), sorted
+/// by entity id. `reason` chooses the removal reason of a removed entry.
+pub fn changes(now: &[Entry], previous: &[Entry], reason: &dyn Fn(&Entry) -> RemovalReason) -> Vec<Change> {
+    let mut out = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < now.len() || j < previous.len() {
+        let order = match (now.get(i), previous.get(j)) {
+            (Some(a), Some(b)) => a.entity_id.cmp(&b.entity_id),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, _) => std::cmp::Ordering::Greater,
+        };
+        match order {
+            std::cmp::Ordering::Less => {
+                out.push(Change { action: Action::Added, entry: now[i].clone(), removal_reason: None });
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                let last = &previous[j];
+                out.push(Change { action: Action::Removed, entry: last.clone(), removal_reason: Some(reason(last)) });
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                let (a, b) = (&now[i], &previous[j]);
+                if a.rules != b.rules || a.basis != b.basis || a.roots != b.roots {
+                    out.push(Change { action: Action::Changed, entry: a.clone(), removal_reason: None });
+                }
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, basis: &str, rules: &[&str], since: &str) -> Entry {
+        Entry {
+            entity_id: id.into(),
+            name: format!("Name {id}"),
+            region: "650100".into(),
+            online_store: None,
+            list_id: "l".into(),
+            basis: basis.into(),
+            depth: if basis == "joint" { 1 } else { 0 },
+            rules: rules.iter().map(|s| s.to_string()).collect(),
+            roots: vec!["A".into()],
+            listed_since: since.parse().unwrap(),
+            measures: vec!["m".into()],
+        }
+    }
+
+    #[test]
+    fn publication_ids_have_one_spelling_and_order_by_sequence() {
+        let d: PublicationId = "2026-11-27".parse().unwrap();
+        let d2: PublicationId = "2026-11-27.2".parse().unwrap();
+        let d10: PublicationId = "2026-11-27.10".parse().unwrap();
+        assert!(d < d2 && d2 < d10 && d10 < "2026-11-28".parse().unwrap());
+        assert_eq!(d.next_same_day(), d2);
+        for bad in ["2026-11-27.1", "2026-11-27.02", "2026-11-27.x", "latest", "../etc"] {
+            assert!(bad.parse::<PublicationId>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn changes_are_added_removed_and_changed_in_entity_order() {
+        let prev = vec![
+            entry("A", "direct", &[], "2026-11-01"),
+            entry("B", "joint", &["JS_BRANCH"], "2026-11-01"),
+            entry("C", "direct", &[], "2026-11-01"),
+        ];
+        let now = vec![
+            entry("A", "direct", &[], "2026-11-01"),
+            entry("B", "joint", &["JS_BRANCH", "JS_CONTROL"], "2026-11-01"),
+            entry("D", "direct", &[], "2026-11-27"),
+        ];
+        let c = changes(&now, &prev, &|_| RemovalReason::GradeImproved);
+        let got: Vec<(&str, &str)> = c.iter().map(|c| (c.action.as_str(), c.entry.entity_id.as_str())).collect();
+        assert_eq!(got, [("changed", "B"), ("removed", "C"), ("added", "D")]);
+        assert_eq!(c[1].removal_reason, Some(RemovalReason::GradeImproved));
+        assert_eq!(c[1].entry, prev[2], "a removed row shows the entry as last published");
+    }
+
+    #[test]
+    fn removal_reasons_take_the_first_that_holds() {
+        let joint = entry("B", "joint", &["JS_BRANCH"], "2026-11-01");
+        let direct = entry("A", "direct", &[], "2026-11-01");
+        let f = |exempt, in_scope, repaired| RemovalFacts { exempt, in_scope, repaired };
+        assert_eq!(removal_reason(&direct, &f(true, false, true)), RemovalReason::Exempted);
+        assert_eq!(removal_reason(&direct, &f(false, false, true)), RemovalReason::OutOfScope);
+        assert_eq!(removal_reason(&joint, &f(false, true, true)), RemovalReason::Repaired);
+        assert_eq!(removal_reason(&joint, &f(false, true, false)), RemovalReason::JointBasisEnded);
+        assert_eq!(removal_reason(&direct, &f(false, true, false)), RemovalReason::GradeImproved);
+    }
+
+    #[test]
+    fn listed_since_carries_over_an_unbroken_stretch() {
+        let prev: HashMap<String, Entry> = [("A".to_string(), entry("A", "direct", &[], "2026-11-01"))].into();
+        let d: AsOf = "2026-11-27".parse().unwrap();
+        assert_eq!(listed_since("A", &prev, d).to_string(), "2026-11-01");
+        assert_eq!(listed_since("B", &prev, d), d);
+    }
+}

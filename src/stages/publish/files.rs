@@ -1,0 +1,274 @@
+//! The files of a publication: entries and changes as Parquet and CSV (the
+//! whole list, or a partner's columns and regions), and the manifest that
+//! names every file with its rows, bytes and SHA-256.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, Date32Array, Int32Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Date32Type, Field, Int32Type, Schema, SchemaRef};
+use sha2::{Digest, Sha256};
+
+use super::entries::{Change, Entry};
+use crate::base::ids::{days_to_date, AsOf};
+use crate::base::marts::listings::{append_strings, string_list_builder};
+use crate::base::parquet_io::{read_parquet, write_parquet};
+use crate::config::partners::{Format, ENTRY_COLUMNS};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("{path}: {source}")]
+    Parquet { path: String, source: parquet::errors::ParquetError },
+    #[error("{path}: {reason}")]
+    Csv { path: String, reason: String },
+    #[error("{path}: {reason}")]
+    Malformed { path: String, reason: String },
+}
+
+fn field(name: &str) -> Field {
+    let list = DataType::List(Arc::new(Field::new("item", DataType::Utf8, false)));
+    match name {
+        "online_store" => Field::new(name, DataType::Utf8, true),
+        "depth" => Field::new(name, DataType::Int32, false),
+        "listed_since" => Field::new(name, DataType::Date32, false),
+        "rules" | "roots" | "measures" => Field::new(name, list, false),
+        _ => Field::new(name, DataType::Utf8, false),
+    }
+}
+
+/// The entries schema with `columns` (in entries order).
+pub fn entries_schema(columns: &[String]) -> SchemaRef {
+    Arc::new(Schema::new(columns.iter().map(|c| field(c)).collect::<Vec<_>>()))
+}
+
+/// The changes schema: `action`, the columns, `removal_reason`.
+pub fn changes_schema(columns: &[String]) -> SchemaRef {
+    let mut fields = vec![Field::new("action", DataType::Utf8, false)];
+    fields.extend(columns.iter().map(|c| field(c)));
+    fields.push(Field::new("removal_reason", DataType::Utf8, true));
+    Arc::new(Schema::new(fields))
+}
+
+pub fn all_columns() -> Vec<String> {
+    ENTRY_COLUMNS.iter().map(|c| c.to_string()).collect()
+}
+
+fn column(name: &str, entries: &[&Entry]) -> ArrayRef {
+    let strings = |f: &dyn Fn(&Entry) -> &str| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(entries.iter().map(|e| f(e))))
+    };
+    let lists = |f: &dyn Fn(&Entry) -> &Vec<String>| -> ArrayRef {
+        let mut b = string_list_builder();
+        for e in entries {
+            append_strings(&mut b, f(e));
+        }
+        Arc::new(b.finish())
+    };
+    match name {
+        "entity_id" => strings(&|e| &e.entity_id),
+        "name" => strings(&|e| &e.name),
+        "region" => strings(&|e| &e.region),
+        "online_store" => {
+            Arc::new(StringArray::from(entries.iter().map(|e| e.online_store.as_deref()).collect::<Vec<_>>()))
+        }
+        "list_id" => strings(&|e| &e.list_id),
+        "basis" => strings(&|e| &e.basis),
+        "depth" => Arc::new(Int32Array::from_iter_values(entries.iter().map(|e| e.depth))),
+        "rules" => lists(&|e| &e.rules),
+        "roots" => lists(&|e| &e.roots),
+        "listed_since" => {
+            Arc::new(Date32Array::from_iter_values(entries.iter().map(|e| e.listed_since.days_since_epoch())))
+        }
+        "measures" => lists(&|e| &e.measures),
+        other => unreachable!("not an entries column: {other}"),
+    }
+}
+
+pub fn entries_batch(entries: &[&Entry], columns: &[String]) -> RecordBatch {
+    let arrays = columns.iter().map(|c| column(c, entries)).collect();
+    RecordBatch::try_new(entries_schema(columns), arrays).expect("entries schema")
+}
+
+pub fn changes_batch(changes: &[&Change], columns: &[String]) -> RecordBatch {
+    let entries: Vec<&Entry> = changes.iter().map(|c| &c.entry).collect();
+    let mut arrays: Vec<ArrayRef> =
+        vec![Arc::new(StringArray::from_iter_values(changes.iter().map(|c| c.action.as_str())))];
+    arrays.extend(columns.iter().map(|c| column(c, &entries)));
+    arrays.push(Arc::new(StringArray::from(
+        changes.iter().map(|c| c.removal_reason.map(|r| r.as_str())).collect::<Vec<_>>(),
+    )));
+    RecordBatch::try_new(changes_schema(columns), arrays).expect("changes schema")
+}
+
+/// A file written into a publication folder.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FileInfo {
+    pub name: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// SHA-256 of a file, hex.
+pub fn sha256_file(path: &Path) -> Result<(String, u64), std::io::Error> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let bytes = std::io::copy(&mut f, &mut h)?;
+    Ok((hex::encode(h.finalize()), bytes))
+}
+
+/// Writes `batch` as `<stem>.<format>` into `dir` and describes the file.
+pub fn write(dir: &Path, stem: &str, format: Format, batch: &RecordBatch) -> Result<FileInfo, FileError> {
+    let name = format!("{stem}.{}", format.extension());
+    let path = dir.join(&name);
+    let shown = path.display().to_string();
+    match format {
+        Format::Parquet => {
+            write_parquet(&path, batch.schema(), std::slice::from_ref(batch))
+                .map_err(|source| FileError::Parquet { path: shown.clone(), source })?;
+        }
+        Format::Csv => write_csv(&path, batch).map_err(|reason| FileError::Csv { path: shown.clone(), reason })?,
+    }
+    let (sha256, bytes) = sha256_file(&path).map_err(|source| FileError::Io { path: shown, source })?;
+    Ok(FileInfo { name, rows: batch.num_rows() as u64, bytes, sha256 })
+}
+
+/// CSV with a header; lists joined by `;`, dates as YYYY-MM-DD, null empty.
+fn write_csv(path: &Path, batch: &RecordBatch) -> Result<(), String> {
+    let file = std::fs::File::create(path).map_err(|e| e.to_string())?;
+    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(std::io::BufWriter::new(file));
+    let schema = batch.schema();
+    w.write_record(schema.fields().iter().map(|f| f.name().as_str())).map_err(|e| e.to_string())?;
+    for r in 0..batch.num_rows() {
+        let record: Vec<String> = batch.columns().iter().map(|a| cell(a, r)).collect();
+        w.write_record(&record).map_err(|e| e.to_string())?;
+    }
+    let buf = w.into_inner().map_err(|e| e.to_string())?;
+    let file = buf.into_inner().map_err(|e| e.to_string())?;
+    file.sync_all().map_err(|e| e.to_string())
+}
+
+fn cell(a: &ArrayRef, r: usize) -> String {
+    if a.is_null(r) {
+        return String::new();
+    }
+    match a.data_type() {
+        DataType::Utf8 => a.as_string::<i32>().value(r).to_string(),
+        DataType::Int32 => a.as_primitive::<Int32Type>().value(r).to_string(),
+        DataType::Date32 => days_to_date(a.as_primitive::<Date32Type>().value(r)).to_string(),
+        DataType::List(_) => {
+            let v = a.as_list::<i32>().value(r);
+            let s = v.as_string::<i32>();
+            (0..s.len()).map(|i| s.value(i)).collect::<Vec<_>>().join(";")
+        }
+        other => unreachable!("no {other} column in a publication"),
+    }
+}
+
+/// Reads a full `entries.parquet` back.
+pub fn read_entries(path: &Path) -> Result<Vec<Entry>, FileError> {
+    let shown = path.display().to_string();
+    let batches = read_parquet(path).map_err(|source| FileError::Parquet { path: shown.clone(), source })?;
+    let mut out = Vec::new();
+    for b in batches {
+        if b.schema() != entries_schema(&all_columns()) {
+            return Err(FileError::Malformed { path: shown, reason: "not a full entries file".into() });
+        }
+        let s = |i: usize| b.column(i).as_string::<i32>().clone();
+        let list = |i: usize, r: usize| {
+            let v = b.column(i).as_list::<i32>().value(r);
+            let s = v.as_string::<i32>();
+            (0..s.len()).map(|k| s.value(k).to_string()).collect::<Vec<_>>()
+        };
+        let (id, name, region, store, list_id, basis) = (s(0), s(1), s(2), s(3), s(4), s(5));
+        let depth = b.column(6).as_primitive::<Int32Type>();
+        let since = b.column(9).as_primitive::<Date32Type>();
+        for r in 0..b.num_rows() {
+            out.push(Entry {
+                entity_id: id.value(r).to_string(),
+                name: name.value(r).to_string(),
+                region: region.value(r).to_string(),
+                online_store: store.is_valid(r).then(|| store.value(r).to_string()),
+                list_id: list_id.value(r).to_string(),
+                basis: basis.value(r).to_string(),
+                depth: depth.value(r),
+                rules: list(7, r),
+                roots: list(8, r),
+                listed_since: AsOf::from_days_since_epoch(since.value(r)),
+                measures: list(10, r),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The partitions a run read of one input dataset.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct InputInfo {
+    pub dataset: String,
+    pub partitions: Vec<PartitionInfo>,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PartitionInfo {
+    pub ingest_date: String,
+    pub rows: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PolicyInfo {
+    pub id: String,
+    pub version: String,
+    pub sha256: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Counts {
+    pub entries: u64,
+    pub added: u64,
+    pub removed: u64,
+    pub changed: u64,
+}
+
+/// `manifest.json` (publication.md): everything needed to check and rebuild
+/// a publication. One signature of it covers every file through the hashes.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub format: String,
+    pub list_id: String,
+    pub list_title: String,
+    pub publication_id: String,
+    pub previous_publication_id: Option<String>,
+    pub as_of: String,
+    pub run_id: i64,
+    pub policy: PolicyInfo,
+    /// The partner this view is for; `None` for the whole publication.
+    pub partner: Option<String>,
+    /// The partner's region code prefixes (empty: every region).
+    pub regions: Vec<String>,
+    pub inputs: Vec<InputInfo>,
+    pub files: Vec<FileInfo>,
+    pub counts: Counts,
+    /// Whether `manifest.json.minisig` accompanies the manifest.
+    pub signed: bool,
+    pub key_id: Option<String>,
+    pub created_at: String,
+}
+
+pub const MANIFEST_FORMAT: &str = "credence-publication/1";
+
+impl Manifest {
+    pub fn read(dir: &Path) -> Result<Manifest, FileError> {
+        let path = dir.join("manifest.json");
+        let shown = path.display().to_string();
+        let text = std::fs::read(&path).map_err(|source| FileError::Io { path: shown.clone(), source })?;
+        serde_json::from_slice(&text).map_err(|e| FileError::Malformed { path: shown, reason: e.to_string() })
+    }
+
+    pub fn file(&self, name: &str) -> Option<&FileInfo> {
+        self.files.iter().find(|f| f.name == name)
+    }
+}

@@ -1,0 +1,391 @@
+//! Scoring (policy.md, steps 1 to 8): every entity in scope gets a score,
+//! a band grade, a final grade and its reasons with the records behind
+//! them. Steps 1 to 7 are DataFusion plans ([`plan`]); step 8 orders each
+//! entity's rule hits ([`reasons`]) while the `scores` mart is written in
+//! entity-id order.
+
+pub mod plan;
+pub mod reasons;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, Date32Array, Float64Builder, ListArray, ListBuilder, RecordBatch, StringArray,
+    StringBuilder, StructBuilder,
+};
+use arrow::datatypes::{DataType, Field, Fields, Float64Type, Int64Type, Schema, SchemaRef, UInt16Type, UInt32Type};
+use datafusion::error::DataFusionError;
+use datafusion::prelude::SessionContext;
+
+use crate::base::engine;
+use crate::base::entities::EntityIndex;
+use crate::base::ids::AsOf;
+use crate::base::parquet_io::ParquetSink;
+use crate::config::policy::Policy;
+use reasons::{Reason, ReasonRef, RuleHit};
+
+/// Scoring failed in the engine or while writing.
+#[derive(Debug, thiserror::Error)]
+pub enum ScoreError {
+    #[error("scoring plan failed: {0}")]
+    Engine(#[from] DataFusionError),
+    #[error("writing the scores mart: {0}")]
+    Write(#[from] parquet::errors::ParquetError),
+}
+
+/// Grade of an entity outside the scope.
+pub const NOT_SCORED: u8 = u8::MAX;
+
+/// What later stages need of the scores, by dense entity index.
+pub struct Scored {
+    /// Final grade as a band index, or [`NOT_SCORED`].
+    pub grade: Vec<u8>,
+    pub band: Vec<u8>,
+    pub score: Vec<f64>,
+    /// Rule ids of each entity's reasons (for reject decisions and removal
+    /// reasons), for entities with any.
+    pub reason_rules: BTreeMap<u32, Vec<String>>,
+    pub summary: ScoreSummary,
+}
+
+impl Scored {
+    pub fn in_scope(&self, idx: u32) -> bool {
+        self.grade[idx as usize] != NOT_SCORED
+    }
+}
+
+/// Counts for the run summary.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct ScoreSummary {
+    pub entities_scored: u64,
+    /// Entities by final grade, best grade first.
+    pub by_grade: Vec<(String, u64)>,
+    /// How many entities carry each reason, most frequent first.
+    pub reasons: Vec<(String, u64)>,
+}
+
+/// The schema of the `scores` mart (policy.md, "Outputs of scoring").
+pub fn scores_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("entity_id", DataType::Utf8, false),
+        Field::new("score", DataType::Float64, false),
+        Field::new("band_grade", DataType::Utf8, false),
+        Field::new("grade", DataType::Utf8, false),
+        Field::new(
+            "reasons",
+            DataType::List(Arc::new(Field::new("item", DataType::Struct(reason_fields()), false))),
+            false,
+        ),
+        Field::new("policy_id", DataType::Utf8, false),
+        Field::new("policy_version", DataType::Utf8, false),
+        Field::new("as_of", DataType::Date32, false),
+    ]))
+}
+
+fn reason_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("rule_id", DataType::Utf8, false),
+        Field::new("points", DataType::Float64, false),
+        Field::new("records", DataType::List(Arc::new(Field::new("item", DataType::Utf8, false))), false),
+    ])
+}
+
+/// Entities per written batch.
+const BATCH_ENTITIES: usize = 128 * 1024;
+
+/// Scores every entity in scope and writes `scores` as `part-0.parquet`
+/// into `out_dir` (a staging folder).
+pub async fn score(
+    ctx: &SessionContext,
+    policy: &Policy,
+    as_of: AsOf,
+    entities: &EntityIndex,
+    out_dir: &Path,
+) -> Result<Scored, ScoreError> {
+    let n = entities.len();
+    let mut clock = std::time::Instant::now();
+    let mut phase = |name: &str| {
+        tracing::debug!(phase = name, ms = clock.elapsed().as_millis() as u64, "scoring phase");
+        clock = std::time::Instant::now();
+    };
+    // The evidence rows, once: their sums are the deductions, their record
+    // ids the reasons' records.
+    let evidence = match plan::evidence(ctx, policy, as_of).await? {
+        Some(ev) => ev.collect().await?,
+        None => vec![],
+    };
+    let deductions = match evidence.first() {
+        Some(b) => {
+            engine::register(ctx, "evidence", b.schema(), &evidence)?;
+            plan::deductions(ctx.table("evidence").await?, policy)?.collect().await?
+        }
+        None => vec![],
+    };
+    let deductions_df = match deductions.first() {
+        Some(b) => {
+            engine::register(ctx, "deductions", b.schema(), &deductions)?;
+            Some(ctx.table("deductions").await?)
+        }
+        None => None,
+    };
+    phase("evidence and deductions");
+    let per_entity = plan::entity_scores(ctx, policy, deductions_df).await?.collect().await?;
+    phase("entity scores");
+    ctx.deregister_table("evidence")?;
+    ctx.deregister_table("deductions")?;
+
+    let mut grade = vec![NOT_SCORED; n];
+    let mut band = vec![NOT_SCORED; n];
+    let mut score = vec![f64::NAN; n];
+    for b in &per_entity {
+        let idx = b.column(0).as_primitive::<UInt32Type>();
+        let s = b.column(1).as_primitive::<Float64Type>();
+        let bd = b.column(2).as_primitive::<Int64Type>();
+        let g = b.column(3).as_primitive::<Int64Type>();
+        for r in 0..b.num_rows() {
+            let i = idx.value(r) as usize;
+            score[i] = s.value(r);
+            band[i] = bd.value(r) as u8;
+            grade[i] = g.value(r) as u8;
+        }
+    }
+
+    // Deduction and evidence rows grouped by entity (counting sorts on entity_idx).
+    let (ded_starts, ded_rows) = group_by_entity(&deductions, n);
+    let (ev_starts, ev_rows) = group_by_entity(&evidence, n);
+    phase("grades and grouping");
+    let rule_ids = plan::rule_ids(policy);
+    let first_direct = policy.rules.len();
+    // The columns, once per batch: no allocation per value.
+    let ded_cols: Vec<(&[u16], &[f64])> = deductions
+        .iter()
+        .map(|b| {
+            (
+                b.column(1).as_primitive::<UInt16Type>().values().as_ref(),
+                b.column(2).as_primitive::<Float64Type>().values().as_ref(),
+            )
+        })
+        .collect();
+    let ev_cols: Vec<(&[u16], &arrow::array::StringArray)> = evidence
+        .iter()
+        .map(|b| (b.column(1).as_primitive::<UInt16Type>().values().as_ref(), b.column(2).as_string::<i32>()))
+        .collect();
+    // Reason rule ids are kept for the entities a list may hold (reject decisions).
+    let listed_grade: Vec<bool> =
+        (0..policy.grades.len()).map(|g| policy.lists.iter().any(|l| l.grades.contains(&g))).collect();
+
+    let schema = scores_schema();
+    let mut sink = ParquetSink::create(&out_dir.join("part-0.parquet"), schema.clone())?;
+    // Batches are encoded on a second thread while the next ones are built.
+    let (to_writer, batches_in) = std::sync::mpsc::sync_channel::<RecordBatch>(2);
+    let writer = std::thread::spawn(move || -> Result<u64, parquet::errors::ParquetError> {
+        for b in batches_in {
+            sink.write(&b)?;
+        }
+        sink.finish()
+    });
+    let mut summary_grades = vec![0u64; policy.grades.len()];
+    let mut summary_reasons: Vec<(&str, u64)> = Vec::new();
+    let mut reason_rules = BTreeMap::new();
+    let mut out = Builders::new(policy, as_of);
+    for i in 0..n {
+        if grade[i] == NOT_SCORED {
+            continue;
+        }
+        let evidence_of = &ev_rows[ev_starts[i] as usize..ev_starts[i + 1] as usize];
+        let hits: Vec<RuleHit> = ded_rows[ded_starts[i] as usize..ded_starts[i + 1] as usize]
+            .iter()
+            .map(|(bi, r)| {
+                let (rules, ded) = ded_cols[*bi as usize];
+                let no = rules[*r as usize];
+                let records = evidence_of
+                    .iter()
+                    .filter(|(eb, er)| ev_cols[*eb as usize].0[*er as usize] == no)
+                    .map(|(eb, er)| ev_cols[*eb as usize].1.value(*er as usize))
+                    .collect();
+                RuleHit {
+                    rule_id: rule_ids[no as usize],
+                    direct: no as usize >= first_direct,
+                    ded: ded[*r as usize],
+                    records,
+                }
+            })
+            .collect();
+        let reasons = reasons::reasons(hits);
+        summary_grades[grade[i] as usize] += 1;
+        for r in &reasons {
+            match summary_reasons.iter_mut().find(|(id, _)| *id == r.rule_id) {
+                Some((_, n)) => *n += 1,
+                None => summary_reasons.push((r.rule_id, 1)),
+            }
+        }
+        if !reasons.is_empty() && listed_grade[grade[i] as usize] {
+            reason_rules.insert(i as u32, reasons.iter().map(|r| r.rule_id.to_string()).collect());
+        }
+        let id = entities.id(i as u32).to_bytes();
+        out.push(
+            std::str::from_utf8(&id).expect("ids are ASCII"),
+            score[i],
+            policy.grade_name(band[i] as usize),
+            policy.grade_name(grade[i] as usize),
+            &reasons,
+        );
+        if out.len() == BATCH_ENTITIES && to_writer.send(out.finish(&schema)).is_err() {
+            break;
+        }
+    }
+    if out.len() > 0 {
+        let _ = to_writer.send(out.finish(&schema));
+    }
+    drop(to_writer);
+    let scored_rows = writer.join().expect("the writer thread does not panic")?;
+    phase("reasons and mart");
+
+    let mut reasons_ranked: Vec<(String, u64)> = summary_reasons.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    reasons_ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    Ok(Scored {
+        grade,
+        band,
+        score,
+        reason_rules,
+        summary: ScoreSummary {
+            entities_scored: scored_rows,
+            by_grade: policy.grades.iter().map(|b| b.grade.clone()).zip(summary_grades).collect(),
+            reasons: reasons_ranked,
+        },
+    })
+}
+
+/// Rows of `batches` (first column `entity_idx`) grouped by entity: the
+/// rows of entity e are `rows[starts[e]..starts[e + 1]]` as (batch, row).
+fn group_by_entity(batches: &[RecordBatch], n: usize) -> (Vec<u32>, Vec<(u32, u32)>) {
+    let mut starts = vec![0u32; n + 1];
+    for b in batches {
+        for v in b.column(0).as_primitive::<UInt32Type>().values() {
+            starts[*v as usize + 1] += 1;
+        }
+    }
+    for i in 0..n {
+        starts[i + 1] += starts[i];
+    }
+    let mut fill = starts.clone();
+    let mut rows = vec![(0u32, 0u32); starts[n] as usize];
+    for (bi, b) in batches.iter().enumerate() {
+        for (r, v) in b.column(0).as_primitive::<UInt32Type>().values().iter().enumerate() {
+            rows[fill[*v as usize] as usize] = (bi as u32, r as u32);
+            fill[*v as usize] += 1;
+        }
+    }
+    (starts, rows)
+}
+
+/// Column builders of a batch of the `scores` mart.
+struct Builders {
+    entity_id: StringBuilder,
+    score: Float64Builder,
+    band_grade: StringBuilder,
+    grade: StringBuilder,
+    reasons: ListBuilder<StructBuilder>,
+    policy_id: String,
+    policy_version: String,
+    as_of: i32,
+    len: usize,
+}
+
+impl Builders {
+    fn new(policy: &Policy, as_of: AsOf) -> Builders {
+        Builders {
+            entity_id: StringBuilder::new(),
+            score: Float64Builder::new(),
+            band_grade: StringBuilder::new(),
+            grade: StringBuilder::new(),
+            reasons: reasons_builder(),
+            policy_id: policy.id.clone(),
+            policy_version: policy.version.clone(),
+            as_of: as_of.days_since_epoch(),
+            len: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, entity_id: &str, score: f64, band: &str, grade: &str, reasons: &[ReasonRef]) {
+        self.entity_id.append_value(entity_id);
+        self.score.append_value(score);
+        self.band_grade.append_value(band);
+        self.grade.append_value(grade);
+        append_reasons(&mut self.reasons, reasons);
+        self.len += 1;
+    }
+
+    fn finish(&mut self, schema: &SchemaRef) -> RecordBatch {
+        let n = self.len;
+        self.len = 0;
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.entity_id.finish()),
+            Arc::new(self.score.finish()),
+            Arc::new(self.band_grade.finish()),
+            Arc::new(self.grade.finish()),
+            Arc::new(self.reasons.finish()),
+            Arc::new(StringArray::from(vec![self.policy_id.as_str(); n])),
+            Arc::new(StringArray::from(vec![self.policy_version.as_str(); n])),
+            Arc::new(Date32Array::from(vec![self.as_of; n])),
+        ];
+        RecordBatch::try_new(schema.clone(), columns).expect("scores schema")
+    }
+}
+
+/// A builder of `reasons` lists (list of struct rule_id, points, records).
+pub fn reasons_builder() -> ListBuilder<StructBuilder> {
+    let fields = reason_fields();
+    let records =
+        ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new("item", DataType::Utf8, false)));
+    let inner = StructBuilder::new(
+        fields.clone(),
+        vec![Box::new(StringBuilder::new()), Box::new(Float64Builder::new()), Box::new(records)],
+    );
+    ListBuilder::new(inner).with_field(Arc::new(Field::new("item", DataType::Struct(fields), false)))
+}
+
+/// Appends one entity's reasons as one list element.
+pub fn append_reasons(builder: &mut ListBuilder<StructBuilder>, reasons: &[ReasonRef]) {
+    let s = builder.values();
+    for r in reasons {
+        s.field_builder::<StringBuilder>(0).expect("rule_id").append_value(r.rule_id);
+        s.field_builder::<Float64Builder>(1).expect("points").append_value(r.points);
+        let recs = s.field_builder::<ListBuilder<StringBuilder>>(2).expect("records");
+        for id in &r.records {
+            recs.values().append_value(id);
+        }
+        recs.append(true);
+        s.append(true);
+    }
+    builder.append(true);
+}
+
+/// Reads the reasons of row `row` of a `reasons` column.
+pub fn read_reasons(column: &ListArray, row: usize) -> Vec<Reason> {
+    let items = column.value(row);
+    let s = items.as_struct();
+    let ids = s.column(0).as_string::<i32>();
+    let points = s.column(1).as_primitive::<Float64Type>();
+    let records = s.column(2).as_list::<i32>();
+    (0..s.len())
+        .map(|k| {
+            let recs = records.value(k);
+            let recs = recs.as_string::<i32>();
+            Reason {
+                rule_id: ids.value(k).to_string(),
+                points: points.value(k),
+                records: (0..recs.len()).map(|j| recs.value(j).to_string()).collect(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,234 @@
+//! The scoring plans, steps 1 to 7 of policy.md, as DataFusion plans over
+//! the run's registered tables. Each function below names the spec step it
+//! implements; read them side by side with policy.md "Semantics".
+//!
+//! Tables read: `registry` (entity_idx + scope columns), `violations`,
+//! `complaints` (entity_idx, record id, event date, predicate columns) and
+//! `repairs` (entity_idx, case_id, approved_on).
+
+use arrow::datatypes::DataType;
+use datafusion::common::JoinType;
+use datafusion::error::Result as DfResult;
+use datafusion::functions::expr_fn::{coalesce, greatest, least, power};
+use datafusion::functions_aggregate::expr_fn::{max, sum};
+use datafusion::logical_expr::{cast, col, lit, when, Expr};
+use datafusion::prelude::{DataFrame, SessionContext};
+
+use crate::base::engine::credit_round;
+use crate::base::ids::AsOf;
+use crate::config::policy::{Decay, EventDataset, Policy};
+
+/// Registered table names.
+pub const REGISTRY: &str = "registry";
+pub const VIOLATIONS: &str = "violations";
+pub const COMPLAINTS: &str = "complaints";
+pub const REPAIRS: &str = "repairs";
+pub const ENTITY_IDX: &str = crate::stages::validate::ENTITY_IDX;
+
+/// `CASE WHEN c1 THEN v1 WHEN c2 THEN v2 ... ELSE otherwise END`.
+fn searched_case(arms: Vec<(Expr, Expr)>, otherwise: Expr) -> DfResult<Expr> {
+    let mut arms = arms.into_iter();
+    let Some((c, v)) = arms.next() else {
+        return Ok(otherwise);
+    };
+    let mut builder = when(c, v);
+    for (c, v) in arms {
+        builder = builder.when(c, v);
+    }
+    builder.otherwise(otherwise)
+}
+
+/// The entities in scope: `entity_idx` of every registry row for which the
+/// policy's scope is true (every row without a scope).
+pub async fn in_scope(ctx: &SessionContext, policy: &Policy) -> DfResult<DataFrame> {
+    let registry = ctx.table(REGISTRY).await?;
+    let registry = match &policy.scope {
+        Some(p) => registry.filter(p.to_expr())?,
+        None => registry,
+    };
+    registry.select(vec![col(ENTITY_IDX)])
+}
+
+/// Step 1: the violations that count, without those a repair of the same
+/// entity and case approved on or before D took away.
+async fn counted_violations(ctx: &SessionContext, as_of: AsOf) -> DfResult<DataFrame> {
+    let repaired = ctx
+        .table(REPAIRS)
+        .await?
+        .filter(col("approved_on").lt_eq(lit(date(as_of))))?
+        .select(vec![col(ENTITY_IDX).alias("r_entity"), col("case_id").alias("r_case")])?;
+    ctx.table(VIOLATIONS).await?.join(
+        repaired,
+        JoinType::LeftAnti,
+        &[ENTITY_IDX, "case_id"],
+        &["r_entity", "r_case"],
+        None,
+    )
+}
+
+fn date(as_of: AsOf) -> datafusion::common::ScalarValue {
+    datafusion::common::ScalarValue::Date32(Some(as_of.days_since_epoch()))
+}
+
+/// Step 2: a record's age `D - event_date` in whole days.
+fn age(dataset: EventDataset, as_of: AsOf) -> Expr {
+    lit(as_of.days_since_epoch() as i64) - cast(cast(col(dataset.date_column()), DataType::Int32), DataType::Int64)
+}
+
+/// Step 2: `0 <= age < window_days`.
+fn in_window(dataset: EventDataset, as_of: AsOf, window_days: i64) -> Expr {
+    age(dataset, as_of).gt_eq(lit(0i64)).and(age(dataset, as_of).lt(lit(window_days)))
+}
+
+/// Step 3: the weight of a record of age `age`.
+fn weight(decay: Decay, window_days: i64, age: Expr) -> Expr {
+    let age = cast(age, DataType::Float64);
+    match decay {
+        Decay::None => lit(1.0f64),
+        Decay::Linear => (lit(window_days as f64) - age) / lit(window_days as f64),
+        Decay::HalfLife(h) => power(lit(0.5f64), age / lit(h)),
+    }
+}
+
+/// Rules are numbered in the plans: the score rules in policy order, then
+/// the direct-grade rules (`rule_no`, a UInt16).
+pub fn rule_ids(policy: &Policy) -> Vec<&str> {
+    policy.rules.iter().map(|r| r.id.as_str()).chain(policy.direct_grades.iter().map(|g| g.id.as_str())).collect()
+}
+
+/// The evidence of every rule: one row per (entity in scope, rule, record)
+/// for each record in the rule's window that satisfies its `where`, with
+/// `pts = points * weight` (0 for a direct-grade rule).
+pub async fn evidence(ctx: &SessionContext, policy: &Policy, as_of: AsOf) -> DfResult<Option<DataFrame>> {
+    let mut parts: Vec<DataFrame> = Vec::new();
+    let source = |dataset: EventDataset| async move {
+        match dataset {
+            EventDataset::Violations => counted_violations(ctx, as_of).await,
+            EventDataset::Complaints => ctx.table(COMPLAINTS).await,
+        }
+    };
+    for (no, r) in policy.rules.iter().enumerate() {
+        let pts = lit(r.points) * weight(r.decay, r.window_days, age(r.dataset, as_of));
+        parts.push(
+            source(r.dataset)
+                .await?
+                .filter(in_window(r.dataset, as_of, r.window_days).and(r.predicate.to_expr()))?
+                .select(vec![
+                    col(ENTITY_IDX),
+                    lit(no as u16).alias("rule_no"),
+                    col(r.dataset.record_column()).alias("record_id"),
+                    pts.alias("pts"),
+                ])?,
+        );
+    }
+    for (k, g) in policy.direct_grades.iter().enumerate() {
+        let no = (policy.rules.len() + k) as u16;
+        parts.push(
+            source(g.dataset)
+                .await?
+                .filter(in_window(g.dataset, as_of, g.window_days).and(g.predicate.to_expr()))?
+                .select(vec![
+                    col(ENTITY_IDX),
+                    lit(no).alias("rule_no"),
+                    col(g.dataset.record_column()).alias("record_id"),
+                    lit(0.0f64).alias("pts"),
+                ])?,
+        );
+    }
+    let Some(mut all) = parts.pop() else {
+        return Ok(None);
+    };
+    while let Some(p) = parts.pop() {
+        all = p.union(all)?;
+    }
+    let scope = in_scope(ctx, policy).await?.select(vec![col(ENTITY_IDX).alias("s_entity")])?;
+    Ok(Some(all.join(scope, JoinType::LeftSemi, &[ENTITY_IDX], &["s_entity"], None)?))
+}
+
+/// Step 4: per (entity, rule), `ded = min(cap, sum of points * weight)`
+/// (no min without a cap). The records behind it are the evidence rows.
+pub fn deductions(evidence: DataFrame, policy: &Policy) -> DfResult<DataFrame> {
+    let summed = evidence.aggregate(vec![col(ENTITY_IDX), col("rule_no")], vec![sum(col("pts")).alias("raw")])?;
+    let caps = policy
+        .rules
+        .iter()
+        .enumerate()
+        .filter_map(|(no, r)| r.cap.map(|cap| (col("rule_no").eq(lit(no as u16)), least(vec![col("raw"), lit(cap)]))))
+        .collect();
+    let ded = searched_case(caps, col("raw"))?;
+    summed.select(vec![col(ENTITY_IDX), col("rule_no"), ded.alias("ded")])
+}
+
+/// Steps 5 to 7 for every entity in scope: `score = max(floor, base - sum
+/// of ded)` rounded, the band grade (first band whose `min <= score`) and
+/// the final grade (the worse of the band and every direct grade that
+/// fired), as band indexes (larger is worse).
+pub async fn entity_scores(
+    ctx: &SessionContext,
+    policy: &Policy,
+    deductions: Option<DataFrame>,
+) -> DfResult<DataFrame> {
+    let scope = in_scope(ctx, policy).await?;
+    let score_rules = lit(policy.rules.len() as u16);
+    let (totals, direct) = match deductions {
+        Some(d) if !policy.rules.is_empty() || !policy.direct_grades.is_empty() => {
+            let totals = d
+                .clone()
+                .filter(col("rule_no").lt(score_rules.clone()))?
+                .aggregate(vec![col(ENTITY_IDX)], vec![sum(col("ded")).alias("total")])?
+                .select(vec![col(ENTITY_IDX).alias("t_entity"), col("total")])?;
+            let direct = if policy.direct_grades.is_empty() {
+                None
+            } else {
+                let grade_of = searched_case(
+                    policy
+                        .direct_grades
+                        .iter()
+                        .enumerate()
+                        .map(|(k, g)| (col("rule_no").eq(lit((policy.rules.len() + k) as u16)), lit(g.grade as i64)))
+                        .collect(),
+                    lit(0i64),
+                )?;
+                Some(
+                    d.filter(col("rule_no").gt_eq(score_rules))?
+                        .aggregate(vec![col(ENTITY_IDX)], vec![max(grade_of).alias("direct_grade")])?
+                        .select(vec![col(ENTITY_IDX).alias("d_entity"), col("direct_grade")])?,
+                )
+            };
+            (Some(totals), direct)
+        }
+        _ => (None, None),
+    };
+    let mut joined = scope;
+    let total = if let Some(t) = totals {
+        joined = joined.join(t, JoinType::Left, &[ENTITY_IDX], &["t_entity"], None)?;
+        coalesce(vec![col("total"), lit(0.0f64)])
+    } else {
+        lit(0.0f64)
+    };
+    let direct_grade = if let Some(d) = direct {
+        joined = joined.join(d, JoinType::Left, &[ENTITY_IDX], &["d_entity"], None)?;
+        coalesce(vec![col("direct_grade"), lit(0i64)])
+    } else {
+        lit(0i64)
+    };
+    let score = credit_round(greatest(vec![lit(policy.floor), lit(policy.base) - total]));
+    let with_score = joined.select(vec![col(ENTITY_IDX), score.alias("score"), direct_grade.alias("direct_grade")])?;
+    let last = policy.grades.len() as i64 - 1;
+    let band = searched_case(
+        policy
+            .grades
+            .iter()
+            .enumerate()
+            .take(policy.grades.len() - 1)
+            .map(|(i, b)| (col("score").gt_eq(lit(b.min)), lit(i as i64)))
+            .collect(),
+        lit(last),
+    )?;
+    with_score.select(vec![
+        col(ENTITY_IDX),
+        col("score"),
+        band.clone().alias("band"),
+        greatest(vec![band, col("direct_grade")]).alias("grade"),
+    ])
+}

@@ -1,0 +1,365 @@
+//! policy.md steps 1 to 8, each on a small hand-made landing zone run
+//! through the real pipeline: Parquet landing files, validation, DataFusion
+//! plans and the written `scores` mart.
+
+use std::collections::BTreeMap;
+
+use arrow::array::AsArray;
+use arrow::datatypes::Float64Type;
+
+use super::*;
+use crate::base::contract::{Contracts, Dataset};
+use crate::tools::fixture::{entity, land, person};
+use crate::base::parquet_io::read_parquet;
+use crate::run::{run, RunOptions, DEFAULT_MAX_REJECT_SHARE};
+use crate::base::warehouse::Warehouse;
+
+const D: &str = "2026-11-27";
+
+#[derive(Debug, Clone, PartialEq)]
+struct Row {
+    score: f64,
+    band: String,
+    grade: String,
+    reasons: Vec<Reason>,
+}
+
+fn days_before(n: i64) -> String {
+    let d: AsOf = D.parse().unwrap();
+    d.plus_days(-n).to_string()
+}
+
+fn company(n: u32, status: &str) -> String {
+    format!(
+        r#"{{"entity_id":"{}","name":"Co {n}","entity_type":"company","legal_rep_id":"{}","region":"350100","established_on":"2015-01-01","status":"{status}"}}"#,
+        entity(n),
+        person(n)
+    )
+}
+
+fn violation(case: &str, e: u32, age: i64, severity: &str, category: &str, status: &str) -> String {
+    format!(
+        r#"{{"case_id":"{case}","entity_id":"{}","decided_on":"{}","category":"{category}","severity":"{severity}","fine_cny":"100.00","status":"{status}","authority":"350100"}}"#,
+        entity(e),
+        days_before(age)
+    )
+}
+
+fn complaint(id: &str, e: u32, age: i64, verified: bool, outcome: &str) -> String {
+    format!(
+        r#"{{"complaint_id":"{id}","entity_id":"{}","received_on":"{}","channel":"web","verified":{verified},"outcome":"{outcome}"}}"#,
+        entity(e),
+        days_before(age)
+    )
+}
+
+struct Case {
+    _dir: tempfile::TempDir,
+    wh: Warehouse,
+}
+
+impl Case {
+    fn new(entities: &[(u32, &str)]) -> Case {
+        let dir = tempfile::tempdir().unwrap();
+        let wh = Warehouse::new(dir.path());
+        let rows: Vec<String> = entities.iter().map(|(n, s)| company(*n, s)).collect();
+        land(&wh, Dataset::Registry, D, "part-0", &rows.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+        Case { _dir: dir, wh }
+    }
+
+    fn land(&self, dataset: Dataset, rows: &[String]) -> &Case {
+        let n = std::fs::read_dir(self.wh.landing(dataset)).map(|d| d.count()).unwrap_or(0);
+        land(&self.wh, dataset, D, &format!("part-{n}"), &rows.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+        self
+    }
+
+    fn score(&self, policy: &Policy) -> BTreeMap<String, Row> {
+        let opts = RunOptions {
+            warehouse: self.wh.clone(),
+            as_of: D.parse().unwrap(),
+            policy: policy.clone(),
+            limits: crate::base::engine::EngineLimits { threads: 2, memory_limit: 1 << 30 },
+            max_reject_share: DEFAULT_MAX_REJECT_SHARE,
+            trigger: "test".into(),
+            signer: None,
+            unsigned: true,
+            partners: vec![],
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(run(&opts)).unwrap();
+        read_scores(&self.wh.mart("scores", D.parse().unwrap()).join("part-0.parquet"))
+    }
+}
+
+fn read_scores(path: &std::path::Path) -> BTreeMap<String, Row> {
+    let mut out = BTreeMap::new();
+    for b in read_parquet(path).unwrap() {
+        assert_eq!(b.schema(), scores_schema());
+        let ids = b.column(0).as_string::<i32>();
+        let scores = b.column(1).as_primitive::<Float64Type>();
+        let bands = b.column(2).as_string::<i32>();
+        let grades = b.column(3).as_string::<i32>();
+        let reasons = b.column(4).as_list::<i32>();
+        for r in 0..b.num_rows() {
+            out.insert(
+                ids.value(r).to_string(),
+                Row {
+                    score: scores.value(r),
+                    band: bands.value(r).to_string(),
+                    grade: grades.value(r).to_string(),
+                    reasons: read_reasons(reasons, r),
+                },
+            );
+        }
+    }
+    out
+}
+
+fn example() -> Policy {
+    Policy::default_policy(&Contracts::load().unwrap())
+}
+
+fn policy(rules: &str, extra: &str) -> Policy {
+    let text = format!(
+        r#"
+id: test
+version: "1"
+title: Test
+score:
+  base: 100
+  floor: 0
+  rules:
+{rules}
+grades:
+  - {{ grade: A, min: 90 }}
+  - {{ grade: B, min: 75 }}
+  - {{ grade: C, min: 50 }}
+  - {{ grade: D, min: 0 }}
+{extra}
+"#
+    );
+    Policy::parse("test.yaml", &text, &Contracts::load().unwrap()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn ids(r: &Row) -> Vec<&str> {
+    r.reasons.iter().map(|x| x.rule_id.as_str()).collect()
+}
+
+#[test]
+fn an_entity_without_records_scores_base_with_no_reasons() {
+    let c = Case::new(&[(1, "active")]);
+    let s = c.score(&example());
+    let r = &s[&entity(1)];
+    assert_eq!((r.score, r.band.as_str(), r.grade.as_str()), (100.0, "A", "A"));
+    assert!(r.reasons.is_empty());
+}
+
+#[test]
+fn scope_excludes_entities_from_the_scores() {
+    let c = Case::new(&[(1, "active"), (2, "revoked"), (3, "abnormal"), (4, "deregistered")]);
+    c.land(Dataset::Violations, &[violation("V1", 2, 10, "grave", "other", "effective")]);
+    let s = c.score(&example());
+    assert_eq!(s.keys().cloned().collect::<Vec<_>>(), vec![entity(1), entity(3)]);
+}
+
+#[test]
+fn linear_decay_weighs_by_remaining_window() {
+    let c = Case::new(&[(1, "active"), (2, "active")]);
+    // V_GRAVE: 40 points, window 1095, linear. Age 365: 40 * 730/1095 = 26.666...
+    c.land(
+        Dataset::Violations,
+        &[violation("V1", 1, 365, "grave", "other", "effective"), violation("V2", 2, 0, "grave", "other", "effective")],
+    );
+    let s = c.score(&example());
+    assert_eq!(s[&entity(1)].score, 73.33);
+    assert_eq!(s[&entity(1)].grade, "C");
+    assert_eq!(s[&entity(1)].reasons[0].points, 26.67);
+    assert_eq!(s[&entity(2)].score, 60.0, "age 0 has full weight");
+}
+
+#[test]
+fn half_life_decay() {
+    let c = Case::new(&[(1, "active"), (2, "active")]);
+    // V_GENERAL: 4 points, half-life 180 days. Age 180 gives 2; age 360 gives 1.
+    c.land(
+        Dataset::Violations,
+        &[
+            violation("V1", 1, 180, "general", "other", "effective"),
+            violation("V2", 2, 360, "minor", "other", "effective"),
+        ],
+    );
+    let s = c.score(&example());
+    assert_eq!(s[&entity(1)].score, 98.0);
+    assert_eq!(s[&entity(2)].score, 99.0);
+}
+
+#[test]
+fn the_window_is_age_zero_up_to_but_excluding_window_days() {
+    let c = Case::new(&[(1, "active"), (2, "active")]);
+    // C_UNRESOLVED: 2 points, window 365, no decay.
+    c.land(
+        Dataset::Complaints,
+        &[complaint("C1", 1, 364, true, "unresolved"), complaint("C2", 2, 365, true, "unresolved")],
+    );
+    let s = c.score(&example());
+    assert_eq!(s[&entity(1)].score, 98.0);
+    assert_eq!(s[&entity(2)].score, 100.0);
+}
+
+#[test]
+fn a_cap_limits_the_deduction_but_every_record_is_evidence() {
+    let c = Case::new(&[(1, "active")]);
+    // V_SERIOUS: 15 points each, cap 45; four at age 0 would be 60.
+    let rows: Vec<String> =
+        ["S4", "S1", "S3", "S2"].iter().map(|id| violation(id, 1, 0, "serious", "other", "effective")).collect();
+    c.land(Dataset::Violations, &rows);
+    let s = c.score(&example());
+    let r = &s[&entity(1)];
+    assert_eq!(r.score, 55.0);
+    assert_eq!(r.reasons[0].points, 45.0);
+    assert_eq!(r.reasons[0].records, ["S1", "S2", "S3", "S4"]);
+}
+
+#[test]
+fn the_floor_bounds_the_score() {
+    let c = Case::new(&[(1, "active")]);
+    let rows: Vec<String> = (0..4).map(|i| violation(&format!("G{i}"), 1, 0, "grave", "other", "effective")).collect();
+    c.land(Dataset::Violations, &rows);
+    let s = c.score(&example());
+    assert_eq!(s[&entity(1)].score, 0.0);
+    assert_eq!(s[&entity(1)].reasons[0].points, 160.0, "the reason shows the uncapped deduction");
+}
+
+#[test]
+fn half_cent_scores_round_up_after_the_nine_decimal_step() {
+    // 100 - 1.115 = 98.88500000000000512 -> 98.89; 100 - 0.015 = 99.985 (stored below) -> 99.99.
+    let p = policy(
+        "    - { id: R1, dataset: complaints, where: \"channel = 'web'\", points: 1.115, window_days: 10 }\n    - { id: R2, dataset: complaints, where: \"channel = 'hotline'\", points: 0.015, window_days: 10 }",
+        "",
+    );
+    let c = Case::new(&[(1, "active"), (2, "active")]);
+    let hotline = complaint("C2", 2, 0, true, "resolved").replace("\"web\"", "\"hotline\"");
+    c.land(Dataset::Complaints, &[complaint("C1", 1, 0, true, "resolved"), hotline]);
+    let s = c.score(&p);
+    assert_eq!(s[&entity(1)].score, 98.89);
+    assert_eq!(s[&entity(2)].score, 99.99);
+    assert_eq!(s[&entity(1)].reasons[0].points, 1.12, "deductions round the same way (1.115 -> 1.12)");
+}
+
+#[test]
+fn band_edges_use_the_rounded_score() {
+    let p = policy(
+        "    - { id: R10, dataset: complaints, where: \"channel = 'web'\", points: 10, window_days: 10 }\n    - { id: R1001, dataset: complaints, where: \"channel = 'hotline'\", points: 10.01, window_days: 10 }\n    - { id: RTINY, dataset: complaints, where: \"channel = 'platform'\", points: 10.004, window_days: 10 }",
+        "",
+    );
+    let c = Case::new(&[(1, "active"), (2, "active"), (3, "active")]);
+    let on = |id: &str, e: u32, channel: &str| {
+        complaint(id, e, 0, true, "resolved").replace("\"web\"", &format!("\"{channel}\""))
+    };
+    c.land(Dataset::Complaints, &[on("C1", 1, "web"), on("C2", 2, "hotline"), on("C3", 3, "platform")]);
+    let s = c.score(&p);
+    assert_eq!((s[&entity(1)].score, s[&entity(1)].grade.as_str()), (90.0, "A"), "min 90 is in band A");
+    assert_eq!((s[&entity(2)].score, s[&entity(2)].grade.as_str()), (89.99, "B"));
+    assert_eq!((s[&entity(3)].score, s[&entity(3)].grade.as_str()), (90.0, "A"), "89.996 rounds to 90.00");
+}
+
+#[test]
+fn a_direct_grade_forces_a_worse_grade_whatever_the_score() {
+    let c = Case::new(&[(1, "active"), (2, "active")]);
+    // A counterfeit grave case 1000 days old: 40 * 95/1095 = 3.47 points, score 96.53 (A), but DG_FRAUD fires.
+    c.land(
+        Dataset::Violations,
+        &[
+            violation("F1", 1, 1000, "grave", "counterfeit", "effective"),
+            violation("F2", 2, 1000, "grave", "counterfeit", "revoked"),
+        ],
+    );
+    let s = c.score(&example());
+    let r = &s[&entity(1)];
+    assert_eq!((r.score, r.band.as_str(), r.grade.as_str()), (96.53, "A", "D"));
+    assert_eq!(ids(r), ["DG_FRAUD", "V_GRAVE"]);
+    assert_eq!((r.reasons[0].points, r.reasons[0].records.clone()), (0.0, vec!["F1".to_string()]));
+    assert_eq!(s[&entity(2)].grade, "A", "a revoked case fires nothing");
+}
+
+#[test]
+fn the_worst_direct_grade_wins() {
+    let p = policy(
+        "    - { id: R1, dataset: complaints, where: \"channel = 'web'\", points: 1, window_days: 10 }",
+        "direct_grades:\n  - { id: DG_B, title: B, dataset: complaints, where: \"verified\", window_days: 10, grade: B }\n  - { id: DG_C, title: C, dataset: complaints, where: \"outcome = 'unresolved'\", window_days: 10, grade: C }\n  - { id: DG_A, title: A, dataset: complaints, where: \"channel = 'web'\", window_days: 10, grade: A }",
+    );
+    let c = Case::new(&[(1, "active")]);
+    c.land(Dataset::Complaints, &[complaint("C1", 1, 0, true, "unresolved")]);
+    let s = c.score(&p);
+    let r = &s[&entity(1)];
+    assert_eq!((r.band.as_str(), r.grade.as_str()), ("A", "C"));
+    assert_eq!(ids(r), ["DG_A", "DG_B", "DG_C", "R1"]);
+}
+
+#[test]
+fn reasons_are_ordered_and_cut_at_four() {
+    let p = policy(
+        "    - { id: R_A, dataset: complaints, where: \"channel = 'web'\", points: 1, window_days: 10 }\n    - { id: R_B, dataset: complaints, where: \"channel = 'web'\", points: 5, window_days: 10 }\n    - { id: R_C, dataset: complaints, where: \"channel = 'web'\", points: 5, window_days: 10 }\n    - { id: R_D, dataset: complaints, where: \"channel = 'web'\", points: 3, window_days: 10 }\n    - { id: R_E, dataset: complaints, where: \"channel = 'hotline'\", points: 9, window_days: 10 }",
+        "direct_grades:\n  - { id: DG_X, title: X, dataset: complaints, where: \"verified\", window_days: 10, grade: D }",
+    );
+    let c = Case::new(&[(1, "active")]);
+    c.land(Dataset::Complaints, &[complaint("C1", 1, 0, true, "resolved")]);
+    let s = c.score(&p);
+    let r = &s[&entity(1)];
+    assert_eq!(ids(r), ["DG_X", "R_B", "R_C", "R_D"], "R_E never fired; R_A is fifth");
+    assert_eq!(r.score, 86.0, "every deduction counts, not only the four shown");
+}
+
+#[test]
+fn a_repair_takes_its_violation_away() {
+    let c = Case::new(&[(1, "active"), (2, "active")]);
+    c.land(
+        Dataset::Violations,
+        &[violation("V1", 1, 10, "grave", "other", "effective"), violation("V2", 2, 10, "grave", "other", "effective")],
+    );
+    let repair = |id: &str, e: u32, case: &str| {
+        format!(
+            r#"{{"repair_id":"{id}","entity_id":"{}","case_id":"{case}","approved_on":"{}"}}"#,
+            entity(e),
+            days_before(1)
+        )
+    };
+    c.land(Dataset::Repairs, &[repair("R1", 1, "V1")]);
+    let s = c.score(&example());
+    assert_eq!(s[&entity(1)].score, 100.0);
+    assert!(s[&entity(2)].score < 100.0);
+}
+
+#[test]
+fn complaints_need_their_predicate() {
+    let c = Case::new(&[(1, "active")]);
+    c.land(
+        Dataset::Complaints,
+        &[
+            complaint("C1", 1, 0, false, "unresolved"),
+            complaint("C2", 1, 0, true, "resolved"),
+            complaint("C3", 1, 0, true, "unresolved"),
+        ],
+    );
+    let s = c.score(&example());
+    assert_eq!(s[&entity(1)].reasons[0].records, ["C3"]);
+    assert_eq!(s[&entity(1)].score, 98.0);
+}
+
+#[test]
+fn a_rerun_writes_the_same_bytes() {
+    let c = Case::new(&[(1, "active"), (2, "active"), (3, "abnormal")]);
+    c.land(
+        Dataset::Violations,
+        &[
+            violation("V1", 1, 10, "serious", "other", "effective"),
+            violation("V2", 3, 100, "grave", "price_fraud", "effective"),
+        ],
+    );
+    c.land(Dataset::Complaints, &[complaint("C1", 2, 3, true, "unresolved")]);
+    let path = c.wh.mart("scores", D.parse().unwrap()).join("part-0.parquet");
+    c.score(&example());
+    let first = std::fs::read(&path).unwrap();
+    c.score(&example());
+    assert_eq!(std::fs::read(&path).unwrap(), first);
+}

@@ -1,0 +1,689 @@
+//! Validation of a run's input (datasets.md, "Bad input"): every row read
+//! gets at most one fault code; the accepted rows, newest version per key,
+//! become the tables the later stages read.
+//!
+//! Per dataset: (1) each file is read and its rows checked alone
+//! ([`rows`]); (2) rows are grouped by key ([`keys`]) for `duplicate_key`
+//! and, for events, the newest accepted version; (3) holdings get
+//! `shares_over_100`; (4) `unknown_entity` against the registry's
+//! [`EntityIndex`], `unknown_case` against the current violations. A row's
+//! code is the first in the spec's order among all it breaks.
+
+pub mod keys;
+pub mod rows;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, UInt32Array};
+use arrow::compute::{cast, concat_batches, filter_record_batch};
+use arrow::datatypes::{DataType, Field, Float64Type, Schema, SchemaRef};
+use rayon::prelude::*;
+use rustc_hash::FxBuildHasher;
+use serde::Serialize;
+
+use crate::base::contract::{Contract, Contracts, Dataset, DatasetKind, FaultCode};
+pub use crate::base::entities::EntityIndex;
+use crate::base::ids::{AsOf, EntityId};
+use crate::stages::landing::{self, nullable, FileFault, LandingError, LandingFile, Selection};
+use crate::base::warehouse::Warehouse;
+use keys::FileKeys;
+use rows::{quote, RowFault};
+
+/// The column a validated table adds: the entity's dense index.
+pub const ENTITY_IDX: &str = "entity_idx";
+
+/// A rejected row: its global row number (see [`keys`]), code and message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reject {
+    pub row: u64,
+    pub code: FaultCode,
+    pub message: String,
+}
+
+/// Rows read from one partition.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct PartitionRead {
+    pub ingest_date: String,
+    pub files: usize,
+    pub rows: u64,
+}
+
+/// The data-quality figures of one dataset in one run.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct DatasetReport {
+    pub dataset: String,
+    pub partitions: Vec<PartitionRead>,
+    pub rows_read: u64,
+    pub rows_accepted: u64,
+    pub rows_rejected: u64,
+    /// Accepted rows the run uses: the newest version of each key.
+    pub rows_current: u64,
+    pub rejected_by_code: BTreeMap<String, u64>,
+}
+
+/// A validated dataset: the current accepted rows with the columns asked
+/// for (plus `entity_idx` where rows name a registered entity), and every
+/// rejected row.
+pub struct Validated {
+    pub contract: Contract,
+    pub selection: Selection,
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    pub report: DatasetReport,
+    pub rejects: Vec<Reject>,
+}
+
+impl Validated {
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+}
+
+/// What a dataset is checked against.
+#[derive(Clone, Copy, Default)]
+pub struct Against<'a> {
+    /// The registry snapshot's entities (`unknown_entity`); absent while
+    /// validating the registry itself.
+    pub entities: Option<&'a EntityIndex>,
+    /// The validated violations (`unknown_case`).
+    pub violations: Option<&'a Validated>,
+}
+
+/// A landing file that fails while being read (a corrupt page, a vanished
+/// file): a file-level fault found late.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: not readable Parquet: {reason}")]
+pub struct ReadError {
+    pub path: String,
+    pub reason: String,
+}
+
+/// Validates the registry snapshot. Its table is sorted by entity id and
+/// its `entity_idx` is the row's position; the returned index maps ids to it.
+pub fn validate_registry(
+    contract: &Contract,
+    selection: Selection,
+    keep: &[&str],
+) -> Result<(Validated, EntityIndex), ReadError> {
+    let key_col = contract.key[0];
+    let id_name = contract.columns[key_col].name.as_str();
+    // The ids number the entities; the table keeps them only when asked.
+    let mut with_id: Vec<&str> = keep.to_vec();
+    if !with_id.contains(&id_name) {
+        with_id.push(id_name);
+    }
+    let mut v = validate(contract, selection, &with_id, Against::default())?;
+    let clock = std::time::Instant::now();
+    // Accepted registry ids are unique (copies are all rejected): sort them
+    // to number the entities.
+    let kept_pos = position_in(&v.schema, &contract.columns[key_col].name);
+    let mut packed: Vec<u128> = Vec::with_capacity(v.num_rows());
+    let mut row = 0u64;
+    for b in &v.batches {
+        let ids = b.column(kept_pos).as_string::<i32>();
+        for i in 0..ids.len() {
+            let id = EntityId::pack_unchecked(ids.value(i)).expect("accepted registry rows have valid ids");
+            packed.push((id.bits() << 38) | row as u128);
+            row += 1;
+        }
+    }
+    packed.par_sort_unstable();
+    let order: Vec<(usize, usize)> = {
+        let starts: Vec<usize> = v
+            .batches
+            .iter()
+            .scan(0usize, |acc, b| {
+                let s = *acc;
+                *acc += b.num_rows();
+                Some(s)
+            })
+            .collect();
+        packed
+            .iter()
+            .map(|p| {
+                let r = (*p & ((1u128 << 38) - 1)) as usize;
+                let bi = starts.partition_point(|s| *s <= r) - 1;
+                (bi, r - starts[bi])
+            })
+            .collect()
+    };
+    let ids: Vec<EntityId> = packed.iter().map(|p| EntityId::from_bits(*p >> 38)).collect();
+    drop(packed);
+    if !keep.contains(&id_name) {
+        let wanted: Vec<usize> = (0..v.schema.fields().len()).filter(|i| *i != kept_pos).collect();
+        v.batches = v.batches.iter().map(|b| b.project(&wanted).expect("columns")).collect();
+        v.schema = Arc::new(v.schema.project(&wanted).expect("columns"));
+    }
+    let refs: Vec<&RecordBatch> = v.batches.iter().collect();
+    let sorted = if refs.is_empty() {
+        RecordBatch::new_empty(without_idx(&v.schema))
+    } else {
+        arrow::compute::interleave_record_batch(&refs, &order).expect("same schema")
+    };
+    let idx: ArrayRef = Arc::new(UInt32Array::from_iter_values(0..sorted.num_rows() as u32));
+    let mut columns = sorted.columns().to_vec();
+    columns.push(idx);
+    let schema = with_idx(&sorted.schema());
+    v.batches = vec![RecordBatch::try_new(schema.clone(), columns).expect("schema")];
+    v.schema = schema;
+    let index = EntityIndex::from_sorted(ids);
+    tracing::debug!(ms = clock.elapsed().as_millis() as u64, "registry sorted and indexed");
+    Ok((v, index))
+}
+
+fn position_in(schema: &Schema, name: &str) -> usize {
+    schema.index_of(name).expect("kept column")
+}
+
+fn with_idx(schema: &Schema) -> SchemaRef {
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new(ENTITY_IDX, DataType::UInt32, false));
+    Arc::new(Schema::new(fields))
+}
+
+fn without_idx(schema: &Schema) -> SchemaRef {
+    Arc::new(Schema::new(
+        schema.fields().iter().filter(|f| f.name() != ENTITY_IDX).map(|f| f.as_ref().clone()).collect::<Vec<_>>(),
+    ))
+}
+
+/// What stage one learns from one file.
+struct FileRows {
+    partition: usize,
+    first_row: u64,
+    faults: Vec<(usize, RowFault)>,
+    /// The columns kept for later steps and the output, all rows.
+    kept: RecordBatch,
+    /// The dense index of each row's registered entity (`u32::MAX`: none).
+    entity_idx: Option<Vec<u32>>,
+    /// Rows without an earlier fault whose entity is not registered, with the message.
+    unknown: Vec<(usize, String)>,
+}
+
+/// Validates one dataset. `keep` names the contract columns the output
+/// table carries.
+pub fn validate(
+    contract: &Contract,
+    selection: Selection,
+    keep: &[&str],
+    against: Against,
+) -> Result<Validated, ReadError> {
+    let files: Vec<(usize, &LandingFile)> =
+        selection.partitions.iter().enumerate().flat_map(|(p, part)| part.files.iter().map(move |f| (p, f))).collect();
+    let mut first_rows = Vec::with_capacity(files.len());
+    let mut total = 0u64;
+    for (_, f) in &files {
+        first_rows.push(total);
+        total += f.rows;
+    }
+
+    // Columns kept from stage one: the output's, the key, and what the
+    // later rules need.
+    let mut kept_cols: Vec<usize> = keep.iter().map(|k| contract.column_index(k).expect("known column")).collect();
+    kept_cols.extend(contract.key.iter().copied());
+    if let Some(s) = &contract.shares_over_100 {
+        kept_cols.extend([s.group_by, s.column]);
+    }
+    kept_cols.extend(contract.unknown_case);
+    kept_cols.sort_unstable();
+    kept_cols.dedup();
+    let kept_schema = Arc::new(nullable(&contract.arrow_schema().project(&kept_cols).expect("columns")));
+    let kept_pos = |ci: usize| kept_cols.binary_search(&ci).expect("kept");
+
+    let mut clock = std::time::Instant::now();
+    let mut phase = |name: &str| {
+        tracing::debug!(dataset = %contract.dataset, phase = name, ms = clock.elapsed().as_millis() as u64, "validation phase");
+        clock = std::time::Instant::now();
+    };
+    // Stage one: every file, in parallel.
+    let stage_one: Vec<FileRows> = files
+        .par_iter()
+        .zip(first_rows.par_iter())
+        .map(|((partition, file), first_row)| {
+            read_file(contract, file, *partition, *first_row, &kept_cols, &kept_schema, against.entities)
+        })
+        .collect::<Result<_, _>>()?;
+
+    let n = total as usize;
+    let mut codes: Vec<Option<FaultCode>> = vec![None; n];
+    let mut messages: HashMap<u64, String> = HashMap::new();
+    for f in &stage_one {
+        for (row, fault) in &f.faults {
+            let g = f.first_row + *row as u64;
+            codes[g as usize] = Some(fault.code);
+            messages.insert(g, fault.message.clone());
+        }
+    }
+    let file_of = |g: u64| first_rows.partition_point(|s| *s <= g) - 1;
+    let key_names: Vec<&str> = contract.key.iter().map(|k| contract.columns[*k].name.as_str()).collect();
+
+    phase("read");
+    // Later codes decided row by row, applied after duplicate_key.
+    // Sparse: few rows get one.
+    let mut late: HashMap<u64, (FaultCode, String), FxBuildHasher> = HashMap::default();
+    for f in &stage_one {
+        for (r, message) in &f.unknown {
+            late.insert(f.first_row + *r as u64, (FaultCode::UnknownEntity, message.clone()));
+        }
+    }
+    if let (Some(uc), Some(violations)) = (contract.unknown_case, against.violations) {
+        let known = KnownCases::build(violations, &stage_one, kept_pos(uc));
+        let name = &contract.columns[uc].name;
+        for f in &stage_one {
+            let cases = f.kept.column(kept_pos(uc)).as_string::<i32>();
+            let idx = f.entity_idx.as_ref().expect("repairs name an entity");
+            for r in 0..cases.len() {
+                let g = (f.first_row + r as u64) as usize;
+                if codes[g].is_some() || late.contains_key(&(g as u64)) {
+                    continue;
+                }
+                let case = cases.value(r);
+                if known.owner(case) != Some(idx[r]) {
+                    let why = match known.owner(case) {
+                        None => "is no known violation".to_string(),
+                        Some(_) => "is a violation of another entity, not".to_string(),
+                    };
+                    let message = format!("column {name}: case {} {why} of this row's entity", quote(case));
+                    late.insert(g as u64, (FaultCode::UnknownCase, message));
+                }
+            }
+        }
+    }
+
+    phase("late codes");
+    // Keys: duplicates within a partition, then the newest accepted version.
+    let key_files: Vec<FileKeys> = stage_one
+        .iter()
+        .map(|f| FileKeys {
+            first_row: f.first_row,
+            columns: contract.key.iter().map(|k| f.kept.column(kept_pos(*k)).as_string::<i32>().clone()).collect(),
+        })
+        .collect();
+    let mut duplicate = vec![false; n];
+    let mut current = vec![false; n];
+    let is_event = contract.kind == DatasetKind::Event;
+    let shared = keys::shared_keys(&key_files);
+    let mut in_shared = vec![false; n];
+    for group in &shared {
+        for g in group {
+            in_shared[*g as usize] = true;
+        }
+        let mut start = 0;
+        while start < group.len() {
+            let partition = stage_one[file_of(group[start])].partition;
+            let mut end = start + 1;
+            while end < group.len() && stage_one[file_of(group[end])].partition == partition {
+                end += 1;
+            }
+            if end - start > 1 {
+                let fi = file_of(group[start]);
+                let r = (group[start] - first_rows[fi]) as usize;
+                let key: Vec<String> = key_files[fi].columns.iter().map(|c| quote(c.value(r))).collect();
+                let date = selection.partitions[partition].ingest_date;
+                for g in &group[start..end] {
+                    duplicate[*g as usize] = true;
+                    if codes[*g as usize].is_none() {
+                        messages.insert(
+                            *g,
+                            format!(
+                                "key ({}) = ({}) appears {} times in partition ingest_date={date}",
+                                key_names.join(", "),
+                                key.join(", "),
+                                end - start
+                            ),
+                        );
+                    }
+                }
+            }
+            start = end;
+        }
+        if is_event {
+            if let Some(newest) = group
+                .iter()
+                .rev()
+                .find(|g| codes[**g as usize].is_none() && !duplicate[**g as usize] && !late.contains_key(*g))
+            {
+                current[*newest as usize] = true;
+            }
+        }
+    }
+    if is_event {
+        // A key held by one row: that row, if accepted, is its newest version.
+        for g in 0..n {
+            if !in_shared[g] && codes[g].is_none() && !late.contains_key(&(g as u64)) {
+                current[g] = true;
+            }
+        }
+    }
+    for g in 0..n {
+        if codes[g].is_none() && duplicate[g] {
+            codes[g] = Some(FaultCode::DuplicateKey);
+        }
+    }
+
+    phase("keys");
+    // shares_over_100: the rows of one owned entity that passed every earlier rule.
+    if let Some(rule) = &contract.shares_over_100 {
+        // Sums by dense entity index where the owned entity is registered (by
+        // its text otherwise), adding rows in read order.
+        let dense = contract.unknown_entity == Some(rule.group_by) && against.entities.is_some();
+        let mut by_idx = vec![0.0f64; if dense { against.entities.map_or(0, |e| e.len()) } else { 0 }];
+        let mut by_text: HashMap<&str, f64, FxBuildHasher> = HashMap::default();
+        let registered =
+            |f: &FileRows, r: usize| f.entity_idx.as_ref().map(|v| v[r]).filter(|i| dense && *i != u32::MAX);
+        for f in &stage_one {
+            let owned = f.kept.column(kept_pos(rule.group_by)).as_string::<i32>();
+            let share = f.kept.column(kept_pos(rule.column)).as_primitive::<Float64Type>();
+            for r in 0..owned.len() {
+                if codes[(f.first_row + r as u64) as usize].is_none() {
+                    match registered(f, r) {
+                        Some(i) => by_idx[i as usize] += share.value(r),
+                        None => *by_text.entry(owned.value(r)).or_default() += share.value(r),
+                    }
+                }
+            }
+        }
+        let group_name = &contract.columns[rule.group_by].name;
+        for f in &stage_one {
+            let owned = f.kept.column(kept_pos(rule.group_by)).as_string::<i32>();
+            for r in 0..owned.len() {
+                let g = f.first_row + r as u64;
+                if codes[g as usize].is_none() {
+                    let sum = match registered(f, r) {
+                        Some(i) => by_idx[i as usize],
+                        None => by_text[owned.value(r)],
+                    };
+                    if sum > rule.max_sum {
+                        codes[g as usize] = Some(FaultCode::SharesOver100);
+                        messages.insert(
+                            g,
+                            format!(
+                                "shares held in {group_name} {} add up to {}, expected at most 100 (0.01 tolerance)",
+                                quote(owned.value(r)),
+                                (sum * 1e6).round() / 1e6
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    for (g, (code, message)) in late {
+        if codes[g as usize].is_none() {
+            codes[g as usize] = Some(code);
+            messages.insert(g, message);
+        }
+    }
+    if !is_event {
+        for g in 0..n {
+            current[g] = codes[g].is_none();
+        }
+    }
+
+    phase("shares");
+    // The output table: current rows, the columns asked for. Enumerated
+    // columns of events become dictionaries (a byte per row instead of the text).
+    drop(key_files);
+    let dictionary =
+        |name: &str| contract.dataset != Dataset::Holdings && contract.column(name).is_some_and(|c| c.one_of.is_some());
+    let dict_type = DataType::Dictionary(Box::new(DataType::Int8), Box::new(DataType::Utf8));
+    let mut out_fields: Vec<Field> = keep
+        .iter()
+        .map(|k| {
+            let f = kept_schema.field_with_name(k).expect("kept").clone();
+            if dictionary(k) {
+                f.with_data_type(dict_type.clone())
+            } else {
+                f
+            }
+        })
+        .collect();
+    let with_entity = contract.unknown_entity.is_some() && against.entities.is_some();
+    if with_entity {
+        out_fields.push(Field::new(ENTITY_IDX, DataType::UInt32, false));
+    }
+    let schema = Arc::new(Schema::new(out_fields));
+    let mut batches = Vec::new();
+    // Each file's rows are consumed as they are filtered: never two full copies.
+    for f in stage_one {
+        let len = f.kept.num_rows();
+        let mask = BooleanArray::from_iter((0..len).map(|r| Some(current[(f.first_row + r as u64) as usize])));
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(keep.len() + 1);
+        for k in keep {
+            let c = f.kept.column(kept_schema.index_of(k).expect("kept")).clone();
+            columns.push(if dictionary(k) { cast(&c, &dict_type).expect("utf8 to dictionary") } else { c });
+        }
+        if with_entity {
+            columns.push(Arc::new(UInt32Array::from(f.entity_idx.expect("looked up"))));
+        }
+        let all = RecordBatch::try_new(schema.clone(), columns).expect("output schema");
+        let chosen = filter_record_batch(&all, &mask).expect("filter");
+        if chosen.num_rows() > 0 {
+            batches.push(chosen);
+        }
+    }
+
+    let mut rejects: Vec<Reject> = codes
+        .iter()
+        .enumerate()
+        .filter_map(|(g, c)| {
+            c.map(|code| Reject { row: g as u64, code, message: messages.remove(&(g as u64)).unwrap_or_default() })
+        })
+        .collect();
+    rejects.sort_by_key(|r| r.row);
+    phase("output");
+    let report = report(contract, &selection, &rejects, current.iter().filter(|c| **c).count() as u64, total);
+    Ok(Validated { contract: contract.clone(), selection, schema, batches, report, rejects })
+}
+
+fn read_file(
+    contract: &Contract,
+    file: &LandingFile,
+    partition: usize,
+    first_row: u64,
+    kept_cols: &[usize],
+    kept_schema: &SchemaRef,
+    entities: Option<&EntityIndex>,
+) -> Result<FileRows, ReadError> {
+    let fail = |e: &dyn std::fmt::Display| ReadError { path: file.relative.clone(), reason: e.to_string() };
+    let mut faults = Vec::new();
+    let mut kept = Vec::new();
+    let mut entity_idx =
+        contract.unknown_entity.filter(|_| entities.is_some()).map(|_| Vec::with_capacity(file.rows as usize));
+    let mut unknown = Vec::new();
+    let mut offset = 0usize;
+    for batch in file.read(contract, None).map_err(|e| fail(&e))? {
+        let batch = batch.map_err(|e| fail(&e))?;
+        for (row, fault) in rows::check_batch(contract, &batch, file.ingest_date) {
+            faults.push((offset + row, fault));
+        }
+        if let (Some(ue), Some(out), Some(index)) = (contract.unknown_entity, entity_idx.as_mut(), entities) {
+            let ids = batch.column(ue).as_string::<i32>();
+            let name = &contract.columns[ue].name;
+            let before = out.len();
+            out.extend((0..ids.len()).map(|r| {
+                if ids.is_valid(r) {
+                    index.lookup(ids.value(r)).unwrap_or(u32::MAX)
+                } else {
+                    u32::MAX
+                }
+            }));
+            let faulty: HashSet<usize> = faults.iter().map(|(r, _)| *r).filter(|r| *r >= offset).collect();
+            for r in 0..ids.len() {
+                if out[before + r] == u32::MAX && !faulty.contains(&(offset + r)) {
+                    let message = format!(
+                        "column {name}: entity {} is not in the registry snapshot the run uses",
+                        quote(ids.value(r))
+                    );
+                    unknown.push((offset + r, message));
+                }
+            }
+        }
+        kept.push(batch.project(kept_cols).expect("kept columns"));
+        offset += batch.num_rows();
+    }
+    if offset as u64 != file.rows {
+        return Err(fail(&format!("footer promises {} rows, read {offset}", file.rows)));
+    }
+    let kept = concat_batches(kept_schema, &kept).map_err(|e| fail(&e))?;
+    Ok(FileRows { partition, first_row, faults, kept, entity_idx, unknown })
+}
+
+/// For `unknown_case`: the entity of the newest accepted version of each
+/// violation a repair names (a revoked violation is known too).
+struct KnownCases {
+    owner: HashMap<String, u32>,
+}
+
+impl KnownCases {
+    fn build(violations: &Validated, repairs: &[FileRows], case_pos: usize) -> KnownCases {
+        let wanted: HashSet<&str, FxBuildHasher> = repairs
+            .iter()
+            .flat_map(|f| {
+                let c = f.kept.column(case_pos).as_string::<i32>();
+                (0..c.len()).filter(|r| c.is_valid(*r)).map(move |r| c.value(r))
+            })
+            .collect();
+        let case_col = violations.schema.index_of("case_id").expect("violations keep case_id");
+        let idx_col = violations.schema.index_of(ENTITY_IDX).expect("violations carry entity_idx");
+        let mut owner = HashMap::new();
+        for b in &violations.batches {
+            let cases: &StringArray = b.column(case_col).as_string::<i32>();
+            let idx = b.column(idx_col).as_primitive::<arrow::datatypes::UInt32Type>();
+            for r in 0..cases.len() {
+                if wanted.contains(cases.value(r)) {
+                    owner.insert(cases.value(r).to_string(), idx.value(r));
+                }
+            }
+        }
+        KnownCases { owner }
+    }
+
+    fn owner(&self, case: &str) -> Option<u32> {
+        self.owner.get(case).copied()
+    }
+}
+
+fn report(contract: &Contract, selection: &Selection, rejects: &[Reject], current: u64, read: u64) -> DatasetReport {
+    let mut rejected_by_code = BTreeMap::new();
+    for r in rejects {
+        *rejected_by_code.entry(r.code.as_str().to_string()).or_insert(0) += 1;
+    }
+    DatasetReport {
+        dataset: contract.dataset.name().to_string(),
+        partitions: selection
+            .partitions
+            .iter()
+            .map(|p| PartitionRead { ingest_date: p.ingest_date.to_string(), files: p.files.len(), rows: p.rows() })
+            .collect(),
+        rows_read: read,
+        rows_accepted: read - rejects.len() as u64,
+        rows_rejected: rejects.len() as u64,
+        rows_current: current,
+        rejected_by_code,
+    }
+}
+
+/// Where a global row lives: the file and the row within it.
+pub fn locate_row(selection: &Selection, row: u64) -> (&LandingFile, u64) {
+    let mut start = 0u64;
+    for f in selection.files() {
+        if row < start + f.rows {
+            return (f, row - start);
+        }
+        start += f.rows;
+    }
+    panic!("row {row} beyond the selection");
+}
+
+/// The five validated datasets of a run.
+pub struct Inputs {
+    pub registry: Validated,
+    pub entities: EntityIndex,
+    pub holdings: Validated,
+    pub violations: Validated,
+    pub complaints: Validated,
+    pub repairs: Validated,
+}
+
+impl Inputs {
+    pub fn all(&self) -> [&Validated; 5] {
+        [&self.registry, &self.holdings, &self.violations, &self.complaints, &self.repairs]
+    }
+
+    pub fn get(&self, dataset: Dataset) -> &Validated {
+        match dataset {
+            Dataset::Registry => &self.registry,
+            Dataset::Holdings => &self.holdings,
+            Dataset::Violations => &self.violations,
+            Dataset::Complaints => &self.complaints,
+            Dataset::Repairs => &self.repairs,
+        }
+    }
+}
+
+/// Input that stops a run before anything is written.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error(transparent)]
+    Landing(#[from] LandingError),
+    #[error(transparent)]
+    Read(#[from] ReadError),
+}
+
+/// Chooses, checks and validates the five datasets for a run as of
+/// `as_of`. `keep` names the contract columns each output table carries
+/// (the key of an event dataset is always kept).
+pub fn validate_inputs(
+    wh: &Warehouse,
+    contracts: &Contracts,
+    as_of: AsOf,
+    keep: &dyn Fn(Dataset) -> Vec<String>,
+) -> Result<Inputs, InputError> {
+    let mut faults = Vec::new();
+    let mut selections: Vec<Selection> =
+        Dataset::ALL.iter().map(|d| landing::select(wh, contracts.get(*d), as_of, &mut faults)).collect();
+    tracing::debug!(files = selections.iter().map(|s| s.files().count()).sum::<usize>(), "landing files checked");
+    if selections[0].partitions.is_empty() {
+        faults.push(FileFault::NoRegistryPartition { as_of });
+    }
+    if !faults.is_empty() {
+        return Err(LandingError { faults }.into());
+    }
+    let mut take = |d: Dataset| std::mem::replace(&mut selections[d as usize], Selection { partitions: vec![] });
+    let columns = |d: Dataset| {
+        let c = contracts.get(d);
+        let mut k = keep(d);
+        for key in &c.key {
+            if c.kind == DatasetKind::Event && !k.contains(&c.columns[*key].name) {
+                k.push(c.columns[*key].name.clone());
+            }
+        }
+        k
+    };
+    let span = |d: Dataset| tracing::info_span!("validate", dataset = d.name());
+
+    let reg_cols = columns(Dataset::Registry);
+    let (registry, entities) = span(Dataset::Registry).in_scope(|| {
+        validate_registry(contracts.get(Dataset::Registry), take(Dataset::Registry), &as_strs(&reg_cols))
+    })?;
+    let mut one = |d: Dataset, violations: Option<&Validated>| -> Result<Validated, ReadError> {
+        let cols = columns(d);
+        span(d).in_scope(|| {
+            validate(contracts.get(d), take(d), &as_strs(&cols), Against { entities: Some(&entities), violations })
+        })
+    };
+    let holdings = one(Dataset::Holdings, None)?;
+    let violations = one(Dataset::Violations, None)?;
+    let complaints = one(Dataset::Complaints, None)?;
+    let repairs = one(Dataset::Repairs, Some(&violations))?;
+    Ok(Inputs { registry, entities, holdings, violations, complaints, repairs })
+}
+
+fn as_strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(|s| s.as_str()).collect()
+}
+
+#[cfg(test)]
+mod tests;

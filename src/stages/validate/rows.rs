@@ -1,0 +1,232 @@
+//! Row rules that look at one row alone (datasets.md, "Bad input"): the
+//! codes `missing_required` to `future_date`. A row gets the first code in
+//! the spec's order, checking columns in contract order within a code.
+
+use arrow::array::{Array, AsArray, RecordBatch, StringArray};
+use arrow::datatypes::{Date32Type, Decimal128Type, Float64Type};
+
+use crate::base::contract::{Check, Column, ColumnType, Contract, FaultCode};
+use crate::base::ids::{days_to_date, entity_check_char, is_entity_id, is_person_id, is_six_digits, AsOf};
+
+/// The first rule a row breaks: its code and a message naming the column,
+/// the rule, the expected and the found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowFault {
+    pub code: FaultCode,
+    pub message: String,
+}
+
+/// The codes decided by looking at one row, in priority order.
+const ROW_CODES: [FaultCode; 6] = [
+    FaultCode::MissingRequired,
+    FaultCode::BadEntityId,
+    FaultCode::BadPersonId,
+    FaultCode::BadEnum,
+    FaultCode::BadRange,
+    FaultCode::FutureDate,
+];
+
+/// Checks every row of `batch` (in the contract's column layout) and returns
+/// the first fault of each row that breaks a rule, as (row, fault).
+pub fn check_batch(contract: &Contract, batch: &RecordBatch, ingest_date: AsOf) -> Vec<(usize, RowFault)> {
+    let n = batch.num_rows();
+    let mut decided = vec![false; n];
+    let mut out = Vec::new();
+    for code in ROW_CODES {
+        for (ci, column) in contract.columns.iter().enumerate() {
+            let rule = ColumnRule { contract, column, ci, batch, ingest_date };
+            let mut failed = Vec::new();
+            rule.check(code, &mut |row, message| failed.push((row, message)), &decided);
+            for (row, message) in failed {
+                if !decided[row] {
+                    decided[row] = true;
+                    out.push((row, RowFault { code, message }));
+                }
+            }
+        }
+    }
+    out.sort_by_key(|(row, _)| *row);
+    out
+}
+
+struct ColumnRule<'a> {
+    contract: &'a Contract,
+    column: &'a Column,
+    ci: usize,
+    batch: &'a RecordBatch,
+    ingest_date: AsOf,
+}
+
+impl ColumnRule<'_> {
+    fn strings(&self, ci: usize) -> &StringArray {
+        self.batch.column(ci).as_string::<i32>()
+    }
+
+    /// Whether the row's `required_when` condition holds.
+    fn condition_holds(&self, row: usize) -> bool {
+        let w = self.column.required_when.as_ref().expect("required_when");
+        let other = self.strings(w.column);
+        other.is_valid(row) && other.value(row) == w.equals
+    }
+
+    fn check(&self, code: FaultCode, fail: &mut dyn FnMut(usize, String), decided: &[bool]) {
+        let c = self.column;
+        let array = self.batch.column(self.ci);
+        let name = &c.name;
+        let open = |row: usize| !decided[row];
+        match code {
+            FaultCode::MissingRequired => {
+                if c.required {
+                    for row in (0..array.len()).filter(|r| open(*r) && array.is_null(*r)) {
+                        fail(row, format!("column {name}: required, found null"));
+                    }
+                }
+                if c.non_empty {
+                    let s = self.strings(self.ci);
+                    for row in (0..s.len()).filter(|r| open(*r) && s.is_valid(*r) && s.value(*r).is_empty()) {
+                        fail(row, format!("column {name}: required non-empty, found ''"));
+                    }
+                }
+                if let Some(w) = &c.required_when {
+                    let other = &self.contract.columns[w.column].name;
+                    for row in (0..array.len()).filter(|r| open(*r) && array.is_null(*r) && self.condition_holds(*r)) {
+                        fail(row, format!("column {name}: required when {other} = '{}', found null", w.equals));
+                    }
+                }
+            }
+            FaultCode::BadEntityId | FaultCode::BadPersonId => self.check_ids(code, fail, decided),
+            FaultCode::BadEnum => {
+                if let Some(allowed) = &c.one_of {
+                    let s = self.strings(self.ci);
+                    for row in (0..s.len()).filter(|r| open(*r) && s.is_valid(*r)) {
+                        let v = s.value(row);
+                        if !allowed.iter().any(|a| a == v) {
+                            fail(
+                                row,
+                                format!("column {name}: expected one of {}; found {}", allowed.join(", "), quote(v)),
+                            );
+                        }
+                    }
+                }
+            }
+            FaultCode::BadRange => {
+                self.check_range(fail, decided);
+                if c.null_otherwise {
+                    let w = c.required_when.as_ref().expect("null_otherwise needs required_when");
+                    let other = &self.contract.columns[w.column].name;
+                    let s = self.strings(self.ci);
+                    for row in (0..s.len()).filter(|r| open(*r) && s.is_valid(*r) && !self.condition_holds(*r)) {
+                        fail(
+                            row,
+                            format!(
+                                "column {name}: expected null unless {other} = '{}', found {}",
+                                w.equals,
+                                quote(s.value(row))
+                            ),
+                        );
+                    }
+                }
+            }
+            FaultCode::FutureDate => {
+                if c.check == Some(Check::NotAfterIngestDate) {
+                    let d = array.as_primitive::<Date32Type>();
+                    let limit = self.ingest_date.days_since_epoch();
+                    for row in (0..d.len()).filter(|r| open(*r) && d.is_valid(*r) && d.value(*r) > limit) {
+                        fail(
+                            row,
+                            format!(
+                                "column {name}: expected a date not after the partition's ingest_date {}, found {}",
+                                self.ingest_date,
+                                days_to_date(d.value(row))
+                            ),
+                        );
+                    }
+                }
+            }
+            _ => unreachable!("not a row code"),
+        }
+    }
+
+    fn check_ids(&self, code: FaultCode, fail: &mut dyn FnMut(usize, String), decided: &[bool]) {
+        let name = &self.column.name;
+        let wants_entity = code == FaultCode::BadEntityId;
+        let kind_column = match self.column.check {
+            Some(Check::EntityId) if wants_entity => None,
+            Some(Check::PersonId) if !wants_entity => None,
+            Some(Check::HolderId) => {
+                Some(self.contract.column_index("holder_kind").expect("holder_id needs holder_kind"))
+            }
+            _ => return,
+        };
+        let s = self.strings(self.ci);
+        for row in (0..s.len()).filter(|r| !decided[*r] && s.is_valid(*r)) {
+            if let Some(k) = kind_column {
+                let kinds = self.strings(k);
+                let expected = if wants_entity { "entity" } else { "person" };
+                if !(kinds.is_valid(row) && kinds.value(row) == expected) {
+                    continue;
+                }
+            }
+            let v = s.value(row);
+            if wants_entity && !is_entity_id(v) {
+                fail(row, format!("column {name}: expected a valid entity id{}, found {}", entity_hint(v), quote(v)));
+            } else if !wants_entity && !is_person_id(v) {
+                fail(
+                    row,
+                    format!("column {name}: expected a person id (P and 16 lowercase hex digits), found {}", quote(v)),
+                );
+            }
+        }
+    }
+
+    fn check_range(&self, fail: &mut dyn FnMut(usize, String), decided: &[bool]) {
+        let name = &self.column.name;
+        let array = self.batch.column(self.ci);
+        let open = |row: usize| !decided[row] && array.is_valid(row);
+        match (self.column.check, self.column.ty) {
+            (Some(Check::SixDigits), _) => {
+                let s = self.strings(self.ci);
+                for row in (0..s.len()).filter(|r| open(*r) && !is_six_digits(s.value(*r))) {
+                    fail(row, format!("column {name}: expected six digits, found {}", quote(s.value(row))));
+                }
+            }
+            (Some(Check::NonNegative), ColumnType::Decimal18_2) => {
+                let d = array.as_primitive::<Decimal128Type>();
+                for row in (0..d.len()).filter(|r| open(*r) && d.value(*r) < 0) {
+                    fail(row, format!("column {name}: expected >= 0, found {}", d.value_as_string(row)));
+                }
+            }
+            (Some(Check::SharePct), ColumnType::Float64) => {
+                let f = array.as_primitive::<Float64Type>();
+                for row in (0..f.len()).filter(|r| open(*r)) {
+                    let v = f.value(row);
+                    if !(v > 0.0 && v <= 100.0) {
+                        fail(row, format!("column {name}: expected 0 < {name} <= 100, found {v}"));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// For an 18-character id from the alphabet with a wrong check character,
+/// the character it should end with.
+fn entity_hint(v: &str) -> String {
+    let b = v.as_bytes();
+    if b.len() == 18 {
+        if let Some(c) = entity_check_char(&b[..17]) {
+            return format!(" (check character {} expected)", c as char);
+        }
+    }
+    " (18 characters of 0-9 A-H J-N P-R T U W-Y, the last a check character)".to_string()
+}
+
+/// A found value for a message: quoted, and cut at 80 characters.
+pub fn quote(v: &str) -> String {
+    let mut s: String = v.chars().take(80).collect();
+    if s.len() < v.len() {
+        s.push('…');
+    }
+    format!("'{s}'")
+}

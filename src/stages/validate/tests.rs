@@ -1,0 +1,439 @@
+//! Each row rule and fault code of datasets.md on a small hand-made landing zone.
+
+use super::*;
+use crate::tools::fixture::{entity, land, land_with_schema, person};
+
+const D: &str = "2026-11-27";
+
+fn wh() -> (tempfile::TempDir, Warehouse) {
+    let t = tempfile::tempdir().unwrap();
+    let w = Warehouse::new(t.path());
+    (t, w)
+}
+
+fn all_columns(contracts: &Contracts) -> impl Fn(Dataset) -> Vec<String> + '_ {
+    |d| contracts.get(d).columns.iter().map(|c| c.name.clone()).collect()
+}
+
+fn inputs(w: &Warehouse, as_of: &str) -> Result<Inputs, InputError> {
+    let contracts = Contracts::load().unwrap();
+    let keep = all_columns(&contracts);
+    let result = validate_inputs(w, &contracts, as_of.parse().unwrap(), &keep);
+    result
+}
+
+/// (global row, code) of every reject of a dataset.
+fn codes(v: &Validated) -> Vec<(u64, &'static str)> {
+    v.rejects.iter().map(|r| (r.row, r.code.as_str())).collect()
+}
+
+fn company(n: u32) -> String {
+    format!(
+        r#"{{"entity_id":"{}","name":"Co {n}","entity_type":"company","legal_rep_id":"{}","region":"350100","established_on":"2020-01-01","status":"active"}}"#,
+        entity(n),
+        person(n)
+    )
+}
+
+fn strings(v: &Validated, column: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in &v.batches {
+        let c = cast(b.column(b.schema().index_of(column).unwrap()), &DataType::Utf8).unwrap();
+        let c = c.as_string::<i32>();
+        out.extend((0..c.len()).map(|i| c.value(i).to_string()));
+    }
+    out
+}
+
+fn registry_with(w: &Warehouse, date: &str, extra: &[String]) {
+    let mut rows: Vec<String> = (1..=3).map(company).collect();
+    rows.extend(extra.iter().cloned());
+    let refs: Vec<&str> = rows.iter().map(|s| s.as_str()).collect();
+    land(w, Dataset::Registry, date, "part-0", &refs);
+}
+
+#[test]
+fn registry_row_rules_give_their_codes() {
+    let (_t, w) = wh();
+    let e = |n| entity(n);
+    registry_with(
+        &w,
+        D,
+        &[
+            // 3: empty name
+            format!(r#"{{"entity_id":"{}","name":"","entity_type":"company","region":"350100","established_on":"2020-01-01","status":"active"}}"#, e(10)),
+            // 4: branch without parent
+            format!(r#"{{"entity_id":"{}","name":"B","entity_type":"branch","region":"350100","established_on":"2020-01-01","status":"active"}}"#, e(11)),
+            // 5: bad check character
+            r#"{"entity_id":"91350100M000100Y44","name":"X","entity_type":"company","region":"350100","established_on":"2020-01-01","status":"active"}"#.to_string(),
+            // 6: bad legal representative
+            format!(r#"{{"entity_id":"{}","name":"X","entity_type":"company","legal_rep_id":"P12","region":"350100","established_on":"2020-01-01","status":"active"}}"#, e(12)),
+            // 7: industry outside A-T
+            format!(r#"{{"entity_id":"{}","name":"X","entity_type":"company","industry":"Z","region":"350100","established_on":"2020-01-01","status":"active"}}"#, e(13)),
+            // 8: region of five digits
+            format!(r#"{{"entity_id":"{}","name":"X","entity_type":"company","region":"35010","established_on":"2020-01-01","status":"active"}}"#, e(14)),
+            // 9: parent on a company
+            format!(r#"{{"entity_id":"{}","name":"X","entity_type":"company","parent_id":"{}","region":"350100","established_on":"2020-01-01","status":"active"}}"#, e(15), e(1)),
+            // 10: negative capital
+            format!(r#"{{"entity_id":"{}","name":"X","entity_type":"company","region":"350100","established_on":"2020-01-01","status":"active","registered_capital":"-1.00"}}"#, e(16)),
+            // 11: established after the ingest date
+            format!(r#"{{"entity_id":"{}","name":"X","entity_type":"company","region":"350100","established_on":"2026-11-28","status":"active"}}"#, e(17)),
+            // 12, 13: the same entity twice
+            company(20),
+            company(20),
+            // 14: several faults: bad status (bad_enum) and bad region (bad_range): the earlier code wins
+            format!(r#"{{"entity_id":"{}","name":"X","entity_type":"company","region":"1","established_on":"2020-01-01","status":"gone"}}"#, e(18)),
+            // 15: missing name and a bad entity id: missing_required comes first
+            r#"{"entity_id":"bad","entity_type":"company","region":"350100","established_on":"2020-01-01","status":"active"}"#.to_string(),
+            // 16: a branch with its parent: accepted
+            format!(r#"{{"entity_id":"{}","name":"B","entity_type":"branch","parent_id":"{}","region":"350100","established_on":"2020-01-01","status":"active"}}"#, e(19), e(1)),
+        ],
+    );
+    let i = inputs(&w, D).unwrap();
+    assert_eq!(
+        codes(&i.registry),
+        vec![
+            (3, "missing_required"),
+            (4, "missing_required"),
+            (5, "bad_entity_id"),
+            (6, "bad_person_id"),
+            (7, "bad_enum"),
+            (8, "bad_range"),
+            (9, "bad_range"),
+            (10, "bad_range"),
+            (11, "future_date"),
+            (12, "duplicate_key"),
+            (13, "duplicate_key"),
+            (14, "bad_enum"),
+            (15, "missing_required"),
+        ]
+    );
+    let msg = |row| i.registry.rejects.iter().find(|r| r.row == row).unwrap().message.clone();
+    assert_eq!(msg(3), "column name: required non-empty, found ''");
+    assert_eq!(msg(4), "column parent_id: required when entity_type = 'branch', found null");
+    assert_eq!(
+        msg(5),
+        "column entity_id: expected a valid entity id (check character 3 expected), found '91350100M000100Y44'"
+    );
+    assert_eq!(msg(14), "column status: expected one of active, abnormal, revoked, deregistered; found 'gone'");
+    assert_eq!(msg(15), "column name: required, found null");
+    assert!(msg(12).contains("appears 2 times in partition ingest_date=2026-11-27"), "{}", msg(12));
+    assert_eq!(i.entities.len(), 4, "three companies and the branch");
+    assert_eq!(i.registry.report.rows_read, 17);
+    assert_eq!(i.registry.report.rows_rejected, 13);
+}
+
+#[test]
+fn registry_table_is_sorted_by_entity_id_with_dense_indexes() {
+    let (_t, w) = wh();
+    let rows = [company(7), company(2), company(5)];
+    land(&w, Dataset::Registry, D, "part-0", &rows.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    let i = inputs(&w, D).unwrap();
+    assert_eq!(strings(&i.registry, "entity_id"), vec![entity(2), entity(5), entity(7)]);
+    assert_eq!(i.entities.lookup(&entity(5)), Some(1));
+}
+
+#[test]
+fn holdings_rules() {
+    let (_t, w) = wh();
+    registry_with(&w, D, &[]);
+    let h = |holder: &str, kind: &str, owned: &str, pct: &str| {
+        format!(r#"{{"holder_id":"{holder}","holder_kind":"{kind}","entity_id":"{owned}","share_pct":{pct}}}"#)
+    };
+    let rows = [
+        h(&entity(1), "entity", &entity(2), "60"),    // 0 ok
+        h(&person(1), "person", &entity(2), "40"),    // 1 ok: 60 + 40 = 100
+        h(&person(1), "entity", &entity(3), "10"),    // 2 a person id as an entity holder
+        h(&entity(1), "person", &entity(3), "10"),    // 3 an entity id as a person holder
+        h(&person(2), "person", &entity(3), "0"),     // 4 zero share
+        h(&person(3), "person", &entity(3), "100.5"), // 5 over 100
+        h(&person(4), "person", &entity(1), "70"),    // 6 \ 70 + 30.02 > 100.01: both rejected
+        h(&person(5), "person", &entity(1), "30.02"), // 7 /
+        h(&person(6), "person", &entity(99), "10"),   // 8 not in the registry
+        h(&person(7), "person", &entity(3), "5"),     // 9 \ the same key twice
+        h(&person(7), "person", &entity(3), "5"),     // 10 /
+        h(&person(8), "trust", &entity(3), "5"),      // 11 unknown holder kind
+    ];
+    land(&w, Dataset::Holdings, D, "part-0", &rows.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    let i = inputs(&w, D).unwrap();
+    assert_eq!(
+        codes(&i.holdings),
+        vec![
+            (2, "bad_entity_id"),
+            (3, "bad_person_id"),
+            (4, "bad_range"),
+            (5, "bad_range"),
+            (6, "shares_over_100"),
+            (7, "shares_over_100"),
+            (8, "unknown_entity"),
+            (9, "duplicate_key"),
+            (10, "duplicate_key"),
+            (11, "bad_enum"),
+        ]
+    );
+    assert_eq!(i.holdings.num_rows(), 2);
+}
+
+#[test]
+fn shares_count_only_rows_that_passed_earlier_rules() {
+    let (_t, w) = wh();
+    registry_with(&w, D, &[]);
+    let h = |holder: &str, pct: &str| {
+        format!(r#"{{"holder_id":"{holder}","holder_kind":"person","entity_id":"{}","share_pct":{pct}}}"#, entity(2))
+    };
+    // 90 + a rejected 150 (bad_range) + a duplicated 20 (both copies rejected) stays under 100.01.
+    let rows =
+        [h(&person(1), "90"), h(&person(2), "150"), h(&person(3), "20"), h(&person(3), "20"), h(&person(4), "10.01")];
+    land(&w, Dataset::Holdings, D, "part-0", &rows.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    let i = inputs(&w, D).unwrap();
+    assert_eq!(codes(&i.holdings), vec![(1, "bad_range"), (2, "duplicate_key"), (3, "duplicate_key")]);
+}
+
+fn violation(case: &str, e: &str, decided: &str, status: &str) -> String {
+    format!(
+        r#"{{"case_id":"{case}","entity_id":"{e}","decided_on":"{decided}","category":"counterfeit","severity":"grave","fine_cny":"1000.00","status":"{status}","authority":"350100"}}"#
+    )
+}
+
+#[test]
+fn event_versions_newest_accepted_wins_across_partitions() {
+    let (_t, w) = wh();
+    registry_with(&w, D, &[]);
+    let e1 = entity(1);
+    land(
+        &w,
+        Dataset::Violations,
+        "2026-11-25",
+        "a",
+        &[&violation("V1", &e1, "2026-01-01", "effective"), &violation("V2", &e1, "2026-01-01", "effective")],
+    );
+    // V1 revoked on appeal the next night; V2's newer version is bad and must not hide the older one.
+    land(
+        &w,
+        Dataset::Violations,
+        "2026-11-26",
+        "a",
+        &[&violation("V1", &e1, "2026-01-01", "revoked"), &violation("V2", &e1, "2026-01-01", "annulled")],
+    );
+    let i = inputs(&w, D).unwrap();
+    assert_eq!(codes(&i.violations), vec![(3, "bad_enum")]);
+    let statuses: Vec<(String, String)> =
+        strings(&i.violations, "case_id").into_iter().zip(strings(&i.violations, "status")).collect();
+    let mut statuses = statuses;
+    statuses.sort();
+    assert_eq!(statuses, vec![("V1".into(), "revoked".into()), ("V2".into(), "effective".into())]);
+    assert_eq!(i.violations.report.rows_current, 2);
+    assert_eq!(i.violations.report.rows_accepted, 3);
+}
+
+#[test]
+fn duplicate_keys_within_one_partition_reject_every_copy() {
+    let (_t, w) = wh();
+    registry_with(&w, D, &[]);
+    let e1 = entity(1);
+    land(&w, Dataset::Violations, "2026-11-25", "a", &[&violation("V1", &e1, "2026-01-01", "effective")]);
+    // Two versions of V1 in one partition, in two files: both rejected, the older partition's version stays.
+    land(&w, Dataset::Violations, "2026-11-26", "a", &[&violation("V1", &e1, "2026-01-01", "revoked")]);
+    land(
+        &w,
+        Dataset::Violations,
+        "2026-11-26",
+        "b",
+        &[&violation("V1", &e1, "2026-01-02", "suspended"), &violation("V3", "bad", "2026-01-01", "effective")],
+    );
+    let i = inputs(&w, D).unwrap();
+    assert_eq!(codes(&i.violations), vec![(1, "duplicate_key"), (2, "duplicate_key"), (3, "bad_entity_id")]);
+    assert_eq!(strings(&i.violations, "status"), vec!["effective".to_string()]);
+}
+
+#[test]
+fn a_copy_with_an_earlier_fault_keeps_its_code_but_still_counts() {
+    let (_t, w) = wh();
+    registry_with(&w, D, &[]);
+    let e1 = entity(1);
+    land(
+        &w,
+        Dataset::Violations,
+        D,
+        "a",
+        &[&violation("V1", &e1, "2026-01-01", "effective"), &violation("V1", &e1, "2026-01-01", "void")],
+    );
+    let i = inputs(&w, D).unwrap();
+    assert_eq!(codes(&i.violations), vec![(0, "duplicate_key"), (1, "bad_enum")]);
+}
+
+#[test]
+fn events_of_unknown_entities_and_future_dates() {
+    let (_t, w) = wh();
+    registry_with(&w, D, &[]);
+    land(
+        &w,
+        Dataset::Violations,
+        D,
+        "a",
+        &[
+            &violation("V1", &entity(42), "2026-01-01", "effective"),
+            &violation("V2", &entity(1), "2026-11-28", "effective"),
+        ],
+    );
+    let c = |id: &str, e: &str, received: &str| {
+        format!(
+            r#"{{"complaint_id":"{id}","entity_id":"{e}","received_on":"{received}","channel":"web","verified":true,"outcome":"unresolved","amount_cny":"-5.00"}}"#
+        )
+    };
+    land(
+        &w,
+        Dataset::Complaints,
+        D,
+        "a",
+        &[
+            &c("C1", &entity(1), "2026-01-01"),
+            r#"{"complaint_id":"C2","entity_id":"x","received_on":"2026-01-01","channel":"web","outcome":"unresolved"}"#,
+        ],
+    );
+    let i = inputs(&w, D).unwrap();
+    assert_eq!(codes(&i.violations), vec![(0, "unknown_entity"), (1, "future_date")]);
+    assert_eq!(codes(&i.complaints), vec![(0, "bad_range"), (1, "missing_required")]);
+    let m = &i.complaints.rejects[1].message;
+    assert_eq!(m, "column verified: required, found null", "verified is checked before entity_id's bad_entity_id");
+}
+
+#[test]
+fn repairs_must_name_a_known_violation_of_their_entity() {
+    let (_t, w) = wh();
+    registry_with(&w, D, &[]);
+    let (e1, e2) = (entity(1), entity(2));
+    land(
+        &w,
+        Dataset::Violations,
+        "2026-11-25",
+        "a",
+        &[&violation("V1", &e1, "2026-01-01", "effective"), &violation("V2", &e2, "2026-01-01", "effective")],
+    );
+    land(&w, Dataset::Violations, "2026-11-26", "a", &[&violation("V1", &e1, "2026-01-01", "revoked")]);
+    let r = |id: &str, e: &str, case: &str| {
+        format!(r#"{{"repair_id":"{id}","entity_id":"{e}","case_id":"{case}","approved_on":"2026-06-01"}}"#)
+    };
+    land(&w, Dataset::Repairs, D, "a", &[&r("R1", &e1, "V1"), &r("R2", &e1, "V2"), &r("R3", &e1, "V9")]);
+    let i = inputs(&w, D).unwrap();
+    assert_eq!(
+        codes(&i.repairs),
+        vec![(1, "unknown_case"), (2, "unknown_case")],
+        "a revoked violation is known; another entity's is not"
+    );
+}
+
+#[test]
+fn snapshot_choice_follows_the_as_of_date() {
+    let (_t, w) = wh();
+    land(&w, Dataset::Registry, "2026-11-25", "p", &[&company(1)]);
+    land(&w, Dataset::Registry, "2026-11-26", "p", &[&company(1), &company(2)]);
+    land(&w, Dataset::Registry, "2026-11-28", "p", &[&company(1), &company(2), &company(3)]);
+    assert_eq!(inputs(&w, "2026-11-25").unwrap().entities.len(), 1);
+    assert_eq!(inputs(&w, "2026-11-27").unwrap().entities.len(), 2, "the newest partition <= D, never a newer one");
+    let e = inputs(&w, "2026-11-24").err().unwrap();
+    assert!(e.to_string().contains("landing/registry: no partition with ingest_date <= 2026-11-24"), "{e}");
+}
+
+#[test]
+fn rerunning_an_old_date_ignores_newer_event_partitions() {
+    let (_t, w) = wh();
+    registry_with(&w, "2026-11-20", &[]);
+    let e1 = entity(1);
+    land(&w, Dataset::Violations, "2026-11-25", "a", &[&violation("V1", &e1, "2026-01-01", "effective")]);
+    land(
+        &w,
+        Dataset::Violations,
+        "2026-11-27",
+        "a",
+        &[&violation("V1", &e1, "2026-01-01", "revoked"), &violation("V2", &e1, "2026-11-27", "effective")],
+    );
+    let old = inputs(&w, "2026-11-26").unwrap();
+    assert_eq!(strings(&old.violations, "status"), vec!["effective".to_string()]);
+    assert_eq!(old.violations.report.rows_read, 1);
+}
+
+#[test]
+fn file_level_faults_name_file_column_expected_and_found() {
+    let (_t, w) = wh();
+    registry_with(&w, D, &[]);
+    // share_pct written as text
+    let bad_schema = Arc::new(Schema::new(vec![
+        Field::new("holder_id", DataType::Utf8, true),
+        Field::new("holder_kind", DataType::Utf8, true),
+        Field::new("entity_id", DataType::Utf8, true),
+        Field::new("share_pct", DataType::Utf8, true),
+    ]));
+    land_with_schema(
+        &w,
+        Dataset::Holdings,
+        D,
+        "typed",
+        bad_schema,
+        &[r#"{"holder_id":"x","holder_kind":"person","entity_id":"y","share_pct":"12"}"#],
+    );
+    // a complaint file without its verified column
+    let no_verified = Arc::new(Schema::new(vec![
+        Field::new("complaint_id", DataType::Utf8, true),
+        Field::new("entity_id", DataType::Utf8, true),
+        Field::new("received_on", DataType::Date32, true),
+        Field::new("channel", DataType::Utf8, true),
+        Field::new("outcome", DataType::Utf8, true),
+    ]));
+    land_with_schema(&w, Dataset::Complaints, D, "short", no_verified, &[]);
+    std::fs::create_dir_all(w.landing(Dataset::Violations).join("2026-11-27")).unwrap();
+    let junk = w.landing_partition(Dataset::Repairs, D.parse().unwrap());
+    std::fs::create_dir_all(&junk).unwrap();
+    std::fs::write(junk.join("broken.parquet"), b"not parquet at all").unwrap();
+    std::fs::write(junk.join("_SUCCESS"), b"").unwrap();
+
+    let e = inputs(&w, D).err().unwrap().to_string();
+    for expected in [
+        "landing/holdings/ingest_date=2026-11-27/typed.parquet: column share_pct has the wrong type: expected float64, found Utf8",
+        "landing/complaints/ingest_date=2026-11-27/short.parquet: required column verified is missing: expected boolean, found no such column",
+        "landing/violations/2026-11-27: folder is not a partition: expected a name of the form ingest_date=YYYY-MM-DD",
+        "landing/repairs/ingest_date=2026-11-27/broken.parquet: not readable Parquet",
+    ] {
+        assert!(e.contains(expected), "missing «{expected}» in:\n{e}");
+    }
+    assert!(!e.contains("_SUCCESS"), "files not ending in .parquet do not count");
+}
+
+#[test]
+fn optional_columns_may_be_absent_and_extra_columns_are_ignored() {
+    let (_t, w) = wh();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("entity_id", DataType::LargeUtf8, true),
+        Field::new("name", DataType::Utf8, true),
+        Field::new("entity_type", DataType::Utf8, true),
+        Field::new("parent_id", DataType::Utf8, true),
+        Field::new("region", DataType::Utf8, true),
+        Field::new("established_on", DataType::Date32, true),
+        Field::new("status", DataType::Utf8, true),
+        Field::new("source_system", DataType::Utf8, true),
+    ]));
+    let row = format!(
+        r#"{{"entity_id":"{}","name":"N","entity_type":"company","region":"350100","established_on":"2020-01-01","status":"active","source_system":"x"}}"#,
+        entity(1)
+    );
+    land_with_schema(&w, Dataset::Registry, D, "p", schema, &[&row]);
+    let i = inputs(&w, D).unwrap();
+    assert!(i.registry.rejects.is_empty());
+    assert_eq!(i.entities.len(), 1);
+}
+
+#[test]
+fn parent_id_must_be_present_as_a_column() {
+    let (_t, w) = wh();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("entity_id", DataType::Utf8, true),
+        Field::new("name", DataType::Utf8, true),
+        Field::new("entity_type", DataType::Utf8, true),
+        Field::new("region", DataType::Utf8, true),
+        Field::new("established_on", DataType::Date32, true),
+        Field::new("status", DataType::Utf8, true),
+    ]));
+    land_with_schema(&w, Dataset::Registry, D, "p", schema, &[]);
+    let e = inputs(&w, D).err().unwrap().to_string();
+    assert!(e.contains("required column parent_id is missing"), "{e}");
+}
