@@ -6,13 +6,16 @@
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, Float64Array, RecordBatch};
-use arrow::datatypes::{DataType, Float64Type, SchemaRef};
+use arrow::datatypes::{DataType, Float64Type, Int64Type, SchemaRef};
+use datafusion::common::ScalarValue;
 use datafusion::datasource::MemTable;
+use datafusion::error::DataFusionError;
 use datafusion::error::Result as DfResult;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::logical_expr::{create_udf, ColumnarValue, Expr, ScalarUDF, Volatility};
+use datafusion::logical_expr::{create_udf, lit, ColumnarValue, Expr, ScalarUDF, Volatility};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+use crate::base::decay::Decay;
 use crate::base::rounding::round_score;
 
 /// Limits of a run's engine.
@@ -39,6 +42,7 @@ pub fn session(limits: EngineLimits) -> DfResult<SessionContext> {
     let runtime = RuntimeEnvBuilder::new().with_memory_limit(limits.memory_limit, 1.0).build_arc()?;
     let ctx = SessionContext::new_with_config_rt(config, runtime);
     ctx.register_udf(credit_round_udf());
+    ctx.register_udf(credit_weight_udf());
     Ok(ctx)
 }
 
@@ -78,6 +82,44 @@ pub fn credit_round_udf() -> ScalarUDF {
             Ok(ColumnarValue::Array(out))
         }),
     )
+}
+
+/// `credit_weight(decay_code, window_days, half_life_days, age_days)`:
+/// policy.md step 3's weight, computed by [`Decay::weight`] (the first
+/// three arguments are [`Decay::to_code`] and the rule's window).
+pub fn credit_weight_udf() -> ScalarUDF {
+    create_udf(
+        "credit_weight",
+        vec![DataType::Int32, DataType::Int64, DataType::Float64, DataType::Int64],
+        DataType::Float64,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let scalar = |i: usize| match &args[i] {
+                ColumnarValue::Scalar(v) => Ok(v.clone()),
+                ColumnarValue::Array(_) => {
+                    Err(DataFusionError::Internal("credit_weight takes its decay as literals".into()))
+                }
+            };
+            let (ScalarValue::Int32(Some(code)), ScalarValue::Int64(Some(window)), ScalarValue::Float64(Some(h))) =
+                (scalar(0)?, scalar(1)?, scalar(2)?)
+            else {
+                return Err(DataFusionError::Internal("credit_weight: null decay arguments".into()));
+            };
+            let decay = Decay::from_code(code, h)
+                .ok_or_else(|| DataFusionError::Internal(format!("credit_weight: decay code {code}")))?;
+            let ages = args[3].to_array(1)?;
+            let ages = ages.as_primitive::<Int64Type>();
+            let out: Float64Array = ages.iter().map(|a| a.map(|a| decay.weight(window, a))).collect();
+            Ok(ColumnarValue::Array(Arc::new(out)))
+        }),
+    )
+}
+
+/// The expression `credit_weight(...)` of a record of age `age` under a
+/// rule with `decay` and `window_days`.
+pub fn credit_weight(decay: Decay, window_days: i64, age: Expr) -> Expr {
+    let (code, h) = decay.to_code();
+    credit_weight_udf().call(vec![lit(code), lit(window_days), lit(h), age])
 }
 
 /// The expression `credit_round(e)`.

@@ -178,8 +178,10 @@ impl AsOf {
         date_to_days(self.0)
     }
 
-    pub fn from_days_since_epoch(days: i32) -> AsOf {
-        AsOf(days_to_date(days))
+    /// The date of an Arrow Date32 value; `None` outside the dates chrono
+    /// can represent.
+    pub fn from_days_since_epoch(days: i32) -> Option<AsOf> {
+        days_to_date(days).map(AsOf)
     }
 
     /// The date `n` days later (earlier when negative).
@@ -193,9 +195,10 @@ pub fn date_to_days(d: NaiveDate) -> i32 {
     d.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE
 }
 
-/// Calendar date of an Arrow Date32 value.
-pub fn days_to_date(days: i32) -> NaiveDate {
-    NaiveDate::from_num_days_from_ce_opt(days + UNIX_EPOCH_DAYS_FROM_CE).expect("date in range")
+/// Calendar date of an Arrow Date32 value; `None` for a value outside the
+/// dates chrono can represent (a hostile file can hold any i32).
+pub fn days_to_date(days: i32) -> Option<NaiveDate> {
+    NaiveDate::from_num_days_from_ce_opt(days.checked_add(UNIX_EPOCH_DAYS_FROM_CE)?)
 }
 
 /// Parses exactly `YYYY-MM-DD`.
@@ -277,7 +280,9 @@ mod tests {
     #[test]
     fn dates_round_trip_through_date32() {
         let d: AsOf = "2026-11-27".parse().unwrap();
-        assert_eq!(AsOf::from_days_since_epoch(d.days_since_epoch()), d);
+        assert_eq!(AsOf::from_days_since_epoch(d.days_since_epoch()), Some(d));
+        assert_eq!(days_to_date(i32::MAX), None, "far outside chrono's range");
+        assert_eq!(days_to_date(i32::MIN), None);
         assert_eq!(date_to_days(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()), 0);
         assert!("2026-02-30".parse::<AsOf>().is_err());
         assert!("2026-1-01".parse::<AsOf>().is_err());

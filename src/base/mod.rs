@@ -1,14 +1,17 @@
 //! Foundations every layer shares; nothing here imports a module above `base`.
 
 pub mod contract;
+pub mod decay;
 pub mod engine;
 pub mod entities;
 pub mod ids;
+pub mod landing_file;
 pub mod lock;
 pub mod marts;
 pub mod parquet_io;
 pub mod rounding;
 pub mod sign;
 pub mod store;
+pub mod tables;
 pub mod telemetry;
 pub mod warehouse;

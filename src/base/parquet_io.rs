@@ -14,10 +14,15 @@ use parquet::file::properties::WriterProperties;
 /// Rows per row group in files we write.
 pub const ROW_GROUP_ROWS: usize = 1024 * 1024;
 
-fn properties() -> WriterProperties {
+/// Rows per row group in marts sorted by entity id that the faces read a
+/// few entities from: small groups, so that the row-group statistics skip
+/// all but one.
+pub const LOOKUP_ROW_GROUP_ROWS: usize = 16 * 1024;
+
+fn properties(row_group_rows: usize) -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_max_row_group_row_count(Some(row_group_rows))
         .set_created_by("credence".to_string())
         .build()
 }
@@ -30,8 +35,17 @@ pub struct ParquetSink {
 
 impl ParquetSink {
     pub fn create(path: &Path, schema: SchemaRef) -> Result<ParquetSink, ParquetError> {
+        ParquetSink::with_row_groups(path, schema, ROW_GROUP_ROWS)
+    }
+
+    /// A file of entity-sorted rows read by lookups ([`LOOKUP_ROW_GROUP_ROWS`]).
+    pub fn for_lookups(path: &Path, schema: SchemaRef) -> Result<ParquetSink, ParquetError> {
+        ParquetSink::with_row_groups(path, schema, LOOKUP_ROW_GROUP_ROWS)
+    }
+
+    fn with_row_groups(path: &Path, schema: SchemaRef, rows: usize) -> Result<ParquetSink, ParquetError> {
         let file = File::create(path)?;
-        Ok(ParquetSink { writer: ArrowWriter::try_new(file, schema, Some(properties()))?, rows: 0 })
+        Ok(ParquetSink { writer: ArrowWriter::try_new(file, schema, Some(properties(rows)))?, rows: 0 })
     }
 
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), ParquetError> {

@@ -21,6 +21,32 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::base::contract::Dataset;
 use crate::base::ids::AsOf;
 
+/// The marts a run writes under `marts/`. The per-list marts live under
+/// `marts/<mart>/list=L/as_of=D/`, the others under `marts/<mart>/as_of=D/`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mart {
+    /// Scores, grades and reasons (policy.md, "Outputs of scoring").
+    Scores,
+    /// The validated registry snapshot of the run, quarantined rows excluded.
+    Registry,
+    /// Members of a list (joint-sanctions.md, "Outputs").
+    Listings,
+    /// Restricted persons and flagged entities of a list.
+    Related,
+}
+
+impl Mart {
+    /// The folder name under `marts/`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mart::Scores => "scores",
+            Mart::Registry => "registry",
+            Mart::Listings => "listings",
+            Mart::Related => "related",
+        }
+    }
+}
+
 /// A warehouse root and its layout.
 #[derive(Clone, Debug)]
 pub struct Warehouse {
@@ -52,13 +78,27 @@ impl Warehouse {
     }
 
     /// `marts/<mart>/as_of=D/`
-    pub fn mart(&self, mart: &str, as_of: AsOf) -> PathBuf {
-        self.root.join("marts").join(mart).join(format!("as_of={as_of}"))
+    pub fn mart(&self, mart: Mart, as_of: AsOf) -> PathBuf {
+        self.root.join("marts").join(mart.name()).join(format!("as_of={as_of}"))
     }
 
     /// `marts/<mart>/list=L/as_of=D/`
-    pub fn list_mart(&self, mart: &str, list: &str, as_of: AsOf) -> PathBuf {
-        self.root.join("marts").join(mart).join(format!("list={list}")).join(format!("as_of={as_of}"))
+    pub fn list_mart(&self, mart: Mart, list: &str, as_of: AsOf) -> PathBuf {
+        self.list_mart_root(mart, list).join(format!("as_of={as_of}"))
+    }
+
+    fn list_mart_root(&self, mart: Mart, list: &str) -> PathBuf {
+        self.root.join("marts").join(mart.name()).join(format!("list={list}"))
+    }
+
+    /// The as-of dates that have a partition of `mart`, ascending.
+    pub fn mart_dates(&self, mart: Mart) -> Vec<AsOf> {
+        as_of_partitions(&self.root.join("marts").join(mart.name()))
+    }
+
+    /// The as-of dates that have a partition of a per-list `mart` of `list`, ascending.
+    pub fn list_mart_dates(&self, mart: Mart, list: &str) -> Vec<AsOf> {
+        as_of_partitions(&self.list_mart_root(mart, list))
     }
 
     /// `published/<list>/`
@@ -107,6 +147,21 @@ impl Warehouse {
             _ => Ok(()),
         }
     }
+}
+
+/// The `as_of=D` partition folders under `dir`, ascending (none when `dir` is absent).
+fn as_of_partitions(dir: &Path) -> Vec<AsOf> {
+    let mut dates: Vec<AsOf> = fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.path().is_dir())
+                .filter_map(|e| e.file_name().to_string_lossy().strip_prefix("as_of=").and_then(|d| d.parse().ok()))
+                .collect()
+        })
+        .unwrap_or_default();
+    dates.sort();
+    dates
 }
 
 /// A folder under `.staging/` that becomes `destination` on [`StagedDir::commit`];
@@ -207,7 +262,7 @@ mod tests {
     fn commit_replaces_an_existing_folder_whole() {
         let tmp = tempfile::tempdir().unwrap();
         let wh = Warehouse::new(tmp.path());
-        let dest = wh.mart("scores", "2026-11-27".parse().unwrap());
+        let dest = wh.mart(Mart::Scores, "2026-11-27".parse().unwrap());
         let first = wh.stage(dest.clone()).unwrap();
         fs::write(first.path().join("a.parquet"), b"old").unwrap();
         fs::write(first.path().join("b.parquet"), b"old").unwrap();
@@ -228,7 +283,7 @@ mod tests {
     fn an_uncommitted_stage_leaves_the_destination_alone() {
         let tmp = tempfile::tempdir().unwrap();
         let wh = Warehouse::new(tmp.path());
-        let dest = wh.mart("scores", "2026-11-27".parse().unwrap());
+        let dest = wh.mart(Mart::Scores, "2026-11-27".parse().unwrap());
         let s = wh.stage(dest.clone()).unwrap();
         fs::write(s.path().join("a.parquet"), b"x").unwrap();
         drop(s);

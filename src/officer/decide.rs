@@ -6,11 +6,13 @@ use std::collections::BTreeSet;
 
 use crate::base::ids::{AsOf, EntityId};
 use crate::base::marts::listings::{self, Basis, ReviewStatus};
-use crate::base::marts;
+use crate::base::marts::registry;
+use crate::base::marts::scores;
+use crate::base::marts::{mart_error, MartError};
+use crate::base::store::{Action, NewDecision, Store, StoreError};
+use crate::base::warehouse::{Mart, Warehouse};
 use crate::config::policy::Policy;
 use crate::stages::review::DecisionBook;
-use crate::base::store::{Action, NewDecision, Store, StoreError};
-use crate::base::warehouse::Warehouse;
 
 /// Fewest characters of a decision's reason (after trimming).
 pub const MIN_REASON_CHARS: usize = 10;
@@ -46,8 +48,8 @@ pub enum Refusal {
     NotPending { action: &'static str, entity: String, list: String, as_of: AsOf, found: String },
     #[error("cannot revoke: no exemption of {entity} from {list} is in force")]
     NoExemption { entity: String, list: String },
-    #[error("reading the warehouse: {0}")]
-    Read(String),
+    #[error(transparent)]
+    Read(#[from] MartError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -75,9 +77,20 @@ pub fn decide(wh: &Warehouse, policy: &Policy, store: &Store, req: &Request) -> 
         return Err(Refusal::UntilWithoutExempt);
     }
     let ids: BTreeSet<String> = [req.entity.to_string()].into();
-    let facts = marts::registry_facts(wh, None, &ids).map_err(Refusal::Read)?;
-    if !facts.contains_key(req.entity) {
-        let snapshot = newest_registry(wh).unwrap_or_else(|| "none".into());
+    // The registry as the newest run accepted it.
+    let newest = wh.mart_dates(Mart::Registry).pop();
+    let known = match newest {
+        Some(d) => registry::facts(wh, d, &ids).map_err(mart_error("the registry mart"))?.contains_key(req.entity),
+        None => false,
+    };
+    if !known {
+        let snapshot = match newest {
+            Some(d) => match registry::snapshot(wh, d).map_err(mart_error("the registry mart"))? {
+                Some(s) => format!("ingest_date={s}"),
+                None => format!("of the run as of {d}, empty"),
+            },
+            None => "none: no run yet".into(),
+        };
         return Err(Refusal::NotInRegistry { entity: req.entity.into(), snapshot });
     }
 
@@ -85,11 +98,11 @@ pub fn decide(wh: &Warehouse, policy: &Policy, store: &Store, req: &Request) -> 
     match req.action {
         Action::Confirm | Action::Reject => {
             let verb = if req.action == Action::Confirm { "confirm" } else { "reject" };
-            let Some(as_of) = listings::partitions(wh.root(), "listings", req.list).pop() else {
+            let Some(as_of) = wh.list_mart_dates(Mart::Listings, req.list).pop() else {
                 return Err(Refusal::NoListing { action: verb, entity: req.entity.into(), list: req.list.into() });
             };
-            let rows = listings::read_listings(&wh.list_mart("listings", req.list, as_of))
-                .map_err(|e| Refusal::Read(e.to_string()))?;
+            let rows = listings::read_listings(&wh.list_mart(Mart::Listings, req.list, as_of))
+                .map_err(mart_error("the listings mart"))?;
             let row = rows.into_iter().find(|r| r.entity_id == req.entity);
             let found = match &row {
                 None => "not a member".to_string(),
@@ -110,8 +123,8 @@ pub fn decide(wh: &Warehouse, policy: &Policy, store: &Store, req: &Request) -> 
                 // The reject holds only while basis and rules stay these.
                 let recorded = match row.basis {
                     Basis::Joint => row.rules.clone(),
-                    Basis::Direct => marts::scores(wh, as_of, &ids)
-                        .map_err(|e| Refusal::Read(e.to_string()))?
+                    Basis::Direct => scores::read(wh, as_of, &ids)
+                        .map_err(mart_error("the scores mart"))?
                         .get(req.entity)
                         .map(|s| s.reasons.iter().map(|r| r.rule_id.clone()).collect())
                         .unwrap_or_default(),
@@ -140,12 +153,4 @@ pub fn decide(wh: &Warehouse, policy: &Policy, store: &Store, req: &Request) -> 
         basis,
         rules: rules.as_deref(),
     })?)
-}
-
-fn newest_registry(wh: &Warehouse) -> Option<String> {
-    let dir = wh.landing(crate::base::contract::Dataset::Registry);
-    let mut names: Vec<String> =
-        std::fs::read_dir(dir).ok()?.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
-    names.sort();
-    names.pop()
 }

@@ -6,18 +6,20 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::{Date32Type, Int64Type};
-use arrow::util::display::array_value_to_string;
+use arrow::array::AsArray;
+use arrow::datatypes::Int64Type;
 
 use crate::base::contract::{Contract, Dataset};
-use crate::base::ids::{days_to_date, AsOf};
-use crate::stages::landing;
-use crate::base::marts::listings::{self, ListingRow, RelatedRow};
-use crate::base::marts::{self, RegistryFacts, ScoreRow};
-use crate::config::policy::{Decay, EventDataset, Policy};
+use crate::base::ids::AsOf;
+use crate::base::marts::listings::{self, ListingRow};
+use crate::base::marts::registry::{self, RegistryFacts};
+use crate::base::marts::related::{self, RelatedRow};
+use crate::base::marts::scores::{self, ScoreRow};
+use crate::base::marts::{self, records};
 use crate::base::store::{Decision, Store};
+use crate::base::warehouse::Mart;
 use crate::base::warehouse::Warehouse;
+use crate::config::policy::{EventDataset, Policy};
 
 /// One record behind a reason.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -87,14 +89,13 @@ pub fn explain(
     entity: &str,
     as_of: AsOf,
 ) -> Result<Explanation, ExplainError> {
-    let scores_dir = wh.mart("scores", as_of);
+    let scores_dir = wh.mart(Mart::Scores, as_of);
     if !scores_dir.join("part-0.parquet").exists() {
         return Err(ExplainError::NoRun(as_of));
     }
     let ids: BTreeSet<String> = [entity.to_string()].into();
-    let registry =
-        marts::registry_facts(wh, Some(as_of), &ids).map_err(|e| read_err("the registry")(&e))?.remove(entity);
-    let score = marts::scores(wh, as_of, &ids).map_err(|e| read_err("the scores mart")(&e))?.remove(entity);
+    let registry = registry::facts(wh, as_of, &ids).map_err(|e| read_err("the registry mart")(&e))?.remove(entity);
+    let score = scores::read(wh, as_of, &ids).map_err(|e| read_err("the scores mart")(&e))?.remove(entity);
 
     let mut reasons = Vec::new();
     if let Some(s) = &score {
@@ -106,7 +107,7 @@ pub fn explain(
         }
         let mut found: HashMap<(EventDataset, String), RecordCard> = HashMap::new();
         for (ds, ids) in &wanted {
-            for card in find_records(wh, as_of, *ds, ids)? {
+            for card in find_records(wh, as_of, *ds, entity, ids)? {
                 found.insert((*ds, card.record_id.clone()), card);
             }
         }
@@ -120,7 +121,7 @@ pub fn explain(
                 .filter_map(|id| ds.and_then(|d| found.get(&(d, id.clone()))).cloned())
                 .map(|mut card| {
                     if let Some(rule) = rule {
-                        card.weight = weight(rule.decay, rule.window_days, card.age_days);
+                        card.weight = rule.decay.weight(rule.window_days, card.age_days);
                         card.points = rule.points * card.weight;
                     }
                     card
@@ -143,14 +144,14 @@ pub fn explain(
     let mut flagged = Vec::new();
     let rep = registry.as_ref().and_then(|r| r.legal_rep_id.clone());
     for list in &policy.lists {
-        let dir = wh.list_mart("listings", &list.id, as_of);
+        let dir = wh.list_mart(Mart::Listings, &list.id, as_of);
         if dir.exists() {
             let rows = listings::read_listings(&dir).map_err(|e| read_err("the listings mart")(&e))?;
             memberships.extend(rows.into_iter().filter(|r| r.entity_id == entity));
         }
-        let dir = wh.list_mart("related", &list.id, as_of);
+        let dir = wh.list_mart(Mart::Related, &list.id, as_of);
         if dir.exists() {
-            for r in listings::read_related(&dir).map_err(|e| read_err("the related mart")(&e))? {
+            for r in related::read_related(&dir).map_err(|e| read_err("the related mart")(&e))? {
                 if Some(&r.subject_id) == rep.as_ref() {
                     representative.push(r);
                 } else if r.subject_id == entity {
@@ -186,69 +187,40 @@ fn rule_dataset(policy: &Policy, rule_id: &str) -> Option<EventDataset> {
         .or_else(|| policy.direct_grades.iter().find(|g| g.id == rule_id).map(|g| g.dataset))
 }
 
-/// policy.md step 3.
-pub fn weight(decay: Decay, window_days: i64, age: i64) -> f64 {
-    match decay {
-        Decay::None => 1.0,
-        Decay::Linear => (window_days - age) as f64 / window_days as f64,
-        Decay::HalfLife(h) => 0.5f64.powf(age as f64 / h),
-    }
-}
-
-/// The records with the given keys as a run as of `as_of` saw them: the
-/// newest version among rows not in that run's quarantine.
+/// The records with the given keys behind an entity's reasons as a run as
+/// of `as_of` saw them: the newest version among rows not in that run's
+/// quarantine, read from the records mart.
 pub fn find_records(
     wh: &Warehouse,
     as_of: AsOf,
     dataset: EventDataset,
+    entity: &str,
     keys: &BTreeSet<String>,
 ) -> Result<Vec<RecordCard>, ExplainError> {
     let d: Dataset = dataset.dataset();
     let contract = Contract::load(d).map_err(|e| read_err("the contracts")(&e))?;
     let key_col = contract.key[0];
-    let date_col = contract.column_index(dataset.date_column()).expect("date column");
     let quarantined = quarantined_rows(wh, d, as_of, &contract.columns[key_col].name, keys)?;
-    let mut faults = Vec::new();
-    let selection = landing::select(wh, &contract, as_of, &mut faults);
-    let mut found: HashMap<String, RecordCard> = HashMap::new();
-    for file in selection.files() {
-        let mut row0 = 0i64;
-        for b in file.read(&contract, None).map_err(|e| read_err(&file.relative)(&e))? {
-            let b = b.map_err(|e| read_err(&file.relative)(&e))?;
-            let k = b.column(key_col).as_string::<i32>();
-            let dates = b.column(date_col).as_primitive::<Date32Type>();
-            for r in 0..b.num_rows() {
-                if k.is_null(r)
-                    || !keys.contains(k.value(r))
-                    || quarantined.contains(&(file.relative.clone(), row0 + r as i64))
-                {
-                    continue;
-                }
-                let fields = contract
-                    .columns
-                    .iter()
-                    .enumerate()
-                    .map(|(ci, c)| (c.name.clone(), array_value_to_string(b.column(ci), r).unwrap_or_default()))
-                    .collect();
-                let date = days_to_date(dates.value(r));
-                found.insert(
-                    k.value(r).to_string(),
-                    RecordCard {
-                        record_id: k.value(r).to_string(),
-                        dataset: d.name().to_string(),
-                        date: date.to_string(),
-                        age_days: (as_of.date() - date).num_days(),
-                        weight: 0.0,
-                        points: 0.0,
-                        fields,
-                        source_file: file.relative.clone(),
-                    },
-                );
+    let found = records::read(wh, &contract, as_of, entity, keys, &quarantined)
+        .map_err(|e| read_err("the records mart")(&e))?;
+    let mut cards: Vec<RecordCard> = found
+        .into_iter()
+        .map(|(id, r)| {
+            let date =
+                r.fields.iter().find(|(k, _)| k == dataset.date_column()).map(|(_, v)| v.clone()).unwrap_or_default();
+            let age_days = date.parse::<AsOf>().map(|d| (as_of.date() - d.date()).num_days()).unwrap_or(0);
+            RecordCard {
+                record_id: id,
+                dataset: d.name().to_string(),
+                date,
+                age_days,
+                weight: 0.0,
+                points: 0.0,
+                fields: r.fields,
+                source_file: r.source_file,
             }
-            row0 += b.num_rows() as i64;
-        }
-    }
-    let mut cards: Vec<RecordCard> = found.into_values().collect();
+        })
+        .collect();
     cards.sort_by(|a, b| a.record_id.cmp(&b.record_id));
     Ok(cards)
 }

@@ -5,8 +5,10 @@ use std::collections::BTreeSet;
 
 use crate::base::ids::AsOf;
 use crate::base::marts::listings::{self, ListingRow, ReviewStatus};
-use crate::base::marts::{self, RegistryFacts, ScoreRow};
-use crate::base::warehouse::Warehouse;
+use crate::base::marts::registry::{self, RegistryFacts};
+use crate::base::marts::scores::{self, ScoreRow};
+use crate::base::marts::{mart_error, MartError};
+use crate::base::warehouse::{Mart, Warehouse};
 
 /// One pending member with what an officer decides on.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -20,20 +22,22 @@ pub struct QueueEntry {
 
 /// The pending members of `list` in its newest listing partition (or the
 /// one as of `as_of`), with the partition's date.
-pub fn pending(wh: &Warehouse, list: &str, as_of: Option<AsOf>) -> Result<Option<(AsOf, Vec<QueueEntry>)>, String> {
-    let dates = listings::partitions(wh.root(), "listings", list);
+pub fn pending(wh: &Warehouse, list: &str, as_of: Option<AsOf>) -> Result<Option<(AsOf, Vec<QueueEntry>)>, MartError> {
+    let dates = wh.list_mart_dates(Mart::Listings, list);
     let Some(at) = as_of.or(dates.last().copied()) else { return Ok(None) };
-    let rows = listings::read_listings(&wh.list_mart("listings", list, at)).map_err(|e| e.to_string())?;
+    let rows =
+        listings::read_listings(&wh.list_mart(Mart::Listings, list, at)).map_err(mart_error("the listings mart"))?;
     let rows: Vec<ListingRow> = rows.into_iter().filter(|r| r.review_status == ReviewStatus::Pending).collect();
     let ids: BTreeSet<String> = rows.iter().map(|r| r.entity_id.clone()).collect();
-    let mut scores = marts::scores(wh, at, &ids).map_err(|e| e.to_string())?;
-    let mut facts = marts::registry_facts(wh, Some(at), &ids)?;
+    let mut scores = scores::read(wh, at, &ids).map_err(mart_error("the scores mart"))?;
+    let mut facts = registry::facts(wh, at, &ids).map_err(mart_error("the registry mart"))?;
 
     // How long each has been pending: walk back through earlier partitions.
     let mut since: std::collections::HashMap<String, AsOf> = ids.iter().map(|i| (i.clone(), at)).collect();
     let mut still: BTreeSet<String> = ids.clone();
     for d in dates.iter().rev().filter(|d| **d < at) {
-        let earlier = listings::read_listings(&wh.list_mart("listings", list, *d)).map_err(|e| e.to_string())?;
+        let earlier = listings::read_listings(&wh.list_mart(Mart::Listings, list, *d))
+            .map_err(mart_error("the listings mart"))?;
         let pending_then: BTreeSet<String> =
             earlier.into_iter().filter(|r| r.review_status == ReviewStatus::Pending).map(|r| r.entity_id).collect();
         still.retain(|id| pending_then.contains(id));

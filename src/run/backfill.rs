@@ -6,8 +6,8 @@
 use tracing::info;
 
 use crate::base::ids::AsOf;
-use crate::run::{self, RunError, RunOptions};
 use crate::base::store::Store;
+use crate::run::{self, RunError, RunOptions};
 
 /// What happened to one date.
 #[derive(Clone, Debug, PartialEq)]

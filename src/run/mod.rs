@@ -30,26 +30,29 @@ use tracing::{info, info_span, Instrument};
 use crate::base::contract::{Contracts, Dataset};
 use crate::base::engine::{self, EngineLimits};
 use crate::base::ids::AsOf;
-use crate::stages::joint::graph::EntityGraph;
-use crate::stages::joint::{self, RegistryColumns};
-use crate::base::marts::listings::{self, Basis, ListingRow, RelatedRow, ReviewStatus, Stamp};
 use crate::base::lock::{LockError, RunLock};
 use crate::base::marts;
+use crate::base::marts::listings::{self, Basis, ListingRow, ReviewStatus, Stamp};
+use crate::base::marts::related::{self, RelatedRow};
+use crate::base::sign::Signer;
+use crate::base::store::{PolicyRef, RunId, Store, StoreError};
+use crate::base::tables::{Inputs, QualityReport, ENTITY_IDX};
+use crate::base::warehouse::StagedDir;
+use crate::base::warehouse::{Mart, Warehouse};
 use crate::config::partners::Partner;
 use crate::config::policy::ListSpec;
 use crate::config::policy::{EventDataset, Policy};
+use crate::stages::joint::graph::EntityGraph;
+use crate::stages::joint::{self, RegistryColumns};
+use crate::stages::landing::{self, LandingError};
 use crate::stages::publish::entries::RemovalFacts;
 use crate::stages::publish::files::{InputInfo, PartitionInfo};
 use crate::stages::publish::{self, PublishError};
-use crate::stages::quarantine::{self, QualityReport, QuarantineError};
+use crate::stages::quarantine::{self, QuarantineError};
 use crate::stages::review::{self, DecisionBook};
 use crate::stages::score::Scored;
 use crate::stages::score::{self, ScoreError, ScoreSummary};
-use crate::base::sign::Signer;
-use crate::base::store::{PolicyRef, RunId, Store, StoreError};
-use crate::stages::validate::{self, InputError, Inputs};
-use crate::base::warehouse::StagedDir;
-use crate::base::warehouse::Warehouse;
+use crate::stages::validate::{self, ReadError};
 
 /// The default share of rejected rows per dataset above which a run fails.
 pub const DEFAULT_MAX_REJECT_SHARE: f64 = 0.05;
@@ -125,7 +128,9 @@ pub enum RunError {
     #[error(transparent)]
     Locked(#[from] LockError),
     #[error(transparent)]
-    Input(#[from] InputError),
+    Landing(#[from] LandingError),
+    #[error(transparent)]
+    LandingRow(#[from] ReadError),
     #[error(transparent)]
     Publish(#[from] PublishError),
     #[error("reading {what}: {reason}")]
@@ -198,6 +203,58 @@ pub fn keep_columns(policy: &Policy, dataset: Dataset) -> Vec<String> {
         _ => {}
     }
     cols
+}
+
+/// Chooses the landing partitions of a run as of `as_of`, checks every
+/// file, and validates the five datasets: the one trip through the
+/// landing files.
+/// The staged marts validation writes are returned, to be committed with
+/// the run's other marts; `None` writes none (a benchmark, a dry run).
+pub fn validate_landing(
+    wh: &Warehouse,
+    contracts: &Contracts,
+    as_of: AsOf,
+    keep: &dyn Fn(Dataset) -> Vec<String>,
+    write_marts: bool,
+) -> Result<(Inputs, Vec<StagedDir>), RunError> {
+    let selections = landing::select_all(wh, contracts, as_of)?;
+    let io = |what: String| move |source| RunError::Io { what, source };
+    let mut staged = Vec::new();
+    let registry = if write_marts {
+        Some(wh.stage(wh.mart(Mart::Registry, as_of)).map_err(io("staging the registry mart".into()))?)
+    } else {
+        None
+    };
+    // Records are written for the event partitions that have none, or whose files changed.
+    let mut records: Vec<(Dataset, Vec<Option<PathBuf>>)> = Vec::new();
+    let mut record_dirs: Vec<(StagedDir, Dataset, usize)> = Vec::new();
+    if write_marts {
+        for d in marts::records::DATASETS {
+            let mut dirs = Vec::new();
+            for (i, p) in selections[d as usize].partitions.iter().enumerate() {
+                if marts::records::up_to_date(wh, d, p) {
+                    dirs.push(None);
+                } else {
+                    let dir = wh
+                        .stage(marts::records::partition_dir(wh, d, p.ingest_date))
+                        .map_err(io(format!("staging the records of {d} ingest_date={}", p.ingest_date)))?;
+                    dirs.push(Some(dir.path().to_path_buf()));
+                    record_dirs.push((dir, d, i));
+                }
+            }
+            records.push((d, dirs));
+        }
+    }
+    let out = validate::Outputs { registry: registry.as_ref().map(|d| d.path()), records: &records };
+    let inputs = validate::validate_inputs(contracts, selections, keep, &out)?;
+    for (dir, d, i) in record_dirs {
+        let partition = &inputs.get(d).selection.partitions[i];
+        marts::records::write_sources(dir.path(), partition)
+            .map_err(io(format!("writing the sources of the records of {d}")))?;
+        staged.push(dir);
+    }
+    staged.extend(registry);
+    Ok((inputs, staged))
 }
 
 /// Runs the nightly batch as of `opts.as_of`.
@@ -279,8 +336,8 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     // Validate: file-level faults stop here, before anything is written.
     let started = Instant::now();
     let keep = |d: Dataset| keep_columns(policy, d);
-    let inputs = info_span!("step", name = "validate")
-        .in_scope(|| tokio::task::block_in_place(|| validate::validate_inputs(wh, &contracts, as_of, &keep)))?;
+    let (inputs, mut staged) = info_span!("step", name = "validate")
+        .in_scope(|| tokio::task::block_in_place(|| validate_landing(wh, &contracts, as_of, &keep, true)))?;
     let read: u64 = inputs.all().iter().map(|v| v.report.rows_read).sum();
     for v in inputs.all() {
         for p in &v.report.partitions {
@@ -327,7 +384,7 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     let ctx = engine::session(opts.limits)?;
     register_inputs(&ctx, &inputs)?;
     let io = |what: String| move |source| RunError::Io { what, source };
-    let scores_dir = wh.stage(wh.mart("scores", as_of)).map_err(io("staging the scores mart".into()))?;
+    let scores_dir = wh.stage(wh.mart(Mart::Scores, as_of)).map_err(io("staging the scores mart".into()))?;
     let scored = score::score(&ctx, policy, as_of, &inputs.entities, scores_dir.path())
         .instrument(info_span!("step", name = "score"))
         .await?;
@@ -346,7 +403,7 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     let started = Instant::now();
     let book = DecisionBook::new(store.decisions(decisions_through, None, None)?);
     let stamp = Stamp { policy_id: &policy.id, policy_version: &policy.version, as_of };
-    let mut staged: Vec<StagedDir> = vec![scores_dir];
+    staged.push(scores_dir);
     let mut lists = Vec::new();
     let mut listings = Vec::new();
     let span = info_span!("step", name = "lists").entered();
@@ -355,15 +412,15 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
         let (rows, related, summary) =
             list_step(opts, &inputs, &scored, &graph, &registry, &book, list, previous.as_ref());
         let dir = wh
-            .stage(wh.list_mart("listings", &list.id, as_of))
+            .stage(wh.list_mart(Mart::Listings, &list.id, as_of))
             .map_err(io(format!("staging listings of {}", list.id)))?;
         listings::write_listings(dir.path(), &rows, &stamp)
             .map_err(parquet(format!("writing listings of {}", list.id)))?;
         staged.push(dir);
         let dir = wh
-            .stage(wh.list_mart("related", &list.id, as_of))
+            .stage(wh.list_mart(Mart::Related, &list.id, as_of))
             .map_err(io(format!("staging related of {}", list.id)))?;
-        listings::write_related(dir.path(), &related, &stamp)
+        related::write_related(dir.path(), &related, &stamp)
             .map_err(parquet(format!("writing related of {}", list.id)))?;
         staged.push(dir);
         let mut summary = summary;
@@ -513,8 +570,7 @@ fn publish_step(
     let as_of = opts.as_of;
     let published: BTreeSet<String> =
         rows.iter().filter(|r| r.review_status == ReviewStatus::Published).map(|r| r.entity_id.clone()).collect();
-    let facts = marts::registry_facts(wh, Some(as_of), &published)
-        .map_err(|reason| RunError::Read { what: "the registry snapshot".into(), reason })?;
+    let facts = marts::registry::facts(wh, as_of, &published).map_err(parquet("reading the registry mart".into()))?;
 
     // Why each member of the previous publication that is not published now left.
     let mut removed = HashMap::new();
@@ -523,8 +579,9 @@ fn publish_step(
             prev.entries.iter().map(|e| e.entity_id.clone()).filter(|e| !published.contains(e)).collect();
         let since: Option<AsOf> = prev.manifest.as_of.parse().ok();
         let last_reasons = match since {
-            Some(d) if !gone.is_empty() && wh.mart("scores", d).join("part-0.parquet").exists() => {
-                marts::scores(wh, d, &gone).map_err(parquet("reading the scores of the previous publication".into()))?
+            Some(d) if !gone.is_empty() && wh.mart(Mart::Scores, d).join("part-0.parquet").exists() => {
+                marts::scores::read(wh, d, &gone)
+                    .map_err(parquet("reading the scores of the previous publication".into()))?
             }
             _ => HashMap::new(),
         };
@@ -582,7 +639,7 @@ fn repairs_since(inputs: &Inputs, since: Option<AsOf>, entities: &BTreeSet<Strin
     let Some(since) = since else { return out };
     for b in &inputs.repairs.batches {
         let col = |name: &str| b.column(b.schema().index_of(name).expect("repairs keep the column")).clone();
-        let (case, approved, idx) = (col("case_id"), col("approved_on"), col(crate::stages::validate::ENTITY_IDX));
+        let (case, approved, idx) = (col("case_id"), col("approved_on"), col(ENTITY_IDX));
         let case = case.as_string::<i32>();
         let approved = approved.as_primitive::<arrow::datatypes::Date32Type>();
         let idx = idx.as_primitive::<arrow::datatypes::UInt32Type>();

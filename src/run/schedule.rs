@@ -24,13 +24,13 @@ use tracing::{error, info, warn};
 use crate::base::contract::Contracts;
 use crate::base::engine::EngineLimits;
 use crate::base::ids::AsOf;
-use crate::config::job::JobSpec;
-use crate::run::metrics::Metrics;
-use crate::config::policy::Policy;
-use crate::run::{self, RunOptions};
 use crate::base::sign::Signer;
 use crate::base::store::Store;
 use crate::base::warehouse::Warehouse;
+use crate::config::job::JobSpec;
+use crate::config::policy::Policy;
+use crate::run::metrics::Metrics;
+use crate::run::{self, RunOptions};
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]

@@ -21,12 +21,12 @@ use axum::{Extension, Json, Router};
 use sha2::{Digest, Sha256};
 use utoipa::OpenApi;
 
+use crate::base::store::{AuditEntry, Store};
+use crate::base::warehouse::Warehouse;
 use crate::config::partners::Partner;
 use crate::stages::publish::entries::PublicationId;
 use crate::stages::publish::files::Manifest;
 use crate::stages::publish::{self};
-use crate::base::store::{AuditEntry, Store};
-use crate::base::warehouse::Warehouse;
 
 /// What the server needs: the warehouse, the entitlements, the database.
 pub struct ApiState {

@@ -7,65 +7,13 @@ use std::fs::{self, File};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow::array::{new_null_array, ArrayRef, RecordBatch};
-use arrow::compute::cast;
 use arrow::datatypes::DataType;
-use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
-};
-use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 
-use crate::base::contract::{Contract, DatasetKind};
+use crate::base::contract::{Contract, Contracts, Dataset, DatasetKind};
 use crate::base::ids::{parse_date, AsOf};
+use crate::base::landing_file::{LandingFile, Partition, Selection};
 use crate::base::warehouse::Warehouse;
-
-/// Rows per batch when reading landing files.
-pub const BATCH_ROWS: usize = 64 * 1024;
-
-/// One Parquet file of a partition the run reads.
-#[derive(Clone, Debug)]
-pub struct LandingFile {
-    pub path: PathBuf,
-    /// Path relative to the warehouse root (`landing/<ds>/ingest_date=D/x.parquet`).
-    pub relative: String,
-    pub ingest_date: AsOf,
-    pub rows: u64,
-    /// For each contract column, its index among the file's top-level
-    /// columns, or `None` for an absent optional column.
-    columns: Vec<Option<usize>>,
-    /// Contract columns the file stores as LargeUtf8.
-    large_utf8: Vec<bool>,
-    metadata: ArrowReaderMetadata,
-}
-
-/// One `ingest_date=D` folder and its files, in name order.
-#[derive(Clone, Debug)]
-pub struct Partition {
-    pub ingest_date: AsOf,
-    pub files: Vec<LandingFile>,
-}
-
-impl Partition {
-    pub fn rows(&self) -> u64 {
-        self.files.iter().map(|f| f.rows).sum()
-    }
-}
-
-/// The partitions of one dataset a run reads, oldest first.
-#[derive(Clone, Debug)]
-pub struct Selection {
-    pub partitions: Vec<Partition>,
-}
-
-impl Selection {
-    pub fn files(&self) -> impl Iterator<Item = &LandingFile> {
-        self.partitions.iter().flat_map(|p| p.files.iter())
-    }
-
-    pub fn rows(&self) -> u64 {
-        self.partitions.iter().map(|p| p.rows()).sum()
-    }
-}
 
 /// A fault that stops the run before anything is written.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -260,58 +208,20 @@ fn open_file(
     Some(LandingFile { path, relative, ingest_date, rows, columns, large_utf8, metadata })
 }
 
-impl LandingFile {
-    /// Reads the file's rows as batches with exactly the contract's columns
-    /// (absent optional columns as nulls, strings as Utf8), optionally only
-    /// the rows of `selection`.
-    pub fn read(
-        &self,
-        contract: &Contract,
-        selection: Option<RowSelection>,
-    ) -> Result<impl Iterator<Item = Result<RecordBatch, arrow::error::ArrowError>> + '_, parquet::errors::ParquetError>
-    {
-        let file = File::open(&self.path)?;
-        let present: Vec<usize> = self.columns.iter().flatten().copied().collect();
-        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone());
-        let mask = ProjectionMask::roots(builder.parquet_schema(), present.iter().copied());
-        let mut builder = builder.with_projection(mask).with_batch_size(BATCH_ROWS);
-        if let Some(s) = selection {
-            builder = builder.with_row_selection(s);
-        }
-        let reader = builder.build()?;
-        let target = contract.arrow_schema();
-        // The reader yields the projected columns in file order.
-        let mut sorted = present.clone();
-        sorted.sort_unstable();
-        Ok(reader.map(move |batch| {
-            let batch = batch?;
-            let rows = batch.num_rows();
-            let mut out: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
-            for (ci, file_col) in self.columns.iter().enumerate() {
-                let array = match file_col {
-                    Some(fc) => {
-                        let pos = sorted.binary_search(fc).expect("projected column");
-                        let a = batch.column(pos).clone();
-                        if self.large_utf8[ci] {
-                            cast(&a, &DataType::Utf8)?
-                        } else {
-                            a
-                        }
-                    }
-                    None => new_null_array(target.field(ci).data_type(), rows),
-                };
-                out.push(array);
-            }
-            // Nullability is the contract's promise, checked row by row later:
-            // the batch carries a fully nullable schema until then.
-            RecordBatch::try_new(nullable(&target), out)
-        }))
+/// Chooses and checks the partitions of every dataset for a run as of
+/// `as_of`, in `Dataset::ALL` order. Every file-level fault is reported at
+/// once, and nothing is read past the footers when there is any.
+pub fn select_all(wh: &Warehouse, contracts: &Contracts, as_of: AsOf) -> Result<Vec<Selection>, LandingError> {
+    let mut faults = Vec::new();
+    let selections: Vec<Selection> =
+        Dataset::ALL.iter().map(|d| select(wh, contracts.get(*d), as_of, &mut faults)).collect();
+    tracing::debug!(files = selections.iter().map(|s| s.files().count()).sum::<usize>(), "landing files checked");
+    if selections[Dataset::Registry as usize].partitions.is_empty() {
+        faults.push(FileFault::NoRegistryPartition { as_of });
     }
-}
-
-/// The same schema with every field nullable.
-pub fn nullable(schema: &arrow::datatypes::Schema) -> Arc<arrow::datatypes::Schema> {
-    Arc::new(arrow::datatypes::Schema::new(
-        schema.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect::<Vec<_>>(),
-    ))
+    if faults.is_empty() {
+        Ok(selections)
+    } else {
+        Err(LandingError { faults })
+    }
 }

@@ -18,9 +18,9 @@ use serde::Serialize;
 
 use crate::base::contract::Contract;
 use crate::base::ids::AsOf;
-use crate::stages::landing::nullable;
+use crate::base::landing_file::nullable;
 use crate::base::parquet_io::write_parquet;
-use crate::stages::validate::{DatasetReport, Validated};
+use crate::base::tables::{QualityReport, Validated};
 use crate::base::warehouse::{write_file_atomically, Warehouse};
 
 /// Writing the quarantine or the report failed.
@@ -120,37 +120,6 @@ fn selection(rows: &[u64], total: u64) -> RowSelection {
         selectors.push(RowSelector::skip((total - at) as usize));
     }
     selectors.into()
-}
-
-/// The data-quality report of a run: per dataset, rows read, accepted and
-/// rejected by code.
-#[derive(Clone, Debug, Serialize)]
-pub struct QualityReport {
-    pub as_of: String,
-    pub max_reject_share: f64,
-    pub datasets: Vec<DatasetReport>,
-}
-
-impl QualityReport {
-    /// The datasets whose rejected rows exceed the allowed share of the rows
-    /// read, with their counts.
-    pub fn over_threshold(&self) -> Vec<&DatasetReport> {
-        self.datasets
-            .iter()
-            .filter(|d| d.rows_read > 0 && d.rows_rejected as f64 > self.max_reject_share * d.rows_read as f64)
-            .collect()
-    }
-
-    /// Rejected rows by code over all datasets.
-    pub fn rejected_by_code(&self) -> BTreeMap<String, u64> {
-        let mut all = BTreeMap::new();
-        for d in &self.datasets {
-            for (code, n) in &d.rejected_by_code {
-                *all.entry(code.clone()).or_insert(0) += n;
-            }
-        }
-        all
-    }
 }
 
 /// Writes the report as `reports/quality/as_of=D/quality.json`.

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 
 use crate::base::ids::AsOf;
 use crate::base::marts::listings::{Basis, ReviewStatus};
-use crate::config::policy::Review;
 use crate::base::store::{Action, Decision};
+use crate::config::policy::Review;
 
 /// The decisions a run uses, newest of each family per (list, entity).
 #[derive(Default)]

@@ -9,7 +9,7 @@ use arrow::datatypes::SchemaRef;
 
 use crate::base::contract::{jobs_schema, Dataset};
 use crate::base::ids::EntityId;
-use crate::stages::landing::nullable;
+use crate::base::landing_file::nullable;
 use crate::base::parquet_io::write_parquet;
 use crate::base::warehouse::Warehouse;
 

@@ -509,7 +509,7 @@ impl Table {
                 }
             })
             .collect();
-        let schema = crate::stages::landing::nullable(&jobs_schema(self.dataset));
+        let schema = crate::base::landing_file::nullable(&jobs_schema(self.dataset));
         let batch = RecordBatch::try_new(schema.clone(), columns).expect("generated rows match the contract");
         write_parquet(path, schema, &[batch]).map_err(|source| GenError::Write { path: wh.relative(path), source })?;
         Ok(self.rows)
@@ -608,7 +608,12 @@ fn generate_chunk(wh: &Warehouse, w: &World, chunk: u64, range: std::ops::Range<
         for k in 0..count {
             let night = r.random_range(0..o.days);
             let date = r.random_range(established.max(nights[night as usize] - 1460)..=nights[night as usize]);
-            let case = format!("PD-{}-{}-{:06}", REGIONS[region].0, days_to_date(date).year(), i * 64 + k);
+            let case = format!(
+                "PD-{}-{}-{:06}",
+                REGIONS[region].0,
+                days_to_date(date).expect("generated dates are calendar dates").year(),
+                i * 64 + k
+            );
             let status = *weighted(&mut r, &[("effective", 88), ("suspended", 7), ("revoked", 5)]);
             let severity = *weighted(&mut r, SEVERITIES);
             let fine_base: i128 = match severity {

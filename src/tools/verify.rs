@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use crate::stages::publish::files::{sha256_file, Manifest};
 use crate::base::sign;
+use crate::stages::publish::files::{sha256_file, Manifest};
 
 /// What was checked, or every problem found.
 #[derive(Debug)]

@@ -11,8 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use credence::base::contract::Dataset;
-use credence::tools::fixture::{entity, land, person};
 use credence::base::warehouse::Warehouse;
+use credence::tools::fixture::{entity, land, person};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 

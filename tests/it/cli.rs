@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use credence::base::contract::Dataset;
+use credence::base::warehouse::{Mart, Warehouse};
 use credence::tools::fixture::{entity, land, person};
-use credence::base::warehouse::Warehouse;
 
 use crate::support::{credence, ok, stderr, stdout};
 
@@ -73,7 +73,7 @@ fn the_rejection_threshold_fails_the_run_but_keeps_quarantine_and_report() {
     let wh = Warehouse::new(dir.path());
     registry(&wh, 20, 0);
     ok(&["run", "--unsigned", "--warehouse", root, "--as-of", D]);
-    let scores = wh.mart("scores", D.parse().unwrap()).join("part-0.parquet");
+    let scores = wh.mart(Mart::Scores, D.parse().unwrap()).join("part-0.parquet");
     let before = std::fs::read(&scores).unwrap();
 
     // 2 bad rows of 22 is 9%: over the default 5%.

@@ -4,9 +4,10 @@
 use std::path::Path;
 
 use credence::base::contract::Dataset;
+use credence::base::marts::listings::{read_listings, ListingRow, ReviewStatus};
+use credence::base::marts::related::read_related;
+use credence::base::warehouse::{Mart, Warehouse};
 use credence::tools::fixture::{entity, land, person};
-use credence::base::marts::listings::{read_listings, read_related, ListingRow, ReviewStatus};
-use credence::base::warehouse::Warehouse;
 
 use crate::support::{credence, ok, stderr};
 
@@ -73,7 +74,7 @@ impl World {
     }
 
     fn listing(&self, date: &str) -> Vec<ListingRow> {
-        read_listings(&self.wh.list_mart("listings", LIST, date.parse().unwrap())).unwrap()
+        read_listings(&self.wh.list_mart(Mart::Listings, LIST, date.parse().unwrap())).unwrap()
     }
 
     fn status(&self, date: &str) -> Vec<(String, ReviewStatus)> {
@@ -109,7 +110,7 @@ fn joint_members_restrictions_and_flags_from_the_cli() {
         "review: additions holds every first addition"
     );
 
-    let related = read_related(&w.wh.list_mart("related", LIST, "2026-11-25".parse().unwrap())).unwrap();
+    let related = read_related(&w.wh.list_mart(Mart::Related, LIST, "2026-11-25".parse().unwrap())).unwrap();
     let subjects: Vec<(String, String, Vec<String>)> =
         related.iter().map(|r| (r.subject_id.clone(), r.subject_kind.clone(), r.roots.clone())).collect();
     assert_eq!(

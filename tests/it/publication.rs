@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use credence::base::contract::Dataset;
-use credence::tools::fixture::{entity, land, person};
 use credence::base::warehouse::Warehouse;
+use credence::tools::fixture::{entity, land, person};
 
 use crate::support::{credence, keys, minisign_verifies, ok, stderr, stdout};
 

@@ -42,7 +42,7 @@ pub fn scores_text(path: &Path) -> String {
         let grade = b.column(3).as_string::<i32>();
         let reasons = b.column(4).as_list::<i32>();
         for r in 0..b.num_rows() {
-            let rs: Vec<String> = credence::stages::score::read_reasons(reasons, r)
+            let rs: Vec<String> = credence::base::marts::scores::read_reasons(reasons, r)
                 .iter()
                 .map(|x| format!("{}:{:.2}:{}", x.rule_id, x.points, x.records.join(",")))
                 .collect();

@@ -1,8 +1,7 @@
-//! The listing marts of joint-sanctions.md "Outputs": `listings` (one row
-//! per member of a list, with how it got there and its review status) and
-//! `related` (restricted persons and flagged entities). Schemas, writers and
-//! readers, shared by the stages that produce them and the faces that show
-//! them.
+//! The `listings` mart of joint-sanctions.md "Outputs": one row per member
+//! of a list, with how it got there and its review status. Its schema,
+//! writer and reader, shared by the stages that produce it and the faces
+//! that show it.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,6 +13,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Fields, Float64Type, Int32Type, Schema, SchemaRef};
 use parquet::errors::ParquetError;
 
+use super::{append_strings, string_list_builder, strings_at};
 use crate::base::ids::AsOf;
 use crate::base::parquet_io::{read_parquet, write_parquet};
 
@@ -89,18 +89,6 @@ pub struct ListingRow {
     pub review_status: ReviewStatus,
 }
 
-/// One row of the `related` mart.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct RelatedRow {
-    pub subject_id: String,
-    /// `person` (restricted) or `entity` (flagged).
-    pub subject_kind: String,
-    pub rule_id: String,
-    pub measures: Vec<String>,
-    pub roots: Vec<String>,
-    pub list_id: String,
-}
-
 /// Who produced the rows and as of when.
 pub struct Stamp<'a> {
     pub policy_id: &'a str,
@@ -136,33 +124,8 @@ pub fn listings_schema() -> SchemaRef {
     ]))
 }
 
-pub fn related_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("subject_id", DataType::Utf8, false),
-        Field::new("subject_kind", DataType::Utf8, false),
-        Field::new("rule_id", DataType::Utf8, false),
-        Field::new("measures", utf8_list(), false),
-        Field::new("roots", utf8_list(), false),
-        Field::new("list_id", DataType::Utf8, false),
-        Field::new("policy_id", DataType::Utf8, false),
-        Field::new("policy_version", DataType::Utf8, false),
-        Field::new("as_of", DataType::Date32, false),
-    ]))
-}
-
-/// A builder of `list<utf8>` columns.
-pub fn string_list_builder() -> ListBuilder<StringBuilder> {
-    ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new("item", DataType::Utf8, false)))
-}
-
-pub fn append_strings(b: &mut ListBuilder<StringBuilder>, items: &[String]) {
-    for i in items {
-        b.values().append_value(i);
-    }
-    b.append(true);
-}
-
-fn stamp_columns(stamp: &Stamp, n: usize) -> [ArrayRef; 3] {
+/// The stamp as columns of `n` rows.
+pub(crate) fn stamp_columns(stamp: &Stamp, n: usize) -> [ArrayRef; 3] {
     [
         Arc::new(StringArray::from(vec![stamp.policy_id; n])),
         Arc::new(StringArray::from(vec![stamp.policy_version; n])),
@@ -206,39 +169,9 @@ pub fn listings_batch(rows: &[ListingRow], stamp: &Stamp) -> RecordBatch {
     RecordBatch::try_new(listings_schema(), columns).expect("listings schema")
 }
 
-pub fn related_batch(rows: &[RelatedRow], stamp: &Stamp) -> RecordBatch {
-    let mut measures = string_list_builder();
-    let mut roots = string_list_builder();
-    for r in rows {
-        append_strings(&mut measures, &r.measures);
-        append_strings(&mut roots, &r.roots);
-    }
-    let n = rows.len();
-    let mut columns: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.subject_id.as_str()))),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.subject_kind.as_str()))),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.rule_id.as_str()))),
-        Arc::new(measures.finish()),
-        Arc::new(roots.finish()),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.list_id.as_str()))),
-    ];
-    columns.extend(stamp_columns(stamp, n));
-    RecordBatch::try_new(related_schema(), columns).expect("related schema")
-}
-
 /// Writes `listings` rows as `part-0.parquet` into a (staged) folder.
 pub fn write_listings(dir: &Path, rows: &[ListingRow], stamp: &Stamp) -> Result<u64, ParquetError> {
     write_parquet(&dir.join("part-0.parquet"), listings_schema(), &[listings_batch(rows, stamp)])
-}
-
-pub fn write_related(dir: &Path, rows: &[RelatedRow], stamp: &Stamp) -> Result<u64, ParquetError> {
-    write_parquet(&dir.join("part-0.parquet"), related_schema(), &[related_batch(rows, stamp)])
-}
-
-fn strings_at(list: &arrow::array::ListArray, row: usize) -> Vec<String> {
-    let v = list.value(row);
-    let s = v.as_string::<i32>();
-    (0..s.len()).map(|i| s.value(i).to_string()).collect()
 }
 
 /// Reads a `listings` partition folder.
@@ -276,43 +209,6 @@ pub fn read_listings(dir: &Path) -> Result<Vec<ListingRow>, ParquetError> {
         }
     }
     Ok(out)
-}
-
-/// Reads a `related` partition folder.
-pub fn read_related(dir: &Path) -> Result<Vec<RelatedRow>, ParquetError> {
-    let mut out = Vec::new();
-    for b in read_parquet(&dir.join("part-0.parquet"))? {
-        let s = |i: usize| b.column(i).as_string::<i32>().clone();
-        let (subject, kind, rule, list) = (s(0), s(1), s(2), s(5));
-        let measures = b.column(3).as_list::<i32>();
-        let roots = b.column(4).as_list::<i32>();
-        for r in 0..b.num_rows() {
-            out.push(RelatedRow {
-                subject_id: subject.value(r).to_string(),
-                subject_kind: kind.value(r).to_string(),
-                rule_id: rule.value(r).to_string(),
-                measures: strings_at(measures, r),
-                roots: strings_at(roots, r),
-                list_id: list.value(r).to_string(),
-            });
-        }
-    }
-    Ok(out)
-}
-
-/// The as-of dates that have a partition under `marts/<mart>/list=L/`, ascending.
-pub fn partitions(root: &Path, mart: &str, list: &str) -> Vec<AsOf> {
-    let dir = root.join("marts").join(mart).join(format!("list={list}"));
-    let mut dates: Vec<AsOf> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter_map(|e| e.file_name().to_string_lossy().strip_prefix("as_of=").and_then(|d| d.parse().ok()))
-                .collect()
-        })
-        .unwrap_or_default();
-    dates.sort();
-    dates
 }
 
 #[cfg(test)]

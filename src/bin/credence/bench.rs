@@ -9,11 +9,11 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use credence::base::contract::{Contracts, Dataset};
-use credence::base::ids::AsOf;
-use credence::stages::joint::{self, RegistryColumns};
-use credence::run::{keep_columns, register_inputs};
-use credence::base::warehouse::Warehouse;
 use credence::base::engine;
+use credence::base::ids::AsOf;
+use credence::base::warehouse::Warehouse;
+use credence::run::{keep_columns, register_inputs};
+use credence::stages::joint::{self, RegistryColumns};
 use credence::stages::{score, validate};
 
 use crate::{generate, load_policy, runtime, EngineArgs, GenArgs};
@@ -107,7 +107,8 @@ pub fn bench(args: &BenchArgs) -> Result<std::process::ExitCode> {
     reset_peak_rss();
     let started = Instant::now();
     let keep = |d: Dataset| keep_columns(&policy, d);
-    let inputs = validate::validate_inputs(&wh, &contracts, as_of, &keep).context("validation")?;
+    let (inputs, _staged_marts) =
+        credence::run::validate_landing(&wh, &contracts, as_of, &keep, true).context("validation")?;
     let secs = started.elapsed().as_secs_f64();
     let read: u64 = inputs.all().iter().map(|v| v.report.rows_read).sum();
     let rejected: u64 = inputs.all().iter().map(|v| v.report.rows_rejected).sum();

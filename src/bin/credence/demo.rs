@@ -8,8 +8,8 @@ use anyhow::Result;
 use clap::Args;
 
 use credence::base::ids::AsOf;
-use credence::run::{self, RunOptions, DEFAULT_MAX_REJECT_SHARE};
 use credence::base::warehouse::Warehouse;
+use credence::run::{self, RunOptions, DEFAULT_MAX_REJECT_SHARE};
 
 use crate::{generate, load_policy, runtime, EngineArgs, GenArgs};
 

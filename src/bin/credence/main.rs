@@ -16,14 +16,14 @@ use clap::{Args, Parser, Subcommand};
 
 use credence::base::contract::Contracts;
 use credence::base::engine::EngineLimits;
-use credence::tools::gen::{self, GenOptions};
 use credence::base::ids::AsOf;
-use credence::config::policy::Policy;
-use credence::run::{self, RunError, RunOptions, DEFAULT_MAX_REJECT_SHARE};
 use credence::base::sign::Signer;
 use credence::base::store::Store;
 use credence::base::telemetry::{self, LogFormat};
 use credence::base::warehouse::Warehouse;
+use credence::config::policy::Policy;
+use credence::run::{self, RunError, RunOptions, DEFAULT_MAX_REJECT_SHARE};
+use credence::tools::gen::{self, GenOptions};
 
 #[derive(Parser)]
 #[command(name = "credence", version, about = "Nightly credit scoring, joint sanctions and signed blacklists")]
@@ -295,9 +295,14 @@ pub struct PublishArgs {
 
 impl PublishArgs {
     /// The signer and partners a run publishes with.
-    pub fn load(&self, policy: &Policy) -> Result<(Option<std::sync::Arc<Signer>>, Vec<credence::config::partners::Partner>)> {
+    pub fn load(
+        &self,
+        policy: &Policy,
+    ) -> Result<(Option<std::sync::Arc<Signer>>, Vec<credence::config::partners::Partner>)> {
         let signer = match &self.signing_key {
-            Some(p) => Some(std::sync::Arc::new(Signer::load(p, std::env::var(credence::base::sign::PASSWORD_ENV).ok())?)),
+            Some(p) => {
+                Some(std::sync::Arc::new(Signer::load(p, std::env::var(credence::base::sign::PASSWORD_ENV).ok())?))
+            }
             None => None,
         };
         let lists: Vec<&str> = policy.lists.iter().map(|l| l.id.as_str()).collect();
@@ -811,7 +816,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Command::Review { warehouse, list, as_of } => {
             let wh = Warehouse::new(&warehouse);
-            let Some((at, entries)) = credence::officer::queue::pending(&wh, &list, as_of).map_err(anyhow::Error::msg)? else {
+            let Some((at, entries)) =
+                credence::officer::queue::pending(&wh, &list, as_of).map_err(anyhow::Error::msg)?
+            else {
                 println!("no listing of {list} yet: run the nightly batch first");
                 return Ok(ExitCode::SUCCESS);
             };

@@ -16,6 +16,7 @@ use serde_yaml::{Mapping, Value};
 use sha2::{Digest, Sha256};
 
 use crate::base::contract::{Contracts, Dataset};
+pub use crate::base::decay::Decay;
 pub use predicate::Predicate;
 
 /// The example policy of policy.md with the joint sanctions of
@@ -73,13 +74,6 @@ impl EventDataset {
             EventDataset::Complaints => "complaint_id",
         }
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Decay {
-    None,
-    Linear,
-    HalfLife(f64),
 }
 
 #[derive(Clone, Debug)]

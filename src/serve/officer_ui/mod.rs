@@ -20,17 +20,18 @@ use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
 use maud::{html, Markup, DOCTYPE};
 
-use crate::officer::decide;
-use crate::officer::explain::{self, Explanation};
 use crate::base::ids::AsOf;
 use crate::base::marts::listings::{self, ListingRow, ReviewStatus};
-use crate::base::marts;
-use crate::serve::partner_api::{new_token, token_hash};
-use crate::config::policy::Policy;
-use crate::officer::queue::{self, QueueEntry};
-use crate::stages::review::DecisionBook;
+use crate::base::marts::{registry, scores};
 use crate::base::store::{Action, AuditEntry, Decision, Store};
+use crate::base::warehouse::Mart;
 use crate::base::warehouse::Warehouse;
+use crate::config::policy::Policy;
+use crate::officer::decide;
+use crate::officer::explain::{self, Explanation};
+use crate::officer::queue::{self, QueueEntry};
+use crate::serve::partner_api::{new_token, token_hash};
+use crate::stages::review::DecisionBook;
 pub use messages::Messages;
 
 const SESSION_COOKIE: &str = "credence_session";
@@ -370,7 +371,7 @@ async fn logout(
 // ---------------------------------------------------------------- dashboard
 
 fn latest_scores(wh: &Warehouse) -> Option<AsOf> {
-    marts::as_of_partitions(&wh.root().join("marts").join("scores")).pop()
+    wh.mart_dates(Mart::Scores).pop()
 }
 
 async fn dashboard(State(state): State<Arc<UiState>>, Extension(o): Extension<Officer>) -> Response {
@@ -482,7 +483,11 @@ async fn search(
     let results = if query.trim().is_empty() && region.trim().is_empty() {
         None
     } else {
-        Some(marts::search_registry(&state.warehouse, query.trim(), region.trim(), 50).unwrap_or_default())
+        let newest = state.warehouse.mart_dates(Mart::Registry).pop();
+        Some(match newest {
+            Some(d) => registry::search(&state.warehouse, d, query.trim(), region.trim(), 50).unwrap_or_default(),
+            None => vec![],
+        })
     };
     let body = html! {
         h1 { (m.t("search_title")) }
@@ -579,8 +584,8 @@ fn awaiting_text(m: &Messages, d: &Decision) -> String {
 
 /// The newest listing of `list` and the entity's row in it.
 fn newest_member(wh: &Warehouse, list: &str, entity: &str) -> Option<(AsOf, Option<ListingRow>)> {
-    let at = listings::partitions(wh.root(), "listings", list).pop()?;
-    let rows = listings::read_listings(&wh.list_mart("listings", list, at)).ok()?;
+    let at = wh.list_mart_dates(Mart::Listings, list).pop()?;
+    let rows = listings::read_listings(&wh.list_mart(Mart::Listings, list, at)).ok()?;
     Some((at, rows.into_iter().find(|r| r.entity_id == entity)))
 }
 
@@ -639,20 +644,20 @@ fn render_entity(
         }
     };
     let ids: BTreeSet<String> = [id.to_string()].into();
-    let dates = marts::as_of_partitions(&state.warehouse.root().join("marts").join("scores"));
+    let dates = state.warehouse.mart_dates(Mart::Scores);
     let history: Vec<(String, f64)> = dates
         .iter()
         .filter(|d| **d <= as_of)
         .rev()
         .take(30)
-        .filter_map(|d| marts::scores(&state.warehouse, *d, &ids).ok()?.remove(id).map(|s| (d.to_string(), s.score)))
+        .filter_map(|d| scores::read(&state.warehouse, *d, &ids).ok()?.remove(id).map(|s| (d.to_string(), s.score)))
         .collect::<Vec<_>>()
         .into_iter()
         .rev()
         .collect();
     let previous = dates.iter().rfind(|d| **d < as_of).copied();
     let previous_reasons = previous
-        .and_then(|d| marts::scores(&state.warehouse, d, &ids).ok()?.remove(id))
+        .and_then(|d| scores::read(&state.warehouse, d, &ids).ok()?.remove(id))
         .map(|s| s.reasons)
         .unwrap_or_default();
     let body = entity_body(state, o, &e, &history, previous, &previous_reasons, from_list, notice, error);
@@ -667,7 +672,7 @@ fn entity_body(
     e: &Explanation,
     history: &[(String, f64)],
     previous: Option<AsOf>,
-    previous_reasons: &[crate::stages::score::reasons::Reason],
+    previous_reasons: &[crate::base::marts::scores::Reason],
     from_list: Option<&str>,
     notice: Option<String>,
     error: Option<String>,
@@ -827,7 +832,10 @@ fn entity_body(
 /// in order of first mention, with the rules it supports.
 fn record_cards(
     reasons: &[crate::officer::explain::ReasonDetail],
-) -> Vec<(&crate::officer::explain::RecordCard, Vec<(&crate::officer::explain::ReasonDetail, &crate::officer::explain::RecordCard)>)> {
+) -> Vec<(
+    &crate::officer::explain::RecordCard,
+    Vec<(&crate::officer::explain::ReasonDetail, &crate::officer::explain::RecordCard)>,
+)> {
     let mut cards: Vec<(&crate::officer::explain::RecordCard, Vec<_>)> = Vec::new();
     for r in reasons {
         for c in &r.records {
@@ -841,8 +849,8 @@ fn record_cards(
 }
 
 fn reason_changes(
-    before: &[crate::stages::score::reasons::Reason],
-    after: &[crate::stages::score::reasons::Reason],
+    before: &[crate::base::marts::scores::Reason],
+    after: &[crate::base::marts::scores::Reason],
     m: &Messages,
 ) -> Vec<String> {
     let mut out = Vec::new();

@@ -9,8 +9,8 @@ use tower::ServiceExt;
 
 use super::*;
 use crate::base::contract::Contracts;
-use crate::tools::gen::{generate, GenOptions};
 use crate::run::{run, RunOptions};
+use crate::tools::gen::{generate, GenOptions};
 
 const LIST: &str = "serious-dishonesty";
 const PASSWORD: &str = "correct horse battery";

@@ -11,7 +11,8 @@ use arrow::array::{Array, AsArray, RecordBatch, StringArray};
 use arrow::datatypes::{Float64Type, UInt32Type};
 
 use crate::base::entities::EntityIndex;
-use crate::base::marts::listings::{Basis, RelatedRow, ViaEntry};
+use crate::base::marts::listings::{Basis, ViaEntry};
+use crate::base::marts::related::RelatedRow;
 use crate::config::policy::{ListSpec, Policy, Relation};
 use graph::EntityGraph;
 use rounds::{ListRules, Member, ViaKind};
@@ -60,7 +61,7 @@ pub fn build_graph(registry: &RegistryColumns, holdings: &[RecordBatch], entitie
         let kind = kind.as_string::<i32>();
         let share = col("share_pct");
         let share = share.as_primitive::<Float64Type>();
-        let owned = col(crate::stages::validate::ENTITY_IDX);
+        let owned = col(crate::base::tables::ENTITY_IDX);
         let owned = owned.as_primitive::<UInt32Type>();
         for r in 0..b.num_rows() {
             if kind.value(r) == "entity" {

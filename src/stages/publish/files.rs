@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::entries::{Change, Entry};
 use crate::base::ids::{days_to_date, AsOf};
-use crate::base::marts::listings::{append_strings, string_list_builder};
+use crate::base::marts::{append_strings, string_list_builder};
 use crate::base::parquet_io::{read_parquet, write_parquet};
 use crate::config::partners::{Format, ENTRY_COLUMNS};
 
@@ -157,7 +157,9 @@ fn cell(a: &ArrayRef, r: usize) -> String {
     match a.data_type() {
         DataType::Utf8 => a.as_string::<i32>().value(r).to_string(),
         DataType::Int32 => a.as_primitive::<Int32Type>().value(r).to_string(),
-        DataType::Date32 => days_to_date(a.as_primitive::<Date32Type>().value(r)).to_string(),
+        DataType::Date32 => {
+            days_to_date(a.as_primitive::<Date32Type>().value(r)).map(|d| d.to_string()).unwrap_or_default()
+        }
         DataType::List(_) => {
             let v = a.as_list::<i32>().value(r);
             let s = v.as_string::<i32>();
@@ -186,6 +188,10 @@ pub fn read_entries(path: &Path) -> Result<Vec<Entry>, FileError> {
         let depth = b.column(6).as_primitive::<Int32Type>();
         let since = b.column(9).as_primitive::<Date32Type>();
         for r in 0..b.num_rows() {
+            let listed_since = AsOf::from_days_since_epoch(since.value(r)).ok_or_else(|| FileError::Malformed {
+                path: shown.clone(),
+                reason: format!("row {r}: listed_since is day {}, no calendar date", since.value(r)),
+            })?;
             out.push(Entry {
                 entity_id: id.value(r).to_string(),
                 name: name.value(r).to_string(),
@@ -196,7 +202,7 @@ pub fn read_entries(path: &Path) -> Result<Vec<Entry>, FileError> {
                 depth: depth.value(r),
                 rules: list(7, r),
                 roots: list(8, r),
-                listed_since: AsOf::from_days_since_epoch(since.value(r)),
+                listed_since,
                 measures: list(10, r),
             });
         }

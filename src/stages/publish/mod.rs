@@ -29,11 +29,11 @@ use files::{FileError, FileInfo, InputInfo, Manifest, PolicyInfo};
 
 use crate::base::ids::AsOf;
 use crate::base::marts::listings::{ListingRow, ReviewStatus};
-use crate::base::marts::RegistryFacts;
-use crate::config::partners::{Format, Partner};
-use crate::config::policy::{ListSpec, Policy};
+use crate::base::marts::registry::RegistryFacts;
 use crate::base::sign::{SignError, Signer};
 use crate::base::warehouse::{sync_dir, write_file_atomically, Warehouse};
+use crate::config::partners::{Format, Partner};
+use crate::config::policy::{ListSpec, Policy};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {

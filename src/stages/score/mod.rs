@@ -11,20 +11,18 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, Date32Array, Float64Builder, ListArray, ListBuilder, RecordBatch, StringArray,
-    StringBuilder, StructBuilder,
-};
-use arrow::datatypes::{DataType, Field, Fields, Float64Type, Int64Type, Schema, SchemaRef, UInt16Type, UInt32Type};
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::{Float64Type, Int64Type, UInt16Type, UInt32Type};
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 
 use crate::base::engine;
 use crate::base::entities::EntityIndex;
 use crate::base::ids::AsOf;
+use crate::base::marts::scores::{scores_schema, ScoresBatch};
 use crate::base::parquet_io::ParquetSink;
 use crate::config::policy::Policy;
-use reasons::{Reason, ReasonRef, RuleHit};
+use reasons::RuleHit;
 
 /// Scoring failed in the engine or while writing.
 #[derive(Debug, thiserror::Error)]
@@ -64,32 +62,6 @@ pub struct ScoreSummary {
     pub by_grade: Vec<(String, u64)>,
     /// How many entities carry each reason, most frequent first.
     pub reasons: Vec<(String, u64)>,
-}
-
-/// The schema of the `scores` mart (policy.md, "Outputs of scoring").
-pub fn scores_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("entity_id", DataType::Utf8, false),
-        Field::new("score", DataType::Float64, false),
-        Field::new("band_grade", DataType::Utf8, false),
-        Field::new("grade", DataType::Utf8, false),
-        Field::new(
-            "reasons",
-            DataType::List(Arc::new(Field::new("item", DataType::Struct(reason_fields()), false))),
-            false,
-        ),
-        Field::new("policy_id", DataType::Utf8, false),
-        Field::new("policy_version", DataType::Utf8, false),
-        Field::new("as_of", DataType::Date32, false),
-    ]))
-}
-
-fn reason_fields() -> Fields {
-    Fields::from(vec![
-        Field::new("rule_id", DataType::Utf8, false),
-        Field::new("points", DataType::Float64, false),
-        Field::new("records", DataType::List(Arc::new(Field::new("item", DataType::Utf8, false))), false),
-    ])
 }
 
 /// Entities per written batch.
@@ -177,7 +149,7 @@ pub async fn score(
         (0..policy.grades.len()).map(|g| policy.lists.iter().any(|l| l.grades.contains(&g))).collect();
 
     let schema = scores_schema();
-    let mut sink = ParquetSink::create(&out_dir.join("part-0.parquet"), schema.clone())?;
+    let mut sink = ParquetSink::for_lookups(&out_dir.join("part-0.parquet"), schema.clone())?;
     // Batches are encoded on a second thread while the next ones are built.
     let (to_writer, batches_in) = std::sync::mpsc::sync_channel::<RecordBatch>(2);
     let writer = std::thread::spawn(move || -> Result<u64, parquet::errors::ParquetError> {
@@ -189,7 +161,7 @@ pub async fn score(
     let mut summary_grades = vec![0u64; policy.grades.len()];
     let mut summary_reasons: Vec<(&str, u64)> = Vec::new();
     let mut reason_rules = BTreeMap::new();
-    let mut out = Builders::new(policy, as_of);
+    let mut out = ScoresBatch::new(&policy.id, &policy.version, as_of);
     for i in 0..n {
         if grade[i] == NOT_SCORED {
             continue;
@@ -279,112 +251,6 @@ fn group_by_entity(batches: &[RecordBatch], n: usize) -> (Vec<u32>, Vec<(u32, u3
         }
     }
     (starts, rows)
-}
-
-/// Column builders of a batch of the `scores` mart.
-struct Builders {
-    entity_id: StringBuilder,
-    score: Float64Builder,
-    band_grade: StringBuilder,
-    grade: StringBuilder,
-    reasons: ListBuilder<StructBuilder>,
-    policy_id: String,
-    policy_version: String,
-    as_of: i32,
-    len: usize,
-}
-
-impl Builders {
-    fn new(policy: &Policy, as_of: AsOf) -> Builders {
-        Builders {
-            entity_id: StringBuilder::new(),
-            score: Float64Builder::new(),
-            band_grade: StringBuilder::new(),
-            grade: StringBuilder::new(),
-            reasons: reasons_builder(),
-            policy_id: policy.id.clone(),
-            policy_version: policy.version.clone(),
-            as_of: as_of.days_since_epoch(),
-            len: 0,
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.len
-    }
-
-    fn push(&mut self, entity_id: &str, score: f64, band: &str, grade: &str, reasons: &[ReasonRef]) {
-        self.entity_id.append_value(entity_id);
-        self.score.append_value(score);
-        self.band_grade.append_value(band);
-        self.grade.append_value(grade);
-        append_reasons(&mut self.reasons, reasons);
-        self.len += 1;
-    }
-
-    fn finish(&mut self, schema: &SchemaRef) -> RecordBatch {
-        let n = self.len;
-        self.len = 0;
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(self.entity_id.finish()),
-            Arc::new(self.score.finish()),
-            Arc::new(self.band_grade.finish()),
-            Arc::new(self.grade.finish()),
-            Arc::new(self.reasons.finish()),
-            Arc::new(StringArray::from(vec![self.policy_id.as_str(); n])),
-            Arc::new(StringArray::from(vec![self.policy_version.as_str(); n])),
-            Arc::new(Date32Array::from(vec![self.as_of; n])),
-        ];
-        RecordBatch::try_new(schema.clone(), columns).expect("scores schema")
-    }
-}
-
-/// A builder of `reasons` lists (list of struct rule_id, points, records).
-pub fn reasons_builder() -> ListBuilder<StructBuilder> {
-    let fields = reason_fields();
-    let records =
-        ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new("item", DataType::Utf8, false)));
-    let inner = StructBuilder::new(
-        fields.clone(),
-        vec![Box::new(StringBuilder::new()), Box::new(Float64Builder::new()), Box::new(records)],
-    );
-    ListBuilder::new(inner).with_field(Arc::new(Field::new("item", DataType::Struct(fields), false)))
-}
-
-/// Appends one entity's reasons as one list element.
-pub fn append_reasons(builder: &mut ListBuilder<StructBuilder>, reasons: &[ReasonRef]) {
-    let s = builder.values();
-    for r in reasons {
-        s.field_builder::<StringBuilder>(0).expect("rule_id").append_value(r.rule_id);
-        s.field_builder::<Float64Builder>(1).expect("points").append_value(r.points);
-        let recs = s.field_builder::<ListBuilder<StringBuilder>>(2).expect("records");
-        for id in &r.records {
-            recs.values().append_value(id);
-        }
-        recs.append(true);
-        s.append(true);
-    }
-    builder.append(true);
-}
-
-/// Reads the reasons of row `row` of a `reasons` column.
-pub fn read_reasons(column: &ListArray, row: usize) -> Vec<Reason> {
-    let items = column.value(row);
-    let s = items.as_struct();
-    let ids = s.column(0).as_string::<i32>();
-    let points = s.column(1).as_primitive::<Float64Type>();
-    let records = s.column(2).as_list::<i32>();
-    (0..s.len())
-        .map(|k| {
-            let recs = records.value(k);
-            let recs = recs.as_string::<i32>();
-            Reason {
-                rule_id: ids.value(k).to_string(),
-                points: points.value(k),
-                records: (0..recs.len()).map(|j| recs.value(j).to_string()).collect(),
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

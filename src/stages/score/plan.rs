@@ -9,21 +9,21 @@
 use arrow::datatypes::DataType;
 use datafusion::common::JoinType;
 use datafusion::error::Result as DfResult;
-use datafusion::functions::expr_fn::{coalesce, greatest, least, power};
+use datafusion::functions::expr_fn::{coalesce, greatest, least};
 use datafusion::functions_aggregate::expr_fn::{max, sum};
 use datafusion::logical_expr::{cast, col, lit, when, Expr};
 use datafusion::prelude::{DataFrame, SessionContext};
 
-use crate::base::engine::credit_round;
+use crate::base::engine::{credit_round, credit_weight};
 use crate::base::ids::AsOf;
-use crate::config::policy::{Decay, EventDataset, Policy};
+use crate::config::policy::{EventDataset, Policy};
 
 /// Registered table names.
 pub const REGISTRY: &str = "registry";
 pub const VIOLATIONS: &str = "violations";
 pub const COMPLAINTS: &str = "complaints";
 pub const REPAIRS: &str = "repairs";
-pub const ENTITY_IDX: &str = crate::stages::validate::ENTITY_IDX;
+pub const ENTITY_IDX: &str = crate::base::tables::ENTITY_IDX;
 
 /// `CASE WHEN c1 THEN v1 WHEN c2 THEN v2 ... ELSE otherwise END`.
 fn searched_case(arms: Vec<(Expr, Expr)>, otherwise: Expr) -> DfResult<Expr> {
@@ -80,16 +80,6 @@ fn in_window(dataset: EventDataset, as_of: AsOf, window_days: i64) -> Expr {
     age(dataset, as_of).gt_eq(lit(0i64)).and(age(dataset, as_of).lt(lit(window_days)))
 }
 
-/// Step 3: the weight of a record of age `age`.
-fn weight(decay: Decay, window_days: i64, age: Expr) -> Expr {
-    let age = cast(age, DataType::Float64);
-    match decay {
-        Decay::None => lit(1.0f64),
-        Decay::Linear => (lit(window_days as f64) - age) / lit(window_days as f64),
-        Decay::HalfLife(h) => power(lit(0.5f64), age / lit(h)),
-    }
-}
-
 /// Rules are numbered in the plans: the score rules in policy order, then
 /// the direct-grade rules (`rule_no`, a UInt16).
 pub fn rule_ids(policy: &Policy) -> Vec<&str> {
@@ -108,7 +98,8 @@ pub async fn evidence(ctx: &SessionContext, policy: &Policy, as_of: AsOf) -> DfR
         }
     };
     for (no, r) in policy.rules.iter().enumerate() {
-        let pts = lit(r.points) * weight(r.decay, r.window_days, age(r.dataset, as_of));
+        // Step 3: the weight, by the one formula of `base::decay`.
+        let pts = lit(r.points) * credit_weight(r.decay, r.window_days, age(r.dataset, as_of));
         parts.push(
             source(r.dataset)
                 .await?

@@ -3,6 +3,7 @@
 //! above zero (largest rounded deduction first, ties by rule id); the first
 //! four are kept. Ids compare byte by byte.
 
+use crate::base::marts::scores::ReasonRef;
 use crate::base::rounding::round_score;
 
 /// Reasons kept per entity.
@@ -18,22 +19,6 @@ pub struct RuleHit<'a> {
     pub ded: f64,
     /// Ids of every record in the window that satisfies the rule.
     pub records: Vec<&'a str>,
-}
-
-/// A kept reason, borrowing its ids.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ReasonRef<'a> {
-    pub rule_id: &'a str,
-    pub points: f64,
-    pub records: Vec<&'a str>,
-}
-
-/// A reason as published: rule id, rounded points, sorted record ids.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct Reason {
-    pub rule_id: String,
-    pub points: f64,
-    pub records: Vec<String>,
 }
 
 /// Orders an entity's rule hits into its reasons.

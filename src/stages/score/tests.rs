@@ -9,10 +9,12 @@ use arrow::datatypes::Float64Type;
 
 use super::*;
 use crate::base::contract::{Contracts, Dataset};
-use crate::tools::fixture::{entity, land, person};
+use crate::base::marts::scores::{read_reasons, Reason};
 use crate::base::parquet_io::read_parquet;
-use crate::run::{run, RunOptions, DEFAULT_MAX_REJECT_SHARE};
+use crate::base::warehouse::Mart;
 use crate::base::warehouse::Warehouse;
+use crate::run::{run, RunOptions, DEFAULT_MAX_REJECT_SHARE};
+use crate::tools::fixture::{entity, land, person};
 
 const D: &str = "2026-11-27";
 
@@ -87,7 +89,7 @@ impl Case {
         };
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         rt.block_on(run(&opts)).unwrap();
-        read_scores(&self.wh.mart("scores", D.parse().unwrap()).join("part-0.parquet"))
+        read_scores(&self.wh.mart(Mart::Scores, D.parse().unwrap()).join("part-0.parquet"))
     }
 }
 
@@ -357,7 +359,7 @@ fn a_rerun_writes_the_same_bytes() {
         ],
     );
     c.land(Dataset::Complaints, &[complaint("C1", 2, 3, true, "unresolved")]);
-    let path = c.wh.mart("scores", D.parse().unwrap()).join("part-0.parquet");
+    let path = c.wh.mart(Mart::Scores, D.parse().unwrap()).join("part-0.parquet");
     c.score(&example());
     let first = std::fs::read(&path).unwrap();
     c.score(&example());

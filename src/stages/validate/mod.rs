@@ -13,6 +13,7 @@ pub mod keys;
 pub mod rows;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, UInt32Array};
@@ -23,62 +24,14 @@ use rustc_hash::FxBuildHasher;
 use serde::Serialize;
 
 use crate::base::contract::{Contract, Contracts, Dataset, DatasetKind, FaultCode};
-pub use crate::base::entities::EntityIndex;
+use crate::base::entities::EntityIndex;
 use crate::base::ids::{AsOf, EntityId};
-use crate::stages::landing::{self, nullable, FileFault, LandingError, LandingFile, Selection};
-use crate::base::warehouse::Warehouse;
+use crate::base::landing_file::{nullable, LandingFile, Selection};
+use crate::base::marts::{records, registry};
+use crate::base::parquet_io::LOOKUP_ROW_GROUP_ROWS;
+use crate::base::tables::{DatasetReport, Inputs, PartitionRead, Reject, Validated, ENTITY_IDX};
 use keys::FileKeys;
 use rows::{quote, RowFault};
-
-/// The column a validated table adds: the entity's dense index.
-pub const ENTITY_IDX: &str = "entity_idx";
-
-/// A rejected row: its global row number (see [`keys`]), code and message.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reject {
-    pub row: u64,
-    pub code: FaultCode,
-    pub message: String,
-}
-
-/// Rows read from one partition.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct PartitionRead {
-    pub ingest_date: String,
-    pub files: usize,
-    pub rows: u64,
-}
-
-/// The data-quality figures of one dataset in one run.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct DatasetReport {
-    pub dataset: String,
-    pub partitions: Vec<PartitionRead>,
-    pub rows_read: u64,
-    pub rows_accepted: u64,
-    pub rows_rejected: u64,
-    /// Accepted rows the run uses: the newest version of each key.
-    pub rows_current: u64,
-    pub rejected_by_code: BTreeMap<String, u64>,
-}
-
-/// A validated dataset: the current accepted rows with the columns asked
-/// for (plus `entity_idx` where rows name a registered entity), and every
-/// rejected row.
-pub struct Validated {
-    pub contract: Contract,
-    pub selection: Selection,
-    pub schema: SchemaRef,
-    pub batches: Vec<RecordBatch>,
-    pub report: DatasetReport,
-    pub rejects: Vec<Reject>,
-}
-
-impl Validated {
-    pub fn num_rows(&self) -> usize {
-        self.batches.iter().map(|b| b.num_rows()).sum()
-    }
-}
 
 /// What a dataset is checked against.
 #[derive(Clone, Copy, Default)]
@@ -90,30 +43,59 @@ pub struct Against<'a> {
     pub violations: Option<&'a Validated>,
 }
 
-/// A landing file that fails while being read (a corrupt page, a vanished
-/// file): a file-level fault found late.
+/// Validation failed: a landing file that fails while being read (a
+/// corrupt page, a vanished file: a file-level fault found late), or a mart
+/// it writes could not be written.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: not readable Parquet: {reason}")]
-pub struct ReadError {
-    pub path: String,
-    pub reason: String,
+pub enum ReadError {
+    #[error("{path}: not readable Parquet: {reason}")]
+    Unreadable { path: String, reason: String },
+    #[error("writing {what}: {source}")]
+    Write { what: String, source: parquet::errors::ParquetError },
+}
+
+/// Where validation writes what it read besides the in-memory tables: the
+/// run's registry mart, and the records of event partitions whose records
+/// are missing or stale (one staging folder per partition index, `None`
+/// for a partition whose records are up to date).
+#[derive(Clone, Copy, Default)]
+pub struct Outputs<'a> {
+    pub registry: Option<&'a Path>,
+    pub records: &'a [(Dataset, Vec<Option<PathBuf>>)],
+}
+
+impl Outputs<'_> {
+    fn records_of(&self, dataset: Dataset) -> Option<&[Option<PathBuf>]> {
+        self.records.iter().find(|(d, _)| *d == dataset).map(|(_, dirs)| dirs.as_slice())
+    }
 }
 
 /// Validates the registry snapshot. Its table is sorted by entity id and
-/// its `entity_idx` is the row's position; the returned index maps ids to it.
+/// its `entity_idx` is the row's position; the returned index maps ids to
+/// it. With `mart`, the accepted rows are also written there, in the same
+/// order, as the run's registry mart.
 pub fn validate_registry(
     contract: &Contract,
     selection: Selection,
     keep: &[&str],
+    mart: Option<&Path>,
 ) -> Result<(Validated, EntityIndex), ReadError> {
     let key_col = contract.key[0];
     let id_name = contract.columns[key_col].name.as_str();
+    let snapshot = selection.partitions.last().map(|p| p.ingest_date);
     // The ids number the entities; the table keeps them only when asked.
-    let mut with_id: Vec<&str> = keep.to_vec();
-    if !with_id.contains(&id_name) {
-        with_id.push(id_name);
+    let mut read: Vec<&str> = keep.to_vec();
+    if !read.contains(&id_name) {
+        read.push(id_name);
     }
-    let mut v = validate(contract, selection, &with_id, Against::default())?;
+    if mart.is_some() {
+        for c in registry::COLUMNS {
+            if !read.contains(&c) {
+                read.push(c);
+            }
+        }
+    }
+    let mut v = validate(contract, selection, &read, Against::default(), None)?;
     let clock = std::time::Instant::now();
     // Accepted registry ids are unique (copies are all rejected): sort them
     // to number the entities.
@@ -150,11 +132,20 @@ pub fn validate_registry(
     };
     let ids: Vec<EntityId> = packed.iter().map(|p| EntityId::from_bits(*p >> 38)).collect();
     drop(packed);
-    if !keep.contains(&id_name) {
-        let wanted: Vec<usize> = (0..v.schema.fields().len()).filter(|i| *i != kept_pos).collect();
-        v.batches = v.batches.iter().map(|b| b.project(&wanted).expect("columns")).collect();
-        v.schema = Arc::new(v.schema.project(&wanted).expect("columns"));
+    if let (Some(dir), Some(snapshot)) = (mart, snapshot) {
+        let write = |e| ReadError::Write { what: "the registry mart".into(), source: e };
+        let mut w = registry::RegistryWriter::create(dir, snapshot).map_err(write)?;
+        let refs: Vec<&RecordBatch> = v.batches.iter().collect();
+        for chunk in order.chunks(LOOKUP_ROW_GROUP_ROWS) {
+            let sorted = arrow::compute::interleave_record_batch(&refs, chunk).expect("same schema");
+            w.write(&sorted).map_err(write)?;
+        }
+        w.finish().map_err(write)?;
     }
+    // The table keeps what later stages asked for, in entity order.
+    let wanted: Vec<usize> = keep.iter().map(|k| position_in(&v.schema, k)).collect();
+    v.batches = v.batches.iter().map(|b| b.project(&wanted).expect("columns")).collect();
+    v.schema = Arc::new(v.schema.project(&wanted).expect("columns"));
     let refs: Vec<&RecordBatch> = v.batches.iter().collect();
     let sorted = if refs.is_empty() {
         RecordBatch::new_empty(without_idx(&v.schema))
@@ -208,12 +199,18 @@ pub fn validate(
     selection: Selection,
     keep: &[&str],
     against: Against,
+    records: Option<&[Option<PathBuf>]>,
 ) -> Result<Validated, ReadError> {
-    let files: Vec<(usize, &LandingFile)> =
-        selection.partitions.iter().enumerate().flat_map(|(p, part)| part.files.iter().map(move |f| (p, f))).collect();
+    // (partition, file, index of the file in its partition)
+    let files: Vec<(usize, &LandingFile, usize)> = selection
+        .partitions
+        .iter()
+        .enumerate()
+        .flat_map(|(p, part)| part.files.iter().enumerate().map(move |(n, f)| (p, f, n)))
+        .collect();
     let mut first_rows = Vec::with_capacity(files.len());
     let mut total = 0u64;
-    for (_, f) in &files {
+    for (_, f, _) in &files {
         first_rows.push(total);
         total += f.rows;
     }
@@ -240,8 +237,9 @@ pub fn validate(
     let stage_one: Vec<FileRows> = files
         .par_iter()
         .zip(first_rows.par_iter())
-        .map(|((partition, file), first_row)| {
-            read_file(contract, file, *partition, *first_row, &kept_cols, &kept_schema, against.entities)
+        .map(|((partition, file, n), first_row)| {
+            let out = records.and_then(|r| r.get(*partition)).and_then(|d| d.as_deref()).map(|d| (d, *n));
+            read_file(contract, file, *partition, *first_row, &kept_cols, &kept_schema, against.entities, out)
         })
         .collect::<Result<_, _>>()?;
 
@@ -485,14 +483,16 @@ fn read_file(
     kept_cols: &[usize],
     kept_schema: &SchemaRef,
     entities: Option<&EntityIndex>,
+    records: Option<(&Path, usize)>,
 ) -> Result<FileRows, ReadError> {
-    let fail = |e: &dyn std::fmt::Display| ReadError { path: file.relative.clone(), reason: e.to_string() };
+    let fail = |e: &dyn std::fmt::Display| ReadError::Unreadable { path: file.relative.clone(), reason: e.to_string() };
     let mut faults = Vec::new();
     let mut kept = Vec::new();
     let mut entity_idx =
         contract.unknown_entity.filter(|_| entities.is_some()).map(|_| Vec::with_capacity(file.rows as usize));
     let mut unknown = Vec::new();
     let mut offset = 0usize;
+    let mut whole = Vec::new();
     for batch in file.read(contract, None).map_err(|e| fail(&e))? {
         let batch = batch.map_err(|e| fail(&e))?;
         for (row, fault) in rows::check_batch(contract, &batch, file.ingest_date) {
@@ -522,9 +522,16 @@ fn read_file(
         }
         kept.push(batch.project(kept_cols).expect("kept columns"));
         offset += batch.num_rows();
+        if records.is_some() {
+            whole.push(batch);
+        }
     }
     if offset as u64 != file.rows {
         return Err(fail(&format!("footer promises {} rows, read {offset}", file.rows)));
+    }
+    if let Some((dir, n)) = records {
+        records::write_file(dir, n, contract, file, &whole)
+            .map_err(|source| ReadError::Write { what: format!("the records of {}", file.relative), source })?;
     }
     let kept = concat_batches(kept_schema, &kept).map_err(|e| fail(&e))?;
     Ok(FileRows { partition, first_row, faults, kept, entity_idx, unknown })
@@ -585,73 +592,17 @@ fn report(contract: &Contract, selection: &Selection, rejects: &[Reject], curren
     }
 }
 
-/// Where a global row lives: the file and the row within it.
-pub fn locate_row(selection: &Selection, row: u64) -> (&LandingFile, u64) {
-    let mut start = 0u64;
-    for f in selection.files() {
-        if row < start + f.rows {
-            return (f, row - start);
-        }
-        start += f.rows;
-    }
-    panic!("row {row} beyond the selection");
-}
-
-/// The five validated datasets of a run.
-pub struct Inputs {
-    pub registry: Validated,
-    pub entities: EntityIndex,
-    pub holdings: Validated,
-    pub violations: Validated,
-    pub complaints: Validated,
-    pub repairs: Validated,
-}
-
-impl Inputs {
-    pub fn all(&self) -> [&Validated; 5] {
-        [&self.registry, &self.holdings, &self.violations, &self.complaints, &self.repairs]
-    }
-
-    pub fn get(&self, dataset: Dataset) -> &Validated {
-        match dataset {
-            Dataset::Registry => &self.registry,
-            Dataset::Holdings => &self.holdings,
-            Dataset::Violations => &self.violations,
-            Dataset::Complaints => &self.complaints,
-            Dataset::Repairs => &self.repairs,
-        }
-    }
-}
-
-/// Input that stops a run before anything is written.
-#[derive(Debug, thiserror::Error)]
-pub enum InputError {
-    #[error(transparent)]
-    Landing(#[from] LandingError),
-    #[error(transparent)]
-    Read(#[from] ReadError),
-}
-
-/// Chooses, checks and validates the five datasets for a run as of
-/// `as_of`. `keep` names the contract columns each output table carries
-/// (the key of an event dataset is always kept).
+/// Validates the five datasets of a run from their chosen partitions (in
+/// `Dataset::ALL` order). `keep` names the contract columns each output
+/// table carries (the key of an event dataset is always kept).
 pub fn validate_inputs(
-    wh: &Warehouse,
     contracts: &Contracts,
-    as_of: AsOf,
+    selections: Vec<Selection>,
     keep: &dyn Fn(Dataset) -> Vec<String>,
-) -> Result<Inputs, InputError> {
-    let mut faults = Vec::new();
-    let mut selections: Vec<Selection> =
-        Dataset::ALL.iter().map(|d| landing::select(wh, contracts.get(*d), as_of, &mut faults)).collect();
-    tracing::debug!(files = selections.iter().map(|s| s.files().count()).sum::<usize>(), "landing files checked");
-    if selections[0].partitions.is_empty() {
-        faults.push(FileFault::NoRegistryPartition { as_of });
-    }
-    if !faults.is_empty() {
-        return Err(LandingError { faults }.into());
-    }
-    let mut take = |d: Dataset| std::mem::replace(&mut selections[d as usize], Selection { partitions: vec![] });
+    out: &Outputs,
+) -> Result<Inputs, ReadError> {
+    let mut selections: Vec<Option<Selection>> = selections.into_iter().map(Some).collect();
+    let mut take = |d: Dataset| selections[d as usize].take().expect("one selection per dataset");
     let columns = |d: Dataset| {
         let c = contracts.get(d);
         let mut k = keep(d);
@@ -666,12 +617,19 @@ pub fn validate_inputs(
 
     let reg_cols = columns(Dataset::Registry);
     let (registry, entities) = span(Dataset::Registry).in_scope(|| {
-        validate_registry(contracts.get(Dataset::Registry), take(Dataset::Registry), &as_strs(&reg_cols))
+        validate_registry(contracts.get(Dataset::Registry), take(Dataset::Registry), &as_strs(&reg_cols), out.registry)
     })?;
     let mut one = |d: Dataset, violations: Option<&Validated>| -> Result<Validated, ReadError> {
         let cols = columns(d);
         span(d).in_scope(|| {
-            validate(contracts.get(d), take(d), &as_strs(&cols), Against { entities: Some(&entities), violations })
+            let records = out.records_of(d);
+            validate(
+                contracts.get(d),
+                take(d),
+                &as_strs(&cols),
+                Against { entities: Some(&entities), violations },
+                records,
+            )
         })
     };
     let holdings = one(Dataset::Holdings, None)?;

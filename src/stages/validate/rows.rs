@@ -4,6 +4,7 @@
 
 use arrow::array::{Array, AsArray, RecordBatch, StringArray};
 use arrow::datatypes::{Date32Type, Decimal128Type, Float64Type};
+use chrono::Datelike;
 
 use crate::base::contract::{Check, Column, ColumnType, Contract, FaultCode};
 use crate::base::ids::{days_to_date, entity_check_char, is_entity_id, is_person_id, is_six_digits, AsOf};
@@ -137,7 +138,7 @@ impl ColumnRule<'_> {
                             format!(
                                 "column {name}: expected a date not after the partition's ingest_date {}, found {}",
                                 self.ingest_date,
-                                days_to_date(d.value(row))
+                                show_date(d.value(row))
                             ),
                         );
                     }
@@ -183,6 +184,20 @@ impl ColumnRule<'_> {
         let name = &self.column.name;
         let array = self.batch.column(self.ci);
         let open = |row: usize| !decided[row] && array.is_valid(row);
+        if self.column.ty == ColumnType::Date {
+            let d = array.as_primitive::<Date32Type>();
+            for row in (0..d.len()).filter(|r| open(*r) && !date_in_range(d.value(*r))) {
+                fail(
+                    row,
+                    format!(
+                        "column {name}: expected a date from {} to {}, found {}",
+                        FIRST_DATE,
+                        LAST_DATE,
+                        show_date(d.value(row))
+                    ),
+                );
+            }
+        }
         match (self.column.check, self.column.ty) {
             (Some(Check::SixDigits), _) => {
                 let s = self.strings(self.ci);
@@ -207,6 +222,24 @@ impl ColumnRule<'_> {
             }
             _ => {}
         }
+    }
+}
+
+/// The dates a landing file may hold: a Date32 outside them (possible in a
+/// hand-made file) is `bad_range`, so later stages only see printable dates.
+const FIRST_DATE: &str = "0001-01-01";
+const LAST_DATE: &str = "9999-12-31";
+
+fn date_in_range(days: i32) -> bool {
+    days_to_date(days).is_some_and(|d| (1..=9999).contains(&d.year()))
+}
+
+/// A Date32 value for a message: the date, or the raw day number when it
+/// is no calendar date.
+fn show_date(days: i32) -> String {
+    match days_to_date(days) {
+        Some(d) if (1..=9999).contains(&d.year()) => d.to_string(),
+        _ => format!("day {days} since 1970-01-01"),
     }
 }
 

@@ -1,6 +1,8 @@
 //! Each row rule and fault code of datasets.md on a small hand-made landing zone.
 
 use super::*;
+use crate::base::warehouse::Warehouse;
+use crate::stages::landing::{select_all, LandingError};
 use crate::tools::fixture::{entity, land, land_with_schema, person};
 
 const D: &str = "2026-11-27";
@@ -15,11 +17,20 @@ fn all_columns(contracts: &Contracts) -> impl Fn(Dataset) -> Vec<String> + '_ {
     |d| contracts.get(d).columns.iter().map(|c| c.name.clone()).collect()
 }
 
+/// What stops a run before anything is written: a file fault or an unreadable file.
+#[derive(Debug, thiserror::Error)]
+enum InputError {
+    #[error(transparent)]
+    Landing(#[from] LandingError),
+    #[error(transparent)]
+    Read(#[from] ReadError),
+}
+
 fn inputs(w: &Warehouse, as_of: &str) -> Result<Inputs, InputError> {
     let contracts = Contracts::load().unwrap();
     let keep = all_columns(&contracts);
-    let result = validate_inputs(w, &contracts, as_of.parse().unwrap(), &keep);
-    result
+    let selections = select_all(w, &contracts, as_of.parse().unwrap())?;
+    Ok(validate_inputs(&contracts, selections, &keep, &Outputs::default())?)
 }
 
 /// (global row, code) of every reject of a dataset.

@@ -1,0 +1,218 @@
+//! The `records` mart: the rows of each event partition of the landing
+//! zone as validation read them, sorted by entity id, with where each came
+//! from. Written once per partition (again only when its files change), so
+//! that an officer can go from a reason to the records behind it without
+//! anything reading the landing zone after validation.
+//!
+//! ```text
+//! marts/records/<dataset>/ingest_date=D/part-<n>.parquet   file n of the partition, sorted by entity_id
+//! marts/records/<dataset>/ingest_date=D/sources.json        the landing files it was made from
+//! ```
+//!
+//! The rows are every row of the files, accepted or not: a reader takes
+//! the version a run used by leaving out that run's quarantined rows and
+//! keeping the newest `ingest_date` of each key, as validation did.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, Date32Array, Int64Array, RecordBatch, StringArray, UInt32Array};
+use arrow::compute::{concat_batches, sort_to_indices, take_record_batch, SortOptions};
+use arrow::datatypes::{DataType, Date32Type, Field, Int64Type, Schema, SchemaRef};
+use parquet::errors::ParquetError;
+
+use super::rows_with;
+use crate::base::contract::{Contract, Dataset};
+use crate::base::ids::AsOf;
+use crate::base::landing_file::{nullable, LandingFile, Partition};
+use crate::base::parquet_io::{ParquetSink, LOOKUP_ROW_GROUP_ROWS};
+use crate::base::warehouse::Warehouse;
+
+/// The datasets whose records stand behind reasons.
+pub const DATASETS: [Dataset; 2] = [Dataset::Violations, Dataset::Complaints];
+
+/// The folder of one partition's records.
+pub fn partition_dir(wh: &Warehouse, dataset: Dataset, ingest_date: AsOf) -> PathBuf {
+    wh.root().join("marts").join("records").join(dataset.name()).join(format!("ingest_date={ingest_date}"))
+}
+
+/// The schema: the contract's columns as found (nullable), then
+/// `ingest_date`, `source_file` and `source_row`.
+pub fn schema(contract: &Contract) -> SchemaRef {
+    let mut fields: Vec<Field> =
+        nullable(&contract.arrow_schema()).fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.extend([
+        Field::new("ingest_date", DataType::Date32, false),
+        Field::new("source_file", DataType::Utf8, false),
+        Field::new("source_row", DataType::Int64, false),
+    ]);
+    Arc::new(Schema::new(fields))
+}
+
+/// What a partition's records were made from: each landing file's path,
+/// size, modification time and row count.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Sources {
+    pub files: Vec<SourceFile>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SourceFile {
+    pub path: String,
+    pub bytes: u64,
+    pub modified_ns: i128,
+    pub rows: u64,
+}
+
+impl Sources {
+    /// The landing files of a partition as they are on disk now.
+    pub fn of(partition: &Partition) -> Sources {
+        let files = partition
+            .files
+            .iter()
+            .map(|f| {
+                let meta = std::fs::metadata(&f.path).ok();
+                let modified_ns = meta
+                    .as_ref()
+                    .and_then(|m| m.modified().ok())
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_nanos() as i128)
+                    .unwrap_or(-1);
+                SourceFile { path: f.relative.clone(), bytes: meta.map_or(0, |m| m.len()), modified_ns, rows: f.rows }
+            })
+            .collect();
+        Sources { files }
+    }
+}
+
+/// Whether the records of `partition` were written from exactly its
+/// current files.
+pub fn up_to_date(wh: &Warehouse, dataset: Dataset, partition: &Partition) -> bool {
+    let path = partition_dir(wh, dataset, partition.ingest_date).join("sources.json");
+    let Ok(text) = std::fs::read(path) else { return false };
+    serde_json::from_slice::<Sources>(&text).is_ok_and(|s| s == Sources::of(partition))
+}
+
+/// Writes `sources.json` of a partition's records into `dir` (a staging folder).
+pub fn write_sources(dir: &Path, partition: &Partition) -> std::io::Result<()> {
+    let json = serde_json::to_vec_pretty(&Sources::of(partition)).expect("sources serialise");
+    std::fs::write(dir.join("sources.json"), json)
+}
+
+/// Writes the rows of one landing file (`batches` in the contract's column
+/// layout, in file order) as `part-<n>.parquet`, sorted by entity id then
+/// row.
+pub fn write_file(
+    dir: &Path,
+    n: usize,
+    contract: &Contract,
+    file: &LandingFile,
+    batches: &[RecordBatch],
+) -> Result<u64, ParquetError> {
+    let all = concat_batches(&nullable(&contract.arrow_schema()), batches)?;
+    let rows = all.num_rows();
+    let entity = contract.column_index("entity_id").expect("event datasets name an entity");
+    // A stable sort by entity id keeps rows of one entity in file order; nulls last.
+    let order: UInt32Array =
+        sort_to_indices(all.column(entity), Some(SortOptions { descending: false, nulls_first: false }), None)?;
+    let sorted = take_record_batch(&all, &order)?;
+    let mut columns: Vec<ArrayRef> = sorted.columns().to_vec();
+    columns.push(Arc::new(Date32Array::from(vec![file.ingest_date.days_since_epoch(); rows])));
+    columns.push(Arc::new(StringArray::from(vec![file.relative.as_str(); rows])));
+    columns.push(Arc::new(Int64Array::from_iter_values(order.values().iter().map(|r| *r as i64))));
+    let out = RecordBatch::try_new(schema(contract), columns)?;
+    let mut sink = ParquetSink::for_lookups(&dir.join(format!("part-{n}.parquet")), out.schema())?;
+    for offset in (0..rows).step_by(LOOKUP_ROW_GROUP_ROWS) {
+        sink.write(&out.slice(offset, LOOKUP_ROW_GROUP_ROWS.min(rows - offset)))?;
+    }
+    sink.finish()
+}
+
+/// One record as a run as of some date saw it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    /// Every contract column, as text (empty for null).
+    pub fields: Vec<(String, String)>,
+    pub ingest_date: AsOf,
+    pub source_file: String,
+    pub source_row: i64,
+}
+
+/// The records of `entity` with one of `keys` (the contract's key column)
+/// in the partitions a run as of `as_of` read, leaving out the rows in
+/// `quarantined` (source file, row) and keeping the newest version of each
+/// key.
+pub fn read(
+    wh: &Warehouse,
+    contract: &Contract,
+    as_of: AsOf,
+    entity: &str,
+    keys: &BTreeSet<String>,
+    quarantined: &HashSet<(String, i64)>,
+) -> Result<HashMap<String, Record>, ParquetError> {
+    let root = wh.root().join("marts").join("records").join(contract.dataset.name());
+    let mut dates: Vec<(AsOf, PathBuf)> = std::fs::read_dir(&root)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| {
+                    let date = e.file_name().to_string_lossy().strip_prefix("ingest_date=")?.parse().ok()?;
+                    Some((date, e.path()))
+                })
+                .filter(|(d, _)| *d <= as_of)
+                .collect()
+        })
+        .unwrap_or_default();
+    dates.sort();
+    let key = contract.key[0];
+    let ids: BTreeSet<String> = [entity.to_string()].into();
+    let mut found: HashMap<String, Record> = HashMap::new();
+    for (date, dir) in dates {
+        let mut parts: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(|e| ParquetError::General(format!("{}: {e}", dir.display())))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+            .collect();
+        parts.sort();
+        for part in parts {
+            for b in rows_with(&part, "entity_id", &ids)? {
+                let n = contract.columns.len();
+                let keys_col = b.column(key).as_string::<i32>();
+                let file = b.column(n + 1).as_string::<i32>();
+                let row = b.column(n + 2).as_primitive::<Int64Type>();
+                for r in 0..b.num_rows() {
+                    if keys_col.is_null(r) || !keys.contains(keys_col.value(r)) {
+                        continue;
+                    }
+                    let at = (file.value(r).to_string(), row.value(r));
+                    if quarantined.contains(&at) {
+                        continue;
+                    }
+                    let fields = contract
+                        .columns
+                        .iter()
+                        .enumerate()
+                        .map(|(ci, c)| {
+                            let text = arrow::util::display::array_value_to_string(b.column(ci), r).unwrap_or_default();
+                            (c.name.clone(), text)
+                        })
+                        .collect();
+                    let ingest = b.column(n).as_primitive::<Date32Type>().value(r);
+                    // Partitions are read oldest first: a later one replaces an earlier version.
+                    found.insert(
+                        keys_col.value(r).to_string(),
+                        Record {
+                            fields,
+                            ingest_date: AsOf::from_days_since_epoch(ingest).unwrap_or(date),
+                            source_file: at.0,
+                            source_row: at.1,
+                        },
+                    );
+                }
+            }
+        }
+    }
+    Ok(found)
+}

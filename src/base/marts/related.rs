@@ -1,0 +1,89 @@
+//! The `related` mart of joint-sanctions.md "Outputs": one row per
+//! restricted person or flagged entity and rule of a list.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, AsArray, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use parquet::errors::ParquetError;
+
+use super::listings::{stamp_columns, Stamp};
+use super::{append_strings, string_list_builder, strings_at};
+use crate::base::parquet_io::{read_parquet, write_parquet};
+
+fn utf8_list() -> DataType {
+    DataType::List(Arc::new(Field::new("item", DataType::Utf8, false)))
+}
+
+/// One row of the `related` mart.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct RelatedRow {
+    pub subject_id: String,
+    /// `person` (restricted) or `entity` (flagged).
+    pub subject_kind: String,
+    pub rule_id: String,
+    pub measures: Vec<String>,
+    pub roots: Vec<String>,
+    pub list_id: String,
+}
+
+pub fn related_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("subject_id", DataType::Utf8, false),
+        Field::new("subject_kind", DataType::Utf8, false),
+        Field::new("rule_id", DataType::Utf8, false),
+        Field::new("measures", utf8_list(), false),
+        Field::new("roots", utf8_list(), false),
+        Field::new("list_id", DataType::Utf8, false),
+        Field::new("policy_id", DataType::Utf8, false),
+        Field::new("policy_version", DataType::Utf8, false),
+        Field::new("as_of", DataType::Date32, false),
+    ]))
+}
+
+pub fn related_batch(rows: &[RelatedRow], stamp: &Stamp) -> RecordBatch {
+    let mut measures = string_list_builder();
+    let mut roots = string_list_builder();
+    for r in rows {
+        append_strings(&mut measures, &r.measures);
+        append_strings(&mut roots, &r.roots);
+    }
+    let n = rows.len();
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.subject_id.as_str()))),
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.subject_kind.as_str()))),
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.rule_id.as_str()))),
+        Arc::new(measures.finish()),
+        Arc::new(roots.finish()),
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.list_id.as_str()))),
+    ];
+    columns.extend(stamp_columns(stamp, n));
+    RecordBatch::try_new(related_schema(), columns).expect("related schema")
+}
+
+pub fn write_related(dir: &Path, rows: &[RelatedRow], stamp: &Stamp) -> Result<u64, ParquetError> {
+    write_parquet(&dir.join("part-0.parquet"), related_schema(), &[related_batch(rows, stamp)])
+}
+
+/// Reads a `related` partition folder.
+pub fn read_related(dir: &Path) -> Result<Vec<RelatedRow>, ParquetError> {
+    let mut out = Vec::new();
+    for b in read_parquet(&dir.join("part-0.parquet"))? {
+        let s = |i: usize| b.column(i).as_string::<i32>().clone();
+        let (subject, kind, rule, list) = (s(0), s(1), s(2), s(5));
+        let measures = b.column(3).as_list::<i32>();
+        let roots = b.column(4).as_list::<i32>();
+        for r in 0..b.num_rows() {
+            out.push(RelatedRow {
+                subject_id: subject.value(r).to_string(),
+                subject_kind: kind.value(r).to_string(),
+                rule_id: rule.value(r).to_string(),
+                measures: strings_at(measures, r),
+                roots: strings_at(roots, r),
+                list_id: list.value(r).to_string(),
+            });
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,133 @@
+//! The run's validated tables: what validation accepted (the newest
+//! accepted version of each key, with each row's dense `entity_idx`), what
+//! it rejected, and the data-quality figures. Validation makes them; the
+//! quarantine, scoring and the graph read them.
+
+use std::collections::BTreeMap;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use serde::Serialize;
+
+use crate::base::contract::{Contract, Dataset, FaultCode};
+use crate::base::entities::EntityIndex;
+use crate::base::landing_file::{LandingFile, Selection};
+
+/// The column a validated table adds: the entity's dense index.
+pub const ENTITY_IDX: &str = "entity_idx";
+
+/// A rejected row: its global row number (see [`keys`]), code and message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reject {
+    pub row: u64,
+    pub code: FaultCode,
+    pub message: String,
+}
+
+/// Rows read from one partition.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct PartitionRead {
+    pub ingest_date: String,
+    pub files: usize,
+    pub rows: u64,
+}
+
+/// The data-quality figures of one dataset in one run.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct DatasetReport {
+    pub dataset: String,
+    pub partitions: Vec<PartitionRead>,
+    pub rows_read: u64,
+    pub rows_accepted: u64,
+    pub rows_rejected: u64,
+    /// Accepted rows the run uses: the newest version of each key.
+    pub rows_current: u64,
+    pub rejected_by_code: BTreeMap<String, u64>,
+}
+
+/// A validated dataset: the current accepted rows with the columns asked
+/// for (plus `entity_idx` where rows name a registered entity), and every
+/// rejected row.
+pub struct Validated {
+    pub contract: Contract,
+    pub selection: Selection,
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    pub report: DatasetReport,
+    pub rejects: Vec<Reject>,
+}
+
+impl Validated {
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+}
+
+/// Where a global row lives: the file and the row within it.
+pub fn locate_row(selection: &Selection, row: u64) -> (&LandingFile, u64) {
+    let mut start = 0u64;
+    for f in selection.files() {
+        if row < start + f.rows {
+            return (f, row - start);
+        }
+        start += f.rows;
+    }
+    panic!("row {row} beyond the selection");
+}
+
+/// The five validated datasets of a run.
+pub struct Inputs {
+    pub registry: Validated,
+    pub entities: EntityIndex,
+    pub holdings: Validated,
+    pub violations: Validated,
+    pub complaints: Validated,
+    pub repairs: Validated,
+}
+
+impl Inputs {
+    pub fn all(&self) -> [&Validated; 5] {
+        [&self.registry, &self.holdings, &self.violations, &self.complaints, &self.repairs]
+    }
+
+    pub fn get(&self, dataset: Dataset) -> &Validated {
+        match dataset {
+            Dataset::Registry => &self.registry,
+            Dataset::Holdings => &self.holdings,
+            Dataset::Violations => &self.violations,
+            Dataset::Complaints => &self.complaints,
+            Dataset::Repairs => &self.repairs,
+        }
+    }
+}
+
+/// The data-quality report of a run: per dataset, rows read, accepted and
+/// rejected by code.
+#[derive(Clone, Debug, Serialize)]
+pub struct QualityReport {
+    pub as_of: String,
+    pub max_reject_share: f64,
+    pub datasets: Vec<DatasetReport>,
+}
+
+impl QualityReport {
+    /// The datasets whose rejected rows exceed the allowed share of the rows
+    /// read, with their counts.
+    pub fn over_threshold(&self) -> Vec<&DatasetReport> {
+        self.datasets
+            .iter()
+            .filter(|d| d.rows_read > 0 && d.rows_rejected as f64 > self.max_reject_share * d.rows_read as f64)
+            .collect()
+    }
+
+    /// Rejected rows by code over all datasets.
+    pub fn rejected_by_code(&self) -> BTreeMap<String, u64> {
+        let mut all = BTreeMap::new();
+        for d in &self.datasets {
+            for (code, n) in &d.rejected_by_code {
+                *all.entry(code.clone()).or_insert(0) += n;
+            }
+        }
+        all
+    }
+}
