@@ -8,6 +8,8 @@ use std::sync::Arc;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use serde::Deserialize;
 
+use crate::base::error::{Classify, ErrorKind};
+
 /// The five landing datasets, in the order a run validates them (the
 /// registry first: every other dataset is checked against it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -399,6 +401,13 @@ impl Contracts {
 pub struct ContractError {
     pub file: String,
     pub message: String,
+}
+
+impl Classify for ContractError {
+    /// Contracts are embedded: a bad one is a bug of the build.
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Bug
+    }
 }
 
 /// The Arrow schema each job is written for. The contract files must agree

@@ -7,6 +7,8 @@ use std::str::FromStr;
 
 use chrono::{Datelike, NaiveDate};
 
+use crate::base::error::{Classify, ErrorKind};
+
 /// The 31 characters of a unified social credit code, in ASCII order (so the
 /// index order of two ids is their byte order).
 pub const ENTITY_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
@@ -154,6 +156,12 @@ pub enum IdError {
     Entity(String),
     #[error("'{0}' is not a date of the form YYYY-MM-DD")]
     Date(String),
+}
+
+impl Classify for IdError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Input
+    }
 }
 
 /// Days from 0001-01-01 (chrono's day 1) to 1970-01-01, the Arrow Date32 epoch.

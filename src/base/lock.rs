@@ -10,6 +10,7 @@ use std::path::Path;
 
 use rustix::fs::{flock, FlockOperation};
 
+use crate::base::error::{Classify, ErrorKind};
 use crate::base::warehouse::Warehouse;
 
 /// Held while a run works on a warehouse; dropping it releases the lock.
@@ -24,6 +25,15 @@ pub enum LockError {
     Held { warehouse: String, holder: String },
     #[error("locking {path}: {source}")]
     Io { path: String, source: std::io::Error },
+}
+
+impl Classify for LockError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            LockError::Held { .. } => ErrorKind::Transient,
+            LockError::Io { source, .. } => Classify::kind(source),
+        }
+    }
 }
 
 impl RunLock {

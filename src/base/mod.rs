@@ -4,6 +4,7 @@ pub mod contract;
 pub mod decay;
 pub mod engine;
 pub mod entities;
+pub mod error;
 pub mod ids;
 pub mod landing_file;
 pub mod lock;

@@ -11,6 +11,7 @@ use std::io::{Cursor, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::base::error::{Classify, ErrorKind};
 use minisign::{KeyPair, PublicKey, PublicKeyBox, SecretKey, SecretKeyBox, SignatureBox};
 
 /// The environment variable naming the secret key file.
@@ -32,6 +33,16 @@ pub enum SignError {
     Sign(String),
     #[error("the signature does not verify: {0}")]
     Verify(String),
+}
+
+impl Classify for SignError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            SignError::Io { source, .. } => Classify::kind(source),
+            SignError::Sign(_) => ErrorKind::Bug,
+            _ => ErrorKind::Input,
+        }
+    }
 }
 
 /// Writes a new key pair: the secret key with mode 0600, encrypted with

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::base::error::{Classify, ErrorKind};
 use serde_yaml::{Mapping, Value};
 
 /// A checked job.
@@ -54,6 +55,12 @@ impl Retry {
 #[error("{} problem(s) in job files:\n  - {}", problems.len(), problems.join("\n  - "))]
 pub struct JobErrors {
     pub problems: Vec<String>,
+}
+
+impl Classify for JobErrors {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Input
+    }
 }
 
 /// Loads every `*.yaml` of `dir`, sorted by file name.

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use crate::base::error::{Classify, ErrorKind};
 use serde::Deserialize;
 
 /// Columns of a publication's entries a partner may be given.
@@ -95,6 +96,12 @@ pub fn load_or_default(path: Option<&Path>, lists: &[&str]) -> Result<Vec<Partne
 pub struct PartnersError {
     pub file: String,
     pub problems: Vec<String>,
+}
+
+impl Classify for PartnersError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Input
+    }
 }
 
 /// Loads and checks a partners file. `lists` are the policy's list ids.

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::base::error::{Classify, ErrorKind};
 use crate::base::ids::{AsOf, EntityId};
 use crate::base::marts::listings::{self, Basis, ReviewStatus};
 use crate::base::marts::registry;
@@ -52,6 +53,16 @@ pub enum Refusal {
     Read(#[from] MartError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl Classify for Refusal {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Refusal::Read(e) => e.kind(),
+            Refusal::Store(e) => e.kind(),
+            _ => ErrorKind::Input,
+        }
+    }
 }
 
 /// Checks a decision and appends it; returns its id.

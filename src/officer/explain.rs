@@ -15,7 +15,8 @@ use crate::base::marts::listings::{self, ListingRow};
 use crate::base::marts::registry::{self, RegistryFacts};
 use crate::base::marts::related::{self, RelatedRow};
 use crate::base::marts::scores::{self, ScoreRow};
-use crate::base::marts::{self, records};
+use crate::base::error::{Classify, ErrorKind};
+use crate::base::marts::{self, mart_error, records, MartError};
 use crate::base::store::{Decision, Store};
 use crate::base::warehouse::Mart;
 use crate::base::warehouse::Warehouse;
@@ -71,15 +72,25 @@ pub struct Explanation {
 pub enum ExplainError {
     #[error("no run as of {0} has written scores (run `credence run --as-of {0}` first)")]
     NoRun(AsOf),
-    #[error("reading {what}: {reason}")]
-    Read { what: String, reason: String },
+    #[error(transparent)]
+    Read(#[from] MartError),
+    #[error(transparent)]
+    Contract(#[from] crate::base::contract::ContractError),
     #[error(transparent)]
     Store(#[from] crate::base::store::StoreError),
 }
 
-fn read_err(what: &str) -> impl Fn(&dyn std::fmt::Display) -> ExplainError + '_ {
-    move |e| ExplainError::Read { what: what.to_string(), reason: e.to_string() }
+impl Classify for ExplainError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ExplainError::NoRun(_) => ErrorKind::Input,
+            ExplainError::Read(e) => e.kind(),
+            ExplainError::Contract(e) => e.kind(),
+            ExplainError::Store(e) => e.kind(),
+        }
+    }
 }
+
 
 /// Explains `entity` as of `as_of` under `policy`.
 pub fn explain(
@@ -94,8 +105,8 @@ pub fn explain(
         return Err(ExplainError::NoRun(as_of));
     }
     let ids: BTreeSet<String> = [entity.to_string()].into();
-    let registry = registry::facts(wh, as_of, &ids).map_err(|e| read_err("the registry mart")(&e))?.remove(entity);
-    let score = scores::read(wh, as_of, &ids).map_err(|e| read_err("the scores mart")(&e))?.remove(entity);
+    let registry = registry::facts(wh, as_of, &ids).map_err(mart_error("the registry mart"))?.remove(entity);
+    let score = scores::read(wh, as_of, &ids).map_err(mart_error("the scores mart"))?.remove(entity);
 
     let mut reasons = Vec::new();
     if let Some(s) = &score {
@@ -146,12 +157,12 @@ pub fn explain(
     for list in &policy.lists {
         let dir = wh.list_mart(Mart::Listings, &list.id, as_of);
         if dir.exists() {
-            let rows = listings::read_listings(&dir).map_err(|e| read_err("the listings mart")(&e))?;
+            let rows = listings::read_listings(&dir).map_err(mart_error("the listings mart"))?;
             memberships.extend(rows.into_iter().filter(|r| r.entity_id == entity));
         }
         let dir = wh.list_mart(Mart::Related, &list.id, as_of);
         if dir.exists() {
-            for r in related::read_related(&dir).map_err(|e| read_err("the related mart")(&e))? {
+            for r in related::read_related(&dir).map_err(mart_error("the related mart"))? {
                 if Some(&r.subject_id) == rep.as_ref() {
                     representative.push(r);
                 } else if r.subject_id == entity {
@@ -198,11 +209,11 @@ pub fn find_records(
     keys: &BTreeSet<String>,
 ) -> Result<Vec<RecordCard>, ExplainError> {
     let d: Dataset = dataset.dataset();
-    let contract = Contract::load(d).map_err(|e| read_err("the contracts")(&e))?;
+    let contract = Contract::load(d)?;
     let key_col = contract.key[0];
     let quarantined = quarantined_rows(wh, d, as_of, &contract.columns[key_col].name, keys)?;
     let found = records::read(wh, &contract, as_of, entity, keys, &quarantined)
-        .map_err(|e| read_err("the records mart")(&e))?;
+        .map_err(mart_error("the records mart"))?;
     let mut cards: Vec<RecordCard> = found
         .into_iter()
         .map(|(id, r)| {
@@ -238,7 +249,7 @@ fn quarantined_rows(
     if !path.exists() {
         return Ok(out);
     }
-    for b in marts::rows_with(&path, key, keys).map_err(|e| read_err("the quarantine")(&e))? {
+    for b in marts::rows_with(&path, key, keys).map_err(mart_error("the quarantine"))? {
         let file = b.column(b.schema().index_of("source_file").expect("quarantine column")).as_string::<i32>().clone();
         let row =
             b.column(b.schema().index_of("source_row").expect("quarantine column")).as_primitive::<Int64Type>().clone();

@@ -16,11 +16,11 @@
 
 pub mod backfill;
 pub mod metrics;
+pub mod options;
 pub mod schedule;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use datafusion::error::DataFusionError;
@@ -28,18 +28,17 @@ use datafusion::prelude::SessionContext;
 use tracing::{info, info_span, Instrument};
 
 use crate::base::contract::{Contracts, Dataset};
-use crate::base::engine::{self, EngineLimits};
+use crate::base::engine::{self};
+use crate::base::error::{Classify, ErrorKind};
 use crate::base::ids::AsOf;
 use crate::base::lock::{LockError, RunLock};
 use crate::base::marts;
 use crate::base::marts::listings::{self, Basis, ListingRow, ReviewStatus, Stamp};
 use crate::base::marts::related::{self, RelatedRow};
-use crate::base::sign::Signer;
 use crate::base::store::{PolicyRef, RunId, Store, StoreError};
 use crate::base::tables::{Inputs, QualityReport, ENTITY_IDX};
 use crate::base::warehouse::StagedDir;
 use crate::base::warehouse::{Mart, Warehouse};
-use crate::config::partners::Partner;
 use crate::config::policy::ListSpec;
 use crate::config::policy::{EventDataset, Policy};
 use crate::stages::joint::graph::EntityGraph;
@@ -53,26 +52,7 @@ use crate::stages::review::{self, DecisionBook};
 use crate::stages::score::Scored;
 use crate::stages::score::{self, ScoreError, ScoreSummary};
 use crate::stages::validate::{self, ReadError};
-
-/// The default share of rejected rows per dataset above which a run fails.
-pub const DEFAULT_MAX_REJECT_SHARE: f64 = 0.05;
-
-/// What to run.
-#[derive(Clone)]
-pub struct RunOptions {
-    pub warehouse: Warehouse,
-    pub as_of: AsOf,
-    pub policy: Policy,
-    pub limits: EngineLimits,
-    pub max_reject_share: f64,
-    /// Who started the run: `manual`, `schedule`, `backfill`, ...
-    pub trigger: String,
-    /// The regulator's signing key; publishing without one needs `unsigned`.
-    pub signer: Option<Arc<Signer>>,
-    /// Publish unsigned manifests (development warehouses only).
-    pub unsigned: bool,
-    pub partners: Vec<Partner>,
-}
+pub use options::{load_policy, RunOptions, RunSettings, SettingsError, DEFAULT_MAX_REJECT_SHARE};
 
 /// What a successful run produced.
 #[derive(Clone, Debug)]
@@ -116,8 +96,8 @@ pub struct StepTiming {
     pub rows: Option<u64>,
 }
 
-/// Why a run failed. Only [`RunError::retryable`] failures are worth
-/// running again unchanged.
+/// Why a run failed. Only transient failures ([`Classify::retryable`]) are
+/// worth running again unchanged.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(
@@ -130,11 +110,11 @@ pub enum RunError {
     #[error(transparent)]
     Landing(#[from] LandingError),
     #[error(transparent)]
-    LandingRow(#[from] ReadError),
+    Validate(#[from] ReadError),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
     #[error(transparent)]
     Publish(#[from] PublishError),
-    #[error("reading {what}: {reason}")]
-    Read { what: String, reason: String },
     #[error("the rejection threshold was exceeded (more than {:.1}% of the rows read): {}; the quarantine and the data-quality report were written, nothing else", share * 100.0, datasets.join("; "))]
     Threshold { share: f64, datasets: Vec<String> },
     #[error(transparent)]
@@ -151,19 +131,20 @@ pub enum RunError {
     Parquet { what: String, source: parquet::errors::ParquetError },
 }
 
-impl RunError {
-    /// Whether the same run might succeed if tried again (a busy database,
-    /// a transient I/O failure), as opposed to bad input or a bad policy.
-    pub fn retryable(&self) -> bool {
+impl Classify for RunError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            RunError::Store(_)
-            | RunError::Locked(_)
-            | RunError::Io { .. }
-            | RunError::Parquet { .. }
-            | RunError::Publish(PublishError::Io { .. })
-            | RunError::Quarantine(QuarantineError::Io { .. }) => true,
-            RunError::Engine(DataFusionError::ResourcesExhausted(_)) => false,
-            _ => false,
+            RunError::NoSigningKey | RunError::Landing(_) | RunError::Threshold { .. } => ErrorKind::Input,
+            RunError::Locked(e) => e.kind(),
+            RunError::Validate(e) => e.kind(),
+            RunError::Settings(e) => e.kind(),
+            RunError::Publish(e) => e.kind(),
+            RunError::Quarantine(e) => e.kind(),
+            RunError::Score(e) => e.kind(),
+            RunError::Engine(e) => e.kind(),
+            RunError::Store(e) => e.kind(),
+            RunError::Io { source, .. } => Classify::kind(source),
+            RunError::Parquet { source, .. } => source.kind(),
         }
     }
 }

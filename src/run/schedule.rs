@@ -21,26 +21,61 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, watch};
 use tracing::{error, info, warn};
 
-use crate::base::contract::Contracts;
 use crate::base::engine::EngineLimits;
 use crate::base::ids::AsOf;
-use crate::base::sign::Signer;
 use crate::base::store::Store;
-use crate::base::warehouse::Warehouse;
 use crate::config::job::JobSpec;
-use crate::config::policy::Policy;
 use crate::run::metrics::Metrics;
-use crate::run::{self, RunOptions};
+use crate::base::error::{Classify, ErrorKind};
+use crate::run::{self, RunOptions, RunSettings};
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
-    #[error("job {job}: {message}")]
-    Job { job: String, message: String },
+    #[error("job {job}: {source}")]
+    Job { job: String, source: run::SettingsError },
+    #[error("job {job}: its schedule: {source}")]
+    Schedule { job: String, source: tokio_cron_scheduler::JobSchedulerError },
     #[error("scheduler: {0}")]
-    Scheduler(String),
+    Scheduler(#[from] tokio_cron_scheduler::JobSchedulerError),
     #[error("metrics listener {addr}: {source}")]
     Listen { addr: String, source: std::io::Error },
+}
+
+impl Classify for ScheduleError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ScheduleError::Job { source, .. } => source.kind(),
+            ScheduleError::Schedule { .. } => ErrorKind::Input,
+            ScheduleError::Scheduler(_) => ErrorKind::Bug,
+            ScheduleError::Listen { source, .. } => Classify::kind(source),
+        }
+    }
+}
+
+/// Where the daemon reads the time: the system clock, or a clock that
+/// starts at a given instant and runs at real speed (for tests and drills,
+/// so that what is due never depends on the day the daemon happens to run).
+/// Ticks still come from the system clock; their as-of dates, catch-up and
+/// logs use this one.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    offset: chrono::Duration,
+}
+
+impl Clock {
+    pub fn system() -> Clock {
+        Clock { offset: chrono::Duration::zero() }
+    }
+
+    /// A clock that reads `start` now.
+    pub fn starting_at(start: DateTime<Utc>) -> Clock {
+        Clock { offset: start - Utc::now() }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.offset
+    }
 }
 
 /// A job ready to run: its spec and the run options every run starts from.
@@ -51,38 +86,23 @@ pub struct Prepared {
 
 /// Loads a job's policy, partners and signing key (from the environment).
 pub fn prepare(spec: JobSpec) -> Result<Prepared, ScheduleError> {
-    let fail = |message: String| ScheduleError::Job { job: spec.name.clone(), message };
-    let contracts = Contracts::load().map_err(|e| fail(e.to_string()))?;
-    let policy = match &spec.policy {
-        Some(p) => Policy::load(p, &contracts).map_err(|e| fail(e.to_string()))?,
-        None => Policy::default_policy(&contracts),
-    };
-    let lists: Vec<&str> = policy.lists.iter().map(|l| l.id.as_str()).collect();
-    let partners =
-        crate::config::partners::load_or_default(spec.partners.as_deref(), &lists).map_err(|e| fail(e.to_string()))?;
-    let signer = Signer::from_config(None).map_err(|e| fail(e.to_string()))?.map(Arc::new);
-    if signer.is_none() && !spec.unsigned && !policy.lists.is_empty() {
-        return Err(fail(format!(
-            "no signing key: set {} (and {}), or set unsigned: true for a development warehouse",
-            crate::base::sign::KEY_ENV,
-            crate::base::sign::PASSWORD_ENV
-        )));
-    }
     let mut limits = EngineLimits { memory_limit: spec.memory_limit, ..EngineLimits::default() };
     if let Some(t) = spec.threads {
         limits.threads = t;
     }
-    let template = RunOptions {
-        warehouse: Warehouse::new(&spec.warehouse),
-        as_of: AsOf::new(Utc::now().date_naive()),
-        policy,
+    let settings = RunSettings {
+        warehouse: spec.warehouse.clone(),
+        policy: spec.policy.clone(),
+        partners: spec.partners.clone(),
+        signing_key: None,
+        unsigned: spec.unsigned,
         limits,
         max_reject_share: spec.max_reject_share,
         trigger: format!("schedule:{}", spec.name),
-        signer,
-        unsigned: spec.unsigned,
-        partners,
     };
+    let template = settings
+        .lower(AsOf::new(Utc::now().date_naive()))
+        .map_err(|source| ScheduleError::Job { job: spec.name.clone(), source })?;
     Ok(Prepared { spec, template })
 }
 
@@ -123,7 +143,12 @@ pub fn due_dates(last_success: Option<AsOf>, current: AsOf, max_nights: u32) -> 
 }
 
 /// Runs the jobs until SIGTERM or SIGINT; serves metrics on `metrics_listen`.
-pub async fn run_daemon(jobs: Vec<Prepared>, metrics_listen: Option<String>) -> Result<(), ScheduleError> {
+pub async fn run_daemon(
+    jobs: Vec<Prepared>,
+    metrics_listen: Option<String>,
+    clock: Clock,
+    stop_signal: impl std::future::Future<Output = ()>,
+) -> Result<(), ScheduleError> {
     let metrics = Arc::new(Metrics::new());
     let (stop_tx, stop_rx) = watch::channel(false);
 
@@ -157,7 +182,7 @@ pub async fn run_daemon(jobs: Vec<Prepared>, metrics_listen: Option<String>) -> 
     }
 
     let mut scheduler =
-        tokio_cron_scheduler::JobScheduler::new().await.map_err(|e| ScheduleError::Scheduler(e.to_string()))?;
+        tokio_cron_scheduler::JobScheduler::new().await?;
     let mut workers = Vec::new();
     let mut stop_timeout = Duration::ZERO;
     for job in jobs {
@@ -169,20 +194,22 @@ pub async fn run_daemon(jobs: Vec<Prepared>, metrics_listen: Option<String>) -> 
             let tx = tx.clone();
             let name = name.clone();
             Box::pin(async move {
-                if tx.try_send(Utc::now()).is_err() {
+                let at = clock.now();
+                info!(job = %name, tick = %stamp(at), "tick");
+                if tx.try_send(at).is_err() {
                     warn!(job = %name, "tick skipped: a run of the job is under way and another tick is already waiting");
                 }
             })
         })
-        .map_err(|e| ScheduleError::Job { job: job.spec.name.clone(), message: e.to_string() })?;
-        scheduler.add(cron_job).await.map_err(|e| ScheduleError::Scheduler(e.to_string()))?;
+        .map_err(|source| ScheduleError::Schedule { job: job.spec.name.clone(), source })?;
+        scheduler.add(cron_job).await?;
         info!(job = %job.spec.name, schedule = %job.spec.schedule, time_zone = %job.spec.time_zone, warehouse = %job.spec.warehouse.display(), "job scheduled");
-        workers.push(tokio::spawn(worker(job, rx, stop_rx.clone(), metrics.clone())));
+        workers.push(tokio::spawn(worker(job, rx, stop_rx.clone(), metrics.clone(), clock)));
     }
-    scheduler.start().await.map_err(|e| ScheduleError::Scheduler(e.to_string()))?;
+    scheduler.start().await?;
     info!("scheduler started; stop with SIGTERM or SIGINT");
 
-    crate::serve::partner_api::shutdown_signal().await;
+    stop_signal.await;
     let _ = stop_tx.send(true);
     let _ = scheduler.shutdown().await;
     let all = futures::future::join_all(workers);
@@ -202,13 +229,14 @@ async fn worker(
     mut ticks: mpsc::Receiver<DateTime<Utc>>,
     mut stop: watch::Receiver<bool>,
     metrics: Arc<Metrics>,
+    clock: Clock,
 ) {
     let spec = &job.spec;
     // Catch-up at start: dates whose tick passed while the daemon was down.
-    if let Some(current) = latest_tick_as_of(spec, Utc::now()) {
+    if let Some(current) = latest_tick_as_of(spec, clock.now()) {
         let last = last_success(&job);
         if last.is_some_and(|l| l < current) {
-            run_due(&job, last, current, &mut stop, &metrics).await;
+            run_due(&job, last, current, &mut stop, &metrics, clock).await;
         }
     }
     loop {
@@ -220,9 +248,14 @@ async fn worker(
             break;
         }
         let current = as_of_of_tick(spec, tick);
-        run_due(&job, last_success(&job), current, &mut stop, &metrics).await;
+        run_due(&job, last_success(&job), current, &mut stop, &metrics, clock).await;
     }
     info!(job = %spec.name, "job stopped");
+}
+
+/// A time as the daemon logs it.
+fn stamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 fn last_success(job: &Prepared) -> Option<AsOf> {
@@ -245,6 +278,7 @@ async fn run_due(
     current: AsOf,
     stop: &mut watch::Receiver<bool>,
     metrics: &Metrics,
+    clock: Clock,
 ) {
     let spec = &job.spec;
     let (due, skipped) = due_dates(last, current, spec.catch_up_nights);
@@ -265,23 +299,31 @@ async fn run_due(
         if *stop.borrow() {
             return;
         }
-        run_with_retry(job, as_of, stop, metrics).await;
+        run_with_retry(job, as_of, stop, metrics, clock).await;
     }
 }
 
 /// One scheduled run of `as_of`, retried while it fails retryably.
-async fn run_with_retry(job: &Prepared, as_of: AsOf, stop: &mut watch::Receiver<bool>, metrics: &Metrics) {
+async fn run_with_retry(
+    job: &Prepared,
+    as_of: AsOf,
+    stop: &mut watch::Receiver<bool>,
+    metrics: &Metrics,
+    clock: Clock,
+) {
     let spec = &job.spec;
     let mut opts = job.template.clone();
     opts.as_of = as_of;
     for attempt in 1..=spec.retry.attempts {
         metrics.started(&spec.name);
         let started = std::time::Instant::now();
+        let started_at = stamp(clock.now());
         match run::run(&opts).await {
             Ok(report) => {
                 metrics.succeeded(&spec.name, &report);
                 info!(
                     job = %spec.name, %as_of, attempt, run_id = report.run_id.0, outcome = "succeeded",
+                    started = %started_at, finished = %stamp(clock.now()),
                     duration_ms = started.elapsed().as_millis() as u64, "scheduled run"
                 );
                 return;
@@ -291,6 +333,7 @@ async fn run_with_retry(job: &Prepared, as_of: AsOf, stop: &mut watch::Receiver<
                 let retry = e.retryable() && attempt < spec.retry.attempts;
                 error!(
                     job = %spec.name, %as_of, attempt, outcome = "failed", retryable = e.retryable(),
+                    started = %started_at, finished = %stamp(clock.now()),
                     duration_ms = started.elapsed().as_millis() as u64, error = %e, "scheduled run"
                 );
                 if !retry {

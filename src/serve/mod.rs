@@ -3,3 +3,5 @@
 
 pub mod officer_ui;
 pub mod partner_api;
+pub mod shutdown;
+pub mod tokens;

@@ -18,11 +18,11 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
-use sha2::{Digest, Sha256};
 use utoipa::OpenApi;
 
 use crate::base::store::{AuditEntry, Store};
 use crate::base::warehouse::Warehouse;
+use super::tokens::token_hash;
 use crate::config::partners::Partner;
 use crate::stages::publish::entries::PublicationId;
 use crate::stages::publish::files::Manifest;
@@ -38,19 +38,6 @@ pub struct ApiState {
 /// The partner a request was authenticated as.
 #[derive(Clone)]
 struct Caller(Partner);
-
-/// SHA-256 of a token, as stored.
-pub fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// A new random token: shown once, only its hash is stored.
-pub fn new_token() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    format!("cred_{}", hex::encode(bytes))
-}
 
 /// A list the caller may read.
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -437,27 +424,7 @@ pub fn parse_range(header: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
 
 /// Serves until SIGINT or SIGTERM, then finishes the requests under way.
 pub async fn serve(state: Arc<ApiState>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await
-}
-
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("shutting down: finishing requests under way");
+    axum::serve(listener, router(state)).with_graceful_shutdown(super::shutdown::signal()).await
 }
 
 #[cfg(test)]

@@ -5,11 +5,11 @@
 use std::fmt;
 use std::fs::{self, File};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use arrow::datatypes::DataType;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 
+use crate::base::error::{Classify, ErrorKind};
 use crate::base::contract::{Contract, Contracts, Dataset, DatasetKind};
 use crate::base::ids::{parse_date, AsOf};
 use crate::base::landing_file::{LandingFile, Partition, Selection};
@@ -75,6 +75,12 @@ impl fmt::Display for FileFault {
 #[derive(Debug, thiserror::Error)]
 pub struct LandingError {
     pub faults: Vec<FileFault>,
+}
+
+impl Classify for LandingError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Input
+    }
 }
 
 impl fmt::Display for LandingError {

@@ -7,15 +7,14 @@
 //! rows are read again from their files by row number, so validation keeps
 //! only what it needs in memory.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Date32Array, Int64Array, RecordBatch, StringArray};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
-use serde::Serialize;
 
+use crate::base::error::{Classify, ErrorKind};
 use crate::base::contract::Contract;
 use crate::base::ids::AsOf;
 use crate::base::landing_file::nullable;
@@ -32,6 +31,16 @@ pub enum QuarantineError {
     Read { path: String, reason: String },
     #[error("writing {path}: {source}")]
     Parquet { path: String, source: parquet::errors::ParquetError },
+}
+
+impl Classify for QuarantineError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            QuarantineError::Io { source, .. } => Classify::kind(source),
+            QuarantineError::Read { .. } => ErrorKind::Input,
+            QuarantineError::Parquet { source, .. } => source.kind(),
+        }
+    }
 }
 
 /// The schema of a dataset's quarantine: the contract columns, all

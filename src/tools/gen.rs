@@ -27,6 +27,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
+use crate::base::error::{Classify, ErrorKind};
 use crate::base::contract::{jobs_schema, Dataset};
 use chrono::Datelike;
 
@@ -92,6 +93,15 @@ pub enum GenError {
     Write { path: String, source: parquet::errors::ParquetError },
     #[error("creating {path}: {source}")]
     Io { path: String, source: std::io::Error },
+}
+
+impl Classify for GenError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            GenError::Write { source, .. } => source.kind(),
+            GenError::Io { source, .. } => Classify::kind(source),
+        }
+    }
 }
 
 // Purposes of random streams.

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use crate::base::error::{Classify, ErrorKind};
 use crate::base::sign;
 use crate::stages::publish::files::{sha256_file, Manifest};
 
@@ -14,9 +15,22 @@ pub struct Verified {
     pub files: usize,
 }
 
+/// Every problem found in a publication, each naming the file.
+#[derive(Debug, thiserror::Error)]
+#[error("the publication does not verify: {}", problems.join("; "))]
+pub struct VerifyFailed {
+    pub problems: Vec<String>,
+}
+
+impl Classify for VerifyFailed {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Input
+    }
+}
+
 /// Verifies the publication (or partner view) in `dir` with the public key file `key`.
-pub fn verify(dir: &Path, key: &Path) -> Result<Verified, Vec<String>> {
-    let manifest = Manifest::read(dir).map_err(|e| vec![e.to_string()])?;
+pub fn verify(dir: &Path, key: &Path) -> Result<Verified, VerifyFailed> {
+    let manifest = Manifest::read(dir).map_err(|e| VerifyFailed { problems: vec![e.to_string()] })?;
     let mut problems = Vec::new();
     for f in &manifest.files {
         let path = dir.join(&f.name);
@@ -49,6 +63,6 @@ pub fn verify(dir: &Path, key: &Path) -> Result<Verified, Vec<String>> {
     if problems.is_empty() {
         Ok(Verified { files: manifest.files.len(), manifest })
     } else {
-        Err(problems)
+        Err(VerifyFailed { problems })
     }
 }

@@ -19,6 +19,8 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::errors::ParquetError;
 use parquet::file::statistics::Statistics;
 
+use crate::base::error::{Classify, ErrorKind};
+
 /// Rows of `path` whose utf8 column `column` is one of `ids`. Row groups
 /// whose min/max statistics exclude every id are not read.
 pub fn rows_with(path: &Path, column: &str, ids: &BTreeSet<String>) -> Result<Vec<RecordBatch>, ParquetError> {
@@ -80,6 +82,12 @@ pub struct MartError {
     pub what: String,
     #[source]
     pub source: ParquetError,
+}
+
+impl Classify for MartError {
+    fn kind(&self) -> ErrorKind {
+        self.source.kind()
+    }
 }
 
 /// Wraps a Parquet error of reading `what`.

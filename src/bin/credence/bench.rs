@@ -5,18 +5,19 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
 use clap::Args;
 
 use credence::base::contract::{Contracts, Dataset};
 use credence::base::engine;
 use credence::base::ids::AsOf;
 use credence::base::warehouse::Warehouse;
-use credence::run::{keep_columns, register_inputs};
+use credence::run::{keep_columns, load_policy, register_inputs};
 use credence::stages::joint::{self, RegistryColumns};
-use credence::stages::{score, validate};
+use credence::stages::score;
 
-use crate::{generate, load_policy, runtime, EngineArgs, GenArgs};
+use crate::args::{EngineArgs, GenArgs};
+use crate::commands::{generate, runtime};
+use crate::failure::{CommandResult, Context, Failure};
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -60,7 +61,7 @@ fn gib(bytes: Option<u64>) -> String {
     bytes.map(|b| format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64)).unwrap_or_else(|| "n/a".into())
 }
 
-pub fn bench(args: &BenchArgs) -> Result<std::process::ExitCode> {
+pub fn bench(args: &BenchArgs) -> CommandResult {
     let as_of: AsOf = "2026-11-27".parse().expect("date");
     let dir = args
         .warehouse
@@ -136,7 +137,7 @@ pub fn bench(args: &BenchArgs) -> Result<std::process::ExitCode> {
     let scored = rt.block_on(async {
         let ctx = engine::session(limits)?;
         register_inputs(&ctx, &inputs)?;
-        anyhow::Ok(score::score(&ctx, &policy, as_of, &inputs.entities, out.path()).await?)
+        Ok::<_, Failure>(score::score(&ctx, &policy, as_of, &inputs.entities, out.path()).await?)
     })?;
     let secs = started.elapsed().as_secs_f64();
     let event_rows: usize =

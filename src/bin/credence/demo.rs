@@ -4,14 +4,15 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
 use clap::Args;
 
 use credence::base::ids::AsOf;
 use credence::base::warehouse::Warehouse;
-use credence::run::{self, RunOptions, DEFAULT_MAX_REJECT_SHARE};
+use credence::run::{self, RunOptions, RunSettings, DEFAULT_MAX_REJECT_SHARE};
 
-use crate::{generate, load_policy, runtime, EngineArgs, GenArgs};
+use crate::args::{EngineArgs, GenArgs};
+use crate::commands::{generate, runtime};
+use crate::failure::CommandResult;
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -32,7 +33,7 @@ pub struct DemoArgs {
     engine: EngineArgs,
 }
 
-pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
+pub fn demo(args: &DemoArgs) -> CommandResult {
     let gen = GenArgs {
         warehouse: args.warehouse.clone(),
         entities: args.entities,
@@ -52,28 +53,24 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
         generated.total(),
         args.warehouse.join("landing").display()
     );
-    let limits = args.engine.limits();
-    let policy = load_policy(None)?;
     // A development key pair for the demo warehouse, made once.
     let keys = args.warehouse.join("keys");
     let (secret, public) = (keys.join("demo.key"), keys.join("demo.pub"));
     if !secret.exists() {
         credence::base::sign::generate(&secret, &public, None)?;
     }
-    let signer = Some(std::sync::Arc::new(credence::base::sign::Signer::load(&secret, None)?));
-    let lists: Vec<&str> = policy.lists.iter().map(|l| l.id.as_str()).collect();
-    let partners = credence::config::partners::load_or_default(None, &lists)?;
-    let opts = RunOptions {
-        warehouse: Warehouse::new(&args.warehouse),
-        as_of: args.as_of,
-        policy,
-        limits,
+    let settings = RunSettings {
+        warehouse: args.warehouse.clone(),
+        policy: None,
+        partners: None,
+        signing_key: Some(secret),
+        unsigned: false,
+        limits: args.engine.limits(),
         max_reject_share: DEFAULT_MAX_REJECT_SHARE,
         trigger: "demo".into(),
-        signer,
-        unsigned: false,
-        partners,
     };
+    let opts = settings.lower(args.as_of)?;
+    let limits = opts.limits;
     let rt = runtime(limits.threads)?;
     // The earlier nights first, so that the pages have a history to show.
     for back in (1..args.days).rev() {
@@ -94,9 +91,7 @@ pub fn demo(args: &DemoArgs) -> Result<ExitCode> {
     let store = credence::base::store::Store::open(&wh.database())?;
     let (mut confirmed, mut left) = (0, 0);
     for list in &opts.policy.lists {
-        if let Some((_, pending)) =
-            credence::officer::queue::pending(&wh, &list.id, Some(args.as_of)).map_err(anyhow::Error::msg)?
-        {
+        if let Some((_, pending)) = credence::officer::queue::pending(&wh, &list.id, Some(args.as_of))? {
             for e in pending {
                 if e.listing.basis != credence::base::marts::listings::Basis::Direct {
                     left += 1;

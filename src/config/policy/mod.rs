@@ -15,6 +15,7 @@ use std::path::Path;
 use serde_yaml::{Mapping, Value};
 use sha2::{Digest, Sha256};
 
+use crate::base::error::{Classify, ErrorKind};
 use crate::base::contract::{Contracts, Dataset};
 pub use crate::base::decay::Decay;
 pub use predicate::Predicate;
@@ -213,6 +214,12 @@ impl fmt::Display for Problem {
 #[derive(Debug, thiserror::Error)]
 pub struct PolicyErrors {
     pub problems: Vec<Problem>,
+}
+
+impl Classify for PolicyErrors {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Input
+    }
 }
 
 impl fmt::Display for PolicyErrors {

@@ -4,8 +4,24 @@
 use std::collections::HashMap;
 use std::fmt::Display;
 
+use crate::base::error::{Classify, ErrorKind};
+
 /// English, embedded.
 pub const ENGLISH: &str = include_str!("messages/en.yaml");
+
+/// A translation file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {problem}")]
+pub struct MessagesError {
+    pub file: String,
+    pub problem: String,
+}
+
+impl Classify for MessagesError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Input
+    }
+}
 
 /// Texts by key, with `{name}` placeholders.
 #[derive(Clone, Debug)]
@@ -19,19 +35,21 @@ impl Messages {
     }
 
     /// A translation file: every key of the English catalogue must be there.
-    pub fn load(path: &std::path::Path) -> Result<Messages, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let m = Messages::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    pub fn load(path: &std::path::Path) -> Result<Messages, MessagesError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| MessagesError { file: file.clone(), problem: e.to_string() })?;
+        let m = Messages::parse(&text).map_err(|e| MessagesError { file: file.clone(), problem: e.to_string() })?;
         let english = Messages::english();
-        let missing: Vec<&String> = english.texts.keys().filter(|k| !m.texts.contains_key(*k)).collect();
+        let mut missing: Vec<&String> = english.texts.keys().filter(|k| !m.texts.contains_key(*k)).collect();
+        missing.sort();
         if !missing.is_empty() {
-            return Err(format!("{}: missing keys: {missing:?}", path.display()));
+            return Err(MessagesError { file, problem: format!("missing keys: {missing:?}") });
         }
         Ok(m)
     }
 
-    fn parse(text: &str) -> Result<Messages, String> {
-        let texts: HashMap<String, String> = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+    fn parse(text: &str) -> Result<Messages, serde_yaml::Error> {
+        let texts: HashMap<String, String> = serde_yaml::from_str(text)?;
         Ok(Messages { texts })
     }
 

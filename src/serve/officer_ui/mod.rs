@@ -24,15 +24,17 @@ use crate::base::ids::AsOf;
 use crate::base::marts::listings::{self, ListingRow, ReviewStatus};
 use crate::base::marts::{registry, scores};
 use crate::base::store::{Action, AuditEntry, Decision, Store};
+use crate::officer::accounts::{password_matches, Role};
 use crate::base::warehouse::Mart;
 use crate::base::warehouse::Warehouse;
 use crate::config::policy::Policy;
 use crate::officer::decide;
 use crate::officer::explain::{self, Explanation};
 use crate::officer::queue::{self, QueueEntry};
-use crate::serve::partner_api::{new_token, token_hash};
+use crate::serve::tokens::{new_token, token_hash};
 use crate::stages::review::DecisionBook;
 pub use messages::Messages;
+pub use crate::officer::accounts::hash_password;
 
 const SESSION_COOKIE: &str = "credence_session";
 const LOGIN_COOKIE: &str = "credence_login";
@@ -50,43 +52,6 @@ pub struct UiState {
     pub idle_seconds: i64,
 }
 
-/// What an officer may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// Confirms and rejects pending members.
-    Officer,
-    /// Also exempts and revokes exemptions.
-    Senior,
-    /// Reads only.
-    Auditor,
-}
-
-impl Role {
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "officer" => Some(Role::Officer),
-            "senior" => Some(Role::Senior),
-            "auditor" => Some(Role::Auditor),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Officer => "officer",
-            Role::Senior => "senior",
-            Role::Auditor => "auditor",
-        }
-    }
-
-    pub fn may(self, action: Action) -> bool {
-        match action {
-            Action::Confirm | Action::Reject => matches!(self, Role::Officer | Role::Senior),
-            Action::Exempt | Action::RevokeExemption => self == Role::Senior,
-        }
-    }
-}
-
 /// The logged-in officer of a request.
 #[derive(Clone, Debug)]
 pub struct Officer {
@@ -98,24 +63,6 @@ pub struct Officer {
 /// A line the audit middleware adds to the request's audit entry.
 #[derive(Clone)]
 struct AuditDetail(String);
-
-/// Hashes a password with argon2 (a random salt, the PHC string format).
-pub fn hash_password(password: &str) -> Result<String, String> {
-    use argon2::password_hash::{PasswordHasher, SaltString};
-    use rand::RngCore;
-    let mut bytes = [0u8; 16];
-    rand::rng().fill_bytes(&mut bytes);
-    let salt = SaltString::encode_b64(&bytes).map_err(|e| e.to_string())?;
-    argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
-}
-
-fn password_matches(password: &str, hash: &str) -> bool {
-    use argon2::password_hash::{PasswordHash, PasswordVerifier};
-    PasswordHash::new(hash).is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
-}
 
 fn now_unix() -> i64 {
     chrono::Utc::now().timestamp()
@@ -1375,7 +1322,7 @@ async fn exemptions(State(state): State<Arc<UiState>>, Extension(o): Extension<O
 
 /// Serves the officer pages until SIGINT or SIGTERM.
 pub async fn serve(state: Arc<UiState>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(crate::serve::partner_api::shutdown_signal()).await
+    axum::serve(listener, router(state)).with_graceful_shutdown(crate::serve::shutdown::signal()).await
 }
 
 #[cfg(test)]

@@ -10,21 +10,37 @@ use arrow::datatypes::{DataType, Date32Type, Field, Int32Type, Schema, SchemaRef
 use sha2::{Digest, Sha256};
 
 use super::entries::{Change, Entry};
+use crate::base::error::{Classify, ErrorKind};
 use crate::base::ids::{days_to_date, AsOf};
 use crate::base::marts::{append_strings, string_list_builder};
 use crate::base::parquet_io::{read_parquet, write_parquet};
 use crate::config::partners::{Format, ENTRY_COLUMNS};
 
+/// A publication file could not be written or read.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
     #[error("{path}: {source}")]
     Io { path: String, source: std::io::Error },
     #[error("{path}: {source}")]
     Parquet { path: String, source: parquet::errors::ParquetError },
-    #[error("{path}: {reason}")]
-    Csv { path: String, reason: String },
+    #[error("{path}: {source}")]
+    Csv { path: String, source: csv::Error },
     #[error("{path}: {reason}")]
     Malformed { path: String, reason: String },
+}
+
+impl Classify for FileError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            FileError::Io { source, .. } => Classify::kind(source),
+            FileError::Parquet { source, .. } => source.kind(),
+            FileError::Csv { source, .. } => match source.kind() {
+                csv::ErrorKind::Io(e) => Classify::kind(e),
+                _ => ErrorKind::Bug,
+            },
+            FileError::Malformed { .. } => ErrorKind::Input,
+        }
+    }
 }
 
 fn field(name: &str) -> Field {
@@ -129,25 +145,26 @@ pub fn write(dir: &Path, stem: &str, format: Format, batch: &RecordBatch) -> Res
             write_parquet(&path, batch.schema(), std::slice::from_ref(batch))
                 .map_err(|source| FileError::Parquet { path: shown.clone(), source })?;
         }
-        Format::Csv => write_csv(&path, batch).map_err(|reason| FileError::Csv { path: shown.clone(), reason })?,
+        Format::Csv => write_csv(&path, batch).map_err(|source| FileError::Csv { path: shown.clone(), source })?,
     }
     let (sha256, bytes) = sha256_file(&path).map_err(|source| FileError::Io { path: shown, source })?;
     Ok(FileInfo { name, rows: batch.num_rows() as u64, bytes, sha256 })
 }
 
 /// CSV with a header; lists joined by `;`, dates as YYYY-MM-DD, null empty.
-fn write_csv(path: &Path, batch: &RecordBatch) -> Result<(), String> {
-    let file = std::fs::File::create(path).map_err(|e| e.to_string())?;
+fn write_csv(path: &Path, batch: &RecordBatch) -> Result<(), csv::Error> {
+    let file = std::fs::File::create(path)?;
     let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(std::io::BufWriter::new(file));
     let schema = batch.schema();
-    w.write_record(schema.fields().iter().map(|f| f.name().as_str())).map_err(|e| e.to_string())?;
+    w.write_record(schema.fields().iter().map(|f| f.name().as_str()))?;
     for r in 0..batch.num_rows() {
         let record: Vec<String> = batch.columns().iter().map(|a| cell(a, r)).collect();
-        w.write_record(&record).map_err(|e| e.to_string())?;
+        w.write_record(&record)?;
     }
-    let buf = w.into_inner().map_err(|e| e.to_string())?;
-    let file = buf.into_inner().map_err(|e| e.to_string())?;
-    file.sync_all().map_err(|e| e.to_string())
+    let buf = w.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
+    let file = buf.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
+    file.sync_all()?;
+    Ok(())
 }
 
 fn cell(a: &ArrayRef, r: usize) -> String {

@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use entries::{Change, Entry, PublicationId, RemovalFacts};
 use files::{FileError, FileInfo, InputInfo, Manifest, PolicyInfo};
 
+use crate::base::error::{Classify, ErrorKind};
 use crate::base::ids::AsOf;
 use crate::base::marts::listings::{ListingRow, ReviewStatus};
 use crate::base::marts::registry::RegistryFacts;
@@ -45,6 +46,17 @@ pub enum PublishError {
     Io { what: String, source: std::io::Error },
     #[error("published/{list}/LATEST names '{found}', which is not a publication of the list")]
     BadLatest { list: String, found: String },
+}
+
+impl Classify for PublishError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            PublishError::File(e) => e.kind(),
+            PublishError::Sign(e) => e.kind(),
+            PublishError::Io { source, .. } => Classify::kind(source),
+            PublishError::BadLatest { .. } => ErrorKind::Input,
+        }
+    }
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> PublishError {

@@ -9,13 +9,13 @@ pub mod reasons;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, Int64Type, UInt16Type, UInt32Type};
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 
+use crate::base::error::{Classify, ErrorKind};
 use crate::base::engine;
 use crate::base::entities::EntityIndex;
 use crate::base::ids::AsOf;
@@ -31,6 +31,15 @@ pub enum ScoreError {
     Engine(#[from] DataFusionError),
     #[error("writing the scores mart: {0}")]
     Write(#[from] parquet::errors::ParquetError),
+}
+
+impl Classify for ScoreError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ScoreError::Engine(e) => e.kind(),
+            ScoreError::Write(e) => e.kind(),
+        }
+    }
 }
 
 /// Grade of an entity outside the scope.

@@ -21,11 +21,11 @@ use arrow::compute::{cast, concat_batches, filter_record_batch};
 use arrow::datatypes::{DataType, Field, Float64Type, Schema, SchemaRef};
 use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
-use serde::Serialize;
 
+use crate::base::error::{Classify, ErrorKind};
 use crate::base::contract::{Contract, Contracts, Dataset, DatasetKind, FaultCode};
 use crate::base::entities::EntityIndex;
-use crate::base::ids::{AsOf, EntityId};
+use crate::base::ids::EntityId;
 use crate::base::landing_file::{nullable, LandingFile, Selection};
 use crate::base::marts::{records, registry};
 use crate::base::parquet_io::LOOKUP_ROW_GROUP_ROWS;
@@ -52,6 +52,15 @@ pub enum ReadError {
     Unreadable { path: String, reason: String },
     #[error("writing {what}: {source}")]
     Write { what: String, source: parquet::errors::ParquetError },
+}
+
+impl Classify for ReadError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ReadError::Unreadable { .. } => ErrorKind::Input,
+            ReadError::Write { source, .. } => source.kind(),
+        }
+    }
 }
 
 /// Where validation writes what it read besides the in-memory tables: the

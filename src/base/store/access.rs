@@ -1,0 +1,116 @@
+//! Partner tokens (only their SHA-256) and the append-only audit log of
+//! every request to the partner API and the officer pages.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::{now, Result, Store};
+
+/// A line to append to the audit log: who (a partner or an officer, or
+/// nobody), what request, the answer.
+pub struct AuditEntry<'a> {
+    pub actor: Option<&'a str>,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub status: u16,
+    pub bytes: u64,
+    pub detail: Option<&'a str>,
+}
+
+/// A line of the audit log.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: String,
+    pub actor: Option<String>,
+    pub method: String,
+    pub path: String,
+    pub status: i64,
+    pub bytes: i64,
+    pub detail: Option<String>,
+}
+
+impl Store {
+    /// Stores a new token's SHA-256 for `partner`; returns the token id.
+    pub fn add_token(&self, partner: &str, sha256: &str) -> Result<i64> {
+        let conn = self.connection();
+        conn.execute(
+            "INSERT INTO partner_tokens (partner_id, sha256, issued_at) VALUES (?1, ?2, ?3)",
+            params![partner, sha256, now()],
+        )
+        .map_err(self.err("store token"))?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// Ends a token; `false` when no such live token exists.
+    pub fn revoke_token(&self, token_id: i64) -> Result<bool> {
+        let n = self
+            .connection()
+            .execute(
+                "UPDATE partner_tokens SET revoked_at = ?2 WHERE token_id = ?1 AND revoked_at IS NULL",
+                params![token_id, now()],
+            )
+            .map_err(self.err("revoke token"))?;
+        Ok(n == 1)
+    }
+
+    /// The partner of a live token with this SHA-256.
+    pub fn token_partner(&self, sha256: &str) -> Result<Option<String>> {
+        self.connection()
+            .query_row(
+                "SELECT partner_id FROM partner_tokens WHERE sha256 = ?1 AND revoked_at IS NULL",
+                [sha256],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err("look up token"))
+    }
+
+    /// (token id, partner, issued, revoked) of every token.
+    pub fn tokens(&self) -> Result<Vec<(i64, String, String, Option<String>)>> {
+        let conn = self.connection();
+        let mut stmt = conn
+            .prepare("SELECT token_id, partner_id, issued_at, revoked_at FROM partner_tokens ORDER BY token_id")
+            .map_err(self.err("list tokens"))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .map_err(self.err("list tokens"))?
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(self.err("list tokens"))?;
+        Ok(rows)
+    }
+
+    /// Appends one line to the audit log.
+    pub fn audit(&self, entry: &AuditEntry) -> Result<()> {
+        self.connection()
+            .execute(
+                "INSERT INTO audit (at, actor, method, path, status, bytes, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![now(), entry.actor, entry.method, entry.path, entry.status, entry.bytes as i64, entry.detail],
+            )
+            .map_err(self.err("append to the audit log"))?;
+        Ok(())
+    }
+
+    /// The newest audit lines first.
+    pub fn audit_log(&self, limit: usize) -> Result<Vec<AuditRow>> {
+        let conn = self.connection();
+        let mut stmt = conn.prepare("SELECT audit_id, at, actor, method, path, status, bytes, detail FROM audit ORDER BY audit_id DESC LIMIT ?1")
+            .map_err(self.err("read the audit log"))?;
+        let rows = stmt
+            .query_map([limit as i64], |r| {
+                Ok(AuditRow {
+                    id: r.get(0)?,
+                    at: r.get(1)?,
+                    actor: r.get(2)?,
+                    method: r.get(3)?,
+                    path: r.get(4)?,
+                    status: r.get(5)?,
+                    bytes: r.get(6)?,
+                    detail: r.get(7)?,
+                })
+            })
+            .map_err(self.err("read the audit log"))?
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(self.err("read the audit log"))?;
+        Ok(rows)
+    }
+}

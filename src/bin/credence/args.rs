@@ -1,0 +1,362 @@
+//! The command line as clap reads it, and the one lowering of run
+//! arguments into [`RunSettings`] (job files are lowered the same way by
+//! the scheduler).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use credence::base::engine::EngineLimits;
+use credence::base::ids::AsOf;
+use credence::run::{RunSettings, DEFAULT_MAX_REJECT_SHARE};
+use credence::tools::gen::GenOptions;
+
+use crate::bench::BenchArgs;
+use crate::demo::DemoArgs;
+
+#[derive(Parser)]
+#[command(name = "credence", version, about = "Nightly credit scoring, joint sanctions and signed blacklists")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Generate a demo warehouse, run the nightly batch on it and print a summary.
+    Demo(DemoArgs),
+    /// Run the nightly batch as of a date.
+    Run(RunArgs),
+    /// List the runs of a warehouse, newest first.
+    Runs {
+        #[arg(long, default_value = "warehouse")]
+        warehouse: PathBuf,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Write a synthetic landing zone.
+    Gen(GenArgs),
+    /// Check policy files.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Time validation and scoring on a generated warehouse; print rows/s and peak memory.
+    Bench(BenchArgs),
+    /// Run the scheduled jobs until SIGTERM or SIGINT.
+    Schedule {
+        /// Folder of job files.
+        #[arg(long, default_value = "jobs")]
+        jobs: PathBuf,
+        /// Serve Prometheus metrics on this address, such as 127.0.0.1:9464.
+        #[arg(long)]
+        metrics_listen: Option<String>,
+        /// Start the daemon's clock at this instant (RFC 3339) instead of
+        /// the system time: for tests and drills.
+        #[arg(long, hide = true)]
+        clock_start: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Run every as-of date from --from to --to in order; rerun it to resume.
+    Backfill(BackfillArgs),
+    /// Serve the partner download API and the officer pages.
+    Serve(ServeArgs),
+    /// Officer accounts of the officer pages.
+    Officers {
+        #[command(subcommand)]
+        command: OfficersCommand,
+        #[arg(long, default_value = "warehouse", global = true)]
+        warehouse: PathBuf,
+    },
+    /// Partner agencies: check the entitlements, issue and revoke tokens.
+    Partners {
+        #[command(subcommand)]
+        command: PartnersCommand,
+    },
+    /// Print the audit log, newest first.
+    Audit {
+        #[arg(long, default_value = "warehouse")]
+        warehouse: PathBuf,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Manage the regulator's signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Verify a downloaded publication: every file's hash and the manifest's signature.
+    Verify {
+        dir: PathBuf,
+        #[arg(long)]
+        public_key: PathBuf,
+    },
+    /// Record an officer's decision: confirm or reject a pending member, exempt or revoke an exemption.
+    Decide(DecideArgs),
+    /// Print a list's pending review queue with grades, reasons and joint paths.
+    Review {
+        #[arg(long, default_value = "warehouse")]
+        warehouse: PathBuf,
+        #[arg(long)]
+        list: String,
+        /// The listing to review (default: the newest).
+        #[arg(long)]
+        as_of: Option<AsOf>,
+    },
+    /// Explain an entity: score, grade, reasons with their records, lists, restrictions, decisions.
+    Explain {
+        entity: String,
+        #[arg(long)]
+        as_of: AsOf,
+        #[arg(long, default_value = "warehouse")]
+        warehouse: PathBuf,
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[arg(long, default_value = "warehouse")]
+    pub warehouse: PathBuf,
+    /// Address of the partner API, such as 127.0.0.1:8080.
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Address of the officer pages, such as 127.0.0.1:8081 (its own listener).
+    #[arg(long)]
+    pub ui_listen: Option<String>,
+    /// A translation of the officer pages' message catalogue.
+    #[arg(long)]
+    pub ui_messages: Option<PathBuf>,
+    /// Minutes without a request after which an officer's session ends.
+    #[arg(long, default_value_t = 30)]
+    pub ui_idle_minutes: i64,
+    /// Partner entitlements (default: the embedded ops/partners.yaml).
+    #[arg(long, env = "CREDENCE_PARTNERS")]
+    pub partners: Option<PathBuf>,
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum DecisionKind {
+    Confirm,
+    Reject,
+    Exempt,
+    RevokeExemption,
+}
+
+#[derive(Args)]
+pub struct DecideArgs {
+    pub action: DecisionKind,
+    #[arg(long)]
+    pub list: String,
+    #[arg(long)]
+    pub entity: String,
+    #[arg(long)]
+    pub officer: String,
+    /// Why (at least 10 characters); kept with the decision forever.
+    #[arg(long)]
+    pub reason: String,
+    /// For exempt: the last day the exemption is in force.
+    #[arg(long)]
+    pub until: Option<AsOf>,
+    #[arg(long, default_value = "warehouse")]
+    pub warehouse: PathBuf,
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum OfficersCommand {
+    /// Add an officer (or reset one); the password is read from a prompt, or from stdin.
+    Add {
+        id: String,
+        #[arg(long)]
+        role: String,
+    },
+    /// Every officer and role.
+    List,
+    /// Remove an officer: their sessions end, their decisions stay.
+    Remove { id: String },
+}
+
+#[derive(Subcommand)]
+pub enum PartnersCommand {
+    /// Check a partners file; print every problem.
+    Check {
+        #[arg(long)]
+        partners: Option<PathBuf>,
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
+    /// Issue, revoke or list API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+        #[arg(long, default_value = "warehouse", global = true)]
+        warehouse: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Print a new token for PARTNER once; only its SHA-256 is stored.
+    Issue {
+        partner: String,
+        #[arg(long, env = "CREDENCE_PARTNERS")]
+        partners: Option<PathBuf>,
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
+    /// End a token by its id (see `list`).
+    Revoke { token_id: i64 },
+    /// Every token with its partner and state (never the token itself).
+    List,
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Write a new minisign key pair (passphrase from CREDENCE_SIGNING_KEY_PASSWORD).
+    Generate {
+        #[arg(long)]
+        secret_key: PathBuf,
+        #[arg(long)]
+        public_key: PathBuf,
+        /// Write the secret key without a passphrase (development warehouses only).
+        #[arg(long)]
+        unencrypted: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PolicyCommand {
+    /// Print every problem of a policy file; exit non-zero if there is any.
+    Check { file: PathBuf },
+}
+
+/// The query engine's limits.
+#[derive(Args, Clone)]
+pub struct EngineArgs {
+    /// Memory the query engine may hold before spilling, such as 2G or 512M.
+    #[arg(long, value_parser = parse_size, default_value = "4G")]
+    pub memory_limit: usize,
+    /// Worker threads (default: the machine's cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+impl EngineArgs {
+    pub fn limits(&self) -> EngineLimits {
+        let mut l = EngineLimits { memory_limit: self.memory_limit, ..EngineLimits::default() };
+        if let Some(t) = self.threads {
+            l.threads = t.max(1);
+        }
+        l
+    }
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    #[arg(long)]
+    pub as_of: AsOf,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+}
+
+#[derive(Args)]
+pub struct BackfillArgs {
+    #[arg(long)]
+    pub from: AsOf,
+    #[arg(long)]
+    pub to: AsOf,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+}
+
+/// What every run command takes.
+#[derive(Args, Clone)]
+pub struct SettingsArgs {
+    #[arg(long, default_value = "warehouse")]
+    pub warehouse: PathBuf,
+    /// Policy file (default: the embedded policies/online-market.yaml).
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// Largest share of rejected rows per dataset before the run fails.
+    #[arg(long, default_value_t = DEFAULT_MAX_REJECT_SHARE)]
+    pub max_reject_share: f64,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// The regulator's minisign secret key (passphrase in CREDENCE_SIGNING_KEY_PASSWORD).
+    #[arg(long, env = "CREDENCE_SIGNING_KEY")]
+    pub signing_key: Option<PathBuf>,
+    /// Publish unsigned manifests: for development warehouses only.
+    #[arg(long)]
+    pub unsigned: bool,
+    /// Partner entitlements (default: the embedded ops/partners.yaml).
+    #[arg(long, env = "CREDENCE_PARTNERS")]
+    pub partners: Option<PathBuf>,
+}
+
+impl SettingsArgs {
+    /// The run settings these arguments give, for runs started by `trigger`.
+    pub fn lower(&self, trigger: &str) -> RunSettings {
+        RunSettings {
+            warehouse: self.warehouse.clone(),
+            policy: self.policy.clone(),
+            partners: self.partners.clone(),
+            signing_key: self.signing_key.clone(),
+            unsigned: self.unsigned,
+            limits: self.engine.limits(),
+            max_reject_share: self.max_reject_share,
+            trigger: trigger.to_string(),
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct GenArgs {
+    #[arg(long)]
+    pub warehouse: PathBuf,
+    #[arg(long)]
+    pub entities: u64,
+    /// Nightly partitions, ending at --as-of.
+    #[arg(long, default_value_t = 3)]
+    pub days: u32,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long)]
+    pub as_of: AsOf,
+    /// Share of rows that break a rule of the contract.
+    #[arg(long, default_value_t = 0.0)]
+    pub bad_rate: f64,
+    #[arg(long, default_value_t = 1.5)]
+    pub violations_per_entity: f64,
+    #[arg(long, default_value_t = 1.0)]
+    pub complaints_per_entity: f64,
+    /// Entities per file.
+    #[arg(long, default_value_t = 250_000)]
+    pub chunk: u64,
+}
+
+impl GenArgs {
+    pub fn options(&self) -> GenOptions {
+        let mut o = GenOptions::new(self.entities, self.days, self.seed, self.as_of);
+        o.bad_rate = self.bad_rate;
+        o.violations_per_entity = self.violations_per_entity;
+        o.complaints_per_entity = self.complaints_per_entity;
+        o.chunk = self.chunk.max(1);
+        o
+    }
+}
+
+fn parse_size(s: &str) -> Result<usize, clap::Error> {
+    credence::config::job::parse_size(s).ok_or_else(|| {
+        clap::Error::raw(
+            clap::error::ErrorKind::ValueValidation,
+            format!("'{s}' is not a size such as 4G, 512M or 1048576\n"),
+        )
+    })
+}

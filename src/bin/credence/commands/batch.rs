@@ -1,0 +1,145 @@
+//! The nightly batch: `run`, `runs`, `backfill`, `schedule`, `gen`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use credence::base::error::Classify;
+use credence::base::store::Store;
+use credence::base::telemetry;
+use credence::base::warehouse::Warehouse;
+use credence::run::backfill::{self, DateOutcome};
+use credence::run::schedule::{self, Clock};
+use credence::tools::gen::{self, GenSummary};
+
+use super::runtime;
+use crate::args::{BackfillArgs, GenArgs, RunArgs};
+use crate::failure::{CommandResult, Failure};
+
+pub fn run(args: &RunArgs) -> CommandResult {
+    let opts = args.settings.lower("manual").lower(args.as_of)?;
+    let report = runtime(opts.limits.threads)?.block_on(credence::run::run(&opts))?;
+    println!("run {} as of {} succeeded", report.run_id, report.as_of);
+    for s in &report.steps {
+        println!("  {:<12} {:>9.2} s  {} rows", s.step, s.duration.as_secs_f64(), s.rows.unwrap_or(0));
+    }
+    for p in &report.publications {
+        println!("  list {}: {}", p.list_id, p.outcome);
+    }
+    println!("outputs:");
+    for o in &report.outputs {
+        println!("  {}", o.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn runs(warehouse: &Path, limit: usize) -> CommandResult {
+    let wh = Warehouse::new(warehouse);
+    if !wh.database().exists() {
+        return Err(Failure::input(format!(
+            "{} has no operational database: no run has been made there",
+            warehouse.display()
+        )));
+    }
+    let store = Store::open(&wh.database())?;
+    println!(
+        "{:>5}  {:<10}  {:<9}  {:<8}  {:<24}  {:<24}  policy",
+        "run", "as_of", "outcome", "trigger", "started", "finished"
+    );
+    for r in store.runs(limit)? {
+        println!(
+            "{:>5}  {:<10}  {:<9}  {:<8}  {:<24}  {:<24}  {}",
+            r.run_id,
+            r.as_of,
+            r.outcome,
+            r.trigger,
+            r.started_at,
+            r.finished_at.unwrap_or_default(),
+            r.policy
+        );
+        if let Some(e) = r.error {
+            println!("       {}", e.lines().next().unwrap_or_default());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Generates with a progress bar on a terminal.
+pub fn generate(args: &GenArgs) -> Result<GenSummary, Failure> {
+    let o = args.options();
+    let wh = Warehouse::new(&args.warehouse);
+    let span = telemetry::progress_span("generate", o.entities, "entities");
+    let _enter = span.enter();
+    let progress = |done: u64| {
+        use tracing_indicatif::span_ext::IndicatifSpanExt;
+        span.pb_set_position(done);
+    };
+    let summary = gen::generate(&wh, &o, &progress)?;
+    tracing::info!(
+        entities = o.entities,
+        nights = o.days,
+        rows = summary.total(),
+        files = summary.files,
+        "generated {}",
+        args.warehouse.display()
+    );
+    Ok(summary)
+}
+
+pub fn gen(args: &GenArgs) -> CommandResult {
+    let s = generate(args)?;
+    println!(
+        "wrote {} rows in {} files to {}: registry {}, holdings {}, violations {}, complaints {}, repairs {}",
+        s.total(),
+        s.files,
+        args.warehouse.join("landing").display(),
+        s.registry,
+        s.holdings,
+        s.violations,
+        s.complaints,
+        s.repairs
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn schedule(
+    jobs: &Path,
+    metrics_listen: Option<String>,
+    clock_start: Option<chrono::DateTime<chrono::Utc>>,
+) -> CommandResult {
+    let specs = credence::config::job::load_dir(jobs)?;
+    let prepared = specs.into_iter().map(schedule::prepare).collect::<Result<Vec<_>, _>>()?;
+    let threads = prepared.iter().map(|p| p.template.limits.threads).max().unwrap_or(2);
+    let clock = clock_start.map(Clock::starting_at).unwrap_or_else(Clock::system);
+    runtime(threads)?.block_on(schedule::run_daemon(
+        prepared,
+        metrics_listen,
+        clock,
+        credence::serve::shutdown::signal(),
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn backfill(args: &BackfillArgs) -> CommandResult {
+    if args.from > args.to {
+        return Err(Failure::usage(format!("--from {} is after --to {}", args.from, args.to)));
+    }
+    let template = args.settings.lower("backfill").lower(args.from)?;
+    let result = runtime(template.limits.threads)?.block_on(backfill::backfill(
+        &template,
+        args.from,
+        args.to,
+        |d, o| match o {
+            DateOutcome::AlreadyDone => println!("{d}: already done"),
+            DateOutcome::Ran { run_id, publications } => {
+                println!("{d}: run {run_id} succeeded; {}", publications.join("; "))
+            }
+        },
+    ));
+    match result {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err((date, e)) => {
+            eprintln!("error: {date}: {e}\nthe backfill stopped at {date}; run the same command again to resume");
+            Ok(ExitCode::from(e.kind().exit_code()))
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! One module per group of commands; [`dispatch`] sends each command to
+//! its module.
+
+mod batch;
+
+pub use batch::generate;
+mod officer;
+mod partners;
+mod policy;
+mod publication;
+mod serve;
+
+use crate::args::Command;
+use crate::failure::CommandResult;
+
+/// Runs one command.
+pub fn dispatch(command: Command) -> CommandResult {
+    match command {
+        Command::Demo(args) => crate::demo::demo(&args),
+        Command::Bench(args) => crate::bench::bench(&args),
+        Command::Run(args) => batch::run(&args),
+        Command::Runs { warehouse, limit } => batch::runs(&warehouse, limit),
+        Command::Gen(args) => batch::gen(&args),
+        Command::Schedule { jobs, metrics_listen, clock_start } => batch::schedule(&jobs, metrics_listen, clock_start),
+        Command::Backfill(args) => batch::backfill(&args),
+        Command::Policy { command } => policy::policy(command),
+        Command::Serve(args) => serve::serve(&args),
+        Command::Officers { command, warehouse } => officer::officers(command, &warehouse),
+        Command::Decide(args) => officer::decide(&args),
+        Command::Review { warehouse, list, as_of } => officer::review(&warehouse, &list, as_of),
+        Command::Explain { entity, as_of, warehouse, policy, json } => {
+            officer::explain(&entity, as_of, &warehouse, policy.as_deref(), json)
+        }
+        Command::Partners { command } => partners::partners(command),
+        Command::Audit { warehouse, limit } => partners::audit(&warehouse, limit),
+        Command::Keys { command } => publication::keys(command),
+        Command::Verify { dir, public_key } => publication::verify(&dir, &public_key),
+    }
+}
+
+/// A tokio runtime with `threads` workers.
+pub fn runtime(threads: usize) -> Result<tokio::runtime::Runtime, std::io::Error> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(threads.max(1)).enable_all().build()
+}

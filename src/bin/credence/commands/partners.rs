@@ -1,0 +1,100 @@
+//! Partner agencies: `partners check`, `partners token`, and the `audit` log.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use credence::base::store::Store;
+use credence::base::warehouse::Warehouse;
+use credence::config::partners;
+use credence::run::load_policy;
+use credence::serve::tokens::{new_token, token_hash};
+
+use crate::args::{PartnersCommand, TokenCommand};
+use crate::failure::CommandResult;
+
+pub fn partners(command: PartnersCommand) -> CommandResult {
+    match command {
+        PartnersCommand::Check { partners: file, policy } => {
+            let policy = load_policy(policy.as_deref())?;
+            let lists: Vec<&str> = policy.lists.iter().map(|l| l.id.as_str()).collect();
+            match partners::load_or_default(file.as_deref(), &lists) {
+                Ok(ps) => {
+                    for p in ps {
+                        println!(
+                            "{}: {} — lists {}; columns {}; formats {}; regions {}",
+                            p.id,
+                            p.name,
+                            p.lists.join(", "),
+                            p.columns.join(", "),
+                            p.formats.iter().map(|f| f.extension()).collect::<Vec<_>>().join(", "),
+                            if p.regions.is_empty() { "all".to_string() } else { p.regions.join(", ") }
+                        );
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    for p in &e.problems {
+                        println!("{}: {p}", e.file);
+                    }
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        PartnersCommand::Token { command, warehouse } => {
+            let store = Store::open(&Warehouse::new(&warehouse).database())?;
+            match command {
+                TokenCommand::Issue { partner, partners: file, policy } => {
+                    let policy = load_policy(policy.as_deref())?;
+                    let lists: Vec<&str> = policy.lists.iter().map(|l| l.id.as_str()).collect();
+                    let known = partners::load_or_default(file.as_deref(), &lists)?;
+                    if !known.iter().any(|p| p.id == partner) {
+                        eprintln!(
+                            "refused: '{partner}' is not a partner (partners: {})",
+                            known.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", ")
+                        );
+                        return Ok(ExitCode::from(1));
+                    }
+                    let token = new_token();
+                    let id = store.add_token(&partner, &token_hash(&token))?;
+                    eprintln!("token #{id} for {partner}; it is shown once and only its SHA-256 is stored:");
+                    println!("{token}");
+                }
+                TokenCommand::Revoke { token_id } => {
+                    if store.revoke_token(token_id)? {
+                        println!("token #{token_id} revoked");
+                    } else {
+                        eprintln!("refused: no live token #{token_id}");
+                        return Ok(ExitCode::from(1));
+                    }
+                }
+                TokenCommand::List => {
+                    for (id, partner, issued, revoked) in store.tokens()? {
+                        println!(
+                            "#{id}  {partner:<24} issued {issued}  {}",
+                            revoked.map(|r| format!("revoked {r}")).unwrap_or_else(|| "live".into())
+                        );
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+pub fn audit(warehouse: &Path, limit: usize) -> CommandResult {
+    let store = Store::open(&Warehouse::new(warehouse).database())?;
+    for a in store.audit_log(limit)? {
+        println!(
+            "{:>6} {} {:<22} {} {} {} {}B{}",
+            a.id,
+            a.at,
+            a.actor.as_deref().unwrap_or("-"),
+            a.method,
+            a.path,
+            a.status,
+            a.bytes,
+            a.detail.map(|d| format!(" {d}")).unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,124 @@
+//! How a run is configured, in two steps (as ripgrep lowers its flags): the
+//! [`RunSettings`] the command line and job files say, unchecked paths and
+//! numbers; and the [`RunOptions`] a run executes, with the policy,
+//! partners and signing key loaded and checked. [`RunSettings::lower`] is
+//! the only place that makes one from the other.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::base::contract::{ContractError, Contracts};
+use crate::base::engine::EngineLimits;
+use crate::base::error::{Classify, ErrorKind};
+use crate::base::ids::AsOf;
+use crate::base::sign::{SignError, Signer};
+use crate::base::warehouse::Warehouse;
+use crate::config::partners::{self, Partner, PartnersError};
+use crate::config::policy::{Policy, PolicyErrors};
+
+/// The default share of rejected rows per dataset above which a run fails.
+pub const DEFAULT_MAX_REJECT_SHARE: f64 = 0.05;
+
+/// What the command line or a job file says about runs.
+#[derive(Clone, Debug)]
+pub struct RunSettings {
+    pub warehouse: PathBuf,
+    /// The policy file; the embedded `policies/online-market.yaml` when absent.
+    pub policy: Option<PathBuf>,
+    /// The partner entitlements; the embedded `ops/partners.yaml` when absent.
+    pub partners: Option<PathBuf>,
+    /// The minisign secret key; `CREDENCE_SIGNING_KEY` when absent.
+    pub signing_key: Option<PathBuf>,
+    /// Publish unsigned manifests (development warehouses only).
+    pub unsigned: bool,
+    pub limits: EngineLimits,
+    pub max_reject_share: f64,
+    /// Who starts the runs: `manual`, `backfill`, `schedule:<job>`, `demo`.
+    pub trigger: String,
+}
+
+/// What a run executes: every file loaded and checked.
+#[derive(Clone)]
+pub struct RunOptions {
+    pub warehouse: Warehouse,
+    pub as_of: AsOf,
+    pub policy: Policy,
+    pub limits: EngineLimits,
+    pub max_reject_share: f64,
+    /// Who started the run: `manual`, `schedule`, `backfill`, ...
+    pub trigger: String,
+    /// The regulator's signing key; publishing without one needs `unsigned`.
+    pub signer: Option<Arc<Signer>>,
+    /// Publish unsigned manifests (development warehouses only).
+    pub unsigned: bool,
+    pub partners: Vec<Partner>,
+}
+
+/// A setting that does not hold: a policy, partners file or key that does
+/// not load, a share outside (0, 1], publishing with no key.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error(transparent)]
+    Policy(#[from] PolicyErrors),
+    #[error(transparent)]
+    Partners(#[from] PartnersError),
+    #[error(transparent)]
+    Sign(#[from] SignError),
+    #[error(transparent)]
+    Contracts(#[from] ContractError),
+    #[error("max_reject_share must be a number from 0 to 1, found {0}")]
+    RejectShare(f64),
+    #[error(
+        "no signing key: set {} or pass --signing-key, or pass --unsigned for a development warehouse (the passphrase goes in {})",
+        crate::base::sign::KEY_ENV,
+        crate::base::sign::PASSWORD_ENV
+    )]
+    NoSigningKey,
+}
+
+impl Classify for SettingsError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            SettingsError::Sign(e) => e.kind(),
+            SettingsError::Contracts(e) => e.kind(),
+            _ => ErrorKind::Input,
+        }
+    }
+}
+
+/// Loads `file`, or the embedded default policy.
+pub fn load_policy(file: Option<&std::path::Path>) -> Result<Policy, SettingsError> {
+    let contracts = Contracts::load()?;
+    Ok(match file {
+        Some(f) => Policy::load(f, &contracts)?,
+        None => Policy::default_policy(&contracts),
+    })
+}
+
+impl RunSettings {
+    /// Loads and checks everything the settings name; the runs it makes
+    /// start as of `as_of`.
+    pub fn lower(&self, as_of: AsOf) -> Result<RunOptions, SettingsError> {
+        if !(0.0..=1.0).contains(&self.max_reject_share) {
+            return Err(SettingsError::RejectShare(self.max_reject_share));
+        }
+        let policy = load_policy(self.policy.as_deref())?;
+        let lists: Vec<&str> = policy.lists.iter().map(|l| l.id.as_str()).collect();
+        let partners = partners::load_or_default(self.partners.as_deref(), &lists)?;
+        let signer = Signer::from_config(self.signing_key.clone())?.map(Arc::new);
+        if signer.is_none() && !self.unsigned && !policy.lists.is_empty() {
+            return Err(SettingsError::NoSigningKey);
+        }
+        Ok(RunOptions {
+            warehouse: Warehouse::new(&self.warehouse),
+            as_of,
+            policy,
+            limits: self.limits,
+            max_reject_share: self.max_reject_share,
+            trigger: self.trigger.clone(),
+            signer,
+            unsigned: self.unsigned,
+            partners,
+        })
+    }
+}
