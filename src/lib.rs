@@ -15,3 +15,6 @@ pub mod run;
 pub mod serve;
 pub mod stages;
 pub mod tools;
+
+#[cfg(test)]
+mod tidy;

@@ -232,7 +232,7 @@ async fn publications(
     let after = match after.after.as_deref().map(str::parse::<PublicationId>) {
         None => None,
         Some(Ok(id)) => Some(id),
-        Some(Err(e)) => return error(StatusCode::BAD_REQUEST, &e),
+        Some(Err(e)) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
     };
     let ids = visible(&state.warehouse, &partner, &list)
         .into_iter()

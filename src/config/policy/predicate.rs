@@ -17,6 +17,12 @@ use datafusion::logical_expr::{binary_expr, cast, lit, Expr, Operator};
 use crate::base::contract::{ColumnType, Contract};
 use crate::base::ids::{date_to_days, parse_date};
 
+/// Why a predicate is refused: outside the dialect, an unknown column, a
+/// type mismatch, not boolean.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PredicateError(pub String);
+
 /// A checked predicate: its text, the typed tree and the columns it reads.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Predicate {
@@ -27,7 +33,11 @@ pub struct Predicate {
 impl Predicate {
     /// Parses `text` and checks it against `contract`'s columns. The whole
     /// expression must be boolean.
-    pub fn compile(text: &str, contract: &Contract) -> Result<Predicate, String> {
+    pub fn compile(text: &str, contract: &Contract) -> Result<Predicate, PredicateError> {
+        Predicate::compile_text(text, contract).map_err(PredicateError)
+    }
+
+    fn compile_text(text: &str, contract: &Contract) -> Result<Predicate, String> {
         let tokens = lex(text)?;
         let mut p = Parser { tokens, at: 0 };
         let ast = p.or()?;

@@ -38,21 +38,26 @@ impl fmt::Display for PublicationId {
     }
 }
 
+/// Text that is not a publication id.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a publication id")]
+pub struct BadPublicationId(pub String);
+
 impl FromStr for PublicationId {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = BadPublicationId;
+    fn from_str(s: &str) -> Result<Self, BadPublicationId> {
         let (date, seq) = match s.split_once('.') {
             Some((d, n)) => (
                 d,
-                n.parse::<u32>().ok().filter(|n| *n >= 2).ok_or_else(|| format!("'{s}' is not a publication id"))?,
+                n.parse::<u32>().ok().filter(|n| *n >= 2).ok_or_else(|| BadPublicationId(s.to_string()))?,
             ),
             None => (s, 1),
         };
-        let date = date.parse::<AsOf>().map_err(|_| format!("'{s}' is not a publication id"))?;
+        let date = date.parse::<AsOf>().map_err(|_| BadPublicationId(s.to_string()))?;
         let id = PublicationId { date, seq };
         // Exactly one spelling per id: "D.1" or "D.02" are not ids.
         if id.to_string() != s {
-            return Err(format!("'{s}' is not a publication id"));
+            return Err(BadPublicationId(s.to_string()));
         }
         Ok(id)
     }

@@ -16,7 +16,7 @@ fn violations() -> Contract {
 }
 
 fn error(text: &str) -> String {
-    Predicate::compile(text, &violations()).unwrap_err()
+    Predicate::compile(text, &violations()).unwrap_err().0
 }
 
 #[test]
@@ -37,7 +37,7 @@ fn the_example_policy_predicates_compile() {
 fn refusals_name_the_problem() {
     let c = Contract::load(Dataset::Complaints).unwrap();
     assert_eq!(
-        Predicate::compile("outcome = 1", &c).unwrap_err(),
+        Predicate::compile("outcome = 1", &c).unwrap_err().0,
         "cannot compare a string with a decimal number in '='"
     );
     assert!(error("severty = 'grave'").starts_with("column severty does not exist in violations"));
