@@ -108,9 +108,7 @@ impl Classify for arrow::error::ArrowError {
     fn kind(&self) -> ErrorKind {
         match self {
             arrow::error::ArrowError::IoError(_, e) => Classify::kind(e),
-            arrow::error::ArrowError::ExternalError(inner) => {
-                io_kind_in(inner.as_ref()).unwrap_or(ErrorKind::Input)
-            }
+            arrow::error::ArrowError::ExternalError(inner) => io_kind_in(inner.as_ref()).unwrap_or(ErrorKind::Input),
             _ => ErrorKind::Input,
         }
     }

@@ -10,12 +10,12 @@ use arrow::array::AsArray;
 use arrow::datatypes::Int64Type;
 
 use crate::base::contract::{Contract, Dataset};
+use crate::base::error::{Classify, ErrorKind};
 use crate::base::ids::AsOf;
 use crate::base::marts::listings::{self, ListingRow};
 use crate::base::marts::registry::{self, RegistryFacts};
 use crate::base::marts::related::{self, RelatedRow};
 use crate::base::marts::scores::{self, ScoreRow};
-use crate::base::error::{Classify, ErrorKind};
 use crate::base::marts::{self, mart_error, records, MartError};
 use crate::base::store::{Decision, Store};
 use crate::base::warehouse::Mart;
@@ -90,7 +90,6 @@ impl Classify for ExplainError {
         }
     }
 }
-
 
 /// Explains `entity` as of `as_of` under `policy`.
 pub fn explain(
@@ -212,8 +211,8 @@ pub fn find_records(
     let contract = Contract::load(d)?;
     let key_col = contract.key[0];
     let quarantined = quarantined_rows(wh, d, as_of, &contract.columns[key_col].name, keys)?;
-    let found = records::read(wh, &contract, as_of, entity, keys, &quarantined)
-        .map_err(mart_error("the records mart"))?;
+    let found =
+        records::read(wh, &contract, as_of, entity, keys, &quarantined).map_err(mart_error("the records mart"))?;
     let mut cards: Vec<RecordCard> = found
         .into_iter()
         .map(|(id, r)| {

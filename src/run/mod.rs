@@ -18,6 +18,7 @@ pub mod backfill;
 pub mod metrics;
 pub mod options;
 pub mod schedule;
+pub mod summary;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
@@ -53,6 +54,7 @@ use crate::stages::score::Scored;
 use crate::stages::score::{self, ScoreError, ScoreSummary};
 use crate::stages::validate::{self, ReadError};
 pub use options::{load_policy, RunOptions, RunSettings, SettingsError, DEFAULT_MAX_REJECT_SHARE};
+pub use summary::{ListSummary, PublicationSummary, RunSummary};
 
 /// What a successful run produced.
 #[derive(Clone, Debug)]
@@ -65,28 +67,6 @@ pub struct RunReport {
     pub publications: Vec<PublicationSummary>,
     pub outputs: Vec<PathBuf>,
     pub steps: Vec<StepTiming>,
-}
-
-/// What the run did with a list's publication.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct PublicationSummary {
-    pub list_id: String,
-    pub outcome: String,
-}
-
-/// The size of one list after a run.
-#[derive(Clone, Debug, Default, serde::Serialize)]
-pub struct ListSummary {
-    pub list_id: String,
-    pub members: u64,
-    pub direct: u64,
-    pub joint: u64,
-    pub published: u64,
-    pub pending: u64,
-    pub rejected: u64,
-    pub restricted_persons: u64,
-    pub flagged_entities: u64,
-    pub exempt: u64,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -259,13 +239,13 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport, RunError> {
     let result = run_stages(opts, &store, run_id).instrument(span).await;
     match &result {
         Ok(report) => {
-            let summary = serde_json::json!({
-                "scores": report.scores,
-                "lists": report.lists,
-                "publications": report.publications,
-                "rejected_by_code": report.quality.rejected_by_code(),
-            });
-            store.finish_run(run_id, true, None, Some(&summary.to_string()))?;
+            let summary = RunSummary {
+                scores: report.scores.clone(),
+                lists: report.lists.clone(),
+                publications: report.publications.clone(),
+                rejected_by_code: report.quality.rejected_by_code(),
+            };
+            store.finish_run(run_id, true, None, Some(&summary.to_json()))?;
             info!(run_id = run_id.0, as_of = %opts.as_of, outcome = "succeeded", entities = report.scores.entities_scored, "run finished");
         }
         Err(e) => {

@@ -22,11 +22,11 @@ use tokio::sync::{mpsc, watch};
 use tracing::{error, info, warn};
 
 use crate::base::engine::EngineLimits;
+use crate::base::error::{Classify, ErrorKind};
 use crate::base::ids::AsOf;
 use crate::base::store::Store;
 use crate::config::job::JobSpec;
 use crate::run::metrics::Metrics;
-use crate::base::error::{Classify, ErrorKind};
 use crate::run::{self, RunOptions, RunSettings};
 
 /// Why the daemon could not start.
@@ -181,8 +181,7 @@ pub async fn run_daemon(
         });
     }
 
-    let mut scheduler =
-        tokio_cron_scheduler::JobScheduler::new().await?;
+    let mut scheduler = tokio_cron_scheduler::JobScheduler::new().await?;
     let mut workers = Vec::new();
     let mut stop_timeout = Duration::ZERO;
     for job in jobs {

@@ -20,9 +20,9 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use utoipa::OpenApi;
 
+use super::tokens::token_hash;
 use crate::base::store::{AuditEntry, Store};
 use crate::base::warehouse::Warehouse;
-use super::tokens::token_hash;
 use crate::config::partners::Partner;
 use crate::stages::publish::entries::PublicationId;
 use crate::stages::publish::files::Manifest;

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use arrow::datatypes::DataType;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 
-use crate::base::error::{Classify, ErrorKind};
 use crate::base::contract::{Contract, Contracts, Dataset, DatasetKind};
+use crate::base::error::{Classify, ErrorKind};
 use crate::base::ids::{parse_date, AsOf};
 use crate::base::landing_file::{LandingFile, Partition, Selection};
 use crate::base::warehouse::Warehouse;

@@ -14,8 +14,8 @@ use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
 
-use crate::base::error::{Classify, ErrorKind};
 use crate::base::contract::Contract;
+use crate::base::error::{Classify, ErrorKind};
 use crate::base::ids::AsOf;
 use crate::base::landing_file::nullable;
 use crate::base::parquet_io::write_parquet;

@@ -27,8 +27,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use crate::base::error::{Classify, ErrorKind};
 use crate::base::contract::{jobs_schema, Dataset};
+use crate::base::error::{Classify, ErrorKind};
 use chrono::Datelike;
 
 use crate::base::ids::{days_to_date, AsOf, EntityId, ENTITY_ALPHABET};

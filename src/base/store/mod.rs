@@ -22,7 +22,6 @@ pub use access::{AuditEntry, AuditRow};
 pub use decisions::{Action, Decision, NewDecision};
 pub use ledger::{PolicyRef, RunId, RunRow, StepRow};
 
-
 /// The database failed; the message names the operation.
 #[derive(Debug, thiserror::Error)]
 #[error("operational database {path}: {operation}: {source}")]

@@ -46,7 +46,9 @@ impl Failure {
     /// Prints the whole chain of causes on stderr.
     pub fn report(&self) {
         match self.kind {
-            Kind::Classified(ErrorKind::Bug) => eprintln!("error (a bug of credence, please report it): {:#}", self.error),
+            Kind::Classified(ErrorKind::Bug) => {
+                eprintln!("error (a bug of credence, please report it): {:#}", self.error)
+            }
             Kind::Classified(ErrorKind::Transient) => {
                 eprintln!("error (worth retrying): {:#}", self.error)
             }

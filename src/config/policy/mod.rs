@@ -15,9 +15,9 @@ use std::path::Path;
 use serde_yaml::{Mapping, Value};
 use sha2::{Digest, Sha256};
 
-use crate::base::error::{Classify, ErrorKind};
 use crate::base::contract::{Contracts, Dataset};
 pub use crate::base::decay::Decay;
+use crate::base::error::{Classify, ErrorKind};
 pub use predicate::Predicate;
 
 /// The example policy of policy.md with the joint sanctions of

@@ -9,8 +9,14 @@ use tower::ServiceExt;
 
 use super::*;
 use crate::base::contract::Contracts;
+use crate::base::ids::AsOf;
+use crate::base::store::Action;
+use crate::officer::accounts::hash_password;
+use crate::officer::queue;
 use crate::run::{run, RunOptions};
 use crate::tools::gen::{generate, GenOptions};
+use auth::{LOGIN_COOKIE, SESSION_COOKIE};
+use pages::entity::fingerprint;
 
 const LIST: &str = "serious-dishonesty";
 const PASSWORD: &str = "correct horse battery";
@@ -426,4 +432,33 @@ fn keyboard_shortcuts_can_be_switched_off() {
             .unwrap(),
     );
     assert!(!r.body.contains("/static/shortcuts.js"), "the script is not sent at all");
+}
+
+/// Regression: a mart that cannot be read used to give an empty page (no
+/// results, no exemptions); it is an audited error page with a reference.
+#[test]
+fn a_mart_that_cannot_be_read_gives_an_audited_error_page_not_an_empty_one() {
+    let f = fixture(600);
+    let (session, _) = login(&f, "olga");
+    let wh = &f.state.warehouse;
+    let as_of: AsOf = "2026-11-27".parse().unwrap();
+    let registry = wh.mart(crate::base::warehouse::Mart::Registry, as_of).join("part-0.parquet");
+    std::fs::write(&registry, b"not parquet").unwrap();
+    let r = get(&f, "/search?q=a", Some(&session));
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", r.body);
+    assert!(r.body.contains("Something went wrong") && r.body.contains("Reference: "), "{}", r.body);
+    assert!(!r.body.contains(&f.state.messages.t("no_results").to_string()), "never an empty result");
+    let reference = r.body.split("Reference: ").nth(1).unwrap().split('<').next().unwrap().to_string();
+    let audit = f.state.store.audit_log(1).unwrap();
+    assert_eq!(audit[0].status, 500);
+    let detail = audit[0].detail.clone().unwrap_or_default();
+    assert!(detail.contains(&reference) && detail.contains("registry mart"), "{detail}");
+
+    let scores = wh.mart(crate::base::warehouse::Mart::Scores, as_of).join("part-0.parquet");
+    std::fs::write(&scores, b"not parquet").unwrap();
+    let entity = f.state.store.audit_log(1).unwrap();
+    drop(entity);
+    let any = crate::base::ids::EntityId::with_check_char("91350100M000100Y4").unwrap().to_string();
+    let r = get(&f, &format!("/entities/{any}"), Some(&session));
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "an unreadable mart is no 'not found': {}", r.body);
 }

@@ -47,10 +47,9 @@ impl FromStr for PublicationId {
     type Err = BadPublicationId;
     fn from_str(s: &str) -> Result<Self, BadPublicationId> {
         let (date, seq) = match s.split_once('.') {
-            Some((d, n)) => (
-                d,
-                n.parse::<u32>().ok().filter(|n| *n >= 2).ok_or_else(|| BadPublicationId(s.to_string()))?,
-            ),
+            Some((d, n)) => {
+                (d, n.parse::<u32>().ok().filter(|n| *n >= 2).ok_or_else(|| BadPublicationId(s.to_string()))?)
+            }
             None => (s, 1),
         };
         let date = date.parse::<AsOf>().map_err(|_| BadPublicationId(s.to_string()))?;

@@ -15,9 +15,9 @@ use arrow::datatypes::{Float64Type, Int64Type, UInt16Type, UInt32Type};
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 
-use crate::base::error::{Classify, ErrorKind};
 use crate::base::engine;
 use crate::base::entities::EntityIndex;
+use crate::base::error::{Classify, ErrorKind};
 use crate::base::ids::AsOf;
 use crate::base::marts::scores::{scores_schema, ScoresBatch};
 use crate::base::parquet_io::ParquetSink;
@@ -64,7 +64,7 @@ impl Scored {
 }
 
 /// Counts for the run summary.
-#[derive(Clone, Debug, Default, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ScoreSummary {
     pub entities_scored: u64,
     /// Entities by final grade, best grade first.

@@ -22,9 +22,9 @@ use arrow::datatypes::{DataType, Field, Float64Type, Schema, SchemaRef};
 use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
 
-use crate::base::error::{Classify, ErrorKind};
 use crate::base::contract::{Contract, Contracts, Dataset, DatasetKind, FaultCode};
 use crate::base::entities::EntityIndex;
+use crate::base::error::{Classify, ErrorKind};
 use crate::base::ids::EntityId;
 use crate::base::landing_file::{nullable, LandingFile, Selection};
 use crate::base::marts::{records, registry};

@@ -124,17 +124,13 @@ pub fn backfill(args: &BackfillArgs) -> CommandResult {
         return Err(Failure::usage(format!("--from {} is after --to {}", args.from, args.to)));
     }
     let template = args.settings.lower("backfill").lower(args.from)?;
-    let result = runtime(template.limits.threads)?.block_on(backfill::backfill(
-        &template,
-        args.from,
-        args.to,
-        |d, o| match o {
+    let result =
+        runtime(template.limits.threads)?.block_on(backfill::backfill(&template, args.from, args.to, |d, o| match o {
             DateOutcome::AlreadyDone => println!("{d}: already done"),
             DateOutcome::Ran { run_id, publications } => {
                 println!("{d}: run {run_id} succeeded; {}", publications.join("; "))
             }
-        },
-    ));
+        }));
     match result {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err((date, e)) => {

@@ -1,0 +1,131 @@
+//! The page frame (navigation, the officer, logout) and the responses
+//! every page shares: HTML with no caching, 403, the error page, and audit
+//! details.
+
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use maud::{html, Markup, DOCTYPE};
+
+use crate::base::error::{Classify, ErrorKind};
+use crate::serve::officer_ui::{AuditDetail, Officer, UiState};
+
+/// A page that could not be made because the database or a mart failed.
+/// It is never shown as an empty result: the officer gets an error page
+/// (500) with a reference to quote, and the log and the audit row carry the
+/// reference and the cause.
+#[derive(Debug)]
+pub(crate) struct PageError {
+    pub(crate) reference: String,
+    pub(crate) cause: String,
+    pub(crate) kind: ErrorKind,
+}
+
+impl<E: Classify + std::fmt::Display> From<E> for PageError {
+    fn from(e: E) -> PageError {
+        PageError { reference: reference(), cause: e.to_string(), kind: e.kind() }
+    }
+}
+
+/// A short random reference an officer can quote to the operators.
+fn reference() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 4];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+impl PageError {
+    /// A broken invariant found while making a page.
+    pub(crate) fn bug(cause: String) -> PageError {
+        PageError { reference: reference(), cause, kind: ErrorKind::Bug }
+    }
+}
+
+/// What the session middleware needs to render the error page of a
+/// [`PageError`] (the handler has no messages to render it with).
+#[derive(Clone, Debug)]
+pub(crate) struct PageFailure {
+    pub(crate) reference: String,
+    pub(crate) cause: String,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        tracing::error!(reference = %self.reference, kind = ?self.kind, cause = %self.cause, "officer page failed");
+        let mut r = (StatusCode::INTERNAL_SERVER_ERROR, "error").into_response();
+        r.extensions_mut().insert(PageFailure { reference: self.reference, cause: self.cause });
+        r
+    }
+}
+
+/// The error page of a failed request: what happened in plain words and
+/// the reference to quote; the cause stays in the log.
+pub(crate) fn error_page(state: &UiState, officer: Option<&Officer>, failure: &PageFailure) -> Response {
+    let m = &state.messages;
+    let body = html! {
+        h1 { (m.t("error_title")) }
+        p { (m.t("error_body")) }
+        p { (m.f("error_reference", &[("reference", &failure.reference)])) }
+        p { a href="/" { (m.t("nav_dashboard")) } }
+    };
+    html_response(StatusCode::INTERNAL_SERVER_ERROR, page(state, officer, m.t("error_title"), body))
+}
+
+/// A handler's result: a page, or the error page.
+pub(crate) type PageResult = Result<Response, PageError>;
+
+pub(crate) fn forbidden(state: &UiState, key: &str) -> Response {
+    let m = &state.messages;
+    let body = html! { (DOCTYPE) html lang=(m.t("lang")) { head { meta charset="utf-8"; title { (m.t("forbidden")) } link rel="stylesheet" href="/static/app.css"; }
+    body { main { h1 { (m.t("forbidden")) } p { (m.t(key)) } p { a href="/" { (m.t("nav_dashboard")) } } } } } };
+    (StatusCode::FORBIDDEN, Html(body.into_string())).into_response()
+}
+
+/// The page frame: navigation, the officer, logout, then `body`.
+pub(crate) fn page(state: &UiState, officer: Option<&Officer>, title: &str, body: Markup) -> Markup {
+    let m = &state.messages;
+    html! {
+        (DOCTYPE)
+        html lang=(m.t("lang")) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " — " (m.t("app_title")) }
+                link rel="stylesheet" href="/static/app.css";
+            }
+            body {
+                a class="skip" href="#content" { (m.t("skip_to_content")) }
+                header {
+                    strong { (m.t("app_title")) }
+                    @if let Some(o) = officer {
+                        nav aria-label=(m.t("app_title")) {
+                            ul {
+                                li { a href="/" { (m.t("nav_dashboard")) } }
+                                @for l in &state.policy.lists {
+                                    li { a href=(format!("/review/{}", l.id)) { (m.f("nav_queue", &[("list", &l.id)])) } }
+                                }
+                                li { a href="/exemptions" { (m.t("nav_exemptions")) } }
+                                li { a href="/search" { (m.t("nav_search")) } }
+                            }
+                        }
+                        span { (m.f("signed_in_as", &[("officer", &o.id), ("role", &o.role.as_str())])) }
+                        form method="post" action="/logout" {
+                            input type="hidden" name="csrf" value=(o.csrf);
+                            button type="submit" { (m.t("log_out")) }
+                        }
+                    }
+                }
+                main id="content" { (body) }
+            }
+        }
+    }
+}
+
+pub(crate) fn html_response(status: StatusCode, markup: Markup) -> Response {
+    (status, [(header::CACHE_CONTROL, "no-store")], Html(markup.into_string())).into_response()
+}
+
+pub(crate) fn with_detail(mut r: Response, detail: String) -> Response {
+    r.extensions_mut().insert(AuditDetail(detail));
+    r
+}

@@ -1,0 +1,105 @@
+//! The dashboard: the latest run, grades, list sizes, pending reviews,
+//! rejected rows, recent runs.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Extension;
+use maud::html;
+
+use crate::base::ids::AsOf;
+use crate::base::warehouse::{Mart, Warehouse};
+use crate::officer::queue::{self};
+use crate::run::RunSummary;
+use crate::serve::officer_ui::layout::{html_response, page, PageError, PageResult};
+use crate::serve::officer_ui::{Officer, UiState};
+
+pub(crate) fn latest_scores(wh: &Warehouse) -> Option<AsOf> {
+    wh.mart_dates(Mart::Scores).pop()
+}
+
+pub(crate) async fn dashboard(State(state): State<Arc<UiState>>, Extension(o): Extension<Officer>) -> PageResult {
+    let m = &state.messages;
+    let runs = state.store.runs(10)?;
+    let latest = runs.first();
+    let steps = match latest {
+        Some(r) => state.store.steps(crate::base::store::RunId(r.run_id))?,
+        None => vec![],
+    };
+    let summary = match runs.iter().find(|r| r.outcome == "succeeded").and_then(|r| r.summary.as_deref()) {
+        Some(text) => {
+            RunSummary::from_json(text).map_err(|e| PageError::bug(format!("the ledger's run summary: {e}")))?
+        }
+        None => RunSummary::default(),
+    };
+    let by_grade = &summary.scores.by_grade;
+    let lists = &summary.lists;
+    let rejected = &summary.rejected_by_code;
+    let mut pending: Vec<(String, usize, i64)> = Vec::new();
+    for l in &state.policy.lists {
+        pending.push(match queue::pending(&state.warehouse, &l.id, None)? {
+            Some((at, entries)) => {
+                let oldest = entries.iter().map(|e| (at.date() - e.pending_since.date()).num_days()).max().unwrap_or(0);
+                (l.id.clone(), entries.len(), oldest)
+            }
+            None => (l.id.clone(), 0, 0),
+        });
+    }
+    let body = html! {
+        h1 { (m.t("dashboard_title")) }
+        h2 { (m.t("latest_run")) }
+        @match latest {
+            None => p { (m.t("no_runs")) },
+            Some(r) => {
+                table {
+                    tr { th scope="row" { (m.t("run_id")) } td { (r.run_id) } }
+                    tr { th scope="row" { (m.t("as_of")) } td { (r.as_of) } }
+                    tr { th scope="row" { (m.t("outcome")) } td { (r.outcome) @if let Some(e) = &r.error { " — " (e) } } }
+                    tr { th scope="row" { (m.t("trigger")) } td { (r.trigger) } }
+                    tr { th scope="row" { (m.t("started")) } td { (r.started_at) } }
+                    tr { th scope="row" { (m.t("finished")) } td { (r.finished_at.clone().unwrap_or_default()) } }
+                }
+                table {
+                    thead { tr { th scope="col" { (m.t("step")) } th scope="col" { (m.t("duration_s")) } th scope="col" { (m.t("rows")) } } }
+                    tbody { @for s in &steps { tr { td { (s.step) } td { (format!("{:.2}", s.duration_ms as f64 / 1000.0)) } td { (s.rows.unwrap_or(0)) } } } }
+                }
+            }
+        }
+        h2 { (m.t("entities_by_grade")) }
+        table {
+            thead { tr { th scope="col" { (m.t("grade")) } th scope="col" { (m.t("entities")) } } }
+            tbody { @for (g, n) in by_grade { tr { td { (g) } td { (n) } } } }
+        }
+        h2 { (m.t("list_sizes")) }
+        table {
+            thead { tr {
+                th scope="col" { (m.t("list")) } th scope="col" { (m.t("members")) } th scope="col" { (m.t("joint")) }
+                th scope="col" { (m.t("published")) } th scope="col" { (m.t("pending")) } th scope="col" { (m.t("rejected")) }
+            } }
+            tbody { @for l in lists { tr {
+                td { (l.list_id) } td { (l.members) } td { (l.joint) }
+                td { (l.published) } td { (l.pending) } td { (l.rejected) }
+            } } }
+        }
+        h2 { (m.t("pending_reviews")) }
+        table {
+            thead { tr { th scope="col" { (m.t("list")) } th scope="col" { (m.t("pending")) } th scope="col" { (m.t("oldest_pending_days")) } } }
+            tbody { @for (l, n, age) in &pending { tr { td { a href=(format!("/review/{l}")) { (l) } } td { (n) } td { (age) } } } }
+        }
+        h2 { (m.t("rejected_input_rows")) }
+        table {
+            thead { tr { th scope="col" { (m.t("code")) } th scope="col" { (m.t("rows")) } } }
+            tbody { @for (code, n) in rejected { tr { td { (code) } td { (n) } } } }
+        }
+        h2 { (m.t("recent_runs")) }
+        table {
+            thead { tr {
+                th scope="col" { (m.t("run_id")) } th scope="col" { (m.t("as_of")) } th scope="col" { (m.t("outcome")) }
+                th scope="col" { (m.t("trigger")) } th scope="col" { (m.t("started")) }
+            } }
+            tbody { @for r in &runs { tr { td { (r.run_id) } td { (r.as_of) } td { (r.outcome) } td { (r.trigger) } td { (r.started_at) } } } }
+        }
+    };
+    Ok(html_response(StatusCode::OK, page(&state, Some(&o), m.t("dashboard_title"), body)))
+}
