@@ -142,3 +142,35 @@ fn no_public_function_returns_a_bare_string_error() {
     }
     assert!(found.is_empty(), "errors across module boundaries are typed:\n{}", found.join("\n"));
 }
+
+#[test]
+fn only_validation_reads_the_landing_zone() {
+    // The faces and every stage after validation read marts; only these
+    // modules may name the landing reader.
+    let allowed = [
+        "base/mod.rs",
+        "base/warehouse.rs",
+        "base/landing_file.rs",
+        "base/tables.rs",
+        "base/marts/records.rs",
+        "stages/landing.rs",
+        "run/mod.rs",
+        "tidy.rs",
+    ];
+    let mut found = Vec::new();
+    for (rel, text) in sources() {
+        let shown = rel.display().to_string();
+        let validation = shown.starts_with("stages/validate/") || shown.starts_with("stages/quarantine");
+        let tools = shown.starts_with("tools/") || shown.starts_with("bin/");
+        if validation || tools || is_test_file(&rel) || allowed.contains(&shown.as_str()) {
+            continue;
+        }
+        let code = production_part(&text);
+        for needle in ["landing_file", "stages::landing", ".landing(", ".landing_partition("] {
+            if code.contains(needle) {
+                found.push(format!("src/{shown} names {needle}"));
+            }
+        }
+    }
+    assert!(found.is_empty(), "only validation reads landing files:\n{}", found.join("\n"));
+}

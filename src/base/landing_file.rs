@@ -7,6 +7,7 @@
 
 use std::fs::File;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use arrow::array::{new_null_array, ArrayRef, RecordBatch};
@@ -35,6 +36,29 @@ pub struct LandingFile {
     /// Contract columns the file stores as LargeUtf8.
     pub large_utf8: Vec<bool>,
     pub metadata: ArrowReaderMetadata,
+    /// Closed once validation is done: a read after that is refused.
+    pub seal: Seal,
+}
+
+/// Marks the end of validation for the landing files of one run: once
+/// [`Seal::close`] is called, every [`LandingFile::read`] of those files
+/// fails (a bug: later stages read marts, never the landing zone).
+#[derive(Clone, Debug, Default)]
+pub struct Seal(Arc<AtomicBool>);
+
+impl Seal {
+    pub fn new() -> Seal {
+        Seal::default()
+    }
+
+    /// No landing file of this run is read after this.
+    pub fn close(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
 }
 
 /// One `ingest_date=D` folder and its files, in name order.
@@ -76,6 +100,12 @@ impl LandingFile {
         selection: Option<RowSelection>,
     ) -> Result<impl Iterator<Item = Result<RecordBatch, arrow::error::ArrowError>> + '_, parquet::errors::ParquetError>
     {
+        if self.seal.is_closed() {
+            return Err(parquet::errors::ParquetError::General(format!(
+                "{}: a landing file read after validation (a bug: later stages read the marts)",
+                self.relative
+            )));
+        }
         let file = File::open(&self.path)?;
         let present: Vec<usize> = self.columns.iter().flatten().copied().collect();
         let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone());

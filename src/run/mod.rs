@@ -32,6 +32,7 @@ use crate::base::contract::{Contracts, Dataset};
 use crate::base::engine::{self};
 use crate::base::error::{Classify, ErrorKind};
 use crate::base::ids::AsOf;
+use crate::base::landing_file::Seal;
 use crate::base::lock::{LockError, RunLock};
 use crate::base::marts;
 use crate::base::marts::listings::{self, Basis, ListingRow, ReviewStatus, Stamp};
@@ -177,8 +178,9 @@ pub fn validate_landing(
     as_of: AsOf,
     keep: &dyn Fn(Dataset) -> Vec<String>,
     write_marts: bool,
+    seal: &Seal,
 ) -> Result<(Inputs, Vec<StagedDir>), RunError> {
-    let selections = landing::select_all(wh, contracts, as_of)?;
+    let selections = landing::select_all(wh, contracts, as_of, seal)?;
     let io = |what: String| move |source| RunError::Io { what, source };
     let mut staged = Vec::new();
     let registry = if write_marts {
@@ -295,10 +297,12 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     store.record_decisions_used(run_id, decisions_through)?;
 
     // Validate: file-level faults stop here, before anything is written.
+    // After the quarantine, no landing file is read again (the seal).
+    let seal = Seal::new();
     let started = Instant::now();
     let keep = |d: Dataset| keep_columns(policy, d);
     let (inputs, mut staged) = info_span!("step", name = "validate")
-        .in_scope(|| tokio::task::block_in_place(|| validate_landing(wh, &contracts, as_of, &keep, true)))?;
+        .in_scope(|| tokio::task::block_in_place(|| validate_landing(wh, &contracts, as_of, &keep, true, &seal)))?;
     let read: u64 = inputs.all().iter().map(|v| v.report.rows_read).sum();
     for v in inputs.all() {
         for p in &v.report.partitions {
@@ -329,6 +333,7 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
         Ok(())
     })?;
     steps.record("quarantine", started, Some(rejected))?;
+    seal.close();
     let over = quality.over_threshold();
     if !over.is_empty() {
         return Err(RunError::Threshold {

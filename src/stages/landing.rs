@@ -12,7 +12,7 @@ use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
 use crate::base::contract::{Contract, Contracts, Dataset, DatasetKind};
 use crate::base::error::{Classify, ErrorKind};
 use crate::base::ids::{parse_date, AsOf};
-use crate::base::landing_file::{LandingFile, Partition, Selection};
+use crate::base::landing_file::{LandingFile, Partition, Seal, Selection};
 use crate::base::warehouse::Warehouse;
 
 /// A fault that stops the run before anything is written.
@@ -96,7 +96,7 @@ impl fmt::Display for LandingError {
 /// Chooses and checks the partitions of `contract`'s dataset for a run as of
 /// `as_of`: the newest partition `<= as_of` of a snapshot, every partition
 /// `<= as_of` of an event dataset. Faults are appended to `faults`.
-pub fn select(wh: &Warehouse, contract: &Contract, as_of: AsOf, faults: &mut Vec<FileFault>) -> Selection {
+pub fn select(wh: &Warehouse, contract: &Contract, as_of: AsOf, seal: &Seal, faults: &mut Vec<FileFault>) -> Selection {
     let dir = wh.landing(contract.dataset);
     let mut dated: Vec<(AsOf, PathBuf)> = Vec::new();
     let entries = match fs::read_dir(&dir) {
@@ -128,7 +128,7 @@ pub fn select(wh: &Warehouse, contract: &Contract, as_of: AsOf, faults: &mut Vec
         .into_iter()
         .map(|(ingest_date, path)| Partition {
             ingest_date,
-            files: partition_files(wh, contract, ingest_date, &path, faults),
+            files: partition_files(wh, contract, ingest_date, &path, seal, faults),
         })
         .collect();
     Selection { partitions }
@@ -139,6 +139,7 @@ fn partition_files(
     contract: &Contract,
     ingest_date: AsOf,
     dir: &std::path::Path,
+    seal: &Seal,
     faults: &mut Vec<FileFault>,
 ) -> Vec<LandingFile> {
     let mut paths: Vec<PathBuf> = match fs::read_dir(dir) {
@@ -153,7 +154,7 @@ fn partition_files(
         }
     };
     paths.sort();
-    paths.into_iter().filter_map(|p| open_file(wh, contract, ingest_date, p, faults)).collect()
+    paths.into_iter().filter_map(|p| open_file(wh, contract, ingest_date, p, seal, faults)).collect()
 }
 
 /// Reads a file's footer and checks its columns against the contract.
@@ -162,6 +163,7 @@ fn open_file(
     contract: &Contract,
     ingest_date: AsOf,
     path: PathBuf,
+    seal: &Seal,
     faults: &mut Vec<FileFault>,
 ) -> Option<LandingFile> {
     let relative = wh.relative(&path);
@@ -211,16 +213,22 @@ fn open_file(
         return None;
     }
     let rows = metadata.metadata().file_metadata().num_rows() as u64;
-    Some(LandingFile { path, relative, ingest_date, rows, columns, large_utf8, metadata })
+    Some(LandingFile { path, relative, ingest_date, rows, columns, large_utf8, metadata, seal: seal.clone() })
 }
 
 /// Chooses and checks the partitions of every dataset for a run as of
 /// `as_of`, in `Dataset::ALL` order. Every file-level fault is reported at
-/// once, and nothing is read past the footers when there is any.
-pub fn select_all(wh: &Warehouse, contracts: &Contracts, as_of: AsOf) -> Result<Vec<Selection>, LandingError> {
+/// once, and nothing is read past the footers when there is any. Reads of
+/// the files stop working once `seal` is closed.
+pub fn select_all(
+    wh: &Warehouse,
+    contracts: &Contracts,
+    as_of: AsOf,
+    seal: &Seal,
+) -> Result<Vec<Selection>, LandingError> {
     let mut faults = Vec::new();
     let selections: Vec<Selection> =
-        Dataset::ALL.iter().map(|d| select(wh, contracts.get(*d), as_of, &mut faults)).collect();
+        Dataset::ALL.iter().map(|d| select(wh, contracts.get(*d), as_of, seal, &mut faults)).collect();
     tracing::debug!(files = selections.iter().map(|s| s.files().count()).sum::<usize>(), "landing files checked");
     if selections[Dataset::Registry as usize].partitions.is_empty() {
         faults.push(FileFault::NoRegistryPartition { as_of });

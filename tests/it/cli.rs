@@ -152,3 +152,112 @@ fn demo_runs_the_nightly_batch_and_prints_where_the_outputs_are() {
     assert!(wh.join("marts/scores/as_of=2026-11-27").is_dir());
     assert!(wh.join("reports/quality/as_of=2026-11-27/quality.json").is_file());
 }
+
+/// One trip through the data: once a run has validated, explain, review,
+/// decide and the officer pages read the marts it wrote. With the landing
+/// zone gone they still show registry facts and the records behind reasons.
+#[test]
+fn nothing_reads_the_landing_zone_after_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("wh");
+    let r = root.to_str().unwrap();
+    ok(&["gen", "--warehouse", r, "--entities", "400", "--days", "2", "--seed", "5", "--as-of", D]);
+    ok(&["run", "--unsigned", "--warehouse", r, "--as-of", D]);
+    std::fs::remove_dir_all(root.join("landing")).unwrap();
+
+    // An entity with a reason: its records come from the records mart.
+    let scores = Warehouse::new(&root).mart(Mart::Scores, D.parse().unwrap()).join("part-0.parquet");
+    let text = crate::support::scores_text(&scores);
+    let line = text.lines().find(|l| l.contains("V_GRAVE:")).expect("an entity with a grave violation");
+    let entity = line.split(' ').next().unwrap();
+    let record = line.split("V_GRAVE:").nth(1).unwrap().split(':').nth(1).unwrap().split([',', ' ']).next().unwrap();
+    let out = ok(&["explain", entity, "--as-of", D, "--warehouse", r]);
+    assert!(out.contains("(registry snapshot 2026-"), "registry facts from the registry mart:\n{out}");
+    assert!(out.contains(&format!("    {record} ")) && out.contains("severity grave"), "record cards:\n{out}");
+    let json = ok(&["explain", entity, "--as-of", D, "--warehouse", r, "--json"]);
+    assert!(json.contains("\"source_file\": \"landing/violations/ingest_date="), "{json}");
+
+    let review = ok(&["review", "--warehouse", r, "--list", "serious-dishonesty"]);
+    assert!(review.contains("pending on serious-dishonesty"), "{review}");
+    let pending = review.lines().find(|l| l.len() > 18 && l.as_bytes()[18] == b' ').unwrap().split(' ').next().unwrap();
+    let o = credence(&[
+        "decide",
+        "reject",
+        "--list",
+        "serious-dishonesty",
+        "--entity",
+        pending,
+        "--officer",
+        "olga",
+        "--reason",
+        "checked the file, not serious",
+        "--warehouse",
+        r,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let mut server = crate::support::Server::start(&root, &["--ui-listen", "127.0.0.1:0"]);
+    let ui = server.ui.clone().unwrap();
+    let health = ureq::get(format!("{ui}/healthz")).call().unwrap().body_mut().read_to_string().unwrap();
+    assert_eq!(health, "ok\n");
+    server.stop();
+}
+
+/// Regression: a Date32 far outside chrono's range panicked in
+/// `days_to_date`; it is quarantined as `bad_range`.
+#[test]
+fn a_far_out_date_in_a_landing_file_is_bad_range() {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let wh = Warehouse::new(dir.path());
+    registry(&wh, 3, 0);
+    let contracts = credence::base::contract::Contracts::load().unwrap();
+    let schema = contracts.get(Dataset::Violations).arrow_schema();
+    let col = |name: &str, values: Vec<Option<&str>>| -> arrow::array::ArrayRef {
+        let _ = name;
+        Arc::new(arrow::array::StringArray::from(values))
+    };
+    let e1 = entity(1);
+    let columns: Vec<arrow::array::ArrayRef> = schema
+        .fields()
+        .iter()
+        .map(|f| -> arrow::array::ArrayRef {
+            match f.name().as_str() {
+                "case_id" => col("case_id", vec![Some("FAR-1"), Some("OK-1")]),
+                "entity_id" => col("entity_id", vec![Some(&e1), Some(&e1)]),
+                "decided_on" => Arc::new(arrow::array::Date32Array::from(vec![i32::MAX, 20_000])),
+                "category" => col("category", vec![Some("other"), Some("other")]),
+                "severity" => col("severity", vec![Some("minor"), Some("minor")]),
+                "fine_cny" => Arc::new(
+                    arrow::array::Decimal128Array::from(vec![None, None]).with_precision_and_scale(18, 2).unwrap(),
+                ),
+                "status" => col("status", vec![Some("effective"), Some("effective")]),
+                "authority" => col("authority", vec![Some("350100"), Some("350100")]),
+                other => panic!("unexpected column {other}"),
+            }
+        })
+        .collect();
+    let batch = arrow::array::RecordBatch::try_new(schema.clone(), columns).unwrap();
+    let dirp = wh.landing_partition(Dataset::Violations, D.parse().unwrap());
+    std::fs::create_dir_all(&dirp).unwrap();
+    credence::base::parquet_io::write_parquet(&dirp.join("far.parquet"), schema, &[batch]).unwrap();
+    let o = credence(&[
+        "run",
+        "--unsigned",
+        "--warehouse",
+        dir.path().to_str().unwrap(),
+        "--as-of",
+        D,
+        "--max-reject-share",
+        "0.9",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let q = wh.quarantine(Dataset::Violations, D.parse().unwrap()).join("part-0.parquet");
+    let b = &credence::base::parquet_io::read_parquet(&q).unwrap()[0];
+    use arrow::array::AsArray;
+    let code = b.column(b.schema().index_of("error_code").unwrap()).as_string::<i32>().value(0).to_string();
+    let message = b.column(b.schema().index_of("error_message").unwrap()).as_string::<i32>().value(0).to_string();
+    assert_eq!(code, "bad_range");
+    assert!(message.contains("expected a date from 0001-01-01 to 9999-12-31, found day 2147483647"), "{message}");
+    assert_eq!(b.num_rows(), 1, "the good row is accepted");
+}

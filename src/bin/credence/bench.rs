@@ -108,8 +108,15 @@ pub fn bench(args: &BenchArgs) -> CommandResult {
     reset_peak_rss();
     let started = Instant::now();
     let keep = |d: Dataset| keep_columns(&policy, d);
-    let (inputs, _staged_marts) =
-        credence::run::validate_landing(&wh, &contracts, as_of, &keep, true).context("validation")?;
+    let (inputs, _staged_marts) = credence::run::validate_landing(
+        &wh,
+        &contracts,
+        as_of,
+        &keep,
+        true,
+        &credence::base::landing_file::Seal::new(),
+    )
+    .context("validation")?;
     let secs = started.elapsed().as_secs_f64();
     let read: u64 = inputs.all().iter().map(|v| v.report.rows_read).sum();
     let rejected: u64 = inputs.all().iter().map(|v| v.report.rows_rejected).sum();

@@ -1,6 +1,7 @@
 //! Each row rule and fault code of datasets.md on a small hand-made landing zone.
 
 use super::*;
+use crate::base::landing_file::Seal;
 use crate::base::warehouse::Warehouse;
 use crate::stages::landing::{select_all, LandingError};
 use crate::tools::fixture::{entity, land, land_with_schema, person};
@@ -29,7 +30,7 @@ enum InputError {
 fn inputs(w: &Warehouse, as_of: &str) -> Result<Inputs, InputError> {
     let contracts = Contracts::load().unwrap();
     let keep = all_columns(&contracts);
-    let selections = select_all(w, &contracts, as_of.parse().unwrap())?;
+    let selections = select_all(w, &contracts, as_of.parse().unwrap(), &Seal::new())?;
     Ok(validate_inputs(&contracts, selections, &keep, &Outputs::default())?)
 }
 
@@ -447,4 +448,18 @@ fn parent_id_must_be_present_as_a_column() {
     land_with_schema(&w, Dataset::Registry, D, "p", schema, &[]);
     let e = inputs(&w, D).err().unwrap().to_string();
     assert!(e.contains("required column parent_id is missing"), "{e}");
+}
+
+#[test]
+fn a_landing_file_cannot_be_read_once_validation_is_sealed() {
+    let (_t, w) = wh();
+    registry_with(&w, D, &[]);
+    let contracts = Contracts::load().unwrap();
+    let seal = Seal::new();
+    let selections = select_all(&w, &contracts, D.parse().unwrap(), &seal).unwrap();
+    let file = selections[0].files().next().unwrap().clone();
+    assert!(file.read(contracts.get(Dataset::Registry), None).is_ok());
+    seal.close();
+    let e = file.read(contracts.get(Dataset::Registry), None).err().unwrap().to_string();
+    assert!(e.contains("a landing file read after validation"), "{e}");
 }
