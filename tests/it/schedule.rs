@@ -19,10 +19,27 @@ struct Daemon {
     metrics: String,
 }
 
+/// The daemon's clock starts here, whatever the wall clock says: a test
+/// never depends on the day or the hour it runs.
+const CLOCK_START: &str = "2026-11-27T12:00:00Z";
+
+/// The as-of date of a tick on the daemon's clock (lag 1, UTC).
+fn today() -> AsOf {
+    AsOf::new(CLOCK_START.parse::<DateTime<Utc>>().unwrap().date_naive()).plus_days(-1)
+}
+
 impl Daemon {
     fn start(jobs: &Path, log: PathBuf) -> Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_credence"))
-            .args(["schedule", "--jobs", jobs.to_str().unwrap(), "--metrics-listen", "127.0.0.1:0"])
+            .args([
+                "schedule",
+                "--jobs",
+                jobs.to_str().unwrap(),
+                "--metrics-listen",
+                "127.0.0.1:0",
+                "--clock-start",
+                CLOCK_START,
+            ])
             .env("CREDENCE_LOG_FORMAT", "json")
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
@@ -40,6 +57,28 @@ impl Daemon {
 
     fn logs(&self) -> Vec<serde_json::Value> {
         std::fs::read_to_string(&self.log).unwrap().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    }
+
+    /// The tick times of the daemon's log, on its clock.
+    fn ticks(&self) -> Vec<DateTime<Utc>> {
+        self.logs()
+            .iter()
+            .filter(|l| l["fields"]["message"] == "tick")
+            .map(|l| l["fields"]["tick"].as_str().unwrap().parse().unwrap())
+            .collect()
+    }
+
+    /// (as_of, started, finished) of each scheduled run that succeeded, on the daemon's clock.
+    fn scheduled_runs(&self) -> Vec<(String, DateTime<Utc>, DateTime<Utc>)> {
+        self.logs()
+            .iter()
+            .filter(|l| l["fields"]["message"] == "scheduled run" && l["fields"]["outcome"] == "succeeded")
+            .map(|l| {
+                let f = &l["fields"];
+                let t = |k: &str| f[k].as_str().unwrap().parse::<DateTime<Utc>>().unwrap();
+                (f["as_of"].as_str().unwrap().to_string(), t("started"), t("finished"))
+            })
+            .collect()
     }
 
     fn terminate(&mut self) -> std::process::ExitStatus {
@@ -72,10 +111,10 @@ fn runs(root: &Path) -> Vec<RunLine> {
     rows
 }
 
-/// A warehouse whose newest night is the as-of date of a tick today (lag 1, UTC).
+/// A warehouse whose newest night is the as-of date of a tick on the daemon's clock.
 fn warehouse(dir: &Path, entities: &str) -> (PathBuf, AsOf, String) {
     let root = dir.join("wh");
-    let as_of = AsOf::new(Utc::now().date_naive()).plus_days(-1);
+    let as_of = today();
     ok(&[
         "gen",
         "--warehouse",
@@ -147,10 +186,21 @@ fn runs_start_on_time_and_catch_up_after_downtime() {
     );
     assert!(scheduled.iter().all(|r| r.4 == "succeeded"), "{scheduled:?}");
 
-    // After the catch-up, each run starts within a second of its tick (every even second).
-    for r in &scheduled[2..scheduled.len() - 1] {
-        let ms = (r.2.timestamp_millis() % 2000) as u64;
-        assert!(ms < 1200, "run started {ms} ms after its tick: {r:?}");
+    // After the catch-up, a run starts within a second of its tick when
+    // the daemon was idle at the tick; otherwise it waits for the run under
+    // way to finish. Both read the daemon's clock, never the wall clock.
+    let ticks = daemon.ticks();
+    let on_clock = daemon.scheduled_runs();
+    assert!(on_clock.len() >= 5, "{on_clock:?}");
+    for w in on_clock[2..].windows(2) {
+        let (prev, run) = (&w[0], &w[1]);
+        let tick = *ticks.iter().filter(|t| **t <= run.1).max().expect("a tick before the run");
+        if prev.2 <= tick {
+            let late = (run.1 - tick).num_milliseconds();
+            assert!(late < 1000, "the daemon was idle at {tick}, yet the run started {late} ms later: {run:?}");
+        } else {
+            assert!(run.1 >= prev.2, "a tick during a run waits for it: {prev:?} then {run:?}");
+        }
     }
     // Runs never overlap.
     for w in scheduled.windows(2) {
@@ -193,9 +243,15 @@ fn a_slow_run_never_overlaps_the_next_tick_and_sigterm_lets_it_finish() {
         assert!(w[0].3.unwrap() <= w[1].2, "overlap: {w:?}");
     }
     let logs = daemon.logs();
-    // Every second ticks, yet runs (each over a second) followed one another.
-    let span = (all.last().unwrap().3.unwrap() - all[0].2).num_milliseconds() as f64 / 1000.0;
-    assert!((all.len() as f64) < span, "{} runs in {span:.1} s of one-second ticks", all.len());
+    // Every second ticks, yet runs (each over a second) followed one
+    // another: some ticks fell during a run and waited (or were dropped).
+    let ticks = daemon.ticks();
+    let on_clock = daemon.scheduled_runs();
+    let during = ticks.iter().filter(|t| on_clock.iter().any(|r| r.1 < **t && **t < r.2)).count();
+    assert!(during >= 1, "a tick arrived while a run was under way: ticks {ticks:?}, runs {on_clock:?}");
+    for w in on_clock.windows(2) {
+        assert!(w[0].2 <= w[1].1, "overlap on the daemon's clock: {w:?}");
+    }
     assert!(logs.iter().any(|l| l["fields"]["message"] == "scheduler stopped: no run under way"));
 }
 
