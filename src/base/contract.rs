@@ -6,8 +6,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use serde::Deserialize;
 
+use crate::base::diagnostics::{Problems, Walker};
 use crate::base::error::{Classify, ErrorKind};
 
 /// The five landing datasets, in the order a run validates them (the
@@ -266,75 +266,139 @@ impl Contract {
         Contract::parse(dataset, dataset.embedded_contract())
     }
 
-    /// Parses and checks a contract file's text for `dataset`.
+    /// Parses and checks a contract file's text for `dataset`, reporting
+    /// every problem at once.
     pub fn parse(dataset: Dataset, text: &str) -> Result<Contract, ContractError> {
-        let file = format!("schemas/{}.yaml", dataset.name());
-        let err = |message: String| ContractError { file: file.clone(), message };
-        let raw: RawContract = serde_yaml::from_str(text).map_err(|e| err(e.to_string()))?;
-        if raw.dataset != dataset.name() {
-            return Err(err(format!("names dataset '{}', expected '{}'", raw.dataset, dataset.name())));
+        let mut w = Walker::new(format!("schemas/{}.yaml", dataset.name()));
+        let contract = Contract::walk(&mut w, dataset, text);
+        w.finish("a dataset contract", contract).map_err(ContractError)
+    }
+
+    fn walk(w: &mut Walker, dataset: Dataset, text: &str) -> Option<Contract> {
+        let root = w.root(text, "a contract")?;
+        w.known_fields(
+            &root,
+            "",
+            &["dataset", "kind", "key", "event_date", "columns", "shares_over_100", "unknown_entity", "unknown_case"],
+        );
+        let name = w.string(&root, "dataset", "", true)?;
+        if name != dataset.name() {
+            w.problem("dataset", format!("names dataset '{name}', expected '{}'", dataset.name()));
         }
-        let kind = match raw.kind.as_str() {
+        let kind = match w.string(&root, "kind", "", true)?.as_str() {
             "snapshot" => DatasetKind::Snapshot,
             "event" => DatasetKind::Event,
-            other => return Err(err(format!("kind '{other}' is neither snapshot nor event"))),
+            other => {
+                w.problem("kind", format!("'{other}' is neither snapshot nor event"));
+                return None;
+            }
         };
-        let names: Vec<&str> = raw.columns.iter().map(|c| c.name.as_str()).collect();
-        let index = |name: &str, what: &str| {
-            names.iter().position(|n| *n == name).ok_or_else(|| err(format!("{what} names unknown column '{name}'")))
+        let maps = w.mappings(&root, "columns", "");
+        let names: Vec<String> =
+            maps.iter().filter_map(|m| m.get("name").and_then(|v| v.as_str())).map(String::from).collect();
+        let index = |w: &mut Walker, name: &str, at: &str| {
+            let i = names.iter().position(|n| n == name);
+            if i.is_none() {
+                w.problem(at, format!("names unknown column '{name}'"));
+            }
+            i
         };
-        let mut columns = Vec::with_capacity(raw.columns.len());
-        for c in &raw.columns {
-            let ty =
-                ColumnType::parse(&c.ty).ok_or_else(|| err(format!("column {}: unknown type '{}'", c.name, c.ty)))?;
-            let check = match &c.check {
-                Some(s) => Some(Check::parse(s).ok_or_else(|| err(format!("column {}: unknown check '{s}'", c.name)))?),
-                None => None,
-            };
-            let required_when = match &c.required_when {
-                Some(w) => Some(RequiredWhen {
-                    column: index(&w.column, &format!("column {} required_when", c.name))?,
-                    equals: w.equals.clone(),
-                }),
-                None => None,
-            };
-            columns.push(Column {
-                name: c.name.clone(),
-                ty,
-                required: c.required,
-                must_be_present: c.must_be_present,
-                non_empty: c.non_empty,
-                one_of: c.one_of.clone(),
-                required_when,
-                null_otherwise: c.null_otherwise,
-                check,
+        let mut columns = Vec::with_capacity(maps.len());
+        for (i, c) in maps.iter().enumerate() {
+            let at = format!("columns[{i}]");
+            w.known_fields(
+                c,
+                &at,
+                &[
+                    "name",
+                    "type",
+                    "required",
+                    "must_be_present",
+                    "non_empty",
+                    "one_of",
+                    "required_when",
+                    "null_otherwise",
+                    "check",
+                ],
+            );
+            let name = w.string(c, "name", &at, true);
+            let at = name.as_ref().map(|n| format!("column {n}")).unwrap_or(at);
+            let ty = w.string(c, "type", &at, true).and_then(|t| {
+                let ty = ColumnType::parse(&t);
+                if ty.is_none() {
+                    w.problem(&at, format!("unknown type '{t}'"));
+                }
+                ty
             });
+            let check = w.string(c, "check", &at, false).and_then(|t| {
+                let check = Check::parse(&t);
+                if check.is_none() {
+                    w.problem(&at, format!("unknown check '{t}'"));
+                }
+                check
+            });
+            let required_when = match w.section(c, "required_when") {
+                Some(rw) => {
+                    w.known_fields(rw, &at, &["column", "equals"]);
+                    let column = w.string(rw, "column", &at, true).and_then(|n| index(w, &n, &at));
+                    let equals = w.string(rw, "equals", &at, true);
+                    column.zip(equals).map(|(column, equals)| RequiredWhen { column, equals })
+                }
+                None => None,
+            };
+            let flag = |w: &mut Walker, key: &str| w.boolean(c, key, &at, false).unwrap_or(false);
+            let (required, must_be_present, non_empty, null_otherwise) =
+                (flag(w, "required"), flag(w, "must_be_present"), flag(w, "non_empty"), flag(w, "null_otherwise"));
+            let one_of = w.strings(c, "one_of", &at);
+            if let (Some(name), Some(ty)) = (name, ty) {
+                columns.push(Column {
+                    name,
+                    ty,
+                    required,
+                    must_be_present,
+                    non_empty,
+                    one_of,
+                    required_when,
+                    null_otherwise,
+                    check,
+                });
+            }
         }
-        let key = raw.key.iter().map(|k| index(k, "key")).collect::<Result<Vec<_>, _>>()?;
-        let event_date = raw.event_date.as_deref().map(|c| index(c, "event_date")).transpose()?;
+        let key: Vec<usize> =
+            w.strings(&root, "key", "").unwrap_or_default().iter().filter_map(|k| index(w, k, "key")).collect();
+        let event_date = w.string(&root, "event_date", "", false).and_then(|c| index(w, &c, "event_date"));
         if (kind == DatasetKind::Event) != event_date.is_some() {
-            return Err(err("an event dataset needs event_date, a snapshot has none".into()));
+            w.problem("event_date", "an event dataset needs event_date, a snapshot has none");
         }
-        let shares_over_100 = match &raw.shares_over_100 {
-            Some(s) => Some(SharesRule {
-                group_by: index(&s.group_by, "shares_over_100.group_by")?,
-                column: index(&s.column, "shares_over_100.column")?,
-                max_sum: s.max_sum,
-            }),
+        let shares_over_100 = match w.section(&root, "shares_over_100") {
+            Some(sh) => {
+                let at = "shares_over_100";
+                w.known_fields(sh, at, &["group_by", "column", "max_sum"]);
+                let group_by = w.string(sh, "group_by", at, true).and_then(|n| index(w, &n, at));
+                let column = w.string(sh, "column", at, true).and_then(|n| index(w, &n, at));
+                let max_sum = w.number(sh, "max_sum", at, true);
+                match (group_by, column, max_sum) {
+                    (Some(group_by), Some(column), Some(max_sum)) => Some(SharesRule { group_by, column, max_sum }),
+                    _ => None,
+                }
+            }
             None => None,
         };
-        let contract = Contract {
-            dataset,
-            kind,
-            key,
-            event_date,
-            columns,
-            shares_over_100,
-            unknown_entity: raw.unknown_entity.as_deref().map(|c| index(c, "unknown_entity")).transpose()?,
-            unknown_case: raw.unknown_case.as_deref().map(|c| index(c, "unknown_case")).transpose()?,
-        };
-        contract.check_against_jobs_schema().map_err(err)?;
-        Ok(contract)
+        let unknown_entity = w.string(&root, "unknown_entity", "", false).and_then(|c| index(w, &c, "unknown_entity"));
+        let unknown_case = w.string(&root, "unknown_case", "", false).and_then(|c| index(w, &c, "unknown_case"));
+        if key.is_empty() {
+            w.problem("key", "a contract needs a key");
+        }
+        if !w.is_clean() {
+            return None;
+        }
+        let contract =
+            Contract { dataset, kind, key, event_date, columns, shares_over_100, unknown_entity, unknown_case };
+        if let Err(message) = contract.check_against_jobs_schema() {
+            w.problem("columns", message);
+            return None;
+        }
+        Some(contract)
     }
 
     /// Fails when the contract's columns differ from the Arrow schema the
@@ -397,11 +461,8 @@ impl Contracts {
 
 /// A contract file that does not parse or disagrees with the code.
 #[derive(Debug, thiserror::Error)]
-#[error("contract {file}: {message}")]
-pub struct ContractError {
-    pub file: String,
-    pub message: String,
-}
+#[error(transparent)]
+pub struct ContractError(pub Problems);
 
 impl Classify for ContractError {
     /// Contracts are embedded: a bad one is a bug of the build.
@@ -463,60 +524,6 @@ pub fn jobs_schema(dataset: Dataset) -> SchemaRef {
             f("approved_on", Date32, false),
         ],
     }))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawContract {
-    dataset: String,
-    kind: String,
-    key: Vec<String>,
-    #[serde(default)]
-    event_date: Option<String>,
-    columns: Vec<RawColumn>,
-    #[serde(default)]
-    shares_over_100: Option<RawShares>,
-    #[serde(default)]
-    unknown_entity: Option<String>,
-    #[serde(default)]
-    unknown_case: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawColumn {
-    name: String,
-    #[serde(rename = "type")]
-    ty: String,
-    #[serde(default)]
-    required: bool,
-    #[serde(default)]
-    must_be_present: bool,
-    #[serde(default)]
-    non_empty: bool,
-    #[serde(default)]
-    one_of: Option<Vec<String>>,
-    #[serde(default)]
-    required_when: Option<RawRequiredWhen>,
-    #[serde(default)]
-    null_otherwise: bool,
-    #[serde(default)]
-    check: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRequiredWhen {
-    column: String,
-    equals: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawShares {
-    group_by: String,
-    column: String,
-    max_sum: f64,
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 pub mod contract;
 pub mod decay;
+pub mod diagnostics;
 pub mod engine;
 pub mod entities;
 pub mod error;

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::base::error::{Classify, ErrorKind};
+use crate::base::diagnostics::{Problem, Problems, Walker};
 use serde_yaml::{Mapping, Value};
 
 /// A checked job.
@@ -50,23 +50,19 @@ impl Retry {
     }
 }
 
-/// Every problem of a job file.
-#[derive(Debug, thiserror::Error)]
-#[error("{} problem(s) in job files:\n  - {}", problems.len(), problems.join("\n  - "))]
-pub struct JobErrors {
-    pub problems: Vec<String>,
-}
+/// Every problem of the job files.
+pub type JobErrors = Problems;
 
-impl Classify for JobErrors {
-    fn kind(&self) -> ErrorKind {
-        ErrorKind::Input
-    }
+const WHAT: &str = "job files";
+
+fn folder_problem(dir: &Path, message: String) -> Problem {
+    Problem { file: dir.display().to_string(), at: String::new(), message }
 }
 
 /// Loads every `*.yaml` of `dir`, sorted by file name.
 pub fn load_dir(dir: &Path) -> Result<Vec<JobSpec>, JobErrors> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| JobErrors { problems: vec![format!("{}: {e}", dir.display())] })?
+        .map_err(|e| JobErrors { what: WHAT.into(), problems: vec![folder_problem(dir, e.to_string())] })?
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
@@ -80,21 +76,21 @@ pub fn load_dir(dir: &Path) -> Result<Vec<JobSpec>, JobErrors> {
                 Ok(j) => jobs.push(j),
                 Err(e) => problems.extend(e.problems),
             },
-            Err(e) => problems.push(format!("{}: {e}", f.display())),
+            Err(e) => problems.push(folder_problem(&f, e.to_string())),
         }
     }
     if jobs.is_empty() && problems.is_empty() {
-        problems.push(format!("{}: no job files (*.yaml)", dir.display()));
+        problems.push(folder_problem(dir, "no job files (*.yaml)".into()));
     }
     let mut names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
     names.sort_unstable();
     if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
-        problems.push(format!("{}: job name '{}' is used twice", dir.display(), w[0]));
+        problems.push(folder_problem(dir, format!("job name '{}' is used twice", w[0])));
     }
     if problems.is_empty() {
         Ok(jobs)
     } else {
-        Err(JobErrors { problems })
+        Err(JobErrors { what: WHAT.into(), problems })
     }
 }
 
@@ -115,105 +111,55 @@ const KEYS: &[&str] = &[
     "stop_timeout_seconds",
 ];
 
-struct Check<'a> {
-    file: &'a str,
-    problems: Vec<String>,
+/// A number within a range, or `default` when absent.
+fn number(
+    w: &mut Walker,
+    map: &Mapping,
+    key: &str,
+    at: &str,
+    default: f64,
+    ok: impl Fn(f64) -> bool,
+    rule: &str,
+) -> f64 {
+    match w.number(map, key, at, false) {
+        None => default,
+        Some(v) if ok(v) => v,
+        Some(v) => {
+            w.problem(at, format!("'{key}' must be {rule}, found {v}"));
+            default
+        }
+    }
 }
 
-impl Check<'_> {
-    fn bad(&mut self, key: &str, message: impl std::fmt::Display) {
-        self.problems.push(format!("{}: {key}: {message}", self.file));
-    }
-
-    fn known(&mut self, map: &Mapping, at: &str, allowed: &[&str]) {
-        for k in map.keys() {
-            let k = k.as_str().unwrap_or("?");
-            if !allowed.contains(&k) {
-                let key = if at.is_empty() { k.to_string() } else { format!("{at}.{k}") };
-                self.bad(&key, format!("unknown key (expected one of: {})", allowed.join(", ")));
-            }
-        }
-    }
-
-    fn string(&mut self, map: &Mapping, key: &str, at: &str, required: bool) -> Option<String> {
-        match map.get(key) {
-            None | Some(Value::Null) => {
-                if required {
-                    self.bad(&format!("{at}{key}"), "is required");
-                }
-                None
-            }
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(_) => {
-                self.bad(&format!("{at}{key}"), "must be a string");
-                None
-            }
-        }
-    }
-
-    fn number(
-        &mut self,
-        map: &Mapping,
-        key: &str,
-        at: &str,
-        default: f64,
-        ok: impl Fn(f64) -> bool,
-        rule: &str,
-    ) -> f64 {
-        match map.get(key) {
-            None | Some(Value::Null) => default,
-            Some(Value::Number(n)) if n.as_f64().is_some_and(&ok) => n.as_f64().expect("number"),
-            Some(_) => {
-                self.bad(&format!("{at}{key}"), format!("must be {rule}"));
-                default
-            }
-        }
-    }
-
-    fn integer(
-        &mut self,
-        map: &Mapping,
-        key: &str,
-        at: &str,
-        default: i64,
-        ok: impl Fn(i64) -> bool,
-        rule: &str,
-    ) -> i64 {
-        match map.get(key) {
-            None | Some(Value::Null) => default,
-            Some(Value::Number(n)) if n.as_i64().is_some_and(&ok) => n.as_i64().expect("integer"),
-            Some(_) => {
-                self.bad(&format!("{at}{key}"), format!("must be {rule}"));
-                default
-            }
-        }
-    }
-
-    fn section<'v>(&mut self, map: &'v Mapping, key: &str) -> Option<&'v Mapping> {
-        match map.get(key) {
-            None | Some(Value::Null) => None,
-            Some(Value::Mapping(m)) => Some(m),
-            Some(_) => {
-                self.bad(key, "must be a mapping");
-                None
-            }
+/// An integer within a range, or `default` when absent.
+fn integer(
+    w: &mut Walker,
+    map: &Mapping,
+    key: &str,
+    at: &str,
+    default: i64,
+    ok: impl Fn(i64) -> bool,
+    rule: &str,
+) -> i64 {
+    match w.integer(map, key, at, false) {
+        None => default,
+        Some(v) if ok(v) => v,
+        Some(v) => {
+            w.problem(at, format!("'{key}' must be {rule}, found {v}"));
+            default
         }
     }
 }
 
 /// Checks one job file's text.
 pub fn parse(file: &str, text: &str) -> Result<JobSpec, JobErrors> {
-    let mut c = Check { file, problems: Vec::new() };
-    let root = match serde_yaml::from_str::<Value>(text) {
-        Ok(Value::Mapping(m)) => m,
-        Ok(_) => return Err(JobErrors { problems: vec![format!("{file}: a job file is a YAML mapping")] }),
-        Err(e) => return Err(JobErrors { problems: vec![format!("{file}: not valid YAML: {e}")] }),
-    };
-    c.known(&root, "", KEYS);
+    let mut c = Walker::new(file);
+    let Some(root) = c.root(text, "a job file") else { return c.finish(WHAT, None) };
+    c.known_fields(&root, "", KEYS);
     let name = c.string(&root, "job", "", true);
     if let Some(n) = &name {
         if n.is_empty() || !n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-            c.bad("job", format!("'{n}' must match [a-z0-9-]+"));
+            c.problem("job", format!("'{n}' must match [a-z0-9-]+"));
         }
     }
     let schedule = c.string(&root, "schedule", "", true);
@@ -221,50 +167,51 @@ pub fn parse(file: &str, text: &str) -> Result<JobSpec, JobErrors> {
     let time_zone: Option<chrono_tz::Tz> = match tz_name.parse() {
         Ok(tz) => Some(tz),
         Err(_) => {
-            c.bad("time_zone", format!("'{tz_name}' is not an IANA time zone such as Asia/Shanghai"));
+            c.problem("time_zone", format!("'{tz_name}' is not an IANA time zone such as Asia/Shanghai"));
             None
         }
     };
     if let (Some(s), Some(tz)) = (&schedule, time_zone) {
         let fields = s.split_whitespace().count();
         if fields != 6 {
-            c.bad(
+            c.problem(
                 "schedule",
                 format!(
                     "'{s}' has {fields} fields; six are expected: seconds minutes hours day-of-month month day-of-week"
                 ),
             );
         } else if let Err(e) = tokio_cron_scheduler::Job::new_async_tz(s.as_str(), tz, |_, _| Box::pin(async {})) {
-            c.bad("schedule", format!("'{s}' is not a valid cron expression: {e}"));
+            c.problem("schedule", format!("'{s}' is not a valid cron expression: {e}"));
         }
     }
     let warehouse = c.string(&root, "warehouse", "", true);
     let policy = c.string(&root, "policy", "", false).map(PathBuf::from);
     if let Some(p) = &policy {
         if !p.exists() {
-            c.bad("policy", format!("{} does not exist", p.display()));
+            c.problem("policy", format!("{} does not exist", p.display()));
         }
     }
     let partners = c.string(&root, "partners", "", false).map(PathBuf::from);
     if let Some(p) = &partners {
         if !p.exists() {
-            c.bad("partners", format!("{} does not exist", p.display()));
+            c.problem("partners", format!("{} does not exist", p.display()));
         }
     }
-    let lag = c.integer(&root, "as_of_lag_days", "", 1, |v| (0..=30).contains(&v), "an integer from 0 to 30");
-    let share = c.number(&root, "max_reject_share", "", 0.05, |v| (0.0..=1.0).contains(&v), "a number from 0 to 1");
+    let lag = integer(&mut c, &root, "as_of_lag_days", "", 1, |v| (0..=30).contains(&v), "an integer from 0 to 30");
+    let share =
+        number(&mut c, &root, "max_reject_share", "", 0.05, |v| (0.0..=1.0).contains(&v), "a number from 0 to 1");
     let memory = match root.get("memory_limit") {
         None | Some(Value::Null) => Some(4usize << 30),
         Some(Value::String(s)) => match parse_size(s) {
             Some(v) => Some(v),
             None => {
-                c.bad("memory_limit", format!("'{s}' is not a size such as 4G or 512M"));
+                c.problem("memory_limit", format!("'{s}' is not a size such as 4G or 512M"));
                 None
             }
         },
         Some(Value::Number(n)) if n.as_u64().is_some() => n.as_u64().map(|v| v as usize),
         Some(_) => {
-            c.bad("memory_limit", "must be a size such as 4G or 512M");
+            c.problem("memory_limit", "must be a size such as 4G or 512M");
             None
         }
     };
@@ -272,36 +219,35 @@ pub fn parse(file: &str, text: &str) -> Result<JobSpec, JobErrors> {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) if n.as_u64().is_some_and(|v| (1..=256).contains(&v)) => n.as_u64().map(|v| v as usize),
         Some(_) => {
-            c.bad("threads", "must be an integer from 1 to 256");
+            c.problem("threads", "must be an integer from 1 to 256");
             None
         }
     };
-    let unsigned = match root.get("unsigned") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => {
-            c.bad("unsigned", "must be true or false");
-            false
-        }
-    };
+    let unsigned = c.boolean(&root, "unsigned", "", false).unwrap_or(false);
     let mut retry = Retry { attempts: 3, backoff_seconds: 60.0, backoff_factor: 2.0, max_backoff_seconds: 900.0 };
     if let Some(r) = c.section(&root, "retry") {
-        c.known(r, "retry", &["attempts", "backoff_seconds", "backoff_factor", "max_backoff_seconds"]);
+        c.known_fields(r, "retry", &["attempts", "backoff_seconds", "backoff_factor", "max_backoff_seconds"]);
+        let w = &mut c;
         retry.attempts =
-            c.integer(r, "attempts", "retry.", 3, |v| (1..=100).contains(&v), "an integer from 1 to 100") as u32;
-        retry.backoff_seconds = c.number(r, "backoff_seconds", "retry.", 60.0, |v| v >= 0.0, "a number >= 0");
-        retry.backoff_factor = c.number(r, "backoff_factor", "retry.", 2.0, |v| v >= 1.0, "a number >= 1");
-        retry.max_backoff_seconds = c.number(r, "max_backoff_seconds", "retry.", 900.0, |v| v >= 0.0, "a number >= 0");
+            integer(w, r, "attempts", "retry", 3, |v| (1..=100).contains(&v), "an integer from 1 to 100") as u32;
+        retry.backoff_seconds =
+            number(w, r, "backoff_seconds", "retry", 60.0, |v| (0.0..=86_400.0).contains(&v), "from 0 to 86400");
+        retry.backoff_factor =
+            number(w, r, "backoff_factor", "retry", 2.0, |v| (1.0..=10.0).contains(&v), "from 1 to 10");
+        retry.max_backoff_seconds =
+            number(w, r, "max_backoff_seconds", "retry", 900.0, |v| (0.0..=86_400.0).contains(&v), "from 0 to 86400");
     }
     let mut catch_up = 3;
     if let Some(cu) = c.section(&root, "catch_up") {
-        c.known(cu, "catch_up", &["max_nights"]);
+        c.known_fields(cu, "catch_up", &["max_nights"]);
         catch_up =
-            c.integer(cu, "max_nights", "catch_up.", 3, |v| (0..=366).contains(&v), "an integer from 0 to 366") as u32;
+            integer(&mut c, cu, "max_nights", "catch_up", 3, |v| (0..=366).contains(&v), "an integer from 0 to 366")
+                as u32;
     }
-    let stop = c.integer(&root, "stop_timeout_seconds", "", 600, |v| v >= 0, "an integer >= 0") as u64;
-    if !c.problems.is_empty() {
-        return Err(JobErrors { problems: c.problems });
+    let stop = integer(&mut c, &root, "stop_timeout_seconds", "", 600, |v| (0..=86_400).contains(&v), "from 0 to 86400")
+        as u64;
+    if !c.is_clean() {
+        return c.finish(WHAT, None);
     }
     Ok(JobSpec {
         name: name.expect("checked"),
@@ -358,24 +304,26 @@ mod tests {
     fn every_problem_is_reported_with_file_and_key() {
         let text = "job: Nightly Job\nschedule: \"0 30 2 * *\"\ntime_zone: Mars/Olympus\ncolour: red\nmax_reject_share: 2\nretry: { attempts: 0, jitter: 1 }\ncatch_up: { max_nights: -1 }\nmemory_limit: lots\n";
         let e = parse("j.yaml", text).unwrap_err();
+        // The wording of the walker every configuration file shares (base::diagnostics).
         let expected = [
-            "j.yaml: colour: unknown key",
+            "j.yaml: unknown field 'colour'",
             "j.yaml: job: 'Nightly Job' must match [a-z0-9-]+",
             "j.yaml: time_zone: 'Mars/Olympus' is not an IANA time zone",
-            "j.yaml: warehouse: is required",
-            "j.yaml: max_reject_share: must be a number from 0 to 1",
+            "j.yaml: 'warehouse' is required",
+            "j.yaml: 'max_reject_share' must be a number from 0 to 1, found 2",
             "j.yaml: memory_limit: 'lots' is not a size",
-            "j.yaml: retry.jitter: unknown key",
-            "j.yaml: retry.attempts: must be an integer from 1 to 100",
-            "j.yaml: catch_up.max_nights: must be an integer from 0 to 366",
+            "j.yaml: retry: unknown field 'jitter'",
+            "j.yaml: retry: 'attempts' must be an integer from 1 to 100, found 0",
+            "j.yaml: catch_up: 'max_nights' must be an integer from 0 to 366, found -1",
         ];
+        let shown: Vec<String> = e.problems.iter().map(|p| p.to_string()).collect();
         for x in expected {
-            assert!(e.problems.iter().any(|p| p.starts_with(x)), "missing {x} in {:#?}", e.problems);
+            assert!(shown.iter().any(|p| p.starts_with(x)), "missing {x} in {shown:#?}");
         }
         assert_eq!(e.problems.len(), expected.len(), "{:#?}", e.problems);
         let e = parse("j.yaml", "job: n\nschedule: \"0 30 2 * *\"\nwarehouse: w\n").unwrap_err();
-        assert!(e.problems[0].contains("has 5 fields; six are expected"), "{:?}", e.problems);
+        assert!(e.problems[0].message.contains("has 5 fields; six are expected"), "{:?}", e.problems);
         let e = parse("j.yaml", "job: n\nschedule: \"0 75 2 * * *\"\nwarehouse: w\n").unwrap_err();
-        assert!(e.problems[0].contains("is not a valid cron expression"), "{:?}", e.problems);
+        assert!(e.problems[0].message.contains("is not a valid cron expression"), "{:?}", e.problems);
     }
 }

@@ -4,8 +4,7 @@
 
 use std::path::Path;
 
-use crate::base::error::{Classify, ErrorKind};
-use serde::Deserialize;
+use crate::base::diagnostics::{Problems, Walker};
 
 /// Columns of a publication's entries a partner may be given.
 pub const ENTRY_COLUMNS: [&str; 11] = [
@@ -60,24 +59,6 @@ impl Partner {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFile {
-    partners: Vec<RawPartner>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPartner {
-    id: String,
-    name: String,
-    lists: Vec<String>,
-    columns: Vec<String>,
-    formats: Vec<String>,
-    #[serde(default)]
-    regions: Vec<String>,
-}
-
 /// The example partners of `ops/partners.yaml`, embedded as the default.
 pub const DEFAULT_PARTNERS_FILE: &str = "ops/partners.yaml";
 pub const DEFAULT_PARTNERS: &str = include_str!("../../ops/partners.yaml");
@@ -91,84 +72,79 @@ pub fn load_or_default(path: Option<&Path>, lists: &[&str]) -> Result<Vec<Partne
 }
 
 /// Every problem of a partners file, each naming the partner.
-#[derive(Debug, thiserror::Error)]
-#[error("{file}: {}", problems.join("; "))]
-pub struct PartnersError {
-    pub file: String,
-    pub problems: Vec<String>,
-}
+pub type PartnersError = Problems;
 
-impl Classify for PartnersError {
-    fn kind(&self) -> ErrorKind {
-        ErrorKind::Input
-    }
-}
+const WHAT: &str = "the partners file";
 
 /// Loads and checks a partners file. `lists` are the policy's list ids.
 pub fn load(path: &Path, lists: &[&str]) -> Result<Vec<Partner>, PartnersError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| PartnersError { file: file.clone(), problems: vec![e.to_string()] })?;
-    parse(&file, &text, lists)
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse(&file, &text, lists),
+        Err(e) => {
+            let mut w = Walker::new(file);
+            w.problem("", format!("cannot read: {e}"));
+            w.finish(WHAT, None)
+        }
+    }
 }
 
+/// Checks a partners file's text: every problem at once.
 pub fn parse(file: &str, text: &str, lists: &[&str]) -> Result<Vec<Partner>, PartnersError> {
-    let fail = |problems: Vec<String>| PartnersError { file: file.to_string(), problems };
-    let raw: RawFile = serde_yaml::from_str(text).map_err(|e| fail(vec![e.to_string()]))?;
-    let mut problems = Vec::new();
+    let mut w = Walker::new(file);
+    let Some(root) = w.root(text, "a partners file") else { return w.finish(WHAT, None) };
+    w.known_fields(&root, "", &["partners"]);
     let mut out: Vec<Partner> = Vec::new();
-    for p in raw.partners {
-        let at = &p.id;
-        if p.id.is_empty() || !p.id.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-') {
-            problems.push(format!("partner '{at}': id must match [a-z0-9-]+"));
+    for (i, p) in w.mappings(&root, "partners", "").into_iter().enumerate() {
+        let id = w.string(p, "id", &format!("partners[{i}]"), true).unwrap_or_default();
+        let at = format!("partner '{id}'");
+        w.known_fields(p, &at, &["id", "name", "lists", "columns", "formats", "regions"]);
+        if id.is_empty() || !id.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-') {
+            w.problem(&at, "id must match [a-z0-9-]+");
         }
-        if out.iter().any(|o| o.id == p.id) {
-            problems.push(format!("partner '{at}': duplicate id"));
+        if out.iter().any(|o| o.id == id) {
+            w.problem(&at, "duplicate id");
         }
-        for l in &p.lists {
+        let name = w.string(p, "name", &at, true).unwrap_or_default();
+        let partner_lists = w.strings(p, "lists", &at).unwrap_or_default();
+        for l in &partner_lists {
             if !lists.contains(&l.as_str()) {
-                problems.push(format!("partner '{at}': list '{l}' is not a list of the policy"));
+                w.problem(&at, format!("list '{l}' is not a list of the policy"));
             }
         }
-        for c in &p.columns {
+        let wanted = w.strings(p, "columns", &at).unwrap_or_default();
+        for c in &wanted {
             if !ENTRY_COLUMNS.contains(&c.as_str()) {
-                problems.push(format!(
-                    "partner '{at}': column '{c}' is not an entries column ({})",
-                    ENTRY_COLUMNS.join(", ")
-                ));
+                w.problem(&at, format!("column '{c}' is not an entries column ({})", ENTRY_COLUMNS.join(", ")));
             }
         }
-        if !p.columns.iter().any(|c| c == "entity_id") {
-            problems.push(format!("partner '{at}': columns must include entity_id"));
+        if !wanted.iter().any(|c| c == "entity_id") {
+            w.problem(&at, "columns must include entity_id");
         }
         let mut formats = Vec::new();
-        for f in &p.formats {
+        for f in w.strings(p, "formats", &at).unwrap_or_default() {
             match f.as_str() {
                 "parquet" => formats.push(Format::Parquet),
                 "csv" => formats.push(Format::Csv),
-                other => problems.push(format!("partner '{at}': format '{other}' is neither parquet nor csv")),
+                other => w.problem(&at, format!("format '{other}' is neither parquet nor csv")),
             }
         }
         if formats.is_empty() {
-            problems.push(format!("partner '{at}': at least one format is required"));
+            w.problem(&at, "at least one format is required");
         }
-        for r in &p.regions {
+        let regions = w.strings(p, "regions", &at).unwrap_or_default();
+        for r in &regions {
             if r.is_empty() || r.len() > 6 || !r.bytes().all(|c| c.is_ascii_digit()) {
-                problems.push(format!("partner '{at}': region prefix '{r}' must be 1 to 6 digits"));
+                w.problem(&at, format!("region prefix '{r}' must be 1 to 6 digits"));
             }
         }
         formats.sort();
         formats.dedup();
         // Columns in publication order, whatever order the file lists them in.
-        let columns =
-            ENTRY_COLUMNS.iter().filter(|c| p.columns.iter().any(|x| x == *c)).map(|c| c.to_string()).collect();
-        out.push(Partner { id: p.id, name: p.name, lists: p.lists, columns, formats, regions: p.regions });
+        let columns = ENTRY_COLUMNS.iter().filter(|c| wanted.iter().any(|x| x == *c)).map(|c| c.to_string()).collect();
+        out.push(Partner { id, name, lists: partner_lists, columns, formats, regions });
     }
-    if problems.is_empty() {
-        Ok(out)
-    } else {
-        Err(fail(problems))
-    }
+    w.finish(WHAT, Some(out))
 }
 
 #[cfg(test)]

@@ -8,13 +8,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::base::contract::{ContractError, Contracts};
+use crate::base::diagnostics::Problems;
 use crate::base::engine::EngineLimits;
 use crate::base::error::{Classify, ErrorKind};
 use crate::base::ids::AsOf;
 use crate::base::sign::{SignError, Signer};
 use crate::base::warehouse::Warehouse;
-use crate::config::partners::{self, Partner, PartnersError};
-use crate::config::policy::{Policy, PolicyErrors};
+use crate::config::partners::{self, Partner};
+use crate::config::policy::Policy;
 
 /// The default share of rejected rows per dataset above which a run fails.
 pub const DEFAULT_MAX_REJECT_SHARE: f64 = 0.05;
@@ -58,10 +59,9 @@ pub struct RunOptions {
 /// not load, a share outside (0, 1], publishing with no key.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
+    /// The policy or the partners file.
     #[error(transparent)]
-    Policy(#[from] PolicyErrors),
-    #[error(transparent)]
-    Partners(#[from] PartnersError),
+    Config(#[from] Problems),
     #[error(transparent)]
     Sign(#[from] SignError),
     #[error(transparent)]

@@ -34,7 +34,7 @@ pub fn partners(command: PartnersCommand) -> CommandResult {
                 }
                 Err(e) => {
                     for p in &e.problems {
-                        println!("{}: {p}", e.file);
+                        println!("{p}");
                     }
                     Ok(ExitCode::from(1))
                 }
