@@ -8,6 +8,8 @@
 //! [`officer`] (what credit officers do), [`serve`] (the HTTP faces) and
 //! [`tools`] (synthetic data, verification, fixtures).
 
+#![warn(unreachable_pub)]
+
 pub mod base;
 pub mod config;
 pub mod officer;

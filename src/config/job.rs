@@ -280,7 +280,7 @@ pub fn parse_size(s: &str) -> Option<usize> {
         _ => (t, 1),
     };
     let n: f64 = num.trim().parse().ok()?;
-    (n > 0.0).then(|| (n * mult as f64) as usize)
+    (n > 0.0).then_some((n * mult as f64) as usize)
 }
 
 #[cfg(test)]

@@ -206,7 +206,7 @@ fn runs_start_on_time_and_catch_up_after_downtime() {
     for w in scheduled.windows(2) {
         assert!(w[0].3.unwrap() <= w[1].2, "overlap: {w:?}");
     }
-    let metrics = ureq::get(format!("{}", daemon.metrics)).call();
+    let metrics = ureq::get(&daemon.metrics).call();
     assert!(metrics.is_err(), "the metrics server stopped with the daemon");
 }
 
@@ -224,7 +224,7 @@ fn a_slow_run_never_overlaps_the_next_tick_and_sigterm_lets_it_finish() {
         "each run is slower than the 1 s schedule: {first:?}"
     );
 
-    let body = ureq::get(format!("{}", daemon.metrics)).call().unwrap().body_mut().read_to_string().unwrap();
+    let body = ureq::get(&daemon.metrics).call().unwrap().body_mut().read_to_string().unwrap();
     assert!(body.contains("credence_runs_total{job=\"test\",outcome=\"succeeded\"}"), "{body}");
     assert!(body.contains("credence_last_success_timestamp_seconds{job=\"test\"}"), "{body}");
     assert!(body.contains("credence_rows_read{job=\"test\",dataset=\"violations\"}"), "{body}");

@@ -89,8 +89,13 @@ impl ScoresBatch {
         }
     }
 
+    /// Rows pushed since the last [`ScoresBatch::finish`].
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     pub fn push(&mut self, entity_id: &str, score: f64, band: &str, grade: &str, reasons: &[ReasonRef]) {

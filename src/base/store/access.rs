@@ -29,6 +29,15 @@ pub struct AuditRow {
     pub detail: Option<String>,
 }
 
+/// A partner token as stored: its id, partner and state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRow {
+    pub id: i64,
+    pub partner: String,
+    pub issued_at: String,
+    pub revoked_at: Option<String>,
+}
+
 impl Store {
     /// Stores a new token's SHA-256 for `partner`; returns the token id.
     pub fn add_token(&self, partner: &str, sha256: &str) -> Result<i64> {
@@ -65,14 +74,16 @@ impl Store {
             .map_err(self.err("look up token"))
     }
 
-    /// (token id, partner, issued, revoked) of every token.
-    pub fn tokens(&self) -> Result<Vec<(i64, String, String, Option<String>)>> {
+    /// Every token, oldest first (never the token itself).
+    pub fn tokens(&self) -> Result<Vec<TokenRow>> {
         let conn = self.connection();
         let mut stmt = conn
             .prepare("SELECT token_id, partner_id, issued_at, revoked_at FROM partner_tokens ORDER BY token_id")
             .map_err(self.err("list tokens"))?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .query_map([], |r| {
+                Ok(TokenRow { id: r.get(0)?, partner: r.get(1)?, issued_at: r.get(2)?, revoked_at: r.get(3)? })
+            })
             .map_err(self.err("list tokens"))?
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(self.err("list tokens"))?;

@@ -18,7 +18,7 @@ mod decisions;
 mod ledger;
 mod officers;
 
-pub use access::{AuditEntry, AuditRow};
+pub use access::{AuditEntry, AuditRow, TokenRow};
 pub use decisions::{Action, Decision, NewDecision};
 pub use ledger::{PolicyRef, RunId, RunRow, StepRow};
 

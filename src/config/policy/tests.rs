@@ -8,7 +8,7 @@ fn parse(text: &str) -> Result<Policy, PolicyErrors> {
 }
 
 fn problems(text: &str) -> Vec<String> {
-    parse(text).err().expect("policy should be refused").problems.iter().map(|p| p.to_string()).collect()
+    parse(text).expect_err("policy should be refused").problems.iter().map(|p| p.to_string()).collect()
 }
 
 const MINIMAL: &str = r#"

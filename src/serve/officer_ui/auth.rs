@@ -23,7 +23,6 @@ use crate::serve::tokens::{new_token, token_hash};
 pub(crate) const SESSION_COOKIE: &str = "credence_session";
 pub(crate) const LOGIN_COOKIE: &str = "credence_login";
 pub(crate) const SHORTCUTS_COOKIE: &str = "credence_shortcuts";
-#[allow(dead_code)]
 
 pub(crate) fn now_unix() -> i64 {
     chrono::Utc::now().timestamp()

@@ -11,7 +11,7 @@ use super::rounds::Member;
 
 /// A restricted person and the members they represent.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Restricted {
+pub(super) struct Restricted {
     pub person: String,
     /// Entity indexes of the members they represent, sorted.
     pub roots: Vec<u32>,
@@ -19,7 +19,7 @@ pub struct Restricted {
 
 /// A flagged entity and the roots of its representative.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Flagged {
+pub(super) struct Flagged {
     pub entity: u32,
     pub roots: Vec<u32>,
 }
@@ -28,7 +28,7 @@ pub struct Flagged {
 /// by entity) for the final members of a list. `rep_of(e)` is entity e's
 /// legal representative; `in_scope(e)` whether e is in the policy's scope
 /// (an exempt entity can be flagged).
-pub fn restrictions<'a>(
+pub(super) fn restrictions<'a>(
     members: &[Member],
     entities: usize,
     rep_of: &dyn Fn(u32) -> Option<&'a str>,

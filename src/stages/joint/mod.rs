@@ -4,7 +4,7 @@
 //! final members ([`legal`]).
 
 pub mod graph;
-pub mod legal;
+mod legal;
 pub mod rounds;
 
 use arrow::array::{Array, AsArray, RecordBatch, StringArray};
@@ -97,6 +97,7 @@ pub struct ListOutcome {
 /// (a band index, `grade[e]`) is one of the list's and that are not
 /// exempt; the rounds extend them; legal-representative rules restrict and
 /// flag.
+#[allow(clippy::too_many_arguments)] // the run's tables, each read-only
 pub fn list_outcome(
     graph: &EntityGraph,
     policy: &Policy,

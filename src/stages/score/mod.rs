@@ -4,8 +4,8 @@
 //! entity's rule hits ([`reasons`]) while the `scores` mart is written in
 //! entity-id order.
 
-pub mod plan;
-pub mod reasons;
+mod plan;
+mod reasons;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -217,7 +217,7 @@ pub async fn score(
             break;
         }
     }
-    if out.len() > 0 {
+    if !out.is_empty() {
         let _ = to_writer.send(out.finish(&schema));
     }
     drop(to_writer);

@@ -19,11 +19,11 @@ use crate::base::ids::AsOf;
 use crate::config::policy::{EventDataset, Policy};
 
 /// Registered table names.
-pub const REGISTRY: &str = "registry";
-pub const VIOLATIONS: &str = "violations";
-pub const COMPLAINTS: &str = "complaints";
-pub const REPAIRS: &str = "repairs";
-pub const ENTITY_IDX: &str = crate::base::tables::ENTITY_IDX;
+pub(super) const REGISTRY: &str = "registry";
+pub(super) const VIOLATIONS: &str = "violations";
+pub(super) const COMPLAINTS: &str = "complaints";
+pub(super) const REPAIRS: &str = "repairs";
+pub(super) const ENTITY_IDX: &str = crate::base::tables::ENTITY_IDX;
 
 /// `CASE WHEN c1 THEN v1 WHEN c2 THEN v2 ... ELSE otherwise END`.
 fn searched_case(arms: Vec<(Expr, Expr)>, otherwise: Expr) -> DfResult<Expr> {
@@ -40,7 +40,7 @@ fn searched_case(arms: Vec<(Expr, Expr)>, otherwise: Expr) -> DfResult<Expr> {
 
 /// The entities in scope: `entity_idx` of every registry row for which the
 /// policy's scope is true (every row without a scope).
-pub async fn in_scope(ctx: &SessionContext, policy: &Policy) -> DfResult<DataFrame> {
+pub(super) async fn in_scope(ctx: &SessionContext, policy: &Policy) -> DfResult<DataFrame> {
     let registry = ctx.table(REGISTRY).await?;
     let registry = match &policy.scope {
         Some(p) => registry.filter(p.to_expr())?,
@@ -82,14 +82,14 @@ fn in_window(dataset: EventDataset, as_of: AsOf, window_days: i64) -> Expr {
 
 /// Rules are numbered in the plans: the score rules in policy order, then
 /// the direct-grade rules (`rule_no`, a UInt16).
-pub fn rule_ids(policy: &Policy) -> Vec<&str> {
+pub(super) fn rule_ids(policy: &Policy) -> Vec<&str> {
     policy.rules.iter().map(|r| r.id.as_str()).chain(policy.direct_grades.iter().map(|g| g.id.as_str())).collect()
 }
 
 /// The evidence of every rule: one row per (entity in scope, rule, record)
 /// for each record in the rule's window that satisfies its `where`, with
 /// `pts = points * weight` (0 for a direct-grade rule).
-pub async fn evidence(ctx: &SessionContext, policy: &Policy, as_of: AsOf) -> DfResult<Option<DataFrame>> {
+pub(super) async fn evidence(ctx: &SessionContext, policy: &Policy, as_of: AsOf) -> DfResult<Option<DataFrame>> {
     let mut parts: Vec<DataFrame> = Vec::new();
     let source = |dataset: EventDataset| async move {
         match dataset {
@@ -138,7 +138,7 @@ pub async fn evidence(ctx: &SessionContext, policy: &Policy, as_of: AsOf) -> DfR
 
 /// Step 4: per (entity, rule), `ded = min(cap, sum of points * weight)`
 /// (no min without a cap). The records behind it are the evidence rows.
-pub fn deductions(evidence: DataFrame, policy: &Policy) -> DfResult<DataFrame> {
+pub(super) fn deductions(evidence: DataFrame, policy: &Policy) -> DfResult<DataFrame> {
     let summed = evidence.aggregate(vec![col(ENTITY_IDX), col("rule_no")], vec![sum(col("pts")).alias("raw")])?;
     let caps = policy
         .rules
@@ -154,7 +154,7 @@ pub fn deductions(evidence: DataFrame, policy: &Policy) -> DfResult<DataFrame> {
 /// of ded)` rounded, the band grade (first band whose `min <= score`) and
 /// the final grade (the worse of the band and every direct grade that
 /// fired), as band indexes (larger is worse).
-pub async fn entity_scores(
+pub(super) async fn entity_scores(
     ctx: &SessionContext,
     policy: &Policy,
     deductions: Option<DataFrame>,

@@ -7,11 +7,11 @@ use crate::base::marts::scores::ReasonRef;
 use crate::base::rounding::round_score;
 
 /// Reasons kept per entity.
-pub const MAX_REASONS: usize = 4;
+pub(super) const MAX_REASONS: usize = 4;
 
 /// What one rule found for one entity (borrowing the engine's buffers).
 #[derive(Clone, Debug, PartialEq)]
-pub struct RuleHit<'a> {
+pub(super) struct RuleHit<'a> {
     pub rule_id: &'a str,
     /// A direct-grade rule (it deducts nothing).
     pub direct: bool,
@@ -22,7 +22,7 @@ pub struct RuleHit<'a> {
 }
 
 /// Orders an entity's rule hits into its reasons.
-pub fn reasons(mut hits: Vec<RuleHit<'_>>) -> Vec<ReasonRef<'_>> {
+pub(super) fn reasons(mut hits: Vec<RuleHit<'_>>) -> Vec<ReasonRef<'_>> {
     hits.retain(|h| h.direct || h.ded > 0.0);
     let mut keyed: Vec<(bool, f64, RuleHit<'_>)> =
         hits.into_iter().map(|h| (!h.direct, if h.direct { 0.0 } else { round_score(h.ded) }, h)).collect();

@@ -15,7 +15,7 @@ use rustc_hash::FxHasher;
 
 /// The key columns of one file, with where its rows start in the global
 /// numbering.
-pub struct FileKeys {
+pub(super) struct FileKeys {
     pub first_row: u64,
     pub columns: Vec<StringArray>,
 }
@@ -46,7 +46,7 @@ impl FileKeys {
 /// holding it, ascending. A row whose key is in no group holds its key
 /// alone (or has a null key column). Almost every key is unique, so only
 /// the shared ones are materialised.
-pub fn shared_keys(files: &[FileKeys]) -> Vec<Vec<u64>> {
+pub(super) fn shared_keys(files: &[FileKeys]) -> Vec<Vec<u64>> {
     let mut out = Vec::new();
     visit_groups(files, |g| {
         if g.len() > 1 {
@@ -59,7 +59,7 @@ pub fn shared_keys(files: &[FileKeys]) -> Vec<Vec<u64>> {
 /// Rows grouped by key: calls `visit` once per distinct non-null key with
 /// the global row numbers holding it, ascending. Rows with a null key
 /// column belong to no group.
-pub fn visit_groups(files: &[FileKeys], mut visit: impl FnMut(&[u64])) {
+pub(super) fn visit_groups(files: &[FileKeys], mut visit: impl FnMut(&[u64])) {
     let mut pairs: Vec<u128> = files
         .par_iter()
         .flat_map_iter(|f| {

@@ -9,8 +9,8 @@
 //! [`EntityIndex`], `unknown_case` against the current violations. A row's
 //! code is the first in the spec's order among all it breaks.
 
-pub mod keys;
-pub mod rows;
+mod keys;
+mod rows;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -280,13 +280,13 @@ pub fn validate(
         for f in &stage_one {
             let cases = f.kept.column(kept_pos(uc)).as_string::<i32>();
             let idx = f.entity_idx.as_ref().expect("repairs name an entity");
-            for r in 0..cases.len() {
+            for (r, entity) in idx.iter().enumerate().take(cases.len()) {
                 let g = (f.first_row + r as u64) as usize;
                 if codes[g].is_some() || late.contains_key(&(g as u64)) {
                     continue;
                 }
                 let case = cases.value(r);
-                if known.owner(case) != Some(idx[r]) {
+                if known.owner(case) != Some(*entity) {
                     let why = match known.owner(case) {
                         None => "is no known violation".to_string(),
                         Some(_) => "is a violation of another entity, not".to_string(),
@@ -484,6 +484,7 @@ pub fn validate(
     Ok(Validated { contract: contract.clone(), selection, schema, batches, report, rejects })
 }
 
+#[allow(clippy::too_many_arguments)] // one file's share of `validate`, which owns these values
 fn read_file(
     contract: &Contract,
     file: &LandingFile,

@@ -12,7 +12,7 @@ use crate::base::ids::{days_to_date, entity_check_char, is_entity_id, is_person_
 /// The first rule a row breaks: its code and a message naming the column,
 /// the rule, the expected and the found.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RowFault {
+pub(super) struct RowFault {
     pub code: FaultCode,
     pub message: String,
 }
@@ -29,7 +29,7 @@ const ROW_CODES: [FaultCode; 6] = [
 
 /// Checks every row of `batch` (in the contract's column layout) and returns
 /// the first fault of each row that breaks a rule, as (row, fault).
-pub fn check_batch(contract: &Contract, batch: &RecordBatch, ingest_date: AsOf) -> Vec<(usize, RowFault)> {
+pub(super) fn check_batch(contract: &Contract, batch: &RecordBatch, ingest_date: AsOf) -> Vec<(usize, RowFault)> {
     let n = batch.num_rows();
     let mut decided = vec![false; n];
     let mut out = Vec::new();
@@ -256,7 +256,7 @@ fn entity_hint(v: &str) -> String {
 }
 
 /// A found value for a message: quoted, and cut at 80 characters.
-pub fn quote(v: &str) -> String {
+pub(super) fn quote(v: &str) -> String {
     let mut s: String = v.chars().take(80).collect();
     if s.len() < v.len() {
         s.push('…');

@@ -39,8 +39,7 @@ pub(super) fn inject_faults(
         EntityId::with_check_char(&format!("91999999{tail}")).expect("alphabet").to_string()
     };
     let night_dates: Vec<i32> = (0..o.days).map(|n| o.night(n).days_since_epoch()).collect();
-    for n in 0..o.days as usize {
-        let ingest = night_dates[n];
+    for (n, &ingest) in night_dates.iter().enumerate() {
         let count = |rows: u64, r: &mut ChaCha8Rng| -> u64 {
             let expected = rows as f64 * o.bad_rate;
             expected.floor() as u64 + u64::from(r.random_bool(expected.fract()))

@@ -68,10 +68,13 @@ pub fn partners(command: PartnersCommand) -> CommandResult {
                     }
                 }
                 TokenCommand::List => {
-                    for (id, partner, issued, revoked) in store.tokens()? {
+                    for t in store.tokens()? {
                         println!(
-                            "#{id}  {partner:<24} issued {issued}  {}",
-                            revoked.map(|r| format!("revoked {r}")).unwrap_or_else(|| "live".into())
+                            "#{}  {:<24} issued {}  {}",
+                            t.id,
+                            t.partner,
+                            t.issued_at,
+                            t.revoked_at.map(|r| format!("revoked {r}")).unwrap_or_else(|| "live".into())
                         );
                     }
                 }

@@ -232,16 +232,16 @@ pub(crate) fn bulk_request(
     state: &UiState,
     o: &Officer,
     fields: Vec<(String, String)>,
-) -> Result<(Bulk, Action), Response> {
+) -> Result<(Bulk, Action), Box<Response>> {
     let b = bulk_of(fields);
     if b.csrf != o.csrf {
-        return Err(forbidden(state, "bad_form"));
+        return Err(Box::new(forbidden(state, "bad_form")));
     }
     let Some(action) = parse_action(&b.action).filter(|a| matches!(a, Action::Confirm | Action::Reject)) else {
-        return Err(forbidden(state, "bad_form"));
+        return Err(Box::new(forbidden(state, "bad_form")));
     };
     if !o.role.may(action) {
-        return Err(forbidden(state, "forbidden"));
+        return Err(Box::new(forbidden(state, "forbidden")));
     }
     Ok((b, action))
 }
@@ -255,7 +255,7 @@ pub(crate) async fn bulk_preview(
     let m = &state.messages;
     let (b, action) = match bulk_request(&state, &o, fields) {
         Ok(request) => request,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let problem = if b.entities.is_empty() {
         Some(m.t("nothing_selected").to_string())
@@ -305,7 +305,7 @@ pub(crate) async fn bulk_apply(
     let m = &state.messages;
     let (b, action) = match bulk_request(&state, &o, fields) {
         Ok(request) => request,
-        Err(refused) => return Ok(refused),
+        Err(refused) => return Ok(*refused),
     };
     let (mut done, mut stale, mut ids) = (0, 0, Vec::new());
     let mut refused = Vec::new();
