@@ -44,6 +44,16 @@ pub enum FileFault {
     NoRegistryPartition {
         as_of: AsOf,
     },
+    /// Two top-level columns of one file share a name.
+    DuplicateColumn {
+        path: String,
+        column: String,
+    },
+    /// A folder inside an `ingest_date=` partition (a writer's `_temporary/`:
+    /// the partition may be half-written).
+    FolderInPartition {
+        path: String,
+    },
 }
 
 impl fmt::Display for FileFault {
@@ -63,6 +73,15 @@ impl fmt::Display for FileFault {
             }
             FileFault::WrongType { path, column, expected, found } => {
                 write!(f, "{path}: column {column} has the wrong type: expected {expected}, found {found}")
+            }
+            FileFault::DuplicateColumn { path, column } => {
+                write!(f, "{path}: column {column} appears more than once: expected one column of that name, found several")
+            }
+            FileFault::FolderInPartition { path } => {
+                write!(
+                    f,
+                    "{path}: a folder inside a partition: expected only .parquet files (the partition may be half-written)"
+                )
             }
             FileFault::NoRegistryPartition { as_of } => {
                 write!(f, "landing/registry: no partition with ingest_date <= {as_of}: a run needs a registry snapshot")
@@ -142,17 +161,27 @@ fn partition_files(
     seal: &Seal,
     faults: &mut Vec<FileFault>,
 ) -> Vec<LandingFile> {
-    let mut paths: Vec<PathBuf> = match fs::read_dir(dir) {
-        Ok(entries) => entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "parquet"))
-            .collect(),
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
         Err(e) => {
             faults.push(FileFault::Unreadable { path: wh.relative(dir), reason: e.to_string() });
             return vec![];
         }
     };
+    let mut paths = Vec::new();
+    let mut folders: Vec<PathBuf> = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            folders.push(path);
+        } else if path.is_file() && path.extension().is_some_and(|x| x == "parquet") {
+            paths.push(path);
+        }
+    }
+    folders.sort();
+    for f in folders {
+        faults.push(FileFault::FolderInPartition { path: wh.relative(&f) });
+    }
     paths.sort();
     paths.into_iter().filter_map(|p| open_file(wh, contract, ingest_date, p, seal, faults)).collect()
 }
@@ -178,9 +207,15 @@ fn open_file(
         }
     };
     let schema = metadata.schema().clone();
+    let before = faults.len();
+    let mut seen = std::collections::BTreeSet::new();
+    for f in schema.fields() {
+        if !seen.insert(f.name().as_str()) {
+            faults.push(FileFault::DuplicateColumn { path: relative.clone(), column: f.name().clone() });
+        }
+    }
     let mut columns = Vec::with_capacity(contract.columns.len());
     let mut large_utf8 = Vec::with_capacity(contract.columns.len());
-    let before = faults.len();
     for c in &contract.columns {
         match schema.index_of(&c.name) {
             Ok(i) => {

@@ -84,8 +84,12 @@ impl ColumnRule<'_> {
                 }
                 if c.non_empty {
                     let s = self.strings(self.ci);
-                    for row in (0..s.len()).filter(|r| open(*r) && s.is_valid(*r) && s.value(*r).is_empty()) {
-                        fail(row, format!("column {name}: required non-empty, found ''"));
+                    for row in (0..s.len()).filter(|r| open(*r) && s.is_valid(*r) && blank(s.value(*r))) {
+                        let found = match s.value(row) {
+                            "" => "''".to_string(),
+                            v => format!("{} (white space only)", quote(v)),
+                        };
+                        fail(row, format!("column {name}: required non-empty, found {found}"));
                     }
                 }
                 if let Some(w) = &c.required_when {
@@ -184,6 +188,31 @@ impl ColumnRule<'_> {
         let name = &self.column.name;
         let array = self.batch.column(self.ci);
         let open = |row: usize| !decided[row] && array.is_valid(row);
+        if self.column.ty == ColumnType::Utf8 {
+            let s = self.strings(self.ci);
+            for row in (0..s.len()).filter(|r| open(*r)) {
+                if let Some((at, c)) = unsafe_char(s.value(row)) {
+                    fail(
+                        row,
+                        format!(
+                            "column {name}: expected text without control characters or bidirectional overrides, found U+{:04X} at character {} of {}",
+                            c as u32,
+                            at + 1,
+                            quote(s.value(row))
+                        ),
+                    );
+                }
+            }
+        }
+        if self.column.ty == ColumnType::Decimal18_2 {
+            let d = array.as_primitive::<Decimal128Type>();
+            for row in (0..d.len()).filter(|r| open(*r) && d.value(*r).unsigned_abs() >= MAX_MONEY_RAW) {
+                fail(
+                    row,
+                    format!("column {name}: expected an amount below 10^16 yuan, found {}", money(d.value(row))),
+                );
+            }
+        }
         if self.column.ty == ColumnType::Date {
             let d = array.as_primitive::<Date32Type>();
             for row in (0..d.len()).filter(|r| open(*r) && !date_in_range(d.value(*r))) {
@@ -225,6 +254,33 @@ impl ColumnRule<'_> {
     }
 }
 
+/// A decimal(18,2) amount must stay below 10^16 yuan: 10^18 hundredths.
+const MAX_MONEY_RAW: u128 = 1_000_000_000_000_000_000;
+
+/// A decimal(18,2) raw value as text, whatever its digits (Arrow's own
+/// formatting cuts a value wider than the type's precision).
+fn money(raw: i128) -> String {
+    let sign = if raw < 0 { "-" } else { "" };
+    let v = raw.unsigned_abs();
+    format!("{sign}{}.{:02}", v / 100, v % 100)
+}
+
+/// Empty, or only white space (any Unicode white space) and zero-width characters.
+pub(super) fn blank(v: &str) -> bool {
+    v.chars().all(|c| c.is_whitespace() || matches!(c, '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}'))
+}
+
+/// A character no text value may hold: C0 and C1 controls, and the
+/// bidirectional overrides and isolates (U+202A–U+202E, U+2066–U+2069).
+pub(crate) fn is_unsafe_char(c: char) -> bool {
+    matches!(c as u32, 0x00..=0x1F | 0x7F..=0x9F | 0x202A..=0x202E | 0x2066..=0x2069)
+}
+
+/// The first unsafe character of `v` and its position, if any.
+fn unsafe_char(v: &str) -> Option<(usize, char)> {
+    v.chars().enumerate().find(|(_, c)| is_unsafe_char(*c))
+}
+
 /// The dates a landing file may hold: a Date32 outside them (possible in a
 /// hand-made file) is `bad_range`, so later stages only see printable dates.
 const FIRST_DATE: &str = "0001-01-01";
@@ -255,10 +311,16 @@ fn entity_hint(v: &str) -> String {
     " (18 characters of 0-9 A-H J-N P-R T U W-Y, the last a check character)".to_string()
 }
 
-/// A found value for a message: quoted, and cut at 80 characters.
+/// A found value for a message: quoted, cut at 80 characters, with control
+/// and bidirectional characters written as `\u{..}` so that a message
+/// never carries them to an officer's terminal.
 pub(super) fn quote(v: &str) -> String {
-    let mut s: String = v.chars().take(80).collect();
-    if s.len() < v.len() {
+    let cut: String = v.chars().take(80).collect();
+    let mut s: String = cut
+        .chars()
+        .map(|c| if is_unsafe_char(c) { format!("\\u{{{:04X}}}", c as u32) } else { c.to_string() })
+        .collect();
+    if cut.len() < v.len() {
         s.push('…');
     }
     format!("'{s}'")

@@ -463,3 +463,91 @@ fn a_landing_file_cannot_be_read_once_validation_is_sealed() {
     let e = file.read(contracts.get(Dataset::Registry), None).err().unwrap().to_string();
     assert!(e.contains("a landing file read after validation"), "{e}");
 }
+
+/// datasets.md "Bad input" (hardening): white space only names, control
+/// characters and bidirectional overrides in any text, and decimals of
+/// 10^16 yuan or more.
+#[test]
+fn blank_names_unsafe_text_and_oversized_amounts_are_row_faults() {
+    let (_t, w) = wh();
+    let e = |n| entity(n);
+    let row = |n: u32, name: &str, extra: &str| {
+        format!(
+            r#"{{"entity_id":"{}","name":"{name}","entity_type":"company","region":"350100","established_on":"2020-01-01","status":"active"{extra}}}"#,
+            e(n)
+        )
+    };
+    registry_with(
+        &w,
+        D,
+        &[
+            // 3: spaces, a tab and an ideographic space only
+            row(30, "  \u{3000}\t ", ""),
+            // 4: zero-width characters only
+            row(31, "\u{200B}\u{FEFF}", ""),
+            // 5: a bell in the name
+            row(32, "Good\u{0007}Name", ""),
+            // 6: a right-to-left override in the online store
+            row(33, "Shop", r#","online_store":"shop.example/\u202Efdp.exe""#),
+            // 7: a C1 control in the name
+            row(34, "Co\u{0085}", ""),
+            // 8: capital just below 10^16 yuan: accepted
+            row(36, "Rich enough", r#","registered_capital":"9999999999999999.99""#),
+            // 9: a name with inner spaces: accepted
+            row(37, "Hai Na  Trading", ""),
+        ],
+    );
+    // 10^16 yuan does not fit a JSON fixture's decimal(18,2): a file made by hand.
+    let schema = crate::base::contract::jobs_schema(Dataset::Registry);
+    let mut b = crate::tools::fixture::batch(schema.clone(), &[&row(35, "Rich", "")]);
+    let cap = schema.index_of("registered_capital").unwrap();
+    let mut columns = b.columns().to_vec();
+    columns[cap] = std::sync::Arc::new(
+        arrow::array::Decimal128Array::from(vec![Some(10i128.pow(18))]).with_precision_and_scale(18, 2).unwrap(),
+    );
+    b = arrow::array::RecordBatch::try_new(b.schema(), columns).unwrap();
+    let path = w.landing_partition(Dataset::Registry, D.parse().unwrap()).join("part-1.parquet");
+    crate::base::parquet_io::write_parquet(&path, b.schema(), &[b]).unwrap();
+    let i = inputs(&w, D).unwrap();
+    assert_eq!(
+        codes(&i.registry),
+        vec![
+            (3, "missing_required"),
+            (4, "missing_required"),
+            (5, "bad_range"),
+            (6, "bad_range"),
+            (7, "bad_range"),
+            (10, "bad_range"),
+        ]
+    );
+    let msg = |row: u64| i.registry.rejects.iter().find(|r| r.row == row).unwrap().message.clone();
+    assert!(msg(5).contains("found U+0007 at character 5 of 'Good\\u{0007}Name'"), "{}", msg(5));
+    assert!(!msg(6).contains('\u{202E}'), "messages never carry the override itself: {}", msg(6));
+    assert!(msg(10).contains("expected an amount below 10^16 yuan, found 10000000000000000.00"), "{}", msg(10));
+    assert!(msg(3).contains("white space only"), "{}", msg(3));
+}
+
+#[test]
+fn duplicate_columns_and_folders_inside_a_partition_are_file_faults() {
+    use arrow::datatypes::{DataType, Field, Schema};
+    let (_t, w) = wh();
+    registry_with(&w, D, &[]);
+    // A writer's half-finished output.
+    let tmp = w.landing_partition(Dataset::Complaints, D.parse().unwrap()).join("_temporary").join("0");
+    std::fs::create_dir_all(&tmp).unwrap();
+    // Two `status` columns: the first copy must not silently win.
+    let mut fields: Vec<Field> =
+        crate::base::contract::jobs_schema(Dataset::Violations).fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new("status", DataType::Utf8, true));
+    let path = w.landing_partition(Dataset::Violations, D.parse().unwrap()).join("twice.parquet");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let schema = std::sync::Arc::new(Schema::new(fields));
+    crate::base::parquet_io::write_parquet(&path, schema.clone(), &[arrow::array::RecordBatch::new_empty(schema)])
+        .unwrap();
+    let e = inputs(&w, D).err().unwrap().to_string();
+    assert!(
+        e.contains("landing/violations/ingest_date=2026-11-27/twice.parquet: column status appears more than once"),
+        "{e}"
+    );
+    assert!(e.contains("landing/complaints/ingest_date=2026-11-27/_temporary: a folder inside a partition"), "{e}");
+}
