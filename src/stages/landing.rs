@@ -75,7 +75,10 @@ impl fmt::Display for FileFault {
                 write!(f, "{path}: column {column} has the wrong type: expected {expected}, found {found}")
             }
             FileFault::DuplicateColumn { path, column } => {
-                write!(f, "{path}: column {column} appears more than once: expected one column of that name, found several")
+                write!(
+                    f,
+                    "{path}: column {column} appears more than once: expected one column of that name, found several"
+                )
             }
             FileFault::FolderInPartition { path } => {
                 write!(

@@ -261,3 +261,37 @@ fn a_far_out_date_in_a_landing_file_is_bad_range() {
     assert!(message.contains("expected a date from 0001-01-01 to 9999-12-31, found day 2147483647"), "{message}");
     assert_eq!(b.num_rows(), 1, "the good row is accepted");
 }
+
+/// Regression: a 1000-term OR overflowed the stack of `policy check`
+/// (SIGABRT), and a 700-term one passed the check and aborted the run.
+#[test]
+fn a_huge_predicate_is_refused_by_the_check_and_a_large_one_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let base =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/online-market.yaml")).unwrap();
+    let or = |n: usize| (0..n).map(|i| format!("case_id = ''PD-{i}''")).collect::<Vec<_>>().join(" OR ");
+    let with = |n: usize| {
+        base.replace("where: \"severity = 'grave' AND status = 'effective'\"", &format!("where: '{}'", or(n)))
+    };
+    let huge = dir.path().join("huge.yaml");
+    std::fs::write(&huge, with(1000)).unwrap();
+    let o = credence(&["policy", "check", huge.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "refused, not a crash: {}", stderr(&o));
+    assert!(stdout(&o).contains("V_GRAVE: where: the predicate has 2000 terms, at most 1000"), "{}", stdout(&o));
+
+    let large = dir.path().join("large.yaml");
+    std::fs::write(&large, with(500)).unwrap();
+    ok(&["policy", "check", large.to_str().unwrap()]);
+    let wh = Warehouse::new(dir.path().join("wh"));
+    registry(&wh, 5, 0);
+    ok(&[
+        "run",
+        "--unsigned",
+        "--warehouse",
+        wh.root().to_str().unwrap(),
+        "--as-of",
+        D,
+        "--policy",
+        large.to_str().unwrap(),
+    ]);
+}

@@ -14,6 +14,9 @@ use super::{
 use crate::base::contract::{Contracts, Dataset};
 use crate::base::diagnostics::{describe, Walker};
 
+/// The longest window and half-life a rule may have (100 years).
+const MAX_DAYS: i64 = 36_500;
+
 /// Checks a policy text: every problem, or the policy (its `sha256` and
 /// `file` are filled by the caller).
 pub(super) fn check(file: &str, text: &str, contracts: &Contracts) -> Result<Policy, PolicyErrors> {
@@ -108,8 +111,8 @@ impl Checker<'_> {
 
     fn window(&mut self, map: &Mapping, at: &str) -> Option<i64> {
         let w = self.integer(map, "window_days", at, true)?;
-        if w <= 0 {
-            self.problem(at, format!("window_days must be > 0, found {w}"));
+        if !(1..=MAX_DAYS).contains(&w) {
+            self.problem(at, format!("window_days must be an integer from 1 to {MAX_DAYS}, found {w}"));
             return None;
         }
         Some(w)
@@ -247,8 +250,8 @@ impl Checker<'_> {
             Some(Value::Mapping(d)) => {
                 self.known_fields(d, at, &["half_life_days"]);
                 let h = self.number(d, "half_life_days", at, true)?;
-                if h <= 0.0 {
-                    self.problem(at, format!("half_life_days must be > 0, found {h}"));
+                if !(h > 0.0 && h <= MAX_DAYS as f64) {
+                    self.problem(at, format!("half_life_days must be > 0 and at most {MAX_DAYS}, found {h}"));
                     return None;
                 }
                 Some(Decay::HalfLife(h))

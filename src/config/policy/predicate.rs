@@ -38,11 +38,30 @@ impl Predicate {
     }
 
     fn compile_text(text: &str, contract: &Contract) -> Result<Predicate, String> {
+        if text.len() > MAX_TEXT_BYTES {
+            return Err(format!("the predicate has {} bytes, at most {MAX_TEXT_BYTES}", text.len()));
+        }
         let tokens = lex(text)?;
-        let mut p = Parser { tokens, at: 0 };
+        let terms = tokens
+            .iter()
+            .filter(|t| {
+                matches!(
+                    t.kind,
+                    Tok::Number(_) | Tok::Str(_) | Tok::Ident(_) | Tok::Kw(Kw::True | Kw::False | Kw::Null)
+                )
+            })
+            .count();
+        if terms > MAX_TERMS {
+            return Err(format!("the predicate has {terms} terms, at most {MAX_TERMS}"));
+        }
+        let mut p = Parser { tokens, at: 0, depth: 0 };
         let ast = p.or()?;
         if let Some(t) = p.peek() {
             return Err(format!("unexpected {} at position {}", t.kind, t.pos + 1));
+        }
+        let depth = ast.depth(None);
+        if depth > MAX_DEPTH {
+            return Err(format!("the predicate is nested {depth} levels deep, at most {MAX_DEPTH}"));
         }
         let tree = check(&ast, contract)?;
         if tree.ty != Ty::Bool {
@@ -239,9 +258,59 @@ enum Ast {
     IsNull { expr: Box<Ast>, negated: bool },
 }
 
+/// policy.md "Fields": a predicate has at most 1,000 terms (column names
+/// and literals) and 64 levels of nesting. A chain of ANDs (or of ORs) is
+/// one level; each parenthesis, NOT, comparison and arithmetic operator
+/// is one more. Limits keep every later recursion (type checks, the
+/// engine's planner) far from the stack's end.
+const MAX_TERMS: usize = 1000;
+const MAX_DEPTH: usize = 64;
+/// Generous for 1,000 terms.
+const MAX_TEXT_BYTES: usize = 64 * 1024;
+
 struct Parser {
     tokens: Vec<Token>,
     at: usize,
+    /// Open parentheses and NOTs around the token being parsed.
+    depth: usize,
+}
+
+impl Ast {
+    /// The nesting depth, a chain of one AND or OR operator counting once.
+    fn depth(&self, parent: Option<&'static str>) -> usize {
+        match self {
+            Ast::Column(_) | Ast::Number(_) | Ast::Str(_) | Ast::Bool(_) => 1,
+            Ast::Binary(l, op, r) if (*op == "AND" || *op == "OR") && parent == Some(*op) => {
+                l.depth(parent).max(r.depth(parent))
+            }
+            Ast::Binary(l, op, r) => 1 + l.depth(Some(op)).max(r.depth(Some(op))),
+            Ast::Not(e) => 1 + e.depth(None),
+            Ast::In { expr, list, .. } => {
+                1 + list.iter().map(|a| a.depth(None)).max().unwrap_or(0).max(expr.depth(None))
+            }
+            Ast::Between { expr, low, high, .. } => 1 + expr.depth(None).max(low.depth(None)).max(high.depth(None)),
+            Ast::Like { expr, pattern, .. } => 1 + expr.depth(None).max(pattern.depth(None)),
+            Ast::IsNull { expr, .. } => 1 + expr.depth(None),
+        }
+    }
+}
+
+/// Joins operands with one AND or OR as a balanced tree (both are
+/// associative in SQL's three-valued logic), so that a long chain is not a
+/// deep one for the type checks and the engine.
+fn balanced(mut items: Vec<Ast>, op: &'static str) -> Ast {
+    while items.len() > 1 {
+        let mut next = Vec::with_capacity(items.len().div_ceil(2));
+        let mut it = items.into_iter();
+        while let Some(a) = it.next() {
+            match it.next() {
+                Some(b) => next.push(Ast::Binary(Box::new(a), op, Box::new(b))),
+                None => next.push(a),
+            }
+        }
+        items = next;
+    }
+    items.pop().expect("at least one operand")
 }
 
 const COMPARISONS: [&str; 7] = ["=", "<>", "!=", "<", "<=", ">", ">="];
@@ -278,24 +347,37 @@ impl Parser {
     }
 
     fn or(&mut self) -> Result<Ast, String> {
-        let mut left = self.and()?;
+        let mut items = vec![self.and()?];
         while self.eat(&Tok::Kw(Kw::Or)) {
-            left = Ast::Binary(Box::new(left), "OR", Box::new(self.and()?));
+            items.push(self.and()?);
         }
-        Ok(left)
+        Ok(balanced(items, "OR"))
     }
 
     fn and(&mut self) -> Result<Ast, String> {
-        let mut left = self.not()?;
+        let mut items = vec![self.not()?];
         while self.eat(&Tok::Kw(Kw::And)) {
-            left = Ast::Binary(Box::new(left), "AND", Box::new(self.not()?));
+            items.push(self.not()?);
         }
-        Ok(left)
+        Ok(balanced(items, "AND"))
+    }
+
+    /// Enters one more level of parentheses or NOT; refused past the limit
+    /// before any further recursion.
+    fn deeper(&mut self) -> Result<(), String> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(format!("the predicate is nested more than {MAX_DEPTH} levels deep"));
+        }
+        Ok(())
     }
 
     fn not(&mut self) -> Result<Ast, String> {
         if self.eat(&Tok::Kw(Kw::Not)) {
-            return Ok(Ast::Not(Box::new(self.not()?)));
+            self.deeper()?;
+            let inner = self.not()?;
+            self.depth -= 1;
+            return Ok(Ast::Not(Box::new(inner)));
         }
         self.comparison()
     }
@@ -420,10 +502,12 @@ impl Parser {
                 Ok(Ast::Column(name))
             }
             Tok::LParen => {
+                self.deeper()?;
                 let inner = self.or()?;
                 if !self.eat(&Tok::RParen) {
                     return Err(self.unexpected("')'"));
                 }
+                self.depth -= 1;
                 Ok(inner)
             }
             other => Err(format!("unexpected {other} at position {}", pos + 1)),

@@ -138,3 +138,81 @@ fn review_defaults_to_additions_and_floor_may_not_reach_base() {
     let got = problems(&MINIMAL.replace("floor: 0 }", "floor: 100 }").replace("min: 0", "min: 100"));
     assert_eq!(got, ["p.yaml: score: floor must be >= 0 and < base, found 100"]);
 }
+
+/// Regression: `.nan` and `.inf` passed the check and graded the worst
+/// offenders A; huge windows passed too. policy.md "Fields": every number
+/// finite, windows and half-lives at most 36500 days.
+#[test]
+fn non_finite_numbers_and_huge_windows_are_refused_with_the_rule_id() {
+    let text = r#"
+id: hostile
+version: "1"
+title: Hostile
+score:
+  base: .inf
+  floor: 0
+  rules:
+    - { id: V_NAN, dataset: violations, where: "severity = 'grave'", points: .nan, window_days: 100 }
+    - { id: V_CAP, dataset: violations, where: "severity = 'grave'", points: 1, window_days: 100, cap: .inf }
+    - { id: V_HALF, dataset: violations, where: "severity = 'grave'", points: 1, window_days: 100, decay: { half_life_days: .nan } }
+    - { id: V_LONG, dataset: violations, where: "severity = 'grave'", points: 1, window_days: 9223372036854775807 }
+    - { id: V_LIFE, dataset: violations, where: "severity = 'grave'", points: 1, window_days: 100, decay: { half_life_days: 40000 } }
+grades: [{ grade: A, min: -.inf }]
+lists:
+  - { id: l, title: L, grades: [A], measures: [m] }
+joint_sanctions:
+  rules: [{ id: JS_C, list: l, relation: control, threshold_pct: .nan }]
+"#;
+    let p = problems(text);
+    for expected in [
+        "p.yaml: score: 'base' must be a finite number, found .inf",
+        "p.yaml: V_NAN: 'points' must be a finite number, found .nan",
+        "p.yaml: V_CAP: 'cap' must be a finite number, found .inf",
+        "p.yaml: V_HALF: 'half_life_days' must be a finite number, found .nan",
+        "p.yaml: V_LONG: window_days must be an integer from 1 to 36500, found 9223372036854775807",
+        "p.yaml: V_LIFE: half_life_days must be > 0 and at most 36500, found 40000",
+        "p.yaml: grades[0]: 'min' must be a finite number, found -.inf",
+        "p.yaml: JS_C: 'threshold_pct' must be a finite number, found .nan",
+    ] {
+        assert!(p.iter().any(|x| x.starts_with(expected)), "missing {expected} in {p:#?}");
+    }
+}
+
+/// Regression: a 1000-term OR and deep nesting overflowed the stack
+/// (SIGABRT) in `policy check`, and a 700-term one aborted the run.
+/// policy.md "Fields": at most 1,000 terms and 64 levels, refused with the
+/// rule id, never a crash; a long chain is a balanced tree for the engine.
+#[test]
+fn huge_and_deeply_nested_predicates_are_refused_never_a_crash() {
+    let rule = |predicate: &str| {
+        format!(
+            "{MINIMAL}score:\n  base: 100\n  floor: 0\n  rules:\n    - {{ id: V_BIG, dataset: violations, where: \"{predicate}\", points: 1, window_days: 10 }}\n"
+        )
+        .replacen("score: { base: 100, floor: 0 }\n", "", 1)
+    };
+    let or = |n: usize| (0..n).map(|i| format!("case_id = 'C{i}'")).collect::<Vec<_>>().join(" OR ");
+    // 500 comparisons are 1,000 terms: accepted, and planned by DataFusion on a small stack.
+    let accepted = parse(&rule(&or(500))).unwrap();
+    let expr = accepted.rules[0].predicate.to_expr();
+    let planned = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || format!("{expr}").len())
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(planned > 10_000);
+    let p = problems(&rule(&or(501)));
+    assert!(p.iter().any(|x| x.contains("V_BIG: where: the predicate has 1002 terms, at most 1000")), "{p:#?}");
+    let deep = format!("{}severity = 'grave'{}", "(".repeat(65), ")".repeat(65));
+    let p = problems(&rule(&deep));
+    assert!(p.iter().any(|x| x.contains("V_BIG: where: the predicate is nested more than 64 levels deep")), "{p:#?}");
+    let nots = format!("{}severity = 'grave'", "NOT ".repeat(10_000));
+    let p = problems(&rule(&nots));
+    assert!(p.iter().any(|x| x.contains("nested more than 64 levels")), "{p:#?}");
+    let huge = format!("{}severity = 'grave'{}", "(".repeat(200_000), ")".repeat(200_000));
+    let p = problems(&rule(&huge));
+    assert!(p.iter().any(|x| x.contains("bytes, at most 65536")), "{p:#?}");
+    let arithmetic = (0..80).map(|_| "fine_cny").collect::<Vec<_>>().join(" + ") + " > 1";
+    let p = problems(&rule(&arithmetic));
+    assert!(p.iter().any(|x| x.contains("levels deep, at most 64")), "{p:#?}");
+}

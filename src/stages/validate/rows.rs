@@ -207,10 +207,7 @@ impl ColumnRule<'_> {
         if self.column.ty == ColumnType::Decimal18_2 {
             let d = array.as_primitive::<Decimal128Type>();
             for row in (0..d.len()).filter(|r| open(*r) && d.value(*r).unsigned_abs() >= MAX_MONEY_RAW) {
-                fail(
-                    row,
-                    format!("column {name}: expected an amount below 10^16 yuan, found {}", money(d.value(row))),
-                );
+                fail(row, format!("column {name}: expected an amount below 10^16 yuan, found {}", money(d.value(row))));
             }
         }
         if self.column.ty == ColumnType::Date {

@@ -38,7 +38,12 @@ pub fn dispatch(command: Command) -> CommandResult {
     }
 }
 
-/// A tokio runtime with `threads` workers.
+/// A tokio runtime with `threads` workers, each with the main thread's
+/// 8 MiB of stack (the engine plans recursively).
 pub fn runtime(threads: usize) -> Result<tokio::runtime::Runtime, std::io::Error> {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(threads.max(1)).enable_all().build()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .thread_stack_size(8 << 20)
+        .enable_all()
+        .build()
 }
