@@ -146,6 +146,7 @@ impl Classify for rusqlite::Error {
                 C::DatabaseCorrupt | C::NotADatabase => ErrorKind::Input,
                 _ => ErrorKind::Transient,
             },
+            rusqlite::Error::InvalidPath(_) => ErrorKind::Input,
             _ => ErrorKind::Bug,
         }
     }

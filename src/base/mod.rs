@@ -11,6 +11,7 @@ pub mod landing_file;
 pub mod lock;
 pub mod marts;
 pub mod parquet_io;
+pub mod printable;
 pub mod rounding;
 pub mod sign;
 pub mod store;

@@ -5,8 +5,16 @@
 //!
 //! A missing, unknown or revoked token gets 401. A list, publication or
 //! file outside the partner's entitlement gets 404, the same answer as one
-//! that does not exist. Files are looked up by name in the partner view's
-//! manifest, so no request path can reach any other file.
+//! that does not exist; so does a view cut for a wider entitlement than the
+//! partner has now (columns, regions, formats).
+//!
+//! Nothing on disk is trusted: a file is found only by a plain name its
+//! view's manifest lists, the manifest's signature is verified (when the
+//! server knows the regulator's public key), a symlink is refused, and the
+//! bytes served must have the SHA-256 the manifest names.
+//!
+//! The audit log fails closed: a request whose audit row cannot be written
+//! is answered 503 and nothing it asked for is sent.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -18,21 +26,30 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
+use sha2::{Digest, Sha256};
 use utoipa::OpenApi;
 
+use super::listener::{self, Limits, Peer, RateLimits};
 use super::tokens::token_hash;
+use crate::base::printable::printable;
+use crate::base::sign;
 use crate::base::store::{AuditEntry, Store};
 use crate::base::warehouse::Warehouse;
-use crate::config::partners::Partner;
+use crate::config::partners::{Format, Partner};
 use crate::stages::publish::entries::PublicationId;
-use crate::stages::publish::files::Manifest;
+use crate::stages::publish::files::{self, Manifest};
 use crate::stages::publish::{self};
 
-/// What the server needs: the warehouse, the entitlements, the database.
+/// What the server needs: the warehouse, the entitlements, the database,
+/// the request-rate limits, and the key manifests must verify with.
 pub struct ApiState {
     pub warehouse: Warehouse,
     pub partners: Vec<Partner>,
     pub store: Store,
+    pub rates: Arc<RateLimits>,
+    /// The regulator's public key; `None` serves unsigned development
+    /// warehouses (hashes are still checked).
+    pub public_key: Option<minisign::PublicKey>,
 }
 
 /// The partner a request was authenticated as.
@@ -115,12 +132,36 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .nest("/api/v1", api)
         .route("/healthz", get(|| async { "ok\n" }))
         .fallback(|| async { not_found() })
+        .layer(middleware::from_fn_with_state(state.clone(), limit_address))
         .layer(middleware::from_fn_with_state(state.clone(), audit))
         .with_state(state)
 }
 
-/// Bearer token → partner, or 401.
+fn too_many() -> Response {
+    let mut r = error(StatusCode::TOO_MANY_REQUESTS, "too many requests: slow down");
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+    r
+}
+
+/// Requests per minute from one address.
+async fn limit_address(State(state): State<Arc<ApiState>>, req: Request, next: Next) -> Response {
+    if !state.rates.address(Peer::of(&req)) {
+        return too_many();
+    }
+    next.run(req).await
+}
+
+/// Bearer token → partner, or 401 (rate-limited per address); requests per
+/// minute per token.
 async fn authenticate(State(state): State<Arc<ApiState>>, mut req: Request, next: Next) -> Response {
+    let peer = Peer::of(&req);
+    let refuse = |message: &str| {
+        if state.rates.unauthenticated(peer) {
+            unauthorized(message)
+        } else {
+            too_many()
+        }
+    };
     let token = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -129,9 +170,10 @@ async fn authenticate(State(state): State<Arc<ApiState>>, mut req: Request, next
         .map(str::trim)
         .filter(|t| !t.is_empty());
     let Some(token) = token else {
-        return unauthorized("missing bearer token");
+        return refuse("missing bearer token");
     };
-    let partner_id = state.store.token_partner(&token_hash(token));
+    let hash = token_hash(token);
+    let partner_id = state.store.token_partner(&hash);
     let partner = match partner_id {
         Ok(Some(id)) => state.partners.iter().find(|p| p.id == id).cloned(),
         Ok(None) => None,
@@ -141,8 +183,11 @@ async fn authenticate(State(state): State<Arc<ApiState>>, mut req: Request, next
         }
     };
     let Some(partner) = partner else {
-        return unauthorized("unknown or revoked token");
+        return refuse("unknown or revoked token");
     };
+    if !state.rates.token(&hash) {
+        return too_many();
+    }
     req.extensions_mut().insert(Caller(partner));
     next.run(req).await
 }
@@ -153,8 +198,10 @@ fn unauthorized(message: &str) -> Response {
     r
 }
 
-/// Writes every request, allowed or refused, to the audit log.
+/// Writes every request, allowed or refused, to the audit log; a request
+/// whose row cannot be written gets 503 instead of its answer.
 async fn audit(State(state): State<Arc<ApiState>>, req: Request, next: Next) -> Response {
+    let peer = Peer::of(&req);
     let method = req.method().clone();
     let path = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
     let token = req
@@ -172,18 +219,34 @@ async fn audit(State(state): State<Arc<ApiState>>, req: Request, next: Next) -> 
         (Some(hash), s) if s != 401 => store.token_partner(hash).ok().flatten(),
         _ => None,
     };
+    let detail = response.extensions().get::<AuditNote>().map(|n| n.0.clone());
+    let detail = match detail {
+        Some(d) => format!("from {}; {d}", peer.0.ip()),
+        None => format!("from {}", peer.0.ip()),
+    };
     if let Err(e) = store.audit(&AuditEntry {
         actor: actor.as_deref(),
         method: method.as_str(),
         path: &path,
         status,
         bytes,
-        detail: None,
+        detail: Some(&detail),
     }) {
-        tracing::error!(error = %e, "audit log write failed");
+        tracing::error!(error = %e, %path, "audit log write failed: the request is refused");
+        return error(StatusCode::SERVICE_UNAVAILABLE, "the audit log cannot be written: try again later");
     }
-    tracing::info!(partner = actor.as_deref().unwrap_or("-"), method = %method, path = %path, status, bytes, "request");
+    tracing::info!(partner = actor.as_deref().unwrap_or("-"), method = %method, path = %printable(&path, 256), status, bytes, "request");
     response
+}
+
+/// Why a request was refused, for its audit row.
+#[derive(Clone)]
+struct AuditNote(String);
+
+fn not_found_because(why: impl Into<String>) -> Response {
+    let mut r = not_found();
+    r.extensions_mut().insert(AuditNote(why.into()));
+    r
 }
 
 /// The lists the partner may read, each with its newest publication id.
@@ -283,7 +346,17 @@ async fn latest_file(
         return not_found();
     }
     match visible(&state.warehouse, &partner, &list).last() {
-        Some(id) => serve_view_file(&state, &partner, &list, *id, &file, &headers),
+        Some(id) => {
+            // The id, so that a client fetching several files pins them to one publication.
+            let mut r = serve_view_file(&state, &partner, &list, *id, &file, &headers);
+            if let Ok(v) = HeaderValue::from_str(&id.to_string()) {
+                r.headers_mut().insert("x-credence-publication", v);
+            }
+            if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/lists/{list}/publications/{id}/{file}")) {
+                r.headers_mut().insert(header::CONTENT_LOCATION, v);
+            }
+            r
+        }
         None => not_found(),
     }
 }
@@ -292,6 +365,61 @@ async fn latest_file(
 #[utoipa::path(get, path = "/api/v1/openapi.json", responses((status = 200, description = "OpenAPI 3.1 document")))]
 async fn openapi_json() -> Response {
     Json(openapi()).into_response()
+}
+
+/// Whether a view cut for `m` is within the partner's entitlement now: its
+/// list, its partner, its columns, and its regions (no wider than the
+/// partner's prefixes).
+fn within_entitlement(m: &Manifest, partner: &Partner, list: &str) -> Result<(), String> {
+    if m.list_id != list || m.partner.as_deref() != Some(partner.id.as_str()) {
+        return Err(format!("the view's manifest names list {} and partner {:?}", m.list_id, m.partner));
+    }
+    let columns = m.columns.clone().unwrap_or_else(files::all_columns);
+    if let Some(c) = columns.iter().find(|c| !partner.columns.contains(c)) {
+        return Err(format!("the view has column {c}, outside the partner's entitlement"));
+    }
+    if !partner.regions.is_empty() {
+        if m.regions.is_empty() {
+            return Err("the view has every region, the partner only some".into());
+        }
+        if let Some(r) = m.regions.iter().find(|r| !partner.regions.iter().any(|p| r.starts_with(p.as_str()))) {
+            return Err(format!("the view has region {r}, outside the partner's regions"));
+        }
+    }
+    Ok(())
+}
+
+/// A file name a manifest may name: a plain name, no folder, no dot first.
+fn plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Reads a regular file of `dir` without following a symlink.
+fn read_regular(dir: &std::path::Path, name: &str) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(dir.join(name))?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// The view's manifest, parsed and (with a public key) its signature verified.
+fn verified_manifest(state: &ApiState, dir: &std::path::Path) -> Result<(Manifest, Vec<u8>), String> {
+    let text = read_regular(dir, "manifest.json").map_err(|e| format!("manifest.json: {e}"))?;
+    let manifest: Manifest = serde_json::from_slice(&text).map_err(|e| format!("manifest.json: {e}"))?;
+    if let Some(pk) = &state.public_key {
+        let sig = read_regular(dir, "manifest.json.minisig").map_err(|e| format!("manifest.json.minisig: {e}"))?;
+        let sig = String::from_utf8(sig).map_err(|_| "manifest.json.minisig is not text".to_string())?;
+        sign::verify(pk, &text, &sig).map_err(|e| format!("manifest.json: {e}"))?;
+    }
+    Ok((manifest, text))
 }
 
 fn serve_view_file(
@@ -306,22 +434,41 @@ fn serve_view_file(
         return not_found();
     }
     let dir = view_dir(&state.warehouse, list, id, &partner.id);
-    let Ok(manifest) = Manifest::read(&dir) else { return not_found() };
-    // Only the manifest, its signature and the files the manifest names.
-    let (path, sha256) = match file {
-        "manifest.json" | "manifest.json.minisig" => {
-            let p = dir.join(file);
-            match crate::stages::publish::files::sha256_file(&p) {
-                Ok((sha, _)) => (p, sha),
-                Err(_) => return not_found(),
-            }
+    let (manifest, manifest_bytes) = match verified_manifest(state, &dir) {
+        Ok(m) => m,
+        Err(why) => {
+            tracing::error!(%list, publication = %id, partner = %partner.id, %why, "a view that does not verify is not served");
+            return not_found_because(format!("refused: {why}"));
         }
-        name => match manifest.file(name) {
-            Some(f) => (dir.join(&f.name), f.sha256.clone()),
-            None => return not_found(),
-        },
     };
-    let Ok(bytes) = std::fs::read(&path) else { return not_found() };
+    if let Err(why) = within_entitlement(&manifest, partner, list) {
+        return not_found_because(format!("entitlement: {why}"));
+    }
+    // Only the manifest, its signature and the files the manifest names.
+    let bytes = match file {
+        "manifest.json" => manifest_bytes,
+        "manifest.json.minisig" => match read_regular(&dir, file) {
+            Ok(b) => b,
+            Err(_) => return not_found(),
+        },
+        name => {
+            let Some(f) = manifest.file(name).filter(|f| plain_name(&f.name)) else { return not_found() };
+            let format = if f.name.ends_with(".csv") { Format::Csv } else { Format::Parquet };
+            if !partner.formats.contains(&format) {
+                return not_found_because(format!("entitlement: format {} not entitled", format.extension()));
+            }
+            let bytes = match read_regular(&dir, &f.name) {
+                Ok(b) => b,
+                Err(e) => return not_found_because(format!("refused: {}: {e}", f.name)),
+            };
+            if hex::encode(Sha256::digest(&bytes)) != f.sha256 {
+                tracing::error!(%list, publication = %id, file = %f.name, "a file differs from its manifest: not served");
+                return not_found_because(format!("refused: {} differs from its manifest", f.name));
+            }
+            bytes
+        }
+    };
+    let sha256 = hex::encode(Sha256::digest(&bytes));
     let etag = format!("\"{sha256}\"");
     let content_type = match file.rsplit('.').next() {
         Some("csv") => "text/csv; charset=utf-8",
@@ -423,8 +570,9 @@ pub fn parse_range(header: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
 }
 
 /// Serves until SIGINT or SIGTERM, then finishes the requests under way.
-pub async fn serve(state: Arc<ApiState>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(super::shutdown::signal()).await
+pub async fn serve(state: Arc<ApiState>, listener: tokio::net::TcpListener, limits: Limits) -> std::io::Result<()> {
+    let rates = state.rates.clone();
+    listener::serve(listener, router(state), limits, rates, super::shutdown::signal()).await
 }
 
 #[cfg(test)]

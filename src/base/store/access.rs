@@ -4,6 +4,7 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::{now, Result, Store};
+use crate::base::printable::printable;
 
 /// A line to append to the audit log: who (a partner or an officer, or
 /// nobody), what request, the answer.
@@ -28,6 +29,9 @@ pub struct AuditRow {
     pub bytes: i64,
     pub detail: Option<String>,
 }
+
+/// The longest request path the audit log keeps, in bytes.
+pub(crate) const MAX_AUDIT_PATH: usize = 1024;
 
 /// A partner token as stored: its id, partner and state.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,11 +95,18 @@ impl Store {
     }
 
     /// Appends one line to the audit log.
+    ///
+    /// Text from requests is stored with control and bidirectional
+    /// characters escaped (a login id with a newline cannot forge a line),
+    /// and cut: a path at 1,024 bytes, an actor at 128, a detail at 2,048.
     pub fn audit(&self, entry: &AuditEntry) -> Result<()> {
+        let actor = entry.actor.map(|a| printable(a, 128));
+        let (method, path) = (printable(entry.method, 16), printable(entry.path, MAX_AUDIT_PATH));
+        let detail = entry.detail.map(|d| printable(d, 2048));
         self.connection()
             .execute(
                 "INSERT INTO audit (at, actor, method, path, status, bytes, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![now(), entry.actor, entry.method, entry.path, entry.status, entry.bytes as i64, entry.detail],
+                params![now(), actor, method, path, entry.status, entry.bytes as i64, detail],
             )
             .map_err(self.err("append to the audit log"))?;
         Ok(())

@@ -133,7 +133,49 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 5: removed officers stay on record (their decisions name them)
     "ALTER TABLE officers ADD COLUMN removed_at TEXT;",
+    // 6: the audit log leaves the database only as a signed archive
+    // (`credence audit archive`): rows of an archive being rotated may be
+    // deleted, no others.
+    "CREATE TABLE audit_archives (
+        archive_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        first_audit_id INTEGER NOT NULL,
+        last_audit_id INTEGER NOT NULL,
+        rows INTEGER NOT NULL,
+        file TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        archived_by TEXT NOT NULL,
+        archived_at TEXT NOT NULL,
+        rotating INTEGER NOT NULL DEFAULT 1 CHECK (rotating IN (0, 1))
+    );
+    CREATE TRIGGER audit_archives_are_never_deleted BEFORE DELETE ON audit_archives
+        BEGIN SELECT RAISE(ABORT, 'the record of audit archives is append-only'); END;
+    CREATE TRIGGER audit_archives_only_finish_rotating BEFORE UPDATE ON audit_archives
+        WHEN NOT (OLD.rotating = 1 AND NEW.rotating = 0 AND NEW.file = OLD.file AND NEW.sha256 = OLD.sha256
+                  AND NEW.first_audit_id = OLD.first_audit_id AND NEW.last_audit_id = OLD.last_audit_id)
+        BEGIN SELECT RAISE(ABORT, 'the record of audit archives is append-only'); END;
+    DROP TRIGGER audit_is_never_deleted;
+    CREATE TRIGGER audit_is_never_deleted BEFORE DELETE ON audit
+        WHEN NOT EXISTS (SELECT 1 FROM audit_archives
+                         WHERE rotating = 1 AND OLD.audit_id BETWEEN first_audit_id AND last_audit_id)
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: rows leave it only through credence audit archive'); END;",
 ];
+
+/// Creates the database file with mode 0600 if absent, and sets 0600 on it
+/// and on its WAL and shared-memory files if they exist.
+fn owner_only(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if !path.exists() {
+        std::fs::OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(path)?;
+    }
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let p = path.with_file_name(format!("{name}{suffix}"));
+        if p.exists() {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
+}
 
 /// An open operational database.
 pub struct Store {
@@ -148,6 +190,20 @@ pub(crate) fn now() -> String {
 impl Store {
     /// Opens (creating if needed) and migrates the database.
     pub fn open(path: &Path) -> Result<Store> {
+        Store::open_waiting(path, Duration::from_secs(30))
+    }
+
+    /// Opens the database for a server: a busy database makes a request
+    /// fail after a second (503), never hold it for long.
+    pub fn open_for_requests(path: &Path) -> Result<Store> {
+        Store::open_waiting(path, Duration::from_secs(1))
+    }
+
+    /// Opens (creating if needed) and migrates the database; a statement
+    /// waits at most `busy` for another process's write lock. The database
+    /// and its WAL files are readable by their owner only (0600): they hold
+    /// password and session hashes and the audit log.
+    pub fn open_waiting(path: &Path, busy: Duration) -> Result<Store> {
         let shown = path.display().to_string();
         let err = |operation| {
             let shown = shown.clone();
@@ -156,8 +212,11 @@ impl Store {
         if let Some(parent) = path.parent() {
             let _ = std::fs::create_dir_all(parent);
         }
+        owner_only(path).map_err(|_| {
+            err("make the database readable by its owner only")(rusqlite::Error::InvalidPath(path.to_path_buf()))
+        })?;
         let mut conn = Connection::open(path).map_err(err("open"))?;
-        conn.busy_timeout(Duration::from_secs(30)).map_err(err("set busy timeout"))?;
+        conn.busy_timeout(busy).map_err(err("set busy timeout"))?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(err("enable WAL"))?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err("enable foreign keys"))?;
         // The version is read under the write lock, so that two processes
@@ -170,6 +229,9 @@ impl Store {
             tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(err("record schema version"))?;
         }
         tx.commit().map_err(err("commit migration"))?;
+        owner_only(path).map_err(|_| {
+            err("make the database readable by its owner only")(rusqlite::Error::InvalidPath(path.to_path_buf()))
+        })?;
         Ok(Store { conn: Mutex::new(conn), path: shown })
     }
 

@@ -138,6 +138,49 @@ pub struct ServeArgs {
     pub partners: Option<PathBuf>,
     #[arg(long)]
     pub policy: Option<PathBuf>,
+    /// The regulator's minisign public key: every manifest served must
+    /// verify with it (without one, only the hashes are checked).
+    #[arg(long, env = "CREDENCE_PUBLIC_KEY")]
+    pub public_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// The limits of each listener (serve/listener.rs); the defaults are far
+/// above a partner's sync or an officer's work.
+#[derive(Args, Clone)]
+pub struct LimitArgs {
+    /// Connections open at once per listener.
+    #[arg(long, default_value_t = 256)]
+    pub max_connections: usize,
+    /// Seconds to send a request's headers.
+    #[arg(long, default_value_t = 10)]
+    pub header_timeout_seconds: u64,
+    /// Seconds a connection may stay silent or stall.
+    #[arg(long, default_value_t = 60)]
+    pub idle_timeout_seconds: u64,
+    /// Requests per minute from one address.
+    #[arg(long, default_value_t = 1200)]
+    pub rate_per_address: u32,
+    /// Requests per minute from one address without a valid token or session.
+    #[arg(long, default_value_t = 60)]
+    pub rate_unauthenticated: u32,
+    /// Requests per minute with one partner token.
+    #[arg(long, default_value_t = 1200)]
+    pub rate_per_token: u32,
+}
+
+impl LimitArgs {
+    pub fn limits(&self) -> credence::serve::listener::Limits {
+        credence::serve::listener::Limits {
+            max_connections: self.max_connections.max(1),
+            header_read_timeout: std::time::Duration::from_secs(self.header_timeout_seconds.max(1)),
+            idle_timeout: std::time::Duration::from_secs(self.idle_timeout_seconds.max(1)),
+            per_address_per_minute: self.rate_per_address,
+            unauthenticated_per_address_per_minute: self.rate_unauthenticated,
+            per_token_per_minute: self.rate_per_token,
+        }
+    }
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]

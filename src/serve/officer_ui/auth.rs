@@ -72,7 +72,12 @@ pub(crate) async fn sessions(State(state): State<Arc<UiState>>, mut req: Request
         },
     };
     let public = path == "/login" || path.starts_with("/static/") || path == "/healthz" || path == "/favicon.ico";
-    let response = if let Some(e) = failed {
+    let peer = crate::serve::listener::Peer::of(&req);
+    let response = if !state.rates.address(peer) {
+        let mut r = (StatusCode::TOO_MANY_REQUESTS, "too many requests: slow down\n").into_response();
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        r
+    } else if let Some(e) = failed {
         e.into_response()
     } else if method == Method::POST && cross_site(req.headers()) {
         forbidden(&state, "bad_form")
@@ -106,7 +111,9 @@ pub(crate) async fn sessions(State(state): State<Arc<UiState>>, mut req: Request
         bytes,
         detail: detail.as_deref(),
     }) {
-        tracing::error!(error = %e, "audit log write failed");
+        // Fail closed: what the request asked for is not given without its audit row.
+        tracing::error!(error = %e, "audit log write failed: the request is refused");
+        return (StatusCode::SERVICE_UNAVAILABLE, "the audit log cannot be written: try again later\n").into_response();
     }
     response
 }

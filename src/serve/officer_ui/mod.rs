@@ -23,6 +23,7 @@ use crate::base::store::Store;
 use crate::base::warehouse::Warehouse;
 use crate::config::policy::Policy;
 use crate::officer::accounts::Role;
+use crate::serve::listener::{Limits, RateLimits};
 pub use messages::Messages;
 
 const CSS: &str = include_str!("assets/app.css");
@@ -36,6 +37,8 @@ pub struct UiState {
     pub messages: Messages,
     /// A session ends after this long without a request.
     pub idle_seconds: i64,
+    /// Request-rate limits of the pages' listener.
+    pub rates: Arc<RateLimits>,
 }
 
 /// The logged-in officer of a request.
@@ -74,8 +77,9 @@ pub fn router(state: Arc<UiState>) -> Router {
 }
 
 /// Serves the officer pages until SIGINT or SIGTERM.
-pub async fn serve(state: Arc<UiState>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(crate::serve::shutdown::signal()).await
+pub async fn serve(state: Arc<UiState>, listener: tokio::net::TcpListener, limits: Limits) -> std::io::Result<()> {
+    let rates = state.rates.clone();
+    crate::serve::listener::serve(listener, router(state), limits, rates, crate::serve::shutdown::signal()).await
 }
 
 #[cfg(test)]

@@ -54,7 +54,8 @@ fn fixture(idle_seconds: i64) -> Fixture {
     for (id, role) in [("olga", "officer"), ("sam", "senior"), ("ada", "auditor")] {
         store.put_officer(id, role, &hash_password(PASSWORD).unwrap()).unwrap();
     }
-    let state = Arc::new(UiState { warehouse: wh, policy, store, messages: Messages::english(), idle_seconds });
+    let rates = Arc::new(crate::serve::listener::RateLimits::new(&Default::default()));
+    let state = Arc::new(UiState { warehouse: wh, policy, store, messages: Messages::english(), idle_seconds, rates });
     Fixture { _dir: dir, state }
 }
 

@@ -272,6 +272,10 @@ pub struct Manifest {
     pub partner: Option<String>,
     /// The partner's region code prefixes (empty: every region).
     pub regions: Vec<String>,
+    /// The entries columns the files carry (absent in manifests written
+    /// before views were checked at serve time: every column).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Vec<String>>,
     pub inputs: Vec<InputInfo>,
     pub files: Vec<FileInfo>,
     pub counts: Counts,

@@ -325,6 +325,7 @@ fn write_view(
         },
         partner: partner.map(str::to_string),
         regions: view.regions.to_vec(),
+        columns: Some(view.columns.to_vec()),
         inputs: input.inputs.clone(),
         files: written,
         counts: counts.clone(),

@@ -8,6 +8,7 @@ use chrono::Datelike;
 
 use crate::base::contract::{Check, Column, ColumnType, Contract, FaultCode};
 use crate::base::ids::{days_to_date, entity_check_char, is_entity_id, is_person_id, is_six_digits, AsOf};
+use crate::base::printable::is_unsafe_char;
 
 /// The first rule a row breaks: its code and a message naming the column,
 /// the rule, the expected and the found.
@@ -265,12 +266,6 @@ fn money(raw: i128) -> String {
 /// Empty, or only white space (any Unicode white space) and zero-width characters.
 pub(super) fn blank(v: &str) -> bool {
     v.chars().all(|c| c.is_whitespace() || matches!(c, '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}'))
-}
-
-/// A character no text value may hold: C0 and C1 controls, and the
-/// bidirectional overrides and isolates (U+202A–U+202E, U+2066–U+2069).
-pub(crate) fn is_unsafe_char(c: char) -> bool {
-    matches!(c as u32, 0x00..=0x1F | 0x7F..=0x9F | 0x202A..=0x202E | 0x2066..=0x2069)
 }
 
 /// The first unsafe character of `v` and its position, if any.

@@ -7,6 +7,7 @@ use credence::base::store::Store;
 use credence::base::warehouse::Warehouse;
 use credence::config::partners;
 use credence::run::load_policy;
+use credence::serve::listener::RateLimits;
 use credence::serve::{officer_ui, partner_api};
 
 use super::runtime;
@@ -25,13 +26,28 @@ pub fn serve(args: &ServeArgs) -> CommandResult {
         Some(f) => officer_ui::Messages::load(f)?,
         None => officer_ui::Messages::english(),
     };
-    let api = Arc::new(partner_api::ApiState { warehouse: wh.clone(), partners, store: Store::open(&wh.database())? });
+    let public_key = match &args.public_key {
+        Some(p) => Some(credence::base::sign::load_public_key(p)?),
+        None => {
+            tracing::warn!("no --public-key: manifests are served after checking their hashes, not their signatures");
+            None
+        }
+    };
+    let limits = args.limits.limits();
+    let api = Arc::new(partner_api::ApiState {
+        warehouse: wh.clone(),
+        partners,
+        store: Store::open_for_requests(&wh.database())?,
+        rates: Arc::new(RateLimits::new(&limits)),
+        public_key,
+    });
     let ui = Arc::new(officer_ui::UiState {
         warehouse: wh.clone(),
         policy,
-        store: Store::open(&wh.database())?,
+        store: Store::open_for_requests(&wh.database())?,
         messages,
         idle_seconds: args.ui_idle_minutes * 60,
+        rates: Arc::new(RateLimits::new(&limits)),
     });
     runtime(2)?.block_on(async {
         let mut servers = Vec::new();
@@ -40,14 +56,14 @@ pub fn serve(args: &ServeArgs) -> CommandResult {
             let addr = listener.local_addr()?;
             tracing::info!(%addr, "partner API listening");
             println!("partner API listening on http://{addr}/api/v1/ (health: /healthz)");
-            servers.push(tokio::spawn(partner_api::serve(api, listener)));
+            servers.push(tokio::spawn(partner_api::serve(api, listener, limits.clone())));
         }
         if let Some(listen) = &args.ui_listen {
             let listener = tokio::net::TcpListener::bind(listen).await.context(format!("listening on {listen}"))?;
             let addr = listener.local_addr()?;
             tracing::info!(%addr, "officer pages listening");
             println!("officer pages on http://{addr}/");
-            servers.push(tokio::spawn(officer_ui::serve(ui, listener)));
+            servers.push(tokio::spawn(officer_ui::serve(ui, listener, limits.clone())));
         }
         for s in servers {
             s.await.map_err(|e| Failure::input(format!("a server task ended: {e}")))??;
