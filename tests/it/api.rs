@@ -23,14 +23,15 @@ const PARTNERS: &str = r#"partners:
   - { id: beta, name: Beta office, lists: [watch], columns: [entity_id, region], formats: [csv], regions: ["44"] }
 "#;
 
-struct Api {
-    _dir: tempfile::TempDir,
-    root: std::path::PathBuf,
-    server: Server,
-    alpha: String,
-    beta: String,
+pub(crate) struct Api {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) root: std::path::PathBuf,
+    pub(crate) server: Server,
+    pub(crate) alpha: String,
+    pub(crate) beta: String,
     revoked: String,
     agent: ureq::Agent,
+    pub(crate) policy: String,
 }
 
 fn policy_with_two_lists(dir: &Path) -> String {
@@ -44,7 +45,7 @@ fn policy_with_two_lists(dir: &Path) -> String {
     path.to_str().unwrap().to_string()
 }
 
-fn setup() -> Api {
+pub(crate) fn setup() -> Api {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("wh");
     let r = root.to_str().unwrap();
@@ -66,11 +67,16 @@ fn setup() -> Api {
     ok(&["partners", "token", "revoke", "3", "--warehouse", r]);
     let server = Server::start(&root, &["--partners", p, "--policy", &policy]);
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    Api { _dir: dir, root, server, alpha, beta, revoked, agent }
+    Api { dir, root, server, alpha, beta, revoked, agent, policy }
 }
 
 impl Api {
-    fn get(&self, path: &str, token: Option<&str>, headers: &[(&str, &str)]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    pub(crate) fn get(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Vec<(String, String)>, Vec<u8>) {
         let mut req = self.agent.get(format!("{}{path}", self.server.base));
         if let Some(t) = token {
             req = req.header("Authorization", format!("Bearer {t}"));
@@ -89,7 +95,7 @@ impl Api {
         (status, hs, body)
     }
 
-    fn status(&self, path: &str, token: Option<&str>) -> u16 {
+    pub(crate) fn status(&self, path: &str, token: Option<&str>) -> u16 {
         self.get(path, token, &[]).0
     }
 
@@ -105,7 +111,7 @@ impl Api {
     }
 }
 
-fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(h: &'a [(String, String)], name: &str) -> Option<&'a str> {
     h.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 

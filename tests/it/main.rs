@@ -6,6 +6,8 @@
 //! - `crash`: SIGKILL during runs never leaves a LATEST that does not verify.
 //! - `cli`: exit codes and messages of the commands, what a failed run
 //!   leaves behind.
+//! - `hardening`: attacks on the partner API: a held database lock, floods, narrowed
+//!   entitlements, tampered and symlinked files, slow and surplus connections.
 //! - `golden`: a fixed generated warehouse scored end to end, compared with
 //!   the files under `tests/golden/` (regenerate with `UPDATE_GOLDEN=1`).
 //! - `lists`: joint members, restrictions and officer decisions across nightly runs.
@@ -18,6 +20,7 @@ mod browser;
 mod cli;
 mod crash;
 mod golden;
+mod hardening;
 mod lists;
 mod publication;
 mod rerun;

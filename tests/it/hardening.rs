@@ -1,0 +1,202 @@
+//! Attacks on the partner API, each reproduced against a real server on
+//! 127.0.0.1 (issue: no open doors, no trust in what is on disk).
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use crate::api::setup;
+use crate::support::{ok, Server};
+
+const ENTRIES: &str = "/api/v1/lists/serious-dishonesty/latest/entries.csv";
+
+/// Regression: with the database locked, downloads were served with no
+/// audit row, and every request stalled 30 s. Now a request whose audit
+/// row cannot be written is refused with 503, quickly.
+#[test]
+fn the_audit_log_fails_closed_behind_a_held_database_lock() {
+    let api = setup();
+    assert_eq!(api.status(ENTRIES, Some(&api.alpha)), 200);
+    let holder = rusqlite::Connection::open(api.root.join("credence.db")).unwrap();
+    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    for path in [ENTRIES, "/healthz"] {
+        let started = Instant::now();
+        let (status, _, body) = api.get(path, Some(&api.alpha), &[]);
+        assert_eq!(status, 503, "{path}: {}", String::from_utf8_lossy(&body));
+        assert!(!String::from_utf8_lossy(&body).contains("entity_id"), "nothing of the file is sent");
+        assert!(started.elapsed() < Duration::from_secs(5), "{path} answered in {:?}", started.elapsed());
+    }
+    holder.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(api.status(ENTRIES, Some(&api.alpha)), 200);
+}
+
+/// Regression: 637 requests of 60,000-character paths grew the database
+/// by 36 MB. Paths are capped, and unauthenticated requests are
+/// rate-limited per address.
+#[test]
+fn long_paths_are_capped_and_unauthenticated_floods_are_slowed() {
+    let api = setup();
+    let db = api.root.join("credence.db");
+    let size = |p: &std::path::Path| {
+        ["", "-wal"]
+            .iter()
+            .map(|s| std::fs::metadata(format!("{}{s}", p.display())).map(|m| m.len()).unwrap_or(0))
+            .sum::<u64>()
+    };
+    let before = size(&db);
+    let long = format!("/api/v1/{}", "a".repeat(60_000));
+    let mut statuses = Vec::new();
+    for _ in 0..100 {
+        statuses.push(api.status(&long, None));
+    }
+    assert!(statuses.contains(&401), "{statuses:?}");
+    assert!(statuses.contains(&429), "unauthenticated requests are rate-limited: {statuses:?}");
+    let grown = size(&db) - before;
+    // Before the cap: about 57 KB per request (36.7 MB for 637). Now a row
+    // holds at most 1 KB of path; the WAL adds its page frames.
+    assert!(grown < 100 * 20_000, "100 long requests grew the database and its WAL by {grown} bytes");
+    let audit = ok(&["audit", "--warehouse", api.root.to_str().unwrap(), "--limit", "1"]);
+    assert!(audit.contains("…[") && audit.len() < 1500, "the stored path is cut: {audit}");
+}
+
+/// Regression: views are cut at publication time and `serve` checked only
+/// the list, so a partner whose columns or regions were narrowed kept the
+/// wider view. A view wider than today's entitlement gets 404, audited.
+#[test]
+fn a_narrowed_entitlement_is_enforced_at_serve_time() {
+    let mut api = setup();
+    api.server.stop();
+    let narrowed = api.dir.path().join("narrowed.yaml");
+    std::fs::write(
+        &narrowed,
+        r#"partners:
+  - { id: alpha, name: Alpha bureau, lists: [serious-dishonesty], columns: [entity_id, listed_since], formats: [csv, parquet] }
+  - { id: beta, name: Beta office, lists: [watch], columns: [entity_id, region], formats: [csv], regions: ["4401"] }
+"#,
+    )
+    .unwrap();
+    let server = Server::start(&api.root, &["--partners", narrowed.to_str().unwrap(), "--policy", &api.policy]);
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let get = |path: &str, token: &str| {
+        agent
+            .get(format!("{}{path}", server.base))
+            .header("Authorization", format!("Bearer {token}"))
+            .call()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(get(ENTRIES, &api.alpha), 404, "alpha's view has name and region, no longer entitled");
+    assert_eq!(get("/api/v1/lists/watch/latest/entries.csv", &api.beta), 404, "beta's view covers all of 44");
+    assert_eq!(get("/api/v1/lists/serious-dishonesty/publications/2026-11-26/entries.parquet", &api.alpha), 404);
+    let audit = ok(&["audit", "--warehouse", api.root.to_str().unwrap(), "--limit", "3"]);
+    assert!(audit.contains("entitlement: the view has column name"), "{audit}");
+    assert!(audit.contains("entitlement: the view has region 44"), "{audit}");
+}
+
+/// Regression: the API trusted file names in manifests on disk and
+/// followed symlinks. A file is served only if it is a regular file whose
+/// bytes have the SHA-256 its verified manifest names.
+#[test]
+fn tampered_and_symlinked_view_files_are_not_served() {
+    let mut api = setup();
+    let view = api.root.join("published/serious-dishonesty/2026-11-27/partners/alpha");
+    let csv = view.join("entries.csv");
+    let good = std::fs::read(&csv).unwrap();
+    let mut bad = good.clone();
+    bad.extend_from_slice(b"91350100M000100Y43,Forged Co,650100,2026-01-01\r\n");
+    std::fs::write(&csv, &bad).unwrap();
+    assert_eq!(api.status(ENTRIES, Some(&api.alpha)), 404, "bytes that differ from the manifest");
+    std::fs::remove_file(&csv).unwrap();
+    std::os::unix::fs::symlink(api.root.join("published/serious-dishonesty/2026-11-27/entries.csv"), &csv).unwrap();
+    assert_eq!(api.status(ENTRIES, Some(&api.alpha)), 404, "a symlink is refused");
+    std::fs::remove_file(&csv).unwrap();
+    std::fs::write(&csv, &good).unwrap();
+    assert_eq!(api.status(ENTRIES, Some(&api.alpha)), 200);
+
+    // With the public key, a manifest edited on disk does not verify: nothing of its view is served.
+    api.server.stop();
+    let public = api.dir.path().join("test.pub");
+    let server = Server::start(
+        &api.root,
+        &[
+            "--partners",
+            api.dir.path().join("partners.yaml").to_str().unwrap(),
+            "--policy",
+            &api.policy,
+            "--public-key",
+            public.to_str().unwrap(),
+        ],
+    );
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let get = |path: &str| {
+        let mut r = agent
+            .get(format!("{}{path}", server.base))
+            .header("Authorization", format!("Bearer {}", api.alpha))
+            .call()
+            .unwrap();
+        let publication = r.headers().get("x-credence-publication").map(|v| v.to_str().unwrap().to_string());
+        (r.status().as_u16(), publication, r.body_mut().read_to_vec().unwrap())
+    };
+    let (status, publication, _) = get(ENTRIES);
+    assert_eq!((status, publication.as_deref()), (200, Some("2026-11-27")), "latest names its publication");
+    let manifest = view.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, text.replace("\"entries\": ", "\"entries\":  ")).unwrap();
+    assert_eq!(get(ENTRIES).0, 404, "a manifest whose signature fails");
+    assert_eq!(get("/api/v1/lists/serious-dishonesty/latest/manifest.json").0, 404);
+}
+
+/// Regression: 300 half-open sockets exhausted the file descriptors: no
+/// header-read timeout, no connection cap. Slow senders are cut, extra
+/// connections closed, and a normal client is served afterwards.
+#[test]
+fn slow_and_surplus_connections_are_cut() {
+    let api = setup();
+    let mut server = Server::start(
+        &api.root,
+        &[
+            "--partners",
+            api.dir.path().join("partners.yaml").to_str().unwrap(),
+            "--policy",
+            &api.policy,
+            "--max-connections",
+            "4",
+            "--header-timeout-seconds",
+            "1",
+            "--idle-timeout-seconds",
+            "2",
+        ],
+    );
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut slow: Vec<TcpStream> = (0..4)
+        .map(|_| {
+            let mut s = TcpStream::connect(&addr).unwrap();
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut surplus = TcpStream::connect(&addr).unwrap();
+    surplus.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = surplus.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut buf = Vec::new();
+    let _ = surplus.read_to_end(&mut buf);
+    assert!(buf.is_empty(), "a fifth connection is closed unanswered");
+    for s in &mut slow {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let started = Instant::now();
+        let mut b = Vec::new();
+        let _ = s.read_to_end(&mut b);
+        assert!(started.elapsed() < Duration::from_secs(8), "a slow sender is cut by the header timeout");
+    }
+    let idle = TcpStream::connect(&addr).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let started = Instant::now();
+    let mut b = Vec::new();
+    let _ = (&idle).read_to_end(&mut b);
+    assert!(started.elapsed() < Duration::from_secs(8), "a silent connection is cut by the idle timeout");
+    let ok = ureq::get(format!("{}/healthz", server.base)).call().unwrap().body_mut().read_to_string().unwrap();
+    assert_eq!(ok, "ok\n", "served once the slow ones are gone");
+    assert!(server.stop().success());
+}
