@@ -112,6 +112,11 @@ impl Signer {
         }
     }
 
+    /// The public half of the key, to check what was signed with it.
+    pub fn public_key(&self) -> Option<&PublicKey> {
+        self.pk.as_ref()
+    }
+
     /// The minisign signature file content for `data`.
     pub fn sign(&self, data: &[u8], trusted_comment: &str) -> Result<String, SignError> {
         let sig = minisign::sign(

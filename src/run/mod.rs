@@ -374,7 +374,7 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     let mut listings = Vec::new();
     let span = info_span!("step", name = "lists").entered();
     for list in &policy.lists {
-        let previous = publish::previous(wh, &list.id)?;
+        let previous = publish::previous(wh, &list.id, opts.signer.as_ref().and_then(|s| s.public_key()))?;
         let (rows, related, summary) =
             list_step(opts, &inputs, &scored, &graph, &registry, &book, list, previous.as_ref());
         let dir = wh

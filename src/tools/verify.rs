@@ -6,7 +6,9 @@ use std::path::Path;
 
 use crate::base::error::{Classify, ErrorKind};
 use crate::base::sign;
-use crate::stages::publish::files::{sha256_file, Manifest};
+use crate::stages::publish::check::{check, Expect};
+use crate::stages::publish::entries::PublicationId;
+use crate::stages::publish::files::Manifest;
 
 /// What was checked, or every problem found.
 #[derive(Debug)]
@@ -28,41 +30,18 @@ impl Classify for VerifyFailed {
     }
 }
 
-/// Verifies the publication (or partner view) in `dir` with the public key file `key`.
-pub fn verify(dir: &Path, key: &Path) -> Result<Verified, VerifyFailed> {
-    let manifest = Manifest::read(dir).map_err(|e| VerifyFailed { problems: vec![e.to_string()] })?;
-    let mut problems = Vec::new();
-    for f in &manifest.files {
-        let path = dir.join(&f.name);
-        match sha256_file(&path) {
-            Err(e) => problems.push(format!("{}: {e}", f.name)),
-            Ok((sha, bytes)) => {
-                if bytes != f.bytes {
-                    problems.push(format!("{}: {bytes} bytes, the manifest says {}", f.name, f.bytes));
-                }
-                if sha != f.sha256 {
-                    problems.push(format!("{}: SHA-256 {sha}, the manifest says {}", f.name, f.sha256));
-                }
-            }
-        }
-    }
+/// Verifies the publication (or partner view) in `dir` with the public key
+/// file `key`: the signature, every file's size and hash, no file the
+/// manifest does not name, every partner view of a whole publication, and
+/// (when given) that the manifest names `list` and `id`.
+pub fn verify(dir: &Path, key: &Path, list: Option<&str>, id: Option<PublicationId>) -> Result<Verified, VerifyFailed> {
+    let fail = |problems| VerifyFailed { problems };
+    let pk = sign::load_public_key(key).map_err(|e| fail(vec![e.to_string()]))?;
+    let head = Manifest::read(dir).map_err(|e| fail(vec![e.to_string()]))?;
+    let expect = Expect { list, id, partner: head.partner.as_deref() };
+    let manifest = check(dir, Some(&pk), expect).map_err(fail)?;
     if !manifest.signed {
-        problems.push("the manifest says the publication is unsigned".to_string());
-    } else {
-        let checked = sign::load_public_key(key).and_then(|pk| {
-            let data = std::fs::read(dir.join("manifest.json"))
-                .map_err(|source| sign::SignError::Io { path: "manifest.json".into(), source })?;
-            let sig = std::fs::read_to_string(dir.join("manifest.json.minisig"))
-                .map_err(|source| sign::SignError::Io { path: "manifest.json.minisig".into(), source })?;
-            sign::verify(&pk, &data, &sig)
-        });
-        if let Err(e) = checked {
-            problems.push(format!("manifest.json: {e}"));
-        }
+        return Err(fail(vec!["the manifest says the publication is unsigned".to_string()]));
     }
-    if problems.is_empty() {
-        Ok(Verified { files: manifest.files.len(), manifest })
-    } else {
-        Err(VerifyFailed { problems })
-    }
+    Ok(Verified { files: manifest.files.len(), manifest })
 }

@@ -323,3 +323,86 @@ fn copy_dir(from: &Path, to: &Path) {
         std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
     }
 }
+
+/// Regression: a run built on whatever was in the previous publication's
+/// folder: an entity added by hand to `entries.parquet` (or a backdated
+/// `listed_since`) was carried into the next publication and signed. The
+/// previous publication is checked first; the run refuses and LATEST stays.
+#[test]
+fn a_run_refuses_to_build_on_a_tampered_previous_publication() {
+    let n = Nightly::new();
+    night(&n, "2026-11-20", "active", "effective");
+    n.run("2026-11-20");
+    n.confirm_all();
+    n.run("2026-11-20");
+    let entries = n.pub_dir("2026-11-20.2").join("entries.parquet");
+    let good = std::fs::read(&entries).unwrap();
+    // Rewrite the entries with one more, forged, row: a valid Parquet file.
+    let batches = credence::base::parquet_io::read_parquet(&entries).unwrap();
+    let forged =
+        arrow::compute::concat_batches(&batches[0].schema(), &[batches[0].clone(), batches[0].slice(0, 1)]).unwrap();
+    credence::base::parquet_io::write_parquet(&entries, forged.schema(), &[forged]).unwrap();
+    night(&n, "2026-11-21", "active", "effective");
+    let o = credence(&["run", "--warehouse", n.root(), "--as-of", "2026-11-21", "--signing-key", &n.sk]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the previous publication 2026-11-20.2 of serious-dishonesty does not match its manifest")
+            && stderr(&o).contains("entries.parquet: SHA-256"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(n.latest(), "2026-11-20.2", "nothing was published");
+
+    // An edited manifest (to hide the edit) fails its signature instead.
+    let manifest = n.pub_dir("2026-11-20.2").join("manifest.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let m: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let old = m["files"].as_array().unwrap().iter().find(|f| f["name"] == "entries.parquet").unwrap()["sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let new = credence::stages::publish::files::sha256_file(&entries).unwrap().0;
+    let size = std::fs::metadata(&entries).unwrap().len();
+    let edited =
+        text.replace(&old, &new).replacen(&format!("\"bytes\": {}", good.len()), &format!("\"bytes\": {size}"), 1);
+    std::fs::write(&manifest, edited).unwrap();
+    let o = credence(&["run", "--warehouse", n.root(), "--as-of", "2026-11-21", "--signing-key", &n.sk]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("manifest.json: the signature does not verify"), "{}", stderr(&o));
+    // Without the key, a signed publication cannot be checked: refused too.
+    let o = credence(&["run", "--warehouse", n.root(), "--as-of", "2026-11-21", "--unsigned"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(n.latest(), "2026-11-20.2");
+}
+
+/// Regression: `verify` accepted another publication's files copied into a
+/// folder, ignored extra files and skipped partner views.
+#[test]
+fn verify_checks_the_list_and_id_extra_files_and_every_view() {
+    let n = Nightly::new();
+    night(&n, "2026-11-20", "active", "effective");
+    n.run("2026-11-20");
+    night(&n, "2026-11-21", "active", "effective");
+    n.run("2026-11-21");
+    let whole = n.pub_dir("2026-11-21");
+    ok(&["verify", whole.to_str().unwrap(), "--public-key", &n.pk, "--list", LIST, "--id", "2026-11-21"]);
+    // Another publication's files, offered as 2026-11-21.
+    let o =
+        credence(&["verify", n.pub_dir("2026-11-20").to_str().unwrap(), "--public-key", &n.pk, "--id", "2026-11-21"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("manifest.json: names publication 2026-11-20, expected 2026-11-21"), "{}", stderr(&o));
+    let o = credence(&["verify", whole.to_str().unwrap(), "--public-key", &n.pk, "--list", "watch"]);
+    assert!(stderr(&o).contains("names list serious-dishonesty, expected watch"), "{}", stderr(&o));
+    // An extra file.
+    std::fs::write(whole.join("extra.csv"), b"entity_id\n").unwrap();
+    let o = credence(&["verify", whole.to_str().unwrap(), "--public-key", &n.pk]);
+    assert!(stderr(&o).contains("FAILED: extra.csv: a file the manifest does not name"), "{}", stderr(&o));
+    std::fs::remove_file(whole.join("extra.csv")).unwrap();
+    // A partner view's file changed: the whole publication fails.
+    let view_csv = whole.join("partners/tax-bureau/entries.csv");
+    let mut bytes = std::fs::read(&view_csv).unwrap();
+    bytes.extend_from_slice(b"\r\n");
+    std::fs::write(&view_csv, bytes).unwrap();
+    let o = credence(&["verify", whole.to_str().unwrap(), "--public-key", &n.pk]);
+    assert!(stderr(&o).contains("FAILED: partners/tax-bureau/entries.csv: "), "{}", stderr(&o));
+}

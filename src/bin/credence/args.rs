@@ -89,6 +89,12 @@ pub enum Command {
         dir: PathBuf,
         #[arg(long)]
         public_key: PathBuf,
+        /// The list the publication must be of.
+        #[arg(long)]
+        list: Option<String>,
+        /// The publication id it must be, such as 2026-11-27 or 2026-11-27.2.
+        #[arg(long)]
+        id: Option<String>,
     },
     /// Record an officer's decision: confirm or reject a pending member, exempt or revoke an exemption.
     Decide(DecideArgs),

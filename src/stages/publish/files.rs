@@ -167,12 +167,22 @@ fn write_csv(path: &Path, batch: &RecordBatch) -> Result<(), csv::Error> {
     Ok(())
 }
 
+/// A CSV cell a spreadsheet would run as a formula (it begins with `=`,
+/// `+`, `-`, `@`, a tab or a carriage return) gets a `'` in front; the
+/// Parquet files keep the raw value.
+fn defused(text: String) -> String {
+    match text.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{text}"),
+        _ => text,
+    }
+}
+
 fn cell(a: &ArrayRef, r: usize) -> String {
     if a.is_null(r) {
         return String::new();
     }
     match a.data_type() {
-        DataType::Utf8 => a.as_string::<i32>().value(r).to_string(),
+        DataType::Utf8 => defused(a.as_string::<i32>().value(r).to_string()),
         DataType::Int32 => a.as_primitive::<Int32Type>().value(r).to_string(),
         DataType::Date32 => {
             days_to_date(a.as_primitive::<Date32Type>().value(r)).map(|d| d.to_string()).unwrap_or_default()
@@ -180,7 +190,7 @@ fn cell(a: &ArrayRef, r: usize) -> String {
         DataType::List(_) => {
             let v = a.as_list::<i32>().value(r);
             let s = v.as_string::<i32>();
-            (0..s.len()).map(|i| s.value(i)).collect::<Vec<_>>().join(";")
+            defused((0..s.len()).map(|i| s.value(i)).collect::<Vec<_>>().join(";"))
         }
         other => unreachable!("no {other} column in a publication"),
     }
@@ -297,5 +307,26 @@ impl Manifest {
 
     pub fn file(&self, name: &str) -> Option<&FileInfo> {
         self.files.iter().find(|f| f.name == name)
+    }
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use super::defused;
+
+    #[test]
+    fn formula_cells_are_defused_in_csv() {
+        for (raw, csv) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("+1", "'+1"),
+            ("-1", "'-1"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("Hai Na Trading", "Hai Na Trading"),
+            ("a=b", "a=b"),
+        ] {
+            assert_eq!(defused(raw.to_string()), csv);
+        }
     }
 }

@@ -18,6 +18,7 @@
 //! the ids up to it). Relied on: rename within a filesystem is atomic, and
 //! the staging area is on the warehouse's filesystem.
 
+pub mod check;
 pub mod entries;
 pub mod files;
 
@@ -26,6 +27,8 @@ use std::path::{Path, PathBuf};
 
 use entries::{Change, Entry, PublicationId, RemovalFacts};
 use files::{FileError, FileInfo, InputInfo, Manifest, PolicyInfo};
+
+use minisign::PublicKey;
 
 use crate::base::error::{Classify, ErrorKind};
 use crate::base::ids::AsOf;
@@ -46,6 +49,10 @@ pub enum PublishError {
     Io { what: String, source: std::io::Error },
     #[error("published/{list}/LATEST names '{found}', which is not a publication of the list")]
     BadLatest { list: String, found: String },
+    #[error("the previous publication {id} of {list} does not match its manifest; nothing is built on it:\n  - {}", problems.join("\n  - "))]
+    Tampered { list: String, id: PublicationId, problems: Vec<String> },
+    #[error("the previous publication {id} of {list} is signed: give the signing key (its public half checks the signature) before building on it")]
+    CannotVerify { list: String, id: PublicationId },
 }
 
 impl Classify for PublishError {
@@ -54,7 +61,9 @@ impl Classify for PublishError {
             PublishError::File(e) => e.kind(),
             PublishError::Sign(e) => e.kind(),
             PublishError::Io { source, .. } => Classify::kind(source),
-            PublishError::BadLatest { .. } => ErrorKind::Input,
+            PublishError::BadLatest { .. } | PublishError::Tampered { .. } | PublishError::CannotVerify { .. } => {
+                ErrorKind::Input
+            }
         }
     }
 }
@@ -104,10 +113,25 @@ pub struct Previous {
     pub entries: Vec<Entry>,
 }
 
-pub fn previous(wh: &Warehouse, list: &str) -> Result<Option<Previous>, PublishError> {
+/// The publication `LATEST` names, checked before anything builds on it:
+/// its files against its manifest, no file added, every partner view, and
+/// the signature with `key`. A signed publication cannot be checked
+/// without the key: that refuses too.
+pub fn previous(wh: &Warehouse, list: &str, key: Option<&PublicKey>) -> Result<Option<Previous>, PublishError> {
     let Some(id) = latest(wh, list)? else { return Ok(None) };
     let dir = folder(wh, list, id);
-    let manifest = Manifest::read(&dir)?;
+    let expect = check::Expect { list: Some(list), id: Some(id), partner: None };
+    let manifest = check::check(&dir, key, expect).map_err(|problems| PublishError::Tampered {
+        list: list.to_string(),
+        id,
+        problems,
+    })?;
+    if manifest.signed && key.is_none() {
+        return Err(PublishError::CannotVerify { list: list.to_string(), id });
+    }
+    if !manifest.signed {
+        tracing::warn!(%list, publication = %id, "the previous publication is unsigned: only its hashes were checked");
+    }
     let entries = files::read_entries(&dir.join("entries.parquet"))?;
     Ok(Some(Previous { id, manifest, entries }))
 }

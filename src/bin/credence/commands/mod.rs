@@ -34,7 +34,9 @@ pub fn dispatch(command: Command) -> CommandResult {
         Command::Partners { command } => partners::partners(command),
         Command::Audit { warehouse, limit } => partners::audit(&warehouse, limit),
         Command::Keys { command } => publication::keys(command),
-        Command::Verify { dir, public_key } => publication::verify(&dir, &public_key),
+        Command::Verify { dir, public_key, list, id } => {
+            publication::verify(&dir, &public_key, list.as_deref(), id.as_deref())
+        }
     }
 }
 

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use credence::base::sign;
+use credence::stages::publish::entries::PublicationId;
 use credence::tools::verify;
 
 use crate::args::KeysCommand;
@@ -30,8 +31,12 @@ pub fn keys(command: KeysCommand) -> CommandResult {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn verify(dir: &Path, public_key: &Path) -> CommandResult {
-    match verify::verify(dir, public_key) {
+pub fn verify(dir: &Path, public_key: &Path, list: Option<&str>, id: Option<&str>) -> CommandResult {
+    let id = match id {
+        Some(text) => Some(text.parse::<PublicationId>().map_err(Failure::usage)?),
+        None => None,
+    };
+    match verify::verify(dir, public_key, list, id) {
         Ok(v) => {
             println!(
                 "OK: publication {} of {}{}: {} files match the signed manifest",
