@@ -295,3 +295,49 @@ fn a_huge_predicate_is_refused_by_the_check_and_a_large_one_runs() {
         large.to_str().unwrap(),
     ]);
 }
+
+/// Regression: a full disk while writing a mart was reported as bad input
+/// (exit 1, not retried). It is worth retrying (exit 3), and the failed run
+/// leaves nothing half-written. Needs a small tmpfs (CI runs as root); the
+/// classification of ENOSPC itself is also a unit test (`base::error`).
+#[test]
+fn a_full_disk_is_worth_retrying_and_leaves_nothing_half_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    ok(&["gen", "--warehouse", src.to_str().unwrap(), "--entities", "3000", "--days", "1", "--seed", "3", "--as-of", D]);
+    let landing_bytes: u64 = walk(&src.join("landing")).iter().map(|p| std::fs::metadata(p).unwrap().len()).sum();
+    let mnt = dir.path().join("small");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let size = format!("size={}k", landing_bytes / 1024 + 256);
+    let mounted = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", &size, "tmpfs"]).arg(&mnt).status();
+    if !mounted.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: cannot mount a tmpfs here (not root?)");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mnt.clone());
+    let root = mnt.join("wh");
+    std::process::Command::new("cp").args(["-r"]).arg(&src).arg(&root).status().unwrap();
+    let o = credence(&["run", "--unsigned", "--warehouse", root.to_str().unwrap(), "--as-of", D]);
+    assert_eq!(o.status.code(), Some(3), "ENOSPC is worth retrying:\n{}", stderr(&o));
+    assert!(stderr(&o).contains("No space left on device"), "{}", stderr(&o));
+    assert!(!root.join("published").exists(), "nothing published");
+    assert!(!root.join("marts/scores").exists(), "no mart half-written");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.path().is_dir() {
+            out.extend(walk(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}
