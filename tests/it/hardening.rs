@@ -200,3 +200,56 @@ fn slow_and_surplus_connections_are_cut() {
     assert_eq!(ok, "ok\n", "served once the slow ones are gone");
     assert!(server.stop().success());
 }
+
+/// The audit log grows with every request and its rows are append-only:
+/// `credence audit archive` moves old rows to a signed Parquet file that
+/// minisign verifies, records the rotation in the log, and no other way
+/// deletes a row.
+#[test]
+fn the_audit_log_is_archived_to_a_signed_file_and_rotated() {
+    let mut api = setup();
+    for _ in 0..5 {
+        api.status(ENTRIES, Some(&api.alpha));
+    }
+    api.server.stop();
+    let root = api.root.to_str().unwrap();
+    let before = ok(&["audit", "--warehouse", root, "--limit", "1000"]).lines().count();
+    assert!(before >= 5);
+    let sk = api.dir.path().join("test.key");
+    let out = ok(&[
+        "audit",
+        "archive",
+        "--before",
+        "2999-01-01",
+        "--operator",
+        "ops-li",
+        "--signing-key",
+        sk.to_str().unwrap(),
+        "--warehouse",
+        root,
+    ]);
+    assert!(out.contains(&format!("archived {before} audit rows")), "{out}");
+    let after = ok(&["audit", "--warehouse", root, "--limit", "1000"]);
+    assert_eq!(after.lines().count(), 1, "only the rotation's own row is left: {after}");
+    assert!(after.contains("ops-li") && after.contains("credence audit archive") && after.contains("SHA-256"), "{after}");
+    let json = std::fs::read_dir(api.root.join("audit"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "json"))
+        .unwrap();
+    let verified = std::process::Command::new("minisign")
+        .args(["-Vm", json.to_str().unwrap(), "-p", api.dir.path().join("test.pub").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stderr));
+    let record: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let parquet = api.root.join("audit").join(record["file"].as_str().unwrap());
+    assert_eq!(credence::stages::publish::files::sha256_file(&parquet).unwrap().0, record["sha256"].as_str().unwrap());
+    let rows: usize = credence::base::parquet_io::read_parquet(&parquet).unwrap().iter().map(|b| b.num_rows()).sum();
+    assert_eq!(rows, before);
+    // Outside a rotation, rows still cannot be deleted.
+    let conn = rusqlite::Connection::open(api.root.join("credence.db")).unwrap();
+    let e = conn.execute("DELETE FROM audit", []).unwrap_err().to_string();
+    assert!(e.contains("rows leave it only through credence audit archive"), "{e}");
+}

@@ -135,4 +135,61 @@ impl Store {
             .map_err(self.err("read the audit log"))?;
         Ok(rows)
     }
+
+    /// The audit rows recorded before `before` (an RFC 3339 time), oldest first.
+    pub fn audit_before(&self, before: &str) -> Result<Vec<AuditRow>> {
+        let conn = self.connection();
+        let mut stmt = conn
+            .prepare(
+                "SELECT audit_id, at, actor, method, path, status, bytes, detail FROM audit
+                 WHERE at < ?1 ORDER BY audit_id",
+            )
+            .map_err(self.err("read the audit log"))?;
+        let rows = stmt
+            .query_map([before], |r| {
+                Ok(AuditRow {
+                    id: r.get(0)?,
+                    at: r.get(1)?,
+                    actor: r.get(2)?,
+                    method: r.get(3)?,
+                    path: r.get(4)?,
+                    status: r.get(5)?,
+                    bytes: r.get(6)?,
+                    detail: r.get(7)?,
+                })
+            })
+            .map_err(self.err("read the audit log"))?
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(self.err("read the audit log"))?;
+        Ok(rows)
+    }
+
+    /// Moves audit rows `first..=last` out of the database once their
+    /// archive (`file`, `sha256`) is written and flushed: in one
+    /// transaction, the archive is recorded, its rows deleted (the only
+    /// deletion the triggers allow), and a new audit row says who did it.
+    pub fn rotate_audit(&self, first: i64, last: i64, rows: u64, file: &str, sha256: &str, by: &str) -> Result<()> {
+        let mut conn = self.connection();
+        let tx = conn.transaction().map_err(self.err("begin the audit rotation"))?;
+        tx.execute(
+            "INSERT INTO audit_archives (first_audit_id, last_audit_id, rows, file, sha256, archived_by, archived_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![first, last, rows as i64, file, sha256, by, now()],
+        )
+        .map_err(self.err("record the audit archive"))?;
+        let archive = tx.last_insert_rowid();
+        let deleted = tx
+            .execute("DELETE FROM audit WHERE audit_id BETWEEN ?1 AND ?2", params![first, last])
+            .map_err(self.err("remove the archived audit rows"))?;
+        tx.execute("UPDATE audit_archives SET rotating = 0 WHERE archive_id = ?1", [archive])
+            .map_err(self.err("finish the audit rotation"))?;
+        let detail = format!("archived {deleted} audit rows {first}..{last} to {file} (SHA-256 {sha256})");
+        tx.execute(
+            "INSERT INTO audit (at, actor, method, path, status, bytes, detail) VALUES (?1, ?2, 'CLI', 'credence audit archive', 0, 0, ?3)",
+            params![now(), printable(by, 128), detail],
+        )
+        .map_err(self.err("append to the audit log"))?;
+        tx.commit().map_err(self.err("commit the audit rotation"))?;
+        Ok(())
+    }
 }

@@ -72,8 +72,11 @@ pub enum Command {
         #[command(subcommand)]
         command: PartnersCommand,
     },
-    /// Print the audit log, newest first.
+    /// Print the audit log, newest first; or archive and rotate it.
+    #[command(args_conflicts_with_subcommands = true)]
     Audit {
+        #[command(subcommand)]
+        command: Option<AuditCommand>,
         #[arg(long, default_value = "warehouse")]
         warehouse: PathBuf,
         #[arg(long, default_value_t = 50)]
@@ -264,6 +267,25 @@ pub enum TokenCommand {
     Revoke { token_id: i64 },
     /// Every token with its partner and state (never the token itself).
     List,
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Write the rows before a date to a signed Parquet file, then remove
+    /// them from the database (audited).
+    Archive {
+        /// Rows recorded before this date (YYYY-MM-DD) or time (RFC 3339).
+        #[arg(long)]
+        before: String,
+        /// Who archives (kept in the archive and in the audit log).
+        #[arg(long)]
+        operator: String,
+        /// The regulator's minisign secret key.
+        #[arg(long, env = "CREDENCE_SIGNING_KEY")]
+        signing_key: PathBuf,
+        #[arg(long, default_value = "warehouse")]
+        warehouse: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]

@@ -32,7 +32,8 @@ pub fn dispatch(command: Command) -> CommandResult {
             officer::explain(&entity, as_of, &warehouse, policy.as_deref(), json)
         }
         Command::Partners { command } => partners::partners(command),
-        Command::Audit { warehouse, limit } => partners::audit(&warehouse, limit),
+        Command::Audit { command: None, warehouse, limit } => partners::audit(&warehouse, limit),
+        Command::Audit { command: Some(command), .. } => partners::archive(command),
         Command::Keys { command } => publication::keys(command),
         Command::Verify { dir, public_key, list, id } => {
             publication::verify(&dir, &public_key, list.as_deref(), id.as_deref())

@@ -8,9 +8,10 @@ use credence::base::warehouse::Warehouse;
 use credence::config::partners;
 use credence::run::load_policy;
 use credence::serve::tokens::{new_token, token_hash};
+use credence::tools::audit_archive;
 
-use crate::args::{PartnersCommand, TokenCommand};
-use crate::failure::CommandResult;
+use crate::args::{AuditCommand, PartnersCommand, TokenCommand};
+use crate::failure::{CommandResult, Failure};
 
 pub fn partners(command: PartnersCommand) -> CommandResult {
     match command {
@@ -98,6 +99,29 @@ pub fn audit(warehouse: &Path, limit: usize) -> CommandResult {
             a.bytes,
             a.detail.map(|d| format!(" {d}")).unwrap_or_default()
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn archive(command: AuditCommand) -> CommandResult {
+    let AuditCommand::Archive { before, operator, signing_key, warehouse } = command;
+    if operator.trim().is_empty() {
+        return Err(Failure::usage("--operator must name who archives"));
+    }
+    let wh = Warehouse::new(&warehouse);
+    let store = Store::open(&wh.database())?;
+    let signer = credence::base::sign::Signer::load(&signing_key, std::env::var(credence::base::sign::PASSWORD_ENV).ok())?;
+    match audit_archive::archive(&wh, &store, &before, &signer, operator.trim())? {
+        None => println!("no audit row before {before}"),
+        Some((a, manifest)) => println!(
+            "archived {} audit rows ({} .. {}, {} to {}) to {} and removed them from the database",
+            a.rows,
+            a.first_audit_id,
+            a.last_audit_id,
+            a.first_at,
+            a.last_at,
+            manifest.display()
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }
