@@ -17,6 +17,7 @@ use crate::base::marts::registry::{self, RegistryFacts};
 use crate::base::marts::related::{self, RelatedRow};
 use crate::base::marts::scores::{self, ScoreRow};
 use crate::base::marts::{self, mart_error, records, MartError};
+use crate::base::printable::escaped;
 use crate::base::store::{Decision, Store};
 use crate::base::warehouse::Mart;
 use crate::base::warehouse::Warehouse;
@@ -270,7 +271,7 @@ impl Explanation {
                     o,
                     "{}  {}\n  {} in region {}, status {}, legal representative {}{} (registry snapshot {})",
                     f.entity_id,
-                    f.name,
+                    escaped(&f.name),
                     f.entity_type,
                     f.region,
                     f.status,
@@ -316,7 +317,7 @@ impl Explanation {
                             .fields
                             .iter()
                             .filter(|(k, v)| !v.is_empty() && !k.ends_with("_id"))
-                            .map(|(k, v)| format!("{k} {v}"))
+                            .map(|(k, v)| format!("{k} {}", escaped(v)))
                             .collect();
                         let pts = if r.forces_grade.is_none() {
                             format!("  -{:.2} (weight {:.4})", c.points, c.weight)
@@ -393,8 +394,8 @@ impl Explanation {
                 d.decided_at,
                 d.action.as_str(),
                 d.list_id,
-                d.officer,
-                d.reason
+                escaped(&d.officer),
+                escaped(&d.reason)
             );
         }
         o

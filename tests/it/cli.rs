@@ -304,7 +304,19 @@ fn a_huge_predicate_is_refused_by_the_check_and_a_large_one_runs() {
 fn a_full_disk_is_worth_retrying_and_leaves_nothing_half_written() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src");
-    ok(&["gen", "--warehouse", src.to_str().unwrap(), "--entities", "3000", "--days", "1", "--seed", "3", "--as-of", D]);
+    ok(&[
+        "gen",
+        "--warehouse",
+        src.to_str().unwrap(),
+        "--entities",
+        "3000",
+        "--days",
+        "1",
+        "--seed",
+        "3",
+        "--as-of",
+        D,
+    ]);
     let landing_bytes: u64 = walk(&src.join("landing")).iter().map(|p| std::fs::metadata(p).unwrap().len()).sum();
     let mnt = dir.path().join("small");
     std::fs::create_dir_all(&mnt).unwrap();

@@ -231,7 +231,10 @@ fn the_audit_log_is_archived_to_a_signed_file_and_rotated() {
     assert!(out.contains(&format!("archived {before} audit rows")), "{out}");
     let after = ok(&["audit", "--warehouse", root, "--limit", "1000"]);
     assert_eq!(after.lines().count(), 1, "only the rotation's own row is left: {after}");
-    assert!(after.contains("ops-li") && after.contains("credence audit archive") && after.contains("SHA-256"), "{after}");
+    assert!(
+        after.contains("ops-li") && after.contains("credence audit archive") && after.contains("SHA-256"),
+        "{after}"
+    );
     let json = std::fs::read_dir(api.root.join("audit"))
         .unwrap()
         .flatten()

@@ -7,6 +7,8 @@
 //! the rule id (or field path) and a message.
 
 mod check;
+#[cfg(test)]
+mod fuzz;
 pub mod predicate;
 
 use std::path::Path;

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use credence::base::ids::AsOf;
+use credence::base::printable::escaped;
 use credence::base::store::{Action, Store};
 use credence::base::warehouse::Warehouse;
 use credence::officer::accounts::{hash_password, Role, MIN_PASSWORD_CHARS};
@@ -23,7 +24,7 @@ pub fn review(warehouse: &Path, list: &str, as_of: Option<AsOf>) -> CommandResul
     println!("{} pending on {list} as of {at}", entries.len());
     for e in &entries {
         let l = &e.listing;
-        let name = e.registry.as_ref().map(|r| r.name.as_str()).unwrap_or("(not in registry)");
+        let name = e.registry.as_ref().map(|r| escaped(&r.name)).unwrap_or_else(|| "(not in registry)".into());
         let days = (at.date() - e.pending_since.date()).num_days();
         let grade = e.score.as_ref().map(|s| format!("grade {} (score {:.2})", s.grade, s.score)).unwrap_or_default();
         println!("\n{}  {name}\n  pending {days} days since {}; {grade}", l.entity_id, e.pending_since);

@@ -110,7 +110,8 @@ pub fn archive(command: AuditCommand) -> CommandResult {
     }
     let wh = Warehouse::new(&warehouse);
     let store = Store::open(&wh.database())?;
-    let signer = credence::base::sign::Signer::load(&signing_key, std::env::var(credence::base::sign::PASSWORD_ENV).ok())?;
+    let signer =
+        credence::base::sign::Signer::load(&signing_key, std::env::var(credence::base::sign::PASSWORD_ENV).ok())?;
     match audit_archive::archive(&wh, &store, &before, &signer, operator.trim())? {
         None => println!("no audit row before {before}"),
         Some((a, manifest)) => println!(
