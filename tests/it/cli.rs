@@ -353,3 +353,44 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A busy database (another process holds its write lock) is worth
+/// retrying: exit 3, for a run as for an officer's decision.
+#[test]
+fn a_busy_database_is_worth_retrying() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = Warehouse::new(dir.path());
+    registry(&wh, 3, 0);
+    let root = dir.path().to_str().unwrap();
+    ok(&["run", "--unsigned", "--warehouse", root, "--as-of", D]);
+    let holder = rusqlite::Connection::open(wh.database()).unwrap();
+    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let busy = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_credence"))
+            .args(args)
+            .env("CREDENCE_BUSY_TIMEOUT_SECONDS", "1")
+            .env("CREDENCE_LOG_FORMAT", "json")
+            .output()
+            .unwrap()
+    };
+    let o = busy(&["run", "--unsigned", "--warehouse", root, "--as-of", D]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("database is locked"), "{}", stderr(&o));
+    let e = entity(1);
+    let o = busy(&[
+        "decide",
+        "reject",
+        "--list",
+        "serious-dishonesty",
+        "--entity",
+        &e,
+        "--officer",
+        "o",
+        "--reason",
+        "a reason long enough",
+        "--warehouse",
+        root,
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    holder.execute_batch("ROLLBACK").unwrap();
+}

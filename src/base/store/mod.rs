@@ -177,6 +177,9 @@ fn owner_only(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The environment variable that sets how long a command waits for a busy database.
+pub const BUSY_ENV: &str = "CREDENCE_BUSY_TIMEOUT_SECONDS";
+
 /// An open operational database.
 pub struct Store {
     conn: Mutex<Connection>,
@@ -189,8 +192,12 @@ pub(crate) fn now() -> String {
 
 impl Store {
     /// Opens (creating if needed) and migrates the database.
+    ///
+    /// A statement waits for another process's write lock for 30 s, or for
+    /// `CREDENCE_BUSY_TIMEOUT_SECONDS`; then the command fails, worth retrying.
     pub fn open(path: &Path) -> Result<Store> {
-        Store::open_waiting(path, Duration::from_secs(30))
+        let seconds = std::env::var(BUSY_ENV).ok().and_then(|s| s.parse::<u64>().ok()).unwrap_or(30);
+        Store::open_waiting(path, Duration::from_secs(seconds))
     }
 
     /// Opens the database for a server: a busy database makes a request
