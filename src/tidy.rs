@@ -38,15 +38,16 @@ fn sources() -> Vec<(PathBuf, String)> {
         .collect()
 }
 
-/// Test modules (`tests.rs`, `tests/`) are not rooms of the house: they
-/// may use any layer to build their fixtures.
+/// Test modules (`tests.rs`, `<module>_tests.rs`, `tests/`) are not rooms
+/// of the house: they may use any layer to build their fixtures.
 fn is_test_file(rel: &Path) -> bool {
-    rel.components().any(|c| c.as_os_str() == "tests" || c.as_os_str() == "tests.rs")
+    rel.components().any(|c| c.as_os_str() == "tests" || c.as_os_str().to_string_lossy().ends_with("tests.rs"))
 }
 
-/// The code of `text` outside `#[cfg(test)]` modules at the end of a file.
+/// The code of `text` outside `#[cfg(test)]` modules at the end of a file
+/// (inline, or a `#[path]` file of its own).
 fn production_part(text: &str) -> &str {
-    match text.find("#[cfg(test)]\nmod tests") {
+    match text.find("#[cfg(test)]\nmod tests").or_else(|| text.find("#[cfg(test)]\n#[path")) {
         Some(i) => &text[..i],
         None => text,
     }

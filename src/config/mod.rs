@@ -4,3 +4,4 @@
 pub mod job;
 pub mod partners;
 pub mod policy;
+pub mod regulator;

@@ -23,9 +23,10 @@ impl Classify for AccountError {
 /// What an officer may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
-    /// Confirms and rejects pending members.
+    /// Notifies parties, records objections, confirms and rejects.
     Officer,
-    /// Also exempts and revokes exemptions.
+    /// Also approves or sends back another officer's proposal, exempts and
+    /// revokes exemptions.
     Senior,
     /// Reads only.
     Auditor,
@@ -49,10 +50,15 @@ impl Role {
         }
     }
 
+    /// Whether the role may make `action` (publication.md v2, "Officer
+    /// decisions"): officers notify, record objections, confirm and
+    /// reject; seniors also approve, send back and exempt.
     pub fn may(self, action: Action) -> bool {
         match action {
-            Action::Confirm | Action::Reject => matches!(self, Role::Officer | Role::Senior),
-            Action::Exempt | Action::RevokeExemption => self == Role::Senior,
+            Action::Notify | Action::Object | Action::Confirm | Action::Reject => {
+                matches!(self, Role::Officer | Role::Senior)
+            }
+            Action::Approve | Action::SendBack | Action::Exempt | Action::RevokeExemption => self == Role::Senior,
         }
     }
 }

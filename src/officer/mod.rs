@@ -4,4 +4,6 @@
 pub mod accounts;
 pub mod decide;
 pub mod explain;
+pub mod member;
+pub mod notice;
 pub mod queue;

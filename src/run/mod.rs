@@ -15,12 +15,13 @@
 //! the ledger.
 
 pub mod backfill;
+mod lists;
 pub mod metrics;
 pub mod options;
 pub mod schedule;
 pub mod summary;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -35,23 +36,20 @@ use crate::base::ids::AsOf;
 use crate::base::landing_file::Seal;
 use crate::base::lock::{LockError, RunLock};
 use crate::base::marts;
-use crate::base::marts::listings::{self, Basis, ListingRow, ReviewStatus, Stamp};
-use crate::base::marts::related::{self, RelatedRow};
-use crate::base::store::{PolicyRef, RunId, Store, StoreError};
-use crate::base::tables::{Inputs, QualityReport, ENTITY_IDX};
+use crate::base::marts::listings::{self, ListingRow, ReviewStatus, Stamp};
+use crate::base::marts::related;
+use crate::base::store::{Decision, PolicyRef, RunId, Store, StoreError};
+use crate::base::tables::{Inputs, QualityReport};
 use crate::base::warehouse::StagedDir;
 use crate::base::warehouse::{Mart, Warehouse};
 use crate::config::policy::ListSpec;
 use crate::config::policy::{EventDataset, Policy};
-use crate::stages::joint::graph::EntityGraph;
 use crate::stages::joint::{self, RegistryColumns};
 use crate::stages::landing::{self, LandingError};
-use crate::stages::publish::entries::RemovalFacts;
 use crate::stages::publish::files::{InputInfo, PartitionInfo};
 use crate::stages::publish::{self, PublishError};
 use crate::stages::quarantine::{self, QuarantineError};
-use crate::stages::review::{self, DecisionBook};
-use crate::stages::score::Scored;
+use crate::stages::review::DecisionBook;
 use crate::stages::score::{self, ScoreError, ScoreSummary};
 use crate::stages::validate::{self, ReadError};
 pub use options::{load_policy, RunOptions, RunSettings, SettingsError, DEFAULT_MAX_REJECT_SHARE};
@@ -110,6 +108,8 @@ pub enum RunError {
     Io { what: String, source: std::io::Error },
     #[error("{what}: {source}")]
     Parquet { what: String, source: parquet::errors::ParquetError },
+    #[error(transparent)]
+    Mart(#[from] marts::MartError),
 }
 
 impl Classify for RunError {
@@ -126,6 +126,7 @@ impl Classify for RunError {
             RunError::Store(e) => e.kind(),
             RunError::Io { source, .. } => Classify::kind(source),
             RunError::Parquet { source, .. } => source.kind(),
+            RunError::Mart(e) => e.kind(),
         }
     }
 }
@@ -367,16 +368,40 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
 
     // Lists: candidates, rounds, legal representatives, review status.
     let started = Instant::now();
-    let book = DecisionBook::new(store.decisions(decisions_through, None, None)?);
+    let used = store.decisions(decisions_through, None, None)?;
+    let book = DecisionBook::new(used.clone());
     let stamp = Stamp { policy_id: &policy.id, policy_version: &policy.version, as_of };
     staged.push(scores_dir);
+    let tables = lists::Tables {
+        policy,
+        as_of,
+        inputs: &inputs,
+        scored: &scored,
+        graph: &graph,
+        registry: &registry,
+        book: &book,
+    };
+    let key = opts.signer.as_ref().and_then(|s| s.public_key());
     let mut lists = Vec::new();
     let mut listings = Vec::new();
     let span = info_span!("step", name = "lists").entered();
     for list in &policy.lists {
-        let previous = publish::previous(wh, &list.id, opts.signer.as_ref().and_then(|s| s.public_key()))?;
-        let (rows, related, summary) =
-            list_step(opts, &inputs, &scored, &graph, &registry, &book, list, previous.as_ref());
+        // The previous publication (LATEST) and, for an older as-of, the
+        // publication in force on that date: both checked before use.
+        let latest = publish::previous(wh, &list.id, key)?;
+        let older = match &latest {
+            Some(p) if p.id.date > as_of => publish::in_force(wh, &list.id, as_of, key)?,
+            _ => None,
+        };
+        let in_force =
+            if latest.as_ref().is_some_and(|p| p.id.date > as_of) { older.as_ref() } else { latest.as_ref() };
+        let stretch_ends = match in_force {
+            Some(p) => {
+                publish::stretch_ends(wh, &list.id, p.id, &|run| store.run_decisions(RunId(run)).ok().flatten())?
+            }
+            None => HashMap::new(),
+        };
+        let (rows, related, summary) = lists::members(&tables, list, in_force, &stretch_ends);
         let dir = wh
             .stage(wh.list_mart(Mart::Listings, &list.id, as_of))
             .map_err(io(format!("staging listings of {}", list.id)))?;
@@ -389,11 +414,9 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
         related::write_related(dir.path(), &related, &stamp)
             .map_err(parquet(format!("writing related of {}", list.id)))?;
         staged.push(dir);
-        let mut summary = summary;
-        summary.restricted_persons = related.iter().filter(|r| r.subject_kind == "person").count() as u64;
-        summary.flagged_entities = related.iter().filter(|r| r.subject_kind == "entity").count() as u64;
         lists.push(summary);
-        listings.push((list, rows, previous));
+        let decisions = decisions_used(&used, &list.id, decisions_through);
+        listings.push((list, rows, latest, decisions));
     }
     drop(span);
     steps.record("lists", started, Some(lists.iter().map(|l| l.members).sum()))?;
@@ -409,8 +432,9 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     let started = Instant::now();
     let span = info_span!("step", name = "publish").entered();
     let mut publications = Vec::new();
-    for (list, rows, previous) in &listings {
-        let outcome = publish_step(opts, run_id, &quality, &inputs, &scored, &book, list, rows, previous.as_ref())?;
+    for (list, rows, previous, decisions) in &listings {
+        let publish = Publish { opts, run_id, quality: &quality, tables: &tables, decisions };
+        let outcome = publish.list(list, rows, previous.as_ref())?;
         match &outcome {
             publish::Outcome::Published { id, counts } => {
                 info!(list = %list.id, publication = %id, entries = counts.entries, added = counts.added, removed = counts.removed, changed = counts.changed, "published");
@@ -448,174 +472,75 @@ fn outcome_text(o: &publish::Outcome) -> String {
     }
 }
 
-/// A list's members with their review status, and its summary.
-#[allow(clippy::too_many_arguments)]
-fn list_step(
-    opts: &RunOptions,
-    inputs: &Inputs,
-    scored: &Scored,
-    graph: &EntityGraph,
-    registry: &RegistryColumns,
-    book: &DecisionBook,
-    list: &ListSpec,
-    previous: Option<&publish::Previous>,
-) -> (Vec<ListingRow>, Vec<RelatedRow>, ListSummary) {
-    let exempt: HashSet<u32> =
-        book.exempt_entities(&list.id, opts.as_of).iter().filter_map(|e| inputs.entities.lookup(e)).collect();
-    let outcome = joint::list_outcome(
-        graph,
-        &opts.policy,
-        list,
-        &scored.grade,
-        &|e| scored.in_scope(e),
-        &|e| exempt.contains(&e),
-        registry,
-        &inputs.entities,
-    );
-    // Review status compares with the previous publication (LATEST).
-    let published_before: HashSet<&str> =
-        previous.map(|p| p.entries.iter().map(|e| e.entity_id.as_str()).collect()).unwrap_or_default();
-    let rows: Vec<ListingRow> = outcome
-        .members
-        .iter()
-        .map(|m| {
-            let entity_id = inputs.entities.id(m.entity).to_string();
-            let basis = joint::basis(m);
-            let rules_now = match basis {
-                Basis::Direct => scored.reason_rules.get(&m.entity).cloned().unwrap_or_default(),
-                Basis::Joint => m.rules.clone(),
-            };
-            let review_status = review::status(
-                list.review,
-                published_before.contains(entity_id.as_str()),
-                book.verdict(&list.id, &entity_id),
-                basis,
-                &rules_now,
-            );
-            ListingRow {
-                list_id: list.id.clone(),
-                basis,
-                depth: m.depth as i32,
-                rules: m.rules.clone(),
-                via: joint::via_entries(m, &inputs.entities),
-                roots: m.roots.iter().map(|r| inputs.entities.id(*r).to_string()).collect(),
-                review_status,
-                entity_id,
-            }
-        })
-        .collect();
-    let count = |f: &dyn Fn(&ListingRow) -> bool| rows.iter().filter(|r| f(r)).count() as u64;
-    let summary = ListSummary {
-        list_id: list.id.clone(),
-        members: rows.len() as u64,
-        direct: count(&|r| r.basis == Basis::Direct),
-        joint: count(&|r| r.basis == Basis::Joint),
-        published: count(&|r| r.review_status == ReviewStatus::Published),
-        pending: count(&|r| r.review_status == ReviewStatus::Pending),
-        rejected: count(&|r| r.review_status == ReviewStatus::Rejected),
-        exempt: exempt.len() as u64,
-        ..ListSummary::default()
-    };
-    (rows, outcome.related, summary)
+/// The decisions of `list` a run used (ids up to `through`), as the
+/// manifest names them: their SHA-256 over one JSON object a line, in id
+/// order, with every stored field.
+fn decisions_used(all: &[Decision], list: &str, through: i64) -> publish::DecisionsUsed {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    for d in all.iter().filter(|d| d.list_id == list) {
+        hash.update(d.stored_json().as_bytes());
+        hash.update(b"\n");
+    }
+    publish::DecisionsUsed { through, sha256: format!("{:x}", hash.finalize()) }
 }
 
-/// Publishes one list from the run's listing.
-#[allow(clippy::too_many_arguments)]
-fn publish_step(
-    opts: &RunOptions,
+/// What publishing a list needs of the run.
+struct Publish<'a> {
+    opts: &'a RunOptions,
     run_id: RunId,
-    quality: &QualityReport,
-    inputs: &Inputs,
-    scored: &Scored,
-    book: &DecisionBook,
-    list: &ListSpec,
-    rows: &[ListingRow],
-    previous: Option<&publish::Previous>,
-) -> Result<publish::Outcome, RunError> {
-    let wh = &opts.warehouse;
-    let as_of = opts.as_of;
-    let published: BTreeSet<String> =
-        rows.iter().filter(|r| r.review_status == ReviewStatus::Published).map(|r| r.entity_id.clone()).collect();
-    let facts = marts::registry::facts(wh, as_of, &published).map_err(parquet("reading the registry mart".into()))?;
+    quality: &'a QualityReport,
+    tables: &'a lists::Tables<'a>,
+    decisions: &'a publish::DecisionsUsed,
+}
 
-    // Why each member of the previous publication that is not published now left.
-    let mut removed = HashMap::new();
-    if let Some(prev) = previous {
-        let gone: BTreeSet<String> =
-            prev.entries.iter().map(|e| e.entity_id.clone()).filter(|e| !published.contains(e)).collect();
-        let since: Option<AsOf> = prev.manifest.as_of.parse().ok();
-        let last_reasons = match since {
-            Some(d) if !gone.is_empty() && wh.mart(Mart::Scores, d).join("part-0.parquet").exists() => {
-                marts::scores::read(wh, d, &gone)
-                    .map_err(parquet("reading the scores of the previous publication".into()))?
-            }
+impl Publish<'_> {
+    /// Publishes one list from the run's listing, against `previous` (LATEST).
+    fn list(
+        &self,
+        list: &ListSpec,
+        rows: &[ListingRow],
+        previous: Option<&publish::Previous>,
+    ) -> Result<publish::Outcome, RunError> {
+        let wh = &self.opts.warehouse;
+        let as_of = self.opts.as_of;
+        let published: BTreeSet<String> =
+            rows.iter().filter(|r| r.review_status == ReviewStatus::Published).map(|r| r.entity_id.clone()).collect();
+        let facts =
+            marts::registry::facts(wh, as_of, &published).map_err(parquet("reading the registry mart".into()))?;
+        let removed = match previous {
+            Some(p) if p.id.date <= as_of => lists::removal_facts(wh, self.tables, list, rows, p)?,
             _ => HashMap::new(),
         };
-        let repairs = repairs_since(inputs, since, &gone);
-        for e in gone {
-            let idx = inputs.entities.lookup(&e);
-            let records: HashSet<&str> = last_reasons
-                .get(&e)
-                .map(|s| s.reasons.iter().flat_map(|r| r.records.iter().map(|x| x.as_str())).collect())
-                .unwrap_or_default();
-            let repaired = idx
-                .and_then(|i| repairs.get(&i))
-                .is_some_and(|cases| cases.iter().any(|c| records.contains(c.as_str())));
-            let facts = RemovalFacts {
-                exempt: book.exempt(&list.id, &e, as_of),
-                in_scope: idx.is_some_and(|i| scored.in_scope(i)),
-                repaired,
-            };
-            removed.insert(e, facts);
-        }
+        let inputs = self
+            .quality
+            .datasets
+            .iter()
+            .map(|d| InputInfo {
+                dataset: d.dataset.clone(),
+                partitions: d
+                    .partitions
+                    .iter()
+                    .map(|p| PartitionInfo { ingest_date: p.ingest_date.clone(), rows: p.rows })
+                    .collect(),
+            })
+            .collect();
+        let input = publish::Input {
+            policy: &self.opts.policy,
+            list,
+            as_of,
+            run_id: self.run_id.0,
+            members: rows,
+            facts: &facts,
+            removed: &removed,
+            previous,
+            inputs,
+            partners: &self.opts.partners,
+            signer: self.opts.signer.as_deref(),
+            decisions: self.decisions,
+        };
+        Ok(publish::publish(wh, &input)?)
     }
-    let input_info = quality
-        .datasets
-        .iter()
-        .map(|d| InputInfo {
-            dataset: d.dataset.clone(),
-            partitions: d
-                .partitions
-                .iter()
-                .map(|p| PartitionInfo { ingest_date: p.ingest_date.clone(), rows: p.rows })
-                .collect(),
-        })
-        .collect();
-    let input = publish::Input {
-        policy: &opts.policy,
-        list,
-        as_of,
-        run_id: run_id.0,
-        members: rows,
-        facts: &facts,
-        removed: &removed,
-        previous,
-        inputs: input_info,
-        partners: &opts.partners,
-        signer: opts.signer.as_deref(),
-    };
-    Ok(publish::publish(wh, &input)?)
-}
-
-/// Case ids of repairs approved after `since`, by entity, for `entities`.
-fn repairs_since(inputs: &Inputs, since: Option<AsOf>, entities: &BTreeSet<String>) -> HashMap<u32, Vec<String>> {
-    use arrow::array::AsArray;
-    let wanted: HashSet<u32> = entities.iter().filter_map(|e| inputs.entities.lookup(e)).collect();
-    let mut out: HashMap<u32, Vec<String>> = HashMap::new();
-    let Some(since) = since else { return out };
-    for b in &inputs.repairs.batches {
-        let col = |name: &str| b.column(b.schema().index_of(name).expect("repairs keep the column")).clone();
-        let (case, approved, idx) = (col("case_id"), col("approved_on"), col(ENTITY_IDX));
-        let case = case.as_string::<i32>();
-        let approved = approved.as_primitive::<arrow::datatypes::Date32Type>();
-        let idx = idx.as_primitive::<arrow::datatypes::UInt32Type>();
-        for r in 0..b.num_rows() {
-            if wanted.contains(&idx.value(r)) && approved.value(r) > since.days_since_epoch() {
-                out.entry(idx.value(r)).or_default().push(case.value(r).to_string());
-            }
-        }
-    }
-    out
 }
 
 /// Registers the validated datasets as the engine's tables.

@@ -42,6 +42,15 @@ pub struct ListSummary {
     pub joint: u64,
     pub published: u64,
     pub pending: u64,
+    /// publication.md v2 states; absent from summaries of older runs.
+    #[serde(default)]
+    pub noticed: u64,
+    #[serde(default)]
+    pub objected: u64,
+    #[serde(default)]
+    pub awaiting_approval: u64,
+    #[serde(default)]
+    pub held: u64,
     pub rejected: u64,
     pub restricted_persons: u64,
     pub flagged_entities: u64,

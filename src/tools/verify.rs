@@ -39,7 +39,7 @@ pub fn verify(dir: &Path, key: &Path, list: Option<&str>, id: Option<Publication
     let pk = sign::load_public_key(key).map_err(|e| fail(vec![e.to_string()]))?;
     let head = Manifest::read(dir).map_err(|e| fail(vec![e.to_string()]))?;
     let expect = Expect { list, id, partner: head.partner.as_deref() };
-    let manifest = check(dir, Some(&pk), expect).map_err(fail)?;
+    let manifest = check(dir, Some(&pk), expect).map_err(|m| fail(m.0))?;
     if !manifest.signed {
         return Err(fail(vec!["the manifest says the publication is unsigned".to_string()]));
     }

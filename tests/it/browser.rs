@@ -16,10 +16,9 @@ use credence::tools::fixture::{entity, land, person};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
-use crate::support::{keys, ok, Server};
+use crate::support::{add_officer, keys, ok, Server, PASSWORD};
 
 const LIST: &str = "serious-dishonesty";
-const PASSWORD: &str = "correct horse battery";
 
 /// Harbor Lights (1) has a grave counterfeit case: grade D, a direct member.
 /// Northwind (2) is 60% held by it and Harbor's branch (3) is its branch:
@@ -221,22 +220,12 @@ impl Browser {
     }
 }
 
-fn add_officer(warehouse: &str, id: &str, role: &str) {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_credence"))
-        .args(["officers", "add", id, "--role", role, "--warehouse", warehouse])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
-
+/// The whole due process of the example policy (a 10-day notice, two
+/// officers): notice, objection, a confirm answering it, a senior's
+/// approval from "awaiting my approval", publication; then an exemption
+/// proposed by one senior and approved by another.
 #[test]
-fn an_officer_confirms_from_the_queue_and_a_senior_exempts() {
+fn an_officer_takes_a_listing_through_due_process_and_seniors_approve() {
     let dir = tempfile::tempdir().unwrap();
     let wh = Warehouse::new(dir.path().join("wh"));
     let root = wh.root().to_str().unwrap().to_string();
@@ -249,9 +238,11 @@ fn an_officer_confirms_from_the_queue_and_a_senior_exempts() {
     assert!(out.contains("published 2026-11-25: 0 entries"), "all pending at first:\n{out}");
     add_officer(&root, "olga", "officer");
     add_officer(&root, "sam", "senior");
+    add_officer(&root, "sue", "senior");
     let server = Server::start(wh.root(), &["--ui-listen", "127.0.0.1:0"]);
     let driver = Driver::start();
     let harbor = entity(1);
+    let today = chrono::Utc::now().date_naive();
 
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
         let b = Browser::open(&driver, server.ui.as_deref().unwrap(), &dir.path().join("profile")).await;
@@ -288,7 +279,7 @@ fn an_officer_confirms_from_the_queue_and_a_senior_exempts() {
         let card = b.text("#record-V-1").await;
         assert!(card.contains("counterfeit") && card.contains("grave") && card.contains("2026-06-01"), "{card}");
 
-        // The review queue: select the direct member, preview, apply.
+        // The review queue: select the direct member, notify the party in bulk.
         b.follow(&format!("nav a[href='/review/{LIST}']")).await;
         let queue = b.text("main table").await;
         for n in [1, 2, 3] {
@@ -299,54 +290,140 @@ fn an_officer_confirms_from_the_queue_and_a_senior_exempts() {
         b.c.active_element().await.unwrap().send_keys("jx").await.unwrap();
         let ticked = b.c.find(Locator::Css(&format!("#sel-{harbor}"))).await.unwrap();
         assert!(ticked.is_selected().await.unwrap(), "j then x ticks the first row");
-        b.fill("#bulk-reason", "case file V-1 reviewed: counterfeit goods, grave").await;
+        b.c.execute("document.getElementById('bulk-action').value = 'notify';", vec![]).await.unwrap();
+        b.fill("#bulk-reason", "advance notice of the proposed listing, case V-1").await;
         b.follow(&format!("form[action='/review/{LIST}/bulk'] button[type=submit]")).await;
-        assert!(b.text("h1").await.contains("Preview: Confirm 1 member(s)"), "{}", b.body().await);
+        let preview = b.text("main").await;
+        assert!(
+            preview.contains("Preview: Notify the party 1 member(s)")
+                && preview.contains("Harbor Lights Trading Co., Ltd.")
+                && preview.contains("D"),
+            "names and grades:\n{preview}"
+        );
         b.check("bulk-preview").await;
         b.follow("main form button[type=submit]").await;
         assert!(b.text("main [role=status]").await.contains("1 recorded, 0 changed"), "{}", b.body().await);
         b.check("bulk-result").await;
 
+        // The queue says how long the party has; the notice reads as an official one.
+        b.follow(&format!("main a[href='/review/{LIST}']")).await;
+        let row = b.text(&format!("tr:has(#sel-{harbor})")).await;
+        assert!(row.contains("noticed: 10 days left"), "{row}");
+        b.follow(&format!("main a[href='/review/{LIST}?state=noticed']")).await;
+        assert!(b.text("main table").await.contains(&harbor));
+        b.check("queue-noticed").await;
+        b.follow(&format!("main table a[href='/entities/{harbor}?list={LIST}']")).await;
+        b.follow("main a[href^='/documents/']").await;
+        let notice = b.body().await;
+        for expected in
+            ["列入事先告知书", "Harbor Lights Trading Co., Ltd.", "V-1", "陈述、申辩", "示范市市场监督管理局"]
+        {
+            assert!(notice.contains(expected), "{expected} in the notice:\n{notice}");
+        }
+        b.check("notice").await;
+        b.c.back().await.unwrap();
+
+        // A confirm inside the window is refused, in words.
+        b.fill(&format!("#reason-confirm-{LIST}-{harbor}"), "the case file V-1 shows counterfeit goods").await;
+        b.follow(&format!("form:has(#reason-confirm-{LIST}-{harbor}) button[value=stay]")).await;
+        let refused = b.text(".error-summary").await;
+        assert!(refused.contains("陈述申辩期") && refused.contains("a confirm waits until it has passed"), "{refused}");
+        b.check("confirm-refused").await;
+
+        // The party's statement arrives; the confirm answers it.
+        b.c.execute(
+            "document.getElementById(arguments[0]).value = arguments[1];",
+            vec![json!(format!("received-{LIST}-{harbor}")), json!(today.to_string())],
+        )
+        .await
+        .unwrap();
+        b.fill(&format!("#reason-object-{LIST}-{harbor}"), "the party says the goods were parallel imports").await;
+        b.follow(&format!("form:has(#reason-object-{LIST}-{harbor}) button[value=stay]")).await;
+        assert!(b.body().await.contains("the party says the goods were parallel imports"), "{}", b.body().await);
+        b.check("entity-objected").await;
+        b.fill(&format!("#reason-confirm-{LIST}-{harbor}"), "statement reviewed: the invoices are forged").await;
+        b.follow(&format!("form:has(#reason-confirm-{LIST}-{harbor}) button[value=stay]")).await;
+        assert!(b.body().await.contains("awaits a second officer's approval"), "{}", b.body().await);
+
         // One at a time: reject the next member and go on to the one after it.
         let (northwind, branch) = (entity(2), entity(3));
-        b.follow(&format!("main a[href='/review/{LIST}']")).await;
-        let decided = b.text("#decided").await;
-        assert!(decided.contains(&harbor) && decided.contains("confirm (#1)"), "shown apart until the run:\n{decided}");
-        b.check("queue-decided").await;
-        b.follow(&format!("main table a[href='/entities/{northwind}?list={LIST}']")).await;
+        b.goto(&format!("/entities/{northwind}?list={LIST}")).await;
         b.fill(&format!("#reason-reject-{LIST}-{northwind}"), "a 60% holding alone does not show control here").await;
         b.follow(&format!("form:has(#reason-reject-{LIST}-{northwind}) button[value=next]")).await;
         assert_eq!(b.c.current_url().await.unwrap().path(), format!("/entities/{branch}"), "on to the next pending");
-        let notice = b.text("main [role=status]").await;
-        assert!(notice.contains(&format!("(reject {northwind} on {LIST})")), "{notice}");
+        let status = b.text("main [role=status]").await;
+        assert!(status.contains(&format!("(reject {northwind} on {LIST})")), "{status}");
         b.check("entity-joint").await;
+        b.log_out().await;
 
-        // The next nightly batch publishes the confirmed member.
+        // A senior approves from "awaiting my approval", after a preview.
+        b.log_in("sam").await;
+        b.goto(&format!("/review/{LIST}?state=mine")).await;
+        let mine = b.text("main table").await;
+        assert!(mine.contains(&harbor) && mine.contains("awaiting approval") && mine.contains("olga"), "{mine}");
+        b.check("queue-mine").await;
+        b.click(&format!("#sel-{harbor}")).await;
+        b.fill("#bulk-reason", "second officer: due process followed, evidence sufficient").await;
+        b.follow(&format!("form[action='/review/{LIST}/bulk'] button[type=submit]")).await;
+        assert!(b.text("h1").await.contains("Preview: Approve 1 member(s)"), "{}", b.body().await);
+        b.follow("main form button[type=submit]").await;
+        assert!(b.text("main [role=status]").await.contains("1 recorded, 0 changed"), "{}", b.body().await);
+
+        // The next nightly batch publishes the approved member.
         let out = run("2026-11-26");
         assert!(out.contains("published 2026-11-26: 1 entries, 1 added"), "{out}");
         b.goto(&format!("/entities/{harbor}")).await;
         assert_eq!(b.membership_status().await.as_deref(), Some("published"));
-        b.goto("/").await;
-        assert!(b.text("main").await.contains("2026-11-26"));
-        b.log_out().await;
 
-        // A senior officer exempts it; the next run takes it off the list.
-        b.log_in("sam").await;
-        b.goto(&format!("/entities/{harbor}")).await;
+        // An exemption: a date other than YYYY-MM-DD is refused, never read as "no end".
+        let until = (today + chrono::Days::new(30)).to_string();
+        let until_field = format!("until-{LIST}-{harbor}");
         b.fill(&format!("#reason-exempt-{LIST}-{harbor}"), "court order 2026-77 suspends the listing").await;
         b.c.execute(
-            "document.getElementById(arguments[0]).value = '2027-06-30';",
-            vec![json!(format!("until-{LIST}-{harbor}"))],
+            "const f = document.getElementById(arguments[0]); f.type = 'text'; f.removeAttribute('pattern'); f.removeAttribute('min'); f.removeAttribute('max'); f.value = '31/03/2027';",
+            vec![json!(until_field)],
         )
         .await
         .unwrap();
         b.follow(&format!("form:has(#reason-exempt-{LIST}-{harbor}) button[value=stay]")).await;
-        let decisions = b.body().await;
-        assert!(decisions.contains("court order 2026-77") && decisions.contains("2027-06-30"), "{decisions}");
-        b.check("entity-exempted").await;
+        assert!(
+            b.text(".error-summary").await.contains("Dates are written YYYY-MM-DD, found '31/03/2027'"),
+            "{}",
+            b.body().await
+        );
+        b.fill(&format!("#reason-exempt-{LIST}-{harbor}"), "court order 2026-77 suspends the listing").await;
+        b.c.execute(
+            "document.getElementById(arguments[0]).value = arguments[1];",
+            vec![json!(until_field), json!(until)],
+        )
+        .await
+        .unwrap();
+        b.follow(&format!("form:has(#reason-exempt-{LIST}-{harbor}) button[value=stay]")).await;
+        let page = b.body().await;
+        assert!(
+            page.contains("court order 2026-77")
+                && page.contains(&until)
+                && page.contains("awaits a second officer's approval"),
+            "{page}"
+        );
+        b.check("entity-exempt-proposed").await;
+        b.log_out().await;
+
+        // Another senior approves it; the exemptions page says who and how long.
+        b.log_in("sue").await;
+        b.goto(&format!("/entities/{harbor}")).await;
+        b.fill(&format!("#reason-approve-{LIST}-{harbor}"), "court order checked with the court").await;
+        b.follow(&format!("form:has(#reason-approve-{LIST}-{harbor}) button[value=stay]")).await;
         b.follow("nav a[href='/exemptions']").await;
         let table = b.text("main table").await;
-        assert!(table.contains(&harbor) && table.contains("2027-06-30") && table.contains("sam"), "{table}");
+        assert!(
+            table.contains(&harbor)
+                && table.contains(&until)
+                && table.contains("sam")
+                && table.contains("sue")
+                && table.contains("30"),
+            "{table}"
+        );
         b.check("exemptions").await;
 
         let out = run("2026-11-27");

@@ -145,10 +145,29 @@ fn demo_runs_the_nightly_batch_and_prints_where_the_outputs_are() {
     ] {
         assert!(out.contains(expected), "{expected:?} missing from:\n{out}");
     }
-    let left: u32 = out.split("and left ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    // The due process, as the example policy asks: notices, an objection, a
+    // confirm answering it, a second officer's approval, then a publication.
+    for expected in
+        ["the demo officer notified", "objected (#", "demo-officer confirmed it (#", "demo-senior approved (#"]
+    {
+        assert!(out.contains(expected), "{expected:?} missing from:\n{out}");
+    }
+    let left: u32 = out
+        .split("; ")
+        .find(|p| p.ends_with("joint additions wait in the review queue"))
+        .and_then(|p| p.split(' ').next())
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(left > 0, "joint additions stay pending for the officer pages:\n{out}");
     let latest = std::fs::read_to_string(wh.join("published/serious-dishonesty/LATEST")).unwrap();
     assert_eq!(latest.trim(), "2026-11-27.2");
+    let notices = wh.join("notices/serious-dishonesty");
+    let first = std::fs::read_dir(&notices).unwrap().next().unwrap().unwrap().path();
+    let notice = std::fs::read_dir(first).unwrap().next().unwrap().unwrap().path();
+    assert!(std::fs::read_to_string(notice).unwrap().contains("列入事先告知书"), "a Chinese notice");
+    let list = ok(&["notice", "list", "--warehouse", wh.to_str().unwrap()]);
+    assert!(list.lines().count() > 2 && list.contains("object #"), "{list}");
     assert!(wh.join("marts/scores/as_of=2026-11-27").is_dir());
     assert!(wh.join("reports/quality/as_of=2026-11-27/quality.json").is_file());
 }
@@ -178,7 +197,8 @@ fn nothing_reads_the_landing_zone_after_validation() {
     assert!(json.contains("\"source_file\": \"landing/violations/ingest_date="), "{json}");
 
     let review = ok(&["review", "--warehouse", r, "--list", "serious-dishonesty"]);
-    assert!(review.contains("pending on serious-dishonesty"), "{review}");
+    assert!(review.contains("in review on serious-dishonesty"), "{review}");
+    crate::support::add_officer(r, "olga", "officer");
     let pending = review.lines().find(|l| l.len() > 18 && l.as_bytes()[18] == b' ').unwrap().split(' ').next().unwrap();
     let o = credence(&[
         "decide",

@@ -9,7 +9,7 @@ use credence::base::marts::related::read_related;
 use credence::base::warehouse::{Mart, Warehouse};
 use credence::tools::fixture::{entity, land, person};
 
-use crate::support::{credence, ok, stderr};
+use crate::support::{add_officer, credence, ok, policy_with, stderr};
 
 const LIST: &str = "serious-dishonesty";
 
@@ -19,6 +19,8 @@ const LIST: &str = "serious-dishonesty";
 struct World {
     _dir: tempfile::TempDir,
     wh: Warehouse,
+    /// The example policy without notice, one officer deciding.
+    policy: String,
 }
 
 fn reg(n: u32, kind: &str, parent: Option<u32>, rep: u32, status: &str) -> String {
@@ -33,8 +35,14 @@ fn reg(n: u32, kind: &str, parent: Option<u32>, rep: u32, status: &str) -> Strin
 impl World {
     fn new() -> World {
         let dir = tempfile::tempdir().unwrap();
-        let wh = Warehouse::new(dir.path());
-        World { _dir: dir, wh }
+        let wh = Warehouse::new(dir.path().join("wh"));
+        std::fs::create_dir_all(wh.root()).unwrap();
+        let policy = policy_with(dir.path(), 0, "single");
+        let w = World { _dir: dir, wh, policy };
+        for (id, role) in [("officer-7", "officer"), ("o-1", "officer"), ("senior-1", "senior"), ("o", "senior")] {
+            add_officer(w.root(), id, role);
+        }
+        w
     }
 
     fn root(&self) -> &str {
@@ -70,7 +78,7 @@ impl World {
     }
 
     fn run(&self, date: &str) {
-        ok(&["run", "--unsigned", "--warehouse", self.root(), "--as-of", date]);
+        ok(&["run", "--unsigned", "--warehouse", self.root(), "--policy", &self.policy, "--as-of", date]);
     }
 
     fn listing(&self, date: &str) -> Vec<ListingRow> {
@@ -84,7 +92,7 @@ impl World {
     fn decide(&self, args: &[&str]) -> std::process::Output {
         let mut all = vec!["decide"];
         all.extend_from_slice(args);
-        all.extend_from_slice(&["--warehouse", self.root()]);
+        all.extend_from_slice(&["--warehouse", self.root(), "--policy", &self.policy]);
         credence(&all)
     }
 }
@@ -137,8 +145,8 @@ fn joint_members_restrictions_and_flags_from_the_cli() {
     let out = ok(&["explain", &entity(1), "--as-of", "2026-11-25", "--warehouse", w.root()]);
     assert!(out.contains("V-1 2026-06-01 (177 days)"), "the reason's record with its date and age:\n{out}");
     assert!(out.contains("category counterfeit, severity grave, fine_cny 50000.00, status effective"), "{out}");
-    let queue = ok(&["review", "--list", LIST, "--warehouse", w.root()]);
-    assert!(queue.starts_with("3 pending on serious-dishonesty as of 2026-11-25"), "{queue}");
+    let queue = ok(&["review", "--list", LIST, "--warehouse", w.root(), "--policy", &w.policy]);
+    assert!(queue.starts_with("3 个待处理 / in review on serious-dishonesty as of 2026-11-25"), "{queue}");
 }
 
 #[test]
@@ -191,6 +199,7 @@ fn decisions_change_the_next_run() {
     assert_eq!(w.status("2026-11-27")[0], (e1.clone(), ReviewStatus::Published));
 
     // Exempting X takes it off the list and stops it counting as a holder or parent.
+    let last_day = chrono::Utc::now().date_naive() + chrono::Days::new(1);
     let o = w.decide(&[
         "exempt",
         "--list",
@@ -202,20 +211,21 @@ fn decisions_change_the_next_run() {
         "--reason",
         "pending appeal, court order 17",
         "--until",
-        "2026-11-28",
+        &last_day.to_string(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     w.night("2026-11-28", false);
     w.run("2026-11-28");
     assert!(w.listing("2026-11-28").is_empty(), "X is exempt; A and B lose their basis");
-    // The exemption's last day was the 28th.
-    w.night("2026-11-29", false);
-    w.run("2026-11-29");
-    assert_eq!(w.listing("2026-11-29").len(), 3);
+    // The day after the exemption's last day, it is over.
+    let after = (last_day + chrono::Days::new(1)).to_string();
+    w.night(&after, false);
+    w.run(&after);
+    assert_eq!(w.listing(&after).len(), 3);
     assert_eq!(
-        w.status("2026-11-29")[0],
-        (e1.clone(), ReviewStatus::Published),
-        "the newest verdict is still the confirm"
+        w.status(&after)[0],
+        (e1.clone(), ReviewStatus::Pending),
+        "removed while exempt: its return is a new addition (a confirm covers one stretch)"
     );
 
     // Decisions made after a run started are not used by it, and each run records what it used.
@@ -286,7 +296,7 @@ fn refused_decisions_say_why_and_write_nothing() {
                 "--reason",
                 "long enough reason",
             ],
-            "list 'no-such-list' is not a list of policy online-market (lists: serious-dishonesty)".into(),
+            "'no-such-list' is not a list of the policy (lists: serious-dishonesty)".into(),
         ),
         (
             vec![
@@ -304,7 +314,7 @@ fn refused_decisions_say_why_and_write_nothing() {
         ),
         (
             vec!["confirm", "--list", LIST, "--entity", &e6, "--officer", "o", "--reason", "long enough reason"],
-            format!("cannot confirm {e6} on {LIST}: it is not pending in the listing as of 2026-11-25 (not a member)"),
+            format!("{e6} is not a member of {LIST} as of 2026-11-25"),
         ),
         (
             vec![
@@ -318,7 +328,7 @@ fn refused_decisions_say_why_and_write_nothing() {
                 "--reason",
                 "long enough reason",
             ],
-            format!("cannot revoke: no exemption of {e1} from {LIST} is in force"),
+            format!("no exemption of {e1} from {LIST} is in force"),
         ),
         (
             vec![
@@ -334,13 +344,14 @@ fn refused_decisions_say_why_and_write_nothing() {
                 "--until",
                 "2026-12-01",
             ],
-            "--until applies to exempt only".into(),
+            "until does not apply to reject".into(),
         ),
     ];
     for (args, expected) in cases {
         let o = w.decide(&args);
         assert_eq!(o.status.code(), Some(1), "{args:?}");
-        assert!(stderr(&o).contains(&format!("refused: {expected}")), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).starts_with("refused / 拒绝:"), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(&expected), "{args:?}: {}", stderr(&o));
     }
     let o =
         w.decide(&["confirm", "--list", LIST, "--entity", &e1, "--officer", "o", "--reason", "checked the case file"]);
@@ -349,7 +360,11 @@ fn refused_decisions_say_why_and_write_nothing() {
     w.run("2026-11-26");
     let o =
         w.decide(&["confirm", "--list", LIST, "--entity", &e1, "--officer", "o", "--reason", "checked the case file"]);
-    assert!(stderr(&o).contains("it is not pending in the listing as of 2026-11-26 (published)"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("{e1} is published on {LIST} as of 2026-11-26: there is nothing to review")),
+        "{}",
+        stderr(&o)
+    );
     let store = credence::base::store::Store::open(&w.wh.database()).unwrap();
     assert_eq!(store.last_decision_id().unwrap(), 1, "only the valid decision was stored");
 }

@@ -7,7 +7,7 @@ use credence::base::contract::Dataset;
 use credence::base::warehouse::Warehouse;
 use credence::tools::fixture::{entity, land, person};
 
-use crate::support::{credence, keys, minisign_verifies, ok, stderr, stdout};
+use crate::support::{add_officer, credence, keys, minisign_verifies, ok, policy_with, stderr, stdout};
 
 const LIST: &str = "serious-dishonesty";
 
@@ -32,6 +32,9 @@ struct Nightly {
     wh: Warehouse,
     sk: String,
     pk: String,
+    /// The example policy without notice, one officer deciding: these tests
+    /// are about publication, not due process.
+    policy: String,
 }
 
 impl Nightly {
@@ -39,7 +42,12 @@ impl Nightly {
         let dir = tempfile::tempdir().unwrap();
         let wh = Warehouse::new(dir.path().join("wh"));
         let (sk, pk) = keys(dir.path());
-        Nightly { dir, wh, sk, pk }
+        let policy = policy_with(dir.path(), 0, "single");
+        std::fs::create_dir_all(wh.root()).unwrap();
+        let n = Nightly { dir, wh, sk, pk, policy };
+        add_officer(n.root(), "o-1", "officer");
+        add_officer(n.root(), "s-1", "senior");
+        n
     }
 
     fn root(&self) -> &str {
@@ -47,11 +55,11 @@ impl Nightly {
     }
 
     fn run(&self, date: &str) -> String {
-        ok(&["run", "--warehouse", self.root(), "--as-of", date, "--signing-key", &self.sk])
+        ok(&["run", "--warehouse", self.root(), "--policy", &self.policy, "--as-of", date, "--signing-key", &self.sk])
     }
 
     fn confirm_all(&self) {
-        let queue = ok(&["review", "--list", LIST, "--warehouse", self.root()]);
+        let queue = ok(&["review", "--list", LIST, "--warehouse", self.root(), "--policy", &self.policy]);
         for line in queue.lines().filter(|l| l.starts_with('9')) {
             let id = line.split_whitespace().next().unwrap();
             ok(&[
@@ -67,6 +75,8 @@ impl Nightly {
                 "reviewed the case file",
                 "--warehouse",
                 self.root(),
+                "--policy",
+                &self.policy,
             ]);
         }
     }
@@ -136,9 +146,12 @@ fn changes_and_removal_reasons_across_nights() {
 
     // Next night: 4 repaired, 5 revoked in the registry (out of scope), 6 exempt,
     // 7's case revoked on appeal; 1 stays, so its branch 2 stays.
+    let until = (chrono::Utc::now().date_naive() + chrono::Days::new(30)).to_string();
     ok(&[
         "decide",
         "exempt",
+        "--until",
+        &until,
         "--list",
         LIST,
         "--entity",
@@ -149,6 +162,8 @@ fn changes_and_removal_reasons_across_nights() {
         "court suspended the decision",
         "--warehouse",
         n.root(),
+        "--policy",
+        &n.policy,
     ]);
     night(&n, "2026-11-21", "revoked", "revoked");
     let repair =
@@ -297,7 +312,7 @@ fn tampering_is_detected_by_minisign_and_verify() {
 fn publishing_needs_a_key_or_an_explicit_unsigned() {
     let n = Nightly::new();
     night(&n, "2026-11-20", "active", "effective");
-    let o = credence(&["run", "--warehouse", n.root(), "--as-of", "2026-11-20"]);
+    let o = credence(&["run", "--warehouse", n.root(), "--policy", &n.policy, "--as-of", "2026-11-20"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("no signing key: set CREDENCE_SIGNING_KEY or pass --signing-key, or pass --unsigned"),
@@ -305,7 +320,7 @@ fn publishing_needs_a_key_or_an_explicit_unsigned() {
         stderr(&o)
     );
     assert!(!n.wh.root().join("marts").exists(), "refused before anything is written");
-    let out = ok(&["run", "--warehouse", n.root(), "--as-of", "2026-11-20", "--unsigned"]);
+    let out = ok(&["run", "--warehouse", n.root(), "--policy", &n.policy, "--as-of", "2026-11-20", "--unsigned"]);
     assert!(out.contains("published 2026-11-20"), "{out}");
     let dir = n.pub_dir("2026-11-20");
     assert!(!dir.join("manifest.json.minisig").exists());
@@ -343,7 +358,17 @@ fn a_run_refuses_to_build_on_a_tampered_previous_publication() {
         arrow::compute::concat_batches(&batches[0].schema(), &[batches[0].clone(), batches[0].slice(0, 1)]).unwrap();
     credence::base::parquet_io::write_parquet(&entries, forged.schema(), &[forged]).unwrap();
     night(&n, "2026-11-21", "active", "effective");
-    let o = credence(&["run", "--warehouse", n.root(), "--as-of", "2026-11-21", "--signing-key", &n.sk]);
+    let o = credence(&[
+        "run",
+        "--warehouse",
+        n.root(),
+        "--policy",
+        &n.policy,
+        "--as-of",
+        "2026-11-21",
+        "--signing-key",
+        &n.sk,
+    ]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("the previous publication 2026-11-20.2 of serious-dishonesty does not match its manifest")
@@ -366,11 +391,21 @@ fn a_run_refuses_to_build_on_a_tampered_previous_publication() {
     let edited =
         text.replace(&old, &new).replacen(&format!("\"bytes\": {}", good.len()), &format!("\"bytes\": {size}"), 1);
     std::fs::write(&manifest, edited).unwrap();
-    let o = credence(&["run", "--warehouse", n.root(), "--as-of", "2026-11-21", "--signing-key", &n.sk]);
+    let o = credence(&[
+        "run",
+        "--warehouse",
+        n.root(),
+        "--policy",
+        &n.policy,
+        "--as-of",
+        "2026-11-21",
+        "--signing-key",
+        &n.sk,
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("manifest.json: the signature does not verify"), "{}", stderr(&o));
     // Without the key, a signed publication cannot be checked: refused too.
-    let o = credence(&["run", "--warehouse", n.root(), "--as-of", "2026-11-21", "--unsigned"]);
+    let o = credence(&["run", "--warehouse", n.root(), "--policy", &n.policy, "--as-of", "2026-11-21", "--unsigned"]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(n.latest(), "2026-11-20.2");
 }

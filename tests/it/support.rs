@@ -164,3 +164,33 @@ pub fn minisign_verifies(dir: &Path, public_key: &str) -> bool {
         .expect("the minisign binary is installed (.ci/run installs it)");
     out.status.success()
 }
+
+/// A policy file in `dir`: the example policy with its list's due process
+/// set to `notice_days` and `approval` (the example has 10 and two_officers).
+pub fn policy_with(dir: &Path, notice_days: u32, approval: &str) -> String {
+    let text = credence::config::policy::DEFAULT_POLICY
+        .replace("notice_days: 10 ", &format!("notice_days: {notice_days} "))
+        .replace("approval: two_officers ", &format!("approval: {approval} "));
+    assert!(text.contains(&format!("approval: {approval} ")), "the example policy names its due process");
+    let path = dir.join(format!("policy-{notice_days}-{approval}.yaml"));
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// The password of every officer the tests register.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Registers officer `id` with `role` in the warehouse at `root`.
+pub fn add_officer(root: &str, id: &str, role: &str) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_credence"))
+        .args(["officers", "add", id, "--role", role, "--warehouse", root])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "officers add {id}: {}", stderr(&out));
+}

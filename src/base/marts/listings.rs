@@ -10,7 +10,7 @@ use arrow::array::{
     Array, ArrayRef, AsArray, Date32Array, Float64Builder, Int32Array, ListBuilder, RecordBatch, StringArray,
     StringBuilder, StructBuilder,
 };
-use arrow::datatypes::{DataType, Field, Fields, Float64Type, Int32Type, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Date32Type, Field, Fields, Float64Type, Int32Type, Schema, SchemaRef};
 use parquet::errors::ParquetError;
 
 use super::{append_strings, string_list_builder, strings_at};
@@ -41,30 +41,60 @@ impl Basis {
     }
 }
 
-/// publication.md "Review status".
+/// publication.md v2 "Review status".
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum ReviewStatus {
     Published,
     Pending,
+    /// A notice in force, its deadline not passed, no objection after it.
+    Noticed,
+    /// An objection in force, not yet answered.
+    Objected,
+    /// A confirm that still needs a second officer's approval.
+    AwaitingApproval,
     Rejected,
+    /// Would be published, but a joint member none of whose roots is.
+    Held,
 }
 
 impl ReviewStatus {
+    pub const ALL: [ReviewStatus; 7] = [
+        ReviewStatus::Published,
+        ReviewStatus::Pending,
+        ReviewStatus::Noticed,
+        ReviewStatus::Objected,
+        ReviewStatus::AwaitingApproval,
+        ReviewStatus::Rejected,
+        ReviewStatus::Held,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ReviewStatus::Published => "published",
             ReviewStatus::Pending => "pending",
+            ReviewStatus::Noticed => "noticed",
+            ReviewStatus::Objected => "objected",
+            ReviewStatus::AwaitingApproval => "awaiting_approval",
             ReviewStatus::Rejected => "rejected",
+            ReviewStatus::Held => "held",
         }
     }
 
     pub fn parse(s: &str) -> Option<ReviewStatus> {
-        match s {
-            "published" => Some(ReviewStatus::Published),
-            "pending" => Some(ReviewStatus::Pending),
-            "rejected" => Some(ReviewStatus::Rejected),
-            _ => None,
-        }
+        ReviewStatus::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// Whether the member is published, or would be but for its roots.
+    pub fn on_list(self) -> bool {
+        matches!(self, ReviewStatus::Published | ReviewStatus::Held)
+    }
+
+    /// Whether an officer still has something to do: the queue's members.
+    pub fn in_review(self) -> bool {
+        matches!(
+            self,
+            ReviewStatus::Pending | ReviewStatus::Noticed | ReviewStatus::Objected | ReviewStatus::AwaitingApproval
+        )
     }
 }
 
@@ -87,6 +117,8 @@ pub struct ListingRow {
     pub via: Vec<ViaEntry>,
     pub roots: Vec<String>,
     pub review_status: ReviewStatus,
+    /// The notice's deadline while `noticed`.
+    pub notice_deadline: Option<AsOf>,
 }
 
 /// Who produced the rows and as of when.
@@ -118,6 +150,7 @@ pub fn listings_schema() -> SchemaRef {
         Field::new("via", DataType::List(Arc::new(Field::new("item", DataType::Struct(via_fields()), false))), false),
         Field::new("roots", utf8_list(), false),
         Field::new("review_status", DataType::Utf8, false),
+        Field::new("notice_deadline", DataType::Date32, true),
         Field::new("policy_id", DataType::Utf8, false),
         Field::new("policy_version", DataType::Utf8, false),
         Field::new("as_of", DataType::Date32, false),
@@ -164,6 +197,9 @@ pub fn listings_batch(rows: &[ListingRow], stamp: &Stamp) -> RecordBatch {
         Arc::new(via.finish()),
         Arc::new(roots.finish()),
         Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.review_status.as_str()))),
+        Arc::new(Date32Array::from(
+            rows.iter().map(|r| r.notice_deadline.map(|d| d.days_since_epoch())).collect::<Vec<_>>(),
+        )),
     ];
     columns.extend(stamp_columns(stamp, n));
     RecordBatch::try_new(listings_schema(), columns).expect("listings schema")
@@ -178,8 +214,12 @@ pub fn write_listings(dir: &Path, rows: &[ListingRow], stamp: &Stamp) -> Result<
 pub fn read_listings(dir: &Path) -> Result<Vec<ListingRow>, ParquetError> {
     let mut out = Vec::new();
     for b in read_parquet(&dir.join("part-0.parquet"))? {
+        if b.schema() != listings_schema() {
+            return Err(ParquetError::General(format!("{}: not a listings mart", dir.display())));
+        }
         let s = |i: usize| b.column(i).as_string::<i32>().clone();
         let (ids, lists, basis, status) = (s(0), s(1), s(2), s(7));
+        let deadline = b.column(8).as_primitive::<Date32Type>().clone();
         let depth = b.column(3).as_primitive::<Int32Type>();
         let rules = b.column(4).as_list::<i32>();
         let via = b.column(5).as_list::<i32>();
@@ -193,7 +233,8 @@ pub fn read_listings(dir: &Path) -> Result<Vec<ListingRow>, ParquetError> {
             out.push(ListingRow {
                 entity_id: ids.value(r).to_string(),
                 list_id: lists.value(r).to_string(),
-                basis: Basis::parse(basis.value(r)).unwrap_or(Basis::Direct),
+                basis: Basis::parse(basis.value(r))
+                    .ok_or_else(|| ParquetError::General(format!("{}: basis '{}'", dir.display(), basis.value(r))))?,
                 depth: depth.value(r),
                 rules: strings_at(rules, r),
                 via: (0..v.len())
@@ -204,7 +245,14 @@ pub fn read_listings(dir: &Path) -> Result<Vec<ListingRow>, ParquetError> {
                     })
                     .collect(),
                 roots: strings_at(roots, r),
-                review_status: ReviewStatus::parse(status.value(r)).unwrap_or(ReviewStatus::Pending),
+                review_status: ReviewStatus::parse(status.value(r)).ok_or_else(|| {
+                    ParquetError::General(format!("{}: review status '{}'", dir.display(), status.value(r)))
+                })?,
+                notice_deadline: if deadline.is_valid(r) {
+                    AsOf::from_days_since_epoch(deadline.value(r))
+                } else {
+                    None
+                },
             });
         }
     }
@@ -228,6 +276,7 @@ mod tests {
                 via: vec![],
                 roots: vec!["A".into()],
                 review_status: ReviewStatus::Published,
+                notice_deadline: None,
             },
             ListingRow {
                 entity_id: "B".into(),
@@ -240,7 +289,8 @@ mod tests {
                     ViaEntry { id: "A".into(), relation: "control".into(), share_pct: Some(60.0) },
                 ],
                 roots: vec!["A".into()],
-                review_status: ReviewStatus::Pending,
+                review_status: ReviewStatus::Noticed,
+                notice_deadline: Some("2026-12-07".parse().unwrap()),
             },
         ];
         let stamp = Stamp { policy_id: "p", policy_version: "1", as_of: "2026-11-27".parse().unwrap() };

@@ -145,6 +145,16 @@ impl Store {
         Ok(through.flatten())
     }
 
+    /// The decisions (ids up to the returned one) run `run` used.
+    pub fn run_decisions(&self, run: RunId) -> Result<Option<i64>> {
+        let through: Option<Option<i64>> = self
+            .connection()
+            .query_row("SELECT decisions_through FROM runs WHERE run_id = ?1", params![run.0], |r| r.get(0))
+            .optional()
+            .map_err(self.err("read runs"))?;
+        Ok(through.flatten())
+    }
+
     /// Whether a run as of `as_of` with this policy hash succeeded.
     pub fn succeeded(&self, as_of: AsOf, policy_sha256: &str) -> Result<bool> {
         let n: i64 = self

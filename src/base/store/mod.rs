@@ -158,6 +158,37 @@ const MIGRATIONS: &[&str] = &[
         WHEN NOT EXISTS (SELECT 1 FROM audit_archives
                          WHERE rotating = 1 AND OLD.audit_id BETWEEN first_audit_id AND last_audit_id)
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: rows leave it only through credence audit archive'); END;",
+    // 7: due process (publication.md v2): notices, objections, approvals and
+    // sending a proposal back; what each records. SQLite cannot change a
+    // CHECK, so the table is copied (its triggers go with the old one).
+    "CREATE TABLE decisions_v2 (
+        decision_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        list_id TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        action TEXT NOT NULL CHECK (action IN
+            ('notify', 'object', 'confirm', 'approve', 'send_back', 'reject', 'exempt', 'revoke_exemption')),
+        officer TEXT NOT NULL,
+        reason TEXT NOT NULL CHECK (length(trim(reason)) >= 10),
+        until TEXT,
+        basis TEXT,
+        rules TEXT,
+        decided_at TEXT NOT NULL,
+        approves INTEGER,
+        deadline TEXT,
+        document TEXT,
+        document_sha256 TEXT,
+        received_on TEXT,
+        CHECK ((action IN ('approve', 'send_back')) = (approves IS NOT NULL))
+    );
+    INSERT INTO decisions_v2 (decision_id, list_id, entity_id, action, officer, reason, until, basis, rules, decided_at)
+        SELECT decision_id, list_id, entity_id, action, officer, reason, until, basis, rules, decided_at FROM decisions;
+    DROP TABLE decisions;
+    ALTER TABLE decisions_v2 RENAME TO decisions;
+    CREATE INDEX decisions_by_subject ON decisions (list_id, entity_id, decision_id);
+    CREATE TRIGGER decisions_are_never_updated BEFORE UPDATE ON decisions
+        BEGIN SELECT RAISE(ABORT, 'decisions are append-only: a past decision is never updated'); END;
+    CREATE TRIGGER decisions_are_never_deleted BEFORE DELETE ON decisions
+        BEGIN SELECT RAISE(ABORT, 'decisions are append-only: a past decision is never deleted'); END;",
 ];
 
 /// Creates the database file with mode 0600 if absent, and sets 0600 on it
@@ -317,12 +348,11 @@ mod tests {
         let d = NewDecision {
             list_id: "l",
             entity_id: "E",
-            action: Action::Exempt,
+            action: Some(Action::Exempt),
             officer: "o1",
             reason: "court order 2026-17",
             until: Some("2026-12-31".parse().unwrap()),
-            basis: None,
-            rules: None,
+            ..NewDecision::default()
         };
         let id = s.add_decision(&d).unwrap();
         let e = s

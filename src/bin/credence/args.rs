@@ -99,8 +99,19 @@ pub enum Command {
         #[arg(long)]
         id: Option<String>,
     },
-    /// Record an officer's decision: confirm or reject a pending member, exempt or revoke an exemption.
+    /// Record an officer's decision (confirm, reject, approve, send-back, exempt,
+    /// revoke-exemption) through the same gate as the officer pages; prints `#ID`.
     Decide(DecideArgs),
+    /// Notices of proposed listings: issue one (the `notify` decision), or list them.
+    Notice {
+        #[command(subcommand)]
+        command: NoticeCommand,
+    },
+    /// Objections: record a statement or objection received from a party.
+    Objection {
+        #[command(subcommand)]
+        command: ObjectionCommand,
+    },
     /// Print a list's pending review queue with grades, reasons and joint paths.
     Review {
         #[arg(long, default_value = "warehouse")]
@@ -110,6 +121,8 @@ pub enum Command {
         /// The listing to review (default: the newest).
         #[arg(long)]
         as_of: Option<AsOf>,
+        #[arg(long)]
+        policy: Option<PathBuf>,
     },
     /// Explain an entity: score, grade, reasons with their records, lists, restrictions, decisions.
     Explain {
@@ -151,6 +164,12 @@ pub struct ServeArgs {
     /// verify with it (without one, only the hashes are checked).
     #[arg(long, env = "CREDENCE_PUBLIC_KEY")]
     pub public_key: Option<PathBuf>,
+    /// Folder of the notice templates; default: the embedded ones of ops/templates.
+    #[arg(long, env = "CREDENCE_TEMPLATES")]
+    pub templates: Option<PathBuf>,
+    /// The regulator file notices name; default: the embedded ops/regulator.yaml.
+    #[arg(long, env = "CREDENCE_REGULATOR")]
+    pub regulator: Option<PathBuf>,
     #[command(flatten)]
     pub limits: LimitArgs,
 }
@@ -196,29 +215,104 @@ impl LimitArgs {
 pub enum DecisionKind {
     Confirm,
     Reject,
+    Approve,
+    SendBack,
     Exempt,
     RevokeExemption,
+}
+
+/// Where decisions are checked and recorded.
+#[derive(Args, Clone)]
+pub struct DeskArgs {
+    #[arg(long, default_value = "warehouse")]
+    pub warehouse: PathBuf,
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// Folder of the notice templates (notice.zh-CN.html, notice.en.html); default: the embedded ones of ops/templates.
+    #[arg(long, env = "CREDENCE_TEMPLATES")]
+    pub templates: Option<PathBuf>,
+    /// The regulator file notices name; default: the embedded ops/regulator.yaml.
+    #[arg(long, env = "CREDENCE_REGULATOR")]
+    pub regulator: Option<PathBuf>,
 }
 
 #[derive(Args)]
 pub struct DecideArgs {
     pub action: DecisionKind,
-    #[arg(long)]
+    /// The list (approve, send-back: taken from the decision).
+    #[arg(long, default_value = "")]
     pub list: String,
-    #[arg(long)]
+    /// The entity (approve, send-back: taken from the decision).
+    #[arg(long, default_value = "")]
     pub entity: String,
+    /// For approve and send-back: the id of the confirm or exempt.
+    #[arg(long)]
+    pub decision: Option<i64>,
     #[arg(long)]
     pub officer: String,
     /// Why (at least 10 characters); kept with the decision forever.
     #[arg(long)]
     pub reason: String,
-    /// For exempt: the last day the exemption is in force.
+    /// For exempt: the last day the exemption is in force (required).
     #[arg(long)]
     pub until: Option<AsOf>,
-    #[arg(long, default_value = "warehouse")]
-    pub warehouse: PathBuf,
-    #[arg(long)]
-    pub policy: Option<PathBuf>,
+    #[command(flatten)]
+    pub desk: DeskArgs,
+}
+
+#[derive(Subcommand)]
+pub enum NoticeCommand {
+    /// Render the notice of a proposed listing, store it under warehouse/notices/ and record the notify decision.
+    Issue {
+        #[arg(long)]
+        list: String,
+        #[arg(long)]
+        entity: String,
+        #[arg(long)]
+        officer: String,
+        /// The notice's language: zh-CN (default) or en.
+        #[arg(long, default_value = "zh-CN")]
+        lang: credence::officer::notice::Lang,
+        /// The decision's reason (at least 10 characters).
+        #[arg(
+            long,
+            default_value = "已向当事人发出列入事先告知书 / advance notice of the proposed listing issued to the party"
+        )]
+        reason: String,
+        #[command(flatten)]
+        desk: DeskArgs,
+    },
+    /// Every notice with its deadline and what came of it.
+    List {
+        #[arg(long)]
+        list: Option<String>,
+        #[command(flatten)]
+        desk: DeskArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ObjectionCommand {
+    /// Record the party's statement or objection to a notice in force.
+    Record {
+        #[arg(long)]
+        list: String,
+        #[arg(long)]
+        entity: String,
+        #[arg(long)]
+        officer: String,
+        /// The day the statement was received.
+        #[arg(long)]
+        received: AsOf,
+        /// What the party says (at least 10 characters).
+        #[arg(long)]
+        summary: String,
+        /// A document the party sent, stored beside the notice with its SHA-256.
+        #[arg(long)]
+        attachment: Option<PathBuf>,
+        #[command(flatten)]
+        desk: DeskArgs,
+    },
 }
 
 #[derive(Subcommand)]

@@ -84,35 +84,14 @@ pub fn demo(args: &DemoArgs) -> CommandResult {
     for p in &first.publications {
         println!("run {} as of {}: list {}: {}", first.run_id, args.as_of, p.list_id, p.outcome);
     }
-    // The demo officer confirms the pending direct additions; the batch runs
-    // again and publishes them as a second publication of the same date. The
-    // joint additions stay pending for a person to review on the officer pages.
+    // Due process on the new direct additions (publication.md v2): a notice
+    // for each, one objection, a confirm that answers it, a second officer's
+    // approval, and the batch again, which publishes the approved one. The
+    // others stay noticed until their window passes; the joint additions
+    // stay pending for a person to review on the officer pages.
     let wh = Warehouse::new(&args.warehouse);
-    let store = credence::base::store::Store::open(&wh.database())?;
-    let (mut confirmed, mut left) = (0, 0);
-    for list in &opts.policy.lists {
-        if let Some((_, pending)) = credence::officer::queue::pending(&wh, &list.id, Some(args.as_of))? {
-            for e in pending {
-                if e.listing.basis != credence::base::marts::listings::Basis::Direct {
-                    left += 1;
-                    continue;
-                }
-                let req = credence::officer::decide::Request {
-                    action: credence::base::store::Action::Confirm,
-                    list: &list.id,
-                    entity: &e.listing.entity_id,
-                    officer: "demo-officer",
-                    reason: "confirmed by the demo officer after review",
-                    until: None,
-                };
-                credence::officer::decide::decide(&wh, &opts.policy, &store, &req)?;
-                confirmed += 1;
-            }
-        }
-    }
-    println!(
-        "the demo officer confirmed {confirmed} pending direct additions and left {left} joint ones for review; running again"
-    );
+    let walk = due_process(&wh, &opts.policy)?;
+    println!("{walk}");
     let report = rt.block_on(run::run(&opts))?;
     let total: f64 = report.steps.iter().map(|s| s.duration.as_secs_f64()).sum();
     println!(
@@ -131,8 +110,8 @@ pub fn demo(args: &DemoArgs) -> CommandResult {
     }
     for l in &report.lists {
         println!(
-            "  list {}: {} members ({} direct, {} joint): {} published, {} pending review, {} rejected; {} restricted persons, {} flagged entities",
-            l.list_id, l.members, l.direct, l.joint, l.published, l.pending, l.rejected, l.restricted_persons, l.flagged_entities
+            "  list {}: {} members ({} direct, {} joint): {} published, {} pending review, {} noticed, {} objected, {} awaiting approval, {} held, {} rejected; {} restricted persons, {} flagged entities",
+            l.list_id, l.members, l.direct, l.joint, l.published, l.pending, l.noticed, l.objected, l.awaiting_approval, l.held, l.rejected, l.restricted_persons, l.flagged_entities
         );
     }
     for p in &report.publications {
@@ -164,8 +143,100 @@ pub fn demo(args: &DemoArgs) -> CommandResult {
         args.warehouse.display()
     );
     let w = args.warehouse.display();
+    println!("\nnotices: {}  (credence notice list --warehouse {w})", args.warehouse.join("notices").display());
     println!("\nofficer pages (the pending joint additions are in the review queue):");
     println!("  credence officers add YOUR-ID --role senior --warehouse {w}");
     println!("  credence serve --warehouse {w} --ui-listen 127.0.0.1:8081   then open http://127.0.0.1:8081/");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The demo's officers walk the due process of each list's new direct
+/// additions through the gate, as people would from the pages; returns
+/// what they did, in words.
+fn due_process(wh: &Warehouse, policy: &credence::config::policy::Policy) -> Result<String, crate::failure::Failure> {
+    use credence::base::marts::listings::Basis;
+    use credence::base::store::{Action, Store};
+    use credence::officer::decide::{self, Desk, Request};
+    use credence::officer::queue::{self, QueueState};
+
+    let store = Store::open(&wh.database())?;
+    // Demo accounts with passwords nobody knows: they decide here, never log in.
+    let unknown = hex::encode(rand::random::<[u8; 24]>());
+    let hash = credence::officer::accounts::hash_password(&unknown)?;
+    store.put_officer("demo-officer", "officer", &hash)?;
+    store.put_officer("demo-senior", "senior", &hash)?;
+    let regulator = credence::config::regulator::load_or_default(None)?;
+    let notices = credence::officer::notice::Notices::load(None, regulator)?;
+    let desk = Desk { warehouse: wh, policy, store: &store, notices: &notices };
+    let today = AsOf::new(chrono::Utc::now().date_naive());
+    let mut out = String::new();
+    let gate = |req: Request| decide::decide(&desk, &req);
+    for list in &policy.lists {
+        let Some((_, entries)) = queue::in_review(wh, &store, list, None, today)? else { continue };
+        let direct: Vec<String> = entries
+            .iter()
+            .filter(|e| e.listing.basis == Basis::Direct && e.state == QueueState::Pending)
+            .map(|e| e.listing.entity_id.clone())
+            .collect();
+        let joint = entries.iter().filter(|e| e.listing.basis == Basis::Joint).count();
+        let (mut noticed, mut first_notice) = (0, None);
+        for e in &direct {
+            let r = gate(Request {
+                action: Some(Action::Notify),
+                list: &list.id,
+                entity: e,
+                officer: "demo-officer",
+                reason: "已向当事人发出列入事先告知书 / advance notice issued to the party",
+                ..Request::default()
+            })?;
+            noticed += 1;
+            first_notice.get_or_insert((e.clone(), r));
+        }
+        out.push_str(&format!("list {}: the demo officer notified {noticed} new direct additions", list.id));
+        let Some((entity, notice)) = first_notice else {
+            out.push_str(&format!("; {joint} joint additions wait in the review queue\n"));
+            continue;
+        };
+        if let Some(doc) = &notice.document {
+            out.push_str(&format!(" (the first notice: {})", wh.root().join(doc).display()));
+        }
+        let objection = (list.notice_days > 0).then(|| {
+            gate(Request {
+                action: Some(Action::Object),
+                list: &list.id,
+                entity: &entity,
+                officer: "demo-officer",
+                reason: "当事人书面陈述：处罚已履行完毕，请求不予列入 / the party states the penalty was paid and asks not to be listed",
+                received_on: Some(today),
+                ..Request::default()
+            })
+        });
+        if let Some(o) = objection {
+            out.push_str(&format!("; {entity} objected (#{})", o?.id));
+        }
+        let confirm = gate(Request {
+            action: Some(Action::Confirm),
+            list: &list.id,
+            entity: &entity,
+            officer: "demo-officer",
+            reason: "已审查当事人陈述，违法事实清楚，维持列入 / statement reviewed; the facts stand, the listing is confirmed",
+            ..Request::default()
+        })?;
+        out.push_str(&format!("; demo-officer confirmed it (#{})", confirm.id));
+        if confirm.needs_approval {
+            let a = gate(Request {
+                action: Some(Action::Approve),
+                approves: Some(confirm.id),
+                officer: "demo-senior",
+                reason: "复核同意：程序完备，证据充分 / approved: due process followed, evidence sufficient",
+                ..Request::default()
+            })?;
+            out.push_str(&format!(" and demo-senior approved (#{})", a.id));
+        }
+        out.push_str(&format!(
+            "; the other {} stay noticed until their window passes; {joint} joint additions wait in the review queue; running again\n",
+            noticed - 1
+        ));
+    }
+    Ok(out)
 }

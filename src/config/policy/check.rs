@@ -8,8 +8,8 @@ use std::ops::{Deref, DerefMut};
 use serde_yaml::{Mapping, Value};
 
 use super::{
-    Band, Decay, DirectGrade, EventDataset, JointRule, JointSanctions, ListSpec, Policy, PolicyErrors, Predicate,
-    Relation, Review, ScoreRule, WHAT,
+    Approval, Band, Decay, DirectGrade, EventDataset, JointRule, JointSanctions, ListSpec, Policy, PolicyErrors,
+    Predicate, Relation, Review, ScoreRule, WHAT,
 };
 use crate::base::contract::{Contracts, Dataset};
 use crate::base::diagnostics::{describe, Walker};
@@ -364,7 +364,21 @@ impl Checker<'_> {
         for (i, m) in self.mappings(root, "lists", "lists").into_iter().enumerate() {
             let id = self.string(m, "id", &format!("lists[{i}]"), true);
             let at = id.clone().unwrap_or_else(|| format!("lists[{i}]"));
-            self.known_fields(m, &at, &["id", "title", "grades", "review", "measures"]);
+            self.known_fields(
+                m,
+                &at,
+                &[
+                    "id",
+                    "title",
+                    "grades",
+                    "review",
+                    "measures",
+                    "notice_days",
+                    "approval",
+                    "max_exemption_days",
+                    "legal_basis",
+                ],
+            );
             if let Some(id) = &id {
                 if !is_list_id(id) {
                     self.problem(&at, "list id must match [a-z0-9-]+");
@@ -395,10 +409,54 @@ impl Checker<'_> {
                 }
             };
             let measures = self.measures(m, &at, true);
-            if let (Some(id), Some(title), Some(grades), Some(review), Some(measures)) =
-                (id, title, list_grades, review, measures)
+            // Due process (publication.md v2).
+            let notice_days = match self.integer(m, "notice_days", &at, false) {
+                None => Some(0),
+                Some(d) if (0..=MAX_DAYS).contains(&d) => Some(d),
+                Some(d) => {
+                    self.problem(&at, format!("notice_days must be an integer from 0 to {MAX_DAYS}, found {d}"));
+                    None
+                }
+            };
+            let approval = match self.string(m, "approval", &at, false).as_deref() {
+                None | Some("single") => Some(Approval::Single),
+                Some("two_officers") => Some(Approval::TwoOfficers),
+                Some(other) => {
+                    self.problem(&at, format!("approval must be single or two_officers, found '{other}'"));
+                    None
+                }
+            };
+            let max_exemption_days = match self.integer(m, "max_exemption_days", &at, false) {
+                None => Some(365),
+                Some(d) if (1..=MAX_DAYS).contains(&d) => Some(d),
+                Some(d) => {
+                    self.problem(&at, format!("max_exemption_days must be an integer from 1 to {MAX_DAYS}, found {d}"));
+                    None
+                }
+            };
+            let legal_basis = self.string(m, "legal_basis", &at, false);
+            if let (
+                Some(id),
+                Some(title),
+                Some(grades),
+                Some(review),
+                Some(measures),
+                Some(notice_days),
+                Some(approval),
+                Some(max_exemption_days),
+            ) = (id, title, list_grades, review, measures, notice_days, approval, max_exemption_days)
             {
-                out.push(ListSpec { id, title, grades, review, measures });
+                out.push(ListSpec {
+                    id,
+                    title,
+                    grades,
+                    review,
+                    measures,
+                    notice_days,
+                    approval,
+                    max_exemption_days,
+                    legal_basis,
+                });
             }
         }
         out

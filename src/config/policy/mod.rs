@@ -126,6 +126,22 @@ pub struct ListSpec {
     pub grades: Vec<usize>,
     pub review: Review,
     pub measures: Vec<String>,
+    /// Days the party may object after a notice (0: no notice needed).
+    pub notice_days: i64,
+    pub approval: Approval,
+    /// The longest an exemption may run, in days after the decision.
+    pub max_exemption_days: i64,
+    /// The legal basis shown in notices.
+    pub legal_basis: Option<String>,
+}
+
+/// Who must agree before a confirm or an exemption takes effect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Approval {
+    /// The deciding officer alone.
+    Single,
+    /// A senior who is not the author approves.
+    TwoOfficers,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -35,6 +35,8 @@ pub struct UiState {
     pub policy: Policy,
     pub store: Store,
     pub messages: Messages,
+    /// The notice templates and the regulator they name.
+    pub notices: crate::officer::notice::Notices,
     /// A session ends after this long without a request.
     pub idle_seconds: i64,
     /// Request-rate limits of the pages' listener.
@@ -64,7 +66,8 @@ pub fn router(state: Arc<UiState>) -> Router {
         .route("/review/{list}", get(pages::queue::review_queue))
         .route("/review/{list}/bulk", post(pages::queue::bulk_preview))
         .route("/review/{list}/bulk/apply", post(pages::queue::bulk_apply))
-        .route("/decisions", post(pages::entity::decision))
+        .route("/decisions", post(pages::decide::decision))
+        .route("/documents/{id}", get(pages::decide::document))
         .route("/exemptions", get(pages::exemptions::exemptions))
         .route("/preferences", get(pages::queue::preferences))
         .route("/static/app.css", get(|| async { ([(header::CONTENT_TYPE, "text/css")], CSS) }))

@@ -16,7 +16,6 @@ use crate::officer::queue;
 use crate::run::{run, RunOptions};
 use crate::tools::gen::{generate, GenOptions};
 use auth::{LOGIN_COOKIE, SESSION_COOKIE};
-use pages::entity::fingerprint;
 
 const LIST: &str = "serious-dishonesty";
 const PASSWORD: &str = "correct horse battery";
@@ -26,12 +25,25 @@ struct Fixture {
     state: Arc<UiState>,
 }
 
+/// The example policy with its list's due process set to `notice_days`
+/// and `approval`.
+fn policy_with(notice_days: u32, approval: &str) -> Policy {
+    let text = crate::config::policy::DEFAULT_POLICY
+        .replace("notice_days: 10 ", &format!("notice_days: {notice_days} "))
+        .replace("approval: two_officers ", &format!("approval: {approval} "));
+    Policy::parse("test-policy.yaml", &text, &Contracts::load().unwrap()).unwrap()
+}
+
+/// A warehouse after one run, with a single-officer list and no notice.
 fn fixture(idle_seconds: i64) -> Fixture {
+    fixture_with(idle_seconds, policy_with(0, "single"))
+}
+
+fn fixture_with(idle_seconds: i64, policy: Policy) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let wh = Warehouse::new(dir.path());
     let as_of: AsOf = "2026-11-27".parse().unwrap();
     generate(&wh, &GenOptions::new(600, 2, 9, as_of), &|_| {}).unwrap();
-    let policy = Policy::default_policy(&Contracts::load().unwrap());
     let opts = RunOptions {
         warehouse: wh.clone(),
         as_of,
@@ -55,7 +67,10 @@ fn fixture(idle_seconds: i64) -> Fixture {
         store.put_officer(id, role, &hash_password(PASSWORD).unwrap()).unwrap();
     }
     let rates = Arc::new(crate::serve::listener::RateLimits::new(&Default::default()));
-    let state = Arc::new(UiState { warehouse: wh, policy, store, messages: Messages::english(), idle_seconds, rates });
+    let regulator = crate::config::regulator::load_or_default(None).unwrap();
+    let notices = crate::officer::notice::Notices::load(None, regulator).unwrap();
+    let state =
+        Arc::new(UiState { warehouse: wh, policy, store, messages: Messages::english(), notices, idle_seconds, rates });
     Fixture { _dir: dir, state }
 }
 
@@ -139,9 +154,25 @@ fn login(f: &Fixture, officer: &str) -> (String, String) {
     (session, csrf)
 }
 
+/// The state a form about `entity` on the list carries now.
+fn seen_now(f: &Fixture, entity: &str) -> String {
+    let s = &f.state;
+    let desk = crate::officer::decide::Desk {
+        warehouse: &s.warehouse,
+        policy: &s.policy,
+        store: &s.store,
+        notices: &s.notices,
+    };
+    let today = AsOf::new(chrono::Utc::now().date_naive());
+    crate::officer::decide::fingerprint(&desk, s.policy.list(LIST).unwrap(), entity, today).unwrap()
+}
+
+/// The queue's members with the state their forms carry (`seen`).
 fn pending(f: &Fixture) -> Vec<(String, String)> {
-    let (at, entries) = queue::pending(&f.state.warehouse, LIST, None).unwrap().unwrap();
-    entries.iter().map(|e| (e.listing.entity_id.clone(), fingerprint(at, Some(&e.listing), None))).collect()
+    let list = f.state.policy.list(LIST).unwrap();
+    let today = AsOf::new(chrono::Utc::now().date_naive());
+    let (_, entries) = queue::in_review(&f.state.warehouse, &f.state.store, list, None, today).unwrap().unwrap();
+    entries.iter().map(|e| (e.listing.entity_id.clone(), e.seen.clone())).collect()
 }
 
 #[test]
@@ -294,17 +325,19 @@ fn decisions_need_the_role_and_the_form_token() {
     assert_eq!((d[0].officer.as_str(), d[0].action), ("olga", Action::Confirm));
 
     let (senior, s_csrf) = login(&f, "sam");
+    let until = AsOf::new(chrono::Utc::now().date_naive()).plus_days(30);
     let exempt = vec![
         ("csrf", s_csrf.clone()),
         ("action", "exempt".to_string()),
         ("list", LIST.to_string()),
         ("entity", entity.clone()),
         ("reason", "court order number 17".to_string()),
-        ("until", "2030-12-31".to_string()),
+        ("until", until.to_string()),
+        ("seen", seen_now(&f, &entity)),
     ];
     assert_eq!(send_form(&senior, exempt, None).status, StatusCode::SEE_OTHER);
     let page = get(&f, "/exemptions", Some(&senior)).body;
-    assert!(page.contains(&entity) && page.contains("2030-12-31"), "{page}");
+    assert!(page.contains(&entity) && page.contains(&until.to_string()), "{page}");
     assert!(f.state.store.audit_log(50).unwrap().iter().any(|a| a.actor.as_deref() == Some("officer:sam")
         && a.detail.as_deref().is_some_and(|d| d.starts_with("decision #2"))));
 }
@@ -314,7 +347,7 @@ fn a_decision_on_an_item_that_changed_is_refused_with_the_new_state() {
     let f = fixture(1800);
     let (entity, _) = pending(&f)[0].clone();
     let (officer, csrf) = login(&f, "olga");
-    let stale = "2026-11-26|pending|direct|";
+    let stale = "2026-11-26|pending|direct||#0|x#0";
     let form = [
         ("csrf", csrf.as_str()),
         ("action", "reject"),
@@ -325,11 +358,7 @@ fn a_decision_on_an_item_that_changed_is_refused_with_the_new_state() {
     ];
     let r = post(&f, "/decisions", &officer, &form, None);
     assert_eq!(r.status, StatusCode::CONFLICT);
-    assert!(
-        r.body.contains("The item changed since you opened the page") && r.body.contains("pending (direct"),
-        "{}",
-        r.body
-    );
+    assert!(r.body.contains("the page showed an older state; now: pending (direct"), "{}", r.body);
     assert_eq!(f.state.store.last_decision_id().unwrap(), 0);
 }
 
@@ -360,15 +389,14 @@ fn another_officers_decision_since_the_page_was_opened_makes_it_stale() {
     let second: Vec<(&str, &str)> = second.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let r = post(&f, "/decisions", &sam, &second, None);
     assert_eq!(r.status, StatusCode::CONFLICT);
-    assert!(r.body.contains("decided since the last run: confirm by olga (decision #1)"), "{}", r.body);
+    assert!(r.body.contains("confirm #1 by olga"), "{}", r.body);
     assert_eq!(f.state.store.last_decision_id().unwrap(), 1);
 
-    // The queue shows it apart, and "next" skips it.
-    let queue = get(&f, &format!("/review/{LIST}"), Some(&sam)).body;
-    let decided_at = queue.find("decided since the run of").expect("a decided section");
-    assert!(queue[decided_at..].contains(&entity), "listed as decided");
-    assert!(!queue[..decided_at].contains(&format!("sel-{entity}")), "not selectable for a bulk decision");
-    let (second_entity, second_seen) = items[1].clone();
+    // The queue shows it as decided, not selectable, and "next" skips it.
+    let queue = get(&f, &format!("/review/{LIST}?state=decided"), Some(&sam)).body;
+    assert!(queue.contains("decided since the last run: confirm by olga (decision #1)"), "{queue}");
+    assert!(queue.contains(&entity) && !queue.contains(&format!("sel-{entity}")), "not selectable for a bulk decision");
+    let (second_entity, second_seen) = items[2].clone();
     let third = [
         ("csrf", olga_csrf.as_str()),
         ("action", "confirm"),
@@ -379,7 +407,9 @@ fn another_officers_decision_since_the_page_was_opened_makes_it_stale() {
     ];
     assert_eq!(post(&f, "/decisions", &olga, &third, None).status, StatusCode::SEE_OTHER);
     let page = get(&f, &format!("/entities/{entity}?list={LIST}"), Some(&sam)).body;
-    let next = format!("name=\"next\" value=\"/entities/{}?list={LIST}\"", items[2].0);
+    assert!(page.contains("decided since the last run: confirm by olga (decision #1)"), "{page}");
+    let page = get(&f, &format!("/entities/{}?list={LIST}", items[1].0), Some(&sam)).body;
+    let next = format!("name=\"next\" value=\"/entities/{}?list={LIST}\"", items[3].0);
     assert!(page.contains(&next), "next skips the decided {second_entity}");
 }
 

@@ -28,11 +28,15 @@ fn plain(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
+/// Every way a publication on disk differs from its manifest.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Mismatches(pub Vec<String>);
+
 /// Checks the publication (or view) in `dir`. With `key`, a signed
 /// manifest must verify and an unsigned one is a problem; without, only
 /// the hashes are checked. Returns the manifest, or every problem found.
-pub fn check(dir: &Path, key: Option<&PublicKey>, expect: Expect) -> Result<Manifest, Vec<String>> {
-    check_under(dir, "", key, expect)
+pub fn check(dir: &Path, key: Option<&PublicKey>, expect: Expect) -> Result<Manifest, Mismatches> {
+    check_under(dir, "", key, expect).map_err(Mismatches)
 }
 
 /// [`check`], naming files by `prefix` + name (`partners/<p>/` for a view).

@@ -8,7 +8,6 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::base::ids::AsOf;
-use crate::base::marts::listings::Basis;
 
 /// A publication id: the as-of date, then `.2`, `.3`, ... for a second or
 /// later publication of the same date.
@@ -96,14 +95,18 @@ impl Action {
     }
 }
 
-/// Why a member left the list; the first that holds, in this order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Why a member left the list (publication.md v2): the first that holds,
+/// in this order; `out_of_region` only in a partner's view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RemovalReason {
     Exempted,
     OutOfScope,
     Repaired,
     JointBasisEnded,
+    PolicyChanged,
     GradeImproved,
+    /// Still on the list, no longer in the partner's regions.
+    OutOfRegion,
 }
 
 impl RemovalReason {
@@ -113,8 +116,24 @@ impl RemovalReason {
             RemovalReason::OutOfScope => "out_of_scope",
             RemovalReason::Repaired => "repaired",
             RemovalReason::JointBasisEnded => "joint_basis_ended",
+            RemovalReason::PolicyChanged => "policy_changed",
             RemovalReason::GradeImproved => "grade_improved",
+            RemovalReason::OutOfRegion => "out_of_region",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<RemovalReason> {
+        [
+            RemovalReason::Exempted,
+            RemovalReason::OutOfScope,
+            RemovalReason::Repaired,
+            RemovalReason::JointBasisEnded,
+            RemovalReason::PolicyChanged,
+            RemovalReason::GradeImproved,
+            RemovalReason::OutOfRegion,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
     }
 }
 
@@ -128,27 +147,58 @@ pub struct Change {
 }
 
 /// What is known about a removed member when choosing its reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RemovalFacts {
+    /// An exemption is in force.
     pub exempt: bool,
     /// In the registry snapshot and in the policy's scope.
     pub in_scope: bool,
-    /// A repair approved since the previous publication covers a record
-    /// behind its last reasons.
+    /// A repair approved on or before D covers a record behind the member's
+    /// reasons in the scores of the previous publication's run.
     pub repaired: bool,
+    /// A joint member none of whose via members is on the list now, or
+    /// whose branch or holding link to them is gone.
+    pub joint_basis_ended: bool,
+    /// The policy's SHA-256 differs from the previous publication's.
+    pub policy_changed: bool,
 }
 
-/// The removal reason of a member that was last published as `last`.
-pub fn removal_reason(last: &Entry, facts: &RemovalFacts) -> RemovalReason {
+/// The removal reason of a member, the first of publication.md's order
+/// that holds.
+pub fn removal_reason(facts: &RemovalFacts) -> RemovalReason {
     if facts.exempt {
         RemovalReason::Exempted
     } else if !facts.in_scope {
         RemovalReason::OutOfScope
     } else if facts.repaired {
         RemovalReason::Repaired
-    } else if last.basis == Basis::Joint.as_str() {
+    } else if facts.joint_basis_ended {
         RemovalReason::JointBasisEnded
+    } else if facts.policy_changed {
+        RemovalReason::PolicyChanged
     } else {
         RemovalReason::GradeImproved
+    }
+}
+
+impl Entry {
+    /// Whether `self` and `other` differ in a column `changed` looks at:
+    /// every entry column but `listed_since` (publication.md v2), among
+    /// `columns` (a partner's view sees only its own).
+    pub fn differs(&self, other: &Entry, columns: &[String]) -> bool {
+        columns.iter().any(|c| match c.as_str() {
+            "entity_id" => self.entity_id != other.entity_id,
+            "name" => self.name != other.name,
+            "region" => self.region != other.region,
+            "online_store" => self.online_store != other.online_store,
+            "list_id" => self.list_id != other.list_id,
+            "basis" => self.basis != other.basis,
+            "depth" => self.depth != other.depth,
+            "rules" => self.rules != other.rules,
+            "roots" => self.roots != other.roots,
+            "measures" => self.measures != other.measures,
+            _ => false,
+        })
     }
 }
 
@@ -159,8 +209,14 @@ pub fn listed_since(entity: &str, previous: &HashMap<String, Entry>, date: AsOf)
 }
 
 /// The changes from `previous` to `now` (both sorted by entity id), sorted
-/// by entity id. `reason` chooses the removal reason of a removed entry.
-pub fn changes(now: &[Entry], previous: &[Entry], reason: &dyn Fn(&Entry) -> RemovalReason) -> Vec<Change> {
+/// by entity id, looking at `columns`. `reason` chooses the removal reason
+/// of a removed entry.
+pub fn changes(
+    now: &[Entry],
+    previous: &[Entry],
+    columns: &[String],
+    reason: &dyn Fn(&Entry) -> RemovalReason,
+) -> Vec<Change> {
     let mut out = Vec::new();
     let (mut i, mut j) = (0, 0);
     while i < now.len() || j < previous.len() {
@@ -181,7 +237,7 @@ pub fn changes(now: &[Entry], previous: &[Entry], reason: &dyn Fn(&Entry) -> Rem
             }
             std::cmp::Ordering::Equal => {
                 let (a, b) = (&now[i], &previous[j]);
-                if a.rules != b.rules || a.basis != b.basis || a.roots != b.roots {
+                if a.differs(b, columns) {
                     out.push(Change { action: Action::Changed, entry: a.clone(), removal_reason: None });
                 }
                 i += 1;
@@ -236,7 +292,8 @@ mod tests {
             entry("B", "joint", &["JS_BRANCH", "JS_CONTROL"], "2026-11-01"),
             entry("D", "direct", &[], "2026-11-27"),
         ];
-        let c = changes(&now, &prev, &|_| RemovalReason::GradeImproved);
+        let all: Vec<String> = crate::config::partners::ENTRY_COLUMNS.iter().map(|c| c.to_string()).collect();
+        let c = changes(&now, &prev, &all, &|_| RemovalReason::GradeImproved);
         let got: Vec<(&str, &str)> = c.iter().map(|c| (c.action.as_str(), c.entry.entity_id.as_str())).collect();
         assert_eq!(got, [("changed", "B"), ("removed", "C"), ("added", "D")]);
         assert_eq!(c[1].removal_reason, Some(RemovalReason::GradeImproved));
@@ -244,15 +301,35 @@ mod tests {
     }
 
     #[test]
-    fn removal_reasons_take_the_first_that_holds() {
-        let joint = entry("B", "joint", &["JS_BRANCH"], "2026-11-01");
-        let direct = entry("A", "direct", &[], "2026-11-01");
-        let f = |exempt, in_scope, repaired| RemovalFacts { exempt, in_scope, repaired };
-        assert_eq!(removal_reason(&direct, &f(true, false, true)), RemovalReason::Exempted);
-        assert_eq!(removal_reason(&direct, &f(false, false, true)), RemovalReason::OutOfScope);
-        assert_eq!(removal_reason(&joint, &f(false, true, true)), RemovalReason::Repaired);
-        assert_eq!(removal_reason(&joint, &f(false, true, false)), RemovalReason::JointBasisEnded);
-        assert_eq!(removal_reason(&direct, &f(false, true, false)), RemovalReason::GradeImproved);
+    fn removal_reasons_take_the_first_that_holds_in_the_v2_order() {
+        let f = |exempt, in_scope, repaired, joint_basis_ended, policy_changed| RemovalFacts {
+            exempt,
+            in_scope,
+            repaired,
+            joint_basis_ended,
+            policy_changed,
+        };
+        assert_eq!(removal_reason(&f(true, false, true, true, true)), RemovalReason::Exempted);
+        assert_eq!(removal_reason(&f(false, false, true, true, true)), RemovalReason::OutOfScope);
+        assert_eq!(removal_reason(&f(false, true, true, true, true)), RemovalReason::Repaired);
+        assert_eq!(removal_reason(&f(false, true, false, true, true)), RemovalReason::JointBasisEnded);
+        assert_eq!(removal_reason(&f(false, true, false, false, true)), RemovalReason::PolicyChanged);
+        assert_eq!(removal_reason(&f(false, true, false, false, false)), RemovalReason::GradeImproved);
+    }
+
+    #[test]
+    fn changed_covers_every_column_but_listed_since() {
+        let all: Vec<String> = crate::config::partners::ENTRY_COLUMNS.iter().map(|c| c.to_string()).collect();
+        let a = entry("A", "direct", &[], "2026-11-01");
+        let mut b = a.clone();
+        b.listed_since = "2026-11-20".parse().unwrap();
+        assert!(!a.differs(&b, &all), "listed_since alone is no change");
+        b.measures = vec!["m".into(), "n".into()];
+        assert!(a.differs(&b, &all), "a measures-only change shows");
+        assert!(!a.differs(&b, &["entity_id".to_string(), "name".to_string()]), "a view that cannot see measures");
+        let mut c = a.clone();
+        c.name = "Renamed".into();
+        assert!(a.differs(&c, &all));
     }
 
     #[test]

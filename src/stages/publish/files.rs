@@ -9,7 +9,7 @@ use arrow::array::{Array, ArrayRef, AsArray, Date32Array, Int32Array, RecordBatc
 use arrow::datatypes::{DataType, Date32Type, Field, Int32Type, Schema, SchemaRef};
 use sha2::{Digest, Sha256};
 
-use super::entries::{Change, Entry};
+use super::entries::{Action, Change, Entry, RemovalReason};
 use crate::base::error::{Classify, ErrorKind};
 use crate::base::ids::{days_to_date, AsOf};
 use crate::base::marts::{append_strings, string_list_builder};
@@ -196,6 +196,40 @@ fn cell(a: &ArrayRef, r: usize) -> String {
     }
 }
 
+/// The entries held by columns `at..at + 11` of a full batch.
+fn entries_of(b: &RecordBatch, at: usize, shown: &str) -> Result<Vec<Entry>, FileError> {
+    let s = |i: usize| b.column(at + i).as_string::<i32>().clone();
+    let list = |i: usize, r: usize| {
+        let v = b.column(at + i).as_list::<i32>().value(r);
+        let s = v.as_string::<i32>();
+        (0..s.len()).map(|k| s.value(k).to_string()).collect::<Vec<_>>()
+    };
+    let (id, name, region, store, list_id, basis) = (s(0), s(1), s(2), s(3), s(4), s(5));
+    let depth = b.column(at + 6).as_primitive::<Int32Type>();
+    let since = b.column(at + 9).as_primitive::<Date32Type>();
+    let mut out = Vec::with_capacity(b.num_rows());
+    for r in 0..b.num_rows() {
+        let listed_since = AsOf::from_days_since_epoch(since.value(r)).ok_or_else(|| FileError::Malformed {
+            path: shown.to_string(),
+            reason: format!("row {r}: listed_since is day {}, no calendar date", since.value(r)),
+        })?;
+        out.push(Entry {
+            entity_id: id.value(r).to_string(),
+            name: name.value(r).to_string(),
+            region: region.value(r).to_string(),
+            online_store: store.is_valid(r).then(|| store.value(r).to_string()),
+            list_id: list_id.value(r).to_string(),
+            basis: basis.value(r).to_string(),
+            depth: depth.value(r),
+            rules: list(7, r),
+            roots: list(8, r),
+            listed_since,
+            measures: list(10, r),
+        });
+    }
+    Ok(out)
+}
+
 /// Reads a full `entries.parquet` back.
 pub fn read_entries(path: &Path) -> Result<Vec<Entry>, FileError> {
     let shown = path.display().to_string();
@@ -205,33 +239,31 @@ pub fn read_entries(path: &Path) -> Result<Vec<Entry>, FileError> {
         if b.schema() != entries_schema(&all_columns()) {
             return Err(FileError::Malformed { path: shown, reason: "not a full entries file".into() });
         }
-        let s = |i: usize| b.column(i).as_string::<i32>().clone();
-        let list = |i: usize, r: usize| {
-            let v = b.column(i).as_list::<i32>().value(r);
-            let s = v.as_string::<i32>();
-            (0..s.len()).map(|k| s.value(k).to_string()).collect::<Vec<_>>()
-        };
-        let (id, name, region, store, list_id, basis) = (s(0), s(1), s(2), s(3), s(4), s(5));
-        let depth = b.column(6).as_primitive::<Int32Type>();
-        let since = b.column(9).as_primitive::<Date32Type>();
-        for r in 0..b.num_rows() {
-            let listed_since = AsOf::from_days_since_epoch(since.value(r)).ok_or_else(|| FileError::Malformed {
-                path: shown.clone(),
-                reason: format!("row {r}: listed_since is day {}, no calendar date", since.value(r)),
-            })?;
-            out.push(Entry {
-                entity_id: id.value(r).to_string(),
-                name: name.value(r).to_string(),
-                region: region.value(r).to_string(),
-                online_store: store.is_valid(r).then(|| store.value(r).to_string()),
-                list_id: list_id.value(r).to_string(),
-                basis: basis.value(r).to_string(),
-                depth: depth.value(r),
-                rules: list(7, r),
-                roots: list(8, r),
-                listed_since,
-                measures: list(10, r),
-            });
+        out.extend(entries_of(&b, 0, &shown)?);
+    }
+    Ok(out)
+}
+
+/// Reads a full `changes.parquet` back.
+pub fn read_changes(path: &Path) -> Result<Vec<Change>, FileError> {
+    let shown = path.display().to_string();
+    let batches = read_parquet(path).map_err(|source| FileError::Parquet { path: shown.clone(), source })?;
+    let mut out = Vec::new();
+    for b in batches {
+        if b.schema() != changes_schema(&all_columns()) {
+            return Err(FileError::Malformed { path: shown, reason: "not a full changes file".into() });
+        }
+        let actions = b.column(0).as_string::<i32>();
+        let reasons = b.column(b.num_columns() - 1).as_string::<i32>();
+        for (r, entry) in entries_of(&b, 1, &shown)?.into_iter().enumerate() {
+            let action = match actions.value(r) {
+                "added" => Action::Added,
+                "removed" => Action::Removed,
+                "changed" => Action::Changed,
+                other => return Err(FileError::Malformed { path: shown, reason: format!("action '{other}'") }),
+            };
+            let removal_reason = if reasons.is_valid(r) { RemovalReason::parse(reasons.value(r)) } else { None };
+            out.push(Change { action, entry, removal_reason });
         }
     }
     Ok(out)
@@ -286,6 +318,12 @@ pub struct Manifest {
     /// before views were checked at serve time: every column).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub columns: Option<Vec<String>>,
+    /// The newest decision id the run used (v2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decisions_through: Option<i64>,
+    /// SHA-256 of the decisions the run used, one JSON object a line in id order (v2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decisions_sha256: Option<String>,
     pub inputs: Vec<InputInfo>,
     pub files: Vec<FileInfo>,
     pub counts: Counts,
@@ -295,7 +333,7 @@ pub struct Manifest {
     pub created_at: String,
 }
 
-pub const MANIFEST_FORMAT: &str = "credence-publication/1";
+pub const MANIFEST_FORMAT: &str = "credence-publication/2";
 
 impl Manifest {
     pub fn read(dir: &Path) -> Result<Manifest, FileError> {

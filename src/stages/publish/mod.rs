@@ -21,12 +21,14 @@
 pub mod check;
 pub mod entries;
 pub mod files;
+pub mod views;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use entries::{Change, Entry, PublicationId, RemovalFacts};
+use entries::{Change, Entry, PublicationId, RemovalFacts, RemovalReason};
 use files::{FileError, FileInfo, InputInfo, Manifest, PolicyInfo};
+use views::Cut;
 
 use minisign::PublicKey;
 
@@ -106,11 +108,28 @@ pub fn history(wh: &Warehouse, list: &str) -> Result<Vec<PublicationId>, Publish
     Ok(ids)
 }
 
-/// The previous publication of a list: its id, manifest and entries.
+/// A publication of a list as a run builds on it: its id, manifest and
+/// entries (checked against the manifest when read).
 pub struct Previous {
     pub id: PublicationId,
     pub manifest: Manifest,
     pub entries: Vec<Entry>,
+}
+
+impl Previous {
+    /// The view of `partner` in this publication: what it showed and the
+    /// entries it held (cut again from the whole publication, as the view's
+    /// manifest recorded its regions and columns); `None` without a view.
+    pub fn view(&self, wh: &Warehouse, list: &str, partner: &str) -> Result<Option<(Cut, Vec<Entry>)>, PublishError> {
+        let dir = folder(wh, list, self.id).join("partners").join(partner);
+        if !dir.join("manifest.json").exists() {
+            return Ok(None);
+        }
+        let m = Manifest::read(&dir)?;
+        let cut = Cut { regions: m.regions.clone(), columns: m.columns.clone().unwrap_or_else(files::all_columns) };
+        let entries = cut.entries(&self.entries);
+        Ok(Some((cut, entries)))
+    }
 }
 
 /// The publication `LATEST` names, checked before anything builds on it:
@@ -119,21 +138,80 @@ pub struct Previous {
 /// without the key: that refuses too.
 pub fn previous(wh: &Warehouse, list: &str, key: Option<&PublicKey>) -> Result<Option<Previous>, PublishError> {
     let Some(id) = latest(wh, list)? else { return Ok(None) };
+    read_checked(wh, list, id, key).map(Some)
+}
+
+/// The publication in force for a run as of `as_of` (publication.md v2):
+/// the newest whose date is on or before `as_of`, checked like [`previous`].
+pub fn in_force(
+    wh: &Warehouse,
+    list: &str,
+    as_of: AsOf,
+    key: Option<&PublicKey>,
+) -> Result<Option<Previous>, PublishError> {
+    let Some(id) = history(wh, list)?.into_iter().rfind(|id| id.date <= as_of) else { return Ok(None) };
+    read_checked(wh, list, id, key).map(Some)
+}
+
+fn read_checked(
+    wh: &Warehouse,
+    list: &str,
+    id: PublicationId,
+    key: Option<&PublicKey>,
+) -> Result<Previous, PublishError> {
     let dir = folder(wh, list, id);
     let expect = check::Expect { list: Some(list), id: Some(id), partner: None };
-    let manifest = check::check(&dir, key, expect).map_err(|problems| PublishError::Tampered {
+    let manifest = check::check(&dir, key, expect).map_err(|m| PublishError::Tampered {
         list: list.to_string(),
         id,
-        problems,
+        problems: m.0,
     })?;
     if manifest.signed && key.is_none() {
         return Err(PublishError::CannotVerify { list: list.to_string(), id });
     }
     if !manifest.signed {
-        tracing::warn!(%list, publication = %id, "the previous publication is unsigned: only its hashes were checked");
+        tracing::warn!(%list, publication = %id, "the publication is unsigned: only its hashes were checked");
     }
     let entries = files::read_entries(&dir.join("entries.parquet"))?;
-    Ok(Some(Previous { id, manifest, entries }))
+    Ok(Previous { id, manifest, entries })
+}
+
+/// For each entity removed from the list in a publication up to `through`,
+/// the newest `decisions_through` of a publication that removed it: a
+/// review decision with an id up to it was made before the entity left
+/// the list, and covers nothing of a later stretch. `run_decisions` gives
+/// the decisions a run used, for manifests that predate
+/// `decisions_through`.
+pub fn stretch_ends(
+    wh: &Warehouse,
+    list: &str,
+    through: PublicationId,
+    run_decisions: &dyn Fn(i64) -> Option<i64>,
+) -> Result<HashMap<String, i64>, PublishError> {
+    let mut out = HashMap::new();
+    for id in history(wh, list)?.into_iter().filter(|id| *id <= through) {
+        let dir = folder(wh, list, id);
+        let manifest = Manifest::read(&dir)?;
+        if manifest.counts.removed == 0 {
+            continue;
+        }
+        let cut = manifest.decisions_through.or_else(|| run_decisions(manifest.run_id)).unwrap_or(0);
+        for c in files::read_changes(&dir.join("changes.parquet"))? {
+            if c.action == entries::Action::Removed {
+                out.insert(c.entry.entity_id.clone(), cut);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The decisions a run used, as the manifest names them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecisionsUsed {
+    /// The newest decision id the run used.
+    pub through: i64,
+    /// SHA-256 of the decisions used, one JSON object a line in id order.
+    pub sha256: String,
 }
 
 /// Everything a publication of one list is made from.
@@ -148,10 +226,12 @@ pub struct Input<'a> {
     pub facts: &'a HashMap<String, RegistryFacts>,
     /// For each member of the previous publication that left: why.
     pub removed: &'a HashMap<String, RemovalFacts>,
+    /// The publication `LATEST` names (checked).
     pub previous: Option<&'a Previous>,
     pub inputs: Vec<InputInfo>,
     pub partners: &'a [Partner],
     pub signer: Option<&'a Signer>,
+    pub decisions: &'a DecisionsUsed,
 }
 
 /// What a publication step did.
@@ -161,7 +241,8 @@ pub enum Outcome {
         id: PublicationId,
         counts: files::Counts,
     },
-    /// The entries equal the newest publication of the same date.
+    /// The entries, and every partner's view, equal the newest publication
+    /// of the same date.
     Unchanged {
         latest: PublicationId,
     },
@@ -172,12 +253,19 @@ pub enum Outcome {
 }
 
 /// The entries of a list's publication as of `as_of`: its published
-/// members, sorted by entity id.
+/// members, sorted by entity id. A joint member names only the roots that
+/// are published too.
 pub fn build_entries(input: &Input) -> Vec<Entry> {
     let previous: HashMap<String, Entry> = input
         .previous
         .map(|p| p.entries.iter().map(|e| (e.entity_id.clone(), e.clone())).collect())
         .unwrap_or_default();
+    let published: std::collections::HashSet<&str> = input
+        .members
+        .iter()
+        .filter(|m| m.review_status == ReviewStatus::Published)
+        .map(|m| m.entity_id.as_str())
+        .collect();
     let mut out: Vec<Entry> = input
         .members
         .iter()
@@ -193,7 +281,7 @@ pub fn build_entries(input: &Input) -> Vec<Entry> {
                 basis: m.basis.as_str().to_string(),
                 depth: m.depth,
                 rules: m.rules.clone(),
-                roots: m.roots.clone(),
+                roots: m.roots.iter().filter(|r| published.contains(r.as_str())).cloned().collect(),
                 listed_since: entries::listed_since(&m.entity_id, &previous, input.as_of),
                 measures: measures(input.policy, input.list, m),
             }
@@ -227,36 +315,71 @@ fn measures(policy: &Policy, list: &ListSpec, m: &ListingRow) -> Vec<String> {
     out
 }
 
+/// One partner's view of a publication: what it shows and its changes.
+struct PartnerView<'a> {
+    partner: &'a Partner,
+    cut: Cut,
+    entries: Vec<Entry>,
+    changes: Vec<Change>,
+    /// The same partner's view in the previous publication, if any.
+    before: Option<Vec<Entry>>,
+}
+
 /// Publishes one list as of `input.as_of` into `wh`, or says why not.
 pub fn publish(wh: &Warehouse, input: &Input) -> Result<Outcome, PublishError> {
     let list = &input.list.id;
     let entries = build_entries(input);
+    let all = files::all_columns();
+    let previous_entries: &[Entry] = input.previous.map(|p| p.entries.as_slice()).unwrap_or(&[]);
+    let reason_of = |e: &str| {
+        let facts = input.removed.get(e).copied().unwrap_or(RemovalFacts { in_scope: true, ..RemovalFacts::default() });
+        entries::removal_reason(&facts)
+    };
+    let changes = entries::changes(&entries, previous_entries, &all, &|last| reason_of(&last.entity_id));
+    let reasons: HashMap<String, RemovalReason> =
+        changes.iter().filter_map(|c| c.removal_reason.map(|r| (c.entry.entity_id.clone(), r))).collect();
+
+    // Each partner's view, against its own view in the previous publication.
+    let mut views = Vec::new();
+    for p in input.partners.iter().filter(|p| p.may_read(list)) {
+        let cut = Cut { regions: p.regions.clone(), columns: p.columns.clone() };
+        let before = match input.previous {
+            Some(prev) => prev.view(wh, list, &p.id)?,
+            None => None,
+        };
+        let view_changes = views::view_changes(&cut, &entries, before.as_ref().map(|(c, e)| (c, e.clone())), &reasons);
+        views.push(PartnerView {
+            partner: p,
+            entries: cut.entries(&entries),
+            cut,
+            changes: view_changes,
+            before: before.map(|(_, e)| e),
+        });
+    }
+
     let id = match input.previous.map(|p| p.id) {
         Some(last) if last.date > input.as_of => return Ok(Outcome::Older { latest: last }),
         Some(last) if last.date == input.as_of => {
-            if input.previous.is_some_and(|p| p.entries == entries) {
+            // publication.md v2: a same-day rerun publishes when the entries
+            // of the list or of any partner's view differ, or when a partner
+            // entitled to the list has no view in the previous publication.
+            let same_entries = input.previous.is_some_and(|p| same(&p.entries, &entries, &all));
+            let same_views = views.iter().all(|v| {
+                v.before.as_ref().is_some_and(|b| same(b, &v.entries, &v.cut.columns)) && v.changes.is_empty()
+            });
+            if same_entries && same_views {
                 return Ok(Outcome::Unchanged { latest: last });
             }
             last.next_same_day()
         }
         _ => PublicationId::first(input.as_of),
     };
-    let previous_entries: &[Entry] = input.previous.map(|p| p.entries.as_slice()).unwrap_or(&[]);
-    let changes = entries::changes(&entries, previous_entries, &|last| {
-        let facts = input.removed.get(&last.entity_id).unwrap_or(&RemovalFacts {
-            exempt: false,
-            in_scope: true,
-            repaired: false,
-        });
-        entries::removal_reason(last, facts)
-    });
 
     // Folders newer than LATEST were never visible: a crashed publication's.
     remove_orphans(wh, list, input.previous.map(|p| p.id))?;
 
     let dest = folder(wh, list, id);
     let staged = wh.stage(dest.clone()).map_err(io(format!("staging {}", wh.relative(&dest))))?;
-    let all = files::all_columns();
     let view = View {
         entries: &entries,
         changes: &changes,
@@ -265,22 +388,31 @@ pub fn publish(wh: &Warehouse, input: &Input) -> Result<Outcome, PublishError> {
         regions: &[],
     };
     let counts = write_view(staged.path(), input, id, None, &view)?;
-    for p in input.partners.iter().filter(|p| p.may_read(list)) {
-        let dir = staged.path().join("partners").join(&p.id);
-        std::fs::create_dir_all(&dir).map_err(io(format!("creating partners/{}", p.id)))?;
+    for v in &views {
+        let dir = staged.path().join("partners").join(&v.partner.id);
+        std::fs::create_dir_all(&dir).map_err(io(format!("creating partners/{}", v.partner.id)))?;
         let view = View {
-            entries: &entries,
-            changes: &changes,
-            columns: &p.columns,
-            formats: &p.formats,
-            regions: &p.regions,
+            entries: &v.entries,
+            changes: &v.changes,
+            columns: &v.cut.columns,
+            formats: &v.partner.formats,
+            regions: &v.cut.regions,
         };
-        write_view(&dir, input, id, Some(&p.id), &view)?;
+        write_view(&dir, input, id, Some(&v.partner.id), &view)?;
     }
     staged.commit().map_err(io(format!("publishing {}", wh.relative(&dest))))?;
     write_file_atomically(&wh.published(list).join("LATEST"), format!("{id}\n").as_bytes())
         .map_err(io(format!("replacing published/{list}/LATEST")))?;
     Ok(Outcome::Published { id, counts })
+}
+
+/// Whether two sorted entry lists hold the same entities with the same
+/// `columns` (and the same `listed_since`).
+fn same(a: &[Entry], b: &[Entry], columns: &[String]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x.entity_id == y.entity_id && !x.differs(y, columns) && x.listed_since == y.listed_since)
 }
 
 fn remove_orphans(wh: &Warehouse, list: &str, latest: Option<PublicationId>) -> Result<(), PublishError> {
@@ -317,9 +449,8 @@ fn write_view(
     partner: Option<&str>,
     view: &View,
 ) -> Result<files::Counts, PublishError> {
-    let sees = |region: &str| view.regions.is_empty() || view.regions.iter().any(|p| region.starts_with(p.as_str()));
-    let entries: Vec<&Entry> = view.entries.iter().filter(|e| sees(&e.region)).collect();
-    let changes: Vec<&Change> = view.changes.iter().filter(|c| sees(&c.entry.region)).collect();
+    let entries: Vec<&Entry> = view.entries.iter().collect();
+    let changes: Vec<&Change> = view.changes.iter().collect();
     let entries_batch = files::entries_batch(&entries, view.columns);
     let changes_batch = files::changes_batch(&changes, view.columns);
     let mut written: Vec<FileInfo> = Vec::new();
@@ -350,6 +481,8 @@ fn write_view(
         partner: partner.map(str::to_string),
         regions: view.regions.to_vec(),
         columns: Some(view.columns.to_vec()),
+        decisions_through: Some(input.decisions.through),
+        decisions_sha256: Some(input.decisions.sha256.clone()),
         inputs: input.inputs.clone(),
         files: written,
         counts: counts.clone(),

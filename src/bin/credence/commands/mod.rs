@@ -27,7 +27,11 @@ pub fn dispatch(command: Command) -> CommandResult {
         Command::Serve(args) => serve::serve(&args),
         Command::Officers { command, warehouse } => officer::officers(command, &warehouse),
         Command::Decide(args) => officer::decide(&args),
-        Command::Review { warehouse, list, as_of } => officer::review(&warehouse, &list, as_of),
+        Command::Notice { command } => officer::notice(command),
+        Command::Objection { command } => officer::objection(command),
+        Command::Review { warehouse, list, as_of, policy } => {
+            officer::review(&warehouse, &list, as_of, policy.as_deref())
+        }
         Command::Explain { entity, as_of, warehouse, policy, json } => {
             officer::explain(&entity, as_of, &warehouse, policy.as_deref(), json)
         }

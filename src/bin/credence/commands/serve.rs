@@ -41,11 +41,14 @@ pub fn serve(args: &ServeArgs) -> CommandResult {
         rates: Arc::new(RateLimits::new(&limits)),
         public_key,
     });
+    let regulator = credence::config::regulator::load_or_default(args.regulator.as_deref())?;
+    let notices = credence::officer::notice::Notices::load(args.templates.as_deref(), regulator)?;
     let ui = Arc::new(officer_ui::UiState {
         warehouse: wh.clone(),
         policy,
         store: Store::open_for_requests(&wh.database())?,
         messages,
+        notices,
         idle_seconds: args.ui_idle_minutes * 60,
         rates: Arc::new(RateLimits::new(&limits)),
     });

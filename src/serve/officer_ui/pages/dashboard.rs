@@ -38,9 +38,11 @@ pub(crate) async fn dashboard(State(state): State<Arc<UiState>>, Extension(o): E
     let rejected = &summary.rejected_by_code;
     let mut pending: Vec<(String, usize, i64)> = Vec::new();
     for l in &state.policy.lists {
-        pending.push(match queue::pending(&state.warehouse, &l.id, None)? {
+        let today = crate::serve::officer_ui::pages::decide::today();
+        pending.push(match queue::in_review(&state.warehouse, &state.store, l, None, today)? {
             Some((at, entries)) => {
-                let oldest = entries.iter().map(|e| (at.date() - e.pending_since.date()).num_days()).max().unwrap_or(0);
+                let oldest =
+                    entries.iter().map(|e| (at.date() - e.in_review_since.date()).num_days()).max().unwrap_or(0);
                 (l.id.clone(), entries.len(), oldest)
             }
             None => (l.id.clone(), 0, 0),

@@ -1,113 +1,28 @@
 //! The entity page: registry facts, score and grade with their history,
 //! reasons with the records behind them, memberships with their path,
-//! restrictions, decisions, and the decision forms (with the stale-state
-//! fingerprint that refuses a decision on a member that changed).
+//! restrictions, decisions, and each list's due-process section with the
+//! decision forms ([`super::decide`]).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect};
-use axum::{Extension, Form};
+use axum::Extension;
 use maud::{html, Markup};
 
 use crate::base::ids::{AsOf, EntityId};
-use crate::base::marts::listings::{self, ListingRow, ReviewStatus};
+use crate::base::marts::mart_error;
 use crate::base::marts::scores;
-use crate::base::marts::{mart_error, MartError};
-use crate::base::store::{Action, Decision};
-use crate::base::warehouse::{Mart, Warehouse};
-use crate::officer::accounts::Role;
-use crate::officer::decide;
+use crate::base::warehouse::Mart;
+use crate::config::policy::ListSpec;
 use crate::officer::explain::{self, ExplainError, Explanation};
-use crate::officer::queue::{self};
-use crate::serve::officer_ui::layout::{forbidden, html_response, page, with_detail, PageError, PageResult};
+use crate::officer::queue::{self, QueueState};
+use crate::serve::officer_ui::layout::{html_response, page, with_detail, PageError, PageResult};
 use crate::serve::officer_ui::pages::dashboard::latest_scores;
+use crate::serve::officer_ui::pages::decide;
 use crate::serve::officer_ui::{svg, Messages, Officer, UiState};
-use crate::stages::review::DecisionBook;
 use parquet::errors::ParquetError;
-
-/// The state of a member as a decision form saw it: a decision is refused
-/// (409) when the newest listing says something else.
-pub(crate) fn fingerprint(as_of: AsOf, row: Option<&ListingRow>, awaiting: Option<&Decision>) -> String {
-    let decided = awaiting.map(|d| format!("|#{}", d.id)).unwrap_or_default();
-    match row {
-        None => format!("{as_of}|none{decided}"),
-        Some(r) => format!("{as_of}|{}|{}|{}{decided}", r.review_status.as_str(), r.basis.as_str(), r.rules.join(",")),
-    }
-}
-
-/// The newest confirm or reject of each member of `list` (or of `entity`
-/// only) recorded after the run that made the listing as of `at`: it takes
-/// effect in the next run.
-pub(crate) fn awaiting(
-    state: &UiState,
-    list: &str,
-    at: AsOf,
-    entity: Option<&str>,
-) -> Result<HashMap<String, Decision>, PageError> {
-    let used = state.store.decisions_used(at)?.unwrap_or(0);
-    let last = state.store.last_decision_id()?;
-    let mut newest: HashMap<String, Decision> = HashMap::new();
-    for d in state.store.decisions_between(used, last, Some(list), entity)? {
-        if matches!(d.action, Action::Confirm | Action::Reject) {
-            newest.insert(d.entity_id.clone(), d);
-        }
-    }
-    Ok(newest)
-}
-
-/// The state of `entity` on `list` a confirm or reject is decided against:
-/// the newest listing row and any decision awaiting the next run.
-pub(crate) struct MemberNow {
-    at: AsOf,
-    row: Option<ListingRow>,
-    awaiting: Option<Decision>,
-}
-
-impl MemberNow {
-    /// `None` when the list has no listing yet.
-    pub(crate) fn read(state: &UiState, list: &str, entity: &str) -> Result<Option<MemberNow>, PageError> {
-        let Some((at, row)) = newest_member(&state.warehouse, list, entity)? else { return Ok(None) };
-        let awaiting = awaiting(state, list, at, Some(entity))?.remove(entity);
-        Ok(Some(MemberNow { at, row, awaiting }))
-    }
-
-    pub(crate) fn fingerprint(&self) -> String {
-        fingerprint(self.at, self.row.as_ref(), self.awaiting.as_ref())
-    }
-
-    pub(crate) fn describe(&self, m: &Messages) -> String {
-        let mut text = match &self.row {
-            Some(r) => {
-                format!("{} ({}, {}) as of {}", r.review_status.as_str(), r.basis.as_str(), r.rules.join(", "), self.at)
-            }
-            None => m.t("not_a_member").to_string(),
-        };
-        if let Some(d) = &self.awaiting {
-            text.push_str("; ");
-            text.push_str(&awaiting_text(m, d));
-        }
-        text
-    }
-}
-
-pub(crate) fn awaiting_text(m: &Messages, d: &Decision) -> String {
-    m.f("awaiting_decision", &[("action", &d.action.as_str()), ("officer", &d.officer), ("id", &d.id)])
-}
-
-/// The newest listing of `list` and the entity's row in it.
-pub(crate) fn newest_member(
-    wh: &Warehouse,
-    list: &str,
-    entity: &str,
-) -> Result<Option<(AsOf, Option<ListingRow>)>, MartError> {
-    let Some(at) = wh.list_mart_dates(Mart::Listings, list).pop() else { return Ok(None) };
-    let rows =
-        listings::read_listings(&wh.list_mart(Mart::Listings, list, at)).map_err(mart_error("the listings mart"))?;
-    Ok(Some((at, rows.into_iter().find(|r| r.entity_id == entity))))
-}
 
 #[derive(serde::Deserialize, Default)]
 pub(crate) struct EntityQuery {
@@ -191,43 +106,28 @@ pub(crate) fn render_entity(
             .unwrap_or_default(),
         None => vec![],
     };
-    let book = DecisionBook::new(state.store.decisions(state.store.last_decision_id()?, None, Some(id))?);
     let mut forms = Vec::new();
     for l in &state.policy.lists {
-        let now = MemberNow::read(state, &l.id, id)?;
-        let pending =
-            now.as_ref().is_some_and(|n| n.row.as_ref().is_some_and(|r| r.review_status == ReviewStatus::Pending));
-        let next = if pending && from_list == Some(l.id.as_str()) { next_pending(state, &l.id, id)? } else { None };
-        forms.push(ListForms { list: l.id.clone(), now: now.filter(|_| pending), next });
+        let next = if from_list == Some(l.id.as_str()) { next_in_queue(state, l, id)? } else { None };
+        forms.push(decide::list_section(state, o, l, id, next.as_deref())?);
     }
-    let body = entity_body(state, o, &e, &history, previous, &previous_reasons, &book, &forms, notice, error);
+    let body = entity_body(state, &e, &history, previous, &previous_reasons, &forms, notice, error);
     let r = html_response(status, page(state, Some(o), &m.f("entity_title", &[("entity", &id)]), body));
     Ok(with_detail(r, format!("viewed entity {id} as of {as_of}")))
-}
-
-/// What the decision forms of one list show: the pending member's state
-/// (absent when it is not pending) and the next pending member of the queue.
-pub(crate) struct ListForms {
-    list: String,
-    now: Option<MemberNow>,
-    next: Option<String>,
 }
 
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn entity_body(
     state: &UiState,
-    o: &Officer,
     e: &Explanation,
     history: &[(String, f64)],
     previous: Option<AsOf>,
     previous_reasons: &[crate::base::marts::scores::Reason],
-    book: &DecisionBook,
-    forms: &[ListForms],
+    forms: &[Markup],
     notice: Option<String>,
     error: Option<String>,
 ) -> Markup {
     let m = &state.messages;
-    let today = AsOf::new(chrono::Utc::now().date_naive());
     html! {
         @if let Some(err) = &error {
             div class="error-summary" role="alert" tabindex="-1" { h2 { (m.t("error_summary")) } ul { li { a href="#decide" { (err) } } } }
@@ -340,31 +240,23 @@ pub(crate) fn entity_body(
             table {
                 thead { tr {
                     th scope="col" { "#" } th scope="col" { (m.t("decided_at")) } th scope="col" { (m.t("decision_action")) } th scope="col" { (m.t("list")) }
-                    th scope="col" { (m.t("officer")) } th scope="col" { (m.t("until")) } th scope="col" { (m.t("reason")) }
+                    th scope="col" { (m.t("officer")) } th scope="col" { (m.t("decision_details")) } th scope="col" { (m.t("reason")) }
                 } }
                 tbody { @for d in &e.decisions { tr {
                     td { (d.id) } td { (d.decided_at) } td { (d.action.as_str()) } td { (d.list_id) } td { (d.officer) }
-                    td { (d.until.map(|u| u.to_string()).unwrap_or_default()) } td { (d.reason) }
+                    td {
+                        @if let Some(u) = d.until { (m.f("detail_until", &[("until", &u)])) " " }
+                        @if let Some(a) = d.approves { (m.f("detail_approves", &[("id", &a)])) " " }
+                        @if let Some(x) = d.deadline { (m.f("detail_deadline", &[("deadline", &x)])) " " }
+                        @if let Some(x) = d.received_on { (m.f("detail_received", &[("received", &x)])) " " }
+                        @if d.document.is_some() { a href=(format!("/documents/{}", d.id)) { (m.t("open_document")) } }
+                    }
+                    td { (d.reason) }
                 } } }
             }
         }
         h2 id="decide" { (m.t("decide_title")) }
-        @if o.role == Role::Auditor { p { (m.t("auditor_read_only")) } } @else {
-            @for l in forms {
-                @if let Some(now) = &l.now {
-                    @if let Some(d) = &now.awaiting { p class="notice" { (l.list) ": " (awaiting_text(m, d)) } }
-                    (decision_form(state, o, Action::Confirm, &l.list, &e.entity_id, &now.fingerprint(), l.next.as_deref()))
-                    (decision_form(state, o, Action::Reject, &l.list, &e.entity_id, &now.fingerprint(), l.next.as_deref()))
-                }
-                @if o.role == Role::Senior {
-                    @if book.exempt(&l.list, &e.entity_id, today) {
-                        (decision_form(state, o, Action::RevokeExemption, &l.list, &e.entity_id, "", None))
-                    } @else {
-                        (decision_form(state, o, Action::Exempt, &l.list, &e.entity_id, "", None))
-                    }
-                } @else { p class="muted" { (m.t("senior_only")) } }
-            }
-        }
+        @for f in forms { (f) }
     }
 }
 
@@ -414,148 +306,15 @@ pub(crate) fn reason_changes(
     out
 }
 
-/// The entity page of the pending member after `entity` in the queue.
-/// Members already decided since the run are skipped.
-pub(crate) fn next_pending(state: &UiState, list: &str, entity: &str) -> Result<Option<String>, PageError> {
-    let Some((at, entries)) = queue::pending(&state.warehouse, list, None)? else { return Ok(None) };
-    let decided = awaiting(state, list, at, None)?;
+/// The entity page of the queue member after `entity` that still needs a
+/// decision (members decided since the run are skipped).
+pub(crate) fn next_in_queue(state: &UiState, list: &ListSpec, entity: &str) -> Result<Option<String>, PageError> {
+    let Some((_, entries)) = queue::in_review(&state.warehouse, &state.store, list, None, decide::today())? else {
+        return Ok(None);
+    };
     let Some(here) = entries.iter().position(|e| e.listing.entity_id == entity) else { return Ok(None) };
     Ok(entries[here + 1..]
         .iter()
-        .find(|e| !decided.contains_key(&e.listing.entity_id))
-        .map(|e| format!("/entities/{}?list={list}", e.listing.entity_id)))
-}
-
-pub(crate) fn action_key(a: Action) -> &'static str {
-    match a {
-        Action::Confirm => "confirm",
-        Action::Reject => "reject",
-        Action::Exempt => "exempt",
-        Action::RevokeExemption => "revoke_exemption",
-    }
-}
-
-pub(crate) fn decision_form(
-    state: &UiState,
-    o: &Officer,
-    action: Action,
-    list: &str,
-    entity: &str,
-    seen: &str,
-    next: Option<&str>,
-) -> Markup {
-    let m = &state.messages;
-    let key = action_key(action);
-    let field = format!("reason-{key}-{list}-{entity}");
-    html! {
-        form method="post" action="/decisions" class="card" {
-            h3 { (m.t(key)) " — " (list) }
-            input type="hidden" name="csrf" value=(o.csrf);
-            input type="hidden" name="action" value=(key);
-            input type="hidden" name="list" value=(list);
-            input type="hidden" name="entity" value=(entity);
-            input type="hidden" name="seen" value=(seen);
-            label for=(field) { (m.t("reason")) }
-            textarea id=(field) name="reason" rows="2" cols="60" required minlength="10" aria-describedby=(format!("{field}-hint")) {}
-            div id=(format!("{field}-hint")) class="muted" { (m.t("reason_hint")) }
-            @if action == Action::Exempt {
-                label for=(format!("until-{list}-{entity}")) { (m.t("until")) }
-                input type="date" id=(format!("until-{list}-{entity}")) name="until";
-            }
-            div {
-                button class="primary" type="submit" name="go" value="stay" { (m.t(key)) }
-                @if let Some(n) = next {
-                    input type="hidden" name="next" value=(n);
-                    " " button type="submit" name="go" value="next" { (m.t("decide_and_next")) }
-                }
-            }
-        }
-    }
-}
-
-#[derive(serde::Deserialize)]
-pub(crate) struct DecisionForm {
-    csrf: String,
-    action: String,
-    list: String,
-    entity: String,
-    reason: String,
-    #[serde(default)]
-    until: String,
-    #[serde(default)]
-    seen: String,
-    #[serde(default)]
-    next: String,
-    #[serde(default)]
-    go: String,
-}
-
-pub(crate) fn parse_action(s: &str) -> Option<Action> {
-    Action::parse(s)
-}
-
-pub(crate) async fn decision(
-    State(state): State<Arc<UiState>>,
-    Extension(o): Extension<Officer>,
-    Form(f): Form<DecisionForm>,
-) -> PageResult {
-    if f.csrf != o.csrf {
-        return Ok(forbidden(&state, "bad_form"));
-    }
-    let Some(action) = parse_action(&f.action) else { return Ok(forbidden(&state, "bad_form")) };
-    if !o.role.may(action) {
-        return Ok(with_detail(
-            forbidden(&state, "forbidden"),
-            format!("refused {} by role {}", f.action, o.role.as_str()),
-        ));
-    }
-    let m = &state.messages;
-    if matches!(action, Action::Confirm | Action::Reject) {
-        let now = MemberNow::read(&state, &f.list, &f.entity)?;
-        let current = now.as_ref().map(MemberNow::fingerprint).unwrap_or_default();
-        if current != f.seen {
-            let state_text = now.map(|n| n.describe(m)).unwrap_or_else(|| m.t("not_a_member").to_string());
-            let error = format!("{}: {}", m.t("stale_title"), m.f("stale_body", &[("state", &state_text)]));
-            let r = render_entity(
-                &state,
-                &o,
-                &f.entity,
-                latest_scores(&state.warehouse),
-                Some(&f.list),
-                None,
-                Some(error),
-                StatusCode::CONFLICT,
-            )?;
-            return Ok(with_detail(r, format!("stale {} of {} on {}", f.action, f.entity, f.list)));
-        }
-    }
-    let until = if f.until.trim().is_empty() { None } else { f.until.trim().parse().ok() };
-    let req = decide::Request { action, list: &f.list, entity: &f.entity, officer: &o.id, reason: &f.reason, until };
-    match decide::decide(&state.warehouse, &state.policy, &state.store, &req) {
-        Ok(id) => {
-            let next = if f.go == "next" && f.next.starts_with("/entities/") {
-                f.next.clone()
-            } else {
-                format!("/entities/{}?list={}", f.entity, f.list)
-            };
-            let sep = if next.contains('?') { '&' } else { '?' };
-            let r = Redirect::to(&format!("{next}{sep}decided={id}")).into_response();
-            Ok(with_detail(r, format!("decision #{id}: {} {} on {}", f.action, f.entity, f.list)))
-        }
-        Err(failed @ (decide::Refusal::Read(_) | decide::Refusal::Store(_))) => Err(failed.into()),
-        Err(refusal) => {
-            let error = m.f("decision_refused", &[("why", &refusal)]);
-            let r = render_entity(
-                &state,
-                &o,
-                &f.entity,
-                latest_scores(&state.warehouse),
-                Some(&f.list),
-                None,
-                Some(error),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )?;
-            Ok(with_detail(r, format!("refused {} of {} on {}: {refusal}", f.action, f.entity, f.list)))
-        }
-    }
+        .find(|e| !matches!(e.state, QueueState::Decided { .. } | QueueState::AwaitingApproval { .. }))
+        .map(|e| format!("/entities/{}?list={}", e.listing.entity_id, list.id)))
 }

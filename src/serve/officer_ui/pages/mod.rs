@@ -1,6 +1,7 @@
 //! One module per page of the officer pages.
 
 pub(crate) mod dashboard;
+pub(crate) mod decide;
 pub(crate) mod entity;
 pub(crate) mod exemptions;
 pub(crate) mod queue;

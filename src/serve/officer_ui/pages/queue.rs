@@ -1,5 +1,7 @@
-//! The review queue of a list: pending members with filters, keyboard
-//! shortcuts, and bulk decisions with a preview.
+//! The review queue of a list: its members in review by state (objected,
+//! ready to decide, pending, noticed with days left, awaiting approval,
+//! decided since the run), with filters, an "awaiting my approval" view,
+//! keyboard shortcuts, and bulk decisions with a preview.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,24 +13,27 @@ use axum::{Extension, Form};
 use maud::html;
 
 use crate::base::store::Action;
+use crate::config::policy::Approval;
 use crate::officer::accounts::Role;
-use crate::officer::decide;
-use crate::officer::queue::{self, QueueEntry};
+use crate::officer::decide::{self, DecideError, Refusal, Request};
+use crate::officer::queue::{self, QueueEntry, QueueState};
 use crate::serve::officer_ui::auth::{cookie, set_cookie, SHORTCUTS_COOKIE};
 use crate::serve::officer_ui::layout::{forbidden, html_response, page, with_detail, PageResult};
-use crate::serve::officer_ui::pages::entity::{action_key, awaiting, fingerprint, parse_action, MemberNow};
-use crate::serve::officer_ui::{Officer, UiState};
+use crate::serve::officer_ui::pages::decide::{action_key, desk, today};
+use crate::serve::officer_ui::{Messages, Officer, UiState};
 
 #[derive(serde::Deserialize, Default, Clone)]
 pub(crate) struct QueueFilter {
     region: Option<String>,
     basis: Option<String>,
     rule: Option<String>,
+    /// A queue state key, or `mine`: awaiting my approval.
+    state: Option<String>,
 }
 
-pub(crate) fn filtered(entries: Vec<QueueEntry>, f: &QueueFilter) -> Vec<QueueEntry> {
+pub(crate) fn filtered(entries: Vec<QueueEntry>, f: &QueueFilter, me: &Officer) -> Vec<QueueEntry> {
     let some = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
-    let (region, basis, rule) = (some(&f.region), some(&f.basis), some(&f.rule));
+    let (region, basis, rule, state) = (some(&f.region), some(&f.basis), some(&f.rule), some(&f.state));
     entries
         .into_iter()
         .filter(|e| {
@@ -41,7 +46,44 @@ pub(crate) fn filtered(entries: Vec<QueueEntry>, f: &QueueFilter) -> Vec<QueueEn
                     || e.score.as_ref().is_some_and(|s| s.reasons.iter().any(|x| &x.rule_id == r))
             })
         })
+        .filter(|e| match state.as_deref() {
+            None => true,
+            Some("mine") => awaiting_my_approval(e, me),
+            Some(k) => e.state.key() == k,
+        })
         .collect()
+}
+
+/// Whether `me` may approve the entry's proposal: a senior, not its author.
+fn awaiting_my_approval(e: &QueueEntry, me: &Officer) -> bool {
+    me.role == Role::Senior && matches!(&e.state, QueueState::AwaitingApproval { proposer, .. } if proposer != &me.id)
+}
+
+/// The state of a queue entry in words.
+pub(crate) fn state_words(m: &Messages, s: &QueueState) -> String {
+    match s {
+        QueueState::Noticed { deadline, days_left } => {
+            m.f("state_noticed", &[("deadline", deadline), ("days", days_left)])
+        }
+        QueueState::AwaitingApproval { decision, proposer } => {
+            m.f("state_awaiting_by", &[("id", decision), ("officer", proposer)])
+        }
+        QueueState::Decided { decision, action, officer } => {
+            m.f("awaiting_decision", &[("action", action), ("officer", officer), ("id", decision)])
+        }
+        QueueState::Objected => m.t("state_objected").to_string(),
+        QueueState::ReadyToDecide => m.t("state_ready").to_string(),
+        QueueState::Pending => m.t("state_pending").to_string(),
+    }
+}
+
+/// How many entries are in each state.
+fn state_counts(entries: &[QueueEntry]) -> HashMap<&'static str, usize> {
+    let mut counts = HashMap::new();
+    for e in entries {
+        *counts.entry(e.state.key()).or_default() += 1;
+    }
+    counts
 }
 
 pub(crate) async fn review_queue(
@@ -52,18 +94,14 @@ pub(crate) async fn review_queue(
     Query(filter): Query<QueueFilter>,
 ) -> PageResult {
     let m = &state.messages;
-    if state.policy.list(&list).is_none() {
+    let Some(spec) = state.policy.list(&list) else {
         return Ok(html_response(
             StatusCode::NOT_FOUND,
             page(&state, Some(&o), m.t("not_found"), html! { h1 { (m.t("not_found")) } }),
         ));
-    }
-    let shortcuts = cookie(&headers, SHORTCUTS_COOKIE).as_deref() != Some("off");
-    let queue = queue::pending(&state.warehouse, &list, None)?;
-    let decided = match &queue {
-        Some((at, _)) => awaiting(&state, &list, *at, None)?,
-        None => Default::default(),
     };
+    let shortcuts = cookie(&headers, SHORTCUTS_COOKIE).as_deref() != Some("off");
+    let queue = queue::in_review(&state.warehouse, &state.store, spec, None, today())?;
     let rule_ids: Vec<String> = state
         .policy
         .rules
@@ -73,17 +111,38 @@ pub(crate) async fn review_queue(
         .chain(state.policy.joint.rules.iter().filter(|r| r.list == list).map(|r| r.id.clone()))
         .collect();
     let here = format!("/review/{list}");
+    let mut bulk_actions = vec![Action::Notify, Action::Confirm, Action::Reject];
+    if o.role == Role::Senior && spec.approval == Approval::TwoOfficers {
+        bulk_actions.push(Action::Approve);
+    }
     let body = html! {
         h1 { (m.f("queue_title", &[("list", &list)])) }
         @match queue {
             None => p { (m.t("queue_empty")) },
             Some((at, entries)) => {
-                @let (done, entries): (Vec<QueueEntry>, Vec<QueueEntry>) =
-                    filtered(entries, &filter).into_iter().partition(|e| decided.contains_key(&e.listing.entity_id));
+                @let counts = state_counts(&entries);
+                @let mine = entries.iter().filter(|e| awaiting_my_approval(e, &o)).count();
+                @let entries = filtered(entries.clone(), &filter, &o);
                 p { (m.f("queue_as_of", &[("count", &entries.len()), ("as_of", &at)])) }
+                nav aria-label=(m.t("queue_states")) {
+                    ul class="states" {
+                        li { a href=(here) aria-current=[filter.state.is_none().then_some("page")] { (m.t("state_all")) } }
+                        @for k in QueueState::KEYS {
+                            li { a href=(format!("{here}?state={k}")) aria-current=[(filter.state.as_deref() == Some(k)).then_some("page")] {
+                                (m.t(&format!("filter_{k}"))) " (" (counts.get(k).copied().unwrap_or(0)) ")"
+                            } }
+                        }
+                        @if o.role == Role::Senior {
+                            li { a href=(format!("{here}?state=mine")) aria-current=[(filter.state.as_deref() == Some("mine")).then_some("page")] {
+                                (m.t("filter_mine")) " (" (mine) ")"
+                            } }
+                        }
+                    }
+                }
                 form method="get" action=(here) {
                     fieldset {
                         legend { (m.t("filter")) }
+                        @if let Some(s) = &filter.state { input type="hidden" name="state" value=(s); }
                         label for="f-region" { (m.t("region")) }
                         input type="text" id="f-region" name="region" value=(filter.region.clone().unwrap_or_default()) inputmode="numeric";
                         label for="f-basis" { (m.t("filter_basis")) }
@@ -105,19 +164,22 @@ pub(crate) async fn review_queue(
                         table {
                             thead { tr {
                                 th scope="col" { (m.t("select")) } th scope="col" { (m.t("entity_id")) } th scope="col" { (m.t("name")) }
-                                th scope="col" { (m.t("age")) } th scope="col" { (m.t("grade")) } th scope="col" { (m.t("basis")) }
+                                th scope="col" { (m.t("state")) } th scope="col" { (m.t("age")) } th scope="col" { (m.t("grade")) } th scope="col" { (m.t("basis")) }
                                 th scope="col" { (m.t("top_reasons")) }
                             } }
                             tbody { @for e in &entries {
                                 @let id = &e.listing.entity_id;
                                 tr data-row {
                                     td {
-                                        input type="checkbox" name="entity" value=(id) id=(format!("sel-{id}")) aria-label=(format!("{} {id}", m.t("select")));
-                                        input type="hidden" name=(format!("seen:{id}")) value=(fingerprint(at, Some(&e.listing), None));
+                                        @if !matches!(e.state, QueueState::Decided { .. }) {
+                                            input type="checkbox" name="entity" value=(id) id=(format!("sel-{id}")) aria-label=(format!("{} {id}", m.t("select")));
+                                            input type="hidden" name=(format!("seen:{id}")) value=(e.seen);
+                                        }
                                     }
                                     td { a href=(format!("/entities/{id}?list={list}")) { (id) } }
                                     td { (e.registry.as_ref().map(|f| f.name.as_str()).unwrap_or("")) }
-                                    td { ((at.date() - e.pending_since.date()).num_days()) }
+                                    td { (state_words(m, &e.state)) }
+                                    td { ((at.date() - e.in_review_since.date()).num_days()) }
                                     td { (e.score.as_ref().map(|s| s.grade.as_str()).unwrap_or("")) }
                                     td {
                                         (e.listing.basis.as_str())
@@ -135,32 +197,15 @@ pub(crate) async fn review_queue(
                                 legend { (m.t("bulk_title")) }
                                 label for="bulk-action" { (m.t("bulk_action")) }
                                 select id="bulk-action" name="action" {
-                                    option value="confirm" { (m.t("confirm")) }
-                                    option value="reject" { (m.t("reject")) }
+                                    @for a in &bulk_actions {
+                                        option value=(action_key(*a)) selected[filter.state.as_deref() == Some("mine") && *a == Action::Approve] { (m.t(action_key(*a))) }
+                                    }
                                 }
                                 label for="bulk-reason" { (m.t("reason")) }
                                 textarea id="bulk-reason" name="reason" rows="2" cols="60" required minlength="10" {}
                                 div { button class="primary" type="submit" { (m.t("bulk_preview")) } }
                             }
                         } @else { p { (m.t("auditor_read_only")) } }
-                    }
-                }
-                @if !done.is_empty() {
-                    h2 id="decided-title" { (m.f("queue_decided", &[("count", &done.len()), ("as_of", &at)])) }
-                    table id="decided" aria-labelledby="decided-title" {
-                        thead { tr {
-                            th scope="col" { (m.t("entity_id")) } th scope="col" { (m.t("name")) } th scope="col" { (m.t("decision_action")) }
-                            th scope="col" { (m.t("officer")) } th scope="col" { (m.t("reason")) }
-                        } }
-                        tbody { @for e in &done {
-                            @let id = &e.listing.entity_id;
-                            @let d = &decided[id];
-                            tr {
-                                td { a href=(format!("/entities/{id}?list={list}")) { (id) } }
-                                td { (e.registry.as_ref().map(|f| f.name.as_str()).unwrap_or("")) }
-                                td { (d.action.as_str()) " (#" (d.id) ")" } td { (d.officer) } td { (d.reason) }
-                            }
-                        } }
                     }
                 }
             }
@@ -226,7 +271,8 @@ pub(crate) fn bulk_of(fields: Vec<(String, String)>) -> Bulk {
     b
 }
 
-/// The bulk form with the session's CSRF token, a confirm or reject, and
+/// The bulk form with the session's CSRF token, a notify, confirm, reject
+/// or approve, and
 /// the role to decide it; or the 403 page.
 pub(crate) fn bulk_request(
     state: &UiState,
@@ -237,7 +283,9 @@ pub(crate) fn bulk_request(
     if b.csrf != o.csrf {
         return Err(Box::new(forbidden(state, "bad_form")));
     }
-    let Some(action) = parse_action(&b.action).filter(|a| matches!(a, Action::Confirm | Action::Reject)) else {
+    let Some(action) = Action::parse(&b.action)
+        .filter(|a| matches!(a, Action::Notify | Action::Confirm | Action::Reject | Action::Approve))
+    else {
         return Err(Box::new(forbidden(state, "bad_form")));
     };
     if !o.role.may(action) {
@@ -246,16 +294,33 @@ pub(crate) fn bulk_request(
     Ok((b, action))
 }
 
+/// The queue entries of the selected members, by entity id.
+fn selected(
+    state: &UiState,
+    list: &str,
+    ids: &[String],
+) -> Result<HashMap<String, QueueEntry>, crate::officer::member::MemberError> {
+    let Some(spec) = state.policy.list(list) else { return Ok(HashMap::new()) };
+    let Some((_, entries)) = queue::in_review(&state.warehouse, &state.store, spec, None, today())? else {
+        return Ok(HashMap::new());
+    };
+    Ok(entries
+        .into_iter()
+        .filter(|e| ids.contains(&e.listing.entity_id))
+        .map(|e| (e.listing.entity_id.clone(), e))
+        .collect())
+}
+
 pub(crate) async fn bulk_preview(
     State(state): State<Arc<UiState>>,
     Extension(o): Extension<Officer>,
     Path(list): Path<String>,
     Form(fields): Form<Vec<(String, String)>>,
-) -> Response {
+) -> PageResult {
     let m = &state.messages;
     let (b, action) = match bulk_request(&state, &o, fields) {
         Ok(request) => request,
-        Err(refused) => return *refused,
+        Err(refused) => return Ok(*refused),
     };
     let problem = if b.entities.is_empty() {
         Some(m.t("nothing_selected").to_string())
@@ -264,6 +329,7 @@ pub(crate) async fn bulk_preview(
     } else {
         None
     };
+    let entries = selected(&state, &list, &b.entities)?;
     let title = m.f(
         "bulk_confirm_title",
         &[("action", &m.t(action_key(action))), ("count", &b.entities.len()), ("list", &list)],
@@ -278,22 +344,31 @@ pub(crate) async fn bulk_preview(
                 input type="hidden" name="action" value=(b.action);
                 input type="hidden" name="reason" value=(b.reason);
                 table {
-                    thead { tr { th scope="col" { (m.t("entity_id")) } th scope="col" { (m.t("reason")) } } }
-                    tbody { @for id in &b.entities { tr {
-                        td {
-                            a href=(format!("/entities/{id}")) { (id) }
-                            input type="hidden" name="entity" value=(id);
-                            input type="hidden" name=(format!("seen:{id}")) value=(b.seen.get(id).cloned().unwrap_or_default());
+                    thead { tr {
+                        th scope="col" { (m.t("entity_id")) } th scope="col" { (m.t("name")) } th scope="col" { (m.t("grade")) }
+                        th scope="col" { (m.t("state")) } th scope="col" { (m.t("reason")) }
+                    } }
+                    tbody { @for id in &b.entities {
+                        @let e = entries.get(id);
+                        tr {
+                            td {
+                                a href=(format!("/entities/{id}")) { (id) }
+                                input type="hidden" name="entity" value=(id);
+                                input type="hidden" name=(format!("seen:{id}")) value=(b.seen.get(id).cloned().unwrap_or_default());
+                            }
+                            td { (e.and_then(|e| e.registry.as_ref()).map(|f| f.name.as_str()).unwrap_or("")) }
+                            td { (e.and_then(|e| e.score.as_ref()).map(|s| s.grade.as_str()).unwrap_or("")) }
+                            td { (e.map(|e| state_words(m, &e.state)).unwrap_or_else(|| m.t("not_a_member").to_string())) }
+                            td { (b.reason) }
                         }
-                        td { (b.reason) }
-                    } } }
+                    } }
                 }
                 button class="primary" type="submit" { (m.f("bulk_apply", &[("count", &b.entities.len())])) }
             }
         }
     };
     let status = if problem.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    html_response(status, page(&state, Some(&o), &title, body))
+    Ok(html_response(status, page(&state, Some(&o), &title, body)))
 }
 
 pub(crate) async fn bulk_apply(
@@ -307,22 +382,32 @@ pub(crate) async fn bulk_apply(
         Ok(request) => request,
         Err(refused) => return Ok(*refused),
     };
+    let entries = selected(&state, &list, &b.entities)?;
     let (mut done, mut stale, mut ids) = (0, 0, Vec::new());
     let mut refused = Vec::new();
     for entity in &b.entities {
-        let now = MemberNow::read(&state, &list, entity)?.map(|n| n.fingerprint());
-        if now.as_ref() != b.seen.get(entity) {
-            stale += 1;
-            continue;
-        }
-        let req = decide::Request { action, list: &list, entity, officer: &o.id, reason: &b.reason, until: None };
-        match decide::decide(&state.warehouse, &state.policy, &state.store, &req) {
-            Ok(id) => {
+        let approves = match (action, entries.get(entity).map(|e| &e.state)) {
+            (Action::Approve, Some(QueueState::AwaitingApproval { decision, .. })) => Some(*decision),
+            _ => None,
+        };
+        let req = Request {
+            action: Some(action),
+            list: &list,
+            entity,
+            officer: &o.id,
+            reason: &b.reason,
+            approves,
+            seen: Some(b.seen.get(entity).map(String::as_str).unwrap_or("")),
+            ..Request::default()
+        };
+        match decide::decide(&desk(&state), &req) {
+            Ok(r) => {
                 done += 1;
-                ids.push(id);
+                ids.push(r.id);
             }
-            Err(failed @ (decide::Refusal::Read(_) | decide::Refusal::Store(_))) => return Err(failed.into()),
-            Err(e) => refused.push(format!("{entity}: {e}")),
+            Err(DecideError::Refused(Refusal::Stale { .. })) => stale += 1,
+            Err(DecideError::Refused(r)) => refused.push(format!("{entity}: {} — {}", r.zh(), r.en())),
+            Err(e) => return Err(e.into()),
         }
     }
     let status = if done == 0 && stale > 0 { StatusCode::CONFLICT } else { StatusCode::OK };

@@ -1,0 +1,333 @@
+//! The gate's rules, one a test, on a hand-made warehouse after a real run:
+//! X (entity 1) has a grave counterfeit case (a direct member), A (2) is
+//! 60% held by X (joint), B (3) is a branch of X (joint).
+
+use super::*;
+use crate::base::contract::{Contracts, Dataset};
+use crate::base::marts::listings::read_listings;
+use crate::config::regulator;
+use crate::run::{run, RunOptions};
+use crate::tools::fixture::{entity, land, person};
+
+const LIST: &str = "serious-dishonesty";
+
+struct World {
+    _dir: tempfile::TempDir,
+    wh: Warehouse,
+    policy: Policy,
+    store: Store,
+    notices: Notices,
+}
+
+fn day(s: &str) -> AsOf {
+    s.parse().unwrap()
+}
+
+/// The real day: decisions are recorded on it.
+fn real_today() -> AsOf {
+    AsOf::new(chrono::Utc::now().date_naive())
+}
+
+fn reg(n: u32, kind: &str, parent: Option<u32>) -> String {
+    let parent = parent.map(|p| format!(r#","parent_id":"{}""#, entity(p))).unwrap_or_default();
+    format!(
+        r#"{{"entity_id":"{}","name":"Entity {n} <b>&</b>","entity_type":"{kind}","legal_rep_id":"{}","region":"650100","established_on":"2015-01-01","status":"active"{parent}}}"#,
+        entity(n),
+        person(n)
+    )
+}
+
+impl World {
+    /// The example policy with `notice_days` and `approval` for its list.
+    fn new(notice_days: u32, approval: &str) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let wh = Warehouse::new(dir.path());
+        let text = crate::config::policy::DEFAULT_POLICY
+            .replace("notice_days: 10 ", &format!("notice_days: {notice_days} "))
+            .replace("approval: two_officers ", &format!("approval: {approval} "));
+        let policy = Policy::parse("p.yaml", &text, &Contracts::load().unwrap()).unwrap();
+        let date = "2026-11-25";
+        let rows = [reg(1, "company", None), reg(2, "company", None), reg(3, "branch", Some(1))];
+        land(&wh, Dataset::Registry, date, "part-0", &rows.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+        let h = format!(
+            r#"{{"holder_id":"{}","holder_kind":"entity","entity_id":"{}","share_pct":60.0}}"#,
+            entity(1),
+            entity(2)
+        );
+        land(&wh, Dataset::Holdings, date, "part-0", &[&h]);
+        let v = format!(
+            r#"{{"case_id":"V-1","entity_id":"{}","decided_on":"2026-06-01","category":"counterfeit","severity":"grave","fine_cny":"50000.00","status":"effective","authority":"650100"}}"#,
+            entity(1)
+        );
+        land(&wh, Dataset::Violations, date, "part-0", &[&v]);
+        let store = Store::open(&wh.database()).unwrap();
+        for (id, role) in
+            [("olga", "officer"), ("oleg", "officer"), ("sam", "senior"), ("sue", "senior"), ("ada", "auditor")]
+        {
+            store.put_officer(id, role, "not-a-hash").unwrap();
+        }
+        let notices = Notices::load(None, regulator::load_or_default(None).unwrap()).unwrap();
+        let w = World { _dir: dir, wh, policy, store, notices };
+        w.run();
+        w
+    }
+
+    fn run(&self) {
+        let opts = RunOptions {
+            warehouse: self.wh.clone(),
+            as_of: day("2026-11-25"),
+            policy: self.policy.clone(),
+            limits: crate::base::engine::EngineLimits { threads: 1, memory_limit: 1 << 30 },
+            max_reject_share: 0.05,
+            trigger: "test".into(),
+            signer: None,
+            unsigned: true,
+            partners: vec![],
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        rt.block_on(run(&opts)).unwrap();
+    }
+
+    fn desk(&self) -> Desk<'_> {
+        Desk { warehouse: &self.wh, policy: &self.policy, store: &self.store, notices: &self.notices }
+    }
+
+    fn decide(&self, req: Request) -> Result<Recorded, DecideError> {
+        decide(&self.desk(), &Request { today: req.today.or(Some(real_today())), ..req })
+    }
+
+    fn status(&self, n: u32) -> ReviewStatus {
+        let rows = read_listings(&self.wh.list_mart(Mart::Listings, LIST, day("2026-11-25"))).unwrap();
+        rows.into_iter().find(|r| r.entity_id == entity(n)).unwrap().review_status
+    }
+}
+
+fn req<'a>(action: Action, entity: &'a str, officer: &'a str) -> Request<'a> {
+    Request {
+        action: Some(action),
+        list: LIST,
+        entity,
+        officer,
+        reason: "the case file was read in full",
+        ..Request::default()
+    }
+}
+
+fn refusal(r: Result<Recorded, DecideError>) -> Refusal {
+    match r {
+        Err(DecideError::Refused(x)) => x,
+        Err(e) => panic!("failed, not refused: {e}"),
+        Ok(r) => panic!("recorded #{}, expected a refusal", r.id),
+    }
+}
+
+#[test]
+fn an_unknown_or_removed_officer_and_a_role_that_may_not_are_refused() {
+    let w = World::new(0, "single");
+    let x = entity(1);
+    let r = refusal(w.decide(req(Action::Confirm, &x, "nobody-registered")));
+    assert_eq!(r, Refusal::UnknownOfficer { officer: "nobody-registered".into() });
+    assert!(r.to_string().contains("不是已登记且在职") && r.to_string().contains("not a registered, active officer"));
+    w.store.remove_officer("oleg").unwrap();
+    assert!(matches!(refusal(w.decide(req(Action::Confirm, &x, "oleg"))), Refusal::UnknownOfficer { .. }));
+    assert!(matches!(refusal(w.decide(req(Action::Confirm, &x, "ada"))), Refusal::RoleMayNot { .. }), "an auditor");
+    let exempt = Request { until: Some(real_today().plus_days(30)), ..req(Action::Exempt, &x, "olga") };
+    assert!(matches!(refusal(w.decide(exempt)), Refusal::RoleMayNot { .. }), "an officer does not exempt");
+    assert_eq!(w.store.last_decision_id().unwrap(), 0, "nothing was recorded");
+}
+
+#[test]
+fn a_confirm_inside_the_window_is_refused_after_the_deadline_or_an_objection_it_is_not() {
+    let w = World::new(10, "single");
+    let (x, a) = (entity(1), entity(2));
+    assert!(
+        matches!(refusal(w.decide(req(Action::Confirm, &x, "olga"))), Refusal::NoNotice { days: 10, .. }),
+        "no notice yet"
+    );
+    // X notified 20 days ago: its window has passed.
+    let long_ago = real_today().plus_days(-20);
+    let n = w.decide(Request { today: Some(long_ago), ..req(Action::Notify, &x, "olga") }).unwrap();
+    assert_eq!(n.deadline, Some(long_ago.plus_days(10)));
+    // A notified today: its window is open.
+    w.decide(req(Action::Notify, &a, "olga")).unwrap();
+    let open = refusal(w.decide(req(Action::Confirm, &a, "olga")));
+    assert!(matches!(open, Refusal::WindowOpen { .. }), "{open}");
+    assert!(open.to_string().contains("陈述申辩期") && open.to_string().contains("a reject does not"));
+    assert!(matches!(refusal(w.decide(req(Action::Notify, &a, "oleg"))), Refusal::AlreadyNoticed { .. }), "not twice");
+    w.decide(req(Action::Confirm, &x, "olga")).expect("after the deadline");
+    // An objection opens the way to an answer inside the window.
+    let late = Request { received_on: Some(real_today().plus_days(1)), ..req(Action::Object, &a, "oleg") };
+    assert!(matches!(refusal(w.decide(late)), Refusal::ReceivedOutOfRange { .. }), "received in the future");
+    w.decide(Request { received_on: Some(real_today()), ..req(Action::Object, &a, "oleg") }).unwrap();
+    w.decide(req(Action::Confirm, &a, "oleg")).expect("an objection recorded: the confirm answers it");
+    w.run();
+    assert_eq!(w.status(1), ReviewStatus::Published);
+    assert_eq!(w.status(2), ReviewStatus::Published);
+}
+
+#[test]
+fn a_reject_is_allowed_inside_the_window() {
+    let w = World::new(10, "single");
+    let x = entity(1);
+    w.decide(req(Action::Notify, &x, "olga")).unwrap();
+    w.decide(req(Action::Reject, &x, "olga")).expect("a reject is always allowed");
+    w.run();
+    assert_eq!(w.status(1), ReviewStatus::Rejected);
+}
+
+#[test]
+fn the_notice_is_rendered_stored_and_recorded_with_its_hash() {
+    let w = World::new(10, "single");
+    let x = entity(1);
+    let r = w.decide(Request { lang: Lang::ZhCn, ..req(Action::Notify, &x, "olga") }).unwrap();
+    let doc = r.document.clone().unwrap();
+    assert!(doc.starts_with(&format!("notices/{LIST}/{x}/N")) && doc.ends_with(".html"), "{doc}");
+    let d = w.store.decisions_between(r.id - 1, r.id, None, None).unwrap().pop().unwrap();
+    let bytes = notice::read_document(&w.wh, &doc, d.document_sha256.as_deref().unwrap()).unwrap();
+    let html = String::from_utf8(bytes).unwrap();
+    for expected in [
+        "列入事先告知书",
+        "示范市市场监督管理局",
+        "V-1",
+        "严重违法失信名单",
+        "陈述、申辩",
+        "听证",
+        "SAMR Order No. 44",
+        "依法限制参加政府采购活动",
+    ] {
+        assert!(html.contains(expected), "{expected} in the notice");
+    }
+    assert!(html.contains("Entity 1 &lt;b&gt;&amp;&lt;&#x2f;b&gt;"), "the registry name is escaped: {html}");
+    assert_eq!(d.basis.as_deref(), Some("direct"));
+    assert_eq!(
+        d.rules.as_deref(),
+        Some(&["DG_FRAUD".to_string(), "V_GRAVE".to_string()][..]),
+        "the rule ids of its reasons"
+    );
+}
+
+#[test]
+fn four_eyes_the_author_does_not_approve_and_a_changed_basis_is_not_approved() {
+    let w = World::new(0, "two_officers");
+    let (x, b) = (entity(1), entity(3));
+    let c = w.decide(req(Action::Confirm, &x, "sam")).unwrap();
+    assert!(c.needs_approval);
+    let approve = |officer: &'static str, id: i64| Request {
+        action: Some(Action::Approve),
+        approves: Some(id),
+        officer,
+        reason: "checked the proposal and the file",
+        ..Request::default()
+    };
+    assert_eq!(refusal(w.decide(approve("sam", c.id))), Refusal::OwnDecision { id: c.id });
+    assert!(
+        matches!(refusal(w.decide(approve("olga", c.id))), Refusal::RoleMayNot { .. }),
+        "an officer does not approve"
+    );
+    // Another officer's reject over a proposal awaiting approval is refused.
+    assert!(matches!(refusal(w.decide(req(Action::Reject, &x, "olga"))), Refusal::AwaitingApproval { .. }));
+    w.run();
+    assert_eq!(w.status(1), ReviewStatus::AwaitingApproval);
+    w.decide(approve("sue", c.id)).expect("a second senior approves");
+    assert!(matches!(refusal(w.decide(approve("sue", c.id))), Refusal::NotNewest { .. }), "approved once");
+    w.run();
+    assert_eq!(w.status(1), ReviewStatus::Published);
+
+    // A proposal recorded for other rules than the member's now.
+    let stale = w.store.add_decision(&crate::base::store::NewDecision {
+        list_id: LIST,
+        entity_id: &b,
+        action: Some(Action::Confirm),
+        officer: "sam",
+        reason: "proposed before the rules changed",
+        basis: Some("joint"),
+        rules: Some(&["JS_CONTROL".to_string()]),
+        ..Default::default()
+    });
+    let id = stale.unwrap();
+    assert_eq!(refusal(w.decide(approve("sue", id))), Refusal::BasisChanged { id });
+}
+
+#[test]
+fn an_approve_of_a_decision_that_is_no_longer_the_newest_is_refused() {
+    let w = World::new(0, "two_officers");
+    let x = entity(1);
+    let c = w.decide(req(Action::Confirm, &x, "sam")).unwrap();
+    let back = Request {
+        action: Some(Action::SendBack),
+        approves: Some(c.id),
+        officer: "sue",
+        reason: "the reasons are not stated",
+        ..Request::default()
+    };
+    w.decide(back).unwrap();
+    let again = Request {
+        action: Some(Action::Approve),
+        approves: Some(c.id),
+        officer: "sue",
+        reason: "approve after all, it seems",
+        ..Request::default()
+    };
+    assert!(matches!(refusal(w.decide(again)), Refusal::NotNewest { .. }));
+    let notify = Request {
+        action: Some(Action::Approve),
+        approves: Some(999),
+        officer: "sue",
+        reason: "approve a ghost decision",
+        ..Request::default()
+    };
+    assert_eq!(refusal(w.decide(notify)), Refusal::NoSuchDecision { id: 999 });
+}
+
+#[test]
+fn an_exemption_needs_an_end_after_today_within_the_lists_limit() {
+    let w = World::new(0, "single");
+    let x = entity(1);
+    let today = real_today();
+    let exempt = |until: Option<AsOf>| Request { until, ..req(Action::Exempt, &x, "sam") };
+    assert_eq!(refusal(w.decide(exempt(None))), Refusal::Missing { field: "until", action: Action::Exempt });
+    assert!(matches!(refusal(w.decide(exempt(Some(today)))), Refusal::UntilNotAfterToday { .. }));
+    let too_far = refusal(w.decide(exempt(Some(today.plus_days(366)))));
+    assert_eq!(
+        too_far,
+        Refusal::UntilTooFar { until: today.plus_days(366), latest: today.plus_days(365), max_days: 365 }
+    );
+    w.decide(exempt(Some(today.plus_days(365)))).expect("at the limit");
+    let until_on_confirm = Request { until: Some(today.plus_days(3)), ..req(Action::Confirm, &x, "olga") };
+    assert!(matches!(refusal(w.decide(until_on_confirm)), Refusal::FieldNotFor { field: "until", .. }));
+}
+
+#[test]
+fn under_two_officers_an_exemption_is_a_proposal_until_approved() {
+    let w = World::new(0, "two_officers");
+    let x = entity(1);
+    let until = real_today().plus_days(30);
+    let e = w.decide(Request { until: Some(until), ..req(Action::Exempt, &x, "sam") }).unwrap();
+    assert!(e.needs_approval);
+    let second = refusal(w.decide(Request { until: Some(until), ..req(Action::Exempt, &x, "sue") }));
+    assert!(matches!(second, Refusal::AwaitingApproval { .. }), "not recorded over it: {second}");
+    w.run();
+    assert_eq!(w.status(1), ReviewStatus::Pending, "not exempt yet");
+    let ok = Request {
+        action: Some(Action::Approve),
+        approves: Some(e.id),
+        officer: "sue",
+        reason: "court order checked",
+        ..Request::default()
+    };
+    w.decide(ok).unwrap();
+    w.run();
+    let rows = read_listings(&w.wh.list_mart(Mart::Listings, LIST, day("2026-11-25"))).unwrap();
+    assert!(rows.iter().all(|r| r.entity_id != x), "exempt: not a candidate, and its joint members go with it");
+}
+
+#[test]
+fn a_form_that_saw_another_state_is_refused() {
+    let w = World::new(0, "single");
+    let x = entity(1);
+    let list = w.policy.list(LIST).unwrap();
+    let seen = fingerprint(&w.desk(), list, &x, real_today()).unwrap();
+    w.decide(req(Action::Reject, &x, "oleg")).unwrap();
+    let r = refusal(w.decide(Request { seen: Some(&seen), ..req(Action::Confirm, &x, "olga") }));
+    assert!(matches!(&r, Refusal::Stale { now } if now.contains("reject #1 by oleg")), "{r:?}");
+}

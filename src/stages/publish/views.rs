@@ -1,0 +1,82 @@
+//! Partner views (publication.md v2, "Partner views"): a partner sees the
+//! entries of its regions, in its columns; its `changes` are computed
+//! against its own view in the previous publication, on the columns it can
+//! see, so that applying each view's changes to its previous entries gives
+//! its new entries. An entity still on the list that left the partner's
+//! regions is `removed` with `out_of_region`.
+
+use std::collections::{HashMap, HashSet};
+
+use super::entries::{changes, Change, Entry, RemovalReason};
+
+/// What a view shows: region code prefixes (empty: every region) and columns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cut {
+    pub regions: Vec<String>,
+    pub columns: Vec<String>,
+}
+
+impl Cut {
+    pub fn sees(&self, region: &str) -> bool {
+        self.regions.is_empty() || self.regions.iter().any(|p| region.starts_with(p.as_str()))
+    }
+
+    /// The entries of `all` this view shows (all columns kept; the files
+    /// write only the view's).
+    pub fn entries(&self, all: &[Entry]) -> Vec<Entry> {
+        all.iter().filter(|e| self.sees(&e.region)).cloned().collect()
+    }
+}
+
+/// The changes of a view: `now` is the full list's entries, `previous` the
+/// view's previous entries (already cut, `None` when the partner had no
+/// view), `reasons` the removal reasons of the full list by entity.
+pub fn view_changes(
+    cut: &Cut,
+    now: &[Entry],
+    previous: Option<(&Cut, Vec<Entry>)>,
+    reasons: &HashMap<String, RemovalReason>,
+) -> Vec<Change> {
+    let still_listed: HashSet<&str> = now.iter().map(|e| e.entity_id.as_str()).collect();
+    let mine = cut.entries(now);
+    let (before, columns_changed) = match previous {
+        Some((prev_cut, entries)) => (entries, prev_cut.columns != cut.columns),
+        None => (vec![], false),
+    };
+    let reason = |e: &Entry| {
+        if still_listed.contains(e.entity_id.as_str()) {
+            RemovalReason::OutOfRegion
+        } else {
+            reasons.get(&e.entity_id).copied().unwrap_or(RemovalReason::GradeImproved)
+        }
+    };
+    let mut out = changes(&mine, &before, &cut.columns, &reason);
+    if columns_changed {
+        // Other columns than last time: every entry kept is new in its columns.
+        let touched: HashSet<String> = out.iter().map(|c| c.entry.entity_id.clone()).collect();
+        let before_ids: HashSet<&str> = before.iter().map(|e| e.entity_id.as_str()).collect();
+        for e in mine.iter().filter(|e| before_ids.contains(e.entity_id.as_str()) && !touched.contains(&e.entity_id)) {
+            out.push(Change { action: super::entries::Action::Changed, entry: e.clone(), removal_reason: None });
+        }
+        out.sort_by(|a, b| a.entry.entity_id.cmp(&b.entry.entity_id));
+    }
+    out
+}
+
+/// Applies `changes` to `entries` (both by entity id): what a partner's
+/// mirror does; used by tests to check that views add up.
+pub fn apply(entries: &[Entry], changes: &[Change]) -> Vec<Entry> {
+    let mut by_id: std::collections::BTreeMap<String, Entry> =
+        entries.iter().map(|e| (e.entity_id.clone(), e.clone())).collect();
+    for c in changes {
+        match c.action {
+            super::entries::Action::Removed => {
+                by_id.remove(&c.entry.entity_id);
+            }
+            _ => {
+                by_id.insert(c.entry.entity_id.clone(), c.entry.clone());
+            }
+        }
+    }
+    by_id.into_values().collect()
+}
