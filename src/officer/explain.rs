@@ -359,7 +359,8 @@ impl Explanation {
                     m.roots.join(", ")
                 )
             };
-            let _ = writeln!(o, "list {}: {path}; review status {}", m.list_id, m.review_status.as_str());
+            let deadline = m.notice_deadline.map(|d| format!(" (objections until {d})")).unwrap_or_default();
+            let _ = writeln!(o, "list {}: {path}; review status {}{deadline}", m.list_id, m.review_status.as_str());
         }
         for r in &self.representative {
             let _ = writeln!(

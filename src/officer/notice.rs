@@ -332,6 +332,104 @@ mod tests {
         assert!(matches!(read_document(&wh, "marts/x", &s.sha256), Err(NoticeError::BadPath(_))));
     }
 
+    /// Fixed facts of a direct and a joint member, with text that must be escaped.
+    fn facts(joint: bool) -> NoticeFacts {
+        let record = |id: &str, dataset: &str, fields: &[(&str, &str)]| NoticeRecord {
+            id: id.into(),
+            dataset: dataset.into(),
+            date: "2026-06-01".into(),
+            fields: fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        };
+        NoticeFacts {
+            notice: NoticeHeader::new(
+                "N20261203-0a1b2c3d",
+                "2026-12-03".parse().unwrap(),
+                "2026-12-13".parse().unwrap(),
+                10,
+            ),
+            entity: NoticeEntity {
+                id: "91650100MA0000001X".into(),
+                name: "Harbor <Lights> & Co.".into(),
+                region: "650100".into(),
+            },
+            list: NoticeList {
+                id: "serious-dishonesty".into(),
+                title: "List of seriously dishonest market entities".into(),
+                legal_basis: Some("SAMR Order No. 44, Article 2".into()),
+                measures: vec!["public_procurement_ban".into(), "enhanced_inspection".into(), "custom_measure".into()],
+            },
+            basis: if joint { "joint" } else { "direct" }.into(),
+            reasons: if joint {
+                vec![]
+            } else {
+                vec![
+                    NoticeReason {
+                        rule_id: "DG_FRAUD".into(),
+                        title: Some("Fraud or counterfeit, serious".into()),
+                        records: vec![record(
+                            "V-1",
+                            "violations",
+                            &[
+                                ("category", "counterfeit"),
+                                ("severity", "grave"),
+                                ("fine_cny", "50000.00"),
+                                ("status", "effective"),
+                            ],
+                        )],
+                    },
+                    NoticeReason {
+                        rule_id: "C_UNRESOLVED".into(),
+                        title: None,
+                        records: vec![record(
+                            "C-9",
+                            "complaints",
+                            &[("category", "refund"), ("outcome", "unresolved")],
+                        )],
+                    },
+                ]
+            },
+            joint: joint.then(|| NoticeJoint {
+                rules: vec!["JS_CONTROL".into()],
+                via: vec![NoticeVia {
+                    id: "91650100MA0000002Y".into(),
+                    relation: "control".into(),
+                    share_pct: Some("60".into()),
+                }],
+                roots: vec!["91650100MA0000002Y".into()],
+            }),
+        }
+    }
+
+    #[test]
+    fn each_notice_template_renders_its_golden_file() {
+        let notices = Notices::load(None, crate::config::regulator::load_or_default(None).unwrap()).unwrap();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+        for lang in [Lang::ZhCn, Lang::En] {
+            for joint in [false, true] {
+                let html = notices.render(lang, &facts(joint)).unwrap();
+                let name = format!("notice-{}-{}.html", if joint { "joint" } else { "direct" }, lang.as_str());
+                let path = dir.join(&name);
+                if std::env::var("UPDATE_GOLDEN").is_ok() {
+                    std::fs::write(&path, &html).unwrap();
+                }
+                let expected =
+                    std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("{name}: run with UPDATE_GOLDEN=1"));
+                assert_eq!(html, expected, "{name} differs from its golden file (UPDATE_GOLDEN=1 rewrites it)");
+                assert!(html.contains("Harbor &lt;Lights&gt; &amp; Co."), "{name}: escaped");
+            }
+        }
+    }
+
+    #[test]
+    fn a_broken_template_is_refused_when_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("notice.zh-CN.html"), "{% if %}").unwrap();
+        std::fs::write(dir.path().join("notice.en.html"), "ok").unwrap();
+        let e =
+            Notices::load(Some(dir.path()), crate::config::regulator::load_or_default(None).unwrap()).err().unwrap();
+        assert!(e.to_string().starts_with("notice template notice.zh-CN.html:"), "{e}");
+    }
+
     #[test]
     fn chinese_dates_read_as_an_official_document_writes_them() {
         assert_eq!(chinese_date("2026-12-03".parse().unwrap()), "2026年12月3日");

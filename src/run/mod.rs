@@ -46,6 +46,7 @@ use crate::config::policy::ListSpec;
 use crate::config::policy::{EventDataset, Policy};
 use crate::stages::joint::{self, RegistryColumns};
 use crate::stages::landing::{self, LandingError};
+use crate::stages::publish::entries::RemovalFacts;
 use crate::stages::publish::files::{InputInfo, PartitionInfo};
 use crate::stages::publish::{self, PublishError};
 use crate::stages::quarantine::{self, QuarantineError};
@@ -416,7 +417,14 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
         staged.push(dir);
         lists.push(summary);
         let decisions = decisions_used(&used, &list.id, decisions_through);
-        listings.push((list, rows, latest, decisions));
+        // Why each member of the previous publication left: read now, while
+        // the marts of the previous publication's run are still those on
+        // disk (a same-day run replaces them when it commits).
+        let removed = match &latest {
+            Some(p) if p.id.date <= as_of => lists::removal_facts(wh, &tables, list, &rows, p)?,
+            _ => HashMap::new(),
+        };
+        listings.push(Listed { list, rows, previous: latest, decisions, removed });
     }
     drop(span);
     steps.record("lists", started, Some(lists.iter().map(|l| l.members).sum()))?;
@@ -432,9 +440,10 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     let started = Instant::now();
     let span = info_span!("step", name = "publish").entered();
     let mut publications = Vec::new();
-    for (list, rows, previous, decisions) in &listings {
-        let publish = Publish { opts, run_id, quality: &quality, tables: &tables, decisions };
-        let outcome = publish.list(list, rows, previous.as_ref())?;
+    for l in &listings {
+        let list = l.list;
+        let publish = Publish { opts, run_id, quality: &quality };
+        let outcome = publish.list(l)?;
         match &outcome {
             publish::Outcome::Published { id, counts } => {
                 info!(list = %list.id, publication = %id, entries = counts.entries, added = counts.added, removed = counts.removed, changed = counts.changed, "published");
@@ -485,33 +494,34 @@ fn decisions_used(all: &[Decision], list: &str, through: i64) -> publish::Decisi
     publish::DecisionsUsed { through, sha256: format!("{:x}", hash.finalize()) }
 }
 
+/// A list after the lists step: what its publication is made from.
+struct Listed<'a> {
+    list: &'a ListSpec,
+    rows: Vec<ListingRow>,
+    /// The publication `LATEST` names (checked).
+    previous: Option<publish::Previous>,
+    decisions: publish::DecisionsUsed,
+    /// For each member of `previous` that left: why.
+    removed: HashMap<String, RemovalFacts>,
+}
+
 /// What publishing a list needs of the run.
 struct Publish<'a> {
     opts: &'a RunOptions,
     run_id: RunId,
     quality: &'a QualityReport,
-    tables: &'a lists::Tables<'a>,
-    decisions: &'a publish::DecisionsUsed,
 }
 
 impl Publish<'_> {
-    /// Publishes one list from the run's listing, against `previous` (LATEST).
-    fn list(
-        &self,
-        list: &ListSpec,
-        rows: &[ListingRow],
-        previous: Option<&publish::Previous>,
-    ) -> Result<publish::Outcome, RunError> {
+    /// Publishes one list from the run's listing, against the previous publication.
+    fn list(&self, l: &Listed) -> Result<publish::Outcome, RunError> {
+        let (list, rows, previous) = (l.list, &l.rows, l.previous.as_ref());
         let wh = &self.opts.warehouse;
         let as_of = self.opts.as_of;
         let published: BTreeSet<String> =
             rows.iter().filter(|r| r.review_status == ReviewStatus::Published).map(|r| r.entity_id.clone()).collect();
         let facts =
             marts::registry::facts(wh, as_of, &published).map_err(parquet("reading the registry mart".into()))?;
-        let removed = match previous {
-            Some(p) if p.id.date <= as_of => lists::removal_facts(wh, self.tables, list, rows, p)?,
-            _ => HashMap::new(),
-        };
         let inputs = self
             .quality
             .datasets
@@ -532,12 +542,12 @@ impl Publish<'_> {
             run_id: self.run_id.0,
             members: rows,
             facts: &facts,
-            removed: &removed,
+            removed: &l.removed,
             previous,
             inputs,
             partners: &self.opts.partners,
             signer: self.opts.signer.as_deref(),
-            decisions: self.decisions,
+            decisions: &l.decisions,
         };
         Ok(publish::publish(wh, &input)?)
     }

@@ -92,6 +92,48 @@ fn a_narrowed_entitlement_is_enforced_at_serve_time() {
     let audit = ok(&["audit", "--warehouse", api.root.to_str().unwrap(), "--limit", "3"]);
     assert!(audit.contains("entitlement: the view has column name"), "{audit}");
     assert!(audit.contains("entitlement: the view has region 44"), "{audit}");
+
+    // The regulator rebuilds the views: checked, signed, served again with only the allowed columns.
+    let root = api.root.to_str().unwrap();
+    let key = api.dir.path().join("test.key");
+    let args = |id: &'static str| {
+        vec![
+            "partners",
+            "rebuild-views",
+            "--list",
+            "serious-dishonesty",
+            "--id",
+            id,
+            "--warehouse",
+            root,
+            "--partners",
+            narrowed.to_str().unwrap(),
+            "--policy",
+            &api.policy,
+            "--signing-key",
+            key.to_str().unwrap(),
+        ]
+    };
+    let out = ok(&args("2026-11-26"));
+    assert!(out.contains("rebuilt the view of alpha") && !out.contains("beta"), "{out}");
+    let out = ok(&args("2026-11-27"));
+    assert!(out.contains("rebuilt the view of alpha"), "{out}");
+    assert!(ok(&args("2026-11-27")).contains("every view of serious-dishonesty already matches"), "idempotent");
+    let view = api.root.join("published/serious-dishonesty/2026-11-27/partners/alpha");
+    assert!(crate::support::minisign_verifies(&view, api.dir.path().join("test.pub").to_str().unwrap()));
+    let header = std::fs::read_to_string(view.join("entries.csv")).unwrap();
+    assert_eq!(header.lines().next(), Some("entity_id,listed_since"));
+    assert_eq!(get(ENTRIES, &api.alpha), 200, "served again");
+    ok(&["verify", view.to_str().unwrap(), "--public-key", api.dir.path().join("test.pub").to_str().unwrap()]);
+    let whole = api.root.join("published/serious-dishonesty/2026-11-27");
+    ok(&[
+        "verify",
+        whole.to_str().unwrap(),
+        "--public-key",
+        api.dir.path().join("test.pub").to_str().unwrap(),
+        "--list",
+        "serious-dishonesty",
+    ]);
 }
 
 /// Regression: the API trusted file names in manifests on disk and

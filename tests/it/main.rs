@@ -12,6 +12,7 @@
 //!   the files under `tests/golden/` (regenerate with `UPDATE_GOLDEN=1`).
 //! - `lists`: joint members, restrictions and officer decisions across nightly runs.
 //! - `publication`: signed publications over a sequence of nights, partner views, tampering.
+//! - `republication`: the v2 publication rules, one hand-made regression each.
 //! - `rerun`: an old date rerun after newer partitions landed.
 //! - `schedule`: the scheduler daemon (on time, no overlap, catch-up, retry, stop) and backfill.
 
@@ -23,6 +24,7 @@ mod golden;
 mod hardening;
 mod lists;
 mod publication;
+mod republication;
 mod rerun;
 mod schedule;
 mod support;

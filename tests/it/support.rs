@@ -194,3 +194,21 @@ pub fn add_officer(root: &str, id: &str, role: &str) {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "officers add {id}: {}", stderr(&out));
 }
+
+/// The rows of a Parquet file, each column by name as arrow prints it.
+pub fn parquet_rows(path: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
+    let mut out = Vec::new();
+    for b in credence::base::parquet_io::read_parquet(path).unwrap() {
+        for r in 0..b.num_rows() {
+            let row = b
+                .schema()
+                .fields()
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (f.name().clone(), arrow::util::display::array_value_to_string(b.column(i), r).unwrap()))
+                .collect();
+            out.push(row);
+        }
+    }
+    out
+}

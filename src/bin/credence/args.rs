@@ -345,6 +345,24 @@ pub enum PartnersCommand {
         #[arg(long, default_value = "warehouse", global = true)]
         warehouse: PathBuf,
     },
+    /// Cut a publication's partner views again after entitlements changed
+    /// (checked first, signed, swapped in atomically; the publication itself is untouched).
+    RebuildViews {
+        #[arg(long)]
+        list: String,
+        /// The publication (default: LATEST).
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long, env = "CREDENCE_PARTNERS")]
+        partners: Option<PathBuf>,
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        #[arg(long, default_value = "warehouse")]
+        warehouse: PathBuf,
+        /// The regulator's signing key (or CREDENCE_SIGNING_KEY): checks the publication and signs the views.
+        #[arg(long)]
+        signing_key: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]

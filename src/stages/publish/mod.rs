@@ -21,7 +21,11 @@
 pub mod check;
 pub mod entries;
 pub mod files;
+pub mod rebuild;
 pub mod views;
+
+#[cfg(test)]
+mod property_tests;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -387,7 +391,8 @@ pub fn publish(wh: &Warehouse, input: &Input) -> Result<Outcome, PublishError> {
         formats: &[Format::Parquet, Format::Csv],
         regions: &[],
     };
-    let counts = write_view(staged.path(), input, id, None, &view)?;
+    let head = Head::of_run(input, id);
+    let counts = write_view(staged.path(), &head, None, &view)?;
     for v in &views {
         let dir = staged.path().join("partners").join(&v.partner.id);
         std::fs::create_dir_all(&dir).map_err(io(format!("creating partners/{}", v.partner.id)))?;
@@ -398,7 +403,7 @@ pub fn publish(wh: &Warehouse, input: &Input) -> Result<Outcome, PublishError> {
             formats: &v.partner.formats,
             regions: &v.cut.regions,
         };
-        write_view(&dir, input, id, Some(&v.partner.id), &view)?;
+        write_view(&dir, &head, Some(&v.partner.id), &view)?;
     }
     staged.commit().map_err(io(format!("publishing {}", wh.relative(&dest))))?;
     write_file_atomically(&wh.published(list).join("LATEST"), format!("{id}\n").as_bytes())
@@ -442,13 +447,61 @@ struct View<'a> {
     regions: &'a [String],
 }
 
-fn write_view(
-    dir: &Path,
-    input: &Input,
+/// What every manifest of one publication shares: taken from a run's
+/// input, or from the publication's own manifest when views are rebuilt.
+struct Head<'a> {
+    list_id: String,
+    list_title: String,
     id: PublicationId,
-    partner: Option<&str>,
-    view: &View,
-) -> Result<files::Counts, PublishError> {
+    previous: Option<String>,
+    as_of: String,
+    run_id: i64,
+    policy: PolicyInfo,
+    decisions_through: Option<i64>,
+    decisions_sha256: Option<String>,
+    inputs: Vec<InputInfo>,
+    signer: Option<&'a Signer>,
+}
+
+impl<'a> Head<'a> {
+    fn of_run(input: &Input<'a>, id: PublicationId) -> Head<'a> {
+        Head {
+            list_id: input.list.id.clone(),
+            list_title: input.list.title.clone(),
+            id,
+            previous: input.previous.map(|p| p.id.to_string()),
+            as_of: input.as_of.to_string(),
+            run_id: input.run_id,
+            policy: PolicyInfo {
+                id: input.policy.id.clone(),
+                version: input.policy.version.clone(),
+                sha256: input.policy.sha256.clone(),
+            },
+            decisions_through: Some(input.decisions.through),
+            decisions_sha256: Some(input.decisions.sha256.clone()),
+            inputs: input.inputs.clone(),
+            signer: input.signer,
+        }
+    }
+
+    fn of_manifest(m: &Manifest, id: PublicationId, signer: Option<&'a Signer>) -> Head<'a> {
+        Head {
+            list_id: m.list_id.clone(),
+            list_title: m.list_title.clone(),
+            id,
+            previous: m.previous_publication_id.clone(),
+            as_of: m.as_of.clone(),
+            run_id: m.run_id,
+            policy: m.policy.clone(),
+            decisions_through: m.decisions_through,
+            decisions_sha256: m.decisions_sha256.clone(),
+            inputs: m.inputs.clone(),
+            signer,
+        }
+    }
+}
+
+fn write_view(dir: &Path, head: &Head, partner: Option<&str>, view: &View) -> Result<files::Counts, PublishError> {
     let entries: Vec<&Entry> = view.entries.iter().collect();
     let changes: Vec<&Change> = view.changes.iter().collect();
     let entries_batch = files::entries_batch(&entries, view.columns);
@@ -467,36 +520,32 @@ fn write_view(
     };
     let manifest = Manifest {
         format: files::MANIFEST_FORMAT.to_string(),
-        list_id: input.list.id.clone(),
-        list_title: input.list.title.clone(),
-        publication_id: id.to_string(),
-        previous_publication_id: input.previous.map(|p| p.id.to_string()),
-        as_of: input.as_of.to_string(),
-        run_id: input.run_id,
-        policy: PolicyInfo {
-            id: input.policy.id.clone(),
-            version: input.policy.version.clone(),
-            sha256: input.policy.sha256.clone(),
-        },
+        list_id: head.list_id.clone(),
+        list_title: head.list_title.clone(),
+        publication_id: head.id.to_string(),
+        previous_publication_id: head.previous.clone(),
+        as_of: head.as_of.clone(),
+        run_id: head.run_id,
+        policy: head.policy.clone(),
         partner: partner.map(str::to_string),
         regions: view.regions.to_vec(),
         columns: Some(view.columns.to_vec()),
-        decisions_through: Some(input.decisions.through),
-        decisions_sha256: Some(input.decisions.sha256.clone()),
-        inputs: input.inputs.clone(),
+        decisions_through: head.decisions_through,
+        decisions_sha256: head.decisions_sha256.clone(),
+        inputs: head.inputs.clone(),
         files: written,
         counts: counts.clone(),
-        signed: input.signer.is_some(),
-        key_id: input.signer.map(|s| s.key_id.clone()),
+        signed: head.signer.is_some(),
+        key_id: head.signer.map(|s| s.key_id.clone()),
         created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
     let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
     std::fs::write(dir.join("manifest.json"), &json).map_err(io("writing manifest.json"))?;
-    if let Some(signer) = input.signer {
+    if let Some(signer) = head.signer {
         let comment = format!(
             "credence publication {} of {}{}",
-            id,
-            input.list.id,
+            head.id,
+            head.list_id,
             partner.map(|p| format!(" for {p}")).unwrap_or_default()
         );
         let sig = signer.sign(&json, &comment)?;

@@ -41,6 +41,37 @@ pub fn partners(command: PartnersCommand) -> CommandResult {
                 }
             }
         }
+        PartnersCommand::RebuildViews { list, id, partners: file, policy, warehouse, signing_key } => {
+            let policy = load_policy(policy.as_deref())?;
+            let lists: Vec<&str> = policy.lists.iter().map(|l| l.id.as_str()).collect();
+            let known = partners::load_or_default(file.as_deref(), &lists)?;
+            let id = match id.as_deref().map(str::parse) {
+                Some(Ok(id)) => Some(id),
+                Some(Err(_)) => {
+                    return Err(Failure::usage("--id is a publication id, such as 2026-11-27 or 2026-11-27.2"))
+                }
+                None => None,
+            };
+            let wh = Warehouse::new(&warehouse);
+            let signer = credence::base::sign::Signer::from_config(signing_key)?;
+            let _lock = credence::base::lock::RunLock::acquire(&wh, "credence partners rebuild-views")?;
+            let key = signer.as_ref().and_then(|s| s.public_key());
+            let done = credence::stages::publish::rebuild::rebuild_views(&wh, &list, id, &known, signer.as_ref(), key)?;
+            if done.is_empty() {
+                println!("every view of {list} already matches the entitlements");
+            }
+            for d in done {
+                match d {
+                    credence::stages::publish::rebuild::ViewChange::Rebuilt { partner } => {
+                        println!("rebuilt the view of {partner}")
+                    }
+                    credence::stages::publish::rebuild::ViewChange::Removed { partner } => {
+                        println!("removed the view of {partner}: no longer entitled to {list}")
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         PartnersCommand::Token { command, warehouse } => {
             let store = Store::open(&Warehouse::new(&warehouse).database())?;
             match command {

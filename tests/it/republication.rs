@@ -1,0 +1,553 @@
+//! The v2 rules of publication.md that are not due process, one regression
+//! each on a hand-made warehouse, through the command line: removal
+//! reasons `repaired` (a repair landing late, or between D and D.2),
+//! `policy_changed` and `joint_basis_ended` by the data, `changed` on every
+//! column, partner views against their own previous view (`out_of_region`),
+//! a confirm covering one stretch, `held` joint members, a same-day rerun
+//! for a new partner, the publication in force for an older as-of, and the
+//! decisions a manifest names.
+
+use std::path::PathBuf;
+
+use credence::base::contract::Dataset;
+use credence::base::marts::listings::{read_listings, ReviewStatus};
+use credence::base::warehouse::{Mart, Warehouse};
+use credence::tools::fixture::{entity, land, person};
+
+use crate::support::{add_officer, keys, ok, policy_with, stderr, stdout, Server};
+
+const LIST: &str = "serious-dishonesty";
+
+/// One entity of the registry: (number, kind, parent, region).
+type Reg = (u32, &'static str, Option<u32>, &'static str);
+
+struct Case {
+    dir: tempfile::TempDir,
+    wh: Warehouse,
+    sk: String,
+    pk: String,
+    /// The example policy with no notice and one officer deciding.
+    policy: String,
+}
+
+impl Case {
+    fn new() -> Case {
+        let dir = tempfile::tempdir().unwrap();
+        let wh = Warehouse::new(dir.path().join("wh"));
+        std::fs::create_dir_all(wh.root()).unwrap();
+        let (sk, pk) = keys(dir.path());
+        let policy = policy_with(dir.path(), 0, "single");
+        let c = Case { dir, wh, sk, pk, policy };
+        add_officer(c.root(), "olga", "officer");
+        add_officer(c.root(), "sam", "senior");
+        c
+    }
+
+    fn root(&self) -> &str {
+        self.wh.root().to_str().unwrap()
+    }
+
+    /// A policy file: this case's policy with `from` replaced by `to`.
+    fn policy_edited(&self, name: &str, edits: &[(&str, &str)]) -> String {
+        let mut text = std::fs::read_to_string(&self.policy).unwrap();
+        for (from, to) in edits {
+            assert!(text.contains(from), "{from} in the policy");
+            text = text.replace(from, to);
+        }
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    }
+
+    fn registry(&self, date: &str, rows: &[Reg]) {
+        let lines: Vec<String> = rows
+            .iter()
+            .map(|(n, kind, parent, region)| {
+                let parent = parent.map(|p| format!(r#","parent_id":"{}""#, entity(p))).unwrap_or_default();
+                format!(
+                    r#"{{"entity_id":"{}","name":"Entity {n}","entity_type":"{kind}","legal_rep_id":"{}","region":"{region}","established_on":"2015-01-01","status":"active"{parent}}}"#,
+                    entity(*n),
+                    person(*n)
+                )
+            })
+            .collect();
+        land(&self.wh, Dataset::Registry, date, "part-0", &lines.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+
+    fn holdings(&self, date: &str, rows: &[(u32, u32, f64)]) {
+        let lines: Vec<String> = rows
+            .iter()
+            .map(|(h, o, pct)| {
+                format!(
+                    r#"{{"holder_id":"{}","holder_kind":"entity","entity_id":"{}","share_pct":{pct}}}"#,
+                    entity(*h),
+                    entity(*o)
+                )
+            })
+            .collect();
+        land(&self.wh, Dataset::Holdings, date, "part-0", &lines.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+
+    /// Grave counterfeit cases: (case id, entity, decided on).
+    fn violations(&self, date: &str, rows: &[(&str, u32, &str)]) {
+        let lines: Vec<String> = rows
+            .iter()
+            .map(|(case, e, decided)| {
+                format!(
+                    r#"{{"case_id":"{case}","entity_id":"{}","decided_on":"{decided}","category":"counterfeit","severity":"grave","fine_cny":"1000.00","status":"effective","authority":"650100"}}"#,
+                    entity(*e)
+                )
+            })
+            .collect();
+        land(&self.wh, Dataset::Violations, date, "part-0", &lines.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+
+    fn repair(&self, date: &str, file: &str, e: u32, case: &str, approved: &str) {
+        let line = format!(
+            r#"{{"repair_id":"R-{case}","entity_id":"{}","case_id":"{case}","approved_on":"{approved}"}}"#,
+            entity(e)
+        );
+        land(&self.wh, Dataset::Repairs, date, file, &[&line]);
+    }
+
+    /// Runs as of `date` with `extra` arguments (this case's policy unless they name one).
+    fn run_with(&self, date: &str, extra: &[&str]) -> String {
+        let mut args = vec!["run", "--warehouse", self.root(), "--as-of", date, "--signing-key", &self.sk];
+        if !extra.contains(&"--policy") {
+            args.extend_from_slice(&["--policy", &self.policy]);
+        }
+        args.extend_from_slice(extra);
+        ok(&args)
+    }
+
+    fn run(&self, date: &str) -> String {
+        self.run_with(date, &[])
+    }
+
+    fn confirm(&self, e: u32) {
+        ok(&[
+            "decide",
+            "confirm",
+            "--list",
+            LIST,
+            "--entity",
+            &entity(e),
+            "--officer",
+            "olga",
+            "--reason",
+            "the case file was read in full",
+            "--warehouse",
+            self.root(),
+            "--policy",
+            &self.policy,
+        ]);
+    }
+
+    fn latest(&self) -> String {
+        std::fs::read_to_string(self.wh.published(LIST).join("LATEST")).unwrap().trim().to_string()
+    }
+
+    fn dir_of(&self, id: &str) -> PathBuf {
+        self.wh.published(LIST).join(id)
+    }
+
+    /// (action, entity, removal_reason) of the changes of a publication (or
+    /// of a partner's view: `view` = `partners/<p>`).
+    fn changes(&self, id: &str, view: &str) -> Vec<(String, String, String)> {
+        let path = self.dir_of(id).join(view).join("changes.csv");
+        let mut r = csv::Reader::from_path(&path).unwrap();
+        let header = r.headers().unwrap().clone();
+        let at = |name: &str| header.iter().position(|h| h == name);
+        r.records()
+            .map(|row| {
+                let row = row.unwrap();
+                let get = |name: &str| at(name).map(|i| row[i].to_string()).unwrap_or_default();
+                (get("action"), get("entity_id"), get("removal_reason"))
+            })
+            .collect()
+    }
+
+    fn entries(&self, id: &str, view: &str) -> Vec<String> {
+        let path = self.dir_of(id).join(view).join("entries.csv");
+        let mut r = csv::Reader::from_path(&path).unwrap();
+        r.records().map(|row| row.unwrap()[0].to_string()).collect()
+    }
+
+    fn status(&self, date: &str, e: u32) -> Option<ReviewStatus> {
+        let rows = read_listings(&self.wh.list_mart(Mart::Listings, LIST, date.parse().unwrap())).unwrap();
+        rows.into_iter().find(|r| r.entity_id == entity(e)).map(|r| r.review_status)
+    }
+}
+
+fn removed(e: u32, reason: &str) -> (String, String, String) {
+    ("removed".into(), entity(e), reason.into())
+}
+
+/// Regression: a repair whose partition landed after its `approved_on`
+/// date was reported as `grade_improved` (the run wanted `approved_on`
+/// after the previous as-of).
+#[test]
+fn a_repair_that_lands_late_is_repaired() {
+    let c = Case::new();
+    c.registry("2026-11-10", &[(1, "company", None, "650100")]);
+    c.violations("2026-11-10", &[("V-1", 1, "2026-10-01")]);
+    c.run("2026-11-10");
+    c.confirm(1);
+    assert!(c.run("2026-11-10").contains("published 2026-11-10.2: 1 entries"));
+    // Approved on the 10th, landed with the 11th's partition.
+    c.registry("2026-11-11", &[(1, "company", None, "650100")]);
+    c.repair("2026-11-11", "part-0", 1, "V-1", "2026-11-10");
+    let out = c.run("2026-11-11");
+    assert!(out.contains("published 2026-11-11: 0 entries, 0 added, 1 removed"), "{out}");
+    assert_eq!(c.changes("2026-11-11", ""), [removed(1, "repaired")]);
+}
+
+/// Regression: a repair arriving between a publication D and its same-day
+/// republication D.2 was reported as `grade_improved`.
+#[test]
+fn a_repair_between_d_and_its_same_day_republication_is_repaired() {
+    let c = Case::new();
+    c.registry("2026-11-10", &[(1, "company", None, "650100")]);
+    c.violations("2026-11-10", &[("V-1", 1, "2026-10-01")]);
+    c.run("2026-11-10");
+    c.confirm(1);
+    c.run("2026-11-10");
+    assert_eq!(c.latest(), "2026-11-10.2");
+    c.repair("2026-11-10", "part-1", 1, "V-1", "2026-11-10");
+    let out = c.run("2026-11-10");
+    assert!(out.contains("published 2026-11-10.3: 0 entries, 0 added, 1 removed"), "{out}");
+    assert_eq!(c.changes("2026-11-10.3", ""), [removed(1, "repaired")]);
+}
+
+/// X (1) grave; A (2) 60% held by X; B (3) a branch of X; all confirmed and published.
+fn joint_world(c: &Case, date: &str) {
+    c.registry(
+        date,
+        &[(1, "company", None, "650100"), (2, "company", None, "650100"), (3, "branch", Some(1), "650100")],
+    );
+    c.holdings(date, &[(1, 2, 60.0)]);
+    c.violations(date, &[("V-1", 1, "2026-10-01")]);
+}
+
+fn publish_joint_world(c: &Case) {
+    joint_world(c, "2026-11-10");
+    c.run("2026-11-10");
+    for e in [1, 2, 3] {
+        c.confirm(e);
+    }
+    assert!(c.run("2026-11-10").contains("published 2026-11-10.2: 3 entries"));
+}
+
+/// Regression: a policy change was reported as `joint_basis_ended` for
+/// joint members whose via and roots still held (a policy without
+/// JS_BRANCH; a control threshold raised from 50 to 70 over a 60% holding).
+#[test]
+fn a_policy_change_is_policy_changed() {
+    let c = Case::new();
+    publish_joint_world(&c);
+    joint_world(&c, "2026-11-11");
+    let stricter = c.policy_edited(
+        "stricter.yaml",
+        &[
+            ("threshold_pct: 50", "threshold_pct: 70"),
+            ("    - id: JS_BRANCH\n      list: serious-dishonesty\n      relation: branch\n", ""),
+        ],
+    );
+    let out = c.run_with("2026-11-11", &["--policy", &stricter]);
+    assert!(out.contains("published 2026-11-11: 1 entries, 0 added, 2 removed"), "{out}");
+    assert_eq!(c.changes("2026-11-11", ""), [removed(2, "policy_changed"), removed(3, "policy_changed")]);
+}
+
+/// `joint_basis_ended` is decided by the data: the holding is gone. It
+/// comes before `policy_changed`; a measures-only change shows as `changed`.
+#[test]
+fn a_holding_gone_is_joint_basis_ended_and_changed_covers_measures() {
+    let c = Case::new();
+    publish_joint_world(&c);
+    c.registry(
+        "2026-11-11",
+        &[(1, "company", None, "650100"), (2, "company", None, "650100"), (3, "branch", Some(1), "650100")],
+    );
+    c.holdings("2026-11-11", &[]);
+    c.violations("2026-11-11", &[("V-1", 1, "2026-10-01")]);
+    let measures = c.policy_edited(
+        "measures.yaml",
+        &[(
+            "measures: [public_procurement_ban, enhanced_inspection, no_honours]",
+            "measures: [public_procurement_ban, no_honours]",
+        )],
+    );
+    let out = c.run_with("2026-11-11", &["--policy", &measures]);
+    assert!(out.contains("published 2026-11-11: 2 entries, 0 added, 1 removed, 2 changed"), "{out}");
+    assert_eq!(
+        c.changes("2026-11-11", ""),
+        [
+            ("changed".into(), entity(1), String::new()),
+            removed(2, "joint_basis_ended"),
+            ("changed".into(), entity(3), String::new())
+        ]
+    );
+}
+
+/// Regression: two listed entities swapped regions; the view of a partner
+/// limited to `65` swapped its entries but its changes were empty.
+#[test]
+fn a_region_swap_moves_entities_between_partner_views() {
+    let c = Case::new();
+    let partners = c.dir.path().join("partners.yaml");
+    std::fs::write(
+        &partners,
+        "partners:\n  - { id: xj, name: Xinjiang, lists: [serious-dishonesty], columns: [entity_id, name, region], formats: [csv], regions: ['65'] }\n",
+    )
+    .unwrap();
+    let p = partners.to_str().unwrap();
+    c.registry("2026-11-10", &[(1, "company", None, "650100"), (4, "company", None, "110000")]);
+    c.violations("2026-11-10", &[("V-1", 1, "2026-10-01"), ("V-4", 4, "2026-10-01")]);
+    c.run_with("2026-11-10", &["--partners", p]);
+    c.confirm(1);
+    c.confirm(4);
+    c.run_with("2026-11-10", &["--partners", p]);
+    assert_eq!(c.entries("2026-11-10.2", "partners/xj"), [entity(1)]);
+    c.registry("2026-11-11", &[(1, "company", None, "110000"), (4, "company", None, "650100")]);
+    c.violations("2026-11-11", &[("V-1", 1, "2026-10-01"), ("V-4", 4, "2026-10-01")]);
+    let out = c.run_with("2026-11-11", &["--partners", p]);
+    assert!(out.contains("published 2026-11-11: 2 entries, 0 added, 0 removed, 2 changed"), "{out}");
+    assert_eq!(c.entries("2026-11-11", "partners/xj"), [entity(4)]);
+    assert_eq!(
+        c.changes("2026-11-11", "partners/xj"),
+        [removed(1, "out_of_region"), ("added".into(), entity(4), String::new())],
+        "the view's changes, against its own previous view, add up"
+    );
+}
+
+/// Regression: a member confirmed as a joint member, removed, and back a
+/// day later as a direct member was published with no review.
+#[test]
+fn a_confirm_covers_one_stretch() {
+    let c = Case::new();
+    publish_joint_world(&c);
+    // The holding goes: A leaves the list.
+    c.registry(
+        "2026-11-11",
+        &[(1, "company", None, "650100"), (2, "company", None, "650100"), (3, "branch", Some(1), "650100")],
+    );
+    c.holdings("2026-11-11", &[]);
+    c.violations("2026-11-11", &[("V-1", 1, "2026-10-01")]);
+    c.run("2026-11-11");
+    assert_eq!(c.changes("2026-11-11", ""), [removed(2, "joint_basis_ended")]);
+    // A day later it is back, for a case of its own.
+    c.registry(
+        "2026-11-12",
+        &[(1, "company", None, "650100"), (2, "company", None, "650100"), (3, "branch", Some(1), "650100")],
+    );
+    c.holdings("2026-11-12", &[]);
+    c.violations("2026-11-12", &[("V-1", 1, "2026-10-01"), ("V-2", 2, "2026-11-01")]);
+    let out = c.run("2026-11-12");
+    assert!(out.contains("published 2026-11-12"), "{out}");
+    assert_eq!(c.status("2026-11-12", 2), Some(ReviewStatus::Pending), "a new addition, reviewed again");
+    assert!(!c.entries(&c.latest(), "").contains(&entity(2)), "not published without review");
+}
+
+/// A joint member none of whose roots is published is `held`, and no
+/// entry names a root that is not on the list.
+#[test]
+fn a_joint_member_without_a_published_root_is_held() {
+    let c = Case::new();
+    joint_world(&c, "2026-11-10");
+    c.run("2026-11-10");
+    c.confirm(2);
+    let out = c.run("2026-11-10");
+    assert!(out.contains("nothing new"), "{out}");
+    assert_eq!(c.status("2026-11-10", 2), Some(ReviewStatus::Held));
+    assert_eq!(c.status("2026-11-10", 1), Some(ReviewStatus::Pending));
+    c.confirm(1);
+    let out = c.run("2026-11-10");
+    assert!(out.contains("published 2026-11-10.2: 2 entries"), "{out}");
+}
+
+/// A same-day rerun publishes when a partner entitled to the list has no
+/// view in the previous publication, then is idempotent again.
+#[test]
+fn a_same_day_rerun_publishes_for_a_new_partner() {
+    let c = Case::new();
+    c.registry("2026-11-10", &[(1, "company", None, "650100")]);
+    c.violations("2026-11-10", &[("V-1", 1, "2026-10-01")]);
+    let one = c.dir.path().join("one.yaml");
+    let two = c.dir.path().join("two.yaml");
+    let p = |id: &str| {
+        format!("  - {{ id: {id}, name: {id}, lists: [serious-dishonesty], columns: [entity_id], formats: [csv] }}\n")
+    };
+    std::fs::write(&one, format!("partners:\n{}", p("a"))).unwrap();
+    std::fs::write(&two, format!("partners:\n{}{}", p("a"), p("b"))).unwrap();
+    c.run_with("2026-11-10", &["--partners", one.to_str().unwrap()]);
+    assert!(c.run_with("2026-11-10", &["--partners", one.to_str().unwrap()]).contains("nothing new"));
+    let out = c.run_with("2026-11-10", &["--partners", two.to_str().unwrap()]);
+    assert!(out.contains("published 2026-11-10.2: 0 entries"), "{out}");
+    assert!(c.dir_of("2026-11-10.2").join("partners/b/manifest.json").exists());
+    assert!(c.run_with("2026-11-10", &["--partners", two.to_str().unwrap()]).contains("nothing new"));
+}
+
+/// An older as-of compares with the publication in force on its date, not
+/// with LATEST: a member of that publication stays `published` there.
+#[test]
+fn an_older_as_of_reads_the_publication_in_force_on_its_date() {
+    let c = Case::new();
+    let reg = [(1, "company", None, "650100")];
+    c.registry("2026-11-10", &reg);
+    c.violations("2026-11-10", &[("V-1", 1, "2026-10-01")]);
+    c.run("2026-11-10");
+    c.confirm(1);
+    c.run("2026-11-10");
+    // Repaired on the 11th: removed. Back on the 12th for a new case: a new stretch.
+    c.registry("2026-11-11", &reg);
+    c.repair("2026-11-11", "part-0", 1, "V-1", "2026-11-11");
+    c.run("2026-11-11");
+    c.registry("2026-11-12", &reg);
+    c.violations("2026-11-12", &[("V-9", 1, "2026-11-05")]);
+    c.run("2026-11-12");
+    assert_eq!(c.status("2026-11-12", 1), Some(ReviewStatus::Pending), "its confirm covered the first stretch only");
+    let out = c.run("2026-11-10");
+    assert!(out.contains("not published: publication 2026-11-12 is newer"), "{out}");
+    assert_eq!(
+        c.status("2026-11-10", 1),
+        Some(ReviewStatus::Published),
+        "2026-11-10.2, in force on the 10th, holds it"
+    );
+}
+
+/// The manifest names the decisions the run used: the newest id, and the
+/// SHA-256 of the list's decisions, one JSON object a line with every
+/// stored field, rebuilt here from the database itself.
+#[test]
+fn the_manifest_names_the_decisions_used() {
+    let c = Case::new();
+    c.registry("2026-11-10", &[(1, "company", None, "650100")]);
+    c.violations("2026-11-10", &[("V-1", 1, "2026-10-01")]);
+    c.run("2026-11-10");
+    c.confirm(1);
+    c.run("2026-11-10");
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(c.dir_of("2026-11-10.2").join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["decisions_through"], 1);
+    let db = rusqlite::Connection::open(c.wh.database()).unwrap();
+    let mut stmt =
+        db.prepare("SELECT * FROM decisions WHERE list_id = ?1 AND decision_id <= 1 ORDER BY decision_id").unwrap();
+    let names: Vec<String> = stmt.column_names().map(|s| s.to_string()).collect();
+    let lines: Vec<String> = stmt
+        .query_map([LIST], |r| {
+            let mut o = serde_json::Map::new();
+            for (i, n) in names.iter().enumerate() {
+                let v = match r.get_ref(i)? {
+                    rusqlite::types::ValueRef::Null => serde_json::Value::Null,
+                    rusqlite::types::ValueRef::Integer(x) => x.into(),
+                    rusqlite::types::ValueRef::Text(t) => {
+                        let t = String::from_utf8_lossy(t).into_owned();
+                        if n == "rules" {
+                            serde_json::from_str(&t).unwrap()
+                        } else {
+                            t.into()
+                        }
+                    }
+                    other => panic!("{n}: {other:?}"),
+                };
+                o.insert(n.clone(), v);
+            }
+            Ok(serde_json::Value::Object(o).to_string() + "\n")
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(lines.len(), 1);
+    use sha2::Digest;
+    let sha = hex::encode(sha2::Sha256::digest(lines.concat().as_bytes()));
+    assert_eq!(m["decisions_sha256"], sha.as_str());
+}
+
+/// ops/partner-mirror.py, as ops/partner-README.md tells a partner to run
+/// it, keeps a mirror of a region-limited view in sync from the changes
+/// over a sequence of publications (a region swap, a repair, a same-day
+/// republication), verifying signatures and hashes first; with the wrong
+/// public key it refuses and leaves the mirror as it was.
+#[test]
+fn the_partner_mirror_script_keeps_a_view_in_sync_from_changes() {
+    let c = Case::new();
+    let partners = c.dir.path().join("partners.yaml");
+    std::fs::write(
+        &partners,
+        "partners:\n  - { id: xj, name: Xinjiang, lists: [serious-dishonesty], columns: [entity_id, name, region, basis, roots, listed_since, measures], formats: [parquet], regions: ['65'] }\n",
+    )
+    .unwrap();
+    let p = partners.to_str().unwrap();
+    let regions = |a: &'static str, b: &'static str| {
+        [
+            (1, "company", None, a),
+            (4, "company", None, b),
+            (5, "company", None, "650200"),
+            (6, "branch", Some(5), "650201"),
+        ]
+    };
+    let cases = [("V-1", 1, "2026-10-01"), ("V-4", 4, "2026-10-01"), ("V-5", 5, "2026-10-01")];
+    c.registry("2026-11-10", &regions("650100", "110000"));
+    c.violations("2026-11-10", &cases);
+    c.run_with("2026-11-10", &["--partners", p]);
+    for e in [1, 4, 5, 6] {
+        c.confirm(e);
+    }
+    c.run_with("2026-11-10", &["--partners", p]);
+    let token =
+        ok(&["partners", "token", "issue", "xj", "--warehouse", c.root(), "--partners", p, "--policy", &c.policy]);
+    let mut server = Server::start(c.wh.root(), &["--partners", p, "--policy", &c.policy, "--public-key", &c.pk]);
+    let mirror = c.dir.path().join("mirror");
+    let python = std::env::var("CREDENCE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ops/partner-mirror.py");
+    let sync = |key: &str| {
+        std::process::Command::new(&python)
+            .arg(&script)
+            .args(["--api", &format!("{}/api/v1", server.base), "--token", token.trim(), "--list", LIST])
+            .args(["--public-key", key, "--mirror", mirror.to_str().unwrap()])
+            .output()
+            .expect("python3 with pyarrow (.ci/run installs it; CREDENCE_PYTHON names the interpreter)")
+    };
+    let mirrored = || crate::support::parquet_rows(&mirror.join("entries.parquet"));
+    let view = |id: &str| crate::support::parquet_rows(&c.dir_of(id).join("partners/xj/entries.parquet"));
+    let in_sync = |id: &str| {
+        let o = sync(&c.pk);
+        assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+        assert!(stdout(&o).contains(&format!("up to date at {id}")), "{}", stdout(&o));
+        assert_eq!(mirrored(), view(id), "the mirror equals the view of {id}");
+    };
+    in_sync("2026-11-10.2");
+
+    // Next night: 1 and 4 swap regions, 5 is repaired (its branch 6 goes with it).
+    c.registry("2026-11-11", &regions("110000", "650100"));
+    c.violations("2026-11-11", &cases);
+    c.repair("2026-11-11", "part-0", 5, "V-5", "2026-11-11");
+    c.run_with("2026-11-11", &["--partners", p]);
+    assert_eq!(c.latest(), "2026-11-11");
+    // A same-day republication: 7 lands with a case of its own and is confirmed.
+    let mut renamed = regions("110000", "650100").to_vec();
+    renamed.push((7, "company", None, "650100"));
+    c.registry("2026-11-11", &renamed);
+    c.violations(
+        "2026-11-11",
+        &[("V-1", 1, "2026-10-01"), ("V-4", 4, "2026-10-01"), ("V-5", 5, "2026-10-01"), ("V-7", 7, "2026-10-01")],
+    );
+    c.run_with("2026-11-11", &["--partners", p]);
+    c.confirm(7);
+    c.run_with("2026-11-11", &["--partners", p]);
+    assert_eq!(c.latest(), "2026-11-11.2");
+    let before = std::fs::read(mirror.join("entries.parquet")).unwrap();
+    let other = tempfile::tempdir().unwrap();
+    let (_, wrong) = keys(other.path());
+    let o = sync(&wrong);
+    assert_eq!(o.status.code(), Some(1), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains("refused: the manifest's signature does not verify"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(mirror.join("entries.parquet")).unwrap(), before, "the mirror is unchanged");
+    in_sync("2026-11-11.2");
+    let view_now = view("2026-11-11.2");
+    assert!(
+        view_now.iter().any(|r| r["entity_id"] == entity(4)) && view_now.iter().any(|r| r["entity_id"] == entity(7))
+    );
+    assert!(!view_now.iter().any(|r| r["entity_id"] == entity(1) || r["entity_id"] == entity(5)));
+    server.stop();
+}
