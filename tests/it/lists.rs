@@ -281,6 +281,36 @@ fn refused_decisions_say_why_and_write_nothing() {
     let (e1, e6) = (entity(1), entity(6));
     let cases: Vec<(Vec<&str>, String)> = vec![
         (
+            vec![
+                "confirm",
+                "--list",
+                LIST,
+                "--entity",
+                &e1,
+                "--officer",
+                "nobody-registered",
+                "--reason",
+                "long enough reason",
+            ],
+            "'nobody-registered' is not a registered, active officer account".into(),
+        ),
+        (
+            vec![
+                "exempt",
+                "--list",
+                LIST,
+                "--entity",
+                &e1,
+                "--officer",
+                "o-1",
+                "--reason",
+                "long enough reason",
+                "--until",
+                "2099-01-01",
+            ],
+            "o-1 has the role officer, which may not exempt".into(),
+        ),
+        (
             vec!["confirm", "--list", LIST, "--entity", &e1, "--officer", "o", "--reason", "too short"],
             "the reason must have at least 10 characters, found 9".into(),
         ),
