@@ -21,6 +21,7 @@ mod officers;
 pub use access::{AuditEntry, AuditRow, TokenRow};
 pub use decisions::{Action, Decision, NewDecision};
 pub use ledger::{PolicyRef, RunId, RunRow, StepRow};
+pub use officers::{LoginGate, ACCOUNT_LOCK_FAILURES, ADDRESS_FREE_FAILURES, LOGIN_FREE_FAILURES, LOGIN_MAX_DELAY};
 
 /// The database failed; the message names the operation.
 #[derive(Debug, thiserror::Error)]
@@ -189,6 +190,13 @@ const MIGRATIONS: &[&str] = &[
         BEGIN SELECT RAISE(ABORT, 'decisions are append-only: a past decision is never updated'); END;
     CREATE TRIGGER decisions_are_never_deleted BEFORE DELETE ON decisions
         BEGIN SELECT RAISE(ABORT, 'decisions are append-only: a past decision is never deleted'); END;",
+    // 8: failed logins per account and per address (officer pages): the
+    // growing delays and the lockout an administrator lifts.
+    "CREATE TABLE login_failures (
+        subject TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        last_unix INTEGER NOT NULL
+    );",
 ];
 
 /// Creates the database file with mode 0600 if absent, and sets 0600 on it

@@ -128,3 +128,114 @@ impl Store {
         )
     }
 }
+
+/// When a login may be tried for a subject (`officer:<id>` or
+/// `address:<ip>`), after its failures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoginGate {
+    Open,
+    /// Not before this many seconds have passed.
+    Wait(i64),
+    /// Only an administrator opens it again (`credence officers unlock`).
+    Locked,
+}
+
+/// Failed logins of one subject before its attempts are delayed, and
+/// before an account is locked.
+pub const LOGIN_FREE_FAILURES: i64 = 3;
+pub const ACCOUNT_LOCK_FAILURES: i64 = 10;
+pub const ADDRESS_FREE_FAILURES: i64 = 20;
+/// The longest delay between attempts, in seconds.
+pub const LOGIN_MAX_DELAY: i64 = 900;
+/// An address's failures are forgotten after an hour without one.
+const ADDRESS_MEMORY: i64 = 3600;
+
+impl Store {
+    /// Whether `subject` may try a login at `now`: free for the first
+    /// failures, then a delay that doubles with each failure (up to 15
+    /// minutes); an account is locked after [`ACCOUNT_LOCK_FAILURES`].
+    pub fn login_gate(&self, subject: &str, now: i64) -> Result<LoginGate> {
+        let row: Option<(i64, i64)> = self
+            .connection()
+            .query_row("SELECT failures, last_unix FROM login_failures WHERE subject = ?1", [subject], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+            .map_err(self.err("read login failures"))?;
+        let Some((failures, last)) = row else { return Ok(LoginGate::Open) };
+        let account = subject.starts_with("officer:");
+        if account && failures >= ACCOUNT_LOCK_FAILURES {
+            return Ok(LoginGate::Locked);
+        }
+        if !account && now - last > ADDRESS_MEMORY {
+            return Ok(LoginGate::Open);
+        }
+        let free = if account { LOGIN_FREE_FAILURES } else { ADDRESS_FREE_FAILURES };
+        if failures < free {
+            return Ok(LoginGate::Open);
+        }
+        let delay = (1i64 << (failures - free).min(20)).min(LOGIN_MAX_DELAY);
+        let left = last + delay - now;
+        Ok(if left > 0 { LoginGate::Wait(left) } else { LoginGate::Open })
+    }
+
+    /// Counts a failed login of `subject` at `now`.
+    pub fn login_failed(&self, subject: &str, now: i64) -> Result<()> {
+        self.connection()
+            .execute(
+                "INSERT INTO login_failures (subject, failures, last_unix) VALUES (?1, 1, ?2)
+                 ON CONFLICT (subject) DO UPDATE SET
+                   failures = CASE WHEN subject LIKE 'address:%' AND ?2 - last_unix > ?3 THEN 1 ELSE failures + 1 END,
+                   last_unix = ?2",
+                params![subject, now, ADDRESS_MEMORY],
+            )
+            .map_err(self.err("count a failed login"))?;
+        Ok(())
+    }
+
+    /// Forgets the failures of `subject`: after a login, or an
+    /// administrator's unlock. False when there were none.
+    pub fn login_succeeded(&self, subject: &str) -> Result<bool> {
+        let n = self
+            .connection()
+            .execute("DELETE FROM login_failures WHERE subject = ?1", [subject])
+            .map_err(self.err("clear login failures"))?;
+        Ok(n > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_delay_then_lock_an_account_and_an_unlock_opens_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("credence.db")).unwrap();
+        let who = "officer:olga";
+        for _ in 0..LOGIN_FREE_FAILURES {
+            assert_eq!(s.login_gate(who, 1000).unwrap(), LoginGate::Open);
+            s.login_failed(who, 1000).unwrap();
+        }
+        assert_eq!(s.login_gate(who, 1000).unwrap(), LoginGate::Wait(1));
+        s.login_failed(who, 1001).unwrap();
+        assert_eq!(s.login_gate(who, 1001).unwrap(), LoginGate::Wait(2), "the delay doubles");
+        assert_eq!(s.login_gate(who, 1003).unwrap(), LoginGate::Open);
+        for t in 0..(ACCOUNT_LOCK_FAILURES - LOGIN_FREE_FAILURES - 1) {
+            s.login_failed(who, 2000 + t).unwrap();
+        }
+        assert_eq!(s.login_gate(who, 999_999).unwrap(), LoginGate::Locked, "locked however long one waits");
+        assert!(s.login_succeeded(who).unwrap());
+        assert_eq!(s.login_gate(who, 999_999).unwrap(), LoginGate::Open);
+        let addr = "address:10.0.0.1";
+        for _ in 0..=ADDRESS_FREE_FAILURES {
+            s.login_failed(addr, 5000).unwrap();
+        }
+        assert_eq!(s.login_gate(addr, 5000).unwrap(), LoginGate::Wait(2));
+        assert_eq!(
+            s.login_gate(addr, 5000 + ADDRESS_MEMORY + 1).unwrap(),
+            LoginGate::Open,
+            "an address is not locked for good"
+        );
+    }
+}

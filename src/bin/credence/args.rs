@@ -155,6 +155,10 @@ pub struct ServeArgs {
     /// Minutes without a request after which an officer's session ends.
     #[arg(long, default_value_t = 30)]
     pub ui_idle_minutes: i64,
+    /// The officer pages are reached over HTTPS (a TLS proxy in front):
+    /// cookies become `__Host-` and `Secure`.
+    #[arg(long)]
+    pub ui_behind_tls: bool,
     /// Partner entitlements (default: the embedded ops/partners.yaml).
     #[arg(long, env = "CREDENCE_PARTNERS")]
     pub partners: Option<PathBuf>,
@@ -327,6 +331,8 @@ pub enum OfficersCommand {
     List,
     /// Remove an officer: their sessions end, their decisions stay.
     Remove { id: String },
+    /// Lift the lockout of an officer after too many failed logins.
+    Unlock { id: String },
 }
 
 #[derive(Subcommand)]

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use maud::{html, Markup};
 
-use crate::base::store::AuditEntry;
+use crate::base::store::{AuditEntry, LoginGate};
 use crate::officer::accounts::{password_matches, Role};
 use crate::serve::officer_ui::layout::{
     error_page, forbidden, html_response, page, with_detail, PageError, PageFailure,
@@ -28,22 +28,62 @@ pub(crate) fn now_unix() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) const DRAFT_COOKIE: &str = "credence_draft";
+
+/// A cookie's name: `__Host-<base>` behind TLS (`--ui-behind-tls`), so the
+/// browser holds it to this host, path `/` and HTTPS only.
+fn cookie_name(state: &UiState, base: &str) -> String {
+    if state.behind_tls {
+        format!("__Host-{base}")
+    } else {
+        base.to_string()
+    }
+}
+
+pub(crate) fn cookie(state: &UiState, headers: &HeaderMap, base: &str) -> Option<String> {
+    let name = cookie_name(state, base);
     headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
         let (k, v) = c.trim().split_once('=')?;
         (k == name).then(|| v.to_string())
     })
 }
 
-pub(crate) fn set_cookie(name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
+pub(crate) fn set_cookie(state: &UiState, base: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
     let age = max_age.map(|a| format!("; Max-Age={a}")).unwrap_or_default();
-    HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict{age}")).expect("cookie value")
+    let secure = if state.behind_tls { "; Secure" } else { "" };
+    let name = cookie_name(state, base);
+    HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict{secure}{age}"))
+        .expect("cookie value")
+}
+
+/// The headers every answer of the pages carries (a handler that set its
+/// own Content-Security-Policy, such as a stored notice's, keeps it).
+fn secure_headers(r: &mut Response) {
+    let h = r.headers_mut();
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            ),
+        );
+    }
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
 }
 
 /// A POST from another site: its Origin (or Referer) names another host.
+/// `Origin: null` names none (our `Referrer-Policy: no-referrer` makes
+/// browsers send it on our own forms): the CSRF token and the SameSite
+/// cookies decide then.
 pub(crate) fn cross_site(headers: &HeaderMap) -> bool {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-    let from = headers.get(header::ORIGIN).or_else(|| headers.get(header::REFERER)).and_then(|v| v.to_str().ok());
+    let from = headers
+        .get(header::ORIGIN)
+        .or_else(|| headers.get(header::REFERER))
+        .and_then(|v| v.to_str().ok())
+        .filter(|o| *o != "null");
     match from {
         None => false,
         Some(origin) => {
@@ -61,7 +101,7 @@ pub(crate) async fn sessions(State(state): State<Arc<UiState>>, mut req: Request
     let method = req.method().clone();
     // A session the database cannot confirm is no session: the request gets the error page.
     let mut failed = None;
-    let officer = match cookie(req.headers(), SESSION_COOKIE) {
+    let officer = match cookie(&state, req.headers(), SESSION_COOKIE) {
         None => None,
         Some(t) => match state.store.session(&token_hash(&t), now_unix(), state.idle_seconds) {
             Ok(found) => found.and_then(|(id, role, csrf)| Role::parse(&role).map(|role| Officer { id, role, csrf })),
@@ -71,7 +111,8 @@ pub(crate) async fn sessions(State(state): State<Arc<UiState>>, mut req: Request
             }
         },
     };
-    let public = path == "/login" || path.starts_with("/static/") || path == "/healthz" || path == "/favicon.ico";
+    let asset = path.starts_with("/static/") || path == "/healthz" || path == "/favicon.ico";
+    let public = path == "/login" || asset;
     let peer = crate::serve::listener::Peer::of(&req);
     let response = if !state.rates.address(peer) {
         let mut r = (StatusCode::TOO_MANY_REQUESTS, "too many requests: slow down\n").into_response();
@@ -87,16 +128,29 @@ pub(crate) async fn sessions(State(state): State<Arc<UiState>>, mut req: Request
     } else if public {
         next.run(req).await
     } else if method == Method::GET {
-        let ended = cookie(req.headers(), SESSION_COOKIE).is_some();
-        Redirect::to(if ended { "/login?expired=1" } else { "/login" }).into_response()
+        let ended = cookie(&state, req.headers(), SESSION_COOKIE).is_some();
+        let back = path_and_query(&req);
+        let next = if ended && back != "/" && safe_next(&back) {
+            format!("&next={}", urlencode(&back))
+        } else {
+            String::new()
+        };
+        Redirect::to(&if ended { format!("/login?expired=1{next}") } else { "/login".to_string() }).into_response()
+    } else if path == "/decisions" {
+        keep_draft(&state, req).await
     } else {
         forbidden(&state, "session_expired")
     };
     let failure = response.extensions().get::<PageFailure>().cloned();
-    let response = match &failure {
+    let mut response = match &failure {
         Some(f) => error_page(&state, officer.as_ref(), f),
         None => response,
     };
+    secure_headers(&mut response);
+    if asset && response.status().is_success() {
+        // Static assets and health checks say nothing about anyone: not audited.
+        return response;
+    }
     let detail = match &failure {
         Some(f) => Some(format!("error {}: {}", f.reference, f.cause)),
         None => response.extensions().get::<AuditDetail>().map(|d| d.0.clone()),
@@ -121,6 +175,59 @@ pub(crate) async fn sessions(State(state): State<Arc<UiState>>, mut req: Request
 #[derive(serde::Deserialize)]
 pub(crate) struct Expired {
     expired: Option<String>,
+    /// Where to go after logging in (a page of these pages).
+    next: Option<String>,
+}
+
+fn path_and_query(req: &Request) -> String {
+    req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into())
+}
+
+/// A page to return to after logging in: one of ours, never another site.
+pub(crate) fn safe_next(next: &str) -> bool {
+    (next.starts_with("/entities/") || next.starts_with("/review/") || next == "/exemptions" || next == "/")
+        && !next.contains("//")
+        && !next.contains('\\')
+        && next.len() < 512
+        && !next.chars().any(|c| c.is_control())
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A decision form posted after the session ended: its fields are kept
+/// (an hour, in memory) and the officer returns to the same page after
+/// logging in, with the draft filled in. Nothing is decided.
+async fn keep_draft(state: &UiState, req: Request) -> Response {
+    let body = match axum::body::to_bytes(req.into_body(), 64 * 1024).await {
+        Ok(b) => b,
+        Err(_) => return forbidden(state, "session_expired"),
+    };
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let draft = crate::serve::officer_ui::Draft {
+        action: get("action"),
+        list: get("list"),
+        entity: get("entity"),
+        reason: get("reason"),
+        until: get("until"),
+        received: get("received"),
+    };
+    let back = format!("/entities/{}?list={}", urlencode(&draft.entity), urlencode(&draft.list));
+    if !crate::base::ids::is_entity_id(&draft.entity) || !safe_next(&back) {
+        return forbidden(state, "session_expired");
+    }
+    let id = new_token();
+    state.keep_draft(&id, draft);
+    let mut r = Redirect::to(&format!("/login?expired=1&next={}", urlencode(&back))).into_response();
+    r.headers_mut().append(header::SET_COOKIE, set_cookie(state, DRAFT_COOKIE, &id, Some(3600)));
+    with_detail(r, "kept the draft of a decision posted after the session ended".into())
 }
 
 /// A well-formed token from [`new_token`].
@@ -135,14 +242,15 @@ pub(crate) async fn login_form(
 ) -> Response {
     // Keep the login cookie of an earlier view (another tab, a stray
     // request): a new one would make every login form already shown stale.
-    let token = cookie(&headers, LOGIN_COOKIE).filter(|t| is_token(t)).unwrap_or_else(new_token);
+    let token = cookie(&state, &headers, LOGIN_COOKIE).filter(|t| is_token(t)).unwrap_or_else(new_token);
     let notice = q.expired.is_some().then(|| state.messages.t("session_expired").to_string());
-    let mut r = html_response(StatusCode::OK, login_page(&state, &token, notice.as_deref(), ""));
-    r.headers_mut().append(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, &token, Some(3600)));
+    let next = q.next.filter(|n| safe_next(n)).unwrap_or_default();
+    let mut r = html_response(StatusCode::OK, login_page(&state, &token, notice.as_deref(), "", &next));
+    r.headers_mut().append(header::SET_COOKIE, set_cookie(&state, LOGIN_COOKIE, &token, Some(3600)));
     r
 }
 
-pub(crate) fn login_page(state: &UiState, token: &str, error: Option<&str>, officer: &str) -> Markup {
+pub(crate) fn login_page(state: &UiState, token: &str, error: Option<&str>, officer: &str, next: &str) -> Markup {
     let m = &state.messages;
     page(
         state,
@@ -158,6 +266,7 @@ pub(crate) fn login_page(state: &UiState, token: &str, error: Option<&str>, offi
             }
             form method="post" action="/login" {
                 input type="hidden" name="csrf" value=(token);
+                input type="hidden" name="next" value=(next);
                 label for="officer" { (m.t("officer_id")) }
                 input type="text" id="officer" name="officer" autocomplete="username" required value=(officer);
                 label for="password" { (m.t("password")) }
@@ -173,31 +282,91 @@ pub(crate) struct LoginForm {
     officer: String,
     password: String,
     csrf: String,
+    #[serde(default)]
+    next: String,
 }
 
-pub(crate) async fn login(State(state): State<Arc<UiState>>, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
+/// An argon2 hash of no one's password: an unknown officer id costs the
+/// same verification as a known one, so timing does not tell ids apart.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| crate::officer::accounts::hash_password(&new_token()).expect("hashing a random password"))
+}
+
+pub(crate) async fn login(
+    State(state): State<Arc<UiState>>,
+    headers: HeaderMap,
+    peer: Option<Extension<crate::serve::listener::Peer>>,
+    Form(f): Form<LoginForm>,
+) -> Response {
     // Before a session exists, the form's token must equal the login cookie.
-    if cookie(&headers, LOGIN_COOKIE).as_deref() != Some(f.csrf.as_str()) {
+    if cookie(&state, &headers, LOGIN_COOKIE).as_deref() != Some(f.csrf.as_str()) {
         return forbidden(&state, "bad_form");
     }
-    let ok = matches!(state.store.officer(&f.officer), Ok(Some((_, hash))) if password_matches(&f.password, &hash));
-    if !ok {
+    let m = &state.messages;
+    let now = now_unix();
+    let address = peer.map(|Extension(p)| p.0.ip().to_string()).unwrap_or_else(|| "unknown".into());
+    let subjects = [format!("officer:{}", f.officer), format!("address:{address}")];
+    let next = if safe_next(&f.next) { f.next.clone() } else { String::new() };
+    let again = |status: StatusCode, error: &str, detail: String| {
         let token = new_token();
-        let mut r = html_response(
-            StatusCode::UNAUTHORIZED,
-            login_page(&state, &token, Some(state.messages.t("login_failed")), &f.officer),
-        );
-        r.headers_mut().append(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, &token, Some(3600)));
-        return with_detail(r, format!("failed login as {}", f.officer));
+        let mut r = html_response(status, login_page(&state, &token, Some(error), &f.officer, &next));
+        r.headers_mut().append(header::SET_COOKIE, set_cookie(&state, LOGIN_COOKIE, &token, Some(3600)));
+        with_detail(r, detail)
+    };
+    // Growing delays, then a lockout: checked before the password, so that
+    // the right password does not open a locked account either.
+    for subject in &subjects {
+        match state.store.login_gate(subject, now) {
+            Ok(LoginGate::Open) => {}
+            Ok(LoginGate::Wait(seconds)) => {
+                let mut r = again(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    &m.f("login_wait", &[("seconds", &seconds)]),
+                    format!("login as {} refused: {subject} waits {seconds} s", f.officer),
+                );
+                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds as u64));
+                return r;
+            }
+            Ok(LoginGate::Locked) => {
+                return again(
+                    StatusCode::LOCKED,
+                    m.t("login_locked"),
+                    format!("login as {} refused: locked", f.officer),
+                );
+            }
+            Err(e) => return PageError::from(e).into_response(),
+        }
+    }
+    let ok = match state.store.officer(&f.officer) {
+        Ok(Some((_, hash))) => password_matches(&f.password, &hash),
+        Ok(None) => {
+            let _ = password_matches(&f.password, dummy_hash());
+            false
+        }
+        Err(e) => return PageError::from(e).into_response(),
+    };
+    if !ok {
+        for subject in &subjects {
+            if let Err(e) = state.store.login_failed(subject, now) {
+                return PageError::from(e).into_response();
+            }
+        }
+        return again(StatusCode::UNAUTHORIZED, m.t("login_failed"), format!("failed login as {}", f.officer));
+    }
+    for subject in &subjects {
+        if let Err(e) = state.store.login_succeeded(subject) {
+            return PageError::from(e).into_response();
+        }
     }
     let session = new_token();
-    if let Err(e) = state.store.start_session(&token_hash(&session), &f.officer, &new_token(), now_unix()) {
+    if let Err(e) = state.store.start_session(&token_hash(&session), &f.officer, &new_token(), now) {
         tracing::error!(error = %e, "starting a session failed");
         return (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response();
     }
-    let mut r = Redirect::to("/").into_response();
-    r.headers_mut().append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, &session, None));
-    r.headers_mut().append(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, "", Some(0)));
+    let mut r = Redirect::to(if next.is_empty() { "/" } else { &next }).into_response();
+    r.headers_mut().append(header::SET_COOKIE, set_cookie(&state, SESSION_COOKIE, &session, None));
+    r.headers_mut().append(header::SET_COOKIE, set_cookie(&state, LOGIN_COOKIE, "", Some(0)));
     with_detail(r, format!("login as {}", f.officer))
 }
 
@@ -215,10 +384,10 @@ pub(crate) async fn logout(
     if f.csrf != o.csrf {
         return forbidden(&state, "bad_form");
     }
-    if let Some(t) = cookie(&headers, SESSION_COOKIE) {
+    if let Some(t) = cookie(&state, &headers, SESSION_COOKIE) {
         let _ = state.store.end_session(&token_hash(&t));
     }
     let mut r = Redirect::to("/login").into_response();
-    r.headers_mut().append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", Some(0)));
+    r.headers_mut().append(header::SET_COOKIE, set_cookie(&state, SESSION_COOKIE, "", Some(0)));
     r
 }

@@ -41,6 +41,65 @@ pub struct UiState {
     pub idle_seconds: i64,
     /// Request-rate limits of the pages' listener.
     pub rates: Arc<RateLimits>,
+    /// The pages are served behind TLS: cookies are `__Host-` and `Secure`.
+    pub behind_tls: bool,
+    /// Decision forms posted after their session ended, by draft id.
+    pub drafts: std::sync::Mutex<std::collections::HashMap<String, (i64, Draft)>>,
+}
+
+/// The fields of a decision form kept over a session timeout.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Draft {
+    pub action: String,
+    pub list: String,
+    pub entity: String,
+    pub reason: String,
+    pub until: String,
+    pub received: String,
+}
+
+/// How long a draft is kept, in seconds.
+const DRAFT_SECONDS: i64 = 3600;
+
+impl UiState {
+    /// The pages' state with no drafts kept yet.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        warehouse: Warehouse,
+        policy: Policy,
+        store: Store,
+        messages: Messages,
+        notices: crate::officer::notice::Notices,
+        idle_seconds: i64,
+        rates: Arc<RateLimits>,
+        behind_tls: bool,
+    ) -> UiState {
+        UiState {
+            warehouse,
+            policy,
+            store,
+            messages,
+            notices,
+            idle_seconds,
+            rates,
+            behind_tls,
+            drafts: Default::default(),
+        }
+    }
+
+    fn keep_draft(&self, id: &str, draft: Draft) {
+        let now = auth::now_unix();
+        let mut drafts = self.drafts.lock().unwrap_or_else(|e| e.into_inner());
+        drafts.retain(|_, (at, _)| now - *at < DRAFT_SECONDS);
+        drafts.insert(id.to_string(), (now, draft));
+    }
+
+    /// The draft `id`, once.
+    fn take_draft(&self, id: &str) -> Option<Draft> {
+        let now = auth::now_unix();
+        let mut drafts = self.drafts.lock().unwrap_or_else(|e| e.into_inner());
+        drafts.remove(id).filter(|(at, _)| now - *at < DRAFT_SECONDS).map(|(_, d)| d)
+    }
 }
 
 /// The logged-in officer of a request.

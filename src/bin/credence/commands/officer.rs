@@ -285,6 +285,13 @@ pub fn officers(command: OfficersCommand, warehouse: &Path) -> CommandResult {
                 println!("{id}  {role}");
             }
         }
+        OfficersCommand::Unlock { id } => {
+            if store.login_succeeded(&format!("officer:{id}"))? {
+                println!("officer {id} may log in again");
+            } else {
+                println!("officer {id} had no failed logins to forget");
+            }
+        }
         OfficersCommand::Remove { id } => {
             if !store.remove_officer(&id)? {
                 eprintln!("refused: there is no officer '{id}'");

@@ -43,15 +43,16 @@ pub fn serve(args: &ServeArgs) -> CommandResult {
     });
     let regulator = credence::config::regulator::load_or_default(args.regulator.as_deref())?;
     let notices = credence::officer::notice::Notices::load(args.templates.as_deref(), regulator)?;
-    let ui = Arc::new(officer_ui::UiState {
-        warehouse: wh.clone(),
+    let ui = Arc::new(officer_ui::UiState::new(
+        wh.clone(),
         policy,
-        store: Store::open_for_requests(&wh.database())?,
+        Store::open_for_requests(&wh.database())?,
         messages,
         notices,
-        idle_seconds: args.ui_idle_minutes * 60,
-        rates: Arc::new(RateLimits::new(&limits)),
-    });
+        args.ui_idle_minutes * 60,
+        Arc::new(RateLimits::new(&limits)),
+        args.ui_behind_tls,
+    ));
     runtime(2)?.block_on(async {
         let mut servers = Vec::new();
         if let Some(listen) = &args.listen {

@@ -21,7 +21,7 @@ use crate::officer::notice::{self, Lang};
 use crate::serve::officer_ui::layout::{forbidden, html_response, page, with_detail, PageResult};
 use crate::serve::officer_ui::pages::dashboard::latest_scores;
 use crate::serve::officer_ui::pages::entity::render_entity;
-use crate::serve::officer_ui::{Messages, Officer, UiState};
+use crate::serve::officer_ui::{Draft, Messages, Officer, UiState};
 use crate::stages::review::DecisionBook;
 
 pub(crate) fn today() -> AsOf {
@@ -44,6 +44,7 @@ pub(crate) fn list_section(
     list: &ListSpec,
     entity: &str,
     next: Option<&str>,
+    draft: Option<&Draft>,
 ) -> Result<Markup, DecideError> {
     let m = &state.messages;
     let today = today();
@@ -58,7 +59,10 @@ pub(crate) fn list_section(
     let review = book.review_decisions(&list.id, entity);
     let notices: Vec<&Decision> =
         review.iter().filter(|d| d.action == Action::Notify || d.action == Action::Object).collect();
-    let f = |action: Action, extra: Markup| decision_form(m, o, action, &list.id, entity, &seen, next, extra);
+    let kept = |action: Action| draft.filter(|d| Action::parse(&d.action) == Some(action));
+    let f = |action: Action, extra: Markup| {
+        decision_form(m, o, action, &list.id, entity, &seen, next, extra, kept(action).map(|d| d.reason.as_str()))
+    };
     Ok(html! {
         section class="card" aria-labelledby=(format!("decide-{}", list.id)) {
             h3 id=(format!("decide-{}", list.id)) { (list.title) " (" (list.id) ")" }
@@ -110,7 +114,7 @@ pub(crate) fn list_section(
                             (f(Action::Notify, lang_select(m, &list.id, entity)))
                         }
                         @if s.notice.is_some() {
-                            (f(Action::Object, received_input(m, &list.id, entity, today)))
+                            (f(Action::Object, received_input(m, &list.id, entity, today, kept(Action::Object).map(|d| d.received.as_str()))))
                         }
                         (f(Action::Confirm, html! {}))
                         (f(Action::Reject, html! {}))
@@ -126,7 +130,7 @@ pub(crate) fn list_section(
                     } @else if exempt.is_some() {
                         (f(Action::RevokeExemption, html! {}))
                     } @else {
-                        (f(Action::Exempt, until_input(m, list, entity, today)))
+                        (f(Action::Exempt, until_input(m, list, entity, today, kept(Action::Exempt).map(|d| d.until.as_str()))))
                     }
                 } @else { p class="muted" { (m.t("senior_only")) } }
             }
@@ -167,20 +171,20 @@ fn lang_select(m: &Messages, list: &str, entity: &str) -> Markup {
     }
 }
 
-fn received_input(m: &Messages, list: &str, entity: &str, today: AsOf) -> Markup {
+fn received_input(m: &Messages, list: &str, entity: &str, today: AsOf, value: Option<&str>) -> Markup {
     let id = format!("received-{list}-{entity}");
     html! {
         label for=(id) { (m.t("received_on")) }
-        input type="date" id=(id) name="received" required max=(today.to_string()) pattern="\\d{4}-\\d{2}-\\d{2}";
+        input type="date" id=(id) name="received" required max=(today.to_string()) pattern="\\d{4}-\\d{2}-\\d{2}" value=[value];
     }
 }
 
-fn until_input(m: &Messages, list: &ListSpec, entity: &str, today: AsOf) -> Markup {
+fn until_input(m: &Messages, list: &ListSpec, entity: &str, today: AsOf, value: Option<&str>) -> Markup {
     let id = format!("until-{}-{entity}", list.id);
     let latest = today.plus_days(list.max_exemption_days);
     html! {
         label for=(id) { (m.t("until")) }
-        input type="date" id=(id) name="until" required min=(today.plus_days(1).to_string()) max=(latest.to_string()) pattern="\\d{4}-\\d{2}-\\d{2}" aria-describedby=(format!("{id}-hint"));
+        input type="date" id=(id) name="until" required min=(today.plus_days(1).to_string()) max=(latest.to_string()) pattern="\\d{4}-\\d{2}-\\d{2}" aria-describedby=(format!("{id}-hint")) value=[value];
         div id=(format!("{id}-hint")) class="muted" { (m.f("until_hint", &[("days", &list.max_exemption_days), ("latest", &latest)])) }
     }
 }
@@ -195,6 +199,7 @@ fn decision_form(
     seen: &str,
     next: Option<&str>,
     extra: Markup,
+    draft: Option<&str>,
 ) -> Markup {
     let key = action_key(action);
     let field = format!("reason-{key}-{list}-{entity}");
@@ -209,7 +214,7 @@ fn decision_form(
             input type="hidden" name="seen" value=(seen);
             (extra)
             label for=(field) { (reason_label) }
-            textarea id=(field) name="reason" rows="2" cols="60" required minlength="10" aria-describedby=(format!("{field}-hint")) {}
+            textarea id=(field) name="reason" rows="2" cols="60" required minlength="10" aria-describedby=(format!("{field}-hint")) { (draft.unwrap_or("")) }
             div id=(format!("{field}-hint")) class="muted" { (m.t("reason_hint")) }
             div {
                 button class="primary" type="submit" name="go" value="stay" { (m.t(key)) }
@@ -291,6 +296,7 @@ pub(crate) async fn decision(
             None,
             Some(error),
             status,
+            None,
         )?;
         Ok(with_detail(r, detail))
     };

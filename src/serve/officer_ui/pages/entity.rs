@@ -34,9 +34,14 @@ pub(crate) struct EntityQuery {
 pub(crate) async fn entity_page(
     State(state): State<Arc<UiState>>,
     Extension(o): Extension<Officer>,
+    headers: axum::http::HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<EntityQuery>,
 ) -> PageResult {
+    // A decision form posted after the session ended comes back filled in.
+    let draft = crate::serve::officer_ui::auth::cookie(&state, &headers, crate::serve::officer_ui::auth::DRAFT_COOKIE)
+        .and_then(|d| state.take_draft(&d))
+        .filter(|d| d.entity == id);
     let as_of = q.as_of.as_deref().and_then(|d| d.parse().ok()).or_else(|| latest_scores(&state.warehouse));
     let notice = match q.decided {
         None => None,
@@ -48,7 +53,21 @@ pub(crate) async fn entity_page(
             None => state.messages.f("decision_recorded_plain", &[("id", &d)]),
         }),
     };
-    render_entity(&state, &o, &id, as_of, q.list.as_deref(), notice, None, StatusCode::OK)
+    let notice = match &draft {
+        Some(_) => Some(state.messages.t("draft_kept").to_string()),
+        None => notice,
+    };
+    let mut r = render_entity(&state, &o, &id, as_of, q.list.as_deref(), notice, None, StatusCode::OK, draft.as_ref())?;
+    if draft.is_some() {
+        let gone = crate::serve::officer_ui::auth::set_cookie(
+            &state,
+            crate::serve::officer_ui::auth::DRAFT_COOKIE,
+            "",
+            Some(0),
+        );
+        r.headers_mut().append(axum::http::header::SET_COOKIE, gone);
+    }
+    Ok(r)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -61,6 +80,7 @@ pub(crate) fn render_entity(
     notice: Option<String>,
     error: Option<String>,
     status: StatusCode,
+    draft: Option<&crate::serve::officer_ui::Draft>,
 ) -> PageResult {
     let m = &state.messages;
     let not_found = || {
@@ -109,7 +129,7 @@ pub(crate) fn render_entity(
     let mut forms = Vec::new();
     for l in &state.policy.lists {
         let next = if from_list == Some(l.id.as_str()) { next_in_queue(state, l, id)? } else { None };
-        forms.push(decide::list_section(state, o, l, id, next.as_deref())?);
+        forms.push(decide::list_section(state, o, l, id, next.as_deref(), draft.filter(|d| d.list == l.id))?);
     }
     let body = entity_body(state, &e, &history, previous, &previous_reasons, &forms, notice, error);
     let r = html_response(status, page(state, Some(o), &m.f("entity_title", &[("entity", &id)]), body));

@@ -100,7 +100,7 @@ pub(crate) async fn review_queue(
             page(&state, Some(&o), m.t("not_found"), html! { h1 { (m.t("not_found")) } }),
         ));
     };
-    let shortcuts = cookie(&headers, SHORTCUTS_COOKIE).as_deref() != Some("off");
+    let shortcuts = cookie(&state, &headers, SHORTCUTS_COOKIE).as_deref() != Some("off");
     let queue = queue::in_review(&state.warehouse, &state.store, spec, None, today())?;
     let rule_ids: Vec<String> = state
         .policy
@@ -228,12 +228,12 @@ pub(crate) struct Preferences {
     back: String,
 }
 
-pub(crate) async fn preferences(Query(p): Query<Preferences>) -> Response {
+pub(crate) async fn preferences(State(state): State<Arc<UiState>>, Query(p): Query<Preferences>) -> Response {
     let back = if p.back.starts_with("/review/") { p.back } else { "/".into() };
     let mut r = Redirect::to(&back).into_response();
     r.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(SHORTCUTS_COOKIE, if p.shortcuts == "off" { "off" } else { "on" }, Some(31_536_000)),
+        set_cookie(&state, SHORTCUTS_COOKIE, if p.shortcuts == "off" { "off" } else { "on" }, Some(31_536_000)),
     );
     r
 }
