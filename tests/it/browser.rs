@@ -249,6 +249,13 @@ fn an_officer_takes_a_listing_through_due_process_and_seniors_approve() {
 
         b.goto("/").await;
         assert_eq!(b.c.current_url().await.unwrap().path(), "/login", "pages need a session");
+        // Chinese first: the pages speak zh-CN until an officer chooses English.
+        assert!(b.text("h1").await.contains("登录"), "{}", b.body().await);
+        let lang = b.c.find(Locator::Css("html")).await.unwrap().attr("lang").await.unwrap();
+        assert_eq!(lang.as_deref(), Some("zh-CN"));
+        b.check("login-zh").await;
+        b.follow("header a[lang=en]").await;
+        assert!(b.text("h1").await.contains("Log in"));
         b.check("login").await;
         b.fill("#officer", "olga").await;
         b.fill("#password", "not the password").await;
@@ -436,6 +443,12 @@ fn an_officer_takes_a_listing_through_due_process_and_seniors_approve() {
         assert!(b.body().await.contains("Not on any list."));
         b.goto("/").await;
         b.check("dashboard-after").await;
+        // Back to Chinese: the entity page with its labels, industry and times in zh-CN.
+        b.follow("header a[lang=zh-CN]").await;
+        b.goto(&format!("/entities/{harbor}")).await;
+        let page = b.body().await;
+        assert!(page.contains("登记信息") && page.contains("决定时间") && page.contains("CST"), "{page}");
+        b.check("entity-zh").await;
         b.c.close().await.unwrap();
     });
 }

@@ -149,9 +149,15 @@ pub struct ServeArgs {
     /// Address of the officer pages, such as 127.0.0.1:8081 (its own listener).
     #[arg(long)]
     pub ui_listen: Option<String>,
-    /// A translation of the officer pages' message catalogue.
+    /// Another language for the officer pages: a copy of messages/en.yaml, translated.
     #[arg(long)]
     pub ui_messages: Option<PathBuf>,
+    /// The pages' default language (an officer may choose another): zh-CN or en.
+    #[arg(long, default_value = "zh-CN")]
+    pub ui_language: String,
+    /// The regulator's time zone, in which the pages show times.
+    #[arg(long, default_value = "Asia/Shanghai")]
+    pub ui_time_zone: String,
     /// Minutes without a request after which an officer's session ends.
     #[arg(long, default_value_t = 30)]
     pub ui_idle_minutes: i64,

@@ -29,6 +29,7 @@ pub(crate) fn now_unix() -> i64 {
 }
 
 pub(crate) const DRAFT_COOKIE: &str = "credence_draft";
+pub(crate) const LANGUAGE_COOKIE: &str = "credence_lang";
 
 /// A cookie's name: `__Host-<base>` behind TLS (`--ui-behind-tls`), so the
 /// browser holds it to this host, path `/` and HTTPS only.
@@ -93,9 +94,17 @@ pub(crate) fn cross_site(headers: &HeaderMap) -> bool {
     }
 }
 
+/// Answers in the officer's language (the `credence_lang` cookie, else the
+/// pages' default), through [`guarded`].
+pub(crate) async fn sessions(State(state): State<Arc<UiState>>, req: Request, next: Next) -> Response {
+    let lang = cookie(&state, req.headers(), LANGUAGE_COOKIE).unwrap_or_default();
+    let messages = state.messages.clone();
+    messages.scope(&lang, guarded(state, req, next)).await
+}
+
 /// Finds the session, requires one outside the public paths, checks CSRF
 /// on every POST, and writes the request to the audit log.
-pub(crate) async fn sessions(State(state): State<Arc<UiState>>, mut req: Request, next: Next) -> Response {
+async fn guarded(state: Arc<UiState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let shown_path = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
     let method = req.method().clone();
@@ -112,7 +121,7 @@ pub(crate) async fn sessions(State(state): State<Arc<UiState>>, mut req: Request
         },
     };
     let asset = path.starts_with("/static/") || path == "/healthz" || path == "/favicon.ico";
-    let public = path == "/login" || asset;
+    let public = path == "/login" || path == "/preferences" || asset;
     let peer = crate::serve::listener::Peer::of(&req);
     let response = if !state.rates.address(peer) {
         let mut r = (StatusCode::TOO_MANY_REQUESTS, "too many requests: slow down\n").into_response();

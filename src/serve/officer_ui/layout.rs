@@ -97,6 +97,7 @@ pub(crate) fn page(state: &UiState, officer: Option<&Officer>, title: &str, body
                 a class="skip" href="#content" { (m.t("skip_to_content")) }
                 header {
                     strong { (m.t("app_title")) }
+                    a href=(format!("/preferences?lang={}&back=/", m.t("switch_language_code"))) lang=(m.t("switch_language_code")) { (m.t("switch_language")) }
                     @if let Some(o) = officer {
                         nav aria-label=(m.t("app_title")) {
                             ul {

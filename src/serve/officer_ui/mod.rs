@@ -43,6 +43,8 @@ pub struct UiState {
     pub rates: Arc<RateLimits>,
     /// The pages are served behind TLS: cookies are `__Host-` and `Secure`.
     pub behind_tls: bool,
+    /// The regulator's time zone: times are shown in it.
+    pub time_zone: chrono_tz::Tz,
     /// Decision forms posted after their session ended, by draft id.
     pub drafts: std::sync::Mutex<std::collections::HashMap<String, (i64, Draft)>>,
 }
@@ -83,7 +85,16 @@ impl UiState {
             idle_seconds,
             rates,
             behind_tls,
+            time_zone: chrono_tz::Asia::Shanghai,
             drafts: Default::default(),
+        }
+    }
+
+    /// A time stored in UTC (RFC 3339), shown in the regulator's time zone.
+    pub(crate) fn local_time(&self, utc: &str) -> String {
+        match chrono::DateTime::parse_from_rfc3339(utc) {
+            Ok(t) => t.with_timezone(&self.time_zone).format("%Y-%m-%d %H:%M:%S %Z").to_string(),
+            Err(_) => utc.to_string(),
         }
     }
 

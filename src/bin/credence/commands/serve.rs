@@ -23,8 +23,12 @@ pub fn serve(args: &ServeArgs) -> CommandResult {
     let partners = partners::load_or_default(args.partners.as_deref(), &lists)?;
     let wh = Warehouse::new(&args.warehouse);
     let messages = match &args.ui_messages {
-        Some(f) => officer_ui::Messages::load(f)?,
-        None => officer_ui::Messages::english(),
+        Some(f) => officer_ui::Messages::builtin().with_translation(f)?,
+        None => officer_ui::Messages::builtin(),
+    };
+    let languages = messages.languages().join(", ");
+    let Some(messages) = messages.with_default(&args.ui_language) else {
+        return Err(Failure::usage(format!("--ui-language {}: the pages speak {languages}", args.ui_language)));
     };
     let public_key = match &args.public_key {
         Some(p) => Some(credence::base::sign::load_public_key(p)?),
@@ -43,7 +47,11 @@ pub fn serve(args: &ServeArgs) -> CommandResult {
     });
     let regulator = credence::config::regulator::load_or_default(args.regulator.as_deref())?;
     let notices = credence::officer::notice::Notices::load(args.templates.as_deref(), regulator)?;
-    let ui = Arc::new(officer_ui::UiState::new(
+    let time_zone: chrono_tz::Tz = args
+        .ui_time_zone
+        .parse()
+        .map_err(|_| Failure::usage(format!("--ui-time-zone {}: not an IANA time zone", args.ui_time_zone)))?;
+    let mut ui = officer_ui::UiState::new(
         wh.clone(),
         policy,
         Store::open_for_requests(&wh.database())?,
@@ -52,7 +60,9 @@ pub fn serve(args: &ServeArgs) -> CommandResult {
         args.ui_idle_minutes * 60,
         Arc::new(RateLimits::new(&limits)),
         args.ui_behind_tls,
-    ));
+    );
+    ui.time_zone = time_zone;
+    let ui = Arc::new(ui);
     runtime(2)?.block_on(async {
         let mut servers = Vec::new();
         if let Some(listen) = &args.listen {

@@ -59,8 +59,8 @@ pub(crate) async fn dashboard(State(state): State<Arc<UiState>>, Extension(o): E
                     tr { th scope="row" { (m.t("as_of")) } td { (r.as_of) } }
                     tr { th scope="row" { (m.t("outcome")) } td { (r.outcome) @if let Some(e) = &r.error { " — " (e) } } }
                     tr { th scope="row" { (m.t("trigger")) } td { (r.trigger) } }
-                    tr { th scope="row" { (m.t("started")) } td { (r.started_at) } }
-                    tr { th scope="row" { (m.t("finished")) } td { (r.finished_at.clone().unwrap_or_default()) } }
+                    tr { th scope="row" { (m.t("started")) } td { (state.local_time(&r.started_at)) } }
+                    tr { th scope="row" { (m.t("finished")) } td { (r.finished_at.as_deref().map(|t| state.local_time(t)).unwrap_or_default()) } }
                 }
                 table {
                     thead { tr { th scope="col" { (m.t("step")) } th scope="col" { (m.t("duration_s")) } th scope="col" { (m.t("rows")) } } }
@@ -100,7 +100,7 @@ pub(crate) async fn dashboard(State(state): State<Arc<UiState>>, Extension(o): E
                 th scope="col" { (m.t("run_id")) } th scope="col" { (m.t("as_of")) } th scope="col" { (m.t("outcome")) }
                 th scope="col" { (m.t("trigger")) } th scope="col" { (m.t("started")) }
             } }
-            tbody { @for r in &runs { tr { td { (r.run_id) } td { (r.as_of) } td { (r.outcome) } td { (r.trigger) } td { (r.started_at) } } } }
+            tbody { @for r in &runs { tr { td { (r.run_id) } td { (r.as_of) } td { (r.outcome) } td { (r.trigger) } td { (state.local_time(&r.started_at)) } } } }
         }
     };
     Ok(html_response(StatusCode::OK, page(&state, Some(&o), m.t("dashboard_title"), body)))

@@ -163,7 +163,7 @@ pub(crate) fn entity_body(
                 tr { th scope="row" { (m.t("status")) } td { (f.status) } }
                 tr { th scope="row" { (m.t("legal_rep")) } td { (f.legal_rep_id.clone().unwrap_or_default()) } }
                 tr { th scope="row" { (m.t("parent")) } td { @if let Some(p) = &f.parent_id { a href=(format!("/entities/{p}")) { (p) } } } }
-                tr { th scope="row" { (m.t("industry")) } td { (f.industry.clone().unwrap_or_default()) } }
+                tr { th scope="row" { (m.t("industry")) } td { (f.industry.as_deref().map(|i| industry_label(m, i)).unwrap_or_default()) } }
                 tr { th scope="row" { (m.t("online_store")) } td { (f.online_store.clone().unwrap_or_default()) } }
                 tr { th scope="row" { (m.t("established_on")) } td { (f.established_on.clone().unwrap_or_default()) } }
                 tr { th scope="row" { (m.t("registered_capital")) } td { (f.registered_capital.clone().unwrap_or_default()) } }
@@ -204,7 +204,7 @@ pub(crate) fn entity_body(
                             table {
                                 tr { th scope="row" { (m.t("date")) } td { (c.date) } }
                                 tr { th scope="row" { (m.t("age_days")) } td { (c.age_days) } }
-                                @for (k, v) in &c.fields { tr { th scope="row" { (k) } td { (v) } } }
+                                @for (k, v) in &c.fields { tr { th scope="row" { (column_label(m, k)) } td { (v) } } }
                                 tr { th scope="row" { (m.t("source")) } td { (c.source_file) } }
                             }
                             table {
@@ -263,7 +263,7 @@ pub(crate) fn entity_body(
                     th scope="col" { (m.t("officer")) } th scope="col" { (m.t("decision_details")) } th scope="col" { (m.t("reason")) }
                 } }
                 tbody { @for d in &e.decisions { tr {
-                    td { (d.id) } td { (d.decided_at) } td { (d.action.as_str()) } td { (d.list_id) } td { (d.officer) }
+                    td { (d.id) } td { (state.local_time(&d.decided_at)) } td { (d.action.as_str()) } td { (d.list_id) } td { (d.officer) }
                     td {
                         @if let Some(u) = d.until { (m.f("detail_until", &[("until", &u)])) " " }
                         @if let Some(a) = d.approves { (m.f("detail_approves", &[("id", &a)])) " " }
@@ -337,4 +337,22 @@ pub(crate) fn next_in_queue(state: &UiState, list: &ListSpec, entity: &str) -> R
         .iter()
         .find(|e| !matches!(e.state, QueueState::Decided { .. } | QueueState::AwaitingApproval { .. }))
         .map(|e| format!("/entities/{}?list={}", e.listing.entity_id, list.id)))
+}
+
+/// A record column's label from the catalogue (`column_<name>`), else its name.
+pub(crate) fn column_label(m: &Messages, column: &str) -> String {
+    let key = format!("column_{column}");
+    match m.t(&key) {
+        t if t == key => column.to_string(),
+        t => t.to_string(),
+    }
+}
+
+/// An industry section code (GB/T 4754, A to T) with its name.
+pub(crate) fn industry_label(m: &Messages, code: &str) -> String {
+    let key = format!("industry_{code}");
+    match m.t(&key) {
+        t if t == key => code.to_string(),
+        t => format!("{code} {t}"),
+    }
 }

@@ -224,17 +224,29 @@ pub(crate) async fn review_queue(
 
 #[derive(serde::Deserialize)]
 pub(crate) struct Preferences {
-    shortcuts: String,
+    shortcuts: Option<String>,
+    lang: Option<String>,
     back: String,
 }
 
+/// The officer's preferences, kept in cookies: keyboard shortcuts on or
+/// off, and the pages' language.
 pub(crate) async fn preferences(State(state): State<Arc<UiState>>, Query(p): Query<Preferences>) -> Response {
-    let back = if p.back.starts_with("/review/") { p.back } else { "/".into() };
+    let back = if crate::serve::officer_ui::auth::safe_next(&p.back) { p.back } else { "/".into() };
     let mut r = Redirect::to(&back).into_response();
-    r.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(&state, SHORTCUTS_COOKIE, if p.shortcuts == "off" { "off" } else { "on" }, Some(31_536_000)),
-    );
+    let year = Some(31_536_000);
+    if let Some(s) = p.shortcuts {
+        r.headers_mut().append(
+            header::SET_COOKIE,
+            set_cookie(&state, SHORTCUTS_COOKIE, if s == "off" { "off" } else { "on" }, year),
+        );
+    }
+    if let Some(lang) = p.lang.filter(|l| state.messages.languages().contains(&l.as_str())) {
+        r.headers_mut().append(
+            header::SET_COOKIE,
+            set_cookie(&state, crate::serve::officer_ui::auth::LANGUAGE_COOKIE, &lang, year),
+        );
+    }
     r
 }
 
