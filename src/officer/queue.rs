@@ -60,6 +60,8 @@ pub struct QueueEntry {
     pub seen: String,
     pub registry: Option<RegistryFacts>,
     pub score: Option<ScoreRow>,
+    /// An exemption is in force since the run (it leaves the list in the next).
+    pub exempt: bool,
     /// The first listing partition of the current unbroken stretch in review.
     pub in_review_since: AsOf,
 }
@@ -126,6 +128,7 @@ pub fn in_review(
             state,
             registry: facts.remove(id),
             score: scores.remove(id),
+            exempt: book.exempt(list, id, today),
             in_review_since: since.get(id).copied().unwrap_or(at),
             listing: m.row.clone(),
         });

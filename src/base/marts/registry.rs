@@ -13,7 +13,7 @@ use parquet::errors::ParquetError;
 
 use super::rows_with;
 use crate::base::ids::{days_to_date, AsOf};
-use crate::base::parquet_io::{read_parquet, ParquetSink};
+use crate::base::parquet_io::ParquetSink;
 use crate::base::warehouse::{Mart, Warehouse};
 
 /// The registry contract columns the mart carries, in contract order.
@@ -152,36 +152,42 @@ pub fn facts(
 }
 
 /// Entities of the registry mart as of `as_of` whose id starts with
-/// `query` (upper-cased) or whose name starts with it (ignoring case), and
-/// whose region starts with `region`; at most `limit`, sorted by id.
+/// `query` or whose name contains it (ignoring case), in `region` (a code
+/// prefix): the first `limit` by id, and how many match in all. Only the
+/// id, name and region columns are scanned; the facts are read for the
+/// matches shown.
 pub fn search(
     wh: &Warehouse,
     as_of: AsOf,
     query: &str,
     region: &str,
     limit: usize,
-) -> Result<Vec<RegistryFacts>, ParquetError> {
+) -> Result<(Vec<RegistryFacts>, usize), ParquetError> {
     let (id_q, name_q) = (query.to_uppercase(), query.to_lowercase());
-    let mut found = Vec::new();
-    for b in read_parquet(&part(wh, as_of))? {
+    let file = std::fs::File::open(part(wh, as_of))?;
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)?;
+    let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), [0, 1, 5]);
+    let mut shown: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    let mut total = 0;
+    for b in builder.with_projection(mask).build()? {
+        let b = b?;
         let ids = b.column(0).as_string::<i32>();
         let names = b.column(1).as_string::<i32>();
-        let regions = b.column(5).as_string::<i32>();
-        let keep: arrow::array::BooleanArray = (0..b.num_rows())
-            .map(|r| {
-                let by_id = !id_q.is_empty() && ids.value(r).starts_with(&id_q);
-                let by_name = !name_q.is_empty() && names.value(r).to_lowercase().starts_with(&name_q);
-                Some(regions.value(r).starts_with(region) && (query.is_empty() || by_id || by_name))
-            })
-            .collect();
-        let b = arrow::compute::filter_record_batch(&b, &keep)?;
-        found.extend(facts_of(&b));
-        if found.len() >= limit {
-            break;
+        let regions = b.column(2).as_string::<i32>();
+        for r in 0..b.num_rows() {
+            let by_id = !id_q.is_empty() && ids.value(r).starts_with(&id_q);
+            let by_name = !name_q.is_empty() && names.value(r).to_lowercase().contains(&name_q);
+            if regions.value(r).starts_with(region) && (query.is_empty() || by_id || by_name) {
+                total += 1;
+                if shown.len() < limit {
+                    shown.insert(ids.value(r).to_string());
+                }
+            }
         }
     }
-    found.truncate(limit);
-    Ok(found)
+    let mut facts: Vec<RegistryFacts> = facts(wh, as_of, &shown)?.into_values().collect();
+    facts.sort_by(|a, b| a.entity_id.cmp(&b.entity_id));
+    Ok((facts, total))
 }
 
 /// The ingest date of the registry snapshot behind the mart as of `as_of`

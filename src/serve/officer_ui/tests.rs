@@ -504,6 +504,17 @@ fn failed_logins_are_delayed_then_locked_until_unlocked() {
     for _ in 0..crate::base::store::LOGIN_FREE_FAILURES {
         assert_eq!(post_login(&f, &token, "olga", "wrong password", &token).status, StatusCode::UNAUTHORIZED);
     }
+    assert!(
+        matches!(
+            store.login_gate("officer:olga", crate::serve::officer_ui::auth::now_unix() - 1).unwrap(),
+            crate::base::store::LoginGate::Wait(_)
+        ),
+        "three failures counted"
+    );
+    // Three more at once: the delay has grown to 8 s.
+    for _ in 0..3 {
+        store.login_failed("officer:olga", crate::serve::officer_ui::auth::now_unix()).unwrap();
+    }
     let token = login_token(&f);
     let r = post_login(&f, &token, "olga", PASSWORD, &token);
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "delayed, even with the right password");
@@ -646,4 +657,75 @@ fn a_decision_posted_after_the_timeout_keeps_its_draft() {
             .unwrap(),
     );
     assert!(!again.body.contains(reason), "a draft is given back once");
+}
+
+/// The queue pages ("x–y of N"), sorts by a column, says when a filter
+/// matches nothing, and keeps its actions above the table.
+#[test]
+fn the_queue_pages_sorts_and_says_when_nothing_matches() {
+    let f = fixture(1800);
+    let (session, _) = login(&f, "olga");
+    let items = pending(&f);
+    assert!(items.len() > 3, "the fixture has several members in review");
+    let first = get(&f, &format!("/review/{LIST}?per=2"), Some(&session)).body;
+    assert!(first.contains(&format!("1–2 of {}", items.len())) && first.contains("rel=\"next\""), "{first}");
+    assert!(first.find("bulk-action").unwrap() < first.find("<table").unwrap(), "actions above the table");
+    let second = get(&f, &format!("/review/{LIST}?per=2&page=2"), Some(&session)).body;
+    assert!(second.contains(&format!("3–4 of {}", items.len())) && second.contains("rel=\"prev\""));
+    let rows = |page: &str| -> Vec<String> {
+        page.split("id=\"sel-").skip(1).map(|r| r.split('"').next().unwrap().to_string()).collect()
+    };
+    let by_id = rows(&get(&f, &format!("/review/{LIST}?sort=entity&per=500"), Some(&session)).body);
+    let mut sorted = by_id.clone();
+    sorted.sort();
+    assert_eq!(by_id, sorted, "sorted by entity id");
+    let reversed = rows(&get(&f, &format!("/review/{LIST}?sort=entity&dir=desc&per=500"), Some(&session)).body);
+    assert_eq!(reversed, by_id.iter().rev().cloned().collect::<Vec<_>>());
+    let none = get(&f, &format!("/review/{LIST}?region=99"), Some(&session)).body;
+    assert!(none.contains(&format!("0 of {} match these filters.", items.len())), "{none}");
+}
+
+/// Search finds a name by any part of it, says how many matched when it
+/// shows the first 50, and shows grade and lists.
+#[test]
+fn search_matches_anywhere_in_a_name_and_counts_what_it_does_not_show() {
+    let f = fixture(1800);
+    let (session, _) = login(&f, "olga");
+    let (entity, _) = pending(&f)[0].clone();
+    let facts = crate::base::marts::registry::facts(
+        &f.state.warehouse,
+        "2026-11-27".parse().unwrap(),
+        &[entity.clone()].into(),
+    )
+    .unwrap()
+    .remove(&entity)
+    .unwrap();
+    let middle: String = facts.name.chars().skip(3).take(6).collect();
+    let page = get(&f, &format!("/search?q={}", urlencode(&middle)), Some(&session)).body;
+    assert!(page.contains(&entity), "{middle} inside {}: {page}", facts.name);
+    assert!(page.contains(&format!("{LIST} (pending)")), "its lists: {page}");
+    let all = get(&f, "/search?region=1", Some(&session)).body;
+    assert!(all.contains("The first 50 of "), "{all}");
+}
+
+fn urlencode(s: &str) -> String {
+    serde_urlencoded::to_string([("q", s)]).unwrap()[2..].to_string()
+}
+
+/// The entity page is a workspace: the name as heading, the standing on
+/// each list in words at the top, the decision forms before the details,
+/// the record cards folded.
+#[test]
+fn the_entity_page_leads_with_the_name_the_status_and_the_decision() {
+    let f = fixture(1800);
+    let (session, _) = login(&f, "olga");
+    let (entity, _) = pending(&f)[0].clone();
+    let page = get(&f, &format!("/entities/{entity}"), Some(&session)).body;
+    let h1 = page.split("<h1>").nth(1).unwrap().split("</h1>").next().unwrap();
+    assert!(!h1.starts_with("Entity ") && h1.contains(&entity), "{h1}");
+    let banner = page.find("class=\"banner\"").expect("a status banner");
+    let decide = page.find("id=\"decide\"").unwrap();
+    let registry = page.find("Registry").unwrap();
+    assert!(banner < decide && decide < registry, "banner, then decisions, then the details");
+    assert!(page.contains("<details class=\"card\">"), "record cards folded");
 }

@@ -153,7 +153,16 @@ pub(crate) fn entity_body(
             div class="error-summary" role="alert" tabindex="-1" { h2 { (m.t("error_summary")) } ul { li { a href="#decide" { (err) } } } }
         }
         @if let Some(n) = &notice { div class="notice" role="status" { (n) } }
-        h1 { (m.f("entity_title", &[("entity", &e.entity_id)])) }
+        @let name = e.registry.as_ref().map(|f| f.name.clone());
+        h1 {
+            @match &name {
+                Some(n) => { span lang=[name_lang(n)] { (n) } br; small class="muted" { (e.entity_id) } }
+                None => { (m.f("entity_title", &[("entity", &e.entity_id)])) }
+            }
+        }
+        @for banner in status_banners(state, e) { p class="banner" role="status" { (banner) } }
+        h2 id="decide" { (m.t("decide_title")) }
+        @for f in forms { (f) }
         h2 { (m.t("registry_facts")) }
         @if let Some(f) = &e.registry {
             table {
@@ -199,7 +208,9 @@ pub(crate) fn entity_body(
                         } } }
                     }
                     @for (c, uses) in record_cards(&e.reasons) {
-                        section class="card" id=(format!("record-{}", c.record_id)) aria-labelledby=(format!("record-{}-title", c.record_id)) {
+                        details class="card" {
+                        summary { (m.t("record")) " " (c.record_id) " · " (c.date) }
+                        section id=(format!("record-{}", c.record_id)) aria-labelledby=(format!("record-{}-title", c.record_id)) {
                             h3 id=(format!("record-{}-title", c.record_id)) { (m.t("record")) " " (c.record_id) }
                             table {
                                 tr { th scope="row" { (m.t("date")) } td { (c.date) } }
@@ -217,6 +228,7 @@ pub(crate) fn entity_body(
                                     }
                                 } } }
                             }
+                        }
                         }
                     }
                 }
@@ -275,9 +287,39 @@ pub(crate) fn entity_body(
                 } } }
             }
         }
-        h2 id="decide" { (m.t("decide_title")) }
-        @for f in forms { (f) }
     }
+}
+
+/// `zh` for a name written in Chinese characters, so that it is read and
+/// drawn as Chinese in pages of any language.
+pub(crate) fn name_lang(name: &str) -> Option<&'static str> {
+    name.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)).then_some("zh")
+}
+
+/// The entity's standing on each list, in plain words, for the top of its page.
+fn status_banners(state: &UiState, e: &Explanation) -> Vec<String> {
+    let m = &state.messages;
+    e.memberships
+        .iter()
+        .map(|l| {
+            let status = m.t(&format!("state_{}", l.review_status.as_str())).to_string();
+            let how = match l.basis {
+                crate::base::marts::listings::Basis::Direct => {
+                    let rules: Vec<&str> = e.reasons.iter().map(|r| r.rule_id.as_str()).collect();
+                    m.f("banner_direct", &[("rules", &rules.join(", "))])
+                }
+                crate::base::marts::listings::Basis::Joint => {
+                    let via: Vec<String> = l.via.iter().map(|v| format!("{} ({})", v.id, v.relation)).collect();
+                    m.f(
+                        "banner_joint",
+                        &[("via", &via.join(", ")), ("roots", &l.roots.join(", ")), ("rules", &l.rules.join(", "))],
+                    )
+                }
+            };
+            let deadline = l.notice_deadline.map(|d| m.f("banner_deadline", &[("deadline", &d)])).unwrap_or_default();
+            m.f("banner", &[("list", &l.list_id), ("status", &status), ("how", &how), ("deadline", &deadline)])
+        })
+        .collect()
 }
 
 /// Each record behind the reasons once (a record can support several rules),

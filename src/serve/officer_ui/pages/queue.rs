@@ -29,6 +29,68 @@ pub(crate) struct QueueFilter {
     rule: Option<String>,
     /// A queue state key, or `mine`: awaiting my approval.
     state: Option<String>,
+    /// The page (from 1) and rows a page.
+    page: Option<usize>,
+    per: Option<usize>,
+    /// `age` (default), `grade`, `entity`, `name`, `state`; `dir` `desc` reverses.
+    sort: Option<String>,
+    dir: Option<String>,
+}
+
+/// Rows a page of the queue, by default and at most.
+const PER_PAGE: usize = 50;
+const MAX_PER_PAGE: usize = 500;
+
+impl QueueFilter {
+    /// This filter as a query string, with `changes` applied (`""` removes a key).
+    fn query(&self, changes: &[(&str, &str)]) -> String {
+        let mut pairs: Vec<(&str, String)> = [
+            ("region", &self.region),
+            ("basis", &self.basis),
+            ("rule", &self.rule),
+            ("state", &self.state),
+            ("sort", &self.sort),
+            ("dir", &self.dir),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.clone().filter(|v| !v.is_empty()).map(|v| (k, v)))
+        .collect();
+        if let Some(p) = self.per {
+            pairs.push(("per", p.to_string()));
+        }
+        if let Some(p) = self.page {
+            pairs.push(("page", p.to_string()));
+        }
+        for (k, v) in changes {
+            pairs.retain(|(x, _)| x != k);
+            if !v.is_empty() {
+                pairs.push((k, v.to_string()));
+            }
+        }
+        if pairs.is_empty() {
+            return String::new();
+        }
+        format!("?{}", serde_urlencoded::to_string(&pairs).unwrap_or_default())
+    }
+}
+
+/// Orders the queue: oldest in review first by default.
+fn sorted(mut entries: Vec<QueueEntry>, f: &QueueFilter) -> Vec<QueueEntry> {
+    let key = f.sort.as_deref().unwrap_or("age");
+    let name = |e: &QueueEntry| e.registry.as_ref().map(|r| r.name.clone()).unwrap_or_default();
+    let grade = |e: &QueueEntry| e.score.as_ref().map(|s| s.grade.clone()).unwrap_or_default();
+    let id = |e: &QueueEntry| e.listing.entity_id.clone();
+    match key {
+        "entity" => entries.sort_by_key(id),
+        "name" => entries.sort_by(|a, b| name(a).cmp(&name(b)).then(id(a).cmp(&id(b)))),
+        "grade" => entries.sort_by(|a, b| grade(b).cmp(&grade(a)).then(id(a).cmp(&id(b)))),
+        "state" => entries.sort_by(|a, b| a.state.key().cmp(b.state.key()).then(id(a).cmp(&id(b)))),
+        _ => {}
+    }
+    if f.dir.as_deref() == Some("desc") {
+        entries.reverse();
+    }
+    entries
 }
 
 pub(crate) fn filtered(entries: Vec<QueueEntry>, f: &QueueFilter, me: &Officer) -> Vec<QueueEntry> {
@@ -115,18 +177,24 @@ pub(crate) async fn review_queue(
     if o.role == Role::Senior && spec.approval == Approval::TwoOfficers {
         bulk_actions.push(Action::Approve);
     }
+    let per = filter.per.unwrap_or(PER_PAGE).clamp(1, MAX_PER_PAGE);
     let body = html! {
         h1 { (m.f("queue_title", &[("list", &list)])) }
         @match queue {
             None => p { (m.t("queue_empty")) },
             Some((at, entries)) => {
                 @let counts = state_counts(&entries);
+                @let total = entries.len();
                 @let mine = entries.iter().filter(|e| awaiting_my_approval(e, &o)).count();
-                @let entries = filtered(entries.clone(), &filter, &o);
-                p { (m.f("queue_as_of", &[("count", &entries.len()), ("as_of", &at)])) }
+                @let entries = sorted(filtered(entries, &filter, &o), &filter);
+                @let matching = entries.len();
+                @let pages = matching.div_ceil(per).max(1);
+                @let page_no = filter.page.unwrap_or(1).clamp(1, pages);
+                @let shown: Vec<&QueueEntry> = entries.iter().skip((page_no - 1) * per).take(per).collect();
+                p { (m.f("queue_as_of", &[("count", &total), ("as_of", &at)])) }
                 nav aria-label=(m.t("queue_states")) {
                     ul class="states" {
-                        li { a href=(here) aria-current=[filter.state.is_none().then_some("page")] { (m.t("state_all")) } }
+                        li { a href=(here) aria-current=[filter.state.is_none().then_some("page")] { (m.t("state_all")) " (" (total) ")" } }
                         @for k in QueueState::KEYS {
                             li { a href=(format!("{here}?state={k}")) aria-current=[(filter.state.as_deref() == Some(k)).then_some("page")] {
                                 (m.t(&format!("filter_{k}"))) " (" (counts.get(k).copied().unwrap_or(0)) ")"
@@ -158,16 +226,45 @@ pub(crate) async fn review_queue(
                         div { button type="submit" { (m.t("apply_filter")) } " " a href=(here) { (m.t("clear_filter")) } }
                     }
                 }
-                @if entries.is_empty() { p { (m.t("queue_empty")) } } @else {
+                @if shown.is_empty() {
+                    p role="status" { (m.f("queue_none_match", &[("count", &total)])) }
+                } @else {
                     form method="post" action=(format!("{here}/bulk")) {
                         input type="hidden" name="csrf" value=(o.csrf);
+                        @if o.role != Role::Auditor {
+                            fieldset class="actions" {
+                                legend { (m.t("bulk_title")) }
+                                label for="bulk-action" { (m.t("bulk_action")) }
+                                select id="bulk-action" name="action" {
+                                    @for a in &bulk_actions {
+                                        option value=(action_key(*a)) selected[filter.state.as_deref() == Some("mine") && *a == Action::Approve] { (m.t(action_key(*a))) }
+                                    }
+                                }
+                                label for="bulk-reason" { (m.t("reason")) }
+                                textarea id="bulk-reason" name="reason" rows="2" cols="60" required minlength="10" {}
+                                div { button class="primary" type="submit" { (m.t("bulk_preview")) } }
+                            }
+                        } @else { p { (m.t("auditor_read_only")) } }
+                        p role="status" {
+                            (m.f("queue_range", &[("first", &((page_no - 1) * per + 1)), ("last", &((page_no - 1) * per + shown.len())), ("count", &matching)]))
+                            @if matching < total { " " (m.f("queue_filtered", &[("total", &total)])) }
+                        }
                         table {
                             thead { tr {
-                                th scope="col" { (m.t("select")) } th scope="col" { (m.t("entity_id")) } th scope="col" { (m.t("name")) }
-                                th scope="col" { (m.t("state")) } th scope="col" { (m.t("age")) } th scope="col" { (m.t("grade")) } th scope="col" { (m.t("basis")) }
+                                th scope="col" {
+                                    input type="checkbox" id="select-all" aria-label=(m.t("select_all_on_page"));
+                                }
+                                @for (key, label) in [("entity", "entity_id"), ("name", "name"), ("state", "state"), ("age", "age"), ("grade", "grade")] {
+                                    @let active = filter.sort.as_deref().unwrap_or("age") == key;
+                                    @let desc = active && filter.dir.as_deref() == Some("desc");
+                                    th scope="col" aria-sort=[active.then_some(if desc { "descending" } else { "ascending" })] {
+                                        a href=(format!("{here}{}", filter.query(&[("sort", key), ("dir", if active && !desc { "desc" } else { "" }), ("page", "")]))) { (m.t(label)) }
+                                    }
+                                }
+                                th scope="col" { (m.t("basis")) }
                                 th scope="col" { (m.t("top_reasons")) }
                             } }
-                            tbody { @for e in &entries {
+                            tbody { @for e in &shown {
                                 @let id = &e.listing.entity_id;
                                 tr data-row {
                                     td {
@@ -178,7 +275,10 @@ pub(crate) async fn review_queue(
                                     }
                                     td { a href=(format!("/entities/{id}?list={list}")) { (id) } }
                                     td { (e.registry.as_ref().map(|f| f.name.as_str()).unwrap_or("")) }
-                                    td { (state_words(m, &e.state)) }
+                                    td {
+                                        (state_words(m, &e.state))
+                                        @if e.exempt { " " span class="badge" { (m.t("badge_exempt")) } }
+                                    }
                                     td { ((at.date() - e.in_review_since.date()).num_days()) }
                                     td { (e.score.as_ref().map(|s| s.grade.as_str()).unwrap_or("")) }
                                     td {
@@ -192,20 +292,13 @@ pub(crate) async fn review_queue(
                                 }
                             } }
                         }
-                        @if o.role != Role::Auditor {
-                            fieldset {
-                                legend { (m.t("bulk_title")) }
-                                label for="bulk-action" { (m.t("bulk_action")) }
-                                select id="bulk-action" name="action" {
-                                    @for a in &bulk_actions {
-                                        option value=(action_key(*a)) selected[filter.state.as_deref() == Some("mine") && *a == Action::Approve] { (m.t(action_key(*a))) }
-                                    }
-                                }
-                                label for="bulk-reason" { (m.t("reason")) }
-                                textarea id="bulk-reason" name="reason" rows="2" cols="60" required minlength="10" {}
-                                div { button class="primary" type="submit" { (m.t("bulk_preview")) } }
-                            }
-                        } @else { p { (m.t("auditor_read_only")) } }
+                    }
+                    @if pages > 1 {
+                        nav aria-label=(m.t("pages")) class="pages" {
+                            @if page_no > 1 { a rel="prev" href=(format!("{here}{}", filter.query(&[("page", &(page_no - 1).to_string())]))) { (m.t("previous_page")) } " " }
+                            span { (m.f("page_of", &[("page", &page_no), ("pages", &pages)])) }
+                            @if page_no < pages { " " a rel="next" href=(format!("{here}{}", filter.query(&[("page", &(page_no + 1).to_string())]))) { (m.t("next_page")) } }
+                        }
                     }
                 }
             }
@@ -217,6 +310,7 @@ pub(crate) async fn review_queue(
                 a href=(format!("/preferences?shortcuts=on&back={here}")) { (m.t("shortcuts_on")) }
             }
         }
+        script src="/static/queue.js" {}
         @if shortcuts { script src="/static/shortcuts.js" {} }
     };
     Ok(html_response(StatusCode::OK, page(&state, Some(&o), &m.f("queue_title", &[("list", &list)]), body)))

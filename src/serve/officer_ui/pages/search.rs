@@ -1,4 +1,5 @@
-//! Search by entity id or name, with a region prefix.
+//! Search by entity id (prefix) or name (anywhere in it), with a region
+//! prefix: the first 50 with their grade and lists, and how many match.
 
 use std::sync::Arc;
 
@@ -7,11 +8,16 @@ use axum::http::StatusCode;
 use axum::Extension;
 use maud::html;
 
+use std::collections::{BTreeSet, HashMap};
+
 use crate::base::marts::mart_error;
-use crate::base::marts::registry;
+use crate::base::marts::{listings, registry, scores};
 use crate::base::warehouse::Mart;
 use crate::serve::officer_ui::layout::{html_response, page, PageResult};
 use crate::serve::officer_ui::{Officer, UiState};
+
+/// Results shown at most; the page says how many matched in all.
+const SHOWN: usize = 50;
 
 #[derive(serde::Deserialize, Default)]
 pub(crate) struct SearchQuery {
@@ -27,15 +33,36 @@ pub(crate) async fn search(
     let m = &state.messages;
     let query = q.q.clone().unwrap_or_default();
     let region = q.region.clone().unwrap_or_default();
-    let results = if query.trim().is_empty() && region.trim().is_empty() {
-        None
-    } else {
-        let newest = state.warehouse.mart_dates(Mart::Registry).pop();
-        Some(match newest {
-            Some(d) => registry::search(&state.warehouse, d, query.trim(), region.trim(), 50)
-                .map_err(mart_error("the registry mart"))?,
-            None => vec![],
-        })
+    let newest = state.warehouse.mart_dates(Mart::Registry).pop();
+    let results = match newest {
+        Some(d) if !(query.trim().is_empty() && region.trim().is_empty()) => {
+            let (found, total) = registry::search(&state.warehouse, d, query.trim(), region.trim(), SHOWN)
+                .map_err(mart_error("the registry mart"))?;
+            let ids: BTreeSet<String> = found.iter().map(|f| f.entity_id.clone()).collect();
+            let grades: HashMap<String, String> =
+                match state.warehouse.mart(Mart::Scores, d).join("part-0.parquet").exists() {
+                    true => scores::read(&state.warehouse, d, &ids)
+                        .map_err(mart_error("the scores mart"))?
+                        .into_iter()
+                        .map(|(e, s)| (e, s.grade))
+                        .collect(),
+                    false => HashMap::new(),
+                };
+            let mut lists: HashMap<String, Vec<String>> = HashMap::new();
+            for l in &state.policy.lists {
+                if let Some(at) = state.warehouse.list_mart_dates(Mart::Listings, &l.id).pop() {
+                    let rows = listings::read_listings(&state.warehouse.list_mart(Mart::Listings, &l.id, at))
+                        .map_err(mart_error("the listings mart"))?;
+                    for r in rows.into_iter().filter(|r| ids.contains(&r.entity_id)) {
+                        lists.entry(r.entity_id).or_default().push(format!("{} ({})", l.id, r.review_status.as_str()));
+                    }
+                }
+            }
+            Some((found, total, grades, lists))
+        }
+        Some(_) => None,
+        None if query.trim().is_empty() && region.trim().is_empty() => None,
+        None => Some((vec![], 0, HashMap::new(), HashMap::new())),
     };
     let body = html! {
         h1 { (m.t("search_title")) }
@@ -46,17 +73,23 @@ pub(crate) async fn search(
             input type="text" id="region" name="region" value=(region) inputmode="numeric";
             div { button class="primary" type="submit" { (m.t("search_button")) } }
         }
-        @if let Some(rs) = &results {
-            @if rs.is_empty() { p { (m.t("no_results")) } } @else {
-                p { (m.f("results", &[("count", &rs.len())])) }
+        @if let Some((rs, total, grades, lists)) = &results {
+            @if rs.is_empty() { p role="status" { (m.t("no_results")) } } @else {
+                p role="status" {
+                    @if *total > rs.len() { (m.f("results_first", &[("shown", &rs.len()), ("count", total)])) }
+                    @else { (m.f("results", &[("count", total)])) }
+                }
                 table {
                     thead { tr {
                         th scope="col" { (m.t("entity_id")) } th scope="col" { (m.t("name")) } th scope="col" { (m.t("region")) }
-                        th scope="col" { (m.t("entity_type")) } th scope="col" { (m.t("status")) }
+                        th scope="col" { (m.t("entity_type")) } th scope="col" { (m.t("status")) } th scope="col" { (m.t("grade")) }
+                        th scope="col" { (m.t("memberships")) }
                     } }
                     tbody { @for f in rs { tr {
                         td { a href=(format!("/entities/{}", f.entity_id)) { (f.entity_id) } } td { (f.name) } td { (f.region) }
                         td { (f.entity_type) } td { (f.status) }
+                        td { (grades.get(&f.entity_id).map(String::as_str).unwrap_or("")) }
+                        td { (lists.get(&f.entity_id).map(|l| l.join(", ")).unwrap_or_default()) }
                     } } }
                 }
             }
