@@ -136,6 +136,34 @@ impl Store {
         Ok(rows)
     }
 
+    /// The newest requests of the partner API (paths under `/api/`) first.
+    pub fn partner_access(&self, limit: usize) -> Result<Vec<AuditRow>> {
+        let conn = self.connection();
+        let mut stmt = conn
+            .prepare(
+                "SELECT audit_id, at, actor, method, path, status, bytes, detail FROM audit
+                 WHERE path LIKE '/api/%' ORDER BY audit_id DESC LIMIT ?1",
+            )
+            .map_err(self.err("read the audit log"))?;
+        let rows = stmt
+            .query_map([limit as i64], |r| {
+                Ok(AuditRow {
+                    id: r.get(0)?,
+                    at: r.get(1)?,
+                    actor: r.get(2)?,
+                    method: r.get(3)?,
+                    path: r.get(4)?,
+                    status: r.get(5)?,
+                    bytes: r.get(6)?,
+                    detail: r.get(7)?,
+                })
+            })
+            .map_err(self.err("read the audit log"))?
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(self.err("read the audit log"))?;
+        Ok(rows)
+    }
+
     /// The audit rows recorded before `before` (an RFC 3339 time), oldest first.
     pub fn audit_before(&self, before: &str) -> Result<Vec<AuditRow>> {
         let conn = self.connection();

@@ -140,6 +140,8 @@ pub fn router(state: Arc<UiState>) -> Router {
         .route("/decisions", post(pages::decide::decision))
         .route("/documents/{id}", get(pages::decide::document))
         .route("/exemptions", get(pages::exemptions::exemptions))
+        .route("/history", get(pages::history::decision_history))
+        .route("/access-log", get(pages::history::access_log))
         .route("/preferences", get(pages::queue::preferences))
         .route("/static/app.css", get(|| async { ([(header::CONTENT_TYPE, "text/css")], CSS) }))
         .route("/static/shortcuts.js", get(|| async { ([(header::CONTENT_TYPE, "text/javascript")], SHORTCUTS_JS) }))

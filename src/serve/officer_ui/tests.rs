@@ -729,3 +729,38 @@ fn the_entity_page_leads_with_the_name_the_status_and_the_decision() {
     assert!(banner < decide && decide < registry, "banner, then decisions, then the details");
     assert!(page.contains("<details class=\"card\">"), "record cards folded");
 }
+
+/// The decision history filters and exports CSV (formula cells defused);
+/// the partner access log is for auditors and seniors.
+#[test]
+fn the_decision_history_filters_and_exports_and_the_access_log_is_for_auditors() {
+    let f = fixture(1800);
+    let items = pending(&f);
+    let (olga, csrf) = login(&f, "olga");
+    for (i, action) in [(0, "confirm"), (1, "reject")] {
+        let (entity, seen) = &items[i];
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("action", action),
+            ("list", LIST),
+            ("entity", entity.as_str()),
+            ("reason", "=HYPERLINK(\"x\") reviewed in full"),
+            ("seen", seen.as_str()),
+        ];
+        assert_eq!(post(&f, "/decisions", &olga, &form, None).status, StatusCode::SEE_OTHER);
+    }
+    let page = get(&f, "/history?action=reject", Some(&olga)).body;
+    assert!(
+        page.contains("1 decisions, newest first.")
+            && page.contains(&items[1].0)
+            && !page.contains(&format!(">{}<", items[0].0)),
+        "{page}"
+    );
+    let csv = get(&f, "/history?format=csv", Some(&olga));
+    assert_eq!(csv.headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+    assert_eq!(csv.body.lines().count(), 3);
+    assert!(csv.body.contains(",\"'=HYPERLINK(\"\"x\"\") reviewed in full\","), "{}", csv.body);
+    assert_eq!(get(&f, "/access-log", Some(&olga)).status, StatusCode::FORBIDDEN);
+    let (ada, _) = login(&f, "ada");
+    assert_eq!(get(&f, "/access-log", Some(&ada)).status, StatusCode::OK);
+}

@@ -48,8 +48,53 @@ pub(crate) async fn dashboard(State(state): State<Arc<UiState>>, Extension(o): E
             None => (l.id.clone(), 0, 0),
         });
     }
+    // The officer's own work first: what awaits their approval, and their queue states.
+    let today = crate::serve::officer_ui::pages::decide::today();
+    let mut mine: Vec<(String, usize, usize, usize)> = Vec::new();
+    for l in &state.policy.lists {
+        if let Some((_, entries)) = queue::in_review(&state.warehouse, &state.store, l, None, today)? {
+            let approve = entries
+                .iter()
+                .filter(|e| {
+                    o.role == crate::officer::accounts::Role::Senior
+                        && matches!(&e.state, queue::QueueState::AwaitingApproval { proposer, .. } if *proposer != o.id)
+                })
+                .count();
+            let ready = entries
+                .iter()
+                .filter(|e| matches!(e.state, queue::QueueState::ReadyToDecide | queue::QueueState::Objected))
+                .count();
+            let waiting = entries.iter().filter(|e| matches!(e.state, queue::QueueState::Pending)).count();
+            mine.push((l.id.clone(), approve, ready, waiting));
+        }
+    }
+    // Published members of each list over the past successful runs, oldest first.
+    let history = state.store.runs(30)?;
+    let mut sizes: Vec<(String, Vec<(String, f64)>)> =
+        state.policy.lists.iter().map(|l| (l.id.clone(), Vec::new())).collect();
+    for r in history.iter().rev().filter(|r| r.outcome == "succeeded") {
+        let Some(summary) = r.summary.as_deref().and_then(|t| RunSummary::from_json(t).ok()) else { continue };
+        for (list, points) in sizes.iter_mut() {
+            if let Some(l) = summary.lists.iter().find(|x| &x.list_id == list) {
+                points.push((r.as_of.clone(), l.published as f64));
+            }
+        }
+    }
     let body = html! {
         h1 { (m.t("dashboard_title")) }
+        h2 { (m.t("my_work")) }
+        table {
+            thead { tr {
+                th scope="col" { (m.t("list")) } th scope="col" { (m.t("filter_mine")) }
+                th scope="col" { (m.t("my_ready")) } th scope="col" { (m.t("filter_pending")) }
+            } }
+            tbody { @for (l, approve, ready, waiting) in &mine { tr {
+                td { a href=(format!("/review/{l}")) { (l) } }
+                td { a href=(format!("/review/{l}?state=mine")) { (approve) } }
+                td { a href=(format!("/review/{l}?state=ready")) { (ready) } }
+                td { a href=(format!("/review/{l}?state=pending")) { (waiting) } }
+            } } }
+        }
         h2 { (m.t("latest_run")) }
         @match latest {
             None => p { (m.t("no_runs")) },
@@ -83,6 +128,13 @@ pub(crate) async fn dashboard(State(state): State<Arc<UiState>>, Extension(o): E
                 td { (l.list_id) } td { (l.members) } td { (l.joint) }
                 td { (l.published) } td { (l.pending) } td { (l.rejected) }
             } } }
+        }
+        @for (list, points) in &sizes {
+            @if points.len() > 1 {
+                @let top = points.iter().map(|p| p.1).fold(1.0, f64::max);
+                h3 { (m.f("published_over_runs", &[("list", list)])) }
+                (crate::serve::officer_ui::svg::score_chart(points, top, &m.f("published_over_runs", &[("list", list)])))
+            }
         }
         h2 { (m.t("pending_reviews")) }
         table {

@@ -4,5 +4,6 @@ pub(crate) mod dashboard;
 pub(crate) mod decide;
 pub(crate) mod entity;
 pub(crate) mod exemptions;
+pub(crate) mod history;
 pub(crate) mod queue;
 pub(crate) mod search;

@@ -1,0 +1,181 @@
+//! What was decided and who downloaded what: the decision history with
+//! filters (officer, list, kind, dates) and a CSV export, and the partner
+//! API's access log for auditors and seniors.
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::Extension;
+use maud::html;
+
+use crate::base::ids::AsOf;
+use crate::base::store::{Action, Decision};
+use crate::officer::accounts::Role;
+use crate::serve::officer_ui::layout::{forbidden, html_response, page, with_detail, PageResult};
+use crate::serve::officer_ui::{Officer, UiState};
+
+/// Rows of the history shown at most (the CSV has them all).
+const SHOWN: usize = 500;
+
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct HistoryFilter {
+    officer: Option<String>,
+    list: Option<String>,
+    action: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    format: Option<String>,
+}
+
+impl HistoryFilter {
+    fn keeps(&self, d: &Decision) -> bool {
+        let some = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        let day = d.day();
+        some(&self.officer).is_none_or(|o| d.officer == o)
+            && some(&self.list).is_none_or(|l| d.list_id == l)
+            && some(&self.action).is_none_or(|a| Action::parse(&a) == Some(d.action))
+            && some(&self.from).and_then(|f| f.parse::<AsOf>().ok()).is_none_or(|f| day.is_some_and(|x| x >= f))
+            && some(&self.to).and_then(|t| t.parse::<AsOf>().ok()).is_none_or(|t| day.is_some_and(|x| x <= t))
+    }
+}
+
+/// A CSV cell a spreadsheet will not run as a formula.
+fn cell(v: &str) -> String {
+    let v = if v.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{v}") } else { v.to_string() };
+    if v.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", v.replace('"', "\"\""))
+    } else {
+        v
+    }
+}
+
+pub(crate) async fn decision_history(
+    State(state): State<Arc<UiState>>,
+    Extension(o): Extension<Officer>,
+    Query(f): Query<HistoryFilter>,
+) -> PageResult {
+    let m = &state.messages;
+    let all = state.store.decisions(state.store.last_decision_id()?, None, None)?;
+    let mut rows: Vec<&Decision> = all.iter().filter(|d| f.keeps(d)).collect();
+    rows.reverse();
+    if f.format.as_deref() == Some("csv") {
+        let mut out = String::from(
+            "decision_id,decided_at,action,list_id,entity_id,officer,reason,until,approves,deadline,received_on\r\n",
+        );
+        for d in &rows {
+            let opt = |v: Option<String>| v.unwrap_or_default();
+            let fields = [
+                d.id.to_string(),
+                d.decided_at.clone(),
+                d.action.as_str().to_string(),
+                d.list_id.clone(),
+                d.entity_id.clone(),
+                d.officer.clone(),
+                d.reason.clone(),
+                opt(d.until.map(|x| x.to_string())),
+                opt(d.approves.map(|x| x.to_string())),
+                opt(d.deadline.map(|x| x.to_string())),
+                opt(d.received_on.map(|x| x.to_string())),
+            ];
+            out.push_str(&fields.iter().map(|v| cell(v)).collect::<Vec<_>>().join(","));
+            out.push_str("\r\n");
+        }
+        let r = (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (header::CONTENT_DISPOSITION, "attachment; filename=\"decisions.csv\""),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            out,
+        )
+            .into_response();
+        return Ok(with_detail(r, format!("exported {} decisions as CSV", rows.len())));
+    }
+    let officers: Vec<String> = {
+        let mut v: Vec<String> = all.iter().map(|d| d.officer.clone()).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let query = serde_urlencoded::to_string([
+        ("officer", f.officer.clone().unwrap_or_default()),
+        ("list", f.list.clone().unwrap_or_default()),
+        ("action", f.action.clone().unwrap_or_default()),
+        ("from", f.from.clone().unwrap_or_default()),
+        ("to", f.to.clone().unwrap_or_default()),
+        ("format", "csv".into()),
+    ])
+    .unwrap_or_default();
+    let body = html! {
+        h1 { (m.t("history_title")) }
+        form method="get" action="/history" {
+            fieldset {
+                legend { (m.t("filter")) }
+                label for="h-officer" { (m.t("officer")) }
+                select id="h-officer" name="officer" {
+                    option value="" { (m.t("any")) }
+                    @for x in &officers { option value=(x) selected[f.officer.as_deref() == Some(x.as_str())] { (x) } }
+                }
+                label for="h-list" { (m.t("list")) }
+                select id="h-list" name="list" {
+                    option value="" { (m.t("any")) }
+                    @for l in &state.policy.lists { option value=(l.id) selected[f.list.as_deref() == Some(l.id.as_str())] { (l.id) } }
+                }
+                label for="h-action" { (m.t("decision_action")) }
+                select id="h-action" name="action" {
+                    option value="" { (m.t("any")) }
+                    @for a in Action::ALL { option value=(a.as_str()) selected[f.action.as_deref() == Some(a.as_str())] { (m.t(a.as_str())) } }
+                }
+                label for="h-from" { (m.t("history_from")) }
+                input type="date" id="h-from" name="from" value=(f.from.clone().unwrap_or_default());
+                label for="h-to" { (m.t("history_to")) }
+                input type="date" id="h-to" name="to" value=(f.to.clone().unwrap_or_default());
+                div { button type="submit" { (m.t("apply_filter")) } " " a href="/history" { (m.t("clear_filter")) } }
+            }
+        }
+        p role="status" {
+            (m.f("history_count", &[("count", &rows.len())]))
+            " " a href=(format!("/history?{query}")) { (m.t("export_csv")) }
+        }
+        table {
+            thead { tr {
+                th scope="col" { "#" } th scope="col" { (m.t("decided_at")) } th scope="col" { (m.t("decision_action")) }
+                th scope="col" { (m.t("list")) } th scope="col" { (m.t("entity_id")) } th scope="col" { (m.t("officer")) }
+                th scope="col" { (m.t("reason")) }
+            } }
+            tbody { @for d in rows.iter().take(SHOWN) { tr {
+                td { (d.id) } td { (state.local_time(&d.decided_at)) } td { (m.t(d.action.as_str())) }
+                td { (d.list_id) } td { a href=(format!("/entities/{}", d.entity_id)) { (d.entity_id) } } td { (d.officer) }
+                td { (d.reason) }
+            } } }
+        }
+    };
+    Ok(html_response(StatusCode::OK, page(&state, Some(&o), m.t("history_title"), body)))
+}
+
+/// The partner API's requests, newest first: for auditors and seniors.
+pub(crate) async fn access_log(State(state): State<Arc<UiState>>, Extension(o): Extension<Officer>) -> PageResult {
+    if o.role == Role::Officer {
+        return Ok(forbidden(&state, "forbidden"));
+    }
+    let m = &state.messages;
+    let rows = state.store.partner_access(SHOWN)?;
+    let body = html! {
+        h1 { (m.t("access_title")) }
+        p { (m.f("access_count", &[("count", &rows.len())])) }
+        table {
+            thead { tr {
+                th scope="col" { (m.t("access_time")) } th scope="col" { (m.t("access_partner")) } th scope="col" { (m.t("access_request")) }
+                th scope="col" { (m.t("access_status")) } th scope="col" { (m.t("access_bytes")) } th scope="col" { (m.t("decision_details")) }
+            } }
+            tbody { @for r in &rows { tr {
+                td { (state.local_time(&r.at)) } td { (r.actor.clone().unwrap_or_else(|| "—".into())) }
+                td { (r.method) " " (r.path) } td { (r.status) } td { (r.bytes) } td { (r.detail.clone().unwrap_or_default()) }
+            } } }
+        }
+    };
+    Ok(html_response(StatusCode::OK, page(&state, Some(&o), m.t("access_title"), body)))
+}
