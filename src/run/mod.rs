@@ -15,6 +15,7 @@
 //! the ledger.
 
 pub mod backfill;
+pub mod impact;
 mod lists;
 pub mod metrics;
 pub mod options;

@@ -155,6 +155,19 @@ impl Store {
         Ok(through.flatten())
     }
 
+    /// (id, version, SHA-256) of the policy of the newest successful run.
+    pub fn last_success_policy(&self) -> Result<Option<(String, String, String)>> {
+        self.connection()
+            .query_row(
+                "SELECT policy_id, policy_version, policy_sha256 FROM runs WHERE outcome = 'succeeded'
+                 ORDER BY run_id DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(self.err("read runs"))
+    }
+
     /// Whether a run as of `as_of` with this policy hash succeeded.
     pub fn succeeded(&self, as_of: AsOf, policy_sha256: &str) -> Result<bool> {
         let n: i64 = self

@@ -102,6 +102,9 @@ pub enum Command {
     /// Record an officer's decision (confirm, reject, approve, send-back, exempt,
     /// revoke-exemption) through the same gate as the officer pages; prints `#ID`.
     Decide(DecideArgs),
+    /// What a new policy would change, before it is adopted: scores, grades and
+    /// lists under both policies on the same inputs; writes reports/impact/<id>/.
+    Impact(ImpactArgs),
     /// Notices of proposed listings: issue one (the `notify` decision), or list them.
     Notice {
         #[command(subcommand)]
@@ -554,4 +557,24 @@ fn parse_size(s: &str) -> Result<usize, clap::Error> {
             format!("'{s}' is not a size such as 4G, 512M or 1048576\n"),
         )
     })
+}
+
+#[derive(Args)]
+pub struct ImpactArgs {
+    #[arg(long, default_value = "warehouse")]
+    pub warehouse: PathBuf,
+    #[arg(long)]
+    pub as_of: AsOf,
+    /// The policy to assess.
+    #[arg(long)]
+    pub policy: PathBuf,
+    /// The policy to compare with (default: the embedded policy, which must be
+    /// the one of the newest successful run).
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// The regulator's public key: the publications in force are checked with it.
+    #[arg(long, env = "CREDENCE_PUBLIC_KEY")]
+    pub public_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }

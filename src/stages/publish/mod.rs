@@ -329,17 +329,25 @@ struct PartnerView<'a> {
     before: Option<Vec<Entry>>,
 }
 
-/// Publishes one list as of `input.as_of` into `wh`, or says why not.
-pub fn publish(wh: &Warehouse, input: &Input) -> Result<Outcome, PublishError> {
-    let list = &input.list.id;
+/// The entries a publication of `input` would hold and its changes
+/// against the previous publication (every column but `listed_since`).
+pub fn preview(input: &Input) -> (Vec<Entry>, Vec<Change>) {
     let entries = build_entries(input);
-    let all = files::all_columns();
     let previous_entries: &[Entry] = input.previous.map(|p| p.entries.as_slice()).unwrap_or(&[]);
     let reason_of = |e: &str| {
         let facts = input.removed.get(e).copied().unwrap_or(RemovalFacts { in_scope: true, ..RemovalFacts::default() });
         entries::removal_reason(&facts)
     };
-    let changes = entries::changes(&entries, previous_entries, &all, &|last| reason_of(&last.entity_id));
+    let changes =
+        entries::changes(&entries, previous_entries, &files::all_columns(), &|last| reason_of(&last.entity_id));
+    (entries, changes)
+}
+
+/// Publishes one list as of `input.as_of` into `wh`, or says why not.
+pub fn publish(wh: &Warehouse, input: &Input) -> Result<Outcome, PublishError> {
+    let list = &input.list.id;
+    let all = files::all_columns();
+    let (entries, changes) = preview(input);
     let reasons: HashMap<String, RemovalReason> =
         changes.iter().filter_map(|c| c.removal_reason.map(|r| (c.entry.entity_id.clone(), r))).collect();
 

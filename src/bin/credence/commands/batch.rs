@@ -32,6 +32,58 @@ pub fn run(args: &RunArgs) -> CommandResult {
     Ok(ExitCode::SUCCESS)
 }
 
+pub fn impact(args: &crate::args::ImpactArgs) -> CommandResult {
+    use credence::run::impact::{impact, ImpactOptions};
+    let wh = Warehouse::new(&args.warehouse);
+    // The new policy first, with every problem at once: nothing runs if it has any.
+    let policy = credence::run::load_policy(Some(&args.policy))?;
+    let baseline = credence::run::load_policy(args.baseline.as_deref())?;
+    if args.baseline.is_none() {
+        let store = Store::open(&wh.database())?;
+        if let Some((id, version, sha)) = store.last_success_policy()? {
+            if sha != baseline.sha256 {
+                return Err(Failure::input(format!(
+                    "the newest successful run used policy {id} {version} (SHA-256 {sha}), not the embedded one: give it with --baseline FILE"
+                )));
+            }
+        }
+    }
+    let public_key = match &args.public_key {
+        Some(p) => Some(credence::base::sign::load_public_key(p)?),
+        None => None,
+    };
+    let opts =
+        ImpactOptions { warehouse: wh, as_of: args.as_of, baseline, policy, limits: args.engine.limits(), public_key };
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        let b = indicatif::ProgressBar::new(4);
+        b.set_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("a valid template"));
+        Some(b)
+    } else {
+        None
+    };
+    let step = |name: &str| {
+        if let Some(b) = &bar {
+            b.set_message(name.to_string());
+            b.inc(1);
+        }
+        tracing::info!(step = name, "impact step");
+    };
+    let (dir, report) = runtime(opts.limits.threads)?.block_on(impact(&opts, &step))?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    println!("{}", report.summary_zh);
+    println!("{}", report.summary_en);
+    println!("report: {}", dir.join("report.html").display());
+    println!(
+        "        {}  {}  {}",
+        dir.join("report.json").display(),
+        dir.join("changed.parquet").display(),
+        dir.join("changed.csv").display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn runs(warehouse: &Path, limit: usize) -> CommandResult {
     let wh = Warehouse::new(warehouse);
     if !wh.database().exists() {

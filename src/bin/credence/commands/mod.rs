@@ -19,6 +19,7 @@ pub fn dispatch(command: Command) -> CommandResult {
         Command::Demo(args) => crate::demo::demo(&args),
         Command::Bench(args) => crate::bench::bench(&args),
         Command::Run(args) => batch::run(&args),
+        Command::Impact(args) => batch::impact(&args),
         Command::Runs { warehouse, limit } => batch::runs(&warehouse, limit),
         Command::Gen(args) => batch::gen(&args),
         Command::Schedule { jobs, metrics_listen, clock_start } => batch::schedule(&jobs, metrics_listen, clock_start),

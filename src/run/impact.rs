@@ -1,0 +1,216 @@
+//! Policy impact before adoption (`credence impact`): the landing zone as
+//! of D is validated once, then scored, extended to joint members and
+//! reviewed under two policies on the same inputs, with the same decisions
+//! and the same publication in force, so that every difference is the
+//! policy's. Nothing is published and no mart is replaced: the comparison
+//! goes to `warehouse/reports/impact/<id>/` (`report.json`,
+//! `changed.parquet`, `changed.csv`, `report.html`, see [`report`]).
+
+pub mod report;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+
+use arrow::array::{Array, AsArray, RecordBatch, StringArray};
+use minisign::PublicKey;
+
+use crate::base::contract::{Contracts, Dataset};
+use crate::base::engine::{self, EngineLimits};
+use crate::base::ids::AsOf;
+use crate::base::landing_file::Seal;
+use crate::base::marts::listings::{Basis, ListingRow, ReviewStatus};
+use crate::base::marts::scores::read_reasons;
+use crate::base::store::{RunId, Store};
+use crate::base::tables::Inputs;
+use crate::base::warehouse::Warehouse;
+use crate::config::policy::Policy;
+use crate::run::{keep_columns, lists, register_inputs, validate_landing, RunError};
+use crate::stages::joint::{self, RegistryColumns};
+use crate::stages::publish;
+use crate::stages::review::DecisionBook;
+use crate::stages::score::{self, NOT_SCORED};
+
+pub use report::ImpactReport;
+
+/// What an impact run compares.
+pub struct ImpactOptions {
+    pub warehouse: Warehouse,
+    pub as_of: AsOf,
+    pub baseline: Policy,
+    pub policy: Policy,
+    pub limits: EngineLimits,
+    /// Checks the publications in force before they are read.
+    pub public_key: Option<PublicKey>,
+}
+
+/// One entity under one policy.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Side {
+    pub score: Option<f64>,
+    pub grade: Option<String>,
+    /// (rule id, points, records) of each reason.
+    pub reasons: Vec<(String, f64, Vec<String>)>,
+    /// List id → (basis, rules, review status) of each membership.
+    pub lists: BTreeMap<String, (Basis, Vec<String>, ReviewStatus)>,
+}
+
+impl Side {
+    pub fn rules(&self) -> Vec<&str> {
+        self.reasons.iter().map(|r| r.0.as_str()).collect()
+    }
+}
+
+/// Registry facts the report groups by.
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    pub name: String,
+    pub region: String,
+    pub entity_type: String,
+}
+
+/// Everything one policy produced on the shared inputs.
+pub struct Outcome {
+    pub sides: Vec<Side>,
+    /// Per list: restricted persons and flagged entities.
+    pub related: BTreeMap<String, (u64, u64)>,
+}
+
+/// The registry's column `name` as text (enumerated columns are dictionaries).
+fn text_column(batch: &RecordBatch, name: &str) -> Option<StringArray> {
+    let i = batch.schema().index_of(name).ok()?;
+    let a = arrow::compute::cast(batch.column(i), &arrow::datatypes::DataType::Utf8).ok()?;
+    Some(a.as_string::<i32>().clone())
+}
+
+/// Name, region and type of every entity, by entity index.
+pub fn registry_facts(inputs: &Inputs) -> Vec<Facts> {
+    let b = &inputs.registry.batches[0];
+    let (name, region, kind) = (text_column(b, "name"), text_column(b, "region"), text_column(b, "entity_type"));
+    let get = |c: &Option<StringArray>, r: usize| {
+        c.as_ref().filter(|c| c.is_valid(r)).map(|c| c.value(r).to_string()).unwrap_or_default()
+    };
+    (0..b.num_rows())
+        .map(|r| Facts { name: get(&name, r), region: get(&region, r), entity_type: get(&kind, r) })
+        .collect()
+}
+
+/// Scores, reasons and list memberships of every entity under `policy`.
+async fn outcome(
+    opts: &ImpactOptions,
+    policy: &Policy,
+    inputs: &Inputs,
+    ctx: &datafusion::prelude::SessionContext,
+    book: &DecisionBook,
+    store: &Store,
+) -> Result<Outcome, RunError> {
+    let wh = &opts.warehouse;
+    let dir = tempfile::tempdir().map_err(|source| RunError::Io { what: "a folder for the scores".into(), source })?;
+    let scored = score::score(ctx, policy, opts.as_of, &inputs.entities, dir.path()).await?;
+    let n = inputs.entities.len();
+    let mut sides: Vec<Side> = vec![Side::default(); n];
+    for (i, side) in sides.iter_mut().enumerate() {
+        if scored.grade[i] != NOT_SCORED {
+            side.score = Some(scored.score[i]);
+            side.grade = policy.grades.get(scored.grade[i] as usize).map(|g| g.grade.clone());
+        }
+    }
+    // Reasons with their points and records, from the scores the run wrote.
+    let part = dir.path().join("part-0.parquet");
+    for b in crate::base::parquet_io::read_parquet(&part)
+        .map_err(|source| RunError::Parquet { what: "reading the impact scores".into(), source })?
+    {
+        let ids = b.column(0).as_string::<i32>();
+        let reasons = b.column(b.schema().index_of("reasons").expect("scores have reasons")).as_list::<i32>();
+        for r in 0..b.num_rows() {
+            let Some(idx) = inputs.entities.lookup(ids.value(r)) else { continue };
+            sides[idx as usize].reasons =
+                read_reasons(reasons, r).into_iter().map(|x| (x.rule_id, x.points, x.records)).collect();
+        }
+    }
+    let registry = RegistryColumns::from_batch(&inputs.registry.batches[0]);
+    let graph = joint::build_graph(&registry, &inputs.holdings.batches, &inputs.entities);
+    let tables =
+        lists::Tables { policy, as_of: opts.as_of, inputs, scored: &scored, graph: &graph, registry: &registry, book };
+    let mut related = BTreeMap::new();
+    for list in &policy.lists {
+        let in_force = publish::in_force(wh, &list.id, opts.as_of, opts.public_key.as_ref())?;
+        let stretch_ends = match &in_force {
+            Some(p) => {
+                publish::stretch_ends(wh, &list.id, p.id, &|run| store.run_decisions(RunId(run)).ok().flatten())?
+            }
+            None => HashMap::new(),
+        };
+        let (rows, rel, summary) = lists::members(&tables, list, in_force.as_ref(), &stretch_ends);
+        for r in rows {
+            let ListingRow { entity_id, basis, rules, review_status, .. } = r;
+            if let Some(idx) = inputs.entities.lookup(&entity_id) {
+                sides[idx as usize].lists.insert(list.id.clone(), (basis, rules, review_status));
+            }
+        }
+        drop(rel);
+        related.insert(list.id.clone(), (summary.restricted_persons, summary.flagged_entities));
+    }
+    Ok(Outcome { sides, related })
+}
+
+/// Compares `opts.policy` with `opts.baseline` as of `opts.as_of` and
+/// writes the report; returns its folder and figures.
+pub async fn impact(opts: &ImpactOptions, progress: &dyn Fn(&str)) -> Result<(PathBuf, ImpactReport), RunError> {
+    let wh = &opts.warehouse;
+    let contracts = Contracts::load().expect("embedded contracts are valid");
+    progress("validate");
+    let keep = |d: Dataset| {
+        let mut cols = keep_columns(&opts.baseline, d);
+        for c in keep_columns(&opts.policy, d) {
+            if !cols.contains(&c) {
+                cols.push(c);
+            }
+        }
+        if d == Dataset::Registry {
+            for c in ["name", "region", "entity_type"] {
+                if !cols.iter().any(|x| x == c) {
+                    cols.push(c.to_string());
+                }
+            }
+        }
+        cols
+    };
+    let seal = Seal::new();
+    let (inputs, _) =
+        tokio::task::block_in_place(|| validate_landing(wh, &contracts, opts.as_of, &keep, false, &seal))?;
+    seal.close();
+    let store = Store::open(&wh.database())?;
+    let book = DecisionBook::new(store.decisions(store.last_decision_id()?, None, None)?);
+    let ctx = engine::session(opts.limits)?;
+    register_inputs(&ctx, &inputs)?;
+    progress("baseline");
+    let before = outcome(opts, &opts.baseline, &inputs, &ctx, &book, &store).await?;
+    progress("policy");
+    let after = outcome(opts, &opts.policy, &inputs, &ctx, &book, &store).await?;
+    drop(ctx);
+    progress("report");
+    let facts = registry_facts(&inputs);
+    let ids: Vec<String> = (0..inputs.entities.len() as u32).map(|i| inputs.entities.id(i).to_string()).collect();
+    let id = report::new_id(opts.as_of);
+    let dir = wh.root().join("reports/impact").join(&id);
+    let report = report::build(&id, opts, &ids, &facts, &before, &after);
+    report::write(wh, &dir, &report, &ids, &facts, &before, &after)?;
+    Ok((dir, report))
+}
+
+/// The ids of impact reports in the warehouse, newest first.
+pub fn reports(wh: &Warehouse) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(wh.root().join("reports/impact"))
+        .map(|d| {
+            d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| report::is_id(n)).collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids.reverse();
+    ids
+}
+
+/// The entities whose score, grade, reasons or memberships differ.
+pub fn changed(before: &[Side], after: &[Side]) -> BTreeSet<usize> {
+    before.iter().zip(after).enumerate().filter(|(_, (b, a))| b != a).map(|(i, _)| i).collect()
+}

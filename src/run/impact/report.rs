@@ -1,0 +1,540 @@
+//! The impact report: its figures ([`ImpactReport`], `report.json`), the
+//! changed entities (`changed.parquet`, `changed.csv`) and one
+//! self-contained page (`report.html`: inline CSS and SVG, no external
+//! asset), written into a staged folder renamed into place whole.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+
+use super::{changed, Facts, ImpactOptions, Outcome, Side};
+use crate::base::ids::AsOf;
+use crate::base::marts::listings::{Basis, ReviewStatus};
+use crate::base::warehouse::Warehouse;
+use crate::run::RunError;
+
+/// A policy as the report names it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PolicyName {
+    pub id: String,
+    pub version: String,
+    pub sha256: String,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Transition {
+    /// The grade under the baseline (`-` when not scored).
+    pub from: String,
+    pub to: String,
+    pub count: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ListImpact {
+    pub list: String,
+    pub members_before: u64,
+    pub members_after: u64,
+    pub added: u64,
+    pub added_direct: u64,
+    /// Joint additions by the rule that brought them.
+    pub added_joint_by_rule: BTreeMap<String, u64>,
+    pub removed: u64,
+    pub removed_direct: u64,
+    pub removed_joint: u64,
+    /// Additions that would wait for an officer (not published by the run).
+    pub additions_needing_review: u64,
+    pub restricted_persons_before: u64,
+    pub restricted_persons_after: u64,
+    pub flagged_entities_before: u64,
+    pub flagged_entities_after: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RuleImpact {
+    pub rule: String,
+    /// `added`, `removed`, `changed` or `same`.
+    pub change: String,
+    pub entities_before: u64,
+    pub entities_after: u64,
+    pub points_before: f64,
+    pub points_after: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GroupImpact {
+    pub key: String,
+    pub entities: u64,
+    pub grade_changed: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Mover {
+    pub entity_id: String,
+    pub name: String,
+    pub score_before: Option<f64>,
+    pub score_after: Option<f64>,
+    pub grade_before: String,
+    pub grade_after: String,
+    pub reasons_before: Vec<String>,
+    pub reasons_after: Vec<String>,
+}
+
+/// The figures of an impact report (`report.json`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ImpactReport {
+    pub id: String,
+    pub as_of: String,
+    pub baseline: PolicyName,
+    pub policy: PolicyName,
+    pub entities: u64,
+    /// Entities whose score, grade, reasons or list membership differ.
+    pub changed: u64,
+    pub grade_changed: u64,
+    pub transitions: Vec<Transition>,
+    /// Score histogram: lower bounds of ten equal bins, counts before and after.
+    pub score_bins: Vec<f64>,
+    pub scores_before: Vec<u64>,
+    pub scores_after: Vec<u64>,
+    pub lists: Vec<ListImpact>,
+    pub rules: Vec<RuleImpact>,
+    pub regions_2: Vec<GroupImpact>,
+    pub regions_4: Vec<GroupImpact>,
+    pub entity_types: Vec<GroupImpact>,
+    pub movers: Vec<Mover>,
+    pub summary_zh: String,
+    pub summary_en: String,
+}
+
+/// A report id: the as-of date and the time it was made.
+pub fn new_id(as_of: AsOf) -> String {
+    format!("{as_of}_{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%3f"))
+}
+
+/// Whether `s` is a report id (a safe folder name).
+pub fn is_id(s: &str) -> bool {
+    s.len() == 30 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') && s.as_bytes()[10] == b'_'
+}
+
+fn grade(s: &Side) -> String {
+    s.grade.clone().unwrap_or_else(|| "-".into())
+}
+
+fn reason_text(r: &(String, f64, Vec<String>)) -> String {
+    format!("{} {:.2} ({})", r.0, r.1, r.2.join(", "))
+}
+
+/// The report's figures.
+pub fn build(
+    id: &str,
+    opts: &ImpactOptions,
+    ids: &[String],
+    facts: &[Facts],
+    before: &Outcome,
+    after: &Outcome,
+) -> ImpactReport {
+    let name = |p: &crate::config::policy::Policy| PolicyName {
+        id: p.id.clone(),
+        version: p.version.clone(),
+        sha256: p.sha256.clone(),
+    };
+    let (b, a) = (&before.sides, &after.sides);
+    let changed_set = changed(b, a);
+    let mut transitions: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for (x, y) in b.iter().zip(a) {
+        *transitions.entry((grade(x), grade(y))).or_default() += 1;
+    }
+    let grade_changed = b.iter().zip(a).filter(|(x, y)| x.grade != y.grade).count() as u64;
+    let top = opts.baseline.base.max(opts.policy.base).max(1.0);
+    let score_bins: Vec<f64> = (0..10).map(|i| top * i as f64 / 10.0).collect();
+    let histogram = |sides: &[Side]| {
+        let mut h = vec![0u64; 10];
+        for s in sides.iter().filter_map(|s| s.score) {
+            h[((s / top * 10.0).floor().max(0.0) as usize).min(9)] += 1;
+        }
+        h
+    };
+    let mut list_ids: BTreeSet<String> = opts.baseline.lists.iter().map(|l| l.id.clone()).collect();
+    list_ids.extend(opts.policy.lists.iter().map(|l| l.id.clone()));
+    let lists = list_ids
+        .iter()
+        .map(|l| {
+            let mut li = ListImpact { list: l.clone(), ..ListImpact::default() };
+            for (x, y) in b.iter().zip(a) {
+                let (was, is) = (x.lists.get(l), y.lists.get(l));
+                li.members_before += was.is_some() as u64;
+                li.members_after += is.is_some() as u64;
+                match (was, is) {
+                    (None, Some((basis, rules, status))) => {
+                        li.added += 1;
+                        match basis {
+                            Basis::Direct => li.added_direct += 1,
+                            Basis::Joint => {
+                                for r in rules {
+                                    *li.added_joint_by_rule.entry(r.clone()).or_default() += 1;
+                                }
+                            }
+                        }
+                        if *status != ReviewStatus::Published {
+                            li.additions_needing_review += 1;
+                        }
+                    }
+                    (Some((basis, _, _)), None) => {
+                        li.removed += 1;
+                        match basis {
+                            Basis::Direct => li.removed_direct += 1,
+                            Basis::Joint => li.removed_joint += 1,
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let (pb, fb) = before.related.get(l).copied().unwrap_or_default();
+            let (pa, fa) = after.related.get(l).copied().unwrap_or_default();
+            (li.restricted_persons_before, li.flagged_entities_before) = (pb, fb);
+            (li.restricted_persons_after, li.flagged_entities_after) = (pa, fa);
+            li
+        })
+        .collect();
+    let mut rule_ids: BTreeSet<String> = BTreeSet::new();
+    let rule_of = |p: &crate::config::policy::Policy| -> BTreeMap<String, String> {
+        p.rules
+            .iter()
+            .map(|r| (r.id.clone(), format!("{:?}", (r.points, r.window_days, &r.predicate.text, &r.cap, &r.decay))))
+            .chain(p.direct_grades.iter().map(|g| (g.id.clone(), format!("{:?}", (&g.grade, &g.predicate.text)))))
+            .collect()
+    };
+    let (rb, ra) = (rule_of(&opts.baseline), rule_of(&opts.policy));
+    rule_ids.extend(rb.keys().cloned());
+    rule_ids.extend(ra.keys().cloned());
+    let tally = |sides: &[Side], rule: &str| {
+        let mut n = 0u64;
+        let mut points = 0.0;
+        for s in sides {
+            if let Some(r) = s.reasons.iter().find(|r| r.0 == rule) {
+                n += 1;
+                points += r.1;
+            }
+        }
+        (n, (points * 100.0).round() / 100.0)
+    };
+    let rules = rule_ids
+        .into_iter()
+        .map(|r| {
+            let change = match (rb.get(&r), ra.get(&r)) {
+                (None, Some(_)) => "added",
+                (Some(_), None) => "removed",
+                (Some(x), Some(y)) if x != y => "changed",
+                _ => "same",
+            };
+            let ((eb, pb), (ea, pa)) = (tally(b, &r), tally(a, &r));
+            RuleImpact {
+                rule: r,
+                change: change.into(),
+                entities_before: eb,
+                entities_after: ea,
+                points_before: pb,
+                points_after: pa,
+            }
+        })
+        .collect();
+    let group = |key: &dyn Fn(&Facts) -> String| {
+        let mut g: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        for (i, f) in facts.iter().enumerate() {
+            let e = g.entry(key(f)).or_default();
+            e.0 += 1;
+            e.1 += (b[i].grade != a[i].grade) as u64;
+        }
+        g.into_iter()
+            .map(|(key, (entities, grade_changed))| GroupImpact { key, entities, grade_changed })
+            .collect::<Vec<_>>()
+    };
+    let mut movers: Vec<usize> = changed_set.iter().copied().collect();
+    let delta = |i: usize| (a[i].score.unwrap_or(0.0) - b[i].score.unwrap_or(0.0)).abs();
+    movers.sort_by(|x, y| delta(*y).total_cmp(&delta(*x)).then(ids[*x].cmp(&ids[*y])));
+    let movers = movers
+        .into_iter()
+        .take(50)
+        .map(|i| Mover {
+            entity_id: ids[i].clone(),
+            name: facts[i].name.clone(),
+            score_before: b[i].score,
+            score_after: a[i].score,
+            grade_before: grade(&b[i]),
+            grade_after: grade(&a[i]),
+            reasons_before: b[i].reasons.iter().map(reason_text).collect(),
+            reasons_after: a[i].reasons.iter().map(reason_text).collect(),
+        })
+        .collect();
+    let mut r = ImpactReport {
+        id: id.to_string(),
+        as_of: opts.as_of.to_string(),
+        baseline: name(&opts.baseline),
+        policy: name(&opts.policy),
+        entities: ids.len() as u64,
+        changed: changed_set.len() as u64,
+        grade_changed,
+        transitions: transitions.into_iter().map(|((from, to), count)| Transition { from, to, count }).collect(),
+        score_bins,
+        scores_before: histogram(b),
+        scores_after: histogram(a),
+        lists,
+        rules,
+        regions_2: group(&|f| f.region.chars().take(2).collect()),
+        regions_4: group(&|f| f.region.chars().take(4).collect()),
+        entity_types: group(&|f| f.entity_type.clone()),
+        movers,
+        summary_zh: String::new(),
+        summary_en: String::new(),
+    };
+    (r.summary_zh, r.summary_en) = summaries(&r);
+    r
+}
+
+/// The plain-language summary at the top, in Chinese and English.
+fn summaries(r: &ImpactReport) -> (String, String) {
+    let mut zh = format!("{} 个主体的信用等级将发生变化（共 {} 个主体有变化）", r.grade_changed, r.changed);
+    let mut en = format!("{} entities change grade ({} change in any way)", r.grade_changed, r.changed);
+    for l in &r.lists {
+        let joint: Vec<String> = l.added_joint_by_rule.iter().map(|(k, v)| format!("{v} through {k}")).collect();
+        let joint_zh: Vec<String> = l.added_joint_by_rule.iter().map(|(k, v)| format!("经 {k} {v} 个")).collect();
+        let _ = write!(
+            en,
+            "; {} would join {} ({} direct{}{}), {} would leave it; {} additions would wait for review",
+            l.added,
+            l.list,
+            l.added_direct,
+            if joint.is_empty() { "" } else { ", " },
+            joint.join(", "),
+            l.removed,
+            l.additions_needing_review
+        );
+        let _ = write!(
+            zh,
+            "；{} 个主体将列入{}（直接 {} 个{}{}），{} 个将移出；{} 个新增须经审核",
+            l.added,
+            l.list,
+            l.added_direct,
+            if joint_zh.is_empty() { "" } else { "，" },
+            joint_zh.join("，"),
+            l.removed,
+            l.additions_needing_review
+        );
+    }
+    (zh + "。", en + ".")
+}
+
+/// The changed entities with their before and after columns.
+fn changed_batch(ids: &[String], facts: &[Facts], before: &[Side], after: &[Side]) -> RecordBatch {
+    let rows: Vec<usize> = changed(before, after).into_iter().collect();
+    let text = |f: &dyn Fn(usize) -> String| -> ArrayRef {
+        Arc::new(StringArray::from(rows.iter().map(|i| f(*i)).collect::<Vec<_>>()))
+    };
+    let num = |f: &dyn Fn(usize) -> Option<f64>| -> ArrayRef {
+        Arc::new(Float64Array::from(rows.iter().map(|i| f(*i)).collect::<Vec<_>>()))
+    };
+    let lists = |s: &Side| {
+        s.lists
+            .iter()
+            .map(|(l, (b, _, st))| format!("{l}:{}:{}", b.as_str(), st.as_str()))
+            .collect::<Vec<_>>()
+            .join(";")
+    };
+    let fields = [
+        ("entity_id", DataType::Utf8, false),
+        ("name", DataType::Utf8, false),
+        ("region", DataType::Utf8, false),
+        ("score_before", DataType::Float64, true),
+        ("score_after", DataType::Float64, true),
+        ("grade_before", DataType::Utf8, false),
+        ("grade_after", DataType::Utf8, false),
+        ("rules_before", DataType::Utf8, false),
+        ("rules_after", DataType::Utf8, false),
+        ("lists_before", DataType::Utf8, false),
+        ("lists_after", DataType::Utf8, false),
+    ];
+    let schema =
+        Arc::new(Schema::new(fields.iter().map(|(n, t, null)| Field::new(*n, t.clone(), *null)).collect::<Vec<_>>()));
+    let columns = vec![
+        text(&|i| ids[i].clone()),
+        text(&|i| facts[i].name.clone()),
+        text(&|i| facts[i].region.clone()),
+        num(&|i| before[i].score),
+        num(&|i| after[i].score),
+        text(&|i| grade(&before[i])),
+        text(&|i| grade(&after[i])),
+        text(&|i| before[i].rules().join(";")),
+        text(&|i| after[i].rules().join(";")),
+        text(&|i| lists(&before[i])),
+        text(&|i| lists(&after[i])),
+    ];
+    RecordBatch::try_new(schema, columns).expect("the changed columns fit their schema")
+}
+
+/// Writes the report's four files into `dir` (staged, renamed in whole).
+pub fn write(
+    wh: &Warehouse,
+    dir: &Path,
+    report: &ImpactReport,
+    ids: &[String],
+    facts: &[Facts],
+    before: &Outcome,
+    after: &Outcome,
+) -> Result<(), RunError> {
+    let io = |what: &str| {
+        let what = what.to_string();
+        move |source| RunError::Io { what, source }
+    };
+    let staged = wh.stage(dir.to_path_buf()).map_err(io("staging the impact report"))?;
+    let p = staged.path();
+    let json = serde_json::to_vec_pretty(report).expect("a report serialises");
+    std::fs::write(p.join("report.json"), json).map_err(io("writing report.json"))?;
+    let batch = changed_batch(ids, facts, &before.sides, &after.sides);
+    crate::base::parquet_io::write_parquet(&p.join("changed.parquet"), batch.schema(), std::slice::from_ref(&batch))
+        .map_err(|source| RunError::Parquet { what: "writing changed.parquet".into(), source })?;
+    let mut csv = Vec::new();
+    arrow::csv::WriterBuilder::new()
+        .with_header(true)
+        .build(&mut csv)
+        .write(&batch)
+        .map_err(|e| RunError::Io { what: "writing changed.csv".into(), source: std::io::Error::other(e) })?;
+    std::fs::write(p.join("changed.csv"), csv).map_err(io("writing changed.csv"))?;
+    std::fs::write(p.join("report.html"), html(report)).map_err(io("writing report.html"))?;
+    staged.commit().map_err(io("publishing the impact report"))?;
+    Ok(())
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// Bars of the score distribution before and after, as inline SVG.
+fn histogram_svg(r: &ImpactReport) -> String {
+    let max = r.scores_before.iter().chain(&r.scores_after).copied().max().unwrap_or(1).max(1) as f64;
+    let (w, h) = (600.0, 200.0);
+    let bar = w / 20.0;
+    let mut s = format!(
+        "<svg viewBox=\"0 0 {w} {}\" width=\"100%\" role=\"img\" aria-labelledby=\"hist-title\"><title id=\"hist-title\">Score distribution before (grey) and after (blue)</title>",
+        h + 20.0
+    );
+    for i in 0..10 {
+        let x = i as f64 * 2.0 * bar;
+        for (k, (v, colour)) in [(r.scores_before[i], "#9ca3af"), (r.scores_after[i], "#1d4ed8")].iter().enumerate() {
+            let bh = *v as f64 / max * h;
+            let _ = write!(s, "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{bh:.1}\" fill=\"{colour}\"><title>{v}</title></rect>", x + k as f64 * bar, h - bh, bar - 2.0);
+        }
+        let _ = write!(s, "<text x=\"{:.1}\" y=\"{}\" font-size=\"10\">{:.0}</text>", x, h + 14.0, r.score_bins[i]);
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// The self-contained page of the report.
+pub fn html(r: &ImpactReport) -> String {
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>政策影响评估 / Policy impact {}</title><style>\
+body{{font-family:system-ui,\"Noto Sans CJK SC\",sans-serif;max-width:1100px;margin:1em auto;padding:0 1em;color:#111}}\
+table{{border-collapse:collapse;margin:.5em 0}}th,td{{border:1px solid #999;padding:2px 6px;text-align:right}}th:first-child,td:first-child{{text-align:left}}\
+.summary{{border-left:4px solid #1d4ed8;background:#eff6ff;padding:.5em 1em}}</style></head><body><main>",
+        esc(&r.id)
+    );
+    let _ = write!(
+        s,
+        "<h1>政策影响评估 / Policy impact</h1><p>数据日期 / as of {} · 基准 / baseline <code>{} {}</code> ({}) → 新政策 / new <code>{} {}</code> ({})</p>",
+        esc(&r.as_of),
+        esc(&r.baseline.id),
+        esc(&r.baseline.version),
+        &r.baseline.sha256[..12.min(r.baseline.sha256.len())],
+        esc(&r.policy.id),
+        esc(&r.policy.version),
+        &r.policy.sha256[..12.min(r.policy.sha256.len())]
+    );
+    let _ = write!(
+        s,
+        "<div class=\"summary\"><p lang=\"zh-CN\">{}</p><p lang=\"en\">{}</p></div>",
+        esc(&r.summary_zh),
+        esc(&r.summary_en)
+    );
+    // The grade transition matrix.
+    let mut from: Vec<&str> = r.transitions.iter().map(|t| t.from.as_str()).collect();
+    let mut to: Vec<&str> = r.transitions.iter().map(|t| t.to.as_str()).collect();
+    from.sort_unstable();
+    from.dedup();
+    to.sort_unstable();
+    to.dedup();
+    s.push_str("<h2>等级迁移 / Grade transitions</h2><table><caption>基准等级（行）× 新等级（列） / baseline grade (rows) × new grade (columns), entities and share</caption><thead><tr><th scope=\"col\">→</th>");
+    for t in &to {
+        let _ = write!(s, "<th scope=\"col\">{}</th>", esc(t));
+    }
+    s.push_str("</tr></thead><tbody>");
+    for f in &from {
+        let _ = write!(s, "<tr><th scope=\"row\">{}</th>", esc(f));
+        for t in &to {
+            let n = r.transitions.iter().find(|x| x.from == *f && x.to == *t).map(|x| x.count).unwrap_or(0);
+            let share = n as f64 * 100.0 / r.entities.max(1) as f64;
+            let _ = write!(s, "<td>{n}<br><small>{share:.1}%</small></td>");
+        }
+        s.push_str("</tr>");
+    }
+    s.push_str("</tbody></table><h2>信用分分布 / Score distribution</h2>");
+    s.push_str(&histogram_svg(r));
+    s.push_str("<h2>名单 / Lists</h2><table><thead><tr><th scope=\"col\">list</th><th scope=\"col\">members before</th><th scope=\"col\">after</th><th scope=\"col\">added (direct)</th><th scope=\"col\">added joint, by rule</th><th scope=\"col\">removed (direct / joint)</th><th scope=\"col\">need review</th><th scope=\"col\">restricted persons</th><th scope=\"col\">flagged entities</th></tr></thead><tbody>");
+    for l in &r.lists {
+        let joint: Vec<String> = l.added_joint_by_rule.iter().map(|(k, v)| format!("{} {v}", esc(k))).collect();
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td><td>{}</td><td>{} ({} / {})</td><td>{}</td><td>{} → {}</td><td>{} → {}</td></tr>",
+            esc(&l.list), l.members_before, l.members_after, l.added, l.added_direct, joint.join(", "), l.removed, l.removed_direct,
+            l.removed_joint, l.additions_needing_review, l.restricted_persons_before, l.restricted_persons_after,
+            l.flagged_entities_before, l.flagged_entities_after
+        );
+    }
+    s.push_str("</tbody></table><h2>规则 / Rules</h2><table><thead><tr><th scope=\"col\">rule</th><th scope=\"col\">change</th><th scope=\"col\">entities before</th><th scope=\"col\">after</th><th scope=\"col\">points before</th><th scope=\"col\">after</th></tr></thead><tbody>");
+    for x in &r.rules {
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.2}</td></tr>",
+            esc(&x.rule),
+            x.change,
+            x.entities_before,
+            x.entities_after,
+            x.points_before,
+            x.points_after
+        );
+    }
+    s.push_str("</tbody></table>");
+    for (title, groups) in [
+        ("地区（2 位） / Regions (2 digits)", &r.regions_2),
+        ("地区（4 位） / Regions (4 digits)", &r.regions_4),
+        ("主体类型 / Entity types", &r.entity_types),
+    ] {
+        let _ = write!(s, "<h2>{title}</h2><table><thead><tr><th scope=\"col\">key</th><th scope=\"col\">entities</th><th scope=\"col\">grade changed</th></tr></thead><tbody>");
+        for g in groups.iter().filter(|g| g.grade_changed > 0) {
+            let _ = write!(s, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&g.key), g.entities, g.grade_changed);
+        }
+        s.push_str("</tbody></table>");
+    }
+    s.push_str("<h2>变化最大的主体 / Biggest movers</h2><table><thead><tr><th scope=\"col\">entity</th><th scope=\"col\">score</th><th scope=\"col\">grade</th><th scope=\"col\">reasons before</th><th scope=\"col\">reasons after</th></tr></thead><tbody>");
+    for m in &r.movers {
+        let sc = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
+        let _ = write!(
+            s,
+            "<tr><td><a href=\"/entities/{id}\">{id}</a><br>{}</td><td>{} → {}</td><td>{} → {}</td><td>{}</td><td>{}</td></tr>",
+            esc(&m.name),
+            sc(m.score_before),
+            sc(m.score_after),
+            esc(&m.grade_before),
+            esc(&m.grade_after),
+            m.reasons_before.iter().map(|x| esc(x)).collect::<Vec<_>>().join("<br>"),
+            m.reasons_after.iter().map(|x| esc(x)).collect::<Vec<_>>().join("<br>"),
+            id = esc(&m.entity_id),
+        );
+    }
+    s.push_str("</tbody></table></main></body></html>\n");
+    s
+}
