@@ -15,6 +15,7 @@
 //! the ledger.
 
 pub mod backfill;
+pub mod dry_run;
 pub mod impact;
 mod lists;
 pub mod metrics;
@@ -388,26 +389,11 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     let mut listings = Vec::new();
     let span = info_span!("step", name = "lists").entered();
     for list in &policy.lists {
-        // The previous publication (LATEST) and, for an older as-of, the
-        // publication in force on that date: both checked before use.
-        let latest = publish::previous(wh, &list.id, key)?;
-        let older = match &latest {
-            Some(p) if p.id.date > as_of => publish::in_force(wh, &list.id, as_of, key)?,
-            _ => None,
-        };
-        let in_force =
-            if latest.as_ref().is_some_and(|p| p.id.date > as_of) { older.as_ref() } else { latest.as_ref() };
-        let stretch_ends = match in_force {
-            Some(p) => {
-                publish::stretch_ends(wh, &list.id, p.id, &|run| store.run_decisions(RunId(run)).ok().flatten())?
-            }
-            None => HashMap::new(),
-        };
-        let (rows, related, summary) = lists::members(&tables, list, in_force, &stretch_ends);
+        let (listed, related, summary) = plan_list(wh, &tables, list, store, key, &used, decisions_through)?;
         let dir = wh
             .stage(wh.list_mart(Mart::Listings, &list.id, as_of))
             .map_err(io(format!("staging listings of {}", list.id)))?;
-        listings::write_listings(dir.path(), &rows, &stamp)
+        listings::write_listings(dir.path(), &listed.rows, &stamp)
             .map_err(parquet(format!("writing listings of {}", list.id)))?;
         staged.push(dir);
         let dir = wh
@@ -417,15 +403,7 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
             .map_err(parquet(format!("writing related of {}", list.id)))?;
         staged.push(dir);
         lists.push(summary);
-        let decisions = decisions_used(&used, &list.id, decisions_through);
-        // Why each member of the previous publication left: read now, while
-        // the marts of the previous publication's run are still those on
-        // disk (a same-day run replaces them when it commits).
-        let removed = match &latest {
-            Some(p) if p.id.date <= as_of => lists::removal_facts(wh, &tables, list, &rows, p)?,
-            _ => HashMap::new(),
-        };
-        listings.push(Listed { list, rows, previous: latest, decisions, removed });
+        listings.push(listed);
     }
     drop(span);
     steps.record("lists", started, Some(lists.iter().map(|l| l.members).sum()))?;
@@ -493,6 +471,44 @@ fn decisions_used(all: &[Decision], list: &str, through: i64) -> publish::Decisi
         hash.update(b"\n");
     }
     publish::DecisionsUsed { through, sha256: format!("{:x}", hash.finalize()) }
+}
+
+/// A list's members as of the run (against the publication in force on
+/// that date), its restricted persons and flagged entities, and what its
+/// publication is built on: the previous publication (checked), the
+/// decisions used and why each member of it left. Writes nothing.
+fn plan_list<'a>(
+    wh: &Warehouse,
+    tables: &lists::Tables,
+    list: &'a ListSpec,
+    store: &Store,
+    key: Option<&minisign::PublicKey>,
+    used: &[Decision],
+    decisions_through: i64,
+) -> Result<(Listed<'a>, Vec<related::RelatedRow>, ListSummary), RunError> {
+    let as_of = tables.as_of;
+    // The previous publication (LATEST) and, for an older as-of, the
+    // publication in force on that date: both checked before use.
+    let latest = publish::previous(wh, &list.id, key)?;
+    let older = match &latest {
+        Some(p) if p.id.date > as_of => publish::in_force(wh, &list.id, as_of, key)?,
+        _ => None,
+    };
+    let in_force = if latest.as_ref().is_some_and(|p| p.id.date > as_of) { older.as_ref() } else { latest.as_ref() };
+    let stretch_ends = match in_force {
+        Some(p) => publish::stretch_ends(wh, &list.id, p.id, &|run| store.run_decisions(RunId(run)).ok().flatten())?,
+        None => HashMap::new(),
+    };
+    let (rows, related, summary) = lists::members(tables, list, in_force, &stretch_ends);
+    let decisions = decisions_used(used, &list.id, decisions_through);
+    // Why each member of the previous publication left: read now, while
+    // the marts of the previous publication's run are still those on
+    // disk (a same-day run replaces them when it commits).
+    let removed = match &latest {
+        Some(p) if p.id.date <= as_of => lists::removal_facts(wh, tables, list, &rows, p)?,
+        _ => HashMap::new(),
+    };
+    Ok((Listed { list, rows, previous: latest, decisions, removed }, related, summary))
 }
 
 /// A list after the lists step: what its publication is made from.

@@ -10,6 +10,8 @@
 //!   entitlements, tampered and symlinked files, slow and surplus connections.
 //! - `golden`: a fixed generated warehouse scored end to end, compared with
 //!   the files under `tests/golden/` (regenerate with `UPDATE_GOLDEN=1`).
+//! - `impact`: policy impact (hand-made transitions, list and joint changes)
+//!   and the dry run (predicts the publication, writes nothing else).
 //! - `lists`: joint members, restrictions and officer decisions across nightly runs.
 //! - `publication`: signed publications over a sequence of nights, partner views, tampering.
 //! - `republication`: the v2 publication rules, one hand-made regression each.
@@ -18,10 +20,12 @@
 
 mod api;
 mod browser;
+mod case;
 mod cli;
 mod crash;
 mod golden;
 mod hardening;
+mod impact;
 mod lists;
 mod publication;
 mod republication;

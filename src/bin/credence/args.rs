@@ -460,6 +460,9 @@ impl EngineArgs {
 pub struct RunArgs {
     #[arg(long)]
     pub as_of: AsOf,
+    /// Show what the run would publish, writing nothing but a record under reports/dry-run/.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub settings: SettingsArgs,
 }

@@ -395,13 +395,8 @@ pub fn write(
     let batch = changed_batch(ids, facts, &before.sides, &after.sides);
     crate::base::parquet_io::write_parquet(&p.join("changed.parquet"), batch.schema(), std::slice::from_ref(&batch))
         .map_err(|source| RunError::Parquet { what: "writing changed.parquet".into(), source })?;
-    let mut csv = Vec::new();
-    arrow::csv::WriterBuilder::new()
-        .with_header(true)
-        .build(&mut csv)
-        .write(&batch)
-        .map_err(|e| RunError::Io { what: "writing changed.csv".into(), source: std::io::Error::other(e) })?;
-    std::fs::write(p.join("changed.csv"), csv).map_err(io("writing changed.csv"))?;
+    crate::stages::publish::files::write_csv(&p.join("changed.csv"), &batch)
+        .map_err(|e| RunError::Io { what: "writing changed.csv".into(), source: e.into() })?;
     std::fs::write(p.join("report.html"), html(report)).map_err(io("writing report.html"))?;
     staged.commit().map_err(io("publishing the impact report"))?;
     Ok(())

@@ -151,8 +151,9 @@ pub fn write(dir: &Path, stem: &str, format: Format, batch: &RecordBatch) -> Res
     Ok(FileInfo { name, rows: batch.num_rows() as u64, bytes, sha256 })
 }
 
-/// CSV with a header; lists joined by `;`, dates as YYYY-MM-DD, null empty.
-fn write_csv(path: &Path, batch: &RecordBatch) -> Result<(), csv::Error> {
+/// CSV with a header; lists joined by `;`, dates as YYYY-MM-DD, null empty,
+/// formula cells defused.
+pub fn write_csv(path: &Path, batch: &RecordBatch) -> Result<(), csv::Error> {
     let file = std::fs::File::create(path)?;
     let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(std::io::BufWriter::new(file));
     let schema = batch.schema();
@@ -170,7 +171,7 @@ fn write_csv(path: &Path, batch: &RecordBatch) -> Result<(), csv::Error> {
 /// A CSV cell a spreadsheet would run as a formula (it begins with `=`,
 /// `+`, `-`, `@`, a tab or a carriage return) gets a `'` in front; the
 /// Parquet files keep the raw value.
-fn defused(text: String) -> String {
+pub fn defused(text: String) -> String {
     match text.as_bytes().first() {
         Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{text}"),
         _ => text,
@@ -184,6 +185,7 @@ fn cell(a: &ArrayRef, r: usize) -> String {
     match a.data_type() {
         DataType::Utf8 => defused(a.as_string::<i32>().value(r).to_string()),
         DataType::Int32 => a.as_primitive::<Int32Type>().value(r).to_string(),
+        DataType::Float64 => a.as_primitive::<arrow::datatypes::Float64Type>().value(r).to_string(),
         DataType::Date32 => {
             days_to_date(a.as_primitive::<Date32Type>().value(r)).map(|d| d.to_string()).unwrap_or_default()
         }
@@ -192,7 +194,7 @@ fn cell(a: &ArrayRef, r: usize) -> String {
             let s = v.as_string::<i32>();
             defused((0..s.len()).map(|i| s.value(i)).collect::<Vec<_>>().join(";"))
         }
-        other => unreachable!("no {other} column in a publication"),
+        other => unreachable!("no {other} column in a publication or report"),
     }
 }
 

@@ -16,6 +16,9 @@ use crate::args::{BackfillArgs, GenArgs, RunArgs};
 use crate::failure::{CommandResult, Failure};
 
 pub fn run(args: &RunArgs) -> CommandResult {
+    if args.dry_run {
+        return dry_run(args);
+    }
     let opts = args.settings.lower("manual").lower(args.as_of)?;
     let report = runtime(opts.limits.threads)?.block_on(credence::run::run(&opts))?;
     println!("run {} as of {} succeeded", report.run_id, report.as_of);
@@ -29,6 +32,49 @@ pub fn run(args: &RunArgs) -> CommandResult {
     for o in &report.outputs {
         println!("  {}", o.display());
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `run --dry-run`: what each list's publication would be tonight.
+fn dry_run(args: &RunArgs) -> CommandResult {
+    let mut settings = args.settings.lower("dry-run");
+    // Nothing is signed: a key, when given, only checks the publications in force.
+    settings.unsigned |= settings.signing_key.is_none();
+    let opts = settings.lower(args.as_of)?;
+    let (dir, report) = runtime(opts.limits.threads)?.block_on(credence::run::dry_run::dry_run(&opts))?;
+    println!(
+        "dry run as of {} (policy {} {}): nothing was written but {}",
+        report.as_of,
+        report.policy.id,
+        report.policy.version,
+        dir.display()
+    );
+    for d in &report.datasets {
+        println!("  {:<12} {:>9} rows read, {} rejected", d.dataset, d.rows_read, d.rows_rejected);
+    }
+    if let Some(why) = &report.would_fail {
+        println!("the run would fail: {why}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for l in &report.lists {
+        let reasons: Vec<String> = l.removed_by_reason.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        println!(
+            "  list {}: would {} ({} entries): {} added, {} removed ({}), {} changed; {} additions would wait for review",
+            l.list,
+            match l.outcome.as_str() {
+                "publish" => "publish",
+                "unchanged" => "publish nothing new",
+                _ => "not publish (a newer publication exists)",
+            },
+            l.entries,
+            l.added,
+            l.removed,
+            if reasons.is_empty() { "-".to_string() } else { reasons.join(", ") },
+            l.changed,
+            l.awaiting_review
+        );
+    }
+    println!("changes: {}", dir.join("changes.csv").display());
     Ok(ExitCode::SUCCESS)
 }
 
