@@ -29,7 +29,7 @@ use crate::stages::review::DecisionBook;
 use crate::stages::score;
 
 /// Rows read and rejected of one dataset.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct DatasetFigures {
     pub dataset: String,
     pub rows_read: u64,
@@ -37,7 +37,7 @@ pub struct DatasetFigures {
 }
 
 /// What one list's publication would be tonight.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
 pub struct ListPreview {
     pub list: String,
     /// The publication in force it is compared with.
@@ -56,7 +56,7 @@ pub struct ListPreview {
 }
 
 /// The dry-run record (`summary.json`).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct DryRunReport {
     pub id: String,
     pub as_of: String,

@@ -229,7 +229,7 @@ fn an_officer_takes_a_listing_through_due_process_and_seniors_approve() {
     let dir = tempfile::tempdir().unwrap();
     let wh = Warehouse::new(dir.path().join("wh"));
     let root = wh.root().to_str().unwrap().to_string();
-    let (sk, _) = keys(dir.path());
+    let (sk, pk) = keys(dir.path());
     let run = |date: &str| ok(&["run", "--warehouse", &root, "--as-of", date, "--signing-key", &sk]);
     for date in ["2026-11-25", "2026-11-26", "2026-11-27"] {
         land_night(&wh, date);
@@ -449,6 +449,28 @@ fn an_officer_takes_a_listing_through_due_process_and_seniors_approve() {
         let page = b.body().await;
         assert!(page.contains("登记信息") && page.contains("决定时间") && page.contains("CST"), "{page}");
         b.check("entity-zh").await;
+
+        // Policy impact: a senior reads the effect of doubling V_GRAVE, and the latest dry run.
+        let doubled = dir.path().join("doubled.yaml");
+        std::fs::write(&doubled, credence::config::policy::DEFAULT_POLICY.replace("points: 40", "points: 80")).unwrap();
+        let out = ok(&["impact", "--warehouse", &root, "--as-of", "2026-11-27", "--policy", doubled.to_str().unwrap(), "--public-key", &pk]);
+        let report = out.lines().find_map(|l| l.strip_prefix("report: ")).unwrap().trim().to_string();
+        let id = Path::new(&report).parent().unwrap().file_name().unwrap().to_str().unwrap().to_string();
+        ok(&["run", "--dry-run", "--warehouse", &root, "--as-of", "2026-11-27", "--signing-key", &sk]);
+        b.follow("header a[lang=en]").await;
+        b.goto("/").await;
+        b.follow("main a[href^='/dry-runs/']").await;
+        assert!(b.text("main table").await.contains(LIST));
+        b.check("dry-run").await;
+        b.follow("nav a[href='/impact']").await;
+        b.check("impact-list").await;
+        b.follow(&format!("main a[href='/impact/{id}']")).await;
+        assert!(b.text("main").await.contains("entities change grade"));
+        b.check("impact").await;
+        // The report's own page, as a policy maker opens it from disk.
+        b.goto(&format!("/impact/{id}/report.html")).await;
+        assert!(b.text("h1").await.contains("Policy impact"));
+        b.check("impact-report").await;
         b.c.close().await.unwrap();
     });
 }

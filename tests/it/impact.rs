@@ -136,7 +136,7 @@ fn doubling_a_rules_points_moves_one_entity_and_its_branch_onto_the_list() {
         r.summary_en
     );
     let region = r.regions_4.iter().find(|g| g.key == "6501").unwrap();
-    assert_eq!((region.entities, region.grade_changed), (3, 1));
+    assert_eq!((region.entities, region.grade_changed, region.joining, region.leaving), (3, 1, 2, 0));
     agrees_with_changed(&dir, &r);
 }
 

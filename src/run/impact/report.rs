@@ -69,6 +69,9 @@ pub struct GroupImpact {
     pub key: String,
     pub entities: u64,
     pub grade_changed: u64,
+    /// Entities that would join a list they are not on, or leave one.
+    pub joining: u64,
+    pub leaving: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -114,9 +117,12 @@ pub fn new_id(as_of: AsOf) -> String {
     format!("{as_of}_{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%3f"))
 }
 
-/// Whether `s` is a report id (a safe folder name).
+/// Whether `s` is a report id (a safe folder name): `YYYY-MM-DD_YYYYMMDDTHHMMSSmmm`.
 pub fn is_id(s: &str) -> bool {
-    s.len() == 30 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') && s.as_bytes()[10] == b'_'
+    let Some((date, made)) = s.split_once('_') else { return false };
+    date.parse::<AsOf>().is_ok()
+        && made.len() == 18
+        && made.bytes().enumerate().all(|(i, b)| if i == 8 { b == b'T' } else { b.is_ascii_digit() })
 }
 
 fn grade(s: &Side) -> String {
@@ -242,15 +248,22 @@ pub fn build(
         })
         .collect();
     let group = |key: &dyn Fn(&Facts) -> String| {
-        let mut g: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        let mut g: BTreeMap<String, GroupImpact> = BTreeMap::new();
         for (i, f) in facts.iter().enumerate() {
-            let e = g.entry(key(f)).or_default();
-            e.0 += 1;
-            e.1 += (b[i].grade != a[i].grade) as u64;
+            let k = key(f);
+            let e = g.entry(k.clone()).or_insert_with(|| GroupImpact {
+                key: k,
+                entities: 0,
+                grade_changed: 0,
+                joining: 0,
+                leaving: 0,
+            });
+            e.entities += 1;
+            e.grade_changed += (b[i].grade != a[i].grade) as u64;
+            e.joining += a[i].lists.keys().any(|l| !b[i].lists.contains_key(l)) as u64;
+            e.leaving += b[i].lists.keys().any(|l| !a[i].lists.contains_key(l)) as u64;
         }
-        g.into_iter()
-            .map(|(key, (entities, grade_changed))| GroupImpact { key, entities, grade_changed })
-            .collect::<Vec<_>>()
+        g.into_values().collect::<Vec<_>>()
     };
     let mut movers: Vec<usize> = changed_set.iter().copied().collect();
     let delta = |i: usize| (a[i].score.unwrap_or(0.0) - b[i].score.unwrap_or(0.0)).abs();
@@ -435,7 +448,7 @@ pub fn html(r: &ImpactReport) -> String {
         "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>政策影响评估 / Policy impact {}</title><style>\
 body{{font-family:system-ui,\"Noto Sans CJK SC\",sans-serif;max-width:1100px;margin:1em auto;padding:0 1em;color:#111}}\
 table{{border-collapse:collapse;margin:.5em 0}}th,td{{border:1px solid #999;padding:2px 6px;text-align:right}}th:first-child,td:first-child{{text-align:left}}\
-.summary{{border-left:4px solid #1d4ed8;background:#eff6ff;padding:.5em 1em}}</style></head><body><main>",
+.summary{{border-left:4px solid #1d4ed8;background:#eff6ff;padding:.5em 1em}}caption{{text-align:left;white-space:nowrap;padding:.25em 0}}svg{{max-width:640px}}.key{{display:inline-block;width:1em;height:1em;vertical-align:middle}}</style></head><body><main>",
         esc(&r.id)
     );
     let _ = write!(
@@ -477,6 +490,7 @@ table{{border-collapse:collapse;margin:.5em 0}}th,td{{border:1px solid #999;padd
         s.push_str("</tr>");
     }
     s.push_str("</tbody></table><h2>信用分分布 / Score distribution</h2>");
+    s.push_str("<p><span class=\"key\" style=\"background:#9ca3af\"></span> 基准 / baseline &nbsp; <span class=\"key\" style=\"background:#1d4ed8\"></span> 新政策 / new policy</p>");
     s.push_str(&histogram_svg(r));
     s.push_str("<h2>名单 / Lists</h2><table><thead><tr><th scope=\"col\">list</th><th scope=\"col\">members before</th><th scope=\"col\">after</th><th scope=\"col\">added (direct)</th><th scope=\"col\">added joint, by rule</th><th scope=\"col\">removed (direct / joint)</th><th scope=\"col\">need review</th><th scope=\"col\">restricted persons</th><th scope=\"col\">flagged entities</th></tr></thead><tbody>");
     for l in &r.lists {
@@ -508,9 +522,17 @@ table{{border-collapse:collapse;margin:.5em 0}}th,td{{border:1px solid #999;padd
         ("地区（4 位） / Regions (4 digits)", &r.regions_4),
         ("主体类型 / Entity types", &r.entity_types),
     ] {
-        let _ = write!(s, "<h2>{title}</h2><table><thead><tr><th scope=\"col\">key</th><th scope=\"col\">entities</th><th scope=\"col\">grade changed</th></tr></thead><tbody>");
-        for g in groups.iter().filter(|g| g.grade_changed > 0) {
-            let _ = write!(s, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&g.key), g.entities, g.grade_changed);
+        let _ = write!(s, "<h2>{title}</h2><table><thead><tr><th scope=\"col\">key</th><th scope=\"col\">entities</th><th scope=\"col\">grade changed</th><th scope=\"col\">joining a list</th><th scope=\"col\">leaving a list</th></tr></thead><tbody>");
+        for g in groups.iter().filter(|g| g.grade_changed + g.joining + g.leaving > 0) {
+            let _ = write!(
+                s,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&g.key),
+                g.entities,
+                g.grade_changed,
+                g.joining,
+                g.leaving
+            );
         }
         s.push_str("</tbody></table>");
     }
@@ -519,7 +541,7 @@ table{{border-collapse:collapse;margin:.5em 0}}th,td{{border:1px solid #999;padd
         let sc = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
         let _ = write!(
             s,
-            "<tr><td><a href=\"/entities/{id}\">{id}</a><br>{}</td><td>{} → {}</td><td>{} → {}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td><a href=\"/entities/{id}\" target=\"_top\">{id}</a><br>{}</td><td>{} → {}</td><td>{} → {}</td><td>{}</td><td>{}</td></tr>",
             esc(&m.name),
             sc(m.score_before),
             sc(m.score_after),
@@ -532,4 +554,18 @@ table{{border-collapse:collapse;margin:.5em 0}}th,td{{border:1px solid #999;padd
     }
     s.push_str("</tbody></table></main></body></html>\n");
     s
+}
+
+#[cfg(test)]
+mod id_tests {
+    #[test]
+    fn report_ids_are_made_and_recognised_and_nothing_else_is() {
+        let id = super::new_id("2026-11-27".parse().unwrap());
+        assert!(super::is_id(&id), "{id}");
+        for bad in
+            ["", "..", "2026-11-27", "2026-11-27_../../x", "2026-11-27_20261203T19230177/", "x_20261203T192301776"]
+        {
+            assert!(!super::is_id(bad), "{bad}");
+        }
+    }
 }

@@ -58,7 +58,8 @@ pub(crate) fn set_cookie(state: &UiState, base: &str, value: &str, max_age: Opti
 }
 
 /// The headers every answer of the pages carries (a handler that set its
-/// own Content-Security-Policy, such as a stored notice's, keeps it).
+/// own Content-Security-Policy or X-Frame-Options, such as a stored
+/// notice's or an impact report's, keeps it).
 fn secure_headers(r: &mut Response) {
     let h = r.headers_mut();
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
@@ -69,7 +70,9 @@ fn secure_headers(r: &mut Response) {
             ),
         );
     }
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !h.contains_key(header::X_FRAME_OPTIONS) {
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
 }

@@ -107,7 +107,10 @@ pub(crate) fn page(state: &UiState, officer: Option<&Officer>, title: &str, body
                                 }
                                 li { a href="/exemptions" { (m.t("nav_exemptions")) } }
                                 li { a href="/history" { (m.t("nav_history")) } }
-                                @if o.role != crate::officer::accounts::Role::Officer { li { a href="/access-log" { (m.t("nav_access")) } } }
+                                @if o.role != crate::officer::accounts::Role::Officer {
+                                    li { a href="/access-log" { (m.t("nav_access")) } }
+                                    li { a href="/impact" { (m.t("nav_impact")) } }
+                                }
                                 li { a href="/search" { (m.t("nav_search")) } }
                             }
                         }

@@ -764,3 +764,77 @@ fn the_decision_history_filters_and_exports_and_the_access_log_is_for_auditors()
     let (ada, _) = login(&f, "ada");
     assert_eq!(get(&f, "/access-log", Some(&ada)).status, StatusCode::OK);
 }
+
+/// Policy impact: the reports for seniors and auditors only, one report
+/// framed with its own strict policy, its CSV, ids and linked files
+/// refused; the dashboard links to the latest dry run.
+#[test]
+fn impact_reports_and_dry_runs_are_shown_with_their_own_policies() {
+    use crate::run::impact::{impact, ImpactOptions};
+    let f = fixture(900);
+    let wh = f.state.warehouse.clone();
+    let as_of: AsOf = "2026-11-27".parse().unwrap();
+    let limits = crate::base::engine::EngineLimits { threads: 2, memory_limit: 1 << 30 };
+    let doubled = Policy::parse(
+        "doubled.yaml",
+        &crate::config::policy::DEFAULT_POLICY.replace("points: 40", "points: 80"),
+        &Contracts::load().unwrap(),
+    )
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let opts = ImpactOptions {
+        warehouse: wh.clone(),
+        as_of,
+        baseline: f.state.policy.clone(),
+        policy: doubled,
+        limits,
+        public_key: None,
+    };
+    let (_, report) = rt.block_on(impact(&opts, &|_| {})).unwrap();
+    let run = RunOptions {
+        warehouse: wh.clone(),
+        as_of,
+        policy: f.state.policy.clone(),
+        limits,
+        max_reject_share: 0.05,
+        trigger: "test".into(),
+        signer: None,
+        unsigned: true,
+        partners: vec![],
+    };
+    let (_, dry) = rt.block_on(crate::run::dry_run::dry_run(&run)).unwrap();
+
+    let (olga, _) = login(&f, "olga");
+    let (sam, _) = login(&f, "sam");
+    let (ada, _) = login(&f, "ada");
+    assert_eq!(get(&f, "/impact", Some(&olga)).status, StatusCode::FORBIDDEN);
+    assert_eq!(get(&f, &format!("/impact/{}/report.html", report.id), Some(&olga)).status, StatusCode::FORBIDDEN);
+    let list = get(&f, "/impact", Some(&ada));
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains(&format!("href=\"/impact/{}\"", report.id)), "{}", list.body);
+    let one = get(&f, &format!("/impact/{}", report.id), Some(&sam));
+    assert!(one.body.contains(&report.summary_en) && one.body.contains("<iframe"), "{}", one.body);
+    assert!(one.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("frame-src 'self'"));
+    let page = get(&f, &format!("/impact/{}/report.html", report.id), Some(&sam));
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.headers[header::X_FRAME_OPTIONS], "SAMEORIGIN");
+    let csp = page.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'self'") && !csp.contains("script-src"), "{csp}");
+    let csv = get(&f, &format!("/impact/{}/changed.csv", report.id), Some(&sam));
+    assert_eq!(csv.body.lines().count() as u64, report.changed + 1);
+    for bad in ["/impact/..%2F..%2Fcredence.db", "/impact/x/report.html", &format!("/impact/{}/report.json", report.id)]
+    {
+        assert_eq!(get(&f, bad, Some(&sam)).status, StatusCode::NOT_FOUND, "{bad}");
+    }
+    // A report file replaced by a link is not followed.
+    let html = wh.root().join("reports/impact").join(&report.id).join("report.html");
+    std::fs::remove_file(&html).unwrap();
+    std::os::unix::fs::symlink(wh.database(), &html).unwrap();
+    assert_eq!(get(&f, &format!("/impact/{}/report.html", report.id), Some(&sam)).status, StatusCode::NOT_FOUND);
+
+    let dashboard = get(&f, "/", Some(&olga));
+    assert!(dashboard.body.contains(&format!("href=\"/dry-runs/{}\"", dry.id)), "{}", dashboard.body);
+    let page = get(&f, &format!("/dry-runs/{}", dry.id), Some(&olga));
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains(LIST) && page.body.contains(&dry.lists[0].awaiting_review.to_string()));
+}

@@ -80,8 +80,12 @@ pub(crate) async fn dashboard(State(state): State<Arc<UiState>>, Extension(o): E
             }
         }
     }
+    let dry_run = crate::run::dry_run::latest(&state.warehouse);
     let body = html! {
         h1 { (m.t("dashboard_title")) }
+        @if let Some(id) = &dry_run {
+            p { a href=(format!("/dry-runs/{id}")) { (m.f("dry_run_latest", &[("id", id)])) } }
+        }
         h2 { (m.t("my_work")) }
         table {
             thead { tr {

@@ -5,5 +5,6 @@ pub(crate) mod decide;
 pub(crate) mod entity;
 pub(crate) mod exemptions;
 pub(crate) mod history;
+pub(crate) mod impact;
 pub(crate) mod queue;
 pub(crate) mod search;
