@@ -118,6 +118,7 @@ pub fn bench(args: &BenchArgs) -> CommandResult {
     )
     .context("validation")?;
     let secs = started.elapsed().as_secs_f64();
+    let mut nightly = secs;
     let read: u64 = inputs.all().iter().map(|v| v.report.rows_read).sum();
     let rejected: u64 = inputs.all().iter().map(|v| v.report.rows_rejected).sum();
     println!(
@@ -147,6 +148,7 @@ pub fn bench(args: &BenchArgs) -> CommandResult {
         Ok::<_, Failure>(score::score(&ctx, &policy, as_of, &inputs.entities, out.path()).await?)
     })?;
     let secs = started.elapsed().as_secs_f64();
+    nightly += secs;
     let event_rows: usize =
         [Dataset::Violations, Dataset::Complaints, Dataset::Repairs].iter().map(|d| inputs.get(*d).num_rows()).sum();
     let rows = event_rows + inputs.registry.num_rows();
@@ -181,6 +183,7 @@ pub fn bench(args: &BenchArgs) -> CommandResult {
         related += outcome.related.len();
     }
     let secs = started.elapsed().as_secs_f64();
+    nightly += secs;
     println!(
         "graph     {:>12} edges {secs:>8.2} s  (build {built:.2} s, rounds and legal representatives {:.2} s)  peak RSS {} = {} held before + {} for the step  ({members} members, {related} restricted or flagged)",
         graph.owns.edge_count() + graph.branches.edge_count(),
@@ -189,5 +192,38 @@ pub fn bench(args: &BenchArgs) -> CommandResult {
         gib(before),
         gib(peak_rss().zip(before).map(|(p, b)| p.saturating_sub(b)))
     );
+
+    // Impact: the embedded policy against itself with V_GRAVE's points
+    // doubled, from the landing zone again, once the night's tables are gone.
+    drop(graph);
+    drop(registry);
+    drop((scored, out, inputs, _staged_marts));
+    engine::return_free_memory();
+    reset_peak_rss();
+    let doubled = credence::config::policy::Policy::parse(
+        "bench-doubled.yaml",
+        &credence::config::policy::DEFAULT_POLICY.replace("points: 40", "points: 80"),
+        &contracts,
+    )?;
+    let opts = credence::run::impact::ImpactOptions {
+        warehouse: wh.clone(),
+        as_of,
+        baseline: policy.clone(),
+        policy: doubled,
+        limits,
+        public_key: None,
+    };
+    let started = Instant::now();
+    let (report_dir, report) = rt.block_on(credence::run::impact::impact(&opts, &|_| {}))?;
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "impact    {read:>12} rows  {secs:>8.2} s  {:>10.0} rows/s  peak RSS {}  ({} changed, {} change grade)  {:.2}x validate+score+graph ({nightly:.2} s)",
+        read as f64 / secs,
+        gib(peak_rss()),
+        report.changed,
+        report.grade_changed,
+        secs / nightly
+    );
+    let _ = std::fs::remove_dir_all(report_dir);
     Ok(std::process::ExitCode::SUCCESS)
 }
