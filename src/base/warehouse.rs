@@ -67,6 +67,11 @@ impl Warehouse {
         self.root.join("landing").join(dataset.name())
     }
 
+    /// The ingest dates that have a landing partition of `dataset`, ascending.
+    pub fn landing_dates(&self, dataset: Dataset) -> Vec<AsOf> {
+        dated_partitions(&self.landing(dataset), "ingest_date=")
+    }
+
     /// `landing/<dataset>/ingest_date=D/`
     pub fn landing_partition(&self, dataset: Dataset, ingest_date: AsOf) -> PathBuf {
         self.landing(dataset).join(format!("ingest_date={ingest_date}"))
@@ -151,12 +156,17 @@ impl Warehouse {
 
 /// The `as_of=D` partition folders under `dir`, ascending (none when `dir` is absent).
 fn as_of_partitions(dir: &Path) -> Vec<AsOf> {
+    dated_partitions(dir, "as_of=")
+}
+
+/// The `<prefix>D` partition folders under `dir`, ascending (none when `dir` is absent).
+fn dated_partitions(dir: &Path, prefix: &str) -> Vec<AsOf> {
     let mut dates: Vec<AsOf> = fs::read_dir(dir)
         .map(|entries| {
             entries
                 .flatten()
                 .filter(|e| e.path().is_dir())
-                .filter_map(|e| e.file_name().to_string_lossy().strip_prefix("as_of=").and_then(|d| d.parse().ok()))
+                .filter_map(|e| e.file_name().to_string_lossy().strip_prefix(prefix).and_then(|d| d.parse().ok()))
                 .collect()
         })
         .unwrap_or_default();

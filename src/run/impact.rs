@@ -41,6 +41,9 @@ pub struct ImpactOptions {
     pub limits: EngineLimits,
     /// Checks the publications in force before they are read.
     pub public_key: Option<PublicKey>,
+    /// How many as-of dates with landing data, the newest being `as_of`,
+    /// to follow list sizes over (1: `as_of` alone).
+    pub nights: u32,
 }
 
 /// One entity under one policy.
@@ -97,6 +100,7 @@ pub fn registry_facts(inputs: &Inputs) -> Vec<Facts> {
 /// Scores, reasons and list memberships of every entity under `policy`.
 async fn outcome(
     opts: &ImpactOptions,
+    as_of: AsOf,
     policy: &Policy,
     inputs: &Inputs,
     ctx: &datafusion::prelude::SessionContext,
@@ -105,7 +109,7 @@ async fn outcome(
 ) -> Result<Outcome, RunError> {
     let wh = &opts.warehouse;
     let dir = tempfile::tempdir().map_err(|source| RunError::Io { what: "a folder for the scores".into(), source })?;
-    let scored = score::score(ctx, policy, opts.as_of, &inputs.entities, dir.path()).await?;
+    let scored = score::score(ctx, policy, as_of, &inputs.entities, dir.path()).await?;
     let n = inputs.entities.len();
     let mut sides: Vec<Side> = vec![Side::default(); n];
     for (i, side) in sides.iter_mut().enumerate() {
@@ -133,7 +137,7 @@ async fn outcome(
         lists::Tables { policy, as_of: opts.as_of, inputs, scored: &scored, graph: &graph, registry: &registry, book };
     let mut related = BTreeMap::new();
     for list in &policy.lists {
-        let in_force = publish::in_force(wh, &list.id, opts.as_of, opts.public_key.as_ref())?;
+        let in_force = publish::in_force(wh, &list.id, as_of, opts.public_key.as_ref())?;
         let stretch_ends = match &in_force {
             Some(p) => {
                 publish::stretch_ends(wh, &list.id, p.id, &|run| store.run_decisions(RunId(run)).ok().flatten())?
@@ -153,12 +157,27 @@ async fn outcome(
     Ok(Outcome { sides, related })
 }
 
-/// Compares `opts.policy` with `opts.baseline` as of `opts.as_of` and
-/// writes the report; returns its folder and figures.
-pub async fn impact(opts: &ImpactOptions, progress: &dyn Fn(&str)) -> Result<(PathBuf, ImpactReport), RunError> {
+/// The as-of dates an impact follows: the `nights` newest dates with a
+/// landing partition of any dataset, up to and ending with `as_of`.
+pub fn nights(wh: &Warehouse, as_of: AsOf, nights: u32) -> Vec<AsOf> {
+    let mut dates: BTreeSet<AsOf> =
+        Dataset::ALL.iter().flat_map(|d| wh.landing_dates(*d)).filter(|d| *d < as_of).collect();
+    let earlier = dates.len().saturating_sub(nights.saturating_sub(1) as usize);
+    let mut out: Vec<AsOf> = std::mem::take(&mut dates).into_iter().skip(earlier).collect();
+    out.push(as_of);
+    out
+}
+
+/// Validates the landing zone as of `as_of` once and works out both
+/// policies' outcomes on it.
+async fn night(
+    opts: &ImpactOptions,
+    as_of: AsOf,
+    book: &DecisionBook,
+    store: &Store,
+) -> Result<(Inputs, Outcome, Outcome), RunError> {
     let wh = &opts.warehouse;
     let contracts = Contracts::load().expect("embedded contracts are valid");
-    progress("validate");
     let keep = |d: Dataset| {
         let mut cols = keep_columns(&opts.baseline, d);
         for c in keep_columns(&opts.policy, d) {
@@ -176,24 +195,39 @@ pub async fn impact(opts: &ImpactOptions, progress: &dyn Fn(&str)) -> Result<(Pa
         cols
     };
     let seal = Seal::new();
-    let (inputs, _) =
-        tokio::task::block_in_place(|| validate_landing(wh, &contracts, opts.as_of, &keep, false, &seal))?;
+    let (inputs, _) = tokio::task::block_in_place(|| validate_landing(wh, &contracts, as_of, &keep, false, &seal))?;
     seal.close();
-    let store = Store::open(&wh.database())?;
-    let book = DecisionBook::new(store.decisions(store.last_decision_id()?, None, None)?);
     let ctx = engine::session(opts.limits)?;
     register_inputs(&ctx, &inputs)?;
-    progress("baseline");
-    let before = outcome(opts, &opts.baseline, &inputs, &ctx, &book, &store).await?;
-    progress("policy");
-    let after = outcome(opts, &opts.policy, &inputs, &ctx, &book, &store).await?;
-    drop(ctx);
+    let before = outcome(opts, as_of, &opts.baseline, &inputs, &ctx, book, store).await?;
+    let after = outcome(opts, as_of, &opts.policy, &inputs, &ctx, book, store).await?;
+    Ok((inputs, before, after))
+}
+
+/// Compares `opts.policy` with `opts.baseline` as of `opts.as_of` (and
+/// the list sizes over `opts.nights`) and writes the report; returns its
+/// folder and figures. `progress` is told each night as it starts.
+pub async fn impact(opts: &ImpactOptions, progress: &dyn Fn(&str)) -> Result<(PathBuf, ImpactReport), RunError> {
+    let wh = &opts.warehouse;
+    let store = Store::open(&wh.database())?;
+    let book = DecisionBook::new(store.decisions(store.last_decision_id()?, None, None)?);
+    let dates = nights(wh, opts.as_of, opts.nights.max(1));
+    let mut sizes = Vec::new();
+    for d in &dates[..dates.len() - 1] {
+        progress(&format!("as of {d}"));
+        let (_, before, after) = night(opts, *d, &book, &store).await?;
+        sizes.extend(report::list_sizes(*d, &before, &after));
+    }
+    progress(&format!("as of {}", opts.as_of));
+    let (inputs, before, after) = night(opts, opts.as_of, &book, &store).await?;
+    sizes.extend(report::list_sizes(opts.as_of, &before, &after));
     progress("report");
     let facts = registry_facts(&inputs);
     let ids: Vec<String> = (0..inputs.entities.len() as u32).map(|i| inputs.entities.id(i).to_string()).collect();
     let id = report::new_id(opts.as_of);
     let dir = wh.root().join("reports/impact").join(&id);
-    let report = report::build(&id, opts, &ids, &facts, &before, &after);
+    let mut report = report::build(&id, opts, &ids, &facts, &before, &after);
+    report.nights = sizes;
     report::write(wh, &dir, &report, &ids, &facts, &before, &after)?;
     Ok((dir, report))
 }

@@ -286,3 +286,52 @@ fn a_dry_run_predicts_the_publication_and_leaves_the_warehouse_untouched() {
     let waiting: Vec<_> = predicted.iter().filter(|x| x.0 == "awaiting_review").map(|x| x.1.clone()).collect();
     assert_eq!(waiting, vec![entity(2), entity(3)]);
 }
+
+#[test]
+fn impact_over_nights_follows_list_sizes_under_both_policies() {
+    let c = warehouse();
+    let next = "2026-11-11";
+    c.registry(
+        next,
+        &[
+            (1, "company", None, "650100"),
+            (2, "company", None, "650100"),
+            (3, "branch", Some(2), "650102"),
+            (4, "company", None, "440300"),
+        ],
+    );
+    c.violations_of(next, &[("V-3", 4, "2026-11-05", "counterfeit", "grave")]);
+    let policy = c.policy_edited("double.yaml", &[("points: 40", "points: 80")]);
+    let (_, one) = impact(&c, &policy);
+    let out = ok(&[
+        "impact",
+        "--warehouse",
+        c.root(),
+        "--as-of",
+        next,
+        "--nights",
+        "3",
+        "--policy",
+        &policy,
+        "--baseline",
+        &c.policy,
+        "--public-key",
+        &c.pk,
+    ]);
+    let html = out.lines().find_map(|l| l.strip_prefix("report: ")).unwrap().trim().to_string();
+    let dir = Path::new(&html).parent().unwrap();
+    let r: ImpactReport = serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+    let sizes: Vec<(String, u64, u64)> =
+        r.nights.iter().map(|n| (n.as_of.clone(), n.members_before, n.members_after)).collect();
+    let first = list(&one);
+    // Two dates have landing data; the first night is the single-night impact's.
+    assert_eq!(
+        sizes,
+        vec![
+            (D.to_string(), first.members_before, first.members_after),
+            (next.to_string(), list(&r).members_before, list(&r).members_after)
+        ]
+    );
+    assert_eq!((first.members_before, first.members_after), (2, 4));
+    assert!(std::fs::read_to_string(&html).unwrap().contains("List sizes over the nights"));
+}

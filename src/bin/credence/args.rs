@@ -578,6 +578,9 @@ pub struct ImpactArgs {
     /// The regulator's public key: the publications in force are checked with it.
     #[arg(long, env = "CREDENCE_PUBLIC_KEY")]
     pub public_key: Option<PathBuf>,
+    /// Also follow list sizes over the K newest as-of dates with landing data.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=366))]
+    pub nights: u32,
     #[command(flatten)]
     pub engine: EngineArgs,
 }

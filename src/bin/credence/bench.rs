@@ -212,6 +212,7 @@ pub fn bench(args: &BenchArgs) -> CommandResult {
         policy: doubled,
         limits,
         public_key: None,
+        nights: 1,
     };
     let started = Instant::now();
     let (report_dir, report) = rt.block_on(credence::run::impact::impact(&opts, &|_| {}))?;

@@ -86,6 +86,31 @@ pub struct Mover {
     pub reasons_after: Vec<String>,
 }
 
+/// One list's members on one night under both policies.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct NightSize {
+    pub as_of: String,
+    pub list: String,
+    pub members_before: u64,
+    pub members_after: u64,
+}
+
+/// The members of each list on `as_of` under both policies.
+pub fn list_sizes(as_of: AsOf, before: &Outcome, after: &Outcome) -> Vec<NightSize> {
+    let mut lists: BTreeSet<&String> = before.sides.iter().flat_map(|s| s.lists.keys()).collect();
+    lists.extend(after.sides.iter().flat_map(|s| s.lists.keys()));
+    let count = |o: &Outcome, l: &str| o.sides.iter().filter(|s| s.lists.contains_key(l)).count() as u64;
+    lists
+        .into_iter()
+        .map(|l| NightSize {
+            as_of: as_of.to_string(),
+            list: l.clone(),
+            members_before: count(before, l),
+            members_after: count(after, l),
+        })
+        .collect()
+}
+
 /// The figures of an impact report (`report.json`).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ImpactReport {
@@ -108,6 +133,8 @@ pub struct ImpactReport {
     pub regions_4: Vec<GroupImpact>,
     pub entity_types: Vec<GroupImpact>,
     pub movers: Vec<Mover>,
+    /// Members of each list over the nights followed, under both policies.
+    pub nights: Vec<NightSize>,
     pub summary_zh: String,
     pub summary_en: String,
 }
@@ -300,6 +327,7 @@ pub fn build(
         regions_4: group(&|f| f.region.chars().take(4).collect()),
         entity_types: group(&|f| f.entity_type.clone()),
         movers,
+        nights: Vec::new(),
         summary_zh: String::new(),
         summary_en: String::new(),
     };
@@ -532,6 +560,20 @@ table{{border-collapse:collapse;margin:.5em 0}}th,td{{border:1px solid #999;padd
                 g.grade_changed,
                 g.joining,
                 g.leaving
+            );
+        }
+        s.push_str("</tbody></table>");
+    }
+    if r.nights.iter().map(|n| &n.as_of).collect::<BTreeSet<_>>().len() > 1 {
+        s.push_str("<h2>名单规模变化 / List sizes over the nights</h2><table><thead><tr><th scope=\"col\">as of</th><th scope=\"col\">list</th><th scope=\"col\">members before</th><th scope=\"col\">after</th></tr></thead><tbody>");
+        for n in &r.nights {
+            let _ = write!(
+                s,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&n.as_of),
+                esc(&n.list),
+                n.members_before,
+                n.members_after
             );
         }
         s.push_str("</tbody></table>");

@@ -789,6 +789,7 @@ fn impact_reports_and_dry_runs_are_shown_with_their_own_policies() {
         policy: doubled,
         limits,
         public_key: None,
+        nights: 1,
     };
     let (_, report) = rt.block_on(impact(&opts, &|_| {})).unwrap();
     let run = RunOptions {

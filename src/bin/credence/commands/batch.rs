@@ -98,10 +98,17 @@ pub fn impact(args: &crate::args::ImpactArgs) -> CommandResult {
         Some(p) => Some(credence::base::sign::load_public_key(p)?),
         None => None,
     };
-    let opts =
-        ImpactOptions { warehouse: wh, as_of: args.as_of, baseline, policy, limits: args.engine.limits(), public_key };
+    let opts = ImpactOptions {
+        warehouse: wh,
+        as_of: args.as_of,
+        baseline,
+        policy,
+        limits: args.engine.limits(),
+        public_key,
+        nights: args.nights,
+    };
     let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        let b = indicatif::ProgressBar::new(4);
+        let b = indicatif::ProgressBar::new(u64::from(opts.nights) + 1);
         b.set_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("a valid template"));
         Some(b)
     } else {
