@@ -196,7 +196,6 @@ pub fn bench(args: &BenchArgs) -> CommandResult {
     // Impact: the embedded policy against itself with V_GRAVE's points
     // doubled, from the landing zone again, once the night's tables are gone.
     drop(graph);
-    drop(registry);
     drop((scored, out, inputs, _staged_marts));
     engine::return_free_memory();
     reset_peak_rss();
