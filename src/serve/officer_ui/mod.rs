@@ -29,6 +29,7 @@ pub use messages::Messages;
 const CSS: &str = include_str!("assets/app.css");
 const SHORTCUTS_JS: &str = include_str!("assets/shortcuts.js");
 const QUEUE_JS: &str = include_str!("assets/queue.js");
+const DECIDE_JS: &str = include_str!("assets/decide.js");
 
 /// What the pages need.
 pub struct UiState {
@@ -150,6 +151,7 @@ pub fn router(state: Arc<UiState>) -> Router {
         .route("/static/app.css", get(|| async { ([(header::CONTENT_TYPE, "text/css")], CSS) }))
         .route("/static/shortcuts.js", get(|| async { ([(header::CONTENT_TYPE, "text/javascript")], SHORTCUTS_JS) }))
         .route("/static/queue.js", get(|| async { ([(header::CONTENT_TYPE, "text/javascript")], QUEUE_JS) }))
+        .route("/static/decide.js", get(|| async { ([(header::CONTENT_TYPE, "text/javascript")], DECIDE_JS) }))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })

@@ -243,6 +243,7 @@ fn every_page_answers_and_entity_views_are_audited() {
         "/exemptions".into(),
         "/static/app.css".into(),
         "/static/shortcuts.js".into(),
+        "/static/decide.js".into(),
     ] {
         let r = get(&f, &path, Some(&session));
         assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
@@ -403,8 +404,16 @@ fn another_officers_decision_since_the_page_was_opened_makes_it_stale() {
         ("entity", second_entity.as_str()),
         ("reason", "case file reviewed in full"),
         ("seen", second_seen.as_str()),
+        ("go", "next"),
+        ("next", &format!("/entities/{}?list={LIST}", items[3].0)),
     ];
-    assert_eq!(post(&f, "/decisions", &olga, &third, None).status, StatusCode::SEE_OTHER);
+    let r = post(&f, "/decisions", &olga, &third, None);
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    // Decide and open the next: the cursor waits in the next entity's first reason.
+    let to = r.headers[header::LOCATION].to_str().unwrap();
+    assert_eq!(to, format!("/entities/{}?list={LIST}&decided=2#decide", items[3].0));
+    let next_page = get(&f, to.split('#').next().unwrap(), Some(&olga)).body;
+    assert!(next_page.contains("<script src=\"/static/decide.js\">") && next_page.contains("Ctrl+Enter"));
     let page = get(&f, &format!("/entities/{entity}?list={LIST}"), Some(&sam)).body;
     assert!(page.contains("decided since the last run: confirm by olga (decision #1)"), "{page}");
     let page = get(&f, &format!("/entities/{}?list={LIST}", items[1].0), Some(&sam)).body;

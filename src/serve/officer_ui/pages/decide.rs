@@ -328,7 +328,9 @@ pub(crate) async fn decision(
                 format!("/entities/{}?list={}", r.entity, r.list)
             };
             let sep = if next.contains('?') { '&' } else { '?' };
-            let resp = Redirect::to(&format!("{next}{sep}decided={}", r.id)).into_response();
+            // After "decide and open the next", the cursor waits in the next entity's first reason.
+            let anchor = if f.go == "next" { "#decide" } else { "" };
+            let resp = Redirect::to(&format!("{next}{sep}decided={}{anchor}", r.id)).into_response();
             Ok(with_detail(resp, format!("decision #{}: {} {} on {}", r.id, r.action.as_str(), r.entity, r.list)))
         }
         Err(DecideError::Refused(refusal)) => {

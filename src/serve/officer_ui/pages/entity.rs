@@ -162,7 +162,9 @@ pub(crate) fn entity_body(
         }
         @for banner in status_banners(state, e) { p class="banner" role="status" { (banner) } }
         h2 id="decide" { (m.t("decide_title")) }
+        @if !forms.is_empty() { p class="muted" { (m.t("decide_keys")) } }
         @for f in forms { (f) }
+        script src="/static/decide.js" {}
         h2 { (m.t("registry_facts")) }
         @if let Some(f) = &e.registry {
             table {
