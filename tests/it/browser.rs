@@ -1,7 +1,9 @@
 //! The officer pages in a real headless Chromium (Debian's `chromium` and
 //! `chromium-driver`, driven over WebDriver): an officer works through the
 //! review queue, the nightly batch publishes the decision, a senior officer
-//! exempts the entity and it leaves the list. axe-core checks every page;
+//! exempts the entity and it leaves the list; an officer takes the next
+//! unassigned item and decides with Ctrl+Enter; a senior reads a policy
+//! impact report and the latest dry run. axe-core checks every page;
 //! screenshots land in `target/screenshots/`.
 
 use std::net::TcpListener;
@@ -172,6 +174,16 @@ impl Browser {
             assert!(Instant::now() < deadline, "the page after {css} did not finish loading");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Waits (up to 10 s) until the page at `path` has loaded.
+    async fn wait_for_path(&self, path: &str) {
+        let started = Instant::now();
+        while self.c.current_url().await.unwrap().path() != path {
+            assert!(started.elapsed() < Duration::from_secs(10), "{path} did not open");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.c.wait().for_element(Locator::Css("main")).await.unwrap();
     }
 
     /// Runs axe-core on the current page, fails on any violation, and saves
@@ -352,12 +364,20 @@ fn an_officer_takes_a_listing_through_due_process_and_seniors_approve() {
         b.follow(&format!("form:has(#reason-confirm-{LIST}-{harbor}) button[value=stay]")).await;
         assert!(b.body().await.contains("awaits a second officer's approval"), "{}", b.body().await);
 
-        // One at a time: reject the next member and go on to the one after it.
+        // One at a time: take the next unassigned item (the cursor waits in
+        // its first reason), reject it with Ctrl+Enter and go on to the one after it.
         let (northwind, branch) = (entity(2), entity(3));
-        b.goto(&format!("/entities/{northwind}?list={LIST}")).await;
-        b.fill(&format!("#reason-reject-{LIST}-{northwind}"), "a 60% holding alone does not show control here").await;
-        b.follow(&format!("form:has(#reason-reject-{LIST}-{northwind}) button[value=next]")).await;
-        assert_eq!(b.c.current_url().await.unwrap().path(), format!("/entities/{branch}"), "on to the next pending");
+        b.goto(&format!("/review/{LIST}")).await;
+        b.follow(&format!("form[action='/review/{LIST}/take'] button")).await;
+        assert_eq!(b.c.current_url().await.unwrap().path(), format!("/entities/{northwind}"), "the oldest unassigned");
+        assert!(b.body().await.contains("Assigned to you since"));
+        let focused = b.c.execute("return document.activeElement.tagName", vec![]).await.unwrap();
+        assert_eq!(focused, json!("TEXTAREA"), "the cursor waits in the first reason: {}", b.c.current_url().await.unwrap());
+        b.check("entity-taken").await;
+        let reason = b.c.find(Locator::Css(&format!("#reason-reject-{LIST}-{northwind}"))).await.unwrap();
+        reason.send_keys("a 60% holding alone does not show control here").await.unwrap();
+        reason.send_keys("\u{E009}\u{E007}").await.unwrap();
+        b.wait_for_path(&format!("/entities/{branch}")).await;
         let status = b.text("main [role=status]").await;
         assert!(status.contains(&format!("(reject {northwind} on {LIST})")), "{status}");
         b.check("entity-joint").await;

@@ -14,11 +14,13 @@ use rusqlite::Connection;
 use crate::base::error::{Classify, ErrorKind};
 
 mod access;
+mod assignments;
 mod decisions;
 mod ledger;
 mod officers;
 
 pub use access::{AuditEntry, AuditRow, TokenRow};
+pub use assignments::Assignment;
 pub use decisions::{Action, Decision, NewDecision};
 pub use ledger::{PolicyRef, RunId, RunRow, StepRow};
 pub use officers::{LoginGate, ACCOUNT_LOCK_FAILURES, ADDRESS_FREE_FAILURES, LOGIN_FREE_FAILURES, LOGIN_MAX_DELAY};
@@ -196,6 +198,14 @@ const MIGRATIONS: &[&str] = &[
         subject TEXT PRIMARY KEY,
         failures INTEGER NOT NULL,
         last_unix INTEGER NOT NULL
+    );",
+    // 9: who works on which queue item (officer pages).
+    "CREATE TABLE assignments (
+        list_id TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        officer TEXT NOT NULL,
+        assigned_at TEXT NOT NULL,
+        PRIMARY KEY (list_id, entity_id)
     );",
 ];
 

@@ -49,7 +49,13 @@ pub struct UiState {
     pub time_zone: chrono_tz::Tz,
     /// Decision forms posted after their session ended, by draft id.
     pub drafts: std::sync::Mutex<std::collections::HashMap<String, (i64, Draft)>>,
+    /// Who opened each entity page and when (unix), by entity and officer:
+    /// the soft lock shown to other officers for [`SOFT_LOCK_SECONDS`].
+    pub opened: std::sync::Mutex<std::collections::HashMap<String, std::collections::HashMap<String, i64>>>,
 }
+
+/// How long an opened entity page is shown to others as being worked on.
+pub const SOFT_LOCK_SECONDS: i64 = 600;
 
 /// The fields of a decision form kept over a session timeout.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -89,6 +95,7 @@ impl UiState {
             behind_tls,
             time_zone: chrono_tz::Asia::Shanghai,
             drafts: Default::default(),
+            opened: Default::default(),
         }
     }
 
@@ -105,6 +112,29 @@ impl UiState {
         let mut drafts = self.drafts.lock().unwrap_or_else(|e| e.into_inner());
         drafts.retain(|_, (at, _)| now - *at < DRAFT_SECONDS);
         drafts.insert(id.to_string(), (now, draft));
+    }
+
+    /// Notes that `officer` opened the page of `entity` now.
+    fn mark_open(&self, entity: &str, officer: &str) {
+        let now = auth::now_unix();
+        let mut opened = self.opened.lock().unwrap_or_else(|e| e.into_inner());
+        opened.retain(|_, by| {
+            by.retain(|_, at| now - *at < SOFT_LOCK_SECONDS);
+            !by.is_empty()
+        });
+        opened.entry(entity.to_string()).or_default().insert(officer.to_string(), now);
+    }
+
+    /// The other officer who opened the page of `entity` most recently in
+    /// the last [`SOFT_LOCK_SECONDS`], with the minutes since.
+    fn open_by_other(&self, entity: &str, me: &str) -> Option<(String, i64)> {
+        let now = auth::now_unix();
+        let opened = self.opened.lock().unwrap_or_else(|e| e.into_inner());
+        let by = opened.get(entity)?;
+        by.iter()
+            .filter(|(who, at)| who.as_str() != me && now - **at < SOFT_LOCK_SECONDS)
+            .max_by_key(|(who, at)| (**at, std::cmp::Reverse(who.as_str())))
+            .map(|(who, at)| (who.clone(), (now - at) / 60))
     }
 
     /// The draft `id`, once.
@@ -138,6 +168,8 @@ pub fn router(state: Arc<UiState>) -> Router {
         .route("/review/{list}", get(pages::queue::review_queue))
         .route("/review/{list}/bulk", post(pages::queue::bulk_preview))
         .route("/review/{list}/bulk/apply", post(pages::queue::bulk_apply))
+        .route("/review/{list}/take", post(pages::assign::take_next))
+        .route("/assignments", post(pages::assign::assignment))
         .route("/decisions", post(pages::decide::decision))
         .route("/documents/{id}", get(pages::decide::document))
         .route("/exemptions", get(pages::exemptions::exemptions))

@@ -848,3 +848,67 @@ fn impact_reports_and_dry_runs_are_shown_with_their_own_policies() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains(LIST) && page.body.contains(&dry.lists[0].awaiting_review.to_string()));
 }
+
+/// Assignment: assign to me, my queue, the item refused to another officer,
+/// the soft lock shown to others, take the next unassigned, release; an
+/// auditor assigns nothing.
+#[test]
+fn officers_take_items_and_see_who_has_one_open() {
+    let f = fixture(1800);
+    let items = pending(&f);
+    let first = items[0].0.clone();
+    let (olga, olga_csrf) = login(&f, "olga");
+    let (sam, sam_csrf) = login(&f, "sam");
+    let (ada, ada_csrf) = login(&f, "ada");
+    let page = get(&f, &format!("/entities/{first}?list={LIST}"), Some(&olga)).body;
+    assert!(page.contains("Unassigned") && page.contains("Assign to me"), "{page}");
+    let form = |csrf: &str, action: &str| {
+        vec![
+            ("csrf", csrf.to_string()),
+            ("list", LIST.to_string()),
+            ("entity", first.clone()),
+            ("action", action.to_string()),
+        ]
+    };
+    let refs = |v: &[(&'static str, String)]| v.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>();
+    let send_form = |session: &str, v: Vec<(&'static str, String)>| {
+        let pairs: Vec<(&str, &str)> = v.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        post(&f, "/assignments", session, &pairs, None)
+    };
+    let r = send_form(&olga, refs(&form(&olga_csrf, "assign")));
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(get(&f, &format!("/entities/{first}?list={LIST}"), Some(&olga)).body.contains("Assigned to you since"));
+    let mine = get(&f, &format!("/review/{LIST}?assigned=me"), Some(&olga)).body;
+    assert!(mine.contains(&first) && mine.contains("1–1 of 1"), "{mine}");
+
+    // Sam cannot take it, and sees that Olga has it open.
+    let r = send_form(&sam, refs(&form(&sam_csrf, "assign")));
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r.body.contains("Assigned to olga"), "{}", r.body);
+    let page = get(&f, &format!("/entities/{first}?list={LIST}"), Some(&sam)).body;
+    assert!(page.contains("olga opened this entity 0 min ago"), "{page}");
+    let queue = get(&f, &format!("/review/{LIST}"), Some(&sam)).body;
+    assert!(queue.contains("open by olga"), "the soft lock is shown in the queue");
+    let own = get(&f, &format!("/entities/{first}?list={LIST}"), Some(&olga)).body;
+    assert!(own.contains("sam opened this entity"), "and Olga sees Sam was there");
+
+    // Take the next unassigned: the oldest undecided item nobody holds.
+    let r = post(&f, &format!("/review/{LIST}/take"), &sam, &[("csrf", &sam_csrf)], None);
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let to = r.headers[header::LOCATION].to_str().unwrap().to_string();
+    assert!(to.ends_with("#decide") && !to.contains(&first), "{to}");
+    let taken = to.trim_start_matches("/entities/").split('?').next().unwrap();
+    assert_eq!(f.state.store.assignment(LIST, taken).unwrap().unwrap().officer, "sam");
+
+    // An auditor reads only.
+    assert_eq!(send_form(&ada, refs(&form(&ada_csrf, "assign"))).status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        post(&f, &format!("/review/{LIST}/take"), &ada, &[("csrf", &ada_csrf)], None).status,
+        StatusCode::FORBIDDEN
+    );
+    // A forged form does nothing.
+    assert_eq!(send_form(&olga, refs(&form("forged", "release"))).status, StatusCode::FORBIDDEN);
+    // Olga releases it.
+    assert_eq!(send_form(&olga, refs(&form(&olga_csrf, "release"))).status, StatusCode::SEE_OTHER);
+    assert_eq!(f.state.store.assignment(LIST, &first).unwrap(), None);
+}

@@ -63,11 +63,18 @@ pub(crate) fn list_section(
     let f = |action: Action, extra: Markup| {
         decision_form(m, o, action, &list.id, entity, &seen, next, extra, kept(action).map(|d| d.reason.as_str()))
     };
+    let assignment = match &member {
+        Some(mm) if mm.now.status != crate::base::marts::listings::ReviewStatus::Published => {
+            Some(super::assign::panel(state, o, &list.id, entity)?)
+        }
+        _ => None,
+    };
     Ok(html! {
         section class="card" aria-labelledby=(format!("decide-{}", list.id)) {
             h3 id=(format!("decide-{}", list.id)) { (list.title) " (" (list.id) ")" }
             @if let Some(mm) = &member {
                 p { strong { (m.t("status_now")) ": " } (status_text(m, &mm.now.status, mm.now.notice_deadline, today, mm.ready_to_decide())) }
+                @if let Some(p) = &assignment { (p) }
                 @if let Some(d) = mm.standing().last.filter(|d| d.id > mm.used && matches!(d.action, Action::Confirm | Action::Reject)) {
                     p class="notice" { (m.f("awaiting_decision", &[("action", &d.action.as_str()), ("officer", &d.officer), ("id", &d.id)])) }
                 }

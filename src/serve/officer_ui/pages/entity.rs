@@ -58,6 +58,9 @@ pub(crate) async fn entity_page(
         None => notice,
     };
     let mut r = render_entity(&state, &o, &id, as_of, q.list.as_deref(), notice, None, StatusCode::OK, draft.as_ref())?;
+    if r.status() == StatusCode::OK {
+        state.mark_open(&id, &o.id);
+    }
     if draft.is_some() {
         let gone = crate::serve::officer_ui::auth::set_cookie(
             &state,
@@ -127,6 +130,9 @@ pub(crate) fn render_entity(
         None => vec![],
     };
     let mut forms = Vec::new();
+    if let Some((who, minutes)) = state.open_by_other(id, &o.id) {
+        forms.push(html! { p class="banner" role="status" { (m.f("soft_lock", &[("officer", &who), ("minutes", &minutes)])) } });
+    }
     for l in &state.policy.lists {
         let next = if from_list == Some(l.id.as_str()) { next_in_queue(state, l, id)? } else { None };
         forms.push(decide::list_section(state, o, l, id, next.as_deref(), draft.filter(|d| d.list == l.id))?);

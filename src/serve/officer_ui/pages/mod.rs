@@ -1,5 +1,6 @@
 //! One module per page of the officer pages.
 
+pub(crate) mod assign;
 pub(crate) mod dashboard;
 pub(crate) mod decide;
 pub(crate) mod entity;

@@ -13,6 +13,7 @@ use axum::{Extension, Form};
 use maud::html;
 
 use crate::base::store::Action;
+use crate::base::store::Assignment;
 use crate::config::policy::Approval;
 use crate::officer::accounts::Role;
 use crate::officer::decide::{self, DecideError, Refusal, Request};
@@ -35,6 +36,8 @@ pub(crate) struct QueueFilter {
     /// `age` (default), `grade`, `entity`, `name`, `state`; `dir` `desc` reverses.
     sort: Option<String>,
     dir: Option<String>,
+    /// `me`: the items assigned to me; `none`: the unassigned ones.
+    assigned: Option<String>,
 }
 
 /// Rows a page of the queue, by default and at most.
@@ -49,6 +52,7 @@ impl QueueFilter {
             ("basis", &self.basis),
             ("rule", &self.rule),
             ("state", &self.state),
+            ("assigned", &self.assigned),
             ("sort", &self.sort),
             ("dir", &self.dir),
         ]
@@ -93,7 +97,12 @@ fn sorted(mut entries: Vec<QueueEntry>, f: &QueueFilter) -> Vec<QueueEntry> {
     entries
 }
 
-pub(crate) fn filtered(entries: Vec<QueueEntry>, f: &QueueFilter, me: &Officer) -> Vec<QueueEntry> {
+pub(crate) fn filtered(
+    entries: Vec<QueueEntry>,
+    f: &QueueFilter,
+    me: &Officer,
+    held: &HashMap<String, Assignment>,
+) -> Vec<QueueEntry> {
     let some = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
     let (region, basis, rule, state) = (some(&f.region), some(&f.basis), some(&f.rule), some(&f.state));
     entries
@@ -112,6 +121,11 @@ pub(crate) fn filtered(entries: Vec<QueueEntry>, f: &QueueFilter, me: &Officer) 
             None => true,
             Some("mine") => awaiting_my_approval(e, me),
             Some(k) => e.state.key() == k,
+        })
+        .filter(|e| match f.assigned.as_deref() {
+            Some("me") => held.get(&e.listing.entity_id).is_some_and(|a| a.officer == me.id),
+            Some("none") => !held.contains_key(&e.listing.entity_id),
+            _ => true,
         })
         .collect()
 }
@@ -178,6 +192,7 @@ pub(crate) async fn review_queue(
         bulk_actions.push(Action::Approve);
     }
     let per = filter.per.unwrap_or(PER_PAGE).clamp(1, MAX_PER_PAGE);
+    let held = state.store.assignments(&list)?;
     let body = html! {
         h1 { (m.f("queue_title", &[("list", &list)])) }
         @match queue {
@@ -186,7 +201,9 @@ pub(crate) async fn review_queue(
                 @let counts = state_counts(&entries);
                 @let total = entries.len();
                 @let mine = entries.iter().filter(|e| awaiting_my_approval(e, &o)).count();
-                @let entries = sorted(filtered(entries, &filter, &o), &filter);
+                @let my_items = entries.iter().filter(|e| held.get(&e.listing.entity_id).is_some_and(|a| a.officer == o.id)).count();
+                @let unassigned = entries.iter().filter(|e| !held.contains_key(&e.listing.entity_id)).count();
+                @let entries = sorted(filtered(entries, &filter, &o, &held), &filter);
                 @let matching = entries.len();
                 @let pages = matching.div_ceil(per).max(1);
                 @let page_no = filter.page.unwrap_or(1).clamp(1, pages);
@@ -205,6 +222,18 @@ pub(crate) async fn review_queue(
                                 (m.t("filter_mine")) " (" (mine) ")"
                             } }
                         }
+                        li { a href=(format!("{here}?assigned=me")) aria-current=[(filter.assigned.as_deref() == Some("me")).then_some("page")] {
+                            (m.t("my_queue")) " (" (my_items) ")"
+                        } }
+                        li { a href=(format!("{here}?assigned=none")) aria-current=[(filter.assigned.as_deref() == Some("none")).then_some("page")] {
+                            (m.t("unassigned")) " (" (unassigned) ")"
+                        } }
+                    }
+                }
+                @if o.role != Role::Auditor {
+                    form method="post" action=(format!("{here}/take")) {
+                        input type="hidden" name="csrf" value=(o.csrf);
+                        button type="submit" { (m.t("take_next")) }
                     }
                 }
                 form method="get" action=(here) {
@@ -263,6 +292,7 @@ pub(crate) async fn review_queue(
                                 }
                                 th scope="col" { (m.t("basis")) }
                                 th scope="col" { (m.t("top_reasons")) }
+                                th scope="col" { (m.t("assigned_col")) }
                             } }
                             tbody { @for e in &shown {
                                 @let id = &e.listing.entity_id;
@@ -289,6 +319,10 @@ pub(crate) async fn review_queue(
                                         }
                                     }
                                     td { (e.score.as_ref().map(|s| s.reasons.iter().take(3).map(|r| r.rule_id.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default()) }
+                                    td {
+                                        (held.get(id).map(|a| a.officer.as_str()).unwrap_or("—"))
+                                        @if let Some((who, _)) = state.open_by_other(id, &o.id) { " " span class="badge" { (m.f("badge_open", &[("officer", &who)])) } }
+                                    }
                                 }
                             } }
                         }
