@@ -46,21 +46,57 @@ pub struct ImpactOptions {
     pub nights: u32,
 }
 
+/// Grade names and rule ids of both policies, interned: a [`Side`] holds
+/// their indexes, so that 10M entities under two policies fit beside the
+/// validated tables.
+#[derive(Debug, Default)]
+pub struct Names {
+    pub grades: Vec<String>,
+    pub rules: Vec<String>,
+}
+
+impl Names {
+    pub fn of(a: &Policy, b: &Policy) -> Names {
+        let grades: BTreeSet<String> = a.grades.iter().chain(&b.grades).map(|g| g.grade.clone()).collect();
+        let rules: BTreeSet<String> = [a, b]
+            .iter()
+            .flat_map(|p| p.rules.iter().map(|r| r.id.clone()).chain(p.direct_grades.iter().map(|g| g.id.clone())))
+            .collect();
+        Names { grades: grades.into_iter().collect(), rules: rules.into_iter().collect() }
+    }
+
+    fn index(names: &[String], name: &str) -> u16 {
+        names.binary_search_by(|n| n.as_str().cmp(name)).expect("a name of one of the two policies") as u16
+    }
+
+    /// The grade of `s`, `-` when not scored.
+    pub fn grade(&self, s: &Side) -> String {
+        s.grade.map(|g| self.grades[g as usize].clone()).unwrap_or_else(|| "-".into())
+    }
+
+    pub fn rule(&self, r: &Reason) -> &str {
+        &self.rules[r.rule as usize]
+    }
+}
+
+/// A reason of a side: its rule, its points and a hash of the record ids
+/// behind it (the ids themselves are read again for the movers shown).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Reason {
+    pub rule: u16,
+    pub points: f64,
+    pub records: u64,
+}
+
 /// One entity under one policy.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Side {
     pub score: Option<f64>,
-    pub grade: Option<String>,
-    /// (rule id, points, records) of each reason.
-    pub reasons: Vec<(String, f64, Vec<String>)>,
+    /// An index into [`Names::grades`].
+    pub grade: Option<u16>,
+    pub reasons: Vec<Reason>,
     /// List id → (basis, rules, review status) of each membership.
     pub lists: BTreeMap<String, (Basis, Vec<String>, ReviewStatus)>,
-}
-
-impl Side {
-    pub fn rules(&self) -> Vec<&str> {
-        self.reasons.iter().map(|r| r.0.as_str()).collect()
-    }
 }
 
 /// Registry facts the report groups by.
@@ -76,6 +112,37 @@ pub struct Outcome {
     pub sides: Vec<Side>,
     /// Per list: restricted persons and flagged entities.
     pub related: BTreeMap<String, (u64, u64)>,
+    /// The scores written under this policy (for the movers' records).
+    scores: tempfile::TempDir,
+}
+
+impl Outcome {
+    /// The reasons of `ids` as text ("rule points (records)"), by entity.
+    pub fn reason_texts(&self, ids: &BTreeSet<String>) -> Result<HashMap<String, Vec<String>>, RunError> {
+        let part = self.scores.path().join("part-0.parquet");
+        let rows = crate::base::marts::rows_with(&part, "entity_id", ids)
+            .map_err(|source| RunError::Parquet { what: "reading the impact scores".into(), source })?;
+        let mut out = HashMap::new();
+        for b in rows {
+            let entity = b.column(0).as_string::<i32>();
+            let reasons = b.column(b.schema().index_of("reasons").expect("scores have reasons")).as_list::<i32>();
+            for r in 0..b.num_rows() {
+                let texts = read_reasons(reasons, r)
+                    .into_iter()
+                    .map(|x| format!("{} {:.2} ({})", x.rule_id, x.points, x.records.join(", ")))
+                    .collect();
+                out.insert(entity.value(r).to_string(), texts);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn records_hash(records: &[String]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    records.hash(&mut h);
+    h.finish()
 }
 
 /// The registry's column `name` as text (enumerated columns are dictionaries).
@@ -98,8 +165,10 @@ pub fn registry_facts(inputs: &Inputs) -> Vec<Facts> {
 }
 
 /// Scores, reasons and list memberships of every entity under `policy`.
+#[allow(clippy::too_many_arguments)]
 async fn outcome(
     opts: &ImpactOptions,
+    names: &Names,
     as_of: AsOf,
     policy: &Policy,
     inputs: &Inputs,
@@ -115,7 +184,7 @@ async fn outcome(
     for (i, side) in sides.iter_mut().enumerate() {
         if scored.grade[i] != NOT_SCORED {
             side.score = Some(scored.score[i]);
-            side.grade = policy.grades.get(scored.grade[i] as usize).map(|g| g.grade.clone());
+            side.grade = policy.grades.get(scored.grade[i] as usize).map(|g| Names::index(&names.grades, &g.grade));
         }
     }
     // Reasons with their points and records, from the scores the run wrote.
@@ -127,8 +196,14 @@ async fn outcome(
         let reasons = b.column(b.schema().index_of("reasons").expect("scores have reasons")).as_list::<i32>();
         for r in 0..b.num_rows() {
             let Some(idx) = inputs.entities.lookup(ids.value(r)) else { continue };
-            sides[idx as usize].reasons =
-                read_reasons(reasons, r).into_iter().map(|x| (x.rule_id, x.points, x.records)).collect();
+            sides[idx as usize].reasons = read_reasons(reasons, r)
+                .into_iter()
+                .map(|x| Reason {
+                    rule: Names::index(&names.rules, &x.rule_id),
+                    points: x.points,
+                    records: records_hash(&x.records),
+                })
+                .collect();
         }
     }
     let registry = RegistryColumns::from_batch(&inputs.registry.batches[0]);
@@ -154,7 +229,7 @@ async fn outcome(
         drop(rel);
         related.insert(list.id.clone(), (summary.restricted_persons, summary.flagged_entities));
     }
-    Ok(Outcome { sides, related })
+    Ok(Outcome { sides, related, scores: dir })
 }
 
 /// The as-of dates an impact follows: the `nights` newest dates with a
@@ -172,6 +247,7 @@ pub fn nights(wh: &Warehouse, as_of: AsOf, nights: u32) -> Vec<AsOf> {
 /// policies' outcomes on it.
 async fn night(
     opts: &ImpactOptions,
+    names: &Names,
     as_of: AsOf,
     book: &DecisionBook,
     store: &Store,
@@ -199,8 +275,8 @@ async fn night(
     seal.close();
     let ctx = engine::session(opts.limits)?;
     register_inputs(&ctx, &inputs)?;
-    let before = outcome(opts, as_of, &opts.baseline, &inputs, &ctx, book, store).await?;
-    let after = outcome(opts, as_of, &opts.policy, &inputs, &ctx, book, store).await?;
+    let before = outcome(opts, names, as_of, &opts.baseline, &inputs, &ctx, book, store).await?;
+    let after = outcome(opts, names, as_of, &opts.policy, &inputs, &ctx, book, store).await?;
     Ok((inputs, before, after))
 }
 
@@ -212,23 +288,30 @@ pub async fn impact(opts: &ImpactOptions, progress: &dyn Fn(&str)) -> Result<(Pa
     let store = Store::open(&wh.database())?;
     let book = DecisionBook::new(store.decisions(store.last_decision_id()?, None, None)?);
     let dates = nights(wh, opts.as_of, opts.nights.max(1));
+    let names = Names::of(&opts.baseline, &opts.policy);
     let mut sizes = Vec::new();
     for d in &dates[..dates.len() - 1] {
         progress(&format!("as of {d}"));
-        let (_, before, after) = night(opts, *d, &book, &store).await?;
+        let (_, before, after) = night(opts, &names, *d, &book, &store).await?;
         sizes.extend(report::list_sizes(*d, &before, &after));
     }
     progress(&format!("as of {}", opts.as_of));
-    let (inputs, before, after) = night(opts, opts.as_of, &book, &store).await?;
+    let (inputs, before, after) = night(opts, &names, opts.as_of, &book, &store).await?;
     sizes.extend(report::list_sizes(opts.as_of, &before, &after));
     progress("report");
     let facts = registry_facts(&inputs);
     let ids: Vec<String> = (0..inputs.entities.len() as u32).map(|i| inputs.entities.id(i).to_string()).collect();
     let id = report::new_id(opts.as_of);
     let dir = wh.root().join("reports/impact").join(&id);
-    let mut report = report::build(&id, opts, &ids, &facts, &before, &after);
+    let mut report = report::build(&id, opts, &names, &ids, &facts, &before, &after);
     report.nights = sizes;
-    report::write(wh, &dir, &report, &ids, &facts, &before, &after)?;
+    let shown: BTreeSet<String> = report.movers.iter().map(|m| m.entity_id.clone()).collect();
+    let (mut was, mut is) = (before.reason_texts(&shown)?, after.reason_texts(&shown)?);
+    for m in &mut report.movers {
+        m.reasons_before = was.remove(&m.entity_id).unwrap_or_default();
+        m.reasons_after = is.remove(&m.entity_id).unwrap_or_default();
+    }
+    report::write(wh, &dir, &report, &names, &ids, &facts, &before, &after)?;
     Ok((dir, report))
 }
 

@@ -129,6 +129,9 @@ fn doubling_a_rules_points_moves_one_entity_and_its_branch_onto_the_list() {
     assert_eq!((v.change.as_str(), v.entities_before, v.entities_after), ("changed", 2, 2));
     assert!((v.points_after - 2.0 * v.points_before).abs() < 0.02, "{v:?}");
     assert_eq!(r.movers[0].entity_id, entity(1).min(entity(2)), "the biggest movers lead, ties by id");
+    let m = &r.movers[0];
+    assert_eq!(m.reasons_before, ["DG_FRAUD 0.00 (V-1)", "V_GRAVE 38.54 (V-1)"], "each reason with its records");
+    assert_eq!(m.reasons_after, ["DG_FRAUD 0.00 (V-1)", "V_GRAVE 77.08 (V-1)"]);
     assert!(
         r.summary_en.contains("1 entities change grade")
             && r.summary_en.contains("2 would join serious-dishonesty (1 direct, 1 through JS_BRANCH)"),

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 
-use super::{changed, Facts, ImpactOptions, Outcome, Side};
+use super::{changed, Facts, ImpactOptions, Names, Outcome, Side};
 use crate::base::ids::AsOf;
 use crate::base::marts::listings::{Basis, ReviewStatus};
 use crate::base::warehouse::Warehouse;
@@ -152,23 +152,17 @@ pub fn is_id(s: &str) -> bool {
         && made.bytes().enumerate().all(|(i, b)| if i == 8 { b == b'T' } else { b.is_ascii_digit() })
 }
 
-fn grade(s: &Side) -> String {
-    s.grade.clone().unwrap_or_else(|| "-".into())
-}
-
-fn reason_text(r: &(String, f64, Vec<String>)) -> String {
-    format!("{} {:.2} ({})", r.0, r.1, r.2.join(", "))
-}
-
 /// The report's figures.
 pub fn build(
     id: &str,
     opts: &ImpactOptions,
+    names: &Names,
     ids: &[String],
     facts: &[Facts],
     before: &Outcome,
     after: &Outcome,
 ) -> ImpactReport {
+    let grade = |s: &Side| names.grade(s);
     let name = |p: &crate::config::policy::Policy| PolicyName {
         id: p.id.clone(),
         version: p.version.clone(),
@@ -247,9 +241,9 @@ pub fn build(
         let mut n = 0u64;
         let mut points = 0.0;
         for s in sides {
-            if let Some(r) = s.reasons.iter().find(|r| r.0 == rule) {
+            if let Some(r) = s.reasons.iter().find(|r| names.rule(r) == rule) {
                 n += 1;
-                points += r.1;
+                points += r.points;
             }
         }
         (n, (points * 100.0).round() / 100.0)
@@ -305,8 +299,9 @@ pub fn build(
             score_after: a[i].score,
             grade_before: grade(&b[i]),
             grade_after: grade(&a[i]),
-            reasons_before: b[i].reasons.iter().map(reason_text).collect(),
-            reasons_after: a[i].reasons.iter().map(reason_text).collect(),
+            // Read again, with their records, by the caller.
+            reasons_before: Vec::new(),
+            reasons_after: Vec::new(),
         })
         .collect();
     let mut r = ImpactReport {
@@ -369,7 +364,9 @@ fn summaries(r: &ImpactReport) -> (String, String) {
 }
 
 /// The changed entities with their before and after columns.
-fn changed_batch(ids: &[String], facts: &[Facts], before: &[Side], after: &[Side]) -> RecordBatch {
+fn changed_batch(names: &Names, ids: &[String], facts: &[Facts], before: &[Side], after: &[Side]) -> RecordBatch {
+    let grade = |s: &Side| names.grade(s);
+    let rules = |s: &Side| s.reasons.iter().map(|r| names.rule(r)).collect::<Vec<_>>().join(";");
     let rows: Vec<usize> = changed(before, after).into_iter().collect();
     let text = |f: &dyn Fn(usize) -> String| -> ArrayRef {
         Arc::new(StringArray::from(rows.iter().map(|i| f(*i)).collect::<Vec<_>>()))
@@ -407,8 +404,8 @@ fn changed_batch(ids: &[String], facts: &[Facts], before: &[Side], after: &[Side
         num(&|i| after[i].score),
         text(&|i| grade(&before[i])),
         text(&|i| grade(&after[i])),
-        text(&|i| before[i].rules().join(";")),
-        text(&|i| after[i].rules().join(";")),
+        text(&|i| rules(&before[i])),
+        text(&|i| rules(&after[i])),
         text(&|i| lists(&before[i])),
         text(&|i| lists(&after[i])),
     ];
@@ -416,10 +413,12 @@ fn changed_batch(ids: &[String], facts: &[Facts], before: &[Side], after: &[Side
 }
 
 /// Writes the report's four files into `dir` (staged, renamed in whole).
+#[allow(clippy::too_many_arguments)]
 pub fn write(
     wh: &Warehouse,
     dir: &Path,
     report: &ImpactReport,
+    names: &Names,
     ids: &[String],
     facts: &[Facts],
     before: &Outcome,
@@ -433,7 +432,7 @@ pub fn write(
     let p = staged.path();
     let json = serde_json::to_vec_pretty(report).expect("a report serialises");
     std::fs::write(p.join("report.json"), json).map_err(io("writing report.json"))?;
-    let batch = changed_batch(ids, facts, &before.sides, &after.sides);
+    let batch = changed_batch(names, ids, facts, &before.sides, &after.sides);
     crate::base::parquet_io::write_parquet(&p.join("changed.parquet"), batch.schema(), std::slice::from_ref(&batch))
         .map_err(|source| RunError::Parquet { what: "writing changed.parquet".into(), source })?;
     crate::stages::publish::files::write_csv(&p.join("changed.csv"), &batch)
