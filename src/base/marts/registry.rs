@@ -153,7 +153,8 @@ pub fn facts(
 
 /// Entities of the registry mart as of `as_of` whose id starts with
 /// `query` or whose name contains it (ignoring case), in `region` (a code
-/// prefix): the first `limit` by id, and how many match in all. Only the
+/// prefix) and, when given, among `only`: the first `limit` by id, and how
+/// many match in all. Only the
 /// id, name and region columns are scanned; the facts are read for the
 /// matches shown.
 pub fn search(
@@ -161,6 +162,7 @@ pub fn search(
     as_of: AsOf,
     query: &str,
     region: &str,
+    only: Option<&std::collections::HashSet<String>>,
     limit: usize,
 ) -> Result<(Vec<RegistryFacts>, usize), ParquetError> {
     let (id_q, name_q) = (query.to_uppercase(), query.to_lowercase());
@@ -177,7 +179,8 @@ pub fn search(
         for r in 0..b.num_rows() {
             let by_id = !id_q.is_empty() && ids.value(r).starts_with(&id_q);
             let by_name = !name_q.is_empty() && names.value(r).to_lowercase().contains(&name_q);
-            if regions.value(r).starts_with(region) && (query.is_empty() || by_id || by_name) {
+            let kept = only.is_none_or(|o| o.contains(ids.value(r)));
+            if regions.value(r).starts_with(region) && (query.is_empty() || by_id || by_name) && kept {
                 total += 1;
                 if shown.len() < limit {
                     shown.insert(ids.value(r).to_string());

@@ -205,3 +205,18 @@ pub fn read(wh: &Warehouse, as_of: AsOf, ids: &BTreeSet<String>) -> Result<HashM
     }
     Ok(out)
 }
+
+/// The entities graded `grade` in the scores mart as of `as_of` (only the
+/// id and grade columns are read).
+pub fn with_grade(wh: &Warehouse, as_of: AsOf, grade: &str) -> Result<std::collections::HashSet<String>, ParquetError> {
+    let file = std::fs::File::open(wh.mart(Mart::Scores, as_of).join("part-0.parquet"))?;
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)?;
+    let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), [0, 3]);
+    let mut out = std::collections::HashSet::new();
+    for b in builder.with_projection(mask).build()? {
+        let b = b?;
+        let (ids, grades) = (b.column(0).as_string::<i32>(), b.column(1).as_string::<i32>());
+        out.extend((0..b.num_rows()).filter(|r| grades.value(*r) == grade).map(|r| ids.value(r).to_string()));
+    }
+    Ok(out)
+}

@@ -29,55 +29,142 @@ pub fn score_chart(points: &[(String, f64)], max: f64, label: &str) -> Markup {
     }
 }
 
+/// Colours of the stacked bars, by position of the part (colour-blind safe).
+const PARTS: [&str; 6] = ["#1b7837", "#5aae61", "#f1a340", "#b2182b", "#542788", "#767676"];
+
+/// One stacked bar per column (label, parts), oldest first: the share of
+/// each part, with a legend and each figure in a tooltip.
+pub fn stacked_bars(columns: &[(String, Vec<(String, u64)>)], label: &str) -> Markup {
+    let mut names: Vec<&str> = columns.iter().flat_map(|(_, p)| p.iter().map(|(n, _)| n.as_str())).collect();
+    names.sort_unstable();
+    names.dedup();
+    let (w, h, top, bottom) = (520.0, 190.0, 24.0, 24.0);
+    let bar = ((w - 20.0) / columns.len().max(1) as f64).min(40.0);
+    let colour = |n: &str| PARTS[names.iter().position(|x| *x == n).unwrap_or(0).min(PARTS.len() - 1)];
+    html! {
+        svg width="100%" viewBox=(format!("0 0 {w} {h}")) class="chart" role="img" aria-label=(label) {
+            title { (label) }
+            @for (k, n) in names.iter().enumerate() {
+                rect x=(10.0 + k as f64 * 60.0) y="4" width="10" height="10" fill=(colour(n)) {}
+                text x=(24.0 + k as f64 * 60.0) y="13" font-size="11" { (n) }
+            }
+            @for (i, (at, parts)) in columns.iter().enumerate() {
+                @let total = parts.iter().map(|p| p.1).sum::<u64>().max(1) as f64;
+                @let x = 10.0 + i as f64 * bar;
+                @let mut y = h - bottom;
+                @for (n, v) in parts {
+                    @let part_h = *v as f64 / total * (h - top - bottom);
+                    @let _ = { y -= part_h; };
+                    rect x=(x) y=(y) width=(bar - 4.0) height=(part_h) fill=(colour(n)) { title { (at) " " (n) ": " (v) } }
+                }
+                @if i == 0 || i + 1 == columns.len() { text x=(x) y=(h - 8.0) font-size="11" { (at) } }
+            }
+        }
+    }
+}
+
 /// Nodes shown per column before "+N more".
 pub const MAX_NODES: usize = 6;
 
-/// Three columns: roots → via → the entity, with edge labels on via.
-pub fn path_graph(
-    roots: &[String],
-    via: &[(String, String)],
-    entity: &str,
-    label: &str,
-    more: &dyn Fn(usize) -> String,
-) -> Markup {
-    let col = |items: &[String]| -> (Vec<String>, Option<String>) {
-        let shown: Vec<String> = items.iter().take(MAX_NODES).cloned().collect();
-        let extra = items.len().saturating_sub(MAX_NODES);
-        (shown, (extra > 0).then(|| more(extra)))
-    };
-    let via_ids: Vec<String> = via.iter().map(|(id, rel)| format!("{id} ({rel})")).collect();
-    let (r_shown, r_more) = col(roots);
-    let (v_shown, v_more) = col(&via_ids);
+/// A node of the path graph: an entity with its name (when the registry
+/// has it) and what it is on the path, in words.
+pub struct Node {
+    pub id: String,
+    pub name: String,
+    /// "listed directly", "branch of", "holds 60%", "pending", ...
+    pub role: String,
+}
+
+/// Three columns, each step labelled: the directly listed roots (rounded),
+/// the entities the listing came through (square, with their relation)
+/// and this entity (bold, with its review status); every node links to its
+/// page; the width follows the page. `more(n)` words the nodes not drawn.
+pub fn path_graph(roots: &[Node], via: &[Node], entity: &Node, label: &str, more: &dyn Fn(usize) -> String) -> Markup {
+    let r_shown = &roots[..roots.len().min(MAX_NODES)];
+    let v_shown = &via[..via.len().min(MAX_NODES)];
+    let r_more = (roots.len() > MAX_NODES).then(|| more(roots.len() - MAX_NODES));
+    let v_more = (via.len() > MAX_NODES).then(|| more(via.len() - MAX_NODES));
     let rows = r_shown.len().max(v_shown.len()).max(1) + 1;
-    let (w, node_w, node_h, gap) = (760.0, 220.0, 24.0, 34.0);
+    let (w, node_w, node_h, gap) = (780.0, 230.0, 40.0, 52.0);
     let h = rows as f64 * gap + 20.0;
-    let xs = [10.0, 270.0, 530.0];
+    let xs = [10.0, 275.0, 540.0];
     let y = |i: usize| 10.0 + i as f64 * gap;
     let mid = |i: usize| y(i) + node_h / 2.0;
     let entity_y = 10.0 + ((rows - 1) as f64 * gap) / 2.0;
+    let short = |s: &str| {
+        if s.chars().count() > 26 {
+            format!("{}…", s.chars().take(25).collect::<String>())
+        } else {
+            s.to_string()
+        }
+    };
+    let node = |n: &Node, x: f64, top: f64, rx: f64, fill: &str, stroke: &str, width: f64| {
+        html! {
+            a href=(format!("/entities/{}", n.id)) {
+                rect x=(x) y=(top) rx=(rx) width=(node_w) height=(node_h) fill=(fill) stroke=(stroke) stroke-width=(width) {}
+                text x=(x + 6.0) y=(top + 16.0) { (short(if n.name.is_empty() { &n.id } else { &n.name })) }
+                text x=(x + 6.0) y=(top + 32.0) font-size="11" { (short(&n.role)) }
+                title { (n.name) " " (n.id) " — " (n.role) }
+            }
+        }
+    };
     html! {
-        svg width=(w) height=(h) viewBox=(format!("0 0 {w} {h}")) role="img" aria-label=(label) {
+        svg class="graph" width="100%" viewBox=(format!("0 0 {w} {h}")) preserveAspectRatio="xMinYMin meet" role="img" aria-label=(label) {
             title { (label) }
             @for (i, _) in r_shown.iter().enumerate() {
                 @for (j, _) in v_shown.iter().enumerate() {
-                    line x1=(xs[0] + node_w) y1=(mid(i)) x2=(xs[1]) y2=(mid(j)) stroke="#999" stroke-dasharray="4 3" {}
+                    line x1=(xs[0] + node_w) y1=(mid(i)) x2=(xs[1]) y2=(mid(j)) stroke="#767676" stroke-dasharray="4 3" {}
                 }
             }
-            @for (j, _) in v_shown.iter().enumerate() {
-                line x1=(xs[1] + node_w) y1=(mid(j)) x2=(xs[2]) y2=(entity_y + node_h / 2.0) stroke="#0b4f9c" stroke-width="2" {}
-            }
-            @for (i, r) in r_shown.iter().enumerate() {
-                rect x=(xs[0]) y=(y(i)) width=(node_w) height=(node_h) fill="#eef2f7" stroke="#555" {}
-                text x=(xs[0] + 6.0) y=(y(i) + 16.0) { (r) }
-            }
-            @if let Some(m) = &r_more { text x=(xs[0] + 6.0) y=(y(r_shown.len()) + 16.0) { (m) } }
             @for (j, v) in v_shown.iter().enumerate() {
-                rect x=(xs[1]) y=(y(j)) width=(node_w) height=(node_h) fill="#eef2f7" stroke="#555" {}
-                text x=(xs[1] + 6.0) y=(y(j) + 16.0) { (v) }
+                line x1=(xs[1] + node_w) y1=(mid(j)) x2=(xs[2]) y2=(entity_y + node_h / 2.0) stroke="#0b4f9c" stroke-width="2" {}
+                text x=(xs[1] + node_w + 4.0) y=((mid(j) + entity_y + node_h / 2.0) / 2.0 - 4.0) font-size="11" { (short(&v.role)) }
             }
+            @for (i, r) in r_shown.iter().enumerate() { (node(r, xs[0], y(i), 12.0, "#eef2f7", "#555", 1.0)) }
+            @if let Some(m) = &r_more { text x=(xs[0] + 6.0) y=(y(r_shown.len()) + 16.0) { (m) } }
+            @for (j, v) in v_shown.iter().enumerate() { (node(v, xs[1], y(j), 0.0, "#eef2f7", "#555", 1.0)) }
             @if let Some(m) = &v_more { text x=(xs[1] + 6.0) y=(y(v_shown.len()) + 16.0) { (m) } }
-            rect x=(xs[2]) y=(entity_y) width=(node_w) height=(node_h) fill="#fff3d6" stroke="#b36b00" stroke-width="2" {}
-            text x=(xs[2] + 6.0) y=(entity_y + 16.0) { (entity) }
+            (node(entity, xs[2], entity_y, 0.0, "#fff3d6", "#b36b00", 3.0))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(id: &str, name: &str, role: &str) -> Node {
+        Node { id: id.into(), name: name.into(), role: role.into() }
+    }
+
+    #[test]
+    fn the_path_graph_names_links_and_labels_every_step_and_counts_what_it_leaves_out() {
+        let roots: Vec<Node> =
+            (0..8).map(|i| n(&format!("R{i}"), &format!("Root {i} Ltd."), "listed directly")).collect();
+        let via = [n("V1", "", "holds 60%")];
+        let me = n("E", "Harbor <Lights>", "this entity: pending (JS_CONTROL)");
+        let svg = path_graph(&roots, &via, &me, "path", &|k| format!("+{k} more")).into_string();
+        assert!(svg.contains("width=\"100%\"") && svg.contains("viewBox"), "the width follows the page");
+        assert!(svg.contains("<a href=\"/entities/R0\">") && svg.contains("<a href=\"/entities/E\">"));
+        assert!(svg.contains("Root 0 Ltd.") && !svg.contains("Root 6 Ltd."), "{MAX_NODES} roots drawn");
+        assert!(svg.contains("+2 more"));
+        assert!(svg.contains(">V1<"), "an entity without a name shows its id");
+        assert_eq!(svg.matches("holds 60%").count(), 3, "on the node, its title and the edge");
+        assert!(svg.contains("Harbor &lt;Lights&gt;") && svg.contains("this entity: pending (JS_CONTROL)"));
+        assert!(svg.contains("rx=\"12\""), "roots are rounded, others square: status by shape as well as text");
+    }
+}
+
+#[cfg(test)]
+mod chart_tests {
+    #[test]
+    fn stacked_bars_show_each_part_with_its_figure_and_a_legend() {
+        let cols = vec![
+            ("2026-11-25".to_string(), vec![("A".to_string(), 90), ("D".to_string(), 10)]),
+            ("2026-11-26".to_string(), vec![("A".to_string(), 80), ("D".to_string(), 20)]),
+        ];
+        let svg = super::stacked_bars(&cols, "grades").into_string();
+        assert!(svg.contains("<title>2026-11-26 D: 20</title>") && svg.contains(">A</text>"));
+        assert_eq!(svg.matches("<rect").count(), 2 + 4, "a legend key per grade and a part per grade and run");
     }
 }

@@ -912,3 +912,48 @@ fn officers_take_items_and_see_who_has_one_open() {
     assert_eq!(send_form(&olga, refs(&form(&olga_csrf, "release"))).status, StatusCode::SEE_OTHER);
     assert_eq!(f.state.store.assignment(LIST, &first).unwrap(), None);
 }
+
+/// A joint member's page draws its path with names, links and labels, and
+/// gives the same path as a table.
+#[test]
+fn a_joint_members_page_draws_its_path_with_names_and_as_a_table() {
+    let f = fixture(1800);
+    let as_of: AsOf = "2026-11-27".parse().unwrap();
+    let rows = crate::base::marts::listings::read_listings(&f.state.warehouse.list_mart(
+        crate::base::warehouse::Mart::Listings,
+        LIST,
+        as_of,
+    ))
+    .unwrap();
+    let joint = rows.iter().find(|r| r.depth > 0 && !r.via.is_empty()).expect("the fixture has a joint member");
+    let root = &joint.roots[0];
+    let facts = crate::base::marts::registry::facts(&f.state.warehouse, as_of, &[root.clone()].into()).unwrap();
+    let (olga, _) = login(&f, "olga");
+    let page = get(&f, &format!("/entities/{}", joint.entity_id), Some(&olga)).body;
+    let svg = page.split("<svg class=\"graph\"").nth(1).expect("a path graph").split("</svg>").next().unwrap();
+    let root_name = maud::html! { (facts[root].name) }.into_string();
+    assert!(svg.contains(&root_name), "the root by name: {svg}");
+    assert!(svg.contains(&format!("<a href=\"/entities/{root}\">")) && svg.contains("listed directly"));
+    assert!(svg.contains(&format!("this entity: {}", joint.review_status.as_str())));
+    assert!(page.contains("The path as a table") && page.contains("<caption>Path from the directly listed entities"));
+}
+
+/// The dashboard's grade counts link to a search by grade, which finds
+/// exactly the entities of that grade.
+#[test]
+fn grade_counts_link_to_a_search_by_grade() {
+    let f = fixture(1800);
+    let (olga, _) = login(&f, "olga");
+    let dashboard = get(&f, "/", Some(&olga)).body;
+    assert!(dashboard.contains("href=\"/search?grade=D\""), "{dashboard}");
+    let as_of: AsOf = "2026-11-27".parse().unwrap();
+    let d = crate::base::marts::scores::with_grade(&f.state.warehouse, as_of, "D").unwrap();
+    assert!(!d.is_empty() && d.len() < 600);
+    let page = get(&f, "/search?grade=D", Some(&olga)).body;
+    let expected = if d.len() > 50 { format!("first 50 of {}", d.len()) } else { format!("{} ", d.len()) };
+    assert!(page.contains(&expected), "{expected}: {page}");
+    let one = d.iter().min().unwrap();
+    assert!(page.contains(&format!("/entities/{one}")), "the first D by id is shown");
+    // An unknown grade is no filter at all: the form is shown, nothing searched.
+    assert!(!get(&f, "/search?grade=Z", Some(&olga)).body.contains("/entities/"));
+}

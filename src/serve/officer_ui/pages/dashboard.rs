@@ -70,6 +70,15 @@ pub(crate) async fn dashboard(State(state): State<Arc<UiState>>, Extension(o): E
     }
     // Published members of each list over the past successful runs, oldest first.
     let history = state.store.runs(30)?;
+    let grades_over_runs: Vec<(String, Vec<(String, u64)>)> = history
+        .iter()
+        .rev()
+        .filter(|r| r.outcome == "succeeded")
+        .filter_map(|r| {
+            let summary = RunSummary::from_json(r.summary.as_deref()?).ok()?;
+            Some((r.as_of.clone(), summary.scores.by_grade.iter().map(|(g, n)| (g.clone(), *n)).collect()))
+        })
+        .collect();
     let mut sizes: Vec<(String, Vec<(String, f64)>)> =
         state.policy.lists.iter().map(|l| (l.id.clone(), Vec::new())).collect();
     for r in history.iter().rev().filter(|r| r.outcome == "succeeded") {
@@ -120,7 +129,11 @@ pub(crate) async fn dashboard(State(state): State<Arc<UiState>>, Extension(o): E
         h2 { (m.t("entities_by_grade")) }
         table {
             thead { tr { th scope="col" { (m.t("grade")) } th scope="col" { (m.t("entities")) } } }
-            tbody { @for (g, n) in by_grade { tr { td { (g) } td { (n) } } } }
+            tbody { @for (g, n) in by_grade { tr { td { (g) } td { a href=(format!("/search?{}", serde_urlencoded::to_string([("grade", g)]).unwrap_or_default())) { (n) } } } } }
+        }
+        @if grades_over_runs.len() > 1 {
+            h3 { (m.t("grades_over_runs")) }
+            (crate::serve::officer_ui::svg::stacked_bars(&grades_over_runs, &m.t("grades_over_runs")))
         }
         h2 { (m.t("list_sizes")) }
         table {

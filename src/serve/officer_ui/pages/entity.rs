@@ -154,6 +154,23 @@ pub(crate) fn entity_body(
     error: Option<String>,
 ) -> Markup {
     let m = &state.messages;
+    // Names on the paths to this entity, from the registry mart of the run.
+    let on_paths: BTreeSet<String> = e
+        .memberships
+        .iter()
+        .filter(|l| l.depth > 0)
+        .flat_map(|l| {
+            l.roots.iter().take(svg::MAX_NODES).cloned().chain(l.via.iter().take(svg::MAX_NODES).map(|v| v.id.clone()))
+        })
+        .chain([e.entity_id.clone()])
+        .collect();
+    let names: std::collections::HashMap<String, String> = if on_paths.len() > 1 {
+        crate::base::marts::registry::facts(&state.warehouse, e.as_of, &on_paths)
+            .map(|f| f.into_iter().map(|(id, f)| (id, f.name)).collect())
+            .unwrap_or_default()
+    } else {
+        Default::default()
+    };
     html! {
         @if let Some(err) = &error {
             div class="error-summary" role="alert" tabindex="-1" { h2 { (m.t("error_summary")) } ul { li { a href="#decide" { (err) } } } }
@@ -264,9 +281,33 @@ pub(crate) fn entity_body(
                 } } }
             }
             @for l in e.memberships.iter().filter(|l| l.depth > 0) {
+                @let name = |id: &str| names.get(id).cloned().unwrap_or_default();
+                @let roots: Vec<svg::Node> = l.roots.iter().map(|r| svg::Node { id: r.clone(), name: name(r), role: m.t("graph_root").to_string() }).collect();
+                @let via: Vec<svg::Node> = l.via.iter().map(|v| svg::Node {
+                    id: v.id.clone(),
+                    name: name(&v.id),
+                    role: match v.share_pct { Some(p) => m.f("graph_via_share", &[("relation", &v.relation), ("share", &p)]), None => m.f("graph_via", &[("relation", &v.relation)]) },
+                }).collect();
+                @let me = svg::Node { id: e.entity_id.clone(), name: name(&e.entity_id), role: m.f("graph_this", &[("status", &l.review_status.as_str()), ("rules", &l.rules.join(", "))]) };
+                @let label = m.f("path_graph_label", &[("entity", &e.entity_id), ("list", &l.list_id)]);
                 h3 { (m.t("path_graph")) " (" (l.list_id) ")" }
-                @let via: Vec<(String, String)> = l.via.iter().map(|v| (v.id.clone(), match v.share_pct { Some(p) => format!("{} {p}%", v.relation), None => v.relation.clone() })).collect();
-                (svg::path_graph(&l.roots, &via, &e.entity_id, &m.f("path_graph_label", &[("entity", &e.entity_id), ("list", &l.list_id)]), &|n| m.f("more_nodes", &[("count", &n)])))
+                (svg::path_graph(&roots, &via, &me, &label, &|n| m.f("more_nodes", &[("count", &n)])))
+                details {
+                    summary { (m.t("graph_table")) }
+                    table {
+                        caption { (label) }
+                        thead { tr { th scope="col" { (m.t("graph_step")) } th scope="col" { (m.t("entity_id")) } th scope="col" { (m.t("name")) } th scope="col" { (m.t("graph_role")) } } }
+                        tbody {
+                            @for (step, nodes) in [(m.t("graph_step_root"), &roots), (m.t("graph_step_via"), &via)] {
+                                @for n in nodes.iter().take(svg::MAX_NODES) {
+                                    tr { td { (step) } td { a href=(format!("/entities/{}", n.id)) { (n.id) } } td { (n.name) } td { (n.role) } }
+                                }
+                                @if nodes.len() > svg::MAX_NODES { tr { td { (step) } td colspan="3" { (m.f("more_nodes", &[("count", &(nodes.len() - svg::MAX_NODES))])) } } }
+                            }
+                            tr { td { (m.t("graph_step_this")) } td { (me.id) } td { (me.name) } td { (me.role) } }
+                        }
+                    }
+                }
             }
         }
         h2 { (m.t("restrictions")) }

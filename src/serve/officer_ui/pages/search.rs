@@ -23,6 +23,8 @@ const SHOWN: usize = 50;
 pub(crate) struct SearchQuery {
     q: Option<String>,
     region: Option<String>,
+    /// Only entities with this grade in the newest scores.
+    grade: Option<String>,
 }
 
 pub(crate) async fn search(
@@ -33,11 +35,18 @@ pub(crate) async fn search(
     let m = &state.messages;
     let query = q.q.clone().unwrap_or_default();
     let region = q.region.clone().unwrap_or_default();
+    let grade = q.grade.clone().filter(|g| state.policy.grades.iter().any(|x| &x.grade == g));
     let newest = state.warehouse.mart_dates(Mart::Registry).pop();
+    let asked = !(query.trim().is_empty() && region.trim().is_empty() && grade.is_none());
     let results = match newest {
-        Some(d) if !(query.trim().is_empty() && region.trim().is_empty()) => {
-            let (found, total) = registry::search(&state.warehouse, d, query.trim(), region.trim(), SHOWN)
-                .map_err(mart_error("the registry mart"))?;
+        Some(d) if asked => {
+            let only = match &grade {
+                Some(g) => Some(scores::with_grade(&state.warehouse, d, g).map_err(mart_error("the scores mart"))?),
+                None => None,
+            };
+            let (found, total) =
+                registry::search(&state.warehouse, d, query.trim(), region.trim(), only.as_ref(), SHOWN)
+                    .map_err(mart_error("the registry mart"))?;
             let ids: BTreeSet<String> = found.iter().map(|f| f.entity_id.clone()).collect();
             let grades: HashMap<String, String> =
                 match state.warehouse.mart(Mart::Scores, d).join("part-0.parquet").exists() {
@@ -61,7 +70,7 @@ pub(crate) async fn search(
             Some((found, total, grades, lists))
         }
         Some(_) => None,
-        None if query.trim().is_empty() && region.trim().is_empty() => None,
+        None if !asked => None,
         None => Some((vec![], 0, HashMap::new(), HashMap::new())),
     };
     let body = html! {
@@ -71,6 +80,11 @@ pub(crate) async fn search(
             input type="search" id="q" name="q" value=(query);
             label for="region" { (m.t("region")) }
             input type="text" id="region" name="region" value=(region) inputmode="numeric";
+            label for="grade" { (m.t("grade")) }
+            select id="grade" name="grade" {
+                option value="" { (m.t("any")) }
+                @for g in &state.policy.grades { option value=(g.grade) selected[grade.as_deref() == Some(g.grade.as_str())] { (g.grade) } }
+            }
             div { button class="primary" type="submit" { (m.t("search_button")) } }
         }
         @if let Some((rs, total, grades, lists)) = &results {
