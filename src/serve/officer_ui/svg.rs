@@ -32,6 +32,20 @@ pub fn score_chart(points: &[(String, f64)], max: f64, label: &str) -> Markup {
 /// Colours of the stacked bars, by position of the part (colour-blind safe).
 const PARTS: [&str; 6] = ["#1b7837", "#5aae61", "#f1a340", "#b2182b", "#542788", "#767676"];
 
+/// The parts of one bar from `base` upwards over `height`: (name, figure, top, height).
+fn stack(parts: &[(String, u64)], base: f64, height: f64) -> Vec<(&str, u64, f64, f64)> {
+    let total = parts.iter().map(|p| p.1).sum::<u64>().max(1) as f64;
+    let mut y = base;
+    parts
+        .iter()
+        .map(|(n, v)| {
+            let part_h = *v as f64 / total * height;
+            y -= part_h;
+            (n.as_str(), *v, y, part_h)
+        })
+        .collect()
+}
+
 /// One stacked bar per column (label, parts), oldest first: the share of
 /// each part, with a legend and each figure in a tooltip.
 pub fn stacked_bars(columns: &[(String, Vec<(String, u64)>)], label: &str) -> Markup {
@@ -49,12 +63,8 @@ pub fn stacked_bars(columns: &[(String, Vec<(String, u64)>)], label: &str) -> Ma
                 text x=(24.0 + k as f64 * 60.0) y="13" font-size="11" { (n) }
             }
             @for (i, (at, parts)) in columns.iter().enumerate() {
-                @let total = parts.iter().map(|p| p.1).sum::<u64>().max(1) as f64;
                 @let x = 10.0 + i as f64 * bar;
-                @let mut y = h - bottom;
-                @for (n, v) in parts {
-                    @let part_h = *v as f64 / total * (h - top - bottom);
-                    @let _ = { y -= part_h; };
+                @for (n, v, y, part_h) in stack(parts, h - bottom, h - top - bottom) {
                     rect x=(x) y=(y) width=(bar - 4.0) height=(part_h) fill=(colour(n)) { title { (at) " " (n) ": " (v) } }
                 }
                 @if i == 0 || i + 1 == columns.len() { text x=(x) y=(h - 8.0) font-size="11" { (at) } }

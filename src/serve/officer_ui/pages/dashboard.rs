@@ -133,7 +133,7 @@ pub(crate) async fn dashboard(State(state): State<Arc<UiState>>, Extension(o): E
         }
         @if grades_over_runs.len() > 1 {
             h3 { (m.t("grades_over_runs")) }
-            (crate::serve::officer_ui::svg::stacked_bars(&grades_over_runs, &m.t("grades_over_runs")))
+            (crate::serve::officer_ui::svg::stacked_bars(&grades_over_runs, m.t("grades_over_runs")))
         }
         h2 { (m.t("list_sizes")) }
         table {
