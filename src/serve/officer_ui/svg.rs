@@ -119,7 +119,7 @@ pub fn path_graph(roots: &[Node], via: &[Node], entity: &Node, label: &str, more
         }
     };
     html! {
-        svg class="graph" width="100%" viewBox=(format!("0 0 {w} {h}")) preserveAspectRatio="xMinYMin meet" role="img" aria-label=(label) {
+        svg class="graph" width="100%" viewBox=(format!("0 0 {w} {h}")) preserveAspectRatio="xMinYMin meet" role="group" aria-label=(label) {
             title { (label) }
             @for (i, _) in r_shown.iter().enumerate() {
                 @for (j, _) in v_shown.iter().enumerate() {
@@ -161,6 +161,7 @@ mod tests {
         assert!(svg.contains(">V1<"), "an entity without a name shows its id");
         assert_eq!(svg.matches("holds 60%").count(), 3, "on the node, its title and the edge");
         assert!(svg.contains("Harbor &lt;Lights&gt;") && svg.contains("this entity: pending (JS_CONTROL)"));
+        assert!(svg.contains("role=\"group\"") && !svg.contains("role=\"img\""), "an image may not hold links");
         assert!(svg.contains("rx=\"12\""), "roots are rounded, others square: status by shape as well as text");
     }
 }
