@@ -149,10 +149,8 @@ fn in_review_since(
     let mut since: std::collections::HashMap<String, AsOf> = ids.iter().map(|i| (i.clone(), at)).collect();
     let mut still: BTreeSet<String> = ids.clone();
     for d in wh.list_mart_dates(Mart::Listings, list).iter().rev().filter(|d| **d < at) {
-        let earlier = listings::read_listings(&wh.list_mart(Mart::Listings, list, *d))
+        let then = listings::read_in_review(&wh.list_mart(Mart::Listings, list, *d))
             .map_err(mart_error("the listings mart"))?;
-        let then: BTreeSet<String> =
-            earlier.into_iter().filter(|r| r.review_status.in_review()).map(|r| r.entity_id).collect();
         still.retain(|id| then.contains(id));
         for id in &still {
             since.insert(id.clone(), *d);
@@ -162,4 +160,91 @@ fn in_review_since(
         }
     }
     Ok(since)
+}
+
+/// Members in review at each of the `runs` newest listing partitions of a
+/// list (oldest first), counted by how long they had been in review then:
+/// `[under 3 days, 3 to 9 days, 10 days or more]`. A stretch in review
+/// starts at the first partition of an unbroken run of partitions that
+/// show the member in review; stretches are followed over at most
+/// [`AGE_LOOKBACK`] partitions, so older ones count from there.
+pub fn review_age_over_runs(wh: &Warehouse, list: &str, runs: usize) -> Result<Vec<(AsOf, [u64; 3])>, MemberError> {
+    let dates = wh.list_mart_dates(Mart::Listings, list);
+    let first = dates.len().saturating_sub(runs.max(AGE_LOOKBACK));
+    let mut since: std::collections::HashMap<String, AsOf> = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for d in &dates[first..] {
+        let now = listings::read_in_review(&wh.list_mart(Mart::Listings, list, *d))
+            .map_err(mart_error("the listings mart"))?;
+        since.retain(|id, _| now.contains(id));
+        let mut buckets = [0u64; 3];
+        for id in now {
+            let start = *since.entry(id).or_insert(*d);
+            let days = (d.date() - start.date()).num_days();
+            buckets[if days < 3 {
+                0
+            } else if days < 10 {
+                1
+            } else {
+                2
+            }] += 1;
+        }
+        out.push((*d, buckets));
+    }
+    let keep = out.len().saturating_sub(runs);
+    Ok(out.split_off(keep))
+}
+
+/// Listing partitions read back to find when a stretch in review began.
+pub const AGE_LOOKBACK: usize = 30;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::base::marts::listings::{write_listings, Basis, Stamp};
+
+    fn row(id: &str, status: ReviewStatus) -> ListingRow {
+        ListingRow {
+            entity_id: id.into(),
+            list_id: "l".into(),
+            basis: Basis::Direct,
+            depth: 0,
+            rules: vec![],
+            via: vec![],
+            roots: vec![id.into()],
+            review_status: status,
+            notice_deadline: None,
+        }
+    }
+
+    #[test]
+    fn review_age_counts_each_unbroken_stretch_in_review_from_its_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let wh = Warehouse::new(dir.path());
+        use ReviewStatus::*;
+        // A is in review throughout; B leaves review on the 5th and comes back on the 14th.
+        let nights = [
+            ("2026-11-01", vec![row("A", Pending), row("B", Noticed)]),
+            ("2026-11-05", vec![row("A", Objected), row("B", Published)]),
+            ("2026-11-11", vec![row("A", AwaitingApproval), row("B", Published), row("C", Pending)]),
+            ("2026-11-14", vec![row("A", Pending), row("B", Pending), row("C", Held)]),
+        ];
+        for (d, rows) in &nights {
+            let as_of: AsOf = d.parse().unwrap();
+            let stamp = Stamp { policy_id: "p", policy_version: "1", as_of };
+            let target = wh.list_mart(Mart::Listings, "l", as_of);
+            std::fs::create_dir_all(&target).unwrap();
+            write_listings(&target, rows, &stamp).unwrap();
+        }
+        let ages = review_age_over_runs(&wh, "l", 3).unwrap();
+        let shown: Vec<(String, [u64; 3])> = ages.iter().map(|(d, b)| (d.to_string(), *b)).collect();
+        assert_eq!(
+            shown,
+            vec![
+                ("2026-11-05".to_string(), [0, 1, 0]), // A 4 days
+                ("2026-11-11".to_string(), [1, 0, 1]), // C new, A 10 days
+                ("2026-11-14".to_string(), [1, 0, 1]), // B back (new stretch), A 13 days; C held, not in review
+            ]
+        );
+    }
 }

@@ -463,6 +463,11 @@ fn an_officer_takes_a_listing_through_due_process_and_seniors_approve() {
         assert!(b.body().await.contains("Not on any list."));
         b.goto("/").await;
         b.check("dashboard-after").await;
+        let dashboard = b.body().await;
+        assert!(
+            dashboard.contains("in review over the past runs, by days waited") && dashboard.contains("under 3 days"),
+            "three runs: the time in review is charted: {dashboard}"
+        );
         // Back to Chinese: the entity page with its labels, industry and times in zh-CN.
         b.follow("header a[lang=zh-CN]").await;
         b.goto(&format!("/entities/{harbor}")).await;

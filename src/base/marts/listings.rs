@@ -210,6 +210,32 @@ pub fn write_listings(dir: &Path, rows: &[ListingRow], stamp: &Stamp) -> Result<
     write_parquet(&dir.join("part-0.parquet"), listings_schema(), &[listings_batch(rows, stamp)])
 }
 
+/// The entities of a `listings` partition that are in review
+/// (`ReviewStatus::in_review`), reading only the id and status columns: what
+/// the queue and the dashboard need of earlier partitions.
+pub fn read_in_review(dir: &Path) -> Result<std::collections::HashSet<String>, ParquetError> {
+    let file = std::fs::File::open(dir.join("part-0.parquet"))?;
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)?;
+    if builder.schema().fields() != listings_schema().fields() {
+        return Err(ParquetError::General(format!("{}: not a listings mart", dir.display())));
+    }
+    let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), [0, 7]);
+    let mut out = std::collections::HashSet::new();
+    for b in builder.with_projection(mask).build()? {
+        let b = b?;
+        let (ids, status) = (b.column(0).as_string::<i32>(), b.column(1).as_string::<i32>());
+        for r in 0..b.num_rows() {
+            let st = ReviewStatus::parse(status.value(r)).ok_or_else(|| {
+                ParquetError::General(format!("{}: review status '{}'", dir.display(), status.value(r)))
+            })?;
+            if st.in_review() {
+                out.insert(ids.value(r).to_string());
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Reads a `listings` partition folder.
 pub fn read_listings(dir: &Path) -> Result<Vec<ListingRow>, ParquetError> {
     let mut out = Vec::new();

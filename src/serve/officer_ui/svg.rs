@@ -46,21 +46,28 @@ fn stack(parts: &[(String, u64)], base: f64, height: f64) -> Vec<(&str, u64, f64
         .collect()
 }
 
+/// A column of [`stacked_bars`]: its label and its parts with their counts.
+pub type BarColumn = (String, Vec<(String, u64)>);
+
 /// One stacked bar per column (label, parts), oldest first: the share of
-/// each part, with a legend and each figure in a tooltip.
-pub fn stacked_bars(columns: &[(String, Vec<(String, u64)>)], label: &str) -> Markup {
-    let mut names: Vec<&str> = columns.iter().flat_map(|(_, p)| p.iter().map(|(n, _)| n.as_str())).collect();
-    names.sort_unstable();
-    names.dedup();
+/// each part, with a legend (parts in the order they first appear) and
+/// each figure in a tooltip.
+pub fn stacked_bars(columns: &[BarColumn], label: &str) -> Markup {
+    let mut names: Vec<&str> = Vec::new();
+    for n in columns.iter().flat_map(|(_, p)| p.iter().map(|(n, _)| n.as_str())) {
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
     let (w, h, top, bottom) = (520.0, 190.0, 24.0, 24.0);
     let bar = ((w - 20.0) / columns.len().max(1) as f64).min(40.0);
     let colour = |n: &str| PARTS[names.iter().position(|x| *x == n).unwrap_or(0).min(PARTS.len() - 1)];
     html! {
         svg width="100%" viewBox=(format!("0 0 {w} {h}")) class="chart" role="img" aria-label=(label) {
             title { (label) }
-            @for (k, n) in names.iter().enumerate() {
-                rect x=(10.0 + k as f64 * 60.0) y="4" width="10" height="10" fill=(colour(n)) {}
-                text x=(24.0 + k as f64 * 60.0) y="13" font-size="11" { (n) }
+            @for (n, x) in names.iter().zip(legend_positions(&names)) {
+                rect x=(x) y="4" width="10" height="10" fill=(colour(n)) {}
+                text x=(x + 14.0) y="13" font-size="11" { (n) }
             }
             @for (i, (at, parts)) in columns.iter().enumerate() {
                 @let x = 10.0 + i as f64 * bar;
@@ -71,6 +78,21 @@ pub fn stacked_bars(columns: &[(String, Vec<(String, u64)>)], label: &str) -> Ma
             }
         }
     }
+}
+
+/// Where each legend entry starts: after the one before it, by its
+/// label's width at font size 11 (a wide character counts twice).
+fn legend_positions(names: &[&str]) -> Vec<f64> {
+    let mut x = 10.0;
+    names
+        .iter()
+        .map(|n| {
+            let at = x;
+            let units: usize = n.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum();
+            x += 14.0 + units as f64 * 6.5 + 12.0;
+            at
+        })
+        .collect()
 }
 
 /// Nodes shown per column before "+N more".
@@ -177,5 +199,13 @@ mod chart_tests {
         let svg = super::stacked_bars(&cols, "grades").into_string();
         assert!(svg.contains("<title>2026-11-26 D: 20</title>") && svg.contains(">A</text>"));
         assert_eq!(svg.matches("<rect").count(), 2 + 4, "a legend key per grade and a part per grade and run");
+    }
+
+    #[test]
+    fn legend_entries_follow_each_other_by_label_width() {
+        let x = super::legend_positions(&["不足 3 天", "3–9 days", "10 days or more"]);
+        assert_eq!(x[0], 10.0);
+        assert!(x[1] - x[0] > 14.0 + 6.0 * 6.5, "the wide label takes its room: {x:?}");
+        assert!(x[2] - x[1] > 14.0 + 8.0 * 6.5, "{x:?}");
     }
 }

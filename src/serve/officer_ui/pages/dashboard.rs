@@ -89,6 +89,17 @@ pub(crate) async fn dashboard(State(state): State<Arc<UiState>>, Extension(o): E
             }
         }
     }
+    // Members in review by how long they had waited, over the past runs.
+    let buckets = [m.t("age_under_3"), m.t("age_3_to_9"), m.t("age_10_plus")];
+    let mut review_age: Vec<(String, Vec<crate::serve::officer_ui::svg::BarColumn>)> = Vec::new();
+    for l in &state.policy.lists {
+        let runs = queue::review_age_over_runs(&state.warehouse, &l.id, 10)?;
+        let columns = runs
+            .into_iter()
+            .map(|(at, counts)| (at.to_string(), buckets.iter().zip(counts).map(|(b, n)| (b.to_string(), n)).collect()))
+            .collect();
+        review_age.push((l.id.clone(), columns));
+    }
     let dry_run = crate::run::dry_run::latest(&state.warehouse);
     let body = html! {
         h1 { (m.t("dashboard_title")) }
@@ -157,6 +168,12 @@ pub(crate) async fn dashboard(State(state): State<Arc<UiState>>, Extension(o): E
         table {
             thead { tr { th scope="col" { (m.t("list")) } th scope="col" { (m.t("pending")) } th scope="col" { (m.t("oldest_pending_days")) } } }
             tbody { @for (l, n, age) in &pending { tr { td { a href=(format!("/review/{l}")) { (l) } } td { (n) } td { (age) } } } }
+        }
+        @for (list, columns) in &review_age {
+            @if columns.len() > 1 {
+                h3 { (m.f("review_age_over_runs", &[("list", list)])) }
+                (crate::serve::officer_ui::svg::stacked_bars(columns, &m.f("review_age_over_runs", &[("list", list)])))
+            }
         }
         h2 { (m.t("rejected_input_rows")) }
         table {
