@@ -135,3 +135,22 @@ pub(crate) fn with_detail(mut r: Response, detail: String) -> Response {
     r.extensions_mut().insert(AuditDetail(detail));
     r
 }
+
+/// An entity's name as registered, marked `lang="zh"` when it is written in
+/// Chinese characters, so that an English page still reads it right.
+pub(crate) fn entity_name(name: &str) -> Markup {
+    let lang = name.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)).then_some("zh");
+    html! { span lang=[lang] { (name) } }
+}
+
+#[cfg(test)]
+mod name_tests {
+    #[test]
+    fn a_chinese_name_is_marked_as_chinese_and_others_are_left_to_the_page() {
+        assert_eq!(
+            super::entity_name("乌鲁木齐恒信商贸有限公司").into_string(),
+            "<span lang=\"zh\">乌鲁木齐恒信商贸有限公司</span>"
+        );
+        assert_eq!(super::entity_name("Harbor <Lights>").into_string(), "<span>Harbor &lt;Lights&gt;</span>");
+    }
+}

@@ -18,7 +18,7 @@ use crate::base::warehouse::Mart;
 use crate::config::policy::ListSpec;
 use crate::officer::explain::{self, ExplainError, Explanation};
 use crate::officer::queue::{self, QueueState};
-use crate::serve::officer_ui::layout::{html_response, page, with_detail, PageError, PageResult};
+use crate::serve::officer_ui::layout::{entity_name, html_response, page, with_detail, PageError, PageResult};
 use crate::serve::officer_ui::pages::dashboard::latest_scores;
 use crate::serve::officer_ui::pages::decide;
 use crate::serve::officer_ui::{svg, Messages, Officer, UiState};
@@ -179,7 +179,7 @@ pub(crate) fn entity_body(
         @let name = e.registry.as_ref().map(|f| f.name.clone());
         h1 {
             @match &name {
-                Some(n) => { span lang=[name_lang(n)] { (n) } br; small class="muted" { (e.entity_id) } }
+                Some(n) => { (entity_name(n)) br; small class="muted" { (e.entity_id) } }
                 None => { (m.f("entity_title", &[("entity", &e.entity_id)])) }
             }
         }
@@ -191,7 +191,7 @@ pub(crate) fn entity_body(
         h2 { (m.t("registry_facts")) }
         @if let Some(f) = &e.registry {
             table {
-                tr { th scope="row" { (m.t("name")) } td { (f.name) } }
+                tr { th scope="row" { (m.t("name")) } td { (entity_name(&f.name)) } }
                 tr { th scope="row" { (m.t("entity_type")) } td { (f.entity_type) } }
                 tr { th scope="row" { (m.t("region")) } td { (f.region) } }
                 tr { th scope="row" { (m.t("status")) } td { (f.status) } }
@@ -300,11 +300,11 @@ pub(crate) fn entity_body(
                         tbody {
                             @for (step, nodes) in [(m.t("graph_step_root"), &roots), (m.t("graph_step_via"), &via)] {
                                 @for n in nodes.iter().take(svg::MAX_NODES) {
-                                    tr { td { (step) } td { a href=(format!("/entities/{}", n.id)) { (n.id) } } td { (n.name) } td { (n.role) } }
+                                    tr { td { (step) } td { a href=(format!("/entities/{}", n.id)) { (n.id) } } td { (entity_name(&n.name)) } td { (n.role) } }
                                 }
                                 @if nodes.len() > svg::MAX_NODES { tr { td { (step) } td colspan="3" { (m.f("more_nodes", &[("count", &(nodes.len() - svg::MAX_NODES))])) } } }
                             }
-                            tr { td { (m.t("graph_step_this")) } td { (me.id) } td { (me.name) } td { (me.role) } }
+                            tr { td { (m.t("graph_step_this")) } td { (me.id) } td { (entity_name(&me.name)) } td { (me.role) } }
                         }
                     }
                 }
@@ -337,12 +337,6 @@ pub(crate) fn entity_body(
             }
         }
     }
-}
-
-/// `zh` for a name written in Chinese characters, so that it is read and
-/// drawn as Chinese in pages of any language.
-pub(crate) fn name_lang(name: &str) -> Option<&'static str> {
-    name.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)).then_some("zh")
 }
 
 /// The entity's standing on each list, in plain words, for the top of its page.

@@ -19,7 +19,7 @@ use crate::officer::accounts::Role;
 use crate::officer::decide::{self, DecideError, Refusal, Request};
 use crate::officer::queue::{self, QueueEntry, QueueState};
 use crate::serve::officer_ui::auth::{cookie, set_cookie, SHORTCUTS_COOKIE};
-use crate::serve::officer_ui::layout::{forbidden, html_response, page, with_detail, PageResult};
+use crate::serve::officer_ui::layout::{entity_name, forbidden, html_response, page, with_detail, PageResult};
 use crate::serve::officer_ui::pages::decide::{action_key, desk, today};
 use crate::serve::officer_ui::{Messages, Officer, UiState};
 
@@ -304,7 +304,7 @@ pub(crate) async fn review_queue(
                                         }
                                     }
                                     td { a href=(format!("/entities/{id}?list={list}")) { (id) } }
-                                    td { (e.registry.as_ref().map(|f| f.name.as_str()).unwrap_or("")) }
+                                    td { (entity_name(e.registry.as_ref().map(|f| f.name.as_str()).unwrap_or(""))) }
                                     td {
                                         (state_words(m, &e.state))
                                         @if e.exempt { " " span class="badge" { (m.t("badge_exempt")) } }
@@ -496,7 +496,7 @@ pub(crate) async fn bulk_preview(
                                 input type="hidden" name="entity" value=(id);
                                 input type="hidden" name=(format!("seen:{id}")) value=(b.seen.get(id).cloned().unwrap_or_default());
                             }
-                            td { (e.and_then(|e| e.registry.as_ref()).map(|f| f.name.as_str()).unwrap_or("")) }
+                            td { (entity_name(e.and_then(|e| e.registry.as_ref()).map(|f| f.name.as_str()).unwrap_or(""))) }
                             td { (e.and_then(|e| e.score.as_ref()).map(|s| s.grade.as_str()).unwrap_or("")) }
                             td { (e.map(|e| state_words(m, &e.state)).unwrap_or_else(|| m.t("not_a_member").to_string())) }
                             td { (b.reason) }

@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, HashMap};
 use crate::base::marts::mart_error;
 use crate::base::marts::{listings, registry, scores};
 use crate::base::warehouse::Mart;
-use crate::serve::officer_ui::layout::{html_response, page, PageResult};
+use crate::serve::officer_ui::layout::{entity_name, html_response, page, PageResult};
 use crate::serve::officer_ui::{Officer, UiState};
 
 /// Results shown at most; the page says how many matched in all.
@@ -100,7 +100,7 @@ pub(crate) async fn search(
                         th scope="col" { (m.t("memberships")) }
                     } }
                     tbody { @for f in rs { tr {
-                        td { a href=(format!("/entities/{}", f.entity_id)) { (f.entity_id) } } td { (f.name) } td { (f.region) }
+                        td { a href=(format!("/entities/{}", f.entity_id)) { (f.entity_id) } } td { (entity_name(&f.name)) } td { (f.region) }
                         td { (f.entity_type) } td { (f.status) }
                         td { (grades.get(&f.entity_id).map(String::as_str).unwrap_or("")) }
                         td { (lists.get(&f.entity_id).map(|l| l.join(", ")).unwrap_or_default()) }
