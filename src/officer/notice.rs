@@ -304,12 +304,18 @@ pub fn read_attachment(path: &Path) -> Result<(Vec<u8>, String), NoticeError> {
     }
     let mut bytes = Vec::new();
     f.take(MAX_ATTACHMENT_BYTES + 1).read_to_end(&mut bytes).map_err(|e| problem(e.to_string()))?;
-    let ext = path
+    Ok((bytes, attachment_extension(&shown)))
+}
+
+/// The extension an attachment is stored with, from the name it came
+/// with: its own when short and alphanumeric (lower-cased), else `bin`.
+/// The stored name is always credence's own; only this part is kept.
+pub fn attachment_extension(name: &str) -> String {
+    Path::new(name)
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .filter(|e| !e.is_empty() && e.len() <= 8 && e.bytes().all(|c| c.is_ascii_alphanumeric()))
-        .unwrap_or_else(|| "bin".into());
-    Ok((bytes, ext))
+        .unwrap_or_else(|| "bin".into())
 }
 
 #[cfg(test)]

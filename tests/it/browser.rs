@@ -357,8 +357,15 @@ fn an_officer_takes_a_listing_through_due_process_and_seniors_approve() {
         .await
         .unwrap();
         b.fill(&format!("#reason-object-{LIST}-{harbor}"), "the party says the goods were parallel imports").await;
+        // The party's document goes with it, as a file from this machine.
+        let statement = dir.path().join("statement.pdf");
+        std::fs::write(&statement, b"%PDF-1.4 the party's statement").unwrap();
+        let input = b.c.find(Locator::Id(&format!("attachment-{LIST}-{harbor}"))).await.unwrap();
+        input.send_keys(statement.to_str().unwrap()).await.unwrap();
         b.follow(&format!("form:has(#reason-object-{LIST}-{harbor}) button[value=stay]")).await;
-        assert!(b.body().await.contains("the party says the goods were parallel imports"), "{}", b.body().await);
+        let page = b.body().await;
+        assert!(page.contains("the party says the goods were parallel imports"), "{page}");
+        assert!(page.contains("Download the attachment"), "the document is recorded with the statement: {page}");
         b.check("entity-objected").await;
         b.fill(&format!("#reason-confirm-{LIST}-{harbor}"), "statement reviewed: the invoices are forged").await;
         b.follow(&format!("form:has(#reason-confirm-{LIST}-{harbor}) button[value=stay]")).await;

@@ -171,6 +171,12 @@ pub fn router(state: Arc<UiState>) -> Router {
         .route("/review/{list}/take", post(pages::assign::take_next))
         .route("/assignments", post(pages::assign::assignment))
         .route("/decisions", post(pages::decide::decision))
+        .route(
+            "/objections",
+            post(pages::decide::objection).layer(axum::extract::DefaultBodyLimit::max(
+                crate::officer::notice::MAX_ATTACHMENT_BYTES as usize + 64 * 1024,
+            )),
+        )
         .route("/documents/{id}", get(pages::decide::document))
         .route("/exemptions", get(pages::exemptions::exemptions))
         .route("/history", get(pages::history::decision_history))

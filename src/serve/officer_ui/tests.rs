@@ -957,3 +957,107 @@ fn grade_counts_link_to_a_search_by_grade() {
     // An unknown grade is no filter at all: the form is shown, nothing searched.
     assert!(!get(&f, "/search?grade=Z", Some(&olga)).body.contains("/entities/"));
 }
+
+/// A multipart body with the text `fields` and, when given, one file part
+/// `attachment` named `file_name`.
+fn multipart(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
+    let boundary = "credence-test-boundary-7d1f";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").bytes());
+    }
+    if let Some((name, bytes)) = file {
+        body.extend(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"attachment\"; filename=\"{name}\"\r\n\
+                 Content-Type: application/octet-stream\r\n\r\n"
+            )
+            .bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{boundary}--\r\n").bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+fn post_multipart(f: &Fixture, session: &str, content_type: &str, body: Vec<u8>) -> Answer {
+    let req = Request::post("/objections")
+        .header(header::HOST, "ui.test")
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::COOKIE, format!("{SESSION_COOKIE}={session}"))
+        .body(Body::from(body))
+        .unwrap();
+    send(f, req)
+}
+
+/// publication.md v2 "Due process", #13: the party's statement is recorded
+/// from the entity page with its document, which is stored beside the
+/// notice under credence's own name, hashed, and served back only as
+/// recorded; the file form takes objections only.
+#[test]
+fn an_objection_is_recorded_from_the_page_with_the_partys_document() {
+    use sha2::Digest;
+    let f = fixture_with(1800, policy_with(10, "single"));
+    let (olga, csrf) = login(&f, "olga");
+    let (entity, seen) = pending(&f).into_iter().next().expect("a member in review");
+    let notify = [
+        ("csrf", csrf.as_str()),
+        ("action", "notify"),
+        ("list", LIST),
+        ("entity", entity.as_str()),
+        ("reason", "the facts and grounds are set out in the notice"),
+        ("lang", "zh-CN"),
+        ("seen", seen.as_str()),
+    ];
+    assert_eq!(post(&f, "/decisions", &olga, &notify, None).status, StatusCode::SEE_OTHER);
+    let page = get(&f, &format!("/entities/{entity}?list={LIST}"), Some(&olga)).body;
+    assert!(
+        page.contains("action=\"/objections\" enctype=\"multipart/form-data\"") && page.contains("name=\"attachment\""),
+        "the statement form takes a file: {page}"
+    );
+    let seen = seen_now(&f, &entity);
+    let received = AsOf::new(chrono::Utc::now().date_naive()).to_string();
+    let fields = |action: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("action", action.to_string()),
+            ("list", LIST.to_string()),
+            ("entity", entity.clone()),
+            ("reason", "the party says the penalty was annulled on appeal".to_string()),
+            ("received", received.clone()),
+            ("seen", seen.clone()),
+        ]
+    };
+    let refs = |v: &[(&'static str, String)]| v.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>();
+    fn as_str<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+        v.iter().map(|(k, v)| (*k, v.as_str())).collect()
+    }
+    let document = b"%PDF-1.4 statement of defence".to_vec();
+
+    // Only objections come with a file.
+    let confirm = refs(&fields("confirm"));
+    let (ct, body) = multipart(&as_str(&confirm), Some(("x.pdf", &document)));
+    assert_eq!(post_multipart(&f, &olga, &ct, body).status, StatusCode::FORBIDDEN);
+    // A wrong form token is refused before anything is stored.
+    let mut forged = refs(&fields("object"));
+    forged[0].1 = "forged".into();
+    let (ct, body) = multipart(&as_str(&forged), Some(("x.pdf", &document)));
+    assert_eq!(post_multipart(&f, &olga, &ct, body).status, StatusCode::FORBIDDEN);
+    let before = f.state.store.last_decision_id().unwrap();
+
+    let object = refs(&fields("object"));
+    let (ct, body) = multipart(&as_str(&object), Some(("../../Statement of Defence.PDF", &document)));
+    let r = post_multipart(&f, &olga, &ct, body);
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let id = before + 1;
+    assert_eq!(f.state.store.last_decision_id().unwrap(), id);
+    let d = f.state.store.decisions(id, Some(LIST), None).unwrap().into_iter().find(|d| d.id == id).unwrap();
+    assert_eq!(d.action.as_str(), "object");
+    let stored = d.document.clone().expect("the attachment is recorded");
+    assert!(stored.ends_with(".pdf") && !stored.contains("..") && !stored.contains("Statement"), "{stored}");
+    assert_eq!(d.document_sha256.as_deref(), Some(hex::encode(sha2::Sha256::digest(&document)).as_str()));
+    let served = get(&f, &format!("/documents/{id}"), Some(&olga));
+    assert_eq!(served.status, StatusCode::OK);
+    assert_eq!(served.body.as_bytes(), document.as_slice());
+}

@@ -180,9 +180,15 @@ fn lang_select(m: &Messages, list: &str, entity: &str) -> Markup {
 
 fn received_input(m: &Messages, list: &str, entity: &str, today: AsOf, value: Option<&str>) -> Markup {
     let id = format!("received-{list}-{entity}");
+    let file = format!("attachment-{list}-{entity}");
     html! {
         label for=(id) { (m.t("received_on")) }
         input type="date" id=(id) name="received" required max=(today.to_string()) pattern="\\d{4}-\\d{2}-\\d{2}" value=[value];
+        label for=(file) { (m.t("objection_attachment")) }
+        input type="file" id=(file) name="attachment" aria-describedby=(format!("{file}-hint"));
+        div id=(format!("{file}-hint")) class="muted" {
+            (m.f("objection_attachment_hint", &[("mib", &(notice::MAX_ATTACHMENT_BYTES / (1024 * 1024)))]))
+        }
     }
 }
 
@@ -212,7 +218,8 @@ fn decision_form(
     let field = format!("reason-{key}-{list}-{entity}");
     let reason_label = if action == Action::Object { m.t("objection_summary") } else { m.t("reason") };
     html! {
-        form method="post" action="/decisions" class="card" {
+        form method="post" action=(if action == Action::Object { "/objections" } else { "/decisions" })
+            enctype=[(action == Action::Object).then_some("multipart/form-data")] class="card" {
             h4 { (m.t(key)) }
             input type="hidden" name="csrf" value=(o.csrf);
             input type="hidden" name="action" value=(key);
@@ -282,21 +289,76 @@ pub(crate) async fn decision(
     Extension(o): Extension<Officer>,
     Form(f): Form<DecisionForm>,
 ) -> PageResult {
-    if f.csrf != o.csrf {
-        return Ok(forbidden(&state, "bad_form"));
+    decide_form(&state, &o, f, None)
+}
+
+/// The party's statement with its optional attachment
+/// (`multipart/form-data`): the same form fields as [`decision`], action
+/// `object` only, and one file field `attachment` of at most
+/// [`notice::MAX_ATTACHMENT_BYTES`], stored by the gate beside the notice
+/// under credence's own name with its SHA-256.
+pub(crate) async fn objection(
+    State(state): State<Arc<UiState>>,
+    Extension(o): Extension<Officer>,
+    mut parts: axum::extract::Multipart,
+) -> PageResult {
+    let mut fields: Vec<(String, String)> = Vec::new();
+    let mut attachment = None;
+    let bad = |detail: String| Ok(with_detail(forbidden(&state, "bad_form"), detail));
+    loop {
+        let field = match parts.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => return bad(format!("refused object: {}", e.body_text())),
+        };
+        let name = field.name().unwrap_or("").to_string();
+        if name == "attachment" {
+            let file_name = field.file_name().unwrap_or("").to_string();
+            let bytes = match field.bytes().await {
+                Ok(b) => b,
+                Err(e) => return bad(format!("refused object: {}", e.body_text())),
+            };
+            if bytes.len() as u64 > notice::MAX_ATTACHMENT_BYTES {
+                return bad(format!("refused object: an attachment of {} bytes", bytes.len()));
+            }
+            // A file input left empty still sends a part, with no name and no bytes.
+            if !(file_name.is_empty() && bytes.is_empty()) {
+                attachment = Some((bytes.to_vec(), notice::attachment_extension(&file_name)));
+            }
+        } else {
+            match field.text().await {
+                Ok(t) if fields.len() < 32 => fields.push((name, t)),
+                _ => return bad("refused object: a form field that is not text, or too many".into()),
+            }
+        }
     }
-    let Some(action) = Action::parse(&f.action) else { return Ok(forbidden(&state, "bad_form")) };
+    let form = serde_urlencoded::to_string(&fields).ok().and_then(|t| serde_urlencoded::from_str(&t).ok());
+    let Some(f): Option<DecisionForm> = form else { return bad("refused object: a form without its fields".into()) };
+    if f.action != action_key(Action::Object) {
+        return bad(format!("refused {}: only objections are posted with a file", f.action));
+    }
+    decide_form(&state, &o, f, attachment)
+}
+
+/// One decision form through the gate: the role and the form token first,
+/// dates as typed, then [`decide::decide`]; a refusal shows the entity
+/// page again with the reason in both languages.
+fn decide_form(state: &UiState, o: &Officer, f: DecisionForm, attachment: Option<(Vec<u8>, String)>) -> PageResult {
+    if f.csrf != o.csrf {
+        return Ok(forbidden(state, "bad_form"));
+    }
+    let Some(action) = Action::parse(&f.action) else { return Ok(forbidden(state, "bad_form")) };
     if !o.role.may(action) {
         return Ok(with_detail(
-            forbidden(&state, "forbidden"),
+            forbidden(state, "forbidden"),
             format!("refused {} by role {}", f.action, o.role.as_str()),
         ));
     }
     let m = &state.messages;
     let refused = |error: String, status: StatusCode, detail: String| -> PageResult {
         let r = render_entity(
-            &state,
-            &o,
+            state,
+            o,
             &f.entity,
             latest_scores(&state.warehouse),
             Some(&f.list),
@@ -325,9 +387,10 @@ pub(crate) async fn decision(
         received_on: received,
         lang: Lang::parse(&f.lang).unwrap_or_default(),
         seen: Some(&f.seen),
+        attachment,
         ..Request::default()
     };
-    match decide::decide(&desk(&state), &req) {
+    match decide::decide(&desk(state), &req) {
         Ok(r) => {
             let next = if f.go == "next" && f.next.starts_with("/entities/") {
                 f.next.clone()
