@@ -41,7 +41,9 @@ impl crate::base::error::Classify for MemberError {
 pub struct Listing {
     /// The date of the newest listing partition.
     pub at: AsOf,
-    pub rows: Vec<ListingRow>,
+    rows: Vec<ListingRow>,
+    /// Where each entity's row is in `rows`.
+    index: HashMap<String, usize>,
     /// Decisions with ids up to this one were used by the run that made it.
     pub used: i64,
     /// When each entity last left the list (see [`publish::stretch_ends`]).
@@ -74,11 +76,27 @@ impl Listing {
                 .map(|(e, s)| (e, s.reasons.into_iter().map(|r| r.rule_id).collect()))
                 .collect(),
         };
-        Ok(Some(Listing { at, rows, used, stretch_ends, direct_rules }))
+        let index = index_of(&rows);
+        Ok(Some(Listing { at, rows, index, used, stretch_ends, direct_rules }))
+    }
+
+    /// The members of the listing, one row each.
+    pub fn rows(&self) -> &[ListingRow] {
+        &self.rows
+    }
+
+    /// Reads its members from another partition (an older as-of) instead,
+    /// keeping what the newest run used and the stretches of the
+    /// publication in force.
+    pub fn with_rows_of(mut self, at: AsOf, rows: Vec<ListingRow>) -> Listing {
+        self.index = index_of(&rows);
+        self.rows = rows;
+        self.at = at;
+        self
     }
 
     pub fn row(&self, entity: &str) -> Option<&ListingRow> {
-        self.rows.iter().find(|r| r.entity_id == entity)
+        self.index.get(entity).map(|i| &self.rows[*i])
     }
 
     /// A member of this listing as the decisions in `book` read now.
@@ -92,6 +110,10 @@ impl Listing {
         let row = self.row(entity)?;
         Some(MemberNow::new(self, list, row, book.review_decisions(&list.id, entity), today))
     }
+}
+
+fn index_of(rows: &[ListingRow]) -> HashMap<String, usize> {
+    rows.iter().enumerate().map(|(i, r)| (r.entity_id.clone(), i)).collect()
 }
 
 /// One member of the newest listing and its review now.

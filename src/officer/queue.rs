@@ -77,13 +77,13 @@ pub fn in_review(
 ) -> Result<Option<(AsOf, Vec<QueueEntry>)>, MemberError> {
     let Some(mut listing) = Listing::newest(wh, store, &list.id)? else { return Ok(None) };
     if let Some(d) = as_of.filter(|d| *d != listing.at) {
-        listing.rows = listings::read_listings(&wh.list_mart(Mart::Listings, &list.id, d))
+        let rows = listings::read_listings(&wh.list_mart(Mart::Listings, &list.id, d))
             .map_err(mart_error("the listings mart"))?;
-        listing.at = d;
+        listing = listing.with_rows_of(d, rows);
     }
     let at = listing.at;
     let ids: BTreeSet<String> = listing
-        .rows
+        .rows()
         .iter()
         .filter(|r| r.review_status.in_review() || r.review_status == ReviewStatus::Rejected)
         .map(|r| r.entity_id.clone())

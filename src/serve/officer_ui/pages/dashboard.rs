@@ -36,37 +36,30 @@ pub(crate) async fn dashboard(State(state): State<Arc<UiState>>, Extension(o): E
     let by_grade = &summary.scores.by_grade;
     let lists = &summary.lists;
     let rejected = &summary.rejected_by_code;
-    let mut pending: Vec<(String, usize, i64)> = Vec::new();
-    for l in &state.policy.lists {
-        let today = crate::serve::officer_ui::pages::decide::today();
-        pending.push(match queue::in_review(&state.warehouse, &state.store, l, None, today)? {
-            Some((at, entries)) => {
-                let oldest =
-                    entries.iter().map(|e| (at.date() - e.in_review_since.date()).num_days()).max().unwrap_or(0);
-                (l.id.clone(), entries.len(), oldest)
-            }
-            None => (l.id.clone(), 0, 0),
-        });
-    }
-    // The officer's own work first: what awaits their approval, and their queue states.
+    // Each list's queue, read once: the officer's own work first, then what waits and for how long.
     let today = crate::serve::officer_ui::pages::decide::today();
+    let mut pending: Vec<(String, usize, i64)> = Vec::new();
     let mut mine: Vec<(String, usize, usize, usize)> = Vec::new();
     for l in &state.policy.lists {
-        if let Some((_, entries)) = queue::in_review(&state.warehouse, &state.store, l, None, today)? {
-            let approve = entries
-                .iter()
-                .filter(|e| {
-                    o.role == crate::officer::accounts::Role::Senior
-                        && matches!(&e.state, queue::QueueState::AwaitingApproval { proposer, .. } if *proposer != o.id)
-                })
-                .count();
-            let ready = entries
-                .iter()
-                .filter(|e| matches!(e.state, queue::QueueState::ReadyToDecide | queue::QueueState::Objected))
-                .count();
-            let waiting = entries.iter().filter(|e| matches!(e.state, queue::QueueState::Pending)).count();
-            mine.push((l.id.clone(), approve, ready, waiting));
-        }
+        let Some((at, entries)) = queue::in_review(&state.warehouse, &state.store, l, None, today)? else {
+            pending.push((l.id.clone(), 0, 0));
+            continue;
+        };
+        let oldest = entries.iter().map(|e| (at.date() - e.in_review_since.date()).num_days()).max().unwrap_or(0);
+        pending.push((l.id.clone(), entries.len(), oldest));
+        let approve = entries
+            .iter()
+            .filter(|e| {
+                o.role == crate::officer::accounts::Role::Senior
+                    && matches!(&e.state, queue::QueueState::AwaitingApproval { proposer, .. } if *proposer != o.id)
+            })
+            .count();
+        let ready = entries
+            .iter()
+            .filter(|e| matches!(e.state, queue::QueueState::ReadyToDecide | queue::QueueState::Objected))
+            .count();
+        let waiting = entries.iter().filter(|e| matches!(e.state, queue::QueueState::Pending)).count();
+        mine.push((l.id.clone(), approve, ready, waiting));
     }
     // Published members of each list over the past successful runs, oldest first.
     let history = state.store.runs(30)?;
