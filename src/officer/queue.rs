@@ -75,67 +75,107 @@ pub fn in_review(
     as_of: Option<AsOf>,
     today: AsOf,
 ) -> Result<Option<(AsOf, Vec<QueueEntry>)>, MemberError> {
-    let Some(mut listing) = Listing::newest(wh, store, &list.id)? else { return Ok(None) };
-    if let Some(d) = as_of.filter(|d| *d != listing.at) {
-        let rows = listings::read_listings(&wh.list_mart(Mart::Listings, &list.id, d))
-            .map_err(mart_error("the listings mart"))?;
-        listing = listing.with_rows_of(d, rows);
-    }
-    let at = listing.at;
-    let ids: BTreeSet<String> = listing
-        .rows()
-        .iter()
-        .filter(|r| r.review_status.in_review() || r.review_status == ReviewStatus::Rejected)
-        .map(|r| r.entity_id.clone())
-        .collect();
-    let decisions = store.decisions(store.last_decision_id()?, Some(&list.id), None)?;
-    let book = DecisionBook::new(decisions);
-    let mut scores = scores::read(wh, at, &ids).map_err(mart_error("the scores mart"))?;
-    let mut facts = registry::facts(wh, at, &ids).map_err(mart_error("the registry mart"))?;
-    let since = in_review_since(wh, &list.id, at, &ids)?;
-    let mut entries = Vec::new();
-    for id in &ids {
-        let Some(m) = listing.member(list, &book, id, today) else { continue };
-        let s = m.standing();
-        let state = match m.now.status {
-            ReviewStatus::Objected => QueueState::Objected,
-            ReviewStatus::Noticed => {
-                let deadline = m.now.notice_deadline.unwrap_or(today);
-                QueueState::Noticed { deadline, days_left: (deadline.date() - today.date()).num_days() }
-            }
-            ReviewStatus::AwaitingApproval => {
-                let c: &Decision = s.confirm.map(|(c, _)| c).expect("awaiting approval has a confirm");
-                QueueState::AwaitingApproval { decision: c.id, proposer: c.officer.clone() }
-            }
-            ReviewStatus::Pending if m.ready_to_decide() => QueueState::ReadyToDecide,
-            ReviewStatus::Pending => QueueState::Pending,
-            _ => match s.last {
-                Some(d) => {
-                    QueueState::Decided { decision: d.id, action: d.action.as_str().into(), officer: d.officer.clone() }
-                }
-                None => continue,
-            },
-        };
-        // A member rejected by the run and not decided again is not in the queue.
-        if m.row.review_status == ReviewStatus::Rejected
-            && matches!(state, QueueState::Decided { .. })
-            && s.last.is_some_and(|d| d.id <= m.used)
-        {
-            continue;
+    let Some(base) = QueueBase::load(wh, store, list, as_of)? else { return Ok(None) };
+    Ok(Some((base.at(), base.entries(store, list, today)?)))
+}
+
+/// What a queue reads from the marts of one run: the listing, and the
+/// scores, registry facts and time in review of its members in review.
+/// It changes only with a new run, so the page server keeps it between
+/// requests; decisions are read anew by [`QueueBase::entries`].
+pub struct QueueBase {
+    listing: Listing,
+    ids: BTreeSet<String>,
+    scores: std::collections::HashMap<String, ScoreRow>,
+    facts: std::collections::HashMap<String, RegistryFacts>,
+    since: std::collections::HashMap<String, AsOf>,
+}
+
+impl QueueBase {
+    /// Reads the marts behind the queue of `list` (newest listing, or the
+    /// one as of `as_of`); `None` before the first run.
+    pub fn load(
+        wh: &Warehouse,
+        store: &Store,
+        list: &ListSpec,
+        as_of: Option<AsOf>,
+    ) -> Result<Option<QueueBase>, MemberError> {
+        let Some(mut listing) = Listing::newest(wh, store, &list.id)? else { return Ok(None) };
+        if let Some(d) = as_of.filter(|d| *d != listing.at) {
+            let rows = listings::read_listings(&wh.list_mart(Mart::Listings, &list.id, d))
+                .map_err(mart_error("the listings mart"))?;
+            listing = listing.with_rows_of(d, rows);
         }
-        entries.push(QueueEntry {
-            seen: crate::officer::decide::fingerprint_with(&book, Some(&listing), list, id, today),
-            state,
-            registry: facts.remove(id),
-            score: scores.remove(id),
-            exempt: book.exempt(list, id, today),
-            in_review_since: since.get(id).copied().unwrap_or(at),
-            listing: m.row.clone(),
-        });
+        let at = listing.at;
+        let ids: BTreeSet<String> = listing
+            .rows()
+            .iter()
+            .filter(|r| r.review_status.in_review() || r.review_status == ReviewStatus::Rejected)
+            .map(|r| r.entity_id.clone())
+            .collect();
+        let scores = scores::read(wh, at, &ids).map_err(mart_error("the scores mart"))?;
+        let facts = registry::facts(wh, at, &ids).map_err(mart_error("the registry mart"))?;
+        let since = in_review_since(wh, &list.id, at, &ids)?;
+        Ok(Some(QueueBase { listing, ids, scores, facts, since }))
     }
-    entries
-        .sort_by(|a, b| a.in_review_since.cmp(&b.in_review_since).then(a.listing.entity_id.cmp(&b.listing.entity_id)));
-    Ok(Some((at, entries)))
+
+    /// The date of the listing read.
+    pub fn at(&self) -> AsOf {
+        self.listing.at
+    }
+
+    /// The members in review under every decision so far, oldest in review first.
+    pub fn entries(&self, store: &Store, list: &ListSpec, today: AsOf) -> Result<Vec<QueueEntry>, MemberError> {
+        let (listing, at) = (&self.listing, self.listing.at);
+        let decisions = store.decisions(store.last_decision_id()?, Some(&list.id), None)?;
+        let book = DecisionBook::new(decisions);
+        let mut entries = Vec::new();
+        for id in &self.ids {
+            let Some(m) = listing.member(list, &book, id, today) else { continue };
+            let s = m.standing();
+            let state = match m.now.status {
+                ReviewStatus::Objected => QueueState::Objected,
+                ReviewStatus::Noticed => {
+                    let deadline = m.now.notice_deadline.unwrap_or(today);
+                    QueueState::Noticed { deadline, days_left: (deadline.date() - today.date()).num_days() }
+                }
+                ReviewStatus::AwaitingApproval => {
+                    let c: &Decision = s.confirm.map(|(c, _)| c).expect("awaiting approval has a confirm");
+                    QueueState::AwaitingApproval { decision: c.id, proposer: c.officer.clone() }
+                }
+                ReviewStatus::Pending if m.ready_to_decide() => QueueState::ReadyToDecide,
+                ReviewStatus::Pending => QueueState::Pending,
+                _ => match s.last {
+                    Some(d) => QueueState::Decided {
+                        decision: d.id,
+                        action: d.action.as_str().into(),
+                        officer: d.officer.clone(),
+                    },
+                    None => continue,
+                },
+            };
+            // A member rejected by the run and not decided again is not in the queue.
+            if m.row.review_status == ReviewStatus::Rejected
+                && matches!(state, QueueState::Decided { .. })
+                && s.last.is_some_and(|d| d.id <= m.used)
+            {
+                continue;
+            }
+            entries.push(QueueEntry {
+                seen: crate::officer::decide::fingerprint_with(&book, Some(listing), list, id, today),
+                state,
+                registry: self.facts.get(id).cloned(),
+                score: self.scores.get(id).cloned(),
+                exempt: book.exempt(list, id, today),
+                in_review_since: self.since.get(id).copied().unwrap_or(at),
+                listing: m.row.clone(),
+            });
+        }
+        entries.sort_by(|a, b| {
+            a.in_review_since.cmp(&b.in_review_since).then(a.listing.entity_id.cmp(&b.listing.entity_id))
+        });
+        Ok(entries)
+    }
 }
 
 /// How long each of `ids` has been in review: walks back through earlier

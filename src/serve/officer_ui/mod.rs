@@ -19,8 +19,9 @@ use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
 
+use crate::base::ids::AsOf;
 use crate::base::store::Store;
-use crate::base::warehouse::Warehouse;
+use crate::base::warehouse::{Mart, Warehouse};
 use crate::config::policy::Policy;
 use crate::officer::accounts::Role;
 use crate::serve::listener::{Limits, RateLimits};
@@ -52,7 +53,15 @@ pub struct UiState {
     /// Who opened each entity page and when (unix), by entity and officer:
     /// the soft lock shown to other officers for [`SOFT_LOCK_SECONDS`].
     pub opened: std::sync::Mutex<std::collections::HashMap<String, std::collections::HashMap<String, i64>>>,
+    /// The marts behind each list's queue, by list, with the run and
+    /// listing file they were read from (see [`UiState::queue`]).
+    queues: std::sync::Mutex<std::collections::HashMap<String, (QueueKey, Arc<crate::officer::queue::QueueBase>)>>,
 }
+
+/// What a cached queue was read from: the newest run (id, outcome) and the
+/// newest listing partition with its file's modification time. Any new
+/// run, rerun or replaced partition changes it.
+type QueueKey = (Option<(i64, String)>, Option<(AsOf, std::time::SystemTime)>);
 
 /// How long an opened entity page is shown to others as being worked on.
 pub const SOFT_LOCK_SECONDS: i64 = 600;
@@ -96,7 +105,39 @@ impl UiState {
             time_zone: chrono_tz::Asia::Shanghai,
             drafts: Default::default(),
             opened: Default::default(),
+            queues: Default::default(),
         }
+    }
+
+    /// The queue of `list` now: the marts are read once per run (they
+    /// change only with a run), the decisions on every call.
+    pub(crate) fn queue(
+        &self,
+        list: &crate::config::policy::ListSpec,
+        today: AsOf,
+    ) -> Result<Option<(AsOf, Vec<crate::officer::queue::QueueEntry>)>, crate::officer::member::MemberError> {
+        let run = self.store.runs(1)?.into_iter().next().map(|r| (r.run_id, r.outcome));
+        let listing = self.warehouse.list_mart_dates(Mart::Listings, &list.id).pop().and_then(|at| {
+            let file = self.warehouse.list_mart(Mart::Listings, &list.id, at).join("part-0.parquet");
+            std::fs::metadata(file).and_then(|m| m.modified()).ok().map(|t| (at, t))
+        });
+        let key: QueueKey = (run, listing);
+        let cached = {
+            let queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+            queues.get(&list.id).filter(|(k, _)| *k == key).map(|(_, b)| b.clone())
+        };
+        let base = match cached {
+            Some(b) => b,
+            None => {
+                let Some(b) = crate::officer::queue::QueueBase::load(&self.warehouse, &self.store, list, None)? else {
+                    return Ok(None);
+                };
+                let b = Arc::new(b);
+                self.queues.lock().unwrap_or_else(|e| e.into_inner()).insert(list.id.clone(), (key, b.clone()));
+                b
+            }
+        };
+        Ok(Some((base.at(), base.entries(&self.store, list, today)?)))
     }
 
     /// A time stored in UTC (RFC 3339), shown in the regulator's time zone.

@@ -1061,3 +1061,49 @@ fn an_objection_is_recorded_from_the_page_with_the_partys_document() {
     assert_eq!(served.status, StatusCode::OK);
     assert_eq!(served.body.as_bytes(), document.as_slice());
 }
+
+/// The queue's marts are read once per run: a decision shows at once, a
+/// new run's listing replaces the one kept.
+#[test]
+fn the_queue_kept_between_requests_follows_decisions_and_new_runs() {
+    let f = fixture(1800);
+    let list = f.state.policy.list(LIST).unwrap().clone();
+    let today = AsOf::new(chrono::Utc::now().date_naive());
+    let (at, before) = f.state.queue(&list, today).unwrap().unwrap();
+    assert_eq!(at.to_string(), "2026-11-27");
+    let first = before.iter().find(|e| matches!(e.state, queue::QueueState::Pending)).expect("a pending member");
+    let (olga, csrf) = login(&f, "olga");
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("action", "reject"),
+        ("list", LIST),
+        ("entity", first.listing.entity_id.as_str()),
+        ("reason", "the records do not bear the listing"),
+        ("seen", first.seen.as_str()),
+    ];
+    assert_eq!(post(&f, "/decisions", &olga, &form, None).status, StatusCode::SEE_OTHER);
+    let (_, after) = f.state.queue(&list, today).unwrap().unwrap();
+    let now = after.iter().find(|e| e.listing.entity_id == first.listing.entity_id).unwrap();
+    assert!(matches!(now.state, queue::QueueState::Decided { .. }), "the decision is read anew");
+
+    let opts = RunOptions {
+        warehouse: f.state.warehouse.clone(),
+        as_of: "2026-11-28".parse().unwrap(),
+        policy: f.state.policy.clone(),
+        limits: crate::base::engine::EngineLimits { threads: 2, memory_limit: 1 << 30 },
+        max_reject_share: 0.05,
+        trigger: "test".into(),
+        signer: None,
+        unsigned: true,
+        partners: vec![],
+    };
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(run(&opts))
+        .unwrap();
+    let (at, _) = f.state.queue(&list, today).unwrap().unwrap();
+    assert_eq!(at.to_string(), "2026-11-28", "a new run's listing replaces the kept one");
+}

@@ -13,7 +13,7 @@ use maud::{html, Markup};
 use crate::base::ids::EntityId;
 use crate::base::store::StoreError;
 use crate::officer::accounts::Role;
-use crate::officer::queue::{self, QueueState};
+use crate::officer::queue::QueueState;
 use crate::serve::officer_ui::layout::{forbidden, html_response, page, with_detail, PageResult};
 use crate::serve::officer_ui::pages::decide::today;
 use crate::serve::officer_ui::{Officer, UiState};
@@ -119,8 +119,7 @@ pub(crate) async fn take_next(
             page(&state, Some(&o), m.t("not_found"), html! { h1 { (m.t("not_found")) } }),
         ));
     };
-    let entries =
-        queue::in_review(&state.warehouse, &state.store, spec, None, today())?.map(|(_, e)| e).unwrap_or_default();
+    let entries = state.queue(spec, today())?.map(|(_, e)| e).unwrap_or_default();
     let held = state.store.assignments(&list)?;
     let open = entries.iter().filter(|e| {
         !held.contains_key(&e.listing.entity_id)

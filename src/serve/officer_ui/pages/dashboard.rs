@@ -41,7 +41,7 @@ pub(crate) async fn dashboard(State(state): State<Arc<UiState>>, Extension(o): E
     let mut pending: Vec<(String, usize, i64)> = Vec::new();
     let mut mine: Vec<(String, usize, usize, usize)> = Vec::new();
     for l in &state.policy.lists {
-        let Some((at, entries)) = queue::in_review(&state.warehouse, &state.store, l, None, today)? else {
+        let Some((at, entries)) = state.queue(l, today)? else {
             pending.push((l.id.clone(), 0, 0));
             continue;
         };

@@ -17,7 +17,7 @@ use crate::base::marts::scores;
 use crate::base::warehouse::Mart;
 use crate::config::policy::ListSpec;
 use crate::officer::explain::{self, ExplainError, Explanation};
-use crate::officer::queue::{self, QueueState};
+use crate::officer::queue::QueueState;
 use crate::serve::officer_ui::layout::{entity_name, html_response, page, with_detail, PageError, PageResult};
 use crate::serve::officer_ui::pages::dashboard::latest_scores;
 use crate::serve::officer_ui::pages::decide;
@@ -414,7 +414,7 @@ pub(crate) fn reason_changes(
 /// The entity page of the queue member after `entity` that still needs a
 /// decision (members decided since the run are skipped).
 pub(crate) fn next_in_queue(state: &UiState, list: &ListSpec, entity: &str) -> Result<Option<String>, PageError> {
-    let Some((_, entries)) = queue::in_review(&state.warehouse, &state.store, list, None, decide::today())? else {
+    let Some((_, entries)) = state.queue(list, decide::today())? else {
         return Ok(None);
     };
     let Some(here) = entries.iter().position(|e| e.listing.entity_id == entity) else { return Ok(None) };

@@ -17,7 +17,7 @@ use crate::base::store::Assignment;
 use crate::config::policy::Approval;
 use crate::officer::accounts::Role;
 use crate::officer::decide::{self, DecideError, Refusal, Request};
-use crate::officer::queue::{self, QueueEntry, QueueState};
+use crate::officer::queue::{QueueEntry, QueueState};
 use crate::serve::officer_ui::auth::{cookie, set_cookie, SHORTCUTS_COOKIE};
 use crate::serve::officer_ui::layout::{entity_name, forbidden, html_response, page, with_detail, PageResult};
 use crate::serve::officer_ui::pages::decide::{action_key, desk, today};
@@ -177,7 +177,7 @@ pub(crate) async fn review_queue(
         ));
     };
     let shortcuts = cookie(&state, &headers, SHORTCUTS_COOKIE).as_deref() != Some("off");
-    let queue = queue::in_review(&state.warehouse, &state.store, spec, None, today())?;
+    let queue = state.queue(spec, today())?;
     let rule_ids: Vec<String> = state
         .policy
         .rules
@@ -441,7 +441,7 @@ fn selected(
     ids: &[String],
 ) -> Result<HashMap<String, QueueEntry>, crate::officer::member::MemberError> {
     let Some(spec) = state.policy.list(list) else { return Ok(HashMap::new()) };
-    let Some((_, entries)) = queue::in_review(&state.warehouse, &state.store, spec, None, today())? else {
+    let Some((_, entries)) = state.queue(spec, today())? else {
         return Ok(HashMap::new());
     };
     Ok(entries
