@@ -22,6 +22,8 @@ pub mod metrics;
 pub mod options;
 pub mod schedule;
 pub mod summary;
+#[cfg(test)]
+mod validate_tests;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;

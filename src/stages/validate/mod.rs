@@ -652,6 +652,3 @@ pub fn validate_inputs(
 fn as_strs(v: &[String]) -> Vec<&str> {
     v.iter().map(|s| s.as_str()).collect()
 }
-
-#[cfg(test)]
-mod tests;

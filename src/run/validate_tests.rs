@@ -1,9 +1,19 @@
-//! Each row rule and fault code of datasets.md on a small hand-made landing zone.
+//! Each row rule and fault code of datasets.md on a small hand-made landing
+//! zone, selected and validated as a run does (here, because it takes two
+//! stages: landing chooses the files, validation reads them).
 
-use super::*;
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Field, Schema};
+
+use crate::base::contract::{Contracts, Dataset};
 use crate::base::landing_file::Seal;
+use crate::base::tables::{Inputs, Validated};
 use crate::base::warehouse::Warehouse;
 use crate::stages::landing::{select_all, LandingError};
+use crate::stages::validate::*;
 use crate::tools::fixture::{entity, land, land_with_schema, person};
 
 const D: &str = "2026-11-27";
