@@ -114,67 +114,27 @@ impl Store {
 
     /// The newest audit lines first.
     pub fn audit_log(&self, limit: usize) -> Result<Vec<AuditRow>> {
-        let conn = self.connection();
-        let mut stmt = conn.prepare("SELECT audit_id, at, actor, method, path, status, bytes, detail FROM audit ORDER BY audit_id DESC LIMIT ?1")
-            .map_err(self.err("read the audit log"))?;
-        let rows = stmt
-            .query_map([limit as i64], |r| {
-                Ok(AuditRow {
-                    id: r.get(0)?,
-                    at: r.get(1)?,
-                    actor: r.get(2)?,
-                    method: r.get(3)?,
-                    path: r.get(4)?,
-                    status: r.get(5)?,
-                    bytes: r.get(6)?,
-                    detail: r.get(7)?,
-                })
-            })
-            .map_err(self.err("read the audit log"))?
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(self.err("read the audit log"))?;
-        Ok(rows)
+        self.audit_rows("ORDER BY audit_id DESC LIMIT ?1", limit as i64)
     }
 
     /// The newest requests of the partner API (paths under `/api/`) first.
     pub fn partner_access(&self, limit: usize) -> Result<Vec<AuditRow>> {
-        let conn = self.connection();
-        let mut stmt = conn
-            .prepare(
-                "SELECT audit_id, at, actor, method, path, status, bytes, detail FROM audit
-                 WHERE path LIKE '/api/%' ORDER BY audit_id DESC LIMIT ?1",
-            )
-            .map_err(self.err("read the audit log"))?;
-        let rows = stmt
-            .query_map([limit as i64], |r| {
-                Ok(AuditRow {
-                    id: r.get(0)?,
-                    at: r.get(1)?,
-                    actor: r.get(2)?,
-                    method: r.get(3)?,
-                    path: r.get(4)?,
-                    status: r.get(5)?,
-                    bytes: r.get(6)?,
-                    detail: r.get(7)?,
-                })
-            })
-            .map_err(self.err("read the audit log"))?
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(self.err("read the audit log"))?;
-        Ok(rows)
+        self.audit_rows("WHERE path LIKE '/api/%' ORDER BY audit_id DESC LIMIT ?1", limit as i64)
     }
 
     /// The audit rows recorded before `before` (an RFC 3339 time), oldest first.
     pub fn audit_before(&self, before: &str) -> Result<Vec<AuditRow>> {
+        self.audit_rows("WHERE at < ?1 ORDER BY audit_id", before)
+    }
+
+    /// Audit rows selected by `tail` (a WHERE/ORDER BY/LIMIT clause of this
+    /// module's own, with one parameter `?1`).
+    fn audit_rows(&self, tail: &str, param: impl rusqlite::ToSql) -> Result<Vec<AuditRow>> {
         let conn = self.connection();
-        let mut stmt = conn
-            .prepare(
-                "SELECT audit_id, at, actor, method, path, status, bytes, detail FROM audit
-                 WHERE at < ?1 ORDER BY audit_id",
-            )
-            .map_err(self.err("read the audit log"))?;
+        let sql = format!("SELECT audit_id, at, actor, method, path, status, bytes, detail FROM audit {tail}");
+        let mut stmt = conn.prepare(&sql).map_err(self.err("read the audit log"))?;
         let rows = stmt
-            .query_map([before], |r| {
+            .query_map([param], |r| {
                 Ok(AuditRow {
                     id: r.get(0)?,
                     at: r.get(1)?,

@@ -25,6 +25,23 @@ struct Fixture {
     state: Arc<UiState>,
 }
 
+/// The nightly batch as of `as_of`, unsigned.
+fn run_batch(wh: &Warehouse, policy: &Policy, as_of: AsOf) {
+    let opts = RunOptions {
+        warehouse: wh.clone(),
+        as_of,
+        policy: policy.clone(),
+        limits: crate::base::engine::EngineLimits { threads: 2, memory_limit: 1 << 30 },
+        max_reject_share: 0.05,
+        trigger: "test".into(),
+        signer: None,
+        unsigned: true,
+        partners: vec![],
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(run(&opts)).unwrap();
+}
+
 /// The example policy with its list's due process set to `notice_days`
 /// and `approval`.
 fn policy_with(notice_days: u32, approval: &str) -> Policy {
@@ -44,24 +61,7 @@ fn fixture_with(idle_seconds: i64, policy: Policy) -> Fixture {
     let wh = Warehouse::new(dir.path());
     let as_of: AsOf = "2026-11-27".parse().unwrap();
     generate(&wh, &GenOptions::new(600, 2, 9, as_of), &|_| {}).unwrap();
-    let opts = RunOptions {
-        warehouse: wh.clone(),
-        as_of,
-        policy: policy.clone(),
-        limits: crate::base::engine::EngineLimits { threads: 2, memory_limit: 1 << 30 },
-        max_reject_share: 0.05,
-        trigger: "test".into(),
-        signer: None,
-        unsigned: true,
-        partners: vec![],
-    };
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(run(&opts))
-        .unwrap();
+    run_batch(&wh, &policy, as_of);
     let store = Store::open(&wh.database()).unwrap();
     for (id, role) in [("olga", "officer"), ("sam", "senior"), ("ada", "auditor")] {
         store.put_officer(id, role, &hash_password(PASSWORD).unwrap()).unwrap();
@@ -1086,24 +1086,7 @@ fn the_queue_kept_between_requests_follows_decisions_and_new_runs() {
     let now = after.iter().find(|e| e.listing.entity_id == first.listing.entity_id).unwrap();
     assert!(matches!(now.state, queue::QueueState::Decided { .. }), "the decision is read anew");
 
-    let opts = RunOptions {
-        warehouse: f.state.warehouse.clone(),
-        as_of: "2026-11-28".parse().unwrap(),
-        policy: f.state.policy.clone(),
-        limits: crate::base::engine::EngineLimits { threads: 2, memory_limit: 1 << 30 },
-        max_reject_share: 0.05,
-        trigger: "test".into(),
-        signer: None,
-        unsigned: true,
-        partners: vec![],
-    };
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(run(&opts))
-        .unwrap();
+    run_batch(&f.state.warehouse, &f.state.policy, "2026-11-28".parse().unwrap());
     let (at, _) = f.state.queue(&list, today).unwrap().unwrap();
     assert_eq!(at.to_string(), "2026-11-28", "a new run's listing replaces the kept one");
 }
