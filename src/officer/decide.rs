@@ -35,6 +35,8 @@ pub struct Desk<'a> {
     pub policy: &'a Policy,
     pub store: &'a Store,
     pub notices: &'a Notices,
+    /// Where the newest listings come from ([`crate::officer::member::FromMarts`] outside the pages).
+    pub listings: &'a dyn crate::officer::member::Listings,
 }
 
 /// A decision as asked for.
@@ -300,8 +302,8 @@ fn refuse<T>(r: Refusal) -> Result<T, DecideError> {
 /// saw another state is refused as stale.
 pub fn fingerprint(desk: &Desk, list: &ListSpec, entity: &str, today: AsOf) -> Result<String, DecideError> {
     let book = book_of(desk.store, &list.id, entity)?;
-    let listing = Listing::newest(desk.warehouse, desk.store, &list.id)?;
-    Ok(fingerprint_with(&book, listing.as_ref(), list, entity, today))
+    let listing = desk.listings.newest(desk.warehouse, desk.store, list)?;
+    Ok(fingerprint_with(&book, listing.as_deref(), list, entity, today))
 }
 
 /// [`fingerprint`] from what the caller has read already.
@@ -394,11 +396,12 @@ pub fn decide(desk: &Desk, req: &Request) -> Result<Recorded, DecideError> {
     in_registry(desk.warehouse, entity)?;
 
     let book = book_of(desk.store, &list.id, entity)?;
-    let listing = Listing::newest(desk.warehouse, desk.store, &list.id)?;
+    let listing = desk.listings.newest(desk.warehouse, desk.store, list)?;
+    let listing = listing.as_deref();
     if let Some(seen) = req.seen {
-        let now = fingerprint_with(&book, listing.as_ref(), list, entity, today);
+        let now = fingerprint_with(&book, listing, list, entity, today);
         if now != seen {
-            let member = listing.as_ref().and_then(|l| l.member(list, &book, entity, today));
+            let member = listing.and_then(|l| l.member(list, &book, entity, today));
             let now = match member {
                 Some(m) => format!("{} ({} {})", m.now.status.as_str(), m.row.basis.as_str(), m.rules.join(", ")),
                 None => "not a member".into(),
@@ -448,14 +451,14 @@ pub fn decide(desk: &Desk, req: &Request) -> Result<Recorded, DecideError> {
         }
         Action::Approve | Action::SendBack => {
             let target = approved.as_ref().expect("an approve names its decision");
-            approvable(list, &book, listing.as_ref(), target, officer, today)?;
+            approvable(list, &book, listing, target, officer, today)?;
             new.approves = Some(target.id);
         }
         Action::Notify | Action::Object | Action::Confirm | Action::Reject => {
             if list.review == Review::None {
                 return refuse(Refusal::ReviewNotRequired { list: list.id.clone() });
             }
-            let Some(listing) = listing.as_ref() else { return refuse(Refusal::NoListing { list: list.id.clone() }) };
+            let Some(listing) = listing else { return refuse(Refusal::NoListing { list: list.id.clone() }) };
             let Some(m) = listing.member(list, &book, entity, today) else {
                 return refuse(Refusal::NotAMember { entity: entity.into(), list: list.id.clone(), as_of: listing.at });
             };

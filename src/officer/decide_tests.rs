@@ -89,7 +89,13 @@ impl World {
     }
 
     fn desk(&self) -> Desk<'_> {
-        Desk { warehouse: &self.wh, policy: &self.policy, store: &self.store, notices: &self.notices }
+        Desk {
+            warehouse: &self.wh,
+            policy: &self.policy,
+            store: &self.store,
+            notices: &self.notices,
+            listings: &crate::officer::member::FromMarts,
+        }
     }
 
     fn decide(&self, req: Request) -> Result<Recorded, DecideError> {

@@ -154,15 +154,15 @@ pub fn explain(
     let mut representative = Vec::new();
     let mut flagged = Vec::new();
     let rep = registry.as_ref().and_then(|r| r.legal_rep_id.clone());
+    let subjects: BTreeSet<String> = rep.iter().cloned().chain([entity.to_string()]).collect();
     for list in &policy.lists {
         let dir = wh.list_mart(Mart::Listings, &list.id, as_of);
         if dir.exists() {
-            let rows = listings::read_listings(&dir).map_err(mart_error("the listings mart"))?;
-            memberships.extend(rows.into_iter().filter(|r| r.entity_id == entity));
+            memberships.extend(listings::read_listings_of(&dir, &ids).map_err(mart_error("the listings mart"))?);
         }
         let dir = wh.list_mart(Mart::Related, &list.id, as_of);
         if dir.exists() {
-            for r in related::read_related(&dir).map_err(mart_error("the related mart"))? {
+            for r in related::read_related_of(&dir, &subjects).map_err(mart_error("the related mart"))? {
                 if Some(&r.subject_id) == rep.as_ref() {
                     representative.push(r);
                 } else if r.subject_id == entity {

@@ -5,6 +5,7 @@
 //! this, so they agree on what "now" is.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::base::ids::AsOf;
 use crate::base::marts::listings::{self, Basis, ListingRow, ReviewStatus};
@@ -34,6 +35,22 @@ impl crate::base::error::Classify for MemberError {
             MemberError::Store(e) => e.kind(),
             MemberError::Publications(e) => e.kind(),
         }
+    }
+}
+
+/// Where the decision gate gets the newest listing of a list: read from
+/// the marts on each call ([`FromMarts`]), or kept between requests by the
+/// page server for as long as no run replaced it.
+pub trait Listings: Sync {
+    fn newest(&self, wh: &Warehouse, store: &Store, list: &ListSpec) -> Result<Option<Arc<Listing>>, MemberError>;
+}
+
+/// Reads the newest listing from the marts on every call.
+pub struct FromMarts;
+
+impl Listings for FromMarts {
+    fn newest(&self, wh: &Warehouse, store: &Store, list: &ListSpec) -> Result<Option<Arc<Listing>>, MemberError> {
+        Ok(Listing::newest(wh, store, &list.id)?.map(Arc::new))
     }
 }
 

@@ -7,3 +7,4 @@ pub mod explain;
 pub mod member;
 pub mod notice;
 pub mod queue;
+pub mod search;

@@ -4,6 +4,7 @@
 //! joint path, oldest first.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use crate::base::ids::AsOf;
 use crate::base::marts::listings::{self, ListingRow, ReviewStatus};
@@ -74,7 +75,7 @@ pub fn in_review(
     list: &ListSpec,
     as_of: Option<AsOf>,
     today: AsOf,
-) -> Result<Option<(AsOf, Vec<QueueEntry>)>, MemberError> {
+) -> Result<Option<(AsOf, Entries)>, MemberError> {
     let Some(base) = QueueBase::load(wh, store, list, as_of)? else { return Ok(None) };
     Ok(Some((base.at(), base.entries(store, list, today)?)))
 }
@@ -84,11 +85,12 @@ pub fn in_review(
 /// It changes only with a new run, so the page server keeps it between
 /// requests; decisions are read anew by [`QueueBase::entries`].
 pub struct QueueBase {
-    listing: Listing,
+    listing: Arc<Listing>,
     ids: BTreeSet<String>,
     scores: std::collections::HashMap<String, ScoreRow>,
     facts: std::collections::HashMap<String, RegistryFacts>,
     since: std::collections::HashMap<String, AsOf>,
+    kept: std::sync::Mutex<Option<Kept>>,
 }
 
 impl QueueBase {
@@ -116,7 +118,8 @@ impl QueueBase {
         let scores = scores::read(wh, at, &ids).map_err(mart_error("the scores mart"))?;
         let facts = registry::facts(wh, at, &ids).map_err(mart_error("the registry mart"))?;
         let since = in_review_since(wh, &list.id, at, &ids)?;
-        Ok(Some(QueueBase { listing, ids, scores, facts, since }))
+        let listing = Arc::new(listing);
+        Ok(Some(QueueBase { listing, ids, scores, facts, since, kept: Default::default() }))
     }
 
     /// The date of the listing read.
@@ -124,58 +127,129 @@ impl QueueBase {
         self.listing.at
     }
 
-    /// The members in review under every decision so far, oldest in review first.
-    pub fn entries(&self, store: &Store, list: &ListSpec, today: AsOf) -> Result<Vec<QueueEntry>, MemberError> {
-        let (listing, at) = (&self.listing, self.listing.at);
-        let decisions = store.decisions(store.last_decision_id()?, Some(&list.id), None)?;
-        let book = DecisionBook::new(decisions);
-        let mut entries = Vec::new();
-        for id in &self.ids {
-            let Some(m) = listing.member(list, &book, id, today) else { continue };
-            let s = m.standing();
-            let state = match m.now.status {
-                ReviewStatus::Objected => QueueState::Objected,
-                ReviewStatus::Noticed => {
-                    let deadline = m.now.notice_deadline.unwrap_or(today);
-                    QueueState::Noticed { deadline, days_left: (deadline.date() - today.date()).num_days() }
+    /// The listing read.
+    pub fn listing(&self) -> &Arc<Listing> {
+        &self.listing
+    }
+
+    /// The members in review under every decision so far, oldest in review
+    /// first. The entries of the last call are kept: when only decisions
+    /// came since (same day), just the members they are about are read
+    /// again, since an entry depends on its own (list, entity) decisions
+    /// alone.
+    pub fn entries(&self, store: &Store, list: &ListSpec, today: AsOf) -> Result<Entries, MemberError> {
+        let last = store.last_decision_id()?;
+        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let entries = match kept {
+            Some(k) if k.today == today && k.last == last => return Ok(k.entries),
+            Some(k) if k.today == today && k.last < last => {
+                let touched: BTreeSet<String> = store
+                    .decisions_between(k.last, last, Some(&list.id), None)?
+                    .into_iter()
+                    .map(|d| d.entity_id)
+                    .filter(|e| self.ids.contains(e))
+                    .collect();
+                if touched.len() > MAX_TOUCHED {
+                    self.all_entries(store, list, today, last)?
+                } else {
+                    let mut decisions = Vec::new();
+                    for e in &touched {
+                        decisions.extend(store.decisions(last, Some(&list.id), Some(e))?);
+                    }
+                    decisions.sort_by_key(|d| d.id);
+                    let book = DecisionBook::new(decisions);
+                    let mut v: Vec<Arc<QueueEntry>> =
+                        k.entries.iter().filter(|e| !touched.contains(&e.listing.entity_id)).cloned().collect();
+                    v.extend(touched.iter().filter_map(|id| self.entry(&book, list, id, today)).map(Arc::new));
+                    in_queue_order(&mut v);
+                    v
                 }
-                ReviewStatus::AwaitingApproval => {
-                    let c: &Decision = s.confirm.map(|(c, _)| c).expect("awaiting approval has a confirm");
-                    QueueState::AwaitingApproval { decision: c.id, proposer: c.officer.clone() }
-                }
-                ReviewStatus::Pending if m.ready_to_decide() => QueueState::ReadyToDecide,
-                ReviewStatus::Pending => QueueState::Pending,
-                _ => match s.last {
-                    Some(d) => QueueState::Decided {
-                        decision: d.id,
-                        action: d.action.as_str().into(),
-                        officer: d.officer.clone(),
-                    },
-                    None => continue,
-                },
-            };
-            // A member rejected by the run and not decided again is not in the queue.
-            if m.row.review_status == ReviewStatus::Rejected
-                && matches!(state, QueueState::Decided { .. })
-                && s.last.is_some_and(|d| d.id <= m.used)
-            {
-                continue;
             }
-            entries.push(QueueEntry {
-                seen: crate::officer::decide::fingerprint_with(&book, Some(listing), list, id, today),
-                state,
-                registry: self.facts.get(id).cloned(),
-                score: self.scores.get(id).cloned(),
-                exempt: book.exempt(list, id, today),
-                in_review_since: self.since.get(id).copied().unwrap_or(at),
-                listing: m.row.clone(),
-            });
+            _ => self.all_entries(store, list, today, last)?,
+        };
+        let entries = Arc::new(entries);
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.as_ref().is_none_or(|k| (k.today, k.last) <= (today, last)) {
+            *kept = Some(Kept { last, today, entries: entries.clone() });
         }
-        entries.sort_by(|a, b| {
-            a.in_review_since.cmp(&b.in_review_since).then(a.listing.entity_id.cmp(&b.listing.entity_id))
-        });
         Ok(entries)
     }
+
+    fn all_entries(
+        &self,
+        store: &Store,
+        list: &ListSpec,
+        today: AsOf,
+        last: i64,
+    ) -> Result<Vec<Arc<QueueEntry>>, MemberError> {
+        let book = DecisionBook::new(store.decisions(last, Some(&list.id), None)?);
+        let mut entries: Vec<Arc<QueueEntry>> =
+            self.ids.iter().filter_map(|id| self.entry(&book, list, id, today)).map(Arc::new).collect();
+        in_queue_order(&mut entries);
+        Ok(entries)
+    }
+
+    /// The entry of one member under the decisions in `book`; `None` when it
+    /// is not in the queue.
+    fn entry(&self, book: &DecisionBook, list: &ListSpec, id: &str, today: AsOf) -> Option<QueueEntry> {
+        let listing = &self.listing;
+        let m = listing.member(list, book, id, today)?;
+        let s = m.standing();
+        let state = match m.now.status {
+            ReviewStatus::Objected => QueueState::Objected,
+            ReviewStatus::Noticed => {
+                let deadline = m.now.notice_deadline.unwrap_or(today);
+                QueueState::Noticed { deadline, days_left: (deadline.date() - today.date()).num_days() }
+            }
+            ReviewStatus::AwaitingApproval => {
+                let c: &Decision = s.confirm.map(|(c, _)| c).expect("awaiting approval has a confirm");
+                QueueState::AwaitingApproval { decision: c.id, proposer: c.officer.clone() }
+            }
+            ReviewStatus::Pending if m.ready_to_decide() => QueueState::ReadyToDecide,
+            ReviewStatus::Pending => QueueState::Pending,
+            _ => {
+                let d = s.last?;
+                QueueState::Decided { decision: d.id, action: d.action.as_str().into(), officer: d.officer.clone() }
+            }
+        };
+        // A member rejected by the run and not decided again is not in the queue.
+        if m.row.review_status == ReviewStatus::Rejected
+            && matches!(state, QueueState::Decided { .. })
+            && s.last.is_some_and(|d| d.id <= m.used)
+        {
+            return None;
+        }
+        Some(QueueEntry {
+            seen: crate::officer::decide::fingerprint_with(book, Some(listing), list, id, today),
+            state,
+            registry: self.facts.get(id).cloned(),
+            score: self.scores.get(id).cloned(),
+            exempt: book.exempt(list, id, today),
+            in_review_since: self.since.get(id).copied().unwrap_or(listing.at),
+            listing: m.row.clone(),
+        })
+    }
+}
+
+/// The queue's entries, shared between the requests that read them.
+pub type Entries = Arc<Vec<Arc<QueueEntry>>>;
+
+/// Above this many members decided since the entries were kept, they are
+/// all built again rather than one by one.
+const MAX_TOUCHED: usize = 1000;
+
+/// The entries of the last [`QueueBase::entries`] call.
+#[derive(Clone)]
+struct Kept {
+    last: i64,
+    today: AsOf,
+    entries: Entries,
+}
+
+/// Oldest in review first, then by entity id.
+fn in_queue_order(entries: &mut [Arc<QueueEntry>]) {
+    entries
+        .sort_by(|a, b| a.in_review_since.cmp(&b.in_review_since).then(a.listing.entity_id.cmp(&b.listing.entity_id)));
 }
 
 /// How long each of `ids` has been in review: walks back through earlier

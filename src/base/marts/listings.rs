@@ -238,8 +238,17 @@ pub fn read_in_review(dir: &Path) -> Result<std::collections::HashSet<String>, P
 
 /// Reads a `listings` partition folder.
 pub fn read_listings(dir: &Path) -> Result<Vec<ListingRow>, ParquetError> {
+    listing_rows(dir, read_parquet(&dir.join("part-0.parquet"))?)
+}
+
+/// The rows of a `listings` partition folder about one of `ids`.
+pub fn read_listings_of(dir: &Path, ids: &std::collections::BTreeSet<String>) -> Result<Vec<ListingRow>, ParquetError> {
+    listing_rows(dir, super::rows_with(&dir.join("part-0.parquet"), "entity_id", ids)?)
+}
+
+fn listing_rows(dir: &Path, batches: Vec<arrow::array::RecordBatch>) -> Result<Vec<ListingRow>, ParquetError> {
     let mut out = Vec::new();
-    for b in read_parquet(&dir.join("part-0.parquet"))? {
+    for b in batches {
         if b.schema() != listings_schema() {
             return Err(ParquetError::General(format!("{}: not a listings mart", dir.display())));
         }

@@ -50,7 +50,8 @@ pub fn rows_with(path: &Path, column: &str, ids: &BTreeSet<String>) -> Result<Ve
     for b in builder.with_row_groups(groups.clone()).with_projection(keys_only).build()? {
         let b = b?;
         let keys = b.column(0).as_string::<i32>();
-        picks.push((0..b.num_rows()).map(|r| Some(keep.contains(keys.value(r)))).collect::<BooleanArray>());
+        let hits = arrow::buffer::BooleanBuffer::collect_bool(b.num_rows(), |r| keep.contains(keys.value(r)));
+        picks.push(BooleanArray::new(hits, None));
     }
     let selection = RowSelection::from_filters(&picks);
     if selection.row_count() == 0 {

@@ -151,48 +151,6 @@ pub fn facts(
     Ok(out)
 }
 
-/// Entities of the registry mart as of `as_of` whose id starts with
-/// `query` or whose name contains it (ignoring case), in `region` (a code
-/// prefix) and, when given, among `only`: the first `limit` by id, and how
-/// many match in all. Only the
-/// id, name and region columns are scanned; the facts are read for the
-/// matches shown.
-pub fn search(
-    wh: &Warehouse,
-    as_of: AsOf,
-    query: &str,
-    region: &str,
-    only: Option<&std::collections::HashSet<String>>,
-    limit: usize,
-) -> Result<(Vec<RegistryFacts>, usize), ParquetError> {
-    let (id_q, name_q) = (query.to_uppercase(), query.to_lowercase());
-    let file = std::fs::File::open(part(wh, as_of))?;
-    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)?;
-    let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), [0, 1, 5]);
-    let mut shown: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
-    let mut total = 0;
-    for b in builder.with_projection(mask).build()? {
-        let b = b?;
-        let ids = b.column(0).as_string::<i32>();
-        let names = b.column(1).as_string::<i32>();
-        let regions = b.column(2).as_string::<i32>();
-        for r in 0..b.num_rows() {
-            let by_id = !id_q.is_empty() && ids.value(r).starts_with(&id_q);
-            let by_name = !name_q.is_empty() && names.value(r).to_lowercase().contains(&name_q);
-            let kept = only.is_none_or(|o| o.contains(ids.value(r)));
-            if regions.value(r).starts_with(region) && (query.is_empty() || by_id || by_name) && kept {
-                total += 1;
-                if shown.len() < limit {
-                    shown.insert(ids.value(r).to_string());
-                }
-            }
-        }
-    }
-    let mut facts: Vec<RegistryFacts> = facts(wh, as_of, &shown)?.into_values().collect();
-    facts.sort_by(|a, b| a.entity_id.cmp(&b.entity_id));
-    Ok((facts, total))
-}
-
 /// The ingest date of the registry snapshot behind the mart as of `as_of`
 /// (`None` for an empty snapshot).
 pub fn snapshot(wh: &Warehouse, as_of: AsOf) -> Result<Option<AsOf>, ParquetError> {

@@ -68,8 +68,20 @@ pub fn write_related(dir: &Path, rows: &[RelatedRow], stamp: &Stamp) -> Result<u
 
 /// Reads a `related` partition folder.
 pub fn read_related(dir: &Path) -> Result<Vec<RelatedRow>, ParquetError> {
+    related_rows(read_parquet(&dir.join("part-0.parquet"))?)
+}
+
+/// The rows of a `related` partition folder about one of `subjects`.
+pub fn read_related_of(
+    dir: &Path,
+    subjects: &std::collections::BTreeSet<String>,
+) -> Result<Vec<RelatedRow>, ParquetError> {
+    related_rows(super::rows_with(&dir.join("part-0.parquet"), "subject_id", subjects)?)
+}
+
+fn related_rows(batches: Vec<RecordBatch>) -> Result<Vec<RelatedRow>, ParquetError> {
     let mut out = Vec::new();
-    for b in read_parquet(&dir.join("part-0.parquet"))? {
+    for b in batches {
         let s = |i: usize| b.column(i).as_string::<i32>().clone();
         let (subject, kind, rule, list) = (s(0), s(1), s(2), s(5));
         let measures = b.column(3).as_list::<i32>();

@@ -167,7 +167,13 @@ fn due_process(wh: &Warehouse, policy: &credence::config::policy::Policy) -> Res
     store.put_officer("demo-senior", "senior", &hash)?;
     let regulator = credence::config::regulator::load_or_default(None)?;
     let notices = credence::officer::notice::Notices::load(None, regulator)?;
-    let desk = Desk { warehouse: wh, policy, store: &store, notices: &notices };
+    let desk = Desk {
+        warehouse: wh,
+        policy,
+        store: &store,
+        notices: &notices,
+        listings: &credence::officer::member::FromMarts,
+    };
     let today = AsOf::new(chrono::Utc::now().date_naive());
     let mut out = String::new();
     let gate = |req: Request| decide::decide(&desk, &req);

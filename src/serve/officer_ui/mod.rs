@@ -24,6 +24,7 @@ use crate::base::store::Store;
 use crate::base::warehouse::{Mart, Warehouse};
 use crate::config::policy::Policy;
 use crate::officer::accounts::Role;
+use crate::officer::search::SearchIndex;
 use crate::serve::listener::{Limits, RateLimits};
 pub use messages::Messages;
 
@@ -56,7 +57,26 @@ pub struct UiState {
     /// The marts behind each list's queue, by list, with the run and
     /// listing file they were read from (see [`UiState::queue`]).
     queues: std::sync::Mutex<std::collections::HashMap<String, (QueueKey, Arc<crate::officer::queue::QueueBase>)>>,
+    /// The search index of the newest registry mart, with the files it was
+    /// built from (see [`UiState::search_index`]).
+    search: std::sync::Mutex<Option<(SearchKey, Arc<SearchIndex>)>>,
 }
+
+/// The gate reads the newest listing the queue keeps.
+impl crate::officer::member::Listings for UiState {
+    fn newest(
+        &self,
+        _: &Warehouse,
+        _: &Store,
+        list: &crate::config::policy::ListSpec,
+    ) -> Result<Option<Arc<crate::officer::member::Listing>>, crate::officer::member::MemberError> {
+        Ok(self.queue_base(list)?.map(|b| b.listing().clone()))
+    }
+}
+
+/// What a search index was built from: the newest registry mart's date and
+/// the modification times of its registry and scores files.
+type SearchKey = (AsOf, Option<std::time::SystemTime>, Option<std::time::SystemTime>);
 
 /// What a cached queue was read from: the newest run (id, outcome) and the
 /// newest listing partition with its file's modification time. Any new
@@ -106,6 +126,7 @@ impl UiState {
             drafts: Default::default(),
             opened: Default::default(),
             queues: Default::default(),
+            search: Default::default(),
         }
     }
 
@@ -115,7 +136,17 @@ impl UiState {
         &self,
         list: &crate::config::policy::ListSpec,
         today: AsOf,
-    ) -> Result<Option<(AsOf, Vec<crate::officer::queue::QueueEntry>)>, crate::officer::member::MemberError> {
+    ) -> Result<Option<(AsOf, crate::officer::queue::Entries)>, crate::officer::member::MemberError> {
+        let Some(base) = self.queue_base(list)? else { return Ok(None) };
+        Ok(Some((base.at(), base.entries(&self.store, list, today)?)))
+    }
+
+    /// What the newest run wrote for the queue of `list`, read once per run
+    /// and listing file; `None` before the first run.
+    pub(crate) fn queue_base(
+        &self,
+        list: &crate::config::policy::ListSpec,
+    ) -> Result<Option<Arc<crate::officer::queue::QueueBase>>, crate::officer::member::MemberError> {
         let run = self.store.runs(1)?.into_iter().next().map(|r| (r.run_id, r.outcome));
         let listing = self.warehouse.list_mart_dates(Mart::Listings, &list.id).pop().and_then(|at| {
             let file = self.warehouse.list_mart(Mart::Listings, &list.id, at).join("part-0.parquet");
@@ -126,18 +157,49 @@ impl UiState {
             let queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
             queues.get(&list.id).filter(|(k, _)| *k == key).map(|(_, b)| b.clone())
         };
-        let base = match cached {
-            Some(b) => b,
-            None => {
-                let Some(b) = crate::officer::queue::QueueBase::load(&self.warehouse, &self.store, list, None)? else {
-                    return Ok(None);
-                };
-                let b = Arc::new(b);
-                self.queues.lock().unwrap_or_else(|e| e.into_inner()).insert(list.id.clone(), (key, b.clone()));
-                b
-            }
+        if let Some(b) = cached {
+            return Ok(Some(b));
+        }
+        let Some(b) = crate::officer::queue::QueueBase::load(&self.warehouse, &self.store, list, None)? else {
+            return Ok(None);
         };
-        Ok(Some((base.at(), base.entries(&self.store, list, today)?)))
+        let b = Arc::new(b);
+        self.queues.lock().unwrap_or_else(|e| e.into_inner()).insert(list.id.clone(), (key, b.clone()));
+        Ok(Some(b))
+    }
+
+    /// The search index of the newest registry mart, built once per run;
+    /// `None` before the first run.
+    pub(crate) fn search_index(&self) -> Result<Option<Arc<SearchIndex>>, crate::base::marts::MartError> {
+        let Some(at) = self.warehouse.mart_dates(Mart::Registry).pop() else { return Ok(None) };
+        let modified =
+            |p: std::path::PathBuf| std::fs::metadata(p.join("part-0.parquet")).and_then(|m| m.modified()).ok();
+        let key: SearchKey =
+            (at, modified(self.warehouse.mart(Mart::Registry, at)), modified(self.warehouse.mart(Mart::Scores, at)));
+        if let Some((k, ix)) = self.search.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            if *k == key {
+                return Ok(Some(ix.clone()));
+            }
+        }
+        let ix = Arc::new(SearchIndex::build(&self.warehouse, at)?);
+        *self.search.lock().unwrap_or_else(|e| e.into_inner()) = Some((key, ix.clone()));
+        Ok(Some(ix))
+    }
+
+    /// Reads every list's queue and builds the search index once, so that
+    /// the first officer of the day does not wait for them.
+    pub fn warm(&self) {
+        let started = std::time::Instant::now();
+        if let Err(e) = self.search_index() {
+            tracing::warn!(error = %e, "building the search index ahead failed; search will build it on demand");
+        }
+        let today = pages::decide::today();
+        for list in &self.policy.lists {
+            if let Err(e) = self.queue(list, today) {
+                tracing::warn!(list = %list.id, error = %e, "reading the queue ahead failed; pages will read it on demand");
+            }
+        }
+        tracing::info!(ms = started.elapsed().as_millis() as u64, "queues and search index read ahead");
     }
 
     /// A time stored in UTC (RFC 3339), shown in the regulator's time zone.

@@ -161,6 +161,7 @@ fn seen_now(f: &Fixture, entity: &str) -> String {
         policy: &s.policy,
         store: &s.store,
         notices: &s.notices,
+        listings: &crate::officer::member::FromMarts,
     };
     let today = AsOf::new(chrono::Utc::now().date_naive());
     crate::officer::decide::fingerprint(&desk, s.policy.list(LIST).unwrap(), entity, today).unwrap()
@@ -1062,7 +1063,8 @@ fn an_objection_is_recorded_from_the_page_with_the_partys_document() {
     assert_eq!(served.body.as_bytes(), document.as_slice());
 }
 
-/// The queue's marts are read once per run: a decision shows at once, a
+/// The queue's marts are read once per run: a decision shows at once (the
+/// kept entries, updated for the members decided, equal a fresh read), a
 /// new run's listing replaces the one kept.
 #[test]
 fn the_queue_kept_between_requests_follows_decisions_and_new_runs() {
@@ -1085,6 +1087,13 @@ fn the_queue_kept_between_requests_follows_decisions_and_new_runs() {
     let (_, after) = f.state.queue(&list, today).unwrap().unwrap();
     let now = after.iter().find(|e| e.listing.entity_id == first.listing.entity_id).unwrap();
     assert!(matches!(now.state, queue::QueueState::Decided { .. }), "the decision is read anew");
+    let fresh = |entries: &[std::sync::Arc<queue::QueueEntry>]| {
+        serde_json::to_string(&entries.iter().map(|e| &**e).collect::<Vec<_>>()).unwrap()
+    };
+    let (_, read_anew) = queue::in_review(&f.state.warehouse, &f.state.store, &list, None, today).unwrap().unwrap();
+    assert_eq!(fresh(&after), fresh(&read_anew), "updated entries equal a fresh read");
+    let again = f.state.queue(&list, today).unwrap().unwrap().1;
+    assert!(std::sync::Arc::ptr_eq(&after, &again), "no decision since: the kept entries are served");
 
     run_batch(&f.state.warehouse, &f.state.policy, "2026-11-28".parse().unwrap());
     let (at, _) = f.state.queue(&list, today).unwrap().unwrap();

@@ -32,7 +32,7 @@ pub fn review(warehouse: &Path, list: &str, as_of: Option<AsOf>, policy: Option<
         return Ok(ExitCode::SUCCESS);
     };
     println!("{} 个待处理 / in review on {list} as of {at}", entries.len());
-    for e in &entries {
+    for e in entries.iter() {
         let l = &e.listing;
         let name = e.registry.as_ref().map(|r| escaped(&r.name)).unwrap_or_else(|| "(not in registry)".into());
         let days = (at.date() - e.in_review_since.date()).num_days();
@@ -125,7 +125,13 @@ impl OpenDesk {
     }
 
     fn desk(&self) -> Desk<'_> {
-        Desk { warehouse: &self.warehouse, policy: &self.policy, store: &self.store, notices: &self.notices }
+        Desk {
+            warehouse: &self.warehouse,
+            policy: &self.policy,
+            store: &self.store,
+            notices: &self.notices,
+            listings: &credence::officer::member::FromMarts,
+        }
     }
 }
 

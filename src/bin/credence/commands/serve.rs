@@ -77,6 +77,8 @@ pub fn serve(args: &ServeArgs) -> CommandResult {
             let addr = listener.local_addr()?;
             tracing::info!(%addr, "officer pages listening");
             println!("officer pages on http://{addr}/");
+            let warm = ui.clone();
+            tokio::task::spawn_blocking(move || warm.warm());
             servers.push(tokio::spawn(officer_ui::serve(ui, listener, limits.clone())));
         }
         for s in servers {

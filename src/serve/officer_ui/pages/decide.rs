@@ -16,7 +16,6 @@ use crate::base::store::{Action, Decision};
 use crate::config::policy::{Approval, ListSpec, Review};
 use crate::officer::accounts::Role;
 use crate::officer::decide::{self, DecideError, Desk, Refusal, Request};
-use crate::officer::member::Listing;
 use crate::officer::notice::{self, Lang};
 use crate::serve::officer_ui::layout::{forbidden, html_response, page, with_detail, PageResult};
 use crate::serve::officer_ui::pages::dashboard::latest_scores;
@@ -29,7 +28,13 @@ pub(crate) fn today() -> AsOf {
 }
 
 pub(crate) fn desk(state: &UiState) -> Desk<'_> {
-    Desk { warehouse: &state.warehouse, policy: &state.policy, store: &state.store, notices: &state.notices }
+    Desk {
+        warehouse: &state.warehouse,
+        policy: &state.policy,
+        store: &state.store,
+        notices: &state.notices,
+        listings: state,
+    }
 }
 
 pub(crate) fn action_key(a: Action) -> &'static str {
@@ -50,9 +55,10 @@ pub(crate) fn list_section(
     let today = today();
     let book =
         DecisionBook::new(state.store.decisions(state.store.last_decision_id()?, Some(&list.id), Some(entity))?);
-    let listing = Listing::newest(&state.warehouse, &state.store, &list.id)?;
-    let member = listing.as_ref().and_then(|l| l.member(list, &book, entity, today));
-    let seen = decide::fingerprint_with(&book, listing.as_ref(), list, entity, today);
+    let base = state.queue_base(list)?;
+    let listing = base.as_ref().map(|b| &**b.listing());
+    let member = listing.and_then(|l| l.member(list, &book, entity, today));
+    let seen = decide::fingerprint_with(&book, listing, list, entity, today);
     let exempt = book.exemption(list, entity, today);
     let exemption_awaiting = book.exemption_awaiting(list, entity);
     let senior = o.role == Role::Senior;

@@ -79,16 +79,16 @@ impl QueueFilter {
 }
 
 /// Orders the queue: oldest in review first by default.
-fn sorted(mut entries: Vec<QueueEntry>, f: &QueueFilter) -> Vec<QueueEntry> {
+fn sorted<'a>(mut entries: Vec<&'a QueueEntry>, f: &QueueFilter) -> Vec<&'a QueueEntry> {
     let key = f.sort.as_deref().unwrap_or("age");
-    let name = |e: &QueueEntry| e.registry.as_ref().map(|r| r.name.clone()).unwrap_or_default();
-    let grade = |e: &QueueEntry| e.score.as_ref().map(|s| s.grade.clone()).unwrap_or_default();
-    let id = |e: &QueueEntry| e.listing.entity_id.clone();
+    let name = |e: &&'a QueueEntry| e.registry.as_ref().map(|r| r.name.as_str()).unwrap_or_default();
+    let grade = |e: &&'a QueueEntry| e.score.as_ref().map(|s| s.grade.as_str()).unwrap_or_default();
+    let id = |e: &&'a QueueEntry| e.listing.entity_id.as_str();
     match key {
         "entity" => entries.sort_by_key(id),
-        "name" => entries.sort_by(|a, b| name(a).cmp(&name(b)).then(id(a).cmp(&id(b)))),
-        "grade" => entries.sort_by(|a, b| grade(b).cmp(&grade(a)).then(id(a).cmp(&id(b)))),
-        "state" => entries.sort_by(|a, b| a.state.key().cmp(b.state.key()).then(id(a).cmp(&id(b)))),
+        "name" => entries.sort_by(|a, b| name(a).cmp(name(b)).then(id(a).cmp(id(b)))),
+        "grade" => entries.sort_by(|a, b| grade(b).cmp(grade(a)).then(id(a).cmp(id(b)))),
+        "state" => entries.sort_by(|a, b| a.state.key().cmp(b.state.key()).then(id(a).cmp(id(b)))),
         _ => {}
     }
     if f.dir.as_deref() == Some("desc") {
@@ -97,16 +97,17 @@ fn sorted(mut entries: Vec<QueueEntry>, f: &QueueFilter) -> Vec<QueueEntry> {
     entries
 }
 
-pub(crate) fn filtered(
-    entries: Vec<QueueEntry>,
+pub(crate) fn filtered<'a>(
+    entries: &'a [Arc<QueueEntry>],
     f: &QueueFilter,
     me: &Officer,
     held: &HashMap<String, Assignment>,
-) -> Vec<QueueEntry> {
+) -> Vec<&'a QueueEntry> {
     let some = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
     let (region, basis, rule, state) = (some(&f.region), some(&f.basis), some(&f.rule), some(&f.state));
     entries
-        .into_iter()
+        .iter()
+        .map(|e| &**e)
         .filter(|e| {
             region.as_ref().is_none_or(|r| e.registry.as_ref().is_some_and(|f| f.region.starts_with(r.as_str())))
         })
@@ -154,7 +155,7 @@ pub(crate) fn state_words(m: &Messages, s: &QueueState) -> String {
 }
 
 /// How many entries are in each state.
-fn state_counts(entries: &[QueueEntry]) -> HashMap<&'static str, usize> {
+fn state_counts(entries: &[Arc<QueueEntry>]) -> HashMap<&'static str, usize> {
     let mut counts = HashMap::new();
     for e in entries {
         *counts.entry(e.state.key()).or_default() += 1;
@@ -203,11 +204,11 @@ pub(crate) async fn review_queue(
                 @let mine = entries.iter().filter(|e| awaiting_my_approval(e, &o)).count();
                 @let my_items = entries.iter().filter(|e| held.get(&e.listing.entity_id).is_some_and(|a| a.officer == o.id)).count();
                 @let unassigned = entries.iter().filter(|e| !held.contains_key(&e.listing.entity_id)).count();
-                @let entries = sorted(filtered(entries, &filter, &o, &held), &filter);
+                @let entries = sorted(filtered(&entries, &filter, &o, &held), &filter);
                 @let matching = entries.len();
                 @let pages = matching.div_ceil(per).max(1);
                 @let page_no = filter.page.unwrap_or(1).clamp(1, pages);
-                @let shown: Vec<&QueueEntry> = entries.iter().skip((page_no - 1) * per).take(per).collect();
+                @let shown: Vec<&QueueEntry> = entries.iter().skip((page_no - 1) * per).take(per).copied().collect();
                 p { (m.f("queue_as_of", &[("count", &total), ("as_of", &at)])) }
                 nav aria-label=(m.t("queue_states")) {
                     ul class="states" {
@@ -439,15 +440,15 @@ fn selected(
     state: &UiState,
     list: &str,
     ids: &[String],
-) -> Result<HashMap<String, QueueEntry>, crate::officer::member::MemberError> {
+) -> Result<HashMap<String, Arc<QueueEntry>>, crate::officer::member::MemberError> {
     let Some(spec) = state.policy.list(list) else { return Ok(HashMap::new()) };
     let Some((_, entries)) = state.queue(spec, today())? else {
         return Ok(HashMap::new());
     };
     Ok(entries
-        .into_iter()
+        .iter()
         .filter(|e| ids.contains(&e.listing.entity_id))
-        .map(|e| (e.listing.entity_id.clone(), e))
+        .map(|e| (e.listing.entity_id.clone(), e.clone()))
         .collect())
 }
 

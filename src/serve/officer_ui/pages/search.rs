@@ -11,8 +11,10 @@ use maud::html;
 use std::collections::{BTreeSet, HashMap};
 
 use crate::base::marts::mart_error;
+use crate::base::marts::registry::RegistryFacts;
 use crate::base::marts::{listings, registry, scores};
 use crate::base::warehouse::Mart;
+use crate::officer::search::Search;
 use crate::serve::officer_ui::layout::{entity_name, html_response, page, PageResult};
 use crate::serve::officer_ui::{Officer, UiState};
 
@@ -36,18 +38,18 @@ pub(crate) async fn search(
     let query = q.q.clone().unwrap_or_default();
     let region = q.region.clone().unwrap_or_default();
     let grade = q.grade.clone().filter(|g| state.policy.grades.iter().any(|x| &x.grade == g));
-    let newest = state.warehouse.mart_dates(Mart::Registry).pop();
     let asked = !(query.trim().is_empty() && region.trim().is_empty() && grade.is_none());
-    let results = match newest {
-        Some(d) if asked => {
-            let only = match &grade {
-                Some(g) => Some(scores::with_grade(&state.warehouse, d, g).map_err(mart_error("the scores mart"))?),
-                None => None,
-            };
-            let (found, total) =
-                registry::search(&state.warehouse, d, query.trim(), region.trim(), only.as_ref(), SHOWN)
-                    .map_err(mart_error("the registry mart"))?;
-            let ids: BTreeSet<String> = found.iter().map(|f| f.entity_id.clone()).collect();
+    let index = if asked { state.search_index()? } else { None };
+    let results = match index {
+        Some(ix) => {
+            let d = ix.at;
+            let (shown, total) = ix.find(&Search { query: &query, region: &region, grade: grade.as_deref() }, SHOWN);
+            let ids: BTreeSet<String> = shown.into_iter().collect();
+            let mut found: Vec<RegistryFacts> = registry::facts(&state.warehouse, d, &ids)
+                .map_err(mart_error("the registry mart"))?
+                .into_values()
+                .collect();
+            found.sort_by(|a, b| a.entity_id.cmp(&b.entity_id));
             let grades: HashMap<String, String> =
                 match state.warehouse.mart(Mart::Scores, d).join("part-0.parquet").exists() {
                     true => scores::read(&state.warehouse, d, &ids)
@@ -60,18 +62,17 @@ pub(crate) async fn search(
             let mut lists: HashMap<String, Vec<String>> = HashMap::new();
             for l in &state.policy.lists {
                 if let Some(at) = state.warehouse.list_mart_dates(Mart::Listings, &l.id).pop() {
-                    let rows = listings::read_listings(&state.warehouse.list_mart(Mart::Listings, &l.id, at))
+                    let rows = listings::read_listings_of(&state.warehouse.list_mart(Mart::Listings, &l.id, at), &ids)
                         .map_err(mart_error("the listings mart"))?;
-                    for r in rows.into_iter().filter(|r| ids.contains(&r.entity_id)) {
+                    for r in rows {
                         lists.entry(r.entity_id).or_default().push(format!("{} ({})", l.id, r.review_status.as_str()));
                     }
                 }
             }
             Some((found, total, grades, lists))
         }
-        Some(_) => None,
-        None if !asked => None,
-        None => Some((vec![], 0, HashMap::new(), HashMap::new())),
+        None if asked => Some((vec![], 0, HashMap::new(), HashMap::new())),
+        None => None,
     };
     let body = html! {
         h1 { (m.t("search_title")) }
