@@ -11,8 +11,12 @@ pub mod report;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
+use std::hash::{Hash, Hasher};
+
 use arrow::array::{Array, AsArray, RecordBatch, StringArray};
 use minisign::PublicKey;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
 
 use crate::base::contract::{Contracts, Dataset};
 use crate::base::engine::{self, EngineLimits};
@@ -69,47 +73,40 @@ impl Names {
         names.binary_search_by(|n| n.as_str().cmp(name)).expect("a name of one of the two policies") as u16
     }
 
-    /// The grade of `s`, `-` when not scored.
-    pub fn grade(&self, s: &Side) -> String {
-        s.grade.map(|g| self.grades[g as usize].clone()).unwrap_or_else(|| "-".into())
+    /// The name of a grade index, `-` when not scored.
+    pub fn grade(&self, g: Option<u16>) -> &str {
+        g.map(|g| self.grades[g as usize].as_str()).unwrap_or("-")
     }
 
-    pub fn rule(&self, r: &Reason) -> &str {
-        &self.rules[r.rule as usize]
+    pub fn rule(&self, r: u16) -> &str {
+        &self.rules[r as usize]
     }
 }
 
-/// A reason of a side: its rule, its points and a hash of the record ids
-/// behind it (the ids themselves are read again for the movers shown).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Reason {
-    pub rule: u16,
-    pub points: f64,
-    pub records: u64,
-}
+/// A list membership as the report compares it: basis, rules, review status.
+pub type Membership = (Basis, Vec<String>, ReviewStatus);
 
-/// One entity under one policy.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Side {
-    pub score: Option<f64>,
-    /// An index into [`Names::grades`].
-    pub grade: Option<u16>,
-    pub reasons: Vec<Reason>,
-    /// List id → (basis, rules, review status) of each membership.
-    pub lists: BTreeMap<String, (Basis, Vec<String>, ReviewStatus)>,
-}
+/// A grade index meaning "not scored".
+const NO_GRADE: u16 = u16::MAX;
 
-/// Registry facts the report groups by.
-#[derive(Clone, Debug, Default)]
-pub struct Facts {
-    pub name: String,
-    pub region: String,
-    pub entity_type: String,
-}
-
-/// Everything one policy produced on the shared inputs.
+/// Everything one policy produced on the shared inputs, by entity index,
+/// in columns (about 22 bytes an entity and 2 a reason, list members
+/// apart), so that two policies at 10M entities fit beside the validated
+/// tables.
 pub struct Outcome {
-    pub sides: Vec<Side>,
+    /// Score by entity; NaN when not scored.
+    score: Vec<f64>,
+    /// Grade by entity as an index into [`Names::grades`]; [`NO_GRADE`] when not scored.
+    grade: Vec<u16>,
+    /// A hash of each entity's reasons (rules, points, records); 0 for none.
+    reasons: Vec<u64>,
+    /// Entity i's reasons' rules are `rule_index[rule_start[i]..rule_start[i + 1]]`.
+    rule_start: Vec<u32>,
+    rule_index: Vec<u16>,
+    /// By rule index ([`Names::rules`]): entities it fires on, points it deducts.
+    pub tally: Vec<(u64, f64)>,
+    /// By list (every list of the policy): its members by entity index.
+    pub lists: BTreeMap<String, HashMap<u32, Membership>>,
     /// Per list: restricted persons and flagged entities.
     pub related: BTreeMap<String, (u64, u64)>,
     /// The scores written under this policy (for the movers' records).
@@ -117,6 +114,47 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The number of entities.
+    pub fn len(&self) -> usize {
+        self.score.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.score.is_empty()
+    }
+
+    pub fn score(&self, i: usize) -> Option<f64> {
+        Some(self.score[i]).filter(|s| !s.is_nan())
+    }
+
+    /// The grade of entity `i` as an index into [`Names::grades`].
+    pub fn grade(&self, i: usize) -> Option<u16> {
+        Some(self.grade[i]).filter(|g| *g != NO_GRADE)
+    }
+
+    /// The rule indexes of entity `i`'s reasons, in the scores' order.
+    pub fn rules(&self, i: usize) -> &[u16] {
+        &self.rule_index[self.rule_start[i] as usize..self.rule_start[i + 1] as usize]
+    }
+
+    pub fn membership(&self, list: &str, i: usize) -> Option<&Membership> {
+        self.lists.get(list).and_then(|m| m.get(&(i as u32)))
+    }
+
+    /// The lists entity `i` is a member of.
+    pub fn lists_of(&self, i: usize) -> impl Iterator<Item = (&String, &Membership)> {
+        self.lists.iter().filter_map(move |(l, m)| m.get(&(i as u32)).map(|x| (l, x)))
+    }
+
+    /// Whether entity `i`'s score, grade, reasons or memberships differ
+    /// between `self` and `other`.
+    pub fn differs(&self, other: &Outcome, i: usize) -> bool {
+        self.score(i) != other.score(i)
+            || self.grade[i] != other.grade[i]
+            || self.reasons[i] != other.reasons[i]
+            || self.lists.keys().chain(other.lists.keys()).any(|l| self.membership(l, i) != other.membership(l, i))
+    }
+
     /// The reasons of `ids` as text ("rule points (records)"), by entity.
     pub fn reason_texts(&self, ids: &BTreeSet<String>) -> Result<HashMap<String, Vec<String>>, RunError> {
         let part = self.scores.path().join("part-0.parquet");
@@ -138,30 +176,54 @@ impl Outcome {
     }
 }
 
-fn records_hash(records: &[String]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    records.hash(&mut h);
-    h.finish()
+/// Registry facts the report groups by, as columns of the validated
+/// registry (not copied).
+pub struct Facts {
+    name: StringArray,
+    region: StringArray,
+    entity_type: StringArray,
 }
 
-/// The registry's column `name` as text (enumerated columns are dictionaries).
-fn text_column(batch: &RecordBatch, name: &str) -> Option<StringArray> {
-    let i = batch.schema().index_of(name).ok()?;
-    let a = arrow::compute::cast(batch.column(i), &arrow::datatypes::DataType::Utf8).ok()?;
-    Some(a.as_string::<i32>().clone())
+impl Facts {
+    /// Name, region and type of every entity, by entity index.
+    pub fn of(inputs: &Inputs) -> Facts {
+        let b = &inputs.registry.batches[0];
+        Facts {
+            name: text_column(b, "name"),
+            region: text_column(b, "region"),
+            entity_type: text_column(b, "entity_type"),
+        }
+    }
+
+    pub fn name(&self, i: usize) -> &str {
+        text_at(&self.name, i)
+    }
+
+    pub fn region(&self, i: usize) -> &str {
+        text_at(&self.region, i)
+    }
+
+    pub fn entity_type(&self, i: usize) -> &str {
+        text_at(&self.entity_type, i)
+    }
 }
 
-/// Name, region and type of every entity, by entity index.
-pub fn registry_facts(inputs: &Inputs) -> Vec<Facts> {
-    let b = &inputs.registry.batches[0];
-    let (name, region, kind) = (text_column(b, "name"), text_column(b, "region"), text_column(b, "entity_type"));
-    let get = |c: &Option<StringArray>, r: usize| {
-        c.as_ref().filter(|c| c.is_valid(r)).map(|c| c.value(r).to_string()).unwrap_or_default()
-    };
-    (0..b.num_rows())
-        .map(|r| Facts { name: get(&name, r), region: get(&region, r), entity_type: get(&kind, r) })
-        .collect()
+fn text_at(c: &StringArray, i: usize) -> &str {
+    if c.is_valid(i) {
+        c.value(i)
+    } else {
+        ""
+    }
+}
+
+/// The registry's column `name` as text (enumerated columns are
+/// dictionaries and are cast; text columns are shared, not copied).
+fn text_column(batch: &RecordBatch, name: &str) -> StringArray {
+    let Ok(i) = batch.schema().index_of(name) else { return StringArray::new_null(batch.num_rows()) };
+    match arrow::compute::cast(batch.column(i), &arrow::datatypes::DataType::Utf8) {
+        Ok(a) => a.as_string::<i32>().clone(),
+        Err(_) => StringArray::new_null(batch.num_rows()),
+    }
 }
 
 /// Scores, reasons and list memberships of every entity under `policy`.
@@ -171,46 +233,78 @@ async fn outcome(
     names: &Names,
     as_of: AsOf,
     policy: &Policy,
-    inputs: &Inputs,
+    night: &Night<'_>,
     ctx: &datafusion::prelude::SessionContext,
     book: &DecisionBook,
     store: &Store,
 ) -> Result<Outcome, RunError> {
-    let wh = &opts.warehouse;
+    let (wh, inputs) = (&opts.warehouse, night.inputs);
     let dir = tempfile::tempdir().map_err(|source| RunError::Io { what: "a folder for the scores".into(), source })?;
     let scored = score::score(ctx, policy, as_of, &inputs.entities, dir.path()).await?;
+    engine::return_free_memory();
     let n = inputs.entities.len();
-    let mut sides: Vec<Side> = vec![Side::default(); n];
-    for (i, side) in sides.iter_mut().enumerate() {
+    let mut score = vec![f64::NAN; n];
+    let mut grade = vec![NO_GRADE; n];
+    for i in 0..n {
         if scored.grade[i] != NOT_SCORED {
-            side.score = Some(scored.score[i]);
-            side.grade = policy.grades.get(scored.grade[i] as usize).map(|g| Names::index(&names.grades, &g.grade));
+            score[i] = scored.score[i];
+            grade[i] = policy
+                .grades
+                .get(scored.grade[i] as usize)
+                .map(|g| Names::index(&names.grades, &g.grade))
+                .unwrap_or(NO_GRADE);
         }
     }
-    // Reasons with their points and records, from the scores the run wrote.
+    // Reasons with their points and records, streamed from the scores the run wrote.
+    let parquet = |source| RunError::Parquet { what: "reading the impact scores".into(), source };
     let part = dir.path().join("part-0.parquet");
-    for b in crate::base::parquet_io::read_parquet(&part)
-        .map_err(|source| RunError::Parquet { what: "reading the impact scores".into(), source })?
-    {
+    let file = std::fs::File::open(&part)
+        .map_err(|source| RunError::Io { what: "reading the impact scores".into(), source })?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet)?;
+    let reasons_at = builder.schema().index_of("reasons").expect("scores have reasons");
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [0, reasons_at]);
+    let mut reasons = vec![0u64; n];
+    let mut pairs: Vec<(u32, u16)> = Vec::new();
+    let mut tally = vec![(0u64, 0.0f64); names.rules.len()];
+    for b in builder.with_projection(mask).build().map_err(parquet)? {
+        let b = b.map_err(|e| parquet(e.into()))?;
         let ids = b.column(0).as_string::<i32>();
-        let reasons = b.column(b.schema().index_of("reasons").expect("scores have reasons")).as_list::<i32>();
+        let list = b.column(1).as_list::<i32>();
         for r in 0..b.num_rows() {
             let Some(idx) = inputs.entities.lookup(ids.value(r)) else { continue };
-            sides[idx as usize].reasons = read_reasons(reasons, r)
-                .into_iter()
-                .map(|x| Reason {
-                    rule: Names::index(&names.rules, &x.rule_id),
-                    points: x.points,
-                    records: records_hash(&x.records),
-                })
-                .collect();
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            for x in read_reasons(list, r) {
+                let rule = Names::index(&names.rules, &x.rule_id);
+                (rule, x.points.to_bits(), &x.records).hash(&mut h);
+                pairs.push((idx, rule));
+                tally[rule as usize].0 += 1;
+                tally[rule as usize].1 += x.points;
+            }
+            reasons[idx as usize] = h.finish().max(1);
         }
     }
-    let registry = RegistryColumns::from_batch(&inputs.registry.batches[0]);
-    let graph = joint::build_graph(&registry, &inputs.holdings.batches, &inputs.entities);
-    let tables =
-        lists::Tables { policy, as_of: opts.as_of, inputs, scored: &scored, graph: &graph, registry: &registry, book };
-    let mut related = BTreeMap::new();
+    pairs.sort_by_key(|p| p.0);
+    let mut rule_start = Vec::with_capacity(n + 1);
+    let mut at = 0;
+    for i in 0..n as u32 {
+        rule_start.push(at as u32);
+        while at < pairs.len() && pairs[at].0 == i {
+            at += 1;
+        }
+    }
+    rule_start.push(at as u32);
+    let rule_index: Vec<u16> = pairs.into_iter().map(|p| p.1).collect();
+
+    let tables = lists::Tables {
+        policy,
+        as_of: opts.as_of,
+        inputs,
+        scored: &scored,
+        graph: night.graph,
+        registry: night.registry,
+        book,
+    };
+    let (mut related, mut members) = (BTreeMap::new(), BTreeMap::new());
     for list in &policy.lists {
         let in_force = publish::in_force(wh, &list.id, as_of, opts.public_key.as_ref())?;
         let stretch_ends = match &in_force {
@@ -220,16 +314,26 @@ async fn outcome(
             None => HashMap::new(),
         };
         let (rows, rel, summary) = lists::members(&tables, list, in_force.as_ref(), &stretch_ends);
+        drop(rel);
+        let mut of_list = HashMap::new();
         for r in rows {
             let ListingRow { entity_id, basis, rules, review_status, .. } = r;
             if let Some(idx) = inputs.entities.lookup(&entity_id) {
-                sides[idx as usize].lists.insert(list.id.clone(), (basis, rules, review_status));
+                of_list.insert(idx, (basis, rules, review_status));
             }
         }
-        drop(rel);
+        members.insert(list.id.clone(), of_list);
         related.insert(list.id.clone(), (summary.restricted_persons, summary.flagged_entities));
     }
-    Ok(Outcome { sides, related, scores: dir })
+    Ok(Outcome { score, grade, reasons, rule_start, rule_index, tally, lists: members, related, scores: dir })
+}
+
+/// What both policies share on one night: the validated inputs, the
+/// registry columns and the ownership graph.
+struct Night<'a> {
+    inputs: &'a Inputs,
+    registry: &'a RegistryColumns<'a>,
+    graph: &'a joint::graph::EntityGraph,
 }
 
 /// The as-of dates an impact follows: the `nights` newest dates with a
@@ -273,10 +377,18 @@ async fn night(
     let seal = Seal::new();
     let (inputs, _) = tokio::task::block_in_place(|| validate_landing(wh, &contracts, as_of, &keep, false, &seal))?;
     seal.close();
+    engine::return_free_memory();
     let ctx = engine::session(opts.limits)?;
     register_inputs(&ctx, &inputs)?;
-    let before = outcome(opts, names, as_of, &opts.baseline, &inputs, &ctx, book, store).await?;
-    let after = outcome(opts, names, as_of, &opts.policy, &inputs, &ctx, book, store).await?;
+    let (before, after) = {
+        let registry = RegistryColumns::from_batch(&inputs.registry.batches[0]);
+        let graph = joint::build_graph(&registry, &inputs.holdings.batches, &inputs.entities);
+        let shared = Night { inputs: &inputs, registry: &registry, graph: &graph };
+        let before = outcome(opts, names, as_of, &opts.baseline, &shared, &ctx, book, store).await?;
+        let after = outcome(opts, names, as_of, &opts.policy, &shared, &ctx, book, store).await?;
+        (before, after)
+    };
+    engine::return_free_memory();
     Ok((inputs, before, after))
 }
 
@@ -299,11 +411,12 @@ pub async fn impact(opts: &ImpactOptions, progress: &dyn Fn(&str)) -> Result<(Pa
     let (inputs, before, after) = night(opts, &names, opts.as_of, &book, &store).await?;
     sizes.extend(report::list_sizes(opts.as_of, &before, &after));
     progress("report");
-    let facts = registry_facts(&inputs);
-    let ids: Vec<String> = (0..inputs.entities.len() as u32).map(|i| inputs.entities.id(i).to_string()).collect();
+    let facts = Facts::of(&inputs);
+    let ids = |i: usize| inputs.entities.id(i as u32).to_string();
+    let changed = changed(&before, &after);
     let id = report::new_id(opts.as_of);
     let dir = wh.root().join("reports/impact").join(&id);
-    let mut report = report::build(&id, opts, &names, &ids, &facts, &before, &after);
+    let mut report = report::build(&id, opts, &names, &ids, &facts, &before, &after, &changed);
     report.nights = sizes;
     let shown: BTreeSet<String> = report.movers.iter().map(|m| m.entity_id.clone()).collect();
     let (mut was, mut is) = (before.reason_texts(&shown)?, after.reason_texts(&shown)?);
@@ -311,7 +424,7 @@ pub async fn impact(opts: &ImpactOptions, progress: &dyn Fn(&str)) -> Result<(Pa
         m.reasons_before = was.remove(&m.entity_id).unwrap_or_default();
         m.reasons_after = is.remove(&m.entity_id).unwrap_or_default();
     }
-    report::write(wh, &dir, &report, &names, &ids, &facts, &before, &after)?;
+    report::write(wh, &dir, &report, &names, &ids, &facts, &before, &after, &changed)?;
     Ok((dir, report))
 }
 
@@ -327,7 +440,7 @@ pub fn reports(wh: &Warehouse) -> Vec<String> {
     ids
 }
 
-/// The entities whose score, grade, reasons or memberships differ.
-pub fn changed(before: &[Side], after: &[Side]) -> BTreeSet<usize> {
-    before.iter().zip(after).enumerate().filter(|(_, (b, a))| b != a).map(|(i, _)| i).collect()
+/// The entities whose score, grade, reasons or memberships differ, in index order.
+pub fn changed(before: &Outcome, after: &Outcome) -> Vec<u32> {
+    (0..before.len()).filter(|i| before.differs(after, *i)).map(|i| i as u32).collect()
 }

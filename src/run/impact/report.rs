@@ -11,7 +11,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 
-use super::{changed, Facts, ImpactOptions, Names, Outcome, Side};
+use super::{Facts, ImpactOptions, Names, Outcome};
 use crate::base::ids::AsOf;
 use crate::base::marts::listings::{Basis, ReviewStatus};
 use crate::base::warehouse::Warehouse;
@@ -97,11 +97,11 @@ pub struct NightSize {
 
 /// The members of each list on `as_of` under both policies.
 pub fn list_sizes(as_of: AsOf, before: &Outcome, after: &Outcome) -> Vec<NightSize> {
-    let mut lists: BTreeSet<&String> = before.sides.iter().flat_map(|s| s.lists.keys()).collect();
-    lists.extend(after.sides.iter().flat_map(|s| s.lists.keys()));
-    let count = |o: &Outcome, l: &str| o.sides.iter().filter(|s| s.lists.contains_key(l)).count() as u64;
+    let count = |o: &Outcome, l: &str| o.lists.get(l).map_or(0, |m| m.len() as u64);
+    let lists: BTreeSet<&String> = before.lists.keys().chain(after.lists.keys()).collect();
     lists
         .into_iter()
+        .filter(|l| count(before, l) + count(after, l) > 0)
         .map(|l| NightSize {
             as_of: as_of.to_string(),
             list: l.clone(),
@@ -153,74 +153,83 @@ pub fn is_id(s: &str) -> bool {
 }
 
 /// The report's figures.
+#[allow(clippy::too_many_arguments)]
 pub fn build(
     id: &str,
     opts: &ImpactOptions,
     names: &Names,
-    ids: &[String],
-    facts: &[Facts],
-    before: &Outcome,
-    after: &Outcome,
+    ids: &dyn Fn(usize) -> String,
+    facts: &Facts,
+    b: &Outcome,
+    a: &Outcome,
+    changed: &[u32],
 ) -> ImpactReport {
-    let grade = |s: &Side| names.grade(s);
     let name = |p: &crate::config::policy::Policy| PolicyName {
         id: p.id.clone(),
         version: p.version.clone(),
         sha256: p.sha256.clone(),
     };
-    let (b, a) = (&before.sides, &after.sides);
-    let changed_set = changed(b, a);
-    let mut transitions: BTreeMap<(String, String), u64> = BTreeMap::new();
-    for (x, y) in b.iter().zip(a) {
-        *transitions.entry((grade(x), grade(y))).or_default() += 1;
+    let n = b.len();
+    let mut transitions: BTreeMap<(Option<u16>, Option<u16>), u64> = BTreeMap::new();
+    for i in 0..n {
+        *transitions.entry((b.grade(i), a.grade(i))).or_default() += 1;
     }
-    let grade_changed = b.iter().zip(a).filter(|(x, y)| x.grade != y.grade).count() as u64;
+    let mut transitions: BTreeMap<(String, String), u64> = transitions
+        .into_iter()
+        .map(|((x, y), c)| ((names.grade(x).to_string(), names.grade(y).to_string()), c))
+        .fold(BTreeMap::new(), |mut m, (k, c)| {
+            *m.entry(k).or_default() += c;
+            m
+        });
+    let grade_changed = (0..n).filter(|i| b.grade(*i) != a.grade(*i)).count() as u64;
     let top = opts.baseline.base.max(opts.policy.base).max(1.0);
     let score_bins: Vec<f64> = (0..10).map(|i| top * i as f64 / 10.0).collect();
-    let histogram = |sides: &[Side]| {
+    let histogram = |o: &Outcome| {
         let mut h = vec![0u64; 10];
-        for s in sides.iter().filter_map(|s| s.score) {
+        for s in (0..n).filter_map(|i| o.score(i)) {
             h[((s / top * 10.0).floor().max(0.0) as usize).min(9)] += 1;
         }
         h
     };
     let mut list_ids: BTreeSet<String> = opts.baseline.lists.iter().map(|l| l.id.clone()).collect();
     list_ids.extend(opts.policy.lists.iter().map(|l| l.id.clone()));
+    let empty = std::collections::HashMap::new();
     let lists = list_ids
         .iter()
         .map(|l| {
             let mut li = ListImpact { list: l.clone(), ..ListImpact::default() };
-            for (x, y) in b.iter().zip(a) {
-                let (was, is) = (x.lists.get(l), y.lists.get(l));
-                li.members_before += was.is_some() as u64;
-                li.members_after += is.is_some() as u64;
-                match (was, is) {
-                    (None, Some((basis, rules, status))) => {
-                        li.added += 1;
-                        match basis {
-                            Basis::Direct => li.added_direct += 1,
-                            Basis::Joint => {
-                                for r in rules {
-                                    *li.added_joint_by_rule.entry(r.clone()).or_default() += 1;
-                                }
-                            }
-                        }
-                        if *status != ReviewStatus::Published {
-                            li.additions_needing_review += 1;
+            let (was, is) = (b.lists.get(l).unwrap_or(&empty), a.lists.get(l).unwrap_or(&empty));
+            li.members_before = was.len() as u64;
+            li.members_after = is.len() as u64;
+            for (e, (basis, rules, status)) in is {
+                if was.contains_key(e) {
+                    continue;
+                }
+                li.added += 1;
+                match basis {
+                    Basis::Direct => li.added_direct += 1,
+                    Basis::Joint => {
+                        for r in rules {
+                            *li.added_joint_by_rule.entry(r.clone()).or_default() += 1;
                         }
                     }
-                    (Some((basis, _, _)), None) => {
-                        li.removed += 1;
-                        match basis {
-                            Basis::Direct => li.removed_direct += 1,
-                            Basis::Joint => li.removed_joint += 1,
-                        }
-                    }
-                    _ => {}
+                }
+                if *status != ReviewStatus::Published {
+                    li.additions_needing_review += 1;
                 }
             }
-            let (pb, fb) = before.related.get(l).copied().unwrap_or_default();
-            let (pa, fa) = after.related.get(l).copied().unwrap_or_default();
+            for (e, (basis, _, _)) in was {
+                if is.contains_key(e) {
+                    continue;
+                }
+                li.removed += 1;
+                match basis {
+                    Basis::Direct => li.removed_direct += 1,
+                    Basis::Joint => li.removed_joint += 1,
+                }
+            }
+            let (pb, fb) = b.related.get(l).copied().unwrap_or_default();
+            let (pa, fa) = a.related.get(l).copied().unwrap_or_default();
             (li.restricted_persons_before, li.flagged_entities_before) = (pb, fb);
             (li.restricted_persons_after, li.flagged_entities_after) = (pa, fa);
             li
@@ -237,15 +246,11 @@ pub fn build(
     let (rb, ra) = (rule_of(&opts.baseline), rule_of(&opts.policy));
     rule_ids.extend(rb.keys().cloned());
     rule_ids.extend(ra.keys().cloned());
-    let tally = |sides: &[Side], rule: &str| {
-        let mut n = 0u64;
-        let mut points = 0.0;
-        for s in sides {
-            if let Some(r) = s.reasons.iter().find(|r| names.rule(r) == rule) {
-                n += 1;
-                points += r.points;
-            }
-        }
+    let tally = |o: &Outcome, rule: &str| {
+        let (n, points) = match names.rules.iter().position(|r| r == rule) {
+            Some(i) => o.tally[i],
+            None => (0, 0.0),
+        };
         (n, (points * 100.0).round() / 100.0)
     };
     let rules = rule_ids
@@ -268,37 +273,29 @@ pub fn build(
             }
         })
         .collect();
-    let group = |key: &dyn Fn(&Facts) -> String| {
-        let mut g: BTreeMap<String, GroupImpact> = BTreeMap::new();
-        for (i, f) in facts.iter().enumerate() {
-            let k = key(f);
-            let e = g.entry(k.clone()).or_insert_with(|| GroupImpact {
-                key: k,
-                entities: 0,
-                grade_changed: 0,
-                joining: 0,
-                leaving: 0,
-            });
-            e.entities += 1;
-            e.grade_changed += (b[i].grade != a[i].grade) as u64;
-            e.joining += a[i].lists.keys().any(|l| !b[i].lists.contains_key(l)) as u64;
-            e.leaving += b[i].lists.keys().any(|l| !a[i].lists.contains_key(l)) as u64;
-        }
-        g.into_values().collect::<Vec<_>>()
+    // Entities that would join a list they are not on, or leave one.
+    let moving = |from: &Outcome, to: &Outcome| -> std::collections::HashSet<u32> {
+        to.lists
+            .iter()
+            .flat_map(|(l, m)| m.keys().filter(move |e| from.lists.get(l).is_none_or(|f| !f.contains_key(e))))
+            .copied()
+            .collect()
     };
-    let mut movers: Vec<usize> = changed_set.iter().copied().collect();
-    let delta = |i: usize| (a[i].score.unwrap_or(0.0) - b[i].score.unwrap_or(0.0)).abs();
-    movers.sort_by(|x, y| delta(*y).total_cmp(&delta(*x)).then(ids[*x].cmp(&ids[*y])));
+    let (joining, leaving) = (moving(b, a), moving(a, b));
+    let prefix = |s: &str, chars: usize| -> usize { s.char_indices().nth(chars).map_or(s.len(), |(at, _)| at) };
+    let mut movers: Vec<usize> = changed.iter().map(|i| *i as usize).collect();
+    let delta = |i: usize| (a.score(i).unwrap_or(0.0) - b.score(i).unwrap_or(0.0)).abs();
+    movers.sort_by(|x, y| delta(*y).total_cmp(&delta(*x)).then(ids(*x).cmp(&ids(*y))));
     let movers = movers
         .into_iter()
         .take(50)
         .map(|i| Mover {
-            entity_id: ids[i].clone(),
-            name: facts[i].name.clone(),
-            score_before: b[i].score,
-            score_after: a[i].score,
-            grade_before: grade(&b[i]),
-            grade_after: grade(&a[i]),
+            entity_id: ids(i),
+            name: facts.name(i).to_string(),
+            score_before: b.score(i),
+            score_after: a.score(i),
+            grade_before: names.grade(b.grade(i)).to_string(),
+            grade_after: names.grade(a.grade(i)).to_string(),
             // Read again, with their records, by the caller.
             reasons_before: Vec::new(),
             reasons_after: Vec::new(),
@@ -309,18 +306,21 @@ pub fn build(
         as_of: opts.as_of.to_string(),
         baseline: name(&opts.baseline),
         policy: name(&opts.policy),
-        entities: ids.len() as u64,
-        changed: changed_set.len() as u64,
+        entities: n as u64,
+        changed: changed.len() as u64,
         grade_changed,
-        transitions: transitions.into_iter().map(|((from, to), count)| Transition { from, to, count }).collect(),
+        transitions: std::mem::take(&mut transitions)
+            .into_iter()
+            .map(|((from, to), count)| Transition { from, to, count })
+            .collect(),
         score_bins,
         scores_before: histogram(b),
         scores_after: histogram(a),
         lists,
         rules,
-        regions_2: group(&|f| f.region.chars().take(2).collect()),
-        regions_4: group(&|f| f.region.chars().take(4).collect()),
-        entity_types: group(&|f| f.entity_type.clone()),
+        regions_2: grouped(n, |i| &facts.region(i)[..prefix(facts.region(i), 2)], b, a, &joining, &leaving),
+        regions_4: grouped(n, |i| &facts.region(i)[..prefix(facts.region(i), 4)], b, a, &joining, &leaving),
+        entity_types: grouped(n, |i| facts.entity_type(i), b, a, &joining, &leaving),
         movers,
         nights: Vec::new(),
         summary_zh: String::new(),
@@ -328,6 +328,34 @@ pub fn build(
     };
     (r.summary_zh, r.summary_en) = summaries(&r);
     r
+}
+
+/// Entities, grade changes, and entities joining or leaving a list, by
+/// the group `key` puts each entity in.
+fn grouped<'f>(
+    n: usize,
+    key: impl Fn(usize) -> &'f str,
+    b: &Outcome,
+    a: &Outcome,
+    joining: &std::collections::HashSet<u32>,
+    leaving: &std::collections::HashSet<u32>,
+) -> Vec<GroupImpact> {
+    let mut g: BTreeMap<&str, GroupImpact> = BTreeMap::new();
+    for i in 0..n {
+        let k = key(i);
+        let e = g.entry(k).or_insert_with(|| GroupImpact {
+            key: k.to_string(),
+            entities: 0,
+            grade_changed: 0,
+            joining: 0,
+            leaving: 0,
+        });
+        e.entities += 1;
+        e.grade_changed += (b.grade(i) != a.grade(i)) as u64;
+        e.joining += joining.contains(&(i as u32)) as u64;
+        e.leaving += leaving.contains(&(i as u32)) as u64;
+    }
+    g.into_values().collect()
 }
 
 /// The plain-language summary at the top, in Chinese and English.
@@ -364,22 +392,24 @@ fn summaries(r: &ImpactReport) -> (String, String) {
 }
 
 /// The changed entities with their before and after columns.
-fn changed_batch(names: &Names, ids: &[String], facts: &[Facts], before: &[Side], after: &[Side]) -> RecordBatch {
-    let grade = |s: &Side| names.grade(s);
-    let rules = |s: &Side| s.reasons.iter().map(|r| names.rule(r)).collect::<Vec<_>>().join(";");
-    let rows: Vec<usize> = changed(before, after).into_iter().collect();
+fn changed_batch(
+    names: &Names,
+    ids: &dyn Fn(usize) -> String,
+    facts: &Facts,
+    before: &Outcome,
+    after: &Outcome,
+    changed: &[u32],
+) -> RecordBatch {
+    let rules = |o: &Outcome, i: usize| o.rules(i).iter().map(|r| names.rule(*r)).collect::<Vec<_>>().join(";");
+    let rows: Vec<usize> = changed.iter().map(|i| *i as usize).collect();
     let text = |f: &dyn Fn(usize) -> String| -> ArrayRef {
         Arc::new(StringArray::from(rows.iter().map(|i| f(*i)).collect::<Vec<_>>()))
     };
     let num = |f: &dyn Fn(usize) -> Option<f64>| -> ArrayRef {
         Arc::new(Float64Array::from(rows.iter().map(|i| f(*i)).collect::<Vec<_>>()))
     };
-    let lists = |s: &Side| {
-        s.lists
-            .iter()
-            .map(|(l, (b, _, st))| format!("{l}:{}:{}", b.as_str(), st.as_str()))
-            .collect::<Vec<_>>()
-            .join(";")
+    let lists = |o: &Outcome, i: usize| {
+        o.lists_of(i).map(|(l, (b, _, st))| format!("{l}:{}:{}", b.as_str(), st.as_str())).collect::<Vec<_>>().join(";")
     };
     let fields = [
         ("entity_id", DataType::Utf8, false),
@@ -397,17 +427,17 @@ fn changed_batch(names: &Names, ids: &[String], facts: &[Facts], before: &[Side]
     let schema =
         Arc::new(Schema::new(fields.iter().map(|(n, t, null)| Field::new(*n, t.clone(), *null)).collect::<Vec<_>>()));
     let columns = vec![
-        text(&|i| ids[i].clone()),
-        text(&|i| facts[i].name.clone()),
-        text(&|i| facts[i].region.clone()),
-        num(&|i| before[i].score),
-        num(&|i| after[i].score),
-        text(&|i| grade(&before[i])),
-        text(&|i| grade(&after[i])),
-        text(&|i| rules(&before[i])),
-        text(&|i| rules(&after[i])),
-        text(&|i| lists(&before[i])),
-        text(&|i| lists(&after[i])),
+        text(&|i| ids(i)),
+        text(&|i| facts.name(i).to_string()),
+        text(&|i| facts.region(i).to_string()),
+        num(&|i| before.score(i)),
+        num(&|i| after.score(i)),
+        text(&|i| names.grade(before.grade(i)).to_string()),
+        text(&|i| names.grade(after.grade(i)).to_string()),
+        text(&|i| rules(before, i)),
+        text(&|i| rules(after, i)),
+        text(&|i| lists(before, i)),
+        text(&|i| lists(after, i)),
     ];
     RecordBatch::try_new(schema, columns).expect("the changed columns fit their schema")
 }
@@ -419,10 +449,11 @@ pub fn write(
     dir: &Path,
     report: &ImpactReport,
     names: &Names,
-    ids: &[String],
-    facts: &[Facts],
+    ids: &dyn Fn(usize) -> String,
+    facts: &Facts,
     before: &Outcome,
     after: &Outcome,
+    changed: &[u32],
 ) -> Result<(), RunError> {
     let io = |what: &str| {
         let what = what.to_string();
@@ -432,7 +463,7 @@ pub fn write(
     let p = staged.path();
     let json = serde_json::to_vec_pretty(report).expect("a report serialises");
     std::fs::write(p.join("report.json"), json).map_err(io("writing report.json"))?;
-    let batch = changed_batch(names, ids, facts, &before.sides, &after.sides);
+    let batch = changed_batch(names, ids, facts, before, after, changed);
     crate::base::parquet_io::write_parquet(&p.join("changed.parquet"), batch.schema(), std::slice::from_ref(&batch))
         .map_err(|source| RunError::Parquet { what: "writing changed.parquet".into(), source })?;
     crate::stages::publish::files::write_csv(&p.join("changed.csv"), &batch)
