@@ -139,7 +139,9 @@ pub async fn dry_run(opts: &RunOptions) -> Result<(PathBuf, DryRunReport), RunEr
         }
         cols
     };
-    let (inputs, _) = tokio::task::block_in_place(|| validate_landing(wh, &contracts, as_of, &keep, false, &seal))?;
+    let (inputs, _) = tokio::task::block_in_place(|| {
+        validate_landing(wh, &contracts, as_of, &keep, crate::run::ValidationMarts::Nothing, &seal)
+    })?;
     seal.close();
     let quality = QualityReport {
         as_of: as_of.to_string(),

@@ -10,6 +10,7 @@ pub mod report;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use std::hash::{Hash, Hasher};
 
@@ -28,7 +29,7 @@ use crate::base::store::{RunId, Store};
 use crate::base::tables::Inputs;
 use crate::base::warehouse::Warehouse;
 use crate::config::policy::Policy;
-use crate::run::{keep_columns, lists, register_inputs, validate_landing, RunError};
+use crate::run::{keep_columns, lists, register_inputs, validate_landing, RunError, ValidationMarts};
 use crate::stages::joint::{self, RegistryColumns};
 use crate::stages::publish;
 use crate::stages::review::DecisionBook;
@@ -176,6 +177,14 @@ impl Outcome {
     }
 }
 
+/// A night's validated inputs, and the registry mart validation wrote
+/// beside them (the report reads names, regions and types there, at the
+/// end, instead of holding them through both policies' scoring).
+pub struct Validated {
+    inputs: Inputs,
+    registry: tempfile::TempDir,
+}
+
 /// Registry facts the report groups by, as columns of the validated
 /// registry (not copied).
 pub struct Facts {
@@ -185,14 +194,44 @@ pub struct Facts {
 }
 
 impl Facts {
-    /// Name, region and type of every entity, by entity index.
-    pub fn of(inputs: &Inputs) -> Facts {
-        let b = &inputs.registry.batches[0];
-        Facts {
-            name: text_column(b, "name"),
-            region: text_column(b, "region"),
-            entity_type: text_column(b, "entity_type"),
+    /// Name, region and type of every entity, by entity index, from the
+    /// registry mart validation wrote (its rows are the accepted entities
+    /// in id order, as the entity index numbers them).
+    pub fn of(v: &Validated) -> Result<Facts, RunError> {
+        let unreadable = |source| RunError::Parquet { what: "reading the impact's registry mart".into(), source };
+        let part = v.registry.path().join("part-0.parquet");
+        let file = std::fs::File::open(&part)
+            .map_err(|source| RunError::Io { what: "reading the impact's registry mart".into(), source })?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(unreadable)?;
+        let mask = ProjectionMask::roots(builder.parquet_schema(), [0, 1, 2, 5]);
+        let batches: Vec<RecordBatch> = builder
+            .with_projection(mask)
+            .build()
+            .map_err(unreadable)?
+            .collect::<Result<_, _>>()
+            .map_err(|e| unreadable(e.into()))?;
+        let schema = crate::base::marts::registry::schema().project(&[0, 1, 2, 5]).expect("registry columns");
+        let all = arrow::compute::concat_batches(&Arc::new(schema), &batches).map_err(|e| unreadable(e.into()))?;
+        let entities = &v.inputs.entities;
+        let ids = all.column(0).as_string::<i32>();
+        let aligned = ids.len() == entities.len()
+            && (0..ids.len())
+                .step_by(997)
+                .chain(ids.len().checked_sub(1))
+                .all(|r| entities.lookup(ids.value(r)) == Some(r as u32));
+        if !aligned {
+            return Err(unreadable(parquet::errors::ParquetError::General(format!(
+                "{}: {} rows, not the {} accepted entities in id order",
+                part.display(),
+                ids.len(),
+                entities.len()
+            ))));
         }
+        Ok(Facts {
+            name: text_column(&all, "name"),
+            region: text_column(&all, "region"),
+            entity_type: text_column(&all, "entity_type"),
+        })
     }
 
     pub fn name(&self, i: usize) -> &str {
@@ -226,33 +265,25 @@ fn text_column(batch: &RecordBatch, name: &str) -> StringArray {
     }
 }
 
-/// Scores, reasons and list memberships of every entity under `policy`.
-#[allow(clippy::too_many_arguments)]
-async fn outcome(
-    opts: &ImpactOptions,
+/// Scores and reasons of every entity under `policy` (its list
+/// memberships come later, from [`with_lists`]), with what the lists need.
+async fn scored(
     names: &Names,
     as_of: AsOf,
     policy: &Policy,
-    night: &Night<'_>,
+    inputs: &Inputs,
     ctx: &datafusion::prelude::SessionContext,
-    book: &DecisionBook,
-    store: &Store,
-) -> Result<Outcome, RunError> {
-    let (wh, inputs) = (&opts.warehouse, night.inputs);
+) -> Result<(Outcome, score::Scored), RunError> {
     let dir = tempfile::tempdir().map_err(|source| RunError::Io { what: "a folder for the scores".into(), source })?;
     let scored = score::score(ctx, policy, as_of, &inputs.entities, dir.path()).await?;
     engine::return_free_memory();
     let n = inputs.entities.len();
-    let mut score = vec![f64::NAN; n];
+    // The scores stay in `scored` until the lists are drawn (see `with_lists`).
+    let score = Vec::new();
     let mut grade = vec![NO_GRADE; n];
-    for i in 0..n {
-        if scored.grade[i] != NOT_SCORED {
-            score[i] = scored.score[i];
-            grade[i] = policy
-                .grades
-                .get(scored.grade[i] as usize)
-                .map(|g| Names::index(&names.grades, &g.grade))
-                .unwrap_or(NO_GRADE);
+    for (g, &s) in grade.iter_mut().zip(&scored.grade) {
+        if s != NOT_SCORED {
+            *g = policy.grades.get(s as usize).map(|p| Names::index(&names.grades, &p.grade)).unwrap_or(NO_GRADE);
         }
     }
     // Reasons with their points and records, streamed from the scores the run wrote.
@@ -294,7 +325,23 @@ async fn outcome(
     }
     rule_start.push(at as u32);
     let rule_index: Vec<u16> = pairs.into_iter().map(|p| p.1).collect();
+    let lists = BTreeMap::new();
+    let related = BTreeMap::new();
+    Ok((Outcome { score, grade, reasons, rule_start, rule_index, tally, lists, related, scores: dir }, scored))
+}
 
+/// Adds the list memberships under `policy` to its scored outcome.
+#[allow(clippy::too_many_arguments)]
+fn with_lists(
+    opts: &ImpactOptions,
+    as_of: AsOf,
+    policy: &Policy,
+    (mut o, mut scored): (Outcome, score::Scored),
+    night: &Night<'_>,
+    book: &DecisionBook,
+    store: &Store,
+) -> Result<Outcome, RunError> {
+    let (wh, inputs) = (&opts.warehouse, night.inputs);
     let tables = lists::Tables {
         policy,
         as_of: opts.as_of,
@@ -304,7 +351,6 @@ async fn outcome(
         registry: night.registry,
         book,
     };
-    let (mut related, mut members) = (BTreeMap::new(), BTreeMap::new());
     for list in &policy.lists {
         let in_force = publish::in_force(wh, &list.id, as_of, opts.public_key.as_ref())?;
         let stretch_ends = match &in_force {
@@ -322,10 +368,16 @@ async fn outcome(
                 of_list.insert(idx, (basis, rules, review_status));
             }
         }
-        members.insert(list.id.clone(), of_list);
-        related.insert(list.id.clone(), (summary.restricted_persons, summary.flagged_entities));
+        o.lists.insert(list.id.clone(), of_list);
+        o.related.insert(list.id.clone(), (summary.restricted_persons, summary.flagged_entities));
     }
-    Ok(Outcome { score, grade, reasons, rule_start, rule_index, tally, lists: members, related, scores: dir })
+    o.score = std::mem::take(&mut scored.score);
+    for (s, g) in o.score.iter_mut().zip(&scored.grade) {
+        if *g == NOT_SCORED {
+            *s = f64::NAN;
+        }
+    }
+    Ok(o)
 }
 
 /// What both policies share on one night: the validated inputs, the
@@ -355,7 +407,7 @@ async fn night(
     as_of: AsOf,
     book: &DecisionBook,
     store: &Store,
-) -> Result<(Inputs, Outcome, Outcome), RunError> {
+) -> Result<(Validated, Outcome, Outcome), RunError> {
     let wh = &opts.warehouse;
     let contracts = Contracts::load().expect("embedded contracts are valid");
     let keep = |d: Dataset| {
@@ -365,31 +417,34 @@ async fn night(
                 cols.push(c);
             }
         }
-        if d == Dataset::Registry {
-            for c in ["name", "region", "entity_type"] {
-                if !cols.iter().any(|x| x == c) {
-                    cols.push(c.to_string());
-                }
-            }
-        }
         cols
     };
     let seal = Seal::new();
-    let (inputs, _) = tokio::task::block_in_place(|| validate_landing(wh, &contracts, as_of, &keep, false, &seal))?;
+    let registry_mart = tempfile::tempdir()
+        .map_err(|source| RunError::Io { what: "a folder for the impact's registry mart".into(), source })?;
+    let marts = ValidationMarts::RegistryInto(registry_mart.path());
+    let (mut inputs, _) = tokio::task::block_in_place(|| validate_landing(wh, &contracts, as_of, &keep, marts, &seal))?;
     seal.close();
     engine::return_free_memory();
+    // Both policies are scored first; the events are then let go, and the
+    // graph is built, so that the engine's working memory and the graph
+    // are never held together (as in a nightly run).
     let ctx = engine::session(opts.limits)?;
     register_inputs(&ctx, &inputs)?;
-    let (before, after) = {
-        let registry = RegistryColumns::from_batch(&inputs.registry.batches[0]);
-        let graph = joint::build_graph(&registry, &inputs.holdings.batches, &inputs.entities);
-        let shared = Night { inputs: &inputs, registry: &registry, graph: &graph };
-        let before = outcome(opts, names, as_of, &opts.baseline, &shared, &ctx, book, store).await?;
-        let after = outcome(opts, names, as_of, &opts.policy, &shared, &ctx, book, store).await?;
-        (before, after)
-    };
+    let before = scored(names, as_of, &opts.baseline, &inputs, &ctx).await?;
+    let after = scored(names, as_of, &opts.policy, &inputs, &ctx).await?;
+    drop(ctx);
+    inputs.violations.batches.clear();
+    inputs.complaints.batches.clear();
     engine::return_free_memory();
-    Ok((inputs, before, after))
+    let registry = RegistryColumns::from_batch(&inputs.registry.batches[0]);
+    let graph = joint::build_graph(&registry, &inputs.holdings.batches, &inputs.entities);
+    let shared = Night { inputs: &inputs, registry: &registry, graph: &graph };
+    let before = with_lists(opts, as_of, &opts.baseline, before, &shared, book, store)?;
+    let after = with_lists(opts, as_of, &opts.policy, after, &shared, book, store)?;
+    drop((graph, registry));
+    engine::return_free_memory();
+    Ok((Validated { inputs, registry: registry_mart }, before, after))
 }
 
 /// Compares `opts.policy` with `opts.baseline` as of `opts.as_of` (and
@@ -408,10 +463,11 @@ pub async fn impact(opts: &ImpactOptions, progress: &dyn Fn(&str)) -> Result<(Pa
         sizes.extend(report::list_sizes(*d, &before, &after));
     }
     progress(&format!("as of {}", opts.as_of));
-    let (inputs, before, after) = night(opts, &names, opts.as_of, &book, &store).await?;
+    let (validated, before, after) = night(opts, &names, opts.as_of, &book, &store).await?;
+    let inputs = &validated.inputs;
     sizes.extend(report::list_sizes(opts.as_of, &before, &after));
     progress("report");
-    let facts = Facts::of(&inputs);
+    let facts = Facts::of(&validated)?;
     let ids = |i: usize| inputs.entities.id(i as u32).to_string();
     let changed = changed(&before, &after);
     let id = report::new_id(opts.as_of);

@@ -173,26 +173,44 @@ pub fn keep_columns(policy: &Policy, dataset: Dataset) -> Vec<String> {
     cols
 }
 
+/// Which marts validation writes as it reads the landing zone.
+#[derive(Clone, Copy, Debug)]
+pub enum ValidationMarts<'a> {
+    /// The registry and records marts, staged into the warehouse (a run, the benchmark).
+    Staged,
+    /// None (a dry run).
+    Nothing,
+    /// The registry mart alone, into a folder of the caller's (impact reads
+    /// its report's names there instead of holding them).
+    RegistryInto(&'a std::path::Path),
+}
+
 /// Chooses the landing partitions of a run as of `as_of`, checks every
 /// file, and validates the five datasets: the one trip through the
 /// landing files.
 /// The staged marts validation writes are returned, to be committed with
-/// the run's other marts; `None` writes none (a benchmark, a dry run).
+/// the run's other marts.
 pub fn validate_landing(
     wh: &Warehouse,
     contracts: &Contracts,
     as_of: AsOf,
     keep: &dyn Fn(Dataset) -> Vec<String>,
-    write_marts: bool,
+    marts_out: ValidationMarts,
     seal: &Seal,
 ) -> Result<(Inputs, Vec<StagedDir>), RunError> {
     let selections = landing::select_all(wh, contracts, as_of, seal)?;
     let io = |what: String| move |source| RunError::Io { what, source };
     let mut staged = Vec::new();
+    let write_marts = matches!(marts_out, ValidationMarts::Staged);
     let registry = if write_marts {
         Some(wh.stage(wh.mart(Mart::Registry, as_of)).map_err(io("staging the registry mart".into()))?)
     } else {
         None
+    };
+    let registry_path = match marts_out {
+        ValidationMarts::Staged => registry.as_ref().map(|d| d.path()),
+        ValidationMarts::RegistryInto(p) => Some(p),
+        ValidationMarts::Nothing => None,
     };
     // Records are written for the event partitions that have none, or whose files changed.
     let mut records: Vec<(Dataset, Vec<Option<PathBuf>>)> = Vec::new();
@@ -214,7 +232,7 @@ pub fn validate_landing(
             records.push((d, dirs));
         }
     }
-    let out = validate::Outputs { registry: registry.as_ref().map(|d| d.path()), records: &records };
+    let out = validate::Outputs { registry: registry_path, records: &records };
     let inputs = validate::validate_inputs(contracts, selections, keep, &out)?;
     for (dir, d, i) in record_dirs {
         let partition = &inputs.get(d).selection.partitions[i];
@@ -307,8 +325,9 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     let seal = Seal::new();
     let started = Instant::now();
     let keep = |d: Dataset| keep_columns(policy, d);
-    let (inputs, mut staged) = info_span!("step", name = "validate")
-        .in_scope(|| tokio::task::block_in_place(|| validate_landing(wh, &contracts, as_of, &keep, true, &seal)))?;
+    let (inputs, mut staged) = info_span!("step", name = "validate").in_scope(|| {
+        tokio::task::block_in_place(|| validate_landing(wh, &contracts, as_of, &keep, ValidationMarts::Staged, &seal))
+    })?;
     let read: u64 = inputs.all().iter().map(|v| v.report.rows_read).sum();
     for v in inputs.all() {
         for p in &v.report.partitions {

@@ -113,7 +113,7 @@ pub fn bench(args: &BenchArgs) -> CommandResult {
         &contracts,
         as_of,
         &keep,
-        true,
+        credence::run::ValidationMarts::Staged,
         &credence::base::landing_file::Seal::new(),
     )
     .context("validation")?;
