@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::hash::{Hash, Hasher};
 
 use arrow::array::{Array, AsArray, RecordBatch, StringArray};
+use arrow::datatypes::Float64Type;
 use minisign::PublicKey;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
@@ -177,7 +178,11 @@ impl Outcome {
     }
 }
 
-/// A night's validated inputs, and the registry mart validation wrote
+/// The registry columns the report groups by, written by validation.
+const FACTS: [&str; 4] = ["entity_id", "name", "entity_type", "region"];
+const FACTS_FILE: &str = "registry-facts.parquet";
+
+/// A night's validated inputs, and the registry columns validation wrote
 /// beside them (the report reads names, regions and types there, at the
 /// end, instead of holding them through both policies' scoring).
 pub struct Validated {
@@ -195,25 +200,25 @@ pub struct Facts {
 
 impl Facts {
     /// Name, region and type of every entity, by entity index, from the
-    /// registry mart validation wrote (its rows are the accepted entities
-    /// in id order, as the entity index numbers them).
+    /// registry columns validation wrote (its rows are the accepted
+    /// entities in id order, as the entity index numbers them).
     pub fn of(v: &Validated) -> Result<Facts, RunError> {
-        let unreadable = |source| RunError::Parquet { what: "reading the impact's registry mart".into(), source };
-        let part = v.registry.path().join("part-0.parquet");
-        let file = std::fs::File::open(&part)
-            .map_err(|source| RunError::Io { what: "reading the impact's registry mart".into(), source })?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(unreadable)?;
-        let mask = ProjectionMask::roots(builder.parquet_schema(), [0, 1, 2, 5]);
-        let batches: Vec<RecordBatch> = builder
-            .with_projection(mask)
-            .build()
-            .map_err(unreadable)?
-            .collect::<Result<_, _>>()
-            .map_err(|e| unreadable(e.into()))?;
-        let schema = crate::base::marts::registry::schema().project(&[0, 1, 2, 5]).expect("registry columns");
-        let all = arrow::compute::concat_batches(&Arc::new(schema), &batches).map_err(|e| unreadable(e.into()))?;
+        let unreadable = |source| RunError::Parquet { what: "reading the impact's registry columns".into(), source };
+        let file = v.registry.path().join(FACTS_FILE);
+        let batches = crate::base::parquet_io::read_parquet(&file).map_err(unreadable)?;
+        let all = match batches.first() {
+            Some(first) => {
+                arrow::compute::concat_batches(&first.schema(), &batches).map_err(|e| unreadable(e.into()))?
+            }
+            None => RecordBatch::new_empty(Arc::new(arrow::datatypes::Schema::new(
+                FACTS
+                    .iter()
+                    .map(|c| arrow::datatypes::Field::new(*c, arrow::datatypes::DataType::Utf8, true))
+                    .collect::<Vec<_>>(),
+            ))),
+        };
         let entities = &v.inputs.entities;
-        let ids = all.column(0).as_string::<i32>();
+        let ids = text_column(&all, "entity_id");
         let aligned = ids.len() == entities.len()
             && (0..ids.len())
                 .step_by(997)
@@ -222,7 +227,7 @@ impl Facts {
         if !aligned {
             return Err(unreadable(parquet::errors::ParquetError::General(format!(
                 "{}: {} rows, not the {} accepted entities in id order",
-                part.display(),
+                file.display(),
                 ids.len(),
                 entities.len()
             ))));
@@ -297,19 +302,30 @@ async fn scored(
     let mut reasons = vec![0u64; n];
     let mut pairs: Vec<(u32, u16)> = Vec::new();
     let mut tally = vec![(0u64, 0.0f64); names.rules.len()];
+    // The reasons are read in place (their offsets), not as owned rows:
+    // tens of millions of them at 10M entities.
     for b in builder.with_projection(mask).build().map_err(parquet)? {
         let b = b.map_err(|e| parquet(e.into()))?;
         let ids = b.column(0).as_string::<i32>();
         let list = b.column(1).as_list::<i32>();
+        let reason = list.values().as_struct();
+        let (rule_ids, points) = (reason.column(0).as_string::<i32>(), reason.column(1).as_primitive::<Float64Type>());
+        let records = reason.column(2).as_list::<i32>();
+        let (record_at, record) = (records.value_offsets(), records.values().as_string::<i32>());
+        let at = list.value_offsets();
         for r in 0..b.num_rows() {
             let Some(idx) = inputs.entities.lookup(ids.value(r)) else { continue };
             let mut h = std::collections::hash_map::DefaultHasher::new();
-            for x in read_reasons(list, r) {
-                let rule = Names::index(&names.rules, &x.rule_id);
-                (rule, x.points.to_bits(), &x.records).hash(&mut h);
+            for k in at[r] as usize..at[r + 1] as usize {
+                let rule = Names::index(&names.rules, rule_ids.value(k));
+                let p = points.value(k);
+                (rule, p.to_bits(), record_at[k + 1] - record_at[k]).hash(&mut h);
+                for j in record_at[k] as usize..record_at[k + 1] as usize {
+                    record.value(j).hash(&mut h);
+                }
                 pairs.push((idx, rule));
                 tally[rule as usize].0 += 1;
-                tally[rule as usize].1 += x.points;
+                tally[rule as usize].1 += p;
             }
             reasons[idx as usize] = h.finish().max(1);
         }
@@ -421,8 +437,9 @@ async fn night(
     };
     let seal = Seal::new();
     let registry_mart = tempfile::tempdir()
-        .map_err(|source| RunError::Io { what: "a folder for the impact's registry mart".into(), source })?;
-    let marts = ValidationMarts::RegistryInto(registry_mart.path());
+        .map_err(|source| RunError::Io { what: "a folder for the impact's registry columns".into(), source })?;
+    let facts_file = registry_mart.path().join(FACTS_FILE);
+    let marts = ValidationMarts::RegistryColumns(&facts_file, &FACTS);
     let (mut inputs, _) = tokio::task::block_in_place(|| validate_landing(wh, &contracts, as_of, &keep, marts, &seal))?;
     seal.close();
     engine::return_free_memory();

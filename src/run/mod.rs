@@ -180,9 +180,10 @@ pub enum ValidationMarts<'a> {
     Staged,
     /// None (a dry run).
     Nothing,
-    /// The registry mart alone, into a folder of the caller's (impact reads
-    /// its report's names there instead of holding them).
-    RegistryInto(&'a std::path::Path),
+    /// Some registry columns alone, into a Parquet file of the caller's
+    /// (impact reads its report's names there at the end instead of
+    /// holding them meanwhile).
+    RegistryColumns(&'a std::path::Path, &'a [&'a str]),
 }
 
 /// Chooses the landing partitions of a run as of `as_of`, checks every
@@ -207,9 +208,9 @@ pub fn validate_landing(
     } else {
         None
     };
-    let registry_path = match marts_out {
-        ValidationMarts::Staged => registry.as_ref().map(|d| d.path()),
-        ValidationMarts::RegistryInto(p) => Some(p),
+    let registry_out = match marts_out {
+        ValidationMarts::Staged => registry.as_ref().map(|d| validate::RegistryOut::Mart(d.path())),
+        ValidationMarts::RegistryColumns(file, columns) => Some(validate::RegistryOut::Columns(file, columns)),
         ValidationMarts::Nothing => None,
     };
     // Records are written for the event partitions that have none, or whose files changed.
@@ -232,7 +233,7 @@ pub fn validate_landing(
             records.push((d, dirs));
         }
     }
-    let out = validate::Outputs { registry: registry_path, records: &records };
+    let out = validate::Outputs { registry: registry_out, records: &records };
     let inputs = validate::validate_inputs(contracts, selections, keep, &out)?;
     for (dir, d, i) in record_dirs {
         let partition = &inputs.get(d).selection.partitions[i];

@@ -10,6 +10,7 @@
 //! code is the first in the spec's order among all it breaks.
 
 mod keys;
+mod reorder;
 mod rows;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -28,9 +29,10 @@ use crate::base::error::{Classify, ErrorKind};
 use crate::base::ids::EntityId;
 use crate::base::landing_file::{nullable, LandingFile, Selection};
 use crate::base::marts::{records, registry};
-use crate::base::parquet_io::LOOKUP_ROW_GROUP_ROWS;
+use crate::base::parquet_io::{ParquetSink, LOOKUP_ROW_GROUP_ROWS};
 use crate::base::tables::{DatasetReport, Inputs, PartitionRead, Reject, Validated, ENTITY_IDX};
 use keys::FileKeys;
+use reorder::Reorder;
 use rows::{quote, RowFault};
 
 /// What a dataset is checked against.
@@ -69,8 +71,18 @@ impl Classify for ReadError {
 /// for a partition whose records are up to date).
 #[derive(Clone, Copy, Default)]
 pub struct Outputs<'a> {
-    pub registry: Option<&'a Path>,
+    pub registry: Option<RegistryOut<'a>>,
     pub records: &'a [(Dataset, Vec<Option<PathBuf>>)],
+}
+
+/// What validation writes of the accepted registry rows, in entity order.
+#[derive(Clone, Copy, Debug)]
+pub enum RegistryOut<'a> {
+    /// The run's registry mart, into this staging folder.
+    Mart(&'a Path),
+    /// These columns alone (as text), into this Parquet file: what a
+    /// report reads at its end instead of holding it meanwhile.
+    Columns(&'a Path, &'a [&'a str]),
 }
 
 impl Outputs<'_> {
@@ -81,13 +93,13 @@ impl Outputs<'_> {
 
 /// Validates the registry snapshot. Its table is sorted by entity id and
 /// its `entity_idx` is the row's position; the returned index maps ids to
-/// it. With `mart`, the accepted rows are also written there, in the same
-/// order, as the run's registry mart.
+/// it. With `out`, the accepted rows are also written in the same order:
+/// the run's registry mart, or some of their columns.
 pub fn validate_registry(
     contract: &Contract,
     selection: Selection,
     keep: &[&str],
-    mart: Option<&Path>,
+    out: Option<RegistryOut>,
 ) -> Result<(Validated, EntityIndex), ReadError> {
     let key_col = contract.key[0];
     let id_name = contract.columns[key_col].name.as_str();
@@ -97,11 +109,14 @@ pub fn validate_registry(
     if !read.contains(&id_name) {
         read.push(id_name);
     }
-    if mart.is_some() {
-        for c in registry::COLUMNS {
-            if !read.contains(&c) {
-                read.push(c);
-            }
+    let written: &[&str] = match out {
+        Some(RegistryOut::Mart(_)) => &registry::COLUMNS,
+        Some(RegistryOut::Columns(_, columns)) => columns,
+        None => &[],
+    };
+    for c in written {
+        if !read.contains(c) {
+            read.push(c);
         }
     }
     let mut v = validate(contract, selection, &read, Against::default(), None)?;
@@ -141,25 +156,38 @@ pub fn validate_registry(
     };
     let ids: Vec<EntityId> = packed.iter().map(|p| EntityId::from_bits(*p >> 38)).collect();
     drop(packed);
-    if let (Some(dir), Some(snapshot)) = (mart, snapshot) {
-        let write = |e| ReadError::Write { what: "the registry mart".into(), source: e };
-        let mut w = registry::RegistryWriter::create(dir, snapshot).map_err(write)?;
-        let refs: Vec<&RecordBatch> = v.batches.iter().collect();
-        for chunk in order.chunks(LOOKUP_ROW_GROUP_ROWS) {
-            let sorted = arrow::compute::interleave_record_batch(&refs, chunk).expect("same schema");
-            w.write(&sorted).map_err(write)?;
+    match (out, snapshot) {
+        (Some(RegistryOut::Mart(dir)), Some(snapshot)) => {
+            let write = |e| ReadError::Write { what: "the registry mart".into(), source: e };
+            let mut w = registry::RegistryWriter::create(dir, snapshot).map_err(write)?;
+            write_in_order(&v.batches, &order, &mut |group| w.write(group).map_err(write))?;
+            w.finish().map_err(write)?;
         }
-        w.finish().map_err(write)?;
+        (Some(RegistryOut::Columns(file, columns)), _) => {
+            let write = |e| ReadError::Write { what: format!("registry columns to {}", file.display()), source: e };
+            let at: Vec<usize> = columns.iter().map(|c| position_in(&v.schema, c)).collect();
+            let text = |name: &str| Field::new(name, DataType::Utf8, true);
+            let schema = Arc::new(Schema::new(columns.iter().map(|c| text(c)).collect::<Vec<_>>()));
+            let mut w = ParquetSink::create(file, schema.clone()).map_err(write)?;
+            let projected: Vec<RecordBatch> = v.batches.iter().map(|b| b.project(&at).expect("columns")).collect();
+            write_in_order(&projected, &order, &mut |group| {
+                let texts = group.columns().iter().map(|c| cast(c, &DataType::Utf8)).collect::<Result<Vec<_>, _>>();
+                let batch = RecordBatch::try_new(schema.clone(), texts.map_err(|e| write(e.into()))?);
+                w.write(&batch.map_err(|e| write(e.into()))?).map_err(write)
+            })?;
+            w.finish().map_err(write)?;
+        }
+        _ => {}
     }
+    tracing::debug!(ms = clock.elapsed().as_millis() as u64, "registry written");
     // The table keeps what later stages asked for, in entity order.
     let wanted: Vec<usize> = keep.iter().map(|k| position_in(&v.schema, k)).collect();
     v.batches = v.batches.iter().map(|b| b.project(&wanted).expect("columns")).collect();
     v.schema = Arc::new(v.schema.project(&wanted).expect("columns"));
-    let refs: Vec<&RecordBatch> = v.batches.iter().collect();
-    let sorted = if refs.is_empty() {
+    let sorted = if v.batches.is_empty() {
         RecordBatch::new_empty(without_idx(&v.schema))
     } else {
-        arrow::compute::interleave_record_batch(&refs, &order).expect("same schema")
+        Reorder::new(&v.batches).rows(&order)
     };
     let idx: ArrayRef = Arc::new(UInt32Array::from_iter_values(0..sorted.num_rows() as u32));
     let mut columns = sorted.columns().to_vec();
@@ -170,6 +198,29 @@ pub fn validate_registry(
     let index = EntityIndex::from_sorted(ids);
     tracing::debug!(ms = clock.elapsed().as_millis() as u64, "registry sorted and indexed");
     Ok((v, index))
+}
+
+/// Hands `batches`' rows in `order` ((batch, row) pairs) to `write`, one
+/// lookup row group at a time. A second thread puts the next groups in
+/// order while `write` encodes: each takes about half the time.
+fn write_in_order(
+    batches: &[RecordBatch],
+    order: &[(usize, usize)],
+    write: &mut dyn FnMut(&RecordBatch) -> Result<(), ReadError>,
+) -> Result<(), ReadError> {
+    let rows = Reorder::new(batches);
+    std::thread::scope(|s| {
+        let (groups, ordered) = std::sync::mpsc::sync_channel::<RecordBatch>(2);
+        let rows = &rows;
+        s.spawn(move || {
+            for chunk in order.chunks(LOOKUP_ROW_GROUP_ROWS) {
+                if groups.send(rows.rows(chunk)).is_err() {
+                    break; // the writer failed; its error is returned below
+                }
+            }
+        });
+        ordered.into_iter().try_for_each(|group| write(&group))
+    })
 }
 
 fn position_in(schema: &Schema, name: &str) -> usize {
