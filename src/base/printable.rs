@@ -9,6 +9,14 @@ pub fn is_unsafe_char(c: char) -> bool {
     matches!(c as u32, 0x00..=0x1F | 0x7F..=0x9F | 0x202A..=0x202E | 0x2066..=0x2069)
 }
 
+/// Whether `text` holds an unsafe character. Each one's UTF-8 begins with
+/// a byte below 0x20, 0x7F, 0xC2 (U+0080–U+009F) or 0xE2 (U+2000–U+2FFF),
+/// so text without those bytes (most text, Chinese included) is passed by
+/// one byte scan.
+pub fn has_unsafe_char(text: &str) -> bool {
+    text.bytes().any(|b| b < 0x20 || b == 0x7F || b == 0xC2 || b == 0xE2) && text.chars().any(is_unsafe_char)
+}
+
 /// `text` with unsafe characters escaped, cut at `max` bytes (on a
 /// character boundary) with the length of what was cut.
 pub fn printable(text: &str, max: usize) -> String {
@@ -39,5 +47,14 @@ mod tests {
         assert_eq!(escaped("x\u{202E}y\u{0085}"), "x\\u{202E}y\\u{0085}");
         assert_eq!(escaped("名称 ok"), "名称 ok");
         assert_eq!(printable("abcdef", 3), "abc…[3 more bytes]");
+    }
+
+    #[test]
+    fn the_byte_scan_finds_every_unsafe_character() {
+        for c in (0..=0x3000u32).filter_map(char::from_u32) {
+            let text = format!("名{c}x");
+            assert_eq!(has_unsafe_char(&text), is_unsafe_char(c), "U+{:04X}", c as u32);
+        }
+        assert!(!has_unsafe_char("上海东方枫叶贸易有限公司 · Co."));
     }
 }

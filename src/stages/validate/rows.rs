@@ -8,7 +8,7 @@ use chrono::Datelike;
 
 use crate::base::contract::{Check, Column, ColumnType, Contract, FaultCode};
 use crate::base::ids::{days_to_date, entity_check_char, is_entity_id, is_person_id, is_six_digits, AsOf};
-use crate::base::printable::is_unsafe_char;
+use crate::base::printable::{has_unsafe_char, is_unsafe_char};
 
 /// The first rule a row breaks: its code and a message naming the column,
 /// the rule, the expected and the found.
@@ -78,7 +78,7 @@ impl ColumnRule<'_> {
         let open = |row: usize| !decided[row];
         match code {
             FaultCode::MissingRequired => {
-                if c.required {
+                if c.required && array.null_count() > 0 {
                     for row in (0..array.len()).filter(|r| open(*r) && array.is_null(*r)) {
                         fail(row, format!("column {name}: required, found null"));
                     }
@@ -93,7 +93,7 @@ impl ColumnRule<'_> {
                         fail(row, format!("column {name}: required non-empty, found {found}"));
                     }
                 }
-                if let Some(w) = &c.required_when {
+                if let Some(w) = c.required_when.as_ref().filter(|_| array.null_count() > 0) {
                     let other = &self.contract.columns[w.column].name;
                     for row in (0..array.len()).filter(|r| open(*r) && array.is_null(*r) && self.condition_holds(*r)) {
                         fail(row, format!("column {name}: required when {other} = '{}', found null", w.equals));
@@ -270,6 +270,9 @@ pub(super) fn blank(v: &str) -> bool {
 
 /// The first unsafe character of `v` and its position, if any.
 fn unsafe_char(v: &str) -> Option<(usize, char)> {
+    if !has_unsafe_char(v) {
+        return None;
+    }
     v.chars().enumerate().find(|(_, c)| is_unsafe_char(*c))
 }
 
