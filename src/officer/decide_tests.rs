@@ -73,17 +73,8 @@ impl World {
     }
 
     fn run(&self) {
-        let opts = RunOptions {
-            warehouse: self.wh.clone(),
-            as_of: day("2026-11-25"),
-            policy: self.policy.clone(),
-            limits: crate::base::engine::EngineLimits { threads: 1, memory_limit: 1 << 30 },
-            max_reject_share: 0.05,
-            trigger: "test".into(),
-            signer: None,
-            unsigned: true,
-            partners: vec![],
-        };
+        let limits = crate::base::engine::EngineLimits { threads: 1, memory_limit: 1 << 30 };
+        let opts = RunOptions::unsigned_for_test(self.wh.clone(), day("2026-11-25"), self.policy.clone(), limits);
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
         rt.block_on(run(&opts)).unwrap();
     }

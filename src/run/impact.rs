@@ -210,12 +210,8 @@ impl Facts {
             Some(first) => {
                 arrow::compute::concat_batches(&first.schema(), &batches).map_err(|e| unreadable(e.into()))?
             }
-            None => RecordBatch::new_empty(Arc::new(arrow::datatypes::Schema::new(
-                FACTS
-                    .iter()
-                    .map(|c| arrow::datatypes::Field::new(*c, arrow::datatypes::DataType::Utf8, true))
-                    .collect::<Vec<_>>(),
-            ))),
+            // No entity: every column is empty (see `text_column`).
+            None => RecordBatch::new_empty(Arc::new(arrow::datatypes::Schema::empty())),
         };
         let entities = &v.inputs.entities;
         let ids = text_column(&all, "entity_id");

@@ -55,6 +55,30 @@ pub struct RunOptions {
     pub partners: Vec<Partner>,
 }
 
+#[cfg(test)]
+impl RunOptions {
+    /// The run tests start: unsigned, no partners, the default rejection
+    /// threshold, triggered by `test`.
+    pub(crate) fn unsigned_for_test(
+        warehouse: Warehouse,
+        as_of: AsOf,
+        policy: Policy,
+        limits: EngineLimits,
+    ) -> RunOptions {
+        RunOptions {
+            warehouse,
+            as_of,
+            policy,
+            limits,
+            max_reject_share: DEFAULT_MAX_REJECT_SHARE,
+            trigger: "test".into(),
+            signer: None,
+            unsigned: true,
+            partners: vec![],
+        }
+    }
+}
+
 /// A setting that does not hold: a policy, partners file or key that does
 /// not load, a share outside (0, 1], publishing with no key.
 #[derive(Debug, thiserror::Error)]

@@ -27,17 +27,8 @@ struct Fixture {
 
 /// The nightly batch as of `as_of`, unsigned.
 fn run_batch(wh: &Warehouse, policy: &Policy, as_of: AsOf) {
-    let opts = RunOptions {
-        warehouse: wh.clone(),
-        as_of,
-        policy: policy.clone(),
-        limits: crate::base::engine::EngineLimits { threads: 2, memory_limit: 1 << 30 },
-        max_reject_share: 0.05,
-        trigger: "test".into(),
-        signer: None,
-        unsigned: true,
-        partners: vec![],
-    };
+    let limits = crate::base::engine::EngineLimits { threads: 2, memory_limit: 1 << 30 };
+    let opts = RunOptions::unsigned_for_test(wh.clone(), as_of, policy.clone(), limits);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(run(&opts)).unwrap();
 }
@@ -802,17 +793,7 @@ fn impact_reports_and_dry_runs_are_shown_with_their_own_policies() {
         nights: 1,
     };
     let (_, report) = rt.block_on(impact(&opts, &|_| {})).unwrap();
-    let run = RunOptions {
-        warehouse: wh.clone(),
-        as_of,
-        policy: f.state.policy.clone(),
-        limits,
-        max_reject_share: 0.05,
-        trigger: "test".into(),
-        signer: None,
-        unsigned: true,
-        partners: vec![],
-    };
+    let run = RunOptions::unsigned_for_test(wh.clone(), as_of, f.state.policy.clone(), limits);
     let (_, dry) = rt.block_on(crate::run::dry_run::dry_run(&run)).unwrap();
 
     let (olga, _) = login(&f, "olga");

@@ -13,7 +13,7 @@ use crate::base::marts::scores::{read_reasons, Reason};
 use crate::base::parquet_io::read_parquet;
 use crate::base::warehouse::Mart;
 use crate::base::warehouse::Warehouse;
-use crate::run::{run, RunOptions, DEFAULT_MAX_REJECT_SHARE};
+use crate::run::{run, RunOptions};
 use crate::tools::fixture::{entity, land, person};
 
 const D: &str = "2026-11-27";
@@ -76,17 +76,8 @@ impl Case {
     }
 
     fn score(&self, policy: &Policy) -> BTreeMap<String, Row> {
-        let opts = RunOptions {
-            warehouse: self.wh.clone(),
-            as_of: D.parse().unwrap(),
-            policy: policy.clone(),
-            limits: crate::base::engine::EngineLimits { threads: 2, memory_limit: 1 << 30 },
-            max_reject_share: DEFAULT_MAX_REJECT_SHARE,
-            trigger: "test".into(),
-            signer: None,
-            unsigned: true,
-            partners: vec![],
-        };
+        let limits = crate::base::engine::EngineLimits { threads: 2, memory_limit: 1 << 30 };
+        let opts = RunOptions::unsigned_for_test(self.wh.clone(), D.parse().unwrap(), policy.clone(), limits);
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         rt.block_on(run(&opts)).unwrap();
         read_scores(&self.wh.mart(Mart::Scores, D.parse().unwrap()).join("part-0.parquet"))
