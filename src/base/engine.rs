@@ -3,11 +3,14 @@
 //! function, registered here and nowhere else (so that another DataFusion
 //! engine can be given the same catalogue).
 
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, Float64Array, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type, Int64Type, SchemaRef};
 use datafusion::common::ScalarValue;
+use datafusion::datasource::file_format::arrow::ArrowFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
 use datafusion::error::Result as DfResult;
@@ -38,7 +41,11 @@ pub fn session(limits: EngineLimits) -> DfResult<SessionContext> {
     let config = SessionConfig::new()
         .with_target_partitions(limits.threads.max(1))
         .with_batch_size(8192)
-        .with_information_schema(false);
+        .with_information_schema(false)
+        // The tables a run scans from disk are its validated events (Arrow
+        // IPC files): read whole, a file streams batch by batch, but a
+        // byte-range split is read into memory at once, beside the pool.
+        .with_repartition_file_scans(false);
     let runtime = RuntimeEnvBuilder::new().with_memory_limit(limits.memory_limit, 1.0).build_arc()?;
     let ctx = SessionContext::new_with_config_rt(config, runtime);
     ctx.register_udf(credit_round_udf());
@@ -63,6 +70,21 @@ pub fn register(ctx: &SessionContext, name: &str, schema: SchemaRef, batches: &[
     }
     ctx.deregister_table(name)?;
     ctx.register_table(name, Arc::new(MemTable::try_new(schema, partitions)?))?;
+    Ok(())
+}
+
+/// Registers the Arrow IPC files (`*.arrow`) of `folder`, rows of
+/// `schema`, as table `name`; the engine streams each file on one of its
+/// threads, under its memory pool.
+pub fn register_arrow_files(ctx: &SessionContext, name: &str, schema: SchemaRef, folder: &Path) -> DfResult<()> {
+    let path = folder
+        .to_str()
+        .ok_or_else(|| DataFusionError::Plan(format!("{}: a table's path must be UTF-8", folder.display())))?;
+    let url = ListingTableUrl::parse(format!("{}/", path.trim_end_matches('/')))?;
+    let options = ListingOptions::new(Arc::new(ArrowFormat)).with_file_extension(".arrow");
+    let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(schema);
+    ctx.deregister_table(name)?;
+    ctx.register_table(name, Arc::new(ListingTable::try_new(config)?))?;
     Ok(())
 }
 
@@ -125,6 +147,20 @@ pub fn credit_weight(decay: Decay, window_days: i64, age: Expr) -> Expr {
 /// The expression `credit_round(e)`.
 pub fn credit_round(e: Expr) -> Expr {
     credit_round_udf().call(vec![e])
+}
+
+/// Keeps the heap in two arenas. glibc gives each thread that allocates
+/// concurrently an arena of its own (up to eight per core), and memory one
+/// thread frees is reused only by allocations from the same arena: with
+/// rayon's threads, a dataset validated after another grew the heap
+/// instead of reusing it (10M entities: validation peak 3.6 → 2.6 GiB, no
+/// slower). Call once, before any thread starts.
+pub fn limit_heap_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes the allocator's tuning parameters.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
 }
 
 /// Gives the heap's free pages back to the operating system (glibc keeps

@@ -4,6 +4,7 @@
 //! quarantine, scoring and the graph read them.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
@@ -52,14 +53,37 @@ pub struct Validated {
     pub contract: Contract,
     pub selection: Selection,
     pub schema: SchemaRef,
-    pub batches: Vec<RecordBatch>,
+    pub rows: Rows,
     pub report: DatasetReport,
     pub rejects: Vec<Reject>,
 }
 
+/// Where a validated table's rows are. The events, the largest tables, are
+/// written to run-scoped files (a folder of Arrow IPC files) that the
+/// engine scans under its memory pool, so that a run does not hold them;
+/// the tables the graph and the lists read row by row stay in memory.
+pub enum Rows {
+    Memory(Vec<RecordBatch>),
+    File { path: PathBuf, rows: usize },
+}
+
 impl Validated {
     pub fn num_rows(&self) -> usize {
-        self.batches.iter().map(|b| b.num_rows()).sum()
+        match &self.rows {
+            Rows::Memory(batches) => batches.iter().map(|b| b.num_rows()).sum(),
+            Rows::File { rows, .. } => *rows,
+        }
+    }
+
+    /// The rows of a table validation keeps in memory (the registry,
+    /// holdings and repairs; see [`Rows`]).
+    pub fn batches(&self) -> &[RecordBatch] {
+        match &self.rows {
+            Rows::Memory(batches) => batches,
+            Rows::File { path, .. } => {
+                panic!("{} was written to {} for the engine, not kept in memory", self.contract.dataset, path.display())
+            }
+        }
     }
 }
 
@@ -83,6 +107,9 @@ pub struct Inputs {
     pub violations: Validated,
     pub complaints: Validated,
     pub repairs: Validated,
+    /// The run-scoped folder of the tables written for the engine
+    /// ([`Rows::File`]), removed with the inputs.
+    pub scratch: Option<tempfile::TempDir>,
 }
 
 impl Inputs {

@@ -79,3 +79,40 @@ pub fn progress_span(name: &'static str, len: u64, unit: &str) -> Span {
     span.pb_start();
     span
 }
+
+/// Resident memory of this process (Linux `/proc/self/status`): now and
+/// its peak since the start or the last [`reset_peak_memory`], in bytes.
+/// Logged with steps and measured by the benchmark.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Memory {
+    pub resident: Option<u64>,
+    pub peak: Option<u64>,
+}
+
+impl Memory {
+    pub fn now() -> Memory {
+        let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+            return Memory::default();
+        };
+        let field = |name: &str| -> Option<u64> {
+            let line = status.lines().find(|l| l.starts_with(name))?;
+            Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+        };
+        Memory { resident: field("VmRSS:"), peak: field("VmHWM:") }
+    }
+
+    /// Mebibytes resident now (0 where unknown), for a log field.
+    pub fn resident_mib(&self) -> u64 {
+        self.resident.unwrap_or(0) >> 20
+    }
+
+    /// Mebibytes at the peak (0 where unknown), for a log field.
+    pub fn peak_mib(&self) -> u64 {
+        self.peak.unwrap_or(0) >> 20
+    }
+}
+
+/// Starts a new peak of [`Memory`] (Linux: writing 5 to `clear_refs`).
+pub fn reset_peak_memory() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}

@@ -86,7 +86,7 @@ struct ChangeLine {
 /// validated registry (the run would read them from its registry mart,
 /// written from the same rows).
 fn facts_from_inputs(inputs: &Inputs, ids: &BTreeSet<String>) -> HashMap<String, RegistryFacts> {
-    let b = &inputs.registry.batches[0];
+    let b = &inputs.registry.batches()[0];
     let text = |name: &str| -> Option<StringArray> {
         let i = b.schema().index_of(name).ok()?;
         let a = arrow::compute::cast(b.column(i), &arrow::datatypes::DataType::Utf8).ok()?;
@@ -186,8 +186,8 @@ pub async fn dry_run(opts: &RunOptions) -> Result<(PathBuf, DryRunReport), RunEr
         let scored = score::score(&ctx, policy, as_of, &inputs.entities, scores.path()).await?;
         drop(ctx);
         report.entities_scored = scored.summary.entities_scored;
-        let registry = RegistryColumns::from_batch(&inputs.registry.batches[0]);
-        let graph = joint::build_graph(&registry, &inputs.holdings.batches, &inputs.entities);
+        let registry = RegistryColumns::from_batch(&inputs.registry.batches()[0]);
+        let graph = joint::build_graph(&registry, inputs.holdings.batches(), &inputs.entities);
         let used = store.decisions(decisions_through, None, None)?;
         let book = DecisionBook::new(used.clone());
         let tables = lists::Tables {

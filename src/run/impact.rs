@@ -436,22 +436,21 @@ async fn night(
         .map_err(|source| RunError::Io { what: "a folder for the impact's registry columns".into(), source })?;
     let facts_file = registry_mart.path().join(FACTS_FILE);
     let marts = ValidationMarts::RegistryColumns(&facts_file, &FACTS);
-    let (mut inputs, _) = tokio::task::block_in_place(|| validate_landing(wh, &contracts, as_of, &keep, marts, &seal))?;
+    let (inputs, _) = tokio::task::block_in_place(|| validate_landing(wh, &contracts, as_of, &keep, marts, &seal))?;
     seal.close();
     engine::return_free_memory();
-    // Both policies are scored first; the events are then let go, and the
-    // graph is built, so that the engine's working memory and the graph
-    // are never held together (as in a nightly run).
+    // Both policies are scored first (the engine scans the events from the
+    // files validation wrote), then the engine is let go and the graph is
+    // built, so that the engine's working memory and the graph are never
+    // held together (as in a nightly run).
     let ctx = engine::session(opts.limits)?;
     register_inputs(&ctx, &inputs)?;
     let before = scored(names, as_of, &opts.baseline, &inputs, &ctx).await?;
     let after = scored(names, as_of, &opts.policy, &inputs, &ctx).await?;
     drop(ctx);
-    inputs.violations.batches.clear();
-    inputs.complaints.batches.clear();
     engine::return_free_memory();
-    let registry = RegistryColumns::from_batch(&inputs.registry.batches[0]);
-    let graph = joint::build_graph(&registry, &inputs.holdings.batches, &inputs.entities);
+    let registry = RegistryColumns::from_batch(&inputs.registry.batches()[0]);
+    let graph = joint::build_graph(&registry, inputs.holdings.batches(), &inputs.entities);
     let shared = Night { inputs: &inputs, registry: &registry, graph: &graph };
     let before = with_lists(opts, as_of, &opts.baseline, before, &shared, book, store)?;
     let after = with_lists(opts, as_of, &opts.policy, after, &shared, book, store)?;

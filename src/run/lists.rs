@@ -208,7 +208,7 @@ pub(super) fn removal_facts(
 fn repaired_cases(inputs: &Inputs, entities: &BTreeSet<String>) -> HashMap<u32, Vec<String>> {
     let wanted: HashSet<u32> = entities.iter().filter_map(|e| inputs.entities.lookup(e)).collect();
     let mut out: HashMap<u32, Vec<String>> = HashMap::new();
-    for b in &inputs.repairs.batches {
+    for b in inputs.repairs.batches() {
         let col = |name: &str| b.column(b.schema().index_of(name).expect("repairs keep the column")).clone();
         let (case, idx) = (col("case_id"), col(ENTITY_IDX));
         let case = case.as_string::<i32>();

@@ -43,7 +43,7 @@ use crate::base::marts;
 use crate::base::marts::listings::{self, ListingRow, ReviewStatus, Stamp};
 use crate::base::marts::related;
 use crate::base::store::{Decision, PolicyRef, RunId, Store, StoreError};
-use crate::base::tables::{Inputs, QualityReport};
+use crate::base::tables::{Inputs, QualityReport, Rows};
 use crate::base::warehouse::StagedDir;
 use crate::base::warehouse::{Mart, Warehouse};
 use crate::config::policy::ListSpec;
@@ -233,8 +233,19 @@ pub fn validate_landing(
             records.push((d, dirs));
         }
     }
-    let out = validate::Outputs { registry: registry_out, records: &records };
-    let inputs = validate::validate_inputs(contracts, selections, keep, &out)?;
+    // The validated events go to a run-scoped folder: under the staging
+    // area for a run (cleared under the lock if the process dies), in the
+    // system's temporary folder for what takes no lock.
+    let scratch = if write_marts {
+        std::fs::create_dir_all(wh.staging_root())
+            .and_then(|()| tempfile::Builder::new().prefix("validated-").tempdir_in(wh.staging_root()))
+    } else {
+        tempfile::Builder::new().prefix("credence-validated-").tempdir()
+    }
+    .map_err(io("a folder for the validated events".into()))?;
+    let out = validate::Outputs { registry: registry_out, records: &records, events: Some(scratch.path()) };
+    let mut inputs = validate::validate_inputs(contracts, selections, keep, &out)?;
+    inputs.scratch = Some(scratch);
     for (dir, d, i) in record_dirs {
         let partition = &inputs.get(d).selection.partitions[i];
         marts::records::write_sources(dir.path(), partition)
@@ -386,9 +397,9 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
 
     // Graph.
     let started = Instant::now();
-    let registry = RegistryColumns::from_batch(&inputs.registry.batches[0]);
+    let registry = RegistryColumns::from_batch(&inputs.registry.batches()[0]);
     let graph = info_span!("step", name = "graph")
-        .in_scope(|| joint::build_graph(&registry, &inputs.holdings.batches, &inputs.entities));
+        .in_scope(|| joint::build_graph(&registry, inputs.holdings.batches(), &inputs.entities));
     steps.record("graph", started, Some((graph.owns.edge_count() + graph.branches.edge_count()) as u64))?;
 
     // Lists: candidates, rounds, legal representatives, review status.
@@ -596,7 +607,10 @@ impl Publish<'_> {
 pub fn register_inputs(ctx: &SessionContext, inputs: &Inputs) -> Result<(), DataFusionError> {
     for d in Dataset::ALL {
         let v = inputs.get(d);
-        engine::register(ctx, d.name(), v.schema.clone(), &v.batches)?;
+        match &v.rows {
+            Rows::Memory(batches) => engine::register(ctx, d.name(), v.schema.clone(), batches)?,
+            Rows::File { path, .. } => engine::register_arrow_files(ctx, d.name(), v.schema.clone(), path)?,
+        }
     }
     Ok(())
 }

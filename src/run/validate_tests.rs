@@ -10,7 +10,7 @@ use arrow::datatypes::{DataType, Field, Schema};
 
 use crate::base::contract::{Contracts, Dataset};
 use crate::base::landing_file::Seal;
-use crate::base::tables::{Inputs, Validated};
+use crate::base::tables::{Inputs, Rows, Validated};
 use crate::base::warehouse::Warehouse;
 use crate::stages::landing::{select_all, LandingError};
 use crate::stages::validate::*;
@@ -59,7 +59,7 @@ fn company(n: u32) -> String {
 
 fn strings(v: &Validated, column: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for b in &v.batches {
+    for b in v.batches() {
         let c = cast(b.column(b.schema().index_of(column).unwrap()), &DataType::Utf8).unwrap();
         let c = c.as_string::<i32>();
         out.extend((0..c.len()).map(|i| c.value(i).to_string()));
@@ -246,6 +246,46 @@ fn event_versions_newest_accepted_wins_across_partitions() {
     assert_eq!(statuses, vec![("V1".into(), "revoked".into()), ("V2".into(), "effective".into())]);
     assert_eq!(i.violations.report.rows_current, 2);
     assert_eq!(i.violations.report.rows_accepted, 3);
+}
+
+#[test]
+fn validated_events_go_to_a_file_for_the_engine_with_the_rows_kept_in_memory_otherwise() {
+    let (_t, w) = wh();
+    registry_with(&w, D, &[]);
+    let (e1, e2) = (entity(1), entity(2));
+    let rows = [violation("V1", &e1, "2026-01-01", "effective"), violation("V2", &e2, "2026-02-01", "revoked")];
+    land(&w, Dataset::Violations, "2026-11-25", "a", &[&rows[0], &rows[1]]);
+    let repair = format!(r#"{{"repair_id":"R1","entity_id":"{e1}","case_id":"V1","approved_on":"2026-03-01"}}"#);
+    land(&w, Dataset::Repairs, "2026-11-26", "a", &[&repair]);
+    let in_memory = inputs(&w, D).unwrap();
+
+    let contracts = Contracts::load().unwrap();
+    let keep = all_columns(&contracts);
+    let dir = tempfile::tempdir().unwrap();
+    let selections = select_all(&w, &contracts, D.parse().unwrap(), &Seal::new()).unwrap();
+    let out = Outputs { events: Some(dir.path()), ..Outputs::default() };
+    let spilled = validate_inputs(&contracts, selections, &keep, &out).unwrap();
+    for d in [Dataset::Violations, Dataset::Complaints] {
+        let Rows::File { path, rows } = &spilled.get(d).rows else { panic!("{d} kept in memory") };
+        assert_eq!(path, &dir.path().join(d.name()));
+        let mut read = Vec::new();
+        for file in std::fs::read_dir(path).unwrap() {
+            let file = std::fs::File::open(file.unwrap().path()).unwrap();
+            for b in arrow::ipc::reader::FileReader::try_new(file, None).unwrap() {
+                read.push(b.unwrap());
+            }
+        }
+        assert_eq!(read.iter().map(|b| b.num_rows()).sum::<usize>(), *rows);
+        assert_eq!(*rows, in_memory.get(d).num_rows());
+        let expected = arrow::compute::concat_batches(&in_memory.get(d).schema, in_memory.get(d).batches()).unwrap();
+        let found = arrow::compute::concat_batches(&spilled.get(d).schema, &read).unwrap();
+        assert_eq!(found, expected, "{d}: the file holds the rows, columns and types validation kept");
+    }
+    // The repairs were checked against the violations before these were written out.
+    assert_eq!(spilled.repairs.report.rows_current, 1);
+    for d in [Dataset::Registry, Dataset::Holdings, Dataset::Repairs] {
+        assert!(matches!(spilled.get(d).rows, Rows::Memory(_)), "{d} stays in memory");
+    }
 }
 
 #[test]

@@ -22,6 +22,9 @@ fn generated_warehouse_scores_match_the_golden_files() {
         "0.01",
     ]);
     ok(&["run", "--unsigned", "--warehouse", root, "--as-of", "2026-11-27", "--threads", "2"]);
+    // The run-scoped files of the validated events are gone with the run.
+    let left: Vec<_> = std::fs::read_dir(dir.path().join(".staging")).unwrap().flatten().map(|e| e.path()).collect();
+    assert!(left.is_empty(), "a finished run leaves nothing staged: {left:?}");
     let scores = dir.path().join("marts/scores/as_of=2026-11-27/part-0.parquet");
     golden("scores-600-seed11-2026-11-27.txt", &scores_text(&scores));
     let report = std::fs::read_to_string(dir.path().join("reports/quality/as_of=2026-11-27/quality.json")).unwrap();

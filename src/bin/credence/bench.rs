@@ -10,6 +10,8 @@ use clap::Args;
 use credence::base::contract::{Contracts, Dataset};
 use credence::base::engine;
 use credence::base::ids::AsOf;
+use credence::base::tables::Rows;
+use credence::base::telemetry::{reset_peak_memory, Memory};
 use credence::base::warehouse::Warehouse;
 use credence::run::{keep_columns, load_policy, register_inputs};
 use credence::stages::joint::{self, RegistryColumns};
@@ -35,26 +37,6 @@ pub struct BenchArgs {
     regenerate: bool,
     #[command(flatten)]
     engine: EngineArgs,
-}
-
-/// Peak resident set size of this process so far, in bytes (Linux).
-fn peak_rss() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
-/// Resident set size of this process now, in bytes (Linux).
-fn current_rss() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
-}
-
-/// Starts a new peak-RSS measurement (Linux: writing 5 to clear_refs).
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 fn gib(bytes: Option<u64>) -> String {
@@ -105,7 +87,7 @@ pub fn bench(args: &BenchArgs) -> CommandResult {
     let limits = args.engine.limits();
     let rt = runtime(limits.threads)?;
 
-    reset_peak_rss();
+    reset_peak_memory();
     let started = Instant::now();
     let keep = |d: Dataset| keep_columns(&policy, d);
     let (inputs, _staged_marts) = credence::run::validate_landing(
@@ -124,12 +106,17 @@ pub fn bench(args: &BenchArgs) -> CommandResult {
     println!(
         "validate  {read:>12} rows  {secs:>8.2} s  {:>10.0} rows/s  peak RSS {}  ({rejected} rejected)",
         read as f64 / secs,
-        gib(peak_rss())
+        gib(Memory::now().peak)
     );
     for v in inputs.all() {
-        let bytes: usize = v.batches.iter().map(|b| b.get_array_memory_size()).sum();
+        let (bytes, place) = match &v.rows {
+            Rows::Memory(batches) => (batches.iter().map(|b| b.get_array_memory_size() as u64).sum(), "in memory"),
+            Rows::File { path, .. } => {
+                (std::fs::metadata(path).map(|m| m.len()).unwrap_or(0), "on disk for the engine")
+            }
+        };
         println!(
-            "          {:<11} {:>12} read {:>12} current  {:>7.0} MiB in memory",
+            "          {:<11} {:>12} read {:>12} current  {:>7.0} MiB {place}",
             v.report.dataset,
             v.report.rows_read,
             v.report.rows_current,
@@ -137,9 +124,9 @@ pub fn bench(args: &BenchArgs) -> CommandResult {
         );
     }
     engine::return_free_memory();
-    println!("          resident now {}", gib(current_rss()));
+    println!("          resident now {}", gib(Memory::now().resident));
 
-    reset_peak_rss();
+    reset_peak_memory();
     let started = Instant::now();
     let out = tempfile::tempdir_in(&dir)?;
     let scored = rt.block_on(async {
@@ -155,16 +142,16 @@ pub fn bench(args: &BenchArgs) -> CommandResult {
     println!(
         "score     {rows:>12} rows  {secs:>8.2} s  {:>10.0} rows/s  peak RSS {}  ({} entities scored)",
         rows as f64 / secs,
-        gib(peak_rss()),
+        gib(Memory::now().peak),
         scored.summary.entities_scored
     );
 
     engine::return_free_memory();
-    reset_peak_rss();
-    let before = current_rss();
+    reset_peak_memory();
+    let before = Memory::now().resident;
     let started = Instant::now();
-    let registry = RegistryColumns::from_batch(&inputs.registry.batches[0]);
-    let graph = joint::build_graph(&registry, &inputs.holdings.batches, &inputs.entities);
+    let registry = RegistryColumns::from_batch(&inputs.registry.batches()[0]);
+    let graph = joint::build_graph(&registry, inputs.holdings.batches(), &inputs.entities);
     let built = started.elapsed().as_secs_f64();
     let mut members = 0;
     let mut related = 0;
@@ -188,9 +175,9 @@ pub fn bench(args: &BenchArgs) -> CommandResult {
         "graph     {:>12} edges {secs:>8.2} s  (build {built:.2} s, rounds and legal representatives {:.2} s)  peak RSS {} = {} held before + {} for the step  ({members} members, {related} restricted or flagged)",
         graph.owns.edge_count() + graph.branches.edge_count(),
         secs - built,
-        gib(peak_rss()),
+        gib(Memory::now().peak),
         gib(before),
-        gib(peak_rss().zip(before).map(|(p, b)| p.saturating_sub(b)))
+        gib(Memory::now().peak.zip(before).map(|(p, b)| p.saturating_sub(b)))
     );
 
     // Impact: the embedded policy against itself with V_GRAVE's points
@@ -198,7 +185,7 @@ pub fn bench(args: &BenchArgs) -> CommandResult {
     drop(graph);
     drop((scored, out, inputs, _staged_marts));
     engine::return_free_memory();
-    reset_peak_rss();
+    reset_peak_memory();
     let doubled = credence::config::policy::Policy::parse(
         "bench-doubled.yaml",
         &credence::config::policy::DEFAULT_POLICY.replace("points: 40", "points: 80"),
@@ -219,7 +206,7 @@ pub fn bench(args: &BenchArgs) -> CommandResult {
     println!(
         "impact    {read:>12} rows  {secs:>8.2} s  {:>10.0} rows/s  peak RSS {}  ({} changed, {} change grade)  {:.2}x validate+score+graph ({nightly:.2} s)",
         read as f64 / secs,
-        gib(peak_rss()),
+        gib(Memory::now().peak),
         report.changed,
         report.grade_changed,
         secs / nightly

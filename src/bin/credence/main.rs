@@ -19,6 +19,7 @@ use clap::Parser;
 use credence::base::telemetry::{self, LogFormat};
 
 fn main() -> ExitCode {
+    credence::base::engine::limit_heap_arenas();
     let cli = args::Cli::parse();
     telemetry::init(LogFormat::detect());
     match commands::dispatch(cli.command) {

@@ -17,9 +17,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, UInt32Array};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, Int8Array, RecordBatch, StringArray, UInt32Array,
+};
 use arrow::compute::{cast, concat_batches, filter_record_batch};
-use arrow::datatypes::{DataType, Field, Float64Type, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Float64Type, Int8Type, Schema, SchemaRef};
 use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
 
@@ -30,7 +32,7 @@ use crate::base::ids::EntityId;
 use crate::base::landing_file::{nullable, LandingFile, Selection};
 use crate::base::marts::{records, registry};
 use crate::base::parquet_io::{ParquetSink, LOOKUP_ROW_GROUP_ROWS};
-use crate::base::tables::{DatasetReport, Inputs, PartitionRead, Reject, Validated, ENTITY_IDX};
+use crate::base::tables::{DatasetReport, Inputs, PartitionRead, Reject, Rows, Validated, ENTITY_IDX};
 use keys::FileKeys;
 use reorder::Reorder;
 use rows::{quote, RowFault};
@@ -54,6 +56,8 @@ pub enum ReadError {
     Unreadable { path: String, reason: String },
     #[error("writing {what}: {source}")]
     Write { what: String, source: parquet::errors::ParquetError },
+    #[error("writing {what}: {source}")]
+    Scratch { what: String, source: arrow::error::ArrowError },
 }
 
 impl Classify for ReadError {
@@ -61,6 +65,7 @@ impl Classify for ReadError {
         match self {
             ReadError::Unreadable { .. } => ErrorKind::Input,
             ReadError::Write { source, .. } => source.kind(),
+            ReadError::Scratch { source, .. } => source.kind(),
         }
     }
 }
@@ -73,6 +78,10 @@ impl Classify for ReadError {
 pub struct Outputs<'a> {
     pub registry: Option<RegistryOut<'a>>,
     pub records: &'a [(Dataset, Vec<Option<PathBuf>>)],
+    /// A run-scoped folder where the validated events are written for the
+    /// engine to scan instead of being held ([`Rows::File`]); `None` keeps
+    /// them in memory.
+    pub events: Option<&'a Path>,
 }
 
 /// What validation writes of the accepted registry rows, in entity order.
@@ -120,13 +129,16 @@ pub fn validate_registry(
         }
     }
     let mut v = validate(contract, selection, &read, Against::default(), None)?;
+    let Rows::Memory(mut batches) = std::mem::replace(&mut v.rows, Rows::Memory(Vec::new())) else {
+        unreachable!("validate keeps its rows in memory")
+    };
     let clock = std::time::Instant::now();
     // Accepted registry ids are unique (copies are all rejected): sort them
     // to number the entities.
     let kept_pos = position_in(&v.schema, &contract.columns[key_col].name);
     let mut packed: Vec<u128> = Vec::with_capacity(v.num_rows());
     let mut row = 0u64;
-    for b in &v.batches {
+    for b in &batches {
         let ids = b.column(kept_pos).as_string::<i32>();
         for i in 0..ids.len() {
             let id = EntityId::pack_unchecked(ids.value(i)).expect("accepted registry rows have valid ids");
@@ -136,8 +148,7 @@ pub fn validate_registry(
     }
     packed.par_sort_unstable();
     let order: Vec<(usize, usize)> = {
-        let starts: Vec<usize> = v
-            .batches
+        let starts: Vec<usize> = batches
             .iter()
             .scan(0usize, |acc, b| {
                 let s = *acc;
@@ -160,7 +171,7 @@ pub fn validate_registry(
         (Some(RegistryOut::Mart(dir)), Some(snapshot)) => {
             let write = |e| ReadError::Write { what: "the registry mart".into(), source: e };
             let mut w = registry::RegistryWriter::create(dir, snapshot).map_err(write)?;
-            write_in_order(&v.batches, &order, &mut |group| w.write(group).map_err(write))?;
+            write_in_order(&batches, &order, &mut |group| w.write(group).map_err(write))?;
             w.finish().map_err(write)?;
         }
         (Some(RegistryOut::Columns(file, columns)), _) => {
@@ -169,7 +180,7 @@ pub fn validate_registry(
             let text = |name: &str| Field::new(name, DataType::Utf8, true);
             let schema = Arc::new(Schema::new(columns.iter().map(|c| text(c)).collect::<Vec<_>>()));
             let mut w = ParquetSink::create(file, schema.clone()).map_err(write)?;
-            let projected: Vec<RecordBatch> = v.batches.iter().map(|b| b.project(&at).expect("columns")).collect();
+            let projected: Vec<RecordBatch> = batches.iter().map(|b| b.project(&at).expect("columns")).collect();
             write_in_order(&projected, &order, &mut |group| {
                 let texts = group.columns().iter().map(|c| cast(c, &DataType::Utf8)).collect::<Result<Vec<_>, _>>();
                 let batch = RecordBatch::try_new(schema.clone(), texts.map_err(|e| write(e.into()))?);
@@ -182,18 +193,18 @@ pub fn validate_registry(
     tracing::debug!(ms = clock.elapsed().as_millis() as u64, "registry written");
     // The table keeps what later stages asked for, in entity order.
     let wanted: Vec<usize> = keep.iter().map(|k| position_in(&v.schema, k)).collect();
-    v.batches = v.batches.iter().map(|b| b.project(&wanted).expect("columns")).collect();
+    batches = batches.iter().map(|b| b.project(&wanted).expect("columns")).collect();
     v.schema = Arc::new(v.schema.project(&wanted).expect("columns"));
-    let sorted = if v.batches.is_empty() {
+    let sorted = if batches.is_empty() {
         RecordBatch::new_empty(without_idx(&v.schema))
     } else {
-        Reorder::new(&v.batches).rows(&order)
+        Reorder::new(&batches).rows(&order)
     };
     let idx: ArrayRef = Arc::new(UInt32Array::from_iter_values(0..sorted.num_rows() as u32));
     let mut columns = sorted.columns().to_vec();
     columns.push(idx);
     let schema = with_idx(&sorted.schema());
-    v.batches = vec![RecordBatch::try_new(schema.clone(), columns).expect("schema")];
+    v.rows = Rows::Memory(vec![RecordBatch::try_new(schema.clone(), columns).expect("schema")]);
     v.schema = schema;
     let index = EntityIndex::from_sorted(ids);
     tracing::debug!(ms = clock.elapsed().as_millis() as u64, "registry sorted and indexed");
@@ -285,12 +296,48 @@ pub fn validate(
     kept_cols.extend(contract.unknown_case);
     kept_cols.sort_unstable();
     kept_cols.dedup();
-    let kept_schema = Arc::new(nullable(&contract.arrow_schema().project(&kept_cols).expect("columns")));
     let kept_pos = |ci: usize| kept_cols.binary_search(&ci).expect("kept");
+    // Enumerated output columns of events are kept as dictionaries from
+    // the start (a byte per row instead of the text; a rejected row's value
+    // outside the list becomes null, and only accepted rows are output).
+    let checked_later: Vec<usize> = contract
+        .key
+        .iter()
+        .copied()
+        .chain(contract.shares_over_100.iter().flat_map(|s| [s.group_by, s.column]))
+        .chain(contract.unknown_case)
+        .collect();
+    let enumerations: Vec<Enumeration> = kept_cols
+        .iter()
+        .enumerate()
+        .filter(|(_, ci)| contract.dataset != Dataset::Holdings && !checked_later.contains(ci))
+        .filter_map(|(at, ci)| contract.columns[*ci].one_of.as_deref().map(|values| Enumeration::new(at, values)))
+        .collect();
+    let kept_schema = {
+        let plain = nullable(&contract.arrow_schema().project(&kept_cols).expect("columns"));
+        let fields: Vec<Field> = plain
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(at, f)| match enumerations.iter().any(|e| e.at == at) {
+                true => f.as_ref().clone().with_data_type(Enumeration::data_type()),
+                false => f.as_ref().clone(),
+            })
+            .collect();
+        Arc::new(Schema::new(fields))
+    };
 
     let mut clock = std::time::Instant::now();
     let mut phase = |name: &str| {
-        tracing::debug!(dataset = %contract.dataset, phase = name, ms = clock.elapsed().as_millis() as u64, "validation phase");
+        let memory = crate::base::telemetry::Memory::now();
+        tracing::debug!(
+            dataset = %contract.dataset,
+            phase = name,
+            ms = clock.elapsed().as_millis() as u64,
+            resident_mib = memory.resident_mib(),
+            peak_mib = memory.peak_mib(),
+            "validation phase"
+        );
         clock = std::time::Instant::now();
     };
     // Stage one: every file, in parallel.
@@ -299,7 +346,8 @@ pub fn validate(
         .zip(first_rows.par_iter())
         .map(|((partition, file, n), first_row)| {
             let out = records.and_then(|r| r.get(*partition)).and_then(|d| d.as_deref()).map(|d| (d, *n));
-            read_file(contract, file, *partition, *first_row, &kept_cols, &kept_schema, against.entities, out)
+            let kept = Kept { columns: &kept_cols, schema: &kept_schema, enumerations: &enumerations };
+            read_file(contract, file, *partition, *first_row, &kept, against.entities, out)
         })
         .collect::<Result<_, _>>()?;
 
@@ -480,23 +528,10 @@ pub fn validate(
     }
 
     phase("shares");
-    // The output table: current rows, the columns asked for. Enumerated
-    // columns of events become dictionaries (a byte per row instead of the text).
+    // The output table: current rows, the columns asked for.
     drop(key_files);
-    let dictionary =
-        |name: &str| contract.dataset != Dataset::Holdings && contract.column(name).is_some_and(|c| c.one_of.is_some());
-    let dict_type = DataType::Dictionary(Box::new(DataType::Int8), Box::new(DataType::Utf8));
-    let mut out_fields: Vec<Field> = keep
-        .iter()
-        .map(|k| {
-            let f = kept_schema.field_with_name(k).expect("kept").clone();
-            if dictionary(k) {
-                f.with_data_type(dict_type.clone())
-            } else {
-                f
-            }
-        })
-        .collect();
+    let mut out_fields: Vec<Field> =
+        keep.iter().map(|k| kept_schema.field_with_name(k).expect("kept").clone()).collect();
     let with_entity = contract.unknown_entity.is_some() && against.entities.is_some();
     if with_entity {
         out_fields.push(Field::new(ENTITY_IDX, DataType::UInt32, false));
@@ -509,8 +544,7 @@ pub fn validate(
         let mask = BooleanArray::from_iter((0..len).map(|r| Some(current[(f.first_row + r as u64) as usize])));
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(keep.len() + 1);
         for k in keep {
-            let c = f.kept.column(kept_schema.index_of(k).expect("kept")).clone();
-            columns.push(if dictionary(k) { cast(&c, &dict_type).expect("utf8 to dictionary") } else { c });
+            columns.push(f.kept.column(kept_schema.index_of(k).expect("kept")).clone());
         }
         if with_entity {
             columns.push(Arc::new(UInt32Array::from(f.entity_idx.expect("looked up"))));
@@ -532,17 +566,63 @@ pub fn validate(
     rejects.sort_by_key(|r| r.row);
     phase("output");
     let report = report(contract, &selection, &rejects, current.iter().filter(|c| **c).count() as u64, total);
-    Ok(Validated { contract: contract.clone(), selection, schema, batches, report, rejects })
+    Ok(Validated { contract: contract.clone(), selection, schema, rows: Rows::Memory(batches), report, rejects })
 }
 
-#[allow(clippy::too_many_arguments)] // one file's share of `validate`, which owns these values
+/// An enumerated column kept as a dictionary over the contract's values in
+/// the contract's order: the same dictionary in every batch, so that
+/// batches concatenate and are written without merging dictionaries.
+struct Enumeration<'a> {
+    /// The column's position among the kept columns.
+    at: usize,
+    values: &'a [String],
+    dictionary: ArrayRef,
+}
+
+impl<'a> Enumeration<'a> {
+    fn new(at: usize, values: &'a [String]) -> Enumeration<'a> {
+        assert!(values.len() <= i8::MAX as usize, "an enumeration of at most 127 values");
+        Enumeration { at, values, dictionary: Arc::new(StringArray::from_iter_values(values)) }
+    }
+
+    fn data_type() -> DataType {
+        DataType::Dictionary(Box::new(DataType::Int8), Box::new(DataType::Utf8))
+    }
+
+    /// The text column as keys into the dictionary; a value outside the
+    /// list (a rejected row's) is null.
+    fn encode(&self, column: &ArrayRef) -> ArrayRef {
+        let text = column.as_string::<i32>();
+        let keys: Int8Array =
+            text.iter().map(|v| v.and_then(|v| self.values.iter().position(|x| x == v)).map(|p| p as i8)).collect();
+        Arc::new(DictionaryArray::<Int8Type>::try_new(keys, self.dictionary.clone()).expect("keys index the values"))
+    }
+}
+
+/// What stage one keeps of each file: these columns of the contract (in
+/// order), with these enumerations as dictionaries.
+struct Kept<'a> {
+    columns: &'a [usize],
+    schema: &'a SchemaRef,
+    enumerations: &'a [Enumeration<'a>],
+}
+
+impl Kept<'_> {
+    fn of(&self, batch: &RecordBatch) -> RecordBatch {
+        let mut columns = batch.project(self.columns).expect("kept columns").columns().to_vec();
+        for e in self.enumerations {
+            columns[e.at] = e.encode(&columns[e.at]);
+        }
+        RecordBatch::try_new(self.schema.clone(), columns).expect("kept schema")
+    }
+}
+
 fn read_file(
     contract: &Contract,
     file: &LandingFile,
     partition: usize,
     first_row: u64,
-    kept_cols: &[usize],
-    kept_schema: &SchemaRef,
+    keep: &Kept,
     entities: Option<&EntityIndex>,
     records: Option<(&Path, usize)>,
 ) -> Result<FileRows, ReadError> {
@@ -581,7 +661,7 @@ fn read_file(
                 }
             }
         }
-        kept.push(batch.project(kept_cols).expect("kept columns"));
+        kept.push(keep.of(&batch));
         offset += batch.num_rows();
         if records.is_some() {
             whole.push(batch);
@@ -594,7 +674,7 @@ fn read_file(
         records::write_file(dir, n, contract, file, &whole)
             .map_err(|source| ReadError::Write { what: format!("the records of {}", file.relative), source })?;
     }
-    let kept = concat_batches(kept_schema, &kept).map_err(|e| fail(&e))?;
+    let kept = concat_batches(keep.schema, &kept).map_err(|e| fail(&e))?;
     Ok(FileRows { partition, first_row, faults, kept, entity_idx, unknown })
 }
 
@@ -616,7 +696,7 @@ impl KnownCases {
         let case_col = violations.schema.index_of("case_id").expect("violations keep case_id");
         let idx_col = violations.schema.index_of(ENTITY_IDX).expect("violations carry entity_idx");
         let mut owner = HashMap::new();
-        for b in &violations.batches {
+        for b in violations.batches() {
             let cases: &StringArray = b.column(case_col).as_string::<i32>();
             let idx = b.column(idx_col).as_primitive::<arrow::datatypes::UInt32Type>();
             for r in 0..cases.len() {
@@ -682,6 +762,9 @@ pub fn validate_inputs(
     })?;
     let mut one = |d: Dataset, violations: Option<&Validated>| -> Result<Validated, ReadError> {
         let cols = columns(d);
+        // What the previous dataset's checks held goes back to the system
+        // before this one is read.
+        crate::base::engine::return_free_memory();
         span(d).in_scope(|| {
             let records = out.records_of(d);
             validate(
@@ -693,13 +776,78 @@ pub fn validate_inputs(
             )
         })
     };
-    let holdings = one(Dataset::Holdings, None)?;
-    let violations = one(Dataset::Violations, None)?;
-    let complaints = one(Dataset::Complaints, None)?;
+    // Each event table is written out as soon as nothing else needs it in
+    // memory (the repairs' cases are checked against the violations), and
+    // the holdings, needed until the graph, come last: a run's peak holds
+    // one dataset's validation, not every table.
+    let spill = |v: &mut Validated| -> Result<(), ReadError> {
+        match out.events {
+            Some(dir) => write_for_engine(v, dir),
+            None => Ok(()),
+        }
+    };
+    let mut violations = one(Dataset::Violations, None)?;
     let repairs = one(Dataset::Repairs, Some(&violations))?;
-    Ok(Inputs { registry, entities, holdings, violations, complaints, repairs })
+    spill(&mut violations)?;
+    let mut complaints = one(Dataset::Complaints, None)?;
+    spill(&mut complaints)?;
+    let holdings = one(Dataset::Holdings, None)?;
+    Ok(Inputs { registry, entities, holdings, violations, complaints, repairs, scratch: None })
+}
+
+/// Writes a validated table to `dir/<dataset>/part-<n>.arrow`, one file
+/// per thread (Arrow IPC: written and read back without encoding; each
+/// file streams batch by batch to one of the engine's threads), and lets
+/// its rows go from memory, batch by batch.
+fn write_for_engine(v: &mut Validated, dir: &Path) -> Result<(), ReadError> {
+    let folder = dir.join(v.contract.dataset.name());
+    let what = || format!("the validated {} to {}", v.contract.dataset, folder.display());
+    let Rows::Memory(batches) = std::mem::replace(&mut v.rows, Rows::Memory(Vec::new())) else {
+        return Ok(());
+    };
+    let clock = std::time::Instant::now();
+    let io = |source: std::io::Error| ReadError::Scratch { what: what(), source: source.into() };
+    let arrow = |source| ReadError::Scratch { what: what(), source };
+    std::fs::create_dir_all(&folder).map_err(io)?;
+    let parts = rayon::current_num_threads().max(1);
+    let mut writers = (0..parts)
+        .map(|n| {
+            let file = std::fs::File::create(folder.join(format!("part-{n}.arrow"))).map_err(io)?;
+            arrow::ipc::writer::FileWriter::try_new(std::io::BufWriter::new(file), &v.schema).map_err(arrow)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut rows = 0;
+    for (i, b) in batches.into_iter().enumerate() {
+        rows += b.num_rows();
+        writers[i % parts].write(&b).map_err(arrow)?;
+    }
+    for mut w in writers {
+        w.finish().map_err(arrow)?;
+    }
+    tracing::debug!(dataset = %v.contract.dataset, rows, ms = clock.elapsed().as_millis() as u64, "validated rows written for the engine");
+    v.rows = Rows::File { path: folder, rows };
+    Ok(())
 }
 
 fn as_strs(v: &[String]) -> Vec<&str> {
     v.iter().map(|s| s.as_str()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enumerated_columns_share_one_dictionary_in_the_contracts_order() {
+        let values: Vec<String> = ["minor", "general", "grave"].map(String::from).to_vec();
+        let e = Enumeration::new(0, &values);
+        let a: ArrayRef = Arc::new(StringArray::from(vec![Some("grave"), None, Some("minor")]));
+        let b: ArrayRef = Arc::new(StringArray::from(vec![Some("catastrophic"), Some("general")]));
+        let (a, b) = (e.encode(&a), e.encode(&b));
+        let (a, b) = (a.as_dictionary::<Int8Type>(), b.as_dictionary::<Int8Type>());
+        assert_eq!(a.keys().iter().collect::<Vec<_>>(), vec![Some(2), None, Some(0)]);
+        assert_eq!(b.keys().iter().collect::<Vec<_>>(), vec![None, Some(1)], "a value outside the list is null");
+        assert!(a.values().to_data().ptr_eq(&b.values().to_data()), "one dictionary for every batch");
+        assert_eq!(a.values().as_string::<i32>().iter().flatten().collect::<Vec<_>>(), ["minor", "general", "grave"]);
+    }
 }
