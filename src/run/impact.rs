@@ -15,17 +15,14 @@ use std::sync::Arc;
 use std::hash::{Hash, Hasher};
 
 use arrow::array::{Array, AsArray, RecordBatch, StringArray};
-use arrow::datatypes::Float64Type;
 use minisign::PublicKey;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::ProjectionMask;
 
 use crate::base::contract::{Contracts, Dataset};
 use crate::base::engine::{self, EngineLimits};
 use crate::base::ids::AsOf;
 use crate::base::landing_file::Seal;
 use crate::base::marts::listings::{Basis, ListingRow, ReviewStatus};
-use crate::base::marts::scores::read_reasons;
+use crate::base::marts::scores::{read_reasons, ReasonRef};
 use crate::base::store::{RunId, Store};
 use crate::base::tables::Inputs;
 use crate::base::warehouse::Warehouse;
@@ -276,54 +273,37 @@ async fn scored(
     ctx: &datafusion::prelude::SessionContext,
 ) -> Result<(Outcome, score::Scored), RunError> {
     let dir = tempfile::tempdir().map_err(|source| RunError::Io { what: "a folder for the scores".into(), source })?;
-    let scored = score::score(ctx, policy, as_of, &inputs.entities, dir.path()).await?;
-    engine::return_free_memory();
     let n = inputs.entities.len();
+    // Each entity's reasons as scoring writes them: a hash of rules,
+    // points and records, its rules, and the tallies per rule.
+    let mut reasons = vec![0u64; n];
+    let mut pairs: Vec<(u32, u16)> = Vec::new();
+    let mut tally = vec![(0u64, 0.0f64); names.rules.len()];
+    let mut visit = |idx: u32, found: &[ReasonRef]| {
+        if found.is_empty() {
+            return;
+        }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for r in found {
+            let rule = Names::index(&names.rules, r.rule_id);
+            (rule, r.points.to_bits(), r.records.len() as i32).hash(&mut h);
+            for record in &r.records {
+                record.hash(&mut h);
+            }
+            pairs.push((idx, rule));
+            tally[rule as usize].0 += 1;
+            tally[rule as usize].1 += r.points;
+        }
+        reasons[idx as usize] = h.finish().max(1);
+    };
+    let scored = score::score_visiting(ctx, policy, as_of, &inputs.entities, dir.path(), &mut visit).await?;
+    engine::return_free_memory();
     // The scores stay in `scored` until the lists are drawn (see `with_lists`).
     let score = Vec::new();
     let mut grade = vec![NO_GRADE; n];
     for (g, &s) in grade.iter_mut().zip(&scored.grade) {
         if s != NOT_SCORED {
             *g = policy.grades.get(s as usize).map(|p| Names::index(&names.grades, &p.grade)).unwrap_or(NO_GRADE);
-        }
-    }
-    // Reasons with their points and records, streamed from the scores the run wrote.
-    let parquet = |source| RunError::Parquet { what: "reading the impact scores".into(), source };
-    let part = dir.path().join("part-0.parquet");
-    let file = std::fs::File::open(&part)
-        .map_err(|source| RunError::Io { what: "reading the impact scores".into(), source })?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet)?;
-    let reasons_at = builder.schema().index_of("reasons").expect("scores have reasons");
-    let mask = ProjectionMask::roots(builder.parquet_schema(), [0, reasons_at]);
-    let mut reasons = vec![0u64; n];
-    let mut pairs: Vec<(u32, u16)> = Vec::new();
-    let mut tally = vec![(0u64, 0.0f64); names.rules.len()];
-    // The reasons are read in place (their offsets), not as owned rows:
-    // tens of millions of them at 10M entities.
-    for b in builder.with_projection(mask).build().map_err(parquet)? {
-        let b = b.map_err(|e| parquet(e.into()))?;
-        let ids = b.column(0).as_string::<i32>();
-        let list = b.column(1).as_list::<i32>();
-        let reason = list.values().as_struct();
-        let (rule_ids, points) = (reason.column(0).as_string::<i32>(), reason.column(1).as_primitive::<Float64Type>());
-        let records = reason.column(2).as_list::<i32>();
-        let (record_at, record) = (records.value_offsets(), records.values().as_string::<i32>());
-        let at = list.value_offsets();
-        for r in 0..b.num_rows() {
-            let Some(idx) = inputs.entities.lookup(ids.value(r)) else { continue };
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            for k in at[r] as usize..at[r + 1] as usize {
-                let rule = Names::index(&names.rules, rule_ids.value(k));
-                let p = points.value(k);
-                (rule, p.to_bits(), record_at[k + 1] - record_at[k]).hash(&mut h);
-                for j in record_at[k] as usize..record_at[k + 1] as usize {
-                    record.value(j).hash(&mut h);
-                }
-                pairs.push((idx, rule));
-                tally[rule as usize].0 += 1;
-                tally[rule as usize].1 += p;
-            }
-            reasons[idx as usize] = h.finish().max(1);
         }
     }
     pairs.sort_by_key(|p| p.0);

@@ -19,7 +19,7 @@ use crate::base::engine;
 use crate::base::entities::EntityIndex;
 use crate::base::error::{Classify, ErrorKind};
 use crate::base::ids::AsOf;
-use crate::base::marts::scores::{scores_schema, ScoresBatch};
+use crate::base::marts::scores::{scores_schema, ReasonRef, ScoresBatch};
 use crate::base::parquet_io::ParquetSink;
 use crate::config::policy::Policy;
 use reasons::RuleHit;
@@ -84,6 +84,20 @@ pub async fn score(
     as_of: AsOf,
     entities: &EntityIndex,
     out_dir: &Path,
+) -> Result<Scored, ScoreError> {
+    score_visiting(ctx, policy, as_of, entities, out_dir, &mut |_, _| {}).await
+}
+
+/// [`score`], handing each scored entity's index and reasons to `visit`
+/// as they are written (what policy impact compares, without reading the
+/// scores back).
+pub async fn score_visiting(
+    ctx: &SessionContext,
+    policy: &Policy,
+    as_of: AsOf,
+    entities: &EntityIndex,
+    out_dir: &Path,
+    visit: &mut (dyn FnMut(u32, &[ReasonRef]) + Send),
 ) -> Result<Scored, ScoreError> {
     let n = entities.len();
     let mut clock = std::time::Instant::now();
@@ -205,6 +219,7 @@ pub async fn score(
         if !reasons.is_empty() && listed_grade[grade[i] as usize] {
             reason_rules.insert(i as u32, reasons.iter().map(|r| r.rule_id.to_string()).collect());
         }
+        visit(i as u32, &reasons);
         let id = entities.id(i as u32).to_bytes();
         out.push(
             std::str::from_utf8(&id).expect("ids are ASCII"),

@@ -594,7 +594,7 @@ impl<'a> Enumeration<'a> {
     fn encode(&self, column: &ArrayRef) -> ArrayRef {
         let text = column.as_string::<i32>();
         let keys: Int8Array =
-            text.iter().map(|v| v.and_then(|v| self.values.iter().position(|x| x == v)).map(|p| p as i8)).collect();
+            text.iter().map(|v| v.and_then(|v| rows::position_in(self.values, v)).map(|p| p as i8)).collect();
         Arc::new(DictionaryArray::<Int8Type>::try_new(keys, self.dictionary.clone()).expect("keys index the values"))
     }
 }
