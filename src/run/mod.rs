@@ -310,7 +310,15 @@ impl Steps<'_> {
     fn record(&mut self, step: &str, started: Instant, rows: Option<u64>) -> Result<(), RunError> {
         let duration = started.elapsed();
         self.store.record_step(self.run, step, duration, rows)?;
-        info!(step, rows, duration_ms = duration.as_millis() as u64, "step finished");
+        let memory = crate::base::telemetry::Memory::now();
+        info!(
+            step,
+            rows,
+            duration_ms = duration.as_millis() as u64,
+            resident_mib = memory.resident_mib(),
+            peak_mib = memory.peak_mib(),
+            "step finished"
+        );
         self.done.push(StepTiming { step: step.to_string(), duration, rows });
         use tracing_indicatif::span_ext::IndicatifSpanExt;
         self.progress.pb_inc(1);

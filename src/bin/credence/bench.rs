@@ -110,9 +110,12 @@ pub fn bench(args: &BenchArgs) -> CommandResult {
     );
     for v in inputs.all() {
         let (bytes, place) = match &v.rows {
-            Rows::Memory(batches) => (batches.iter().map(|b| b.get_array_memory_size() as u64).sum(), "in memory"),
+            Rows::Memory(batches) => {
+                (batches.iter().map(|b| b.get_array_memory_size() as u64).sum::<u64>(), "in memory")
+            }
             Rows::File { path, .. } => {
-                (std::fs::metadata(path).map(|m| m.len()).unwrap_or(0), "on disk for the engine")
+                let files = std::fs::read_dir(path).into_iter().flatten().flatten();
+                (files.filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum(), "on disk for the engine")
             }
         };
         println!(
