@@ -64,15 +64,28 @@ pub struct Validated {
 /// the tables the graph and the lists read row by row stay in memory.
 pub enum Rows {
     Memory(Vec<RecordBatch>),
-    File { path: PathBuf, rows: usize },
+    File {
+        path: PathBuf,
+        rows: usize,
+    },
+    /// Let go after their last reader (the holdings, once the graph is built).
+    Released {
+        rows: usize,
+    },
 }
 
 impl Validated {
     pub fn num_rows(&self) -> usize {
         match &self.rows {
             Rows::Memory(batches) => batches.iter().map(|b| b.num_rows()).sum(),
-            Rows::File { rows, .. } => *rows,
+            Rows::File { rows, .. } | Rows::Released { rows } => *rows,
         }
+    }
+
+    /// Lets the rows go from memory once their last reader is done; the
+    /// report and the rejects stay.
+    pub fn release(&mut self) {
+        self.rows = Rows::Released { rows: self.num_rows() };
     }
 
     /// The rows of a table validation keeps in memory (the registry,
@@ -83,6 +96,7 @@ impl Validated {
             Rows::File { path, .. } => {
                 panic!("{} was written to {} for the engine, not kept in memory", self.contract.dataset, path.display())
             }
+            Rows::Released { .. } => panic!("{} was read after its rows were released", self.contract.dataset),
         }
     }
 }

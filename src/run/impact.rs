@@ -416,7 +416,7 @@ async fn night(
         .map_err(|source| RunError::Io { what: "a folder for the impact's registry columns".into(), source })?;
     let facts_file = registry_mart.path().join(FACTS_FILE);
     let marts = ValidationMarts::RegistryColumns(&facts_file, &FACTS);
-    let (inputs, _) = tokio::task::block_in_place(|| validate_landing(wh, &contracts, as_of, &keep, marts, &seal))?;
+    let (mut inputs, _) = tokio::task::block_in_place(|| validate_landing(wh, &contracts, as_of, &keep, marts, &seal))?;
     seal.close();
     engine::return_free_memory();
     // Both policies are scored first (the engine scans the events from the
@@ -431,6 +431,8 @@ async fn night(
     engine::return_free_memory();
     let registry = RegistryColumns::from_batch(&inputs.registry.batches()[0]);
     let graph = joint::build_graph(&registry, inputs.holdings.batches(), &inputs.entities);
+    inputs.holdings.release();
+    engine::return_free_memory();
     let shared = Night { inputs: &inputs, registry: &registry, graph: &graph };
     let before = with_lists(opts, as_of, &opts.baseline, before, &shared, book, store)?;
     let after = with_lists(opts, as_of, &opts.policy, after, &shared, book, store)?;

@@ -345,7 +345,7 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     let seal = Seal::new();
     let started = Instant::now();
     let keep = |d: Dataset| keep_columns(policy, d);
-    let (inputs, mut staged) = info_span!("step", name = "validate").in_scope(|| {
+    let (mut inputs, mut staged) = info_span!("step", name = "validate").in_scope(|| {
         tokio::task::block_in_place(|| validate_landing(wh, &contracts, as_of, &keep, ValidationMarts::Staged, &seal))
     })?;
     let read: u64 = inputs.all().iter().map(|v| v.report.rows_read).sum();
@@ -408,6 +408,9 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     let registry = RegistryColumns::from_batch(&inputs.registry.batches()[0]);
     let graph = info_span!("step", name = "graph")
         .in_scope(|| joint::build_graph(&registry, inputs.holdings.batches(), &inputs.entities));
+    // The graph holds the holdings' edges: their rows go before the lists.
+    inputs.holdings.release();
+    engine::return_free_memory();
     steps.record("graph", started, Some((graph.owns.edge_count() + graph.branches.edge_count()) as u64))?;
 
     // Lists: candidates, rounds, legal representatives, review status.
@@ -618,6 +621,9 @@ pub fn register_inputs(ctx: &SessionContext, inputs: &Inputs) -> Result<(), Data
         match &v.rows {
             Rows::Memory(batches) => engine::register(ctx, d.name(), v.schema.clone(), batches)?,
             Rows::File { path, .. } => engine::register_arrow_files(ctx, d.name(), v.schema.clone(), path)?,
+            Rows::Released { .. } => {
+                return Err(DataFusionError::Internal(format!("{d}: registered after its rows were released")))
+            }
         }
     }
     Ok(())

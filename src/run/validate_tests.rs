@@ -286,6 +286,12 @@ fn validated_events_go_to_a_file_for_the_engine_with_the_rows_kept_in_memory_oth
     for d in [Dataset::Registry, Dataset::Holdings, Dataset::Repairs] {
         assert!(matches!(spilled.get(d).rows, Rows::Memory(_)), "{d} stays in memory");
     }
+    // Rows let go after their last reader keep their count and report.
+    let mut spilled = spilled;
+    let (rows, report) = (spilled.holdings.num_rows(), spilled.holdings.report.clone());
+    spilled.holdings.release();
+    assert!(matches!(spilled.holdings.rows, Rows::Released { .. }));
+    assert_eq!((spilled.holdings.num_rows(), &spilled.holdings.report), (rows, &report));
 }
 
 #[test]

@@ -117,6 +117,7 @@ pub fn bench(args: &BenchArgs) -> CommandResult {
                 let files = std::fs::read_dir(path).into_iter().flatten().flatten();
                 (files.filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum(), "on disk for the engine")
             }
+            Rows::Released { .. } => (0, "released"),
         };
         println!(
             "          {:<11} {:>12} read {:>12} current  {:>7.0} MiB {place}",
