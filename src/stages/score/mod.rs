@@ -102,7 +102,14 @@ pub async fn score_visiting(
     let n = entities.len();
     let mut clock = std::time::Instant::now();
     let mut phase = |name: &str| {
-        tracing::debug!(phase = name, ms = clock.elapsed().as_millis() as u64, "scoring phase");
+        let memory = crate::base::telemetry::Memory::now();
+        tracing::debug!(
+            phase = name,
+            ms = clock.elapsed().as_millis() as u64,
+            resident_mib = memory.resident_mib(),
+            peak_mib = memory.peak_mib(),
+            "scoring phase"
+        );
         clock = std::time::Instant::now();
     };
     // The evidence rows, once: their sums are the deductions, their record
