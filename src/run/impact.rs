@@ -306,7 +306,7 @@ async fn scored(
             *g = policy.grades.get(s as usize).map(|p| Names::index(&names.grades, &p.grade)).unwrap_or(NO_GRADE);
         }
     }
-    pairs.sort_by_key(|p| p.0);
+    // `pairs` is in entity order: scoring visits entities by index.
     let mut rule_start = Vec::with_capacity(n + 1);
     let mut at = 0;
     for i in 0..n as u32 {

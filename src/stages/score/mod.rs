@@ -89,8 +89,8 @@ pub async fn score(
 }
 
 /// [`score`], handing each scored entity's index and reasons to `visit`
-/// as they are written (what policy impact compares, without reading the
-/// scores back).
+/// as they are written, in entity index order (what policy impact
+/// compares, without reading the scores back).
 pub async fn score_visiting(
     ctx: &SessionContext,
     policy: &Policy,
