@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::base::diagnostics::{Problem, Problems, Walker};
+use crate::base::engine::EngineKind;
 use serde_yaml::{Mapping, Value};
 
 /// A checked job.
@@ -24,6 +25,8 @@ pub struct JobSpec {
     pub max_reject_share: f64,
     pub memory_limit: usize,
     pub threads: Option<usize>,
+    /// Where the queries run (`local` or `ballista://HOST:PORT`).
+    pub engine: EngineKind,
     pub unsigned: bool,
     pub retry: Retry,
     /// Missed as-of dates run after downtime, at most this many (the newest).
@@ -105,6 +108,7 @@ const KEYS: &[&str] = &[
     "max_reject_share",
     "memory_limit",
     "threads",
+    "engine",
     "unsigned",
     "retry",
     "catch_up",
@@ -223,6 +227,17 @@ pub fn parse(file: &str, text: &str) -> Result<JobSpec, JobErrors> {
             None
         }
     };
+    let engine = match root.get("engine") {
+        None | Some(Value::Null) => EngineKind::Local,
+        Some(Value::String(s)) => s.parse().unwrap_or_else(|e: String| {
+            c.problem("engine", e);
+            EngineKind::Local
+        }),
+        Some(_) => {
+            c.problem("engine", "must be `local` or `ballista://HOST:PORT`");
+            EngineKind::Local
+        }
+    };
     let unsigned = c.boolean(&root, "unsigned", "", false).unwrap_or(false);
     let mut retry = Retry { attempts: 3, backoff_seconds: 60.0, backoff_factor: 2.0, max_backoff_seconds: 900.0 };
     if let Some(r) = c.section(&root, "retry") {
@@ -261,6 +276,7 @@ pub fn parse(file: &str, text: &str) -> Result<JobSpec, JobErrors> {
         max_reject_share: share,
         memory_limit: memory.expect("checked"),
         threads,
+        engine,
         unsigned,
         retry,
         catch_up_nights: catch_up,
@@ -325,5 +341,20 @@ mod tests {
         assert!(e.problems[0].message.contains("has 5 fields; six are expected"), "{:?}", e.problems);
         let e = parse("j.yaml", "job: n\nschedule: \"0 75 2 * * *\"\nwarehouse: w\n").unwrap_err();
         assert!(e.problems[0].message.contains("is not a valid cron expression"), "{:?}", e.problems);
+    }
+
+    #[test]
+    fn a_job_runs_on_the_engine_it_names() {
+        let job =
+            |engine: &str| parse("j.yaml", &format!("job: n\nschedule: \"0 30 2 * * *\"\nwarehouse: w\n{engine}"));
+        assert_eq!(job("").unwrap().engine, EngineKind::Local);
+        let cluster = job("engine: ballista://scheduler.internal:50050\n").unwrap().engine;
+        assert_eq!(cluster.to_string(), "ballista://scheduler.internal:50050");
+        let e = job("engine: spark://x:1\n").unwrap_err();
+        assert!(
+            e.problems[0].to_string().starts_with("j.yaml: engine: engine \"spark://x:1\": expected"),
+            "{:?}",
+            e.problems
+        );
     }
 }

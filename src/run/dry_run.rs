@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::impact::report::{new_id, PolicyName};
 use super::{keep_columns, lists, plan_list, register_inputs, validate_landing, RunError, RunOptions};
 use crate::base::contract::{Contracts, Dataset};
-use crate::base::engine;
+use crate::base::engine::Engine;
 use crate::base::landing_file::Seal;
 use crate::base::marts::listings::ReviewStatus;
 use crate::base::marts::registry::RegistryFacts;
@@ -180,11 +180,11 @@ pub async fn dry_run(opts: &RunOptions) -> Result<(PathBuf, DryRunReport), RunEr
             .to_string(),
         );
     } else {
-        let ctx = engine::session(opts.limits)?;
-        register_inputs(&ctx, &inputs)?;
+        let engine = Engine::local(opts.limits)?;
+        register_inputs(&engine, &inputs)?;
         let scores = tempfile::tempdir().map_err(io("a folder for the scores"))?;
-        let scored = score::score(&ctx, policy, as_of, &inputs.entities, scores.path()).await?;
-        drop(ctx);
+        let scored = score::score(&engine, policy, as_of, &inputs.entities, scores.path()).await?;
+        drop(engine);
         report.entities_scored = scored.summary.entities_scored;
         let registry = RegistryColumns::from_batch(&inputs.registry.batches()[0]);
         let graph = joint::build_graph(&registry, inputs.holdings.batches(), &inputs.entities);

@@ -18,7 +18,7 @@ use arrow::array::{Array, AsArray, RecordBatch, StringArray};
 use minisign::PublicKey;
 
 use crate::base::contract::{Contracts, Dataset};
-use crate::base::engine::{self, EngineLimits};
+use crate::base::engine::{self, Engine, EngineLimits};
 use crate::base::ids::AsOf;
 use crate::base::landing_file::Seal;
 use crate::base::marts::listings::{Basis, ListingRow, ReviewStatus};
@@ -270,7 +270,7 @@ async fn scored(
     as_of: AsOf,
     policy: &Policy,
     inputs: &Inputs,
-    ctx: &datafusion::prelude::SessionContext,
+    engine: &Engine,
 ) -> Result<(Outcome, score::Scored), RunError> {
     let dir = tempfile::tempdir().map_err(|source| RunError::Io { what: "a folder for the scores".into(), source })?;
     let n = inputs.entities.len();
@@ -296,7 +296,7 @@ async fn scored(
         }
         reasons[idx as usize] = h.finish().max(1);
     };
-    let scored = score::score_visiting(ctx, policy, as_of, &inputs.entities, dir.path(), &mut visit).await?;
+    let scored = score::score_visiting(engine, policy, as_of, &inputs.entities, dir.path(), &mut visit).await?;
     engine::return_free_memory();
     // The scores stay in `scored` until the lists are drawn (see `with_lists`).
     let score = Vec::new();
@@ -423,11 +423,11 @@ async fn night(
     // files validation wrote), then the engine is let go and the graph is
     // built, so that the engine's working memory and the graph are never
     // held together (as in a nightly run).
-    let ctx = engine::session(opts.limits)?;
-    register_inputs(&ctx, &inputs)?;
-    let before = scored(names, as_of, &opts.baseline, &inputs, &ctx).await?;
-    let after = scored(names, as_of, &opts.policy, &inputs, &ctx).await?;
-    drop(ctx);
+    let engine = Engine::local(opts.limits)?;
+    register_inputs(&engine, &inputs)?;
+    let before = scored(names, as_of, &opts.baseline, &inputs, &engine).await?;
+    let after = scored(names, as_of, &opts.policy, &inputs, &engine).await?;
+    drop(engine);
     engine::return_free_memory();
     let registry = RegistryColumns::from_batch(&inputs.registry.batches()[0]);
     let graph = joint::build_graph(&registry, inputs.holdings.batches(), &inputs.entities);

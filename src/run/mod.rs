@@ -30,11 +30,10 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use datafusion::error::DataFusionError;
-use datafusion::prelude::SessionContext;
 use tracing::{info, info_span, Instrument};
 
 use crate::base::contract::{Contracts, Dataset};
-use crate::base::engine::{self};
+use crate::base::engine::{self, Engine};
 use crate::base::error::{Classify, ErrorKind};
 use crate::base::ids::AsOf;
 use crate::base::landing_file::Seal;
@@ -392,15 +391,21 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
 
     // Score.
     let started = Instant::now();
-    let ctx = engine::session(opts.limits)?;
-    register_inputs(&ctx, &inputs)?;
+    // A cluster's executors read the tables this run holds from the run's
+    // scratch folder, in the warehouse every node sees.
+    let shared = match &inputs.scratch {
+        Some(dir) => dir.path().join("engine"),
+        None => wh.staging_root().join("engine"),
+    };
+    let engine = Engine::connect(&opts.engine, opts.limits, &shared).await?;
+    register_inputs(&engine, &inputs)?;
     let io = |what: String| move |source| RunError::Io { what, source };
     let scores_dir = wh.stage(wh.mart(Mart::Scores, as_of)).map_err(io("staging the scores mart".into()))?;
-    let scored = score::score(&ctx, policy, as_of, &inputs.entities, scores_dir.path())
+    let scored = score::score(&engine, policy, as_of, &inputs.entities, scores_dir.path())
         .instrument(info_span!("step", name = "score"))
         .await?;
     steps.record("score", started, Some(scored.summary.entities_scored))?;
-    drop(ctx);
+    drop(engine);
     engine::return_free_memory();
 
     // Graph.
@@ -615,12 +620,12 @@ impl Publish<'_> {
 }
 
 /// Registers the validated datasets as the engine's tables.
-pub fn register_inputs(ctx: &SessionContext, inputs: &Inputs) -> Result<(), DataFusionError> {
+pub fn register_inputs(engine: &Engine, inputs: &Inputs) -> Result<(), DataFusionError> {
     for d in Dataset::ALL {
         let v = inputs.get(d);
         match &v.rows {
-            Rows::Memory(batches) => engine::register(ctx, d.name(), v.schema.clone(), batches)?,
-            Rows::File { path, .. } => engine::register_arrow_files(ctx, d.name(), v.schema.clone(), path)?,
+            Rows::Memory(batches) => engine.register(d.name(), v.schema.clone(), batches)?,
+            Rows::File { path, .. } => engine.register_arrow_files(d.name(), v.schema.clone(), path)?,
             Rows::Released { .. } => {
                 return Err(DataFusionError::Internal(format!("{d}: registered after its rows were released")))
             }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::base::contract::{ContractError, Contracts};
 use crate::base::diagnostics::Problems;
-use crate::base::engine::EngineLimits;
+use crate::base::engine::{EngineKind, EngineLimits};
 use crate::base::error::{Classify, ErrorKind};
 use crate::base::ids::AsOf;
 use crate::base::sign::{SignError, Signer};
@@ -33,6 +33,8 @@ pub struct RunSettings {
     /// Publish unsigned manifests (development warehouses only).
     pub unsigned: bool,
     pub limits: EngineLimits,
+    /// Where the queries run: this process or a Ballista cluster.
+    pub engine: EngineKind,
     pub max_reject_share: f64,
     /// Who starts the runs: `manual`, `backfill`, `schedule:<job>`, `demo`.
     pub trigger: String,
@@ -45,6 +47,7 @@ pub struct RunOptions {
     pub as_of: AsOf,
     pub policy: Policy,
     pub limits: EngineLimits,
+    pub engine: EngineKind,
     pub max_reject_share: f64,
     /// Who started the run: `manual`, `schedule`, `backfill`, ...
     pub trigger: String,
@@ -70,6 +73,7 @@ impl RunOptions {
             as_of,
             policy,
             limits,
+            engine: EngineKind::Local,
             max_reject_share: DEFAULT_MAX_REJECT_SHARE,
             trigger: "test".into(),
             signer: None,
@@ -138,6 +142,7 @@ impl RunSettings {
             as_of,
             policy,
             limits: self.limits,
+            engine: self.engine.clone(),
             max_reject_share: self.max_reject_share,
             trigger: self.trigger.clone(),
             signer,

@@ -97,6 +97,7 @@ pub fn prepare(spec: JobSpec) -> Result<Prepared, ScheduleError> {
         signing_key: None,
         unsigned: spec.unsigned,
         limits,
+        engine: spec.engine.clone(),
         max_reject_share: spec.max_reject_share,
         trigger: format!("schedule:{}", spec.name),
     };

@@ -126,6 +126,16 @@ fn bad_arguments_are_usage_errors() {
     assert!(stderr(&o).contains("'2026-13-01' is not a date of the form YYYY-MM-DD"), "{}", stderr(&o));
 }
 
+#[test]
+fn an_engine_is_local_or_ballista_and_a_dry_run_stays_local() {
+    let o = credence(&["run", "--as-of", "2026-11-27", "--engine", "spark://h:1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("expected `local` or `ballista://HOST:PORT`"), "{}", stderr(&o));
+    let o = credence(&["run", "--as-of", "2026-11-27", "--dry-run", "--engine", "ballista://127.0.0.1:50050"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--dry-run runs on the local engine"), "{}", stderr(&o));
+}
+
 /// README's first command, on a smaller warehouse: it generates, runs,
 /// publishes, leaves joint additions for review, and says where things are.
 #[test]

@@ -4,6 +4,7 @@
 //! - `api`: the partner API on a real server: auth matrix, ETag, ranges, gzip, audit.
 //! - `browser`: the officer pages in headless Chromium with axe-core checks and screenshots.
 //! - `crash`: SIGKILL during runs never leaves a LATEST that does not verify.
+//! - `cluster`: the nightly run on a Ballista scheduler and two executors, byte for byte the local run's.
 //! - `cli`: exit codes and messages of the commands, what a failed run
 //!   leaves behind.
 //! - `hardening`: attacks on the partner API: a held database lock, floods, narrowed
@@ -22,6 +23,8 @@ mod api;
 mod browser;
 mod case;
 mod cli;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod crash;
 mod golden;
 mod hardening;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use credence::base::engine::EngineLimits;
+use credence::base::engine::{EngineKind, EngineLimits};
 use credence::base::ids::AsOf;
 use credence::run::{RunSettings, DEFAULT_MAX_REJECT_SHARE};
 use credence::tools::gen::GenOptions;
@@ -81,6 +81,12 @@ pub enum Command {
         warehouse: PathBuf,
         #[arg(long, default_value_t = 50)]
         limit: usize,
+    },
+    /// Run a Ballista scheduler or executor for `run --engine ballista://HOST:PORT`.
+    #[cfg(feature = "cluster")]
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
     },
     /// Manage the regulator's signing keys.
     Keys {
@@ -429,6 +435,32 @@ pub enum KeysCommand {
     },
 }
 
+/// The processes of a Ballista cluster.
+#[cfg(feature = "cluster")]
+#[derive(Subcommand)]
+pub enum ClusterCommand {
+    /// Run a scheduler until stopped.
+    Scheduler {
+        /// Address of its gRPC service.
+        #[arg(long, default_value = "127.0.0.1:50050")]
+        bind: std::net::SocketAddr,
+    },
+    /// Run an executor, registered with a scheduler, until stopped.
+    Executor {
+        /// The scheduler, as ballista://HOST:PORT.
+        #[arg(long)]
+        scheduler: EngineKind,
+        /// Address of its Arrow Flight service; its gRPC service takes the next port.
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        bind: std::net::SocketAddr,
+        #[command(flatten)]
+        engine: EngineArgs,
+        /// Folder for shuffle and spill files (default: a temporary folder).
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+    },
+}
+
 #[derive(Subcommand)]
 pub enum PolicyCommand {
     /// Print every problem of a policy file; exit non-zero if there is any.
@@ -490,6 +522,11 @@ pub struct SettingsArgs {
     pub max_reject_share: f64,
     #[command(flatten)]
     pub engine: EngineArgs,
+    /// Where the queries run: `local`, or a Ballista cluster's scheduler
+    /// as `ballista://HOST:PORT` (its executors must see the warehouse at
+    /// the same path).
+    #[arg(long = "engine", default_value = "local")]
+    pub engine_kind: EngineKind,
     /// The regulator's minisign secret key (passphrase in CREDENCE_SIGNING_KEY_PASSWORD).
     #[arg(long, env = "CREDENCE_SIGNING_KEY")]
     pub signing_key: Option<PathBuf>,
@@ -511,6 +548,7 @@ impl SettingsArgs {
             signing_key: self.signing_key.clone(),
             unsigned: self.unsigned,
             limits: self.engine.limits(),
+            engine: self.engine_kind.clone(),
             max_reject_share: self.max_reject_share,
             trigger: trigger.to_string(),
         }

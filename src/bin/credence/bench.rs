@@ -134,9 +134,9 @@ pub fn bench(args: &BenchArgs) -> CommandResult {
     let started = Instant::now();
     let out = tempfile::tempdir_in(&dir)?;
     let scored = rt.block_on(async {
-        let ctx = engine::session(limits)?;
-        register_inputs(&ctx, &inputs)?;
-        Ok::<_, Failure>(score::score(&ctx, &policy, as_of, &inputs.entities, out.path()).await?)
+        let engine = engine::Engine::local(limits)?;
+        register_inputs(&engine, &inputs)?;
+        Ok::<_, Failure>(score::score(&engine, &policy, as_of, &inputs.entities, out.path()).await?)
     })?;
     let secs = started.elapsed().as_secs_f64();
     nightly += secs;

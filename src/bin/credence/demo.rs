@@ -66,6 +66,7 @@ pub fn demo(args: &DemoArgs) -> CommandResult {
         signing_key: Some(secret),
         unsigned: false,
         limits: args.engine.limits(),
+        engine: Default::default(),
         max_reject_share: DEFAULT_MAX_REJECT_SHARE,
         trigger: "demo".into(),
     };

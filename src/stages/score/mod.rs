@@ -13,9 +13,8 @@ use std::path::Path;
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, Int64Type, UInt16Type, UInt32Type};
 use datafusion::error::DataFusionError;
-use datafusion::prelude::SessionContext;
 
-use crate::base::engine;
+use crate::base::engine::Engine;
 use crate::base::entities::EntityIndex;
 use crate::base::error::{Classify, ErrorKind};
 use crate::base::ids::AsOf;
@@ -79,26 +78,27 @@ const BATCH_ENTITIES: usize = 128 * 1024;
 /// Scores every entity in scope and writes `scores` as `part-0.parquet`
 /// into `out_dir` (a staging folder).
 pub async fn score(
-    ctx: &SessionContext,
+    engine: &Engine,
     policy: &Policy,
     as_of: AsOf,
     entities: &EntityIndex,
     out_dir: &Path,
 ) -> Result<Scored, ScoreError> {
-    score_visiting(ctx, policy, as_of, entities, out_dir, &mut |_, _| {}).await
+    score_visiting(engine, policy, as_of, entities, out_dir, &mut |_, _| {}).await
 }
 
 /// [`score`], handing each scored entity's index and reasons to `visit`
 /// as they are written, in entity index order (what policy impact
 /// compares, without reading the scores back).
 pub async fn score_visiting(
-    ctx: &SessionContext,
+    engine: &Engine,
     policy: &Policy,
     as_of: AsOf,
     entities: &EntityIndex,
     out_dir: &Path,
     visit: &mut (dyn FnMut(u32, &[ReasonRef]) + Send),
 ) -> Result<Scored, ScoreError> {
+    let ctx = engine.ctx();
     let n = entities.len();
     let mut clock = std::time::Instant::now();
     let mut phase = |name: &str| {
@@ -120,14 +120,14 @@ pub async fn score_visiting(
     };
     let deductions = match evidence.first() {
         Some(b) => {
-            engine::register(ctx, "evidence", b.schema(), &evidence)?;
+            engine.register("evidence", b.schema(), &evidence)?;
             plan::deductions(ctx.table("evidence").await?, policy)?.collect().await?
         }
         None => vec![],
     };
     let deductions_df = match deductions.first() {
         Some(b) => {
-            engine::register(ctx, "deductions", b.schema(), &deductions)?;
+            engine.register("deductions", b.schema(), &deductions)?;
             Some(ctx.table("deductions").await?)
         }
         None => None,

@@ -806,24 +806,9 @@ fn write_for_engine(v: &mut Validated, dir: &Path) -> Result<(), ReadError> {
         return Ok(());
     };
     let clock = std::time::Instant::now();
-    let io = |source: std::io::Error| ReadError::Scratch { what: what(), source: source.into() };
     let arrow = |source| ReadError::Scratch { what: what(), source };
-    std::fs::create_dir_all(&folder).map_err(io)?;
-    let parts = rayon::current_num_threads().max(1);
-    let mut writers = (0..parts)
-        .map(|n| {
-            let file = std::fs::File::create(folder.join(format!("part-{n}.arrow"))).map_err(io)?;
-            arrow::ipc::writer::FileWriter::try_new(std::io::BufWriter::new(file), &v.schema).map_err(arrow)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut rows = 0;
-    for (i, b) in batches.into_iter().enumerate() {
-        rows += b.num_rows();
-        writers[i % parts].write(&b).map_err(arrow)?;
-    }
-    for mut w in writers {
-        w.finish().map_err(arrow)?;
-    }
+    let rows = crate::base::engine::write_arrow_files(&folder, &v.schema, batches, rayon::current_num_threads())
+        .map_err(arrow)?;
     tracing::debug!(dataset = %v.contract.dataset, rows, ms = clock.elapsed().as_millis() as u64, "validated rows written for the engine");
     v.rows = Rows::File { path: folder, rows };
     Ok(())

@@ -17,6 +17,10 @@ use crate::failure::{CommandResult, Failure};
 
 pub fn run(args: &RunArgs) -> CommandResult {
     if args.dry_run {
+        if args.settings.engine_kind != credence::base::engine::EngineKind::Local {
+            // A dry run takes no lock and keeps its files outside the warehouse, where executors cannot read them.
+            return Err(Failure::usage("--dry-run runs on the local engine: leave out --engine"));
+        }
         return dry_run(args);
     }
     let opts = args.settings.lower("manual").lower(args.as_of)?;

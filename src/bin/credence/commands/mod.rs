@@ -2,6 +2,8 @@
 //! its module.
 
 mod batch;
+#[cfg(feature = "cluster")]
+mod cluster;
 
 pub use batch::generate;
 mod officer;
@@ -39,6 +41,8 @@ pub fn dispatch(command: Command) -> CommandResult {
         Command::Partners { command } => partners::partners(command),
         Command::Audit { command: None, warehouse, limit } => partners::audit(&warehouse, limit),
         Command::Audit { command: Some(command), .. } => partners::archive(command),
+        #[cfg(feature = "cluster")]
+        Command::Cluster { command } => cluster::cluster(command),
         Command::Keys { command } => publication::keys(command),
         Command::Verify { dir, public_key, list, id } => {
             publication::verify(&dir, &public_key, list.as_deref(), id.as_deref())

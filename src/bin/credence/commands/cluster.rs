@@ -1,0 +1,32 @@
+//! `credence cluster scheduler|executor`: the processes of a Ballista
+//! cluster that runs credence's plans (`run --engine ballista://HOST:PORT`).
+
+use credence::base::engine::cluster::{self, ExecutorOptions};
+
+use crate::args::ClusterCommand;
+use crate::failure::CommandResult;
+
+pub fn cluster(command: ClusterCommand) -> CommandResult {
+    match command {
+        ClusterCommand::Scheduler { bind } => {
+            let rt = super::runtime(2)?;
+            rt.block_on(async {
+                let listener = tokio::net::TcpListener::bind(bind).await?;
+                // The address, port 0 resolved, for whoever started the scheduler.
+                println!("Ballista scheduler listening on ballista://{}", listener.local_addr()?);
+                tracing::info!(bind = %listener.local_addr()?, "Ballista scheduler started");
+                cluster::run_scheduler(listener).await.map_err(crate::failure::Failure::from)
+            })?;
+        }
+        ClusterCommand::Executor { scheduler, bind, engine, work_dir } => {
+            let limits = engine.limits();
+            let rt = super::runtime(limits.threads)?;
+            tracing::info!(%bind, %scheduler, threads = limits.threads, memory_limit = limits.memory_limit, "Ballista executor starting");
+            let credence::base::engine::EngineKind::Ballista(scheduler) = scheduler else {
+                return Err(crate::failure::Failure::usage("--scheduler: expected ballista://HOST:PORT"));
+            };
+            rt.block_on(cluster::run_executor(ExecutorOptions { scheduler, bind, limits, work_dir }))?;
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
