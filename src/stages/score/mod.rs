@@ -13,6 +13,7 @@ use std::path::Path;
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, Int64Type, UInt16Type, UInt32Type};
 use datafusion::error::DataFusionError;
+use rayon::prelude::*;
 
 use crate::base::engine::Engine;
 use crate::base::entities::EntityIndex;
@@ -97,6 +98,19 @@ pub async fn score_visiting(
     entities: &EntityIndex,
     out_dir: &Path,
     visit: &mut (dyn FnMut(u32, &[ReasonRef]) + Send),
+) -> Result<Scored, ScoreError> {
+    score_in_chunks(engine, policy, as_of, entities, out_dir, visit, BATCH_ENTITIES).await
+}
+
+/// [`score_visiting`], its reasons built `chunk` entity indexes at a time.
+async fn score_in_chunks(
+    engine: &Engine,
+    policy: &Policy,
+    as_of: AsOf,
+    entities: &EntityIndex,
+    out_dir: &Path,
+    visit: &mut (dyn FnMut(u32, &[ReasonRef]) + Send),
+    chunk: usize,
 ) -> Result<Scored, ScoreError> {
     let ctx = engine.ctx();
     let n = entities.len();
@@ -188,59 +202,94 @@ pub async fn score_visiting(
         }
         sink.finish()
     });
+    // Entities in chunks of `chunk` indexes: each chunk's reasons
+    // and batch are built on the rayon pool, a window of chunks at a time,
+    // then visited, counted and written in index order.
+    let build = |c: usize| {
+        let mut part = Chunk {
+            batch: None,
+            grades: vec![0u64; policy.grades.len()],
+            reasons: Vec::new(),
+            reason_rules: Vec::new(),
+            visits: Vec::new(),
+        };
+        let mut out = ScoresBatch::new(&policy.id, &policy.version, as_of);
+        for i in c * chunk..((c + 1) * chunk).min(n) {
+            if grade[i] == NOT_SCORED {
+                continue;
+            }
+            let evidence_of = &ev_rows[ev_starts[i] as usize..ev_starts[i + 1] as usize];
+            let hits: Vec<RuleHit> = ded_rows[ded_starts[i] as usize..ded_starts[i + 1] as usize]
+                .iter()
+                .map(|(bi, r)| {
+                    let (rules, ded) = ded_cols[*bi as usize];
+                    let no = rules[*r as usize];
+                    let records = evidence_of
+                        .iter()
+                        .filter(|(eb, er)| ev_cols[*eb as usize].0[*er as usize] == no)
+                        .map(|(eb, er)| ev_cols[*eb as usize].1.value(*er as usize))
+                        .collect();
+                    RuleHit {
+                        rule_id: rule_ids[no as usize],
+                        direct: no as usize >= first_direct,
+                        ded: ded[*r as usize],
+                        records,
+                    }
+                })
+                .collect();
+            let reasons = reasons::reasons(hits);
+            part.grades[grade[i] as usize] += 1;
+            for r in &reasons {
+                match part.reasons.iter_mut().find(|(id, _)| *id == r.rule_id) {
+                    Some((_, n)) => *n += 1,
+                    None => part.reasons.push((r.rule_id, 1)),
+                }
+            }
+            if !reasons.is_empty() && listed_grade[grade[i] as usize] {
+                part.reason_rules.push((i as u32, reasons.iter().map(|r| r.rule_id.to_string()).collect()));
+            }
+            let id = entities.id(i as u32).to_bytes();
+            out.push(
+                std::str::from_utf8(&id).expect("ids are ASCII"),
+                score[i],
+                policy.grade_name(band[i] as usize),
+                policy.grade_name(grade[i] as usize),
+                &reasons,
+            );
+            part.visits.push((i as u32, reasons));
+        }
+        if !out.is_empty() {
+            part.batch = Some(out.finish(&schema));
+        }
+        part
+    };
     let mut summary_grades = vec![0u64; policy.grades.len()];
     let mut summary_reasons: Vec<(&str, u64)> = Vec::new();
     let mut reason_rules = BTreeMap::new();
-    let mut out = ScoresBatch::new(&policy.id, &policy.version, as_of);
-    for i in 0..n {
-        if grade[i] == NOT_SCORED {
-            continue;
-        }
-        let evidence_of = &ev_rows[ev_starts[i] as usize..ev_starts[i + 1] as usize];
-        let hits: Vec<RuleHit> = ded_rows[ded_starts[i] as usize..ded_starts[i + 1] as usize]
-            .iter()
-            .map(|(bi, r)| {
-                let (rules, ded) = ded_cols[*bi as usize];
-                let no = rules[*r as usize];
-                let records = evidence_of
-                    .iter()
-                    .filter(|(eb, er)| ev_cols[*eb as usize].0[*er as usize] == no)
-                    .map(|(eb, er)| ev_cols[*eb as usize].1.value(*er as usize))
-                    .collect();
-                RuleHit {
-                    rule_id: rule_ids[no as usize],
-                    direct: no as usize >= first_direct,
-                    ded: ded[*r as usize],
-                    records,
+    let chunks = n.div_ceil(chunk);
+    let window = 2 * rayon::current_num_threads().max(1);
+    'chunks: for first in (0..chunks).step_by(window) {
+        let built: Vec<Chunk> = (first..(first + window).min(chunks)).into_par_iter().map(&build).collect();
+        for chunk in built {
+            for (i, reasons) in &chunk.visits {
+                visit(*i, reasons);
+            }
+            for (g, k) in summary_grades.iter_mut().zip(&chunk.grades) {
+                *g += k;
+            }
+            for (id, k) in chunk.reasons {
+                match summary_reasons.iter_mut().find(|(x, _)| *x == id) {
+                    Some((_, n)) => *n += k,
+                    None => summary_reasons.push((id, k)),
                 }
-            })
-            .collect();
-        let reasons = reasons::reasons(hits);
-        summary_grades[grade[i] as usize] += 1;
-        for r in &reasons {
-            match summary_reasons.iter_mut().find(|(id, _)| *id == r.rule_id) {
-                Some((_, n)) => *n += 1,
-                None => summary_reasons.push((r.rule_id, 1)),
+            }
+            reason_rules.extend(chunk.reason_rules);
+            if let Some(b) = chunk.batch {
+                if to_writer.send(b).is_err() {
+                    break 'chunks;
+                }
             }
         }
-        if !reasons.is_empty() && listed_grade[grade[i] as usize] {
-            reason_rules.insert(i as u32, reasons.iter().map(|r| r.rule_id.to_string()).collect());
-        }
-        visit(i as u32, &reasons);
-        let id = entities.id(i as u32).to_bytes();
-        out.push(
-            std::str::from_utf8(&id).expect("ids are ASCII"),
-            score[i],
-            policy.grade_name(band[i] as usize),
-            policy.grade_name(grade[i] as usize),
-            &reasons,
-        );
-        if out.len() == BATCH_ENTITIES && to_writer.send(out.finish(&schema)).is_err() {
-            break;
-        }
-    }
-    if !out.is_empty() {
-        let _ = to_writer.send(out.finish(&schema));
     }
     drop(to_writer);
     let scored_rows = writer.join().expect("the writer thread does not panic")?;
@@ -259,6 +308,19 @@ pub async fn score_visiting(
             reasons: reasons_ranked,
         },
     })
+}
+
+/// What scoring one chunk of entities gives, to be taken in index order.
+struct Chunk<'a> {
+    batch: Option<RecordBatch>,
+    /// Entities by final grade.
+    grades: Vec<u64>,
+    /// Entities carrying each reason.
+    reasons: Vec<(&'a str, u64)>,
+    /// Reason rule ids of the entities a list may hold.
+    reason_rules: Vec<(u32, Vec<String>)>,
+    /// Each scored entity's reasons, for the visitor.
+    visits: Vec<(u32, Vec<ReasonRef<'a>>)>,
 }
 
 /// Rows of `batches` (first column `entity_idx`) grouped by entity: the

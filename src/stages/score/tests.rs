@@ -356,3 +356,56 @@ fn a_rerun_writes_the_same_bytes() {
     c.score(&example());
     assert_eq!(std::fs::read(&path).unwrap(), first);
 }
+
+#[test]
+fn entities_scored_in_chunks_give_the_chunks_nothing_to_change() {
+    let c = Case::new(&[(1, "active"), (2, "active"), (3, "abnormal"), (4, "revoked"), (5, "active"), (6, "active")]);
+    c.land(
+        Dataset::Violations,
+        &[
+            violation("V1", 1, 10, "serious", "other", "effective"),
+            violation("V2", 3, 100, "grave", "price_fraud", "effective"),
+            violation("V3", 5, 20, "grave", "price_fraud", "effective"),
+            violation("V4", 6, 1, "serious", "other", "effective"),
+        ],
+    );
+    c.land(
+        Dataset::Complaints,
+        &[complaint("C1", 2, 3, true, "unresolved"), complaint("C2", 6, 3, true, "unresolved")],
+    );
+    let policy = example();
+    let as_of: AsOf = D.parse().unwrap();
+    let keep = |d: Dataset| crate::run::keep_columns(&policy, d);
+    let seal = crate::base::landing_file::Seal::new();
+    let (inputs, _) = crate::run::validate_landing(
+        &c.wh,
+        &Contracts::load().unwrap(),
+        as_of,
+        &keep,
+        crate::run::ValidationMarts::Nothing,
+        &seal,
+    )
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let limits = crate::base::engine::EngineLimits { threads: 2, memory_limit: 1 << 30 };
+    let engine = Engine::local(limits).unwrap();
+    crate::run::register_inputs(&engine, &inputs).unwrap();
+    let mut outcomes = Vec::new();
+    for chunk in [1, 2, 4, BATCH_ENTITIES] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut visited = Vec::new();
+        let mut visit =
+            |i: u32, r: &[ReasonRef]| visited.push((i, r.iter().map(|x| x.rule_id.to_string()).collect::<Vec<_>>()));
+        let scored = rt
+            .block_on(score_in_chunks(&engine, &policy, as_of, &inputs.entities, dir.path(), &mut visit, chunk))
+            .unwrap();
+        assert!(visited.windows(2).all(|w| w[0].0 < w[1].0), "visited in index order with chunks of {chunk}");
+        let scores = read_scores(&dir.path().join("part-0.parquet"));
+        outcomes.push((scores, visited, scored.summary, scored.reason_rules));
+    }
+    for o in &outcomes[1..] {
+        assert_eq!(o, &outcomes[0]);
+    }
+    assert_eq!(outcomes[0].0.len(), 5, "the revoked entity is out of scope");
+    assert!(outcomes[0].2.reasons.len() >= 2, "{:?}", outcomes[0].2);
+}
