@@ -619,9 +619,9 @@ impl Publish<'_> {
     }
 }
 
-/// Registers the validated datasets as the engine's tables.
+/// Registers the validated datasets scoring reads as the engine's tables.
 pub fn register_inputs(engine: &Engine, inputs: &Inputs) -> Result<(), DataFusionError> {
-    for d in Dataset::ALL {
+    for d in score::TABLES {
         let v = inputs.get(d);
         match &v.rows {
             Rows::Memory(batches) => engine.register(d.name(), v.schema.clone(), batches)?,

@@ -15,6 +15,7 @@ use arrow::datatypes::{Float64Type, Int64Type, UInt16Type, UInt32Type};
 use datafusion::error::DataFusionError;
 use rayon::prelude::*;
 
+use crate::base::contract::Dataset;
 use crate::base::engine::Engine;
 use crate::base::entities::EntityIndex;
 use crate::base::error::{Classify, ErrorKind};
@@ -41,6 +42,11 @@ impl Classify for ScoreError {
         }
     }
 }
+
+/// The validated datasets scoring's plans read, each registered in the
+/// engine under its name (the holdings are the graph's alone: a cluster
+/// run does not write them out for the executors).
+pub const TABLES: [Dataset; 4] = [Dataset::Registry, Dataset::Violations, Dataset::Complaints, Dataset::Repairs];
 
 /// Grade of an entity outside the scope.
 pub const NOT_SCORED: u8 = u8::MAX;
