@@ -28,10 +28,20 @@ use reasons::RuleHit;
 /// Scoring failed in the engine or while writing.
 #[derive(Debug, thiserror::Error)]
 pub enum ScoreError {
-    #[error("scoring plan failed: {0}")]
+    #[error("scoring plan failed: {0}{hint}", hint = memory_hint(.0))]
     Engine(#[from] DataFusionError),
     #[error("writing the scores mart: {0}")]
     Write(#[from] parquet::errors::ParquetError),
+}
+
+/// What to do when the engine ran out of its memory pool: joins build
+/// their hash tables in memory and cannot spill.
+fn memory_hint(e: &DataFusionError) -> &'static str {
+    if matches!(e.find_root(), DataFusionError::ResourcesExhausted(_)) {
+        " (the engine's memory pool is too small for this input: raise --memory-limit, or memory_limit in the job file)"
+    } else {
+        ""
+    }
 }
 
 impl Classify for ScoreError {

@@ -409,3 +409,13 @@ fn entities_scored_in_chunks_give_the_chunks_nothing_to_change() {
     assert_eq!(outcomes[0].0.len(), 5, "the revoked entity is out of scope");
     assert!(outcomes[0].2.reasons.len() >= 2, "{:?}", outcomes[0].2);
 }
+
+#[test]
+fn a_memory_pool_too_small_says_which_setting_to_raise() {
+    let e = ScoreError::Engine(DataFusionError::ResourcesExhausted("Failed to allocate for HashJoinInput".into()));
+    let text = e.to_string();
+    assert!(text.contains("HashJoinInput") && text.contains("raise --memory-limit"), "{text}");
+    assert_eq!(e.kind(), ErrorKind::Input);
+    let other = ScoreError::Engine(DataFusionError::Plan("no such column".into())).to_string();
+    assert!(!other.contains("--memory-limit"), "{other}");
+}
