@@ -52,7 +52,7 @@ impl Classify for ClusterError {
 pub async fn client(addr: &SchedulerAddr, limits: EngineLimits) -> DfResult<SessionContext> {
     // Ballista connects at the first query; a scheduler that is down is
     // told here, as an I/O failure worth retrying.
-    let target = format!("{}:{}", addr.host, addr.port);
+    let target = addr.to_string();
     let reach = tokio::time::timeout(std::time::Duration::from_secs(10), tokio::net::TcpStream::connect(&target)).await;
     let unreachable = |e: std::io::Error| {
         DataFusionError::Context(format!("the Ballista scheduler at {target} is unreachable"), Box::new(e.into()))
@@ -63,7 +63,7 @@ pub async fn client(addr: &SchedulerAddr, limits: EngineLimits) -> DfResult<Sess
         Err(_) => return Err(unreachable(std::io::ErrorKind::TimedOut.into())),
     }
     let state = SessionStateBuilder::new().with_default_features().with_config(session_config(limits)).build();
-    let ctx = SessionContext::remote_with_state(&format!("df://{}:{}", addr.host, addr.port), state).await?;
+    let ctx = SessionContext::remote_with_state(&format!("df://{addr}"), state).await?;
     // Ballista's upgrade of the state sets its own function list: ours after it.
     for f in udfs() {
         ctx.register_udf(f);

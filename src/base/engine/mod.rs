@@ -59,25 +59,37 @@ pub struct SchedulerAddr {
     pub port: u16,
 }
 
+impl FromStr for SchedulerAddr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let rest = s.strip_prefix("ballista://").ok_or_else(|| format!("{s:?}: expected `ballista://HOST:PORT`"))?;
+        let (host, port) =
+            rest.rsplit_once(':').ok_or_else(|| format!("{s:?}: expected `ballista://HOST:PORT`, found no port"))?;
+        let port: u16 = port.parse().map_err(|_| format!("{s:?}: the port {port:?} is not a number"))?;
+        let valid_host = !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || ".-[]:".contains(c));
+        if !valid_host || port == 0 {
+            return Err(format!("{s:?}: expected `ballista://HOST:PORT` with a host name or address"));
+        }
+        Ok(SchedulerAddr { host: host.to_string(), port })
+    }
+}
+
+impl fmt::Display for SchedulerAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
 impl FromStr for EngineKind {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        if s == "local" {
-            return Ok(EngineKind::Local);
+        match s {
+            "local" => Ok(EngineKind::Local),
+            _ if s.starts_with("ballista://") => s.parse().map(EngineKind::Ballista).map_err(|e| format!("engine {e}")),
+            _ => Err(format!("engine {s:?}: expected `local` or `ballista://HOST:PORT`")),
         }
-        let Some(rest) = s.strip_prefix("ballista://") else {
-            return Err(format!("engine {s:?}: expected `local` or `ballista://HOST:PORT`"));
-        };
-        let (host, port) = rest
-            .rsplit_once(':')
-            .ok_or_else(|| format!("engine {s:?}: expected `ballista://HOST:PORT`, found no port"))?;
-        let port: u16 = port.parse().map_err(|_| format!("engine {s:?}: the port {port:?} is not a number"))?;
-        let valid_host = !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || ".-[]:".contains(c));
-        if !valid_host || port == 0 {
-            return Err(format!("engine {s:?}: expected `ballista://HOST:PORT` with a host name or address"));
-        }
-        Ok(EngineKind::Ballista(SchedulerAddr { host: host.to_string(), port }))
     }
 }
 
@@ -85,7 +97,7 @@ impl fmt::Display for EngineKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EngineKind::Local => f.write_str("local"),
-            EngineKind::Ballista(a) => write!(f, "ballista://{}:{}", a.host, a.port),
+            EngineKind::Ballista(a) => write!(f, "ballista://{a}"),
         }
     }
 }

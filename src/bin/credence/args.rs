@@ -449,7 +449,7 @@ pub enum ClusterCommand {
     Executor {
         /// The scheduler, as ballista://HOST:PORT.
         #[arg(long)]
-        scheduler: EngineKind,
+        scheduler: credence::base::engine::SchedulerAddr,
         /// Address of its Arrow Flight service; its gRPC service takes the next port.
         #[arg(long, default_value = "127.0.0.1:50051")]
         bind: std::net::SocketAddr,

@@ -22,9 +22,6 @@ pub fn cluster(command: ClusterCommand) -> CommandResult {
             let limits = engine.limits();
             let rt = super::runtime(limits.threads)?;
             tracing::info!(%bind, %scheduler, threads = limits.threads, memory_limit = limits.memory_limit, "Ballista executor starting");
-            let credence::base::engine::EngineKind::Ballista(scheduler) = scheduler else {
-                return Err(crate::failure::Failure::usage("--scheduler: expected ballista://HOST:PORT"));
-            };
             rt.block_on(cluster::run_executor(ExecutorOptions { scheduler, bind, limits, work_dir }))?;
         }
     }
