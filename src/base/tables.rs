@@ -113,11 +113,23 @@ pub fn locate_row(selection: &Selection, row: u64) -> (&LandingFile, u64) {
     panic!("row {row} beyond the selection");
 }
 
+/// A share one registered entity holds in another, by dense indexes:
+/// `(holder, owned, share_pct)`. The one thing the run reads of the
+/// holdings after validation (the joint-sanction graph's ownership edges):
+/// a share held by a person, or by an entity outside the registry
+/// snapshot, can never extend a listing.
+pub type Share = (u32, u32, f64);
+
 /// The five validated datasets of a run.
 pub struct Inputs {
     pub registry: Validated,
     pub entities: EntityIndex,
+    /// The holdings' report and rejects; their rows are released once
+    /// validation has turned them into [`Inputs::shares`].
     pub holdings: Validated,
+    /// The accepted holdings between registered entities, in the holdings'
+    /// row order.
+    pub shares: Vec<Share>,
     pub violations: Validated,
     pub complaints: Validated,
     pub repairs: Validated,

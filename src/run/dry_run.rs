@@ -139,7 +139,7 @@ pub async fn dry_run(opts: &RunOptions) -> Result<(PathBuf, DryRunReport), RunEr
         }
         cols
     };
-    let (inputs, _) = tokio::task::block_in_place(|| {
+    let (mut inputs, _) = tokio::task::block_in_place(|| {
         validate_landing(wh, &contracts, as_of, &keep, crate::run::ValidationMarts::Nothing, &seal)
     })?;
     seal.close();
@@ -187,7 +187,7 @@ pub async fn dry_run(opts: &RunOptions) -> Result<(PathBuf, DryRunReport), RunEr
         drop(engine);
         report.entities_scored = scored.summary.entities_scored;
         let registry = RegistryColumns::from_batch(&inputs.registry.batches()[0]);
-        let graph = joint::build_graph(&registry, inputs.holdings.batches(), &inputs.entities);
+        let graph = joint::build_graph(&registry, std::mem::take(&mut inputs.shares), &inputs.entities);
         let used = store.decisions(decisions_through, None, None)?;
         let book = DecisionBook::new(used.clone());
         let tables = lists::Tables {

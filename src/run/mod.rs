@@ -412,10 +412,7 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     let started = Instant::now();
     let registry = RegistryColumns::from_batch(&inputs.registry.batches()[0]);
     let graph = info_span!("step", name = "graph")
-        .in_scope(|| joint::build_graph(&registry, inputs.holdings.batches(), &inputs.entities));
-    // The graph holds the holdings' edges: their rows go before the lists.
-    inputs.holdings.release();
-    engine::return_free_memory();
+        .in_scope(|| joint::build_graph(&registry, std::mem::take(&mut inputs.shares), &inputs.entities));
     steps.record("graph", started, Some((graph.owns.edge_count() + graph.branches.edge_count()) as u64))?;
 
     // Lists: candidates, rounds, legal representatives, review status.

@@ -194,6 +194,10 @@ fn holdings_rules() {
         ]
     );
     assert_eq!(i.holdings.num_rows(), 2);
+    // The run keeps the accepted shares between registered entities alone, by dense index.
+    let idx = |e: &str| i.entities.lookup(e).unwrap();
+    assert_eq!(i.shares, vec![(idx(&entity(1)), idx(&entity(2)), 60.0)]);
+    assert!(matches!(i.holdings.rows, Rows::Released { .. }), "the holdings' text is let go");
 }
 
 #[test]
@@ -283,15 +287,13 @@ fn validated_events_go_to_a_file_for_the_engine_with_the_rows_kept_in_memory_oth
     }
     // The repairs were checked against the violations before these were written out.
     assert_eq!(spilled.repairs.report.rows_current, 1);
-    for d in [Dataset::Registry, Dataset::Holdings, Dataset::Repairs] {
+    for d in [Dataset::Registry, Dataset::Repairs] {
         assert!(matches!(spilled.get(d).rows, Rows::Memory(_)), "{d} stays in memory");
     }
-    // Rows let go after their last reader keep their count and report.
-    let mut spilled = spilled;
-    let (rows, report) = (spilled.holdings.num_rows(), spilled.holdings.report.clone());
-    spilled.holdings.release();
+    // The holdings become dense shares; their rows are let go, keeping their count and report.
     assert!(matches!(spilled.holdings.rows, Rows::Released { .. }));
-    assert_eq!((spilled.holdings.num_rows(), &spilled.holdings.report), (rows, &report));
+    assert_eq!((spilled.holdings.num_rows(), &spilled.holdings.report), (0, &in_memory.holdings.report));
+    assert_eq!(spilled.shares, in_memory.shares);
 }
 
 #[test]

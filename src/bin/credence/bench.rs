@@ -90,7 +90,7 @@ pub fn bench(args: &BenchArgs) -> CommandResult {
     reset_peak_memory();
     let started = Instant::now();
     let keep = |d: Dataset| keep_columns(&policy, d);
-    let (inputs, _staged_marts) = credence::run::validate_landing(
+    let (mut inputs, _staged_marts) = credence::run::validate_landing(
         &wh,
         &contracts,
         as_of,
@@ -155,7 +155,7 @@ pub fn bench(args: &BenchArgs) -> CommandResult {
     let before = Memory::now().resident;
     let started = Instant::now();
     let registry = RegistryColumns::from_batch(&inputs.registry.batches()[0]);
-    let graph = joint::build_graph(&registry, inputs.holdings.batches(), &inputs.entities);
+    let graph = joint::build_graph(&registry, std::mem::take(&mut inputs.shares), &inputs.entities);
     let built = started.elapsed().as_secs_f64();
     let mut members = 0;
     let mut related = 0;

@@ -8,11 +8,11 @@ mod legal;
 pub mod rounds;
 
 use arrow::array::{Array, AsArray, RecordBatch, StringArray};
-use arrow::datatypes::{Float64Type, UInt32Type};
 
 use crate::base::entities::EntityIndex;
 use crate::base::marts::listings::{Basis, ViaEntry};
 use crate::base::marts::related::RelatedRow;
+use crate::base::tables::Share;
 use crate::config::policy::{ListSpec, Policy, Relation};
 use graph::EntityGraph;
 use rounds::{ListRules, Member, ViaKind};
@@ -39,9 +39,10 @@ impl<'a> RegistryColumns<'a> {
 }
 
 /// Builds the graph: each branch's registered parent, and the shares held
-/// by registered entity holders (holders registered elsewhere can never be
-/// members, so they cannot extend a listing).
-pub fn build_graph(registry: &RegistryColumns, holdings: &[RecordBatch], entities: &EntityIndex) -> EntityGraph {
+/// by registered entity holders (validation's [`Share`]s; holders
+/// registered elsewhere can never be members, so they cannot extend a
+/// listing).
+pub fn build_graph(registry: &RegistryColumns, shares: Vec<Share>, entities: &EntityIndex) -> EntityGraph {
     let parent: Vec<u32> = (0..entities.len())
         .map(|i| {
             let p = registry.parent_id;
@@ -52,26 +53,7 @@ pub fn build_graph(registry: &RegistryColumns, holdings: &[RecordBatch], entitie
             }
         })
         .collect();
-    let mut edges = Vec::new();
-    for b in holdings {
-        let col = |name: &str| b.column(b.schema().index_of(name).expect("holdings keep the column")).clone();
-        let holder = col("holder_id");
-        let holder = holder.as_string::<i32>();
-        let kind = col("holder_kind");
-        let kind = kind.as_string::<i32>();
-        let share = col("share_pct");
-        let share = share.as_primitive::<Float64Type>();
-        let owned = col(crate::base::tables::ENTITY_IDX);
-        let owned = owned.as_primitive::<UInt32Type>();
-        for r in 0..b.num_rows() {
-            if kind.value(r) == "entity" {
-                if let Some(h) = entities.lookup(holder.value(r)) {
-                    edges.push((h, owned.value(r), share.value(r)));
-                }
-            }
-        }
-    }
-    EntityGraph::build(parent, edges)
+    EntityGraph::build(parent, shares)
 }
 
 /// The rounds' view of a list's joint-sanction rules.

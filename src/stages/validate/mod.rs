@@ -32,7 +32,7 @@ use crate::base::ids::EntityId;
 use crate::base::landing_file::{nullable, LandingFile, Selection};
 use crate::base::marts::{records, registry};
 use crate::base::parquet_io::{ParquetSink, LOOKUP_ROW_GROUP_ROWS};
-use crate::base::tables::{DatasetReport, Inputs, PartitionRead, Reject, Rows, Validated, ENTITY_IDX};
+use crate::base::tables::{DatasetReport, Inputs, PartitionRead, Reject, Rows, Share, Validated, ENTITY_IDX};
 use keys::FileKeys;
 use reorder::Reorder;
 use rows::{quote, RowFault};
@@ -147,26 +147,12 @@ pub fn validate_registry(
         }
     }
     packed.par_sort_unstable();
-    let order: Vec<(usize, usize)> = {
-        let starts: Vec<usize> = batches
-            .iter()
-            .scan(0usize, |acc, b| {
-                let s = *acc;
-                *acc += b.num_rows();
-                Some(s)
-            })
-            .collect();
-        packed
-            .iter()
-            .map(|p| {
-                let r = (*p & ((1u128 << 38) - 1)) as usize;
-                let bi = starts.partition_point(|s| *s <= r) - 1;
-                (bi, r - starts[bi])
-            })
-            .collect()
-    };
-    let ids: Vec<EntityId> = packed.iter().map(|p| EntityId::from_bits(*p >> 38)).collect();
-    drop(packed);
+    // Each entity's row, as a position in the whole; then the ids alone,
+    // in the sorted ids' own memory.
+    let order: Vec<u32> = packed.iter().map(|p| (*p & ((1u128 << 38) - 1)) as u32).collect();
+    let ids: Vec<EntityId> = packed.into_iter().map(|p| EntityId::from_bits(p >> 38)).collect();
+    let memory = crate::base::telemetry::Memory::now();
+    tracing::debug!(resident_mib = memory.resident_mib(), peak_mib = memory.peak_mib(), "registry ids sorted");
     match (out, snapshot) {
         (Some(RegistryOut::Mart(dir)), Some(snapshot)) => {
             let write = |e| ReadError::Write { what: "the registry mart".into(), source: e };
@@ -190,7 +176,13 @@ pub fn validate_registry(
         }
         _ => {}
     }
-    tracing::debug!(ms = clock.elapsed().as_millis() as u64, "registry written");
+    let memory = crate::base::telemetry::Memory::now();
+    tracing::debug!(
+        ms = clock.elapsed().as_millis() as u64,
+        resident_mib = memory.resident_mib(),
+        peak_mib = memory.peak_mib(),
+        "registry written"
+    );
     // The table keeps what later stages asked for, in entity order.
     let wanted: Vec<usize> = keep.iter().map(|k| position_in(&v.schema, k)).collect();
     batches = batches.iter().map(|b| b.project(&wanted).expect("columns")).collect();
@@ -207,16 +199,22 @@ pub fn validate_registry(
     v.rows = Rows::Memory(vec![RecordBatch::try_new(schema.clone(), columns).expect("schema")]);
     v.schema = schema;
     let index = EntityIndex::from_sorted(ids);
-    tracing::debug!(ms = clock.elapsed().as_millis() as u64, "registry sorted and indexed");
+    let memory = crate::base::telemetry::Memory::now();
+    tracing::debug!(
+        ms = clock.elapsed().as_millis() as u64,
+        resident_mib = memory.resident_mib(),
+        peak_mib = memory.peak_mib(),
+        "registry sorted and indexed"
+    );
     Ok((v, index))
 }
 
-/// Hands `batches`' rows in `order` ((batch, row) pairs) to `write`, one
-/// lookup row group at a time. A second thread puts the next groups in
+/// Hands `batches`' rows in `order` (positions in the whole) to `write`,
+/// one lookup row group at a time. A second thread puts the next groups in
 /// order while `write` encodes: each takes about half the time.
 fn write_in_order(
     batches: &[RecordBatch],
-    order: &[(usize, usize)],
+    order: &[u32],
     write: &mut dyn FnMut(&RecordBatch) -> Result<(), ReadError>,
 ) -> Result<(), ReadError> {
     let rows = Reorder::new(batches);
@@ -791,8 +789,32 @@ pub fn validate_inputs(
     spill(&mut violations)?;
     let mut complaints = one(Dataset::Complaints, None)?;
     spill(&mut complaints)?;
-    let holdings = one(Dataset::Holdings, None)?;
-    Ok(Inputs { registry, entities, holdings, violations, complaints, repairs, scratch: None })
+    let mut holdings = one(Dataset::Holdings, None)?;
+    let shares = entity_shares(&holdings, &entities);
+    holdings.release();
+    Ok(Inputs { registry, entities, holdings, shares, violations, complaints, repairs, scratch: None })
+}
+
+/// The accepted holdings whose holder is a registered entity, as dense
+/// indexes: the run keeps these 16 bytes per edge instead of the holdings'
+/// text until the graph is built.
+fn entity_shares(holdings: &Validated, entities: &EntityIndex) -> Vec<Share> {
+    let mut shares = Vec::new();
+    for b in holdings.batches() {
+        let col = |name: &str| b.column(b.schema().index_of(name).expect("holdings keep the column")).clone();
+        let (holder, kind, share, owned) = (col("holder_id"), col("holder_kind"), col("share_pct"), col(ENTITY_IDX));
+        let (holder, kind) = (holder.as_string::<i32>(), kind.as_string::<i32>());
+        let (share, owned) =
+            (share.as_primitive::<Float64Type>(), owned.as_primitive::<arrow::datatypes::UInt32Type>());
+        for r in 0..b.num_rows() {
+            if kind.value(r) == "entity" {
+                if let Some(h) = entities.lookup(holder.value(r)) {
+                    shares.push((h, owned.value(r), share.value(r)));
+                }
+            }
+        }
+    }
+    shares
 }
 
 /// Writes a validated table to `dir/<dataset>/part-<n>.arrow`, one file

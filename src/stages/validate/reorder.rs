@@ -44,16 +44,25 @@ impl<'a> Reorder<'a> {
         Reorder { batches, starts, whole }
     }
 
-    /// The rows at `order` ((batch, row) pairs), in that order.
-    pub(super) fn rows(&self, order: &[(usize, usize)]) -> RecordBatch {
+    /// The rows at `order` (positions in the whole: the batches' rows one
+    /// after the other), in that order.
+    pub(super) fn rows(&self, order: &[u32]) -> RecordBatch {
         let schema = self.batches[0].schema();
-        let positions = UInt32Array::from_iter_values(order.iter().map(|(b, r)| (self.starts[*b] + r) as u32));
+        let positions = UInt32Array::from_iter_values(order.iter().copied());
+        let pairs: Vec<(usize, usize)> = order
+            .iter()
+            .map(|p| {
+                let p = *p as usize;
+                let b = self.starts.partition_point(|s| *s <= p) - 1;
+                (b, p - self.starts[b])
+            })
+            .collect();
         let columns: Vec<ArrayRef> = (0..schema.fields().len())
             .map(|c| match &self.whole[c] {
                 Some(whole) => take(whole.as_ref(), &positions, None).expect("positions in range"),
                 None => {
                     let parts: Vec<&dyn Array> = self.batches.iter().map(|b| b.column(c).as_ref()).collect();
-                    interleave(&parts, order).expect("batches share one schema")
+                    interleave(&parts, &pairs).expect("batches share one schema")
                 }
             })
             .collect();
@@ -89,7 +98,7 @@ mod tests {
     fn rows_come_out_in_the_order_asked_with_their_dictionary_values() {
         let batches = [batch(&["c", "a"], &["shop", "firm"]), batch(&["b", "d"], &["branch", "shop"])];
         let reorder = Reorder::new(&batches);
-        let order = [(0, 1), (1, 0), (0, 0), (1, 1)];
+        let order = [1, 2, 0, 3];
         let expected = [("a", "firm"), ("b", "branch"), ("c", "shop"), ("d", "shop")];
         let got = texts(&reorder.rows(&order));
         assert_eq!(got, expected.map(|(i, k)| (i.to_string(), k.to_string())));
