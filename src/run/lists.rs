@@ -9,14 +9,13 @@ use arrow::array::AsArray;
 
 use crate::base::ids::AsOf;
 use crate::base::marts::listings::{self, Basis, ListingRow, ReviewStatus};
-use crate::base::marts::related::RelatedRow;
 use crate::base::marts::{self, mart_error, MartError};
 use crate::base::tables::{Inputs, ENTITY_IDX};
 use crate::base::warehouse::{Mart, Warehouse};
 use crate::config::policy::{ListSpec, Policy};
 use crate::run::ListSummary;
 use crate::stages::joint::graph::EntityGraph;
-use crate::stages::joint::{self, RegistryColumns};
+use crate::stages::joint::{self, RegistryColumns, Related};
 use crate::stages::publish::entries::RemovalFacts;
 use crate::stages::publish::Previous;
 use crate::stages::review::{self, DecisionBook, Member, Outcome};
@@ -36,12 +35,12 @@ pub(super) struct Tables<'a> {
 /// A list's members with their review status, its restricted persons and
 /// flagged entities, and its summary. `in_force` is the publication in
 /// force for the run; `stretch_ends` when each entity last left the list.
-pub(super) fn members(
-    t: &Tables,
+pub(super) fn members<'p>(
+    t: &Tables<'p>,
     list: &ListSpec,
     in_force: Option<&Previous>,
     stretch_ends: &HashMap<String, i64>,
-) -> (Vec<ListingRow>, Vec<RelatedRow>, ListSummary) {
+) -> (Vec<ListingRow>, Vec<Related<'p>>, ListSummary) {
     let entities = &t.inputs.entities;
     let exempt: HashSet<u32> =
         t.book.exempt_entities(list, t.as_of).iter().filter_map(|e| entities.lookup(e)).collect();
@@ -113,8 +112,8 @@ pub(super) fn members(
         awaiting_approval: status(ReviewStatus::AwaitingApproval),
         held: status(ReviewStatus::Held),
         rejected: status(ReviewStatus::Rejected),
-        restricted_persons: outcome.related.iter().filter(|r| r.subject_kind == "person").count() as u64,
-        flagged_entities: outcome.related.iter().filter(|r| r.subject_kind == "entity").count() as u64,
+        restricted_persons: outcome.related.iter().filter(|r| r.is_person()).count() as u64,
+        flagged_entities: outcome.related.iter().filter(|r| !r.is_person()).count() as u64,
         exempt: exempt.len() as u64,
     };
     (rows, outcome.related, summary)

@@ -445,7 +445,7 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
         let dir = wh
             .stage(wh.list_mart(Mart::Related, &list.id, as_of))
             .map_err(io(format!("staging related of {}", list.id)))?;
-        related::write_related(dir.path(), &related, &stamp)
+        related::write_related(dir.path(), related.iter().map(|r| r.row(&inputs.entities)), &stamp)
             .map_err(parquet(format!("writing related of {}", list.id)))?;
         staged.push(dir);
         lists.push(summary);
@@ -525,13 +525,13 @@ fn decisions_used(all: &[Decision], list: &str, through: i64) -> publish::Decisi
 /// decisions used and why each member of it left. Writes nothing.
 fn plan_list<'a>(
     wh: &Warehouse,
-    tables: &lists::Tables,
+    tables: &lists::Tables<'a>,
     list: &'a ListSpec,
     store: &Store,
     key: Option<&minisign::PublicKey>,
     used: &[Decision],
     decisions_through: i64,
-) -> Result<(Listed<'a>, Vec<related::RelatedRow>, ListSummary), RunError> {
+) -> Result<(Listed<'a>, Vec<joint::Related<'a>>, ListSummary), RunError> {
     let as_of = tables.as_of;
     // The previous publication (LATEST) and, for an older as-of, the
     // publication in force on that date: both checked before use.

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, RecordBatch, StringArray};
+use arrow::array::{ArrayRef, AsArray, RecordBatch, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::errors::ParquetError;
 
@@ -42,27 +42,40 @@ pub fn related_schema() -> SchemaRef {
     ]))
 }
 
-pub fn related_batch(rows: &[RelatedRow], stamp: &Stamp) -> RecordBatch {
+/// The rows as one batch of the mart's schema. Each row is read once, so
+/// rows made on the fly are never all held.
+pub fn related_batch(rows: impl IntoIterator<Item = RelatedRow>, stamp: &Stamp) -> RecordBatch {
+    let (mut subject, mut kind, mut rule, mut list) =
+        (StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
     let mut measures = string_list_builder();
     let mut roots = string_list_builder();
+    let mut n = 0;
     for r in rows {
+        subject.append_value(&r.subject_id);
+        kind.append_value(&r.subject_kind);
+        rule.append_value(&r.rule_id);
         append_strings(&mut measures, &r.measures);
         append_strings(&mut roots, &r.roots);
+        list.append_value(&r.list_id);
+        n += 1;
     }
-    let n = rows.len();
     let mut columns: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.subject_id.as_str()))),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.subject_kind.as_str()))),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.rule_id.as_str()))),
+        Arc::new(subject.finish()),
+        Arc::new(kind.finish()),
+        Arc::new(rule.finish()),
         Arc::new(measures.finish()),
         Arc::new(roots.finish()),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.list_id.as_str()))),
+        Arc::new(list.finish()),
     ];
     columns.extend(stamp_columns(stamp, n));
     RecordBatch::try_new(related_schema(), columns).expect("related schema")
 }
 
-pub fn write_related(dir: &Path, rows: &[RelatedRow], stamp: &Stamp) -> Result<u64, ParquetError> {
+pub fn write_related(
+    dir: &Path,
+    rows: impl IntoIterator<Item = RelatedRow>,
+    stamp: &Stamp,
+) -> Result<u64, ParquetError> {
     write_parquet(&dir.join("part-0.parquet"), related_schema(), &[related_batch(rows, stamp)])
 }
 

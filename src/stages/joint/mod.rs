@@ -13,7 +13,7 @@ use crate::base::entities::EntityIndex;
 use crate::base::marts::listings::{Basis, ViaEntry};
 use crate::base::marts::related::RelatedRow;
 use crate::base::tables::Share;
-use crate::config::policy::{ListSpec, Policy, Relation};
+use crate::config::policy::{JointRule, ListSpec, Policy, Relation};
 use graph::EntityGraph;
 use rounds::{ListRules, Member, ViaKind};
 
@@ -70,9 +70,62 @@ pub fn list_rules(policy: &Policy, list: &str) -> ListRules {
 }
 
 /// A list's members and related subjects.
-pub struct ListOutcome {
+pub struct ListOutcome<'p> {
     pub members: Vec<Member>,
-    pub related: Vec<RelatedRow>,
+    /// Sorted by subject id, then rule id: the `related` mart's order.
+    pub related: Vec<Related<'p>>,
+}
+
+/// A restricted person or a flagged entity under one legal-representative
+/// rule, by dense indexes: a list at 10M entities has about 1.5M of them,
+/// turned into mart rows one at a time as they are written
+/// ([`Related::row`]).
+pub struct Related<'p> {
+    pub subject: Subject,
+    pub rule: &'p JointRule,
+    /// The list members the subject's representative represents, sorted.
+    pub roots: Vec<u32>,
+}
+
+/// Who a related row is about.
+pub enum Subject {
+    /// A restricted person (a legal representative), by pseudonymous id.
+    Person(String),
+    /// A flagged entity.
+    Entity(u32),
+}
+
+impl Related<'_> {
+    /// The row of the `related` mart.
+    pub fn row(&self, entities: &EntityIndex) -> RelatedRow {
+        let (subject_id, subject_kind) = match &self.subject {
+            Subject::Person(p) => (p.clone(), "person"),
+            Subject::Entity(e) => (entities.id(*e).to_string(), "entity"),
+        };
+        RelatedRow {
+            subject_id,
+            subject_kind: subject_kind.into(),
+            rule_id: self.rule.id.clone(),
+            measures: self.rule.measures.clone().unwrap_or_default(),
+            roots: self.roots.iter().map(|r| entities.id(*r).to_string()).collect(),
+            list_id: self.rule.list.clone(),
+        }
+    }
+
+    pub fn is_person(&self) -> bool {
+        matches!(self.subject, Subject::Person(_))
+    }
+
+    /// The subject id's bytes, for the mart's order.
+    fn subject_bytes<'a>(&'a self, entities: &EntityIndex, buf: &'a mut [u8; 18]) -> &'a [u8] {
+        match &self.subject {
+            Subject::Person(p) => p.as_bytes(),
+            Subject::Entity(e) => {
+                *buf = entities.id(*e).to_bytes();
+                buf
+            }
+        }
+    }
 }
 
 /// Computes list `list`: candidates are the entities in scope whose grade
@@ -80,16 +133,16 @@ pub struct ListOutcome {
 /// exempt; the rounds extend them; legal-representative rules restrict and
 /// flag.
 #[allow(clippy::too_many_arguments)] // the run's tables, each read-only
-pub fn list_outcome(
+pub fn list_outcome<'p>(
     graph: &EntityGraph,
-    policy: &Policy,
+    policy: &'p Policy,
     list: &ListSpec,
     grade: &[u8],
     in_scope: &dyn Fn(u32) -> bool,
     exempt: &dyn Fn(u32) -> bool,
     registry: &RegistryColumns,
     entities: &EntityIndex,
-) -> ListOutcome {
+) -> ListOutcome<'p> {
     let candidates: Vec<u32> = (0..graph.entities as u32)
         .filter(|e| in_scope(*e) && list.grades.contains(&(grade[*e as usize] as usize)) && !exempt(*e))
         .collect();
@@ -98,30 +151,17 @@ pub fn list_outcome(
     let mut related = Vec::new();
     for rule in policy.joint.rules.iter().filter(|r| r.list == list.id && r.relation == Relation::LegalRep) {
         let (restricted, flagged) = legal::restrictions(&members, graph.entities, &|e| registry.legal_rep(e), in_scope);
-        let measures = rule.measures.clone().unwrap_or_default();
-        let ids = |roots: &[u32]| roots.iter().map(|r| entities.id(*r).to_string()).collect::<Vec<_>>();
         for p in restricted {
-            related.push(RelatedRow {
-                subject_id: p.person,
-                subject_kind: "person".into(),
-                rule_id: rule.id.clone(),
-                measures: measures.clone(),
-                roots: ids(&p.roots),
-                list_id: list.id.clone(),
-            });
+            related.push(Related { subject: Subject::Person(p.person), rule, roots: p.roots });
         }
         for f in flagged {
-            related.push(RelatedRow {
-                subject_id: entities.id(f.entity).to_string(),
-                subject_kind: "entity".into(),
-                rule_id: rule.id.clone(),
-                measures: measures.clone(),
-                roots: ids(&f.roots),
-                list_id: list.id.clone(),
-            });
+            related.push(Related { subject: Subject::Entity(f.entity), rule, roots: f.roots });
         }
     }
-    related.sort_by(|a, b| a.subject_id.cmp(&b.subject_id).then(a.rule_id.cmp(&b.rule_id)));
+    related.sort_by(|a, b| {
+        let (mut x, mut y) = ([0u8; 18], [0u8; 18]);
+        a.subject_bytes(entities, &mut x).cmp(b.subject_bytes(entities, &mut y)).then(a.rule.id.cmp(&b.rule.id))
+    });
     ListOutcome { members, related }
 }
 

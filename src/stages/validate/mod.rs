@@ -129,14 +129,14 @@ pub fn validate_registry(
         }
     }
     let mut v = validate(contract, selection, &read, Against::default(), None)?;
-    let Rows::Memory(mut batches) = std::mem::replace(&mut v.rows, Rows::Memory(Vec::new())) else {
+    let Rows::Memory(batches) = std::mem::replace(&mut v.rows, Rows::Memory(Vec::new())) else {
         unreachable!("validate keeps its rows in memory")
     };
     let clock = std::time::Instant::now();
     // Accepted registry ids are unique (copies are all rejected): sort them
     // to number the entities.
     let kept_pos = position_in(&v.schema, &contract.columns[key_col].name);
-    let mut packed: Vec<u128> = Vec::with_capacity(v.num_rows());
+    let mut packed: Vec<u128> = Vec::with_capacity(batches.iter().map(|b| b.num_rows()).sum());
     let mut row = 0u64;
     for b in &batches {
         let ids = b.column(kept_pos).as_string::<i32>();
@@ -153,29 +153,21 @@ pub fn validate_registry(
     let ids: Vec<EntityId> = packed.into_iter().map(|p| EntityId::from_bits(p >> 38)).collect();
     let memory = crate::base::telemetry::Memory::now();
     tracing::debug!(resident_mib = memory.resident_mib(), peak_mib = memory.peak_mib(), "registry ids sorted");
-    match (out, snapshot) {
-        (Some(RegistryOut::Mart(dir)), Some(snapshot)) => {
-            let write = |e| ReadError::Write { what: "the registry mart".into(), source: e };
-            let mut w = registry::RegistryWriter::create(dir, snapshot).map_err(write)?;
-            write_in_order(&batches, &order, &mut |group| w.write(group).map_err(write))?;
-            w.finish().map_err(write)?;
-        }
-        (Some(RegistryOut::Columns(file, columns)), _) => {
-            let write = |e| ReadError::Write { what: format!("registry columns to {}", file.display()), source: e };
-            let at: Vec<usize> = columns.iter().map(|c| position_in(&v.schema, c)).collect();
-            let text = |name: &str| Field::new(name, DataType::Utf8, true);
-            let schema = Arc::new(Schema::new(columns.iter().map(|c| text(c)).collect::<Vec<_>>()));
-            let mut w = ParquetSink::create(file, schema.clone()).map_err(write)?;
-            let projected: Vec<RecordBatch> = batches.iter().map(|b| b.project(&at).expect("columns")).collect();
-            write_in_order(&projected, &order, &mut |group| {
-                let texts = group.columns().iter().map(|c| cast(c, &DataType::Utf8)).collect::<Result<Vec<_>, _>>();
-                let batch = RecordBatch::try_new(schema.clone(), texts.map_err(|e| write(e.into()))?);
-                w.write(&batch.map_err(|e| write(e.into()))?).map_err(write)
-            })?;
-            w.finish().map_err(write)?;
-        }
-        _ => {}
+    // One pass over the rows in entity order, a lookup row group at a
+    // time: each group is written out (the mart, or some columns) and its
+    // kept columns stay for the table.
+    let wanted: Vec<usize> = keep.iter().map(|k| position_in(&v.schema, k)).collect();
+    let mut sink = RegistrySink::open(out, snapshot, &v.schema)?;
+    let mut kept = Vec::new();
+    if !batches.is_empty() {
+        write_in_order(&batches, &order, &mut |group| {
+            sink.write(group)?;
+            kept.push(group.project(&wanted).expect("columns"));
+            Ok(())
+        })?;
     }
+    sink.finish()?;
+    drop((batches, order));
     let memory = crate::base::telemetry::Memory::now();
     tracing::debug!(
         ms = clock.elapsed().as_millis() as u64,
@@ -184,14 +176,9 @@ pub fn validate_registry(
         "registry written"
     );
     // The table keeps what later stages asked for, in entity order.
-    let wanted: Vec<usize> = keep.iter().map(|k| position_in(&v.schema, k)).collect();
-    batches = batches.iter().map(|b| b.project(&wanted).expect("columns")).collect();
     v.schema = Arc::new(v.schema.project(&wanted).expect("columns"));
-    let sorted = if batches.is_empty() {
-        RecordBatch::new_empty(without_idx(&v.schema))
-    } else {
-        Reorder::new(&batches).rows(&order)
-    };
+    let sorted = concat_batches(&without_idx(&v.schema), &kept).expect("groups share the schema");
+    drop(kept);
     let idx: ArrayRef = Arc::new(UInt32Array::from_iter_values(0..sorted.num_rows() as u32));
     let mut columns = sorted.columns().to_vec();
     columns.push(idx);
@@ -207,6 +194,70 @@ pub fn validate_registry(
         "registry sorted and indexed"
     );
     Ok((v, index))
+}
+
+/// Where the registry's rows go as they come in entity order.
+enum RegistrySink {
+    Mart(registry::RegistryWriter),
+    /// These columns (positions in the rows), as text.
+    Columns {
+        sink: ParquetSink,
+        at: Vec<usize>,
+        schema: SchemaRef,
+        file: PathBuf,
+    },
+    Nowhere,
+}
+
+impl RegistrySink {
+    fn open(
+        out: Option<RegistryOut>,
+        snapshot: Option<crate::base::ids::AsOf>,
+        rows: &Schema,
+    ) -> Result<RegistrySink, ReadError> {
+        Ok(match (out, snapshot) {
+            (Some(RegistryOut::Mart(dir)), Some(snapshot)) => {
+                RegistrySink::Mart(registry::RegistryWriter::create(dir, snapshot).map_err(mart_error)?)
+            }
+            (Some(RegistryOut::Columns(file, columns)), _) => {
+                let at: Vec<usize> = columns.iter().map(|c| position_in(rows, c)).collect();
+                let text = |name: &str| Field::new(name, DataType::Utf8, true);
+                let schema = Arc::new(Schema::new(columns.iter().map(|c| text(c)).collect::<Vec<_>>()));
+                let sink = ParquetSink::create(file, schema.clone()).map_err(|e| columns_error(file, e))?;
+                RegistrySink::Columns { sink, at, schema, file: file.to_path_buf() }
+            }
+            _ => RegistrySink::Nowhere,
+        })
+    }
+
+    fn write(&mut self, group: &RecordBatch) -> Result<(), ReadError> {
+        match self {
+            RegistrySink::Mart(w) => w.write(group).map_err(mart_error),
+            RegistrySink::Columns { sink, at, schema, file } => {
+                let fail = |e: parquet::errors::ParquetError| columns_error(file, e);
+                let texts = at.iter().map(|c| cast(group.column(*c), &DataType::Utf8)).collect::<Result<Vec<_>, _>>();
+                let batch = RecordBatch::try_new(schema.clone(), texts.map_err(|e| fail(e.into()))?);
+                sink.write(&batch.map_err(|e| fail(e.into()))?).map_err(fail)
+            }
+            RegistrySink::Nowhere => Ok(()),
+        }
+    }
+
+    fn finish(self) -> Result<(), ReadError> {
+        match self {
+            RegistrySink::Mart(w) => w.finish().map(drop).map_err(mart_error),
+            RegistrySink::Columns { sink, file, .. } => sink.finish().map(drop).map_err(|e| columns_error(&file, e)),
+            RegistrySink::Nowhere => Ok(()),
+        }
+    }
+}
+
+fn mart_error(source: parquet::errors::ParquetError) -> ReadError {
+    ReadError::Write { what: "the registry mart".into(), source }
+}
+
+fn columns_error(file: &Path, source: parquet::errors::ParquetError) -> ReadError {
+    ReadError::Write { what: format!("registry columns to {}", file.display()), source }
 }
 
 /// Hands `batches`' rows in `order` (positions in the whole) to `write`,
