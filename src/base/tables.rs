@@ -130,6 +130,10 @@ pub struct Inputs {
     /// The accepted holdings between registered entities, in the holdings'
     /// row order.
     pub shares: Vec<Share>,
+    /// Each entity's registered parent (`parent_id`) by dense index, or
+    /// `u32::MAX`: the graph's branch edges, looked up while the index
+    /// still has its hash table.
+    pub parents: Vec<u32>,
     pub violations: Validated,
     pub complaints: Validated,
     pub repairs: Validated,

@@ -187,7 +187,7 @@ pub async fn dry_run(opts: &RunOptions) -> Result<(PathBuf, DryRunReport), RunEr
         drop(engine);
         report.entities_scored = scored.summary.entities_scored;
         let registry = RegistryColumns::from_batch(&inputs.registry.batches()[0]);
-        let graph = joint::build_graph(&registry, std::mem::take(&mut inputs.shares), &inputs.entities);
+        let graph = joint::build_graph(std::mem::take(&mut inputs.parents), std::mem::take(&mut inputs.shares));
         let used = store.decisions(decisions_through, None, None)?;
         let book = DecisionBook::new(used.clone());
         let tables = lists::Tables {

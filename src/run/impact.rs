@@ -430,7 +430,7 @@ async fn night(
     drop(engine);
     engine::return_free_memory();
     let registry = RegistryColumns::from_batch(&inputs.registry.batches()[0]);
-    let graph = joint::build_graph(&registry, std::mem::take(&mut inputs.shares), &inputs.entities);
+    let graph = joint::build_graph(std::mem::take(&mut inputs.parents), std::mem::take(&mut inputs.shares));
     let shared = Night { inputs: &inputs, registry: &registry, graph: &graph };
     let before = with_lists(opts, as_of, &opts.baseline, before, &shared, book, store)?;
     let after = with_lists(opts, as_of, &opts.policy, after, &shared, book, store)?;

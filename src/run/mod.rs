@@ -357,6 +357,7 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
         }
     }
     steps.record("validate", started, Some(read))?;
+    inputs.entities.drop_table();
     engine::return_free_memory();
 
     // Quarantine and the data-quality report: always written.
@@ -412,7 +413,7 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     let started = Instant::now();
     let registry = RegistryColumns::from_batch(&inputs.registry.batches()[0]);
     let graph = info_span!("step", name = "graph")
-        .in_scope(|| joint::build_graph(&registry, std::mem::take(&mut inputs.shares), &inputs.entities));
+        .in_scope(|| joint::build_graph(std::mem::take(&mut inputs.parents), std::mem::take(&mut inputs.shares)));
     steps.record("graph", started, Some((graph.owns.edge_count() + graph.branches.edge_count()) as u64))?;
 
     // Lists: candidates, rounds, legal representatives, review status.

@@ -156,6 +156,32 @@ fn registry_table_is_sorted_by_entity_id_with_dense_indexes() {
 }
 
 #[test]
+fn branches_get_their_registered_parent_by_index() {
+    let (_t, w) = wh();
+    let branch = |n: u32, parent: u32| {
+        format!(
+            r#"{{"entity_id":"{}","name":"Branch {n}","entity_type":"branch","legal_rep_id":"{}","parent_id":"{}","region":"350100","established_on":"2020-01-01","status":"active"}}"#,
+            entity(n),
+            person(n),
+            entity(parent)
+        )
+    };
+    // 4 is a branch of 2; 5 of 99, which is not in the snapshot.
+    registry_with(&w, D, &[branch(4, 2), branch(5, 99)]);
+    let mut i = inputs(&w, D).unwrap();
+    assert_eq!(codes(&i.registry), vec![]);
+    let idx = |e: u32| i.entities.lookup(&entity(e)).unwrap() as usize;
+    let mut expected = vec![u32::MAX; 5];
+    expected[idx(4)] = idx(2) as u32;
+    assert_eq!(i.parents, expected);
+    // Without its hash table, the index finds the same entities.
+    let found: Vec<Option<u32>> = (1..=5).map(|e| i.entities.lookup(&entity(e))).collect();
+    i.entities.drop_table();
+    assert_eq!((1..=5).map(|e| i.entities.lookup(&entity(e))).collect::<Vec<_>>(), found);
+    assert_eq!(i.entities.lookup(&entity(99)), None);
+}
+
+#[test]
 fn holdings_rules() {
     let (_t, w) = wh();
     registry_with(&w, D, &[]);

@@ -19,7 +19,7 @@ use clap::Parser;
 use credence::base::telemetry::{self, LogFormat};
 
 fn main() -> ExitCode {
-    credence::base::engine::limit_heap_arenas();
+    credence::base::engine::tune_heap();
     let cli = args::Cli::parse();
     telemetry::init(LogFormat::detect());
     match commands::dispatch(cli.command) {

@@ -17,9 +17,8 @@ use crate::config::policy::{JointRule, ListSpec, Policy, Relation};
 use graph::EntityGraph;
 use rounds::{ListRules, Member, ViaKind};
 
-/// The registry columns the stage reads, in entity-index order.
+/// The registry column the stage reads, in entity-index order.
 pub struct RegistryColumns<'a> {
-    pub parent_id: &'a StringArray,
     pub legal_rep_id: &'a StringArray,
 }
 
@@ -29,7 +28,7 @@ impl<'a> RegistryColumns<'a> {
         let col = |name: &str| {
             batch.column(batch.schema().index_of(name).expect("registry keeps the column")).as_string::<i32>()
         };
-        RegistryColumns { parent_id: col("parent_id"), legal_rep_id: col("legal_rep_id") }
+        RegistryColumns { legal_rep_id: col("legal_rep_id") }
     }
 
     pub fn legal_rep(&self, entity: u32) -> Option<&'a str> {
@@ -42,18 +41,8 @@ impl<'a> RegistryColumns<'a> {
 /// by registered entity holders (validation's [`Share`]s; holders
 /// registered elsewhere can never be members, so they cannot extend a
 /// listing).
-pub fn build_graph(registry: &RegistryColumns, shares: Vec<Share>, entities: &EntityIndex) -> EntityGraph {
-    let parent: Vec<u32> = (0..entities.len())
-        .map(|i| {
-            let p = registry.parent_id;
-            if p.is_valid(i) {
-                entities.lookup(p.value(i)).unwrap_or(u32::MAX)
-            } else {
-                u32::MAX
-            }
-        })
-        .collect();
-    EntityGraph::build(parent, shares)
+pub fn build_graph(parents: Vec<u32>, shares: Vec<Share>) -> EntityGraph {
+    EntityGraph::build(parents, shares)
 }
 
 /// The rounds' view of a list's joint-sanction rules.

@@ -843,7 +843,22 @@ pub fn validate_inputs(
     let mut holdings = one(Dataset::Holdings, None)?;
     let shares = entity_shares(&holdings, &entities);
     holdings.release();
-    Ok(Inputs { registry, entities, holdings, shares, violations, complaints, repairs, scratch: None })
+    let parents = registered_parents(&registry, &entities);
+    Ok(Inputs { registry, entities, holdings, shares, parents, violations, complaints, repairs, scratch: None })
+}
+
+/// Each entity's registered parent by dense index (`u32::MAX`: none, or
+/// not in the snapshot), from the registry table in entity order.
+fn registered_parents(registry: &Validated, entities: &EntityIndex) -> Vec<u32> {
+    let batch = &registry.batches()[0];
+    let parent = batch.column(batch.schema().index_of("parent_id").expect("the registry keeps parent_id"));
+    let parent = parent.as_string::<i32>();
+    (0..parent.len())
+        .map(|i| match parent.is_valid(i) {
+            true => entities.lookup(parent.value(i)).unwrap_or(u32::MAX),
+            false => u32::MAX,
+        })
+        .collect()
 }
 
 /// The accepted holdings whose holder is a registered entity, as dense
