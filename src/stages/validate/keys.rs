@@ -59,15 +59,55 @@ pub(super) fn shared_keys(files: &[FileKeys]) -> Vec<Vec<u64>> {
 /// Rows grouped by key: calls `visit` once per distinct non-null key with
 /// the global row numbers holding it, ascending. Rows with a null key
 /// column belong to no group.
-pub(super) fn visit_groups(files: &[FileKeys], mut visit: impl FnMut(&[u64])) {
-    let mut pairs: Vec<u128> = files
-        .par_iter()
-        .flat_map_iter(|f| {
-            (0..f.len())
-                .filter(|r| f.is_complete(*r))
-                .map(move |r| ((f.hash(r) as u128) << 64) | (f.first_row + r as u64) as u128)
-        })
-        .collect();
+pub(super) fn visit_groups(files: &[FileKeys], visit: impl FnMut(&[u64])) {
+    let rows = files.last().map_or(0, |f| f.first_row + f.len() as u64);
+    if rows <= u32::MAX as u64 {
+        visit_packed::<u64>(files, visit)
+    } else {
+        visit_packed::<u128>(files, visit)
+    }
+}
+
+/// A key's hash beside its row, packed so that sorting puts equal hashes
+/// together with their rows ascending: 32 bits of each while a dataset's
+/// rows fit in 32 bits (8 bytes a row: 110 MB less for 13.6M holdings),
+/// 64 bits of each beyond. Equal hashes are told apart by their keys.
+trait Packed: Copy + Ord + Send + Sync {
+    fn pack(hash: u64, row: u64) -> Self;
+    fn hash(self) -> u64;
+    fn row(self) -> u64;
+}
+
+impl Packed for u64 {
+    fn pack(hash: u64, row: u64) -> u64 {
+        (hash >> 32) << 32 | row
+    }
+    fn hash(self) -> u64 {
+        self >> 32
+    }
+    fn row(self) -> u64 {
+        self & u32::MAX as u64
+    }
+}
+
+impl Packed for u128 {
+    fn pack(hash: u64, row: u64) -> u128 {
+        (hash as u128) << 64 | row as u128
+    }
+    fn hash(self) -> u64 {
+        (self >> 64) as u64
+    }
+    fn row(self) -> u64 {
+        self as u64
+    }
+}
+
+fn visit_packed<P: Packed>(files: &[FileKeys], mut visit: impl FnMut(&[u64])) {
+    let complete: usize = files.par_iter().map(|f| (0..f.len()).filter(|r| f.is_complete(*r)).count()).sum();
+    let mut pairs: Vec<P> = Vec::with_capacity(complete);
+    pairs.par_extend(files.par_iter().flat_map_iter(|f| {
+        (0..f.len()).filter(|r| f.is_complete(*r)).map(move |r| P::pack(f.hash(r), f.first_row + r as u64))
+    }));
     pairs.par_sort_unstable();
 
     let locate = |row: u64| -> (&FileKeys, usize) {
@@ -77,16 +117,16 @@ pub(super) fn visit_groups(files: &[FileKeys], mut visit: impl FnMut(&[u64])) {
     let mut group: Vec<u64> = Vec::new();
     let mut i = 0;
     while i < pairs.len() {
-        let hash = pairs[i] >> 64;
+        let hash = pairs[i].hash();
         let mut j = i + 1;
-        while j < pairs.len() && pairs[j] >> 64 == hash {
+        while j < pairs.len() && pairs[j].hash() == hash {
             j += 1;
         }
         if j == i + 1 {
-            visit(&[pairs[i] as u64]);
+            visit(&[pairs[i].row()]);
         } else {
             // Equal hashes: split by the key text, keeping row order in each group.
-            let mut sorted: Vec<u64> = pairs[i..j].iter().map(|p| *p as u64).collect();
+            let mut sorted: Vec<u64> = pairs[i..j].iter().map(|p| p.row()).collect();
             sorted.sort_by(|a, b| {
                 let (fa, ra) = locate(*a);
                 let (fb, rb) = locate(*b);
@@ -129,6 +169,26 @@ mod tests {
         visit_groups(&files, |g| groups.push(g.to_vec()));
         groups.sort();
         assert_eq!(groups, vec![vec![0, 4], vec![1, 3], vec![5]]);
+    }
+
+    #[test]
+    fn both_packings_give_the_same_groups() {
+        // Enough keys that 32-bit hashes of distinct keys may meet.
+        let keys: Vec<String> = (0..20_000).map(|i| format!("k{}", i % 7_000)).collect();
+        let files = vec![FileKeys { first_row: 0, columns: vec![StringArray::from_iter_values(&keys)] }];
+        let groups = |narrow: bool| {
+            let mut out = Vec::new();
+            match narrow {
+                true => visit_packed::<u64>(&files, |g| out.push(g.to_vec())),
+                false => visit_packed::<u128>(&files, |g| out.push(g.to_vec())),
+            }
+            out.sort();
+            out
+        };
+        let narrow = groups(true);
+        assert_eq!(narrow.len(), 7_000);
+        assert_eq!(narrow, groups(false));
+        assert_eq!(narrow[0], vec![0, 7_000, 14_000]);
     }
 
     #[test]
