@@ -153,15 +153,32 @@ pub fn validate_registry(
     let ids: Vec<EntityId> = packed.into_iter().map(|p| EntityId::from_bits(p >> 38)).collect();
     let memory = crate::base::telemetry::Memory::now();
     tracing::debug!(resident_mib = memory.resident_mib(), peak_mib = memory.peak_mib(), "registry ids sorted");
+    // The id text goes: each group gets it back from the sorted ids
+    // (cheaper than reordering it, and 22 bytes a row less held meanwhile).
+    let others: Vec<usize> = (0..v.schema.fields().len()).filter(|c| *c != kept_pos).collect();
+    let batches: Vec<RecordBatch> = batches.into_iter().map(|b| b.project(&others).expect("columns")).collect();
+    let mut fields: Vec<Field> = others.iter().map(|c| v.schema.field(*c).clone()).collect();
+    fields.push(v.schema.field(kept_pos).clone());
+    v.schema = Arc::new(Schema::new(fields));
     // One pass over the rows in entity order, a lookup row group at a
     // time: each group is written out (the mart, or some columns) and its
     // kept columns stay for the table.
     let wanted: Vec<usize> = keep.iter().map(|k| position_in(&v.schema, k)).collect();
     let mut sink = RegistrySink::open(out, snapshot, &v.schema)?;
     let mut kept = Vec::new();
+    let mut written = 0;
     if !batches.is_empty() {
         write_in_order(&batches, &order, &mut |group| {
-            sink.write(group)?;
+            let n = group.num_rows();
+            let mut text = arrow::array::StringBuilder::with_capacity(n, n * 18);
+            for id in &ids[written..written + n] {
+                text.append_value(std::str::from_utf8(&id.to_bytes()).expect("ids are ASCII"));
+            }
+            written += n;
+            let mut columns = group.columns().to_vec();
+            columns.push(Arc::new(text.finish()));
+            let group = RecordBatch::try_new(v.schema.clone(), columns).expect("the rows' schema");
+            sink.write(&group)?;
             kept.push(group.project(&wanted).expect("columns"));
             Ok(())
         })?;
