@@ -709,13 +709,7 @@ fn read_file(
             let ids = batch.column(ue).as_string::<i32>();
             let name = &contract.columns[ue].name;
             let before = out.len();
-            out.extend((0..ids.len()).map(|r| {
-                if ids.is_valid(r) {
-                    index.lookup(ids.value(r)).unwrap_or(u32::MAX)
-                } else {
-                    u32::MAX
-                }
-            }));
+            index.lookup_all(ids.iter(), out);
             let faulty: HashSet<usize> = faults.iter().map(|(r, _)| *r).filter(|r| *r >= offset).collect();
             for r in 0..ids.len() {
                 if out[before + r] == u32::MAX && !faulty.contains(&(offset + r)) {
@@ -870,12 +864,9 @@ fn registered_parents(registry: &Validated, entities: &EntityIndex) -> Vec<u32> 
     let batch = &registry.batches()[0];
     let parent = batch.column(batch.schema().index_of("parent_id").expect("the registry keeps parent_id"));
     let parent = parent.as_string::<i32>();
-    (0..parent.len())
-        .map(|i| match parent.is_valid(i) {
-            true => entities.lookup(parent.value(i)).unwrap_or(u32::MAX),
-            false => u32::MAX,
-        })
-        .collect()
+    let mut parents = Vec::with_capacity(parent.len());
+    entities.lookup_all(parent.iter(), &mut parents);
+    parents
 }
 
 /// The accepted holdings whose holder is a registered entity, as dense
@@ -889,11 +880,12 @@ fn entity_shares(holdings: &Validated, entities: &EntityIndex) -> Vec<Share> {
         let (holder, kind) = (holder.as_string::<i32>(), kind.as_string::<i32>());
         let (share, owned) =
             (share.as_primitive::<Float64Type>(), owned.as_primitive::<arrow::datatypes::UInt32Type>());
-        for r in 0..b.num_rows() {
-            if kind.value(r) == "entity" {
-                if let Some(h) = entities.lookup(holder.value(r)) {
-                    shares.push((h, owned.value(r), share.value(r)));
-                }
+        let mut holders = Vec::with_capacity(b.num_rows());
+        entities
+            .lookup_all((0..b.num_rows()).map(|r| (kind.value(r) == "entity").then(|| holder.value(r))), &mut holders);
+        for (r, h) in holders.into_iter().enumerate() {
+            if h != u32::MAX {
+                shares.push((h, owned.value(r), share.value(r)));
             }
         }
     }
