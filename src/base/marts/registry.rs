@@ -61,7 +61,8 @@ pub struct RegistryWriter {
 impl RegistryWriter {
     /// A writer of `dir/part-0.parquet` for the snapshot of `snapshot`.
     pub fn create(dir: &Path, snapshot: AsOf) -> Result<RegistryWriter, ParquetError> {
-        let sink = ParquetSink::for_lookups(&dir.join("part-0.parquet"), schema())?;
+        let sink =
+            ParquetSink::for_lookups(&dir.join("part-0.parquet"), schema(), &["entity_id", "name", "legal_rep_id"])?;
         Ok(RegistryWriter { sink, snapshot: snapshot.days_since_epoch() })
     }
 

@@ -209,7 +209,7 @@ async fn score_in_chunks(
         (0..policy.grades.len()).map(|g| policy.lists.iter().any(|l| l.grades.contains(&g))).collect();
 
     let schema = scores_schema();
-    let mut sink = ParquetSink::for_lookups(&out_dir.join("part-0.parquet"), schema.clone())?;
+    let mut sink = ParquetSink::for_lookups(&out_dir.join("part-0.parquet"), schema.clone(), &["entity_id"])?;
     // Batches are encoded on a second thread while the next ones are built.
     let (to_writer, batches_in) = std::sync::mpsc::sync_channel::<RecordBatch>(2);
     let writer = std::thread::spawn(move || -> Result<u64, parquet::errors::ParquetError> {
