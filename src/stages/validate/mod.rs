@@ -133,6 +133,15 @@ pub fn validate_registry(
         unreachable!("validate keeps its rows in memory")
     };
     let clock = std::time::Instant::now();
+    let checkpoint = |what: &str| {
+        let memory = crate::base::telemetry::Memory::now();
+        tracing::debug!(
+            ms = clock.elapsed().as_millis() as u64,
+            resident_mib = memory.resident_mib(),
+            peak_mib = memory.peak_mib(),
+            "{what}"
+        );
+    };
     // Accepted registry ids are unique (copies are all rejected): sort them
     // to number the entities.
     let kept_pos = position_in(&v.schema, &contract.columns[key_col].name);
@@ -151,8 +160,7 @@ pub fn validate_registry(
     // in the sorted ids' own memory.
     let order: Vec<u32> = packed.iter().map(|p| (*p & ((1u128 << 38) - 1)) as u32).collect();
     let ids: Vec<EntityId> = packed.into_iter().map(|p| EntityId::from_bits(p >> 38)).collect();
-    let memory = crate::base::telemetry::Memory::now();
-    tracing::debug!(resident_mib = memory.resident_mib(), peak_mib = memory.peak_mib(), "registry ids sorted");
+    checkpoint("registry ids sorted");
     // The id text goes: each group gets it back from the sorted ids
     // (cheaper than reordering it, and 22 bytes a row less held meanwhile).
     let others: Vec<usize> = (0..v.schema.fields().len()).filter(|c| *c != kept_pos).collect();
@@ -185,13 +193,7 @@ pub fn validate_registry(
     }
     sink.finish()?;
     drop((batches, order));
-    let memory = crate::base::telemetry::Memory::now();
-    tracing::debug!(
-        ms = clock.elapsed().as_millis() as u64,
-        resident_mib = memory.resident_mib(),
-        peak_mib = memory.peak_mib(),
-        "registry written"
-    );
+    checkpoint("registry written");
     // The table keeps what later stages asked for, in entity order.
     v.schema = Arc::new(v.schema.project(&wanted).expect("columns"));
     let sorted = concat_batches(&without_idx(&v.schema), &kept).expect("groups share the schema");
@@ -203,13 +205,7 @@ pub fn validate_registry(
     v.rows = Rows::Memory(vec![RecordBatch::try_new(schema.clone(), columns).expect("schema")]);
     v.schema = schema;
     let index = EntityIndex::from_sorted(ids);
-    let memory = crate::base::telemetry::Memory::now();
-    tracing::debug!(
-        ms = clock.elapsed().as_millis() as u64,
-        resident_mib = memory.resident_mib(),
-        peak_mib = memory.peak_mib(),
-        "registry sorted and indexed"
-    );
+    checkpoint("registry sorted and indexed");
     Ok((v, index))
 }
 
