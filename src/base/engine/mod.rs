@@ -161,6 +161,18 @@ impl Engine {
         }
     }
 
+    /// A folder, removed when dropped, for files a step writes for the
+    /// engine to scan: beside `near` (a staging folder) in this process,
+    /// in the shared folder for a cluster, whose executors must read them.
+    pub fn scratch_near(&self, near: &Path) -> std::io::Result<tempfile::TempDir> {
+        let parent = match &self.shared {
+            Some(shared) => shared.clone(),
+            None => near.parent().unwrap_or(near).to_path_buf(),
+        };
+        std::fs::create_dir_all(&parent)?;
+        tempfile::Builder::new().prefix("scratch-").tempdir_in(parent)
+    }
+
     /// Registers the Arrow IPC files of `folder` as table `name` (see
     /// [`register_arrow_files`]).
     pub fn register_arrow_files(&self, name: &str, schema: SchemaRef, folder: &Path) -> DfResult<()> {

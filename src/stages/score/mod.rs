@@ -6,6 +6,7 @@
 
 mod plan;
 mod reasons;
+mod slices;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,6 +14,7 @@ use std::path::Path;
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, Int64Type, UInt16Type, UInt32Type};
 use datafusion::error::DataFusionError;
+use futures::StreamExt;
 use rayon::prelude::*;
 
 use crate::base::contract::Dataset;
@@ -32,6 +34,8 @@ pub enum ScoreError {
     Engine(#[from] DataFusionError),
     #[error("writing the scores mart: {0}")]
     Write(#[from] parquet::errors::ParquetError),
+    #[error("{what}: {source}")]
+    Scratch { what: String, source: arrow::error::ArrowError },
 }
 
 /// What to do when the engine ran out of its memory pool: joins build
@@ -49,6 +53,7 @@ impl Classify for ScoreError {
         match self {
             ScoreError::Engine(e) => e.kind(),
             ScoreError::Write(e) => e.kind(),
+            ScoreError::Scratch { source, .. } => source.kind(),
         }
     }
 }
@@ -92,6 +97,9 @@ pub struct ScoreSummary {
 /// Entities per written batch.
 const BATCH_ENTITIES: usize = 128 * 1024;
 
+/// Batches of entities per slice of evidence held at a time (4M entities).
+const SLICE_BATCHES: usize = 32;
+
 /// Scores every entity in scope and writes `scores` as `part-0.parquet`
 /// into `out_dir` (a staging folder).
 pub async fn score(
@@ -115,10 +123,12 @@ pub async fn score_visiting(
     out_dir: &Path,
     visit: &mut (dyn FnMut(u32, &[ReasonRef]) + Send),
 ) -> Result<Scored, ScoreError> {
-    score_in_chunks(engine, policy, as_of, entities, out_dir, visit, BATCH_ENTITIES).await
+    score_in_chunks(engine, policy, as_of, entities, out_dir, visit, BATCH_ENTITIES, SLICE_BATCHES).await
 }
 
-/// [`score_visiting`], its reasons built `chunk` entity indexes at a time.
+/// [`score_visiting`], its reasons built `chunk` entity indexes at a time,
+/// from the evidence of `slice` chunks at a time.
+#[allow(clippy::too_many_arguments)]
 async fn score_in_chunks(
     engine: &Engine,
     policy: &Policy,
@@ -127,6 +137,7 @@ async fn score_in_chunks(
     out_dir: &Path,
     visit: &mut (dyn FnMut(u32, &[ReasonRef]) + Send),
     chunk: usize,
+    slice: usize,
 ) -> Result<Scored, ScoreError> {
     let ctx = engine.ctx();
     let n = entities.len();
@@ -142,18 +153,24 @@ async fn score_in_chunks(
         );
         clock = std::time::Instant::now();
     };
-    // The evidence rows, once: their sums are the deductions, their record
-    // ids the reasons' records.
+    // The evidence rows, once, to disk a slice of entities per file: their
+    // sums are the deductions, their record ids the reasons' records.
+    let scratch = engine
+        .scratch_near(out_dir)
+        .map_err(|e| ScoreError::Scratch { what: "a folder for the evidence".into(), source: e.into() })?;
     let evidence = match plan::evidence(ctx, policy, as_of).await? {
-        Some(ev) => ev.collect().await?,
-        None => vec![],
+        Some(ev) => {
+            let folder = scratch.path().join("evidence");
+            Some(slices::Slices::write(ev.execute_stream().await?, n, chunk * slice, &folder).await?)
+        }
+        None => None,
     };
-    let deductions = match evidence.first() {
-        Some(b) => {
-            engine.register("evidence", b.schema(), &evidence)?;
+    let deductions = match &evidence {
+        Some(ev) if ev.rows > 0 => {
+            engine.register_arrow_files("evidence", ev.schema.clone(), &ev.folder)?;
             plan::deductions(ctx.table("evidence").await?, policy)?.collect().await?
         }
-        None => vec![],
+        _ => vec![],
     };
     let deductions_df = match deductions.first() {
         Some(b) => {
@@ -163,15 +180,12 @@ async fn score_in_chunks(
         None => None,
     };
     phase("evidence and deductions");
-    let per_entity = plan::entity_scores(ctx, policy, deductions_df).await?.collect().await?;
-    phase("entity scores");
-    ctx.deregister_table("evidence")?;
-    ctx.deregister_table("deductions")?;
-
     let mut grade = vec![NOT_SCORED; n];
     let mut band = vec![NOT_SCORED; n];
     let mut score = vec![f64::NAN; n];
-    for b in &per_entity {
+    let mut per_entity = plan::entity_scores(ctx, policy, deductions_df).await?.execute_stream().await?;
+    while let Some(b) = per_entity.next().await {
+        let b = b?;
         let idx = b.column(0).as_primitive::<UInt32Type>();
         let s = b.column(1).as_primitive::<Float64Type>();
         let bd = b.column(2).as_primitive::<Int64Type>();
@@ -183,10 +197,11 @@ async fn score_in_chunks(
             grade[i] = g.value(r) as u8;
         }
     }
+    ctx.deregister_table("evidence")?;
+    ctx.deregister_table("deductions")?;
 
-    // Deduction and evidence rows grouped by entity (counting sorts on entity_idx).
-    let (ded_starts, ded_rows) = group_by_entity(&deductions, n);
-    let (ev_starts, ev_rows) = group_by_entity(&evidence, n);
+    // Deduction rows grouped by entity (a counting sort on entity_idx).
+    let (ded_starts, ded_rows) = group_by_entity(&deductions, 0..n);
     phase("grades and grouping");
     let rule_ids = plan::rule_ids(policy);
     let first_direct = policy.rules.len();
@@ -199,10 +214,6 @@ async fn score_in_chunks(
                 b.column(2).as_primitive::<Float64Type>().values().as_ref(),
             )
         })
-        .collect();
-    let ev_cols: Vec<(&[u16], &arrow::array::StringArray)> = evidence
-        .iter()
-        .map(|b| (b.column(1).as_primitive::<UInt16Type>().values().as_ref(), b.column(2).as_string::<i32>()))
         .collect();
     // Reason rule ids are kept for the entities a list may hold (reject decisions).
     let listed_grade: Vec<bool> =
@@ -218,91 +229,106 @@ async fn score_in_chunks(
         }
         sink.finish()
     });
-    // Entities in chunks of `chunk` indexes: each chunk's reasons
-    // and batch are built on the rayon pool, a window of chunks at a time,
-    // then visited, counted and written in index order.
-    let build = |c: usize| {
-        let mut part = Chunk {
-            batch: None,
-            grades: vec![0u64; policy.grades.len()],
-            reasons: Vec::new(),
-            reason_rules: Vec::new(),
-            visits: Vec::new(),
-        };
-        let mut out = ScoresBatch::new(&policy.id, &policy.version, as_of);
-        for i in c * chunk..((c + 1) * chunk).min(n) {
-            if grade[i] == NOT_SCORED {
-                continue;
-            }
-            let evidence_of = &ev_rows[ev_starts[i] as usize..ev_starts[i + 1] as usize];
-            let hits: Vec<RuleHit> = ded_rows[ded_starts[i] as usize..ded_starts[i + 1] as usize]
-                .iter()
-                .map(|(bi, r)| {
-                    let (rules, ded) = ded_cols[*bi as usize];
-                    let no = rules[*r as usize];
-                    let records = evidence_of
-                        .iter()
-                        .filter(|(eb, er)| ev_cols[*eb as usize].0[*er as usize] == no)
-                        .map(|(eb, er)| ev_cols[*eb as usize].1.value(*er as usize))
-                        .collect();
-                    RuleHit {
-                        rule_id: rule_ids[no as usize],
-                        direct: no as usize >= first_direct,
-                        ded: ded[*r as usize],
-                        records,
-                    }
-                })
-                .collect();
-            let reasons = reasons::reasons(hits);
-            part.grades[grade[i] as usize] += 1;
-            for r in &reasons {
-                match part.reasons.iter_mut().find(|(id, _)| *id == r.rule_id) {
-                    Some((_, n)) => *n += 1,
-                    None => part.reasons.push((r.rule_id, 1)),
-                }
-            }
-            if !reasons.is_empty() && listed_grade[grade[i] as usize] {
-                part.reason_rules.push((i as u32, reasons.iter().map(|r| r.rule_id.to_string()).collect()));
-            }
-            let id = entities.id(i as u32).to_bytes();
-            out.push(
-                std::str::from_utf8(&id).expect("ids are ASCII"),
-                score[i],
-                policy.grade_name(band[i] as usize),
-                policy.grade_name(grade[i] as usize),
-                &reasons,
-            );
-            part.visits.push((i as u32, reasons));
-        }
-        if !out.is_empty() {
-            part.batch = Some(out.finish(&schema));
-        }
-        part
-    };
     let mut summary_grades = vec![0u64; policy.grades.len()];
-    let mut summary_reasons: Vec<(&str, u64)> = Vec::new();
+    let mut summary_reasons: Vec<(String, u64)> = Vec::new();
     let mut reason_rules = BTreeMap::new();
-    let chunks = n.div_ceil(chunk);
     let window = 2 * rayon::current_num_threads().max(1);
-    'chunks: for first in (0..chunks).step_by(window) {
-        let built: Vec<Chunk> = (first..(first + window).min(chunks)).into_par_iter().map(&build).collect();
-        for chunk in built {
-            for (i, reasons) in &chunk.visits {
-                visit(*i, reasons);
-            }
-            for (g, k) in summary_grades.iter_mut().zip(&chunk.grades) {
-                *g += k;
-            }
-            for (id, k) in chunk.reasons {
-                match summary_reasons.iter_mut().find(|(x, _)| *x == id) {
-                    Some((_, n)) => *n += k,
-                    None => summary_reasons.push((id, k)),
+    let slices = evidence.as_ref().map_or(1, |ev| ev.count());
+    'slices: for s in 0..slices {
+        // This slice's evidence rows, grouped by entity; the columns once
+        // per batch: no allocation per value.
+        let (range, batches) = match &evidence {
+            Some(ev) => (ev.range(s), ev.read(s)?),
+            None => (0..n, Vec::new()),
+        };
+        let (ev_starts, ev_rows) = group_by_entity(&batches, range.clone());
+        let ev_cols: Vec<(&[u16], &arrow::array::StringArray)> = batches
+            .iter()
+            .map(|b| (b.column(1).as_primitive::<UInt16Type>().values().as_ref(), b.column(2).as_string::<i32>()))
+            .collect();
+        // Entities in chunks of `chunk` indexes: each chunk's reasons and
+        // batch are built on the rayon pool, a window of chunks at a time,
+        // then visited, counted and written in index order.
+        let build = |c: usize| {
+            let mut part = Chunk {
+                batch: None,
+                grades: vec![0u64; policy.grades.len()],
+                reasons: Vec::new(),
+                reason_rules: Vec::new(),
+                visits: Vec::new(),
+            };
+            let mut out = ScoresBatch::new(&policy.id, &policy.version, as_of);
+            for i in c * chunk..((c + 1) * chunk).min(n) {
+                if grade[i] == NOT_SCORED {
+                    continue;
                 }
+                let at = i - range.start;
+                let evidence_of = &ev_rows[ev_starts[at] as usize..ev_starts[at + 1] as usize];
+                let hits: Vec<RuleHit> = ded_rows[ded_starts[i] as usize..ded_starts[i + 1] as usize]
+                    .iter()
+                    .map(|(bi, r)| {
+                        let (rules, ded) = ded_cols[*bi as usize];
+                        let no = rules[*r as usize];
+                        let records = evidence_of
+                            .iter()
+                            .filter(|(eb, er)| ev_cols[*eb as usize].0[*er as usize] == no)
+                            .map(|(eb, er)| ev_cols[*eb as usize].1.value(*er as usize))
+                            .collect();
+                        RuleHit {
+                            rule_id: rule_ids[no as usize],
+                            direct: no as usize >= first_direct,
+                            ded: ded[*r as usize],
+                            records,
+                        }
+                    })
+                    .collect();
+                let reasons = reasons::reasons(hits);
+                part.grades[grade[i] as usize] += 1;
+                for r in &reasons {
+                    match part.reasons.iter_mut().find(|(id, _)| *id == r.rule_id) {
+                        Some((_, n)) => *n += 1,
+                        None => part.reasons.push((r.rule_id, 1)),
+                    }
+                }
+                if !reasons.is_empty() && listed_grade[grade[i] as usize] {
+                    part.reason_rules.push((i as u32, reasons.iter().map(|r| r.rule_id.to_string()).collect()));
+                }
+                let id = entities.id(i as u32).to_bytes();
+                out.push(
+                    std::str::from_utf8(&id).expect("ids are ASCII"),
+                    score[i],
+                    policy.grade_name(band[i] as usize),
+                    policy.grade_name(grade[i] as usize),
+                    &reasons,
+                );
+                part.visits.push((i as u32, reasons));
             }
-            reason_rules.extend(chunk.reason_rules);
-            if let Some(b) = chunk.batch {
-                if to_writer.send(b).is_err() {
-                    break 'chunks;
+            if !out.is_empty() {
+                part.batch = Some(out.finish(&schema));
+            }
+            part
+        };
+        let chunks = range.start / chunk..range.end.div_ceil(chunk);
+        for first in chunks.clone().step_by(window) {
+            let built: Vec<Chunk> = (first..(first + window).min(chunks.end)).into_par_iter().map(&build).collect();
+            for chunk in built {
+                for (i, reasons) in &chunk.visits {
+                    visit(*i, reasons);
+                }
+                for (g, k) in summary_grades.iter_mut().zip(&chunk.grades) {
+                    *g += k;
+                }
+                for (id, k) in chunk.reasons {
+                    match summary_reasons.iter_mut().find(|(x, _)| x == id) {
+                        Some((_, n)) => *n += k,
+                        None => summary_reasons.push((id.to_string(), k)),
+                    }
+                }
+                reason_rules.extend(chunk.reason_rules);
+                if let Some(b) = chunk.batch {
+                    if to_writer.send(b).is_err() {
+                        break 'slices;
+                    }
                 }
             }
         }
@@ -311,7 +337,7 @@ async fn score_in_chunks(
     let scored_rows = writer.join().expect("the writer thread does not panic")?;
     phase("reasons and mart");
 
-    let mut reasons_ranked: Vec<(String, u64)> = summary_reasons.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    let mut reasons_ranked = summary_reasons;
     reasons_ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     Ok(Scored {
         grade,
@@ -339,13 +365,15 @@ struct Chunk<'a> {
     visits: Vec<(u32, Vec<ReasonRef<'a>>)>,
 }
 
-/// Rows of `batches` (first column `entity_idx`) grouped by entity: the
-/// rows of entity e are `rows[starts[e]..starts[e + 1]]` as (batch, row).
-fn group_by_entity(batches: &[RecordBatch], n: usize) -> (Vec<u32>, Vec<(u32, u32)>) {
+/// Rows of `batches` (first column `entity_idx`, every index in
+/// `entities`) grouped by entity: the rows of entity `entities.start + e`
+/// are `rows[starts[e]..starts[e + 1]]` as (batch, row).
+fn group_by_entity(batches: &[RecordBatch], entities: std::ops::Range<usize>) -> (Vec<u32>, Vec<(u32, u32)>) {
+    let (first, n) = (entities.start, entities.len());
     let mut starts = vec![0u32; n + 1];
     for b in batches {
         for v in b.column(0).as_primitive::<UInt32Type>().values() {
-            starts[*v as usize + 1] += 1;
+            starts[*v as usize - first + 1] += 1;
         }
     }
     for i in 0..n {
@@ -355,8 +383,9 @@ fn group_by_entity(batches: &[RecordBatch], n: usize) -> (Vec<u32>, Vec<(u32, u3
     let mut rows = vec![(0u32, 0u32); starts[n] as usize];
     for (bi, b) in batches.iter().enumerate() {
         for (r, v) in b.column(0).as_primitive::<UInt32Type>().values().iter().enumerate() {
-            rows[fill[*v as usize] as usize] = (bi as u32, r as u32);
-            fill[*v as usize] += 1;
+            let e = *v as usize - first;
+            rows[fill[e] as usize] = (bi as u32, r as u32);
+            fill[e] += 1;
         }
     }
     (starts, rows)

@@ -358,7 +358,7 @@ fn a_rerun_writes_the_same_bytes() {
 }
 
 #[test]
-fn entities_scored_in_chunks_give_the_chunks_nothing_to_change() {
+fn entities_scored_in_chunks_and_slices_of_evidence_give_them_nothing_to_change() {
     let c = Case::new(&[(1, "active"), (2, "active"), (3, "abnormal"), (4, "revoked"), (5, "active"), (6, "active")]);
     c.land(
         Dataset::Violations,
@@ -391,16 +391,20 @@ fn entities_scored_in_chunks_give_the_chunks_nothing_to_change() {
     let engine = Engine::local(limits).unwrap();
     crate::run::register_inputs(&engine, &inputs).unwrap();
     let mut outcomes = Vec::new();
-    for chunk in [1, 2, 4, BATCH_ENTITIES] {
-        let dir = tempfile::tempdir().unwrap();
+    for (chunk, slice) in [(1, 1), (1, 2), (2, 1), (4, 32), (BATCH_ENTITIES, SLICE_BATCHES)] {
+        let staging = tempfile::tempdir().unwrap();
+        let dir = staging.path().join("scores");
+        std::fs::create_dir(&dir).unwrap();
         let mut visited = Vec::new();
         let mut visit =
             |i: u32, r: &[ReasonRef]| visited.push((i, r.iter().map(|x| x.rule_id.to_string()).collect::<Vec<_>>()));
         let scored = rt
-            .block_on(score_in_chunks(&engine, &policy, as_of, &inputs.entities, dir.path(), &mut visit, chunk))
+            .block_on(score_in_chunks(&engine, &policy, as_of, &inputs.entities, &dir, &mut visit, chunk, slice))
             .unwrap();
         assert!(visited.windows(2).all(|w| w[0].0 < w[1].0), "visited in index order with chunks of {chunk}");
-        let scores = read_scores(&dir.path().join("part-0.parquet"));
+        let left: Vec<_> = std::fs::read_dir(staging.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, ["scores"], "the evidence's slices are gone with their folder");
+        let scores = read_scores(&dir.join("part-0.parquet"));
         outcomes.push((scores, visited, scored.summary, scored.reason_rules));
     }
     for o in &outcomes[1..] {

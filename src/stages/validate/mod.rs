@@ -359,7 +359,7 @@ pub fn validate(
     kept_cols.sort_unstable();
     kept_cols.dedup();
     let kept_pos = |ci: usize| kept_cols.binary_search(&ci).expect("kept");
-    // Enumerated output columns of events are kept as dictionaries from
+    // Enumerated output columns are kept as dictionaries from
     // the start (a byte per row instead of the text; a rejected row's value
     // outside the list becomes null, and only accepted rows are output).
     let checked_later: Vec<usize> = contract
@@ -372,7 +372,7 @@ pub fn validate(
     let enumerations: Vec<Enumeration> = kept_cols
         .iter()
         .enumerate()
-        .filter(|(_, ci)| contract.dataset != Dataset::Holdings && !checked_later.contains(ci))
+        .filter(|(_, ci)| !checked_later.contains(ci))
         .filter_map(|(at, ci)| contract.columns[*ci].one_of.as_deref().map(|values| Enumeration::new(at, values)))
         .collect();
     let kept_schema = {
@@ -873,12 +873,16 @@ fn entity_shares(holdings: &Validated, entities: &EntityIndex) -> Vec<Share> {
     for b in holdings.batches() {
         let col = |name: &str| b.column(b.schema().index_of(name).expect("holdings keep the column")).clone();
         let (holder, kind, share, owned) = (col("holder_id"), col("holder_kind"), col("share_pct"), col(ENTITY_IDX));
-        let (holder, kind) = (holder.as_string::<i32>(), kind.as_string::<i32>());
+        let (holder, kind) = (holder.as_string::<i32>(), kind.as_dictionary::<Int8Type>());
+        let entity = kind.values().as_string::<i32>().iter().position(|v| v == Some("entity")).map(|p| p as i8);
         let (share, owned) =
             (share.as_primitive::<Float64Type>(), owned.as_primitive::<arrow::datatypes::UInt32Type>());
         let mut holders = Vec::with_capacity(b.num_rows());
-        entities
-            .lookup_all((0..b.num_rows()).map(|r| (kind.value(r) == "entity").then(|| holder.value(r))), &mut holders);
+        let kinds = kind.keys();
+        entities.lookup_all(
+            (0..b.num_rows()).map(|r| (Some(kinds.value(r)) == entity).then(|| holder.value(r))),
+            &mut holders,
+        );
         for (r, h) in holders.into_iter().enumerate() {
             if h != u32::MAX {
                 shares.push((h, owned.value(r), share.value(r)));
