@@ -635,3 +635,49 @@ fn duplicate_columns_and_folders_inside_a_partition_are_file_faults() {
     );
     assert!(e.contains("landing/complaints/ingest_date=2026-11-27/_temporary: a folder inside a partition"), "{e}");
 }
+
+#[test]
+fn the_registry_mart_holds_the_accepted_rows_of_every_file_in_id_order() {
+    let (_t, w) = wh();
+    // Ids interleaved across two files, 4 in both (duplicate_key: neither
+    // copy is written) and a malformed row in the second.
+    let first = [company(9), company(1), company(4), company(6)];
+    let mut second = vec![company(4), company(8), company(2)];
+    second.push(company(3).replace(&entity(3), "not-an-id"));
+    land(&w, Dataset::Registry, D, "part-0", &first.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    land(&w, Dataset::Registry, D, "part-1", &second.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    let contracts = Contracts::load().unwrap();
+    let seal = Seal::new();
+    let keep = all_columns(&contracts);
+    let (i, staged) = crate::run::validate_landing(
+        &w,
+        &contracts,
+        D.parse().unwrap(),
+        &keep,
+        crate::run::ValidationMarts::Staged,
+        &seal,
+    )
+    .unwrap();
+    assert_eq!(codes(&i.registry), vec![(2, "duplicate_key"), (4, "duplicate_key"), (7, "bad_entity_id")]);
+    let mart = staged.iter().find(|s| s.destination().starts_with(w.root().join("marts/registry")));
+    let file = std::fs::File::open(mart.expect("the staged registry mart").path().join("part-0.parquet")).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+    let mut rows = Vec::new();
+    for b in reader {
+        let b = b.unwrap();
+        let col = |n: &str| b.column(b.schema().index_of(n).unwrap()).as_string::<i32>().clone();
+        let (ids, names, reps) = (col("entity_id"), col("name"), col("legal_rep_id"));
+        rows.extend(
+            (0..b.num_rows())
+                .map(|r| (ids.value(r).to_string(), names.value(r).to_string(), reps.value(r).to_string())),
+        );
+    }
+    let expected: Vec<(String, String, String)> =
+        [1, 2, 6, 8, 9].iter().map(|n| (entity(*n), format!("Co {n}"), person(*n))).collect();
+    assert_eq!(rows, expected);
+    assert_eq!(
+        strings(&i.registry, "legal_rep_id"),
+        expected.iter().map(|r| r.2.clone()).collect::<Vec<_>>(),
+        "the table, in the same order"
+    );
+}

@@ -86,9 +86,13 @@ pub(super) fn rule_ids(policy: &Policy) -> Vec<&str> {
     policy.rules.iter().map(|r| r.id.as_str()).chain(policy.direct_grades.iter().map(|g| g.id.as_str())).collect()
 }
 
-/// The evidence of every rule: one row per (entity in scope, rule, record)
-/// for each record in the rule's window that satisfies its `where`, with
-/// `pts = points * weight` (0 for a direct-grade rule).
+/// The evidence of every rule: one row per (entity, rule, record) for each
+/// record in the rule's window that satisfies its `where`, with
+/// `pts = points * weight` (0 for a direct-grade rule). Entities out of
+/// scope are not filtered here: step 5 starts from the scope, and reasons
+/// are built for scored entities only. (A semi join with the scope held
+/// every entity's index in a hash table the pool cannot spill: 1.5 GiB at
+/// 50M entities.)
 pub(super) async fn evidence(ctx: &SessionContext, policy: &Policy, as_of: AsOf) -> DfResult<Option<DataFrame>> {
     let mut parts: Vec<DataFrame> = Vec::new();
     let source = |dataset: EventDataset| async move {
@@ -132,8 +136,7 @@ pub(super) async fn evidence(ctx: &SessionContext, policy: &Policy, as_of: AsOf)
     while let Some(p) = parts.pop() {
         all = p.union(all)?;
     }
-    let scope = in_scope(ctx, policy).await?.select(vec![col(ENTITY_IDX).alias("s_entity")])?;
-    Ok(Some(all.join(scope, JoinType::LeftSemi, &[ENTITY_IDX], &["s_entity"], None)?))
+    Ok(Some(all))
 }
 
 /// Step 4: per (entity, rule), `ded = min(cap, sum of points * weight)`

@@ -8,8 +8,12 @@
 //! `shares_over_100`; (4) `unknown_entity` against the registry's
 //! [`EntityIndex`], `unknown_case` against the current violations. A row's
 //! code is the first in the spec's order among all it breaks.
+//!
+//! The registry's table keeps only what later stages read; the rows its
+//! mart is written from go through sorted copies on disk ([`merge`]).
 
 mod keys;
+mod merge;
 mod reorder;
 mod rows;
 
@@ -79,8 +83,8 @@ pub struct Outputs<'a> {
     pub registry: Option<RegistryOut<'a>>,
     pub records: &'a [(Dataset, Vec<Option<PathBuf>>)],
     /// A run-scoped folder where the validated events are written for the
-    /// engine to scan instead of being held ([`Rows::File`]); `None` keeps
-    /// them in memory.
+    /// engine to scan instead of being held ([`Rows::File`]; `None` keeps
+    /// them in memory), and the registry's sorted copies ([`merge`]).
     pub events: Option<&'a Path>,
 }
 
@@ -102,13 +106,15 @@ impl Outputs<'_> {
 
 /// Validates the registry snapshot. Its table is sorted by entity id and
 /// its `entity_idx` is the row's position; the returned index maps ids to
-/// it. With `out`, the accepted rows are also written in the same order:
-/// the run's registry mart, or some of their columns.
+/// it. With `out`, the accepted rows are also written in the same order
+/// (the run's registry mart, or some of their columns) from sorted copies
+/// of the landing files in `scratch` (a temporary folder without one).
 pub fn validate_registry(
     contract: &Contract,
     selection: Selection,
     keep: &[&str],
     out: Option<RegistryOut>,
+    scratch: Option<&Path>,
 ) -> Result<(Validated, EntityIndex), ReadError> {
     let key_col = contract.key[0];
     let id_name = contract.columns[key_col].name.as_str();
@@ -118,17 +124,33 @@ pub fn validate_registry(
     if !read.contains(&id_name) {
         read.push(id_name);
     }
+    // What is written goes through sorted copies, not memory.
     let written: &[&str] = match out {
         Some(RegistryOut::Mart(_)) => &registry::COLUMNS,
         Some(RegistryOut::Columns(_, columns)) => columns,
         None => &[],
     };
-    for c in written {
-        if !read.contains(c) {
-            read.push(c);
-        }
+    let mut copied: Vec<usize> = written.iter().map(|c| contract.column_index(c).expect("a registry column")).collect();
+    if !copied.contains(&key_col) {
+        copied.push(key_col);
     }
-    let mut v = validate(contract, selection, &read, Against::default(), None)?;
+    let own_scratch;
+    let folder = match (out, scratch) {
+        (None, _) => None,
+        (Some(_), Some(dir)) => Some(dir.join("registry-by-id")),
+        (Some(_), None) => {
+            own_scratch = tempfile::Builder::new().prefix("credence-registry-").tempdir().map_err(|e| {
+                ReadError::Scratch { what: "a folder for the registry's sorted copies".into(), source: e.into() }
+            })?;
+            Some(own_scratch.path().join("registry-by-id"))
+        }
+    };
+    if let Some(folder) = &folder {
+        std::fs::create_dir_all(folder)
+            .map_err(|e| ReadError::Scratch { what: format!("creating {}", folder.display()), source: e.into() })?;
+    }
+    let copy = folder.as_deref().map(|folder| SortedCopy { folder, columns: &copied });
+    let mut v = validate_copying(contract, selection, &read, Against::default(), None, copy)?;
     let Rows::Memory(batches) = std::mem::replace(&mut v.rows, Rows::Memory(Vec::new())) else {
         unreachable!("validate keeps its rows in memory")
     };
@@ -144,7 +166,7 @@ pub fn validate_registry(
     };
     // Accepted registry ids are unique (copies are all rejected): sort them
     // to number the entities.
-    let kept_pos = position_in(&v.schema, &contract.columns[key_col].name);
+    let kept_pos = position_in(&v.schema, id_name);
     let mut packed: Vec<u128> = Vec::with_capacity(batches.iter().map(|b| b.num_rows()).sum());
     let mut row = 0u64;
     for b in &batches {
@@ -161,43 +183,59 @@ pub fn validate_registry(
     let order: Vec<u32> = packed.iter().map(|p| (*p & ((1u128 << 38) - 1)) as u32).collect();
     let ids: Vec<EntityId> = packed.into_iter().map(|p| EntityId::from_bits(p >> 38)).collect();
     checkpoint("registry ids sorted");
-    // The id text goes: each group gets it back from the sorted ids
-    // (cheaper than reordering it, and 22 bytes a row less held meanwhile).
-    let others: Vec<usize> = (0..v.schema.fields().len()).filter(|c| *c != kept_pos).collect();
-    let batches: Vec<RecordBatch> = batches.into_iter().map(|b| b.project(&others).expect("columns")).collect();
-    let mut fields: Vec<Field> = others.iter().map(|c| v.schema.field(*c).clone()).collect();
-    fields.push(v.schema.field(kept_pos).clone());
-    v.schema = Arc::new(Schema::new(fields));
-    // One pass over the rows in entity order, a lookup row group at a
-    // time: each group is written out (the mart, or some columns) and its
-    // kept columns stay for the table.
+    // The table keeps what later stages asked for (the id text goes unless
+    // asked for), put in entity order a lookup row group at a time.
     let wanted: Vec<usize> = keep.iter().map(|k| position_in(&v.schema, k)).collect();
-    let mut sink = RegistrySink::open(out, snapshot, &v.schema)?;
-    let mut kept = Vec::new();
-    let mut written = 0;
-    if !batches.is_empty() {
-        write_in_order(&batches, &order, &mut |group| {
-            let n = group.num_rows();
-            let mut text = arrow::array::StringBuilder::with_capacity(n, n * 18);
-            for id in &ids[written..written + n] {
-                text.append_value(std::str::from_utf8(&id.to_bytes()).expect("ids are ASCII"));
-            }
-            written += n;
-            let mut columns = group.columns().to_vec();
-            columns.push(Arc::new(text.finish()));
-            let group = RecordBatch::try_new(v.schema.clone(), columns).expect("the rows' schema");
-            sink.write(&group)?;
-            kept.push(group.project(&wanted).expect("columns"));
-            Ok(())
-        })?;
-    }
-    sink.finish()?;
-    drop((batches, order));
-    checkpoint("registry written");
-    // The table keeps what later stages asked for, in entity order.
     v.schema = Arc::new(v.schema.project(&wanted).expect("columns"));
-    let sorted = concat_batches(&without_idx(&v.schema), &kept).expect("groups share the schema");
+    let batches: Vec<RecordBatch> = batches.into_iter().map(|b| b.project(&wanted).expect("columns")).collect();
+    let kept: Vec<RecordBatch> = match batches.is_empty() {
+        true => Vec::new(),
+        false => {
+            let rows = Reorder::new(&batches);
+            order.par_chunks(LOOKUP_ROW_GROUP_ROWS).map(|chunk| rows.rows(chunk)).collect()
+        }
+    };
+    drop((batches, order));
+    let sorted = concat_batches(&v.schema, &kept).expect("groups share the schema");
     drop(kept);
+    checkpoint("registry table in entity order");
+    // What is written: the copies merged, the rejected rows left out.
+    if let Some(folder) = &folder {
+        let mut rejected = vec![false; v.report.rows_read as usize];
+        for r in &v.rejects {
+            rejected[r.row as usize] = true;
+        }
+        let mut first_row = 0u64;
+        let mut files = Vec::new();
+        for (n, f) in v.selection.files().enumerate() {
+            files.push((merge::copy_path(folder, n), first_row));
+            first_row += f.rows;
+        }
+        let id_in_copy = copied.iter().position(|c| *c == key_col).expect("the id is copied");
+        let copy_schema = contract.arrow_schema().project(&copied).expect("contract columns");
+        let mut sink = RegistrySink::open(out, snapshot, &copy_schema)?;
+        // The merge runs on a second thread while this one encodes.
+        std::thread::scope(|s| {
+            let (groups, merged) = std::sync::mpsc::sync_channel::<RecordBatch>(2);
+            let rejected = &rejected;
+            let files = &files;
+            let merging = s.spawn(move || {
+                merge::merge(files, id_in_copy, &|g| rejected[g as usize], LOOKUP_ROW_GROUP_ROWS, &mut |group| {
+                    // A closed channel: the writer failed, and its error is the one returned.
+                    groups.send(group).map_err(|_| ReadError::Scratch {
+                        what: "merging the registry".into(),
+                        source: arrow::error::ArrowError::MemoryError("its writer stopped".into()),
+                    })
+                })
+            });
+            let written = merged.into_iter().try_for_each(|group| sink.write(&group));
+            written.and(merging.join().expect("the merge does not panic"))
+        })?;
+        sink.finish()?;
+        std::fs::remove_dir_all(folder)
+            .map_err(|e| ReadError::Scratch { what: format!("removing {}", folder.display()), source: e.into() })?;
+        checkpoint("registry written");
+    }
     let idx: ArrayRef = Arc::new(UInt32Array::from_iter_values(0..sorted.num_rows() as u32));
     let mut columns = sorted.columns().to_vec();
     columns.push(idx);
@@ -273,29 +311,6 @@ fn columns_error(file: &Path, source: parquet::errors::ParquetError) -> ReadErro
     ReadError::Write { what: format!("registry columns to {}", file.display()), source }
 }
 
-/// Hands `batches`' rows in `order` (positions in the whole) to `write`,
-/// one lookup row group at a time. A second thread puts the next groups in
-/// order while `write` encodes: each takes about half the time.
-fn write_in_order(
-    batches: &[RecordBatch],
-    order: &[u32],
-    write: &mut dyn FnMut(&RecordBatch) -> Result<(), ReadError>,
-) -> Result<(), ReadError> {
-    let rows = Reorder::new(batches);
-    std::thread::scope(|s| {
-        let (groups, ordered) = std::sync::mpsc::sync_channel::<RecordBatch>(2);
-        let rows = &rows;
-        s.spawn(move || {
-            for chunk in order.chunks(LOOKUP_ROW_GROUP_ROWS) {
-                if groups.send(rows.rows(chunk)).is_err() {
-                    break; // the writer failed; its error is returned below
-                }
-            }
-        });
-        ordered.into_iter().try_for_each(|group| write(&group))
-    })
-}
-
 fn position_in(schema: &Schema, name: &str) -> usize {
     schema.index_of(name).expect("kept column")
 }
@@ -304,12 +319,6 @@ fn with_idx(schema: &Schema) -> SchemaRef {
     let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.push(Field::new(ENTITY_IDX, DataType::UInt32, false));
     Arc::new(Schema::new(fields))
-}
-
-fn without_idx(schema: &Schema) -> SchemaRef {
-    Arc::new(Schema::new(
-        schema.fields().iter().filter(|f| f.name() != ENTITY_IDX).map(|f| f.as_ref().clone()).collect::<Vec<_>>(),
-    ))
 }
 
 /// What stage one learns from one file.
@@ -325,6 +334,15 @@ struct FileRows {
     unknown: Vec<(usize, String)>,
 }
 
+/// A copy stage one writes of every file's rows, sorted by entity id, for
+/// rows too many to hold ([`merge`]): these contract columns, into this
+/// folder.
+#[derive(Clone, Copy)]
+struct SortedCopy<'a> {
+    folder: &'a Path,
+    columns: &'a [usize],
+}
+
 /// Validates one dataset. `keep` names the contract columns the output
 /// table carries.
 pub fn validate(
@@ -333,6 +351,18 @@ pub fn validate(
     keep: &[&str],
     against: Against,
     records: Option<&[Option<PathBuf>]>,
+) -> Result<Validated, ReadError> {
+    validate_copying(contract, selection, keep, against, records, None)
+}
+
+/// [`validate`], writing a [`SortedCopy`] of each file as it is read.
+fn validate_copying(
+    contract: &Contract,
+    selection: Selection,
+    keep: &[&str],
+    against: Against,
+    records: Option<&[Option<PathBuf>]>,
+    copy: Option<SortedCopy>,
 ) -> Result<Validated, ReadError> {
     // (partition, file, index of the file in its partition)
     let files: Vec<(usize, &LandingFile, usize)> = selection
@@ -406,10 +436,12 @@ pub fn validate(
     let stage_one: Vec<FileRows> = files
         .par_iter()
         .zip(first_rows.par_iter())
-        .map(|((partition, file, n), first_row)| {
+        .enumerate()
+        .map(|(ordinal, ((partition, file, n), first_row))| {
             let out = records.and_then(|r| r.get(*partition)).and_then(|d| d.as_deref()).map(|d| (d, *n));
             let kept = Kept { columns: &kept_cols, schema: &kept_schema, enumerations: &enumerations };
-            read_file(contract, file, *partition, *first_row, &kept, against.entities, out)
+            let copy = copy.map(|c| (merge::copy_path(c.folder, ordinal), c.columns));
+            read_file(contract, file, *partition, *first_row, &kept, against.entities, out, copy)
         })
         .collect::<Result<_, _>>()?;
 
@@ -679,6 +711,7 @@ impl Kept<'_> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn read_file(
     contract: &Contract,
     file: &LandingFile,
@@ -687,6 +720,7 @@ fn read_file(
     keep: &Kept,
     entities: Option<&EntityIndex>,
     records: Option<(&Path, usize)>,
+    copy: Option<(PathBuf, &[usize])>,
 ) -> Result<FileRows, ReadError> {
     let fail = |e: &dyn std::fmt::Display| ReadError::Unreadable { path: file.relative.clone(), reason: e.to_string() };
     let mut faults = Vec::new();
@@ -719,7 +753,7 @@ fn read_file(
         }
         kept.push(keep.of(&batch));
         offset += batch.num_rows();
-        if records.is_some() {
+        if records.is_some() || copy.is_some() {
             whole.push(batch);
         }
     }
@@ -729,6 +763,14 @@ fn read_file(
     if let Some((dir, n)) = records {
         records::write_file(dir, n, contract, file, &whole)
             .map_err(|source| ReadError::Write { what: format!("the records of {}", file.relative), source })?;
+    }
+    if let Some((path, columns)) = copy {
+        let schema = whole.first().map_or_else(|| nullable(&contract.arrow_schema()), |b| b.schema());
+        let id = contract.key[0];
+        merge::write_sorted(&path, &schema, &whole, columns, id).map_err(|source| ReadError::Scratch {
+            what: format!("a sorted copy of {} to {}", file.relative, path.display()),
+            source,
+        })?;
     }
     let kept = concat_batches(keep.schema, &kept).map_err(|e| fail(&e))?;
     Ok(FileRows { partition, first_row, faults, kept, entity_idx, unknown })
@@ -814,7 +856,13 @@ pub fn validate_inputs(
 
     let reg_cols = columns(Dataset::Registry);
     let (registry, entities) = span(Dataset::Registry).in_scope(|| {
-        validate_registry(contracts.get(Dataset::Registry), take(Dataset::Registry), &as_strs(&reg_cols), out.registry)
+        validate_registry(
+            contracts.get(Dataset::Registry),
+            take(Dataset::Registry),
+            &as_strs(&reg_cols),
+            out.registry,
+            out.events,
+        )
     })?;
     let mut one = |d: Dataset, violations: Option<&Validated>| -> Result<Validated, ReadError> {
         let cols = columns(d);
