@@ -88,6 +88,28 @@ impl Validated {
         self.rows = Rows::Released { rows: self.num_rows() };
     }
 
+    /// Hands every batch of the rows to `f`: those held, or those of the
+    /// table's files, read back one batch at a time.
+    pub fn scan(&self, f: &mut dyn FnMut(&RecordBatch)) -> Result<(), arrow::error::ArrowError> {
+        match &self.rows {
+            Rows::Memory(batches) => batches.iter().for_each(f),
+            Rows::File { path, .. } => {
+                let mut files: Vec<PathBuf> =
+                    std::fs::read_dir(path)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+                files.retain(|p| p.extension().is_some_and(|x| x == "arrow"));
+                files.sort();
+                for file in files {
+                    let reader = arrow::ipc::reader::FileReader::try_new(std::fs::File::open(&file)?, None)?;
+                    for batch in reader {
+                        f(&batch?);
+                    }
+                }
+            }
+            Rows::Released { .. } => panic!("{} was read after its rows were released", self.contract.dataset),
+        }
+        Ok(())
+    }
+
     /// The rows of a table validation keeps in memory (the registry,
     /// holdings and repairs; see [`Rows`]).
     pub fn batches(&self) -> &[RecordBatch] {

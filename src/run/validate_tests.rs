@@ -40,8 +40,14 @@ enum InputError {
 fn inputs(w: &Warehouse, as_of: &str) -> Result<Inputs, InputError> {
     let contracts = Contracts::load().unwrap();
     let keep = all_columns(&contracts);
+    inputs_keeping(w, as_of, &keep)
+}
+
+/// [`inputs`], the tables holding `keep`'s columns.
+fn inputs_keeping(w: &Warehouse, as_of: &str, keep: &dyn Fn(Dataset) -> Vec<String>) -> Result<Inputs, InputError> {
+    let contracts = Contracts::load().unwrap();
     let selections = select_all(w, &contracts, as_of.parse().unwrap(), &Seal::new())?;
-    Ok(validate_inputs(&contracts, selections, &keep, &Outputs::default())?)
+    Ok(validate_inputs(&contracts, selections, keep, &Outputs::default())?)
 }
 
 /// (global row, code) of every reject of a dataset.
@@ -219,6 +225,32 @@ fn holdings_rules() {
             (11, "bad_enum"),
         ]
     );
+    // As a run keeps them (the owned entity's id not among the table's
+    // columns, so its text is kept only where unregistered): the same codes,
+    // messages (the registered ones named from the index) and shares.
+    let contracts = Contracts::load().unwrap();
+    let run_keep = |d: Dataset| match d {
+        Dataset::Holdings => crate::run::keep_columns(&crate::config::policy::Policy::default_policy(&contracts), d),
+        _ => all_columns(&contracts)(d),
+    };
+    let lean = inputs_keeping(&w, D, &run_keep).unwrap();
+    assert!(!run_keep(Dataset::Holdings).contains(&"entity_id".to_string()));
+    assert_eq!(lean.holdings.rejects, i.holdings.rejects);
+    assert_eq!(lean.shares, i.shares);
+    let msg = |row: u64| i.holdings.rejects.iter().find(|r| r.row == row).unwrap().message.clone();
+    assert_eq!(
+        msg(6),
+        format!("shares held in entity_id '{}' add up to 100.02, expected at most 100 (0.01 tolerance)", entity(1))
+    );
+    assert_eq!(
+        msg(9),
+        format!(
+            "key (holder_id, entity_id) = ('{}', '{}') appears 2 times in partition ingest_date={D}",
+            person(7),
+            entity(3)
+        )
+    );
+    assert!(msg(8).contains(&entity(99)), "{}", msg(8));
     assert_eq!(i.holdings.num_rows(), 2);
     // The run keeps the accepted shares between registered entities alone, by dense index.
     let idx = |e: &str| i.entities.lookup(e).unwrap();
@@ -285,8 +317,12 @@ fn validated_events_go_to_a_file_for_the_engine_with_the_rows_kept_in_memory_oth
     let (e1, e2) = (entity(1), entity(2));
     let rows = [violation("V1", &e1, "2026-01-01", "effective"), violation("V2", &e2, "2026-02-01", "revoked")];
     land(&w, Dataset::Violations, "2026-11-25", "a", &[&rows[0], &rows[1]]);
-    let repair = format!(r#"{{"repair_id":"R1","entity_id":"{e1}","case_id":"V1","approved_on":"2026-03-01"}}"#);
-    land(&w, Dataset::Repairs, "2026-11-26", "a", &[&repair]);
+    let repair = |id: &str, entity: &str, case: &str| {
+        format!(r#"{{"repair_id":"{id}","entity_id":"{entity}","case_id":"{case}","approved_on":"2026-03-01"}}"#)
+    };
+    // R2 names no violation, R3 another entity's.
+    let repairs = [repair("R1", &e1, "V1"), repair("R2", &e1, "V9"), repair("R3", &e1, "V2")];
+    land(&w, Dataset::Repairs, "2026-11-26", "a", &[&repairs[0], &repairs[1], &repairs[2]]);
     let in_memory = inputs(&w, D).unwrap();
 
     let contracts = Contracts::load().unwrap();
@@ -311,8 +347,10 @@ fn validated_events_go_to_a_file_for_the_engine_with_the_rows_kept_in_memory_oth
         let found = arrow::compute::concat_batches(&spilled.get(d).schema, &read).unwrap();
         assert_eq!(found, expected, "{d}: the file holds the rows, columns and types validation kept");
     }
-    // The repairs were checked against the violations before these were written out.
+    // The repairs were checked against the violations read back from their files.
     assert_eq!(spilled.repairs.report.rows_current, 1);
+    assert_eq!(codes(&spilled.repairs), vec![(1, "unknown_case"), (2, "unknown_case")]);
+    assert_eq!(codes(&spilled.repairs), codes(&in_memory.repairs));
     for d in [Dataset::Registry, Dataset::Repairs] {
         assert!(matches!(spilled.get(d).rows, Rows::Memory(_)), "{d} stays in memory");
     }

@@ -6,6 +6,8 @@
 //! version from the same or a newer partition. Keys are hashed, the
 //! (hash, row) pairs sorted, and rows with equal hashes compared by their
 //! key text: the grouping is exact, a hash collision only costs a compare.
+//! A key column of entity ids may hold a registered entity's dense index
+//! instead of its text (one id has one text: equal texts, equal indexes).
 
 use std::hash::{Hash, Hasher};
 
@@ -13,32 +15,67 @@ use arrow::array::{Array, StringArray};
 use rayon::prelude::*;
 use rustc_hash::FxHasher;
 
+use crate::base::entities::EntityIndex;
+
 /// The key columns of one file, with where its rows start in the global
 /// numbering.
-pub(super) struct FileKeys {
+pub(super) struct FileKeys<'a> {
     pub first_row: u64,
     pub columns: Vec<StringArray>,
+    /// A column whose text is null where its entity is registered: its
+    /// position among `columns`, each row's entity index (`u32::MAX`:
+    /// not registered, the text is there) and the index's ids.
+    pub entity: Option<(usize, &'a [u32], &'a EntityIndex)>,
 }
 
-impl FileKeys {
+/// One column of a key: the text, or a registered entity by index.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Part<'a> {
+    Entity(u32),
+    Text(&'a str),
+}
+
+impl FileKeys<'_> {
     fn len(&self) -> usize {
         self.columns.first().map_or(0, |c| c.len())
     }
 
+    fn registered(&self, c: usize, row: usize) -> Option<u32> {
+        self.entity.filter(|(at, _, _)| *at == c).map(|(_, idx, _)| idx[row]).filter(|i| *i != u32::MAX)
+    }
+
+    fn part(&self, c: usize, row: usize) -> Part<'_> {
+        match self.registered(c, row) {
+            Some(i) => Part::Entity(i),
+            None => Part::Text(self.columns[c].value(row)),
+        }
+    }
+
     fn is_complete(&self, row: usize) -> bool {
-        self.columns.iter().all(|c| c.is_valid(row))
+        (0..self.columns.len()).all(|c| self.columns[c].is_valid(row) || self.registered(c, row).is_some())
     }
 
     fn hash(&self, row: usize) -> u64 {
         let mut h = FxHasher::default();
-        for c in &self.columns {
-            c.value(row).hash(&mut h);
+        for c in 0..self.columns.len() {
+            self.part(c, row).hash(&mut h);
         }
         h.finish()
     }
 
-    fn key(&self, row: usize) -> impl Iterator<Item = &str> + '_ {
-        self.columns.iter().map(move |c| c.value(row))
+    fn key(&self, row: usize) -> impl Iterator<Item = Part<'_>> + '_ {
+        (0..self.columns.len()).map(move |c| self.part(c, row))
+    }
+
+    /// The key's columns as text, for a message.
+    pub(super) fn text(&self, row: usize) -> Vec<String> {
+        (0..self.columns.len())
+            .map(|c| match (self.part(c, row), self.entity) {
+                (Part::Entity(i), Some((_, _, entities))) => entities.id(i).to_string(),
+                (Part::Entity(_), None) => unreachable!("an entity part comes with the entities"),
+                (Part::Text(t), _) => t.to_string(),
+            })
+            .collect()
     }
 }
 
@@ -158,8 +195,8 @@ fn visit_packed<P: Packed>(files: &[FileKeys], mut visit: impl FnMut(&[u64])) {
 mod tests {
     use super::*;
 
-    fn file(first_row: u64, keys: &[Option<&str>]) -> FileKeys {
-        FileKeys { first_row, columns: vec![StringArray::from(keys.to_vec())] }
+    fn file(first_row: u64, keys: &[Option<&str>]) -> FileKeys<'static> {
+        FileKeys { first_row, columns: vec![StringArray::from(keys.to_vec())], entity: None }
     }
 
     #[test]
@@ -175,7 +212,7 @@ mod tests {
     fn both_packings_give_the_same_groups() {
         // Enough keys that 32-bit hashes of distinct keys may meet.
         let keys: Vec<String> = (0..20_000).map(|i| format!("k{}", i % 7_000)).collect();
-        let files = vec![FileKeys { first_row: 0, columns: vec![StringArray::from_iter_values(&keys)] }];
+        let files = vec![FileKeys { first_row: 0, columns: vec![StringArray::from_iter_values(&keys)], entity: None }];
         let groups = |narrow: bool| {
             let mut out = Vec::new();
             match narrow {
@@ -196,6 +233,7 @@ mod tests {
         let files = vec![FileKeys {
             first_row: 0,
             columns: vec![StringArray::from(vec!["h1", "h1", "h2"]), StringArray::from(vec!["e1", "e2", "e1"])],
+            entity: None,
         }];
         let mut n = 0;
         visit_groups(&files, |g| {
@@ -203,5 +241,29 @@ mod tests {
             n += 1;
         });
         assert_eq!(n, 3);
+    }
+
+    #[test]
+    fn registered_entities_group_by_index_and_are_named_by_it() {
+        let ids: Vec<crate::base::ids::EntityId> = ["91350100M000100Y4", "91350100M000200Y4"]
+            .iter()
+            .map(|p| crate::base::ids::EntityId::with_check_char(&p[..17]).unwrap())
+            .collect();
+        let entities = EntityIndex::from_sorted(ids.clone());
+        let idx = [0, 0, u32::MAX, 1];
+        let files = vec![FileKeys {
+            first_row: 0,
+            columns: vec![
+                StringArray::from(vec!["h", "h", "h", "h"]),
+                StringArray::from(vec![None, None, Some("unregistered"), None]),
+            ],
+            entity: Some((1, &idx, &entities)),
+        }];
+        let mut groups = Vec::new();
+        visit_groups(&files, |g| groups.push(g.to_vec()));
+        groups.sort();
+        assert_eq!(groups, vec![vec![0, 1], vec![2], vec![3]]);
+        assert_eq!(files[0].text(1), vec!["h".to_string(), ids[0].to_string()]);
+        assert_eq!(files[0].text(2), vec!["h".to_string(), "unregistered".to_string()]);
     }
 }

@@ -150,7 +150,7 @@ pub fn validate_registry(
             .map_err(|e| ReadError::Scratch { what: format!("creating {}", folder.display()), source: e.into() })?;
     }
     let copy = folder.as_deref().map(|folder| SortedCopy { folder, columns: &copied });
-    let mut v = validate_copying(contract, selection, &read, Against::default(), None, copy)?;
+    let mut v = validate(contract, selection, &read, Against::default(), Writes { copy, ..Writes::default() })?;
     let Rows::Memory(batches) = std::mem::replace(&mut v.rows, Rows::Memory(Vec::new())) else {
         unreachable!("validate keeps its rows in memory")
     };
@@ -343,27 +343,28 @@ struct SortedCopy<'a> {
     columns: &'a [usize],
 }
 
-/// Validates one dataset. `keep` names the contract columns the output
-/// table carries.
-pub fn validate(
-    contract: &Contract,
-    selection: Selection,
-    keep: &[&str],
-    against: Against,
-    records: Option<&[Option<PathBuf>]>,
-) -> Result<Validated, ReadError> {
-    validate_copying(contract, selection, keep, against, records, None)
+/// What validating one dataset writes besides its table and report.
+#[derive(Clone, Copy, Default)]
+struct Writes<'a> {
+    /// The records of its event partitions (see [`Outputs`]).
+    records: Option<&'a [Option<PathBuf>]>,
+    /// Sorted copies of its files' rows (the registry's).
+    copy: Option<SortedCopy<'a>>,
+    /// A folder its table goes to, file by file, for the engine to scan
+    /// ([`Rows::File`]) instead of being held.
+    table: Option<&'a Path>,
 }
 
-/// [`validate`], writing a [`SortedCopy`] of each file as it is read.
-fn validate_copying(
+/// Validates one dataset. `keep` names the contract columns the output
+/// table carries.
+fn validate(
     contract: &Contract,
     selection: Selection,
     keep: &[&str],
     against: Against,
-    records: Option<&[Option<PathBuf>]>,
-    copy: Option<SortedCopy>,
+    writes: Writes,
 ) -> Result<Validated, ReadError> {
+    let Writes { records, copy, table } = writes;
     // (partition, file, index of the file in its partition)
     let files: Vec<(usize, &LandingFile, usize)> = selection
         .partitions
@@ -419,6 +420,12 @@ fn validate_copying(
         Arc::new(Schema::new(fields))
     };
 
+    // An entity id column kept for the checks alone (the holdings' owned
+    // entity) keeps its text only where the entity is not registered.
+    let entity_text = contract
+        .unknown_entity
+        .filter(|ue| against.entities.is_some() && !keep.contains(&contract.columns[*ue].name.as_str()))
+        .and_then(|ue| kept_cols.binary_search(&ue).ok());
     let mut clock = std::time::Instant::now();
     let mut phase = |name: &str| {
         let memory = crate::base::telemetry::Memory::now();
@@ -439,7 +446,7 @@ fn validate_copying(
         .enumerate()
         .map(|(ordinal, ((partition, file, n), first_row))| {
             let out = records.and_then(|r| r.get(*partition)).and_then(|d| d.as_deref()).map(|d| (d, *n));
-            let kept = Kept { columns: &kept_cols, schema: &kept_schema, enumerations: &enumerations };
+            let kept = Kept { columns: &kept_cols, schema: &kept_schema, enumerations: &enumerations, entity_text };
             let copy = copy.map(|c| (merge::copy_path(c.folder, ordinal), c.columns));
             read_file(contract, file, *partition, *first_row, &kept, against.entities, out, copy)
         })
@@ -468,7 +475,10 @@ fn validate_copying(
         }
     }
     if let (Some(uc), Some(violations)) = (contract.unknown_case, against.violations) {
-        let known = KnownCases::build(violations, &stage_one, kept_pos(uc));
+        let known = KnownCases::build(violations, &stage_one, kept_pos(uc)).map_err(|source| ReadError::Scratch {
+            what: format!("reading back the validated {}", violations.contract.dataset),
+            source,
+        })?;
         let name = &contract.columns[uc].name;
         for f in &stage_one {
             let cases = f.kept.column(kept_pos(uc)).as_string::<i32>();
@@ -498,6 +508,10 @@ fn validate_copying(
         .map(|f| FileKeys {
             first_row: f.first_row,
             columns: contract.key.iter().map(|k| f.kept.column(kept_pos(*k)).as_string::<i32>().clone()).collect(),
+            entity: entity_text.and_then(|at| {
+                let in_key = contract.key.iter().position(|k| kept_pos(*k) == at)?;
+                Some((in_key, f.entity_idx.as_deref()?, against.entities?))
+            }),
         })
         .collect();
     let mut duplicate = vec![false; n];
@@ -519,7 +533,7 @@ fn validate_copying(
             if end - start > 1 {
                 let fi = file_of(group[start]);
                 let r = (group[start] - first_rows[fi]) as usize;
-                let key: Vec<String> = key_files[fi].columns.iter().map(|c| quote(c.value(r))).collect();
+                let key: Vec<String> = key_files[fi].text(r).iter().map(|t| quote(t)).collect();
                 let date = selection.partitions[partition].ingest_date;
                 for g in &group[start..end] {
                     duplicate[*g as usize] = true;
@@ -600,7 +614,10 @@ fn validate_copying(
                             g,
                             format!(
                                 "shares held in {group_name} {} add up to {}, expected at most 100 (0.01 tolerance)",
-                                quote(owned.value(r)),
+                                quote(&match registered(f, r) {
+                                    Some(i) => against.entities.expect("registered").id(i).to_string(),
+                                    None => owned.value(r).to_string(),
+                                }),
                                 (sum * 1e6).round() / 1e6
                             ),
                         );
@@ -631,9 +648,9 @@ fn validate_copying(
         out_fields.push(Field::new(ENTITY_IDX, DataType::UInt32, false));
     }
     let schema = Arc::new(Schema::new(out_fields));
-    let mut batches = Vec::new();
-    // Each file's rows are consumed as they are filtered: never two full copies.
-    for f in stage_one {
+    // Each file's rows are consumed as they are filtered: never two full
+    // copies, and none at all when the table goes to files.
+    let chosen = stage_one.into_iter().map(|f| {
         let len = f.kept.num_rows();
         let mask = BooleanArray::from_iter((0..len).map(|r| Some(current[(f.first_row + r as u64) as usize])));
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(keep.len() + 1);
@@ -644,11 +661,23 @@ fn validate_copying(
             columns.push(Arc::new(UInt32Array::from(f.entity_idx.expect("looked up"))));
         }
         let all = RecordBatch::try_new(schema.clone(), columns).expect("output schema");
-        let chosen = filter_record_batch(&all, &mask).expect("filter");
-        if chosen.num_rows() > 0 {
-            batches.push(chosen);
+        filter_record_batch(&all, &mask).expect("filter")
+    });
+    let chosen = chosen.filter(|b| b.num_rows() > 0);
+    let rows = match table {
+        None => Rows::Memory(chosen.collect()),
+        Some(dir) => {
+            let folder = dir.join(contract.dataset.name());
+            let parts = rayon::current_num_threads();
+            let rows = crate::base::engine::write_arrow_files(&folder, &schema, chosen, parts).map_err(|source| {
+                ReadError::Scratch {
+                    what: format!("the validated {} to {}", contract.dataset, folder.display()),
+                    source,
+                }
+            })?;
+            Rows::File { path: folder, rows }
         }
-    }
+    };
 
     let mut rejects: Vec<Reject> = codes
         .iter()
@@ -660,7 +689,7 @@ fn validate_copying(
     rejects.sort_by_key(|r| r.row);
     phase("output");
     let report = report(contract, &selection, &rejects, current.iter().filter(|c| **c).count() as u64, total);
-    Ok(Validated { contract: contract.clone(), selection, schema, rows: Rows::Memory(batches), report, rejects })
+    Ok(Validated { contract: contract.clone(), selection, schema, rows, report, rejects })
 }
 
 /// An enumerated column kept as a dictionary over the contract's values in
@@ -699,13 +728,23 @@ struct Kept<'a> {
     columns: &'a [usize],
     schema: &'a SchemaRef,
     enumerations: &'a [Enumeration<'a>],
+    /// The kept column of entity ids that holds text only where the entity
+    /// is not registered (the checks read the others' indexes: 22 bytes a
+    /// row less for the holdings' owned entities).
+    entity_text: Option<usize>,
 }
 
 impl Kept<'_> {
-    fn of(&self, batch: &RecordBatch) -> RecordBatch {
+    /// The kept columns of `batch`, whose rows' entity indexes are `idx`.
+    fn of(&self, batch: &RecordBatch, idx: Option<&[u32]>) -> RecordBatch {
         let mut columns = batch.project(self.columns).expect("kept columns").columns().to_vec();
         for e in self.enumerations {
             columns[e.at] = e.encode(&columns[e.at]);
+        }
+        if let (Some(at), Some(idx)) = (self.entity_text, idx) {
+            let text = columns[at].as_string::<i32>();
+            let unregistered: StringArray = text.iter().zip(idx).map(|(t, i)| t.filter(|_| *i == u32::MAX)).collect();
+            columns[at] = Arc::new(unregistered);
         }
         RecordBatch::try_new(self.schema.clone(), columns).expect("kept schema")
     }
@@ -735,10 +774,10 @@ fn read_file(
         for (row, fault) in rows::check_batch(contract, &batch, file.ingest_date) {
             faults.push((offset + row, fault));
         }
+        let before = entity_idx.as_ref().map_or(0, |v| v.len());
         if let (Some(ue), Some(out), Some(index)) = (contract.unknown_entity, entity_idx.as_mut(), entities) {
             let ids = batch.column(ue).as_string::<i32>();
             let name = &contract.columns[ue].name;
-            let before = out.len();
             index.lookup_all(ids.iter(), out);
             let faulty: HashSet<usize> = faults.iter().map(|(r, _)| *r).filter(|r| *r >= offset).collect();
             for r in 0..ids.len() {
@@ -751,7 +790,7 @@ fn read_file(
                 }
             }
         }
-        kept.push(keep.of(&batch));
+        kept.push(keep.of(&batch, entity_idx.as_ref().map(|v| &v[before..])));
         offset += batch.num_rows();
         if records.is_some() || copy.is_some() {
             whole.push(batch);
@@ -783,7 +822,11 @@ struct KnownCases {
 }
 
 impl KnownCases {
-    fn build(violations: &Validated, repairs: &[FileRows], case_pos: usize) -> KnownCases {
+    fn build(
+        violations: &Validated,
+        repairs: &[FileRows],
+        case_pos: usize,
+    ) -> Result<KnownCases, arrow::error::ArrowError> {
         let wanted: HashSet<&str, FxBuildHasher> = repairs
             .iter()
             .flat_map(|f| {
@@ -794,7 +837,7 @@ impl KnownCases {
         let case_col = violations.schema.index_of("case_id").expect("violations keep case_id");
         let idx_col = violations.schema.index_of(ENTITY_IDX).expect("violations carry entity_idx");
         let mut owner = HashMap::new();
-        for b in violations.batches() {
+        violations.scan(&mut |b| {
             let cases: &StringArray = b.column(case_col).as_string::<i32>();
             let idx = b.column(idx_col).as_primitive::<arrow::datatypes::UInt32Type>();
             for r in 0..cases.len() {
@@ -802,8 +845,8 @@ impl KnownCases {
                     owner.insert(cases.value(r).to_string(), idx.value(r));
                 }
             }
-        }
-        KnownCases { owner }
+        })?;
+        Ok(KnownCases { owner })
     }
 
     fn owner(&self, case: &str) -> Option<u32> {
@@ -870,31 +913,23 @@ pub fn validate_inputs(
         // before this one is read.
         crate::base::engine::return_free_memory();
         span(d).in_scope(|| {
-            let records = out.records_of(d);
+            // The event tables go to files as they are chosen; the repairs,
+            // which the lists read row by row, and the holdings stay.
+            let table = out.events.filter(|_| matches!(d, Dataset::Violations | Dataset::Complaints));
             validate(
                 contracts.get(d),
                 take(d),
                 &as_strs(&cols),
                 Against { entities: Some(&entities), violations },
-                records,
+                Writes { records: out.records_of(d), table, ..Writes::default() },
             )
         })
     };
-    // Each event table is written out as soon as nothing else needs it in
-    // memory (the repairs' cases are checked against the violations), and
-    // the holdings, needed until the graph, come last: a run's peak holds
+    // The holdings, needed until the graph, come last: a run's peak holds
     // one dataset's validation, not every table.
-    let spill = |v: &mut Validated| -> Result<(), ReadError> {
-        match out.events {
-            Some(dir) => write_for_engine(v, dir),
-            None => Ok(()),
-        }
-    };
-    let mut violations = one(Dataset::Violations, None)?;
+    let violations = one(Dataset::Violations, None)?;
     let repairs = one(Dataset::Repairs, Some(&violations))?;
-    spill(&mut violations)?;
-    let mut complaints = one(Dataset::Complaints, None)?;
-    spill(&mut complaints)?;
+    let complaints = one(Dataset::Complaints, None)?;
     let mut holdings = one(Dataset::Holdings, None)?;
     let shares = entity_shares(&holdings, &entities);
     holdings.release();
@@ -938,25 +973,6 @@ fn entity_shares(holdings: &Validated, entities: &EntityIndex) -> Vec<Share> {
         }
     }
     shares
-}
-
-/// Writes a validated table to `dir/<dataset>/part-<n>.arrow`, one file
-/// per thread (Arrow IPC: written and read back without encoding; each
-/// file streams batch by batch to one of the engine's threads), and lets
-/// its rows go from memory, batch by batch.
-fn write_for_engine(v: &mut Validated, dir: &Path) -> Result<(), ReadError> {
-    let folder = dir.join(v.contract.dataset.name());
-    let what = || format!("the validated {} to {}", v.contract.dataset, folder.display());
-    let Rows::Memory(batches) = std::mem::replace(&mut v.rows, Rows::Memory(Vec::new())) else {
-        return Ok(());
-    };
-    let clock = std::time::Instant::now();
-    let arrow = |source| ReadError::Scratch { what: what(), source };
-    let rows = crate::base::engine::write_arrow_files(&folder, &v.schema, batches, rayon::current_num_threads())
-        .map_err(arrow)?;
-    tracing::debug!(dataset = %v.contract.dataset, rows, ms = clock.elapsed().as_millis() as u64, "validated rows written for the engine");
-    v.rows = Rows::File { path: folder, rows };
-    Ok(())
 }
 
 fn as_strs(v: &[String]) -> Vec<&str> {
