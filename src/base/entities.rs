@@ -133,6 +133,9 @@ fn huge_pages(slots: *const Slot, capacity: usize) {
 /// How far ahead of its probe a batched lookup prefetches a slot.
 const PREFETCH_AHEAD: usize = 16;
 
+/// Ids a batched lookup packs at a time.
+const LOOKUP_CHUNK: usize = 4096;
+
 impl EntityIndex {
     /// Builds the index from unique ids in ascending order.
     pub fn from_sorted(ids: Vec<EntityId>) -> EntityIndex {
@@ -169,21 +172,30 @@ impl EntityIndex {
     /// is prefetched a few ids ahead of its probe, so the memory latencies
     /// of a column's random lookups overlap instead of adding up.
     pub fn lookup_all<'a>(&self, texts: impl IntoIterator<Item = Option<&'a str>>, out: &mut Vec<u32>) {
-        let ids: Vec<Option<EntityId>> = texts.into_iter().map(|t| t.and_then(EntityId::pack_unchecked)).collect();
-        let Some(table) = &self.table else {
-            out.extend(ids.iter().map(|id| id.and_then(|id| self.lookup_id(id)).unwrap_or(u32::MAX)));
-            return;
-        };
-        let homes: Vec<usize> = ids.iter().map(|id| id.map_or(usize::MAX, |id| table.home(id))).collect();
-        for at in homes.iter().take(PREFETCH_AHEAD).filter(|h| **h != usize::MAX) {
-            table.prefetch(*at);
-        }
-        out.reserve(ids.len());
-        for (i, id) in ids.iter().enumerate() {
-            if let Some(ahead) = homes.get(i + PREFETCH_AHEAD).filter(|h| **h != usize::MAX) {
-                table.prefetch(*ahead);
+        let mut texts = texts.into_iter().peekable();
+        // A few thousand ids at a time: their packed ids and slots stay
+        // small (a whole column of 50M took 2 GiB).
+        let mut ids: Vec<Option<EntityId>> = Vec::with_capacity(LOOKUP_CHUNK);
+        let mut homes: Vec<usize> = Vec::with_capacity(LOOKUP_CHUNK);
+        while texts.peek().is_some() {
+            ids.clear();
+            ids.extend(texts.by_ref().take(LOOKUP_CHUNK).map(|t| t.and_then(EntityId::pack_unchecked)));
+            let Some(table) = &self.table else {
+                out.extend(ids.iter().map(|id| id.and_then(|id| self.lookup_id(id)).unwrap_or(u32::MAX)));
+                continue;
+            };
+            homes.clear();
+            homes.extend(ids.iter().map(|id| id.map_or(usize::MAX, |id| table.home(id))));
+            for at in homes.iter().take(PREFETCH_AHEAD).filter(|h| **h != usize::MAX) {
+                table.prefetch(*at);
             }
-            out.push(id.and_then(|id| table.find_from(homes[i], id)).unwrap_or(u32::MAX));
+            out.reserve(ids.len());
+            for (i, id) in ids.iter().enumerate() {
+                if let Some(ahead) = homes.get(i + PREFETCH_AHEAD).filter(|h| **h != usize::MAX) {
+                    table.prefetch(*ahead);
+                }
+                out.push(id.and_then(|id| table.find_from(homes[i], id)).unwrap_or(u32::MAX));
+            }
         }
     }
 

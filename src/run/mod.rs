@@ -138,7 +138,7 @@ impl Classify for RunError {
 /// The contract columns each stage needs of each dataset.
 pub fn keep_columns(policy: &Policy, dataset: Dataset) -> Vec<String> {
     let mut cols: Vec<String> = match dataset {
-        Dataset::Registry => ["parent_id", "legal_rep_id"].map(String::from).to_vec(),
+        Dataset::Registry => ["legal_rep_id"].map(String::from).to_vec(),
         Dataset::Holdings => ["holder_id", "holder_kind", "share_pct"].map(String::from).to_vec(),
         Dataset::Violations => ["case_id", "decided_on"].map(String::from).to_vec(),
         Dataset::Complaints => ["complaint_id", "received_on"].map(String::from).to_vec(),

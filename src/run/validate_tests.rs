@@ -180,6 +180,17 @@ fn branches_get_their_registered_parent_by_index() {
     let mut expected = vec![u32::MAX; 5];
     expected[idx(4)] = idx(2) as u32;
     assert_eq!(i.parents, expected);
+    // As a run keeps the registry: the parents by index, their text let go.
+    let contracts = Contracts::load().unwrap();
+    let policy = crate::config::policy::Policy::default_policy(&contracts);
+    let run_keep = |d: Dataset| match d {
+        Dataset::Registry => crate::run::keep_columns(&policy, d),
+        _ => all_columns(&contracts)(d),
+    };
+    let lean = inputs_keeping(&w, D, &run_keep).unwrap();
+    assert_eq!(lean.parents, expected);
+    assert!(lean.registry.schema.index_of("parent_id").is_err(), "{:?}", lean.registry.schema);
+    assert_eq!(strings(&lean.registry, "legal_rep_id"), strings(&i.registry, "legal_rep_id"));
     // Without its hash table, the index finds the same entities.
     let found: Vec<Option<u32>> = (1..=5).map(|e| i.entities.lookup(&entity(e))).collect();
     i.entities.drop_table();

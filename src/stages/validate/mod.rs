@@ -106,7 +106,9 @@ impl Outputs<'_> {
 
 /// Validates the registry snapshot. Its table is sorted by entity id and
 /// its `entity_idx` is the row's position; the returned index maps ids to
-/// it. With `out`, the accepted rows are also written in the same order
+/// it, and each entity's registered parent is returned by index
+/// (`u32::MAX`: none, or not in the snapshot) in place of the parent's
+/// text. With `out`, the accepted rows are also written in the same order
 /// (the run's registry mart, or some of their columns) from sorted copies
 /// of the landing files in `scratch` (a temporary folder without one).
 pub fn validate_registry(
@@ -115,14 +117,17 @@ pub fn validate_registry(
     keep: &[&str],
     out: Option<RegistryOut>,
     scratch: Option<&Path>,
-) -> Result<(Validated, EntityIndex), ReadError> {
+) -> Result<(Validated, EntityIndex, Vec<u32>), ReadError> {
     let key_col = contract.key[0];
     let id_name = contract.columns[key_col].name.as_str();
     let snapshot = selection.partitions.last().map(|p| p.ingest_date);
-    // The ids number the entities; the table keeps them only when asked.
+    // The ids number the entities and the parents' ids become indexes; the
+    // table keeps their text only when asked.
     let mut read: Vec<&str> = keep.to_vec();
-    if !read.contains(&id_name) {
-        read.push(id_name);
+    for c in [id_name, PARENT] {
+        if !read.contains(&c) {
+            read.push(c);
+        }
     }
     // What is written goes through sorted copies, not memory.
     let written: &[&str] = match out {
@@ -183,9 +188,13 @@ pub fn validate_registry(
     let order: Vec<u32> = packed.iter().map(|p| (*p & ((1u128 << 38) - 1)) as u32).collect();
     let ids: Vec<EntityId> = packed.into_iter().map(|p| EntityId::from_bits(p >> 38)).collect();
     checkpoint("registry ids sorted");
-    // The table keeps what later stages asked for (the id text goes unless
-    // asked for), put in entity order a lookup row group at a time.
-    let wanted: Vec<usize> = keep.iter().map(|k| position_in(&v.schema, k)).collect();
+    // The table keeps what later stages asked for and the parents (the id
+    // text goes unless asked for), put in entity order a lookup row group
+    // at a time.
+    let mut wanted: Vec<usize> = keep.iter().map(|k| position_in(&v.schema, k)).collect();
+    if !keep.contains(&PARENT) {
+        wanted.push(position_in(&v.schema, PARENT));
+    }
     v.schema = Arc::new(v.schema.project(&wanted).expect("columns"));
     let batches: Vec<RecordBatch> = batches.into_iter().map(|b| b.project(&wanted).expect("columns")).collect();
     let kept: Vec<RecordBatch> = match batches.is_empty() {
@@ -236,16 +245,28 @@ pub fn validate_registry(
             .map_err(|e| ReadError::Scratch { what: format!("removing {}", folder.display()), source: e.into() })?;
         checkpoint("registry written");
     }
+    let index = EntityIndex::from_sorted(ids);
+    let mut parents = Vec::with_capacity(sorted.num_rows());
+    let parent_at = position_in(&sorted.schema(), PARENT);
+    index.lookup_all(sorted.column(parent_at).as_string::<i32>().iter(), &mut parents);
+    let sorted = match keep.contains(&PARENT) {
+        true => sorted,
+        false => {
+            sorted.project(&(0..sorted.num_columns()).filter(|c| *c != parent_at).collect::<Vec<_>>()).expect("columns")
+        }
+    };
     let idx: ArrayRef = Arc::new(UInt32Array::from_iter_values(0..sorted.num_rows() as u32));
     let mut columns = sorted.columns().to_vec();
     columns.push(idx);
     let schema = with_idx(&sorted.schema());
     v.rows = Rows::Memory(vec![RecordBatch::try_new(schema.clone(), columns).expect("schema")]);
     v.schema = schema;
-    let index = EntityIndex::from_sorted(ids);
     checkpoint("registry sorted and indexed");
-    Ok((v, index))
+    Ok((v, index, parents))
 }
+
+/// The registry column naming a branch's parent entity.
+const PARENT: &str = "parent_id";
 
 /// Where the registry's rows go as they come in entity order.
 enum RegistrySink {
@@ -898,7 +919,7 @@ pub fn validate_inputs(
     let span = |d: Dataset| tracing::info_span!("validate", dataset = d.name());
 
     let reg_cols = columns(Dataset::Registry);
-    let (registry, entities) = span(Dataset::Registry).in_scope(|| {
+    let (registry, entities, parents) = span(Dataset::Registry).in_scope(|| {
         validate_registry(
             contracts.get(Dataset::Registry),
             take(Dataset::Registry),
@@ -933,19 +954,7 @@ pub fn validate_inputs(
     let mut holdings = one(Dataset::Holdings, None)?;
     let shares = entity_shares(&holdings, &entities);
     holdings.release();
-    let parents = registered_parents(&registry, &entities);
     Ok(Inputs { registry, entities, holdings, shares, parents, violations, complaints, repairs, scratch: None })
-}
-
-/// Each entity's registered parent by dense index (`u32::MAX`: none, or
-/// not in the snapshot), from the registry table in entity order.
-fn registered_parents(registry: &Validated, entities: &EntityIndex) -> Vec<u32> {
-    let batch = &registry.batches()[0];
-    let parent = batch.column(batch.schema().index_of("parent_id").expect("the registry keeps parent_id"));
-    let parent = parent.as_string::<i32>();
-    let mut parents = Vec::with_capacity(parent.len());
-    entities.lookup_all(parent.iter(), &mut parents);
-    parents
 }
 
 /// The accepted holdings whose holder is a registered entity, as dense
