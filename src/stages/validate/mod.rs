@@ -237,8 +237,16 @@ pub fn validate_registry(
                     })
                 })
             });
-            let written = merged.into_iter().try_for_each(|group| sink.write(&group));
-            written.and(merging.join().expect("the merge does not panic"))
+            let mut rows = 0;
+            let written = merged.into_iter().try_for_each(|group| {
+                rows += group.num_rows();
+                sink.write(&group)
+            });
+            written.and(merging.join().expect("the merge does not panic")).map(|()| rows)
+        })
+        .map(|rows| {
+            // The mart and the table are the same accepted rows in the same order.
+            assert_eq!(rows, sorted.num_rows(), "the merged copies hold every accepted registry row once");
         })?;
         sink.finish()?;
         std::fs::remove_dir_all(folder)
