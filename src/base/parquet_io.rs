@@ -15,6 +15,10 @@ use parquet::schema::types::ColumnPath;
 /// Rows per row group in files we write.
 pub const ROW_GROUP_ROWS: usize = 1024 * 1024;
 
+/// Rows per batch when a mart is written from rows: the rows' Arrow form
+/// is held one batch at a time, never the whole mart's.
+pub const WRITE_BATCH_ROWS: usize = 64 * 1024;
+
 /// Rows per row group in marts sorted by entity id that the faces read a
 /// few entities from: small groups, so that the row-group statistics skip
 /// all but one.

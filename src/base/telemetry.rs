@@ -116,3 +116,31 @@ impl Memory {
 pub fn reset_peak_memory() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
+
+/// Debug lines for the phases of one step: each line names the phase and
+/// carries its duration and the memory resident at its end and at the peak
+/// so far, so that a run's log shows where the memory goes.
+pub struct Phases {
+    step: &'static str,
+    clock: std::time::Instant,
+}
+
+impl Phases {
+    pub fn start(step: &'static str) -> Phases {
+        Phases { step, clock: std::time::Instant::now() }
+    }
+
+    /// Logs the phase that ends now and starts the next one.
+    pub fn done(&mut self, phase: &str) {
+        let memory = Memory::now();
+        tracing::debug!(
+            step = self.step,
+            phase,
+            ms = self.clock.elapsed().as_millis() as u64,
+            resident_mib = memory.resident_mib(),
+            peak_mib = memory.peak_mib(),
+            "phase"
+        );
+        self.clock = std::time::Instant::now();
+    }
+}

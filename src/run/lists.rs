@@ -11,6 +11,7 @@ use crate::base::ids::AsOf;
 use crate::base::marts::listings::{self, Basis, ListingRow, ReviewStatus};
 use crate::base::marts::{self, mart_error, MartError};
 use crate::base::tables::{Inputs, ENTITY_IDX};
+use crate::base::telemetry::Phases;
 use crate::base::warehouse::{Mart, Warehouse};
 use crate::config::policy::{ListSpec, Policy};
 use crate::run::ListSummary;
@@ -41,6 +42,7 @@ pub(super) fn members<'p>(
     in_force: Option<&Previous>,
     stretch_ends: &HashMap<String, i64>,
 ) -> (Vec<ListingRow>, Vec<Related<'p>>, ListSummary) {
+    let mut phases = Phases::start("lists");
     let entities = &t.inputs.entities;
     let exempt: HashSet<u32> =
         t.book.exempt_entities(list, t.as_of).iter().filter_map(|e| entities.lookup(e)).collect();
@@ -55,10 +57,12 @@ pub(super) fn members<'p>(
         t.registry,
         entities,
     );
+    phases.done("members and related");
     let published_before: HashSet<&str> =
         in_force.map(|p| p.entries.iter().map(|e| e.entity_id.as_str()).collect()).unwrap_or_default();
-    let mut statuses: HashMap<String, Outcome> = HashMap::new();
-    let mut joint_roots: Vec<(String, Vec<String>)> = Vec::new();
+    // Statuses by dense index: a list at 50M entities has millions of members.
+    let mut statuses: HashMap<u32, Outcome> = HashMap::with_capacity(outcome.members.len());
+    let mut joint_roots: Vec<(u32, Vec<u32>)> = Vec::new();
     for m in &outcome.members {
         let id = entities.id(m.entity).to_string();
         let basis = joint::basis(m);
@@ -74,30 +78,33 @@ pub(super) fn members<'p>(
         };
         let o = review::status(list, t.book.review_decisions(&list.id, &id), member, t.as_of);
         if basis == Basis::Joint {
-            joint_roots.push((id.clone(), m.roots.iter().map(|r| entities.id(*r).to_string()).collect()));
+            joint_roots.push((m.entity, m.roots.clone()));
         }
-        statuses.insert(id, o);
+        statuses.insert(m.entity, o);
     }
     review::hold_rootless(&mut statuses, &joint_roots);
+    drop(joint_roots);
+    phases.done("review status");
+    // Each member's rules and roots move into its row.
     let rows: Vec<ListingRow> = outcome
         .members
-        .iter()
+        .into_iter()
         .map(|m| {
-            let entity_id = entities.id(m.entity).to_string();
-            let o = statuses[&entity_id];
+            let o = statuses[&m.entity];
             ListingRow {
                 list_id: list.id.clone(),
-                basis: joint::basis(m),
+                basis: joint::basis(&m),
                 depth: m.depth as i32,
-                rules: m.rules.clone(),
-                via: joint::via_entries(m, entities),
+                via: joint::via_entries(&m, entities),
                 roots: m.roots.iter().map(|r| entities.id(*r).to_string()).collect(),
                 review_status: o.status,
                 notice_deadline: o.notice_deadline,
-                entity_id,
+                entity_id: entities.id(m.entity).to_string(),
+                rules: m.rules,
             }
         })
         .collect();
+    phases.done("listing rows");
     let count = |f: &dyn Fn(&ListingRow) -> bool| rows.iter().filter(|r| f(r)).count() as u64;
     let status = |s: ReviewStatus| count(&|r| r.review_status == s);
     let summary = ListSummary {

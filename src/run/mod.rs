@@ -435,6 +435,7 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     let mut lists = Vec::new();
     let mut listings = Vec::new();
     let span = info_span!("step", name = "lists").entered();
+    let mut phases = crate::base::telemetry::Phases::start("lists");
     for list in &policy.lists {
         let (listed, related, summary) = plan_list(wh, &tables, list, store, key, &used, decisions_through)?;
         let dir = wh
@@ -442,12 +443,14 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
             .map_err(io(format!("staging listings of {}", list.id)))?;
         listings::write_listings(dir.path(), &listed.rows, &stamp)
             .map_err(parquet(format!("writing listings of {}", list.id)))?;
+        phases.done("listings written");
         staged.push(dir);
         let dir = wh
             .stage(wh.list_mart(Mart::Related, &list.id, as_of))
             .map_err(io(format!("staging related of {}", list.id)))?;
         related::write_related(dir.path(), related.iter().map(|r| r.row(&inputs.entities)), &stamp)
             .map_err(parquet(format!("writing related of {}", list.id)))?;
+        phases.done("related written");
         staged.push(dir);
         lists.push(summary);
         listings.push(listed);

@@ -285,10 +285,9 @@ pub fn status(list: &ListSpec, decisions: &[Decision], member: Member, as_of: As
 /// The `held` rule: a joint member that would be published but none of
 /// whose roots is published is held. `statuses` are by entity; `roots`
 /// give each joint member's roots.
-pub fn hold_rootless(statuses: &mut HashMap<String, Outcome>, joint: &[(String, Vec<String>)]) {
-    let published =
-        |s: &HashMap<String, Outcome>, e: &str| s.get(e).is_some_and(|o| o.status == ReviewStatus::Published);
-    let held: Vec<String> = joint
+pub fn hold_rootless<K: std::hash::Hash + Eq + Clone>(statuses: &mut HashMap<K, Outcome>, joint: &[(K, Vec<K>)]) {
+    let published = |s: &HashMap<K, Outcome>, e: &K| s.get(e).is_some_and(|o| o.status == ReviewStatus::Published);
+    let held: Vec<K> = joint
         .iter()
         .filter(|(e, roots)| published(statuses, e) && !roots.iter().any(|r| published(statuses, r)))
         .map(|(e, _)| e.clone())

@@ -15,7 +15,7 @@ use parquet::errors::ParquetError;
 
 use super::{append_strings, string_list_builder, strings_at};
 use crate::base::ids::AsOf;
-use crate::base::parquet_io::{read_parquet, write_parquet};
+use crate::base::parquet_io::{read_parquet, ParquetSink, WRITE_BATCH_ROWS};
 
 /// `direct` (round 0) or `joint`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -205,9 +205,14 @@ pub fn listings_batch(rows: &[ListingRow], stamp: &Stamp) -> RecordBatch {
     RecordBatch::try_new(listings_schema(), columns).expect("listings schema")
 }
 
-/// Writes `listings` rows as `part-0.parquet` into a (staged) folder.
+/// Writes `listings` rows as `part-0.parquet` into a (staged) folder, a
+/// batch of [`WRITE_BATCH_ROWS`] at a time.
 pub fn write_listings(dir: &Path, rows: &[ListingRow], stamp: &Stamp) -> Result<u64, ParquetError> {
-    write_parquet(&dir.join("part-0.parquet"), listings_schema(), &[listings_batch(rows, stamp)])
+    let mut sink = ParquetSink::create(&dir.join("part-0.parquet"), listings_schema())?;
+    for chunk in rows.chunks(WRITE_BATCH_ROWS) {
+        sink.write(&listings_batch(chunk, stamp))?;
+    }
+    sink.finish()
 }
 
 /// The entities of a `listings` partition that are in review

@@ -10,7 +10,7 @@ use parquet::errors::ParquetError;
 
 use super::listings::{stamp_columns, Stamp};
 use super::{append_strings, string_list_builder, strings_at};
-use crate::base::parquet_io::{read_parquet, write_parquet};
+use crate::base::parquet_io::{read_parquet, ParquetSink, WRITE_BATCH_ROWS};
 
 fn utf8_list() -> DataType {
     DataType::List(Arc::new(Field::new("item", DataType::Utf8, false)))
@@ -71,12 +71,19 @@ pub fn related_batch(rows: impl IntoIterator<Item = RelatedRow>, stamp: &Stamp) 
     RecordBatch::try_new(related_schema(), columns).expect("related schema")
 }
 
+/// Writes `related` rows as `part-0.parquet` into a (staged) folder, a
+/// batch of [`WRITE_BATCH_ROWS`] at a time.
 pub fn write_related(
     dir: &Path,
     rows: impl IntoIterator<Item = RelatedRow>,
     stamp: &Stamp,
 ) -> Result<u64, ParquetError> {
-    write_parquet(&dir.join("part-0.parquet"), related_schema(), &[related_batch(rows, stamp)])
+    let mut sink = ParquetSink::create(&dir.join("part-0.parquet"), related_schema())?;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        sink.write(&related_batch(rows.by_ref().take(WRITE_BATCH_ROWS), stamp))?;
+    }
+    sink.finish()
 }
 
 /// Reads a `related` partition folder.

@@ -4,6 +4,7 @@
 //! and neither extends anything further.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rustc_hash::FxBuildHasher;
 
@@ -14,14 +15,14 @@ use super::rounds::Member;
 pub(super) struct Restricted {
     pub person: String,
     /// Entity indexes of the members they represent, sorted.
-    pub roots: Vec<u32>,
+    pub roots: Arc<[u32]>,
 }
 
 /// A flagged entity and the roots of its representative.
 #[derive(Clone, Debug, PartialEq)]
 pub(super) struct Flagged {
     pub entity: u32,
-    pub roots: Vec<u32>,
+    pub roots: Arc<[u32]>,
 }
 
 /// Restricted persons (sorted by person id) and flagged entities (sorted
@@ -42,9 +43,15 @@ pub(super) fn restrictions<'a>(
             represented.entry(p).or_default().push(m.entity);
         }
     }
-    for roots in represented.values_mut() {
-        roots.sort_unstable();
-    }
+    // One shared list of roots per person: the person's restricted row and
+    // every entity it flags point to it.
+    let represented: HashMap<&str, Arc<[u32]>, FxBuildHasher> = represented
+        .into_iter()
+        .map(|(p, mut roots)| {
+            roots.sort_unstable();
+            (p, roots.into())
+        })
+        .collect();
     let flagged = if represented.is_empty() {
         vec![]
     } else {
@@ -74,8 +81,12 @@ mod tests {
         // Entities 0..5; members 0 and 3; P1 represents 0, 1 and 3; P2 represents 2; 4 is out of scope under P1.
         let reps = [Some("P1"), Some("P1"), Some("P2"), Some("P1"), Some("P1")];
         let (r, f) = restrictions(&[member(0), member(3)], 5, &|e| reps[e as usize], &|e| e != 4);
-        assert_eq!(r, [Restricted { person: "P1".into(), roots: vec![0, 3] }]);
-        assert_eq!(f, [Flagged { entity: 1, roots: vec![0, 3] }], "members are not flagged, nor entities out of scope");
+        assert_eq!(r, [Restricted { person: "P1".into(), roots: vec![0, 3].into() }]);
+        assert_eq!(
+            f,
+            [Flagged { entity: 1, roots: vec![0, 3].into() }],
+            "members are not flagged, nor entities out of scope"
+        );
     }
 
     #[test]

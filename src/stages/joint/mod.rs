@@ -72,8 +72,9 @@ pub struct ListOutcome<'p> {
 pub struct Related<'p> {
     pub subject: Subject,
     pub rule: &'p JointRule,
-    /// The list members the subject's representative represents, sorted.
-    pub roots: Vec<u32>,
+    /// The list members the subject's representative represents, sorted
+    /// (shared by the rows of one representative).
+    pub roots: std::sync::Arc<[u32]>,
 }
 
 /// Who a related row is about.
@@ -136,7 +137,9 @@ pub fn list_outcome<'p>(
         .filter(|e| in_scope(*e) && list.grades.contains(&(grade[*e as usize] as usize)) && !exempt(*e))
         .collect();
     let rules = list_rules(policy, &list.id);
+    let mut phases = crate::base::telemetry::Phases::start("lists");
     let members = rounds::extend(graph, &candidates, &rules, &|e| in_scope(e) && !exempt(e));
+    phases.done("rounds");
     let mut related = Vec::new();
     for rule in policy.joint.rules.iter().filter(|r| r.list == list.id && r.relation == Relation::LegalRep) {
         let (restricted, flagged) = legal::restrictions(&members, graph.entities, &|e| registry.legal_rep(e), in_scope);
@@ -147,6 +150,7 @@ pub fn list_outcome<'p>(
             related.push(Related { subject: Subject::Entity(f.entity), rule, roots: f.roots });
         }
     }
+    phases.done("legal representatives");
     related.sort_by(|a, b| {
         let (mut x, mut y) = ([0u8; 18], [0u8; 18]);
         a.subject_bytes(entities, &mut x).cmp(b.subject_bytes(entities, &mut y)).then(a.rule.id.cmp(&b.rule.id))
