@@ -172,29 +172,33 @@ async fn score_in_chunks(
         }
         _ => vec![],
     };
-    let deductions_df = match deductions.first() {
-        Some(b) => {
-            engine.register("deductions", b.schema(), &deductions)?;
-            Some(ctx.table("deductions").await?)
-        }
-        None => None,
-    };
     phase("evidence and deductions");
     let mut grade = vec![NOT_SCORED; n];
     let mut band = vec![NOT_SCORED; n];
     let mut score = vec![f64::NAN; n];
-    let mut per_entity = plan::entity_scores(ctx, policy, deductions_df).await?.execute_stream().await?;
-    while let Some(b) = per_entity.next().await {
-        let b = b?;
-        let idx = b.column(0).as_primitive::<UInt32Type>();
-        let s = b.column(1).as_primitive::<Float64Type>();
-        let bd = b.column(2).as_primitive::<Int64Type>();
-        let g = b.column(3).as_primitive::<Int64Type>();
-        for r in 0..b.num_rows() {
-            let i = idx.value(r) as usize;
-            score[i] = s.value(r);
-            band[i] = bd.value(r) as u8;
-            grade[i] = g.value(r) as u8;
+    // Every entity in scope is graded with nothing deducted ...
+    let plain = plan::plain_score(ctx, policy)?.collect().await?;
+    let (plain_score, plain_band, plain_grade) = graded_row(&plain[0], 0);
+    let mut scope = plan::in_scope(ctx, policy).await?.execute_stream().await?;
+    while let Some(b) = scope.next().await {
+        for i in b?.column(0).as_primitive::<UInt32Type>().values() {
+            let i = *i as usize;
+            (score[i], band[i], grade[i]) = (plain_score, plain_band, plain_grade);
+        }
+    }
+    // ... and those in scope with deductions by what was deducted.
+    if let Some(b) = deductions.first() {
+        engine.register("deductions", b.schema(), &deductions)?;
+        let mut per_entity = plan::entity_scores(policy, ctx.table("deductions").await?)?.execute_stream().await?;
+        while let Some(b) = per_entity.next().await {
+            let b = b?;
+            let idx = b.column(0).as_primitive::<UInt32Type>();
+            for r in 0..b.num_rows() {
+                let i = idx.value(r) as usize;
+                if grade[i] != NOT_SCORED {
+                    (score[i], band[i], grade[i]) = graded_row(&b, r);
+                }
+            }
         }
     }
     ctx.deregister_table("evidence")?;
@@ -350,6 +354,15 @@ async fn score_in_chunks(
             reasons: reasons_ranked,
         },
     })
+}
+
+/// Score, band and grade of row `r` of [`plan::entity_scores`]' batches.
+fn graded_row(b: &RecordBatch, r: usize) -> (f64, u8, u8) {
+    (
+        b.column(1).as_primitive::<Float64Type>().value(r),
+        b.column(2).as_primitive::<Int64Type>().value(r) as u8,
+        b.column(3).as_primitive::<Int64Type>().value(r) as u8,
+    )
 }
 
 /// What scoring one chunk of entities gives, to be taken in index order.

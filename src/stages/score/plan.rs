@@ -11,7 +11,7 @@ use datafusion::common::JoinType;
 use datafusion::error::Result as DfResult;
 use datafusion::functions::expr_fn::{coalesce, greatest, least};
 use datafusion::functions_aggregate::expr_fn::{max, sum};
-use datafusion::logical_expr::{cast, col, lit, when, Expr};
+use datafusion::logical_expr::{cast, col, lit, when, Expr, ExprFunctionExt};
 use datafusion::prelude::{DataFrame, SessionContext};
 
 use crate::base::engine::{credit_round, credit_weight};
@@ -153,61 +153,53 @@ pub(super) fn deductions(evidence: DataFrame, policy: &Policy) -> DfResult<DataF
     summed.select(vec![col(ENTITY_IDX), col("rule_no"), ded.alias("ded")])
 }
 
-/// Steps 5 to 7 for every entity in scope: `score = max(floor, base - sum
-/// of ded)` rounded, the band grade (first band whose `min <= score`) and
-/// the final grade (the worse of the band and every direct grade that
-/// fired), as band indexes (larger is worse).
-pub(super) async fn entity_scores(
-    ctx: &SessionContext,
-    policy: &Policy,
-    deductions: Option<DataFrame>,
-) -> DfResult<DataFrame> {
-    let scope = in_scope(ctx, policy).await?;
+/// Steps 5 to 7 for every entity with a deduction row (in scope or not:
+/// the caller keeps those in scope): `score = max(floor, base - sum of
+/// ded)` rounded, the band grade (first band whose `min <= score`) and the
+/// final grade (the worse of the band and every direct grade that fired),
+/// as band indexes (larger is worse). One aggregate, no join: joining the
+/// scope would hold every entity in a hash table the pool cannot spill.
+pub(super) fn entity_scores(policy: &Policy, deductions: DataFrame) -> DfResult<DataFrame> {
     let score_rules = lit(policy.rules.len() as u16);
-    let (totals, direct) = match deductions {
-        Some(d) if !policy.rules.is_empty() || !policy.direct_grades.is_empty() => {
-            let totals = d
-                .clone()
-                .filter(col("rule_no").lt(score_rules.clone()))?
-                .aggregate(vec![col(ENTITY_IDX)], vec![sum(col("ded")).alias("total")])?
-                .select(vec![col(ENTITY_IDX).alias("t_entity"), col("total")])?;
-            let direct = if policy.direct_grades.is_empty() {
-                None
-            } else {
-                let grade_of = searched_case(
-                    policy
-                        .direct_grades
-                        .iter()
-                        .enumerate()
-                        .map(|(k, g)| (col("rule_no").eq(lit((policy.rules.len() + k) as u16)), lit(g.grade as i64)))
-                        .collect(),
-                    lit(0i64),
-                )?;
-                Some(
-                    d.filter(col("rule_no").gt_eq(score_rules))?
-                        .aggregate(vec![col(ENTITY_IDX)], vec![max(grade_of).alias("direct_grade")])?
-                        .select(vec![col(ENTITY_IDX).alias("d_entity"), col("direct_grade")])?,
-                )
-            };
-            (Some(totals), direct)
-        }
-        _ => (None, None),
-    };
-    let mut joined = scope;
-    let total = if let Some(t) = totals {
-        joined = joined.join(t, JoinType::Left, &[ENTITY_IDX], &["t_entity"], None)?;
-        coalesce(vec![col("total"), lit(0.0f64)])
+    let total = sum(col("ded")).filter(col("rule_no").lt(score_rules.clone())).build()?.alias("total");
+    let direct_grade = if policy.direct_grades.is_empty() {
+        None
     } else {
-        lit(0.0f64)
+        let grade_of = searched_case(
+            policy
+                .direct_grades
+                .iter()
+                .enumerate()
+                .map(|(k, g)| (col("rule_no").eq(lit((policy.rules.len() + k) as u16)), lit(g.grade as i64)))
+                .collect(),
+            lit(0i64),
+        )?;
+        Some(max(grade_of).filter(col("rule_no").gt_eq(score_rules)).build()?.alias("direct_grade"))
     };
-    let direct_grade = if let Some(d) = direct {
-        joined = joined.join(d, JoinType::Left, &[ENTITY_IDX], &["d_entity"], None)?;
-        coalesce(vec![col("direct_grade"), lit(0i64)])
-    } else {
-        lit(0i64)
+    let aggregates = std::iter::once(total).chain(direct_grade.clone()).collect();
+    let summed = deductions.aggregate(vec![col(ENTITY_IDX)], aggregates)?;
+    let direct_grade = match direct_grade {
+        Some(_) => col("direct_grade"),
+        None => lit(0i64),
     };
+    graded(summed, policy, col("total"), direct_grade)
+}
+
+/// Steps 5 to 7 for an entity in scope without any deduction row: one row
+/// (`entity_idx` 0), graded by the same expressions with nothing deducted.
+pub(super) fn plain_score(ctx: &SessionContext, policy: &Policy) -> DfResult<DataFrame> {
+    let nothing = ctx.read_empty()?.select(vec![lit(0u32).alias(ENTITY_IDX)])?;
+    graded(nothing, policy, lit(0.0f64), lit(0i64))
+}
+
+/// `entity_idx`, score, band and grade from each row's sum of score
+/// deductions (`total`, null for none) and worst direct grade (null for
+/// none).
+fn graded(rows: DataFrame, policy: &Policy, total: Expr, direct_grade: Expr) -> DfResult<DataFrame> {
+    let total = coalesce(vec![total, lit(0.0f64)]);
+    let direct_grade = coalesce(vec![direct_grade, lit(0i64)]);
     let score = credit_round(greatest(vec![lit(policy.floor), lit(policy.base) - total]));
-    let with_score = joined.select(vec![col(ENTITY_IDX), score.alias("score"), direct_grade.alias("direct_grade")])?;
+    let with_score = rows.select(vec![col(ENTITY_IDX), score.alias("score"), direct_grade.alias("direct_grade")])?;
     let last = policy.grades.len() as i64 - 1;
     let band = searched_case(
         policy
