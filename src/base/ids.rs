@@ -127,6 +127,46 @@ impl EntityId {
     }
 }
 
+/// A person id (`P` and 16 lowercase hex digits) as the 64-bit number its
+/// digits spell: 8 bytes instead of 17 of text, in the same order.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PersonId(u64);
+
+impl PersonId {
+    pub fn parse(s: &str) -> Option<PersonId> {
+        is_person_id(s).then(|| PersonId(u64::from_str_radix(&s[1..], 16).expect("16 hex digits")))
+    }
+
+    pub fn bits(self) -> u64 {
+        self.0
+    }
+
+    pub fn from_bits(bits: u64) -> PersonId {
+        PersonId(bits)
+    }
+
+    /// The id's text as bytes.
+    pub fn to_bytes(self) -> [u8; 17] {
+        let mut out = [b'P'; 17];
+        for (i, b) in out[1..].iter_mut().enumerate() {
+            *b = b"0123456789abcdef"[((self.0 >> (60 - 4 * i)) & 0xf) as usize];
+        }
+        out
+    }
+}
+
+impl fmt::Display for PersonId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(std::str::from_utf8(&self.to_bytes()).expect("hex is ASCII"))
+    }
+}
+
+impl fmt::Debug for PersonId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PersonId({self})")
+    }
+}
+
 impl fmt::Display for EntityId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let b = self.to_bytes();
@@ -283,6 +323,16 @@ mod tests {
         assert!(!is_person_id("P0A1B2C3D4E5F6A7B"), "uppercase hex");
         assert!(!is_person_id("Q0a1b2c3d4e5f6a7b"));
         assert!(!is_person_id("P0a1b2c3d4e5f6a7"));
+    }
+
+    #[test]
+    fn packed_person_ids_give_back_their_text_in_text_order() {
+        let texts = ["P0000000000000000", "P0a1b2c3d4e5f6a7b", "P0a1b2c3d4e5f6a80", "Pffffffffffffffff"];
+        let packed: Vec<PersonId> = texts.iter().map(|t| PersonId::parse(t).unwrap()).collect();
+        assert_eq!(packed.iter().map(|p| p.to_string()).collect::<Vec<_>>(), texts);
+        assert!(packed.windows(2).all(|w| w[0] < w[1]), "the order of the texts");
+        assert_eq!(PersonId::parse("P0A1B2C3D4E5F6A7B"), None);
+        assert_eq!(PersonId::parse("0a1b2c3d4e5f6a7b"), None);
     }
 
     #[test]

@@ -6,12 +6,13 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use arrow::array::RecordBatch;
+use arrow::array::{Array, RecordBatch, StringArray, UInt64Array, UInt64Builder};
 use arrow::datatypes::SchemaRef;
 use serde::Serialize;
 
 use crate::base::contract::{Contract, Dataset, FaultCode};
 use crate::base::entities::EntityIndex;
+use crate::base::ids::PersonId;
 use crate::base::landing_file::{LandingFile, Selection};
 
 /// The column a validated table adds: the entity's dense index.
@@ -142,6 +143,37 @@ pub fn locate_row(selection: &Selection, row: u64) -> (&LandingFile, u64) {
 /// snapshot, can never extend a listing.
 pub type Share = (u32, u32, f64);
 
+/// Each entity's legal representative (`legal_rep_id`) by dense index,
+/// null for none: 8 bytes an entity instead of the text's 21.
+#[derive(Clone, Debug)]
+pub struct LegalReps(UInt64Array);
+
+impl LegalReps {
+    /// Packs a column of accepted person ids; the first text that is not a
+    /// person id is returned instead.
+    pub fn pack(texts: &StringArray) -> Result<LegalReps, NotAPersonId> {
+        let mut out = UInt64Builder::with_capacity(texts.len());
+        for t in texts {
+            match t.map(|t| PersonId::parse(t).ok_or(t)).transpose() {
+                Ok(p) => out.append_option(p.map(PersonId::bits)),
+                Err(t) => return Err(NotAPersonId(t.to_string())),
+            }
+        }
+        Ok(LegalReps(out.finish()))
+    }
+
+    /// Entity `entity`'s representative.
+    pub fn of(&self, entity: u32) -> Option<PersonId> {
+        let i = entity as usize;
+        (i < self.0.len() && self.0.is_valid(i)).then(|| PersonId::from_bits(self.0.value(i)))
+    }
+}
+
+/// A text that is not a person id where one was required.
+#[derive(Debug, thiserror::Error)]
+#[error("'{0}' is not a person id (P and 16 lowercase hex digits)")]
+pub struct NotAPersonId(pub String);
+
 /// The five validated datasets of a run.
 pub struct Inputs {
     pub registry: Validated,
@@ -152,6 +184,9 @@ pub struct Inputs {
     /// The accepted holdings between registered entities, in the holdings'
     /// row order.
     pub shares: Vec<Share>,
+    /// Each entity's legal representative, packed: what the lists'
+    /// restrictions read of the registry.
+    pub legal_reps: LegalReps,
     /// Each entity's registered parent (`parent_id`) by dense index, or
     /// `u32::MAX`: the graph's branch edges, looked up while the index
     /// still has its hash table.
@@ -208,5 +243,20 @@ impl QualityReport {
             }
         }
         all
+    }
+}
+
+#[cfg(test)]
+mod legal_reps_tests {
+    use super::*;
+
+    #[test]
+    fn representatives_pack_by_index_and_a_text_that_is_not_a_person_id_is_named() {
+        let texts = StringArray::from(vec![Some("P0a1b2c3d4e5f6a7b"), None, Some("Pffffffffffffffff")]);
+        let reps = LegalReps::pack(&texts).unwrap();
+        let shown: Vec<Option<String>> = (0..4).map(|e| reps.of(e).map(|p| p.to_string())).collect();
+        assert_eq!(shown, [Some("P0a1b2c3d4e5f6a7b".into()), None, Some("Pffffffffffffffff".into()), None]);
+        let err = LegalReps::pack(&StringArray::from(vec![Some("P0a1b2c3d4e5f6a7b"), Some("P12")])).unwrap_err();
+        assert_eq!(err.to_string(), "'P12' is not a person id (P and 16 lowercase hex digits)");
     }
 }

@@ -186,7 +186,7 @@ pub async fn dry_run(opts: &RunOptions) -> Result<(PathBuf, DryRunReport), RunEr
         let scored = score::score(&engine, policy, as_of, &inputs.entities, scores.path()).await?;
         drop(engine);
         report.entities_scored = scored.summary.entities_scored;
-        let registry = RegistryColumns::from_batch(&inputs.registry.batches()[0]);
+        let registry = RegistryColumns::new(&inputs.legal_reps);
         let graph = joint::build_graph(std::mem::take(&mut inputs.parents), std::mem::take(&mut inputs.shares));
         let used = store.decisions(decisions_through, None, None)?;
         let book = DecisionBook::new(used.clone());

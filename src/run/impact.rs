@@ -429,7 +429,7 @@ async fn night(
     let after = scored(names, as_of, &opts.policy, &inputs, &engine).await?;
     drop(engine);
     engine::return_free_memory();
-    let registry = RegistryColumns::from_batch(&inputs.registry.batches()[0]);
+    let registry = RegistryColumns::new(&inputs.legal_reps);
     let graph = joint::build_graph(std::mem::take(&mut inputs.parents), std::mem::take(&mut inputs.shares));
     let shared = Night { inputs: &inputs, registry: &registry, graph: &graph };
     let before = with_lists(opts, as_of, &opts.baseline, before, &shared, book, store)?;

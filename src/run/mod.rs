@@ -138,7 +138,7 @@ impl Classify for RunError {
 /// The contract columns each stage needs of each dataset.
 pub fn keep_columns(policy: &Policy, dataset: Dataset) -> Vec<String> {
     let mut cols: Vec<String> = match dataset {
-        Dataset::Registry => ["legal_rep_id"].map(String::from).to_vec(),
+        Dataset::Registry => Vec::new(),
         Dataset::Holdings => ["holder_id", "holder_kind", "share_pct"].map(String::from).to_vec(),
         Dataset::Violations => ["case_id", "decided_on"].map(String::from).to_vec(),
         Dataset::Complaints => ["complaint_id", "received_on"].map(String::from).to_vec(),
@@ -411,7 +411,7 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
 
     // Graph.
     let started = Instant::now();
-    let registry = RegistryColumns::from_batch(&inputs.registry.batches()[0]);
+    let registry = RegistryColumns::new(&inputs.legal_reps);
     let graph = info_span!("step", name = "graph")
         .in_scope(|| joint::build_graph(std::mem::take(&mut inputs.parents), std::mem::take(&mut inputs.shares)));
     steps.record("graph", started, Some((graph.owns.edge_count() + graph.branches.edge_count()) as u64))?;

@@ -190,7 +190,10 @@ fn branches_get_their_registered_parent_by_index() {
     let lean = inputs_keeping(&w, D, &run_keep).unwrap();
     assert_eq!(lean.parents, expected);
     assert!(lean.registry.schema.index_of("parent_id").is_err(), "{:?}", lean.registry.schema);
-    assert_eq!(strings(&lean.registry, "legal_rep_id"), strings(&i.registry, "legal_rep_id"));
+    // The representatives too: packed by index, their text let go.
+    assert!(lean.registry.schema.index_of("legal_rep_id").is_err(), "{:?}", lean.registry.schema);
+    let reps = |i: &Inputs| (0..5).map(|e| i.legal_reps.of(e).map(|p| p.to_string())).collect::<Vec<_>>();
+    assert_eq!(reps(&lean), strings(&i.registry, "legal_rep_id").into_iter().map(Some).collect::<Vec<_>>());
     // Without its hash table, the index finds the same entities.
     let found: Vec<Option<u32>> = (1..=5).map(|e| i.entities.lookup(&entity(e))).collect();
     i.entities.drop_table();
@@ -729,4 +732,7 @@ fn the_registry_mart_holds_the_accepted_rows_of_every_file_in_id_order() {
         expected.iter().map(|r| r.2.clone()).collect::<Vec<_>>(),
         "the table, in the same order"
     );
+    let packed: Vec<String> =
+        (0..5).map(|e| i.legal_reps.of(e).expect("every one has a representative").to_string()).collect();
+    assert_eq!(packed, expected.iter().map(|r| r.2.clone()).collect::<Vec<_>>(), "the packed representatives too");
 }

@@ -156,7 +156,7 @@ pub fn bench(args: &BenchArgs) -> CommandResult {
     reset_peak_memory();
     let before = Memory::now().resident;
     let started = Instant::now();
-    let registry = RegistryColumns::from_batch(&inputs.registry.batches()[0]);
+    let registry = RegistryColumns::new(&inputs.legal_reps);
     let graph = joint::build_graph(std::mem::take(&mut inputs.parents), std::mem::take(&mut inputs.shares));
     let built = started.elapsed().as_secs_f64();
     let mut members = 0;

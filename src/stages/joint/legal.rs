@@ -9,11 +9,12 @@ use std::sync::Arc;
 use rustc_hash::FxBuildHasher;
 
 use super::rounds::Member;
+use crate::base::ids::PersonId;
 
 /// A restricted person and the members they represent.
 #[derive(Clone, Debug, PartialEq)]
 pub(super) struct Restricted {
-    pub person: String,
+    pub person: PersonId,
     /// Entity indexes of the members they represent, sorted.
     pub roots: Arc<[u32]>,
 }
@@ -29,13 +30,13 @@ pub(super) struct Flagged {
 /// by entity) for the final members of a list. `rep_of(e)` is entity e's
 /// legal representative; `in_scope(e)` whether e is in the policy's scope
 /// (an exempt entity can be flagged).
-pub(super) fn restrictions<'a>(
+pub(super) fn restrictions(
     members: &[Member],
     entities: usize,
-    rep_of: &dyn Fn(u32) -> Option<&'a str>,
+    rep_of: &dyn Fn(u32) -> Option<PersonId>,
     in_scope: &dyn Fn(u32) -> bool,
 ) -> (Vec<Restricted>, Vec<Flagged>) {
-    let mut represented: HashMap<&str, Vec<u32>, FxBuildHasher> = HashMap::default();
+    let mut represented: HashMap<PersonId, Vec<u32>, FxBuildHasher> = HashMap::default();
     let mut member = vec![false; entities];
     for m in members {
         member[m.entity as usize] = true;
@@ -45,7 +46,7 @@ pub(super) fn restrictions<'a>(
     }
     // One shared list of roots per person: the person's restricted row and
     // every entity it flags point to it.
-    let represented: HashMap<&str, Arc<[u32]>, FxBuildHasher> = represented
+    let represented: HashMap<PersonId, Arc<[u32]>, FxBuildHasher> = represented
         .into_iter()
         .map(|(p, mut roots)| {
             roots.sort_unstable();
@@ -58,12 +59,12 @@ pub(super) fn restrictions<'a>(
         (0..entities as u32)
             .filter(|e| !member[*e as usize] && in_scope(*e))
             .filter_map(|e| {
-                rep_of(e).and_then(|p| represented.get(p)).map(|roots| Flagged { entity: e, roots: roots.clone() })
+                rep_of(e).and_then(|p| represented.get(&p)).map(|roots| Flagged { entity: e, roots: roots.clone() })
             })
             .collect()
     };
     let mut restricted: Vec<Restricted> =
-        represented.into_iter().map(|(p, roots)| Restricted { person: p.to_string(), roots }).collect();
+        represented.into_iter().map(|(p, roots)| Restricted { person: p, roots }).collect();
     restricted.sort_by(|a, b| a.person.cmp(&b.person));
     (restricted, flagged)
 }
@@ -72,6 +73,10 @@ pub(super) fn restrictions<'a>(
 mod tests {
     use super::*;
 
+    fn p(n: u64) -> Option<PersonId> {
+        Some(PersonId::from_bits(n))
+    }
+
     fn member(e: u32) -> Member {
         Member { entity: e, depth: 0, rules: vec![], via: vec![], roots: vec![e] }
     }
@@ -79,9 +84,9 @@ mod tests {
     #[test]
     fn representatives_of_members_are_restricted_and_their_other_entities_flagged() {
         // Entities 0..5; members 0 and 3; P1 represents 0, 1 and 3; P2 represents 2; 4 is out of scope under P1.
-        let reps = [Some("P1"), Some("P1"), Some("P2"), Some("P1"), Some("P1")];
+        let reps = [p(1), p(1), p(2), p(1), p(1)];
         let (r, f) = restrictions(&[member(0), member(3)], 5, &|e| reps[e as usize], &|e| e != 4);
-        assert_eq!(r, [Restricted { person: "P1".into(), roots: vec![0, 3].into() }]);
+        assert_eq!(r, [Restricted { person: PersonId::from_bits(1), roots: vec![0, 3].into() }]);
         assert_eq!(
             f,
             [Flagged { entity: 1, roots: vec![0, 3].into() }],
@@ -92,14 +97,14 @@ mod tests {
     #[test]
     fn an_exempt_entity_can_be_flagged() {
         // Entity 1 is exempt: not a member, but in scope.
-        let reps = [Some("P1"), Some("P1")];
+        let reps = [p(1), p(1)];
         let (_, f) = restrictions(&[member(0)], 2, &|e| reps[e as usize], &|_| true);
         assert_eq!(f.len(), 1);
     }
 
     #[test]
     fn members_without_representative_restrict_nobody() {
-        let (r, f) = restrictions(&[member(0)], 2, &|e| if e == 0 { None } else { Some("P9") }, &|_| true);
+        let (r, f) = restrictions(&[member(0)], 2, &|e| if e == 0 { None } else { p(9) }, &|_| true);
         assert!(r.is_empty() && f.is_empty());
     }
 }

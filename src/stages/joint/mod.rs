@@ -7,33 +7,28 @@ pub mod graph;
 mod legal;
 pub mod rounds;
 
-use arrow::array::{Array, AsArray, RecordBatch, StringArray};
-
 use crate::base::entities::EntityIndex;
+use crate::base::ids::PersonId;
 use crate::base::marts::listings::{Basis, ViaEntry};
 use crate::base::marts::related::RelatedRow;
-use crate::base::tables::Share;
+use crate::base::tables::{LegalReps, Share};
 use crate::config::policy::{JointRule, ListSpec, Policy, Relation};
 use graph::EntityGraph;
 use rounds::{ListRules, Member, ViaKind};
 
-/// The registry column the stage reads, in entity-index order.
+/// What the joint sanctions read of the registry besides the graph: each
+/// entity's legal representative.
 pub struct RegistryColumns<'a> {
-    pub legal_rep_id: &'a StringArray,
+    pub legal_reps: &'a LegalReps,
 }
 
 impl<'a> RegistryColumns<'a> {
-    /// From the run's registry table (one batch in entity-index order).
-    pub fn from_batch(batch: &'a RecordBatch) -> RegistryColumns<'a> {
-        let col = |name: &str| {
-            batch.column(batch.schema().index_of(name).expect("registry keeps the column")).as_string::<i32>()
-        };
-        RegistryColumns { legal_rep_id: col("legal_rep_id") }
+    pub fn new(legal_reps: &'a LegalReps) -> RegistryColumns<'a> {
+        RegistryColumns { legal_reps }
     }
 
-    pub fn legal_rep(&self, entity: u32) -> Option<&'a str> {
-        let i = entity as usize;
-        self.legal_rep_id.is_valid(i).then(|| self.legal_rep_id.value(i))
+    pub fn legal_rep(&self, entity: u32) -> Option<PersonId> {
+        self.legal_reps.of(entity)
     }
 }
 
@@ -80,7 +75,7 @@ pub struct Related<'p> {
 /// Who a related row is about.
 pub enum Subject {
     /// A restricted person (a legal representative), by pseudonymous id.
-    Person(String),
+    Person(PersonId),
     /// A flagged entity.
     Entity(u32),
 }
@@ -89,7 +84,7 @@ impl Related<'_> {
     /// The row of the `related` mart.
     pub fn row(&self, entities: &EntityIndex) -> RelatedRow {
         let (subject_id, subject_kind) = match &self.subject {
-            Subject::Person(p) => (p.clone(), "person"),
+            Subject::Person(p) => (p.to_string(), "person"),
             Subject::Entity(e) => (entities.id(*e).to_string(), "entity"),
         };
         RelatedRow {
@@ -107,9 +102,12 @@ impl Related<'_> {
     }
 
     /// The subject id's bytes, for the mart's order.
-    fn subject_bytes<'a>(&'a self, entities: &EntityIndex, buf: &'a mut [u8; 18]) -> &'a [u8] {
+    fn subject_bytes<'a>(&self, entities: &EntityIndex, buf: &'a mut [u8; 18]) -> &'a [u8] {
         match &self.subject {
-            Subject::Person(p) => p.as_bytes(),
+            Subject::Person(p) => {
+                buf[..17].copy_from_slice(&p.to_bytes());
+                &buf[..17]
+            }
             Subject::Entity(e) => {
                 *buf = entities.id(*e).to_bytes();
                 buf

@@ -36,7 +36,9 @@ use crate::base::ids::EntityId;
 use crate::base::landing_file::{nullable, LandingFile, Selection};
 use crate::base::marts::{records, registry};
 use crate::base::parquet_io::{ParquetSink, LOOKUP_ROW_GROUP_ROWS};
-use crate::base::tables::{DatasetReport, Inputs, PartitionRead, Reject, Rows, Share, Validated, ENTITY_IDX};
+use crate::base::tables::{
+    DatasetReport, Inputs, LegalReps, NotAPersonId, PartitionRead, Reject, Rows, Share, Validated, ENTITY_IDX,
+};
 use keys::FileKeys;
 use reorder::Reorder;
 use rows::{quote, RowFault};
@@ -62,6 +64,8 @@ pub enum ReadError {
     Write { what: String, source: parquet::errors::ParquetError },
     #[error("writing {what}: {source}")]
     Scratch { what: String, source: arrow::error::ArrowError },
+    #[error("registry column {column}: {source}, yet the contract accepted it: the registry contract must check person_id on it")]
+    UncheckedPersonId { column: &'static str, source: NotAPersonId },
 }
 
 impl Classify for ReadError {
@@ -70,6 +74,7 @@ impl Classify for ReadError {
             ReadError::Unreadable { .. } => ErrorKind::Input,
             ReadError::Write { source, .. } => source.kind(),
             ReadError::Scratch { source, .. } => source.kind(),
+            ReadError::UncheckedPersonId { .. } => ErrorKind::Input,
         }
     }
 }
@@ -117,14 +122,15 @@ pub fn validate_registry(
     keep: &[&str],
     out: Option<RegistryOut>,
     scratch: Option<&Path>,
-) -> Result<(Validated, EntityIndex, Vec<u32>), ReadError> {
+) -> Result<ValidatedRegistry, ReadError> {
     let key_col = contract.key[0];
     let id_name = contract.columns[key_col].name.as_str();
     let snapshot = selection.partitions.last().map(|p| p.ingest_date);
-    // The ids number the entities and the parents' ids become indexes; the
-    // table keeps their text only when asked.
+    // The ids number the entities, the parents' ids become indexes and the
+    // representatives' are packed; the table keeps their text only when
+    // asked.
     let mut read: Vec<&str> = keep.to_vec();
-    for c in [id_name, PARENT] {
+    for c in [id_name, PARENT, LEGAL_REP] {
         if !read.contains(&c) {
             read.push(c);
         }
@@ -192,8 +198,10 @@ pub fn validate_registry(
     // text goes unless asked for), put in entity order a lookup row group
     // at a time.
     let mut wanted: Vec<usize> = keep.iter().map(|k| position_in(&v.schema, k)).collect();
-    if !keep.contains(&PARENT) {
-        wanted.push(position_in(&v.schema, PARENT));
+    for c in [PARENT, LEGAL_REP] {
+        if !keep.contains(&c) {
+            wanted.push(position_in(&v.schema, c));
+        }
     }
     v.schema = Arc::new(v.schema.project(&wanted).expect("columns"));
     let batches: Vec<RecordBatch> = batches.into_iter().map(|b| b.project(&wanted).expect("columns")).collect();
@@ -257,12 +265,17 @@ pub fn validate_registry(
     let mut parents = Vec::with_capacity(sorted.num_rows());
     let parent_at = position_in(&sorted.schema(), PARENT);
     index.lookup_all(sorted.column(parent_at).as_string::<i32>().iter(), &mut parents);
-    let sorted = match keep.contains(&PARENT) {
-        true => sorted,
-        false => {
-            sorted.project(&(0..sorted.num_columns()).filter(|c| *c != parent_at).collect::<Vec<_>>()).expect("columns")
-        }
-    };
+    let rep_at = position_in(&sorted.schema(), LEGAL_REP);
+    let legal_reps = LegalReps::pack(sorted.column(rep_at).as_string::<i32>())
+        .map_err(|source| ReadError::UncheckedPersonId { column: LEGAL_REP, source })?;
+    let unasked: Vec<usize> = [(PARENT, parent_at), (LEGAL_REP, rep_at)]
+        .into_iter()
+        .filter(|(name, _)| !keep.contains(name))
+        .map(|(_, at)| at)
+        .collect();
+    let sorted = sorted
+        .project(&(0..sorted.num_columns()).filter(|c| !unasked.contains(c)).collect::<Vec<_>>())
+        .expect("columns");
     let idx: ArrayRef = Arc::new(UInt32Array::from_iter_values(0..sorted.num_rows() as u32));
     let mut columns = sorted.columns().to_vec();
     columns.push(idx);
@@ -270,11 +283,24 @@ pub fn validate_registry(
     v.rows = Rows::Memory(vec![RecordBatch::try_new(schema.clone(), columns).expect("schema")]);
     v.schema = schema;
     checkpoint("registry sorted and indexed");
-    Ok((v, index, parents))
+    Ok(ValidatedRegistry { table: v, entities: index, parents, legal_reps })
+}
+
+/// What validating the registry gives: the accepted rows (the columns
+/// asked for, in entity order), the entities' dense index, and the parents
+/// and representatives by that index.
+pub struct ValidatedRegistry {
+    pub table: Validated,
+    pub entities: EntityIndex,
+    pub parents: Vec<u32>,
+    pub legal_reps: LegalReps,
 }
 
 /// The registry column naming a branch's parent entity.
 const PARENT: &str = "parent_id";
+
+/// The registry column naming an entity's legal representative.
+const LEGAL_REP: &str = "legal_rep_id";
 
 /// Where the registry's rows go as they come in entity order.
 enum RegistrySink {
@@ -927,15 +953,16 @@ pub fn validate_inputs(
     let span = |d: Dataset| tracing::info_span!("validate", dataset = d.name());
 
     let reg_cols = columns(Dataset::Registry);
-    let (registry, entities, parents) = span(Dataset::Registry).in_scope(|| {
-        validate_registry(
-            contracts.get(Dataset::Registry),
-            take(Dataset::Registry),
-            &as_strs(&reg_cols),
-            out.registry,
-            out.events,
-        )
-    })?;
+    let ValidatedRegistry { table: registry, entities, parents, legal_reps } =
+        span(Dataset::Registry).in_scope(|| {
+            validate_registry(
+                contracts.get(Dataset::Registry),
+                take(Dataset::Registry),
+                &as_strs(&reg_cols),
+                out.registry,
+                out.events,
+            )
+        })?;
     let mut one = |d: Dataset, violations: Option<&Validated>| -> Result<Validated, ReadError> {
         let cols = columns(d);
         // What the previous dataset's checks held goes back to the system
@@ -962,7 +989,18 @@ pub fn validate_inputs(
     let mut holdings = one(Dataset::Holdings, None)?;
     let shares = entity_shares(&holdings, &entities);
     holdings.release();
-    Ok(Inputs { registry, entities, holdings, shares, parents, violations, complaints, repairs, scratch: None })
+    Ok(Inputs {
+        registry,
+        entities,
+        holdings,
+        shares,
+        legal_reps,
+        parents,
+        violations,
+        complaints,
+        repairs,
+        scratch: None,
+    })
 }
 
 /// The accepted holdings whose holder is a registered entity, as dense
