@@ -65,7 +65,7 @@ pub(super) fn restrictions(
     };
     let mut restricted: Vec<Restricted> =
         represented.into_iter().map(|(p, roots)| Restricted { person: p, roots }).collect();
-    restricted.sort_by(|a, b| a.person.cmp(&b.person));
+    restricted.sort_by_key(|a| a.person);
     (restricted, flagged)
 }
 
