@@ -141,18 +141,7 @@ async fn score_in_chunks(
 ) -> Result<Scored, ScoreError> {
     let ctx = engine.ctx();
     let n = entities.len();
-    let mut clock = std::time::Instant::now();
-    let mut phase = |name: &str| {
-        let memory = crate::base::telemetry::Memory::now();
-        tracing::debug!(
-            phase = name,
-            ms = clock.elapsed().as_millis() as u64,
-            resident_mib = memory.resident_mib(),
-            peak_mib = memory.peak_mib(),
-            "scoring phase"
-        );
-        clock = std::time::Instant::now();
-    };
+    let mut phases = crate::base::telemetry::Phases::start("score");
     // The evidence rows, once, to disk a slice of entities per file: their
     // sums are the deductions, their record ids the reasons' records.
     let scratch = engine
@@ -165,6 +154,7 @@ async fn score_in_chunks(
         }
         None => None,
     };
+    phases.done("evidence to slices");
     let deductions = match &evidence {
         Some(ev) if ev.rows > 0 => {
             engine.register_arrow_files("evidence", ev.schema.clone(), &ev.folder)?;
@@ -172,7 +162,7 @@ async fn score_in_chunks(
         }
         _ => vec![],
     };
-    phase("evidence and deductions");
+    phases.done("deductions");
     let mut grade = vec![NOT_SCORED; n];
     let mut band = vec![NOT_SCORED; n];
     let mut score = vec![f64::NAN; n];
@@ -206,7 +196,7 @@ async fn score_in_chunks(
 
     // Deduction rows grouped by entity (a counting sort on entity_idx).
     let (ded_starts, ded_rows) = group_by_entity(&deductions, 0..n);
-    phase("grades and grouping");
+    phases.done("grades and grouping");
     let rule_ids = plan::rule_ids(policy);
     let first_direct = policy.rules.len();
     // The columns, once per batch: no allocation per value.
@@ -339,7 +329,7 @@ async fn score_in_chunks(
     }
     drop(to_writer);
     let scored_rows = writer.join().expect("the writer thread does not panic")?;
-    phase("reasons and mart");
+    phases.done("reasons and mart");
 
     let mut reasons_ranked = summary_reasons;
     reasons_ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
