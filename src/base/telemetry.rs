@@ -35,30 +35,32 @@ impl LogFormat {
 /// Installs the global subscriber. `RUST_LOG` filters (default: info,
 /// with the query engine's own chatter at warn).
 pub fn init(format: LogFormat) {
+    // One filter for the whole subscriber, not one per layer: a per-layer
+    // filter keeps its verdict in a thread-local between `enabled` and the
+    // event, and a `log` record from a dependency (asked `enabled` through
+    // the log bridge, then never sent) left a stale verdict that silently
+    // dropped the next event on that thread.
     let filter =
-        || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,datafusion=warn,sqlparser=warn"));
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,datafusion=warn,sqlparser=warn"));
     match format {
         LogFormat::Json => {
             let _ = tracing_subscriber::registry()
+                .with(filter)
                 .with(
                     tracing_subscriber::fmt::layer()
                         .json()
                         .with_current_span(true)
                         .with_span_list(true)
-                        .with_writer(std::io::stderr)
-                        .with_filter(filter()),
+                        .with_writer(std::io::stderr),
                 )
                 .try_init();
         }
         LogFormat::Text => {
             let bars: IndicatifLayer<_> = IndicatifLayer::new();
             let _ = tracing_subscriber::registry()
+                .with(filter)
                 .with(
-                    tracing_subscriber::fmt::layer()
-                        .compact()
-                        .with_target(false)
-                        .with_writer(bars.get_stderr_writer())
-                        .with_filter(filter()),
+                    tracing_subscriber::fmt::layer().compact().with_target(false).with_writer(bars.get_stderr_writer()),
                 )
                 .with(bars.with_filter(IndicatifFilter::new(false)))
                 .try_init();

@@ -424,3 +424,50 @@ fn a_busy_database_is_worth_retrying() {
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     holder.execute_batch("ROLLBACK").unwrap();
 }
+
+/// The JSON log of a run has every step's line and every phase line of
+/// the steps that log phases: none is lost (a stale per-layer filter
+/// verdict once dropped the first event after DataFusion logged).
+#[test]
+fn the_json_log_of_a_run_has_every_step_and_phase() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().join("wh");
+    let r = r.to_str().unwrap();
+    ok(&["gen", "--warehouse", r, "--entities", "400", "--days", "2", "--seed", "5", "--as-of", D]);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_credence"))
+        .args(["run", "--unsigned", "--warehouse", r, "--as-of", D])
+        .env("CREDENCE_LOG_FORMAT", "json")
+        .env("RUST_LOG", "credence=debug")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> =
+        stderr(&o).lines().map(|l| serde_json::from_str(l).expect("every log line is JSON")).collect();
+    let field = |l: &serde_json::Value, f: &str| l["fields"][f].as_str().map(str::to_string);
+    let steps: Vec<String> = lines
+        .iter()
+        .filter(|l| field(l, "message").as_deref() == Some("step finished"))
+        .filter_map(|l| field(l, "step"))
+        .collect();
+    assert_eq!(steps, credence::run::STEPS.map(String::from));
+    let phases = |step: &str| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| field(l, "message").as_deref() == Some("phase") && field(l, "step").as_deref() == Some(step))
+            .filter_map(|l| field(l, "phase"))
+            .collect()
+    };
+    assert_eq!(phases("score"), ["evidence to slices", "deductions", "grades and grouping", "reasons and mart"]);
+    assert_eq!(
+        phases("lists"),
+        [
+            "rounds",
+            "legal representatives",
+            "members and related",
+            "review status",
+            "listing rows",
+            "listings written",
+            "related written"
+        ]
+    );
+}
