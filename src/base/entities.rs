@@ -82,34 +82,30 @@ impl Table {
         }
     }
 
-    fn find(&self, probe: Probe, id: EntityId, ids: &[EntityId]) -> Option<u32> {
+    /// The indexes of the slots from the probe's home to the first empty
+    /// one whose tag is the probe's: the entities the id may be.
+    fn tag_matches(&self, probe: Probe) -> impl Iterator<Item = u32> + '_ {
         let mut at = probe.home;
-        loop {
+        std::iter::from_fn(move || loop {
             let slot = self.slots[at];
             if slot.idx1 == 0 {
                 return None;
             }
-            if slot.tag == probe.tag && ids[slot.idx1 as usize - 1] == id {
+            at = self.next(at);
+            if slot.tag == probe.tag {
                 return Some(slot.idx1 - 1);
             }
-            at = self.next(at);
-        }
+        })
+    }
+
+    fn find(&self, probe: Probe, id: EntityId, ids: &[EntityId]) -> Option<u32> {
+        self.tag_matches(probe).find(|i| ids[*i as usize] == id)
     }
 
     /// The sorted id the first slot with the probe's tag points to (where
-    /// [`Table::find`] will compare), if the probe's slots are there.
+    /// [`Table::find`] will compare first).
     fn candidate(&self, probe: Probe) -> Option<usize> {
-        let mut at = probe.home;
-        loop {
-            let slot = self.slots[at];
-            if slot.idx1 == 0 {
-                return None;
-            }
-            if slot.tag == probe.tag {
-                return Some(slot.idx1 as usize - 1);
-            }
-            at = self.next(at);
-        }
+        self.tag_matches(probe).next().map(|i| i as usize)
     }
 }
 

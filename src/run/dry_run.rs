@@ -22,7 +22,7 @@ use crate::base::marts::registry::RegistryFacts;
 use crate::base::store::Store;
 use crate::base::tables::{Inputs, QualityReport};
 use crate::base::warehouse::Warehouse;
-use crate::stages::joint::{self, RegistryColumns};
+use crate::stages::joint;
 use crate::stages::publish::entries::{Action, Change};
 use crate::stages::publish::{self, files::InputInfo};
 use crate::stages::review::DecisionBook;
@@ -186,19 +186,10 @@ pub async fn dry_run(opts: &RunOptions) -> Result<(PathBuf, DryRunReport), RunEr
         let scored = score::score(&engine, policy, as_of, &inputs.entities, scores.path()).await?;
         drop(engine);
         report.entities_scored = scored.summary.entities_scored;
-        let registry = RegistryColumns::new(&inputs.legal_reps);
         let graph = joint::build_graph(std::mem::take(&mut inputs.parents), std::mem::take(&mut inputs.shares));
         let used = store.decisions(decisions_through, None, None)?;
         let book = DecisionBook::new(used.clone());
-        let tables = lists::Tables {
-            policy,
-            as_of,
-            inputs: &inputs,
-            scored: &scored,
-            graph: &graph,
-            registry: &registry,
-            book: &book,
-        };
+        let tables = lists::Tables { policy, as_of, inputs: &inputs, scored: &scored, graph: &graph, book: &book };
         let key = opts.signer.as_ref().and_then(|s| s.public_key());
         for list in &policy.lists {
             let (l, _, _) = plan_list(wh, &tables, list, &store, key, &used, decisions_through)?;

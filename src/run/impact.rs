@@ -28,7 +28,7 @@ use crate::base::tables::Inputs;
 use crate::base::warehouse::Warehouse;
 use crate::config::policy::Policy;
 use crate::run::{keep_columns, lists, register_inputs, validate_landing, RunError, ValidationMarts};
-use crate::stages::joint::{self, RegistryColumns};
+use crate::stages::joint;
 use crate::stages::publish;
 use crate::stages::review::DecisionBook;
 use crate::stages::score::{self, NOT_SCORED};
@@ -334,15 +334,7 @@ fn with_lists(
     store: &Store,
 ) -> Result<Outcome, RunError> {
     let (wh, inputs) = (&opts.warehouse, night.inputs);
-    let tables = lists::Tables {
-        policy,
-        as_of: opts.as_of,
-        inputs,
-        scored: &scored,
-        graph: night.graph,
-        registry: night.registry,
-        book,
-    };
+    let tables = lists::Tables { policy, as_of: opts.as_of, inputs, scored: &scored, graph: night.graph, book };
     for list in &policy.lists {
         let in_force = publish::in_force(wh, &list.id, as_of, opts.public_key.as_ref())?;
         let stretch_ends = match &in_force {
@@ -372,11 +364,10 @@ fn with_lists(
     Ok(o)
 }
 
-/// What both policies share on one night: the validated inputs, the
-/// registry columns and the ownership graph.
+/// What both policies share on one night: the validated inputs and the
+/// ownership graph.
 struct Night<'a> {
     inputs: &'a Inputs,
-    registry: &'a RegistryColumns<'a>,
     graph: &'a joint::graph::EntityGraph,
 }
 
@@ -429,12 +420,11 @@ async fn night(
     let after = scored(names, as_of, &opts.policy, &inputs, &engine).await?;
     drop(engine);
     engine::return_free_memory();
-    let registry = RegistryColumns::new(&inputs.legal_reps);
     let graph = joint::build_graph(std::mem::take(&mut inputs.parents), std::mem::take(&mut inputs.shares));
-    let shared = Night { inputs: &inputs, registry: &registry, graph: &graph };
+    let shared = Night { inputs: &inputs, graph: &graph };
     let before = with_lists(opts, as_of, &opts.baseline, before, &shared, book, store)?;
     let after = with_lists(opts, as_of, &opts.policy, after, &shared, book, store)?;
-    drop((graph, registry));
+    drop(graph);
     engine::return_free_memory();
     Ok((Validated { inputs, registry: registry_mart }, before, after))
 }

@@ -16,7 +16,7 @@ use crate::base::warehouse::{Mart, Warehouse};
 use crate::config::policy::{ListSpec, Policy};
 use crate::run::ListSummary;
 use crate::stages::joint::graph::EntityGraph;
-use crate::stages::joint::{self, RegistryColumns, Related};
+use crate::stages::joint::{self, Related};
 use crate::stages::publish::entries::RemovalFacts;
 use crate::stages::publish::Previous;
 use crate::stages::review::{self, DecisionBook, Member, Outcome};
@@ -29,7 +29,6 @@ pub(super) struct Tables<'a> {
     pub inputs: &'a Inputs,
     pub scored: &'a Scored,
     pub graph: &'a EntityGraph,
-    pub registry: &'a RegistryColumns<'a>,
     pub book: &'a DecisionBook,
 }
 
@@ -54,7 +53,7 @@ pub(super) fn members<'p>(
         &scored.grade,
         &|e| scored.in_scope(e),
         &|e| exempt.contains(&e),
-        t.registry,
+        &t.inputs.legal_reps,
         entities,
     );
     phases.done("members and related");

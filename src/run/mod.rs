@@ -47,7 +47,7 @@ use crate::base::warehouse::StagedDir;
 use crate::base::warehouse::{Mart, Warehouse};
 use crate::config::policy::ListSpec;
 use crate::config::policy::{EventDataset, Policy};
-use crate::stages::joint::{self, RegistryColumns};
+use crate::stages::joint;
 use crate::stages::landing::{self, LandingError};
 use crate::stages::publish::entries::RemovalFacts;
 use crate::stages::publish::files::{InputInfo, PartitionInfo};
@@ -411,7 +411,6 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
 
     // Graph.
     let started = Instant::now();
-    let registry = RegistryColumns::new(&inputs.legal_reps);
     let graph = info_span!("step", name = "graph")
         .in_scope(|| joint::build_graph(std::mem::take(&mut inputs.parents), std::mem::take(&mut inputs.shares)));
     steps.record("graph", started, Some((graph.owns.edge_count() + graph.branches.edge_count()) as u64))?;
@@ -422,15 +421,7 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     let book = DecisionBook::new(used.clone());
     let stamp = Stamp { policy_id: &policy.id, policy_version: &policy.version, as_of };
     staged.push(scores_dir);
-    let tables = lists::Tables {
-        policy,
-        as_of,
-        inputs: &inputs,
-        scored: &scored,
-        graph: &graph,
-        registry: &registry,
-        book: &book,
-    };
+    let tables = lists::Tables { policy, as_of, inputs: &inputs, scored: &scored, graph: &graph, book: &book };
     let key = opts.signer.as_ref().and_then(|s| s.public_key());
     let mut lists = Vec::new();
     let mut listings = Vec::new();

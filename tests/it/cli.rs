@@ -6,7 +6,7 @@ use credence::base::contract::Dataset;
 use credence::base::warehouse::{Mart, Warehouse};
 use credence::tools::fixture::{entity, land, person};
 
-use crate::support::{credence, ok, stderr, stdout};
+use crate::support::{credence, credence_logging, ok, stderr, stdout};
 
 const D: &str = "2026-11-27";
 
@@ -16,6 +16,25 @@ fn company(n: u32) -> String {
         entity(n),
         person(n)
     )
+}
+
+/// A generated warehouse of 400 entities and two nights up to D, in `dir`.
+fn generated(dir: &Path) -> std::path::PathBuf {
+    let root = dir.join("wh");
+    ok(&[
+        "gen",
+        "--warehouse",
+        root.to_str().unwrap(),
+        "--entities",
+        "400",
+        "--days",
+        "2",
+        "--seed",
+        "5",
+        "--as-of",
+        D,
+    ]);
+    root
 }
 
 fn registry(wh: &Warehouse, n: u32, bad: u32) {
@@ -188,9 +207,8 @@ fn demo_runs_the_nightly_batch_and_prints_where_the_outputs_are() {
 #[test]
 fn nothing_reads_the_landing_zone_after_validation() {
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("wh");
+    let root = generated(dir.path());
     let r = root.to_str().unwrap();
-    ok(&["gen", "--warehouse", r, "--entities", "400", "--days", "2", "--seed", "5", "--as-of", D]);
     ok(&["run", "--unsigned", "--warehouse", r, "--as-of", D]);
     std::fs::remove_dir_all(root.join("landing")).unwrap();
 
@@ -431,15 +449,9 @@ fn a_busy_database_is_worth_retrying() {
 #[test]
 fn the_json_log_of_a_run_has_every_step_and_phase() {
     let dir = tempfile::tempdir().unwrap();
-    let r = dir.path().join("wh");
-    let r = r.to_str().unwrap();
-    ok(&["gen", "--warehouse", r, "--entities", "400", "--days", "2", "--seed", "5", "--as-of", D]);
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_credence"))
-        .args(["run", "--unsigned", "--warehouse", r, "--as-of", D])
-        .env("CREDENCE_LOG_FORMAT", "json")
-        .env("RUST_LOG", "credence=debug")
-        .output()
-        .unwrap();
+    let root = generated(dir.path());
+    let r = root.to_str().unwrap();
+    let o = credence_logging(&["run", "--unsigned", "--warehouse", r, "--as-of", D], "credence=debug");
     assert!(o.status.success(), "{}", stderr(&o));
     let lines: Vec<serde_json::Value> =
         stderr(&o).lines().map(|l| serde_json::from_str(l).expect("every log line is JSON")).collect();

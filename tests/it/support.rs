@@ -6,12 +6,18 @@ use std::process::{Command, Output};
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Float64Type;
 
-/// Runs `credence` with `args`; logs as JSON on stderr.
+/// Runs `credence` with `args`; logs warnings as JSON on stderr.
 pub fn credence(args: &[&str]) -> Output {
+    credence_logging(args, "warn")
+}
+
+/// Runs `credence` with `args`; logs what `rust_log` lets through as JSON
+/// on stderr.
+pub fn credence_logging(args: &[&str], rust_log: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_credence"))
         .args(args)
         .env("CREDENCE_LOG_FORMAT", "json")
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", rust_log)
         .output()
         .expect("run credence")
 }

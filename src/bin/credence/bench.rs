@@ -14,7 +14,7 @@ use credence::base::tables::Rows;
 use credence::base::telemetry::{reset_peak_memory, Memory};
 use credence::base::warehouse::Warehouse;
 use credence::run::{keep_columns, load_policy, register_inputs};
-use credence::stages::joint::{self, RegistryColumns};
+use credence::stages::joint;
 use credence::stages::score;
 
 use crate::args::{EngineArgs, GenArgs};
@@ -156,7 +156,6 @@ pub fn bench(args: &BenchArgs) -> CommandResult {
     reset_peak_memory();
     let before = Memory::now().resident;
     let started = Instant::now();
-    let registry = RegistryColumns::new(&inputs.legal_reps);
     let graph = joint::build_graph(std::mem::take(&mut inputs.parents), std::mem::take(&mut inputs.shares));
     let built = started.elapsed().as_secs_f64();
     let mut members = 0;
@@ -169,7 +168,7 @@ pub fn bench(args: &BenchArgs) -> CommandResult {
             &scored.grade,
             &|e| scored.in_scope(e),
             &|_| false,
-            &registry,
+            &inputs.legal_reps,
             &inputs.entities,
         );
         members += outcome.members.len();

@@ -16,22 +16,6 @@ use crate::config::policy::{JointRule, ListSpec, Policy, Relation};
 use graph::EntityGraph;
 use rounds::{ListRules, Member, ViaKind};
 
-/// What the joint sanctions read of the registry besides the graph: each
-/// entity's legal representative.
-pub struct RegistryColumns<'a> {
-    pub legal_reps: &'a LegalReps,
-}
-
-impl<'a> RegistryColumns<'a> {
-    pub fn new(legal_reps: &'a LegalReps) -> RegistryColumns<'a> {
-        RegistryColumns { legal_reps }
-    }
-
-    pub fn legal_rep(&self, entity: u32) -> Option<PersonId> {
-        self.legal_reps.of(entity)
-    }
-}
-
 /// Builds the graph: each branch's registered parent, and the shares held
 /// by registered entity holders (validation's [`Share`]s; holders
 /// registered elsewhere can never be members, so they cannot extend a
@@ -128,7 +112,7 @@ pub fn list_outcome<'p>(
     grade: &[u8],
     in_scope: &dyn Fn(u32) -> bool,
     exempt: &dyn Fn(u32) -> bool,
-    registry: &RegistryColumns,
+    legal_reps: &LegalReps,
     entities: &EntityIndex,
 ) -> ListOutcome<'p> {
     let candidates: Vec<u32> = (0..graph.entities as u32)
@@ -140,7 +124,7 @@ pub fn list_outcome<'p>(
     phases.done("rounds");
     let mut related = Vec::new();
     for rule in policy.joint.rules.iter().filter(|r| r.list == list.id && r.relation == Relation::LegalRep) {
-        let (restricted, flagged) = legal::restrictions(&members, graph.entities, &|e| registry.legal_rep(e), in_scope);
+        let (restricted, flagged) = legal::restrictions(&members, graph.entities, &|e| legal_reps.of(e), in_scope);
         for p in restricted {
             related.push(Related { subject: Subject::Person(p.person), rule, roots: p.roots });
         }

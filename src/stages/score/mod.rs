@@ -168,7 +168,7 @@ async fn score_in_chunks(
     let mut score = vec![f64::NAN; n];
     // Every entity in scope is graded with nothing deducted ...
     let plain = plan::plain_score(ctx, policy)?.collect().await?;
-    let (plain_score, plain_band, plain_grade) = graded_row(&plain[0], 0);
+    let (plain_score, plain_band, plain_grade) = Graded::of(&plain[0]).row(0);
     let mut scope = plan::in_scope(ctx, policy).await?.execute_stream().await?;
     while let Some(b) = scope.next().await {
         for i in b?.column(0).as_primitive::<UInt32Type>().values() {
@@ -182,11 +182,11 @@ async fn score_in_chunks(
         let mut per_entity = plan::entity_scores(policy, ctx.table("deductions").await?)?.execute_stream().await?;
         while let Some(b) = per_entity.next().await {
             let b = b?;
-            let idx = b.column(0).as_primitive::<UInt32Type>();
+            let graded = Graded::of(&b);
             for r in 0..b.num_rows() {
-                let i = idx.value(r) as usize;
+                let i = graded.entity.value(r) as usize;
                 if grade[i] != NOT_SCORED {
-                    (score[i], band[i], grade[i]) = graded_row(&b, r);
+                    (score[i], band[i], grade[i]) = graded.row(r);
                 }
             }
         }
@@ -346,13 +346,29 @@ async fn score_in_chunks(
     })
 }
 
-/// Score, band and grade of row `r` of [`plan::entity_scores`]' batches.
-fn graded_row(b: &RecordBatch, r: usize) -> (f64, u8, u8) {
-    (
-        b.column(1).as_primitive::<Float64Type>().value(r),
-        b.column(2).as_primitive::<Int64Type>().value(r) as u8,
-        b.column(3).as_primitive::<Int64Type>().value(r) as u8,
-    )
+/// The columns of a batch of [`plan::entity_scores`] or
+/// [`plan::plain_score`], taken once per batch.
+struct Graded<'a> {
+    entity: &'a arrow::array::UInt32Array,
+    score: &'a arrow::array::Float64Array,
+    band: &'a arrow::array::Int64Array,
+    grade: &'a arrow::array::Int64Array,
+}
+
+impl<'a> Graded<'a> {
+    fn of(b: &'a RecordBatch) -> Graded<'a> {
+        Graded {
+            entity: b.column(0).as_primitive::<UInt32Type>(),
+            score: b.column(1).as_primitive::<Float64Type>(),
+            band: b.column(2).as_primitive::<Int64Type>(),
+            grade: b.column(3).as_primitive::<Int64Type>(),
+        }
+    }
+
+    /// Row `r`'s score, band and grade.
+    fn row(&self, r: usize) -> (f64, u8, u8) {
+        (self.score.value(r), self.band.value(r) as u8, self.grade.value(r) as u8)
+    }
 }
 
 /// What scoring one chunk of entities gives, to be taken in index order.

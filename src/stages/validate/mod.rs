@@ -74,7 +74,8 @@ impl Classify for ReadError {
             ReadError::Unreadable { .. } => ErrorKind::Input,
             ReadError::Write { source, .. } => source.kind(),
             ReadError::Scratch { source, .. } => source.kind(),
-            ReadError::UncheckedPersonId { .. } => ErrorKind::Input,
+            // Contracts are embedded: one without the check is a bug of the build.
+            ReadError::UncheckedPersonId { .. } => ErrorKind::Bug,
         }
     }
 }
