@@ -13,6 +13,7 @@ pub mod marts;
 pub mod parquet_io;
 pub mod printable;
 pub mod rounding;
+pub mod row_checks;
 pub mod sign;
 pub mod store;
 pub mod tables;

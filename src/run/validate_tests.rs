@@ -47,7 +47,22 @@ fn inputs(w: &Warehouse, as_of: &str) -> Result<Inputs, InputError> {
 fn inputs_keeping(w: &Warehouse, as_of: &str, keep: &dyn Fn(Dataset) -> Vec<String>) -> Result<Inputs, InputError> {
     let contracts = Contracts::load().unwrap();
     let selections = select_all(w, &contracts, as_of.parse().unwrap(), &Seal::new())?;
-    Ok(validate_inputs(&contracts, selections, keep, &Outputs::default())?)
+    let inputs = validate_inputs(&contracts, selections.clone(), keep, &Outputs::default())?;
+    assert_plans_agree(&contracts, &selections, &inputs);
+    Ok(inputs)
+}
+
+/// Validation's DataFusion plans give every dataset the native
+/// validation's rejects (row, code, message) and data-quality figures.
+fn assert_plans_agree(contracts: &Contracts, selections: &[crate::base::landing_file::Selection], inputs: &Inputs) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let ctx = crate::base::engine::session(crate::base::engine::EngineLimits::default()).unwrap();
+    let verdicts = runtime.block_on(judge_inputs(&ctx, contracts, selections)).unwrap();
+    for v in verdicts {
+        let native = inputs.get(v.dataset);
+        assert_eq!(v.rejects, native.rejects, "{}: the plans' rejects", v.dataset);
+        assert_eq!(v.report, native.report, "{}: the plans' report", v.dataset);
+    }
 }
 
 /// (global row, code) of every reject of a dataset.
@@ -735,4 +750,19 @@ fn the_registry_mart_holds_the_accepted_rows_of_every_file_in_id_order() {
     let packed: Vec<String> =
         (0..5).map(|e| i.legal_reps.of(e).expect("every one has a representative").to_string()).collect();
     assert_eq!(packed, expected.iter().map(|r| r.2.clone()).collect::<Vec<_>>(), "the packed representatives too");
+}
+
+#[test]
+fn the_plans_judge_a_generated_landing_zone_with_every_fault_as_the_native_validation_does() {
+    let (_t, w) = wh();
+    let mut o = crate::tools::gen::GenOptions::new(3_000, 3, 17, D.parse().unwrap());
+    o.bad_rate = 0.05;
+    o.chunk = 1_000;
+    crate::tools::gen::generate(&w, &o, &|_| {}).unwrap();
+    let i = inputs(&w, D).unwrap();
+    let rejected: u64 = i.all().iter().map(|v| v.report.rows_rejected).sum();
+    let codes: std::collections::BTreeSet<&str> =
+        i.all().iter().flat_map(|v| v.rejects.iter().map(|r| r.code.as_str())).collect();
+    assert!(rejected > 500, "a landing zone with faults: {rejected} rejected");
+    assert_eq!(codes.len(), 10, "every code is given: {codes:?}");
 }

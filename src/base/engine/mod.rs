@@ -3,6 +3,7 @@
 //! function, registered here and nowhere else (so that a Ballista cluster,
 //! [`cluster`], is given the same catalogue).
 
+mod checks;
 #[cfg(feature = "cluster")]
 pub mod cluster;
 
@@ -194,7 +195,9 @@ fn session_config(limits: EngineLimits) -> SessionConfig {
 
 /// Every user-defined function of credence's plans.
 pub fn udfs() -> Vec<ScalarUDF> {
-    vec![credit_round_udf(), credit_weight_udf()]
+    let mut all = vec![credit_round_udf(), credit_weight_udf()];
+    all.extend(checks::udfs());
+    all
 }
 
 /// A session with the limits and the UDFs of credence.

@@ -14,6 +14,7 @@
 
 mod keys;
 mod merge;
+mod plans;
 mod reorder;
 mod rows;
 
@@ -36,12 +37,14 @@ use crate::base::ids::EntityId;
 use crate::base::landing_file::{nullable, LandingFile, Selection};
 use crate::base::marts::{records, registry};
 use crate::base::parquet_io::{ParquetSink, LOOKUP_ROW_GROUP_ROWS};
+use crate::base::row_checks::quote;
 use crate::base::tables::{
     DatasetReport, Inputs, LegalReps, NotAPersonId, PartitionRead, Reject, Rows, Share, Validated, ENTITY_IDX,
 };
 use keys::FileKeys;
+pub use plans::{judge_inputs, PlanError, Verdicts};
 use reorder::Reorder;
-use rows::{quote, RowFault};
+use rows::RowFault;
 
 /// What a dataset is checked against.
 #[derive(Clone, Copy, Default)]

@@ -2,13 +2,14 @@
 //! codes `missing_required` to `future_date`. A row gets the first code in
 //! the spec's order, checking columns in contract order within a code.
 
+use crate::base::contract::{Check, Column, ColumnType, Contract, FaultCode};
+use crate::base::ids::{is_entity_id, is_person_id, is_six_digits, AsOf};
+use crate::base::row_checks::{
+    blank, date_in_range, entity_hint, money, money_too_large, quote, show_date, unsafe_char_found, FIRST_DATE,
+    LAST_DATE,
+};
 use arrow::array::{Array, AsArray, RecordBatch, StringArray};
 use arrow::datatypes::{Date32Type, Decimal128Type, Float64Type};
-use chrono::Datelike;
-
-use crate::base::contract::{Check, Column, ColumnType, Contract, FaultCode};
-use crate::base::ids::{days_to_date, entity_check_char, is_entity_id, is_person_id, is_six_digits, AsOf};
-use crate::base::printable::{has_unsafe_char, is_unsafe_char};
 
 /// The first rule a row breaks: its code and a message naming the column,
 /// the rule, the expected and the found.
@@ -19,7 +20,7 @@ pub(super) struct RowFault {
 }
 
 /// The codes decided by looking at one row, in priority order.
-const ROW_CODES: [FaultCode; 6] = [
+pub(super) const ROW_CODES: [FaultCode; 6] = [
     FaultCode::MissingRequired,
     FaultCode::BadEntityId,
     FaultCode::BadPersonId,
@@ -192,14 +193,11 @@ impl ColumnRule<'_> {
         if self.column.ty == ColumnType::Utf8 {
             let s = self.strings(self.ci);
             for row in (0..s.len()).filter(|r| open(*r)) {
-                if let Some((at, c)) = unsafe_char(s.value(row)) {
+                if let Some(found) = unsafe_char_found(s.value(row)) {
                     fail(
                         row,
                         format!(
-                            "column {name}: expected text without control characters or bidirectional overrides, found U+{:04X} at character {} of {}",
-                            c as u32,
-                            at + 1,
-                            quote(s.value(row))
+                            "column {name}: expected text without control characters or bidirectional overrides, found {found}"
                         ),
                     );
                 }
@@ -207,7 +205,7 @@ impl ColumnRule<'_> {
         }
         if self.column.ty == ColumnType::Decimal18_2 {
             let d = array.as_primitive::<Decimal128Type>();
-            for row in (0..d.len()).filter(|r| open(*r) && d.value(*r).unsigned_abs() >= MAX_MONEY_RAW) {
+            for row in (0..d.len()).filter(|r| open(*r) && money_too_large(d.value(*r))) {
                 fail(row, format!("column {name}: expected an amount below 10^16 yuan, found {}", money(d.value(row))));
             }
         }
@@ -250,75 +248,6 @@ impl ColumnRule<'_> {
             _ => {}
         }
     }
-}
-
-/// A decimal(18,2) amount must stay below 10^16 yuan: 10^18 hundredths.
-const MAX_MONEY_RAW: u128 = 1_000_000_000_000_000_000;
-
-/// A decimal(18,2) raw value as text, whatever its digits (Arrow's own
-/// formatting cuts a value wider than the type's precision).
-fn money(raw: i128) -> String {
-    let sign = if raw < 0 { "-" } else { "" };
-    let v = raw.unsigned_abs();
-    format!("{sign}{}.{:02}", v / 100, v % 100)
-}
-
-/// Empty, or only white space (any Unicode white space) and zero-width characters.
-pub(super) fn blank(v: &str) -> bool {
-    v.chars().all(|c| c.is_whitespace() || matches!(c, '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}'))
-}
-
-/// The first unsafe character of `v` and its position, if any.
-fn unsafe_char(v: &str) -> Option<(usize, char)> {
-    if !has_unsafe_char(v) {
-        return None;
-    }
-    v.chars().enumerate().find(|(_, c)| is_unsafe_char(*c))
-}
-
-/// The dates a landing file may hold: a Date32 outside them (possible in a
-/// hand-made file) is `bad_range`, so later stages only see printable dates.
-const FIRST_DATE: &str = "0001-01-01";
-const LAST_DATE: &str = "9999-12-31";
-
-fn date_in_range(days: i32) -> bool {
-    days_to_date(days).is_some_and(|d| (1..=9999).contains(&d.year()))
-}
-
-/// A Date32 value for a message: the date, or the raw day number when it
-/// is no calendar date.
-fn show_date(days: i32) -> String {
-    match days_to_date(days) {
-        Some(d) if (1..=9999).contains(&d.year()) => d.to_string(),
-        _ => format!("day {days} since 1970-01-01"),
-    }
-}
-
-/// For an 18-character id from the alphabet with a wrong check character,
-/// the character it should end with.
-fn entity_hint(v: &str) -> String {
-    let b = v.as_bytes();
-    if b.len() == 18 {
-        if let Some(c) = entity_check_char(&b[..17]) {
-            return format!(" (check character {} expected)", c as char);
-        }
-    }
-    " (18 characters of 0-9 A-H J-N P-R T U W-Y, the last a check character)".to_string()
-}
-
-/// A found value for a message: quoted, cut at 80 characters, with control
-/// and bidirectional characters written as `\u{..}` so that a message
-/// never carries them to an officer's terminal.
-pub(super) fn quote(v: &str) -> String {
-    let cut: String = v.chars().take(80).collect();
-    let mut s: String = cut
-        .chars()
-        .map(|c| if is_unsafe_char(c) { format!("\\u{{{:04X}}}", c as u32) } else { c.to_string() })
-        .collect();
-    if cut.len() < v.len() {
-        s.push('…');
-    }
-    format!("'{s}'")
 }
 
 /// Where `v` is in an enumeration's `values`. Length and first byte tell

@@ -1,0 +1,585 @@
+//! datasets.md's row and key rules as DataFusion plans: the SQL below is
+//! generated from the contracts, one `CASE` per dataset that lists the
+//! rules in the spec's order, with the value tests and message pieces as
+//! the UDFs every credence session registers (`base::engine`), so that the
+//! same plans can run in this process or on executors that know the UDFs.
+//!
+//! The verdicts (each rejected row's code and message, the data-quality
+//! figures) are the native validation's, row for row and byte for byte:
+//! `run::validate_tests` runs both on every fixture and compares them. The
+//! native validation still makes the tables a run reads; these plans are
+//! its executable specification and the path to validating on a cluster.
+//!
+//! What each dataset's plan computes, per landing row (`_row` numbers the
+//! rows in read order as the native validation does; `_partition` and
+//! `_ingest_date` say where the row came from):
+//!
+//! 1. `_rule`: the first row rule the row breaks (`missing_required` to
+//!    `future_date`, columns in contract order within a code);
+//! 2. `_copies`: how many rows of its partition share its key (a key with
+//!    a null column is in no group);
+//! 3. `_held`: the shares held in its owned entity by rows that passed
+//!    1–2 (holdings);
+//! 4. whether its entity is among the accepted registry rows, and whether
+//!    its case is the newest accepted version of a violation of the same
+//!    entity (repairs);
+//! 5. `_code` and `_message`: the first of these that applies.
+
+use std::fmt::Write as _;
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, Date32Array, RecordBatch, UInt32Array, UInt64Array};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt64Type};
+use datafusion::catalog::streaming::StreamingTable;
+use datafusion::error::DataFusionError;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::streaming::PartitionStream;
+use datafusion::prelude::SessionContext;
+use futures::StreamExt;
+
+use super::{report, rows::ROW_CODES, ReadError};
+use crate::base::contract::{Check, ColumnType, Contract, Contracts, Dataset, DatasetKind, FaultCode};
+use crate::base::landing_file::{nullable, LandingFile, Selection};
+use crate::base::row_checks::{FIRST_DATE, LAST_DATE};
+use crate::base::tables::{DatasetReport, Reject};
+
+/// The verdicts of the plans on one dataset.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Verdicts {
+    pub dataset: Dataset,
+    /// Every rejected row, by global row number.
+    pub rejects: Vec<Reject>,
+    pub report: DatasetReport,
+}
+
+/// Validation by plans failed: the engine failed, or a landing file could
+/// not be read (its [`ReadError`] inside the engine's error).
+#[derive(Debug, thiserror::Error)]
+#[error("validating {dataset} by plans: {source}")]
+pub struct PlanError {
+    pub dataset: Dataset,
+    pub source: DataFusionError,
+}
+
+/// The order datasets are judged in: the registry first (every other
+/// dataset's `unknown_entity`), the violations before the repairs
+/// (`unknown_case`).
+const ORDER: [Dataset; 5] =
+    [Dataset::Registry, Dataset::Violations, Dataset::Repairs, Dataset::Complaints, Dataset::Holdings];
+
+/// Judges the five datasets of a run from their chosen partitions
+/// (`selections` in `Dataset::ALL` order) in `ctx`, which must carry
+/// credence's UDFs; uses the table names `landing_<dataset>`,
+/// `judged_<dataset>`, `registered` and `known_cases` of `ctx`.
+pub async fn judge_inputs(
+    ctx: &SessionContext,
+    contracts: &Contracts,
+    selections: &[Selection],
+) -> Result<Vec<Verdicts>, PlanError> {
+    let mut out = Vec::with_capacity(ORDER.len());
+    for dataset in ORDER {
+        let contract = contracts.get(dataset);
+        let selection = &selections[dataset as usize];
+        let engine = |source| PlanError { dataset, source };
+        register_landing(ctx, contract, selection).map_err(engine)?;
+        let judged = format!("judged_{}", dataset.name());
+        ctx.sql(&format!("CREATE OR REPLACE VIEW {judged} AS {}", judged_sql(contract))).await.map_err(engine)?;
+        let rejects = rejects(ctx, &judged).await.map_err(engine)?;
+        let current = sql_count(ctx, &current_sql(contract, &judged)).await.map_err(engine)?;
+        match dataset {
+            Dataset::Registry => create_table(ctx, "registered", &registered_sql(&judged)).await.map_err(engine)?,
+            Dataset::Violations => create_table(ctx, "known_cases", &known_cases_sql(&judged)).await.map_err(engine)?,
+            _ => {}
+        }
+        ctx.deregister_table(&judged).map_err(engine)?;
+        ctx.deregister_table(landing_table(dataset)).map_err(engine)?;
+        let report = report(contract, selection, &rejects, current, selection.rows());
+        out.push(Verdicts { dataset, rejects, report });
+    }
+    for table in ["registered", "known_cases"] {
+        ctx.deregister_table(table).map_err(|source| PlanError { dataset: Dataset::Holdings, source })?;
+    }
+    out.sort_by_key(|v| v.dataset as usize);
+    Ok(out)
+}
+
+fn landing_table(dataset: Dataset) -> String {
+    format!("landing_{}", dataset.name())
+}
+
+/// Registers the selection's rows as `landing_<dataset>`: the contract's
+/// columns (as the native validation reads them) and `_row`, `_partition`,
+/// `_ingest_date`. Each file is one partition of the table, read when the
+/// plan reaches it: the table holds nothing.
+fn register_landing(ctx: &SessionContext, contract: &Contract, selection: &Selection) -> Result<(), DataFusionError> {
+    let base = nullable(&contract.arrow_schema());
+    let mut fields: Vec<Field> = base.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new("_row", DataType::UInt64, false));
+    fields.push(Field::new("_partition", DataType::UInt32, false));
+    fields.push(Field::new("_ingest_date", DataType::Date32, false));
+    let schema = Arc::new(Schema::new(fields));
+    let contract = Arc::new(contract.clone());
+    let mut files: Vec<Arc<dyn PartitionStream>> = Vec::new();
+    let mut first_row = 0u64;
+    for (p, partition) in selection.partitions.iter().enumerate() {
+        for file in &partition.files {
+            files.push(Arc::new(FileStream {
+                contract: contract.clone(),
+                file: file.clone(),
+                partition: p as u32,
+                first_row,
+                schema: schema.clone(),
+            }));
+            first_row += file.rows;
+        }
+    }
+    let table = StreamingTable::try_new(schema, files)?;
+    let name = landing_table(contract.dataset);
+    ctx.deregister_table(&name)?;
+    ctx.register_table(&name, Arc::new(table))?;
+    Ok(())
+}
+
+/// One landing file's rows for the plans, numbered from `first_row`.
+#[derive(Debug)]
+struct FileStream {
+    contract: Arc<Contract>,
+    file: LandingFile,
+    partition: u32,
+    first_row: u64,
+    schema: SchemaRef,
+}
+
+impl FileStream {
+    fn read(&self) -> Result<Vec<RecordBatch>, ReadError> {
+        let fail = |e: &dyn std::fmt::Display| ReadError::Unreadable {
+            path: self.file.relative.clone(),
+            reason: e.to_string(),
+        };
+        let mut out = Vec::new();
+        let mut row = self.first_row;
+        let day = self.file.ingest_date.days_since_epoch();
+        for batch in self.file.read(&self.contract, None).map_err(|e| fail(&e))? {
+            let batch = batch.map_err(|e| fail(&e))?;
+            let n = batch.num_rows();
+            let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+            columns.push(Arc::new(UInt64Array::from_iter_values(row..row + n as u64)));
+            columns.push(Arc::new(UInt32Array::from_value(self.partition, n)));
+            columns.push(Arc::new(Date32Array::from_value(day, n)));
+            out.push(RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| fail(&e))?);
+            row += n as u64;
+        }
+        if row - self.first_row != self.file.rows {
+            return Err(fail(&format!("footer promises {} rows, read {}", self.file.rows, row - self.first_row)));
+        }
+        Ok(out)
+    }
+}
+
+impl PartitionStream for FileStream {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let me = FileStream {
+            contract: self.contract.clone(),
+            file: self.file.clone(),
+            partition: self.partition,
+            first_row: self.first_row,
+            schema: self.schema.clone(),
+        };
+        let batches = futures::stream::once(async move {
+            let read = tokio::task::spawn_blocking(move || me.read()).await;
+            match read {
+                Ok(Ok(batches)) => futures::stream::iter(batches.into_iter().map(Ok)).left_stream(),
+                Ok(Err(e)) => futures::stream::iter([Err(DataFusionError::External(Box::new(e)))]).right_stream(),
+                Err(e) => futures::stream::iter([Err(DataFusionError::External(Box::new(e)))]).right_stream(),
+            }
+        })
+        .flatten();
+        Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), batches))
+    }
+}
+
+/// A row rule: the code it gives, when a row breaks it, and the message.
+struct RowRule {
+    code: FaultCode,
+    when: String,
+    message: String,
+}
+
+/// A column name in SQL.
+fn col(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A text literal in SQL.
+fn text(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// The SQL of a message: literal pieces and SQL expressions, concatenated.
+fn concat(pieces: &[&str]) -> String {
+    format!("concat({})", pieces.join(", "))
+}
+
+/// The row rules of `contract` in the order a row is judged: by code in
+/// the spec's order, then by column in contract order, then in the order
+/// of the column's rules (as `rows::check_batch`).
+fn row_rules(contract: &Contract) -> Vec<RowRule> {
+    let mut rules = Vec::new();
+    let mut rule = |code, when: String, message: String| rules.push(RowRule { code, when, message });
+    for code in ROW_CODES {
+        for c in &contract.columns {
+            let (name, v) = (&c.name, col(&c.name));
+            let lead = |what: &str| text(&format!("column {name}: {what}"));
+            let condition = c.required_when.as_ref().map(|w| {
+                let other = &contract.columns[w.column].name;
+                (other, format!("{} = {}", col(other), text(&w.equals)), &w.equals)
+            });
+            match code {
+                FaultCode::MissingRequired => {
+                    if c.required {
+                        rule(code, format!("{v} IS NULL"), lead("required, found null"));
+                    }
+                    if c.non_empty {
+                        let found = format!(
+                            "CASE WHEN {v} = '' THEN '''''' ELSE concat(quoted({v}), ' (white space only)') END"
+                        );
+                        rule(
+                            code,
+                            format!("{v} IS NOT NULL AND is_blank({v})"),
+                            concat(&[&lead("required non-empty, found "), &found]),
+                        );
+                    }
+                    if let Some((other, holds, equals)) = &condition {
+                        rule(
+                            code,
+                            format!("{v} IS NULL AND {holds}"),
+                            lead(&format!("required when {other} = '{equals}', found null")),
+                        );
+                    }
+                }
+                FaultCode::BadEntityId | FaultCode::BadPersonId => {
+                    let entity = code == FaultCode::BadEntityId;
+                    let of_kind = match (c.check, entity) {
+                        (Some(Check::EntityId), true) | (Some(Check::PersonId), false) => String::new(),
+                        (Some(Check::HolderId), _) => {
+                            format!(" AND \"holder_kind\" = {}", text(if entity { "entity" } else { "person" }))
+                        }
+                        _ => continue,
+                    };
+                    if entity {
+                        let message = concat(&[
+                            &lead("expected a valid entity id"),
+                            &format!("entity_id_hint({v})"),
+                            "', found '",
+                            &format!("quoted({v})"),
+                        ]);
+                        rule(code, format!("{v} IS NOT NULL{of_kind} AND NOT is_entity_id({v})"), message);
+                    } else {
+                        let message = concat(&[
+                            &lead("expected a person id (P and 16 lowercase hex digits), found "),
+                            &format!("quoted({v})"),
+                        ]);
+                        rule(code, format!("{v} IS NOT NULL{of_kind} AND NOT is_person_id({v})"), message);
+                    }
+                }
+                FaultCode::BadEnum => {
+                    if let Some(values) = &c.one_of {
+                        let list: Vec<String> = values.iter().map(|x| text(x)).collect();
+                        let message = concat(&[
+                            &lead(&format!("expected one of {}; found ", values.join(", "))),
+                            &format!("quoted({v})"),
+                        ]);
+                        rule(code, format!("{v} IS NOT NULL AND {v} NOT IN ({})", list.join(", ")), message);
+                    }
+                }
+                FaultCode::BadRange => {
+                    let set = format!("{v} IS NOT NULL AND ");
+                    match c.ty {
+                        ColumnType::Utf8 => rule(
+                            code,
+                            format!("{set}unsafe_char_found({v}) IS NOT NULL"),
+                            concat(&[
+                                &lead("expected text without control characters or bidirectional overrides, found "),
+                                &format!("unsafe_char_found({v})"),
+                            ]),
+                        ),
+                        ColumnType::Decimal18_2 => rule(
+                            code,
+                            format!("{set}money_too_large({v})"),
+                            concat(&[
+                                &lead("expected an amount below 10^16 yuan, found "),
+                                &format!("money_text({v})"),
+                            ]),
+                        ),
+                        ColumnType::Date => rule(
+                            code,
+                            format!("{set}NOT is_calendar_date({v})"),
+                            concat(&[
+                                &lead(&format!("expected a date from {FIRST_DATE} to {LAST_DATE}, found ")),
+                                &format!("date_text({v})"),
+                            ]),
+                        ),
+                        _ => {}
+                    }
+                    match (c.check, c.ty) {
+                        (Some(Check::SixDigits), _) => rule(
+                            code,
+                            format!("{set}NOT is_six_digits({v})"),
+                            concat(&[&lead("expected six digits, found "), &format!("quoted({v})")]),
+                        ),
+                        (Some(Check::NonNegative), ColumnType::Decimal18_2) => rule(
+                            code,
+                            format!("{set}{v} < 0"),
+                            concat(&[&lead("expected >= 0, found "), &format!("money_text({v})")]),
+                        ),
+                        // NaN is outside the range.
+                        (Some(Check::SharePct), ColumnType::Float64) => rule(
+                            code,
+                            format!("{set}NOT ({v} > 0 AND {v} <= 100 AND NOT isnan({v}))"),
+                            concat(&[
+                                &lead(&format!("expected 0 < {name} <= 100, found ")),
+                                &format!("float_text({v})"),
+                            ]),
+                        ),
+                        _ => {}
+                    }
+                    if c.null_otherwise {
+                        let (other, holds, equals) = condition.as_ref().expect("null_otherwise needs required_when");
+                        let message = concat(&[
+                            &lead(&format!("expected null unless {other} = '{equals}', found ")),
+                            &format!("quoted({v})"),
+                        ]);
+                        rule(code, format!("{set}NOT coalesce({holds}, false)"), message);
+                    }
+                }
+                FaultCode::FutureDate => {
+                    if c.check == Some(Check::NotAfterIngestDate) {
+                        let message = concat(&[
+                            &lead("expected a date not after the partition's ingest_date "),
+                            "CAST(_ingest_date AS VARCHAR)",
+                            "', found '",
+                            &format!("date_text({v})"),
+                        ]);
+                        rule(code, format!("{v} IS NOT NULL AND {v} > _ingest_date"), message);
+                    }
+                }
+                _ => unreachable!("not a row code"),
+            }
+        }
+    }
+    rules
+}
+
+/// The plan of one dataset: every landing row with `_code` (null: the row
+/// is accepted) and `_message`, and the contract's columns. Steps 1–5 of
+/// the module's documentation are its common table expressions.
+fn judged_sql(contract: &Contract) -> String {
+    let rules = row_rules(contract);
+    let table = landing_table(contract.dataset);
+    let name = |ci: usize| contract.columns[ci].name.as_str();
+    let key: Vec<String> = contract.key.iter().map(|k| col(name(*k))).collect();
+    let key_names: Vec<&str> = contract.key.iter().map(|k| name(*k)).collect();
+    let mut steps: Vec<String> = Vec::new();
+
+    // 1. The first row rule broken; 2. copies of the key within the partition.
+    let mut first_rule = String::from("CASE");
+    for (n, r) in rules.iter().enumerate() {
+        let _ = write!(first_rule, "\n      WHEN {} THEN {n}", r.when);
+    }
+    first_rule.push_str("\n    END");
+    let complete: Vec<String> = key.iter().map(|k| format!("{k} IS NOT NULL")).collect();
+    steps.push(format!(
+        "checked AS (\n  SELECT *,\n    {first_rule} AS _rule,\n    CASE WHEN {} THEN count(*) OVER (PARTITION BY _partition, {}) END AS _copies\n  FROM {table})",
+        complete.join(" AND "),
+        key.join(", ")
+    ));
+    // 3. Shares held in the owned entity by rows that passed 1–2.
+    if let Some(s) = &contract.shares_over_100 {
+        let (owned, share) = (col(name(s.group_by)), col(name(s.column)));
+        steps.push(format!(
+            "held AS (\n  SELECT *, sum(CASE WHEN _rule IS NULL AND coalesce(_copies, 1) = 1 THEN {share} END) OVER (PARTITION BY {owned}) AS _held\n  FROM checked)"
+        ));
+    }
+    // 4. Against the registry and the known violations.
+    let last = if contract.shares_over_100.is_some() { "held" } else { "checked" };
+    let mut joins = String::new();
+    if let Some(ue) = contract.unknown_entity {
+        let _ = write!(joins, "\n  LEFT JOIN registered ON {} = registered_id", col(name(ue)));
+    }
+    if let Some(uc) = contract.unknown_case {
+        let _ = write!(joins, "\n  LEFT JOIN known_cases ON {} = known_case", col(name(uc)));
+    }
+    steps.push(format!("found AS (\n  SELECT * FROM {last}{joins})"));
+
+    // 5. The first code that applies, and its message.
+    let mut code = String::from("CASE");
+    let mut message = String::from("CASE");
+    let mut when = |condition: &str, c: &str, m: &str| {
+        let _ = write!(code, "\n      WHEN {condition} THEN {}", text(c));
+        let _ = write!(message, "\n      WHEN {condition} THEN {m}");
+    };
+    for (n, r) in rules.iter().enumerate() {
+        when(&format!("_rule = {n}"), r.code.as_str(), &r.message);
+    }
+    let quoted_key: Vec<String> = key.iter().map(|k| format!("quoted({k})")).collect();
+    when(
+        "_copies > 1",
+        FaultCode::DuplicateKey.as_str(),
+        &concat(&[
+            &text(&format!("key ({}) = (", key_names.join(", "))),
+            &quoted_key.join(", ', ', "),
+            "') appears '",
+            "CAST(_copies AS VARCHAR)",
+            "' times in partition ingest_date='",
+            "CAST(_ingest_date AS VARCHAR)",
+        ]),
+    );
+    if let Some(s) = &contract.shares_over_100 {
+        let owned = name(s.group_by);
+        when(
+            &format!("_held > {}", s.max_sum),
+            FaultCode::SharesOver100.as_str(),
+            &concat(&[
+                &text(&format!("shares held in {owned} ")),
+                &format!("quoted({})", col(owned)),
+                "' add up to '",
+                "float_text(round(_held * 1000000) / 1000000)",
+                "', expected at most 100 (0.01 tolerance)'",
+            ]),
+        );
+    }
+    if let Some(ue) = contract.unknown_entity {
+        when(
+            "registered_id IS NULL",
+            FaultCode::UnknownEntity.as_str(),
+            &concat(&[
+                &text(&format!("column {}: entity ", name(ue))),
+                &format!("quoted({})", col(name(ue))),
+                "' is not in the registry snapshot the run uses'",
+            ]),
+        );
+    }
+    if let (Some(uc), Some(ue)) = (contract.unknown_case, contract.unknown_entity) {
+        let why = "CASE WHEN known_case IS NULL THEN 'is no known violation' ELSE 'is a violation of another entity, not' END";
+        when(
+            &format!("known_case IS NULL OR known_entity <> {}", col(name(ue))),
+            FaultCode::UnknownCase.as_str(),
+            &concat(&[
+                &text(&format!("column {}: case ", name(uc))),
+                &format!("quoted({})", col(name(uc))),
+                "' '",
+                why,
+                "' of this row''s entity'",
+            ]),
+        );
+    }
+    code.push_str("\n    END");
+    message.push_str("\n    END");
+    let columns: Vec<String> = contract.columns.iter().map(|c| col(&c.name)).collect();
+    format!(
+        "WITH {}\nSELECT {}, _row,\n    {code} AS _code,\n    {message} AS _message\nFROM found",
+        steps.join(",\n"),
+        columns.join(", ")
+    )
+}
+
+/// How many accepted rows the run uses: every accepted row of a snapshot,
+/// the newest accepted version of each key of an event dataset.
+fn current_sql(contract: &Contract, judged: &str) -> String {
+    match contract.kind {
+        DatasetKind::Snapshot => format!("SELECT count(*) FROM {judged} WHERE _code IS NULL"),
+        DatasetKind::Event => {
+            let key: Vec<String> = contract.key.iter().map(|k| col(&contract.columns[*k].name)).collect();
+            format!("SELECT count(*) FROM (SELECT {0} FROM {judged} WHERE _code IS NULL GROUP BY {0})", key.join(", "))
+        }
+    }
+}
+
+/// The accepted registry rows' entities.
+fn registered_sql(judged: &str) -> String {
+    format!("SELECT entity_id AS registered_id FROM {judged} WHERE _code IS NULL")
+}
+
+/// The newest accepted version of each violation: its case and entity.
+fn known_cases_sql(judged: &str) -> String {
+    format!(
+        "SELECT case_id AS known_case, entity_id AS known_entity FROM (\n  \
+           SELECT case_id, entity_id, row_number() OVER (PARTITION BY case_id ORDER BY _row DESC) AS _newest\n  \
+           FROM {judged} WHERE _code IS NULL)\n\
+         WHERE _newest = 1"
+    )
+}
+
+async fn create_table(ctx: &SessionContext, name: &str, sql: &str) -> Result<(), DataFusionError> {
+    ctx.deregister_table(name)?;
+    ctx.sql(&format!("CREATE TABLE {name} AS {sql}")).await?.collect().await?;
+    Ok(())
+}
+
+async fn sql_count(ctx: &SessionContext, sql: &str) -> Result<u64, DataFusionError> {
+    let batches = ctx.sql(sql).await?.collect().await?;
+    let n = batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .map_or(0, |b| b.column(0).as_primitive::<arrow::datatypes::Int64Type>().value(0));
+    Ok(n as u64)
+}
+
+async fn rejects(ctx: &SessionContext, judged: &str) -> Result<Vec<Reject>, DataFusionError> {
+    let sql = format!("SELECT _row, _code, _message FROM {judged} WHERE _code IS NOT NULL ORDER BY _row");
+    let mut out = Vec::new();
+    for b in ctx.sql(&sql).await?.collect().await? {
+        let rows = b.column(0).as_primitive::<UInt64Type>();
+        // The engine may give text as any of Arrow's string types.
+        let codes = arrow::compute::cast(b.column(1), &DataType::Utf8)?;
+        let messages = arrow::compute::cast(b.column(2), &DataType::Utf8)?;
+        let (codes, messages) = (codes.as_string::<i32>(), messages.as_string::<i32>());
+        for r in 0..b.num_rows() {
+            let code = FaultCode::ALL
+                .into_iter()
+                .find(|c| c.as_str() == codes.value(r))
+                .ok_or_else(|| DataFusionError::Internal(format!("a plan gave code {}", codes.value(r))))?;
+            let message = if messages.is_null(r) { String::new() } else { messages.value(r).to_string() };
+            out.push(Reject { row: rows.value(r), code, message });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plans' SQL, for a reader to check against datasets.md:
+    /// `tests/golden/validation-plans.sql` (`UPDATE_GOLDEN=1` rewrites it).
+    #[test]
+    fn the_plans_sql_is_the_golden_file() {
+        let contracts = Contracts::load().unwrap();
+        let mut sql =
+            String::from("-- Validation's plans, generated from the contracts (src/stages/validate/plans.rs).\n");
+        for d in ORDER {
+            let _ = write!(sql, "\n-- {d}\nCREATE VIEW judged_{d} AS\n{};\n", judged_sql(contracts.get(d)));
+        }
+        let _ = write!(
+            sql,
+            "\n-- the accepted registry rows, for unknown_entity\nCREATE TABLE registered AS {};\n",
+            registered_sql("judged_registry")
+        );
+        let _ = write!(
+            sql,
+            "\n-- the known violations, for unknown_case\nCREATE TABLE known_cases AS {};\n",
+            known_cases_sql("judged_violations")
+        );
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/validation-plans.sql");
+        if std::env::var("UPDATE_GOLDEN").is_ok() {
+            std::fs::write(&path, &sql).unwrap();
+        }
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), sql, "{} (UPDATE_GOLDEN=1 rewrites it)", path.display());
+    }
+}
