@@ -108,6 +108,10 @@ pub enum RunError {
     Engine(#[from] DataFusionError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Plans(#[from] validate::PlanError),
+    #[error("validation's plans and its native checks disagree on {dataset}: {difference}; nothing was written (a bug: keep the landing files and report it)")]
+    PlansDisagree { dataset: Dataset, difference: String },
     #[error("{what}: {source}")]
     Io { what: String, source: std::io::Error },
     #[error("{what}: {source}")]
@@ -131,6 +135,8 @@ impl Classify for RunError {
             RunError::Io { source, .. } => Classify::kind(source),
             RunError::Parquet { source, .. } => source.kind(),
             RunError::Mart(e) => e.kind(),
+            RunError::Plans(e) => e.source.kind(),
+            RunError::PlansDisagree { .. } => ErrorKind::Bug,
         }
     }
 }
@@ -357,6 +363,9 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
         }
     }
     steps.record("validate", started, Some(read))?;
+    if opts.validation_plans {
+        cross_check(&contracts, &inputs, opts.limits).instrument(info_span!("step", name = "validation_plans")).await?;
+    }
     inputs.entities.drop_table();
     engine::return_free_memory();
 
@@ -609,6 +618,28 @@ impl Publish<'_> {
         };
         Ok(publish::publish(wh, &input)?)
     }
+}
+
+/// Judges the landing rows again with validation's DataFusion plans (in
+/// this process: their landing table streams local files) and fails the
+/// run if any dataset's verdicts differ from `inputs`'.
+async fn cross_check(contracts: &Contracts, inputs: &Inputs, limits: engine::EngineLimits) -> Result<(), RunError> {
+    let started = Instant::now();
+    let selections = Dataset::ALL.map(|d| inputs.get(d).selection.clone());
+    let ctx = engine::session(limits)?;
+    let verdicts = validate::judge_inputs(&ctx, contracts, &selections).await?;
+    for v in &verdicts {
+        if let Some(difference) = v.difference(inputs.get(v.dataset)) {
+            return Err(RunError::PlansDisagree { dataset: v.dataset, difference });
+        }
+    }
+    let rejected: usize = verdicts.iter().map(|v| v.rejects.len()).sum();
+    tracing::info!(
+        duration_ms = started.elapsed().as_millis() as u64,
+        rejected,
+        "validation's plans agree with the native checks"
+    );
+    Ok(())
 }
 
 /// Registers the validated datasets scoring reads as the engine's tables.

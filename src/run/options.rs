@@ -36,6 +36,8 @@ pub struct RunSettings {
     /// Where the queries run: this process or a Ballista cluster.
     pub engine: EngineKind,
     pub max_reject_share: f64,
+    /// Validation's DataFusion plans judge the rows too (a cross-check).
+    pub validation_plans: bool,
     /// Who starts the runs: `manual`, `backfill`, `schedule:<job>`, `demo`.
     pub trigger: String,
 }
@@ -49,6 +51,9 @@ pub struct RunOptions {
     pub limits: EngineLimits,
     pub engine: EngineKind,
     pub max_reject_share: f64,
+    /// Validation's DataFusion plans judge the landing rows too; the run
+    /// stops before the quarantine if they disagree with the native checks.
+    pub validation_plans: bool,
     /// Who started the run: `manual`, `schedule`, `backfill`, ...
     pub trigger: String,
     /// The regulator's signing key; publishing without one needs `unsigned`.
@@ -75,6 +80,7 @@ impl RunOptions {
             limits,
             engine: EngineKind::Local,
             max_reject_share: DEFAULT_MAX_REJECT_SHARE,
+            validation_plans: false,
             trigger: "test".into(),
             signer: None,
             unsigned: true,
@@ -144,6 +150,7 @@ impl RunSettings {
             limits: self.limits,
             engine: self.engine.clone(),
             max_reject_share: self.max_reject_share,
+            validation_plans: self.validation_plans,
             trigger: self.trigger.clone(),
             signer,
             unsigned: self.unsigned,

@@ -60,6 +60,7 @@ fn assert_plans_agree(contracts: &Contracts, selections: &[crate::base::landing_
     let verdicts = runtime.block_on(judge_inputs(&ctx, contracts, selections)).unwrap();
     for v in verdicts {
         let native = inputs.get(v.dataset);
+        assert_eq!(v.difference(native), None, "{}", v.dataset);
         assert_eq!(v.rejects, native.rejects, "{}: the plans' rejects", v.dataset);
         assert_eq!(v.report, native.report, "{}: the plans' report", v.dataset);
     }
@@ -765,4 +766,24 @@ fn the_plans_judge_a_generated_landing_zone_with_every_fault_as_the_native_valid
         i.all().iter().flat_map(|v| v.rejects.iter().map(|r| r.code.as_str())).collect();
     assert!(rejected > 500, "a landing zone with faults: {rejected} rejected");
     assert_eq!(codes.len(), 10, "every code is given: {codes:?}");
+}
+
+#[test]
+fn a_difference_between_the_plans_and_the_native_checks_names_the_file_and_row() {
+    let (_t, w) = wh();
+    registry_with(&w, D, &[company(7), company(7)]);
+    let i = inputs(&w, D).unwrap();
+    let contracts = Contracts::load().unwrap();
+    let selections = Dataset::ALL.map(|d| i.get(d).selection.clone());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let ctx = crate::base::engine::session(crate::base::engine::EngineLimits::default()).unwrap();
+    let mut verdicts = runtime.block_on(judge_inputs(&ctx, &contracts, &selections)).unwrap();
+    let registry = &mut verdicts[Dataset::Registry as usize];
+    assert_eq!(registry.difference(&i.registry), None);
+    registry.rejects.remove(0);
+    assert_eq!(
+        registry.difference(&i.registry).unwrap(),
+        "landing/registry/ingest_date=2026-11-27/part-0.parquet row 3: the plans say accepted, the native checks \
+         duplicate_key (key (entity_id) = ('9135010MA0000007HE') appears 2 times in partition ingest_date=2026-11-27)"
+    );
 }

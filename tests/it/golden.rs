@@ -1,6 +1,6 @@
 //! A fixed generated warehouse scored end to end, checked against golden files.
 
-use crate::support::{golden, ok, scores_text};
+use crate::support::{credence_logging, golden, ok, scores_text, stderr};
 
 #[test]
 fn generated_warehouse_scores_match_the_golden_files() {
@@ -34,6 +34,24 @@ fn generated_warehouse_scores_match_the_golden_files() {
     let first = std::fs::read(&scores).unwrap();
     ok(&["run", "--unsigned", "--warehouse", root, "--as-of", "2026-11-27", "--threads", "1"]);
     assert_eq!(std::fs::read(&scores).unwrap(), first, "thread count must not change the output");
+
+    // Validation's DataFusion plans judge every row as the native checks
+    // do: the run with the cross-check passes and writes the same bytes.
+    let quarantine = |d: &str| dir.path().join(format!("quarantine/{d}/as_of=2026-11-27/part-0.parquet"));
+    let datasets = ["registry", "holdings", "violations", "complaints", "repairs"];
+    let before: Vec<Vec<u8>> = datasets.iter().map(|d| std::fs::read(quarantine(d)).unwrap()).collect();
+    let run = credence_logging(
+        &["run", "--unsigned", "--warehouse", root, "--as-of", "2026-11-27", "--validation-plans"],
+        "credence=info",
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(stderr(&run).contains("validation's plans agree with the native checks"), "{}", stderr(&run));
+    for (d, bytes) in datasets.iter().zip(&before) {
+        assert_eq!(&std::fs::read(quarantine(d)).unwrap(), bytes, "{d}: the quarantine");
+    }
+    let report = std::fs::read_to_string(dir.path().join("reports/quality/as_of=2026-11-27/quality.json")).unwrap();
+    golden("quality-600-seed11-2026-11-27.json", &report);
+    assert_eq!(std::fs::read(&scores).unwrap(), first);
 }
 
 #[test]

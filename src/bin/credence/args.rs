@@ -536,6 +536,11 @@ pub struct SettingsArgs {
     /// Partner entitlements (default: the embedded ops/partners.yaml).
     #[arg(long, env = "CREDENCE_PARTNERS")]
     pub partners: Option<PathBuf>,
+    /// Judge the landing rows a second time with validation's DataFusion
+    /// plans; the run stops before the quarantine if their verdicts differ
+    /// from the native validation's.
+    #[arg(long)]
+    pub validation_plans: bool,
 }
 
 impl SettingsArgs {
@@ -550,6 +555,7 @@ impl SettingsArgs {
             limits: self.engine.limits(),
             engine: self.engine_kind.clone(),
             max_reject_share: self.max_reject_share,
+            validation_plans: self.validation_plans,
             trigger: trigger.to_string(),
         }
     }

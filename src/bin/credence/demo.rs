@@ -68,6 +68,7 @@ pub fn demo(args: &DemoArgs) -> CommandResult {
         limits: args.engine.limits(),
         engine: Default::default(),
         max_reject_share: DEFAULT_MAX_REJECT_SHARE,
+        validation_plans: false,
         trigger: "demo".into(),
     };
     let opts = settings.lower(args.as_of)?;

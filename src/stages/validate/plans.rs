@@ -43,7 +43,7 @@ use super::{report, rows::ROW_CODES, ReadError};
 use crate::base::contract::{Check, ColumnType, Contract, Contracts, Dataset, DatasetKind, FaultCode};
 use crate::base::landing_file::{nullable, LandingFile, Selection};
 use crate::base::row_checks::{FIRST_DATE, LAST_DATE};
-use crate::base::tables::{DatasetReport, Reject};
+use crate::base::tables::{locate_row, DatasetReport, Reject, Validated};
 
 /// The verdicts of the plans on one dataset.
 #[derive(Debug, PartialEq, Eq)]
@@ -52,6 +52,41 @@ pub struct Verdicts {
     /// Every rejected row, by global row number.
     pub rejects: Vec<Reject>,
     pub report: DatasetReport,
+}
+
+impl Verdicts {
+    /// Where these verdicts differ from the native validation's of the
+    /// same dataset, the first difference described; `None` when they agree.
+    pub fn difference(&self, native: &Validated) -> Option<String> {
+        let row = |r: Option<&Reject>| match r {
+            Some(r) => format!("{} ({})", r.code, r.message),
+            None => "accepted".to_string(),
+        };
+        let (mut p, mut n) = (self.rejects.iter().peekable(), native.rejects.iter().peekable());
+        loop {
+            match (p.peek(), n.peek()) {
+                (None, None) => break,
+                (Some(a), Some(b)) if a == b => {
+                    p.next();
+                    n.next();
+                }
+                (a, b) => {
+                    let at = a.map_or(u64::MAX, |r| r.row).min(b.map_or(u64::MAX, |r| r.row));
+                    let (a, b) = (a.filter(|r| r.row == at).copied(), b.filter(|r| r.row == at).copied());
+                    let at = match at < native.selection.rows() {
+                        true => {
+                            let (file, local) = locate_row(&native.selection, at);
+                            format!("{} row {local}", file.relative)
+                        }
+                        false => format!("row {at}, beyond the rows read"),
+                    };
+                    return Some(format!("{at}: the plans say {}, the native checks {}", row(a), row(b)));
+                }
+            }
+        }
+        (self.report != native.report)
+            .then(|| format!("the data-quality figures: the plans' {:?}, the native {:?}", self.report, native.report))
+    }
 }
 
 /// Validation by plans failed: the engine failed, or a landing file could
