@@ -135,7 +135,7 @@ impl Classify for RunError {
             RunError::Io { source, .. } => Classify::kind(source),
             RunError::Parquet { source, .. } => source.kind(),
             RunError::Mart(e) => e.kind(),
-            RunError::Plans(e) => e.source.kind(),
+            RunError::Plans(e) => e.kind(),
             RunError::PlansDisagree { .. } => ErrorKind::Bug,
         }
     }
@@ -364,7 +364,7 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     }
     steps.record("validate", started, Some(read))?;
     if opts.validation_plans {
-        cross_check(&contracts, &inputs, opts.limits).instrument(info_span!("step", name = "validation_plans")).await?;
+        cross_check(opts, &contracts, &inputs).instrument(info_span!("step", name = "validation_plans")).await?;
     }
     inputs.entities.drop_table();
     engine::return_free_memory();
@@ -620,14 +620,16 @@ impl Publish<'_> {
     }
 }
 
-/// Judges the landing rows again with validation's DataFusion plans (in
-/// this process: their landing table streams local files) and fails the
-/// run if any dataset's verdicts differ from `inputs`'.
-async fn cross_check(contracts: &Contracts, inputs: &Inputs, limits: engine::EngineLimits) -> Result<(), RunError> {
+/// Judges the landing rows again with validation's DataFusion plans and
+/// fails the run if any dataset's verdicts differ from `inputs`'. The plans
+/// run in this process whatever the run's engine: Ballista's executors
+/// cannot decode a scan with the row-number column the plans number rows
+/// by (DataFusion 55's plan serialization drops it).
+async fn cross_check(opts: &RunOptions, contracts: &Contracts, inputs: &Inputs) -> Result<(), RunError> {
     let started = Instant::now();
     let selections = Dataset::ALL.map(|d| inputs.get(d).selection.clone());
-    let ctx = engine::session(limits)?;
-    let verdicts = validate::judge_inputs(&ctx, contracts, &selections).await?;
+    let engine = Engine::local(opts.limits)?;
+    let verdicts = validate::judge_inputs(&engine, contracts, &selections).await?;
     for v in &verdicts {
         if let Some(difference) = v.difference(inputs.get(v.dataset)) {
             return Err(RunError::PlansDisagree { dataset: v.dataset, difference });

@@ -56,8 +56,8 @@ fn inputs_keeping(w: &Warehouse, as_of: &str, keep: &dyn Fn(Dataset) -> Vec<Stri
 /// validation's rejects (row, code, message) and data-quality figures.
 fn assert_plans_agree(contracts: &Contracts, selections: &[crate::base::landing_file::Selection], inputs: &Inputs) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let ctx = crate::base::engine::session(crate::base::engine::EngineLimits::default()).unwrap();
-    let verdicts = runtime.block_on(judge_inputs(&ctx, contracts, selections)).unwrap();
+    let engine = crate::base::engine::Engine::local(crate::base::engine::EngineLimits::default()).unwrap();
+    let verdicts = runtime.block_on(judge_inputs(&engine, contracts, selections)).unwrap();
     for v in verdicts {
         let native = inputs.get(v.dataset);
         assert_eq!(v.difference(native), None, "{}", v.dataset);
@@ -776,8 +776,8 @@ fn a_difference_between_the_plans_and_the_native_checks_names_the_file_and_row()
     let contracts = Contracts::load().unwrap();
     let selections = Dataset::ALL.map(|d| i.get(d).selection.clone());
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let ctx = crate::base::engine::session(crate::base::engine::EngineLimits::default()).unwrap();
-    let mut verdicts = runtime.block_on(judge_inputs(&ctx, &contracts, &selections)).unwrap();
+    let engine = crate::base::engine::Engine::local(crate::base::engine::EngineLimits::default()).unwrap();
+    let mut verdicts = runtime.block_on(judge_inputs(&engine, &contracts, &selections)).unwrap();
     let registry = &mut verdicts[Dataset::Registry as usize];
     assert_eq!(registry.difference(&i.registry), None);
     registry.rejects.remove(0);

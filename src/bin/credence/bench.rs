@@ -16,6 +16,7 @@ use credence::base::warehouse::Warehouse;
 use credence::run::{keep_columns, load_policy, register_inputs};
 use credence::stages::joint;
 use credence::stages::score;
+use credence::stages::validate;
 
 use crate::args::{EngineArgs, GenArgs};
 use crate::commands::{generate, runtime};
@@ -35,6 +36,10 @@ pub struct BenchArgs {
     /// Generate again even if a warehouse with these parameters exists.
     #[arg(long)]
     regenerate: bool,
+    /// Also time validation's DataFusion plans on the same landing zone
+    /// (and check that they agree with the native validation).
+    #[arg(long)]
+    validation_plans: bool,
     #[command(flatten)]
     engine: EngineArgs,
 }
@@ -131,6 +136,30 @@ pub fn bench(args: &BenchArgs) -> CommandResult {
     inputs.entities.drop_table();
     engine::return_free_memory();
     println!("          resident now {}", gib(Memory::now().resident));
+    if args.validation_plans {
+        reset_peak_memory();
+        let started = Instant::now();
+        let selections = Dataset::ALL.map(|d| inputs.get(d).selection.clone());
+        let verdicts = rt.block_on(async {
+            let engine = engine::Engine::local(limits)?;
+            Ok::<_, Failure>(validate::judge_inputs(&engine, &contracts, &selections).await?)
+        })?;
+        let secs = started.elapsed().as_secs_f64();
+        let differences: Vec<String> = verdicts
+            .iter()
+            .filter_map(|v| v.difference(inputs.get(v.dataset)).map(|d| format!("{}: {d}", v.dataset)))
+            .collect();
+        println!(
+            "plans     {read:>12} rows  {secs:>8.2} s  {:>10.0} rows/s  peak RSS {} (with the validated tables held)  {}",
+            read as f64 / secs,
+            gib(Memory::now().peak),
+            match differences.first() {
+                None => "the same verdicts as the native validation".to_string(),
+                Some(d) => format!("DIFFERENT verdicts: {d}"),
+            }
+        );
+        engine::return_free_memory();
+    }
 
     reset_peak_memory();
     let started = Instant::now();

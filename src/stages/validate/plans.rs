@@ -1,14 +1,21 @@
 //! datasets.md's row and key rules as DataFusion plans: the SQL below is
 //! generated from the contracts, one `CASE` per dataset that lists the
 //! rules in the spec's order, with the value tests and message pieces as
-//! the UDFs every credence session registers (`base::engine`), so that the
-//! same plans can run in this process or on executors that know the UDFs.
+//! the UDFs every credence session registers (`base::engine`). The landing
+//! rows are read by DataFusion's own Parquet scan of the chosen files.
 //!
 //! The verdicts (each rejected row's code and message, the data-quality
 //! figures) are the native validation's, row for row and byte for byte:
-//! `run::validate_tests` runs both on every fixture and compares them. The
-//! native validation still makes the tables a run reads; these plans are
-//! its executable specification and the path to validating on a cluster.
+//! `run::validate_tests` runs both on every fixture and compares them, and
+//! `run --validation-plans` compares them on a run's landing zone. The
+//! native validation still makes the tables a run reads (it is about six
+//! times faster); these plans are its executable specification.
+//!
+//! On a Ballista cluster the plans do not run yet: the scan numbers rows
+//! with `file_row_index()`, a Parquet virtual column that DataFusion 55's
+//! plan serialization drops, so executors refuse the task ("Column index
+//! 11 out of bounds for projected expressions of length 11"). With the row
+//! number replaced by a constant, the same plans ran on two executors.
 //!
 //! What each dataset's plan computes, per landing row (`_row` numbers the
 //! rows in read order as the native validation does; `_partition` and
@@ -26,22 +33,19 @@
 //! 5. `_code` and `_message`: the first of these that applies.
 
 use std::fmt::Write as _;
-
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Date32Array, RecordBatch, UInt32Array, UInt64Array};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt64Type};
-use datafusion::catalog::streaming::StreamingTable;
+use arrow::datatypes::{DataType, UInt64Type};
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::error::DataFusionError;
-use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::prelude::SessionContext;
-use futures::StreamExt;
 
-use super::{report, rows::ROW_CODES, ReadError};
+use super::{report, rows::ROW_CODES};
 use crate::base::contract::{Check, ColumnType, Contract, Contracts, Dataset, DatasetKind, FaultCode};
-use crate::base::landing_file::{nullable, LandingFile, Selection};
+use crate::base::engine::Engine;
+use crate::base::landing_file::{nullable, Selection};
 use crate::base::row_checks::{FIRST_DATE, LAST_DATE};
 use crate::base::tables::{locate_row, DatasetReport, Reject, Validated};
 
@@ -98,6 +102,12 @@ pub struct PlanError {
     pub source: DataFusionError,
 }
 
+impl crate::base::error::Classify for PlanError {
+    fn kind(&self) -> crate::base::error::ErrorKind {
+        self.source.kind()
+    }
+}
+
 /// The order datasets are judged in: the registry first (every other
 /// dataset's `unknown_entity`), the violations before the repairs
 /// (`unknown_case`).
@@ -109,27 +119,35 @@ const ORDER: [Dataset; 5] =
 /// credence's UDFs; uses the table names `landing_<dataset>`,
 /// `judged_<dataset>`, `registered` and `known_cases` of `ctx`.
 pub async fn judge_inputs(
-    ctx: &SessionContext,
+    engine: &Engine,
     contracts: &Contracts,
     selections: &[Selection],
 ) -> Result<Vec<Verdicts>, PlanError> {
+    let ctx = engine.ctx();
     let mut out = Vec::with_capacity(ORDER.len());
+    let mut phases = crate::base::telemetry::Phases::start("validation_plans");
     for dataset in ORDER {
         let contract = contracts.get(dataset);
         let selection = &selections[dataset as usize];
-        let engine = |source| PlanError { dataset, source };
-        register_landing(ctx, contract, selection).map_err(engine)?;
-        let judged = format!("judged_{}", dataset.name());
-        ctx.sql(&format!("CREATE OR REPLACE VIEW {judged} AS {}", judged_sql(contract))).await.map_err(engine)?;
-        let rejects = rejects(ctx, &judged).await.map_err(engine)?;
-        let current = sql_count(ctx, &current_sql(contract, &judged)).await.map_err(engine)?;
+        let fail = |source| PlanError { dataset, source };
+        register_landing(engine, contract, selection).await.map_err(fail)?;
+        let judged = format!("judged_{dataset}");
+        ctx.sql(&format!("CREATE OR REPLACE VIEW {judged} AS {}", judged_sql(contract))).await.map_err(fail)?;
+        let rejects = rejects(ctx, &judged).await.map_err(fail)?;
+        phases.done(&format!("{dataset}: rejects"));
+        let current = sql_count(ctx, &current_sql(contract, &judged)).await.map_err(fail)?;
+        phases.done(&format!("{dataset}: current rows"));
         match dataset {
-            Dataset::Registry => create_table(ctx, "registered", &registered_sql(&judged)).await.map_err(engine)?,
-            Dataset::Violations => create_table(ctx, "known_cases", &known_cases_sql(&judged)).await.map_err(engine)?,
+            Dataset::Registry => create_table(engine, "registered", &registered_sql(&judged)).await.map_err(fail)?,
+            Dataset::Violations => {
+                create_table(engine, "known_cases", &known_cases_sql(&judged)).await.map_err(fail)?
+            }
             _ => {}
         }
-        ctx.deregister_table(&judged).map_err(engine)?;
-        ctx.deregister_table(landing_table(dataset)).map_err(engine)?;
+        phases.done(&format!("{dataset}: tables for later datasets"));
+        for table in [judged, landing_table(dataset), format!("scan_{dataset}"), format!("files_{dataset}")] {
+            ctx.deregister_table(&table).map_err(fail)?;
+        }
         let report = report(contract, selection, &rejects, current, selection.rows());
         out.push(Verdicts { dataset, rejects, report });
     }
@@ -144,99 +162,62 @@ fn landing_table(dataset: Dataset) -> String {
     format!("landing_{}", dataset.name())
 }
 
-/// Registers the selection's rows as `landing_<dataset>`: the contract's
-/// columns (as the native validation reads them) and `_row`, `_partition`,
-/// `_ingest_date`. Each file is one partition of the table, read when the
-/// plan reaches it: the table holds nothing.
-fn register_landing(ctx: &SessionContext, contract: &Contract, selection: &Selection) -> Result<(), DataFusionError> {
-    let base = nullable(&contract.arrow_schema());
-    let mut fields: Vec<Field> = base.fields().iter().map(|f| f.as_ref().clone()).collect();
-    fields.push(Field::new("_row", DataType::UInt64, false));
-    fields.push(Field::new("_partition", DataType::UInt32, false));
-    fields.push(Field::new("_ingest_date", DataType::Date32, false));
-    let schema = Arc::new(Schema::new(fields));
-    let contract = Arc::new(contract.clone());
-    let mut files: Vec<Arc<dyn PartitionStream>> = Vec::new();
+/// Registers the selection's rows as `landing_<dataset>`, read by the
+/// engine's own Parquet scan: a listing table of the chosen files
+/// (`scan_<dataset>`: absent optional columns read as nulls, large strings
+/// are cast, extra columns are not read) joined to `files_<dataset>` (each
+/// file's path, first global row, partition and ingest date) by
+/// `input_file_name()`; a row's global number is its file's first row plus
+/// `file_row_index()`.
+async fn register_landing(engine: &Engine, contract: &Contract, selection: &Selection) -> Result<(), DataFusionError> {
+    let ctx = engine.ctx();
+    let d = contract.dataset;
+    let mut urls = Vec::new();
+    let (mut names, mut first_rows, mut partitions, mut dates) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut first_row = 0u64;
     for (p, partition) in selection.partitions.iter().enumerate() {
         for file in &partition.files {
-            files.push(Arc::new(FileStream {
-                contract: contract.clone(),
-                file: file.clone(),
-                partition: p as u32,
-                first_row,
-                schema: schema.clone(),
-            }));
+            let url = ListingTableUrl::parse(std::path::absolute(&file.path)?.to_string_lossy())?;
+            names.push(url.prefix().to_string());
+            urls.push(url);
+            first_rows.push(first_row);
+            partitions.push(p as u32);
+            dates.push(partition.ingest_date.days_since_epoch());
             first_row += file.rows;
         }
     }
-    let table = StreamingTable::try_new(schema, files)?;
-    let name = landing_table(contract.dataset);
-    ctx.deregister_table(&name)?;
-    ctx.register_table(&name, Arc::new(table))?;
+    let files = RecordBatch::try_from_iter(vec![
+        ("file", Arc::new(arrow::array::StringArray::from(names)) as ArrayRef),
+        ("first_row", Arc::new(UInt64Array::from(first_rows)) as ArrayRef),
+        ("partition", Arc::new(UInt32Array::from(partitions)) as ArrayRef),
+        ("ingest_date", Arc::new(Date32Array::from(dates)) as ArrayRef),
+    ])?;
+    for t in [format!("scan_{d}"), landing_table(d)] {
+        ctx.deregister_table(&t)?;
+    }
+    engine.register(&format!("files_{d}"), files.schema(), &[files])?;
+    let schema = nullable(&contract.arrow_schema());
+    if urls.is_empty() {
+        ctx.register_table(
+            format!("scan_{d}"),
+            Arc::new(datafusion::datasource::MemTable::try_new(schema, vec![vec![]])?),
+        )?;
+    } else {
+        let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        let config = ListingTableConfig::new_with_multi_paths(urls).with_listing_options(options).with_schema(schema);
+        ctx.register_table(format!("scan_{d}"), Arc::new(ListingTable::try_new(config)?))?;
+    }
+    let columns: Vec<String> = contract.columns.iter().map(|c| format!("t.{}", col(&c.name))).collect();
+    let sql = format!(
+        "CREATE VIEW {} AS SELECT {}, f.first_row + CAST(t._file_row AS BIGINT UNSIGNED) AS _row, \
+         f.partition AS _partition, f.ingest_date AS _ingest_date \
+         FROM files_{d} f JOIN (SELECT *, input_file_name() AS _file, file_row_index() AS _file_row FROM scan_{d}) t \
+         ON t._file = f.file",
+        landing_table(d),
+        columns.join(", ")
+    );
+    ctx.sql(&sql).await?;
     Ok(())
-}
-
-/// One landing file's rows for the plans, numbered from `first_row`.
-#[derive(Debug)]
-struct FileStream {
-    contract: Arc<Contract>,
-    file: LandingFile,
-    partition: u32,
-    first_row: u64,
-    schema: SchemaRef,
-}
-
-impl FileStream {
-    fn read(&self) -> Result<Vec<RecordBatch>, ReadError> {
-        let fail = |e: &dyn std::fmt::Display| ReadError::Unreadable {
-            path: self.file.relative.clone(),
-            reason: e.to_string(),
-        };
-        let mut out = Vec::new();
-        let mut row = self.first_row;
-        let day = self.file.ingest_date.days_since_epoch();
-        for batch in self.file.read(&self.contract, None).map_err(|e| fail(&e))? {
-            let batch = batch.map_err(|e| fail(&e))?;
-            let n = batch.num_rows();
-            let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
-            columns.push(Arc::new(UInt64Array::from_iter_values(row..row + n as u64)));
-            columns.push(Arc::new(UInt32Array::from_value(self.partition, n)));
-            columns.push(Arc::new(Date32Array::from_value(day, n)));
-            out.push(RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| fail(&e))?);
-            row += n as u64;
-        }
-        if row - self.first_row != self.file.rows {
-            return Err(fail(&format!("footer promises {} rows, read {}", self.file.rows, row - self.first_row)));
-        }
-        Ok(out)
-    }
-}
-
-impl PartitionStream for FileStream {
-    fn schema(&self) -> &SchemaRef {
-        &self.schema
-    }
-
-    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
-        let me = FileStream {
-            contract: self.contract.clone(),
-            file: self.file.clone(),
-            partition: self.partition,
-            first_row: self.first_row,
-            schema: self.schema.clone(),
-        };
-        let batches = futures::stream::once(async move {
-            let read = tokio::task::spawn_blocking(move || me.read()).await;
-            match read {
-                Ok(Ok(batches)) => futures::stream::iter(batches.into_iter().map(Ok)).left_stream(),
-                Ok(Err(e)) => futures::stream::iter([Err(DataFusionError::External(Box::new(e)))]).right_stream(),
-                Err(e) => futures::stream::iter([Err(DataFusionError::External(Box::new(e)))]).right_stream(),
-            }
-        })
-        .flatten();
-        Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), batches))
-    }
 }
 
 /// A row rule: the code it gives, when a row breaks it, and the message.
@@ -551,10 +532,13 @@ fn known_cases_sql(judged: &str) -> String {
     )
 }
 
-async fn create_table(ctx: &SessionContext, name: &str, sql: &str) -> Result<(), DataFusionError> {
-    ctx.deregister_table(name)?;
-    ctx.sql(&format!("CREATE TABLE {name} AS {sql}")).await?.collect().await?;
-    Ok(())
+/// The rows of `sql`, registered as table `name` for the later datasets'
+/// plans (for a cluster, written where the executors read them).
+async fn create_table(engine: &Engine, name: &str, sql: &str) -> Result<(), DataFusionError> {
+    let frame = engine.ctx().sql(sql).await?;
+    let schema = Arc::new(frame.schema().as_arrow().clone());
+    let batches = frame.collect().await?;
+    engine.register(name, schema, &batches)
 }
 
 async fn sql_count(ctx: &SessionContext, sql: &str) -> Result<u64, DataFusionError> {
