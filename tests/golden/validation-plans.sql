@@ -2,8 +2,13 @@
 
 -- registry
 CREATE VIEW judged_registry AS
-WITH checked AS (
-  SELECT *,
+WITH copies AS (
+  SELECT _partition AS _key_partition, "entity_id" AS _key0, count(*) AS _copies FROM landing_registry
+  WHERE "entity_id" IS NOT NULL
+  GROUP BY _partition, "entity_id"
+  HAVING count(*) > 1),
+checked AS (
+  SELECT l.*,
     CASE
       WHEN "entity_id" IS NULL THEN 0
       WHEN "name" IS NULL THEN 1
@@ -35,10 +40,8 @@ WITH checked AS (
       WHEN "registered_capital" IS NOT NULL AND "registered_capital" < 0 THEN 27
       WHEN "established_on" IS NOT NULL AND "established_on" > _ingest_date THEN 28
     END AS _rule,
-    CASE WHEN "entity_id" IS NOT NULL THEN count(*) OVER (PARTITION BY _partition, "entity_id") END AS _copies
-  FROM landing_registry),
-found AS (
-  SELECT * FROM checked)
+    c._copies
+  FROM copies c RIGHT JOIN landing_registry l ON l._partition = c._key_partition AND l."entity_id" = c._key0)
 SELECT "entity_id", "name", "entity_type", "legal_rep_id", "parent_id", "region", "industry", "online_store", "established_on", "status", "registered_capital", _row,
     CASE
       WHEN _rule = 0 THEN 'missing_required'
@@ -104,12 +107,17 @@ SELECT "entity_id", "name", "entity_type", "legal_rep_id", "parent_id", "region"
       WHEN _rule = 28 THEN concat('column established_on: expected a date not after the partition''s ingest_date ', CAST(_ingest_date AS VARCHAR), ', found ', date_text("established_on"))
       WHEN _copies > 1 THEN concat('key (entity_id) = (', quoted("entity_id"), ') appears ', CAST(_copies AS VARCHAR), ' times in partition ingest_date=', CAST(_ingest_date AS VARCHAR))
     END AS _message
-FROM found;
+FROM checked;
 
 -- violations
 CREATE VIEW judged_violations AS
-WITH checked AS (
-  SELECT *,
+WITH copies AS (
+  SELECT _partition AS _key_partition, "case_id" AS _key0, count(*) AS _copies FROM landing_violations
+  WHERE "case_id" IS NOT NULL
+  GROUP BY _partition, "case_id"
+  HAVING count(*) > 1),
+checked AS (
+  SELECT l.*,
     CASE
       WHEN "case_id" IS NULL THEN 0
       WHEN "entity_id" IS NULL THEN 1
@@ -134,11 +142,10 @@ WITH checked AS (
       WHEN "authority" IS NOT NULL AND NOT is_six_digits("authority") THEN 20
       WHEN "decided_on" IS NOT NULL AND "decided_on" > _ingest_date THEN 21
     END AS _rule,
-    CASE WHEN "case_id" IS NOT NULL THEN count(*) OVER (PARTITION BY _partition, "case_id") END AS _copies
-  FROM landing_violations),
+    c._copies
+  FROM copies c RIGHT JOIN landing_violations l ON l._partition = c._key_partition AND l."case_id" = c._key0),
 found AS (
-  SELECT * FROM checked
-  LEFT JOIN registered ON "entity_id" = registered_id)
+  SELECT * FROM registered RIGHT JOIN checked ON "entity_id" = registered_id)
 SELECT "case_id", "entity_id", "decided_on", "category", "severity", "fine_cny", "status", "authority", _row,
     CASE
       WHEN _rule = 0 THEN 'missing_required'
@@ -196,8 +203,13 @@ FROM found;
 
 -- repairs
 CREATE VIEW judged_repairs AS
-WITH checked AS (
-  SELECT *,
+WITH copies AS (
+  SELECT _partition AS _key_partition, "repair_id" AS _key0, count(*) AS _copies FROM landing_repairs
+  WHERE "repair_id" IS NOT NULL
+  GROUP BY _partition, "repair_id"
+  HAVING count(*) > 1),
+checked AS (
+  SELECT l.*,
     CASE
       WHEN "repair_id" IS NULL THEN 0
       WHEN "entity_id" IS NULL THEN 1
@@ -210,12 +222,12 @@ WITH checked AS (
       WHEN "approved_on" IS NOT NULL AND NOT is_calendar_date("approved_on") THEN 8
       WHEN "approved_on" IS NOT NULL AND "approved_on" > _ingest_date THEN 9
     END AS _rule,
-    CASE WHEN "repair_id" IS NOT NULL THEN count(*) OVER (PARTITION BY _partition, "repair_id") END AS _copies
-  FROM landing_repairs),
+    c._copies
+  FROM copies c RIGHT JOIN landing_repairs l ON l._partition = c._key_partition AND l."repair_id" = c._key0),
+with_registered AS (
+  SELECT * FROM registered RIGHT JOIN checked ON "entity_id" = registered_id),
 found AS (
-  SELECT * FROM checked
-  LEFT JOIN registered ON "entity_id" = registered_id
-  LEFT JOIN known_cases ON "case_id" = known_case)
+  SELECT * FROM known_cases RIGHT JOIN with_registered ON "case_id" = known_case)
 SELECT "repair_id", "entity_id", "case_id", "approved_on", _row,
     CASE
       WHEN _rule = 0 THEN 'missing_required'
@@ -251,8 +263,13 @@ FROM found;
 
 -- complaints
 CREATE VIEW judged_complaints AS
-WITH checked AS (
-  SELECT *,
+WITH copies AS (
+  SELECT _partition AS _key_partition, "complaint_id" AS _key0, count(*) AS _copies FROM landing_complaints
+  WHERE "complaint_id" IS NOT NULL
+  GROUP BY _partition, "complaint_id"
+  HAVING count(*) > 1),
+checked AS (
+  SELECT l.*,
     CASE
       WHEN "complaint_id" IS NULL THEN 0
       WHEN "entity_id" IS NULL THEN 1
@@ -273,11 +290,10 @@ WITH checked AS (
       WHEN "amount_cny" IS NOT NULL AND "amount_cny" < 0 THEN 16
       WHEN "received_on" IS NOT NULL AND "received_on" > _ingest_date THEN 17
     END AS _rule,
-    CASE WHEN "complaint_id" IS NOT NULL THEN count(*) OVER (PARTITION BY _partition, "complaint_id") END AS _copies
-  FROM landing_complaints),
+    c._copies
+  FROM copies c RIGHT JOIN landing_complaints l ON l._partition = c._key_partition AND l."complaint_id" = c._key0),
 found AS (
-  SELECT * FROM checked
-  LEFT JOIN registered ON "entity_id" = registered_id)
+  SELECT * FROM registered RIGHT JOIN checked ON "entity_id" = registered_id)
 SELECT "complaint_id", "entity_id", "received_on", "channel", "category", "verified", "outcome", "amount_cny", _row,
     CASE
       WHEN _rule = 0 THEN 'missing_required'
@@ -327,8 +343,13 @@ FROM found;
 
 -- holdings
 CREATE VIEW judged_holdings AS
-WITH checked AS (
-  SELECT *,
+WITH copies AS (
+  SELECT _partition AS _key_partition, "holder_id" AS _key0, "entity_id" AS _key1, count(*) AS _copies FROM landing_holdings
+  WHERE "holder_id" IS NOT NULL AND "entity_id" IS NOT NULL
+  GROUP BY _partition, "holder_id", "entity_id"
+  HAVING count(*) > 1),
+checked AS (
+  SELECT l.*,
     CASE
       WHEN "holder_id" IS NULL THEN 0
       WHEN "holder_kind" IS NULL THEN 1
@@ -343,14 +364,17 @@ WITH checked AS (
       WHEN "entity_id" IS NOT NULL AND unsafe_char_found("entity_id") IS NOT NULL THEN 10
       WHEN "share_pct" IS NOT NULL AND NOT ("share_pct" > 0 AND "share_pct" <= 100 AND NOT isnan("share_pct")) THEN 11
     END AS _rule,
-    CASE WHEN "holder_id" IS NOT NULL AND "entity_id" IS NOT NULL THEN count(*) OVER (PARTITION BY _partition, "holder_id", "entity_id") END AS _copies
-  FROM landing_holdings),
+    c._copies
+  FROM copies c RIGHT JOIN landing_holdings l ON l._partition = c._key_partition AND l."holder_id" = c._key0 AND l."entity_id" = c._key1),
 held AS (
-  SELECT *, sum(CASE WHEN _rule IS NULL AND coalesce(_copies, 1) = 1 THEN "share_pct" END) OVER (PARTITION BY "entity_id") AS _held
-  FROM checked),
+  SELECT "entity_id" AS _held_entity, sum("share_pct") AS _held FROM checked
+  WHERE _rule IS NULL AND _copies IS NULL
+  GROUP BY "entity_id"
+  HAVING sum("share_pct") > 100.01),
+with_held AS (
+  SELECT * FROM held RIGHT JOIN checked ON "entity_id" = _held_entity),
 found AS (
-  SELECT * FROM held
-  LEFT JOIN registered ON "entity_id" = registered_id)
+  SELECT * FROM registered RIGHT JOIN with_held ON "entity_id" = registered_id)
 SELECT "holder_id", "holder_kind", "entity_id", "share_pct", _row,
     CASE
       WHEN _rule = 0 THEN 'missing_required'
@@ -392,7 +416,6 @@ FROM found;
 CREATE TABLE registered AS SELECT entity_id AS registered_id FROM judged_registry WHERE _code IS NULL;
 
 -- the known violations, for unknown_case
-CREATE TABLE known_cases AS SELECT case_id AS known_case, entity_id AS known_entity FROM (
-  SELECT case_id, entity_id, row_number() OVER (PARTITION BY case_id ORDER BY _row DESC) AS _newest
-  FROM judged_violations WHERE _code IS NULL)
-WHERE _newest = 1;
+CREATE TABLE known_cases AS SELECT case_id AS known_case, first_value(entity_id ORDER BY _row DESC) AS known_entity
+FROM judged_violations WHERE _code IS NULL
+GROUP BY case_id;

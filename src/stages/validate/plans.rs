@@ -8,8 +8,8 @@
 //! figures) are the native validation's, row for row and byte for byte:
 //! `run::validate_tests` runs both on every fixture and compares them, and
 //! `run --validation-plans` compares them on a run's landing zone. The
-//! native validation still makes the tables a run reads (it is about six
-//! times faster); these plans are its executable specification.
+//! native validation still makes the tables a run reads (it is faster and
+//! holds less); these plans are its executable specification.
 //!
 //! On a Ballista cluster the plans do not run yet: the scan numbers rows
 //! with `file_row_index()`, a Parquet virtual column that DataFusion 55's
@@ -23,10 +23,11 @@
 //!
 //! 1. `_rule`: the first row rule the row breaks (`missing_required` to
 //!    `future_date`, columns in contract order within a code);
-//! 2. `_copies`: how many rows of its partition share its key (a key with
-//!    a null column is in no group);
+//! 2. `_copies`: how many rows of its partition share its key, from an
+//!    aggregate of the keys held more than once (a key with a null column
+//!    is in no group), joined back;
 //! 3. `_held`: the shares held in its owned entity by rows that passed
-//!    1–2 (holdings);
+//!    1–2, from an aggregate of the entities held over 100 (holdings);
 //! 4. whether its entity is among the accepted registry rows, and whether
 //!    its case is the newest accepted version of a violation of the same
 //!    entity (repairs);
@@ -135,16 +136,22 @@ pub async fn judge_inputs(
         ctx.sql(&format!("CREATE OR REPLACE VIEW {judged} AS {}", judged_sql(contract))).await.map_err(fail)?;
         let rejects = rejects(ctx, &judged).await.map_err(fail)?;
         phases.done(&format!("{dataset}: rejects"));
-        let current = sql_count(ctx, &current_sql(contract, &judged)).await.map_err(fail)?;
-        phases.done(&format!("{dataset}: current rows"));
-        match dataset {
-            Dataset::Registry => create_table(engine, "registered", &registered_sql(&judged)).await.map_err(fail)?,
+        // The rows the run uses: every accepted row of a snapshot, the
+        // newest accepted version of each key of an event dataset (the
+        // known cases are the violations').
+        let accepted = selection.rows() - rejects.len() as u64;
+        let current = match dataset {
+            Dataset::Registry => {
+                create_table(engine, "registered", &registered_sql(&judged)).await.map_err(fail)?;
+                accepted
+            }
             Dataset::Violations => {
                 create_table(engine, "known_cases", &known_cases_sql(&judged)).await.map_err(fail)?
             }
-            _ => {}
-        }
-        phases.done(&format!("{dataset}: tables for later datasets"));
+            _ if contract.kind == DatasetKind::Snapshot => accepted,
+            _ => sql_count(ctx, &newest_count_sql(contract, &judged)).await.map_err(fail)?,
+        };
+        phases.done(&format!("{dataset}: current rows"));
         for table in [judged, landing_table(dataset), format!("scan_{dataset}"), format!("files_{dataset}")] {
             ctx.deregister_table(&table).map_err(fail)?;
         }
@@ -409,29 +416,49 @@ fn judged_sql(contract: &Contract) -> String {
         let _ = write!(first_rule, "\n      WHEN {} THEN {n}", r.when);
     }
     first_rule.push_str("\n    END");
+    // The keys held by more than one row of a partition, few, are the
+    // join's build side.
     let complete: Vec<String> = key.iter().map(|k| format!("{k} IS NOT NULL")).collect();
+    let shared: Vec<String> = key.iter().enumerate().map(|(i, k)| format!("{k} AS _key{i}")).collect();
+    let on: Vec<String> = key.iter().enumerate().map(|(i, k)| format!("l.{k} = c._key{i}")).collect();
     steps.push(format!(
-        "checked AS (\n  SELECT *,\n    {first_rule} AS _rule,\n    CASE WHEN {} THEN count(*) OVER (PARTITION BY _partition, {}) END AS _copies\n  FROM {table})",
+        "copies AS (\n  SELECT _partition AS _key_partition, {}, count(*) AS _copies FROM {table}\n  WHERE {}\n  GROUP BY _partition, {}\n  HAVING count(*) > 1)",
+        shared.join(", "),
         complete.join(" AND "),
         key.join(", ")
+    ));
+    steps.push(format!(
+        "checked AS (\n  SELECT l.*,\n    {first_rule} AS _rule,\n    c._copies\n  FROM copies c RIGHT JOIN {table} l ON l._partition = c._key_partition AND {})",
+        on.join(" AND ")
     ));
     // 3. Shares held in the owned entity by rows that passed 1–2.
     if let Some(s) = &contract.shares_over_100 {
         let (owned, share) = (col(name(s.group_by)), col(name(s.column)));
         steps.push(format!(
-            "held AS (\n  SELECT *, sum(CASE WHEN _rule IS NULL AND coalesce(_copies, 1) = 1 THEN {share} END) OVER (PARTITION BY {owned}) AS _held\n  FROM checked)"
+            "held AS (\n  SELECT {owned} AS _held_entity, sum({share}) AS _held FROM checked\n  WHERE _rule IS NULL AND _copies IS NULL\n  GROUP BY {owned}\n  HAVING sum({share}) > {})",
+            s.max_sum
         ));
     }
-    // 4. Against the registry and the known violations.
-    let last = if contract.shares_over_100.is_some() { "held" } else { "checked" };
-    let mut joins = String::new();
+    // 4. Against the registry and the known violations. Each join's
+    // build side (the left, with RIGHT JOIN) is the smaller table, never
+    // the landing rows.
+    let mut joins: Vec<(&str, String)> = Vec::new();
+    if let Some(s) = &contract.shares_over_100 {
+        joins.push(("held", format!("{} = _held_entity", col(name(s.group_by)))));
+    }
     if let Some(ue) = contract.unknown_entity {
-        let _ = write!(joins, "\n  LEFT JOIN registered ON {} = registered_id", col(name(ue)));
+        joins.push(("registered", format!("{} = registered_id", col(name(ue)))));
     }
     if let Some(uc) = contract.unknown_case {
-        let _ = write!(joins, "\n  LEFT JOIN known_cases ON {} = known_case", col(name(uc)));
+        joins.push(("known_cases", format!("{} = known_case", col(name(uc)))));
     }
-    steps.push(format!("found AS (\n  SELECT * FROM {last}{joins})"));
+    let mut last = "checked".to_string();
+    for (n, (table, on)) in joins.iter().enumerate() {
+        let step = if n + 1 == joins.len() { "found".to_string() } else { format!("with_{table}") };
+        steps.push(format!("{step} AS (\n  SELECT * FROM {table} RIGHT JOIN {last} ON {on})"));
+        last = step;
+    }
+    let found = last;
 
     // 5. The first code that applies, and its message.
     let mut code = String::from("CASE");
@@ -499,22 +526,16 @@ fn judged_sql(contract: &Contract) -> String {
     message.push_str("\n    END");
     let columns: Vec<String> = contract.columns.iter().map(|c| col(&c.name)).collect();
     format!(
-        "WITH {}\nSELECT {}, _row,\n    {code} AS _code,\n    {message} AS _message\nFROM found",
+        "WITH {}\nSELECT {}, _row,\n    {code} AS _code,\n    {message} AS _message\nFROM {found}",
         steps.join(",\n"),
         columns.join(", ")
     )
 }
 
-/// How many accepted rows the run uses: every accepted row of a snapshot,
-/// the newest accepted version of each key of an event dataset.
-fn current_sql(contract: &Contract, judged: &str) -> String {
-    match contract.kind {
-        DatasetKind::Snapshot => format!("SELECT count(*) FROM {judged} WHERE _code IS NULL"),
-        DatasetKind::Event => {
-            let key: Vec<String> = contract.key.iter().map(|k| col(&contract.columns[*k].name)).collect();
-            format!("SELECT count(*) FROM (SELECT {0} FROM {judged} WHERE _code IS NULL GROUP BY {0})", key.join(", "))
-        }
-    }
+/// How many keys of an event dataset have an accepted version.
+fn newest_count_sql(contract: &Contract, judged: &str) -> String {
+    let key: Vec<String> = contract.key.iter().map(|k| col(&contract.columns[*k].name)).collect();
+    format!("SELECT count(*) FROM (SELECT {0} FROM {judged} WHERE _code IS NULL GROUP BY {0})", key.join(", "))
 }
 
 /// The accepted registry rows' entities.
@@ -525,20 +546,21 @@ fn registered_sql(judged: &str) -> String {
 /// The newest accepted version of each violation: its case and entity.
 fn known_cases_sql(judged: &str) -> String {
     format!(
-        "SELECT case_id AS known_case, entity_id AS known_entity FROM (\n  \
-           SELECT case_id, entity_id, row_number() OVER (PARTITION BY case_id ORDER BY _row DESC) AS _newest\n  \
-           FROM {judged} WHERE _code IS NULL)\n\
-         WHERE _newest = 1"
+        "SELECT case_id AS known_case, first_value(entity_id ORDER BY _row DESC) AS known_entity\n\
+         FROM {judged} WHERE _code IS NULL\n\
+         GROUP BY case_id"
     )
 }
 
 /// The rows of `sql`, registered as table `name` for the later datasets'
-/// plans (for a cluster, written where the executors read them).
-async fn create_table(engine: &Engine, name: &str, sql: &str) -> Result<(), DataFusionError> {
+/// plans (for a cluster, written where the executors read them); returns
+/// how many there are.
+async fn create_table(engine: &Engine, name: &str, sql: &str) -> Result<u64, DataFusionError> {
     let frame = engine.ctx().sql(sql).await?;
     let schema = Arc::new(frame.schema().as_arrow().clone());
     let batches = frame.collect().await?;
-    engine.register(name, schema, &batches)
+    engine.register(name, schema, &batches)?;
+    Ok(batches.iter().map(|b| b.num_rows() as u64).sum())
 }
 
 async fn sql_count(ctx: &SessionContext, sql: &str) -> Result<u64, DataFusionError> {
@@ -599,6 +621,15 @@ mod tests {
         if std::env::var("UPDATE_GOLDEN").is_ok() {
             std::fs::write(&path, &sql).unwrap();
         }
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), sql, "{} (UPDATE_GOLDEN=1 rewrites it)", path.display());
+        let golden = std::fs::read_to_string(&path).unwrap();
+        let first = golden.lines().zip(sql.lines()).position(|(g, s)| g != s);
+        assert!(
+            golden == sql,
+            "{} differs at line {:?} (UPDATE_GOLDEN=1 rewrites it):\n- {:?}\n+ {:?}",
+            path.display(),
+            first.map(|n| n + 1),
+            first.and_then(|n| golden.lines().nth(n)),
+            first.and_then(|n| sql.lines().nth(n)),
+        );
     }
 }
