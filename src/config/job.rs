@@ -28,6 +28,8 @@ pub struct JobSpec {
     /// Where the queries run (`local` or `ballista://HOST:PORT`).
     pub engine: EngineKind,
     pub unsigned: bool,
+    /// Validation's DataFusion plans cross-check each run's verdicts.
+    pub validation_plans: bool,
     pub retry: Retry,
     /// Missed as-of dates run after downtime, at most this many (the newest).
     pub catch_up_nights: u32,
@@ -110,6 +112,7 @@ const KEYS: &[&str] = &[
     "threads",
     "engine",
     "unsigned",
+    "validation_plans",
     "retry",
     "catch_up",
     "stop_timeout_seconds",
@@ -239,6 +242,7 @@ pub fn parse(file: &str, text: &str) -> Result<JobSpec, JobErrors> {
         }
     };
     let unsigned = c.boolean(&root, "unsigned", "", false).unwrap_or(false);
+    let validation_plans = c.boolean(&root, "validation_plans", "", false).unwrap_or(false);
     let mut retry = Retry { attempts: 3, backoff_seconds: 60.0, backoff_factor: 2.0, max_backoff_seconds: 900.0 };
     if let Some(r) = c.section(&root, "retry") {
         c.known_fields(r, "retry", &["attempts", "backoff_seconds", "backoff_factor", "max_backoff_seconds"]);
@@ -278,6 +282,7 @@ pub fn parse(file: &str, text: &str) -> Result<JobSpec, JobErrors> {
         threads,
         engine,
         unsigned,
+        validation_plans,
         retry,
         catch_up_nights: catch_up,
         stop_timeout_seconds: stop,
@@ -314,6 +319,13 @@ mod tests {
         assert_eq!(j.retry.backoff(2).as_secs(), 60);
         assert_eq!(j.retry.backoff(3).as_secs(), 120);
         assert_eq!(j.retry.backoff(10).as_secs(), 900, "capped");
+        assert!(!j.validation_plans);
+        let checked =
+            parse("j.yaml", "job: n\nschedule: \"0 30 2 * * *\"\nwarehouse: w\nvalidation_plans: true\n").unwrap();
+        assert!(checked.validation_plans, "a job may cross-check validation with its plans");
+        let e =
+            parse("j.yaml", "job: n\nschedule: \"0 30 2 * * *\"\nwarehouse: w\nvalidation_plans: often\n").unwrap_err();
+        assert!(e.problems[0].to_string().starts_with("j.yaml: 'validation_plans' must be"), "{:?}", e.problems);
     }
 
     #[test]

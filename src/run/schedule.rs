@@ -99,7 +99,7 @@ pub fn prepare(spec: JobSpec) -> Result<Prepared, ScheduleError> {
         limits,
         engine: spec.engine.clone(),
         max_reject_share: spec.max_reject_share,
-        validation_plans: false,
+        validation_plans: spec.validation_plans,
         trigger: format!("schedule:{}", spec.name),
     };
     let template = settings
