@@ -94,8 +94,8 @@ impl Verdicts {
     }
 }
 
-/// Validation by plans failed: the engine failed, or a landing file could
-/// not be read (its [`ReadError`] inside the engine's error).
+/// Validation by plans failed: the engine failed (out of memory, say), or
+/// a landing file could not be read by its Parquet scan.
 #[derive(Debug, thiserror::Error)]
 #[error("validating {dataset} by plans: {source}")]
 pub struct PlanError {
@@ -116,9 +116,10 @@ const ORDER: [Dataset; 5] =
     [Dataset::Registry, Dataset::Violations, Dataset::Repairs, Dataset::Complaints, Dataset::Holdings];
 
 /// Judges the five datasets of a run from their chosen partitions
-/// (`selections` in `Dataset::ALL` order) in `ctx`, which must carry
-/// credence's UDFs; uses the table names `landing_<dataset>`,
-/// `judged_<dataset>`, `registered` and `known_cases` of `ctx`.
+/// (`selections` in `Dataset::ALL` order) on `engine`, whose session
+/// carries credence's UDFs. Uses, and removes when done, the tables
+/// `files_`, `scan_`, `landing_` and `judged_<dataset>`, `registered` and
+/// `known_cases`.
 pub async fn judge_inputs(
     engine: &Engine,
     contracts: &Contracts,
