@@ -47,6 +47,36 @@ pub struct DatasetReport {
     pub rejected_by_code: BTreeMap<String, u64>,
 }
 
+impl DatasetReport {
+    /// The figures of `contract`'s dataset: `read` rows of `selection`,
+    /// of which `rejects` were rejected and `current` are used.
+    pub fn new(
+        contract: &Contract,
+        selection: &Selection,
+        rejects: &[Reject],
+        current: u64,
+        read: u64,
+    ) -> DatasetReport {
+        let mut rejected_by_code = BTreeMap::new();
+        for r in rejects {
+            *rejected_by_code.entry(r.code.as_str().to_string()).or_insert(0) += 1;
+        }
+        DatasetReport {
+            dataset: contract.dataset.name().to_string(),
+            partitions: selection
+                .partitions
+                .iter()
+                .map(|p| PartitionRead { ingest_date: p.ingest_date.to_string(), files: p.files.len(), rows: p.rows() })
+                .collect(),
+            rows_read: read,
+            rows_accepted: read - rejects.len() as u64,
+            rows_rejected: rejects.len() as u64,
+            rows_current: current,
+            rejected_by_code,
+        }
+    }
+}
+
 /// A validated dataset: the current accepted rows with the columns asked
 /// for (plus `entity_idx` where rows name a registered entity), and every
 /// rejected row.

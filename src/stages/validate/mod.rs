@@ -18,7 +18,7 @@ mod plans;
 mod reorder;
 mod rows;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -38,9 +38,7 @@ use crate::base::landing_file::{nullable, LandingFile, Selection};
 use crate::base::marts::{records, registry};
 use crate::base::parquet_io::{ParquetSink, LOOKUP_ROW_GROUP_ROWS};
 use crate::base::row_checks::quote;
-use crate::base::tables::{
-    DatasetReport, Inputs, LegalReps, NotAPersonId, PartitionRead, Reject, Rows, Share, Validated, ENTITY_IDX,
-};
+use crate::base::tables::{DatasetReport, Inputs, LegalReps, NotAPersonId, Reject, Rows, Share, Validated, ENTITY_IDX};
 use keys::FileKeys;
 pub use plans::{judge_inputs, PlanError, Verdicts};
 use reorder::Reorder;
@@ -747,7 +745,8 @@ fn validate(
         .collect();
     rejects.sort_by_key(|r| r.row);
     phase("output");
-    let report = report(contract, &selection, &rejects, current.iter().filter(|c| **c).count() as u64, total);
+    let report =
+        DatasetReport::new(contract, &selection, &rejects, current.iter().filter(|c| **c).count() as u64, total);
     Ok(Validated { contract: contract.clone(), selection, schema, rows, report, rejects })
 }
 
@@ -910,26 +909,6 @@ impl KnownCases {
 
     fn owner(&self, case: &str) -> Option<u32> {
         self.owner.get(case).copied()
-    }
-}
-
-fn report(contract: &Contract, selection: &Selection, rejects: &[Reject], current: u64, read: u64) -> DatasetReport {
-    let mut rejected_by_code = BTreeMap::new();
-    for r in rejects {
-        *rejected_by_code.entry(r.code.as_str().to_string()).or_insert(0) += 1;
-    }
-    DatasetReport {
-        dataset: contract.dataset.name().to_string(),
-        partitions: selection
-            .partitions
-            .iter()
-            .map(|p| PartitionRead { ingest_date: p.ingest_date.to_string(), files: p.files.len(), rows: p.rows() })
-            .collect(),
-        rows_read: read,
-        rows_accepted: read - rejects.len() as u64,
-        rows_rejected: rejects.len() as u64,
-        rows_current: current,
-        rejected_by_code,
     }
 }
 

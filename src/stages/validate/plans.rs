@@ -43,7 +43,7 @@ use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTable
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 
-use super::{report, rows::ROW_CODES};
+use super::rows::ROW_CODES;
 use crate::base::contract::{Check, ColumnType, Contract, Contracts, Dataset, DatasetKind, FaultCode};
 use crate::base::engine::Engine;
 use crate::base::landing_file::{nullable, Selection};
@@ -156,7 +156,7 @@ pub async fn judge_inputs(
         for table in [judged, landing_table(dataset), format!("scan_{dataset}"), format!("files_{dataset}")] {
             ctx.deregister_table(&table).map_err(fail)?;
         }
-        let report = report(contract, selection, &rejects, current, selection.rows());
+        let report = DatasetReport::new(contract, selection, &rejects, current, selection.rows());
         out.push(Verdicts { dataset, rejects, report });
     }
     for table in ["registered", "known_cases"] {
