@@ -46,6 +46,8 @@ fn generated_warehouse_scores_match_the_golden_files() {
     );
     assert!(run.status.success(), "{}", stderr(&run));
     assert!(stderr(&run).contains("validation's plans agree with the native checks"), "{}", stderr(&run));
+    let summary = String::from_utf8_lossy(&run.stdout);
+    assert!(summary.contains("validation_plans"), "the cross-check is a step of the run's summary:\n{summary}");
     for (d, bytes) in datasets.iter().zip(&before) {
         assert_eq!(&std::fs::read(quarantine(d)).unwrap(), bytes, "{d}: the quarantine");
     }
