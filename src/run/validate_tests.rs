@@ -787,3 +787,18 @@ fn a_difference_between_the_plans_and_the_native_checks_names_the_file_and_row()
          duplicate_key (key (entity_id) = ('9135010MA0000007HE') appears 2 times in partition ingest_date=2026-11-27)"
     );
 }
+
+#[test]
+fn a_landing_file_whose_name_looks_like_a_pattern_is_read_as_named() {
+    let (_t, w) = wh();
+    let unnamed = r#"{"entity_id":"9135010MA0000009XX","entity_type":"company","region":"350100","established_on":"2020-01-01","status":"active"}"#;
+    land(&w, Dataset::Registry, D, "part-[0] *?", &[&company(1), unnamed]);
+    land(&w, Dataset::Registry, D, "part-0 x", &[&company(3), &company(3)]);
+    let i = inputs(&w, D).unwrap();
+    assert_eq!(i.registry.report.rows_read, 4);
+    assert_eq!(
+        codes(&i.registry),
+        vec![(0, "duplicate_key"), (1, "duplicate_key"), (3, "missing_required")],
+        "files in name order"
+    );
+}

@@ -272,10 +272,11 @@ pub fn register(ctx: &SessionContext, name: &str, schema: SchemaRef, batches: &[
 /// `schema`, as table `name`; the engine streams each file on one of its
 /// threads, under its memory pool.
 pub fn register_arrow_files(ctx: &SessionContext, name: &str, schema: SchemaRef, folder: &Path) -> DfResult<()> {
-    let path = folder
-        .to_str()
-        .ok_or_else(|| DataFusionError::Plan(format!("{}: a table's path must be UTF-8", folder.display())))?;
-    let url = ListingTableUrl::parse(format!("{}/", path.trim_end_matches('/')))?;
+    // The folder itself: a warehouse under `/srv/data[1]/` is no pattern.
+    let absolute = std::path::absolute(folder)?;
+    let url = url::Url::from_directory_path(&absolute)
+        .map_err(|()| DataFusionError::Plan(format!("{}: a table's folder must be absolute", absolute.display())))?;
+    let url = ListingTableUrl::try_new(url, None)?;
     let options = ListingOptions::new(Arc::new(ArrowFormat)).with_file_extension(".arrow");
     let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(schema);
     ctx.deregister_table(name)?;
@@ -410,10 +411,12 @@ mod tests {
         let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(arrow::array::Int64Array::from(vec![1, 2, 3]))])
             .unwrap();
         let limits = EngineLimits { threads: 2, memory_limit: 64 << 20 };
-        // A local session given a shared folder behaves as a cluster client does.
-        let engine = Engine { ctx: session(limits).unwrap(), shared: Some(dir.path().to_path_buf()) };
+        // A local session given a shared folder behaves as a cluster client
+        // does; a folder's name that looks like a pattern is taken as named.
+        let shared = dir.path().join("data[1] *?");
+        let engine = Engine { ctx: session(limits).unwrap(), shared: Some(shared.clone()) };
         engine.register("t", schema.clone(), &[batch.clone(), batch]).unwrap();
-        let files: Vec<_> = std::fs::read_dir(dir.path().join("t")).unwrap().flatten().collect();
+        let files: Vec<_> = std::fs::read_dir(shared.join("t")).unwrap().flatten().collect();
         assert_eq!(files.len(), 2, "one file per engine thread");
         let sum = engine.ctx().sql("select sum(n) from t").await.unwrap().collect().await.unwrap();
         assert_eq!(sum[0].column(0).as_primitive::<Int64Type>().value(0), 12);

@@ -185,7 +185,12 @@ async fn register_landing(engine: &Engine, contract: &Contract, selection: &Sele
     let mut first_row = 0u64;
     for (p, partition) in selection.partitions.iter().enumerate() {
         for file in &partition.files {
-            let url = ListingTableUrl::parse(std::path::absolute(&file.path)?.to_string_lossy())?;
+            // The file itself: a name such as `part-[0].parquet` is no pattern.
+            let path = std::path::absolute(&file.path)?;
+            let url = url::Url::from_file_path(&path).map_err(|()| {
+                DataFusionError::Plan(format!("{}: a landing file's path must be absolute", path.display()))
+            })?;
+            let url = ListingTableUrl::try_new(url, None)?;
             names.push(url.prefix().to_string());
             urls.push(url);
             first_rows.push(first_row);
