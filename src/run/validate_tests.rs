@@ -52,13 +52,17 @@ fn inputs_keeping(w: &Warehouse, as_of: &str, keep: &dyn Fn(Dataset) -> Vec<Stri
     Ok(inputs)
 }
 
+/// The verdicts of validation's DataFusion plans on `selections`.
+fn judge(contracts: &Contracts, selections: &[crate::base::landing_file::Selection]) -> Vec<Verdicts> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let engine = crate::base::engine::Engine::local(crate::base::engine::EngineLimits::default()).unwrap();
+    runtime.block_on(judge_inputs(&engine, contracts, selections)).unwrap()
+}
+
 /// Validation's DataFusion plans give every dataset the native
 /// validation's rejects (row, code, message) and data-quality figures.
 fn assert_plans_agree(contracts: &Contracts, selections: &[crate::base::landing_file::Selection], inputs: &Inputs) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let engine = crate::base::engine::Engine::local(crate::base::engine::EngineLimits::default()).unwrap();
-    let verdicts = runtime.block_on(judge_inputs(&engine, contracts, selections)).unwrap();
-    for v in verdicts {
+    for v in judge(contracts, selections) {
         let native = inputs.get(v.dataset);
         assert_eq!(v.difference(native), None, "{}", v.dataset);
         assert_eq!(v.rejects, native.rejects, "{}: the plans' rejects", v.dataset);
@@ -775,9 +779,7 @@ fn a_difference_between_the_plans_and_the_native_checks_names_the_file_and_row()
     let i = inputs(&w, D).unwrap();
     let contracts = Contracts::load().unwrap();
     let selections = Dataset::ALL.map(|d| i.get(d).selection.clone());
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let engine = crate::base::engine::Engine::local(crate::base::engine::EngineLimits::default()).unwrap();
-    let mut verdicts = runtime.block_on(judge_inputs(&engine, &contracts, &selections)).unwrap();
+    let mut verdicts = judge(&contracts, &selections);
     let registry = &mut verdicts[Dataset::Registry as usize];
     assert_eq!(registry.difference(&i.registry), None);
     registry.rejects.remove(0);

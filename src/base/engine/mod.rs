@@ -272,16 +272,33 @@ pub fn register(ctx: &SessionContext, name: &str, schema: SchemaRef, batches: &[
 /// `schema`, as table `name`; the engine streams each file on one of its
 /// threads, under its memory pool.
 pub fn register_arrow_files(ctx: &SessionContext, name: &str, schema: SchemaRef, folder: &Path) -> DfResult<()> {
-    // The folder itself: a warehouse under `/srv/data[1]/` is no pattern.
-    let absolute = std::path::absolute(folder)?;
-    let url = url::Url::from_directory_path(&absolute)
-        .map_err(|()| DataFusionError::Plan(format!("{}: a table's folder must be absolute", absolute.display())))?;
-    let url = ListingTableUrl::try_new(url, None)?;
+    let url = literal_url(folder, PathKind::Folder)?;
     let options = ListingOptions::new(Arc::new(ArrowFormat)).with_file_extension(".arrow");
     let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(schema);
     ctx.deregister_table(name)?;
     ctx.register_table(name, Arc::new(ListingTable::try_new(config)?))?;
     Ok(())
+}
+
+/// What a path given to [`literal_url`] names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathKind {
+    File,
+    Folder,
+}
+
+/// `path` as a listing table's URL, taken literally: DataFusion reads `[`,
+/// `*` and `?` in a path it parses as a glob pattern, and a warehouse under
+/// `/srv/data[1]/` or a landing file `part-[0].parquet` would then be
+/// listed wrongly (or not at all) instead of refused.
+pub fn literal_url(path: &Path, kind: PathKind) -> DfResult<ListingTableUrl> {
+    let absolute = std::path::absolute(path)?;
+    let url = match kind {
+        PathKind::File => url::Url::from_file_path(&absolute),
+        PathKind::Folder => url::Url::from_directory_path(&absolute),
+    }
+    .map_err(|()| DataFusionError::Plan(format!("{}: not a path a URL can name", absolute.display())))?;
+    ListingTableUrl::try_new(url, None)
 }
 
 /// `credit_round(x)`: policy.md step 5's rounding (to 9 decimals, then to

@@ -39,13 +39,13 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, Date32Array, RecordBatch, UInt32Array, UInt64Array};
 use arrow::datatypes::{DataType, UInt64Type};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig};
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 
 use super::rows::ROW_CODES;
 use crate::base::contract::{Check, ColumnType, Contract, Contracts, Dataset, DatasetKind, FaultCode};
-use crate::base::engine::Engine;
+use crate::base::engine::{literal_url, Engine, PathKind};
 use crate::base::landing_file::{nullable, Selection};
 use crate::base::row_checks::{FIRST_DATE, LAST_DATE};
 use crate::base::tables::{locate_row, DatasetReport, Reject, Validated};
@@ -185,12 +185,7 @@ async fn register_landing(engine: &Engine, contract: &Contract, selection: &Sele
     let mut first_row = 0u64;
     for (p, partition) in selection.partitions.iter().enumerate() {
         for file in &partition.files {
-            // The file itself: a name such as `part-[0].parquet` is no pattern.
-            let path = std::path::absolute(&file.path)?;
-            let url = url::Url::from_file_path(&path).map_err(|()| {
-                DataFusionError::Plan(format!("{}: a landing file's path must be absolute", path.display()))
-            })?;
-            let url = ListingTableUrl::try_new(url, None)?;
+            let url = literal_url(&file.path, PathKind::File)?;
             names.push(url.prefix().to_string());
             urls.push(url);
             first_rows.push(first_row);
