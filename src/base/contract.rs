@@ -76,7 +76,9 @@ pub enum ColumnType {
 }
 
 impl ColumnType {
-    fn parse(s: &str) -> Option<ColumnType> {
+    /// The type a contract names (`utf8`, `decimal(18,2)`, ...): the
+    /// inverse of its `Display`.
+    pub fn parse(s: &str) -> Option<ColumnType> {
         Some(match s {
             "utf8" => ColumnType::Utf8,
             "date" => ColumnType::Date,

@@ -100,6 +100,17 @@ impl LandingFile {
         selection: Option<RowSelection>,
     ) -> Result<impl Iterator<Item = Result<RecordBatch, arrow::error::ArrowError>> + '_, parquet::errors::ParquetError>
     {
+        self.read_as(&contract.arrow_schema(), selection)
+    }
+
+    /// [`LandingFile::read`] with the contract's columns given as `target`
+    /// (one field per contract column, in order).
+    pub fn read_as(
+        &self,
+        target: &arrow::datatypes::Schema,
+        selection: Option<RowSelection>,
+    ) -> Result<impl Iterator<Item = Result<RecordBatch, arrow::error::ArrowError>> + '_, parquet::errors::ParquetError>
+    {
         if self.seal.is_closed() {
             return Err(parquet::errors::ParquetError::General(format!(
                 "{}: a landing file read after validation (a bug: later stages read the marts)",
@@ -115,7 +126,7 @@ impl LandingFile {
             builder = builder.with_row_selection(s);
         }
         let reader = builder.build()?;
-        let target = contract.arrow_schema();
+        let target = nullable(target);
         // The reader yields the projected columns in file order.
         let mut sorted = present.clone();
         sorted.sort_unstable();
@@ -140,7 +151,7 @@ impl LandingFile {
             }
             // Nullability is the contract's promise, checked row by row later:
             // the batch carries a fully nullable schema until then.
-            RecordBatch::try_new(nullable(&target), out)
+            RecordBatch::try_new(target.clone(), out)
         }))
     }
 }

@@ -370,9 +370,16 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
         }
     }
     steps.record("validate", started, Some(read))?;
+    // A cluster's executors read the tables this run holds from the run's
+    // scratch folder, in the warehouse every node sees.
+    let shared = match &inputs.scratch {
+        Some(dir) => dir.path().join("engine"),
+        None => wh.staging_root().join("engine"),
+    };
     if opts.validation_plans {
         let started = Instant::now();
-        cross_check(opts, &contracts, &inputs).instrument(info_span!("step", name = "validation_plans")).await?;
+        let engine = Engine::connect(&opts.engine, opts.limits, &shared.join("validation-plans")).await?;
+        cross_check(&engine, &contracts, &inputs).instrument(info_span!("step", name = "validation_plans")).await?;
         steps.record("validation_plans", started, Some(read))?;
     }
     inputs.entities.drop_table();
@@ -410,12 +417,6 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
 
     // Score.
     let started = Instant::now();
-    // A cluster's executors read the tables this run holds from the run's
-    // scratch folder, in the warehouse every node sees.
-    let shared = match &inputs.scratch {
-        Some(dir) => dir.path().join("engine"),
-        None => wh.staging_root().join("engine"),
-    };
     let engine = Engine::connect(&opts.engine, opts.limits, &shared).await?;
     register_inputs(&engine, &inputs)?;
     let io = |what: String| move |source| RunError::Io { what, source };
@@ -629,15 +630,12 @@ impl Publish<'_> {
     }
 }
 
-/// Judges the landing rows again with validation's DataFusion plans and
-/// fails the run if any dataset's verdicts differ from `inputs`'. The plans
-/// run in this process whatever the run's engine: Ballista's executors
-/// cannot decode a scan with the row-number column the plans number rows
-/// by (DataFusion 55's plan serialization drops it).
-async fn cross_check(opts: &RunOptions, contracts: &Contracts, inputs: &Inputs) -> Result<(), RunError> {
+/// Judges the landing rows again with validation's DataFusion plans on the
+/// run's engine (this process or a Ballista cluster) and fails the run if
+/// any dataset's verdicts differ from `inputs`'.
+async fn cross_check(engine: &Engine, contracts: &Contracts, inputs: &Inputs) -> Result<(), RunError> {
     let selections = Dataset::ALL.map(|d| inputs.get(d).selection.clone());
-    let engine = Engine::local(opts.limits)?;
-    let verdicts = validate::judge_inputs(&engine, contracts, &selections).await?;
+    let verdicts = validate::judge_inputs(engine, contracts, &selections).await?;
     for v in &verdicts {
         if let Some(difference) = v.difference(inputs.get(v.dataset)) {
             return Err(RunError::PlansDisagree { dataset: v.dataset, difference });

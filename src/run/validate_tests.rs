@@ -804,3 +804,133 @@ fn a_landing_file_whose_name_looks_like_a_pattern_is_read_as_named() {
         "files in name order"
     );
 }
+
+/// Three violation files over two partitions: (selection, rows per file).
+fn landed_violations(w: &Warehouse) -> (crate::base::landing_file::Selection, Contracts) {
+    registry_with(w, D, &[]);
+    let row = |n: u32| violation(&format!("V{n}"), &entity(1), "2026-01-01", "effective");
+    let rows: Vec<String> = (0..7).map(row).collect();
+    let r: Vec<&str> = rows.iter().map(String::as_str).collect();
+    land(w, Dataset::Violations, "2026-11-25", "a", &r[0..2]);
+    land(w, Dataset::Violations, "2026-11-25", "b", &r[2..5]);
+    land(w, Dataset::Violations, "2026-11-26", "a", &r[5..7]);
+    let contracts = Contracts::load().unwrap();
+    let selections = select_all(w, &contracts, D.parse().unwrap(), &Seal::new()).unwrap();
+    (selections[Dataset::Violations as usize].clone(), contracts)
+}
+
+/// Each partition's (row, partition, ingest date, case id) from `plan`.
+fn scanned(plan: Arc<dyn datafusion::physical_plan::ExecutionPlan>) -> Vec<Vec<(u64, u32, i32, String)>> {
+    use arrow::datatypes::{Date32Type, UInt32Type, UInt64Type};
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    // Without work stealing between partitions, each reads just its group.
+    let config = datafusion::prelude::SessionConfig::new()
+        .set_bool("datafusion.execution.enable_file_stream_work_stealing", false);
+    let ctx = Arc::new(datafusion::execution::TaskContext::default().with_session_config(config));
+    let schema = plan.schema();
+    let at = |name: &str| schema.index_of(name).unwrap();
+    (0..plan.properties().output_partitioning().partition_count())
+        .map(|p| {
+            let batches = runtime
+                .block_on(datafusion::physical_plan::common::collect(plan.execute(p, ctx.clone()).unwrap()))
+                .unwrap();
+            let mut out = Vec::new();
+            for b in batches {
+                let rows = b.column(at("_row")).as_primitive::<UInt64Type>();
+                let parts = b.column(at("_partition")).as_primitive::<UInt32Type>();
+                let dates = b.column(at("_ingest_date")).as_primitive::<Date32Type>();
+                let cases = b.column(at("case_id")).as_string::<i32>();
+                for r in 0..b.num_rows() {
+                    out.push((rows.value(r), parts.value(r), dates.value(r), cases.value(r).to_string()));
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+#[test]
+fn the_landing_scan_numbers_rows_as_validation_does_however_its_files_are_grouped() {
+    use crate::base::engine::landing_scan::LandingScan;
+    let (_t, w) = wh();
+    let (selection, contracts) = landed_violations(&w);
+    let scan = LandingScan::new(contracts.get(Dataset::Violations), &selection);
+    let day = |d: &str| d.parse::<crate::base::ids::AsOf>().unwrap().days_since_epoch();
+    let expected: Vec<(u64, u32, i32, String)> = (0..7u64)
+        .map(|n| (n, u32::from(n >= 5), day(if n >= 5 { "2026-11-26" } else { "2026-11-25" }), format!("V{n}")))
+        .collect();
+    for parts in 1..=4 {
+        let groups = scan.groups(parts);
+        assert_eq!(groups.len(), parts.min(3), "{parts} parts");
+        let mut files: Vec<usize> = groups.concat();
+        files.sort();
+        assert_eq!(files, vec![0, 1, 2], "every file in one group: {groups:?}");
+        let by_partition = scanned(scan.plan(&groups, None));
+        for (p, rows) in by_partition.iter().enumerate() {
+            let mine: Vec<u64> = groups[p]
+                .iter()
+                .flat_map(|&f| match f {
+                    0 => 0..2,
+                    1 => 2..5,
+                    _ => 5..7,
+                })
+                .collect();
+            let mut got: Vec<u64> = rows.iter().map(|r| r.0).collect();
+            got.sort();
+            assert_eq!(got, mine, "partition {p} reads only its own files");
+        }
+        let mut all = by_partition.concat();
+        all.sort();
+        assert_eq!(all, expected, "{parts} parts");
+    }
+}
+
+#[test]
+fn a_landing_file_changed_after_the_run_chose_it_is_refused() {
+    use crate::base::engine::landing_scan::LandingScan;
+    let (_t, w) = wh();
+    let (selection, contracts) = landed_violations(&w);
+    let spec = LandingScan::new(contracts.get(Dataset::Violations), &selection).spec();
+    let elsewhere = LandingScan::from_spec(&spec).unwrap();
+    assert_eq!(elsewhere.spec(), spec, "rebuilt in another process");
+    let groups = elsewhere.groups(1);
+    assert_eq!(scanned(elsewhere.plan(&groups, None)).concat().len(), 7, "the files as chosen");
+
+    let one = violation("V9", &entity(1), "2026-01-01", "effective");
+    land(&w, Dataset::Violations, "2026-11-25", "b", &[&one]);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let stream = elsewhere.plan(&groups, None).execute(0, Arc::new(datafusion::execution::TaskContext::default()));
+    let e = runtime.block_on(datafusion::physical_plan::common::collect(stream.unwrap())).unwrap_err().to_string();
+    assert!(e.contains("violations/ingest_date=2026-11-25/b.parquet is not the file the run chose"), "{e}");
+    assert!(e.contains("1 rows, 3 expected"), "{e}");
+}
+
+/// The cluster's codecs carry a landing scan to the scheduler (the table)
+/// and to executors (a task's files), where it reads the same rows.
+#[cfg(feature = "cluster")]
+#[test]
+fn a_landing_scan_travels_through_the_cluster_codecs() {
+    use crate::base::engine::codec::{LogicalCodec, PhysicalCodec};
+    use crate::base::engine::landing_scan::LandingScan;
+    use datafusion::execution::TaskContext;
+    use datafusion_proto::logical_plan::LogicalExtensionCodec;
+    use datafusion_proto::physical_plan::{DefaultPhysicalProtoConverter, PhysicalExtensionCodec};
+    let (_t, w) = wh();
+    let (selection, contracts) = landed_violations(&w);
+    let scan = LandingScan::new(contracts.get(Dataset::Violations), &selection);
+    let ctx = TaskContext::default();
+
+    let table = datafusion::common::TableReference::bare("landing_violations");
+    let mut buf = Vec::new();
+    LogicalCodec::default().try_encode_table_provider(&table, Arc::new(scan.clone()), &mut buf).unwrap();
+    let decoded = LogicalCodec::default().try_decode_table_provider(&buf, &table, scan.schema_ref(), &ctx).unwrap();
+    assert_eq!(decoded.downcast_ref::<LandingScan>().unwrap().spec(), scan.spec());
+
+    // A scheduler gives a task one group: the executor reads just its files.
+    let groups = vec![vec![1], vec![0, 2]];
+    let plan = scan.plan(&groups, None);
+    let mut buf = Vec::new();
+    PhysicalCodec::default().try_encode(plan.clone(), &mut buf, &DefaultPhysicalProtoConverter {}).unwrap();
+    let decoded = PhysicalCodec::default().try_decode(&buf, &[], &ctx, &DefaultPhysicalProtoConverter {}).unwrap();
+    assert_eq!(scanned(decoded), scanned(plan));
+}

@@ -113,8 +113,11 @@ fn a_run_on_a_ballista_cluster_writes_what_the_local_engine_writes() {
         ok(&args)
     };
     run(&local, &["--threads", "2"]);
-    let out = run(&remote, &["--threads", "2", "--engine", &engine]);
+    // With validation's plans cross-checking the native checks on the
+    // executors: the landing scan travels to them through credence's codecs.
+    let out = run(&remote, &["--threads", "2", "--engine", &engine, "--validation-plans"]);
     assert!(out.contains("succeeded"), "{out}");
+    assert!(out.contains("validation_plans"), "the plans ran and agreed:\n{out}");
     // The tables written for the executors go with the run.
     let left: Vec<_> = std::fs::read_dir(remote.join(".staging")).unwrap().flatten().map(|e| e.path()).collect();
     assert!(left.is_empty(), "a finished cluster run leaves nothing staged: {left:?}");

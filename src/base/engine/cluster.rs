@@ -1,7 +1,7 @@
 //! The Ballista cluster engine: a run's client session, and the scheduler
 //! and executor processes (`credence cluster scheduler|executor`), all with
-//! credence's functions ([`super::udfs`]) so that a plan the client sends
-//! decodes and runs on every node. The nodes read the run's tables from a
+//! credence's functions ([`super::udfs`]) and codecs ([`super::codec`]) so
+//! that a plan the client sends decodes and runs on every node. The nodes read the run's tables from a
 //! filesystem they all see, at the paths the driver registered.
 
 use std::net::SocketAddr;
@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ballista::prelude::SessionContextExt;
+use ballista_core::config::BALLISTA_ADAPTIVE_PLANNER_ENABLED;
+use ballista_core::extension::SessionConfigExt;
 use ballista_core::registry::BallistaFunctionRegistry;
 use ballista_core::utils::default_session_builder;
 use ballista_executor::executor_process::{start_executor_process, ExecutorProcessConfig};
@@ -23,6 +25,7 @@ use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
 
 use crate::base::error::{Classify, ErrorKind};
 
+use super::codec::{LogicalCodec, PhysicalCodec};
 use super::{session_config, udfs, EngineLimits, SchedulerAddr};
 
 /// A cluster process could not start or stopped with an error.
@@ -62,7 +65,15 @@ pub async fn client(addr: &SchedulerAddr, limits: EngineLimits) -> DfResult<Sess
         Ok(Err(e)) => return Err(unreachable(e)),
         Err(_) => return Err(unreachable(std::io::ErrorKind::TimedOut.into())),
     }
-    let state = SessionStateBuilder::new().with_default_features().with_config(session_config(limits)).build();
+    // Ballista's adaptive planner re-plans, without end, a shuffle whose
+    // input it found empty (a join's build side with no rows, as when no
+    // key of a landing table is held twice): the static planner instead.
+    let config = session_config(limits)
+        .upgrade_for_ballista()
+        .set_bool(BALLISTA_ADAPTIVE_PLANNER_ENABLED, false)
+        .with_ballista_logical_extension_codec(Arc::new(LogicalCodec::default()))
+        .with_ballista_physical_extension_codec(Arc::new(PhysicalCodec::default()));
+    let state = SessionStateBuilder::new().with_default_features().with_config(config).build();
     let ctx = SessionContext::remote_with_state(&format!("df://{addr}"), state).await?;
     // Ballista's upgrade of the state sets its own function list: ours after it.
     for f in udfs() {
@@ -75,7 +86,7 @@ pub async fn client(addr: &SchedulerAddr, limits: EngineLimits) -> DfResult<Sess
 pub async fn run_scheduler(listener: tokio::net::TcpListener) -> Result<(), ClusterError> {
     let fail = |source| ClusterError::Ballista { role: "scheduler", source };
     let bind = listener.local_addr().map_err(|e| fail(e.into()))?;
-    let config = SchedulerConfig::default()
+    let mut config = SchedulerConfig::default()
         .with_hostname(bind.ip().to_string())
         .with_port(bind.port())
         .with_override_session_builder(Arc::new(|config| {
@@ -85,6 +96,8 @@ pub async fn run_scheduler(listener: tokio::net::TcpListener) -> Result<(), Clus
             }
             Ok(state)
         }));
+    config.override_logical_codec = Some(Arc::new(LogicalCodec::default()));
+    config.override_physical_codec = Some(Arc::new(PhysicalCodec::default()));
     let cluster = BallistaCluster::new_from_config(&config).await.map_err(fail)?;
     let scheduler =
         create_scheduler::<LogicalPlanNode, PhysicalPlanNode>(cluster, Arc::new(config)).await.map_err(fail)?;
@@ -125,6 +138,8 @@ pub async fn run_executor(opts: ExecutorOptions) -> Result<(), ClusterError> {
         executor_heartbeat_interval_seconds: 5,
         memory_pool_size: Some(opts.limits.memory_limit as u64),
         override_function_registry: Some(Arc::new(functions)),
+        override_logical_codec: Some(Arc::new(LogicalCodec::default())),
+        override_physical_codec: Some(Arc::new(PhysicalCodec::default())),
         ..ExecutorProcessConfig::default()
     };
     start_executor_process(Arc::new(config)).await.map_err(|source| ClusterError::Ballista { role: "executor", source })

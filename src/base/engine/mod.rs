@@ -6,6 +6,9 @@
 mod checks;
 #[cfg(feature = "cluster")]
 pub mod cluster;
+#[cfg(feature = "cluster")]
+pub mod codec;
+pub mod landing_scan;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,8 @@
 //! generated from the contracts, one `CASE` per dataset that lists the
 //! rules in the spec's order, with the value tests and message pieces as
 //! the UDFs every credence session registers (`base::engine`). The landing
-//! rows are read by DataFusion's own Parquet scan of the chosen files.
+//! rows are a [`LandingScan`] of the chosen files: the native validation's
+//! reader, as a DataFusion table a Ballista cluster can run.
 //!
 //! The verdicts (each rejected row's code and message, the data-quality
 //! figures) are the native validation's, row for row and byte for byte:
@@ -10,12 +11,6 @@
 //! `run --validation-plans` compares them on a run's landing zone. The
 //! native validation still makes the tables a run reads (it is faster and
 //! holds less); these plans are its executable specification.
-//!
-//! On a Ballista cluster the plans do not run yet: the scan numbers rows
-//! with `file_row_index()`, a Parquet virtual column that DataFusion 55's
-//! plan serialization drops, so executors refuse the task ("Column index
-//! 11 out of bounds for projected expressions of length 11"). With the row
-//! number replaced by a constant, the same plans ran on two executors.
 //!
 //! What each dataset's plan computes, per landing row (`_row` numbers the
 //! rows in read order as the native validation does; `_partition` and
@@ -36,17 +31,16 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Date32Array, RecordBatch, UInt32Array, UInt64Array};
+use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, UInt64Type};
-use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig};
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 
 use super::rows::ROW_CODES;
 use crate::base::contract::{Check, ColumnType, Contract, Contracts, Dataset, DatasetKind, FaultCode};
-use crate::base::engine::{literal_url, Engine, PathKind};
-use crate::base::landing_file::{nullable, Selection};
+use crate::base::engine::landing_scan::LandingScan;
+use crate::base::engine::Engine;
+use crate::base::landing_file::Selection;
 use crate::base::row_checks::{FIRST_DATE, LAST_DATE};
 use crate::base::tables::{locate_row, DatasetReport, Reject, Validated};
 
@@ -118,8 +112,7 @@ const ORDER: [Dataset; 5] =
 /// Judges the five datasets of a run from their chosen partitions
 /// (`selections` in `Dataset::ALL` order) on `engine`, whose session
 /// carries credence's UDFs. Uses, and removes when done, the tables
-/// `files_`, `scan_`, `landing_` and `judged_<dataset>`, `registered` and
-/// `known_cases`.
+/// `landing_` and `judged_<dataset>`, `registered` and `known_cases`.
 pub async fn judge_inputs(
     engine: &Engine,
     contracts: &Contracts,
@@ -132,7 +125,7 @@ pub async fn judge_inputs(
         let contract = contracts.get(dataset);
         let selection = &selections[dataset as usize];
         let fail = |source| PlanError { dataset, source };
-        register_landing(engine, contract, selection).await.map_err(fail)?;
+        register_landing(engine, contract, selection).map_err(fail)?;
         let judged = format!("judged_{dataset}");
         ctx.sql(&format!("CREATE OR REPLACE VIEW {judged} AS {}", judged_sql(contract))).await.map_err(fail)?;
         let rejects = rejects(ctx, &judged).await.map_err(fail)?;
@@ -140,7 +133,13 @@ pub async fn judge_inputs(
         // The rows the run uses: every accepted row of a snapshot, the
         // newest accepted version of each key of an event dataset (the
         // known cases are the violations').
-        let accepted = selection.rows() - rejects.len() as u64;
+        let accepted = selection.rows().checked_sub(rejects.len() as u64).ok_or_else(|| {
+            fail(DataFusionError::Internal(format!(
+                "{} rejects of {} landing rows: the engine read some rows twice",
+                rejects.len(),
+                selection.rows()
+            )))
+        })?;
         let current = match dataset {
             Dataset::Registry => {
                 create_table(engine, "registered", &registered_sql(&judged)).await.map_err(fail)?;
@@ -153,7 +152,7 @@ pub async fn judge_inputs(
             _ => sql_count(ctx, &newest_count_sql(contract, &judged)).await.map_err(fail)?,
         };
         phases.done(&format!("{dataset}: current rows"));
-        for table in [judged, landing_table(dataset), format!("scan_{dataset}"), format!("files_{dataset}")] {
+        for table in [judged, landing_table(dataset)] {
             ctx.deregister_table(&table).map_err(fail)?;
         }
         let report = DatasetReport::new(contract, selection, &rejects, current, selection.rows());
@@ -170,61 +169,14 @@ fn landing_table(dataset: Dataset) -> String {
     format!("landing_{}", dataset.name())
 }
 
-/// Registers the selection's rows as `landing_<dataset>`, read by the
-/// engine's own Parquet scan: a listing table of the chosen files
-/// (`scan_<dataset>`: absent optional columns read as nulls, large strings
-/// are cast, extra columns are not read) joined to `files_<dataset>` (each
-/// file's path, first global row, partition and ingest date) by
-/// `input_file_name()`; a row's global number is its file's first row plus
-/// `file_row_index()`.
-async fn register_landing(engine: &Engine, contract: &Contract, selection: &Selection) -> Result<(), DataFusionError> {
-    let ctx = engine.ctx();
-    let d = contract.dataset;
-    let mut urls = Vec::new();
-    let (mut names, mut first_rows, mut partitions, mut dates) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut first_row = 0u64;
-    for (p, partition) in selection.partitions.iter().enumerate() {
-        for file in &partition.files {
-            let url = literal_url(&file.path, PathKind::File)?;
-            names.push(url.prefix().to_string());
-            urls.push(url);
-            first_rows.push(first_row);
-            partitions.push(p as u32);
-            dates.push(partition.ingest_date.days_since_epoch());
-            first_row += file.rows;
-        }
-    }
-    let files = RecordBatch::try_from_iter(vec![
-        ("file", Arc::new(arrow::array::StringArray::from(names)) as ArrayRef),
-        ("first_row", Arc::new(UInt64Array::from(first_rows)) as ArrayRef),
-        ("partition", Arc::new(UInt32Array::from(partitions)) as ArrayRef),
-        ("ingest_date", Arc::new(Date32Array::from(dates)) as ArrayRef),
-    ])?;
-    for t in [format!("scan_{d}"), landing_table(d)] {
-        ctx.deregister_table(&t)?;
-    }
-    engine.register(&format!("files_{d}"), files.schema(), &[files])?;
-    let schema = nullable(&contract.arrow_schema());
-    if urls.is_empty() {
-        ctx.register_table(
-            format!("scan_{d}"),
-            Arc::new(datafusion::datasource::MemTable::try_new(schema, vec![vec![]])?),
-        )?;
-    } else {
-        let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-        let config = ListingTableConfig::new_with_multi_paths(urls).with_listing_options(options).with_schema(schema);
-        ctx.register_table(format!("scan_{d}"), Arc::new(ListingTable::try_new(config)?))?;
-    }
-    let columns: Vec<String> = contract.columns.iter().map(|c| format!("t.{}", col(&c.name))).collect();
-    let sql = format!(
-        "CREATE VIEW {} AS SELECT {}, f.first_row + CAST(t._file_row AS BIGINT UNSIGNED) AS _row, \
-         f.partition AS _partition, f.ingest_date AS _ingest_date \
-         FROM files_{d} f JOIN (SELECT *, input_file_name() AS _file, file_row_index() AS _file_row FROM scan_{d}) t \
-         ON t._file = f.file",
-        landing_table(d),
-        columns.join(", ")
-    );
-    ctx.sql(&sql).await?;
+/// Registers the selection's rows as `landing_<dataset>`: a
+/// [`LandingScan`], which reads the chosen files with the native
+/// validation's reader and numbers each row (`_row`, `_partition`,
+/// `_ingest_date`) as the native validation does.
+fn register_landing(engine: &Engine, contract: &Contract, selection: &Selection) -> Result<(), DataFusionError> {
+    let table = landing_table(contract.dataset);
+    engine.ctx().deregister_table(&table)?;
+    engine.ctx().register_table(table, Arc::new(LandingScan::new(contract, selection)))?;
     Ok(())
 }
 
