@@ -108,6 +108,8 @@ SELECT "entity_id", "name", "entity_type", "legal_rep_id", "parent_id", "region"
       WHEN _copies > 1 THEN concat('key (entity_id) = (', quoted("entity_id"), ') appears ', CAST(_copies AS VARCHAR), ' times in partition ingest_date=', CAST(_ingest_date AS VARCHAR))
     END AS _message
 FROM checked;
+-- run once: the rejects are its rows with _code IS NOT NULL; accepted_registry keeps the others' entity_id
+SELECT _row, _code, _message, "entity_id" FROM judged_registry;
 
 -- violations
 CREATE VIEW judged_violations AS
@@ -200,6 +202,8 @@ SELECT "case_id", "entity_id", "decided_on", "category", "severity", "fine_cny",
       WHEN registered_id IS NULL THEN concat('column entity_id: entity ', quoted("entity_id"), ' is not in the registry snapshot the run uses')
     END AS _message
 FROM found;
+-- run once: the rejects are its rows with _code IS NOT NULL; accepted_violations keeps the others' case_id, entity_id, _row
+SELECT _row, _code, _message, "case_id", "entity_id" FROM judged_violations;
 
 -- repairs
 CREATE VIEW judged_repairs AS
@@ -260,6 +264,10 @@ SELECT "repair_id", "entity_id", "case_id", "approved_on", _row,
       WHEN known_case IS NULL OR known_entity <> "entity_id" THEN concat('column case_id: case ', quoted("case_id"), ' ', CASE WHEN known_case IS NULL THEN 'is no known violation' ELSE 'is a violation of another entity, not' END, ' of this row''s entity')
     END AS _message
 FROM found;
+-- run once: the rejects are its rows with _code IS NOT NULL; accepted_repairs keeps the others' repair_id
+SELECT _row, _code, _message, "repair_id" FROM judged_repairs;
+-- its current rows
+SELECT count(*) FROM (SELECT "repair_id" FROM accepted_repairs GROUP BY "repair_id");
 
 -- complaints
 CREATE VIEW judged_complaints AS
@@ -340,6 +348,10 @@ SELECT "complaint_id", "entity_id", "received_on", "channel", "category", "verif
       WHEN registered_id IS NULL THEN concat('column entity_id: entity ', quoted("entity_id"), ' is not in the registry snapshot the run uses')
     END AS _message
 FROM found;
+-- run once: the rejects are its rows with _code IS NOT NULL; accepted_complaints keeps the others' complaint_id
+SELECT _row, _code, _message, "complaint_id" FROM judged_complaints;
+-- its current rows
+SELECT count(*) FROM (SELECT "complaint_id" FROM accepted_complaints GROUP BY "complaint_id");
 
 -- holdings
 CREATE VIEW judged_holdings AS
@@ -411,11 +423,13 @@ SELECT "holder_id", "holder_kind", "entity_id", "share_pct", _row,
       WHEN registered_id IS NULL THEN concat('column entity_id: entity ', quoted("entity_id"), ' is not in the registry snapshot the run uses')
     END AS _message
 FROM found;
+-- run once: the rejects are its rows with _code IS NOT NULL
+SELECT _row, _code, _message FROM judged_holdings;
 
 -- the accepted registry rows, for unknown_entity
-CREATE TABLE registered AS SELECT entity_id AS registered_id FROM judged_registry WHERE _code IS NULL;
+CREATE TABLE registered AS SELECT entity_id AS registered_id FROM accepted_registry;
 
 -- the known violations, for unknown_case
 CREATE TABLE known_cases AS SELECT case_id AS known_case, first_value(entity_id ORDER BY _row DESC) AS known_entity
-FROM judged_violations WHERE _code IS NULL
+FROM accepted_violations
 GROUP BY case_id;

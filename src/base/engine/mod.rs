@@ -177,6 +177,16 @@ impl Engine {
         tempfile::Builder::new().prefix("scratch-").tempdir_in(parent)
     }
 
+    /// A folder, removed when dropped, for files written for the engine to
+    /// scan: in the system's temporary folder in this process, in the
+    /// shared folder for a cluster.
+    pub fn scratch(&self) -> std::io::Result<tempfile::TempDir> {
+        match &self.shared {
+            Some(shared) => self.scratch_near(shared),
+            None => tempfile::Builder::new().prefix("credence-scratch-").tempdir(),
+        }
+    }
+
     /// Registers the Arrow IPC files of `folder` as table `name` (see
     /// [`register_arrow_files`]).
     pub fn register_arrow_files(&self, name: &str, schema: SchemaRef, folder: &Path) -> DfResult<()> {

@@ -31,10 +31,11 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray};
+use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, UInt64Type};
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
+use futures::StreamExt;
 
 use super::rows::ROW_CODES;
 use crate::base::contract::{Check, ColumnType, Contract, Contracts, Dataset, DatasetKind, FaultCode};
@@ -112,7 +113,8 @@ const ORDER: [Dataset; 5] =
 /// Judges the five datasets of a run from their chosen partitions
 /// (`selections` in `Dataset::ALL` order) on `engine`, whose session
 /// carries credence's UDFs. Uses, and removes when done, the tables
-/// `landing_` and `judged_<dataset>`, `registered` and `known_cases`.
+/// `landing_`, `judged_` and `accepted_<dataset>`, `registered` and
+/// `known_cases`.
 pub async fn judge_inputs(
     engine: &Engine,
     contracts: &Contracts,
@@ -128,7 +130,13 @@ pub async fn judge_inputs(
         register_landing(engine, contract, selection).map_err(fail)?;
         let judged = format!("judged_{dataset}");
         ctx.sql(&format!("CREATE OR REPLACE VIEW {judged} AS {}", judged_sql(contract))).await.map_err(fail)?;
-        let rejects = rejects(ctx, &judged).await.map_err(fail)?;
+        // One pass over the judged rows: the rejects, and the columns the
+        // counts below need of the accepted rows, kept in a scratch file.
+        let accepted_table = format!("accepted_{dataset}");
+        let scratch = engine.scratch().map_err(|e| fail(e.into()))?;
+        let rejects = judge_once(engine, &judged, &accepted_columns(contract), &accepted_table, scratch.path())
+            .await
+            .map_err(fail)?;
         phases.done(&format!("{dataset}: rejects"));
         // The rows the run uses: every accepted row of a snapshot, the
         // newest accepted version of each key of an event dataset (the
@@ -142,15 +150,17 @@ pub async fn judge_inputs(
         })?;
         let current = match dataset {
             Dataset::Registry => {
-                create_table(engine, "registered", &registered_sql(&judged)).await.map_err(fail)?;
+                create_table(engine, "registered", &registered_sql(&accepted_table)).await.map_err(fail)?;
                 accepted
             }
             Dataset::Violations => {
-                create_table(engine, "known_cases", &known_cases_sql(&judged)).await.map_err(fail)?
+                create_table(engine, "known_cases", &known_cases_sql(&accepted_table)).await.map_err(fail)?
             }
             _ if contract.kind == DatasetKind::Snapshot => accepted,
-            _ => sql_count(ctx, &newest_count_sql(contract, &judged)).await.map_err(fail)?,
+            _ => sql_count(ctx, &newest_count_sql(contract, &accepted_table)).await.map_err(fail)?,
         };
+        ctx.deregister_table(&accepted_table).map_err(fail)?;
+        drop(scratch);
         phases.done(&format!("{dataset}: current rows"));
         for table in [judged, landing_table(dataset)] {
             ctx.deregister_table(&table).map_err(fail)?;
@@ -485,24 +495,59 @@ fn judged_sql(contract: &Contract) -> String {
     )
 }
 
+/// The columns of the accepted rows (`_code IS NULL`) that the queries
+/// after the rejects need: the registry's entities, the violations' cases,
+/// an event dataset's keys; none for the holdings.
+fn accepted_columns(contract: &Contract) -> Vec<String> {
+    let names = |cols: &[&str]| cols.iter().map(|c| c.to_string()).collect();
+    match contract.dataset {
+        Dataset::Registry => names(&["entity_id"]),
+        Dataset::Violations => names(&["case_id", "entity_id", "_row"]),
+        _ if contract.kind == DatasetKind::Snapshot => Vec::new(),
+        _ => contract.key.iter().map(|k| contract.columns[*k].name.clone()).collect(),
+    }
+}
+
 /// How many keys of an event dataset have an accepted version.
-fn newest_count_sql(contract: &Contract, judged: &str) -> String {
+fn newest_count_sql(contract: &Contract, accepted: &str) -> String {
     let key: Vec<String> = contract.key.iter().map(|k| col(&contract.columns[*k].name)).collect();
-    format!("SELECT count(*) FROM (SELECT {0} FROM {judged} WHERE _code IS NULL GROUP BY {0})", key.join(", "))
+    format!("SELECT count(*) FROM (SELECT {0} FROM {accepted} GROUP BY {0})", key.join(", "))
 }
 
 /// The accepted registry rows' entities.
-fn registered_sql(judged: &str) -> String {
-    format!("SELECT entity_id AS registered_id FROM {judged} WHERE _code IS NULL")
+fn registered_sql(accepted: &str) -> String {
+    format!("SELECT entity_id AS registered_id FROM {accepted}")
 }
 
 /// The newest accepted version of each violation: its case and entity.
-fn known_cases_sql(judged: &str) -> String {
+fn known_cases_sql(accepted: &str) -> String {
     format!(
         "SELECT case_id AS known_case, first_value(entity_id ORDER BY _row DESC) AS known_entity\n\
-         FROM {judged} WHERE _code IS NULL\n\
+         FROM {accepted}\n\
          GROUP BY case_id"
     )
+}
+
+/// The query that gives the rejects and the accepted rows' `columns`
+/// (`_row` is its first column already).
+fn judged_once_sql(judged: &str, columns: &[String]) -> String {
+    let more: String = columns.iter().filter(|c| *c != "_row").map(|c| format!(", {}", col(c))).collect();
+    format!("SELECT _row, _code, _message{more} FROM {judged}")
+}
+
+/// Where each of `columns` is in [`judged_once_sql`]'s rows.
+fn judged_once_positions(columns: &[String]) -> Vec<usize> {
+    let mut next = 3;
+    columns
+        .iter()
+        .map(|c| match c.as_str() {
+            "_row" => 0,
+            _ => {
+                next += 1;
+                next - 1
+            }
+        })
+        .collect()
 }
 
 /// The rows of `sql`, registered as table `name` for the later datasets'
@@ -525,24 +570,57 @@ async fn sql_count(ctx: &SessionContext, sql: &str) -> Result<u64, DataFusionErr
     Ok(n as u64)
 }
 
-async fn rejects(ctx: &SessionContext, judged: &str) -> Result<Vec<Reject>, DataFusionError> {
-    let sql = format!("SELECT _row, _code, _message FROM {judged} WHERE _code IS NOT NULL ORDER BY _row");
+/// Runs `judged` once: returns its rejects in row order, and registers
+/// the accepted rows' `columns` as table `accepted`, written to an Arrow
+/// file in `dir` as they stream by (so that no query judges the rows twice
+/// and no accepted row is held in memory).
+async fn judge_once(
+    engine: &Engine,
+    judged: &str,
+    columns: &[String],
+    accepted: &str,
+    dir: &std::path::Path,
+) -> Result<Vec<Reject>, DataFusionError> {
+    let mut stream = engine.ctx().sql(&judged_once_sql(judged, columns)).await?.execute_stream().await?;
+    let kept = judged_once_positions(columns);
+    let schema = Arc::new(stream.schema().project(&kept)?);
+    let mut writer = match kept.is_empty() {
+        true => None,
+        false => {
+            let file = std::io::BufWriter::new(std::fs::File::create(dir.join("part-0.arrow"))?);
+            Some(arrow::ipc::writer::FileWriter::try_new(file, &schema)?)
+        }
+    };
     let mut out = Vec::new();
-    for b in ctx.sql(&sql).await?.collect().await? {
-        let rows = b.column(0).as_primitive::<UInt64Type>();
+    while let Some(b) = stream.next().await {
+        let b = b?;
+        let rejected = arrow::compute::is_not_null(b.column(1))?;
+        let r = arrow::compute::filter_record_batch(&b, &rejected)?;
+        let rows = arrow::compute::cast(r.column(0), &DataType::UInt64)?;
+        let rows = rows.as_primitive::<UInt64Type>();
         // The engine may give text as any of Arrow's string types.
-        let codes = arrow::compute::cast(b.column(1), &DataType::Utf8)?;
-        let messages = arrow::compute::cast(b.column(2), &DataType::Utf8)?;
+        let codes = arrow::compute::cast(r.column(1), &DataType::Utf8)?;
+        let messages = arrow::compute::cast(r.column(2), &DataType::Utf8)?;
         let (codes, messages) = (codes.as_string::<i32>(), messages.as_string::<i32>());
-        for r in 0..b.num_rows() {
+        for i in 0..r.num_rows() {
             let code = FaultCode::ALL
                 .into_iter()
-                .find(|c| c.as_str() == codes.value(r))
-                .ok_or_else(|| DataFusionError::Internal(format!("a plan gave code {}", codes.value(r))))?;
-            let message = if messages.is_null(r) { String::new() } else { messages.value(r).to_string() };
-            out.push(Reject { row: rows.value(r), code, message });
+                .find(|c| c.as_str() == codes.value(i))
+                .ok_or_else(|| DataFusionError::Internal(format!("a plan gave code {}", codes.value(i))))?;
+            let message = if messages.is_null(i) { String::new() } else { messages.value(i).to_string() };
+            out.push(Reject { row: rows.value(i), code, message });
+        }
+        if let Some(w) = &mut writer {
+            let accepted_rows = arrow::compute::not(&rejected)?;
+            let a = arrow::compute::filter_record_batch(&b.project(&kept)?, &accepted_rows)?;
+            w.write(&RecordBatch::try_new(schema.clone(), a.columns().to_vec())?)?;
         }
     }
+    if let Some(mut w) = writer {
+        w.finish()?;
+        engine.register_arrow_files(accepted, schema, dir)?;
+    }
+    out.sort_by_key(|r| r.row);
     Ok(out)
 }
 
@@ -558,17 +636,31 @@ mod tests {
         let mut sql =
             String::from("-- Validation's plans, generated from the contracts (src/stages/validate/plans.rs).\n");
         for d in ORDER {
-            let _ = write!(sql, "\n-- {d}\nCREATE VIEW judged_{d} AS\n{};\n", judged_sql(contracts.get(d)));
+            let contract = contracts.get(d);
+            let _ = write!(sql, "\n-- {d}\nCREATE VIEW judged_{d} AS\n{};\n", judged_sql(contract));
+            let kept = accepted_columns(contract);
+            let _ = write!(
+                sql,
+                "-- run once: the rejects are its rows with _code IS NOT NULL{}\n{};\n",
+                match kept.is_empty() {
+                    true => String::new(),
+                    false => format!("; accepted_{d} keeps the others' {}", kept.join(", ")),
+                },
+                judged_once_sql(&format!("judged_{d}"), &kept)
+            );
+            if contract.kind == DatasetKind::Event && d != Dataset::Violations {
+                let _ = write!(sql, "-- its current rows\n{};\n", newest_count_sql(contract, &format!("accepted_{d}")));
+            }
         }
         let _ = write!(
             sql,
             "\n-- the accepted registry rows, for unknown_entity\nCREATE TABLE registered AS {};\n",
-            registered_sql("judged_registry")
+            registered_sql("accepted_registry")
         );
         let _ = write!(
             sql,
             "\n-- the known violations, for unknown_case\nCREATE TABLE known_cases AS {};\n",
-            known_cases_sql("judged_violations")
+            known_cases_sql("accepted_violations")
         );
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/validation-plans.sql");
         if std::env::var("UPDATE_GOLDEN").is_ok() {
