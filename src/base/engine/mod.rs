@@ -114,24 +114,30 @@ pub struct Engine {
     /// For a cluster: a folder every node sees, where the tables the run
     /// holds in memory are written for the executors to read.
     shared: Option<PathBuf>,
+    /// Where [`Engine::scratch`] makes its folders (the system's
+    /// temporary folder when `None`).
+    scratch_root: Option<PathBuf>,
 }
 
 impl Engine {
     /// The engine in this process.
     pub fn local(limits: EngineLimits) -> DfResult<Engine> {
-        Ok(Engine { ctx: session(limits)?, shared: None })
+        Ok(Engine { ctx: session(limits)?, shared: None, scratch_root: None })
     }
 
     /// The engine `kind` names. A cluster's executors read the tables this
     /// run holds from files under `shared`, a folder they must see at the
-    /// same path.
+    /// same path; in this process, `shared` is where scratch files go.
     pub async fn connect(kind: &EngineKind, limits: EngineLimits, shared: &Path) -> DfResult<Engine> {
         match kind {
-            EngineKind::Local => Engine::local(limits),
+            EngineKind::Local => {
+                Ok(Engine { ctx: session(limits)?, shared: None, scratch_root: Some(shared.to_path_buf()) })
+            }
             #[cfg(feature = "cluster")]
             EngineKind::Ballista(addr) => {
                 let ctx = cluster::client(addr, limits).await?;
-                Ok(Engine { ctx, shared: Some(std::path::absolute(shared)?) })
+                let shared = std::path::absolute(shared)?;
+                Ok(Engine { ctx, shared: Some(shared.clone()), scratch_root: Some(shared) })
             }
             #[cfg(not(feature = "cluster"))]
             EngineKind::Ballista(_) => {
@@ -178,12 +184,17 @@ impl Engine {
     }
 
     /// A folder, removed when dropped, for files written for the engine to
-    /// scan: in the system's temporary folder in this process, in the
-    /// shared folder for a cluster.
+    /// scan: under the folder the engine was connected with (a run's
+    /// staging; the shared folder for a cluster), else in the system's
+    /// temporary folder.
     pub fn scratch(&self) -> std::io::Result<tempfile::TempDir> {
-        match &self.shared {
-            Some(shared) => self.scratch_near(shared),
-            None => tempfile::Builder::new().prefix("credence-scratch-").tempdir(),
+        let builder = tempfile::Builder::new().prefix("scratch-").to_owned();
+        match &self.scratch_root {
+            Some(root) => {
+                std::fs::create_dir_all(root)?;
+                builder.tempdir_in(root)
+            }
+            None => builder.tempdir(),
         }
     }
 
@@ -444,11 +455,26 @@ mod tests {
         // A local session given a shared folder behaves as a cluster client
         // does; a folder's name that looks like a pattern is taken as named.
         let shared = dir.path().join("data[1] *?");
-        let engine = Engine { ctx: session(limits).unwrap(), shared: Some(shared.clone()) };
+        let engine =
+            Engine { ctx: session(limits).unwrap(), shared: Some(shared.clone()), scratch_root: Some(shared.clone()) };
         engine.register("t", schema.clone(), &[batch.clone(), batch]).unwrap();
         let files: Vec<_> = std::fs::read_dir(shared.join("t")).unwrap().flatten().collect();
         assert_eq!(files.len(), 2, "one file per engine thread");
         let sum = engine.ctx().sql("select sum(n) from t").await.unwrap().collect().await.unwrap();
         assert_eq!(sum[0].column(0).as_primitive::<Int64Type>().value(0), 12);
+    }
+
+    /// A run's plans write their scratch files under the run's staging
+    /// folder (cleaned with the run), not the system's temporary folder.
+    #[tokio::test]
+    async fn scratch_folders_go_under_the_folder_the_engine_was_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let staging = dir.path().join("staging").join("engine");
+        let engine = Engine::connect(&EngineKind::Local, EngineLimits::default(), &staging).await.unwrap();
+        let scratch = engine.scratch().unwrap();
+        assert!(scratch.path().starts_with(&staging), "{}", scratch.path().display());
+        let path = scratch.path().to_path_buf();
+        drop(scratch);
+        assert!(!path.exists(), "removed when dropped");
     }
 }
