@@ -17,7 +17,9 @@ use arrow::array::{ArrayRef, Date32Array, RecordBatch, UInt32Array, UInt64Array}
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::Session;
+use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::Statistics;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::object_store::ObjectStoreUrl;
 use datafusion::datasource::physical_plan::{
@@ -184,6 +186,16 @@ impl LandingScan {
     /// files), one partition per group: a `DataSourceExec`, so that a
     /// Ballista scheduler gives each task only its own groups.
     pub fn plan(&self, groups: &[Vec<usize>], limit: Option<usize>) -> Arc<dyn ExecutionPlan> {
+        let source = LandingSource {
+            scan: self.clone(),
+            table_schema: TableSchema::from(self.schema.clone()),
+            metrics: ExecutionPlanMetricsSet::new(),
+        };
+        // The row count lets the planner build a join's hash table on the
+        // smaller side: the few repairs, not the millions of known cases.
+        let rows: u64 =
+            groups.iter().flat_map(|g| g.iter()).filter_map(|&i| self.files.get(i)).map(|p| p.spec.rows).sum();
+        let statistics = Statistics::new_unknown(&self.schema).with_num_rows(Precision::Exact(rows as usize));
         let groups = groups
             .iter()
             .map(|g| {
@@ -194,13 +206,9 @@ impl LandingScan {
                 )
             })
             .collect();
-        let source = LandingSource {
-            scan: self.clone(),
-            table_schema: TableSchema::from(self.schema.clone()),
-            metrics: ExecutionPlanMetricsSet::new(),
-        };
         let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), Arc::new(source))
             .with_file_groups(groups)
+            .with_statistics(statistics)
             .with_limit(limit)
             .build();
         DataSourceExec::from_data_source(config)

@@ -403,8 +403,10 @@ fn judged_sql(contract: &Contract) -> String {
         ));
     }
     // 4. Against the registry and the known violations. Each join's
-    // build side (the left, with RIGHT JOIN) is the smaller table, never
-    // the landing rows.
+    // build side is written as the left (RIGHT JOIN): the registry's ids
+    // and the known cases, which are fewer than most datasets' rows; the
+    // planner swaps the sides when the landing rows are fewer (it knows
+    // their count), as the repairs' are.
     let mut joins: Vec<(&str, String)> = Vec::new();
     if let Some(s) = &contract.shares_over_100 {
         joins.push(("held", format!("{} = _held_entity", col(name(s.group_by)))));
