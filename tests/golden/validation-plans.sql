@@ -353,15 +353,14 @@ SELECT _row, _code, _message, "complaint_id" FROM judged_complaints;
 -- its current rows
 SELECT count(*) FROM (SELECT "complaint_id" FROM accepted_complaints GROUP BY "complaint_id");
 
--- holdings
-CREATE VIEW judged_holdings AS
+-- holdings: steps 1-2 first, read twice below
+CREATE TABLE checked_holdings AS
 WITH copies AS (
   SELECT _partition AS _key_partition, "holder_id" AS _key0, "entity_id" AS _key1, count(*) AS _copies FROM landing_holdings
   WHERE "holder_id" IS NOT NULL AND "entity_id" IS NOT NULL
   GROUP BY _partition, "holder_id", "entity_id"
-  HAVING count(*) > 1),
-checked AS (
-  SELECT l.*,
+  HAVING count(*) > 1)
+SELECT l.*,
     CASE
       WHEN "holder_id" IS NULL THEN 0
       WHEN "holder_kind" IS NULL THEN 1
@@ -377,14 +376,17 @@ checked AS (
       WHEN "share_pct" IS NOT NULL AND NOT ("share_pct" > 0 AND "share_pct" <= 100 AND NOT isnan("share_pct")) THEN 11
     END AS _rule,
     c._copies
-  FROM copies c RIGHT JOIN landing_holdings l ON l._partition = c._key_partition AND l."holder_id" = c._key0 AND l."entity_id" = c._key1),
-held AS (
-  SELECT "entity_id" AS _held_entity, sum("share_pct") AS _held FROM checked
+  FROM copies c RIGHT JOIN landing_holdings l ON l._partition = c._key_partition AND l."holder_id" = c._key0 AND l."entity_id" = c._key1;
+
+-- holdings
+CREATE VIEW judged_holdings AS
+WITH held AS (
+  SELECT "entity_id" AS _held_entity, sum("share_pct") AS _held FROM checked_holdings
   WHERE _rule IS NULL AND _copies IS NULL
   GROUP BY "entity_id"
   HAVING sum("share_pct") > 100.01),
 with_held AS (
-  SELECT * FROM held RIGHT JOIN checked ON "entity_id" = _held_entity),
+  SELECT * FROM held RIGHT JOIN checked_holdings ON "entity_id" = _held_entity),
 found AS (
   SELECT * FROM registered RIGHT JOIN with_held ON "entity_id" = registered_id)
 SELECT "holder_id", "holder_kind", "entity_id", "share_pct", _row,

@@ -113,8 +113,8 @@ const ORDER: [Dataset; 5] =
 /// Judges the five datasets of a run from their chosen partitions
 /// (`selections` in `Dataset::ALL` order) on `engine`, whose session
 /// carries credence's UDFs. Uses, and removes when done, the tables
-/// `landing_`, `judged_` and `accepted_<dataset>`, `registered` and
-/// `known_cases`.
+/// `landing_`, `checked_` (holdings), `judged_` and `accepted_<dataset>`,
+/// `registered` and `known_cases`.
 pub async fn judge_inputs(
     engine: &Engine,
     contracts: &Contracts,
@@ -128,13 +128,17 @@ pub async fn judge_inputs(
         let selection = &selections[dataset as usize];
         let fail = |source| PlanError { dataset, source };
         register_landing(engine, contract, selection).map_err(fail)?;
+        let scratch = engine.scratch().map_err(|e| fail(e.into()))?;
+        if let Some(table) = checked_table(contract) {
+            write_table(engine, &table, &checked_sql(contract), &scratch.path().join("checked")).await.map_err(fail)?;
+        }
         let judged = format!("judged_{dataset}");
         ctx.sql(&format!("CREATE OR REPLACE VIEW {judged} AS {}", judged_sql(contract))).await.map_err(fail)?;
         // One pass over the judged rows: the rejects, and the columns the
         // counts below need of the accepted rows, kept in a scratch file.
         let accepted_table = format!("accepted_{dataset}");
-        let scratch = engine.scratch().map_err(|e| fail(e.into()))?;
-        let rejects = judge_once(engine, &judged, &accepted_columns(contract), &accepted_table, scratch.path())
+        let accepted_dir = scratch.path().join("accepted");
+        let rejects = judge_once(engine, &judged, &accepted_columns(contract), &accepted_table, &accepted_dir)
             .await
             .map_err(fail)?;
         phases.done(&format!("{dataset}: rejects"));
@@ -159,7 +163,9 @@ pub async fn judge_inputs(
             _ if contract.kind == DatasetKind::Snapshot => accepted,
             _ => sql_count(ctx, &newest_count_sql(contract, &accepted_table)).await.map_err(fail)?,
         };
-        ctx.deregister_table(&accepted_table).map_err(fail)?;
+        for table in [Some(accepted_table), checked_table(contract)].into_iter().flatten() {
+            ctx.deregister_table(&table).map_err(fail)?;
+        }
         drop(scratch);
         phases.done(&format!("{dataset}: current rows"));
         for table in [judged, landing_table(dataset)] {
@@ -365,14 +371,20 @@ fn row_rules(contract: &Contract) -> Vec<RowRule> {
 /// The plan of one dataset: every landing row with `_code` (null: the row
 /// is accepted) and `_message`, and the contract's columns. Steps 1–5 of
 /// the module's documentation are its common table expressions.
-fn judged_sql(contract: &Contract) -> String {
+/// Steps 1–2 as a query of its own: each landing row with the first row
+/// rule it breaks (`_rule`) and how many rows of its partition share its
+/// key (`_copies`).
+fn checked_sql(contract: &Contract) -> String {
+    let (copies, checked) = checked_steps(contract);
+    format!("WITH {copies}\n{checked}")
+}
+
+/// The `copies` step and the `checked` query that reads it.
+fn checked_steps(contract: &Contract) -> (String, String) {
     let rules = row_rules(contract);
     let table = landing_table(contract.dataset);
     let name = |ci: usize| contract.columns[ci].name.as_str();
     let key: Vec<String> = contract.key.iter().map(|k| col(name(*k))).collect();
-    let key_names: Vec<&str> = contract.key.iter().map(|k| name(*k)).collect();
-    let mut steps: Vec<String> = Vec::new();
-
     // 1. The first row rule broken; 2. copies of the key within the partition.
     let mut first_rule = String::from("CASE");
     for (n, r) in rules.iter().enumerate() {
@@ -384,21 +396,48 @@ fn judged_sql(contract: &Contract) -> String {
     let complete: Vec<String> = key.iter().map(|k| format!("{k} IS NOT NULL")).collect();
     let shared: Vec<String> = key.iter().enumerate().map(|(i, k)| format!("{k} AS _key{i}")).collect();
     let on: Vec<String> = key.iter().enumerate().map(|(i, k)| format!("l.{k} = c._key{i}")).collect();
-    steps.push(format!(
+    let copies = format!(
         "copies AS (\n  SELECT _partition AS _key_partition, {}, count(*) AS _copies FROM {table}\n  WHERE {}\n  GROUP BY _partition, {}\n  HAVING count(*) > 1)",
         shared.join(", "),
         complete.join(" AND "),
         key.join(", ")
-    ));
-    steps.push(format!(
-        "checked AS (\n  SELECT l.*,\n    {first_rule} AS _rule,\n    c._copies\n  FROM copies c RIGHT JOIN {table} l ON l._partition = c._key_partition AND {})",
+    );
+    let checked = format!(
+        "SELECT l.*,\n    {first_rule} AS _rule,\n    c._copies\n  FROM copies c RIGHT JOIN {table} l ON l._partition = c._key_partition AND {}",
         on.join(" AND ")
-    ));
+    );
+    (copies, checked)
+}
+
+/// The table a dataset's [`checked_sql`] is written to first, when its
+/// plan reads it twice (the shares held are summed from it, then joined
+/// back to it): DataFusion would otherwise judge every row twice.
+fn checked_table(contract: &Contract) -> Option<String> {
+    contract.shares_over_100.as_ref().map(|_| format!("checked_{}", contract.dataset))
+}
+
+fn judged_sql(contract: &Contract) -> String {
+    let rules = row_rules(contract);
+    let name = |ci: usize| contract.columns[ci].name.as_str();
+    let key: Vec<String> = contract.key.iter().map(|k| col(name(*k))).collect();
+    let key_names: Vec<&str> = contract.key.iter().map(|k| name(*k)).collect();
+    let mut steps: Vec<String> = Vec::new();
+
+    // 1–2, as steps of this query or from their table.
+    let checked = match checked_table(contract) {
+        Some(table) => table,
+        None => {
+            let (copies, checked) = checked_steps(contract);
+            steps.push(copies);
+            steps.push(format!("checked AS (\n  {checked})"));
+            "checked".to_string()
+        }
+    };
     // 3. Shares held in the owned entity by rows that passed 1–2.
     if let Some(s) = &contract.shares_over_100 {
         let (owned, share) = (col(name(s.group_by)), col(name(s.column)));
         steps.push(format!(
-            "held AS (\n  SELECT {owned} AS _held_entity, sum({share}) AS _held FROM checked\n  WHERE _rule IS NULL AND _copies IS NULL\n  GROUP BY {owned}\n  HAVING sum({share}) > {})",
+            "held AS (\n  SELECT {owned} AS _held_entity, sum({share}) AS _held FROM {checked}\n  WHERE _rule IS NULL AND _copies IS NULL\n  GROUP BY {owned}\n  HAVING sum({share}) > {})",
             s.max_sum
         ));
     }
@@ -417,7 +456,7 @@ fn judged_sql(contract: &Contract) -> String {
     if let Some(uc) = contract.unknown_case {
         joins.push(("known_cases", format!("{} = known_case", col(name(uc)))));
     }
-    let mut last = "checked".to_string();
+    let mut last = checked;
     for (n, (table, on)) in joins.iter().enumerate() {
         let step = if n + 1 == joins.len() { "found".to_string() } else { format!("with_{table}") };
         steps.push(format!("{step} AS (\n  SELECT * FROM {table} RIGHT JOIN {last} ON {on})"));
@@ -572,6 +611,21 @@ async fn sql_count(ctx: &SessionContext, sql: &str) -> Result<u64, DataFusionErr
     Ok(n as u64)
 }
 
+/// Streams the rows of `sql` to an Arrow file in `dir` and registers them
+/// as table `name`.
+async fn write_table(engine: &Engine, name: &str, sql: &str, dir: &std::path::Path) -> Result<(), DataFusionError> {
+    let mut stream = engine.ctx().sql(sql).await?.execute_stream().await?;
+    let schema = stream.schema();
+    std::fs::create_dir_all(dir)?;
+    let file = std::io::BufWriter::new(std::fs::File::create(dir.join("part-0.arrow"))?);
+    let mut writer = arrow::ipc::writer::FileWriter::try_new(file, &schema)?;
+    while let Some(b) = stream.next().await {
+        writer.write(&b?)?;
+    }
+    writer.finish()?;
+    engine.register_arrow_files(name, schema, dir)
+}
+
 /// Runs `judged` once: returns its rejects in row order, and registers
 /// the accepted rows' `columns` as table `accepted`, written to an Arrow
 /// file in `dir` as they stream by (so that no query judges the rows twice
@@ -589,6 +643,7 @@ async fn judge_once(
     let mut writer = match kept.is_empty() {
         true => None,
         false => {
+            std::fs::create_dir_all(dir)?;
             let file = std::io::BufWriter::new(std::fs::File::create(dir.join("part-0.arrow"))?);
             Some(arrow::ipc::writer::FileWriter::try_new(file, &schema)?)
         }
@@ -639,6 +694,13 @@ mod tests {
             String::from("-- Validation's plans, generated from the contracts (src/stages/validate/plans.rs).\n");
         for d in ORDER {
             let contract = contracts.get(d);
+            if let Some(table) = checked_table(contract) {
+                let _ = write!(
+                    sql,
+                    "\n-- {d}: steps 1-2 first, read twice below\nCREATE TABLE {table} AS\n{};\n",
+                    checked_sql(contract)
+                );
+            }
             let _ = write!(sql, "\n-- {d}\nCREATE VIEW judged_{d} AS\n{};\n", judged_sql(contract));
             let kept = accepted_columns(contract);
             let _ = write!(
