@@ -923,7 +923,8 @@ fn a_landing_scan_travels_through_the_cluster_codecs() {
     let table = datafusion::common::TableReference::bare("landing_violations");
     let mut buf = Vec::new();
     LogicalCodec::default().try_encode_table_provider(&table, Arc::new(scan.clone()), &mut buf).unwrap();
-    let decoded = LogicalCodec::default().try_decode_table_provider(&buf, &table, scan.schema_ref(), &ctx).unwrap();
+    let schema = datafusion::datasource::TableProvider::schema(&scan);
+    let decoded = LogicalCodec::default().try_decode_table_provider(&buf, &table, schema, &ctx).unwrap();
     assert_eq!(decoded.downcast_ref::<LandingScan>().unwrap().spec(), scan.spec());
 
     // A scheduler gives a task one group: the executor reads just its files.

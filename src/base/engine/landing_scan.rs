@@ -123,12 +123,6 @@ impl LandingScan {
         LandingScan { columns, files: files.into(), schema: Arc::new(Schema::new(fields)) }
     }
 
-    /// The scan's rows: the contract's columns, then `_row`, `_partition`
-    /// and `_ingest_date`.
-    pub fn schema_ref(&self) -> SchemaRef {
-        self.schema.clone()
-    }
-
     /// The scan in plain fields.
     pub fn spec(&self) -> ScanSpec {
         ScanSpec {
@@ -388,44 +382,40 @@ impl FileOpener for LandingOpener {
     }
 }
 
-/// Reads `placed` into `tx`, each batch with its rows' place; stops early
-/// when the receiver is gone.
+/// Reads `placed` into `tx`, each batch with its rows' place, then the
+/// error that stopped it if any; stops early when the receiver is gone.
 fn read(
     placed: &Placed,
     columns: &[(String, ColumnType)],
     full: &SchemaRef,
     tx: &tokio::sync::mpsc::Sender<DfResult<RecordBatch>>,
 ) {
+    if let Err(e) = send_batches(placed, columns, full, tx) {
+        let _ = tx.blocking_send(Err(e));
+    }
+}
+
+fn send_batches(
+    placed: &Placed,
+    columns: &[(String, ColumnType)],
+    full: &SchemaRef,
+    tx: &tokio::sync::mpsc::Sender<DfResult<RecordBatch>>,
+) -> DfResult<()> {
     let file = match &placed.opened {
         Some(f) => f.clone(),
-        None => match reopen(&placed.spec, columns) {
-            Ok(f) => f,
-            Err(e) => {
-                let _ = tx.blocking_send(Err(e));
-                return;
-            }
-        },
+        None => reopen(&placed.spec, columns)?,
     };
     let fail = |e: &dyn fmt::Display| DataFusionError::Execution(format!("landing file {}: {e}", file.relative));
     let target = Schema::new(full.fields()[..columns.len()].to_vec());
-    let batches = match file.read_as(&target, None) {
-        Ok(b) => b,
-        Err(e) => {
-            let _ = tx.blocking_send(Err(fail(&e)));
-            return;
-        }
-    };
     let mut row = placed.spec.first_row;
-    for batch in batches {
-        let batch = batch.map_err(|e| fail(&e)).and_then(|b| with_place(full, b, row, placed));
-        if let Ok(b) = &batch {
-            row += b.num_rows() as u64;
-        }
-        let failed = batch.is_err();
-        if tx.blocking_send(batch).is_err() || failed {
-            return;
+    for batch in file.read_as(&target, None).map_err(|e| fail(&e))? {
+        let batch = with_place(full, batch.map_err(|e| fail(&e))?, row, placed)?;
+        row += batch.num_rows() as u64;
+        if tx.blocking_send(Ok(batch)).is_err() {
+            break;
         }
     }
+    Ok(())
 }
 
 /// The batch with its rows' place appended (the scan's `full` schema):

@@ -90,7 +90,7 @@ impl Verdicts {
 }
 
 /// Validation by plans failed: the engine failed (out of memory, say), or
-/// a landing file could not be read by its Parquet scan.
+/// a landing file could not be read by the landing scan.
 #[derive(Debug, thiserror::Error)]
 #[error("validating {dataset} by plans: {source}")]
 pub struct PlanError {
@@ -368,9 +368,6 @@ fn row_rules(contract: &Contract) -> Vec<RowRule> {
     rules
 }
 
-/// The plan of one dataset: every landing row with `_code` (null: the row
-/// is accepted) and `_message`, and the contract's columns. Steps 1–5 of
-/// the module's documentation are its common table expressions.
 /// Steps 1–2 as a query of its own: each landing row with the first row
 /// rule it breaks (`_rule`) and how many rows of its partition share its
 /// key (`_copies`).
@@ -416,6 +413,10 @@ fn checked_table(contract: &Contract) -> Option<String> {
     contract.shares_over_100.as_ref().map(|_| format!("checked_{}", contract.dataset))
 }
 
+/// The plan of one dataset: every landing row with `_code` (null: the row
+/// is accepted) and `_message`, and the contract's columns. Steps 1–5 of
+/// the module's documentation are its common table expressions (steps
+/// 1–2 read from their table when [`checked_table`] names one).
 fn judged_sql(contract: &Contract) -> String {
     let rules = row_rules(contract);
     let name = |ci: usize| contract.columns[ci].name.as_str();
@@ -611,14 +612,22 @@ async fn sql_count(ctx: &SessionContext, sql: &str) -> Result<u64, DataFusionErr
     Ok(n as u64)
 }
 
+/// The Arrow IPC file a scratch table of `dir` is written to.
+fn arrow_file(
+    dir: &std::path::Path,
+    schema: &arrow::datatypes::Schema,
+) -> Result<arrow::ipc::writer::FileWriter<std::io::BufWriter<std::fs::File>>, DataFusionError> {
+    std::fs::create_dir_all(dir)?;
+    let file = std::io::BufWriter::new(std::fs::File::create(dir.join("part-0.arrow"))?);
+    Ok(arrow::ipc::writer::FileWriter::try_new(file, schema)?)
+}
+
 /// Streams the rows of `sql` to an Arrow file in `dir` and registers them
 /// as table `name`.
 async fn write_table(engine: &Engine, name: &str, sql: &str, dir: &std::path::Path) -> Result<(), DataFusionError> {
     let mut stream = engine.ctx().sql(sql).await?.execute_stream().await?;
     let schema = stream.schema();
-    std::fs::create_dir_all(dir)?;
-    let file = std::io::BufWriter::new(std::fs::File::create(dir.join("part-0.arrow"))?);
-    let mut writer = arrow::ipc::writer::FileWriter::try_new(file, &schema)?;
+    let mut writer = arrow_file(dir, &schema)?;
     while let Some(b) = stream.next().await {
         writer.write(&b?)?;
     }
@@ -642,11 +651,7 @@ async fn judge_once(
     let schema = Arc::new(stream.schema().project(&kept)?);
     let mut writer = match kept.is_empty() {
         true => None,
-        false => {
-            std::fs::create_dir_all(dir)?;
-            let file = std::io::BufWriter::new(std::fs::File::create(dir.join("part-0.arrow"))?);
-            Some(arrow::ipc::writer::FileWriter::try_new(file, &schema)?)
-        }
+        false => Some(arrow_file(dir, &schema)?),
     };
     let mut out = Vec::new();
     while let Some(b) = stream.next().await {
