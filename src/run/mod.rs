@@ -458,7 +458,7 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
         let dir = wh
             .stage(wh.list_mart(Mart::Related, &list.id, as_of))
             .map_err(io(format!("staging related of {}", list.id)))?;
-        related::write_related(dir.path(), related.iter().map(|r| r.row(&inputs.entities)), &stamp)
+        related::write_related(dir.path(), &related, |r, out| r.append_row(&inputs.entities, out), &stamp)
             .map_err(parquet(format!("writing related of {}", list.id)))?;
         phases.done("related written");
         staged.push(dir);

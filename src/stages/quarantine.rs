@@ -13,6 +13,7 @@ use arrow::array::{ArrayRef, Date32Array, Int64Array, RecordBatch, StringArray};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
+use rayon::prelude::*;
 
 use crate::base::contract::Contract;
 use crate::base::error::{Classify, ErrorKind};
@@ -66,10 +67,10 @@ pub fn write(wh: &Warehouse, v: &Validated, as_of: AsOf) -> Result<u64, Quaranti
     let io = |source| QuarantineError::Io { path: rel.clone(), source };
     let staged = wh.stage(dest.clone()).map_err(io)?;
     let out_schema = schema(&v.contract);
-    let mut batches = Vec::new();
-
+    // Each file's rejects, then the files read on every core.
     let mut rejects = v.rejects.iter().peekable();
     let mut file_start = 0u64;
+    let mut per_file = Vec::new();
     for file in v.selection.files() {
         let file_end = file_start + file.rows;
         let mut here = Vec::new();
@@ -77,6 +78,13 @@ pub fn write(wh: &Warehouse, v: &Validated, as_of: AsOf) -> Result<u64, Quaranti
             here.push(r);
         }
         if !here.is_empty() {
+            per_file.push((file, file_start, here));
+        }
+        file_start = file_end;
+    }
+    let batches: Vec<RecordBatch> = per_file
+        .par_iter()
+        .map(|(file, file_start, here)| {
             let local: Vec<u64> = here.iter().map(|r| r.row - file_start).collect();
             let read_err = |e: &dyn std::fmt::Display| QuarantineError::Read {
                 path: file.relative.clone(),
@@ -95,10 +103,9 @@ pub fn write(wh: &Warehouse, v: &Validated, as_of: AsOf) -> Result<u64, Quaranti
             columns.push(Arc::new(Int64Array::from_iter_values(local.iter().map(|r| *r as i64))));
             columns.push(Arc::new(StringArray::from_iter_values(here.iter().map(|r| r.code.as_str()))));
             columns.push(Arc::new(StringArray::from_iter_values(here.iter().map(|r| r.message.as_str()))));
-            batches.push(RecordBatch::try_new(out_schema.clone(), columns).expect("quarantine schema"));
-        }
-        file_start = file_end;
-    }
+            Ok(RecordBatch::try_new(out_schema.clone(), columns).expect("quarantine schema"))
+        })
+        .collect::<Result<_, QuarantineError>>()?;
     let path = staged.path().join("part-0.parquet");
     let rows = write_parquet(&path, out_schema, &batches)
         .map_err(|source| QuarantineError::Parquet { path: rel.clone(), source })?;

@@ -4,9 +4,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, RecordBatch, StringBuilder};
+use arrow::array::{ArrayRef, AsArray, ListBuilder, RecordBatch, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use parquet::errors::ParquetError;
+use rayon::prelude::*;
 
 use super::listings::{stamp_columns, Stamp};
 use super::{append_strings, string_list_builder, strings_at};
@@ -42,46 +43,109 @@ pub fn related_schema() -> SchemaRef {
     ]))
 }
 
-/// The rows as one batch of the mart's schema. Each row is read once, so
-/// rows made on the fly are never all held.
-pub fn related_batch(rows: impl IntoIterator<Item = RelatedRow>, stamp: &Stamp) -> RecordBatch {
-    let (mut subject, mut kind, mut rule, mut list) =
-        (StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
-    let mut measures = string_list_builder();
-    let mut roots = string_list_builder();
-    let mut n = 0;
-    for r in rows {
-        subject.append_value(&r.subject_id);
-        kind.append_value(&r.subject_kind);
-        rule.append_value(&r.rule_id);
-        append_strings(&mut measures, &r.measures);
-        append_strings(&mut roots, &r.roots);
-        list.append_value(&r.list_id);
-        n += 1;
-    }
-    let mut columns: Vec<ArrayRef> = vec![
-        Arc::new(subject.finish()),
-        Arc::new(kind.finish()),
-        Arc::new(rule.finish()),
-        Arc::new(measures.finish()),
-        Arc::new(roots.finish()),
-        Arc::new(list.finish()),
-    ];
-    columns.extend(stamp_columns(stamp, n));
-    RecordBatch::try_new(related_schema(), columns).expect("related schema")
+/// A batch of the mart being built a row at a time from borrowed text, so
+/// that rows made from dense indexes need no strings of their own.
+pub struct RelatedBuilder {
+    subject: StringBuilder,
+    kind: StringBuilder,
+    rule: StringBuilder,
+    measures: ListBuilder<StringBuilder>,
+    roots: ListBuilder<StringBuilder>,
+    list: StringBuilder,
+    rows: usize,
 }
 
-/// Writes `related` rows as `part-0.parquet` into a (staged) folder, a
-/// batch of [`WRITE_BATCH_ROWS`] at a time.
-pub fn write_related(
+impl Default for RelatedBuilder {
+    fn default() -> Self {
+        RelatedBuilder {
+            subject: StringBuilder::new(),
+            kind: StringBuilder::new(),
+            rule: StringBuilder::new(),
+            measures: string_list_builder(),
+            roots: string_list_builder(),
+            list: StringBuilder::new(),
+            rows: 0,
+        }
+    }
+}
+
+impl RelatedBuilder {
+    /// Appends one row; `roots` are the ids of the list members behind it.
+    pub fn append<'a>(
+        &mut self,
+        subject: &str,
+        kind: &str,
+        rule: &str,
+        measures: &[String],
+        roots: impl IntoIterator<Item = &'a str>,
+        list: &str,
+    ) {
+        self.subject.append_value(subject);
+        self.kind.append_value(kind);
+        self.rule.append_value(rule);
+        append_strings(&mut self.measures, measures);
+        for root in roots {
+            self.roots.values().append_value(root);
+        }
+        self.roots.append(true);
+        self.list.append_value(list);
+        self.rows += 1;
+    }
+
+    /// The rows appended, stamped, as one batch of the mart's schema.
+    pub fn finish(mut self, stamp: &Stamp) -> RecordBatch {
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(self.subject.finish()),
+            Arc::new(self.kind.finish()),
+            Arc::new(self.rule.finish()),
+            Arc::new(self.measures.finish()),
+            Arc::new(self.roots.finish()),
+            Arc::new(self.list.finish()),
+        ];
+        columns.extend(stamp_columns(stamp, self.rows));
+        RecordBatch::try_new(related_schema(), columns).expect("related schema")
+    }
+}
+
+/// The rows as one batch of the mart's schema.
+pub fn related_batch(rows: impl IntoIterator<Item = RelatedRow>, stamp: &Stamp) -> RecordBatch {
+    let mut b = RelatedBuilder::default();
+    for r in rows {
+        b.append(
+            &r.subject_id,
+            &r.subject_kind,
+            &r.rule_id,
+            &r.measures,
+            r.roots.iter().map(|s| s.as_str()),
+            &r.list_id,
+        );
+    }
+    b.finish(stamp)
+}
+
+/// Writes one row per item, made by `append`, as `part-0.parquet` into a
+/// (staged) folder: batches of [`WRITE_BATCH_ROWS`] built on every core a
+/// few at a time, written in the items' order.
+pub fn write_related<T: Sync>(
     dir: &Path,
-    rows: impl IntoIterator<Item = RelatedRow>,
+    items: &[T],
+    append: impl Fn(&T, &mut RelatedBuilder) + Sync,
     stamp: &Stamp,
 ) -> Result<u64, ParquetError> {
     let mut sink = ParquetSink::create(&dir.join("part-0.parquet"), related_schema())?;
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        sink.write(&related_batch(rows.by_ref().take(WRITE_BATCH_ROWS), stamp))?;
+    let at_once = WRITE_BATCH_ROWS * rayon::current_num_threads().max(1);
+    for window in items.chunks(at_once) {
+        let batches: Vec<RecordBatch> = window
+            .par_chunks(WRITE_BATCH_ROWS)
+            .map(|chunk| {
+                let mut b = RelatedBuilder::default();
+                chunk.iter().for_each(|item| append(item, &mut b));
+                b.finish(stamp)
+            })
+            .collect();
+        for batch in &batches {
+            sink.write(batch)?;
+        }
     }
     sink.finish()
 }
@@ -118,4 +182,35 @@ fn related_rows(batches: Vec<RecordBatch>) -> Result<Vec<RelatedRow>, ParquetErr
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_built_on_every_core_are_written_in_the_items_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let stamp = Stamp { policy_id: "p", policy_version: "1", as_of: "2026-11-27".parse().unwrap() };
+        // More rows than one window of batches, so that windows follow windows.
+        let items: Vec<u32> = (0..(WRITE_BATCH_ROWS * rayon::current_num_threads() * 2 + 7) as u32).collect();
+        let measures = vec!["m".to_string()];
+        let written = write_related(
+            dir.path(),
+            &items,
+            |i, out| {
+                let (subject, root) = (format!("S{i:08}"), format!("R{}", i % 3));
+                out.append(&subject, "entity", "r", &measures, [root.as_str()], "l")
+            },
+            &stamp,
+        )
+        .unwrap();
+        assert_eq!(written, items.len() as u64);
+        let rows = read_related(dir.path()).unwrap();
+        assert_eq!(rows.len(), items.len());
+        for (i, row) in rows.iter().enumerate() {
+            assert_eq!(row.subject_id, format!("S{i:08}"));
+            assert_eq!(row.roots, vec![format!("R{}", i % 3)]);
+        }
+    }
 }

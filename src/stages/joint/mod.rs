@@ -10,7 +10,7 @@ pub mod rounds;
 use crate::base::entities::EntityIndex;
 use crate::base::ids::PersonId;
 use crate::base::marts::listings::{Basis, ViaEntry};
-use crate::base::marts::related::RelatedRow;
+use crate::base::marts::related::RelatedBuilder;
 use crate::base::tables::{LegalReps, Share};
 use crate::config::policy::{JointRule, ListSpec, Policy, Relation};
 use graph::EntityGraph;
@@ -65,20 +65,20 @@ pub enum Subject {
 }
 
 impl Related<'_> {
-    /// The row of the `related` mart.
-    pub fn row(&self, entities: &EntityIndex) -> RelatedRow {
-        let (subject_id, subject_kind) = match &self.subject {
-            Subject::Person(p) => (p.to_string(), "person"),
-            Subject::Entity(e) => (entities.id(*e).to_string(), "entity"),
-        };
-        RelatedRow {
-            subject_id,
-            subject_kind: subject_kind.into(),
-            rule_id: self.rule.id.clone(),
-            measures: self.rule.measures.clone().unwrap_or_default(),
-            roots: self.roots.iter().map(|r| entities.id(*r).to_string()).collect(),
-            list_id: self.rule.list.clone(),
-        }
+    /// Appends the row of the `related` mart.
+    pub fn append_row(&self, entities: &EntityIndex, out: &mut RelatedBuilder) {
+        let mut buf = [0u8; 18];
+        let subject = self.subject_bytes(entities, &mut buf);
+        let kind = if self.is_person() { "person" } else { "entity" };
+        let roots: Vec<[u8; 18]> = self.roots.iter().map(|r| entities.id(*r).to_bytes()).collect();
+        out.append(
+            ascii(subject),
+            kind,
+            &self.rule.id,
+            self.rule.measures.as_deref().unwrap_or_default(),
+            roots.iter().map(|r| ascii(r)),
+            &self.rule.list,
+        );
     }
 
     pub fn is_person(&self) -> bool {
@@ -164,4 +164,9 @@ pub fn via_entries(m: &Member, entities: &EntityIndex) -> Vec<ViaEntry> {
             },
         })
         .collect()
+}
+
+/// Id bytes as text: both alphabets are ASCII.
+fn ascii(id: &[u8]) -> &str {
+    std::str::from_utf8(id).expect("ids are ASCII")
 }
