@@ -17,6 +17,45 @@ pub fn has_unsafe_char(text: &str) -> bool {
     text.bytes().any(|b| b < 0x20 || b == 0x7F || b == 0xC2 || b == 0xE2) && text.chars().any(is_unsafe_char)
 }
 
+/// A byte an unsafe character's UTF-8 can begin with (see [`has_unsafe_char`]).
+fn suspect(b: u8) -> bool {
+    b < 0x20 || b == 0x7F || b == 0xC2 || b == 0xE2
+}
+
+/// Where the first suspect byte of `bytes` is: blocks of 64 bytes are
+/// tested without a branch per byte (the compiler vectorises the fold),
+/// and only a block with a suspect byte is searched.
+fn first_suspect(bytes: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    for block in bytes.chunks(64) {
+        if block.iter().fold(false, |any, b| any | suspect(*b)) {
+            return block.iter().position(|b| suspect(*b)).map(|p| at + p);
+        }
+        at += block.len();
+    }
+    None
+}
+
+/// The rows of a text column that may hold an unsafe character, ascending:
+/// one scan of the column's bytes finds the rows with a suspect byte, and
+/// no other row can hold one. A landing column's check then looks at those
+/// rows alone instead of scanning every value on its own.
+pub fn rows_to_check(text: &arrow::array::StringArray) -> Vec<usize> {
+    let offsets = text.value_offsets();
+    let (start, end) = (offsets[0] as usize, offsets[offsets.len() - 1] as usize);
+    let bytes = &text.value_data()[start..end];
+    let mut rows = Vec::new();
+    let mut from = 0;
+    while let Some(p) = first_suspect(&bytes[from..]) {
+        let byte = (start + from + p) as i64;
+        // The row holding the byte: the last whose range starts at or before it.
+        let row = offsets.partition_point(|o| i64::from(*o) <= byte) - 1;
+        rows.push(row);
+        from = offsets[row + 1] as usize - start;
+    }
+    rows
+}
+
 /// `text` with unsafe characters escaped, cut at `max` bytes (on a
 /// character boundary) with the length of what was cut.
 pub fn printable(text: &str, max: usize) -> String {
@@ -56,5 +95,36 @@ mod tests {
             assert_eq!(has_unsafe_char(&text), is_unsafe_char(c), "U+{:04X}", c as u32);
         }
         assert!(!has_unsafe_char("上海东方枫叶贸易有限公司 · Co."));
+    }
+
+    use arrow::array::Array;
+
+    #[test]
+    fn the_column_scan_names_every_row_that_holds_an_unsafe_character() {
+        // Suspect bytes at block edges, in empty and null neighbours, in
+        // rows that are safe after all, and in a slice of a column.
+        let long = format!("{}\u{202E}", "x".repeat(63));
+        let values: Vec<Option<&str>> = vec![
+            Some("ok"),
+            Some("a\nb"),
+            None,
+            Some(""),
+            Some("约翰·史密斯"),
+            Some(&long),
+            Some("名称"),
+            Some("\u{0085}"),
+            Some(""),
+            Some("end\u{7F}"),
+        ];
+        let column = arrow::array::StringArray::from(values);
+        for column in [column.clone(), column.slice(3, 6)] {
+            let flagged = rows_to_check(&column);
+            assert!(flagged.windows(2).all(|w| w[0] < w[1]), "ascending, once each: {flagged:?}");
+            for row in 0..column.len() {
+                let unsafe_here = column.is_valid(row) && has_unsafe_char(column.value(row));
+                assert!(!unsafe_here || flagged.contains(&row), "row {row} holds an unsafe character: {flagged:?}");
+            }
+        }
+        assert_eq!(rows_to_check(&arrow::array::StringArray::from(vec!["名称", "ok"])), Vec::<usize>::new());
     }
 }

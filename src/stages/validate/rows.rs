@@ -4,6 +4,7 @@
 
 use crate::base::contract::{Check, Column, ColumnType, Contract, FaultCode};
 use crate::base::ids::{is_entity_id, is_person_id, is_six_digits, AsOf};
+use crate::base::printable::rows_to_check;
 use crate::base::row_checks::{
     blank, date_in_range, entity_hint, money, money_too_large, quote, show_date, unsafe_char_found, FIRST_DATE,
     LAST_DATE,
@@ -192,7 +193,7 @@ impl ColumnRule<'_> {
         let open = |row: usize| !decided[row] && array.is_valid(row);
         if self.column.ty == ColumnType::Utf8 {
             let s = self.strings(self.ci);
-            for row in (0..s.len()).filter(|r| open(*r)) {
+            for row in rows_to_check(s).into_iter().filter(|r| open(*r)) {
                 if let Some(found) = unsafe_char_found(s.value(row)) {
                     fail(
                         row,
