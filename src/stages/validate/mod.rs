@@ -147,15 +147,17 @@ pub fn validate_registry(
     if !copied.contains(&key_col) {
         copied.push(key_col);
     }
-    let own_scratch;
+    let mut own_scratch = None;
     let folder = match (out, scratch) {
         (None, _) => None,
         (Some(_), Some(dir)) => Some(dir.join("registry-by-id")),
         (Some(_), None) => {
-            own_scratch = tempfile::Builder::new().prefix("credence-registry-").tempdir().map_err(|e| {
+            let dir = tempfile::Builder::new().prefix("credence-registry-").tempdir().map_err(|e| {
                 ReadError::Scratch { what: "a folder for the registry's sorted copies".into(), source: e.into() }
             })?;
-            Some(own_scratch.path().join("registry-by-id"))
+            let folder = dir.path().join("registry-by-id");
+            own_scratch = Some(dir);
+            Some(folder)
         }
     };
     if let Some(folder) = &folder {
@@ -168,7 +170,7 @@ pub fn validate_registry(
         unreachable!("validate keeps its rows in memory")
     };
     let clock = std::time::Instant::now();
-    let checkpoint = |what: &str| {
+    let checkpoint = move |what: &str| {
         let memory = crate::base::telemetry::Memory::now();
         tracing::debug!(
             ms = clock.elapsed().as_millis() as u64,
@@ -176,6 +178,46 @@ pub fn validate_registry(
             peak_mib = memory.peak_mib(),
             "{what}"
         );
+    };
+    // What is written: the copies merged, the rejected rows left out, on
+    // a thread of its own while the ids are sorted and indexed (not while
+    // the other datasets are validated: the run's peak is theirs).
+    let written = match folder {
+        None => RegistryWrite(None),
+        Some(folder) => {
+            let mut rejected = vec![false; v.report.rows_read as usize];
+            for r in &v.rejects {
+                rejected[r.row as usize] = true;
+            }
+            let mut first_row = 0u64;
+            let mut files = Vec::new();
+            for (n, f) in v.selection.files().enumerate() {
+                files.push((merge::copy_path(&folder, n), first_row));
+                first_row += f.rows;
+            }
+            let merged = MergedCopies {
+                files,
+                rejected,
+                id_in_copy: copied.iter().position(|c| *c == key_col).expect("the id is copied"),
+                rows: batches.iter().map(|b| b.num_rows()).sum(),
+                folder,
+                _scratch: own_scratch,
+            };
+            let copy_schema = contract.arrow_schema().project(&copied).expect("contract columns");
+            let sink = RegistrySink::open(out, snapshot, &copy_schema)?;
+            let span = tracing::Span::current();
+            let handle = std::thread::Builder::new()
+                .name("registry-mart".into())
+                .spawn(move || {
+                    span.in_scope(|| {
+                        let written = merged.write(sink);
+                        checkpoint("registry written");
+                        written
+                    })
+                })
+                .map_err(|e| ReadError::Scratch { what: "starting the registry's writer".into(), source: e.into() })?;
+            RegistryWrite(Some(handle))
+        }
     };
     // Accepted registry ids are unique (copies are all rejected): sort them
     // to number the entities.
@@ -218,51 +260,6 @@ pub fn validate_registry(
     let sorted = concat_batches(&v.schema, &kept).expect("groups share the schema");
     drop(kept);
     checkpoint("registry table in entity order");
-    // What is written: the copies merged, the rejected rows left out.
-    if let Some(folder) = &folder {
-        let mut rejected = vec![false; v.report.rows_read as usize];
-        for r in &v.rejects {
-            rejected[r.row as usize] = true;
-        }
-        let mut first_row = 0u64;
-        let mut files = Vec::new();
-        for (n, f) in v.selection.files().enumerate() {
-            files.push((merge::copy_path(folder, n), first_row));
-            first_row += f.rows;
-        }
-        let id_in_copy = copied.iter().position(|c| *c == key_col).expect("the id is copied");
-        let copy_schema = contract.arrow_schema().project(&copied).expect("contract columns");
-        let mut sink = RegistrySink::open(out, snapshot, &copy_schema)?;
-        // The merge runs on a second thread while this one encodes.
-        std::thread::scope(|s| {
-            let (groups, merged) = std::sync::mpsc::sync_channel::<RecordBatch>(2);
-            let rejected = &rejected;
-            let files = &files;
-            let merging = s.spawn(move || {
-                merge::merge(files, id_in_copy, &|g| rejected[g as usize], LOOKUP_ROW_GROUP_ROWS, &mut |group| {
-                    // A closed channel: the writer failed, and its error is the one returned.
-                    groups.send(group).map_err(|_| ReadError::Scratch {
-                        what: "merging the registry".into(),
-                        source: arrow::error::ArrowError::MemoryError("its writer stopped".into()),
-                    })
-                })
-            });
-            let mut rows = 0;
-            let written = merged.into_iter().try_for_each(|group| {
-                rows += group.num_rows();
-                sink.write(&group)
-            });
-            written.and(merging.join().expect("the merge does not panic")).map(|()| rows)
-        })
-        .map(|rows| {
-            // The mart and the table are the same accepted rows in the same order.
-            assert_eq!(rows, sorted.num_rows(), "the merged copies hold every accepted registry row once");
-        })?;
-        sink.finish()?;
-        std::fs::remove_dir_all(folder)
-            .map_err(|e| ReadError::Scratch { what: format!("removing {}", folder.display()), source: e.into() })?;
-        checkpoint("registry written");
-    }
     let index = EntityIndex::from_sorted(ids);
     let mut parents = Vec::with_capacity(sorted.num_rows());
     let parent_at = position_in(&sorted.schema(), PARENT);
@@ -285,6 +282,7 @@ pub fn validate_registry(
     v.rows = Rows::Memory(vec![RecordBatch::try_new(schema.clone(), columns).expect("schema")]);
     v.schema = schema;
     checkpoint("registry sorted and indexed");
+    written.finish()?;
     Ok(ValidatedRegistry { table: v, entities: index, parents, legal_reps })
 }
 
@@ -296,6 +294,76 @@ pub struct ValidatedRegistry {
     pub entities: EntityIndex,
     pub parents: Vec<u32>,
     pub legal_reps: LegalReps,
+}
+
+/// The registry's rows being written on a thread of their own: `finish`
+/// waits for them and says whether they were. Dropped unfinished (the
+/// registry's own validation failed), it still waits, so that nothing
+/// writes into a staging folder its run has given up.
+struct RegistryWrite(Option<std::thread::JoinHandle<Result<(), ReadError>>>);
+
+impl RegistryWrite {
+    fn finish(mut self) -> Result<(), ReadError> {
+        match self.0.take() {
+            Some(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RegistryWrite {
+    fn drop(&mut self) {
+        if let Some(handle) = self.0.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// The registry's sorted copies and what merging them needs: which rows
+/// were rejected, where the id is, how many rows the table kept.
+struct MergedCopies {
+    /// Each copy and the global row number of its file's first row.
+    files: Vec<(PathBuf, u64)>,
+    rejected: Vec<bool>,
+    id_in_copy: usize,
+    rows: usize,
+    folder: PathBuf,
+    /// The temporary folder holding `folder`, when the run gave none.
+    _scratch: Option<tempfile::TempDir>,
+}
+
+impl MergedCopies {
+    /// Merges the copies into `sink` (the merge on a second thread while
+    /// this one encodes) and removes them.
+    fn write(self, mut sink: RegistrySink) -> Result<(), ReadError> {
+        let MergedCopies { files, rejected, id_in_copy, rows: expected, folder, _scratch } = self;
+        std::thread::scope(|s| {
+            let (groups, merged) = std::sync::mpsc::sync_channel::<RecordBatch>(2);
+            let (rejected, files) = (&rejected, &files);
+            let merging = s.spawn(move || {
+                merge::merge(files, id_in_copy, &|g| rejected[g as usize], LOOKUP_ROW_GROUP_ROWS, &mut |group| {
+                    // A closed channel: the writer failed, and its error is the one returned.
+                    groups.send(group).map_err(|_| ReadError::Scratch {
+                        what: "merging the registry".into(),
+                        source: arrow::error::ArrowError::MemoryError("its writer stopped".into()),
+                    })
+                })
+            });
+            let mut rows = 0;
+            let written = merged.into_iter().try_for_each(|group| {
+                rows += group.num_rows();
+                sink.write(&group)
+            });
+            written.and(merging.join().expect("the merge does not panic")).map(|()| rows)
+        })
+        .map(|rows| {
+            // The mart and the table are the same accepted rows in the same order.
+            assert_eq!(rows, expected, "the merged copies hold every accepted registry row once");
+        })?;
+        sink.finish()?;
+        std::fs::remove_dir_all(&folder)
+            .map_err(|e| ReadError::Scratch { what: format!("removing {}", folder.display()), source: e.into() })
+    }
 }
 
 /// The registry column naming a branch's parent entity.
