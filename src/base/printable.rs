@@ -14,7 +14,7 @@ pub fn is_unsafe_char(c: char) -> bool {
 /// so text without those bytes (most text, Chinese included) is passed by
 /// one byte scan.
 pub fn has_unsafe_char(text: &str) -> bool {
-    text.bytes().any(|b| b < 0x20 || b == 0x7F || b == 0xC2 || b == 0xE2) && text.chars().any(is_unsafe_char)
+    text.bytes().any(suspect) && text.chars().any(is_unsafe_char)
 }
 
 /// A byte an unsafe character's UTF-8 can begin with (see [`has_unsafe_char`]).
@@ -78,6 +78,8 @@ pub fn escaped(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use arrow::array::Array;
+
     use super::*;
 
     #[test]
@@ -96,8 +98,6 @@ mod tests {
         }
         assert!(!has_unsafe_char("上海东方枫叶贸易有限公司 · Co."));
     }
-
-    use arrow::array::Array;
 
     #[test]
     fn the_column_scan_names_every_row_that_holds_an_unsafe_character() {
