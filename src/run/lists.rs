@@ -6,6 +6,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use arrow::array::AsArray;
+use rayon::prelude::*;
 
 use crate::base::ids::AsOf;
 use crate::base::marts::listings::{self, Basis, ListingRow, ReviewStatus};
@@ -59,35 +60,41 @@ pub(super) fn members<'p>(
     phases.done("members and related");
     let published_before: HashSet<&str> =
         in_force.map(|p| p.entries.iter().map(|e| e.entity_id.as_str()).collect()).unwrap_or_default();
-    // Statuses by dense index: a list at 50M entities has millions of members.
-    let mut statuses: HashMap<u32, Outcome> = HashMap::with_capacity(outcome.members.len());
-    let mut joint_roots: Vec<(u32, Vec<u32>)> = Vec::new();
-    for m in &outcome.members {
-        let id = entities.id(m.entity).to_string();
-        let basis = joint::basis(m);
-        let rules_now = match basis {
-            Basis::Direct => scored.reason_rules.get(&m.entity).cloned().unwrap_or_default(),
-            Basis::Joint => m.rules.clone(),
-        };
-        let member = Member {
-            basis,
-            rules: &rules_now,
-            published_before: published_before.contains(id.as_str()),
-            stretch_after: stretch_ends.get(&id).copied().unwrap_or(0),
-        };
-        let o = review::status(list, t.book.review_decisions(&list.id, &id), member, t.as_of);
-        if basis == Basis::Joint {
-            joint_roots.push((m.entity, m.roots.clone()));
-        }
-        statuses.insert(m.entity, o);
-    }
+    // Statuses by dense index: a list at 50M entities has millions of
+    // members, each decided on its own (on every core).
+    let decided: Vec<Outcome> = outcome
+        .members
+        .par_iter()
+        .map(|m| {
+            let id = entities.id(m.entity).to_string();
+            let basis = joint::basis(m);
+            let rules_now = match basis {
+                Basis::Direct => scored.reason_rules.get(&m.entity).cloned().unwrap_or_default(),
+                Basis::Joint => m.rules.clone(),
+            };
+            let member = Member {
+                basis,
+                rules: &rules_now,
+                published_before: published_before.contains(id.as_str()),
+                stretch_after: stretch_ends.get(&id).copied().unwrap_or(0),
+            };
+            review::status(list, t.book.review_decisions(&list.id, &id), member, t.as_of)
+        })
+        .collect();
+    let mut statuses: HashMap<u32, Outcome> = outcome.members.iter().zip(decided).map(|(m, o)| (m.entity, o)).collect();
+    let joint_roots: Vec<(u32, Vec<u32>)> = outcome
+        .members
+        .iter()
+        .filter(|m| joint::basis(m) == Basis::Joint)
+        .map(|m| (m.entity, m.roots.clone()))
+        .collect();
     review::hold_rootless(&mut statuses, &joint_roots);
     drop(joint_roots);
     phases.done("review status");
     // Each member's rules and roots move into its row.
     let rows: Vec<ListingRow> = outcome
         .members
-        .into_iter()
+        .into_par_iter()
         .map(|m| {
             let o = statuses[&m.entity];
             ListingRow {

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
 
 use super::rounds::Member;
@@ -33,8 +34,8 @@ pub(super) struct Flagged {
 pub(super) fn restrictions(
     members: &[Member],
     entities: usize,
-    rep_of: &dyn Fn(u32) -> Option<PersonId>,
-    in_scope: &dyn Fn(u32) -> bool,
+    rep_of: &(dyn Fn(u32) -> Option<PersonId> + Sync),
+    in_scope: &(dyn Fn(u32) -> bool + Sync),
 ) -> (Vec<Restricted>, Vec<Flagged>) {
     let mut represented: HashMap<PersonId, Vec<u32>, FxBuildHasher> = HashMap::default();
     let mut member = vec![false; entities];
@@ -53,13 +54,19 @@ pub(super) fn restrictions(
             (p, roots.into())
         })
         .collect();
+    // Every entity is looked at, on every core (in order). Most are
+    // represented by nobody restricted: a bit per hashed person, small
+    // enough to stay in cache, says so before the map is probed.
+    let maybe = PersonBits::of(represented.keys());
     let flagged = if represented.is_empty() {
         vec![]
     } else {
         (0..entities as u32)
+            .into_par_iter()
             .filter(|e| !member[*e as usize] && in_scope(*e))
             .filter_map(|e| {
-                rep_of(e).and_then(|p| represented.get(&p)).map(|roots| Flagged { entity: e, roots: roots.clone() })
+                let p = rep_of(e).filter(|p| maybe.may_hold(*p))?;
+                represented.get(&p).map(|roots| Flagged { entity: e, roots: roots.clone() })
             })
             .collect()
     };
@@ -67,6 +74,34 @@ pub(super) fn restrictions(
         represented.into_iter().map(|(p, roots)| Restricted { person: p, roots }).collect();
     restricted.sort_by_key(|a| a.person);
     (restricted, flagged)
+}
+
+/// A set of persons that may answer "maybe" for one it does not hold,
+/// never "no" for one it does: a bit per hashed person id.
+struct PersonBits(Vec<u64>);
+
+impl PersonBits {
+    /// log2 of the bits: 2^23 bits are 1 MiB.
+    const SHIFT: u32 = 23;
+
+    fn of<'a>(persons: impl Iterator<Item = &'a PersonId>) -> PersonBits {
+        let mut words = vec![0u64; 1 << (Self::SHIFT - 6)];
+        for p in persons {
+            let bit = Self::bit(*p);
+            words[bit / 64] |= 1 << (bit % 64);
+        }
+        PersonBits(words)
+    }
+
+    fn may_hold(&self, p: PersonId) -> bool {
+        let bit = Self::bit(p);
+        self.0[bit / 64] & (1 << (bit % 64)) != 0
+    }
+
+    /// The top bits of the id times a large odd number (Fibonacci hashing).
+    fn bit(p: PersonId) -> usize {
+        (p.bits().wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - Self::SHIFT)) as usize
+    }
 }
 
 #[cfg(test)]
@@ -100,6 +135,19 @@ mod tests {
         let reps = [p(1), p(1)];
         let (_, f) = restrictions(&[member(0)], 2, &|e| reps[e as usize], &|_| true);
         assert_eq!(f.len(), 1);
+    }
+
+    #[test]
+    fn persons_sharing_a_bit_are_told_apart() {
+        // Two persons on the same bit: the map decides.
+        let one = 1u64;
+        let twin = (2..)
+            .find(|t| PersonBits::bit(PersonId::from_bits(*t)) == PersonBits::bit(PersonId::from_bits(one)))
+            .unwrap();
+        let reps = [p(one), p(twin), p(one)];
+        let (r, f) = restrictions(&[member(0)], 3, &|e| reps[e as usize], &|_| true);
+        assert_eq!(r.len(), 1);
+        assert_eq!(f, [Flagged { entity: 2, roots: vec![0].into() }], "the twin's entity is not flagged");
     }
 
     #[test]

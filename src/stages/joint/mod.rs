@@ -7,6 +7,8 @@ pub mod graph;
 mod legal;
 pub mod rounds;
 
+use rayon::prelude::*;
+
 use crate::base::entities::EntityIndex;
 use crate::base::ids::PersonId;
 use crate::base::marts::listings::{Basis, ViaEntry};
@@ -110,12 +112,13 @@ pub fn list_outcome<'p>(
     policy: &'p Policy,
     list: &ListSpec,
     grade: &[u8],
-    in_scope: &dyn Fn(u32) -> bool,
-    exempt: &dyn Fn(u32) -> bool,
+    in_scope: &(dyn Fn(u32) -> bool + Sync),
+    exempt: &(dyn Fn(u32) -> bool + Sync),
     legal_reps: &LegalReps,
     entities: &EntityIndex,
 ) -> ListOutcome<'p> {
     let candidates: Vec<u32> = (0..graph.entities as u32)
+        .into_par_iter()
         .filter(|e| in_scope(*e) && list.grades.contains(&(grade[*e as usize] as usize)) && !exempt(*e))
         .collect();
     let rules = list_rules(policy, &list.id);
@@ -132,11 +135,11 @@ pub fn list_outcome<'p>(
             related.push(Related { subject: Subject::Entity(f.entity), rule, roots: f.roots });
         }
     }
-    phases.done("legal representatives");
-    related.sort_by(|a, b| {
+    related.par_sort_by(|a, b| {
         let (mut x, mut y) = ([0u8; 18], [0u8; 18]);
         a.subject_bytes(entities, &mut x).cmp(b.subject_bytes(entities, &mut y)).then(a.rule.id.cmp(&b.rule.id))
     });
+    phases.done("legal representatives");
     ListOutcome { members, related }
 }
 

@@ -18,6 +18,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt32Type};
 use arrow::error::ArrowError;
 use arrow::ipc::reader::FileReader;
 use arrow::ipc::writer::FileWriter;
+use rayon::prelude::*;
 
 use super::ReadError;
 use crate::base::ids::EntityId;
@@ -119,14 +120,14 @@ impl Cursor<'_> {
 /// Reads the sorted copies `files` (each with the global number of its
 /// landing file's first row) side by side and hands `write` their rows in
 /// entity-id order, leaving out those `rejected` names by global row, in
-/// batches of `group` rows (the copies' columns, without the row column).
+/// groups of `group` rows (the copies' columns, without the row column).
 /// The column `id` of the copies holds the entity id.
 pub(super) fn merge(
     files: &[(PathBuf, u64)],
     id: usize,
     rejected: &dyn Fn(u64) -> bool,
     group: usize,
-    write: &mut dyn FnMut(RecordBatch) -> Result<(), ReadError>,
+    write: &mut dyn FnMut(MergedGroup) -> Result<(), ReadError>,
 ) -> Result<(), ReadError> {
     let mut cursors = Vec::with_capacity(files.len());
     let mut schema: Option<SchemaRef> = None;
@@ -169,10 +170,9 @@ pub(super) fn merge(
             heap.push(Reverse((c.keys[c.at], k)));
         }
         if pairs.len() == group {
-            write(rows(&out_schema, &sources, &pairs))?;
-            pairs.clear();
+            let full = std::mem::replace(&mut pairs, Vec::with_capacity(group));
+            write(MergedGroup { schema: out_schema.clone(), sources: std::mem::take(&mut sources), pairs: full })?;
             // The next group starts from each file's current batch alone.
-            sources.clear();
             for c in cursors.iter_mut().filter(|c| c.at < c.batch.num_rows()) {
                 c.source = sources.len();
                 sources.push(c.batch.clone());
@@ -180,7 +180,7 @@ pub(super) fn merge(
         }
     }
     if !pairs.is_empty() {
-        write(rows(&out_schema, &sources, &pairs))?;
+        write(MergedGroup { schema: out_schema, sources, pairs })?;
     }
     Ok(())
 }
@@ -189,15 +189,27 @@ fn unreadable(path: &Path, source: ArrowError) -> ReadError {
     ReadError::Scratch { what: format!("reading the sorted copy {}", path.display()), source }
 }
 
-/// The rows `pairs` (source, row) of `sources`, `schema`'s columns.
-fn rows(schema: &SchemaRef, sources: &[RecordBatch], pairs: &[(usize, usize)]) -> RecordBatch {
-    let columns: Vec<ArrayRef> = (0..schema.fields().len())
-        .map(|c| {
-            let parts: Vec<&dyn Array> = sources.iter().map(|b| b.column(c).as_ref()).collect();
-            interleave(&parts, pairs).expect("the copies share one schema")
-        })
-        .collect();
-    RecordBatch::try_new(schema.clone(), columns).expect("the copies' columns")
+/// A group of merged rows, named but not yet gathered: `pairs` (source,
+/// row) of `sources`. Gathering them ([`MergedGroup::rows`]) is left to
+/// the receiver, so that the merge goes on meanwhile.
+pub(super) struct MergedGroup {
+    schema: SchemaRef,
+    sources: Vec<RecordBatch>,
+    pairs: Vec<(usize, usize)>,
+}
+
+impl MergedGroup {
+    /// The group's rows, `schema`'s columns, each column gathered on a core of its own.
+    pub(super) fn rows(&self) -> RecordBatch {
+        let columns: Vec<ArrayRef> = (0..self.schema.fields().len())
+            .into_par_iter()
+            .map(|c| {
+                let parts: Vec<&dyn Array> = self.sources.iter().map(|b| b.column(c).as_ref()).collect();
+                interleave(&parts, &self.pairs).expect("the copies share one schema")
+            })
+            .collect();
+        RecordBatch::try_new(self.schema.clone(), columns).expect("the copies' columns")
+    }
 }
 
 #[cfg(test)]
@@ -246,7 +258,8 @@ mod tests {
         let rejected = |g: u64| g == 7 || g == 3000 + 5 || g == 3000 + 9;
         let mut got: Vec<(String, String)> = Vec::new();
         let mut sizes = Vec::new();
-        merge(&files, 0, &rejected, 1000, &mut |b| {
+        merge(&files, 0, &rejected, 1000, &mut |group| {
+            let b = group.rows();
             sizes.push(b.num_rows());
             let (ids, names) = (b.column(0).as_string::<i32>(), b.column(1).as_string::<i32>());
             got.extend((0..b.num_rows()).map(|r| (ids.value(r).to_string(), names.value(r).to_string())));

@@ -334,11 +334,12 @@ struct MergedCopies {
 
 impl MergedCopies {
     /// Merges the copies into `sink` (the merge on a second thread while
-    /// this one encodes) and removes them.
+    /// this one gathers and encodes the rows it names) and removes them.
     fn write(self, mut sink: RegistrySink) -> Result<(), ReadError> {
         let MergedCopies { files, rejected, id_in_copy, rows: expected, folder, _scratch } = self;
         std::thread::scope(|s| {
-            let (groups, merged) = std::sync::mpsc::sync_channel::<RecordBatch>(2);
+            // One group waits while one is written: each holds a batch of every copy.
+            let (groups, merged) = std::sync::mpsc::sync_channel::<merge::MergedGroup>(1);
             let (rejected, files) = (&rejected, &files);
             let merging = s.spawn(move || {
                 merge::merge(files, id_in_copy, &|g| rejected[g as usize], LOOKUP_ROW_GROUP_ROWS, &mut |group| {
@@ -351,6 +352,7 @@ impl MergedCopies {
             });
             let mut rows = 0;
             let written = merged.into_iter().try_for_each(|group| {
+                let group = group.rows();
                 rows += group.num_rows();
                 sink.write(&group)
             });
