@@ -35,7 +35,8 @@ fn properties(row_group_rows: usize, unique: &[&str]) -> WriterProperties {
         .set_max_row_group_row_count(Some(row_group_rows))
         .set_created_by("credence".to_string());
     for column in unique {
-        builder = builder.set_column_dictionary_enabled(ColumnPath::from(*column), false);
+        let path = ColumnPath::new(column.split('.').map(String::from).collect());
+        builder = builder.set_column_dictionary_enabled(path, false);
     }
     builder.build()
 }
@@ -72,8 +73,9 @@ impl ParquetSink {
     }
 
     /// A file of entity-sorted rows read by lookups ([`LOOKUP_ROW_GROUP_ROWS`]).
-    /// The `unique` columns (an id per row) are written plain: a dictionary
-    /// of values that never repeat costs a hash per value and saves nothing.
+    /// The `unique` columns (ids that hardly repeat; a nested column by its
+    /// dotted Parquet path) are written plain: a dictionary of values that
+    /// never repeat costs a hash per value and saves nothing.
     pub fn for_lookups(path: &Path, schema: SchemaRef, unique: &[&str]) -> Result<ParquetSink, ParquetError> {
         ParquetSink::with_properties(path, schema, properties(LOOKUP_ROW_GROUP_ROWS, unique))
     }

@@ -109,7 +109,7 @@ pub async fn score(
     entities: &EntityIndex,
     out_dir: &Path,
 ) -> Result<Scored, ScoreError> {
-    score_visiting(engine, policy, as_of, entities, out_dir, &mut |_, _| {}).await
+    score_in_chunks(engine, policy, as_of, entities, out_dir, None, BATCH_ENTITIES, SLICE_BATCHES).await
 }
 
 /// [`score`], handing each scored entity's index and reasons to `visit`
@@ -123,11 +123,15 @@ pub async fn score_visiting(
     out_dir: &Path,
     visit: &mut (dyn FnMut(u32, &[ReasonRef]) + Send),
 ) -> Result<Scored, ScoreError> {
-    score_in_chunks(engine, policy, as_of, entities, out_dir, visit, BATCH_ENTITIES, SLICE_BATCHES).await
+    score_in_chunks(engine, policy, as_of, entities, out_dir, Some(visit), BATCH_ENTITIES, SLICE_BATCHES).await
 }
 
+/// What sees each scored entity's index and reasons, in index order.
+type Visit<'v> = dyn FnMut(u32, &[ReasonRef]) + Send + 'v;
+
 /// [`score_visiting`], its reasons built `chunk` entity indexes at a time,
-/// from the evidence of `slice` chunks at a time.
+/// from the evidence of `slice` chunks at a time. Without a `visit`, each
+/// entity's reasons are dropped where they were built, once written.
 #[allow(clippy::too_many_arguments)]
 async fn score_in_chunks(
     engine: &Engine,
@@ -135,7 +139,7 @@ async fn score_in_chunks(
     as_of: AsOf,
     entities: &EntityIndex,
     out_dir: &Path,
-    visit: &mut (dyn FnMut(u32, &[ReasonRef]) + Send),
+    mut visit: Option<&mut Visit<'_>>,
     chunk: usize,
     slice: usize,
 ) -> Result<Scored, ScoreError> {
@@ -214,7 +218,9 @@ async fn score_in_chunks(
         (0..policy.grades.len()).map(|g| policy.lists.iter().any(|l| l.grades.contains(&g))).collect();
 
     let schema = scores_schema();
-    let mut sink = ParquetSink::for_lookups(&out_dir.join("part-0.parquet"), schema.clone(), &["entity_id"])?;
+    // Entity and record ids hardly repeat: no dictionary for them.
+    let unique = ["entity_id", "reasons.list.item.records.list.item"];
+    let mut sink = ParquetSink::for_lookups(&out_dir.join("part-0.parquet"), schema.clone(), &unique)?;
     // Batches are encoded on a second thread while the next ones are built.
     let (to_writer, batches_in) = std::sync::mpsc::sync_channel::<RecordBatch>(2);
     let writer = std::thread::spawn(move || -> Result<u64, parquet::errors::ParquetError> {
@@ -227,6 +233,7 @@ async fn score_in_chunks(
     let mut summary_reasons: Vec<(String, u64)> = Vec::new();
     let mut reason_rules = BTreeMap::new();
     let window = 2 * rayon::current_num_threads().max(1);
+    let visiting = visit.is_some();
     let slices = evidence.as_ref().map_or(1, |ev| ev.count());
     'slices: for s in 0..slices {
         // This slice's evidence rows, grouped by entity; the columns once
@@ -295,7 +302,9 @@ async fn score_in_chunks(
                     policy.grade_name(grade[i] as usize),
                     &reasons,
                 );
-                part.visits.push((i as u32, reasons));
+                if visiting {
+                    part.visits.push((i as u32, reasons));
+                }
             }
             if !out.is_empty() {
                 part.batch = Some(out.finish(&schema));
@@ -306,8 +315,10 @@ async fn score_in_chunks(
         for first in chunks.clone().step_by(window) {
             let built: Vec<Chunk> = (first..(first + window).min(chunks.end)).into_par_iter().map(&build).collect();
             for chunk in built {
-                for (i, reasons) in &chunk.visits {
-                    visit(*i, reasons);
+                if let Some(visit) = visit.as_mut() {
+                    for (i, reasons) in &chunk.visits {
+                        visit(*i, reasons);
+                    }
                 }
                 for (g, k) in summary_grades.iter_mut().zip(&chunk.grades) {
                     *g += k;

@@ -399,7 +399,7 @@ fn entities_scored_in_chunks_and_slices_of_evidence_give_them_nothing_to_change(
         let mut visit =
             |i: u32, r: &[ReasonRef]| visited.push((i, r.iter().map(|x| x.rule_id.to_string()).collect::<Vec<_>>()));
         let scored = rt
-            .block_on(score_in_chunks(&engine, &policy, as_of, &inputs.entities, &dir, &mut visit, chunk, slice))
+            .block_on(score_in_chunks(&engine, &policy, as_of, &inputs.entities, &dir, Some(&mut visit), chunk, slice))
             .unwrap();
         assert!(visited.windows(2).all(|w| w[0].0 < w[1].0), "visited in index order with chunks of {chunk}");
         let left: Vec<_> = std::fs::read_dir(staging.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
@@ -410,6 +410,11 @@ fn entities_scored_in_chunks_and_slices_of_evidence_give_them_nothing_to_change(
     for o in &outcomes[1..] {
         assert_eq!(o, &outcomes[0]);
     }
+    // Without a visitor, the same scores, summary and reason rules.
+    let staging = tempfile::tempdir().unwrap();
+    let scored = rt.block_on(score(&engine, &policy, as_of, &inputs.entities, staging.path())).unwrap();
+    let unvisited = (read_scores(&staging.path().join("part-0.parquet")), scored.summary, scored.reason_rules);
+    assert_eq!(unvisited, (outcomes[0].0.clone(), outcomes[0].2.clone(), outcomes[0].3.clone()));
     assert_eq!(outcomes[0].0.len(), 5, "the revoked entity is out of scope");
     assert!(outcomes[0].2.reasons.len() >= 2, "{:?}", outcomes[0].2);
 }
