@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use arrow::array::{Array, RecordBatch, StringArray, UInt64Array, UInt64Builder};
 use arrow::datatypes::SchemaRef;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::base::contract::{Contract, Dataset, FaultCode};
@@ -119,26 +120,25 @@ impl Validated {
         self.rows = Rows::Released { rows: self.num_rows() };
     }
 
-    /// Hands every batch of the rows to `f`: those held, or those of the
-    /// table's files, read back one batch at a time.
-    pub fn scan(&self, f: &mut dyn FnMut(&RecordBatch)) -> Result<(), arrow::error::ArrowError> {
+    /// What `f` makes of every batch of the rows, in the rows' order: those
+    /// held, or those of the table's files, each file read back one batch
+    /// at a time on a core of its own.
+    pub fn scan<T: Send>(&self, f: &(dyn Fn(&RecordBatch) -> T + Sync)) -> Result<Vec<T>, arrow::error::ArrowError> {
         match &self.rows {
-            Rows::Memory(batches) => batches.iter().for_each(f),
+            Rows::Memory(batches) => Ok(batches.par_iter().map(f).collect()),
             Rows::File { path, .. } => {
                 let mut files: Vec<PathBuf> =
                     std::fs::read_dir(path)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
                 files.retain(|p| p.extension().is_some_and(|x| x == "arrow"));
                 files.sort();
-                for file in files {
-                    let reader = arrow::ipc::reader::FileReader::try_new(std::fs::File::open(&file)?, None)?;
-                    for batch in reader {
-                        f(&batch?);
-                    }
-                }
+                let per_file = files.par_iter().map(|file| {
+                    let reader = arrow::ipc::reader::FileReader::try_new(std::fs::File::open(file)?, None)?;
+                    reader.map(|batch| batch.map(|b| f(&b))).collect::<Result<Vec<T>, _>>()
+                });
+                Ok(per_file.collect::<Result<Vec<Vec<T>>, _>>()?.into_iter().flatten().collect())
             }
             Rows::Released { .. } => panic!("{} was read after its rows were released", self.contract.dataset),
         }
-        Ok(())
     }
 
     /// The rows of a table validation keeps in memory (the registry,

@@ -964,20 +964,17 @@ impl KnownCases {
             .collect();
         let case_col = violations.schema.index_of("case_id").expect("violations keep case_id");
         let idx_col = violations.schema.index_of(ENTITY_IDX).expect("violations carry entity_idx");
-        let mut owner = HashMap::new();
-        // Every violation is looked up, on every core; few are wanted.
-        violations.scan(&mut |b| {
+        // Every violation is looked up, on every core; few are wanted. A
+        // later version of a case comes later and wins.
+        let found = violations.scan(&|b| {
             let cases: &StringArray = b.column(case_col).as_string::<i32>();
             let idx = b.column(idx_col).as_primitive::<arrow::datatypes::UInt32Type>();
-            let found: Vec<usize> = (0..cases.len())
-                .into_par_iter()
-                .with_min_len(4096)
+            (0..cases.len())
                 .filter(|r| wanted.contains(cases.value(*r)))
-                .collect();
-            for r in found {
-                owner.insert(cases.value(r).to_string(), idx.value(r));
-            }
+                .map(|r| (cases.value(r).to_string(), idx.value(r)))
+                .collect::<Vec<_>>()
         })?;
+        let owner: HashMap<String, u32> = found.into_iter().flatten().collect();
         Ok(KnownCases { owner })
     }
 
