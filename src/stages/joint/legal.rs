@@ -57,10 +57,10 @@ pub(super) fn restrictions(
     // Every entity is looked at, on every core (in order). Most are
     // represented by nobody restricted: a bit per hashed person, small
     // enough to stay in cache, says so before the map is probed.
-    let maybe = PersonBits::of(represented.keys());
     let flagged = if represented.is_empty() {
         vec![]
     } else {
+        let maybe = PersonBits::of(represented.keys());
         (0..entities as u32)
             .into_par_iter()
             .filter(|e| !member[*e as usize] && in_scope(*e))
