@@ -110,7 +110,7 @@ impl Table {
 }
 
 /// Asks the CPU to bring `item`'s cache line in (only a hint).
-fn prefetch<T>(item: &T) {
+pub(crate) fn prefetch<T>(item: &T) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};

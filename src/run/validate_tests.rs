@@ -224,7 +224,7 @@ fn branches_get_their_registered_parent_by_index() {
 #[test]
 fn holdings_rules() {
     let (_t, w) = wh();
-    registry_with(&w, D, &[]);
+    registry_with(&w, D, &[company(4), company(5)]);
     let h = |holder: &str, kind: &str, owned: &str, pct: &str| {
         format!(r#"{{"holder_id":"{holder}","holder_kind":"{kind}","entity_id":"{owned}","share_pct":{pct}}}"#)
     };
@@ -241,6 +241,8 @@ fn holdings_rules() {
         h(&person(7), "person", &entity(3), "5"),     // 9 \ the same key twice
         h(&person(7), "person", &entity(3), "5"),     // 10 /
         h(&person(8), "trust", &entity(3), "5"),      // 11 unknown holder kind
+        h(&person(9), "person", &entity(5), "80"),    // 12 \ the last entity (summed on the
+        h(&person(10), "person", &entity(5), "30"),   // 13 / last core's range): both rejected
     ];
     land(&w, Dataset::Holdings, D, "part-0", &rows.iter().map(|s| s.as_str()).collect::<Vec<_>>());
     let i = inputs(&w, D).unwrap();
@@ -257,6 +259,8 @@ fn holdings_rules() {
             (9, "duplicate_key"),
             (10, "duplicate_key"),
             (11, "bad_enum"),
+            (12, "shares_over_100"),
+            (13, "shares_over_100"),
         ]
     );
     // As a run keeps them (the owned entity's id not among the table's
@@ -285,6 +289,10 @@ fn holdings_rules() {
         )
     );
     assert!(msg(8).contains(&entity(99)), "{}", msg(8));
+    assert_eq!(
+        msg(13),
+        format!("shares held in entity_id '{}' add up to 110, expected at most 100 (0.01 tolerance)", entity(5))
+    );
     assert_eq!(i.holdings.num_rows(), 2);
     // The run keeps the accepted shares between registered entities alone, by dense index.
     let idx = |e: &str| i.entities.lookup(e).unwrap();

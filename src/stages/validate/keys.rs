@@ -84,25 +84,25 @@ impl FileKeys<'_> {
 /// alone (or has a null key column). Almost every key is unique, so only
 /// the shared ones are materialised.
 pub(super) fn shared_keys(files: &[FileKeys]) -> Vec<Vec<u64>> {
-    let mut out = Vec::new();
-    visit_groups(files, |g| {
-        if g.len() > 1 {
-            out.push(g.to_vec())
-        }
-    });
-    out
+    groups(files, &|g| g.len() > 1)
 }
 
-/// Rows grouped by key: calls `visit` once per distinct non-null key with
-/// the global row numbers holding it, ascending. Rows with a null key
-/// column belong to no group.
-pub(super) fn visit_groups(files: &[FileKeys], visit: impl FnMut(&[u64])) {
+/// Rows grouped by key: each distinct non-null key's global row numbers,
+/// ascending, where `wanted` takes the group. Rows with a null key column
+/// belong to no group. The groups come in the order of their keys' hashes.
+fn groups(files: &[FileKeys], wanted: &(dyn Fn(&[u64]) -> bool + Sync)) -> Vec<Vec<u64>> {
     let rows = files.last().map_or(0, |f| f.first_row + f.len() as u64);
     if rows <= u32::MAX as u64 {
-        visit_packed::<u64>(files, visit)
+        groups_packed::<u64>(files, wanted)
     } else {
-        visit_packed::<u128>(files, visit)
+        groups_packed::<u128>(files, wanted)
     }
+}
+
+/// Calls `visit` once per group of [`groups`] (every one).
+#[cfg(test)]
+fn visit_groups(files: &[FileKeys], mut visit: impl FnMut(&[u64])) {
+    groups(files, &|_| true).iter().for_each(|g| visit(g));
 }
 
 /// A key's hash beside its row, packed so that sorting puts equal hashes
@@ -139,18 +139,37 @@ impl Packed for u128 {
     }
 }
 
-fn visit_packed<P: Packed>(files: &[FileKeys], mut visit: impl FnMut(&[u64])) {
+fn groups_packed<P: Packed>(files: &[FileKeys], wanted: &(dyn Fn(&[u64]) -> bool + Sync)) -> Vec<Vec<u64>> {
     let complete: usize = files.par_iter().map(|f| (0..f.len()).filter(|r| f.is_complete(*r)).count()).sum();
     let mut pairs: Vec<P> = Vec::with_capacity(complete);
     pairs.par_extend(files.par_iter().flat_map_iter(|f| {
         (0..f.len()).filter(|r| f.is_complete(*r)).map(move |r| P::pack(f.hash(r), f.first_row + r as u64))
     }));
     pairs.par_sort_unstable();
+    // Runs of pairs cut where the hash changes, walked on every core.
+    let pieces = rayon::current_num_threads() * 8;
+    let mut cuts: Vec<usize> = (0..pieces)
+        .map(|n| {
+            let mut at = pairs.len() * n / pieces;
+            while at > 0 && at < pairs.len() && pairs[at].hash() == pairs[at - 1].hash() {
+                at += 1;
+            }
+            at
+        })
+        .collect();
+    cuts.push(pairs.len());
+    cuts.dedup();
+    cuts.par_windows(2).map(|w| walk(files, &pairs[w[0]..w[1]], wanted)).collect::<Vec<_>>().concat()
+}
 
+/// The groups of `pairs` (sorted, no hash cut between two of them) that
+/// `wanted` takes.
+fn walk<P: Packed>(files: &[FileKeys], pairs: &[P], wanted: &(dyn Fn(&[u64]) -> bool + Sync)) -> Vec<Vec<u64>> {
     let locate = |row: u64| -> (&FileKeys, usize) {
         let i = files.partition_point(|f| f.first_row <= row) - 1;
         (&files[i], (row - files[i].first_row) as usize)
     };
+    let mut out = Vec::new();
     let mut group: Vec<u64> = Vec::new();
     let mut i = 0;
     while i < pairs.len() {
@@ -160,7 +179,10 @@ fn visit_packed<P: Packed>(files: &[FileKeys], mut visit: impl FnMut(&[u64])) {
             j += 1;
         }
         if j == i + 1 {
-            visit(&[pairs[i].row()]);
+            let single = [pairs[i].row()];
+            if wanted(&single) {
+                out.push(single.to_vec());
+            }
         } else {
             // Equal hashes: split by the key text, keeping row order in each group.
             let mut sorted: Vec<u64> = pairs[i..j].iter().map(|p| p.row()).collect();
@@ -183,12 +205,15 @@ fn visit_packed<P: Packed>(files: &[FileKeys], mut visit: impl FnMut(&[u64])) {
                     group.push(sorted[m]);
                     m += 1;
                 }
-                visit(&group);
+                if wanted(&group) {
+                    out.push(group.clone());
+                }
                 k = m;
             }
         }
         i = j;
     }
+    out
 }
 
 #[cfg(test)]
@@ -214,11 +239,10 @@ mod tests {
         let keys: Vec<String> = (0..20_000).map(|i| format!("k{}", i % 7_000)).collect();
         let files = vec![FileKeys { first_row: 0, columns: vec![StringArray::from_iter_values(&keys)], entity: None }];
         let groups = |narrow: bool| {
-            let mut out = Vec::new();
-            match narrow {
-                true => visit_packed::<u64>(&files, |g| out.push(g.to_vec())),
-                false => visit_packed::<u128>(&files, |g| out.push(g.to_vec())),
-            }
+            let mut out = match narrow {
+                true => groups_packed::<u64>(&files, &|_| true),
+                false => groups_packed::<u128>(&files, &|_| true),
+            };
             out.sort();
             out
         };

@@ -27,11 +27,12 @@ use arrow::array::{
 };
 use arrow::compute::{cast, concat_batches, filter_record_batch};
 use arrow::datatypes::{DataType, Field, Float64Type, Int8Type, Schema, SchemaRef};
+use fixedbitset::FixedBitSet;
 use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
 
 use crate::base::contract::{Contract, Contracts, Dataset, DatasetKind, FaultCode};
-use crate::base::entities::EntityIndex;
+use crate::base::entities::{prefetch, EntityIndex};
 use crate::base::error::{Classify, ErrorKind};
 use crate::base::ids::EntityId;
 use crate::base::landing_file::{nullable, LandingFile, Selection};
@@ -368,6 +369,9 @@ impl MergedCopies {
     }
 }
 
+/// How many rows ahead the shares' sums are fetched.
+const SUM_AHEAD: usize = 16;
+
 /// The registry column naming a branch's parent entity.
 const PARENT: &str = "parent_id";
 
@@ -644,6 +648,10 @@ fn validate(
     let mut duplicate = vec![false; n];
     let mut current = vec![false; n];
     let is_event = contract.kind == DatasetKind::Event;
+    // The rows with a late code, for the passes over every row (a probe
+    // of `late` per row cost a cache miss each).
+    let mut late_rows = FixedBitSet::with_capacity(n);
+    late.keys().for_each(|g| late_rows.insert(*g as usize));
     let shared = keys::shared_keys(&key_files);
     let mut in_shared = vec![false; n];
     for group in &shared {
@@ -680,28 +688,26 @@ fn validate(
             start = end;
         }
         if is_event {
-            if let Some(newest) = group
-                .iter()
-                .rev()
-                .find(|g| codes[**g as usize].is_none() && !duplicate[**g as usize] && !late.contains_key(*g))
-            {
+            if let Some(newest) = group.iter().rev().find(|g| {
+                codes[**g as usize].is_none() && !duplicate[**g as usize] && !late_rows.contains(**g as usize)
+            }) {
                 current[*newest as usize] = true;
             }
         }
     }
     if is_event {
         // A key held by one row: that row, if accepted, is its newest version.
-        for g in 0..n {
-            if !in_shared[g] && codes[g].is_none() && !late.contains_key(&(g as u64)) {
-                current[g] = true;
+        current.par_iter_mut().enumerate().for_each(|(g, current)| {
+            if !in_shared[g] && codes[g].is_none() && !late_rows.contains(g) {
+                *current = true;
             }
-        }
+        });
     }
-    for g in 0..n {
-        if codes[g].is_none() && duplicate[g] {
-            codes[g] = Some(FaultCode::DuplicateKey);
+    codes.par_iter_mut().zip(duplicate.par_iter()).for_each(|(code, duplicate)| {
+        if code.is_none() && *duplicate {
+            *code = Some(FaultCode::DuplicateKey);
         }
-    }
+    });
 
     phase("keys");
     // shares_over_100: the rows of one owned entity that passed every earlier rule.
@@ -709,48 +715,77 @@ fn validate(
         // Sums by dense entity index where the owned entity is registered (by
         // its text otherwise), adding rows in read order.
         let dense = contract.unknown_entity == Some(rule.group_by) && against.entities.is_some();
-        let mut by_idx = vec![0.0f64; if dense { against.entities.map_or(0, |e| e.len()) } else { 0 }];
-        let mut by_text: HashMap<&str, f64, FxBuildHasher> = HashMap::default();
         let registered =
             |f: &FileRows, r: usize| f.entity_idx.as_ref().map(|v| v[r]).filter(|i| dense && *i != u32::MAX);
+        let accepted = |f: &FileRows, r: usize| codes[(f.first_row + r as u64) as usize].is_none();
+        // Each core sums a range of the entities, every row in read order,
+        // so that a sum adds the same numbers in the same order on any
+        // number of cores.
+        let mut by_idx = vec![0.0f64; if dense { against.entities.map_or(0, |e| e.len()) } else { 0 }];
+        let range = by_idx.len().div_ceil(rayon::current_num_threads()).max(1);
+        by_idx.par_chunks_mut(range).enumerate().for_each(|(n, sums)| {
+            let first = (n * range) as u32;
+            let len = sums.len();
+            let mine = |i: u32| Some(i.wrapping_sub(first) as usize).filter(|at| i != u32::MAX && *at < len);
+            for f in stage_one.iter().filter(|_| dense) {
+                let share = f.kept.column(kept_pos(rule.column)).as_primitive::<Float64Type>();
+                let idx = f.entity_idx.as_deref().expect("the owned entities are looked up");
+                for r in 0..idx.len() {
+                    // The sums are a cache miss each: fetched a few rows ahead.
+                    if let Some(ahead) = idx.get(r + SUM_AHEAD).and_then(|i| mine(*i)) {
+                        prefetch(&sums[ahead]);
+                    }
+                    if let Some(at) = mine(idx[r]).filter(|_| accepted(f, r)) {
+                        sums[at] += share.value(r);
+                    }
+                }
+            }
+        });
+        let mut by_text: HashMap<&str, f64, FxBuildHasher> = HashMap::default();
         for f in &stage_one {
             let owned = f.kept.column(kept_pos(rule.group_by)).as_string::<i32>();
             let share = f.kept.column(kept_pos(rule.column)).as_primitive::<Float64Type>();
             for r in 0..owned.len() {
-                if codes[(f.first_row + r as u64) as usize].is_none() {
-                    match registered(f, r) {
-                        Some(i) => by_idx[i as usize] += share.value(r),
-                        None => *by_text.entry(owned.value(r)).or_default() += share.value(r),
-                    }
+                if registered(f, r).is_none() && accepted(f, r) {
+                    *by_text.entry(owned.value(r)).or_default() += share.value(r);
                 }
             }
         }
         let group_name = &contract.columns[rule.group_by].name;
-        for f in &stage_one {
-            let owned = f.kept.column(kept_pos(rule.group_by)).as_string::<i32>();
-            for r in 0..owned.len() {
-                let g = f.first_row + r as u64;
-                if codes[g as usize].is_none() {
+        let over: Vec<Vec<(u64, String)>> = stage_one
+            .par_iter()
+            .map(|f| {
+                let owned = f.kept.column(kept_pos(rule.group_by)).as_string::<i32>();
+                let mut over = Vec::new();
+                for r in 0..owned.len() {
+                    if !accepted(f, r) {
+                        continue;
+                    }
                     let sum = match registered(f, r) {
                         Some(i) => by_idx[i as usize],
                         None => by_text[owned.value(r)],
                     };
                     if sum > rule.max_sum {
-                        codes[g as usize] = Some(FaultCode::SharesOver100);
-                        messages.insert(
-                            g,
+                        let holder = match registered(f, r) {
+                            Some(i) => against.entities.expect("registered").id(i).to_string(),
+                            None => owned.value(r).to_string(),
+                        };
+                        over.push((
+                            f.first_row + r as u64,
                             format!(
                                 "shares held in {group_name} {} add up to {}, expected at most 100 (0.01 tolerance)",
-                                quote(&match registered(f, r) {
-                                    Some(i) => against.entities.expect("registered").id(i).to_string(),
-                                    None => owned.value(r).to_string(),
-                                }),
+                                quote(&holder),
                                 (sum * 1e6).round() / 1e6
                             ),
-                        );
+                        ));
                     }
                 }
-            }
+                over
+            })
+            .collect();
+        for (g, message) in over.into_iter().flatten() {
+            codes[g as usize] = Some(FaultCode::SharesOver100);
+            messages.insert(g, message);
         }
     }
     for (g, (code, message)) in late {
@@ -1061,8 +1096,7 @@ pub fn validate_inputs(
 /// indexes: the run keeps these 16 bytes per edge instead of the holdings'
 /// text until the graph is built.
 fn entity_shares(holdings: &Validated, entities: &EntityIndex) -> Vec<Share> {
-    let mut shares = Vec::new();
-    for b in holdings.batches() {
+    let of_batch = |b: &RecordBatch| {
         let col = |name: &str| b.column(b.schema().index_of(name).expect("holdings keep the column")).clone();
         let (holder, kind, share, owned) = (col("holder_id"), col("holder_kind"), col("share_pct"), col(ENTITY_IDX));
         let (holder, kind) = (holder.as_string::<i32>(), kind.as_dictionary::<Int8Type>());
@@ -1075,13 +1109,15 @@ fn entity_shares(holdings: &Validated, entities: &EntityIndex) -> Vec<Share> {
             (0..b.num_rows()).map(|r| (Some(kinds.value(r)) == entity).then(|| holder.value(r))),
             &mut holders,
         );
-        for (r, h) in holders.into_iter().enumerate() {
-            if h != u32::MAX {
-                shares.push((h, owned.value(r), share.value(r)));
-            }
-        }
-    }
-    shares
+        let shares: Vec<Share> = holders
+            .into_iter()
+            .enumerate()
+            .filter(|(_, h)| *h != u32::MAX)
+            .map(|(r, h)| (h, owned.value(r), share.value(r)))
+            .collect();
+        shares
+    };
+    holdings.batches().par_iter().map(of_batch).collect::<Vec<_>>().concat()
 }
 
 fn as_strs(v: &[String]) -> Vec<&str> {
