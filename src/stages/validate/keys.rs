@@ -159,7 +159,12 @@ fn groups_packed<P: Packed>(files: &[FileKeys], wanted: &(dyn Fn(&[u64]) -> bool
         .collect();
     cuts.push(pairs.len());
     cuts.dedup();
-    cuts.par_windows(2).map(|w| walk(files, &pairs[w[0]..w[1]], wanted)).collect::<Vec<_>>().concat()
+    let pieces: Vec<Vec<Vec<u64>>> = cuts.par_windows(2).map(|w| walk(files, &pairs[w[0]..w[1]], wanted)).collect();
+    drop(pairs);
+    // Each piece's list let go as it is moved: never two of the whole.
+    let mut groups = Vec::with_capacity(pieces.iter().map(|p| p.len()).sum());
+    pieces.into_iter().for_each(|piece| groups.extend(piece));
+    groups
 }
 
 /// The groups of `pairs` (sorted, no hash cut between two of them) that
