@@ -167,8 +167,8 @@ fn groups_packed<P: Packed>(files: &[FileKeys], wanted: &(dyn Fn(&[u64]) -> bool
     groups
 }
 
-/// The groups of `pairs` (sorted, no hash cut between two of them) that
-/// `wanted` takes.
+/// The groups of `pairs` (sorted, starting and ending where the hash
+/// changes, so no key's rows are elsewhere) that `wanted` takes.
 fn walk<P: Packed>(files: &[FileKeys], pairs: &[P], wanted: &(dyn Fn(&[u64]) -> bool + Sync)) -> Vec<Vec<u64>> {
     let locate = |row: u64| -> (&FileKeys, usize) {
         let i = files.partition_point(|f| f.first_row <= row) - 1;

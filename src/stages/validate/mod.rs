@@ -721,13 +721,16 @@ fn validate(
         // Each core sums a range of the entities, every row in read order,
         // so that a sum adds the same numbers in the same order on any
         // number of cores.
+        // Empty unless `dense`: then no core sums.
         let mut by_idx = vec![0.0f64; if dense { against.entities.map_or(0, |e| e.len()) } else { 0 }];
         let range = by_idx.len().div_ceil(rayon::current_num_threads()).max(1);
         by_idx.par_chunks_mut(range).enumerate().for_each(|(n, sums)| {
             let first = (n * range) as u32;
             let len = sums.len();
-            let mine = |i: u32| Some(i.wrapping_sub(first) as usize).filter(|at| i != u32::MAX && *at < len);
-            for f in stage_one.iter().filter(|_| dense) {
+            // Where entity `i` sits in this core's sums, if it is one of them
+            // (an unregistered owner, `u32::MAX`, is no core's).
+            let mine = |i: u32| i.checked_sub(first).map(|at| at as usize).filter(|at| *at < len);
+            for f in &stage_one {
                 let share = f.kept.column(kept_pos(rule.column)).as_primitive::<Float64Type>();
                 let idx = f.entity_idx.as_deref().expect("the owned entities are looked up");
                 for r in 0..idx.len() {
@@ -1109,15 +1112,14 @@ fn entity_shares(holdings: &Validated, entities: &EntityIndex) -> Vec<Share> {
             (0..b.num_rows()).map(|r| (Some(kinds.value(r)) == entity).then(|| holder.value(r))),
             &mut holders,
         );
-        let shares: Vec<Share> = holders
+        holders
             .into_iter()
             .enumerate()
             .filter(|(_, h)| *h != u32::MAX)
             .map(|(r, h)| (h, owned.value(r), share.value(r)))
-            .collect();
-        shares
+            .collect::<Vec<Share>>()
     };
-    holdings.batches().par_iter().map(of_batch).collect::<Vec<_>>().concat()
+    holdings.batches().par_iter().flat_map_iter(of_batch).collect()
 }
 
 fn as_strs(v: &[String]) -> Vec<&str> {
