@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::path::Path;
+use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
@@ -12,7 +13,7 @@ use parquet::arrow::arrow_writer::{
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::errors::ParquetError;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
@@ -29,14 +30,22 @@ pub const WRITE_BATCH_ROWS: usize = 64 * 1024;
 /// all but one.
 pub const LOOKUP_ROW_GROUP_ROWS: usize = 16 * 1024;
 
-fn properties(row_group_rows: usize, unique: &[&str]) -> WriterProperties {
+/// The writer settings: row groups of `row_group_rows`; the `unique`
+/// columns without a dictionary; with a `key`, statistics for that column
+/// alone (the only one lookups prune by).
+fn properties(row_group_rows: usize, key: Option<&str>, unique: &[&str]) -> WriterProperties {
+    let path = |column: &str| ColumnPath::new(column.split('.').map(String::from).collect());
     let mut builder = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(row_group_rows))
         .set_created_by("credence".to_string());
+    if let Some(key) = key {
+        builder = builder
+            .set_statistics_enabled(EnabledStatistics::None)
+            .set_column_statistics_enabled(path(key), EnabledStatistics::Page);
+    }
     for column in unique {
-        let path = ColumnPath::new(column.split('.').map(String::from).collect());
-        builder = builder.set_column_dictionary_enabled(path, false);
+        builder = builder.set_column_dictionary_enabled(path(column), false);
     }
     builder.build()
 }
@@ -47,7 +56,7 @@ fn properties(row_group_rows: usize, unique: &[&str]) -> WriterProperties {
 /// order); only the work is spread.
 pub struct ParquetSink {
     file: SerializedFileWriter<File>,
-    columns: ArrowRowGroupWriterFactory,
+    columns: Arc<ArrowRowGroupWriterFactory>,
     schema: SchemaRef,
     spread: Spread,
     group_rows: usize,
@@ -63,27 +72,87 @@ enum Spread {
     /// Small row groups (lookup files): whole row groups at once, a few
     /// full ones held as Arrow batches until then. A small group's columns
     /// are too little work to share, and the costliest column (the ids)
-    /// would set the pace.
-    Groups { open: Vec<RecordBatch>, full: Vec<Vec<RecordBatch>> },
+    /// would set the pace. Written from outside the rayon pool, the full
+    /// groups are encoded while the next ones come in (`encoding`, appended
+    /// before any later group).
+    Groups { open: Vec<RecordBatch>, full: Vec<GroupRows>, encoding: Option<Encoding> },
+}
+
+/// A full row group's rows: batches, or the work that makes them, done
+/// on the core that encodes the group.
+enum GroupRows {
+    Batches(Vec<RecordBatch>),
+    Deferred { rows: usize, make: DeferredRows },
+}
+
+/// Makes a row group's rows when it is encoded ([`ParquetSink::write_group`]).
+pub type DeferredRows = Box<dyn FnOnce() -> Result<RecordBatch, ParquetError> + Send>;
+
+/// Row groups being encoded on the rayon pool.
+type Encoding = std::thread::JoinHandle<Result<Vec<Vec<ArrowColumnChunk>>, ParquetError>>;
+
+impl Spread {
+    fn groups() -> Spread {
+        Spread::Groups { open: Vec::new(), full: Vec::new(), encoding: None }
+    }
+}
+
+/// Encodes whole row groups on every core, the first of them being the
+/// file's `first`-th row group.
+fn encode_groups(
+    columns: &ArrowRowGroupWriterFactory,
+    schema: &SchemaRef,
+    first: usize,
+    groups: Vec<GroupRows>,
+) -> Result<Vec<Vec<ArrowColumnChunk>>, ParquetError> {
+    let encoded = groups.into_par_iter().enumerate().map(|(n, group)| {
+        let batches = match group {
+            GroupRows::Batches(batches) => batches,
+            GroupRows::Deferred { rows, make } => {
+                let batch = make()?;
+                if batch.num_rows() != rows {
+                    let found = batch.num_rows();
+                    return Err(ParquetError::General(format!("a row group promised {rows} rows and made {found}")));
+                }
+                vec![batch]
+            }
+        };
+        let mut writers = columns.create_column_writers(first + n)?;
+        for batch in &batches {
+            for (writer, leaf) in writers.iter_mut().zip(leaves(schema, batch)?) {
+                writer.write(&leaf)?;
+            }
+        }
+        writers.into_iter().map(ArrowColumnWriter::close).collect::<Result<Vec<_>, _>>()
+    });
+    encoded.collect()
 }
 
 impl ParquetSink {
     pub fn create(path: &Path, schema: SchemaRef) -> Result<ParquetSink, ParquetError> {
-        ParquetSink::with_properties(path, schema, properties(ROW_GROUP_ROWS, &[]))
+        ParquetSink::with_properties(path, schema, properties(ROW_GROUP_ROWS, None, &[]))
     }
 
-    /// A file of entity-sorted rows read by lookups ([`LOOKUP_ROW_GROUP_ROWS`]).
+    /// A file of rows sorted by the column `key`, read by lookups of a few
+    /// keys ([`LOOKUP_ROW_GROUP_ROWS`]). Only `key` has statistics: the
+    /// lookups skip row groups by its range, and the other columns' minima
+    /// and maxima would cost two comparisons per value to skip nothing.
     /// The `unique` columns (ids that hardly repeat; a nested column by its
     /// dotted Parquet path) are written plain: a dictionary of values that
     /// never repeat costs a hash per value and saves nothing.
-    pub fn for_lookups(path: &Path, schema: SchemaRef, unique: &[&str]) -> Result<ParquetSink, ParquetError> {
-        ParquetSink::with_properties(path, schema, properties(LOOKUP_ROW_GROUP_ROWS, unique))
+    pub fn for_lookups(
+        path: &Path,
+        schema: SchemaRef,
+        key: &str,
+        unique: &[&str],
+    ) -> Result<ParquetSink, ParquetError> {
+        ParquetSink::with_properties(path, schema, properties(LOOKUP_ROW_GROUP_ROWS, Some(key), unique))
     }
 
     fn with_properties(path: &Path, schema: SchemaRef, props: WriterProperties) -> Result<ParquetSink, ParquetError> {
         let small = props.max_row_group_row_count().is_some_and(|rows| rows <= LOOKUP_ROW_GROUP_ROWS);
         let spread = match small {
-            true => Spread::Groups { open: Vec::new(), full: Vec::new() },
+            true => Spread::groups(),
             false => Spread::Columns(None),
         };
         ParquetSink::with_spread(path, schema, props, spread)
@@ -100,6 +169,7 @@ impl ParquetSink {
         // The Arrow writer puts the Arrow schema in the footer's metadata,
         // as every file we wrote before does; its halves then do the work.
         let (file, columns) = ArrowWriter::try_new(file, schema.clone(), Some(props))?.into_serialized_writer()?;
+        let columns = Arc::new(columns);
         Ok(ParquetSink { file, columns, schema, spread, group_rows: 0, max_group_rows, rows: 0 })
     }
 
@@ -125,10 +195,10 @@ impl ParquetSink {
                 let leaves = leaves(&self.schema, batch)?;
                 writers.par_iter_mut().zip(leaves.par_iter()).try_for_each(|(writer, leaf)| writer.write(leaf))?;
             }
-            Spread::Groups { open, full } => {
+            Spread::Groups { open, full, .. } => {
                 open.push(batch.clone());
                 if group_full {
-                    full.push(std::mem::take(open));
+                    full.push(GroupRows::Batches(std::mem::take(open)));
                 }
             }
         }
@@ -139,10 +209,25 @@ impl ParquetSink {
         Ok(())
     }
 
+    /// Appends a whole row group of `rows` rows that `make` makes when the
+    /// group is encoded, on the core that encodes it: what making them
+    /// costs is spread too. Where the group would not be whole (a lookup
+    /// file's group not yet begun, `rows` its size), they are made now.
+    pub fn write_group(&mut self, rows: usize, make: DeferredRows) -> Result<(), ParquetError> {
+        match &mut self.spread {
+            Spread::Groups { full, .. } if self.group_rows == 0 && rows == self.max_group_rows => {
+                self.rows += rows as u64;
+                full.push(GroupRows::Deferred { rows, make });
+                self.flush(false)
+            }
+            _ => self.write(&make()?),
+        }
+    }
+
     /// Appends the full row groups to the file (every one held, when
-    /// `all`; otherwise small ones once there are enough to share).
+    /// `all`; otherwise small ones once there are enough to share, those
+    /// being encoded in the background first).
     fn flush(&mut self, all: bool) -> Result<(), ParquetError> {
-        let first = self.file.flushed_row_groups().len();
         let groups: Vec<Vec<ArrowColumnChunk>> = match &mut self.spread {
             Spread::Columns(group) => match group.take() {
                 Some(writers) => {
@@ -150,25 +235,29 @@ impl ParquetSink {
                 }
                 None => Vec::new(),
             },
-            Spread::Groups { open, full } => {
+            Spread::Groups { open, full, encoding } => {
                 if all && !open.is_empty() {
-                    full.push(std::mem::take(open));
+                    full.push(GroupRows::Batches(std::mem::take(open)));
                 }
                 if !all && full.len() < 2 * rayon::current_num_threads() {
                     return Ok(());
                 }
-                let (columns, schema) = (&self.columns, &self.schema);
-                let encoded = full.par_iter().enumerate().map(|(n, batches)| {
-                    let mut writers = columns.create_column_writers(first + n)?;
-                    for batch in batches {
-                        for (writer, leaf) in writers.iter_mut().zip(leaves(schema, batch)?) {
-                            writer.write(&leaf)?;
-                        }
-                    }
-                    writers.into_iter().map(ArrowColumnWriter::close).collect::<Result<Vec<_>, _>>()
-                });
-                let encoded = encoded.collect::<Result<Vec<_>, _>>()?;
-                full.clear();
+                let mut encoded = match encoding.take() {
+                    Some(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
+                    None => Vec::new(),
+                };
+                let first = self.file.flushed_row_groups().len() + encoded.len();
+                let groups = std::mem::take(full);
+                // Inside the pool a worker must not wait on work queued behind it.
+                if all || rayon::current_thread_index().is_some() {
+                    encoded.extend(encode_groups(&self.columns, &self.schema, first, groups)?);
+                } else {
+                    let (columns, schema) = (self.columns.clone(), self.schema.clone());
+                    let handle = std::thread::Builder::new()
+                        .name("parquet-encode".into())
+                        .spawn(move || encode_groups(&columns, &schema, first, groups))?;
+                    *encoding = Some(handle);
+                }
                 encoded
             }
         };
@@ -222,7 +311,7 @@ pub fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>, ParquetError> {
 mod tests {
     use std::sync::Arc;
 
-    use arrow::array::StringArray;
+    use arrow::array::{ArrayRef, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
     use parquet::basic::Encoding;
     use parquet::file::reader::{FileReader, SerializedFileReader};
@@ -254,15 +343,12 @@ mod tests {
         let sizes = [5000, 20000, 1, 0, 16384, 40000, 3, 16384, 1000, 200000];
         let rows: usize = sizes.iter().sum();
         // Both ways of spreading the work, each with row groups that batches cross.
-        let ways = [
-            (LOOKUP_ROW_GROUP_ROWS, Spread::Groups { open: Vec::new(), full: Vec::new() }),
-            (30000, Spread::Columns(None)),
-        ];
+        let ways = [(LOOKUP_ROW_GROUP_ROWS, Spread::groups()), (30000, Spread::Columns(None))];
         for (group_rows, spread) in ways {
             let dir = tempfile::tempdir().unwrap();
             let ours = dir.path().join("ours.parquet");
             let theirs = dir.path().join("theirs.parquet");
-            let props = || properties(group_rows, &["entity_id"]);
+            let props = || properties(group_rows, Some("entity_id"), &["entity_id"]);
             let mut sink = ParquetSink::with_spread(&ours, schema.clone(), props(), spread).unwrap();
             let mut arrow =
                 ArrowWriter::try_new(File::create(&theirs).unwrap(), schema.clone(), Some(props())).unwrap();
@@ -285,8 +371,50 @@ mod tests {
         }
     }
 
+    /// Whole row groups made when they are encoded give the bytes of the
+    /// same rows written at once; a group that is not whole is made at
+    /// once; a group that makes other than the rows it promised fails.
     #[test]
-    fn lookup_files_write_their_unique_columns_without_a_dictionary() {
+    fn deferred_groups_write_the_bytes_of_rows_written_at_once() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("entity_id", DataType::Utf8, false),
+            Field::new("grade", DataType::Utf8, false),
+        ]));
+        fn rows(schema: &SchemaRef, from: usize, n: usize) -> RecordBatch {
+            let ids: Vec<String> = (from..from + n).map(|i| format!("id-{i:07}")).collect();
+            let grades: Vec<&str> = (from..from + n).map(|i| ["A", "B", "C"][i % 3]).collect();
+            let columns: Vec<ArrayRef> = vec![Arc::new(StringArray::from(ids)), Arc::new(StringArray::from(grades))];
+            RecordBatch::try_new(schema.clone(), columns).unwrap()
+        }
+        let group = LOOKUP_ROW_GROUP_ROWS;
+        // Nine whole groups (past the point where groups are encoded in
+        // the background), then a short one.
+        let sizes: Vec<usize> = std::iter::repeat_n(group, 9).chain([100]).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let (deferred, at_once) = (dir.path().join("deferred.parquet"), dir.path().join("at-once.parquet"));
+        let mut sink = ParquetSink::for_lookups(&deferred, schema.clone(), "entity_id", &["entity_id"]).unwrap();
+        let mut plain = ParquetSink::for_lookups(&at_once, schema.clone(), "entity_id", &["entity_id"]).unwrap();
+        let mut from = 0;
+        for n in sizes {
+            let theirs = schema.clone();
+            sink.write_group(n, Box::new(move || Ok(rows(&theirs, from, n)))).unwrap();
+            plain.write(&rows(&schema, from, n)).unwrap();
+            from += n;
+        }
+        assert_eq!(sink.finish().unwrap(), from as u64);
+        plain.finish().unwrap();
+        assert!(std::fs::read(&deferred).unwrap() == std::fs::read(&at_once).unwrap(), "the files differ");
+
+        let broken = dir.path().join("broken.parquet");
+        let mut sink = ParquetSink::for_lookups(&broken, schema.clone(), "entity_id", &[]).unwrap();
+        let theirs = schema.clone();
+        sink.write_group(group, Box::new(move || Ok(rows(&theirs, 0, group - 1)))).unwrap();
+        let err = sink.finish().unwrap_err().to_string();
+        assert!(err.contains(&format!("promised {group} rows and made {}", group - 1)), "{err}");
+    }
+
+    #[test]
+    fn lookup_files_write_unique_columns_without_a_dictionary_and_only_the_key_with_statistics() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("part-0.parquet");
         let schema = Arc::new(Schema::new(vec![
@@ -300,7 +428,7 @@ mod tests {
             vec![Arc::new(StringArray::from(ids.clone())), Arc::new(StringArray::from(grades))],
         )
         .unwrap();
-        let mut sink = ParquetSink::for_lookups(&path, schema, &["entity_id"]).unwrap();
+        let mut sink = ParquetSink::for_lookups(&path, schema, "entity_id", &["entity_id"]).unwrap();
         sink.write(&batch).unwrap();
         assert_eq!(sink.finish().unwrap(), 100);
         let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
@@ -308,6 +436,8 @@ mod tests {
         let dictionary = |c: usize| group.column(c).encodings().any(|e| e == Encoding::RLE_DICTIONARY);
         assert!(!dictionary(0), "ids are written plain");
         assert!(dictionary(1), "other columns keep their dictionary");
+        assert!(group.column(0).statistics().is_some(), "the key has its range, for lookups to skip by");
+        assert!(group.column(1).statistics().is_none(), "no other column has statistics");
         let back = read_parquet(&path).unwrap();
         assert_eq!(back[0], batch, "the same rows come back");
     }

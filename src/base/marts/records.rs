@@ -122,7 +122,7 @@ pub fn write_file(
     columns.push(Arc::new(StringArray::from(vec![file.relative.as_str(); rows])));
     columns.push(Arc::new(Int64Array::from_iter_values(order.values().iter().map(|r| *r as i64))));
     let out = RecordBatch::try_new(schema(contract), columns)?;
-    let mut sink = ParquetSink::for_lookups(&dir.join(format!("part-{n}.parquet")), out.schema(), &[])?;
+    let mut sink = ParquetSink::for_lookups(&dir.join(format!("part-{n}.parquet")), out.schema(), "entity_id", &[])?;
     for offset in (0..rows).step_by(LOOKUP_ROW_GROUP_ROWS) {
         sink.write(&out.slice(offset, LOOKUP_ROW_GROUP_ROWS.min(rows - offset)))?;
     }

@@ -61,30 +61,50 @@ pub struct RegistryWriter {
 impl RegistryWriter {
     /// A writer of `dir/part-0.parquet` for the snapshot of `snapshot`.
     pub fn create(dir: &Path, snapshot: AsOf) -> Result<RegistryWriter, ParquetError> {
-        let sink =
-            ParquetSink::for_lookups(&dir.join("part-0.parquet"), schema(), &["entity_id", "name", "legal_rep_id"])?;
+        let sink = ParquetSink::for_lookups(
+            &dir.join("part-0.parquet"),
+            schema(),
+            "entity_id",
+            &["entity_id", "name", "legal_rep_id"],
+        )?;
         Ok(RegistryWriter { sink, snapshot: snapshot.days_since_epoch() })
     }
 
     /// Appends accepted rows holding at least [`COLUMNS`] (by name, with
     /// the contract's types; accepted rows have no null in a required one).
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), ParquetError> {
-        let target = schema();
-        let mut columns: Vec<ArrayRef> = Vec::with_capacity(COLUMNS.len() + 1);
-        for (name, field) in COLUMNS.iter().zip(target.fields()) {
-            let i = batch.schema().index_of(name).map_err(|e| ParquetError::General(e.to_string()))?;
-            // Enumerated columns arrive as dictionaries.
-            columns.push(arrow::compute::cast(batch.column(i), field.data_type())?);
-        }
-        columns.push(Arc::new(Date32Array::from(vec![self.snapshot; batch.num_rows()])));
-        let out = RecordBatch::try_new(target, columns)?;
-        self.sink.write(&out)
+        self.sink.write(&mart_rows(batch, self.snapshot)?)
+    }
+
+    /// Appends `rows` accepted rows (as [`RegistryWriter::write`] takes
+    /// them) that `make` makes on the core that encodes them.
+    pub fn write_group(
+        &mut self,
+        rows: usize,
+        make: impl FnOnce() -> RecordBatch + Send + 'static,
+    ) -> Result<(), ParquetError> {
+        let snapshot = self.snapshot;
+        self.sink.write_group(rows, Box::new(move || mart_rows(&make(), snapshot)))
     }
 
     /// Finishes and flushes the file; returns the rows written.
     pub fn finish(self) -> Result<u64, ParquetError> {
         self.sink.finish()
     }
+}
+
+/// The mart's rows of accepted rows: their [`COLUMNS`] as the mart types
+/// them, and the snapshot.
+fn mart_rows(batch: &RecordBatch, snapshot: i32) -> Result<RecordBatch, ParquetError> {
+    let target = schema();
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(COLUMNS.len() + 1);
+    for (name, field) in COLUMNS.iter().zip(target.fields()) {
+        let i = batch.schema().index_of(name).map_err(|e| ParquetError::General(e.to_string()))?;
+        // Enumerated columns arrive as dictionaries.
+        columns.push(arrow::compute::cast(batch.column(i), field.data_type())?);
+    }
+    columns.push(Arc::new(Date32Array::from(vec![snapshot; batch.num_rows()])));
+    Ok(RecordBatch::try_new(target, columns)?)
 }
 
 /// Registry facts of an entity, as the run that wrote the mart accepted them.

@@ -220,7 +220,7 @@ async fn score_in_chunks(
     let schema = scores_schema();
     // Entity and record ids hardly repeat: no dictionary for them.
     let unique = ["entity_id", "reasons.list.item.records.list.item"];
-    let mut sink = ParquetSink::for_lookups(&out_dir.join("part-0.parquet"), schema.clone(), &unique)?;
+    let mut sink = ParquetSink::for_lookups(&out_dir.join("part-0.parquet"), schema.clone(), "entity_id", &unique)?;
     // Batches are encoded on a second thread while the next ones are built.
     let (to_writer, batches_in) = std::sync::mpsc::sync_channel::<RecordBatch>(2);
     let writer = std::thread::spawn(move || -> Result<u64, parquet::errors::ParquetError> {

@@ -18,7 +18,6 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt32Type};
 use arrow::error::ArrowError;
 use arrow::ipc::reader::FileReader;
 use arrow::ipc::writer::FileWriter;
-use rayon::prelude::*;
 
 use super::ReadError;
 use crate::base::ids::EntityId;
@@ -199,10 +198,14 @@ pub(super) struct MergedGroup {
 }
 
 impl MergedGroup {
-    /// The group's rows, `schema`'s columns, each column gathered on a core of its own.
+    /// How many rows the group holds.
+    pub(super) fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// The group's rows, `schema`'s columns.
     pub(super) fn rows(&self) -> RecordBatch {
         let columns: Vec<ArrayRef> = (0..self.schema.fields().len())
-            .into_par_iter()
             .map(|c| {
                 let parts: Vec<&dyn Array> = self.sources.iter().map(|b| b.column(c).as_ref()).collect();
                 interleave(&parts, &self.pairs).expect("the copies share one schema")

@@ -353,9 +353,8 @@ impl MergedCopies {
             });
             let mut rows = 0;
             let written = merged.into_iter().try_for_each(|group| {
-                let group = group.rows();
-                rows += group.num_rows();
-                sink.write(&group)
+                rows += group.len();
+                sink.write(group)
             });
             written.and(merging.join().expect("the merge does not panic")).map(|()| rows)
         })
@@ -412,10 +411,13 @@ impl RegistrySink {
         })
     }
 
-    fn write(&mut self, group: &RecordBatch) -> Result<(), ReadError> {
+    /// Writes a merged group; the mart's rows are gathered on the core
+    /// that encodes them.
+    fn write(&mut self, group: merge::MergedGroup) -> Result<(), ReadError> {
         match self {
-            RegistrySink::Mart(w) => w.write(group).map_err(mart_error),
+            RegistrySink::Mart(w) => w.write_group(group.len(), move || group.rows()).map_err(mart_error),
             RegistrySink::Columns { sink, at, schema, file } => {
+                let group = group.rows();
                 let fail = |e: parquet::errors::ParquetError| columns_error(file, e);
                 let texts = at.iter().map(|c| cast(group.column(*c), &DataType::Utf8)).collect::<Result<Vec<_>, _>>();
                 let batch = RecordBatch::try_new(schema.clone(), texts.map_err(|e| fail(e.into()))?);
