@@ -1,6 +1,7 @@
 //! Writing Parquet files the same way everywhere: fixed writer settings so
 //! that the same batches always give the same bytes.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
@@ -73,9 +74,9 @@ enum Spread {
     /// full ones held as Arrow batches until then. A small group's columns
     /// are too little work to share, and the costliest column (the ids)
     /// would set the pace. Written from outside the rayon pool, the full
-    /// groups are encoded while the next ones come in (`encoding`, appended
-    /// before any later group).
-    Groups { open: Vec<RecordBatch>, full: Vec<GroupRows>, encoding: Option<Encoding> },
+    /// groups are encoded while the next ones come in (`encoding`, oldest
+    /// first, each with its number of groups, appended in that order).
+    Groups { open: Vec<RecordBatch>, full: Vec<GroupRows>, encoding: VecDeque<(usize, Encoding)> },
 }
 
 /// A full row group's rows: batches, or the work that makes them, done
@@ -88,12 +89,16 @@ enum GroupRows {
 /// Makes a row group's rows when it is encoded ([`ParquetSink::write_group`]).
 pub type DeferredRows = Box<dyn FnOnce() -> Result<RecordBatch, ParquetError> + Send>;
 
+/// Encodings a sink waits for only when one more is under way: the pool
+/// then always has the next groups to take up as it finishes one.
+const ENCODINGS_UNDER_WAY: usize = 2;
+
 /// Row groups being encoded on the rayon pool.
 type Encoding = std::thread::JoinHandle<Result<Vec<Vec<ArrowColumnChunk>>, ParquetError>>;
 
 impl Spread {
     fn groups() -> Spread {
-        Spread::Groups { open: Vec::new(), full: Vec::new(), encoding: None }
+        Spread::Groups { open: Vec::new(), full: Vec::new(), encoding: VecDeque::new() }
     }
 }
 
@@ -242,21 +247,28 @@ impl ParquetSink {
                 if !all && full.len() < 2 * rayon::current_num_threads() {
                     return Ok(());
                 }
-                let mut encoded = match encoding.take() {
-                    Some(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
-                    None => Vec::new(),
-                };
-                let first = self.file.flushed_row_groups().len() + encoded.len();
+                let first = self.file.flushed_row_groups().len() + encoding.iter().map(|(n, _)| n).sum::<usize>();
                 let groups = std::mem::take(full);
+                let join = |(_, handle): (usize, Encoding)| {
+                    handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                };
+                let mut encoded = Vec::new();
                 // Inside the pool a worker must not wait on work queued behind it.
                 if all || rayon::current_thread_index().is_some() {
+                    for under_way in encoding.drain(..) {
+                        encoded.extend(join(under_way)?);
+                    }
                     encoded.extend(encode_groups(&self.columns, &self.schema, first, groups)?);
                 } else {
                     let (columns, schema) = (self.columns.clone(), self.schema.clone());
+                    let count = groups.len();
                     let handle = std::thread::Builder::new()
                         .name("parquet-encode".into())
                         .spawn(move || encode_groups(&columns, &schema, first, groups))?;
-                    *encoding = Some(handle);
+                    encoding.push_back((count, handle));
+                    while encoding.len() > ENCODINGS_UNDER_WAY {
+                        encoded.extend(join(encoding.pop_front().expect("more than one under way"))?);
+                    }
                 }
                 encoded
             }
@@ -387,9 +399,9 @@ mod tests {
             RecordBatch::try_new(schema.clone(), columns).unwrap()
         }
         let group = LOOKUP_ROW_GROUP_ROWS;
-        // Nine whole groups (past the point where groups are encoded in
-        // the background), then a short one.
-        let sizes: Vec<usize> = std::iter::repeat_n(group, 9).chain([100]).collect();
+        // Thirteen whole groups (encoded in the background a few at a time,
+        // more at once than the sink lets be under way), then a short one.
+        let sizes: Vec<usize> = std::iter::repeat_n(group, 13).chain([100]).collect();
         let dir = tempfile::tempdir().unwrap();
         let (deferred, at_once) = (dir.path().join("deferred.parquet"), dir.path().join("at-once.parquet"));
         let mut sink = ParquetSink::for_lookups(&deferred, schema.clone(), "entity_id", &["entity_id"]).unwrap();
