@@ -6,7 +6,7 @@
 //! (6.6 GiB of rows at 50M entities).
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::binary_heap::{BinaryHeap, PeekMut};
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
@@ -153,20 +153,23 @@ pub(super) fn merge(
         sources.push(c.batch.clone());
     }
     let mut pairs: Vec<(usize, usize)> = Vec::with_capacity(group);
-    while let Some(Reverse((_, k))) = heap.pop() {
+    // The smallest key's cursor stays at the top while its next key is
+    // put in place: one sift per row.
+    while let Some(mut top) = heap.peek_mut() {
+        let Reverse((_, k)) = *top;
         let c = &mut cursors[k];
         if !rejected(c.row()) {
             pairs.push((c.source, c.at));
         }
         c.at += 1;
-        if c.at == c.batch.num_rows() {
-            if c.next_batch(id)? {
-                c.source = sources.len();
-                sources.push(c.batch.clone());
-                heap.push(Reverse((c.keys[0], k)));
-            }
+        if c.at < c.batch.num_rows() {
+            *top = Reverse((c.keys[c.at], k));
+        } else if c.next_batch(id)? {
+            c.source = sources.len();
+            sources.push(c.batch.clone());
+            *top = Reverse((c.keys[0], k));
         } else {
-            heap.push(Reverse((c.keys[c.at], k)));
+            PeekMut::pop(top);
         }
         if pairs.len() == group {
             let full = std::mem::replace(&mut pairs, Vec::with_capacity(group));
