@@ -89,8 +89,9 @@ enum GroupRows {
 /// Makes a row group's rows when it is encoded ([`ParquetSink::write_group`]).
 pub type DeferredRows = Box<dyn FnOnce() -> Result<RecordBatch, ParquetError> + Send>;
 
-/// Encodings a sink waits for only when one more is under way: the pool
-/// then always has the next groups to take up as it finishes one.
+/// How many encodings may be under way before the sink waits for the
+/// oldest: with two, the pool has the next groups to take up as it
+/// finishes one.
 const ENCODINGS_UNDER_WAY: usize = 2;
 
 /// Row groups being encoded on the rayon pool.

@@ -766,12 +766,13 @@ fn validate(
                     if !accepted(f, r) {
                         continue;
                     }
-                    let sum = match registered(f, r) {
+                    let entity = registered(f, r);
+                    let sum = match entity {
                         Some(i) => by_idx[i as usize],
                         None => by_text[owned.value(r)],
                     };
                     if sum > rule.max_sum {
-                        let holder = match registered(f, r) {
+                        let holder = match entity {
                             Some(i) => against.entities.expect("registered").id(i).to_string(),
                             None => owned.value(r).to_string(),
                         };
