@@ -204,6 +204,8 @@ SELECT "case_id", "entity_id", "decided_on", "category", "severity", "fine_cny",
 FROM found;
 -- run once: the rejects are its rows with _code IS NOT NULL; accepted_violations keeps the others' case_id, entity_id, _row
 SELECT _row, _code, _message, "case_id", "entity_id" FROM judged_violations;
+-- its current rows
+SELECT count(*) FROM (SELECT "case_id" FROM accepted_violations GROUP BY "case_id");
 
 -- repairs
 CREATE VIEW judged_repairs AS
@@ -433,5 +435,5 @@ CREATE TABLE registered AS SELECT entity_id AS registered_id FROM accepted_regis
 
 -- the known violations, for unknown_case
 CREATE TABLE known_cases AS SELECT case_id AS known_case, first_value(entity_id ORDER BY _row DESC) AS known_entity
-FROM accepted_violations
+FROM (SELECT "case_id" AS named_case FROM landing_repairs) RIGHT SEMI JOIN accepted_violations ON case_id = named_case
 GROUP BY case_id;
