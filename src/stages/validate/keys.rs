@@ -93,11 +93,18 @@ pub(super) fn shared_keys(files: &[FileKeys]) -> Vec<Vec<u64>> {
 fn groups(files: &[FileKeys], wanted: &(dyn Fn(&[u64]) -> bool + Sync)) -> Vec<Vec<u64>> {
     let rows = files.last().map_or(0, |f| f.first_row + f.len() as u64);
     if rows <= u32::MAX as u64 {
-        groups_packed::<u64>(files, wanted)
+        groups_packed::<u64>(files, wanted, PAIRS_PER_PASS)
     } else {
-        groups_packed::<u128>(files, wanted)
+        groups_packed::<u128>(files, wanted, PAIRS_PER_PASS)
     }
 }
+
+/// How many (hash, row) pairs are held at once, at most (save where
+/// hashes crowd into one pass): 256 MiB of narrow pairs. A dataset with
+/// more keys is grouped in passes, each over a slice of the hash space,
+/// hashing its keys once per pass (50M entities: the violations' 77M
+/// pairs, 616 MB, were the run's peak).
+const PAIRS_PER_PASS: usize = 1 << 25;
 
 /// Calls `visit` once per group of [`groups`] (every one).
 #[cfg(test)]
@@ -139,12 +146,40 @@ impl Packed for u128 {
     }
 }
 
-fn groups_packed<P: Packed>(files: &[FileKeys], wanted: &(dyn Fn(&[u64]) -> bool + Sync)) -> Vec<Vec<u64>> {
+fn groups_packed<P: Packed>(
+    files: &[FileKeys],
+    wanted: &(dyn Fn(&[u64]) -> bool + Sync),
+    pairs_per_pass: usize,
+) -> Vec<Vec<u64>> {
     let complete: usize = files.par_iter().map(|f| (0..f.len()).filter(|r| f.is_complete(*r)).count()).sum();
-    let mut pairs: Vec<P> = Vec::with_capacity(complete);
-    pairs.par_extend(files.par_iter().flat_map_iter(|f| {
-        (0..f.len()).filter(|r| f.is_complete(*r)).map(move |r| P::pack(f.hash(r), f.first_row + r as u64))
-    }));
+    let passes = complete.div_ceil(pairs_per_pass).max(1);
+    // Pass `p` takes the hashes whose share of the hash space falls in its
+    // slice: passes in order keep the groups in the order of their hashes.
+    let pass_of = |hash: u64| ((hash as u128 * passes as u128) >> 64) as usize;
+    let mut groups = Vec::new();
+    for pass in 0..passes {
+        let mut pairs: Vec<P> = Vec::with_capacity(match passes {
+            1 => complete,
+            _ => complete / passes + complete / passes / 32 + 1024,
+        });
+        pairs.par_extend(files.par_iter().flat_map_iter(|f| {
+            (0..f.len()).filter(|r| f.is_complete(*r)).filter_map(move |r| {
+                let hash = f.hash(r);
+                (pass_of(hash) == pass).then(|| P::pack(hash, f.first_row + r as u64))
+            })
+        }));
+        groups.extend(groups_of_pairs(files, pairs, wanted));
+    }
+    groups
+}
+
+/// The groups of `pairs` (every row of the hashes they hold), ascending
+/// by hash.
+fn groups_of_pairs<P: Packed>(
+    files: &[FileKeys],
+    mut pairs: Vec<P>,
+    wanted: &(dyn Fn(&[u64]) -> bool + Sync),
+) -> Vec<Vec<u64>> {
     pairs.par_sort_unstable();
     // Runs of pairs cut where the hash changes, walked on every core.
     let pieces = rayon::current_num_threads() * 8;
@@ -245,8 +280,8 @@ mod tests {
         let files = vec![FileKeys { first_row: 0, columns: vec![StringArray::from_iter_values(&keys)], entity: None }];
         let groups = |narrow: bool| {
             let mut out = match narrow {
-                true => groups_packed::<u64>(&files, &|_| true),
-                false => groups_packed::<u128>(&files, &|_| true),
+                true => groups_packed::<u64>(&files, &|_| true, PAIRS_PER_PASS),
+                false => groups_packed::<u128>(&files, &|_| true, PAIRS_PER_PASS),
             };
             out.sort();
             out
@@ -255,6 +290,21 @@ mod tests {
         assert_eq!(narrow.len(), 7_000);
         assert_eq!(narrow, groups(false));
         assert_eq!(narrow[0], vec![0, 7_000, 14_000]);
+    }
+
+    #[test]
+    fn passes_over_slices_of_the_hash_space_give_the_same_groups_in_the_same_order() {
+        let keys: Vec<String> = (0..20_000).map(|i| format!("k{}", i % 7_000)).collect();
+        let files = vec![
+            FileKeys { first_row: 0, columns: vec![StringArray::from_iter_values(&keys[..9_000])], entity: None },
+            FileKeys { first_row: 9_000, columns: vec![StringArray::from_iter_values(&keys[9_000..])], entity: None },
+        ];
+        let whole = groups_packed::<u64>(&files, &|g| g.len() > 1, PAIRS_PER_PASS);
+        assert_eq!(whole.len(), 7_000);
+        for per_pass in [499, 4_096, 19_999] {
+            assert_eq!(groups_packed::<u64>(&files, &|g| g.len() > 1, per_pass), whole, "{per_pass} pairs a pass");
+            assert_eq!(groups_packed::<u128>(&files, &|g| g.len() > 1, per_pass).len(), 7_000);
+        }
     }
 
     #[test]
