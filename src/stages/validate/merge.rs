@@ -26,8 +26,10 @@ use crate::base::ids::EntityId;
 /// landing file.
 const ROW: &str = "row_in_file";
 
-/// Rows per batch of a sorted copy: what [`merge`] holds of each file.
-const COPY_BATCH_ROWS: usize = 4096;
+/// Rows per batch of a sorted copy: what [`merge`] holds of each file,
+/// and what the groups waiting to be encoded keep alive (50M entities, 605
+/// registry files: 4096 rows peaked 0.2–0.27 GiB higher, no faster).
+const COPY_BATCH_ROWS: usize = 1024;
 
 /// Where the sorted copy of the `n`-th landing file goes in `folder`.
 pub(super) fn copy_path(folder: &Path, n: usize) -> PathBuf {
