@@ -399,12 +399,14 @@ pub fn credit_round(e: Expr) -> Expr {
 /// of 4 MiB or more is mapped on its own and goes back to the system when
 /// freed, and up to 64 MiB free at an arena's top stays for reuse. Every
 /// page the system hands out costs a fault and is zeroed: with 1 MiB and
-/// the default 128 KiB a 10M-entity rerun took 2.6M page faults and 14 s
-/// of system time; with these 1.8M and 9–12 s, and a 50M rerun 240 →
-/// 204 s (system time 74 → 57 s) at a peak of 5.85 → 5.89 GiB. (glibc's
-/// default threshold rises up to 32 MiB each time a mapped block is
-/// freed, after which big buffers came from the arenas and left them
-/// fragmented: the same 10M run peaked anywhere between 2.1 and 2.4 GiB.)
+/// the default 128 KiB a 10M-entity rerun took 2.7M page faults and
+/// 10–13 s of system time, with these 1.8M and 8–10 s; a 50M rerun took
+/// 240 s, now 205 s (system time 74 → 56 s). Memory kept for reuse can
+/// raise a peak, so a phase that frees much at once gives it back
+/// (validation does, as it builds its output). glibc's default threshold
+/// rises up to 32 MiB each time a mapped block is freed, after which big
+/// buffers came from the arenas and left them fragmented: the same 10M
+/// run peaked anywhere between 2.1 and 2.4 GiB.
 pub fn tune_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes the allocator's tuning parameters.
