@@ -400,8 +400,8 @@ pub fn credit_round(e: Expr) -> Expr {
 /// freed, and up to 64 MiB free at an arena's top stays for reuse. Every
 /// page the system hands out costs a fault and is zeroed: with 1 MiB and
 /// the default 128 KiB a 10M-entity rerun took 2.7M page faults and
-/// 10–13 s of system time, with these 1.8M and 8–10 s; a 50M rerun took
-/// 240 s, now 205 s (system time 74 → 56 s). Memory kept for reuse can
+/// 10–13 s of system time, with these 1.8M and 8–10 s; a 50M rerun 240 →
+/// 209 s (system time 74 → 51 s). Memory kept for reuse can
 /// raise a peak, so a phase that frees much at once gives it back
 /// (validation does, as it builds its output). glibc's default threshold
 /// rises up to 32 MiB each time a mapped block is freed, after which big

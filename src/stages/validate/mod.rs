@@ -651,8 +651,8 @@ fn validate(
             }),
         })
         .collect();
-    // One bit a row each: at 50M entities a byte a row was 0.2 GiB for
-    // the violations and 0.6 GiB for the holdings.
+    // One bit a row each: at 50M entities these three flags at a byte a
+    // row were 0.2 GiB for the violations and 0.6 GiB for the holdings.
     let mut duplicate = FixedBitSet::with_capacity(n);
     let mut current = FixedBitSet::with_capacity(n);
     let is_event = contract.kind == DatasetKind::Event;
@@ -830,7 +830,7 @@ fn validate(
     let schema = Arc::new(Schema::new(out_fields));
     // Each file's rows are consumed as they are filtered: never two full
     // copies, and none at all when the table goes to files. The pool's
-    // threads allocated them, mostly in the other arena than the one the
+    // threads allocated them, mostly in another arena than the one the
     // output grows in, so what they held goes back to the system as they
     // go (50M entities: the holdings' output phase grew the process by
     // 1.1 GiB without this; with it, the process shrinks).
