@@ -13,7 +13,9 @@ use std::sync::Arc;
 use arrow::array::{new_null_array, ArrayRef, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder, RowSelection};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
+};
 use parquet::arrow::ProjectionMask;
 
 use crate::base::contract::Contract;
@@ -103,10 +105,49 @@ impl LandingFile {
         self.read_as(&contract.arrow_schema(), selection)
     }
 
+    /// [`LandingFile::read`], except that the contract columns `enumerated`
+    /// (text with a closed list of values) come as dictionaries
+    /// ([`enumerated_type`]) where the file stores them as Utf8: the Parquet
+    /// dictionary is handed on instead of each row's text, so that a check
+    /// runs once per value.
+    pub fn read_enumerated(
+        &self,
+        contract: &Contract,
+        enumerated: &[usize],
+    ) -> Result<impl Iterator<Item = Result<RecordBatch, arrow::error::ArrowError>> + '_, parquet::errors::ParquetError>
+    {
+        let mut target = contract.arrow_schema().as_ref().clone();
+        let mut hint = self.metadata.schema().as_ref().clone();
+        for ci in enumerated {
+            if let (Some(fc), false) = (self.columns[*ci], self.large_utf8[*ci]) {
+                let retyped = |f: &arrow::datatypes::Field| Arc::new(f.clone().with_data_type(enumerated_type()));
+                let mut fields = target.fields().to_vec();
+                fields[*ci] = retyped(&fields[*ci]);
+                target = arrow::datatypes::Schema::new(fields);
+                let mut fields = hint.fields().to_vec();
+                fields[fc] = retyped(&fields[fc]);
+                hint = arrow::datatypes::Schema::new_with_metadata(fields, hint.metadata().clone());
+            }
+        }
+        let options = ArrowReaderOptions::new().with_schema(Arc::new(hint));
+        let metadata = ArrowReaderMetadata::try_new(self.metadata.metadata().clone(), options)?;
+        self.read_with(metadata, &target, None)
+    }
+
     /// [`LandingFile::read`] with the contract's columns given as `target`
     /// (one field per contract column, in order).
     pub fn read_as(
         &self,
+        target: &arrow::datatypes::Schema,
+        selection: Option<RowSelection>,
+    ) -> Result<impl Iterator<Item = Result<RecordBatch, arrow::error::ArrowError>> + '_, parquet::errors::ParquetError>
+    {
+        self.read_with(self.metadata.clone(), target, selection)
+    }
+
+    fn read_with(
+        &self,
+        metadata: ArrowReaderMetadata,
         target: &arrow::datatypes::Schema,
         selection: Option<RowSelection>,
     ) -> Result<impl Iterator<Item = Result<RecordBatch, arrow::error::ArrowError>> + '_, parquet::errors::ParquetError>
@@ -119,7 +160,7 @@ impl LandingFile {
         }
         let file = File::open(&self.path)?;
         let present: Vec<usize> = self.columns.iter().flatten().copied().collect();
-        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone());
+        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata);
         let mask = ProjectionMask::roots(builder.parquet_schema(), present.iter().copied());
         let mut builder = builder.with_projection(mask).with_batch_size(BATCH_ROWS);
         if let Some(s) = selection {
@@ -154,6 +195,11 @@ impl LandingFile {
             RecordBatch::try_new(target.clone(), out)
         }))
     }
+}
+
+/// How [`LandingFile::read_enumerated`] hands on an enumerated column.
+pub fn enumerated_type() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
 }
 
 /// The same schema with every field nullable.

@@ -973,3 +973,69 @@ fn a_join_builds_on_the_landing_rows_when_they_are_fewer() {
     let build = displayable(j.left().as_ref()).indent(false).to_string();
     assert!(build.contains("file_type=landing"), "the landing rows are the build side:\n{shown}");
 }
+
+/// Issue 16 (per-row checks once per dictionary value): enumerated columns
+/// stored as Utf8 reach the checks as the file's dictionaries; stored as
+/// LargeUtf8 they are read as text. Both give the same rejects (rows,
+/// codes, messages) and the same accepted values.
+#[test]
+fn enumerated_columns_read_as_dictionaries_give_the_rejects_of_their_text() {
+    let e = |n| entity(n);
+    let row = |n: u32, entity_type: &str, status: &str, extra: &str| {
+        format!(
+            r#"{{"entity_id":"{}","name":"N","entity_type":"{entity_type}","region":"350100","established_on":"2020-01-01","status":"{status}"{extra}}}"#,
+            e(n)
+        )
+    };
+    let rows = [
+        company(1),
+        row(2, "branch", "active", ""),
+        row(3, "company", "active", r#","industry":"Z""#),
+        row(4, "company", "gone", ""),
+        row(5, "corp", "active", ""),
+        row(6, "company", "active", &format!(r#","parent_id":"{}""#, e(1))),
+        row(7, "branch", "revoked", &format!(r#","parent_id":"{}","industry":"C""#, e(1))),
+        row(8, "company", "active\u{202E}", ""),
+    ];
+    let refs: Vec<&str> = rows.iter().map(|r| r.as_str()).collect();
+    let contracts = Contracts::load().unwrap();
+    let registry = contracts.get(Dataset::Registry);
+
+    let (_t, as_utf8) = wh();
+    land(&as_utf8, Dataset::Registry, D, "p", &refs);
+    let selections = select_all(&as_utf8, &contracts, D.parse().unwrap(), &Seal::new()).unwrap();
+    let file = selections[Dataset::Registry as usize].files().next().unwrap().clone();
+    let (status, name) = (registry.column_index("status").unwrap(), registry.column_index("name").unwrap());
+    let batch = file.read_enumerated(registry, &[status]).unwrap().next().unwrap().unwrap();
+    assert_eq!(batch.column(status).data_type(), &crate::base::landing_file::enumerated_type());
+    assert_eq!(batch.column(name).data_type(), &DataType::Utf8);
+    let dictionaries = inputs(&as_utf8, D).unwrap();
+
+    let (_t2, as_large) = wh();
+    let large: Vec<Field> = crate::base::contract::jobs_schema(Dataset::Registry)
+        .fields()
+        .iter()
+        .map(|f| match registry.column(f.name()).is_some_and(|c| c.one_of.is_some()) {
+            true => f.as_ref().clone().with_data_type(DataType::LargeUtf8),
+            false => f.as_ref().clone(),
+        })
+        .collect();
+    land_with_schema(&as_large, Dataset::Registry, D, "p", Arc::new(Schema::new(large)), &refs);
+    let text = inputs(&as_large, D).unwrap();
+
+    assert_eq!(
+        codes(&dictionaries.registry),
+        vec![
+            (1, "missing_required"),
+            (2, "bad_enum"),
+            (3, "bad_enum"),
+            (4, "bad_enum"),
+            (5, "bad_range"),
+            (7, "bad_enum")
+        ]
+    );
+    assert_eq!(dictionaries.registry.rejects, text.registry.rejects);
+    for column in ["entity_type", "status", "industry"] {
+        assert_eq!(strings(&dictionaries.registry, column), strings(&text.registry, column), "{column}");
+    }
+}

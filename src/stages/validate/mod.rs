@@ -26,7 +26,7 @@ use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, Int8Array, RecordBatch, StringArray, UInt32Array,
 };
 use arrow::compute::{cast, concat_batches, filter_record_batch};
-use arrow::datatypes::{DataType, Field, Float64Type, Int8Type, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Float64Type, Int32Type, Int8Type, Schema, SchemaRef};
 use fixedbitset::FixedBitSet;
 use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
@@ -537,6 +537,10 @@ fn validate(
         .chain(contract.shares_over_100.iter().flat_map(|s| [s.group_by, s.column]))
         .chain(contract.unknown_case)
         .collect();
+    // Enumerated columns checked row by row alone are read as dictionaries.
+    let read_as_dictionaries: Vec<usize> = (0..contract.columns.len())
+        .filter(|ci| contract.columns[*ci].one_of.is_some() && !checked_later.contains(ci))
+        .collect();
     let enumerations: Vec<Enumeration> = kept_cols
         .iter()
         .enumerate()
@@ -583,7 +587,13 @@ fn validate(
         .enumerate()
         .map(|(ordinal, ((partition, file, n), first_row))| {
             let out = records.and_then(|r| r.get(*partition)).and_then(|d| d.as_deref()).map(|d| (d, *n));
-            let kept = Kept { columns: &kept_cols, schema: &kept_schema, enumerations: &enumerations, entity_text };
+            let kept = Kept {
+                columns: &kept_cols,
+                schema: &kept_schema,
+                enumerations: &enumerations,
+                entity_text,
+                read_as_dictionaries: &read_as_dictionaries,
+            };
             let copy = copy.map(|c| (merge::copy_path(c.folder, ordinal), c.columns));
             read_file(contract, file, *partition, *first_row, &kept, against.entities, out, copy)
         })
@@ -905,9 +915,16 @@ impl<'a> Enumeration<'a> {
     /// The text column as keys into the dictionary; a value outside the
     /// list (a rejected row's) is null.
     fn encode(&self, column: &ArrayRef) -> ArrayRef {
-        let text = column.as_string::<i32>();
-        let keys: Int8Array =
-            text.iter().map(|v| v.and_then(|v| rows::position_in(self.values, v)).map(|p| p as i8)).collect();
+        let position = |v: &str| rows::position_in(self.values, v).map(|p| p as i8);
+        let keys: Int8Array = match column.as_dictionary_opt::<Int32Type>() {
+            // Read as a dictionary: each of the file's values is looked up once.
+            Some(read) => {
+                let values = read.values().as_string::<i32>();
+                let ours: Vec<Option<i8>> = values.iter().map(|v| v.and_then(position)).collect();
+                read.keys().iter().map(|k| k.and_then(|k| ours[k as usize])).collect()
+            }
+            None => column.as_string::<i32>().iter().map(|v| v.and_then(position)).collect(),
+        };
         Arc::new(DictionaryArray::<Int8Type>::try_new(keys, self.dictionary.clone()).expect("keys index the values"))
     }
 }
@@ -922,6 +939,9 @@ struct Kept<'a> {
     /// is not registered (the checks read the others' indexes: 22 bytes a
     /// row less for the holdings' owned entities).
     entity_text: Option<usize>,
+    /// The contract columns read as dictionaries
+    /// ([`LandingFile::read_enumerated`]).
+    read_as_dictionaries: &'a [usize],
 }
 
 impl Kept<'_> {
@@ -959,7 +979,7 @@ fn read_file(
     let mut unknown = Vec::new();
     let mut offset = 0usize;
     let mut whole = Vec::new();
-    for batch in file.read(contract, None).map_err(|e| fail(&e))? {
+    for batch in file.read_enumerated(contract, keep.read_as_dictionaries).map_err(|e| fail(&e))? {
         let batch = batch.map_err(|e| fail(&e))?;
         for (row, fault) in rows::check_batch(contract, &batch, file.ingest_date) {
             faults.push((offset + row, fault));

@@ -9,8 +9,8 @@ use crate::base::row_checks::{
     blank, date_in_range, entity_hint, money, money_too_large, quote, show_date, unsafe_char_found, FIRST_DATE,
     LAST_DATE,
 };
-use arrow::array::{Array, AsArray, RecordBatch, StringArray};
-use arrow::datatypes::{Date32Type, Decimal128Type, Float64Type};
+use arrow::array::{Array, ArrayRef, AsArray, Int32Array, RecordBatch, StringArray};
+use arrow::datatypes::{Date32Type, Decimal128Type, Float64Type, Int32Type};
 
 /// The first rule a row breaks: its code and a message naming the column,
 /// the rule, the expected and the found.
@@ -61,9 +61,71 @@ struct ColumnRule<'a> {
     ingest_date: AsOf,
 }
 
+/// A text column as the landing reader hands it on: each row's text, or
+/// (an enumerated column) keys into the values the file holds.
+#[derive(Clone, Copy)]
+enum Text<'a> {
+    Plain(&'a StringArray),
+    Keys { keys: &'a Int32Array, values: &'a StringArray },
+}
+
+impl<'a> Text<'a> {
+    fn of(array: &'a ArrayRef) -> Text<'a> {
+        match array.as_dictionary_opt::<Int32Type>() {
+            Some(d) => Text::Keys { keys: d.keys(), values: d.values().as_string::<i32>() },
+            None => Text::Plain(array.as_string::<i32>()),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Text::Plain(s) => s.len(),
+            Text::Keys { keys, .. } => keys.len(),
+        }
+    }
+
+    fn is_valid(&self, row: usize) -> bool {
+        match self {
+            Text::Plain(s) => s.is_valid(row),
+            Text::Keys { keys, .. } => keys.is_valid(row),
+        }
+    }
+
+    fn value(&self, row: usize) -> &'a str {
+        match self {
+            Text::Plain(s) => s.value(row),
+            Text::Keys { keys, values } => values.value(keys.value(row) as usize),
+        }
+    }
+
+    /// The non-null rows whose text `bad` says is bad, in row order; `bad`
+    /// is asked once per value of a dictionary.
+    fn rows_where(&self, bad: &dyn Fn(&str) -> bool) -> Vec<usize> {
+        match self {
+            Text::Plain(s) => (0..s.len()).filter(|r| s.is_valid(*r) && bad(s.value(*r))).collect(),
+            Text::Keys { keys, values } => {
+                let verdicts: Vec<bool> = (0..values.len()).map(|v| bad(values.value(v))).collect();
+                (0..keys.len()).filter(|r| keys.is_valid(*r) && verdicts[keys.value(*r) as usize]).collect()
+            }
+        }
+    }
+
+    /// The rows that may hold an unsafe character ([`rows_to_check`]).
+    fn rows_to_check(&self) -> Vec<usize> {
+        match self {
+            Text::Plain(s) => rows_to_check(s),
+            Text::Keys { keys, values } => {
+                let mut suspect = vec![false; values.len()];
+                rows_to_check(values).into_iter().for_each(|v| suspect[v] = true);
+                (0..keys.len()).filter(|r| keys.is_valid(*r) && suspect[keys.value(*r) as usize]).collect()
+            }
+        }
+    }
+}
+
 impl ColumnRule<'_> {
-    fn strings(&self, ci: usize) -> &StringArray {
-        self.batch.column(ci).as_string::<i32>()
+    fn strings(&self, ci: usize) -> Text<'_> {
+        Text::of(self.batch.column(ci))
     }
 
     /// Whether the row's `required_when` condition holds.
@@ -106,14 +168,9 @@ impl ColumnRule<'_> {
             FaultCode::BadEnum => {
                 if let Some(allowed) = &c.one_of {
                     let s = self.strings(self.ci);
-                    for row in (0..s.len()).filter(|r| open(*r) && s.is_valid(*r)) {
-                        let v = s.value(row);
-                        if position_in(allowed, v).is_none() {
-                            fail(
-                                row,
-                                format!("column {name}: expected one of {}; found {}", allowed.join(", "), quote(v)),
-                            );
-                        }
+                    for row in s.rows_where(&|v| position_in(allowed, v).is_none()).into_iter().filter(|r| open(*r)) {
+                        let found = quote(s.value(row));
+                        fail(row, format!("column {name}: expected one of {}; found {found}", allowed.join(", ")));
                     }
                 }
             }
@@ -193,7 +250,7 @@ impl ColumnRule<'_> {
         let open = |row: usize| !decided[row] && array.is_valid(row);
         if self.column.ty == ColumnType::Utf8 {
             let s = self.strings(self.ci);
-            for row in rows_to_check(s).into_iter().filter(|r| open(*r)) {
+            for row in s.rows_to_check().into_iter().filter(|r| open(*r)) {
                 if let Some(found) = unsafe_char_found(s.value(row)) {
                     fail(
                         row,
