@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use arrow::array::{Array, RecordBatch, StringArray, UInt64Array, UInt64Builder};
+use arrow::array::{Array, RecordBatch, UInt64Array, UInt64Builder};
 use arrow::datatypes::SchemaRef;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -179,10 +179,10 @@ pub type Share = (u32, u32, f64);
 pub struct LegalReps(UInt64Array);
 
 impl LegalReps {
-    /// Packs a column of accepted person ids; the first text that is not a
-    /// person id is returned instead.
-    pub fn pack(texts: &StringArray) -> Result<LegalReps, NotAPersonId> {
-        let mut out = UInt64Builder::with_capacity(texts.len());
+    /// Packs `count` accepted person ids (`None`: no representative); the
+    /// first text that is not a person id is returned instead.
+    pub fn pack<'a>(texts: impl IntoIterator<Item = Option<&'a str>>, count: usize) -> Result<LegalReps, NotAPersonId> {
+        let mut out = UInt64Builder::with_capacity(count);
         for t in texts {
             match t.map(|t| PersonId::parse(t).ok_or(t)).transpose() {
                 Ok(p) => out.append_option(p.map(PersonId::bits)),
@@ -190,6 +190,16 @@ impl LegalReps {
             }
         }
         Ok(LegalReps(out.finish()))
+    }
+
+    /// The representatives at positions `order`, in that order.
+    pub fn reordered(&self, order: &[u32]) -> LegalReps {
+        let mut out = UInt64Builder::with_capacity(order.len());
+        for p in order {
+            let p = *p as usize;
+            out.append_option(self.0.is_valid(p).then(|| self.0.value(p)));
+        }
+        LegalReps(out.finish())
     }
 
     /// Entity `entity`'s representative.
@@ -278,15 +288,26 @@ impl QualityReport {
 
 #[cfg(test)]
 mod legal_reps_tests {
+    use arrow::array::StringArray;
+
     use super::*;
+
+    #[test]
+    fn representatives_read_in_one_order_are_put_in_another() {
+        let texts = StringArray::from(vec![Some("P0000000000000001"), None, Some("P0000000000000003")]);
+        let reps = LegalReps::pack(texts.iter(), texts.len()).unwrap().reordered(&[2, 0, 1]);
+        let shown: Vec<Option<String>> = (0..3).map(|e| reps.of(e).map(|p| p.to_string())).collect();
+        assert_eq!(shown, [Some("P0000000000000003".to_string()), Some("P0000000000000001".to_string()), None]);
+    }
 
     #[test]
     fn representatives_pack_by_index_and_a_text_that_is_not_a_person_id_is_named() {
         let texts = StringArray::from(vec![Some("P0a1b2c3d4e5f6a7b"), None, Some("Pffffffffffffffff")]);
-        let reps = LegalReps::pack(&texts).unwrap();
+        let reps = LegalReps::pack(texts.iter(), texts.len()).unwrap();
         let shown: Vec<Option<String>> = (0..4).map(|e| reps.of(e).map(|p| p.to_string())).collect();
         assert_eq!(shown, [Some("P0a1b2c3d4e5f6a7b".into()), None, Some("Pffffffffffffffff".into()), None]);
-        let err = LegalReps::pack(&StringArray::from(vec![Some("P0a1b2c3d4e5f6a7b"), Some("P12")])).unwrap_err();
+        let err =
+            LegalReps::pack(StringArray::from(vec![Some("P0a1b2c3d4e5f6a7b"), Some("P12")]).iter(), 2).unwrap_err();
         assert_eq!(err.to_string(), "'P12' is not a person id (P and 16 lowercase hex digits)");
     }
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, UInt32Array};
-use arrow::compute::{concat_batches, interleave, take_record_batch};
+use arrow::compute::{cast, interleave};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt32Type};
 use arrow::error::ArrowError;
 use arrow::ipc::reader::FileReader;
@@ -47,31 +47,56 @@ pub(super) fn write_sorted(
     columns: &[usize],
     id: usize,
 ) -> Result<(), ArrowError> {
-    // (key, row in the file), sorted.
-    let mut keys: Vec<(u128, u32)> = Vec::with_capacity(batches.iter().map(|b| b.num_rows()).sum());
-    for b in batches {
+    // (key, row in the file, batch, row in the batch), sorted.
+    let mut keys: Vec<(u128, u32, u32, u32)> = Vec::with_capacity(batches.iter().map(|b| b.num_rows()).sum());
+    for (bi, b) in batches.iter().enumerate() {
         let ids = b.column(id).as_string::<i32>();
         let first = keys.len() as u32;
-        keys.extend((0..b.num_rows()).map(|r| (sort_key(ids, r), first + r as u32)));
+        keys.extend((0..b.num_rows()).map(|r| (sort_key(ids, r), first + r as u32, bi as u32, r as u32)));
     }
     keys.sort_unstable();
-    // The file's columns end to end, so that a batch of the copy is one
-    // `take` per column rather than a gather across the file's batches.
-    let projected = schema.project(columns)?;
-    let parts: Vec<RecordBatch> = batches.iter().map(|b| b.project(columns)).collect::<Result<_, _>>()?;
-    let whole = concat_batches(&Arc::new(projected.clone()), &parts)?;
-    drop(parts);
-    let mut fields: Vec<Field> = projected.fields().iter().map(|f| f.as_ref().clone()).collect();
+    // The landing reader's dictionaries as text: the copies of one file
+    // then share no dictionary that a batch could replace.
+    let projected: Vec<RecordBatch> =
+        batches.iter().map(|b| as_text(&b.project(columns)?)).collect::<Result<_, _>>()?;
+    let mut fields: Vec<Field> = schema
+        .project(columns)?
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Dictionary(_, value) => f.as_ref().clone().with_data_type(value.as_ref().clone()),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
     fields.push(Field::new(ROW, DataType::UInt32, false));
     let out_schema = Arc::new(Schema::new(fields));
     let mut writer = FileWriter::try_new(BufWriter::new(File::create(path)?), &out_schema)?;
     for chunk in keys.chunks(COPY_BATCH_ROWS) {
-        let rows = UInt32Array::from_iter_values(chunk.iter().map(|k| k.1));
-        let mut out = take_record_batch(&whole, &rows)?.columns().to_vec();
-        out.push(Arc::new(rows) as ArrayRef);
+        let pairs: Vec<(usize, usize)> = chunk.iter().map(|k| (k.2 as usize, k.3 as usize)).collect();
+        let mut out = Vec::with_capacity(columns.len() + 1);
+        for c in 0..columns.len() {
+            let parts: Vec<&dyn Array> = projected.iter().map(|b| b.column(c).as_ref()).collect();
+            out.push(interleave(&parts, &pairs)?);
+        }
+        out.push(Arc::new(UInt32Array::from_iter_values(chunk.iter().map(|k| k.1))) as ArrayRef);
         writer.write(&RecordBatch::try_new(out_schema.clone(), out)?)?;
     }
     writer.finish()
+}
+
+/// `batch` with its dictionary columns cast to their values' type.
+fn as_text(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
+    let mut fields = Vec::with_capacity(batch.num_columns());
+    let mut columns = Vec::with_capacity(batch.num_columns());
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        let column = match field.data_type() {
+            DataType::Dictionary(_, value) => cast(column, value)?,
+            _ => column.clone(),
+        };
+        fields.push(field.as_ref().clone().with_data_type(column.data_type().clone()));
+        columns.push(column);
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
 }
 
 /// The order of ids: packed ids compare as their text does among valid

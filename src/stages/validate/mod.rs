@@ -239,15 +239,29 @@ pub fn validate_registry(
     let order: Vec<u32> = packed.iter().map(|p| (*p & ((1u128 << 38) - 1)) as u32).collect();
     let ids: Vec<EntityId> = packed.into_iter().map(|p| EntityId::from_bits(p >> 38)).collect();
     checkpoint("registry ids sorted");
-    // The table keeps what later stages asked for and the parents (the id
-    // text goes unless asked for), put in entity order a lookup row group
-    // at a time.
-    let mut wanted: Vec<usize> = keep.iter().map(|k| position_in(&v.schema, k)).collect();
-    for c in [PARENT, LEGAL_REP] {
-        if !keep.contains(&c) {
-            wanted.push(position_in(&v.schema, c));
-        }
-    }
+    // Each entity's parent (by index) and representative (packed), read off
+    // the rows as they came and then put in entity order: neither text is
+    // gathered unless a later stage asked for it (at 50M entities the
+    // representatives' text alone is 1 GiB).
+    let index = EntityIndex::from_sorted(ids);
+    let (parent_at, rep_at) = (position_in(&v.schema, PARENT), position_in(&v.schema, LEGAL_REP));
+    let column = |at: usize| batches.iter().flat_map(move |b| b.column(at).as_string::<i32>().iter());
+    let (parents_read, reps_read) = rayon::join(
+        || {
+            let mut read = Vec::with_capacity(order.len());
+            index.lookup_all(column(parent_at), &mut read);
+            read
+        },
+        || LegalReps::pack(column(rep_at), order.len()),
+    );
+    let parents: Vec<u32> = order.iter().map(|p| parents_read[*p as usize]).collect();
+    drop(parents_read);
+    let legal_reps =
+        reps_read.map_err(|source| ReadError::UncheckedPersonId { column: LEGAL_REP, source })?.reordered(&order);
+    checkpoint("registry parents and representatives");
+    // The table keeps what later stages asked for (the id text goes unless
+    // asked for), put in entity order a lookup row group at a time.
+    let wanted: Vec<usize> = keep.iter().map(|k| position_in(&v.schema, k)).collect();
     v.schema = Arc::new(v.schema.project(&wanted).expect("columns"));
     let batches: Vec<RecordBatch> = batches.into_iter().map(|b| b.project(&wanted).expect("columns")).collect();
     let kept: Vec<RecordBatch> = match batches.is_empty() {
@@ -261,21 +275,6 @@ pub fn validate_registry(
     let sorted = concat_batches(&v.schema, &kept).expect("groups share the schema");
     drop(kept);
     checkpoint("registry table in entity order");
-    let index = EntityIndex::from_sorted(ids);
-    let mut parents = Vec::with_capacity(sorted.num_rows());
-    let parent_at = position_in(&sorted.schema(), PARENT);
-    index.lookup_all(sorted.column(parent_at).as_string::<i32>().iter(), &mut parents);
-    let rep_at = position_in(&sorted.schema(), LEGAL_REP);
-    let legal_reps = LegalReps::pack(sorted.column(rep_at).as_string::<i32>())
-        .map_err(|source| ReadError::UncheckedPersonId { column: LEGAL_REP, source })?;
-    let unasked: Vec<usize> = [(PARENT, parent_at), (LEGAL_REP, rep_at)]
-        .into_iter()
-        .filter(|(name, _)| !keep.contains(name))
-        .map(|(_, at)| at)
-        .collect();
-    let sorted = sorted
-        .project(&(0..sorted.num_columns()).filter(|c| !unasked.contains(c)).collect::<Vec<_>>())
-        .expect("columns");
     let idx: ArrayRef = Arc::new(UInt32Array::from_iter_values(0..sorted.num_rows() as u32));
     let mut columns = sorted.columns().to_vec();
     columns.push(idx);
