@@ -202,6 +202,31 @@ pub fn enumerated_type() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
 }
 
+/// `field` with the type it has in the contract: a column
+/// [`LandingFile::read_enumerated`] handed on as a dictionary is text.
+pub fn as_text_field(field: &arrow::datatypes::Field) -> arrow::datatypes::Field {
+    match field.data_type() {
+        DataType::Dictionary(_, value) => field.clone().with_data_type(value.as_ref().clone()),
+        _ => field.clone(),
+    }
+}
+
+/// `batch` with the dictionaries of [`LandingFile::read_enumerated`] cast
+/// back to text: what is written keeps the contract's types.
+pub fn as_text(batch: &RecordBatch) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let fields: Vec<arrow::datatypes::Field> = batch.schema().fields().iter().map(|f| as_text_field(f)).collect();
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(&fields)
+        .map(|(c, f)| match c.data_type() == f.data_type() {
+            true => Ok(c.clone()),
+            false => cast(c, f.data_type()),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns)
+}
+
 /// The same schema with every field nullable.
 pub fn nullable(schema: &arrow::datatypes::Schema) -> Arc<arrow::datatypes::Schema> {
     Arc::new(arrow::datatypes::Schema::new(

@@ -18,14 +18,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Date32Array, Int64Array, RecordBatch, StringArray, UInt32Array};
-use arrow::compute::{cast, concat_batches, sort_to_indices, take_record_batch, SortOptions};
+use arrow::compute::{concat_batches, sort_to_indices, take_record_batch, SortOptions};
 use arrow::datatypes::{DataType, Date32Type, Field, Int64Type, Schema, SchemaRef};
 use parquet::errors::ParquetError;
 
 use super::rows_with;
 use crate::base::contract::{Contract, Dataset};
 use crate::base::ids::AsOf;
-use crate::base::landing_file::{nullable, LandingFile, Partition};
+use crate::base::landing_file::{as_text, nullable, LandingFile, Partition};
 use crate::base::parquet_io::{ParquetSink, LOOKUP_ROW_GROUP_ROWS};
 use crate::base::warehouse::Warehouse;
 
@@ -112,16 +112,8 @@ pub fn write_file(
 ) -> Result<u64, ParquetError> {
     // Enumerated columns may come as the landing reader's dictionaries:
     // the mart holds their text.
-    let target = nullable(&contract.arrow_schema());
-    let as_text = |b: &RecordBatch| {
-        let columns = b.columns().iter().zip(target.fields()).map(|(c, f)| match c.data_type() == f.data_type() {
-            true => Ok(c.clone()),
-            false => cast(c, f.data_type()),
-        });
-        RecordBatch::try_new(target.clone(), columns.collect::<Result<Vec<_>, _>>()?)
-    };
     let batches = batches.iter().map(as_text).collect::<Result<Vec<_>, _>>()?;
-    let all = concat_batches(&target, &batches)?;
+    let all = concat_batches(&nullable(&contract.arrow_schema()), &batches)?;
     let rows = all.num_rows();
     let entity = contract.column_index("entity_id").expect("event datasets name an entity");
     // A stable sort by entity id keeps rows of one entity in file order; nulls last.

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, UInt32Array};
-use arrow::compute::{cast, interleave};
+use arrow::compute::interleave;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt32Type};
 use arrow::error::ArrowError;
 use arrow::ipc::reader::FileReader;
@@ -21,6 +21,7 @@ use arrow::ipc::writer::FileWriter;
 
 use super::ReadError;
 use crate::base::ids::EntityId;
+use crate::base::landing_file::{as_text, as_text_field};
 
 /// The column of a sorted copy that holds each row's position in its
 /// landing file.
@@ -59,15 +60,7 @@ pub(super) fn write_sorted(
     // then share no dictionary that a batch could replace.
     let projected: Vec<RecordBatch> =
         batches.iter().map(|b| as_text(&b.project(columns)?)).collect::<Result<_, _>>()?;
-    let mut fields: Vec<Field> = schema
-        .project(columns)?
-        .fields()
-        .iter()
-        .map(|f| match f.data_type() {
-            DataType::Dictionary(_, value) => f.as_ref().clone().with_data_type(value.as_ref().clone()),
-            _ => f.as_ref().clone(),
-        })
-        .collect();
+    let mut fields: Vec<Field> = schema.project(columns)?.fields().iter().map(|f| as_text_field(f)).collect();
     fields.push(Field::new(ROW, DataType::UInt32, false));
     let out_schema = Arc::new(Schema::new(fields));
     let mut writer = FileWriter::try_new(BufWriter::new(File::create(path)?), &out_schema)?;
@@ -82,21 +75,6 @@ pub(super) fn write_sorted(
         writer.write(&RecordBatch::try_new(out_schema.clone(), out)?)?;
     }
     writer.finish()
-}
-
-/// `batch` with its dictionary columns cast to their values' type.
-fn as_text(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
-    let mut fields = Vec::with_capacity(batch.num_columns());
-    let mut columns = Vec::with_capacity(batch.num_columns());
-    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
-        let column = match field.data_type() {
-            DataType::Dictionary(_, value) => cast(column, value)?,
-            _ => column.clone(),
-        };
-        fields.push(field.as_ref().clone().with_data_type(column.data_type().clone()));
-        columns.push(column);
-    }
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
 }
 
 /// The order of ids: packed ids compare as their text does among valid
