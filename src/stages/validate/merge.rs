@@ -12,16 +12,15 @@ use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, UInt32Array};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
 use arrow::compute::interleave;
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt32Type};
+use arrow::datatypes::{DataType, Field, Schema, UInt32Type};
 use arrow::error::ArrowError;
 use arrow::ipc::reader::FileReader;
 use arrow::ipc::writer::FileWriter;
 
+use super::compact::{Compact, NO_KEY};
 use super::ReadError;
-use crate::base::ids::EntityId;
-use crate::base::landing_file::{as_text, as_text_field};
 
 /// The column of a sorted copy that holds each row's position in its
 /// landing file.
@@ -37,53 +36,34 @@ pub(super) fn copy_path(folder: &Path, n: usize) -> PathBuf {
     folder.join(format!("file-{n}.arrow"))
 }
 
-/// Writes `batches` (one landing file's rows, all of `schema`'s columns)
-/// to `path`: these `columns`, sorted by the entity id in column `id`
-/// (a row whose id is null or malformed last), each row with its position
-/// in the file.
-pub(super) fn write_sorted(
-    path: &Path,
-    schema: &SchemaRef,
-    batches: &[RecordBatch],
-    columns: &[usize],
-    id: usize,
-) -> Result<(), ArrowError> {
+/// Writes `batches` (one landing file's rows, all the contract's columns)
+/// to `path`: the columns `compact` copies, packed, sorted by the entity
+/// id (a row without a key last), each row with its position in the file.
+pub(super) fn write_sorted(path: &Path, compact: &Compact, batches: &[RecordBatch]) -> Result<(), ArrowError> {
+    let packed: Vec<RecordBatch> = batches.iter().map(|b| compact.pack(b)).collect::<Result<_, _>>()?;
     // (key, row in the file, batch, row in the batch), sorted.
-    let mut keys: Vec<(u128, u32, u32, u32)> = Vec::with_capacity(batches.iter().map(|b| b.num_rows()).sum());
-    for (bi, b) in batches.iter().enumerate() {
-        let ids = b.column(id).as_string::<i32>();
+    let mut keys: Vec<(u128, u32, u32, u32)> = Vec::with_capacity(packed.iter().map(|b| b.num_rows()).sum());
+    for (bi, b) in packed.iter().enumerate() {
         let first = keys.len() as u32;
-        keys.extend((0..b.num_rows()).map(|r| (sort_key(ids, r), first + r as u32, bi as u32, r as u32)));
+        keys.extend(compact.keys(b).into_iter().enumerate().map(|(r, k)| (k, first + r as u32, bi as u32, r as u32)));
     }
     keys.sort_unstable();
-    // The landing reader's dictionaries as text: the copies of one file
-    // then share no dictionary that a batch could replace.
-    let projected: Vec<RecordBatch> =
-        batches.iter().map(|b| as_text(&b.project(columns)?)).collect::<Result<_, _>>()?;
-    let mut fields: Vec<Field> = schema.project(columns)?.fields().iter().map(|f| as_text_field(f)).collect();
+    let mut fields: Vec<Field> = compact.packed_schema().fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.push(Field::new(ROW, DataType::UInt32, false));
     let out_schema = Arc::new(Schema::new(fields));
     let mut writer = FileWriter::try_new(BufWriter::new(File::create(path)?), &out_schema)?;
+    let columns = compact.packed_schema().fields().len();
     for chunk in keys.chunks(COPY_BATCH_ROWS) {
         let pairs: Vec<(usize, usize)> = chunk.iter().map(|k| (k.2 as usize, k.3 as usize)).collect();
-        let mut out = Vec::with_capacity(columns.len() + 1);
-        for c in 0..columns.len() {
-            let parts: Vec<&dyn Array> = projected.iter().map(|b| b.column(c).as_ref()).collect();
+        let mut out = Vec::with_capacity(columns + 1);
+        for c in 0..columns {
+            let parts: Vec<&dyn Array> = packed.iter().map(|b| b.column(c).as_ref()).collect();
             out.push(interleave(&parts, &pairs)?);
         }
         out.push(Arc::new(UInt32Array::from_iter_values(chunk.iter().map(|k| k.1))) as ArrayRef);
         writer.write(&RecordBatch::try_new(out_schema.clone(), out)?)?;
     }
     writer.finish()
-}
-
-/// The order of ids: packed ids compare as their text does among valid
-/// ids; anything else sorts last (such a row is always rejected).
-fn sort_key(ids: &StringArray, r: usize) -> u128 {
-    match ids.is_valid(r) {
-        true => EntityId::pack_unchecked(ids.value(r)).map_or(u128::MAX, |id| id.bits()),
-        false => u128::MAX,
-    }
 }
 
 /// One sorted copy being read: its current batch and the next row in it.
@@ -101,14 +81,13 @@ struct Cursor<'a> {
 
 impl Cursor<'_> {
     /// Moves to the next non-empty batch; `false` at the end of the file.
-    fn next_batch(&mut self, id: usize) -> Result<bool, ReadError> {
+    fn next_batch(&mut self, compact: &Compact) -> Result<bool, ReadError> {
         for batch in self.reader.by_ref() {
             let batch = batch.map_err(|e| unreadable(self.path, e))?;
             if batch.num_rows() == 0 {
                 continue;
             }
-            let ids = batch.column(id).as_string::<i32>();
-            self.keys = (0..batch.num_rows()).map(|r| sort_key(ids, r)).collect();
+            self.keys = compact.keys(&batch);
             self.batch = batch;
             self.at = 0;
             return Ok(true);
@@ -125,32 +104,26 @@ impl Cursor<'_> {
 /// Reads the sorted copies `files` (each with the global number of its
 /// landing file's first row) side by side and hands `write` their rows in
 /// entity-id order, leaving out those `rejected` names by global row, in
-/// groups of `group` rows (the copies' columns, without the row column).
-/// The column `id` of the copies holds the entity id.
+/// groups of `group` rows (the copied columns, to be unpacked). An
+/// accepted row without a key fails the merge.
 pub(super) fn merge(
     files: &[(PathBuf, u64)],
-    id: usize,
+    compact: &Arc<Compact>,
     rejected: &dyn Fn(u64) -> bool,
     group: usize,
     write: &mut dyn FnMut(MergedGroup) -> Result<(), ReadError>,
 ) -> Result<(), ReadError> {
     let mut cursors = Vec::with_capacity(files.len());
-    let mut schema: Option<SchemaRef> = None;
     for (path, first_row) in files {
         let file = File::open(path).map_err(|e| unreadable(path, e.into()))?;
         let reader = FileReader::try_new(BufReader::new(file), None).map_err(|e| unreadable(path, e))?;
-        schema.get_or_insert_with(|| reader.schema());
         let empty = RecordBatch::new_empty(reader.schema());
         let mut cursor =
             Cursor { path, reader, first_row: *first_row, batch: empty, keys: Vec::new(), at: 0, source: 0 };
-        if cursor.next_batch(id)? {
+        if cursor.next_batch(compact)? {
             cursors.push(cursor);
         }
     }
-    let Some(schema) = schema else {
-        return Ok(());
-    };
-    let out_schema = Arc::new(Schema::new(schema.fields()[..schema.fields().len() - 1].to_vec()));
     let mut heap: BinaryHeap<Reverse<(u128, usize)>> =
         cursors.iter().enumerate().map(|(k, c)| Reverse((c.keys[0], k))).collect();
     let mut sources: Vec<RecordBatch> = Vec::new();
@@ -165,12 +138,15 @@ pub(super) fn merge(
         let Reverse((_, k)) = *top;
         let c = &mut cursors[k];
         if !rejected(c.row()) {
+            if c.keys[c.at] == NO_KEY {
+                return Err(ReadError::UnpackedRegistryValue { row: c.row() });
+            }
             pairs.push((c.source, c.at));
         }
         c.at += 1;
         if c.at < c.batch.num_rows() {
             *top = Reverse((c.keys[c.at], k));
-        } else if c.next_batch(id)? {
+        } else if c.next_batch(compact)? {
             c.source = sources.len();
             sources.push(c.batch.clone());
             *top = Reverse((c.keys[0], k));
@@ -179,7 +155,7 @@ pub(super) fn merge(
         }
         if pairs.len() == group {
             let full = std::mem::replace(&mut pairs, Vec::with_capacity(group));
-            write(MergedGroup { schema: out_schema.clone(), sources: std::mem::take(&mut sources), pairs: full })?;
+            write(MergedGroup { compact: compact.clone(), sources: std::mem::take(&mut sources), pairs: full })?;
             // The next group starts from each file's current batch alone.
             for c in cursors.iter_mut().filter(|c| c.at < c.batch.num_rows()) {
                 c.source = sources.len();
@@ -188,7 +164,7 @@ pub(super) fn merge(
         }
     }
     if !pairs.is_empty() {
-        write(MergedGroup { schema: out_schema, sources, pairs })?;
+        write(MergedGroup { compact: compact.clone(), sources, pairs })?;
     }
     Ok(())
 }
@@ -201,7 +177,7 @@ fn unreadable(path: &Path, source: ArrowError) -> ReadError {
 /// row) of `sources`. Gathering them ([`MergedGroup::rows`]) is left to
 /// the receiver, so that the merge goes on meanwhile.
 pub(super) struct MergedGroup {
-    schema: SchemaRef,
+    compact: Arc<Compact>,
     sources: Vec<RecordBatch>,
     pairs: Vec<(usize, usize)>,
 }
@@ -212,77 +188,171 @@ impl MergedGroup {
         self.pairs.len()
     }
 
-    /// The group's rows, `schema`'s columns.
+    /// The group's rows: the copied columns, as text.
     pub(super) fn rows(&self) -> RecordBatch {
-        let columns: Vec<ArrayRef> = (0..self.schema.fields().len())
+        let schema = self.compact.packed_schema();
+        let columns: Vec<ArrayRef> = (0..schema.fields().len())
             .map(|c| {
                 let parts: Vec<&dyn Array> = self.sources.iter().map(|b| b.column(c).as_ref()).collect();
                 interleave(&parts, &self.pairs).expect("the copies share one schema")
             })
             .collect();
-        RecordBatch::try_new(self.schema.clone(), columns).expect("the copies' columns")
+        let packed = RecordBatch::try_new(schema.clone(), columns).expect("the copies' columns");
+        self.compact.unpack(&packed)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use arrow::array::{Date32Array, Decimal128Array, StringArray};
+    use arrow::compute::cast;
 
-    fn landing(ids: &[Option<&str>]) -> (SchemaRef, RecordBatch) {
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("name", DataType::Utf8, true),
-            Field::new("entity_id", DataType::Utf8, true),
-        ]));
-        let names: StringArray = ids.iter().map(|i| i.map(|i| format!("name of {i}"))).collect();
-        let ids: StringArray = ids.iter().copied().collect();
-        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(names), Arc::new(ids)]).unwrap();
-        (schema, batch)
-    }
+    use super::*;
+    use crate::base::contract::{Contract, Dataset};
+    use crate::base::ids::EntityId;
+    use crate::base::landing_file::{enumerated_type, nullable};
+
+    const KINDS: [&str; 4] = ["company", "branch", "sole_proprietor", "cooperative"];
 
     fn id(n: u32) -> String {
         EntityId::with_check_char(&format!("9135{n:06}MA00000")).unwrap().to_string()
     }
 
+    /// Registry row `n` as text, every column of the contract (the id
+    /// given apart, so that a test can break it).
+    fn row(n: u32, entity_id: Option<String>) -> Vec<Option<String>> {
+        let kind = KINDS[n as usize % 4];
+        vec![
+            entity_id,
+            Some(format!("name of {n}")),
+            Some(kind.to_string()),
+            (!n.is_multiple_of(5)).then(|| format!("P{:016x}", n as u64 * 0x9E37_79B9)),
+            (kind == "branch").then(|| id(n / 2)),
+            Some(format!("{:06}", n % 1000 * 37)),
+            (!n.is_multiple_of(7)).then(|| ["A", "C", "F", "T"][n as usize % 4].to_string()),
+            n.is_multiple_of(3).then(|| format!("https://shop.example/{n}")),
+        ]
+    }
+
+    /// Rows as a landing batch of the registry contract; `dictionaries`
+    /// reads the enumerated columns as [`LandingFile::read_enumerated`] does.
+    fn landing(contract: &Contract, rows: &[(u32, Vec<Option<String>>)], dictionaries: bool) -> RecordBatch {
+        let schema = nullable(&contract.arrow_schema());
+        let mut columns: Vec<ArrayRef> = Vec::new();
+        for c in 0..8 {
+            let text: StringArray = rows.iter().map(|(_, r)| r[c].clone()).collect();
+            let text: ArrayRef = Arc::new(text);
+            let enumerated = contract.columns[c].one_of.is_some();
+            columns.push(if enumerated && dictionaries { cast(&text, &enumerated_type()).unwrap() } else { text });
+        }
+        columns.push(Arc::new(Date32Array::from_iter_values(rows.iter().map(|(n, _)| *n as i32))));
+        let status: StringArray = rows.iter().map(|(n, _)| Some(["active", "revoked"][*n as usize % 2])).collect();
+        let status: ArrayRef = Arc::new(status);
+        columns.push(if dictionaries { cast(&status, &enumerated_type()).unwrap() } else { status });
+        let capital: Decimal128Array = rows.iter().map(|(n, _)| (n % 4 != 1).then_some(*n as i128 * 100)).collect();
+        columns.push(Arc::new(capital.with_precision_and_scale(18, 2).unwrap()));
+        let fields: Vec<Field> = schema
+            .fields()
+            .iter()
+            .zip(&columns)
+            .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
+            .collect();
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+    }
+
+    fn text_of(batch: &RecordBatch) -> Vec<Vec<String>> {
+        let text: Vec<ArrayRef> = batch.columns().iter().map(|c| cast(c, &DataType::Utf8).unwrap()).collect();
+        (0..batch.num_rows())
+            .map(|r| {
+                text.iter()
+                    .map(|c| {
+                        let c = c.as_string::<i32>();
+                        if c.is_valid(r) {
+                            c.value(r).to_string()
+                        } else {
+                            "<null>".into()
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn merged(
+        files: &[(PathBuf, u64)],
+        compact: &Arc<Compact>,
+        rejected: &dyn Fn(u64) -> bool,
+    ) -> Result<(Vec<RecordBatch>, Vec<usize>), ReadError> {
+        let (mut batches, mut sizes) = (Vec::new(), Vec::new());
+        merge(files, compact, rejected, 1000, &mut |group| {
+            let b = group.rows();
+            sizes.push(b.num_rows());
+            batches.push(b);
+            Ok(())
+        })?;
+        Ok((batches, sizes))
+    }
+
     #[test]
-    fn copies_merge_into_id_order_without_the_rejected_rows() {
+    fn copies_merge_into_id_order_without_the_rejected_rows_and_unpack_to_their_text() {
+        let contract = Contract::load(Dataset::Registry).unwrap();
+        let columns: Vec<usize> = (0..contract.columns.len()).collect();
+        let compact = Arc::new(Compact::new(&contract, &columns));
         let dir = tempfile::tempdir().unwrap();
-        // Three landing files, ids interleaved across them, one malformed and
-        // one null id, and a group size that splits the output unevenly.
+        // Three landing files, ids interleaved across them (the first read
+        // with dictionaries), a malformed id, a null id and a region that is
+        // not six digits, and a group size that splits the output unevenly.
         let spread: Vec<Vec<u32>> =
             vec![(0..9000).step_by(3).collect(), (1..9000).step_by(3).rev().collect(), (2..9000).step_by(3).collect()];
         let mut files = Vec::new();
         let mut first_row = 0u64;
-        for (n, ids) in spread.iter().enumerate() {
-            let mut texts: Vec<Option<String>> = ids.iter().map(|i| Some(id(*i))).collect();
+        for (n, numbers) in spread.iter().enumerate() {
+            let mut rows: Vec<(u32, Vec<Option<String>>)> =
+                numbers.iter().map(|i| (*i, row(*i, Some(id(*i))))).collect();
             if n == 1 {
-                texts.insert(5, Some("not an id".into()));
-                texts.insert(9, None);
+                rows.insert(5, (1, row(1, Some("not an id".into()))));
+                rows.insert(9, (1, row(1, None)));
+                rows[20].1[5] = Some("12a456".into());
             }
-            let refs: Vec<Option<&str>> = texts.iter().map(|t| t.as_deref()).collect();
-            let (schema, batch) = landing(&refs);
+            let batch = landing(&contract, &rows, n == 0);
             let path = copy_path(dir.path(), n);
-            write_sorted(&path, &schema, &[batch.slice(0, 100), batch.slice(100, batch.num_rows() - 100)], &[1, 0], 1)
-                .unwrap();
+            write_sorted(&path, &compact, &[batch.slice(0, 100), batch.slice(100, batch.num_rows() - 100)]).unwrap();
             files.push((path, first_row));
             first_row += batch.num_rows() as u64;
         }
-        // Rejected: the malformed and null rows of file 1, and global row 7.
-        let rejected = |g: u64| g == 7 || g == 3000 + 5 || g == 3000 + 9;
-        let mut got: Vec<(String, String)> = Vec::new();
-        let mut sizes = Vec::new();
-        merge(&files, 0, &rejected, 1000, &mut |group| {
-            let b = group.rows();
-            sizes.push(b.num_rows());
-            let (ids, names) = (b.column(0).as_string::<i32>(), b.column(1).as_string::<i32>());
-            got.extend((0..b.num_rows()).map(|r| (ids.value(r).to_string(), names.value(r).to_string())));
-            Ok(())
-        })
-        .unwrap();
-        let expected: Vec<(String, String)> =
-            (0..9000u32).filter(|i| *i != 21).map(|i| (id(i), format!("name of {}", id(i)))).collect();
+        // Rejected: the malformed, null and bad-region rows of file 1, and global row 7.
+        let rejected = |g: u64| g == 7 || g == 3000 + 5 || g == 3000 + 9 || g == 3000 + 20;
+        let (batches, sizes) = merged(&files, &compact, &rejected).unwrap();
+        let got: Vec<Vec<String>> = batches.iter().flat_map(text_of).collect();
+        assert!(batches.iter().all(|b| b.schema() == *compact.text_schema()), "the contract's columns, as text");
+        let bad_region = spread[1][18];
+        let expected_rows: Vec<(u32, Vec<Option<String>>)> =
+            (0..9000u32).filter(|i| *i != 21 && *i != bad_region).map(|i| (i, row(i, Some(id(i))))).collect();
+        let expected = text_of(&landing(&contract, &expected_rows, false));
         assert_eq!(got.len(), expected.len());
         let wrong = got.iter().zip(&expected).position(|(g, e)| g != e);
-        assert_eq!(wrong, None, "every accepted row once, smallest id first, with its own columns");
+        assert_eq!(
+            wrong.map(|w| (&got[w], &expected[w])),
+            None,
+            "every accepted row once, smallest id first, its text unchanged"
+        );
         assert!(sizes[..sizes.len() - 1].iter().all(|s| *s == 1000), "{sizes:?}");
+    }
+
+    #[test]
+    fn an_accepted_row_whose_value_does_not_pack_fails_the_merge() {
+        let contract = Contract::load(Dataset::Registry).unwrap();
+        let columns: Vec<usize> = (0..contract.columns.len()).collect();
+        let compact = Arc::new(Compact::new(&contract, &columns));
+        let dir = tempfile::tempdir().unwrap();
+        let mut rows: Vec<(u32, Vec<Option<String>>)> = (0..10).map(|i| (i, row(i, Some(id(i))))).collect();
+        // Five digits: a row the contract's six_digits check rejects, here accepted.
+        rows[4].1[5] = Some("12345".into());
+        let path = copy_path(dir.path(), 0);
+        write_sorted(&path, &compact, &[landing(&contract, &rows, false)]).unwrap();
+        let files = vec![(path, 100)];
+        assert!(merged(&files, &compact, &|g| g == 104).is_ok(), "rejected, the row is left out");
+        let e = merged(&files, &compact, &|_| false).err().unwrap();
+        assert!(matches!(e, ReadError::UnpackedRegistryValue { row: 104 }), "{e}");
     }
 }

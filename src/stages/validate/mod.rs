@@ -12,6 +12,7 @@
 //! The registry's table keeps only what later stages read; the rows its
 //! mart is written from go through sorted copies on disk ([`merge`]).
 
+mod compact;
 mod keys;
 mod merge;
 mod plans;
@@ -68,6 +69,8 @@ pub enum ReadError {
     Scratch { what: String, source: arrow::error::ArrowError },
     #[error("registry column {column}: {source}, yet the contract accepted it: the registry contract must check person_id on it")]
     UncheckedPersonId { column: &'static str, source: NotAPersonId },
+    #[error("registry row {row} (counted over the snapshot's files from 0) was accepted with a value its sorted copy cannot hold: the registry contract must check each id, person id, six-digit code and listed value it copies")]
+    UnpackedRegistryValue { row: u64 },
 }
 
 impl Classify for ReadError {
@@ -77,7 +80,7 @@ impl Classify for ReadError {
             ReadError::Write { source, .. } => source.kind(),
             ReadError::Scratch { source, .. } => source.kind(),
             // Contracts are embedded: one without the check is a bug of the build.
-            ReadError::UncheckedPersonId { .. } => ErrorKind::Bug,
+            ReadError::UncheckedPersonId { .. } | ReadError::UnpackedRegistryValue { .. } => ErrorKind::Bug,
         }
     }
 }
@@ -165,7 +168,8 @@ pub fn validate_registry(
         std::fs::create_dir_all(folder)
             .map_err(|e| ReadError::Scratch { what: format!("creating {}", folder.display()), source: e.into() })?;
     }
-    let copy = folder.as_deref().map(|folder| SortedCopy { folder, columns: &copied });
+    let compact = Arc::new(compact::Compact::new(contract, &copied));
+    let copy = folder.as_deref().map(|folder| SortedCopy { folder, compact: &compact });
     let mut v = validate(contract, selection, &read, Against::default(), Writes { copy, ..Writes::default() })?;
     let Rows::Memory(batches) = std::mem::replace(&mut v.rows, Rows::Memory(Vec::new())) else {
         unreachable!("validate keeps its rows in memory")
@@ -199,13 +203,12 @@ pub fn validate_registry(
             let merged = MergedCopies {
                 files,
                 rejected,
-                id_in_copy: copied.iter().position(|c| *c == key_col).expect("the id is copied"),
+                compact: compact.clone(),
                 rows: batches.iter().map(|b| b.num_rows()).sum(),
                 folder,
                 _scratch: own_scratch,
             };
-            let copy_schema = contract.arrow_schema().project(&copied).expect("contract columns");
-            let sink = RegistrySink::open(out, snapshot, &copy_schema)?;
+            let sink = RegistrySink::open(out, snapshot, compact.text_schema())?;
             let span = tracing::Span::current();
             let handle = std::thread::Builder::new()
                 .name("registry-mart".into())
@@ -325,7 +328,7 @@ struct MergedCopies {
     /// Each copy and the global row number of its file's first row.
     files: Vec<(PathBuf, u64)>,
     rejected: Vec<bool>,
-    id_in_copy: usize,
+    compact: Arc<compact::Compact>,
     rows: usize,
     folder: PathBuf,
     /// The temporary folder holding `folder`, when the run gave none.
@@ -336,13 +339,13 @@ impl MergedCopies {
     /// Merges the copies into `sink` (the merge on a second thread while
     /// this one gathers and encodes the rows it names) and removes them.
     fn write(self, mut sink: RegistrySink) -> Result<(), ReadError> {
-        let MergedCopies { files, rejected, id_in_copy, rows: expected, folder, _scratch } = self;
+        let MergedCopies { files, rejected, compact, rows: expected, folder, _scratch } = self;
         std::thread::scope(|s| {
             // One group waits while one is written: each holds a batch of every copy.
             let (groups, merged) = std::sync::mpsc::sync_channel::<merge::MergedGroup>(1);
             let (rejected, files) = (&rejected, &files);
             let merging = s.spawn(move || {
-                merge::merge(files, id_in_copy, &|g| rejected[g as usize], LOOKUP_ROW_GROUP_ROWS, &mut |group| {
+                merge::merge(files, &compact, &|g| rejected[g as usize], LOOKUP_ROW_GROUP_ROWS, &mut |group| {
                     // A closed channel: the writer failed, and its error is the one returned.
                     groups.send(group).map_err(|_| ReadError::Scratch {
                         what: "merging the registry".into(),
@@ -471,12 +474,12 @@ struct FileRows {
 }
 
 /// A copy stage one writes of every file's rows, sorted by entity id, for
-/// rows too many to hold ([`merge`]): these contract columns, into this
-/// folder.
+/// rows too many to hold ([`merge`]): the columns `compact` packs, into
+/// this folder.
 #[derive(Clone, Copy)]
 struct SortedCopy<'a> {
     folder: &'a Path,
-    columns: &'a [usize],
+    compact: &'a compact::Compact,
 }
 
 /// What validating one dataset writes besides its table and report.
@@ -593,7 +596,7 @@ fn validate(
                 entity_text,
                 read_as_dictionaries: &read_as_dictionaries,
             };
-            let copy = copy.map(|c| (merge::copy_path(c.folder, ordinal), c.columns));
+            let copy = copy.map(|c| (merge::copy_path(c.folder, ordinal), c.compact));
             read_file(contract, file, *partition, *first_row, &kept, against.entities, out, copy)
         })
         .collect::<Result<_, _>>()?;
@@ -968,7 +971,7 @@ fn read_file(
     keep: &Kept,
     entities: Option<&EntityIndex>,
     records: Option<(&Path, usize)>,
-    copy: Option<(PathBuf, &[usize])>,
+    copy: Option<(PathBuf, &compact::Compact)>,
 ) -> Result<FileRows, ReadError> {
     let fail = |e: &dyn std::fmt::Display| ReadError::Unreadable { path: file.relative.clone(), reason: e.to_string() };
     let mut faults = Vec::new();
@@ -1012,10 +1015,8 @@ fn read_file(
         records::write_file(dir, n, contract, file, &whole)
             .map_err(|source| ReadError::Write { what: format!("the records of {}", file.relative), source })?;
     }
-    if let Some((path, columns)) = copy {
-        let schema = whole.first().map_or_else(|| nullable(&contract.arrow_schema()), |b| b.schema());
-        let id = contract.key[0];
-        merge::write_sorted(&path, &schema, &whole, columns, id).map_err(|source| ReadError::Scratch {
+    if let Some((path, compact)) = copy {
+        merge::write_sorted(&path, compact, &whole).map_err(|source| ReadError::Scratch {
             what: format!("a sorted copy of {} to {}", file.relative, path.display()),
             source,
         })?;
