@@ -34,8 +34,8 @@ struct Probe {
 /// looks up tens of millions of ids in random order, a cache miss each, so
 /// [`EntityIndex::lookup_all`] prefetches slots ahead of their probes, and
 /// the sorted id a slot's tag points to a little later. The kernel is asked
-/// for 2 MiB pages behind the slots (fewer TLB misses where it grants them;
-/// the VM measured here grants none).
+/// for 2 MiB pages behind the slots ([`with_huge_pages`]; this VM grants
+/// them when memory is not too fragmented).
 /// The slot count is exactly 8/5 of the entities (not rounded up to a
 /// power of two), and a hash is mapped onto it by a multiply and a shift.
 struct Table {
@@ -45,8 +45,7 @@ struct Table {
 impl Table {
     fn new(ids: &[EntityId]) -> Table {
         let capacity = (ids.len() * 8 / 5).max(16);
-        let mut slots = Vec::with_capacity(capacity);
-        huge_pages(slots.as_ptr(), capacity);
+        let mut slots = with_huge_pages(capacity);
         slots.resize(capacity, Slot::default());
         let mut table = Table { slots };
         for (i, id) in ids.iter().enumerate() {
@@ -125,14 +124,18 @@ pub(crate) fn prefetch<T>(item: &T) {
     let _ = item;
 }
 
-/// Asks the kernel for transparent huge pages behind the `capacity` slots
-/// reserved at `slots` (only advice: without it the table works the same).
-fn huge_pages(slots: *const Slot, capacity: usize) {
+/// An empty vector with room for `capacity` items, the kernel asked for
+/// transparent huge pages behind that room before it is first touched:
+/// for the tables of millions of items looked up at random (the slots, the
+/// sorted ids), where a 4 KiB page costs a TLB miss on nearly every probe.
+/// Only advice: without it the vector works the same.
+pub(crate) fn with_huge_pages<T>(capacity: usize) -> Vec<T> {
+    let items: Vec<T> = Vec::with_capacity(capacity);
     #[cfg(target_os = "linux")]
     {
         const HUGE: usize = 2 << 20;
-        let start = slots as usize;
-        let end = start + capacity * std::mem::size_of::<Slot>();
+        let start = items.as_ptr() as usize;
+        let end = start + capacity * std::mem::size_of::<T>();
         let (first, last) = (start.next_multiple_of(HUGE), end / HUGE * HUGE);
         if first < last {
             // SAFETY: the range lies inside the vector's own allocation;
@@ -142,8 +145,7 @@ fn huge_pages(slots: *const Slot, capacity: usize) {
             }
         }
     }
-    #[cfg(not(target_os = "linux"))]
-    let _ = (slots, capacity);
+    items
 }
 
 /// How far ahead of its probe a batched lookup prefetches a slot.

@@ -33,7 +33,7 @@ use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
 
 use crate::base::contract::{Contract, Contracts, Dataset, DatasetKind, FaultCode};
-use crate::base::entities::{prefetch, EntityIndex};
+use crate::base::entities::{prefetch, with_huge_pages, EntityIndex};
 use crate::base::error::{Classify, ErrorKind};
 use crate::base::ids::EntityId;
 use crate::base::landing_file::{nullable, LandingFile, Selection};
@@ -226,7 +226,8 @@ pub fn validate_registry(
     // Accepted registry ids are unique (copies are all rejected): sort them
     // to number the entities.
     let kept_pos = position_in(&v.schema, id_name);
-    let mut packed: Vec<u128> = Vec::with_capacity(batches.iter().map(|b| b.num_rows()).sum());
+    // The ids end up in this memory (the index's sorted ids, looked up at random).
+    let mut packed: Vec<u128> = with_huge_pages(batches.iter().map(|b| b.num_rows()).sum());
     let mut row = 0u64;
     for b in &batches {
         let ids = b.column(kept_pos).as_string::<i32>();
