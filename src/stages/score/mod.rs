@@ -259,22 +259,25 @@ async fn score_in_chunks(
                 visits: Vec::new(),
             };
             let mut out = ScoresBatch::new(&policy.id, &policy.version, as_of);
+            // An entity's evidence (rule, record id), read once from the
+            // slice's batches and then filtered per rule where it is cached.
+            let mut evidence: Vec<(u16, &str)> = Vec::new();
             for i in c * chunk..((c + 1) * chunk).min(n) {
                 if grade[i] == NOT_SCORED {
                     continue;
                 }
                 let at = i - range.start;
-                let evidence_of = &ev_rows[ev_starts[at] as usize..ev_starts[at + 1] as usize];
+                evidence.clear();
+                evidence.extend(ev_rows[ev_starts[at] as usize..ev_starts[at + 1] as usize].iter().map(|(eb, er)| {
+                    let (rules, records) = ev_cols[*eb as usize];
+                    (rules[*er as usize], records.value(*er as usize))
+                }));
                 let hits: Vec<RuleHit> = ded_rows[ded_starts[i] as usize..ded_starts[i + 1] as usize]
                     .iter()
                     .map(|(bi, r)| {
                         let (rules, ded) = ded_cols[*bi as usize];
                         let no = rules[*r as usize];
-                        let records = evidence_of
-                            .iter()
-                            .filter(|(eb, er)| ev_cols[*eb as usize].0[*er as usize] == no)
-                            .map(|(eb, er)| ev_cols[*eb as usize].1.value(*er as usize))
-                            .collect();
+                        let records = evidence.iter().filter(|(rule, _)| *rule == no).map(|(_, id)| *id).collect();
                         RuleHit {
                             rule_id: rule_ids[no as usize],
                             direct: no as usize >= first_direct,
