@@ -1,12 +1,11 @@
 //! The registry's rows in entity-id order without holding them all: stage
 //! one writes each landing file's rows, sorted by id, to a scratch file
-//! ([`write_sorted`]); [`merge`] reads those files back side by side and
-//! hands on the accepted rows smallest id first, a row group at a time.
+//! ([`write_sorted`]); once the accepted ids are sorted, [`merge`] reads
+//! those files back side by side and hands on the accepted rows in that
+//! order, a row group at a time.
 //! Memory is one batch per landing file instead of the whole registry
 //! (6.6 GiB of rows at 50M entities).
 
-use std::cmp::Reverse;
-use std::collections::binary_heap::{BinaryHeap, PeekMut};
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
@@ -75,24 +74,32 @@ struct Cursor<'a> {
     batch: RecordBatch,
     keys: Vec<u128>,
     at: usize,
-    /// The batch's position among the sources of the group being built.
-    source: usize,
+    /// The batch's position among the sources of the group being built,
+    /// once a row of it is in the group.
+    source: Option<usize>,
 }
 
 impl Cursor<'_> {
-    /// Moves to the next non-empty batch; `false` at the end of the file.
-    fn next_batch(&mut self, compact: &Compact) -> Result<bool, ReadError> {
-        for batch in self.reader.by_ref() {
-            let batch = batch.map_err(|e| unreadable(self.path, e))?;
-            if batch.num_rows() == 0 {
-                continue;
+    /// Moves to the next accepted row (reading batches as needed); `false`
+    /// at the end of the copy.
+    fn next_accepted(&mut self, compact: &Compact, rejected: &dyn Fn(u64) -> bool) -> Result<bool, ReadError> {
+        loop {
+            while self.at < self.batch.num_rows() {
+                if !rejected(self.row()) {
+                    return Ok(true);
+                }
+                self.at += 1;
             }
-            self.keys = compact.keys(&batch);
-            self.batch = batch;
-            self.at = 0;
-            return Ok(true);
+            match self.reader.next() {
+                Some(batch) => {
+                    self.batch = batch.map_err(|e| unreadable(self.path, e))?;
+                    self.keys = compact.keys(&self.batch);
+                    self.at = 0;
+                    self.source = None;
+                }
+                None => return Ok(false),
+            }
         }
-        Ok(false)
     }
 
     fn row(&self) -> u64 {
@@ -102,71 +109,84 @@ impl Cursor<'_> {
 }
 
 /// Reads the sorted copies `files` (each with the global number of its
-/// landing file's first row) side by side and hands `write` their rows in
-/// entity-id order, leaving out those `rejected` names by global row, in
-/// groups of `group` rows (the copied columns, to be unpacked). An
-/// accepted row without a key fails the merge.
+/// landing file's first row) side by side and hands `write` their
+/// accepted rows in entity order, in groups of `group` rows (the copied
+/// columns, to be unpacked). `order` names the accepted rows in that order,
+/// each by its number among the accepted rows of all the files in turn
+/// (`accepted_before`: how many the files before each hold); the rows
+/// `rejected` names by global row are passed over. Each file's accepted
+/// rows are in id order in its copy, so which file holds the next one is
+/// all the merge needs. An accepted row without a key, keys that do not
+/// ascend, or a copy with accepted rows left over fail it.
 pub(super) fn merge(
     files: &[(PathBuf, u64)],
     compact: &Arc<Compact>,
     rejected: &dyn Fn(u64) -> bool,
+    order: &[u32],
+    accepted_before: &[u32],
     group: usize,
     write: &mut dyn FnMut(MergedGroup) -> Result<(), ReadError>,
 ) -> Result<(), ReadError> {
+    assert_eq!(files.len(), accepted_before.len(), "one count per copy");
     let mut cursors = Vec::with_capacity(files.len());
     for (path, first_row) in files {
         let file = File::open(path).map_err(|e| unreadable(path, e.into()))?;
         let reader = FileReader::try_new(BufReader::new(file), None).map_err(|e| unreadable(path, e))?;
         let empty = RecordBatch::new_empty(reader.schema());
-        let mut cursor =
-            Cursor { path, reader, first_row: *first_row, batch: empty, keys: Vec::new(), at: 0, source: 0 };
-        if cursor.next_batch(compact)? {
-            cursors.push(cursor);
-        }
+        cursors.push(Cursor {
+            path,
+            reader,
+            first_row: *first_row,
+            batch: empty,
+            keys: Vec::new(),
+            at: 0,
+            source: None,
+        });
     }
-    let mut heap: BinaryHeap<Reverse<(u128, usize)>> =
-        cursors.iter().enumerate().map(|(k, c)| Reverse((c.keys[0], k))).collect();
     let mut sources: Vec<RecordBatch> = Vec::new();
-    for c in cursors.iter_mut() {
-        c.source = sources.len();
-        sources.push(c.batch.clone());
-    }
     let mut pairs: Vec<(usize, usize)> = Vec::with_capacity(group);
-    // The smallest key's cursor stays at the top while its next key is
-    // put in place: one sift per row.
-    while let Some(mut top) = heap.peek_mut() {
-        let Reverse((_, k)) = *top;
-        let c = &mut cursors[k];
-        if !rejected(c.row()) {
-            if c.keys[c.at] == NO_KEY {
-                return Err(ReadError::UnpackedRegistryValue { row: c.row() });
-            }
-            pairs.push((c.source, c.at));
+    let mut last_key: Option<u128> = None;
+    for accepted in order {
+        let c = &mut cursors[accepted_before.partition_point(|a| a <= accepted) - 1];
+        if !c.next_accepted(compact, rejected)? {
+            return Err(out_of_order(c.path, "ends before the accepted rows the registry's order names"));
         }
-        c.at += 1;
-        if c.at < c.batch.num_rows() {
-            *top = Reverse((c.keys[c.at], k));
-        } else if c.next_batch(compact)? {
-            c.source = sources.len();
+        let key = c.keys[c.at];
+        if key == NO_KEY {
+            return Err(ReadError::UnpackedRegistryValue { row: c.row() });
+        }
+        if last_key.is_some_and(|last| last >= key) {
+            return Err(out_of_order(c.path, "holds an accepted row out of the order of the ids"));
+        }
+        last_key = Some(key);
+        let source = *c.source.get_or_insert_with(|| {
             sources.push(c.batch.clone());
-            *top = Reverse((c.keys[0], k));
-        } else {
-            PeekMut::pop(top);
-        }
+            sources.len() - 1
+        });
+        pairs.push((source, c.at));
+        c.at += 1;
         if pairs.len() == group {
             let full = std::mem::replace(&mut pairs, Vec::with_capacity(group));
             write(MergedGroup { compact: compact.clone(), sources: std::mem::take(&mut sources), pairs: full })?;
-            // The next group starts from each file's current batch alone.
-            for c in cursors.iter_mut().filter(|c| c.at < c.batch.num_rows()) {
-                c.source = sources.len();
-                sources.push(c.batch.clone());
-            }
+            cursors.iter_mut().for_each(|c| c.source = None);
         }
     }
     if !pairs.is_empty() {
         write(MergedGroup { compact: compact.clone(), sources, pairs })?;
     }
+    for c in cursors.iter_mut() {
+        if c.next_accepted(compact, rejected)? {
+            return Err(out_of_order(c.path, "holds accepted rows the registry's order does not name"));
+        }
+    }
     Ok(())
+}
+
+fn out_of_order(path: &Path, what: &str) -> ReadError {
+    ReadError::Scratch {
+        what: format!("merging the sorted copy {}", path.display()),
+        source: ArrowError::InvalidArgumentError(format!("the copy {what}")),
+    }
 }
 
 fn unreadable(path: &Path, source: ArrowError) -> ReadError {
@@ -278,13 +298,34 @@ mod tests {
             .collect()
     }
 
+    /// The accepted rows of files holding `ids` (each file's, in file
+    /// order) numbered over the files in turn, in the order of their ids,
+    /// and how many accepted rows the files before each hold.
+    fn entity_order(
+        files: &[(PathBuf, u64)],
+        ids: &[Vec<Option<String>>],
+        rejected: &dyn Fn(u64) -> bool,
+    ) -> (Vec<u32>, Vec<u32>) {
+        let (mut keyed, mut accepted_before) = (Vec::new(), Vec::new());
+        for ((_, first_row), file_ids) in files.iter().zip(ids) {
+            accepted_before.push(keyed.len() as u32);
+            for (_, id) in file_ids.iter().enumerate().filter(|(r, _)| !rejected(first_row + *r as u64)) {
+                let key = id.as_deref().and_then(EntityId::pack_unchecked).map_or(NO_KEY, |i| i.bits());
+                keyed.push((key, keyed.len() as u32));
+            }
+        }
+        keyed.sort_unstable();
+        (keyed.into_iter().map(|(_, row)| row).collect(), accepted_before)
+    }
+
     fn merged(
         files: &[(PathBuf, u64)],
+        (order, accepted_before): &(Vec<u32>, Vec<u32>),
         compact: &Arc<Compact>,
         rejected: &dyn Fn(u64) -> bool,
     ) -> Result<(Vec<RecordBatch>, Vec<usize>), ReadError> {
         let (mut batches, mut sizes) = (Vec::new(), Vec::new());
-        merge(files, compact, rejected, 1000, &mut |group| {
+        merge(files, compact, rejected, order, accepted_before, 1000, &mut |group| {
             let b = group.rows();
             sizes.push(b.num_rows());
             batches.push(b);
@@ -304,7 +345,7 @@ mod tests {
         // not six digits, and a group size that splits the output unevenly.
         let spread: Vec<Vec<u32>> =
             vec![(0..9000).step_by(3).collect(), (1..9000).step_by(3).rev().collect(), (2..9000).step_by(3).collect()];
-        let mut files = Vec::new();
+        let (mut files, mut ids) = (Vec::new(), Vec::new());
         let mut first_row = 0u64;
         for (n, numbers) in spread.iter().enumerate() {
             let mut rows: Vec<(u32, Vec<Option<String>>)> =
@@ -315,6 +356,7 @@ mod tests {
                 rows[20].1[5] = Some("12a456".into());
             }
             let batch = landing(&contract, &rows, n == 0);
+            ids.push(rows.iter().map(|(_, r)| r[0].clone()).collect::<Vec<_>>());
             let path = copy_path(dir.path(), n);
             write_sorted(&path, &compact, &[batch.slice(0, 100), batch.slice(100, batch.num_rows() - 100)]).unwrap();
             files.push((path, first_row));
@@ -322,7 +364,8 @@ mod tests {
         }
         // Rejected: the malformed, null and bad-region rows of file 1, and global row 7.
         let rejected = |g: u64| g == 7 || g == 3000 + 5 || g == 3000 + 9 || g == 3000 + 20;
-        let (batches, sizes) = merged(&files, &compact, &rejected).unwrap();
+        let order = entity_order(&files, &ids, &rejected);
+        let (batches, sizes) = merged(&files, &order, &compact, &rejected).unwrap();
         let got: Vec<Vec<String>> = batches.iter().flat_map(text_of).collect();
         assert!(batches.iter().all(|b| b.schema() == *compact.text_schema()), "the contract's columns, as text");
         let bad_region = spread[1][18];
@@ -351,8 +394,48 @@ mod tests {
         let path = copy_path(dir.path(), 0);
         write_sorted(&path, &compact, &[landing(&contract, &rows, false)]).unwrap();
         let files = vec![(path, 100)];
-        assert!(merged(&files, &compact, &|g| g == 104).is_ok(), "rejected, the row is left out");
-        let e = merged(&files, &compact, &|_| false).err().unwrap();
+        let ids = [rows.iter().map(|(_, r)| r[0].clone()).collect::<Vec<_>>()];
+        let rejected = |g: u64| g == 104;
+        assert!(
+            merged(&files, &entity_order(&files, &ids, &rejected), &compact, &rejected).is_ok(),
+            "rejected, the row is left out"
+        );
+        let e = merged(&files, &entity_order(&files, &ids, &|_| false), &compact, &|_| false).err().unwrap();
         assert!(matches!(e, ReadError::UnpackedRegistryValue { row: 104 }), "{e}");
+    }
+
+    #[test]
+    fn an_order_the_copies_do_not_follow_fails_the_merge() {
+        let contract = Contract::load(Dataset::Registry).unwrap();
+        let columns: Vec<usize> = (0..contract.columns.len()).collect();
+        let compact = Arc::new(Compact::new(&contract, &columns));
+        let dir = tempfile::tempdir().unwrap();
+        // Even ids in one file, odd in the other, both descending.
+        let (mut files, mut ids) = (Vec::new(), Vec::new());
+        for n in 0..2u32 {
+            let rows: Vec<(u32, Vec<Option<String>>)> =
+                (0..10).rev().filter(|i| i % 2 == n).map(|i| (i, row(i, Some(id(i))))).collect();
+            let path = copy_path(dir.path(), n as usize);
+            write_sorted(&path, &compact, &[landing(&contract, &rows, false)]).unwrap();
+            files.push((path, 5 * n as u64));
+            ids.push(rows.iter().map(|(_, r)| r[0].clone()).collect::<Vec<_>>());
+        }
+        let (order, before) = entity_order(&files, &ids, &|_| false);
+        assert_eq!(order, [4, 9, 3, 8, 2, 7, 1, 6, 0, 5]);
+        let message = |order: Vec<u32>| {
+            merged(&files, &(order, before.clone()), &compact, &|_| false)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        assert_eq!(message(order.clone()), "");
+        let mut swapped = order.clone();
+        swapped.swap(3, 4);
+        assert!(message(swapped).contains("out of the order of the ids"), "two rows of different files swapped");
+        assert!(
+            message(order[..9].to_vec()).contains("accepted rows the registry's order does not name"),
+            "one left out"
+        );
+        assert!(message([order.clone(), vec![0]].concat()).contains("ends before"), "one named twice");
     }
 }

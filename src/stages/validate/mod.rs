@@ -184,8 +184,29 @@ pub fn validate_registry(
             "{what}"
         );
     };
-    // What is written: the copies merged, the rejected rows left out, on
-    // a thread of its own while the ids are sorted and indexed (not while
+    // Accepted registry ids are unique (copies are all rejected): sort them
+    // to number the entities.
+    let kept_pos = position_in(&v.schema, id_name);
+    // The ids end up in this memory (the index's sorted ids, looked up at random).
+    let mut packed: Vec<u128> = with_huge_pages(batches.iter().map(|b| b.num_rows()).sum());
+    let mut row = 0u64;
+    for b in &batches {
+        let ids = b.column(kept_pos).as_string::<i32>();
+        for i in 0..ids.len() {
+            let id = EntityId::pack_unchecked(ids.value(i)).expect("accepted registry rows have valid ids");
+            packed.push((id.bits() << 38) | row as u128);
+            row += 1;
+        }
+    }
+    packed.par_sort_unstable();
+    // Each entity's row, as a position in the whole; then the ids alone,
+    // in the sorted ids' own memory.
+    let order: Arc<Vec<u32>> = Arc::new(packed.iter().map(|p| (*p & ((1u128 << 38) - 1)) as u32).collect());
+    let ids: Vec<EntityId> = packed.into_iter().map(|p| EntityId::from_bits(p >> 38)).collect();
+    checkpoint("registry ids sorted");
+    // What is written: the copies merged in that order, the rejected rows
+    // left out, on a thread of its own while the parents and
+    // representatives are read and the table is put in order (not while
     // the other datasets are validated: the run's peak is theirs).
     let written = match folder {
         None => RegistryWrite(None),
@@ -194,17 +215,21 @@ pub fn validate_registry(
             for r in &v.rejects {
                 rejected[r.row as usize] = true;
             }
-            let mut first_row = 0u64;
-            let mut files = Vec::new();
+            let (mut first_row, mut accepted) = (0u64, 0u32);
+            let (mut files, mut accepted_before) = (Vec::new(), Vec::new());
             for (n, f) in v.selection.files().enumerate() {
                 files.push((merge::copy_path(&folder, n), first_row));
+                accepted_before.push(accepted);
+                let range = first_row as usize..(first_row + f.rows) as usize;
+                accepted += rejected[range].iter().filter(|r| !**r).count() as u32;
                 first_row += f.rows;
             }
             let merged = MergedCopies {
                 files,
                 rejected,
                 compact: compact.clone(),
-                rows: batches.iter().map(|b| b.num_rows()).sum(),
+                order: order.clone(),
+                accepted_before,
                 folder,
                 _scratch: own_scratch,
             };
@@ -223,26 +248,6 @@ pub fn validate_registry(
             RegistryWrite(Some(handle))
         }
     };
-    // Accepted registry ids are unique (copies are all rejected): sort them
-    // to number the entities.
-    let kept_pos = position_in(&v.schema, id_name);
-    // The ids end up in this memory (the index's sorted ids, looked up at random).
-    let mut packed: Vec<u128> = with_huge_pages(batches.iter().map(|b| b.num_rows()).sum());
-    let mut row = 0u64;
-    for b in &batches {
-        let ids = b.column(kept_pos).as_string::<i32>();
-        for i in 0..ids.len() {
-            let id = EntityId::pack_unchecked(ids.value(i)).expect("accepted registry rows have valid ids");
-            packed.push((id.bits() << 38) | row as u128);
-            row += 1;
-        }
-    }
-    packed.par_sort_unstable();
-    // Each entity's row, as a position in the whole; then the ids alone,
-    // in the sorted ids' own memory.
-    let order: Vec<u32> = packed.iter().map(|p| (*p & ((1u128 << 38) - 1)) as u32).collect();
-    let ids: Vec<EntityId> = packed.into_iter().map(|p| EntityId::from_bits(p >> 38)).collect();
-    checkpoint("registry ids sorted");
     // Each entity's parent (by index) and representative (packed), read off
     // the rows as they came and then put in entity order: neither text is
     // gathered unless a later stage asked for it (at 50M entities the
@@ -330,7 +335,10 @@ struct MergedCopies {
     files: Vec<(PathBuf, u64)>,
     rejected: Vec<bool>,
     compact: Arc<compact::Compact>,
-    rows: usize,
+    /// The accepted rows in entity order, and how many accepted rows the
+    /// files before each hold (see [`merge::merge`]).
+    order: Arc<Vec<u32>>,
+    accepted_before: Vec<u32>,
     folder: PathBuf,
     /// The temporary folder holding `folder`, when the run gave none.
     _scratch: Option<tempfile::TempDir>,
@@ -340,13 +348,15 @@ impl MergedCopies {
     /// Merges the copies into `sink` (the merge on a second thread while
     /// this one gathers and encodes the rows it names) and removes them.
     fn write(self, mut sink: RegistrySink) -> Result<(), ReadError> {
-        let MergedCopies { files, rejected, compact, rows: expected, folder, _scratch } = self;
+        let MergedCopies { files, rejected, compact, order, accepted_before, folder, _scratch } = self;
+        let expected = order.len();
         std::thread::scope(|s| {
             // One group waits while one is written: each holds a batch of every copy.
             let (groups, merged) = std::sync::mpsc::sync_channel::<merge::MergedGroup>(1);
-            let (rejected, files) = (&rejected, &files);
+            let (rejected, files, order, accepted_before) = (&rejected, &files, &order, &accepted_before);
             let merging = s.spawn(move || {
-                merge::merge(files, &compact, &|g| rejected[g as usize], LOOKUP_ROW_GROUP_ROWS, &mut |group| {
+                let rejected = |g: u64| rejected[g as usize];
+                merge::merge(files, &compact, &rejected, order, accepted_before, LOOKUP_ROW_GROUP_ROWS, &mut |group| {
                     // A closed channel: the writer failed, and its error is the one returned.
                     groups.send(group).map_err(|_| ReadError::Scratch {
                         what: "merging the registry".into(),
