@@ -55,8 +55,34 @@ pub fn is_entity_id(s: &str) -> bool {
 
 /// Whether `s` is `P` followed by 16 lowercase hex digits.
 pub fn is_person_id(s: &str) -> bool {
+    person_bits(s).is_some()
+}
+
+/// The value of each lowercase hex digit; anything else is not one.
+static HEX_VALUE: [u8; 256] = {
+    let mut table = [NOT_IN_ALPHABET; 256];
+    let mut i = 0;
+    while i < 16 {
+        table[b"0123456789abcdef"[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+
+/// The number a person id's 16 hex digits spell, in one pass over them.
+fn person_bits(s: &str) -> Option<u64> {
     let b = s.as_bytes();
-    b.len() == 17 && b[0] == b'P' && b[1..].iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+    if b.len() != 17 || b[0] != b'P' {
+        return None;
+    }
+    let mut bits = 0u64;
+    let mut bad = 0u8;
+    for c in &b[1..] {
+        let v = HEX_VALUE[*c as usize];
+        bad |= v;
+        bits = (bits << 4) | (v & 0xf) as u64;
+    }
+    (bad & 0xf0 == 0).then_some(bits)
 }
 
 /// Whether `s` is exactly six ASCII digits (region and authority codes).
@@ -134,7 +160,7 @@ pub struct PersonId(u64);
 
 impl PersonId {
     pub fn parse(s: &str) -> Option<PersonId> {
-        is_person_id(s).then(|| PersonId(u64::from_str_radix(&s[1..], 16).expect("16 hex digits")))
+        person_bits(s).map(PersonId)
     }
 
     pub fn bits(self) -> u64 {
@@ -323,6 +349,9 @@ mod tests {
         assert!(!is_person_id("P0A1B2C3D4E5F6A7B"), "uppercase hex");
         assert!(!is_person_id("Q0a1b2c3d4e5f6a7b"));
         assert!(!is_person_id("P0a1b2c3d4e5f6a7"));
+        assert!(!is_person_id("P0a1b2c3d4e5f6a7g"), "g is not hex");
+        assert!(!is_person_id("P0a1b2c3d4e5f6a\u{e9}"), "17 bytes, not 16 hex digits");
+        assert!(!is_person_id("P+a1b2c3d4e5f6a7b"), "a sign is not a digit");
     }
 
     #[test]
