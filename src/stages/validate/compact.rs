@@ -12,15 +12,13 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanBufferBuilder, Decimal128Array, Int8Array, RecordBatch, StringArray, UInt32Array,
-    UInt64Array,
+    Array, ArrayRef, AsArray, BooleanBufferBuilder, Decimal128Array, RecordBatch, StringArray, UInt32Array, UInt64Array,
 };
 use arrow::buffer::{NullBuffer, OffsetBuffer};
-use arrow::datatypes::{
-    DataType, Decimal128Type, Field, Int32Type, Int8Type, Schema, SchemaRef, UInt32Type, UInt64Type,
-};
+use arrow::datatypes::{DataType, Decimal128Type, Field, Int8Type, Schema, SchemaRef, UInt32Type, UInt64Type};
 use arrow::error::ArrowError;
 
+use super::rows::list_positions;
 use crate::base::contract::{Check, ColumnType, Contract};
 use crate::base::ids::{is_six_digits, EntityId, PersonId};
 use crate::base::landing_file::nullable;
@@ -41,8 +39,9 @@ enum Form {
     PersonId,
     /// Six digits as their number.
     SixDigits,
-    /// A listed value's position in the list.
-    OneOf(Arc<StringArray>),
+    /// A listed value's position in the list (the contract's values, and
+    /// the same as an array to unpack from).
+    OneOf(Vec<String>, Arc<StringArray>),
 }
 
 impl Form {
@@ -59,7 +58,7 @@ impl Form {
             (Some(Check::PersonId), _) => Form::PersonId,
             (Some(Check::SixDigits), _) => Form::SixDigits,
             (None, Some(values)) if values.len() <= i8::MAX as usize => {
-                Form::OneOf(Arc::new(StringArray::from_iter_values(values)))
+                Form::OneOf(values.clone(), Arc::new(StringArray::from_iter_values(values)))
             }
             _ => Form::AsRead,
         }
@@ -71,7 +70,7 @@ impl Form {
             Form::EntityId => DataType::Decimal128(38, 0),
             Form::PersonId => DataType::UInt64,
             Form::SixDigits => DataType::UInt32,
-            Form::OneOf(_) => DataType::Int8,
+            Form::OneOf(..) => DataType::Int8,
         }
     }
 }
@@ -150,24 +149,21 @@ impl Compact {
                         texts.iter().zip(keyless.iter_mut()).map(|(t, k)| packed_or_keyless(t, k, six)).collect();
                     Arc::new(packed)
                 }
-                Form::OneOf(values) => Arc::new(positions(read, values, &mut keyless)),
+                Form::OneOf(values, _) => {
+                    let at = list_positions(values, read);
+                    // A value outside the list is null among the positions.
+                    let read_nulls = read.logical_nulls();
+                    for (r, lost) in keyless.iter_mut().enumerate() {
+                        *lost |= at.is_null(r) && read_nulls.as_ref().is_none_or(|n| n.is_valid(r));
+                    }
+                    Arc::new(at)
+                }
             };
             columns.push(column);
         }
         // The key last: a value of any column that did not pack takes it.
-        columns[self.key] = Arc::new(self.keys_of(batch.column(self.columns[self.key]), &keyless)?);
+        columns[self.key] = Arc::new(keys_of(batch.column(self.columns[self.key]), &keyless)?);
         RecordBatch::try_new(self.packed.clone(), columns)
-    }
-
-    /// The key column: each row's packed id, [`NO_KEY`] (as -1) where the
-    /// id does not pack or the row is `keyless`.
-    fn keys_of(&self, read: &ArrayRef, keyless: &[bool]) -> Result<Decimal128Array, ArrowError> {
-        let texts = read.as_string::<i32>();
-        let keys = texts.iter().zip(keyless).map(|(t, lost)| match (t.and_then(EntityId::pack_unchecked), lost) {
-            (Some(id), false) => id.bits() as i128,
-            _ => NO_KEY as i128,
-        });
-        Decimal128Array::from_iter_values(keys).with_precision_and_scale(38, 0)
     }
 
     /// The sort keys of a packed batch's rows.
@@ -197,7 +193,7 @@ impl Compact {
                         let numbers = c.as_primitive::<UInt32Type>();
                         Arc::new(texts(numbers.iter().map(|n| n.map(six_digits))))
                     }
-                    Form::OneOf(values) => {
+                    Form::OneOf(_, values) => {
                         let at = c.as_primitive::<Int8Type>();
                         arrow::compute::take(values.as_ref(), at, None).expect("positions in the list")
                     }
@@ -216,6 +212,17 @@ fn packed_or_keyless<T>(text: Option<&str>, keyless: &mut bool, pack: impl Fn(&s
     packed
 }
 
+/// The key column: each row's packed id, [`NO_KEY`] (as -1) where the id
+/// does not pack or the row is `keyless`.
+fn keys_of(read: &ArrayRef, keyless: &[bool]) -> Result<Decimal128Array, ArrowError> {
+    let texts = read.as_string::<i32>();
+    let keys = texts.iter().zip(keyless).map(|(t, lost)| match (t.and_then(EntityId::pack_unchecked), lost) {
+        (Some(id), false) => id.bits() as i128,
+        _ => NO_KEY as i128,
+    });
+    Decimal128Array::from_iter_values(keys).with_precision_and_scale(38, 0)
+}
+
 fn packed_entity_ids(read: &ArrayRef, keyless: &mut [bool]) -> Result<Decimal128Array, ArrowError> {
     let texts = read.as_string::<i32>();
     let packed: Decimal128Array = texts
@@ -224,33 +231,6 @@ fn packed_entity_ids(read: &ArrayRef, keyless: &mut [bool]) -> Result<Decimal128
         .map(|(t, k)| packed_or_keyless(t, k, |t| EntityId::pack_unchecked(t).map(|id| id.bits() as i128)))
         .collect();
     packed.with_precision_and_scale(38, 0)
-}
-
-/// Each value's position in `values` (null for null); a value outside
-/// the list is null and marks its row `keyless`.
-fn positions(read: &ArrayRef, values: &StringArray, keyless: &mut [bool]) -> Int8Array {
-    let position = |v: &str| values.iter().position(|x| x == Some(v)).map(|p| p as i8);
-    match read.as_dictionary_opt::<Int32Type>() {
-        // Read as a dictionary: each of the file's values is looked up once.
-        Some(read) => {
-            let ours: Vec<Option<i8>> = read.values().as_string::<i32>().iter().map(|v| v.and_then(position)).collect();
-            read.keys()
-                .iter()
-                .zip(keyless.iter_mut())
-                .map(|(k, lost)| {
-                    let p = k.and_then(|k| ours[k as usize]);
-                    *lost |= k.is_some() && p.is_none();
-                    p
-                })
-                .collect()
-        }
-        None => read
-            .as_string::<i32>()
-            .iter()
-            .zip(keyless.iter_mut())
-            .map(|(t, k)| packed_or_keyless(t, k, position))
-            .collect(),
-    }
 }
 
 fn six_digits(n: u32) -> [u8; 6] {

@@ -280,6 +280,14 @@ mod tests {
         RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
     }
 
+    /// The registry contract, and the packing of all its columns.
+    fn registry_copied_whole() -> (Contract, Arc<Compact>) {
+        let contract = Contract::load(Dataset::Registry).unwrap();
+        let columns: Vec<usize> = (0..contract.columns.len()).collect();
+        let compact = Arc::new(Compact::new(&contract, &columns));
+        (contract, compact)
+    }
+
     fn text_of(batch: &RecordBatch) -> Vec<Vec<String>> {
         let text: Vec<ArrayRef> = batch.columns().iter().map(|c| cast(c, &DataType::Utf8).unwrap()).collect();
         (0..batch.num_rows())
@@ -336,9 +344,7 @@ mod tests {
 
     #[test]
     fn copies_merge_into_id_order_without_the_rejected_rows_and_unpack_to_their_text() {
-        let contract = Contract::load(Dataset::Registry).unwrap();
-        let columns: Vec<usize> = (0..contract.columns.len()).collect();
-        let compact = Arc::new(Compact::new(&contract, &columns));
+        let (contract, compact) = registry_copied_whole();
         let dir = tempfile::tempdir().unwrap();
         // Three landing files, ids interleaved across them (the first read
         // with dictionaries), a malformed id, a null id and a region that is
@@ -384,9 +390,7 @@ mod tests {
 
     #[test]
     fn an_accepted_row_whose_value_does_not_pack_fails_the_merge() {
-        let contract = Contract::load(Dataset::Registry).unwrap();
-        let columns: Vec<usize> = (0..contract.columns.len()).collect();
-        let compact = Arc::new(Compact::new(&contract, &columns));
+        let (contract, compact) = registry_copied_whole();
         let dir = tempfile::tempdir().unwrap();
         let mut rows: Vec<(u32, Vec<Option<String>>)> = (0..10).map(|i| (i, row(i, Some(id(i))))).collect();
         // Five digits: a row the contract's six_digits check rejects, here accepted.
@@ -406,9 +410,7 @@ mod tests {
 
     #[test]
     fn an_order_the_copies_do_not_follow_fails_the_merge() {
-        let contract = Contract::load(Dataset::Registry).unwrap();
-        let columns: Vec<usize> = (0..contract.columns.len()).collect();
-        let compact = Arc::new(Compact::new(&contract, &columns));
+        let (contract, compact) = registry_copied_whole();
         let dir = tempfile::tempdir().unwrap();
         // Even ids in one file, odd in the other, both descending.
         let (mut files, mut ids) = (Vec::new(), Vec::new());

@@ -23,11 +23,9 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, Int8Array, RecordBatch, StringArray, UInt32Array,
-};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, RecordBatch, StringArray, UInt32Array};
 use arrow::compute::{cast, concat_batches, filter_record_batch};
-use arrow::datatypes::{DataType, Field, Float64Type, Int32Type, Int8Type, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Float64Type, Int8Type, Schema, SchemaRef};
 use fixedbitset::FixedBitSet;
 use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
@@ -928,16 +926,7 @@ impl<'a> Enumeration<'a> {
     /// The text column as keys into the dictionary; a value outside the
     /// list (a rejected row's) is null.
     fn encode(&self, column: &ArrayRef) -> ArrayRef {
-        let position = |v: &str| rows::position_in(self.values, v).map(|p| p as i8);
-        let keys: Int8Array = match column.as_dictionary_opt::<Int32Type>() {
-            // Read as a dictionary: each of the file's values is looked up once.
-            Some(read) => {
-                let values = read.values().as_string::<i32>();
-                let ours: Vec<Option<i8>> = values.iter().map(|v| v.and_then(position)).collect();
-                read.keys().iter().map(|k| k.and_then(|k| ours[k as usize])).collect()
-            }
-            None => column.as_string::<i32>().iter().map(|v| v.and_then(position)).collect(),
-        };
+        let keys = rows::list_positions(self.values, column);
         Arc::new(DictionaryArray::<Int8Type>::try_new(keys, self.dictionary.clone()).expect("keys index the values"))
     }
 }

@@ -9,7 +9,7 @@ use crate::base::row_checks::{
     blank, date_in_range, entity_hint, money, money_too_large, quote, show_date, unsafe_char_found, FIRST_DATE,
     LAST_DATE,
 };
-use arrow::array::{Array, ArrayRef, AsArray, Int32Array, RecordBatch, StringArray};
+use arrow::array::{Array, ArrayRef, AsArray, Int32Array, Int8Array, RecordBatch, StringArray};
 use arrow::datatypes::{Date32Type, Decimal128Type, Float64Type, Int32Type};
 
 /// The first rule a row breaks: its code and a message naming the column,
@@ -314,4 +314,18 @@ impl ColumnRule<'_> {
 pub(super) fn position_in(values: &[String], v: &str) -> Option<usize> {
     let b = v.as_bytes();
     values.iter().position(|x| x.len() == b.len() && x.as_bytes().first() == b.first() && x.as_bytes() == b)
+}
+
+/// Each value of a text `column` (or of one read as a dictionary, whose
+/// values are then looked up once each) as its position in `values`
+/// (at most 127 of them); null for a null value and for one outside the list.
+pub(super) fn list_positions(values: &[String], column: &ArrayRef) -> Int8Array {
+    let position = |v: &str| position_in(values, v).map(|p| p as i8);
+    match column.as_dictionary_opt::<Int32Type>() {
+        Some(read) => {
+            let ours: Vec<Option<i8>> = read.values().as_string::<i32>().iter().map(|v| v.and_then(position)).collect();
+            read.keys().iter().map(|k| k.and_then(|k| ours[k as usize])).collect()
+        }
+        None => column.as_string::<i32>().iter().map(|v| v.and_then(position)).collect(),
+    }
 }
