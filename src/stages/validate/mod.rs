@@ -186,20 +186,29 @@ pub fn validate_registry(
     // to number the entities.
     let kept_pos = position_in(&v.schema, id_name);
     // The ids end up in this memory (the index's sorted ids, looked up at random).
-    let mut packed: Vec<u128> = with_huge_pages(batches.iter().map(|b| b.num_rows()).sum());
-    let mut row = 0u64;
+    let total = batches.iter().map(|b| b.num_rows()).sum();
+    let mut packed: Vec<u128> = with_huge_pages(total);
+    packed.par_extend(rayon::iter::repeat_n(0, total));
+    let mut rest = packed.as_mut_slice();
+    let mut parts = Vec::with_capacity(batches.len());
+    let mut row = 0u128;
     for b in &batches {
-        let ids = b.column(kept_pos).as_string::<i32>();
-        for i in 0..ids.len() {
-            let id = EntityId::pack_unchecked(ids.value(i)).expect("accepted registry rows have valid ids");
-            packed.push((id.bits() << 38) | row as u128);
-            row += 1;
-        }
+        let (part, tail) = std::mem::take(&mut rest).split_at_mut(b.num_rows());
+        parts.push((part, b, row));
+        rest = tail;
+        row += b.num_rows() as u128;
     }
+    parts.into_par_iter().for_each(|(part, b, first)| {
+        let ids = b.column(kept_pos).as_string::<i32>();
+        for (i, slot) in part.iter_mut().enumerate() {
+            let id = EntityId::pack_unchecked(ids.value(i)).expect("accepted registry rows have valid ids");
+            *slot = (id.bits() << 38) | (first + i as u128);
+        }
+    });
     packed.par_sort_unstable();
     // Each entity's row, as a position in the whole; then the ids alone,
     // in the sorted ids' own memory.
-    let order: Arc<Vec<u32>> = Arc::new(packed.iter().map(|p| (*p & ((1u128 << 38) - 1)) as u32).collect());
+    let order: Arc<Vec<u32>> = Arc::new(packed.par_iter().map(|p| (*p & ((1u128 << 38) - 1)) as u32).collect());
     let ids: Vec<EntityId> = packed.into_iter().map(|p| EntityId::from_bits(p >> 38)).collect();
     checkpoint("registry ids sorted");
     // What is written: the copies merged in that order, the rejected rows
@@ -261,7 +270,7 @@ pub fn validate_registry(
         },
         || LegalReps::pack(column(rep_at), order.len()),
     );
-    let parents: Vec<u32> = order.iter().map(|p| parents_read[*p as usize]).collect();
+    let parents: Vec<u32> = order.par_iter().map(|p| parents_read[*p as usize]).collect();
     drop(parents_read);
     let legal_reps =
         reps_read.map_err(|source| ReadError::UncheckedPersonId { column: LEGAL_REP, source })?.reordered(&order);
