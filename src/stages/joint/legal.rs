@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
 
 use super::rounds::Member;
+use crate::base::hash_bits::HashBits;
 use crate::base::ids::PersonId;
 
 /// A restricted person and the members they represent.
@@ -60,12 +61,12 @@ pub(super) fn restrictions(
     let flagged = if represented.is_empty() {
         vec![]
     } else {
-        let maybe = PersonBits::of(represented.keys());
+        let maybe = HashBits::of(represented.keys().map(|p| p.bits()));
         (0..entities as u32)
             .into_par_iter()
             .filter(|e| !member[*e as usize] && in_scope(*e))
             .filter_map(|e| {
-                let p = rep_of(e).filter(|p| maybe.may_hold(*p))?;
+                let p = rep_of(e).filter(|p| maybe.may_hold(p.bits()))?;
                 represented.get(&p).map(|roots| Flagged { entity: e, roots: roots.clone() })
             })
             .collect()
@@ -74,34 +75,6 @@ pub(super) fn restrictions(
         represented.into_iter().map(|(p, roots)| Restricted { person: p, roots }).collect();
     restricted.sort_by_key(|a| a.person);
     (restricted, flagged)
-}
-
-/// A set of persons that may answer "maybe" for one it does not hold,
-/// never "no" for one it does: a bit per hashed person id.
-struct PersonBits(Vec<u64>);
-
-impl PersonBits {
-    /// log2 of the bits: 2^23 bits are 1 MiB.
-    const SHIFT: u32 = 23;
-
-    fn of<'a>(persons: impl Iterator<Item = &'a PersonId>) -> PersonBits {
-        let mut words = vec![0u64; 1 << (Self::SHIFT - 6)];
-        for p in persons {
-            let bit = Self::bit(*p);
-            words[bit / 64] |= 1 << (bit % 64);
-        }
-        PersonBits(words)
-    }
-
-    fn may_hold(&self, p: PersonId) -> bool {
-        let bit = Self::bit(p);
-        self.0[bit / 64] & (1 << (bit % 64)) != 0
-    }
-
-    /// The top bits of the id times a large odd number (Fibonacci hashing).
-    fn bit(p: PersonId) -> usize {
-        (p.bits().wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - Self::SHIFT)) as usize
-    }
 }
 
 #[cfg(test)]
@@ -141,9 +114,8 @@ mod tests {
     fn persons_sharing_a_bit_are_told_apart() {
         // Two persons on the same bit: the map decides.
         let one = 1u64;
-        let twin = (2..)
-            .find(|t| PersonBits::bit(PersonId::from_bits(*t)) == PersonBits::bit(PersonId::from_bits(one)))
-            .unwrap();
+        let bits = HashBits::of(std::iter::once(one));
+        let twin = (2..).find(|t| bits.may_hold(*t)).unwrap();
         let reps = [p(one), p(twin), p(one)];
         let (r, f) = restrictions(&[member(0)], 3, &|e| reps[e as usize], &|_| true);
         assert_eq!(r.len(), 1);

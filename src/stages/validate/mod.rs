@@ -20,6 +20,7 @@ mod reorder;
 mod rows;
 
 use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -33,6 +34,7 @@ use rustc_hash::FxBuildHasher;
 use crate::base::contract::{Contract, Contracts, Dataset, DatasetKind, FaultCode};
 use crate::base::entities::{prefetch, with_huge_pages, EntityIndex};
 use crate::base::error::{Classify, ErrorKind};
+use crate::base::hash_bits::HashBits;
 use crate::base::ids::EntityId;
 use crate::base::landing_file::{nullable, LandingFile, Selection};
 use crate::base::marts::{records, registry};
@@ -1055,13 +1057,19 @@ impl KnownCases {
             .collect();
         let case_col = violations.schema.index_of("case_id").expect("violations keep case_id");
         let idx_col = violations.schema.index_of(ENTITY_IDX).expect("violations carry entity_idx");
-        // Every violation is looked up, on every core; few are wanted. A
-        // later version of a case comes later and wins.
+        // Every violation is looked up, on every core; few are wanted, and
+        // a bit per hashed wanted case (in cache, unlike the set) turns
+        // most away before the set is probed. A later version of a case
+        // comes later and wins.
+        let maybe = HashBits::of(wanted.iter().map(|c| FxBuildHasher.hash_one(c)));
         let found = violations.scan(&|b| {
             let cases: &StringArray = b.column(case_col).as_string::<i32>();
             let idx = b.column(idx_col).as_primitive::<arrow::datatypes::UInt32Type>();
             (0..cases.len())
-                .filter(|r| wanted.contains(cases.value(*r)))
+                .filter(|r| {
+                    let case = cases.value(*r);
+                    maybe.may_hold(FxBuildHasher.hash_one(case)) && wanted.contains(case)
+                })
                 .map(|r| (cases.value(r).to_string(), idx.value(r)))
                 .collect::<Vec<_>>()
         })?;
