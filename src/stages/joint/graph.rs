@@ -11,16 +11,17 @@
 
 use petgraph::csr::Csr;
 use petgraph::visit::EdgeRef;
+use rayon::prelude::*;
 
 /// One directed relation between registered entities.
 pub struct Relation<E> {
     csr: Csr<(), E, petgraph::Directed, u32>,
 }
 
-impl<E: Clone + Default> Relation<E> {
+impl<E: Clone + Default + Send> Relation<E> {
     /// Builds from (source, target, weight) edges; duplicates are not allowed.
     pub fn from_edges(mut edges: Vec<(u32, u32, E)>) -> Relation<E> {
-        edges.sort_unstable_by_key(|e| (e.0, e.1));
+        edges.par_sort_unstable_by_key(|e| (e.0, e.1));
         let csr = Csr::from_sorted_edges(&edges).expect("edges sorted, (source, target) unique");
         Relation { csr }
     }
@@ -58,12 +59,11 @@ impl EntityGraph {
         let branch_edges: Vec<(u32, u32, ())> =
             parent.iter().enumerate().filter(|(_, p)| **p != u32::MAX).map(|(x, p)| (*p, x as u32, ())).collect();
         let reverse: Vec<(u32, u32, f64)> = holdings.iter().map(|(h, x, s)| (*x, *h, *s)).collect();
-        EntityGraph {
-            entities,
-            branches: Relation::from_edges(branch_edges),
-            parent,
-            owns: Relation::from_edges(holdings),
-            holders: Relation::from_edges(reverse),
-        }
+        // The three relations are built side by side.
+        let (branches, (owns, holders)) = rayon::join(
+            || Relation::from_edges(branch_edges),
+            || rayon::join(|| Relation::from_edges(holdings), || Relation::from_edges(reverse)),
+        );
+        EntityGraph { entities, branches, parent, owns, holders }
     }
 }
