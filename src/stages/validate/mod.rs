@@ -190,6 +190,8 @@ pub fn validate_registry(
     // The ids end up in this memory (the index's sorted ids, looked up at random).
     let total = batches.iter().map(|b| b.num_rows()).sum();
     let mut packed: Vec<u128> = with_huge_pages(total);
+    // First touched on every core, then each batch's ids packed into a
+    // stretch of their own (a batch's first row numbers its rows).
     packed.par_extend(rayon::iter::repeat_n(0, total));
     let mut rest = packed.as_mut_slice();
     let mut parts = Vec::with_capacity(batches.len());
