@@ -1063,16 +1063,16 @@ impl KnownCases {
         // a bit per hashed wanted case (in cache, unlike the set) turns
         // most away before the set is probed. A later version of a case
         // comes later and wins.
-        let maybe = HashBits::of(wanted.iter().map(|c| FxBuildHasher.hash_one(c)));
+        let hash = |case: &str| FxBuildHasher.hash_one(case);
+        let maybe = HashBits::of(wanted.iter().map(|case| hash(case)));
         let found = violations.scan(&|b| {
             let cases: &StringArray = b.column(case_col).as_string::<i32>();
             let idx = b.column(idx_col).as_primitive::<arrow::datatypes::UInt32Type>();
             (0..cases.len())
-                .filter(|r| {
-                    let case = cases.value(*r);
-                    maybe.may_hold(FxBuildHasher.hash_one(case)) && wanted.contains(case)
+                .filter_map(|r| {
+                    let case = cases.value(r);
+                    (maybe.may_hold(hash(case)) && wanted.contains(case)).then(|| (case.to_string(), idx.value(r)))
                 })
-                .map(|r| (cases.value(r).to_string(), idx.value(r)))
                 .collect::<Vec<_>>()
         })?;
         let owner: HashMap<String, u32> = found.into_iter().flatten().collect();
