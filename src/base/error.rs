@@ -124,6 +124,8 @@ impl Classify for datafusion::error::DataFusionError {
             D::ArrowError(e, _) => e.kind(),
             // The memory limit of the run: raise it or give the box more memory.
             D::ResourcesExhausted(_) => ErrorKind::Input,
+            // The engine's settings (a cluster's address or certificates).
+            D::Configuration(_) => ErrorKind::Input,
             D::External(inner) => io_kind_in(inner.as_ref()).unwrap_or(ErrorKind::Bug),
             D::Context(_, inner) => inner.kind(),
             D::Shared(inner) => inner.kind(),

@@ -104,8 +104,10 @@ pub enum RunError {
     Quarantine(#[from] QuarantineError),
     #[error(transparent)]
     Score(#[from] ScoreError),
+    /// Not the source of the chain: DataFusion's message already holds its
+    /// causes, and the run's ledger keeps this one line.
     #[error("query engine: {0}")]
-    Engine(#[from] DataFusionError),
+    Engine(DataFusionError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -118,6 +120,12 @@ pub enum RunError {
     Parquet { what: String, source: parquet::errors::ParquetError },
     #[error(transparent)]
     Mart(#[from] marts::MartError),
+}
+
+impl From<DataFusionError> for RunError {
+    fn from(e: DataFusionError) -> RunError {
+        RunError::Engine(e)
+    }
 }
 
 impl Classify for RunError {

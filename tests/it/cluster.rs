@@ -1,14 +1,17 @@
 //! The nightly run on a Ballista cluster: a scheduler and two executors,
 //! each a `credence cluster` process on 127.0.0.1, run the golden
 //! warehouse; its marts, reports and publication are byte for byte those
-//! of the local engine (the manifests' creation time aside).
+//! of the local engine (the manifests' creation time aside). Every
+//! connection is mutual TLS: a driver without the cluster's certificates,
+//! or with another cluster's, is refused, and no port answers in the clear.
 
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{credence, ok, stderr, stdout};
+use crate::support::{ok, stderr, stdout};
 
 /// A cluster process, killed when dropped.
 struct Node(Child);
@@ -20,10 +23,11 @@ impl Drop for Node {
     }
 }
 
-fn start(args: &[&str]) -> Node {
+fn start(args: &[&str], certs: &Path) -> Node {
     Node(
         Command::new(env!("CARGO_BIN_EXE_credence"))
             .args(args)
+            .env("CREDENCE_CLUSTER_TLS", certs)
             .env("CREDENCE_LOG_FORMAT", "json")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -31,6 +35,27 @@ fn start(args: &[&str]) -> Node {
             .spawn()
             .expect("start a cluster process"),
     )
+}
+
+/// `credence args` with the cluster's certificates in `certs` (none when `None`).
+fn with_certs(args: &[&str], certs: Option<&Path>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_credence"));
+    command.args(args).env("CREDENCE_LOG_FORMAT", "json").env("RUST_LOG", "warn").env_remove("CREDENCE_CLUSTER_TLS");
+    if let Some(certs) = certs {
+        command.env("CREDENCE_CLUSTER_TLS", certs);
+    }
+    command.output().expect("run credence")
+}
+
+/// Whether `addr` answers an HTTP/2 client in the clear (a server's
+/// first frame is its SETTINGS, frame type 4).
+fn answers_in_the_clear(addr: SocketAddr) -> bool {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let settings = [0u8, 0, 0, 4, 0, 0, 0, 0, 0];
+    let _ = stream.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").and_then(|()| stream.write_all(&settings));
+    let mut reply = [0u8; 9];
+    matches!(stream.read_exact(&mut reply), Ok(()) if reply[3] == 4)
 }
 
 /// A port `p` with `p + 1` free too (an executor's Flight and gRPC ports).
@@ -79,44 +104,79 @@ fn a_run_on_a_ballista_cluster_writes_what_the_local_engine_writes() {
         .chain(["--as-of", "2026-11-27", "--bad-rate", "0.01"])
         .collect::<Vec<_>>());
     // The same landing files with the same times (the records' sources name them).
-    assert!(Command::new("cp").arg("-a").arg(&local).arg(&remote).status().unwrap().success());
+    let refused = dir.path().join("refused");
+    for copy in [&remote, &refused] {
+        assert!(Command::new("cp").arg("-a").arg(&local).arg(copy).status().unwrap().success());
+    }
 
-    let mut scheduler = start(&["cluster", "scheduler", "--bind", "127.0.0.1:0"]);
+    let (certs, foreign) = (dir.path().join("certs"), dir.path().join("foreign"));
+    for folder in [&certs, &foreign] {
+        ok(&["cluster", "certs", "--out", folder.to_str().unwrap()]);
+    }
+    let mut scheduler = start(&["cluster", "scheduler", "--bind", "127.0.0.1:0"], &certs);
     let mut line = String::new();
     std::io::BufRead::read_line(&mut std::io::BufReader::new(scheduler.0.stdout.take().unwrap()), &mut line).unwrap();
     let engine = line.trim().rsplit(' ').next().unwrap().to_string();
     assert!(engine.starts_with("ballista://127.0.0.1:"), "{line:?}");
-    let executors: Vec<Node> = (0..2)
+    let executors: Vec<(Node, SocketAddr)> = (0..2)
         .map(|_| {
             let port = free_port_pair();
             let bind = format!("127.0.0.1:{port}");
-            let node = start(&[
-                "cluster",
-                "executor",
-                "--scheduler",
-                &engine,
-                "--bind",
-                &bind,
-                "--threads",
-                "1",
-                "--memory-limit",
-                "256M",
-            ]);
+            let node = start(
+                &[
+                    "cluster",
+                    "executor",
+                    "--scheduler",
+                    &engine,
+                    "--bind",
+                    &bind,
+                    "--threads",
+                    "1",
+                    "--memory-limit",
+                    "256M",
+                ],
+                &certs,
+            );
             wait_for(bind.parse().unwrap());
-            node
+            (node, bind.parse::<SocketAddr>().unwrap())
         })
         .collect();
 
-    let run = |wh: &Path, extra: &[&str]| {
+    let run = |wh: &Path, extra: &[&str], certs: Option<&Path>| {
         let mut args = vec!["run", "--unsigned", "--warehouse", wh.to_str().unwrap(), "--as-of", "2026-11-27"];
         args.extend_from_slice(extra);
-        ok(&args)
+        with_certs(&args, certs)
     };
-    run(&local, &["--threads", "2"]);
+    let o = run(&local, &["--threads", "2"], None);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    // Without the cluster's certificates, or with another cluster's, a
+    // driver is refused before anything runs.
+    let o = run(&refused, &["--engine", &engine], None);
+    assert!(!o.status.success() && stderr(&o).contains("CREDENCE_CLUSTER_TLS"), "{}{}", stdout(&o), stderr(&o));
+    // Another cluster's certificates: the driver does not trust the
+    // scheduler's; another's key beside this cluster's authority: the
+    // scheduler does not trust the driver's.
+    let mixed = dir.path().join("mixed");
+    std::fs::create_dir(&mixed).unwrap();
+    std::fs::copy(certs.join("ca.pem"), mixed.join("ca.pem")).unwrap();
+    for file in ["node.pem", "node.key"] {
+        std::fs::copy(foreign.join(file), mixed.join(file)).unwrap();
+    }
+    for other in [&foreign, &mixed] {
+        let o = run(&refused, &["--engine", &engine], Some(other));
+        assert_eq!(o.status.code(), Some(1), "{other:?} was let in:\n{}{}", stdout(&o), stderr(&o));
+        assert!(stderr(&o).contains("do not trust each other's certificates"), "{}", stderr(&o));
+    }
+    assert!(!refused.join("published").exists(), "a refused run published nothing");
+    // Neither the scheduler nor an executor answers in the clear.
+    let scheduler_addr: SocketAddr = engine.trim_start_matches("ballista://").parse().unwrap();
+    assert!(!answers_in_the_clear(scheduler_addr), "the scheduler answered in the clear");
+    assert!(!answers_in_the_clear(executors[0].1), "an executor answered in the clear");
     // With validation's plans cross-checking the native checks on the
     // executors: the landing scan travels to them through credence's codecs.
-    let out = run(&remote, &["--threads", "2", "--engine", &engine, "--validation-plans"]);
-    assert!(out.contains("succeeded"), "{out}");
+    let o = run(&remote, &["--threads", "2", "--engine", &engine, "--validation-plans"], Some(&certs));
+    let out = stdout(&o);
+    assert!(o.status.success() && out.contains("succeeded"), "{out}{}", stderr(&o));
     assert!(out.contains("validation_plans"), "the plans ran and agreed:\n{out}");
     // The tables written for the executors go with the run.
     let left: Vec<_> = std::fs::read_dir(remote.join(".staging")).unwrap().flatten().map(|e| e.path()).collect();
@@ -146,12 +206,7 @@ fn a_run_on_a_ballista_cluster_writes_what_the_local_engine_writes() {
     // The run went through the executors: with them gone, the cluster run fails and says where.
     drop(executors);
     drop(scheduler);
-    let o = credence(
-        &["run", "--unsigned", "--warehouse", remote.to_str().unwrap(), "--as-of", "2026-11-27"]
-            .into_iter()
-            .chain(["--engine", engine.as_str()])
-            .collect::<Vec<_>>(),
-    );
+    let o = run(&remote, &["--engine", &engine], Some(&certs));
     assert_eq!(o.status.code(), Some(3), "a scheduler that is down is worth retrying:\n{}", stderr(&o));
     assert!(stderr(&o).contains("is unreachable"), "{}{}", stdout(&o), stderr(&o));
 }

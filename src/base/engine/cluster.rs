@@ -3,29 +3,42 @@
 //! credence's functions ([`super::udfs`]) and codecs ([`super::codec`]) so
 //! that a plan the client sends decodes and runs on every node. The nodes read the run's tables from a
 //! filesystem they all see, at the paths the driver registered.
+//!
+//! Every connection between them is mutual TLS ([`super::tls`]): the
+//! scheduler's gRPC service and each executor's Flight service are served
+//! by credence with TLS, and executors ask the scheduler for work (Ballista's
+//! pull scheduling), so that no executor runs a service of its own that
+//! could not be secured.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use arrow_flight::flight_service_server::FlightServiceServer;
 use ballista::prelude::SessionContextExt;
-use ballista_core::config::BALLISTA_ADAPTIVE_PLANNER_ENABLED;
+use ballista_core::config::{TaskSchedulingPolicy, BALLISTA_ADAPTIVE_PLANNER_ENABLED};
+use ballista_core::error::BallistaError;
 use ballista_core::extension::SessionConfigExt;
 use ballista_core::registry::BallistaFunctionRegistry;
-use ballista_core::utils::default_session_builder;
+use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
+use ballista_core::serde::protobuf::scheduler_grpc_server::SchedulerGrpcServer;
+use ballista_core::serde::protobuf::GetJobStatusParams;
+use ballista_core::utils::{create_grpc_server, default_session_builder};
 use ballista_executor::executor_process::{start_executor_process, ExecutorProcessConfig};
+use ballista_executor::flight_service::BallistaFlightService;
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
-use ballista_scheduler::scheduler_process::{create_scheduler, start_grpc_service_with_listener};
+use ballista_scheduler::scheduler_process::create_scheduler;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::execution::FunctionRegistry;
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
 
 use crate::base::error::{Classify, ErrorKind};
 
 use super::codec::{LogicalCodec, PhysicalCodec};
+use super::tls::{ClusterTls, TlsError};
 use super::{session_config, udfs, EngineLimits, SchedulerAddr};
 
 /// A cluster process could not start or stopped with an error.
@@ -35,8 +48,10 @@ pub enum ClusterError {
     Ballista {
         role: &'static str,
         #[source]
-        source: ballista_core::error::BallistaError,
+        source: BallistaError,
     },
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 impl Classify for ClusterError {
@@ -46,13 +61,14 @@ impl Classify for ClusterError {
                 ErrorKind::Input
             }
             ClusterError::Ballista { .. } => ErrorKind::Transient,
+            ClusterError::Tls(_) => ErrorKind::Input,
         }
     }
 }
 
 /// A client session of the scheduler at `addr`: plans are sent to the
-/// cluster, results come back to this process.
-pub async fn client(addr: &SchedulerAddr, limits: EngineLimits) -> DfResult<SessionContext> {
+/// cluster, results come back to this process, both over `tls`.
+pub async fn client(addr: &SchedulerAddr, limits: EngineLimits, tls: &ClusterTls) -> DfResult<SessionContext> {
     // Ballista connects at the first query; a scheduler that is down is
     // told here, as an I/O failure worth retrying.
     let target = addr.to_string();
@@ -65,6 +81,7 @@ pub async fn client(addr: &SchedulerAddr, limits: EngineLimits) -> DfResult<Sess
         Ok(Err(e)) => return Err(unreachable(e)),
         Err(_) => return Err(unreachable(std::io::ErrorKind::TimedOut.into())),
     }
+    check_trust(&target, tls).await?;
     // Ballista's adaptive planner re-plans, without end, a shuffle whose
     // input it found empty (a join's build side with no rows, as when no
     // key of a landing table is held twice): the static planner instead.
@@ -72,7 +89,9 @@ pub async fn client(addr: &SchedulerAddr, limits: EngineLimits) -> DfResult<Sess
         .upgrade_for_ballista()
         .set_bool(BALLISTA_ADAPTIVE_PLANNER_ENABLED, false)
         .with_ballista_logical_extension_codec(Arc::new(LogicalCodec::default()))
-        .with_ballista_physical_extension_codec(Arc::new(PhysicalCodec::default()));
+        .with_ballista_physical_extension_codec(Arc::new(PhysicalCodec::default()))
+        .with_ballista_use_tls(true)
+        .with_ballista_override_create_grpc_client_endpoint(tls.endpoint_override());
     let state = SessionStateBuilder::new().with_default_features().with_config(config).build();
     let ctx = SessionContext::remote_with_state(&format!("df://{addr}"), state).await?;
     // Ballista's upgrade of the state sets its own function list: ours after it.
@@ -82,8 +101,34 @@ pub async fn client(addr: &SchedulerAddr, limits: EngineLimits) -> DfResult<Sess
     Ok(ctx)
 }
 
-/// Runs a scheduler on `listener` until the process is stopped.
-pub async fn run_scheduler(listener: tokio::net::TcpListener) -> Result<(), ClusterError> {
+/// Asks the scheduler at `target` one question over `tls`, so that a
+/// scheduler and a driver that do not trust each other's certificates are
+/// told as such, before any plan is sent.
+async fn check_trust(target: &str, tls: &ClusterTls) -> DfResult<()> {
+    let refused = |detail: String| {
+        DataFusionError::Configuration(format!(
+            "the Ballista scheduler at {target} and this node do not trust each other's certificates \
+             (this node's are in {}; every node needs the same cluster's): {detail}",
+            tls.dir().display()
+        ))
+    };
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("https://{target}"))
+        .and_then(|e| e.connect_timeout(std::time::Duration::from_secs(10)).tls_config(tls.client()))
+        .map_err(|e| refused(super::tls::full(&e)))?;
+    let channel = endpoint.connect().await.map_err(|e| refused(super::tls::full(&e)))?;
+    let question = GetJobStatusParams { job_id: "credence-trust-check".into() };
+    match SchedulerGrpcClient::new(channel).get_job_status(question).await {
+        Ok(_) => Ok(()),
+        Err(status) => Err(refused(match std::error::Error::source(&status) {
+            Some(source) => super::tls::full(source),
+            None => status.message().to_string(),
+        })),
+    }
+}
+
+/// Runs a scheduler on `listener` until the process is stopped: its gRPC
+/// service alone, over `tls` (no REST or Flight proxy beside it).
+pub async fn run_scheduler(listener: tokio::net::TcpListener, tls: ClusterTls) -> Result<(), ClusterError> {
     let fail = |source| ClusterError::Ballista { role: "scheduler", source };
     let bind = listener.local_addr().map_err(|e| fail(e.into()))?;
     let mut config = SchedulerConfig::default()
@@ -96,12 +141,25 @@ pub async fn run_scheduler(listener: tokio::net::TcpListener) -> Result<(), Clus
             }
             Ok(state)
         }));
+    config.scheduling_policy = TaskSchedulingPolicy::PullStaged;
     config.override_logical_codec = Some(Arc::new(LogicalCodec::default()));
     config.override_physical_codec = Some(Arc::new(PhysicalCodec::default()));
+    config.override_create_grpc_client_endpoint = Some(tls.endpoint_override());
+    let (max_decoding, max_encoding) =
+        (config.grpc_server_max_decoding_message_size as usize, config.grpc_server_max_encoding_message_size as usize);
     let cluster = BallistaCluster::new_from_config(&config).await.map_err(fail)?;
     let scheduler =
         create_scheduler::<LogicalPlanNode, PhysicalPlanNode>(cluster, Arc::new(config)).await.map_err(fail)?;
-    start_grpc_service_with_listener(listener, scheduler).await.map_err(fail)
+    let service = SchedulerGrpcServer::new(scheduler)
+        .max_decoding_message_size(max_decoding)
+        .max_encoding_message_size(max_encoding);
+    tonic::transport::Server::builder()
+        .tls_config(tls.server())
+        .map_err(|e| fail(BallistaError::TonicError(e)))?
+        .add_service(service)
+        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+        .await
+        .map_err(|e| fail(BallistaError::TonicError(e)))
 }
 
 /// What an executor process needs.
@@ -109,17 +167,22 @@ pub async fn run_scheduler(listener: tokio::net::TcpListener) -> Result<(), Clus
 pub struct ExecutorOptions {
     pub scheduler: SchedulerAddr,
     /// Address of the executor's Arrow Flight service (its results and
-    /// shuffle files); the gRPC service listens on the next port.
+    /// shuffle files), served over the cluster's TLS.
     pub bind: SocketAddr,
     /// Tasks at once and the memory they share before spilling.
     pub limits: EngineLimits,
     /// Where shuffle and spill files go (a temporary folder when absent).
     pub work_dir: Option<PathBuf>,
+    /// The cluster's certificates.
+    pub tls: ClusterTls,
 }
 
 /// Runs an executor registered with its scheduler until the process is
 /// stopped.
 pub async fn run_executor(opts: ExecutorOptions) -> Result<(), ClusterError> {
+    let endpoint = opts.tls.endpoint_override();
+    let server = opts.tls.server();
+    let max_message = ExecutorProcessConfig::default().grpc_max_encoding_message_size as usize;
     let mut functions = BallistaFunctionRegistry::default();
     for f in udfs() {
         functions.scalar_functions.insert(f.name().to_string(), Arc::new(f));
@@ -128,7 +191,6 @@ pub async fn run_executor(opts: ExecutorOptions) -> Result<(), ClusterError> {
         bind_host: opts.bind.ip().to_string(),
         external_host: Some(opts.bind.ip().to_string()),
         port: opts.bind.port(),
-        grpc_port: opts.bind.port().saturating_add(1),
         scheduler_host: opts.scheduler.host.clone(),
         scheduler_port: opts.scheduler.port,
         scheduler_connect_timeout_seconds: 30,
@@ -140,6 +202,30 @@ pub async fn run_executor(opts: ExecutorOptions) -> Result<(), ClusterError> {
         override_function_registry: Some(Arc::new(functions)),
         override_logical_codec: Some(Arc::new(LogicalCodec::default())),
         override_physical_codec: Some(Arc::new(PhysicalCodec::default())),
+        // It asks the scheduler for work: no gRPC service of its own.
+        task_scheduling_policy: TaskSchedulingPolicy::PullStaged,
+        override_create_grpc_client_endpoint: Some(endpoint.clone()),
+        // Its tasks' reads of other executors' shuffle files go over TLS too.
+        override_config_producer: Some(Arc::new(move || {
+            SessionConfig::new_with_ballista()
+                .with_ballista_use_tls(true)
+                .with_ballista_override_create_grpc_client_endpoint(endpoint.clone())
+        })),
+        override_arrow_flight_service: Some(Arc::new(move |work_dir, address, mut shutdown, grpc| {
+            let server = server.clone();
+            tokio::spawn(async move {
+                let flight = FlightServiceServer::new(BallistaFlightService::new(work_dir))
+                    .max_decoding_message_size(max_message)
+                    .max_encoding_message_size(max_message);
+                create_grpc_server(&grpc)
+                    .tls_config(server)
+                    .map_err(BallistaError::TonicError)?
+                    .add_service(flight)
+                    .serve_with_shutdown(address, shutdown.recv())
+                    .await
+                    .map_err(BallistaError::TonicError)
+            })
+        })),
         ..ExecutorProcessConfig::default()
     };
     start_executor_process(Arc::new(config)).await.map_err(|source| ClusterError::Ballista { role: "executor", source })

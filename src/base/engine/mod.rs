@@ -9,6 +9,8 @@ pub mod cluster;
 #[cfg(feature = "cluster")]
 pub mod codec;
 pub mod landing_scan;
+#[cfg(feature = "cluster")]
+pub mod tls;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -135,7 +137,9 @@ impl Engine {
             }
             #[cfg(feature = "cluster")]
             EngineKind::Ballista(addr) => {
-                let ctx = cluster::client(addr, limits).await?;
+                let tls = tls::ClusterTls::from_env()
+                    .map_err(|e| DataFusionError::Configuration(format!("engine {kind}: {e}")))?;
+                let ctx = cluster::client(addr, limits, &tls).await?;
                 let shared = std::path::absolute(shared)?;
                 Ok(Engine { ctx, shared: Some(shared.clone()), scratch_root: Some(shared) })
             }

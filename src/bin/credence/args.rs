@@ -444,20 +444,35 @@ pub enum ClusterCommand {
         /// Address of its gRPC service.
         #[arg(long, default_value = "127.0.0.1:50050")]
         bind: std::net::SocketAddr,
+        /// The cluster's certificates (the folder `cluster certs` wrote).
+        #[arg(long, env = "CREDENCE_CLUSTER_TLS")]
+        tls: PathBuf,
     },
     /// Run an executor, registered with a scheduler, until stopped.
     Executor {
         /// The scheduler, as ballista://HOST:PORT.
         #[arg(long)]
         scheduler: credence::base::engine::SchedulerAddr,
-        /// Address of its Arrow Flight service; its gRPC service takes the next port.
+        /// Address of its Arrow Flight service (its shuffle files and results).
         #[arg(long, default_value = "127.0.0.1:50051")]
         bind: std::net::SocketAddr,
+        /// The cluster's certificates (the folder `cluster certs` wrote).
+        #[arg(long, env = "CREDENCE_CLUSTER_TLS")]
+        tls: PathBuf,
         #[command(flatten)]
         engine: EngineArgs,
         /// Folder for shuffle and spill files (default: a temporary folder).
         #[arg(long)]
         work_dir: Option<PathBuf>,
+    },
+    /// Make a new cluster's certificates: its authority's certificate
+    /// (`ca.pem`) and the certificate and key every node is given
+    /// (`node.pem`, `node.key`), valid two years. Existing files are never
+    /// overwritten.
+    Certs {
+        /// The folder to write them into.
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 

@@ -1,28 +1,37 @@
-//! `credence cluster scheduler|executor`: the processes of a Ballista
-//! cluster that runs credence's plans (`run --engine ballista://HOST:PORT`).
+//! `credence cluster scheduler|executor|certs`: the processes of a Ballista
+//! cluster that runs credence's plans (`run --engine ballista://HOST:PORT`),
+//! and the certificates they secure their connections with.
 
 use credence::base::engine::cluster::{self, ExecutorOptions};
+use credence::base::engine::tls::{self, ClusterTls};
 
 use crate::args::ClusterCommand;
 use crate::failure::CommandResult;
 
 pub fn cluster(command: ClusterCommand) -> CommandResult {
     match command {
-        ClusterCommand::Scheduler { bind } => {
+        ClusterCommand::Scheduler { bind, tls } => {
+            let tls = ClusterTls::load(&tls).map_err(cluster::ClusterError::from)?;
             let rt = super::runtime(2)?;
             rt.block_on(async {
                 let listener = tokio::net::TcpListener::bind(bind).await?;
                 // The address, port 0 resolved, for whoever started the scheduler.
                 println!("Ballista scheduler listening on ballista://{}", listener.local_addr()?);
                 tracing::info!(bind = %listener.local_addr()?, "Ballista scheduler started");
-                cluster::run_scheduler(listener).await.map_err(crate::failure::Failure::from)
+                cluster::run_scheduler(listener, tls).await.map_err(crate::failure::Failure::from)
             })?;
         }
-        ClusterCommand::Executor { scheduler, bind, engine, work_dir } => {
+        ClusterCommand::Executor { scheduler, bind, engine, work_dir, tls } => {
+            let tls = ClusterTls::load(&tls).map_err(cluster::ClusterError::from)?;
             let limits = engine.limits();
             let rt = super::runtime(limits.threads)?;
             tracing::info!(%bind, %scheduler, threads = limits.threads, memory_limit = limits.memory_limit, "Ballista executor starting");
-            rt.block_on(cluster::run_executor(ExecutorOptions { scheduler, bind, limits, work_dir }))?;
+            rt.block_on(cluster::run_executor(ExecutorOptions { scheduler, bind, limits, work_dir, tls }))?;
+        }
+        ClusterCommand::Certs { out } => {
+            let today = chrono::Utc::now().date_naive();
+            tls::make(&out, today).map_err(cluster::ClusterError::from)?;
+            println!("The cluster's certificates are in {}: give every node (scheduler, executors, drivers) the three files, and set CREDENCE_CLUSTER_TLS to their folder.", out.display());
         }
     }
     Ok(std::process::ExitCode::SUCCESS)
