@@ -2,8 +2,9 @@
 //! each a `credence cluster` process on 127.0.0.1, run the golden
 //! warehouse; its marts, reports and publication are byte for byte those
 //! of the local engine (the manifests' creation time aside). Every
-//! connection is mutual TLS: a driver without the cluster's certificates,
-//! or with another cluster's, is refused, and no port answers in the clear.
+//! connection is mutual TLS: a driver or an executor without the cluster's
+//! certificates, or with another cluster's, is refused, and no port
+//! answers in the clear.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -168,6 +169,11 @@ fn a_run_on_a_ballista_cluster_writes_what_the_local_engine_writes() {
         assert!(stderr(&o).contains("do not trust each other's certificates"), "{}", stderr(&o));
     }
     assert!(!refused.join("published").exists(), "a refused run published nothing");
+    // An executor with another cluster's certificates stops and says why.
+    let bind = format!("127.0.0.1:{}", free_port_pair());
+    let o = with_certs(&["cluster", "executor", "--scheduler", &engine, "--bind", &bind], Some(&foreign));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("do not trust each other's certificates"), "{}", stderr(&o));
     // Neither the scheduler nor an executor answers in the clear.
     let scheduler_addr: SocketAddr = engine.trim_start_matches("ballista://").parse().unwrap();
     assert!(!answers_in_the_clear(scheduler_addr), "the scheduler answered in the clear");

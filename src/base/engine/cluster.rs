@@ -52,6 +52,11 @@ pub enum ClusterError {
     },
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error("the Ballista scheduler at {target} is unreachable: {source}")]
+    Unreachable { target: String, source: std::io::Error },
+    /// The scheduler and this node do not trust each other's certificates.
+    #[error("{0}")]
+    Untrusted(String),
 }
 
 impl Classify for ClusterError {
@@ -61,7 +66,8 @@ impl Classify for ClusterError {
                 ErrorKind::Input
             }
             ClusterError::Ballista { .. } => ErrorKind::Transient,
-            ClusterError::Tls(_) => ErrorKind::Input,
+            ClusterError::Tls(_) | ClusterError::Untrusted(_) => ErrorKind::Input,
+            ClusterError::Unreachable { .. } => ErrorKind::Transient,
         }
     }
 }
@@ -81,7 +87,7 @@ pub async fn client(addr: &SchedulerAddr, limits: EngineLimits, tls: &ClusterTls
         Ok(Err(e)) => return Err(unreachable(e)),
         Err(_) => return Err(unreachable(std::io::ErrorKind::TimedOut.into())),
     }
-    check_trust(&target, tls).await?;
+    check_trust(&target, tls).await.map_err(DataFusionError::Configuration)?;
     // Ballista's adaptive planner re-plans, without end, a shuffle whose
     // input it found empty (a join's build side with no rows, as when no
     // key of a landing table is held twice): the static planner instead.
@@ -102,15 +108,16 @@ pub async fn client(addr: &SchedulerAddr, limits: EngineLimits, tls: &ClusterTls
 }
 
 /// Asks the scheduler at `target` one question over `tls`, so that a
-/// scheduler and a driver that do not trust each other's certificates are
-/// told as such, before any plan is sent.
-async fn check_trust(target: &str, tls: &ClusterTls) -> DfResult<()> {
+/// scheduler and a node that do not trust each other's certificates are
+/// told as such, before any plan is sent or any work asked for. The error
+/// says why, for the caller to wrap.
+async fn check_trust(target: &str, tls: &ClusterTls) -> Result<(), String> {
     let refused = |detail: String| {
-        DataFusionError::Configuration(format!(
+        format!(
             "the Ballista scheduler at {target} and this node do not trust each other's certificates \
              (this node's are in {}; every node needs the same cluster's): {detail}",
             tls.dir().display()
-        ))
+        )
     };
     let endpoint = tonic::transport::Endpoint::from_shared(format!("https://{target}"))
         .and_then(|e| e.connect_timeout(std::time::Duration::from_secs(10)).tls_config(tls.client()))
@@ -180,6 +187,18 @@ pub struct ExecutorOptions {
 /// Runs an executor registered with its scheduler until the process is
 /// stopped.
 pub async fn run_executor(opts: ExecutorOptions) -> Result<(), ClusterError> {
+    // The scheduler's port awaited for a minute, then the trust check: an
+    // executor given another cluster's certificates stops here and says
+    // why, instead of asking for work it will never get.
+    let target = opts.scheduler.to_string();
+    let since = std::time::Instant::now();
+    while let Err(source) = tokio::net::TcpStream::connect(&target).await {
+        if since.elapsed() > std::time::Duration::from_secs(60) {
+            return Err(ClusterError::Unreachable { target, source });
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    check_trust(&target, &opts.tls).await.map_err(ClusterError::Untrusted)?;
     let endpoint = opts.tls.endpoint_override();
     let server = opts.tls.server();
     let max_message = ExecutorProcessConfig::default().grpc_max_encoding_message_size as usize;
