@@ -52,12 +52,19 @@ pub enum TlsError {
 }
 
 /// A node's side of the cluster's mutual TLS: the authority it trusts and
-/// the certificate and key it shows.
-#[derive(Clone, Debug)]
+/// the certificate and key it shows (never printed: `Debug` names the
+/// folder alone).
+#[derive(Clone)]
 pub struct ClusterTls {
     dir: PathBuf,
     ca: Certificate,
     identity: Identity,
+}
+
+impl std::fmt::Debug for ClusterTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterTls").field("dir", &self.dir).finish_non_exhaustive()
+    }
 }
 
 impl ClusterTls {
@@ -213,6 +220,9 @@ mod tests {
         make(dir.path(), today()).unwrap();
         let tls = ClusterTls::load(dir.path()).unwrap();
         assert_eq!(tls.dir(), dir.path());
+        let key = std::fs::read_to_string(dir.path().join(KEY_FILE)).unwrap();
+        let body = key.lines().nth(1).unwrap();
+        assert!(!format!("{tls:?}").contains(body), "the key is never printed");
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions().mode();
         assert_eq!(mode & 0o077, 0, "the key is the owner's alone");
