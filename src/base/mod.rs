@@ -6,6 +6,7 @@ pub mod diagnostics;
 pub mod engine;
 pub mod entities;
 pub mod error;
+pub mod flush;
 pub mod hash_bits;
 pub mod ids;
 pub mod landing_file;

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
@@ -56,6 +56,7 @@ fn properties(row_group_rows: usize, key: Option<&str>, unique: &[&str]) -> Writ
 /// batches (same row groups, each column fed the same slices in the same
 /// order); only the work is spread.
 pub struct ParquetSink {
+    path: PathBuf,
     file: SerializedFileWriter<File>,
     columns: Arc<ArrowRowGroupWriterFactory>,
     schema: SchemaRef,
@@ -176,7 +177,16 @@ impl ParquetSink {
         // as every file we wrote before does; its halves then do the work.
         let (file, columns) = ArrowWriter::try_new(file, schema.clone(), Some(props))?.into_serialized_writer()?;
         let columns = Arc::new(columns);
-        Ok(ParquetSink { file, columns, schema, spread, group_rows: 0, max_group_rows, rows: 0 })
+        Ok(ParquetSink {
+            path: path.to_path_buf(),
+            file,
+            columns,
+            schema,
+            spread,
+            group_rows: 0,
+            max_group_rows,
+            rows: 0,
+        })
     }
 
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), ParquetError> {
@@ -289,6 +299,16 @@ impl ParquetSink {
         self.flush(true)?;
         let file = self.file.into_inner()?;
         file.sync_all()?;
+        Ok(self.rows)
+    }
+
+    /// Finishes a file of a staging folder, whose flush to disk goes on in
+    /// the background: the folder's commit waits for it ([`crate::base::flush`]).
+    /// Returns the rows written.
+    pub fn finish_staged(mut self) -> Result<u64, ParquetError> {
+        self.flush(true)?;
+        let file = self.file.into_inner()?;
+        crate::base::flush::in_background(&self.path, file)?;
         Ok(self.rows)
     }
 }

@@ -193,9 +193,12 @@ impl StagedDir {
         &self.destination
     }
 
-    /// Flushes every file, then puts the folder in place of the destination
-    /// in one step (exchanging with an existing folder, which is then removed).
+    /// Flushes every file (waiting first for those flushing in the
+    /// background, [`crate::base::flush`]), then puts the folder in place of
+    /// the destination in one step (exchanging with an existing folder,
+    /// which is then removed).
     pub fn commit(mut self) -> io::Result<()> {
+        crate::base::flush::wait_under(&self.path)?;
         sync_tree(&self.path)?;
         let parent = self.destination.parent().expect("destination has a parent");
         fs::create_dir_all(parent)?;
@@ -223,6 +226,7 @@ impl StagedDir {
 impl Drop for StagedDir {
     fn drop(&mut self) {
         if !self.committed {
+            let _ = crate::base::flush::wait_under(&self.path);
             let _ = fs::remove_dir_all(&self.path);
         }
     }

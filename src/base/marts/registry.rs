@@ -87,9 +87,10 @@ impl RegistryWriter {
         self.sink.write_group(rows, Box::new(move || mart_rows(&make(), snapshot)))
     }
 
-    /// Finishes and flushes the file; returns the rows written.
+    /// Finishes the file, flushed to disk before its staging folder is
+    /// committed (in the background until then); returns the rows written.
     pub fn finish(self) -> Result<u64, ParquetError> {
-        self.sink.finish()
+        self.sink.finish_staged()
     }
 }
 

@@ -227,7 +227,9 @@ async fn score_in_chunks(
         for b in batches_in {
             sink.write(&b)?;
         }
-        sink.finish()
+        // Flushed to disk in the background: the run commits `out_dir`,
+        // a staging folder, once the flush is done.
+        sink.finish_staged()
     });
     let mut summary_grades = vec![0u64; policy.grades.len()];
     let mut summary_reasons: Vec<(String, u64)> = Vec::new();
