@@ -356,6 +356,9 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
         "steps",
     );
     let mut steps = Steps { store, run: run_id, done: Vec::new(), progress };
+    // A cluster that is down or does not trust this node fails the run
+    // now, not after validation.
+    Engine::reach(&opts.engine).await?;
     // A run uses the decisions made before it started.
     let decisions_through = store.last_decision_id()?;
     store.record_decisions_used(run_id, decisions_through)?;

@@ -108,6 +108,10 @@ pub enum SettingsError {
         crate::base::sign::PASSWORD_ENV
     )]
     NoSigningKey,
+    /// A cluster engine without the cluster's certificates.
+    #[cfg(feature = "cluster")]
+    #[error("engine {engine}: {tls}")]
+    ClusterTls { engine: EngineKind, tls: crate::base::engine::tls::TlsError },
 }
 
 impl Classify for SettingsError {
@@ -142,6 +146,13 @@ impl RunSettings {
         let signer = Signer::from_config(self.signing_key.clone())?.map(Arc::new);
         if signer.is_none() && !self.unsigned && !policy.lists.is_empty() {
             return Err(SettingsError::NoSigningKey);
+        }
+        // A cluster run is refused now, not after validation, when its
+        // certificates are missing or unusable.
+        #[cfg(feature = "cluster")]
+        if let EngineKind::Ballista(_) = &self.engine {
+            crate::base::engine::tls::ClusterTls::from_env()
+                .map_err(|tls| SettingsError::ClusterTls { engine: self.engine.clone(), tls })?;
         }
         Ok(RunOptions {
             warehouse: Warehouse::new(&self.warehouse),

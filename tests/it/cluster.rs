@@ -168,7 +168,9 @@ fn a_run_on_a_ballista_cluster_writes_what_the_local_engine_writes() {
         assert_eq!(o.status.code(), Some(1), "{other:?} was let in:\n{}{}", stdout(&o), stderr(&o));
         assert!(stderr(&o).contains("do not trust each other's certificates"), "{}", stderr(&o));
     }
-    assert!(!refused.join("published").exists(), "a refused run published nothing");
+    for out in ["published", "quarantine", "marts/registry"] {
+        assert!(!refused.join(out).exists(), "a refused run is refused before validating: {out} was written");
+    }
     // An executor with another cluster's certificates stops and says why.
     let bind = format!("127.0.0.1:{}", free_port_pair());
     let o = with_certs(&["cluster", "executor", "--scheduler", &engine, "--bind", &bind], Some(&foreign));

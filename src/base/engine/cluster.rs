@@ -72,11 +72,12 @@ impl Classify for ClusterError {
     }
 }
 
-/// A client session of the scheduler at `addr`: plans are sent to the
-/// cluster, results come back to this process, both over `tls`.
-pub async fn client(addr: &SchedulerAddr, limits: EngineLimits, tls: &ClusterTls) -> DfResult<SessionContext> {
-    // Ballista connects at the first query; a scheduler that is down is
-    // told here, as an I/O failure worth retrying.
+/// Checks that the scheduler at `addr` is up and that it and this node
+/// trust each other's certificates: a scheduler that is down is an I/O
+/// failure worth retrying, one that refuses the certificates a
+/// configuration error. A run asks before validating, and again when it
+/// connects.
+pub async fn reach(addr: &SchedulerAddr, tls: &ClusterTls) -> DfResult<()> {
     let target = addr.to_string();
     let reach = tokio::time::timeout(std::time::Duration::from_secs(10), tokio::net::TcpStream::connect(&target)).await;
     let unreachable = |e: std::io::Error| {
@@ -87,7 +88,14 @@ pub async fn client(addr: &SchedulerAddr, limits: EngineLimits, tls: &ClusterTls
         Ok(Err(e)) => return Err(unreachable(e)),
         Err(_) => return Err(unreachable(std::io::ErrorKind::TimedOut.into())),
     }
-    check_trust(&target, tls).await.map_err(DataFusionError::Configuration)?;
+    check_trust(&target, tls).await.map_err(DataFusionError::Configuration)
+}
+
+/// A client session of the scheduler at `addr`: plans are sent to the
+/// cluster, results come back to this process, both over `tls`.
+pub async fn client(addr: &SchedulerAddr, limits: EngineLimits, tls: &ClusterTls) -> DfResult<SessionContext> {
+    // Ballista connects at the first query: the scheduler is reached here.
+    reach(addr, tls).await?;
     // Ballista's adaptive planner re-plans, without end, a shuffle whose
     // input it found empty (a join's build side with no rows, as when no
     // key of a landing table is held twice): the static planner instead.

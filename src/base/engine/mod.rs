@@ -153,6 +153,24 @@ impl Engine {
         }
     }
 
+    /// For a cluster, checks that its scheduler is up and trusts this
+    /// node's certificates ([`cluster::reach`]); nothing to check locally.
+    pub async fn reach(kind: &EngineKind) -> DfResult<()> {
+        match kind {
+            EngineKind::Local => Ok(()),
+            #[cfg(feature = "cluster")]
+            EngineKind::Ballista(addr) => {
+                let tls = tls::ClusterTls::from_env()
+                    .map_err(|e| DataFusionError::Configuration(format!("engine {kind}: {e}")))?;
+                cluster::reach(addr, &tls).await
+            }
+            #[cfg(not(feature = "cluster"))]
+            EngineKind::Ballista(_) => Err(DataFusionError::Configuration(format!(
+                "engine {kind}: this build of credence has no cluster engine (build it with `--features cluster`)"
+            ))),
+        }
+    }
+
     pub fn ctx(&self) -> &SessionContext {
         &self.ctx
     }
