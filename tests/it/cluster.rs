@@ -153,7 +153,8 @@ fn a_run_on_a_ballista_cluster_writes_what_the_local_engine_writes() {
     // Without the cluster's certificates, or with another cluster's, a
     // driver is refused before anything runs.
     let o = run(&refused, &["--engine", &engine], None);
-    assert!(!o.status.success() && stderr(&o).contains("CREDENCE_CLUSTER_TLS"), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains("CREDENCE_CLUSTER_TLS"), "{}", stderr(&o));
     // Another cluster's certificates: the driver does not trust the
     // scheduler's; another's key beside this cluster's authority: the
     // scheduler does not trust the driver's.
