@@ -172,6 +172,10 @@ fn a_run_on_a_ballista_cluster_writes_what_the_local_engine_writes() {
     for out in ["published", "quarantine", "marts/registry"] {
         assert!(!refused.join(out).exists(), "a refused run is refused before validating: {out} was written");
     }
+    // An executor must be given an address the others reach it at.
+    let o = with_certs(&["cluster", "executor", "--scheduler", &engine, "--bind", "0.0.0.0:50051"], Some(&certs));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--bind 0.0.0.0:50051"), "{}", stderr(&o));
     // An executor with another cluster's certificates stops and says why.
     let bind = format!("127.0.0.1:{}", free_port_pair());
     let o = with_certs(&["cluster", "executor", "--scheduler", &engine, "--bind", &bind], Some(&foreign));

@@ -6,7 +6,7 @@ use credence::base::engine::cluster::{self, ExecutorOptions};
 use credence::base::engine::tls::{self, ClusterTls};
 
 use crate::args::ClusterCommand;
-use crate::failure::CommandResult;
+use crate::failure::{CommandResult, Failure};
 
 pub fn cluster(command: ClusterCommand) -> CommandResult {
     match command {
@@ -22,6 +22,15 @@ pub fn cluster(command: ClusterCommand) -> CommandResult {
             })?;
         }
         ClusterCommand::Executor { scheduler, bind, engine, work_dir, tls } => {
+            // The scheduler hands this address to the driver and the other
+            // executors: it must be one they can reach.
+            if bind.ip().is_unspecified() {
+                return Err(Failure::usage(format!(
+                    "--bind {bind}: an executor's address is the one the driver and the other executors reach it at \
+                     (the scheduler hands it out), not {}; give this node's address on the cluster's network",
+                    bind.ip()
+                )));
+            }
             let tls = ClusterTls::load(&tls).map_err(cluster::ClusterError::from)?;
             let limits = engine.limits();
             let rt = super::runtime(limits.threads)?;
