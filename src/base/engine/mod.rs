@@ -59,6 +59,12 @@ pub enum EngineKind {
     Ballista(SchedulerAddr),
 }
 
+/// The cluster's certificates for engine `kind`, from the environment.
+#[cfg(feature = "cluster")]
+fn cluster_tls(kind: &EngineKind) -> DfResult<tls::ClusterTls> {
+    tls::ClusterTls::from_env().map_err(|e| DataFusionError::Configuration(format!("engine {kind}: {e}")))
+}
+
 /// A Ballista scheduler's host and port, written `ballista://HOST:PORT`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SchedulerAddr {
@@ -137,9 +143,7 @@ impl Engine {
             }
             #[cfg(feature = "cluster")]
             EngineKind::Ballista(addr) => {
-                let tls = tls::ClusterTls::from_env()
-                    .map_err(|e| DataFusionError::Configuration(format!("engine {kind}: {e}")))?;
-                let ctx = cluster::client(addr, limits, &tls).await?;
+                let ctx = cluster::client(addr, limits, &cluster_tls(kind)?).await?;
                 let shared = std::path::absolute(shared)?;
                 Ok(Engine { ctx, shared: Some(shared.clone()), scratch_root: Some(shared) })
             }
@@ -159,11 +163,7 @@ impl Engine {
         match kind {
             EngineKind::Local => Ok(()),
             #[cfg(feature = "cluster")]
-            EngineKind::Ballista(addr) => {
-                let tls = tls::ClusterTls::from_env()
-                    .map_err(|e| DataFusionError::Configuration(format!("engine {kind}: {e}")))?;
-                cluster::reach(addr, &tls).await
-            }
+            EngineKind::Ballista(addr) => cluster::reach(addr, &cluster_tls(kind)?).await,
             #[cfg(not(feature = "cluster"))]
             EngineKind::Ballista(_) => Err(DataFusionError::Configuration(format!(
                 "engine {kind}: this build of credence has no cluster engine (build it with `--features cluster`)"
