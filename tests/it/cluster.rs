@@ -119,27 +119,16 @@ fn a_run_on_a_ballista_cluster_writes_what_the_local_engine_writes() {
     std::io::BufRead::read_line(&mut std::io::BufReader::new(scheduler.0.stdout.take().unwrap()), &mut line).unwrap();
     let engine = line.trim().rsplit(' ').next().unwrap().to_string();
     assert!(engine.starts_with("ballista://127.0.0.1:"), "{line:?}");
+    // The second executor listens on every address and is reached at the one it advertises.
     let executors: Vec<(Node, SocketAddr)> = (0..2)
-        .map(|_| {
+        .map(|n| {
             let port = free_port_pair();
-            let bind = format!("127.0.0.1:{port}");
-            let node = start(
-                &[
-                    "cluster",
-                    "executor",
-                    "--scheduler",
-                    &engine,
-                    "--bind",
-                    &bind,
-                    "--threads",
-                    "1",
-                    "--memory-limit",
-                    "256M",
-                ],
-                &certs,
-            );
-            wait_for(bind.parse().unwrap());
-            (node, bind.parse::<SocketAddr>().unwrap())
+            let bind = format!("{}:{port}", ["127.0.0.1", "0.0.0.0"][n]);
+            let args = ["cluster", "executor", "--scheduler", &engine, "--bind", &bind, "--advertise", "127.0.0.1"];
+            let node = start(&[&args[..], &["--threads", "1", "--memory-limit", "256M"]].concat(), &certs);
+            let reached: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+            wait_for(reached);
+            (node, reached)
         })
         .collect();
 

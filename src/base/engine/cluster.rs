@@ -10,7 +10,7 @@
 //! pull scheduling), so that no executor runs a service of its own that
 //! could not be secured.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -184,6 +184,8 @@ pub struct ExecutorOptions {
     /// Address of the executor's Arrow Flight service (its results and
     /// shuffle files), served over the cluster's TLS.
     pub bind: SocketAddr,
+    /// The address the scheduler hands out for it (with `bind`'s port).
+    pub advertise: IpAddr,
     /// Tasks at once and the memory they share before spilling.
     pub limits: EngineLimits,
     /// Where shuffle and spill files go (a temporary folder when absent).
@@ -216,7 +218,7 @@ pub async fn run_executor(opts: ExecutorOptions) -> Result<(), ClusterError> {
     }
     let config = ExecutorProcessConfig {
         bind_host: opts.bind.ip().to_string(),
-        external_host: Some(opts.bind.ip().to_string()),
+        external_host: Some(opts.advertise.to_string()),
         port: opts.bind.port(),
         scheduler_host: opts.scheduler.host.clone(),
         scheduler_port: opts.scheduler.port,

@@ -456,6 +456,10 @@ pub enum ClusterCommand {
         /// Address of its Arrow Flight service (its shuffle files and results).
         #[arg(long, default_value = "127.0.0.1:50051")]
         bind: std::net::SocketAddr,
+        /// The address the scheduler hands to the driver and the other
+        /// executors (default: --bind's; needed when --bind is 0.0.0.0).
+        #[arg(long)]
+        advertise: Option<std::net::IpAddr>,
         /// The cluster's certificates (the folder `cluster certs` wrote).
         #[arg(long, env = "CREDENCE_CLUSTER_TLS")]
         tls: PathBuf,

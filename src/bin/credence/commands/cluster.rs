@@ -21,21 +21,22 @@ pub fn cluster(command: ClusterCommand) -> CommandResult {
                 cluster::run_scheduler(listener, tls).await.map_err(crate::failure::Failure::from)
             })?;
         }
-        ClusterCommand::Executor { scheduler, bind, engine, work_dir, tls } => {
+        ClusterCommand::Executor { scheduler, bind, advertise, engine, work_dir, tls } => {
             // The scheduler hands this address to the driver and the other
             // executors: it must be one they can reach.
-            if bind.ip().is_unspecified() {
+            let advertise = advertise.unwrap_or(bind.ip());
+            if advertise.is_unspecified() {
                 return Err(Failure::usage(format!(
                     "--bind {bind}: an executor's address is the one the driver and the other executors reach it at \
-                     (the scheduler hands it out), not {}; give this node's address on the cluster's network",
-                    bind.ip()
+                     (the scheduler hands it out), not {advertise}; give this node's address on the cluster's \
+                     network, with --bind or with --advertise"
                 )));
             }
             let tls = ClusterTls::load(&tls).map_err(cluster::ClusterError::from)?;
             let limits = engine.limits();
             let rt = super::runtime(limits.threads)?;
             tracing::info!(%bind, %scheduler, threads = limits.threads, memory_limit = limits.memory_limit, "Ballista executor starting");
-            rt.block_on(cluster::run_executor(ExecutorOptions { scheduler, bind, limits, work_dir, tls }))?;
+            rt.block_on(cluster::run_executor(ExecutorOptions { scheduler, bind, advertise, limits, work_dir, tls }))?;
         }
         ClusterCommand::Certs { out } => {
             let today = chrono::Utc::now().date_naive();
