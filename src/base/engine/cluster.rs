@@ -209,6 +209,21 @@ pub async fn run_executor(opts: ExecutorOptions) -> Result<(), ClusterError> {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
     check_trust(&target, &opts.tls).await.map_err(ClusterError::Untrusted)?;
+    let config = executor_config(&opts);
+    start_executor_process(Arc::new(config)).await.map_err(|source| ClusterError::Ballista { role: "executor", source })
+}
+
+/// How long an executor keeps a job's shuffle files: longer than any one
+/// of a night's queries runs, so that none loses its inputs.
+const SHUFFLE_TTL_SECONDS: u64 = 12 * 3600;
+
+/// How often an executor removes the shuffle files older than that.
+const SHUFFLE_CLEAN_UP_SECONDS: u64 = 600;
+
+/// The Ballista executor `opts` describe: pulling its work, serving its
+/// Flight service over the cluster's TLS, and removing its own old
+/// shuffle files (with pulled work, the scheduler cannot tell it to).
+fn executor_config(opts: &ExecutorOptions) -> ExecutorProcessConfig {
     let endpoint = opts.tls.endpoint_override();
     let server = opts.tls.server();
     let max_message = ExecutorProcessConfig::default().grpc_max_encoding_message_size as usize;
@@ -216,7 +231,7 @@ pub async fn run_executor(opts: ExecutorOptions) -> Result<(), ClusterError> {
     for f in udfs() {
         functions.scalar_functions.insert(f.name().to_string(), Arc::new(f));
     }
-    let config = ExecutorProcessConfig {
+    ExecutorProcessConfig {
         bind_host: opts.bind.ip().to_string(),
         external_host: Some(opts.advertise.to_string()),
         port: opts.bind.port(),
@@ -255,7 +270,36 @@ pub async fn run_executor(opts: ExecutorOptions) -> Result<(), ClusterError> {
                     .map_err(BallistaError::TonicError)
             })
         })),
+        job_data_ttl_seconds: SHUFFLE_TTL_SECONDS,
+        job_data_clean_up_interval_seconds: SHUFFLE_CLEAN_UP_SECONDS,
         ..ExecutorProcessConfig::default()
-    };
-    start_executor_process(Arc::new(config)).await.map_err(|source| ClusterError::Ballista { role: "executor", source })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_executor_pulls_its_work_over_tls_and_removes_its_old_shuffle_files() {
+        let dir = tempfile::tempdir().unwrap();
+        super::super::tls::make(dir.path(), chrono::NaiveDate::from_ymd_opt(2026, 12, 5).unwrap()).unwrap();
+        let opts = ExecutorOptions {
+            scheduler: "ballista://10.0.0.10:50050".parse().unwrap(),
+            bind: "0.0.0.0:50051".parse().unwrap(),
+            advertise: "10.0.0.21".parse().unwrap(),
+            limits: EngineLimits::default(),
+            work_dir: None,
+            tls: ClusterTls::load(dir.path()).unwrap(),
+        };
+        let c = executor_config(&opts);
+        assert!(matches!(c.task_scheduling_policy, TaskSchedulingPolicy::PullStaged), "no task service of its own");
+        assert_eq!((c.bind_host.as_str(), c.external_host.as_deref(), c.port), ("0.0.0.0", Some("10.0.0.21"), 50051));
+        assert!(c.override_arrow_flight_service.is_some(), "its Flight service is credence's, over TLS");
+        assert!(c.override_create_grpc_client_endpoint.is_some(), "its connections are TLS");
+        let tasks = c.override_config_producer.as_ref().expect("its tasks' sessions")();
+        assert!(tasks.ballista_use_tls() && tasks.ballista_override_create_grpc_client_endpoint().is_some());
+        assert!(c.job_data_clean_up_interval_seconds > 0, "old shuffle files are removed");
+        assert!(c.job_data_ttl_seconds >= 3600, "but not under a running query");
+    }
 }
