@@ -96,6 +96,21 @@ mod tests {
     }
 
     #[test]
+    fn a_staging_folder_whose_flush_failed_is_not_committed() {
+        let root = tempfile::tempdir().unwrap();
+        let wh = crate::base::warehouse::Warehouse::new(root.path());
+        let dest = root.path().join("marts").join("scores");
+        let staged = wh.stage(dest.clone()).unwrap();
+        let path = staged.path().join("part-0.parquet");
+        std::fs::write(&path, b"rows").unwrap();
+        let handle = std::thread::spawn(|| Err(io::Error::other("the disk is gone")));
+        FLUSHES.lock().unwrap().push((path, Flush::UnderWay(handle)));
+        let e = staged.commit().unwrap_err();
+        assert!(e.to_string().contains("the disk is gone"), "{e}");
+        assert!(!dest.exists(), "nothing is put in place");
+    }
+
+    #[test]
     fn a_failed_flush_fails_the_wait_and_names_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");

@@ -227,8 +227,9 @@ async fn score_in_chunks(
         for b in batches_in {
             sink.write(&b)?;
         }
-        // Flushed to disk in the background: the run commits `out_dir`,
-        // a staging folder, once the flush is done.
+        // Flushed to disk in the background: a run commits `out_dir`, its
+        // staging folder, once the flush is done (a dry run's temporary
+        // folder is never committed, and nothing waits for its flush).
         sink.finish_staged()
     });
     let mut summary_grades = vec![0u64; policy.grades.len()];
