@@ -765,19 +765,47 @@ fn the_registry_mart_holds_the_accepted_rows_of_every_file_in_id_order() {
     assert_eq!(packed, expected.iter().map(|r| r.2.clone()).collect::<Vec<_>>(), "the packed representatives too");
 }
 
+/// A generated landing zone of three nights, one row in twenty faulty,
+/// in files of a third of the entities.
+fn generate_with_faults(w: &Warehouse, entities: u64, seed: u64) {
+    let mut o = crate::tools::gen::GenOptions::new(entities, 3, seed, D.parse().unwrap());
+    o.bad_rate = 0.05;
+    o.chunk = entities / 3;
+    crate::tools::gen::generate(w, &o, &|_| {}).unwrap();
+}
+
 #[test]
 fn the_plans_judge_a_generated_landing_zone_with_every_fault_as_the_native_validation_does() {
     let (_t, w) = wh();
-    let mut o = crate::tools::gen::GenOptions::new(3_000, 3, 17, D.parse().unwrap());
-    o.bad_rate = 0.05;
-    o.chunk = 1_000;
-    crate::tools::gen::generate(&w, &o, &|_| {}).unwrap();
+    generate_with_faults(&w, 3_000, 17);
     let i = inputs(&w, D).unwrap();
     let rejected: u64 = i.all().iter().map(|v| v.report.rows_rejected).sum();
     let codes: std::collections::BTreeSet<&str> =
         i.all().iter().flat_map(|v| v.rejects.iter().map(|r| r.code.as_str())).collect();
     assert!(rejected > 500, "a landing zone with faults: {rejected} rejected");
     assert_eq!(codes.len(), 10, "every code is given: {codes:?}");
+}
+
+/// The plans find shared keys, and count an event's versions, among the
+/// rows whose keys hash alike, then decide on the keys' values: with every
+/// key hashing alike, their verdicts are still the native validation's.
+#[test]
+fn the_plans_decide_on_the_keys_values_not_their_hashes() {
+    let (_t, w) = wh();
+    generate_with_faults(&w, 600, 5);
+    let i = inputs(&w, D).unwrap();
+    let contracts = Contracts::load().unwrap();
+    let selections = Dataset::ALL.map(|d| i.get(d).selection.clone());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let engine = crate::base::engine::Engine::local(crate::base::engine::EngineLimits::default()).unwrap();
+    engine.ctx().register_udf(crate::base::engine::key_forms::key_hash_all_alike());
+    let verdicts = runtime.block_on(judge_inputs(&engine, &contracts, &selections)).unwrap();
+    let duplicates: usize =
+        verdicts.iter().flat_map(|v| &v.rejects).filter(|r| r.code.as_str() == "duplicate_key").count();
+    assert!(duplicates > 0, "shared keys among the rows");
+    for v in verdicts {
+        assert_eq!(v.difference(i.get(v.dataset)), None, "{}", v.dataset);
+    }
 }
 
 #[test]
@@ -891,6 +919,49 @@ fn the_landing_scan_numbers_rows_as_validation_does_however_its_files_are_groupe
         all.sort();
         assert_eq!(all, expected, "{parts} parts");
     }
+}
+
+/// A query that reads a few columns of the landing rows has only those
+/// decoded (the plans' key aggregates read the keys alone).
+#[test]
+fn a_landing_scan_decodes_only_the_columns_its_query_reads() {
+    use crate::base::engine::landing_scan::{LandingScan, LandingSource};
+    use datafusion::datasource::source::DataSourceExec;
+    let (_t, w) = wh();
+    let (selection, contracts) = landed_violations(&w);
+    let ctx = datafusion::prelude::SessionContext::new();
+    ctx.register_table("v", Arc::new(LandingScan::new(contracts.get(Dataset::Violations), &selection))).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let frame = runtime.block_on(ctx.sql("SELECT case_id, _row FROM v ORDER BY _row")).unwrap();
+    let plan = runtime.block_on(frame.clone().create_physical_plan()).unwrap();
+    let mut read = Vec::new();
+    let _ = datafusion::common::tree_node::TreeNode::apply(&plan, |node| {
+        let source = node.downcast_ref::<DataSourceExec>().and_then(|e| e.downcast_to_file_source::<LandingSource>());
+        if let Some((_, source)) = source {
+            let spec = source.scan().spec();
+            for f in &spec.files {
+                let decoded: Vec<String> = f
+                    .columns
+                    .iter()
+                    .zip(&spec.columns)
+                    .filter(|(at, _)| at.is_some())
+                    .map(|(_, (n, _))| n.clone())
+                    .collect();
+                read.push(decoded);
+            }
+        }
+        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+    });
+    assert_eq!(read, vec![vec!["case_id".to_string()]; 3], "each of the three files decodes the case alone");
+    let batches = runtime.block_on(frame.collect()).unwrap();
+    let cases: Vec<String> = batches
+        .iter()
+        .flat_map(|b| {
+            let c = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8).unwrap();
+            c.as_string::<i32>().iter().map(|v| v.unwrap().to_string()).collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(cases, (0..7).map(|n| format!("V{n}")).collect::<Vec<_>>());
 }
 
 #[test]

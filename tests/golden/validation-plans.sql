@@ -2,8 +2,14 @@
 
 -- registry
 CREATE VIEW judged_registry AS
-WITH copies AS (
-  SELECT _partition AS _key_partition, "entity_id" AS _key0, count(*) AS _copies FROM landing_registry
+WITH hashed_alike AS (
+  SELECT key_hash(_partition, "entity_id") AS _alike FROM landing_registry
+  WHERE "entity_id" IS NOT NULL
+  GROUP BY key_hash(_partition, "entity_id")
+  HAVING count(*) > 1),
+copies AS (
+  SELECT _partition AS _key_partition, "entity_id" AS _key0, count(*) AS _copies
+  FROM hashed_alike RIGHT SEMI JOIN landing_registry ON _alike = key_hash(_partition, "entity_id")
   WHERE "entity_id" IS NOT NULL
   GROUP BY _partition, "entity_id"
   HAVING count(*) > 1),
@@ -113,8 +119,14 @@ SELECT _row, _code, _message, "entity_id" FROM judged_registry;
 
 -- violations
 CREATE VIEW judged_violations AS
-WITH copies AS (
-  SELECT _partition AS _key_partition, "case_id" AS _key0, count(*) AS _copies FROM landing_violations
+WITH hashed_alike AS (
+  SELECT key_hash(_partition, "case_id") AS _alike FROM landing_violations
+  WHERE "case_id" IS NOT NULL
+  GROUP BY key_hash(_partition, "case_id")
+  HAVING count(*) > 1),
+copies AS (
+  SELECT _partition AS _key_partition, "case_id" AS _key0, count(*) AS _copies
+  FROM hashed_alike RIGHT SEMI JOIN landing_violations ON _alike = key_hash(_partition, "case_id")
   WHERE "case_id" IS NOT NULL
   GROUP BY _partition, "case_id"
   HAVING count(*) > 1),
@@ -147,7 +159,7 @@ checked AS (
     c._copies
   FROM copies c RIGHT JOIN landing_violations l ON l._partition = c._key_partition AND l."case_id" = c._key0),
 found AS (
-  SELECT * FROM registered RIGHT JOIN checked ON "entity_id" = registered_id)
+  SELECT * FROM registered RIGHT JOIN checked ON entity_bits("entity_id") = registered_id)
 SELECT "case_id", "entity_id", "decided_on", "category", "severity", "fine_cny", "status", "authority", _row,
     CASE
       WHEN _rule = 0 THEN 'missing_required'
@@ -204,13 +216,20 @@ SELECT "case_id", "entity_id", "decided_on", "category", "severity", "fine_cny",
 FROM found;
 -- run once: the rejects are its rows with _code IS NOT NULL; accepted_violations keeps the others' case_id, entity_id, _row
 SELECT _row, _code, _message, "case_id", "entity_id" FROM judged_violations;
--- its current rows
-SELECT count(*) FROM (SELECT "case_id" FROM accepted_violations GROUP BY "case_id");
+-- its current rows: the hashes of one row, and the keys of the rows of the others (several_versions)
+SELECT key_hash("case_id") AS _alike, count(*) AS _rows FROM accepted_violations GROUP BY key_hash("case_id");
+SELECT count(*) FROM (SELECT "case_id" FROM several_versions RIGHT SEMI JOIN accepted_violations ON _alike = key_hash("case_id") GROUP BY "case_id");
 
 -- repairs
 CREATE VIEW judged_repairs AS
-WITH copies AS (
-  SELECT _partition AS _key_partition, "repair_id" AS _key0, count(*) AS _copies FROM landing_repairs
+WITH hashed_alike AS (
+  SELECT key_hash(_partition, "repair_id") AS _alike FROM landing_repairs
+  WHERE "repair_id" IS NOT NULL
+  GROUP BY key_hash(_partition, "repair_id")
+  HAVING count(*) > 1),
+copies AS (
+  SELECT _partition AS _key_partition, "repair_id" AS _key0, count(*) AS _copies
+  FROM hashed_alike RIGHT SEMI JOIN landing_repairs ON _alike = key_hash(_partition, "repair_id")
   WHERE "repair_id" IS NOT NULL
   GROUP BY _partition, "repair_id"
   HAVING count(*) > 1),
@@ -231,7 +250,7 @@ checked AS (
     c._copies
   FROM copies c RIGHT JOIN landing_repairs l ON l._partition = c._key_partition AND l."repair_id" = c._key0),
 with_registered AS (
-  SELECT * FROM registered RIGHT JOIN checked ON "entity_id" = registered_id),
+  SELECT * FROM registered RIGHT JOIN checked ON entity_bits("entity_id") = registered_id),
 found AS (
   SELECT * FROM known_cases RIGHT JOIN with_registered ON "case_id" = known_case)
 SELECT "repair_id", "entity_id", "case_id", "approved_on", _row,
@@ -268,13 +287,20 @@ SELECT "repair_id", "entity_id", "case_id", "approved_on", _row,
 FROM found;
 -- run once: the rejects are its rows with _code IS NOT NULL; accepted_repairs keeps the others' repair_id
 SELECT _row, _code, _message, "repair_id" FROM judged_repairs;
--- its current rows
-SELECT count(*) FROM (SELECT "repair_id" FROM accepted_repairs GROUP BY "repair_id");
+-- its current rows: the hashes of one row, and the keys of the rows of the others (several_versions)
+SELECT key_hash("repair_id") AS _alike, count(*) AS _rows FROM accepted_repairs GROUP BY key_hash("repair_id");
+SELECT count(*) FROM (SELECT "repair_id" FROM several_versions RIGHT SEMI JOIN accepted_repairs ON _alike = key_hash("repair_id") GROUP BY "repair_id");
 
 -- complaints
 CREATE VIEW judged_complaints AS
-WITH copies AS (
-  SELECT _partition AS _key_partition, "complaint_id" AS _key0, count(*) AS _copies FROM landing_complaints
+WITH hashed_alike AS (
+  SELECT key_hash(_partition, "complaint_id") AS _alike FROM landing_complaints
+  WHERE "complaint_id" IS NOT NULL
+  GROUP BY key_hash(_partition, "complaint_id")
+  HAVING count(*) > 1),
+copies AS (
+  SELECT _partition AS _key_partition, "complaint_id" AS _key0, count(*) AS _copies
+  FROM hashed_alike RIGHT SEMI JOIN landing_complaints ON _alike = key_hash(_partition, "complaint_id")
   WHERE "complaint_id" IS NOT NULL
   GROUP BY _partition, "complaint_id"
   HAVING count(*) > 1),
@@ -303,7 +329,7 @@ checked AS (
     c._copies
   FROM copies c RIGHT JOIN landing_complaints l ON l._partition = c._key_partition AND l."complaint_id" = c._key0),
 found AS (
-  SELECT * FROM registered RIGHT JOIN checked ON "entity_id" = registered_id)
+  SELECT * FROM registered RIGHT JOIN checked ON entity_bits("entity_id") = registered_id)
 SELECT "complaint_id", "entity_id", "received_on", "channel", "category", "verified", "outcome", "amount_cny", _row,
     CASE
       WHEN _rule = 0 THEN 'missing_required'
@@ -352,13 +378,20 @@ SELECT "complaint_id", "entity_id", "received_on", "channel", "category", "verif
 FROM found;
 -- run once: the rejects are its rows with _code IS NOT NULL; accepted_complaints keeps the others' complaint_id
 SELECT _row, _code, _message, "complaint_id" FROM judged_complaints;
--- its current rows
-SELECT count(*) FROM (SELECT "complaint_id" FROM accepted_complaints GROUP BY "complaint_id");
+-- its current rows: the hashes of one row, and the keys of the rows of the others (several_versions)
+SELECT key_hash("complaint_id") AS _alike, count(*) AS _rows FROM accepted_complaints GROUP BY key_hash("complaint_id");
+SELECT count(*) FROM (SELECT "complaint_id" FROM several_versions RIGHT SEMI JOIN accepted_complaints ON _alike = key_hash("complaint_id") GROUP BY "complaint_id");
 
 -- holdings: steps 1-2 first, read twice below
 CREATE TABLE checked_holdings AS
-WITH copies AS (
-  SELECT _partition AS _key_partition, "holder_id" AS _key0, "entity_id" AS _key1, count(*) AS _copies FROM landing_holdings
+WITH hashed_alike AS (
+  SELECT key_hash(_partition, "holder_id", "entity_id") AS _alike FROM landing_holdings
+  WHERE "holder_id" IS NOT NULL AND "entity_id" IS NOT NULL
+  GROUP BY key_hash(_partition, "holder_id", "entity_id")
+  HAVING count(*) > 1),
+copies AS (
+  SELECT _partition AS _key_partition, "holder_id" AS _key0, "entity_id" AS _key1, count(*) AS _copies
+  FROM hashed_alike RIGHT SEMI JOIN landing_holdings ON _alike = key_hash(_partition, "holder_id", "entity_id")
   WHERE "holder_id" IS NOT NULL AND "entity_id" IS NOT NULL
   GROUP BY _partition, "holder_id", "entity_id"
   HAVING count(*) > 1)
@@ -383,14 +416,14 @@ SELECT l.*,
 -- holdings
 CREATE VIEW judged_holdings AS
 WITH held AS (
-  SELECT "entity_id" AS _held_entity, sum("share_pct") AS _held FROM checked_holdings
+  SELECT entity_bits("entity_id") AS _held_entity, sum("share_pct") AS _held FROM checked_holdings
   WHERE _rule IS NULL AND _copies IS NULL
-  GROUP BY "entity_id"
+  GROUP BY entity_bits("entity_id")
   HAVING sum("share_pct") > 100.01),
 with_held AS (
-  SELECT * FROM held RIGHT JOIN checked_holdings ON "entity_id" = _held_entity),
+  SELECT * FROM held RIGHT JOIN checked_holdings ON entity_bits("entity_id") = _held_entity),
 found AS (
-  SELECT * FROM registered RIGHT JOIN with_held ON "entity_id" = registered_id)
+  SELECT * FROM registered RIGHT JOIN with_held ON entity_bits("entity_id") = registered_id)
 SELECT "holder_id", "holder_kind", "entity_id", "share_pct", _row,
     CASE
       WHEN _rule = 0 THEN 'missing_required'
@@ -431,7 +464,7 @@ FROM found;
 SELECT _row, _code, _message FROM judged_holdings;
 
 -- the accepted registry rows, for unknown_entity
-CREATE TABLE registered AS SELECT entity_id AS registered_id FROM accepted_registry;
+CREATE TABLE registered AS SELECT entity_bits(entity_id) AS registered_id FROM accepted_registry;
 
 -- the known violations, for unknown_case
 CREATE TABLE known_cases AS SELECT case_id AS known_case, first_value(entity_id ORDER BY _row DESC) AS known_entity

@@ -123,6 +123,25 @@ impl LandingScan {
         LandingScan { columns, files: files.into(), schema: Arc::new(Schema::new(fields)) }
     }
 
+    /// The same scan, decoding only the contract columns among `wanted`
+    /// (positions in its schema): the others come as nulls, for a
+    /// projection above it to drop. A plan that needs a dataset's key alone
+    /// does not decode its every column.
+    fn reading(&self, wanted: &[usize]) -> LandingScan {
+        let masked = |columns: &[Option<usize>]| -> Vec<Option<usize>> {
+            columns.iter().enumerate().map(|(i, at)| at.filter(|_| wanted.contains(&i))).collect()
+        };
+        let files: Vec<Placed> = self
+            .files
+            .iter()
+            .map(|p| Placed {
+                spec: FileSpec { columns: masked(&p.spec.columns), ..p.spec.clone() },
+                opened: p.opened.as_ref().map(|f| LandingFile { columns: masked(&f.columns), ..f.clone() }),
+            })
+            .collect();
+        LandingScan { columns: self.columns.clone(), files: files.into(), schema: self.schema.clone() }
+    }
+
     /// The scan in plain fields.
     pub fn spec(&self) -> ScanSpec {
         ScanSpec {
@@ -266,10 +285,11 @@ impl TableProvider for LandingScan {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let scan = self.plan(&self.groups(state.config().target_partitions()), None);
+        let groups = self.groups(state.config().target_partitions());
         match projection {
-            None => Ok(scan),
+            None => Ok(self.plan(&groups, None)),
             Some(columns) => {
+                let scan = self.reading(columns).plan(&groups, None);
                 let exprs = columns.iter().map(|&i| {
                     let name = self.schema.field(i).name();
                     ProjectionExpr::new(Arc::new(Column::new(name, i)), name.clone())

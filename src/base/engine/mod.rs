@@ -8,6 +8,7 @@ mod checks;
 pub mod cluster;
 #[cfg(feature = "cluster")]
 pub mod codec;
+pub(crate) mod key_forms;
 pub mod landing_scan;
 #[cfg(feature = "cluster")]
 pub mod tls;
@@ -243,6 +244,7 @@ fn session_config(limits: EngineLimits) -> SessionConfig {
 pub fn udfs() -> Vec<ScalarUDF> {
     let mut all = vec![credit_round_udf(), credit_weight_udf()];
     all.extend(checks::udfs());
+    all.extend(key_forms::udfs());
     all
 }
 

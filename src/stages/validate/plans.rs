@@ -20,10 +20,14 @@
 //!    `future_date`, columns in contract order within a code);
 //! 2. `_copies`: how many rows of its partition share its key, from an
 //!    aggregate of the keys held more than once (a key with a null column
-//!    is in no group), joined back;
+//!    is in no group), joined back. The keys are first grouped by their
+//!    hash (`key_hash`, a number): only the rows of a hash held more than
+//!    once are grouped by their values;
 //! 3. `_held`: the shares held in its owned entity by rows that passed
-//!    1–2, from an aggregate of the entities held over 100 (holdings);
-//! 4. whether its entity is among the accepted registry rows, and whether
+//!    1–2, from an aggregate of the entities held over 100 (holdings),
+//!    grouped by the entity id's packed bits (`entity_bits`);
+//! 4. whether its entity is among the accepted registry rows (their ids'
+//!    bits), and whether
 //!    its case is the newest accepted version of a violation of the same
 //!    entity (repairs);
 //! 5. `_code` and `_message`: the first of these that applies.
@@ -169,10 +173,10 @@ pub async fn judge_inputs(
                 for (d, _) in &naming {
                     ctx.deregister_table(landing_table(*d)).map_err(fail)?;
                 }
-                sql_count(ctx, &newest_count_sql(contract, &accepted_table)).await.map_err(fail)?
+                newest_count(engine, contract, &accepted_table).await.map_err(fail)?
             }
             _ if contract.kind == DatasetKind::Snapshot => accepted,
-            _ => sql_count(ctx, &newest_count_sql(contract, &accepted_table)).await.map_err(fail)?,
+            _ => newest_count(engine, contract, &accepted_table).await.map_err(fail)?,
         };
         for table in [Some(accepted_table), checked_table(contract)].into_iter().flatten() {
             ctx.deregister_table(&table).map_err(fail)?;
@@ -400,12 +404,16 @@ fn checked_steps(contract: &Contract) -> (String, String) {
     }
     first_rule.push_str("\n    END");
     // The keys held by more than one row of a partition, few, are the
-    // join's build side.
+    // join's build side. They are found among the rows whose key hashes
+    // alike (grouping numbers, not text), then counted by their values.
     let complete: Vec<String> = key.iter().map(|k| format!("{k} IS NOT NULL")).collect();
+    let hashed = format!("key_hash(_partition, {})", key.join(", "));
     let shared: Vec<String> = key.iter().enumerate().map(|(i, k)| format!("{k} AS _key{i}")).collect();
     let on: Vec<String> = key.iter().enumerate().map(|(i, k)| format!("l.{k} = c._key{i}")).collect();
     let copies = format!(
-        "copies AS (\n  SELECT _partition AS _key_partition, {}, count(*) AS _copies FROM {table}\n  WHERE {}\n  GROUP BY _partition, {}\n  HAVING count(*) > 1)",
+        "hashed_alike AS (\n  SELECT {hashed} AS _alike FROM {table}\n  WHERE {}\n  GROUP BY {hashed}\n  HAVING count(*) > 1),\n\
+         copies AS (\n  SELECT _partition AS _key_partition, {}, count(*) AS _copies\n  FROM hashed_alike RIGHT SEMI JOIN {table} ON _alike = {hashed}\n  WHERE {}\n  GROUP BY _partition, {}\n  HAVING count(*) > 1)",
+        complete.join(" AND "),
         shared.join(", "),
         complete.join(" AND "),
         key.join(", ")
@@ -447,7 +455,7 @@ fn judged_sql(contract: &Contract) -> String {
     };
     // 3. Shares held in the owned entity by rows that passed 1–2.
     if let Some(s) = &contract.shares_over_100 {
-        let (owned, share) = (col(name(s.group_by)), col(name(s.column)));
+        let (owned, share) = (grouped(contract, s.group_by), col(name(s.column)));
         steps.push(format!(
             "held AS (\n  SELECT {owned} AS _held_entity, sum({share}) AS _held FROM {checked}\n  WHERE _rule IS NULL AND _copies IS NULL\n  GROUP BY {owned}\n  HAVING sum({share}) > {})",
             s.max_sum
@@ -460,10 +468,13 @@ fn judged_sql(contract: &Contract) -> String {
     // their count), as the repairs' are.
     let mut joins: Vec<(&str, String)> = Vec::new();
     if let Some(s) = &contract.shares_over_100 {
-        joins.push(("held", format!("{} = _held_entity", col(name(s.group_by)))));
+        joins.push(("held", format!("{} = _held_entity", grouped(contract, s.group_by))));
     }
+    // The registry's accepted ids are valid entity ids, held as their bits:
+    // text that does not pack is in it no more than text that packs to
+    // bits of no registered id.
     if let Some(ue) = contract.unknown_entity {
-        joins.push(("registered", format!("{} = registered_id", col(name(ue)))));
+        joins.push(("registered", format!("entity_bits({}) = registered_id", col(name(ue)))));
     }
     if let Some(uc) = contract.unknown_case {
         joins.push(("known_cases", format!("{} = known_case", col(name(uc)))));
@@ -548,6 +559,17 @@ fn judged_sql(contract: &Contract) -> String {
     )
 }
 
+/// How the rows that passed steps 1–2 are grouped by `column`: a column
+/// checked as an entity id by its packed bits (exact, and a number to
+/// group by), any other by its text.
+fn grouped(contract: &Contract, column: usize) -> String {
+    let c = &contract.columns[column];
+    match c.check {
+        Some(Check::EntityId) => format!("entity_bits({})", col(&c.name)),
+        _ => col(&c.name),
+    }
+}
+
 /// The columns of the accepted rows (`_code IS NULL`) that the queries
 /// after the rejects need: the registry's entities, the violations' cases,
 /// an event dataset's keys; none for the holdings.
@@ -561,15 +583,56 @@ fn accepted_columns(contract: &Contract) -> Vec<String> {
     }
 }
 
-/// How many keys of an event dataset have an accepted version.
-fn newest_count_sql(contract: &Contract, accepted: &str) -> String {
+/// How many keys of an event dataset have an accepted version (a key's
+/// columns are required, so never null here): the keys are grouped by
+/// their hash ([`versions_sql`]); a hash of one row is one key, and the
+/// rows of a hash held by several (a key's versions, or keys that hash
+/// alike) are counted by their values ([`several_versions_sql`]).
+async fn newest_count(engine: &Engine, contract: &Contract, accepted: &str) -> Result<u64, DataFusionError> {
+    let ctx = engine.ctx();
+    let mut stream = ctx.sql(&versions_sql(contract, accepted)).await?.execute_stream().await?;
+    let (mut single, mut several) = (0u64, Vec::new());
+    while let Some(b) = stream.next().await {
+        let b = b?;
+        let hashes = b.column(0).as_primitive::<UInt64Type>();
+        let rows = b.column(1).as_primitive::<arrow::datatypes::Int64Type>();
+        for (hash, rows) in hashes.values().iter().zip(rows.values()) {
+            match rows {
+                1 => single += 1,
+                _ => several.push(*hash),
+            }
+        }
+    }
+    let schema =
+        Arc::new(arrow::datatypes::Schema::new(vec![arrow::datatypes::Field::new("_alike", DataType::UInt64, false)]));
+    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(arrow::array::UInt64Array::from(several))])?;
+    engine.register(SEVERAL_VERSIONS, schema, &[batch])?;
+    let counted = sql_count(ctx, &several_versions_sql(contract, accepted)).await;
+    ctx.deregister_table(SEVERAL_VERSIONS)?;
+    Ok(single + counted?)
+}
+
+/// The table of the key hashes held by several accepted rows.
+const SEVERAL_VERSIONS: &str = "several_versions";
+
+/// How many accepted rows of an event dataset each key hash has.
+fn versions_sql(contract: &Contract, accepted: &str) -> String {
     let key: Vec<String> = contract.key.iter().map(|k| col(&contract.columns[*k].name)).collect();
-    format!("SELECT count(*) FROM (SELECT {0} FROM {accepted} GROUP BY {0})", key.join(", "))
+    format!("SELECT key_hash({0}) AS _alike, count(*) AS _rows FROM {accepted} GROUP BY key_hash({0})", key.join(", "))
+}
+
+/// How many keys the accepted rows of the hashes held by several have.
+fn several_versions_sql(contract: &Contract, accepted: &str) -> String {
+    let key: Vec<String> = contract.key.iter().map(|k| col(&contract.columns[*k].name)).collect();
+    format!(
+        "SELECT count(*) FROM (SELECT {0} FROM {SEVERAL_VERSIONS} RIGHT SEMI JOIN {accepted} ON _alike = key_hash({0}) GROUP BY {0})",
+        key.join(", ")
+    )
 }
 
 /// The accepted registry rows' entities.
 fn registered_sql(accepted: &str) -> String {
-    format!("SELECT entity_id AS registered_id FROM {accepted}")
+    format!("SELECT entity_bits(entity_id) AS registered_id FROM {accepted}")
 }
 
 /// The datasets whose rows name a violation's case, and the column.
@@ -747,7 +810,13 @@ mod tests {
                 judged_once_sql(&format!("judged_{d}"), &kept)
             );
             if contract.kind == DatasetKind::Event {
-                let _ = write!(sql, "-- its current rows\n{};\n", newest_count_sql(contract, &format!("accepted_{d}")));
+                let accepted = format!("accepted_{d}");
+                let _ = write!(
+                    sql,
+                    "-- its current rows: the hashes of one row, and the keys of the rows of the others ({SEVERAL_VERSIONS})\n{};\n{};\n",
+                    versions_sql(contract, &accepted),
+                    several_versions_sql(contract, &accepted)
+                );
             }
         }
         let _ = write!(
