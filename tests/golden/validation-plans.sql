@@ -2,7 +2,73 @@
 
 -- registry
 CREATE VIEW judged_registry AS
-WITH hashed_alike AS (
+WITH ruled AS (
+  SELECT "entity_id", _row, _partition, _ingest_date, _rule,
+    CASE
+      WHEN _rule = 0 THEN 'column entity_id: required, found null'
+      WHEN _rule = 1 THEN 'column name: required, found null'
+      WHEN _rule = 2 THEN concat('column name: required non-empty, found ', CASE WHEN "name" = '' THEN '''''' ELSE concat(quoted("name"), ' (white space only)') END)
+      WHEN _rule = 3 THEN 'column entity_type: required, found null'
+      WHEN _rule = 4 THEN 'column parent_id: required when entity_type = ''branch'', found null'
+      WHEN _rule = 5 THEN 'column region: required, found null'
+      WHEN _rule = 6 THEN 'column established_on: required, found null'
+      WHEN _rule = 7 THEN 'column status: required, found null'
+      WHEN _rule = 8 THEN concat('column entity_id: expected a valid entity id', entity_id_hint("entity_id"), ', found ', quoted("entity_id"))
+      WHEN _rule = 9 THEN concat('column parent_id: expected a valid entity id', entity_id_hint("parent_id"), ', found ', quoted("parent_id"))
+      WHEN _rule = 10 THEN concat('column legal_rep_id: expected a person id (P and 16 lowercase hex digits), found ', quoted("legal_rep_id"))
+      WHEN _rule = 11 THEN concat('column entity_type: expected one of company, branch, sole_proprietor, cooperative; found ', quoted("entity_type"))
+      WHEN _rule = 12 THEN concat('column industry: expected one of A, B, C, D, E, F, G, H, I, J, K, L, M, N, O, P, Q, R, S, T; found ', quoted("industry"))
+      WHEN _rule = 13 THEN concat('column status: expected one of active, abnormal, revoked, deregistered; found ', quoted("status"))
+      WHEN _rule = 14 THEN concat('column entity_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("entity_id"))
+      WHEN _rule = 15 THEN concat('column name: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("name"))
+      WHEN _rule = 16 THEN concat('column entity_type: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("entity_type"))
+      WHEN _rule = 17 THEN concat('column legal_rep_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("legal_rep_id"))
+      WHEN _rule = 18 THEN concat('column parent_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("parent_id"))
+      WHEN _rule = 19 THEN concat('column parent_id: expected null unless entity_type = ''branch'', found ', quoted("parent_id"))
+      WHEN _rule = 20 THEN concat('column region: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("region"))
+      WHEN _rule = 21 THEN concat('column region: expected six digits, found ', quoted("region"))
+      WHEN _rule = 22 THEN concat('column industry: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("industry"))
+      WHEN _rule = 23 THEN concat('column online_store: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("online_store"))
+      WHEN _rule = 24 THEN concat('column established_on: expected a date from 0001-01-01 to 9999-12-31, found ', date_text("established_on"))
+      WHEN _rule = 25 THEN concat('column status: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("status"))
+      WHEN _rule = 26 THEN concat('column registered_capital: expected an amount below 10^16 yuan, found ', money_text("registered_capital"))
+      WHEN _rule = 27 THEN concat('column registered_capital: expected >= 0, found ', money_text("registered_capital"))
+      WHEN _rule = 28 THEN concat('column established_on: expected a date not after the partition''s ingest_date ', CAST(_ingest_date AS VARCHAR), ', found ', date_text("established_on"))
+    END AS _rule_message
+  FROM (SELECT *,
+        CASE
+          WHEN "entity_id" IS NULL THEN 0
+          WHEN "name" IS NULL THEN 1
+          WHEN "name" IS NOT NULL AND is_blank("name") THEN 2
+          WHEN "entity_type" IS NULL THEN 3
+          WHEN "parent_id" IS NULL AND "entity_type" = 'branch' THEN 4
+          WHEN "region" IS NULL THEN 5
+          WHEN "established_on" IS NULL THEN 6
+          WHEN "status" IS NULL THEN 7
+          WHEN "entity_id" IS NOT NULL AND NOT is_entity_id("entity_id") THEN 8
+          WHEN "parent_id" IS NOT NULL AND NOT is_entity_id("parent_id") THEN 9
+          WHEN "legal_rep_id" IS NOT NULL AND NOT is_person_id("legal_rep_id") THEN 10
+          WHEN "entity_type" IS NOT NULL AND "entity_type" NOT IN ('company', 'branch', 'sole_proprietor', 'cooperative') THEN 11
+          WHEN "industry" IS NOT NULL AND "industry" NOT IN ('A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L', 'M', 'N', 'O', 'P', 'Q', 'R', 'S', 'T') THEN 12
+          WHEN "status" IS NOT NULL AND "status" NOT IN ('active', 'abnormal', 'revoked', 'deregistered') THEN 13
+          WHEN "entity_id" IS NOT NULL AND unsafe_char_found("entity_id") IS NOT NULL THEN 14
+          WHEN "name" IS NOT NULL AND unsafe_char_found("name") IS NOT NULL THEN 15
+          WHEN "entity_type" IS NOT NULL AND unsafe_char_found("entity_type") IS NOT NULL THEN 16
+          WHEN "legal_rep_id" IS NOT NULL AND unsafe_char_found("legal_rep_id") IS NOT NULL THEN 17
+          WHEN "parent_id" IS NOT NULL AND unsafe_char_found("parent_id") IS NOT NULL THEN 18
+          WHEN "parent_id" IS NOT NULL AND NOT coalesce("entity_type" = 'branch', false) THEN 19
+          WHEN "region" IS NOT NULL AND unsafe_char_found("region") IS NOT NULL THEN 20
+          WHEN "region" IS NOT NULL AND NOT is_six_digits("region") THEN 21
+          WHEN "industry" IS NOT NULL AND unsafe_char_found("industry") IS NOT NULL THEN 22
+          WHEN "online_store" IS NOT NULL AND unsafe_char_found("online_store") IS NOT NULL THEN 23
+          WHEN "established_on" IS NOT NULL AND NOT is_calendar_date("established_on") THEN 24
+          WHEN "status" IS NOT NULL AND unsafe_char_found("status") IS NOT NULL THEN 25
+          WHEN "registered_capital" IS NOT NULL AND money_too_large("registered_capital") THEN 26
+          WHEN "registered_capital" IS NOT NULL AND "registered_capital" < 0 THEN 27
+          WHEN "established_on" IS NOT NULL AND "established_on" > _ingest_date THEN 28
+        END AS _rule
+      FROM landing_registry)),
+hashed_alike AS (
   SELECT key_hash(_partition, "entity_id") AS _alike FROM landing_registry
   WHERE "entity_id" IS NOT NULL
   GROUP BY key_hash(_partition, "entity_id")
@@ -14,41 +80,9 @@ copies AS (
   GROUP BY _partition, "entity_id"
   HAVING count(*) > 1),
 checked AS (
-  SELECT l.*,
-    CASE
-      WHEN "entity_id" IS NULL THEN 0
-      WHEN "name" IS NULL THEN 1
-      WHEN "name" IS NOT NULL AND is_blank("name") THEN 2
-      WHEN "entity_type" IS NULL THEN 3
-      WHEN "parent_id" IS NULL AND "entity_type" = 'branch' THEN 4
-      WHEN "region" IS NULL THEN 5
-      WHEN "established_on" IS NULL THEN 6
-      WHEN "status" IS NULL THEN 7
-      WHEN "entity_id" IS NOT NULL AND NOT is_entity_id("entity_id") THEN 8
-      WHEN "parent_id" IS NOT NULL AND NOT is_entity_id("parent_id") THEN 9
-      WHEN "legal_rep_id" IS NOT NULL AND NOT is_person_id("legal_rep_id") THEN 10
-      WHEN "entity_type" IS NOT NULL AND "entity_type" NOT IN ('company', 'branch', 'sole_proprietor', 'cooperative') THEN 11
-      WHEN "industry" IS NOT NULL AND "industry" NOT IN ('A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L', 'M', 'N', 'O', 'P', 'Q', 'R', 'S', 'T') THEN 12
-      WHEN "status" IS NOT NULL AND "status" NOT IN ('active', 'abnormal', 'revoked', 'deregistered') THEN 13
-      WHEN "entity_id" IS NOT NULL AND unsafe_char_found("entity_id") IS NOT NULL THEN 14
-      WHEN "name" IS NOT NULL AND unsafe_char_found("name") IS NOT NULL THEN 15
-      WHEN "entity_type" IS NOT NULL AND unsafe_char_found("entity_type") IS NOT NULL THEN 16
-      WHEN "legal_rep_id" IS NOT NULL AND unsafe_char_found("legal_rep_id") IS NOT NULL THEN 17
-      WHEN "parent_id" IS NOT NULL AND unsafe_char_found("parent_id") IS NOT NULL THEN 18
-      WHEN "parent_id" IS NOT NULL AND NOT coalesce("entity_type" = 'branch', false) THEN 19
-      WHEN "region" IS NOT NULL AND unsafe_char_found("region") IS NOT NULL THEN 20
-      WHEN "region" IS NOT NULL AND NOT is_six_digits("region") THEN 21
-      WHEN "industry" IS NOT NULL AND unsafe_char_found("industry") IS NOT NULL THEN 22
-      WHEN "online_store" IS NOT NULL AND unsafe_char_found("online_store") IS NOT NULL THEN 23
-      WHEN "established_on" IS NOT NULL AND NOT is_calendar_date("established_on") THEN 24
-      WHEN "status" IS NOT NULL AND unsafe_char_found("status") IS NOT NULL THEN 25
-      WHEN "registered_capital" IS NOT NULL AND money_too_large("registered_capital") THEN 26
-      WHEN "registered_capital" IS NOT NULL AND "registered_capital" < 0 THEN 27
-      WHEN "established_on" IS NOT NULL AND "established_on" > _ingest_date THEN 28
-    END AS _rule,
-    c._copies
-  FROM copies c RIGHT JOIN landing_registry l ON l._partition = c._key_partition AND l."entity_id" = c._key0)
-SELECT "entity_id", "name", "entity_type", "legal_rep_id", "parent_id", "region", "industry", "online_store", "established_on", "status", "registered_capital", _row,
+  SELECT l.*, c._copies
+  FROM copies c RIGHT JOIN ruled l ON l._partition = c._key_partition AND l."entity_id" = c._key0)
+SELECT "entity_id", _row,
     CASE
       WHEN _rule = 0 THEN 'missing_required'
       WHEN _rule = 1 THEN 'missing_required'
@@ -82,35 +116,7 @@ SELECT "entity_id", "name", "entity_type", "legal_rep_id", "parent_id", "region"
       WHEN _copies > 1 THEN 'duplicate_key'
     END AS _code,
     CASE
-      WHEN _rule = 0 THEN 'column entity_id: required, found null'
-      WHEN _rule = 1 THEN 'column name: required, found null'
-      WHEN _rule = 2 THEN concat('column name: required non-empty, found ', CASE WHEN "name" = '' THEN '''''' ELSE concat(quoted("name"), ' (white space only)') END)
-      WHEN _rule = 3 THEN 'column entity_type: required, found null'
-      WHEN _rule = 4 THEN 'column parent_id: required when entity_type = ''branch'', found null'
-      WHEN _rule = 5 THEN 'column region: required, found null'
-      WHEN _rule = 6 THEN 'column established_on: required, found null'
-      WHEN _rule = 7 THEN 'column status: required, found null'
-      WHEN _rule = 8 THEN concat('column entity_id: expected a valid entity id', entity_id_hint("entity_id"), ', found ', quoted("entity_id"))
-      WHEN _rule = 9 THEN concat('column parent_id: expected a valid entity id', entity_id_hint("parent_id"), ', found ', quoted("parent_id"))
-      WHEN _rule = 10 THEN concat('column legal_rep_id: expected a person id (P and 16 lowercase hex digits), found ', quoted("legal_rep_id"))
-      WHEN _rule = 11 THEN concat('column entity_type: expected one of company, branch, sole_proprietor, cooperative; found ', quoted("entity_type"))
-      WHEN _rule = 12 THEN concat('column industry: expected one of A, B, C, D, E, F, G, H, I, J, K, L, M, N, O, P, Q, R, S, T; found ', quoted("industry"))
-      WHEN _rule = 13 THEN concat('column status: expected one of active, abnormal, revoked, deregistered; found ', quoted("status"))
-      WHEN _rule = 14 THEN concat('column entity_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("entity_id"))
-      WHEN _rule = 15 THEN concat('column name: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("name"))
-      WHEN _rule = 16 THEN concat('column entity_type: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("entity_type"))
-      WHEN _rule = 17 THEN concat('column legal_rep_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("legal_rep_id"))
-      WHEN _rule = 18 THEN concat('column parent_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("parent_id"))
-      WHEN _rule = 19 THEN concat('column parent_id: expected null unless entity_type = ''branch'', found ', quoted("parent_id"))
-      WHEN _rule = 20 THEN concat('column region: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("region"))
-      WHEN _rule = 21 THEN concat('column region: expected six digits, found ', quoted("region"))
-      WHEN _rule = 22 THEN concat('column industry: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("industry"))
-      WHEN _rule = 23 THEN concat('column online_store: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("online_store"))
-      WHEN _rule = 24 THEN concat('column established_on: expected a date from 0001-01-01 to 9999-12-31, found ', date_text("established_on"))
-      WHEN _rule = 25 THEN concat('column status: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("status"))
-      WHEN _rule = 26 THEN concat('column registered_capital: expected an amount below 10^16 yuan, found ', money_text("registered_capital"))
-      WHEN _rule = 27 THEN concat('column registered_capital: expected >= 0, found ', money_text("registered_capital"))
-      WHEN _rule = 28 THEN concat('column established_on: expected a date not after the partition''s ingest_date ', CAST(_ingest_date AS VARCHAR), ', found ', date_text("established_on"))
+      WHEN _rule IS NOT NULL THEN _rule_message
       WHEN _copies > 1 THEN concat('key (entity_id) = (', quoted("entity_id"), ') appears ', CAST(_copies AS VARCHAR), ' times in partition ingest_date=', CAST(_ingest_date AS VARCHAR))
     END AS _message
 FROM checked;
@@ -119,7 +125,59 @@ SELECT _row, _code, _message, "entity_id" FROM judged_registry;
 
 -- violations
 CREATE VIEW judged_violations AS
-WITH hashed_alike AS (
+WITH ruled AS (
+  SELECT "case_id", "entity_id", _row, _partition, _ingest_date, _rule,
+    CASE
+      WHEN _rule = 0 THEN 'column case_id: required, found null'
+      WHEN _rule = 1 THEN 'column entity_id: required, found null'
+      WHEN _rule = 2 THEN 'column decided_on: required, found null'
+      WHEN _rule = 3 THEN 'column category: required, found null'
+      WHEN _rule = 4 THEN 'column severity: required, found null'
+      WHEN _rule = 5 THEN 'column status: required, found null'
+      WHEN _rule = 6 THEN 'column authority: required, found null'
+      WHEN _rule = 7 THEN concat('column entity_id: expected a valid entity id', entity_id_hint("entity_id"), ', found ', quoted("entity_id"))
+      WHEN _rule = 8 THEN concat('column category: expected one of false_advertising, counterfeit, unlicensed_operation, price_fraud, food_safety, product_quality, consumer_rights, unfair_competition, personal_data, other; found ', quoted("category"))
+      WHEN _rule = 9 THEN concat('column severity: expected one of minor, general, serious, grave; found ', quoted("severity"))
+      WHEN _rule = 10 THEN concat('column status: expected one of effective, suspended, revoked; found ', quoted("status"))
+      WHEN _rule = 11 THEN concat('column case_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("case_id"))
+      WHEN _rule = 12 THEN concat('column entity_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("entity_id"))
+      WHEN _rule = 13 THEN concat('column decided_on: expected a date from 0001-01-01 to 9999-12-31, found ', date_text("decided_on"))
+      WHEN _rule = 14 THEN concat('column category: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("category"))
+      WHEN _rule = 15 THEN concat('column severity: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("severity"))
+      WHEN _rule = 16 THEN concat('column fine_cny: expected an amount below 10^16 yuan, found ', money_text("fine_cny"))
+      WHEN _rule = 17 THEN concat('column fine_cny: expected >= 0, found ', money_text("fine_cny"))
+      WHEN _rule = 18 THEN concat('column status: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("status"))
+      WHEN _rule = 19 THEN concat('column authority: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("authority"))
+      WHEN _rule = 20 THEN concat('column authority: expected six digits, found ', quoted("authority"))
+      WHEN _rule = 21 THEN concat('column decided_on: expected a date not after the partition''s ingest_date ', CAST(_ingest_date AS VARCHAR), ', found ', date_text("decided_on"))
+    END AS _rule_message
+  FROM (SELECT *,
+        CASE
+          WHEN "case_id" IS NULL THEN 0
+          WHEN "entity_id" IS NULL THEN 1
+          WHEN "decided_on" IS NULL THEN 2
+          WHEN "category" IS NULL THEN 3
+          WHEN "severity" IS NULL THEN 4
+          WHEN "status" IS NULL THEN 5
+          WHEN "authority" IS NULL THEN 6
+          WHEN "entity_id" IS NOT NULL AND NOT is_entity_id("entity_id") THEN 7
+          WHEN "category" IS NOT NULL AND "category" NOT IN ('false_advertising', 'counterfeit', 'unlicensed_operation', 'price_fraud', 'food_safety', 'product_quality', 'consumer_rights', 'unfair_competition', 'personal_data', 'other') THEN 8
+          WHEN "severity" IS NOT NULL AND "severity" NOT IN ('minor', 'general', 'serious', 'grave') THEN 9
+          WHEN "status" IS NOT NULL AND "status" NOT IN ('effective', 'suspended', 'revoked') THEN 10
+          WHEN "case_id" IS NOT NULL AND unsafe_char_found("case_id") IS NOT NULL THEN 11
+          WHEN "entity_id" IS NOT NULL AND unsafe_char_found("entity_id") IS NOT NULL THEN 12
+          WHEN "decided_on" IS NOT NULL AND NOT is_calendar_date("decided_on") THEN 13
+          WHEN "category" IS NOT NULL AND unsafe_char_found("category") IS NOT NULL THEN 14
+          WHEN "severity" IS NOT NULL AND unsafe_char_found("severity") IS NOT NULL THEN 15
+          WHEN "fine_cny" IS NOT NULL AND money_too_large("fine_cny") THEN 16
+          WHEN "fine_cny" IS NOT NULL AND "fine_cny" < 0 THEN 17
+          WHEN "status" IS NOT NULL AND unsafe_char_found("status") IS NOT NULL THEN 18
+          WHEN "authority" IS NOT NULL AND unsafe_char_found("authority") IS NOT NULL THEN 19
+          WHEN "authority" IS NOT NULL AND NOT is_six_digits("authority") THEN 20
+          WHEN "decided_on" IS NOT NULL AND "decided_on" > _ingest_date THEN 21
+        END AS _rule
+      FROM landing_violations)),
+hashed_alike AS (
   SELECT key_hash(_partition, "case_id") AS _alike FROM landing_violations
   WHERE "case_id" IS NOT NULL
   GROUP BY key_hash(_partition, "case_id")
@@ -131,36 +189,11 @@ copies AS (
   GROUP BY _partition, "case_id"
   HAVING count(*) > 1),
 checked AS (
-  SELECT l.*,
-    CASE
-      WHEN "case_id" IS NULL THEN 0
-      WHEN "entity_id" IS NULL THEN 1
-      WHEN "decided_on" IS NULL THEN 2
-      WHEN "category" IS NULL THEN 3
-      WHEN "severity" IS NULL THEN 4
-      WHEN "status" IS NULL THEN 5
-      WHEN "authority" IS NULL THEN 6
-      WHEN "entity_id" IS NOT NULL AND NOT is_entity_id("entity_id") THEN 7
-      WHEN "category" IS NOT NULL AND "category" NOT IN ('false_advertising', 'counterfeit', 'unlicensed_operation', 'price_fraud', 'food_safety', 'product_quality', 'consumer_rights', 'unfair_competition', 'personal_data', 'other') THEN 8
-      WHEN "severity" IS NOT NULL AND "severity" NOT IN ('minor', 'general', 'serious', 'grave') THEN 9
-      WHEN "status" IS NOT NULL AND "status" NOT IN ('effective', 'suspended', 'revoked') THEN 10
-      WHEN "case_id" IS NOT NULL AND unsafe_char_found("case_id") IS NOT NULL THEN 11
-      WHEN "entity_id" IS NOT NULL AND unsafe_char_found("entity_id") IS NOT NULL THEN 12
-      WHEN "decided_on" IS NOT NULL AND NOT is_calendar_date("decided_on") THEN 13
-      WHEN "category" IS NOT NULL AND unsafe_char_found("category") IS NOT NULL THEN 14
-      WHEN "severity" IS NOT NULL AND unsafe_char_found("severity") IS NOT NULL THEN 15
-      WHEN "fine_cny" IS NOT NULL AND money_too_large("fine_cny") THEN 16
-      WHEN "fine_cny" IS NOT NULL AND "fine_cny" < 0 THEN 17
-      WHEN "status" IS NOT NULL AND unsafe_char_found("status") IS NOT NULL THEN 18
-      WHEN "authority" IS NOT NULL AND unsafe_char_found("authority") IS NOT NULL THEN 19
-      WHEN "authority" IS NOT NULL AND NOT is_six_digits("authority") THEN 20
-      WHEN "decided_on" IS NOT NULL AND "decided_on" > _ingest_date THEN 21
-    END AS _rule,
-    c._copies
-  FROM copies c RIGHT JOIN landing_violations l ON l._partition = c._key_partition AND l."case_id" = c._key0),
+  SELECT l.*, c._copies
+  FROM copies c RIGHT JOIN ruled l ON l._partition = c._key_partition AND l."case_id" = c._key0),
 found AS (
   SELECT * FROM registered RIGHT JOIN checked ON entity_bits("entity_id") = registered_id)
-SELECT "case_id", "entity_id", "decided_on", "category", "severity", "fine_cny", "status", "authority", _row,
+SELECT "case_id", "entity_id", _row,
     CASE
       WHEN _rule = 0 THEN 'missing_required'
       WHEN _rule = 1 THEN 'missing_required'
@@ -188,28 +221,7 @@ SELECT "case_id", "entity_id", "decided_on", "category", "severity", "fine_cny",
       WHEN registered_id IS NULL THEN 'unknown_entity'
     END AS _code,
     CASE
-      WHEN _rule = 0 THEN 'column case_id: required, found null'
-      WHEN _rule = 1 THEN 'column entity_id: required, found null'
-      WHEN _rule = 2 THEN 'column decided_on: required, found null'
-      WHEN _rule = 3 THEN 'column category: required, found null'
-      WHEN _rule = 4 THEN 'column severity: required, found null'
-      WHEN _rule = 5 THEN 'column status: required, found null'
-      WHEN _rule = 6 THEN 'column authority: required, found null'
-      WHEN _rule = 7 THEN concat('column entity_id: expected a valid entity id', entity_id_hint("entity_id"), ', found ', quoted("entity_id"))
-      WHEN _rule = 8 THEN concat('column category: expected one of false_advertising, counterfeit, unlicensed_operation, price_fraud, food_safety, product_quality, consumer_rights, unfair_competition, personal_data, other; found ', quoted("category"))
-      WHEN _rule = 9 THEN concat('column severity: expected one of minor, general, serious, grave; found ', quoted("severity"))
-      WHEN _rule = 10 THEN concat('column status: expected one of effective, suspended, revoked; found ', quoted("status"))
-      WHEN _rule = 11 THEN concat('column case_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("case_id"))
-      WHEN _rule = 12 THEN concat('column entity_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("entity_id"))
-      WHEN _rule = 13 THEN concat('column decided_on: expected a date from 0001-01-01 to 9999-12-31, found ', date_text("decided_on"))
-      WHEN _rule = 14 THEN concat('column category: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("category"))
-      WHEN _rule = 15 THEN concat('column severity: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("severity"))
-      WHEN _rule = 16 THEN concat('column fine_cny: expected an amount below 10^16 yuan, found ', money_text("fine_cny"))
-      WHEN _rule = 17 THEN concat('column fine_cny: expected >= 0, found ', money_text("fine_cny"))
-      WHEN _rule = 18 THEN concat('column status: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("status"))
-      WHEN _rule = 19 THEN concat('column authority: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("authority"))
-      WHEN _rule = 20 THEN concat('column authority: expected six digits, found ', quoted("authority"))
-      WHEN _rule = 21 THEN concat('column decided_on: expected a date not after the partition''s ingest_date ', CAST(_ingest_date AS VARCHAR), ', found ', date_text("decided_on"))
+      WHEN _rule IS NOT NULL THEN _rule_message
       WHEN _copies > 1 THEN concat('key (case_id) = (', quoted("case_id"), ') appears ', CAST(_copies AS VARCHAR), ' times in partition ingest_date=', CAST(_ingest_date AS VARCHAR))
       WHEN registered_id IS NULL THEN concat('column entity_id: entity ', quoted("entity_id"), ' is not in the registry snapshot the run uses')
     END AS _message
@@ -222,7 +234,35 @@ SELECT count(*) FROM (SELECT "case_id" FROM several_versions RIGHT SEMI JOIN acc
 
 -- repairs
 CREATE VIEW judged_repairs AS
-WITH hashed_alike AS (
+WITH ruled AS (
+  SELECT "repair_id", "entity_id", "case_id", _row, _partition, _ingest_date, _rule,
+    CASE
+      WHEN _rule = 0 THEN 'column repair_id: required, found null'
+      WHEN _rule = 1 THEN 'column entity_id: required, found null'
+      WHEN _rule = 2 THEN 'column case_id: required, found null'
+      WHEN _rule = 3 THEN 'column approved_on: required, found null'
+      WHEN _rule = 4 THEN concat('column entity_id: expected a valid entity id', entity_id_hint("entity_id"), ', found ', quoted("entity_id"))
+      WHEN _rule = 5 THEN concat('column repair_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("repair_id"))
+      WHEN _rule = 6 THEN concat('column entity_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("entity_id"))
+      WHEN _rule = 7 THEN concat('column case_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("case_id"))
+      WHEN _rule = 8 THEN concat('column approved_on: expected a date from 0001-01-01 to 9999-12-31, found ', date_text("approved_on"))
+      WHEN _rule = 9 THEN concat('column approved_on: expected a date not after the partition''s ingest_date ', CAST(_ingest_date AS VARCHAR), ', found ', date_text("approved_on"))
+    END AS _rule_message
+  FROM (SELECT *,
+        CASE
+          WHEN "repair_id" IS NULL THEN 0
+          WHEN "entity_id" IS NULL THEN 1
+          WHEN "case_id" IS NULL THEN 2
+          WHEN "approved_on" IS NULL THEN 3
+          WHEN "entity_id" IS NOT NULL AND NOT is_entity_id("entity_id") THEN 4
+          WHEN "repair_id" IS NOT NULL AND unsafe_char_found("repair_id") IS NOT NULL THEN 5
+          WHEN "entity_id" IS NOT NULL AND unsafe_char_found("entity_id") IS NOT NULL THEN 6
+          WHEN "case_id" IS NOT NULL AND unsafe_char_found("case_id") IS NOT NULL THEN 7
+          WHEN "approved_on" IS NOT NULL AND NOT is_calendar_date("approved_on") THEN 8
+          WHEN "approved_on" IS NOT NULL AND "approved_on" > _ingest_date THEN 9
+        END AS _rule
+      FROM landing_repairs)),
+hashed_alike AS (
   SELECT key_hash(_partition, "repair_id") AS _alike FROM landing_repairs
   WHERE "repair_id" IS NOT NULL
   GROUP BY key_hash(_partition, "repair_id")
@@ -234,26 +274,13 @@ copies AS (
   GROUP BY _partition, "repair_id"
   HAVING count(*) > 1),
 checked AS (
-  SELECT l.*,
-    CASE
-      WHEN "repair_id" IS NULL THEN 0
-      WHEN "entity_id" IS NULL THEN 1
-      WHEN "case_id" IS NULL THEN 2
-      WHEN "approved_on" IS NULL THEN 3
-      WHEN "entity_id" IS NOT NULL AND NOT is_entity_id("entity_id") THEN 4
-      WHEN "repair_id" IS NOT NULL AND unsafe_char_found("repair_id") IS NOT NULL THEN 5
-      WHEN "entity_id" IS NOT NULL AND unsafe_char_found("entity_id") IS NOT NULL THEN 6
-      WHEN "case_id" IS NOT NULL AND unsafe_char_found("case_id") IS NOT NULL THEN 7
-      WHEN "approved_on" IS NOT NULL AND NOT is_calendar_date("approved_on") THEN 8
-      WHEN "approved_on" IS NOT NULL AND "approved_on" > _ingest_date THEN 9
-    END AS _rule,
-    c._copies
-  FROM copies c RIGHT JOIN landing_repairs l ON l._partition = c._key_partition AND l."repair_id" = c._key0),
+  SELECT l.*, c._copies
+  FROM copies c RIGHT JOIN ruled l ON l._partition = c._key_partition AND l."repair_id" = c._key0),
 with_registered AS (
   SELECT * FROM registered RIGHT JOIN checked ON entity_bits("entity_id") = registered_id),
 found AS (
   SELECT * FROM known_cases RIGHT JOIN with_registered ON "case_id" = known_case)
-SELECT "repair_id", "entity_id", "case_id", "approved_on", _row,
+SELECT "repair_id", "entity_id", "case_id", _row,
     CASE
       WHEN _rule = 0 THEN 'missing_required'
       WHEN _rule = 1 THEN 'missing_required'
@@ -270,16 +297,7 @@ SELECT "repair_id", "entity_id", "case_id", "approved_on", _row,
       WHEN known_case IS NULL OR known_entity <> "entity_id" THEN 'unknown_case'
     END AS _code,
     CASE
-      WHEN _rule = 0 THEN 'column repair_id: required, found null'
-      WHEN _rule = 1 THEN 'column entity_id: required, found null'
-      WHEN _rule = 2 THEN 'column case_id: required, found null'
-      WHEN _rule = 3 THEN 'column approved_on: required, found null'
-      WHEN _rule = 4 THEN concat('column entity_id: expected a valid entity id', entity_id_hint("entity_id"), ', found ', quoted("entity_id"))
-      WHEN _rule = 5 THEN concat('column repair_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("repair_id"))
-      WHEN _rule = 6 THEN concat('column entity_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("entity_id"))
-      WHEN _rule = 7 THEN concat('column case_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("case_id"))
-      WHEN _rule = 8 THEN concat('column approved_on: expected a date from 0001-01-01 to 9999-12-31, found ', date_text("approved_on"))
-      WHEN _rule = 9 THEN concat('column approved_on: expected a date not after the partition''s ingest_date ', CAST(_ingest_date AS VARCHAR), ', found ', date_text("approved_on"))
+      WHEN _rule IS NOT NULL THEN _rule_message
       WHEN _copies > 1 THEN concat('key (repair_id) = (', quoted("repair_id"), ') appears ', CAST(_copies AS VARCHAR), ' times in partition ingest_date=', CAST(_ingest_date AS VARCHAR))
       WHEN registered_id IS NULL THEN concat('column entity_id: entity ', quoted("entity_id"), ' is not in the registry snapshot the run uses')
       WHEN known_case IS NULL OR known_entity <> "entity_id" THEN concat('column case_id: case ', quoted("case_id"), ' ', CASE WHEN known_case IS NULL THEN 'is no known violation' ELSE 'is a violation of another entity, not' END, ' of this row''s entity')
@@ -293,7 +311,51 @@ SELECT count(*) FROM (SELECT "repair_id" FROM several_versions RIGHT SEMI JOIN a
 
 -- complaints
 CREATE VIEW judged_complaints AS
-WITH hashed_alike AS (
+WITH ruled AS (
+  SELECT "complaint_id", "entity_id", _row, _partition, _ingest_date, _rule,
+    CASE
+      WHEN _rule = 0 THEN 'column complaint_id: required, found null'
+      WHEN _rule = 1 THEN 'column entity_id: required, found null'
+      WHEN _rule = 2 THEN 'column received_on: required, found null'
+      WHEN _rule = 3 THEN 'column channel: required, found null'
+      WHEN _rule = 4 THEN 'column verified: required, found null'
+      WHEN _rule = 5 THEN 'column outcome: required, found null'
+      WHEN _rule = 6 THEN concat('column entity_id: expected a valid entity id', entity_id_hint("entity_id"), ', found ', quoted("entity_id"))
+      WHEN _rule = 7 THEN concat('column channel: expected one of hotline, web, platform; found ', quoted("channel"))
+      WHEN _rule = 8 THEN concat('column outcome: expected one of pending, resolved, mediated, unresolved, withdrawn; found ', quoted("outcome"))
+      WHEN _rule = 9 THEN concat('column complaint_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("complaint_id"))
+      WHEN _rule = 10 THEN concat('column entity_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("entity_id"))
+      WHEN _rule = 11 THEN concat('column received_on: expected a date from 0001-01-01 to 9999-12-31, found ', date_text("received_on"))
+      WHEN _rule = 12 THEN concat('column channel: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("channel"))
+      WHEN _rule = 13 THEN concat('column category: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("category"))
+      WHEN _rule = 14 THEN concat('column outcome: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("outcome"))
+      WHEN _rule = 15 THEN concat('column amount_cny: expected an amount below 10^16 yuan, found ', money_text("amount_cny"))
+      WHEN _rule = 16 THEN concat('column amount_cny: expected >= 0, found ', money_text("amount_cny"))
+      WHEN _rule = 17 THEN concat('column received_on: expected a date not after the partition''s ingest_date ', CAST(_ingest_date AS VARCHAR), ', found ', date_text("received_on"))
+    END AS _rule_message
+  FROM (SELECT *,
+        CASE
+          WHEN "complaint_id" IS NULL THEN 0
+          WHEN "entity_id" IS NULL THEN 1
+          WHEN "received_on" IS NULL THEN 2
+          WHEN "channel" IS NULL THEN 3
+          WHEN "verified" IS NULL THEN 4
+          WHEN "outcome" IS NULL THEN 5
+          WHEN "entity_id" IS NOT NULL AND NOT is_entity_id("entity_id") THEN 6
+          WHEN "channel" IS NOT NULL AND "channel" NOT IN ('hotline', 'web', 'platform') THEN 7
+          WHEN "outcome" IS NOT NULL AND "outcome" NOT IN ('pending', 'resolved', 'mediated', 'unresolved', 'withdrawn') THEN 8
+          WHEN "complaint_id" IS NOT NULL AND unsafe_char_found("complaint_id") IS NOT NULL THEN 9
+          WHEN "entity_id" IS NOT NULL AND unsafe_char_found("entity_id") IS NOT NULL THEN 10
+          WHEN "received_on" IS NOT NULL AND NOT is_calendar_date("received_on") THEN 11
+          WHEN "channel" IS NOT NULL AND unsafe_char_found("channel") IS NOT NULL THEN 12
+          WHEN "category" IS NOT NULL AND unsafe_char_found("category") IS NOT NULL THEN 13
+          WHEN "outcome" IS NOT NULL AND unsafe_char_found("outcome") IS NOT NULL THEN 14
+          WHEN "amount_cny" IS NOT NULL AND money_too_large("amount_cny") THEN 15
+          WHEN "amount_cny" IS NOT NULL AND "amount_cny" < 0 THEN 16
+          WHEN "received_on" IS NOT NULL AND "received_on" > _ingest_date THEN 17
+        END AS _rule
+      FROM landing_complaints)),
+hashed_alike AS (
   SELECT key_hash(_partition, "complaint_id") AS _alike FROM landing_complaints
   WHERE "complaint_id" IS NOT NULL
   GROUP BY key_hash(_partition, "complaint_id")
@@ -305,32 +367,11 @@ copies AS (
   GROUP BY _partition, "complaint_id"
   HAVING count(*) > 1),
 checked AS (
-  SELECT l.*,
-    CASE
-      WHEN "complaint_id" IS NULL THEN 0
-      WHEN "entity_id" IS NULL THEN 1
-      WHEN "received_on" IS NULL THEN 2
-      WHEN "channel" IS NULL THEN 3
-      WHEN "verified" IS NULL THEN 4
-      WHEN "outcome" IS NULL THEN 5
-      WHEN "entity_id" IS NOT NULL AND NOT is_entity_id("entity_id") THEN 6
-      WHEN "channel" IS NOT NULL AND "channel" NOT IN ('hotline', 'web', 'platform') THEN 7
-      WHEN "outcome" IS NOT NULL AND "outcome" NOT IN ('pending', 'resolved', 'mediated', 'unresolved', 'withdrawn') THEN 8
-      WHEN "complaint_id" IS NOT NULL AND unsafe_char_found("complaint_id") IS NOT NULL THEN 9
-      WHEN "entity_id" IS NOT NULL AND unsafe_char_found("entity_id") IS NOT NULL THEN 10
-      WHEN "received_on" IS NOT NULL AND NOT is_calendar_date("received_on") THEN 11
-      WHEN "channel" IS NOT NULL AND unsafe_char_found("channel") IS NOT NULL THEN 12
-      WHEN "category" IS NOT NULL AND unsafe_char_found("category") IS NOT NULL THEN 13
-      WHEN "outcome" IS NOT NULL AND unsafe_char_found("outcome") IS NOT NULL THEN 14
-      WHEN "amount_cny" IS NOT NULL AND money_too_large("amount_cny") THEN 15
-      WHEN "amount_cny" IS NOT NULL AND "amount_cny" < 0 THEN 16
-      WHEN "received_on" IS NOT NULL AND "received_on" > _ingest_date THEN 17
-    END AS _rule,
-    c._copies
-  FROM copies c RIGHT JOIN landing_complaints l ON l._partition = c._key_partition AND l."complaint_id" = c._key0),
+  SELECT l.*, c._copies
+  FROM copies c RIGHT JOIN ruled l ON l._partition = c._key_partition AND l."complaint_id" = c._key0),
 found AS (
   SELECT * FROM registered RIGHT JOIN checked ON entity_bits("entity_id") = registered_id)
-SELECT "complaint_id", "entity_id", "received_on", "channel", "category", "verified", "outcome", "amount_cny", _row,
+SELECT "complaint_id", "entity_id", _row,
     CASE
       WHEN _rule = 0 THEN 'missing_required'
       WHEN _rule = 1 THEN 'missing_required'
@@ -354,24 +395,7 @@ SELECT "complaint_id", "entity_id", "received_on", "channel", "category", "verif
       WHEN registered_id IS NULL THEN 'unknown_entity'
     END AS _code,
     CASE
-      WHEN _rule = 0 THEN 'column complaint_id: required, found null'
-      WHEN _rule = 1 THEN 'column entity_id: required, found null'
-      WHEN _rule = 2 THEN 'column received_on: required, found null'
-      WHEN _rule = 3 THEN 'column channel: required, found null'
-      WHEN _rule = 4 THEN 'column verified: required, found null'
-      WHEN _rule = 5 THEN 'column outcome: required, found null'
-      WHEN _rule = 6 THEN concat('column entity_id: expected a valid entity id', entity_id_hint("entity_id"), ', found ', quoted("entity_id"))
-      WHEN _rule = 7 THEN concat('column channel: expected one of hotline, web, platform; found ', quoted("channel"))
-      WHEN _rule = 8 THEN concat('column outcome: expected one of pending, resolved, mediated, unresolved, withdrawn; found ', quoted("outcome"))
-      WHEN _rule = 9 THEN concat('column complaint_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("complaint_id"))
-      WHEN _rule = 10 THEN concat('column entity_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("entity_id"))
-      WHEN _rule = 11 THEN concat('column received_on: expected a date from 0001-01-01 to 9999-12-31, found ', date_text("received_on"))
-      WHEN _rule = 12 THEN concat('column channel: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("channel"))
-      WHEN _rule = 13 THEN concat('column category: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("category"))
-      WHEN _rule = 14 THEN concat('column outcome: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("outcome"))
-      WHEN _rule = 15 THEN concat('column amount_cny: expected an amount below 10^16 yuan, found ', money_text("amount_cny"))
-      WHEN _rule = 16 THEN concat('column amount_cny: expected >= 0, found ', money_text("amount_cny"))
-      WHEN _rule = 17 THEN concat('column received_on: expected a date not after the partition''s ingest_date ', CAST(_ingest_date AS VARCHAR), ', found ', date_text("received_on"))
+      WHEN _rule IS NOT NULL THEN _rule_message
       WHEN _copies > 1 THEN concat('key (complaint_id) = (', quoted("complaint_id"), ') appears ', CAST(_copies AS VARCHAR), ' times in partition ingest_date=', CAST(_ingest_date AS VARCHAR))
       WHEN registered_id IS NULL THEN concat('column entity_id: entity ', quoted("entity_id"), ' is not in the registry snapshot the run uses')
     END AS _message
@@ -384,7 +408,39 @@ SELECT count(*) FROM (SELECT "complaint_id" FROM several_versions RIGHT SEMI JOI
 
 -- holdings: steps 1-2 first, read twice below
 CREATE TABLE checked_holdings AS
-WITH hashed_alike AS (
+WITH ruled AS (
+  SELECT "holder_id", "entity_id", "share_pct", _row, _partition, _ingest_date, _rule,
+    CASE
+      WHEN _rule = 0 THEN 'column holder_id: required, found null'
+      WHEN _rule = 1 THEN 'column holder_kind: required, found null'
+      WHEN _rule = 2 THEN 'column entity_id: required, found null'
+      WHEN _rule = 3 THEN 'column share_pct: required, found null'
+      WHEN _rule = 4 THEN concat('column holder_id: expected a valid entity id', entity_id_hint("holder_id"), ', found ', quoted("holder_id"))
+      WHEN _rule = 5 THEN concat('column entity_id: expected a valid entity id', entity_id_hint("entity_id"), ', found ', quoted("entity_id"))
+      WHEN _rule = 6 THEN concat('column holder_id: expected a person id (P and 16 lowercase hex digits), found ', quoted("holder_id"))
+      WHEN _rule = 7 THEN concat('column holder_kind: expected one of entity, person; found ', quoted("holder_kind"))
+      WHEN _rule = 8 THEN concat('column holder_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("holder_id"))
+      WHEN _rule = 9 THEN concat('column holder_kind: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("holder_kind"))
+      WHEN _rule = 10 THEN concat('column entity_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("entity_id"))
+      WHEN _rule = 11 THEN concat('column share_pct: expected 0 < share_pct <= 100, found ', float_text("share_pct"))
+    END AS _rule_message
+  FROM (SELECT *,
+        CASE
+          WHEN "holder_id" IS NULL THEN 0
+          WHEN "holder_kind" IS NULL THEN 1
+          WHEN "entity_id" IS NULL THEN 2
+          WHEN "share_pct" IS NULL THEN 3
+          WHEN "holder_id" IS NOT NULL AND "holder_kind" = 'entity' AND NOT is_entity_id("holder_id") THEN 4
+          WHEN "entity_id" IS NOT NULL AND NOT is_entity_id("entity_id") THEN 5
+          WHEN "holder_id" IS NOT NULL AND "holder_kind" = 'person' AND NOT is_person_id("holder_id") THEN 6
+          WHEN "holder_kind" IS NOT NULL AND "holder_kind" NOT IN ('entity', 'person') THEN 7
+          WHEN "holder_id" IS NOT NULL AND unsafe_char_found("holder_id") IS NOT NULL THEN 8
+          WHEN "holder_kind" IS NOT NULL AND unsafe_char_found("holder_kind") IS NOT NULL THEN 9
+          WHEN "entity_id" IS NOT NULL AND unsafe_char_found("entity_id") IS NOT NULL THEN 10
+          WHEN "share_pct" IS NOT NULL AND NOT ("share_pct" > 0 AND "share_pct" <= 100 AND NOT isnan("share_pct")) THEN 11
+        END AS _rule
+      FROM landing_holdings)),
+hashed_alike AS (
   SELECT key_hash(_partition, "holder_id", "entity_id") AS _alike FROM landing_holdings
   WHERE "holder_id" IS NOT NULL AND "entity_id" IS NOT NULL
   GROUP BY key_hash(_partition, "holder_id", "entity_id")
@@ -395,23 +451,8 @@ copies AS (
   WHERE "holder_id" IS NOT NULL AND "entity_id" IS NOT NULL
   GROUP BY _partition, "holder_id", "entity_id"
   HAVING count(*) > 1)
-SELECT l.*,
-    CASE
-      WHEN "holder_id" IS NULL THEN 0
-      WHEN "holder_kind" IS NULL THEN 1
-      WHEN "entity_id" IS NULL THEN 2
-      WHEN "share_pct" IS NULL THEN 3
-      WHEN "holder_id" IS NOT NULL AND "holder_kind" = 'entity' AND NOT is_entity_id("holder_id") THEN 4
-      WHEN "entity_id" IS NOT NULL AND NOT is_entity_id("entity_id") THEN 5
-      WHEN "holder_id" IS NOT NULL AND "holder_kind" = 'person' AND NOT is_person_id("holder_id") THEN 6
-      WHEN "holder_kind" IS NOT NULL AND "holder_kind" NOT IN ('entity', 'person') THEN 7
-      WHEN "holder_id" IS NOT NULL AND unsafe_char_found("holder_id") IS NOT NULL THEN 8
-      WHEN "holder_kind" IS NOT NULL AND unsafe_char_found("holder_kind") IS NOT NULL THEN 9
-      WHEN "entity_id" IS NOT NULL AND unsafe_char_found("entity_id") IS NOT NULL THEN 10
-      WHEN "share_pct" IS NOT NULL AND NOT ("share_pct" > 0 AND "share_pct" <= 100 AND NOT isnan("share_pct")) THEN 11
-    END AS _rule,
-    c._copies
-  FROM copies c RIGHT JOIN landing_holdings l ON l._partition = c._key_partition AND l."holder_id" = c._key0 AND l."entity_id" = c._key1;
+SELECT l.*, c._copies
+  FROM copies c RIGHT JOIN ruled l ON l._partition = c._key_partition AND l."holder_id" = c._key0 AND l."entity_id" = c._key1;
 
 -- holdings
 CREATE VIEW judged_holdings AS
@@ -424,7 +465,7 @@ with_held AS (
   SELECT * FROM held RIGHT JOIN checked_holdings ON entity_bits("entity_id") = _held_entity),
 found AS (
   SELECT * FROM registered RIGHT JOIN with_held ON entity_bits("entity_id") = registered_id)
-SELECT "holder_id", "holder_kind", "entity_id", "share_pct", _row,
+SELECT "holder_id", "entity_id", "share_pct", _row,
     CASE
       WHEN _rule = 0 THEN 'missing_required'
       WHEN _rule = 1 THEN 'missing_required'
@@ -443,18 +484,7 @@ SELECT "holder_id", "holder_kind", "entity_id", "share_pct", _row,
       WHEN registered_id IS NULL THEN 'unknown_entity'
     END AS _code,
     CASE
-      WHEN _rule = 0 THEN 'column holder_id: required, found null'
-      WHEN _rule = 1 THEN 'column holder_kind: required, found null'
-      WHEN _rule = 2 THEN 'column entity_id: required, found null'
-      WHEN _rule = 3 THEN 'column share_pct: required, found null'
-      WHEN _rule = 4 THEN concat('column holder_id: expected a valid entity id', entity_id_hint("holder_id"), ', found ', quoted("holder_id"))
-      WHEN _rule = 5 THEN concat('column entity_id: expected a valid entity id', entity_id_hint("entity_id"), ', found ', quoted("entity_id"))
-      WHEN _rule = 6 THEN concat('column holder_id: expected a person id (P and 16 lowercase hex digits), found ', quoted("holder_id"))
-      WHEN _rule = 7 THEN concat('column holder_kind: expected one of entity, person; found ', quoted("holder_kind"))
-      WHEN _rule = 8 THEN concat('column holder_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("holder_id"))
-      WHEN _rule = 9 THEN concat('column holder_kind: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("holder_kind"))
-      WHEN _rule = 10 THEN concat('column entity_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("entity_id"))
-      WHEN _rule = 11 THEN concat('column share_pct: expected 0 < share_pct <= 100, found ', float_text("share_pct"))
+      WHEN _rule IS NOT NULL THEN _rule_message
       WHEN _copies > 1 THEN concat('key (holder_id, entity_id) = (', quoted("holder_id"), ', ', quoted("entity_id"), ') appears ', CAST(_copies AS VARCHAR), ' times in partition ingest_date=', CAST(_ingest_date AS VARCHAR))
       WHEN _held > 100.01 THEN concat('shares held in entity_id ', quoted("entity_id"), ' add up to ', float_text(round(_held * 1000000) / 1000000), ', expected at most 100 (0.01 tolerance)')
       WHEN registered_id IS NULL THEN concat('column entity_id: entity ', quoted("entity_id"), ' is not in the registry snapshot the run uses')

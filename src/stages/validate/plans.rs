@@ -17,7 +17,9 @@
 //! `_ingest_date` say where the row came from):
 //!
 //! 1. `_rule`: the first row rule the row breaks (`missing_required` to
-//!    `future_date`, columns in contract order within a code);
+//!    `future_date`, columns in contract order within a code), and its
+//!    message; from here on a row carries only the columns the later
+//!    steps read (its key, its entity and case, the shares);
 //! 2. `_copies`: how many rows of its partition share its key, from an
 //!    aggregate of the keys held more than once (a key with a null column
 //!    is in no group), joined back. The keys are first grouped by their
@@ -397,12 +399,22 @@ fn checked_steps(contract: &Contract) -> (String, String) {
     let table = landing_table(contract.dataset);
     let name = |ci: usize| contract.columns[ci].name.as_str();
     let key: Vec<String> = contract.key.iter().map(|k| col(name(*k))).collect();
-    // 1. The first row rule broken; 2. copies of the key within the partition.
+    // 1. The first row rule broken, and its message: from here on, a row
+    // carries only the columns the later steps read.
     let mut first_rule = String::from("CASE");
+    let mut rule_message = String::from("CASE");
     for (n, r) in rules.iter().enumerate() {
-        let _ = write!(first_rule, "\n      WHEN {} THEN {n}", r.when);
+        let _ = write!(first_rule, "\n          WHEN {} THEN {n}", r.when);
+        let _ = write!(rule_message, "\n      WHEN _rule = {n} THEN {}", r.message);
     }
-    first_rule.push_str("\n    END");
+    first_rule.push_str("\n        END");
+    rule_message.push_str("\n    END");
+    let carried: Vec<String> = carried(contract).iter().map(|c| col(name(*c))).collect();
+    let ruled = format!(
+        "ruled AS (\n  SELECT {}, _row, _partition, _ingest_date, _rule,\n    {rule_message} AS _rule_message\n  FROM (SELECT *,\n        {first_rule} AS _rule\n      FROM {table}))",
+        carried.join(", ")
+    );
+    // 2. Copies of the key within the partition.
     // The keys held by more than one row of a partition, few, are the
     // join's build side. They are found among the rows whose key hashes
     // alike (grouping numbers, not text), then counted by their values.
@@ -419,10 +431,28 @@ fn checked_steps(contract: &Contract) -> (String, String) {
         key.join(", ")
     );
     let checked = format!(
-        "SELECT l.*,\n    {first_rule} AS _rule,\n    c._copies\n  FROM copies c RIGHT JOIN {table} l ON l._partition = c._key_partition AND {}",
+        "SELECT l.*, c._copies\n  FROM copies c RIGHT JOIN ruled l ON l._partition = c._key_partition AND {}",
         on.join(" AND ")
     );
-    (copies, checked)
+    (format!("{ruled},\n{copies}"), checked)
+}
+
+/// The contract columns a row carries past the row rules, in contract
+/// order: its key, the columns the later rules and their messages read,
+/// and those kept of the accepted rows.
+fn carried(contract: &Contract) -> Vec<usize> {
+    let mut columns = contract.key.clone();
+    if let Some(s) = &contract.shares_over_100 {
+        columns.extend([s.group_by, s.column]);
+    }
+    columns.extend(contract.unknown_entity);
+    columns.extend(contract.unknown_case);
+    for kept in accepted_columns(contract) {
+        columns.extend(contract.columns.iter().position(|c| c.name == kept));
+    }
+    columns.sort_unstable();
+    columns.dedup();
+    columns
 }
 
 /// The table a dataset's [`checked_sql`] is written to first, when its
@@ -490,13 +520,14 @@ fn judged_sql(contract: &Contract) -> String {
     // 5. The first code that applies, and its message.
     let mut code = String::from("CASE");
     let mut message = String::from("CASE");
+    for (n, r) in rules.iter().enumerate() {
+        let _ = write!(code, "\n      WHEN _rule = {n} THEN {}", text(r.code.as_str()));
+    }
+    message.push_str("\n      WHEN _rule IS NOT NULL THEN _rule_message");
     let mut when = |condition: &str, c: &str, m: &str| {
         let _ = write!(code, "\n      WHEN {condition} THEN {}", text(c));
         let _ = write!(message, "\n      WHEN {condition} THEN {m}");
     };
-    for (n, r) in rules.iter().enumerate() {
-        when(&format!("_rule = {n}"), r.code.as_str(), &r.message);
-    }
     let quoted_key: Vec<String> = key.iter().map(|k| format!("quoted({k})")).collect();
     when(
         "_copies > 1",
@@ -551,7 +582,7 @@ fn judged_sql(contract: &Contract) -> String {
     }
     code.push_str("\n    END");
     message.push_str("\n    END");
-    let columns: Vec<String> = contract.columns.iter().map(|c| col(&c.name)).collect();
+    let columns: Vec<String> = carried(contract).iter().map(|c| col(name(*c))).collect();
     format!(
         "WITH {}\nSELECT {}, _row,\n    {code} AS _code,\n    {message} AS _message\nFROM {found}",
         steps.join(",\n"),
