@@ -79,7 +79,7 @@ copies AS (
   WHERE "entity_id" IS NOT NULL
   GROUP BY _partition, "entity_id"
   HAVING count(*) > 1),
-checked AS (
+found AS (
   SELECT l.*, c._copies
   FROM copies c RIGHT JOIN ruled l ON l._partition = c._key_partition AND l."entity_id" = c._key0)
 SELECT "entity_id", _row,
@@ -119,7 +119,7 @@ SELECT "entity_id", _row,
       WHEN _rule IS NOT NULL THEN _rule_message
       WHEN _copies > 1 THEN concat('key (entity_id) = (', quoted("entity_id"), ') appears ', CAST(_copies AS VARCHAR), ' times in partition ingest_date=', CAST(_ingest_date AS VARCHAR))
     END AS _message
-FROM checked;
+FROM found;
 -- run once: the rejects are its rows with _code IS NOT NULL; accepted_registry keeps the others' entity_id
 SELECT _row, _code, _message, "entity_id" FROM judged_registry;
 
@@ -188,11 +188,11 @@ copies AS (
   WHERE "case_id" IS NOT NULL
   GROUP BY _partition, "case_id"
   HAVING count(*) > 1),
-checked AS (
-  SELECT l.*, c._copies
-  FROM copies c RIGHT JOIN ruled l ON l._partition = c._key_partition AND l."case_id" = c._key0),
+with_registered AS (
+  SELECT * FROM registered RIGHT JOIN ruled ON entity_bits("entity_id") = registered_id),
 found AS (
-  SELECT * FROM registered RIGHT JOIN checked ON entity_bits("entity_id") = registered_id)
+  SELECT l.*, c._copies
+  FROM copies c RIGHT JOIN with_registered l ON l._partition = c._key_partition AND l."case_id" = c._key0)
 SELECT "case_id", "entity_id", _row,
     CASE
       WHEN _rule = 0 THEN 'missing_required'
@@ -273,13 +273,13 @@ copies AS (
   WHERE "repair_id" IS NOT NULL
   GROUP BY _partition, "repair_id"
   HAVING count(*) > 1),
-checked AS (
-  SELECT l.*, c._copies
-  FROM copies c RIGHT JOIN ruled l ON l._partition = c._key_partition AND l."repair_id" = c._key0),
 with_registered AS (
-  SELECT * FROM registered RIGHT JOIN checked ON entity_bits("entity_id") = registered_id),
+  SELECT * FROM registered RIGHT JOIN ruled ON entity_bits("entity_id") = registered_id),
+with_known_cases AS (
+  SELECT * FROM known_cases RIGHT JOIN with_registered ON "case_id" = known_case),
 found AS (
-  SELECT * FROM known_cases RIGHT JOIN with_registered ON "case_id" = known_case)
+  SELECT l.*, c._copies
+  FROM copies c RIGHT JOIN with_known_cases l ON l._partition = c._key_partition AND l."repair_id" = c._key0)
 SELECT "repair_id", "entity_id", "case_id", _row,
     CASE
       WHEN _rule = 0 THEN 'missing_required'
@@ -366,11 +366,11 @@ copies AS (
   WHERE "complaint_id" IS NOT NULL
   GROUP BY _partition, "complaint_id"
   HAVING count(*) > 1),
-checked AS (
-  SELECT l.*, c._copies
-  FROM copies c RIGHT JOIN ruled l ON l._partition = c._key_partition AND l."complaint_id" = c._key0),
+with_registered AS (
+  SELECT * FROM registered RIGHT JOIN ruled ON entity_bits("entity_id") = registered_id),
 found AS (
-  SELECT * FROM registered RIGHT JOIN checked ON entity_bits("entity_id") = registered_id)
+  SELECT l.*, c._copies
+  FROM copies c RIGHT JOIN with_registered l ON l._partition = c._key_partition AND l."complaint_id" = c._key0)
 SELECT "complaint_id", "entity_id", _row,
     CASE
       WHEN _rule = 0 THEN 'missing_required'
@@ -461,10 +461,10 @@ WITH held AS (
   WHERE _rule IS NULL AND _copies IS NULL
   GROUP BY entity_bits("entity_id")
   HAVING sum("share_pct") > 100.01),
-with_held AS (
-  SELECT * FROM held RIGHT JOIN checked_holdings ON entity_bits("entity_id") = _held_entity),
+with_registered AS (
+  SELECT * FROM registered RIGHT JOIN checked_holdings ON entity_bits("entity_id") = registered_id),
 found AS (
-  SELECT * FROM registered RIGHT JOIN with_held ON entity_bits("entity_id") = registered_id)
+  SELECT * FROM held RIGHT JOIN with_registered ON entity_bits("entity_id") = _held_entity)
 SELECT "holder_id", "entity_id", "share_pct", _row,
     CASE
       WHEN _rule = 0 THEN 'missing_required'

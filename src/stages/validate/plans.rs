@@ -22,7 +22,8 @@
 //!    steps read (its key, its entity and case, the shares);
 //! 2. `_copies`: how many rows of its partition share its key, from an
 //!    aggregate of the keys held more than once (a key with a null column
-//!    is in no group), joined back. The keys are first grouped by their
+//!    is in no group), joined back after step 4's joins (so that the
+//!    aggregate runs before the registry's ids are held). The keys are first grouped by their
 //!    hash (`key_hash`, a number): only the rows of a hash held more than
 //!    once are grouped by their values;
 //! 3. `_held`: the shares held in its owned entity by rows that passed
@@ -389,11 +390,12 @@ fn row_rules(contract: &Contract) -> Vec<RowRule> {
 /// rule it breaks (`_rule`) and how many rows of its partition share its
 /// key (`_copies`).
 fn checked_sql(contract: &Contract) -> String {
-    let (copies, checked) = checked_steps(contract);
-    format!("WITH {copies}\n{checked}")
+    let (steps, on) = checked_steps(contract);
+    format!("WITH {steps}\n{}", copies_join("ruled", &on))
 }
 
-/// The `copies` step and the `checked` query that reads it.
+/// Steps 1–2: the `ruled`, `hashed_alike` and `copies` steps, and the
+/// condition that joins a partition's key copies to its rows.
 fn checked_steps(contract: &Contract) -> (String, String) {
     let rules = row_rules(contract);
     let table = landing_table(contract.dataset);
@@ -430,11 +432,14 @@ fn checked_steps(contract: &Contract) -> (String, String) {
         complete.join(" AND "),
         key.join(", ")
     );
-    let checked = format!(
-        "SELECT l.*, c._copies\n  FROM copies c RIGHT JOIN ruled l ON l._partition = c._key_partition AND {}",
-        on.join(" AND ")
-    );
-    (format!("{ruled},\n{copies}"), checked)
+    let on = format!("l._partition = c._key_partition AND {}", on.join(" AND "));
+    (format!("{ruled},\n{copies}"), on)
+}
+
+/// The rows of `input` with their key's copies (`_copies`, null for a key
+/// held once).
+fn copies_join(input: &str, on: &str) -> String {
+    format!("SELECT l.*, c._copies\n  FROM copies c RIGHT JOIN {input} l ON {on}")
 }
 
 /// The contract columns a row carries past the row rules, in contract
@@ -474,13 +479,12 @@ fn judged_sql(contract: &Contract) -> String {
     let mut steps: Vec<String> = Vec::new();
 
     // 1–2, as steps of this query or from their table.
-    let checked = match checked_table(contract) {
-        Some(table) => table,
+    let (checked, copies_on) = match checked_table(contract) {
+        Some(table) => (table, None),
         None => {
-            let (copies, checked) = checked_steps(contract);
-            steps.push(copies);
-            steps.push(format!("checked AS (\n  {checked})"));
-            "checked".to_string()
+            let (checked, on) = checked_steps(contract);
+            steps.push(checked);
+            ("ruled".to_string(), Some(on))
         }
     };
     // 3. Shares held in the owned entity by rows that passed 1–2.
@@ -495,24 +499,37 @@ fn judged_sql(contract: &Contract) -> String {
     // build side is written as the left (RIGHT JOIN): the registry's ids
     // and the known cases, which are fewer than most datasets' rows; the
     // planner swaps the sides when the landing rows are fewer (it knows
-    // their count), as the repairs' are.
-    let mut joins: Vec<(&str, String)> = Vec::new();
-    if let Some(s) = &contract.shares_over_100 {
-        joins.push(("held", format!("{} = _held_entity", grouped(contract, s.group_by))));
-    }
+    // their count), as the repairs' are. The outermost join's build side
+    // is made first, so the joins whose build sides are aggregates of
+    // every row (the shares held, a partition's key copies) come last:
+    // their aggregates then run before the registry's ids are held.
     // The registry's accepted ids are valid entity ids, held as their bits:
     // text that does not pack is in it no more than text that packs to
     // bits of no registered id.
+    /// A join step, given the name of the step it reads.
+    type Join = Box<dyn Fn(&str) -> String>;
+    fn right_join(table: &'static str, on: String) -> Join {
+        Box::new(move |input| format!("SELECT * FROM {table} RIGHT JOIN {input} ON {on}"))
+    }
+    let mut joins: Vec<(&str, Join)> = Vec::new();
     if let Some(ue) = contract.unknown_entity {
-        joins.push(("registered", format!("entity_bits({}) = registered_id", col(name(ue)))));
+        let on = format!("entity_bits({}) = registered_id", col(name(ue)));
+        joins.push(("registered", right_join("registered", on)));
     }
     if let Some(uc) = contract.unknown_case {
-        joins.push(("known_cases", format!("{} = known_case", col(name(uc)))));
+        joins.push(("known_cases", right_join("known_cases", format!("{} = known_case", col(name(uc))))));
+    }
+    if let Some(s) = &contract.shares_over_100 {
+        let on = format!("{} = _held_entity", grouped(contract, s.group_by));
+        joins.push(("held", right_join("held", on)));
+    }
+    if let Some(on) = copies_on {
+        joins.push(("copies", Box::new(move |input: &str| copies_join(input, &on))));
     }
     let mut last = checked;
-    for (n, (table, on)) in joins.iter().enumerate() {
+    for (n, (table, join)) in joins.iter().enumerate() {
         let step = if n + 1 == joins.len() { "found".to_string() } else { format!("with_{table}") };
-        steps.push(format!("{step} AS (\n  SELECT * FROM {table} RIGHT JOIN {last} ON {on})"));
+        steps.push(format!("{step} AS (\n  {})", join(&last)));
         last = step;
     }
     let found = last;
