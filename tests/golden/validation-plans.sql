@@ -229,7 +229,9 @@ FROM found;
 -- run once: the rejects are its rows with _code IS NOT NULL; accepted_violations keeps the others' case_id, entity_id, _row
 SELECT _row, _code, _message, "case_id", "entity_id" FROM judged_violations;
 -- its current rows: the hashes of one row, and the keys of the rows of the others (several_versions)
-SELECT key_hash("case_id") AS _alike, count(*) AS _rows FROM accepted_violations GROUP BY key_hash("case_id");
+SELECT CASE WHEN _rows = 1 THEN NULL ELSE _alike END AS _several, count(*) AS _hashes
+FROM (SELECT key_hash("case_id") AS _alike, count(*) AS _rows FROM accepted_violations GROUP BY key_hash("case_id"))
+GROUP BY CASE WHEN _rows = 1 THEN NULL ELSE _alike END;
 SELECT count(*) FROM (SELECT "case_id" FROM several_versions RIGHT SEMI JOIN accepted_violations ON _alike = key_hash("case_id") GROUP BY "case_id");
 
 -- repairs
@@ -306,7 +308,9 @@ FROM found;
 -- run once: the rejects are its rows with _code IS NOT NULL; accepted_repairs keeps the others' repair_id
 SELECT _row, _code, _message, "repair_id" FROM judged_repairs;
 -- its current rows: the hashes of one row, and the keys of the rows of the others (several_versions)
-SELECT key_hash("repair_id") AS _alike, count(*) AS _rows FROM accepted_repairs GROUP BY key_hash("repair_id");
+SELECT CASE WHEN _rows = 1 THEN NULL ELSE _alike END AS _several, count(*) AS _hashes
+FROM (SELECT key_hash("repair_id") AS _alike, count(*) AS _rows FROM accepted_repairs GROUP BY key_hash("repair_id"))
+GROUP BY CASE WHEN _rows = 1 THEN NULL ELSE _alike END;
 SELECT count(*) FROM (SELECT "repair_id" FROM several_versions RIGHT SEMI JOIN accepted_repairs ON _alike = key_hash("repair_id") GROUP BY "repair_id");
 
 -- complaints
@@ -403,7 +407,9 @@ FROM found;
 -- run once: the rejects are its rows with _code IS NOT NULL; accepted_complaints keeps the others' complaint_id
 SELECT _row, _code, _message, "complaint_id" FROM judged_complaints;
 -- its current rows: the hashes of one row, and the keys of the rows of the others (several_versions)
-SELECT key_hash("complaint_id") AS _alike, count(*) AS _rows FROM accepted_complaints GROUP BY key_hash("complaint_id");
+SELECT CASE WHEN _rows = 1 THEN NULL ELSE _alike END AS _several, count(*) AS _hashes
+FROM (SELECT key_hash("complaint_id") AS _alike, count(*) AS _rows FROM accepted_complaints GROUP BY key_hash("complaint_id"))
+GROUP BY CASE WHEN _rows = 1 THEN NULL ELSE _alike END;
 SELECT count(*) FROM (SELECT "complaint_id" FROM several_versions RIGHT SEMI JOIN accepted_complaints ON _alike = key_hash("complaint_id") GROUP BY "complaint_id");
 
 -- holdings: steps 1-2 first, read twice below

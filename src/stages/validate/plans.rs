@@ -632,10 +632,11 @@ fn accepted_columns(contract: &Contract) -> Vec<String> {
 }
 
 /// How many keys of an event dataset have an accepted version (a key's
-/// columns are required, so never null here): the keys are grouped by
-/// their hash ([`versions_sql`]); a hash of one row is one key, and the
-/// rows of a hash held by several (a key's versions, or keys that hash
-/// alike) are counted by their values ([`several_versions_sql`]).
+/// columns are required, so never null here, and nor is its hash): the
+/// keys are grouped by their hash ([`versions_sql`]); a hash of one row is
+/// one key, and the rows of a hash held by several (a key's versions, or
+/// keys that hash alike) are counted by their values
+/// ([`several_versions_sql`]).
 async fn newest_count(engine: &Engine, contract: &Contract, accepted: &str) -> Result<u64, DataFusionError> {
     let ctx = engine.ctx();
     let mut stream = ctx.sql(&versions_sql(contract, accepted)).await?.execute_stream().await?;
@@ -643,11 +644,11 @@ async fn newest_count(engine: &Engine, contract: &Contract, accepted: &str) -> R
     while let Some(b) = stream.next().await {
         let b = b?;
         let hashes = b.column(0).as_primitive::<UInt64Type>();
-        let rows = b.column(1).as_primitive::<arrow::datatypes::Int64Type>();
-        for (hash, rows) in hashes.values().iter().zip(rows.values()) {
-            match rows {
-                1 => single += 1,
-                _ => several.push(*hash),
+        let counts = b.column(1).as_primitive::<arrow::datatypes::Int64Type>();
+        for (hash, count) in hashes.iter().zip(counts.values()) {
+            match hash {
+                None => single += *count as u64,
+                Some(hash) => several.push(hash),
             }
         }
     }
@@ -663,10 +664,17 @@ async fn newest_count(engine: &Engine, contract: &Contract, accepted: &str) -> R
 /// The table of the key hashes held by several accepted rows.
 const SEVERAL_VERSIONS: &str = "several_versions";
 
-/// How many accepted rows of an event dataset each key hash has.
+/// The key hashes of an event dataset's accepted rows: each hash held by
+/// several rows, and (in the row whose hash is null) how many are held by
+/// one. Only those few rows leave the engine.
 fn versions_sql(contract: &Contract, accepted: &str) -> String {
     let key: Vec<String> = contract.key.iter().map(|k| col(&contract.columns[*k].name)).collect();
-    format!("SELECT key_hash({0}) AS _alike, count(*) AS _rows FROM {accepted} GROUP BY key_hash({0})", key.join(", "))
+    format!(
+        "SELECT CASE WHEN _rows = 1 THEN NULL ELSE _alike END AS _several, count(*) AS _hashes\n\
+         FROM (SELECT key_hash({0}) AS _alike, count(*) AS _rows FROM {accepted} GROUP BY key_hash({0}))\n\
+         GROUP BY CASE WHEN _rows = 1 THEN NULL ELSE _alike END",
+        key.join(", ")
+    )
 }
 
 /// How many keys the accepted rows of the hashes held by several have.
