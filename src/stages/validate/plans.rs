@@ -23,9 +23,9 @@
 //! 2. `_copies`: how many rows of its partition share its key, from an
 //!    aggregate of the keys held more than once (a key with a null column
 //!    is in no group), joined back after step 4's joins (so that the
-//!    aggregate runs before the registry's ids are held). The keys are first grouped by their
-//!    hash (`key_hash`, a number): only the rows of a hash held more than
-//!    once are grouped by their values;
+//!    aggregate runs before the registry's ids are held). The keys are
+//!    first grouped by their hash (`key_hash`, a number): only the rows
+//!    of a hash held more than once are grouped by their values;
 //! 3. `_held`: the shares held in its owned entity by rows that passed
 //!    1–2, from an aggregate of the entities held over 100 (holdings),
 //!    grouped by the entity id's packed bits (`entity_bits`);
@@ -503,15 +503,15 @@ fn judged_sql(contract: &Contract) -> String {
     // is made first, so the joins whose build sides are aggregates of
     // every row (the shares held, a partition's key copies) come last:
     // their aggregates then run before the registry's ids are held.
-    // The registry's accepted ids are valid entity ids, held as their bits:
-    // text that does not pack is in it no more than text that packs to
-    // bits of no registered id.
     /// A join step, given the name of the step it reads.
     type Join = Box<dyn Fn(&str) -> String>;
     fn right_join(table: &'static str, on: String) -> Join {
         Box::new(move |input| format!("SELECT * FROM {table} RIGHT JOIN {input} ON {on}"))
     }
     let mut joins: Vec<(&str, Join)> = Vec::new();
+    // The registry's accepted ids are valid entity ids, held as their bits:
+    // text that does not pack is in it no more than text that packs to
+    // bits of no registered id.
     if let Some(ue) = contract.unknown_entity {
         let on = format!("entity_bits({}) = registered_id", col(name(ue)));
         joins.push(("registered", right_join("registered", on)));
