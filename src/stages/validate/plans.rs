@@ -844,7 +844,9 @@ mod tests {
     fn the_plans_sql_is_the_golden_file() {
         let contracts = Contracts::load().unwrap();
         let mut sql =
-            String::from("-- Validation's plans, generated from the contracts (src/stages/validate/plans.rs).\n");
+            String::from("-- Validation's plans, generated from the contracts (src/stages/validate/plans.rs).\n\
+                          -- key_hash(...) is a 64-bit hash of its values: it only narrows the rows then grouped by\n\
+                          -- their values. entity_bits(id) is an entity id's packed bits: exact (src/base/engine/key_forms.rs).\n");
         for d in ORDER {
             let contract = contracts.get(d);
             if let Some(table) = checked_table(contract) {
