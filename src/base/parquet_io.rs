@@ -295,21 +295,27 @@ impl ParquetSink {
     }
 
     /// Finishes the file and flushes it to disk; returns the rows written.
-    pub fn finish(mut self) -> Result<u64, ParquetError> {
-        self.flush(true)?;
-        let file = self.file.into_inner()?;
+    pub fn finish(self) -> Result<u64, ParquetError> {
+        let (_, file, rows) = self.close()?;
         file.sync_all()?;
-        Ok(self.rows)
+        Ok(rows)
     }
 
     /// Finishes a file of a staging folder, whose flush to disk goes on in
     /// the background: the folder's commit waits for it ([`crate::base::flush`]).
     /// Returns the rows written.
-    pub fn finish_staged(mut self) -> Result<u64, ParquetError> {
+    pub fn finish_staged(self) -> Result<u64, ParquetError> {
+        let (path, file, rows) = self.close()?;
+        crate::base::flush::in_background(&path, file)?;
+        Ok(rows)
+    }
+
+    /// Writes what is pending and the file's footer: the file, not yet
+    /// flushed to disk, with its path and the rows written.
+    fn close(mut self) -> Result<(PathBuf, File, u64), ParquetError> {
         self.flush(true)?;
         let file = self.file.into_inner()?;
-        crate::base::flush::in_background(&self.path, file)?;
-        Ok(self.rows)
+        Ok((self.path, file, self.rows))
     }
 }
 

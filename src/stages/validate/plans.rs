@@ -121,7 +121,7 @@ const ORDER: [Dataset; 5] =
 /// (`selections` in `Dataset::ALL` order) on `engine`, whose session
 /// carries credence's UDFs. Uses, and removes when done, the tables
 /// `landing_`, `checked_` (holdings), `judged_` and `accepted_<dataset>`,
-/// `registered` and `known_cases`.
+/// `registered`, `known_cases` and `several_versions`.
 pub async fn judge_inputs(
     engine: &Engine,
     contracts: &Contracts,
