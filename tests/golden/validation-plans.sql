@@ -5,37 +5,68 @@
 -- registry
 CREATE VIEW judged_registry AS
 WITH ruled AS (
-  SELECT "entity_id", _row, _partition, _ingest_date, _rule,
-    CASE
-      WHEN _rule = 0 THEN 'column entity_id: required, found null'
-      WHEN _rule = 1 THEN 'column name: required, found null'
-      WHEN _rule = 2 THEN concat('column name: required non-empty, found ', CASE WHEN "name" = '' THEN '''''' ELSE concat(quoted("name"), ' (white space only)') END)
-      WHEN _rule = 3 THEN 'column entity_type: required, found null'
-      WHEN _rule = 4 THEN 'column parent_id: required when entity_type = ''branch'', found null'
-      WHEN _rule = 5 THEN 'column region: required, found null'
-      WHEN _rule = 6 THEN 'column established_on: required, found null'
-      WHEN _rule = 7 THEN 'column status: required, found null'
-      WHEN _rule = 8 THEN concat('column entity_id: expected a valid entity id', entity_id_hint("entity_id"), ', found ', quoted("entity_id"))
-      WHEN _rule = 9 THEN concat('column parent_id: expected a valid entity id', entity_id_hint("parent_id"), ', found ', quoted("parent_id"))
-      WHEN _rule = 10 THEN concat('column legal_rep_id: expected a person id (P and 16 lowercase hex digits), found ', quoted("legal_rep_id"))
-      WHEN _rule = 11 THEN concat('column entity_type: expected one of company, branch, sole_proprietor, cooperative; found ', quoted("entity_type"))
-      WHEN _rule = 12 THEN concat('column industry: expected one of A, B, C, D, E, F, G, H, I, J, K, L, M, N, O, P, Q, R, S, T; found ', quoted("industry"))
-      WHEN _rule = 13 THEN concat('column status: expected one of active, abnormal, revoked, deregistered; found ', quoted("status"))
-      WHEN _rule = 14 THEN concat('column entity_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("entity_id"))
-      WHEN _rule = 15 THEN concat('column name: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("name"))
-      WHEN _rule = 16 THEN concat('column entity_type: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("entity_type"))
-      WHEN _rule = 17 THEN concat('column legal_rep_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("legal_rep_id"))
-      WHEN _rule = 18 THEN concat('column parent_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("parent_id"))
-      WHEN _rule = 19 THEN concat('column parent_id: expected null unless entity_type = ''branch'', found ', quoted("parent_id"))
-      WHEN _rule = 20 THEN concat('column region: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("region"))
-      WHEN _rule = 21 THEN concat('column region: expected six digits, found ', quoted("region"))
-      WHEN _rule = 22 THEN concat('column industry: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("industry"))
-      WHEN _rule = 23 THEN concat('column online_store: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("online_store"))
-      WHEN _rule = 24 THEN concat('column established_on: expected a date from 0001-01-01 to 9999-12-31, found ', date_text("established_on"))
-      WHEN _rule = 25 THEN concat('column status: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("status"))
-      WHEN _rule = 26 THEN concat('column registered_capital: expected an amount below 10^16 yuan, found ', money_text("registered_capital"))
-      WHEN _rule = 27 THEN concat('column registered_capital: expected >= 0, found ', money_text("registered_capital"))
-      WHEN _rule = 28 THEN concat('column established_on: expected a date not after the partition''s ingest_date ', CAST(_ingest_date AS VARCHAR), ', found ', date_text("established_on"))
+  SELECT "entity_id", _row, _partition, _ingest_date,
+    CASE _rule
+      WHEN 0 THEN 'missing_required'
+      WHEN 1 THEN 'missing_required'
+      WHEN 2 THEN 'missing_required'
+      WHEN 3 THEN 'missing_required'
+      WHEN 4 THEN 'missing_required'
+      WHEN 5 THEN 'missing_required'
+      WHEN 6 THEN 'missing_required'
+      WHEN 7 THEN 'missing_required'
+      WHEN 8 THEN 'bad_entity_id'
+      WHEN 9 THEN 'bad_entity_id'
+      WHEN 10 THEN 'bad_person_id'
+      WHEN 11 THEN 'bad_enum'
+      WHEN 12 THEN 'bad_enum'
+      WHEN 13 THEN 'bad_enum'
+      WHEN 14 THEN 'bad_range'
+      WHEN 15 THEN 'bad_range'
+      WHEN 16 THEN 'bad_range'
+      WHEN 17 THEN 'bad_range'
+      WHEN 18 THEN 'bad_range'
+      WHEN 19 THEN 'bad_range'
+      WHEN 20 THEN 'bad_range'
+      WHEN 21 THEN 'bad_range'
+      WHEN 22 THEN 'bad_range'
+      WHEN 23 THEN 'bad_range'
+      WHEN 24 THEN 'bad_range'
+      WHEN 25 THEN 'bad_range'
+      WHEN 26 THEN 'bad_range'
+      WHEN 27 THEN 'bad_range'
+      WHEN 28 THEN 'future_date'
+    END AS _rule_code,
+    CASE _rule
+      WHEN 0 THEN 'column entity_id: required, found null'
+      WHEN 1 THEN 'column name: required, found null'
+      WHEN 2 THEN concat('column name: required non-empty, found ', CASE WHEN "name" = '' THEN '''''' ELSE concat(quoted("name"), ' (white space only)') END)
+      WHEN 3 THEN 'column entity_type: required, found null'
+      WHEN 4 THEN 'column parent_id: required when entity_type = ''branch'', found null'
+      WHEN 5 THEN 'column region: required, found null'
+      WHEN 6 THEN 'column established_on: required, found null'
+      WHEN 7 THEN 'column status: required, found null'
+      WHEN 8 THEN concat('column entity_id: expected a valid entity id', entity_id_hint("entity_id"), ', found ', quoted("entity_id"))
+      WHEN 9 THEN concat('column parent_id: expected a valid entity id', entity_id_hint("parent_id"), ', found ', quoted("parent_id"))
+      WHEN 10 THEN concat('column legal_rep_id: expected a person id (P and 16 lowercase hex digits), found ', quoted("legal_rep_id"))
+      WHEN 11 THEN concat('column entity_type: expected one of company, branch, sole_proprietor, cooperative; found ', quoted("entity_type"))
+      WHEN 12 THEN concat('column industry: expected one of A, B, C, D, E, F, G, H, I, J, K, L, M, N, O, P, Q, R, S, T; found ', quoted("industry"))
+      WHEN 13 THEN concat('column status: expected one of active, abnormal, revoked, deregistered; found ', quoted("status"))
+      WHEN 14 THEN concat('column entity_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("entity_id"))
+      WHEN 15 THEN concat('column name: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("name"))
+      WHEN 16 THEN concat('column entity_type: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("entity_type"))
+      WHEN 17 THEN concat('column legal_rep_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("legal_rep_id"))
+      WHEN 18 THEN concat('column parent_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("parent_id"))
+      WHEN 19 THEN concat('column parent_id: expected null unless entity_type = ''branch'', found ', quoted("parent_id"))
+      WHEN 20 THEN concat('column region: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("region"))
+      WHEN 21 THEN concat('column region: expected six digits, found ', quoted("region"))
+      WHEN 22 THEN concat('column industry: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("industry"))
+      WHEN 23 THEN concat('column online_store: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("online_store"))
+      WHEN 24 THEN concat('column established_on: expected a date from 0001-01-01 to 9999-12-31, found ', date_text("established_on"))
+      WHEN 25 THEN concat('column status: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("status"))
+      WHEN 26 THEN concat('column registered_capital: expected an amount below 10^16 yuan, found ', money_text("registered_capital"))
+      WHEN 27 THEN concat('column registered_capital: expected >= 0, found ', money_text("registered_capital"))
+      WHEN 28 THEN concat('column established_on: expected a date not after the partition''s ingest_date ', CAST(_ingest_date AS VARCHAR), ', found ', date_text("established_on"))
     END AS _rule_message
   FROM (SELECT *,
         CASE
@@ -86,39 +117,11 @@ found AS (
   FROM copies c RIGHT JOIN ruled l ON l._partition = c._key_partition AND l."entity_id" = c._key0)
 SELECT "entity_id", _row,
     CASE
-      WHEN _rule = 0 THEN 'missing_required'
-      WHEN _rule = 1 THEN 'missing_required'
-      WHEN _rule = 2 THEN 'missing_required'
-      WHEN _rule = 3 THEN 'missing_required'
-      WHEN _rule = 4 THEN 'missing_required'
-      WHEN _rule = 5 THEN 'missing_required'
-      WHEN _rule = 6 THEN 'missing_required'
-      WHEN _rule = 7 THEN 'missing_required'
-      WHEN _rule = 8 THEN 'bad_entity_id'
-      WHEN _rule = 9 THEN 'bad_entity_id'
-      WHEN _rule = 10 THEN 'bad_person_id'
-      WHEN _rule = 11 THEN 'bad_enum'
-      WHEN _rule = 12 THEN 'bad_enum'
-      WHEN _rule = 13 THEN 'bad_enum'
-      WHEN _rule = 14 THEN 'bad_range'
-      WHEN _rule = 15 THEN 'bad_range'
-      WHEN _rule = 16 THEN 'bad_range'
-      WHEN _rule = 17 THEN 'bad_range'
-      WHEN _rule = 18 THEN 'bad_range'
-      WHEN _rule = 19 THEN 'bad_range'
-      WHEN _rule = 20 THEN 'bad_range'
-      WHEN _rule = 21 THEN 'bad_range'
-      WHEN _rule = 22 THEN 'bad_range'
-      WHEN _rule = 23 THEN 'bad_range'
-      WHEN _rule = 24 THEN 'bad_range'
-      WHEN _rule = 25 THEN 'bad_range'
-      WHEN _rule = 26 THEN 'bad_range'
-      WHEN _rule = 27 THEN 'bad_range'
-      WHEN _rule = 28 THEN 'future_date'
+      WHEN _rule_code IS NOT NULL THEN _rule_code
       WHEN _copies > 1 THEN 'duplicate_key'
     END AS _code,
     CASE
-      WHEN _rule IS NOT NULL THEN _rule_message
+      WHEN _rule_code IS NOT NULL THEN _rule_message
       WHEN _copies > 1 THEN concat('key (entity_id) = (', quoted("entity_id"), ') appears ', CAST(_copies AS VARCHAR), ' times in partition ingest_date=', CAST(_ingest_date AS VARCHAR))
     END AS _message
 FROM found;
@@ -128,30 +131,54 @@ SELECT _row, _code, _message, "entity_id" FROM judged_registry;
 -- violations
 CREATE VIEW judged_violations AS
 WITH ruled AS (
-  SELECT "case_id", "entity_id", _row, _partition, _ingest_date, _rule,
-    CASE
-      WHEN _rule = 0 THEN 'column case_id: required, found null'
-      WHEN _rule = 1 THEN 'column entity_id: required, found null'
-      WHEN _rule = 2 THEN 'column decided_on: required, found null'
-      WHEN _rule = 3 THEN 'column category: required, found null'
-      WHEN _rule = 4 THEN 'column severity: required, found null'
-      WHEN _rule = 5 THEN 'column status: required, found null'
-      WHEN _rule = 6 THEN 'column authority: required, found null'
-      WHEN _rule = 7 THEN concat('column entity_id: expected a valid entity id', entity_id_hint("entity_id"), ', found ', quoted("entity_id"))
-      WHEN _rule = 8 THEN concat('column category: expected one of false_advertising, counterfeit, unlicensed_operation, price_fraud, food_safety, product_quality, consumer_rights, unfair_competition, personal_data, other; found ', quoted("category"))
-      WHEN _rule = 9 THEN concat('column severity: expected one of minor, general, serious, grave; found ', quoted("severity"))
-      WHEN _rule = 10 THEN concat('column status: expected one of effective, suspended, revoked; found ', quoted("status"))
-      WHEN _rule = 11 THEN concat('column case_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("case_id"))
-      WHEN _rule = 12 THEN concat('column entity_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("entity_id"))
-      WHEN _rule = 13 THEN concat('column decided_on: expected a date from 0001-01-01 to 9999-12-31, found ', date_text("decided_on"))
-      WHEN _rule = 14 THEN concat('column category: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("category"))
-      WHEN _rule = 15 THEN concat('column severity: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("severity"))
-      WHEN _rule = 16 THEN concat('column fine_cny: expected an amount below 10^16 yuan, found ', money_text("fine_cny"))
-      WHEN _rule = 17 THEN concat('column fine_cny: expected >= 0, found ', money_text("fine_cny"))
-      WHEN _rule = 18 THEN concat('column status: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("status"))
-      WHEN _rule = 19 THEN concat('column authority: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("authority"))
-      WHEN _rule = 20 THEN concat('column authority: expected six digits, found ', quoted("authority"))
-      WHEN _rule = 21 THEN concat('column decided_on: expected a date not after the partition''s ingest_date ', CAST(_ingest_date AS VARCHAR), ', found ', date_text("decided_on"))
+  SELECT "case_id", "entity_id", _row, _partition, _ingest_date,
+    CASE _rule
+      WHEN 0 THEN 'missing_required'
+      WHEN 1 THEN 'missing_required'
+      WHEN 2 THEN 'missing_required'
+      WHEN 3 THEN 'missing_required'
+      WHEN 4 THEN 'missing_required'
+      WHEN 5 THEN 'missing_required'
+      WHEN 6 THEN 'missing_required'
+      WHEN 7 THEN 'bad_entity_id'
+      WHEN 8 THEN 'bad_enum'
+      WHEN 9 THEN 'bad_enum'
+      WHEN 10 THEN 'bad_enum'
+      WHEN 11 THEN 'bad_range'
+      WHEN 12 THEN 'bad_range'
+      WHEN 13 THEN 'bad_range'
+      WHEN 14 THEN 'bad_range'
+      WHEN 15 THEN 'bad_range'
+      WHEN 16 THEN 'bad_range'
+      WHEN 17 THEN 'bad_range'
+      WHEN 18 THEN 'bad_range'
+      WHEN 19 THEN 'bad_range'
+      WHEN 20 THEN 'bad_range'
+      WHEN 21 THEN 'future_date'
+    END AS _rule_code,
+    CASE _rule
+      WHEN 0 THEN 'column case_id: required, found null'
+      WHEN 1 THEN 'column entity_id: required, found null'
+      WHEN 2 THEN 'column decided_on: required, found null'
+      WHEN 3 THEN 'column category: required, found null'
+      WHEN 4 THEN 'column severity: required, found null'
+      WHEN 5 THEN 'column status: required, found null'
+      WHEN 6 THEN 'column authority: required, found null'
+      WHEN 7 THEN concat('column entity_id: expected a valid entity id', entity_id_hint("entity_id"), ', found ', quoted("entity_id"))
+      WHEN 8 THEN concat('column category: expected one of false_advertising, counterfeit, unlicensed_operation, price_fraud, food_safety, product_quality, consumer_rights, unfair_competition, personal_data, other; found ', quoted("category"))
+      WHEN 9 THEN concat('column severity: expected one of minor, general, serious, grave; found ', quoted("severity"))
+      WHEN 10 THEN concat('column status: expected one of effective, suspended, revoked; found ', quoted("status"))
+      WHEN 11 THEN concat('column case_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("case_id"))
+      WHEN 12 THEN concat('column entity_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("entity_id"))
+      WHEN 13 THEN concat('column decided_on: expected a date from 0001-01-01 to 9999-12-31, found ', date_text("decided_on"))
+      WHEN 14 THEN concat('column category: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("category"))
+      WHEN 15 THEN concat('column severity: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("severity"))
+      WHEN 16 THEN concat('column fine_cny: expected an amount below 10^16 yuan, found ', money_text("fine_cny"))
+      WHEN 17 THEN concat('column fine_cny: expected >= 0, found ', money_text("fine_cny"))
+      WHEN 18 THEN concat('column status: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("status"))
+      WHEN 19 THEN concat('column authority: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("authority"))
+      WHEN 20 THEN concat('column authority: expected six digits, found ', quoted("authority"))
+      WHEN 21 THEN concat('column decided_on: expected a date not after the partition''s ingest_date ', CAST(_ingest_date AS VARCHAR), ', found ', date_text("decided_on"))
     END AS _rule_message
   FROM (SELECT *,
         CASE
@@ -197,33 +224,12 @@ found AS (
   FROM copies c RIGHT JOIN with_registered l ON l._partition = c._key_partition AND l."case_id" = c._key0)
 SELECT "case_id", "entity_id", _row,
     CASE
-      WHEN _rule = 0 THEN 'missing_required'
-      WHEN _rule = 1 THEN 'missing_required'
-      WHEN _rule = 2 THEN 'missing_required'
-      WHEN _rule = 3 THEN 'missing_required'
-      WHEN _rule = 4 THEN 'missing_required'
-      WHEN _rule = 5 THEN 'missing_required'
-      WHEN _rule = 6 THEN 'missing_required'
-      WHEN _rule = 7 THEN 'bad_entity_id'
-      WHEN _rule = 8 THEN 'bad_enum'
-      WHEN _rule = 9 THEN 'bad_enum'
-      WHEN _rule = 10 THEN 'bad_enum'
-      WHEN _rule = 11 THEN 'bad_range'
-      WHEN _rule = 12 THEN 'bad_range'
-      WHEN _rule = 13 THEN 'bad_range'
-      WHEN _rule = 14 THEN 'bad_range'
-      WHEN _rule = 15 THEN 'bad_range'
-      WHEN _rule = 16 THEN 'bad_range'
-      WHEN _rule = 17 THEN 'bad_range'
-      WHEN _rule = 18 THEN 'bad_range'
-      WHEN _rule = 19 THEN 'bad_range'
-      WHEN _rule = 20 THEN 'bad_range'
-      WHEN _rule = 21 THEN 'future_date'
+      WHEN _rule_code IS NOT NULL THEN _rule_code
       WHEN _copies > 1 THEN 'duplicate_key'
       WHEN registered_id IS NULL THEN 'unknown_entity'
     END AS _code,
     CASE
-      WHEN _rule IS NOT NULL THEN _rule_message
+      WHEN _rule_code IS NOT NULL THEN _rule_message
       WHEN _copies > 1 THEN concat('key (case_id) = (', quoted("case_id"), ') appears ', CAST(_copies AS VARCHAR), ' times in partition ingest_date=', CAST(_ingest_date AS VARCHAR))
       WHEN registered_id IS NULL THEN concat('column entity_id: entity ', quoted("entity_id"), ' is not in the registry snapshot the run uses')
     END AS _message
@@ -239,18 +245,30 @@ SELECT count(*) FROM (SELECT "case_id" FROM several_versions RIGHT SEMI JOIN acc
 -- repairs
 CREATE VIEW judged_repairs AS
 WITH ruled AS (
-  SELECT "repair_id", "entity_id", "case_id", _row, _partition, _ingest_date, _rule,
-    CASE
-      WHEN _rule = 0 THEN 'column repair_id: required, found null'
-      WHEN _rule = 1 THEN 'column entity_id: required, found null'
-      WHEN _rule = 2 THEN 'column case_id: required, found null'
-      WHEN _rule = 3 THEN 'column approved_on: required, found null'
-      WHEN _rule = 4 THEN concat('column entity_id: expected a valid entity id', entity_id_hint("entity_id"), ', found ', quoted("entity_id"))
-      WHEN _rule = 5 THEN concat('column repair_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("repair_id"))
-      WHEN _rule = 6 THEN concat('column entity_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("entity_id"))
-      WHEN _rule = 7 THEN concat('column case_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("case_id"))
-      WHEN _rule = 8 THEN concat('column approved_on: expected a date from 0001-01-01 to 9999-12-31, found ', date_text("approved_on"))
-      WHEN _rule = 9 THEN concat('column approved_on: expected a date not after the partition''s ingest_date ', CAST(_ingest_date AS VARCHAR), ', found ', date_text("approved_on"))
+  SELECT "repair_id", "entity_id", "case_id", _row, _partition, _ingest_date,
+    CASE _rule
+      WHEN 0 THEN 'missing_required'
+      WHEN 1 THEN 'missing_required'
+      WHEN 2 THEN 'missing_required'
+      WHEN 3 THEN 'missing_required'
+      WHEN 4 THEN 'bad_entity_id'
+      WHEN 5 THEN 'bad_range'
+      WHEN 6 THEN 'bad_range'
+      WHEN 7 THEN 'bad_range'
+      WHEN 8 THEN 'bad_range'
+      WHEN 9 THEN 'future_date'
+    END AS _rule_code,
+    CASE _rule
+      WHEN 0 THEN 'column repair_id: required, found null'
+      WHEN 1 THEN 'column entity_id: required, found null'
+      WHEN 2 THEN 'column case_id: required, found null'
+      WHEN 3 THEN 'column approved_on: required, found null'
+      WHEN 4 THEN concat('column entity_id: expected a valid entity id', entity_id_hint("entity_id"), ', found ', quoted("entity_id"))
+      WHEN 5 THEN concat('column repair_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("repair_id"))
+      WHEN 6 THEN concat('column entity_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("entity_id"))
+      WHEN 7 THEN concat('column case_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("case_id"))
+      WHEN 8 THEN concat('column approved_on: expected a date from 0001-01-01 to 9999-12-31, found ', date_text("approved_on"))
+      WHEN 9 THEN concat('column approved_on: expected a date not after the partition''s ingest_date ', CAST(_ingest_date AS VARCHAR), ', found ', date_text("approved_on"))
     END AS _rule_message
   FROM (SELECT *,
         CASE
@@ -286,22 +304,13 @@ found AS (
   FROM copies c RIGHT JOIN with_known_cases l ON l._partition = c._key_partition AND l."repair_id" = c._key0)
 SELECT "repair_id", "entity_id", "case_id", _row,
     CASE
-      WHEN _rule = 0 THEN 'missing_required'
-      WHEN _rule = 1 THEN 'missing_required'
-      WHEN _rule = 2 THEN 'missing_required'
-      WHEN _rule = 3 THEN 'missing_required'
-      WHEN _rule = 4 THEN 'bad_entity_id'
-      WHEN _rule = 5 THEN 'bad_range'
-      WHEN _rule = 6 THEN 'bad_range'
-      WHEN _rule = 7 THEN 'bad_range'
-      WHEN _rule = 8 THEN 'bad_range'
-      WHEN _rule = 9 THEN 'future_date'
+      WHEN _rule_code IS NOT NULL THEN _rule_code
       WHEN _copies > 1 THEN 'duplicate_key'
       WHEN registered_id IS NULL THEN 'unknown_entity'
       WHEN known_case IS NULL OR known_entity <> "entity_id" THEN 'unknown_case'
     END AS _code,
     CASE
-      WHEN _rule IS NOT NULL THEN _rule_message
+      WHEN _rule_code IS NOT NULL THEN _rule_message
       WHEN _copies > 1 THEN concat('key (repair_id) = (', quoted("repair_id"), ') appears ', CAST(_copies AS VARCHAR), ' times in partition ingest_date=', CAST(_ingest_date AS VARCHAR))
       WHEN registered_id IS NULL THEN concat('column entity_id: entity ', quoted("entity_id"), ' is not in the registry snapshot the run uses')
       WHEN known_case IS NULL OR known_entity <> "entity_id" THEN concat('column case_id: case ', quoted("case_id"), ' ', CASE WHEN known_case IS NULL THEN 'is no known violation' ELSE 'is a violation of another entity, not' END, ' of this row''s entity')
@@ -318,26 +327,46 @@ SELECT count(*) FROM (SELECT "repair_id" FROM several_versions RIGHT SEMI JOIN a
 -- complaints
 CREATE VIEW judged_complaints AS
 WITH ruled AS (
-  SELECT "complaint_id", "entity_id", _row, _partition, _ingest_date, _rule,
-    CASE
-      WHEN _rule = 0 THEN 'column complaint_id: required, found null'
-      WHEN _rule = 1 THEN 'column entity_id: required, found null'
-      WHEN _rule = 2 THEN 'column received_on: required, found null'
-      WHEN _rule = 3 THEN 'column channel: required, found null'
-      WHEN _rule = 4 THEN 'column verified: required, found null'
-      WHEN _rule = 5 THEN 'column outcome: required, found null'
-      WHEN _rule = 6 THEN concat('column entity_id: expected a valid entity id', entity_id_hint("entity_id"), ', found ', quoted("entity_id"))
-      WHEN _rule = 7 THEN concat('column channel: expected one of hotline, web, platform; found ', quoted("channel"))
-      WHEN _rule = 8 THEN concat('column outcome: expected one of pending, resolved, mediated, unresolved, withdrawn; found ', quoted("outcome"))
-      WHEN _rule = 9 THEN concat('column complaint_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("complaint_id"))
-      WHEN _rule = 10 THEN concat('column entity_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("entity_id"))
-      WHEN _rule = 11 THEN concat('column received_on: expected a date from 0001-01-01 to 9999-12-31, found ', date_text("received_on"))
-      WHEN _rule = 12 THEN concat('column channel: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("channel"))
-      WHEN _rule = 13 THEN concat('column category: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("category"))
-      WHEN _rule = 14 THEN concat('column outcome: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("outcome"))
-      WHEN _rule = 15 THEN concat('column amount_cny: expected an amount below 10^16 yuan, found ', money_text("amount_cny"))
-      WHEN _rule = 16 THEN concat('column amount_cny: expected >= 0, found ', money_text("amount_cny"))
-      WHEN _rule = 17 THEN concat('column received_on: expected a date not after the partition''s ingest_date ', CAST(_ingest_date AS VARCHAR), ', found ', date_text("received_on"))
+  SELECT "complaint_id", "entity_id", _row, _partition, _ingest_date,
+    CASE _rule
+      WHEN 0 THEN 'missing_required'
+      WHEN 1 THEN 'missing_required'
+      WHEN 2 THEN 'missing_required'
+      WHEN 3 THEN 'missing_required'
+      WHEN 4 THEN 'missing_required'
+      WHEN 5 THEN 'missing_required'
+      WHEN 6 THEN 'bad_entity_id'
+      WHEN 7 THEN 'bad_enum'
+      WHEN 8 THEN 'bad_enum'
+      WHEN 9 THEN 'bad_range'
+      WHEN 10 THEN 'bad_range'
+      WHEN 11 THEN 'bad_range'
+      WHEN 12 THEN 'bad_range'
+      WHEN 13 THEN 'bad_range'
+      WHEN 14 THEN 'bad_range'
+      WHEN 15 THEN 'bad_range'
+      WHEN 16 THEN 'bad_range'
+      WHEN 17 THEN 'future_date'
+    END AS _rule_code,
+    CASE _rule
+      WHEN 0 THEN 'column complaint_id: required, found null'
+      WHEN 1 THEN 'column entity_id: required, found null'
+      WHEN 2 THEN 'column received_on: required, found null'
+      WHEN 3 THEN 'column channel: required, found null'
+      WHEN 4 THEN 'column verified: required, found null'
+      WHEN 5 THEN 'column outcome: required, found null'
+      WHEN 6 THEN concat('column entity_id: expected a valid entity id', entity_id_hint("entity_id"), ', found ', quoted("entity_id"))
+      WHEN 7 THEN concat('column channel: expected one of hotline, web, platform; found ', quoted("channel"))
+      WHEN 8 THEN concat('column outcome: expected one of pending, resolved, mediated, unresolved, withdrawn; found ', quoted("outcome"))
+      WHEN 9 THEN concat('column complaint_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("complaint_id"))
+      WHEN 10 THEN concat('column entity_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("entity_id"))
+      WHEN 11 THEN concat('column received_on: expected a date from 0001-01-01 to 9999-12-31, found ', date_text("received_on"))
+      WHEN 12 THEN concat('column channel: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("channel"))
+      WHEN 13 THEN concat('column category: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("category"))
+      WHEN 14 THEN concat('column outcome: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("outcome"))
+      WHEN 15 THEN concat('column amount_cny: expected an amount below 10^16 yuan, found ', money_text("amount_cny"))
+      WHEN 16 THEN concat('column amount_cny: expected >= 0, found ', money_text("amount_cny"))
+      WHEN 17 THEN concat('column received_on: expected a date not after the partition''s ingest_date ', CAST(_ingest_date AS VARCHAR), ', found ', date_text("received_on"))
     END AS _rule_message
   FROM (SELECT *,
         CASE
@@ -379,29 +408,12 @@ found AS (
   FROM copies c RIGHT JOIN with_registered l ON l._partition = c._key_partition AND l."complaint_id" = c._key0)
 SELECT "complaint_id", "entity_id", _row,
     CASE
-      WHEN _rule = 0 THEN 'missing_required'
-      WHEN _rule = 1 THEN 'missing_required'
-      WHEN _rule = 2 THEN 'missing_required'
-      WHEN _rule = 3 THEN 'missing_required'
-      WHEN _rule = 4 THEN 'missing_required'
-      WHEN _rule = 5 THEN 'missing_required'
-      WHEN _rule = 6 THEN 'bad_entity_id'
-      WHEN _rule = 7 THEN 'bad_enum'
-      WHEN _rule = 8 THEN 'bad_enum'
-      WHEN _rule = 9 THEN 'bad_range'
-      WHEN _rule = 10 THEN 'bad_range'
-      WHEN _rule = 11 THEN 'bad_range'
-      WHEN _rule = 12 THEN 'bad_range'
-      WHEN _rule = 13 THEN 'bad_range'
-      WHEN _rule = 14 THEN 'bad_range'
-      WHEN _rule = 15 THEN 'bad_range'
-      WHEN _rule = 16 THEN 'bad_range'
-      WHEN _rule = 17 THEN 'future_date'
+      WHEN _rule_code IS NOT NULL THEN _rule_code
       WHEN _copies > 1 THEN 'duplicate_key'
       WHEN registered_id IS NULL THEN 'unknown_entity'
     END AS _code,
     CASE
-      WHEN _rule IS NOT NULL THEN _rule_message
+      WHEN _rule_code IS NOT NULL THEN _rule_message
       WHEN _copies > 1 THEN concat('key (complaint_id) = (', quoted("complaint_id"), ') appears ', CAST(_copies AS VARCHAR), ' times in partition ingest_date=', CAST(_ingest_date AS VARCHAR))
       WHEN registered_id IS NULL THEN concat('column entity_id: entity ', quoted("entity_id"), ' is not in the registry snapshot the run uses')
     END AS _message
@@ -417,20 +429,34 @@ SELECT count(*) FROM (SELECT "complaint_id" FROM several_versions RIGHT SEMI JOI
 -- holdings: steps 1-2 first, read twice below
 CREATE TABLE checked_holdings AS
 WITH ruled AS (
-  SELECT "holder_id", "entity_id", "share_pct", _row, _partition, _ingest_date, _rule,
-    CASE
-      WHEN _rule = 0 THEN 'column holder_id: required, found null'
-      WHEN _rule = 1 THEN 'column holder_kind: required, found null'
-      WHEN _rule = 2 THEN 'column entity_id: required, found null'
-      WHEN _rule = 3 THEN 'column share_pct: required, found null'
-      WHEN _rule = 4 THEN concat('column holder_id: expected a valid entity id', entity_id_hint("holder_id"), ', found ', quoted("holder_id"))
-      WHEN _rule = 5 THEN concat('column entity_id: expected a valid entity id', entity_id_hint("entity_id"), ', found ', quoted("entity_id"))
-      WHEN _rule = 6 THEN concat('column holder_id: expected a person id (P and 16 lowercase hex digits), found ', quoted("holder_id"))
-      WHEN _rule = 7 THEN concat('column holder_kind: expected one of entity, person; found ', quoted("holder_kind"))
-      WHEN _rule = 8 THEN concat('column holder_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("holder_id"))
-      WHEN _rule = 9 THEN concat('column holder_kind: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("holder_kind"))
-      WHEN _rule = 10 THEN concat('column entity_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("entity_id"))
-      WHEN _rule = 11 THEN concat('column share_pct: expected 0 < share_pct <= 100, found ', float_text("share_pct"))
+  SELECT "holder_id", "entity_id", "share_pct", _row, _partition, _ingest_date,
+    CASE _rule
+      WHEN 0 THEN 'missing_required'
+      WHEN 1 THEN 'missing_required'
+      WHEN 2 THEN 'missing_required'
+      WHEN 3 THEN 'missing_required'
+      WHEN 4 THEN 'bad_entity_id'
+      WHEN 5 THEN 'bad_entity_id'
+      WHEN 6 THEN 'bad_person_id'
+      WHEN 7 THEN 'bad_enum'
+      WHEN 8 THEN 'bad_range'
+      WHEN 9 THEN 'bad_range'
+      WHEN 10 THEN 'bad_range'
+      WHEN 11 THEN 'bad_range'
+    END AS _rule_code,
+    CASE _rule
+      WHEN 0 THEN 'column holder_id: required, found null'
+      WHEN 1 THEN 'column holder_kind: required, found null'
+      WHEN 2 THEN 'column entity_id: required, found null'
+      WHEN 3 THEN 'column share_pct: required, found null'
+      WHEN 4 THEN concat('column holder_id: expected a valid entity id', entity_id_hint("holder_id"), ', found ', quoted("holder_id"))
+      WHEN 5 THEN concat('column entity_id: expected a valid entity id', entity_id_hint("entity_id"), ', found ', quoted("entity_id"))
+      WHEN 6 THEN concat('column holder_id: expected a person id (P and 16 lowercase hex digits), found ', quoted("holder_id"))
+      WHEN 7 THEN concat('column holder_kind: expected one of entity, person; found ', quoted("holder_kind"))
+      WHEN 8 THEN concat('column holder_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("holder_id"))
+      WHEN 9 THEN concat('column holder_kind: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("holder_kind"))
+      WHEN 10 THEN concat('column entity_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("entity_id"))
+      WHEN 11 THEN concat('column share_pct: expected 0 < share_pct <= 100, found ', float_text("share_pct"))
     END AS _rule_message
   FROM (SELECT *,
         CASE
@@ -466,7 +492,7 @@ SELECT l.*, c._copies
 CREATE VIEW judged_holdings AS
 WITH held AS (
   SELECT entity_bits("entity_id") AS _held_entity, sum("share_pct") AS _held FROM checked_holdings
-  WHERE _rule IS NULL AND _copies IS NULL
+  WHERE _rule_code IS NULL AND _copies IS NULL
   GROUP BY entity_bits("entity_id")
   HAVING sum("share_pct") > 100.01),
 with_registered AS (
@@ -475,24 +501,13 @@ found AS (
   SELECT * FROM held RIGHT JOIN with_registered ON entity_bits("entity_id") = _held_entity)
 SELECT "holder_id", "entity_id", "share_pct", _row,
     CASE
-      WHEN _rule = 0 THEN 'missing_required'
-      WHEN _rule = 1 THEN 'missing_required'
-      WHEN _rule = 2 THEN 'missing_required'
-      WHEN _rule = 3 THEN 'missing_required'
-      WHEN _rule = 4 THEN 'bad_entity_id'
-      WHEN _rule = 5 THEN 'bad_entity_id'
-      WHEN _rule = 6 THEN 'bad_person_id'
-      WHEN _rule = 7 THEN 'bad_enum'
-      WHEN _rule = 8 THEN 'bad_range'
-      WHEN _rule = 9 THEN 'bad_range'
-      WHEN _rule = 10 THEN 'bad_range'
-      WHEN _rule = 11 THEN 'bad_range'
+      WHEN _rule_code IS NOT NULL THEN _rule_code
       WHEN _copies > 1 THEN 'duplicate_key'
       WHEN _held > 100.01 THEN 'shares_over_100'
       WHEN registered_id IS NULL THEN 'unknown_entity'
     END AS _code,
     CASE
-      WHEN _rule IS NOT NULL THEN _rule_message
+      WHEN _rule_code IS NOT NULL THEN _rule_message
       WHEN _copies > 1 THEN concat('key (holder_id, entity_id) = (', quoted("holder_id"), ', ', quoted("entity_id"), ') appears ', CAST(_copies AS VARCHAR), ' times in partition ingest_date=', CAST(_ingest_date AS VARCHAR))
       WHEN _held > 100.01 THEN concat('shares held in entity_id ', quoted("entity_id"), ' add up to ', float_text(round(_held * 1000000) / 1000000), ', expected at most 100 (0.01 tolerance)')
       WHEN registered_id IS NULL THEN concat('column entity_id: entity ', quoted("entity_id"), ' is not in the registry snapshot the run uses')

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, StringArray, StringBuilder};
+use arrow::array::{new_null_array, Array, ArrayRef, AsArray, BooleanArray, StringArray, StringBuilder};
 use arrow::datatypes::{DataType, Date32Type, Decimal128Type, Float64Type};
 use datafusion::error::Result as DfResult;
 use datafusion::logical_expr::{create_udf, ColumnarValue, ScalarUDF, Volatility};
@@ -29,8 +29,11 @@ pub(super) fn udfs() -> Vec<ScalarUDF> {
         // with are passed by one scan of its bytes, as the native checks do.
         unary("unsafe_char_found", DataType::Utf8, DataType::Utf8, |a| {
             let text = a.as_string::<i32>();
-            let mut found = StringBuilder::with_capacity(text.len(), 0);
             let mut flagged = rows_to_check(text).into_iter().peekable();
+            if flagged.peek().is_none() {
+                return new_null_array(&DataType::Utf8, text.len());
+            }
+            let mut found = StringBuilder::with_capacity(text.len(), 0);
             for row in 0..text.len() {
                 match flagged.next_if_eq(&row) {
                     Some(_) if text.is_valid(row) => found.append_option(unsafe_char_found(text.value(row))),

@@ -17,9 +17,10 @@
 //! `_ingest_date` say where the row came from):
 //!
 //! 1. `_rule`: the first row rule the row breaks (`missing_required` to
-//!    `future_date`, columns in contract order within a code), and its
-//!    message; from here on a row carries only the columns the later
-//!    steps read (its key, its entity and case, the shares);
+//!    `future_date`, columns in contract order within a code), its code
+//!    (`_rule_code`) and its message; from here on a row carries only
+//!    the columns the later steps read (its key, its entity and case,
+//!    the shares);
 //! 2. `_copies`: how many rows of its partition share its key, from an
 //!    aggregate of the keys held more than once (a key with a null column
 //!    is in no group), joined back after step 4's joins (so that the
@@ -387,8 +388,8 @@ fn row_rules(contract: &Contract) -> Vec<RowRule> {
 }
 
 /// Steps 1–2 as a query of its own: each landing row with the first row
-/// rule it breaks (`_rule`) and how many rows of its partition share its
-/// key (`_copies`).
+/// rule it breaks (`_rule_code`, `_rule_message`) and how many rows of
+/// its partition share its key (`_copies`).
 fn checked_sql(contract: &Contract) -> String {
     let (steps, on) = checked_steps(contract);
     format!("WITH {steps}\n{}", copies_join("ruled", &on))
@@ -401,19 +402,24 @@ fn checked_steps(contract: &Contract) -> (String, String) {
     let table = landing_table(contract.dataset);
     let name = |ci: usize| contract.columns[ci].name.as_str();
     let key: Vec<String> = contract.key.iter().map(|k| col(name(*k))).collect();
-    // 1. The first row rule broken, and its message: from here on, a row
-    // carries only the columns the later steps read.
+    // 1. The first row rule broken, its code and its message: from here
+    // on, a row carries only the columns the later steps read. A `CASE
+    // _rule WHEN n` sets the rows that break no rule aside at once (its
+    // value is null), where `WHEN _rule = n` would test each of them for
+    // every rule.
     let mut first_rule = String::from("CASE");
-    let mut rule_message = String::from("CASE");
+    let (mut rule_code, mut rule_message) = (String::from("CASE _rule"), String::from("CASE _rule"));
     for (n, r) in rules.iter().enumerate() {
         let _ = write!(first_rule, "\n          WHEN {} THEN {n}", r.when);
-        let _ = write!(rule_message, "\n      WHEN _rule = {n} THEN {}", r.message);
+        let _ = write!(rule_code, "\n      WHEN {n} THEN {}", text(r.code.as_str()));
+        let _ = write!(rule_message, "\n      WHEN {n} THEN {}", r.message);
     }
     first_rule.push_str("\n        END");
+    rule_code.push_str("\n    END");
     rule_message.push_str("\n    END");
     let carried: Vec<String> = carried(contract).iter().map(|c| col(name(*c))).collect();
     let ruled = format!(
-        "ruled AS (\n  SELECT {}, _row, _partition, _ingest_date, _rule,\n    {rule_message} AS _rule_message\n  FROM (SELECT *,\n        {first_rule} AS _rule\n      FROM {table}))",
+        "ruled AS (\n  SELECT {}, _row, _partition, _ingest_date,\n    {rule_code} AS _rule_code,\n    {rule_message} AS _rule_message\n  FROM (SELECT *,\n        {first_rule} AS _rule\n      FROM {table}))",
         carried.join(", ")
     );
     // 2. Copies of the key within the partition.
@@ -472,7 +478,6 @@ fn checked_table(contract: &Contract) -> Option<String> {
 /// the module's documentation are its common table expressions (steps
 /// 1–2 read from their table when [`checked_table`] names one).
 fn judged_sql(contract: &Contract) -> String {
-    let rules = row_rules(contract);
     let name = |ci: usize| contract.columns[ci].name.as_str();
     let key: Vec<String> = contract.key.iter().map(|k| col(name(*k))).collect();
     let key_names: Vec<&str> = contract.key.iter().map(|k| name(*k)).collect();
@@ -491,7 +496,7 @@ fn judged_sql(contract: &Contract) -> String {
     if let Some(s) = &contract.shares_over_100 {
         let (owned, share) = (grouped(contract, s.group_by), col(name(s.column)));
         steps.push(format!(
-            "held AS (\n  SELECT {owned} AS _held_entity, sum({share}) AS _held FROM {checked}\n  WHERE _rule IS NULL AND _copies IS NULL\n  GROUP BY {owned}\n  HAVING sum({share}) > {})",
+            "held AS (\n  SELECT {owned} AS _held_entity, sum({share}) AS _held FROM {checked}\n  WHERE _rule_code IS NULL AND _copies IS NULL\n  GROUP BY {owned}\n  HAVING sum({share}) > {})",
             s.max_sum
         ));
     }
@@ -537,10 +542,8 @@ fn judged_sql(contract: &Contract) -> String {
     // 5. The first code that applies, and its message.
     let mut code = String::from("CASE");
     let mut message = String::from("CASE");
-    for (n, r) in rules.iter().enumerate() {
-        let _ = write!(code, "\n      WHEN _rule = {n} THEN {}", text(r.code.as_str()));
-    }
-    message.push_str("\n      WHEN _rule IS NOT NULL THEN _rule_message");
+    code.push_str("\n      WHEN _rule_code IS NOT NULL THEN _rule_code");
+    message.push_str("\n      WHEN _rule_code IS NOT NULL THEN _rule_message");
     let mut when = |condition: &str, c: &str, m: &str| {
         let _ = write!(code, "\n      WHEN {condition} THEN {}", text(c));
         let _ = write!(message, "\n      WHEN {condition} THEN {m}");
