@@ -268,6 +268,40 @@ pub fn session(limits: EngineLimits) -> DfResult<SessionContext> {
     Ok(ctx)
 }
 
+/// Arrow IPC files `part-<n>.arrow` (n below `parts`) in a folder, that a
+/// stream's batches are dealt to in turn as they come: a scan of the
+/// folder then reads them side by side (on a cluster, a task each).
+pub struct ArrowParts {
+    files: Vec<arrow::ipc::writer::FileWriter<std::io::BufWriter<std::fs::File>>>,
+    next: usize,
+}
+
+impl ArrowParts {
+    /// Creates `folder` and its `parts` files (at least one).
+    pub fn create(folder: &Path, schema: &SchemaRef, parts: usize) -> Result<ArrowParts, ArrowError> {
+        std::fs::create_dir_all(folder)?;
+        let files = (0..parts.max(1))
+            .map(|n| {
+                let file = std::fs::File::create(folder.join(format!("part-{n}.arrow")))?;
+                arrow::ipc::writer::FileWriter::try_new(std::io::BufWriter::new(file), schema)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ArrowParts { files, next: 0 })
+    }
+
+    /// Writes `batch` to the next file in turn.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
+        let at = self.next % self.files.len();
+        self.next += 1;
+        self.files[at].write(batch)
+    }
+
+    /// Finishes every file.
+    pub fn finish(self) -> Result<(), ArrowError> {
+        self.files.into_iter().try_for_each(|mut f| f.finish())
+    }
+}
+
 /// Writes `batches` as Arrow IPC files `part-<n>.arrow` (n below `parts`,
 /// batches dealt in turn) into `folder`, which is created; returns the
 /// rows written. Each file is written on a thread of its own while the
@@ -279,13 +313,7 @@ pub fn write_arrow_files(
     batches: impl IntoIterator<Item = RecordBatch>,
     parts: usize,
 ) -> Result<usize, ArrowError> {
-    std::fs::create_dir_all(folder)?;
-    let files = (0..parts.max(1))
-        .map(|n| {
-            let file = std::fs::File::create(folder.join(format!("part-{n}.arrow")))?;
-            arrow::ipc::writer::FileWriter::try_new(std::io::BufWriter::new(file), schema)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let files = ArrowParts::create(folder, schema, parts)?.files;
     std::thread::scope(|scope| {
         let (senders, writers): (Vec<_>, Vec<_>) = files
             .into_iter()
@@ -489,13 +517,21 @@ mod tests {
         let folder = dir.path().join("t");
         let rows = write_arrow_files(&folder, &schema, (0..5).map(|b| batch(b * 10)), 2).unwrap();
         assert_eq!(rows, 15);
-        let read = |n: usize| -> Vec<i64> {
+        let read = |folder: &Path, n: usize| -> Vec<i64> {
             let file = std::fs::File::open(folder.join(format!("part-{n}.arrow"))).unwrap();
             let reader = arrow::ipc::reader::FileReader::try_new(file, None).unwrap();
             reader.flat_map(|b| b.unwrap().column(0).as_primitive::<Int64Type>().values().to_vec()).collect()
         };
-        assert_eq!(read(0), [0, 1, 2, 20, 21, 22, 40, 41, 42]);
-        assert_eq!(read(1), [10, 11, 12, 30, 31, 32]);
+        assert_eq!(read(&folder, 0), [0, 1, 2, 20, 21, 22, 40, 41, 42]);
+        assert_eq!(read(&folder, 1), [10, 11, 12, 30, 31, 32]);
+        // A stream's batches, written as they come, are dealt alike.
+        let streamed = dir.path().join("s");
+        let mut parts = ArrowParts::create(&streamed, &schema, 2).unwrap();
+        for b in 0..5 {
+            parts.write(&batch(b * 10)).unwrap();
+        }
+        parts.finish().unwrap();
+        assert_eq!((read(&streamed, 0), read(&streamed, 1)), (read(&folder, 0), read(&folder, 1)));
         let blocked = dir.path().join("a-file");
         std::fs::write(&blocked, "").unwrap();
         assert!(write_arrow_files(&blocked, &schema, (0..2).map(batch), 2).is_err(), "no folder, no files");

@@ -40,7 +40,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, UInt64Type};
+use arrow::datatypes::{DataType, SchemaRef, UInt64Type};
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
@@ -48,7 +48,7 @@ use futures::StreamExt;
 use super::rows::ROW_CODES;
 use crate::base::contract::{Check, ColumnType, Contract, Contracts, Dataset, DatasetKind, FaultCode};
 use crate::base::engine::landing_scan::LandingScan;
-use crate::base::engine::Engine;
+use crate::base::engine::{ArrowParts, Engine};
 use crate::base::landing_file::Selection;
 use crate::base::row_checks::{FIRST_DATE, LAST_DATE};
 use crate::base::tables::{locate_row, DatasetReport, Reject, Validated};
@@ -763,22 +763,19 @@ async fn sql_count(ctx: &SessionContext, sql: &str) -> Result<u64, DataFusionErr
     Ok(n as u64)
 }
 
-/// The Arrow IPC file a scratch table of `dir` is written to.
-fn arrow_file(
-    dir: &std::path::Path,
-    schema: &arrow::datatypes::Schema,
-) -> Result<arrow::ipc::writer::FileWriter<std::io::BufWriter<std::fs::File>>, DataFusionError> {
-    std::fs::create_dir_all(dir)?;
-    let file = std::io::BufWriter::new(std::fs::File::create(dir.join("part-0.arrow"))?);
-    Ok(arrow::ipc::writer::FileWriter::try_new(file, schema)?)
+/// The Arrow IPC files a scratch table of `dir` is written to, one per
+/// engine thread.
+fn arrow_parts(engine: &Engine, dir: &std::path::Path, schema: &SchemaRef) -> Result<ArrowParts, DataFusionError> {
+    let parts = engine.ctx().state().config().target_partitions();
+    Ok(ArrowParts::create(dir, schema, parts)?)
 }
 
-/// Streams the rows of `sql` to an Arrow file in `dir` and registers them
+/// Streams the rows of `sql` to Arrow files in `dir` and registers them
 /// as table `name`.
 async fn write_table(engine: &Engine, name: &str, sql: &str, dir: &std::path::Path) -> Result<(), DataFusionError> {
     let mut stream = engine.ctx().sql(sql).await?.execute_stream().await?;
     let schema = stream.schema();
-    let mut writer = arrow_file(dir, &schema)?;
+    let mut writer = arrow_parts(engine, dir, &schema)?;
     while let Some(b) = stream.next().await {
         writer.write(&b?)?;
     }
@@ -787,8 +784,8 @@ async fn write_table(engine: &Engine, name: &str, sql: &str, dir: &std::path::Pa
 }
 
 /// Runs `judged` once: returns its rejects in row order, and registers
-/// the accepted rows' `columns` as table `accepted`, written to an Arrow
-/// file in `dir` as they stream by (so that no query judges the rows twice
+/// the accepted rows' `columns` as table `accepted`, written to Arrow
+/// files in `dir` as they stream by (so that no query judges the rows twice
 /// and no accepted row is held in memory).
 async fn judge_once(
     engine: &Engine,
@@ -802,7 +799,7 @@ async fn judge_once(
     let schema = Arc::new(stream.schema().project(&kept)?);
     let mut writer = match kept.is_empty() {
         true => None,
-        false => Some(arrow_file(dir, &schema)?),
+        false => Some(arrow_parts(engine, dir, &schema)?),
     };
     let mut out = Vec::new();
     while let Some(b) = stream.next().await {
@@ -829,7 +826,7 @@ async fn judge_once(
             w.write(&RecordBatch::try_new(schema.clone(), a.columns().to_vec())?)?;
         }
     }
-    if let Some(mut w) = writer {
+    if let Some(w) = writer {
         w.finish()?;
         engine.register_arrow_files(accepted, schema, dir)?;
     }
