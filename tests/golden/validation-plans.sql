@@ -513,8 +513,9 @@ SELECT "holder_id", "entity_id", "share_pct", _row,
       WHEN registered_id IS NULL THEN concat('column entity_id: entity ', quoted("entity_id"), ' is not in the registry snapshot the run uses')
     END AS _message
 FROM found;
--- run once: the rejects are its rows with _code IS NOT NULL
-SELECT _row, _code, _message FROM judged_holdings;
+-- run once: its rows are the rejects
+SELECT _row, _code, _message FROM judged_holdings
+WHERE _code IS NOT NULL;
 
 -- the accepted registry rows, for unknown_entity
 CREATE TABLE registered AS SELECT entity_bits(entity_id) AS registered_id FROM accepted_registry;
