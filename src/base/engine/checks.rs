@@ -112,7 +112,7 @@ mod tests {
         }
         let sql = "SELECT is_entity_id('91350100M000100Y43'), is_entity_id('91350100M000100Y44'), \
                    is_person_id('P0a1b2c3d4e5f6a7b'), is_blank(' \u{200B}'), quoted('a''b'), \
-                   entity_id_hint('91350100M000100Y44'), unsafe_char_found('x\u{202E}'), \
+                   entity_id_hint('91350100M000100Y44'), unsafe_char_found('x\u{202E}'), unsafe_char_found('clean'), \
                    money_text(CAST(-0.05 AS DECIMAL(18,2))), date_text(CAST('2026-11-27' AS DATE)), \
                    float_text(CAST(150 AS DOUBLE)), is_six_digits(NULL)";
         let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
@@ -128,6 +128,7 @@ mod tests {
                 "'a'b'",
                 " (check character 3 expected)",
                 "U+202E at character 2 of 'x\\u{202E}'",
+                "",
                 "-0.05",
                 "2026-11-27",
                 "150",

@@ -176,6 +176,11 @@ impl Engine {
         &self.ctx
     }
 
+    /// Whether the plans run in this process (not on a cluster).
+    pub fn is_local(&self) -> bool {
+        self.shared.is_none()
+    }
+
     /// Registers batches the run holds as table `name`: in memory for the
     /// local engine, as Arrow IPC files under the shared folder for a
     /// cluster.
