@@ -129,6 +129,9 @@ impl Classify for datafusion::error::DataFusionError {
             D::External(inner) => io_kind_in(inner.as_ref()).unwrap_or(ErrorKind::Bug),
             D::Context(_, inner) => inner.kind(),
             D::Shared(inner) => inner.kind(),
+            // A cluster's task failures come back as text: an executor's
+            // system error (a full disk, a lost file) is worth retrying.
+            D::Execution(text) if text.contains("(os error ") => ErrorKind::Transient,
             // Plans are built from checked policies: a planning failure is ours.
             _ => ErrorKind::Bug,
         }
@@ -168,6 +171,16 @@ mod tests {
         let parquet = parquet::errors::ParquetError::External(Box::new(io::Error::from_raw_os_error(28)));
         assert_eq!(parquet.kind(), ErrorKind::Transient, "ENOSPC under the Parquet writer");
         assert_eq!(parquet::errors::ParquetError::General("bad footer".into()).kind(), ErrorKind::Input);
+        // As a Ballista job's failure reached the driver when an executor's disk was full.
+        let cluster = datafusion::error::DataFusionError::Execution(
+            "Job 038J8WYSMA000 failed: Job failed due to stage 6 failed: Task failed due to runtime execution \
+             error: DataFusionError(Shared(Execution(\"ArrowError(IoError(\\\"No space left on device (os error \
+             28)\\\", Os { code: 28, kind: StorageFull }))\")))"
+                .into(),
+        );
+        assert_eq!(cluster.kind(), ErrorKind::Transient, "an executor's full disk");
+        let planning = datafusion::error::DataFusionError::Execution("a plan that cannot run".into());
+        assert_eq!(planning.kind(), ErrorKind::Bug);
     }
 
     #[test]
