@@ -273,7 +273,7 @@ impl Store {
         })?;
         let mut conn = Connection::open(path).map_err(err("open"))?;
         conn.busy_timeout(busy).map_err(err("set busy timeout"))?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err("enable WAL"))?;
+        enable_wal(&conn, busy).map_err(err("enable WAL"))?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err("enable foreign keys"))?;
         // The version is read under the write lock, so that two processes
         // opening a new database never both apply a migration.
@@ -298,6 +298,24 @@ impl Store {
     /// The connection, for the areas that keep their own tables here.
     pub fn connection(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Turns write-ahead logging on, trying again for up to `busy` while
+/// another connection holds the database: SQLite answers busy at once,
+/// without waiting in its busy handler, when two connections open a new
+/// database at the same moment (seen in `concurrent_opens_migrate_once`).
+fn enable_wal(conn: &Connection, busy: Duration) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + busy;
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            done => return done,
+        }
     }
 }
 
