@@ -176,6 +176,18 @@ impl Engine {
         &self.ctx
     }
 
+    /// How many partitions the engine's plans run in (its threads).
+    fn threads(&self) -> usize {
+        self.ctx.state().config().target_partitions().max(1)
+    }
+
+    /// Arrow IPC files in `folder` for a table the run streams out, one
+    /// per engine thread, so that a scan of them (on a cluster, a task
+    /// each) reads them side by side.
+    pub fn arrow_parts(&self, folder: &Path, schema: &SchemaRef) -> Result<ArrowParts, ArrowError> {
+        ArrowParts::create(folder, schema, self.threads())
+    }
+
     /// Whether the plans run in this process (not on a cluster).
     pub fn is_local(&self) -> bool {
         self.shared.is_none()
@@ -192,8 +204,7 @@ impl Engine {
                 if folder.exists() {
                     std::fs::remove_dir_all(&folder)?;
                 }
-                let parts = self.ctx.state().config().target_partitions().max(1);
-                write_arrow_files(&folder, &schema, batches.iter().cloned(), parts)?;
+                write_arrow_files(&folder, &schema, batches.iter().cloned(), self.threads())?;
                 register_arrow_files(&self.ctx, name, schema, &folder)
             }
         }

@@ -40,7 +40,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, SchemaRef, UInt64Type};
+use arrow::datatypes::{DataType, UInt64Type};
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
@@ -48,7 +48,7 @@ use futures::StreamExt;
 use super::rows::ROW_CODES;
 use crate::base::contract::{Check, ColumnType, Contract, Contracts, Dataset, DatasetKind, FaultCode};
 use crate::base::engine::landing_scan::LandingScan;
-use crate::base::engine::{ArrowParts, Engine};
+use crate::base::engine::Engine;
 use crate::base::landing_file::Selection;
 use crate::base::row_checks::{FIRST_DATE, LAST_DATE};
 use crate::base::tables::{locate_row, DatasetReport, Reject, Validated};
@@ -802,19 +802,12 @@ async fn sql_count(ctx: &SessionContext, sql: &str) -> Result<u64, DataFusionErr
     Ok(n as u64)
 }
 
-/// The Arrow IPC files a scratch table of `dir` is written to, one per
-/// engine thread.
-fn arrow_parts(engine: &Engine, dir: &std::path::Path, schema: &SchemaRef) -> Result<ArrowParts, DataFusionError> {
-    let parts = engine.ctx().state().config().target_partitions();
-    Ok(ArrowParts::create(dir, schema, parts)?)
-}
-
 /// Streams the rows of `sql` to Arrow files in `dir` and registers them
 /// as table `name`.
 async fn write_table(engine: &Engine, name: &str, sql: &str, dir: &std::path::Path) -> Result<(), DataFusionError> {
     let mut stream = engine.ctx().sql(sql).await?.execute_stream().await?;
     let schema = stream.schema();
-    let mut writer = arrow_parts(engine, dir, &schema)?;
+    let mut writer = engine.arrow_parts(dir, &schema)?;
     while let Some(b) = stream.next().await {
         writer.write(&b?)?;
     }
@@ -838,7 +831,7 @@ async fn judge_once(
     let schema = Arc::new(stream.schema().project(&kept)?);
     let mut writer = match kept.is_empty() {
         true => None,
-        false => Some(arrow_parts(engine, dir, &schema)?),
+        false => Some(engine.arrow_parts(dir, &schema)?),
     };
     let mut out = Vec::new();
     while let Some(b) = stream.next().await {
