@@ -14,10 +14,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
 use arrow_flight::flight_service_server::FlightServiceServer;
 use ballista::prelude::SessionContextExt;
 use ballista_core::config::{TaskSchedulingPolicy, BALLISTA_ADAPTIVE_PLANNER_ENABLED};
 use ballista_core::error::BallistaError;
+use ballista_core::execution_plans::execute_physical_plan;
 use ballista_core::extension::SessionConfigExt;
 use ballista_core::registry::BallistaFunctionRegistry;
 use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
@@ -32,13 +35,16 @@ use ballista_scheduler::scheduler_process::create_scheduler;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::execution::FunctionRegistry;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::physical_planner::{DefaultPhysicalPlanner, PhysicalPlanner};
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use datafusion_proto::protobuf::{LogicalPlanNode, PhysicalPlanNode};
+use futures::TryStreamExt;
 
 use crate::base::error::{Classify, ErrorKind};
 
 use super::codec::{LogicalCodec, PhysicalCodec};
 use super::tls::{ClusterTls, TlsError};
+use super::write_parts::{PartsSpec, WriteParts};
 use super::{session_config, udfs, EngineLimits, SchedulerAddr};
 
 /// A cluster process could not start or stopped with an error.
@@ -113,6 +119,35 @@ pub async fn client(addr: &SchedulerAddr, limits: EngineLimits, tls: &ClusterTls
         ctx.register_udf(f);
     }
     Ok(ctx)
+}
+
+/// Runs `frame` on the cluster with each partition written to its own
+/// Arrow file where it runs ([`WriteParts`]). The plan is made here, from
+/// this session's tables, and sent as a physical plan: the scheduler
+/// knows no logical form of the node. Returns the rows passed on and the
+/// written files' schema.
+pub async fn write_parts(
+    ctx: &SessionContext,
+    addr: &SchedulerAddr,
+    frame: DataFrame,
+    spec: PartsSpec,
+) -> DfResult<(Vec<RecordBatch>, SchemaRef)> {
+    let state = ctx.state();
+    let logical = frame.into_optimized_plan()?;
+    let plan = DefaultPhysicalPlanner::default().create_physical_plan(&logical, &state).await?;
+    let node = Arc::new(WriteParts::new(plan, spec)?);
+    let schema = node.file_schema();
+    let config = state.config().clone();
+    let stream = execute_physical_plan::<PhysicalPlanNode>(
+        format!("http://{addr}"),
+        &config.ballista_config(),
+        node,
+        &PhysicalCodec::default(),
+        ctx.session_id(),
+        config,
+    )
+    .await?;
+    Ok((stream.try_collect().await?, schema))
 }
 
 /// Asks the scheduler at `target` one question over `tls`, so that a

@@ -1,8 +1,9 @@
 //! How credence's own plan nodes travel between a run's client, the
 //! Ballista scheduler and its executors: Ballista's codecs, plus the
 //! landing scan ([`LandingScan`] as a table, a `DataSourceExec` of its
-//! [`LandingSource`] as a task's leaf) written as a tagged JSON description. Every node of a cluster
-//! takes these codecs, so a plan the client sends decodes everywhere.
+//! [`LandingSource`] as a task's leaf) and [`WriteParts`], each written as
+//! a tagged JSON description. Every node of a cluster takes these codecs,
+//! so a plan the client sends decodes everywhere.
 
 use std::sync::Arc;
 
@@ -21,9 +22,13 @@ use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConve
 use serde::{Deserialize, Serialize};
 
 use super::landing_scan::{file_index, LandingScan, LandingSource, ScanSpec};
+use super::write_parts::{PartsSpec, WriteParts};
 
-/// Starts every buffer this codec writes; Ballista's own are protobuf.
+/// Starts every buffer of a landing scan this codec writes; Ballista's own are protobuf.
 const TAG: &[u8] = b"credence:landing-scan:";
+
+/// Starts every buffer of a [`WriteParts`] node.
+const PARTS_TAG: &[u8] = b"credence:write-parts:";
 
 /// A landing scan's plan node in plain fields: the scan, and the files of
 /// each partition this node reads (a scheduler gives each task its own).
@@ -35,13 +40,30 @@ struct ExecSpec {
 }
 
 fn write<T: Serialize>(value: &T, buf: &mut Vec<u8>) -> DfResult<()> {
-    buf.extend_from_slice(TAG);
-    serde_json::to_writer(buf, value).map_err(|e| DataFusionError::Internal(format!("landing scan: {e}")))
+    write_tagged(TAG, value, buf)
 }
 
 fn read<T: for<'de> Deserialize<'de>>(buf: &[u8]) -> Option<DfResult<T>> {
-    let body = buf.strip_prefix(TAG)?;
-    Some(serde_json::from_slice(body).map_err(|e| DataFusionError::Internal(format!("landing scan: {e}"))))
+    read_tagged(TAG, buf)
+}
+
+fn write_tagged<T: Serialize>(tag: &[u8], value: &T, buf: &mut Vec<u8>) -> DfResult<()> {
+    buf.extend_from_slice(tag);
+    serde_json::to_writer(buf, value).map_err(|e| DataFusionError::Internal(format!("{}: {e}", what(tag))))
+}
+
+fn read_tagged<T: for<'de> Deserialize<'de>>(tag: &[u8], buf: &[u8]) -> Option<DfResult<T>> {
+    let body = buf.strip_prefix(tag)?;
+    Some(serde_json::from_slice(body).map_err(|e| DataFusionError::Internal(format!("{}: {e}", what(tag)))))
+}
+
+/// The node a tag stands for, for an error.
+fn what(tag: &[u8]) -> &'static str {
+    if tag == PARTS_TAG {
+        "write parts"
+    } else {
+        "landing scan"
+    }
 }
 
 /// Ballista's logical codec and credence's landing scan table.
@@ -107,6 +129,12 @@ impl PhysicalExtensionCodec for PhysicalCodec {
         ctx: &TaskContext,
         converter: &dyn PhysicalProtoConverterExtension,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        if let Some(spec) = read_tagged::<PartsSpec>(PARTS_TAG, buf) {
+            let [input] = inputs else {
+                return Err(DataFusionError::Internal(format!("write parts: {} inputs", inputs.len())));
+            };
+            return Ok(Arc::new(WriteParts::new(input.clone(), spec?)?));
+        }
         match read::<ExecSpec>(buf) {
             Some(spec) => {
                 let spec = spec?;
@@ -122,6 +150,9 @@ impl PhysicalExtensionCodec for PhysicalCodec {
         buf: &mut Vec<u8>,
         converter: &dyn PhysicalProtoConverterExtension,
     ) -> DfResult<()> {
+        if let Some(parts) = node.downcast_ref::<WriteParts>() {
+            return write_tagged(PARTS_TAG, parts.spec(), buf);
+        }
         let landing = node.downcast_ref::<DataSourceExec>().and_then(|e| e.downcast_to_file_source::<LandingSource>());
         match landing {
             Some((config, source)) => {
@@ -134,5 +165,33 @@ impl PhysicalExtensionCodec for PhysicalCodec {
             }
             None => self.ballista.try_encode(node, buf, converter),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::physical_plan::empty::EmptyExec;
+    use datafusion::physical_plan::ExecutionPlanProperties;
+    use datafusion_proto::physical_plan::AsExecutionPlan;
+    use datafusion_proto::protobuf::PhysicalPlanNode;
+
+    #[test]
+    fn a_write_parts_node_travels_with_its_spec_and_its_input() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("n", DataType::Int64, false),
+            Field::new("code", DataType::Utf8, true),
+        ]));
+        let input = Arc::new(EmptyExec::new(schema).with_partitions(3));
+        let spec = PartsSpec { folder: "/shared/scratch-x/accepted".into(), kept: vec![0], split: Some(1) };
+        let node: Arc<dyn ExecutionPlan> = Arc::new(WriteParts::new(input, spec.clone()).unwrap());
+        let codec = PhysicalCodec::default();
+        let sent = PhysicalPlanNode::try_from_physical_plan(node, &codec).unwrap();
+        let received = sent.try_into_physical_plan(&TaskContext::default(), &codec).unwrap();
+        let parts = received.downcast_ref::<WriteParts>().expect("a WriteParts node");
+        assert_eq!(parts.spec(), &spec);
+        assert_eq!(received.output_partitioning().partition_count(), 3, "a task per input partition");
+        assert_eq!(received.children()[0].name(), "EmptyExec");
     }
 }

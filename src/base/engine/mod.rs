@@ -12,6 +12,7 @@ pub(crate) mod key_forms;
 pub mod landing_scan;
 #[cfg(feature = "cluster")]
 pub mod tls;
+pub mod write_parts;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -30,7 +31,7 @@ use datafusion::error::Result as DfResult;
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{create_udf, lit, ColumnarValue, Expr, ScalarUDF, Volatility};
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 
 use crate::base::decay::Decay;
 use crate::base::rounding::round_score;
@@ -120,6 +121,8 @@ impl fmt::Display for EngineKind {
 /// cluster's client, and how it is given the tables the run holds.
 pub struct Engine {
     ctx: SessionContext,
+    /// The cluster's scheduler, for plans sent as they are (`None` locally).
+    scheduler: Option<SchedulerAddr>,
     /// For a cluster: a folder every node sees, where the tables the run
     /// holds in memory are written for the executors to read.
     shared: Option<PathBuf>,
@@ -131,7 +134,7 @@ pub struct Engine {
 impl Engine {
     /// The engine in this process.
     pub fn local(limits: EngineLimits) -> DfResult<Engine> {
-        Ok(Engine { ctx: session(limits)?, shared: None, scratch_root: None })
+        Ok(Engine { ctx: session(limits)?, scheduler: None, shared: None, scratch_root: None })
     }
 
     /// The engine `kind` names. A cluster's executors read the tables this
@@ -139,14 +142,22 @@ impl Engine {
     /// same path; in this process, `shared` is where scratch files go.
     pub async fn connect(kind: &EngineKind, limits: EngineLimits, shared: &Path) -> DfResult<Engine> {
         match kind {
-            EngineKind::Local => {
-                Ok(Engine { ctx: session(limits)?, shared: None, scratch_root: Some(shared.to_path_buf()) })
-            }
+            EngineKind::Local => Ok(Engine {
+                ctx: session(limits)?,
+                scheduler: None,
+                shared: None,
+                scratch_root: Some(shared.to_path_buf()),
+            }),
             #[cfg(feature = "cluster")]
             EngineKind::Ballista(addr) => {
                 let ctx = cluster::client(addr, limits, &cluster_tls(kind)?).await?;
                 let shared = std::path::absolute(shared)?;
-                Ok(Engine { ctx, shared: Some(shared.clone()), scratch_root: Some(shared) })
+                Ok(Engine {
+                    ctx,
+                    scheduler: Some(addr.clone()),
+                    shared: Some(shared.clone()),
+                    scratch_root: Some(shared),
+                })
             }
             #[cfg(not(feature = "cluster"))]
             EngineKind::Ballista(_) => {
@@ -181,11 +192,35 @@ impl Engine {
         self.ctx.state().config().target_partitions().max(1)
     }
 
-    /// Arrow IPC files in `folder` for a table the run streams out, one
-    /// per engine thread, so that a scan of them (on a cluster, a task
-    /// each) reads them side by side.
-    pub fn arrow_parts(&self, folder: &Path, schema: &SchemaRef) -> Result<ArrowParts, ArrowError> {
-        ArrowParts::create(folder, schema, self.threads())
+    /// Runs `frame` with each of its partitions writing its rows to an
+    /// Arrow file of its own in `spec.folder`, where the partition runs (on
+    /// a cluster, an executor: the rows do not travel to this process), and
+    /// registers the files as table `name`. Returns the rows passed on
+    /// (see [`write_parts::PartsSpec`]).
+    pub async fn write_parts(
+        &self,
+        frame: DataFrame,
+        spec: write_parts::PartsSpec,
+        name: &str,
+    ) -> DfResult<Vec<RecordBatch>> {
+        let folder = spec.folder.clone();
+        let (passed, schema) = match &self.scheduler {
+            None => {
+                let node = Arc::new(write_parts::WriteParts::new(frame.create_physical_plan().await?, spec)?);
+                let schema = node.file_schema();
+                (datafusion::physical_plan::collect(node, self.ctx.task_ctx()).await?, schema)
+            }
+            #[cfg(feature = "cluster")]
+            Some(addr) => cluster::write_parts(&self.ctx, addr, frame, spec).await?,
+            #[cfg(not(feature = "cluster"))]
+            Some(addr) => {
+                return Err(DataFusionError::Configuration(format!(
+                    "engine ballista://{addr}: this build of credence has no cluster engine"
+                )))
+            }
+        };
+        register_arrow_files(&self.ctx, name, schema, &folder)?;
+        Ok(passed)
     }
 
     /// Whether the plans run in this process (not on a cluster).
@@ -284,38 +319,21 @@ pub fn session(limits: EngineLimits) -> DfResult<SessionContext> {
     Ok(ctx)
 }
 
-/// Arrow IPC files `part-<n>.arrow` (n below `parts`) in a folder, that a
-/// stream's batches are dealt to in turn as they come: a scan of the
-/// folder then reads them side by side (on a cluster, a task each).
-pub struct ArrowParts {
-    files: Vec<arrow::ipc::writer::FileWriter<std::io::BufWriter<std::fs::File>>>,
-    next: usize,
-}
-
-impl ArrowParts {
-    /// Creates `folder` and its `parts` files (at least one).
-    pub fn create(folder: &Path, schema: &SchemaRef, parts: usize) -> Result<ArrowParts, ArrowError> {
-        std::fs::create_dir_all(folder)?;
-        let files = (0..parts.max(1))
-            .map(|n| {
-                let file = std::fs::File::create(folder.join(format!("part-{n}.arrow")))?;
-                arrow::ipc::writer::FileWriter::try_new(std::io::BufWriter::new(file), schema)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(ArrowParts { files, next: 0 })
-    }
-
-    /// Writes `batch` to the next file in turn.
-    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
-        let at = self.next % self.files.len();
-        self.next += 1;
-        self.files[at].write(batch)
-    }
-
-    /// Finishes every file.
-    pub fn finish(self) -> Result<(), ArrowError> {
-        self.files.into_iter().try_for_each(|mut f| f.finish())
-    }
+/// Creates `folder` and `parts` Arrow IPC files `part-<n>.arrow` in it
+/// (at least one), for a scan of the folder to read side by side (on a
+/// cluster, a task each).
+fn create_parts(
+    folder: &Path,
+    schema: &SchemaRef,
+    parts: usize,
+) -> Result<Vec<arrow::ipc::writer::FileWriter<std::io::BufWriter<std::fs::File>>>, ArrowError> {
+    std::fs::create_dir_all(folder)?;
+    (0..parts.max(1))
+        .map(|n| {
+            let file = std::fs::File::create(folder.join(format!("part-{n}.arrow")))?;
+            arrow::ipc::writer::FileWriter::try_new(std::io::BufWriter::new(file), schema)
+        })
+        .collect()
 }
 
 /// Writes `batches` as Arrow IPC files `part-<n>.arrow` (n below `parts`,
@@ -329,7 +347,7 @@ pub fn write_arrow_files(
     batches: impl IntoIterator<Item = RecordBatch>,
     parts: usize,
 ) -> Result<usize, ArrowError> {
-    let files = ArrowParts::create(folder, schema, parts)?.files;
+    let files = create_parts(folder, schema, parts)?;
     std::thread::scope(|scope| {
         let (senders, writers): (Vec<_>, Vec<_>) = files
             .into_iter()
@@ -540,14 +558,6 @@ mod tests {
         };
         assert_eq!(read(&folder, 0), [0, 1, 2, 20, 21, 22, 40, 41, 42]);
         assert_eq!(read(&folder, 1), [10, 11, 12, 30, 31, 32]);
-        // A stream's batches, written as they come, are dealt alike.
-        let streamed = dir.path().join("s");
-        let mut parts = ArrowParts::create(&streamed, &schema, 2).unwrap();
-        for b in 0..5 {
-            parts.write(&batch(b * 10)).unwrap();
-        }
-        parts.finish().unwrap();
-        assert_eq!((read(&streamed, 0), read(&streamed, 1)), (read(&folder, 0), read(&folder, 1)));
         let blocked = dir.path().join("a-file");
         std::fs::write(&blocked, "").unwrap();
         assert!(write_arrow_files(&blocked, &schema, (0..2).map(batch), 2).is_err(), "no folder, no files");
@@ -582,8 +592,12 @@ mod tests {
         // A local session given a shared folder behaves as a cluster client
         // does; a folder's name that looks like a pattern is taken as named.
         let shared = dir.path().join("data[1] *?");
-        let engine =
-            Engine { ctx: session(limits).unwrap(), shared: Some(shared.clone()), scratch_root: Some(shared.clone()) };
+        let engine = Engine {
+            ctx: session(limits).unwrap(),
+            scheduler: None,
+            shared: Some(shared.clone()),
+            scratch_root: Some(shared.clone()),
+        };
         engine.register("t", schema.clone(), &[batch.clone(), batch]).unwrap();
         let files: Vec<_> = std::fs::read_dir(shared.join("t")).unwrap().flatten().collect();
         assert_eq!(files.len(), 2, "one file per engine thread");

@@ -48,6 +48,7 @@ use futures::StreamExt;
 use super::rows::ROW_CODES;
 use crate::base::contract::{Check, ColumnType, Contract, Contracts, Dataset, DatasetKind, FaultCode};
 use crate::base::engine::landing_scan::LandingScan;
+use crate::base::engine::write_parts::PartsSpec;
 use crate::base::engine::Engine;
 use crate::base::landing_file::Selection;
 use crate::base::row_checks::{FIRST_DATE, LAST_DATE};
@@ -802,23 +803,20 @@ async fn sql_count(ctx: &SessionContext, sql: &str) -> Result<u64, DataFusionErr
     Ok(n as u64)
 }
 
-/// Streams the rows of `sql` to Arrow files in `dir` and registers them
-/// as table `name`.
+/// Writes the rows of `sql` to Arrow files in `dir`, each partition's
+/// where it runs, and registers them as table `name`.
 async fn write_table(engine: &Engine, name: &str, sql: &str, dir: &std::path::Path) -> Result<(), DataFusionError> {
-    let mut stream = engine.ctx().sql(sql).await?.execute_stream().await?;
-    let schema = stream.schema();
-    let mut writer = engine.arrow_parts(dir, &schema)?;
-    while let Some(b) = stream.next().await {
-        writer.write(&b?)?;
-    }
-    writer.finish()?;
-    engine.register_arrow_files(name, schema, dir)
+    let frame = engine.ctx().sql(sql).await?;
+    let kept = (0..frame.schema().fields().len()).collect();
+    engine.write_parts(frame, PartsSpec { folder: dir.to_path_buf(), kept, split: None }, name).await?;
+    Ok(())
 }
 
 /// Runs `judged` once: returns its rejects in row order, and registers
 /// the accepted rows' `columns` as table `accepted`, written to Arrow
-/// files in `dir` as they stream by (so that no query judges the rows twice
-/// and no accepted row is held in memory).
+/// files in `dir` where they are judged (so that no query judges the rows
+/// twice, no accepted row is held in memory, and on a cluster none
+/// travels to the run's process).
 async fn judge_once(
     engine: &Engine,
     judged: &str,
@@ -826,16 +824,19 @@ async fn judge_once(
     accepted: &str,
     dir: &std::path::Path,
 ) -> Result<Vec<Reject>, DataFusionError> {
-    let mut stream = engine.ctx().sql(&judged_once_sql(judged, columns)).await?.execute_stream().await?;
+    let frame = engine.ctx().sql(&judged_once_sql(judged, columns)).await?;
     let kept = judged_once_positions(columns);
-    let schema = Arc::new(stream.schema().project(&kept)?);
-    let mut writer = match kept.is_empty() {
-        true => None,
-        false => Some(engine.arrow_parts(dir, &schema)?),
+    // The accepted rows go to their files where the engine judged them
+    // (the column after `_row` is the code, null for them); the rejects come here.
+    let rejects = match kept.is_empty() {
+        true => frame.collect().await?,
+        false => {
+            let spec = PartsSpec { folder: dir.to_path_buf(), kept, split: Some(1) };
+            engine.write_parts(frame, spec, accepted).await?
+        }
     };
     let mut out = Vec::new();
-    while let Some(b) = stream.next().await {
-        let b = b?;
+    for b in rejects {
         let rejected = arrow::compute::is_not_null(b.column(1))?;
         let r = arrow::compute::filter_record_batch(&b, &rejected)?;
         let rows = arrow::compute::cast(r.column(0), &DataType::UInt64)?;
@@ -852,15 +853,6 @@ async fn judge_once(
             let message = if messages.is_null(i) { String::new() } else { messages.value(i).to_string() };
             out.push(Reject { row: rows.value(i), code, message });
         }
-        if let Some(w) = &mut writer {
-            let accepted_rows = arrow::compute::not(&rejected)?;
-            let a = arrow::compute::filter_record_batch(&b.project(&kept)?, &accepted_rows)?;
-            w.write(&RecordBatch::try_new(schema.clone(), a.columns().to_vec())?)?;
-        }
-    }
-    if let Some(w) = writer {
-        w.finish()?;
-        engine.register_arrow_files(accepted, schema, dir)?;
     }
     out.sort_by_key(|r| r.row);
     Ok(out)
