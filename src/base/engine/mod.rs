@@ -245,6 +245,29 @@ impl Engine {
         }
     }
 
+    /// The rows of `frame` as table `name`: held in memory by the local
+    /// engine; on a cluster, written by the executors into the shared
+    /// folder (`<shared>/<name>`), so that they never travel through this
+    /// process.
+    pub async fn create_table(&self, name: &str, frame: DataFrame) -> DfResult<()> {
+        match &self.shared {
+            None => {
+                let schema = Arc::new(frame.schema().as_arrow().clone());
+                let batches = frame.collect().await?;
+                register(&self.ctx, name, schema, &batches)
+            }
+            Some(shared) => {
+                let folder = shared.join(name);
+                if folder.exists() {
+                    std::fs::remove_dir_all(&folder)?;
+                }
+                let kept = (0..frame.schema().fields().len()).collect();
+                self.write_parts(frame, write_parts::PartsSpec { folder, kept, split: None }, name).await?;
+                Ok(())
+            }
+        }
+    }
+
     /// A folder, removed when dropped, for files a step writes for the
     /// engine to scan: beside `near` (a staging folder) in this process,
     /// in the shared folder for a cluster, whose executors must read them.

@@ -784,14 +784,9 @@ fn judged_once_positions(columns: &[String]) -> Vec<usize> {
 }
 
 /// The rows of `sql`, registered as table `name` for the later datasets'
-/// plans (for a cluster, written where the executors read them); returns
-/// how many there are.
-async fn create_table(engine: &Engine, name: &str, sql: &str) -> Result<u64, DataFusionError> {
-    let frame = engine.ctx().sql(sql).await?;
-    let schema = Arc::new(frame.schema().as_arrow().clone());
-    let batches = frame.collect().await?;
-    engine.register(name, schema, &batches)?;
-    Ok(batches.iter().map(|b| b.num_rows() as u64).sum())
+/// plans ([`Engine::create_table`]).
+async fn create_table(engine: &Engine, name: &str, sql: &str) -> Result<(), DataFusionError> {
+    engine.create_table(name, engine.ctx().sql(sql).await?).await
 }
 
 async fn sql_count(ctx: &SessionContext, sql: &str) -> Result<u64, DataFusionError> {
