@@ -204,6 +204,8 @@ impl Engine {
         name: &str,
     ) -> DfResult<Vec<RecordBatch>> {
         let folder = spec.folder.clone();
+        // A plan of no partitions writes no file: the table is then empty, not missing.
+        std::fs::create_dir_all(&folder)?;
         let (passed, schema) = match &self.scheduler {
             None => {
                 let node = Arc::new(write_parts::WriteParts::new(frame.create_physical_plan().await?, spec)?);
@@ -584,6 +586,43 @@ mod tests {
         let blocked = dir.path().join("a-file");
         std::fs::write(&blocked, "").unwrap();
         assert!(write_arrow_files(&blocked, &schema, (0..2).map(batch), 2).is_err(), "no folder, no files");
+    }
+
+    #[tokio::test]
+    async fn written_parts_become_a_table_and_the_rest_comes_back() {
+        use arrow::array::{Int64Array, StringArray};
+        use arrow::datatypes::{DataType, Field, Schema};
+        let engine = Engine::local(EngineLimits { threads: 2, memory_limit: 64 << 20 }).unwrap();
+        let schema: SchemaRef = Arc::new(Schema::new(vec![
+            Field::new("n", DataType::Int64, false),
+            Field::new("code", DataType::Utf8, true),
+        ]));
+        let rows = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from_iter_values(0..10)),
+                Arc::new(StringArray::from_iter((0..10).map(|i| (i % 4 == 0).then_some("bad")))),
+            ],
+        )
+        .unwrap();
+        engine.register("rows", schema, &[rows.slice(0, 5), rows.slice(5, 5)]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let spec = write_parts::PartsSpec { folder: dir.path().join("good"), kept: vec![0], split: Some(1) };
+        let frame = engine.ctx().sql("SELECT n, code FROM rows").await.unwrap();
+        let passed = engine.write_parts(frame, spec, "good").await.unwrap();
+        let mut bad: Vec<i64> =
+            passed.iter().flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec()).collect();
+        bad.sort();
+        assert_eq!(bad, [0, 4, 8]);
+        let good =
+            engine.ctx().sql("SELECT sum(n) AS s, count(*) AS c FROM good").await.unwrap().collect().await.unwrap();
+        assert_eq!(good[0].column(0).as_primitive::<Int64Type>().value(0), 45 - 12);
+        assert_eq!(good[0].column(1).as_primitive::<Int64Type>().value(0), 7);
+        // A table made from another: locally, held in memory.
+        let frame = engine.ctx().sql("SELECT n FROM good WHERE n > 5").await.unwrap();
+        engine.create_table("big", frame).await.unwrap();
+        let big = engine.ctx().sql("SELECT count(*) FROM big").await.unwrap().collect().await.unwrap();
+        assert_eq!(big[0].column(0).as_primitive::<Int64Type>().value(0), 3);
     }
 
     #[test]
