@@ -130,12 +130,26 @@ impl Classify for datafusion::error::DataFusionError {
             D::Context(_, inner) => inner.kind(),
             D::Shared(inner) => inner.kind(),
             // A cluster's task failures come back as text: an executor's
-            // system error (a full disk, a lost file) is worth retrying.
-            D::Execution(text) if text.contains("(os error ") => ErrorKind::Transient,
+            // system error (a full disk, a lost file) is worth retrying,
+            // unless it was refused access (a warehouse it may not write).
+            D::Execution(text) => match os_error_in(text).map(io::Error::from_raw_os_error) {
+                Some(e) if matches!(e.kind(), io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem) => {
+                    ErrorKind::Input
+                }
+                Some(_) => ErrorKind::Transient,
+                None => ErrorKind::Bug,
+            },
             // Plans are built from checked policies: a planning failure is ours.
             _ => ErrorKind::Bug,
         }
     }
+}
+
+/// The system error code in a task failure's text (`... (os error N)`),
+/// as a cluster's executor reports it.
+fn os_error_in(text: &str) -> Option<i32> {
+    let (_, rest) = text.split_once("(os error ")?;
+    rest.split_once(')')?.0.trim().parse().ok()
 }
 
 impl Classify for rusqlite::Error {
@@ -181,6 +195,15 @@ mod tests {
         assert_eq!(cluster.kind(), ErrorKind::Transient, "an executor's full disk");
         let planning = datafusion::error::DataFusionError::Execution("a plan that cannot run".into());
         assert_eq!(planning.kind(), ErrorKind::Bug);
+        // An executor refused writing into a warehouse mounted read-only: its configuration, not worth retrying.
+        let refused = datafusion::error::DataFusionError::Execution(
+            "Job 038J9 failed: Task failed due to runtime execution error: DataFusionError(IoError(Os { code: 30, \
+             kind: ReadOnlyFilesystem, message: \"Read-only file system\" })) Read-only file system (os error 30)"
+                .into(),
+        );
+        assert_eq!(refused.kind(), ErrorKind::Input);
+        let denied = datafusion::error::DataFusionError::Execution("Permission denied (os error 13)".into());
+        assert_eq!(denied.kind(), ErrorKind::Input);
     }
 
     #[test]

@@ -179,8 +179,14 @@ impl ExecutionPlan for WriteParts {
     fn execute(&self, partition: usize, context: Arc<TaskContext>) -> DfResult<SendableRecordBatchStream> {
         let (path, partial) = part_paths(&self.spec.folder, context.task_id().as_deref(), partition)?;
         let input = self.input.execute(partition, context)?;
-        std::fs::create_dir_all(&self.spec.folder)?;
-        let file = std::io::BufWriter::new(std::fs::File::create(&partial)?);
+        // An executor must be able to write into the shared folder: the
+        // error names where (ops/systemd: the warehouse is read-only to
+        // executors unless a run uses validation's plans).
+        let writing = |e: std::io::Error| {
+            DataFusionError::Context(format!("writing {}", partial.display()), Box::new(DataFusionError::IoError(e)))
+        };
+        std::fs::create_dir_all(&self.spec.folder).map_err(writing)?;
+        let file = std::io::BufWriter::new(std::fs::File::create(&partial).map_err(writing)?);
         let writer = FileWriter::try_new(file, &self.file_schema)?;
         let part = Part {
             input,
