@@ -40,7 +40,7 @@ pub struct PartsSpec {
 
 /// Writes each input partition's rows ([`PartsSpec`]) to a file of its
 /// own in the folder (`part-<partition>.arrow`; on a Ballista executor the
-/// name carries the task too, see [`part_paths`]), first under a hidden
+/// name carries the task too, see `part_paths`), first under a hidden
 /// name and renamed once whole, so that a task run again replaces its own
 /// file and a scan never sees half of one.
 #[derive(Debug)]
