@@ -90,7 +90,10 @@ impl WriteParts {
 /// is one task and its partitions number the files. A Ballista executor
 /// numbers a task's partitions from 0 in every task, so the file also
 /// names the task by its stage and its number in the stage, not its
-/// attempt: a task run again writes the same file.
+/// attempt: a task run again replaces the same file. The name while
+/// written is this writer's own (process, a counter, the time), so that
+/// two attempts writing at once (one on an executor given up for lost)
+/// never share a file: each renames a whole file over the other.
 fn part_paths(folder: &Path, task: Option<&str>, n: usize) -> DfResult<(PathBuf, PathBuf)> {
     let name = match task {
         None => format!("part-{n}"),
@@ -103,7 +106,14 @@ fn part_paths(folder: &Path, task: Option<&str>, n: usize) -> DfResult<(PathBuf,
             format!("part-{stage}-{number}-{n}")
         }
     };
-    Ok((folder.join(format!("{name}.arrow")), folder.join(format!(".{name}.arrow.partial"))))
+    static WRITERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let writer = format!(
+        "{}-{}-{}",
+        std::process::id(),
+        WRITERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    );
+    Ok((folder.join(format!("{name}.arrow")), folder.join(format!(".{name}.{writer}.partial"))))
 }
 
 /// The stage and the task's number in it, from a Ballista task's name
@@ -311,6 +321,11 @@ mod tests {
         let first = name(Some("TID 038J957TXT000/4.0/1.0"), 0).unwrap();
         assert_eq!(first, folder.join("part-4-1-0.arrow"));
         assert_eq!(name(Some("TID 038J957TXT000/4.1/1.2"), 0).unwrap(), first, "a retry replaces its own file");
+        let partial = |task| part_paths(folder, Some(task), 0).unwrap().1;
+        let (a, b) = (partial("TID 038J957TXT000/4.0/1.0"), partial("TID 038J957TXT000/4.1/1.1"));
+        assert_ne!(a, b, "two attempts at once write files of their own");
+        assert!(a.file_name().unwrap().to_str().unwrap().starts_with(".part-4-1-0."), "{a:?}");
+        assert!(!a.to_str().unwrap().ends_with(".arrow"), "a scan of the folder never reads a partial file");
         assert_ne!(name(Some("TID 038J957TXT000/4.0/0.0"), 0).unwrap(), first, "another task, another file");
         for odd in ["task 7", "TID a/b/c", "TID j/4.0/1.0/x", "TID j/4/1.0"] {
             assert!(name(Some(odd), 0).is_err(), "{odd}: an unknown name fails, no file is shared");
