@@ -237,10 +237,7 @@ impl Engine {
         match &self.shared {
             None => register(&self.ctx, name, schema, batches),
             Some(shared) => {
-                let folder = shared.join(name);
-                if folder.exists() {
-                    std::fs::remove_dir_all(&folder)?;
-                }
+                let folder = emptied(shared, name)?;
                 write_arrow_files(&folder, &schema, batches.iter().cloned(), self.threads())?;
                 register_arrow_files(&self.ctx, name, schema, &folder)
             }
@@ -259,10 +256,7 @@ impl Engine {
                 register(&self.ctx, name, schema, &batches)
             }
             Some(shared) => {
-                let folder = shared.join(name);
-                if folder.exists() {
-                    std::fs::remove_dir_all(&folder)?;
-                }
+                let folder = emptied(shared, name)?;
                 let kept = (0..frame.schema().fields().len()).collect();
                 self.write_parts(frame, write_parts::PartsSpec { folder, kept, split: None }, name).await?;
                 Ok(())
@@ -302,6 +296,16 @@ impl Engine {
     pub fn register_arrow_files(&self, name: &str, schema: SchemaRef, folder: &Path) -> DfResult<()> {
         register_arrow_files(&self.ctx, name, schema, folder)
     }
+}
+
+/// The folder of table `name` under a cluster's shared folder, with
+/// whatever an earlier table of that name left there removed.
+fn emptied(shared: &Path, name: &str) -> std::io::Result<PathBuf> {
+    let folder = shared.join(name);
+    if folder.exists() {
+        std::fs::remove_dir_all(&folder)?;
+    }
+    Ok(folder)
 }
 
 /// The session settings of a run, local or on a cluster's executors.
@@ -344,23 +348,6 @@ pub fn session(limits: EngineLimits) -> DfResult<SessionContext> {
     Ok(ctx)
 }
 
-/// Creates `folder` and `parts` Arrow IPC files `part-<n>.arrow` in it
-/// (at least one), for a scan of the folder to read side by side (on a
-/// cluster, a task each).
-fn create_parts(
-    folder: &Path,
-    schema: &SchemaRef,
-    parts: usize,
-) -> Result<Vec<arrow::ipc::writer::FileWriter<std::io::BufWriter<std::fs::File>>>, ArrowError> {
-    std::fs::create_dir_all(folder)?;
-    (0..parts.max(1))
-        .map(|n| {
-            let file = std::fs::File::create(folder.join(format!("part-{n}.arrow")))?;
-            arrow::ipc::writer::FileWriter::try_new(std::io::BufWriter::new(file), schema)
-        })
-        .collect()
-}
-
 /// Writes `batches` as Arrow IPC files `part-<n>.arrow` (n below `parts`,
 /// batches dealt in turn) into `folder`, which is created; returns the
 /// rows written. Each file is written on a thread of its own while the
@@ -372,7 +359,13 @@ pub fn write_arrow_files(
     batches: impl IntoIterator<Item = RecordBatch>,
     parts: usize,
 ) -> Result<usize, ArrowError> {
-    let files = create_parts(folder, schema, parts)?;
+    std::fs::create_dir_all(folder)?;
+    let files = (0..parts.max(1))
+        .map(|n| {
+            let file = std::fs::File::create(folder.join(format!("part-{n}.arrow")))?;
+            arrow::ipc::writer::FileWriter::try_new(std::io::BufWriter::new(file), schema)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     std::thread::scope(|scope| {
         let (senders, writers): (Vec<_>, Vec<_>) = files
             .into_iter()

@@ -28,7 +28,7 @@ use futures::StreamExt;
 /// cluster's codec sends them to the executors as they are).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PartsSpec {
-    /// Where partition `n` writes `part-<n>.arrow`.
+    /// The folder every partition writes its file into (see `part_paths`).
     pub folder: PathBuf,
     /// The input's columns written, in this order.
     pub kept: Vec<usize>,

@@ -822,7 +822,8 @@ async fn judge_once(
     let frame = engine.ctx().sql(&judged_once_sql(judged, columns)).await?;
     let kept = judged_once_positions(columns);
     // The accepted rows go to their files where the engine judged them
-    // (the column after `_row` is the code, null for them); the rejects come here.
+    // (the column after `_row` is the code, null for them); only the
+    // rejects come here (the holdings' query selects them alone).
     let rejects = match kept.is_empty() {
         true => frame.collect().await?,
         false => {
@@ -831,9 +832,7 @@ async fn judge_once(
         }
     };
     let mut out = Vec::new();
-    for b in rejects {
-        let rejected = arrow::compute::is_not_null(b.column(1))?;
-        let r = arrow::compute::filter_record_batch(&b, &rejected)?;
+    for r in rejects {
         let rows = arrow::compute::cast(r.column(0), &DataType::UInt64)?;
         let rows = rows.as_primitive::<UInt64Type>();
         // The engine may give text as any of Arrow's string types.
