@@ -147,10 +147,31 @@ impl Warehouse {
     /// Removes what crashed runs left in the staging area. Call only while
     /// holding the warehouse's run lock.
     pub fn clear_staging(&self) -> io::Result<()> {
-        match fs::remove_dir_all(self.staging_root()) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        }
+        remove_if_present(&self.staging_root())
+    }
+
+    /// This warehouse's own folder under an engine scratch root that several
+    /// warehouses may share (`<root>/credence-<16 hex digits of the SHA-256
+    /// of the warehouse's absolute path>`): runs of this warehouse put their
+    /// engine's tables there, and only this warehouse's run lock clears it.
+    pub fn engine_scratch(&self, root: &Path) -> io::Result<PathBuf> {
+        use sha2::Digest;
+        let me = fs::canonicalize(&self.root).or_else(|_| std::path::absolute(&self.root))?;
+        let digest = sha2::Sha256::digest(me.as_os_str().as_encoded_bytes());
+        Ok(std::path::absolute(root)?.join(format!("credence-{}", &hex::encode(digest)[..16])))
+    }
+
+    /// Removes what crashed runs left in this warehouse's folder under an
+    /// engine scratch root. Call only while holding the warehouse's run lock.
+    pub fn clear_engine_scratch(&self, root: &Path) -> io::Result<()> {
+        remove_if_present(&self.engine_scratch(root)?)
+    }
+}
+
+fn remove_if_present(dir: &Path) -> io::Result<()> {
+    match fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
     }
 }
 
@@ -303,6 +324,31 @@ mod tests {
         drop(s);
         assert!(!dest.exists());
         assert_eq!(fs::read_dir(wh.staging_root()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn each_warehouse_clears_only_its_own_folder_under_a_shared_engine_scratch() {
+        let tmp = tempfile::tempdir().unwrap();
+        let scratch = tmp.path().join("scratch");
+        let (a, b) = (Warehouse::new(tmp.path().join("a")), Warehouse::new(tmp.path().join("b")));
+        let (mine, theirs) = (a.engine_scratch(&scratch).unwrap(), b.engine_scratch(&scratch).unwrap());
+        assert_ne!(mine, theirs, "two warehouses never share a folder");
+        assert_eq!(mine.parent().unwrap(), scratch);
+        fs::create_dir_all(tmp.path().join("a")).unwrap();
+        fs::create_dir_all(tmp.path().join("x")).unwrap();
+        let a = Warehouse::new(tmp.path().join("a"));
+        let mine = a.engine_scratch(&scratch).unwrap();
+        let dotted = Warehouse::new(tmp.path().join("x").join("..").join("a"));
+        assert_eq!(dotted.engine_scratch(&scratch).unwrap(), mine, "the same warehouse, the same folder");
+        for d in [&mine, &theirs] {
+            fs::create_dir_all(d.join("engine-left-by-a-crash")).unwrap();
+        }
+        fs::write(scratch.join("an operator's file"), b"x").unwrap();
+        a.clear_engine_scratch(&scratch).unwrap();
+        assert!(!mine.exists());
+        assert!(theirs.join("engine-left-by-a-crash").exists(), "another warehouse's run may be under way");
+        assert!(scratch.join("an operator's file").exists());
+        a.clear_engine_scratch(&scratch).unwrap();
     }
 
     #[test]

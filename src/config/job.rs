@@ -27,6 +27,9 @@ pub struct JobSpec {
     pub threads: Option<usize>,
     /// Where the queries run (`local` or `ballista://HOST:PORT`).
     pub engine: EngineKind,
+    /// Where the engine writes the tables its plans scan (`None`: the
+    /// warehouse's `.staging/`).
+    pub engine_scratch: Option<PathBuf>,
     pub unsigned: bool,
     /// Validation's DataFusion plans cross-check each run's verdicts.
     pub validation_plans: bool,
@@ -111,6 +114,7 @@ const KEYS: &[&str] = &[
     "memory_limit",
     "threads",
     "engine",
+    "engine_scratch",
     "unsigned",
     "validation_plans",
     "retry",
@@ -241,6 +245,12 @@ pub fn parse(file: &str, text: &str) -> Result<JobSpec, JobErrors> {
             EngineKind::Local
         }
     };
+    let engine_scratch = c.string(&root, "engine_scratch", "", false).map(PathBuf::from);
+    if let Some(p) = &engine_scratch {
+        if p.as_os_str().is_empty() || (p.exists() && !p.is_dir()) {
+            c.problem("engine_scratch", format!("must be a folder, found '{}'", p.display()));
+        }
+    }
     let unsigned = c.boolean(&root, "unsigned", "", false).unwrap_or(false);
     let validation_plans = c.boolean(&root, "validation_plans", "", false).unwrap_or(false);
     let mut retry = Retry { attempts: 3, backoff_seconds: 60.0, backoff_factor: 2.0, max_backoff_seconds: 900.0 };
@@ -281,6 +291,7 @@ pub fn parse(file: &str, text: &str) -> Result<JobSpec, JobErrors> {
         memory_limit: memory.expect("checked"),
         threads,
         engine,
+        engine_scratch,
         unsigned,
         validation_plans,
         retry,
@@ -353,6 +364,27 @@ mod tests {
         assert!(e.problems[0].message.contains("has 5 fields; six are expected"), "{:?}", e.problems);
         let e = parse("j.yaml", "job: n\nschedule: \"0 75 2 * * *\"\nwarehouse: w\n").unwrap_err();
         assert!(e.problems[0].message.contains("is not a valid cron expression"), "{:?}", e.problems);
+    }
+
+    #[test]
+    fn a_job_may_put_its_engine_scratch_outside_the_warehouse() {
+        let job = |extra: &str| parse("j.yaml", &format!("job: n\nschedule: \"0 30 2 * * *\"\nwarehouse: w\n{extra}"));
+        assert_eq!(job("").unwrap().engine_scratch, None, "the warehouse's .staging/ by default");
+        let dir = tempfile::tempdir().unwrap();
+        let set = job(&format!("engine_scratch: {}\n", dir.path().display())).unwrap();
+        assert_eq!(set.engine_scratch.as_deref(), Some(dir.path()));
+        let file = dir.path().join("f");
+        std::fs::write(&file, b"x").unwrap();
+        for bad in [format!("engine_scratch: {}\n", file.display()), "engine_scratch: \"\"\n".into()] {
+            let e = job(&bad).unwrap_err();
+            assert!(
+                e.problems[0].to_string().starts_with("j.yaml: engine_scratch: must be a folder, found"),
+                "{bad}: {:?}",
+                e.problems
+            );
+        }
+        let e = job("engine_scratch: 3\n").unwrap_err();
+        assert!(e.problems[0].to_string().contains("'engine_scratch' must be a string"), "{:?}", e.problems);
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub mod summary;
 mod validate_tests;
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use datafusion::error::DataFusionError;
@@ -269,6 +269,16 @@ pub fn validate_landing(
     Ok((inputs, staged))
 }
 
+/// A folder of this run's, removed when dropped, in this warehouse's folder
+/// under the engine scratch root `root` (cleared under the run lock if the
+/// process dies).
+fn run_scratch_in(wh: &Warehouse, root: &Path) -> Result<tempfile::TempDir, RunError> {
+    let io = |source| RunError::Io { what: format!("a folder for the engine's tables in {}", root.display()), source };
+    let mine = wh.engine_scratch(root).map_err(io)?;
+    std::fs::create_dir_all(&mine).map_err(io)?;
+    tempfile::Builder::new().prefix("run-").tempdir_in(&mine).map_err(io)
+}
+
 /// Runs the nightly batch as of `opts.as_of`.
 pub async fn run(opts: &RunOptions) -> Result<RunReport, RunError> {
     if !opts.policy.lists.is_empty() && opts.signer.is_none() && !opts.unsigned {
@@ -278,6 +288,12 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport, RunError> {
     // One run at a time per warehouse; whatever a crashed run left is cleared under the lock.
     let _lock = RunLock::acquire(wh, &format!("credence {} run as of {}", opts.trigger, opts.as_of))?;
     wh.clear_staging().map_err(|source| RunError::Io { what: "clearing .staging".into(), source })?;
+    if let Some(root) = &opts.engine_scratch {
+        wh.clear_engine_scratch(root).map_err(|source| RunError::Io {
+            what: format!("clearing this warehouse's folder in {}", root.display()),
+            source,
+        })?;
+    }
     let store = Store::open(&wh.database())?;
     store.mark_interrupted()?;
     let policy = &opts.policy;
@@ -381,11 +397,17 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
         }
     }
     steps.record("validate", started, Some(read))?;
-    // A cluster's executors read the tables this run holds from the run's
-    // scratch folder, in the warehouse every node sees.
-    let shared = match &inputs.scratch {
-        Some(dir) => dir.path().join("engine"),
-        None => wh.staging_root().join("engine"),
+    // The engine's tables go to a folder of this run's (a cluster's
+    // executors read them there, and write them with --validation-plans):
+    // under the operators' engine scratch root, else in the run's scratch
+    // folder in the warehouse. Every node sees either at the same path.
+    let engine_scratch = match &opts.engine_scratch {
+        Some(root) => Some(run_scratch_in(wh, root)?),
+        None => None,
+    };
+    let shared = match (&engine_scratch, &inputs.scratch) {
+        (Some(dir), _) | (None, Some(dir)) => dir.path().join("engine"),
+        (None, None) => wh.staging_root().join("engine"),
     };
     if opts.validation_plans {
         let started = Instant::now();
@@ -437,6 +459,7 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
         .await?;
     steps.record("score", started, Some(scored.summary.entities_scored))?;
     drop(engine);
+    drop(engine_scratch);
     engine::return_free_memory();
 
     // Graph.

@@ -35,6 +35,8 @@ pub struct RunSettings {
     pub limits: EngineLimits,
     /// Where the queries run: this process or a Ballista cluster.
     pub engine: EngineKind,
+    /// Where the engine's scratch tables go; the warehouse's `.staging/` when absent.
+    pub engine_scratch: Option<PathBuf>,
     pub max_reject_share: f64,
     /// Validation's DataFusion plans judge the rows too (a cross-check).
     pub validation_plans: bool,
@@ -50,6 +52,12 @@ pub struct RunOptions {
     pub policy: Policy,
     pub limits: EngineLimits,
     pub engine: EngineKind,
+    /// A folder every node of the engine sees, where the run's engine
+    /// writes the tables its plans scan (under the warehouse's own
+    /// subfolder, [`Warehouse::engine_scratch`]); the warehouse's
+    /// `.staging/` when `None`. On a cluster it lets the executors write
+    /// there while the warehouse stays read-only to them.
+    pub engine_scratch: Option<PathBuf>,
     pub max_reject_share: f64,
     /// Validation's DataFusion plans judge the landing rows too; the run
     /// stops before the quarantine if they disagree with the native checks.
@@ -79,6 +87,7 @@ impl RunOptions {
             policy,
             limits,
             engine: EngineKind::Local,
+            engine_scratch: None,
             max_reject_share: DEFAULT_MAX_REJECT_SHARE,
             validation_plans: false,
             trigger: "test".into(),
@@ -102,6 +111,8 @@ pub enum SettingsError {
     Contracts(#[from] ContractError),
     #[error("max_reject_share must be a number from 0 to 1, found {0}")]
     RejectShare(f64),
+    #[error("engine scratch: must be a folder, found '{}'", .0.display())]
+    EngineScratch(PathBuf),
     #[error(
         "no signing key: set {} or pass --signing-key, or pass --unsigned for a development warehouse (the passphrase goes in {})",
         crate::base::sign::KEY_ENV,
@@ -140,6 +151,11 @@ impl RunSettings {
         if !(0.0..=1.0).contains(&self.max_reject_share) {
             return Err(SettingsError::RejectShare(self.max_reject_share));
         }
+        if let Some(dir) = &self.engine_scratch {
+            if dir.as_os_str().is_empty() || (dir.exists() && !dir.is_dir()) {
+                return Err(SettingsError::EngineScratch(dir.clone()));
+            }
+        }
         let policy = load_policy(self.policy.as_deref())?;
         let lists: Vec<&str> = policy.lists.iter().map(|l| l.id.as_str()).collect();
         let partners = partners::load_or_default(self.partners.as_deref(), &lists)?;
@@ -160,6 +176,7 @@ impl RunSettings {
             policy,
             limits: self.limits,
             engine: self.engine.clone(),
+            engine_scratch: self.engine_scratch.clone(),
             max_reject_share: self.max_reject_share,
             validation_plans: self.validation_plans,
             trigger: self.trigger.clone(),
@@ -167,5 +184,42 @@ impl RunSettings {
             unsigned: self.unsigned,
             partners,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(engine_scratch: Option<PathBuf>) -> RunSettings {
+        RunSettings {
+            warehouse: "w".into(),
+            policy: None,
+            partners: None,
+            signing_key: None,
+            unsigned: true,
+            limits: EngineLimits::default(),
+            engine: EngineKind::Local,
+            engine_scratch,
+            max_reject_share: DEFAULT_MAX_REJECT_SHARE,
+            validation_plans: false,
+            trigger: "test".into(),
+        }
+    }
+
+    #[test]
+    fn an_engine_scratch_that_is_not_a_folder_is_refused_before_the_run() {
+        let as_of: AsOf = "2026-11-27".parse().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, b"x").unwrap();
+        for bad in [file.clone(), PathBuf::new()] {
+            let e = settings(Some(bad.clone())).lower(as_of).err().expect("refused");
+            assert!(matches!(&e, SettingsError::EngineScratch(p) if *p == bad), "{e}");
+            assert_eq!(e.kind(), ErrorKind::Input, "a setting to fix, not a failure to retry");
+        }
+        let missing = dir.path().join("made-by-the-run");
+        assert_eq!(settings(Some(missing.clone())).lower(as_of).unwrap().engine_scratch, Some(missing));
+        assert_eq!(settings(None).lower(as_of).unwrap().engine_scratch, None);
     }
 }

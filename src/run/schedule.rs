@@ -98,6 +98,7 @@ pub fn prepare(spec: JobSpec) -> Result<Prepared, ScheduleError> {
         unsigned: spec.unsigned,
         limits,
         engine: spec.engine.clone(),
+        engine_scratch: spec.engine_scratch.clone(),
         max_reject_share: spec.max_reject_share,
         validation_plans: spec.validation_plans,
         trigger: format!("schedule:{}", spec.name),

@@ -24,9 +24,22 @@ impl Drop for Node {
     }
 }
 
-fn start(args: &[&str], certs: &Path) -> Node {
+/// `credence args` as a cluster process; with `read_only`, in a mount
+/// namespace of its own where that folder is read-only (as an executor
+/// whose systemd unit says `ReadOnlyPaths=` sees it).
+fn start_seeing(args: &[&str], certs: &Path, read_only: Option<&Path>) -> Node {
+    let mut command = match read_only {
+        None => Command::new(env!("CARGO_BIN_EXE_credence")),
+        Some(folder) => {
+            let mut c = Command::new("unshare");
+            let script = r#"mount --bind -o ro "$1" "$1" && shift && exec "$@""#;
+            c.args(["-m", "--propagation", "private", "sh", "-c", script, "sh"]);
+            c.arg(folder).arg(env!("CARGO_BIN_EXE_credence"));
+            c
+        }
+    };
     Node(
-        Command::new(env!("CARGO_BIN_EXE_credence"))
+        command
             .args(args)
             .env("CREDENCE_CLUSTER_TLS", certs)
             .env("CREDENCE_LOG_FORMAT", "json")
@@ -36,6 +49,20 @@ fn start(args: &[&str], certs: &Path) -> Node {
             .spawn()
             .expect("start a cluster process"),
     )
+}
+
+fn start(args: &[&str], certs: &Path) -> Node {
+    start_seeing(args, certs, None)
+}
+
+/// Whether this machine lets a process see a folder read-only in a mount
+/// namespace of its own (root with CAP_SYS_ADMIN, as in CI).
+fn can_confine() -> bool {
+    Command::new("unshare")
+        .args(["-m", "--propagation", "private", "true"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// `credence args` with the cluster's certificates in `certs` (none when `None`).
@@ -119,13 +146,20 @@ fn a_run_on_a_ballista_cluster_writes_what_the_local_engine_writes() {
     std::io::BufRead::read_line(&mut std::io::BufReader::new(scheduler.0.stdout.take().unwrap()), &mut line).unwrap();
     let engine = line.trim().rsplit(' ').next().unwrap().to_string();
     assert!(engine.starts_with("ballista://127.0.0.1:"), "{line:?}");
-    // The second executor listens on every address and is reached at the one it advertises.
+    // The second executor listens on every address and is reached at the
+    // one it advertises. Where the machine allows it, both see the
+    // warehouses read-only, as ops/systemd's unit has them.
+    let confined = can_confine();
+    if !confined {
+        eprintln!("unshare -m is not permitted here: the executors see the warehouse writable");
+    }
     let executors: Vec<(Node, SocketAddr)> = (0..2)
         .map(|n| {
             let port = free_port_pair();
             let bind = format!("{}:{port}", ["127.0.0.1", "0.0.0.0"][n]);
             let args = ["cluster", "executor", "--scheduler", &engine, "--bind", &bind, "--advertise", "127.0.0.1"];
-            let node = start(&[&args[..], &["--threads", "1", "--memory-limit", "256M"]].concat(), &certs);
+            let args = [&args[..], &["--threads", "1", "--memory-limit", "256M"]].concat();
+            let node = start_seeing(&args, &certs, confined.then_some(dir.path()));
             let reached: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
             wait_for(reached);
             (node, reached)
@@ -175,14 +209,35 @@ fn a_run_on_a_ballista_cluster_writes_what_the_local_engine_writes() {
     assert!(!answers_in_the_clear(scheduler_addr), "the scheduler answered in the clear");
     assert!(!answers_in_the_clear(executors[0].1), "an executor answered in the clear");
     // With validation's plans cross-checking the native checks on the
-    // executors: the landing scan travels to them through credence's codecs.
-    let o = run(&remote, &["--threads", "2", "--engine", &engine, "--validation-plans"], Some(&certs));
+    // executors: the landing scan travels to them through credence's
+    // codecs, and the executors write the plans' tables. Into a warehouse
+    // they see read-only they cannot: the run fails as a configuration
+    // error, naming the file, and publishes nothing.
+    let plans = ["--threads", "2", "--engine", &engine, "--validation-plans"];
+    if confined {
+        let o = run(&refused, &plans, Some(&certs));
+        assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+        assert!(stderr(&o).contains("Read-only file system"), "{}", stderr(&o));
+        assert!(stderr(&o).contains(".staging/"), "the file is named: {}", stderr(&o));
+        assert!(!refused.join("published").exists() && !refused.join("marts/scores").exists());
+    }
+    // An engine scratch folder outside the warehouses, which they may write.
+    let scratch_dir = tempfile::tempdir().unwrap();
+    let scratch = scratch_dir.path().join("scratch");
+    std::fs::create_dir(&scratch).unwrap();
+    std::fs::write(scratch.join("kept.txt"), b"another tenant's file").unwrap();
+    let o = run(&remote, &[&plans[..], &["--engine-scratch", scratch.to_str().unwrap()]].concat(), Some(&certs));
     let out = stdout(&o);
     assert!(o.status.success() && out.contains("succeeded"), "{out}{}", stderr(&o));
     assert!(out.contains("validation_plans"), "the plans ran and agreed:\n{out}");
     // The tables written for the executors go with the run.
     let left: Vec<_> = std::fs::read_dir(remote.join(".staging")).unwrap().flatten().map(|e| e.path()).collect();
     assert!(left.is_empty(), "a finished cluster run leaves nothing staged: {left:?}");
+    let mut in_scratch = Vec::new();
+    walk(&scratch, &scratch, &mut in_scratch);
+    assert_eq!(in_scratch, ["kept.txt"], "the run's engine folder goes with it");
+    let mine: Vec<_> = std::fs::read_dir(&scratch).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(mine.len(), 2, "the warehouse's own folder, and the operator's file: {mine:?}");
 
     let mut files = Vec::new();
     for part in ["marts", "published", "reports"] {

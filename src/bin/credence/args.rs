@@ -546,6 +546,12 @@ pub struct SettingsArgs {
     /// the same path).
     #[arg(long = "engine", default_value = "local")]
     pub engine_kind: EngineKind,
+    /// Where the engine writes the tables its plans scan (default: the
+    /// warehouse's .staging/). For a cluster, a folder every node sees at
+    /// the same path: the executors then need to write only there, not in
+    /// the warehouse.
+    #[arg(long, env = "CREDENCE_ENGINE_SCRATCH")]
+    pub engine_scratch: Option<PathBuf>,
     /// The regulator's minisign secret key (passphrase in CREDENCE_SIGNING_KEY_PASSWORD).
     #[arg(long, env = "CREDENCE_SIGNING_KEY")]
     pub signing_key: Option<PathBuf>,
@@ -573,6 +579,7 @@ impl SettingsArgs {
             unsigned: self.unsigned,
             limits: self.engine.limits(),
             engine: self.engine_kind.clone(),
+            engine_scratch: self.engine_scratch.clone(),
             max_reject_share: self.max_reject_share,
             validation_plans: self.validation_plans,
             trigger: trigger.to_string(),

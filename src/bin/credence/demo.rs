@@ -67,6 +67,7 @@ pub fn demo(args: &DemoArgs) -> CommandResult {
         unsigned: false,
         limits: args.engine.limits(),
         engine: Default::default(),
+        engine_scratch: None,
         max_reject_share: DEFAULT_MAX_REJECT_SHARE,
         validation_plans: false,
         trigger: "demo".into(),
