@@ -482,6 +482,7 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     let mut phases = crate::base::telemetry::Phases::start("lists");
     for list in &policy.lists {
         let (listed, related, summary) = plan_list(wh, &tables, list, store, key, &used, decisions_through)?;
+        phases.done("list planned");
         let dir = wh
             .stage(wh.list_mart(Mart::Listings, &list.id, as_of))
             .map_err(io(format!("staging listings of {}", list.id)))?;

@@ -18,13 +18,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Date32Array, Int64Array, RecordBatch, StringArray, UInt32Array};
-use arrow::compute::{concat_batches, sort_to_indices, take_record_batch, SortOptions};
+use arrow::compute::{concat_batches, take_record_batch};
 use arrow::datatypes::{DataType, Date32Type, Field, Int64Type, Schema, SchemaRef};
 use parquet::errors::ParquetError;
 
 use super::rows_with;
 use crate::base::contract::{Contract, Dataset};
-use crate::base::ids::AsOf;
+use crate::base::ids::{AsOf, EntityId};
 use crate::base::landing_file::{as_text, nullable, LandingFile, Partition};
 use crate::base::parquet_io::{ParquetSink, LOOKUP_ROW_GROUP_ROWS};
 use crate::base::warehouse::Warehouse;
@@ -110,26 +110,62 @@ pub fn write_file(
     file: &LandingFile,
     batches: &[RecordBatch],
 ) -> Result<u64, ParquetError> {
+    write_rows(dir, n, contract, (file.relative.as_str(), file.ingest_date), batches)
+}
+
+/// [`write_file`] of rows from `source`: the landing file's relative path
+/// and ingest date.
+fn write_rows(
+    dir: &Path,
+    n: usize,
+    contract: &Contract,
+    source: (&str, AsOf),
+    batches: &[RecordBatch],
+) -> Result<u64, ParquetError> {
     // Enumerated columns may come as the landing reader's dictionaries:
     // the mart holds their text.
     let batches = batches.iter().map(as_text).collect::<Result<Vec<_>, _>>()?;
     let all = concat_batches(&nullable(&contract.arrow_schema()), &batches)?;
     let rows = all.num_rows();
     let entity = contract.column_index("entity_id").expect("event datasets name an entity");
-    // A stable sort by entity id keeps rows of one entity in file order; nulls last.
-    let order: UInt32Array =
-        sort_to_indices(all.column(entity), Some(SortOptions { descending: false, nulls_first: false }), None)?;
+    let order = entity_order(all.column(entity).as_string::<i32>());
     let sorted = take_record_batch(&all, &order)?;
     let mut columns: Vec<ArrayRef> = sorted.columns().to_vec();
-    columns.push(Arc::new(Date32Array::from(vec![file.ingest_date.days_since_epoch(); rows])));
-    columns.push(Arc::new(StringArray::from(vec![file.relative.as_str(); rows])));
+    columns.push(Arc::new(Date32Array::from(vec![source.1.days_since_epoch(); rows])));
+    columns.push(Arc::new(StringArray::from(vec![source.0; rows])));
     columns.push(Arc::new(Int64Array::from_iter_values(order.values().iter().map(|r| *r as i64))));
     let out = RecordBatch::try_new(schema(contract), columns)?;
-    let mut sink = ParquetSink::for_lookups(&dir.join(format!("part-{n}.parquet")), out.schema(), "entity_id", &[])?;
+    // Keys, entity ids (rows sorted by them: a few rows each) and source
+    // rows hardly repeat within a row group: no dictionary for them.
+    let mut unique: Vec<&str> = contract.key.iter().map(|&k| contract.columns[k].name.as_str()).collect();
+    unique.extend(["entity_id", "source_row"]);
+    let path = dir.join(format!("part-{n}.parquet"));
+    let mut sink = ParquetSink::for_lookups(&path, out.schema(), "entity_id", &unique)?;
     for offset in (0..rows).step_by(LOOKUP_ROW_GROUP_ROWS) {
         sink.write(&out.slice(offset, LOOKUP_ROW_GROUP_ROWS.min(rows - offset)))?;
     }
     sink.finish()
+}
+
+/// The rows' order by entity id text, nulls last, rows of one id in file
+/// order (a stable sort). Ids that pack ([`EntityId::pack_unchecked`],
+/// whose integer order is the text order) are compared as numbers; the
+/// others, a faulty row's, by their text.
+fn entity_order(ids: &StringArray) -> UInt32Array {
+    const TEXT: u128 = u128::MAX;
+    let packed: Vec<u128> =
+        ids.iter().map(|t| t.and_then(EntityId::pack_unchecked).map_or(TEXT, |id| id.bits())).collect();
+    let text_order = |a: usize, b: usize| match (ids.is_null(a), ids.is_null(b)) {
+        (false, false) => ids.value(a).as_bytes().cmp(ids.value(b).as_bytes()),
+        (nulls_last_a, nulls_last_b) => nulls_last_a.cmp(&nulls_last_b),
+    };
+    let mut order: Vec<u32> = (0..ids.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| {
+        let (x, y) = (packed[a as usize], packed[b as usize]);
+        let by_id = if x != TEXT && y != TEXT { x.cmp(&y) } else { text_order(a as usize, b as usize) };
+        by_id.then(a.cmp(&b))
+    });
+    UInt32Array::from(order)
 }
 
 /// One record as a run as of some date saw it.
@@ -218,4 +254,67 @@ pub fn read(
         }
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::new_null_array;
+
+    use super::*;
+    use crate::base::contract::Contracts;
+    use crate::base::parquet_io::read_parquet;
+    use crate::tools::fixture::entity;
+
+    /// A file's rows come out in the text order of their entity ids, a
+    /// faulty id (which does not pack) among the valid ones where its text
+    /// falls, rows of one id in file order, nulls last; each keeps its row
+    /// of the file.
+    #[test]
+    fn records_are_sorted_by_entity_id_text_whatever_the_ids_are() {
+        let contracts = Contracts::load().unwrap();
+        let contract = contracts.get(Dataset::Violations);
+        let (a, b, c) = (entity(3), entity(1), entity(2));
+        let below_b = format!("{}!", &b[..17]);
+        let ids: Vec<Option<&str>> =
+            vec![Some(&a), None, Some(&b), Some("lower-case"), Some(&c), Some(&b), Some(&below_b), Some(""), Some(&a)];
+        let schema = nullable(&contract.arrow_schema());
+        let rows = ids.len();
+        let columns: Vec<ArrayRef> = schema
+            .fields()
+            .iter()
+            .map(|f| match f.name().as_str() {
+                "entity_id" => Arc::new(StringArray::from(ids.clone())) as ArrayRef,
+                "case_id" => Arc::new(StringArray::from_iter_values((0..rows).map(|r| format!("case-{r}")))),
+                _ => new_null_array(f.data_type(), rows),
+            })
+            .collect();
+        let batch = RecordBatch::try_new(schema, columns).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let date: AsOf = "2026-11-27".parse().unwrap();
+        // Two batches, as a file read in pieces.
+        let written =
+            write_rows(dir.path(), 0, contract, ("landing/x.parquet", date), &[batch.slice(0, 4), batch.slice(4, 5)]);
+        assert_eq!(written.unwrap(), rows as u64);
+
+        let mut expected: Vec<(Option<&str>, i64)> = ids.iter().copied().zip(0..).collect();
+        expected.sort_by(|x, y| match (x.0, y.0) {
+            (Some(p), Some(q)) => p.as_bytes().cmp(q.as_bytes()),
+            (p, q) => p.is_none().cmp(&q.is_none()),
+        });
+        let out = read_parquet(&dir.path().join("part-0.parquet")).unwrap();
+        let n = contract.columns.len();
+        let mut found = Vec::new();
+        for b in &out {
+            let (ids, row) = (b.column(1).as_string::<i32>(), b.column(n + 2).as_primitive::<Int64Type>());
+            let files = b.column(n + 1).as_string::<i32>();
+            for r in 0..b.num_rows() {
+                assert_eq!(files.value(r), "landing/x.parquet");
+                found.push((ids.is_valid(r).then(|| ids.value(r).to_string()), row.value(r)));
+            }
+        }
+        let expected: Vec<(Option<String>, i64)> =
+            expected.into_iter().map(|(id, r)| (id.map(String::from), r)).collect();
+        assert_eq!(found, expected);
+        assert!(found.iter().position(|(id, _)| id.as_deref() == Some(below_b.as_str())).unwrap() < 3);
+    }
 }
