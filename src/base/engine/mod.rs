@@ -126,8 +126,9 @@ pub struct Engine {
     /// For a cluster: a folder every node sees, where the tables the run
     /// holds in memory are written for the executors to read.
     shared: Option<PathBuf>,
-    /// Where [`Engine::scratch`] makes its folders (the system's
-    /// temporary folder when `None`).
+    /// Where [`Engine::scratch`] and [`Engine::scratch_near`] make their
+    /// folders (when `None`: the system's temporary folder, and beside
+    /// the mart).
     scratch_root: Option<PathBuf>,
 }
 
@@ -265,11 +266,12 @@ impl Engine {
     }
 
     /// A folder, removed when dropped, for files a step writes for the
-    /// engine to scan: beside `near` (a staging folder) in this process,
-    /// in the shared folder for a cluster, whose executors must read them.
+    /// engine to scan: under the folder the engine was connected with (a
+    /// run's engine scratch; for a cluster the shared folder, whose
+    /// executors must read them), else beside `near` (a staging folder).
     pub fn scratch_near(&self, near: &Path) -> std::io::Result<tempfile::TempDir> {
-        let parent = match &self.shared {
-            Some(shared) => shared.clone(),
+        let parent = match &self.scratch_root {
+            Some(root) => root.clone(),
             None => near.parent().unwrap_or(near).to_path_buf(),
         };
         std::fs::create_dir_all(&parent)?;
@@ -672,5 +674,11 @@ mod tests {
         let path = scratch.path().to_path_buf();
         drop(scratch);
         assert!(!path.exists(), "removed when dropped");
+        // Scoring's evidence too, whatever folder it writes its mart into.
+        let near = engine.scratch_near(&dir.path().join("elsewhere").join("scores")).unwrap();
+        assert!(near.path().starts_with(&staging), "{}", near.path().display());
+        let alone = Engine::local(EngineLimits::default()).unwrap();
+        let beside = alone.scratch_near(&dir.path().join("scores")).unwrap();
+        assert_eq!(beside.path().parent(), Some(dir.path()), "an engine given no folder: beside the mart");
     }
 }
