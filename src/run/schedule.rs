@@ -391,4 +391,18 @@ mod tests {
         let late: DateTime<Utc> = "2026-11-27T19:00:00Z".parse().unwrap();
         assert_eq!(latest_tick_as_of(&spec, late), Some(d("2026-11-27")));
     }
+
+    #[test]
+    fn a_job_runs_with_the_engine_settings_its_file_gives() {
+        let scratch = tempfile::tempdir().unwrap();
+        let text = format!(
+            "job: n\nschedule: \"0 30 2 * * *\"\nwarehouse: w\nunsigned: true\nvalidation_plans: true\nengine_scratch: {}\nthreads: 3\nmemory_limit: 2G\n",
+            scratch.path().display()
+        );
+        let job = prepare(crate::config::job::parse("j.yaml", &text).unwrap()).unwrap();
+        assert_eq!(job.template.engine_scratch.as_deref(), Some(scratch.path()));
+        assert!(job.template.validation_plans);
+        assert_eq!((job.template.limits.threads, job.template.limits.memory_limit), (3, 2 << 30));
+        assert_eq!(job.template.trigger, "schedule:n");
+    }
 }

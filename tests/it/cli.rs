@@ -478,6 +478,7 @@ fn the_json_log_of_a_run_has_every_step_and_phase() {
             "members and related",
             "review status",
             "listing rows",
+            "list planned",
             "listings written",
             "related written"
         ]
