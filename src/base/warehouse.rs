@@ -152,8 +152,9 @@ impl Warehouse {
 
     /// This warehouse's own folder under an engine scratch root that several
     /// warehouses may share (`<root>/credence-<16 hex digits of the SHA-256
-    /// of the warehouse's absolute path>`): runs of this warehouse put their
-    /// engine's tables there, and only this warehouse's run lock clears it.
+    /// of the warehouse's canonical path>`): runs of this warehouse put
+    /// their engine's tables there, and only this warehouse's run lock
+    /// clears it.
     pub fn engine_scratch(&self, root: &Path) -> io::Result<PathBuf> {
         use sha2::Digest;
         let me = fs::canonicalize(&self.root).or_else(|_| std::path::absolute(&self.root))?;
@@ -329,15 +330,14 @@ mod tests {
     #[test]
     fn each_warehouse_clears_only_its_own_folder_under_a_shared_engine_scratch() {
         let tmp = tempfile::tempdir().unwrap();
+        for folder in ["a", "b", "x"] {
+            fs::create_dir(tmp.path().join(folder)).unwrap();
+        }
         let scratch = tmp.path().join("scratch");
         let (a, b) = (Warehouse::new(tmp.path().join("a")), Warehouse::new(tmp.path().join("b")));
         let (mine, theirs) = (a.engine_scratch(&scratch).unwrap(), b.engine_scratch(&scratch).unwrap());
         assert_ne!(mine, theirs, "two warehouses never share a folder");
         assert_eq!(mine.parent().unwrap(), scratch);
-        fs::create_dir_all(tmp.path().join("a")).unwrap();
-        fs::create_dir_all(tmp.path().join("x")).unwrap();
-        let a = Warehouse::new(tmp.path().join("a"));
-        let mine = a.engine_scratch(&scratch).unwrap();
         let dotted = Warehouse::new(tmp.path().join("x").join("..").join("a"));
         assert_eq!(dotted.engine_scratch(&scratch).unwrap(), mine, "the same warehouse, the same folder");
         for d in [&mine, &theirs] {

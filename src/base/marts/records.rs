@@ -157,7 +157,8 @@ fn entity_order(ids: &StringArray) -> UInt32Array {
         ids.iter().map(|t| t.and_then(EntityId::pack_unchecked).map_or(TEXT, |id| id.bits())).collect();
     let text_order = |a: usize, b: usize| match (ids.is_null(a), ids.is_null(b)) {
         (false, false) => ids.value(a).as_bytes().cmp(ids.value(b).as_bytes()),
-        (nulls_last_a, nulls_last_b) => nulls_last_a.cmp(&nulls_last_b),
+        // A null comes after any text.
+        (a_null, b_null) => a_null.cmp(&b_null),
     };
     let mut order: Vec<u32> = (0..ids.len() as u32).collect();
     order.sort_unstable_by(|&a, &b| {
