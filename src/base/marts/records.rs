@@ -101,8 +101,9 @@ pub fn write_sources(dir: &Path, partition: &Partition) -> std::io::Result<()> {
 }
 
 /// Writes the rows of one landing file (`batches` in the contract's column
-/// layout, in file order) as `part-<n>.parquet`, sorted by entity id then
-/// row.
+/// layout, in file order) as `part-<n>.parquet` of `dir` (a staging
+/// folder, whose commit waits for the file's flush to disk), sorted by
+/// entity id then row.
 pub fn write_file(
     dir: &Path,
     n: usize,
@@ -144,7 +145,8 @@ fn write_rows(
     for offset in (0..rows).step_by(LOOKUP_ROW_GROUP_ROWS) {
         sink.write(&out.slice(offset, LOOKUP_ROW_GROUP_ROWS.min(rows - offset)))?;
     }
-    sink.finish()
+    // The reading thread goes on; the partition's commit waits for the flush.
+    sink.finish_staged()
 }
 
 /// The rows' order by entity id text, nulls last, rows of one id in file
