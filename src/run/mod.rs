@@ -16,6 +16,8 @@
 
 pub mod backfill;
 pub mod dry_run;
+#[cfg(test)]
+mod engine_scratch_tests;
 pub mod impact;
 mod lists;
 pub mod metrics;
