@@ -320,4 +320,31 @@ mod tests {
         assert_eq!(found, expected);
         assert!(found.iter().position(|(id, _)| id.as_deref() == Some(below_b.as_str())).unwrap() < 3);
     }
+
+    /// Many rows drawn from valid ids, ids one character off, other text
+    /// and nulls: the order is a stable sort of the text, nulls last.
+    #[test]
+    fn the_entity_order_is_a_stable_text_sort() {
+        let valid: Vec<String> = (0..40).map(entity).collect();
+        let mut pool: Vec<Option<String>> = valid.iter().cloned().map(Some).collect();
+        pool.extend(valid.iter().take(10).map(|v| Some(format!("{}~", &v[..17]))));
+        pool.extend(valid.iter().take(10).map(|v| Some(v[..16].to_string())));
+        pool.extend(["", "0", "zzz", "9135010MA"].map(|t| Some(t.to_string())));
+        pool.push(None);
+        let mut state = 7u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) as usize
+        };
+        for rows in [0, 1, 2, 17, 500] {
+            let ids: Vec<Option<String>> = (0..rows).map(|_| pool[next() % pool.len()].clone()).collect();
+            let array = StringArray::from(ids.clone());
+            let mut expected: Vec<u32> = (0..rows as u32).collect();
+            expected.sort_by(|&a, &b| match (&ids[a as usize], &ids[b as usize]) {
+                (Some(p), Some(q)) => p.as_bytes().cmp(q.as_bytes()),
+                (p, q) => p.is_none().cmp(&q.is_none()),
+            });
+            assert_eq!(entity_order(&array).values().to_vec(), expected, "{rows} rows");
+        }
+    }
 }
