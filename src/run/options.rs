@@ -114,6 +114,12 @@ pub enum SettingsError {
     #[error("engine scratch: must be a folder, found '{}'", .0.display())]
     EngineScratch(PathBuf),
     #[error(
+        "engine scratch: must be outside the warehouse {} (without --engine-scratch its tables go to the warehouse's .staging/), found '{}'",
+        .warehouse.display(),
+        .scratch.display()
+    )]
+    EngineScratchInWarehouse { scratch: PathBuf, warehouse: PathBuf },
+    #[error(
         "no signing key: set {} or pass --signing-key, or pass --unsigned for a development warehouse (the passphrase goes in {})",
         crate::base::sign::KEY_ENV,
         crate::base::sign::PASSWORD_ENV
@@ -154,6 +160,15 @@ impl RunSettings {
         if let Some(dir) = &self.engine_scratch {
             if dir.as_os_str().is_empty() || (dir.exists() && !dir.is_dir()) {
                 return Err(SettingsError::EngineScratch(dir.clone()));
+            }
+            // Inside the warehouse it would put the engine's tables among
+            // its marts and publications, and executors would need to
+            // write the warehouse after all.
+            let resolved = |p: &std::path::Path| std::fs::canonicalize(p).or_else(|_| std::path::absolute(p)).ok();
+            if let (Some(scratch), Some(warehouse)) = (resolved(dir), resolved(&self.warehouse)) {
+                if scratch.starts_with(&warehouse) {
+                    return Err(SettingsError::EngineScratchInWarehouse { scratch: dir.clone(), warehouse });
+                }
             }
         }
         let policy = load_policy(self.policy.as_deref())?;
@@ -208,7 +223,7 @@ mod tests {
     }
 
     #[test]
-    fn an_engine_scratch_that_is_not_a_folder_is_refused_before_the_run() {
+    fn an_engine_scratch_that_is_no_folder_or_inside_the_warehouse_is_refused_before_the_run() {
         let as_of: AsOf = "2026-11-27".parse().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("f");
@@ -217,6 +232,14 @@ mod tests {
             let e = settings(Some(bad.clone())).lower(as_of).err().expect("refused");
             assert!(matches!(&e, SettingsError::EngineScratch(p) if *p == bad), "{e}");
             assert_eq!(e.kind(), ErrorKind::Input, "a setting to fix, not a failure to retry");
+        }
+        let warehouse = dir.path().join("w");
+        std::fs::create_dir_all(warehouse.join("marts")).unwrap();
+        for inside in [warehouse.clone(), warehouse.join("marts"), warehouse.join("new").join("folder")] {
+            let settings = RunSettings { warehouse: warehouse.clone(), ..settings(Some(inside.clone())) };
+            let e = settings.lower(as_of).err().expect("refused");
+            assert!(matches!(&e, SettingsError::EngineScratchInWarehouse { scratch, .. } if *scratch == inside), "{e}");
+            assert!(e.to_string().contains("must be outside the warehouse"), "{e}");
         }
         let missing = dir.path().join("made-by-the-run");
         assert_eq!(settings(Some(missing.clone())).lower(as_of).unwrap().engine_scratch, Some(missing));
