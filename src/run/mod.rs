@@ -430,11 +430,14 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     let mut outputs = Vec::new();
     let mut rejected = 0;
     info_span!("step", name = "quarantine").in_scope(|| -> Result<(), RunError> {
+        let mut phases = crate::base::telemetry::Phases::start("quarantine");
         for v in inputs.all() {
             rejected += quarantine::write(wh, v, as_of)?;
             outputs.push(wh.quarantine(v.contract.dataset, as_of));
+            phases.done(v.contract.dataset.name());
         }
         quarantine::write_report(wh, &quality, as_of)?;
+        phases.done("quality report");
         Ok(())
     })?;
     steps.record("quarantine", started, Some(rejected))?;

@@ -469,6 +469,7 @@ fn the_json_log_of_a_run_has_every_step_and_phase() {
             .filter_map(|l| field(l, "phase"))
             .collect()
     };
+    assert_eq!(phases("quarantine"), ["registry", "holdings", "violations", "complaints", "repairs", "quality report"]);
     assert_eq!(phases("score"), ["evidence to slices", "deductions", "grades and grouping", "reasons and mart"]);
     assert_eq!(
         phases("lists"),
