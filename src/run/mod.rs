@@ -403,10 +403,7 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     // executors read them there, and write them with --validation-plans):
     // under the operators' engine scratch root, else in the run's scratch
     // folder in the warehouse. Every node sees either at the same path.
-    let engine_scratch = match &opts.engine_scratch {
-        Some(root) => Some(run_scratch_in(wh, root)?),
-        None => None,
-    };
+    let engine_scratch = opts.engine_scratch.as_deref().map(|root| run_scratch_in(wh, root)).transpose()?;
     let shared = match (&engine_scratch, &inputs.scratch) {
         (Some(dir), _) | (None, Some(dir)) => dir.path().join("engine"),
         (None, None) => wh.staging_root().join("engine"),

@@ -270,12 +270,7 @@ impl Engine {
     /// run's engine scratch; for a cluster the shared folder, whose
     /// executors must read them), else beside `near` (a staging folder).
     pub fn scratch_near(&self, near: &Path) -> std::io::Result<tempfile::TempDir> {
-        let parent = match &self.scratch_root {
-            Some(root) => root.clone(),
-            None => near.parent().unwrap_or(near).to_path_buf(),
-        };
-        std::fs::create_dir_all(&parent)?;
-        tempfile::Builder::new().prefix("scratch-").tempdir_in(parent)
+        scratch_in(Some(self.scratch_root.as_deref().unwrap_or(near.parent().unwrap_or(near))))
     }
 
     /// A folder, removed when dropped, for files written for the engine to
@@ -283,20 +278,26 @@ impl Engine {
     /// staging; the shared folder for a cluster), else in the system's
     /// temporary folder.
     pub fn scratch(&self) -> std::io::Result<tempfile::TempDir> {
-        let builder = tempfile::Builder::new().prefix("scratch-").to_owned();
-        match &self.scratch_root {
-            Some(root) => {
-                std::fs::create_dir_all(root)?;
-                builder.tempdir_in(root)
-            }
-            None => builder.tempdir(),
-        }
+        scratch_in(self.scratch_root.as_deref())
     }
 
     /// Registers the Arrow IPC files of `folder` as table `name` (see
     /// [`register_arrow_files`]).
     pub fn register_arrow_files(&self, name: &str, schema: SchemaRef, folder: &Path) -> DfResult<()> {
         register_arrow_files(&self.ctx, name, schema, folder)
+    }
+}
+
+/// A `scratch-*` folder, removed when dropped, in `root` (created if
+/// need be), else in the system's temporary folder.
+fn scratch_in(root: Option<&Path>) -> std::io::Result<tempfile::TempDir> {
+    let builder = tempfile::Builder::new().prefix("scratch-").to_owned();
+    match root {
+        Some(root) => {
+            std::fs::create_dir_all(root)?;
+            builder.tempdir_in(root)
+        }
+        None => builder.tempdir(),
     }
 }
 

@@ -191,7 +191,7 @@ impl ExecutionPlan for WriteParts {
         let input = self.input.execute(partition, context)?;
         // An executor must be able to write into the shared folder: the
         // error names where (ops/systemd: the warehouse is read-only to
-        // executors unless a run uses validation's plans).
+        // executors; a run's --engine-scratch folder is what they may write).
         let writing = |e: std::io::Error| {
             DataFusionError::Context(format!("writing {}", partial.display()), Box::new(DataFusionError::IoError(e)))
         };
@@ -278,6 +278,11 @@ mod tests {
         RecordBatch::try_new(schema.clone(), vec![Arc::new(n), Arc::new(code)]).unwrap()
     }
 
+    /// A number and a code (null for a row that is kept).
+    fn n_and_code() -> SchemaRef {
+        Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false), Field::new("code", DataType::Utf8, true)]))
+    }
+
     fn read_part(path: &Path) -> Vec<i64> {
         let reader = arrow::ipc::reader::FileReader::try_new(std::fs::File::open(path).unwrap(), None).unwrap();
         reader.flat_map(|b| b.unwrap().column(0).as_primitive::<Int64Type>().values().to_vec()).collect()
@@ -285,10 +290,7 @@ mod tests {
 
     #[tokio::test]
     async fn each_partition_writes_its_kept_rows_and_passes_the_others_on() {
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("n", DataType::Int64, false),
-            Field::new("code", DataType::Utf8, true),
-        ]));
+        let schema = n_and_code();
         let dir = tempfile::tempdir().unwrap();
         let partitions = vec![
             vec![batch(&schema, &[(1, None), (2, Some("bad")), (3, None)])],
@@ -334,10 +336,7 @@ mod tests {
 
     #[tokio::test]
     async fn without_a_split_every_row_is_written_and_nothing_passed_on() {
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("n", DataType::Int64, false),
-            Field::new("code", DataType::Utf8, true),
-        ]));
+        let schema = n_and_code();
         let dir = tempfile::tempdir().unwrap();
         let partitions = vec![vec![batch(&schema, &[(1, None), (2, Some("x"))])]];
         let spec = PartsSpec { folder: dir.path().to_path_buf(), kept: vec![1, 0], split: None };
