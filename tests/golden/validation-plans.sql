@@ -102,10 +102,9 @@ WITH ruled AS (
         END AS _rule
       FROM landing_registry)),
 hashed_alike AS (
-  SELECT key_hash(_partition, "entity_id") AS _alike FROM landing_registry
-  WHERE "entity_id" IS NOT NULL
-  GROUP BY key_hash(_partition, "entity_id")
-  HAVING count(*) > 1),
+  SELECT unnest(_repeated) AS _alike
+  FROM (SELECT repeated_hashes(key_hash(_partition, "entity_id")) AS _repeated FROM landing_registry
+    WHERE "entity_id" IS NOT NULL)),
 copies AS (
   SELECT _partition AS _key_partition, "entity_id" AS _key0, count(*) AS _copies
   FROM hashed_alike RIGHT SEMI JOIN landing_registry ON _alike = key_hash(_partition, "entity_id")
@@ -207,10 +206,9 @@ WITH ruled AS (
         END AS _rule
       FROM landing_violations)),
 hashed_alike AS (
-  SELECT key_hash(_partition, "case_id") AS _alike FROM landing_violations
-  WHERE "case_id" IS NOT NULL
-  GROUP BY key_hash(_partition, "case_id")
-  HAVING count(*) > 1),
+  SELECT unnest(_repeated) AS _alike
+  FROM (SELECT repeated_hashes(key_hash(_partition, "case_id")) AS _repeated FROM landing_violations
+    WHERE "case_id" IS NOT NULL)),
 copies AS (
   SELECT _partition AS _key_partition, "case_id" AS _key0, count(*) AS _copies
   FROM hashed_alike RIGHT SEMI JOIN landing_violations ON _alike = key_hash(_partition, "case_id")
@@ -236,11 +234,11 @@ SELECT "case_id", "entity_id", _row,
 FROM found;
 -- run once: the rejects are its rows with _code IS NOT NULL; accepted_violations keeps the others' case_id, entity_id, _row
 SELECT _row, _code, _message, "case_id", "entity_id" FROM judged_violations;
--- its current rows: the hashes of one row, and the keys of the rows of the others (several_versions)
-SELECT CASE WHEN _rows = 1 THEN NULL ELSE _alike END AS _several, count(*) AS _hashes
-FROM (SELECT key_hash("case_id") AS _alike, count(*) AS _rows FROM accepted_violations GROUP BY key_hash("case_id"))
-GROUP BY CASE WHEN _rows = 1 THEN NULL ELSE _alike END;
-SELECT count(*) FROM (SELECT "case_id" FROM several_versions RIGHT SEMI JOIN accepted_violations ON _alike = key_hash("case_id") GROUP BY "case_id");
+-- its current rows: the key hashes held by several rows (several_versions), then those rows' keys and count
+SELECT unnest(_repeated) AS _several
+FROM (SELECT repeated_hashes(key_hash("case_id")) AS _repeated FROM accepted_violations);
+SELECT count(*) AS _keys, sum(_versions) AS _rows
+FROM (SELECT "case_id", count(*) AS _versions FROM several_versions RIGHT SEMI JOIN accepted_violations ON _alike = key_hash("case_id") GROUP BY "case_id");
 
 -- repairs
 CREATE VIEW judged_repairs AS
@@ -285,10 +283,9 @@ WITH ruled AS (
         END AS _rule
       FROM landing_repairs)),
 hashed_alike AS (
-  SELECT key_hash(_partition, "repair_id") AS _alike FROM landing_repairs
-  WHERE "repair_id" IS NOT NULL
-  GROUP BY key_hash(_partition, "repair_id")
-  HAVING count(*) > 1),
+  SELECT unnest(_repeated) AS _alike
+  FROM (SELECT repeated_hashes(key_hash(_partition, "repair_id")) AS _repeated FROM landing_repairs
+    WHERE "repair_id" IS NOT NULL)),
 copies AS (
   SELECT _partition AS _key_partition, "repair_id" AS _key0, count(*) AS _copies
   FROM hashed_alike RIGHT SEMI JOIN landing_repairs ON _alike = key_hash(_partition, "repair_id")
@@ -318,11 +315,11 @@ SELECT "repair_id", "entity_id", "case_id", _row,
 FROM found;
 -- run once: the rejects are its rows with _code IS NOT NULL; accepted_repairs keeps the others' repair_id
 SELECT _row, _code, _message, "repair_id" FROM judged_repairs;
--- its current rows: the hashes of one row, and the keys of the rows of the others (several_versions)
-SELECT CASE WHEN _rows = 1 THEN NULL ELSE _alike END AS _several, count(*) AS _hashes
-FROM (SELECT key_hash("repair_id") AS _alike, count(*) AS _rows FROM accepted_repairs GROUP BY key_hash("repair_id"))
-GROUP BY CASE WHEN _rows = 1 THEN NULL ELSE _alike END;
-SELECT count(*) FROM (SELECT "repair_id" FROM several_versions RIGHT SEMI JOIN accepted_repairs ON _alike = key_hash("repair_id") GROUP BY "repair_id");
+-- its current rows: the key hashes held by several rows (several_versions), then those rows' keys and count
+SELECT unnest(_repeated) AS _several
+FROM (SELECT repeated_hashes(key_hash("repair_id")) AS _repeated FROM accepted_repairs);
+SELECT count(*) AS _keys, sum(_versions) AS _rows
+FROM (SELECT "repair_id", count(*) AS _versions FROM several_versions RIGHT SEMI JOIN accepted_repairs ON _alike = key_hash("repair_id") GROUP BY "repair_id");
 
 -- complaints
 CREATE VIEW judged_complaints AS
@@ -391,10 +388,9 @@ WITH ruled AS (
         END AS _rule
       FROM landing_complaints)),
 hashed_alike AS (
-  SELECT key_hash(_partition, "complaint_id") AS _alike FROM landing_complaints
-  WHERE "complaint_id" IS NOT NULL
-  GROUP BY key_hash(_partition, "complaint_id")
-  HAVING count(*) > 1),
+  SELECT unnest(_repeated) AS _alike
+  FROM (SELECT repeated_hashes(key_hash(_partition, "complaint_id")) AS _repeated FROM landing_complaints
+    WHERE "complaint_id" IS NOT NULL)),
 copies AS (
   SELECT _partition AS _key_partition, "complaint_id" AS _key0, count(*) AS _copies
   FROM hashed_alike RIGHT SEMI JOIN landing_complaints ON _alike = key_hash(_partition, "complaint_id")
@@ -420,11 +416,11 @@ SELECT "complaint_id", "entity_id", _row,
 FROM found;
 -- run once: the rejects are its rows with _code IS NOT NULL; accepted_complaints keeps the others' complaint_id
 SELECT _row, _code, _message, "complaint_id" FROM judged_complaints;
--- its current rows: the hashes of one row, and the keys of the rows of the others (several_versions)
-SELECT CASE WHEN _rows = 1 THEN NULL ELSE _alike END AS _several, count(*) AS _hashes
-FROM (SELECT key_hash("complaint_id") AS _alike, count(*) AS _rows FROM accepted_complaints GROUP BY key_hash("complaint_id"))
-GROUP BY CASE WHEN _rows = 1 THEN NULL ELSE _alike END;
-SELECT count(*) FROM (SELECT "complaint_id" FROM several_versions RIGHT SEMI JOIN accepted_complaints ON _alike = key_hash("complaint_id") GROUP BY "complaint_id");
+-- its current rows: the key hashes held by several rows (several_versions), then those rows' keys and count
+SELECT unnest(_repeated) AS _several
+FROM (SELECT repeated_hashes(key_hash("complaint_id")) AS _repeated FROM accepted_complaints);
+SELECT count(*) AS _keys, sum(_versions) AS _rows
+FROM (SELECT "complaint_id", count(*) AS _versions FROM several_versions RIGHT SEMI JOIN accepted_complaints ON _alike = key_hash("complaint_id") GROUP BY "complaint_id");
 
 -- holdings: steps 1-2 first, read twice below
 CREATE TABLE checked_holdings AS
@@ -475,10 +471,9 @@ WITH ruled AS (
         END AS _rule
       FROM landing_holdings)),
 hashed_alike AS (
-  SELECT key_hash(_partition, "holder_id", "entity_id") AS _alike FROM landing_holdings
-  WHERE "holder_id" IS NOT NULL AND "entity_id" IS NOT NULL
-  GROUP BY key_hash(_partition, "holder_id", "entity_id")
-  HAVING count(*) > 1),
+  SELECT unnest(_repeated) AS _alike
+  FROM (SELECT repeated_hashes(key_hash(_partition, "holder_id", "entity_id")) AS _repeated FROM landing_holdings
+    WHERE "holder_id" IS NOT NULL AND "entity_id" IS NOT NULL)),
 copies AS (
   SELECT _partition AS _key_partition, "holder_id" AS _key0, "entity_id" AS _key1, count(*) AS _copies
   FROM hashed_alike RIGHT SEMI JOIN landing_holdings ON _alike = key_hash(_partition, "holder_id", "entity_id")

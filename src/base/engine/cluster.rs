@@ -45,7 +45,7 @@ use crate::base::error::{Classify, ErrorKind};
 use super::codec::{LogicalCodec, PhysicalCodec};
 use super::tls::{ClusterTls, TlsError};
 use super::write_parts::{PartsSpec, WriteParts};
-use super::{session_config, udfs, EngineLimits, SchedulerAddr};
+use super::{session_config, udafs, udfs, EngineLimits, SchedulerAddr};
 
 /// A cluster process could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +118,9 @@ pub async fn client(addr: &SchedulerAddr, limits: EngineLimits, tls: &ClusterTls
     for f in udfs() {
         ctx.register_udf(f);
     }
+    for f in udafs() {
+        ctx.register_udaf(f);
+    }
     Ok(ctx)
 }
 
@@ -188,6 +191,9 @@ pub async fn run_scheduler(listener: tokio::net::TcpListener, tls: ClusterTls) -
             let mut state = default_session_builder(config)?;
             for f in udfs() {
                 state.register_udf(Arc::new(f))?;
+            }
+            for f in udafs() {
+                state.register_udaf(Arc::new(f))?;
             }
             Ok(state)
         }));
@@ -265,6 +271,9 @@ fn executor_config(opts: &ExecutorOptions) -> ExecutorProcessConfig {
     let mut functions = BallistaFunctionRegistry::default();
     for f in udfs() {
         functions.scalar_functions.insert(f.name().to_string(), Arc::new(f));
+    }
+    for f in udafs() {
+        functions.aggregate_functions.insert(f.name().to_string(), Arc::new(f));
     }
     ExecutorProcessConfig {
         bind_host: opts.bind.ip().to_string(),

@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod codec;
 pub(crate) mod key_forms;
 pub mod landing_scan;
+mod repeats;
 #[cfg(feature = "cluster")]
 pub mod tls;
 pub mod write_parts;
@@ -331,6 +332,11 @@ pub fn udfs() -> Vec<ScalarUDF> {
     all
 }
 
+/// Every user-defined aggregate function of credence's plans.
+pub fn udafs() -> Vec<datafusion::logical_expr::AggregateUDF> {
+    repeats::udafs()
+}
+
 /// A session with the limits and the UDFs of credence.
 ///
 /// The pool is fair to the operators that can spill: each gets an equal
@@ -347,6 +353,9 @@ pub fn session(limits: EngineLimits) -> DfResult<SessionContext> {
     let ctx = SessionContext::new_with_config_rt(session_config(limits), runtime);
     for f in udfs() {
         ctx.register_udf(f);
+    }
+    for f in udafs() {
+        ctx.register_udaf(f);
     }
     Ok(ctx)
 }

@@ -24,9 +24,10 @@
 //! 2. `_copies`: how many rows of its partition share its key, from an
 //!    aggregate of the keys held more than once (a key with a null column
 //!    is in no group), joined back after step 4's joins (so that the
-//!    aggregate runs before the registry's ids are held). The keys are
-//!    first grouped by their hash (`key_hash`, a number): only the rows
-//!    of a hash held more than once are grouped by their values;
+//!    aggregate runs before the registry's ids are held). The hashes
+//!    (`key_hash`, a number) held more than once are found first
+//!    (`repeated_hashes`, a sort of the hashes): only their rows are
+//!    grouped by their values;
 //! 3. `_held`: the shares held in its owned entity by rows that passed
 //!    1–2, from an aggregate of the entities held over 100 (holdings),
 //!    grouped by the entity id's packed bits (`entity_bits`);
@@ -43,7 +44,6 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, UInt64Type};
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
-use futures::StreamExt;
 
 use super::rows::ROW_CODES;
 use crate::base::contract::{Check, ColumnType, Contract, Contracts, Dataset, DatasetKind, FaultCode};
@@ -179,10 +179,10 @@ pub async fn judge_inputs(
                 for (d, _) in &naming {
                     ctx.deregister_table(landing_table(*d)).map_err(fail)?;
                 }
-                newest_count(engine, contract, &accepted_table).await.map_err(fail)?
+                newest_count(engine, contract, &accepted_table, accepted).await.map_err(fail)?
             }
             _ if contract.kind == DatasetKind::Snapshot => accepted,
-            _ => newest_count(engine, contract, &accepted_table).await.map_err(fail)?,
+            _ => newest_count(engine, contract, &accepted_table, accepted).await.map_err(fail)?,
         };
         for table in [Some(accepted_table), checked_table(contract)].into_iter().flatten() {
             ctx.deregister_table(&table).map_err(fail)?;
@@ -462,13 +462,14 @@ fn checked_steps(contract: &Contract) -> (String, String) {
     // 2. Copies of the key within the partition.
     // The keys held by more than one row of a partition, few, are the
     // join's build side. They are found among the rows whose key hashes
-    // alike (grouping numbers, not text), then counted by their values.
+    // alike (sorting numbers, not grouping text), then counted by their
+    // values.
     let complete: Vec<String> = key.iter().map(|k| format!("{k} IS NOT NULL")).collect();
     let hashed = format!("key_hash(_partition, {})", key.join(", "));
     let shared: Vec<String> = key.iter().enumerate().map(|(i, k)| format!("{k} AS _key{i}")).collect();
     let on: Vec<String> = key.iter().enumerate().map(|(i, k)| format!("l.{k} = c._key{i}")).collect();
     let copies = format!(
-        "hashed_alike AS (\n  SELECT {hashed} AS _alike FROM {table}\n  WHERE {}\n  GROUP BY {hashed}\n  HAVING count(*) > 1),\n\
+        "hashed_alike AS (\n  SELECT unnest(_repeated) AS _alike\n  FROM (SELECT repeated_hashes({hashed}) AS _repeated FROM {table}\n    WHERE {})),\n\
          copies AS (\n  SELECT _partition AS _key_partition, {}, count(*) AS _copies\n  FROM hashed_alike RIGHT SEMI JOIN {table} ON _alike = {hashed}\n  WHERE {}\n  GROUP BY _partition, {}\n  HAVING count(*) > 1)",
         complete.join(" AND "),
         shared.join(", "),
@@ -671,57 +672,57 @@ fn accepted_columns(contract: &Contract) -> Vec<String> {
     }
 }
 
-/// How many keys of an event dataset have an accepted version (a key's
-/// columns are required, so never null here, and nor is its hash): the
-/// keys are grouped by their hash ([`versions_sql`]); a hash of one row is
-/// one key, and the rows of a hash held by several (a key's versions, or
-/// keys that hash alike) are counted by their values
-/// ([`several_versions_sql`]).
-async fn newest_count(engine: &Engine, contract: &Contract, accepted: &str) -> Result<u64, DataFusionError> {
+/// How many keys of an event dataset's `rows` accepted rows have an
+/// accepted version (a key's columns are required, so never null here,
+/// and nor is its hash): a row whose hash no other row holds is a key of
+/// its own; the rows of the hashes held by several (a key's versions, or
+/// keys that hash alike, found by [`versions_sql`]) are counted by their
+/// values ([`several_versions_sql`]).
+async fn newest_count(engine: &Engine, contract: &Contract, accepted: &str, rows: u64) -> Result<u64, DataFusionError> {
     let ctx = engine.ctx();
-    let mut stream = ctx.sql(&versions_sql(contract, accepted)).await?.execute_stream().await?;
-    let (mut single, mut several) = (0u64, Vec::new());
-    while let Some(b) = stream.next().await {
-        let b = b?;
-        let hashes = b.column(0).as_primitive::<UInt64Type>();
-        let counts = b.column(1).as_primitive::<arrow::datatypes::Int64Type>();
-        for (hash, count) in hashes.iter().zip(counts.values()) {
-            match hash {
-                None => single += *count as u64,
-                Some(hash) => several.push(hash),
-            }
-        }
+    let mut several = Vec::new();
+    for b in ctx.sql(&versions_sql(contract, accepted)).await?.collect().await? {
+        several.extend(b.column(0).as_primitive::<UInt64Type>().iter().flatten());
     }
     let schema =
         Arc::new(arrow::datatypes::Schema::new(vec![arrow::datatypes::Field::new("_alike", DataType::UInt64, false)]));
     let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(arrow::array::UInt64Array::from(several))])?;
     engine.register(SEVERAL_VERSIONS, schema, &[batch])?;
-    let counted = sql_count(ctx, &several_versions_sql(contract, accepted)).await;
+    let counted = ctx.sql(&several_versions_sql(contract, accepted)).await?.collect().await;
     ctx.deregister_table(SEVERAL_VERSIONS)?;
-    Ok(single + counted?)
+    let (mut keys, mut versions) = (0, 0);
+    for b in counted? {
+        let column = |n: usize| arrow::compute::cast(b.column(n), &DataType::UInt64);
+        let (k, v) = (column(0)?, column(1)?);
+        keys += k.as_primitive::<UInt64Type>().iter().flatten().sum::<u64>();
+        versions += v.as_primitive::<UInt64Type>().iter().flatten().sum::<u64>();
+    }
+    rows.checked_sub(versions).map(|single| single + keys).ok_or_else(|| {
+        DataFusionError::Internal(format!("{versions} rows of hashes held twice among {rows} accepted rows"))
+    })
 }
 
 /// The table of the key hashes held by several accepted rows.
 const SEVERAL_VERSIONS: &str = "several_versions";
 
-/// The key hashes of an event dataset's accepted rows: each hash held by
-/// several rows, and (in the row whose hash is null) how many are held by
-/// one. Only those few rows leave the engine.
+/// The key hashes of an event dataset's accepted rows held by several
+/// rows (`repeated_hashes`): only those few leave the engine.
 fn versions_sql(contract: &Contract, accepted: &str) -> String {
     let key: Vec<String> = contract.key.iter().map(|k| col(&contract.columns[*k].name)).collect();
     format!(
-        "SELECT CASE WHEN _rows = 1 THEN NULL ELSE _alike END AS _several, count(*) AS _hashes\n\
-         FROM (SELECT key_hash({0}) AS _alike, count(*) AS _rows FROM {accepted} GROUP BY key_hash({0}))\n\
-         GROUP BY CASE WHEN _rows = 1 THEN NULL ELSE _alike END",
+        "SELECT unnest(_repeated) AS _several\n\
+         FROM (SELECT repeated_hashes(key_hash({})) AS _repeated FROM {accepted})",
         key.join(", ")
     )
 }
 
-/// How many keys the accepted rows of the hashes held by several have.
+/// How many keys the accepted rows of the hashes held by several have,
+/// and how many rows those are.
 fn several_versions_sql(contract: &Contract, accepted: &str) -> String {
     let key: Vec<String> = contract.key.iter().map(|k| col(&contract.columns[*k].name)).collect();
     format!(
-        "SELECT count(*) FROM (SELECT {0} FROM {SEVERAL_VERSIONS} RIGHT SEMI JOIN {accepted} ON _alike = key_hash({0}) GROUP BY {0})",
+        "SELECT count(*) AS _keys, sum(_versions) AS _rows\n\
+         FROM (SELECT {0}, count(*) AS _versions FROM {SEVERAL_VERSIONS} RIGHT SEMI JOIN {accepted} ON _alike = key_hash({0}) GROUP BY {0})",
         key.join(", ")
     )
 }
@@ -787,15 +788,6 @@ fn judged_once_positions(columns: &[String]) -> Vec<usize> {
 /// plans ([`Engine::create_table`]).
 async fn create_table(engine: &Engine, name: &str, sql: &str) -> Result<(), DataFusionError> {
     engine.create_table(name, engine.ctx().sql(sql).await?).await
-}
-
-async fn sql_count(ctx: &SessionContext, sql: &str) -> Result<u64, DataFusionError> {
-    let batches = ctx.sql(sql).await?.collect().await?;
-    let n = batches
-        .iter()
-        .find(|b| b.num_rows() > 0)
-        .map_or(0, |b| b.column(0).as_primitive::<arrow::datatypes::Int64Type>().value(0));
-    Ok(n as u64)
 }
 
 /// Writes the rows of `sql` to Arrow files in `dir`, each partition's
@@ -903,7 +895,7 @@ mod tests {
                 let accepted = format!("accepted_{d}");
                 let _ = write!(
                     sql,
-                    "-- its current rows: the hashes of one row, and the keys of the rows of the others ({SEVERAL_VERSIONS})\n{};\n{};\n",
+                    "-- its current rows: the key hashes held by several rows ({SEVERAL_VERSIONS}), then those rows' keys and count\n{};\n{};\n",
                     versions_sql(contract, &accepted),
                     several_versions_sql(contract, &accepted)
                 );
