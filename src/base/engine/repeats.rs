@@ -52,42 +52,60 @@ struct Repeats {
 }
 
 impl Repeats {
-    /// Every hash seen, sorted, as one run.
-    fn sorted(&mut self) -> Vec<u64> {
+    /// Sorts the hashes given row by row into a run of their own; returns
+    /// every run.
+    fn runs(&mut self) -> Vec<ScalarBuffer<u64>> {
         let mut own = std::mem::take(&mut self.unsorted);
         own.sort_unstable();
-        let runs = std::mem::take(&mut self.runs);
-        if runs.is_empty() {
-            return own;
+        let mut runs = std::mem::take(&mut self.runs);
+        if !own.is_empty() || runs.is_empty() {
+            runs.push(ScalarBuffer::from(own));
         }
-        let mut all: Vec<&[u64]> = runs.iter().map(|r| r.as_ref()).collect();
-        all.push(&own);
-        let mut out = Vec::with_capacity(all.iter().map(|r| r.len()).sum());
-        merge_runs(&all, |v| out.push(v));
-        out
+        runs
     }
 }
 
 /// Calls `each` with every value of the sorted `runs`, in ascending order.
-fn merge_runs(runs: &[&[u64]], mut each: impl FnMut(u64)) {
-    let mut heads: BinaryHeap<Reverse<(u64, usize, usize)>> =
-        runs.iter().enumerate().filter(|(_, r)| !r.is_empty()).map(|(n, r)| Reverse((r[0], n, 0))).collect();
-    while let Some(Reverse((value, run, at))) = heads.pop() {
-        each(value);
-        if let Some(next) = runs[run].get(at + 1) {
-            heads.push(Reverse((*next, run, at + 1)));
+fn merge_runs(runs: &[ScalarBuffer<u64>], mut each: impl FnMut(u64)) {
+    match runs {
+        [] => {}
+        [one] => one.iter().for_each(|v| each(*v)),
+        [a, b] => {
+            let (mut i, mut j) = (0, 0);
+            while i < a.len() && j < b.len() {
+                if a[i] <= b[j] {
+                    each(a[i]);
+                    i += 1;
+                } else {
+                    each(b[j]);
+                    j += 1;
+                }
+            }
+            a[i..].iter().chain(&b[j..]).for_each(|v| each(*v));
+        }
+        _ => {
+            let mut heads: BinaryHeap<Reverse<(u64, usize, usize)>> =
+                runs.iter().enumerate().filter(|(_, r)| !r.is_empty()).map(|(n, r)| Reverse((r[0], n, 0))).collect();
+            while let Some(Reverse((value, run, at))) = heads.pop() {
+                each(value);
+                if let Some(next) = runs[run].get(at + 1) {
+                    heads.push(Reverse((*next, run, at + 1)));
+                }
+            }
         }
     }
 }
 
-/// The values of a sorted run held more than once, once each.
-fn repeated(sorted: &[u64]) -> Vec<u64> {
-    let mut out = Vec::new();
-    for pair in sorted.windows(2) {
-        if pair[0] == pair[1] && out.last() != Some(&pair[0]) {
-            out.push(pair[0]);
+/// The values of the sorted `runs` held more than once, once each,
+/// ascending.
+fn repeated(runs: &[ScalarBuffer<u64>]) -> Vec<u64> {
+    let (mut out, mut last) = (Vec::new(), None);
+    merge_runs(runs, |v| {
+        if last == Some(v) && out.last() != Some(&v) {
+            out.push(v);
         }
-    }
+        last = Some(v);
+    });
     out
 }
 
@@ -109,7 +127,16 @@ impl Accumulator for Repeats {
     }
 
     fn state(&mut self) -> DfResult<Vec<ScalarValue>> {
-        Ok(vec![one_list(self.sorted())])
+        let runs = self.runs();
+        let all = match <[_; 1]>::try_from(runs) {
+            Ok([one]) => one.into_inner().into_vec().unwrap_or_else(|b| b.typed_data::<u64>().to_vec()),
+            Err(runs) => {
+                let mut all = Vec::with_capacity(runs.iter().map(|r| r.len()).sum());
+                merge_runs(&runs, |v| all.push(v));
+                all
+            }
+        };
+        Ok(vec![one_list(all)])
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> DfResult<()> {
@@ -124,7 +151,7 @@ impl Accumulator for Repeats {
     }
 
     fn evaluate(&mut self) -> DfResult<ScalarValue> {
-        Ok(one_list(repeated(&self.sorted())))
+        Ok(one_list(repeated(&self.runs())))
     }
 
     fn size(&self) -> usize {
@@ -142,16 +169,26 @@ mod tests {
 
     #[test]
     fn merged_runs_come_out_in_order() {
-        let mut seen = Vec::new();
-        merge_runs(&[&[1, 4, 9], &[], &[2, 4, 10, 11], &[0]], |v| seen.push(v));
-        assert_eq!(seen, vec![0, 1, 2, 4, 4, 9, 10, 11]);
+        let runs = |all: &[&[u64]]| -> Vec<ScalarBuffer<u64>> { all.iter().map(|r| r.to_vec().into()).collect() };
+        for (given, merged) in [
+            (runs(&[&[1, 4, 9], &[], &[2, 4, 10, 11], &[0]]), vec![0, 1, 2, 4, 4, 9, 10, 11]),
+            (runs(&[&[3, 5, 5], &[1, 5, 8, 9]]), vec![1, 3, 5, 5, 5, 8, 9]),
+            (runs(&[&[2, 7]]), vec![2, 7]),
+            (runs(&[]), vec![]),
+        ] {
+            let mut seen = Vec::new();
+            merge_runs(&given, |v| seen.push(v));
+            assert_eq!(seen, merged, "{given:?}");
+        }
     }
 
     #[test]
     fn a_value_is_repeated_when_two_or_more_rows_hold_it() {
-        assert_eq!(repeated(&[1, 2, 2, 3, 5, 5, 5, 8]), vec![2, 5]);
-        assert!(repeated(&[]).is_empty());
-        assert!(repeated(&[7]).is_empty());
+        let run = |r: &[u64]| vec![ScalarBuffer::from(r.to_vec())];
+        assert_eq!(repeated(&run(&[1, 2, 2, 3, 5, 5, 5, 8])), vec![2, 5]);
+        assert_eq!(repeated(&[ScalarBuffer::from(vec![1, 4, 6]), ScalarBuffer::from(vec![4, 5, 6, 6])]), vec![4, 6]);
+        assert!(repeated(&run(&[])).is_empty());
+        assert!(repeated(&run(&[7])).is_empty());
     }
 
     /// The same values in two partitions of a table, and one value held
