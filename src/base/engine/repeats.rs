@@ -225,4 +225,30 @@ mod tests {
         let list = none[0].column(0).as_list::<i32>();
         assert_eq!((list.len(), list.value(0).len()), (1, 0), "a value held once is not repeated");
     }
+
+    /// The hashes are counted against the session's pool: a pool too
+    /// small for them fails the query instead of being exceeded (one
+    /// partition: the rows' hashes alone, no runs merged).
+    #[tokio::test]
+    async fn the_hashes_held_are_counted_against_the_memory_pool() {
+        let pool = Arc::new(datafusion::execution::memory_pool::GreedyMemoryPool::new(1 << 20));
+        let runtime =
+            datafusion::execution::runtime_env::RuntimeEnvBuilder::new().with_memory_pool(pool).build_arc().unwrap();
+        let config = datafusion::prelude::SessionConfig::new().with_target_partitions(1);
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        for f in udafs() {
+            ctx.register_udaf(f);
+        }
+        let schema = Arc::new(arrow::datatypes::Schema::new(vec![Field::new("h", DataType::UInt64, false)]));
+        let batches = (0..64u64)
+            .map(|b| {
+                let values = UInt64Array::from_iter_values(b * 8192..(b + 1) * 8192);
+                arrow::array::RecordBatch::try_new(schema.clone(), vec![Arc::new(values)]).unwrap()
+            })
+            .collect();
+        let table = datafusion::datasource::MemTable::try_new(schema, vec![batches]).unwrap();
+        ctx.register_table("t", Arc::new(table)).unwrap();
+        let failed = ctx.sql("SELECT repeated_hashes(h) FROM t").await.unwrap().collect().await.unwrap_err();
+        assert!(failed.to_string().contains("Resources exhausted"), "{failed}");
+    }
 }
