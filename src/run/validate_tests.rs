@@ -808,6 +808,35 @@ fn the_plans_decide_on_the_keys_values_not_their_hashes() {
     }
 }
 
+/// On the local engine an aggregate's partial step may pass its rows on
+/// unaggregated (`LocalPlanning`): with every partial step doing so from
+/// the first row, the verdicts are still the native validation's,
+/// shares over 100 among them.
+#[test]
+fn the_plans_agree_when_every_partial_aggregate_passes_its_rows_on() {
+    let (_t, w) = wh();
+    generate_with_faults(&w, 3_000, 17);
+    let i = inputs(&w, D).unwrap();
+    let contracts = Contracts::load().unwrap();
+    let selections = Dataset::ALL.map(|d| i.get(d).selection.clone());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let engine = crate::base::engine::Engine::local(crate::base::engine::EngineLimits::default()).unwrap();
+    {
+        let state = engine.ctx().state_ref();
+        let mut state = state.write();
+        let execution = &mut state.config_mut().options_mut().execution;
+        // Small batches: a partial step decides after its first one.
+        execution.skip_partial_aggregation_probe_rows_threshold = 1;
+        execution.batch_size = "64".parse().unwrap();
+    }
+    let verdicts = runtime.block_on(judge_inputs(&engine, &contracts, &selections)).unwrap();
+    let over: usize = verdicts.iter().flat_map(|v| &v.rejects).filter(|r| r.code.as_str() == "shares_over_100").count();
+    assert!(over > 0, "shares over 100 among the holdings");
+    for v in verdicts {
+        assert_eq!(v.difference(i.get(v.dataset)), None, "{}", v.dataset);
+    }
+}
+
 #[test]
 fn a_difference_between_the_plans_and_the_native_checks_names_the_file_and_row() {
     let (_t, w) = wh();
