@@ -54,8 +54,18 @@ fn inputs_keeping(w: &Warehouse, as_of: &str, keep: &dyn Fn(Dataset) -> Vec<Stri
 
 /// The verdicts of validation's DataFusion plans on `selections`.
 fn judge(contracts: &Contracts, selections: &[crate::base::landing_file::Selection]) -> Vec<Verdicts> {
+    judge_on(contracts, selections, |_| {})
+}
+
+/// [`judge`] on a local engine `tune` has changed first.
+fn judge_on(
+    contracts: &Contracts,
+    selections: &[crate::base::landing_file::Selection],
+    tune: impl FnOnce(&crate::base::engine::Engine),
+) -> Vec<Verdicts> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let engine = crate::base::engine::Engine::local(crate::base::engine::EngineLimits::default()).unwrap();
+    tune(&engine);
     runtime.block_on(judge_inputs(&engine, contracts, selections)).unwrap()
 }
 
@@ -786,26 +796,31 @@ fn the_plans_judge_a_generated_landing_zone_with_every_fault_as_the_native_valid
     assert_eq!(codes.len(), 10, "every code is given: {codes:?}");
 }
 
+/// A generated landing zone with faults (`entities`, `seed`), judged by
+/// the plans on an engine `tune` has changed: some row is rejected as
+/// `code`, and every verdict is the native validation's.
+fn assert_tuned_plans_agree(entities: u64, seed: u64, tune: impl FnOnce(&crate::base::engine::Engine), code: &str) {
+    let (_t, w) = wh();
+    generate_with_faults(&w, entities, seed);
+    let i = inputs(&w, D).unwrap();
+    let selections = Dataset::ALL.map(|d| i.get(d).selection.clone());
+    let verdicts = judge_on(&Contracts::load().unwrap(), &selections, tune);
+    let given = verdicts.iter().flat_map(|v| &v.rejects).filter(|r| r.code.as_str() == code).count();
+    assert!(given > 0, "some row is rejected as {code}");
+    for v in verdicts {
+        assert_eq!(v.difference(i.get(v.dataset)), None, "{}", v.dataset);
+    }
+}
+
 /// The plans find shared keys, and count an event's versions, among the
 /// rows whose keys hash alike, then decide on the keys' values: with every
 /// key hashing alike, their verdicts are still the native validation's.
 #[test]
 fn the_plans_decide_on_the_keys_values_not_their_hashes() {
-    let (_t, w) = wh();
-    generate_with_faults(&w, 600, 5);
-    let i = inputs(&w, D).unwrap();
-    let contracts = Contracts::load().unwrap();
-    let selections = Dataset::ALL.map(|d| i.get(d).selection.clone());
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let engine = crate::base::engine::Engine::local(crate::base::engine::EngineLimits::default()).unwrap();
-    engine.ctx().register_udf(crate::base::engine::key_forms::key_hash_all_alike());
-    let verdicts = runtime.block_on(judge_inputs(&engine, &contracts, &selections)).unwrap();
-    let duplicates: usize =
-        verdicts.iter().flat_map(|v| &v.rejects).filter(|r| r.code.as_str() == "duplicate_key").count();
-    assert!(duplicates > 0, "shared keys among the rows");
-    for v in verdicts {
-        assert_eq!(v.difference(i.get(v.dataset)), None, "{}", v.dataset);
-    }
+    let all_alike = |e: &crate::base::engine::Engine| {
+        e.ctx().register_udf(crate::base::engine::key_forms::key_hash_all_alike());
+    };
+    assert_tuned_plans_agree(600, 5, all_alike, "duplicate_key");
 }
 
 /// On the local engine an aggregate's partial step may pass its rows on
@@ -814,27 +829,15 @@ fn the_plans_decide_on_the_keys_values_not_their_hashes() {
 /// shares over 100 among them.
 #[test]
 fn the_plans_agree_when_every_partial_aggregate_passes_its_rows_on() {
-    let (_t, w) = wh();
-    generate_with_faults(&w, 3_000, 17);
-    let i = inputs(&w, D).unwrap();
-    let contracts = Contracts::load().unwrap();
-    let selections = Dataset::ALL.map(|d| i.get(d).selection.clone());
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let engine = crate::base::engine::Engine::local(crate::base::engine::EngineLimits::default()).unwrap();
-    {
-        let state = engine.ctx().state_ref();
+    let skipping = |e: &crate::base::engine::Engine| {
+        let state = e.ctx().state_ref();
         let mut state = state.write();
         let execution = &mut state.config_mut().options_mut().execution;
         // Small batches: a partial step decides after its first one.
         execution.skip_partial_aggregation_probe_rows_threshold = 1;
         execution.batch_size = "64".parse().unwrap();
-    }
-    let verdicts = runtime.block_on(judge_inputs(&engine, &contracts, &selections)).unwrap();
-    let over: usize = verdicts.iter().flat_map(|v| &v.rejects).filter(|r| r.code.as_str() == "shares_over_100").count();
-    assert!(over > 0, "shares over 100 among the holdings");
-    for v in verdicts {
-        assert_eq!(v.difference(i.get(v.dataset)), None, "{}", v.dataset);
-    }
+    };
+    assert_tuned_plans_agree(3_000, 17, skipping, "shares_over_100");
 }
 
 #[test]

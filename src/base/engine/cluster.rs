@@ -115,12 +115,7 @@ pub async fn client(addr: &SchedulerAddr, limits: EngineLimits, tls: &ClusterTls
     let state = SessionStateBuilder::new().with_default_features().with_config(config).build();
     let ctx = SessionContext::remote_with_state(&format!("df://{addr}"), state).await?;
     // Ballista's upgrade of the state sets its own function list: ours after it.
-    for f in udfs() {
-        ctx.register_udf(f);
-    }
-    for f in udafs() {
-        ctx.register_udaf(f);
-    }
+    super::register_functions(&ctx);
     Ok(ctx)
 }
 

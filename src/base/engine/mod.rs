@@ -351,13 +351,19 @@ pub fn session(limits: EngineLimits) -> DfResult<SessionContext> {
     );
     let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(pool)).build_arc()?;
     let ctx = SessionContext::new_with_config_rt(session_config(limits), runtime);
+    register_functions(&ctx);
+    Ok(ctx)
+}
+
+/// Registers every function of credence's plans ([`udfs`], [`udafs`]) in
+/// `ctx`.
+fn register_functions(ctx: &SessionContext) {
     for f in udfs() {
         ctx.register_udf(f);
     }
     for f in udafs() {
         ctx.register_udaf(f);
     }
-    Ok(ctx)
 }
 
 /// Writes `batches` as Arrow IPC files `part-<n>.arrow` (n below `parts`,

@@ -109,9 +109,9 @@ fn repeated(runs: &[ScalarBuffer<u64>]) -> Vec<u64> {
     out
 }
 
-fn one_list(values: Vec<u64>) -> ScalarValue {
+fn one_list(values: ScalarBuffer<u64>) -> ScalarValue {
     let offsets = OffsetBuffer::from_lengths([values.len()]);
-    let values: ArrayRef = Arc::new(UInt64Array::new(ScalarBuffer::from(values), None));
+    let values: ArrayRef = Arc::new(UInt64Array::new(values, None));
     let field = Arc::new(Field::new_list_field(DataType::UInt64, true));
     ScalarValue::List(Arc::new(ListArray::new(field, offsets, values, None)))
 }
@@ -127,13 +127,13 @@ impl Accumulator for Repeats {
     }
 
     fn state(&mut self) -> DfResult<Vec<ScalarValue>> {
-        let runs = self.runs();
-        let all = match <[_; 1]>::try_from(runs) {
-            Ok([one]) => one.into_inner().into_vec().unwrap_or_else(|b| b.typed_data::<u64>().to_vec()),
-            Err(runs) => {
+        let mut runs = self.runs();
+        let all = match runs.len() {
+            1 => runs.pop().expect("one run"),
+            _ => {
                 let mut all = Vec::with_capacity(runs.iter().map(|r| r.len()).sum());
                 merge_runs(&runs, |v| all.push(v));
-                all
+                all.into()
             }
         };
         Ok(vec![one_list(all)])
@@ -151,7 +151,7 @@ impl Accumulator for Repeats {
     }
 
     fn evaluate(&mut self) -> DfResult<ScalarValue> {
-        Ok(one_list(repeated(&self.runs())))
+        Ok(one_list(repeated(&self.runs()).into()))
     }
 
     fn size(&self) -> usize {

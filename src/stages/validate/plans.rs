@@ -226,7 +226,7 @@ struct LocalPlanning {
 }
 
 /// The settings [`LocalPlanning`] changes.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug)]
 struct Planning {
     repartition_joins: bool,
     skip_partial_above: f64,
