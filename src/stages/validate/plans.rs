@@ -132,7 +132,11 @@ pub async fn judge_inputs(
     let ctx = engine.ctx();
     let mut out = Vec::with_capacity(ORDER.len());
     let mut phases = crate::base::telemetry::Phases::start("validation_plans");
-    let _local = engine.is_local().then(|| LocalPlanning::set(ctx));
+    let largest = selections.iter().map(Selection::rows).max().unwrap_or(0);
+    let _planning = match engine.is_local() {
+        true => PlansPlanning::local(ctx),
+        false => PlansPlanning::cluster(ctx, largest),
+    };
     for dataset in ORDER {
         let contract = contracts.get(dataset);
         let selection = &selections[dataset as usize];
@@ -205,9 +209,16 @@ pub async fn judge_inputs(
     Ok(out)
 }
 
-/// While it lives, the session plans for one process (the local engine;
-/// on a cluster every task would hold a whole build side, and every row
-/// an aggregate passes on would cross the network):
+/// The most rows of distinct keys a join's build side holds in one task
+/// of a cluster (about 64 bytes a row once hashed: some 0.5 GiB, half the
+/// pool the sizing guide gives an executor core).
+const BUILD_ROWS_PER_TASK: u64 = 8 << 20;
+
+/// While it lives, the session plans validation's queries for where they
+/// run; dropped, it leaves the session's settings as it found them (the
+/// run's later plans are planned as before).
+///
+/// In one process (the local engine):
 ///
 /// - joins unpartitioned: a join's build side (the registry's ids, a
 ///   partition's key copies) is built once and probed by every thread,
@@ -220,43 +231,87 @@ pub async fn judge_inputs(
 ///   them once, where both steps did (at 10M the holdings' plans took
 ///   6.65 s against 7.24 s on average, faster in seven of eight
 ///   interleaved pairs).
-struct LocalPlanning {
+///
+/// On a cluster (where every row an aggregate passes on would cross the
+/// network, and every task of an unpartitioned join would hold a whole
+/// build side):
+///
+/// - hash joins, partitioned by the key, where Ballista plans sort-merge
+///   joins (which spill but sort every landing row: at 10M the plans
+///   took 44.8 s against 74.9 s on two one-thread executors); every
+///   build side is the left one as written, one row per distinct key (the
+///   registry's ids, the keys and hashes held twice, the entities held
+///   over 100, the known cases);
+/// - so that no task holds more than [`BUILD_ROWS_PER_TASK`] of them, at
+///   least one partition per that many rows of the largest landing
+///   dataset (no build side holds more rows than that). A build side the
+///   executor's pool cannot hold fails the run (resources exhausted), as
+///   it would locally: nothing is published.
+struct PlansPlanning {
     ctx: SessionContext,
     before: Planning,
 }
 
-/// The settings [`LocalPlanning`] changes.
-#[derive(Clone, Copy, Debug)]
+/// The settings [`PlansPlanning`] changes.
+#[derive(Clone, Copy, Debug, PartialEq)]
 struct Planning {
     repartition_joins: bool,
     skip_partial_above: f64,
+    prefer_hash_join: bool,
+    target_partitions: usize,
 }
 
-impl LocalPlanning {
-    fn set(ctx: &SessionContext) -> LocalPlanning {
-        let before = Self::swap(ctx, Planning { repartition_joins: false, skip_partial_above: 0.5 });
-        LocalPlanning { ctx: ctx.clone(), before }
+impl PlansPlanning {
+    fn local(ctx: &SessionContext) -> PlansPlanning {
+        Self::set(ctx, |now| Planning { repartition_joins: false, skip_partial_above: 0.5, ..now })
     }
 
-    /// Sets the settings; returns those before.
-    fn swap(ctx: &SessionContext, to: Planning) -> Planning {
+    /// For a cluster, with `largest_rows` in the largest landing dataset.
+    fn cluster(ctx: &SessionContext, largest_rows: u64) -> PlansPlanning {
+        Self::set(ctx, |now| Planning {
+            prefer_hash_join: true,
+            target_partitions: now.target_partitions.max(cluster_partitions(largest_rows)),
+            ..now
+        })
+    }
+
+    fn set(ctx: &SessionContext, to: impl FnOnce(Planning) -> Planning) -> PlansPlanning {
+        let before = Self::read(ctx);
+        Self::write(ctx, to(before));
+        PlansPlanning { ctx: ctx.clone(), before }
+    }
+
+    fn read(ctx: &SessionContext) -> Planning {
+        let options = ctx.state().config().options().clone();
+        Planning {
+            repartition_joins: options.optimizer.repartition_joins,
+            skip_partial_above: options.execution.skip_partial_aggregation_probe_ratio_threshold,
+            prefer_hash_join: options.optimizer.prefer_hash_join,
+            target_partitions: options.execution.target_partitions,
+        }
+    }
+
+    fn write(ctx: &SessionContext, to: Planning) {
         let state = ctx.state_ref();
         let mut state = state.write();
         let options = state.config_mut().options_mut();
-        let before = Planning {
-            repartition_joins: options.optimizer.repartition_joins,
-            skip_partial_above: options.execution.skip_partial_aggregation_probe_ratio_threshold,
-        };
         options.optimizer.repartition_joins = to.repartition_joins;
         options.execution.skip_partial_aggregation_probe_ratio_threshold = to.skip_partial_above;
-        before
+        options.optimizer.prefer_hash_join = to.prefer_hash_join;
+        options.execution.target_partitions = to.target_partitions;
     }
 }
 
-impl Drop for LocalPlanning {
+impl Drop for PlansPlanning {
     fn drop(&mut self) {
-        Self::swap(&self.ctx, self.before);
+        Self::write(&self.ctx, self.before);
     }
+}
+
+/// The partitions a cluster's plans need so that a build side of at most
+/// `rows` rows holds at most [`BUILD_ROWS_PER_TASK`] in each task.
+fn cluster_partitions(rows: u64) -> usize {
+    rows.div_ceil(BUILD_ROWS_PER_TASK).max(1) as usize
 }
 
 fn landing_table(dataset: Dataset) -> String {
@@ -873,16 +928,69 @@ mod tests {
     #[test]
     fn the_local_plans_settings_are_set_and_left_as_they_were_found() {
         let ctx = SessionContext::new();
-        let planning = |ctx: &SessionContext| {
-            let options = ctx.state().config().options().clone();
-            (options.optimizer.repartition_joins, options.execution.skip_partial_aggregation_probe_ratio_threshold)
-        };
-        let defaults = planning(&ctx);
-        assert_eq!(defaults, (true, 0.8), "DataFusion's defaults");
-        let local = LocalPlanning::set(&ctx);
-        assert_eq!(planning(&ctx), (false, 0.5));
+        let defaults = PlansPlanning::read(&ctx);
+        assert_eq!((defaults.repartition_joins, defaults.skip_partial_above), (true, 0.8), "DataFusion's defaults");
+        let local = PlansPlanning::local(&ctx);
+        assert_eq!(
+            PlansPlanning::read(&ctx),
+            Planning { repartition_joins: false, skip_partial_above: 0.5, ..defaults }
+        );
         drop(local);
-        assert_eq!(planning(&ctx), defaults, "the run's later plans are planned as before");
+        assert_eq!(PlansPlanning::read(&ctx), defaults, "the run's later plans are planned as before");
+    }
+
+    /// A session set as a Ballista client's: sort-merge joins, two partitions.
+    fn ballista_like() -> SessionContext {
+        let mut config = datafusion::prelude::SessionConfig::new().with_target_partitions(2);
+        config.options_mut().optimizer.prefer_hash_join = false;
+        SessionContext::new_with_config(config)
+    }
+
+    #[test]
+    fn a_cluster_plans_hash_joins_with_a_partition_per_eight_million_rows_at_least() {
+        let ctx = ballista_like();
+        let defaults = PlansPlanning::read(&ctx);
+        for (rows, partitions) in [(0, 2), (15_100_000, 2), (16 << 20, 2), ((16 << 20) + 1, 3), (76_000_000, 10)] {
+            let cluster = PlansPlanning::cluster(&ctx, rows);
+            assert_eq!(
+                PlansPlanning::read(&ctx),
+                Planning { prefer_hash_join: true, target_partitions: partitions, ..defaults },
+                "{rows} rows"
+            );
+            drop(cluster);
+            assert_eq!(PlansPlanning::read(&ctx), defaults, "the run's later plans are planned as before");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cluster_plans_a_partitioned_hash_join_where_ballista_would_sort_both_sides() {
+        let ctx = ballista_like();
+        let keys = |name: &str, n: i64| {
+            let batch = RecordBatch::try_from_iter([(
+                "k",
+                Arc::new(arrow::array::Int64Array::from_iter_values(0..n)) as arrow::array::ArrayRef,
+            )])
+            .unwrap();
+            ctx.register_batch(name, batch).unwrap();
+        };
+        keys("held", 10);
+        keys("rows", 1000);
+        // No build side is small enough to be collected whole into every task.
+        ctx.state_ref().write().config_mut().options_mut().optimizer.hash_join_single_partition_threshold_rows = 0;
+        ctx.state_ref().write().config_mut().options_mut().optimizer.hash_join_single_partition_threshold = 0;
+        let plan = |ctx: SessionContext| async move {
+            let frame = ctx.sql("SELECT * FROM held RIGHT JOIN rows ON held.k = rows.k").await.unwrap();
+            let plan = frame.create_physical_plan().await.unwrap();
+            let text = datafusion::physical_plan::displayable(plan.as_ref()).indent(false).to_string();
+            text
+        };
+        let ballista = plan(ctx.clone()).await;
+        assert!(ballista.contains("SortMergeJoin"), "{ballista}");
+        let cluster = PlansPlanning::cluster(&ctx, 1000);
+        let ours = plan(ctx.clone()).await;
+        assert!(ours.contains("HashJoinExec: mode=Partitioned, join_type=Right"), "{ours}");
+        assert!(!ours.contains("SortMergeJoin") && !ours.contains("SortExec"), "{ours}");
+        drop(cluster);
     }
 
     /// The plans' SQL, for a reader to check against datasets.md:
