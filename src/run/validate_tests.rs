@@ -824,7 +824,7 @@ fn the_plans_decide_on_the_keys_values_not_their_hashes() {
 }
 
 /// On the local engine an aggregate's partial step may pass its rows on
-/// unaggregated (`PlansPlanning::local`): with every partial step doing so from
+/// unaggregated (`plans_planning`, locally): with every partial step doing so from
 /// the first row, the verdicts are still the native validation's,
 /// shares over 100 among them.
 #[test]

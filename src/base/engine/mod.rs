@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod codec;
 pub(crate) mod key_forms;
 pub mod landing_scan;
+pub mod planning;
 mod repeats;
 #[cfg(feature = "cluster")]
 pub mod tls;

@@ -18,6 +18,7 @@ use futures::StreamExt;
 use rayon::prelude::*;
 
 use crate::base::contract::Dataset;
+use crate::base::engine::planning::Planned;
 use crate::base::engine::Engine;
 use crate::base::entities::EntityIndex;
 use crate::base::error::{Classify, ErrorKind};
@@ -151,6 +152,16 @@ async fn score_in_chunks(
     let scratch = engine
         .scratch_near(out_dir)
         .map_err(|e| ScoreError::Scratch { what: "a folder for the evidence".into(), source: e.into() })?;
+    // On a cluster the repairs' anti join is hashed rather than
+    // sort-merged (which sorted every violation in a rule's window): its
+    // build side is the repairs, at most their rows.
+    let planned = match engine.is_local() {
+        true => None,
+        false => {
+            let repairs = ctx.table(plan::REPAIRS).await?.count().await? as u64;
+            Some(Planned::set(ctx, |now| now.cluster_hash_joins(repairs)))
+        }
+    };
     let evidence = match plan::evidence(ctx, policy, as_of).await? {
         Some(ev) => {
             let folder = scratch.path().join("evidence");
@@ -158,6 +169,7 @@ async fn score_in_chunks(
         }
         None => None,
     };
+    drop(planned);
     phases.done("evidence to slices");
     let deductions = match &evidence {
         Some(ev) if ev.rows > 0 => {

@@ -43,11 +43,11 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, UInt64Type};
 use datafusion::error::DataFusionError;
-use datafusion::prelude::SessionContext;
 
 use super::rows::ROW_CODES;
 use crate::base::contract::{Check, ColumnType, Contract, Contracts, Dataset, DatasetKind, FaultCode};
 use crate::base::engine::landing_scan::LandingScan;
+use crate::base::engine::planning::{Planned, Settings};
 use crate::base::engine::write_parts::PartsSpec;
 use crate::base::engine::Engine;
 use crate::base::landing_file::Selection;
@@ -133,10 +133,7 @@ pub async fn judge_inputs(
     let mut out = Vec::with_capacity(ORDER.len());
     let mut phases = crate::base::telemetry::Phases::start("validation_plans");
     let largest = selections.iter().map(Selection::rows).max().unwrap_or(0);
-    let _planning = match engine.is_local() {
-        true => PlansPlanning::local(ctx),
-        false => PlansPlanning::cluster(ctx, largest),
-    };
+    let _planning = plans_planning(engine, largest);
     for dataset in ORDER {
         let contract = contracts.get(dataset);
         let selection = &selections[dataset as usize];
@@ -209,14 +206,8 @@ pub async fn judge_inputs(
     Ok(out)
 }
 
-/// The most rows of distinct keys a join's build side holds in one task
-/// of a cluster (about 64 bytes a row once hashed: some 0.5 GiB, half the
-/// pool the sizing guide gives an executor core).
-const BUILD_ROWS_PER_TASK: u64 = 8 << 20;
-
-/// While it lives, the session plans validation's queries for where they
-/// run; dropped, it leaves the session's settings as it found them (the
-/// run's later plans are planned as before).
+/// How validation's plans are planned (dropped, the session's settings
+/// are restored: the run's later plans are planned as before).
 ///
 /// In one process (the local engine):
 ///
@@ -234,84 +225,18 @@ const BUILD_ROWS_PER_TASK: u64 = 8 << 20;
 ///
 /// On a cluster (where every row an aggregate passes on would cross the
 /// network, and every task of an unpartitioned join would hold a whole
-/// build side):
-///
-/// - hash joins, partitioned by the key, where Ballista plans sort-merge
-///   joins (which spill but sort every landing row: at 10M the plans
-///   took 44.8 s against 74.9 s on two one-thread executors); every
-///   build side is the left one as written, one row per distinct key (the
-///   registry's ids, the keys and hashes held twice, the entities held
-///   over 100, the known cases);
-/// - so that no task holds more than [`BUILD_ROWS_PER_TASK`] of them, at
-///   least one partition per that many rows of the largest landing
-///   dataset (no build side holds more rows than that). A build side the
-///   executor's pool cannot hold fails the run (resources exhausted), as
-///   it would locally: nothing is published.
-struct PlansPlanning {
-    ctx: SessionContext,
-    before: Planning,
-}
-
-/// The settings [`PlansPlanning`] changes.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Planning {
-    repartition_joins: bool,
-    skip_partial_above: f64,
-    prefer_hash_join: bool,
-    target_partitions: usize,
-}
-
-impl PlansPlanning {
-    fn local(ctx: &SessionContext) -> PlansPlanning {
-        Self::set(ctx, |now| Planning { repartition_joins: false, skip_partial_above: 0.5, ..now })
+/// build side): hash joins partitioned by the key
+/// ([`Settings::cluster_hash_joins`]; at 10M the plans took 40.3–44.8 s
+/// against 74.4–80.4 s with sort-merge joins on two one-thread
+/// executors). Every build side is the left one as written, one row per
+/// distinct key (the registry's ids, the keys and hashes held twice, the
+/// entities held over 100, the known cases), none more than the largest
+/// landing dataset's rows (`largest_rows`).
+fn plans_planning(engine: &Engine, largest_rows: u64) -> Planned {
+    match engine.is_local() {
+        true => Planned::set(engine.ctx(), |now| Settings { repartition_joins: false, skip_partial_above: 0.5, ..now }),
+        false => Planned::set(engine.ctx(), |now| now.cluster_hash_joins(largest_rows)),
     }
-
-    /// For a cluster, with `largest_rows` in the largest landing dataset.
-    fn cluster(ctx: &SessionContext, largest_rows: u64) -> PlansPlanning {
-        Self::set(ctx, |now| Planning {
-            prefer_hash_join: true,
-            target_partitions: now.target_partitions.max(cluster_partitions(largest_rows)),
-            ..now
-        })
-    }
-
-    fn set(ctx: &SessionContext, to: impl FnOnce(Planning) -> Planning) -> PlansPlanning {
-        let before = Self::read(ctx);
-        Self::write(ctx, to(before));
-        PlansPlanning { ctx: ctx.clone(), before }
-    }
-
-    fn read(ctx: &SessionContext) -> Planning {
-        let options = ctx.state().config().options().clone();
-        Planning {
-            repartition_joins: options.optimizer.repartition_joins,
-            skip_partial_above: options.execution.skip_partial_aggregation_probe_ratio_threshold,
-            prefer_hash_join: options.optimizer.prefer_hash_join,
-            target_partitions: options.execution.target_partitions,
-        }
-    }
-
-    fn write(ctx: &SessionContext, to: Planning) {
-        let state = ctx.state_ref();
-        let mut state = state.write();
-        let options = state.config_mut().options_mut();
-        options.optimizer.repartition_joins = to.repartition_joins;
-        options.execution.skip_partial_aggregation_probe_ratio_threshold = to.skip_partial_above;
-        options.optimizer.prefer_hash_join = to.prefer_hash_join;
-        options.execution.target_partitions = to.target_partitions;
-    }
-}
-
-impl Drop for PlansPlanning {
-    fn drop(&mut self) {
-        Self::write(&self.ctx, self.before);
-    }
-}
-
-/// The partitions a cluster's plans need so that a build side of at most
-/// `rows` rows holds at most [`BUILD_ROWS_PER_TASK`] in each task.
-fn cluster_partitions(rows: u64) -> usize {
-    rows.div_ceil(BUILD_ROWS_PER_TASK).max(1) as usize
 }
 
 fn landing_table(dataset: Dataset) -> String {
@@ -927,70 +852,17 @@ mod tests {
 
     #[test]
     fn the_local_plans_settings_are_set_and_left_as_they_were_found() {
-        let ctx = SessionContext::new();
-        let defaults = PlansPlanning::read(&ctx);
+        let engine = Engine::local(crate::base::engine::EngineLimits::default()).unwrap();
+        let defaults = Planned::read(engine.ctx());
         assert_eq!((defaults.repartition_joins, defaults.skip_partial_above), (true, 0.8), "DataFusion's defaults");
-        let local = PlansPlanning::local(&ctx);
+        let local = plans_planning(&engine, 1 << 30);
         assert_eq!(
-            PlansPlanning::read(&ctx),
-            Planning { repartition_joins: false, skip_partial_above: 0.5, ..defaults }
+            Planned::read(engine.ctx()),
+            Settings { repartition_joins: false, skip_partial_above: 0.5, ..defaults },
+            "no partitions added, whatever the rows"
         );
         drop(local);
-        assert_eq!(PlansPlanning::read(&ctx), defaults, "the run's later plans are planned as before");
-    }
-
-    /// A session set as a Ballista client's: sort-merge joins, two partitions.
-    fn ballista_like() -> SessionContext {
-        let mut config = datafusion::prelude::SessionConfig::new().with_target_partitions(2);
-        config.options_mut().optimizer.prefer_hash_join = false;
-        SessionContext::new_with_config(config)
-    }
-
-    #[test]
-    fn a_cluster_plans_hash_joins_with_a_partition_per_eight_million_rows_at_least() {
-        let ctx = ballista_like();
-        let defaults = PlansPlanning::read(&ctx);
-        for (rows, partitions) in [(0, 2), (15_100_000, 2), (16 << 20, 2), ((16 << 20) + 1, 3), (76_000_000, 10)] {
-            let cluster = PlansPlanning::cluster(&ctx, rows);
-            assert_eq!(
-                PlansPlanning::read(&ctx),
-                Planning { prefer_hash_join: true, target_partitions: partitions, ..defaults },
-                "{rows} rows"
-            );
-            drop(cluster);
-            assert_eq!(PlansPlanning::read(&ctx), defaults, "the run's later plans are planned as before");
-        }
-    }
-
-    #[tokio::test]
-    async fn a_cluster_plans_a_partitioned_hash_join_where_ballista_would_sort_both_sides() {
-        let ctx = ballista_like();
-        let keys = |name: &str, n: i64| {
-            let batch = RecordBatch::try_from_iter([(
-                "k",
-                Arc::new(arrow::array::Int64Array::from_iter_values(0..n)) as arrow::array::ArrayRef,
-            )])
-            .unwrap();
-            ctx.register_batch(name, batch).unwrap();
-        };
-        keys("held", 10);
-        keys("rows", 1000);
-        // No build side is small enough to be collected whole into every task.
-        ctx.state_ref().write().config_mut().options_mut().optimizer.hash_join_single_partition_threshold_rows = 0;
-        ctx.state_ref().write().config_mut().options_mut().optimizer.hash_join_single_partition_threshold = 0;
-        let plan = |ctx: SessionContext| async move {
-            let frame = ctx.sql("SELECT * FROM held RIGHT JOIN rows ON held.k = rows.k").await.unwrap();
-            let plan = frame.create_physical_plan().await.unwrap();
-            let text = datafusion::physical_plan::displayable(plan.as_ref()).indent(false).to_string();
-            text
-        };
-        let ballista = plan(ctx.clone()).await;
-        assert!(ballista.contains("SortMergeJoin"), "{ballista}");
-        let cluster = PlansPlanning::cluster(&ctx, 1000);
-        let ours = plan(ctx.clone()).await;
-        assert!(ours.contains("HashJoinExec: mode=Partitioned, join_type=Right"), "{ours}");
-        assert!(!ours.contains("SortMergeJoin") && !ours.contains("SortExec"), "{ours}");
-        drop(cluster);
+        assert_eq!(Planned::read(engine.ctx()), defaults, "the run's later plans are planned as before");
     }
 
     /// The plans' SQL, for a reader to check against datasets.md:
