@@ -132,6 +132,9 @@ impl Classify for datafusion::error::DataFusionError {
             // A cluster's task failures come back as text: an executor's
             // system error (a full disk, a lost file) is worth retrying,
             // unless it was refused access (a warehouse it may not write).
+            // An executor's memory pool could not hold a join's build side:
+            // the cluster's size, as the memory limit is one process's.
+            D::Execution(text) if crate::base::engine::executor_pool_exhausted(text) => ErrorKind::Input,
             D::Execution(text) => match os_error_in(text).map(io::Error::from_raw_os_error) {
                 Some(e) if matches!(e.kind(), io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem) => {
                     ErrorKind::Input
@@ -204,6 +207,14 @@ mod tests {
         assert_eq!(refused.kind(), ErrorKind::Input);
         let denied = datafusion::error::DataFusionError::Execution("Permission denied (os error 13)".into());
         assert_eq!(denied.kind(), ErrorKind::Input);
+        // As a Ballista job's failure reached the driver when an executor's pool could not hold a build side.
+        let pool = datafusion::error::DataFusionError::Execution(
+            "Job 038JAKZWR4000 failed: Job failed due to stage 7 failed: Task failed due to runtime execution \
+             error: DataFusionError(Shared(ResourcesExhausted(\"Failed to allocate additional 136.0 MB for \
+             HashJoinInput[0]\")))"
+                .into(),
+        );
+        assert_eq!(pool.kind(), ErrorKind::Input, "the executors' memory, not a bug");
     }
 
     #[test]

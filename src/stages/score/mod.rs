@@ -18,6 +18,7 @@ use futures::StreamExt;
 use rayon::prelude::*;
 
 use crate::base::contract::Dataset;
+use crate::base::engine::memory_hint;
 use crate::base::engine::planning::Planned;
 use crate::base::engine::Engine;
 use crate::base::entities::EntityIndex;
@@ -37,16 +38,6 @@ pub enum ScoreError {
     Write(#[from] parquet::errors::ParquetError),
     #[error("{what}: {source}")]
     Scratch { what: String, source: arrow::error::ArrowError },
-}
-
-/// What to do when the engine ran out of its memory pool: joins build
-/// their hash tables in memory and cannot spill.
-fn memory_hint(e: &DataFusionError) -> &'static str {
-    if matches!(e.find_root(), DataFusionError::ResourcesExhausted(_)) {
-        " (the engine's memory pool is too small for this input: raise --memory-limit, or memory_limit in the job file)"
-    } else {
-        ""
-    }
 }
 
 impl Classify for ScoreError {

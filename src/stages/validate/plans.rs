@@ -101,7 +101,7 @@ impl Verdicts {
 /// Validation by plans failed: the engine failed (out of memory, say), or
 /// a landing file could not be read by the landing scan.
 #[derive(Debug, thiserror::Error)]
-#[error("validating {dataset} by plans: {source}")]
+#[error("validating {dataset} by plans: {source}{hint}", hint = crate::base::engine::memory_hint(source))]
 pub struct PlanError {
     pub dataset: Dataset,
     pub source: DataFusionError,
@@ -863,6 +863,33 @@ mod tests {
         );
         drop(local);
         assert_eq!(Planned::read(engine.ctx()), defaults, "the run's later plans are planned as before");
+    }
+
+    #[test]
+    fn a_pool_too_small_for_the_plans_says_whose_memory_to_raise() {
+        use crate::base::error::{Classify, ErrorKind};
+        let local = PlanError {
+            dataset: Dataset::Violations,
+            source: DataFusionError::ResourcesExhausted("Failed to allocate for HashJoinInput[0]".into()),
+        };
+        let text = local.to_string();
+        assert!(text.starts_with("validating violations by plans: Resources exhausted"), "{text}");
+        assert!(text.contains("raise --memory-limit"), "{text}");
+        // As a Ballista job's failure reaches the driver.
+        let cluster = PlanError {
+            dataset: Dataset::Violations,
+            source: DataFusionError::Execution(
+                "Job 038JAKZWR4000 failed: Job failed due to stage 7 failed: Task failed due to runtime execution \
+                 error: DataFusionError(Shared(ResourcesExhausted(\"Failed to allocate additional 136.0 MB for \
+                 HashJoinInput[0]\")))"
+                    .into(),
+            ),
+        };
+        let text = cluster.to_string();
+        assert!(text.contains("HashJoinInput") && text.contains("raise the executors' --memory-limit"), "{text}");
+        assert_eq!((local.kind(), cluster.kind()), (ErrorKind::Input, ErrorKind::Input));
+        let other = PlanError { dataset: Dataset::Holdings, source: DataFusionError::Plan("no such column".into()) };
+        assert!(!other.to_string().contains("--memory-limit"), "{other}");
     }
 
     /// The plans' SQL, for a reader to check against datasets.md:
