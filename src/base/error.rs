@@ -129,12 +129,13 @@ impl Classify for datafusion::error::DataFusionError {
             D::External(inner) => io_kind_in(inner.as_ref()).unwrap_or(ErrorKind::Bug),
             D::Context(_, inner) => inner.kind(),
             D::Shared(inner) => inner.kind(),
-            // A cluster's task failures come back as text: an executor's
-            // system error (a full disk, a lost file) is worth retrying,
-            // unless it was refused access (a warehouse it may not write).
-            // An executor's memory pool could not hold a join's build side:
-            // the cluster's size, as the memory limit is one process's.
+            // A cluster's task failures come back as text. An executor's
+            // memory pool that could not hold a join's build side is the
+            // cluster's size, as the memory limit is one process's.
             D::Execution(text) if crate::base::engine::executor_pool_exhausted(text) => ErrorKind::Input,
+            // An executor's system error (a full disk, a lost file) is
+            // worth retrying, unless it was refused access (a warehouse it
+            // may not write).
             D::Execution(text) => match os_error_in(text).map(io::Error::from_raw_os_error) {
                 Some(e) if matches!(e.kind(), io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem) => {
                     ErrorKind::Input

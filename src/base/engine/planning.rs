@@ -25,10 +25,11 @@ impl Settings {
     /// A cluster's hash joins, partitioned by the key, instead of the
     /// sort-merge joins Ballista plans (which spill, but sort every row
     /// of both sides); with at least one partition per
-    /// [`BUILD_ROWS_PER_TASK`] of `build_rows`, the most rows of distinct
-    /// keys a build side of the plans may hold, so that no task holds
-    /// more. A build side an executor's pool cannot hold fails the query
-    /// (resources exhausted), as it would in one process.
+    /// [`BUILD_ROWS_PER_TASK`] of `build_rows`, the most rows a build
+    /// side of the plans may hold: hashed by a key held once, a build side
+    /// spreads evenly, so that no task holds more than that. A build side
+    /// an executor's pool cannot hold fails the query (resources
+    /// exhausted), as it would in one process.
     pub fn cluster_hash_joins(self, build_rows: u64) -> Settings {
         let needed = build_rows.div_ceil(BUILD_ROWS_PER_TASK).max(1) as usize;
         Settings { prefer_hash_join: true, target_partitions: self.target_partitions.max(needed), ..self }
@@ -50,6 +51,7 @@ impl Planned {
         Planned { ctx: ctx.clone(), before }
     }
 
+    /// The session's current settings.
     pub fn read(ctx: &SessionContext) -> Settings {
         let options = ctx.state().config().options().clone();
         Settings {

@@ -228,10 +228,11 @@ pub async fn judge_inputs(
 /// build side): hash joins partitioned by the key
 /// ([`Settings::cluster_hash_joins`]; at 10M the plans took 40.3–44.8 s
 /// against 74.4–80.4 s with sort-merge joins on two one-thread
-/// executors). Every build side is the left one as written, one row per
-/// distinct key (the registry's ids, the keys and hashes held twice, the
-/// entities held over 100, the known cases), none more than the largest
-/// landing dataset's rows (`largest_rows`).
+/// executors). Every build side is the left one as written, none with
+/// more rows than the largest landing dataset (`largest_rows`), and all
+/// but one hold each key once (the registry's ids, the keys and hashes
+/// held twice, the entities held over 100, the known cases); the cases
+/// the repairs name may repeat, but are at most the repairs' rows.
 fn plans_planning(engine: &Engine, largest_rows: u64) -> Planned {
     match engine.is_local() {
         true => Planned::set(engine.ctx(), |now| Settings { repartition_joins: false, skip_partial_above: 0.5, ..now }),
