@@ -213,7 +213,10 @@ fn a_run_on_a_ballista_cluster_writes_what_the_local_engine_writes() {
     // codecs, and the executors write the plans' tables. Into a warehouse
     // they see read-only they cannot: the run fails as a configuration
     // error, naming the file, and publishes nothing.
-    let plans = ["--threads", "2", "--engine", &engine, "--validation-plans"];
+    // Three partitions on two one-thread executors: the plans' hash joins
+    // with more partitions than task slots, as when a run is given more
+    // (`--threads`) so that each task builds less.
+    let plans = ["--threads", "3", "--engine", &engine, "--validation-plans"];
     if confined {
         let o = run(&refused, &plans, Some(&certs));
         assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
