@@ -2,6 +2,18 @@
 -- key_hash(...) is a 64-bit hash of its values: it only narrows the rows then grouped by
 -- their values. entity_bits(id) is an entity id's packed bits: exact (src/base/engine/key_forms.rs).
 
+-- registry: the keys held twice, first (a table whose row count the planner knows)
+CREATE TABLE copies AS
+WITH hashed_alike AS (
+  SELECT unnest(_repeated) AS _alike
+  FROM (SELECT repeated_hashes(key_hash(_partition, "entity_id")) AS _repeated FROM landing_registry
+    WHERE "entity_id" IS NOT NULL))
+SELECT _partition AS _key_partition, "entity_id" AS _key0, count(*) AS _copies
+  FROM hashed_alike RIGHT SEMI JOIN landing_registry ON _alike = key_hash(_partition, "entity_id")
+  WHERE "entity_id" IS NOT NULL
+  GROUP BY _partition, "entity_id"
+  HAVING count(*) > 1;
+
 -- registry
 CREATE VIEW judged_registry AS
 WITH ruled AS (
@@ -101,16 +113,6 @@ WITH ruled AS (
           WHEN "established_on" IS NOT NULL AND "established_on" > _ingest_date THEN 28
         END AS _rule
       FROM landing_registry)),
-hashed_alike AS (
-  SELECT unnest(_repeated) AS _alike
-  FROM (SELECT repeated_hashes(key_hash(_partition, "entity_id")) AS _repeated FROM landing_registry
-    WHERE "entity_id" IS NOT NULL)),
-copies AS (
-  SELECT _partition AS _key_partition, "entity_id" AS _key0, count(*) AS _copies
-  FROM hashed_alike RIGHT SEMI JOIN landing_registry ON _alike = key_hash(_partition, "entity_id")
-  WHERE "entity_id" IS NOT NULL
-  GROUP BY _partition, "entity_id"
-  HAVING count(*) > 1),
 found AS (
   SELECT l.*, c._copies
   FROM copies c RIGHT JOIN ruled l ON l._partition = c._key_partition AND l."entity_id" = c._key0)
@@ -126,6 +128,18 @@ SELECT "entity_id", _row,
 FROM found;
 -- run once: the rejects are its rows with _code IS NOT NULL; accepted_registry keeps the others' entity_id
 SELECT _row, _code, _message, "entity_id" FROM judged_registry;
+
+-- violations: the keys held twice, first (a table whose row count the planner knows)
+CREATE TABLE copies AS
+WITH hashed_alike AS (
+  SELECT unnest(_repeated) AS _alike
+  FROM (SELECT repeated_hashes(key_hash(_partition, "case_id")) AS _repeated FROM landing_violations
+    WHERE "case_id" IS NOT NULL))
+SELECT _partition AS _key_partition, "case_id" AS _key0, count(*) AS _copies
+  FROM hashed_alike RIGHT SEMI JOIN landing_violations ON _alike = key_hash(_partition, "case_id")
+  WHERE "case_id" IS NOT NULL
+  GROUP BY _partition, "case_id"
+  HAVING count(*) > 1;
 
 -- violations
 CREATE VIEW judged_violations AS
@@ -205,16 +219,6 @@ WITH ruled AS (
           WHEN "decided_on" IS NOT NULL AND "decided_on" > _ingest_date THEN 21
         END AS _rule
       FROM landing_violations)),
-hashed_alike AS (
-  SELECT unnest(_repeated) AS _alike
-  FROM (SELECT repeated_hashes(key_hash(_partition, "case_id")) AS _repeated FROM landing_violations
-    WHERE "case_id" IS NOT NULL)),
-copies AS (
-  SELECT _partition AS _key_partition, "case_id" AS _key0, count(*) AS _copies
-  FROM hashed_alike RIGHT SEMI JOIN landing_violations ON _alike = key_hash(_partition, "case_id")
-  WHERE "case_id" IS NOT NULL
-  GROUP BY _partition, "case_id"
-  HAVING count(*) > 1),
 with_registered AS (
   SELECT * FROM registered RIGHT JOIN ruled ON entity_bits("entity_id") = registered_id),
 found AS (
@@ -239,6 +243,18 @@ SELECT unnest(_repeated) AS _several
 FROM (SELECT repeated_hashes(key_hash("case_id")) AS _repeated FROM accepted_violations);
 SELECT count(*) AS _keys, sum(_versions) AS _rows
 FROM (SELECT "case_id", count(*) AS _versions FROM several_versions RIGHT SEMI JOIN accepted_violations ON _alike = key_hash("case_id") GROUP BY "case_id");
+
+-- repairs: the keys held twice, first (a table whose row count the planner knows)
+CREATE TABLE copies AS
+WITH hashed_alike AS (
+  SELECT unnest(_repeated) AS _alike
+  FROM (SELECT repeated_hashes(key_hash(_partition, "repair_id")) AS _repeated FROM landing_repairs
+    WHERE "repair_id" IS NOT NULL))
+SELECT _partition AS _key_partition, "repair_id" AS _key0, count(*) AS _copies
+  FROM hashed_alike RIGHT SEMI JOIN landing_repairs ON _alike = key_hash(_partition, "repair_id")
+  WHERE "repair_id" IS NOT NULL
+  GROUP BY _partition, "repair_id"
+  HAVING count(*) > 1;
 
 -- repairs
 CREATE VIEW judged_repairs AS
@@ -282,16 +298,6 @@ WITH ruled AS (
           WHEN "approved_on" IS NOT NULL AND "approved_on" > _ingest_date THEN 9
         END AS _rule
       FROM landing_repairs)),
-hashed_alike AS (
-  SELECT unnest(_repeated) AS _alike
-  FROM (SELECT repeated_hashes(key_hash(_partition, "repair_id")) AS _repeated FROM landing_repairs
-    WHERE "repair_id" IS NOT NULL)),
-copies AS (
-  SELECT _partition AS _key_partition, "repair_id" AS _key0, count(*) AS _copies
-  FROM hashed_alike RIGHT SEMI JOIN landing_repairs ON _alike = key_hash(_partition, "repair_id")
-  WHERE "repair_id" IS NOT NULL
-  GROUP BY _partition, "repair_id"
-  HAVING count(*) > 1),
 with_registered AS (
   SELECT * FROM registered RIGHT JOIN ruled ON entity_bits("entity_id") = registered_id),
 with_known_cases AS (
@@ -320,6 +326,18 @@ SELECT unnest(_repeated) AS _several
 FROM (SELECT repeated_hashes(key_hash("repair_id")) AS _repeated FROM accepted_repairs);
 SELECT count(*) AS _keys, sum(_versions) AS _rows
 FROM (SELECT "repair_id", count(*) AS _versions FROM several_versions RIGHT SEMI JOIN accepted_repairs ON _alike = key_hash("repair_id") GROUP BY "repair_id");
+
+-- complaints: the keys held twice, first (a table whose row count the planner knows)
+CREATE TABLE copies AS
+WITH hashed_alike AS (
+  SELECT unnest(_repeated) AS _alike
+  FROM (SELECT repeated_hashes(key_hash(_partition, "complaint_id")) AS _repeated FROM landing_complaints
+    WHERE "complaint_id" IS NOT NULL))
+SELECT _partition AS _key_partition, "complaint_id" AS _key0, count(*) AS _copies
+  FROM hashed_alike RIGHT SEMI JOIN landing_complaints ON _alike = key_hash(_partition, "complaint_id")
+  WHERE "complaint_id" IS NOT NULL
+  GROUP BY _partition, "complaint_id"
+  HAVING count(*) > 1;
 
 -- complaints
 CREATE VIEW judged_complaints AS
@@ -387,16 +405,6 @@ WITH ruled AS (
           WHEN "received_on" IS NOT NULL AND "received_on" > _ingest_date THEN 17
         END AS _rule
       FROM landing_complaints)),
-hashed_alike AS (
-  SELECT unnest(_repeated) AS _alike
-  FROM (SELECT repeated_hashes(key_hash(_partition, "complaint_id")) AS _repeated FROM landing_complaints
-    WHERE "complaint_id" IS NOT NULL)),
-copies AS (
-  SELECT _partition AS _key_partition, "complaint_id" AS _key0, count(*) AS _copies
-  FROM hashed_alike RIGHT SEMI JOIN landing_complaints ON _alike = key_hash(_partition, "complaint_id")
-  WHERE "complaint_id" IS NOT NULL
-  GROUP BY _partition, "complaint_id"
-  HAVING count(*) > 1),
 with_registered AS (
   SELECT * FROM registered RIGHT JOIN ruled ON entity_bits("entity_id") = registered_id),
 found AS (
@@ -421,6 +429,18 @@ SELECT unnest(_repeated) AS _several
 FROM (SELECT repeated_hashes(key_hash("complaint_id")) AS _repeated FROM accepted_complaints);
 SELECT count(*) AS _keys, sum(_versions) AS _rows
 FROM (SELECT "complaint_id", count(*) AS _versions FROM several_versions RIGHT SEMI JOIN accepted_complaints ON _alike = key_hash("complaint_id") GROUP BY "complaint_id");
+
+-- holdings: the keys held twice, first (a table whose row count the planner knows)
+CREATE TABLE copies AS
+WITH hashed_alike AS (
+  SELECT unnest(_repeated) AS _alike
+  FROM (SELECT repeated_hashes(key_hash(_partition, "holder_id", "entity_id")) AS _repeated FROM landing_holdings
+    WHERE "holder_id" IS NOT NULL AND "entity_id" IS NOT NULL))
+SELECT _partition AS _key_partition, "holder_id" AS _key0, "entity_id" AS _key1, count(*) AS _copies
+  FROM hashed_alike RIGHT SEMI JOIN landing_holdings ON _alike = key_hash(_partition, "holder_id", "entity_id")
+  WHERE "holder_id" IS NOT NULL AND "entity_id" IS NOT NULL
+  GROUP BY _partition, "holder_id", "entity_id"
+  HAVING count(*) > 1;
 
 -- holdings: steps 1-2 first, read twice below
 CREATE TABLE checked_holdings AS
@@ -469,17 +489,7 @@ WITH ruled AS (
           WHEN "entity_id" IS NOT NULL AND unsafe_char_found("entity_id") IS NOT NULL THEN 10
           WHEN "share_pct" IS NOT NULL AND NOT ("share_pct" > 0 AND "share_pct" <= 100 AND NOT isnan("share_pct")) THEN 11
         END AS _rule
-      FROM landing_holdings)),
-hashed_alike AS (
-  SELECT unnest(_repeated) AS _alike
-  FROM (SELECT repeated_hashes(key_hash(_partition, "holder_id", "entity_id")) AS _repeated FROM landing_holdings
-    WHERE "holder_id" IS NOT NULL AND "entity_id" IS NOT NULL)),
-copies AS (
-  SELECT _partition AS _key_partition, "holder_id" AS _key0, "entity_id" AS _key1, count(*) AS _copies
-  FROM hashed_alike RIGHT SEMI JOIN landing_holdings ON _alike = key_hash(_partition, "holder_id", "entity_id")
-  WHERE "holder_id" IS NOT NULL AND "entity_id" IS NOT NULL
-  GROUP BY _partition, "holder_id", "entity_id"
-  HAVING count(*) > 1)
+      FROM landing_holdings))
 SELECT l.*, c._copies
   FROM copies c RIGHT JOIN ruled l ON l._partition = c._key_partition AND l."holder_id" = c._key0 AND l."entity_id" = c._key1;
 

@@ -26,6 +26,7 @@ use arrow::datatypes::{DataType, Float64Type, Int64Type, SchemaRef};
 use arrow::error::ArrowError;
 use datafusion::common::ScalarValue;
 use datafusion::datasource::file_format::arrow::ArrowFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
@@ -267,6 +268,35 @@ impl Engine {
         }
     }
 
+    /// The rows of `frame`, expected to be few, as table `name` whose row
+    /// count the planner knows: held in memory by the local engine; on a
+    /// cluster, brought to this process a batch at a time and written as
+    /// one Parquet file into the shared folder (`<shared>/<name>-<n>`), whose
+    /// statistics let the planner send a join's small build side to every
+    /// task instead of shuffling every row of the other side by its key.
+    pub async fn create_counted_table(&self, name: &str, frame: DataFrame) -> DfResult<()> {
+        let Some(shared) = &self.shared else {
+            return self.create_table(name, frame).await;
+        };
+        // A folder of its own each time (`<name>-<n>`): the nodes cache a
+        // folder's listing and a Parquet file's footer by their paths, and
+        // a table made again under the same name (each dataset's `copies`)
+        // was read from the one before.
+        static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let folder = emptied(shared, &format!("{name}-{n}"))?;
+        std::fs::create_dir_all(&folder)?;
+        let schema = Arc::new(frame.schema().as_arrow().clone());
+        let file = std::fs::File::create(folder.join("part-0.parquet"))?;
+        let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema.clone(), None)?;
+        let mut rows = frame.execute_stream().await?;
+        while let Some(batch) = futures::StreamExt::next(&mut rows).await {
+            writer.write(&batch?)?;
+        }
+        writer.close()?;
+        register_parquet_files(&self.ctx, name, schema, &folder)
+    }
+
     /// A folder, removed when dropped, for files a step writes for the
     /// engine to scan: under the folder the engine was connected with (a
     /// run's engine scratch; for a cluster the shared folder, whose
@@ -468,6 +498,18 @@ pub fn register_arrow_files(ctx: &SessionContext, name: &str, schema: SchemaRef,
     Ok(())
 }
 
+/// Registers the Parquet files (`*.parquet`) of `folder`, rows of
+/// `schema`, as table `name`: their footers give the planner their row
+/// counts (Arrow IPC files give none).
+pub fn register_parquet_files(ctx: &SessionContext, name: &str, schema: SchemaRef, folder: &Path) -> DfResult<()> {
+    let url = literal_url(folder, PathKind::Folder)?;
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(schema);
+    ctx.deregister_table(name)?;
+    ctx.register_table(name, Arc::new(ListingTable::try_new(config)?))?;
+    Ok(())
+}
+
 /// What a path given to [`literal_url`] names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PathKind {
@@ -595,6 +637,52 @@ pub fn return_free_memory() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The few keys held twice, as a cluster's run makes them: from
+    /// Parquet files the planner knows their row count, and sends them to
+    /// every task of the join (`CollectLeft`) rather than shuffling every
+    /// landing row by its key; from Arrow IPC files it cannot.
+    #[tokio::test]
+    async fn a_counted_table_of_few_rows_is_joined_whole_in_every_task_on_a_cluster() {
+        let mut config = SessionConfig::new().with_target_partitions(2);
+        config.options_mut().optimizer.prefer_hash_join = false;
+        // Ballista's: build sides under 128 MB are candidates for a broadcast.
+        config.options_mut().optimizer.hash_join_single_partition_threshold = 128 << 20;
+        let ctx = SessionContext::new_with_config(config);
+        let _cluster = planning::Planned::set(&ctx, |now| now.cluster_hash_joins(1000));
+        let keys = |n: i64| {
+            let k = Arc::new(arrow::array::Int64Array::from_iter_values(0..n)) as arrow::array::ArrayRef;
+            RecordBatch::try_from_iter([("k", k)]).unwrap()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let rows = dir.path().join("rows");
+        write_arrow_files(&rows, &keys(1).schema(), [keys(5000)], 2).unwrap();
+        register_arrow_files(&ctx, "rows", keys(1).schema(), &rows).unwrap();
+        let counted = dir.path().join("counted");
+        std::fs::create_dir(&counted).unwrap();
+        let file = std::fs::File::create(counted.join("part-0.parquet")).unwrap();
+        let mut writer = parquet::arrow::ArrowWriter::try_new(file, keys(1).schema(), None).unwrap();
+        writer.write(&keys(10)).unwrap();
+        writer.close().unwrap();
+        let uncounted = dir.path().join("uncounted");
+        write_arrow_files(&uncounted, &keys(1).schema(), [keys(10)], 1).unwrap();
+        let plan = |table: &'static str| {
+            let ctx = ctx.clone();
+            async move {
+                let sql = format!("SELECT * FROM {table} c RIGHT JOIN rows l ON l.k = c.k");
+                let plan = ctx.sql(&sql).await.unwrap().create_physical_plan().await.unwrap();
+                let text = datafusion::physical_plan::displayable(plan.as_ref()).indent(false).to_string();
+                text
+            }
+        };
+        register_parquet_files(&ctx, "copies", keys(1).schema(), &counted).unwrap();
+        let broadcast = plan("copies").await;
+        assert!(broadcast.contains("HashJoinExec: mode=CollectLeft, join_type=Right"), "{broadcast}");
+        assert!(!broadcast.contains("RepartitionExec"), "no landing row is shuffled by its key: {broadcast}");
+        register_arrow_files(&ctx, "copies", keys(1).schema(), &uncounted).unwrap();
+        let shuffled = plan("copies").await;
+        assert!(shuffled.contains("HashJoinExec: mode=Partitioned"), "{shuffled}");
+    }
 
     #[test]
     fn arrow_files_get_the_batches_dealt_in_turn_and_keep_their_order() {

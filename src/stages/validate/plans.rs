@@ -21,10 +21,10 @@
 //!    (`_rule_code`) and its message; from here on a row carries only
 //!    the columns the later steps read (its key, its entity and case,
 //!    the shares);
-//! 2. `_copies`: how many rows of its partition share its key, from an
-//!    aggregate of the keys held more than once (a key with a null column
-//!    is in no group), joined back after step 4's joins (so that the
-//!    aggregate runs before the registry's ids are held). The hashes
+//! 2. `_copies`: how many rows of its partition share its key, from the
+//!    keys held more than once (a key with a null column is in no group),
+//!    a table of their own made first (`copies`: few rows, whose count the
+//!    planner then knows), joined back after step 4's joins. The hashes
 //!    (`key_hash`, a number) held more than once are found first
 //!    (`repeated_hashes`, a sort of the hashes): only their rows are
 //!    grouped by their values;
@@ -123,7 +123,7 @@ const ORDER: [Dataset; 5] =
 /// (`selections` in `Dataset::ALL` order) on `engine`, whose session
 /// carries credence's UDFs. Uses, and removes when done, the tables
 /// `landing_`, `checked_` (holdings), `judged_` and `accepted_<dataset>`,
-/// `registered`, `known_cases` and `several_versions`.
+/// `copies`, `registered`, `known_cases` and `several_versions`.
 pub async fn judge_inputs(
     engine: &Engine,
     contracts: &Contracts,
@@ -140,6 +140,8 @@ pub async fn judge_inputs(
         let fail = |source| PlanError { dataset, source };
         register_landing(engine, contract, selection).map_err(fail)?;
         let scratch = engine.scratch().map_err(|e| fail(e.into()))?;
+        let copies = engine.ctx().sql(&copies_sql(contract)).await.map_err(fail)?;
+        engine.create_counted_table("copies", copies).await.map_err(fail)?;
         if let Some(table) = checked_table(contract) {
             write_table(engine, &table, &checked_sql(contract), &scratch.path().join("checked")).await.map_err(fail)?;
         }
@@ -193,7 +195,7 @@ pub async fn judge_inputs(
         // the next one's (glibc keeps it otherwise).
         crate::base::engine::return_free_memory();
         phases.done(&format!("{dataset}: current rows"));
-        for table in [judged, landing_table(dataset)] {
+        for table in [judged, landing_table(dataset), "copies".to_string()] {
             ctx.deregister_table(&table).map_err(fail)?;
         }
         let report = DatasetReport::new(contract, selection, &rejects, current, selection.rows());
@@ -435,8 +437,8 @@ fn checked_sql(contract: &Contract) -> String {
     format!("WITH {steps}\n{}", copies_join("ruled", &on))
 }
 
-/// Steps 1–2: the `ruled`, `hashed_alike` and `copies` steps, and the
-/// condition that joins a partition's key copies to its rows.
+/// Step 1, the `ruled` step, and the condition that joins a partition's
+/// key copies (the table [`copies_sql`] makes) to its rows.
 fn checked_steps(contract: &Contract) -> (String, String) {
     let rules = row_rules(contract);
     let table = landing_table(contract.dataset);
@@ -462,25 +464,32 @@ fn checked_steps(contract: &Contract) -> (String, String) {
         "ruled AS (\n  SELECT {}, _row, _partition, _ingest_date,\n    {rule_code} AS _rule_code,\n    {rule_message} AS _rule_message\n  FROM (SELECT *,\n        {first_rule} AS _rule\n      FROM {table}))",
         carried.join(", ")
     );
-    // 2. Copies of the key within the partition.
-    // The keys held by more than one row of a partition, few, are the
-    // join's build side. They are found among the rows whose key hashes
-    // alike (sorting numbers, not grouping text), then counted by their
-    // values.
+    let on: Vec<String> = key.iter().enumerate().map(|(i, k)| format!("l.{k} = c._key{i}")).collect();
+    let on = format!("l._partition = c._key_partition AND {}", on.join(" AND "));
+    (ruled, on)
+}
+
+/// Step 2, as a query of its own: the keys held by more than one row of
+/// a partition, with how many (`_copies`). They are few, and are found
+/// among the rows whose key hashes alike (sorting numbers, not grouping
+/// text), then counted by their values; a key with a null column is in
+/// no group. Their table ([`Engine::create_counted_table`]) tells the
+/// planner how few they are, so that a cluster sends them to every task
+/// of the join instead of every row to the task of its key.
+fn copies_sql(contract: &Contract) -> String {
+    let table = landing_table(contract.dataset);
+    let key: Vec<String> = contract.key.iter().map(|k| col(contract.columns[*k].name.as_str())).collect();
     let complete: Vec<String> = key.iter().map(|k| format!("{k} IS NOT NULL")).collect();
     let hashed = format!("key_hash(_partition, {})", key.join(", "));
     let shared: Vec<String> = key.iter().enumerate().map(|(i, k)| format!("{k} AS _key{i}")).collect();
-    let on: Vec<String> = key.iter().enumerate().map(|(i, k)| format!("l.{k} = c._key{i}")).collect();
-    let copies = format!(
-        "hashed_alike AS (\n  SELECT unnest(_repeated) AS _alike\n  FROM (SELECT repeated_hashes({hashed}) AS _repeated FROM {table}\n    WHERE {})),\n\
-         copies AS (\n  SELECT _partition AS _key_partition, {}, count(*) AS _copies\n  FROM hashed_alike RIGHT SEMI JOIN {table} ON _alike = {hashed}\n  WHERE {}\n  GROUP BY _partition, {}\n  HAVING count(*) > 1)",
+    format!(
+        "WITH hashed_alike AS (\n  SELECT unnest(_repeated) AS _alike\n  FROM (SELECT repeated_hashes({hashed}) AS _repeated FROM {table}\n    WHERE {}))\n\
+         SELECT _partition AS _key_partition, {}, count(*) AS _copies\n  FROM hashed_alike RIGHT SEMI JOIN {table} ON _alike = {hashed}\n  WHERE {}\n  GROUP BY _partition, {}\n  HAVING count(*) > 1",
         complete.join(" AND "),
         shared.join(", "),
         complete.join(" AND "),
         key.join(", ")
-    );
-    let on = format!("l._partition = c._key_partition AND {}", on.join(" AND "));
-    (format!("{ruled},\n{copies}"), on)
+    )
 }
 
 /// The rows of `input` with their key's copies (`_copies`, null for a key
@@ -904,6 +913,11 @@ mod tests {
                           -- their values. entity_bits(id) is an entity id's packed bits: exact (src/base/engine/key_forms.rs).\n");
         for d in ORDER {
             let contract = contracts.get(d);
+            let _ = write!(
+                sql,
+                "\n-- {d}: the keys held twice, first (a table whose row count the planner knows)\nCREATE TABLE copies AS\n{};\n",
+                copies_sql(contract)
+            );
             if let Some(table) = checked_table(contract) {
                 let _ = write!(
                     sql,
