@@ -555,9 +555,10 @@ fn judged_sql(contract: &Contract) -> String {
     // and the known cases, which are fewer than most datasets' rows; the
     // planner swaps the sides when the landing rows are fewer (it knows
     // their count), as the repairs' are. The outermost join's build side
-    // is made first, so the joins whose build sides are aggregates of
-    // every row (the shares held, a partition's key copies) come last:
-    // their aggregates then run before the registry's ids are held.
+    // is made first, so the join whose build side is an aggregate of
+    // every row (the shares held) comes last: its aggregate then runs
+    // before the registry's ids are held. A partition's key copies, a
+    // table made before the plan, are joined last too.
     /// A join step, given the name of the step it reads.
     type Join = Box<dyn Fn(&str) -> String>;
     fn right_join(table: &'static str, on: String) -> Join {
