@@ -2,12 +2,12 @@
 -- key_hash(...) is a 64-bit hash of its values: it only narrows the rows then grouped by
 -- their values. entity_bits(id) is an entity id's packed bits: exact (src/base/engine/key_forms.rs).
 
--- registry: the keys held twice, first (a table whose row count the planner knows)
-CREATE TABLE copies AS
-WITH hashed_alike AS (
-  SELECT unnest(_repeated) AS _alike
+-- registry: the key hashes held twice, then the keys held twice, first (tables whose row counts the planner knows)
+CREATE TABLE hashed_alike AS
+SELECT unnest(_repeated) AS _alike
   FROM (SELECT repeated_hashes(key_hash(_partition, "entity_id")) AS _repeated FROM landing_registry
-    WHERE "entity_id" IS NOT NULL))
+    WHERE "entity_id" IS NOT NULL);
+CREATE TABLE copies AS
 SELECT _partition AS _key_partition, "entity_id" AS _key0, count(*) AS _copies
   FROM hashed_alike RIGHT SEMI JOIN landing_registry ON _alike = key_hash(_partition, "entity_id")
   WHERE "entity_id" IS NOT NULL
@@ -129,12 +129,12 @@ FROM found;
 -- run once: the rejects are its rows with _code IS NOT NULL; accepted_registry keeps the others' entity_id
 SELECT _row, _code, _message, "entity_id" FROM judged_registry;
 
--- violations: the keys held twice, first (a table whose row count the planner knows)
-CREATE TABLE copies AS
-WITH hashed_alike AS (
-  SELECT unnest(_repeated) AS _alike
+-- violations: the key hashes held twice, then the keys held twice, first (tables whose row counts the planner knows)
+CREATE TABLE hashed_alike AS
+SELECT unnest(_repeated) AS _alike
   FROM (SELECT repeated_hashes(key_hash(_partition, "case_id")) AS _repeated FROM landing_violations
-    WHERE "case_id" IS NOT NULL))
+    WHERE "case_id" IS NOT NULL);
+CREATE TABLE copies AS
 SELECT _partition AS _key_partition, "case_id" AS _key0, count(*) AS _copies
   FROM hashed_alike RIGHT SEMI JOIN landing_violations ON _alike = key_hash(_partition, "case_id")
   WHERE "case_id" IS NOT NULL
@@ -239,17 +239,17 @@ FROM found;
 -- run once: the rejects are its rows with _code IS NOT NULL; accepted_violations keeps the others' case_id, entity_id, _row
 SELECT _row, _code, _message, "case_id", "entity_id" FROM judged_violations;
 -- its current rows: the key hashes held by several rows (several_versions), then those rows' keys and count
-SELECT unnest(_repeated) AS _several
+SELECT unnest(_repeated) AS _alike
 FROM (SELECT repeated_hashes(key_hash("case_id")) AS _repeated FROM accepted_violations);
 SELECT count(*) AS _keys, sum(_versions) AS _rows
 FROM (SELECT "case_id", count(*) AS _versions FROM several_versions RIGHT SEMI JOIN accepted_violations ON _alike = key_hash("case_id") GROUP BY "case_id");
 
--- repairs: the keys held twice, first (a table whose row count the planner knows)
-CREATE TABLE copies AS
-WITH hashed_alike AS (
-  SELECT unnest(_repeated) AS _alike
+-- repairs: the key hashes held twice, then the keys held twice, first (tables whose row counts the planner knows)
+CREATE TABLE hashed_alike AS
+SELECT unnest(_repeated) AS _alike
   FROM (SELECT repeated_hashes(key_hash(_partition, "repair_id")) AS _repeated FROM landing_repairs
-    WHERE "repair_id" IS NOT NULL))
+    WHERE "repair_id" IS NOT NULL);
+CREATE TABLE copies AS
 SELECT _partition AS _key_partition, "repair_id" AS _key0, count(*) AS _copies
   FROM hashed_alike RIGHT SEMI JOIN landing_repairs ON _alike = key_hash(_partition, "repair_id")
   WHERE "repair_id" IS NOT NULL
@@ -322,17 +322,17 @@ FROM found;
 -- run once: the rejects are its rows with _code IS NOT NULL; accepted_repairs keeps the others' repair_id
 SELECT _row, _code, _message, "repair_id" FROM judged_repairs;
 -- its current rows: the key hashes held by several rows (several_versions), then those rows' keys and count
-SELECT unnest(_repeated) AS _several
+SELECT unnest(_repeated) AS _alike
 FROM (SELECT repeated_hashes(key_hash("repair_id")) AS _repeated FROM accepted_repairs);
 SELECT count(*) AS _keys, sum(_versions) AS _rows
 FROM (SELECT "repair_id", count(*) AS _versions FROM several_versions RIGHT SEMI JOIN accepted_repairs ON _alike = key_hash("repair_id") GROUP BY "repair_id");
 
--- complaints: the keys held twice, first (a table whose row count the planner knows)
-CREATE TABLE copies AS
-WITH hashed_alike AS (
-  SELECT unnest(_repeated) AS _alike
+-- complaints: the key hashes held twice, then the keys held twice, first (tables whose row counts the planner knows)
+CREATE TABLE hashed_alike AS
+SELECT unnest(_repeated) AS _alike
   FROM (SELECT repeated_hashes(key_hash(_partition, "complaint_id")) AS _repeated FROM landing_complaints
-    WHERE "complaint_id" IS NOT NULL))
+    WHERE "complaint_id" IS NOT NULL);
+CREATE TABLE copies AS
 SELECT _partition AS _key_partition, "complaint_id" AS _key0, count(*) AS _copies
   FROM hashed_alike RIGHT SEMI JOIN landing_complaints ON _alike = key_hash(_partition, "complaint_id")
   WHERE "complaint_id" IS NOT NULL
@@ -425,17 +425,17 @@ FROM found;
 -- run once: the rejects are its rows with _code IS NOT NULL; accepted_complaints keeps the others' complaint_id
 SELECT _row, _code, _message, "complaint_id" FROM judged_complaints;
 -- its current rows: the key hashes held by several rows (several_versions), then those rows' keys and count
-SELECT unnest(_repeated) AS _several
+SELECT unnest(_repeated) AS _alike
 FROM (SELECT repeated_hashes(key_hash("complaint_id")) AS _repeated FROM accepted_complaints);
 SELECT count(*) AS _keys, sum(_versions) AS _rows
 FROM (SELECT "complaint_id", count(*) AS _versions FROM several_versions RIGHT SEMI JOIN accepted_complaints ON _alike = key_hash("complaint_id") GROUP BY "complaint_id");
 
--- holdings: the keys held twice, first (a table whose row count the planner knows)
-CREATE TABLE copies AS
-WITH hashed_alike AS (
-  SELECT unnest(_repeated) AS _alike
+-- holdings: the key hashes held twice, then the keys held twice, first (tables whose row counts the planner knows)
+CREATE TABLE hashed_alike AS
+SELECT unnest(_repeated) AS _alike
   FROM (SELECT repeated_hashes(key_hash(_partition, "holder_id", "entity_id")) AS _repeated FROM landing_holdings
-    WHERE "holder_id" IS NOT NULL AND "entity_id" IS NOT NULL))
+    WHERE "holder_id" IS NOT NULL AND "entity_id" IS NOT NULL);
+CREATE TABLE copies AS
 SELECT _partition AS _key_partition, "holder_id" AS _key0, "entity_id" AS _key1, count(*) AS _copies
   FROM hashed_alike RIGHT SEMI JOIN landing_holdings ON _alike = key_hash(_partition, "holder_id", "entity_id")
   WHERE "holder_id" IS NOT NULL AND "entity_id" IS NOT NULL

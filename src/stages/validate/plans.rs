@@ -40,7 +40,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, UInt64Type};
 use datafusion::error::DataFusionError;
 
@@ -123,7 +123,8 @@ const ORDER: [Dataset; 5] =
 /// (`selections` in `Dataset::ALL` order) on `engine`, whose session
 /// carries credence's UDFs. Uses, and removes when done, the tables
 /// `landing_`, `checked_` (holdings), `judged_` and `accepted_<dataset>`,
-/// `copies`, `registered`, `known_cases` and `several_versions`.
+/// `hashed_alike`, `copies`, `registered`, `known_cases` and
+/// `several_versions`.
 pub async fn judge_inputs(
     engine: &Engine,
     contracts: &Contracts,
@@ -140,8 +141,10 @@ pub async fn judge_inputs(
         let fail = |source| PlanError { dataset, source };
         register_landing(engine, contract, selection).map_err(fail)?;
         let scratch = engine.scratch().map_err(|e| fail(e.into()))?;
-        let copies = engine.ctx().sql(&copies_sql(contract)).await.map_err(fail)?;
-        engine.create_counted_table("copies", copies).await.map_err(fail)?;
+        for (table, sql) in [(HASHED_ALIKE, hashed_alike_sql(contract)), ("copies", copies_sql(contract))] {
+            let rows = engine.ctx().sql(&sql).await.map_err(fail)?;
+            engine.create_counted_table(table, rows).await.map_err(fail)?;
+        }
         if let Some(table) = checked_table(contract) {
             write_table(engine, &table, &checked_sql(contract), &scratch.path().join("checked")).await.map_err(fail)?;
         }
@@ -195,7 +198,7 @@ pub async fn judge_inputs(
         // the next one's (glibc keeps it otherwise).
         crate::base::engine::return_free_memory();
         phases.done(&format!("{dataset}: current rows"));
-        for table in [judged, landing_table(dataset), "copies".to_string()] {
+        for table in [judged, landing_table(dataset), HASHED_ALIKE.to_string(), "copies".to_string()] {
             ctx.deregister_table(&table).map_err(fail)?;
         }
         let report = DatasetReport::new(contract, selection, &rejects, current, selection.rows());
@@ -477,19 +480,34 @@ fn checked_steps(contract: &Contract) -> (String, String) {
 /// planner how few they are, so that a cluster sends them to every task
 /// of the join instead of every row to the task of its key.
 fn copies_sql(contract: &Contract) -> String {
-    let table = landing_table(contract.dataset);
+    let (table, key, complete, hashed) = complete_keys(contract);
+    let shared: Vec<String> = key.iter().enumerate().map(|(i, k)| format!("{k} AS _key{i}")).collect();
+    format!(
+        "SELECT _partition AS _key_partition, {}, count(*) AS _copies\n  FROM {HASHED_ALIKE} RIGHT SEMI JOIN {table} ON _alike = {hashed}\n  WHERE {complete}\n  GROUP BY _partition, {}\n  HAVING count(*) > 1",
+        shared.join(", "),
+        key.join(", ")
+    )
+}
+
+/// The table of the key hashes held by more than one row of a partition.
+const HASHED_ALIKE: &str = "hashed_alike";
+
+/// The key hashes held by more than one row of a partition
+/// (`repeated_hashes`, a sort of the hashes), made before [`copies_sql`]
+/// as a counted table: few, so that a cluster sends them to every task
+/// of the join that finds their rows.
+fn hashed_alike_sql(contract: &Contract) -> String {
+    let (table, _, complete, hashed) = complete_keys(contract);
+    format!("SELECT unnest(_repeated) AS _alike\n  FROM (SELECT repeated_hashes({hashed}) AS _repeated FROM {table}\n    WHERE {complete})")
+}
+
+/// A dataset's landing table, its key's columns, the condition that they
+/// are all present, and the key's hash within its partition.
+fn complete_keys(contract: &Contract) -> (String, Vec<String>, String, String) {
     let key: Vec<String> = contract.key.iter().map(|k| col(contract.columns[*k].name.as_str())).collect();
     let complete: Vec<String> = key.iter().map(|k| format!("{k} IS NOT NULL")).collect();
     let hashed = format!("key_hash(_partition, {})", key.join(", "));
-    let shared: Vec<String> = key.iter().enumerate().map(|(i, k)| format!("{k} AS _key{i}")).collect();
-    format!(
-        "WITH hashed_alike AS (\n  SELECT unnest(_repeated) AS _alike\n  FROM (SELECT repeated_hashes({hashed}) AS _repeated FROM {table}\n    WHERE {}))\n\
-         SELECT _partition AS _key_partition, {}, count(*) AS _copies\n  FROM hashed_alike RIGHT SEMI JOIN {table} ON _alike = {hashed}\n  WHERE {}\n  GROUP BY _partition, {}\n  HAVING count(*) > 1",
-        complete.join(" AND "),
-        shared.join(", "),
-        complete.join(" AND "),
-        key.join(", ")
-    )
+    (landing_table(contract.dataset), key, complete.join(" AND "), hashed)
 }
 
 /// The rows of `input` with their key's copies (`_copies`, null for a key
@@ -693,14 +711,7 @@ fn accepted_columns(contract: &Contract) -> Vec<String> {
 /// values ([`several_versions_sql`]).
 async fn newest_count(engine: &Engine, contract: &Contract, accepted: &str, rows: u64) -> Result<u64, DataFusionError> {
     let ctx = engine.ctx();
-    let mut several = Vec::new();
-    for b in ctx.sql(&versions_sql(contract, accepted)).await?.collect().await? {
-        several.extend(b.column(0).as_primitive::<UInt64Type>().iter().flatten());
-    }
-    let schema =
-        Arc::new(arrow::datatypes::Schema::new(vec![arrow::datatypes::Field::new("_alike", DataType::UInt64, false)]));
-    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(arrow::array::UInt64Array::from(several))])?;
-    engine.register(SEVERAL_VERSIONS, schema, &[batch])?;
+    engine.create_counted_table(SEVERAL_VERSIONS, ctx.sql(&versions_sql(contract, accepted)).await?).await?;
     let counted = ctx.sql(&several_versions_sql(contract, accepted)).await?.collect().await;
     ctx.deregister_table(SEVERAL_VERSIONS)?;
     let (mut keys, mut versions) = (0, 0);
@@ -719,11 +730,12 @@ async fn newest_count(engine: &Engine, contract: &Contract, accepted: &str, rows
 const SEVERAL_VERSIONS: &str = "several_versions";
 
 /// The key hashes of an event dataset's accepted rows held by several
-/// rows (`repeated_hashes`): only those few leave the engine.
+/// rows (`repeated_hashes`), as a counted table: few, so that a cluster
+/// sends them to every task of the join that counts their rows.
 fn versions_sql(contract: &Contract, accepted: &str) -> String {
     let key: Vec<String> = contract.key.iter().map(|k| col(&contract.columns[*k].name)).collect();
     format!(
-        "SELECT unnest(_repeated) AS _several\n\
+        "SELECT unnest(_repeated) AS _alike\n\
          FROM (SELECT repeated_hashes(key_hash({})) AS _repeated FROM {accepted})",
         key.join(", ")
     )
@@ -916,7 +928,8 @@ mod tests {
             let contract = contracts.get(d);
             let _ = write!(
                 sql,
-                "\n-- {d}: the keys held twice, first (a table whose row count the planner knows)\nCREATE TABLE copies AS\n{};\n",
+                "\n-- {d}: the key hashes held twice, then the keys held twice, first (tables whose row counts the planner knows)\nCREATE TABLE {HASHED_ALIKE} AS\n{};\nCREATE TABLE copies AS\n{};\n",
+                hashed_alike_sql(contract),
                 copies_sql(contract)
             );
             if let Some(table) = checked_table(contract) {
