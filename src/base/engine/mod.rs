@@ -644,11 +644,8 @@ mod tests {
     /// landing row by its key; from Arrow IPC files it cannot.
     #[tokio::test]
     async fn a_counted_table_of_few_rows_is_joined_whole_in_every_task_on_a_cluster() {
-        let mut config = SessionConfig::new().with_target_partitions(2);
-        config.options_mut().optimizer.prefer_hash_join = false;
-        // Ballista's: build sides under 128 MB are candidates for a broadcast.
-        config.options_mut().optimizer.hash_join_single_partition_threshold = 128 << 20;
-        let ctx = SessionContext::new_with_config(config);
+        use planning::tests::{ballista_like, plan_text};
+        let ctx = ballista_like();
         let _cluster = planning::Planned::set(&ctx, |now| now.cluster_hash_joins(1000));
         let keys = |n: i64| {
             let k = Arc::new(arrow::array::Int64Array::from_iter_values(0..n)) as arrow::array::ArrayRef;
@@ -666,21 +663,13 @@ mod tests {
         writer.close().unwrap();
         let uncounted = dir.path().join("uncounted");
         write_arrow_files(&uncounted, &keys(1).schema(), [keys(10)], 1).unwrap();
-        let plan = |table: &'static str| {
-            let ctx = ctx.clone();
-            async move {
-                let sql = format!("SELECT * FROM {table} c RIGHT JOIN rows l ON l.k = c.k");
-                let plan = ctx.sql(&sql).await.unwrap().create_physical_plan().await.unwrap();
-                let text = datafusion::physical_plan::displayable(plan.as_ref()).indent(false).to_string();
-                text
-            }
-        };
+        let join = "SELECT * FROM copies c RIGHT JOIN rows l ON l.k = c.k";
         register_parquet_files(&ctx, "copies", keys(1).schema(), &counted).unwrap();
-        let broadcast = plan("copies").await;
+        let broadcast = plan_text(&ctx, join).await;
         assert!(broadcast.contains("HashJoinExec: mode=CollectLeft, join_type=Right"), "{broadcast}");
         assert!(!broadcast.contains("RepartitionExec"), "no landing row is shuffled by its key: {broadcast}");
         register_arrow_files(&ctx, "copies", keys(1).schema(), &uncounted).unwrap();
-        let shuffled = plan("copies").await;
+        let shuffled = plan_text(&ctx, join).await;
         assert!(shuffled.contains("HashJoinExec: mode=Partitioned"), "{shuffled}");
     }
 

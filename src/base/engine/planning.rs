@@ -80,7 +80,7 @@ impl Drop for Planned {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Arc;
 
     use arrow::array::{ArrayRef, Int64Array, RecordBatch};
@@ -88,11 +88,20 @@ mod tests {
 
     use super::*;
 
-    /// A session set as a Ballista client's: sort-merge joins, two partitions.
-    fn ballista_like() -> SessionContext {
+    /// A session set as a Ballista client's: sort-merge joins, two
+    /// partitions, build sides under 128 MB candidates for a broadcast.
+    pub(crate) fn ballista_like() -> SessionContext {
         let mut config = SessionConfig::new().with_target_partitions(2);
         config.options_mut().optimizer.prefer_hash_join = false;
+        config.options_mut().optimizer.hash_join_single_partition_threshold = 128 << 20;
         SessionContext::new_with_config(config)
+    }
+
+    /// The physical plan `ctx` makes of `sql`, as text.
+    pub(crate) async fn plan_text(ctx: &SessionContext, sql: &str) -> String {
+        let plan = ctx.sql(sql).await.unwrap().create_physical_plan().await.unwrap();
+        let text = datafusion::physical_plan::displayable(plan.as_ref()).indent(false).to_string();
+        text
     }
 
     #[test]
@@ -126,16 +135,11 @@ mod tests {
             optimizer.hash_join_single_partition_threshold = 0;
             optimizer.hash_join_single_partition_threshold_rows = 0;
         }
-        let plan = |ctx: SessionContext| async move {
-            let frame = ctx.sql("SELECT * FROM held RIGHT JOIN rows ON held.k = rows.k").await.unwrap();
-            let plan = frame.create_physical_plan().await.unwrap();
-            let text = datafusion::physical_plan::displayable(plan.as_ref()).indent(false).to_string();
-            text
-        };
-        let ballista = plan(ctx.clone()).await;
+        let join = "SELECT * FROM held RIGHT JOIN rows ON held.k = rows.k";
+        let ballista = plan_text(&ctx, join).await;
         assert!(ballista.contains("SortMergeJoin"), "{ballista}");
         let _cluster = Planned::set(&ctx, |now| now.cluster_hash_joins(1000));
-        let ours = plan(ctx.clone()).await;
+        let ours = plan_text(&ctx, join).await;
         assert!(ours.contains("HashJoinExec: mode=Partitioned, join_type=Right"), "{ours}");
         assert!(!ours.contains("SortMergeJoin") && !ours.contains("SortExec"), "{ours}");
     }
