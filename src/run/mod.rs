@@ -34,11 +34,12 @@ use std::time::{Duration, Instant};
 use datafusion::error::DataFusionError;
 use tracing::{info, info_span, Instrument};
 
-use crate::base::contract::{Contracts, Dataset};
+use crate::base::contract::{Contract, Contracts, Dataset};
 use crate::base::engine::{self, Engine};
+use crate::base::entities::EntityIndex;
 use crate::base::error::{Classify, ErrorKind};
 use crate::base::ids::AsOf;
-use crate::base::landing_file::Seal;
+use crate::base::landing_file::{Seal, Selection};
 use crate::base::lock::{LockError, RunLock};
 use crate::base::marts;
 use crate::base::marts::listings::{self, ListingRow, ReviewStatus, Stamp};
@@ -214,6 +215,20 @@ pub fn validate_landing(
     marts_out: ValidationMarts,
     seal: &Seal,
 ) -> Result<(Inputs, Vec<StagedDir>), RunError> {
+    validate_landing_with(wh, contracts, as_of, keep, marts_out, seal, None)
+}
+
+/// [`validate_landing`], the violations and complaints validated by
+/// `events_by` when given (their plans, `--events-by-plans`).
+pub fn validate_landing_with(
+    wh: &Warehouse,
+    contracts: &Contracts,
+    as_of: AsOf,
+    keep: &dyn Fn(Dataset) -> Vec<String>,
+    marts_out: ValidationMarts,
+    seal: &Seal,
+    events_by: Option<validate::EventsBy>,
+) -> Result<(Inputs, Vec<StagedDir>), RunError> {
     let selections = landing::select_all(wh, contracts, as_of, seal)?;
     let io = |what: String| move |source| RunError::Io { what, source };
     let mut staged = Vec::new();
@@ -258,7 +273,7 @@ pub fn validate_landing(
         tempfile::Builder::new().prefix("credence-validated-").tempdir()
     }
     .map_err(io("a folder for the validated events".into()))?;
-    let out = validate::Outputs { registry: registry_out, records: &records, events: Some(scratch.path()) };
+    let out = validate::Outputs { registry: registry_out, records: &records, events: Some(scratch.path()), events_by };
     let mut inputs = validate::validate_inputs(contracts, selections, keep, &out)?;
     inputs.scratch = Some(scratch);
     for (dir, d, i) in record_dirs {
@@ -386,8 +401,44 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     let seal = Seal::new();
     let started = Instant::now();
     let keep = |d: Dataset| keep_columns(policy, d);
+    // The engine's tables go to a folder of this run's (a cluster's
+    // executors read them there, and write them with --validation-plans
+    // and --events-by-plans): under the operators' engine scratch root,
+    // else in the warehouse's staging area. Every node sees either at the
+    // same path.
+    let engine_scratch = opts.engine_scratch.as_deref().map(|root| run_scratch_in(wh, root)).transpose()?;
+    // The violations and complaints validated by their plans: on an
+    // engine of their own, their tables in a folder of this run's that
+    // lives until scoring is done.
+    let events_plans = match opts.events_by_plans {
+        false => None,
+        true => {
+            let root = match &engine_scratch {
+                Some(dir) => dir.path().to_path_buf(),
+                None => wh.staging_root(),
+            };
+            let io = |source| RunError::Io {
+                what: format!("a folder for the validated events in {}", root.display()),
+                source,
+            };
+            std::fs::create_dir_all(&root).map_err(io)?;
+            let dir = tempfile::Builder::new().prefix("events-").tempdir_in(&root).map_err(io)?;
+            let engine = Engine::connect(&opts.engine, opts.limits, &dir.path().join("engine")).await?;
+            Some((dir, engine))
+        }
+    };
+    let runtime = tokio::runtime::Handle::current();
+    let by_plans = |contract: &Contract, selection: Selection, keep: &[&str], entities: &EntityIndex| {
+        let (dir, engine) = events_plans.as_ref().expect("only with --events-by-plans");
+        let folder = dir.path().join("tables").join(contract.dataset.name());
+        let judged = runtime.block_on(validate::judge_into_table(engine, contract, selection, keep, entities, &folder));
+        Ok(judged?)
+    };
+    let events_by: Option<validate::EventsBy> = events_plans.as_ref().map(|_| &by_plans as validate::EventsBy);
     let (mut inputs, mut staged) = info_span!("step", name = "validate").in_scope(|| {
-        tokio::task::block_in_place(|| validate_landing(wh, &contracts, as_of, &keep, ValidationMarts::Staged, &seal))
+        tokio::task::block_in_place(|| {
+            validate_landing_with(wh, &contracts, as_of, &keep, ValidationMarts::Staged, &seal, events_by)
+        })
     })?;
     let read: u64 = inputs.all().iter().map(|v| v.report.rows_read).sum();
     for v in inputs.all() {
@@ -399,11 +450,6 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
         }
     }
     steps.record("validate", started, Some(read))?;
-    // The engine's tables go to a folder of this run's (a cluster's
-    // executors read them there, and write them with --validation-plans):
-    // under the operators' engine scratch root, else in the run's scratch
-    // folder in the warehouse. Every node sees either at the same path.
-    let engine_scratch = opts.engine_scratch.as_deref().map(|root| run_scratch_in(wh, root)).transpose()?;
     let shared = match (&engine_scratch, &inputs.scratch) {
         (Some(dir), _) | (None, Some(dir)) => dir.path().join("engine"),
         (None, None) => wh.staging_root().join("engine"),
@@ -461,6 +507,7 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
         .await?;
     steps.record("score", started, Some(scored.summary.entities_scored))?;
     drop(engine);
+    drop(events_plans);
     drop(engine_scratch);
     engine::return_free_memory();
 

@@ -40,6 +40,9 @@ pub struct RunSettings {
     pub max_reject_share: f64,
     /// Validation's DataFusion plans judge the rows too (a cross-check).
     pub validation_plans: bool,
+    /// The violations and complaints are validated by their plans, which
+    /// make their tables (on a cluster, on the executors).
+    pub events_by_plans: bool,
     /// Who starts the runs: `manual`, `backfill`, `schedule:<job>`, `demo`.
     pub trigger: String,
 }
@@ -62,6 +65,11 @@ pub struct RunOptions {
     /// Validation's DataFusion plans judge the landing rows too; the run
     /// stops before the quarantine if they disagree with the native checks.
     pub validation_plans: bool,
+    /// The violations and complaints are validated by their plans on the
+    /// run's engine, which write their tables where they run, instead of
+    /// by the native checks in this process (their records marts are
+    /// written here all the same).
+    pub events_by_plans: bool,
     /// Who started the run: `manual`, `schedule`, `backfill`, ...
     pub trigger: String,
     /// The regulator's signing key; publishing without one needs `unsigned`.
@@ -90,6 +98,7 @@ impl RunOptions {
             engine_scratch: None,
             max_reject_share: DEFAULT_MAX_REJECT_SHARE,
             validation_plans: false,
+            events_by_plans: false,
             trigger: "test".into(),
             signer: None,
             unsigned: true,
@@ -194,6 +203,7 @@ impl RunSettings {
             engine_scratch: self.engine_scratch.clone(),
             max_reject_share: self.max_reject_share,
             validation_plans: self.validation_plans,
+            events_by_plans: self.events_by_plans,
             trigger: self.trigger.clone(),
             signer,
             unsigned: self.unsigned,
@@ -218,6 +228,7 @@ mod tests {
             engine_scratch,
             max_reject_share: DEFAULT_MAX_REJECT_SHARE,
             validation_plans: false,
+            events_by_plans: false,
             trigger: "test".into(),
         }
     }

@@ -49,7 +49,72 @@ fn inputs_keeping(w: &Warehouse, as_of: &str, keep: &dyn Fn(Dataset) -> Vec<Stri
     let selections = select_all(w, &contracts, as_of.parse().unwrap(), &Seal::new())?;
     let inputs = validate_inputs(&contracts, selections.clone(), keep, &Outputs::default())?;
     assert_plans_agree(&contracts, &selections, &inputs);
+    assert_events_by_plans_agree(&contracts, selections, keep, &inputs);
     Ok(inputs)
+}
+
+/// The same landing zone validated with the violations and complaints
+/// judged by their plans, which make their tables (`--events-by-plans`):
+/// every dataset's rejects and figures are the native validation's, and
+/// so are the event tables' rows (in any order) and columns.
+fn assert_events_by_plans_agree(
+    contracts: &Contracts,
+    selections: Vec<crate::base::landing_file::Selection>,
+    keep: &dyn Fn(Dataset) -> Vec<String>,
+    native: &Inputs,
+) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let engine = crate::base::engine::Engine::local(crate::base::engine::EngineLimits::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let by = |contract: &crate::base::contract::Contract,
+              selection: crate::base::landing_file::Selection,
+              keep: &[&str],
+              entities: &crate::base::entities::EntityIndex| {
+        let folder = dir.path().join("tables").join(contract.dataset.name());
+        Ok(runtime.block_on(judge_into_table(&engine, contract, selection, keep, entities, &folder))?)
+    };
+    let out = Outputs { events: Some(dir.path()), events_by: Some(&by), ..Outputs::default() };
+    let by_plans = validate_inputs(contracts, selections, keep, &out).expect("validated by plans");
+    for d in Dataset::ALL {
+        let (p, n) = (by_plans.get(d), native.get(d));
+        assert_eq!(p.rejects, n.rejects, "{d}: the rejects, with the events judged by their plans");
+        assert_eq!(p.report, n.report, "{d}: the report, with the events judged by their plans");
+    }
+    for d in [Dataset::Violations, Dataset::Complaints] {
+        let (p, n) = (by_plans.get(d), native.get(d));
+        assert!(matches!(p.rows, Rows::File { .. }), "{d}: the plans' table is their files");
+        let names = |v: &Validated| v.schema.fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>();
+        assert_eq!(names(p), names(n), "{d}: the columns");
+        assert_eq!(table_rows(p), table_rows(n), "{d}: the current rows");
+        assert_eq!(p.num_rows(), n.num_rows(), "{d}: the rows counted");
+    }
+}
+
+/// Every row of a validated table as text, sorted.
+fn table_rows(v: &Validated) -> Vec<Vec<String>> {
+    let rows = v
+        .scan(&|b| {
+            let columns: Vec<_> = b.columns().iter().map(|c| cast(c, &DataType::Utf8).unwrap()).collect();
+            (0..b.num_rows())
+                .map(|r| {
+                    columns
+                        .iter()
+                        .map(|c| {
+                            let c = c.as_string::<i32>();
+                            if c.is_null(r) {
+                                "∅".to_string()
+                            } else {
+                                c.value(r).to_string()
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .collect::<Vec<_>>()
+        })
+        .unwrap();
+    let mut rows: Vec<Vec<String>> = rows.into_iter().flatten().collect();
+    rows.sort();
+    rows
 }
 
 /// The verdicts of validation's DataFusion plans on `selections`.

@@ -133,7 +133,8 @@ fn a_run_on_a_ballista_cluster_writes_what_the_local_engine_writes() {
         .collect::<Vec<_>>());
     // The same landing files with the same times (the records' sources name them).
     let refused = dir.path().join("refused");
-    for copy in [&remote, &refused] {
+    let by_plans = dir.path().join("by-plans");
+    for copy in [&remote, &refused, &by_plans] {
         assert!(Command::new("cp").arg("-a").arg(&local).arg(copy).status().unwrap().success());
     }
 
@@ -241,26 +242,40 @@ fn a_run_on_a_ballista_cluster_writes_what_the_local_engine_writes() {
     assert_eq!(in_scratch, ["kept.txt"], "the run's engine folder goes with it");
     let mine: Vec<_> = std::fs::read_dir(&scratch).unwrap().flatten().map(|e| e.file_name()).collect();
     assert_eq!(mine.len(), 2, "the warehouse's own folder, and the operator's file: {mine:?}");
+    // The violations and complaints validated by their plans on the
+    // executors, which write their tables there (`--events-by-plans`).
+    let events =
+        ["--threads", "3", "--engine", &engine, "--events-by-plans", "--engine-scratch", scratch.to_str().unwrap()];
+    let o = run(&by_plans, &events, Some(&certs));
+    assert!(o.status.success() && stdout(&o).contains("succeeded"), "{}{}", stdout(&o), stderr(&o));
+    let mut in_scratch = Vec::new();
+    walk(&scratch, &scratch, &mut in_scratch);
+    assert_eq!(in_scratch, ["kept.txt"], "the plans' tables go with the run");
 
     let mut files = Vec::new();
     for part in ["marts", "published", "reports"] {
         walk(&local, &local.join(part), &mut files);
     }
     files.sort();
+    let mut quarantined = Vec::new();
+    walk(&local, &local.join("quarantine"), &mut quarantined);
+    assert_eq!(quarantined.len(), 5, "a quarantine per dataset: {quarantined:?}");
     assert!(files.iter().any(|f| f.starts_with("marts/scores/")), "{files:?}");
     assert!(files.iter().any(|f| f.starts_with("published/") && f.ends_with("manifest.json")), "{files:?}");
-    let mut cluster_files = Vec::new();
-    for part in ["marts", "published", "reports"] {
-        walk(&remote, &remote.join(part), &mut cluster_files);
-    }
-    cluster_files.sort();
-    assert_eq!(files, cluster_files, "the same files");
-    for f in &files {
-        let (a, b) = (std::fs::read(local.join(f)).unwrap(), std::fs::read(remote.join(f)).unwrap());
-        if f.ends_with("manifest.json") {
-            assert_eq!(without_created_at(&a), without_created_at(&b), "{f}");
-        } else {
-            assert!(a == b, "{f} differs between the local and the cluster engine");
+    for remote in [&remote, &by_plans] {
+        let mut cluster_files = Vec::new();
+        for part in ["marts", "published", "reports"] {
+            walk(remote, &remote.join(part), &mut cluster_files);
+        }
+        cluster_files.sort();
+        assert_eq!(files, cluster_files, "the same files");
+        for f in files.iter().chain(&quarantined) {
+            let (a, b) = (std::fs::read(local.join(f)).unwrap(), std::fs::read(remote.join(f)).unwrap());
+            if f.ends_with("manifest.json") {
+                assert_eq!(without_created_at(&a), without_created_at(&b), "{f}");
+            } else {
+                assert!(a == b, "{f} differs between the local engine and {}", remote.display());
+            }
         }
     }
     // The run went through the executors: with them gone, the cluster run fails and says where.

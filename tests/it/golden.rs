@@ -57,6 +57,47 @@ fn generated_warehouse_scores_match_the_golden_files() {
     let report = std::fs::read_to_string(wh.join("reports/quality/as_of=2026-11-27/quality.json")).unwrap();
     golden("quality-600-seed11-2026-11-27.json", &report);
     assert_eq!(std::fs::read(&scores).unwrap(), first);
+
+    // The violations and complaints validated by their plans, which make
+    // their tables (`--events-by-plans`), their records written afresh:
+    // the same quarantine, report, records, scores and lists.
+    let records = wh.join("marts/records");
+    let marts = |part: &str| std::fs::read(wh.join(part)).unwrap();
+    let kept = [
+        "marts/listings/list=serious-dishonesty/as_of=2026-11-27/part-0.parquet",
+        "marts/related/list=serious-dishonesty/as_of=2026-11-27/part-0.parquet",
+    ];
+    let lists: Vec<Vec<u8>> = kept.iter().map(|p| marts(p)).collect();
+    let record_files = |root: &std::path::Path| {
+        let mut out = Vec::new();
+        for d in ["violations", "complaints"] {
+            for p in std::fs::read_dir(root.join(d)).unwrap().flatten() {
+                for f in std::fs::read_dir(p.path()).unwrap().flatten() {
+                    if f.path().extension().is_some_and(|e| e == "parquet") {
+                        out.push((f.path(), std::fs::read(f.path()).unwrap()));
+                    }
+                }
+            }
+        }
+        out.sort();
+        out
+    };
+    let records_before = record_files(&records);
+    assert!(!records_before.is_empty());
+    std::fs::remove_dir_all(&records).unwrap();
+    ok(&["run", "--unsigned", "--warehouse", root, "--as-of", "2026-11-27", "--events-by-plans"]);
+    for (d, bytes) in datasets.iter().zip(&before) {
+        assert_eq!(&std::fs::read(quarantine(d)).unwrap(), bytes, "{d}: the quarantine, the events by plans");
+    }
+    let report = std::fs::read_to_string(wh.join("reports/quality/as_of=2026-11-27/quality.json")).unwrap();
+    golden("quality-600-seed11-2026-11-27.json", &report);
+    assert_eq!(std::fs::read(&scores).unwrap(), first, "the scores, the events by plans");
+    for (p, bytes) in kept.iter().zip(&lists) {
+        assert_eq!(&marts(p), bytes, "{p}, the events by plans");
+    }
+    assert!(record_files(&records) == records_before, "the records, written while the plans judge the events");
+    let left: Vec<_> = std::fs::read_dir(wh.join(".staging")).unwrap().flatten().map(|e| e.path()).collect();
+    assert!(left.is_empty(), "the plans' tables go with the run: {left:?}");
 }
 
 #[test]

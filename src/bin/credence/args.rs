@@ -566,6 +566,12 @@ pub struct SettingsArgs {
     /// from the native validation's.
     #[arg(long)]
     pub validation_plans: bool,
+    /// Validate the violations and complaints with their DataFusion plans,
+    /// on the run's engine (a cluster's executors with --engine), which
+    /// write their tables where they run; the registry, holdings and
+    /// repairs are validated in this process as always.
+    #[arg(long)]
+    pub events_by_plans: bool,
 }
 
 impl SettingsArgs {
@@ -582,6 +588,7 @@ impl SettingsArgs {
             engine_scratch: self.engine_scratch.clone(),
             max_reject_share: self.max_reject_share,
             validation_plans: self.validation_plans,
+            events_by_plans: self.events_by_plans,
             trigger: trigger.to_string(),
         }
     }

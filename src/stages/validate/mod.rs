@@ -42,7 +42,7 @@ use crate::base::parquet_io::{ParquetSink, LOOKUP_ROW_GROUP_ROWS};
 use crate::base::row_checks::quote;
 use crate::base::tables::{DatasetReport, Inputs, LegalReps, NotAPersonId, Reject, Rows, Share, Validated, ENTITY_IDX};
 use keys::FileKeys;
-pub use plans::{judge_inputs, PlanError, Verdicts};
+pub use plans::{judge_inputs, judge_into_table, PlanError, Verdicts};
 use reorder::Reorder;
 use rows::RowFault;
 
@@ -69,6 +69,8 @@ pub enum ReadError {
     Scratch { what: String, source: arrow::error::ArrowError },
     #[error("registry column {column}: {source}, yet the contract accepted it: the registry contract must check person_id on it")]
     UncheckedPersonId { column: &'static str, source: NotAPersonId },
+    #[error(transparent)]
+    Plans(#[from] plans::PlanError),
     #[error("registry row {row} (counted over the snapshot's files from 0) was accepted with a value its sorted copy cannot hold: the registry contract must check each id, person id, six-digit code and listed value it copies")]
     UnpackedRegistryValue { row: u64 },
 }
@@ -79,6 +81,7 @@ impl Classify for ReadError {
             ReadError::Unreadable { .. } => ErrorKind::Input,
             ReadError::Write { source, .. } => source.kind(),
             ReadError::Scratch { source, .. } => source.kind(),
+            ReadError::Plans(e) => e.kind(),
             // Contracts are embedded: one without the check is a bug of the build.
             ReadError::UncheckedPersonId { .. } | ReadError::UnpackedRegistryValue { .. } => ErrorKind::Bug,
         }
@@ -97,7 +100,17 @@ pub struct Outputs<'a> {
     /// engine to scan instead of being held ([`Rows::File`]; `None` keeps
     /// them in memory), and the registry's sorted copies ([`merge`]).
     pub events: Option<&'a Path>,
+    /// Who validates the violations and complaints instead of the native
+    /// checks (their plans on the run's engine, `--validate-events-by
+    /// plans`); their records are written here all the same.
+    pub events_by: Option<EventsBy<'a>>,
 }
+
+/// Validates an event dataset elsewhere: given its contract, its chosen
+/// partitions, the columns its table keeps and the registered entities,
+/// its validated table.
+pub type EventsBy<'a> =
+    &'a (dyn Fn(&Contract, Selection, &[&str], &EntityIndex) -> Result<Validated, ReadError> + Sync);
 
 /// What validation writes of the accepted registry rows, in entity order.
 #[derive(Clone, Copy, Debug)]
@@ -1038,6 +1051,40 @@ fn read_file(
     Ok(FileRows { partition, first_row, faults, kept, entity_idx, unknown })
 }
 
+/// The records of `selection`'s partitions that `dirs` names a folder for
+/// (see [`Outputs`]), each file read and written on a core of its own: what
+/// the native validation writes as it reads them.
+fn write_records(
+    contract: &Contract,
+    selection: &Selection,
+    dirs: Option<&[Option<PathBuf>]>,
+) -> Result<(), ReadError> {
+    let Some(dirs) = dirs else { return Ok(()) };
+    let files: Vec<(&Path, usize, &LandingFile)> = selection
+        .partitions
+        .iter()
+        .zip(dirs)
+        .filter_map(|(part, dir)| dir.as_deref().map(|dir| (dir, part)))
+        .flat_map(|(dir, part)| part.files.iter().enumerate().map(move |(n, f)| (dir, n, f)))
+        .collect();
+    files.into_par_iter().try_for_each(|(dir, n, file)| {
+        let fail =
+            |e: &dyn std::fmt::Display| ReadError::Unreadable { path: file.relative.clone(), reason: e.to_string() };
+        let batches = file
+            .read_enumerated(contract, &[])
+            .map_err(|e| fail(&e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| fail(&e))?;
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        if rows as u64 != file.rows {
+            return Err(fail(&format!("footer promises {} rows, read {rows}", file.rows)));
+        }
+        records::write_file(dir, n, contract, file, &batches)
+            .map(|_| ())
+            .map_err(|source| ReadError::Write { what: format!("the records of {}", file.relative), source })
+    })
+}
+
 /// For `unknown_case`: the entity of the newest accepted version of each
 /// violation a repair names (a revoked violation is known too).
 struct KnownCases {
@@ -1127,6 +1174,11 @@ pub fn validate_inputs(
             // The event tables go to files as they are chosen; the repairs,
             // which the lists read row by row, and the holdings stay.
             let table = out.events.filter(|_| matches!(d, Dataset::Violations | Dataset::Complaints));
+            if let (Some(by), Some(_)) = (out.events_by, table) {
+                let selection = take(d);
+                write_records(contracts.get(d), &selection, out.records_of(d))?;
+                return by(contracts.get(d), selection, &as_strs(&cols), &entities);
+            }
             validate(
                 contracts.get(d),
                 take(d),

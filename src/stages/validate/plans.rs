@@ -50,9 +50,10 @@ use crate::base::engine::landing_scan::LandingScan;
 use crate::base::engine::planning::{Planned, Settings};
 use crate::base::engine::write_parts::PartsSpec;
 use crate::base::engine::Engine;
+use crate::base::entities::EntityIndex;
 use crate::base::landing_file::Selection;
 use crate::base::row_checks::{FIRST_DATE, LAST_DATE};
-use crate::base::tables::{locate_row, DatasetReport, Reject, Validated};
+use crate::base::tables::{locate_row, DatasetReport, Reject, Rows, Validated, ENTITY_IDX};
 
 /// The verdicts of the plans on one dataset.
 #[derive(Debug, PartialEq, Eq)]
@@ -209,6 +210,175 @@ pub async fn judge_inputs(
     }
     out.sort_by_key(|v| v.dataset as usize);
     Ok(out)
+}
+
+/// Validates an event dataset by its plans on `engine` and makes its
+/// table for the run: the current rows (the newest accepted version of
+/// each key) with the `keep` columns and their entity's index in
+/// `entities` (`entity_idx`, as the native validation numbers them), written to
+/// Arrow files in `folder` where they are judged (on a cluster, by the
+/// executors: no landing row of the dataset reaches the run's process).
+/// The rejects and figures are those [`judge_inputs`] gives; the registry
+/// the rows are checked against is `entities`, the native validation's.
+/// Uses, and removes when done, the tables of [`judge_inputs`] but
+/// `known_cases` (no dataset judged this way names a case), and
+/// `newest_rows`.
+pub async fn judge_into_table(
+    engine: &Engine,
+    contract: &Contract,
+    selection: Selection,
+    keep: &[&str],
+    entities: &EntityIndex,
+    folder: &std::path::Path,
+) -> Result<Validated, PlanError> {
+    let dataset = contract.dataset;
+    let fail = |source| PlanError { dataset, source };
+    if contract.kind != DatasetKind::Event || contract.unknown_entity.is_none() || contract.unknown_case.is_some() {
+        return Err(fail(DataFusionError::Internal(format!(
+            "{dataset}: only an event dataset of entities without cases is judged into a table"
+        ))));
+    }
+    let ctx = engine.ctx();
+    let mut phases = crate::base::telemetry::Phases::start("validation_plans");
+    let _planning = plans_planning(engine, selection.rows().max(entities.len() as u64));
+    register_landing(engine, contract, &selection).map_err(fail)?;
+    register_entities(engine, entities).map_err(fail)?;
+    let scratch = engine.scratch().map_err(|e| fail(e.into()))?;
+    for (table, sql) in [(HASHED_ALIKE, hashed_alike_sql(contract)), ("copies", copies_sql(contract))] {
+        let rows = ctx.sql(&sql).await.map_err(fail)?;
+        engine.create_counted_table(table, rows).await.map_err(fail)?;
+    }
+    let judged = format!("judged_{dataset}");
+    ctx.sql(&format!("CREATE OR REPLACE VIEW {judged} AS {}", judged_sql_keeping(contract, keep)))
+        .await
+        .map_err(fail)?;
+    let accepted_table = format!("accepted_{dataset}");
+    let mut columns = accepted_columns(contract);
+    for c in keep.iter().map(|k| k.to_string()).chain(["_row".to_string(), ENTITY_IDX.to_string()]) {
+        if !columns.contains(&c) {
+            columns.push(c);
+        }
+    }
+    let rejects =
+        judge_once(engine, &judged, &columns, &accepted_table, &scratch.path().join("accepted")).await.map_err(fail)?;
+    phases.done(&format!("{dataset}: rejects"));
+    let accepted = selection.rows().checked_sub(rejects.len() as u64).ok_or_else(|| {
+        fail(DataFusionError::Internal(format!("{} rejects of {} landing rows", rejects.len(), selection.rows())))
+    })?;
+    let current = newest_count(engine, contract, &accepted_table, accepted).await.map_err(fail)?;
+    // The newest row of each key held by several accepted rows (few),
+    // then the current rows: the rows of a key held once, and those.
+    engine
+        .create_counted_table(SEVERAL_VERSIONS, ctx.sql(&versions_sql(contract, &accepted_table)).await.map_err(fail)?)
+        .await
+        .map_err(fail)?;
+    engine
+        .create_counted_table(NEWEST_ROWS, ctx.sql(&newest_rows_sql(contract, &accepted_table)).await.map_err(fail)?)
+        .await
+        .map_err(fail)?;
+    let frame = ctx.sql(&current_rows_sql(contract, &accepted_table, keep)).await.map_err(fail)?;
+    let schema = Arc::new(frame.schema().as_arrow().clone());
+    let kept = (0..schema.fields().len()).collect();
+    let table = format!("current_{dataset}");
+    engine
+        .write_parts(frame, PartsSpec { folder: folder.to_path_buf(), kept, split: None }, &table)
+        .await
+        .map_err(fail)?;
+    let written =
+        ctx.sql(&format!("SELECT count(*) FROM {table}")).await.map_err(fail)?.collect().await.map_err(fail)?;
+    let written: u64 = written
+        .iter()
+        .map(|b| arrow::compute::cast(b.column(0), &DataType::UInt64).map(|c| c.as_primitive::<UInt64Type>().value(0)))
+        .sum::<Result<u64, _>>()
+        .map_err(|e| fail(e.into()))?;
+    if written != current {
+        return Err(fail(DataFusionError::Internal(format!(
+            "{written} current rows written, {current} counted: the plans disagree with themselves"
+        ))));
+    }
+    for t in [
+        table.as_str(),
+        SEVERAL_VERSIONS,
+        NEWEST_ROWS,
+        &accepted_table,
+        &judged,
+        &landing_table(dataset),
+        HASHED_ALIKE,
+        "copies",
+        "registered",
+    ] {
+        ctx.deregister_table(t).map_err(fail)?;
+    }
+    drop(scratch);
+    crate::base::engine::return_free_memory();
+    phases.done(&format!("{dataset}: current rows"));
+    let report = DatasetReport::new(contract, &selection, &rejects, current, selection.rows());
+    Ok(Validated {
+        contract: contract.clone(),
+        selection,
+        schema,
+        rows: Rows::File { path: folder.to_path_buf(), rows: current as usize },
+        report,
+        rejects,
+    })
+}
+
+/// Registers the native validation's registered entities as table
+/// `registered`: each id's bits (`registered_id`, as `entity_bits` gives
+/// them) and its index (`registered_idx`).
+fn register_entities(engine: &Engine, entities: &EntityIndex) -> Result<(), DataFusionError> {
+    use arrow::array::{Decimal128Array, RecordBatch, UInt32Array};
+    use arrow::datatypes::{Field, Schema};
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("registered_id", DataType::Decimal128(38, 0), false),
+        Field::new("registered_idx", DataType::UInt32, false),
+    ]));
+    let mut batches = Vec::new();
+    for first in (0..entities.len()).step_by(REGISTERED_BATCH_ROWS) {
+        let range = first..(first + REGISTERED_BATCH_ROWS).min(entities.len());
+        let ids: Decimal128Array = range.clone().map(|i| Some(entities.id(i as u32).bits() as i128)).collect();
+        let idx = UInt32Array::from_iter_values(range.map(|i| i as u32));
+        batches.push(RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(ids.with_precision_and_scale(38, 0)?), Arc::new(idx)],
+        )?);
+    }
+    engine.ctx().deregister_table("registered")?;
+    engine.register("registered", schema, &batches)
+}
+
+/// Rows a batch of the registered entities' table holds.
+const REGISTERED_BATCH_ROWS: usize = 1 << 20;
+
+/// The table of the newest row of each key held by several accepted rows.
+const NEWEST_ROWS: &str = "newest_rows";
+
+/// The newest row (`_newest`, the last read: partitions are read in
+/// ingest order) of each key whose hash several accepted rows hold.
+fn newest_rows_sql(contract: &Contract, accepted: &str) -> String {
+    let key: Vec<String> = contract.key.iter().map(|k| col(&contract.columns[*k].name)).collect();
+    format!(
+        "SELECT max(_row) AS _newest\n\
+         FROM {SEVERAL_VERSIONS} RIGHT SEMI JOIN {accepted} ON _alike = key_hash({0})\n\
+         GROUP BY {0}",
+        key.join(", ")
+    )
+}
+
+/// An event dataset's current rows, the `keep` columns and `entity_idx`:
+/// the accepted rows whose key hash no other accepted row holds, and the
+/// newest rows of the others' keys.
+fn current_rows_sql(contract: &Contract, accepted: &str, keep: &[&str]) -> String {
+    let key: Vec<String> = contract.key.iter().map(|k| col(&contract.columns[*k].name)).collect();
+    let mut out: Vec<String> = keep.iter().map(|k| col(k)).collect();
+    out.push(ENTITY_IDX.to_string());
+    let out = out.join(", ");
+    format!(
+        "SELECT {out} FROM {SEVERAL_VERSIONS} RIGHT ANTI JOIN {accepted} ON _alike = key_hash({})\n\
+         UNION ALL\n\
+         SELECT {out} FROM {NEWEST_ROWS} RIGHT SEMI JOIN {accepted} ON _row = _newest",
+        key.join(", ")
+    )
 }
 
 /// How validation's plans are planned (dropped, the session's settings
@@ -436,13 +606,13 @@ fn row_rules(contract: &Contract) -> Vec<RowRule> {
 /// rule it breaks (`_rule_code`, `_rule_message`) and how many rows of
 /// its partition share its key (`_copies`).
 fn checked_sql(contract: &Contract) -> String {
-    let (steps, on) = checked_steps(contract);
+    let (steps, on) = checked_steps(contract, &[]);
     format!("WITH {steps}\n{}", copies_join("ruled", &on))
 }
 
 /// Step 1, the `ruled` step, and the condition that joins a partition's
 /// key copies (the table [`copies_sql`] makes) to its rows.
-fn checked_steps(contract: &Contract) -> (String, String) {
+fn checked_steps(contract: &Contract, keep: &[&str]) -> (String, String) {
     let rules = row_rules(contract);
     let table = landing_table(contract.dataset);
     let name = |ci: usize| contract.columns[ci].name.as_str();
@@ -462,7 +632,7 @@ fn checked_steps(contract: &Contract) -> (String, String) {
     first_rule.push_str("\n        END");
     rule_code.push_str("\n    END");
     rule_message.push_str("\n    END");
-    let carried: Vec<String> = carried(contract).iter().map(|c| col(name(*c))).collect();
+    let carried: Vec<String> = carried(contract, keep).iter().map(|c| col(name(*c))).collect();
     let ruled = format!(
         "ruled AS (\n  SELECT {}, _row, _partition, _ingest_date,\n    {rule_code} AS _rule_code,\n    {rule_message} AS _rule_message\n  FROM (SELECT *,\n        {first_rule} AS _rule\n      FROM {table}))",
         carried.join(", ")
@@ -519,8 +689,9 @@ fn copies_join(input: &str, on: &str) -> String {
 /// The contract columns a row carries past the row rules, in contract
 /// order: its key, the columns the later rules and their messages read,
 /// and those kept of the accepted rows.
-fn carried(contract: &Contract) -> Vec<usize> {
+fn carried(contract: &Contract, keep: &[&str]) -> Vec<usize> {
     let mut columns = contract.key.clone();
+    columns.extend(keep.iter().filter_map(|k| contract.column_index(k)));
     if let Some(s) = &contract.shares_over_100 {
         columns.extend([s.group_by, s.column]);
     }
@@ -546,6 +717,14 @@ fn checked_table(contract: &Contract) -> Option<String> {
 /// the module's documentation are its common table expressions (steps
 /// 1–2 read from their table when [`checked_table`] names one).
 fn judged_sql(contract: &Contract) -> String {
+    judged_sql_keeping(contract, &[])
+}
+
+/// [`judged_sql`] whose rows also carry the `keep` columns and, for a
+/// dataset whose rows name an entity, that entity's index (`entity_idx`,
+/// from the registered ids' `registered_idx`): the plan of a run's table
+/// ([`judge_into_table`]).
+fn judged_sql_keeping(contract: &Contract, keep: &[&str]) -> String {
     let name = |ci: usize| contract.columns[ci].name.as_str();
     let key: Vec<String> = contract.key.iter().map(|k| col(name(*k))).collect();
     let key_names: Vec<&str> = contract.key.iter().map(|k| name(*k)).collect();
@@ -555,7 +734,7 @@ fn judged_sql(contract: &Contract) -> String {
     let (checked, copies_on) = match checked_table(contract) {
         Some(table) => (table, None),
         None => {
-            let (checked, on) = checked_steps(contract);
+            let (checked, on) = checked_steps(contract, keep);
             steps.push(checked);
             ("ruled".to_string(), Some(on))
         }
@@ -671,7 +850,10 @@ fn judged_sql(contract: &Contract) -> String {
     }
     code.push_str("\n    END");
     message.push_str("\n    END");
-    let columns: Vec<String> = carried(contract).iter().map(|c| col(name(*c))).collect();
+    let mut columns: Vec<String> = carried(contract, keep).iter().map(|c| col(name(*c))).collect();
+    if !keep.is_empty() && contract.unknown_entity.is_some() {
+        columns.push(format!("registered_idx AS {ENTITY_IDX}"));
+    }
     format!(
         "WITH {}\nSELECT {}, _row,\n    {code} AS _code,\n    {message} AS _message\nFROM {found}",
         steps.join(",\n"),
