@@ -265,13 +265,14 @@ pub async fn judge_into_table(
     let accepted = selection.rows().checked_sub(rejects.len() as u64).ok_or_else(|| {
         fail(DataFusionError::Internal(format!("{} rejects of {} landing rows", rejects.len(), selection.rows())))
     })?;
-    let current = newest_count(engine, contract, &accepted_table, accepted).await.map_err(fail)?;
-    // The newest row of each key held by several accepted rows (few),
-    // then the current rows: the rows of a key held once, and those.
+    // The hashes held by several accepted rows, then how many keys the
+    // accepted rows have, the newest row of each key among those rows
+    // (few), and the current rows: the rows of a key held once, and those.
     engine
         .create_counted_table(SEVERAL_VERSIONS, ctx.sql(&versions_sql(contract, &accepted_table)).await.map_err(fail)?)
         .await
         .map_err(fail)?;
+    let current = count_versions(engine, contract, &accepted_table, accepted).await.map_err(fail)?;
     engine
         .create_counted_table(NEWEST_ROWS, ctx.sql(&newest_rows_sql(contract, &accepted_table)).await.map_err(fail)?)
         .await
@@ -892,10 +893,21 @@ fn accepted_columns(contract: &Contract) -> Vec<String> {
 /// keys that hash alike, found by [`versions_sql`]) are counted by their
 /// values ([`several_versions_sql`]).
 async fn newest_count(engine: &Engine, contract: &Contract, accepted: &str, rows: u64) -> Result<u64, DataFusionError> {
-    let ctx = engine.ctx();
-    engine.create_counted_table(SEVERAL_VERSIONS, ctx.sql(&versions_sql(contract, accepted)).await?).await?;
-    let counted = ctx.sql(&several_versions_sql(contract, accepted)).await?.collect().await;
-    ctx.deregister_table(SEVERAL_VERSIONS)?;
+    engine.create_counted_table(SEVERAL_VERSIONS, engine.ctx().sql(&versions_sql(contract, accepted)).await?).await?;
+    let counted = count_versions(engine, contract, accepted, rows).await;
+    engine.ctx().deregister_table(SEVERAL_VERSIONS)?;
+    counted
+}
+
+/// [`newest_count`] once its table of the hashes held by several rows
+/// ([`SEVERAL_VERSIONS`]) is made.
+async fn count_versions(
+    engine: &Engine,
+    contract: &Contract,
+    accepted: &str,
+    rows: u64,
+) -> Result<u64, DataFusionError> {
+    let counted = engine.ctx().sql(&several_versions_sql(contract, accepted)).await?.collect().await;
     let (mut keys, mut versions) = (0, 0);
     for b in counted? {
         let column = |n: usize| arrow::compute::cast(b.column(n), &DataType::UInt64);
