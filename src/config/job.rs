@@ -35,7 +35,7 @@ pub struct JobSpec {
     pub validation_plans: bool,
     /// The violations and complaints are validated by their plans on the
     /// job's engine, which make their tables.
-    pub events_by_plans: bool,
+    pub plans_make_tables: bool,
     pub retry: Retry,
     /// Missed as-of dates run after downtime, at most this many (the newest).
     pub catch_up_nights: u32,
@@ -120,7 +120,7 @@ const KEYS: &[&str] = &[
     "engine_scratch",
     "unsigned",
     "validation_plans",
-    "events_by_plans",
+    "plans_make_tables",
     "retry",
     "catch_up",
     "stop_timeout_seconds",
@@ -257,7 +257,7 @@ pub fn parse(file: &str, text: &str) -> Result<JobSpec, JobErrors> {
     }
     let unsigned = c.boolean(&root, "unsigned", "", false).unwrap_or(false);
     let validation_plans = c.boolean(&root, "validation_plans", "", false).unwrap_or(false);
-    let events_by_plans = c.boolean(&root, "events_by_plans", "", false).unwrap_or(false);
+    let plans_make_tables = c.boolean(&root, "plans_make_tables", "", false).unwrap_or(false);
     let mut retry = Retry { attempts: 3, backoff_seconds: 60.0, backoff_factor: 2.0, max_backoff_seconds: 900.0 };
     if let Some(r) = c.section(&root, "retry") {
         c.known_fields(r, "retry", &["attempts", "backoff_seconds", "backoff_factor", "max_backoff_seconds"]);
@@ -299,7 +299,7 @@ pub fn parse(file: &str, text: &str) -> Result<JobSpec, JobErrors> {
         engine_scratch,
         unsigned,
         validation_plans,
-        events_by_plans,
+        plans_make_tables,
         retry,
         catch_up_nights: catch_up,
         stop_timeout_seconds: stop,
@@ -340,10 +340,10 @@ mod tests {
         let checked =
             parse("j.yaml", "job: n\nschedule: \"0 30 2 * * *\"\nwarehouse: w\nvalidation_plans: true\n").unwrap();
         assert!(checked.validation_plans, "a job may cross-check validation with its plans");
-        assert!(!checked.events_by_plans);
+        assert!(!checked.plans_make_tables);
         let by_plans =
-            parse("j.yaml", "job: n\nschedule: \"0 30 2 * * *\"\nwarehouse: w\nevents_by_plans: true\n").unwrap();
-        assert!(by_plans.events_by_plans, "a job may validate its events by their plans");
+            parse("j.yaml", "job: n\nschedule: \"0 30 2 * * *\"\nwarehouse: w\nplans_make_tables: true\n").unwrap();
+        assert!(by_plans.plans_make_tables, "a job may validate its events by their plans");
         let e =
             parse("j.yaml", "job: n\nschedule: \"0 30 2 * * *\"\nwarehouse: w\nvalidation_plans: often\n").unwrap_err();
         assert!(e.problems[0].to_string().starts_with("j.yaml: 'validation_plans' must be"), "{:?}", e.problems);

@@ -45,7 +45,7 @@ use crate::base::marts;
 use crate::base::marts::listings::{self, ListingRow, ReviewStatus, Stamp};
 use crate::base::marts::related;
 use crate::base::store::{Decision, PolicyRef, RunId, Store, StoreError};
-use crate::base::tables::{Inputs, QualityReport, Rows};
+use crate::base::tables::{Inputs, QualityReport, Rows, Share, Validated};
 use crate::base::warehouse::StagedDir;
 use crate::base::warehouse::{Mart, Warehouse};
 use crate::config::policy::ListSpec;
@@ -219,7 +219,7 @@ pub fn validate_landing(
 }
 
 /// [`validate_landing`], the violations and complaints validated by
-/// `events_by` when given (their plans, `--events-by-plans`).
+/// `by_plans` when given (their plans, `--plans-make-tables`).
 pub fn validate_landing_with(
     wh: &Warehouse,
     contracts: &Contracts,
@@ -227,7 +227,7 @@ pub fn validate_landing_with(
     keep: &dyn Fn(Dataset) -> Vec<String>,
     marts_out: ValidationMarts,
     seal: &Seal,
-    events_by: Option<validate::EventsBy>,
+    by_plans: Option<&dyn validate::ByPlans>,
 ) -> Result<(Inputs, Vec<StagedDir>), RunError> {
     let selections = landing::select_all(wh, contracts, as_of, seal)?;
     let io = |what: String| move |source| RunError::Io { what, source };
@@ -273,7 +273,7 @@ pub fn validate_landing_with(
         tempfile::Builder::new().prefix("credence-validated-").tempdir()
     }
     .map_err(io("a folder for the validated events".into()))?;
-    let out = validate::Outputs { registry: registry_out, records: &records, events: Some(scratch.path()), events_by };
+    let out = validate::Outputs { registry: registry_out, records: &records, events: Some(scratch.path()), by_plans };
     let mut inputs = validate::validate_inputs(contracts, selections, keep, &out)?;
     inputs.scratch = Some(scratch);
     for (dir, d, i) in record_dirs {
@@ -284,6 +284,40 @@ pub fn validate_landing_with(
     }
     staged.extend(registry);
     Ok((inputs, staged))
+}
+
+/// Validation's plans making the violations', complaints' and holdings'
+/// tables on an engine of the run's (`--plans-make-tables`): the events'
+/// tables go to `dir`, which lives until scoring has read them.
+struct PlansOnEngine {
+    engine: Engine,
+    dir: tempfile::TempDir,
+    /// The run's runtime, which the plans run on from validation's thread.
+    runtime: tokio::runtime::Handle,
+}
+
+impl validate::ByPlans for PlansOnEngine {
+    fn events(
+        &self,
+        contract: &Contract,
+        selection: Selection,
+        keep: &[&str],
+        entities: &EntityIndex,
+    ) -> Result<Validated, ReadError> {
+        let folder = self.dir.path().join("tables").join(contract.dataset.name());
+        let judged = validate::judge_into_table(&self.engine, contract, selection, keep, entities, &folder);
+        Ok(self.runtime.block_on(judged)?)
+    }
+
+    fn holdings(
+        &self,
+        contract: &Contract,
+        selection: Selection,
+        keep: &[&str],
+        entities: &EntityIndex,
+    ) -> Result<(Validated, Vec<Share>), ReadError> {
+        Ok(self.runtime.block_on(validate::judge_holdings(&self.engine, contract, selection, keep, entities))?)
+    }
 }
 
 /// A folder of this run's, removed when dropped, in this warehouse's folder
@@ -407,37 +441,28 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     // else in the warehouse's staging area. Every node sees either at the
     // same path.
     let engine_scratch = opts.engine_scratch.as_deref().map(|root| run_scratch_in(wh, root)).transpose()?;
-    // The violations and complaints validated by their plans: on an
-    // engine of their own, their tables in a folder of this run's that
-    // lives until scoring is done.
-    let events_plans = match opts.events_by_plans {
+    // The violations, complaints and holdings validated by their plans:
+    // on an engine of their own, the events' tables in a folder of this
+    // run's that lives until scoring is done.
+    let plans = match opts.plans_make_tables {
         false => None,
         true => {
             let root = match &engine_scratch {
                 Some(dir) => dir.path().to_path_buf(),
                 None => wh.staging_root(),
             };
-            let io = |source| RunError::Io {
-                what: format!("a folder for the validated events in {}", root.display()),
-                source,
-            };
+            let io =
+                |source| RunError::Io { what: format!("a folder for the plans' tables in {}", root.display()), source };
             std::fs::create_dir_all(&root).map_err(io)?;
-            let dir = tempfile::Builder::new().prefix("events-").tempdir_in(&root).map_err(io)?;
+            let dir = tempfile::Builder::new().prefix("plans-").tempdir_in(&root).map_err(io)?;
             let engine = Engine::connect(&opts.engine, opts.limits, &dir.path().join("engine")).await?;
-            Some((dir, engine))
+            Some(PlansOnEngine { engine, dir, runtime: tokio::runtime::Handle::current() })
         }
     };
-    let runtime = tokio::runtime::Handle::current();
-    let by_plans = |contract: &Contract, selection: Selection, keep: &[&str], entities: &EntityIndex| {
-        let (dir, engine) = events_plans.as_ref().expect("only with --events-by-plans");
-        let folder = dir.path().join("tables").join(contract.dataset.name());
-        let judged = runtime.block_on(validate::judge_into_table(engine, contract, selection, keep, entities, &folder));
-        Ok(judged?)
-    };
-    let events_by: Option<validate::EventsBy> = events_plans.as_ref().map(|_| &by_plans as validate::EventsBy);
     let (mut inputs, mut staged) = info_span!("step", name = "validate").in_scope(|| {
         tokio::task::block_in_place(|| {
-            validate_landing_with(wh, &contracts, as_of, &keep, ValidationMarts::Staged, &seal, events_by)
+            let by_plans = plans.as_ref().map(|p| p as &dyn validate::ByPlans);
+            validate_landing_with(wh, &contracts, as_of, &keep, ValidationMarts::Staged, &seal, by_plans)
         })
     })?;
     let read: u64 = inputs.all().iter().map(|v| v.report.rows_read).sum();
@@ -507,7 +532,7 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
         .await?;
     steps.record("score", started, Some(scored.summary.entities_scored))?;
     drop(engine);
-    drop(events_plans);
+    drop(plans);
     drop(engine_scratch);
     engine::return_free_memory();
 

@@ -42,7 +42,7 @@ pub struct RunSettings {
     pub validation_plans: bool,
     /// The violations and complaints are validated by their plans, which
     /// make their tables (on a cluster, on the executors).
-    pub events_by_plans: bool,
+    pub plans_make_tables: bool,
     /// Who starts the runs: `manual`, `backfill`, `schedule:<job>`, `demo`.
     pub trigger: String,
 }
@@ -69,7 +69,7 @@ pub struct RunOptions {
     /// run's engine, which write their tables where they run, instead of
     /// by the native checks in this process (their records marts are
     /// written here all the same).
-    pub events_by_plans: bool,
+    pub plans_make_tables: bool,
     /// Who started the run: `manual`, `schedule`, `backfill`, ...
     pub trigger: String,
     /// The regulator's signing key; publishing without one needs `unsigned`.
@@ -98,7 +98,7 @@ impl RunOptions {
             engine_scratch: None,
             max_reject_share: DEFAULT_MAX_REJECT_SHARE,
             validation_plans: false,
-            events_by_plans: false,
+            plans_make_tables: false,
             trigger: "test".into(),
             signer: None,
             unsigned: true,
@@ -203,7 +203,7 @@ impl RunSettings {
             engine_scratch: self.engine_scratch.clone(),
             max_reject_share: self.max_reject_share,
             validation_plans: self.validation_plans,
-            events_by_plans: self.events_by_plans,
+            plans_make_tables: self.plans_make_tables,
             trigger: self.trigger.clone(),
             signer,
             unsigned: self.unsigned,
@@ -228,7 +228,7 @@ mod tests {
             engine_scratch,
             max_reject_share: DEFAULT_MAX_REJECT_SHARE,
             validation_plans: false,
-            events_by_plans: false,
+            plans_make_tables: false,
             trigger: "test".into(),
         }
     }

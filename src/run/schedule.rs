@@ -101,7 +101,7 @@ pub fn prepare(spec: JobSpec) -> Result<Prepared, ScheduleError> {
         engine_scratch: spec.engine_scratch.clone(),
         max_reject_share: spec.max_reject_share,
         validation_plans: spec.validation_plans,
-        events_by_plans: spec.events_by_plans,
+        plans_make_tables: spec.plans_make_tables,
         trigger: format!("schedule:{}", spec.name),
     };
     let template = settings

@@ -49,36 +49,63 @@ fn inputs_keeping(w: &Warehouse, as_of: &str, keep: &dyn Fn(Dataset) -> Vec<Stri
     let selections = select_all(w, &contracts, as_of.parse().unwrap(), &Seal::new())?;
     let inputs = validate_inputs(&contracts, selections.clone(), keep, &Outputs::default())?;
     assert_plans_agree(&contracts, &selections, &inputs);
-    assert_events_by_plans_agree(&contracts, selections, keep, &inputs);
+    assert_plans_make_the_tables(&contracts, selections, keep, &inputs);
     Ok(inputs)
 }
 
-/// The same landing zone validated with the violations and complaints
-/// judged by their plans, which make their tables (`--events-by-plans`):
-/// every dataset's rejects and figures are the native validation's, and
-/// so are the event tables' rows (in any order) and columns.
-fn assert_events_by_plans_agree(
+/// Validation's plans on a local engine, making the violations',
+/// complaints' and holdings' tables (`--plans-make-tables`).
+struct LocalPlans {
+    runtime: tokio::runtime::Runtime,
+    engine: crate::base::engine::Engine,
+    dir: tempfile::TempDir,
+}
+
+impl ByPlans for LocalPlans {
+    fn events(
+        &self,
+        contract: &crate::base::contract::Contract,
+        selection: crate::base::landing_file::Selection,
+        keep: &[&str],
+        entities: &crate::base::entities::EntityIndex,
+    ) -> Result<Validated, ReadError> {
+        let folder = self.dir.path().join("tables").join(contract.dataset.name());
+        Ok(self.runtime.block_on(judge_into_table(&self.engine, contract, selection, keep, entities, &folder))?)
+    }
+
+    fn holdings(
+        &self,
+        contract: &crate::base::contract::Contract,
+        selection: crate::base::landing_file::Selection,
+        keep: &[&str],
+        entities: &crate::base::entities::EntityIndex,
+    ) -> Result<(Validated, Vec<crate::base::tables::Share>), ReadError> {
+        Ok(self.runtime.block_on(judge_holdings(&self.engine, contract, selection, keep, entities))?)
+    }
+}
+
+/// The same landing zone validated with the violations, complaints and
+/// holdings judged by their plans, which make their tables
+/// (`--plans-make-tables`): every dataset's rejects and figures are the
+/// native validation's, and so are the event tables' rows (in any order)
+/// and columns, and the shares between registered entities (in order).
+fn assert_plans_make_the_tables(
     contracts: &Contracts,
     selections: Vec<crate::base::landing_file::Selection>,
     keep: &dyn Fn(Dataset) -> Vec<String>,
     native: &Inputs,
 ) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let engine = crate::base::engine::Engine::local(crate::base::engine::EngineLimits::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let by = |contract: &crate::base::contract::Contract,
-              selection: crate::base::landing_file::Selection,
-              keep: &[&str],
-              entities: &crate::base::entities::EntityIndex| {
-        let folder = dir.path().join("tables").join(contract.dataset.name());
-        Ok(runtime.block_on(judge_into_table(&engine, contract, selection, keep, entities, &folder))?)
+    let plans = LocalPlans {
+        runtime: tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
+        engine: crate::base::engine::Engine::local(crate::base::engine::EngineLimits::default()).unwrap(),
+        dir: tempfile::tempdir().unwrap(),
     };
-    let out = Outputs { events: Some(dir.path()), events_by: Some(&by), ..Outputs::default() };
+    let out = Outputs { events: Some(plans.dir.path()), by_plans: Some(&plans), ..Outputs::default() };
     let by_plans = validate_inputs(contracts, selections, keep, &out).expect("validated by plans");
     for d in Dataset::ALL {
         let (p, n) = (by_plans.get(d), native.get(d));
-        assert_eq!(p.rejects, n.rejects, "{d}: the rejects, with the events judged by their plans");
-        assert_eq!(p.report, n.report, "{d}: the report, with the events judged by their plans");
+        assert_eq!(p.rejects, n.rejects, "{d}: the rejects, the plans making the tables");
+        assert_eq!(p.report, n.report, "{d}: the report, the plans making the tables");
     }
     for d in [Dataset::Violations, Dataset::Complaints] {
         let (p, n) = (by_plans.get(d), native.get(d));
@@ -88,6 +115,9 @@ fn assert_events_by_plans_agree(
         assert_eq!(table_rows(p), table_rows(n), "{d}: the current rows");
         assert_eq!(p.num_rows(), n.num_rows(), "{d}: the rows counted");
     }
+    assert_eq!(by_plans.shares, native.shares, "the shares between registered entities, in their rows' order");
+    assert!(matches!(by_plans.holdings.rows, Rows::Released { .. }));
+    assert_eq!(by_plans.holdings.num_rows(), native.holdings.num_rows(), "the holdings' rows counted");
 }
 
 /// Every row of a validated table as text, sorted.

@@ -243,9 +243,9 @@ fn a_run_on_a_ballista_cluster_writes_what_the_local_engine_writes() {
     let mine: Vec<_> = std::fs::read_dir(&scratch).unwrap().flatten().map(|e| e.file_name()).collect();
     assert_eq!(mine.len(), 2, "the warehouse's own folder, and the operator's file: {mine:?}");
     // The violations and complaints validated by their plans on the
-    // executors, which write their tables there (`--events-by-plans`).
+    // executors, which write their tables there (`--plans-make-tables`).
     let events =
-        ["--threads", "3", "--engine", &engine, "--events-by-plans", "--engine-scratch", scratch.to_str().unwrap()];
+        ["--threads", "3", "--engine", &engine, "--plans-make-tables", "--engine-scratch", scratch.to_str().unwrap()];
     let o = run(&by_plans, &events, Some(&certs));
     assert!(o.status.success() && stdout(&o).contains("succeeded"), "{}{}", stdout(&o), stderr(&o));
     let mut in_scratch = Vec::new();

@@ -59,7 +59,7 @@ fn generated_warehouse_scores_match_the_golden_files() {
     assert_eq!(std::fs::read(&scores).unwrap(), first);
 
     // The violations and complaints validated by their plans, which make
-    // their tables (`--events-by-plans`), their records written afresh:
+    // their tables (`--plans-make-tables`), their records written afresh:
     // the same quarantine, report, records, scores and lists.
     let records = wh.join("marts/records");
     let marts = |part: &str| std::fs::read(wh.join(part)).unwrap();
@@ -85,7 +85,7 @@ fn generated_warehouse_scores_match_the_golden_files() {
     let records_before = record_files(&records);
     assert!(!records_before.is_empty());
     std::fs::remove_dir_all(&records).unwrap();
-    ok(&["run", "--unsigned", "--warehouse", root, "--as-of", "2026-11-27", "--events-by-plans"]);
+    ok(&["run", "--unsigned", "--warehouse", root, "--as-of", "2026-11-27", "--plans-make-tables"]);
     for (d, bytes) in datasets.iter().zip(&before) {
         assert_eq!(&std::fs::read(quarantine(d)).unwrap(), bytes, "{d}: the quarantine, the events by plans");
     }

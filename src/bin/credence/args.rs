@@ -571,7 +571,7 @@ pub struct SettingsArgs {
     /// write their tables where they run; the registry, holdings and
     /// repairs are validated in this process as always.
     #[arg(long)]
-    pub events_by_plans: bool,
+    pub plans_make_tables: bool,
 }
 
 impl SettingsArgs {
@@ -588,7 +588,7 @@ impl SettingsArgs {
             engine_scratch: self.engine_scratch.clone(),
             max_reject_share: self.max_reject_share,
             validation_plans: self.validation_plans,
-            events_by_plans: self.events_by_plans,
+            plans_make_tables: self.plans_make_tables,
             trigger: trigger.to_string(),
         }
     }

@@ -70,7 +70,7 @@ pub fn demo(args: &DemoArgs) -> CommandResult {
         engine_scratch: None,
         max_reject_share: DEFAULT_MAX_REJECT_SHARE,
         validation_plans: false,
-        events_by_plans: false,
+        plans_make_tables: false,
         trigger: "demo".into(),
     };
     let opts = settings.lower(args.as_of)?;

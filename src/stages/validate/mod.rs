@@ -42,7 +42,7 @@ use crate::base::parquet_io::{ParquetSink, LOOKUP_ROW_GROUP_ROWS};
 use crate::base::row_checks::quote;
 use crate::base::tables::{DatasetReport, Inputs, LegalReps, NotAPersonId, Reject, Rows, Share, Validated, ENTITY_IDX};
 use keys::FileKeys;
-pub use plans::{judge_inputs, judge_into_table, PlanError, Verdicts};
+pub use plans::{judge_holdings, judge_inputs, judge_into_table, PlanError, Verdicts};
 use reorder::Reorder;
 use rows::RowFault;
 
@@ -100,17 +100,37 @@ pub struct Outputs<'a> {
     /// engine to scan instead of being held ([`Rows::File`]; `None` keeps
     /// them in memory), and the registry's sorted copies ([`merge`]).
     pub events: Option<&'a Path>,
-    /// Who validates the violations and complaints instead of the native
-    /// checks (their plans on the run's engine, `--validate-events-by
-    /// plans`); their records are written here all the same.
-    pub events_by: Option<EventsBy<'a>>,
+    /// Who validates the violations, complaints and holdings instead of
+    /// the native checks (their plans on the run's engine,
+    /// `--plans-make-tables`); the events' records are written here all
+    /// the same.
+    pub by_plans: Option<&'a dyn ByPlans>,
 }
 
-/// Validates an event dataset elsewhere: given its contract, its chosen
-/// partitions, the columns its table keeps and the registered entities,
-/// its validated table.
-pub type EventsBy<'a> =
-    &'a (dyn Fn(&Contract, Selection, &[&str], &EntityIndex) -> Result<Validated, ReadError> + Sync);
+/// Validation done elsewhere (by the datasets' plans, on the run's
+/// engine), against the registered entities of the native validation.
+/// Each method is given a dataset's contract, its chosen partitions and
+/// the columns its table keeps.
+pub trait ByPlans: Sync {
+    /// An event dataset's validated table.
+    fn events(
+        &self,
+        contract: &Contract,
+        selection: Selection,
+        keep: &[&str],
+        entities: &EntityIndex,
+    ) -> Result<Validated, ReadError>;
+
+    /// The holdings' rejects and figures (their rows let go), and the
+    /// shares between registered entities in the order of their rows.
+    fn holdings(
+        &self,
+        contract: &Contract,
+        selection: Selection,
+        keep: &[&str],
+        entities: &EntityIndex,
+    ) -> Result<(Validated, Vec<Share>), ReadError>;
+}
 
 /// What validation writes of the accepted registry rows, in entity order.
 #[derive(Clone, Copy, Debug)]
@@ -1174,10 +1194,10 @@ pub fn validate_inputs(
             // The event tables go to files as they are chosen; the repairs,
             // which the lists read row by row, and the holdings stay.
             let table = out.events.filter(|_| matches!(d, Dataset::Violations | Dataset::Complaints));
-            if let (Some(by), Some(_)) = (out.events_by, table) {
+            if let (Some(by), Some(_)) = (out.by_plans, table) {
                 let selection = take(d);
                 write_records(contracts.get(d), &selection, out.records_of(d))?;
-                return by(contracts.get(d), selection, &as_strs(&cols), &entities);
+                return by.events(contracts.get(d), selection, &as_strs(&cols), &entities);
             }
             validate(
                 contracts.get(d),
@@ -1193,9 +1213,20 @@ pub fn validate_inputs(
     let violations = one(Dataset::Violations, None)?;
     let repairs = one(Dataset::Repairs, Some(&violations))?;
     let complaints = one(Dataset::Complaints, None)?;
-    let mut holdings = one(Dataset::Holdings, None)?;
-    let shares = entity_shares(&holdings, &entities);
-    holdings.release();
+    let (holdings, shares) = match out.by_plans {
+        Some(by) => {
+            let cols = columns(Dataset::Holdings);
+            let selection = take(Dataset::Holdings);
+            span(Dataset::Holdings)
+                .in_scope(|| by.holdings(contracts.get(Dataset::Holdings), selection, &as_strs(&cols), &entities))?
+        }
+        None => {
+            let mut holdings = one(Dataset::Holdings, None)?;
+            let shares = entity_shares(&holdings, &entities);
+            holdings.release();
+            (holdings, shares)
+        }
+    };
     Ok(Inputs {
         registry,
         entities,

@@ -53,7 +53,7 @@ use crate::base::engine::Engine;
 use crate::base::entities::EntityIndex;
 use crate::base::landing_file::Selection;
 use crate::base::row_checks::{FIRST_DATE, LAST_DATE};
-use crate::base::tables::{locate_row, DatasetReport, Reject, Rows, Validated, ENTITY_IDX};
+use crate::base::tables::{locate_row, DatasetReport, Reject, Rows, Share, Validated, ENTITY_IDX};
 
 /// The verdicts of the plans on one dataset.
 #[derive(Debug, PartialEq, Eq)]
@@ -322,6 +322,93 @@ pub async fn judge_into_table(
         report,
         rejects,
     })
+}
+
+/// Validates the holdings by their plans on `engine`, against the
+/// registered `entities` (the native validation's), and gives what a run
+/// keeps of them: their rejects and figures (their rows let go, as the
+/// native validation lets them go), and the shares one registered entity
+/// holds in another (holder, owned, share) in the order of their rows, as
+/// the native validation gives them. Only those shares reach the run's
+/// process; `keep` names the columns the shares are read from
+/// (`holder_id`, `holder_kind`, `share_pct`).
+pub async fn judge_holdings(
+    engine: &Engine,
+    contract: &Contract,
+    selection: Selection,
+    keep: &[&str],
+    entities: &EntityIndex,
+) -> Result<(Validated, Vec<Share>), PlanError> {
+    let dataset = contract.dataset;
+    let fail = |source| PlanError { dataset, source };
+    let Some(table) = checked_table(contract) else {
+        return Err(fail(DataFusionError::Internal(format!("{dataset}: only the holdings' shares are judged so"))));
+    };
+    let ctx = engine.ctx();
+    let mut phases = crate::base::telemetry::Phases::start("validation_plans");
+    let _planning = plans_planning(engine, selection.rows().max(entities.len() as u64));
+    register_landing(engine, contract, &selection).map_err(fail)?;
+    register_entities(engine, entities).map_err(fail)?;
+    let scratch = engine.scratch().map_err(|e| fail(e.into()))?;
+    for (name, sql) in [(HASHED_ALIKE, hashed_alike_sql(contract)), ("copies", copies_sql(contract))] {
+        let rows = ctx.sql(&sql).await.map_err(fail)?;
+        engine.create_counted_table(name, rows).await.map_err(fail)?;
+    }
+    write_table(engine, &table, &checked_sql_keeping(contract, keep), &scratch.path().join("checked"))
+        .await
+        .map_err(fail)?;
+    let judged = format!("judged_{dataset}");
+    ctx.sql(&format!("CREATE OR REPLACE VIEW {judged} AS {}", judged_sql_keeping(contract, keep)))
+        .await
+        .map_err(fail)?;
+    let accepted_table = format!("accepted_{dataset}");
+    let mut columns: Vec<String> = vec!["_row".into(), ENTITY_IDX.into()];
+    columns.extend(keep.iter().map(|k| k.to_string()));
+    let rejects =
+        judge_once(engine, &judged, &columns, &accepted_table, &scratch.path().join("accepted")).await.map_err(fail)?;
+    phases.done(&format!("{dataset}: rejects"));
+    let accepted = selection.rows().checked_sub(rejects.len() as u64).ok_or_else(|| {
+        fail(DataFusionError::Internal(format!("{} rejects of {} landing rows", rejects.len(), selection.rows())))
+    })?;
+    let mut shares: Vec<(u64, Share)> = Vec::new();
+    for b in ctx.sql(&entity_shares_sql(&accepted_table)).await.map_err(fail)?.collect().await.map_err(fail)? {
+        let column = |n: usize, to: &DataType| arrow::compute::cast(b.column(n), to).map_err(|e| fail(e.into()));
+        let (row, holder, owned, share) = (
+            column(0, &DataType::UInt64)?,
+            column(1, &DataType::UInt32)?,
+            column(2, &DataType::UInt32)?,
+            column(3, &DataType::Float64)?,
+        );
+        let (row, holder, owned, share) = (
+            row.as_primitive::<UInt64Type>(),
+            holder.as_primitive::<arrow::datatypes::UInt32Type>(),
+            owned.as_primitive::<arrow::datatypes::UInt32Type>(),
+            share.as_primitive::<arrow::datatypes::Float64Type>(),
+        );
+        shares.extend((0..b.num_rows()).map(|i| (row.value(i), (holder.value(i), owned.value(i), share.value(i)))));
+    }
+    shares.sort_unstable_by_key(|(row, _)| *row);
+    let shares = shares.into_iter().map(|(_, s)| s).collect();
+    for t in [table.as_str(), &accepted_table, &judged, &landing_table(dataset), HASHED_ALIKE, "copies", "registered"] {
+        ctx.deregister_table(t).map_err(fail)?;
+    }
+    drop(scratch);
+    crate::base::engine::return_free_memory();
+    phases.done(&format!("{dataset}: shares"));
+    let report = DatasetReport::new(contract, &selection, &rejects, accepted, selection.rows());
+    let schema = Arc::new(arrow::datatypes::Schema::empty());
+    let rows = Rows::Released { rows: accepted as usize };
+    Ok((Validated { contract: contract.clone(), selection, schema, rows, report, rejects }, shares))
+}
+
+/// The accepted holdings whose holder is a registered entity: their row,
+/// the holder's and the owned entity's indexes, and the share held.
+fn entity_shares_sql(accepted: &str) -> String {
+    format!(
+        "SELECT _row, registered_idx AS _holder, {ENTITY_IDX} AS _owned, share_pct\n\
+         FROM registered JOIN {accepted} ON entity_bits(holder_id) = registered_id\n\
+         WHERE holder_kind = 'entity'"
+    )
 }
 
 /// Registers the native validation's registered entities as table
@@ -607,7 +694,12 @@ fn row_rules(contract: &Contract) -> Vec<RowRule> {
 /// rule it breaks (`_rule_code`, `_rule_message`) and how many rows of
 /// its partition share its key (`_copies`).
 fn checked_sql(contract: &Contract) -> String {
-    let (steps, on) = checked_steps(contract, &[]);
+    checked_sql_keeping(contract, &[])
+}
+
+/// [`checked_sql`] whose rows also carry the `keep` columns.
+fn checked_sql_keeping(contract: &Contract, keep: &[&str]) -> String {
+    let (steps, on) = checked_steps(contract, keep);
     format!("WITH {steps}\n{}", copies_join("ruled", &on))
 }
 
