@@ -40,8 +40,8 @@ pub struct RunSettings {
     pub max_reject_share: f64,
     /// Validation's DataFusion plans judge the rows too (a cross-check).
     pub validation_plans: bool,
-    /// The violations and complaints are validated by their plans, which
-    /// make their tables (on a cluster, on the executors).
+    /// The violations, complaints and holdings are validated by their
+    /// plans, which make their tables (on a cluster, on the executors).
     pub plans_make_tables: bool,
     /// Who starts the runs: `manual`, `backfill`, `schedule:<job>`, `demo`.
     pub trigger: String,
@@ -65,10 +65,10 @@ pub struct RunOptions {
     /// Validation's DataFusion plans judge the landing rows too; the run
     /// stops before the quarantine if they disagree with the native checks.
     pub validation_plans: bool,
-    /// The violations and complaints are validated by their plans on the
-    /// run's engine, which write their tables where they run, instead of
-    /// by the native checks in this process (their records marts are
-    /// written here all the same).
+    /// The violations, complaints and holdings are validated by their
+    /// plans on the run's engine, which write the events' tables where
+    /// they run, instead of by the native checks in this process (the
+    /// events' records marts are written here all the same).
     pub plans_make_tables: bool,
     /// Who started the run: `manual`, `schedule`, `backfill`, ...
     pub trigger: String,
