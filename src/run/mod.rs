@@ -35,6 +35,7 @@ use datafusion::error::DataFusionError;
 use tracing::{info, info_span, Instrument};
 
 use crate::base::contract::{Contract, Contracts, Dataset};
+use crate::base::engine::registered::RegisteredIds;
 use crate::base::engine::{self, Engine};
 use crate::base::entities::EntityIndex;
 use crate::base::error::{Classify, ErrorKind};
@@ -297,15 +298,23 @@ struct PlansOnEngine {
 }
 
 impl validate::ByPlans for PlansOnEngine {
+    fn register(&self, entities: &EntityIndex) -> Result<RegisteredIds, ReadError> {
+        let path = self.dir.path().join("registered-ids");
+        RegisteredIds::write(entities, &path).map_err(|e| ReadError::Scratch {
+            what: format!("the registered ids to {}", path.display()),
+            source: e.into(),
+        })
+    }
+
     fn events(
         &self,
         contract: &Contract,
         selection: Selection,
         keep: &[&str],
-        entities: &EntityIndex,
+        registered: &RegisteredIds,
     ) -> Result<Validated, ReadError> {
         let folder = self.dir.path().join("tables").join(contract.dataset.name());
-        let judged = validate::judge_into_table(&self.engine, contract, selection, keep, entities, &folder);
+        let judged = validate::judge_into_table(&self.engine, contract, selection, keep, registered, &folder);
         Ok(self.runtime.block_on(judged)?)
     }
 
@@ -314,9 +323,9 @@ impl validate::ByPlans for PlansOnEngine {
         contract: &Contract,
         selection: Selection,
         keep: &[&str],
-        entities: &EntityIndex,
+        registered: &RegisteredIds,
     ) -> Result<(Validated, Vec<Share>), ReadError> {
-        Ok(self.runtime.block_on(validate::judge_holdings(&self.engine, contract, selection, keep, entities))?)
+        Ok(self.runtime.block_on(validate::judge_holdings(&self.engine, contract, selection, keep, registered))?)
     }
 }
 
@@ -475,6 +484,9 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
         }
     }
     steps.record("validate", started, Some(read))?;
+    // The registered ids the plans looked entities up in (with
+    // --plans-make-tables), which this process read too, are let go.
+    engine::registered::forget();
     let shared = match (&engine_scratch, &inputs.scratch) {
         (Some(dir), _) | (None, Some(dir)) => dir.path().join("engine"),
         (None, None) => wh.staging_root().join("engine"),

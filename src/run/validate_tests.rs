@@ -9,6 +9,7 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema};
 
 use crate::base::contract::{Contracts, Dataset};
+use crate::base::engine::registered::RegisteredIds;
 use crate::base::landing_file::Seal;
 use crate::base::tables::{Inputs, Rows, Validated};
 use crate::base::warehouse::Warehouse;
@@ -62,15 +63,19 @@ struct LocalPlans {
 }
 
 impl ByPlans for LocalPlans {
+    fn register(&self, entities: &crate::base::entities::EntityIndex) -> Result<RegisteredIds, ReadError> {
+        Ok(RegisteredIds::write(entities, &self.dir.path().join("registered-ids")).unwrap())
+    }
+
     fn events(
         &self,
         contract: &crate::base::contract::Contract,
         selection: crate::base::landing_file::Selection,
         keep: &[&str],
-        entities: &crate::base::entities::EntityIndex,
+        registered: &RegisteredIds,
     ) -> Result<Validated, ReadError> {
         let folder = self.dir.path().join("tables").join(contract.dataset.name());
-        Ok(self.runtime.block_on(judge_into_table(&self.engine, contract, selection, keep, entities, &folder))?)
+        Ok(self.runtime.block_on(judge_into_table(&self.engine, contract, selection, keep, registered, &folder))?)
     }
 
     fn holdings(
@@ -78,9 +83,9 @@ impl ByPlans for LocalPlans {
         contract: &crate::base::contract::Contract,
         selection: crate::base::landing_file::Selection,
         keep: &[&str],
-        entities: &crate::base::entities::EntityIndex,
+        registered: &RegisteredIds,
     ) -> Result<(Validated, Vec<crate::base::tables::Share>), ReadError> {
-        Ok(self.runtime.block_on(judge_holdings(&self.engine, contract, selection, keep, entities))?)
+        Ok(self.runtime.block_on(judge_holdings(&self.engine, contract, selection, keep, registered))?)
     }
 }
 

@@ -11,6 +11,7 @@ pub mod codec;
 pub(crate) mod key_forms;
 pub mod landing_scan;
 pub mod planning;
+pub mod registered;
 mod repeats;
 #[cfg(feature = "cluster")]
 pub mod tls;
@@ -381,6 +382,7 @@ pub fn udfs() -> Vec<ScalarUDF> {
     let mut all = vec![credit_round_udf(), credit_weight_udf()];
     all.extend(checks::udfs());
     all.extend(key_forms::udfs());
+    all.push(registered::udf());
     all
 }
 

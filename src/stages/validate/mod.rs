@@ -32,6 +32,7 @@ use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
 
 use crate::base::contract::{Contract, Contracts, Dataset, DatasetKind, FaultCode};
+use crate::base::engine::registered::RegisteredIds;
 use crate::base::entities::{prefetch, with_huge_pages, EntityIndex};
 use crate::base::error::{Classify, ErrorKind};
 use crate::base::hash_bits::HashBits;
@@ -109,16 +110,18 @@ pub struct Outputs<'a> {
 
 /// Validation done elsewhere (by the datasets' plans, on the run's
 /// engine), against the registered entities of the native validation.
-/// Each method is given a dataset's contract, its chosen partitions and
-/// the columns its table keeps.
 pub trait ByPlans: Sync {
-    /// An event dataset's validated table.
+    /// Writes the registered entities' ids where the plans read them.
+    fn register(&self, entities: &EntityIndex) -> Result<RegisteredIds, ReadError>;
+
+    /// An event dataset's validated table, given its contract, its chosen
+    /// partitions and the columns its table keeps.
     fn events(
         &self,
         contract: &Contract,
         selection: Selection,
         keep: &[&str],
-        entities: &EntityIndex,
+        registered: &RegisteredIds,
     ) -> Result<Validated, ReadError>;
 
     /// The holdings' rejects and figures (their rows let go), and the
@@ -128,7 +131,7 @@ pub trait ByPlans: Sync {
         contract: &Contract,
         selection: Selection,
         keep: &[&str],
-        entities: &EntityIndex,
+        registered: &RegisteredIds,
     ) -> Result<(Validated, Vec<Share>), ReadError>;
 }
 
@@ -1185,6 +1188,8 @@ pub fn validate_inputs(
                 out.events,
             )
         })?;
+    // The plans that validate some datasets look the entities up in their ids.
+    let registered = out.by_plans.map(|by| by.register(&entities)).transpose()?;
     let mut one = |d: Dataset, violations: Option<&Validated>| -> Result<Validated, ReadError> {
         let cols = columns(d);
         // What the previous dataset's checks held goes back to the system
@@ -1197,7 +1202,8 @@ pub fn validate_inputs(
             if let (Some(by), Some(_)) = (out.by_plans, table) {
                 let selection = take(d);
                 write_records(contracts.get(d), &selection, out.records_of(d))?;
-                return by.events(contracts.get(d), selection, &as_strs(&cols), &entities);
+                let registered = registered.as_ref().expect("registered with the plans");
+                return by.events(contracts.get(d), selection, &as_strs(&cols), registered);
             }
             validate(
                 contracts.get(d),
@@ -1217,8 +1223,9 @@ pub fn validate_inputs(
         Some(by) => {
             let cols = columns(Dataset::Holdings);
             let selection = take(Dataset::Holdings);
+            let registered = registered.as_ref().expect("registered with the plans");
             span(Dataset::Holdings)
-                .in_scope(|| by.holdings(contracts.get(Dataset::Holdings), selection, &as_strs(&cols), &entities))?
+                .in_scope(|| by.holdings(contracts.get(Dataset::Holdings), selection, &as_strs(&cols), registered))?
         }
         None => {
             let mut holdings = one(Dataset::Holdings, None)?;

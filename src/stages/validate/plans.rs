@@ -48,9 +48,9 @@ use super::rows::ROW_CODES;
 use crate::base::contract::{Check, ColumnType, Contract, Contracts, Dataset, DatasetKind, FaultCode};
 use crate::base::engine::landing_scan::LandingScan;
 use crate::base::engine::planning::{Planned, Settings};
+use crate::base::engine::registered::RegisteredIds;
 use crate::base::engine::write_parts::PartsSpec;
 use crate::base::engine::Engine;
-use crate::base::entities::EntityIndex;
 use crate::base::landing_file::Selection;
 use crate::base::row_checks::{FIRST_DATE, LAST_DATE};
 use crate::base::tables::{locate_row, DatasetReport, Reject, Rows, Share, Validated, ENTITY_IDX};
@@ -228,7 +228,7 @@ pub async fn judge_into_table(
     contract: &Contract,
     selection: Selection,
     keep: &[&str],
-    entities: &EntityIndex,
+    registered: &RegisteredIds,
     folder: &std::path::Path,
 ) -> Result<Validated, PlanError> {
     let dataset = contract.dataset;
@@ -240,16 +240,15 @@ pub async fn judge_into_table(
     }
     let ctx = engine.ctx();
     let mut phases = crate::base::telemetry::Phases::start("validation_plans");
-    let _planning = plans_planning(engine, selection.rows().max(entities.len() as u64));
+    let _planning = plans_planning(engine, selection.rows().max(registered.count() as u64));
     register_landing(engine, contract, &selection).map_err(fail)?;
-    register_entities(engine, entities).map_err(fail)?;
     let scratch = engine.scratch().map_err(|e| fail(e.into()))?;
     for (table, sql) in [(HASHED_ALIKE, hashed_alike_sql(contract)), ("copies", copies_sql(contract))] {
         let rows = ctx.sql(&sql).await.map_err(fail)?;
         engine.create_counted_table(table, rows).await.map_err(fail)?;
     }
     let judged = format!("judged_{dataset}");
-    ctx.sql(&format!("CREATE OR REPLACE VIEW {judged} AS {}", judged_sql_keeping(contract, keep)))
+    ctx.sql(&format!("CREATE OR REPLACE VIEW {judged} AS {}", judged_sql_keeping(contract, keep, Some(registered))))
         .await
         .map_err(fail)?;
     let accepted_table = format!("accepted_{dataset}");
@@ -306,7 +305,6 @@ pub async fn judge_into_table(
         &landing_table(dataset),
         HASHED_ALIKE,
         "copies",
-        "registered",
     ] {
         ctx.deregister_table(t).map_err(fail)?;
     }
@@ -337,7 +335,7 @@ pub async fn judge_holdings(
     contract: &Contract,
     selection: Selection,
     keep: &[&str],
-    entities: &EntityIndex,
+    registered: &RegisteredIds,
 ) -> Result<(Validated, Vec<Share>), PlanError> {
     let dataset = contract.dataset;
     let fail = |source| PlanError { dataset, source };
@@ -346,9 +344,8 @@ pub async fn judge_holdings(
     };
     let ctx = engine.ctx();
     let mut phases = crate::base::telemetry::Phases::start("validation_plans");
-    let _planning = plans_planning(engine, selection.rows().max(entities.len() as u64));
+    let _planning = plans_planning(engine, selection.rows().max(registered.count() as u64));
     register_landing(engine, contract, &selection).map_err(fail)?;
-    register_entities(engine, entities).map_err(fail)?;
     let scratch = engine.scratch().map_err(|e| fail(e.into()))?;
     for (name, sql) in [(HASHED_ALIKE, hashed_alike_sql(contract)), ("copies", copies_sql(contract))] {
         let rows = ctx.sql(&sql).await.map_err(fail)?;
@@ -358,7 +355,7 @@ pub async fn judge_holdings(
         .await
         .map_err(fail)?;
     let judged = format!("judged_{dataset}");
-    ctx.sql(&format!("CREATE OR REPLACE VIEW {judged} AS {}", judged_sql_keeping(contract, keep)))
+    ctx.sql(&format!("CREATE OR REPLACE VIEW {judged} AS {}", judged_sql_keeping(contract, keep, Some(registered))))
         .await
         .map_err(fail)?;
     let accepted_table = format!("accepted_{dataset}");
@@ -371,7 +368,9 @@ pub async fn judge_holdings(
         fail(DataFusionError::Internal(format!("{} rejects of {} landing rows", rejects.len(), selection.rows())))
     })?;
     let mut shares: Vec<(u64, Share)> = Vec::new();
-    for b in ctx.sql(&entity_shares_sql(&accepted_table)).await.map_err(fail)?.collect().await.map_err(fail)? {
+    for b in
+        ctx.sql(&entity_shares_sql(&accepted_table, registered)).await.map_err(fail)?.collect().await.map_err(fail)?
+    {
         let column = |n: usize, to: &DataType| arrow::compute::cast(b.column(n), to).map_err(|e| fail(e.into()));
         let (row, holder, owned, share) = (
             column(0, &DataType::UInt64)?,
@@ -389,7 +388,7 @@ pub async fn judge_holdings(
     }
     shares.sort_unstable_by_key(|(row, _)| *row);
     let shares = shares.into_iter().map(|(_, s)| s).collect();
-    for t in [table.as_str(), &accepted_table, &judged, &landing_table(dataset), HASHED_ALIKE, "copies", "registered"] {
+    for t in [table.as_str(), &accepted_table, &judged, &landing_table(dataset), HASHED_ALIKE, "copies"] {
         ctx.deregister_table(t).map_err(fail)?;
     }
     drop(scratch);
@@ -403,40 +402,13 @@ pub async fn judge_holdings(
 
 /// The accepted holdings whose holder is a registered entity: their row,
 /// the holder's and the owned entity's indexes, and the share held.
-fn entity_shares_sql(accepted: &str) -> String {
+fn entity_shares_sql(accepted: &str, registered: &RegisteredIds) -> String {
     format!(
-        "SELECT _row, registered_idx AS _holder, {ENTITY_IDX} AS _owned, share_pct\n\
-         FROM registered JOIN {accepted} ON entity_bits(holder_id) = registered_id\n\
-         WHERE holder_kind = 'entity'"
+        "SELECT * FROM (SELECT _row, {} AS _holder, {ENTITY_IDX} AS _owned, share_pct\n\
+         FROM {accepted} WHERE holder_kind = 'entity') WHERE _holder IS NOT NULL",
+        registered.index_of("holder_id")
     )
 }
-
-/// Registers the native validation's registered entities as table
-/// `registered`: each id's bits (`registered_id`, as `entity_bits` gives
-/// them) and its index (`registered_idx`).
-fn register_entities(engine: &Engine, entities: &EntityIndex) -> Result<(), DataFusionError> {
-    use arrow::array::{Decimal128Array, RecordBatch, UInt32Array};
-    use arrow::datatypes::{Field, Schema};
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("registered_id", DataType::Decimal128(38, 0), false),
-        Field::new("registered_idx", DataType::UInt32, false),
-    ]));
-    let mut batches = Vec::new();
-    for first in (0..entities.len()).step_by(REGISTERED_BATCH_ROWS) {
-        let range = first..(first + REGISTERED_BATCH_ROWS).min(entities.len());
-        let ids: Decimal128Array = range.clone().map(|i| Some(entities.id(i as u32).bits() as i128)).collect();
-        let idx = UInt32Array::from_iter_values(range.map(|i| i as u32));
-        batches.push(RecordBatch::try_new(
-            schema.clone(),
-            vec![Arc::new(ids.with_precision_and_scale(38, 0)?), Arc::new(idx)],
-        )?);
-    }
-    engine.ctx().deregister_table("registered")?;
-    engine.register("registered", schema, &batches)
-}
-
-/// Rows a batch of the registered entities' table holds.
-const REGISTERED_BATCH_ROWS: usize = 1 << 20;
 
 /// The table of the newest row of each key held by several accepted rows.
 const NEWEST_ROWS: &str = "newest_rows";
@@ -810,14 +782,15 @@ fn checked_table(contract: &Contract) -> Option<String> {
 /// the module's documentation are its common table expressions (steps
 /// 1–2 read from their table when [`checked_table`] names one).
 fn judged_sql(contract: &Contract) -> String {
-    judged_sql_keeping(contract, &[])
+    judged_sql_keeping(contract, &[], None)
 }
 
 /// [`judged_sql`] whose rows also carry the `keep` columns and, for a
-/// dataset whose rows name an entity, that entity's index (`entity_idx`,
-/// from the registered ids' `registered_idx`): the plan of a run's table
-/// ([`judge_into_table`]).
-fn judged_sql_keeping(contract: &Contract, keep: &[&str]) -> String {
+/// dataset whose rows name an entity, that entity's index (`entity_idx`):
+/// the plan of a run's table ([`judge_into_table`]). With `registered`,
+/// an entity is looked up among those ids where its row is judged
+/// (`entity_index`) instead of joined with the `registered` table.
+fn judged_sql_keeping(contract: &Contract, keep: &[&str], registered: Option<&RegisteredIds>) -> String {
     let name = |ci: usize| contract.columns[ci].name.as_str();
     let key: Vec<String> = contract.key.iter().map(|k| col(name(*k))).collect();
     let key_names: Vec<&str> = contract.key.iter().map(|k| name(*k)).collect();
@@ -858,10 +831,20 @@ fn judged_sql_keeping(contract: &Contract, keep: &[&str]) -> String {
     // The registry's accepted ids are valid entity ids, held as their bits:
     // text that does not pack is in it no more than text that packs to
     // bits of no registered id.
-    if let Some(ue) = contract.unknown_entity {
-        let on = format!("entity_bits({}) = registered_id", col(name(ue)));
-        joins.push(("registered", right_join("registered", on)));
-    }
+    let unregistered = match (contract.unknown_entity, registered) {
+        (Some(ue), Some(ids)) => {
+            let index = ids.index_of(&col(name(ue)));
+            let step: Join = Box::new(move |input: &str| format!("SELECT *, {index} AS registered_idx FROM {input}"));
+            joins.push(("registered", step));
+            "registered_idx IS NULL"
+        }
+        (Some(ue), None) => {
+            let on = format!("entity_bits({}) = registered_id", col(name(ue)));
+            joins.push(("registered", right_join("registered", on)));
+            "registered_id IS NULL"
+        }
+        (None, _) => "",
+    };
     if let Some(uc) = contract.unknown_case {
         joins.push(("known_cases", right_join("known_cases", format!("{} = known_case", col(name(uc))))));
     }
@@ -918,7 +901,7 @@ fn judged_sql_keeping(contract: &Contract, keep: &[&str]) -> String {
     }
     if let Some(ue) = contract.unknown_entity {
         when(
-            "registered_id IS NULL",
+            unregistered,
             FaultCode::UnknownEntity.as_str(),
             &concat(&[
                 &text(&format!("column {}: entity ", name(ue))),

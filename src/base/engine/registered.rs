@@ -1,0 +1,186 @@
+//! `entity_index(file, id) -> UInt32`: an entity id's index among a run's
+//! registered entities, null for text that is no registered entity's id.
+//! `file` names the registered ids the run wrote for its plans
+//! ([`RegisteredIds::write`]: sorted, 16 bytes each); a process reads it
+//! once and keeps the index of the file it was last asked about, so that
+//! a cluster's executors look ids up where they judge the rows, with
+//! neither a join nor a shuffle of the rows by their entity, and with the
+//! lookups the native validation makes (`EntityIndex::lookup_all`).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use arrow::array::{Array, AsArray, UInt32Array};
+use arrow::datatypes::DataType;
+use datafusion::common::ScalarValue;
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+
+use crate::base::entities::EntityIndex;
+use crate::base::ids::EntityId;
+
+/// The bytes of one registered id in the file.
+const ID_BYTES: usize = 16;
+
+/// The registered ids a run wrote for its plans, and how many there are.
+#[derive(Clone, Debug)]
+pub struct RegisteredIds {
+    path: PathBuf,
+    count: usize,
+}
+
+impl RegisteredIds {
+    /// Writes `entities`' ids, in their (sorted) order, to `path`.
+    pub fn write(entities: &EntityIndex, path: &Path) -> std::io::Result<RegisteredIds> {
+        let mut bytes = Vec::with_capacity(entities.len() * ID_BYTES);
+        for i in 0..entities.len() {
+            bytes.extend_from_slice(&entities.id(i as u32).bits().to_le_bytes());
+        }
+        std::fs::write(path, bytes)?;
+        Ok(RegisteredIds { path: path.to_path_buf(), count: entities.len() })
+    }
+
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// The SQL that gives the index of the entity whose id is `column`'s
+    /// text (an SQL expression), or null.
+    pub fn index_of(&self, column: &str) -> String {
+        let path = self.path.to_string_lossy().replace('\'', "''");
+        format!("entity_index('{path}', {column})")
+    }
+}
+
+/// The index this process read last, and the file it read it from.
+static LOADED: Mutex<Option<(PathBuf, Arc<EntityIndex>)>> = Mutex::new(None);
+
+/// The index of the ids in `path`: the one read last if it is that file's,
+/// else read now (once: tasks asking meanwhile wait for it).
+fn index_of(path: &Path) -> DfResult<Arc<EntityIndex>> {
+    let mut loaded = LOADED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((file, index)) = loaded.as_ref() {
+        if file == path {
+            return Ok(index.clone());
+        }
+    }
+    *loaded = None;
+    let index = Arc::new(read(path)?);
+    *loaded = Some((path.to_path_buf(), index.clone()));
+    Ok(index)
+}
+
+/// Reads a file [`RegisteredIds::write`] wrote, refusing one that is not
+/// whole ids in strictly rising order.
+fn read(path: &Path) -> DfResult<EntityIndex> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| DataFusionError::Execution(format!("entity_index: reading {}: {e}", path.display())))?;
+    if bytes.len() % ID_BYTES != 0 {
+        return Err(DataFusionError::Execution(format!(
+            "entity_index: {} holds {} bytes, not whole ids of {ID_BYTES}",
+            path.display(),
+            bytes.len()
+        )));
+    }
+    let ids: Vec<EntityId> = bytes
+        .chunks_exact(ID_BYTES)
+        .map(|b| EntityId::from_bits(u128::from_le_bytes(b.try_into().expect("16 bytes"))))
+        .collect();
+    if !ids.windows(2).all(|w| w[0] < w[1]) {
+        return Err(DataFusionError::Execution(format!(
+            "entity_index: the ids in {} are not in rising order",
+            path.display()
+        )));
+    }
+    Ok(EntityIndex::from_sorted(ids))
+}
+
+/// Lets the index read last go (the run's process, once its plans are done).
+pub fn forget() {
+    *LOADED.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+}
+
+/// The UDF.
+pub(super) fn udf() -> ScalarUDF {
+    ScalarUDF::from(EntityIndexUdf {
+        signature: Signature::exact(vec![DataType::Utf8, DataType::Utf8], Volatility::Immutable),
+    })
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct EntityIndexUdf {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for EntityIndexUdf {
+    fn name(&self) -> &str {
+        "entity_index"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::UInt32)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let path = match &args.args[0] {
+            ColumnarValue::Scalar(ScalarValue::Utf8(Some(path))) => PathBuf::from(path),
+            other => {
+                return Err(DataFusionError::Execution(format!(
+                    "entity_index: the file must be a text literal, found {other:?}"
+                )))
+            }
+        };
+        let index = index_of(&path)?;
+        let column = args.args[1].to_array(args.number_rows)?;
+        let mut found = Vec::with_capacity(column.len());
+        index.lookup_all(column.as_string::<i32>().iter(), &mut found);
+        let found: UInt32Array = found.into_iter().map(|i| (i != u32::MAX).then_some(i)).collect();
+        Ok(ColumnarValue::Array(Arc::new(found)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::prelude::SessionContext;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_id_gives_its_registered_index_and_anything_else_null() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ids: Vec<EntityId> =
+            ["91350100M000100Y4", "11000000000000000"].iter().map(|p| EntityId::with_check_char(p).unwrap()).collect();
+        ids.sort();
+        let registered = RegisteredIds::write(&EntityIndex::from_sorted(ids.clone()), &dir.path().join("ids")).unwrap();
+        assert_eq!(registered.count(), 2);
+        let ctx = SessionContext::new();
+        ctx.register_udf(udf());
+        let sql = format!(
+            "SELECT {}, {}, {}, {}",
+            registered.index_of(&format!("'{}'", ids[0])),
+            registered.index_of(&format!("'{}'", ids[1])),
+            registered.index_of("'91350100M000100Y4X'"),
+            registered.index_of("CAST(NULL AS VARCHAR)")
+        );
+        let b = &ctx.sql(&sql).await.unwrap().collect().await.unwrap()[0];
+        let got: Vec<Option<u32>> = b
+            .columns()
+            .iter()
+            .map(|c| c.as_primitive::<arrow::datatypes::UInt32Type>().iter().next().unwrap())
+            .collect();
+        assert_eq!(got, [Some(0), Some(1), None, None]);
+        // A file that is not whole ids in rising order is refused.
+        std::fs::write(dir.path().join("torn"), [0u8; 17]).unwrap();
+        assert!(read(&dir.path().join("torn")).err().unwrap().to_string().contains("not whole ids"));
+        let mut backwards = Vec::new();
+        for id in ids.iter().rev() {
+            backwards.extend_from_slice(&id.bits().to_le_bytes());
+        }
+        std::fs::write(dir.path().join("backwards"), backwards).unwrap();
+        assert!(read(&dir.path().join("backwards")).err().unwrap().to_string().contains("rising order"));
+    }
+}
