@@ -1198,8 +1198,9 @@ pub fn validate_inputs(
         span(d).in_scope(|| {
             // The event tables go to files as they are chosen; the repairs,
             // which the lists read row by row, and the holdings stay.
-            let table = out.events.filter(|_| matches!(d, Dataset::Violations | Dataset::Complaints));
-            if let (Some(by), Some(_)) = (out.by_plans, table) {
+            let is_event = matches!(d, Dataset::Violations | Dataset::Complaints);
+            let table = out.events.filter(|_| is_event);
+            if let Some(by) = out.by_plans.filter(|_| is_event) {
                 let selection = take(d);
                 write_records(contracts.get(d), &selection, out.records_of(d))?;
                 let registered = registered.as_ref().expect("registered with the plans");
