@@ -529,3 +529,282 @@ CREATE TABLE registered AS SELECT entity_bits(entity_id) AS registered_id FROM a
 CREATE TABLE known_cases AS SELECT case_id AS known_case, first_value(entity_id ORDER BY _row DESC) AS known_entity
 FROM (SELECT "case_id" AS named_case FROM landing_repairs) RIGHT SEMI JOIN accepted_violations ON case_id = named_case
 GROUP BY case_id;
+
+-- With --plans-make-tables, the plans make the violations', complaints' and holdings' tables,
+-- looking each entity up in the registered ids the run wrote (entity_index), with no join.
+
+-- violations, keeping case_id, decided_on, category, severity, status
+CREATE VIEW judged_violations AS
+WITH ruled AS (
+  SELECT "case_id", "entity_id", "decided_on", "category", "severity", "status", _row, _partition, _ingest_date,
+    CASE _rule
+      WHEN 0 THEN 'missing_required'
+      WHEN 1 THEN 'missing_required'
+      WHEN 2 THEN 'missing_required'
+      WHEN 3 THEN 'missing_required'
+      WHEN 4 THEN 'missing_required'
+      WHEN 5 THEN 'missing_required'
+      WHEN 6 THEN 'missing_required'
+      WHEN 7 THEN 'bad_entity_id'
+      WHEN 8 THEN 'bad_enum'
+      WHEN 9 THEN 'bad_enum'
+      WHEN 10 THEN 'bad_enum'
+      WHEN 11 THEN 'bad_range'
+      WHEN 12 THEN 'bad_range'
+      WHEN 13 THEN 'bad_range'
+      WHEN 14 THEN 'bad_range'
+      WHEN 15 THEN 'bad_range'
+      WHEN 16 THEN 'bad_range'
+      WHEN 17 THEN 'bad_range'
+      WHEN 18 THEN 'bad_range'
+      WHEN 19 THEN 'bad_range'
+      WHEN 20 THEN 'bad_range'
+      WHEN 21 THEN 'future_date'
+    END AS _rule_code,
+    CASE _rule
+      WHEN 0 THEN 'column case_id: required, found null'
+      WHEN 1 THEN 'column entity_id: required, found null'
+      WHEN 2 THEN 'column decided_on: required, found null'
+      WHEN 3 THEN 'column category: required, found null'
+      WHEN 4 THEN 'column severity: required, found null'
+      WHEN 5 THEN 'column status: required, found null'
+      WHEN 6 THEN 'column authority: required, found null'
+      WHEN 7 THEN concat('column entity_id: expected a valid entity id', entity_id_hint("entity_id"), ', found ', quoted("entity_id"))
+      WHEN 8 THEN concat('column category: expected one of false_advertising, counterfeit, unlicensed_operation, price_fraud, food_safety, product_quality, consumer_rights, unfair_competition, personal_data, other; found ', quoted("category"))
+      WHEN 9 THEN concat('column severity: expected one of minor, general, serious, grave; found ', quoted("severity"))
+      WHEN 10 THEN concat('column status: expected one of effective, suspended, revoked; found ', quoted("status"))
+      WHEN 11 THEN concat('column case_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("case_id"))
+      WHEN 12 THEN concat('column entity_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("entity_id"))
+      WHEN 13 THEN concat('column decided_on: expected a date from 0001-01-01 to 9999-12-31, found ', date_text("decided_on"))
+      WHEN 14 THEN concat('column category: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("category"))
+      WHEN 15 THEN concat('column severity: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("severity"))
+      WHEN 16 THEN concat('column fine_cny: expected an amount below 10^16 yuan, found ', money_text("fine_cny"))
+      WHEN 17 THEN concat('column fine_cny: expected >= 0, found ', money_text("fine_cny"))
+      WHEN 18 THEN concat('column status: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("status"))
+      WHEN 19 THEN concat('column authority: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("authority"))
+      WHEN 20 THEN concat('column authority: expected six digits, found ', quoted("authority"))
+      WHEN 21 THEN concat('column decided_on: expected a date not after the partition''s ingest_date ', CAST(_ingest_date AS VARCHAR), ', found ', date_text("decided_on"))
+    END AS _rule_message
+  FROM (SELECT *,
+        CASE
+          WHEN "case_id" IS NULL THEN 0
+          WHEN "entity_id" IS NULL THEN 1
+          WHEN "decided_on" IS NULL THEN 2
+          WHEN "category" IS NULL THEN 3
+          WHEN "severity" IS NULL THEN 4
+          WHEN "status" IS NULL THEN 5
+          WHEN "authority" IS NULL THEN 6
+          WHEN "entity_id" IS NOT NULL AND NOT is_entity_id("entity_id") THEN 7
+          WHEN "category" IS NOT NULL AND "category" NOT IN ('false_advertising', 'counterfeit', 'unlicensed_operation', 'price_fraud', 'food_safety', 'product_quality', 'consumer_rights', 'unfair_competition', 'personal_data', 'other') THEN 8
+          WHEN "severity" IS NOT NULL AND "severity" NOT IN ('minor', 'general', 'serious', 'grave') THEN 9
+          WHEN "status" IS NOT NULL AND "status" NOT IN ('effective', 'suspended', 'revoked') THEN 10
+          WHEN "case_id" IS NOT NULL AND unsafe_char_found("case_id") IS NOT NULL THEN 11
+          WHEN "entity_id" IS NOT NULL AND unsafe_char_found("entity_id") IS NOT NULL THEN 12
+          WHEN "decided_on" IS NOT NULL AND NOT is_calendar_date("decided_on") THEN 13
+          WHEN "category" IS NOT NULL AND unsafe_char_found("category") IS NOT NULL THEN 14
+          WHEN "severity" IS NOT NULL AND unsafe_char_found("severity") IS NOT NULL THEN 15
+          WHEN "fine_cny" IS NOT NULL AND money_too_large("fine_cny") THEN 16
+          WHEN "fine_cny" IS NOT NULL AND "fine_cny" < 0 THEN 17
+          WHEN "status" IS NOT NULL AND unsafe_char_found("status") IS NOT NULL THEN 18
+          WHEN "authority" IS NOT NULL AND unsafe_char_found("authority") IS NOT NULL THEN 19
+          WHEN "authority" IS NOT NULL AND NOT is_six_digits("authority") THEN 20
+          WHEN "decided_on" IS NOT NULL AND "decided_on" > _ingest_date THEN 21
+        END AS _rule
+      FROM landing_violations)),
+with_registered AS (
+  SELECT *, entity_index('/run/plans/registered-ids', "entity_id") AS registered_idx FROM ruled),
+found AS (
+  SELECT l.*, c._copies
+  FROM copies c RIGHT JOIN with_registered l ON l._partition = c._key_partition AND l."case_id" = c._key0)
+SELECT "case_id", "entity_id", "decided_on", "category", "severity", "status", registered_idx AS entity_idx, _row,
+    CASE
+      WHEN _rule_code IS NOT NULL THEN _rule_code
+      WHEN _copies > 1 THEN 'duplicate_key'
+      WHEN registered_idx IS NULL THEN 'unknown_entity'
+    END AS _code,
+    CASE
+      WHEN _rule_code IS NOT NULL THEN _rule_message
+      WHEN _copies > 1 THEN concat('key (case_id) = (', quoted("case_id"), ') appears ', CAST(_copies AS VARCHAR), ' times in partition ingest_date=', CAST(_ingest_date AS VARCHAR))
+      WHEN registered_idx IS NULL THEN concat('column entity_id: entity ', quoted("entity_id"), ' is not in the registry snapshot the run uses')
+    END AS _message
+FROM found;
+-- its current rows, from accepted_violations (its accepted rows) and several_versions (as above)
+CREATE TABLE newest_rows AS
+SELECT max(_row) AS _newest
+FROM several_versions RIGHT SEMI JOIN accepted_violations ON _alike = key_hash("case_id")
+GROUP BY "case_id";
+SELECT "case_id", "decided_on", "category", "severity", "status", entity_idx FROM several_versions RIGHT ANTI JOIN accepted_violations ON _alike = key_hash("case_id")
+UNION ALL
+SELECT "case_id", "decided_on", "category", "severity", "status", entity_idx FROM newest_rows RIGHT SEMI JOIN accepted_violations ON _row = _newest;
+
+-- complaints, keeping complaint_id, received_on, verified, outcome
+CREATE VIEW judged_complaints AS
+WITH ruled AS (
+  SELECT "complaint_id", "entity_id", "received_on", "verified", "outcome", _row, _partition, _ingest_date,
+    CASE _rule
+      WHEN 0 THEN 'missing_required'
+      WHEN 1 THEN 'missing_required'
+      WHEN 2 THEN 'missing_required'
+      WHEN 3 THEN 'missing_required'
+      WHEN 4 THEN 'missing_required'
+      WHEN 5 THEN 'missing_required'
+      WHEN 6 THEN 'bad_entity_id'
+      WHEN 7 THEN 'bad_enum'
+      WHEN 8 THEN 'bad_enum'
+      WHEN 9 THEN 'bad_range'
+      WHEN 10 THEN 'bad_range'
+      WHEN 11 THEN 'bad_range'
+      WHEN 12 THEN 'bad_range'
+      WHEN 13 THEN 'bad_range'
+      WHEN 14 THEN 'bad_range'
+      WHEN 15 THEN 'bad_range'
+      WHEN 16 THEN 'bad_range'
+      WHEN 17 THEN 'future_date'
+    END AS _rule_code,
+    CASE _rule
+      WHEN 0 THEN 'column complaint_id: required, found null'
+      WHEN 1 THEN 'column entity_id: required, found null'
+      WHEN 2 THEN 'column received_on: required, found null'
+      WHEN 3 THEN 'column channel: required, found null'
+      WHEN 4 THEN 'column verified: required, found null'
+      WHEN 5 THEN 'column outcome: required, found null'
+      WHEN 6 THEN concat('column entity_id: expected a valid entity id', entity_id_hint("entity_id"), ', found ', quoted("entity_id"))
+      WHEN 7 THEN concat('column channel: expected one of hotline, web, platform; found ', quoted("channel"))
+      WHEN 8 THEN concat('column outcome: expected one of pending, resolved, mediated, unresolved, withdrawn; found ', quoted("outcome"))
+      WHEN 9 THEN concat('column complaint_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("complaint_id"))
+      WHEN 10 THEN concat('column entity_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("entity_id"))
+      WHEN 11 THEN concat('column received_on: expected a date from 0001-01-01 to 9999-12-31, found ', date_text("received_on"))
+      WHEN 12 THEN concat('column channel: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("channel"))
+      WHEN 13 THEN concat('column category: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("category"))
+      WHEN 14 THEN concat('column outcome: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("outcome"))
+      WHEN 15 THEN concat('column amount_cny: expected an amount below 10^16 yuan, found ', money_text("amount_cny"))
+      WHEN 16 THEN concat('column amount_cny: expected >= 0, found ', money_text("amount_cny"))
+      WHEN 17 THEN concat('column received_on: expected a date not after the partition''s ingest_date ', CAST(_ingest_date AS VARCHAR), ', found ', date_text("received_on"))
+    END AS _rule_message
+  FROM (SELECT *,
+        CASE
+          WHEN "complaint_id" IS NULL THEN 0
+          WHEN "entity_id" IS NULL THEN 1
+          WHEN "received_on" IS NULL THEN 2
+          WHEN "channel" IS NULL THEN 3
+          WHEN "verified" IS NULL THEN 4
+          WHEN "outcome" IS NULL THEN 5
+          WHEN "entity_id" IS NOT NULL AND NOT is_entity_id("entity_id") THEN 6
+          WHEN "channel" IS NOT NULL AND "channel" NOT IN ('hotline', 'web', 'platform') THEN 7
+          WHEN "outcome" IS NOT NULL AND "outcome" NOT IN ('pending', 'resolved', 'mediated', 'unresolved', 'withdrawn') THEN 8
+          WHEN "complaint_id" IS NOT NULL AND unsafe_char_found("complaint_id") IS NOT NULL THEN 9
+          WHEN "entity_id" IS NOT NULL AND unsafe_char_found("entity_id") IS NOT NULL THEN 10
+          WHEN "received_on" IS NOT NULL AND NOT is_calendar_date("received_on") THEN 11
+          WHEN "channel" IS NOT NULL AND unsafe_char_found("channel") IS NOT NULL THEN 12
+          WHEN "category" IS NOT NULL AND unsafe_char_found("category") IS NOT NULL THEN 13
+          WHEN "outcome" IS NOT NULL AND unsafe_char_found("outcome") IS NOT NULL THEN 14
+          WHEN "amount_cny" IS NOT NULL AND money_too_large("amount_cny") THEN 15
+          WHEN "amount_cny" IS NOT NULL AND "amount_cny" < 0 THEN 16
+          WHEN "received_on" IS NOT NULL AND "received_on" > _ingest_date THEN 17
+        END AS _rule
+      FROM landing_complaints)),
+with_registered AS (
+  SELECT *, entity_index('/run/plans/registered-ids', "entity_id") AS registered_idx FROM ruled),
+found AS (
+  SELECT l.*, c._copies
+  FROM copies c RIGHT JOIN with_registered l ON l._partition = c._key_partition AND l."complaint_id" = c._key0)
+SELECT "complaint_id", "entity_id", "received_on", "verified", "outcome", registered_idx AS entity_idx, _row,
+    CASE
+      WHEN _rule_code IS NOT NULL THEN _rule_code
+      WHEN _copies > 1 THEN 'duplicate_key'
+      WHEN registered_idx IS NULL THEN 'unknown_entity'
+    END AS _code,
+    CASE
+      WHEN _rule_code IS NOT NULL THEN _rule_message
+      WHEN _copies > 1 THEN concat('key (complaint_id) = (', quoted("complaint_id"), ') appears ', CAST(_copies AS VARCHAR), ' times in partition ingest_date=', CAST(_ingest_date AS VARCHAR))
+      WHEN registered_idx IS NULL THEN concat('column entity_id: entity ', quoted("entity_id"), ' is not in the registry snapshot the run uses')
+    END AS _message
+FROM found;
+-- its current rows, from accepted_complaints (its accepted rows) and several_versions (as above)
+CREATE TABLE newest_rows AS
+SELECT max(_row) AS _newest
+FROM several_versions RIGHT SEMI JOIN accepted_complaints ON _alike = key_hash("complaint_id")
+GROUP BY "complaint_id";
+SELECT "complaint_id", "received_on", "verified", "outcome", entity_idx FROM several_versions RIGHT ANTI JOIN accepted_complaints ON _alike = key_hash("complaint_id")
+UNION ALL
+SELECT "complaint_id", "received_on", "verified", "outcome", entity_idx FROM newest_rows RIGHT SEMI JOIN accepted_complaints ON _row = _newest;
+
+-- holdings: steps 1-2 first
+CREATE TABLE checked_holdings AS
+WITH ruled AS (
+  SELECT "holder_id", "holder_kind", "entity_id", "share_pct", _row, _partition, _ingest_date,
+    CASE _rule
+      WHEN 0 THEN 'missing_required'
+      WHEN 1 THEN 'missing_required'
+      WHEN 2 THEN 'missing_required'
+      WHEN 3 THEN 'missing_required'
+      WHEN 4 THEN 'bad_entity_id'
+      WHEN 5 THEN 'bad_entity_id'
+      WHEN 6 THEN 'bad_person_id'
+      WHEN 7 THEN 'bad_enum'
+      WHEN 8 THEN 'bad_range'
+      WHEN 9 THEN 'bad_range'
+      WHEN 10 THEN 'bad_range'
+      WHEN 11 THEN 'bad_range'
+    END AS _rule_code,
+    CASE _rule
+      WHEN 0 THEN 'column holder_id: required, found null'
+      WHEN 1 THEN 'column holder_kind: required, found null'
+      WHEN 2 THEN 'column entity_id: required, found null'
+      WHEN 3 THEN 'column share_pct: required, found null'
+      WHEN 4 THEN concat('column holder_id: expected a valid entity id', entity_id_hint("holder_id"), ', found ', quoted("holder_id"))
+      WHEN 5 THEN concat('column entity_id: expected a valid entity id', entity_id_hint("entity_id"), ', found ', quoted("entity_id"))
+      WHEN 6 THEN concat('column holder_id: expected a person id (P and 16 lowercase hex digits), found ', quoted("holder_id"))
+      WHEN 7 THEN concat('column holder_kind: expected one of entity, person; found ', quoted("holder_kind"))
+      WHEN 8 THEN concat('column holder_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("holder_id"))
+      WHEN 9 THEN concat('column holder_kind: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("holder_kind"))
+      WHEN 10 THEN concat('column entity_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("entity_id"))
+      WHEN 11 THEN concat('column share_pct: expected 0 < share_pct <= 100, found ', float_text("share_pct"))
+    END AS _rule_message
+  FROM (SELECT *,
+        CASE
+          WHEN "holder_id" IS NULL THEN 0
+          WHEN "holder_kind" IS NULL THEN 1
+          WHEN "entity_id" IS NULL THEN 2
+          WHEN "share_pct" IS NULL THEN 3
+          WHEN "holder_id" IS NOT NULL AND "holder_kind" = 'entity' AND NOT is_entity_id("holder_id") THEN 4
+          WHEN "entity_id" IS NOT NULL AND NOT is_entity_id("entity_id") THEN 5
+          WHEN "holder_id" IS NOT NULL AND "holder_kind" = 'person' AND NOT is_person_id("holder_id") THEN 6
+          WHEN "holder_kind" IS NOT NULL AND "holder_kind" NOT IN ('entity', 'person') THEN 7
+          WHEN "holder_id" IS NOT NULL AND unsafe_char_found("holder_id") IS NOT NULL THEN 8
+          WHEN "holder_kind" IS NOT NULL AND unsafe_char_found("holder_kind") IS NOT NULL THEN 9
+          WHEN "entity_id" IS NOT NULL AND unsafe_char_found("entity_id") IS NOT NULL THEN 10
+          WHEN "share_pct" IS NOT NULL AND NOT ("share_pct" > 0 AND "share_pct" <= 100 AND NOT isnan("share_pct")) THEN 11
+        END AS _rule
+      FROM landing_holdings))
+SELECT l.*, c._copies
+  FROM copies c RIGHT JOIN ruled l ON l._partition = c._key_partition AND l."holder_id" = c._key0 AND l."entity_id" = c._key1;
+
+-- holdings, keeping holder_id, holder_kind, share_pct
+CREATE VIEW judged_holdings AS
+WITH held AS (
+  SELECT entity_bits("entity_id") AS _held_entity, sum("share_pct") AS _held FROM checked_holdings
+  WHERE _rule_code IS NULL AND _copies IS NULL
+  GROUP BY entity_bits("entity_id")
+  HAVING sum("share_pct") > 100.01),
+with_registered AS (
+  SELECT *, entity_index('/run/plans/registered-ids', "entity_id") AS registered_idx FROM checked_holdings),
+found AS (
+  SELECT * FROM held RIGHT JOIN with_registered ON entity_bits("entity_id") = _held_entity)
+SELECT "holder_id", "holder_kind", "entity_id", "share_pct", registered_idx AS entity_idx, _row,
+    CASE
+      WHEN _rule_code IS NOT NULL THEN _rule_code
+      WHEN _copies > 1 THEN 'duplicate_key'
+      WHEN _held > 100.01 THEN 'shares_over_100'
+      WHEN registered_idx IS NULL THEN 'unknown_entity'
+    END AS _code,
+    CASE
+      WHEN _rule_code IS NOT NULL THEN _rule_message
+      WHEN _copies > 1 THEN concat('key (holder_id, entity_id) = (', quoted("holder_id"), ', ', quoted("entity_id"), ') appears ', CAST(_copies AS VARCHAR), ' times in partition ingest_date=', CAST(_ingest_date AS VARCHAR))
+      WHEN _held > 100.01 THEN concat('shares held in entity_id ', quoted("entity_id"), ' add up to ', float_text(round(_held * 1000000) / 1000000), ', expected at most 100 (0.01 tolerance)')
+      WHEN registered_idx IS NULL THEN concat('column entity_id: entity ', quoted("entity_id"), ' is not in the registry snapshot the run uses')
+    END AS _message
+FROM found;
+-- the shares between registered entities, from accepted_holdings (its accepted rows)
+SELECT * FROM (SELECT _row, entity_index('/run/plans/registered-ids', holder_id) AS _holder, entity_idx AS _owned, share_pct
+FROM accepted_holdings WHERE holder_kind = 'entity') WHERE _holder IS NOT NULL;

@@ -40,6 +40,12 @@ impl RegisteredIds {
         Ok(RegisteredIds { path: path.to_path_buf(), count: entities.len() })
     }
 
+    /// Ids said to be in `path` (the plans' SQL in a golden file).
+    #[cfg(test)]
+    pub(crate) fn at(path: &str, count: usize) -> RegisteredIds {
+        RegisteredIds { path: path.into(), count }
+    }
+
     pub fn count(&self) -> usize {
         self.count
     }

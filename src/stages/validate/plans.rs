@@ -1242,6 +1242,52 @@ mod tests {
             "\n-- the known violations, for unknown_case\nCREATE TABLE known_cases AS {};\n",
             known_cases_sql("accepted_violations", &naming_cases(&contracts))
         );
+        // --plans-make-tables, with columns a policy may keep.
+        let registered = RegisteredIds::at("/run/plans/registered-ids", 0);
+        let _ = write!(
+            sql,
+            "\n-- With --plans-make-tables, the plans make the violations', complaints' and holdings' tables,\n\
+             -- looking each entity up in the registered ids the run wrote (entity_index), with no join.\n"
+        );
+        let kept = [
+            (Dataset::Violations, &["case_id", "decided_on", "category", "severity", "status"][..]),
+            (Dataset::Complaints, &["complaint_id", "received_on", "verified", "outcome"][..]),
+            (Dataset::Holdings, &["holder_id", "holder_kind", "share_pct"][..]),
+        ];
+        for (d, keep) in kept {
+            let contract = contracts.get(d);
+            let accepted = format!("accepted_{d}");
+            if let Some(table) = checked_table(contract) {
+                let _ = write!(
+                    sql,
+                    "\n-- {d}: steps 1-2 first\nCREATE TABLE {table} AS\n{};\n",
+                    checked_sql_keeping(contract, keep)
+                );
+            }
+            let _ = write!(
+                sql,
+                "\n-- {d}, keeping {}\nCREATE VIEW judged_{d} AS\n{};\n",
+                keep.join(", "),
+                judged_sql_keeping(contract, keep, Some(&registered))
+            );
+            match contract.kind {
+                DatasetKind::Event => {
+                    let _ = write!(
+                        sql,
+                        "-- its current rows, from {accepted} (its accepted rows) and {SEVERAL_VERSIONS} (as above)\nCREATE TABLE {NEWEST_ROWS} AS\n{};\n{};\n",
+                        newest_rows_sql(contract, &accepted),
+                        current_rows_sql(contract, &accepted, keep)
+                    );
+                }
+                DatasetKind::Snapshot => {
+                    let _ = write!(
+                        sql,
+                        "-- the shares between registered entities, from {accepted} (its accepted rows)\n{};\n",
+                        entity_shares_sql(&accepted, &registered)
+                    );
+                }
+            }
+        }
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/validation-plans.sql");
         if std::env::var("UPDATE_GOLDEN").is_ok() {
             std::fs::write(&path, &sql).unwrap();
