@@ -214,15 +214,14 @@ pub async fn judge_inputs(
 
 /// Validates an event dataset by its plans on `engine` and makes its
 /// table for the run: the current rows (the newest accepted version of
-/// each key) with the `keep` columns and their entity's index in
-/// `entities` (`entity_idx`, as the native validation numbers them), written to
-/// Arrow files in `folder` where they are judged (on a cluster, by the
-/// executors: no landing row of the dataset reaches the run's process).
-/// The rejects and figures are those [`judge_inputs`] gives; the registry
-/// the rows are checked against is `entities`, the native validation's.
-/// Uses, and removes when done, the tables of [`judge_inputs`] but
-/// `known_cases` (no dataset judged this way names a case), and
-/// `newest_rows`.
+/// each key) with the `keep` columns and their entity's index among the
+/// `registered` ids (`entity_idx`, as the native validation numbers
+/// them, looked up where each row is judged), written to Arrow files in
+/// `folder` where they are judged (on a cluster, by the executors: no
+/// landing row of the dataset reaches the run's process). The rejects and
+/// figures are those [`judge_inputs`] gives. Uses, and removes when done,
+/// the tables of [`judge_inputs`] but `registered` and `known_cases` (no
+/// dataset judged this way names a case), and `newest_rows`.
 pub async fn judge_into_table(
     engine: &Engine,
     contract: &Contract,
@@ -241,29 +240,9 @@ pub async fn judge_into_table(
     let ctx = engine.ctx();
     let mut phases = crate::base::telemetry::Phases::start("validation_plans");
     let _planning = plans_planning(engine, selection.rows().max(registered.count() as u64));
-    register_landing(engine, contract, &selection).map_err(fail)?;
-    let scratch = engine.scratch().map_err(|e| fail(e.into()))?;
-    for (table, sql) in [(HASHED_ALIKE, hashed_alike_sql(contract)), ("copies", copies_sql(contract))] {
-        let rows = ctx.sql(&sql).await.map_err(fail)?;
-        engine.create_counted_table(table, rows).await.map_err(fail)?;
-    }
-    let judged = format!("judged_{dataset}");
-    ctx.sql(&format!("CREATE OR REPLACE VIEW {judged} AS {}", judged_sql_keeping(contract, keep, Some(registered))))
-        .await
-        .map_err(fail)?;
-    let accepted_table = format!("accepted_{dataset}");
-    let mut columns = accepted_columns(contract);
-    for c in keep.iter().map(|k| k.to_string()).chain(["_row".to_string(), ENTITY_IDX.to_string()]) {
-        if !columns.contains(&c) {
-            columns.push(c);
-        }
-    }
-    let rejects =
-        judge_once(engine, &judged, &columns, &accepted_table, &scratch.path().join("accepted")).await.map_err(fail)?;
+    let Judged { rejects, accepted, accepted_table, judged, scratch } =
+        judge_keeping(engine, contract, &selection, keep, registered).await.map_err(fail)?;
     phases.done(&format!("{dataset}: rejects"));
-    let accepted = selection.rows().checked_sub(rejects.len() as u64).ok_or_else(|| {
-        fail(DataFusionError::Internal(format!("{} rejects of {} landing rows", rejects.len(), selection.rows())))
-    })?;
     // The hashes held by several accepted rows, then how many keys the
     // accepted rows have, the newest row of each key among those rows
     // (few), and the current rows: the rows of a key held once, and those.
@@ -323,7 +302,7 @@ pub async fn judge_into_table(
 }
 
 /// Validates the holdings by their plans on `engine`, against the
-/// registered `entities` (the native validation's), and gives what a run
+/// `registered` ids (the native validation's), and gives what a run
 /// keeps of them: their rejects and figures (their rows let go, as the
 /// native validation lets them go), and the shares one registered entity
 /// holds in another (holder, owned, share) in the order of their rows, as
@@ -345,28 +324,9 @@ pub async fn judge_holdings(
     let ctx = engine.ctx();
     let mut phases = crate::base::telemetry::Phases::start("validation_plans");
     let _planning = plans_planning(engine, selection.rows().max(registered.count() as u64));
-    register_landing(engine, contract, &selection).map_err(fail)?;
-    let scratch = engine.scratch().map_err(|e| fail(e.into()))?;
-    for (name, sql) in [(HASHED_ALIKE, hashed_alike_sql(contract)), ("copies", copies_sql(contract))] {
-        let rows = ctx.sql(&sql).await.map_err(fail)?;
-        engine.create_counted_table(name, rows).await.map_err(fail)?;
-    }
-    write_table(engine, &table, &checked_sql_keeping(contract, keep), &scratch.path().join("checked"))
-        .await
-        .map_err(fail)?;
-    let judged = format!("judged_{dataset}");
-    ctx.sql(&format!("CREATE OR REPLACE VIEW {judged} AS {}", judged_sql_keeping(contract, keep, Some(registered))))
-        .await
-        .map_err(fail)?;
-    let accepted_table = format!("accepted_{dataset}");
-    let mut columns: Vec<String> = vec!["_row".into(), ENTITY_IDX.into()];
-    columns.extend(keep.iter().map(|k| k.to_string()));
-    let rejects =
-        judge_once(engine, &judged, &columns, &accepted_table, &scratch.path().join("accepted")).await.map_err(fail)?;
+    let Judged { rejects, accepted, accepted_table, judged, scratch } =
+        judge_keeping(engine, contract, &selection, keep, registered).await.map_err(fail)?;
     phases.done(&format!("{dataset}: rejects"));
-    let accepted = selection.rows().checked_sub(rejects.len() as u64).ok_or_else(|| {
-        fail(DataFusionError::Internal(format!("{} rejects of {} landing rows", rejects.len(), selection.rows())))
-    })?;
     let mut shares: Vec<(u64, Share)> = Vec::new();
     for b in
         ctx.sql(&entity_shares_sql(&accepted_table, registered)).await.map_err(fail)?.collect().await.map_err(fail)?
@@ -398,6 +358,57 @@ pub async fn judge_holdings(
     let schema = Arc::new(arrow::datatypes::Schema::empty());
     let rows = Rows::Released { rows: accepted as usize };
     Ok((Validated { contract: contract.clone(), selection, schema, rows, report, rejects }, shares))
+}
+
+/// What [`judge_keeping`] leaves: the rejects, how many rows were
+/// accepted, and the tables that hold them, registered until the caller
+/// is done (`accepted_table`, the accepted rows' `_row`, `entity_idx` and
+/// kept columns, in files under `scratch`).
+struct Judged {
+    rejects: Vec<Reject>,
+    accepted: u64,
+    accepted_table: String,
+    judged: String,
+    scratch: tempfile::TempDir,
+}
+
+/// Judges a dataset's landing rows once, keeping the accepted rows'
+/// `keep` columns and entity index (looked up among `registered`): the
+/// first steps of [`judge_into_table`] and [`judge_holdings`]. Registers
+/// the landing table, `hashed_alike`, `copies`, the checked rows' table if
+/// the dataset has one, the judged view and the accepted rows' table.
+async fn judge_keeping(
+    engine: &Engine,
+    contract: &Contract,
+    selection: &Selection,
+    keep: &[&str],
+    registered: &RegisteredIds,
+) -> Result<Judged, DataFusionError> {
+    let (ctx, dataset) = (engine.ctx(), contract.dataset);
+    register_landing(engine, contract, selection)?;
+    let scratch = engine.scratch()?;
+    for (table, sql) in [(HASHED_ALIKE, hashed_alike_sql(contract)), ("copies", copies_sql(contract))] {
+        let rows = ctx.sql(&sql).await?;
+        engine.create_counted_table(table, rows).await?;
+    }
+    if let Some(table) = checked_table(contract) {
+        write_table(engine, &table, &checked_sql_keeping(contract, keep), &scratch.path().join("checked")).await?;
+    }
+    let judged = format!("judged_{dataset}");
+    ctx.sql(&format!("CREATE OR REPLACE VIEW {judged} AS {}", judged_sql_keeping(contract, keep, Some(registered))))
+        .await?;
+    let accepted_table = format!("accepted_{dataset}");
+    let mut columns = accepted_columns(contract);
+    for c in keep.iter().map(|k| k.to_string()).chain(["_row".to_string(), ENTITY_IDX.to_string()]) {
+        if !columns.contains(&c) {
+            columns.push(c);
+        }
+    }
+    let rejects = judge_once(engine, &judged, &columns, &accepted_table, &scratch.path().join("accepted")).await?;
+    let accepted = selection.rows().checked_sub(rejects.len() as u64).ok_or_else(|| {
+        DataFusionError::Internal(format!("{} rejects of {} landing rows", rejects.len(), selection.rows()))
+    })?;
+    Ok(Judged { rejects, accepted, accepted_table, judged, scratch })
 }
 
 /// The accepted holdings whose holder is a registered entity: their row,
