@@ -492,15 +492,16 @@ WITH ruled AS (
       FROM landing_holdings))
 SELECT l.*, c._copies
   FROM copies c RIGHT JOIN ruled l ON l._partition = c._key_partition AND l."holder_id" = c._key0 AND l."entity_id" = c._key1;
+-- holdings: step 3, the entities held over 100
+CREATE TABLE held AS
+SELECT entity_bits("entity_id") AS _held_entity, sum("share_pct") AS _held FROM checked_holdings
+  WHERE _rule_code IS NULL AND _copies IS NULL
+  GROUP BY entity_bits("entity_id")
+  HAVING sum("share_pct") > 100.01;
 
 -- holdings
 CREATE VIEW judged_holdings AS
-WITH held AS (
-  SELECT entity_bits("entity_id") AS _held_entity, sum("share_pct") AS _held FROM checked_holdings
-  WHERE _rule_code IS NULL AND _copies IS NULL
-  GROUP BY entity_bits("entity_id")
-  HAVING sum("share_pct") > 100.01),
-with_registered AS (
+WITH with_registered AS (
   SELECT * FROM registered RIGHT JOIN checked_holdings ON entity_bits("entity_id") = registered_id),
 found AS (
   SELECT * FROM held RIGHT JOIN with_registered ON entity_bits("entity_id") = _held_entity)
@@ -779,15 +780,16 @@ WITH ruled AS (
       FROM landing_holdings))
 SELECT l.*, c._copies
   FROM copies c RIGHT JOIN ruled l ON l._partition = c._key_partition AND l."holder_id" = c._key0 AND l."entity_id" = c._key1;
+-- holdings: step 3, the entities held over 100
+CREATE TABLE held AS
+SELECT entity_bits("entity_id") AS _held_entity, sum("share_pct") AS _held FROM checked_holdings
+  WHERE _rule_code IS NULL AND _copies IS NULL
+  GROUP BY entity_bits("entity_id")
+  HAVING sum("share_pct") > 100.01;
 
 -- holdings, keeping holder_id, holder_kind, share_pct
 CREATE VIEW judged_holdings AS
-WITH held AS (
-  SELECT entity_bits("entity_id") AS _held_entity, sum("share_pct") AS _held FROM checked_holdings
-  WHERE _rule_code IS NULL AND _copies IS NULL
-  GROUP BY entity_bits("entity_id")
-  HAVING sum("share_pct") > 100.01),
-with_registered AS (
+WITH with_registered AS (
   SELECT *, entity_index('/run/plans/registered-ids', "entity_id") AS registered_idx FROM checked_holdings),
 found AS (
   SELECT * FROM held RIGHT JOIN with_registered ON entity_bits("entity_id") = _held_entity)

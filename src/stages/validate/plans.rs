@@ -29,8 +29,8 @@
 //!    (`repeated_hashes`, a sort of the hashes): only their rows are
 //!    grouped by their values;
 //! 3. `_held`: the shares held in its owned entity by rows that passed
-//!    1–2, from an aggregate of the entities held over 100 (holdings),
-//!    grouped by the entity id's packed bits (`entity_bits`);
+//!    1–2, from the entities held over 100 (holdings), grouped by the
+//!    entity id's packed bits (`entity_bits`): a table made first (`held`);
 //! 4. whether its entity is among the accepted registry rows (their ids'
 //!    bits), and whether
 //!    its case is the newest accepted version of a violation of the same
@@ -124,8 +124,8 @@ const ORDER: [Dataset; 5] =
 /// (`selections` in `Dataset::ALL` order) on `engine`, whose session
 /// carries credence's UDFs. Uses, and removes when done, the tables
 /// `landing_`, `checked_` (holdings), `judged_` and `accepted_<dataset>`,
-/// `hashed_alike`, `copies`, `registered`, `known_cases` and
-/// `several_versions`.
+/// `hashed_alike`, `copies`, `held` (holdings), `registered`,
+/// `known_cases` and `several_versions`.
 pub async fn judge_inputs(
     engine: &Engine,
     contracts: &Contracts,
@@ -148,6 +148,9 @@ pub async fn judge_inputs(
         }
         if let Some(table) = checked_table(contract) {
             write_table(engine, &table, &checked_sql(contract), &scratch.path().join("checked")).await.map_err(fail)?;
+        }
+        if let Some(sql) = held_sql(contract) {
+            engine.create_counted_table(HELD, ctx.sql(&sql).await.map_err(fail)?).await.map_err(fail)?;
         }
         let judged = format!("judged_{dataset}");
         ctx.sql(&format!("CREATE OR REPLACE VIEW {judged} AS {}", judged_sql(contract))).await.map_err(fail)?;
@@ -199,7 +202,8 @@ pub async fn judge_inputs(
         // the next one's (glibc keeps it otherwise).
         crate::base::engine::return_free_memory();
         phases.done(&format!("{dataset}: current rows"));
-        for table in [judged, landing_table(dataset), HASHED_ALIKE.to_string(), "copies".to_string()] {
+        for table in [judged, landing_table(dataset), HASHED_ALIKE.to_string(), "copies".to_string(), HELD.to_string()]
+        {
             ctx.deregister_table(&table).map_err(fail)?;
         }
         let report = DatasetReport::new(contract, selection, &rejects, current, selection.rows());
@@ -348,7 +352,7 @@ pub async fn judge_holdings(
     }
     shares.sort_unstable_by_key(|(row, _)| *row);
     let shares = shares.into_iter().map(|(_, s)| s).collect();
-    for t in [table.as_str(), &accepted_table, &judged, &landing_table(dataset), HASHED_ALIKE, "copies"] {
+    for t in [table.as_str(), &accepted_table, &judged, &landing_table(dataset), HASHED_ALIKE, "copies", HELD] {
         ctx.deregister_table(t).map_err(fail)?;
     }
     drop(scratch);
@@ -393,6 +397,9 @@ async fn judge_keeping(
     }
     if let Some(table) = checked_table(contract) {
         write_table(engine, &table, &checked_sql_keeping(contract, keep), &scratch.path().join("checked")).await?;
+    }
+    if let Some(sql) = held_sql(contract) {
+        engine.create_counted_table(HELD, ctx.sql(&sql).await?).await?;
     }
     let judged = format!("judged_{dataset}");
     ctx.sql(&format!("CREATE OR REPLACE VIEW {judged} AS {}", judged_sql_keeping(contract, keep, Some(registered))))
@@ -816,23 +823,15 @@ fn judged_sql_keeping(contract: &Contract, keep: &[&str], registered: Option<&Re
             ("ruled".to_string(), Some(on))
         }
     };
-    // 3. Shares held in the owned entity by rows that passed 1–2.
-    if let Some(s) = &contract.shares_over_100 {
-        let (owned, share) = (grouped(contract, s.group_by), col(name(s.column)));
-        steps.push(format!(
-            "held AS (\n  SELECT {owned} AS _held_entity, sum({share}) AS _held FROM {checked}\n  WHERE _rule_code IS NULL AND _copies IS NULL\n  GROUP BY {owned}\n  HAVING sum({share}) > {})",
-            s.max_sum
-        ));
-    }
+    // 3. The entities held over 100 by rows that passed 1–2: a table made
+    // first ([`held_sql`]).
     // 4. Against the registry and the known violations. Each join's
     // build side is written as the left (RIGHT JOIN): the registry's ids
     // and the known cases, which are fewer than most datasets' rows; the
     // planner swaps the sides when the landing rows are fewer (it knows
-    // their count), as the repairs' are. The outermost join's build side
-    // is made first, so the join whose build side is an aggregate of
-    // every row (the shares held) comes last: its aggregate then runs
-    // before the registry's ids are held. A partition's key copies, a
-    // table made before the plan, are joined last too.
+    // their count), as the repairs' are. The entities held over 100 and
+    // a partition's key copies, tables made before the plan, are joined
+    // last.
     /// A join step, given the name of the step it reads.
     type Join = Box<dyn Fn(&str) -> String>;
     fn right_join(table: &'static str, on: String) -> Join {
@@ -861,7 +860,7 @@ fn judged_sql_keeping(contract: &Contract, keep: &[&str], registered: Option<&Re
     }
     if let Some(s) = &contract.shares_over_100 {
         let on = format!("{} = _held_entity", grouped(contract, s.group_by));
-        joins.push(("held", right_join("held", on)));
+        joins.push((HELD, right_join(HELD, on)));
     }
     if let Some(on) = copies_on {
         joins.push(("copies", Box::new(move |input: &str| copies_join(input, &on))));
@@ -946,6 +945,24 @@ fn judged_sql_keeping(contract: &Contract, keep: &[&str], registered: Option<&Re
         steps.join(",\n"),
         columns.join(", ")
     )
+}
+
+/// The table of the entities held over 100 (step 3).
+const HELD: &str = "held";
+
+/// Step 3, as a query of its own over the checked rows' table: the
+/// entities whose shares held by rows that passed steps 1–2 add up to
+/// over 100, and that sum. They are few, and their table
+/// ([`Engine::create_counted_table`]) tells the planner so, so that a
+/// cluster sends them to every task of the join instead of every
+/// holding to the task of its entity.
+fn held_sql(contract: &Contract) -> Option<String> {
+    let (s, checked) = (contract.shares_over_100.as_ref()?, checked_table(contract)?);
+    let (owned, share) = (grouped(contract, s.group_by), col(&contract.columns[s.column].name));
+    Some(format!(
+        "SELECT {owned} AS _held_entity, sum({share}) AS _held FROM {checked}\n  WHERE _rule_code IS NULL AND _copies IS NULL\n  GROUP BY {owned}\n  HAVING sum({share}) > {}",
+        s.max_sum
+    ))
 }
 
 /// How the rows that passed steps 1–2 are grouped by `column`: a column
@@ -1219,6 +1236,9 @@ mod tests {
                     checked_sql(contract)
                 );
             }
+            if let Some(held) = held_sql(contract) {
+                let _ = write!(sql, "-- {d}: step 3, the entities held over 100\nCREATE TABLE {HELD} AS\n{held};\n");
+            }
             let _ = write!(sql, "\n-- {d}\nCREATE VIEW judged_{d} AS\n{};\n", judged_sql(contract));
             let kept = accepted_columns(contract);
             let _ = write!(
@@ -1274,6 +1294,9 @@ mod tests {
                     "\n-- {d}: steps 1-2 first\nCREATE TABLE {table} AS\n{};\n",
                     checked_sql_keeping(contract, keep)
                 );
+            }
+            if let Some(held) = held_sql(contract) {
+                let _ = write!(sql, "-- {d}: step 3, the entities held over 100\nCREATE TABLE {HELD} AS\n{held};\n");
             }
             let _ = write!(
                 sql,
