@@ -634,9 +634,11 @@ CREATE TABLE newest_rows AS
 SELECT max(_row) AS _newest
 FROM several_versions RIGHT SEMI JOIN accepted_violations ON _alike = key_hash("case_id")
 GROUP BY "case_id";
-SELECT "case_id", "decided_on", "category", "severity", "status", entity_idx FROM several_versions RIGHT ANTI JOIN accepted_violations ON _alike = key_hash("case_id")
-UNION ALL
-SELECT "case_id", "decided_on", "category", "severity", "status", entity_idx FROM newest_rows RIGHT SEMI JOIN accepted_violations ON _row = _newest;
+SELECT "case_id", "decided_on", "category", "severity", "status", entity_idx FROM (
+  SELECT * FROM newest_rows RIGHT JOIN (
+    SELECT * FROM several_versions RIGHT JOIN accepted_violations ON _alike = key_hash("case_id"))
+  ON _row = _newest)
+WHERE _alike IS NULL OR _newest IS NOT NULL;
 
 -- complaints, keeping complaint_id, received_on, verified, outcome
 CREATE VIEW judged_complaints AS
@@ -726,9 +728,11 @@ CREATE TABLE newest_rows AS
 SELECT max(_row) AS _newest
 FROM several_versions RIGHT SEMI JOIN accepted_complaints ON _alike = key_hash("complaint_id")
 GROUP BY "complaint_id";
-SELECT "complaint_id", "received_on", "verified", "outcome", entity_idx FROM several_versions RIGHT ANTI JOIN accepted_complaints ON _alike = key_hash("complaint_id")
-UNION ALL
-SELECT "complaint_id", "received_on", "verified", "outcome", entity_idx FROM newest_rows RIGHT SEMI JOIN accepted_complaints ON _row = _newest;
+SELECT "complaint_id", "received_on", "verified", "outcome", entity_idx FROM (
+  SELECT * FROM newest_rows RIGHT JOIN (
+    SELECT * FROM several_versions RIGHT JOIN accepted_complaints ON _alike = key_hash("complaint_id"))
+  ON _row = _newest)
+WHERE _alike IS NULL OR _newest IS NOT NULL;
 
 -- holdings: steps 1-2 first
 CREATE TABLE checked_holdings AS

@@ -445,16 +445,17 @@ fn newest_rows_sql(contract: &Contract, accepted: &str) -> String {
 
 /// An event dataset's current rows, the `keep` columns and `entity_idx`:
 /// the accepted rows whose key hash no other accepted row holds, and the
-/// newest rows of the others' keys.
+/// newest rows of the others' keys. One pass over the accepted rows, the
+/// few hashes and newest rows (each held once) joined to them, so that a
+/// cluster runs it in one stage (a `UNION` of two passes made Ballista
+/// shuffle the first pass's rows before writing them).
 fn current_rows_sql(contract: &Contract, accepted: &str, keep: &[&str]) -> String {
     let key: Vec<String> = contract.key.iter().map(|k| col(&contract.columns[*k].name)).collect();
     let mut out: Vec<String> = keep.iter().map(|k| col(k)).collect();
     out.push(ENTITY_IDX.to_string());
-    let out = out.join(", ");
     format!(
-        "SELECT {out} FROM {SEVERAL_VERSIONS} RIGHT ANTI JOIN {accepted} ON _alike = key_hash({})\n\
-         UNION ALL\n\
-         SELECT {out} FROM {NEWEST_ROWS} RIGHT SEMI JOIN {accepted} ON _row = _newest",
+        "SELECT {} FROM (\n  SELECT * FROM {NEWEST_ROWS} RIGHT JOIN (\n    SELECT * FROM {SEVERAL_VERSIONS} RIGHT JOIN {accepted} ON _alike = key_hash({}))\n  ON _row = _newest)\nWHERE _alike IS NULL OR _newest IS NOT NULL",
+        out.join(", "),
         key.join(", ")
     )
 }
