@@ -9,7 +9,6 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema};
 
 use crate::base::contract::{Contracts, Dataset};
-use crate::base::engine::registered::RegisteredIds;
 use crate::base::landing_file::Seal;
 use crate::base::tables::{Inputs, Rows, Validated};
 use crate::base::warehouse::Warehouse;
@@ -54,41 +53,6 @@ fn inputs_keeping(w: &Warehouse, as_of: &str, keep: &dyn Fn(Dataset) -> Vec<Stri
     Ok(inputs)
 }
 
-/// Validation's plans on a local engine, making the violations',
-/// complaints' and holdings' tables (`--plans-make-tables`).
-struct LocalPlans {
-    runtime: tokio::runtime::Runtime,
-    engine: crate::base::engine::Engine,
-    dir: tempfile::TempDir,
-}
-
-impl ByPlans for LocalPlans {
-    fn register(&self, entities: &crate::base::entities::EntityIndex) -> Result<RegisteredIds, ReadError> {
-        Ok(RegisteredIds::write(entities, &self.dir.path().join("registered-ids")).unwrap())
-    }
-
-    fn events(
-        &self,
-        contract: &crate::base::contract::Contract,
-        selection: crate::base::landing_file::Selection,
-        keep: &[&str],
-        registered: &RegisteredIds,
-    ) -> Result<Validated, ReadError> {
-        let folder = self.dir.path().join("tables").join(contract.dataset.name());
-        Ok(self.runtime.block_on(judge_into_table(&self.engine, contract, selection, keep, registered, &folder))?)
-    }
-
-    fn holdings(
-        &self,
-        contract: &crate::base::contract::Contract,
-        selection: crate::base::landing_file::Selection,
-        keep: &[&str],
-        registered: &RegisteredIds,
-    ) -> Result<(Validated, Vec<crate::base::tables::Share>), ReadError> {
-        Ok(self.runtime.block_on(judge_holdings(&self.engine, contract, selection, keep, registered))?)
-    }
-}
-
 /// The same landing zone validated with the violations, complaints and
 /// holdings judged by their plans, which make their tables
 /// (`--plans-make-tables`): every dataset's rejects and figures are the
@@ -100,10 +64,12 @@ fn assert_plans_make_the_tables(
     keep: &dyn Fn(Dataset) -> Vec<String>,
     native: &Inputs,
 ) {
-    let plans = LocalPlans {
-        runtime: tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
+    // The run's own plans on a local engine, driven from this thread.
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let plans = super::PlansOnEngine {
         engine: crate::base::engine::Engine::local(crate::base::engine::EngineLimits::default()).unwrap(),
         dir: tempfile::tempdir().unwrap(),
+        runtime: runtime.handle().clone(),
     };
     let out = Outputs { events: Some(plans.dir.path()), by_plans: Some(&plans), ..Outputs::default() };
     let by_plans = validate_inputs(contracts, selections, keep, &out).expect("validated by plans");

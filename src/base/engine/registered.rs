@@ -30,8 +30,13 @@ pub struct RegisteredIds {
 }
 
 impl RegisteredIds {
-    /// Writes `entities`' ids, in their (sorted) order, to `path`.
+    /// Writes `entities`' ids, in their (sorted) order, to `path`, which
+    /// the plans' SQL names as text: a path that is not UTF-8 is refused.
     pub fn write(entities: &EntityIndex, path: &Path) -> std::io::Result<RegisteredIds> {
+        if path.to_str().is_none() {
+            let why = format!("{} is not UTF-8 text, which the plans name it by", path.display());
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, why));
+        }
         let mut bytes = Vec::with_capacity(entities.len() * ID_BYTES);
         for i in 0..entities.len() {
             bytes.extend_from_slice(&entities.id(i as u32).bits().to_le_bytes());
@@ -53,7 +58,7 @@ impl RegisteredIds {
     /// The SQL that gives the index of the entity whose id is `column`'s
     /// text (an SQL expression), or null.
     pub fn index_of(&self, column: &str) -> String {
-        let path = self.path.to_string_lossy().replace('\'', "''");
+        let path = self.path.to_str().expect("written to a UTF-8 path").replace('\'', "''");
         format!("entity_index('{path}', {column})")
     }
 }

@@ -242,11 +242,8 @@ pub async fn judge_into_table(
         ))));
     }
     let ctx = engine.ctx();
-    let mut phases = crate::base::telemetry::Phases::start("validation_plans");
-    let _planning = plans_planning(engine, selection.rows().max(registered.count() as u64));
-    let Judged { rejects, accepted, accepted_table, judged, scratch } =
+    let Judged { rejects, accepted, accepted_table, judged, scratch, mut phases, planning: _planning } =
         judge_keeping(engine, contract, &selection, keep, registered).await.map_err(fail)?;
-    phases.done(&format!("{dataset}: rejects"));
     // The hashes held by several accepted rows, then how many keys the
     // accepted rows have, the newest row of each key among those rows
     // (few), and the current rows: the rows of a key held once, and those.
@@ -326,11 +323,8 @@ pub async fn judge_holdings(
         return Err(fail(DataFusionError::Internal(format!("{dataset}: only the holdings' shares are judged so"))));
     };
     let ctx = engine.ctx();
-    let mut phases = crate::base::telemetry::Phases::start("validation_plans");
-    let _planning = plans_planning(engine, selection.rows().max(registered.count() as u64));
-    let Judged { rejects, accepted, accepted_table, judged, scratch } =
+    let Judged { rejects, accepted, accepted_table, judged, scratch, mut phases, planning: _planning } =
         judge_keeping(engine, contract, &selection, keep, registered).await.map_err(fail)?;
-    phases.done(&format!("{dataset}: rejects"));
     let mut shares: Vec<(u64, Share)> = Vec::new();
     for b in
         ctx.sql(&entity_shares_sql(&accepted_table, registered)).await.map_err(fail)?.collect().await.map_err(fail)?
@@ -374,13 +368,19 @@ struct Judged {
     accepted_table: String,
     judged: String,
     scratch: tempfile::TempDir,
+    /// The phases logged so far (the rejects).
+    phases: crate::base::telemetry::Phases,
+    /// How the plans are planned, until the caller is done.
+    planning: Planned,
 }
 
 /// Judges a dataset's landing rows once, keeping the accepted rows'
 /// `keep` columns and entity index (looked up among `registered`): the
 /// first steps of [`judge_into_table`] and [`judge_holdings`]. Registers
 /// the landing table, `hashed_alike`, `copies`, the checked rows' table if
-/// the dataset has one, the judged view and the accepted rows' table.
+/// the dataset has one, the judged view and the accepted rows' table, and
+/// leaves the session planned as the plans are ([`plans_planning`]) while
+/// the caller holds the result.
 async fn judge_keeping(
     engine: &Engine,
     contract: &Contract,
@@ -389,6 +389,8 @@ async fn judge_keeping(
     registered: &RegisteredIds,
 ) -> Result<Judged, DataFusionError> {
     let (ctx, dataset) = (engine.ctx(), contract.dataset);
+    let mut phases = crate::base::telemetry::Phases::start("validation_plans");
+    let planning = plans_planning(engine, selection.rows().max(registered.count() as u64));
     register_landing(engine, contract, selection)?;
     let scratch = engine.scratch()?;
     for (table, sql) in [(HASHED_ALIKE, hashed_alike_sql(contract)), ("copies", copies_sql(contract))] {
@@ -415,7 +417,8 @@ async fn judge_keeping(
     let accepted = selection.rows().checked_sub(rejects.len() as u64).ok_or_else(|| {
         DataFusionError::Internal(format!("{} rejects of {} landing rows", rejects.len(), selection.rows()))
     })?;
-    Ok(Judged { rejects, accepted, accepted_table, judged, scratch })
+    phases.done(&format!("{dataset}: rejects"));
+    Ok(Judged { rejects, accepted, accepted_table, judged, scratch, phases, planning })
 }
 
 /// The accepted holdings whose holder is a registered entity: their row,
