@@ -141,6 +141,19 @@ impl Validated {
         }
     }
 
+    /// The same table with its rows held: read back if they are in files
+    /// (the repairs the plans made, few, which the lists read after the
+    /// plans' files are gone).
+    pub fn into_held(self) -> Result<Validated, arrow::error::ArrowError> {
+        match &self.rows {
+            Rows::File { .. } => {
+                let batches = self.scan(&|b| b.clone())?;
+                Ok(Validated { rows: Rows::Memory(batches), ..self })
+            }
+            Rows::Memory(_) | Rows::Released { .. } => Ok(self),
+        }
+    }
+
     /// The rows of a table validation keeps in memory (the registry,
     /// holdings and repairs; see [`Rows`]).
     pub fn batches(&self) -> &[RecordBatch] {

@@ -174,7 +174,8 @@ pub(super) fn removal_facts(
         }
         None => (HashMap::new(), HashMap::new()),
     };
-    let repairs = repaired_cases(t.inputs, &gone);
+    let repairs = repaired_cases(t.inputs, &gone)
+        .map_err(|e| mart_error("the repairs the run validated")(parquet::errors::ParquetError::from(e)))?;
     let members_now: HashSet<&str> = rows.iter().map(|r| r.entity_id.as_str()).collect();
     let policy_changed = previous.manifest.policy.sha256 != t.policy.sha256;
     for e in &gone {
@@ -217,19 +218,30 @@ pub(super) fn removal_facts(
 
 /// The case ids of the repairs the run read (every one approved on or
 /// before its as-of date), by entity, for `entities`.
-fn repaired_cases(inputs: &Inputs, entities: &BTreeSet<String>) -> HashMap<u32, Vec<String>> {
+fn repaired_cases(
+    inputs: &Inputs,
+    entities: &BTreeSet<String>,
+) -> Result<HashMap<u32, Vec<String>>, arrow::error::ArrowError> {
     let wanted: HashSet<u32> = entities.iter().filter_map(|e| inputs.entities.lookup(e)).collect();
     let mut out: HashMap<u32, Vec<String>> = HashMap::new();
-    for b in inputs.repairs.batches() {
+    // Held, or in the files the plans wrote (`--plans-make-tables`), whose
+    // text may be of another Arrow string type.
+    let found = inputs.repairs.scan(&|b| {
         let col = |name: &str| b.column(b.schema().index_of(name).expect("repairs keep the column")).clone();
-        let (case, idx) = (col("case_id"), col(ENTITY_IDX));
-        let case = case.as_string::<i32>();
-        let idx = idx.as_primitive::<arrow::datatypes::UInt32Type>();
-        for r in 0..b.num_rows() {
-            if wanted.contains(&idx.value(r)) {
-                out.entry(idx.value(r)).or_default().push(case.value(r).to_string());
-            }
+        let case = arrow::compute::cast(&col("case_id"), &arrow::datatypes::DataType::Utf8)?;
+        let idx = arrow::compute::cast(&col(ENTITY_IDX), &arrow::datatypes::DataType::UInt32)?;
+        let (case, idx) = (case.as_string::<i32>(), idx.as_primitive::<arrow::datatypes::UInt32Type>());
+        Ok::<_, arrow::error::ArrowError>(
+            (0..b.num_rows())
+                .filter(|r| wanted.contains(&idx.value(*r)))
+                .map(|r| (idx.value(r), case.value(r).to_string()))
+                .collect::<Vec<_>>(),
+        )
+    })?;
+    for part in found {
+        for (idx, case) in part? {
+            out.entry(idx).or_default().push(case);
         }
     }
-    out
+    Ok(out)
 }

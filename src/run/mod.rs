@@ -29,6 +29,7 @@ mod validate_tests;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use datafusion::error::DataFusionError;
@@ -298,10 +299,10 @@ struct PlansOnEngine {
 }
 
 impl validate::ByPlans for PlansOnEngine {
-    fn register(&self, entities: &EntityIndex) -> Result<RegisteredIds, ReadError> {
+    fn register(&self, entities: &Arc<EntityIndex>) -> Result<RegisteredIds, ReadError> {
         let path = self.dir.path().join("registered-ids");
         RegisteredIds::write(entities, &path).map_err(|e| ReadError::Scratch {
-            what: format!("the registered ids to {}", path.display()),
+            what: format!("writing the registered ids to {}", path.display()),
             source: e.into(),
         })
     }
@@ -312,9 +313,11 @@ impl validate::ByPlans for PlansOnEngine {
         selection: Selection,
         keep: &[&str],
         registered: &RegisteredIds,
+        violations: Option<&Validated>,
     ) -> Result<Validated, ReadError> {
         let folder = self.dir.path().join("tables").join(contract.dataset.name());
-        let judged = validate::judge_into_table(&self.engine, contract, selection, keep, registered, &folder);
+        let judged =
+            validate::judge_into_table(&self.engine, contract, selection, keep, registered, violations, &folder);
         Ok(self.runtime.block_on(judged)?)
     }
 
@@ -484,9 +487,6 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
         }
     }
     steps.record("validate", started, Some(read))?;
-    // The registered ids the plans looked entities up in (with
-    // --plans-make-tables), which this process read too, are let go.
-    engine::registered::forget();
     let shared = match (&engine_scratch, &inputs.scratch) {
         (Some(dir), _) | (None, Some(dir)) => dir.path().join("engine"),
         (None, None) => wh.staging_root().join("engine"),

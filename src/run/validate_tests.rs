@@ -53,8 +53,8 @@ fn inputs_keeping(w: &Warehouse, as_of: &str, keep: &dyn Fn(Dataset) -> Vec<Stri
     Ok(inputs)
 }
 
-/// The same landing zone validated with the violations, complaints and
-/// holdings judged by their plans, which make their tables
+/// The same landing zone validated with the violations, repairs,
+/// complaints and holdings judged by their plans, which make their tables
 /// (`--plans-make-tables`): every dataset's rejects and figures are the
 /// native validation's, and so are the event tables' rows (in any order)
 /// and columns, and the shares between registered entities (in order).
@@ -78,9 +78,12 @@ fn assert_plans_make_the_tables(
         assert_eq!(p.rejects, n.rejects, "{d}: the rejects, the plans making the tables");
         assert_eq!(p.report, n.report, "{d}: the report, the plans making the tables");
     }
-    for d in [Dataset::Violations, Dataset::Complaints] {
+    for d in [Dataset::Violations, Dataset::Repairs, Dataset::Complaints] {
         let (p, n) = (by_plans.get(d), native.get(d));
-        assert!(matches!(p.rows, Rows::File { .. }), "{d}: the plans' table is their files");
+        match d {
+            Dataset::Repairs => assert!(matches!(p.rows, Rows::Memory(_)), "{d}: held for the lists"),
+            _ => assert!(matches!(p.rows, Rows::File { .. }), "{d}: the plans' table is their files"),
+        }
         let names = |v: &Validated| v.schema.fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>();
         assert_eq!(names(p), names(n), "{d}: the columns");
         assert_eq!(table_rows(p), table_rows(n), "{d}: the current rows");

@@ -531,7 +531,7 @@ CREATE TABLE known_cases AS SELECT case_id AS known_case, first_value(entity_id 
 FROM (SELECT "case_id" AS named_case FROM landing_repairs) RIGHT SEMI JOIN accepted_violations ON case_id = named_case
 GROUP BY case_id;
 
--- With --plans-make-tables, the plans make the violations', complaints' and holdings' tables,
+-- With --plans-make-tables, the plans make the violations', repairs', complaints' and holdings' tables,
 -- looking each entity up in the registered ids the run wrote (entity_index), with no join.
 
 -- violations, keeping case_id, decided_on, category, severity, status
@@ -637,6 +637,85 @@ GROUP BY "case_id";
 SELECT "case_id", "decided_on", "category", "severity", "status", entity_idx FROM (
   SELECT * FROM newest_rows RIGHT JOIN (
     SELECT * FROM several_versions RIGHT JOIN accepted_violations ON _alike = key_hash("case_id"))
+  ON _row = _newest)
+WHERE _alike IS NULL OR _newest IS NOT NULL;
+
+-- repairs: the known violations, from the violations' table made above (current_violations)
+CREATE TABLE known_cases AS
+SELECT case_id AS known_case, entity_idx AS known_entity
+FROM (SELECT "case_id" AS named_case FROM landing_repairs) RIGHT SEMI JOIN current_violations ON case_id = named_case;
+
+-- repairs, keeping repair_id, case_id, approved_on
+CREATE VIEW judged_repairs AS
+WITH ruled AS (
+  SELECT "repair_id", "entity_id", "case_id", "approved_on", _row, _partition, _ingest_date,
+    CASE _rule
+      WHEN 0 THEN 'missing_required'
+      WHEN 1 THEN 'missing_required'
+      WHEN 2 THEN 'missing_required'
+      WHEN 3 THEN 'missing_required'
+      WHEN 4 THEN 'bad_entity_id'
+      WHEN 5 THEN 'bad_range'
+      WHEN 6 THEN 'bad_range'
+      WHEN 7 THEN 'bad_range'
+      WHEN 8 THEN 'bad_range'
+      WHEN 9 THEN 'future_date'
+    END AS _rule_code,
+    CASE _rule
+      WHEN 0 THEN 'column repair_id: required, found null'
+      WHEN 1 THEN 'column entity_id: required, found null'
+      WHEN 2 THEN 'column case_id: required, found null'
+      WHEN 3 THEN 'column approved_on: required, found null'
+      WHEN 4 THEN concat('column entity_id: expected a valid entity id', entity_id_hint("entity_id"), ', found ', quoted("entity_id"))
+      WHEN 5 THEN concat('column repair_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("repair_id"))
+      WHEN 6 THEN concat('column entity_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("entity_id"))
+      WHEN 7 THEN concat('column case_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("case_id"))
+      WHEN 8 THEN concat('column approved_on: expected a date from 0001-01-01 to 9999-12-31, found ', date_text("approved_on"))
+      WHEN 9 THEN concat('column approved_on: expected a date not after the partition''s ingest_date ', CAST(_ingest_date AS VARCHAR), ', found ', date_text("approved_on"))
+    END AS _rule_message
+  FROM (SELECT *,
+        CASE
+          WHEN "repair_id" IS NULL THEN 0
+          WHEN "entity_id" IS NULL THEN 1
+          WHEN "case_id" IS NULL THEN 2
+          WHEN "approved_on" IS NULL THEN 3
+          WHEN "entity_id" IS NOT NULL AND NOT is_entity_id("entity_id") THEN 4
+          WHEN "repair_id" IS NOT NULL AND unsafe_char_found("repair_id") IS NOT NULL THEN 5
+          WHEN "entity_id" IS NOT NULL AND unsafe_char_found("entity_id") IS NOT NULL THEN 6
+          WHEN "case_id" IS NOT NULL AND unsafe_char_found("case_id") IS NOT NULL THEN 7
+          WHEN "approved_on" IS NOT NULL AND NOT is_calendar_date("approved_on") THEN 8
+          WHEN "approved_on" IS NOT NULL AND "approved_on" > _ingest_date THEN 9
+        END AS _rule
+      FROM landing_repairs)),
+with_registered AS (
+  SELECT *, entity_index('/run/plans/registered-ids', "entity_id") AS registered_idx FROM ruled),
+with_known_cases AS (
+  SELECT * FROM known_cases RIGHT JOIN with_registered ON "case_id" = known_case),
+found AS (
+  SELECT l.*, c._copies
+  FROM copies c RIGHT JOIN with_known_cases l ON l._partition = c._key_partition AND l."repair_id" = c._key0)
+SELECT "repair_id", "entity_id", "case_id", "approved_on", registered_idx AS entity_idx, _row,
+    CASE
+      WHEN _rule_code IS NOT NULL THEN _rule_code
+      WHEN _copies > 1 THEN 'duplicate_key'
+      WHEN registered_idx IS NULL THEN 'unknown_entity'
+      WHEN known_case IS NULL OR known_entity <> registered_idx THEN 'unknown_case'
+    END AS _code,
+    CASE
+      WHEN _rule_code IS NOT NULL THEN _rule_message
+      WHEN _copies > 1 THEN concat('key (repair_id) = (', quoted("repair_id"), ') appears ', CAST(_copies AS VARCHAR), ' times in partition ingest_date=', CAST(_ingest_date AS VARCHAR))
+      WHEN registered_idx IS NULL THEN concat('column entity_id: entity ', quoted("entity_id"), ' is not in the registry snapshot the run uses')
+      WHEN known_case IS NULL OR known_entity <> registered_idx THEN concat('column case_id: case ', quoted("case_id"), ' ', CASE WHEN known_case IS NULL THEN 'is no known violation' ELSE 'is a violation of another entity, not' END, ' of this row''s entity')
+    END AS _message
+FROM found;
+-- its current rows, from accepted_repairs (its accepted rows) and several_versions (as above)
+CREATE TABLE newest_rows AS
+SELECT max(_row) AS _newest
+FROM several_versions RIGHT SEMI JOIN accepted_repairs ON _alike = key_hash("repair_id")
+GROUP BY "repair_id";
+SELECT "repair_id", "case_id", "approved_on", entity_idx FROM (
+  SELECT * FROM newest_rows RIGHT JOIN (
+    SELECT * FROM several_versions RIGHT JOIN accepted_repairs ON _alike = key_hash("repair_id"))
   ON _row = _newest)
 WHERE _alike IS NULL OR _newest IS NOT NULL;
 

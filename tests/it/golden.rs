@@ -58,8 +58,9 @@ fn generated_warehouse_scores_match_the_golden_files() {
     golden("quality-600-seed11-2026-11-27.json", &report);
     assert_eq!(std::fs::read(&scores).unwrap(), first);
 
-    // The violations and complaints validated by their plans, which make
-    // their tables (`--plans-make-tables`), their records written afresh:
+    // The violations, repairs, complaints and holdings validated by their
+    // plans, which make their tables (`--plans-make-tables`), their
+    // records written afresh:
     // the same quarantine, report, records, scores and lists.
     let records = wh.join("marts/records");
     let marts = |part: &str| std::fs::read(wh.join(part)).unwrap();

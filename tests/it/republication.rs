@@ -18,6 +18,17 @@ use crate::support::{keys, ok, stderr, stdout, Server};
 /// after the previous as-of).
 #[test]
 fn a_repair_that_lands_late_is_repaired() {
+    repair_lands_late(&[]);
+}
+
+/// The same with the repairs validated by their plans, whose table is
+/// their files (`--plans-make-tables`): the lists read the repair there.
+#[test]
+fn a_repair_that_lands_late_is_repaired_when_the_plans_make_the_tables() {
+    repair_lands_late(&["--plans-make-tables"]);
+}
+
+fn repair_lands_late(extra: &[&str]) {
     let c = Case::new();
     c.registry("2026-11-10", &[(1, "company", None, "650100")]);
     c.violations("2026-11-10", &[("V-1", 1, "2026-10-01")]);
@@ -27,7 +38,7 @@ fn a_repair_that_lands_late_is_repaired() {
     // Approved on the 10th, landed with the 11th's partition.
     c.registry("2026-11-11", &[(1, "company", None, "650100")]);
     c.repair("2026-11-11", "part-0", 1, "V-1", "2026-11-10");
-    let out = c.run("2026-11-11");
+    let out = c.run_with("2026-11-11", extra);
     assert!(out.contains("published 2026-11-11: 0 entries, 0 added, 1 removed"), "{out}");
     assert_eq!(c.changes("2026-11-11", ""), [removed(1, "repaired")]);
 }

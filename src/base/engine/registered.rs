@@ -5,7 +5,10 @@
 //! once and keeps the index of the file it was last asked about, so that
 //! a cluster's executors look ids up where they judge the rows, with
 //! neither a join nor a shuffle of the rows by their entity, and with the
-//! lookups the native validation makes (`EntityIndex::lookup_all`).
+//! lookups the native validation makes (`EntityIndex::lookup_all`). The
+//! process that wrote the file (the run's, whose local engine runs the
+//! plans) looks ids up in the index it wrote them from instead of holding
+//! a second one.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -32,7 +35,9 @@ pub struct RegisteredIds {
 impl RegisteredIds {
     /// Writes `entities`' ids, in their (sorted) order, to `path`, which
     /// the plans' SQL names as text: a path that is not UTF-8 is refused.
-    pub fn write(entities: &EntityIndex, path: &Path) -> std::io::Result<RegisteredIds> {
+    /// This process's lookups of that file use `entities` itself, until
+    /// [`forget`] or another file's.
+    pub fn write(entities: &Arc<EntityIndex>, path: &Path) -> std::io::Result<RegisteredIds> {
         if path.to_str().is_none() {
             let why = format!("{} is not UTF-8 text, which the plans name it by", path.display());
             return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, why));
@@ -42,6 +47,7 @@ impl RegisteredIds {
             bytes.extend_from_slice(&entities.id(i as u32).bits().to_le_bytes());
         }
         std::fs::write(path, bytes)?;
+        *LOADED.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((path.to_path_buf(), entities.clone()));
         Ok(RegisteredIds { path: path.to_path_buf(), count: entities.len() })
     }
 
@@ -106,9 +112,19 @@ fn read(path: &Path) -> DfResult<EntityIndex> {
     Ok(EntityIndex::from_sorted(ids))
 }
 
-/// Lets the index read last go (the run's process, once its plans are done).
+/// Lets the index read or written last go (the run's process, once its plans are done).
 pub fn forget() {
     *LOADED.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+}
+
+/// Calls [`forget`] when dropped: the run's process lets the index go
+/// however its plans end, a failed run's too.
+pub struct ForgetWhenDropped;
+
+impl Drop for ForgetWhenDropped {
+    fn drop(&mut self) {
+        forget();
+    }
 }
 
 /// The UDF.
@@ -166,8 +182,15 @@ mod tests {
         let mut ids: Vec<EntityId> =
             ["91350100M000100Y4", "11000000000000000"].iter().map(|p| EntityId::with_check_char(p).unwrap()).collect();
         ids.sort();
-        let registered = RegisteredIds::write(&EntityIndex::from_sorted(ids.clone()), &dir.path().join("ids")).unwrap();
+        let written = Arc::new(EntityIndex::from_sorted(ids.clone()));
+        let path = dir.path().join("ids");
+        let registered = RegisteredIds::write(&written, &path).unwrap();
         assert_eq!(registered.count(), 2);
+        // The writer's lookups use the index it wrote (tests in this
+        // process may have written another file since).
+        if let Some((file, index)) = LOADED.lock().unwrap().as_ref().filter(|(file, _)| *file == path) {
+            assert!(Arc::ptr_eq(index, &written), "{} is looked up in the index written", file.display());
+        }
         let ctx = SessionContext::new();
         ctx.register_udf(udf());
         let sql = format!(
@@ -177,13 +200,18 @@ mod tests {
             registered.index_of("'91350100M000100Y4X'"),
             registered.index_of("CAST(NULL AS VARCHAR)")
         );
-        let b = &ctx.sql(&sql).await.unwrap().collect().await.unwrap()[0];
-        let got: Vec<Option<u32>> = b
-            .columns()
-            .iter()
-            .map(|c| c.as_primitive::<arrow::datatypes::UInt32Type>().iter().next().unwrap())
-            .collect();
-        assert_eq!(got, [Some(0), Some(1), None, None]);
+        let got = || async {
+            let b = &ctx.sql(&sql).await.unwrap().collect().await.unwrap()[0];
+            b.columns()
+                .iter()
+                .map(|c| c.as_primitive::<arrow::datatypes::UInt32Type>().iter().next().unwrap())
+                .collect::<Vec<Option<u32>>>()
+        };
+        assert_eq!(got().await, [Some(0), Some(1), None, None]);
+        // Another process (an executor) reads the file.
+        forget();
+        assert_eq!(got().await, [Some(0), Some(1), None, None]);
+        assert_eq!(Arc::strong_count(&written), 1, "the written index is let go");
         // A file that is not whole ids in rising order is refused.
         std::fs::write(dir.path().join("torn"), [0u8; 17]).unwrap();
         assert!(read(&dir.path().join("torn")).err().unwrap().to_string().contains("not whole ids"));

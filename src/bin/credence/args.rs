@@ -566,10 +566,10 @@ pub struct SettingsArgs {
     /// from the native validation's.
     #[arg(long)]
     pub validation_plans: bool,
-    /// Validate the violations, complaints and holdings with their
-    /// DataFusion plans, on the run's engine (a cluster's executors with
-    /// --engine), which write the events' tables where they run; the
-    /// registry and repairs are validated in this process as always.
+    /// Validate the violations, repairs, complaints and holdings with
+    /// their DataFusion plans, on the run's engine (a cluster's executors
+    /// with --engine), which write the events' tables where they run; the
+    /// registry is validated in this process as always.
     #[arg(long)]
     pub plans_make_tables: bool,
 }

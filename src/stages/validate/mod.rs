@@ -66,7 +66,7 @@ pub enum ReadError {
     Unreadable { path: String, reason: String },
     #[error("writing {what}: {source}")]
     Write { what: String, source: parquet::errors::ParquetError },
-    #[error("writing {what}: {source}")]
+    #[error("{what}: {source}")]
     Scratch { what: String, source: arrow::error::ArrowError },
     #[error("registry column {column}: {source}, yet the contract accepted it: the registry contract must check person_id on it")]
     UncheckedPersonId { column: &'static str, source: NotAPersonId },
@@ -101,8 +101,8 @@ pub struct Outputs<'a> {
     /// engine to scan instead of being held ([`Rows::File`]; `None` keeps
     /// them in memory), and the registry's sorted copies ([`merge`]).
     pub events: Option<&'a Path>,
-    /// Who validates the violations, complaints and holdings instead of
-    /// the native checks (their plans on the run's engine,
+    /// Who validates the violations, repairs, complaints and holdings
+    /// instead of the native checks (their plans on the run's engine,
     /// `--plans-make-tables`); the events' records are written here all
     /// the same.
     pub by_plans: Option<&'a dyn ByPlans>,
@@ -112,16 +112,19 @@ pub struct Outputs<'a> {
 /// engine), against the registered entities of the native validation.
 pub trait ByPlans: Sync {
     /// Writes the registered entities' ids where the plans read them.
-    fn register(&self, entities: &EntityIndex) -> Result<RegisteredIds, ReadError>;
+    fn register(&self, entities: &Arc<EntityIndex>) -> Result<RegisteredIds, ReadError>;
 
     /// An event dataset's validated table, given its contract, its chosen
-    /// partitions and the columns its table keeps.
+    /// partitions and the columns its table keeps; a dataset whose rows
+    /// name a violation's case is given the violations' table these plans
+    /// made.
     fn events(
         &self,
         contract: &Contract,
         selection: Selection,
         keep: &[&str],
         registered: &RegisteredIds,
+        violations: Option<&Validated>,
     ) -> Result<Validated, ReadError>;
 
     /// The holdings' rejects and figures (their rows let go), and the
@@ -192,9 +195,11 @@ pub fn validate_registry(
         (None, _) => None,
         (Some(_), Some(dir)) => Some(dir.join("registry-by-id")),
         (Some(_), None) => {
-            let dir = tempfile::Builder::new().prefix("credence-registry-").tempdir().map_err(|e| {
-                ReadError::Scratch { what: "a folder for the registry's sorted copies".into(), source: e.into() }
-            })?;
+            let dir =
+                tempfile::Builder::new().prefix("credence-registry-").tempdir().map_err(|e| ReadError::Scratch {
+                    what: "creating a folder for the registry's sorted copies".into(),
+                    source: e.into(),
+                })?;
             let folder = dir.path().join("registry-by-id");
             own_scratch = Some(dir);
             Some(folder)
@@ -931,7 +936,7 @@ fn validate(
             let parts = rayon::current_num_threads();
             let rows = crate::base::engine::write_arrow_files(&folder, &schema, chosen, parts).map_err(|source| {
                 ReadError::Scratch {
-                    what: format!("the validated {} to {}", contract.dataset, folder.display()),
+                    what: format!("writing the validated {} to {}", contract.dataset, folder.display()),
                     source,
                 }
             })?;
@@ -1066,7 +1071,7 @@ fn read_file(
     }
     if let Some((path, compact)) = copy {
         merge::write_sorted(&path, compact, &whole).map_err(|source| ReadError::Scratch {
-            what: format!("a sorted copy of {} to {}", file.relative, path.display()),
+            what: format!("writing a sorted copy of {} to {}", file.relative, path.display()),
             source,
         })?;
     }
@@ -1188,7 +1193,10 @@ pub fn validate_inputs(
                 out.events,
             )
         })?;
-    // The plans that validate some datasets look the entities up in their ids.
+    // The plans that validate some datasets look the entities up in their
+    // ids (in this process, in this index itself).
+    let entities = Arc::new(entities);
+    let forget = out.by_plans.map(|_| crate::base::engine::registered::ForgetWhenDropped);
     let registered = out.by_plans.map(|by| by.register(&entities)).transpose()?;
     let mut one = |d: Dataset, violations: Option<&Validated>| -> Result<Validated, ReadError> {
         let cols = columns(d);
@@ -1197,14 +1205,14 @@ pub fn validate_inputs(
         crate::base::engine::return_free_memory();
         span(d).in_scope(|| {
             // The event tables go to files as they are chosen; the repairs,
-            // which the lists read row by row, and the holdings stay.
+            // few, and the holdings stay, unless their plans make them.
             let is_event = matches!(d, Dataset::Violations | Dataset::Complaints);
             let table = out.events.filter(|_| is_event);
-            if let Some(by) = out.by_plans.filter(|_| is_event) {
+            if let Some(by) = out.by_plans.filter(|_| is_event || d == Dataset::Repairs) {
                 let selection = take(d);
                 write_records(contracts.get(d), &selection, out.records_of(d))?;
                 let registered = registered.as_ref().expect("registered with the plans");
-                return by.events(contracts.get(d), selection, &as_strs(&cols), registered);
+                return by.events(contracts.get(d), selection, &as_strs(&cols), registered, violations);
             }
             validate(
                 contracts.get(d),
@@ -1218,7 +1226,11 @@ pub fn validate_inputs(
     // The holdings, needed until the graph, come last: a run's peak holds
     // one dataset's validation, not every table.
     let violations = one(Dataset::Violations, None)?;
-    let repairs = one(Dataset::Repairs, Some(&violations))?;
+    // Held, as the lists read them after the plans' files are gone.
+    let repairs = one(Dataset::Repairs, Some(&violations))?.into_held().map_err(|source| ReadError::Scratch {
+        what: "reading back the repairs the plans validated".to_string(),
+        source,
+    })?;
     let complaints = one(Dataset::Complaints, None)?;
     let (holdings, shares) = match out.by_plans {
         Some(by) => {
@@ -1235,6 +1247,10 @@ pub fn validate_inputs(
             (holdings, shares)
         }
     };
+    // The plans are done: the index they looked ids up in is the run's alone.
+    drop(forget);
+    let entities = Arc::try_unwrap(entities)
+        .unwrap_or_else(|shared| EntityIndex::from_sorted((0..shared.len() as u32).map(|i| shared.id(i)).collect()));
     Ok(Inputs {
         registry,
         entities,

@@ -185,7 +185,7 @@ pub async fn judge_inputs(
                 for (d, _) in &naming {
                     register_landing(engine, contracts.get(*d), &selections[*d as usize]).map_err(fail)?;
                 }
-                create_table(engine, "known_cases", &known_cases_sql(&accepted_table, &naming)).await.map_err(fail)?;
+                create_table(engine, KNOWN_CASES, &known_cases_sql(&accepted_table, &naming)).await.map_err(fail)?;
                 for (d, _) in &naming {
                     ctx.deregister_table(landing_table(*d)).map_err(fail)?;
                 }
@@ -209,7 +209,7 @@ pub async fn judge_inputs(
         let report = DatasetReport::new(contract, selection, &rejects, current, selection.rows());
         out.push(Verdicts { dataset, rejects, report });
     }
-    for table in ["registered", "known_cases"] {
+    for table in ["registered", KNOWN_CASES] {
         ctx.deregister_table(table).map_err(|source| PlanError { dataset: Dataset::Holdings, source })?;
     }
     out.sort_by_key(|v| v.dataset as usize);
@@ -223,27 +223,31 @@ pub async fn judge_inputs(
 /// them, looked up where each row is judged), written to Arrow files in
 /// `folder` where they are judged (on a cluster, by the executors: no
 /// landing row of the dataset reaches the run's process). The rejects and
-/// figures are those [`judge_inputs`] gives. Uses, and removes when done,
-/// the tables of [`judge_inputs`] but `registered` and `known_cases` (no
-/// dataset judged this way names a case), and `newest_rows`.
+/// figures are those [`judge_inputs`] gives. A dataset whose rows name a
+/// violation's case (the repairs) is judged against `violations`, the
+/// violations' table these plans made (its newest accepted versions),
+/// looked up only by the cases its landing rows name. Uses, and removes
+/// when done, the tables of [`judge_inputs`] but `registered`, and
+/// `newest_rows`.
 pub async fn judge_into_table(
     engine: &Engine,
     contract: &Contract,
     selection: Selection,
     keep: &[&str],
     registered: &RegisteredIds,
+    violations: Option<&Validated>,
     folder: &std::path::Path,
 ) -> Result<Validated, PlanError> {
     let dataset = contract.dataset;
     let fail = |source| PlanError { dataset, source };
-    if contract.kind != DatasetKind::Event || contract.unknown_entity.is_none() || contract.unknown_case.is_some() {
+    if contract.kind != DatasetKind::Event || contract.unknown_entity.is_none() {
         return Err(fail(DataFusionError::Internal(format!(
-            "{dataset}: only an event dataset of entities without cases is judged into a table"
+            "{dataset}: only an event dataset of entities is judged into a table"
         ))));
     }
     let ctx = engine.ctx();
     let Judged { rejects, accepted, accepted_table, judged, scratch, mut phases, planning: _planning } =
-        judge_keeping(engine, contract, &selection, keep, registered).await.map_err(fail)?;
+        judge_keeping(engine, contract, &selection, keep, registered, violations).await.map_err(fail)?;
     // The hashes held by several accepted rows, then how many keys the
     // accepted rows have, the newest row of each key among those rows
     // (few), and the current rows: the rows of a key held once, and those.
@@ -285,6 +289,7 @@ pub async fn judge_into_table(
         &landing_table(dataset),
         HASHED_ALIKE,
         "copies",
+        KNOWN_CASES,
     ] {
         ctx.deregister_table(t).map_err(fail)?;
     }
@@ -324,7 +329,7 @@ pub async fn judge_holdings(
     };
     let ctx = engine.ctx();
     let Judged { rejects, accepted, accepted_table, judged, scratch, mut phases, planning: _planning } =
-        judge_keeping(engine, contract, &selection, keep, registered).await.map_err(fail)?;
+        judge_keeping(engine, contract, &selection, keep, registered, None).await.map_err(fail)?;
     let mut shares: Vec<(u64, Share)> = Vec::new();
     for b in
         ctx.sql(&entity_shares_sql(&accepted_table, registered)).await.map_err(fail)?.collect().await.map_err(fail)?
@@ -378,20 +383,33 @@ struct Judged {
 /// `keep` columns and entity index (looked up among `registered`): the
 /// first steps of [`judge_into_table`] and [`judge_holdings`]. Registers
 /// the landing table, `hashed_alike`, `copies`, the checked rows' table if
-/// the dataset has one, the judged view and the accepted rows' table, and
-/// leaves the session planned as the plans are ([`plans_planning`]) while
-/// the caller holds the result.
+/// the dataset has one, the known cases if its rows name a case (from
+/// `violations`' table), the judged view and the accepted rows' table,
+/// and leaves the session planned as the plans are ([`plans_planning`])
+/// while the caller holds the result.
 async fn judge_keeping(
     engine: &Engine,
     contract: &Contract,
     selection: &Selection,
     keep: &[&str],
     registered: &RegisteredIds,
+    violations: Option<&Validated>,
 ) -> Result<Judged, DataFusionError> {
     let (ctx, dataset) = (engine.ctx(), contract.dataset);
     let mut phases = crate::base::telemetry::Phases::start("validation_plans");
     let planning = plans_planning(engine, selection.rows().max(registered.count() as u64));
     register_landing(engine, contract, selection)?;
+    if let Some(uc) = contract.unknown_case {
+        let Some(Validated { rows: Rows::File { path, .. }, schema, .. }) = violations else {
+            return Err(DataFusionError::Internal(format!(
+                "{dataset}: its cases are judged against the violations' table the plans made"
+            )));
+        };
+        engine.register_arrow_files(CURRENT_VIOLATIONS, schema.clone(), path)?;
+        let named = col(&contract.columns[uc].name);
+        create_table(engine, KNOWN_CASES, &current_cases_sql(&named, &landing_table(dataset))).await?;
+        ctx.deregister_table(CURRENT_VIOLATIONS)?;
+    }
     let scratch = engine.scratch()?;
     for (table, sql) in [(HASHED_ALIKE, hashed_alike_sql(contract)), ("copies", copies_sql(contract))] {
         let rows = ctx.sql(&sql).await?;
@@ -433,6 +451,26 @@ fn entity_shares_sql(accepted: &str, registered: &RegisteredIds) -> String {
 
 /// The table of the newest row of each key held by several accepted rows.
 const NEWEST_ROWS: &str = "newest_rows";
+
+/// The known violations a dataset's cases are looked up in (`known_case`,
+/// `known_entity`).
+const KNOWN_CASES: &str = "known_cases";
+
+/// The violations' table the plans made, while the known cases are read from it.
+const CURRENT_VIOLATIONS: &str = "current_violations";
+
+/// The known violations whose case a landing row of `landing` names (its
+/// column `named`): each case's newest accepted version is the one row
+/// the violations' table the plans made holds of it, with the index of
+/// its entity (`known_entity`), which a row's own entity index is then
+/// compared with. The named cases, at most the landing rows, are the
+/// join's build side (the left of a RIGHT SEMI JOIN).
+fn current_cases_sql(named: &str, landing: &str) -> String {
+    format!(
+        "SELECT case_id AS known_case, {ENTITY_IDX} AS known_entity\n\
+         FROM (SELECT {named} AS named_case FROM {landing}) RIGHT SEMI JOIN {CURRENT_VIOLATIONS} ON case_id = named_case"
+    )
+}
 
 /// The newest row (`_newest`, the last read: partitions are read in
 /// ingest order) of each key whose hash several accepted rows hold.
@@ -860,7 +898,7 @@ fn judged_sql_keeping(contract: &Contract, keep: &[&str], registered: Option<&Re
         (None, _) => "",
     };
     if let Some(uc) = contract.unknown_case {
-        joins.push(("known_cases", right_join("known_cases", format!("{} = known_case", col(name(uc))))));
+        joins.push((KNOWN_CASES, right_join(KNOWN_CASES, format!("{} = known_case", col(name(uc))))));
     }
     if let Some(s) = &contract.shares_over_100 {
         let on = format!("{} = _held_entity", grouped(contract, s.group_by));
@@ -926,8 +964,15 @@ fn judged_sql_keeping(contract: &Contract, keep: &[&str], registered: Option<&Re
     }
     if let (Some(uc), Some(ue)) = (contract.unknown_case, contract.unknown_entity) {
         let why = "CASE WHEN known_case IS NULL THEN 'is no known violation' ELSE 'is a violation of another entity, not' END";
+        // With the registered ids, the known cases carry their entity's
+        // index ([`current_cases_sql`]); a row of an unregistered entity
+        // was rejected above.
+        let entity = match registered {
+            Some(_) => "registered_idx".to_string(),
+            None => col(name(ue)),
+        };
         when(
-            &format!("known_case IS NULL OR known_entity <> {}", col(name(ue))),
+            &format!("known_case IS NULL OR known_entity <> {entity}"),
             FaultCode::UnknownCase.as_str(),
             &concat(&[
                 &text(&format!("column {}: case ", name(uc))),
@@ -1281,11 +1326,12 @@ mod tests {
         let registered = RegisteredIds::at("/run/plans/registered-ids", 0);
         let _ = write!(
             sql,
-            "\n-- With --plans-make-tables, the plans make the violations', complaints' and holdings' tables,\n\
+            "\n-- With --plans-make-tables, the plans make the violations', repairs', complaints' and holdings' tables,\n\
              -- looking each entity up in the registered ids the run wrote (entity_index), with no join.\n"
         );
         let kept = [
             (Dataset::Violations, &["case_id", "decided_on", "category", "severity", "status"][..]),
+            (Dataset::Repairs, &["repair_id", "case_id", "approved_on"][..]),
             (Dataset::Complaints, &["complaint_id", "received_on", "verified", "outcome"][..]),
             (Dataset::Holdings, &["holder_id", "holder_kind", "share_pct"][..]),
         ];
@@ -1301,6 +1347,13 @@ mod tests {
             }
             if let Some(held) = held_sql(contract) {
                 let _ = write!(sql, "-- {d}: step 3, the entities held over 100\nCREATE TABLE {HELD} AS\n{held};\n");
+            }
+            if let Some(uc) = contract.unknown_case {
+                let _ = write!(
+                    sql,
+                    "\n-- {d}: the known violations, from the violations' table made above ({CURRENT_VIOLATIONS})\nCREATE TABLE {KNOWN_CASES} AS\n{};\n",
+                    current_cases_sql(&col(&contract.columns[uc].name), &landing_table(d))
+                );
             }
             let _ = write!(
                 sql,
