@@ -890,6 +890,10 @@ SELECT "holder_id", "holder_kind", "entity_id", "share_pct", registered_idx AS e
       WHEN registered_idx IS NULL THEN concat('column entity_id: entity ', quoted("entity_id"), ' is not in the registry snapshot the run uses')
     END AS _message
 FROM found;
--- the shares between registered entities, from accepted_holdings (its accepted rows)
-SELECT * FROM (SELECT _row, entity_index('/run/plans/registered-ids', holder_id) AS _holder, entity_idx AS _owned, share_pct
-FROM accepted_holdings WHERE holder_kind = 'entity') WHERE _holder IS NOT NULL;
+-- run once: its rejects, and the shares between registered entities
+SELECT * FROM (
+  SELECT _row, _code, _message,
+    CASE WHEN _code IS NULL AND holder_kind = 'entity' THEN entity_index('/run/plans/registered-ids', holder_id) END AS _holder,
+    entity_idx AS _owned, share_pct
+  FROM judged_holdings)
+WHERE _code IS NOT NULL OR _holder IS NOT NULL;

@@ -312,9 +312,10 @@ pub async fn judge_into_table(
 /// keeps of them: their rejects and figures (their rows let go, as the
 /// native validation lets them go), and the shares one registered entity
 /// holds in another (holder, owned, share) in the order of their rows, as
-/// the native validation gives them. Only those shares reach the run's
-/// process; `keep` names the columns the shares are read from
-/// (`holder_id`, `holder_kind`, `share_pct`).
+/// the native validation gives them. Only those shares and the rejects
+/// reach the run's process, from one pass over the judged rows; `keep`
+/// names the columns the shares are read from (`holder_id`,
+/// `holder_kind`, `share_pct`).
 pub async fn judge_holdings(
     engine: &Engine,
     contract: &Contract,
@@ -328,18 +329,20 @@ pub async fn judge_holdings(
         return Err(fail(DataFusionError::Internal(format!("{dataset}: only the holdings' shares are judged so"))));
     };
     let ctx = engine.ctx();
-    let Judged { rejects, accepted, accepted_table, judged, scratch, mut phases, planning: _planning } =
-        judge_keeping(engine, contract, &selection, keep, registered, None).await.map_err(fail)?;
+    let Prepared { judged, scratch, mut phases, planning: _planning } =
+        prepare_judged(engine, contract, &selection, keep, registered, None).await.map_err(fail)?;
+    let mut rejects = Vec::new();
     let mut shares: Vec<(u64, Share)> = Vec::new();
-    for b in
-        ctx.sql(&entity_shares_sql(&accepted_table, registered)).await.map_err(fail)?.collect().await.map_err(fail)?
-    {
+    let found =
+        ctx.sql(&rejects_and_shares_sql(&judged, registered)).await.map_err(fail)?.collect().await.map_err(fail)?;
+    for b in found {
+        rejects.extend(rejects_in(&b).map_err(fail)?);
         let column = |n: usize, to: &DataType| arrow::compute::cast(b.column(n), to).map_err(|e| fail(e.into()));
         let (row, holder, owned, share) = (
             column(0, &DataType::UInt64)?,
-            column(1, &DataType::UInt32)?,
-            column(2, &DataType::UInt32)?,
-            column(3, &DataType::Float64)?,
+            column(3, &DataType::UInt32)?,
+            column(4, &DataType::UInt32)?,
+            column(5, &DataType::Float64)?,
         );
         let (row, holder, owned, share) = (
             row.as_primitive::<UInt64Type>(),
@@ -347,20 +350,38 @@ pub async fn judge_holdings(
             owned.as_primitive::<arrow::datatypes::UInt32Type>(),
             share.as_primitive::<arrow::datatypes::Float64Type>(),
         );
-        shares.extend((0..b.num_rows()).map(|i| (row.value(i), (holder.value(i), owned.value(i), share.value(i)))));
+        shares.extend(
+            (0..b.num_rows())
+                .filter(|i| holder.is_valid(*i))
+                .map(|i| (row.value(i), (holder.value(i), owned.value(i), share.value(i)))),
+        );
     }
+    rejects.sort_by_key(|r| r.row);
     shares.sort_unstable_by_key(|(row, _)| *row);
     let shares = shares.into_iter().map(|(_, s)| s).collect();
-    for t in [table.as_str(), &accepted_table, &judged, &landing_table(dataset), HASHED_ALIKE, "copies", HELD] {
+    let accepted = accepted_of(&selection, &rejects).map_err(fail)?;
+    for t in [table.as_str(), &judged, &landing_table(dataset), HASHED_ALIKE, "copies", HELD] {
         ctx.deregister_table(t).map_err(fail)?;
     }
     drop(scratch);
     crate::base::engine::return_free_memory();
-    phases.done(&format!("{dataset}: shares"));
+    phases.done(&format!("{dataset}: rejects and shares"));
     let report = DatasetReport::new(contract, &selection, &rejects, accepted, selection.rows());
     let schema = Arc::new(arrow::datatypes::Schema::empty());
     let rows = Rows::Released { rows: accepted as usize };
     Ok((Validated { contract: contract.clone(), selection, schema, rows, report, rejects }, shares))
+}
+
+/// What [`prepare_judged`] leaves: the judged view and the tables it
+/// reads, registered until the caller is done (those written in files
+/// under `scratch`).
+struct Prepared {
+    judged: String,
+    scratch: tempfile::TempDir,
+    /// The phases logged so far (none).
+    phases: crate::base::telemetry::Phases,
+    /// How the plans are planned, until the caller is done.
+    planning: Planned,
 }
 
 /// What [`judge_keeping`] leaves: the rejects, how many rows were
@@ -381,12 +402,8 @@ struct Judged {
 
 /// Judges a dataset's landing rows once, keeping the accepted rows'
 /// `keep` columns and entity index (looked up among `registered`): the
-/// first steps of [`judge_into_table`] and [`judge_holdings`]. Registers
-/// the landing table, `hashed_alike`, `copies`, the checked rows' table if
-/// the dataset has one, the known cases if its rows name a case (from
-/// `violations`' table), the judged view and the accepted rows' table,
-/// and leaves the session planned as the plans are ([`plans_planning`])
-/// while the caller holds the result.
+/// first steps of [`judge_into_table`]. Registers what
+/// [`prepare_judged`] does and the accepted rows' table.
 async fn judge_keeping(
     engine: &Engine,
     contract: &Contract,
@@ -395,8 +412,45 @@ async fn judge_keeping(
     registered: &RegisteredIds,
     violations: Option<&Validated>,
 ) -> Result<Judged, DataFusionError> {
+    let Prepared { judged, scratch, mut phases, planning } =
+        prepare_judged(engine, contract, selection, keep, registered, violations).await?;
+    let accepted_table = format!("accepted_{}", contract.dataset);
+    let mut columns = accepted_columns(contract);
+    for c in keep.iter().map(|k| k.to_string()).chain(["_row".to_string(), ENTITY_IDX.to_string()]) {
+        if !columns.contains(&c) {
+            columns.push(c);
+        }
+    }
+    let rejects = judge_once(engine, &judged, &columns, &accepted_table, &scratch.path().join("accepted")).await?;
+    let accepted = accepted_of(selection, &rejects)?;
+    phases.done(&format!("{}: rejects", contract.dataset));
+    Ok(Judged { rejects, accepted, accepted_table, judged, scratch, phases, planning })
+}
+
+/// How many of `selection`'s rows were accepted, given its `rejects`.
+fn accepted_of(selection: &Selection, rejects: &[Reject]) -> Result<u64, DataFusionError> {
+    selection.rows().checked_sub(rejects.len() as u64).ok_or_else(|| {
+        DataFusionError::Internal(format!("{} rejects of {} landing rows", rejects.len(), selection.rows()))
+    })
+}
+
+/// The first steps of the plans that make a run's tables: registers the
+/// landing table, `hashed_alike`, `copies`, the checked rows' table if
+/// the dataset has one, the known cases if its rows name a case (from
+/// `violations`' table) and the judged view, which keeps the `keep`
+/// columns and each row's entity index (looked up among `registered`),
+/// and leaves the session planned as the plans are ([`plans_planning`])
+/// while the caller holds the result.
+async fn prepare_judged(
+    engine: &Engine,
+    contract: &Contract,
+    selection: &Selection,
+    keep: &[&str],
+    registered: &RegisteredIds,
+    violations: Option<&Validated>,
+) -> Result<Prepared, DataFusionError> {
     let (ctx, dataset) = (engine.ctx(), contract.dataset);
-    let mut phases = crate::base::telemetry::Phases::start("validation_plans");
+    let phases = crate::base::telemetry::Phases::start("validation_plans");
     let planning = plans_planning(engine, selection.rows().max(registered.count() as u64));
     register_landing(engine, contract, selection)?;
     if let Some(uc) = contract.unknown_case {
@@ -424,27 +478,19 @@ async fn judge_keeping(
     let judged = format!("judged_{dataset}");
     ctx.sql(&format!("CREATE OR REPLACE VIEW {judged} AS {}", judged_sql_keeping(contract, keep, Some(registered))))
         .await?;
-    let accepted_table = format!("accepted_{dataset}");
-    let mut columns = accepted_columns(contract);
-    for c in keep.iter().map(|k| k.to_string()).chain(["_row".to_string(), ENTITY_IDX.to_string()]) {
-        if !columns.contains(&c) {
-            columns.push(c);
-        }
-    }
-    let rejects = judge_once(engine, &judged, &columns, &accepted_table, &scratch.path().join("accepted")).await?;
-    let accepted = selection.rows().checked_sub(rejects.len() as u64).ok_or_else(|| {
-        DataFusionError::Internal(format!("{} rejects of {} landing rows", rejects.len(), selection.rows()))
-    })?;
-    phases.done(&format!("{dataset}: rejects"));
-    Ok(Judged { rejects, accepted, accepted_table, judged, scratch, phases, planning })
+    Ok(Prepared { judged, scratch, phases, planning })
 }
 
-/// The accepted holdings whose holder is a registered entity: their row,
-/// the holder's and the owned entity's indexes, and the share held.
-fn entity_shares_sql(accepted: &str, registered: &RegisteredIds) -> String {
+/// The holdings' rejects (`_code` not null) and the accepted holdings
+/// whose holder is a registered entity (`_holder` not null: the holder's
+/// index, the owned entity's, and the share held), each with its row, in
+/// one pass over the judged rows.
+fn rejects_and_shares_sql(judged: &str, registered: &RegisteredIds) -> String {
     format!(
-        "SELECT * FROM (SELECT _row, {} AS _holder, {ENTITY_IDX} AS _owned, share_pct\n\
-         FROM {accepted} WHERE holder_kind = 'entity') WHERE _holder IS NOT NULL",
+        "SELECT * FROM (\n  SELECT _row, _code, _message,\n    \
+         CASE WHEN _code IS NULL AND holder_kind = 'entity' THEN {} END AS _holder,\n    \
+         {ENTITY_IDX} AS _owned, share_pct\n  FROM {judged})\n\
+         WHERE _code IS NOT NULL OR _holder IS NOT NULL",
         registered.index_of("holder_id")
     )
 }
@@ -1196,22 +1242,30 @@ async fn judge_once(
     };
     let mut out = Vec::new();
     for r in rejects {
-        let rows = arrow::compute::cast(r.column(0), &DataType::UInt64)?;
-        let rows = rows.as_primitive::<UInt64Type>();
-        // The engine may give text as any of Arrow's string types.
-        let codes = arrow::compute::cast(r.column(1), &DataType::Utf8)?;
-        let messages = arrow::compute::cast(r.column(2), &DataType::Utf8)?;
-        let (codes, messages) = (codes.as_string::<i32>(), messages.as_string::<i32>());
-        for i in 0..r.num_rows() {
-            let code = FaultCode::ALL
-                .into_iter()
-                .find(|c| c.as_str() == codes.value(i))
-                .ok_or_else(|| DataFusionError::Internal(format!("a plan gave code {}", codes.value(i))))?;
-            let message = if messages.is_null(i) { String::new() } else { messages.value(i).to_string() };
-            out.push(Reject { row: rows.value(i), code, message });
-        }
+        out.extend(rejects_in(&r)?);
     }
     out.sort_by_key(|r| r.row);
+    Ok(out)
+}
+
+/// The rejects among `batch`'s rows, whose first three columns are
+/// `_row`, `_code` and `_message`: those with a code.
+fn rejects_in(batch: &arrow::array::RecordBatch) -> Result<Vec<Reject>, DataFusionError> {
+    let rows = arrow::compute::cast(batch.column(0), &DataType::UInt64)?;
+    let rows = rows.as_primitive::<UInt64Type>();
+    // The engine may give text as any of Arrow's string types.
+    let codes = arrow::compute::cast(batch.column(1), &DataType::Utf8)?;
+    let messages = arrow::compute::cast(batch.column(2), &DataType::Utf8)?;
+    let (codes, messages) = (codes.as_string::<i32>(), messages.as_string::<i32>());
+    let mut out = Vec::new();
+    for i in (0..batch.num_rows()).filter(|i| codes.is_valid(*i)) {
+        let code = FaultCode::ALL
+            .into_iter()
+            .find(|c| c.as_str() == codes.value(i))
+            .ok_or_else(|| DataFusionError::Internal(format!("a plan gave code {}", codes.value(i))))?;
+        let message = if messages.is_null(i) { String::new() } else { messages.value(i).to_string() };
+        out.push(Reject { row: rows.value(i), code, message });
+    }
     Ok(out)
 }
 
@@ -1373,8 +1427,8 @@ mod tests {
                 DatasetKind::Snapshot => {
                     let _ = write!(
                         sql,
-                        "-- the shares between registered entities, from {accepted} (its accepted rows)\n{};\n",
-                        entity_shares_sql(&accepted, &registered)
+                        "-- run once: its rejects, and the shares between registered entities\n{};\n",
+                        rejects_and_shares_sql(&format!("judged_{d}"), &registered)
                     );
                 }
             }
