@@ -5,11 +5,11 @@
 -- registry: the key hashes held twice, then the keys held twice, first (tables whose row counts the planner knows)
 CREATE TABLE hashed_alike AS
 SELECT unnest(_repeated) AS _alike
-  FROM (SELECT repeated_hashes(key_hash(_partition, "entity_id")) AS _repeated FROM landing_registry
+  FROM (SELECT repeated_hashes(key_hash("entity_id")) AS _repeated FROM landing_registry
     WHERE "entity_id" IS NOT NULL);
 CREATE TABLE copies AS
 SELECT _partition AS _key_partition, "entity_id" AS _key0, count(*) AS _copies
-  FROM hashed_alike RIGHT SEMI JOIN landing_registry ON _alike = key_hash(_partition, "entity_id")
+  FROM hashed_alike RIGHT SEMI JOIN landing_registry ON _alike = key_hash("entity_id")
   WHERE "entity_id" IS NOT NULL
   GROUP BY _partition, "entity_id"
   HAVING count(*) > 1;
@@ -132,11 +132,11 @@ SELECT _row, _code, _message, "entity_id" FROM judged_registry;
 -- violations: the key hashes held twice, then the keys held twice, first (tables whose row counts the planner knows)
 CREATE TABLE hashed_alike AS
 SELECT unnest(_repeated) AS _alike
-  FROM (SELECT repeated_hashes(key_hash(_partition, "case_id")) AS _repeated FROM landing_violations
+  FROM (SELECT repeated_hashes(key_hash("case_id")) AS _repeated FROM landing_violations
     WHERE "case_id" IS NOT NULL);
 CREATE TABLE copies AS
 SELECT _partition AS _key_partition, "case_id" AS _key0, count(*) AS _copies
-  FROM hashed_alike RIGHT SEMI JOIN landing_violations ON _alike = key_hash(_partition, "case_id")
+  FROM hashed_alike RIGHT SEMI JOIN landing_violations ON _alike = key_hash("case_id")
   WHERE "case_id" IS NOT NULL
   GROUP BY _partition, "case_id"
   HAVING count(*) > 1;
@@ -247,11 +247,11 @@ FROM (SELECT "case_id", count(*) AS _versions FROM several_versions RIGHT SEMI J
 -- repairs: the key hashes held twice, then the keys held twice, first (tables whose row counts the planner knows)
 CREATE TABLE hashed_alike AS
 SELECT unnest(_repeated) AS _alike
-  FROM (SELECT repeated_hashes(key_hash(_partition, "repair_id")) AS _repeated FROM landing_repairs
+  FROM (SELECT repeated_hashes(key_hash("repair_id")) AS _repeated FROM landing_repairs
     WHERE "repair_id" IS NOT NULL);
 CREATE TABLE copies AS
 SELECT _partition AS _key_partition, "repair_id" AS _key0, count(*) AS _copies
-  FROM hashed_alike RIGHT SEMI JOIN landing_repairs ON _alike = key_hash(_partition, "repair_id")
+  FROM hashed_alike RIGHT SEMI JOIN landing_repairs ON _alike = key_hash("repair_id")
   WHERE "repair_id" IS NOT NULL
   GROUP BY _partition, "repair_id"
   HAVING count(*) > 1;
@@ -330,11 +330,11 @@ FROM (SELECT "repair_id", count(*) AS _versions FROM several_versions RIGHT SEMI
 -- complaints: the key hashes held twice, then the keys held twice, first (tables whose row counts the planner knows)
 CREATE TABLE hashed_alike AS
 SELECT unnest(_repeated) AS _alike
-  FROM (SELECT repeated_hashes(key_hash(_partition, "complaint_id")) AS _repeated FROM landing_complaints
+  FROM (SELECT repeated_hashes(key_hash("complaint_id")) AS _repeated FROM landing_complaints
     WHERE "complaint_id" IS NOT NULL);
 CREATE TABLE copies AS
 SELECT _partition AS _key_partition, "complaint_id" AS _key0, count(*) AS _copies
-  FROM hashed_alike RIGHT SEMI JOIN landing_complaints ON _alike = key_hash(_partition, "complaint_id")
+  FROM hashed_alike RIGHT SEMI JOIN landing_complaints ON _alike = key_hash("complaint_id")
   WHERE "complaint_id" IS NOT NULL
   GROUP BY _partition, "complaint_id"
   HAVING count(*) > 1;
@@ -433,11 +433,11 @@ FROM (SELECT "complaint_id", count(*) AS _versions FROM several_versions RIGHT S
 -- holdings: the key hashes held twice, then the keys held twice, first (tables whose row counts the planner knows)
 CREATE TABLE hashed_alike AS
 SELECT unnest(_repeated) AS _alike
-  FROM (SELECT repeated_hashes(key_hash(_partition, "holder_id", "entity_id")) AS _repeated FROM landing_holdings
+  FROM (SELECT repeated_hashes(key_hash("holder_id", "entity_id")) AS _repeated FROM landing_holdings
     WHERE "holder_id" IS NOT NULL AND "entity_id" IS NOT NULL);
 CREATE TABLE copies AS
 SELECT _partition AS _key_partition, "holder_id" AS _key0, "entity_id" AS _key1, count(*) AS _copies
-  FROM hashed_alike RIGHT SEMI JOIN landing_holdings ON _alike = key_hash(_partition, "holder_id", "entity_id")
+  FROM hashed_alike RIGHT SEMI JOIN landing_holdings ON _alike = key_hash("holder_id", "entity_id")
   WHERE "holder_id" IS NOT NULL AND "entity_id" IS NOT NULL
   GROUP BY _partition, "holder_id", "entity_id"
   HAVING count(*) > 1;
@@ -614,10 +614,12 @@ WITH ruled AS (
       FROM landing_violations)),
 with_registered AS (
   SELECT *, entity_index('/run/plans/registered-ids', "entity_id") AS registered_idx FROM ruled),
+with_hashed_alike AS (
+  SELECT * FROM hashed_alike RIGHT JOIN with_registered ON _alike = key_hash("case_id")),
 found AS (
   SELECT l.*, c._copies
-  FROM copies c RIGHT JOIN with_registered l ON l._partition = c._key_partition AND l."case_id" = c._key0)
-SELECT "case_id", "entity_id", "decided_on", "category", "severity", "status", registered_idx AS entity_idx, _row,
+  FROM copies c RIGHT JOIN with_hashed_alike l ON l._partition = c._key_partition AND l."case_id" = c._key0)
+SELECT "case_id", "entity_id", "decided_on", "category", "severity", "status", registered_idx AS entity_idx, _alike IS NOT NULL AS _contested, _row,
     CASE
       WHEN _rule_code IS NOT NULL THEN _rule_code
       WHEN _copies > 1 THEN 'duplicate_key'
@@ -629,16 +631,15 @@ SELECT "case_id", "entity_id", "decided_on", "category", "severity", "status", r
       WHEN registered_idx IS NULL THEN concat('column entity_id: entity ', quoted("entity_id"), ' is not in the registry snapshot the run uses')
     END AS _message
 FROM found;
--- its current rows, from accepted_violations (its accepted rows) and several_versions (as above)
+-- run once: the rejects are its rows with _code IS NOT NULL; of the others, those with _aside null
+-- are current rows (current_violations: the kept columns and entity_idx), the rest contested_violations (_row, those, the key)
+SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL OR _contested THEN true END AS _aside, "case_id", "decided_on", "category", "severity", "status", entity_idx
+FROM judged_violations;
+-- the newest row of each contested key, current too
 CREATE TABLE newest_rows AS
-SELECT max(_row) AS _newest
-FROM several_versions RIGHT SEMI JOIN accepted_violations ON _alike = key_hash("case_id")
+SELECT max(_row) AS _newest FROM contested_violations
 GROUP BY "case_id";
-SELECT "case_id", "decided_on", "category", "severity", "status", entity_idx FROM (
-  SELECT * FROM newest_rows RIGHT JOIN (
-    SELECT * FROM several_versions RIGHT JOIN accepted_violations ON _alike = key_hash("case_id"))
-  ON _row = _newest)
-WHERE _alike IS NULL OR _newest IS NOT NULL;
+SELECT "case_id", "decided_on", "category", "severity", "status", entity_idx FROM newest_rows RIGHT SEMI JOIN contested_violations ON _newest = _row;
 
 -- repairs: the known violations, from the violations' table made above (current_violations)
 CREATE TABLE known_cases AS
@@ -691,10 +692,12 @@ with_registered AS (
   SELECT *, entity_index('/run/plans/registered-ids', "entity_id") AS registered_idx FROM ruled),
 with_known_cases AS (
   SELECT * FROM known_cases RIGHT JOIN with_registered ON "case_id" = known_case),
+with_hashed_alike AS (
+  SELECT * FROM hashed_alike RIGHT JOIN with_known_cases ON _alike = key_hash("repair_id")),
 found AS (
   SELECT l.*, c._copies
-  FROM copies c RIGHT JOIN with_known_cases l ON l._partition = c._key_partition AND l."repair_id" = c._key0)
-SELECT "repair_id", "entity_id", "case_id", "approved_on", registered_idx AS entity_idx, _row,
+  FROM copies c RIGHT JOIN with_hashed_alike l ON l._partition = c._key_partition AND l."repair_id" = c._key0)
+SELECT "repair_id", "entity_id", "case_id", "approved_on", registered_idx AS entity_idx, _alike IS NOT NULL AS _contested, _row,
     CASE
       WHEN _rule_code IS NOT NULL THEN _rule_code
       WHEN _copies > 1 THEN 'duplicate_key'
@@ -708,16 +711,15 @@ SELECT "repair_id", "entity_id", "case_id", "approved_on", registered_idx AS ent
       WHEN known_case IS NULL OR known_entity <> registered_idx THEN concat('column case_id: case ', quoted("case_id"), ' ', CASE WHEN known_case IS NULL THEN 'is no known violation' ELSE 'is a violation of another entity, not' END, ' of this row''s entity')
     END AS _message
 FROM found;
--- its current rows, from accepted_repairs (its accepted rows) and several_versions (as above)
+-- run once: the rejects are its rows with _code IS NOT NULL; of the others, those with _aside null
+-- are current rows (current_repairs: the kept columns and entity_idx), the rest contested_repairs (_row, those, the key)
+SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL OR _contested THEN true END AS _aside, "repair_id", "case_id", "approved_on", entity_idx
+FROM judged_repairs;
+-- the newest row of each contested key, current too
 CREATE TABLE newest_rows AS
-SELECT max(_row) AS _newest
-FROM several_versions RIGHT SEMI JOIN accepted_repairs ON _alike = key_hash("repair_id")
+SELECT max(_row) AS _newest FROM contested_repairs
 GROUP BY "repair_id";
-SELECT "repair_id", "case_id", "approved_on", entity_idx FROM (
-  SELECT * FROM newest_rows RIGHT JOIN (
-    SELECT * FROM several_versions RIGHT JOIN accepted_repairs ON _alike = key_hash("repair_id"))
-  ON _row = _newest)
-WHERE _alike IS NULL OR _newest IS NOT NULL;
+SELECT "repair_id", "case_id", "approved_on", entity_idx FROM newest_rows RIGHT SEMI JOIN contested_repairs ON _newest = _row;
 
 -- complaints, keeping complaint_id, received_on, verified, outcome
 CREATE VIEW judged_complaints AS
@@ -787,10 +789,12 @@ WITH ruled AS (
       FROM landing_complaints)),
 with_registered AS (
   SELECT *, entity_index('/run/plans/registered-ids', "entity_id") AS registered_idx FROM ruled),
+with_hashed_alike AS (
+  SELECT * FROM hashed_alike RIGHT JOIN with_registered ON _alike = key_hash("complaint_id")),
 found AS (
   SELECT l.*, c._copies
-  FROM copies c RIGHT JOIN with_registered l ON l._partition = c._key_partition AND l."complaint_id" = c._key0)
-SELECT "complaint_id", "entity_id", "received_on", "verified", "outcome", registered_idx AS entity_idx, _row,
+  FROM copies c RIGHT JOIN with_hashed_alike l ON l._partition = c._key_partition AND l."complaint_id" = c._key0)
+SELECT "complaint_id", "entity_id", "received_on", "verified", "outcome", registered_idx AS entity_idx, _alike IS NOT NULL AS _contested, _row,
     CASE
       WHEN _rule_code IS NOT NULL THEN _rule_code
       WHEN _copies > 1 THEN 'duplicate_key'
@@ -802,16 +806,15 @@ SELECT "complaint_id", "entity_id", "received_on", "verified", "outcome", regist
       WHEN registered_idx IS NULL THEN concat('column entity_id: entity ', quoted("entity_id"), ' is not in the registry snapshot the run uses')
     END AS _message
 FROM found;
--- its current rows, from accepted_complaints (its accepted rows) and several_versions (as above)
+-- run once: the rejects are its rows with _code IS NOT NULL; of the others, those with _aside null
+-- are current rows (current_complaints: the kept columns and entity_idx), the rest contested_complaints (_row, those, the key)
+SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL OR _contested THEN true END AS _aside, "complaint_id", "received_on", "verified", "outcome", entity_idx
+FROM judged_complaints;
+-- the newest row of each contested key, current too
 CREATE TABLE newest_rows AS
-SELECT max(_row) AS _newest
-FROM several_versions RIGHT SEMI JOIN accepted_complaints ON _alike = key_hash("complaint_id")
+SELECT max(_row) AS _newest FROM contested_complaints
 GROUP BY "complaint_id";
-SELECT "complaint_id", "received_on", "verified", "outcome", entity_idx FROM (
-  SELECT * FROM newest_rows RIGHT JOIN (
-    SELECT * FROM several_versions RIGHT JOIN accepted_complaints ON _alike = key_hash("complaint_id"))
-  ON _row = _newest)
-WHERE _alike IS NULL OR _newest IS NOT NULL;
+SELECT "complaint_id", "received_on", "verified", "outcome", entity_idx FROM newest_rows RIGHT SEMI JOIN contested_complaints ON _newest = _row;
 
 -- holdings: steps 1-2 first
 CREATE TABLE checked_holdings AS

@@ -184,7 +184,8 @@ mod tests {
             Field::new("code", DataType::Utf8, true),
         ]));
         let input = Arc::new(EmptyExec::new(schema).with_partitions(3));
-        let spec = PartsSpec { folder: "/shared/scratch-x/accepted".into(), kept: vec![0], split: Some(1) };
+        let spec =
+            PartsSpec { folder: "/shared/scratch-x/accepted".into(), kept: vec![0], split: Some(1), aside: None };
         let node: Arc<dyn ExecutionPlan> = Arc::new(WriteParts::new(input, spec.clone()).unwrap());
         let codec = PhysicalCodec::default();
         let sent = PhysicalPlanNode::try_from_physical_plan(node, &codec).unwrap();

@@ -200,8 +200,8 @@ impl Engine {
     /// Runs `frame` with each of its partitions writing its rows to an
     /// Arrow file of its own in `spec.folder`, where the partition runs (on
     /// a cluster, an executor: the rows do not travel to this process), and
-    /// registers the files as table `name`. Returns the rows passed on
-    /// (see [`write_parts::PartsSpec`]).
+    /// registers the files as table `name` (not those of rows set aside).
+    /// Returns the rows passed on (see [`write_parts::PartsSpec`]).
     pub async fn write_parts(
         &self,
         frame: DataFrame,
@@ -211,6 +211,9 @@ impl Engine {
         let folder = spec.folder.clone();
         // A plan of no partitions writes no file: the table is then empty, not missing.
         std::fs::create_dir_all(&folder)?;
+        if let Some(aside) = &spec.aside {
+            std::fs::create_dir_all(&aside.folder)?;
+        }
         let (passed, schema) = match &self.scheduler {
             None => {
                 let node = Arc::new(write_parts::WriteParts::new(frame.create_physical_plan().await?, spec)?);
@@ -263,7 +266,8 @@ impl Engine {
             Some(shared) => {
                 let folder = emptied(shared, name)?;
                 let kept = (0..frame.schema().fields().len()).collect();
-                self.write_parts(frame, write_parts::PartsSpec { folder, kept, split: None }, name).await?;
+                self.write_parts(frame, write_parts::PartsSpec { folder, kept, split: None, aside: None }, name)
+                    .await?;
                 Ok(())
             }
         }
@@ -719,7 +723,8 @@ mod tests {
         .unwrap();
         engine.register("rows", schema, &[rows.slice(0, 5), rows.slice(5, 5)]).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let spec = write_parts::PartsSpec { folder: dir.path().join("good"), kept: vec![0], split: Some(1) };
+        let spec =
+            write_parts::PartsSpec { folder: dir.path().join("good"), kept: vec![0], split: Some(1), aside: None };
         let frame = engine.ctx().sql("SELECT n, code FROM rows").await.unwrap();
         let passed = engine.write_parts(frame, spec, "good").await.unwrap();
         let mut bad: Vec<i64> =

@@ -3,7 +3,8 @@
 //! that computed the rows writes them into the shared folder, and they
 //! never travel to the run's process. Optionally it keeps only the rows
 //! whose `split` column is null and streams the others on (validation's
-//! plans: the accepted rows go to the files, the rejects to the run).
+//! plans: the accepted rows go to the files, the rejects to the run), and
+//! of those, writes some to files of their own ([`Aside`]).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -36,6 +37,23 @@ pub struct PartsSpec {
     /// others are the node's output. Without, every row is written and
     /// the node outputs nothing.
     pub split: Option<usize>,
+    /// Of the rows the split passes on, those written to files of their
+    /// own instead (with a split only).
+    #[serde(default)]
+    pub aside: Option<Aside>,
+}
+
+/// Rows a split passes on that are written to a second folder instead, a
+/// file per partition as in the first: a three-way split (validation's
+/// plans: the current rows to the table, the accepted rows whose key
+/// other rows may hold aside, the rejects to the run).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Aside {
+    pub folder: PathBuf,
+    /// The input's columns written, in this order.
+    pub kept: Vec<usize>,
+    /// The rows passed on where this column is null are the ones written.
+    pub when_null: usize,
 }
 
 /// Writes each input partition's rows ([`PartsSpec`]) to a file of its
@@ -48,6 +66,7 @@ pub struct WriteParts {
     input: Arc<dyn ExecutionPlan>,
     spec: PartsSpec,
     file_schema: SchemaRef,
+    aside_schema: Option<SchemaRef>,
     properties: Arc<PlanProperties>,
 }
 
@@ -56,14 +75,16 @@ impl WriteParts {
     pub fn new(input: Arc<dyn ExecutionPlan>, spec: PartsSpec) -> DfResult<WriteParts> {
         let schema = input.schema();
         let file_schema = Arc::new(schema.project(&spec.kept)?);
-        if let Some(split) = spec.split {
-            if split >= schema.fields().len() {
-                return Err(DataFusionError::Internal(format!(
-                    "split column {split} of {} columns",
-                    schema.fields().len()
-                )));
+        let columns = schema.fields().len();
+        for (what, c) in [("split", spec.split), ("aside", spec.aside.as_ref().map(|a| a.when_null))] {
+            if let Some(c) = c.filter(|c| *c >= columns) {
+                return Err(DataFusionError::Internal(format!("{what} column {c} of {columns} columns")));
             }
         }
+        if spec.aside.is_some() && spec.split.is_none() {
+            return Err(DataFusionError::Internal("rows set aside without a split".into()));
+        }
+        let aside_schema = spec.aside.as_ref().map(|a| schema.project(&a.kept).map(Arc::new)).transpose()?;
         let partitions = input.output_partitioning().partition_count();
         let properties = PlanProperties::new(
             EquivalenceProperties::new(schema),
@@ -71,7 +92,7 @@ impl WriteParts {
             EmissionType::Incremental,
             Boundedness::Bounded,
         );
-        Ok(WriteParts { input, spec, file_schema, properties: Arc::new(properties) })
+        Ok(WriteParts { input, spec, file_schema, aside_schema, properties: Arc::new(properties) })
     }
 
     /// What the node writes and passes on (what the codec sends).
@@ -82,6 +103,11 @@ impl WriteParts {
     /// The schema of the written files.
     pub fn file_schema(&self) -> SchemaRef {
         self.file_schema.clone()
+    }
+
+    /// The schema of the files of the rows set aside, if any are.
+    pub fn aside_schema(&self) -> Option<SchemaRef> {
+        self.aside_schema.clone()
     }
 }
 
@@ -187,26 +213,16 @@ impl ExecutionPlan for WriteParts {
     }
 
     fn execute(&self, partition: usize, context: Arc<TaskContext>) -> DfResult<SendableRecordBatchStream> {
-        let (path, partial) = part_paths(&self.spec.folder, context.task_id().as_deref(), partition)?;
+        let task = context.task_id();
         let input = self.input.execute(partition, context)?;
-        // An executor must be able to write into the shared folder: the
-        // error names where (ops/systemd: the warehouse is read-only to
-        // executors; a run's --engine-scratch folder is what they may write).
-        let writing = |e: std::io::Error| {
-            DataFusionError::Context(format!("writing {}", partial.display()), Box::new(DataFusionError::IoError(e)))
+        let file = PartFile::create(&self.spec.folder, task.as_deref(), partition, &self.spec.kept, &self.file_schema)?;
+        let aside = match (&self.spec.aside, &self.aside_schema) {
+            (Some(a), Some(schema)) => {
+                Some((PartFile::create(&a.folder, task.as_deref(), partition, &a.kept, schema)?, a.when_null))
+            }
+            _ => None,
         };
-        std::fs::create_dir_all(&self.spec.folder).map_err(writing)?;
-        let file = std::io::BufWriter::new(std::fs::File::create(&partial).map_err(writing)?);
-        let writer = FileWriter::try_new(file, &self.file_schema)?;
-        let part = Part {
-            input,
-            writer: Some(writer),
-            kept: self.spec.kept.clone(),
-            file_schema: self.file_schema.clone(),
-            split: self.spec.split,
-            path,
-            partial,
-        };
+        let part = Part { input, file, split: self.spec.split, aside };
         let stream = futures::stream::try_unfold(part, |mut part| async move {
             while let Some(batch) = part.input.next().await {
                 if let Some(passed) = part.take(&batch?)? {
@@ -223,32 +239,89 @@ impl ExecutionPlan for WriteParts {
 /// One partition being written.
 struct Part {
     input: SendableRecordBatchStream,
+    file: PartFile,
+    split: Option<usize>,
+    /// The file of the rows set aside, and the column null in them.
+    aside: Option<(PartFile, usize)>,
+}
+
+impl Part {
+    /// Writes the rows of `batch` the files keep; returns those passed on, if any.
+    fn take(&mut self, batch: &RecordBatch) -> DfResult<Option<RecordBatch>> {
+        let Some(c) = self.split else {
+            self.file.write(batch)?;
+            return Ok(None);
+        };
+        let (written, passed) = split_by_null(batch, c)?;
+        self.file.write(&written)?;
+        let passed = match &mut self.aside {
+            None => passed,
+            Some((file, c)) => {
+                let (aside, passed) = split_by_null(&passed, *c)?;
+                file.write(&aside)?;
+                passed
+            }
+        };
+        Ok(Some(passed).filter(|p| p.num_rows() > 0))
+    }
+
+    /// Ends the files and gives them their names.
+    fn finish(&mut self) -> DfResult<()> {
+        self.file.finish()?;
+        if let Some((file, _)) = &mut self.aside {
+            file.finish()?;
+        }
+        Ok(())
+    }
+}
+
+/// The rows of `batch` whose column `c` is null, and the others.
+fn split_by_null(batch: &RecordBatch, c: usize) -> DfResult<(RecordBatch, RecordBatch)> {
+    let null = arrow::compute::is_null(batch.column(c))?;
+    let others = arrow::compute::filter_record_batch(batch, &arrow::compute::not(&null)?)?;
+    Ok((arrow::compute::filter_record_batch(batch, &null)?, others))
+}
+
+/// One partition's file being written, under its hidden name until whole.
+struct PartFile {
     writer: Option<FileWriter<std::io::BufWriter<std::fs::File>>>,
     kept: Vec<usize>,
-    file_schema: SchemaRef,
-    split: Option<usize>,
+    schema: SchemaRef,
     path: PathBuf,
     partial: PathBuf,
 }
 
-impl Part {
-    /// Writes the rows of `batch` the file keeps; returns those passed on, if any.
-    fn take(&mut self, batch: &RecordBatch) -> DfResult<Option<RecordBatch>> {
-        let (written, passed) = match self.split {
-            None => (batch.clone(), None),
-            Some(c) => {
-                let kept = arrow::compute::is_null(batch.column(c))?;
-                let passed = arrow::compute::filter_record_batch(batch, &arrow::compute::not(&kept)?)?;
-                (arrow::compute::filter_record_batch(batch, &kept)?, Some(passed))
-            }
+impl PartFile {
+    fn create(
+        folder: &Path,
+        task: Option<&str>,
+        partition: usize,
+        kept: &[usize],
+        schema: &SchemaRef,
+    ) -> DfResult<PartFile> {
+        let (path, partial) = part_paths(folder, task, partition)?;
+        // An executor must be able to write into the shared folder: the
+        // error names where (ops/systemd: the warehouse is read-only to
+        // executors; a run's --engine-scratch folder is what they may write).
+        let writing = |e: std::io::Error| {
+            DataFusionError::Context(format!("writing {}", partial.display()), Box::new(DataFusionError::IoError(e)))
         };
-        if written.num_rows() > 0 {
-            let columns = written.project(&self.kept)?.columns().to_vec();
-            let writer =
-                self.writer.as_mut().ok_or_else(|| DataFusionError::Internal("a part written after its end".into()))?;
-            writer.write(&RecordBatch::try_new(self.file_schema.clone(), columns)?)?;
+        std::fs::create_dir_all(folder).map_err(writing)?;
+        let file = std::io::BufWriter::new(std::fs::File::create(&partial).map_err(writing)?);
+        let writer = FileWriter::try_new(file, schema)?;
+        Ok(PartFile { writer: Some(writer), kept: kept.to_vec(), schema: schema.clone(), path, partial })
+    }
+
+    /// Writes the file's columns of `rows`.
+    fn write(&mut self, rows: &RecordBatch) -> DfResult<()> {
+        if rows.num_rows() == 0 {
+            return Ok(());
         }
-        Ok(passed.filter(|p| p.num_rows() > 0))
+        let columns = rows.project(&self.kept)?.columns().to_vec();
+        let writer =
+            self.writer.as_mut().ok_or_else(|| DataFusionError::Internal("a part written after its end".into()))?;
+        writer.write(&RecordBatch::try_new(self.schema.clone(), columns)?)?;
+        Ok(())
     }
 
     /// Ends the file and gives it its name.
@@ -297,7 +370,7 @@ mod tests {
             vec![batch(&schema, &[(4, Some("worse"))]), batch(&schema, &[(5, None)])],
             vec![],
         ];
-        let spec = PartsSpec { folder: dir.path().join("accepted"), kept: vec![0], split: Some(1) };
+        let spec = PartsSpec { folder: dir.path().join("accepted"), kept: vec![0], split: Some(1), aside: None };
         let node = Arc::new(WriteParts::new(input(partitions, schema.clone()), spec).unwrap());
         assert_eq!(node.file_schema().fields().len(), 1);
         let out = datafusion::physical_plan::collect(node, Arc::new(TaskContext::default())).await.unwrap();
@@ -313,6 +386,51 @@ mod tests {
             std::fs::read_dir(&folder).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         names.sort();
         assert_eq!(names, ["part-0.arrow", "part-1.arrow", "part-2.arrow"], "no partial file is left");
+    }
+
+    #[tokio::test]
+    async fn rows_set_aside_go_to_files_of_their_own_and_only_the_rest_is_passed_on() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("n", DataType::Int64, false),
+            Field::new("code", DataType::Utf8, true),
+            Field::new("contested", DataType::Utf8, true),
+        ]));
+        let rows = |rows: &[(i64, Option<&str>, Option<&str>)]| {
+            let n = Int64Array::from_iter_values(rows.iter().map(|r| r.0));
+            let code = StringArray::from_iter(rows.iter().map(|r| r.1));
+            let contested = StringArray::from_iter(rows.iter().map(|r| r.2));
+            RecordBatch::try_new(schema.clone(), vec![Arc::new(n), Arc::new(code), Arc::new(contested)]).unwrap()
+        };
+        // A row with neither mark is written; one contested and without a
+        // code is set aside; one with a code is passed on.
+        let partitions = vec![
+            vec![rows(&[(1, None, None), (2, None, Some("yes")), (3, Some("bad"), Some("yes"))])],
+            vec![rows(&[(4, Some("worse"), None), (5, None, Some("yes"))])],
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let aside = Aside { folder: dir.path().join("aside"), kept: vec![0, 2], when_null: 1 };
+        let spec = PartsSpec { folder: dir.path().join("kept"), kept: vec![0], split: Some(2), aside: Some(aside) };
+        let node = Arc::new(WriteParts::new(input(partitions, schema.clone()), spec).unwrap());
+        assert_eq!(node.aside_schema().unwrap().fields().len(), 2);
+        let out = datafusion::physical_plan::collect(node, Arc::new(TaskContext::default())).await.unwrap();
+        let mut passed: Vec<i64> =
+            out.iter().flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec()).collect();
+        passed.sort();
+        assert_eq!(passed, [3], "only the marked rows with a code are passed on");
+        assert_eq!(read_part(&dir.path().join("kept/part-0.arrow")), [1]);
+        assert_eq!(read_part(&dir.path().join("kept/part-1.arrow")), [4], "a row with a code but no mark is kept");
+        assert_eq!(read_part(&dir.path().join("aside/part-0.arrow")), [2]);
+        assert_eq!(read_part(&dir.path().join("aside/part-1.arrow")), [5]);
+        let bad = PartsSpec {
+            folder: dir.path().join("x"),
+            kept: vec![0],
+            split: None,
+            aside: Some(Aside { folder: dir.path().join("y"), kept: vec![0], when_null: 1 }),
+        };
+        assert!(
+            WriteParts::new(input(vec![vec![]], schema.clone()), bad).is_err(),
+            "nothing set aside without a split"
+        );
     }
 
     #[test]
@@ -339,7 +457,7 @@ mod tests {
         let schema = n_and_code();
         let dir = tempfile::tempdir().unwrap();
         let partitions = vec![vec![batch(&schema, &[(1, None), (2, Some("x"))])]];
-        let spec = PartsSpec { folder: dir.path().to_path_buf(), kept: vec![1, 0], split: None };
+        let spec = PartsSpec { folder: dir.path().to_path_buf(), kept: vec![1, 0], split: None, aside: None };
         let node = Arc::new(WriteParts::new(input(partitions, schema.clone()), spec).unwrap());
         let out = datafusion::physical_plan::collect(node, Arc::new(TaskContext::default())).await.unwrap();
         assert_eq!(out.iter().map(|b| b.num_rows()).sum::<usize>(), 0);

@@ -25,9 +25,9 @@
 //!    keys held more than once (a key with a null column is in no group),
 //!    a table of their own made first (`copies`: few rows, whose count the
 //!    planner then knows), joined back after step 4's joins. The hashes
-//!    (`key_hash`, a number) held more than once are found first
-//!    (`repeated_hashes`, a sort of the hashes): only their rows are
-//!    grouped by their values;
+//!    (`key_hash`, a number) held by more than one landing row, in any
+//!    partition, are found first (`repeated_hashes`, a sort of the
+//!    hashes): only their rows are grouped by their values;
 //! 3. `_held`: the shares held in its owned entity by rows that passed
 //!    1–2, from the entities held over 100 (holdings), grouped by the
 //!    entity id's packed bits (`entity_bits`): a table made first (`held`);
@@ -49,7 +49,7 @@ use crate::base::contract::{Check, ColumnType, Contract, Contracts, Dataset, Dat
 use crate::base::engine::landing_scan::LandingScan;
 use crate::base::engine::planning::{Planned, Settings};
 use crate::base::engine::registered::RegisteredIds;
-use crate::base::engine::write_parts::PartsSpec;
+use crate::base::engine::write_parts::{Aside, PartsSpec};
 use crate::base::engine::Engine;
 use crate::base::landing_file::Selection;
 use crate::base::row_checks::{FIRST_DATE, LAST_DATE};
@@ -222,13 +222,17 @@ pub async fn judge_inputs(
 /// `registered` ids (`entity_idx`, as the native validation numbers
 /// them, looked up where each row is judged), written to Arrow files in
 /// `folder` where they are judged (on a cluster, by the executors: no
-/// landing row of the dataset reaches the run's process). The rejects and
+/// landing row of the dataset reaches the run's process). One pass over
+/// the judged rows writes every accepted row whose key hash no other
+/// landing row holds (its key's one version) and sets the others aside
+/// (contested: 0.9M of 15.4M violations at 10M entities), whose newest
+/// row of each key is then written beside them. The rejects and
 /// figures are those [`judge_inputs`] gives. A dataset whose rows name a
 /// violation's case (the repairs) is judged against `violations`, the
 /// violations' table these plans made (its newest accepted versions),
 /// looked up only by the cases its landing rows name. Uses, and removes
-/// when done, the tables of [`judge_inputs`] but `registered`, and
-/// `newest_rows`.
+/// when done, the tables of [`judge_inputs`] but `registered` and
+/// `several_versions`, and `newest_rows`.
 pub async fn judge_into_table(
     engine: &Engine,
     contract: &Contract,
@@ -246,45 +250,63 @@ pub async fn judge_into_table(
         ))));
     }
     let ctx = engine.ctx();
-    let Judged { rejects, accepted, accepted_table, judged, scratch, mut phases, planning: _planning } =
-        judge_keeping(engine, contract, &selection, keep, registered, violations).await.map_err(fail)?;
-    // The hashes held by several accepted rows, then how many keys the
-    // accepted rows have, the newest row of each key among those rows
-    // (few), and the current rows: the rows of a key held once, and those.
-    engine
-        .create_counted_table(SEVERAL_VERSIONS, ctx.sql(&versions_sql(contract, &accepted_table)).await.map_err(fail)?)
-        .await
-        .map_err(fail)?;
-    let current = count_versions(engine, contract, &accepted_table, accepted).await.map_err(fail)?;
-    engine
-        .create_counted_table(NEWEST_ROWS, ctx.sql(&newest_rows_sql(contract, &accepted_table)).await.map_err(fail)?)
-        .await
-        .map_err(fail)?;
-    let frame = ctx.sql(&current_rows_sql(contract, &accepted_table, keep)).await.map_err(fail)?;
-    let schema = Arc::new(frame.schema().as_arrow().clone());
-    let kept = (0..schema.fields().len()).collect();
+    let Prepared { judged, scratch, mut phases, planning: _planning } =
+        prepare_judged(engine, contract, &selection, keep, registered, violations).await.map_err(fail)?;
+    // One pass over the judged rows: an accepted row whose key hash no
+    // other landing row holds is its key's one version, a current row,
+    // written to the table's files; the other accepted rows (contested,
+    // few) are set aside in files of their own; the rejects come here.
+    let (sql, current_columns, contested_columns) = judged_once_into_table_sql(contract, &judged, keep);
+    let frame = ctx.sql(&sql).await.map_err(fail)?;
+    let columns = frame.schema().as_arrow().clone();
+    let schema = Arc::new(columns.project(&current_columns).map_err(|e| fail(e.into()))?);
+    let contested_dir = scratch.path().join("contested");
+    let aside = Aside { folder: contested_dir.clone(), kept: contested_columns.clone(), when_null: 1 };
+    let spec = PartsSpec { folder: folder.to_path_buf(), kept: current_columns, split: Some(3), aside: Some(aside) };
     let table = format!("current_{dataset}");
+    let mut rejects = Vec::new();
+    for b in engine.write_parts(frame, spec, &table).await.map_err(fail)? {
+        rejects.extend(rejects_in(&b).map_err(fail)?);
+    }
+    rejects.sort_by_key(|r| r.row);
+    let accepted = accepted_of(&selection, &rejects).map_err(fail)?;
+    phases.done(&format!("{dataset}: rejects"));
+    // The newest of each contested key's accepted rows is current too,
+    // written to the table's folder (files named apart).
+    let contested = format!("contested_{dataset}");
+    let contested_schema = Arc::new(columns.project(&contested_columns).map_err(|e| fail(e.into()))?);
+    engine.register_arrow_files(&contested, contested_schema, &contested_dir).map_err(fail)?;
     engine
-        .write_parts(frame, PartsSpec { folder: folder.to_path_buf(), kept, split: None }, &table)
+        .create_counted_table(NEWEST_ROWS, ctx.sql(&newest_rows_sql(contract, &contested)).await.map_err(fail)?)
         .await
         .map_err(fail)?;
-    let written =
-        ctx.sql(&format!("SELECT count(*) FROM {table}")).await.map_err(fail)?.collect().await.map_err(fail)?;
-    let written: u64 = written
-        .iter()
-        .map(|b| arrow::compute::cast(b.column(0), &DataType::UInt64).map(|c| c.as_primitive::<UInt64Type>().value(0)))
-        .sum::<Result<u64, _>>()
-        .map_err(|e| fail(e.into()))?;
-    if written != current {
+    let frame = ctx.sql(&newest_current_sql(&contested, keep)).await.map_err(fail)?;
+    let kept = (0..frame.schema().fields().len()).collect();
+    let (newest_dir, newest) = (scratch.path().join("newest"), format!("newest_{dataset}"));
+    let spec = PartsSpec { folder: newest_dir.clone(), kept, split: None, aside: None };
+    engine.write_parts(frame, spec, &newest).await.map_err(fail)?;
+    // The table's folder is first listed once whole (the engine keeps a
+    // folder's listing). Every accepted row went one way or the other,
+    // and each contested key has its newest row: the table's rows are the
+    // keys counted.
+    move_parts(&newest_dir, folder, "newest-").map_err(|e| fail(e.into()))?;
+    let (current, several, newest_rows) = (
+        count_rows(engine, &table).await.map_err(fail)?,
+        count_rows(engine, &contested).await.map_err(fail)?,
+        count_rows(engine, NEWEST_ROWS).await.map_err(fail)?,
+    );
+    let single = current.checked_sub(newest_rows);
+    if single.map(|single| single + several) != Some(accepted) {
         return Err(fail(DataFusionError::Internal(format!(
-            "{written} current rows written, {current} counted: the plans disagree with themselves"
+            "{current} current rows ({newest_rows} of them the newest of {several} contested) written of \
+             {accepted} accepted: the plans disagree with themselves"
         ))));
     }
     for t in [
         table.as_str(),
-        SEVERAL_VERSIONS,
+        &contested,
+        &newest,
         NEWEST_ROWS,
-        &accepted_table,
         &judged,
         &landing_table(dataset),
         HASHED_ALIKE,
@@ -384,49 +406,6 @@ struct Prepared {
     planning: Planned,
 }
 
-/// What [`judge_keeping`] leaves: the rejects, how many rows were
-/// accepted, and the tables that hold them, registered until the caller
-/// is done (`accepted_table`, the accepted rows' `_row`, `entity_idx` and
-/// kept columns, in files under `scratch`).
-struct Judged {
-    rejects: Vec<Reject>,
-    accepted: u64,
-    accepted_table: String,
-    judged: String,
-    scratch: tempfile::TempDir,
-    /// The phases logged so far (the rejects).
-    phases: crate::base::telemetry::Phases,
-    /// How the plans are planned, until the caller is done.
-    planning: Planned,
-}
-
-/// Judges a dataset's landing rows once, keeping the accepted rows'
-/// `keep` columns and entity index (looked up among `registered`): the
-/// first steps of [`judge_into_table`]. Registers what
-/// [`prepare_judged`] does and the accepted rows' table.
-async fn judge_keeping(
-    engine: &Engine,
-    contract: &Contract,
-    selection: &Selection,
-    keep: &[&str],
-    registered: &RegisteredIds,
-    violations: Option<&Validated>,
-) -> Result<Judged, DataFusionError> {
-    let Prepared { judged, scratch, mut phases, planning } =
-        prepare_judged(engine, contract, selection, keep, registered, violations).await?;
-    let accepted_table = format!("accepted_{}", contract.dataset);
-    let mut columns = accepted_columns(contract);
-    for c in keep.iter().map(|k| k.to_string()).chain(["_row".to_string(), ENTITY_IDX.to_string()]) {
-        if !columns.contains(&c) {
-            columns.push(c);
-        }
-    }
-    let rejects = judge_once(engine, &judged, &columns, &accepted_table, &scratch.path().join("accepted")).await?;
-    let accepted = accepted_of(selection, &rejects)?;
-    phases.done(&format!("{}: rejects", contract.dataset));
-    Ok(Judged { rejects, accepted, accepted_table, judged, scratch, phases, planning })
-}
-
 /// How many of `selection`'s rows were accepted, given its `rejects`.
 fn accepted_of(selection: &Selection, rejects: &[Reject]) -> Result<u64, DataFusionError> {
     selection.rows().checked_sub(rejects.len() as u64).ok_or_else(|| {
@@ -519,32 +498,65 @@ fn current_cases_sql(named: &str, landing: &str) -> String {
 }
 
 /// The newest row (`_newest`, the last read: partitions are read in
-/// ingest order) of each key whose hash several accepted rows hold.
-fn newest_rows_sql(contract: &Contract, accepted: &str) -> String {
+/// ingest order) of each key among an event dataset's `contested` rows
+/// (the accepted rows whose key hash other landing rows hold).
+fn newest_rows_sql(contract: &Contract, contested: &str) -> String {
     let key: Vec<String> = contract.key.iter().map(|k| col(&contract.columns[*k].name)).collect();
-    format!(
-        "SELECT max(_row) AS _newest\n\
-         FROM {SEVERAL_VERSIONS} RIGHT SEMI JOIN {accepted} ON _alike = key_hash({0})\n\
-         GROUP BY {0}",
-        key.join(", ")
-    )
+    format!("SELECT max(_row) AS _newest FROM {contested}\nGROUP BY {}", key.join(", "))
 }
 
-/// An event dataset's current rows, the `keep` columns and `entity_idx`:
-/// the accepted rows whose key hash no other accepted row holds, and the
-/// newest rows of the others' keys. One pass over the accepted rows, the
-/// few hashes and newest rows (each held once) joined to them, so that a
-/// cluster runs it in one stage (a `UNION` of two passes made Ballista
-/// shuffle the first pass's rows before writing them).
-fn current_rows_sql(contract: &Contract, accepted: &str, keep: &[&str]) -> String {
-    let key: Vec<String> = contract.key.iter().map(|k| col(&contract.columns[*k].name)).collect();
+/// The `keep` columns and `entity_idx` of the `contested` rows that are
+/// their key's newest.
+fn newest_current_sql(contested: &str, keep: &[&str]) -> String {
     let mut out: Vec<String> = keep.iter().map(|k| col(k)).collect();
     out.push(ENTITY_IDX.to_string());
-    format!(
-        "SELECT {} FROM (\n  SELECT * FROM {NEWEST_ROWS} RIGHT JOIN (\n    SELECT * FROM {SEVERAL_VERSIONS} RIGHT JOIN {accepted} ON _alike = key_hash({}))\n  ON _row = _newest)\nWHERE _alike IS NULL OR _newest IS NOT NULL",
-        out.join(", "),
-        key.join(", ")
-    )
+    format!("SELECT {} FROM {NEWEST_ROWS} RIGHT SEMI JOIN {contested} ON _newest = _row", out.join(", "))
+}
+
+/// The pass over an event dataset's `judged` rows that makes its table:
+/// `_row`, `_code`, `_message`, `_aside` (null for an accepted row no
+/// other landing row's key hash shares), then the `keep` columns,
+/// `entity_idx` and the key's columns not kept. Also the positions of the
+/// table's columns (`keep`, `entity_idx`) and of the contested rows'
+/// (`_row`, those, and the key).
+fn judged_once_into_table_sql(contract: &Contract, judged: &str, keep: &[&str]) -> (String, Vec<usize>, Vec<usize>) {
+    let mut columns: Vec<String> = keep.iter().map(|k| col(k)).collect();
+    columns.push(ENTITY_IDX.to_string());
+    let table: Vec<usize> = (4..4 + columns.len()).collect();
+    for k in &contract.key {
+        let name = &contract.columns[*k].name;
+        if !keep.contains(&name.as_str()) {
+            columns.push(col(name));
+        }
+    }
+    let contested: Vec<usize> = std::iter::once(0).chain(4..4 + columns.len()).collect();
+    let sql = format!(
+        "SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL OR _contested THEN true END AS _aside, {}\nFROM {judged}",
+        columns.join(", ")
+    );
+    (sql, table, contested)
+}
+
+/// How many rows table `name` holds.
+async fn count_rows(engine: &Engine, name: &str) -> Result<u64, DataFusionError> {
+    let counted = engine.ctx().sql(&format!("SELECT count(*) FROM {name}")).await?.collect().await?;
+    counted
+        .iter()
+        .map(|b| arrow::compute::cast(b.column(0), &DataType::UInt64).map(|c| c.as_primitive::<UInt64Type>().value(0)))
+        .sum::<Result<u64, _>>()
+        .map_err(Into::into)
+}
+
+/// Moves the Arrow files of `from` into `to`, their names given `prefix`
+/// (the table's other files keep theirs).
+fn move_parts(from: &std::path::Path, to: &std::path::Path, prefix: &str) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(from)? {
+        let path = entry?.path();
+        if let (Some(name), true) = (path.file_name(), path.extension().is_some_and(|x| x == "arrow")) {
+            std::fs::rename(&path, to.join(format!("{prefix}{}", name.to_string_lossy())))?;
+        }
+    }
+    Ok(())
 }
 
 /// How validation's plans are planned (dropped, the session's settings
@@ -830,24 +842,28 @@ fn copies_sql(contract: &Contract) -> String {
     )
 }
 
-/// The table of the key hashes held by more than one row of a partition.
+/// The table of the key hashes held by more than one landing row.
 const HASHED_ALIKE: &str = "hashed_alike";
 
-/// The key hashes held by more than one row of a partition
-/// (`repeated_hashes`, a sort of the hashes), made before [`copies_sql`]
-/// as a counted table: few, so that a cluster sends them to every task
-/// of the join that finds their rows.
+/// The key hashes held by more than one landing row, in any partition
+/// (`repeated_hashes`, a sort of the hashes): those of a key's copies in
+/// a partition and of its versions across partitions. Made before
+/// [`copies_sql`] as a counted table: few (0.44M of 15.4M violations at
+/// 10M entities), so that a cluster sends them to every task of the
+/// joins that find their rows.
 fn hashed_alike_sql(contract: &Contract) -> String {
     let (table, _, complete, hashed) = complete_keys(contract);
     format!("SELECT unnest(_repeated) AS _alike\n  FROM (SELECT repeated_hashes({hashed}) AS _repeated FROM {table}\n    WHERE {complete})")
 }
 
 /// A dataset's landing table, its key's columns, the condition that they
-/// are all present, and the key's hash within its partition.
+/// are all present, and the key's hash (in any partition: the rows of a
+/// hash held once are neither copies within a partition nor versions
+/// across them).
 fn complete_keys(contract: &Contract) -> (String, Vec<String>, String, String) {
     let key: Vec<String> = contract.key.iter().map(|k| col(contract.columns[*k].name.as_str())).collect();
     let complete: Vec<String> = key.iter().map(|k| format!("{k} IS NOT NULL")).collect();
-    let hashed = format!("key_hash(_partition, {})", key.join(", "));
+    let hashed = format!("key_hash({})", key.join(", "));
     (landing_table(contract.dataset), key, complete.join(" AND "), hashed)
 }
 
@@ -950,6 +966,13 @@ fn judged_sql_keeping(contract: &Contract, keep: &[&str], registered: Option<&Re
         let on = format!("{} = _held_entity", grouped(contract, s.group_by));
         joins.push((HELD, right_join(HELD, on)));
     }
+    // With the registered ids (a run's table made by the plans), an event
+    // row whose key hash other landing rows hold is contested: its key
+    // may have other versions.
+    let contested = registered.is_some() && contract.kind == DatasetKind::Event;
+    if contested {
+        joins.push((HASHED_ALIKE, right_join(HASHED_ALIKE, format!("_alike = key_hash({})", key.join(", ")))));
+    }
     if let Some(on) = copies_on {
         joins.push(("copies", Box::new(move |input: &str| copies_join(input, &on))));
     }
@@ -1034,6 +1057,9 @@ fn judged_sql_keeping(contract: &Contract, keep: &[&str], registered: Option<&Re
     let mut columns: Vec<String> = carried(contract, keep).iter().map(|c| col(name(*c))).collect();
     if !keep.is_empty() && contract.unknown_entity.is_some() {
         columns.push(format!("registered_idx AS {ENTITY_IDX}"));
+    }
+    if contested {
+        columns.push("_alike IS NOT NULL AS _contested".to_string());
     }
     format!(
         "WITH {}\nSELECT {}, _row,\n    {code} AS _code,\n    {message} AS _message\nFROM {found}",
@@ -1212,7 +1238,7 @@ async fn create_table(engine: &Engine, name: &str, sql: &str) -> Result<(), Data
 async fn write_table(engine: &Engine, name: &str, sql: &str, dir: &std::path::Path) -> Result<(), DataFusionError> {
     let frame = engine.ctx().sql(sql).await?;
     let kept = (0..frame.schema().fields().len()).collect();
-    engine.write_parts(frame, PartsSpec { folder: dir.to_path_buf(), kept, split: None }, name).await?;
+    engine.write_parts(frame, PartsSpec { folder: dir.to_path_buf(), kept, split: None, aside: None }, name).await?;
     Ok(())
 }
 
@@ -1236,7 +1262,7 @@ async fn judge_once(
     let rejects = match kept.is_empty() {
         true => frame.collect().await?,
         false => {
-            let spec = PartsSpec { folder: dir.to_path_buf(), kept, split: Some(1) };
+            let spec = PartsSpec { folder: dir.to_path_buf(), kept, split: Some(1), aside: None };
             engine.write_parts(frame, spec, accepted).await?
         }
     };
@@ -1391,7 +1417,6 @@ mod tests {
         ];
         for (d, keep) in kept {
             let contract = contracts.get(d);
-            let accepted = format!("accepted_{d}");
             if let Some(table) = checked_table(contract) {
                 let _ = write!(
                     sql,
@@ -1417,11 +1442,17 @@ mod tests {
             );
             match contract.kind {
                 DatasetKind::Event => {
+                    let contested = format!("contested_{d}");
+                    let (once, _, _) = judged_once_into_table_sql(contract, &format!("judged_{d}"), keep);
                     let _ = write!(
                         sql,
-                        "-- its current rows, from {accepted} (its accepted rows) and {SEVERAL_VERSIONS} (as above)\nCREATE TABLE {NEWEST_ROWS} AS\n{};\n{};\n",
-                        newest_rows_sql(contract, &accepted),
-                        current_rows_sql(contract, &accepted, keep)
+                        "-- run once: the rejects are its rows with _code IS NOT NULL; of the others, those with _aside null\n\
+                         -- are current rows (current_{d}: the kept columns and entity_idx), the rest {contested} (_row, those, the key)\n\
+                         {once};\n\
+                         -- the newest row of each contested key, current too\n\
+                         CREATE TABLE {NEWEST_ROWS} AS\n{};\n{};\n",
+                        newest_rows_sql(contract, &contested),
+                        newest_current_sql(&contested, keep)
                     );
                 }
                 DatasetKind::Snapshot => {
