@@ -33,7 +33,7 @@ pub struct JobSpec {
     pub unsigned: bool,
     /// Validation's DataFusion plans cross-check each run's verdicts.
     pub validation_plans: bool,
-    /// The violations, complaints and holdings are validated by their
+    /// The violations, repairs, complaints and holdings are validated by their
     /// plans on the job's engine, which make their tables.
     pub plans_make_tables: bool,
     pub retry: Retry,

@@ -288,7 +288,7 @@ pub fn validate_landing_with(
     Ok((inputs, staged))
 }
 
-/// Validation's plans making the violations', complaints' and holdings'
+/// Validation's plans making the violations', repairs', complaints' and holdings'
 /// tables on an engine of the run's (`--plans-make-tables`): the events'
 /// tables go to `dir`, which lives until scoring has read them.
 struct PlansOnEngine {
@@ -453,7 +453,7 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     // else in the warehouse's staging area. Every node sees either at the
     // same path.
     let engine_scratch = opts.engine_scratch.as_deref().map(|root| run_scratch_in(wh, root)).transpose()?;
-    // The violations, complaints and holdings validated by their plans:
+    // The violations, repairs, complaints and holdings validated by their plans:
     // on an engine of their own, the events' tables in a folder of this
     // run's that lives until scoring is done.
     let plans = match opts.plans_make_tables {

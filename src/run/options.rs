@@ -40,7 +40,7 @@ pub struct RunSettings {
     pub max_reject_share: f64,
     /// Validation's DataFusion plans judge the rows too (a cross-check).
     pub validation_plans: bool,
-    /// The violations, complaints and holdings are validated by their
+    /// The violations, repairs, complaints and holdings are validated by their
     /// plans, which make their tables (on a cluster, on the executors).
     pub plans_make_tables: bool,
     /// Who starts the runs: `manual`, `backfill`, `schedule:<job>`, `demo`.
@@ -65,7 +65,7 @@ pub struct RunOptions {
     /// Validation's DataFusion plans judge the landing rows too; the run
     /// stops before the quarantine if they disagree with the native checks.
     pub validation_plans: bool,
-    /// The violations, complaints and holdings are validated by their
+    /// The violations, repairs, complaints and holdings are validated by their
     /// plans on the run's engine, which write the events' tables where
     /// they run, instead of by the native checks in this process (the
     /// events' records marts are written here all the same).

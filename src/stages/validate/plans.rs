@@ -232,7 +232,8 @@ pub async fn judge_inputs(
 /// violations' table these plans made (its newest accepted versions),
 /// looked up only by the cases its landing rows name. Uses, and removes
 /// when done, the tables of [`judge_inputs`] but `registered` and
-/// `several_versions`, and `newest_rows`.
+/// `several_versions`, and `newest_rows`, `contested_<dataset>`,
+/// `current_<dataset>` and `newest_<dataset>`.
 pub async fn judge_into_table(
     engine: &Engine,
     contract: &Contract,
