@@ -171,6 +171,7 @@ impl PhysicalExtensionCodec for PhysicalCodec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::engine::write_parts::Aside;
     use arrow::datatypes::{DataType, Field, Schema};
     use datafusion::physical_plan::empty::EmptyExec;
     use datafusion::physical_plan::ExecutionPlanProperties;
@@ -184,8 +185,14 @@ mod tests {
             Field::new("code", DataType::Utf8, true),
         ]));
         let input = Arc::new(EmptyExec::new(schema).with_partitions(3));
-        let spec =
-            PartsSpec { folder: "/shared/scratch-x/accepted".into(), kept: vec![0], split: Some(1), aside: None };
+        // The rows set aside travel too (an event dataset's contested rows).
+        let aside = Aside { folder: "/shared/scratch-x/contested".into(), kept: vec![1, 0], when_null: 1 };
+        let spec = PartsSpec {
+            folder: "/shared/scratch-x/accepted".into(),
+            kept: vec![0],
+            split: Some(1),
+            aside: Some(aside),
+        };
         let node: Arc<dyn ExecutionPlan> = Arc::new(WriteParts::new(input, spec.clone()).unwrap());
         let codec = PhysicalCodec::default();
         let sent = PhysicalPlanNode::try_from_physical_plan(node, &codec).unwrap();
