@@ -475,7 +475,8 @@ fn rejects_and_shares_sql(judged: &str, registered: &RegisteredIds) -> String {
     )
 }
 
-/// The table of the newest row of each key held by several accepted rows.
+/// The table of the newest accepted row of each contested key (held by
+/// rows whose key hash other landing rows hold).
 const NEWEST_ROWS: &str = "newest_rows";
 
 /// The known violations a dataset's cases are looked up in (`known_case`,
