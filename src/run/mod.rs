@@ -220,7 +220,7 @@ pub fn validate_landing(
     validate_landing_with(wh, contracts, as_of, keep, marts_out, seal, None)
 }
 
-/// [`validate_landing`], the violations and complaints validated by
+/// [`validate_landing`], every dataset but the registry validated by
 /// `by_plans` when given (their plans, `--plans-make-tables`).
 pub fn validate_landing_with(
     wh: &Warehouse,
@@ -449,7 +449,7 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     let keep = |d: Dataset| keep_columns(policy, d);
     // The engine's tables go to a folder of this run's (a cluster's
     // executors read them there, and write them with --validation-plans
-    // and --events-by-plans): under the operators' engine scratch root,
+    // and --plans-make-tables): under the operators' engine scratch root,
     // else in the warehouse's staging area. Every node sees either at the
     // same path.
     let engine_scratch = opts.engine_scratch.as_deref().map(|root| run_scratch_in(wh, root)).transpose()?;

@@ -242,7 +242,7 @@ fn a_run_on_a_ballista_cluster_writes_what_the_local_engine_writes() {
     assert_eq!(in_scratch, ["kept.txt"], "the run's engine folder goes with it");
     let mine: Vec<_> = std::fs::read_dir(&scratch).unwrap().flatten().map(|e| e.file_name()).collect();
     assert_eq!(mine.len(), 2, "the warehouse's own folder, and the operator's file: {mine:?}");
-    // The violations and complaints validated by their plans on the
+    // Every dataset but the registry validated by its plans on the
     // executors, which write their tables there (`--plans-make-tables`).
     let events =
         ["--threads", "3", "--engine", &engine, "--plans-make-tables", "--engine-scratch", scratch.to_str().unwrap()];

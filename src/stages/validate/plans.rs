@@ -165,13 +165,7 @@ pub async fn judge_inputs(
         // The rows the run uses: every accepted row of a snapshot, the
         // newest accepted version of each key of an event dataset (the
         // known cases are the violations').
-        let accepted = selection.rows().checked_sub(rejects.len() as u64).ok_or_else(|| {
-            fail(DataFusionError::Internal(format!(
-                "{} rejects of {} landing rows: the engine read some rows twice",
-                rejects.len(),
-                selection.rows()
-            )))
-        })?;
+        let accepted = accepted_of(selection, &rejects).map_err(fail)?;
         let current = match dataset {
             Dataset::Registry => {
                 create_table(engine, "registered", &registered_sql(&accepted_table)).await.map_err(fail)?;
@@ -410,7 +404,11 @@ struct Prepared {
 /// How many of `selection`'s rows were accepted, given its `rejects`.
 fn accepted_of(selection: &Selection, rejects: &[Reject]) -> Result<u64, DataFusionError> {
     selection.rows().checked_sub(rejects.len() as u64).ok_or_else(|| {
-        DataFusionError::Internal(format!("{} rejects of {} landing rows", rejects.len(), selection.rows()))
+        DataFusionError::Internal(format!(
+            "{} rejects of {} landing rows: the engine read some rows twice",
+            rejects.len(),
+            selection.rows()
+        ))
     })
 }
 
