@@ -33,8 +33,8 @@ pub struct JobSpec {
     pub unsigned: bool,
     /// Validation's DataFusion plans cross-check each run's verdicts.
     pub validation_plans: bool,
-    /// The violations, repairs, complaints and holdings are validated by their
-    /// plans on the job's engine, which make their tables.
+    /// Every dataset is judged by its plans on the job's engine, which
+    /// make the violations', repairs', complaints' and holdings' tables.
     pub plans_make_tables: bool,
     pub retry: Retry,
     /// Missed as-of dates run after downtime, at most this many (the newest).

@@ -47,7 +47,7 @@ use crate::base::marts;
 use crate::base::marts::listings::{self, ListingRow, ReviewStatus, Stamp};
 use crate::base::marts::related;
 use crate::base::store::{Decision, PolicyRef, RunId, Store, StoreError};
-use crate::base::tables::{Inputs, QualityReport, Rows, Share, Validated};
+use crate::base::tables::{Inputs, QualityReport, Reject, Rows, Share, Validated};
 use crate::base::warehouse::StagedDir;
 use crate::base::warehouse::{Mart, Warehouse};
 use crate::config::policy::ListSpec;
@@ -220,8 +220,8 @@ pub fn validate_landing(
     validate_landing_with(wh, contracts, as_of, keep, marts_out, seal, None)
 }
 
-/// [`validate_landing`], every dataset but the registry validated by
-/// `by_plans` when given (their plans, `--plans-make-tables`).
+/// [`validate_landing`], every dataset judged by `by_plans` when given
+/// (their plans, `--plans-make-tables`).
 pub fn validate_landing_with(
     wh: &Warehouse,
     contracts: &Contracts,
@@ -288,9 +288,10 @@ pub fn validate_landing_with(
     Ok((inputs, staged))
 }
 
-/// Validation's plans making the violations', repairs', complaints' and holdings'
-/// tables on an engine of the run's (`--plans-make-tables`): the events'
-/// tables go to `dir`, which lives until scoring has read them.
+/// Validation's plans judging every dataset and making the violations',
+/// repairs', complaints' and holdings' tables on an engine of the run's
+/// (`--plans-make-tables`): the events' tables go to `dir`, which lives
+/// until scoring has read them.
 struct PlansOnEngine {
     engine: Engine,
     dir: tempfile::TempDir,
@@ -299,6 +300,10 @@ struct PlansOnEngine {
 }
 
 impl validate::ByPlans for PlansOnEngine {
+    fn registry(&self, contract: &Contract, selection: &Selection) -> Result<Vec<Reject>, ReadError> {
+        Ok(self.runtime.block_on(validate::judge_registry(&self.engine, contract, selection))?)
+    }
+
     fn register(&self, entities: &Arc<EntityIndex>) -> Result<RegisteredIds, ReadError> {
         let path = self.dir.path().join("registered-ids");
         RegisteredIds::write(entities, &path).map_err(|e| ReadError::Scratch {
@@ -453,9 +458,9 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     // else in the warehouse's staging area. Every node sees either at the
     // same path.
     let engine_scratch = opts.engine_scratch.as_deref().map(|root| run_scratch_in(wh, root)).transpose()?;
-    // The violations, repairs, complaints and holdings validated by their plans:
-    // on an engine of their own, the events' tables in a folder of this
-    // run's that lives until scoring is done.
+    // Every dataset judged by its plans: on an engine of their own, the
+    // events' tables in a folder of this run's that lives until scoring
+    // is done.
     let plans = match opts.plans_make_tables {
         false => None,
         true => {

@@ -40,8 +40,8 @@ pub struct RunSettings {
     pub max_reject_share: f64,
     /// Validation's DataFusion plans judge the rows too (a cross-check).
     pub validation_plans: bool,
-    /// The violations, repairs, complaints and holdings are validated by their
-    /// plans, which make their tables (on a cluster, on the executors).
+    /// Every dataset is judged by its plans, which make the events' and
+    /// holdings' tables (on a cluster, on the executors).
     pub plans_make_tables: bool,
     /// Who starts the runs: `manual`, `backfill`, `schedule:<job>`, `demo`.
     pub trigger: String,
@@ -65,10 +65,11 @@ pub struct RunOptions {
     /// Validation's DataFusion plans judge the landing rows too; the run
     /// stops before the quarantine if they disagree with the native checks.
     pub validation_plans: bool,
-    /// The violations, repairs, complaints and holdings are validated by their
-    /// plans on the run's engine, which write the events' tables where
-    /// they run, instead of by the native checks in this process (the
-    /// events' records marts are written here all the same).
+    /// Every dataset is judged by its plans on the run's engine instead of
+    /// by the native checks in this process; the plans write the events'
+    /// tables where they run, and the registry's accepted rows are still
+    /// read here, where its entities are numbered and its mart written
+    /// (as are the events' records marts).
     pub plans_make_tables: bool,
     /// Who started the run: `manual`, `schedule`, `backfill`, ...
     pub trigger: String,

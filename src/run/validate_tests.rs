@@ -8,9 +8,9 @@ use arrow::array::{Array, AsArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema};
 
-use crate::base::contract::{Contracts, Dataset};
+use crate::base::contract::{Contracts, Dataset, FaultCode};
 use crate::base::landing_file::Seal;
-use crate::base::tables::{Inputs, Rows, Validated};
+use crate::base::tables::{Inputs, Reject, Rows, Validated};
 use crate::base::warehouse::Warehouse;
 use crate::stages::landing::{select_all, LandingError};
 use crate::stages::validate::*;
@@ -53,10 +53,11 @@ fn inputs_keeping(w: &Warehouse, as_of: &str, keep: &dyn Fn(Dataset) -> Vec<Stri
     Ok(inputs)
 }
 
-/// The same landing zone validated with the violations, repairs,
-/// complaints and holdings judged by their plans, which make their tables
+/// The same landing zone validated with every dataset judged by its plans,
+/// which make the violations', repairs', complaints' and holdings' tables
 /// (`--plans-make-tables`): every dataset's rejects and figures are the
-/// native validation's, and so are the event tables' rows (in any order)
+/// native validation's, and so are the registry's table, entities,
+/// parents and representatives, the event tables' rows (in any order)
 /// and columns, and the shares between registered entities (in order).
 fn assert_plans_make_the_tables(
     contracts: &Contracts,
@@ -89,6 +90,14 @@ fn assert_plans_make_the_tables(
         assert_eq!(table_rows(p), table_rows(n), "{d}: the current rows");
         assert_eq!(p.num_rows(), n.num_rows(), "{d}: the rows counted");
     }
+    let ids = |i: &Inputs| (0..i.entities.len() as u32).map(|n| i.entities.id(n).to_string()).collect::<Vec<_>>();
+    assert_eq!(ids(&by_plans), ids(native), "registry: the entities, in id order");
+    assert_eq!(table_rows(&by_plans.registry), table_rows(&native.registry), "registry: the table");
+    assert_eq!(by_plans.parents, native.parents, "registry: the parents by index");
+    let reps = |i: &Inputs| {
+        (0..i.entities.len() as u32).map(|n| i.legal_reps.of(n).map(|p| p.to_string())).collect::<Vec<_>>()
+    };
+    assert_eq!(reps(&by_plans), reps(native), "registry: the legal representatives by index");
     assert_eq!(by_plans.shares, native.shares, "the shares between registered entities, in their rows' order");
     assert!(matches!(by_plans.holdings.rows, Rows::Released { .. }));
     assert_eq!(by_plans.holdings.num_rows(), native.holdings.num_rows(), "the holdings' rows counted");
@@ -248,6 +257,61 @@ fn registry_row_rules_give_their_codes() {
     assert_eq!(i.entities.len(), 4, "three companies and the branch");
     assert_eq!(i.registry.report.rows_read, 17);
     assert_eq!(i.registry.report.rows_rejected, 13);
+}
+
+/// The registry judged by its plans (`--plans-make-tables`): their
+/// verdicts are taken as given, not checked again as the rows are read;
+/// verdicts that would accept a row the run cannot number (an id that is
+/// none, an id twice) or that name rows out of order fail the validation
+/// (fail closed), rather than giving a table.
+#[test]
+fn a_registry_judged_by_its_plans_takes_their_verdicts_and_refuses_what_it_cannot_number() {
+    let (_t, w) = wh();
+    let bad_id = r#"{"entity_id":"bad","name":"X","entity_type":"company","region":"350100","established_on":"2020-01-01","status":"active"}"#;
+    // Rows 0-2 are good, 3 and 4 the same entity twice, 5 an id that is none.
+    registry_with(&w, D, &[company(20), company(20), bad_id.to_string()]);
+    let contracts = Contracts::load().unwrap();
+    let contract = contracts.get(Dataset::Registry);
+    let selection =
+        select_all(&w, &contracts, D.parse().unwrap(), &Seal::new()).unwrap()[Dataset::Registry as usize].clone();
+    let keep = ["entity_id", "name"];
+    let validate = |judged: Option<&[Reject]>| {
+        let judged = judged.map(|j| Judging::given(j.to_vec()));
+        validate_registry(contract, selection.clone(), &keep, None, None, judged.as_ref())
+    };
+    let native = validate(None).unwrap();
+    assert_eq!(codes(&native.table), vec![(3, "duplicate_key"), (4, "duplicate_key"), (5, "bad_entity_id")]);
+
+    // Taken as given: a good row rejected by its verdict is rejected.
+    let mut verdicts = native.table.rejects.clone();
+    verdicts.insert(0, Reject { row: 1, code: FaultCode::BadEnum, message: "judged elsewhere".into() });
+    let judged = validate(Some(&verdicts)).unwrap();
+    assert_eq!(judged.table.rejects, verdicts);
+    assert_eq!(judged.table.report.rows_rejected, 4);
+    assert_eq!(strings(&judged.table, "entity_id"), vec![entity(1), entity(3)]);
+    assert_eq!(judged.entities.lookup(&entity(2)), None);
+
+    // Refused: accepting an id that is none, or one entity twice.
+    let without =
+        |rows: &[u64]| native.table.rejects.iter().filter(|r| !rows.contains(&r.row)).cloned().collect::<Vec<_>>();
+    let e = validate(Some(&without(&[5]))).err().expect("an accepted id that is none").to_string();
+    assert!(e.contains("hold 'bad', not an entity id") && e.contains("verdicts it was given do not hold"), "{e}");
+    let e = validate(Some(&without(&[3, 4]))).err().expect("one entity accepted twice").to_string();
+    assert!(e.contains(&format!("hold '{}' twice", entity(20))), "{e}");
+    // Refused: verdicts out of order, or beyond the rows read.
+    let mut reversed = native.table.rejects.clone();
+    reversed.reverse();
+    let e = validate(Some(&reversed)).err().expect("verdicts out of order").to_string();
+    assert!(e.contains("registry: the verdicts given name row 4 out of order or beyond the 6 rows read"), "{e}");
+    let beyond = [Reject { row: 6, code: FaultCode::BadEnum, message: String::new() }];
+    let e = validate(Some(&beyond)).err().expect("a verdict beyond the rows").to_string();
+    assert!(e.contains("name row 6 out of order or beyond the 6 rows read"), "{e}");
+    // Refused: verdicts whose judge stopped without giving them.
+    let (judge, stopped) = Judging::later();
+    drop(judge);
+    let e =
+        validate_registry(contract, selection.clone(), &keep, None, None, Some(&stopped)).err().expect("no verdicts");
+    assert!(e.to_string().contains("registry: the verdicts given never came: their judge stopped"), "{e}");
 }
 
 #[test]

@@ -531,7 +531,11 @@ CREATE TABLE known_cases AS SELECT case_id AS known_case, first_value(entity_id 
 FROM (SELECT "case_id" AS named_case FROM landing_repairs) RIGHT SEMI JOIN accepted_violations ON case_id = named_case
 GROUP BY case_id;
 
--- With --plans-make-tables, the plans make the violations', repairs', complaints' and holdings' tables,
+-- With --plans-make-tables, the plans judge the registry as above, and the run reads its accepted rows as they do
+-- (it numbers the entities and writes the registry mart itself); only the rejects reach the run:
+SELECT _row, _code, _message FROM judged_registry
+WHERE _code IS NOT NULL;
+-- then the plans make the violations', repairs', complaints' and holdings' tables,
 -- looking each entity up in the registered ids the run wrote (entity_index), with no join.
 
 -- violations, keeping case_id, decided_on, category, severity, status

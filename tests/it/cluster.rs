@@ -242,8 +242,9 @@ fn a_run_on_a_ballista_cluster_writes_what_the_local_engine_writes() {
     assert_eq!(in_scratch, ["kept.txt"], "the run's engine folder goes with it");
     let mine: Vec<_> = std::fs::read_dir(&scratch).unwrap().flatten().map(|e| e.file_name()).collect();
     assert_eq!(mine.len(), 2, "the warehouse's own folder, and the operator's file: {mine:?}");
-    // Every dataset but the registry validated by its plans on the
-    // executors, which write their tables there (`--plans-make-tables`).
+    // Every dataset judged by its plans on the executors, which write
+    // the events' tables there (`--plans-make-tables`); the registry's
+    // accepted rows are read by the run as the executors judge them.
     let events =
         ["--threads", "3", "--engine", &engine, "--plans-make-tables", "--engine-scratch", scratch.to_str().unwrap()];
     let o = run(&by_plans, &events, Some(&certs));

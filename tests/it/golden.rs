@@ -58,13 +58,14 @@ fn generated_warehouse_scores_match_the_golden_files() {
     golden("quality-600-seed11-2026-11-27.json", &report);
     assert_eq!(std::fs::read(&scores).unwrap(), first);
 
-    // The violations, repairs, complaints and holdings validated by their
-    // plans, which make their tables (`--plans-make-tables`), their
-    // records written afresh:
-    // the same quarantine, report, records, scores and lists.
+    // Every dataset judged by its plans, which make the events' and
+    // holdings' tables (`--plans-make-tables`), the records written
+    // afresh: the same quarantine, report, records, registry mart, scores
+    // and lists.
     let records = wh.join("marts/records");
     let marts = |part: &str| std::fs::read(wh.join(part)).unwrap();
     let kept = [
+        "marts/registry/as_of=2026-11-27/part-0.parquet",
         "marts/listings/list=serious-dishonesty/as_of=2026-11-27/part-0.parquet",
         "marts/related/list=serious-dishonesty/as_of=2026-11-27/part-0.parquet",
     ];

@@ -566,10 +566,10 @@ pub struct SettingsArgs {
     /// from the native validation's.
     #[arg(long)]
     pub validation_plans: bool,
-    /// Validate the violations, repairs, complaints and holdings with
-    /// their DataFusion plans, on the run's engine (a cluster's executors
-    /// with --engine), which write the events' tables where they run; the
-    /// registry is validated in this process as always.
+    /// Validate every dataset with its DataFusion plans, on the run's
+    /// engine (a cluster's executors with --engine), which write the
+    /// events' tables where they run; this process still reads the
+    /// registry's accepted rows, to number its entities and write its mart.
     #[arg(long)]
     pub plans_make_tables: bool,
 }

@@ -43,7 +43,7 @@ use crate::base::parquet_io::{ParquetSink, LOOKUP_ROW_GROUP_ROWS};
 use crate::base::row_checks::quote;
 use crate::base::tables::{DatasetReport, Inputs, LegalReps, NotAPersonId, Reject, Rows, Share, Validated, ENTITY_IDX};
 use keys::FileKeys;
-pub use plans::{judge_holdings, judge_inputs, judge_into_table, PlanError, Verdicts};
+pub use plans::{judge_holdings, judge_inputs, judge_into_table, judge_registry, PlanError, Verdicts};
 use reorder::Reorder;
 use rows::RowFault;
 
@@ -55,6 +55,37 @@ pub struct Against<'a> {
     pub entities: Option<&'a EntityIndex>,
     /// The validated violations (`unknown_case`).
     pub violations: Option<&'a Validated>,
+    /// A snapshot's rejects as its plans judge them, in row order: taken
+    /// as they are instead of checking the rows here, awaited once the
+    /// rows are read.
+    pub judged: Option<&'a Judging>,
+}
+
+/// A snapshot's rejects, in row order, as they come from elsewhere (its
+/// plans, judging on the run's engine while its rows are read here).
+pub struct Judging(std::sync::Mutex<std::sync::mpsc::Receiver<Result<Vec<Reject>, ReadError>>>);
+
+impl Judging {
+    /// Rejects still to come: the sender gives them once.
+    pub fn later() -> (std::sync::mpsc::SyncSender<Result<Vec<Reject>, ReadError>>, Judging) {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        (tx, Judging(std::sync::Mutex::new(rx)))
+    }
+
+    /// Rejects known already.
+    pub fn given(rejects: Vec<Reject>) -> Judging {
+        let (tx, judging) = Judging::later();
+        tx.send(Ok(rejects)).expect("the receiver is here");
+        judging
+    }
+
+    /// The rejects, once they come; an error if their judge failed or
+    /// stopped without giving them.
+    fn wait(&self, dataset: Dataset) -> Result<Vec<Reject>, ReadError> {
+        let stopped = || ReadError::Verdicts { dataset, what: "never came: their judge stopped".into() };
+        let rx = self.0.lock().map_err(|_| stopped())?;
+        rx.recv().map_err(|_| stopped())?
+    }
 }
 
 /// Validation failed: a landing file that fails while being read (a
@@ -74,6 +105,10 @@ pub enum ReadError {
     Plans(#[from] plans::PlanError),
     #[error("registry row {row} (counted over the snapshot's files from 0) was accepted with a value its sorted copy cannot hold: the registry contract must check each id, person id, six-digit code and listed value it copies")]
     UnpackedRegistryValue { row: u64 },
+    #[error("the registry's accepted rows {what}: the verdicts it was given do not hold")]
+    AcceptedRegistry { what: String },
+    #[error("{dataset}: the verdicts given {what}")]
+    Verdicts { dataset: Dataset, what: String },
 }
 
 impl Classify for ReadError {
@@ -85,6 +120,8 @@ impl Classify for ReadError {
             ReadError::Plans(e) => e.kind(),
             // Contracts are embedded: one without the check is a bug of the build.
             ReadError::UncheckedPersonId { .. } | ReadError::UnpackedRegistryValue { .. } => ErrorKind::Bug,
+            // Verdicts come from this run's own plans: a wrong one is a bug.
+            ReadError::AcceptedRegistry { .. } | ReadError::Verdicts { .. } => ErrorKind::Bug,
         }
     }
 }
@@ -101,16 +138,19 @@ pub struct Outputs<'a> {
     /// engine to scan instead of being held ([`Rows::File`]; `None` keeps
     /// them in memory), and the registry's sorted copies ([`merge`]).
     pub events: Option<&'a Path>,
-    /// Who validates the violations, repairs, complaints and holdings
-    /// instead of the native checks (their plans on the run's engine,
-    /// `--plans-make-tables`); the events' records are written here all
-    /// the same.
+    /// Who judges every dataset instead of the native checks (their plans
+    /// on the run's engine, `--plans-make-tables`); the registry's accepted
+    /// rows are read here all the same, as are the events' records.
     pub by_plans: Option<&'a dyn ByPlans>,
 }
 
 /// Validation done elsewhere (by the datasets' plans, on the run's
 /// engine), against the registered entities of the native validation.
 pub trait ByPlans: Sync {
+    /// The registry's rejects, in row order, given its contract and
+    /// chosen partition.
+    fn registry(&self, contract: &Contract, selection: &Selection) -> Result<Vec<Reject>, ReadError>;
+
     /// Writes the registered entities' ids where the plans read them.
     fn register(&self, entities: &Arc<EntityIndex>) -> Result<RegisteredIds, ReadError>;
 
@@ -161,12 +201,15 @@ impl Outputs<'_> {
 /// text. With `out`, the accepted rows are also written in the same order
 /// (the run's registry mart, or some of their columns) from sorted copies
 /// of the landing files in `scratch` (a temporary folder without one).
+/// With `judged`, the rows' verdicts are those (the registry's plans'),
+/// not checked here.
 pub fn validate_registry(
     contract: &Contract,
     selection: Selection,
     keep: &[&str],
     out: Option<RegistryOut>,
     scratch: Option<&Path>,
+    judged: Option<&Judging>,
 ) -> Result<ValidatedRegistry, ReadError> {
     let key_col = contract.key[0];
     let id_name = contract.columns[key_col].name.as_str();
@@ -211,7 +254,8 @@ pub fn validate_registry(
     }
     let compact = Arc::new(compact::Compact::new(contract, &copied));
     let copy = folder.as_deref().map(|folder| SortedCopy { folder, compact: &compact });
-    let mut v = validate(contract, selection, &read, Against::default(), Writes { copy, ..Writes::default() })?;
+    let against = Against { judged, ..Against::default() };
+    let mut v = validate(contract, selection, &read, against, Writes { copy, ..Writes::default() })?;
     let Rows::Memory(batches) = std::mem::replace(&mut v.rows, Rows::Memory(Vec::new())) else {
         unreachable!("validate keeps its rows in memory")
     };
@@ -243,14 +287,23 @@ pub fn validate_registry(
         rest = tail;
         row += b.num_rows() as u128;
     }
-    parts.into_par_iter().for_each(|(part, b, first)| {
+    parts.into_par_iter().try_for_each(|(part, b, first)| {
         let ids = b.column(kept_pos).as_string::<i32>();
         for (i, slot) in part.iter_mut().enumerate() {
-            let id = EntityId::pack_unchecked(ids.value(i)).expect("accepted registry rows have valid ids");
+            let id = EntityId::pack_unchecked(ids.value(i)).ok_or_else(|| ReadError::AcceptedRegistry {
+                what: format!("hold {}, not an entity id", quote(ids.value(i))),
+            })?;
             *slot = (id.bits() << 38) | (first + i as u128);
         }
-    });
+        Ok::<(), ReadError>(())
+    })?;
     packed.par_sort_unstable();
+    // Copies of an id are all rejected: an id accepted twice would number
+    // one entity twice.
+    if let Some(twice) = packed.par_windows(2).find_any(|w| w[0] >> 38 == w[1] >> 38) {
+        let id = EntityId::from_bits(twice[0] >> 38);
+        return Err(ReadError::AcceptedRegistry { what: format!("hold {} twice", quote(&id.to_string())) });
+    }
     // Each entity's row, as a position in the whole; then the ids alone,
     // in the sorted ids' own memory.
     let order: Arc<Vec<u32>> = Arc::new(packed.par_iter().map(|p| (*p & ((1u128 << 38) - 1)) as u32).collect());
@@ -567,6 +620,18 @@ fn validate(
     writes: Writes,
 ) -> Result<Validated, ReadError> {
     let Writes { records, copy, table } = writes;
+    // Verdicts given are every rule's: only a snapshot's own rows (no key
+    // versions, shares or lookups) are judged whole elsewhere.
+    let pure_snapshot = contract.kind == DatasetKind::Snapshot
+        && contract.shares_over_100.is_none()
+        && contract.unknown_entity.is_none()
+        && contract.unknown_case.is_none();
+    if against.judged.is_some() && !pure_snapshot {
+        return Err(ReadError::Verdicts {
+            dataset: contract.dataset,
+            what: "are for a snapshot judged on its own rows alone".into(),
+        });
+    }
     // (partition, file, index of the file in its partition)
     let files: Vec<(usize, &LandingFile, usize)> = selection
         .partitions
@@ -660,7 +725,8 @@ fn validate(
                 read_as_dictionaries: &read_as_dictionaries,
             };
             let copy = copy.map(|c| (merge::copy_path(c.folder, ordinal), c.compact));
-            read_file(contract, file, *partition, *first_row, &kept, against.entities, out, copy)
+            let check = against.judged.is_none();
+            read_file(contract, file, *partition, *first_row, &kept, against.entities, out, copy, check)
         })
         .collect::<Result<_, _>>()?;
 
@@ -672,6 +738,19 @@ fn validate(
             let g = f.first_row + *row as u64;
             codes[g as usize] = Some(fault.code);
             messages.insert(g, fault.message.clone());
+        }
+    }
+    let judged = against.judged.map(|j| j.wait(contract.dataset)).transpose()?;
+    if let Some(judged) = &judged {
+        let mut last = None;
+        for r in judged {
+            if r.row >= total || last.is_some_and(|l| l >= r.row) {
+                let what = format!("name row {} out of order or beyond the {total} rows read", r.row);
+                return Err(ReadError::Verdicts { dataset: contract.dataset, what });
+            }
+            last = Some(r.row);
+            codes[r.row as usize] = Some(r.code);
+            messages.insert(r.row, r.message.clone());
         }
     }
     let file_of = |g: u64| first_rows.partition_point(|s| *s <= g) - 1;
@@ -735,7 +814,10 @@ fn validate(
     // of `late` per row cost a cache miss each).
     let mut late_rows = FixedBitSet::with_capacity(n);
     late.keys().for_each(|g| late_rows.insert(*g as usize));
-    let shared = keys::shared_keys(&key_files);
+    let shared = match judged {
+        None => keys::shared_keys(&key_files),
+        Some(_) => Vec::new(),
+    };
     let mut in_shared = FixedBitSet::with_capacity(n);
     for group in &shared {
         for g in group {
@@ -1026,6 +1108,7 @@ fn read_file(
     entities: Option<&EntityIndex>,
     records: Option<(&Path, usize)>,
     copy: Option<(PathBuf, &compact::Compact)>,
+    check: bool,
 ) -> Result<FileRows, ReadError> {
     let fail = |e: &dyn std::fmt::Display| ReadError::Unreadable { path: file.relative.clone(), reason: e.to_string() };
     let mut faults = Vec::new();
@@ -1037,8 +1120,10 @@ fn read_file(
     let mut whole = Vec::new();
     for batch in file.read_enumerated(contract, keep.read_as_dictionaries).map_err(|e| fail(&e))? {
         let batch = batch.map_err(|e| fail(&e))?;
-        for (row, fault) in rows::check_batch(contract, &batch, file.ingest_date) {
-            faults.push((offset + row, fault));
+        if check {
+            for (row, fault) in rows::check_batch(contract, &batch, file.ingest_date) {
+                faults.push((offset + row, fault));
+            }
         }
         let before = entity_idx.as_ref().map_or(0, |v| v.len());
         if let (Some(ue), Some(out), Some(index)) = (contract.unknown_entity, entity_idx.as_mut(), entities) {
@@ -1185,13 +1270,20 @@ pub fn validate_inputs(
     let reg_cols = columns(Dataset::Registry);
     let ValidatedRegistry { table: registry, entities, parents, legal_reps } =
         span(Dataset::Registry).in_scope(|| {
-            validate_registry(
-                contracts.get(Dataset::Registry),
-                take(Dataset::Registry),
-                &as_strs(&reg_cols),
-                out.registry,
-                out.events,
-            )
+            let (contract, selection) = (contracts.get(Dataset::Registry), take(Dataset::Registry));
+            let validated = |judged| {
+                validate_registry(contract, selection.clone(), &as_strs(&reg_cols), out.registry, out.events, judged)
+            };
+            let Some(by) = out.by_plans else { return validated(None) };
+            // Judged by its plans, the registry is still read here, as
+            // they judge it: the run numbers its entities and writes its
+            // mart in id order.
+            let (verdicts, judging) = Judging::later();
+            let (span, chosen) = (tracing::Span::current(), &selection);
+            std::thread::scope(|s| {
+                s.spawn(move || span.in_scope(|| verdicts.send(by.registry(contract, chosen))));
+                validated(Some(&judging))
+            })
         })?;
     // The plans that validate some datasets look the entities up in their
     // ids (in this process, in this index itself).
@@ -1218,7 +1310,7 @@ pub fn validate_inputs(
                 contracts.get(d),
                 take(d),
                 &as_strs(&cols),
-                Against { entities: Some(&entities), violations },
+                Against { entities: Some(&entities), violations, judged: None },
                 Writes { records: out.records_of(d), table, ..Writes::default() },
             )
         })

@@ -8,9 +8,11 @@
 //! The verdicts (each rejected row's code and message, the data-quality
 //! figures) are the native validation's, row for row and byte for byte:
 //! `run::validate_tests` runs both on every fixture and compares them, and
-//! `run --validation-plans` compares them on a run's landing zone. The
-//! native validation still makes the tables a run reads (it is faster and
-//! holds less); these plans are its executable specification.
+//! `run --validation-plans` compares them on a run's landing zone. By
+//! default the native validation makes the tables a run reads (it is
+//! faster and holds less); with `--plans-make-tables` these plans judge
+//! every dataset and make every table but the registry's, whose accepted
+//! rows the run reads itself as the plans judge them ([`judge_registry`]).
 //!
 //! What each dataset's plan computes, per landing row (`_row` numbers the
 //! rows in read order as the native validation does; `_partition` and
@@ -322,6 +324,50 @@ pub async fn judge_into_table(
         report,
         rejects,
     })
+}
+
+/// The registry's rejects by its plans on `engine` (`--plans-make-tables`),
+/// in row order: the rows the run then numbers, sorts and writes to its
+/// registry mart are the others. Only the rejects reach the run's process
+/// from the plans; the run reads the accepted rows itself, as it must to
+/// number every entity in id order. Uses, and removes when done, the
+/// tables `landing_registry`, `hashed_alike`, `copies` and
+/// `judged_registry`.
+pub async fn judge_registry(
+    engine: &Engine,
+    contract: &Contract,
+    selection: &Selection,
+) -> Result<Vec<Reject>, PlanError> {
+    let dataset = contract.dataset;
+    let fail = |source| PlanError { dataset, source };
+    if contract.kind != DatasetKind::Snapshot || contract.unknown_entity.is_some() || contract.shares_over_100.is_some()
+    {
+        return Err(fail(DataFusionError::Internal(format!(
+            "{dataset}: only a snapshot judged on its own rows gives its rejects alone"
+        ))));
+    }
+    let ctx = engine.ctx();
+    let mut phases = crate::base::telemetry::Phases::start("validation_plans");
+    let _planning = plans_planning(engine, selection.rows());
+    register_landing(engine, contract, selection).map_err(fail)?;
+    for (table, sql) in [(HASHED_ALIKE, hashed_alike_sql(contract)), ("copies", copies_sql(contract))] {
+        let rows = ctx.sql(&sql).await.map_err(fail)?;
+        engine.create_counted_table(table, rows).await.map_err(fail)?;
+    }
+    let judged = format!("judged_{dataset}");
+    ctx.sql(&format!("CREATE OR REPLACE VIEW {judged} AS {}", judged_sql(contract))).await.map_err(fail)?;
+    let mut rejects = Vec::new();
+    for b in ctx.sql(&judged_once_sql(&judged, &[])).await.map_err(fail)?.collect().await.map_err(fail)? {
+        rejects.extend(rejects_in(&b).map_err(fail)?);
+    }
+    rejects.sort_by_key(|r| r.row);
+    accepted_of(selection, &rejects).map_err(fail)?;
+    for t in [judged.as_str(), &landing_table(dataset), HASHED_ALIKE, "copies"] {
+        ctx.deregister_table(t).map_err(fail)?;
+    }
+    crate::base::engine::return_free_memory();
+    phases.done(&format!("{dataset}: rejects"));
+    Ok(rejects)
 }
 
 /// Validates the holdings by their plans on `engine`, against the
@@ -1406,8 +1452,11 @@ mod tests {
         let registered = RegisteredIds::at("/run/plans/registered-ids", 0);
         let _ = write!(
             sql,
-            "\n-- With --plans-make-tables, the plans make the violations', repairs', complaints' and holdings' tables,\n\
-             -- looking each entity up in the registered ids the run wrote (entity_index), with no join.\n"
+            "\n-- With --plans-make-tables, the plans judge the registry as above, and the run reads its accepted rows as they do\n\
+             -- (it numbers the entities and writes the registry mart itself); only the rejects reach the run:\n{};\n\
+             -- then the plans make the violations', repairs', complaints' and holdings' tables,\n\
+             -- looking each entity up in the registered ids the run wrote (entity_index), with no join.\n",
+            judged_once_sql("judged_registry", &[])
         );
         let kept = [
             (Dataset::Violations, &["case_id", "decided_on", "category", "severity", "status"][..]),
