@@ -354,6 +354,7 @@ pub async fn judge_registry(
         let rows = ctx.sql(&sql).await.map_err(fail)?;
         engine.create_counted_table(table, rows).await.map_err(fail)?;
     }
+    phases.done(&format!("{dataset}: keys held twice"));
     let judged = format!("judged_{dataset}");
     ctx.sql(&format!("CREATE OR REPLACE VIEW {judged} AS {}", judged_sql(contract))).await.map_err(fail)?;
     let mut rejects = Vec::new();
@@ -441,7 +442,7 @@ pub async fn judge_holdings(
 struct Prepared {
     judged: String,
     scratch: tempfile::TempDir,
-    /// The phases logged so far (none).
+    /// The phases logged so far (the first steps', each when done).
     phases: crate::base::telemetry::Phases,
     /// How the plans are planned, until the caller is done.
     planning: Planned,
@@ -474,7 +475,7 @@ async fn prepare_judged(
     violations: Option<&Validated>,
 ) -> Result<Prepared, DataFusionError> {
     let (ctx, dataset) = (engine.ctx(), contract.dataset);
-    let phases = crate::base::telemetry::Phases::start("validation_plans");
+    let mut phases = crate::base::telemetry::Phases::start("validation_plans");
     let planning = plans_planning(engine, selection.rows().max(registered.count() as u64));
     register_landing(engine, contract, selection)?;
     if let Some(uc) = contract.unknown_case {
@@ -487,17 +488,21 @@ async fn prepare_judged(
         let named = col(&contract.columns[uc].name);
         create_table(engine, KNOWN_CASES, &current_cases_sql(&named, &landing_table(dataset))).await?;
         ctx.deregister_table(CURRENT_VIOLATIONS)?;
+        phases.done(&format!("{dataset}: known cases"));
     }
     let scratch = engine.scratch()?;
     for (table, sql) in [(HASHED_ALIKE, hashed_alike_sql(contract)), ("copies", copies_sql(contract))] {
         let rows = ctx.sql(&sql).await?;
         engine.create_counted_table(table, rows).await?;
     }
+    phases.done(&format!("{dataset}: keys held twice"));
     if let Some(table) = checked_table(contract) {
         write_table(engine, &table, &checked_sql_keeping(contract, keep), &scratch.path().join("checked")).await?;
+        phases.done(&format!("{dataset}: checked rows"));
     }
     if let Some(sql) = held_sql(contract) {
         engine.create_counted_table(HELD, ctx.sql(&sql).await?).await?;
+        phases.done(&format!("{dataset}: entities held over 100"));
     }
     let judged = format!("judged_{dataset}");
     ctx.sql(&format!("CREATE OR REPLACE VIEW {judged} AS {}", judged_sql_keeping(contract, keep, Some(registered))))
