@@ -1301,10 +1301,17 @@ pub fn validate_inputs(
             let is_event = matches!(d, Dataset::Violations | Dataset::Complaints);
             let table = out.events.filter(|_| is_event);
             if let Some(by) = out.by_plans.filter(|_| is_event || d == Dataset::Repairs) {
-                let selection = take(d);
-                write_records(contracts.get(d), &selection, out.records_of(d))?;
+                let (contract, selection) = (contracts.get(d), take(d));
                 let registered = registered.as_ref().expect("registered with the plans");
-                return by.events(contracts.get(d), selection, &as_strs(&cols), registered, violations);
+                // The new partitions' records are written here while the
+                // plans judge the rows (on a cluster, on the executors).
+                let (span, chosen) = (tracing::Span::current(), &selection);
+                return std::thread::scope(|s| {
+                    let records = s.spawn(move || span.in_scope(|| write_records(contract, chosen, out.records_of(d))));
+                    let judged = by.events(contract, chosen.clone(), &as_strs(&cols), registered, violations);
+                    let written = records.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                    written.and(judged)
+                });
             }
             validate(
                 contracts.get(d),
