@@ -1412,4 +1412,19 @@ mod tests {
         assert!(a.values().to_data().ptr_eq(&b.values().to_data()), "one dictionary for every batch");
         assert_eq!(a.values().as_string::<i32>().iter().flatten().collect::<Vec<_>>(), ["minor", "general", "grave"]);
     }
+
+    /// Verdicts from elsewhere stand for every rule only where no rule
+    /// looks beyond a row and its copies: a dataset with key versions,
+    /// shares or lookups is refused them, whatever its rows.
+    #[test]
+    fn only_a_snapshot_judged_on_its_own_rows_takes_verdicts_given() {
+        let contracts = Contracts::load().unwrap();
+        let judged = Judging::given(Vec::new());
+        for d in [Dataset::Holdings, Dataset::Violations, Dataset::Complaints, Dataset::Repairs] {
+            let against = Against { judged: Some(&judged), ..Against::default() };
+            let selection = Selection { partitions: Vec::new() };
+            let e = validate(contracts.get(d), selection, &[], against, Writes::default()).err().expect("refused");
+            assert!(e.to_string().contains("are for a snapshot judged on its own rows alone"), "{d}: {e}");
+        }
+    }
 }
