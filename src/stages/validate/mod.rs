@@ -610,6 +610,16 @@ struct Writes<'a> {
     table: Option<&'a Path>,
 }
 
+/// Whether a dataset's verdicts can all come from elsewhere: a snapshot
+/// whose rules look at nothing beyond its own rows and their copies (no
+/// key versions, shares or lookups), as the registry's.
+fn judged_on_its_own_rows(contract: &Contract) -> bool {
+    contract.kind == DatasetKind::Snapshot
+        && contract.shares_over_100.is_none()
+        && contract.unknown_entity.is_none()
+        && contract.unknown_case.is_none()
+}
+
 /// Validates one dataset. `keep` names the contract columns the output
 /// table carries.
 fn validate(
@@ -620,13 +630,7 @@ fn validate(
     writes: Writes,
 ) -> Result<Validated, ReadError> {
     let Writes { records, copy, table } = writes;
-    // Verdicts given are every rule's: only a snapshot's own rows (no key
-    // versions, shares or lookups) are judged whole elsewhere.
-    let pure_snapshot = contract.kind == DatasetKind::Snapshot
-        && contract.shares_over_100.is_none()
-        && contract.unknown_entity.is_none()
-        && contract.unknown_case.is_none();
-    if against.judged.is_some() && !pure_snapshot {
+    if against.judged.is_some() && !judged_on_its_own_rows(contract) {
         return Err(ReadError::Verdicts {
             dataset: contract.dataset,
             what: "are for a snapshot judged on its own rows alone".into(),
@@ -1271,18 +1275,18 @@ pub fn validate_inputs(
     let ValidatedRegistry { table: registry, entities, parents, legal_reps } =
         span(Dataset::Registry).in_scope(|| {
             let (contract, selection) = (contracts.get(Dataset::Registry), take(Dataset::Registry));
-            let validated = |judged| {
-                validate_registry(contract, selection.clone(), &as_strs(&reg_cols), out.registry, out.events, judged)
+            let (keep, out_registry) = (as_strs(&reg_cols), out.registry);
+            let Some(by) = out.by_plans else {
+                return validate_registry(contract, selection, &keep, out_registry, out.events, None);
             };
-            let Some(by) = out.by_plans else { return validated(None) };
             // Judged by its plans, the registry is still read here, as
             // they judge it: the run numbers its entities and writes its
             // mart in id order.
             let (verdicts, judging) = Judging::later();
-            let (span, chosen) = (tracing::Span::current(), &selection);
+            let (span, chosen) = (tracing::Span::current(), selection.clone());
             std::thread::scope(|s| {
-                s.spawn(move || span.in_scope(|| verdicts.send(by.registry(contract, chosen))));
-                validated(Some(&judging))
+                s.spawn(move || span.in_scope(|| verdicts.send(by.registry(contract, &chosen))));
+                validate_registry(contract, selection, &keep, out_registry, out.events, Some(&judging))
             })
         })?;
     // The plans that validate some datasets look the entities up in their

@@ -340,8 +340,7 @@ pub async fn judge_registry(
 ) -> Result<Vec<Reject>, PlanError> {
     let dataset = contract.dataset;
     let fail = |source| PlanError { dataset, source };
-    if contract.kind != DatasetKind::Snapshot || contract.unknown_entity.is_some() || contract.shares_over_100.is_some()
-    {
+    if !super::judged_on_its_own_rows(contract) {
         return Err(fail(DataFusionError::Internal(format!(
             "{dataset}: only a snapshot judged on its own rows gives its rejects alone"
         ))));
