@@ -189,7 +189,8 @@ pub async fn dry_run(opts: &RunOptions) -> Result<(PathBuf, DryRunReport), RunEr
         let graph = joint::build_graph(std::mem::take(&mut inputs.parents), std::mem::take(&mut inputs.shares));
         let used = store.decisions(decisions_through, None, None)?;
         let book = DecisionBook::new(used.clone());
-        let tables = lists::Tables { policy, as_of, inputs: &inputs, scored: &scored, graph: &graph, book: &book };
+        let tables =
+            lists::Tables { policy, as_of, inputs: &inputs, grades: &scored.grades, graph: &graph, book: &book };
         let key = opts.signer.as_ref().and_then(|s| s.public_key());
         for list in &policy.lists {
             let (l, _, _) = plan_list(wh, &tables, list, &store, key, &used, decisions_through)?;

@@ -301,7 +301,7 @@ async fn scored(
     // The scores stay in `scored` until the lists are drawn (see `with_lists`).
     let score = Vec::new();
     let mut grade = vec![NO_GRADE; n];
-    for (g, &s) in grade.iter_mut().zip(&scored.grade) {
+    for (g, &s) in grade.iter_mut().zip(&scored.grades.grade) {
         if s != NOT_SCORED {
             *g = policy.grades.get(s as usize).map(|p| Names::index(&names.grades, &p.grade)).unwrap_or(NO_GRADE);
         }
@@ -334,7 +334,7 @@ fn with_lists(
     store: &Store,
 ) -> Result<Outcome, RunError> {
     let (wh, inputs) = (&opts.warehouse, night.inputs);
-    let tables = lists::Tables { policy, as_of: opts.as_of, inputs, scored: &scored, graph: night.graph, book };
+    let tables = lists::Tables { policy, as_of: opts.as_of, inputs, grades: &scored.grades, graph: night.graph, book };
     for list in &policy.lists {
         let in_force = publish::in_force(wh, &list.id, as_of, opts.public_key.as_ref())?;
         let stretch_ends = match &in_force {
@@ -356,7 +356,7 @@ fn with_lists(
         o.related.insert(list.id.clone(), (summary.restricted_persons, summary.flagged_entities));
     }
     o.score = std::mem::take(&mut scored.score);
-    for (s, g) in o.score.iter_mut().zip(&scored.grade) {
+    for (s, g) in o.score.iter_mut().zip(&scored.grades.grade) {
         if *g == NOT_SCORED {
             *s = f64::NAN;
         }

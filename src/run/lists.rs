@@ -21,14 +21,14 @@ use crate::stages::joint::{self, Related};
 use crate::stages::publish::entries::RemovalFacts;
 use crate::stages::publish::Previous;
 use crate::stages::review::{self, DecisionBook, Member, Outcome};
-use crate::stages::score::Scored;
+use crate::stages::score::Grades;
 
 /// What the lists step reads of the run.
 pub(super) struct Tables<'a> {
     pub policy: &'a Policy,
     pub as_of: AsOf,
     pub inputs: &'a Inputs,
-    pub scored: &'a Scored,
+    pub grades: &'a Grades,
     pub graph: &'a EntityGraph,
     pub book: &'a DecisionBook,
 }
@@ -46,7 +46,7 @@ pub(super) fn members<'p>(
     let entities = &t.inputs.entities;
     let exempt: HashSet<u32> =
         t.book.exempt_entities(list, t.as_of).iter().filter_map(|e| entities.lookup(e)).collect();
-    let scored = t.scored;
+    let scored = t.grades;
     let outcome = joint::list_outcome(
         t.graph,
         t.policy,
@@ -206,7 +206,7 @@ pub(super) fn removal_facts(
             e.clone(),
             RemovalFacts {
                 exempt: t.book.exempt(list, e, t.as_of),
-                in_scope: idx.is_some_and(|i| t.scored.in_scope(i)),
+                in_scope: idx.is_some_and(|i| t.grades.in_scope(i)),
                 repaired,
                 joint_basis_ended,
                 policy_changed,

@@ -548,9 +548,15 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
         .instrument(info_span!("step", name = "score"))
         .await?;
     steps.record("score", started, Some(scored.summary.entities_scored))?;
+    // The scores are in their mart now; the lists read only the grades.
+    let score::Scored { grades, summary: scores_summary, score } = scored;
+    drop(score);
     drop(engine);
     drop(plans);
     drop(engine_scratch);
+    // Scoring was the registry table's last reader: the lists read the
+    // entity index, the legal representatives and the repairs.
+    inputs.registry.release();
     engine::return_free_memory();
 
     // Graph.
@@ -565,7 +571,7 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     let book = DecisionBook::new(used.clone());
     let stamp = Stamp { policy_id: &policy.id, policy_version: &policy.version, as_of };
     staged.push(scores_dir);
-    let tables = lists::Tables { policy, as_of, inputs: &inputs, scored: &scored, graph: &graph, book: &book };
+    let tables = lists::Tables { policy, as_of, inputs: &inputs, grades: &grades, graph: &graph, book: &book };
     let key = opts.signer.as_ref().and_then(|s| s.public_key());
     let mut lists = Vec::new();
     let mut listings = Vec::new();
@@ -626,7 +632,7 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     drop(span);
     steps.record("publish", started, Some(publications.len() as u64))?;
 
-    Ok(RunReport { run_id, as_of, quality, scores: scored.summary, lists, publications, outputs, steps: steps.done })
+    Ok(RunReport { run_id, as_of, quality, scores: scores_summary, lists, publications, outputs, steps: steps.done })
 }
 
 fn parquet(what: String) -> impl FnOnce(parquet::errors::ParquetError) -> RunError {

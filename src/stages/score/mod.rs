@@ -60,17 +60,25 @@ pub const NOT_SCORED: u8 = u8::MAX;
 
 /// What later stages need of the scores, by dense entity index.
 pub struct Scored {
-    /// Final grade as a band index, or [`NOT_SCORED`].
-    pub grade: Vec<u8>,
-    pub band: Vec<u8>,
+    /// What the lists read of the scores.
+    pub grades: Grades,
+    /// Score by dense index, NaN out of scope: what a policy's impact
+    /// compares (a run lets it go once the scores mart is written).
     pub score: Vec<f64>,
-    /// Rule ids of each entity's reasons (for reject decisions and removal
-    /// reasons), for entities with any.
-    pub reason_rules: BTreeMap<u32, Vec<String>>,
     pub summary: ScoreSummary,
 }
 
-impl Scored {
+/// Each entity's final grade and, for those of a listed grade, the rules
+/// of its reasons: all the lists step reads of scoring.
+pub struct Grades {
+    /// Final grade as a band index, or [`NOT_SCORED`].
+    pub grade: Vec<u8>,
+    /// Rule ids of each entity's reasons (for reject decisions and removal
+    /// reasons), for entities of a listed grade with any.
+    pub reason_rules: BTreeMap<u32, Vec<String>>,
+}
+
+impl Grades {
     pub fn in_scope(&self, idx: u32) -> bool {
         self.grade[idx as usize] != NOT_SCORED
     }
@@ -354,10 +362,8 @@ async fn score_in_chunks(
     let mut reasons_ranked = summary_reasons;
     reasons_ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     Ok(Scored {
-        grade,
-        band,
+        grades: Grades { grade, reason_rules },
         score,
-        reason_rules,
         summary: ScoreSummary {
             entities_scored: scored_rows,
             by_grade: policy.grades.iter().map(|b| b.grade.clone()).zip(summary_grades).collect(),

@@ -405,7 +405,7 @@ fn entities_scored_in_chunks_and_slices_of_evidence_give_them_nothing_to_change(
         let left: Vec<_> = std::fs::read_dir(staging.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(left, ["scores"], "the evidence's slices are gone with their folder");
         let scores = read_scores(&dir.join("part-0.parquet"));
-        outcomes.push((scores, visited, scored.summary, scored.reason_rules));
+        outcomes.push((scores, visited, scored.summary, scored.grades.reason_rules));
     }
     for o in &outcomes[1..] {
         assert_eq!(o, &outcomes[0]);
@@ -413,7 +413,7 @@ fn entities_scored_in_chunks_and_slices_of_evidence_give_them_nothing_to_change(
     // Without a visitor, the same scores, summary and reason rules.
     let staging = tempfile::tempdir().unwrap();
     let scored = rt.block_on(score(&engine, &policy, as_of, &inputs.entities, staging.path())).unwrap();
-    let unvisited = (read_scores(&staging.path().join("part-0.parquet")), scored.summary, scored.reason_rules);
+    let unvisited = (read_scores(&staging.path().join("part-0.parquet")), scored.summary, scored.grades.reason_rules);
     assert_eq!(unvisited, (outcomes[0].0.clone(), outcomes[0].2.clone(), outcomes[0].3.clone()));
     assert_eq!(outcomes[0].0.len(), 5, "the revoked entity is out of scope");
     assert!(outcomes[0].2.reasons.len() >= 2, "{:?}", outcomes[0].2);
