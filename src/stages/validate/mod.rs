@@ -714,6 +714,9 @@ fn validate(
         );
         clock = std::time::Instant::now();
     };
+    // What the run holds as this dataset's validation begins: the base its
+    // phases' memory grows from.
+    phase("start");
     // Stage one: every file, in parallel.
     let stage_one: Vec<FileRows> = files
         .par_iter()
