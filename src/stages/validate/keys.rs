@@ -106,6 +106,14 @@ fn groups(files: &[FileKeys], wanted: &(dyn Fn(&[u64]) -> bool + Sync)) -> Vec<V
 /// pairs, 616 MB, were the run's peak).
 const PAIRS_PER_PASS: usize = 1 << 25;
 
+/// The rows of one task of a pass's hashing, at most.
+const STRETCH_ROWS: usize = 1 << 16;
+
+/// How many stretches are hashed before their pairs are gathered: what a
+/// pass holds twice, at most (64 stretches of 64K rows: 32 MiB of narrow
+/// pairs, all in one pass).
+const STRETCHES_AT_ONCE: usize = 64;
+
 /// Calls `visit` once per group of [`groups`] (every one).
 #[cfg(test)]
 fn visit_groups(files: &[FileKeys], mut visit: impl FnMut(&[u64])) {
@@ -156,18 +164,40 @@ fn groups_packed<P: Packed>(
     // Pass `p` takes the hashes whose share of the hash space falls in its
     // slice: passes in order keep the groups in the order of their hashes.
     let pass_of = |hash: u64| ((hash as u128 * passes as u128) >> 64) as usize;
+    // Every file's rows cut in stretches of at most STRETCH_ROWS: (file, from, to).
+    let stretches: Vec<(usize, usize, usize)> = files
+        .iter()
+        .enumerate()
+        .flat_map(|(i, f)| {
+            (0..f.len()).step_by(STRETCH_ROWS).map(move |from| (i, from, (from + STRETCH_ROWS).min(f.len())))
+        })
+        .collect();
     let mut groups = Vec::new();
     for pass in 0..passes {
         let mut pairs: Vec<P> = Vec::with_capacity(match passes {
             1 => complete,
             _ => complete / passes + complete / passes / 32 + 1024,
         });
-        pairs.par_extend(files.par_iter().flat_map_iter(|f| {
-            (0..f.len()).filter(|r| f.is_complete(*r)).filter_map(move |r| {
-                let hash = f.hash(r);
-                (pass_of(hash) == pass).then(|| P::pack(hash, f.first_row + r as u64))
-            })
-        }));
+        // A stretch of rows at a time, hashed on the pool, their pairs
+        // moved into `pairs` before the next stretch's are made: a parallel
+        // extend would hold a second copy of the pass's pairs (at 50M
+        // entities 212 MB more at the run's peak, the violations' keys).
+        for stretch in stretches.chunks(STRETCHES_AT_ONCE) {
+            let pieces: Vec<Vec<P>> = stretch
+                .par_iter()
+                .map(|&(f, from, to)| {
+                    let f = &files[f];
+                    (from..to)
+                        .filter(|r| f.is_complete(*r))
+                        .filter_map(|r| {
+                            let hash = f.hash(r);
+                            (pass_of(hash) == pass).then(|| P::pack(hash, f.first_row + r as u64))
+                        })
+                        .collect()
+                })
+                .collect();
+            pieces.into_iter().for_each(|piece| pairs.extend_from_slice(&piece));
+        }
         groups.extend(groups_of_pairs(files, pairs, wanted));
     }
     groups
