@@ -338,6 +338,22 @@ mod tests {
     }
 
     #[test]
+    fn keys_held_in_several_stretches_of_a_file_are_one_group() {
+        let n = 2 * STRETCH_ROWS + 1_000;
+        let distinct = STRETCH_ROWS as u64 - 7;
+        let keys: Vec<String> = (0..n as u64).map(|i| format!("k{}", i % distinct)).collect();
+        let files = vec![FileKeys { first_row: 0, columns: vec![StringArray::from_iter_values(&keys)], entity: None }];
+        for per_pass in [PAIRS_PER_PASS, 40_000] {
+            let mut found: Vec<Vec<u64>> = groups_packed::<u64>(&files, &|g| g.len() > 1, per_pass);
+            assert_eq!(found.len(), distinct as usize, "{per_pass} pairs a pass");
+            found.sort();
+            assert_eq!(found[0], vec![0, distinct, 2 * distinct]);
+            assert!(found.iter().all(|g| g.windows(2).all(|w| w[1] - w[0] == distinct)));
+            assert_eq!(found.iter().map(|g| g.len()).sum::<usize>(), n, "every row's key is held twice or more");
+        }
+    }
+
+    #[test]
     fn compound_keys_compare_every_column() {
         let files = vec![FileKeys {
             first_row: 0,
