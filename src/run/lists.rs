@@ -46,13 +46,12 @@ pub(super) fn members<'p>(
     let entities = &t.inputs.entities;
     let exempt: HashSet<u32> =
         t.book.exempt_entities(list, t.as_of).iter().filter_map(|e| entities.lookup(e)).collect();
-    let scored = t.grades;
     let outcome = joint::list_outcome(
         t.graph,
         t.policy,
         list,
-        &scored.grade,
-        &|e| scored.in_scope(e),
+        &t.grades.grade,
+        &|e| t.grades.in_scope(e),
         &|e| exempt.contains(&e),
         &t.inputs.legal_reps,
         entities,
@@ -69,7 +68,7 @@ pub(super) fn members<'p>(
             let id = entities.id(m.entity).to_string();
             let basis = joint::basis(m);
             let rules_now = match basis {
-                Basis::Direct => scored.reason_rules.get(&m.entity).cloned().unwrap_or_default(),
+                Basis::Direct => t.grades.reason_rules.get(&m.entity).cloned().unwrap_or_default(),
                 Basis::Joint => m.rules.clone(),
             };
             let member = Member {
