@@ -133,7 +133,7 @@ fn write_rows(
     let sorted = take_record_batch(&all, &order)?;
     let mut columns: Vec<ArrayRef> = sorted.columns().to_vec();
     columns.push(Arc::new(Date32Array::from(vec![source.1.days_since_epoch(); rows])));
-    columns.push(Arc::new(StringArray::from(vec![source.0; rows])));
+    columns.push(Arc::new(StringArray::new_repeated(source.0, rows)));
     columns.push(Arc::new(Int64Array::from_iter_values(order.values().iter().map(|r| *r as i64))));
     let out = RecordBatch::try_new(schema(contract), columns)?;
     // Keys, entity ids (rows sorted by them: a few rows each) and source
@@ -150,24 +150,39 @@ fn write_rows(
 }
 
 /// The rows' order by entity id text, nulls last, rows of one id in file
-/// order (a stable sort). Ids that pack ([`EntityId::pack_unchecked`],
-/// whose integer order is the text order) are compared as numbers; the
-/// others, a faulty row's, by their text.
+/// order. Ids that pack ([`EntityId::pack_unchecked`], whose integer
+/// order is the text order) are sorted as numbers with their row below
+/// them; the others, a faulty row's, by their text, and the two runs are
+/// then merged by text.
 fn entity_order(ids: &StringArray) -> UInt32Array {
-    const TEXT: u128 = u128::MAX;
-    let packed: Vec<u128> =
-        ids.iter().map(|t| t.and_then(EntityId::pack_unchecked).map_or(TEXT, |id| id.bits())).collect();
-    let text_order = |a: usize, b: usize| match (ids.is_null(a), ids.is_null(b)) {
-        (false, false) => ids.value(a).as_bytes().cmp(ids.value(b).as_bytes()),
+    let mut packed: Vec<u128> = Vec::with_capacity(ids.len());
+    let mut texts: Vec<u32> = Vec::new();
+    for (row, id) in ids.iter().enumerate() {
+        match id.and_then(EntityId::pack_unchecked) {
+            Some(id) => packed.push((id.bits() << 32) | row as u128),
+            None => texts.push(row as u32),
+        }
+    }
+    packed.sort_unstable();
+    let by_text = |a: u32, b: u32| match (ids.is_null(a as usize), ids.is_null(b as usize)) {
+        (false, false) => ids.value(a as usize).as_bytes().cmp(ids.value(b as usize).as_bytes()),
         // A null comes after any text.
         (a_null, b_null) => a_null.cmp(&b_null),
     };
-    let mut order: Vec<u32> = (0..ids.len() as u32).collect();
-    order.sort_unstable_by(|&a, &b| {
-        let (x, y) = (packed[a as usize], packed[b as usize]);
-        let by_id = if x != TEXT && y != TEXT { x.cmp(&y) } else { text_order(a as usize, b as usize) };
-        by_id.then(a.cmp(&b))
-    });
+    texts.sort_unstable_by(|&a, &b| by_text(a, b).then(a.cmp(&b)));
+    let mut order = Vec::with_capacity(ids.len());
+    let mut texts = texts.into_iter().peekable();
+    for row in packed.into_iter().map(|p| p as u32) {
+        while let Some(&t) = texts.peek() {
+            if by_text(t, row).then(t.cmp(&row)).is_gt() {
+                break;
+            }
+            order.push(t);
+            texts.next();
+        }
+        order.push(row);
+    }
+    order.extend(texts);
     UInt32Array::from(order)
 }
 
