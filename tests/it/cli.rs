@@ -201,6 +201,40 @@ fn demo_runs_the_nightly_batch_and_prints_where_the_outputs_are() {
     assert!(wh.join("reports/quality/as_of=2026-11-27/quality.json").is_file());
 }
 
+/// `bench` runs the nightly job itself for each generated night, from the
+/// landing zone alone, and prints each night's time and peak; it never
+/// replaces a folder it did not generate.
+#[test]
+fn bench_runs_every_night_and_leaves_a_folder_it_did_not_make() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("bench");
+    let args = ["bench", "--entities", "300", "--days", "2", "--warehouse", wh.to_str().unwrap()];
+    for round in ["generated", "cached"] {
+        let out = ok(&args);
+        let nights: Vec<&str> = out.lines().filter(|l| l.starts_with("night")).collect();
+        assert_eq!(nights.len(), 2, "{round}: one line a night:\n{out}");
+        for (line, date) in nights.iter().zip(["2026-11-26", "2026-11-27"]) {
+            for expected in [date, "rows/s", "peak RSS", "validate", "lists", "publish"] {
+                assert!(line.contains(expected), "{round}: {expected:?} missing from {line:?}");
+            }
+        }
+        assert!(nights[1].contains("the events of 2 nights read"), "{}", nights[1]);
+        // Each night published, and the last night's is the latest.
+        let latest = std::fs::read_to_string(wh.join("published/serious-dishonesty/LATEST")).unwrap();
+        assert!(latest.starts_with("2026-11-27"), "{round}: {latest}");
+        let runs = ok(&["runs", "--warehouse", wh.to_str().unwrap()]);
+        assert_eq!(runs.matches("succeeded").count(), 2, "{round}: the nights start from an empty ledger:\n{runs}");
+    }
+
+    let other = dir.path().join("warehouse");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("credence.db"), b"a real ledger").unwrap();
+    let o = credence(&["bench", "--entities", "300", "--warehouse", other.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no bench.json"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(other.join("credence.db")).unwrap(), b"a real ledger");
+}
+
 /// One trip through the data: once a run has validated, explain, review,
 /// decide and the officer pages read the marts it wrote. With the landing
 /// zone gone they still show registry facts and the records behind reasons.

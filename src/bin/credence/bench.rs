@@ -1,6 +1,8 @@
 //! `credence bench`: generates a warehouse once (cached by its parameters),
 //! then times validation and scoring separately and prints rows per second
-//! and the peak resident memory of each step.
+//! and the peak resident memory of each step; then runs the nightly job
+//! itself for each generated night, the last one a new night as in
+//! production, and prints its wall time and peak.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -9,11 +11,12 @@ use clap::Args;
 
 use credence::base::contract::{Contracts, Dataset};
 use credence::base::engine;
+use credence::base::engine::EngineKind;
 use credence::base::ids::AsOf;
 use credence::base::tables::Rows;
 use credence::base::telemetry::{reset_peak_memory, Memory};
 use credence::base::warehouse::Warehouse;
-use credence::run::{keep_columns, load_policy, register_inputs};
+use credence::run::{keep_columns, load_policy, register_inputs, RunSettings, DEFAULT_MAX_REJECT_SHARE};
 use credence::stages::joint;
 use credence::stages::score;
 use credence::stages::validate;
@@ -66,6 +69,17 @@ pub fn bench(args: &BenchArgs) -> CommandResult {
         dir.display()
     );
     if !cached || args.regenerate {
+        // Only a warehouse bench made is made again: any other folder
+        // (a real warehouse passed by mistake) is left as it is.
+        let made_here = marker.exists();
+        let empty = std::fs::read_dir(&dir).map(|mut d| d.next().is_none()).unwrap_or(true);
+        if !made_here && !empty {
+            return Err(Failure::usage(format!(
+                "bench: {} is not a warehouse that bench generated (it has no bench.json) and is not empty: bench \
+                 would replace it; give --warehouse a new or empty folder",
+                dir.display()
+            )));
+        }
         let _ = std::fs::remove_dir_all(&dir);
         let started = Instant::now();
         let g = generate(&GenArgs {
@@ -246,5 +260,70 @@ pub fn bench(args: &BenchArgs) -> CommandResult {
         secs / nightly
     );
     let _ = std::fs::remove_dir_all(report_dir);
+
+    nights(&dir, args, limits, &rt)?;
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// The nightly job itself (`credence run`, unsigned), night after night
+/// over the generated days, from a warehouse that holds only the landing
+/// zone: each night reads the events of every night so far, writes its
+/// own partition's record marts, a new registry snapshot's mart, scores
+/// and lists, and publishes, as in production. Prints each night's wall
+/// time, steps and peak resident memory.
+fn nights(
+    dir: &std::path::Path,
+    args: &BenchArgs,
+    limits: engine::EngineLimits,
+    rt: &tokio::runtime::Runtime,
+) -> Result<(), Failure> {
+    // What earlier runs of bench left goes: the nights start from the landing zone alone.
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name == "landing" || name == "bench.json" {
+            continue;
+        }
+        match entry.file_type()?.is_dir() {
+            true => std::fs::remove_dir_all(entry.path())?,
+            false => std::fs::remove_file(entry.path())?,
+        }
+    }
+    let last: AsOf = "2026-11-27".parse().expect("date");
+    let settings = RunSettings {
+        warehouse: dir.to_path_buf(),
+        policy: None,
+        partners: None,
+        signing_key: None,
+        unsigned: true,
+        limits,
+        engine: EngineKind::Local,
+        engine_scratch: None,
+        max_reject_share: DEFAULT_MAX_REJECT_SHARE,
+        validation_plans: false,
+        plans_make_tables: false,
+        trigger: "bench".into(),
+    };
+    for n in 0..args.days {
+        let night = last.plus_days(n as i64 + 1 - args.days as i64);
+        let opts = settings.lower(night)?;
+        engine::return_free_memory();
+        reset_peak_memory();
+        let started = Instant::now();
+        let report = rt.block_on(credence::run::run(&opts))?;
+        let secs = started.elapsed().as_secs_f64();
+        let read: u64 = report.quality.datasets.iter().map(|d| d.rows_read).sum();
+        let steps: Vec<String> =
+            report.steps.iter().map(|s| format!("{} {:.2} s", s.step, s.duration.as_secs_f64())).collect();
+        println!(
+            "night     {read:>12} rows  {secs:>8.2} s  {:>10.0} rows/s  peak RSS {}  ({night}: the events of {} night{} \
+             read, its own written to the record marts; {})",
+            read as f64 / secs,
+            gib(Memory::now().peak),
+            n + 1,
+            if n == 0 { "" } else { "s" },
+            steps.join(", ")
+        );
+    }
+    Ok(())
 }
