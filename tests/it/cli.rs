@@ -219,11 +219,16 @@ fn bench_runs_every_night_and_leaves_a_folder_it_did_not_make() {
             }
         }
         assert!(nights[1].contains("the events of 2 nights read"), "{}", nights[1]);
-        // Each night published, and the last night's is the latest.
-        let latest = std::fs::read_to_string(wh.join("published/serious-dishonesty/LATEST")).unwrap();
-        assert!(latest.starts_with("2026-11-27"), "{round}: {latest}");
-        let runs = ok(&["runs", "--warehouse", wh.to_str().unwrap()]);
-        assert_eq!(runs.matches("succeeded").count(), 2, "{round}: the nights start from an empty ledger:\n{runs}");
+        // The nights start from the landing zone alone: an empty ledger,
+        // no publication in force.
+        assert!(nights[0].contains("run 1:") && nights[1].contains("run 2:"), "{round}:\n{out}");
+        assert!(nights[0].contains("serious-dishonesty: published 2026-11-26"), "{round}: {}", nights[0]);
+        assert!(nights[1].contains("serious-dishonesty: published 2026-11-27"), "{round}: {}", nights[1]);
+        // What the runs wrote is gone again; the landing zone stays.
+        let mut left: Vec<String> =
+            std::fs::read_dir(&wh).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        left.sort();
+        assert_eq!(left, ["bench.json", "landing"], "{round}");
     }
 
     let other = dir.path().join("warehouse");

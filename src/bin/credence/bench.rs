@@ -1,8 +1,9 @@
 //! `credence bench`: generates a warehouse once (cached by its parameters),
-//! then times validation and scoring separately and prints rows per second
-//! and the peak resident memory of each step; then runs the nightly job
-//! itself for each generated night, the last one a new night as in
-//! production, and prints its wall time and peak.
+//! runs the nightly job itself for each generated night (the last one a
+//! new night as in production) and prints its wall time and peak; then
+//! times validation, scoring and the graph step separately, and a
+//! policy's impact, with rows per second and the peak resident memory of
+//! each.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -105,6 +106,10 @@ pub fn bench(args: &BenchArgs) -> CommandResult {
     let contracts = Contracts::load()?;
     let limits = args.engine.limits();
     let rt = runtime(limits.threads)?;
+    // First the nightly job as it runs in production; then each stage on
+    // its own, from the landing zone alone again.
+    nights(&dir, args, limits, &rt)?;
+    landing_only(&dir)?;
 
     reset_peak_memory();
     let started = Instant::now();
@@ -260,9 +265,25 @@ pub fn bench(args: &BenchArgs) -> CommandResult {
         secs / nightly
     );
     let _ = std::fs::remove_dir_all(report_dir);
-
-    nights(&dir, args, limits, &rt)?;
+    landing_only(&dir)?;
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Removes what runs wrote in bench's own warehouse (marts, publications,
+/// ledger, reports), keeping its landing zone.
+fn landing_only(dir: &std::path::Path) -> Result<(), Failure> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name == "landing" || name == "bench.json" {
+            continue;
+        }
+        match entry.file_type()?.is_dir() {
+            true => std::fs::remove_dir_all(entry.path())?,
+            false => std::fs::remove_file(entry.path())?,
+        }
+    }
+    Ok(())
 }
 
 /// The nightly job itself (`credence run`, unsigned), night after night
@@ -277,18 +298,7 @@ fn nights(
     limits: engine::EngineLimits,
     rt: &tokio::runtime::Runtime,
 ) -> Result<(), Failure> {
-    // What earlier runs of bench left goes: the nights start from the landing zone alone.
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        if name == "landing" || name == "bench.json" {
-            continue;
-        }
-        match entry.file_type()?.is_dir() {
-            true => std::fs::remove_dir_all(entry.path())?,
-            false => std::fs::remove_file(entry.path())?,
-        }
-    }
+    landing_only(dir)?;
     let last: AsOf = "2026-11-27".parse().expect("date");
     let settings = RunSettings {
         warehouse: dir.to_path_buf(),
@@ -316,13 +326,15 @@ fn nights(
         let steps: Vec<String> =
             report.steps.iter().map(|s| format!("{} {:.2} s", s.step, s.duration.as_secs_f64())).collect();
         println!(
-            "night     {read:>12} rows  {secs:>8.2} s  {:>10.0} rows/s  peak RSS {}  ({night}: the events of {} night{} \
-             read, its own written to the record marts; {})",
+            "night     {read:>12} rows  {secs:>8.2} s  {:>10.0} rows/s  peak RSS {}  ({night}, run {}: the events of {} \
+             night{} read, its own written to the record marts; {}; {})",
             read as f64 / secs,
             gib(Memory::now().peak),
+            report.run_id,
             n + 1,
             if n == 0 { "" } else { "s" },
-            steps.join(", ")
+            steps.join(", "),
+            report.publications.iter().map(|p| format!("{}: {}", p.list_id, p.outcome)).collect::<Vec<_>>().join(", ")
         );
     }
     Ok(())
