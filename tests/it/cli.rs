@@ -209,8 +209,17 @@ fn bench_runs_every_night_and_leaves_a_folder_it_did_not_make() {
     let dir = tempfile::tempdir().unwrap();
     let wh = dir.path().join("bench");
     let args = ["bench", "--entities", "300", "--days", "2", "--warehouse", wh.to_str().unwrap()];
-    for round in ["generated", "cached"] {
-        let out = ok(&args);
+    for round in ["generated", "cached", "plans"] {
+        let out = match round {
+            // The nights with every dataset judged by validation's plans.
+            "plans" => {
+                let o = credence_logging(&[&args[..], &["--plans-make-tables"]].concat(), "credence=debug");
+                assert!(o.status.success(), "{}", stderr(&o));
+                assert!(stderr(&o).contains(r#""step":"validation_plans""#), "the plans judged the nights");
+                stdout(&o)
+            }
+            _ => ok(&args),
+        };
         let nights: Vec<&str> = out.lines().filter(|l| l.starts_with("night")).collect();
         assert_eq!(nights.len(), 2, "{round}: one line a night:\n{out}");
         for (line, date) in nights.iter().zip(["2026-11-26", "2026-11-27"]) {

@@ -44,6 +44,10 @@ pub struct BenchArgs {
     /// (and check that they agree with the native validation).
     #[arg(long)]
     validation_plans: bool,
+    /// Run the nights with `--plans-make-tables`: every dataset judged by
+    /// validation's plans, which make the run's tables.
+    #[arg(long)]
+    plans_make_tables: bool,
     #[command(flatten)]
     engine: EngineArgs,
 }
@@ -311,7 +315,7 @@ fn nights(
         engine_scratch: None,
         max_reject_share: DEFAULT_MAX_REJECT_SHARE,
         validation_plans: false,
-        plans_make_tables: false,
+        plans_make_tables: args.plans_make_tables,
         trigger: "bench".into(),
     };
     for n in 0..args.days {
