@@ -112,7 +112,7 @@ pub fn bench(args: &BenchArgs) -> CommandResult {
     let rt = runtime(limits.threads)?;
     // First the nightly job as it runs in production; then each stage on
     // its own, from the landing zone alone again.
-    nights(&dir, args, limits, &rt)?;
+    nights(&dir, args, as_of, limits, &rt)?;
     landing_only(&dir)?;
 
     reset_peak_memory();
@@ -291,7 +291,7 @@ fn landing_only(dir: &std::path::Path) -> Result<(), Failure> {
 }
 
 /// The nightly job itself (`credence run`, unsigned), night after night
-/// over the generated days, from a warehouse that holds only the landing
+/// over the generated days up to `last`, from a warehouse that holds only the landing
 /// zone: each night reads the events of every night so far, writes its
 /// own partition's record marts, a new registry snapshot's mart, scores
 /// and lists, and publishes, as in production. Prints each night's wall
@@ -299,11 +299,11 @@ fn landing_only(dir: &std::path::Path) -> Result<(), Failure> {
 fn nights(
     dir: &std::path::Path,
     args: &BenchArgs,
+    last: AsOf,
     limits: engine::EngineLimits,
     rt: &tokio::runtime::Runtime,
 ) -> Result<(), Failure> {
     landing_only(dir)?;
-    let last: AsOf = "2026-11-27".parse().expect("date");
     let settings = RunSettings {
         warehouse: dir.to_path_buf(),
         policy: None,
