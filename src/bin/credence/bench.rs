@@ -77,11 +77,15 @@ pub fn bench(args: &BenchArgs) -> CommandResult {
         // Only a warehouse bench made is made again: any other folder
         // (a real warehouse passed by mistake) is left as it is.
         let made_here = marker.exists();
-        let empty = std::fs::read_dir(&dir).map(|mut d| d.next().is_none()).unwrap_or(true);
+        // A folder that cannot be read, or a file, counts as not empty.
+        let empty = match std::fs::read_dir(&dir) {
+            Ok(mut entries) => entries.next().is_none(),
+            Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        };
         if !made_here && !empty {
             return Err(Failure::usage(format!(
-                "bench: {} is not a warehouse that bench generated (it has no bench.json) and is not empty: bench \
-                 would replace it; give --warehouse a new or empty folder",
+                "bench: {} is not a warehouse that bench generated (it has no bench.json) and is not an empty \
+                 folder: bench would replace it; give --warehouse a new or empty folder",
                 dir.display()
             )));
         }
