@@ -538,6 +538,14 @@ WHERE _code IS NOT NULL;
 -- then the plans make the violations', repairs', complaints' and holdings' tables,
 -- looking each entity up in the registered ids the run wrote (entity_index), with no join.
 
+-- violations: the keys of every row whose key hash other rows hold, with their copies in the partition
+-- (made after hashed_alike, as above)
+CREATE TABLE copies AS
+SELECT _partition AS _key_partition, "case_id" AS _key0, count(*) AS _copies
+  FROM hashed_alike RIGHT SEMI JOIN landing_violations ON _alike = key_hash("case_id")
+  WHERE "case_id" IS NOT NULL
+  GROUP BY _partition, "case_id";
+
 -- violations, keeping case_id, decided_on, category, severity, status
 CREATE VIEW judged_violations AS
 WITH ruled AS (
@@ -618,12 +626,10 @@ WITH ruled AS (
       FROM landing_violations)),
 with_registered AS (
   SELECT *, entity_index('/run/plans/registered-ids', "entity_id") AS registered_idx FROM ruled),
-with_hashed_alike AS (
-  SELECT * FROM hashed_alike RIGHT JOIN with_registered ON _alike = key_hash("case_id")),
 found AS (
   SELECT l.*, c._copies
-  FROM copies c RIGHT JOIN with_hashed_alike l ON l._partition = c._key_partition AND l."case_id" = c._key0)
-SELECT "case_id", "entity_id", "decided_on", "category", "severity", "status", registered_idx AS entity_idx, _alike IS NOT NULL AS _contested, _row,
+  FROM copies c RIGHT JOIN with_registered l ON l._partition = c._key_partition AND l."case_id" = c._key0)
+SELECT "case_id", "entity_id", "decided_on", "category", "severity", "status", registered_idx AS entity_idx, _copies IS NOT NULL AS _contested, _row,
     CASE
       WHEN _rule_code IS NOT NULL THEN _rule_code
       WHEN _copies > 1 THEN 'duplicate_key'
@@ -649,6 +655,14 @@ SELECT "case_id", "decided_on", "category", "severity", "status", entity_idx FRO
 CREATE TABLE known_cases AS
 SELECT case_id AS known_case, entity_idx AS known_entity
 FROM (SELECT "case_id" AS named_case FROM landing_repairs) RIGHT SEMI JOIN current_violations ON case_id = named_case;
+
+-- repairs: the keys of every row whose key hash other rows hold, with their copies in the partition
+-- (made after hashed_alike, as above)
+CREATE TABLE copies AS
+SELECT _partition AS _key_partition, "repair_id" AS _key0, count(*) AS _copies
+  FROM hashed_alike RIGHT SEMI JOIN landing_repairs ON _alike = key_hash("repair_id")
+  WHERE "repair_id" IS NOT NULL
+  GROUP BY _partition, "repair_id";
 
 -- repairs, keeping repair_id, case_id, approved_on
 CREATE VIEW judged_repairs AS
@@ -696,12 +710,10 @@ with_registered AS (
   SELECT *, entity_index('/run/plans/registered-ids', "entity_id") AS registered_idx FROM ruled),
 with_known_cases AS (
   SELECT * FROM known_cases RIGHT JOIN with_registered ON "case_id" = known_case),
-with_hashed_alike AS (
-  SELECT * FROM hashed_alike RIGHT JOIN with_known_cases ON _alike = key_hash("repair_id")),
 found AS (
   SELECT l.*, c._copies
-  FROM copies c RIGHT JOIN with_hashed_alike l ON l._partition = c._key_partition AND l."repair_id" = c._key0)
-SELECT "repair_id", "entity_id", "case_id", "approved_on", registered_idx AS entity_idx, _alike IS NOT NULL AS _contested, _row,
+  FROM copies c RIGHT JOIN with_known_cases l ON l._partition = c._key_partition AND l."repair_id" = c._key0)
+SELECT "repair_id", "entity_id", "case_id", "approved_on", registered_idx AS entity_idx, _copies IS NOT NULL AS _contested, _row,
     CASE
       WHEN _rule_code IS NOT NULL THEN _rule_code
       WHEN _copies > 1 THEN 'duplicate_key'
@@ -724,6 +736,14 @@ CREATE TABLE newest_rows AS
 SELECT max(_row) AS _newest FROM contested_repairs
 GROUP BY "repair_id";
 SELECT "repair_id", "case_id", "approved_on", entity_idx FROM newest_rows RIGHT SEMI JOIN contested_repairs ON _newest = _row;
+
+-- complaints: the keys of every row whose key hash other rows hold, with their copies in the partition
+-- (made after hashed_alike, as above)
+CREATE TABLE copies AS
+SELECT _partition AS _key_partition, "complaint_id" AS _key0, count(*) AS _copies
+  FROM hashed_alike RIGHT SEMI JOIN landing_complaints ON _alike = key_hash("complaint_id")
+  WHERE "complaint_id" IS NOT NULL
+  GROUP BY _partition, "complaint_id";
 
 -- complaints, keeping complaint_id, received_on, verified, outcome
 CREATE VIEW judged_complaints AS
@@ -793,12 +813,10 @@ WITH ruled AS (
       FROM landing_complaints)),
 with_registered AS (
   SELECT *, entity_index('/run/plans/registered-ids', "entity_id") AS registered_idx FROM ruled),
-with_hashed_alike AS (
-  SELECT * FROM hashed_alike RIGHT JOIN with_registered ON _alike = key_hash("complaint_id")),
 found AS (
   SELECT l.*, c._copies
-  FROM copies c RIGHT JOIN with_hashed_alike l ON l._partition = c._key_partition AND l."complaint_id" = c._key0)
-SELECT "complaint_id", "entity_id", "received_on", "verified", "outcome", registered_idx AS entity_idx, _alike IS NOT NULL AS _contested, _row,
+  FROM copies c RIGHT JOIN with_registered l ON l._partition = c._key_partition AND l."complaint_id" = c._key0)
+SELECT "complaint_id", "entity_id", "received_on", "verified", "outcome", registered_idx AS entity_idx, _copies IS NOT NULL AS _contested, _row,
     CASE
       WHEN _rule_code IS NOT NULL THEN _rule_code
       WHEN _copies > 1 THEN 'duplicate_key'

@@ -29,7 +29,11 @@
 //!    planner then knows), joined back after step 4's joins. The hashes
 //!    (`key_hash`, a number) held by more than one landing row, in any
 //!    partition, are found first (`repeated_hashes`, a sort of the
-//!    hashes): only their rows are grouped by their values;
+//!    hashes): only their rows are grouped by their values. When the
+//!    plans make an event dataset's table, `copies` keeps every key of
+//!    those rows, so that the same join says whether a row is contested
+//!    (other landing rows hold its key's hash: its key may have other
+//!    versions);
 //! 3. `_held`: the shares held in its owned entity by rows that passed
 //!    1–2, from the entities held over 100 (holdings), grouped by the
 //!    entity id's packed bits (`entity_bits`): a table made first (`held`);
@@ -144,7 +148,7 @@ pub async fn judge_inputs(
         let fail = |source| PlanError { dataset, source };
         register_landing(engine, contract, selection).map_err(fail)?;
         let scratch = engine.scratch().map_err(|e| fail(e.into()))?;
-        for (table, sql) in [(HASHED_ALIKE, hashed_alike_sql(contract)), ("copies", copies_sql(contract))] {
+        for (table, sql) in [(HASHED_ALIKE, hashed_alike_sql(contract)), ("copies", copies_sql(contract, false))] {
             let rows = engine.ctx().sql(&sql).await.map_err(fail)?;
             engine.create_counted_table(table, rows).await.map_err(fail)?;
         }
@@ -349,7 +353,7 @@ pub async fn judge_registry(
     let mut phases = crate::base::telemetry::Phases::start("validation_plans");
     let _planning = plans_planning(engine, selection.rows());
     register_landing(engine, contract, selection).map_err(fail)?;
-    for (table, sql) in [(HASHED_ALIKE, hashed_alike_sql(contract)), ("copies", copies_sql(contract))] {
+    for (table, sql) in [(HASHED_ALIKE, hashed_alike_sql(contract)), ("copies", copies_sql(contract, false))] {
         let rows = ctx.sql(&sql).await.map_err(fail)?;
         engine.create_counted_table(table, rows).await.map_err(fail)?;
     }
@@ -490,7 +494,8 @@ async fn prepare_judged(
         phases.done(&format!("{dataset}: known cases"));
     }
     let scratch = engine.scratch()?;
-    for (table, sql) in [(HASHED_ALIKE, hashed_alike_sql(contract)), ("copies", copies_sql(contract))] {
+    let every_alike = contested(contract, true);
+    for (table, sql) in [(HASHED_ALIKE, hashed_alike_sql(contract)), ("copies", copies_sql(contract, every_alike))] {
         let rows = ctx.sql(&sql).await?;
         engine.create_counted_table(table, rows).await?;
     }
@@ -882,11 +887,17 @@ fn checked_steps(contract: &Contract, keep: &[&str]) -> (String, String) {
 /// no group. Their table ([`Engine::create_counted_table`]) tells the
 /// planner how few they are, so that a cluster sends them to every task
 /// of the join instead of every row to the task of its key.
-fn copies_sql(contract: &Contract) -> String {
+///
+/// With `every_alike`, every key of those rows is kept, also those held
+/// once in their partition (`_copies` 1): a row then finds its key here
+/// exactly when other landing rows hold its key's hash (it is contested,
+/// [`judged_sql_keeping`]), so one join, not two, tells both.
+fn copies_sql(contract: &Contract, every_alike: bool) -> String {
     let (table, key, complete, hashed) = complete_keys(contract);
     let shared: Vec<String> = key.iter().enumerate().map(|(i, k)| format!("{k} AS _key{i}")).collect();
+    let having = if every_alike { "" } else { "\n  HAVING count(*) > 1" };
     format!(
-        "SELECT _partition AS _key_partition, {}, count(*) AS _copies\n  FROM {HASHED_ALIKE} RIGHT SEMI JOIN {table} ON _alike = {hashed}\n  WHERE {complete}\n  GROUP BY _partition, {}\n  HAVING count(*) > 1",
+        "SELECT _partition AS _key_partition, {}, count(*) AS _copies\n  FROM {HASHED_ALIKE} RIGHT SEMI JOIN {table} ON _alike = {hashed}\n  WHERE {complete}\n  GROUP BY _partition, {}{having}",
         shared.join(", "),
         key.join(", ")
     )
@@ -940,6 +951,13 @@ fn carried(contract: &Contract, keep: &[&str]) -> Vec<usize> {
     columns.sort_unstable();
     columns.dedup();
     columns
+}
+
+/// Whether a dataset's plan sets its contested rows aside: an event
+/// dataset's, when the plans make its table (judged against the
+/// `registered` ids).
+fn contested(contract: &Contract, registered: bool) -> bool {
+    registered && contract.kind == DatasetKind::Event
 }
 
 /// The table a dataset's [`checked_sql`] is written to first, when its
@@ -1018,11 +1036,9 @@ fn judged_sql_keeping(contract: &Contract, keep: &[&str], registered: Option<&Re
     }
     // With the registered ids (a run's table made by the plans), an event
     // row whose key hash other landing rows hold is contested: its key
-    // may have other versions.
-    let contested = registered.is_some() && contract.kind == DatasetKind::Event;
-    if contested {
-        joins.push((HASHED_ALIKE, right_join(HASHED_ALIKE, format!("_alike = key_hash({})", key.join(", ")))));
-    }
+    // may have other versions. Its key is then among the copies, which
+    // keep every key of such rows ([`copies_sql`]).
+    let contested = contested(contract, registered.is_some());
     if let Some(on) = copies_on {
         joins.push(("copies", Box::new(move |input: &str| copies_join(input, &on))));
     }
@@ -1109,7 +1125,7 @@ fn judged_sql_keeping(contract: &Contract, keep: &[&str], registered: Option<&Re
         columns.push(format!("registered_idx AS {ENTITY_IDX}"));
     }
     if contested {
-        columns.push("_alike IS NOT NULL AS _contested".to_string());
+        columns.push("_copies IS NOT NULL AS _contested".to_string());
     }
     format!(
         "WITH {}\nSELECT {}, _row,\n    {code} AS _code,\n    {message} AS _message\nFROM {found}",
@@ -1406,7 +1422,7 @@ mod tests {
                 sql,
                 "\n-- {d}: the key hashes held twice, then the keys held twice, first (tables whose row counts the planner knows)\nCREATE TABLE {HASHED_ALIKE} AS\n{};\nCREATE TABLE copies AS\n{};\n",
                 hashed_alike_sql(contract),
-                copies_sql(contract)
+                copies_sql(contract, false)
             );
             if let Some(table) = checked_table(contract) {
                 let _ = write!(
@@ -1485,6 +1501,14 @@ mod tests {
                     sql,
                     "\n-- {d}: the known violations, from the violations' table made above ({CURRENT_VIOLATIONS})\nCREATE TABLE {KNOWN_CASES} AS\n{};\n",
                     current_cases_sql(&col(&contract.columns[uc].name), &landing_table(d))
+                );
+            }
+            if contested(contract, true) {
+                let _ = write!(
+                    sql,
+                    "\n-- {d}: the keys of every row whose key hash other rows hold, with their copies in the partition\n\
+                     -- (made after {HASHED_ALIKE}, as above)\nCREATE TABLE copies AS\n{};\n",
+                    copies_sql(contract, true)
                 );
             }
             let _ = write!(
