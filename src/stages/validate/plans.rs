@@ -148,10 +148,7 @@ pub async fn judge_inputs(
         let fail = |source| PlanError { dataset, source };
         register_landing(engine, contract, selection).map_err(fail)?;
         let scratch = engine.scratch().map_err(|e| fail(e.into()))?;
-        for (table, sql) in [(HASHED_ALIKE, hashed_alike_sql(contract)), ("copies", copies_sql(contract, false))] {
-            let rows = engine.ctx().sql(&sql).await.map_err(fail)?;
-            engine.create_counted_table(table, rows).await.map_err(fail)?;
-        }
+        make_key_tables(engine, contract, false).await.map_err(fail)?;
         if let Some(table) = checked_table(contract) {
             write_table(engine, &table, &checked_sql(contract), &scratch.path().join("checked")).await.map_err(fail)?;
         }
@@ -353,10 +350,7 @@ pub async fn judge_registry(
     let mut phases = crate::base::telemetry::Phases::start("validation_plans");
     let _planning = plans_planning(engine, selection.rows());
     register_landing(engine, contract, selection).map_err(fail)?;
-    for (table, sql) in [(HASHED_ALIKE, hashed_alike_sql(contract)), ("copies", copies_sql(contract, false))] {
-        let rows = ctx.sql(&sql).await.map_err(fail)?;
-        engine.create_counted_table(table, rows).await.map_err(fail)?;
-    }
+    make_key_tables(engine, contract, false).await.map_err(fail)?;
     phases.done(&format!("{dataset}: keys held twice"));
     let judged = format!("judged_{dataset}");
     ctx.sql(&format!("CREATE OR REPLACE VIEW {judged} AS {}", judged_sql(contract))).await.map_err(fail)?;
@@ -494,11 +488,7 @@ async fn prepare_judged(
         phases.done(&format!("{dataset}: known cases"));
     }
     let scratch = engine.scratch()?;
-    let every_alike = contested(contract, true);
-    for (table, sql) in [(HASHED_ALIKE, hashed_alike_sql(contract)), ("copies", copies_sql(contract, every_alike))] {
-        let rows = ctx.sql(&sql).await?;
-        engine.create_counted_table(table, rows).await?;
-    }
+    make_key_tables(engine, contract, sets_contested_aside(contract, true)).await?;
     phases.done(&format!("{dataset}: keys held twice"));
     if let Some(table) = checked_table(contract) {
         write_table(engine, &table, &checked_sql_keeping(contract, keep), &scratch.path().join("checked")).await?;
@@ -911,10 +901,20 @@ const HASHED_ALIKE: &str = "hashed_alike";
 /// a partition and of its versions across partitions. Made before
 /// [`copies_sql`] as a counted table: few (0.44M of 15.4M violations at
 /// 10M entities), so that a cluster sends them to every task of the
-/// joins that find their rows.
+/// join that finds their rows.
 fn hashed_alike_sql(contract: &Contract) -> String {
     let (table, _, complete, hashed) = complete_keys(contract);
     format!("SELECT unnest(_repeated) AS _alike\n  FROM (SELECT repeated_hashes({hashed}) AS _repeated FROM {table}\n    WHERE {complete})")
+}
+
+/// Step 2's tables, `hashed_alike` and then `copies` ([`copies_sql`],
+/// with `every_alike`), as counted tables.
+async fn make_key_tables(engine: &Engine, contract: &Contract, every_alike: bool) -> Result<(), DataFusionError> {
+    for (table, sql) in [(HASHED_ALIKE, hashed_alike_sql(contract)), ("copies", copies_sql(contract, every_alike))] {
+        let rows = engine.ctx().sql(&sql).await?;
+        engine.create_counted_table(table, rows).await?;
+    }
+    Ok(())
 }
 
 /// A dataset's landing table, its key's columns, the condition that they
@@ -956,7 +956,7 @@ fn carried(contract: &Contract, keep: &[&str]) -> Vec<usize> {
 /// Whether a dataset's plan sets its contested rows aside: an event
 /// dataset's, when the plans make its table (judged against the
 /// `registered` ids).
-fn contested(contract: &Contract, registered: bool) -> bool {
+fn sets_contested_aside(contract: &Contract, registered: bool) -> bool {
     registered && contract.kind == DatasetKind::Event
 }
 
@@ -1038,7 +1038,7 @@ fn judged_sql_keeping(contract: &Contract, keep: &[&str], registered: Option<&Re
     // row whose key hash other landing rows hold is contested: its key
     // may have other versions. Its key is then among the copies, which
     // keep every key of such rows ([`copies_sql`]).
-    let contested = contested(contract, registered.is_some());
+    let contested = sets_contested_aside(contract, registered.is_some());
     if let Some(on) = copies_on {
         joins.push(("copies", Box::new(move |input: &str| copies_join(input, &on))));
     }
@@ -1503,7 +1503,7 @@ mod tests {
                     current_cases_sql(&col(&contract.columns[uc].name), &landing_table(d))
                 );
             }
-            if contested(contract, true) {
+            if sets_contested_aside(contract, true) {
                 let _ = write!(
                     sql,
                     "\n-- {d}: the keys of every row whose key hash other rows hold, with their copies in the partition\n\
