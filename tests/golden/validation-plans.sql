@@ -494,10 +494,9 @@ SELECT l.*, c._copies
   FROM copies c RIGHT JOIN ruled l ON l._partition = c._key_partition AND l."holder_id" = c._key0 AND l."entity_id" = c._key1;
 -- holdings: step 3, the entities held over 100
 CREATE TABLE held AS
-SELECT entity_bits("entity_id") AS _held_entity, sum("share_pct") AS _held FROM checked_holdings
-  WHERE _rule_code IS NULL AND _copies IS NULL
-  GROUP BY entity_bits("entity_id")
-  HAVING sum("share_pct") > 100.01;
+SELECT _over['key'] AS _held_entity, _over['sum'] AS _held
+  FROM (SELECT unnest(sums_over(entity_bits("entity_id"), "share_pct", 100.01)) AS _over FROM checked_holdings
+    WHERE _rule_code IS NULL AND _copies IS NULL);
 
 -- holdings
 CREATE VIEW judged_holdings AS
@@ -890,10 +889,9 @@ SELECT l.*, c._copies
   FROM copies c RIGHT JOIN ruled l ON l._partition = c._key_partition AND l."holder_id" = c._key0 AND l."entity_id" = c._key1;
 -- holdings: step 3, the entities held over 100
 CREATE TABLE held AS
-SELECT entity_bits("entity_id") AS _held_entity, sum("share_pct") AS _held FROM checked_holdings
-  WHERE _rule_code IS NULL AND _copies IS NULL
-  GROUP BY entity_bits("entity_id")
-  HAVING sum("share_pct") > 100.01;
+SELECT _over['key'] AS _held_entity, _over['sum'] AS _held
+  FROM (SELECT unnest(sums_over(entity_bits("entity_id"), "share_pct", 100.01)) AS _over FROM checked_holdings
+    WHERE _rule_code IS NULL AND _copies IS NULL);
 
 -- holdings, keeping holder_id, holder_kind, share_pct
 CREATE VIEW judged_holdings AS

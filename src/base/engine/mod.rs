@@ -13,6 +13,8 @@ pub mod landing_scan;
 pub mod planning;
 pub mod registered;
 mod repeats;
+mod sorted_runs;
+mod sums_over;
 #[cfg(feature = "cluster")]
 pub mod tls;
 pub mod write_parts;
@@ -392,7 +394,7 @@ pub fn udfs() -> Vec<ScalarUDF> {
 
 /// Every user-defined aggregate function of credence's plans.
 pub fn udafs() -> Vec<datafusion::logical_expr::AggregateUDF> {
-    repeats::udafs()
+    vec![repeats::repeated_hashes(), sums_over::sums_over()]
 }
 
 /// A session with the limits and the UDFs of credence.

@@ -10,8 +10,6 @@
 //! the sorted runs and keeps the values met more than once. It holds every
 //! hash of a dataset at once, as the native validation's key check does.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, ListArray, UInt64Array};
@@ -21,14 +19,9 @@ use datafusion::common::ScalarValue;
 use datafusion::error::Result as DfResult;
 use datafusion::logical_expr::{create_udaf, Accumulator, AggregateUDF, Volatility};
 
-/// The aggregate UDFs of credence's plans.
-pub(super) fn udafs() -> Vec<AggregateUDF> {
-    vec![repeated_hashes()]
-}
-
 /// `repeated_hashes(UInt64) -> List<UInt64>`: each value more than one
 /// row holds, once, ascending; nulls are no value.
-fn repeated_hashes() -> AggregateUDF {
+pub(super) fn repeated_hashes() -> AggregateUDF {
     create_udaf(
         "repeated_hashes",
         vec![DataType::UInt64],
@@ -66,34 +59,9 @@ impl Repeats {
 }
 
 /// Calls `each` with every value of the sorted `runs`, in ascending order.
-fn merge_runs(runs: &[ScalarBuffer<u64>], mut each: impl FnMut(u64)) {
-    match runs {
-        [] => {}
-        [one] => one.iter().for_each(|v| each(*v)),
-        [a, b] => {
-            let (mut i, mut j) = (0, 0);
-            while i < a.len() && j < b.len() {
-                if a[i] <= b[j] {
-                    each(a[i]);
-                    i += 1;
-                } else {
-                    each(b[j]);
-                    j += 1;
-                }
-            }
-            a[i..].iter().chain(&b[j..]).for_each(|v| each(*v));
-        }
-        _ => {
-            let mut heads: BinaryHeap<Reverse<(u64, usize, usize)>> =
-                runs.iter().enumerate().filter(|(_, r)| !r.is_empty()).map(|(n, r)| Reverse((r[0], n, 0))).collect();
-            while let Some(Reverse((value, run, at))) = heads.pop() {
-                each(value);
-                if let Some(next) = runs[run].get(at + 1) {
-                    heads.push(Reverse((*next, run, at + 1)));
-                }
-            }
-        }
-    }
+fn merge_runs(runs: &[ScalarBuffer<u64>], each: impl FnMut(u64)) {
+    let runs: Vec<&[u64]> = runs.iter().map(|r| &r[..]).collect();
+    super::sorted_runs::merge(&runs, u64::cmp, each);
 }
 
 /// The values of the sorted `runs` held more than once, once each,
@@ -168,21 +136,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn merged_runs_come_out_in_order() {
-        let runs = |all: &[&[u64]]| -> Vec<ScalarBuffer<u64>> { all.iter().map(|r| r.to_vec().into()).collect() };
-        for (given, merged) in [
-            (runs(&[&[1, 4, 9], &[], &[2, 4, 10, 11], &[0]]), vec![0, 1, 2, 4, 4, 9, 10, 11]),
-            (runs(&[&[3, 5, 5], &[1, 5, 8, 9]]), vec![1, 3, 5, 5, 5, 8, 9]),
-            (runs(&[&[2, 7]]), vec![2, 7]),
-            (runs(&[]), vec![]),
-        ] {
-            let mut seen = Vec::new();
-            merge_runs(&given, |v| seen.push(v));
-            assert_eq!(seen, merged, "{given:?}");
-        }
-    }
-
-    #[test]
     fn a_value_is_repeated_when_two_or_more_rows_hold_it() {
         let run = |r: &[u64]| vec![ScalarBuffer::from(r.to_vec())];
         assert_eq!(repeated(&run(&[1, 2, 2, 3, 5, 5, 5, 8])), vec![2, 5]);
@@ -197,9 +150,7 @@ mod tests {
     #[tokio::test]
     async fn values_held_twice_are_found_within_and_across_partitions() {
         let ctx = SessionContext::new();
-        for f in udafs() {
-            ctx.register_udaf(f);
-        }
+        ctx.register_udaf(repeated_hashes());
         let schema = Arc::new(arrow::datatypes::Schema::new(vec![Field::new("h", DataType::UInt64, true)]));
         let batch = |v: Vec<Option<u64>>| {
             arrow::array::RecordBatch::try_new(schema.clone(), vec![Arc::new(UInt64Array::from(v))]).unwrap()
@@ -236,9 +187,7 @@ mod tests {
             datafusion::execution::runtime_env::RuntimeEnvBuilder::new().with_memory_pool(pool).build_arc().unwrap();
         let config = datafusion::prelude::SessionConfig::new().with_target_partitions(1);
         let ctx = SessionContext::new_with_config_rt(config, runtime);
-        for f in udafs() {
-            ctx.register_udaf(f);
-        }
+        ctx.register_udaf(repeated_hashes());
         let schema = Arc::new(arrow::datatypes::Schema::new(vec![Field::new("h", DataType::UInt64, false)]));
         let batches = (0..64u64)
             .map(|b| {

@@ -35,8 +35,9 @@
 //!    (other landing rows hold its key's hash: its key may have other
 //!    versions);
 //! 3. `_held`: the shares held in its owned entity by rows that passed
-//!    1–2, from the entities held over 100 (holdings), grouped by the
-//!    entity id's packed bits (`entity_bits`): a table made first (`held`);
+//!    1–2, from the entities held over 100 (holdings), their shares
+//!    summed by the entity id's packed bits (`entity_bits`) in sorted
+//!    runs (`sums_over`): a table made first (`held`);
 //! 4. whether its entity is among the accepted registry rows (their ids'
 //!    bits), and whether
 //!    its case is the newest accepted version of a violation of the same
@@ -1142,14 +1143,24 @@ const HELD: &str = "held";
 /// over 100, and that sum. They are few, and their table
 /// ([`Engine::create_counted_table`]) tells the planner so, so that a
 /// cluster sends them to every task of the join instead of every
-/// holding to the task of its entity.
+/// holding to the task of its entity. Grouped by an entity id, the
+/// shares are summed by sorting them (`sums_over`) instead of by a hash
+/// table of every entity.
 fn held_sql(contract: &Contract) -> Option<String> {
     let (s, checked) = (contract.shares_over_100.as_ref()?, checked_table(contract)?);
     let (owned, share) = (grouped(contract, s.group_by), col(&contract.columns[s.column].name));
-    Some(format!(
-        "SELECT {owned} AS _held_entity, sum({share}) AS _held FROM {checked}\n  WHERE _rule_code IS NULL AND _copies IS NULL\n  GROUP BY {owned}\n  HAVING sum({share}) > {}",
-        s.max_sum
-    ))
+    let passed = "_rule_code IS NULL AND _copies IS NULL";
+    Some(match contract.columns[s.group_by].check {
+        Some(Check::EntityId) => format!(
+            "SELECT _over['key'] AS _held_entity, _over['sum'] AS _held\n  \
+             FROM (SELECT unnest(sums_over({owned}, {share}, {:?})) AS _over FROM {checked}\n    WHERE {passed})",
+            s.max_sum
+        ),
+        _ => format!(
+            "SELECT {owned} AS _held_entity, sum({share}) AS _held FROM {checked}\n  WHERE {passed}\n  GROUP BY {owned}\n  HAVING sum({share}) > {}",
+            s.max_sum
+        ),
+    })
 }
 
 /// How the rows that passed steps 1–2 are grouped by `column`: a column
