@@ -1143,24 +1143,19 @@ const HELD: &str = "held";
 /// over 100, and that sum. They are few, and their table
 /// ([`Engine::create_counted_table`]) tells the planner so, so that a
 /// cluster sends them to every task of the join instead of every
-/// holding to the task of its entity. Grouped by an entity id, the
-/// shares are summed by sorting them (`sums_over`) instead of by a hash
-/// table of every entity.
+/// holding to the task of its entity. The shares are summed by sorting
+/// them (`sums_over`) instead of by a hash table of every entity; its key
+/// is an entity id's packed bits, which the embedded holdings contract
+/// groups by (another column would fail to plan).
 fn held_sql(contract: &Contract) -> Option<String> {
     let (s, checked) = (contract.shares_over_100.as_ref()?, checked_table(contract)?);
     let (owned, share) = (grouped(contract, s.group_by), col(&contract.columns[s.column].name));
-    let passed = "_rule_code IS NULL AND _copies IS NULL";
-    Some(match contract.columns[s.group_by].check {
-        Some(Check::EntityId) => format!(
-            "SELECT _over['key'] AS _held_entity, _over['sum'] AS _held\n  \
-             FROM (SELECT unnest(sums_over({owned}, {share}, {:?})) AS _over FROM {checked}\n    WHERE {passed})",
-            s.max_sum
-        ),
-        _ => format!(
-            "SELECT {owned} AS _held_entity, sum({share}) AS _held FROM {checked}\n  WHERE {passed}\n  GROUP BY {owned}\n  HAVING sum({share}) > {}",
-            s.max_sum
-        ),
-    })
+    Some(format!(
+        "SELECT _over['key'] AS _held_entity, _over['sum'] AS _held\n  \
+         FROM (SELECT unnest(sums_over({owned}, {share}, {:?})) AS _over FROM {checked}\n    \
+         WHERE _rule_code IS NULL AND _copies IS NULL)",
+        s.max_sum
+    ))
 }
 
 /// How the rows that passed steps 1–2 are grouped by `column`: a column
