@@ -122,10 +122,11 @@ impl Accumulator for Repeats {
         Ok(one_list(repeated(&self.runs()).into()))
     }
 
+    /// The hashes held, not the buffer's capacity, which past the
+    /// allocator's mapping threshold is pages never touched (see
+    /// `sums_over`'s `size`).
     fn size(&self) -> usize {
-        std::mem::size_of_val(self)
-            + self.unsorted.capacity() * 8
-            + self.runs.iter().map(|r| r.len() * 8).sum::<usize>()
+        std::mem::size_of_val(self) + self.unsorted.len() * 8 + self.runs.iter().map(|r| r.len() * 8).sum::<usize>()
     }
 }
 
@@ -142,6 +143,19 @@ mod tests {
         assert_eq!(repeated(&[ScalarBuffer::from(vec![1, 4, 6]), ScalarBuffer::from(vec![4, 5, 6, 6])]), vec![4, 6]);
         assert!(repeated(&run(&[])).is_empty());
         assert!(repeated(&run(&[7])).is_empty());
+    }
+
+    /// The pool is told the hashes held, however much the buffer grew
+    /// ahead of them.
+    #[test]
+    fn the_size_claimed_is_the_hashes_held_not_the_buffers_capacity() {
+        let mut acc = Repeats::default();
+        for b in 0..3u64 {
+            let batch: ArrayRef = Arc::new(UInt64Array::from_iter_values(b * 1000..(b + 1) * 1000));
+            acc.update_batch(&[batch]).unwrap();
+        }
+        assert!(acc.unsorted.capacity() > 3000, "the buffer grew ahead of its hashes");
+        assert_eq!(acc.size(), std::mem::size_of::<Repeats>() + 3000 * 8);
     }
 
     /// The same values in two partitions of a table, and one value held
