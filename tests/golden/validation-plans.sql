@@ -1,4 +1,4 @@
--- Validation's plans, generated from the contracts (src/stages/validate/plans.rs).
+-- Validation's plans, generated from the contracts (src/stages/validate/plans/).
 -- key_hash(...) is a 64-bit hash of its values: it only narrows the rows then grouped by
 -- their values. entity_bits(id) is an entity id's packed bits: exact (src/base/engine/key_forms.rs).
 
