@@ -12,12 +12,14 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, ListArray, UInt64Array};
-use arrow::buffer::{OffsetBuffer, ScalarBuffer};
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::buffer::ScalarBuffer;
 use arrow::datatypes::{DataType, Field, UInt64Type};
 use datafusion::common::ScalarValue;
 use datafusion::error::Result as DfResult;
 use datafusion::logical_expr::{create_udaf, Accumulator, AggregateUDF, Volatility};
+
+use super::sorted_runs::{merge, merged, one_list, words};
 
 /// `repeated_hashes(UInt64) -> List<UInt64>`: each value more than one
 /// row holds, once, ascending; nulls are no value.
@@ -58,30 +60,18 @@ impl Repeats {
     }
 }
 
-/// Calls `each` with every value of the sorted `runs`, in ascending order.
-fn merge_runs(runs: &[ScalarBuffer<u64>], each: impl FnMut(u64)) {
-    let runs: Vec<&[u64]> = runs.iter().map(|r| &r[..]).collect();
-    super::sorted_runs::merge(&runs, u64::cmp, each);
-}
-
 /// The values of the sorted `runs` held more than once, once each,
 /// ascending.
 fn repeated(runs: &[ScalarBuffer<u64>]) -> Vec<u64> {
     let (mut out, mut last) = (Vec::new(), None);
-    merge_runs(runs, |v| {
+    let runs: Vec<&[u64]> = runs.iter().map(|r| &r[..]).collect();
+    merge(&runs, |v| {
         if last == Some(v) && out.last() != Some(&v) {
             out.push(v);
         }
         last = Some(v);
     });
     out
-}
-
-fn one_list(values: ScalarBuffer<u64>) -> ScalarValue {
-    let offsets = OffsetBuffer::from_lengths([values.len()]);
-    let values: ArrayRef = Arc::new(UInt64Array::new(values, None));
-    let field = Arc::new(Field::new_list_field(DataType::UInt64, true));
-    ScalarValue::List(Arc::new(ListArray::new(field, offsets, values, None)))
 }
 
 impl Accumulator for Repeats {
@@ -95,16 +85,7 @@ impl Accumulator for Repeats {
     }
 
     fn state(&mut self) -> DfResult<Vec<ScalarValue>> {
-        let mut runs = self.runs();
-        let all = match runs.len() {
-            1 => runs.pop().expect("one run"),
-            _ => {
-                let mut all = Vec::with_capacity(runs.iter().map(|r| r.len()).sum());
-                merge_runs(&runs, |v| all.push(v));
-                all.into()
-            }
-        };
-        Ok(vec![one_list(all)])
+        Ok(vec![one_list(words(merged::<1>(self.runs())))])
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> DfResult<()> {
@@ -119,7 +100,7 @@ impl Accumulator for Repeats {
     }
 
     fn evaluate(&mut self) -> DfResult<ScalarValue> {
-        Ok(one_list(repeated(&self.runs()).into()))
+        Ok(one_list(words(repeated(&self.runs()).into())))
     }
 
     /// The hashes held, not the buffer's capacity, which past the
@@ -132,6 +113,7 @@ impl Accumulator for Repeats {
 
 #[cfg(test)]
 mod tests {
+    use arrow::array::UInt64Array;
     use datafusion::prelude::SessionContext;
 
     use super::*;

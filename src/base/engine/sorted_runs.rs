@@ -1,20 +1,27 @@
-//! Sorted runs merged in order: the final step of the aggregates that
-//! sort their rows' values in each partition instead of grouping the rows
-//! ([`super::repeats`], [`super::sums_over`]).
+//! Sorted runs merged in order, and the one-list values that carry them:
+//! the shared part of the aggregates that sort their rows' values in each
+//! partition instead of grouping the rows ([`super::repeats`],
+//! [`super::sums_over`]).
 
-use std::cmp::{Ordering, Reverse};
+use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::Arc;
 
-/// Calls `each` with every value of the `runs`, each sorted by `order`,
-/// in that order (of equal values, the earlier run's first).
-pub(super) fn merge<T: Copy>(runs: &[&[T]], order: impl Fn(&T, &T) -> Ordering, mut each: impl FnMut(T)) {
+use arrow::array::{ArrayRef, ListArray, UInt64Array};
+use arrow::buffer::{OffsetBuffer, ScalarBuffer};
+use arrow::datatypes::Field;
+use datafusion::common::ScalarValue;
+
+/// Calls `each` with every value of the sorted `runs`, in ascending order
+/// (of equal values, the earlier run's first).
+pub(super) fn merge<T: Ord + Copy>(runs: &[&[T]], mut each: impl FnMut(T)) {
     match runs {
         [] => {}
         [one] => one.iter().for_each(|v| each(*v)),
         [a, b] => {
             let (mut i, mut j) = (0, 0);
             while i < a.len() && j < b.len() {
-                if order(&a[i], &b[j]) != Ordering::Greater {
+                if a[i] <= b[j] {
                     each(a[i]);
                     i += 1;
                 } else {
@@ -25,44 +32,40 @@ pub(super) fn merge<T: Copy>(runs: &[&[T]], order: impl Fn(&T, &T) -> Ordering, 
             a[i..].iter().chain(&b[j..]).for_each(|v| each(*v));
         }
         _ => {
-            /// A run's next value, ordered by `order` then by its run.
-            struct Head<'a, T, O> {
-                value: T,
-                run: usize,
-                at: usize,
-                order: &'a O,
-            }
-            impl<T, O: Fn(&T, &T) -> Ordering> Ord for Head<'_, T, O> {
-                fn cmp(&self, other: &Self) -> Ordering {
-                    (self.order)(&self.value, &other.value).then(self.run.cmp(&other.run))
-                }
-            }
-            impl<T, O: Fn(&T, &T) -> Ordering> PartialOrd for Head<'_, T, O> {
-                fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-                    Some(self.cmp(other))
-                }
-            }
-            impl<T, O: Fn(&T, &T) -> Ordering> PartialEq for Head<'_, T, O> {
-                fn eq(&self, other: &Self) -> bool {
-                    self.cmp(other) == Ordering::Equal
-                }
-            }
-            impl<T, O: Fn(&T, &T) -> Ordering> Eq for Head<'_, T, O> {}
-            let order = &order;
-            let mut heads: BinaryHeap<Reverse<Head<T, _>>> = runs
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| !r.is_empty())
-                .map(|(run, r)| Reverse(Head { value: r[0], run, at: 0, order }))
-                .collect();
-            while let Some(Reverse(Head { value, run, at, .. })) = heads.pop() {
+            let mut heads: BinaryHeap<Reverse<(T, usize, usize)>> =
+                runs.iter().enumerate().filter(|(_, r)| !r.is_empty()).map(|(n, r)| Reverse((r[0], n, 0))).collect();
+            while let Some(Reverse((value, run, at))) = heads.pop() {
                 each(value);
                 if let Some(next) = runs[run].get(at + 1) {
-                    heads.push(Reverse(Head { value: *next, run, at: at + 1, order }));
+                    heads.push(Reverse((*next, run, at + 1)));
                 }
             }
         }
     }
+}
+
+/// The sorted `runs` of values of `W` words each (compared word by word)
+/// merged into one run: the one run itself when there is one.
+pub(super) fn merged<const W: usize>(runs: Vec<ScalarBuffer<u64>>) -> ScalarBuffer<u64> {
+    if runs.len() == 1 {
+        return runs.into_iter().next().expect("one run");
+    }
+    let mut all = Vec::with_capacity(runs.iter().map(|r| r.len()).sum());
+    let values: Vec<&[[u64; W]]> = runs.iter().map(|r| r.as_chunks::<W>().0).collect();
+    merge(&values, |v| all.extend_from_slice(&v));
+    all.into()
+}
+
+/// A list value holding `values`: an aggregate's state or result.
+pub(super) fn one_list(values: ArrayRef) -> ScalarValue {
+    let field = Arc::new(Field::new_list_field(values.data_type().clone(), true));
+    let offsets = OffsetBuffer::from_lengths([values.len()]);
+    ScalarValue::List(Arc::new(ListArray::new(field, offsets, values, None)))
+}
+
+/// A run of words as an array, for [`one_list`].
+pub(super) fn words(run: ScalarBuffer<u64>) -> ArrayRef {
+    Arc::new(UInt64Array::new(run, None))
 }
 
 #[cfg(test)]
@@ -78,21 +81,52 @@ mod tests {
             (vec![], vec![]),
         ] {
             let mut seen = Vec::new();
-            merge(&given, u64::cmp, |v| seen.push(v));
+            merge(&given, |v| seen.push(v));
             assert_eq!(seen, merged, "{given:?}");
         }
     }
 
-    /// Values equal by the order come out in the order of their runs, so
-    /// that what is done with them (a sum) does not depend on a heap's.
+    /// Values equal by their order come out in the order of their runs,
+    /// so that what is done with them (a sum) does not depend on a heap's.
     #[test]
     fn equal_values_come_out_run_by_run() {
-        let runs: [&[(u8, char)]; 3] = [&[(1, 'a'), (2, 'a')], &[(1, 'b'), (2, 'b')], &[(1, 'c'), (2, 'c')]];
+        /// A value ordered by its key alone.
+        #[derive(Clone, Copy, Debug)]
+        struct Keyed(u8, char);
+        impl PartialEq for Keyed {
+            fn eq(&self, other: &Self) -> bool {
+                self.0 == other.0
+            }
+        }
+        impl Eq for Keyed {}
+        impl PartialOrd for Keyed {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+        impl Ord for Keyed {
+            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+                self.0.cmp(&other.0)
+            }
+        }
+        let runs: [&[Keyed]; 3] =
+            [&[Keyed(1, 'a'), Keyed(2, 'a')], &[Keyed(1, 'b'), Keyed(2, 'b')], &[Keyed(1, 'c'), Keyed(2, 'c')]];
         for runs in [&runs[..], &runs[..2]] {
             let mut seen = Vec::new();
-            merge(runs, |x, y| x.0.cmp(&y.0), |v| seen.push(v.1));
+            merge(runs, |v| seen.push(v.1));
             let expected = if runs.len() == 3 { "abcabc" } else { "abab" };
             assert_eq!(seen.into_iter().collect::<String>(), expected);
         }
+    }
+
+    /// Runs of three-word values merge as whole values, compared word by
+    /// word; one run is given back as it is.
+    #[test]
+    fn runs_of_several_words_merge_value_by_value() {
+        let a = ScalarBuffer::from(vec![1u64, 9, 9, 2, 0, 0]);
+        let b = ScalarBuffer::from(vec![1u64, 5, 7, 3, 1, 1]);
+        assert_eq!(&merged::<3>(vec![a.clone(), b])[..], &[1, 5, 7, 1, 9, 9, 2, 0, 0, 3, 1, 1]);
+        assert_eq!(merged::<3>(vec![a.clone()]).as_ptr(), a.as_ptr(), "one run, not copied");
+        assert!(merged::<1>(Vec::new()).is_empty());
     }
 }

@@ -13,12 +13,14 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Decimal128Array, Float64Array, ListArray, StructArray, UInt64Array};
-use arrow::buffer::{OffsetBuffer, ScalarBuffer};
+use arrow::array::{Array, ArrayRef, AsArray, Decimal128Array, Float64Array, StructArray};
+use arrow::buffer::ScalarBuffer;
 use arrow::datatypes::{DataType, Decimal128Type, Field, Fields, Float64Type, UInt64Type};
 use datafusion::common::ScalarValue;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::{create_udaf, Accumulator, AggregateUDF, Volatility};
+
+use super::sorted_runs::{merge, merged, one_list, words};
 
 /// The keys summed over: an entity's packed bits (`entity_bits`).
 const KEY: DataType = DataType::Decimal128(38, 0);
@@ -116,7 +118,7 @@ fn sums_over_limit(runs: &[ScalarBuffer<u64>], limit: f64) -> Vec<(i128, f64)> {
             over.push((key, sum));
         }
     };
-    super::sorted_runs::merge(&runs, Pair::cmp, |p| {
+    merge(&runs, |p| {
         let (key, value) = (key_of(&p), f64::from_bits(p[2]));
         match &mut current {
             Some((k, sum)) if *k == key => *sum += value,
@@ -125,12 +127,6 @@ fn sums_over_limit(runs: &[ScalarBuffer<u64>], limit: f64) -> Vec<(i128, f64)> {
     });
     close(current);
     over
-}
-
-fn one_list(values: ArrayRef) -> ScalarValue {
-    let field = Arc::new(Field::new_list_field(values.data_type().clone(), true));
-    let offsets = OffsetBuffer::from_lengths([values.len()]);
-    ScalarValue::List(Arc::new(ListArray::new(field, offsets, values, None)))
 }
 
 impl Accumulator for SumsOver {
@@ -147,17 +143,7 @@ impl Accumulator for SumsOver {
     }
 
     fn state(&mut self) -> DfResult<Vec<ScalarValue>> {
-        let runs = self.runs();
-        let all = match runs.len() {
-            1 => runs.into_iter().next().expect("one run"),
-            _ => {
-                let mut all = Vec::with_capacity(runs.iter().map(|r| r.len()).sum());
-                let slices: Vec<&[Pair]> = runs.iter().map(|r| pairs(r)).collect();
-                super::sorted_runs::merge(&slices, Pair::cmp, |p| all.extend_from_slice(&p));
-                all.into()
-            }
-        };
-        Ok(vec![one_list(Arc::new(UInt64Array::new(all, None))), ScalarValue::Float64(self.limit)])
+        Ok(vec![one_list(words(merged::<3>(self.runs()))), ScalarValue::Float64(self.limit)])
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> DfResult<()> {
