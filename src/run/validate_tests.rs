@@ -458,6 +458,27 @@ fn shares_count_only_rows_that_passed_earlier_rules() {
     assert_eq!(codes(&i.holdings), vec![(1, "bad_range"), (2, "duplicate_key"), (3, "duplicate_key")]);
 }
 
+/// A NaN share breaks its range rule and is summed with no other share
+/// (a sum with it would exceed nothing): the shares of its entity that
+/// passed still add up to over 100, and are rejected for it.
+#[test]
+fn a_nan_share_is_rejected_and_hides_no_sum_over_100() {
+    let (_t, w) = wh();
+    registry_with(&w, D, &[]);
+    let h = |holder: &str, owned: u32, pct: &str| {
+        format!(
+            r#"{{"holder_id":"{holder}","holder_kind":"person","entity_id":"{}","share_pct":{pct}}}"#,
+            entity(owned)
+        )
+    };
+    let rows = [h(&person(1), 2, "60"), h(&person(2), 2, r#""NaN""#), h(&person(3), 2, "45"), h(&person(1), 3, "99")];
+    land(&w, Dataset::Holdings, D, "part-0", &rows.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    let i = inputs(&w, D).unwrap();
+    assert_eq!(codes(&i.holdings), vec![(0, "shares_over_100"), (1, "bad_range"), (2, "shares_over_100")]);
+    let nan = &i.holdings.rejects[1].message;
+    assert_eq!(nan, "column share_pct: expected 0 < share_pct <= 100, found NaN");
+}
+
 fn violation(case: &str, e: &str, decided: &str, status: &str) -> String {
     format!(
         r#"{{"case_id":"{case}","entity_id":"{e}","decided_on":"{decided}","category":"counterfeit","severity":"grave","fine_cny":"1000.00","status":"{status}","authority":"350100"}}"#
