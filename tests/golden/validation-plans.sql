@@ -537,13 +537,9 @@ WHERE _code IS NOT NULL;
 -- then the plans make the violations', repairs', complaints' and holdings' tables,
 -- looking each entity up in the registered ids the run wrote (entity_index), with no join.
 
--- violations: the keys of every row whose key hash other rows hold, with their copies in the partition
--- (made after hashed_alike, as above)
-CREATE TABLE copies AS
-SELECT _partition AS _key_partition, "case_id" AS _key0, count(*) AS _copies
-  FROM hashed_alike RIGHT SEMI JOIN landing_violations ON _alike = key_hash("case_id")
-  WHERE "case_id" IS NOT NULL
-  GROUP BY _partition, "case_id";
+-- violations: the key hashes held twice, one list the run writes for key_hash_in (alike-hashes)
+SELECT repeated_hashes(key_hash("case_id")) AS _repeated FROM landing_violations
+  WHERE "case_id" IS NOT NULL;
 
 -- violations, keeping case_id, decided_on, category, severity, status
 CREATE VIEW judged_violations AS
@@ -626,24 +622,37 @@ WITH ruled AS (
 with_registered AS (
   SELECT *, entity_index('/run/plans/registered-ids', "entity_id") AS registered_idx FROM ruled),
 found AS (
-  SELECT l.*, c._copies
-  FROM copies c RIGHT JOIN with_registered l ON l._partition = c._key_partition AND l."case_id" = c._key0)
-SELECT "case_id", "entity_id", "decided_on", "category", "severity", "status", registered_idx AS entity_idx, _copies IS NOT NULL AS _contested, _row,
+  SELECT *, key_hash_in('/run/plans/alike-hashes', key_hash("case_id")) AS _contested FROM with_registered)
+SELECT "case_id", "entity_id", "decided_on", "category", "severity", "status", registered_idx AS entity_idx, _contested, _rule_code IS NOT NULL AS _ruled, _partition, _ingest_date, _row,
     CASE
       WHEN _rule_code IS NOT NULL THEN _rule_code
-      WHEN _copies > 1 THEN 'duplicate_key'
       WHEN registered_idx IS NULL THEN 'unknown_entity'
     END AS _code,
     CASE
       WHEN _rule_code IS NOT NULL THEN _rule_message
-      WHEN _copies > 1 THEN concat('key (case_id) = (', quoted("case_id"), ') appears ', CAST(_copies AS VARCHAR), ' times in partition ingest_date=', CAST(_ingest_date AS VARCHAR))
       WHEN registered_idx IS NULL THEN concat('column entity_id: entity ', quoted("entity_id"), ' is not in the registry snapshot the run uses')
     END AS _message
 FROM found;
--- run once: the rejects are its rows with _code IS NOT NULL; of the others, those with _aside null
--- are current rows (current_violations: the kept columns and entity_idx), the rest contested_violations (_row, those, the key)
-SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL OR _contested THEN true END AS _aside, "case_id", "decided_on", "category", "severity", "status", entity_idx
+-- run once: the rows with _aside null are current rows (current_violations: the kept
+-- columns and entity_idx), those with _settled null are set aside (alike_violations: _row, _code, _message, _ruled,
+-- _partition, _ingest_date, those, the key), and the others are rejects
+SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL OR _contested THEN true END AS _aside,
+  CASE WHEN NOT _contested THEN true END AS _settled, _ruled, _partition, _ingest_date, "case_id", "decided_on", "category", "severity", "status", entity_idx
 FROM judged_violations;
+-- the keys held twice among the rows set aside, then those rows judged again with their copies:
+-- the rejects are its rows with _rejected, the others contested_violations (_row, those, the key)
+CREATE TABLE copies AS
+SELECT _partition AS _key_partition, "case_id" AS _key0, count(*) AS _copies
+  FROM alike_violations
+  GROUP BY _partition, "case_id"
+  HAVING count(*) > 1;
+SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL THEN true END AS _rejected, "case_id", "decided_on", "category", "severity", "status", entity_idx
+FROM (
+  SELECT _row, "case_id", "decided_on", "category", "severity", "status", entity_idx,
+    CASE WHEN _ruled THEN _code WHEN _copies IS NOT NULL THEN 'duplicate_key' ELSE _code END AS _code,
+    CASE WHEN _ruled THEN _message WHEN _copies IS NOT NULL THEN concat('key (case_id) = (', quoted("case_id"), ') appears ', CAST(_copies AS VARCHAR), ' times in partition ingest_date=', CAST(_ingest_date AS VARCHAR)) ELSE _message END AS _message
+  FROM (SELECT l.*, c._copies
+  FROM copies c RIGHT JOIN alike_violations l ON l._partition = c._key_partition AND l."case_id" = c._key0));
 -- the newest row of each contested key, current too
 CREATE TABLE newest_rows AS
 SELECT max(_row) AS _newest FROM contested_violations
@@ -655,13 +664,9 @@ CREATE TABLE known_cases AS
 SELECT case_id AS known_case, entity_idx AS known_entity
 FROM (SELECT "case_id" AS named_case FROM landing_repairs) RIGHT SEMI JOIN current_violations ON case_id = named_case;
 
--- repairs: the keys of every row whose key hash other rows hold, with their copies in the partition
--- (made after hashed_alike, as above)
-CREATE TABLE copies AS
-SELECT _partition AS _key_partition, "repair_id" AS _key0, count(*) AS _copies
-  FROM hashed_alike RIGHT SEMI JOIN landing_repairs ON _alike = key_hash("repair_id")
-  WHERE "repair_id" IS NOT NULL
-  GROUP BY _partition, "repair_id";
+-- repairs: the key hashes held twice, one list the run writes for key_hash_in (alike-hashes)
+SELECT repeated_hashes(key_hash("repair_id")) AS _repeated FROM landing_repairs
+  WHERE "repair_id" IS NOT NULL;
 
 -- repairs, keeping repair_id, case_id, approved_on
 CREATE VIEW judged_repairs AS
@@ -710,39 +715,48 @@ with_registered AS (
 with_known_cases AS (
   SELECT * FROM known_cases RIGHT JOIN with_registered ON "case_id" = known_case),
 found AS (
-  SELECT l.*, c._copies
-  FROM copies c RIGHT JOIN with_known_cases l ON l._partition = c._key_partition AND l."repair_id" = c._key0)
-SELECT "repair_id", "entity_id", "case_id", "approved_on", registered_idx AS entity_idx, _copies IS NOT NULL AS _contested, _row,
+  SELECT *, key_hash_in('/run/plans/alike-hashes', key_hash("repair_id")) AS _contested FROM with_known_cases)
+SELECT "repair_id", "entity_id", "case_id", "approved_on", registered_idx AS entity_idx, _contested, _rule_code IS NOT NULL AS _ruled, _partition, _ingest_date, _row,
     CASE
       WHEN _rule_code IS NOT NULL THEN _rule_code
-      WHEN _copies > 1 THEN 'duplicate_key'
       WHEN registered_idx IS NULL THEN 'unknown_entity'
       WHEN known_case IS NULL OR known_entity <> registered_idx THEN 'unknown_case'
     END AS _code,
     CASE
       WHEN _rule_code IS NOT NULL THEN _rule_message
-      WHEN _copies > 1 THEN concat('key (repair_id) = (', quoted("repair_id"), ') appears ', CAST(_copies AS VARCHAR), ' times in partition ingest_date=', CAST(_ingest_date AS VARCHAR))
       WHEN registered_idx IS NULL THEN concat('column entity_id: entity ', quoted("entity_id"), ' is not in the registry snapshot the run uses')
       WHEN known_case IS NULL OR known_entity <> registered_idx THEN concat('column case_id: case ', quoted("case_id"), ' ', CASE WHEN known_case IS NULL THEN 'is no known violation' ELSE 'is a violation of another entity, not' END, ' of this row''s entity')
     END AS _message
 FROM found;
--- run once: the rejects are its rows with _code IS NOT NULL; of the others, those with _aside null
--- are current rows (current_repairs: the kept columns and entity_idx), the rest contested_repairs (_row, those, the key)
-SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL OR _contested THEN true END AS _aside, "repair_id", "case_id", "approved_on", entity_idx
+-- run once: the rows with _aside null are current rows (current_repairs: the kept
+-- columns and entity_idx), those with _settled null are set aside (alike_repairs: _row, _code, _message, _ruled,
+-- _partition, _ingest_date, those, the key), and the others are rejects
+SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL OR _contested THEN true END AS _aside,
+  CASE WHEN NOT _contested THEN true END AS _settled, _ruled, _partition, _ingest_date, "repair_id", "case_id", "approved_on", entity_idx
 FROM judged_repairs;
+-- the keys held twice among the rows set aside, then those rows judged again with their copies:
+-- the rejects are its rows with _rejected, the others contested_repairs (_row, those, the key)
+CREATE TABLE copies AS
+SELECT _partition AS _key_partition, "repair_id" AS _key0, count(*) AS _copies
+  FROM alike_repairs
+  GROUP BY _partition, "repair_id"
+  HAVING count(*) > 1;
+SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL THEN true END AS _rejected, "repair_id", "case_id", "approved_on", entity_idx
+FROM (
+  SELECT _row, "repair_id", "case_id", "approved_on", entity_idx,
+    CASE WHEN _ruled THEN _code WHEN _copies IS NOT NULL THEN 'duplicate_key' ELSE _code END AS _code,
+    CASE WHEN _ruled THEN _message WHEN _copies IS NOT NULL THEN concat('key (repair_id) = (', quoted("repair_id"), ') appears ', CAST(_copies AS VARCHAR), ' times in partition ingest_date=', CAST(_ingest_date AS VARCHAR)) ELSE _message END AS _message
+  FROM (SELECT l.*, c._copies
+  FROM copies c RIGHT JOIN alike_repairs l ON l._partition = c._key_partition AND l."repair_id" = c._key0));
 -- the newest row of each contested key, current too
 CREATE TABLE newest_rows AS
 SELECT max(_row) AS _newest FROM contested_repairs
 GROUP BY "repair_id";
 SELECT "repair_id", "case_id", "approved_on", entity_idx FROM newest_rows RIGHT SEMI JOIN contested_repairs ON _newest = _row;
 
--- complaints: the keys of every row whose key hash other rows hold, with their copies in the partition
--- (made after hashed_alike, as above)
-CREATE TABLE copies AS
-SELECT _partition AS _key_partition, "complaint_id" AS _key0, count(*) AS _copies
-  FROM hashed_alike RIGHT SEMI JOIN landing_complaints ON _alike = key_hash("complaint_id")
-  WHERE "complaint_id" IS NOT NULL
-  GROUP BY _partition, "complaint_id";
+-- complaints: the key hashes held twice, one list the run writes for key_hash_in (alike-hashes)
+SELECT repeated_hashes(key_hash("complaint_id")) AS _repeated FROM landing_complaints
+  WHERE "complaint_id" IS NOT NULL;
 
 -- complaints, keeping complaint_id, received_on, verified, outcome
 CREATE VIEW judged_complaints AS
@@ -813,24 +827,37 @@ WITH ruled AS (
 with_registered AS (
   SELECT *, entity_index('/run/plans/registered-ids', "entity_id") AS registered_idx FROM ruled),
 found AS (
-  SELECT l.*, c._copies
-  FROM copies c RIGHT JOIN with_registered l ON l._partition = c._key_partition AND l."complaint_id" = c._key0)
-SELECT "complaint_id", "entity_id", "received_on", "verified", "outcome", registered_idx AS entity_idx, _copies IS NOT NULL AS _contested, _row,
+  SELECT *, key_hash_in('/run/plans/alike-hashes', key_hash("complaint_id")) AS _contested FROM with_registered)
+SELECT "complaint_id", "entity_id", "received_on", "verified", "outcome", registered_idx AS entity_idx, _contested, _rule_code IS NOT NULL AS _ruled, _partition, _ingest_date, _row,
     CASE
       WHEN _rule_code IS NOT NULL THEN _rule_code
-      WHEN _copies > 1 THEN 'duplicate_key'
       WHEN registered_idx IS NULL THEN 'unknown_entity'
     END AS _code,
     CASE
       WHEN _rule_code IS NOT NULL THEN _rule_message
-      WHEN _copies > 1 THEN concat('key (complaint_id) = (', quoted("complaint_id"), ') appears ', CAST(_copies AS VARCHAR), ' times in partition ingest_date=', CAST(_ingest_date AS VARCHAR))
       WHEN registered_idx IS NULL THEN concat('column entity_id: entity ', quoted("entity_id"), ' is not in the registry snapshot the run uses')
     END AS _message
 FROM found;
--- run once: the rejects are its rows with _code IS NOT NULL; of the others, those with _aside null
--- are current rows (current_complaints: the kept columns and entity_idx), the rest contested_complaints (_row, those, the key)
-SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL OR _contested THEN true END AS _aside, "complaint_id", "received_on", "verified", "outcome", entity_idx
+-- run once: the rows with _aside null are current rows (current_complaints: the kept
+-- columns and entity_idx), those with _settled null are set aside (alike_complaints: _row, _code, _message, _ruled,
+-- _partition, _ingest_date, those, the key), and the others are rejects
+SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL OR _contested THEN true END AS _aside,
+  CASE WHEN NOT _contested THEN true END AS _settled, _ruled, _partition, _ingest_date, "complaint_id", "received_on", "verified", "outcome", entity_idx
 FROM judged_complaints;
+-- the keys held twice among the rows set aside, then those rows judged again with their copies:
+-- the rejects are its rows with _rejected, the others contested_complaints (_row, those, the key)
+CREATE TABLE copies AS
+SELECT _partition AS _key_partition, "complaint_id" AS _key0, count(*) AS _copies
+  FROM alike_complaints
+  GROUP BY _partition, "complaint_id"
+  HAVING count(*) > 1;
+SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL THEN true END AS _rejected, "complaint_id", "received_on", "verified", "outcome", entity_idx
+FROM (
+  SELECT _row, "complaint_id", "received_on", "verified", "outcome", entity_idx,
+    CASE WHEN _ruled THEN _code WHEN _copies IS NOT NULL THEN 'duplicate_key' ELSE _code END AS _code,
+    CASE WHEN _ruled THEN _message WHEN _copies IS NOT NULL THEN concat('key (complaint_id) = (', quoted("complaint_id"), ') appears ', CAST(_copies AS VARCHAR), ' times in partition ingest_date=', CAST(_ingest_date AS VARCHAR)) ELSE _message END AS _message
+  FROM (SELECT l.*, c._copies
+  FROM copies c RIGHT JOIN alike_complaints l ON l._partition = c._key_partition AND l."complaint_id" = c._key0));
 -- the newest row of each contested key, current too
 CREATE TABLE newest_rows AS
 SELECT max(_row) AS _newest FROM contested_complaints

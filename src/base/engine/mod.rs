@@ -3,6 +3,7 @@
 //! function, registered here and nowhere else (so that a Ballista cluster,
 //! [`cluster`], is given the same catalogue).
 
+pub mod alike_hashes;
 mod checks;
 #[cfg(feature = "cluster")]
 pub mod cluster;
@@ -220,7 +221,16 @@ impl Engine {
             None => {
                 let node = Arc::new(write_parts::WriteParts::new(frame.create_physical_plan().await?, spec)?);
                 let schema = node.file_schema();
-                (datafusion::physical_plan::collect(node, self.ctx.task_ctx()).await?, schema)
+                let passed = datafusion::physical_plan::collect(node.clone(), self.ctx.task_ctx()).await?;
+                // What each operator of the plan did, for a profile of the plans.
+                if tracing::enabled!(tracing::Level::TRACE) {
+                    let plan: Arc<dyn datafusion::physical_plan::ExecutionPlan> = node;
+                    let shown =
+                        datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(plan.as_ref())
+                            .indent(false);
+                    tracing::trace!(table = name, plan = %shown, "table written");
+                }
+                (passed, schema)
             }
             #[cfg(feature = "cluster")]
             Some(addr) => cluster::write_parts(&self.ctx, addr, frame, spec).await?,
@@ -389,6 +399,7 @@ pub fn udfs() -> Vec<ScalarUDF> {
     all.extend(checks::udfs());
     all.extend(key_forms::udfs());
     all.push(registered::udf());
+    all.push(alike_hashes::udf());
     all
 }
 

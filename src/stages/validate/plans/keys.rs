@@ -1,12 +1,16 @@
-//! Step 2's tables, made before a dataset's rows are judged: the key
-//! hashes more than one landing row holds (`hashed_alike`), then the
-//! keys of those rows with their copies in each partition (`copies`).
+//! Step 2's tables: the key hashes more than one landing row holds
+//! (`hashed_alike`), made before a dataset's rows are judged, and the
+//! keys held more than once in a partition with their copies (`copies`),
+//! found among those rows.
 
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::UInt64Type;
 use datafusion::error::DataFusionError;
 
 use super::rules::col;
 use super::{landing_table, Engine};
 use crate::base::contract::Contract;
+use crate::base::engine::alike_hashes::AlikeHashes;
 
 /// Step 2, as a query of its own: the keys held by more than one row of
 /// a partition, with how many (`_copies`). They are few, and are found
@@ -15,17 +19,29 @@ use crate::base::contract::Contract;
 /// no group. Their table ([`Engine::create_counted_table`]) tells the
 /// planner how few they are, so that a cluster sends them to every task
 /// of the join instead of every row to the task of its key.
-///
-/// With `every_alike`, every key of those rows is kept, also those held
-/// once in their partition (`_copies` 1): a row then finds its key here
-/// exactly when other landing rows hold its key's hash (it is contested,
-/// [`super::judged_sql_keeping`]), so one join, not two, tells both.
-pub(super) fn copies_sql(contract: &Contract, every_alike: bool) -> String {
+pub(super) fn copies_sql(contract: &Contract) -> String {
     let (table, key, complete, hashed) = complete_keys(contract);
+    counted_copies_sql(
+        &key,
+        &format!("{HASHED_ALIKE} RIGHT SEMI JOIN {table} ON _alike = {hashed}\n  WHERE {complete}"),
+    )
+}
+
+/// Step 2 over `alike`, a table of rows whose key hashes other landing
+/// rows hold (every row of a key held twice in a partition is among
+/// them): the keys its rows hold more than once in a partition, as
+/// [`copies_sql`] finds them among every landing row.
+pub(super) fn copies_among_sql(contract: &Contract, alike: &str) -> String {
+    let (_, key, _, _) = complete_keys(contract);
+    counted_copies_sql(&key, alike)
+}
+
+/// The keys of the rows of `from` held more than once in their partition
+/// (`_key_partition`, `_key0`...), with how many (`_copies`).
+fn counted_copies_sql(key: &[String], from: &str) -> String {
     let shared: Vec<String> = key.iter().enumerate().map(|(i, k)| format!("{k} AS _key{i}")).collect();
-    let having = if every_alike { "" } else { "\n  HAVING count(*) > 1" };
     format!(
-        "SELECT _partition AS _key_partition, {}, count(*) AS _copies\n  FROM {HASHED_ALIKE} RIGHT SEMI JOIN {table} ON _alike = {hashed}\n  WHERE {complete}\n  GROUP BY _partition, {}{having}",
+        "SELECT _partition AS _key_partition, {}, count(*) AS _copies\n  FROM {from}\n  GROUP BY _partition, {}\n  HAVING count(*) > 1",
         shared.join(", "),
         key.join(", ")
     )
@@ -45,17 +61,46 @@ pub(super) fn hashed_alike_sql(contract: &Contract) -> String {
     format!("SELECT unnest(_repeated) AS _alike\n  FROM (SELECT repeated_hashes({hashed}) AS _repeated FROM {table}\n    WHERE {complete})")
 }
 
-/// Step 2's tables, `hashed_alike` and then `copies` ([`copies_sql`],
-/// with `every_alike`), as counted tables.
-pub(super) async fn make_key_tables(
+/// Step 2's tables, `hashed_alike` and then `copies` ([`copies_sql`]),
+/// as counted tables.
+pub(super) async fn make_key_tables(engine: &Engine, contract: &Contract) -> Result<(), DataFusionError> {
+    make_counted(engine, contract, HASHED_ALIKE, &hashed_alike_sql(contract)).await?;
+    make_counted(engine, contract, "copies", &copies_sql(contract)).await
+}
+
+/// The key hashes held by more than one landing row, in any partition:
+/// one list, ascending ([`alike_hashes_sql`]).
+pub(super) fn alike_hashes_sql(contract: &Contract) -> String {
+    let (table, _, complete, hashed) = complete_keys(contract);
+    format!("SELECT repeated_hashes({hashed}) AS _repeated FROM {table}\n  WHERE {complete}")
+}
+
+/// The key hashes held by more than one landing row ([`alike_hashes_sql`]),
+/// written to `path` for the plans' `key_hash_in` (few: 0.44M of 15.4M
+/// violations at 10M entities).
+pub(super) async fn write_alike_hashes(
     engine: &Engine,
     contract: &Contract,
-    every_alike: bool,
-) -> Result<(), DataFusionError> {
-    for (table, sql) in [(HASHED_ALIKE, hashed_alike_sql(contract)), ("copies", copies_sql(contract, every_alike))] {
-        let rows = engine.ctx().sql(&sql).await?;
-        engine.create_counted_table(table, rows).await?;
+    path: &std::path::Path,
+) -> Result<AlikeHashes, DataFusionError> {
+    let clock = std::time::Instant::now();
+    let lists = engine.ctx().sql(&alike_hashes_sql(contract)).await?.collect().await?;
+    let mut hashes: Vec<u64> = Vec::new();
+    for list in lists.iter().map(|b| b.column(0).as_list::<i32>()) {
+        for i in (0..list.len()).filter(|i| list.is_valid(*i)) {
+            hashes.extend(list.value(i).as_primitive::<UInt64Type>().values());
+        }
     }
+    let written = AlikeHashes::write(&hashes, path)?;
+    tracing::debug!(dataset = %contract.dataset, hashes = hashes.len(), ms = clock.elapsed().as_millis() as u64, "key hashes held twice written");
+    Ok(written)
+}
+
+/// The rows of `sql` as counted table `table`, logged with how long it took.
+async fn make_counted(engine: &Engine, contract: &Contract, table: &str, sql: &str) -> Result<(), DataFusionError> {
+    let clock = std::time::Instant::now();
+    engine.create_counted_table(table, engine.ctx().sql(sql).await?).await?;
+    tracing::debug!(dataset = %contract.dataset, table, ms = clock.elapsed().as_millis() as u64, "key table made");
     Ok(())
 }
 

@@ -30,10 +30,12 @@
 //!    (`key_hash`, a number) held by more than one landing row, in any
 //!    partition, are found first (`repeated_hashes`, a sort of the
 //!    hashes): only their rows are grouped by their values. When the
-//!    plans make an event dataset's table, `copies` keeps every key of
-//!    those rows, so that the same join says whether a row is contested
-//!    (other landing rows hold its key's hash: its key may have other
-//!    versions);
+//!    plans make an event dataset's table, a row whose key hash other
+//!    landing rows hold is contested (its key may have copies in its
+//!    partition, or other versions): it is judged but for its copies and
+//!    set aside, and the copies are then counted among the rows set aside
+//!    (0.9M of 15.4M violations at 10M entities), which are judged again
+//!    (`alike_judged_sql`): no second read of the landing rows' keys;
 //! 3. `_held`: the shares held in its owned entity by rows that passed
 //!    1–2, from the entities held over 100 (holdings), their shares
 //!    summed by the entity id's packed bits (`entity_bits`) in sorted
@@ -54,9 +56,10 @@ use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, UInt64Type};
 use datafusion::error::DataFusionError;
 
-use self::keys::{make_key_tables, HASHED_ALIKE};
+use self::keys::{copies_among_sql, make_key_tables, write_alike_hashes, HASHED_ALIKE};
 use self::rules::{col, concat, row_rules, text};
 use crate::base::contract::{Check, Contract, Contracts, Dataset, DatasetKind, FaultCode};
+use crate::base::engine::alike_hashes::AlikeHashes;
 use crate::base::engine::landing_scan::LandingScan;
 use crate::base::engine::planning::{Planned, Settings};
 use crate::base::engine::registered::RegisteredIds;
@@ -152,7 +155,7 @@ pub async fn judge_inputs(
         let fail = |source| PlanError { dataset, source };
         register_landing(engine, contract, selection).map_err(fail)?;
         let scratch = engine.scratch().map_err(|e| fail(e.into()))?;
-        make_key_tables(engine, contract, false).await.map_err(fail)?;
+        make_key_tables(engine, contract).await.map_err(fail)?;
         if let Some(table) = checked_table(contract) {
             write_table(engine, &table, &checked_sql(contract), &scratch.path().join("checked")).await.map_err(fail)?;
         }
@@ -226,15 +229,17 @@ pub async fn judge_inputs(
 /// landing row of the dataset reaches the run's process). One pass over
 /// the judged rows writes every accepted row whose key hash no other
 /// landing row holds (its key's one version) and sets the others aside
-/// (contested: 0.9M of 15.4M violations at 10M entities), whose newest
-/// row of each key is then written beside them. The rejects and
+/// (0.9M of 15.4M violations at 10M entities), judged but for their
+/// key's copies; those are then counted among them and the rows judged
+/// again, and of the accepted ones (contested) the newest row of each
+/// key is written beside the others. The rejects and
 /// figures are those [`judge_inputs`] gives. A dataset whose rows name a
 /// violation's case (the repairs) is judged against `violations`, the
 /// violations' table these plans made (its newest accepted versions),
 /// looked up only by the cases its landing rows name. Uses, and removes
 /// when done, the tables of [`judge_inputs`] but `registered` and
-/// `several_versions`, and `newest_rows`, `contested_<dataset>`,
-/// `current_<dataset>` and `newest_<dataset>`.
+/// `several_versions`, and `newest_rows`, `alike_<dataset>`,
+/// `contested_<dataset>`, `current_<dataset>` and `newest_<dataset>`.
 pub async fn judge_into_table(
     engine: &Engine,
     contract: &Contract,
@@ -256,28 +261,44 @@ pub async fn judge_into_table(
         prepare_judged(engine, contract, &selection, keep, registered, violations).await.map_err(fail)?;
     // One pass over the judged rows: an accepted row whose key hash no
     // other landing row holds is its key's one version, a current row,
-    // written to the table's files; the other accepted rows (contested,
-    // few) are set aside in files of their own; the rejects come here.
-    let (sql, current_columns, contested_columns) = judged_once_into_table_sql(contract, &judged, keep);
+    // written to the table's files; the rows whose key hash others hold
+    // (few) are set aside in files of their own, judged but for their
+    // copies; the other rejects come here.
+    let (sql, current_columns, alike_columns) = judged_once_into_table_sql(contract, &judged, keep);
     let frame = ctx.sql(&sql).await.map_err(fail)?;
     let columns = frame.schema().as_arrow().clone();
     let schema = Arc::new(columns.project(&current_columns).map_err(|e| fail(e.into()))?);
-    let contested_dir = scratch.path().join("contested");
-    let aside = Aside { folder: contested_dir.clone(), kept: contested_columns.clone(), when_null: 1 };
+    let alike_dir = scratch.path().join("alike");
+    let aside = Aside { folder: alike_dir.clone(), kept: alike_columns.clone(), when_null: SETTLED };
     let spec = PartsSpec { folder: folder.to_path_buf(), kept: current_columns, split: Some(3), aside: Some(aside) };
     let table = format!("current_{dataset}");
     let mut rejects = Vec::new();
     for b in engine.write_parts(frame, spec, &table).await.map_err(fail)? {
         rejects.extend(rejects_in(&b).map_err(fail)?);
     }
+    phases.done(&format!("{dataset}: rows judged"));
+    // The rows set aside, judged again with their copies counted among
+    // them: their rejects come here, the accepted ones (contested) are
+    // written to files of their own.
+    let alike = format!("alike_{dataset}");
+    let alike_schema = Arc::new(columns.project(&alike_columns).map_err(|e| fail(e.into()))?);
+    engine.register_arrow_files(&alike, alike_schema, &alike_dir).map_err(fail)?;
+    engine
+        .create_counted_table("copies", ctx.sql(&copies_among_sql(contract, &alike)).await.map_err(fail)?)
+        .await
+        .map_err(fail)?;
+    let frame = ctx.sql(&alike_judged_sql(contract, &alike, keep)).await.map_err(fail)?;
+    let kept = std::iter::once(0).chain(4..frame.schema().fields().len()).collect();
+    let contested = format!("contested_{dataset}");
+    let spec = PartsSpec { folder: scratch.path().join("contested"), kept, split: Some(3), aside: None };
+    for b in engine.write_parts(frame, spec, &contested).await.map_err(fail)? {
+        rejects.extend(rejects_in(&b).map_err(fail)?);
+    }
     rejects.sort_by_key(|r| r.row);
     let accepted = accepted_of(&selection, &rejects).map_err(fail)?;
-    phases.done(&format!("{dataset}: rejects"));
+    phases.done(&format!("{dataset}: keys held twice"));
     // The newest of each contested key's accepted rows is current too,
     // written to the table's folder (files named apart).
-    let contested = format!("contested_{dataset}");
-    let contested_schema = Arc::new(columns.project(&contested_columns).map_err(|e| fail(e.into()))?);
-    engine.register_arrow_files(&contested, contested_schema, &contested_dir).map_err(fail)?;
     engine
         .create_counted_table(NEWEST_ROWS, ctx.sql(&newest_rows_sql(contract, &contested)).await.map_err(fail)?)
         .await
@@ -307,16 +328,17 @@ pub async fn judge_into_table(
     for t in [
         table.as_str(),
         &contested,
+        &alike,
         &newest,
         NEWEST_ROWS,
         &judged,
         &landing_table(dataset),
-        HASHED_ALIKE,
         "copies",
         KNOWN_CASES,
     ] {
         ctx.deregister_table(t).map_err(fail)?;
     }
+    crate::base::engine::alike_hashes::forget();
     drop(scratch);
     crate::base::engine::return_free_memory();
     phases.done(&format!("{dataset}: current rows"));
@@ -354,7 +376,7 @@ pub async fn judge_registry(
     let mut phases = crate::base::telemetry::Phases::start("validation_plans");
     let _planning = plans_planning(engine, selection.rows());
     register_landing(engine, contract, selection).map_err(fail)?;
-    make_key_tables(engine, contract, false).await.map_err(fail)?;
+    make_key_tables(engine, contract).await.map_err(fail)?;
     phases.done(&format!("{dataset}: keys held twice"));
     let judged = format!("judged_{dataset}");
     ctx.sql(&format!("CREATE OR REPLACE VIEW {judged} AS {}", judged_sql(contract))).await.map_err(fail)?;
@@ -492,8 +514,20 @@ async fn prepare_judged(
         phases.done(&format!("{dataset}: known cases"));
     }
     let scratch = engine.scratch()?;
-    make_key_tables(engine, contract, sets_contested_aside(contract, true)).await?;
-    phases.done(&format!("{dataset}: keys held twice"));
+    // An event dataset's copies are counted after its rows are judged,
+    // among the rows its judged pass sets aside ([`judge_into_table`]).
+    let alike = match sets_contested_aside(contract) {
+        true => {
+            let alike = write_alike_hashes(engine, contract, &scratch.path().join("alike-hashes")).await?;
+            phases.done(&format!("{dataset}: key hashes held twice"));
+            Some(alike)
+        }
+        false => {
+            make_key_tables(engine, contract).await?;
+            phases.done(&format!("{dataset}: keys held twice"));
+            None
+        }
+    };
     if let Some(table) = checked_table(contract) {
         write_table(engine, &table, &checked_sql_keeping(contract, keep), &scratch.path().join("checked")).await?;
         phases.done(&format!("{dataset}: checked rows"));
@@ -503,8 +537,8 @@ async fn prepare_judged(
         phases.done(&format!("{dataset}: entities held over 100"));
     }
     let judged = format!("judged_{dataset}");
-    ctx.sql(&format!("CREATE OR REPLACE VIEW {judged} AS {}", judged_sql_keeping(contract, keep, Some(registered))))
-        .await?;
+    let sql = judged_sql_keeping(contract, keep, Some(registered), alike.as_ref());
+    ctx.sql(&format!("CREATE OR REPLACE VIEW {judged} AS {sql}")).await?;
     Ok(Prepared { judged, scratch, phases, planning })
 }
 
@@ -564,26 +598,63 @@ fn newest_current_sql(contested: &str, keep: &[&str]) -> String {
 
 /// The pass over an event dataset's `judged` rows that makes its table:
 /// `_row`, `_code`, `_message`, `_aside` (null for an accepted row no
-/// other landing row's key hash shares), then the `keep` columns,
-/// `entity_idx` and the key's columns not kept. Also the positions of the
-/// table's columns (`keep`, `entity_idx`) and of the contested rows'
-/// (`_row`, those, and the key).
+/// other landing row's key hash shares), `_settled` (null for a row whose
+/// key hash other landing rows hold: set aside with its copies not yet
+/// counted), `_ruled`, `_partition`, `_ingest_date`, then the `keep`
+/// columns, `entity_idx` and the key's columns not kept. Also the
+/// positions of the table's columns (`keep`, `entity_idx`) and of the
+/// rows set aside (`_row`, `_code`, `_message`, `_ruled`, `_partition`,
+/// `_ingest_date`, those, and the key), read by [`alike_judged_sql`].
 fn judged_once_into_table_sql(contract: &Contract, judged: &str, keep: &[&str]) -> (String, Vec<usize>, Vec<usize>) {
+    let columns = table_and_key(contract, keep);
+    let table: Vec<usize> = (8..8 + keep.len() + 1).collect();
+    let alike: Vec<usize> = [0, 1, 2, 5, 6, 7].into_iter().chain(8..8 + columns.len()).collect();
+    let sql = format!(
+        "SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL OR _contested THEN true END AS _aside,\n  \
+         CASE WHEN NOT _contested THEN true END AS _settled, _ruled, _partition, _ingest_date, {}\nFROM {judged}",
+        columns.join(", ")
+    );
+    (sql, table, alike)
+}
+
+/// The column of [`judged_once_into_table_sql`] that is null for the rows
+/// set aside.
+const SETTLED: usize = 4;
+
+/// The `keep` columns, `entity_idx` and the key's columns not kept: what
+/// an event dataset's table and its contested rows carry.
+fn table_and_key(contract: &Contract, keep: &[&str]) -> Vec<String> {
     let mut columns: Vec<String> = keep.iter().map(|k| col(k)).collect();
     columns.push(ENTITY_IDX.to_string());
-    let table: Vec<usize> = (4..4 + columns.len()).collect();
     for k in &contract.key {
         let name = &contract.columns[*k].name;
         if !keep.contains(&name.as_str()) {
             columns.push(col(name));
         }
     }
-    let contested: Vec<usize> = std::iter::once(0).chain(4..4 + columns.len()).collect();
-    let sql = format!(
-        "SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL OR _contested THEN true END AS _aside, {}\nFROM {judged}",
-        columns.join(", ")
-    );
-    (sql, table, contested)
+    columns
+}
+
+/// The rows an event dataset's judged pass set aside (`alike`: those whose
+/// key hash other landing rows hold), judged again with their key's
+/// copies in their partition (the `copies` table, [`copies_among_sql`]):
+/// a row that broke a row rule keeps its code, one whose key its
+/// partition holds twice is a `duplicate_key`, any other keeps the code
+/// its judged pass gave it. `_row`, `_code`, `_message`, `_rejected`
+/// (null for an accepted row, a contested one), then the `keep` columns,
+/// `entity_idx` and the key's columns not kept.
+fn alike_judged_sql(contract: &Contract, alike: &str, keep: &[&str]) -> String {
+    let columns = table_and_key(contract, keep).join(", ");
+    format!(
+        "SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL THEN true END AS _rejected, {columns}\n\
+         FROM (\n  SELECT _row, {columns},\n    \
+         CASE WHEN _ruled THEN _code WHEN _copies IS NOT NULL THEN {} ELSE _code END AS _code,\n    \
+         CASE WHEN _ruled THEN _message WHEN _copies IS NOT NULL THEN {} ELSE _message END AS _message\n  \
+         FROM ({}))",
+        text(FaultCode::DuplicateKey.as_str()),
+        duplicate_message(contract),
+        copies_join(alike, &copies_on(contract))
+    )
 }
 
 /// How many rows table `name` holds.
@@ -676,7 +747,6 @@ fn checked_steps(contract: &Contract, keep: &[&str]) -> (String, String) {
     let rules = row_rules(contract);
     let table = landing_table(contract.dataset);
     let name = |ci: usize| contract.columns[ci].name.as_str();
-    let key: Vec<String> = contract.key.iter().map(|k| col(name(*k))).collect();
     // 1. The first row rule broken, its code and its message: from here
     // on, a row carries only the columns the later steps read. A `CASE
     // _rule WHEN n` sets the rows that break no rule aside at once (its
@@ -697,9 +767,19 @@ fn checked_steps(contract: &Contract, keep: &[&str]) -> (String, String) {
         "ruled AS (\n  SELECT {}, _row, _partition, _ingest_date,\n    {rule_code} AS _rule_code,\n    {rule_message} AS _rule_message\n  FROM (SELECT *,\n        {first_rule} AS _rule\n      FROM {table}))",
         carried.join(", ")
     );
-    let on: Vec<String> = key.iter().enumerate().map(|(i, k)| format!("l.{k} = c._key{i}")).collect();
-    let on = format!("l._partition = c._key_partition AND {}", on.join(" AND "));
-    (ruled, on)
+    (ruled, copies_on(contract))
+}
+
+/// The condition that joins a partition's key copies (`c`, a table
+/// [`keys::copies_sql`] makes) to its rows (`l`).
+fn copies_on(contract: &Contract) -> String {
+    let on: Vec<String> = contract
+        .key
+        .iter()
+        .enumerate()
+        .map(|(i, k)| format!("l.{} = c._key{i}", col(&contract.columns[*k].name)))
+        .collect();
+    format!("l._partition = c._key_partition AND {}", on.join(" AND "))
 }
 
 /// The rows of `input` with their key's copies (`_copies`, null for a key
@@ -727,11 +807,10 @@ fn carried(contract: &Contract, keep: &[&str]) -> Vec<usize> {
     columns
 }
 
-/// Whether a dataset's plan sets its contested rows aside: an event
-/// dataset's, when the plans make its table (judged against the
-/// `registered` ids).
-fn sets_contested_aside(contract: &Contract, registered: bool) -> bool {
-    registered && contract.kind == DatasetKind::Event
+/// Whether the plans that make a dataset's table set its contested rows
+/// aside: an event dataset's.
+fn sets_contested_aside(contract: &Contract) -> bool {
+    contract.kind == DatasetKind::Event
 }
 
 /// The table a dataset's [`checked_sql`] is written to first, when its
@@ -741,23 +820,43 @@ fn checked_table(contract: &Contract) -> Option<String> {
     contract.shares_over_100.as_ref().map(|_| format!("checked_{}", contract.dataset))
 }
 
+/// The message of a row whose key its partition holds `_copies` times.
+fn duplicate_message(contract: &Contract) -> String {
+    let names: Vec<&str> = contract.key.iter().map(|k| contract.columns[*k].name.as_str()).collect();
+    let quoted: Vec<String> = names.iter().map(|k| format!("quoted({})", col(k))).collect();
+    concat(&[
+        &text(&format!("key ({}) = (", names.join(", "))),
+        &quoted.join(", ', ', "),
+        "') appears '",
+        "CAST(_copies AS VARCHAR)",
+        "' times in partition ingest_date='",
+        "CAST(_ingest_date AS VARCHAR)",
+    ])
+}
+
 /// The plan of one dataset: every landing row with `_code` (null: the row
 /// is accepted) and `_message`, and the contract's columns. Steps 1–5 of
 /// the module's documentation are its common table expressions (steps
 /// 1–2 read from their table when [`checked_table`] names one).
 fn judged_sql(contract: &Contract) -> String {
-    judged_sql_keeping(contract, &[], None)
+    judged_sql_keeping(contract, &[], None, None)
 }
 
 /// [`judged_sql`] whose rows also carry the `keep` columns and, for a
 /// dataset whose rows name an entity, that entity's index (`entity_idx`):
 /// the plan of a run's table ([`judge_into_table`]). With `registered`,
 /// an entity is looked up among those ids where its row is judged
-/// (`entity_index`) instead of joined with the `registered` table.
-fn judged_sql_keeping(contract: &Contract, keep: &[&str], registered: Option<&RegisteredIds>) -> String {
+/// (`entity_index`) instead of joined with the `registered` table. With
+/// `alike` (an event dataset's table), a row whose key hash other landing
+/// rows hold is contested and judged but for its copies.
+fn judged_sql_keeping(
+    contract: &Contract,
+    keep: &[&str],
+    registered: Option<&RegisteredIds>,
+    alike: Option<&AlikeHashes>,
+) -> String {
     let name = |ci: usize| contract.columns[ci].name.as_str();
     let key: Vec<String> = contract.key.iter().map(|k| col(name(*k))).collect();
-    let key_names: Vec<&str> = contract.key.iter().map(|k| name(*k)).collect();
     let mut steps: Vec<String> = Vec::new();
 
     // 1–2, as steps of this query or from their table.
@@ -810,11 +909,19 @@ fn judged_sql_keeping(contract: &Contract, keep: &[&str], registered: Option<&Re
     }
     // With the registered ids (a run's table made by the plans), an event
     // row whose key hash other landing rows hold is contested: its key
-    // may have other versions. Its key is then among the copies, which
-    // keep every key of such rows (`keys::copies_sql`).
-    let contested = sets_contested_aside(contract, registered.is_some());
-    if let Some(on) = copies_on {
-        joins.push(("copies", Box::new(move |input: &str| copies_join(input, &on))));
+    // may have other versions, or copies in its partition. Such rows are
+    // judged here but for their copies, which are counted among them
+    // once they are set aside ([`judge_into_table`]); the hash is looked
+    // up where the row is judged, with no join.
+    let contested = alike.is_some();
+    match (copies_on, alike) {
+        (Some(_), Some(alike)) => {
+            let held = alike.hold(&format!("key_hash({})", key.join(", ")));
+            let step: Join = Box::new(move |input: &str| format!("SELECT *, {held} AS _contested FROM {input}"));
+            joins.push(("alike", step));
+        }
+        (Some(on), None) => joins.push(("copies", Box::new(move |input: &str| copies_join(input, &on)))),
+        (None, _) => {}
     }
     let mut last = checked;
     for (n, (table, join)) in joins.iter().enumerate() {
@@ -833,19 +940,9 @@ fn judged_sql_keeping(contract: &Contract, keep: &[&str], registered: Option<&Re
         let _ = write!(code, "\n      WHEN {condition} THEN {}", text(c));
         let _ = write!(message, "\n      WHEN {condition} THEN {m}");
     };
-    let quoted_key: Vec<String> = key.iter().map(|k| format!("quoted({k})")).collect();
-    when(
-        "_copies > 1",
-        FaultCode::DuplicateKey.as_str(),
-        &concat(&[
-            &text(&format!("key ({}) = (", key_names.join(", "))),
-            &quoted_key.join(", ', ', "),
-            "') appears '",
-            "CAST(_copies AS VARCHAR)",
-            "' times in partition ingest_date='",
-            "CAST(_ingest_date AS VARCHAR)",
-        ]),
-    );
+    if !contested {
+        when("_copies > 1", FaultCode::DuplicateKey.as_str(), &duplicate_message(contract));
+    }
     if let Some(s) = &contract.shares_over_100 {
         let owned = name(s.group_by);
         when(
@@ -899,7 +996,8 @@ fn judged_sql_keeping(contract: &Contract, keep: &[&str], registered: Option<&Re
         columns.push(format!("registered_idx AS {ENTITY_IDX}"));
     }
     if contested {
-        columns.push("_copies IS NOT NULL AS _contested".to_string());
+        columns
+            .extend(["_contested", "_rule_code IS NOT NULL AS _ruled", "_partition", "_ingest_date"].map(String::from));
     }
     format!(
         "WITH {}\nSELECT {}, _row,\n    {code} AS _code,\n    {message} AS _message\nFROM {found}",
@@ -1142,7 +1240,7 @@ fn rejects_in(batch: &arrow::array::RecordBatch) -> Result<Vec<Reject>, DataFusi
 
 #[cfg(test)]
 mod tests {
-    use super::keys::{copies_sql, hashed_alike_sql};
+    use super::keys::{alike_hashes_sql, copies_sql, hashed_alike_sql};
     use super::*;
 
     #[test]
@@ -1202,7 +1300,7 @@ mod tests {
                 sql,
                 "\n-- {d}: the key hashes held twice, then the keys held twice, first (tables whose row counts the planner knows)\nCREATE TABLE {HASHED_ALIKE} AS\n{};\nCREATE TABLE copies AS\n{};\n",
                 hashed_alike_sql(contract),
-                copies_sql(contract, false)
+                copies_sql(contract)
             );
             if let Some(table) = checked_table(contract) {
                 let _ = write!(
@@ -1283,31 +1381,37 @@ mod tests {
                     current_cases_sql(&col(&contract.columns[uc].name), &landing_table(d))
                 );
             }
-            if sets_contested_aside(contract, true) {
+            let alike = sets_contested_aside(contract).then(|| AlikeHashes::at("/run/plans/alike-hashes", 0));
+            if alike.is_some() {
                 let _ = write!(
                     sql,
-                    "\n-- {d}: the keys of every row whose key hash other rows hold, with their copies in the partition\n\
-                     -- (made after {HASHED_ALIKE}, as above)\nCREATE TABLE copies AS\n{};\n",
-                    copies_sql(contract, true)
+                    "\n-- {d}: the key hashes held twice, one list the run writes for key_hash_in (alike-hashes)\n{};\n",
+                    alike_hashes_sql(contract)
                 );
             }
             let _ = write!(
                 sql,
                 "\n-- {d}, keeping {}\nCREATE VIEW judged_{d} AS\n{};\n",
                 keep.join(", "),
-                judged_sql_keeping(contract, keep, Some(&registered))
+                judged_sql_keeping(contract, keep, Some(&registered), alike.as_ref())
             );
             match contract.kind {
                 DatasetKind::Event => {
-                    let contested = format!("contested_{d}");
+                    let (contested, alike) = (format!("contested_{d}"), format!("alike_{d}"));
                     let (once, _, _) = judged_once_into_table_sql(contract, &format!("judged_{d}"), keep);
                     let _ = write!(
                         sql,
-                        "-- run once: the rejects are its rows with _code IS NOT NULL; of the others, those with _aside null\n\
-                         -- are current rows (current_{d}: the kept columns and entity_idx), the rest {contested} (_row, those, the key)\n\
+                        "-- run once: the rows with _aside null are current rows (current_{d}: the kept\n\
+                         -- columns and entity_idx), those with _settled null are set aside ({alike}: _row, _code, _message, _ruled,\n\
+                         -- _partition, _ingest_date, those, the key), and the others are rejects\n\
                          {once};\n\
+                         -- the keys held twice among the rows set aside, then those rows judged again with their copies:\n\
+                         -- the rejects are its rows with _rejected, the others {contested} (_row, those, the key)\n\
+                         CREATE TABLE copies AS\n{};\n{};\n\
                          -- the newest row of each contested key, current too\n\
                          CREATE TABLE {NEWEST_ROWS} AS\n{};\n{};\n",
+                        copies_among_sql(contract, &alike),
+                        alike_judged_sql(contract, &alike, keep),
                         newest_rows_sql(contract, &contested),
                         newest_current_sql(&contested, keep)
                     );

@@ -1,0 +1,234 @@
+//! `key_hash_in(file, hash) -> Boolean`: whether a key's hash (`key_hash`)
+//! is among the hashes more than one landing row holds, which the run
+//! wrote to `file` ([`AlikeHashes::write`]: sorted, 8 bytes each). False
+//! for a null hash (a key with a null value has none).
+//!
+//! Validation's plans set an event row aside when other landing rows hold
+//! its key's hash (its key may have copies or other versions). A join of
+//! every landing row with those hashes copied each row's columns out of
+//! the join (1.6 s of compute for 15.4M violations at 10M entities); this
+//! test adds one column instead. A process reads the file once and keeps
+//! the hashes of the file it was last asked about, as `entity_index` does.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use arrow::array::{Array, AsArray, BooleanArray};
+use arrow::datatypes::DataType;
+use datafusion::common::ScalarValue;
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+
+/// The bytes of one hash in the file.
+const HASH_BYTES: usize = 8;
+
+/// The key hashes held by more than one landing row, as a run wrote them
+/// for its plans.
+#[derive(Clone, Debug)]
+pub struct AlikeHashes {
+    path: PathBuf,
+    count: usize,
+}
+
+impl AlikeHashes {
+    /// Writes `hashes` (strictly rising) to `path`, which the plans' SQL
+    /// names as text: a path that is not UTF-8 is refused.
+    pub fn write(hashes: &[u64], path: &Path) -> std::io::Result<AlikeHashes> {
+        if path.to_str().is_none() {
+            let why = format!("{} is not UTF-8 text, which the plans name it by", path.display());
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, why));
+        }
+        if !hashes.windows(2).all(|w| w[0] < w[1]) {
+            let why = "the key hashes held twice are not in rising order".to_string();
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, why));
+        }
+        let bytes: Vec<u8> = hashes.iter().flat_map(|h| h.to_le_bytes()).collect();
+        std::fs::write(path, bytes)?;
+        Ok(AlikeHashes { path: path.to_path_buf(), count: hashes.len() })
+    }
+
+    /// Hashes said to be in `path` (the plans' SQL in a golden file).
+    #[cfg(test)]
+    pub(crate) fn at(path: &str, count: usize) -> AlikeHashes {
+        AlikeHashes { path: path.into(), count }
+    }
+
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// The SQL that says whether `hash` (an SQL expression) is one of
+    /// these hashes.
+    pub fn hold(&self, hash: &str) -> String {
+        let path = self.path.to_str().expect("written to a UTF-8 path").replace('\'', "''");
+        format!("key_hash_in('{path}', {hash})")
+    }
+}
+
+/// Sorted hashes with a directory by their top bits: the hashes are
+/// uniform, so each of the directory's ranges holds about two, and a
+/// lookup reads the directory once and a few neighbouring hashes.
+#[derive(Debug)]
+struct Lookup {
+    hashes: Vec<u64>,
+    /// `starts[b]`: the first hash whose top `bits` bits are `b` or more.
+    starts: Vec<u32>,
+    bits: u32,
+}
+
+impl Lookup {
+    fn new(hashes: Vec<u64>) -> Lookup {
+        let bits = (usize::BITS - hashes.len().max(2).leading_zeros() - 1).clamp(1, 24);
+        let shift = 64 - bits;
+        let mut starts = Vec::with_capacity((1 << bits) + 1);
+        let mut at = 0usize;
+        for b in 0..=(1u64 << bits) {
+            while at < hashes.len() && (hashes[at] >> shift) < b {
+                at += 1;
+            }
+            starts.push(at as u32);
+        }
+        Lookup { hashes, starts, bits }
+    }
+
+    fn holds(&self, hash: u64) -> bool {
+        let b = (hash >> (64 - self.bits)) as usize;
+        self.hashes[self.starts[b] as usize..self.starts[b + 1] as usize].contains(&hash)
+    }
+}
+
+/// The hashes this process read last, and the file it read them from.
+static LOADED: Mutex<Option<(PathBuf, Arc<Lookup>)>> = Mutex::new(None);
+
+/// The hashes of `path`: those read last if they are that file's, else
+/// read now (once: tasks asking meanwhile wait for them).
+fn lookup_of(path: &Path) -> DfResult<Arc<Lookup>> {
+    let mut loaded = LOADED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((file, lookup)) = loaded.as_ref() {
+        if file == path {
+            return Ok(lookup.clone());
+        }
+    }
+    *loaded = None;
+    let lookup = Arc::new(Lookup::new(read(path)?));
+    *loaded = Some((path.to_path_buf(), lookup.clone()));
+    Ok(lookup)
+}
+
+/// Reads a file [`AlikeHashes::write`] wrote, refusing one that is not
+/// whole hashes in strictly rising order.
+fn read(path: &Path) -> DfResult<Vec<u64>> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| DataFusionError::Execution(format!("key_hash_in: reading {}: {e}", path.display())))?;
+    if bytes.len() % HASH_BYTES != 0 {
+        return Err(DataFusionError::Execution(format!(
+            "key_hash_in: {} holds {} bytes, not whole hashes of {HASH_BYTES}",
+            path.display(),
+            bytes.len()
+        )));
+    }
+    let hashes: Vec<u64> =
+        bytes.chunks_exact(HASH_BYTES).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes"))).collect();
+    if !hashes.windows(2).all(|w| w[0] < w[1]) {
+        return Err(DataFusionError::Execution(format!(
+            "key_hash_in: the hashes in {} are not in rising order",
+            path.display()
+        )));
+    }
+    Ok(hashes)
+}
+
+/// Lets the hashes read last go (the run's process, once its plans are done).
+pub fn forget() {
+    *LOADED.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+}
+
+/// The UDF.
+pub(super) fn udf() -> ScalarUDF {
+    ScalarUDF::from(KeyHashIn {
+        signature: Signature::exact(vec![DataType::Utf8, DataType::UInt64], Volatility::Immutable),
+    })
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct KeyHashIn {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for KeyHashIn {
+    fn name(&self) -> &str {
+        "key_hash_in"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Boolean)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let path = match &args.args[0] {
+            ColumnarValue::Scalar(ScalarValue::Utf8(Some(path))) => PathBuf::from(path),
+            other => {
+                return Err(DataFusionError::Execution(format!(
+                    "key_hash_in: the file must be a text literal, found {other:?}"
+                )))
+            }
+        };
+        let lookup = lookup_of(&path)?;
+        let hashes = args.args[1].to_array(args.number_rows)?;
+        let hashes = hashes.as_primitive::<arrow::datatypes::UInt64Type>();
+        let held: BooleanArray = match hashes.nulls() {
+            None => hashes.values().iter().map(|h| Some(lookup.holds(*h))).collect(),
+            Some(_) => hashes.iter().map(|h| Some(h.is_some_and(|h| lookup.holds(h)))).collect(),
+        };
+        Ok(ColumnarValue::Array(Arc::new(held)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::prelude::SessionContext;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_hash_is_held_exactly_when_it_is_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alike");
+        let alike = AlikeHashes::write(&[0, 7, 1 << 40, u64::MAX], &path).unwrap();
+        assert_eq!(alike.count(), 4);
+        let ctx = SessionContext::new();
+        ctx.register_udf(udf());
+        let held = |hash: &str| alike.hold(&format!("arrow_cast({hash}, 'UInt64')"));
+        let sql = format!(
+            "SELECT {}, {}, {}, {}, {}, {}",
+            held("7"),
+            held("0"),
+            held(&u64::MAX.to_string()),
+            held("8"),
+            held(&(1u64 << 41).to_string()),
+            held("NULL")
+        );
+        let b = &ctx.sql(&sql).await.unwrap().collect().await.unwrap()[0];
+        let got: Vec<Option<bool>> = b.columns().iter().map(|c| c.as_boolean().iter().next().unwrap()).collect();
+        assert_eq!(got, [Some(true), Some(true), Some(true), Some(false), Some(false), Some(false)]);
+        // Every hash of a larger set is found, and no number that is not one.
+        let many: Vec<u64> = (1..5000u64).map(|n| n.wrapping_mul(0x9E37_79B9_7F4A_7C15)).collect();
+        let mut sorted = many.clone();
+        sorted.sort_unstable();
+        let lookup = Lookup::new(sorted.clone());
+        assert!(many.iter().all(|h| lookup.holds(*h)));
+        assert!(many.iter().map(|h| h ^ 1).all(|h| lookup.holds(h) == sorted.binary_search(&h).is_ok()));
+        assert!(!Lookup::new(Vec::new()).holds(42));
+        // A file that is not whole hashes in rising order is refused, and so is writing one.
+        std::fs::write(dir.path().join("torn"), [0u8; 9]).unwrap();
+        assert!(read(&dir.path().join("torn")).unwrap_err().to_string().contains("not whole hashes"));
+        std::fs::write(dir.path().join("backwards"), [2u64.to_le_bytes(), 1u64.to_le_bytes()].concat()).unwrap();
+        assert!(read(&dir.path().join("backwards")).unwrap_err().to_string().contains("rising order"));
+        assert!(AlikeHashes::write(&[3, 3], &dir.path().join("twice")).is_err());
+        forget();
+    }
+}
