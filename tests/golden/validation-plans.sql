@@ -530,9 +530,137 @@ CREATE TABLE known_cases AS SELECT case_id AS known_case, first_value(entity_id 
 FROM (SELECT "case_id" AS named_case FROM landing_repairs) RIGHT SEMI JOIN accepted_violations ON case_id = named_case
 GROUP BY case_id;
 
--- With --plans-make-tables, the plans judge the registry as above, and the run reads its accepted rows as they do
--- (it numbers the entities and writes the registry mart itself); only the rejects reach the run:
-SELECT _row, _code, _message FROM judged_registry
+-- With --plans-make-tables, the plans judge the registry, and the run reads its accepted rows as they do
+-- (it numbers the entities and writes the registry mart itself); only the rejects reach the run.
+-- The key hashes held twice, one list the run writes for key_hash_in (alike-hashes):
+SELECT repeated_hashes(key_hash("entity_id")) AS _repeated FROM landing_registry
+  WHERE "entity_id" IS NOT NULL;
+-- every row judged but for its key's copies:
+CREATE VIEW judged_registry AS
+WITH ruled AS (
+  SELECT "entity_id", _row, _partition, _ingest_date,
+    CASE _rule
+      WHEN 0 THEN 'missing_required'
+      WHEN 1 THEN 'missing_required'
+      WHEN 2 THEN 'missing_required'
+      WHEN 3 THEN 'missing_required'
+      WHEN 4 THEN 'missing_required'
+      WHEN 5 THEN 'missing_required'
+      WHEN 6 THEN 'missing_required'
+      WHEN 7 THEN 'missing_required'
+      WHEN 8 THEN 'bad_entity_id'
+      WHEN 9 THEN 'bad_entity_id'
+      WHEN 10 THEN 'bad_person_id'
+      WHEN 11 THEN 'bad_enum'
+      WHEN 12 THEN 'bad_enum'
+      WHEN 13 THEN 'bad_enum'
+      WHEN 14 THEN 'bad_range'
+      WHEN 15 THEN 'bad_range'
+      WHEN 16 THEN 'bad_range'
+      WHEN 17 THEN 'bad_range'
+      WHEN 18 THEN 'bad_range'
+      WHEN 19 THEN 'bad_range'
+      WHEN 20 THEN 'bad_range'
+      WHEN 21 THEN 'bad_range'
+      WHEN 22 THEN 'bad_range'
+      WHEN 23 THEN 'bad_range'
+      WHEN 24 THEN 'bad_range'
+      WHEN 25 THEN 'bad_range'
+      WHEN 26 THEN 'bad_range'
+      WHEN 27 THEN 'bad_range'
+      WHEN 28 THEN 'future_date'
+    END AS _rule_code,
+    CASE _rule
+      WHEN 0 THEN 'column entity_id: required, found null'
+      WHEN 1 THEN 'column name: required, found null'
+      WHEN 2 THEN concat('column name: required non-empty, found ', CASE WHEN "name" = '' THEN '''''' ELSE concat(quoted("name"), ' (white space only)') END)
+      WHEN 3 THEN 'column entity_type: required, found null'
+      WHEN 4 THEN 'column parent_id: required when entity_type = ''branch'', found null'
+      WHEN 5 THEN 'column region: required, found null'
+      WHEN 6 THEN 'column established_on: required, found null'
+      WHEN 7 THEN 'column status: required, found null'
+      WHEN 8 THEN concat('column entity_id: expected a valid entity id', entity_id_hint("entity_id"), ', found ', quoted("entity_id"))
+      WHEN 9 THEN concat('column parent_id: expected a valid entity id', entity_id_hint("parent_id"), ', found ', quoted("parent_id"))
+      WHEN 10 THEN concat('column legal_rep_id: expected a person id (P and 16 lowercase hex digits), found ', quoted("legal_rep_id"))
+      WHEN 11 THEN concat('column entity_type: expected one of company, branch, sole_proprietor, cooperative; found ', quoted("entity_type"))
+      WHEN 12 THEN concat('column industry: expected one of A, B, C, D, E, F, G, H, I, J, K, L, M, N, O, P, Q, R, S, T; found ', quoted("industry"))
+      WHEN 13 THEN concat('column status: expected one of active, abnormal, revoked, deregistered; found ', quoted("status"))
+      WHEN 14 THEN concat('column entity_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("entity_id"))
+      WHEN 15 THEN concat('column name: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("name"))
+      WHEN 16 THEN concat('column entity_type: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("entity_type"))
+      WHEN 17 THEN concat('column legal_rep_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("legal_rep_id"))
+      WHEN 18 THEN concat('column parent_id: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("parent_id"))
+      WHEN 19 THEN concat('column parent_id: expected null unless entity_type = ''branch'', found ', quoted("parent_id"))
+      WHEN 20 THEN concat('column region: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("region"))
+      WHEN 21 THEN concat('column region: expected six digits, found ', quoted("region"))
+      WHEN 22 THEN concat('column industry: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("industry"))
+      WHEN 23 THEN concat('column online_store: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("online_store"))
+      WHEN 24 THEN concat('column established_on: expected a date from 0001-01-01 to 9999-12-31, found ', date_text("established_on"))
+      WHEN 25 THEN concat('column status: expected text without control characters or bidirectional overrides, found ', unsafe_char_found("status"))
+      WHEN 26 THEN concat('column registered_capital: expected an amount below 10^16 yuan, found ', money_text("registered_capital"))
+      WHEN 27 THEN concat('column registered_capital: expected >= 0, found ', money_text("registered_capital"))
+      WHEN 28 THEN concat('column established_on: expected a date not after the partition''s ingest_date ', CAST(_ingest_date AS VARCHAR), ', found ', date_text("established_on"))
+    END AS _rule_message
+  FROM (SELECT *,
+        CASE
+          WHEN "entity_id" IS NULL THEN 0
+          WHEN "name" IS NULL THEN 1
+          WHEN "name" IS NOT NULL AND is_blank("name") THEN 2
+          WHEN "entity_type" IS NULL THEN 3
+          WHEN "parent_id" IS NULL AND "entity_type" = 'branch' THEN 4
+          WHEN "region" IS NULL THEN 5
+          WHEN "established_on" IS NULL THEN 6
+          WHEN "status" IS NULL THEN 7
+          WHEN "entity_id" IS NOT NULL AND NOT is_entity_id("entity_id") THEN 8
+          WHEN "parent_id" IS NOT NULL AND NOT is_entity_id("parent_id") THEN 9
+          WHEN "legal_rep_id" IS NOT NULL AND NOT is_person_id("legal_rep_id") THEN 10
+          WHEN "entity_type" IS NOT NULL AND "entity_type" NOT IN ('company', 'branch', 'sole_proprietor', 'cooperative') THEN 11
+          WHEN "industry" IS NOT NULL AND "industry" NOT IN ('A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L', 'M', 'N', 'O', 'P', 'Q', 'R', 'S', 'T') THEN 12
+          WHEN "status" IS NOT NULL AND "status" NOT IN ('active', 'abnormal', 'revoked', 'deregistered') THEN 13
+          WHEN "entity_id" IS NOT NULL AND unsafe_char_found("entity_id") IS NOT NULL THEN 14
+          WHEN "name" IS NOT NULL AND unsafe_char_found("name") IS NOT NULL THEN 15
+          WHEN "entity_type" IS NOT NULL AND unsafe_char_found("entity_type") IS NOT NULL THEN 16
+          WHEN "legal_rep_id" IS NOT NULL AND unsafe_char_found("legal_rep_id") IS NOT NULL THEN 17
+          WHEN "parent_id" IS NOT NULL AND unsafe_char_found("parent_id") IS NOT NULL THEN 18
+          WHEN "parent_id" IS NOT NULL AND NOT coalesce("entity_type" = 'branch', false) THEN 19
+          WHEN "region" IS NOT NULL AND unsafe_char_found("region") IS NOT NULL THEN 20
+          WHEN "region" IS NOT NULL AND NOT is_six_digits("region") THEN 21
+          WHEN "industry" IS NOT NULL AND unsafe_char_found("industry") IS NOT NULL THEN 22
+          WHEN "online_store" IS NOT NULL AND unsafe_char_found("online_store") IS NOT NULL THEN 23
+          WHEN "established_on" IS NOT NULL AND NOT is_calendar_date("established_on") THEN 24
+          WHEN "status" IS NOT NULL AND unsafe_char_found("status") IS NOT NULL THEN 25
+          WHEN "registered_capital" IS NOT NULL AND money_too_large("registered_capital") THEN 26
+          WHEN "registered_capital" IS NOT NULL AND "registered_capital" < 0 THEN 27
+          WHEN "established_on" IS NOT NULL AND "established_on" > _ingest_date THEN 28
+        END AS _rule
+      FROM landing_registry)),
+found AS (
+  SELECT *, key_hash_in('/run/plans/alike-hashes', key_hash("entity_id")) AS _contested FROM ruled)
+SELECT "entity_id", _contested, _rule_code IS NOT NULL AS _ruled, _partition, _ingest_date, _row,
+    CASE
+      WHEN _rule_code IS NOT NULL THEN _rule_code
+    END AS _code,
+    CASE
+      WHEN _rule_code IS NOT NULL THEN _rule_message
+    END AS _message
+FROM found;
+-- its rejects, and the rows whose key hash other rows hold:
+CREATE TABLE alike_registry AS
+SELECT _row, _code, _message, _ruled, _partition, _ingest_date, _contested, "entity_id"
+FROM judged_registry
+WHERE _code IS NOT NULL OR _contested;
+-- the keys held twice among the latter, then the rejects, those rows judged again:
+CREATE TABLE copies AS
+SELECT _partition AS _key_partition, "entity_id" AS _key0, count(*) AS _copies
+  FROM (SELECT * FROM alike_registry WHERE _contested)
+  GROUP BY _partition, "entity_id"
+  HAVING count(*) > 1;
+SELECT _row, _code, _message FROM (
+  SELECT _row, "entity_id",
+    CASE WHEN _ruled THEN _code WHEN _copies IS NOT NULL THEN 'duplicate_key' ELSE _code END AS _code,
+    CASE WHEN _ruled THEN _message WHEN _copies IS NOT NULL THEN concat('key (entity_id) = (', quoted("entity_id"), ') appears ', CAST(_copies AS VARCHAR), ' times in partition ingest_date=', CAST(_ingest_date AS VARCHAR)) ELSE _message END AS _message
+  FROM (SELECT l.*, c._copies
+  FROM copies c RIGHT JOIN alike_registry l ON l._partition = c._key_partition AND l."entity_id" = c._key0))
 WHERE _code IS NOT NULL;
 -- then the plans make the violations', repairs', complaints' and holdings' tables,
 -- looking each entity up in the registered ids the run wrote (entity_index), with no join.

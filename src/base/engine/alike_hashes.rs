@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use arrow::array::{Array, AsArray, BooleanArray};
+use arrow::buffer::BooleanBuffer;
 use arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
 use datafusion::error::{DataFusionError, Result as DfResult};
@@ -180,11 +181,11 @@ impl ScalarUDFImpl for KeyHashIn {
         let lookup = lookup_of(&path)?;
         let hashes = args.args[1].to_array(args.number_rows)?;
         let hashes = hashes.as_primitive::<arrow::datatypes::UInt64Type>();
-        let held: BooleanArray = match hashes.nulls() {
-            None => hashes.values().iter().map(|h| Some(lookup.holds(*h))).collect(),
-            Some(_) => hashes.iter().map(|h| Some(h.is_some_and(|h| lookup.holds(h)))).collect(),
-        };
-        Ok(ColumnarValue::Array(Arc::new(held)))
+        let (values, nulls) = (hashes.values(), hashes.nulls());
+        let held = BooleanBuffer::collect_bool(values.len(), |i| {
+            nulls.is_none_or(|n| n.is_valid(i)) && lookup.holds(values[i])
+        });
+        Ok(ColumnarValue::Array(Arc::new(BooleanArray::new(held, None))))
     }
 }
 

@@ -358,8 +358,8 @@ pub async fn judge_into_table(
 /// registry mart are the others. Only the rejects reach the run's process
 /// from the plans; the run reads the accepted rows itself, as it must to
 /// number every entity in id order. Uses, and removes when done, the
-/// tables `landing_registry`, `hashed_alike`, `copies` and
-/// `judged_registry`.
+/// tables `landing_registry`, `judged_registry`, `alike_registry` and
+/// `copies`.
 pub async fn judge_registry(
     engine: &Engine,
     contract: &Contract,
@@ -376,21 +376,34 @@ pub async fn judge_registry(
     let mut phases = crate::base::telemetry::Phases::start("validation_plans");
     let _planning = plans_planning(engine, selection.rows());
     register_landing(engine, contract, selection).map_err(fail)?;
-    make_key_tables(engine, contract).await.map_err(fail)?;
-    phases.done(&format!("{dataset}: keys held twice"));
+    let scratch = engine.scratch().map_err(|e| fail(e.into()))?;
+    let alike = write_alike_hashes(engine, contract, &scratch.path().join("alike-hashes")).await.map_err(fail)?;
+    phases.done(&format!("{dataset}: key hashes held twice"));
+    // One pass judges every row but for its key's copies and keeps the
+    // rejects and the rows whose key hash other rows hold (few); the
+    // copies are counted among the latter, and those rows judged again.
     let judged = format!("judged_{dataset}");
-    ctx.sql(&format!("CREATE OR REPLACE VIEW {judged} AS {}", judged_sql(contract))).await.map_err(fail)?;
+    let sql = judged_sql_keeping(contract, &[], None, Some(&alike));
+    ctx.sql(&format!("CREATE OR REPLACE VIEW {judged} AS {sql}")).await.map_err(fail)?;
+    let aside = format!("alike_{dataset}");
+    create_table(engine, &aside, &registry_aside_sql(contract, &judged)).await.map_err(fail)?;
+    phases.done(&format!("{dataset}: rows judged"));
+    let contested = format!("(SELECT * FROM {aside} WHERE _contested)");
+    let copies = ctx.sql(&copies_among_sql(contract, &contested)).await.map_err(fail)?;
+    engine.create_counted_table("copies", copies).await.map_err(fail)?;
     let mut rejects = Vec::new();
-    for b in ctx.sql(&judged_once_sql(&judged, &[])).await.map_err(fail)?.collect().await.map_err(fail)? {
+    for b in ctx.sql(&registry_rejects_sql(contract, &aside)).await.map_err(fail)?.collect().await.map_err(fail)? {
         rejects.extend(rejects_in(&b).map_err(fail)?);
     }
     rejects.sort_by_key(|r| r.row);
     accepted_of(selection, &rejects).map_err(fail)?;
-    for t in [judged.as_str(), &landing_table(dataset), HASHED_ALIKE, "copies"] {
+    for t in [judged.as_str(), &aside, &landing_table(dataset), "copies"] {
         ctx.deregister_table(t).map_err(fail)?;
     }
+    crate::base::engine::alike_hashes::forget();
+    drop(scratch);
     crate::base::engine::return_free_memory();
-    phases.done(&format!("{dataset}: rejects"));
+    phases.done(&format!("{dataset}: keys held twice"));
     Ok(rejects)
 }
 
@@ -646,14 +659,47 @@ fn table_and_key(contract: &Contract, keep: &[&str]) -> Vec<String> {
 fn alike_judged_sql(contract: &Contract, alike: &str, keep: &[&str]) -> String {
     let columns = table_and_key(contract, keep).join(", ");
     format!(
-        "SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL THEN true END AS _rejected, {columns}\n\
-         FROM (\n  SELECT _row, {columns},\n    \
+        "SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL THEN true END AS _rejected, {columns}\nFROM ({})",
+        rejudged_sql(contract, alike, &columns)
+    )
+}
+
+/// The rows of `alike` (rows judged but for their key's copies, with
+/// `_ruled`, `_partition` and `_ingest_date`) judged again with those
+/// copies (the `copies` table): `_row`, `columns`, `_code`, `_message`.
+fn rejudged_sql(contract: &Contract, alike: &str, columns: &str) -> String {
+    format!(
+        "\n  SELECT _row, {columns},\n    \
          CASE WHEN _ruled THEN _code WHEN _copies IS NOT NULL THEN {} ELSE _code END AS _code,\n    \
          CASE WHEN _ruled THEN _message WHEN _copies IS NOT NULL THEN {} ELSE _message END AS _message\n  \
-         FROM ({}))",
+         FROM ({})",
         text(FaultCode::DuplicateKey.as_str()),
         duplicate_message(contract),
         copies_join(alike, &copies_on(contract))
+    )
+}
+
+/// The registry's rows to judge again once their key's copies are counted
+/// ([`judge_registry`]): the rows its `judged` view rejects, and those
+/// whose key hash other landing rows hold (`_contested`, judged but for
+/// their copies).
+fn registry_aside_sql(contract: &Contract, judged: &str) -> String {
+    let key: Vec<String> = contract.key.iter().map(|k| col(&contract.columns[*k].name)).collect();
+    format!(
+        "SELECT _row, _code, _message, _ruled, _partition, _ingest_date, _contested, {}\nFROM {judged}\n\
+         WHERE _code IS NOT NULL OR _contested",
+        key.join(", ")
+    )
+}
+
+/// The registry's rejects among its `aside` rows ([`registry_aside_sql`])
+/// judged again with their key's copies (the `copies` table, counted
+/// among the contested ones).
+fn registry_rejects_sql(contract: &Contract, aside: &str) -> String {
+    let key: Vec<String> = contract.key.iter().map(|k| col(&contract.columns[*k].name)).collect();
+    format!(
+        "SELECT _row, _code, _message FROM ({})\nWHERE _code IS NOT NULL",
+        rejudged_sql(contract, aside, &key.join(", "))
     )
 }
 
@@ -1348,13 +1394,23 @@ mod tests {
         );
         // --plans-make-tables, with columns a policy may keep.
         let registered = RegisteredIds::at("/run/plans/registered-ids", 0);
+        let registry = contracts.get(Dataset::Registry);
+        let alike = AlikeHashes::at("/run/plans/alike-hashes", 0);
         let _ = write!(
             sql,
-            "\n-- With --plans-make-tables, the plans judge the registry as above, and the run reads its accepted rows as they do\n\
-             -- (it numbers the entities and writes the registry mart itself); only the rejects reach the run:\n{};\n\
+            "\n-- With --plans-make-tables, the plans judge the registry, and the run reads its accepted rows as they do\n\
+             -- (it numbers the entities and writes the registry mart itself); only the rejects reach the run.\n\
+             -- The key hashes held twice, one list the run writes for key_hash_in (alike-hashes):\n{};\n\
+             -- every row judged but for its key's copies:\nCREATE VIEW judged_registry AS\n{};\n\
+             -- its rejects, and the rows whose key hash other rows hold:\nCREATE TABLE alike_registry AS\n{};\n\
+             -- the keys held twice among the latter, then the rejects, those rows judged again:\nCREATE TABLE copies AS\n{};\n{};\n\
              -- then the plans make the violations', repairs', complaints' and holdings' tables,\n\
              -- looking each entity up in the registered ids the run wrote (entity_index), with no join.\n",
-            judged_once_sql("judged_registry", &[])
+            alike_hashes_sql(registry),
+            judged_sql_keeping(registry, &[], None, Some(&alike)),
+            registry_aside_sql(registry, "judged_registry"),
+            copies_among_sql(registry, "(SELECT * FROM alike_registry WHERE _contested)"),
+            registry_rejects_sql(registry, "alike_registry")
         );
         let kept = [
             (Dataset::Violations, &["case_id", "decided_on", "category", "severity", "status"][..]),
