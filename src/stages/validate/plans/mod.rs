@@ -30,12 +30,15 @@
 //!    (`key_hash`, a number) held by more than one landing row, in any
 //!    partition, are found first (`repeated_hashes`, a sort of the
 //!    hashes): only their rows are grouped by their values. When the
-//!    plans make an event dataset's table, a row whose key hash other
-//!    landing rows hold is contested (its key may have copies in its
-//!    partition, or other versions): it is judged but for its copies and
-//!    set aside, and the copies are then counted among the rows set aside
-//!    (0.9M of 15.4M violations at 10M entities), which are judged again
-//!    (`alike_judged_sql`): no second read of the landing rows' keys;
+//!    plans make an event dataset's table or give the registry's rejects
+//!    (`--plans-make-tables`), those hashes go to a file instead, and a
+//!    row whose key hash is among them (`key_hash_in`, no join) is
+//!    contested (its key may have copies in its partition, or other
+//!    versions): it is judged but for its copies and set aside, and the
+//!    copies are then counted among the rows set aside (0.9M of 15.4M
+//!    violations at 10M entities), which are judged again
+//!    (`alike_judged_sql`, `registry_rejects_sql`): no second read of the
+//!    landing rows' keys;
 //! 3. `_held`: the shares held in its owned entity by rows that passed
 //!    1–2, from the entities held over 100 (holdings), their shares
 //!    summed by the entity id's packed bits (`entity_bits`) in sorted
