@@ -11,7 +11,7 @@
 //! the hashes of the file it was last asked about, as `entity_index` does.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, BooleanArray};
 use arrow::buffer::BooleanBuffer;
@@ -19,6 +19,8 @@ use arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+
+use super::last_read::LastRead;
 
 /// The bytes of one hash in the file.
 const HASH_BYTES: usize = 8;
@@ -99,22 +101,7 @@ impl Lookup {
 }
 
 /// The hashes this process read last, and the file it read them from.
-static LOADED: Mutex<Option<(PathBuf, Arc<Lookup>)>> = Mutex::new(None);
-
-/// The hashes of `path`: those read last if they are that file's, else
-/// read now (once: tasks asking meanwhile wait for them).
-fn lookup_of(path: &Path) -> DfResult<Arc<Lookup>> {
-    let mut loaded = LOADED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some((file, lookup)) = loaded.as_ref() {
-        if file == path {
-            return Ok(lookup.clone());
-        }
-    }
-    *loaded = None;
-    let lookup = Arc::new(Lookup::new(read(path)?));
-    *loaded = Some((path.to_path_buf(), lookup.clone()));
-    Ok(lookup)
-}
+static LOADED: LastRead<Lookup> = LastRead::new();
 
 /// Reads a file [`AlikeHashes::write`] wrote, refusing one that is not
 /// whole hashes in strictly rising order.
@@ -141,7 +128,7 @@ fn read(path: &Path) -> DfResult<Vec<u64>> {
 
 /// Lets the hashes read last go (the run's process, once its plans are done).
 pub fn forget() {
-    *LOADED.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+    LOADED.forget();
 }
 
 /// The UDF.
@@ -178,7 +165,7 @@ impl ScalarUDFImpl for KeyHashIn {
                 )))
             }
         };
-        let lookup = lookup_of(&path)?;
+        let lookup = LOADED.get(&path, |path| read(path).map(Lookup::new))?;
         let hashes = args.args[1].to_array(args.number_rows)?;
         let hashes = hashes.as_primitive::<arrow::datatypes::UInt64Type>();
         let (values, nulls) = (hashes.values(), hashes.nulls());

@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod codec;
 pub(crate) mod key_forms;
 pub mod landing_scan;
+mod last_read;
 pub mod planning;
 pub mod registered;
 mod repeats;

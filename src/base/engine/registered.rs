@@ -11,7 +11,7 @@
 //! a second one.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, UInt32Array};
 use arrow::datatypes::DataType;
@@ -19,6 +19,7 @@ use datafusion::common::ScalarValue;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
+use super::last_read::LastRead;
 use crate::base::entities::EntityIndex;
 use crate::base::ids::EntityId;
 
@@ -47,7 +48,7 @@ impl RegisteredIds {
             bytes.extend_from_slice(&entities.id(i as u32).bits().to_le_bytes());
         }
         std::fs::write(path, bytes)?;
-        *LOADED.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((path.to_path_buf(), entities.clone()));
+        LOADED.set(path, entities.clone());
         Ok(RegisteredIds { path: path.to_path_buf(), count: entities.len() })
     }
 
@@ -70,22 +71,7 @@ impl RegisteredIds {
 }
 
 /// The index this process read last, and the file it read it from.
-static LOADED: Mutex<Option<(PathBuf, Arc<EntityIndex>)>> = Mutex::new(None);
-
-/// The index of the ids in `path`: the one read last if it is that file's,
-/// else read now (once: tasks asking meanwhile wait for it).
-fn index_of(path: &Path) -> DfResult<Arc<EntityIndex>> {
-    let mut loaded = LOADED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some((file, index)) = loaded.as_ref() {
-        if file == path {
-            return Ok(index.clone());
-        }
-    }
-    *loaded = None;
-    let index = Arc::new(read(path)?);
-    *loaded = Some((path.to_path_buf(), index.clone()));
-    Ok(index)
-}
+static LOADED: LastRead<EntityIndex> = LastRead::new();
 
 /// Reads a file [`RegisteredIds::write`] wrote, refusing one that is not
 /// whole ids in strictly rising order.
@@ -114,7 +100,7 @@ fn read(path: &Path) -> DfResult<EntityIndex> {
 
 /// Lets the index read or written last go (the run's process, once its plans are done).
 pub fn forget() {
-    *LOADED.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+    LOADED.forget();
 }
 
 /// Calls [`forget`] when dropped: the run's process lets the index go
@@ -161,7 +147,7 @@ impl ScalarUDFImpl for EntityIndexUdf {
                 )))
             }
         };
-        let index = index_of(&path)?;
+        let index = LOADED.get(&path, read)?;
         let column = args.args[1].to_array(args.number_rows)?;
         let mut found = Vec::with_capacity(column.len());
         index.lookup_all(column.as_string::<i32>().iter(), &mut found);
@@ -188,8 +174,8 @@ mod tests {
         assert_eq!(registered.count(), 2);
         // The writer's lookups use the index it wrote (tests in this
         // process may have written another file since).
-        if let Some((file, index)) = LOADED.lock().unwrap().as_ref().filter(|(file, _)| *file == path) {
-            assert!(Arc::ptr_eq(index, &written), "{} is looked up in the index written", file.display());
+        if let Some(index) = LOADED.held(&path) {
+            assert!(Arc::ptr_eq(&index, &written), "{} is looked up in the index written", path.display());
         }
         let ctx = SessionContext::new();
         ctx.register_udf(udf());
