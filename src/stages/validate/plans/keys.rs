@@ -7,7 +7,7 @@ use arrow::array::{Array, AsArray};
 use arrow::datatypes::UInt64Type;
 use datafusion::error::DataFusionError;
 
-use super::rules::col;
+use super::rules::key_columns;
 use super::{landing_table, Engine};
 use crate::base::contract::Contract;
 use crate::base::engine::alike_hashes::AlikeHashes;
@@ -109,7 +109,7 @@ async fn make_counted(engine: &Engine, contract: &Contract, table: &str, sql: &s
 /// hash held once are neither copies within a partition nor versions
 /// across them).
 fn complete_keys(contract: &Contract) -> (String, Vec<String>, String, String) {
-    let key: Vec<String> = contract.key.iter().map(|k| col(contract.columns[*k].name.as_str())).collect();
+    let key = key_columns(contract);
     let complete: Vec<String> = key.iter().map(|k| format!("{k} IS NOT NULL")).collect();
     let hashed = format!("key_hash({})", key.join(", "));
     (landing_table(contract.dataset), key, complete.join(" AND "), hashed)

@@ -60,7 +60,7 @@ use arrow::datatypes::{DataType, UInt64Type};
 use datafusion::error::DataFusionError;
 
 use self::keys::{copies_among_sql, make_key_tables, write_alike_hashes, HASHED_ALIKE};
-use self::rules::{col, concat, row_rules, text};
+use self::rules::{col, concat, key_columns, row_rules, text};
 use crate::base::contract::{Check, Contract, Contracts, Dataset, DatasetKind, FaultCode};
 use crate::base::engine::alike_hashes::AlikeHashes;
 use crate::base::engine::landing_scan::LandingScan;
@@ -600,7 +600,7 @@ fn current_cases_sql(named: &str, landing: &str) -> String {
 /// ingest order) of each key among an event dataset's `contested` rows
 /// (the accepted rows whose key hash other landing rows hold).
 fn newest_rows_sql(contract: &Contract, contested: &str) -> String {
-    let key: Vec<String> = contract.key.iter().map(|k| col(&contract.columns[*k].name)).collect();
+    let key = key_columns(contract);
     format!("SELECT max(_row) AS _newest FROM {contested}\nGROUP BY {}", key.join(", "))
 }
 
@@ -687,7 +687,7 @@ fn rejudged_sql(contract: &Contract, alike: &str, columns: &str) -> String {
 /// whose key hash other landing rows hold (`_contested`, judged but for
 /// their copies).
 fn registry_aside_sql(contract: &Contract, judged: &str) -> String {
-    let key: Vec<String> = contract.key.iter().map(|k| col(&contract.columns[*k].name)).collect();
+    let key = key_columns(contract);
     format!(
         "SELECT _row, _code, _message, _ruled, _partition, _ingest_date, _contested, {}\nFROM {judged}\n\
          WHERE _code IS NOT NULL OR _contested",
@@ -699,7 +699,7 @@ fn registry_aside_sql(contract: &Contract, judged: &str) -> String {
 /// judged again with their key's copies (the `copies` table, counted
 /// among the contested ones).
 fn registry_rejects_sql(contract: &Contract, aside: &str) -> String {
-    let key: Vec<String> = contract.key.iter().map(|k| col(&contract.columns[*k].name)).collect();
+    let key = key_columns(contract);
     format!(
         "SELECT _row, _code, _message FROM ({})\nWHERE _code IS NOT NULL",
         rejudged_sql(contract, aside, &key.join(", "))
@@ -822,12 +822,7 @@ fn checked_steps(contract: &Contract, keep: &[&str]) -> (String, String) {
 /// The condition that joins a partition's key copies (`c`, a table
 /// [`keys::copies_sql`] makes) to its rows (`l`).
 fn copies_on(contract: &Contract) -> String {
-    let on: Vec<String> = contract
-        .key
-        .iter()
-        .enumerate()
-        .map(|(i, k)| format!("l.{} = c._key{i}", col(&contract.columns[*k].name)))
-        .collect();
+    let on: Vec<String> = key_columns(contract).iter().enumerate().map(|(i, k)| format!("l.{k} = c._key{i}")).collect();
     format!("l._partition = c._key_partition AND {}", on.join(" AND "))
 }
 
@@ -896,8 +891,9 @@ fn judged_sql(contract: &Contract) -> String {
 /// the plan of a run's table ([`judge_into_table`]). With `registered`,
 /// an entity is looked up among those ids where its row is judged
 /// (`entity_index`) instead of joined with the `registered` table. With
-/// `alike` (an event dataset's table), a row whose key hash other landing
-/// rows hold is contested and judged but for its copies.
+/// `alike` (`--plans-make-tables`: an event dataset's table, the
+/// registry's rejects), a row whose key hash other landing rows hold is
+/// contested and judged but for its copies.
 fn judged_sql_keeping(
     contract: &Contract,
     keep: &[&str],
@@ -905,7 +901,7 @@ fn judged_sql_keeping(
     alike: Option<&AlikeHashes>,
 ) -> String {
     let name = |ci: usize| contract.columns[ci].name.as_str();
-    let key: Vec<String> = contract.key.iter().map(|k| col(name(*k))).collect();
+    let key = key_columns(contract);
     let mut steps: Vec<String> = Vec::new();
 
     // 1–2, as steps of this query or from their table.
@@ -956,13 +952,13 @@ fn judged_sql_keeping(
         let on = format!("{} = _held_entity", grouped(contract, s.group_by));
         joins.push((HELD, right_join(HELD, on)));
     }
-    // With the registered ids (a run's table made by the plans), an event
-    // row whose key hash other landing rows hold is contested: its key
+    // With `alike` (the plans that make a run's tables), a row whose key
+    // hash other landing rows hold is contested: its key
     // may have other versions, or copies in its partition. Such rows are
     // judged here but for their copies, which are counted among them
     // once they are set aside ([`judge_into_table`]); the hash is looked
     // up where the row is judged, with no join.
-    let contested = alike.is_some();
+    let contested = alike.is_some() && copies_on.is_some();
     match (copies_on, alike) {
         (Some(_), Some(alike)) => {
             let held = alike.hold(&format!("key_hash({})", key.join(", ")));
@@ -1143,7 +1139,7 @@ const SEVERAL_VERSIONS: &str = "several_versions";
 /// rows (`repeated_hashes`), as a counted table: few, so that a cluster
 /// sends them to every task of the join that counts their rows.
 fn versions_sql(contract: &Contract, accepted: &str) -> String {
-    let key: Vec<String> = contract.key.iter().map(|k| col(&contract.columns[*k].name)).collect();
+    let key = key_columns(contract);
     format!(
         "SELECT unnest(_repeated) AS _alike\n\
          FROM (SELECT repeated_hashes(key_hash({})) AS _repeated FROM {accepted})",
@@ -1154,7 +1150,7 @@ fn versions_sql(contract: &Contract, accepted: &str) -> String {
 /// How many keys the accepted rows of the hashes held by several have,
 /// and how many rows those are.
 fn several_versions_sql(contract: &Contract, accepted: &str) -> String {
-    let key: Vec<String> = contract.key.iter().map(|k| col(&contract.columns[*k].name)).collect();
+    let key = key_columns(contract);
     format!(
         "SELECT count(*) AS _keys, sum(_versions) AS _rows\n\
          FROM (SELECT {0}, count(*) AS _versions FROM {SEVERAL_VERSIONS} RIGHT SEMI JOIN {accepted} ON _alike = key_hash({0}) GROUP BY {0})",

@@ -19,6 +19,11 @@ pub(super) fn col(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// The key's columns of `contract`, quoted, in key order.
+pub(super) fn key_columns(contract: &Contract) -> Vec<String> {
+    contract.key.iter().map(|k| col(&contract.columns[*k].name)).collect()
+}
+
 /// A text literal in SQL.
 pub(super) fn text(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
