@@ -992,8 +992,12 @@ SELECT max(_row) AS _newest FROM contested_complaints
 GROUP BY "complaint_id";
 SELECT "complaint_id", "received_on", "verified", "outcome", entity_idx FROM newest_rows RIGHT SEMI JOIN contested_complaints ON _newest = _row;
 
--- holdings: steps 1-2 first
-CREATE TABLE checked_holdings AS
+-- holdings: the key hashes held twice, one list the run writes for key_hash_in (alike-hashes)
+SELECT repeated_hashes(key_hash("holder_id", "entity_id")) AS _repeated FROM landing_holdings
+  WHERE "holder_id" IS NOT NULL AND "entity_id" IS NOT NULL;
+
+-- holdings: steps 1-2 first, run once: the rows with _aside null are settled_holdings (the columns to _rule_message),
+-- those with _settled null are set aside (alike_holdings: the columns to _ingest_date)
 WITH ruled AS (
   SELECT "holder_id", "holder_kind", "entity_id", "share_pct", _row, _partition, _ingest_date,
     CASE _rule
@@ -1040,8 +1044,25 @@ WITH ruled AS (
           WHEN "share_pct" IS NOT NULL AND NOT ("share_pct" > 0 AND "share_pct" <= 100 AND NOT isnan("share_pct")) THEN 11
         END AS _rule
       FROM landing_holdings))
+SELECT "holder_id", "holder_kind", "entity_id", "share_pct", _row, _rule_code, _rule_message, _partition, _ingest_date,
+  CASE WHEN _contested THEN true END AS _aside, CASE WHEN NOT _contested THEN true END AS _settled
+FROM (SELECT *, key_hash_in('/run/plans/alike-hashes', key_hash("holder_id", "entity_id")) AS _contested FROM ruled);
+-- the keys held twice among the rows set aside, then those rows with their copies (contested_holdings)
+CREATE TABLE copies AS
+SELECT _partition AS _key_partition, "holder_id" AS _key0, "entity_id" AS _key1, count(*) AS _copies
+  FROM alike_holdings
+  GROUP BY _partition, "holder_id", "entity_id"
+  HAVING count(*) > 1;
+CREATE TABLE contested_holdings AS
 SELECT l.*, c._copies
-  FROM copies c RIGHT JOIN ruled l ON l._partition = c._key_partition AND l."holder_id" = c._key0 AND l."entity_id" = c._key1;
+  FROM copies c RIGHT JOIN alike_holdings l ON l._partition = c._key_partition AND l."holder_id" = c._key0 AND l."entity_id" = c._key1;
+-- both, read twice below
+CREATE VIEW checked_holdings AS
+SELECT "holder_id", "holder_kind", "entity_id", "share_pct", _row, _rule_code, _rule_message, CAST(NULL AS DATE) AS _ingest_date, CAST(NULL AS BIGINT) AS _copies
+  FROM settled_holdings
+UNION ALL
+SELECT "holder_id", "holder_kind", "entity_id", "share_pct", _row, _rule_code, _rule_message, _ingest_date, _copies
+  FROM contested_holdings;
 -- holdings: step 3, the entities held over 100
 CREATE TABLE held AS
 SELECT _over['key'] AS _held_entity, _over['sum'] AS _held

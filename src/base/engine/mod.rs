@@ -222,16 +222,7 @@ impl Engine {
             None => {
                 let node = Arc::new(write_parts::WriteParts::new(frame.create_physical_plan().await?, spec)?);
                 let schema = node.file_schema();
-                let passed = datafusion::physical_plan::collect(node.clone(), self.ctx.task_ctx()).await?;
-                // What each operator of the plan did, for a profile of the plans.
-                if tracing::enabled!(tracing::Level::TRACE) {
-                    let plan: Arc<dyn datafusion::physical_plan::ExecutionPlan> = node;
-                    let shown =
-                        datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(plan.as_ref())
-                            .indent(false);
-                    tracing::trace!(table = name, plan = %shown, "table written");
-                }
-                (passed, schema)
+                (self.collect_traced(node, name).await?, schema)
             }
             #[cfg(feature = "cluster")]
             Some(addr) => cluster::write_parts(&self.ctx, addr, frame, spec).await?,
@@ -244,6 +235,23 @@ impl Engine {
         };
         register_arrow_files(&self.ctx, name, schema, &folder)?;
         Ok(passed)
+    }
+
+    /// The rows of `plan` run in this process, the plan then logged with
+    /// what each of its operators did (at trace level: a profile of the
+    /// plans that make table `name`).
+    async fn collect_traced(
+        &self,
+        plan: Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+        name: &str,
+    ) -> DfResult<Vec<RecordBatch>> {
+        let rows = datafusion::physical_plan::collect(plan.clone(), self.ctx.task_ctx()).await?;
+        if tracing::enabled!(tracing::Level::TRACE) {
+            let shown =
+                datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(plan.as_ref()).indent(false);
+            tracing::trace!(table = name, plan = %shown, "table made");
+        }
+        Ok(rows)
     }
 
     /// Whether the plans run in this process (not on a cluster).
@@ -273,7 +281,7 @@ impl Engine {
         match &self.shared {
             None => {
                 let schema = Arc::new(frame.schema().as_arrow().clone());
-                let batches = frame.collect().await?;
+                let batches = self.collect_traced(frame.create_physical_plan().await?, name).await?;
                 register(&self.ctx, name, schema, &batches)
             }
             Some(shared) => {

@@ -30,15 +30,15 @@
 //!    (`key_hash`, a number) held by more than one landing row, in any
 //!    partition, are found first (`repeated_hashes`, a sort of the
 //!    hashes): only their rows are grouped by their values. When the
-//!    plans make an event dataset's table or give the registry's rejects
+//!    plans make a run's tables or give the registry's rejects
 //!    (`--plans-make-tables`), those hashes go to a file instead, and a
 //!    row whose key hash is among them (`key_hash_in`, no join) is
 //!    contested (its key may have copies in its partition, or other
 //!    versions): it is judged but for its copies and set aside, and the
 //!    copies are then counted among the rows set aside (0.9M of 15.4M
 //!    violations at 10M entities), which are judged again
-//!    (`alike_judged_sql`, `registry_rejects_sql`): no second read of the
-//!    landing rows' keys;
+//!    (`alike_judged_sql`, `registry_rejects_sql`; the holdings' checked
+//!    rows, `write_checked`): no second read of the landing rows' keys;
 //! 3. `_held`: the shares held in its owned entity by rows that passed
 //!    1–2, from the entities held over 100 (holdings), their shares
 //!    summed by the entity id's packed bits (`entity_bits`) in sorted
@@ -463,9 +463,12 @@ pub async fn judge_holdings(
     shares.sort_unstable_by_key(|(row, _)| *row);
     let shares = shares.into_iter().map(|(_, s)| s).collect();
     let accepted = accepted_of(&selection, &rejects).map_err(fail)?;
-    for t in [table.as_str(), &judged, &landing_table(dataset), HASHED_ALIKE, "copies", HELD] {
+    let (settled, alike, contested) =
+        (format!("settled_{dataset}"), format!("alike_{dataset}"), format!("contested_{dataset}"));
+    for t in [table.as_str(), &judged, &landing_table(dataset), &settled, &alike, &contested, "copies", HELD] {
         ctx.deregister_table(t).map_err(fail)?;
     }
+    crate::base::engine::alike_hashes::forget();
     drop(scratch);
     crate::base::engine::return_free_memory();
     phases.done(&format!("{dataset}: rejects and shares"));
@@ -499,8 +502,9 @@ fn accepted_of(selection: &Selection, rejects: &[Reject]) -> Result<u64, DataFus
 }
 
 /// The first steps of the plans that make a run's tables: registers the
-/// landing table, `hashed_alike`, `copies`, the checked rows' table if
-/// the dataset has one, the known cases if its rows name a case (from
+/// landing table, writes the key hashes held twice (for `key_hash_in`),
+/// registers the checked rows' view and its tables if the dataset has
+/// one ([`write_checked`]), the known cases if its rows name a case (from
 /// `violations`' table) and the judged view, which keeps the `keep`
 /// columns and each row's entity index (looked up among `registered`),
 /// and leaves the session planned as the plans are ([`plans_planning`])
@@ -530,22 +534,14 @@ async fn prepare_judged(
         phases.done(&format!("{dataset}: known cases"));
     }
     let scratch = engine.scratch()?;
-    // An event dataset's copies are counted after its rows are judged,
-    // among the rows its judged pass sets aside ([`judge_into_table`]).
-    let alike = match sets_contested_aside(contract) {
-        true => {
-            let alike = write_alike_hashes(engine, contract, &scratch.path().join("alike-hashes")).await?;
-            phases.done(&format!("{dataset}: key hashes held twice"));
-            Some(alike)
-        }
-        false => {
-            make_key_tables(engine, contract).await?;
-            phases.done(&format!("{dataset}: keys held twice"));
-            None
-        }
-    };
+    // A key's copies are counted among the contested rows alone: an event
+    // dataset's after its rows are judged, among the rows its judged pass
+    // sets aside ([`judge_into_table`]); the holdings' as their checked
+    // rows are written ([`write_checked`]).
+    let alike = write_alike_hashes(engine, contract, &scratch.path().join("alike-hashes")).await?;
+    phases.done(&format!("{dataset}: key hashes held twice"));
     if let Some(table) = checked_table(contract) {
-        write_table(engine, &table, &checked_sql_keeping(contract, keep), &scratch.path().join("checked")).await?;
+        write_checked(engine, contract, keep, &alike, &table, scratch.path()).await?;
         phases.done(&format!("{dataset}: checked rows"));
     }
     if let Some(sql) = held_sql(contract) {
@@ -553,9 +549,83 @@ async fn prepare_judged(
         phases.done(&format!("{dataset}: entities held over 100"));
     }
     let judged = format!("judged_{dataset}");
-    let sql = judged_sql_keeping(contract, keep, Some(registered), alike.as_ref());
+    let sql = judged_sql_keeping(contract, keep, Some(registered), Some(&alike));
     ctx.sql(&format!("CREATE OR REPLACE VIEW {judged} AS {sql}")).await?;
     Ok(Prepared { judged, scratch, phases, planning })
+}
+
+/// Steps 1–2 of a dataset whose plan reads them twice (the holdings),
+/// made once as view `table` over two tables: the rows whose key hash no
+/// other landing row holds (`settled_<dataset>`, written to files in
+/// `scratch` as they are checked, their copies known to be none), and
+/// the contested rows (`contested_<dataset>`), set aside as they are
+/// checked and then joined with their key's copies, counted among them.
+/// No second read of the landing keys, and no join of every row.
+async fn write_checked(
+    engine: &Engine,
+    contract: &Contract,
+    keep: &[&str],
+    alike: &AlikeHashes,
+    table: &str,
+    scratch: &std::path::Path,
+) -> Result<(), DataFusionError> {
+    let (ctx, dataset) = (engine.ctx(), contract.dataset);
+    let (sql, settled_columns, alike_columns) = checked_split_sql(contract, keep, alike);
+    let frame = ctx.sql(&sql).await?;
+    let columns = frame.schema().as_arrow().clone();
+    let split = settled_columns.len() + 2;
+    let alike_dir = scratch.join("alike");
+    let aside = Aside { folder: alike_dir.clone(), kept: alike_columns.clone(), when_null: split + 1 };
+    let spec =
+        PartsSpec { folder: scratch.join("checked"), kept: settled_columns, split: Some(split), aside: Some(aside) };
+    let settled = format!("settled_{dataset}");
+    let passed = engine.write_parts(frame, spec, &settled).await?;
+    if passed.iter().any(|b| b.num_rows() > 0) {
+        return Err(DataFusionError::Internal(format!("{dataset}: a checked row neither settled nor contested")));
+    }
+    let alike_table = format!("alike_{dataset}");
+    engine.register_arrow_files(&alike_table, Arc::new(columns.project(&alike_columns)?), &alike_dir)?;
+    engine.create_counted_table("copies", ctx.sql(&copies_among_sql(contract, &alike_table)).await?).await?;
+    let contested = format!("contested_{dataset}");
+    create_table(engine, &contested, &copies_join(&alike_table, &copies_on(contract))).await?;
+    let view = checked_view_sql(contract, keep, &settled, &contested);
+    ctx.sql(&format!("CREATE OR REPLACE VIEW {table} AS {view}")).await?;
+    Ok(())
+}
+
+/// The pass that checks a dataset's rows ([`write_checked`]): steps 1–2's
+/// columns but `_copies` (the carried columns, `_row`, `_rule_code`,
+/// `_rule_message`, `_partition`, `_ingest_date`), then `_aside` (true for
+/// a row whose key hash other landing rows hold: contested) and
+/// `_settled` (null for those). Also the positions of the settled rows'
+/// columns (the carried columns to `_rule_message`) and of the contested
+/// rows' (to `_ingest_date`).
+fn checked_split_sql(contract: &Contract, keep: &[&str], alike: &AlikeHashes) -> (String, Vec<usize>, Vec<usize>) {
+    let (steps, _) = checked_steps(contract, keep);
+    let carried: Vec<String> = carried(contract, keep).iter().map(|c| col(&contract.columns[*c].name)).collect();
+    let held = alike.hold(&format!("key_hash({})", key_columns(contract).join(", ")));
+    let sql = format!(
+        "WITH {steps}\nSELECT {}, _row, _rule_code, _rule_message, _partition, _ingest_date,\n  \
+         CASE WHEN _contested THEN true END AS _aside, CASE WHEN NOT _contested THEN true END AS _settled\n\
+         FROM (SELECT *, {held} AS _contested FROM ruled)",
+        carried.join(", ")
+    );
+    let n = carried.len();
+    (sql, (0..n + 3).collect(), (0..n + 5).collect())
+}
+
+/// Steps 1–2's rows of a dataset checked by [`write_checked`]: its
+/// `settled` rows (no copies) and its `contested` rows with their
+/// copies, as one table (the columns [`checked_sql_keeping`] gives but
+/// `_partition`).
+fn checked_view_sql(contract: &Contract, keep: &[&str], settled: &str, contested: &str) -> String {
+    let carried: Vec<String> = carried(contract, keep).iter().map(|c| col(&contract.columns[*c].name)).collect();
+    let carried = carried.join(", ");
+    format!(
+        "SELECT {carried}, _row, _rule_code, _rule_message, CAST(NULL AS DATE) AS _ingest_date, \
+         CAST(NULL AS BIGINT) AS _copies\n  FROM {settled}\nUNION ALL\n\
+         SELECT {carried}, _row, _rule_code, _rule_message, _ingest_date, _copies\n  FROM {contested}"
+    )
 }
 
 /// The holdings' rejects (`_code` not null) and the accepted holdings
@@ -849,12 +919,6 @@ fn carried(contract: &Contract, keep: &[&str]) -> Vec<usize> {
     columns.sort_unstable();
     columns.dedup();
     columns
-}
-
-/// Whether the plans that make a dataset's table set its contested rows
-/// aside: an event dataset's.
-fn sets_contested_aside(contract: &Contract) -> bool {
-    contract.kind == DatasetKind::Event
 }
 
 /// The table a dataset's [`checked_sql`] is written to first, when its
@@ -1419,16 +1483,6 @@ mod tests {
         ];
         for (d, keep) in kept {
             let contract = contracts.get(d);
-            if let Some(table) = checked_table(contract) {
-                let _ = write!(
-                    sql,
-                    "\n-- {d}: steps 1-2 first\nCREATE TABLE {table} AS\n{};\n",
-                    checked_sql_keeping(contract, keep)
-                );
-            }
-            if let Some(held) = held_sql(contract) {
-                let _ = write!(sql, "-- {d}: step 3, the entities held over 100\nCREATE TABLE {HELD} AS\n{held};\n");
-            }
             if let Some(uc) = contract.unknown_case {
                 let _ = write!(
                     sql,
@@ -1436,14 +1490,32 @@ mod tests {
                     current_cases_sql(&col(&contract.columns[uc].name), &landing_table(d))
                 );
             }
-            let alike = sets_contested_aside(contract).then(|| AlikeHashes::at("/run/plans/alike-hashes", 0));
-            if alike.is_some() {
+            let alike = AlikeHashes::at("/run/plans/alike-hashes", 0);
+            let _ = write!(
+                sql,
+                "\n-- {d}: the key hashes held twice, one list the run writes for key_hash_in (alike-hashes)\n{};\n",
+                alike_hashes_sql(contract)
+            );
+            if let Some(table) = checked_table(contract) {
+                let (settled, aside, contested) =
+                    (format!("settled_{d}"), format!("alike_{d}"), format!("contested_{d}"));
+                let (split, _, _) = checked_split_sql(contract, keep, &alike);
                 let _ = write!(
                     sql,
-                    "\n-- {d}: the key hashes held twice, one list the run writes for key_hash_in (alike-hashes)\n{};\n",
-                    alike_hashes_sql(contract)
+                    "\n-- {d}: steps 1-2 first, run once: the rows with _aside null are {settled} (the columns to _rule_message),\n\
+                     -- those with _settled null are set aside ({aside}: the columns to _ingest_date)\n{split};\n\
+                     -- the keys held twice among the rows set aside, then those rows with their copies ({contested})\n\
+                     CREATE TABLE copies AS\n{};\nCREATE TABLE {contested} AS\n{};\n\
+                     -- both, read twice below\nCREATE VIEW {table} AS\n{};\n",
+                    copies_among_sql(contract, &aside),
+                    copies_join(&aside, &copies_on(contract)),
+                    checked_view_sql(contract, keep, &settled, &contested)
                 );
             }
+            if let Some(held) = held_sql(contract) {
+                let _ = write!(sql, "-- {d}: step 3, the entities held over 100\nCREATE TABLE {HELD} AS\n{held};\n");
+            }
+            let alike = Some(alike);
             let _ = write!(
                 sql,
                 "\n-- {d}, keeping {}\nCREATE VIEW judged_{d} AS\n{};\n",
