@@ -15,7 +15,10 @@ use datafusion::common::ScalarValue;
 /// Calls `each` with every value of the sorted `runs`, in ascending order
 /// (of equal values, the earlier run's first).
 pub(super) fn merge<T: Ord + Copy>(runs: &[&[T]], mut each: impl FnMut(T)) {
-    match runs {
+    // Empty runs (a partition whose rows were all filtered out) are left
+    // out, so that two runs with values take the two-way merge.
+    let runs: Vec<&[T]> = runs.iter().copied().filter(|r| !r.is_empty()).collect();
+    match runs.as_slice() {
         [] => {}
         [one] => one.iter().for_each(|v| each(*v)),
         [a, b] => {
@@ -33,7 +36,7 @@ pub(super) fn merge<T: Ord + Copy>(runs: &[&[T]], mut each: impl FnMut(T)) {
         }
         _ => {
             let mut heads: BinaryHeap<Reverse<(T, usize, usize)>> =
-                runs.iter().enumerate().filter(|(_, r)| !r.is_empty()).map(|(n, r)| Reverse((r[0], n, 0))).collect();
+                runs.iter().enumerate().map(|(n, r)| Reverse((r[0], n, 0))).collect();
             while let Some(Reverse((value, run, at))) = heads.pop() {
                 each(value);
                 if let Some(next) = runs[run].get(at + 1) {
@@ -45,8 +48,10 @@ pub(super) fn merge<T: Ord + Copy>(runs: &[&[T]], mut each: impl FnMut(T)) {
 }
 
 /// The sorted `runs` of values of `W` words each (compared word by word)
-/// merged into one run: the one run itself when there is one.
-pub(super) fn merged<const W: usize>(runs: Vec<ScalarBuffer<u64>>) -> ScalarBuffer<u64> {
+/// merged into one run: the one run itself when there is one (empty
+/// runs aside).
+pub(super) fn merged<const W: usize>(mut runs: Vec<ScalarBuffer<u64>>) -> ScalarBuffer<u64> {
+    runs.retain(|r| !r.is_empty());
     if runs.len() == 1 {
         return runs.into_iter().next().expect("one run");
     }
@@ -78,6 +83,8 @@ mod tests {
             (vec![&[1u64, 4, 9][..], &[], &[2, 4, 10, 11], &[0]], vec![0, 1, 2, 4, 4, 9, 10, 11]),
             (vec![&[3, 5, 5][..], &[1, 5, 8, 9]], vec![1, 3, 5, 5, 5, 8, 9]),
             (vec![&[2, 7][..]], vec![2, 7]),
+            (vec![&[][..], &[3, 6], &[], &[2, 6]], vec![2, 3, 6, 6]),
+            (vec![&[][..], &[]], vec![]),
             (vec![], vec![]),
         ] {
             let mut seen = Vec::new();
