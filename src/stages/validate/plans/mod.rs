@@ -573,9 +573,9 @@ async fn write_checked(
     let (sql, settled_columns, alike_columns) = checked_split_sql(contract, keep, alike);
     let frame = ctx.sql(&sql).await?;
     let columns = frame.schema().as_arrow().clone();
-    let split = settled_columns.len() + 2;
+    let (split, settled_when) = (columns.index_of("_aside")?, columns.index_of("_settled")?);
     let alike_dir = scratch.join("alike");
-    let aside = Aside { folder: alike_dir.clone(), kept: alike_columns.clone(), when_null: split + 1 };
+    let aside = Aside { folder: alike_dir.clone(), kept: alike_columns.clone(), when_null: settled_when };
     let spec =
         PartsSpec { folder: scratch.join("checked"), kept: settled_columns, split: Some(split), aside: Some(aside) };
     let settled = format!("settled_{dataset}");
