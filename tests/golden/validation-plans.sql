@@ -765,7 +765,7 @@ FROM found;
 -- columns and entity_idx), those with _settled null are set aside (alike_violations: _row, _code, _message, _ruled,
 -- _partition, _ingest_date, those, the key), and the others are rejects
 SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL OR _contested THEN true END AS _aside,
-  CASE WHEN NOT _contested THEN true END AS _settled, _ruled, _partition, _ingest_date, "case_id", "decided_on", "category", "severity", "status", entity_idx
+  CASE WHEN NOT _contested THEN true END AS _settled, _ruled, _partition, _ingest_date, "case_id", "decided_on", enumerated("category", 'false_advertising', 'counterfeit', 'unlicensed_operation', 'price_fraud', 'food_safety', 'product_quality', 'consumer_rights', 'unfair_competition', 'personal_data', 'other') AS "category", enumerated("severity", 'minor', 'general', 'serious', 'grave') AS "severity", enumerated("status", 'effective', 'suspended', 'revoked') AS "status", entity_idx
 FROM judged_violations;
 -- the keys held twice among the rows set aside, then those rows judged again with their copies:
 -- the rejects are its rows with _rejected, the others contested_violations (_row, those, the key)
@@ -774,7 +774,7 @@ SELECT _partition AS _key_partition, "case_id" AS _key0, count(*) AS _copies
   FROM alike_violations
   GROUP BY _partition, "case_id"
   HAVING count(*) > 1;
-SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL THEN true END AS _rejected, "case_id", "decided_on", "category", "severity", "status", entity_idx
+SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL THEN true END AS _rejected, "case_id", "decided_on", enumerated("category", 'false_advertising', 'counterfeit', 'unlicensed_operation', 'price_fraud', 'food_safety', 'product_quality', 'consumer_rights', 'unfair_competition', 'personal_data', 'other') AS "category", enumerated("severity", 'minor', 'general', 'serious', 'grave') AS "severity", enumerated("status", 'effective', 'suspended', 'revoked') AS "status", entity_idx
 FROM (
   SELECT _row, "case_id", "decided_on", "category", "severity", "status", entity_idx,
     CASE WHEN _ruled THEN _code WHEN _copies IS NOT NULL THEN 'duplicate_key' ELSE _code END AS _code,
@@ -785,7 +785,7 @@ FROM (
 CREATE TABLE newest_rows AS
 SELECT max(_row) AS _newest FROM contested_violations
 GROUP BY "case_id";
-SELECT "case_id", "decided_on", "category", "severity", "status", entity_idx FROM newest_rows RIGHT SEMI JOIN contested_violations ON _newest = _row;
+SELECT "case_id", "decided_on", enumerated("category", 'false_advertising', 'counterfeit', 'unlicensed_operation', 'price_fraud', 'food_safety', 'product_quality', 'consumer_rights', 'unfair_competition', 'personal_data', 'other') AS "category", enumerated("severity", 'minor', 'general', 'serious', 'grave') AS "severity", enumerated("status", 'effective', 'suspended', 'revoked') AS "status", entity_idx FROM newest_rows RIGHT SEMI JOIN contested_violations ON _newest = _row;
 
 -- repairs: the known violations, from the violations' table made above (current_violations)
 CREATE TABLE known_cases AS
@@ -970,7 +970,7 @@ FROM found;
 -- columns and entity_idx), those with _settled null are set aside (alike_complaints: _row, _code, _message, _ruled,
 -- _partition, _ingest_date, those, the key), and the others are rejects
 SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL OR _contested THEN true END AS _aside,
-  CASE WHEN NOT _contested THEN true END AS _settled, _ruled, _partition, _ingest_date, "complaint_id", "received_on", "verified", "outcome", entity_idx
+  CASE WHEN NOT _contested THEN true END AS _settled, _ruled, _partition, _ingest_date, "complaint_id", "received_on", "verified", enumerated("outcome", 'pending', 'resolved', 'mediated', 'unresolved', 'withdrawn') AS "outcome", entity_idx
 FROM judged_complaints;
 -- the keys held twice among the rows set aside, then those rows judged again with their copies:
 -- the rejects are its rows with _rejected, the others contested_complaints (_row, those, the key)
@@ -979,7 +979,7 @@ SELECT _partition AS _key_partition, "complaint_id" AS _key0, count(*) AS _copie
   FROM alike_complaints
   GROUP BY _partition, "complaint_id"
   HAVING count(*) > 1;
-SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL THEN true END AS _rejected, "complaint_id", "received_on", "verified", "outcome", entity_idx
+SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL THEN true END AS _rejected, "complaint_id", "received_on", "verified", enumerated("outcome", 'pending', 'resolved', 'mediated', 'unresolved', 'withdrawn') AS "outcome", entity_idx
 FROM (
   SELECT _row, "complaint_id", "received_on", "verified", "outcome", entity_idx,
     CASE WHEN _ruled THEN _code WHEN _copies IS NOT NULL THEN 'duplicate_key' ELSE _code END AS _code,
@@ -990,7 +990,7 @@ FROM (
 CREATE TABLE newest_rows AS
 SELECT max(_row) AS _newest FROM contested_complaints
 GROUP BY "complaint_id";
-SELECT "complaint_id", "received_on", "verified", "outcome", entity_idx FROM newest_rows RIGHT SEMI JOIN contested_complaints ON _newest = _row;
+SELECT "complaint_id", "received_on", "verified", enumerated("outcome", 'pending', 'resolved', 'mediated', 'unresolved', 'withdrawn') AS "outcome", entity_idx FROM newest_rows RIGHT SEMI JOIN contested_complaints ON _newest = _row;
 
 -- holdings: the key hashes held twice, one list the run writes for key_hash_in (alike-hashes)
 SELECT repeated_hashes(key_hash("holder_id", "entity_id")) AS _repeated FROM landing_holdings

@@ -9,6 +9,7 @@ mod checks;
 pub mod cluster;
 #[cfg(feature = "cluster")]
 pub mod codec;
+pub mod enumerated;
 pub(crate) mod key_forms;
 pub mod landing_scan;
 mod last_read;
@@ -409,6 +410,7 @@ pub fn udfs() -> Vec<ScalarUDF> {
     all.extend(key_forms::udfs());
     all.push(registered::udf());
     all.push(alike_hashes::udf());
+    all.push(enumerated::udf());
     all
 }
 

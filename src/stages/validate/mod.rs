@@ -1063,7 +1063,7 @@ impl<'a> Enumeration<'a> {
     }
 
     fn data_type() -> DataType {
-        DataType::Dictionary(Box::new(DataType::Int8), Box::new(DataType::Utf8))
+        crate::base::engine::enumerated::enumerated_type()
     }
 
     /// The text column as keys into the dictionary; a value outside the

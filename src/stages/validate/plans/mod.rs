@@ -306,7 +306,7 @@ pub async fn judge_into_table(
         .create_counted_table(NEWEST_ROWS, ctx.sql(&newest_rows_sql(contract, &contested)).await.map_err(fail)?)
         .await
         .map_err(fail)?;
-    let frame = ctx.sql(&newest_current_sql(&contested, keep)).await.map_err(fail)?;
+    let frame = ctx.sql(&newest_current_sql(contract, &contested, keep)).await.map_err(fail)?;
     let kept = (0..frame.schema().fields().len()).collect();
     let (newest_dir, newest) = (scratch.path().join("newest"), format!("newest_{dataset}"));
     let spec = PartsSpec { folder: newest_dir.clone(), kept, split: None, aside: None };
@@ -676,8 +676,8 @@ fn newest_rows_sql(contract: &Contract, contested: &str) -> String {
 
 /// The `keep` columns and `entity_idx` of the `contested` rows that are
 /// their key's newest.
-fn newest_current_sql(contested: &str, keep: &[&str]) -> String {
-    let mut out: Vec<String> = keep.iter().map(|k| col(k)).collect();
+fn newest_current_sql(contract: &Contract, contested: &str, keep: &[&str]) -> String {
+    let mut out: Vec<String> = keep.iter().map(|k| enumerated_sql(contract, &col(k))).collect();
     out.push(ENTITY_IDX.to_string());
     format!("SELECT {} FROM {NEWEST_ROWS} RIGHT SEMI JOIN {contested} ON _newest = _row", out.join(", "))
 }
@@ -695,12 +695,36 @@ fn judged_once_into_table_sql(contract: &Contract, judged: &str, keep: &[&str]) 
     let columns = table_and_key(contract, keep);
     let table: Vec<usize> = (8..8 + keep.len() + 1).collect();
     let alike: Vec<usize> = [0, 1, 2, 5, 6, 7].into_iter().chain(8..8 + columns.len()).collect();
+    let enumerated: Vec<String> = columns.iter().map(|c| enumerated_sql(contract, c)).collect();
     let sql = format!(
         "SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL OR _contested THEN true END AS _aside,\n  \
          CASE WHEN NOT _contested THEN true END AS _settled, _ruled, _partition, _ingest_date, {}\nFROM {judged}",
-        columns.join(", ")
+        enumerated.join(", ")
     );
     (sql, table, alike)
+}
+
+/// `column` (quoted) of an event dataset's table as the native validation
+/// keeps it: an enumerated column that no later rule reads (not the key,
+/// not a case named) as a dictionary over the contract's values
+/// (`enumerated`), any other as it is. Every pass that writes the table's
+/// files encodes it so, those over files it wrote before too: an Arrow
+/// IPC file holds one dictionary a column, and batches read from two
+/// files (two copies of the values, merged by the engine as they meet)
+/// would give it two.
+fn enumerated_sql(contract: &Contract, column: &str) -> String {
+    let listed = contract
+        .columns
+        .iter()
+        .enumerate()
+        .find(|(ci, c)| col(&c.name) == column && !contract.key.contains(ci) && contract.unknown_case != Some(*ci));
+    match listed.and_then(|(_, c)| c.one_of.as_ref()) {
+        Some(values) => {
+            let values: Vec<String> = values.iter().map(|v| text(v)).collect();
+            format!("enumerated({column}, {}) AS {column}", values.join(", "))
+        }
+        None => column.to_string(),
+    }
 }
 
 /// The column of [`judged_once_into_table_sql`] that is null for the rows
@@ -730,10 +754,12 @@ fn table_and_key(contract: &Contract, keep: &[&str]) -> Vec<String> {
 /// (null for an accepted row, a contested one), then the `keep` columns,
 /// `entity_idx` and the key's columns not kept.
 fn alike_judged_sql(contract: &Contract, alike: &str, keep: &[&str]) -> String {
-    let columns = table_and_key(contract, keep).join(", ");
+    let columns = table_and_key(contract, keep);
+    let enumerated: Vec<String> = columns.iter().map(|c| enumerated_sql(contract, c)).collect();
     format!(
-        "SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL THEN true END AS _rejected, {columns}\nFROM ({})",
-        rejudged_sql(contract, alike, &columns)
+        "SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL THEN true END AS _rejected, {}\nFROM ({})",
+        enumerated.join(", "),
+        rejudged_sql(contract, alike, &columns.join(", "))
     )
 }
 
@@ -1540,7 +1566,7 @@ mod tests {
                         copies_among_sql(contract, &alike),
                         alike_judged_sql(contract, &alike, keep),
                         newest_rows_sql(contract, &contested),
-                        newest_current_sql(&contested, keep)
+                        newest_current_sql(contract, &contested, keep)
                     );
                 }
                 DatasetKind::Snapshot => {
