@@ -12,7 +12,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use arrow::array::{ArrayRef, AsArray, DictionaryArray, Int8Array, StringArray};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanBufferBuilder, DictionaryArray, Int8Array, StringArray};
+use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Int8Type};
 use datafusion::common::ScalarValue;
 use datafusion::error::{DataFusionError, Result as DfResult};
@@ -73,18 +74,37 @@ impl ScalarUDFImpl for Enumerated {
             return Err(refused());
         }
         let text = arrow::compute::cast(&column.to_array(args.number_rows)?, &DataType::Utf8)?;
-        let keys: Int8Array = text
-            .as_string::<i32>()
-            .iter()
-            .map(|v| v.and_then(|v| values.iter().position(|x| x == v).map(|p| p as i8)))
-            .collect();
+        let keys = places(&values, text.as_string::<i32>());
         Ok(ColumnarValue::Array(Arc::new(DictionaryArray::<Int8Type>::try_new(keys, dictionary(&values))?)))
     }
 }
 
+/// Each text's place among `values` (the first, were one listed twice),
+/// null where it is none: the values of a text's length are the only
+/// ones compared with it (a column of 15M rows is encoded per row).
+fn places(values: &[String], text: &StringArray) -> Int8Array {
+    let longest = values.iter().map(|v| v.len()).max().unwrap_or(0);
+    let mut by_length: Vec<Vec<(&[u8], i8)>> = vec![Vec::new(); longest + 1];
+    for (place, v) in values.iter().enumerate() {
+        by_length[v.len()].push((v.as_bytes(), place as i8));
+    }
+    let (offsets, bytes) = (text.value_offsets(), text.value_data());
+    let mut keys = Vec::with_capacity(text.len());
+    let mut found = BooleanBufferBuilder::new(text.len());
+    for row in 0..text.len() {
+        let value = &bytes[offsets[row] as usize..offsets[row + 1] as usize];
+        let place = match text.is_valid(row) {
+            true => by_length.get(value.len()).and_then(|c| c.iter().find(|(v, _)| *v == value)).map(|(_, p)| *p),
+            false => None,
+        };
+        keys.push(place.unwrap_or(0));
+        found.append(place.is_some());
+    }
+    Int8Array::new(keys.into(), Some(NullBuffer::new(found.finish())))
+}
+
 #[cfg(test)]
 mod tests {
-    use arrow::array::Array;
     use datafusion::prelude::SessionContext;
 
     use super::*;
@@ -96,13 +116,13 @@ mod tests {
         let ctx = SessionContext::new();
         ctx.register_udf(udf());
         let sql = "SELECT enumerated(v, 'minor', 'general', 'serious') AS e FROM \
-                   (VALUES ('serious'), ('minor'), ('grave'), (NULL)) AS t(v)";
+                   (VALUES ('serious'), ('minor'), ('grave'), (NULL), ('minors'), ('')) AS t(v)";
         let first = ctx.sql(sql).await.unwrap().collect().await.unwrap();
         let column = first[0].column(0);
         assert_eq!(column.data_type(), &enumerated_type());
         let dict = column.as_dictionary::<Int8Type>();
         let keys: Vec<Option<i8>> = dict.keys().iter().collect();
-        assert_eq!(keys, [Some(2), Some(0), None, None]);
+        assert_eq!(keys, [Some(2), Some(0), None, None, None, None]);
         let values: Vec<&str> = dict.values().as_string::<i32>().iter().flatten().collect();
         assert_eq!(values, ["minor", "general", "serious"]);
         let again = ctx.sql(sql).await.unwrap().collect().await.unwrap();
