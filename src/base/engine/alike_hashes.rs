@@ -16,11 +16,13 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray, BooleanArray};
 use arrow::buffer::BooleanBuffer;
 use arrow::datatypes::DataType;
-use datafusion::common::ScalarValue;
-use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::error::Result as DfResult;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
-use super::last_read::LastRead;
+use super::last_read::{call, file_named, nameable, read_rising, LastRead};
+
+/// The UDF's name.
+const NAME: &str = "key_hash_in";
 
 /// The bytes of one hash in the file.
 const HASH_BYTES: usize = 8;
@@ -37,10 +39,7 @@ impl AlikeHashes {
     /// Writes `hashes` (strictly rising) to `path`, which the plans' SQL
     /// names as text: a path that is not UTF-8 is refused.
     pub fn write(hashes: &[u64], path: &Path) -> std::io::Result<AlikeHashes> {
-        if path.to_str().is_none() {
-            let why = format!("{} is not UTF-8 text, which the plans name it by", path.display());
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, why));
-        }
+        nameable(path)?;
         if !hashes.windows(2).all(|w| w[0] < w[1]) {
             let why = "the key hashes held twice are not in rising order".to_string();
             return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, why));
@@ -63,8 +62,7 @@ impl AlikeHashes {
     /// The SQL that says whether `hash` (an SQL expression) is one of
     /// these hashes.
     pub fn hold(&self, hash: &str) -> String {
-        let path = self.path.to_str().expect("written to a UTF-8 path").replace('\'', "''");
-        format!("key_hash_in('{path}', {hash})")
+        call(NAME, &self.path, hash)
     }
 }
 
@@ -106,24 +104,7 @@ static LOADED: LastRead<Lookup> = LastRead::new();
 /// Reads a file [`AlikeHashes::write`] wrote, refusing one that is not
 /// whole hashes in strictly rising order.
 fn read(path: &Path) -> DfResult<Vec<u64>> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| DataFusionError::Execution(format!("key_hash_in: reading {}: {e}", path.display())))?;
-    if bytes.len() % HASH_BYTES != 0 {
-        return Err(DataFusionError::Execution(format!(
-            "key_hash_in: {} holds {} bytes, not whole hashes of {HASH_BYTES}",
-            path.display(),
-            bytes.len()
-        )));
-    }
-    let hashes: Vec<u64> =
-        bytes.chunks_exact(HASH_BYTES).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes"))).collect();
-    if !hashes.windows(2).all(|w| w[0] < w[1]) {
-        return Err(DataFusionError::Execution(format!(
-            "key_hash_in: the hashes in {} are not in rising order",
-            path.display()
-        )));
-    }
-    Ok(hashes)
+    read_rising::<HASH_BYTES, _>(NAME, "hashes", path, u64::from_le_bytes)
 }
 
 /// Lets the hashes read last go (the run's process, once its plans are done).
@@ -145,7 +126,7 @@ struct KeyHashIn {
 
 impl ScalarUDFImpl for KeyHashIn {
     fn name(&self) -> &str {
-        "key_hash_in"
+        NAME
     }
 
     fn signature(&self) -> &Signature {
@@ -157,14 +138,7 @@ impl ScalarUDFImpl for KeyHashIn {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        let path = match &args.args[0] {
-            ColumnarValue::Scalar(ScalarValue::Utf8(Some(path))) => PathBuf::from(path),
-            other => {
-                return Err(DataFusionError::Execution(format!(
-                    "key_hash_in: the file must be a text literal, found {other:?}"
-                )))
-            }
-        };
+        let path = file_named(NAME, &args.args[0])?;
         let lookup = LOADED.get(&path, |path| read(path).map(Lookup::new))?;
         let hashes = args.args[1].to_array(args.number_rows)?;
         let hashes = hashes.as_primitive::<arrow::datatypes::UInt64Type>();

@@ -15,13 +15,15 @@ use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, UInt32Array};
 use arrow::datatypes::DataType;
-use datafusion::common::ScalarValue;
-use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::error::Result as DfResult;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
-use super::last_read::LastRead;
+use super::last_read::{call, file_named, nameable, read_rising, LastRead};
 use crate::base::entities::EntityIndex;
 use crate::base::ids::EntityId;
+
+/// The UDF's name.
+const NAME: &str = "entity_index";
 
 /// The bytes of one registered id in the file.
 const ID_BYTES: usize = 16;
@@ -39,10 +41,7 @@ impl RegisteredIds {
     /// This process's lookups of that file use `entities` itself, until
     /// [`forget`] or another file's.
     pub fn write(entities: &Arc<EntityIndex>, path: &Path) -> std::io::Result<RegisteredIds> {
-        if path.to_str().is_none() {
-            let why = format!("{} is not UTF-8 text, which the plans name it by", path.display());
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, why));
-        }
+        nameable(path)?;
         let mut bytes = Vec::with_capacity(entities.len() * ID_BYTES);
         for i in 0..entities.len() {
             bytes.extend_from_slice(&entities.id(i as u32).bits().to_le_bytes());
@@ -65,8 +64,7 @@ impl RegisteredIds {
     /// The SQL that gives the index of the entity whose id is `column`'s
     /// text (an SQL expression), or null.
     pub fn index_of(&self, column: &str) -> String {
-        let path = self.path.to_str().expect("written to a UTF-8 path").replace('\'', "''");
-        format!("entity_index('{path}', {column})")
+        call(NAME, &self.path, column)
     }
 }
 
@@ -76,25 +74,7 @@ static LOADED: LastRead<EntityIndex> = LastRead::new();
 /// Reads a file [`RegisteredIds::write`] wrote, refusing one that is not
 /// whole ids in strictly rising order.
 fn read(path: &Path) -> DfResult<EntityIndex> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| DataFusionError::Execution(format!("entity_index: reading {}: {e}", path.display())))?;
-    if bytes.len() % ID_BYTES != 0 {
-        return Err(DataFusionError::Execution(format!(
-            "entity_index: {} holds {} bytes, not whole ids of {ID_BYTES}",
-            path.display(),
-            bytes.len()
-        )));
-    }
-    let ids: Vec<EntityId> = bytes
-        .chunks_exact(ID_BYTES)
-        .map(|b| EntityId::from_bits(u128::from_le_bytes(b.try_into().expect("16 bytes"))))
-        .collect();
-    if !ids.windows(2).all(|w| w[0] < w[1]) {
-        return Err(DataFusionError::Execution(format!(
-            "entity_index: the ids in {} are not in rising order",
-            path.display()
-        )));
-    }
+    let ids = read_rising::<ID_BYTES, _>(NAME, "ids", path, |b| EntityId::from_bits(u128::from_le_bytes(b)))?;
     Ok(EntityIndex::from_sorted(ids))
 }
 
@@ -127,7 +107,7 @@ struct EntityIndexUdf {
 
 impl ScalarUDFImpl for EntityIndexUdf {
     fn name(&self) -> &str {
-        "entity_index"
+        NAME
     }
 
     fn signature(&self) -> &Signature {
@@ -139,14 +119,7 @@ impl ScalarUDFImpl for EntityIndexUdf {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        let path = match &args.args[0] {
-            ColumnarValue::Scalar(ScalarValue::Utf8(Some(path))) => PathBuf::from(path),
-            other => {
-                return Err(DataFusionError::Execution(format!(
-                    "entity_index: the file must be a text literal, found {other:?}"
-                )))
-            }
-        };
+        let path = file_named(NAME, &args.args[0])?;
         let index = LOADED.get(&path, read)?;
         let column = args.args[1].to_array(args.number_rows)?;
         let mut found = Vec::with_capacity(column.len());

@@ -602,7 +602,7 @@ async fn write_checked(
 /// rows' (to `_ingest_date`).
 fn checked_split_sql(contract: &Contract, keep: &[&str], alike: &AlikeHashes) -> (String, Vec<usize>, Vec<usize>) {
     let (steps, _) = checked_steps(contract, keep);
-    let carried: Vec<String> = carried(contract, keep).iter().map(|c| col(&contract.columns[*c].name)).collect();
+    let carried = carried_sql(contract, keep);
     let held = alike.hold(&format!("key_hash({})", key_columns(contract).join(", ")));
     let sql = format!(
         "WITH {steps}\nSELECT {}, _row, _rule_code, _rule_message, _partition, _ingest_date,\n  \
@@ -619,8 +619,7 @@ fn checked_split_sql(contract: &Contract, keep: &[&str], alike: &AlikeHashes) ->
 /// copies, as one table (the columns [`checked_sql_keeping`] gives but
 /// `_partition`).
 fn checked_view_sql(contract: &Contract, keep: &[&str], settled: &str, contested: &str) -> String {
-    let carried: Vec<String> = carried(contract, keep).iter().map(|c| col(&contract.columns[*c].name)).collect();
-    let carried = carried.join(", ");
+    let carried = carried_sql(contract, keep).join(", ");
     format!(
         "SELECT {carried}, _row, _rule_code, _rule_message, CAST(NULL AS DATE) AS _ingest_date, \
          CAST(NULL AS BIGINT) AS _copies\n  FROM {settled}\nUNION ALL\n\
@@ -891,7 +890,6 @@ fn checked_sql_keeping(contract: &Contract, keep: &[&str]) -> String {
 fn checked_steps(contract: &Contract, keep: &[&str]) -> (String, String) {
     let rules = row_rules(contract);
     let table = landing_table(contract.dataset);
-    let name = |ci: usize| contract.columns[ci].name.as_str();
     // 1. The first row rule broken, its code and its message: from here
     // on, a row carries only the columns the later steps read. A `CASE
     // _rule WHEN n` sets the rows that break no rule aside at once (its
@@ -907,7 +905,7 @@ fn checked_steps(contract: &Contract, keep: &[&str]) -> (String, String) {
     first_rule.push_str("\n        END");
     rule_code.push_str("\n    END");
     rule_message.push_str("\n    END");
-    let carried: Vec<String> = carried(contract, keep).iter().map(|c| col(name(*c))).collect();
+    let carried = carried_sql(contract, keep);
     let ruled = format!(
         "ruled AS (\n  SELECT {}, _row, _partition, _ingest_date,\n    {rule_code} AS _rule_code,\n    {rule_message} AS _rule_message\n  FROM (SELECT *,\n        {first_rule} AS _rule\n      FROM {table}))",
         carried.join(", ")
@@ -945,6 +943,11 @@ fn carried(contract: &Contract, keep: &[&str]) -> Vec<usize> {
     columns.sort_unstable();
     columns.dedup();
     columns
+}
+
+/// The [`carried`] columns, quoted.
+fn carried_sql(contract: &Contract, keep: &[&str]) -> Vec<String> {
+    carried(contract, keep).iter().map(|c| col(&contract.columns[*c].name)).collect()
 }
 
 /// The table a dataset's [`checked_sql`] is written to first, when its
