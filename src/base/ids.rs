@@ -33,18 +33,16 @@ static ALPHABET_INDEX: [u8; 256] = alphabet_index_table();
 /// The check character for the first 17 characters of an entity id, or
 /// `None` when one of them is outside the alphabet.
 pub fn entity_check_char(first17: &[u8]) -> Option<u8> {
-    if first17.len() != 17 {
-        return None;
-    }
-    let mut sum = 0u32;
+    let first17: &[u8; 17] = first17.try_into().ok()?;
+    // One pass without a branch per character: a character outside the
+    // alphabet sets a bit no character in it has.
+    let (mut sum, mut bad) = (0u32, 0u8);
     for (c, w) in first17.iter().zip(ENTITY_WEIGHTS) {
         let v = ALPHABET_INDEX[*c as usize];
-        if v == NOT_IN_ALPHABET {
-            return None;
-        }
-        sum += v as u32 * w;
+        bad |= v;
+        sum += (v & 31) as u32 * w;
     }
-    Some(ENTITY_ALPHABET[((31 - sum % 31) % 31) as usize])
+    (bad & !31 == 0).then(|| ENTITY_ALPHABET[((31 - sum % 31) % 31) as usize])
 }
 
 /// Whether `s` is a valid 18-character unified social credit code.
@@ -108,11 +106,17 @@ impl EntityId {
     /// Packs 18 characters of the alphabet without checking the check
     /// character; `None` for any other text.
     pub fn pack_unchecked(s: &str) -> Option<EntityId> {
-        let b = s.as_bytes();
-        if b.len() != 18 || b.iter().any(|c| ALPHABET_INDEX[*c as usize] == NOT_IN_ALPHABET) {
-            return None;
+        let b: &[u8; 18] = s.as_bytes().try_into().ok()?;
+        // Each half of the 90 bits in a machine word, in one pass without
+        // a branch per character ([`entity_check_char`]'s test).
+        let (mut high, mut low, mut bad) = (0u64, 0u64, 0u8);
+        for (c, d) in b[..9].iter().zip(&b[9..]) {
+            let (u, v) = (ALPHABET_INDEX[*c as usize], ALPHABET_INDEX[*d as usize]);
+            bad |= u | v;
+            high = (high << 5) | (u & 31) as u64;
+            low = (low << 5) | (v & 31) as u64;
         }
-        Some(Self::pack(b))
+        (bad & !31 == 0).then_some(EntityId(((high as u128) << 45) | low as u128))
     }
 
     fn pack(b: &[u8]) -> EntityId {
@@ -320,6 +324,26 @@ mod tests {
         assert!(!is_entity_id("91350100M000100Y4"), "17 characters");
         assert!(!is_entity_id("91350100I000100Y43"), "I is not in the alphabet");
         assert!(!is_entity_id("91350100m000100Y43"), "lowercase is not in the alphabet");
+    }
+
+    #[test]
+    fn packing_without_the_check_is_packing_every_character_in_order() {
+        for text in ["91350100M000100Y43", "000000000000000000", "YYYYYYYYYYYYYYYYYY", "0123456789ABCDEFGH"] {
+            assert_eq!(EntityId::pack_unchecked(text), Some(EntityId::pack(text.as_bytes())), "{text}");
+        }
+        for at in 0..18 {
+            for stranger in ["I", "O", "Z", "a", " ", "\u{0}", "é"] {
+                let mut text = "91350100M000100Y43".to_string();
+                text.replace_range(at..at + 1, stranger);
+                assert_eq!(EntityId::pack_unchecked(&text), None, "{text:?}");
+                if at < 17 {
+                    assert_eq!(entity_check_char(&text.as_bytes()[..17]), None, "{text:?}");
+                }
+            }
+        }
+        assert_eq!(EntityId::pack_unchecked("91350100M000100Y4"), None, "17 characters");
+        assert_eq!(EntityId::pack_unchecked("91350100M000100Y433"), None, "19 characters");
+        assert_eq!(entity_check_char(b"91350100M000100Y"), None, "16 characters");
     }
 
     #[test]
