@@ -764,8 +764,8 @@ FROM found;
 -- run once: the rows with _aside null are current rows (current_violations: the kept
 -- columns and entity_idx), those with _settled null are set aside (alike_violations: _row, _code, _message, _ruled,
 -- _partition, _ingest_date, those, the key), and the others are rejects
-SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL OR _contested THEN true END AS _aside,
-  CASE WHEN NOT _contested THEN true END AS _settled, _ruled, _partition, _ingest_date, "case_id", "decided_on", enumerated("category", 'false_advertising', 'counterfeit', 'unlicensed_operation', 'price_fraud', 'food_safety', 'product_quality', 'consumer_rights', 'unfair_competition', 'personal_data', 'other') AS "category", enumerated("severity", 'minor', 'general', 'serious', 'grave') AS "severity", enumerated("status", 'effective', 'suspended', 'revoked') AS "status", entity_idx
+SELECT _row, _code, _message, nullif(_code IS NOT NULL OR _contested, false) AS _aside,
+  nullif(NOT _contested, false) AS _settled, _ruled, _partition, _ingest_date, "case_id", "decided_on", enumerated("category", 'false_advertising', 'counterfeit', 'unlicensed_operation', 'price_fraud', 'food_safety', 'product_quality', 'consumer_rights', 'unfair_competition', 'personal_data', 'other') AS "category", enumerated("severity", 'minor', 'general', 'serious', 'grave') AS "severity", enumerated("status", 'effective', 'suspended', 'revoked') AS "status", entity_idx
 FROM judged_violations;
 -- the keys held twice among the rows set aside, then those rows judged again with their copies:
 -- the rejects are its rows with _rejected, the others contested_violations (_row, those, the key)
@@ -859,8 +859,8 @@ FROM found;
 -- run once: the rows with _aside null are current rows (current_repairs: the kept
 -- columns and entity_idx), those with _settled null are set aside (alike_repairs: _row, _code, _message, _ruled,
 -- _partition, _ingest_date, those, the key), and the others are rejects
-SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL OR _contested THEN true END AS _aside,
-  CASE WHEN NOT _contested THEN true END AS _settled, _ruled, _partition, _ingest_date, "repair_id", "case_id", "approved_on", entity_idx
+SELECT _row, _code, _message, nullif(_code IS NOT NULL OR _contested, false) AS _aside,
+  nullif(NOT _contested, false) AS _settled, _ruled, _partition, _ingest_date, "repair_id", "case_id", "approved_on", entity_idx
 FROM judged_repairs;
 -- the keys held twice among the rows set aside, then those rows judged again with their copies:
 -- the rejects are its rows with _rejected, the others contested_repairs (_row, those, the key)
@@ -969,8 +969,8 @@ FROM found;
 -- run once: the rows with _aside null are current rows (current_complaints: the kept
 -- columns and entity_idx), those with _settled null are set aside (alike_complaints: _row, _code, _message, _ruled,
 -- _partition, _ingest_date, those, the key), and the others are rejects
-SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL OR _contested THEN true END AS _aside,
-  CASE WHEN NOT _contested THEN true END AS _settled, _ruled, _partition, _ingest_date, "complaint_id", "received_on", "verified", enumerated("outcome", 'pending', 'resolved', 'mediated', 'unresolved', 'withdrawn') AS "outcome", entity_idx
+SELECT _row, _code, _message, nullif(_code IS NOT NULL OR _contested, false) AS _aside,
+  nullif(NOT _contested, false) AS _settled, _ruled, _partition, _ingest_date, "complaint_id", "received_on", "verified", enumerated("outcome", 'pending', 'resolved', 'mediated', 'unresolved', 'withdrawn') AS "outcome", entity_idx
 FROM judged_complaints;
 -- the keys held twice among the rows set aside, then those rows judged again with their copies:
 -- the rejects are its rows with _rejected, the others contested_complaints (_row, those, the key)
@@ -1045,7 +1045,7 @@ WITH ruled AS (
         END AS _rule
       FROM landing_holdings))
 SELECT "holder_id", "holder_kind", "entity_id", "share_pct", _row, _rule_code, _rule_message, _partition, _ingest_date,
-  CASE WHEN _contested THEN true END AS _aside, CASE WHEN NOT _contested THEN true END AS _settled
+  nullif(_contested, false) AS _aside, nullif(NOT _contested, false) AS _settled
 FROM (SELECT *, key_hash_in('/run/plans/alike-hashes', key_hash("holder_id", "entity_id")) AS _contested FROM ruled);
 -- the keys held twice among the rows set aside, then those rows with their copies (contested_holdings)
 CREATE TABLE copies AS

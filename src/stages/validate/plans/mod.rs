@@ -606,7 +606,7 @@ fn checked_split_sql(contract: &Contract, keep: &[&str], alike: &AlikeHashes) ->
     let held = alike.hold(&format!("key_hash({})", key_columns(contract).join(", ")));
     let sql = format!(
         "WITH {steps}\nSELECT {}, _row, _rule_code, _rule_message, _partition, _ingest_date,\n  \
-         CASE WHEN _contested THEN true END AS _aside, CASE WHEN NOT _contested THEN true END AS _settled\n\
+         nullif(_contested, false) AS _aside, nullif(NOT _contested, false) AS _settled\n\
          FROM (SELECT *, {held} AS _contested FROM ruled)",
         carried.join(", ")
     );
@@ -696,8 +696,8 @@ fn judged_once_into_table_sql(contract: &Contract, judged: &str, keep: &[&str]) 
     let alike: Vec<usize> = [0, 1, 2, 5, 6, 7].into_iter().chain(8..8 + columns.len()).collect();
     let enumerated: Vec<String> = columns.iter().map(|c| enumerated_sql(contract, c)).collect();
     let sql = format!(
-        "SELECT _row, _code, _message, CASE WHEN _code IS NOT NULL OR _contested THEN true END AS _aside,\n  \
-         CASE WHEN NOT _contested THEN true END AS _settled, _ruled, _partition, _ingest_date, {}\nFROM {judged}",
+        "SELECT _row, _code, _message, nullif(_code IS NOT NULL OR _contested, false) AS _aside,\n  \
+         nullif(NOT _contested, false) AS _settled, _ruled, _partition, _ingest_date, {}\nFROM {judged}",
         enumerated.join(", ")
     );
     (sql, table, alike)
