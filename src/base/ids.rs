@@ -18,6 +18,10 @@ const ENTITY_WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 
 
 const NOT_IN_ALPHABET: u8 = 255;
 
+// A character outside the alphabet sets a bit above its indexes (0 to 30),
+// which the packing and the check character test once per id.
+const _: () = assert!(NOT_IN_ALPHABET & !31 != 0);
+
 const fn alphabet_index_table() -> [u8; 256] {
     let mut table = [NOT_IN_ALPHABET; 256];
     let mut i = 0;

@@ -104,7 +104,7 @@ impl Lookup {
             }
             starts.push(at as u32);
         }
-        // About one bit in sixteen set, or fewer.
+        // One bit in sixteen to one in eight set (more from 2^19 hashes on).
         let marks = (bits + 4).clamp(6, MOST_MARKS);
         let mut marked = vec![0u64; 1 << (marks - 6)];
         for &h in &hashes {
