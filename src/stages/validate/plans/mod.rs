@@ -463,8 +463,7 @@ pub async fn judge_holdings(
     shares.sort_unstable_by_key(|(row, _)| *row);
     let shares = shares.into_iter().map(|(_, s)| s).collect();
     let accepted = accepted_of(&selection, &rejects).map_err(fail)?;
-    let (settled, alike, contested) =
-        (format!("settled_{dataset}"), format!("alike_{dataset}"), format!("contested_{dataset}"));
+    let (settled, alike, contested) = checked_parts(dataset);
     for t in [table.as_str(), &judged, &landing_table(dataset), &settled, &alike, &contested, "copies", HELD] {
         ctx.deregister_table(t).map_err(fail)?;
     }
@@ -578,19 +577,23 @@ async fn write_checked(
     let aside = Aside { folder: alike_dir.clone(), kept: alike_columns.clone(), when_null: settled_when };
     let spec =
         PartsSpec { folder: scratch.join("checked"), kept: settled_columns, split: Some(split), aside: Some(aside) };
-    let settled = format!("settled_{dataset}");
+    let (settled, alike_table, contested) = checked_parts(dataset);
     let passed = engine.write_parts(frame, spec, &settled).await?;
     if passed.iter().any(|b| b.num_rows() > 0) {
         return Err(DataFusionError::Internal(format!("{dataset}: a checked row neither settled nor contested")));
     }
-    let alike_table = format!("alike_{dataset}");
     engine.register_arrow_files(&alike_table, Arc::new(columns.project(&alike_columns)?), &alike_dir)?;
     engine.create_counted_table("copies", ctx.sql(&copies_among_sql(contract, &alike_table)).await?).await?;
-    let contested = format!("contested_{dataset}");
     create_table(engine, &contested, &copies_join(&alike_table, &copies_on(contract))).await?;
     let view = checked_view_sql(contract, keep, &settled, &contested);
     ctx.sql(&format!("CREATE OR REPLACE VIEW {table} AS {view}")).await?;
     Ok(())
+}
+
+/// The tables [`write_checked`] makes of a dataset's checked rows: its
+/// settled rows, the rows set aside, and those with their copies.
+fn checked_parts(dataset: Dataset) -> (String, String, String) {
+    (format!("settled_{dataset}"), format!("alike_{dataset}"), format!("contested_{dataset}"))
 }
 
 /// The pass that checks a dataset's rows ([`write_checked`]): steps 1–2's
@@ -1526,8 +1529,7 @@ mod tests {
                 alike_hashes_sql(contract)
             );
             if let Some(table) = checked_table(contract) {
-                let (settled, aside, contested) =
-                    (format!("settled_{d}"), format!("alike_{d}"), format!("contested_{d}"));
+                let (settled, aside, contested) = checked_parts(d);
                 let (split, _, _) = checked_split_sql(contract, keep, &alike);
                 let _ = write!(
                     sql,
