@@ -20,3 +20,12 @@ pub mod tools;
 
 #[cfg(test)]
 mod tidy;
+
+/// The checkout whose files the unit tests read (policies, golden files,
+/// sources): the folder `cargo test` names when it runs them, so that a
+/// test binary another checkout built into a shared target folder (CI's
+/// cache) still reads this one; the folder it was built in otherwise.
+#[cfg(test)]
+fn repo_root() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), Into::into)
+}

@@ -327,7 +327,7 @@ mod tests {
 
     #[test]
     fn the_nightly_job_file_is_valid() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = crate::repo_root();
         let text = std::fs::read_to_string(root.join("jobs/nightly.yaml")).unwrap();
         let j =
             parse("jobs/nightly.yaml", &text.replace("policies/", &format!("{}/policies/", root.display()))).unwrap();

@@ -153,8 +153,7 @@ mod tests {
 
     #[test]
     fn the_example_file_loads() {
-        let p =
-            load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("ops/partners.yaml"), &["serious-dishonesty"]).unwrap();
+        let p = load(&crate::repo_root().join("ops/partners.yaml"), &["serious-dishonesty"]).unwrap();
         assert_eq!(p.len(), 3);
         assert!(p[1].sees_region("650102") && !p[1].sees_region("350100"));
         assert!(p[0].sees_region("350100"));

@@ -409,7 +409,7 @@ mod tests {
     #[test]
     fn each_notice_template_renders_its_golden_file() {
         let notices = Notices::load(None, crate::config::regulator::load_or_default(None).unwrap()).unwrap();
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+        let dir = crate::repo_root().join("tests/golden");
         for lang in [Lang::ZhCn, Lang::En] {
             for joint in [false, true] {
                 let html = notices.render(lang, &facts(joint)).unwrap();

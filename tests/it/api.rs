@@ -35,8 +35,7 @@ pub(crate) struct Api {
 }
 
 fn policy_with_two_lists(dir: &Path) -> String {
-    let default =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/online-market.yaml")).unwrap();
+    let default = std::fs::read_to_string(crate::support::repo_root().join("policies/online-market.yaml")).unwrap();
     let start = default.find("lists:").unwrap();
     let end = default.find("joint_sanctions:").unwrap();
     let text = format!("{}{}{}", &default[..start], POLICY_LISTS, &default[end..]);

@@ -106,7 +106,7 @@ struct Browser {
 
 impl Browser {
     async fn open(driver: &Driver, ui: &str, profile: &Path) -> Browser {
-        let axe_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/.deps/node_modules/axe-core/axe.min.js");
+        let axe_path = crate::support::repo_root().join("tests/.deps/node_modules/axe-core/axe.min.js");
         let axe = std::fs::read_to_string(&axe_path).unwrap_or_else(|e| {
             panic!("{}: {e} (.ci/run installs axe-core with npm into tests/.deps)", axe_path.display())
         });
@@ -129,7 +129,7 @@ impl Browser {
             .connect(&driver.url)
             .await
             .expect("a chromium session");
-        let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        let shots = crate::support::repo_root().join("target/screenshots");
         std::fs::create_dir_all(&shots).unwrap();
         Browser { c, ui: ui.to_string(), axe, shots }
     }

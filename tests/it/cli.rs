@@ -60,7 +60,7 @@ fn policy_check_reports_every_problem_and_fails() {
     assert!(out.contains(&format!("{f}: grades: the last band's min must equal score.floor (0), found 10")), "{out}");
     assert!(out.contains(&format!("{f}: unknown field 'colour'")), "{out}");
 
-    let good = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/online-market.yaml");
+    let good = crate::support::repo_root().join("policies/online-market.yaml");
     let out = ok(&["policy", "check", good.to_str().unwrap()]);
     assert!(out.contains("policy online-market version 2026.1 is valid"), "{out}");
 }
@@ -363,8 +363,7 @@ fn a_far_out_date_in_a_landing_file_is_bad_range() {
 #[test]
 fn a_huge_predicate_is_refused_by_the_check_and_a_large_one_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let base =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/online-market.yaml")).unwrap();
+    let base = std::fs::read_to_string(crate::support::repo_root().join("policies/online-market.yaml")).unwrap();
     let or = |n: usize| (0..n).map(|i| format!("case_id = ''PD-{i}''")).collect::<Vec<_>>().join(" OR ");
     let with = |n: usize| {
         base.replace("where: \"severity = 'grave' AND status = 'effective'\"", &format!("where: '{}'", or(n)))

@@ -11,7 +11,7 @@ use rand::{Rng, SeedableRng};
 use crate::support::{keys, minisign_verifies, ok};
 
 fn review_none_policy(dir: &Path) -> String {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/online-market.yaml"))
+    let text = std::fs::read_to_string(crate::support::repo_root().join("policies/online-market.yaml"))
         .unwrap()
         .replace("review: additions", "review: none");
     let path = dir.join("no-review.yaml");

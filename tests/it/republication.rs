@@ -340,7 +340,7 @@ fn the_partner_mirror_script_keeps_a_view_in_sync_from_changes() {
     let mut server = Server::start(c.wh.root(), &["--partners", p, "--policy", &c.policy, "--public-key", &c.pk]);
     let mirror = c.dir.path().join("mirror");
     let python = std::env::var("CREDENCE_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ops/partner-mirror.py");
+    let script = crate::support::repo_root().join("ops/partner-mirror.py");
     let sync = |key: &str| {
         std::process::Command::new(&python)
             .arg(&script)

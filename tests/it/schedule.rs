@@ -128,7 +128,7 @@ fn warehouse(dir: &Path, entities: &str) -> (PathBuf, AsOf, String) {
         "--as-of",
         &as_of.to_string(),
     ]);
-    let policy = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/online-market.yaml"))
+    let policy = std::fs::read_to_string(crate::support::repo_root().join("policies/online-market.yaml"))
         .unwrap()
         .replace("review: additions", "review: none");
     let p = dir.join("policy.yaml");

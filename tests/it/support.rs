@@ -66,9 +66,17 @@ pub fn scores_text(path: &Path) -> String {
     out
 }
 
+/// The checkout whose files the tests read: the folder `cargo test` names
+/// when it runs them, so that a test binary another checkout built into a
+/// shared target folder (CI's cache) still reads this one; the folder it
+/// was built in otherwise.
+pub fn repo_root() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), Into::into)
+}
+
 /// Compares `actual` with the golden file, or rewrites it with UPDATE_GOLDEN=1.
 pub fn golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    let path = repo_root().join("tests/golden").join(name);
     if std::env::var("UPDATE_GOLDEN").is_ok() {
         std::fs::write(&path, actual).unwrap();
         return;

@@ -147,7 +147,7 @@ mod tests {
     #[test]
     fn every_key_the_pages_use_is_in_the_catalogue() {
         let m = Messages::english();
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/serve/officer_ui");
+        let dir = crate::repo_root().join("src/serve/officer_ui");
         let mut source = String::new();
         for sub in [dir.clone(), dir.join("pages")] {
             for e in std::fs::read_dir(sub).unwrap().flatten() {

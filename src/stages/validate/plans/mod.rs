@@ -1583,7 +1583,7 @@ mod tests {
                 }
             }
         }
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/validation-plans.sql");
+        let path = crate::repo_root().join("tests/golden/validation-plans.sql");
         if std::env::var("UPDATE_GOLDEN").is_ok() {
             std::fs::write(&path, &sql).unwrap();
         }
