@@ -18,6 +18,7 @@ mod merge;
 mod plans;
 mod reorder;
 mod rows;
+mod shares;
 
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
@@ -33,7 +34,7 @@ use rustc_hash::FxBuildHasher;
 
 use crate::base::contract::{Contract, Contracts, Dataset, DatasetKind, FaultCode};
 use crate::base::engine::registered::RegisteredIds;
-use crate::base::entities::{prefetch, with_huge_pages, EntityIndex};
+use crate::base::entities::{with_huge_pages, EntityIndex};
 use crate::base::error::{Classify, ErrorKind};
 use crate::base::hash_bits::HashBits;
 use crate::base::ids::EntityId;
@@ -490,9 +491,6 @@ impl MergedCopies {
 /// returns of the freed rows' memory to the system.
 const TRIM_EVERY_ROWS: usize = 2 << 20;
 
-/// How many rows ahead the shares' sums are fetched.
-const SUM_AHEAD: usize = 16;
-
 /// The registry column naming a branch's parent entity.
 const PARENT: &str = "parent_id";
 
@@ -890,82 +888,15 @@ fn validate(
     phase("keys");
     // shares_over_100: the rows of one owned entity that passed every earlier rule.
     if let Some(rule) = &contract.shares_over_100 {
-        // Sums by dense entity index where the owned entity is registered (by
-        // its text otherwise), adding rows in read order.
         let dense = contract.unknown_entity == Some(rule.group_by) && against.entities.is_some();
-        let registered =
-            |f: &FileRows, r: usize| f.entity_idx.as_ref().map(|v| v[r]).filter(|i| dense && *i != u32::MAX);
-        let accepted = |f: &FileRows, r: usize| codes[(f.first_row + r as u64) as usize].is_none();
-        // Each core sums a range of the entities, every row in read order,
-        // so that a sum adds the same numbers in the same order on any
-        // number of cores.
-        // Empty unless `dense`: then no core sums.
-        let mut by_idx = vec![0.0f64; if dense { against.entities.map_or(0, |e| e.len()) } else { 0 }];
-        let range = by_idx.len().div_ceil(rayon::current_num_threads()).max(1);
-        by_idx.par_chunks_mut(range).enumerate().for_each(|(n, sums)| {
-            let first = (n * range) as u32;
-            let len = sums.len();
-            // Where entity `i` sits in this core's sums, if it is one of them
-            // (an unregistered owner, `u32::MAX`, is no core's).
-            let mine = |i: u32| i.checked_sub(first).map(|at| at as usize).filter(|at| *at < len);
-            for f in &stage_one {
-                let share = f.kept.column(kept_pos(rule.column)).as_primitive::<Float64Type>();
-                let idx = f.entity_idx.as_deref().expect("the owned entities are looked up");
-                for r in 0..idx.len() {
-                    // The sums are a cache miss each: fetched a few rows ahead.
-                    if let Some(ahead) = idx.get(r + SUM_AHEAD).and_then(|i| mine(*i)) {
-                        prefetch(&sums[ahead]);
-                    }
-                    if let Some(at) = mine(idx[r]).filter(|_| accepted(f, r)) {
-                        sums[at] += share.value(r);
-                    }
-                }
-            }
-        });
-        let mut by_text: HashMap<&str, f64, FxBuildHasher> = HashMap::default();
-        for f in &stage_one {
-            let owned = f.kept.column(kept_pos(rule.group_by)).as_string::<i32>();
-            let share = f.kept.column(kept_pos(rule.column)).as_primitive::<Float64Type>();
-            for r in 0..owned.len() {
-                if registered(f, r).is_none() && accepted(f, r) {
-                    *by_text.entry(owned.value(r)).or_default() += share.value(r);
-                }
-            }
-        }
-        let group_name = &contract.columns[rule.group_by].name;
-        let over: Vec<Vec<(u64, String)>> = stage_one
-            .par_iter()
-            .map(|f| {
-                let owned = f.kept.column(kept_pos(rule.group_by)).as_string::<i32>();
-                let mut over = Vec::new();
-                for r in 0..owned.len() {
-                    if !accepted(f, r) {
-                        continue;
-                    }
-                    let entity = registered(f, r);
-                    let sum = match entity {
-                        Some(i) => by_idx[i as usize],
-                        None => by_text[owned.value(r)],
-                    };
-                    if sum > rule.max_sum {
-                        let holder = match entity {
-                            Some(i) => against.entities.expect("registered").id(i).to_string(),
-                            None => owned.value(r).to_string(),
-                        };
-                        over.push((
-                            f.first_row + r as u64,
-                            format!(
-                                "shares held in {group_name} {} add up to {}, expected at most 100 (0.01 tolerance)",
-                                quote(&holder),
-                                (sum * 1e6).round() / 1e6
-                            ),
-                        ));
-                    }
-                }
-                over
-            })
-            .collect();
-        for (g, message) in over.into_iter().flatten() {
+        let owned = shares::Owned {
+            rule,
+            name: &contract.columns[rule.group_by].name,
+            owned_at: kept_pos(rule.group_by),
+            share_at: kept_pos(rule.column),
+            entities: against.entities.filter(|_| dense),
+        };
+        for (g, message) in owned.over_100(&stage_one, &codes) {
             codes[g as usize] = Some(FaultCode::SharesOver100);
             messages.insert(g, message);
         }
