@@ -888,13 +888,14 @@ fn validate(
     phase("keys");
     // shares_over_100: the rows of one owned entity that passed every earlier rule.
     if let Some(rule) = &contract.shares_over_100 {
-        let dense = contract.unknown_entity == Some(rule.group_by) && against.entities.is_some();
         let owned = shares::Owned {
             rule,
             name: &contract.columns[rule.group_by].name,
             owned_at: kept_pos(rule.group_by),
             share_at: kept_pos(rule.column),
-            entities: against.entities.filter(|_| dense),
+            // Each row's owned entity is looked up only when it is the
+            // entity `unknown_entity` checks.
+            entities: against.entities.filter(|_| contract.unknown_entity == Some(rule.group_by)),
         };
         for (g, message) in owned.over_100(&stage_one, &codes) {
             codes[g as usize] = Some(FaultCode::SharesOver100);
