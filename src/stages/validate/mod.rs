@@ -37,7 +37,7 @@ use crate::base::engine::registered::RegisteredIds;
 use crate::base::entities::{with_huge_pages, EntityIndex};
 use crate::base::error::{Classify, ErrorKind};
 use crate::base::hash_bits::HashBits;
-use crate::base::ids::EntityId;
+use crate::base::ids::{AsOf, EntityId};
 use crate::base::landing_file::{nullable, LandingFile, Selection};
 use crate::base::marts::{records, registry};
 use crate::base::parquet_io::{ParquetSink, LOOKUP_ROW_GROUP_ROWS};
@@ -758,8 +758,6 @@ fn validate(
             messages.insert(r.row, r.message.clone());
         }
     }
-    let file_of = |g: u64| first_rows.partition_point(|s| *s <= g) - 1;
-    let key_names: Vec<&str> = contract.key.iter().map(|k| contract.columns[*k].name.as_str()).collect();
 
     phase("read");
     // Later codes decided row by row, applied after duplicate_key.
@@ -803,6 +801,7 @@ fn validate(
         .iter()
         .map(|f| FileKeys {
             first_row: f.first_row,
+            partition: f.partition,
             columns: contract.key.iter().map(|k| f.kept.column(kept_pos(*k)).as_string::<i32>().clone()).collect(),
             entity: entity_text.and_then(|at| {
                 let in_key = contract.key.iter().position(|k| kept_pos(*k) == at)?;
@@ -810,11 +809,6 @@ fn validate(
             }),
         })
         .collect();
-    // One bit a row each: at 50M entities these three flags at a byte a
-    // row were 0.2 GiB for the violations and 0.6 GiB for the holdings.
-    let mut duplicate = FixedBitSet::with_capacity(n);
-    let mut current = FixedBitSet::with_capacity(n);
-    let is_event = contract.kind == DatasetKind::Event;
     // The rows with a late code, for the passes over every row (a probe
     // of `late` per row cost a cache miss each).
     let mut late_rows = FixedBitSet::with_capacity(n);
@@ -823,67 +817,11 @@ fn validate(
         None => keys::shared_keys(&key_files),
         Some(_) => Vec::new(),
     };
-    let mut in_shared = FixedBitSet::with_capacity(n);
-    for group in &shared {
-        for g in group {
-            in_shared.insert(*g as usize);
-        }
-        let mut start = 0;
-        while start < group.len() {
-            let partition = stage_one[file_of(group[start])].partition;
-            let mut end = start + 1;
-            while end < group.len() && stage_one[file_of(group[end])].partition == partition {
-                end += 1;
-            }
-            if end - start > 1 {
-                let fi = file_of(group[start]);
-                let r = (group[start] - first_rows[fi]) as usize;
-                let key: Vec<String> = key_files[fi].text(r).iter().map(|t| quote(t)).collect();
-                let date = selection.partitions[partition].ingest_date;
-                for g in &group[start..end] {
-                    duplicate.insert(*g as usize);
-                    if codes[*g as usize].is_none() {
-                        messages.insert(
-                            *g,
-                            format!(
-                                "key ({}) = ({}) appears {} times in partition ingest_date={date}",
-                                key_names.join(", "),
-                                key.join(", "),
-                                end - start
-                            ),
-                        );
-                    }
-                }
-            }
-            start = end;
-        }
-        if is_event {
-            if let Some(newest) = group.iter().rev().find(|g| {
-                codes[**g as usize].is_none() && !duplicate.contains(**g as usize) && !late_rows.contains(**g as usize)
-            }) {
-                current.insert(*newest as usize);
-            }
-        }
-    }
-    if is_event {
-        // A key held by one row: that row, if accepted, is its newest version.
-        let bits = usize::BITS as usize;
-        current.as_mut_slice().par_iter_mut().zip(codes.par_chunks(bits)).enumerate().for_each(
-            |(b, (block, codes))| {
-                for (bit, code) in codes.iter().enumerate() {
-                    let g = b * bits + bit;
-                    if code.is_none() && !in_shared.contains(g) && !late_rows.contains(g) {
-                        *block |= 1 << bit;
-                    }
-                }
-            },
-        );
-    }
-    codes.par_iter_mut().enumerate().for_each(|(g, code)| {
-        if code.is_none() && duplicate.contains(g) {
-            *code = Some(FaultCode::DuplicateKey);
-        }
-    });
+    let key_names: Vec<&str> = contract.key.iter().map(|k| contract.columns[*k].name.as_str()).collect();
+    let dates: Vec<AsOf> = selection.partitions.iter().map(|p| p.ingest_date).collect();
+    let key_rules = keys::KeyRules { files: &key_files, dates: &dates, key_names: &key_names };
+    let is_event = contract.kind == DatasetKind::Event;
+    let mut current = key_rules.judge(&shared, is_event, &late_rows, &mut codes, &mut messages);
 
     phase("keys");
     // shares_over_100: the rows of one owned entity that passed every earlier rule.
