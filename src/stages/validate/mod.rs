@@ -12,6 +12,7 @@
 //! The registry's table keeps only what later stages read; the rows its
 //! mart is written from go through sorted copies on disk ([`merge`]).
 
+mod cases;
 mod compact;
 mod keys;
 mod merge;
@@ -21,7 +22,6 @@ mod rows;
 mod shares;
 
 use std::collections::{HashMap, HashSet};
-use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -36,7 +36,6 @@ use crate::base::contract::{Contract, Contracts, Dataset, DatasetKind, FaultCode
 use crate::base::engine::registered::RegisteredIds;
 use crate::base::entities::{with_huge_pages, EntityIndex};
 use crate::base::error::{Classify, ErrorKind};
-use crate::base::hash_bits::HashBits;
 use crate::base::ids::{AsOf, EntityId};
 use crate::base::landing_file::{nullable, LandingFile, Selection};
 use crate::base::marts::{records, registry};
@@ -769,30 +768,11 @@ fn validate(
         }
     }
     if let (Some(uc), Some(violations)) = (contract.unknown_case, against.violations) {
-        let known = KnownCases::build(violations, &stage_one, kept_pos(uc)).map_err(|source| ReadError::Scratch {
+        let cases = cases::NamedCases { files: &stage_one, at: kept_pos(uc), name: &contract.columns[uc].name };
+        cases.unknown(violations, &codes, &mut late).map_err(|source| ReadError::Scratch {
             what: format!("reading back the validated {}", violations.contract.dataset),
             source,
         })?;
-        let name = &contract.columns[uc].name;
-        for f in &stage_one {
-            let cases = f.kept.column(kept_pos(uc)).as_string::<i32>();
-            let idx = f.entity_idx.as_ref().expect("repairs name an entity");
-            for (r, entity) in idx.iter().enumerate().take(cases.len()) {
-                let g = (f.first_row + r as u64) as usize;
-                if codes[g].is_some() || late.contains_key(&(g as u64)) {
-                    continue;
-                }
-                let case = cases.value(r);
-                if known.owner(case) != Some(*entity) {
-                    let why = match known.owner(case) {
-                        None => "is no known violation".to_string(),
-                        Some(_) => "is a violation of another entity, not".to_string(),
-                    };
-                    let message = format!("column {name}: case {} {why} of this row's entity", quote(case));
-                    late.insert(g as u64, (FaultCode::UnknownCase, message));
-                }
-            }
-        }
     }
 
     phase("late codes");
@@ -853,11 +833,38 @@ fn validate(
     }
 
     phase("shares");
-    // The output table: current rows, the columns asked for.
     drop(key_files);
+    let with_entity = contract.unknown_entity.is_some() && against.entities.is_some();
+    let (schema, rows) = current_table(contract, stage_one, &kept_schema, keep, with_entity, &current, table)?;
+
+    let mut rejects: Vec<Reject> = codes
+        .iter()
+        .enumerate()
+        .filter_map(|(g, c)| {
+            c.map(|code| Reject { row: g as u64, code, message: messages.remove(&(g as u64)).unwrap_or_default() })
+        })
+        .collect();
+    rejects.sort_by_key(|r| r.row);
+    phase("output");
+    let report = DatasetReport::new(contract, &selection, &rejects, current.count_ones(..) as u64, total);
+    Ok(Validated { contract: contract.clone(), selection, schema, rows, report, rejects })
+}
+
+/// A dataset's table: its `current` rows of `files`, with the `keep`
+/// columns (of `kept_schema`, the files' kept columns) and, `with_entity`,
+/// each row's entity index; held, or written to files in `table`'s
+/// folder for the engine to scan.
+fn current_table(
+    contract: &Contract,
+    files: Vec<FileRows>,
+    kept_schema: &Schema,
+    keep: &[&str],
+    with_entity: bool,
+    current: &FixedBitSet,
+    table: Option<&Path>,
+) -> Result<(SchemaRef, Rows), ReadError> {
     let mut out_fields: Vec<Field> =
         keep.iter().map(|k| kept_schema.field_with_name(k).expect("kept").clone()).collect();
-    let with_entity = contract.unknown_entity.is_some() && against.entities.is_some();
     if with_entity {
         out_fields.push(Field::new(ENTITY_IDX, DataType::UInt32, false));
     }
@@ -869,7 +876,7 @@ fn validate(
     // go (50M entities: the holdings' output phase grew the process by
     // 1.1 GiB without this; with it, the process shrinks).
     let mut since_trim = 0usize;
-    let chosen = stage_one.into_iter().map(|f| {
+    let chosen = files.into_iter().map(|f| {
         let len = f.kept.num_rows();
         since_trim += len;
         if since_trim >= TRIM_EVERY_ROWS {
@@ -902,18 +909,7 @@ fn validate(
             Rows::File { path: folder, rows }
         }
     };
-
-    let mut rejects: Vec<Reject> = codes
-        .iter()
-        .enumerate()
-        .filter_map(|(g, c)| {
-            c.map(|code| Reject { row: g as u64, code, message: messages.remove(&(g as u64)).unwrap_or_default() })
-        })
-        .collect();
-    rejects.sort_by_key(|r| r.row);
-    phase("output");
-    let report = DatasetReport::new(contract, &selection, &rejects, current.count_ones(..) as u64, total);
-    Ok(Validated { contract: contract.clone(), selection, schema, rows, report, rejects })
+    Ok((schema, rows))
 }
 
 /// An enumerated column kept as a dictionary over the contract's values in
@@ -1073,52 +1069,6 @@ fn write_records(
             .map(|_| ())
             .map_err(|source| ReadError::Write { what: format!("the records of {}", file.relative), source })
     })
-}
-
-/// For `unknown_case`: the entity of the newest accepted version of each
-/// violation a repair names (a revoked violation is known too).
-struct KnownCases {
-    owner: HashMap<String, u32>,
-}
-
-impl KnownCases {
-    fn build(
-        violations: &Validated,
-        repairs: &[FileRows],
-        case_pos: usize,
-    ) -> Result<KnownCases, arrow::error::ArrowError> {
-        let wanted: HashSet<&str, FxBuildHasher> = repairs
-            .iter()
-            .flat_map(|f| {
-                let c = f.kept.column(case_pos).as_string::<i32>();
-                (0..c.len()).filter(|r| c.is_valid(*r)).map(move |r| c.value(r))
-            })
-            .collect();
-        let case_col = violations.schema.index_of("case_id").expect("violations keep case_id");
-        let idx_col = violations.schema.index_of(ENTITY_IDX).expect("violations carry entity_idx");
-        // Every violation is looked up, on every core; few are wanted, and
-        // a bit per hashed wanted case (in cache, unlike the set) turns
-        // most away before the set is probed. A later version of a case
-        // comes later and wins.
-        let hash = |case: &str| FxBuildHasher.hash_one(case);
-        let maybe = HashBits::of(wanted.iter().map(|case| hash(case)));
-        let found = violations.scan(&|b| {
-            let cases: &StringArray = b.column(case_col).as_string::<i32>();
-            let idx = b.column(idx_col).as_primitive::<arrow::datatypes::UInt32Type>();
-            (0..cases.len())
-                .filter_map(|r| {
-                    let case = cases.value(r);
-                    (maybe.may_hold(hash(case)) && wanted.contains(case)).then(|| (case.to_string(), idx.value(r)))
-                })
-                .collect::<Vec<_>>()
-        })?;
-        let owner: HashMap<String, u32> = found.into_iter().flatten().collect();
-        Ok(KnownCases { owner })
-    }
-
-    fn owner(&self, case: &str) -> Option<u32> {
-        self.owner.get(case).copied()
-    }
 }
 
 /// Validates the five datasets of a run from their chosen partitions (in
