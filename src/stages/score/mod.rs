@@ -178,36 +178,8 @@ async fn score_in_chunks(
         _ => vec![],
     };
     phases.done("deductions");
-    let mut grade = vec![NOT_SCORED; n];
-    let mut band = vec![NOT_SCORED; n];
-    let mut score = vec![f64::NAN; n];
-    // Every entity in scope is graded with nothing deducted ...
-    let plain = plan::plain_score(ctx, policy)?.collect().await?;
-    let (plain_score, plain_band, plain_grade) = Graded::of(&plain[0]).row(0);
-    let mut scope = plan::in_scope(ctx, policy).await?.execute_stream().await?;
-    while let Some(b) = scope.next().await {
-        for i in b?.column(0).as_primitive::<UInt32Type>().values() {
-            let i = *i as usize;
-            (score[i], band[i], grade[i]) = (plain_score, plain_band, plain_grade);
-        }
-    }
-    // ... and those in scope with deductions by what was deducted.
-    if let Some(b) = deductions.first() {
-        engine.register("deductions", b.schema(), &deductions)?;
-        let mut per_entity = plan::entity_scores(policy, ctx.table("deductions").await?)?.execute_stream().await?;
-        while let Some(b) = per_entity.next().await {
-            let b = b?;
-            let graded = Graded::of(&b);
-            for r in 0..b.num_rows() {
-                let i = graded.entity.value(r) as usize;
-                if grade[i] != NOT_SCORED {
-                    (score[i], band[i], grade[i]) = graded.row(r);
-                }
-            }
-        }
-    }
+    let Scores { score, band, grade } = grade_entities(engine, policy, &deductions, n).await?;
     ctx.deregister_table("evidence")?;
-    ctx.deregister_table("deductions")?;
 
     // Deduction rows grouped by entity (a counting sort on entity_idx).
     let (ded_starts, ded_rows) = group_by_entity(&deductions, 0..n);
@@ -370,6 +342,54 @@ async fn score_in_chunks(
             reasons: reasons_ranked,
         },
     })
+}
+
+/// Each entity's score, band and grade by index ([`NOT_SCORED`] and NaN
+/// for an entity out of the policy's scope).
+struct Scores {
+    score: Vec<f64>,
+    band: Vec<u8>,
+    grade: Vec<u8>,
+}
+
+/// Scores the `n` entities: every entity in scope with nothing deducted,
+/// then those in scope with `deductions` (policy.md's steps 5–7) by what
+/// was deducted.
+async fn grade_entities(
+    engine: &Engine,
+    policy: &Policy,
+    deductions: &[RecordBatch],
+    n: usize,
+) -> Result<Scores, ScoreError> {
+    let ctx = engine.ctx();
+    let mut grade = vec![NOT_SCORED; n];
+    let mut band = vec![NOT_SCORED; n];
+    let mut score = vec![f64::NAN; n];
+    let plain = plan::plain_score(ctx, policy)?.collect().await?;
+    let (plain_score, plain_band, plain_grade) = Graded::of(&plain[0]).row(0);
+    let mut scope = plan::in_scope(ctx, policy).await?.execute_stream().await?;
+    while let Some(b) = scope.next().await {
+        for i in b?.column(0).as_primitive::<UInt32Type>().values() {
+            let i = *i as usize;
+            (score[i], band[i], grade[i]) = (plain_score, plain_band, plain_grade);
+        }
+    }
+    if let Some(b) = deductions.first() {
+        engine.register("deductions", b.schema(), deductions)?;
+        let mut per_entity = plan::entity_scores(policy, ctx.table("deductions").await?)?.execute_stream().await?;
+        while let Some(b) = per_entity.next().await {
+            let b = b?;
+            let graded = Graded::of(&b);
+            for r in 0..b.num_rows() {
+                let i = graded.entity.value(r) as usize;
+                if grade[i] != NOT_SCORED {
+                    (score[i], band[i], grade[i]) = graded.row(r);
+                }
+            }
+        }
+        ctx.deregister_table("deductions")?;
+    }
+    Ok(Scores { score, band, grade })
 }
 
 /// The columns of a batch of [`plan::entity_scores`] or
