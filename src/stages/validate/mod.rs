@@ -272,57 +272,8 @@ fn validate(
         total += f.rows;
     }
 
-    // Columns kept from stage one: the output's, the key, and what the
-    // later rules need.
-    let mut kept_cols: Vec<usize> = keep.iter().map(|k| contract.column_index(k).expect("known column")).collect();
-    kept_cols.extend(contract.key.iter().copied());
-    if let Some(s) = &contract.shares_over_100 {
-        kept_cols.extend([s.group_by, s.column]);
-    }
-    kept_cols.extend(contract.unknown_case);
-    kept_cols.sort_unstable();
-    kept_cols.dedup();
-    let kept_pos = |ci: usize| kept_cols.binary_search(&ci).expect("kept");
-    // Enumerated output columns are kept as dictionaries from
-    // the start (a byte per row instead of the text; a rejected row's value
-    // outside the list becomes null, and only accepted rows are output).
-    let checked_later: Vec<usize> = contract
-        .key
-        .iter()
-        .copied()
-        .chain(contract.shares_over_100.iter().flat_map(|s| [s.group_by, s.column]))
-        .chain(contract.unknown_case)
-        .collect();
-    // Enumerated columns checked row by row alone are read as dictionaries.
-    let read_as_dictionaries: Vec<usize> = (0..contract.columns.len())
-        .filter(|ci| contract.columns[*ci].one_of.is_some() && !checked_later.contains(ci))
-        .collect();
-    let enumerations: Vec<Enumeration> = kept_cols
-        .iter()
-        .enumerate()
-        .filter(|(_, ci)| !checked_later.contains(ci))
-        .filter_map(|(at, ci)| contract.columns[*ci].one_of.as_deref().map(|values| Enumeration::new(at, values)))
-        .collect();
-    let kept_schema = {
-        let plain = nullable(&contract.arrow_schema().project(&kept_cols).expect("columns"));
-        let fields: Vec<Field> = plain
-            .fields()
-            .iter()
-            .enumerate()
-            .map(|(at, f)| match enumerations.iter().any(|e| e.at == at) {
-                true => f.as_ref().clone().with_data_type(Enumeration::data_type()),
-                false => f.as_ref().clone(),
-            })
-            .collect();
-        Arc::new(Schema::new(fields))
-    };
-
-    // An entity id column kept for the checks alone (the holdings' owned
-    // entity) keeps its text only where the entity is not registered.
-    let entity_text = contract
-        .unknown_entity
-        .filter(|ue| against.entities.is_some() && !keep.contains(&contract.columns[*ue].name.as_str()))
-        .and_then(|ue| kept_cols.binary_search(&ue).ok());
+    let kept = Kept::plan(contract, keep, against.entities.is_some());
+    let kept_pos = |ci: usize| kept.position(ci);
     let mut clock = std::time::Instant::now();
     let mut phase = |name: &str| {
         let memory = crate::base::telemetry::Memory::now();
@@ -346,13 +297,6 @@ fn validate(
         .enumerate()
         .map(|(ordinal, ((partition, file, n), first_row))| {
             let out = records.and_then(|r| r.get(*partition)).and_then(|d| d.as_deref()).map(|d| (d, *n));
-            let kept = Kept {
-                columns: &kept_cols,
-                schema: &kept_schema,
-                enumerations: &enumerations,
-                entity_text,
-                read_as_dictionaries: &read_as_dictionaries,
-            };
             let copy = copy.map(|c| (merge::copy_path(c.folder, ordinal), c.compact));
             let check = against.judged.is_none();
             read_file(contract, file, *partition, *first_row, &kept, against.entities, out, copy, check)
@@ -408,7 +352,7 @@ fn validate(
             first_row: f.first_row,
             partition: f.partition,
             columns: contract.key.iter().map(|k| f.kept.column(kept_pos(*k)).as_string::<i32>().clone()).collect(),
-            entity: entity_text.and_then(|at| {
+            entity: kept.entity_text.and_then(|at| {
                 let in_key = contract.key.iter().position(|k| kept_pos(*k) == at)?;
                 Some((in_key, f.entity_idx.as_deref()?, against.entities?))
             }),
@@ -460,7 +404,7 @@ fn validate(
     phase("shares");
     drop(key_files);
     let with_entity = contract.unknown_entity.is_some() && against.entities.is_some();
-    let (schema, rows) = current_table(contract, stage_one, &kept_schema, keep, with_entity, &current, table)?;
+    let (schema, rows) = current_table(contract, stage_one, &kept.schema, keep, with_entity, &current, table)?;
 
     let mut rejects: Vec<Reject> = codes
         .iter()
@@ -568,23 +512,82 @@ impl<'a> Enumeration<'a> {
 /// What stage one keeps of each file: these columns of the contract (in
 /// order), with these enumerations as dictionaries.
 struct Kept<'a> {
-    columns: &'a [usize],
-    schema: &'a SchemaRef,
-    enumerations: &'a [Enumeration<'a>],
+    columns: Vec<usize>,
+    schema: SchemaRef,
+    enumerations: Vec<Enumeration<'a>>,
     /// The kept column of entity ids that holds text only where the entity
     /// is not registered (the checks read the others' indexes: 22 bytes a
     /// row less for the holdings' owned entities).
     entity_text: Option<usize>,
     /// The contract columns read as dictionaries
     /// ([`LandingFile::read_enumerated`]).
-    read_as_dictionaries: &'a [usize],
+    read_as_dictionaries: Vec<usize>,
 }
 
-impl Kept<'_> {
+impl<'a> Kept<'a> {
+    /// The columns `contract`'s rows keep past stage one: the output's
+    /// (`keep`), the key, and what the later rules need; `registered`
+    /// when the rows' entities are looked up among the registered ones.
+    fn plan(contract: &'a Contract, keep: &[&str], registered: bool) -> Kept<'a> {
+        let mut columns: Vec<usize> = keep.iter().map(|k| contract.column_index(k).expect("known column")).collect();
+        columns.extend(contract.key.iter().copied());
+        if let Some(s) = &contract.shares_over_100 {
+            columns.extend([s.group_by, s.column]);
+        }
+        columns.extend(contract.unknown_case);
+        columns.sort_unstable();
+        columns.dedup();
+        // Enumerated output columns are kept as dictionaries from
+        // the start (a byte per row instead of the text; a rejected row's value
+        // outside the list becomes null, and only accepted rows are output).
+        let checked_later: Vec<usize> = contract
+            .key
+            .iter()
+            .copied()
+            .chain(contract.shares_over_100.iter().flat_map(|s| [s.group_by, s.column]))
+            .chain(contract.unknown_case)
+            .collect();
+        // Enumerated columns checked row by row alone are read as dictionaries.
+        let read_as_dictionaries: Vec<usize> = (0..contract.columns.len())
+            .filter(|ci| contract.columns[*ci].one_of.is_some() && !checked_later.contains(ci))
+            .collect();
+        let enumerations: Vec<Enumeration> = columns
+            .iter()
+            .enumerate()
+            .filter(|(_, ci)| !checked_later.contains(ci))
+            .filter_map(|(at, ci)| contract.columns[*ci].one_of.as_deref().map(|values| Enumeration::new(at, values)))
+            .collect();
+        let schema = {
+            let plain = nullable(&contract.arrow_schema().project(&columns).expect("columns"));
+            let fields: Vec<Field> = plain
+                .fields()
+                .iter()
+                .enumerate()
+                .map(|(at, f)| match enumerations.iter().any(|e| e.at == at) {
+                    true => f.as_ref().clone().with_data_type(Enumeration::data_type()),
+                    false => f.as_ref().clone(),
+                })
+                .collect();
+            Arc::new(Schema::new(fields))
+        };
+        // An entity id column kept for the checks alone (the holdings' owned
+        // entity) keeps its text only where the entity is not registered.
+        let entity_text = contract
+            .unknown_entity
+            .filter(|ue| registered && !keep.contains(&contract.columns[*ue].name.as_str()))
+            .and_then(|ue| columns.binary_search(&ue).ok());
+        Kept { columns, schema, enumerations, entity_text, read_as_dictionaries }
+    }
+
+    /// Where contract column `ci` is among the kept columns.
+    fn position(&self, ci: usize) -> usize {
+        self.columns.binary_search(&ci).expect("kept")
+    }
+
     /// The kept columns of `batch`, whose rows' entity indexes are `idx`.
     fn of(&self, batch: &RecordBatch, idx: Option<&[u32]>) -> RecordBatch {
-        let mut columns = batch.project(self.columns).expect("kept columns").columns().to_vec();
-        for e in self.enumerations {
+        let mut columns = batch.project(&self.columns).expect("kept columns").columns().to_vec();
+        for e in &self.enumerations {
             columns[e.at] = e.encode(&columns[e.at]);
         }
         if let (Some(at), Some(idx)) = (self.entity_text, idx) {
@@ -616,7 +619,7 @@ fn read_file(
     let mut unknown = Vec::new();
     let mut offset = 0usize;
     let mut whole = Vec::new();
-    for batch in file.read_enumerated(contract, keep.read_as_dictionaries).map_err(|e| fail(&e))? {
+    for batch in file.read_enumerated(contract, &keep.read_as_dictionaries).map_err(|e| fail(&e))? {
         let batch = batch.map_err(|e| fail(&e))?;
         if check {
             for (row, fault) in rows::check_batch(contract, &batch, file.ingest_date) {
@@ -658,7 +661,7 @@ fn read_file(
             source,
         })?;
     }
-    let kept = concat_batches(keep.schema, &kept).map_err(|e| fail(&e))?;
+    let kept = concat_batches(&keep.schema, &kept).map_err(|e| fail(&e))?;
     Ok(FileRows { partition, first_row, faults, kept, entity_idx, unknown })
 }
 
