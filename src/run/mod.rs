@@ -299,6 +299,24 @@ struct PlansOnEngine {
     runtime: tokio::runtime::Handle,
 }
 
+impl PlansOnEngine {
+    /// An engine of the run's for the plans, its tables in a folder of
+    /// their own under the run's `engine_scratch` (else the warehouse's
+    /// staging area).
+    async fn start(opts: &RunOptions, engine_scratch: Option<&tempfile::TempDir>) -> Result<PlansOnEngine, RunError> {
+        let root = match engine_scratch {
+            Some(dir) => dir.path().to_path_buf(),
+            None => opts.warehouse.staging_root(),
+        };
+        let io =
+            |source| RunError::Io { what: format!("a folder for the plans' tables in {}", root.display()), source };
+        std::fs::create_dir_all(&root).map_err(io)?;
+        let dir = tempfile::Builder::new().prefix("plans-").tempdir_in(&root).map_err(io)?;
+        let engine = Engine::connect(&opts.engine, opts.limits, &dir.path().join("engine")).await?;
+        Ok(PlansOnEngine { engine, dir, runtime: tokio::runtime::Handle::current() })
+    }
+}
+
 impl validate::ByPlans for PlansOnEngine {
     fn registry(&self, contract: &Contract, selection: &Selection) -> Result<Vec<Reject>, ReadError> {
         Ok(self.runtime.block_on(validate::judge_registry(&self.engine, contract, selection))?)
@@ -463,18 +481,7 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     // is done.
     let plans = match opts.plans_make_tables {
         false => None,
-        true => {
-            let root = match &engine_scratch {
-                Some(dir) => dir.path().to_path_buf(),
-                None => wh.staging_root(),
-            };
-            let io =
-                |source| RunError::Io { what: format!("a folder for the plans' tables in {}", root.display()), source };
-            std::fs::create_dir_all(&root).map_err(io)?;
-            let dir = tempfile::Builder::new().prefix("plans-").tempdir_in(&root).map_err(io)?;
-            let engine = Engine::connect(&opts.engine, opts.limits, &dir.path().join("engine")).await?;
-            Some(PlansOnEngine { engine, dir, runtime: tokio::runtime::Handle::current() })
-        }
+        true => Some(PlansOnEngine::start(opts, engine_scratch.as_ref()).await?),
     };
     let (mut inputs, mut staged) = info_span!("step", name = "validate").in_scope(|| {
         tokio::task::block_in_place(|| {
@@ -512,19 +519,8 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
         max_reject_share: opts.max_reject_share,
         datasets: inputs.all().iter().map(|v| v.report.clone()).collect(),
     };
-    let mut outputs = Vec::new();
-    let mut rejected = 0;
-    info_span!("step", name = "quarantine").in_scope(|| -> Result<(), RunError> {
-        let mut phases = crate::base::telemetry::Phases::start("quarantine");
-        for v in inputs.all() {
-            rejected += quarantine::write(wh, v, as_of)?;
-            outputs.push(wh.quarantine(v.contract.dataset, as_of));
-            phases.done(v.contract.dataset.name());
-        }
-        quarantine::write_report(wh, &quality, as_of)?;
-        phases.done("quality report");
-        Ok(())
-    })?;
+    let (rejected, mut outputs) =
+        info_span!("step", name = "quarantine").in_scope(|| write_quarantine(wh, &inputs, &quality, as_of))?;
     steps.record("quarantine", started, Some(rejected))?;
     seal.close();
     let over = quality.over_threshold();
@@ -610,29 +606,32 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     // Publish each list from the committed marts.
     let started = Instant::now();
     let span = info_span!("step", name = "publish").entered();
-    let mut publications = Vec::new();
-    for l in &listings {
-        let list = l.list;
-        let publish = Publish { opts, run_id, quality: &quality };
-        let outcome = publish.list(l)?;
-        match &outcome {
-            publish::Outcome::Published { id, counts } => {
-                info!(list = %list.id, publication = %id, entries = counts.entries, added = counts.added, removed = counts.removed, changed = counts.changed, "published");
-                outputs.push(publish::folder(wh, &list.id, *id));
-            }
-            publish::Outcome::Unchanged { latest } => {
-                info!(list = %list.id, latest = %latest, "not published: the entries equal publication {latest}");
-            }
-            publish::Outcome::Older { latest } => {
-                tracing::warn!(list = %list.id, latest = %latest, "not published: publication {latest} is newer than {as_of}, and a list never goes back in time");
-            }
-        }
-        publications.push(PublicationSummary { list_id: list.id.clone(), outcome: outcome_text(&outcome) });
-    }
+    let publications = Publish { opts, run_id, quality: &quality }.all(&listings, &mut outputs)?;
     drop(span);
     steps.record("publish", started, Some(publications.len() as u64))?;
 
     Ok(RunReport { run_id, as_of, quality, scores: scores_summary, lists, publications, outputs, steps: steps.done })
+}
+
+/// Writes every dataset's quarantine and the data-quality report (always,
+/// whatever the rejects' share): how many rows were rejected, and the
+/// folders written.
+fn write_quarantine(
+    wh: &Warehouse,
+    inputs: &Inputs,
+    quality: &QualityReport,
+    as_of: AsOf,
+) -> Result<(u64, Vec<PathBuf>), RunError> {
+    let mut phases = crate::base::telemetry::Phases::start("quarantine");
+    let (mut rejected, mut outputs) = (0, Vec::new());
+    for v in inputs.all() {
+        rejected += quarantine::write(wh, v, as_of)?;
+        outputs.push(wh.quarantine(v.contract.dataset, as_of));
+        phases.done(v.contract.dataset.name());
+    }
+    quarantine::write_report(wh, quality, as_of)?;
+    phases.done("quality report");
+    Ok((rejected, outputs))
 }
 
 fn parquet(what: String) -> impl FnOnce(parquet::errors::ParquetError) -> RunError {
@@ -722,6 +721,31 @@ struct Publish<'a> {
 }
 
 impl Publish<'_> {
+    /// Publishes every list, in the policy's order, adding each new
+    /// publication's folder to `outputs`; says what became of each.
+    fn all(&self, listings: &[Listed], outputs: &mut Vec<PathBuf>) -> Result<Vec<PublicationSummary>, RunError> {
+        let (wh, as_of) = (&self.opts.warehouse, self.opts.as_of);
+        let mut publications = Vec::new();
+        for l in listings {
+            let list = l.list;
+            let outcome = self.list(l)?;
+            match &outcome {
+                publish::Outcome::Published { id, counts } => {
+                    info!(list = %list.id, publication = %id, entries = counts.entries, added = counts.added, removed = counts.removed, changed = counts.changed, "published");
+                    outputs.push(publish::folder(wh, &list.id, *id));
+                }
+                publish::Outcome::Unchanged { latest } => {
+                    info!(list = %list.id, latest = %latest, "not published: the entries equal publication {latest}");
+                }
+                publish::Outcome::Older { latest } => {
+                    tracing::warn!(list = %list.id, latest = %latest, "not published: publication {latest} is newer than {as_of}, and a list never goes back in time");
+                }
+            }
+            publications.push(PublicationSummary { list_id: list.id.clone(), outcome: outcome_text(&outcome) });
+        }
+        Ok(publications)
+    }
+
     /// Publishes one list from the run's listing, against the previous publication.
     fn list(&self, l: &Listed) -> Result<publish::Outcome, RunError> {
         let (list, rows, previous) = (l.list, &l.rows, l.previous.as_ref());
