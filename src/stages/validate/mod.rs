@@ -273,7 +273,6 @@ fn validate(
     }
 
     let kept = Kept::plan(contract, keep, against.entities.is_some());
-    let kept_pos = |ci: usize| kept.position(ci);
     let mut clock = std::time::Instant::now();
     let mut phase = |name: &str| {
         let memory = crate::base::telemetry::Memory::now();
@@ -337,7 +336,7 @@ fn validate(
         }
     }
     if let (Some(uc), Some(violations)) = (contract.unknown_case, against.violations) {
-        let cases = cases::NamedCases { files: &stage_one, at: kept_pos(uc), name: &contract.columns[uc].name };
+        let cases = cases::NamedCases { files: &stage_one, at: kept.position(uc), name: &contract.columns[uc].name };
         cases.unknown(violations, &codes, &mut late).map_err(|source| ReadError::Scratch {
             what: format!("reading back the validated {}", violations.contract.dataset),
             source,
@@ -351,9 +350,9 @@ fn validate(
         .map(|f| FileKeys {
             first_row: f.first_row,
             partition: f.partition,
-            columns: contract.key.iter().map(|k| f.kept.column(kept_pos(*k)).as_string::<i32>().clone()).collect(),
+            columns: contract.key.iter().map(|k| f.kept.column(kept.position(*k)).as_string::<i32>().clone()).collect(),
             entity: kept.entity_text.and_then(|at| {
-                let in_key = contract.key.iter().position(|k| kept_pos(*k) == at)?;
+                let in_key = contract.key.iter().position(|k| kept.position(*k) == at)?;
                 Some((in_key, f.entity_idx.as_deref()?, against.entities?))
             }),
         })
@@ -378,8 +377,8 @@ fn validate(
         let owned = shares::Owned {
             rule,
             name: &contract.columns[rule.group_by].name,
-            owned_at: kept_pos(rule.group_by),
-            share_at: kept_pos(rule.column),
+            owned_at: kept.position(rule.group_by),
+            share_at: kept.position(rule.column),
             // Each row's owned entity is looked up only when it is the
             // entity `unknown_entity` checks.
             entities: against.entities.filter(|_| contract.unknown_entity == Some(rule.group_by)),

@@ -12,7 +12,7 @@ use datafusion::error::DataFusionError;
 use super::judged::{rejudged_sql, KNOWN_CASES};
 use super::keys::copies_among_sql;
 use super::rules::{col, key_columns, text};
-use super::{accepted_of, landing_table, prepare_judged, rejects_in, PlanError, Prepared};
+use super::{accepted_of, landing_table, let_go, prepare_judged, rejects_in, PlanError, Prepared};
 use crate::base::contract::{Contract, DatasetKind};
 use crate::base::engine::registered::RegisteredIds;
 use crate::base::engine::write_parts::{Aside, PartsSpec};
@@ -125,22 +125,9 @@ pub async fn judge_into_table(
              {accepted} accepted: the plans disagree with themselves"
         ))));
     }
-    for t in [
-        table.as_str(),
-        &contested,
-        &alike,
-        &newest,
-        NEWEST_ROWS,
-        &judged,
-        &landing_table(dataset),
-        "copies",
-        KNOWN_CASES,
-    ] {
-        ctx.deregister_table(t).map_err(fail)?;
-    }
-    crate::base::engine::alike_hashes::forget();
-    drop(scratch);
-    crate::base::engine::return_free_memory();
+    let landing = landing_table(dataset);
+    let tables = [table.as_str(), &contested, &alike, &newest, NEWEST_ROWS, &judged, &landing, "copies", KNOWN_CASES];
+    let_go(engine, &tables, scratch).map_err(fail)?;
     phases.done(&format!("{dataset}: current rows"));
     let report = DatasetReport::new(contract, &selection, &rejects, current, selection.rows());
     Ok(Validated {

@@ -11,7 +11,7 @@ use datafusion::error::DataFusionError;
 use super::judged::{carried_sql, checked_steps, checked_table, copies_join, copies_on, HELD};
 use super::keys::copies_among_sql;
 use super::rules::key_columns;
-use super::{accepted_of, create_table, landing_table, prepare_judged, rejects_in, PlanError, Prepared};
+use super::{accepted_of, create_table, landing_table, let_go, prepare_judged, rejects_in, PlanError, Prepared};
 use crate::base::contract::{Contract, Dataset};
 use crate::base::engine::alike_hashes::AlikeHashes;
 use crate::base::engine::registered::RegisteredIds;
@@ -74,12 +74,9 @@ pub async fn judge_holdings(
     let shares = shares.into_iter().map(|(_, s)| s).collect();
     let accepted = accepted_of(&selection, &rejects).map_err(fail)?;
     let (settled, alike, contested) = checked_parts(dataset);
-    for t in [table.as_str(), &judged, &landing_table(dataset), &settled, &alike, &contested, "copies", HELD] {
-        ctx.deregister_table(t).map_err(fail)?;
-    }
-    crate::base::engine::alike_hashes::forget();
-    drop(scratch);
-    crate::base::engine::return_free_memory();
+    let landing = landing_table(dataset);
+    let_go(engine, &[table.as_str(), &judged, &landing, &settled, &alike, &contested, "copies", HELD], scratch)
+        .map_err(fail)?;
     phases.done(&format!("{dataset}: rejects and shares"));
     let report = DatasetReport::new(contract, &selection, &rejects, accepted, selection.rows());
     let schema = Arc::new(arrow::datatypes::Schema::empty());

@@ -243,6 +243,20 @@ fn register_landing(engine: &Engine, contract: &Contract, selection: &Selection)
     Ok(())
 }
 
+/// What a dataset's plans held, let go once its verdicts are in: its
+/// `tables`, the key hashes `key_hash_in` read, and its `scratch` folder;
+/// what they freed goes back to the system before the next dataset's
+/// plans (glibc keeps it otherwise).
+fn let_go(engine: &Engine, tables: &[&str], scratch: tempfile::TempDir) -> Result<(), DataFusionError> {
+    for t in tables {
+        engine.ctx().deregister_table(*t)?;
+    }
+    crate::base::engine::alike_hashes::forget();
+    drop(scratch);
+    crate::base::engine::return_free_memory();
+    Ok(())
+}
+
 /// The rows of `sql`, registered as table `name` for the later datasets'
 /// plans ([`Engine::create_table`]).
 async fn create_table(engine: &Engine, name: &str, sql: &str) -> Result<(), DataFusionError> {

@@ -6,7 +6,9 @@ use datafusion::error::DataFusionError;
 use super::judged::{judged_sql_keeping, rejudged_sql};
 use super::keys::{copies_among_sql, write_alike_hashes};
 use super::rules::key_columns;
-use super::{accepted_of, create_table, landing_table, plans_planning, register_landing, rejects_in, PlanError};
+use super::{
+    accepted_of, create_table, landing_table, let_go, plans_planning, register_landing, rejects_in, PlanError,
+};
 use crate::base::contract::Contract;
 use crate::base::engine::Engine;
 use crate::base::landing_file::Selection;
@@ -56,12 +58,7 @@ pub async fn judge_registry(
     }
     rejects.sort_by_key(|r| r.row);
     accepted_of(selection, &rejects).map_err(fail)?;
-    for t in [judged.as_str(), &aside, &landing_table(dataset), "copies"] {
-        ctx.deregister_table(t).map_err(fail)?;
-    }
-    crate::base::engine::alike_hashes::forget();
-    drop(scratch);
-    crate::base::engine::return_free_memory();
+    let_go(engine, &[judged.as_str(), &aside, &landing_table(dataset), "copies"], scratch).map_err(fail)?;
     phases.done(&format!("{dataset}: keys held twice"));
     Ok(rejects)
 }
