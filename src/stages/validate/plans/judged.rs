@@ -133,10 +133,7 @@ pub(super) fn judged_sql_keeping(
     registered: Option<&RegisteredIds>,
     alike: Option<&AlikeHashes>,
 ) -> String {
-    let name = |ci: usize| contract.columns[ci].name.as_str();
-    let key = key_columns(contract);
     let mut steps: Vec<String> = Vec::new();
-
     // 1–2, as steps of this query or from their table.
     let (checked, copies_on) = match checked_table(contract) {
         Some(table) => (table, None),
@@ -146,86 +143,136 @@ pub(super) fn judged_sql_keeping(
             ("ruled".to_string(), Some(on))
         }
     };
-    // 3. The entities held over 100 by rows that passed 1–2: a table made
-    // first ([`held_sql`]).
-    // 4. Against the registry and the known violations. Each join's
-    // build side is written as the left (RIGHT JOIN): the registry's ids
-    // and the known cases, which are fewer than most datasets' rows; the
-    // planner swaps the sides when the landing rows are fewer (it knows
-    // their count), as the repairs' are. The entities held over 100 and
-    // a partition's key copies, tables made before the plan, are joined
-    // last.
-    /// A join step, given the name of the step it reads.
-    type Join = Box<dyn Fn(&str) -> String>;
-    fn right_join(table: &'static str, on: String) -> Join {
-        Box::new(move |input| format!("SELECT * FROM {table} RIGHT JOIN {input} ON {on}"))
-    }
-    let mut joins: Vec<(&str, Join)> = Vec::new();
-    // The registry's accepted ids are valid entity ids, held as their bits:
-    // text that does not pack is in it no more than text that packs to
-    // bits of no registered id.
-    let unregistered = match (contract.unknown_entity, registered) {
-        (Some(ue), Some(ids)) => {
-            let index = ids.index_of(&col(name(ue)));
-            let step: Join = Box::new(move |input: &str| format!("SELECT *, {index} AS registered_idx FROM {input}"));
-            joins.push(("registered", step));
-            "registered_idx IS NULL"
-        }
-        (Some(ue), None) => {
-            let on = format!("entity_bits({}) = registered_id", col(name(ue)));
-            joins.push(("registered", right_join("registered", on)));
-            "registered_id IS NULL"
-        }
-        (None, _) => "",
-    };
-    if let Some(uc) = contract.unknown_case {
-        joins.push((KNOWN_CASES, right_join(KNOWN_CASES, format!("{} = known_case", col(name(uc))))));
-    }
-    if let Some(s) = &contract.shares_over_100 {
-        let on = format!("{} = _held_entity", grouped(contract, s.group_by));
-        joins.push((HELD, right_join(HELD, on)));
-    }
-    // With `alike` (the plans that make a run's tables), a row whose key
-    // hash other landing rows hold is contested: its key
-    // may have other versions, or copies in its partition. Such rows are
-    // judged here but for their copies, which are counted among them
-    // once they are set aside ([`super::judge_into_table`]); the hash is looked
-    // up where the row is judged, with no join.
-    let contested = alike.is_some() && copies_on.is_some();
-    match (copies_on, alike) {
-        (Some(_), Some(alike)) => {
-            let held = alike.hold(&format!("key_hash({})", key.join(", ")));
-            let step: Join = Box::new(move |input: &str| format!("SELECT *, {held} AS _contested FROM {input}"));
-            joins.push(("alike", step));
-        }
-        (Some(on), None) => joins.push(("copies", Box::new(move |input: &str| copies_join(input, &on)))),
-        (None, _) => {}
-    }
+    // 3–4, each a step reading the one before.
+    let lookups = Lookups::plan(contract, registered, copies_on, alike);
     let mut last = checked;
-    for (n, (table, join)) in joins.iter().enumerate() {
-        let step = if n + 1 == joins.len() { "found".to_string() } else { format!("with_{table}") };
+    for (n, (table, join)) in lookups.joins.iter().enumerate() {
+        let step = if n + 1 == lookups.joins.len() { "found".to_string() } else { format!("with_{table}") };
         steps.push(format!("{step} AS (\n  {})", join(&last)));
         last = step;
     }
-    let found = last;
+    // 5.
+    let (code, message) = first_code(contract, registered.is_some(), &lookups);
+    let mut columns: Vec<String> = carried_sql(contract, keep);
+    if !keep.is_empty() && contract.unknown_entity.is_some() {
+        columns.push(format!("registered_idx AS {ENTITY_IDX}"));
+    }
+    if lookups.contested {
+        columns
+            .extend(["_contested", "_rule_code IS NOT NULL AS _ruled", "_partition", "_ingest_date"].map(String::from));
+    }
+    format!(
+        "WITH {}\nSELECT {}, _row,\n    {code} AS _code,\n    {message} AS _message\nFROM {last}",
+        steps.join(",\n"),
+        columns.join(", ")
+    )
+}
 
-    // 5. The first code that applies, and its message.
+/// A step of step 4's lookups, given the name of the step it reads.
+type Join = Box<dyn Fn(&str) -> String>;
+
+/// Step 3's and step 4's lookups of a dataset's plan, in the order they
+/// are joined, and what step 5 reads of them.
+struct Lookups {
+    joins: Vec<(&'static str, Join)>,
+    /// The condition of a row whose entity is not registered (empty for
+    /// a dataset whose rows name no entity).
+    unregistered: &'static str,
+    /// Whether a row's key copies are left to be counted among the rows
+    /// whose key hash other rows hold (`_contested`).
+    contested: bool,
+}
+
+impl Lookups {
+    /// Against the registry and the known violations, then the entities
+    /// held over 100 and a partition's key copies. Each join's build side
+    /// is written as the left (RIGHT JOIN): the registry's ids and the
+    /// known cases, which are fewer than most datasets' rows; the planner
+    /// swaps the sides when the landing rows are fewer (it knows their
+    /// count), as the repairs' are. The entities held over 100 and a
+    /// partition's key copies, tables made before the plan, are joined
+    /// last.
+    fn plan(
+        contract: &Contract,
+        registered: Option<&RegisteredIds>,
+        copies_on: Option<String>,
+        alike: Option<&AlikeHashes>,
+    ) -> Lookups {
+        fn right_join(table: &'static str, on: String) -> Join {
+            Box::new(move |input| format!("SELECT * FROM {table} RIGHT JOIN {input} ON {on}"))
+        }
+        let name = |ci: usize| contract.columns[ci].name.as_str();
+        let mut joins: Vec<(&'static str, Join)> = Vec::new();
+        // The registry's accepted ids are valid entity ids, held as their
+        // bits: text that does not pack is in it no more than text that
+        // packs to bits of no registered id. With `registered`, an entity
+        // is looked up among those ids where its row is judged.
+        let unregistered = match (contract.unknown_entity, registered) {
+            (Some(ue), Some(ids)) => {
+                let index = ids.index_of(&col(name(ue)));
+                let step: Join =
+                    Box::new(move |input: &str| format!("SELECT *, {index} AS registered_idx FROM {input}"));
+                joins.push(("registered", step));
+                "registered_idx IS NULL"
+            }
+            (Some(ue), None) => {
+                let on = format!("entity_bits({}) = registered_id", col(name(ue)));
+                joins.push(("registered", right_join("registered", on)));
+                "registered_id IS NULL"
+            }
+            (None, _) => "",
+        };
+        if let Some(uc) = contract.unknown_case {
+            joins.push((KNOWN_CASES, right_join(KNOWN_CASES, format!("{} = known_case", col(name(uc))))));
+        }
+        if let Some(s) = &contract.shares_over_100 {
+            let on = format!("{} = _held_entity", grouped(contract, s.group_by));
+            joins.push((HELD, right_join(HELD, on)));
+        }
+        // With `alike` (the plans that make a run's tables), a row whose
+        // key hash other landing rows hold is contested: its key may have
+        // other versions, or copies in its partition. Such rows are judged
+        // here but for their copies, which are counted among them once
+        // they are set aside ([`super::judge_into_table`]); the hash is
+        // looked up where the row is judged, with no join.
+        let contested = alike.is_some() && copies_on.is_some();
+        match (copies_on, alike) {
+            (Some(_), Some(alike)) => {
+                let held = alike.hold(&format!("key_hash({})", key_columns(contract).join(", ")));
+                let step: Join = Box::new(move |input: &str| format!("SELECT *, {held} AS _contested FROM {input}"));
+                joins.push(("alike", step));
+            }
+            (Some(on), None) => joins.push(("copies", Box::new(move |input: &str| copies_join(input, &on)))),
+            (None, _) => {}
+        }
+        Lookups { joins, unregistered, contested }
+    }
+}
+
+/// Step 5: the first code that applies to a row, and its message (`CASE`
+/// expressions), after the row rules in the spec's order. A contested row
+/// (`lookups.contested`) is judged but for its key's copies. With
+/// `registered` ids, the known cases carry their entity's index
+/// ([`super::current_cases_sql`]); a row of an unregistered entity was
+/// rejected before its case is looked at.
+fn first_code(contract: &Contract, registered: bool, lookups: &Lookups) -> (String, String) {
+    let name = |ci: usize| contract.columns[ci].name.as_str();
     let mut code = String::from("CASE");
     let mut message = String::from("CASE");
     code.push_str("\n      WHEN _rule_code IS NOT NULL THEN _rule_code");
     message.push_str("\n      WHEN _rule_code IS NOT NULL THEN _rule_message");
-    let mut when = |condition: &str, c: &str, m: &str| {
-        let _ = write!(code, "\n      WHEN {condition} THEN {}", text(c));
+    let mut when = |condition: &str, c: FaultCode, m: &str| {
+        let _ = write!(code, "\n      WHEN {condition} THEN {}", text(c.as_str()));
         let _ = write!(message, "\n      WHEN {condition} THEN {m}");
     };
-    if !contested {
-        when("_copies > 1", FaultCode::DuplicateKey.as_str(), &duplicate_message(contract));
+    if !lookups.contested {
+        when("_copies > 1", FaultCode::DuplicateKey, &duplicate_message(contract));
     }
     if let Some(s) = &contract.shares_over_100 {
         let owned = name(s.group_by);
         when(
             &format!("_held > {}", s.max_sum),
-            FaultCode::SharesOver100.as_str(),
+            FaultCode::SharesOver100,
             &concat(&[
                 &text(&format!("shares held in {owned} ")),
                 &format!("quoted({})", col(owned)),
@@ -237,8 +284,8 @@ pub(super) fn judged_sql_keeping(
     }
     if let Some(ue) = contract.unknown_entity {
         when(
-            unregistered,
-            FaultCode::UnknownEntity.as_str(),
+            lookups.unregistered,
+            FaultCode::UnknownEntity,
             &concat(&[
                 &text(&format!("column {}: entity ", name(ue))),
                 &format!("quoted({})", col(name(ue))),
@@ -248,16 +295,10 @@ pub(super) fn judged_sql_keeping(
     }
     if let (Some(uc), Some(ue)) = (contract.unknown_case, contract.unknown_entity) {
         let why = "CASE WHEN known_case IS NULL THEN 'is no known violation' ELSE 'is a violation of another entity, not' END";
-        // With the registered ids, the known cases carry their entity's
-        // index ([`super::current_cases_sql`]); a row of an unregistered entity
-        // was rejected above.
-        let entity = match registered {
-            Some(_) => "registered_idx".to_string(),
-            None => col(name(ue)),
-        };
+        let entity = if registered { "registered_idx".to_string() } else { col(name(ue)) };
         when(
             &format!("known_case IS NULL OR known_entity <> {entity}"),
-            FaultCode::UnknownCase.as_str(),
+            FaultCode::UnknownCase,
             &concat(&[
                 &text(&format!("column {}: case ", name(uc))),
                 &format!("quoted({})", col(name(uc))),
@@ -269,19 +310,7 @@ pub(super) fn judged_sql_keeping(
     }
     code.push_str("\n    END");
     message.push_str("\n    END");
-    let mut columns: Vec<String> = carried(contract, keep).iter().map(|c| col(name(*c))).collect();
-    if !keep.is_empty() && contract.unknown_entity.is_some() {
-        columns.push(format!("registered_idx AS {ENTITY_IDX}"));
-    }
-    if contested {
-        columns
-            .extend(["_contested", "_rule_code IS NOT NULL AS _ruled", "_partition", "_ingest_date"].map(String::from));
-    }
-    format!(
-        "WITH {}\nSELECT {}, _row,\n    {code} AS _code,\n    {message} AS _message\nFROM {found}",
-        steps.join(",\n"),
-        columns.join(", ")
-    )
+    (code, message)
 }
 
 /// The table of the entities held over 100 (step 3).
