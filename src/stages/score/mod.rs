@@ -6,13 +6,14 @@
 
 mod plan;
 mod reasons;
+mod rows;
 mod slices;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use arrow::array::{AsArray, RecordBatch};
-use arrow::datatypes::{Float64Type, Int64Type, UInt16Type, UInt32Type};
+use arrow::datatypes::{Float64Type, Int64Type, UInt32Type};
 use datafusion::error::DataFusionError;
 use futures::StreamExt;
 use rayon::prelude::*;
@@ -24,10 +25,10 @@ use crate::base::engine::Engine;
 use crate::base::entities::EntityIndex;
 use crate::base::error::{Classify, ErrorKind};
 use crate::base::ids::AsOf;
-use crate::base::marts::scores::{scores_schema, ReasonRef, ScoresBatch};
+use crate::base::marts::scores::{scores_schema, ReasonRef};
 use crate::base::parquet_io::ParquetSink;
 use crate::config::policy::Policy;
-use reasons::RuleHit;
+use rows::{Chunk, RowsOf, SliceEvidence, Tally};
 
 /// Scoring failed in the engine or while writing.
 #[derive(Debug, thiserror::Error)]
@@ -151,24 +152,7 @@ async fn score_in_chunks(
     let scratch = engine
         .scratch_near(out_dir)
         .map_err(|e| ScoreError::Scratch { what: "a folder for the evidence".into(), source: e.into() })?;
-    // On a cluster the repairs' anti join is hashed rather than
-    // sort-merged (which sorted every violation in a rule's window): its
-    // build side is the repairs, at most their rows.
-    let planned = match engine.is_local() {
-        true => None,
-        false => {
-            let repairs = ctx.table(plan::REPAIRS).await?.count().await? as u64;
-            Some(Planned::set(ctx, |now| now.cluster_hash_joins(repairs)))
-        }
-    };
-    let evidence = match plan::evidence(ctx, policy, as_of).await? {
-        Some(ev) => {
-            let folder = scratch.path().join("evidence");
-            Some(slices::Slices::write(ev.execute_stream().await?, n, chunk * slice, &folder).await?)
-        }
-        None => None,
-    };
-    drop(planned);
+    let evidence = evidence_slices(engine, policy, as_of, n, chunk * slice, scratch.path()).await?;
     phases.done("evidence to slices");
     let deductions = match &evidence {
         Some(ev) if ev.rows > 0 => {
@@ -178,148 +162,35 @@ async fn score_in_chunks(
         _ => vec![],
     };
     phases.done("deductions");
-    let Scores { score, band, grade } = grade_entities(engine, policy, &deductions, n).await?;
+    let scores = grade_entities(engine, policy, &deductions, n).await?;
     ctx.deregister_table("evidence")?;
-
-    // Deduction rows grouped by entity (a counting sort on entity_idx).
-    let (ded_starts, ded_rows) = group_by_entity(&deductions, 0..n);
+    let rows = RowsOf::new(policy, as_of, entities, &scores, &deductions, scores_schema(), chunk, visit.is_some());
     phases.done("grades and grouping");
-    let rule_ids = plan::rule_ids(policy);
-    let first_direct = policy.rules.len();
-    // The columns, once per batch: no allocation per value.
-    let ded_cols: Vec<(&[u16], &[f64])> = deductions
-        .iter()
-        .map(|b| {
-            (
-                b.column(1).as_primitive::<UInt16Type>().values().as_ref(),
-                b.column(2).as_primitive::<Float64Type>().values().as_ref(),
-            )
-        })
-        .collect();
-    // Reason rule ids are kept for the entities a list may hold (reject decisions).
-    let listed_grade: Vec<bool> =
-        (0..policy.grades.len()).map(|g| policy.lists.iter().any(|l| l.grades.contains(&g))).collect();
 
-    let schema = scores_schema();
-    // Entity and record ids hardly repeat: no dictionary for them.
-    let unique = ["entity_id", "reasons.list.item.records.list.item"];
-    let mut sink = ParquetSink::for_lookups(&out_dir.join("part-0.parquet"), schema.clone(), "entity_id", &unique)?;
-    // Batches are encoded on a second thread while the next ones are built.
-    let (to_writer, batches_in) = std::sync::mpsc::sync_channel::<RecordBatch>(2);
-    let writer = std::thread::spawn(move || -> Result<u64, parquet::errors::ParquetError> {
-        for b in batches_in {
-            sink.write(&b)?;
-        }
-        // Flushed to disk in the background: a run commits `out_dir`, its
-        // staging folder, once the flush is done (a dry run's temporary
-        // folder is never committed, and nothing waits for its flush).
-        sink.finish_staged()
-    });
-    let mut summary_grades = vec![0u64; policy.grades.len()];
-    let mut summary_reasons: Vec<(String, u64)> = Vec::new();
-    let mut reason_rules = BTreeMap::new();
+    let (to_writer, writer) = write_scores(out_dir, rows.schema.clone())?;
+    let mut tally = Tally::new(policy.grades.len());
     let window = 2 * rayon::current_num_threads().max(1);
-    let visiting = visit.is_some();
     let slices = evidence.as_ref().map_or(1, |ev| ev.count());
     'slices: for s in 0..slices {
-        // This slice's evidence rows, grouped by entity; the columns once
-        // per batch: no allocation per value.
         let (range, batches) = match &evidence {
             Some(ev) => (ev.range(s), ev.read(s)?),
             None => (0..n, Vec::new()),
         };
-        let (ev_starts, ev_rows) = group_by_entity(&batches, range.clone());
-        let ev_cols: Vec<(&[u16], &arrow::array::StringArray)> = batches
-            .iter()
-            .map(|b| (b.column(1).as_primitive::<UInt16Type>().values().as_ref(), b.column(2).as_string::<i32>()))
-            .collect();
+        let slice = SliceEvidence::new(&batches, range.clone());
         // Entities in chunks of `chunk` indexes: each chunk's reasons and
         // batch are built on the rayon pool, a window of chunks at a time,
         // then visited, counted and written in index order.
-        let build = |c: usize| {
-            let mut part = Chunk {
-                batch: None,
-                grades: vec![0u64; policy.grades.len()],
-                reasons: Vec::new(),
-                reason_rules: Vec::new(),
-                visits: Vec::new(),
-            };
-            let mut out = ScoresBatch::new(&policy.id, &policy.version, as_of);
-            // An entity's evidence (rule, record id), read once from the
-            // slice's batches and then filtered per rule where it is cached.
-            let mut evidence: Vec<(u16, &str)> = Vec::new();
-            for i in c * chunk..((c + 1) * chunk).min(n) {
-                if grade[i] == NOT_SCORED {
-                    continue;
-                }
-                let at = i - range.start;
-                evidence.clear();
-                evidence.extend(ev_rows[ev_starts[at] as usize..ev_starts[at + 1] as usize].iter().map(|(eb, er)| {
-                    let (rules, records) = ev_cols[*eb as usize];
-                    (rules[*er as usize], records.value(*er as usize))
-                }));
-                let hits: Vec<RuleHit> = ded_rows[ded_starts[i] as usize..ded_starts[i + 1] as usize]
-                    .iter()
-                    .map(|(bi, r)| {
-                        let (rules, ded) = ded_cols[*bi as usize];
-                        let no = rules[*r as usize];
-                        let records = evidence.iter().filter(|(rule, _)| *rule == no).map(|(_, id)| *id).collect();
-                        RuleHit {
-                            rule_id: rule_ids[no as usize],
-                            direct: no as usize >= first_direct,
-                            ded: ded[*r as usize],
-                            records,
-                        }
-                    })
-                    .collect();
-                let reasons = reasons::reasons(hits);
-                part.grades[grade[i] as usize] += 1;
-                for r in &reasons {
-                    match part.reasons.iter_mut().find(|(id, _)| *id == r.rule_id) {
-                        Some((_, n)) => *n += 1,
-                        None => part.reasons.push((r.rule_id, 1)),
-                    }
-                }
-                if !reasons.is_empty() && listed_grade[grade[i] as usize] {
-                    part.reason_rules.push((i as u32, reasons.iter().map(|r| r.rule_id.to_string()).collect()));
-                }
-                let id = entities.id(i as u32).to_bytes();
-                out.push(
-                    std::str::from_utf8(&id).expect("ids are ASCII"),
-                    score[i],
-                    policy.grade_name(band[i] as usize),
-                    policy.grade_name(grade[i] as usize),
-                    &reasons,
-                );
-                if visiting {
-                    part.visits.push((i as u32, reasons));
-                }
-            }
-            if !out.is_empty() {
-                part.batch = Some(out.finish(&schema));
-            }
-            part
-        };
         let chunks = range.start / chunk..range.end.div_ceil(chunk);
         for first in chunks.clone().step_by(window) {
-            let built: Vec<Chunk> = (first..(first + window).min(chunks.end)).into_par_iter().map(&build).collect();
+            let built: Vec<Chunk> =
+                (first..(first + window).min(chunks.end)).into_par_iter().map(|c| rows.build(c, &slice)).collect();
             for chunk in built {
                 if let Some(visit) = visit.as_mut() {
                     for (i, reasons) in &chunk.visits {
                         visit(*i, reasons);
                     }
                 }
-                for (g, k) in summary_grades.iter_mut().zip(&chunk.grades) {
-                    *g += k;
-                }
-                for (id, k) in chunk.reasons {
-                    match summary_reasons.iter_mut().find(|(x, _)| x == id) {
-                        Some((_, n)) => *n += k,
-                        None => summary_reasons.push((id.to_string(), k)),
-                    }
-                }
-                reason_rules.extend(chunk.reason_rules);
-                if let Some(b) = chunk.batch {
+                if let Some(b) = tally.add(chunk) {
                     if to_writer.send(b).is_err() {
                         break 'slices;
                     }
@@ -331,17 +202,76 @@ async fn score_in_chunks(
     let scored_rows = writer.join().expect("the writer thread does not panic")?;
     phases.done("reasons and mart");
 
-    let mut reasons_ranked = summary_reasons;
-    reasons_ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    tally.rank_reasons();
+    let Tally { grades: by_grade, reasons, reason_rules } = tally;
     Ok(Scored {
-        grades: Grades { grade, reason_rules },
-        score,
+        grades: Grades { grade: scores.grade, reason_rules },
+        score: scores.score,
         summary: ScoreSummary {
             entities_scored: scored_rows,
-            by_grade: policy.grades.iter().map(|b| b.grade.clone()).zip(summary_grades).collect(),
-            reasons: reasons_ranked,
+            by_grade: policy.grades.iter().map(|b| b.grade.clone()).zip(by_grade).collect(),
+            reasons,
         },
     })
+}
+
+/// The evidence rows of every rule (policy.md's records behind each
+/// reason), written to `scratch` a slice of `per_slice` entity indexes per
+/// file; none when the policy has no rule.
+async fn evidence_slices(
+    engine: &Engine,
+    policy: &Policy,
+    as_of: AsOf,
+    n: usize,
+    per_slice: usize,
+    scratch: &Path,
+) -> Result<Option<slices::Slices>, ScoreError> {
+    let ctx = engine.ctx();
+    // On a cluster the repairs' anti join is hashed rather than
+    // sort-merged (which sorted every violation in a rule's window): its
+    // build side is the repairs, at most their rows.
+    let _planned = match engine.is_local() {
+        true => None,
+        false => {
+            let repairs = ctx.table(plan::REPAIRS).await?.count().await? as u64;
+            Some(Planned::set(ctx, |now| now.cluster_hash_joins(repairs)))
+        }
+    };
+    match plan::evidence(ctx, policy, as_of).await? {
+        Some(ev) => {
+            let folder = scratch.join("evidence");
+            Ok(Some(slices::Slices::write(ev.execute_stream().await?, n, per_slice, &folder).await?))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The scores mart's writer, on a thread of its own (batches are encoded
+/// while the next ones are built): the batches sent go to `part-0.parquet`
+/// in `out_dir`, and the thread gives how many rows it wrote once the
+/// sender is dropped.
+#[allow(clippy::type_complexity)]
+fn write_scores(
+    out_dir: &Path,
+    schema: arrow::datatypes::SchemaRef,
+) -> Result<
+    (std::sync::mpsc::SyncSender<RecordBatch>, std::thread::JoinHandle<Result<u64, parquet::errors::ParquetError>>),
+    ScoreError,
+> {
+    // Entity and record ids hardly repeat: no dictionary for them.
+    let unique = ["entity_id", "reasons.list.item.records.list.item"];
+    let mut sink = ParquetSink::for_lookups(&out_dir.join("part-0.parquet"), schema, "entity_id", &unique)?;
+    let (to_writer, batches_in) = std::sync::mpsc::sync_channel::<RecordBatch>(2);
+    let writer = std::thread::spawn(move || -> Result<u64, parquet::errors::ParquetError> {
+        for b in batches_in {
+            sink.write(&b)?;
+        }
+        // Flushed to disk in the background: a run commits `out_dir`, its
+        // staging folder, once the flush is done (a dry run's temporary
+        // folder is never committed, and nothing waits for its flush).
+        sink.finish_staged()
+    });
+    Ok((to_writer, writer))
 }
 
 /// Each entity's score, band and grade by index ([`NOT_SCORED`] and NaN
@@ -415,45 +345,6 @@ impl<'a> Graded<'a> {
     fn row(&self, r: usize) -> (f64, u8, u8) {
         (self.score.value(r), self.band.value(r) as u8, self.grade.value(r) as u8)
     }
-}
-
-/// What scoring one chunk of entities gives, to be taken in index order.
-struct Chunk<'a> {
-    batch: Option<RecordBatch>,
-    /// Entities by final grade.
-    grades: Vec<u64>,
-    /// Entities carrying each reason.
-    reasons: Vec<(&'a str, u64)>,
-    /// Reason rule ids of the entities a list may hold.
-    reason_rules: Vec<(u32, Vec<String>)>,
-    /// Each scored entity's reasons, for the visitor.
-    visits: Vec<(u32, Vec<ReasonRef<'a>>)>,
-}
-
-/// Rows of `batches` (first column `entity_idx`, every index in
-/// `entities`) grouped by entity: the rows of entity `entities.start + e`
-/// are `rows[starts[e]..starts[e + 1]]` as (batch, row).
-fn group_by_entity(batches: &[RecordBatch], entities: std::ops::Range<usize>) -> (Vec<u32>, Vec<(u32, u32)>) {
-    let (first, n) = (entities.start, entities.len());
-    let mut starts = vec![0u32; n + 1];
-    for b in batches {
-        for v in b.column(0).as_primitive::<UInt32Type>().values() {
-            starts[*v as usize - first + 1] += 1;
-        }
-    }
-    for i in 0..n {
-        starts[i + 1] += starts[i];
-    }
-    let mut fill = starts.clone();
-    let mut rows = vec![(0u32, 0u32); starts[n] as usize];
-    for (bi, b) in batches.iter().enumerate() {
-        for (r, v) in b.column(0).as_primitive::<UInt32Type>().values().iter().enumerate() {
-            let e = *v as usize - first;
-            rows[fill[e] as usize] = (bi as u32, r as u32);
-            fill[e] += 1;
-        }
-    }
-    (starts, rows)
 }
 
 #[cfg(test)]
