@@ -154,23 +154,6 @@ pub(crate) fn entity_body(
     error: Option<String>,
 ) -> Markup {
     let m = &state.messages;
-    // Names on the paths to this entity, from the registry mart of the run.
-    let on_paths: BTreeSet<String> = e
-        .memberships
-        .iter()
-        .filter(|l| l.depth > 0)
-        .flat_map(|l| {
-            l.roots.iter().take(svg::MAX_NODES).cloned().chain(l.via.iter().take(svg::MAX_NODES).map(|v| v.id.clone()))
-        })
-        .chain([e.entity_id.clone()])
-        .collect();
-    let names: std::collections::HashMap<String, String> = if on_paths.len() > 1 {
-        crate::base::marts::registry::facts(&state.warehouse, e.as_of, &on_paths)
-            .map(|f| f.into_iter().map(|(id, f)| (id, f.name)).collect())
-            .unwrap_or_default()
-    } else {
-        Default::default()
-    };
     html! {
         @if let Some(err) = &error {
             div class="error-summary" role="alert" tabindex="-1" { h2 { (m.t("error_summary")) } ul { li { a href="#decide" { (err) } } } }
@@ -188,6 +171,17 @@ pub(crate) fn entity_body(
         @if !forms.is_empty() { p class="muted" { (m.t("decide_keys")) } }
         @for f in forms { (f) }
         script src="/static/decide.js" {}
+        (registry_section(m, e))
+        (score_section(state, e, history, previous, previous_reasons))
+        (memberships_section(state, e))
+        (restrictions_section(m, e))
+        (decisions_section(state, e))
+    }
+}
+
+/// The entity's registry facts, from the registry mart of the run.
+fn registry_section(m: &Messages, e: &Explanation) -> Markup {
+    html! {
         h2 { (m.t("registry_facts")) }
         @if let Some(f) = &e.registry {
             table {
@@ -204,6 +198,20 @@ pub(crate) fn entity_body(
                 tr { th scope="row" { (m.t("snapshot")) } td { (f.snapshot) } }
             }
         }
+    }
+}
+
+/// The entity's score and grade with their history, its reasons with the
+/// records behind them, and what changed since the `previous` run.
+fn score_section(
+    state: &UiState,
+    e: &Explanation,
+    history: &[(String, f64)],
+    previous: Option<AsOf>,
+    previous_reasons: &[scores::Reason],
+) -> Markup {
+    let m = &state.messages;
+    html! {
         h2 { (m.t("score_and_grade")) }
         @match &e.score {
             None => p { (m.f("not_scored", &[("as_of", &e.as_of)])) },
@@ -266,6 +274,31 @@ pub(crate) fn entity_body(
                 }
             }
         }
+    }
+}
+
+/// The entity's memberships of the lists, and for each extended one the
+/// path from its roots, drawn and as a table.
+fn memberships_section(state: &UiState, e: &Explanation) -> Markup {
+    let m = &state.messages;
+    // Names on the paths to this entity, from the registry mart of the run.
+    let on_paths: BTreeSet<String> = e
+        .memberships
+        .iter()
+        .filter(|l| l.depth > 0)
+        .flat_map(|l| {
+            l.roots.iter().take(svg::MAX_NODES).cloned().chain(l.via.iter().take(svg::MAX_NODES).map(|v| v.id.clone()))
+        })
+        .chain([e.entity_id.clone()])
+        .collect();
+    let names: std::collections::HashMap<String, String> = if on_paths.len() > 1 {
+        crate::base::marts::registry::facts(&state.warehouse, e.as_of, &on_paths)
+            .map(|f| f.into_iter().map(|(id, f)| (id, f.name)).collect())
+            .unwrap_or_default()
+    } else {
+        Default::default()
+    };
+    html! {
         h2 { (m.t("memberships")) }
         @if e.memberships.is_empty() { p { (m.t("not_listed")) } } @else {
             table {
@@ -310,12 +343,26 @@ pub(crate) fn entity_body(
                 }
             }
         }
+    }
+}
+
+/// The restrictions on the entity's legal representative and on the
+/// entity itself.
+fn restrictions_section(m: &Messages, e: &Explanation) -> Markup {
+    html! {
         h2 { (m.t("restrictions")) }
         @if e.representative.is_empty() && e.flagged.is_empty() { p { (m.t("no_restrictions")) } }
         ul {
             @for r in &e.representative { li { (m.f("restricted_person", &[("person", &r.subject_id), ("list", &r.list_id), ("rule", &r.rule_id), ("measures", &r.measures.join(", ")), ("roots", &r.roots.join(", "))])) } }
             @for r in &e.flagged { li { (m.f("flagged_entity", &[("list", &r.list_id), ("rule", &r.rule_id), ("measures", &r.measures.join(", ")), ("roots", &r.roots.join(", "))])) } }
         }
+    }
+}
+
+/// The decisions taken on the entity, oldest first.
+fn decisions_section(state: &UiState, e: &Explanation) -> Markup {
+    let m = &state.messages;
+    html! {
         h2 { (m.t("decisions")) }
         @if e.decisions.is_empty() { p { (m.t("no_decisions")) } } @else {
             table {
