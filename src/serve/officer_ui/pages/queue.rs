@@ -10,8 +10,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
-use maud::html;
+use maud::{html, Markup};
 
+use crate::base::ids::AsOf;
 use crate::base::store::Action;
 use crate::base::store::Assignment;
 use crate::config::policy::Approval;
@@ -194,147 +195,41 @@ pub(crate) async fn review_queue(
     }
     let per = filter.per.unwrap_or(PER_PAGE).clamp(1, MAX_PER_PAGE);
     let held = state.store.assignments(&list)?;
+    let q = QueuePage { state: &state, m, o: &o, list: &list, here: &here, filter: &filter, held: &held };
     let body = html! {
         h1 { (m.f("queue_title", &[("list", &list)])) }
         @match queue {
             None => p { (m.t("queue_empty")) },
             Some((at, entries)) => {
-                @let counts = state_counts(&entries);
                 @let total = entries.len();
-                @let mine = entries.iter().filter(|e| awaiting_my_approval(e, &o)).count();
-                @let my_items = entries.iter().filter(|e| held.get(&e.listing.entity_id).is_some_and(|a| a.officer == o.id)).count();
-                @let unassigned = entries.iter().filter(|e| !held.contains_key(&e.listing.entity_id)).count();
+                @let nav = q.state_nav(&entries);
                 @let entries = sorted(filtered(&entries, &filter, &o, &held), &filter);
                 @let matching = entries.len();
                 @let pages = matching.div_ceil(per).max(1);
                 @let page_no = filter.page.unwrap_or(1).clamp(1, pages);
                 @let shown: Vec<&QueueEntry> = entries.iter().skip((page_no - 1) * per).take(per).copied().collect();
                 p { (m.f("queue_as_of", &[("count", &total), ("as_of", &at)])) }
-                nav aria-label=(m.t("queue_states")) {
-                    ul class="states" {
-                        li { a href=(here) aria-current=[filter.state.is_none().then_some("page")] { (m.t("state_all")) " (" (total) ")" } }
-                        @for k in QueueState::KEYS {
-                            li { a href=(format!("{here}?state={k}")) aria-current=[(filter.state.as_deref() == Some(k)).then_some("page")] {
-                                (m.t(&format!("filter_{k}"))) " (" (counts.get(k).copied().unwrap_or(0)) ")"
-                            } }
-                        }
-                        @if o.role == Role::Senior {
-                            li { a href=(format!("{here}?state=mine")) aria-current=[(filter.state.as_deref() == Some("mine")).then_some("page")] {
-                                (m.t("filter_mine")) " (" (mine) ")"
-                            } }
-                        }
-                        li { a href=(format!("{here}?assigned=me")) aria-current=[(filter.assigned.as_deref() == Some("me")).then_some("page")] {
-                            (m.t("my_queue")) " (" (my_items) ")"
-                        } }
-                        li { a href=(format!("{here}?assigned=none")) aria-current=[(filter.assigned.as_deref() == Some("none")).then_some("page")] {
-                            (m.t("unassigned")) " (" (unassigned) ")"
-                        } }
-                    }
-                }
+                (nav)
                 @if o.role != Role::Auditor {
                     form method="post" action=(format!("{here}/take")) {
                         input type="hidden" name="csrf" value=(o.csrf);
                         button type="submit" { (m.t("take_next")) }
                     }
                 }
-                form method="get" action=(here) {
-                    fieldset {
-                        legend { (m.t("filter")) }
-                        @if let Some(s) = &filter.state { input type="hidden" name="state" value=(s); }
-                        label for="f-region" { (m.t("region")) }
-                        input type="text" id="f-region" name="region" value=(filter.region.clone().unwrap_or_default()) inputmode="numeric";
-                        label for="f-basis" { (m.t("filter_basis")) }
-                        select id="f-basis" name="basis" {
-                            option value="" { (m.t("any")) }
-                            @for b in ["direct", "joint"] { option value=(b) selected[filter.basis.as_deref() == Some(b)] { (b) } }
-                        }
-                        label for="f-rule" { (m.t("filter_rule")) }
-                        select id="f-rule" name="rule" {
-                            option value="" { (m.t("any")) }
-                            @for r in &rule_ids { option value=(r) selected[filter.rule.as_deref() == Some(r.as_str())] { (r) } }
-                        }
-                        div { button type="submit" { (m.t("apply_filter")) } " " a href=(here) { (m.t("clear_filter")) } }
-                    }
-                }
+                (q.filter_form(&rule_ids))
                 @if shown.is_empty() {
                     p role="status" { (m.f("queue_none_match", &[("count", &total)])) }
                 } @else {
                     form method="post" action=(format!("{here}/bulk")) {
                         input type="hidden" name="csrf" value=(o.csrf);
-                        @if o.role != Role::Auditor {
-                            fieldset class="actions" {
-                                legend { (m.t("bulk_title")) }
-                                label for="bulk-action" { (m.t("bulk_action")) }
-                                select id="bulk-action" name="action" {
-                                    @for a in &bulk_actions {
-                                        option value=(action_key(*a)) selected[filter.state.as_deref() == Some("mine") && *a == Action::Approve] { (m.t(action_key(*a))) }
-                                    }
-                                }
-                                label for="bulk-reason" { (m.t("reason")) }
-                                textarea id="bulk-reason" name="reason" rows="2" cols="60" required minlength="10" {}
-                                div { button class="primary" type="submit" { (m.t("bulk_preview")) } }
-                            }
-                        } @else { p { (m.t("auditor_read_only")) } }
+                        (q.bulk_fieldset(&bulk_actions))
                         p role="status" {
                             (m.f("queue_range", &[("first", &((page_no - 1) * per + 1)), ("last", &((page_no - 1) * per + shown.len())), ("count", &matching)]))
                             @if matching < total { " " (m.f("queue_filtered", &[("total", &total)])) }
                         }
-                        table {
-                            thead { tr {
-                                th scope="col" {
-                                    input type="checkbox" id="select-all" aria-label=(m.t("select_all_on_page"));
-                                }
-                                @for (key, label) in [("entity", "entity_id"), ("name", "name"), ("state", "state"), ("age", "age"), ("grade", "grade")] {
-                                    @let active = filter.sort.as_deref().unwrap_or("age") == key;
-                                    @let desc = active && filter.dir.as_deref() == Some("desc");
-                                    th scope="col" aria-sort=[active.then_some(if desc { "descending" } else { "ascending" })] {
-                                        a href=(format!("{here}{}", filter.query(&[("sort", key), ("dir", if active && !desc { "desc" } else { "" }), ("page", "")]))) { (m.t(label)) }
-                                    }
-                                }
-                                th scope="col" { (m.t("basis")) }
-                                th scope="col" { (m.t("top_reasons")) }
-                                th scope="col" { (m.t("assigned_col")) }
-                            } }
-                            tbody { @for e in &shown {
-                                @let id = &e.listing.entity_id;
-                                tr data-row {
-                                    td {
-                                        @if !matches!(e.state, QueueState::Decided { .. }) {
-                                            input type="checkbox" name="entity" value=(id) id=(format!("sel-{id}")) aria-label=(format!("{} {id}", m.t("select")));
-                                            input type="hidden" name=(format!("seen:{id}")) value=(e.seen);
-                                        }
-                                    }
-                                    td { a href=(format!("/entities/{id}?list={list}")) { (id) } }
-                                    td { (entity_name(e.registry.as_ref().map(|f| f.name.as_str()).unwrap_or(""))) }
-                                    td {
-                                        (state_words(m, &e.state))
-                                        @if e.exempt { " " span class="badge" { (m.t("badge_exempt")) } }
-                                    }
-                                    td { ((at.date() - e.in_review_since.date()).num_days()) }
-                                    td { (e.score.as_ref().map(|s| s.grade.as_str()).unwrap_or("")) }
-                                    td {
-                                        (e.listing.basis.as_str())
-                                        @if e.listing.depth > 0 {
-                                            " (" (e.listing.rules.join(", ")) ") " (m.t("queue_via")) " "
-                                            @for v in &e.listing.via { a href=(format!("/entities/{}", v.id)) { (v.id) } " " }
-                                        }
-                                    }
-                                    td { (e.score.as_ref().map(|s| s.reasons.iter().take(3).map(|r| r.rule_id.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default()) }
-                                    td {
-                                        (held.get(id).map(|a| a.officer.as_str()).unwrap_or("—"))
-                                        @if let Some((who, _)) = state.open_by_other(id, &o.id) { " " span class="badge" { (m.f("badge_open", &[("officer", &who)])) } }
-                                    }
-                                }
-                            } }
-                        }
+                        (q.table(at, &shown))
                     }
-                    @if pages > 1 {
-                        nav aria-label=(m.t("pages")) class="pages" {
-                            @if page_no > 1 { a rel="prev" href=(format!("{here}{}", filter.query(&[("page", &(page_no - 1).to_string())]))) { (m.t("previous_page")) } " " }
-                            span { (m.f("page_of", &[("page", &page_no), ("pages", &pages)])) }
-                            @if page_no < pages { " " a rel="next" href=(format!("{here}{}", filter.query(&[("page", &(page_no + 1).to_string())]))) { (m.t("next_page")) } }
-                        }
-                    }
+                    @if pages > 1 { (q.pager(page_no, pages)) }
                 }
             }
         }
@@ -349,6 +244,171 @@ pub(crate) async fn review_queue(
         @if shortcuts { script src="/static/shortcuts.js" {} }
     };
     Ok(html_response(StatusCode::OK, page(&state, Some(&o), &m.f("queue_title", &[("list", &list)]), body)))
+}
+
+/// What every part of a queue page reads: the list, its path, the filter
+/// and sort asked for, the officer, and who holds which item.
+struct QueuePage<'a> {
+    state: &'a UiState,
+    m: &'a Messages,
+    o: &'a Officer,
+    list: &'a str,
+    here: &'a str,
+    filter: &'a QueueFilter,
+    held: &'a HashMap<String, Assignment>,
+}
+
+impl QueuePage<'_> {
+    /// The queue's states, each with how many of its `entries` are in it,
+    /// and the officer's own views (awaiting my approval, mine, unassigned).
+    fn state_nav(&self, entries: &[Arc<QueueEntry>]) -> Markup {
+        let QueuePage { m, o, here, filter, held, .. } = *self;
+        let counts = state_counts(entries);
+        let total = entries.len();
+        let mine = entries.iter().filter(|e| awaiting_my_approval(e, o)).count();
+        let my_items =
+            entries.iter().filter(|e| held.get(&e.listing.entity_id).is_some_and(|a| a.officer == o.id)).count();
+        let unassigned = entries.iter().filter(|e| !held.contains_key(&e.listing.entity_id)).count();
+        html! {
+            nav aria-label=(m.t("queue_states")) {
+                ul class="states" {
+                    li { a href=(here) aria-current=[filter.state.is_none().then_some("page")] { (m.t("state_all")) " (" (total) ")" } }
+                    @for k in QueueState::KEYS {
+                        li { a href=(format!("{here}?state={k}")) aria-current=[(filter.state.as_deref() == Some(k)).then_some("page")] {
+                            (m.t(&format!("filter_{k}"))) " (" (counts.get(k).copied().unwrap_or(0)) ")"
+                        } }
+                    }
+                    @if o.role == Role::Senior {
+                        li { a href=(format!("{here}?state=mine")) aria-current=[(filter.state.as_deref() == Some("mine")).then_some("page")] {
+                            (m.t("filter_mine")) " (" (mine) ")"
+                        } }
+                    }
+                    li { a href=(format!("{here}?assigned=me")) aria-current=[(filter.assigned.as_deref() == Some("me")).then_some("page")] {
+                        (m.t("my_queue")) " (" (my_items) ")"
+                    } }
+                    li { a href=(format!("{here}?assigned=none")) aria-current=[(filter.assigned.as_deref() == Some("none")).then_some("page")] {
+                        (m.t("unassigned")) " (" (unassigned) ")"
+                    } }
+                }
+            }
+        }
+    }
+
+    /// The filter form: region, basis and rule (among `rule_ids`).
+    fn filter_form(&self, rule_ids: &[String]) -> Markup {
+        let QueuePage { m, here, filter, .. } = *self;
+        html! {
+            form method="get" action=(here) {
+                fieldset {
+                    legend { (m.t("filter")) }
+                    @if let Some(s) = &filter.state { input type="hidden" name="state" value=(s); }
+                    label for="f-region" { (m.t("region")) }
+                    input type="text" id="f-region" name="region" value=(filter.region.clone().unwrap_or_default()) inputmode="numeric";
+                    label for="f-basis" { (m.t("filter_basis")) }
+                    select id="f-basis" name="basis" {
+                        option value="" { (m.t("any")) }
+                        @for b in ["direct", "joint"] { option value=(b) selected[filter.basis.as_deref() == Some(b)] { (b) } }
+                    }
+                    label for="f-rule" { (m.t("filter_rule")) }
+                    select id="f-rule" name="rule" {
+                        option value="" { (m.t("any")) }
+                        @for r in rule_ids { option value=(r) selected[filter.rule.as_deref() == Some(r.as_str())] { (r) } }
+                    }
+                    div { button type="submit" { (m.t("apply_filter")) } " " a href=(here) { (m.t("clear_filter")) } }
+                }
+            }
+        }
+    }
+
+    /// The bulk decision's action and reason, for the items ticked (an
+    /// auditor reads only).
+    fn bulk_fieldset(&self, actions: &[Action]) -> Markup {
+        let QueuePage { m, o, filter, .. } = *self;
+        html! {
+            @if o.role != Role::Auditor {
+                fieldset class="actions" {
+                    legend { (m.t("bulk_title")) }
+                    label for="bulk-action" { (m.t("bulk_action")) }
+                    select id="bulk-action" name="action" {
+                        @for a in actions {
+                            option value=(action_key(*a)) selected[filter.state.as_deref() == Some("mine") && *a == Action::Approve] { (m.t(action_key(*a))) }
+                        }
+                    }
+                    label for="bulk-reason" { (m.t("reason")) }
+                    textarea id="bulk-reason" name="reason" rows="2" cols="60" required minlength="10" {}
+                    div { button class="primary" type="submit" { (m.t("bulk_preview")) } }
+                }
+            } @else { p { (m.t("auditor_read_only")) } }
+        }
+    }
+
+    /// The `shown` items as a table, its columns sortable, each item's age
+    /// counted to the run `at`.
+    fn table(&self, at: AsOf, shown: &[&QueueEntry]) -> Markup {
+        let QueuePage { state, m, o, list, here, filter, held } = *self;
+        html! {
+            table {
+                thead { tr {
+                    th scope="col" {
+                        input type="checkbox" id="select-all" aria-label=(m.t("select_all_on_page"));
+                    }
+                    @for (key, label) in [("entity", "entity_id"), ("name", "name"), ("state", "state"), ("age", "age"), ("grade", "grade")] {
+                        @let active = filter.sort.as_deref().unwrap_or("age") == key;
+                        @let desc = active && filter.dir.as_deref() == Some("desc");
+                        th scope="col" aria-sort=[active.then_some(if desc { "descending" } else { "ascending" })] {
+                            a href=(format!("{here}{}", filter.query(&[("sort", key), ("dir", if active && !desc { "desc" } else { "" }), ("page", "")]))) { (m.t(label)) }
+                        }
+                    }
+                    th scope="col" { (m.t("basis")) }
+                    th scope="col" { (m.t("top_reasons")) }
+                    th scope="col" { (m.t("assigned_col")) }
+                } }
+                tbody { @for e in shown {
+                    @let id = &e.listing.entity_id;
+                    tr data-row {
+                        td {
+                            @if !matches!(e.state, QueueState::Decided { .. }) {
+                                input type="checkbox" name="entity" value=(id) id=(format!("sel-{id}")) aria-label=(format!("{} {id}", m.t("select")));
+                                input type="hidden" name=(format!("seen:{id}")) value=(e.seen);
+                            }
+                        }
+                        td { a href=(format!("/entities/{id}?list={list}")) { (id) } }
+                        td { (entity_name(e.registry.as_ref().map(|f| f.name.as_str()).unwrap_or(""))) }
+                        td {
+                            (state_words(m, &e.state))
+                            @if e.exempt { " " span class="badge" { (m.t("badge_exempt")) } }
+                        }
+                        td { ((at.date() - e.in_review_since.date()).num_days()) }
+                        td { (e.score.as_ref().map(|s| s.grade.as_str()).unwrap_or("")) }
+                        td {
+                            (e.listing.basis.as_str())
+                            @if e.listing.depth > 0 {
+                                " (" (e.listing.rules.join(", ")) ") " (m.t("queue_via")) " "
+                                @for v in &e.listing.via { a href=(format!("/entities/{}", v.id)) { (v.id) } " " }
+                            }
+                        }
+                        td { (e.score.as_ref().map(|s| s.reasons.iter().take(3).map(|r| r.rule_id.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default()) }
+                        td {
+                            (held.get(id).map(|a| a.officer.as_str()).unwrap_or("—"))
+                            @if let Some((who, _)) = state.open_by_other(id, &o.id) { " " span class="badge" { (m.f("badge_open", &[("officer", &who)])) } }
+                        }
+                    }
+                } }
+            }
+        }
+    }
+
+    /// Links to the previous and next of `pages` pages.
+    fn pager(&self, page_no: usize, pages: usize) -> Markup {
+        let QueuePage { m, here, filter, .. } = *self;
+        html! {
+            nav aria-label=(m.t("pages")) class="pages" {
+                @if page_no > 1 { a rel="prev" href=(format!("{here}{}", filter.query(&[("page", &(page_no - 1).to_string())]))) { (m.t("previous_page")) } " " }
+                span { (m.f("page_of", &[("page", &page_no), ("pages", &pages)])) }
+                @if page_no < pages { " " a rel="next" href=(format!("{here}{}", filter.query(&[("page", &(page_no + 1).to_string())]))) { (m.t("next_page")) } }
+            }
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]
