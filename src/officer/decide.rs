@@ -333,18 +333,109 @@ pub fn decide(desk: &Desk, req: &Request) -> Result<Recorded, DecideError> {
     if reason_chars < MIN_REASON_CHARS {
         return refuse(Refusal::ReasonTooShort { found: reason_chars });
     }
+    let officer = deciding_officer(desk.store, req.officer.trim(), action)?;
+    let Subject { approved, list, entity } = subject(desk, req, action)?;
+    let entity = entity.as_str();
 
-    // The officer: a registered, active account whose role may decide this.
-    let officer = req.officer.trim();
-    let Some((role, _)) = desk.store.officer(officer)? else {
+    let book = book_of(desk.store, &list.id, entity)?;
+    let listing = desk.listings.newest(desk.warehouse, desk.store, list)?;
+    let listing = listing.as_deref();
+    if let Some(seen) = req.seen {
+        not_stale(&book, listing, list, entity, today, seen)?;
+    }
+
+    let mut new = NewDecision {
+        list_id: &list.id,
+        entity_id: entity,
+        action: Some(action),
+        officer,
+        reason,
+        ..NewDecision::default()
+    };
+    let mut recorded_rules: Vec<String> = Vec::new();
+    let mut stored: Option<notice::Stored> = None;
+    match action {
+        Action::Exempt => new.until = Some(exemption_until(req, list, &book, entity, today)?),
+        Action::RevokeExemption => {
+            if !book.exempt(list, entity, today) {
+                return refuse(Refusal::NoExemption { entity: entity.into(), list: list.id.clone() });
+            }
+        }
+        Action::Approve | Action::SendBack => {
+            let target = approved.as_ref().expect("an approve names its decision");
+            approvable(list, &book, listing, target, officer, today)?;
+            new.approves = Some(target.id);
+        }
+        Action::Notify | Action::Object | Action::Confirm | Action::Reject => {
+            let m = in_review(list, &book, listing, entity, today)?;
+            review_rules(list, &m, action, officer, req, today)?;
+            if matches!(action, Action::Notify | Action::Confirm | Action::Reject) {
+                new.basis = Some(m.row.basis.as_str());
+                recorded_rules = m.rules.clone();
+            }
+            match action {
+                Action::Notify => {
+                    let deadline = today.plus_days(list.notice_days);
+                    stored = Some(store_notice(desk, req, list, &m, today, deadline)?);
+                    new.deadline = Some(deadline);
+                }
+                Action::Object => {
+                    new.received_on = req.received_on;
+                    if let Some((bytes, ext)) = &req.attachment {
+                        stored = Some(store_objection(desk, list, &m, bytes, ext, today)?);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    if !recorded_rules.is_empty() || new.basis.is_some() {
+        new.rules = Some(&recorded_rules);
+    }
+    if let Some(s) = &stored {
+        new.document = Some(&s.path);
+        new.document_sha256 = Some(&s.sha256);
+    }
+    let id = desk.store.add_decision(&new)?;
+    let deadline = new.deadline;
+    let needs_approval = list.approval == Approval::TwoOfficers && matches!(action, Action::Confirm | Action::Exempt);
+    Ok(Recorded {
+        id,
+        action,
+        list: list.id.clone(),
+        entity: entity.to_string(),
+        document: stored.map(|s| s.path),
+        deadline,
+        needs_approval,
+    })
+}
+
+/// The officer deciding: a registered, active account whose role may
+/// take `action`.
+fn deciding_officer<'o>(store: &Store, officer: &'o str, action: Action) -> Result<&'o str, DecideError> {
+    let Some((role, _)) = store.officer(officer)? else {
         return refuse(Refusal::UnknownOfficer { officer: officer.into() });
     };
     let role = Role::parse(&role).unwrap_or(Role::Auditor);
     if !role.may(action) {
         return refuse(Refusal::RoleMayNot { officer: officer.into(), role: role.as_str().into(), action });
     }
+    Ok(officer)
+}
 
-    // The subject: an approve's is that of the decision it names.
+/// What a decision is about: the list and entity, and for an approve or
+/// send_back the decision it names (whose list and entity they are).
+struct Subject<'p> {
+    approved: Option<Decision>,
+    list: &'p ListSpec,
+    entity: String,
+}
+
+/// The request's subject, checked: the decision an approve names exists
+/// and is about the list and entity given (if given), the list is the
+/// policy's, the entity id is well formed and in the newest registry, and
+/// no field is given that the action does not take.
+fn subject<'p>(desk: &Desk<'p>, req: &Request, action: Action) -> Result<Subject<'p>, DecideError> {
     let approved: Option<Decision> = match (action, req.approves) {
         (Action::Approve | Action::SendBack, None) => return refuse(Refusal::Missing { field: "decision", action }),
         (Action::Approve | Action::SendBack, Some(id)) => {
@@ -394,138 +485,133 @@ pub fn decide(desk: &Desk, req: &Request) -> Result<Recorded, DecideError> {
         }
     }
     in_registry(desk.warehouse, entity)?;
+    let entity = entity.to_string();
+    Ok(Subject { approved, list, entity })
+}
 
-    let book = book_of(desk.store, &list.id, entity)?;
-    let listing = desk.listings.newest(desk.warehouse, desk.store, list)?;
-    let listing = listing.as_deref();
-    if let Some(seen) = req.seen {
-        let now = fingerprint_with(&book, listing, list, entity, today);
-        if now != seen {
-            let member = listing.and_then(|l| l.member(list, &book, entity, today));
-            let now = match member {
-                Some(m) => format!("{} ({} {})", m.now.status.as_str(), m.row.basis.as_str(), m.rules.join(", ")),
-                None => "not a member".into(),
-            };
-            let newest =
-                [book.review_decisions(&list.id, entity).last(), book.exemption_decisions(&list.id, entity).last()]
-                    .into_iter()
-                    .flatten()
-                    .max_by_key(|d| d.id);
-            let now = match newest {
-                Some(d) => format!("{now}; {} #{} by {}", d.action.as_str(), d.id, d.officer),
-                None => now,
-            };
-            return refuse(Refusal::Stale { now });
-        }
+/// Refuses a decision whose form saw another state of (list, entity)
+/// than now (`seen`, its [`fingerprint`]), saying what the state is now
+/// and the newest decision that made it.
+fn not_stale(
+    book: &DecisionBook,
+    listing: Option<&Listing>,
+    list: &ListSpec,
+    entity: &str,
+    today: AsOf,
+    seen: &str,
+) -> Result<(), DecideError> {
+    if fingerprint_with(book, listing, list, entity, today) == seen {
+        return Ok(());
     }
-
-    let mut new = NewDecision {
-        list_id: &list.id,
-        entity_id: entity,
-        action: Some(action),
-        officer,
-        reason,
-        ..NewDecision::default()
+    let member = listing.and_then(|l| l.member(list, book, entity, today));
+    let now = match member {
+        Some(m) => format!("{} ({} {})", m.now.status.as_str(), m.row.basis.as_str(), m.rules.join(", ")),
+        None => "not a member".into(),
     };
-    let mut recorded_rules: Vec<String> = Vec::new();
-    let mut stored: Option<notice::Stored> = None;
-    match action {
-        Action::Exempt => {
-            let Some(until) = req.until else { return refuse(Refusal::Missing { field: "until", action }) };
-            if until <= today {
-                return refuse(Refusal::UntilNotAfterToday { until, today });
-            }
-            let latest = today.plus_days(list.max_exemption_days);
-            if until > latest {
-                return refuse(Refusal::UntilTooFar { until, latest, max_days: list.max_exemption_days });
-            }
-            if let Some(d) = book.exemption_awaiting(list, entity) {
-                return refuse(Refusal::AwaitingApproval { id: d.id, action: d.action, officer: d.officer.clone() });
-            }
-            new.until = Some(until);
-        }
-        Action::RevokeExemption => {
-            if !book.exempt(list, entity, today) {
-                return refuse(Refusal::NoExemption { entity: entity.into(), list: list.id.clone() });
-            }
-        }
-        Action::Approve | Action::SendBack => {
-            let target = approved.as_ref().expect("an approve names its decision");
-            approvable(list, &book, listing, target, officer, today)?;
-            new.approves = Some(target.id);
-        }
-        Action::Notify | Action::Object | Action::Confirm | Action::Reject => {
-            if list.review == Review::None {
-                return refuse(Refusal::ReviewNotRequired { list: list.id.clone() });
-            }
-            let Some(listing) = listing else { return refuse(Refusal::NoListing { list: list.id.clone() }) };
-            let Some(m) = listing.member(list, &book, entity, today) else {
-                return refuse(Refusal::NotAMember { entity: entity.into(), list: list.id.clone(), as_of: listing.at });
-            };
-            if m.now.status.on_list() {
-                return refuse(Refusal::NotInReview {
-                    entity: entity.into(),
-                    list: list.id.clone(),
-                    as_of: listing.at,
-                    status: m.now.status,
-                });
-            }
-            review_rules(list, &m, action, officer, req, today)?;
-            if matches!(action, Action::Notify | Action::Confirm | Action::Reject) {
-                new.basis = Some(m.row.basis.as_str());
-                recorded_rules = m.rules.clone();
-            }
-            match action {
-                Action::Notify => {
-                    let deadline = today.plus_days(list.notice_days);
-                    let id = notice::new_notice_id(today);
-                    let facts = notice_facts(desk, list, &m, &id, today, deadline)?;
-                    let html = desk.notices.render(req.lang, &facts)?;
-                    let path = notice::documents_dir(&list.id, entity).join(format!("{id}.html"));
-                    stored = Some(notice::store_document(desk.warehouse, &path, html.as_bytes())?);
-                    new.deadline = Some(deadline);
-                }
-                Action::Object => {
-                    let notice = m.standing().notice.cloned().expect("checked: a notice is in force");
-                    new.received_on = req.received_on;
-                    if let Some((bytes, ext)) = &req.attachment {
-                        let stem = notice
-                            .document
-                            .as_deref()
-                            .and_then(|p| std::path::Path::new(p).file_stem())
-                            .map(|s| s.to_string_lossy().into_owned());
-                        let name = format!(
-                            "{}.objection-{}.{ext}",
-                            stem.unwrap_or_else(|| format!("notice-{}", notice.id)),
-                            notice::new_notice_id(today).split('-').next_back().unwrap_or("0")
-                        );
-                        let path = notice::documents_dir(&list.id, entity).join(name);
-                        stored = Some(notice::store_document(desk.warehouse, &path, bytes)?);
-                    }
-                }
-                _ => {}
-            }
-        }
+    let newest = [book.review_decisions(&list.id, entity).last(), book.exemption_decisions(&list.id, entity).last()]
+        .into_iter()
+        .flatten()
+        .max_by_key(|d| d.id);
+    let now = match newest {
+        Some(d) => format!("{now}; {} #{} by {}", d.action.as_str(), d.id, d.officer),
+        None => now,
+    };
+    refuse(Refusal::Stale { now })
+}
+
+/// An exemption's last day: given, after today, within the list's
+/// longest exemption, and no other exemption decision awaiting approval.
+fn exemption_until(
+    req: &Request,
+    list: &ListSpec,
+    book: &DecisionBook,
+    entity: &str,
+    today: AsOf,
+) -> Result<AsOf, DecideError> {
+    let action = Action::Exempt;
+    let Some(until) = req.until else { return refuse(Refusal::Missing { field: "until", action }) };
+    if until <= today {
+        return refuse(Refusal::UntilNotAfterToday { until, today });
     }
-    if !recorded_rules.is_empty() || new.basis.is_some() {
-        new.rules = Some(&recorded_rules);
+    let latest = today.plus_days(list.max_exemption_days);
+    if until > latest {
+        return refuse(Refusal::UntilTooFar { until, latest, max_days: list.max_exemption_days });
     }
-    if let Some(s) = &stored {
-        new.document = Some(&s.path);
-        new.document_sha256 = Some(&s.sha256);
+    if let Some(d) = book.exemption_awaiting(list, entity) {
+        return refuse(Refusal::AwaitingApproval { id: d.id, action: d.action, officer: d.officer.clone() });
     }
-    let id = desk.store.add_decision(&new)?;
-    let deadline = new.deadline;
-    let needs_approval = list.approval == Approval::TwoOfficers && matches!(action, Action::Confirm | Action::Exempt);
-    Ok(Recorded {
-        id,
-        action,
-        list: list.id.clone(),
-        entity: entity.to_string(),
-        document: stored.map(|s| s.path),
-        deadline,
-        needs_approval,
-    })
+    Ok(until)
+}
+
+/// The entity as a member of the newest listing of a list that reviews
+/// its members, in review (not on the list) now: what a review decision
+/// (notify, object, confirm, reject) is about.
+fn in_review<'a>(
+    list: &ListSpec,
+    book: &'a DecisionBook,
+    listing: Option<&'a Listing>,
+    entity: &str,
+    today: AsOf,
+) -> Result<MemberNow<'a>, DecideError> {
+    if list.review == Review::None {
+        return refuse(Refusal::ReviewNotRequired { list: list.id.clone() });
+    }
+    let Some(listing) = listing else { return refuse(Refusal::NoListing { list: list.id.clone() }) };
+    let Some(m) = listing.member(list, book, entity, today) else {
+        return refuse(Refusal::NotAMember { entity: entity.into(), list: list.id.clone(), as_of: listing.at });
+    };
+    if m.now.status.on_list() {
+        return refuse(Refusal::NotInReview {
+            entity: entity.into(),
+            list: list.id.clone(),
+            as_of: listing.at,
+            status: m.now.status,
+        });
+    }
+    Ok(m)
+}
+
+/// A notice of the intended listing of member `m`, rendered in the
+/// request's language with its `deadline` for objections, and stored
+/// among the entity's documents.
+fn store_notice(
+    desk: &Desk,
+    req: &Request,
+    list: &ListSpec,
+    m: &MemberNow,
+    today: AsOf,
+    deadline: AsOf,
+) -> Result<notice::Stored, DecideError> {
+    let id = notice::new_notice_id(today);
+    let facts = notice_facts(desk, list, m, &id, today, deadline)?;
+    let html = desk.notices.render(req.lang, &facts)?;
+    let path = notice::documents_dir(&list.id, &m.row.entity_id).join(format!("{id}.html"));
+    Ok(notice::store_document(desk.warehouse, &path, html.as_bytes())?)
+}
+
+/// A document the party sent with its objection (`bytes`, of extension
+/// `ext`), stored beside the notice in force, named after it.
+fn store_objection(
+    desk: &Desk,
+    list: &ListSpec,
+    m: &MemberNow,
+    bytes: &[u8],
+    ext: &str,
+    today: AsOf,
+) -> Result<notice::Stored, DecideError> {
+    let notice = m.standing().notice.cloned().expect("checked: a notice is in force");
+    let stem = notice
+        .document
+        .as_deref()
+        .and_then(|p| std::path::Path::new(p).file_stem())
+        .map(|s| s.to_string_lossy().into_owned());
+    let name = format!(
+        "{}.objection-{}.{ext}",
+        stem.unwrap_or_else(|| format!("notice-{}", notice.id)),
+        notice::new_notice_id(today).split('-').next_back().unwrap_or("0")
+    );
+    let path = notice::documents_dir(&list.id, &m.row.entity_id).join(name);
+    Ok(notice::store_document(desk.warehouse, &path, bytes)?)
 }
 
 /// The entity is in the registry as the newest run accepted it.
