@@ -170,17 +170,6 @@ pub fn build(
         sha256: p.sha256.clone(),
     };
     let n = b.len();
-    let mut transitions: BTreeMap<(Option<u16>, Option<u16>), u64> = BTreeMap::new();
-    for i in 0..n {
-        *transitions.entry((b.grade(i), a.grade(i))).or_default() += 1;
-    }
-    let mut transitions: BTreeMap<(String, String), u64> = transitions
-        .into_iter()
-        .map(|((x, y), c)| ((names.grade(x).to_string(), names.grade(y).to_string()), c))
-        .fold(BTreeMap::new(), |mut m, (k, c)| {
-            *m.entry(k).or_default() += c;
-            m
-        });
     let grade_changed = (0..n).filter(|i| b.grade(*i) != a.grade(*i)).count() as u64;
     let top = opts.baseline.base.max(opts.policy.base).max(1.0);
     let score_bins: Vec<f64> = (0..10).map(|i| top * i as f64 / 10.0).collect();
@@ -191,10 +180,67 @@ pub fn build(
         }
         h
     };
+    // Entities that would join a list they are not on, or leave one.
+    let moving = |from: &Outcome, to: &Outcome| -> std::collections::HashSet<u32> {
+        to.lists
+            .iter()
+            .flat_map(|(l, m)| m.keys().filter(move |e| from.lists.get(l).is_none_or(|f| !f.contains_key(e))))
+            .copied()
+            .collect()
+    };
+    let (joining, leaving) = (moving(b, a), moving(a, b));
+    let prefix = |s: &str, chars: usize| -> usize { s.char_indices().nth(chars).map_or(s.len(), |(at, _)| at) };
+    let mut r = ImpactReport {
+        id: id.to_string(),
+        as_of: opts.as_of.to_string(),
+        baseline: name(&opts.baseline),
+        policy: name(&opts.policy),
+        entities: n as u64,
+        changed: changed.len() as u64,
+        grade_changed,
+        transitions: transitions(names, b, a),
+        score_bins,
+        scores_before: histogram(b),
+        scores_after: histogram(a),
+        lists: list_impacts(opts, b, a),
+        rules: rule_impacts(opts, names, b, a),
+        regions_2: grouped(n, |i| &facts.region(i)[..prefix(facts.region(i), 2)], b, a, &joining, &leaving),
+        regions_4: grouped(n, |i| &facts.region(i)[..prefix(facts.region(i), 4)], b, a, &joining, &leaving),
+        entity_types: grouped(n, |i| facts.entity_type(i), b, a, &joining, &leaving),
+        movers: movers(ids, facts, names, b, a, changed),
+        nights: Vec::new(),
+        summary_zh: String::new(),
+        summary_en: String::new(),
+    };
+    (r.summary_zh, r.summary_en) = summaries(&r);
+    r
+}
+
+/// How many entities went from each grade (or out of scope) to each, by
+/// the grades' names.
+fn transitions(names: &Names, b: &Outcome, a: &Outcome) -> Vec<Transition> {
+    let mut by_index: BTreeMap<(Option<u16>, Option<u16>), u64> = BTreeMap::new();
+    for i in 0..b.len() {
+        *by_index.entry((b.grade(i), a.grade(i))).or_default() += 1;
+    }
+    let by_name: BTreeMap<(String, String), u64> = by_index
+        .into_iter()
+        .map(|((x, y), c)| ((names.grade(x).to_string(), names.grade(y).to_string()), c))
+        .fold(BTreeMap::new(), |mut m, (k, c)| {
+            *m.entry(k).or_default() += c;
+            m
+        });
+    by_name.into_iter().map(|((from, to), count)| Transition { from, to, count }).collect()
+}
+
+/// Each list of either policy: its members before and after, those added
+/// (directly, or jointly by rule; those needing review) and removed, and
+/// the persons restricted and entities flagged.
+fn list_impacts(opts: &ImpactOptions, b: &Outcome, a: &Outcome) -> Vec<ListImpact> {
     let mut list_ids: BTreeSet<String> = opts.baseline.lists.iter().map(|l| l.id.clone()).collect();
     list_ids.extend(opts.policy.lists.iter().map(|l| l.id.clone()));
     let empty = std::collections::HashMap::new();
-    let lists = list_ids
+    list_ids
         .iter()
         .map(|l| {
             let mut li = ListImpact { list: l.clone(), ..ListImpact::default() };
@@ -234,8 +280,12 @@ pub fn build(
             (li.restricted_persons_after, li.flagged_entities_after) = (pa, fa);
             li
         })
-        .collect();
-    let mut rule_ids: BTreeSet<String> = BTreeSet::new();
+        .collect()
+}
+
+/// Each rule of either policy: whether it was added, removed or changed,
+/// and the entities it hit and points it took before and after.
+fn rule_impacts(opts: &ImpactOptions, names: &Names, b: &Outcome, a: &Outcome) -> Vec<RuleImpact> {
     let rule_of = |p: &crate::config::policy::Policy| -> BTreeMap<String, String> {
         p.rules
             .iter()
@@ -244,6 +294,7 @@ pub fn build(
             .collect()
     };
     let (rb, ra) = (rule_of(&opts.baseline), rule_of(&opts.policy));
+    let mut rule_ids: BTreeSet<String> = BTreeSet::new();
     rule_ids.extend(rb.keys().cloned());
     rule_ids.extend(ra.keys().cloned());
     let tally = |o: &Outcome, rule: &str| {
@@ -253,7 +304,7 @@ pub fn build(
         };
         (n, (points * 100.0).round() / 100.0)
     };
-    let rules = rule_ids
+    rule_ids
         .into_iter()
         .map(|r| {
             let change = match (rb.get(&r), ra.get(&r)) {
@@ -272,21 +323,23 @@ pub fn build(
                 points_after: pa,
             }
         })
-        .collect();
-    // Entities that would join a list they are not on, or leave one.
-    let moving = |from: &Outcome, to: &Outcome| -> std::collections::HashSet<u32> {
-        to.lists
-            .iter()
-            .flat_map(|(l, m)| m.keys().filter(move |e| from.lists.get(l).is_none_or(|f| !f.contains_key(e))))
-            .copied()
-            .collect()
-    };
-    let (joining, leaving) = (moving(b, a), moving(a, b));
-    let prefix = |s: &str, chars: usize| -> usize { s.char_indices().nth(chars).map_or(s.len(), |(at, _)| at) };
+        .collect()
+}
+
+/// The 50 `changed` entities whose score moved most (then by id), their
+/// reasons left for the caller to read with their records.
+fn movers(
+    ids: &dyn Fn(usize) -> String,
+    facts: &Facts,
+    names: &Names,
+    b: &Outcome,
+    a: &Outcome,
+    changed: &[u32],
+) -> Vec<Mover> {
     let mut movers: Vec<usize> = changed.iter().map(|i| *i as usize).collect();
     let delta = |i: usize| (a.score(i).unwrap_or(0.0) - b.score(i).unwrap_or(0.0)).abs();
     movers.sort_by(|x, y| delta(*y).total_cmp(&delta(*x)).then(ids(*x).cmp(&ids(*y))));
-    let movers = movers
+    movers
         .into_iter()
         .take(50)
         .map(|i| Mover {
@@ -300,34 +353,7 @@ pub fn build(
             reasons_before: Vec::new(),
             reasons_after: Vec::new(),
         })
-        .collect();
-    let mut r = ImpactReport {
-        id: id.to_string(),
-        as_of: opts.as_of.to_string(),
-        baseline: name(&opts.baseline),
-        policy: name(&opts.policy),
-        entities: n as u64,
-        changed: changed.len() as u64,
-        grade_changed,
-        transitions: std::mem::take(&mut transitions)
-            .into_iter()
-            .map(|((from, to), count)| Transition { from, to, count })
-            .collect(),
-        score_bins,
-        scores_before: histogram(b),
-        scores_after: histogram(a),
-        lists,
-        rules,
-        regions_2: grouped(n, |i| &facts.region(i)[..prefix(facts.region(i), 2)], b, a, &joining, &leaving),
-        regions_4: grouped(n, |i| &facts.region(i)[..prefix(facts.region(i), 4)], b, a, &joining, &leaving),
-        entity_types: grouped(n, |i| facts.entity_type(i), b, a, &joining, &leaving),
-        movers,
-        nights: Vec::new(),
-        summary_zh: String::new(),
-        summary_en: String::new(),
-    };
-    (r.summary_zh, r.summary_en) = summaries(&r);
-    r
+        .collect()
 }
 
 /// Entities, grade changes, and entities joining or leaving a list, by
