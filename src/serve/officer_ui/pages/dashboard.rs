@@ -6,13 +6,15 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Extension;
-use maud::html;
+use maud::{html, Markup};
 
 use crate::base::ids::AsOf;
+use crate::base::store::{RunRow, StepRow};
 use crate::base::warehouse::{Mart, Warehouse};
 use crate::officer::queue::{self};
 use crate::run::RunSummary;
 use crate::serve::officer_ui::layout::{html_response, page, PageError, PageResult};
+use crate::serve::officer_ui::svg::BarColumn;
 use crate::serve::officer_ui::{Officer, UiState};
 
 pub(crate) fn latest_scores(wh: &Warehouse) -> Option<AsOf> {
@@ -36,63 +38,9 @@ pub(crate) async fn dashboard(State(state): State<Arc<UiState>>, Extension(o): E
     let by_grade = &summary.scores.by_grade;
     let lists = &summary.lists;
     let rejected = &summary.rejected_by_code;
-    // Each list's queue, read once: the officer's own work first, then what waits and for how long.
-    let today = crate::serve::officer_ui::pages::decide::today();
-    let mut pending: Vec<(String, usize, i64)> = Vec::new();
-    let mut mine: Vec<(String, usize, usize, usize)> = Vec::new();
-    for l in &state.policy.lists {
-        let Some((at, entries)) = state.queue(l, today)? else {
-            pending.push((l.id.clone(), 0, 0));
-            continue;
-        };
-        let oldest = entries.iter().map(|e| (at.date() - e.in_review_since.date()).num_days()).max().unwrap_or(0);
-        pending.push((l.id.clone(), entries.len(), oldest));
-        let approve = entries
-            .iter()
-            .filter(|e| {
-                o.role == crate::officer::accounts::Role::Senior
-                    && matches!(&e.state, queue::QueueState::AwaitingApproval { proposer, .. } if *proposer != o.id)
-            })
-            .count();
-        let ready = entries
-            .iter()
-            .filter(|e| matches!(e.state, queue::QueueState::ReadyToDecide | queue::QueueState::Objected))
-            .count();
-        let waiting = entries.iter().filter(|e| matches!(e.state, queue::QueueState::Pending)).count();
-        mine.push((l.id.clone(), approve, ready, waiting));
-    }
-    // Published members of each list over the past successful runs, oldest first.
-    let history = state.store.runs(30)?;
-    let grades_over_runs: Vec<(String, Vec<(String, u64)>)> = history
-        .iter()
-        .rev()
-        .filter(|r| r.outcome == "succeeded")
-        .filter_map(|r| {
-            let summary = RunSummary::from_json(r.summary.as_deref()?).ok()?;
-            Some((r.as_of.clone(), summary.scores.by_grade.iter().map(|(g, n)| (g.clone(), *n)).collect()))
-        })
-        .collect();
-    let mut sizes: Vec<(String, Vec<(String, f64)>)> =
-        state.policy.lists.iter().map(|l| (l.id.clone(), Vec::new())).collect();
-    for r in history.iter().rev().filter(|r| r.outcome == "succeeded") {
-        let Some(summary) = r.summary.as_deref().and_then(|t| RunSummary::from_json(t).ok()) else { continue };
-        for (list, points) in sizes.iter_mut() {
-            if let Some(l) = summary.lists.iter().find(|x| &x.list_id == list) {
-                points.push((r.as_of.clone(), l.published as f64));
-            }
-        }
-    }
-    // Members in review by how long they had waited, over the past runs.
-    let buckets = [m.t("age_under_3"), m.t("age_3_to_9"), m.t("age_10_plus")];
-    let mut review_age: Vec<(String, Vec<crate::serve::officer_ui::svg::BarColumn>)> = Vec::new();
-    for l in &state.policy.lists {
-        let runs = queue::review_age_over_runs(&state.warehouse, &l.id, 10)?;
-        let columns = runs
-            .into_iter()
-            .map(|(at, counts)| (at.to_string(), buckets.iter().zip(counts).map(|(b, n)| (b.to_string(), n)).collect()))
-            .collect();
-        review_age.push((l.id.clone(), columns));
-    }
+    let Queues { pending, mine } = Queues::of(&state, &o)?;
+    let (grades_over_runs, sizes) = over_runs(&state)?;
+    let review_age = review_ages(&state)?;
     let dry_run = crate::run::dry_run::latest(&state.warehouse);
     let body = html! {
         h1 { (m.t("dashboard_title")) }
@@ -112,24 +60,7 @@ pub(crate) async fn dashboard(State(state): State<Arc<UiState>>, Extension(o): E
                 td { a href=(format!("/review/{l}?state=pending")) { (waiting) } }
             } } }
         }
-        h2 { (m.t("latest_run")) }
-        @match latest {
-            None => p { (m.t("no_runs")) },
-            Some(r) => {
-                table {
-                    tr { th scope="row" { (m.t("run_id")) } td { (r.run_id) } }
-                    tr { th scope="row" { (m.t("as_of")) } td { (r.as_of) } }
-                    tr { th scope="row" { (m.t("outcome")) } td { (r.outcome) @if let Some(e) = &r.error { " — " (e) } } }
-                    tr { th scope="row" { (m.t("trigger")) } td { (r.trigger) } }
-                    tr { th scope="row" { (m.t("started")) } td { (state.local_time(&r.started_at)) } }
-                    tr { th scope="row" { (m.t("finished")) } td { (r.finished_at.as_deref().map(|t| state.local_time(t)).unwrap_or_default()) } }
-                }
-                table {
-                    thead { tr { th scope="col" { (m.t("step")) } th scope="col" { (m.t("duration_s")) } th scope="col" { (m.t("rows")) } } }
-                    tbody { @for s in &steps { tr { td { (s.step) } td { (format!("{:.2}", s.duration_ms as f64 / 1000.0)) } td { (s.rows.unwrap_or(0)) } } } }
-                }
-            }
-        }
+        (latest_run_section(&state, latest, &steps))
         h2 { (m.t("entities_by_grade")) }
         table {
             thead { tr { th scope="col" { (m.t("grade")) } th scope="col" { (m.t("entities")) } } }
@@ -183,4 +114,115 @@ pub(crate) async fn dashboard(State(state): State<Arc<UiState>>, Extension(o): E
         }
     };
     Ok(html_response(StatusCode::OK, page(&state, Some(&o), m.t("dashboard_title"), body)))
+}
+
+/// Each list's queue, read once: the officer's own work, then what waits
+/// and for how long.
+struct Queues {
+    /// Each list's members in review and the days the oldest has waited.
+    pending: Vec<(String, usize, i64)>,
+    /// Each list's items awaiting this officer's approval, ready to
+    /// decide, and pending.
+    mine: Vec<(String, usize, usize, usize)>,
+}
+
+impl Queues {
+    fn of(state: &UiState, o: &Officer) -> Result<Queues, PageError> {
+        let today = crate::serve::officer_ui::pages::decide::today();
+        let mut pending: Vec<(String, usize, i64)> = Vec::new();
+        let mut mine: Vec<(String, usize, usize, usize)> = Vec::new();
+        for l in &state.policy.lists {
+            let Some((at, entries)) = state.queue(l, today)? else {
+                pending.push((l.id.clone(), 0, 0));
+                continue;
+            };
+            let oldest = entries.iter().map(|e| (at.date() - e.in_review_since.date()).num_days()).max().unwrap_or(0);
+            pending.push((l.id.clone(), entries.len(), oldest));
+            let approve = entries
+                .iter()
+                .filter(|e| {
+                    o.role == crate::officer::accounts::Role::Senior
+                        && matches!(&e.state, queue::QueueState::AwaitingApproval { proposer, .. } if *proposer != o.id)
+                })
+                .count();
+            let ready = entries
+                .iter()
+                .filter(|e| matches!(e.state, queue::QueueState::ReadyToDecide | queue::QueueState::Objected))
+                .count();
+            let waiting = entries.iter().filter(|e| matches!(e.state, queue::QueueState::Pending)).count();
+            mine.push((l.id.clone(), approve, ready, waiting));
+        }
+        Ok(Queues { pending, mine })
+    }
+}
+
+/// Over the past successful runs, oldest first: the entities by grade,
+/// and each list's published members.
+#[allow(clippy::type_complexity)]
+fn over_runs(
+    state: &UiState,
+) -> Result<(Vec<(String, Vec<(String, u64)>)>, Vec<(String, Vec<(String, f64)>)>), PageError> {
+    let history = state.store.runs(30)?;
+    let grades_over_runs: Vec<(String, Vec<(String, u64)>)> = history
+        .iter()
+        .rev()
+        .filter(|r| r.outcome == "succeeded")
+        .filter_map(|r| {
+            let summary = RunSummary::from_json(r.summary.as_deref()?).ok()?;
+            Some((r.as_of.clone(), summary.scores.by_grade.iter().map(|(g, n)| (g.clone(), *n)).collect()))
+        })
+        .collect();
+    let mut sizes: Vec<(String, Vec<(String, f64)>)> =
+        state.policy.lists.iter().map(|l| (l.id.clone(), Vec::new())).collect();
+    for r in history.iter().rev().filter(|r| r.outcome == "succeeded") {
+        let Some(summary) = r.summary.as_deref().and_then(|t| RunSummary::from_json(t).ok()) else { continue };
+        for (list, points) in sizes.iter_mut() {
+            if let Some(l) = summary.lists.iter().find(|x| &x.list_id == list) {
+                points.push((r.as_of.clone(), l.published as f64));
+            }
+        }
+    }
+    Ok((grades_over_runs, sizes))
+}
+
+/// Each list's members in review by how long they had waited, over the
+/// past runs.
+fn review_ages(state: &UiState) -> Result<Vec<(String, Vec<BarColumn>)>, PageError> {
+    let m = &state.messages;
+    let buckets = [m.t("age_under_3"), m.t("age_3_to_9"), m.t("age_10_plus")];
+    let mut review_age: Vec<(String, Vec<BarColumn>)> = Vec::new();
+    for l in &state.policy.lists {
+        let runs = queue::review_age_over_runs(&state.warehouse, &l.id, 10)?;
+        let columns = runs
+            .into_iter()
+            .map(|(at, counts)| (at.to_string(), buckets.iter().zip(counts).map(|(b, n)| (b.to_string(), n)).collect()))
+            .collect();
+        review_age.push((l.id.clone(), columns));
+    }
+    Ok(review_age)
+}
+
+/// The latest run, whatever its outcome, and its steps.
+fn latest_run_section(state: &UiState, latest: Option<&RunRow>, steps: &[StepRow]) -> Markup {
+    let m = &state.messages;
+    html! {
+        h2 { (m.t("latest_run")) }
+        @match latest {
+            None => p { (m.t("no_runs")) },
+            Some(r) => {
+                table {
+                    tr { th scope="row" { (m.t("run_id")) } td { (r.run_id) } }
+                    tr { th scope="row" { (m.t("as_of")) } td { (r.as_of) } }
+                    tr { th scope="row" { (m.t("outcome")) } td { (r.outcome) @if let Some(e) = &r.error { " — " (e) } } }
+                    tr { th scope="row" { (m.t("trigger")) } td { (r.trigger) } }
+                    tr { th scope="row" { (m.t("started")) } td { (state.local_time(&r.started_at)) } }
+                    tr { th scope="row" { (m.t("finished")) } td { (r.finished_at.as_deref().map(|t| state.local_time(t)).unwrap_or_default()) } }
+                }
+                table {
+                    thead { tr { th scope="col" { (m.t("step")) } th scope="col" { (m.t("duration_s")) } th scope="col" { (m.t("rows")) } } }
+                    tbody { @for s in steps { tr { td { (s.step) } td { (format!("{:.2}", s.duration_ms as f64 / 1000.0)) } td { (s.rows.unwrap_or(0)) } } } }
+                }
+            }
+        }
+    }
 }
