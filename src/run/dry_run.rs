@@ -19,9 +19,10 @@ use crate::base::engine::Engine;
 use crate::base::landing_file::Seal;
 use crate::base::marts::listings::ReviewStatus;
 use crate::base::marts::registry::RegistryFacts;
-use crate::base::store::Store;
+use crate::base::store::{Decision, Store};
 use crate::base::tables::{Inputs, QualityReport};
 use crate::base::warehouse::Warehouse;
+use crate::config::policy::ListSpec;
 use crate::stages::joint;
 use crate::stages::publish::entries::{Action, Change};
 use crate::stages::publish::{self, files::InputInfo};
@@ -162,24 +163,12 @@ pub async fn dry_run(opts: &RunOptions) -> Result<(PathBuf, DryRunReport), RunEr
                 rows_rejected: d.rows_rejected,
             })
             .collect(),
-        would_fail: None,
+        would_fail: would_fail(opts, &quality),
         entities_scored: 0,
         lists: Vec::new(),
     };
-    let over = quality.over_threshold();
     let mut lines = Vec::new();
-    if !over.is_empty() {
-        report.would_fail = Some(
-            RunError::Threshold {
-                share: opts.max_reject_share,
-                datasets: over
-                    .iter()
-                    .map(|d| format!("{}: {} of {} rows rejected", d.dataset, d.rows_rejected, d.rows_read))
-                    .collect(),
-            }
-            .to_string(),
-        );
-    } else {
+    if report.would_fail.is_none() {
         let engine = Engine::local(opts.limits)?;
         register_inputs(&engine, &inputs)?;
         let scores = tempfile::tempdir().map_err(io("a folder for the scores"))?;
@@ -191,82 +180,111 @@ pub async fn dry_run(opts: &RunOptions) -> Result<(PathBuf, DryRunReport), RunEr
         let book = DecisionBook::new(used.clone());
         let tables =
             lists::Tables { policy, as_of, inputs: &inputs, grades: &scored.grades, graph: &graph, book: &book };
-        let key = opts.signer.as_ref().and_then(|s| s.public_key());
+        let previews = Previews { opts, tables, store: &store, used: &used, through: decisions_through };
         for list in &policy.lists {
-            let (l, _, _) = plan_list(wh, &tables, list, &store, key, &used, decisions_through)?;
-            let published: BTreeSet<String> = l
-                .rows
-                .iter()
-                .filter(|r| r.review_status == ReviewStatus::Published)
-                .map(|r| r.entity_id.clone())
-                .collect();
-            let was: BTreeSet<&str> =
-                l.previous.iter().flat_map(|p| p.entries.iter().map(|e| e.entity_id.as_str())).collect();
-            let waiting: Vec<_> = l
-                .rows
-                .iter()
-                .filter(|r| r.review_status != ReviewStatus::Published && !was.contains(r.entity_id.as_str()))
-                .collect();
-            let mut shown = published;
-            shown.extend(waiting.iter().map(|r| r.entity_id.clone()));
-            let facts = facts_from_inputs(&inputs, &shown);
-            let input = publish::Input {
-                policy,
-                list,
-                as_of,
-                run_id: 0,
-                members: &l.rows,
-                facts: &facts,
-                removed: &l.removed,
-                previous: l.previous.as_ref(),
-                inputs: Vec::<InputInfo>::new(),
-                partners: &opts.partners,
-                signer: None,
-                decisions: &l.decisions,
-            };
-            let (entries, changes) = publish::preview(&input);
-            let mut p = ListPreview {
-                list: list.id.clone(),
-                previous: l.previous.as_ref().map(|p| p.id.to_string()),
-                entries: entries.len() as u64,
-                awaiting_review: waiting.len() as u64,
-                ..ListPreview::default()
-            };
-            for c in &changes {
-                match c.action {
-                    Action::Added => p.added += 1,
-                    Action::Changed => p.changed += 1,
-                    Action::Removed => {
-                        p.removed += 1;
-                        let why = c.removal_reason.map(|r| r.as_str()).unwrap_or("-");
-                        *p.removed_by_reason.entry(why.to_string()).or_default() += 1;
-                    }
-                }
-                lines.push(change_line(&list.id, c));
-            }
-            for r in waiting {
-                lines.push(ChangeLine {
-                    list: list.id.clone(),
-                    action: "awaiting_review",
-                    entity_id: r.entity_id.clone(),
-                    name: facts.get(&r.entity_id).map(|f| f.name.clone()).unwrap_or_default(),
-                    region: facts.get(&r.entity_id).map(|f| f.region.clone()).unwrap_or_default(),
-                    basis: r.basis.as_str().to_string(),
-                    rules: r.rules.join(";"),
-                    removal_reason: String::new(),
-                });
-            }
-            p.outcome = match &l.previous {
-                Some(prev) if prev.id.date > as_of => "older",
-                _ if changes.is_empty() && l.previous.is_some() => "unchanged",
-                _ => "publish",
-            }
-            .to_string();
-            report.lists.push(p);
+            report.lists.push(previews.list(list, &mut lines)?);
         }
     }
     let dir = write(wh, &report, &lines)?;
     Ok((dir, report))
+}
+
+/// Why the run would fail (a dataset's rejected rows over the run's
+/// threshold), or none.
+fn would_fail(opts: &RunOptions, quality: &QualityReport) -> Option<String> {
+    let over = quality.over_threshold();
+    if over.is_empty() {
+        return None;
+    }
+    let datasets =
+        over.iter().map(|d| format!("{}: {} of {} rows rejected", d.dataset, d.rows_rejected, d.rows_read)).collect();
+    Some(RunError::Threshold { share: opts.max_reject_share, datasets }.to_string())
+}
+
+/// What every list's preview reads: the night's tables, the ledger, and
+/// the decisions the run would use (through `through`).
+struct Previews<'a> {
+    opts: &'a RunOptions,
+    tables: lists::Tables<'a>,
+    store: &'a Store,
+    used: &'a [Decision],
+    through: i64,
+}
+
+impl<'a> Previews<'a> {
+    /// The preview of `list`: what its publication would hold and change
+    /// against the previous one, and its members awaiting review; each
+    /// change and each waiting member is added to `lines`.
+    fn list(&self, list: &'a ListSpec, lines: &mut Vec<ChangeLine>) -> Result<ListPreview, RunError> {
+        let (opts, as_of) = (self.opts, self.tables.as_of);
+        let key = opts.signer.as_ref().and_then(|s| s.public_key());
+        let (l, _, _) = plan_list(&opts.warehouse, &self.tables, list, self.store, key, self.used, self.through)?;
+        let published: BTreeSet<String> =
+            l.rows.iter().filter(|r| r.review_status == ReviewStatus::Published).map(|r| r.entity_id.clone()).collect();
+        let was: BTreeSet<&str> =
+            l.previous.iter().flat_map(|p| p.entries.iter().map(|e| e.entity_id.as_str())).collect();
+        let waiting: Vec<_> = l
+            .rows
+            .iter()
+            .filter(|r| r.review_status != ReviewStatus::Published && !was.contains(r.entity_id.as_str()))
+            .collect();
+        let mut shown = published;
+        shown.extend(waiting.iter().map(|r| r.entity_id.clone()));
+        let facts = facts_from_inputs(self.tables.inputs, &shown);
+        let input = publish::Input {
+            policy: self.tables.policy,
+            list,
+            as_of,
+            run_id: 0,
+            members: &l.rows,
+            facts: &facts,
+            removed: &l.removed,
+            previous: l.previous.as_ref(),
+            inputs: Vec::<InputInfo>::new(),
+            partners: &opts.partners,
+            signer: None,
+            decisions: &l.decisions,
+        };
+        let (entries, changes) = publish::preview(&input);
+        let mut p = ListPreview {
+            list: list.id.clone(),
+            previous: l.previous.as_ref().map(|p| p.id.to_string()),
+            entries: entries.len() as u64,
+            awaiting_review: waiting.len() as u64,
+            ..ListPreview::default()
+        };
+        for c in &changes {
+            match c.action {
+                Action::Added => p.added += 1,
+                Action::Changed => p.changed += 1,
+                Action::Removed => {
+                    p.removed += 1;
+                    let why = c.removal_reason.map(|r| r.as_str()).unwrap_or("-");
+                    *p.removed_by_reason.entry(why.to_string()).or_default() += 1;
+                }
+            }
+            lines.push(change_line(&list.id, c));
+        }
+        for r in waiting {
+            lines.push(ChangeLine {
+                list: list.id.clone(),
+                action: "awaiting_review",
+                entity_id: r.entity_id.clone(),
+                name: facts.get(&r.entity_id).map(|f| f.name.clone()).unwrap_or_default(),
+                region: facts.get(&r.entity_id).map(|f| f.region.clone()).unwrap_or_default(),
+                basis: r.basis.as_str().to_string(),
+                rules: r.rules.join(";"),
+                removal_reason: String::new(),
+            });
+        }
+        p.outcome = match &l.previous {
+            Some(prev) if prev.id.date > as_of => "older",
+            _ if changes.is_empty() && l.previous.is_some() => "unchanged",
+            _ => "publish",
+        }
+        .to_string();
+        Ok(p)
+    }
 }
 
 fn change_line(list: &str, c: &Change) -> ChangeLine {
