@@ -13,7 +13,9 @@ use arrow::array::{Array, AsArray, StringArray};
 use serde::Serialize;
 
 use super::impact::report::{new_id, PolicyName};
-use super::{keep_columns, lists, plan_list, register_inputs, validate_landing, RunError, RunOptions};
+use super::{
+    keep_columns, lists, plan_list, register_inputs, validate_landing, within_threshold, RunError, RunOptions,
+};
 use crate::base::contract::{Contracts, Dataset};
 use crate::base::engine::Engine;
 use crate::base::landing_file::Seal;
@@ -163,7 +165,7 @@ pub async fn dry_run(opts: &RunOptions) -> Result<(PathBuf, DryRunReport), RunEr
                 rows_rejected: d.rows_rejected,
             })
             .collect(),
-        would_fail: would_fail(opts, &quality),
+        would_fail: within_threshold(&quality).err().map(|e| e.to_string()),
         entities_scored: 0,
         lists: Vec::new(),
     };
@@ -187,18 +189,6 @@ pub async fn dry_run(opts: &RunOptions) -> Result<(PathBuf, DryRunReport), RunEr
     }
     let dir = write(wh, &report, &lines)?;
     Ok((dir, report))
-}
-
-/// Why the run would fail (a dataset's rejected rows over the run's
-/// threshold), or none.
-fn would_fail(opts: &RunOptions, quality: &QualityReport) -> Option<String> {
-    let over = quality.over_threshold();
-    if over.is_empty() {
-        return None;
-    }
-    let datasets =
-        over.iter().map(|d| format!("{}: {} of {} rows rejected", d.dataset, d.rows_rejected, d.rows_read)).collect();
-    Some(RunError::Threshold { share: opts.max_reject_share, datasets }.to_string())
 }
 
 /// What every list's preview reads: the night's tables, the ledger, and

@@ -489,15 +489,7 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
             validate_landing_with(wh, &contracts, as_of, &keep, ValidationMarts::Staged, &seal, by_plans)
         })
     })?;
-    let read: u64 = inputs.all().iter().map(|v| v.report.rows_read).sum();
-    for v in inputs.all() {
-        for p in &v.report.partitions {
-            store.record_partition(run_id, &v.report.dataset, &p.ingest_date, p.files as u64, p.rows)?;
-        }
-        for (code, n) in &v.report.rejected_by_code {
-            store.record_rejects(run_id, &v.report.dataset, code, *n)?;
-        }
-    }
+    let read = record_validation(store, run_id, &inputs)?;
     steps.record("validate", started, Some(read))?;
     let shared = match (&engine_scratch, &inputs.scratch) {
         (Some(dir), _) | (None, Some(dir)) => dir.path().join("engine"),
@@ -523,16 +515,7 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
         info_span!("step", name = "quarantine").in_scope(|| write_quarantine(wh, &inputs, &quality, as_of))?;
     steps.record("quarantine", started, Some(rejected))?;
     seal.close();
-    let over = quality.over_threshold();
-    if !over.is_empty() {
-        return Err(RunError::Threshold {
-            share: opts.max_reject_share,
-            datasets: over
-                .iter()
-                .map(|d| format!("{}: {} of {} rows rejected", d.dataset, d.rows_rejected, d.rows_read))
-                .collect(),
-        });
-    }
+    within_threshold(&quality)?;
 
     // Score.
     let started = Instant::now();
@@ -569,31 +552,9 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     staged.push(scores_dir);
     let tables = lists::Tables { policy, as_of, inputs: &inputs, grades: &grades, graph: &graph, book: &book };
     let key = opts.signer.as_ref().and_then(|s| s.public_key());
-    let mut lists = Vec::new();
-    let mut listings = Vec::new();
-    let span = info_span!("step", name = "lists").entered();
-    let mut phases = crate::base::telemetry::Phases::start("lists");
-    for list in &policy.lists {
-        let (listed, related, summary) = plan_list(wh, &tables, list, store, key, &used, decisions_through)?;
-        phases.done("list planned");
-        let dir = wh
-            .stage(wh.list_mart(Mart::Listings, &list.id, as_of))
-            .map_err(io(format!("staging listings of {}", list.id)))?;
-        listings::write_listings(dir.path(), &listed.rows, &stamp)
-            .map_err(parquet(format!("writing listings of {}", list.id)))?;
-        phases.done("listings written");
-        staged.push(dir);
-        let dir = wh
-            .stage(wh.list_mart(Mart::Related, &list.id, as_of))
-            .map_err(io(format!("staging related of {}", list.id)))?;
-        related::write_related(dir.path(), &related, |r, out| r.append_row(&inputs.entities, out), &stamp)
-            .map_err(parquet(format!("writing related of {}", list.id)))?;
-        phases.done("related written");
-        staged.push(dir);
-        lists.push(summary);
-        listings.push(listed);
-    }
-    drop(span);
+    let decided = Decided { store, used: &used, through: decisions_through };
+    let (lists, listings) =
+        info_span!("step", name = "lists").in_scope(|| plan_lists(wh, &tables, key, &decided, &stamp, &mut staged))?;
     steps.record("lists", started, Some(lists.iter().map(|l| l.members).sum()))?;
 
     // Every stage succeeded: the marts of the run become visible.
@@ -611,6 +572,82 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     steps.record("publish", started, Some(publications.len() as u64))?;
 
     Ok(RunReport { run_id, as_of, quality, scores: scores_summary, lists, publications, outputs, steps: steps.done })
+}
+
+/// Records each dataset's partitions read and rejects by code in the
+/// run's ledger; gives the rows read.
+fn record_validation(store: &Store, run_id: RunId, inputs: &Inputs) -> Result<u64, RunError> {
+    for v in inputs.all() {
+        for p in &v.report.partitions {
+            store.record_partition(run_id, &v.report.dataset, &p.ingest_date, p.files as u64, p.rows)?;
+        }
+        for (code, n) in &v.report.rejected_by_code {
+            store.record_rejects(run_id, &v.report.dataset, code, *n)?;
+        }
+    }
+    Ok(inputs.all().iter().map(|v| v.report.rows_read).sum())
+}
+
+/// Fails the run when a dataset's rejected rows are over the share the
+/// run allows (datasets.md), naming each such dataset and its counts.
+pub(crate) fn within_threshold(quality: &QualityReport) -> Result<(), RunError> {
+    let over = quality.over_threshold();
+    if over.is_empty() {
+        return Ok(());
+    }
+    Err(RunError::Threshold {
+        share: quality.max_reject_share,
+        datasets: over
+            .iter()
+            .map(|d| format!("{}: {} of {} rows rejected", d.dataset, d.rows_rejected, d.rows_read))
+            .collect(),
+    })
+}
+
+/// The decisions a run uses: those in the ledger up to `through`.
+struct Decided<'a> {
+    store: &'a Store,
+    used: &'a [Decision],
+    through: i64,
+}
+
+/// Every list of the policy planned ([`plan_list`]) and its listings and
+/// related marts written to staging folders (added to `staged`): each
+/// list's summary and what its publication is made from.
+fn plan_lists<'a>(
+    wh: &Warehouse,
+    tables: &lists::Tables<'a>,
+    key: Option<&minisign::PublicKey>,
+    decided: &Decided,
+    stamp: &Stamp,
+    staged: &mut Vec<StagedDir>,
+) -> Result<(Vec<ListSummary>, Vec<Listed<'a>>), RunError> {
+    let io = |what: String| move |source| RunError::Io { what, source };
+    let mut lists = Vec::new();
+    let mut listings = Vec::new();
+    let mut phases = crate::base::telemetry::Phases::start("lists");
+    for list in &tables.policy.lists {
+        let (listed, related, summary) =
+            plan_list(wh, tables, list, decided.store, key, decided.used, decided.through)?;
+        phases.done("list planned");
+        let dir = wh
+            .stage(wh.list_mart(Mart::Listings, &list.id, tables.as_of))
+            .map_err(io(format!("staging listings of {}", list.id)))?;
+        listings::write_listings(dir.path(), &listed.rows, stamp)
+            .map_err(parquet(format!("writing listings of {}", list.id)))?;
+        phases.done("listings written");
+        staged.push(dir);
+        let dir = wh
+            .stage(wh.list_mart(Mart::Related, &list.id, tables.as_of))
+            .map_err(io(format!("staging related of {}", list.id)))?;
+        related::write_related(dir.path(), &related, |r, out| r.append_row(&tables.inputs.entities, out), stamp)
+            .map_err(parquet(format!("writing related of {}", list.id)))?;
+        phases.done("related written");
+        staged.push(dir);
+        lists.push(summary);
+        listings.push(listed);
+    }
+    Ok((lists, listings))
 }
 
 /// Writes every dataset's quarantine and the data-quality report (always,

@@ -110,6 +110,16 @@ fn the_rejection_threshold_fails_the_run_but_keeps_quarantine_and_report() {
     assert_eq!(rows, 2, "the quarantine is written");
     assert!(dir.path().join("reports/quality/as_of=2026-11-27/quality.json").exists());
 
+    // A dry run tells the same refusal, and scores nothing.
+    let dry = ok(&["run", "--unsigned", "--dry-run", "--warehouse", root, "--as-of", D]);
+    assert!(
+        dry.contains("the run would fail: the rejection threshold was exceeded")
+            && dry.contains("registry: 2 of 22 rows rejected"),
+        "{dry}"
+    );
+    assert!(!dry.contains("list serious-dishonesty"), "no list is previewed: {dry}");
+    assert_eq!(std::fs::read(&scores).unwrap(), before);
+
     // A run allowed 10% goes through.
     ok(&["run", "--unsigned", "--warehouse", root, "--as-of", D, "--max-reject-share", "0.1"]);
 }
