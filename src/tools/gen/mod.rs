@@ -156,157 +156,16 @@ fn generate_chunk(wh: &Warehouse, w: &World, chunk: u64, range: std::ops::Range<
     let mut complaints = Nights::new(Dataset::Complaints, o.days);
     let mut repairs = Nights::new(Dataset::Repairs, o.days);
     let nights: Vec<i32> = (0..o.days).map(|n| o.night(n).days_since_epoch()).collect();
-    let last = *nights.last().expect("a night");
 
     for i in range.clone() {
-        let kind = w.kind(i);
         let id = w.id(i);
-        let region = w.region(i);
-        let mut attr = stream(o.seed, S_ATTR, i, 3);
-        let name = match kind {
-            Kind::Branch => format!(
-                "{} {} {} Branch",
-                REGIONS[region].1,
-                WORDS[attr.random_range(0..WORDS.len())],
-                TRADES[attr.random_range(0..TRADES.len())]
-            ),
-            Kind::SoleProprietor => {
-                format!("{} {} Shop No. {}", REGIONS[region].1, WORDS[attr.random_range(0..WORDS.len())], i)
-            }
-            _ => format!(
-                "{} {} {} {} Co., Ltd.",
-                REGIONS[region].1,
-                WORDS[attr.random_range(0..WORDS.len())],
-                WORDS[attr.random_range(0..WORDS.len())],
-                TRADES[attr.random_range(0..TRADES.len())]
-            ),
-        };
-        let industry =
-            attr.random_bool(0.9).then(|| (INDUSTRIES[attr.random_range(0..INDUSTRIES.len())] as char).to_string());
-        let store = attr
-            .random_bool(0.3)
-            .then(|| format!("https://mall.example.cn/store/{}", scramble(o.seed ^ i) % 100_000_000));
-        let capital = match kind {
-            Kind::SoleProprietor | Kind::Branch => None,
-            _ => attr.random_bool(0.9).then(|| (10f64.powf(attr.random_range(4.0..8.5)) as i128) * 100),
-        };
-        let established = w.established(i);
-        let rep = w.legal_rep(i).map(|p| w.person(p));
-        let parent = if kind == Kind::Branch { w.parent(i).map(|p| w.id(p)) } else { None };
-        let first = w.first_night(i);
-
-        for n in first..o.days {
-            registry.tables[n as usize].push(&[
-                s(id.clone()),
-                s(name.clone()),
-                s(kind.name()),
-                V::S(rep.clone()),
-                V::S(parent.clone()),
-                s(REGIONS[region].0),
-                V::S(industry.clone()),
-                V::S(store.clone()),
-                V::D(Some(established)),
-                s(w.status(i, n)),
-                V::M(capital),
-            ]);
-            for (h, is_entity, share) in w.holders(i, n) {
-                let holder = if is_entity { w.id(h) } else { w.person(h) };
-                holdings.tables[n as usize].push(&[
-                    s(holder),
-                    s(if is_entity { "entity" } else { "person" }),
-                    s(id.clone()),
-                    V::F(Some(share)),
-                ]);
-            }
-        }
-        if first > 0 {
+        registry_rows(w, i, &id, &mut registry, &mut holdings);
+        // An entity registered after the first night has no events.
+        if w.first_night(i) > 0 {
             continue;
         }
-
-        // Violations: most entities have none, a few have many.
-        let mut r = stream(o.seed, S_VIOL, i, 0);
-        let count = skewed_count(&mut r, o.violations_per_entity);
-        for k in 0..count {
-            let night = r.random_range(0..o.days);
-            let date = r.random_range(established.max(nights[night as usize] - 1460)..=nights[night as usize]);
-            let case = format!(
-                "PD-{}-{}-{:06}",
-                REGIONS[region].0,
-                days_to_date(date).expect("generated dates are calendar dates").year(),
-                i * 64 + k
-            );
-            let status = *weighted(&mut r, &[("effective", 88), ("suspended", 7), ("revoked", 5)]);
-            let severity = *weighted(&mut r, SEVERITIES);
-            let fine_base: i128 = match severity {
-                "minor" => 500,
-                "general" => 5_000,
-                "serious" => 50_000,
-                _ => 300_000,
-            };
-            let fine = r.random_bool(0.95).then(|| fine_base * r.random_range(10..300) as i128);
-            let authority =
-                if r.random_bool(0.9) { REGIONS[region].0 } else { REGIONS[r.random_range(0..REGIONS.len())].0 };
-            let row = vec![
-                s(case.clone()),
-                s(id.clone()),
-                V::D(Some(date)),
-                s(*weighted(&mut r, CATEGORIES)),
-                s(severity),
-                V::M(fine),
-                s(status),
-                s(authority),
-            ];
-            violations.tables[night as usize].push(&row);
-            // Revoked on appeal in a later night.
-            if night + 1 < o.days && status == "effective" && r.random_bool(0.05) {
-                let later = r.random_range(night + 1..o.days);
-                let mut appealed = row.clone();
-                appealed[6] = s("revoked");
-                violations.tables[later as usize].push(&appealed);
-            } else if status == "effective" && r.random_bool(0.04) {
-                // A credit repair, in the first night on or after its approval.
-                let approved = date + r.random_range(60..365);
-                if approved <= last {
-                    let n = nights.iter().position(|d| *d >= approved).expect("a night on or after") as u32;
-                    let n = n.max(night);
-                    repairs.tables[n as usize].push(&[
-                        s(format!("RP-{case}")),
-                        s(id.clone()),
-                        s(case),
-                        V::D(Some(approved)),
-                    ]);
-                }
-            }
-        }
-
-        let mut r = stream(o.seed, S_COMP, i, 0);
-        let count = skewed_count(&mut r, o.complaints_per_entity);
-        for k in 0..count {
-            let night = r.random_range(0..o.days);
-            let date = r.random_range(established.max(nights[night as usize] - 1460)..=nights[night as usize]);
-            let outcome = *weighted(
-                &mut r,
-                &[("pending", 10), ("resolved", 45), ("mediated", 20), ("unresolved", 20), ("withdrawn", 5)],
-            );
-            let row = vec![
-                s(format!("CP-{:09}", i * 64 + k)),
-                s(id.clone()),
-                V::D(Some(date)),
-                s(*weighted(&mut r, &[("hotline", 30), ("web", 40), ("platform", 30)])),
-                V::S(
-                    r.random_bool(0.8).then(|| COMPLAINT_TOPICS[r.random_range(0..COMPLAINT_TOPICS.len())].to_string()),
-                ),
-                V::B(Some(r.random_bool(0.6))),
-                s(outcome),
-                V::M(r.random_bool(0.7).then(|| r.random_range(0..500_000) as i128)),
-            ];
-            complaints.tables[night as usize].push(&row);
-            if outcome == "pending" && night + 1 < o.days && r.random_bool(0.5) {
-                let mut closed = row.clone();
-                closed[6] = s(if r.random_bool(0.6) { "resolved" } else { "unresolved" });
-                complaints.tables[r.random_range(night + 1..o.days) as usize].push(&closed);
-            }
-        }
+        violation_rows(w, i, &id, &nights, &mut violations, &mut repairs);
+        complaint_rows(w, i, &id, &nights, &mut complaints);
     }
 
     if o.bad_rate > 0.0 {
@@ -329,4 +188,167 @@ fn generate_chunk(wh: &Warehouse, w: &World, chunk: u64, range: std::ops::Range<
         }
     }
     Ok(summary)
+}
+
+/// Entity `i`'s registry row (its attributes drawn from its own stream)
+/// and its holders' rows, in every night from the one it was registered.
+fn registry_rows(w: &World, i: u64, id: &str, registry: &mut Nights, holdings: &mut Nights) {
+    let o = w.o;
+    let kind = w.kind(i);
+    let region = w.region(i);
+    let mut attr = stream(o.seed, S_ATTR, i, 3);
+    let name = match kind {
+        Kind::Branch => format!(
+            "{} {} {} Branch",
+            REGIONS[region].1,
+            WORDS[attr.random_range(0..WORDS.len())],
+            TRADES[attr.random_range(0..TRADES.len())]
+        ),
+        Kind::SoleProprietor => {
+            format!("{} {} Shop No. {}", REGIONS[region].1, WORDS[attr.random_range(0..WORDS.len())], i)
+        }
+        _ => format!(
+            "{} {} {} {} Co., Ltd.",
+            REGIONS[region].1,
+            WORDS[attr.random_range(0..WORDS.len())],
+            WORDS[attr.random_range(0..WORDS.len())],
+            TRADES[attr.random_range(0..TRADES.len())]
+        ),
+    };
+    let industry =
+        attr.random_bool(0.9).then(|| (INDUSTRIES[attr.random_range(0..INDUSTRIES.len())] as char).to_string());
+    let store =
+        attr.random_bool(0.3).then(|| format!("https://mall.example.cn/store/{}", scramble(o.seed ^ i) % 100_000_000));
+    let capital = match kind {
+        Kind::SoleProprietor | Kind::Branch => None,
+        _ => attr.random_bool(0.9).then(|| (10f64.powf(attr.random_range(4.0..8.5)) as i128) * 100),
+    };
+    let established = w.established(i);
+    let rep = w.legal_rep(i).map(|p| w.person(p));
+    let parent = if kind == Kind::Branch { w.parent(i).map(|p| w.id(p)) } else { None };
+
+    for n in w.first_night(i)..o.days {
+        registry.tables[n as usize].push(&[
+            s(id.to_string()),
+            s(name.clone()),
+            s(kind.name()),
+            V::S(rep.clone()),
+            V::S(parent.clone()),
+            s(REGIONS[region].0),
+            V::S(industry.clone()),
+            V::S(store.clone()),
+            V::D(Some(established)),
+            s(w.status(i, n)),
+            V::M(capital),
+        ]);
+        for (h, is_entity, share) in w.holders(i, n) {
+            let holder = if is_entity { w.id(h) } else { w.person(h) };
+            holdings.tables[n as usize].push(&[
+                s(holder),
+                s(if is_entity { "entity" } else { "person" }),
+                s(id.to_string()),
+                V::F(Some(share)),
+            ]);
+        }
+    }
+}
+
+/// Entity `i`'s violations (most entities have none, a few have many),
+/// each decided within four years before its night and not before the
+/// entity was established; some revoked on
+/// appeal in a later night, some repaired (a repair in the first night
+/// on or after its approval). `nights` are the nights' days since the
+/// epoch.
+fn violation_rows(w: &World, i: u64, id: &str, nights: &[i32], violations: &mut Nights, repairs: &mut Nights) {
+    let o = w.o;
+    let (region, established) = (w.region(i), w.established(i));
+    let last = *nights.last().expect("a night");
+    let mut r = stream(o.seed, S_VIOL, i, 0);
+    let count = skewed_count(&mut r, o.violations_per_entity);
+    for k in 0..count {
+        let night = r.random_range(0..o.days);
+        let date = r.random_range(established.max(nights[night as usize] - 1460)..=nights[night as usize]);
+        let case = format!(
+            "PD-{}-{}-{:06}",
+            REGIONS[region].0,
+            days_to_date(date).expect("generated dates are calendar dates").year(),
+            i * 64 + k
+        );
+        let status = *weighted(&mut r, &[("effective", 88), ("suspended", 7), ("revoked", 5)]);
+        let severity = *weighted(&mut r, SEVERITIES);
+        let fine_base: i128 = match severity {
+            "minor" => 500,
+            "general" => 5_000,
+            "serious" => 50_000,
+            _ => 300_000,
+        };
+        let fine = r.random_bool(0.95).then(|| fine_base * r.random_range(10..300) as i128);
+        let authority =
+            if r.random_bool(0.9) { REGIONS[region].0 } else { REGIONS[r.random_range(0..REGIONS.len())].0 };
+        let row = vec![
+            s(case.clone()),
+            s(id.to_string()),
+            V::D(Some(date)),
+            s(*weighted(&mut r, CATEGORIES)),
+            s(severity),
+            V::M(fine),
+            s(status),
+            s(authority),
+        ];
+        violations.tables[night as usize].push(&row);
+        // Revoked on appeal in a later night.
+        if night + 1 < o.days && status == "effective" && r.random_bool(0.05) {
+            let later = r.random_range(night + 1..o.days);
+            let mut appealed = row.clone();
+            appealed[6] = s("revoked");
+            violations.tables[later as usize].push(&appealed);
+        } else if status == "effective" && r.random_bool(0.04) {
+            // A credit repair, in the first night on or after its approval.
+            let approved = date + r.random_range(60..365);
+            if approved <= last {
+                let n = nights.iter().position(|d| *d >= approved).expect("a night on or after") as u32;
+                let n = n.max(night);
+                repairs.tables[n as usize].push(&[
+                    s(format!("RP-{case}")),
+                    s(id.to_string()),
+                    s(case),
+                    V::D(Some(approved)),
+                ]);
+            }
+        }
+    }
+}
+
+/// Entity `i`'s complaints, each received within four years before its
+/// night and not before the entity was established; about half of those
+/// pending are closed in a later night, if there is one.
+fn complaint_rows(w: &World, i: u64, id: &str, nights: &[i32], complaints: &mut Nights) {
+    let o = w.o;
+    let established = w.established(i);
+    let mut r = stream(o.seed, S_COMP, i, 0);
+    let count = skewed_count(&mut r, o.complaints_per_entity);
+    for k in 0..count {
+        let night = r.random_range(0..o.days);
+        let date = r.random_range(established.max(nights[night as usize] - 1460)..=nights[night as usize]);
+        let outcome = *weighted(
+            &mut r,
+            &[("pending", 10), ("resolved", 45), ("mediated", 20), ("unresolved", 20), ("withdrawn", 5)],
+        );
+        let row = vec![
+            s(format!("CP-{:09}", i * 64 + k)),
+            s(id.to_string()),
+            V::D(Some(date)),
+            s(*weighted(&mut r, &[("hotline", 30), ("web", 40), ("platform", 30)])),
+            V::S(r.random_bool(0.8).then(|| COMPLAINT_TOPICS[r.random_range(0..COMPLAINT_TOPICS.len())].to_string())),
+            V::B(Some(r.random_bool(0.6))),
+            s(outcome),
+            V::M(r.random_bool(0.7).then(|| r.random_range(0..500_000) as i128)),
+        ];
+        complaints.tables[night as usize].push(&row);
+        if outcome == "pending" && night + 1 < o.days && r.random_bool(0.5) {
+            let mut closed = row.clone();
+            closed[6] = s(if r.random_bool(0.6) { "resolved" } else { "unresolved" });
+            complaints.tables[r.random_range(night + 1..o.days) as usize].push(&closed);
+        }
+    }
 }
