@@ -177,8 +177,58 @@ pub fn parse(file: &str, text: &str) -> Result<JobSpec, JobErrors> {
             c.problem("job", format!("'{n}' must match [a-z0-9-]+"));
         }
     }
-    let schedule = c.string(&root, "schedule", "", true);
-    let tz_name = c.string(&root, "time_zone", "", false).unwrap_or_else(|| "Asia/Shanghai".into());
+    let (schedule, time_zone) = schedule(&mut c, &root);
+    let warehouse = c.string(&root, "warehouse", "", true);
+    let policy = existing_file(&mut c, &root, "policy");
+    let partners = existing_file(&mut c, &root, "partners");
+    let lag = integer(&mut c, &root, "as_of_lag_days", "", 1, |v| (0..=30).contains(&v), "an integer from 0 to 30");
+    let share =
+        number(&mut c, &root, "max_reject_share", "", 0.05, |v| (0.0..=1.0).contains(&v), "a number from 0 to 1");
+    let (memory, threads, engine, engine_scratch) = engine_settings(&mut c, &root);
+    let unsigned = c.boolean(&root, "unsigned", "", false).unwrap_or(false);
+    let validation_plans = c.boolean(&root, "validation_plans", "", false).unwrap_or(false);
+    let plans_make_tables = c.boolean(&root, "plans_make_tables", "", false).unwrap_or(false);
+    let retry = retry(&mut c, &root);
+    let mut catch_up = 3;
+    if let Some(cu) = c.section(&root, "catch_up") {
+        c.known_fields(cu, "catch_up", &["max_nights"]);
+        catch_up =
+            integer(&mut c, cu, "max_nights", "catch_up", 3, |v| (0..=366).contains(&v), "an integer from 0 to 366")
+                as u32;
+    }
+    let stop = integer(&mut c, &root, "stop_timeout_seconds", "", 600, |v| (0..=86_400).contains(&v), "from 0 to 86400")
+        as u64;
+    if !c.is_clean() {
+        return c.finish(WHAT, None);
+    }
+    Ok(JobSpec {
+        name: name.expect("checked"),
+        file: file.to_string(),
+        schedule: schedule.expect("checked"),
+        time_zone: time_zone.expect("checked"),
+        warehouse: PathBuf::from(warehouse.expect("checked")),
+        policy,
+        partners,
+        as_of_lag_days: lag,
+        max_reject_share: share,
+        memory_limit: memory.expect("checked"),
+        threads,
+        engine,
+        engine_scratch,
+        unsigned,
+        validation_plans,
+        plans_make_tables,
+        retry,
+        catch_up_nights: catch_up,
+        stop_timeout_seconds: stop,
+    })
+}
+
+/// The job's cron schedule (six fields, seconds first) and its time zone
+/// (an IANA name, Asia/Shanghai by default), each checked.
+fn schedule(c: &mut Walker, root: &Mapping) -> (Option<String>, Option<chrono_tz::Tz>) {
+    let schedule = c.string(root, "schedule", "", true);
+    let tz_name = c.string(root, "time_zone", "", false).unwrap_or_else(|| "Asia/Shanghai".into());
     let time_zone: Option<chrono_tz::Tz> = match tz_name.parse() {
         Ok(tz) => Some(tz),
         Err(_) => {
@@ -199,22 +249,23 @@ pub fn parse(file: &str, text: &str) -> Result<JobSpec, JobErrors> {
             c.problem("schedule", format!("'{s}' is not a valid cron expression: {e}"));
         }
     }
-    let warehouse = c.string(&root, "warehouse", "", true);
-    let policy = c.string(&root, "policy", "", false).map(PathBuf::from);
-    if let Some(p) = &policy {
+    (schedule, time_zone)
+}
+
+/// An optional file the job names at `key`, which must exist.
+fn existing_file(c: &mut Walker, root: &Mapping, key: &str) -> Option<PathBuf> {
+    let path = c.string(root, key, "", false).map(PathBuf::from);
+    if let Some(p) = &path {
         if !p.exists() {
-            c.problem("policy", format!("{} does not exist", p.display()));
+            c.problem(key, format!("{} does not exist", p.display()));
         }
     }
-    let partners = c.string(&root, "partners", "", false).map(PathBuf::from);
-    if let Some(p) = &partners {
-        if !p.exists() {
-            c.problem("partners", format!("{} does not exist", p.display()));
-        }
-    }
-    let lag = integer(&mut c, &root, "as_of_lag_days", "", 1, |v| (0..=30).contains(&v), "an integer from 0 to 30");
-    let share =
-        number(&mut c, &root, "max_reject_share", "", 0.05, |v| (0.0..=1.0).contains(&v), "a number from 0 to 1");
+    path
+}
+
+/// The engine's memory limit (4G by default), threads, kind (local or a
+/// Ballista cluster) and scratch folder, each checked.
+fn engine_settings(c: &mut Walker, root: &Mapping) -> (Option<usize>, Option<usize>, EngineKind, Option<PathBuf>) {
     let memory = match root.get("memory_limit") {
         None | Some(Value::Null) => Some(4usize << 30),
         Some(Value::String(s)) => match parse_size(s) {
@@ -249,61 +300,30 @@ pub fn parse(file: &str, text: &str) -> Result<JobSpec, JobErrors> {
             EngineKind::Local
         }
     };
-    let engine_scratch = c.string(&root, "engine_scratch", "", false).map(PathBuf::from);
+    let engine_scratch = c.string(root, "engine_scratch", "", false).map(PathBuf::from);
     if let Some(p) = &engine_scratch {
         if p.as_os_str().is_empty() || (p.exists() && !p.is_dir()) {
             c.problem("engine_scratch", format!("must be a folder, found '{}'", p.display()));
         }
     }
-    let unsigned = c.boolean(&root, "unsigned", "", false).unwrap_or(false);
-    let validation_plans = c.boolean(&root, "validation_plans", "", false).unwrap_or(false);
-    let plans_make_tables = c.boolean(&root, "plans_make_tables", "", false).unwrap_or(false);
+    (memory, threads, engine, engine_scratch)
+}
+
+/// The `retry` section: attempts and backoff, each within its range.
+fn retry(c: &mut Walker, root: &Mapping) -> Retry {
     let mut retry = Retry { attempts: 3, backoff_seconds: 60.0, backoff_factor: 2.0, max_backoff_seconds: 900.0 };
-    if let Some(r) = c.section(&root, "retry") {
+    if let Some(r) = c.section(root, "retry") {
         c.known_fields(r, "retry", &["attempts", "backoff_seconds", "backoff_factor", "max_backoff_seconds"]);
-        let w = &mut c;
         retry.attempts =
-            integer(w, r, "attempts", "retry", 3, |v| (1..=100).contains(&v), "an integer from 1 to 100") as u32;
+            integer(c, r, "attempts", "retry", 3, |v| (1..=100).contains(&v), "an integer from 1 to 100") as u32;
         retry.backoff_seconds =
-            number(w, r, "backoff_seconds", "retry", 60.0, |v| (0.0..=86_400.0).contains(&v), "from 0 to 86400");
+            number(c, r, "backoff_seconds", "retry", 60.0, |v| (0.0..=86_400.0).contains(&v), "from 0 to 86400");
         retry.backoff_factor =
-            number(w, r, "backoff_factor", "retry", 2.0, |v| (1.0..=10.0).contains(&v), "from 1 to 10");
+            number(c, r, "backoff_factor", "retry", 2.0, |v| (1.0..=10.0).contains(&v), "from 1 to 10");
         retry.max_backoff_seconds =
-            number(w, r, "max_backoff_seconds", "retry", 900.0, |v| (0.0..=86_400.0).contains(&v), "from 0 to 86400");
+            number(c, r, "max_backoff_seconds", "retry", 900.0, |v| (0.0..=86_400.0).contains(&v), "from 0 to 86400");
     }
-    let mut catch_up = 3;
-    if let Some(cu) = c.section(&root, "catch_up") {
-        c.known_fields(cu, "catch_up", &["max_nights"]);
-        catch_up =
-            integer(&mut c, cu, "max_nights", "catch_up", 3, |v| (0..=366).contains(&v), "an integer from 0 to 366")
-                as u32;
-    }
-    let stop = integer(&mut c, &root, "stop_timeout_seconds", "", 600, |v| (0..=86_400).contains(&v), "from 0 to 86400")
-        as u64;
-    if !c.is_clean() {
-        return c.finish(WHAT, None);
-    }
-    Ok(JobSpec {
-        name: name.expect("checked"),
-        file: file.to_string(),
-        schedule: schedule.expect("checked"),
-        time_zone: time_zone.expect("checked"),
-        warehouse: PathBuf::from(warehouse.expect("checked")),
-        policy,
-        partners,
-        as_of_lag_days: lag,
-        max_reject_share: share,
-        memory_limit: memory.expect("checked"),
-        threads,
-        engine,
-        engine_scratch,
-        unsigned,
-        validation_plans,
-        plans_make_tables,
-        retry,
-        catch_up_nights: catch_up,
-        stop_timeout_seconds: stop,
-    })
+    retry
 }
 
 /// Parses `4G`, `512M`, `1.5GiB` or a number of bytes.
