@@ -5,6 +5,7 @@
 //! decisions about it. Used by `credence explain` and the officer pages.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fmt::Write as _;
 
 use arrow::array::AsArray;
 use arrow::datatypes::Int64Type;
@@ -263,8 +264,16 @@ fn quarantined_rows(
 impl Explanation {
     /// The explanation as text for the terminal.
     pub fn render(&self) -> String {
-        use std::fmt::Write;
         let mut o = String::new();
+        self.render_registry(&mut o);
+        self.render_score(&mut o);
+        self.render_lists(&mut o);
+        self.render_decisions(&mut o);
+        o
+    }
+
+    /// The entity's registry facts, or that the snapshot lacks it.
+    fn render_registry(&self, o: &mut String) {
         match &self.registry {
             Some(f) => {
                 let _ = writeln!(
@@ -284,58 +293,54 @@ impl Explanation {
                 let _ = writeln!(o, "{}  (not in the registry snapshot as of {})", self.entity_id, self.as_of);
             }
         }
-        match &self.score {
-            None => {
-                let _ = writeln!(
-                    o,
-                    "not scored as of {} under policy {}: outside the policy's scope",
-                    self.as_of, self.policy
-                );
+    }
+
+    /// The score, band and grade, then each reason with its records.
+    fn render_score(&self, o: &mut String) {
+        let Some(s) = &self.score else {
+            let _ =
+                writeln!(o, "not scored as of {} under policy {}: outside the policy's scope", self.as_of, self.policy);
+            return;
+        };
+        let _ = writeln!(
+            o,
+            "score {:.2} as of {} under policy {}: band {}, grade {}",
+            s.score, self.as_of, self.policy, s.band_grade, s.grade
+        );
+        if self.reasons.is_empty() {
+            let _ = writeln!(o, "no reasons: no record in any rule's window");
+        }
+        for r in &self.reasons {
+            let title = r.title.as_deref().map(|t| format!("  {t}")).unwrap_or_default();
+            match &r.forces_grade {
+                Some(g) => {
+                    let _ = writeln!(o, "  {}{title}: forces grade {g} at least", r.rule_id);
+                }
+                None => {
+                    let cap = r.cap.map(|c| format!(" (cap {c})")).unwrap_or_default();
+                    let _ = writeln!(o, "  {}{title}: -{:.2} points{cap}", r.rule_id, r.points);
+                }
             }
-            Some(s) => {
-                let _ = writeln!(
-                    o,
-                    "score {:.2} as of {} under policy {}: band {}, grade {}",
-                    s.score, self.as_of, self.policy, s.band_grade, s.grade
-                );
-                if self.reasons.is_empty() {
-                    let _ = writeln!(o, "no reasons: no record in any rule's window");
-                }
-                for r in &self.reasons {
-                    let title = r.title.as_deref().map(|t| format!("  {t}")).unwrap_or_default();
-                    match &r.forces_grade {
-                        Some(g) => {
-                            let _ = writeln!(o, "  {}{title}: forces grade {g} at least", r.rule_id);
-                        }
-                        None => {
-                            let cap = r.cap.map(|c| format!(" (cap {c})")).unwrap_or_default();
-                            let _ = writeln!(o, "  {}{title}: -{:.2} points{cap}", r.rule_id, r.points);
-                        }
-                    }
-                    for c in &r.records {
-                        let fields: Vec<String> = c
-                            .fields
-                            .iter()
-                            .filter(|(k, v)| !v.is_empty() && !k.ends_with("_id"))
-                            .map(|(k, v)| format!("{k} {}", escaped(v)))
-                            .collect();
-                        let pts = if r.forces_grade.is_none() {
-                            format!("  -{:.2} (weight {:.4})", c.points, c.weight)
-                        } else {
-                            String::new()
-                        };
-                        let _ = writeln!(
-                            o,
-                            "    {} {} ({} days){pts}: {}",
-                            c.record_id,
-                            c.date,
-                            c.age_days,
-                            fields.join(", ")
-                        );
-                    }
-                }
+            for c in &r.records {
+                let fields: Vec<String> = c
+                    .fields
+                    .iter()
+                    .filter(|(k, v)| !v.is_empty() && !k.ends_with("_id"))
+                    .map(|(k, v)| format!("{k} {}", escaped(v)))
+                    .collect();
+                let pts = if r.forces_grade.is_none() {
+                    format!("  -{:.2} (weight {:.4})", c.points, c.weight)
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(o, "    {} {} ({} days){pts}: {}", c.record_id, c.date, c.age_days, fields.join(", "));
             }
         }
+    }
+
+    /// Each list the entity is on (directly, or jointly and how), and the
+    /// restrictions on its legal representative and on itself.
+    fn render_lists(&self, o: &mut String) {
         if self.memberships.is_empty() {
             let _ = writeln!(o, "lists: none");
         }
@@ -383,6 +388,10 @@ impl Explanation {
                 r.roots.join(", ")
             );
         }
+    }
+
+    /// The decisions taken on the entity, oldest first.
+    fn render_decisions(&self, o: &mut String) {
         if self.decisions.is_empty() {
             let _ = writeln!(o, "decisions: none");
         }
@@ -399,6 +408,5 @@ impl Explanation {
                 escaped(&d.reason)
             );
         }
-        o
     }
 }
