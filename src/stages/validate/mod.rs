@@ -303,13 +303,10 @@ fn validate(
         .collect::<Result<_, _>>()?;
 
     let n = total as usize;
-    let mut codes: Vec<Option<FaultCode>> = vec![None; n];
-    let mut messages: HashMap<u64, String> = HashMap::new();
+    let mut faults = RowFaults::new(n);
     for f in &stage_one {
         for (row, fault) in &f.faults {
-            let g = f.first_row + *row as u64;
-            codes[g as usize] = Some(fault.code);
-            messages.insert(g, fault.message.clone());
+            faults.set(f.first_row + *row as u64, fault.code, fault.message.clone());
         }
     }
     let judged = against.judged.map(|j| j.wait(contract.dataset)).transpose()?;
@@ -321,42 +318,16 @@ fn validate(
                 return Err(ReadError::Verdicts { dataset: contract.dataset, what });
             }
             last = Some(r.row);
-            codes[r.row as usize] = Some(r.code);
-            messages.insert(r.row, r.message.clone());
+            faults.set(r.row, r.code, r.message.clone());
         }
     }
 
     phase("read");
-    // Later codes decided row by row, applied after duplicate_key.
-    // Sparse: few rows get one.
-    let mut late: HashMap<u64, (FaultCode, String), FxBuildHasher> = HashMap::default();
-    for f in &stage_one {
-        for (r, message) in &f.unknown {
-            late.insert(f.first_row + *r as u64, (FaultCode::UnknownEntity, message.clone()));
-        }
-    }
-    if let (Some(uc), Some(violations)) = (contract.unknown_case, against.violations) {
-        let cases = cases::NamedCases { files: &stage_one, at: kept.position(uc), name: &contract.columns[uc].name };
-        cases.unknown(violations, &codes, &mut late).map_err(|source| ReadError::Scratch {
-            what: format!("reading back the validated {}", violations.contract.dataset),
-            source,
-        })?;
-    }
+    let late = late_codes(contract, &stage_one, &kept, against.violations, &faults.codes)?;
 
     phase("late codes");
     // Keys: duplicates within a partition, then the newest accepted version.
-    let key_files: Vec<FileKeys> = stage_one
-        .iter()
-        .map(|f| FileKeys {
-            first_row: f.first_row,
-            partition: f.partition,
-            columns: contract.key.iter().map(|k| f.kept.column(kept.position(*k)).as_string::<i32>().clone()).collect(),
-            entity: kept.entity_text.and_then(|at| {
-                let in_key = contract.key.iter().position(|k| kept.position(*k) == at)?;
-                Some((in_key, f.entity_idx.as_deref()?, against.entities?))
-            }),
-        })
-        .collect();
+    let key_files = file_keys(contract, &stage_one, &kept, against.entities);
     // The rows with a late code, for the passes over every row (a probe
     // of `late` per row cost a cache miss each).
     let mut late_rows = FixedBitSet::with_capacity(n);
@@ -369,7 +340,7 @@ fn validate(
     let dates: Vec<AsOf> = selection.partitions.iter().map(|p| p.ingest_date).collect();
     let key_rules = keys::KeyRules { files: &key_files, dates: &dates, key_names: &key_names };
     let is_event = contract.kind == DatasetKind::Event;
-    let mut current = key_rules.judge(&shared, is_event, &late_rows, &mut codes, &mut messages);
+    let mut current = key_rules.judge(&shared, is_event, &late_rows, &mut faults.codes, &mut faults.messages);
 
     phase("keys");
     // shares_over_100: the rows of one owned entity that passed every earlier rule.
@@ -383,19 +354,17 @@ fn validate(
             // entity `unknown_entity` checks.
             entities: against.entities.filter(|_| contract.unknown_entity == Some(rule.group_by)),
         };
-        for (g, message) in owned.over_100(&stage_one, &codes) {
-            codes[g as usize] = Some(FaultCode::SharesOver100);
-            messages.insert(g, message);
+        for (g, message) in owned.over_100(&stage_one, &faults.codes) {
+            faults.set(g, FaultCode::SharesOver100, message);
         }
     }
     for (g, (code, message)) in late {
-        if codes[g as usize].is_none() {
-            codes[g as usize] = Some(code);
-            messages.insert(g, message);
+        if faults.codes[g as usize].is_none() {
+            faults.set(g, code, message);
         }
     }
     if !is_event {
-        for (g, code) in codes.iter().enumerate() {
+        for (g, code) in faults.codes.iter().enumerate() {
             current.set(g, code.is_none());
         }
     }
@@ -405,17 +374,92 @@ fn validate(
     let with_entity = contract.unknown_entity.is_some() && against.entities.is_some();
     let (schema, rows) = current_table(contract, stage_one, &kept.schema, keep, with_entity, &current, table)?;
 
-    let mut rejects: Vec<Reject> = codes
-        .iter()
-        .enumerate()
-        .filter_map(|(g, c)| {
-            c.map(|code| Reject { row: g as u64, code, message: messages.remove(&(g as u64)).unwrap_or_default() })
-        })
-        .collect();
-    rejects.sort_by_key(|r| r.row);
+    let rejects = faults.into_rejects();
     phase("output");
     let report = DatasetReport::new(contract, &selection, &rejects, current.count_ones(..) as u64, total);
     Ok(Validated { contract: contract.clone(), selection, schema, rows, report, rejects })
+}
+
+/// The codes decided row by row that apply after duplicate_key, by row
+/// number (sparse: few rows get one): `unknown_entity`, found as the files
+/// were read, and `unknown_case` among the accepted `violations`, for the
+/// rows without a code so far (`codes`).
+fn late_codes(
+    contract: &Contract,
+    files: &[FileRows],
+    kept: &Kept,
+    violations: Option<&Validated>,
+    codes: &[Option<FaultCode>],
+) -> Result<HashMap<u64, (FaultCode, String), FxBuildHasher>, ReadError> {
+    let mut late: HashMap<u64, (FaultCode, String), FxBuildHasher> = HashMap::default();
+    for f in files {
+        for (r, message) in &f.unknown {
+            late.insert(f.first_row + *r as u64, (FaultCode::UnknownEntity, message.clone()));
+        }
+    }
+    if let (Some(uc), Some(violations)) = (contract.unknown_case, violations) {
+        let cases = cases::NamedCases { files, at: kept.position(uc), name: &contract.columns[uc].name };
+        cases.unknown(violations, codes, &mut late).map_err(|source| ReadError::Scratch {
+            what: format!("reading back the validated {}", violations.contract.dataset),
+            source,
+        })?;
+    }
+    Ok(late)
+}
+
+/// Each file's key columns (and, when the key holds the entity checked,
+/// its rows' entity indexes among `entities`), for the key rules.
+fn file_keys<'f>(
+    contract: &Contract,
+    files: &'f [FileRows],
+    kept: &Kept,
+    entities: Option<&'f EntityIndex>,
+) -> Vec<FileKeys<'f>> {
+    files
+        .iter()
+        .map(|f| FileKeys {
+            first_row: f.first_row,
+            partition: f.partition,
+            columns: contract.key.iter().map(|k| f.kept.column(kept.position(*k)).as_string::<i32>().clone()).collect(),
+            entity: kept.entity_text.and_then(|at| {
+                let in_key = contract.key.iter().position(|k| kept.position(*k) == at)?;
+                Some((in_key, f.entity_idx.as_deref()?, entities?))
+            }),
+        })
+        .collect()
+}
+
+/// Each landing row's fault, by its number among the rows read: the code
+/// of the first rule it breaks (none: accepted so far) and, for a row
+/// with one, the message.
+struct RowFaults {
+    codes: Vec<Option<FaultCode>>,
+    messages: HashMap<u64, String>,
+}
+
+impl RowFaults {
+    /// `n` rows, none with a fault yet.
+    fn new(n: usize) -> RowFaults {
+        RowFaults { codes: vec![None; n], messages: HashMap::new() }
+    }
+
+    /// Row `g` breaks the rule of `code`.
+    fn set(&mut self, g: u64, code: FaultCode, message: String) {
+        self.codes[g as usize] = Some(code);
+        self.messages.insert(g, message);
+    }
+
+    /// The rejected rows, in row order, with their codes and messages.
+    fn into_rejects(mut self) -> Vec<Reject> {
+        self.codes
+            .iter()
+            .enumerate()
+            .filter_map(|(g, c)| {
+                let g = g as u64;
+                c.map(|code| Reject { row: g, code, message: self.messages.remove(&g).unwrap_or_default() })
+            })
+            .collect()
+    }
 }
 
 /// A dataset's table: its `current` rows of `files`, with the `keep`
