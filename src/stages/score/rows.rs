@@ -9,8 +9,9 @@ use std::ops::Range;
 use arrow::array::{AsArray, RecordBatch, StringArray};
 use arrow::datatypes::{Float64Type, SchemaRef, UInt16Type, UInt32Type};
 
+use super::grade::{Scores, NOT_SCORED};
+use super::plan;
 use super::reasons::{self, RuleHit};
-use super::{plan, Scores, NOT_SCORED};
 use crate::base::entities::EntityIndex;
 use crate::base::ids::AsOf;
 use crate::base::marts::scores::{ReasonRef, ScoresBatch};
