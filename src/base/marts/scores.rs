@@ -19,6 +19,11 @@ use crate::base::warehouse::Mart;
 use crate::base::warehouse::Warehouse;
 
 /// The schema of the `scores` mart (policy.md, "Outputs of scoring").
+/// The as-of date of the newest scores mart, if any run wrote one.
+pub fn newest(wh: &Warehouse) -> Option<AsOf> {
+    wh.mart_dates(Mart::Scores).pop()
+}
+
 pub fn scores_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("entity_id", DataType::Utf8, false),

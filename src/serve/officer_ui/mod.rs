@@ -33,6 +33,11 @@ const SHORTCUTS_JS: &str = include_str!("assets/shortcuts.js");
 const QUEUE_JS: &str = include_str!("assets/queue.js");
 const DECIDE_JS: &str = include_str!("assets/decide.js");
 
+/// Today, the day a decision is taken on and a queue is read for (UTC).
+pub(crate) fn today() -> AsOf {
+    AsOf::new(chrono::Utc::now().date_naive())
+}
+
 /// What the pages need.
 pub struct UiState {
     pub warehouse: Warehouse,
@@ -193,7 +198,7 @@ impl UiState {
         if let Err(e) = self.search_index() {
             tracing::warn!(error = %e, "building the search index ahead failed; search will build it on demand");
         }
-        let today = pages::decide::today();
+        let today = today();
         for list in &self.policy.lists {
             if let Err(e) = self.queue(list, today) {
                 tracing::warn!(list = %list.id, error = %e, "reading the queue ahead failed; pages will read it on demand");

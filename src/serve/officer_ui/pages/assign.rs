@@ -15,7 +15,7 @@ use crate::base::store::StoreError;
 use crate::officer::accounts::Role;
 use crate::officer::queue::QueueState;
 use crate::serve::officer_ui::layout::{forbidden, html_response, page, with_detail, PageResult};
-use crate::serve::officer_ui::pages::decide::today;
+use crate::serve::officer_ui::today;
 use crate::serve::officer_ui::{Officer, UiState};
 
 /// The assignment line of a list section: who holds the item, and the

@@ -8,18 +8,12 @@ use axum::http::StatusCode;
 use axum::Extension;
 use maud::{html, Markup};
 
-use crate::base::ids::AsOf;
 use crate::base::store::{RunRow, StepRow};
-use crate::base::warehouse::{Mart, Warehouse};
 use crate::officer::queue::{self};
 use crate::run::RunSummary;
 use crate::serve::officer_ui::layout::{html_response, page, PageError, PageResult};
 use crate::serve::officer_ui::svg::BarColumn;
 use crate::serve::officer_ui::{Officer, UiState};
-
-pub(crate) fn latest_scores(wh: &Warehouse) -> Option<AsOf> {
-    wh.mart_dates(Mart::Scores).pop()
-}
 
 pub(crate) async fn dashboard(State(state): State<Arc<UiState>>, Extension(o): Extension<Officer>) -> PageResult {
     let m = &state.messages;
@@ -128,7 +122,7 @@ struct Queues {
 
 impl Queues {
     fn of(state: &UiState, o: &Officer) -> Result<Queues, PageError> {
-        let today = crate::serve::officer_ui::pages::decide::today();
+        let today = crate::serve::officer_ui::today();
         let mut pending: Vec<(String, usize, i64)> = Vec::new();
         let mut mine: Vec<(String, usize, usize, usize)> = Vec::new();
         for l in &state.policy.lists {

@@ -19,9 +19,8 @@ use crate::config::policy::ListSpec;
 use crate::officer::explain::{self, ExplainError, Explanation};
 use crate::officer::queue::QueueState;
 use crate::serve::officer_ui::layout::{entity_name, html_response, page, with_detail, PageError, PageResult};
-use crate::serve::officer_ui::pages::dashboard::latest_scores;
-use crate::serve::officer_ui::pages::decide;
-use crate::serve::officer_ui::{svg, Messages, Officer, UiState};
+use crate::serve::officer_ui::pages::decision_forms;
+use crate::serve::officer_ui::{svg, today, Messages, Officer, UiState};
 use parquet::errors::ParquetError;
 
 #[derive(serde::Deserialize, Default)]
@@ -42,7 +41,7 @@ pub(crate) async fn entity_page(
     let draft = crate::serve::officer_ui::auth::cookie(&state, &headers, crate::serve::officer_ui::auth::DRAFT_COOKIE)
         .and_then(|d| state.take_draft(&d))
         .filter(|d| d.entity == id);
-    let as_of = q.as_of.as_deref().and_then(|d| d.parse().ok()).or_else(|| latest_scores(&state.warehouse));
+    let as_of = q.as_of.as_deref().and_then(|d| d.parse().ok()).or_else(|| scores::newest(&state.warehouse));
     let notice = match q.decided {
         None => None,
         Some(d) => Some(match state.store.decisions_between(d - 1, d, None, None)?.pop() {
@@ -135,7 +134,7 @@ pub(crate) fn render_entity(
     }
     for l in &state.policy.lists {
         let next = if from_list == Some(l.id.as_str()) { next_in_queue(state, l, id)? } else { None };
-        forms.push(decide::list_section(state, o, l, id, next.as_deref(), draft.filter(|d| d.list == l.id))?);
+        forms.push(decision_forms::list_section(state, o, l, id, next.as_deref(), draft.filter(|d| d.list == l.id))?);
     }
     let body = entity_body(state, &e, &history, previous, &previous_reasons, &forms, notice, error);
     let r = html_response(status, page(state, Some(o), &m.f("entity_title", &[("entity", &id)]), body));
@@ -461,7 +460,7 @@ pub(crate) fn reason_changes(
 /// The entity page of the queue member after `entity` that still needs a
 /// decision (members decided since the run are skipped).
 pub(crate) fn next_in_queue(state: &UiState, list: &ListSpec, entity: &str) -> Result<Option<String>, PageError> {
-    let Some((_, entries)) = state.queue(list, decide::today())? else {
+    let Some((_, entries)) = state.queue(list, today())? else {
         return Ok(None);
     };
     let Some(here) = entries.iter().position(|e| e.listing.entity_id == entity) else { return Ok(None) };

@@ -11,7 +11,7 @@ use maud::html;
 use crate::base::store::{Action, Decision};
 use crate::officer::accounts::Role;
 use crate::serve::officer_ui::layout::{html_response, page, PageResult};
-use crate::serve::officer_ui::pages::decide::today;
+use crate::serve::officer_ui::today;
 use crate::serve::officer_ui::{Officer, UiState};
 use crate::stages::review::DecisionBook;
 

@@ -3,6 +3,7 @@
 pub(crate) mod assign;
 pub(crate) mod dashboard;
 pub(crate) mod decide;
+pub(crate) mod decision_forms;
 pub(crate) mod entity;
 pub(crate) mod exemptions;
 pub(crate) mod history;

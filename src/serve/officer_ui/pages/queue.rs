@@ -21,7 +21,9 @@ use crate::officer::decide::{self, DecideError, Refusal, Request};
 use crate::officer::queue::{QueueEntry, QueueState};
 use crate::serve::officer_ui::auth::{cookie, set_cookie, SHORTCUTS_COOKIE};
 use crate::serve::officer_ui::layout::{entity_name, forbidden, html_response, page, with_detail, PageResult};
-use crate::serve::officer_ui::pages::decide::{action_key, desk, today};
+use crate::serve::officer_ui::pages::decide::desk;
+use crate::serve::officer_ui::pages::decision_forms::action_key;
+use crate::serve::officer_ui::today;
 use crate::serve::officer_ui::{Messages, Officer, UiState};
 
 #[derive(serde::Deserialize, Default, Clone)]
