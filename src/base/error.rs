@@ -132,7 +132,7 @@ impl Classify for datafusion::error::DataFusionError {
             // A cluster's task failures come back as text. An executor's
             // memory pool that could not hold a join's build side is the
             // cluster's size, as the memory limit is one process's.
-            D::Execution(text) if crate::base::engine::executor_pool_exhausted(text) => ErrorKind::Input,
+            D::Execution(text) if executor_pool_exhausted(text) => ErrorKind::Input,
             // An executor's system error (a full disk, a lost file) is
             // worth retrying, unless it was refused access (a warehouse it
             // may not write).
@@ -173,6 +173,12 @@ impl Classify for rusqlite::Error {
             _ => ErrorKind::Bug,
         }
     }
+}
+
+/// Whether a cluster's task failure, as its text reaches the driver, is
+/// an executor's memory pool that could not hold what a task asked for.
+pub fn executor_pool_exhausted(text: &str) -> bool {
+    text.contains("ResourcesExhausted(")
 }
 
 #[cfg(test)]

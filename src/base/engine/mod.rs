@@ -382,12 +382,6 @@ fn session_config(limits: EngineLimits) -> SessionConfig {
         .with_repartition_file_scans(false)
 }
 
-/// Whether a cluster's task failure, as its text reaches the driver, is
-/// an executor's memory pool that could not hold what a task asked for.
-pub fn executor_pool_exhausted(text: &str) -> bool {
-    text.contains("ResourcesExhausted(")
-}
-
 /// What to do when an engine's memory pool could not hold a join's build
 /// side (which cannot spill): the run's own pool, or a cluster executor's.
 pub fn memory_hint(e: &DataFusionError) -> &'static str {
@@ -395,7 +389,7 @@ pub fn memory_hint(e: &DataFusionError) -> &'static str {
         DataFusionError::ResourcesExhausted(_) => {
             " (the engine's memory pool is too small for this input: raise --memory-limit, or memory_limit in the job file)"
         }
-        DataFusionError::Execution(text) if executor_pool_exhausted(text) => {
+        DataFusionError::Execution(text) if crate::base::error::executor_pool_exhausted(text) => {
             " (a cluster executor's memory pool is too small for this input: raise the executors' --memory-limit, or \
              give the run more partitions, each holding less, with --threads; see ops/sizing.md)"
         }
