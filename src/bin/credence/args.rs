@@ -11,9 +11,6 @@ use credence::base::ids::AsOf;
 use credence::run::{RunSettings, DEFAULT_MAX_REJECT_SHARE};
 use credence::tools::gen::GenOptions;
 
-use crate::bench::BenchArgs;
-use crate::demo::DemoArgs;
-
 #[derive(Parser)]
 #[command(name = "credence", version, about = "Nightly credit scoring, joint sanctions and signed blacklists")]
 pub struct Cli {
@@ -658,6 +655,51 @@ pub struct ImpactArgs {
     /// Also follow list sizes over the K newest as-of dates with landing data.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=366))]
     pub nights: u32,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Args)]
+pub struct DemoArgs {
+    #[arg(long, default_value = "warehouse")]
+    pub warehouse: PathBuf,
+    #[arg(long, default_value_t = 3000)]
+    pub entities: u64,
+    #[arg(long, default_value_t = 3)]
+    pub days: u32,
+    #[arg(long, default_value = "2026-11-27")]
+    pub as_of: AsOf,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Share of generated rows that break a rule, to show the quarantine.
+    #[arg(long, default_value_t = 0.003)]
+    pub bad_rate: f64,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    #[arg(long)]
+    pub entities: u64,
+    #[arg(long, default_value_t = 3)]
+    pub days: u32,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Where the generated warehouse is kept between runs (default: target/bench/<entities>x<days>).
+    #[arg(long)]
+    pub warehouse: Option<PathBuf>,
+    /// Generate again even if a warehouse with these parameters exists.
+    #[arg(long)]
+    pub regenerate: bool,
+    /// Also time validation's DataFusion plans on the same landing zone
+    /// (and check that they agree with the native validation).
+    #[arg(long)]
+    pub validation_plans: bool,
+    /// Run the nights with `--plans-make-tables`: every dataset judged by
+    /// validation's plans, which make the run's tables.
+    #[arg(long)]
+    pub plans_make_tables: bool,
     #[command(flatten)]
     pub engine: EngineArgs,
 }

@@ -8,8 +8,6 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use clap::Args;
-
 use credence::base::contract::{Contracts, Dataset};
 use credence::base::engine;
 use credence::base::engine::EngineKind;
@@ -23,35 +21,10 @@ use credence::stages::joint;
 use credence::stages::score;
 use credence::stages::validate;
 
-use crate::args::{EngineArgs, GenArgs};
-use crate::commands::{generate, runtime};
+use crate::args::{BenchArgs, GenArgs};
+use crate::commands::batch::generate;
 use crate::failure::{CommandResult, Context, Failure};
-
-#[derive(Args)]
-pub struct BenchArgs {
-    #[arg(long)]
-    entities: u64,
-    #[arg(long, default_value_t = 3)]
-    days: u32,
-    #[arg(long, default_value_t = 7)]
-    seed: u64,
-    /// Where the generated warehouse is kept between runs (default: target/bench/<entities>x<days>).
-    #[arg(long)]
-    warehouse: Option<PathBuf>,
-    /// Generate again even if a warehouse with these parameters exists.
-    #[arg(long)]
-    regenerate: bool,
-    /// Also time validation's DataFusion plans on the same landing zone
-    /// (and check that they agree with the native validation).
-    #[arg(long)]
-    validation_plans: bool,
-    /// Run the nights with `--plans-make-tables`: every dataset judged by
-    /// validation's plans, which make the run's tables.
-    #[arg(long)]
-    plans_make_tables: bool,
-    #[command(flatten)]
-    engine: EngineArgs,
-}
+use crate::runtime::runtime;
 
 fn gib(bytes: Option<u64>) -> String {
     bytes.map(|b| format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64)).unwrap_or_else(|| "n/a".into())

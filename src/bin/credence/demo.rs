@@ -1,37 +1,16 @@
 //! `credence demo`: a small generated warehouse, one nightly run, and a
 //! summary of what came out and where it is.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
-
-use clap::Args;
 
 use credence::base::ids::AsOf;
 use credence::base::warehouse::Warehouse;
 use credence::run::{self, RunOptions, RunSettings, DEFAULT_MAX_REJECT_SHARE};
 
-use crate::args::{EngineArgs, GenArgs};
-use crate::commands::{generate, runtime};
+use crate::args::{DemoArgs, GenArgs};
+use crate::commands::batch::generate;
 use crate::failure::CommandResult;
-
-#[derive(Args)]
-pub struct DemoArgs {
-    #[arg(long, default_value = "warehouse")]
-    warehouse: PathBuf,
-    #[arg(long, default_value_t = 3000)]
-    entities: u64,
-    #[arg(long, default_value_t = 3)]
-    days: u32,
-    #[arg(long, default_value = "2026-11-27")]
-    as_of: AsOf,
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    /// Share of generated rows that break a rule, to show the quarantine.
-    #[arg(long, default_value_t = 0.003)]
-    bad_rate: f64,
-    #[command(flatten)]
-    engine: EngineArgs,
-}
+use crate::runtime::runtime;
 
 pub fn demo(args: &DemoArgs) -> CommandResult {
     let gen = GenArgs {

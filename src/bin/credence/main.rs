@@ -11,6 +11,7 @@ mod bench;
 mod commands;
 mod demo;
 mod failure;
+mod runtime;
 
 use std::process::ExitCode;
 

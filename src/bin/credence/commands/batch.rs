@@ -11,9 +11,9 @@ use credence::run::backfill::{self, DateOutcome};
 use credence::run::schedule::{self, Clock};
 use credence::tools::gen::{self, GenSummary};
 
-use super::runtime;
 use crate::args::{BackfillArgs, GenArgs, RunArgs};
 use crate::failure::{CommandResult, Failure};
+use crate::runtime::runtime;
 
 pub fn run(args: &RunArgs) -> CommandResult {
     if args.dry_run {

@@ -12,7 +12,7 @@ pub fn cluster(command: ClusterCommand) -> CommandResult {
     match command {
         ClusterCommand::Scheduler { bind, tls } => {
             let tls = ClusterTls::load(&tls).map_err(cluster::ClusterError::from)?;
-            let rt = super::runtime(2)?;
+            let rt = crate::runtime::runtime(2)?;
             rt.block_on(async {
                 let listener = tokio::net::TcpListener::bind(bind).await?;
                 // The address, port 0 resolved, for whoever started the scheduler.
@@ -34,7 +34,7 @@ pub fn cluster(command: ClusterCommand) -> CommandResult {
             }
             let tls = ClusterTls::load(&tls).map_err(cluster::ClusterError::from)?;
             let limits = engine.limits();
-            let rt = super::runtime(limits.threads)?;
+            let rt = crate::runtime::runtime(limits.threads)?;
             tracing::info!(%bind, %scheduler, threads = limits.threads, memory_limit = limits.memory_limit, "Ballista executor starting");
             rt.block_on(cluster::run_executor(ExecutorOptions { scheduler, bind, advertise, limits, work_dir, tls }))?;
         }

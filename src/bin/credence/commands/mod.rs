@@ -1,11 +1,10 @@
 //! One module per group of commands; [`dispatch`] sends each command to
 //! its module.
 
-mod batch;
+pub mod batch;
 #[cfg(feature = "cluster")]
 mod cluster;
 
-pub use batch::generate;
 mod officer;
 mod partners;
 mod policy;
@@ -48,14 +47,4 @@ pub fn dispatch(command: Command) -> CommandResult {
             publication::verify(&dir, &public_key, list.as_deref(), id.as_deref())
         }
     }
-}
-
-/// A tokio runtime with `threads` workers, each with the main thread's
-/// 8 MiB of stack (the engine plans recursively).
-pub fn runtime(threads: usize) -> Result<tokio::runtime::Runtime, std::io::Error> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads.max(1))
-        .thread_stack_size(8 << 20)
-        .enable_all()
-        .build()
 }

@@ -10,9 +10,9 @@ use credence::run::load_policy;
 use credence::serve::listener::RateLimits;
 use credence::serve::{officer_ui, partner_api};
 
-use super::runtime;
 use crate::args::ServeArgs;
 use crate::failure::{CommandResult, Context, Failure};
+use crate::runtime::runtime;
 
 pub fn serve(args: &ServeArgs) -> CommandResult {
     if args.listen.is_none() && args.ui_listen.is_none() {
