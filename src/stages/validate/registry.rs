@@ -61,25 +61,7 @@ pub fn validate_registry(
     if !copied.contains(&key_col) {
         copied.push(key_col);
     }
-    let mut own_scratch = None;
-    let folder = match (out, scratch) {
-        (None, _) => None,
-        (Some(_), Some(dir)) => Some(dir.join("registry-by-id")),
-        (Some(_), None) => {
-            let dir =
-                tempfile::Builder::new().prefix("credence-registry-").tempdir().map_err(|e| ReadError::Scratch {
-                    what: "creating a folder for the registry's sorted copies".into(),
-                    source: e.into(),
-                })?;
-            let folder = dir.path().join("registry-by-id");
-            own_scratch = Some(dir);
-            Some(folder)
-        }
-    };
-    if let Some(folder) = &folder {
-        std::fs::create_dir_all(folder)
-            .map_err(|e| ReadError::Scratch { what: format!("creating {}", folder.display()), source: e.into() })?;
-    }
+    let (folder, own_scratch) = copies_folder(out.is_some(), scratch)?;
     let compact = Arc::new(compact::Compact::new(contract, &copied));
     let copy = folder.as_deref().map(|folder| SortedCopy { folder, compact: &compact });
     let against = Against { judged, ..Against::default() };
@@ -109,39 +91,11 @@ pub fn validate_registry(
         Some(folder) => {
             let merged = MergedCopies::new(&v, folder, compact.clone(), order.clone(), own_scratch);
             let sink = RegistrySink::open(out, snapshot, compact.text_schema())?;
-            let span = tracing::Span::current();
-            let handle = std::thread::Builder::new()
-                .name("registry-mart".into())
-                .spawn(move || {
-                    span.in_scope(|| {
-                        let written = merged.write(sink);
-                        checkpoint("registry written");
-                        written
-                    })
-                })
-                .map_err(|e| ReadError::Scratch { what: "starting the registry's writer".into(), source: e.into() })?;
-            RegistryWrite(Some(handle))
+            RegistryWrite::start(merged, sink, checkpoint)?
         }
     };
-    // Each entity's parent (by index) and representative (packed), read off
-    // the rows as they came and then put in entity order: neither text is
-    // gathered unless a later stage asked for it (at 50M entities the
-    // representatives' text alone is 1 GiB).
     let index = EntityIndex::from_sorted(ids);
-    let (parent_at, rep_at) = (position_in(&v.schema, PARENT), position_in(&v.schema, LEGAL_REP));
-    let column = |at: usize| batches.iter().flat_map(move |b| b.column(at).as_string::<i32>().iter());
-    let (parents_read, reps_read) = rayon::join(
-        || {
-            let mut read = Vec::with_capacity(order.len());
-            index.lookup_all(column(parent_at), &mut read);
-            read
-        },
-        || LegalReps::pack(column(rep_at), order.len()),
-    );
-    let parents: Vec<u32> = order.par_iter().map(|p| parents_read[*p as usize]).collect();
-    drop(parents_read);
-    let legal_reps =
-        reps_read.map_err(|source| ReadError::UncheckedPersonId { column: LEGAL_REP, source })?.reordered(&order);
+    let (parents, legal_reps) = parents_and_representatives(&batches, &v.schema, &index, &order)?;
     checkpoint("registry parents and representatives");
     // The table keeps what later stages asked for (the id text goes unless
     // asked for), put in entity order a lookup row group at a time.
@@ -168,6 +122,60 @@ pub fn validate_registry(
     checkpoint("registry sorted and indexed");
     written.finish()?;
     Ok(ValidatedRegistry { table: v, entities: index, parents, legal_reps })
+}
+
+/// The folder the registry's files are copied to in id order when its
+/// rows are `written` (in `scratch`, else in a temporary folder of its
+/// own, returned to be kept until the copies are merged), made here.
+fn copies_folder(
+    written: bool,
+    scratch: Option<&Path>,
+) -> Result<(Option<PathBuf>, Option<tempfile::TempDir>), ReadError> {
+    let (folder, own) = match (written, scratch) {
+        (false, _) => (None, None),
+        (true, Some(dir)) => (Some(dir.join("registry-by-id")), None),
+        (true, None) => {
+            let dir =
+                tempfile::Builder::new().prefix("credence-registry-").tempdir().map_err(|e| ReadError::Scratch {
+                    what: "creating a folder for the registry's sorted copies".into(),
+                    source: e.into(),
+                })?;
+            (Some(dir.path().join("registry-by-id")), Some(dir))
+        }
+    };
+    if let Some(folder) = &folder {
+        std::fs::create_dir_all(folder)
+            .map_err(|e| ReadError::Scratch { what: format!("creating {}", folder.display()), source: e.into() })?;
+    }
+    Ok((folder, own))
+}
+
+/// Each entity's parent (by index, `u32::MAX` for none or one not in the
+/// snapshot) and representative (packed), read off the accepted rows
+/// (`batches`, of `schema`) as they came and then put in entity order
+/// (`order`): neither text is gathered unless a later stage asked for it
+/// (at 50M entities the representatives' text alone is 1 GiB).
+fn parents_and_representatives(
+    batches: &[RecordBatch],
+    schema: &Schema,
+    index: &EntityIndex,
+    order: &[u32],
+) -> Result<(Vec<u32>, LegalReps), ReadError> {
+    let (parent_at, rep_at) = (position_in(schema, PARENT), position_in(schema, LEGAL_REP));
+    let column = |at: usize| batches.iter().flat_map(move |b| b.column(at).as_string::<i32>().iter());
+    let (parents_read, reps_read) = rayon::join(
+        || {
+            let mut read = Vec::with_capacity(order.len());
+            index.lookup_all(column(parent_at), &mut read);
+            read
+        },
+        || LegalReps::pack(column(rep_at), order.len()),
+    );
+    let parents: Vec<u32> = order.par_iter().map(|p| parents_read[*p as usize]).collect();
+    drop(parents_read);
+    let legal_reps =
+        reps_read.map_err(|source| ReadError::UncheckedPersonId { column: LEGAL_REP, source })?.reordered(order);
+    Ok((parents, legal_reps))
 }
 
 /// Numbers the accepted registry rows' entities in id order: each
@@ -230,6 +238,27 @@ pub struct ValidatedRegistry {
 struct RegistryWrite(Option<std::thread::JoinHandle<Result<(), ReadError>>>);
 
 impl RegistryWrite {
+    /// Starts writing `merged` into `sink` on a thread of its own, which
+    /// calls `done` once it has.
+    fn start(
+        merged: MergedCopies,
+        sink: RegistrySink,
+        done: impl FnOnce(&str) + Send + 'static,
+    ) -> Result<RegistryWrite, ReadError> {
+        let span = tracing::Span::current();
+        let handle = std::thread::Builder::new()
+            .name("registry-mart".into())
+            .spawn(move || {
+                span.in_scope(|| {
+                    let written = merged.write(sink);
+                    done("registry written");
+                    written
+                })
+            })
+            .map_err(|e| ReadError::Scratch { what: "starting the registry's writer".into(), source: e.into() })?;
+        Ok(RegistryWrite(Some(handle)))
+    }
+
     fn finish(mut self) -> Result<(), ReadError> {
         match self.0.take() {
             Some(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
