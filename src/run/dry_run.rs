@@ -14,14 +14,14 @@ use serde::Serialize;
 
 use super::impact::report::{new_id, PolicyName};
 use super::{
-    keep_columns, lists, plan_list, register_inputs, validate_landing, within_threshold, RunError, RunOptions,
+    keep_columns, lists, plan_list, register_inputs, validate_landing, within_threshold, Decided, RunError, RunOptions,
 };
 use crate::base::contract::{Contracts, Dataset};
 use crate::base::engine::Engine;
 use crate::base::landing_file::Seal;
 use crate::base::marts::listings::ReviewStatus;
 use crate::base::marts::registry::RegistryFacts;
-use crate::base::store::{Decision, Store};
+use crate::base::store::Store;
 use crate::base::tables::{Inputs, QualityReport};
 use crate::base::warehouse::Warehouse;
 use crate::config::policy::ListSpec;
@@ -182,7 +182,9 @@ pub async fn dry_run(opts: &RunOptions) -> Result<(PathBuf, DryRunReport), RunEr
         let book = DecisionBook::new(used.clone());
         let tables =
             lists::Tables { policy, as_of, inputs: &inputs, grades: &scored.grades, graph: &graph, book: &book };
-        let previews = Previews { opts, tables, store: &store, used: &used, through: decisions_through };
+        let key = opts.signer.as_ref().and_then(|s| s.public_key());
+        let decided = Decided { store: &store, used: &used, through: decisions_through, key };
+        let previews = Previews { opts, tables, decided };
         for list in &policy.lists {
             report.lists.push(previews.list(list, &mut lines)?);
         }
@@ -191,14 +193,12 @@ pub async fn dry_run(opts: &RunOptions) -> Result<(PathBuf, DryRunReport), RunEr
     Ok((dir, report))
 }
 
-/// What every list's preview reads: the night's tables, the ledger, and
-/// the decisions the run would use (through `through`).
+/// What every list's preview reads: the night's tables, and the ledger
+/// and decisions the run would use.
 struct Previews<'a> {
     opts: &'a RunOptions,
     tables: lists::Tables<'a>,
-    store: &'a Store,
-    used: &'a [Decision],
-    through: i64,
+    decided: Decided<'a>,
 }
 
 impl<'a> Previews<'a> {
@@ -207,8 +207,7 @@ impl<'a> Previews<'a> {
     /// change and each waiting member is added to `lines`.
     fn list(&self, list: &'a ListSpec, lines: &mut Vec<ChangeLine>) -> Result<ListPreview, RunError> {
         let (opts, as_of) = (self.opts, self.tables.as_of);
-        let key = opts.signer.as_ref().and_then(|s| s.public_key());
-        let (l, _, _) = plan_list(&opts.warehouse, &self.tables, list, self.store, key, self.used, self.through)?;
+        let (l, _, _) = plan_list(&opts.warehouse, &self.tables, list, &self.decided)?;
         let published: BTreeSet<String> =
             l.rows.iter().filter(|r| r.review_status == ReviewStatus::Published).map(|r| r.entity_id.clone()).collect();
         let was: BTreeSet<&str> =

@@ -552,9 +552,9 @@ async fn run_stages(opts: &RunOptions, store: &Store, run_id: RunId) -> Result<R
     staged.push(scores_dir);
     let tables = lists::Tables { policy, as_of, inputs: &inputs, grades: &grades, graph: &graph, book: &book };
     let key = opts.signer.as_ref().and_then(|s| s.public_key());
-    let decided = Decided { store, used: &used, through: decisions_through };
+    let decided = Decided { store, used: &used, through: decisions_through, key };
     let (lists, listings) =
-        info_span!("step", name = "lists").in_scope(|| plan_lists(wh, &tables, key, &decided, &stamp, &mut staged))?;
+        info_span!("step", name = "lists").in_scope(|| plan_lists(wh, &tables, &decided, &stamp, &mut staged))?;
     steps.record("lists", started, Some(lists.iter().map(|l| l.members).sum()))?;
 
     // Every stage succeeded: the marts of the run become visible.
@@ -604,11 +604,14 @@ pub(crate) fn within_threshold(quality: &QualityReport) -> Result<(), RunError> 
     })
 }
 
-/// The decisions a run uses: those in the ledger up to `through`.
-struct Decided<'a> {
-    store: &'a Store,
-    used: &'a [Decision],
-    through: i64,
+/// What a run's lists are planned against: the ledger, the decisions it
+/// uses (those up to `through`), and the key previous publications are
+/// checked with.
+pub(crate) struct Decided<'a> {
+    pub(crate) store: &'a Store,
+    pub(crate) used: &'a [Decision],
+    pub(crate) through: i64,
+    pub(crate) key: Option<&'a minisign::PublicKey>,
 }
 
 /// Every list of the policy planned ([`plan_list`]) and its listings and
@@ -617,7 +620,6 @@ struct Decided<'a> {
 fn plan_lists<'a>(
     wh: &Warehouse,
     tables: &lists::Tables<'a>,
-    key: Option<&minisign::PublicKey>,
     decided: &Decided,
     stamp: &Stamp,
     staged: &mut Vec<StagedDir>,
@@ -627,8 +629,7 @@ fn plan_lists<'a>(
     let mut listings = Vec::new();
     let mut phases = crate::base::telemetry::Phases::start("lists");
     for list in &tables.policy.lists {
-        let (listed, related, summary) =
-            plan_list(wh, tables, list, decided.store, key, decided.used, decided.through)?;
+        let (listed, related, summary) = plan_list(wh, tables, list, decided)?;
         phases.done("list planned");
         let dir = wh
             .stage(wh.list_mart(Mart::Listings, &list.id, tables.as_of))
@@ -709,12 +710,9 @@ fn plan_list<'a>(
     wh: &Warehouse,
     tables: &lists::Tables<'a>,
     list: &'a ListSpec,
-    store: &Store,
-    key: Option<&minisign::PublicKey>,
-    used: &[Decision],
-    decisions_through: i64,
+    decided: &Decided,
 ) -> Result<(Listed<'a>, Vec<joint::Related<'a>>, ListSummary), RunError> {
-    let as_of = tables.as_of;
+    let (as_of, key, store) = (tables.as_of, decided.key, decided.store);
     // The previous publication (LATEST) and, for an older as-of, the
     // publication in force on that date: both checked before use.
     let latest = publish::previous(wh, &list.id, key)?;
@@ -728,7 +726,7 @@ fn plan_list<'a>(
         None => HashMap::new(),
     };
     let (rows, related, summary) = lists::members(tables, list, in_force, &stretch_ends);
-    let decisions = decisions_used(used, &list.id, decisions_through);
+    let decisions = decisions_used(decided.used, &list.id, decided.through);
     // Why each member of the previous publication left: read now, while
     // the marts of the previous publication's run are still those on
     // disk (a same-day run replaces them when it commits).

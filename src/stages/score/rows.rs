@@ -85,15 +85,15 @@ impl<'b> SliceEvidence<'b> {
 /// What every chunk of entities reads: the grades, the deductions grouped
 /// by entity, the rules' ids, and what the mart's rows name.
 pub(super) struct RowsOf<'a> {
-    pub policy: &'a Policy,
-    pub as_of: AsOf,
-    pub entities: &'a EntityIndex,
-    pub scores: &'a Scores,
-    pub schema: SchemaRef,
+    policy: &'a Policy,
+    as_of: AsOf,
+    entities: &'a EntityIndex,
+    scores: &'a Scores,
+    pub(super) schema: SchemaRef,
     /// Entity indexes per chunk.
-    pub chunk: usize,
+    chunk: usize,
     /// Whether each entity's reasons are kept for a visitor.
-    pub visiting: bool,
+    visiting: bool,
     deductions: ByEntity<'a, [f64]>,
     rule_ids: Vec<&'a str>,
     first_direct: usize,

@@ -158,14 +158,14 @@ fn generate_chunk(wh: &Warehouse, w: &World, chunk: u64, range: std::ops::Range<
     let nights: Vec<i32> = (0..o.days).map(|n| o.night(n).days_since_epoch()).collect();
 
     for i in range.clone() {
-        let id = w.id(i);
-        registry_rows(w, i, &id, &mut registry, &mut holdings);
+        let e = Drawn { i, id: w.id(i), region: w.region(i), established: w.established(i), first: w.first_night(i) };
+        registry_rows(w, &e, &mut registry, &mut holdings);
         // An entity registered after the first night has no events.
-        if w.first_night(i) > 0 {
+        if e.first > 0 {
             continue;
         }
-        violation_rows(w, i, &id, &nights, &mut violations, &mut repairs);
-        complaint_rows(w, i, &id, &nights, &mut complaints);
+        violation_rows(w, &e, &nights, &mut violations, &mut repairs);
+        complaint_rows(w, &e, &nights, &mut complaints);
     }
 
     if o.bad_rate > 0.0 {
@@ -190,12 +190,23 @@ fn generate_chunk(wh: &Warehouse, w: &World, chunk: u64, range: std::ops::Range<
     Ok(summary)
 }
 
+/// What every dataset's rows of entity `i` read of it, drawn once.
+struct Drawn {
+    i: u64,
+    id: String,
+    region: usize,
+    /// Its establishment, in days since the epoch.
+    established: i32,
+    /// The night it was first registered (0: before the first).
+    first: u32,
+}
+
 /// Entity `i`'s registry row (its attributes drawn from its own stream)
 /// and its holders' rows, in every night from the one it was registered.
-fn registry_rows(w: &World, i: u64, id: &str, registry: &mut Nights, holdings: &mut Nights) {
+fn registry_rows(w: &World, e: &Drawn, registry: &mut Nights, holdings: &mut Nights) {
+    let Drawn { i, ref id, region, established, first } = *e;
     let o = w.o;
     let kind = w.kind(i);
-    let region = w.region(i);
     let mut attr = stream(o.seed, S_ATTR, i, 3);
     let name = match kind {
         Kind::Branch => format!(
@@ -223,11 +234,10 @@ fn registry_rows(w: &World, i: u64, id: &str, registry: &mut Nights, holdings: &
         Kind::SoleProprietor | Kind::Branch => None,
         _ => attr.random_bool(0.9).then(|| (10f64.powf(attr.random_range(4.0..8.5)) as i128) * 100),
     };
-    let established = w.established(i);
     let rep = w.legal_rep(i).map(|p| w.person(p));
     let parent = if kind == Kind::Branch { w.parent(i).map(|p| w.id(p)) } else { None };
 
-    for n in w.first_night(i)..o.days {
+    for n in first..o.days {
         registry.tables[n as usize].push(&[
             s(id.to_string()),
             s(name.clone()),
@@ -255,13 +265,12 @@ fn registry_rows(w: &World, i: u64, id: &str, registry: &mut Nights, holdings: &
 
 /// Entity `i`'s violations (most entities have none, a few have many),
 /// each decided within four years before its night and not before the
-/// entity was established; some revoked on
-/// appeal in a later night, some repaired (a repair in the first night
-/// on or after its approval). `nights` are the nights' days since the
-/// epoch.
-fn violation_rows(w: &World, i: u64, id: &str, nights: &[i32], violations: &mut Nights, repairs: &mut Nights) {
+/// entity was established; some revoked on appeal in a later night, some
+/// repaired (a repair in the first night on or after its approval).
+/// `nights` are the nights' days since the epoch.
+fn violation_rows(w: &World, e: &Drawn, nights: &[i32], violations: &mut Nights, repairs: &mut Nights) {
     let o = w.o;
-    let (region, established) = (w.region(i), w.established(i));
+    let Drawn { i, ref id, region, established, .. } = *e;
     let last = *nights.last().expect("a night");
     let mut r = stream(o.seed, S_VIOL, i, 0);
     let count = skewed_count(&mut r, o.violations_per_entity);
@@ -322,9 +331,9 @@ fn violation_rows(w: &World, i: u64, id: &str, nights: &[i32], violations: &mut 
 /// Entity `i`'s complaints, each received within four years before its
 /// night and not before the entity was established; about half of those
 /// pending are closed in a later night, if there is one.
-fn complaint_rows(w: &World, i: u64, id: &str, nights: &[i32], complaints: &mut Nights) {
+fn complaint_rows(w: &World, e: &Drawn, nights: &[i32], complaints: &mut Nights) {
     let o = w.o;
-    let established = w.established(i);
+    let Drawn { i, ref id, established, .. } = *e;
     let mut r = stream(o.seed, S_COMP, i, 0);
     let count = skewed_count(&mut r, o.complaints_per_entity);
     for k in 0..count {
