@@ -53,17 +53,19 @@ impl Classify for Problems {
     }
 }
 
-/// What a YAML value is, for messages.
-pub fn describe(v: &Value) -> &'static str {
+/// What a YAML value is, for messages: its kind, and a scalar's value
+/// (a string's escaped and cut at 60 bytes), so that a problem names what
+/// was found (`1e400`, out of a float's range, is read as a string).
+pub fn describe(v: &Value) -> String {
     match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "an integer",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Sequence(_) => "a list",
-        Value::Mapping(_) => "a mapping",
-        Value::Tagged(_) => "a tagged value",
+        Value::Null => "null".into(),
+        Value::Bool(b) => format!("a boolean ({b})"),
+        Value::Number(n) if n.is_i64() || n.is_u64() => format!("an integer ({n})"),
+        Value::Number(n) => format!("a number ({n})"),
+        Value::String(s) => format!("a string ('{}')", crate::base::printable::printable(s, 60)),
+        Value::Sequence(_) => "a list".into(),
+        Value::Mapping(_) => "a mapping".into(),
+        Value::Tagged(_) => "a tagged value".into(),
     }
 }
 
@@ -277,9 +279,9 @@ mod tests {
         let text = e.to_string();
         for expected in [
             "f.yaml: unknown field 'zz'",
-            "f.yaml: 'a' must be a string, found an integer",
+            "f.yaml: 'a' must be a string, found an integer (1)",
             "f.yaml: sec: 'b' must be a finite number, found .nan",
-            "f.yaml: sec: 'c' must hold strings, found an integer",
+            "f.yaml: sec: 'c' must hold strings, found an integer (2)",
             "f.yaml: 'missing' is required",
         ] {
             assert!(text.contains(expected), "{expected} in {text}");

@@ -258,8 +258,8 @@ impl Checker<'_> {
             }
             Some(other) => {
                 let found = match other {
-                    Value::String(s) => format!("'{s}'"),
-                    v => describe(v).to_string(),
+                    Value::String(s) => format!("'{}'", crate::base::printable::printable(s, 60)),
+                    v => describe(v),
                 };
                 self.problem(at, format!("decay must be none, linear or {{ half_life_days: H }}, found {found}"));
                 None
@@ -474,7 +474,10 @@ impl Checker<'_> {
         self.known_fields(js, "joint_sanctions", &["max_rounds", "rules"]);
         let max_rounds = self.integer(js, "max_rounds", "joint_sanctions", false).and_then(|r| {
             if r < 0 || r > u32::MAX as i64 {
-                self.problem("joint_sanctions", format!("max_rounds must be an integer >= 0, found {r}"));
+                self.problem(
+                    "joint_sanctions",
+                    format!("max_rounds must be an integer from 0 to {}, found {r}", u32::MAX),
+                );
                 None
             } else {
                 Some(r as u32)

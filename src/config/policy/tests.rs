@@ -76,13 +76,13 @@ joint_sanctions:
     let expected = [
         "p.yaml: unknown field 'colour' (expected one of: id, version, title, scope, score, grades, direct_grades, lists, joint_sanctions)",
         "p.yaml: id: policy id must match [a-z0-9-]+",
-        "p.yaml: version: version must be a YAML string (quote it), found a number",
+        "p.yaml: version: version must be a YAML string (quote it), found a number (2026.1)",
         "p.yaml: scope: scope: cannot compare a string with a decimal number in '='",
         "p.yaml: score: floor has more than two decimals: 0.125",
         "p.yaml: V_X: where: column severty does not exist in violations",
         "p.yaml: V_X: duplicate rule id (score rules, direct grades and joint rules share one namespace)",
         "p.yaml: V_X: points must be > 0, found 0",
-        "p.yaml: V_X: 'window_days' must be an integer, found a number",
+        "p.yaml: V_X: 'window_days' must be an integer, found a number (10.5)",
         "p.yaml: v_lower: rule id must match [A-Z][A-Z0-9_]*",
         "p.yaml: v_lower: where: cannot compare a string with a decimal number in '='",
         "p.yaml: v_lower: decay must be none, linear or { half_life_days: H }, found 'quadratic'",
@@ -157,10 +157,12 @@ score:
     - { id: V_HALF, dataset: violations, where: "severity = 'grave'", points: 1, window_days: 100, decay: { half_life_days: .nan } }
     - { id: V_LONG, dataset: violations, where: "severity = 'grave'", points: 1, window_days: 9223372036854775807 }
     - { id: V_LIFE, dataset: violations, where: "severity = 'grave'", points: 1, window_days: 100, decay: { half_life_days: 40000 } }
+    - { id: V_HUGE, dataset: violations, where: "severity = 'grave'", points: 1e400, window_days: 100 }
 grades: [{ grade: A, min: -.inf }]
 lists:
   - { id: l, title: L, grades: [A], measures: [m] }
 joint_sanctions:
+  max_rounds: 4294967296
   rules: [{ id: JS_C, list: l, relation: control, threshold_pct: .nan }]
 "#;
     let p = problems(text);
@@ -173,6 +175,8 @@ joint_sanctions:
         "p.yaml: V_LIFE: half_life_days must be > 0 and at most 36500, found 40000",
         "p.yaml: grades[0]: 'min' must be a finite number, found -.inf",
         "p.yaml: JS_C: 'threshold_pct' must be a finite number, found .nan",
+        "p.yaml: V_HUGE: 'points' must be a number, found a string ('1e400')",
+        "p.yaml: joint_sanctions: max_rounds must be an integer from 0 to 4294967295, found 4294967296",
     ] {
         assert!(p.iter().any(|x| x.starts_with(expected)), "missing {expected} in {p:#?}");
     }
