@@ -481,6 +481,12 @@ fn a_busy_database_is_worth_retrying() {
     let o = busy(&["run", "--unsigned", "--warehouse", root, "--as-of", D]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(stderr(&o).contains("database is locked"), "{}", stderr(&o));
+    let said = stderr(&o)
+        .lines()
+        .filter(|l| l.starts_with("error"))
+        .map(|l| l.matches("database is locked").count())
+        .sum::<usize>();
+    assert_eq!(said, 1, "the cause is said once: {}", stderr(&o));
     let e = entity(1);
     let o = busy(&[
         "decide",

@@ -43,17 +43,58 @@ impl Failure {
         }
     }
 
-    /// Prints the whole chain of causes on stderr.
+    /// Prints the whole chain of causes on stderr, each once ([`causes`]).
     pub fn report(&self) {
+        let text = causes(&self.error);
         match self.kind {
-            Kind::Classified(ErrorKind::Bug) => {
-                eprintln!("error (a bug of credence, please report it): {:#}", self.error)
-            }
-            Kind::Classified(ErrorKind::Transient) => {
-                eprintln!("error (worth retrying): {:#}", self.error)
-            }
-            _ => eprintln!("error: {:#}", self.error),
+            Kind::Classified(ErrorKind::Bug) => eprintln!("error (a bug of credence, please report it): {text}"),
+            Kind::Classified(ErrorKind::Transient) => eprintln!("error (worth retrying): {text}"),
+            _ => eprintln!("error: {text}"),
         }
+    }
+}
+
+/// The chain of `error`'s causes, outermost first, joined by ": ". The
+/// library's errors already say their source in their own text ("locking
+/// PATH: No such file or directory"), so a cause whose text the cause
+/// before it holds is not said again.
+fn causes(error: &anyhow::Error) -> String {
+    let mut out = String::new();
+    let mut before = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if before.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+        before = text;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("locking {path}: {source}")]
+    struct Locking {
+        path: String,
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let io = || std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let e = anyhow::Error::new(Locking { path: "/w/.lock".into(), source: io() });
+        assert_eq!(causes(&e), "locking /w/.lock: No such file or directory");
+        let e = e.context("job nightly");
+        assert_eq!(causes(&e), "job nightly: locking /w/.lock: No such file or directory");
+        let bare = anyhow::Error::new(io()).context("reading the policy");
+        assert_eq!(causes(&bare), "reading the policy: No such file or directory");
     }
 }
 
