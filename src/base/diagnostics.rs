@@ -69,6 +69,17 @@ pub fn describe(v: &Value) -> String {
     }
 }
 
+/// A number for messages: as written when short, else in exponent form
+/// (`1e300`, not three hundred digits).
+pub fn number_text(v: f64) -> String {
+    let plain = v.to_string();
+    if plain.len() <= 24 {
+        plain
+    } else {
+        format!("{v:e}")
+    }
+}
+
 /// Walks one file and collects its problems.
 pub struct Walker {
     file: String,
@@ -265,6 +276,13 @@ impl Walker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_numbers_are_shown_in_exponent_form() {
+        assert_eq!(number_text(2.5), "2.5");
+        assert_eq!(number_text(1e300), "1e300");
+        assert_eq!(number_text(-1.5e-30), "-1.5e-30");
+    }
 
     #[test]
     fn every_problem_is_collected_with_file_and_path() {

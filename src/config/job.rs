@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::base::diagnostics::{Problem, Problems, Walker};
+use crate::base::diagnostics::{number_text, Problem, Problems, Walker};
 use crate::base::engine::EngineKind;
 use serde_yaml::{Mapping, Value};
 
@@ -140,7 +140,7 @@ fn number(
         None => default,
         Some(v) if ok(v) => v,
         Some(v) => {
-            w.problem(at, format!("'{key}' must be {rule}, found {v}"));
+            w.problem(at, format!("'{key}' must be {rule}, found {}", number_text(v)));
             default
         }
     }

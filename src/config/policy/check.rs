@@ -12,7 +12,7 @@ use super::{
     Predicate, Relation, Review, ScoreRule, WHAT,
 };
 use crate::base::contract::{Contracts, Dataset};
-use crate::base::diagnostics::{describe, Walker};
+use crate::base::diagnostics::{describe, number_text, Walker};
 
 /// The longest window and half-life a rule may have (100 years).
 const MAX_DAYS: i64 = 36_500;
@@ -201,15 +201,15 @@ impl Checker<'_> {
         let floor = self.number(score, "floor", "score", true);
         if let Some(b) = base {
             if b <= 0.0 {
-                self.problem("score", format!("base must be > 0, found {b}"));
+                self.problem("score", format!("base must be > 0, found {}", number_text(b)));
             }
         }
         if let Some(f) = floor {
             if f < 0.0 || base.is_some_and(|b| f >= b) {
-                self.problem("score", format!("floor must be >= 0 and < base, found {f}"));
+                self.problem("score", format!("floor must be >= 0 and < base, found {}", number_text(f)));
             }
             if !two_decimals(f) {
-                self.problem("score", format!("floor has more than two decimals: {f}"));
+                self.problem("score", format!("floor has more than two decimals: {}", number_text(f)));
             }
         }
         let mut rules = Vec::new();
@@ -222,7 +222,7 @@ impl Checker<'_> {
             let points = self.number(m, "points", &at, true);
             if let Some(p) = points {
                 if p <= 0.0 {
-                    self.problem(&at, format!("points must be > 0, found {p}"));
+                    self.problem(&at, format!("points must be > 0, found {}", number_text(p)));
                 }
             }
             let window = self.window(m, &at);
@@ -230,7 +230,7 @@ impl Checker<'_> {
             let cap = self.number(m, "cap", &at, false);
             if let Some(c) = cap {
                 if c <= 0.0 {
-                    self.problem(&at, format!("cap must be > 0, found {c}"));
+                    self.problem(&at, format!("cap must be > 0, found {}", number_text(c)));
                 }
             }
             if let (Some(id), Some(dataset), Some(predicate), Some(points), Some(window_days), Some(decay)) =
@@ -251,7 +251,10 @@ impl Checker<'_> {
                 self.known_fields(d, at, &["half_life_days"]);
                 let h = self.number(d, "half_life_days", at, true)?;
                 if !(h > 0.0 && h <= MAX_DAYS as f64) {
-                    self.problem(at, format!("half_life_days must be > 0 and at most {MAX_DAYS}, found {h}"));
+                    self.problem(
+                        at,
+                        format!("half_life_days must be > 0 and at most {MAX_DAYS}, found {}", number_text(h)),
+                    );
                     return None;
                 }
                 Some(Decay::HalfLife(h))
@@ -294,7 +297,11 @@ impl Checker<'_> {
                     if m >= prev.min {
                         self.problem(
                             &at,
-                            format!("bands out of order: min {m} is not below the previous band's {}", prev.min),
+                            format!(
+                                "bands out of order: min {} is not below the previous band's {}",
+                                number_text(m),
+                                number_text(prev.min)
+                            ),
                         );
                     }
                 }
@@ -307,7 +314,11 @@ impl Checker<'_> {
             if last.min != floor {
                 self.problem(
                     "grades",
-                    format!("the last band's min must equal score.floor ({floor}), found {}", last.min),
+                    format!(
+                        "the last band's min must equal score.floor ({}), found {}",
+                        number_text(floor),
+                        number_text(last.min)
+                    ),
                 );
             }
         }
@@ -503,7 +514,7 @@ impl Checker<'_> {
                         None
                     }
                     Some(t) if !(t > 0.0 && t <= 100.0) => {
-                        self.problem(&at, format!("threshold_pct must be in (0, 100], found {t}"));
+                        self.problem(&at, format!("threshold_pct must be in (0, 100], found {}", number_text(t)));
                         None
                     }
                     Some(t) => Some(Relation::Control { threshold_pct: t }),
