@@ -5,8 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::base::diagnostics::{number_text, Problem, Problems, Walker};
+use crate::base::diagnostics::{describe, number_text, Problem, Problems, Walker};
 use crate::base::engine::EngineKind;
+use crate::base::printable::printable;
 use serde_yaml::{Mapping, Value};
 
 /// A checked job.
@@ -271,13 +272,19 @@ fn engine_settings(c: &mut Walker, root: &Mapping) -> (Option<usize>, Option<usi
         Some(Value::String(s)) => match parse_size(s) {
             Some(v) => Some(v),
             None => {
-                c.problem("memory_limit", format!("'{s}' is not a size such as 4G or 512M"));
+                c.problem("memory_limit", format!("'{}' is not {SIZE_RULE}", printable(s, 60)));
                 None
             }
         },
-        Some(Value::Number(n)) if n.as_u64().is_some() => n.as_u64().map(|v| v as usize),
-        Some(_) => {
-            c.problem("memory_limit", "must be a size such as 4G or 512M");
+        Some(Value::Number(n)) => match n.as_u64().and_then(|v| size_in_bounds(v as f64)) {
+            Some(v) => Some(v),
+            None => {
+                c.problem("memory_limit", format!("{n} is not {SIZE_RULE}"));
+                None
+            }
+        },
+        Some(other) => {
+            c.problem("memory_limit", format!("must be {SIZE_RULE}, found {}", describe(other)));
             None
         }
     };
@@ -338,7 +345,16 @@ pub fn parse_size(s: &str) -> Option<usize> {
         _ => (t, 1),
     };
     let n: f64 = num.trim().parse().ok()?;
-    (n > 0.0).then_some((n * mult as f64) as usize)
+    size_in_bounds(n * mult as f64)
+}
+
+/// What a memory limit may be, for messages.
+pub const SIZE_RULE: &str = "a size from 1M to 1024T such as 4G, 512M or 1048576";
+
+/// `bytes` as a memory limit, if it is one: a finite number from 1 MiB
+/// (below, no plan runs) to 1024 TiB (above, no machine has it).
+fn size_in_bounds(bytes: f64) -> Option<usize> {
+    (bytes.is_finite() && (1u64 << 20) as f64 <= bytes && bytes <= (1u64 << 50) as f64).then_some(bytes as usize)
 }
 
 #[cfg(test)]
@@ -394,6 +410,35 @@ mod tests {
         assert!(e.problems[0].message.contains("has 5 fields; six are expected"), "{:?}", e.problems);
         let e = parse("j.yaml", "job: n\nschedule: \"0 75 2 * * *\"\nwarehouse: w\n").unwrap_err();
         assert!(e.problems[0].message.contains("is not a valid cron expression"), "{:?}", e.problems);
+    }
+
+    /// A memory limit the engine cannot run under (0, a few bytes) or no
+    /// machine has (`inf`, 1e30G) is refused, written as text or a number.
+    #[test]
+    fn a_memory_limit_is_from_one_mebibyte_to_1024_tebibytes() {
+        let job = |limit: &str| {
+            parse("j.yaml", &format!("job: n\nschedule: \"0 30 2 * * *\"\nwarehouse: w\nmemory_limit: {limit}\n"))
+        };
+        assert_eq!(job("1M").unwrap().memory_limit, 1 << 20);
+        assert_eq!(job("1.5GiB").unwrap().memory_limit, 3 << 29);
+        assert_eq!(job("1024T").unwrap().memory_limit, 1 << 50);
+        assert_eq!(job("4294967296").unwrap().memory_limit, 1 << 32);
+        for (limit, found) in [
+            ("0", "0"),
+            ("1K", "'1K'"),
+            ("inf", "'inf'"),
+            ("1e30G", "'1e30G'"),
+            ("'.nan'", "'.nan'"),
+            ("2048T", "'2048T'"),
+        ] {
+            let e = job(limit).unwrap_err();
+            assert_eq!(
+                e.problems[0].to_string(),
+                format!("j.yaml: memory_limit: {found} is not a size from 1M to 1024T such as 4G, 512M or 1048576"),
+            );
+        }
+        let e = job("[4G]").unwrap_err();
+        assert_eq!(e.problems[0].to_string(), format!("j.yaml: memory_limit: must be {SIZE_RULE}, found a list"));
     }
 
     #[test]

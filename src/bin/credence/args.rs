@@ -631,7 +631,7 @@ fn parse_size(s: &str) -> Result<usize, clap::Error> {
     credence::config::job::parse_size(s).ok_or_else(|| {
         clap::Error::raw(
             clap::error::ErrorKind::ValueValidation,
-            format!("'{s}' is not a size such as 4G, 512M or 1048576\n"),
+            format!("'{s}' is not {}\n", credence::config::job::SIZE_RULE),
         )
     })
 }
