@@ -153,6 +153,27 @@ fn bad_arguments_are_usage_errors() {
     let o = credence(&["run", "--as-of", "2026-13-01"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("'2026-13-01' is not a date of the form YYYY-MM-DD"), "{}", stderr(&o));
+    // Numbers out of their range are refused before anything is opened:
+    // 100000 threads exhausted memory, a memory limit of 1K or a bad rate
+    // of 2 were taken, and an idle minute count overflowed into seconds.
+    let refused = [
+        (&["run", "--as-of", "2026-11-27", "--threads", "0"][..], "'0' is not an integer from 1 to 256"),
+        (&["run", "--as-of", "2026-11-27", "--threads", "100000"][..], "'100000' is not an integer from 1 to 256"),
+        (&["run", "--as-of", "2026-11-27", "--memory-limit", "1K"][..], "'1K' is not a size from 1M to 1024T"),
+        (
+            &["gen", "--warehouse", "w", "--entities", "9", "--as-of", "2026-11-27", "--bad-rate", "2"][..],
+            "'2' is not a number from 0 to 1",
+        ),
+        (&["gen", "--warehouse", "w", "--entities", "0", "--as-of", "2026-11-27"][..], "0 is not in 1.."),
+        (&["demo", "--days", "0"][..], "0 is not in 1..=366"),
+        (&["serve", "--ui-idle-minutes", "9223372036854775807"][..], "9223372036854775807 is not in 1..=1440"),
+        (&["serve", "--max-connections", "0"][..], "'0' is not an integer from 1 to 65536"),
+    ];
+    for (args, message) in refused {
+        let o = credence(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(message), "{args:?}: {}", stderr(&o));
+    }
 }
 
 #[test]

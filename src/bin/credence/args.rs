@@ -164,8 +164,8 @@ pub struct ServeArgs {
     /// The regulator's time zone, in which the pages show times.
     #[arg(long, default_value = "Asia/Shanghai")]
     pub ui_time_zone: String,
-    /// Minutes without a request after which an officer's session ends.
-    #[arg(long, default_value_t = 30)]
+    /// Minutes without a request after which an officer's session ends (1 to 1440).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(i64).range(1..=1440))]
     pub ui_idle_minutes: i64,
     /// The officer pages are reached over HTTPS (a TLS proxy in front):
     /// cookies become `__Host-` and `Secure`.
@@ -194,23 +194,23 @@ pub struct ServeArgs {
 /// above a partner's sync or an officer's work.
 #[derive(Args, Clone)]
 pub struct LimitArgs {
-    /// Connections open at once per listener.
-    #[arg(long, default_value_t = 256)]
+    /// Connections open at once per listener (1 to 65536).
+    #[arg(long, default_value_t = 256, value_parser = parse_connections)]
     pub max_connections: usize,
-    /// Seconds to send a request's headers.
-    #[arg(long, default_value_t = 10)]
+    /// Seconds to send a request's headers (1 to 3600).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub header_timeout_seconds: u64,
-    /// Seconds a connection may stay silent or stall.
-    #[arg(long, default_value_t = 60)]
+    /// Seconds a connection may stay silent or stall (1 to 3600).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub idle_timeout_seconds: u64,
-    /// Requests per minute from one address.
-    #[arg(long, default_value_t = 1200)]
+    /// Requests per minute from one address (1 to 1000000).
+    #[arg(long, default_value_t = 1200, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub rate_per_address: u32,
-    /// Requests per minute from one address without a valid token or session.
-    #[arg(long, default_value_t = 60)]
+    /// Requests per minute from one address without a valid token or session (1 to 1000000).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub rate_unauthenticated: u32,
-    /// Requests per minute with one partner token.
-    #[arg(long, default_value_t = 1200)]
+    /// Requests per minute with one partner token (1 to 1000000).
+    #[arg(long, default_value_t = 1200, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub rate_per_token: u32,
 }
 
@@ -489,8 +489,8 @@ pub struct EngineArgs {
     /// Memory the query engine may hold before spilling, such as 2G or 512M.
     #[arg(long, value_parser = parse_size, default_value = "4G")]
     pub memory_limit: usize,
-    /// Worker threads (default: the machine's cores).
-    #[arg(long)]
+    /// Worker threads, from 1 to 256 (default: the machine's cores).
+    #[arg(long, value_parser = parse_threads)]
     pub threads: Option<usize>,
 }
 
@@ -498,7 +498,7 @@ impl EngineArgs {
     pub fn limits(&self) -> EngineLimits {
         let mut l = EngineLimits { memory_limit: self.memory_limit, ..EngineLimits::default() };
         if let Some(t) = self.threads {
-            l.threads = t.max(1);
+            l.threads = t;
         }
         l
     }
@@ -595,24 +595,26 @@ impl SettingsArgs {
 pub struct GenArgs {
     #[arg(long)]
     pub warehouse: PathBuf,
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub entities: u64,
     /// Nightly partitions, ending at --as-of.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=366))]
     pub days: u32,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     #[arg(long)]
     pub as_of: AsOf,
-    /// Share of rows that break a rule of the contract.
-    #[arg(long, default_value_t = 0.0)]
+    /// Share of rows that break a rule of the contract, from 0 to 1.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
     pub bad_rate: f64,
-    #[arg(long, default_value_t = 1.5)]
+    /// Mean violations of an entity, from 0 to 100.
+    #[arg(long, default_value_t = 1.5, value_parser = parse_per_entity)]
     pub violations_per_entity: f64,
-    #[arg(long, default_value_t = 1.0)]
+    /// Mean complaints of an entity, from 0 to 100.
+    #[arg(long, default_value_t = 1.0, value_parser = parse_per_entity)]
     pub complaints_per_entity: f64,
     /// Entities per file.
-    #[arg(long, default_value_t = 250_000)]
+    #[arg(long, default_value_t = 250_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub chunk: u64,
 }
 
@@ -622,9 +624,41 @@ impl GenArgs {
         o.bad_rate = self.bad_rate;
         o.violations_per_entity = self.violations_per_entity;
         o.complaints_per_entity = self.complaints_per_entity;
-        o.chunk = self.chunk.max(1);
+        o.chunk = self.chunk;
         o
     }
+}
+
+/// Connections open at once per listener: from 1 to 65536.
+fn parse_connections(s: &str) -> Result<usize, String> {
+    s.parse::<usize>()
+        .ok()
+        .filter(|c| (1..=65_536).contains(c))
+        .ok_or_else(|| format!("'{s}' is not an integer from 1 to 65536"))
+}
+
+/// Worker threads: from 1 to 256, as a job file's `threads`.
+fn parse_threads(s: &str) -> Result<usize, String> {
+    s.parse::<usize>()
+        .ok()
+        .filter(|t| (1..=256).contains(t))
+        .ok_or_else(|| format!("'{s}' is not an integer from 1 to 256"))
+}
+
+/// A share of rows: a number from 0 to 1.
+fn parse_share(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|v| (0.0..=1.0).contains(v))
+        .ok_or_else(|| format!("'{s}' is not a number from 0 to 1"))
+}
+
+/// A mean count of records per entity: a number from 0 to 100.
+fn parse_per_entity(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|v| (0.0..=100.0).contains(v))
+        .ok_or_else(|| format!("'{s}' is not a number from 0 to 100"))
 }
 
 fn parse_size(s: &str) -> Result<usize, clap::Error> {
@@ -663,16 +697,16 @@ pub struct ImpactArgs {
 pub struct DemoArgs {
     #[arg(long, default_value = "warehouse")]
     pub warehouse: PathBuf,
-    #[arg(long, default_value_t = 3000)]
+    #[arg(long, default_value_t = 3000, value_parser = clap::value_parser!(u64).range(1..))]
     pub entities: u64,
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=366))]
     pub days: u32,
     #[arg(long, default_value = "2026-11-27")]
     pub as_of: AsOf,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Share of generated rows that break a rule, to show the quarantine.
-    #[arg(long, default_value_t = 0.003)]
+    /// Share of generated rows that break a rule, to show the quarantine (0 to 1).
+    #[arg(long, default_value_t = 0.003, value_parser = parse_share)]
     pub bad_rate: f64,
     #[command(flatten)]
     pub engine: EngineArgs,
@@ -680,9 +714,9 @@ pub struct DemoArgs {
 
 #[derive(Args)]
 pub struct BenchArgs {
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub entities: u64,
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=366))]
     pub days: u32,
     #[arg(long, default_value_t = 7)]
     pub seed: u64,

@@ -56,15 +56,16 @@ impl Failure {
 
 /// The chain of `error`'s causes, outermost first, joined by ": ". The
 /// library's errors already say their source in their own text ("locking
-/// PATH: No such file or directory"), so a cause whose text the cause
-/// before it holds is not said again.
+/// PATH: No such file or directory"): the chain stops at a cause whose
+/// text the cause before it holds, which said what it chose of its own
+/// sources (rusqlite's "database is locked", not its "Error code 5").
 fn causes(error: &anyhow::Error) -> String {
     let mut out = String::new();
     let mut before = String::new();
     for cause in error.chain() {
         let text = cause.to_string();
         if before.contains(&text) {
-            continue;
+            break;
         }
         if !out.is_empty() {
             out.push_str(": ");
@@ -86,6 +87,12 @@ mod tests {
         source: std::io::Error,
     }
 
+    #[derive(Debug, thiserror::Error)]
+    #[error("operational database: {source}")]
+    struct Store {
+        source: rusqlite::Error,
+    }
+
     #[test]
     fn each_cause_is_said_once() {
         let io = || std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
@@ -93,6 +100,9 @@ mod tests {
         assert_eq!(causes(&e), "locking /w/.lock: No such file or directory");
         let e = e.context("job nightly");
         assert_eq!(causes(&e), "job nightly: locking /w/.lock: No such file or directory");
+        let sqlite = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(5), Some("database is locked".into()));
+        let e = anyhow::Error::new(Store { source: sqlite });
+        assert_eq!(causes(&e), "operational database: database is locked");
         let bare = anyhow::Error::new(io()).context("reading the policy");
         assert_eq!(causes(&bare), "reading the policy: No such file or directory");
     }
