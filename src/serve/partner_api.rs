@@ -20,6 +20,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use axum::body::Body;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -88,6 +89,18 @@ fn error(status: StatusCode, message: &str) -> Response {
 
 fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "not found")
+}
+
+/// A path the router matched but whose pieces are not text (`%ff`): no
+/// list or file has such a name, so it is not found, in JSON like every
+/// answer of the API.
+fn path_of<T>(path: Result<Path<T>, PathRejection>) -> Result<T, Response> {
+    path.map(|Path(p)| p).map_err(|_| not_found())
+}
+
+/// A query string that does not parse (`after` twice): 400 in JSON.
+fn query_of<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, Response> {
+    query.map(|Query(q)| q).map_err(|r| error(StatusCode::BAD_REQUEST, &printable(&r.body_text(), 200)))
 }
 
 #[derive(OpenApi)]
@@ -286,9 +299,13 @@ fn view_dir(wh: &Warehouse, list: &str, id: PublicationId, partner: &str) -> std
 async fn publications(
     State(state): State<Arc<ApiState>>,
     Extension(Caller(partner)): Extension<Caller>,
-    Path(list): Path<String>,
-    Query(after): Query<After>,
+    list: Result<Path<String>, PathRejection>,
+    after: Result<Query<After>, QueryRejection>,
 ) -> Response {
+    let (list, after) = match (path_of(list), query_of(after)) {
+        (Ok(list), Ok(after)) => (list, after),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
     if !partner.may_read(&list) {
         return not_found();
     }
@@ -322,9 +339,13 @@ async fn publications(
 async fn publication_file(
     State(state): State<Arc<ApiState>>,
     Extension(Caller(partner)): Extension<Caller>,
-    Path((list, id, file)): Path<(String, String, String)>,
+    path: Result<Path<(String, String, String)>, PathRejection>,
     headers: HeaderMap,
 ) -> Response {
+    let (list, id, file) = match path_of(path) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
     let Ok(id) = id.parse::<PublicationId>() else { return not_found() };
     serve_view_file(&state, &partner, &list, id, &file, &headers)
 }
@@ -339,9 +360,13 @@ async fn publication_file(
 async fn latest_file(
     State(state): State<Arc<ApiState>>,
     Extension(Caller(partner)): Extension<Caller>,
-    Path((list, file)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
 ) -> Response {
+    let (list, file) = match path_of(path) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
     if !partner.may_read(&list) {
         return not_found();
     }

@@ -221,6 +221,24 @@ fn etag_range_gzip_and_sync() {
     let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
     assert_eq!(v["publications"], serde_json::json!(["2026-11-27"]));
     assert_eq!(api.status("/api/v1/lists/serious-dishonesty/publications?after=yesterday", Some(&a)), 400);
+    // Every answer is JSON, also when the request's path or query does not
+    // parse: a name that is not UTF-8 names nothing (404), `after` twice is 400.
+    for (path, status, said) in [
+        (
+            "/api/v1/lists/serious-dishonesty/publications?after=2026-11-26&after=2026-11-27",
+            400,
+            "duplicate field `after`",
+        ),
+        ("/api/v1/lists/%ff/publications", 404, "not found"),
+        ("/api/v1/lists/serious-dishonesty/publications/%ff/entries.csv", 404, "not found"),
+        ("/api/v1/lists/serious-dishonesty/latest/%ff", 404, "not found"),
+    ] {
+        let (s, h, b) = api.get(path, Some(&a), &[]);
+        assert_eq!(s, status, "{path}");
+        assert_eq!(header(&h, "content-type"), Some("application/json"), "{path}");
+        let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+        assert!(v["error"].as_str().unwrap().contains(said), "{path}: {v}");
+    }
     let (s, _, changes) =
         api.get("/api/v1/lists/serious-dishonesty/publications/2026-11-27/changes.csv", Some(&a), &[]);
     assert_eq!(s, 200);
