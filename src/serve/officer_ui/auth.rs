@@ -12,10 +12,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use maud::{html, Markup};
 
+use crate::base::printable::printable;
 use crate::base::store::{AuditEntry, LoginGate};
 use crate::officer::accounts::{password_matches, Role};
 use crate::serve::officer_ui::layout::{
-    error_page, forbidden, html_response, page, with_detail, PageError, PageFailure,
+    error_page, forbidden, html_response, page, refused_unread, unreadable_page, with_detail, PageError, PageFailure,
 };
 use crate::serve::officer_ui::{AuditDetail, Officer, UiState};
 use crate::serve::tokens::{new_token, token_hash};
@@ -127,7 +128,7 @@ async fn guarded(state: Arc<UiState>, mut req: Request, next: Next) -> Response 
     let public = path == "/login" || path == "/preferences" || asset;
     let peer = crate::serve::listener::Peer::of(&req);
     let response = if !state.rates.address(peer) {
-        let mut r = (StatusCode::TOO_MANY_REQUESTS, "too many requests: slow down\n").into_response();
+        let mut r = (StatusCode::TOO_MANY_REQUESTS, state.messages.t("too_many_requests").to_string()).into_response();
         r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
         r
     } else if let Some(e) = failed {
@@ -154,8 +155,15 @@ async fn guarded(state: Arc<UiState>, mut req: Request, next: Next) -> Response 
         forbidden(&state, "session_expired")
     };
     let failure = response.extensions().get::<PageFailure>().cloned();
+    let mut unread = None;
     let mut response = match &failure {
         Some(f) => error_page(&state, officer.as_ref(), f),
+        None if refused_unread(&response) => {
+            let status = response.status();
+            let said = axum::body::to_bytes(response.into_body(), 4096).await.unwrap_or_default();
+            unread = Some(format!("unreadable request: {}", printable(&String::from_utf8_lossy(&said), 300)));
+            unreadable_page(&state, officer.as_ref(), status)
+        }
         None => response,
     };
     secure_headers(&mut response);
@@ -165,7 +173,7 @@ async fn guarded(state: Arc<UiState>, mut req: Request, next: Next) -> Response 
     }
     let detail = match &failure {
         Some(f) => Some(format!("error {}: {}", f.reference, f.cause)),
-        None => response.extensions().get::<AuditDetail>().map(|d| d.0.clone()),
+        None => unread.or_else(|| response.extensions().get::<AuditDetail>().map(|d| d.0.clone())),
     };
     let actor = officer.as_ref().map(|o| format!("officer:{}", o.id));
     let bytes = http_body::Body::size_hint(response.body()).exact().unwrap_or(0);
@@ -179,7 +187,7 @@ async fn guarded(state: Arc<UiState>, mut req: Request, next: Next) -> Response 
     }) {
         // Fail closed: what the request asked for is not given without its audit row.
         tracing::error!(error = %e, "audit log write failed: the request is refused");
-        return (StatusCode::SERVICE_UNAVAILABLE, "the audit log cannot be written: try again later\n").into_response();
+        return (StatusCode::SERVICE_UNAVAILABLE, state.messages.t("audit_unavailable").to_string()).into_response();
     }
     response
 }

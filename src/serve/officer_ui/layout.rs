@@ -71,6 +71,31 @@ pub(crate) fn error_page(state: &UiState, officer: Option<&Officer>, failure: &P
     html_response(StatusCode::INTERNAL_SERVER_ERROR, page(state, officer, m.t("error_title"), body))
 }
 
+/// The page of a request the pages could not read (axum refused its path,
+/// query or form before any handler ran: 400, 413, 415, 422), in the
+/// officer's language instead of axum's English text, with its status.
+pub(crate) fn unreadable_page(state: &UiState, officer: Option<&Officer>, status: StatusCode) -> Response {
+    let m = &state.messages;
+    let body = html! {
+        h1 { (m.t("unreadable_title")) }
+        p { (m.t("unreadable_body")) }
+        p { a href="/" { (m.t("nav_dashboard")) } }
+    };
+    html_response(status, page(state, officer, m.t("unreadable_title"), body))
+}
+
+/// Whether `response` is axum's own refusal of a request it could not
+/// read (plain text with a 400, 413, 415 or 422): every answer of the
+/// pages' handlers is HTML.
+pub(crate) fn refused_unread(response: &Response) -> bool {
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    plain && matches!(response.status().as_u16(), 400 | 413 | 415 | 422)
+}
+
 /// A handler's result: a page, or the error page.
 pub(crate) type PageResult = Result<Response, PageError>;
 

@@ -582,6 +582,46 @@ fn every_answer_carries_the_security_headers_and_assets_are_not_audited() {
     assert!(!after.iter().any(|a| a.path.starts_with("/static/")));
 }
 
+/// A request the pages cannot read (a path that is not UTF-8, a field
+/// given twice, a form without a field) gets a page in the officer's
+/// language with axum's status, not axum's English text; the audit row
+/// keeps what axum said.
+#[test]
+fn an_unreadable_request_gets_a_page_in_the_officers_language() {
+    let f = fixture(1800);
+    let (session, csrf) = login(&f, "olga");
+    let answers = [
+        get(&f, "/entities/%ff", Some(&session)),
+        get(&f, "/search?q=a&q=b", Some(&session)),
+        get(&f, "/review/serious-dishonesty?page=-1", Some(&session)),
+        post(&f, "/decisions", &session, &[("csrf", &csrf)], None),
+    ];
+    for (a, status) in answers.iter().zip([400, 400, 400, 422]) {
+        assert_eq!(a.status.as_u16(), status, "{}", a.body);
+        assert_eq!(a.headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
+        assert!(
+            a.body.contains("The request could not be read") && a.body.contains("Nothing was changed"),
+            "{}",
+            a.body
+        );
+        assert!(a.body.contains("signed in as") || a.body.contains("olga"), "the page frame: {}", a.body);
+    }
+    let rows = f.state.store.audit_log(4).unwrap();
+    assert!(
+        rows.iter().any(|r| r.status == 422
+            && r.detail
+                .as_deref()
+                .is_some_and(|d| d.starts_with("unreadable request: Failed to deserialize form body"))),
+        "{rows:#?}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.path == "/search?q=a&q=b"
+                && r.detail.as_deref().is_some_and(|d| d.contains("duplicate field `q`"))),
+        "{rows:#?}"
+    );
+}
+
 /// Regression: a login id with a newline forged a line in `credence audit`.
 #[test]
 fn a_login_id_cannot_forge_an_audit_line() {
