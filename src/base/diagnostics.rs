@@ -19,12 +19,15 @@ pub struct Problem {
     pub message: String,
 }
 
+/// Shown with controls and bidirectional overrides escaped: an id or value
+/// taken from the file (`id: "a\nb"`) cannot forge a line of the report.
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::base::printable::escaped;
         if self.at.is_empty() {
-            write!(f, "{}: {}", self.file, self.message)
+            write!(f, "{}: {}", escaped(&self.file), escaped(&self.message))
         } else {
-            write!(f, "{}: {}: {}", self.file, self.at, self.message)
+            write!(f, "{}: {}: {}", escaped(&self.file), escaped(&self.at), escaped(&self.message))
         }
     }
 }
@@ -276,6 +279,16 @@ impl Walker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_from_the_file_cannot_forge_a_line() {
+        let mut w = Walker::new("f.yaml");
+        let root = w.root("id: \"a\\nb\\u202Ec\"\n", "the file").unwrap();
+        let id = w.string(&root, "id", "", true).unwrap();
+        w.problem(&format!("partner '{id}'"), format!("'{id}' is wrong"));
+        let text = w.finish::<()>("the file", None).unwrap_err().to_string();
+        assert_eq!(text, "the file: 1 problem(s)\n  - f.yaml: partner 'a\\u{000A}b\\u{202E}c': 'a\\u{000A}b\\u{202E}c' is wrong");
+    }
 
     #[test]
     fn long_numbers_are_shown_in_exponent_form() {
