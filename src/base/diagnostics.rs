@@ -287,7 +287,10 @@ mod tests {
         let id = w.string(&root, "id", "", true).unwrap();
         w.problem(&format!("partner '{id}'"), format!("'{id}' is wrong"));
         let text = w.finish::<()>("the file", None).unwrap_err().to_string();
-        assert_eq!(text, "the file: 1 problem(s)\n  - f.yaml: partner 'a\\u{000A}b\\u{202E}c': 'a\\u{000A}b\\u{202E}c' is wrong");
+        assert_eq!(
+            text,
+            "the file: 1 problem(s)\n  - f.yaml: partner 'a\\u{000A}b\\u{202E}c': 'a\\u{000A}b\\u{202E}c' is wrong"
+        );
     }
 
     #[test]

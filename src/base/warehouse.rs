@@ -53,9 +53,34 @@ pub struct Warehouse {
     root: PathBuf,
 }
 
+/// A command named a warehouse that is not there: a mistyped
+/// `--warehouse` must not become a new, empty warehouse (a server
+/// answering partners from nothing, a run recorded nowhere anyone looks).
+#[derive(Debug, thiserror::Error)]
+#[error("the warehouse {} does not exist or is not a folder: check --warehouse or the job's warehouse (credence gen and credence demo make one)", .0.display())]
+pub struct NoWarehouse(pub PathBuf);
+
+impl crate::base::error::Classify for NoWarehouse {
+    fn kind(&self) -> crate::base::error::ErrorKind {
+        crate::base::error::ErrorKind::Input
+    }
+}
+
 impl Warehouse {
     pub fn new(root: impl Into<PathBuf>) -> Warehouse {
         Warehouse { root: root.into() }
+    }
+
+    /// The warehouse at `root`, which must already be a folder: every
+    /// command but those that make one (`gen`, `demo`, `bench`) opens its
+    /// warehouse this way.
+    pub fn existing(root: impl Into<PathBuf>) -> Result<Warehouse, NoWarehouse> {
+        let root = root.into();
+        if root.is_dir() {
+            Ok(Warehouse { root })
+        } else {
+            Err(NoWarehouse(root))
+        }
     }
 
     pub fn root(&self) -> &Path {

@@ -119,6 +119,8 @@ pub enum SettingsError {
     Sign(#[from] SignError),
     #[error(transparent)]
     Contracts(#[from] ContractError),
+    #[error(transparent)]
+    Warehouse(#[from] crate::base::warehouse::NoWarehouse),
     #[error("max_reject_share must be a number from 0 to 1, found {0}")]
     RejectShare(f64),
     #[error("engine scratch: must be a folder, found '{}'", .0.display())]
@@ -164,6 +166,7 @@ impl RunSettings {
     /// Loads and checks everything the settings name; the runs it makes
     /// start as of `as_of`.
     pub fn lower(&self, as_of: AsOf) -> Result<RunOptions, SettingsError> {
+        let warehouse = Warehouse::existing(&self.warehouse)?;
         if !(0.0..=1.0).contains(&self.max_reject_share) {
             return Err(SettingsError::RejectShare(self.max_reject_share));
         }
@@ -196,7 +199,7 @@ impl RunSettings {
                 .map_err(|tls| SettingsError::ClusterTls { engine: self.engine.clone(), tls })?;
         }
         Ok(RunOptions {
-            warehouse: Warehouse::new(&self.warehouse),
+            warehouse,
             as_of,
             policy,
             limits: self.limits,
@@ -219,7 +222,8 @@ mod tests {
 
     fn settings(engine_scratch: Option<PathBuf>) -> RunSettings {
         RunSettings {
-            warehouse: "w".into(),
+            // A folder that exists, outside the temporary folders the tests make.
+            warehouse: crate::repo_root().join("tests"),
             policy: None,
             partners: None,
             signing_key: None,
@@ -256,5 +260,19 @@ mod tests {
         let missing = dir.path().join("made-by-the-run");
         assert_eq!(settings(Some(missing.clone())).lower(as_of).unwrap().engine_scratch, Some(missing));
         assert_eq!(settings(None).lower(as_of).unwrap().engine_scratch, None);
+    }
+
+    /// A mistyped warehouse is refused before anything is made there.
+    #[test]
+    fn a_warehouse_that_is_not_there_is_refused_before_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let typo = dir.path().join("warehous");
+        let e = RunSettings { warehouse: typo.clone(), ..settings(None) }
+            .lower("2026-11-27".parse().unwrap())
+            .err()
+            .expect("refused");
+        assert!(e.to_string().starts_with(&format!("the warehouse {} does not exist", typo.display())), "{e}");
+        assert_eq!(e.kind(), ErrorKind::Input);
+        assert!(!typo.exists(), "nothing made");
     }
 }

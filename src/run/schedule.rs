@@ -395,9 +395,10 @@ mod tests {
 
     #[test]
     fn a_job_runs_with_the_engine_settings_its_file_gives() {
-        let scratch = tempfile::tempdir().unwrap();
+        let (scratch, warehouse) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let text = format!(
-            "job: n\nschedule: \"0 30 2 * * *\"\nwarehouse: w\nunsigned: true\nvalidation_plans: true\nengine_scratch: {}\nthreads: 3\nmemory_limit: 2G\n",
+            "job: n\nschedule: \"0 30 2 * * *\"\nwarehouse: {}\nunsigned: true\nvalidation_plans: true\nengine_scratch: {}\nthreads: 3\nmemory_limit: 2G\n",
+            warehouse.path().display(),
             scratch.path().display()
         );
         let job = prepare(crate::config::job::parse("j.yaml", &text).unwrap()).unwrap();

@@ -176,6 +176,33 @@ fn bad_arguments_are_usage_errors() {
     }
 }
 
+/// A mistyped --warehouse is refused by every command that works on a
+/// warehouse, and nothing is made there: before, each one made a new
+/// empty warehouse (a server then answered partners from nothing).
+#[test]
+fn a_warehouse_that_is_not_there_is_refused_and_not_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("warehous");
+    let w = typo.to_str().unwrap();
+    for args in [
+        &["run", "--unsigned", "--warehouse", w, "--as-of", D][..],
+        &["run", "--dry-run", "--warehouse", w, "--as-of", D][..],
+        &["backfill", "--unsigned", "--warehouse", w, "--from", D, "--to", D][..],
+        &["serve", "--warehouse", w, "--listen", "127.0.0.1:0"][..],
+        &["officers", "list", "--warehouse", w][..],
+        &["partners", "token", "list", "--warehouse", w][..],
+        &["audit", "--warehouse", w][..],
+        &["runs", "--warehouse", w][..],
+        &["review", "--warehouse", w, "--list", "serious-dishonesty"][..],
+        &["explain", "--warehouse", w, "--as-of", D, "91310000MA1K000001"][..],
+    ] {
+        let o = credence(args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(&format!("the warehouse {w} does not exist")), "{args:?}: {}", stderr(&o));
+        assert!(!typo.exists(), "{args:?} made {w}");
+    }
+}
+
 #[test]
 fn an_engine_is_local_or_ballista_and_a_dry_run_stays_local() {
     let o = credence(&["run", "--as-of", "2026-11-27", "--engine", "spark://h:1"]);

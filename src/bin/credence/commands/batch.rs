@@ -84,7 +84,7 @@ fn dry_run(args: &RunArgs) -> CommandResult {
 
 pub fn impact(args: &crate::args::ImpactArgs) -> CommandResult {
     use credence::run::impact::{impact, ImpactOptions};
-    let wh = Warehouse::new(&args.warehouse);
+    let wh = Warehouse::existing(&args.warehouse)?;
     // The new policy first, with every problem at once: nothing runs if it has any.
     let policy = credence::run::load_policy(Some(&args.policy))?;
     let baseline = credence::run::load_policy(args.baseline.as_deref())?;
@@ -142,7 +142,7 @@ pub fn impact(args: &crate::args::ImpactArgs) -> CommandResult {
 }
 
 pub fn runs(warehouse: &Path, limit: usize) -> CommandResult {
-    let wh = Warehouse::new(warehouse);
+    let wh = Warehouse::existing(warehouse)?;
     if !wh.database().exists() {
         return Err(Failure::input(format!(
             "{} has no operational database: no run has been made there",

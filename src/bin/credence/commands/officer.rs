@@ -21,7 +21,7 @@ use crate::args::{DecideArgs, DecisionKind, DeskArgs, NoticeCommand, ObjectionCo
 use crate::failure::{CommandResult, Failure};
 
 pub fn review(warehouse: &Path, list: &str, as_of: Option<AsOf>, policy: Option<&Path>) -> CommandResult {
-    let wh = Warehouse::new(warehouse);
+    let wh = Warehouse::existing(warehouse)?;
     let policy = load_policy(policy)?;
     let Some(spec) = policy.list(list) else {
         return Err(Failure::input(format!("'{list}' is not a list of policy {}", policy.id)));
@@ -95,7 +95,7 @@ fn today() -> AsOf {
 
 pub fn explain(entity: &str, as_of: AsOf, warehouse: &Path, policy: Option<&Path>, json: bool) -> CommandResult {
     let policy = load_policy(policy)?;
-    let wh = Warehouse::new(warehouse);
+    let wh = Warehouse::existing(warehouse)?;
     let store = if wh.database().exists() { Some(Store::open(&wh.database())?) } else { None };
     let e = explaining::explain(&wh, &policy, store.as_ref(), entity, as_of)?;
     if json {
@@ -117,7 +117,7 @@ struct OpenDesk {
 impl OpenDesk {
     fn open(args: &DeskArgs) -> Result<OpenDesk, Failure> {
         let policy = load_policy(args.policy.as_deref())?;
-        let warehouse = Warehouse::new(&args.warehouse);
+        let warehouse = Warehouse::existing(&args.warehouse)?;
         let store = Store::open(&warehouse.database())?;
         let regulator = regulator::load_or_default(args.regulator.as_deref())?;
         let notices = Notices::load(args.templates.as_deref(), regulator)?;
@@ -261,7 +261,7 @@ pub fn objection(command: ObjectionCommand) -> CommandResult {
 }
 
 pub fn officers(command: OfficersCommand, warehouse: &Path) -> CommandResult {
-    let store = Store::open(&Warehouse::new(warehouse).database())?;
+    let store = Store::open(&Warehouse::existing(warehouse)?.database())?;
     match command {
         OfficersCommand::Add { id, role } => {
             if Role::parse(&role).is_none() {

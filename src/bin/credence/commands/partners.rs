@@ -52,7 +52,7 @@ pub fn partners(command: PartnersCommand) -> CommandResult {
                 }
                 None => None,
             };
-            let wh = Warehouse::new(&warehouse);
+            let wh = Warehouse::existing(&warehouse)?;
             let signer = credence::base::sign::Signer::from_config(signing_key)?;
             let _lock = credence::base::lock::RunLock::acquire(&wh, "credence partners rebuild-views")?;
             let key = signer.as_ref().and_then(|s| s.public_key());
@@ -73,7 +73,7 @@ pub fn partners(command: PartnersCommand) -> CommandResult {
             Ok(ExitCode::SUCCESS)
         }
         PartnersCommand::Token { command, warehouse } => {
-            let store = Store::open(&Warehouse::new(&warehouse).database())?;
+            let store = Store::open(&Warehouse::existing(&warehouse)?.database())?;
             match command {
                 TokenCommand::Issue { partner, partners: file, policy } => {
                     let policy = load_policy(policy.as_deref())?;
@@ -117,7 +117,7 @@ pub fn partners(command: PartnersCommand) -> CommandResult {
 }
 
 pub fn audit(warehouse: &Path, limit: usize) -> CommandResult {
-    let store = Store::open(&Warehouse::new(warehouse).database())?;
+    let store = Store::open(&Warehouse::existing(warehouse)?.database())?;
     for a in store.audit_log(limit)? {
         println!(
             "{:>6} {} {:<22} {} {} {} {}B{}",
@@ -139,7 +139,7 @@ pub fn archive(command: AuditCommand) -> CommandResult {
     if operator.trim().is_empty() {
         return Err(Failure::usage("--operator must name who archives"));
     }
-    let wh = Warehouse::new(&warehouse);
+    let wh = Warehouse::existing(&warehouse)?;
     let store = Store::open(&wh.database())?;
     let signer =
         credence::base::sign::Signer::load(&signing_key, std::env::var(credence::base::sign::PASSWORD_ENV).ok())?;

@@ -21,7 +21,7 @@ pub fn serve(args: &ServeArgs) -> CommandResult {
     let policy = load_policy(args.policy.as_deref())?;
     let lists: Vec<&str> = policy.lists.iter().map(|l| l.id.as_str()).collect();
     let partners = partners::load_or_default(args.partners.as_deref(), &lists)?;
-    let wh = Warehouse::new(&args.warehouse);
+    let wh = Warehouse::existing(&args.warehouse)?;
     let messages = match &args.ui_messages {
         Some(f) => officer_ui::Messages::builtin().with_translation(f)?,
         None => officer_ui::Messages::builtin(),
