@@ -29,6 +29,10 @@ use crate::stages::review::{self, DecisionBook};
 /// Fewest characters of a decision's reason (after trimming).
 pub const MIN_REASON_CHARS: usize = 10;
 
+/// The longest reason kept: a reason is read by a second officer and by
+/// the party, and a page posts at most this much (the form says so too).
+pub const MAX_REASON_CHARS: usize = 4000;
+
 /// What the gate checks a decision against.
 pub struct Desk<'a> {
     pub warehouse: &'a Warehouse,
@@ -84,6 +88,7 @@ pub struct Recorded {
 #[derive(Debug, PartialEq)]
 pub enum Refusal {
     ReasonTooShort { found: usize },
+    ReasonTooLong { found: usize },
     UnknownOfficer { officer: String },
     RoleMayNot { officer: String, role: String, action: Action },
     UnknownList { list: String, known: String },
@@ -121,6 +126,7 @@ impl Refusal {
         use Refusal::*;
         match self {
             ReasonTooShort { found } => format!("理由至少需要 {MIN_REASON_CHARS} 个字，现为 {found} 个字"),
+            ReasonTooLong { found } => format!("理由最多 {MAX_REASON_CHARS} 个字，现为 {found} 个字"),
             UnknownOfficer { officer } => format!("“{officer}”不是已登记且在职的审核人员账户"),
             RoleMayNot { officer, role, action } => {
                 format!("{officer} 的角色为 {role}，无权作出“{}”决定", action_zh(*action))
@@ -181,6 +187,9 @@ impl Refusal {
         match self {
             ReasonTooShort { found } => {
                 format!("the reason must have at least {MIN_REASON_CHARS} characters, found {found}")
+            }
+            ReasonTooLong { found } => {
+                format!("the reason may have at most {MAX_REASON_CHARS} characters, found {found}")
             }
             UnknownOfficer { officer } => format!("'{officer}' is not a registered, active officer account"),
             RoleMayNot { officer, role, action } => {
@@ -332,6 +341,9 @@ pub fn decide(desk: &Desk, req: &Request) -> Result<Recorded, DecideError> {
     let reason_chars = reason.chars().count();
     if reason_chars < MIN_REASON_CHARS {
         return refuse(Refusal::ReasonTooShort { found: reason_chars });
+    }
+    if reason_chars > MAX_REASON_CHARS {
+        return refuse(Refusal::ReasonTooLong { found: reason_chars });
     }
     let officer = deciding_officer(desk.store, req.officer.trim(), action)?;
     let Subject { approved, list, entity } = subject(desk, req, action)?;

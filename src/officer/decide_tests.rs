@@ -118,6 +118,25 @@ fn refusal(r: Result<Recorded, DecideError>) -> Refusal {
     }
 }
 
+/// A reason is 10 to 4000 characters (trimmed, counted as characters:
+/// Chinese counts one a character); outside, nothing is recorded.
+#[test]
+fn a_reason_too_short_or_too_long_is_refused() {
+    let w = World::new(0, "single");
+    let x = entity(1);
+    let short = Request { reason: "  九个字九个字九个字 ", ..req(Action::Reject, &x, "olga") };
+    assert_eq!(refusal(w.decide(short)), Refusal::ReasonTooShort { found: 9 });
+    let long = "理".repeat(MAX_REASON_CHARS + 1);
+    let r = refusal(w.decide(Request { reason: &long, ..req(Action::Reject, &x, "olga") }));
+    assert_eq!(r, Refusal::ReasonTooLong { found: 4001 });
+    assert!(
+        r.to_string().contains("理由最多 4000 个字") && r.to_string().contains("at most 4000 characters, found 4001")
+    );
+    assert_eq!(w.store.last_decision_id().unwrap(), 0, "nothing was recorded");
+    let longest = "理".repeat(MAX_REASON_CHARS);
+    w.decide(Request { reason: &longest, ..req(Action::Reject, &x, "olga") }).expect("4000 characters are kept");
+}
+
 #[test]
 fn an_unknown_or_removed_officer_and_a_role_that_may_not_are_refused() {
     let w = World::new(0, "single");

@@ -337,7 +337,7 @@ impl QueuePage<'_> {
                         }
                     }
                     label for="bulk-reason" { (m.t("reason")) }
-                    textarea id="bulk-reason" name="reason" rows="2" cols="60" required minlength="10" {}
+                    textarea id="bulk-reason" name="reason" rows="2" cols="60" required minlength="10" maxlength="4000" {}
                     div { button class="primary" type="submit" { (m.t("bulk_preview")) } }
                 }
             } @else { p { (m.t("auditor_read_only")) } }
@@ -527,7 +527,7 @@ pub(crate) async fn bulk_preview(
     };
     let problem = if b.entities.is_empty() {
         Some(m.t("nothing_selected").to_string())
-    } else if b.reason.trim().chars().count() < decide::MIN_REASON_CHARS {
+    } else if !(decide::MIN_REASON_CHARS..=decide::MAX_REASON_CHARS).contains(&b.reason.trim().chars().count()) {
         Some(m.t("reason_hint").to_string())
     } else {
         None
