@@ -1,11 +1,12 @@
 //! `credence demo`: a small generated warehouse, one nightly run, and a
 //! summary of what came out and where it is.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use credence::base::ids::AsOf;
 use credence::base::warehouse::Warehouse;
-use credence::run::{self, RunOptions, RunSettings, DEFAULT_MAX_REJECT_SHARE};
+use credence::run::{self, RunOptions, RunReport, RunSettings, DEFAULT_MAX_REJECT_SHARE};
 
 use crate::args::{DemoArgs, GenArgs};
 use crate::commands::batch::generate;
@@ -32,17 +33,11 @@ pub fn demo(args: &DemoArgs) -> CommandResult {
         generated.total(),
         args.warehouse.join("landing").display()
     );
-    // A development key pair for the demo warehouse, made once.
-    let keys = args.warehouse.join("keys");
-    let (secret, public) = (keys.join("demo.key"), keys.join("demo.pub"));
-    if !secret.exists() {
-        credence::base::sign::generate(&secret, &public, None)?;
-    }
     let settings = RunSettings {
         warehouse: args.warehouse.clone(),
         policy: None,
         partners: None,
-        signing_key: Some(secret),
+        signing_key: Some(demo_key(&args.warehouse)?),
         unsigned: false,
         limits: args.engine.limits(),
         engine: Default::default(),
@@ -53,29 +48,45 @@ pub fn demo(args: &DemoArgs) -> CommandResult {
         trigger: "demo".into(),
     };
     let opts = settings.lower(args.as_of)?;
-    let limits = opts.limits;
-    let rt = runtime(limits.threads)?;
+    let rt = runtime(opts.limits.threads)?;
     // The earlier nights first, so that the pages have a history to show.
     for back in (1..args.days).rev() {
         let night = AsOf::new(args.as_of.date() - chrono::Days::new(u64::from(back)));
-        let report = rt.block_on(run::run(&RunOptions { as_of: night, ..opts.clone() }))?;
-        for p in &report.publications {
-            println!("run {} as of {night}: list {}: {}", report.run_id, p.list_id, p.outcome);
-        }
+        print_outcomes(&rt.block_on(run::run(&RunOptions { as_of: night, ..opts.clone() }))?);
     }
-    let first = rt.block_on(run::run(&opts))?;
-    for p in &first.publications {
-        println!("run {} as of {}: list {}: {}", first.run_id, args.as_of, p.list_id, p.outcome);
-    }
+    print_outcomes(&rt.block_on(run::run(&opts))?);
     // Due process on the new direct additions (publication.md v2): a notice
     // for each, one objection, a confirm that answers it, a second officer's
     // approval, and the batch again, which publishes the approved one. The
     // others stay noticed until their window passes; the joint additions
     // stay pending for a person to review on the officer pages.
-    let wh = Warehouse::new(&args.warehouse);
-    let walk = due_process(&wh, &opts.policy)?;
+    let walk = due_process(&opts.warehouse, &opts.policy)?;
     println!("{walk}");
     let report = rt.block_on(run::run(&opts))?;
+    print_summary(&report, &opts);
+    print_outputs(&report, args);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The demo warehouse's development key pair, made once; the secret key's path.
+fn demo_key(warehouse: &Path) -> Result<PathBuf, crate::failure::Failure> {
+    let keys = warehouse.join("keys");
+    let (secret, public) = (keys.join("demo.key"), keys.join("demo.pub"));
+    if !secret.exists() {
+        credence::base::sign::generate(&secret, &public, None)?;
+    }
+    Ok(secret)
+}
+
+/// One line per list of a run: what its publication did.
+fn print_outcomes(report: &RunReport) {
+    for p in &report.publications {
+        println!("run {} as of {}: list {}: {}", report.run_id, report.as_of, p.list_id, p.outcome);
+    }
+}
+
+/// The last run in figures: grades, reasons, lists, publications, rejects.
+fn print_summary(report: &RunReport, opts: &RunOptions) {
     let total: f64 = report.steps.iter().map(|s| s.duration.as_secs_f64()).sum();
     println!(
         "\nrun {} as of {} with policy {} {}: succeeded in {total:.2} s",
@@ -107,19 +118,16 @@ pub fn demo(args: &DemoArgs) -> CommandResult {
             println!("    {code:<18} {n:>6}");
         }
     }
+}
+
+/// Where the outputs are, and the commands that show the rest.
+fn print_outputs(report: &RunReport, args: &DemoArgs) {
     println!("\noutputs:");
     for o in &report.outputs {
         println!("  {}", o.display());
     }
-    println!(
-        "  {}",
-        Warehouse::new(&args.warehouse)
-            .root()
-            .join("reports/quality")
-            .join(format!("as_of={}", args.as_of))
-            .join("quality.json")
-            .display()
-    );
+    let quality = args.warehouse.join("reports/quality").join(format!("as_of={}", args.as_of)).join("quality.json");
+    println!("  {}", quality.display());
     println!(
         "  {}  (the run ledger: credence runs --warehouse {})",
         args.warehouse.join("credence.db").display(),
@@ -130,7 +138,6 @@ pub fn demo(args: &DemoArgs) -> CommandResult {
     println!("\nofficer pages (the pending joint additions are in the review queue):");
     println!("  credence officers add YOUR-ID --role senior --warehouse {w}");
     println!("  credence serve --warehouse {w} --ui-listen 127.0.0.1:8081   then open http://127.0.0.1:8081/");
-    Ok(ExitCode::SUCCESS)
 }
 
 /// The demo's officers walk the due process of each list's new direct
