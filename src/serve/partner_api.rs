@@ -91,16 +91,12 @@ fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "not found")
 }
 
-/// A path the router matched but whose pieces are not text (`%ff`): no
-/// list or file has such a name, so it is not found, in JSON like every
-/// answer of the API.
-fn path_of<T>(path: Result<Path<T>, PathRejection>) -> Result<T, Response> {
-    path.map(|Path(p)| p).map_err(|_| not_found())
-}
+// A path the router matched but whose pieces are not text (`%ff`) names
+// no list or file: it is not found, in JSON like every answer of the API.
 
 /// A query string that does not parse (`after` twice): 400 in JSON.
-fn query_of<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, Response> {
-    query.map(|Query(q)| q).map_err(|r| error(StatusCode::BAD_REQUEST, &printable(&r.body_text(), 200)))
+fn unreadable_query(rejection: &QueryRejection) -> Response {
+    error(StatusCode::BAD_REQUEST, &printable(&rejection.body_text(), 200))
 }
 
 #[derive(OpenApi)]
@@ -302,9 +298,10 @@ async fn publications(
     list: Result<Path<String>, PathRejection>,
     after: Result<Query<After>, QueryRejection>,
 ) -> Response {
-    let (list, after) = match (path_of(list), query_of(after)) {
-        (Ok(list), Ok(after)) => (list, after),
-        (Err(r), _) | (_, Err(r)) => return r,
+    let Ok(Path(list)) = list else { return not_found() };
+    let after = match after {
+        Ok(Query(after)) => after,
+        Err(r) => return unreadable_query(&r),
     };
     if !partner.may_read(&list) {
         return not_found();
@@ -342,10 +339,7 @@ async fn publication_file(
     path: Result<Path<(String, String, String)>, PathRejection>,
     headers: HeaderMap,
 ) -> Response {
-    let (list, id, file) = match path_of(path) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let Ok(Path((list, id, file))) = path else { return not_found() };
     let Ok(id) = id.parse::<PublicationId>() else { return not_found() };
     serve_view_file(&state, &partner, &list, id, &file, &headers)
 }
@@ -363,10 +357,7 @@ async fn latest_file(
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
 ) -> Response {
-    let (list, file) = match path_of(path) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let Ok(Path((list, file))) = path else { return not_found() };
     if !partner.may_read(&list) {
         return not_found();
     }

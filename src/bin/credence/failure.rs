@@ -76,6 +76,26 @@ fn causes(error: &anyhow::Error) -> String {
     out
 }
 
+impl<E: Classify + std::error::Error + Send + Sync + 'static> From<E> for Failure {
+    fn from(e: E) -> Failure {
+        Failure { kind: Kind::Classified(e.kind()), error: anyhow::Error::new(e) }
+    }
+}
+
+/// `.context(...)` on results whose error is classified.
+pub trait Context<T> {
+    fn context(self, what: impl fmt::Display + Send + Sync + 'static) -> Result<T, Failure>;
+}
+
+impl<T, E: Into<Failure>> Context<T> for Result<T, E> {
+    fn context(self, what: impl fmt::Display + Send + Sync + 'static) -> Result<T, Failure> {
+        self.map_err(|e| e.into().context(what))
+    }
+}
+
+/// The result of a command.
+pub type CommandResult = Result<ExitCode, Failure>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,23 +127,3 @@ mod tests {
         assert_eq!(causes(&bare), "reading the policy: No such file or directory");
     }
 }
-
-impl<E: Classify + std::error::Error + Send + Sync + 'static> From<E> for Failure {
-    fn from(e: E) -> Failure {
-        Failure { kind: Kind::Classified(e.kind()), error: anyhow::Error::new(e) }
-    }
-}
-
-/// `.context(...)` on results whose error is classified.
-pub trait Context<T> {
-    fn context(self, what: impl fmt::Display + Send + Sync + 'static) -> Result<T, Failure>;
-}
-
-impl<T, E: Into<Failure>> Context<T> for Result<T, E> {
-    fn context(self, what: impl fmt::Display + Send + Sync + 'static) -> Result<T, Failure> {
-        self.map_err(|e| e.into().context(what))
-    }
-}
-
-/// The result of a command.
-pub type CommandResult = Result<ExitCode, Failure>;
