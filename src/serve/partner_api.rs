@@ -438,6 +438,8 @@ fn verified_manifest(state: &ApiState, dir: &std::path::Path) -> Result<(Manifes
     Ok((manifest, text))
 }
 
+/// One file of a partner's view: its bytes when they may be served
+/// ([`view_file_bytes`]), sent as the request asks ([`send_file`]).
 fn serve_view_file(
     state: &ApiState,
     partner: &Partner,
@@ -446,44 +448,64 @@ fn serve_view_file(
     file: &str,
     headers: &HeaderMap,
 ) -> Response {
+    match view_file_bytes(state, partner, list, id, file) {
+        Ok(bytes) => send_file(bytes, file, headers),
+        Err(NotServed::Unknown) => not_found(),
+        Err(NotServed::Because(why)) => not_found_because(why),
+    }
+}
+
+/// Why a view's file is not served: a 404 either way, the partner told
+/// no more than "not found"; `Because` is audited with the reason.
+enum NotServed {
+    Unknown,
+    Because(String),
+}
+
+/// The bytes of one file of `partner`'s view of a publication, when it
+/// may be served: a publication the partner sees, its manifest verified
+/// and within the entitlement, and only the manifest, its signature or a
+/// file the manifest names in an entitled format, matching its hash.
+fn view_file_bytes(
+    state: &ApiState,
+    partner: &Partner,
+    list: &str,
+    id: PublicationId,
+    file: &str,
+) -> Result<Vec<u8>, NotServed> {
     if !partner.may_read(list) || !visible(&state.warehouse, partner, list).contains(&id) {
-        return not_found();
+        return Err(NotServed::Unknown);
     }
     let dir = view_dir(&state.warehouse, list, id, &partner.id);
-    let (manifest, manifest_bytes) = match verified_manifest(state, &dir) {
-        Ok(m) => m,
-        Err(why) => {
-            tracing::error!(%list, publication = %id, partner = %partner.id, %why, "a view that does not verify is not served");
-            return not_found_because(format!("refused: {why}"));
-        }
-    };
-    if let Err(why) = within_entitlement(&manifest, partner, list) {
-        return not_found_because(format!("entitlement: {why}"));
-    }
-    // Only the manifest, its signature and the files the manifest names.
-    let bytes = match file {
-        "manifest.json" => manifest_bytes,
-        "manifest.json.minisig" => match read_regular(&dir, file) {
-            Ok(b) => b,
-            Err(_) => return not_found(),
-        },
+    let (manifest, manifest_bytes) = verified_manifest(state, &dir).map_err(|why| {
+        tracing::error!(%list, publication = %id, partner = %partner.id, %why, "a view that does not verify is not served");
+        NotServed::Because(format!("refused: {why}"))
+    })?;
+    within_entitlement(&manifest, partner, list).map_err(|why| NotServed::Because(format!("entitlement: {why}")))?;
+    match file {
+        "manifest.json" => Ok(manifest_bytes),
+        "manifest.json.minisig" => read_regular(&dir, file).map_err(|_| NotServed::Unknown),
         name => {
-            let Some(f) = manifest.file(name).filter(|f| plain_name(&f.name)) else { return not_found() };
+            let Some(f) = manifest.file(name).filter(|f| plain_name(&f.name)) else { return Err(NotServed::Unknown) };
             let format = if f.name.ends_with(".csv") { Format::Csv } else { Format::Parquet };
             if !partner.formats.contains(&format) {
-                return not_found_because(format!("entitlement: format {} not entitled", format.extension()));
+                return Err(NotServed::Because(format!("entitlement: format {} not entitled", format.extension())));
             }
-            let bytes = match read_regular(&dir, &f.name) {
-                Ok(b) => b,
-                Err(e) => return not_found_because(format!("refused: {}: {e}", f.name)),
-            };
+            let bytes =
+                read_regular(&dir, &f.name).map_err(|e| NotServed::Because(format!("refused: {}: {e}", f.name)))?;
             if hex::encode(Sha256::digest(&bytes)) != f.sha256 {
                 tracing::error!(%list, publication = %id, file = %f.name, "a file differs from its manifest: not served");
-                return not_found_because(format!("refused: {} differs from its manifest", f.name));
+                return Err(NotServed::Because(format!("refused: {} differs from its manifest", f.name)));
             }
-            bytes
+            Ok(bytes)
         }
-    };
+    }
+}
+
+/// `bytes` as the answer to a GET of `file`: its SHA-256 as the `ETag`
+/// (304 on `If-None-Match`), one `Range` (206, or 416 outside the file),
+/// else the whole file, a CSV gzipped when the client accepts it.
+fn send_file(bytes: Vec<u8>, file: &str, headers: &HeaderMap) -> Response {
     let sha256 = hex::encode(Sha256::digest(&bytes));
     let etag = format!("\"{sha256}\"");
     let content_type = match file.rsplit('.').next() {
