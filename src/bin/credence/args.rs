@@ -629,36 +629,35 @@ impl GenArgs {
     }
 }
 
+/// `s` as a `kind` ("an integer", "a number") within `range`, or what it is not.
+fn ranged<T>(s: &str, range: std::ops::RangeInclusive<T>, kind: &str) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    s.parse::<T>()
+        .ok()
+        .filter(|v| range.contains(v))
+        .ok_or_else(|| format!("'{s}' is not {kind} from {} to {}", range.start(), range.end()))
+}
+
 /// Connections open at once per listener: from 1 to 65536.
 fn parse_connections(s: &str) -> Result<usize, String> {
-    s.parse::<usize>()
-        .ok()
-        .filter(|c| (1..=65_536).contains(c))
-        .ok_or_else(|| format!("'{s}' is not an integer from 1 to 65536"))
+    ranged(s, 1..=65_536, "an integer")
 }
 
 /// Worker threads: from 1 to 256, as a job file's `threads`.
 fn parse_threads(s: &str) -> Result<usize, String> {
-    s.parse::<usize>()
-        .ok()
-        .filter(|t| (1..=256).contains(t))
-        .ok_or_else(|| format!("'{s}' is not an integer from 1 to 256"))
+    ranged(s, 1..=256, "an integer")
 }
 
 /// A share of rows: a number from 0 to 1.
 fn parse_share(s: &str) -> Result<f64, String> {
-    s.parse::<f64>()
-        .ok()
-        .filter(|v| (0.0..=1.0).contains(v))
-        .ok_or_else(|| format!("'{s}' is not a number from 0 to 1"))
+    ranged(s, 0.0..=1.0, "a number")
 }
 
 /// A mean count of records per entity: a number from 0 to 100.
 fn parse_per_entity(s: &str) -> Result<f64, String> {
-    s.parse::<f64>()
-        .ok()
-        .filter(|v| (0.0..=100.0).contains(v))
-        .ok_or_else(|| format!("'{s}' is not a number from 0 to 100"))
+    ranged(s, 0.0..=100.0, "a number")
 }
 
 fn parse_size(s: &str) -> Result<usize, clap::Error> {
