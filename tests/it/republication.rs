@@ -43,6 +43,26 @@ fn repair_lands_late(extra: &[&str]) {
     assert_eq!(c.changes("2026-11-11", ""), [removed(1, "repaired")]);
 }
 
+/// publication.md v2: `repaired` needs a repair of a record behind the
+/// member's last reasons. A repair of another case of the same entity
+/// (one decided years before any rule's window) leaves the reason to what
+/// else holds: here the grade improved, its grave case decided again as minor.
+#[test]
+fn a_repair_of_a_case_not_behind_the_reasons_is_not_repaired() {
+    let c = Case::new();
+    c.registry("2026-11-10", &[(1, "company", None, "650100")]);
+    c.violations("2026-11-10", &[("V-1", 1, "2026-10-01"), ("V-9", 1, "2020-01-01")]);
+    c.run("2026-11-10");
+    c.confirm(1);
+    assert!(c.run("2026-11-10").contains("published 2026-11-10.2: 1 entries"));
+    c.registry("2026-11-11", &[(1, "company", None, "650100")]);
+    c.violations_of("2026-11-11", &[("V-1", 1, "2026-10-01", "counterfeit", "minor")]);
+    c.repair("2026-11-11", "part-0", 1, "V-9", "2026-11-10");
+    let out = c.run("2026-11-11");
+    assert!(out.contains("published 2026-11-11: 0 entries, 0 added, 1 removed"), "{out}");
+    assert_eq!(c.changes("2026-11-11", ""), [removed(1, "grade_improved")]);
+}
+
 /// Regression: a repair arriving between a publication D and its same-day
 /// republication D.2 was reported as `grade_improved`.
 #[test]
