@@ -203,6 +203,16 @@ fn sequence(seed: u64, policy: &Policy) {
         if n == 3 && rng.random_bool(0.5) {
             partners.push(partner("newcomer", &["entity_id", "region"], &["35"], &[Format::Parquet]));
         }
+        // An entitlement widened: the city's view shows regions from now on,
+        // and its kept entries change in that column.
+        if n == 2 && rng.random_bool(0.5) {
+            partners[2] = partner(
+                "city",
+                &["entity_id", "name", "region", "measures"],
+                &["650100", "110000"],
+                &[Format::Parquet],
+            );
+        }
         let night = night(&mut rng, date, &list.id);
         date = night.date;
         let previous = previous(&wh, &list.id, None).unwrap();
