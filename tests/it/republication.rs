@@ -99,6 +99,43 @@ fn publish_joint_world(c: &Case) {
     assert!(c.run("2026-11-10").contains("published 2026-11-10.2: 3 entries"));
 }
 
+/// publication.md: an exempt entity is not a candidate, and joint
+/// sanctions do not bring it onto the list either: X's branch B, exempt,
+/// stays off while X and the company X controls are listed.
+#[test]
+fn an_exempt_entity_does_not_join_by_joint_sanctions() {
+    let c = Case::new();
+    joint_world(&c, "2026-11-10");
+    c.run("2026-11-10");
+    assert!(c.status("2026-11-10", 3).is_some(), "the branch joins before its exemption");
+    ok(&[
+        "decide",
+        "exempt",
+        "--list",
+        LIST,
+        "--entity",
+        &entity(3),
+        "--officer",
+        "sam",
+        "--until",
+        "2027-06-01",
+        "--reason",
+        "the branch was sold to an unrelated owner",
+        "--warehouse",
+        c.root(),
+        "--policy",
+        &c.policy,
+    ]);
+    c.run("2026-11-10");
+    assert_eq!(c.status("2026-11-10", 3), None, "exempt: no member, direct or joint");
+    for e in [1, 2] {
+        c.confirm(e);
+    }
+    let out = c.run("2026-11-10");
+    assert!(out.contains("2 entries"), "{out}");
+    assert!(!c.entries(&c.latest(), "").contains(&entity(3)));
+}
+
 /// Regression: a policy change was reported as `joint_basis_ended` for
 /// joint members whose via and roots still held (a policy without
 /// JS_BRANCH; a control threshold raised from 50 to 70 over a 60% holding).
