@@ -170,6 +170,9 @@ fn a_confirm_inside_the_window_is_refused_after_the_deadline_or_an_objection_it_
     assert!(matches!(open, Refusal::WindowOpen { .. }), "{open}");
     assert!(open.to_string().contains("陈述申辩期") && open.to_string().contains("a reject does not"));
     assert!(matches!(refusal(w.decide(req(Action::Notify, &a, "oleg"))), Refusal::AlreadyNoticed { .. }), "not twice");
+    // The deadline day itself is inside the window (publication.md: refused until it has passed).
+    let on_deadline = Request { today: Some(long_ago.plus_days(10)), ..req(Action::Confirm, &x, "olga") };
+    assert!(matches!(refusal(w.decide(on_deadline)), Refusal::WindowOpen { .. }), "on the deadline day");
     w.decide(req(Action::Confirm, &x, "olga")).expect("after the deadline");
     // An objection opens the way to an answer inside the window.
     let late = Request { received_on: Some(real_today().plus_days(1)), ..req(Action::Object, &a, "oleg") };
