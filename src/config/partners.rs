@@ -50,10 +50,6 @@ pub struct Partner {
 }
 
 impl Partner {
-    pub fn sees_region(&self, region: &str) -> bool {
-        self.regions.is_empty() || self.regions.iter().any(|p| region.starts_with(p.as_str()))
-    }
-
     pub fn may_read(&self, list: &str) -> bool {
         self.lists.iter().any(|l| l == list)
     }
@@ -155,8 +151,8 @@ mod tests {
     fn the_example_file_loads() {
         let p = load(&crate::repo_root().join("ops/partners.yaml"), &["serious-dishonesty"]).unwrap();
         assert_eq!(p.len(), 3);
-        assert!(p[1].sees_region("650102") && !p[1].sees_region("350100"));
-        assert!(p[0].sees_region("350100"));
+        assert_eq!(p[1].regions, ["65"]);
+        assert!(p[0].regions.is_empty(), "every region");
         assert_eq!(p[2].formats, [Format::Parquet]);
     }
 
