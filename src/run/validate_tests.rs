@@ -532,6 +532,25 @@ fn event_versions_newest_accepted_wins_across_partitions() {
     assert_eq!(i.violations.report.rows_accepted, 3);
 }
 
+/// datasets.md: the current row is the newest *accepted* version. A newer
+/// version rejected only once the registry is known (its entity is not
+/// registered: `unknown_entity`) does not hide the older accepted one, in
+/// the native validation as in the plans (`inputs` compares them).
+#[test]
+fn a_newer_version_rejected_late_does_not_hide_the_older_one() {
+    let (_t, w) = wh();
+    registry_with(&w, D, &[]);
+    let (e1, stranger) = (entity(1), entity(999));
+    land(&w, Dataset::Violations, "2026-11-25", "a", &[&violation("V1", &e1, "2026-01-01", "effective")]);
+    land(&w, Dataset::Violations, "2026-11-26", "a", &[&violation("V1", &stranger, "2026-01-01", "revoked")]);
+    let i = inputs(&w, D).unwrap();
+    assert_eq!(codes(&i.violations), vec![(1, "unknown_entity")]);
+    let current: Vec<(String, String)> =
+        strings(&i.violations, "case_id").into_iter().zip(strings(&i.violations, "status")).collect();
+    assert_eq!(current, vec![("V1".into(), "effective".into())]);
+    assert_eq!(i.violations.report.rows_current, 1);
+}
+
 #[test]
 fn validated_events_go_to_a_file_for_the_engine_with_the_rows_kept_in_memory_otherwise() {
     let (_t, w) = wh();
