@@ -80,3 +80,21 @@ pub fn apply(entries: &[Entry], changes: &[Change]) -> Vec<Entry> {
     }
     by_id.into_values().collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Cut;
+
+    /// publication.md "Partner views": region code prefixes, `65` for a
+    /// whole province, `650100` for one city; no prefix, every region.
+    #[test]
+    fn a_view_sees_the_regions_its_prefixes_begin() {
+        let cut = |regions: &[&str]| Cut { regions: regions.iter().map(|r| r.to_string()).collect(), columns: vec![] };
+        let xinjiang = cut(&["65"]);
+        assert!(xinjiang.sees("650100") && xinjiang.sees("654000"));
+        assert!(!xinjiang.sees("116500") && !xinjiang.sees("350165"), "a prefix, not anywhere in the code");
+        let cities = cut(&["650100", "110000"]);
+        assert!(cities.sees("650100") && cities.sees("110000") && !cities.sees("650200"));
+        assert!(cut(&[]).sees("350100"), "no prefix: every region");
+    }
+}
