@@ -211,7 +211,7 @@ fn decision_form(
             input type="hidden" name="seen" value=(seen);
             (extra)
             label for=(field) { (reason_label) }
-            textarea id=(field) name="reason" rows="2" cols="60" required minlength="10" maxlength="4000" aria-describedby=(format!("{field}-hint")) { (draft.unwrap_or("")) }
+            textarea id=(field) name="reason" rows="2" cols="60" required minlength=(decide::MIN_REASON_CHARS) maxlength=(decide::MAX_REASON_CHARS) aria-describedby=(format!("{field}-hint")) { (draft.unwrap_or("")) }
             div id=(format!("{field}-hint")) class="muted" { (m.t("reason_hint")) }
             div {
                 button class="primary" type="submit" name="go" value="stay" { (m.t(key)) }

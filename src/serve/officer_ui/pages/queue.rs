@@ -337,7 +337,7 @@ impl QueuePage<'_> {
                         }
                     }
                     label for="bulk-reason" { (m.t("reason")) }
-                    textarea id="bulk-reason" name="reason" rows="2" cols="60" required minlength="10" maxlength="4000" {}
+                    textarea id="bulk-reason" name="reason" rows="2" cols="60" required minlength=(decide::MIN_REASON_CHARS) maxlength=(decide::MAX_REASON_CHARS) {}
                     div { button class="primary" type="submit" { (m.t("bulk_preview")) } }
                 }
             } @else { p { (m.t("auditor_read_only")) } }
