@@ -258,34 +258,11 @@ fn validate(
             what: "are for a snapshot judged on its own rows alone".into(),
         });
     }
-    // (partition, file, index of the file in its partition)
-    let files: Vec<(usize, &LandingFile, usize)> = selection
-        .partitions
-        .iter()
-        .enumerate()
-        .flat_map(|(p, part)| part.files.iter().enumerate().map(move |(n, f)| (p, f, n)))
-        .collect();
-    let mut first_rows = Vec::with_capacity(files.len());
-    let mut total = 0u64;
-    for (_, f, _) in &files {
-        first_rows.push(total);
-        total += f.rows;
-    }
-
+    let (files, first_rows, total) = numbered_files(&selection);
     let kept = Kept::plan(contract, keep, against.entities.is_some());
-    let mut clock = std::time::Instant::now();
-    let mut phase = |name: &str| {
-        let memory = crate::base::telemetry::Memory::now();
-        tracing::debug!(
-            dataset = %contract.dataset,
-            phase = name,
-            ms = clock.elapsed().as_millis() as u64,
-            resident_mib = memory.resident_mib(),
-            peak_mib = memory.peak_mib(),
-            "validation phase"
-        );
-        clock = std::time::Instant::now();
-    };
+    let mut phases = crate::base::telemetry::Phases::start("validate");
+    let dataset = contract.dataset;
+    let mut phase = |name: &str| phases.done(&format!("{dataset}: {name}"));
     // What the run holds as this dataset's validation begins: the base its
     // phases' memory grows from.
     phase("start");
@@ -311,15 +288,7 @@ fn validate(
     }
     let judged = against.judged.map(|j| j.wait(contract.dataset)).transpose()?;
     if let Some(judged) = &judged {
-        let mut last = None;
-        for r in judged {
-            if r.row >= total || last.is_some_and(|l| l >= r.row) {
-                let what = format!("name row {} out of order or beyond the {total} rows read", r.row);
-                return Err(ReadError::Verdicts { dataset: contract.dataset, what });
-            }
-            last = Some(r.row);
-            faults.set(r.row, r.code, r.message.clone());
-        }
+        faults.take_judged(judged, contract.dataset)?;
     }
 
     phase("read");
@@ -343,21 +312,7 @@ fn validate(
     let mut current = key_rules.judge(&shared, is_event, &late_rows, &mut faults.codes, &mut faults.messages);
 
     phase("keys");
-    // shares_over_100: the rows of one owned entity that passed every earlier rule.
-    if let Some(rule) = &contract.shares_over_100 {
-        let owned = shares::Owned {
-            rule,
-            name: &contract.columns[rule.group_by].name,
-            owned_at: kept.position(rule.group_by),
-            share_at: kept.position(rule.column),
-            // Each row's owned entity is looked up only when it is the
-            // entity `unknown_entity` checks.
-            entities: against.entities.filter(|_| contract.unknown_entity == Some(rule.group_by)),
-        };
-        for (g, message) in owned.over_100(&stage_one, &faults.codes) {
-            faults.set(g, FaultCode::SharesOver100, message);
-        }
-    }
+    shares_over_100(contract, &kept, against.entities, &stage_one, &mut faults);
     for (g, (code, message)) in late {
         if faults.codes[g as usize].is_none() {
             faults.set(g, code, message);
@@ -378,6 +333,50 @@ fn validate(
     phase("output");
     let report = DatasetReport::new(contract, &selection, &rejects, current.count_ones(..) as u64, total);
     Ok(Validated { contract: contract.clone(), selection, schema, rows, report, rejects })
+}
+
+/// The files of `selection` in row order, each with its partition and its
+/// index in that partition; the number of each file's first row; and the
+/// rows of all of them.
+fn numbered_files(selection: &Selection) -> (Vec<(usize, &LandingFile, usize)>, Vec<u64>, u64) {
+    let files: Vec<(usize, &LandingFile, usize)> = selection
+        .partitions
+        .iter()
+        .enumerate()
+        .flat_map(|(p, part)| part.files.iter().enumerate().map(move |(n, f)| (p, f, n)))
+        .collect();
+    let mut first_rows = Vec::with_capacity(files.len());
+    let mut total = 0u64;
+    for (_, f, _) in &files {
+        first_rows.push(total);
+        total += f.rows;
+    }
+    (files, first_rows, total)
+}
+
+/// `shares_over_100`: rejects the rows of one owned entity that passed
+/// every earlier rule (`faults` so far) when their shares add up to more
+/// than the rule allows.
+fn shares_over_100(
+    contract: &Contract,
+    kept: &Kept,
+    entities: Option<&EntityIndex>,
+    stage_one: &[FileRows],
+    faults: &mut RowFaults,
+) {
+    let Some(rule) = &contract.shares_over_100 else { return };
+    let owned = shares::Owned {
+        rule,
+        name: &contract.columns[rule.group_by].name,
+        owned_at: kept.position(rule.group_by),
+        share_at: kept.position(rule.column),
+        // Each row's owned entity is looked up only when it is the
+        // entity `unknown_entity` checks.
+        entities: entities.filter(|_| contract.unknown_entity == Some(rule.group_by)),
+    };
+    for (g, message) in owned.over_100(stage_one, &faults.codes) {
+        faults.set(g, FaultCode::SharesOver100, message);
+    }
 }
 
 /// The codes decided row by row that apply after duplicate_key, by row
@@ -447,6 +446,22 @@ impl RowFaults {
     fn set(&mut self, g: u64, code: FaultCode, message: String) {
         self.codes[g as usize] = Some(code);
         self.messages.insert(g, message);
+    }
+
+    /// Takes the rejects judged elsewhere (a snapshot's plans), which must
+    /// name the rows read, in order.
+    fn take_judged(&mut self, judged: &[Reject], dataset: Dataset) -> Result<(), ReadError> {
+        let total = self.codes.len() as u64;
+        let mut last = None;
+        for r in judged {
+            if r.row >= total || last.is_some_and(|l| l >= r.row) {
+                let what = format!("name row {} out of order or beyond the {total} rows read", r.row);
+                return Err(ReadError::Verdicts { dataset, what });
+            }
+            last = Some(r.row);
+            self.set(r.row, r.code, r.message.clone());
+        }
+        Ok(())
     }
 
     /// The rejected rows, in row order, with their codes and messages.
