@@ -335,6 +335,65 @@ fn validate(
     Ok(Validated { contract: contract.clone(), selection, schema, rows, report, rejects })
 }
 
+/// The columns a dataset's table keeps: those `keep` names, and an event
+/// dataset's key, by which its versions are told apart.
+fn kept_columns(contract: &Contract, mut keep: Vec<String>) -> Vec<String> {
+    for key in &contract.key {
+        if contract.kind == DatasetKind::Event && !keep.contains(&contract.columns[*key].name) {
+            keep.push(contract.columns[*key].name.clone());
+        }
+    }
+    keep
+}
+
+/// The registry's validation: natively, or judged by its plans, in which
+/// case its rows are still read here as they judge them (the run numbers
+/// its entities and writes its mart in id order).
+fn registry_inputs(
+    contract: &Contract,
+    selection: Selection,
+    keep: &[&str],
+    out: &Outputs,
+) -> Result<ValidatedRegistry, ReadError> {
+    let Some(by) = out.by_plans else {
+        return validate_registry(contract, selection, keep, out.registry, out.events, None);
+    };
+    let (verdicts, judging) = Judging::later();
+    let (span, chosen) = (tracing::Span::current(), selection.clone());
+    std::thread::scope(|s| {
+        s.spawn(move || span.in_scope(|| verdicts.send(by.registry(contract, &chosen))));
+        validate_registry(contract, selection, keep, out.registry, out.events, Some(&judging))
+    })
+}
+
+/// An event dataset (or the repairs) judged by its plans, against the
+/// `registered` ids, its new partitions' `records` written here meanwhile.
+struct EventPlans<'a> {
+    by: &'a dyn ByPlans,
+    registered: &'a RegisteredIds,
+    records: Option<&'a [Option<PathBuf>]>,
+}
+
+impl EventPlans<'_> {
+    /// The dataset's table as its plans make it; the records are written
+    /// while the plans judge the rows (on a cluster, on the executors).
+    fn judge(
+        &self,
+        contract: &Contract,
+        selection: Selection,
+        keep: &[&str],
+        violations: Option<&Validated>,
+    ) -> Result<Validated, ReadError> {
+        let (span, chosen, records) = (tracing::Span::current(), &selection, self.records);
+        std::thread::scope(|s| {
+            let written = s.spawn(move || span.in_scope(|| write_records(contract, chosen, records)));
+            let judged = self.by.events(contract, chosen.clone(), keep, self.registered, violations);
+            let written = written.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            written.and(judged)
+        })
+    }
+}
+
 /// The files of `selection` in row order, each with its partition and its
 /// index in that partition; the number of each file's first row; and the
 /// rows of all of them.
@@ -768,35 +827,13 @@ pub fn validate_inputs(
 ) -> Result<Inputs, ReadError> {
     let mut selections: Vec<Option<Selection>> = selections.into_iter().map(Some).collect();
     let mut take = |d: Dataset| selections[d as usize].take().expect("one selection per dataset");
-    let columns = |d: Dataset| {
-        let c = contracts.get(d);
-        let mut k = keep(d);
-        for key in &c.key {
-            if c.kind == DatasetKind::Event && !k.contains(&c.columns[*key].name) {
-                k.push(c.columns[*key].name.clone());
-            }
-        }
-        k
-    };
+    let columns = |d: Dataset| kept_columns(contracts.get(d), keep(d));
     let span = |d: Dataset| tracing::info_span!("validate", dataset = d.name());
 
     let reg_cols = columns(Dataset::Registry);
     let ValidatedRegistry { table: registry, entities, parents, legal_reps } =
         span(Dataset::Registry).in_scope(|| {
-            let (contract, selection) = (contracts.get(Dataset::Registry), take(Dataset::Registry));
-            let (keep, out_registry) = (as_strs(&reg_cols), out.registry);
-            let Some(by) = out.by_plans else {
-                return validate_registry(contract, selection, &keep, out_registry, out.events, None);
-            };
-            // Judged by its plans, the registry is still read here, as
-            // they judge it: the run numbers its entities and writes its
-            // mart in id order.
-            let (verdicts, judging) = Judging::later();
-            let (span, chosen) = (tracing::Span::current(), selection.clone());
-            std::thread::scope(|s| {
-                s.spawn(move || span.in_scope(|| verdicts.send(by.registry(contract, &chosen))));
-                validate_registry(contract, selection, &keep, out_registry, out.events, Some(&judging))
-            })
+            registry_inputs(contracts.get(Dataset::Registry), take(Dataset::Registry), &as_strs(&reg_cols), out)
         })?;
     // The plans that validate some datasets look the entities up in their
     // ids (in this process, in this index itself).
@@ -814,17 +851,9 @@ pub fn validate_inputs(
             let is_event = matches!(d, Dataset::Violations | Dataset::Complaints);
             let table = out.events.filter(|_| is_event);
             if let Some(by) = out.by_plans.filter(|_| is_event || d == Dataset::Repairs) {
-                let (contract, selection) = (contracts.get(d), take(d));
                 let registered = registered.as_ref().expect("registered with the plans");
-                // The new partitions' records are written here while the
-                // plans judge the rows (on a cluster, on the executors).
-                let (span, chosen) = (tracing::Span::current(), &selection);
-                return std::thread::scope(|s| {
-                    let records = s.spawn(move || span.in_scope(|| write_records(contract, chosen, out.records_of(d))));
-                    let judged = by.events(contract, chosen.clone(), &as_strs(&cols), registered, violations);
-                    let written = records.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                    written.and(judged)
-                });
+                let plans = EventPlans { by, registered, records: out.records_of(d) };
+                return plans.judge(contracts.get(d), take(d), &as_strs(&cols), violations);
             }
             validate(
                 contracts.get(d),
