@@ -137,109 +137,115 @@ fn lex(text: &str) -> Result<Vec<Token>, String> {
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
-        let start = i;
         if c.is_ascii_whitespace() {
             i += 1;
             continue;
         }
-        let kind = if c.is_ascii_digit() || (c == b'.' && b.get(i + 1).is_some_and(|d| d.is_ascii_digit())) {
-            while i < b.len() && b[i].is_ascii_digit() {
-                i += 1;
-            }
-            if i < b.len() && b[i] == b'.' {
-                i += 1;
-                while i < b.len() && b[i].is_ascii_digit() {
-                    i += 1;
-                }
-            }
-            if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
-                let mut j = i + 1;
-                if j < b.len() && (b[j] == b'+' || b[j] == b'-') {
-                    j += 1;
-                }
-                if j < b.len() && b[j].is_ascii_digit() {
-                    while j < b.len() && b[j].is_ascii_digit() {
-                        j += 1;
-                    }
-                    i = j;
-                } else {
-                    return Err(format!("malformed number at position {}", start + 1));
-                }
-            }
-            if i < b.len() && (b[i].is_ascii_alphabetic() || b[i] == b'_') {
-                return Err(format!("malformed number at position {}", start + 1));
-            }
-            Tok::Number(text[start..i].to_string())
+        let (kind, end) = if c.is_ascii_digit() || (c == b'.' && b.get(i + 1).is_some_and(|d| d.is_ascii_digit())) {
+            let end = number_end(b, i)?;
+            (Tok::Number(text[i..end].to_string()), end)
         } else if c == b'\'' {
-            let mut s = String::new();
-            i += 1;
-            loop {
-                match text[i..].find('\'') {
-                    None => return Err(format!("unterminated string starting at position {}", start + 1)),
-                    Some(k) => {
-                        s.push_str(&text[i..i + k]);
-                        i += k + 1;
-                        if i < b.len() && b[i] == b'\'' {
-                            s.push('\'');
-                            i += 1;
-                        } else {
-                            break;
-                        }
-                    }
-                }
-            }
-            Tok::Str(s)
+            string_literal(text, i)?
         } else if c.is_ascii_alphabetic() || c == b'_' {
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
-                i += 1;
-            }
-            let word = &text[start..i];
-            match word.to_ascii_uppercase().as_str() {
-                "AND" => Tok::Kw(Kw::And),
-                "OR" => Tok::Kw(Kw::Or),
-                "NOT" => Tok::Kw(Kw::Not),
-                "IN" => Tok::Kw(Kw::In),
-                "BETWEEN" => Tok::Kw(Kw::Between),
-                "IS" => Tok::Kw(Kw::Is),
-                "NULL" => Tok::Kw(Kw::Null),
-                "LIKE" => Tok::Kw(Kw::Like),
-                "TRUE" => Tok::Kw(Kw::True),
-                "FALSE" => Tok::Kw(Kw::False),
-                _ => Tok::Ident(word.to_string()),
-            }
+            let end = i + b[i..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'_').count();
+            (word(&text[i..end]), end)
         } else {
-            let two = text.get(i..i + 2).unwrap_or("");
-            let (op, len): (Tok, usize) = match (c, two) {
-                (_, "<>") => (Tok::Op("<>"), 2),
-                (_, "!=") => (Tok::Op("!="), 2),
-                (_, "<=") => (Tok::Op("<="), 2),
-                (_, ">=") => (Tok::Op(">="), 2),
-                (_, "||") => return Err(format!("'||' is not part of the dialect (position {})", start + 1)),
-                (b'=', _) => (Tok::Op("="), 1),
-                (b'<', _) => (Tok::Op("<"), 1),
-                (b'>', _) => (Tok::Op(">"), 1),
-                (b'+', _) => (Tok::Op("+"), 1),
-                (b'-', _) => (Tok::Op("-"), 1),
-                (b'*', _) => (Tok::Op("*"), 1),
-                (b'/', _) => (Tok::Op("/"), 1),
-                (b'%', _) => (Tok::Op("%"), 1),
-                (b'(', _) => (Tok::LParen, 1),
-                (b')', _) => (Tok::RParen, 1),
-                (b',', _) => (Tok::Comma, 1),
-                (b'"', _) => {
-                    return Err(format!("quoted identifiers are not part of the dialect (position {})", start + 1))
-                }
-                _ => {
-                    let ch = text[i..].chars().next().unwrap_or('?');
-                    return Err(format!("unexpected character '{ch}' at position {}", start + 1));
-                }
-            };
-            i += len;
-            op
+            let (op, len) = operator(text, i)?;
+            (op, i + len)
         };
-        out.push(Token { kind, pos: start });
+        out.push(Token { kind, pos: i });
+        i = end;
     }
     Ok(out)
+}
+
+/// Where the number starting at `start` ends: digits, an optional fraction
+/// and an optional exponent, not followed by a letter.
+fn number_end(b: &[u8], start: usize) -> Result<usize, String> {
+    let digits = |from: usize| from + b[from..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let mut i = digits(start);
+    if b.get(i) == Some(&b'.') {
+        i = digits(i + 1);
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        let mut j = i + 1;
+        if matches!(b.get(j), Some(b'+' | b'-')) {
+            j += 1;
+        }
+        if !b.get(j).is_some_and(|d| d.is_ascii_digit()) {
+            return Err(format!("malformed number at position {}", start + 1));
+        }
+        i = digits(j);
+    }
+    if b.get(i).is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_') {
+        return Err(format!("malformed number at position {}", start + 1));
+    }
+    Ok(i)
+}
+
+/// The string literal whose opening quote is at `start` (a quote inside
+/// written twice), and where it ends.
+fn string_literal(text: &str, start: usize) -> Result<(Tok, usize), String> {
+    let mut s = String::new();
+    let mut i = start + 1;
+    loop {
+        let Some(k) = text[i..].find('\'') else {
+            return Err(format!("unterminated string starting at position {}", start + 1));
+        };
+        s.push_str(&text[i..i + k]);
+        i += k + 1;
+        if text.as_bytes().get(i) != Some(&b'\'') {
+            return Ok((Tok::Str(s), i));
+        }
+        s.push('\'');
+        i += 1;
+    }
+}
+
+/// A keyword (in any case) or a column name.
+fn word(word: &str) -> Tok {
+    match word.to_ascii_uppercase().as_str() {
+        "AND" => Tok::Kw(Kw::And),
+        "OR" => Tok::Kw(Kw::Or),
+        "NOT" => Tok::Kw(Kw::Not),
+        "IN" => Tok::Kw(Kw::In),
+        "BETWEEN" => Tok::Kw(Kw::Between),
+        "IS" => Tok::Kw(Kw::Is),
+        "NULL" => Tok::Kw(Kw::Null),
+        "LIKE" => Tok::Kw(Kw::Like),
+        "TRUE" => Tok::Kw(Kw::True),
+        "FALSE" => Tok::Kw(Kw::False),
+        _ => Tok::Ident(word.to_string()),
+    }
+}
+
+/// The operator or punctuation at `i` and its length; anything else is
+/// outside the dialect.
+fn operator(text: &str, i: usize) -> Result<(Tok, usize), String> {
+    let two = text.get(i..i + 2).unwrap_or("");
+    Ok(match (text.as_bytes()[i], two) {
+        (_, "<>") => (Tok::Op("<>"), 2),
+        (_, "!=") => (Tok::Op("!="), 2),
+        (_, "<=") => (Tok::Op("<="), 2),
+        (_, ">=") => (Tok::Op(">="), 2),
+        (_, "||") => return Err(format!("'||' is not part of the dialect (position {})", i + 1)),
+        (b'=', _) => (Tok::Op("="), 1),
+        (b'<', _) => (Tok::Op("<"), 1),
+        (b'>', _) => (Tok::Op(">"), 1),
+        (b'+', _) => (Tok::Op("+"), 1),
+        (b'-', _) => (Tok::Op("-"), 1),
+        (b'*', _) => (Tok::Op("*"), 1),
+        (b'/', _) => (Tok::Op("/"), 1),
+        (b'%', _) => (Tok::Op("%"), 1),
+        (b'(', _) => (Tok::LParen, 1),
+        (b')', _) => (Tok::RParen, 1),
+        (b',', _) => (Tok::Comma, 1),
+        (b'"', _) => return Err(format!("quoted identifiers are not part of the dialect (position {})", i + 1)),
+        _ => {
+            let ch = text[i..].chars().next().unwrap_or('?');
+            return Err(format!("unexpected character '{ch}' at position {}", i + 1));
+        }
+    })
 }
 
 // ---------------------------------------------------------------- parsing
