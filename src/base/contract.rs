@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use serde_yaml::Mapping;
 
 use crate::base::diagnostics::{Problems, Walker};
 use crate::base::error::{Classify, ErrorKind};
@@ -262,6 +263,20 @@ pub struct Contract {
     pub unknown_case: Option<usize>,
 }
 
+/// The names of a contract's columns, by which its other fields name them.
+struct ColumnNames(Vec<String>);
+
+impl ColumnNames {
+    /// The index of column `name`; an unknown name is a problem at `at`.
+    fn index(&self, w: &mut Walker, name: &str, at: &str) -> Option<usize> {
+        let i = self.0.iter().position(|n| n == name);
+        if i.is_none() {
+            w.problem(at, format!("names unknown column '{name}'"));
+        }
+        i
+    }
+}
+
 impl Contract {
     /// The contract of `dataset` as embedded from `schemas/`.
     pub fn load(dataset: Dataset) -> Result<Contract, ContractError> {
@@ -296,96 +311,18 @@ impl Contract {
             }
         };
         let maps = w.mappings(&root, "columns", "");
-        let names: Vec<String> =
-            maps.iter().filter_map(|m| m.get("name").and_then(|v| v.as_str())).map(String::from).collect();
-        let index = |w: &mut Walker, name: &str, at: &str| {
-            let i = names.iter().position(|n| n == name);
-            if i.is_none() {
-                w.problem(at, format!("names unknown column '{name}'"));
-            }
-            i
-        };
-        let mut columns = Vec::with_capacity(maps.len());
-        for (i, c) in maps.iter().enumerate() {
-            let at = format!("columns[{i}]");
-            w.known_fields(
-                c,
-                &at,
-                &[
-                    "name",
-                    "type",
-                    "required",
-                    "must_be_present",
-                    "non_empty",
-                    "one_of",
-                    "required_when",
-                    "null_otherwise",
-                    "check",
-                ],
-            );
-            let name = w.string(c, "name", &at, true);
-            let at = name.as_ref().map(|n| format!("column {n}")).unwrap_or(at);
-            let ty = w.string(c, "type", &at, true).and_then(|t| {
-                let ty = ColumnType::parse(&t);
-                if ty.is_none() {
-                    w.problem(&at, format!("unknown type '{t}'"));
-                }
-                ty
-            });
-            let check = w.string(c, "check", &at, false).and_then(|t| {
-                let check = Check::parse(&t);
-                if check.is_none() {
-                    w.problem(&at, format!("unknown check '{t}'"));
-                }
-                check
-            });
-            let required_when = match w.section(c, "required_when") {
-                Some(rw) => {
-                    w.known_fields(rw, &at, &["column", "equals"]);
-                    let column = w.string(rw, "column", &at, true).and_then(|n| index(w, &n, &at));
-                    let equals = w.string(rw, "equals", &at, true);
-                    column.zip(equals).map(|(column, equals)| RequiredWhen { column, equals })
-                }
-                None => None,
-            };
-            let flag = |w: &mut Walker, key: &str| w.boolean(c, key, &at, false).unwrap_or(false);
-            let (required, must_be_present, non_empty, null_otherwise) =
-                (flag(w, "required"), flag(w, "must_be_present"), flag(w, "non_empty"), flag(w, "null_otherwise"));
-            let one_of = w.strings(c, "one_of", &at);
-            if let (Some(name), Some(ty)) = (name, ty) {
-                columns.push(Column {
-                    name,
-                    ty,
-                    required,
-                    must_be_present,
-                    non_empty,
-                    one_of,
-                    required_when,
-                    null_otherwise,
-                    check,
-                });
-            }
-        }
+        let names =
+            ColumnNames(maps.iter().filter_map(|m| m.get("name").and_then(|v| v.as_str())).map(String::from).collect());
+        let index = |w: &mut Walker, name: &str, at: &str| names.index(w, name, at);
+        let columns: Vec<Column> =
+            maps.iter().enumerate().filter_map(|(i, c)| Contract::walk_column(w, c, i, &names)).collect();
         let key: Vec<usize> =
             w.strings(&root, "key", "").unwrap_or_default().iter().filter_map(|k| index(w, k, "key")).collect();
         let event_date = w.string(&root, "event_date", "", false).and_then(|c| index(w, &c, "event_date"));
         if (kind == DatasetKind::Event) != event_date.is_some() {
             w.problem("event_date", "an event dataset needs event_date, a snapshot has none");
         }
-        let shares_over_100 = match w.section(&root, "shares_over_100") {
-            Some(sh) => {
-                let at = "shares_over_100";
-                w.known_fields(sh, at, &["group_by", "column", "max_sum"]);
-                let group_by = w.string(sh, "group_by", at, true).and_then(|n| index(w, &n, at));
-                let column = w.string(sh, "column", at, true).and_then(|n| index(w, &n, at));
-                let max_sum = w.number(sh, "max_sum", at, true);
-                match (group_by, column, max_sum) {
-                    (Some(group_by), Some(column), Some(max_sum)) => Some(SharesRule { group_by, column, max_sum }),
-                    _ => None,
-                }
-            }
-            None => None,
-        };
+        let shares_over_100 = w.section(&root, "shares_over_100").and_then(|sh| Contract::walk_shares(w, sh, &names));
         let unknown_entity = w.string(&root, "unknown_entity", "", false).and_then(|c| index(w, &c, "unknown_entity"));
         let unknown_case = w.string(&root, "unknown_case", "", false).and_then(|c| index(w, &c, "unknown_case"));
         if key.is_empty() {
@@ -401,6 +338,67 @@ impl Contract {
             return None;
         }
         Some(contract)
+    }
+
+    /// Column `i` of a contract (`c`), its problems told to `w`.
+    fn walk_column(w: &mut Walker, c: &Mapping, i: usize, names: &ColumnNames) -> Option<Column> {
+        let at = format!("columns[{i}]");
+        w.known_fields(
+            c,
+            &at,
+            &[
+                "name",
+                "type",
+                "required",
+                "must_be_present",
+                "non_empty",
+                "one_of",
+                "required_when",
+                "null_otherwise",
+                "check",
+            ],
+        );
+        let name = w.string(c, "name", &at, true);
+        let at = name.as_ref().map(|n| format!("column {n}")).unwrap_or(at);
+        let ty = w.string(c, "type", &at, true).and_then(|t| {
+            let ty = ColumnType::parse(&t);
+            if ty.is_none() {
+                w.problem(&at, format!("unknown type '{t}'"));
+            }
+            ty
+        });
+        let check = w.string(c, "check", &at, false).and_then(|t| {
+            let check = Check::parse(&t);
+            if check.is_none() {
+                w.problem(&at, format!("unknown check '{t}'"));
+            }
+            check
+        });
+        let required_when = match w.section(c, "required_when") {
+            Some(rw) => {
+                w.known_fields(rw, &at, &["column", "equals"]);
+                let column = w.string(rw, "column", &at, true).and_then(|n| names.index(w, &n, &at));
+                let equals = w.string(rw, "equals", &at, true);
+                column.zip(equals).map(|(column, equals)| RequiredWhen { column, equals })
+            }
+            None => None,
+        };
+        let flag = |w: &mut Walker, key: &str| w.boolean(c, key, &at, false).unwrap_or(false);
+        let (required, must_be_present, non_empty, null_otherwise) =
+            (flag(w, "required"), flag(w, "must_be_present"), flag(w, "non_empty"), flag(w, "null_otherwise"));
+        let one_of = w.strings(c, "one_of", &at);
+        let (name, ty) = (name?, ty?);
+        Some(Column { name, ty, required, must_be_present, non_empty, one_of, required_when, null_otherwise, check })
+    }
+
+    /// The `shares_over_100` section of a contract (`sh`), its problems told to `w`.
+    fn walk_shares(w: &mut Walker, sh: &Mapping, names: &ColumnNames) -> Option<SharesRule> {
+        let at = "shares_over_100";
+        w.known_fields(sh, at, &["group_by", "column", "max_sum"]);
+        let group_by = w.string(sh, "group_by", at, true).and_then(|n| names.index(w, &n, at));
+        let column = w.string(sh, "column", at, true).and_then(|n| names.index(w, &n, at));
+        let max_sum = w.number(sh, "max_sum", at, true);
+        Some(SharesRule { group_by: group_by?, column: column?, max_sum: max_sum? })
     }
 
     /// Fails when the contract's columns differ from the Arrow schema the
@@ -545,6 +543,29 @@ mod tests {
         let text = include_str!("../../schemas/holdings.yaml").replace("type: float64", "type: \"decimal(18,2)\"");
         let e = Contract::parse(Dataset::Holdings, &text).unwrap_err();
         assert!(e.to_string().contains("share_pct"), "{e}");
+    }
+
+    #[test]
+    fn a_contract_names_each_problem_where_it_is() {
+        let text = include_str!("../../schemas/holdings.yaml")
+            .replace("type: float64, required: true, check: share_pct", "type: float32, required: true, check: percent")
+            .replace("key: [holder_id, entity_id]", "key: [holder_id, entity]")
+            .replace("group_by: entity_id, column: share_pct", "group_by: owner, column: share_pct, sum: 100")
+            .replace("one_of: [entity, person] }", "one_of: [entity, person], unique: true }");
+        let e = Contract::parse(Dataset::Holdings, &text).unwrap_err().to_string();
+        let wanted = [
+            "columns[1]: unknown field 'unique'",
+            "column share_pct: unknown type 'float32'",
+            "column share_pct: unknown check 'percent'",
+            "key: names unknown column 'entity'",
+            "shares_over_100: unknown field 'sum'",
+            "shares_over_100: names unknown column 'owner'",
+        ];
+        let mut from = 0;
+        for w in wanted {
+            let at = e[from..].find(w).unwrap_or_else(|| panic!("{w:?} not after byte {from} of:\n{e}"));
+            from += at + w.len();
+        }
     }
 
     #[test]
