@@ -373,104 +373,101 @@ impl Checker<'_> {
     fn lists(&mut self, root: &Mapping, grades: &[Band]) -> Vec<ListSpec> {
         let mut out: Vec<ListSpec> = Vec::new();
         for (i, m) in self.mappings(root, "lists", "lists").into_iter().enumerate() {
-            let id = self.string(m, "id", &format!("lists[{i}]"), true);
-            let at = id.clone().unwrap_or_else(|| format!("lists[{i}]"));
-            self.known_fields(
-                m,
-                &at,
-                &[
-                    "id",
-                    "title",
-                    "grades",
-                    "review",
-                    "measures",
-                    "notice_days",
-                    "approval",
-                    "max_exemption_days",
-                    "legal_basis",
-                ],
-            );
-            if let Some(id) = &id {
-                if !is_list_id(id) {
-                    self.problem(&at, "list id must match [a-z0-9-]+");
-                }
-                if out.iter().any(|l| &l.id == id) {
-                    self.problem(&at, "duplicate list id");
-                }
-            }
-            let title = self.string(m, "title", &at, true);
-            let names = self.strings(m, "grades", &at);
-            let list_grades: Option<Vec<usize>> = match names {
-                None => {
-                    self.problem(&at, "'grades' is required");
-                    None
-                }
-                Some(v) if v.is_empty() => {
-                    self.problem(&at, "grades must have at least one element");
-                    None
-                }
-                Some(v) => v.iter().map(|g| self.grade_index(grades, g, &at)).collect(),
-            };
-            let review = match self.string(m, "review", &at, false).as_deref() {
-                None | Some("additions") => Some(Review::Additions),
-                Some("none") => Some(Review::None),
-                Some(other) => {
-                    self.problem(&at, format!("review must be none or additions, found '{other}'"));
-                    None
-                }
-            };
-            let measures = self.measures(m, &at, true);
-            // Due process (publication.md v2).
-            let notice_days = match self.integer(m, "notice_days", &at, false) {
-                None => Some(0),
-                Some(d) if (0..=MAX_DAYS).contains(&d) => Some(d),
-                Some(d) => {
-                    self.problem(&at, format!("notice_days must be an integer from 0 to {MAX_DAYS}, found {d}"));
-                    None
-                }
-            };
-            let approval = match self.string(m, "approval", &at, false).as_deref() {
-                None | Some("single") => Some(Approval::Single),
-                Some("two_officers") => Some(Approval::TwoOfficers),
-                Some(other) => {
-                    self.problem(&at, format!("approval must be single or two_officers, found '{other}'"));
-                    None
-                }
-            };
-            let max_exemption_days = match self.integer(m, "max_exemption_days", &at, false) {
-                None => Some(365),
-                Some(d) if (1..=MAX_DAYS).contains(&d) => Some(d),
-                Some(d) => {
-                    self.problem(&at, format!("max_exemption_days must be an integer from 1 to {MAX_DAYS}, found {d}"));
-                    None
-                }
-            };
-            let legal_basis = self.string(m, "legal_basis", &at, false);
-            if let (
-                Some(id),
-                Some(title),
-                Some(grades),
-                Some(review),
-                Some(measures),
-                Some(notice_days),
-                Some(approval),
-                Some(max_exemption_days),
-            ) = (id, title, list_grades, review, measures, notice_days, approval, max_exemption_days)
-            {
-                out.push(ListSpec {
-                    id,
-                    title,
-                    grades,
-                    review,
-                    measures,
-                    notice_days,
-                    approval,
-                    max_exemption_days,
-                    legal_basis,
-                });
+            if let Some(list) = self.list(m, i, grades, &out) {
+                out.push(list);
             }
         }
         out
+    }
+
+    /// List `i` of the policy (`m`), given the bands and the lists before it.
+    fn list(&mut self, m: &Mapping, i: usize, grades: &[Band], before: &[ListSpec]) -> Option<ListSpec> {
+        let id = self.string(m, "id", &format!("lists[{i}]"), true);
+        let at = id.clone().unwrap_or_else(|| format!("lists[{i}]"));
+        self.known_fields(
+            m,
+            &at,
+            &[
+                "id",
+                "title",
+                "grades",
+                "review",
+                "measures",
+                "notice_days",
+                "approval",
+                "max_exemption_days",
+                "legal_basis",
+            ],
+        );
+        if let Some(id) = &id {
+            if !is_list_id(id) {
+                self.problem(&at, "list id must match [a-z0-9-]+");
+            }
+            if before.iter().any(|l| &l.id == id) {
+                self.problem(&at, "duplicate list id");
+            }
+        }
+        let title = self.string(m, "title", &at, true);
+        let list_grades = self.list_grades(m, grades, &at);
+        let review = match self.string(m, "review", &at, false).as_deref() {
+            None | Some("additions") => Some(Review::Additions),
+            Some("none") => Some(Review::None),
+            Some(other) => {
+                self.problem(&at, format!("review must be none or additions, found '{other}'"));
+                None
+            }
+        };
+        let measures = self.measures(m, &at, true);
+        // Due process (publication.md v2).
+        let notice_days = self.days(m, "notice_days", &at, 0, 0);
+        let approval = match self.string(m, "approval", &at, false).as_deref() {
+            None | Some("single") => Some(Approval::Single),
+            Some("two_officers") => Some(Approval::TwoOfficers),
+            Some(other) => {
+                self.problem(&at, format!("approval must be single or two_officers, found '{other}'"));
+                None
+            }
+        };
+        let max_exemption_days = self.days(m, "max_exemption_days", &at, 365, 1);
+        let legal_basis = self.string(m, "legal_basis", &at, false);
+        Some(ListSpec {
+            id: id?,
+            title: title?,
+            grades: list_grades?,
+            review: review?,
+            measures: measures?,
+            notice_days: notice_days?,
+            approval: approval?,
+            max_exemption_days: max_exemption_days?,
+            legal_basis,
+        })
+    }
+
+    /// A list's `grades`: at least one, each a band of the policy.
+    fn list_grades(&mut self, m: &Mapping, grades: &[Band], at: &str) -> Option<Vec<usize>> {
+        match self.strings(m, "grades", at) {
+            None => {
+                self.problem(at, "'grades' is required");
+                None
+            }
+            Some(v) if v.is_empty() => {
+                self.problem(at, "grades must have at least one element");
+                None
+            }
+            Some(v) => v.iter().map(|g| self.grade_index(grades, g, at)).collect(),
+        }
+    }
+
+    /// A number of days from `least` to `MAX_DAYS`, `default` when absent.
+    fn days(&mut self, m: &Mapping, key: &str, at: &str, default: i64, least: i64) -> Option<i64> {
+        match self.integer(m, key, at, false) {
+            None => Some(default),
+            Some(d) if (least..=MAX_DAYS).contains(&d) => Some(d),
+            Some(d) => {
+                self.problem(at, format!("{key} must be an integer from {least} to {MAX_DAYS}, found {d}"));
+                None
+            }
+        }
     }
 
     fn joint(&mut self, root: &Mapping, lists: &[String], seen: &mut HashSet<String>) -> JointSanctions {

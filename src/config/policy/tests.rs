@@ -220,3 +220,42 @@ fn huge_and_deeply_nested_predicates_are_refused_never_a_crash() {
     let p = problems(&rule(&arithmetic));
     assert!(p.iter().any(|x| x.contains("levels deep, at most 64")), "{p:#?}");
 }
+
+/// policy.md "Fields", a list's due process (publication.md v2):
+/// `notice_days` an integer >= 0 (default 0), `approval` single or
+/// two_officers (default single), `max_exemption_days` an integer > 0
+/// (default 365), `review` none or additions (default additions).
+#[test]
+fn a_lists_due_process_fields_have_their_defaults_and_ranges() {
+    let with =
+        |fields: &str| format!("{MINIMAL}lists:\n  - {{ id: l, title: L, grades: [A], measures: [m]{fields} }}\n");
+    let p = parse(&with("")).unwrap();
+    let l = &p.lists[0];
+    assert_eq!(
+        (l.notice_days, l.approval, l.max_exemption_days, l.review),
+        (0, Approval::Single, 365, Review::Additions)
+    );
+    assert_eq!(l.legal_basis, None);
+    let p = parse(&with(
+        ", notice_days: 0, approval: two_officers, max_exemption_days: 1, review: none, legal_basis: \"Order 44\"",
+    ))
+    .unwrap();
+    let l = &p.lists[0];
+    assert_eq!(
+        (l.notice_days, l.approval, l.max_exemption_days, l.review),
+        (0, Approval::TwoOfficers, 1, Review::None)
+    );
+    assert_eq!(l.legal_basis.as_deref(), Some("Order 44"));
+    let p = parse(&with(", notice_days: 36500, max_exemption_days: 36500")).unwrap();
+    assert_eq!((p.lists[0].notice_days, p.lists[0].max_exemption_days), (36500, 36500));
+    for (fields, expected) in [
+        (", notice_days: -1", "p.yaml: l: notice_days must be an integer from 0 to 36500, found -1"),
+        (", notice_days: 36501", "p.yaml: l: notice_days must be an integer from 0 to 36500, found 36501"),
+        (", notice_days: 2.5", "p.yaml: l: 'notice_days' must be an integer, found a number (2.5)"),
+        (", max_exemption_days: 0", "p.yaml: l: max_exemption_days must be an integer from 1 to 36500, found 0"),
+        (", approval: two", "p.yaml: l: approval must be single or two_officers, found 'two'"),
+        (", review: all", "p.yaml: l: review must be none or additions, found 'all'"),
+    ] {
+        assert_eq!(problems(&with(fields)), [expected], "{fields}");
+    }
+}
