@@ -475,5 +475,40 @@ mod tests {
             "{:?}",
             e.problems
         );
+        let e = job("engine: [local]\n").unwrap_err();
+        assert_eq!(e.problems[0].to_string(), "j.yaml: engine: must be `local` or `ballista://HOST:PORT`");
+    }
+
+    #[test]
+    fn threads_are_from_1_to_256() {
+        let job =
+            |t: &str| parse("j.yaml", &format!("job: n\nschedule: \"0 30 2 * * *\"\nwarehouse: w\nthreads: {t}\n"));
+        assert_eq!((job("1").unwrap().threads, job("256").unwrap().threads), (Some(1), Some(256)));
+        for t in ["0", "257", "-1", "2.5", "two"] {
+            let e = job(t).unwrap_err();
+            assert_eq!(e.problems[0].to_string(), "j.yaml: threads: must be an integer from 1 to 256", "{t}");
+        }
+    }
+
+    /// A jobs folder: every file's problems at once, a job name used by two
+    /// files, and a folder without job files are refused.
+    #[test]
+    fn a_jobs_folder_names_each_file_and_each_name_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = load_dir(dir.path()).unwrap_err();
+        assert_eq!(e.problems[0].message, "no job files (*.yaml)");
+        let job = "job: n\nschedule: \"0 30 2 * * *\"\nwarehouse: w\n";
+        std::fs::write(dir.path().join("a.yaml"), job).unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "not a job").unwrap();
+        assert_eq!(load_dir(dir.path()).unwrap().len(), 1, "only *.yaml and *.yml are job files");
+        std::fs::write(dir.path().join("b.yml"), job).unwrap();
+        let e = load_dir(dir.path()).unwrap_err();
+        assert_eq!(e.problems.len(), 1, "{:?}", e.problems);
+        assert_eq!(e.problems[0].message, "job name 'n' is used twice");
+        std::fs::write(dir.path().join("b.yml"), "job: m\n").unwrap();
+        std::fs::write(dir.path().join("c.yaml"), "job: Bad\nschedule: \"0 30 2 * * *\"\nwarehouse: w\n").unwrap();
+        let shown: Vec<String> = load_dir(dir.path()).unwrap_err().problems.iter().map(|p| p.to_string()).collect();
+        assert!(shown.iter().any(|p| p.ends_with("b.yml: 'schedule' is required")), "{shown:#?}");
+        assert!(shown.iter().any(|p| p.contains("c.yaml: job: 'Bad' must match")), "{shown:#?}");
     }
 }

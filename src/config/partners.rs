@@ -158,7 +158,9 @@ mod tests {
 
     #[test]
     fn problems_name_the_partner() {
-        let text = "partners:\n  - { id: Bad, name: B, lists: [nope], columns: [name, secret], formats: [xml], regions: [abc] }\n";
+        let text = "partners:\n  - { id: Bad, name: B, lists: [nope], columns: [name, secret], formats: [xml], regions: [abc] }\n  \
+                    - { id: ok, name: O, lists: [l], columns: [entity_id], formats: [csv], regions: [\"6501001\"] }\n  \
+                    - { id: ok, name: P, lists: [l], columns: [entity_id], formats: [] }\n";
         let e = parse("p.yaml", text, &["l"]).unwrap_err();
         let all = e.to_string();
         for expected in [
@@ -168,6 +170,9 @@ mod tests {
             "columns must include entity_id",
             "format 'xml' is neither parquet nor csv",
             "region prefix 'abc' must be 1 to 6 digits",
+            "partner 'ok': region prefix '6501001' must be 1 to 6 digits",
+            "partner 'ok': duplicate id",
+            "partner 'ok': at least one format is required",
         ] {
             assert!(all.contains(expected), "{expected} in {all}");
         }
