@@ -113,10 +113,18 @@ mod tests {
         for expected in [
             "name.zh-CN: must not be empty",
             "address.en: control or bidirectional characters are not allowed",
-            "contact: required",
+            "contact: required: one text for each of zh-CN, en",
             "extra",
         ] {
             assert!(all.contains(expected), "{expected} in {all}");
         }
+        let long = "x".repeat(MAX_CHARS + 1);
+        let text = format!(
+            "name: {{ zh-CN: 局, en: {long} }}\naddress: {{ zh-CN: 址, en: a }}\ncontact: {{ zh-CN: 电, en: c }}\n"
+        );
+        let all = parse("r.yaml", &text).unwrap_err().to_string();
+        assert!(all.contains(&format!("name.en: at most {MAX_CHARS} characters, found {}", MAX_CHARS + 1)), "{all}");
+        let fits = text.replace(&long, &"x".repeat(MAX_CHARS));
+        assert_eq!(parse("r.yaml", &fits).unwrap().name.get("en").chars().count(), MAX_CHARS);
     }
 }
