@@ -11,7 +11,7 @@ use crate::officer::accounts::Role;
 use crate::officer::decide::{self, DecideError};
 use crate::officer::notice;
 use crate::serve::officer_ui::{today, Draft, Messages, Officer, UiState};
-use crate::stages::review::DecisionBook;
+use crate::stages::review::{DecisionBook, Standing};
 
 /// The form value, and the message key, of a decision's action.
 pub(crate) fn action_key(a: Action) -> &'static str {
@@ -38,14 +38,10 @@ pub(crate) fn list_section(
     let seen = decide::fingerprint_with(&book, listing, list, entity, today);
     let exempt = book.exemption(list, entity, today);
     let exemption_awaiting = book.exemption_awaiting(list, entity);
-    let senior = o.role == Role::Senior;
     let review = book.review_decisions(&list.id, entity);
     let notices: Vec<&Decision> =
         review.iter().filter(|d| d.action == Action::Notify || d.action == Action::Object).collect();
-    let kept = |action: Action| draft.filter(|d| Action::parse(&d.action) == Some(action));
-    let f = |action: Action, extra: Markup| {
-        decision_form(m, o, action, &list.id, entity, &seen, next, extra, kept(action).map(|d| d.reason.as_str()))
-    };
+    let forms = Forms { m, o, list, entity, seen, next, draft, today };
     let assignment = match &member {
         Some(mm) if mm.now.status != crate::base::marts::listings::ReviewStatus::Published => {
             Some(super::assign::panel(state, o, &list.id, entity)?)
@@ -67,65 +63,116 @@ pub(crate) fn list_section(
             @if list.notice_days > 0 || list.approval == Approval::TwoOfficers {
                 p class="muted" { (m.f("due_process_rules", &[("days", &list.notice_days), ("approval", &m.t(match list.approval { Approval::Single => "approval_single", Approval::TwoOfficers => "approval_two" }))])) }
             }
-            @if !notices.is_empty() {
-                ul {
-                    @for d in &notices {
-                        li {
-                            @match d.action {
-                                Action::Notify => {
-                                    (m.f("notice_line", &[("id", &d.id), ("officer", &d.officer), ("day", &d.day().map(|x| x.to_string()).unwrap_or_default()), ("deadline", &d.deadline.map(|x| x.to_string()).unwrap_or_default())]))
-                                    @if d.document.is_some() { " " a href=(format!("/documents/{}", d.id)) { (m.t("open_notice")) } }
-                                }
-                                _ => {
-                                    (m.f("objection_line", &[("id", &d.id), ("received", &d.received_on.map(|x| x.to_string()).unwrap_or_default()), ("summary", &d.reason)]))
-                                    @if d.document.is_some() { " " a href=(format!("/documents/{}", d.id)) { (m.t("open_attachment")) } }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            @if !notices.is_empty() { (notices_list(m, &notices)) }
             @if let Some(e) = exempt {
                 p { (m.f("exempt_until", &[("until", &e.until.map(|u| u.to_string()).unwrap_or_default()), ("id", &e.id), ("officer", &e.officer)])) }
             }
             @if o.role == Role::Auditor { p { (m.t("auditor_read_only")) } } @else {
                 @if let Some(mm) = member.as_ref().filter(|mm| !mm.now.status.on_list() && list.review == Review::Additions) {
-                    @let s = mm.standing();
-                    @let awaiting = s.confirm.filter(|(_, approved)| !approved && list.approval == Approval::TwoOfficers).map(|(c, _)| c);
-                    @if let Some(c) = awaiting {
-                        p class="notice" { (m.f("awaiting_approval_of", &[("id", &c.id), ("officer", &c.officer), ("reason", &c.reason)])) }
-                        @if senior && c.officer != o.id {
-                            (f(Action::Approve, approves(c.id)))
-                            (f(Action::SendBack, approves(c.id)))
-                        }
-                    } @else {
-                        @let open_notice = s.notice.is_some_and(|n| n.deadline.is_some_and(|d| d >= today) && s.objection.is_none());
-                        @if !open_notice {
-                            (f(Action::Notify, lang_select(m, &list.id, entity)))
-                        }
-                        @if s.notice.is_some() {
-                            (f(Action::Object, received_input(m, &list.id, entity, today, kept(Action::Object).map(|d| d.received.as_str()))))
-                        }
-                        (f(Action::Confirm, html! {}))
-                        (f(Action::Reject, html! {}))
-                    }
+                    (forms.review(&mm.standing()))
                 }
-                @if senior {
-                    @if let Some(x) = exemption_awaiting {
-                        p class="notice" { (m.f("awaiting_approval_of", &[("id", &x.id), ("officer", &x.officer), ("reason", &x.reason)])) }
-                        @if x.officer != o.id {
-                            (f(Action::Approve, approves(x.id)))
-                            (f(Action::SendBack, approves(x.id)))
-                        }
-                    } @else if exempt.is_some() {
-                        (f(Action::RevokeExemption, html! {}))
-                    } @else {
-                        (f(Action::Exempt, until_input(m, list, entity, today, kept(Action::Exempt).map(|d| d.until.as_str()))))
-                    }
+                @if o.role == Role::Senior {
+                    (forms.exemption(exempt, exemption_awaiting))
                 } @else { p class="muted" { (m.t("senior_only")) } }
             }
         }
     })
+}
+
+/// The notices and objections of a member, oldest first, each with its document.
+fn notices_list(m: &Messages, notices: &[&Decision]) -> Markup {
+    html! {
+        ul {
+            @for d in notices {
+                li {
+                    @match d.action {
+                        Action::Notify => {
+                            (m.f("notice_line", &[("id", &d.id), ("officer", &d.officer), ("day", &d.day().map(|x| x.to_string()).unwrap_or_default()), ("deadline", &d.deadline.map(|x| x.to_string()).unwrap_or_default())]))
+                            @if d.document.is_some() { " " a href=(format!("/documents/{}", d.id)) { (m.t("open_notice")) } }
+                        }
+                        _ => {
+                            (m.f("objection_line", &[("id", &d.id), ("received", &d.received_on.map(|x| x.to_string()).unwrap_or_default()), ("summary", &d.reason)]))
+                            @if d.document.is_some() { " " a href=(format!("/documents/{}", d.id)) { (m.t("open_attachment")) } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The decision forms of one (list, entity) for one officer: each carries
+/// the state the officer saw (`seen`) and keeps the draft a refused post
+/// left (`draft`).
+struct Forms<'a> {
+    m: &'a Messages,
+    o: &'a Officer,
+    list: &'a ListSpec,
+    entity: &'a str,
+    seen: String,
+    next: Option<&'a str>,
+    draft: Option<&'a Draft>,
+    today: AsOf,
+}
+
+impl Forms<'_> {
+    /// The draft of `action`'s form, if the refused post was one.
+    fn kept(&self, action: Action) -> Option<&Draft> {
+        self.draft.filter(|d| Action::parse(&d.action) == Some(action))
+    }
+
+    fn form(&self, action: Action, extra: Markup) -> Markup {
+        let draft = self.kept(action).map(|d| d.reason.as_str());
+        decision_form(self.m, self.o, action, &self.list.id, self.entity, &self.seen, self.next, extra, draft)
+    }
+
+    /// The review forms of a member in review (`s`, its standing): the
+    /// approval of a confirm awaiting one (a senior who did not propose
+    /// it), or notify (unless a notice's window is open), object (after a
+    /// notice), confirm and reject.
+    fn review(&self, s: &Standing) -> Markup {
+        let (m, o, list, entity, today) = (self.m, self.o, self.list, self.entity, self.today);
+        let awaiting =
+            s.confirm.filter(|(_, approved)| !approved && list.approval == Approval::TwoOfficers).map(|(c, _)| c);
+        let open_notice = s.notice.is_some_and(|n| n.deadline.is_some_and(|d| d >= today) && s.objection.is_none());
+        html! {
+            @if let Some(c) = awaiting {
+                p class="notice" { (m.f("awaiting_approval_of", &[("id", &c.id), ("officer", &c.officer), ("reason", &c.reason)])) }
+                @if o.role == Role::Senior && c.officer != o.id {
+                    (self.form(Action::Approve, approves(c.id)))
+                    (self.form(Action::SendBack, approves(c.id)))
+                }
+            } @else {
+                @if !open_notice {
+                    (self.form(Action::Notify, lang_select(m, &list.id, entity)))
+                }
+                @if s.notice.is_some() {
+                    (self.form(Action::Object, received_input(m, &list.id, entity, today, self.kept(Action::Object).map(|d| d.received.as_str()))))
+                }
+                (self.form(Action::Confirm, html! {}))
+                (self.form(Action::Reject, html! {}))
+            }
+        }
+    }
+
+    /// A senior's exemption forms: the approval of an exempt awaiting one
+    /// (by another senior), or revoke the exemption in force, or exempt.
+    fn exemption(&self, exempt: Option<&Decision>, awaiting: Option<&Decision>) -> Markup {
+        let (m, o) = (self.m, self.o);
+        html! {
+            @if let Some(x) = awaiting {
+                p class="notice" { (m.f("awaiting_approval_of", &[("id", &x.id), ("officer", &x.officer), ("reason", &x.reason)])) }
+                @if x.officer != o.id {
+                    (self.form(Action::Approve, approves(x.id)))
+                    (self.form(Action::SendBack, approves(x.id)))
+                }
+            } @else if exempt.is_some() {
+                (self.form(Action::RevokeExemption, html! {}))
+            } @else {
+                (self.form(Action::Exempt, until_input(m, self.list, self.entity, self.today, self.kept(Action::Exempt).map(|d| d.until.as_str()))))
+            }
+        }
+    }
 }
 
 /// A member's state now, in words.
