@@ -8,7 +8,7 @@ use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Extension;
-use maud::html;
+use maud::{html, Markup};
 
 use crate::base::ids::AsOf;
 use crate::base::store::{Action, Decision};
@@ -51,6 +51,8 @@ fn cell(v: &str) -> String {
     }
 }
 
+/// The decisions the filter keeps, newest first: a page (the first
+/// [`SHOWN`]) or, with `format=csv`, every one as a CSV file.
 pub(crate) async fn decision_history(
     State(state): State<Arc<UiState>>,
     Extension(o): Extension<Officer>,
@@ -61,27 +63,6 @@ pub(crate) async fn decision_history(
     let mut rows: Vec<&Decision> = all.iter().filter(|d| f.keeps(d)).collect();
     rows.reverse();
     if f.format.as_deref() == Some("csv") {
-        let mut out = String::from(
-            "decision_id,decided_at,action,list_id,entity_id,officer,reason,until,approves,deadline,received_on\r\n",
-        );
-        for d in &rows {
-            let opt = |v: Option<String>| v.unwrap_or_default();
-            let fields = [
-                d.id.to_string(),
-                d.decided_at.clone(),
-                d.action.as_str().to_string(),
-                d.list_id.clone(),
-                d.entity_id.clone(),
-                d.officer.clone(),
-                d.reason.clone(),
-                opt(d.until.map(|x| x.to_string())),
-                opt(d.approves.map(|x| x.to_string())),
-                opt(d.deadline.map(|x| x.to_string())),
-                opt(d.received_on.map(|x| x.to_string())),
-            ];
-            out.push_str(&fields.iter().map(|v| cell(v)).collect::<Vec<_>>().join(","));
-            out.push_str("\r\n");
-        }
         let r = (
             StatusCode::OK,
             [
@@ -89,17 +70,14 @@ pub(crate) async fn decision_history(
                 (header::CONTENT_DISPOSITION, "attachment; filename=\"decisions.csv\""),
                 (header::CACHE_CONTROL, "no-store"),
             ],
-            out,
+            decisions_csv(&rows),
         )
             .into_response();
         return Ok(with_detail(r, format!("exported {} decisions as CSV", rows.len())));
     }
-    let officers: Vec<String> = {
-        let mut v: Vec<String> = all.iter().map(|d| d.officer.clone()).collect();
-        v.sort();
-        v.dedup();
-        v
-    };
+    let mut officers: Vec<&str> = all.iter().map(|d| d.officer.as_str()).collect();
+    officers.sort_unstable();
+    officers.dedup();
     let query = serde_urlencoded::to_string([
         ("officer", f.officer.clone().unwrap_or_default()),
         ("list", f.list.clone().unwrap_or_default()),
@@ -111,13 +89,54 @@ pub(crate) async fn decision_history(
     .unwrap_or_default();
     let body = html! {
         h1 { (m.t("history_title")) }
+        (history_filter(&state, &f, &officers))
+        p role="status" {
+            (m.f("history_count", &[("count", &rows.len())]))
+            " " a href=(format!("/history?{query}")) { (m.t("export_csv")) }
+        }
+        (history_table(&state, &rows))
+    };
+    Ok(html_response(StatusCode::OK, page(&state, Some(&o), m.t("history_title"), body)))
+}
+
+/// The decisions as CSV, every stored field but the documents, each cell
+/// one a spreadsheet will not run as a formula.
+fn decisions_csv(rows: &[&Decision]) -> String {
+    let mut out = String::from(
+        "decision_id,decided_at,action,list_id,entity_id,officer,reason,until,approves,deadline,received_on\r\n",
+    );
+    for d in rows {
+        let opt = |v: Option<String>| v.unwrap_or_default();
+        let fields = [
+            d.id.to_string(),
+            d.decided_at.clone(),
+            d.action.as_str().to_string(),
+            d.list_id.clone(),
+            d.entity_id.clone(),
+            d.officer.clone(),
+            d.reason.clone(),
+            opt(d.until.map(|x| x.to_string())),
+            opt(d.approves.map(|x| x.to_string())),
+            opt(d.deadline.map(|x| x.to_string())),
+            opt(d.received_on.map(|x| x.to_string())),
+        ];
+        out.push_str(&fields.iter().map(|v| cell(v)).collect::<Vec<_>>().join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// The history's filter form, showing the filter `f` in force.
+fn history_filter(state: &UiState, f: &HistoryFilter, officers: &[&str]) -> Markup {
+    let m = &state.messages;
+    html! {
         form method="get" action="/history" {
             fieldset {
                 legend { (m.t("filter")) }
                 label for="h-officer" { (m.t("officer")) }
                 select id="h-officer" name="officer" {
                     option value="" { (m.t("any")) }
-                    @for x in &officers { option value=(x) selected[f.officer.as_deref() == Some(x.as_str())] { (x) } }
+                    @for x in officers { option value=(x) selected[f.officer.as_deref() == Some(*x)] { (x) } }
                 }
                 label for="h-list" { (m.t("list")) }
                 select id="h-list" name="list" {
@@ -136,10 +155,13 @@ pub(crate) async fn decision_history(
                 div { button type="submit" { (m.t("apply_filter")) } " " a href="/history" { (m.t("clear_filter")) } }
             }
         }
-        p role="status" {
-            (m.f("history_count", &[("count", &rows.len())]))
-            " " a href=(format!("/history?{query}")) { (m.t("export_csv")) }
-        }
+    }
+}
+
+/// The first [`SHOWN`] decisions of `rows` as a table.
+fn history_table(state: &UiState, rows: &[&Decision]) -> Markup {
+    let m = &state.messages;
+    html! {
         table {
             thead { tr {
                 th scope="col" { "#" } th scope="col" { (m.t("decided_at")) } th scope="col" { (m.t("decision_action")) }
@@ -152,8 +174,7 @@ pub(crate) async fn decision_history(
                 td { (d.reason) }
             } } }
         }
-    };
-    Ok(html_response(StatusCode::OK, page(&state, Some(&o), m.t("history_title"), body)))
+    }
 }
 
 /// The partner API's requests, newest first: for auditors and seniors.
