@@ -667,3 +667,27 @@ mod id_tests {
         }
     }
 }
+
+#[cfg(test)]
+mod html_tests {
+    /// The report page of an impact report (the 600-entity golden
+    /// warehouse, the embedded policy against one with doubled grave
+    /// points and longer complaint windows, two nights):
+    /// `tests/golden/impact-600-seed11-2026-11-27.html` (`UPDATE_GOLDEN=1`
+    /// rewrites it).
+    #[test]
+    fn the_report_page_is_the_golden_file() {
+        let golden = crate::repo_root().join("tests/golden");
+        let json = std::fs::read_to_string(golden.join("impact-600-seed11-2026-11-27.json")).unwrap();
+        let report: super::ImpactReport = serde_json::from_str(&json).unwrap();
+        let page = super::html(&report);
+        let path = golden.join("impact-600-seed11-2026-11-27.html");
+        if std::env::var("UPDATE_GOLDEN").is_ok() {
+            std::fs::write(&path, &page).unwrap();
+        }
+        let expected = std::fs::read_to_string(&path).unwrap();
+        let at = expected.bytes().zip(page.bytes()).position(|(e, p)| e != p).unwrap_or(expected.len().min(page.len()));
+        let near = |s: &str| s.get(at.saturating_sub(40)..(at + 80).min(s.len())).unwrap_or_default().to_string();
+        assert!(expected == page, "{} differs at byte {at}:\n- {}\n+ {}", path.display(), near(&expected), near(&page));
+    }
+}
