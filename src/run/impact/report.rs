@@ -552,7 +552,22 @@ table{{border-collapse:collapse;margin:.5em 0}}th,td{{border:1px solid #999;padd
         esc(&r.summary_zh),
         esc(&r.summary_en)
     );
-    // The grade transition matrix.
+    transitions_table(&mut s, r);
+    s.push_str("<h2>信用分分布 / Score distribution</h2>");
+    s.push_str("<p><span class=\"key\" style=\"background:#9ca3af\"></span> 基准 / baseline &nbsp; <span class=\"key\" style=\"background:#1d4ed8\"></span> 新政策 / new policy</p>");
+    s.push_str(&histogram_svg(r));
+    lists_table(&mut s, r);
+    rules_table(&mut s, r);
+    groups_tables(&mut s, r);
+    nights_table(&mut s, r);
+    movers_table(&mut s, r);
+    s.push_str("</main></body></html>\n");
+    s
+}
+
+/// The grade transition matrix: baseline grades (rows) by new grades
+/// (columns), entities and their share.
+fn transitions_table(s: &mut String, r: &ImpactReport) {
     let mut from: Vec<&str> = r.transitions.iter().map(|t| t.from.as_str()).collect();
     let mut to: Vec<&str> = r.transitions.iter().map(|t| t.to.as_str()).collect();
     from.sort_unstable();
@@ -573,9 +588,12 @@ table{{border-collapse:collapse;margin:.5em 0}}th,td{{border:1px solid #999;padd
         }
         s.push_str("</tr>");
     }
-    s.push_str("</tbody></table><h2>信用分分布 / Score distribution</h2>");
-    s.push_str("<p><span class=\"key\" style=\"background:#9ca3af\"></span> 基准 / baseline &nbsp; <span class=\"key\" style=\"background:#1d4ed8\"></span> 新政策 / new policy</p>");
-    s.push_str(&histogram_svg(r));
+    s.push_str("</tbody></table>");
+}
+
+/// Each list's members before and after, what joins and leaves, and the
+/// persons restricted and entities flagged.
+fn lists_table(s: &mut String, r: &ImpactReport) {
     s.push_str("<h2>名单 / Lists</h2><table><thead><tr><th scope=\"col\">list</th><th scope=\"col\">members before</th><th scope=\"col\">after</th><th scope=\"col\">added (direct)</th><th scope=\"col\">added joint, by rule</th><th scope=\"col\">removed (direct / joint)</th><th scope=\"col\">need review</th><th scope=\"col\">restricted persons</th><th scope=\"col\">flagged entities</th></tr></thead><tbody>");
     for l in &r.lists {
         let joint: Vec<String> = l.added_joint_by_rule.iter().map(|(k, v)| format!("{} {v}", esc(k))).collect();
@@ -587,7 +605,13 @@ table{{border-collapse:collapse;margin:.5em 0}}th,td{{border:1px solid #999;padd
             l.flagged_entities_before, l.flagged_entities_after
         );
     }
-    s.push_str("</tbody></table><h2>规则 / Rules</h2><table><thead><tr><th scope=\"col\">rule</th><th scope=\"col\">change</th><th scope=\"col\">entities before</th><th scope=\"col\">after</th><th scope=\"col\">points before</th><th scope=\"col\">after</th></tr></thead><tbody>");
+    s.push_str("</tbody></table>");
+}
+
+/// Each rule's change, with the entities it applies to and the points it
+/// deducts under both policies.
+fn rules_table(s: &mut String, r: &ImpactReport) {
+    s.push_str("<h2>规则 / Rules</h2><table><thead><tr><th scope=\"col\">rule</th><th scope=\"col\">change</th><th scope=\"col\">entities before</th><th scope=\"col\">after</th><th scope=\"col\">points before</th><th scope=\"col\">after</th></tr></thead><tbody>");
     for x in &r.rules {
         let _ = write!(
             s,
@@ -601,6 +625,11 @@ table{{border-collapse:collapse;margin:.5em 0}}th,td{{border:1px solid #999;padd
         );
     }
     s.push_str("</tbody></table>");
+}
+
+/// The changes by region (2 and 4 digits) and entity type, groups without
+/// any left out.
+fn groups_tables(s: &mut String, r: &ImpactReport) {
     for (title, groups) in [
         ("地区（2 位） / Regions (2 digits)", &r.regions_2),
         ("地区（4 位） / Regions (4 digits)", &r.regions_4),
@@ -620,6 +649,10 @@ table{{border-collapse:collapse;margin:.5em 0}}th,td{{border:1px solid #999;padd
         }
         s.push_str("</tbody></table>");
     }
+}
+
+/// The list sizes over the nights followed, when more than one.
+fn nights_table(s: &mut String, r: &ImpactReport) {
     if r.nights.iter().map(|n| &n.as_of).collect::<BTreeSet<_>>().len() > 1 {
         s.push_str("<h2>名单规模变化 / List sizes over the nights</h2><table><thead><tr><th scope=\"col\">as of</th><th scope=\"col\">list</th><th scope=\"col\">members before</th><th scope=\"col\">after</th></tr></thead><tbody>");
         for n in &r.nights {
@@ -634,6 +667,10 @@ table{{border-collapse:collapse;margin:.5em 0}}th,td{{border:1px solid #999;padd
         }
         s.push_str("</tbody></table>");
     }
+}
+
+/// The entities whose scores move most, each linked to its page.
+fn movers_table(s: &mut String, r: &ImpactReport) {
     s.push_str("<h2>变化最大的主体 / Biggest movers</h2><table><thead><tr><th scope=\"col\">entity</th><th scope=\"col\">score</th><th scope=\"col\">grade</th><th scope=\"col\">reasons before</th><th scope=\"col\">reasons after</th></tr></thead><tbody>");
     for m in &r.movers {
         let sc = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
@@ -650,8 +687,7 @@ table{{border-collapse:collapse;margin:.5em 0}}th,td{{border:1px solid #999;padd
             id = esc(&m.entity_id),
         );
     }
-    s.push_str("</tbody></table></main></body></html>\n");
-    s
+    s.push_str("</tbody></table>");
 }
 
 #[cfg(test)]
