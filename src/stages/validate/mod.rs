@@ -258,7 +258,7 @@ fn validate(
             what: "are for a snapshot judged on its own rows alone".into(),
         });
     }
-    let (files, first_rows, total) = numbered_files(&selection);
+    let NumberedFiles { files, first_rows, total } = numbered_files(&selection);
     let kept = Kept::plan(contract, keep, against.entities.is_some());
     let mut phases = crate::base::telemetry::Phases::start("validate");
     let dataset = contract.dataset;
@@ -394,10 +394,17 @@ impl EventPlans<'_> {
     }
 }
 
-/// The files of `selection` in row order, each with its partition and its
-/// index in that partition; the number of each file's first row; and the
-/// rows of all of them.
-fn numbered_files(selection: &Selection) -> (Vec<(usize, &LandingFile, usize)>, Vec<u64>, u64) {
+/// The files of a selection in row order.
+struct NumberedFiles<'a> {
+    /// Each file with its partition and its index in that partition.
+    files: Vec<(usize, &'a LandingFile, usize)>,
+    /// The number of each file's first row.
+    first_rows: Vec<u64>,
+    /// The rows of all of them.
+    total: u64,
+}
+
+fn numbered_files(selection: &Selection) -> NumberedFiles<'_> {
     let files: Vec<(usize, &LandingFile, usize)> = selection
         .partitions
         .iter()
@@ -410,7 +417,7 @@ fn numbered_files(selection: &Selection) -> (Vec<(usize, &LandingFile, usize)>, 
         first_rows.push(total);
         total += f.rows;
     }
-    (files, first_rows, total)
+    NumberedFiles { files, first_rows, total }
 }
 
 /// `shares_over_100`: rejects the rows of one owned entity that passed
