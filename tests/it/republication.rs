@@ -187,6 +187,30 @@ fn a_holding_gone_is_joint_basis_ended_and_changed_covers_measures() {
     );
 }
 
+/// `joint_basis_ended` when the branch link is gone: B (3) becomes the
+/// branch of an unlisted company (4) while its old parent X stays on the
+/// list. A mutant that took the old parent's link as still there
+/// (reporting `grade_improved`) survived every test before.
+#[test]
+fn a_branch_moved_to_another_parent_is_joint_basis_ended() {
+    let c = Case::new();
+    publish_joint_world(&c);
+    c.registry(
+        "2026-11-11",
+        &[
+            (1, "company", None, "650100"),
+            (2, "company", None, "650100"),
+            (3, "branch", Some(4), "650100"),
+            (4, "company", None, "650100"),
+        ],
+    );
+    c.holdings("2026-11-11", &[(1, 2, 60.0)]);
+    c.violations("2026-11-11", &[("V-1", 1, "2026-10-01")]);
+    let out = c.run("2026-11-11");
+    assert!(out.contains("published 2026-11-11: 2 entries, 0 added, 1 removed"), "{out}");
+    assert_eq!(c.changes("2026-11-11", ""), [removed(3, "joint_basis_ended")]);
+}
+
 /// Regression: two listed entities swapped regions; the view of a partner
 /// limited to `65` swapped its entries but its changes were empty.
 #[test]
