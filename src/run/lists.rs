@@ -57,38 +57,7 @@ pub(super) fn members<'p>(
         entities,
     );
     phases.done("members and related");
-    let published_before: HashSet<&str> =
-        in_force.map(|p| p.entries.iter().map(|e| e.entity_id.as_str()).collect()).unwrap_or_default();
-    // Statuses by dense index: a list at 50M entities has millions of
-    // members, each decided on its own (on every core).
-    let decided: Vec<Outcome> = outcome
-        .members
-        .par_iter()
-        .map(|m| {
-            let id = entities.id(m.entity).to_string();
-            let basis = joint::basis(m);
-            let rules_now = match basis {
-                Basis::Direct => t.grades.reason_rules.get(&m.entity).cloned().unwrap_or_default(),
-                Basis::Joint => m.rules.clone(),
-            };
-            let member = Member {
-                basis,
-                rules: &rules_now,
-                published_before: published_before.contains(id.as_str()),
-                stretch_after: stretch_ends.get(&id).copied().unwrap_or(0),
-            };
-            review::status(list, t.book.review_decisions(&list.id, &id), member, t.as_of)
-        })
-        .collect();
-    let mut statuses: HashMap<u32, Outcome> = outcome.members.iter().zip(decided).map(|(m, o)| (m.entity, o)).collect();
-    let joint_roots: Vec<(u32, Vec<u32>)> = outcome
-        .members
-        .iter()
-        .filter(|m| joint::basis(m) == Basis::Joint)
-        .map(|m| (m.entity, m.roots.clone()))
-        .collect();
-    review::hold_rootless(&mut statuses, &joint_roots);
-    drop(joint_roots);
+    let statuses = review_statuses(t, list, &outcome.members, in_force, stretch_ends);
     phases.done("review status");
     // Each member's rules and roots move into its row.
     let rows: Vec<ListingRow> = outcome
@@ -110,9 +79,54 @@ pub(super) fn members<'p>(
         })
         .collect();
     phases.done("listing rows");
+    let summary = summary(list, &rows, &outcome.related, exempt.len());
+    (rows, outcome.related, summary)
+}
+
+/// Each member's review status by its dense index (publication.md
+/// "Review status"), `held` included. A list at 50M entities has millions
+/// of members, each decided on its own (on every core).
+fn review_statuses(
+    t: &Tables,
+    list: &ListSpec,
+    members: &[joint::rounds::Member],
+    in_force: Option<&Previous>,
+    stretch_ends: &HashMap<String, i64>,
+) -> HashMap<u32, Outcome> {
+    let entities = &t.inputs.entities;
+    let published_before: HashSet<&str> =
+        in_force.map(|p| p.entries.iter().map(|e| e.entity_id.as_str()).collect()).unwrap_or_default();
+    let decided: Vec<Outcome> = members
+        .par_iter()
+        .map(|m| {
+            let id = entities.id(m.entity).to_string();
+            let basis = joint::basis(m);
+            let rules_now = match basis {
+                Basis::Direct => t.grades.reason_rules.get(&m.entity).cloned().unwrap_or_default(),
+                Basis::Joint => m.rules.clone(),
+            };
+            let member = Member {
+                basis,
+                rules: &rules_now,
+                published_before: published_before.contains(id.as_str()),
+                stretch_after: stretch_ends.get(&id).copied().unwrap_or(0),
+            };
+            review::status(list, t.book.review_decisions(&list.id, &id), member, t.as_of)
+        })
+        .collect();
+    let mut statuses: HashMap<u32, Outcome> = members.iter().zip(decided).map(|(m, o)| (m.entity, o)).collect();
+    let joint_roots: Vec<(u32, Vec<u32>)> =
+        members.iter().filter(|m| joint::basis(m) == Basis::Joint).map(|m| (m.entity, m.roots.clone())).collect();
+    review::hold_rootless(&mut statuses, &joint_roots);
+    statuses
+}
+
+/// A list's counts: members by basis and review status, restricted
+/// persons, flagged entities and exempt entities.
+fn summary(list: &ListSpec, rows: &[ListingRow], related: &[Related], exempt: usize) -> ListSummary {
     let count = |f: &dyn Fn(&ListingRow) -> bool| rows.iter().filter(|r| f(r)).count() as u64;
     let status = |s: ReviewStatus| count(&|r| r.review_status == s);
-    let summary = ListSummary {
+    ListSummary {
         list_id: list.id.clone(),
         members: rows.len() as u64,
         direct: count(&|r| r.basis == Basis::Direct),
@@ -124,11 +138,10 @@ pub(super) fn members<'p>(
         awaiting_approval: status(ReviewStatus::AwaitingApproval),
         held: status(ReviewStatus::Held),
         rejected: status(ReviewStatus::Rejected),
-        restricted_persons: outcome.related.iter().filter(|r| r.is_person()).count() as u64,
-        flagged_entities: outcome.related.iter().filter(|r| !r.is_person()).count() as u64,
-        exempt: exempt.len() as u64,
-    };
-    (rows, outcome.related, summary)
+        restricted_persons: related.iter().filter(|r| r.is_person()).count() as u64,
+        flagged_entities: related.iter().filter(|r| !r.is_person()).count() as u64,
+        exempt: exempt as u64,
+    }
 }
 
 /// Why each member of `previous` that `rows` do not publish left the list,
