@@ -109,69 +109,12 @@ pub fn explain(
     let registry = registry::facts(wh, as_of, &ids).map_err(mart_error("the registry mart"))?.remove(entity);
     let score = scores::read(wh, as_of, &ids).map_err(mart_error("the scores mart"))?.remove(entity);
 
-    let mut reasons = Vec::new();
-    if let Some(s) = &score {
-        let mut wanted: HashMap<EventDataset, BTreeSet<String>> = HashMap::new();
-        for r in &s.reasons {
-            if let Some(ds) = rule_dataset(policy, &r.rule_id) {
-                wanted.entry(ds).or_default().extend(r.records.iter().cloned());
-            }
-        }
-        let mut found: HashMap<(EventDataset, String), RecordCard> = HashMap::new();
-        for (ds, ids) in &wanted {
-            for card in find_records(wh, as_of, *ds, entity, ids)? {
-                found.insert((*ds, card.record_id.clone()), card);
-            }
-        }
-        for r in &s.reasons {
-            let ds = rule_dataset(policy, &r.rule_id);
-            let rule = policy.rules.iter().find(|x| x.id == r.rule_id);
-            let direct = policy.direct_grades.iter().find(|x| x.id == r.rule_id);
-            let records = r
-                .records
-                .iter()
-                .filter_map(|id| ds.and_then(|d| found.get(&(d, id.clone()))).cloned())
-                .map(|mut card| {
-                    if let Some(rule) = rule {
-                        card.weight = rule.decay.weight(rule.window_days, card.age_days);
-                        card.points = rule.points * card.weight;
-                    }
-                    card
-                })
-                .collect();
-            reasons.push(ReasonDetail {
-                rule_id: r.rule_id.clone(),
-                title: rule.and_then(|x| x.title.clone()).or_else(|| direct.map(|d| d.title.clone())),
-                kind: if direct.is_some() { "direct".into() } else { "score".into() },
-                points: r.points,
-                cap: rule.and_then(|x| x.cap),
-                forces_grade: direct.map(|d| policy.grade_name(d.grade).to_string()),
-                records,
-            });
-        }
-    }
-
-    let mut memberships = Vec::new();
-    let mut representative = Vec::new();
-    let mut flagged = Vec::new();
+    let reasons = match &score {
+        Some(s) => reason_details(wh, policy, entity, as_of, s)?,
+        None => Vec::new(),
+    };
     let rep = registry.as_ref().and_then(|r| r.legal_rep_id.clone());
-    let subjects: BTreeSet<String> = rep.iter().cloned().chain([entity.to_string()]).collect();
-    for list in &policy.lists {
-        let dir = wh.list_mart(Mart::Listings, &list.id, as_of);
-        if dir.exists() {
-            memberships.extend(listings::read_listings_of(&dir, &ids).map_err(mart_error("the listings mart"))?);
-        }
-        let dir = wh.list_mart(Mart::Related, &list.id, as_of);
-        if dir.exists() {
-            for r in related::read_related_of(&dir, &subjects).map_err(mart_error("the related mart"))? {
-                if Some(&r.subject_id) == rep.as_ref() {
-                    representative.push(r);
-                } else if r.subject_id == entity {
-                    flagged.push(r);
-                }
-            }
-        }
-    }
+    let Lists { memberships, representative, flagged } = lists_of(wh, policy, entity, rep.as_deref(), as_of)?;
     let decisions = match store {
         Some(s) => s.decisions(s.last_decision_id()?, None, Some(entity))?,
         None => vec![],
@@ -188,6 +131,95 @@ pub fn explain(
         flagged,
         decisions,
     })
+}
+
+/// Each reason of `score` with its rule and the records behind it, each
+/// record with its weight and points under the rule as of `as_of`.
+fn reason_details(
+    wh: &Warehouse,
+    policy: &Policy,
+    entity: &str,
+    as_of: AsOf,
+    score: &ScoreRow,
+) -> Result<Vec<ReasonDetail>, ExplainError> {
+    let mut wanted: HashMap<EventDataset, BTreeSet<String>> = HashMap::new();
+    for r in &score.reasons {
+        if let Some(ds) = rule_dataset(policy, &r.rule_id) {
+            wanted.entry(ds).or_default().extend(r.records.iter().cloned());
+        }
+    }
+    let mut found: HashMap<(EventDataset, String), RecordCard> = HashMap::new();
+    for (ds, ids) in &wanted {
+        for card in find_records(wh, as_of, *ds, entity, ids)? {
+            found.insert((*ds, card.record_id.clone()), card);
+        }
+    }
+    let mut reasons = Vec::new();
+    for r in &score.reasons {
+        let ds = rule_dataset(policy, &r.rule_id);
+        let rule = policy.rules.iter().find(|x| x.id == r.rule_id);
+        let direct = policy.direct_grades.iter().find(|x| x.id == r.rule_id);
+        let records = r
+            .records
+            .iter()
+            .filter_map(|id| ds.and_then(|d| found.get(&(d, id.clone()))).cloned())
+            .map(|mut card| {
+                if let Some(rule) = rule {
+                    card.weight = rule.decay.weight(rule.window_days, card.age_days);
+                    card.points = rule.points * card.weight;
+                }
+                card
+            })
+            .collect();
+        reasons.push(ReasonDetail {
+            rule_id: r.rule_id.clone(),
+            title: rule.and_then(|x| x.title.clone()).or_else(|| direct.map(|d| d.title.clone())),
+            kind: if direct.is_some() { "direct".into() } else { "score".into() },
+            points: r.points,
+            cap: rule.and_then(|x| x.cap),
+            forces_grade: direct.map(|d| policy.grade_name(d.grade).to_string()),
+            records,
+        });
+    }
+    Ok(reasons)
+}
+
+/// What the listings and related marts say of an entity as of a date.
+struct Lists {
+    memberships: Vec<ListingRow>,
+    /// Rows about its legal representative (`rep`).
+    representative: Vec<RelatedRow>,
+    /// Rows that flag the entity itself.
+    flagged: Vec<RelatedRow>,
+}
+
+fn lists_of(
+    wh: &Warehouse,
+    policy: &Policy,
+    entity: &str,
+    rep: Option<&str>,
+    as_of: AsOf,
+) -> Result<Lists, ExplainError> {
+    let ids: BTreeSet<String> = [entity.to_string()].into();
+    let subjects: BTreeSet<String> = rep.iter().map(|r| r.to_string()).chain([entity.to_string()]).collect();
+    let mut out = Lists { memberships: Vec::new(), representative: Vec::new(), flagged: Vec::new() };
+    for list in &policy.lists {
+        let dir = wh.list_mart(Mart::Listings, &list.id, as_of);
+        if dir.exists() {
+            out.memberships.extend(listings::read_listings_of(&dir, &ids).map_err(mart_error("the listings mart"))?);
+        }
+        let dir = wh.list_mart(Mart::Related, &list.id, as_of);
+        if dir.exists() {
+            for r in related::read_related_of(&dir, &subjects).map_err(mart_error("the related mart"))? {
+                if Some(r.subject_id.as_str()) == rep {
+                    out.representative.push(r);
+                } else if r.subject_id == entity {
+                    out.flagged.push(r);
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn rule_dataset(policy: &Policy, rule_id: &str) -> Option<EventDataset> {
