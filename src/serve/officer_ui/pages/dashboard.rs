@@ -10,10 +10,10 @@ use maud::{html, Markup};
 
 use crate::base::store::{RunRow, StepRow};
 use crate::officer::queue::{self};
-use crate::run::RunSummary;
+use crate::run::{ListSummary, RunSummary};
 use crate::serve::officer_ui::layout::{html_response, page, PageError, PageResult};
 use crate::serve::officer_ui::svg::BarColumn;
-use crate::serve::officer_ui::{Officer, UiState};
+use crate::serve::officer_ui::{Messages, Officer, UiState};
 
 pub(crate) async fn dashboard(State(state): State<Arc<UiState>>, Extension(o): Extension<Officer>) -> PageResult {
     let m = &state.messages;
@@ -41,71 +41,17 @@ pub(crate) async fn dashboard(State(state): State<Arc<UiState>>, Extension(o): E
         @if let Some(id) = &dry_run {
             p { a href=(format!("/dry-runs/{id}")) { (m.f("dry_run_latest", &[("id", id)])) } }
         }
-        h2 { (m.t("my_work")) }
-        table {
-            thead { tr {
-                th scope="col" { (m.t("list")) } th scope="col" { (m.t("filter_mine")) }
-                th scope="col" { (m.t("my_ready")) } th scope="col" { (m.t("filter_pending")) }
-            } }
-            tbody { @for (l, approve, ready, waiting) in &mine { tr {
-                td { a href=(format!("/review/{l}")) { (l) } }
-                td { a href=(format!("/review/{l}?state=mine")) { (approve) } }
-                td { a href=(format!("/review/{l}?state=ready")) { (ready) } }
-                td { a href=(format!("/review/{l}?state=pending")) { (waiting) } }
-            } } }
-        }
+        (my_work(m, &mine))
         (latest_run_section(&state, latest, &steps))
-        h2 { (m.t("entities_by_grade")) }
-        table {
-            thead { tr { th scope="col" { (m.t("grade")) } th scope="col" { (m.t("entities")) } } }
-            tbody { @for (g, n) in by_grade { tr { td { (g) } td { a href=(format!("/search?{}", serde_urlencoded::to_string([("grade", g)]).unwrap_or_default())) { (n) } } } } }
-        }
-        @if grades_over_runs.len() > 1 {
-            h3 { (m.t("grades_over_runs")) }
-            (crate::serve::officer_ui::svg::stacked_bars(&grades_over_runs, m.t("grades_over_runs")))
-        }
-        h2 { (m.t("list_sizes")) }
-        table {
-            thead { tr {
-                th scope="col" { (m.t("list")) } th scope="col" { (m.t("members")) } th scope="col" { (m.t("joint")) }
-                th scope="col" { (m.t("published")) } th scope="col" { (m.t("pending")) } th scope="col" { (m.t("rejected")) }
-            } }
-            tbody { @for l in lists { tr {
-                td { (l.list_id) } td { (l.members) } td { (l.joint) }
-                td { (l.published) } td { (l.pending) } td { (l.rejected) }
-            } } }
-        }
-        @for (list, points) in &sizes {
-            @if points.len() > 1 {
-                @let top = points.iter().map(|p| p.1).fold(1.0, f64::max);
-                h3 { (m.f("published_over_runs", &[("list", list)])) }
-                (crate::serve::officer_ui::svg::score_chart(points, top, &m.f("published_over_runs", &[("list", list)])))
-            }
-        }
-        h2 { (m.t("pending_reviews")) }
-        table {
-            thead { tr { th scope="col" { (m.t("list")) } th scope="col" { (m.t("pending")) } th scope="col" { (m.t("oldest_pending_days")) } } }
-            tbody { @for (l, n, age) in &pending { tr { td { a href=(format!("/review/{l}")) { (l) } } td { (n) } td { (age) } } } }
-        }
-        @for (list, columns) in &review_age {
-            @if columns.len() > 1 {
-                h3 { (m.f("review_age_over_runs", &[("list", list)])) }
-                (crate::serve::officer_ui::svg::stacked_bars(columns, &m.f("review_age_over_runs", &[("list", list)])))
-            }
-        }
+        (grades_section(m, by_grade, &grades_over_runs))
+        (list_sizes_section(m, lists, &sizes))
+        (pending_reviews_section(m, &pending, &review_age))
         h2 { (m.t("rejected_input_rows")) }
         table {
             thead { tr { th scope="col" { (m.t("code")) } th scope="col" { (m.t("rows")) } } }
             tbody { @for (code, n) in rejected { tr { td { (code) } td { (n) } } } }
         }
-        h2 { (m.t("recent_runs")) }
-        table {
-            thead { tr {
-                th scope="col" { (m.t("run_id")) } th scope="col" { (m.t("as_of")) } th scope="col" { (m.t("outcome")) }
-                th scope="col" { (m.t("trigger")) } th scope="col" { (m.t("started")) }
-            } }
-            tbody { @for r in &runs { tr { td { (r.run_id) } td { (r.as_of) } td { (r.outcome) } td { (r.trigger) } td { (state.local_time(&r.started_at)) } } } }
-        }
+        (recent_runs(&state, &runs))
     };
     Ok(html_response(StatusCode::OK, page(&state, Some(&o), m.t("dashboard_title"), body)))
 }
@@ -218,5 +164,107 @@ fn latest_run_section(state: &UiState, latest: Option<&RunRow>, steps: &[StepRow
                 }
             }
         }
+    }
+}
+
+/// The officer's own work on each list: awaiting their approval, ready to
+/// decide, pending.
+fn my_work(m: &Messages, mine: &[(String, usize, usize, usize)]) -> Markup {
+    html! {
+    h2 { (m.t("my_work")) }
+    table {
+        thead { tr {
+            th scope="col" { (m.t("list")) } th scope="col" { (m.t("filter_mine")) }
+            th scope="col" { (m.t("my_ready")) } th scope="col" { (m.t("filter_pending")) }
+        } }
+        tbody { @for (l, approve, ready, waiting) in mine { tr {
+            td { a href=(format!("/review/{l}")) { (l) } }
+            td { a href=(format!("/review/{l}?state=mine")) { (approve) } }
+            td { a href=(format!("/review/{l}?state=ready")) { (ready) } }
+            td { a href=(format!("/review/{l}?state=pending")) { (waiting) } }
+        } } }
+    }
+    }
+}
+
+/// The latest successful run's entities by grade, and the grades over the
+/// recent runs.
+fn grades_section(
+    m: &Messages,
+    by_grade: &[(String, u64)],
+    grades_over_runs: &[(String, Vec<(String, u64)>)],
+) -> Markup {
+    html! {
+    h2 { (m.t("entities_by_grade")) }
+    table {
+        thead { tr { th scope="col" { (m.t("grade")) } th scope="col" { (m.t("entities")) } } }
+        tbody { @for (g, n) in by_grade { tr { td { (g) } td { a href=(format!("/search?{}", serde_urlencoded::to_string([("grade", g)]).unwrap_or_default())) { (n) } } } } }
+    }
+    @if grades_over_runs.len() > 1 {
+        h3 { (m.t("grades_over_runs")) }
+        (crate::serve::officer_ui::svg::stacked_bars(grades_over_runs, m.t("grades_over_runs")))
+    }
+    }
+}
+
+/// Each list's members by basis and status, and its published members over
+/// the recent runs.
+fn list_sizes_section(m: &Messages, lists: &[ListSummary], sizes: &[(String, Vec<(String, f64)>)]) -> Markup {
+    html! {
+    h2 { (m.t("list_sizes")) }
+    table {
+        thead { tr {
+            th scope="col" { (m.t("list")) } th scope="col" { (m.t("members")) } th scope="col" { (m.t("joint")) }
+            th scope="col" { (m.t("published")) } th scope="col" { (m.t("pending")) } th scope="col" { (m.t("rejected")) }
+        } }
+        tbody { @for l in lists { tr {
+            td { (l.list_id) } td { (l.members) } td { (l.joint) }
+            td { (l.published) } td { (l.pending) } td { (l.rejected) }
+        } } }
+    }
+    @for (list, points) in sizes {
+        @if points.len() > 1 {
+            @let top = points.iter().map(|p| p.1).fold(1.0, f64::max);
+            h3 { (m.f("published_over_runs", &[("list", list)])) }
+            (crate::serve::officer_ui::svg::score_chart(points, top, &m.f("published_over_runs", &[("list", list)])))
+        }
+    }
+    }
+}
+
+/// Each list's pending reviews and how long the oldest has waited, and the
+/// reviews' ages over the recent runs.
+fn pending_reviews_section(
+    m: &Messages,
+    pending: &[(String, usize, i64)],
+    review_age: &[(String, Vec<BarColumn>)],
+) -> Markup {
+    html! {
+    h2 { (m.t("pending_reviews")) }
+    table {
+        thead { tr { th scope="col" { (m.t("list")) } th scope="col" { (m.t("pending")) } th scope="col" { (m.t("oldest_pending_days")) } } }
+        tbody { @for (l, n, age) in pending { tr { td { a href=(format!("/review/{l}")) { (l) } } td { (n) } td { (age) } } } }
+    }
+    @for (list, columns) in review_age {
+        @if columns.len() > 1 {
+            h3 { (m.f("review_age_over_runs", &[("list", list)])) }
+            (crate::serve::officer_ui::svg::stacked_bars(columns, &m.f("review_age_over_runs", &[("list", list)])))
+        }
+    }
+    }
+}
+
+/// The recent runs, newest first.
+fn recent_runs(state: &UiState, runs: &[RunRow]) -> Markup {
+    let m = &state.messages;
+    html! {
+    h2 { (m.t("recent_runs")) }
+    table {
+        thead { tr {
+            th scope="col" { (m.t("run_id")) } th scope="col" { (m.t("as_of")) } th scope="col" { (m.t("outcome")) }
+            th scope="col" { (m.t("trigger")) } th scope="col" { (m.t("started")) }
+        } }
+        tbody { @for r in runs { tr { td { (r.run_id) } td { (r.as_of) } td { (r.outcome) } td { (r.trigger) } td { (state.local_time(&r.started_at)) } } } }
+    }
     }
 }
