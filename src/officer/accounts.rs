@@ -80,3 +80,35 @@ pub fn password_matches(password: &str, hash: &str) -> bool {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
     PasswordHash::new(hash).is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// publication.md "Officer decisions": who may make each decision
+    /// (`send_back`, the refusal of an approval, goes with `approve`); an
+    /// auditor reads only.
+    #[test]
+    fn each_role_may_make_the_decisions_the_spec_gives_it() {
+        for action in Action::ALL {
+            let by_officers = matches!(action, Action::Notify | Action::Object | Action::Confirm | Action::Reject);
+            assert_eq!(Role::Officer.may(action), by_officers, "officer: {action:?}");
+            assert!(Role::Senior.may(action), "senior: {action:?}");
+            assert!(!Role::Auditor.may(action), "auditor: {action:?}");
+        }
+        for r in [Role::Officer, Role::Senior, Role::Auditor] {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(Role::parse("admin"), None);
+    }
+
+    #[test]
+    fn a_password_matches_its_hash_alone() {
+        let hash = hash_password("correct horse battery staple").unwrap();
+        assert!(hash.starts_with("$argon2"), "{hash}");
+        assert!(password_matches("correct horse battery staple", &hash));
+        assert!(!password_matches("correct horse battery stapl", &hash));
+        assert!(!password_matches("correct horse battery staple", "not a hash"));
+        assert_ne!(hash, hash_password("correct horse battery staple").unwrap(), "a salt of its own");
+    }
+}
