@@ -288,6 +288,27 @@ mod tests {
         assert_eq!(m.iter().find(|m| m.entity == X).unwrap().roots, [X]);
     }
 
+    /// joint-sanctions.md step 4: `via` holds the links of the rules that
+    /// fired, no others: no parent without a branch rule, no holder whose
+    /// shares fired no control rule.
+    #[test]
+    fn via_holds_only_the_links_of_rules_that_fired() {
+        let control_only = ListRules { branch: vec![], control: vec![("JS_CONTROL".into(), 50.0)], max_rounds: None };
+        let m = run_full(&[(X, B, 60.0)], &[(B, X)], &[], &control_only);
+        let b = m.iter().find(|m| m.entity == B).unwrap();
+        assert_eq!(b.rules, ["JS_CONTROL"]);
+        assert_eq!(
+            b.via,
+            [Via { entity: X, kind: ViaKind::Control { share_pct: 60.0 } }],
+            "no branch rule, no branch link"
+        );
+        let m = run_full(&[(Y, B, 10.0)], &[(B, X)], &[], &rules(None));
+        let b = m.iter().find(|m| m.entity == B).unwrap();
+        assert_eq!(b.rules, ["JS_BRANCH"]);
+        assert_eq!(b.via, [Via { entity: X, kind: ViaKind::Branch }], "Y's 10% fired no control rule");
+        assert_eq!(b.roots, [X]);
+    }
+
     #[test]
     fn without_rules_nothing_extends() {
         let r = ListRules::default();
