@@ -1,0 +1,96 @@
+//! A second implementation of the spec, written from its text alone
+//! (`tests/it/reference.py`, Python with pyarrow), scores a generated
+//! warehouse and extends its list by joint sanctions; credence's scores
+//! and listings marts must say the same, line for line. The reference
+//! takes from the run only which landing rows were rejected.
+
+use credence::base::marts::listings::read_listings;
+use sha2::Digest;
+
+use crate::support::{ok, repo_root, scores_text, stderr, stdout};
+
+/// The policy the reference implements; an edit of it needs the
+/// reference edited too.
+const POLICY_SHA256: &str = "4084a10b4d4c35ba70645e6ba25a7f15e6b5d057eac3017070263706cb48d792";
+
+#[test]
+fn an_independent_implementation_of_the_spec_agrees_with_the_marts() {
+    let policy = std::fs::read(repo_root().join("policies/online-market.yaml")).unwrap();
+    assert_eq!(
+        hex::encode(sha2::Sha256::digest(&policy)),
+        POLICY_SHA256,
+        "policies/online-market.yaml changed: tests/it/reference.py implements the policy it was"
+    );
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path().to_str().unwrap();
+    let d = "2026-11-27";
+    ok(&[
+        "gen",
+        "--warehouse",
+        root,
+        "--entities",
+        "4000",
+        "--days",
+        "4",
+        "--seed",
+        "23",
+        "--as-of",
+        d,
+        "--bad-rate",
+        "0.01",
+    ]);
+    ok(&["run", "--unsigned", "--warehouse", root, "--as-of", d]);
+
+    let python = std::env::var("CREDENCE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let o = std::process::Command::new(&python)
+        .arg(repo_root().join("tests/it/reference.py"))
+        .args([root, d])
+        .output()
+        .expect("python3 with pyarrow (.ci/run installs it; CREDENCE_PYTHON names the interpreter)");
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let printed = stdout(&o);
+    let of = |kind: &str| -> Vec<String> {
+        printed.lines().filter_map(|l| l.strip_prefix(kind)).map(|l| l.trim_start().to_string()).collect()
+    };
+
+    let ours: Vec<String> = scores_text(&temp.path().join(format!("marts/scores/as_of={d}/part-0.parquet")))
+        .lines()
+        .map(|l| l.trim_end().to_string())
+        .collect();
+    let theirs: Vec<String> = of("scores ").iter().map(|l| l.trim_end().to_string()).collect();
+    assert_same("scores", &ours, &theirs);
+    assert!(ours.iter().any(|l| l.contains("DG_FRAUD")) && ours.iter().any(|l| l.contains("C_UNRESOLVED")));
+
+    let listing =
+        read_listings(&temp.path().join(format!("marts/listings/list=serious-dishonesty/as_of={d}"))).unwrap();
+    let ours: Vec<String> = listing
+        .iter()
+        .map(|m| {
+            let via: Vec<String> = m
+                .via
+                .iter()
+                .map(|v| {
+                    format!("{}/{}/{}", v.id, v.relation, v.share_pct.map(|p| format!("{p:.4}")).unwrap_or_default())
+                })
+                .collect();
+            format!("{} {} {} [{}] {}", m.entity_id, m.depth, m.rules.join(","), via.join(","), m.roots.join(","))
+        })
+        .collect();
+    let theirs = of("members ");
+    assert_same("members", &ours, &theirs);
+    assert!(ours.iter().any(|l| l.contains("JS_BRANCH")) && ours.iter().any(|l| l.contains("JS_CONTROL")), "{ours:#?}");
+}
+
+/// The two implementations' lines, the first that differ named.
+fn assert_same(what: &str, ours: &[String], theirs: &[String]) {
+    let first = ours.iter().zip(theirs).position(|(a, b)| a != b);
+    assert!(
+        ours == theirs,
+        "{what}: credence has {} lines, the reference {}; first difference at {:?}:\n  credence:  {:?}\n  reference: {:?}",
+        ours.len(),
+        theirs.len(),
+        first,
+        first.map(|i| &ours[i]),
+        first.map(|i| &theirs[i]),
+    );
+}
