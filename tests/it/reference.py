@@ -13,7 +13,7 @@ and the partitions a run as of D reads, the newest version of each key,
 repairs, windows, weights, caps, the floor, the two-step rounding, bands,
 direct grades, reasons, and the rounds.
 
-Usage: reference.py WAREHOUSE AS_OF  (prints `scores` lines, then `members` lines)
+Usage: reference.py WAREHOUSE AS_OF  (prints `scores`, `members` and `related` lines)
 """
 
 import datetime
@@ -47,6 +47,7 @@ DIRECT_GRADES = [
 BANDS = [("A", 90.0), ("B", 75.0), ("C", 50.0), ("D", 0.0)]
 LIST_GRADES = {"D"}
 CONTROL_THRESHOLD, MAX_ROUNDS = 50.0, 10
+LEGAL_REP_MEASURES = ["enhanced_inspection", "no_new_legal_rep_role"]
 KEYS = {"registry": ["entity_id"], "holdings": ["holder_id", "entity_id"], "violations": ["case_id"],
         "complaints": ["complaint_id"], "repairs": ["repair_id"]}
 EVENT_DATE = {"violations": "decided_on", "complaints": "received_on"}
@@ -194,7 +195,24 @@ def members(wh, as_of, grades, registry):
         depth, rules, via, roots = s[e]
         shown = ",".join(f"{i}/{rel}/{'' if pct is None else f'{pct:.4f}'}" for i, rel, pct in via)
         out.append(f"{e} {depth} {','.join(rules)} [{shown}] {','.join(roots)}")
-    return out
+    return out, s.keys()
+
+
+def related(registry, members):
+    """joint-sanctions.md step 5: the representatives of the final members
+    are restricted; every other entity in scope they represent is flagged."""
+    rep = {e["entity_id"]: e["legal_rep_id"] for e in registry if e["legal_rep_id"] is not None}
+    represented = {}
+    for m in members:
+        if m in rep:
+            represented.setdefault(rep[m], []).append(m)
+    rows = [(p, "person", sorted(ms, key=str.encode)) for p, ms in represented.items()]
+    for e in registry:
+        x = e["entity_id"]
+        if e["status"] in SCOPE_STATUSES and x not in members and rep.get(x) in represented:
+            rows.append((x, "entity", sorted(represented[rep[x]], key=str.encode)))
+    measures = ",".join(LEGAL_REP_MEASURES)
+    return [f"{who} {kind} JS_LEGAL_REP {measures} {','.join(roots)}" for who, kind, roots in sorted(rows, key=lambda r: r[0].encode())]
 
 
 def main():
@@ -202,8 +220,11 @@ def main():
     lines, grades, registry = scores(wh, as_of)
     for line in lines:
         print("scores", line)
-    for line in members(wh, as_of, grades, registry):
+    lines, final = members(wh, as_of, grades, registry)
+    for line in lines:
         print("members", line)
+    for line in related(registry, final):
+        print("related", line)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 //! A second implementation of the spec, written from its text alone
 //! (`tests/it/reference.py`, Python with pyarrow), scores a generated
-//! warehouse and extends its list by joint sanctions; credence's scores
-//! and listings marts must say the same, line for line. The reference
+//! warehouse and extends its list by joint sanctions; credence's scores,
+//! listings and related marts must say the same, line for line. The reference
 //! takes from the run only which landing rows were rejected.
 
 use credence::base::marts::listings::read_listings;
+use credence::base::marts::related::read_related;
 use sha2::Digest;
 
 use crate::support::{ok, repo_root, scores_text, stderr, stdout};
@@ -79,6 +80,16 @@ fn an_independent_implementation_of_the_spec_agrees_with_the_marts() {
     let theirs = of("members ");
     assert_same("members", &ours, &theirs);
     assert!(ours.iter().any(|l| l.contains("JS_BRANCH")) && ours.iter().any(|l| l.contains("JS_CONTROL")), "{ours:#?}");
+
+    let related = read_related(&temp.path().join(format!("marts/related/list=serious-dishonesty/as_of={d}"))).unwrap();
+    let ours: Vec<String> = related
+        .iter()
+        .map(|r| {
+            format!("{} {} {} {} {}", r.subject_id, r.subject_kind, r.rule_id, r.measures.join(","), r.roots.join(","))
+        })
+        .collect();
+    assert_same("related", &ours, &of("related "));
+    assert!(ours.iter().any(|l| l.contains(" person ")) && ours.iter().any(|l| l.contains(" entity ")), "{ours:#?}");
 }
 
 /// The two implementations' lines, the first that differ named.
