@@ -5,15 +5,16 @@ for a run as of D with no officer decisions. The test `reference` runs it
 on a generated warehouse after `credence run` and compares what it prints
 with the scores and listings marts, line for line.
 
-It shares no code with credence. What it takes from the run is which
-landing rows were rejected (the quarantine names each by file and row):
-the row rules are checked elsewhere, twice (the native checks and their
-DataFusion plans). Everything after that, it does itself: the snapshot
-and the partitions a run as of D reads, the newest version of each key,
+It shares no code with credence and takes nothing from the run: it
+reads the landing zone and judges every row by datasets.md's rules
+itself (each rejected row printed with its file, row and code, for the
+test to compare with the quarantine), then the snapshot and the
+partitions a run as of D reads, the newest accepted version of each key,
 repairs, windows, weights, caps, the floor, the two-step rounding, bands,
-direct grades, reasons, and the rounds.
+direct grades, reasons, the rounds and the legal representatives.
 
-Usage: reference.py WAREHOUSE AS_OF  (prints `scores`, `members` and `related` lines)
+Usage: reference.py WAREHOUSE AS_OF
+(prints `rejected`, `scores`, `members` and `related` lines)
 """
 
 import datetime
@@ -54,51 +55,179 @@ EVENT_DATE = {"violations": "decided_on", "complaints": "received_on"}
 RECORD_ID = {"violations": "case_id", "complaints": "complaint_id"}
 
 
-def rejected(wh, dataset, as_of):
-    path = os.path.join(wh, "quarantine", dataset, f"as_of={as_of}", "part-0.parquet")
-    if not os.path.exists(path):
-        return set()
-    t = pq.ParquetFile(path).read(columns=["source_file", "source_row"]).to_pylist()
-    return {(r["source_file"], r["source_row"]) for r in t}
+# datasets.md "Datasets": per column, (name, required, check); checks:
+# entity / person ids, an enumeration, six digits, >= 0, a date not after
+# the partition's ingest_date, a share, the registry's parent_id.
+ENTITY_TYPES = ["company", "branch", "sole_proprietor", "cooperative"]
+CATEGORIES = ["false_advertising", "counterfeit", "unlicensed_operation", "price_fraud", "food_safety",
+              "product_quality", "consumer_rights", "unfair_competition", "personal_data", "other"]
+COLUMNS = {
+    "registry": [("entity_id", True, "entity"), ("name", True, "name"), ("entity_type", True, ENTITY_TYPES),
+                 ("legal_rep_id", False, "person"), ("parent_id", False, "parent"), ("region", True, "six"),
+                 ("industry", False, [chr(c) for c in range(ord("A"), ord("T") + 1)]), ("online_store", False, None),
+                 ("established_on", True, "date"), ("status", True, ["active", "abnormal", "revoked", "deregistered"]),
+                 ("registered_capital", False, "money")],
+    "holdings": [("holder_id", True, "holder"), ("holder_kind", True, ["entity", "person"]),
+                 ("entity_id", True, "entity"), ("share_pct", True, "share")],
+    "violations": [("case_id", True, None), ("entity_id", True, "entity"), ("decided_on", True, "date"),
+                   ("category", True, CATEGORIES), ("severity", True, ["minor", "general", "serious", "grave"]),
+                   ("fine_cny", False, "money"), ("status", True, ["effective", "suspended", "revoked"]),
+                   ("authority", True, "six")],
+    "complaints": [("complaint_id", True, None), ("entity_id", True, "entity"), ("received_on", True, "date"),
+                   ("channel", True, ["hotline", "web", "platform"]), ("category", False, None),
+                   ("verified", True, None),
+                   ("outcome", True, ["pending", "resolved", "mediated", "unresolved", "withdrawn"]),
+                   ("amount_cny", False, "money")],
+    "repairs": [("repair_id", True, None), ("entity_id", True, "entity"), ("case_id", True, None),
+                ("approved_on", True, "date")],
+}
+CODES = ["missing_required", "bad_entity_id", "bad_person_id", "bad_enum", "bad_range", "future_date",
+         "duplicate_key", "shares_over_100", "unknown_entity", "unknown_case"]
+ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
+# Unicode White_Space, and the zero-width characters a blank name may hold.
+BLANK = set("\t\n\x0b\x0c\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000") | {chr(c) for c in range(0x2000, 0x200B)}
+BLANK |= set("\u200b\u200c\u200d\u2060\ufeff")
+
+
+def entity_id_ok(v):
+    if len(v) != 18 or any(c not in ALPHABET for c in v):
+        return False
+    total = sum(ALPHABET.index(c) * w for c, w in zip(v, WEIGHTS))
+    return v[17] == ALPHABET[(31 - total % 31) % 31]
+
+
+def person_id_ok(v):
+    return len(v) == 17 and v[0] == "P" and all(c in "0123456789abcdef" for c in v[1:])
+
+
+def unsafe(v):
+    """A C0 or C1 control character, or a bidirectional override or isolate."""
+    return any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or 0x202A <= ord(c) <= 0x202E or 0x2066 <= ord(c) <= 0x2069
+               for c in v)
+
+
+def row_code(dataset, row, ingest):
+    """The first row rule (datasets.md "Bad input") the row breaks, if any."""
+    faults = set()
+    for name, required, check in COLUMNS[dataset]:
+        v = row.get(name)
+        branch = dataset == "registry" and row.get("entity_type") == "branch"
+        if v is None:
+            if required or (check == "parent" and branch):
+                faults.add("missing_required")
+            continue
+        if isinstance(v, str):
+            if unsafe(v):
+                faults.add("bad_range")
+            if check == "name" and all(c in BLANK for c in v):
+                faults.add("missing_required")
+        if check == "entity" and not entity_id_ok(v):
+            faults.add("bad_entity_id")
+        elif check == "parent":
+            if not branch:
+                faults.add("bad_range")
+            elif not entity_id_ok(v):
+                faults.add("bad_entity_id")
+        elif check == "person" and not person_id_ok(v):
+            faults.add("bad_person_id")
+        elif check == "holder":
+            kind = row.get("holder_kind")
+            if kind == "entity" and not entity_id_ok(v):
+                faults.add("bad_entity_id")
+            elif kind == "person" and not person_id_ok(v):
+                faults.add("bad_person_id")
+        elif isinstance(check, list) and v not in check:
+            faults.add("bad_enum")
+        elif check == "six" and not (len(v) == 6 and all(c in "0123456789" for c in v)):
+            faults.add("bad_range")
+        elif check == "money" and (v < 0 or abs(v) >= Decimal(10) ** 16):
+            faults.add("bad_range")
+        elif check == "share" and not (v > 0 and v <= 100):
+            faults.add("bad_range")
+        elif check == "date" and v > ingest:
+            faults.add("future_date")
+    return next((c for c in CODES if c in faults), None)
 
 
 def partitions(wh, dataset, as_of):
-    """The partitions of `dataset` with ingest_date <= D, oldest first."""
+    """The partitions of `dataset` a run as of D reads, oldest first: the
+    newest with ingest_date <= D of a snapshot, every one of an event dataset."""
     root = os.path.join(wh, "landing", dataset)
     if not os.path.isdir(root):
         return []
     dates = sorted(d.split("=", 1)[1] for d in os.listdir(root) if d.startswith("ingest_date="))
-    return [d for d in dates if d <= as_of]
+    dates = [d for d in dates if d <= as_of]
+    return dates[-1:] if dataset in ("registry", "holdings") else dates
 
 
-def accepted_rows(wh, dataset, dates, as_of):
-    """The accepted rows of the partitions `dates`, each with its ingest date."""
-    bad = rejected(wh, dataset, as_of)
+def landing_rows(wh, dataset, as_of):
+    """Every row the run reads, with its partition, file and row number."""
     out = []
-    for date in dates:
+    for date in partitions(wh, dataset, as_of):
         folder = os.path.join("landing", dataset, f"ingest_date={date}")
-        for name in sorted(os.listdir(os.path.join(wh, folder))):
+        for name in sorted(n for n in os.listdir(os.path.join(wh, folder)) if n.endswith(".parquet")):
             relative = f"{folder}/{name}"
             for i, row in enumerate(pq.ParquetFile(os.path.join(wh, relative)).read().to_pylist()):
-                if (relative, i) not in bad:
-                    row["_ingest"] = date
-                    out.append(row)
+                row["_ingest"], row["_at"] = date, (relative, i)
+                out.append(row)
     return out
 
 
-def snapshot(wh, dataset, as_of):
-    dates = partitions(wh, dataset, as_of)
-    return accepted_rows(wh, dataset, dates[-1:], as_of)
+def judge(dataset, rows, codes, registered=None, known_cases=None):
+    """The codes after the row rules (`codes`, by row): duplicate keys,
+    shares over 100, unknown entities and cases."""
+    keys = [tuple(r[k] for k in KEYS[dataset]) for r in rows]
+    seen = {}
+    for r, k in zip(rows, keys):
+        if None not in k:
+            seen[(r["_ingest"], k)] = seen.get((r["_ingest"], k), 0) + 1
+    for i, (r, k) in enumerate(zip(rows, keys)):
+        if codes[i] is None and None not in k and seen[(r["_ingest"], k)] > 1:
+            codes[i] = "duplicate_key"
+    if dataset == "holdings":
+        held = {}
+        for i, r in enumerate(rows):
+            if codes[i] is None:
+                held[r["entity_id"]] = held.get(r["entity_id"], 0.0) + r["share_pct"]
+        for i, r in enumerate(rows):
+            if codes[i] is None and held[r["entity_id"]] > 100.01:
+                codes[i] = "shares_over_100"
+    if registered is not None:
+        for i, r in enumerate(rows):
+            if codes[i] is None and r["entity_id"] not in registered:
+                codes[i] = "unknown_entity"
+    if known_cases is not None:
+        for i, r in enumerate(rows):
+            if codes[i] is None and (r["case_id"], r["entity_id"]) not in known_cases:
+                codes[i] = "unknown_case"
+    return codes
 
 
-def newest_versions(wh, dataset, as_of):
-    """datasets.md: the union of every partition <= D; of a key's versions, the newest ingest_date's."""
-    newest = {}
-    for row in accepted_rows(wh, dataset, partitions(wh, dataset, as_of), as_of):
-        key = tuple(row[k] for k in KEYS[dataset])
-        if key not in newest or newest[key]["_ingest"] < row["_ingest"]:
-            newest[key] = row
-    return list(newest.values())
+class Landing:
+    """The accepted rows of every dataset a run as of D reads, judged here."""
+
+    def __init__(self, wh, as_of):
+        self.rejected, self.accepted = [], {}
+        registered = None
+        for dataset in ["registry", "violations", "repairs", "complaints", "holdings"]:
+            rows = landing_rows(wh, dataset, as_of)
+            codes = [row_code(dataset, r, datetime.date.fromisoformat(r["_ingest"])) for r in rows]
+            known = None
+            if dataset == "repairs":
+                known = {(v["case_id"], v["entity_id"]) for v in self.current("violations")}
+            codes = judge(dataset, rows, codes, registered, known)
+            self.rejected += [(r["_at"], c) for r, c in zip(rows, codes) if c is not None]
+            self.accepted[dataset] = [r for r, c in zip(rows, codes) if c is None]
+            if dataset == "registry":
+                registered = {r["entity_id"] for r in self.accepted["registry"]}
+
+    def current(self, dataset):
+        """The newest accepted version of each key (partitions read oldest first)."""
+        newest = {}
+        for r in self.accepted[dataset]:
+            newest[tuple(r[k] for k in KEYS[dataset])] = r
+        return list(newest.values())
 
 
 def rounded(x):
@@ -115,14 +244,13 @@ def weight(decay, window, age):
     return 0.5 ** (age / decay)
 
 
-def scores(wh, as_of):
+def scores(landing, as_of):
     d = datetime.date.fromisoformat(as_of)
-    registry = snapshot(wh, "registry", as_of)
-    repairs = newest_versions(wh, "repairs", as_of)
-    repaired = {(r["entity_id"], r["case_id"]) for r in repairs if r["approved_on"] <= d}
+    registry = landing.accepted["registry"]
+    repaired = {(r["entity_id"], r["case_id"]) for r in landing.current("repairs") if r["approved_on"] <= d}
     records = {
-        "violations": [v for v in newest_versions(wh, "violations", as_of) if (v["entity_id"], v["case_id"]) not in repaired],
-        "complaints": newest_versions(wh, "complaints", as_of),
+        "violations": [v for v in landing.current("violations") if (v["entity_id"], v["case_id"]) not in repaired],
+        "complaints": landing.current("complaints"),
     }
     by_entity = {"violations": {}, "complaints": {}}
     for ds, rows in records.items():
@@ -163,12 +291,12 @@ def scores(wh, as_of):
     return lines, grades, registry
 
 
-def members(wh, as_of, grades, registry):
+def members(landing, grades, registry):
     """joint-sanctions.md, per list: round 0 the candidates, then rounds by branch and control."""
     in_scope = {e["entity_id"] for e in registry if e["status"] in SCOPE_STATUSES}
     parent = {e["entity_id"]: e["parent_id"] for e in registry if e["entity_type"] == "branch"}
     holders = {}
-    for h in snapshot(wh, "holdings", as_of):
+    for h in landing.accepted["holdings"]:
         if h["holder_kind"] == "entity":
             holders.setdefault(h["entity_id"], []).append((h["holder_id"], h["share_pct"]))
     s = {e: (0, [], [], [e]) for e in in_scope if grades.get(e) in LIST_GRADES}
@@ -217,10 +345,13 @@ def related(registry, members):
 
 def main():
     wh, as_of = sys.argv[1], sys.argv[2]
-    lines, grades, registry = scores(wh, as_of)
+    landing = Landing(wh, as_of)
+    for (path, row), code in sorted(landing.rejected):
+        print("rejected", path, row, code)
+    lines, grades, registry = scores(landing, as_of)
     for line in lines:
         print("scores", line)
-    lines, final = members(wh, as_of, grades, registry)
+    lines, final = members(landing, grades, registry)
     for line in lines:
         print("members", line)
     for line in related(registry, final):

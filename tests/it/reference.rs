@@ -1,9 +1,11 @@
 //! A second implementation of the spec, written from its text alone
-//! (`tests/it/reference.py`, Python with pyarrow), scores a generated
-//! warehouse and extends its list by joint sanctions; credence's scores,
-//! listings and related marts must say the same, line for line. The reference
-//! takes from the run only which landing rows were rejected.
+//! (`tests/it/reference.py`, Python with pyarrow), judges a generated
+//! landing zone, scores it and extends its list by joint sanctions;
+//! credence's quarantine (file, row and code of every rejected row) and its
+//! scores, listings and related marts must say the same, line for line.
 
+use arrow::array::AsArray;
+use arrow::datatypes::Int64Type;
 use credence::base::marts::listings::read_listings;
 use credence::base::marts::related::read_related;
 use sha2::Digest;
@@ -53,6 +55,23 @@ fn an_independent_implementation_of_the_spec_agrees_with_the_marts() {
     let of = |kind: &str| -> Vec<String> {
         printed.lines().filter_map(|l| l.strip_prefix(kind)).map(|l| l.trim_start().to_string()).collect()
     };
+
+    let mut ours: Vec<String> = Vec::new();
+    for dataset in ["registry", "holdings", "violations", "complaints", "repairs"] {
+        let path = temp.path().join(format!("quarantine/{dataset}/as_of={d}/part-0.parquet"));
+        for b in credence::base::parquet_io::read_parquet(&path).unwrap() {
+            let text = |name: &str| b.column_by_name(name).unwrap().as_string::<i32>().clone();
+            let (file, code) = (text("source_file"), text("error_code"));
+            let row = b.column_by_name("source_row").unwrap().as_primitive::<Int64Type>().clone();
+            ours.extend((0..b.num_rows()).map(|i| format!("{} {} {}", file.value(i), row.value(i), code.value(i))));
+        }
+    }
+    ours.sort();
+    let mut theirs = of("rejected ");
+    theirs.sort();
+    assert_same("rejected rows", &ours, &theirs);
+    let codes: std::collections::BTreeSet<&str> = ours.iter().filter_map(|l| l.rsplit(' ').next()).collect();
+    assert_eq!(codes.len(), 10, "every code of datasets.md is exercised: {codes:?}");
 
     let ours: Vec<String> = scores_text(&temp.path().join(format!("marts/scores/as_of={d}/part-0.parquet")))
         .lines()
