@@ -15,7 +15,7 @@
 //!   and the dry run (predicts the publication, writes nothing else).
 //! - `lists`: joint members, restrictions and officer decisions across nightly runs.
 //! - `publication`: signed publications over a sequence of nights, partner views, tampering.
-//! - `reference`: a second implementation of the spec (Python, from its text alone) agrees with the quarantine and the marts.
+//! - `reference`: a second implementation of the spec (Python, from its text alone) agrees with the quarantine, the marts and the publications.
 //! - `republication`: the v2 publication rules, one hand-made regression each.
 //! - `rerun`: an old date rerun after newer partitions landed.
 //! - `schedule`: the scheduler daemon (on time, no overlap, catch-up, retry, stop) and backfill.

@@ -13,8 +13,15 @@ partitions a run as of D reads, the newest accepted version of each key,
 repairs, windows, weights, caps, the floor, the two-step rounding, bands,
 direct grades, reasons, the rounds and the legal representatives.
 
+With `--review-none` and several as-of dates it also publishes the list
+night after night as publication.md says (every member published: the
+example policy with `review: none`, no officer decisions): each night's
+entries and changes against the night before, with removal reasons.
+
 Usage: reference.py WAREHOUSE AS_OF
-(prints `rejected`, `scores`, `members` and `related` lines)
+       (prints `rejected`, `scores`, `members` and `related` lines)
+       reference.py WAREHOUSE --review-none AS_OF...
+       (prints `entries AS_OF` and `changes AS_OF` lines)
 """
 
 import datetime
@@ -48,6 +55,7 @@ DIRECT_GRADES = [
 BANDS = [("A", 90.0), ("B", 75.0), ("C", 50.0), ("D", 0.0)]
 LIST_GRADES = {"D"}
 CONTROL_THRESHOLD, MAX_ROUNDS = 50.0, 10
+LIST_ID, LIST_MEASURES = "serious-dishonesty", ["public_procurement_ban", "enhanced_inspection", "no_honours"]
 LEGAL_REP_MEASURES = ["enhanced_inspection", "no_new_legal_rep_role"]
 KEYS = {"registry": ["entity_id"], "holdings": ["holder_id", "entity_id"], "violations": ["case_id"],
         "complaints": ["complaint_id"], "repairs": ["repair_id"]}
@@ -263,7 +271,7 @@ def scores(landing, as_of):
             if 0 <= age < window and where(r):
                 yield r, age
 
-    lines, grades = [], {}
+    lines, grades, reasons_of = [], {}, {}
     for e in sorted((r for r in registry if r["status"] in SCOPE_STATUSES), key=lambda r: r["entity_id"].encode()):
         entity = e["entity_id"]
         deductions = []
@@ -288,7 +296,8 @@ def scores(landing, as_of):
         shown = " | ".join(f"{rule}:{points:.2f}:{','.join(ids)}" for rule, points, ids in reasons[:4])
         lines.append(f"{entity} {score:.2f} {BANDS[band][0]} {BANDS[grade][0]} {shown}")
         grades[entity] = BANDS[grade][0]
-    return lines, grades, registry
+        reasons_of[entity] = {i for _, _, ids in reasons[:4] for i in ids}
+    return lines, grades, registry, reasons_of
 
 
 def members(landing, grades, registry):
@@ -323,7 +332,7 @@ def members(landing, grades, registry):
         depth, rules, via, roots = s[e]
         shown = ",".join(f"{i}/{rel}/{'' if pct is None else f'{pct:.4f}'}" for i, rel, pct in via)
         out.append(f"{e} {depth} {','.join(rules)} [{shown}] {','.join(roots)}")
-    return out, s.keys()
+    return out, s
 
 
 def related(registry, members):
@@ -343,12 +352,72 @@ def related(registry, members):
     return [f"{who} {kind} JS_LEGAL_REP {measures} {','.join(roots)}" for who, kind, roots in sorted(rows, key=lambda r: r[0].encode())]
 
 
+def entry_line(e):
+    return "|".join([e["entity_id"], e["name"], e["region"], e["online_store"] or "", LIST_ID, e["basis"],
+                     str(e["depth"]), ";".join(e["rules"]), ";".join(e["roots"]), e["listed_since"],
+                     ";".join(e["measures"])])
+
+
+def publications(wh, dates):
+    """publication.md, night after night with every member published."""
+    before, last = {}, None
+    for d in dates:
+        landing = Landing(wh, d)
+        _, grades, registry, reasons_of = scores(landing, d)
+        _, s = members(landing, grades, registry)
+        facts = {e["entity_id"]: e for e in registry}
+        now = {}
+        for e in sorted(s, key=str.encode):
+            depth, rules, via, roots = s[e]
+            # A joint rule without measures of its own takes the list's.
+            now[e] = {"entity_id": e, "name": facts[e]["name"], "region": facts[e]["region"],
+                      "online_store": facts[e]["online_store"], "basis": "direct" if depth == 0 else "joint",
+                      "depth": depth, "rules": rules, "roots": roots,
+                      "listed_since": before[e]["listed_since"] if e in before else d,
+                      "measures": sorted(set(LIST_MEASURES)), "_via": via}
+        parent = {e["entity_id"]: e["parent_id"] for e in registry}
+        holders = {(h["holder_id"], h["entity_id"]) for h in landing.accepted["holdings"] if h["holder_kind"] == "entity"}
+        repairs = [r for r in landing.current("repairs") if r["approved_on"] <= datetime.date.fromisoformat(d)]
+        changes = []
+        for e in sorted(set(now) | set(before), key=str.encode):
+            if e not in before:
+                changes.append(("added", now[e], ""))
+            elif e not in now:
+                changes.append(("removed", before[e], removal_reason(before[e], last, facts, now, parent, holders, repairs)))
+            elif any(now[e][k] != before[e][k] for k in now[e] if k not in ("listed_since", "_via")):
+                changes.append(("changed", now[e], ""))
+        for e in now.values():
+            print("entries", d, entry_line(e))
+        for action, e, reason in changes:
+            print("changes", d, f"{action}|{entry_line(e)}|{reason}")
+        before, last = now, reasons_of
+
+
+def removal_reason(gone, last_reasons, facts, now, parent, holders, repairs):
+    """publication.md v2: the first that holds (no exemptions, one policy)."""
+    e = gone["entity_id"]
+    if e not in facts or facts[e]["status"] not in SCOPE_STATUSES:
+        return "out_of_scope"
+    behind = (last_reasons or {}).get(e, set())
+    if any(r["entity_id"] == e and r["case_id"] in behind for r in repairs):
+        return "repaired"
+    if gone["basis"] == "joint":
+        linked = [v for v, relation, _ in gone["_via"]
+                  if v in now and (parent.get(e) == v if relation == "branch" else (v, e) in holders)]
+        if not linked:
+            return "joint_basis_ended"
+    return "grade_improved"
+
+
 def main():
-    wh, as_of = sys.argv[1], sys.argv[2]
+    wh = sys.argv[1]
+    if sys.argv[2] == "--review-none":
+        return publications(wh, sys.argv[3:])
+    as_of = sys.argv[2]
     landing = Landing(wh, as_of)
     for (path, row), code in sorted(landing.rejected):
         print("rejected", path, row, code)
-    lines, grades, registry = scores(landing, as_of)
+    lines, grades, registry, _ = scores(landing, as_of)
     for line in lines:
         print("scores", line)
     lines, final = members(landing, grades, registry)

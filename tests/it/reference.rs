@@ -131,3 +131,65 @@ fn assert_same(what: &str, ours: &[String], theirs: &[String]) {
         first.map(|i| &theirs[i]),
     );
 }
+
+/// The reference publishes the list night after night (the example policy
+/// with `review: none`, so that every member is published without officer
+/// decisions): each night's entries, and its changes with their removal
+/// reasons, are credence's publication of that night.
+#[test]
+fn an_independent_implementation_publishes_as_credence_does_night_after_night() {
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path().to_str().unwrap();
+    let gen =
+        ["gen", "--warehouse", root, "--entities", "4000", "--days", "4", "--seed", "23", "--as-of", "2026-11-27"];
+    ok(&[&gen[..], &["--bad-rate", "0.01"]].concat());
+    let policy = temp.path().join("review-none.yaml");
+    let text = std::fs::read_to_string(repo_root().join("policies/online-market.yaml")).unwrap();
+    assert_eq!(text.matches("review: additions").count(), 1);
+    std::fs::write(&policy, text.replace("review: additions", "review: none")).unwrap();
+    let nights = ["2026-11-24", "2026-11-25", "2026-11-26", "2026-11-27"];
+    let mut ours = Vec::new();
+    let line = |e: &credence::stages::publish::entries::Entry| {
+        [
+            e.entity_id.clone(),
+            e.name.clone(),
+            e.region.clone(),
+            e.online_store.clone().unwrap_or_default(),
+            e.list_id.clone(),
+            e.basis.clone(),
+            e.depth.to_string(),
+            e.rules.join(";"),
+            e.roots.join(";"),
+            e.listed_since.to_string(),
+            e.measures.join(";"),
+        ]
+        .join("|")
+    };
+    for d in nights {
+        ok(&["run", "--unsigned", "--warehouse", root, "--as-of", d, "--policy", policy.to_str().unwrap()]);
+        let dir = temp.path().join(format!("published/serious-dishonesty/{d}"));
+        let entries = credence::stages::publish::files::read_entries(&dir.join("entries.parquet")).unwrap();
+        ours.extend(entries.iter().map(|e| format!("entries {d} {}", line(e))));
+        for c in credence::stages::publish::files::read_changes(&dir.join("changes.parquet")).unwrap() {
+            let reason = c.removal_reason.map(|r| r.as_str()).unwrap_or_default();
+            ours.push(format!("changes {d} {}|{}|{reason}", c.action.as_str(), line(&c.entry)));
+        }
+    }
+    let python = std::env::var("CREDENCE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let o = std::process::Command::new(&python)
+        .arg(repo_root().join("tests/it/reference.py"))
+        .args([&[root, "--review-none"][..], &nights[..]].concat())
+        .output()
+        .expect("python3 with pyarrow (.ci/run installs it; CREDENCE_PYTHON names the interpreter)");
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let theirs: Vec<String> = stdout(&o).lines().map(str::to_string).collect();
+    let (ours_entries, ours_changes): (Vec<String>, Vec<String>) =
+        ours.into_iter().partition(|l| l.starts_with("entries"));
+    let (theirs_entries, theirs_changes): (Vec<String>, Vec<String>) =
+        theirs.into_iter().partition(|l| l.starts_with("entries"));
+    assert_same("entries", &ours_entries, &theirs_entries);
+    assert_same("changes", &ours_changes, &theirs_changes);
+    for reason in ["joint_basis_ended", "grade_improved"] {
+        assert!(ours_changes.iter().any(|l| l.ends_with(reason)), "a removal {reason} in {ours_changes:#?}");
+    }
+}
