@@ -156,6 +156,24 @@ fn a_decision_holds_only_while_basis_and_rules_stay_the_same() {
     );
 }
 
+/// An objection answers the notice it follows: when that notice no longer
+/// holds (the member's rules changed, or it was made before the member
+/// last left the list), the objection goes with it and the member is an
+/// addition again, with no notice (publication.md v2). A mutant that kept
+/// such an objection (`objected`) survived every test before.
+#[test]
+fn an_objection_without_a_notice_that_holds_counts_for_nothing() {
+    let l = list(10, Approval::Single);
+    let ds = [notify(1, "2026-11-10", 10), d(2, Action::Object, "2026-11-12")];
+    assert_eq!(status_of(&l, &ds, "2026-11-13").status, ReviewStatus::Objected);
+    let other = vec!["R2".to_string()];
+    let changed = Member { basis: Basis::Direct, rules: &other, published_before: false, stretch_after: 0 };
+    assert_eq!(status(&l, &ds, changed, day("2026-11-13")).status, ReviewStatus::Pending, "new rules");
+    let r = rules();
+    let back = Member { basis: Basis::Direct, rules: &r, published_before: false, stretch_after: 1 };
+    assert_eq!(status(&l, &ds, back, day("2026-11-13")).status, ReviewStatus::Pending, "a new stretch");
+}
+
 #[test]
 fn a_confirm_covers_one_stretch_on_the_list() {
     let l = list(0, Approval::Single);
