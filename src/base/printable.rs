@@ -90,6 +90,21 @@ mod tests {
         assert_eq!(printable("abcdef", 3), "abc…[3 more bytes]");
     }
 
+    /// datasets.md: C0 and C1 controls (DEL included, as Unicode's Cc
+    /// class has it) and the bidirectional overrides and isolates
+    /// U+202A–U+202E and U+2066–U+2069; nothing beside them.
+    #[test]
+    fn the_unsafe_characters_are_exactly_the_controls_overrides_and_isolates() {
+        let unsafe_ranges = [(0x00, 0x1F), (0x7F, 0x9F), (0x202A, 0x202E), (0x2066, 0x2069)];
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let expected = unsafe_ranges.iter().any(|(a, b)| (*a..=*b).contains(&(c as u32)));
+            assert_eq!(is_unsafe_char(c), expected, "U+{:04X}", c as u32);
+            if c.is_control() {
+                assert!(is_unsafe_char(c), "every control character: U+{:04X}", c as u32);
+            }
+        }
+    }
+
     #[test]
     fn the_byte_scan_finds_every_unsafe_character() {
         for c in (0..=0x3000u32).filter_map(char::from_u32) {
