@@ -580,6 +580,11 @@ fn the_json_log_of_a_run_has_every_step_and_phase() {
             .filter_map(|l| field(l, "phase"))
             .collect()
     };
+    let validated = phases("validate");
+    for dataset in ["violations", "repairs", "complaints", "holdings"] {
+        let of: Vec<&str> = validated.iter().filter_map(|p| p.strip_prefix(&format!("{dataset}: "))).collect();
+        assert_eq!(of, ["start", "read", "late codes", "keys", "shares", "output"], "{dataset}: {validated:?}");
+    }
     assert_eq!(phases("quarantine"), ["registry", "holdings", "violations", "complaints", "repairs", "quality report"]);
     assert_eq!(phases("score"), ["evidence to slices", "deductions", "grades and grouping", "reasons and mart"]);
     assert_eq!(
