@@ -130,7 +130,11 @@ pub(crate) fn render_entity(
     };
     let mut forms = Vec::new();
     if let Some((who, minutes)) = state.open_by_other(id, &o.id) {
-        forms.push(html! { p class="banner" role="status" { (m.f("soft_lock", &[("officer", &who), ("minutes", &minutes)])) } });
+        let text = match minutes {
+            0 => m.f("soft_lock_now", &[("officer", &who)]),
+            _ => m.f("soft_lock", &[("officer", &who), ("minutes", &minutes)]),
+        };
+        forms.push(html! { p class="banner" role="status" { (text) } });
     }
     for l in &state.policy.lists {
         let next = if from_list == Some(l.id.as_str()) { next_in_queue(state, l, id)? } else { None };
