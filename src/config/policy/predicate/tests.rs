@@ -165,3 +165,28 @@ fn strings_compare_by_bytes_and_like_has_no_escape() {
     assert_eq!(keeps("category = 'it''s'", &rows), ["f"]);
     assert_eq!(keeps("category NOT LIKE '%b%'", &rows), ["b", "f"]);
 }
+
+/// policy.md "Precedence": each comparison operator, `<>` and `!=` the
+/// same; a NOT of a NOT; keywords in any case.
+#[test]
+fn every_comparison_operator_means_what_sql_says() {
+    let rows = [
+        row("a", Some("1.00"), "other", "2026-01-01"),
+        row("b", Some("2.00"), "other", "2026-01-01"),
+        row("c", Some("3.00"), "other", "2026-01-01"),
+    ];
+    let rows: Vec<&str> = rows.iter().map(|s| s.as_str()).collect();
+    for (op, kept) in [
+        ("=", &["b"][..]),
+        ("<>", &["a", "c"][..]),
+        ("!=", &["a", "c"][..]),
+        ("<", &["a"][..]),
+        ("<=", &["a", "b"][..]),
+        (">", &["c"][..]),
+        (">=", &["b", "c"][..]),
+    ] {
+        assert_eq!(keeps(&format!("fine_cny {op} 2"), &rows), kept, "{op}");
+    }
+    assert_eq!(keeps("NOT NOT fine_cny = 2", &rows), ["b"]);
+    assert_eq!(keeps("not (fine_cny = 2) Or fine_cny iN (2)", &rows), ["a", "b", "c"]);
+}
