@@ -350,3 +350,44 @@ fn a_form_that_saw_another_state_is_refused() {
     let r = refusal(w.decide(Request { seen: Some(&seen), ..req(Action::Confirm, &x, "olga") }));
     assert!(matches!(&r, Refusal::Stale { now } if now.contains("reject #1 by oleg")), "{r:?}");
 }
+
+/// publication.md Due process: a notice in force stays so on its deadline
+/// day (no second notice then), and an objection is received between the
+/// notice's day and today. A mutant that let a second notice through on
+/// the deadline day, and one that took an objection received before its
+/// notice, survived every test before.
+#[test]
+fn a_notice_holds_on_its_deadline_day_and_an_objection_is_not_received_before_it() {
+    let w = World::new(10, "single");
+    let x = entity(1);
+    let n = w.decide(req(Action::Notify, &x, "olga")).unwrap();
+    let deadline = real_today().plus_days(10);
+    assert_eq!(n.deadline, Some(deadline));
+    let again = refusal(w.decide(Request { today: Some(deadline), ..req(Action::Notify, &x, "oleg") }));
+    assert!(matches!(again, Refusal::AlreadyNoticed { .. }), "the deadline day is inside the window: {again}");
+    let early = Request { received_on: Some(real_today().plus_days(-1)), ..req(Action::Object, &x, "oleg") };
+    assert!(matches!(refusal(w.decide(early)), Refusal::ReceivedOutOfRange { .. }), "before the notice");
+    w.decide(Request { received_on: Some(real_today()), ..req(Action::Object, &x, "oleg") })
+        .expect("on the notice's day");
+}
+
+/// publication.md v2: an exemption always ends; a proposal whose `until`
+/// has passed is not approved (a mutant that approved it survived every
+/// test before).
+#[test]
+fn an_exemption_whose_until_has_passed_is_not_approved() {
+    let w = World::new(0, "two_officers");
+    let x = entity(1);
+    let then = real_today().plus_days(-40);
+    let until = then.plus_days(30);
+    let proposed =
+        w.decide(Request { today: Some(then), until: Some(until), ..req(Action::Exempt, &x, "sam") }).unwrap();
+    let approve = Request {
+        action: Some(Action::Approve),
+        approves: Some(proposed.id),
+        officer: "sue",
+        reason: "approved on the file as proposed",
+        ..Request::default()
+    };
+    assert_eq!(refusal(w.decide(approve)), Refusal::ExemptionEnded { id: proposed.id, until });
+}
