@@ -617,6 +617,44 @@ pub async fn serve(state: Arc<ApiState>, listener: tokio::net::TcpListener, limi
 mod tests {
     use super::*;
 
+    fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        pairs.iter().map(|(k, v)| (k.clone(), HeaderValue::from_str(v).unwrap())).collect()
+    }
+
+    /// RFC 9110: `If-None-Match` compares weakly (a `W/` tag matches), any
+    /// tag of a list may match, and `*` matches any file.
+    #[test]
+    fn if_none_match_compares_weakly_and_takes_a_list() {
+        let bytes = b"entity_id\r\n".to_vec();
+        let etag = format!("\"{}\"", hex::encode(Sha256::digest(&bytes)));
+        let status =
+            |inm: &str| send_file(bytes.clone(), "entries.csv", &headers(&[(header::IF_NONE_MATCH, inm)])).status();
+        for matching in [etag.clone(), format!("W/{etag}"), format!("\"other\", {etag}"), "*".to_string()] {
+            assert_eq!(status(&matching), StatusCode::NOT_MODIFIED, "{matching}");
+        }
+        assert_eq!(status("\"other\""), StatusCode::OK);
+        assert_eq!(status(&etag[..etag.len() - 2]), StatusCode::OK, "a tag cut short");
+    }
+
+    /// RFC 9110: a coding with `q=0` is not acceptable; `*` stands for any.
+    #[test]
+    fn gzip_is_sent_when_accepted_and_only_for_csv() {
+        let accepts = |v: &str| accepts_gzip(&headers(&[(header::ACCEPT_ENCODING, v)]));
+        for yes in ["gzip", "GZIP", "br, gzip;q=0.5", "*", "deflate, *;q=0.1"] {
+            assert!(accepts(yes), "{yes}");
+        }
+        for no in ["gzip;q=0", "identity", "*;q=0", "br", "gzip; q=0.0"] {
+            assert!(!accepts(no), "{no}");
+        }
+        assert!(!accepts_gzip(&HeaderMap::new()));
+        let bytes = b"entity_id\r\n".repeat(100);
+        let gzip = headers(&[(header::ACCEPT_ENCODING, "gzip")]);
+        let csv = send_file(bytes.clone(), "entries.csv", &gzip);
+        assert_eq!(csv.headers()[header::CONTENT_ENCODING], "gzip");
+        let parquet = send_file(bytes, "entries.parquet", &gzip);
+        assert!(parquet.headers().get(header::CONTENT_ENCODING).is_none(), "Parquet is compressed already");
+    }
+
     #[test]
     fn ranges() {
         assert_eq!(parse_range("bytes=0-9", 100), Some(Ok((0, 9))));
