@@ -174,6 +174,30 @@ fn an_objection_without_a_notice_that_holds_counts_for_nothing() {
     assert_eq!(status(&l, &ds, back, day("2026-11-13")).status, ReviewStatus::Pending, "a new stretch");
 }
 
+/// A new notice starts a new window: an objection to the notice before
+/// it does not let a confirm inside the new window through. And a confirm
+/// sent back leaves the objection it was to answer unanswered.
+#[test]
+fn a_new_notice_starts_a_new_window_and_a_send_back_leaves_the_objection_open() {
+    let l = list(10, Approval::Single);
+    let ds = [
+        notify(1, "2026-11-01", 10),
+        d(2, Action::Object, "2026-11-03"),
+        notify(3, "2026-11-20", 10),
+        d(4, Action::Confirm, "2026-11-22"),
+    ];
+    assert_eq!(status_of(&l, &ds, "2026-11-23").status, ReviewStatus::Pending, "inside the new notice's window");
+    let two = list(10, Approval::TwoOfficers);
+    let ds = [
+        notify(1, "2026-11-01", 10),
+        d(2, Action::Object, "2026-11-03"),
+        d(3, Action::Confirm, "2026-11-04"),
+        Decision { approves: Some(3), ..d(4, Action::SendBack, "2026-11-05") },
+    ];
+    assert_eq!(status_of(&two, &ds[..3], "2026-11-06").status, ReviewStatus::AwaitingApproval);
+    assert_eq!(status_of(&two, &ds, "2026-11-06").status, ReviewStatus::Objected, "the objection is unanswered again");
+}
+
 #[test]
 fn a_confirm_covers_one_stretch_on_the_list() {
     let l = list(0, Approval::Single);
