@@ -371,6 +371,16 @@ mod tests {
         assert_eq!(back, texts);
     }
 
+    /// datasets.md: `region` and `authority` are six digits: no more, no
+    /// fewer, ASCII only.
+    #[test]
+    fn six_digits_are_exactly_six_ascii_digits() {
+        assert!(is_six_digits("650100") && is_six_digits("000000"));
+        for bad in ["", "65010", "6501001", "65010a", "65 100", "６５０１００", "-65010"] {
+            assert!(!is_six_digits(bad), "{bad:?}");
+        }
+    }
+
     #[test]
     fn person_ids() {
         assert!(is_person_id("P0a1b2c3d4e5f6a7b"));
