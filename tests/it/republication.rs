@@ -287,6 +287,40 @@ fn a_joint_member_without_a_published_root_is_held() {
     assert!(out.contains("published 2026-11-10.2: 2 entries"), "{out}");
 }
 
+/// A joint member's entry names only its roots that are published: A (2),
+/// controlled by X (1) and Y (4) together, is published with X's
+/// confirmation while Y waits for review, and its entry names X alone
+/// (its listing row both). A mutant that published every root survived
+/// every test before.
+#[test]
+fn a_joint_entry_names_only_its_published_roots() {
+    let c = Case::new();
+    c.registry(
+        "2026-11-10",
+        &[(1, "company", None, "650100"), (2, "company", None, "650100"), (4, "company", None, "650100")],
+    );
+    c.holdings("2026-11-10", &[(1, 2, 30.0), (4, 2, 30.0)]);
+    c.violations("2026-11-10", &[("V-1", 1, "2026-10-01"), ("V-4", 4, "2026-10-01")]);
+    c.run("2026-11-10");
+    c.confirm(1);
+    c.confirm(2);
+    let out = c.run("2026-11-10");
+    assert!(out.contains("published 2026-11-10.2: 2 entries"), "{out}");
+    assert_eq!(c.status("2026-11-10", 4), Some(ReviewStatus::Pending));
+    let listing = credence::base::marts::listings::read_listings(&c.wh.list_mart(
+        credence::base::warehouse::Mart::Listings,
+        LIST,
+        "2026-11-10".parse().unwrap(),
+    ))
+    .unwrap();
+    let a = listing.iter().find(|r| r.entity_id == entity(2)).unwrap();
+    assert_eq!(a.roots, [entity(1), entity(4)]);
+    let entries =
+        credence::stages::publish::files::read_entries(&c.dir_of("2026-11-10.2").join("entries.parquet")).unwrap();
+    let a = entries.iter().find(|e| e.entity_id == entity(2)).unwrap();
+    assert_eq!(a.roots, [entity(1)], "Y is not on the published list");
+}
+
 /// A same-day rerun publishes when a partner entitled to the list has no
 /// view in the previous publication, then is idempotent again.
 #[test]
