@@ -134,6 +134,27 @@ fn a_narrowed_entitlement_is_enforced_at_serve_time() {
         "--list",
         "serious-dishonesty",
     ]);
+
+    // A format narrowed after the views were cut: the view's Parquet files
+    // are no longer served, its CSV files still are.
+    drop(server);
+    let csv_only = api.dir.path().join("csv-only.yaml");
+    let text = std::fs::read_to_string(&narrowed).unwrap().replacen("formats: [csv, parquet]", "formats: [csv]", 1);
+    std::fs::write(&csv_only, text).unwrap();
+    let server = Server::start(&api.root, &["--partners", csv_only.to_str().unwrap(), "--policy", &api.policy]);
+    let status = |path: &str| {
+        agent
+            .get(format!("{}{path}", server.base))
+            .header("Authorization", format!("Bearer {}", api.alpha))
+            .call()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(status("/api/v1/lists/serious-dishonesty/latest/entries.parquet"), 404, "Parquet no longer entitled");
+    assert_eq!(status("/api/v1/lists/serious-dishonesty/latest/entries.csv"), 200);
+    let audit = ok(&["audit", "--warehouse", api.root.to_str().unwrap(), "--limit", "2"]);
+    assert!(audit.contains("entitlement: format parquet not entitled"), "{audit}");
 }
 
 /// Regression: the API trusted file names in manifests on disk and
