@@ -155,6 +155,35 @@ fn a_narrowed_entitlement_is_enforced_at_serve_time() {
     assert_eq!(status("/api/v1/lists/serious-dishonesty/latest/entries.csv"), 200);
     let audit = ok(&["audit", "--warehouse", api.root.to_str().unwrap(), "--limit", "2"]);
     assert!(audit.contains("entitlement: format parquet not entitled"), "{audit}");
+
+    // Another partner's signed view of the same list, copied into alpha's
+    // folder, is not alpha's: its manifest names gamma.
+    drop(status);
+    drop(server);
+    let with_gamma = api.dir.path().join("with-gamma.yaml");
+    let gamma =
+        "  - { id: gamma, name: Gamma office, lists: [serious-dishonesty], columns: [entity_id], formats: [csv] }\n";
+    std::fs::write(&with_gamma, std::fs::read_to_string(&csv_only).unwrap() + gamma).unwrap();
+    let mut rebuild = args("2026-11-27");
+    let at = rebuild.iter().position(|a| *a == narrowed.to_str().unwrap()).unwrap();
+    rebuild[at] = with_gamma.to_str().unwrap();
+    assert!(ok(&rebuild).contains("rebuilt the view of gamma"));
+    let views = api.root.join("published/serious-dishonesty/2026-11-27/partners");
+    std::fs::remove_dir_all(views.join("alpha")).unwrap();
+    std::fs::create_dir(views.join("alpha")).unwrap();
+    for f in std::fs::read_dir(views.join("gamma")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, views.join("alpha").join(f.file_name().unwrap())).unwrap();
+    }
+    let server = Server::start(&api.root, &["--partners", with_gamma.to_str().unwrap(), "--policy", &api.policy]);
+    let answer = agent
+        .get(format!("{}/api/v1/lists/serious-dishonesty/latest/entries.csv", server.base))
+        .header("Authorization", format!("Bearer {}", api.alpha))
+        .call()
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 404, "gamma's view is not served as alpha's");
+    let audit = ok(&["audit", "--warehouse", api.root.to_str().unwrap(), "--limit", "1"]);
+    assert!(audit.contains("the view's manifest names list serious-dishonesty and partner Some(\"gamma\")"), "{audit}");
 }
 
 /// Regression: the API trusted file names in manifests on disk and
