@@ -186,6 +186,29 @@ fn a_narrowed_entitlement_is_enforced_at_serve_time() {
     assert!(audit.contains("the view's manifest names list serious-dishonesty and partner Some(\"gamma\")"), "{audit}");
 }
 
+/// A partner limited to some regions after its view was cut with every
+/// region gets 404 for that view, audited, until the views are rebuilt.
+#[test]
+fn a_view_of_every_region_is_not_served_to_a_partner_now_limited_to_some() {
+    let mut api = setup();
+    api.server.stop();
+    let limited = api.dir.path().join("limited.yaml");
+    std::fs::write(
+        &limited,
+        r#"partners:
+  - { id: alpha, name: Alpha bureau, lists: [serious-dishonesty], columns: [entity_id, name, region, listed_since], formats: [csv, parquet], regions: ["65"] }
+"#,
+    )
+    .unwrap();
+    let server = Server::start(&api.root, &["--partners", limited.to_str().unwrap(), "--policy", &api.policy]);
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let answer =
+        agent.get(format!("{}{ENTRIES}", server.base)).header("Authorization", format!("Bearer {}", api.alpha)).call();
+    assert_eq!(answer.unwrap().status().as_u16(), 404);
+    let audit = ok(&["audit", "--warehouse", api.root.to_str().unwrap(), "--limit", "1"]);
+    assert!(audit.contains("entitlement: the view has every region, the partner only some"), "{audit}");
+}
+
 /// Regression: the API trusted file names in manifests on disk and
 /// followed symlinks. A file is served only if it is a regular file whose
 /// bytes have the SHA-256 its verified manifest names.
