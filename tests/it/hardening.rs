@@ -158,7 +158,6 @@ fn a_narrowed_entitlement_is_enforced_at_serve_time() {
 
     // Another partner's signed view of the same list, copied into alpha's
     // folder, is not alpha's: its manifest names gamma.
-    drop(status);
     drop(server);
     let with_gamma = api.dir.path().join("with-gamma.yaml");
     let gamma =
