@@ -371,6 +371,49 @@ fn an_older_as_of_reads_the_publication_in_force_on_its_date() {
     );
 }
 
+/// The publication in force on an older date is the newest of that very
+/// date when there is one (publication.md v2: "on or before"). X (1),
+/// confirmed and first published on the 11th, has new rules later that
+/// day: it stays published, being in the publication in force. Rerun as
+/// of the 11th once the 12th is published, it is still published there;
+/// read against the 10th's publication instead (a mutant that took the
+/// newest publication before the date, surviving every test before), its
+/// confirm no longer holds and it would be pending.
+#[test]
+fn an_older_as_of_reads_the_publication_of_its_own_date() {
+    let c = Case::new();
+    let reg = [(1, "company", None, "650100"), (2, "company", None, "650100")];
+    c.registry("2026-11-10", &reg);
+    c.run("2026-11-10");
+    c.registry("2026-11-11", &reg);
+    c.violations("2026-11-11", &[("V-1", 1, "2026-10-01")]);
+    c.run("2026-11-11");
+    c.confirm(1);
+    assert!(c.run("2026-11-11").contains("1 entries"));
+    c.violations_of(
+        "2026-11-11",
+        &[("V-1", 1, "2026-10-01", "counterfeit", "grave"), ("V-2", 1, "2026-10-05", "other", "serious")],
+    );
+    c.run("2026-11-11");
+    assert_eq!(
+        c.status("2026-11-11", 1),
+        Some(ReviewStatus::Published),
+        "new rules, still in the publication in force"
+    );
+    c.registry("2026-11-12", &reg);
+    c.violations("2026-11-12", &[("V-3", 2, "2026-10-01")]);
+    c.run("2026-11-12");
+    c.confirm(2);
+    assert!(c.run("2026-11-12").contains("2 entries"));
+    let out = c.run("2026-11-11");
+    assert!(out.contains("not published: publication 2026-11-12.2 is newer"), "{out}");
+    assert_eq!(
+        c.status("2026-11-11", 1),
+        Some(ReviewStatus::Published),
+        "in force on the 11th: the 11th's own publication"
+    );
+}
+
 /// The manifest names the decisions the run used: the newest id, and the
 /// SHA-256 of the list's decisions, one JSON object a line with every
 /// stored field, rebuilt here from the database itself.
