@@ -324,3 +324,33 @@ mod legal_reps_tests {
         assert_eq!(err.to_string(), "'P12' is not a person id (P and 16 lowercase hex digits)");
     }
 }
+
+#[cfg(test)]
+mod threshold_tests {
+    use super::*;
+
+    fn report(share: f64, read: u64, rejected: u64) -> QualityReport {
+        let d = DatasetReport {
+            dataset: "registry".into(),
+            partitions: vec![],
+            rows_read: read,
+            rows_accepted: read - rejected,
+            rows_rejected: rejected,
+            rows_current: read - rejected,
+            rejected_by_code: BTreeMap::new(),
+        };
+        QualityReport { as_of: "2026-11-27".into(), max_reject_share: share, datasets: vec![d] }
+    }
+
+    /// datasets.md: a run fails when a dataset's rejected rows are *more
+    /// than* its allowed share of the rows read; exactly the share passes.
+    #[test]
+    fn a_run_fails_only_above_the_allowed_share() {
+        assert!(report(0.05, 20, 1).over_threshold().is_empty(), "1 of 20 is exactly 5%");
+        assert_eq!(report(0.05, 20, 2).over_threshold().len(), 1);
+        assert!(report(0.0, 20, 0).over_threshold().is_empty(), "no rejects never fail");
+        assert_eq!(report(0.0, 20, 1).over_threshold().len(), 1, "a share of 0 allows none");
+        assert!(report(1.0, 20, 20).over_threshold().is_empty(), "a share of 1 allows all");
+        assert!(report(0.05, 0, 0).over_threshold().is_empty(), "an absent dataset");
+    }
+}
