@@ -306,6 +306,18 @@ fn tampering_is_detected_by_minisign_and_verify() {
     let other = tempfile::tempdir().unwrap();
     let (_, other_pk) = keys(other.path());
     assert!(!minisign_verifies(&n.pub_dir("2026-11-20.2"), &other_pk));
+
+    // A copy made to look unsigned (its signature removed, its manifest
+    // saying unsigned, every hash still right) is refused with the key.
+    let forged = n.dir.path().join("forged");
+    copy_dir(&n.pub_dir("2026-11-20.2").join("partners/tax-bureau"), &forged);
+    let text = std::fs::read_to_string(forged.join("manifest.json")).unwrap();
+    assert!(text.contains("\"signed\": true"));
+    std::fs::write(forged.join("manifest.json"), text.replace("\"signed\": true", "\"signed\": false")).unwrap();
+    std::fs::remove_file(forged.join("manifest.json.minisig")).unwrap();
+    let o = credence(&["verify", forged.to_str().unwrap(), "--public-key", &n.pk]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("manifest.json: the manifest says the publication is unsigned"), "{}", stderr(&o));
 }
 
 #[test]
