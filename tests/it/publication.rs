@@ -318,6 +318,21 @@ fn tampering_is_detected_by_minisign_and_verify() {
     let o = credence(&["verify", forged.to_str().unwrap(), "--public-key", &n.pk]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("manifest.json: the manifest says the publication is unsigned"), "{}", stderr(&o));
+
+    // A partner's view moved under another partner's name: each view's
+    // manifest must name the partner whose folder holds it.
+    let moved = n.dir.path().join("moved");
+    copy_dir(&n.pub_dir("2026-11-20.2"), &moved);
+    std::fs::rename(moved.join("partners/tax-bureau"), moved.join("partners/tax-office")).unwrap();
+    let o = credence(&["verify", moved.to_str().unwrap(), "--public-key", &n.pk]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(
+            "partners/tax-office/manifest.json: is the view of Some(\"tax-bureau\"), expected Some(\"tax-office\")"
+        ),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -347,7 +362,10 @@ fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
-        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        match e.file_type().unwrap().is_dir() {
+            true => copy_dir(&e.path(), &to.join(e.file_name())),
+            false => drop(std::fs::copy(e.path(), to.join(e.file_name())).unwrap()),
+        }
     }
 }
 
