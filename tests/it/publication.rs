@@ -335,6 +335,23 @@ fn tampering_is_detected_by_minisign_and_verify() {
     );
 }
 
+/// An unsigned publication is checked by its hashes before a run builds
+/// on it; a signature file beside its unsigned manifest does not belong
+/// there, and the next run refuses to build on it (a mutant that let it
+/// through survived every test before).
+#[test]
+fn a_signature_beside_an_unsigned_publication_stops_the_next_run() {
+    let n = Nightly::new();
+    night(&n, "2026-11-20", "active", "effective");
+    let unsigned =
+        |date: &str| credence(&["run", "--unsigned", "--warehouse", n.root(), "--policy", &n.policy, "--as-of", date]);
+    assert!(unsigned("2026-11-20").status.success());
+    std::fs::write(n.pub_dir("2026-11-20").join("manifest.json.minisig"), "untrusted comment: x\n").unwrap();
+    let o = unsigned("2026-11-20");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("manifest.json.minisig: a signature of an unsigned manifest"), "{}", stderr(&o));
+}
+
 #[test]
 fn publishing_needs_a_key_or_an_explicit_unsigned() {
     let n = Nightly::new();
