@@ -333,6 +333,10 @@ fn tampering_is_detected_by_minisign_and_verify() {
         "{}",
         stderr(&o)
     );
+    // A folder under partners/ whose name no partner id can have is not a view.
+    copy_dir(&moved.join("partners/tax-office"), &moved.join("partners/.tax bureau"));
+    let o = credence(&["verify", moved.to_str().unwrap(), "--public-key", &n.pk]);
+    assert!(stderr(&o).contains("partners/.tax bureau: not a partner view"), "{}", stderr(&o));
 }
 
 /// An unsigned publication is checked by its hashes before a run builds
