@@ -208,6 +208,33 @@ fn a_view_of_every_region_is_not_served_to_a_partner_now_limited_to_some() {
     assert!(audit.contains("entitlement: the view has every region, the partner only some"), "{audit}");
 }
 
+/// A partner no longer entitled to a list gets 404 for the views it was
+/// given of it, asked by publication id as by `latest` (a mutant that
+/// served them by id survived every test).
+#[test]
+fn a_list_no_longer_entitled_is_not_served_by_publication_id() {
+    let mut api = setup();
+    api.server.stop();
+    let moved = api.dir.path().join("moved.yaml");
+    std::fs::write(
+        &moved,
+        r#"partners:
+  - { id: alpha, name: Alpha bureau, lists: [watch], columns: [entity_id, name, region, listed_since], formats: [csv, parquet] }
+"#,
+    )
+    .unwrap();
+    let server = Server::start(&api.root, &["--partners", moved.to_str().unwrap(), "--policy", &api.policy]);
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let status = |path: &str| {
+        let answer =
+            agent.get(format!("{}{path}", server.base)).header("Authorization", format!("Bearer {}", api.alpha));
+        answer.call().unwrap().status().as_u16()
+    };
+    assert_eq!(status(ENTRIES), 404);
+    assert_eq!(status("/api/v1/lists/serious-dishonesty/publications/2026-11-27/entries.csv"), 404);
+    assert_eq!(status("/api/v1/lists/serious-dishonesty/publications/2026-11-27/manifest.json"), 404);
+}
+
 /// Regression: the API trusted file names in manifests on disk and
 /// followed symlinks. A file is served only if it is a regular file whose
 /// bytes have the SHA-256 its verified manifest names.
