@@ -190,20 +190,11 @@ fn a_narrowed_entitlement_is_enforced_at_serve_time() {
 #[test]
 fn a_view_of_every_region_is_not_served_to_a_partner_now_limited_to_some() {
     let mut api = setup();
-    api.server.stop();
-    let limited = api.dir.path().join("limited.yaml");
-    std::fs::write(
-        &limited,
-        r#"partners:
-  - { id: alpha, name: Alpha bureau, lists: [serious-dishonesty], columns: [entity_id, name, region, listed_since], formats: [csv, parquet], regions: ["65"] }
-"#,
-    )
-    .unwrap();
-    let server = Server::start(&api.root, &["--partners", limited.to_str().unwrap(), "--policy", &api.policy]);
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let answer =
-        agent.get(format!("{}{ENTRIES}", server.base)).header("Authorization", format!("Bearer {}", api.alpha)).call();
-    assert_eq!(answer.unwrap().status().as_u16(), 404);
+    let server = restarted_with_alpha(
+        &mut api,
+        "{ id: alpha, name: Alpha bureau, lists: [serious-dishonesty], columns: [entity_id, name, region, listed_since], formats: [csv, parquet], regions: [\"65\"] }",
+    );
+    assert_eq!(status_of(&server, &api.alpha, ENTRIES), 404);
     let audit = ok(&["audit", "--warehouse", api.root.to_str().unwrap(), "--limit", "1"]);
     assert!(audit.contains("entitlement: the view has every region, the partner only some"), "{audit}");
 }
@@ -214,25 +205,31 @@ fn a_view_of_every_region_is_not_served_to_a_partner_now_limited_to_some() {
 #[test]
 fn a_list_no_longer_entitled_is_not_served_by_publication_id() {
     let mut api = setup();
-    api.server.stop();
-    let moved = api.dir.path().join("moved.yaml");
-    std::fs::write(
-        &moved,
-        r#"partners:
-  - { id: alpha, name: Alpha bureau, lists: [watch], columns: [entity_id, name, region, listed_since], formats: [csv, parquet] }
-"#,
-    )
-    .unwrap();
-    let server = Server::start(&api.root, &["--partners", moved.to_str().unwrap(), "--policy", &api.policy]);
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let status = |path: &str| {
-        let answer =
-            agent.get(format!("{}{path}", server.base)).header("Authorization", format!("Bearer {}", api.alpha));
-        answer.call().unwrap().status().as_u16()
-    };
+    let server = restarted_with_alpha(
+        &mut api,
+        "{ id: alpha, name: Alpha bureau, lists: [watch], columns: [entity_id, name, region, listed_since], formats: [csv, parquet] }",
+    );
+    let status = |path: &str| status_of(&server, &api.alpha, path);
     assert_eq!(status(ENTRIES), 404);
     assert_eq!(status("/api/v1/lists/serious-dishonesty/publications/2026-11-27/entries.csv"), 404);
     assert_eq!(status("/api/v1/lists/serious-dishonesty/publications/2026-11-27/manifest.json"), 404);
+}
+
+/// `api`'s server started again on a partners file whose one partner is
+/// `alpha` (a YAML flow mapping), its entitlement changed after its views
+/// were cut.
+fn restarted_with_alpha(api: &mut crate::api::Api, alpha: &str) -> Server {
+    api.server.stop();
+    let partners = api.dir.path().join("alpha-changed.yaml");
+    std::fs::write(&partners, format!("partners:\n  - {alpha}\n")).unwrap();
+    Server::start(&api.root, &["--partners", partners.to_str().unwrap(), "--policy", &api.policy])
+}
+
+/// The status of a GET of `path` from `server` with `token`.
+fn status_of(server: &Server, token: &str, path: &str) -> u16 {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let answer = agent.get(format!("{}{path}", server.base)).header("Authorization", format!("Bearer {token}"));
+    answer.call().unwrap().status().as_u16()
 }
 
 /// Regression: the API trusted file names in manifests on disk and
