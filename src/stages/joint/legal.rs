@@ -93,8 +93,12 @@ mod tests {
     fn representatives_of_members_are_restricted_and_their_other_entities_flagged() {
         // Entities 0..5; members 0 and 3; P1 represents 0, 1 and 3; P2 represents 2; 4 is out of scope under P1.
         let reps = [p(1), p(1), p(2), p(1), p(1)];
-        let (r, f) = restrictions(&[member(0), member(3)], 5, &|e| reps[e as usize], &|e| e != 4);
-        assert_eq!(r, [Restricted { person: PersonId::from_bits(1), roots: vec![0, 3].into() }]);
+        let (r, f) = restrictions(&[member(3), member(0)], 5, &|e| reps[e as usize], &|e| e != 4);
+        assert_eq!(
+            r,
+            [Restricted { person: PersonId::from_bits(1), roots: vec![0, 3].into() }],
+            "roots ascend, in whatever order the members come"
+        );
         assert_eq!(
             f,
             [Flagged { entity: 1, roots: vec![0, 3].into() }],

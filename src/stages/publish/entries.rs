@@ -332,6 +332,32 @@ mod tests {
         assert!(a.differs(&c, &all));
     }
 
+    /// Each entry column but `listed_since`, changed alone, is a change
+    /// for a view that sees it and none for a view that does not.
+    #[test]
+    fn each_visible_column_changed_alone_is_a_change() {
+        let a = entry("A", "direct", &["V_GRAVE"], "2026-11-01");
+        let alone: Vec<(&str, Entry)> = vec![
+            ("entity_id", Entry { entity_id: "B".into(), ..a.clone() }),
+            ("name", Entry { name: "Renamed".into(), ..a.clone() }),
+            ("region", Entry { region: "650200".into(), ..a.clone() }),
+            ("online_store", Entry { online_store: Some("shop-1".into()), ..a.clone() }),
+            ("list_id", Entry { list_id: "other".into(), ..a.clone() }),
+            ("basis", Entry { basis: "joint".into(), ..a.clone() }),
+            ("depth", Entry { depth: 2, ..a.clone() }),
+            ("rules", Entry { rules: vec!["V_GRAVE".into(), "V_REPEAT".into()], ..a.clone() }),
+            ("roots", Entry { roots: vec!["A".into(), "C".into()], ..a.clone() }),
+            ("measures", Entry { measures: vec!["m".into(), "n".into()], ..a.clone() }),
+        ];
+        let columns = crate::config::partners::ENTRY_COLUMNS;
+        assert_eq!(alone.len() + 1, columns.len(), "every column but listed_since is changed once here");
+        for (column, b) in &alone {
+            let others: Vec<String> = columns.iter().filter(|c| *c != column).map(|c| c.to_string()).collect();
+            assert!(a.differs(b, &[column.to_string()]), "{column} changed is a change");
+            assert!(!a.differs(b, &others), "{column} changed is no change for a view without it");
+        }
+    }
+
     #[test]
     fn listed_since_carries_over_an_unbroken_stretch() {
         let prev: HashMap<String, Entry> = [("A".to_string(), entry("A", "direct", &[], "2026-11-01"))].into();
