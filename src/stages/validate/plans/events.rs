@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use arrow::array::AsArray;
-use arrow::datatypes::{DataType, UInt64Type};
+use arrow::datatypes::{DataType, SchemaRef, UInt64Type};
 use datafusion::error::DataFusionError;
 
 use super::judged::{rejudged_sql, KNOWN_CASES};
@@ -18,7 +18,7 @@ use crate::base::engine::registered::RegisteredIds;
 use crate::base::engine::write_parts::{Aside, PartsSpec};
 use crate::base::engine::Engine;
 use crate::base::landing_file::Selection;
-use crate::base::tables::{DatasetReport, Rows, Validated, ENTITY_IDX};
+use crate::base::tables::{DatasetReport, Reject, Rows, Validated, ENTITY_IDX};
 
 /// Validates an event dataset by its plans on `engine` and makes its
 /// table for the run: the current rows (the newest accepted version of
@@ -56,77 +56,29 @@ pub async fn judge_into_table(
             "{dataset}: only an event dataset of entities is judged into a table"
         ))));
     }
-    let ctx = engine.ctx();
     let Prepared { judged, scratch, mut phases, planning: _planning } =
         prepare_judged(engine, contract, &selection, keep, registered, violations).await.map_err(fail)?;
-    // One pass over the judged rows: an accepted row whose key hash no
-    // other landing row holds is its key's one version, a current row,
-    // written to the table's files; the rows whose key hash others hold
-    // (few) are set aside in files of their own, judged but for their
-    // copies; the other rejects come here.
-    let (sql, current_columns, alike_columns) = judged_once_into_table_sql(contract, &judged, keep);
-    let frame = ctx.sql(&sql).await.map_err(fail)?;
-    let columns = frame.schema().as_arrow().clone();
-    let schema = Arc::new(columns.project(&current_columns).map_err(|e| fail(e.into()))?);
-    let alike_dir = scratch.path().join("alike");
-    let aside = Aside { folder: alike_dir.clone(), kept: alike_columns.clone(), when_null: SETTLED };
-    let spec = PartsSpec { folder: folder.to_path_buf(), kept: current_columns, split: Some(3), aside: Some(aside) };
-    let table = format!("current_{dataset}");
-    let mut rejects = Vec::new();
-    for b in engine.write_parts(frame, spec, &table).await.map_err(fail)? {
-        rejects.extend(rejects_in(&b).map_err(fail)?);
-    }
+    let passes = Passes { engine, contract, keep, folder, scratch: scratch.path() };
+    let (schema, alike_schema, mut rejects) = passes.write_settled(&judged).await.map_err(fail)?;
     phases.done(&format!("{dataset}: rows judged"));
-    // The rows set aside, judged again with their copies counted among
-    // them: their rejects come here, the accepted ones (contested) are
-    // written to files of their own.
-    let alike = format!("alike_{dataset}");
-    let alike_schema = Arc::new(columns.project(&alike_columns).map_err(|e| fail(e.into()))?);
-    engine.register_arrow_files(&alike, alike_schema, &alike_dir).map_err(fail)?;
-    engine
-        .create_counted_table("copies", ctx.sql(&copies_among_sql(contract, &alike)).await.map_err(fail)?)
-        .await
-        .map_err(fail)?;
-    let frame = ctx.sql(&alike_judged_sql(contract, &alike, keep)).await.map_err(fail)?;
-    let kept = std::iter::once(0).chain(4..frame.schema().fields().len()).collect();
-    let contested = format!("contested_{dataset}");
-    let spec = PartsSpec { folder: scratch.path().join("contested"), kept, split: Some(3), aside: None };
-    for b in engine.write_parts(frame, spec, &contested).await.map_err(fail)? {
-        rejects.extend(rejects_in(&b).map_err(fail)?);
-    }
+    rejects.extend(passes.judge_contested(alike_schema).await.map_err(fail)?);
     rejects.sort_by_key(|r| r.row);
     let accepted = accepted_of(&selection, &rejects).map_err(fail)?;
     phases.done(&format!("{dataset}: keys held twice"));
-    // The newest of each contested key's accepted rows is current too,
-    // written to the table's folder (files named apart).
-    engine
-        .create_counted_table(NEWEST_ROWS, ctx.sql(&newest_rows_sql(contract, &contested)).await.map_err(fail)?)
-        .await
-        .map_err(fail)?;
-    let frame = ctx.sql(&newest_current_sql(contract, &contested, keep)).await.map_err(fail)?;
-    let kept = (0..frame.schema().fields().len()).collect();
-    let (newest_dir, newest) = (scratch.path().join("newest"), format!("newest_{dataset}"));
-    let spec = PartsSpec { folder: newest_dir.clone(), kept, split: None, aside: None };
-    engine.write_parts(frame, spec, &newest).await.map_err(fail)?;
-    // The table's folder is first listed once whole (the engine keeps a
-    // folder's listing). Every accepted row went one way or the other,
-    // and each contested key has its newest row: the table's rows are the
-    // keys counted.
-    move_parts(&newest_dir, folder, "newest-").map_err(|e| fail(e.into()))?;
-    let (current, several, newest_rows) = (
-        count_rows(engine, &table).await.map_err(fail)?,
-        count_rows(engine, &contested).await.map_err(fail)?,
-        count_rows(engine, NEWEST_ROWS).await.map_err(fail)?,
-    );
-    let single = current.checked_sub(newest_rows);
-    if single.map(|single| single + several) != Some(accepted) {
-        return Err(fail(DataFusionError::Internal(format!(
-            "{current} current rows ({newest_rows} of them the newest of {several} contested) written of \
-             {accepted} accepted: the plans disagree with themselves"
-        ))));
-    }
+    let current = passes.write_newest(accepted).await.map_err(fail)?;
+    let names = TableNames::of(dataset);
     let landing = landing_table(dataset);
-    let tables = [table.as_str(), &contested, &alike, &newest, NEWEST_ROWS, &judged, &landing, "copies", KNOWN_CASES];
+    let tables = [
+        names.current.as_str(),
+        &names.contested,
+        &names.alike,
+        &names.newest,
+        NEWEST_ROWS,
+        &judged,
+        &landing,
+        "copies",
+        KNOWN_CASES,
+    ];
     let_go(engine, &tables, scratch).map_err(fail)?;
     phases.done(&format!("{dataset}: current rows"));
     let report = DatasetReport::new(contract, &selection, &rejects, current, selection.rows());
@@ -138,6 +90,111 @@ pub async fn judge_into_table(
         report,
         rejects,
     })
+}
+
+/// The tables [`judge_into_table`] makes of a dataset: its current rows
+/// (`current_<dataset>`, the run's table), the rows set aside
+/// (`alike_<dataset>`), the accepted ones among them (`contested_<dataset>`)
+/// and the newest of each of their keys (`newest_<dataset>`).
+struct TableNames {
+    current: String,
+    alike: String,
+    contested: String,
+    newest: String,
+}
+
+impl TableNames {
+    fn of(dataset: crate::base::contract::Dataset) -> TableNames {
+        TableNames {
+            current: format!("current_{dataset}"),
+            alike: format!("alike_{dataset}"),
+            contested: format!("contested_{dataset}"),
+            newest: format!("newest_{dataset}"),
+        }
+    }
+}
+
+/// The three passes of [`judge_into_table`] over one dataset, writing its
+/// table to `folder` and what they set aside under `scratch`.
+struct Passes<'a> {
+    engine: &'a Engine,
+    contract: &'a Contract,
+    keep: &'a [&'a str],
+    folder: &'a std::path::Path,
+    scratch: &'a std::path::Path,
+}
+
+impl Passes<'_> {
+    /// One pass over the `judged` rows: an accepted row whose key hash no
+    /// other landing row holds is its key's one version, a current row,
+    /// written to the table's files; the rows whose key hash others hold
+    /// (few) are set aside in files of their own, judged but for their
+    /// copies. Gives the table's schema, that of the rows set aside, and
+    /// the other rejects.
+    async fn write_settled(&self, judged: &str) -> Result<(SchemaRef, SchemaRef, Vec<Reject>), DataFusionError> {
+        let (sql, current_columns, alike_columns) = judged_once_into_table_sql(self.contract, judged, self.keep);
+        let frame = self.engine.ctx().sql(&sql).await?;
+        let columns = frame.schema().as_arrow().clone();
+        let schema = Arc::new(columns.project(&current_columns)?);
+        let alike_schema = Arc::new(columns.project(&alike_columns)?);
+        let aside = Aside { folder: self.scratch.join("alike"), kept: alike_columns, when_null: SETTLED };
+        let spec =
+            PartsSpec { folder: self.folder.to_path_buf(), kept: current_columns, split: Some(3), aside: Some(aside) };
+        let mut rejects = Vec::new();
+        for b in self.engine.write_parts(frame, spec, &TableNames::of(self.contract.dataset).current).await? {
+            rejects.extend(rejects_in(&b)?);
+        }
+        Ok((schema, alike_schema, rejects))
+    }
+
+    /// The rows set aside, judged again with their copies counted among
+    /// them: gives their rejects; the accepted ones (contested) are
+    /// written to files of their own.
+    async fn judge_contested(&self, alike_schema: SchemaRef) -> Result<Vec<Reject>, DataFusionError> {
+        let (ctx, names) = (self.engine.ctx(), TableNames::of(self.contract.dataset));
+        self.engine.register_arrow_files(&names.alike, alike_schema, &self.scratch.join("alike"))?;
+        let copies = ctx.sql(&copies_among_sql(self.contract, &names.alike)).await?;
+        self.engine.create_counted_table("copies", copies).await?;
+        let frame = ctx.sql(&alike_judged_sql(self.contract, &names.alike, self.keep)).await?;
+        let kept = std::iter::once(0).chain(4..frame.schema().fields().len()).collect();
+        let spec = PartsSpec { folder: self.scratch.join("contested"), kept, split: Some(3), aside: None };
+        let mut rejects = Vec::new();
+        for b in self.engine.write_parts(frame, spec, &names.contested).await? {
+            rejects.extend(rejects_in(&b)?);
+        }
+        Ok(rejects)
+    }
+
+    /// The newest of each contested key's accepted rows is current too,
+    /// written to the table's folder (files named apart). Every accepted
+    /// row went one way or the other, and each contested key has its
+    /// newest row: gives the table's rows, checked against the `accepted`.
+    async fn write_newest(&self, accepted: u64) -> Result<u64, DataFusionError> {
+        let (ctx, names) = (self.engine.ctx(), TableNames::of(self.contract.dataset));
+        let newest_rows = ctx.sql(&newest_rows_sql(self.contract, &names.contested)).await?;
+        self.engine.create_counted_table(NEWEST_ROWS, newest_rows).await?;
+        let frame = ctx.sql(&newest_current_sql(self.contract, &names.contested, self.keep)).await?;
+        let kept = (0..frame.schema().fields().len()).collect();
+        let newest_dir = self.scratch.join("newest");
+        let spec = PartsSpec { folder: newest_dir.clone(), kept, split: None, aside: None };
+        self.engine.write_parts(frame, spec, &names.newest).await?;
+        // The table's folder is first listed once whole (the engine keeps
+        // a folder's listing).
+        move_parts(&newest_dir, self.folder, "newest-")?;
+        let (current, several, newest_rows) = (
+            count_rows(self.engine, &names.current).await?,
+            count_rows(self.engine, &names.contested).await?,
+            count_rows(self.engine, NEWEST_ROWS).await?,
+        );
+        let single = current.checked_sub(newest_rows);
+        if single.map(|single| single + several) != Some(accepted) {
+            return Err(DataFusionError::Internal(format!(
+                "{current} current rows ({newest_rows} of them the newest of {several} contested) written of \
+                 {accepted} accepted: the plans disagree with themselves"
+            )));
+        }
+        Ok(current)
+    }
 }
 
 /// The table of the newest accepted row of each contested key (held by
