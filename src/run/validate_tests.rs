@@ -474,6 +474,33 @@ fn shares_count_only_rows_that_passed_earlier_rules() {
     assert_eq!(codes(&i.holdings), vec![(1, "bad_range"), (2, "duplicate_key"), (3, "duplicate_key")]);
 }
 
+/// The shares held in an entity the registry does not know add up the
+/// same way: only rows that passed every earlier rule count, so the rows
+/// left get `unknown_entity`, not `shares_over_100` (a mutant that summed
+/// every row for such an entity survived every test).
+#[test]
+fn shares_in_an_unregistered_entity_count_only_rows_that_passed_earlier_rules() {
+    let (_t, w) = wh();
+    registry_with(&w, D, &[]);
+    let h = |holder: &str, pct: &str| {
+        format!(r#"{{"holder_id":"{holder}","holder_kind":"person","entity_id":"{}","share_pct":{pct}}}"#, entity(7))
+    };
+    let rows =
+        [h(&person(1), "90"), h(&person(2), "150"), h(&person(3), "20"), h(&person(3), "20"), h(&person(4), "10.01")];
+    land(&w, Dataset::Holdings, D, "part-0", &rows.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    let i = inputs(&w, D).unwrap();
+    assert_eq!(
+        codes(&i.holdings),
+        vec![
+            (0, "unknown_entity"),
+            (1, "bad_range"),
+            (2, "duplicate_key"),
+            (3, "duplicate_key"),
+            (4, "unknown_entity")
+        ]
+    );
+}
+
 /// A NaN share breaks its range rule and is summed with no other share
 /// (a sum with it would exceed nothing): the shares of its entity that
 /// passed still add up to over 100, and are rejected for it.

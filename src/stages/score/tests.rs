@@ -199,6 +199,41 @@ fn the_window_is_age_zero_up_to_but_excluding_window_days() {
     assert_eq!(s[&entity(2)].score, 100.0);
 }
 
+/// Step 2's window starts at age 0: a record dated after D is evidence
+/// of no rule. Validation never lets one through (`future_date`, and a run
+/// reads no partition after D), so the evidence plan is asked directly; a
+/// mutant that dropped `0 <= age` survived every test.
+#[test]
+fn a_record_dated_after_d_is_evidence_of_no_rule() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let records: Vec<String> = rt.block_on(async {
+        let ctx = datafusion::prelude::SessionContext::new();
+        for sql in [
+            "CREATE TABLE violations AS SELECT arrow_cast(c, 'UInt32') AS entity_idx, id AS case_id, \
+             d AS decided_on, 'grave' AS severity, 'effective' AS status, 'counterfeit' AS category \
+             FROM (VALUES (0, 'V_ON_D', DATE '2026-11-27'), (1, 'V_AFTER', DATE '2026-11-28')) AS t(c, id, d)",
+            "CREATE TABLE complaints AS SELECT arrow_cast(c, 'UInt32') AS entity_idx, id AS complaint_id, \
+             d AS received_on, true AS verified, 'unresolved' AS outcome \
+             FROM (VALUES (0, 'C_ON_D', DATE '2026-11-27'), (1, 'C_AFTER', DATE '2026-11-28')) AS t(c, id, d)",
+            "CREATE TABLE repairs AS SELECT arrow_cast(9, 'UInt32') AS entity_idx, 'none' AS case_id, \
+             DATE '2026-11-01' AS approved_on",
+        ] {
+            ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        }
+        let evidence = plan::evidence(&ctx, &example(), D.parse().unwrap()).await.unwrap().unwrap();
+        let mut ids = Vec::new();
+        for b in evidence.collect().await.unwrap() {
+            let col = arrow::compute::cast(b.column_by_name("record_id").unwrap(), &arrow::datatypes::DataType::Utf8);
+            let col = col.unwrap();
+            ids.extend(col.as_string::<i32>().iter().map(|v| v.unwrap().to_string()));
+        }
+        ids.sort();
+        ids.dedup();
+        ids
+    });
+    assert_eq!(records, ["C_ON_D", "V_ON_D"], "records dated D are evidence, those after D are not");
+}
+
 #[test]
 fn a_cap_limits_the_deduction_but_every_record_is_evidence() {
     let c = Case::new(&[(1, "active")]);
