@@ -88,3 +88,23 @@ pub fn quote(v: &str) -> String {
     }
     format!("'{s}'")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A Date32 a calendar holds but outside years 1 to 9999 is out of
+    /// range, and a message shows it as its day number, as it does a value
+    /// no calendar holds (a mutant that printed such a date as the
+    /// calendar spells it survived every test).
+    #[test]
+    fn dates_outside_years_1_to_9999_are_out_of_range_and_shown_as_day_numbers() {
+        let (last, first) = (2_932_896, -719_162);
+        assert_eq!((show_date(last), show_date(first)), (LAST_DATE.to_string(), FIRST_DATE.to_string()));
+        assert!(date_in_range(last) && date_in_range(first));
+        for outside in [last + 1, first - 1, i32::MAX, i32::MIN] {
+            assert!(!date_in_range(outside), "{outside}");
+            assert_eq!(show_date(outside), format!("day {outside} since 1970-01-01"));
+        }
+    }
+}

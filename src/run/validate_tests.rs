@@ -474,6 +474,23 @@ fn shares_count_only_rows_that_passed_earlier_rules() {
     assert_eq!(codes(&i.holdings), vec![(1, "bad_range"), (2, "duplicate_key"), (3, "duplicate_key")]);
 }
 
+/// A negative amount is `bad_range` down to its last cent, zero is not;
+/// a mutant that let -0.01 through survived every test.
+#[test]
+fn amounts_below_zero_by_a_cent_are_out_of_range() {
+    let (_t, w) = wh();
+    let row = |n: u32, capital: &str| {
+        format!(
+            r#"{{"entity_id":"{}","name":"X","entity_type":"company","region":"350100","established_on":"2020-01-01","status":"active","registered_capital":"{capital}"}}"#,
+            entity(n)
+        )
+    };
+    registry_with(&w, D, &[row(4, "-0.01"), row(5, "0.00")]);
+    let i = inputs(&w, D).unwrap();
+    assert_eq!(codes(&i.registry), vec![(3, "bad_range")]);
+    assert_eq!(i.registry.rejects[0].message, "column registered_capital: expected >= 0, found -0.01");
+}
+
 /// The shares held in an entity the registry does not know add up the
 /// same way: only rows that passed every earlier rule count, so the rows
 /// left get `unknown_entity`, not `shares_over_100` (a mutant that summed
