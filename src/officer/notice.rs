@@ -338,6 +338,39 @@ mod tests {
         assert!(matches!(read_document(&wh, "marts/x", &s.sha256), Err(NoticeError::BadPath(_))));
     }
 
+    /// An attachment is a regular file of at most the limit, never a link
+    /// or a folder, stored with its own short extension (a mutant that
+    /// doubled the limit survived every test; nothing tested this).
+    #[test]
+    fn attachments_are_regular_files_up_to_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let at_limit = dir.path().join("statement.PDF");
+        std::fs::File::create(&at_limit).unwrap().set_len(MAX_ATTACHMENT_BYTES).unwrap();
+        let (bytes, ext) = read_attachment(&at_limit).unwrap();
+        assert_eq!((bytes.len() as u64, ext.as_str()), (MAX_ATTACHMENT_BYTES, "pdf"));
+        let over = dir.path().join("big.pdf");
+        std::fs::File::create(&over).unwrap().set_len(MAX_ATTACHMENT_BYTES + 1).unwrap();
+        let refused = read_attachment(&over).unwrap_err().to_string();
+        assert!(
+            refused.contains(&format!(
+                "{} bytes, more than the {MAX_ATTACHMENT_BYTES} accepted",
+                MAX_ATTACHMENT_BYTES + 1
+            )),
+            "{refused}"
+        );
+        let link = dir.path().join("link.pdf");
+        std::os::unix::fs::symlink(&at_limit, &link).unwrap();
+        assert!(matches!(read_attachment(&link), Err(NoticeError::Attachment { .. })), "a link is not followed");
+        let folder = dir.path().join("folder.pdf");
+        std::fs::create_dir(&folder).unwrap();
+        let refused = read_attachment(&folder).unwrap_err().to_string();
+        assert!(refused.contains("not a regular file"), "{refused}");
+        assert_eq!(attachment_extension("scan.tar.gz"), "gz");
+        for odd in ["noext", "x.", "x.verylongext", "x.p-d"] {
+            assert_eq!(attachment_extension(odd), "bin", "{odd}");
+        }
+    }
+
     /// Fixed facts of a direct and a joint member, with text that must be escaped.
     fn facts(joint: bool) -> NoticeFacts {
         let record = |id: &str, dataset: &str, fields: &[(&str, &str)]| NoticeRecord {

@@ -192,6 +192,9 @@ mod tests {
         let m = run_full(&[(X, A, 0.1), (Y, A, 0.2)], &[], &[], &r);
         assert_eq!(m.len(), 3);
         assert_eq!(run(&[(X, A, 50.0 - 1e-10)], &[], &[]), [(X, 0), (Y, 0), (A, 1)]);
+        // The tolerance's own edge is in, and twice it out.
+        assert_eq!(run(&[(X, A, 50.0 - SHARE_TOLERANCE)], &[], &[]), [(X, 0), (Y, 0), (A, 1)]);
+        assert_eq!(run(&[(X, A, 50.0 - 2.0 * SHARE_TOLERANCE)], &[], &[]), [(X, 0), (Y, 0)]);
     }
 
     #[test]
