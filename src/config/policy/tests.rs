@@ -259,3 +259,49 @@ fn a_lists_due_process_fields_have_their_defaults_and_ranges() {
         assert_eq!(problems(&with(fields)), [expected], "{fields}");
     }
 }
+
+/// The edges of policy.md's number fields, each side: a window from 1 to
+/// 36,500 days, a base above 0, bands strictly descending, the last band
+/// at the floor, a half-life up to 36,500 days, notice days from 0 and
+/// exemption days from 1 (mutants that moved the window's, the base's and
+/// the bands' edges survived every test).
+#[test]
+fn number_fields_are_checked_at_their_edges() {
+    let rule = |id: &str, window: i64, decay: &str| {
+        format!("    - {{ id: {id}, dataset: violations, where: \"severity = 'grave'\", points: 1, window_days: {window}{decay} }}\n")
+    };
+    let policy = |base: &str, bands: &str, rules: &[String], list: &str| {
+        format!(
+            "id: edges\nversion: \"1\"\ntitle: Edges\nscore:\n  base: {base}\n  floor: 0\n  rules:\n{}grades: {bands}\nlists:\n  - {{ id: l, title: L, grades: [B], measures: [m]{list} }}\n",
+            rules.concat()
+        )
+    };
+    let inside = policy(
+        "0.01",
+        "[{ grade: A, min: 0.01 }, { grade: B, min: 0 }]",
+        &[rule("V_ONE", 1, ""), rule("V_MAX", 36_500, ", decay: { half_life_days: 36500 }")],
+        ", notice_days: 0, max_exemption_days: 1",
+    );
+    parse(&inside).unwrap();
+    let outside = policy(
+        "0",
+        "[{ grade: A, min: 0 }, { grade: B, min: 0 }, { grade: C, min: 0 }]",
+        &[rule("V_ZERO", 0, ""), rule("V_OVER", 36_501, ", decay: { half_life_days: 36500.01 }")],
+        ", notice_days: -1, max_exemption_days: 0",
+    );
+    let p = problems(&outside);
+    for expected in [
+        "p.yaml: score: base must be > 0, found 0",
+        "p.yaml: V_ZERO: window_days must be an integer from 1 to 36500, found 0",
+        "p.yaml: V_OVER: window_days must be an integer from 1 to 36500, found 36501",
+        "p.yaml: V_OVER: half_life_days must be > 0 and at most 36500, found 36500.01",
+        "p.yaml: grades[1]: bands out of order: min 0 is not below the previous band's 0",
+        "p.yaml: l: notice_days must be an integer from 0 to 36500, found -1",
+        "p.yaml: l: max_exemption_days must be an integer from 1 to 36500, found 0",
+    ] {
+        assert!(p.iter().any(|x| x.starts_with(expected)), "missing {expected} in {p:#?}");
+    }
+    let no_floor_band = policy("100", "[{ grade: A, min: 50 }, { grade: B, min: 10 }]", &[], "");
+    let p = problems(&no_floor_band);
+    assert!(p.iter().any(|x| x.contains("the last band's min must equal score.floor (0), found 10")), "{p:#?}");
+}
