@@ -305,3 +305,13 @@ fn number_fields_are_checked_at_their_edges() {
     let p = problems(&no_floor_band);
     assert!(p.iter().any(|x| x.contains("the last band's min must equal score.floor (0), found 10")), "{p:#?}");
 }
+
+/// A grade name names one band (a mutant that let a name appear twice
+/// survived every test).
+#[test]
+fn a_grade_name_appears_once() {
+    let text =
+        MINIMAL.replace("grades: [{ grade: A, min: 0 }]", "grades: [{ grade: A, min: 50 }, { grade: A, min: 0 }]");
+    let p = problems(&text);
+    assert!(p.iter().any(|x| x.starts_with("p.yaml: grades[1]: grade 'A' appears twice")), "{p:#?}");
+}
