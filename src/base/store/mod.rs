@@ -362,6 +362,21 @@ mod tests {
         assert!(s.officer("olga").unwrap().is_some(), "adding again brings the account back");
     }
 
+    /// A session lives while each request comes within the idle time of
+    /// the one before (exactly the idle time is in); one idle longer ends
+    /// for good (a mutant that doubled the idle time survived every test).
+    #[test]
+    fn a_session_idle_longer_than_allowed_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("credence.db")).unwrap();
+        s.put_officer("olga", "officer", "hash-1").unwrap();
+        s.start_session("t1", "olga", "c1", 100).unwrap();
+        assert!(s.session("t1", 160, 60).unwrap().is_some(), "exactly the idle time after the start");
+        assert!(s.session("t1", 220, 60).unwrap().is_some(), "each request starts the idle time again");
+        assert_eq!(s.session("t1", 281, 60).unwrap(), None, "a second longer ends it");
+        assert_eq!(s.session("t1", 282, 60).unwrap(), None, "and it stays ended");
+    }
+
     #[test]
     fn concurrent_opens_migrate_once() {
         let dir = tempfile::tempdir().unwrap();
