@@ -362,6 +362,31 @@ mod tests {
         assert!(s.officer("olga").unwrap().is_some(), "adding again brings the account back");
     }
 
+    /// What later runs and pages build on comes from successful runs only:
+    /// a run that failed or never finished after them, with another policy
+    /// and later decisions, changes neither the decisions used as of its
+    /// date nor the policy last published with (mutants that read any run
+    /// survived every test).
+    #[test]
+    fn only_successful_runs_count_for_decisions_used_and_the_last_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("credence.db")).unwrap();
+        let d: crate::base::ids::AsOf = "2026-11-27".parse().unwrap();
+        let old = PolicyRef { id: "p", version: "1", sha256: "aaa" };
+        let new = PolicyRef { id: "p", version: "2", sha256: "bbb" };
+        let good = s.begin_run(d, "manual", &old).unwrap();
+        s.record_decisions_used(good, 3).unwrap();
+        s.finish_run(good, true, None, Some("{}")).unwrap();
+        let failed = s.begin_run(d, "manual", &new).unwrap();
+        s.record_decisions_used(failed, 5).unwrap();
+        s.finish_run(failed, false, Some("input"), None).unwrap();
+        let running = s.begin_run(d, "manual", &new).unwrap();
+        s.record_decisions_used(running, 7).unwrap();
+        assert_eq!(s.decisions_used(d).unwrap(), Some(3));
+        assert_eq!(s.last_success_policy().unwrap(), Some(("p".into(), "1".into(), "aaa".into())));
+        assert_eq!((s.last_success().unwrap(), s.succeeded(d, "bbb").unwrap()), (Some(d), false));
+    }
+
     /// A session lives while each request comes within the idle time of
     /// the one before (exactly the idle time is in); one idle longer ends
     /// for good (a mutant that doubled the idle time survived every test).
