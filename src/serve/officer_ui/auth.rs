@@ -411,3 +411,41 @@ pub(crate) async fn logout(
     r.headers_mut().append(header::SET_COOKIE, set_cookie(&state, SESSION_COOKIE, "", Some(0)));
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (name, value) in pairs {
+            h.insert(name.clone(), HeaderValue::from_str(value).unwrap());
+        }
+        h
+    }
+
+    /// A POST is from another site when its Origin, or without one its
+    /// Referer, names a host other than the one asked, whole: a host that
+    /// merely begins like ours is another (mutants that read only the
+    /// Origin, or compared a prefix, survived every test).
+    #[test]
+    fn another_site_is_told_by_its_whole_host_from_origin_or_referer() {
+        use header::{HOST, ORIGIN, REFERER};
+        let ours = "ui.test:8080";
+        for (pairs, cross) in [
+            (vec![(ORIGIN, "http://ui.test:8080")], false),
+            (vec![(ORIGIN, "https://evil.example")], true),
+            (vec![(ORIGIN, "http://ui.test:8080.evil.example")], true),
+            (vec![(ORIGIN, "http://ui.test")], true),
+            (vec![(REFERER, "http://ui.test:8080/queue?page=2")], false),
+            (vec![(REFERER, "https://evil.example/ui.test:8080/")], true),
+            (vec![(REFERER, "http://ui.test:8080.evil.example/queue")], true),
+            (vec![(ORIGIN, "null")], false),
+            (vec![], false),
+        ] {
+            let mut all = vec![(HOST, ours)];
+            all.extend(pairs.iter().cloned());
+            assert_eq!(cross_site(&headers(&all)), cross, "{pairs:?}");
+        }
+    }
+}
