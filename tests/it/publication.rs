@@ -219,6 +219,29 @@ fn changes_and_removal_reasons_across_nights() {
     }
 }
 
+/// A member already published stays published while it stays on the
+/// list, even when its rules change (publication.md "Review status": only
+/// additions wait for review): the branch 2, whose rule a new policy
+/// renamed, is `changed`, not removed and not pending again.
+#[test]
+fn a_published_member_whose_rules_a_new_policy_changes_stays_published() {
+    let n = Nightly::new();
+    night(&n, "2026-11-20", "active", "effective");
+    n.run("2026-11-20");
+    n.confirm_all();
+    n.run("2026-11-20");
+    let text = std::fs::read_to_string(&n.policy).unwrap();
+    assert_eq!(text.matches("id: JS_BRANCH\n").count(), 1);
+    let renamed = n.dir.path().join("renamed.yaml");
+    std::fs::write(&renamed, text.replace("id: JS_BRANCH\n", "id: JS_BRANCH_2\n")).unwrap();
+    night(&n, "2026-11-21", "active", "effective");
+    let renamed = renamed.to_str().unwrap();
+    ok(&["run", "--warehouse", n.root(), "--policy", renamed, "--as-of", "2026-11-21", "--signing-key", &n.sk]);
+    assert_eq!(n.changes("2026-11-21"), [("changed".to_string(), entity(2), String::new())]);
+    let entries = std::fs::read_to_string(n.pub_dir("2026-11-21").join("entries.csv")).unwrap();
+    assert!(entries.contains("JS_BRANCH_2"), "{entries}");
+}
+
 #[test]
 fn partner_views_hold_only_their_regions_columns_and_formats() {
     let n = Nightly::new();
