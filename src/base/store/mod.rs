@@ -387,6 +387,21 @@ mod tests {
         assert_eq!((s.last_success().unwrap(), s.succeeded(d, "bbb").unwrap()), (Some(d), false));
     }
 
+    /// `audit archive --before T` takes the rows recorded strictly before
+    /// T: a row recorded at exactly T stays (a mutant that took it
+    /// survived every test).
+    #[test]
+    fn the_audit_rows_before_a_time_exclude_that_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("credence.db")).unwrap();
+        let entry =
+            AuditEntry { actor: None, method: "GET", path: "/api/v1/lists", status: 401, bytes: 0, detail: None };
+        s.audit(&entry).unwrap();
+        let at = s.audit_before("9999-12-31").unwrap()[0].at.clone();
+        assert!(s.audit_before(&at).unwrap().is_empty(), "{at} is not before itself");
+        assert_eq!(s.audit_before(&format!("{at}Z")).unwrap().len(), 1, "a later text takes it");
+    }
+
     /// A session lives while each request comes within the idle time of
     /// the one before (exactly the idle time is in); one idle longer ends
     /// for good (a mutant that doubled the idle time survived every test).
