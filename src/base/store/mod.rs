@@ -432,6 +432,33 @@ mod tests {
         }
     }
 
+    /// Decisions are read by id range, `after` excluded and `through`
+    /// included, and by list and entity (mutants that took `after` itself,
+    /// or ignored the entity, survived every test).
+    #[test]
+    fn decisions_are_read_by_id_range_list_and_entity() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("credence.db")).unwrap();
+        let until = Some("2026-12-31".parse().unwrap());
+        for (list_id, entity_id) in [("l", "E1"), ("l", "E2"), ("m", "E1"), ("l", "E1")] {
+            let d = NewDecision {
+                list_id,
+                entity_id,
+                action: Some(Action::Exempt),
+                officer: "o1",
+                reason: "court order 2026-17",
+                until,
+                ..NewDecision::default()
+            };
+            s.add_decision(&d).unwrap();
+        }
+        let ids = |v: Vec<Decision>| v.iter().map(|d| d.id).collect::<Vec<_>>();
+        assert_eq!(ids(s.decisions_between(1, 3, None, None).unwrap()), [2, 3]);
+        assert_eq!(ids(s.decisions(4, Some("l"), Some("E1")).unwrap()), [1, 4]);
+        assert_eq!(ids(s.decisions(4, None, Some("E1")).unwrap()), [1, 3, 4]);
+        assert_eq!(ids(s.decisions(3, Some("l"), None).unwrap()), [1, 2]);
+    }
+
     #[test]
     fn decisions_are_append_only() {
         let dir = tempfile::tempdir().unwrap();
