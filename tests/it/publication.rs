@@ -50,6 +50,17 @@ impl Nightly {
         n
     }
 
+    /// The first night landed, run, every member confirmed and run again:
+    /// publication 2026-11-20.2 holds all seven.
+    fn published_first_night() -> Nightly {
+        let n = Nightly::new();
+        night(&n, "2026-11-20", "active", "effective");
+        n.run("2026-11-20");
+        n.confirm_all();
+        n.run("2026-11-20");
+        n
+    }
+
     fn root(&self) -> &str {
         self.wh.root().to_str().unwrap()
     }
@@ -225,11 +236,7 @@ fn changes_and_removal_reasons_across_nights() {
 /// renamed, is `changed`, not removed and not pending again.
 #[test]
 fn a_published_member_whose_rules_a_new_policy_changes_stays_published() {
-    let n = Nightly::new();
-    night(&n, "2026-11-20", "active", "effective");
-    n.run("2026-11-20");
-    n.confirm_all();
-    n.run("2026-11-20");
+    let n = Nightly::published_first_night();
     let text = std::fs::read_to_string(&n.policy).unwrap();
     assert_eq!(text.matches("id: JS_BRANCH\n").count(), 1);
     let renamed = n.dir.path().join("renamed.yaml");
@@ -244,11 +251,7 @@ fn a_published_member_whose_rules_a_new_policy_changes_stays_published() {
 
 #[test]
 fn partner_views_hold_only_their_regions_columns_and_formats() {
-    let n = Nightly::new();
-    night(&n, "2026-11-20", "active", "effective");
-    n.run("2026-11-20");
-    n.confirm_all();
-    n.run("2026-11-20");
+    let n = Nightly::published_first_night();
     let view = n.pub_dir("2026-11-20.2").join("partners");
     let xj = std::fs::read_to_string(view.join("procurement-xj/entries.csv")).unwrap();
     let rows = csv_rows(&xj);
@@ -272,11 +275,7 @@ fn partner_views_hold_only_their_regions_columns_and_formats() {
 
 #[test]
 fn a_rebuild_gives_byte_identical_entries_and_changes() {
-    let n = Nightly::new();
-    night(&n, "2026-11-20", "active", "effective");
-    n.run("2026-11-20");
-    n.confirm_all();
-    n.run("2026-11-20");
+    let n = Nightly::published_first_night();
     night(&n, "2026-11-21", "revoked", "effective");
     n.run("2026-11-21");
     let files = ["entries.parquet", "entries.csv", "changes.parquet", "changes.csv", "partners/tax-bureau/entries.csv"];
@@ -300,11 +299,7 @@ fn a_rebuild_gives_byte_identical_entries_and_changes() {
 
 #[test]
 fn tampering_is_detected_by_minisign_and_verify() {
-    let n = Nightly::new();
-    night(&n, "2026-11-20", "active", "effective");
-    n.run("2026-11-20");
-    n.confirm_all();
-    n.run("2026-11-20");
+    let n = Nightly::published_first_night();
     let copy = n.dir.path().join("download");
     copy_dir(&n.pub_dir("2026-11-20.2").join("partners/tax-bureau"), &copy);
     ok(&["verify", copy.to_str().unwrap(), "--public-key", &n.pk]);
@@ -419,11 +414,7 @@ fn copy_dir(from: &Path, to: &Path) {
 /// previous publication is checked first; the run refuses and LATEST stays.
 #[test]
 fn a_run_refuses_to_build_on_a_tampered_previous_publication() {
-    let n = Nightly::new();
-    night(&n, "2026-11-20", "active", "effective");
-    n.run("2026-11-20");
-    n.confirm_all();
-    n.run("2026-11-20");
+    let n = Nightly::published_first_night();
     let entries = n.pub_dir("2026-11-20.2").join("entries.parquet");
     let good = std::fs::read(&entries).unwrap();
     // Rewrite the entries with one more, forged, row: a valid Parquet file.
