@@ -323,10 +323,16 @@ fn enable_wal(conn: &Connection, busy: Duration) -> rusqlite::Result<()> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_ledger_records_a_run_with_its_steps() {
+    /// An empty store in a folder of its own (kept while the folder lives).
+    fn fresh_store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(&dir.path().join("credence.db")).unwrap();
+        (dir, s)
+    }
+
+    #[test]
+    fn the_ledger_records_a_run_with_its_steps() {
+        let (dir, s) = fresh_store();
         let p = PolicyRef { id: "p", version: "1", sha256: "abc" };
         let run = s.begin_run("2026-11-27".parse().unwrap(), "manual", &p).unwrap();
         s.record_partition(run, "registry", "2026-11-27", 1, 10).unwrap();
@@ -346,8 +352,7 @@ mod tests {
 
     #[test]
     fn a_reset_or_removed_officer_loses_its_sessions() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(&dir.path().join("credence.db")).unwrap();
+        let (_dir, s) = fresh_store();
         s.put_officer("olga", "senior", "hash-1").unwrap();
         s.start_session("t1", "olga", "c1", 100).unwrap();
         assert_eq!(s.session("t1", 101, 60).unwrap().map(|x| x.1), Some("senior".to_string()));
@@ -369,8 +374,7 @@ mod tests {
     /// survived every test).
     #[test]
     fn only_successful_runs_count_for_decisions_used_and_the_last_policy() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(&dir.path().join("credence.db")).unwrap();
+        let (_dir, s) = fresh_store();
         let d: crate::base::ids::AsOf = "2026-11-27".parse().unwrap();
         let old = PolicyRef { id: "p", version: "1", sha256: "aaa" };
         let new = PolicyRef { id: "p", version: "2", sha256: "bbb" };
@@ -392,8 +396,7 @@ mod tests {
     /// survived every test).
     #[test]
     fn the_audit_rows_before_a_time_exclude_that_time() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(&dir.path().join("credence.db")).unwrap();
+        let (_dir, s) = fresh_store();
         let entry =
             AuditEntry { actor: None, method: "GET", path: "/api/v1/lists", status: 401, bytes: 0, detail: None };
         s.audit(&entry).unwrap();
@@ -407,8 +410,7 @@ mod tests {
     /// for good (a mutant that doubled the idle time survived every test).
     #[test]
     fn a_session_idle_longer_than_allowed_ends() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(&dir.path().join("credence.db")).unwrap();
+        let (_dir, s) = fresh_store();
         s.put_officer("olga", "officer", "hash-1").unwrap();
         s.start_session("t1", "olga", "c1", 100).unwrap();
         assert!(s.session("t1", 160, 60).unwrap().is_some(), "exactly the idle time after the start");
@@ -437,8 +439,7 @@ mod tests {
     /// or ignored the entity, survived every test).
     #[test]
     fn decisions_are_read_by_id_range_list_and_entity() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(&dir.path().join("credence.db")).unwrap();
+        let (_dir, s) = fresh_store();
         let until = Some("2026-12-31".parse().unwrap());
         for (list_id, entity_id) in [("l", "E1"), ("l", "E2"), ("m", "E1"), ("l", "E1")] {
             let d = NewDecision {
@@ -461,8 +462,7 @@ mod tests {
 
     #[test]
     fn decisions_are_append_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(&dir.path().join("credence.db")).unwrap();
+        let (_dir, s) = fresh_store();
         let d = NewDecision {
             list_id: "l",
             entity_id: "E",

@@ -58,7 +58,7 @@ pub async fn judge_into_table(
     }
     let Prepared { judged, scratch, mut phases, planning: _planning } =
         prepare_judged(engine, contract, &selection, keep, registered, violations).await.map_err(fail)?;
-    let passes = Passes { engine, contract, keep, folder, scratch: scratch.path() };
+    let passes = Passes { engine, contract, keep, folder, scratch: scratch.path(), names: TableNames::of(dataset) };
     let (schema, alike_schema, mut rejects) = passes.write_settled(&judged).await.map_err(fail)?;
     phases.done(&format!("{dataset}: rows judged"));
     rejects.extend(passes.judge_contested(alike_schema).await.map_err(fail)?);
@@ -66,7 +66,7 @@ pub async fn judge_into_table(
     let accepted = accepted_of(&selection, &rejects).map_err(fail)?;
     phases.done(&format!("{dataset}: keys held twice"));
     let current = passes.write_newest(accepted).await.map_err(fail)?;
-    let names = TableNames::of(dataset);
+    let names = &passes.names;
     let landing = landing_table(dataset);
     let tables = [
         names.current.as_str(),
@@ -122,9 +122,16 @@ struct Passes<'a> {
     keep: &'a [&'a str],
     folder: &'a std::path::Path,
     scratch: &'a std::path::Path,
+    names: TableNames,
 }
 
 impl Passes<'_> {
+    /// Where the first pass sets aside the rows whose key hash other
+    /// landing rows hold.
+    fn alike_dir(&self) -> std::path::PathBuf {
+        self.scratch.join("alike")
+    }
+
     /// One pass over the `judged` rows: an accepted row whose key hash no
     /// other landing row holds is its key's one version, a current row,
     /// written to the table's files; the rows whose key hash others hold
@@ -137,11 +144,11 @@ impl Passes<'_> {
         let columns = frame.schema().as_arrow().clone();
         let schema = Arc::new(columns.project(&current_columns)?);
         let alike_schema = Arc::new(columns.project(&alike_columns)?);
-        let aside = Aside { folder: self.scratch.join("alike"), kept: alike_columns, when_null: SETTLED };
+        let aside = Aside { folder: self.alike_dir(), kept: alike_columns, when_null: SETTLED };
         let spec =
             PartsSpec { folder: self.folder.to_path_buf(), kept: current_columns, split: Some(3), aside: Some(aside) };
         let mut rejects = Vec::new();
-        for b in self.engine.write_parts(frame, spec, &TableNames::of(self.contract.dataset).current).await? {
+        for b in self.engine.write_parts(frame, spec, &self.names.current).await? {
             rejects.extend(rejects_in(&b)?);
         }
         Ok((schema, alike_schema, rejects))
@@ -151,8 +158,8 @@ impl Passes<'_> {
     /// them: gives their rejects; the accepted ones (contested) are
     /// written to files of their own.
     async fn judge_contested(&self, alike_schema: SchemaRef) -> Result<Vec<Reject>, DataFusionError> {
-        let (ctx, names) = (self.engine.ctx(), TableNames::of(self.contract.dataset));
-        self.engine.register_arrow_files(&names.alike, alike_schema, &self.scratch.join("alike"))?;
+        let (ctx, names) = (self.engine.ctx(), &self.names);
+        self.engine.register_arrow_files(&names.alike, alike_schema, &self.alike_dir())?;
         let copies = ctx.sql(&copies_among_sql(self.contract, &names.alike)).await?;
         self.engine.create_counted_table("copies", copies).await?;
         let frame = ctx.sql(&alike_judged_sql(self.contract, &names.alike, self.keep)).await?;
@@ -170,7 +177,7 @@ impl Passes<'_> {
     /// row went one way or the other, and each contested key has its
     /// newest row: gives the table's rows, checked against the `accepted`.
     async fn write_newest(&self, accepted: u64) -> Result<u64, DataFusionError> {
-        let (ctx, names) = (self.engine.ctx(), TableNames::of(self.contract.dataset));
+        let (ctx, names) = (self.engine.ctx(), &self.names);
         let newest_rows = ctx.sql(&newest_rows_sql(self.contract, &names.contested)).await?;
         self.engine.create_counted_table(NEWEST_ROWS, newest_rows).await?;
         let frame = ctx.sql(&newest_current_sql(self.contract, &names.contested, self.keep)).await?;
