@@ -388,7 +388,11 @@ async fn openapi_json() -> Response {
 /// partner's prefixes).
 fn within_entitlement(m: &Manifest, partner: &Partner, list: &str) -> Result<(), String> {
     if m.list_id != list || m.partner.as_deref() != Some(partner.id.as_str()) {
-        return Err(format!("the view's manifest names list {} and partner {:?}", m.list_id, m.partner));
+        return Err(format!(
+            "the view's manifest names list {} and {}",
+            m.list_id,
+            files::audience(m.partner.as_deref())
+        ));
     }
     let columns = m.columns.clone().unwrap_or_else(files::all_columns);
     if let Some(c) = columns.iter().find(|c| !partner.columns.contains(c)) {

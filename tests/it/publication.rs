@@ -346,7 +346,17 @@ fn tampering_is_detected_by_minisign_and_verify() {
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains(
-            "partners/tax-office/manifest.json: is the view of Some(\"tax-bureau\"), expected Some(\"tax-office\")"
+            "partners/tax-office/manifest.json: is the view of partner tax-bureau, expected the view of partner tax-office"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    // The whole publication's manifest put in a view's place.
+    std::fs::copy(moved.join("manifest.json"), moved.join("partners/tax-office/manifest.json")).unwrap();
+    let o = credence(&["verify", moved.to_str().unwrap(), "--public-key", &n.pk]);
+    assert!(
+        stderr(&o).contains(
+            "partners/tax-office/manifest.json: is the whole publication, expected the view of partner tax-office"
         ),
         "{}",
         stderr(&o)

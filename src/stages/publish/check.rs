@@ -9,7 +9,7 @@ use std::path::Path;
 use minisign::PublicKey;
 
 use super::entries::PublicationId;
-use super::files::{sha256_file, Manifest};
+use super::files::{audience, sha256_file, Manifest};
 use crate::base::sign;
 
 /// What a folder must be.
@@ -81,10 +81,10 @@ fn named_problems(manifest: &Manifest, expect: Expect, shown: &dyn Fn(&str) -> S
     }
     if manifest.partner.as_deref() != expect.partner {
         problems.push(format!(
-            "{}: is the view of {:?}, expected {:?}",
+            "{}: is {}, expected {}",
             shown("manifest.json"),
-            manifest.partner,
-            expect.partner
+            audience(manifest.partner.as_deref()),
+            audience(expect.partner)
         ));
     }
     problems

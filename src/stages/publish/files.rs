@@ -299,6 +299,15 @@ pub struct Counts {
     pub changed: u64,
 }
 
+/// Whose files a manifest of `partner` describes, as messages name it:
+/// `the view of partner tax-bureau`, or `the whole publication`.
+pub fn audience(partner: Option<&str>) -> String {
+    match partner {
+        Some(p) => format!("the view of partner {p}"),
+        None => "the whole publication".to_string(),
+    }
+}
+
 /// `manifest.json` (publication.md): everything needed to check and rebuild
 /// a publication. One signature of it covers every file through the hashes.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
