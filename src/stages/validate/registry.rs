@@ -51,18 +51,8 @@ pub fn validate_registry(
             read.push(c);
         }
     }
-    // What is written goes through sorted copies, not memory.
-    let written: &[&str] = match out {
-        Some(RegistryOut::Mart(_)) => &registry::COLUMNS,
-        Some(RegistryOut::Columns(_, columns)) => columns,
-        None => &[],
-    };
-    let mut copied: Vec<usize> = written.iter().map(|c| contract.column_index(c).expect("a registry column")).collect();
-    if !copied.contains(&key_col) {
-        copied.push(key_col);
-    }
     let (folder, own_scratch) = copies_folder(out.is_some(), scratch)?;
-    let compact = Arc::new(compact::Compact::new(contract, &copied));
+    let compact = Arc::new(compact::Compact::new(contract, &copied_columns(contract, out.as_ref())));
     let copy = folder.as_deref().map(|folder| SortedCopy { folder, compact: &compact });
     let against = Against { judged, ..Against::default() };
     let mut v = validate(contract, selection, &read, against, Writes { copy, ..Writes::default() })?;
@@ -97,10 +87,41 @@ pub fn validate_registry(
     let index = EntityIndex::from_sorted(ids);
     let (parents, legal_reps) = parents_and_representatives(&batches, &v.schema, &index, &order)?;
     checkpoint("registry parents and representatives");
-    // The table keeps what later stages asked for (the id text goes unless
-    // asked for), put in entity order a lookup row group at a time.
-    let wanted: Vec<usize> = keep.iter().map(|k| position_in(&v.schema, k)).collect();
-    v.schema = Arc::new(v.schema.project(&wanted).expect("columns"));
+    let table = kept_in_entity_order(batches, &v.schema, keep, order);
+    v.schema = table.schema();
+    v.rows = Rows::Memory(vec![table]);
+    checkpoint("registry sorted and indexed");
+    written.finish()?;
+    Ok(ValidatedRegistry { table: v, entities: index, parents, legal_reps })
+}
+
+/// The columns (by position) of the registry's sorted copies: those
+/// written to `out`, and the id they are sorted by.
+fn copied_columns(contract: &Contract, out: Option<&RegistryOut>) -> Vec<usize> {
+    let written: &[&str] = match out {
+        Some(RegistryOut::Mart(_)) => &registry::COLUMNS,
+        Some(RegistryOut::Columns(_, columns)) => columns,
+        None => &[],
+    };
+    let mut copied: Vec<usize> = written.iter().map(|c| contract.column_index(c).expect("a registry column")).collect();
+    if !copied.contains(&contract.key[0]) {
+        copied.push(contract.key[0]);
+    }
+    copied
+}
+
+/// The accepted rows (`batches`, of `schema`) as the run's table: the
+/// columns later stages asked for (`keep`; the id text goes unless asked
+/// for) put in entity order (`order`) a lookup row group at a time, and
+/// each row's `entity_idx`, its position.
+fn kept_in_entity_order(
+    batches: Vec<RecordBatch>,
+    schema: &Schema,
+    keep: &[&str],
+    order: Arc<Vec<u32>>,
+) -> RecordBatch {
+    let wanted: Vec<usize> = keep.iter().map(|k| position_in(schema, k)).collect();
+    let schema = Arc::new(schema.project(&wanted).expect("columns"));
     let batches: Vec<RecordBatch> = batches.into_iter().map(|b| b.project(&wanted).expect("columns")).collect();
     let kept: Vec<RecordBatch> = match batches.is_empty() {
         true => Vec::new(),
@@ -110,18 +131,12 @@ pub fn validate_registry(
         }
     };
     drop((batches, order));
-    let sorted = concat_batches(&v.schema, &kept).expect("groups share the schema");
+    let sorted = concat_batches(&schema, &kept).expect("groups share the schema");
     drop(kept);
-    checkpoint("registry table in entity order");
     let idx: ArrayRef = Arc::new(UInt32Array::from_iter_values(0..sorted.num_rows() as u32));
     let mut columns = sorted.columns().to_vec();
     columns.push(idx);
-    let schema = with_idx(&sorted.schema());
-    v.rows = Rows::Memory(vec![RecordBatch::try_new(schema.clone(), columns).expect("schema")]);
-    v.schema = schema;
-    checkpoint("registry sorted and indexed");
-    written.finish()?;
-    Ok(ValidatedRegistry { table: v, entities: index, parents, legal_reps })
+    RecordBatch::try_new(with_idx(&sorted.schema()), columns).expect("schema")
 }
 
 /// The folder the registry's files are copied to in id order when its
