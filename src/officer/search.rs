@@ -197,6 +197,7 @@ mod tests {
             ("911100000000000001", "Eastern Trading Co", "110101", Some("A")),
             ("911100000000000002", "北京星辰贸易有限公司", "110102", Some("D")),
             ("913100000000000003", "Shanghai TRADING house", "310101", None),
+            ("91110000MA01ABCD3X", "Alpha", "110105", None),
         ]);
         let find = |q: &str, region: &str, grade: Option<&str>| ix.find(&Search { query: q, region, grade }, 50);
         assert_eq!(find("trading", "", None).1, 2);
@@ -206,8 +207,12 @@ mod tests {
         assert_eq!(find("trading", "11", None).0, vec!["911100000000000001"]);
         assert_eq!(find("", "", Some("D")).0, vec!["911100000000000002"]);
         assert_eq!(find("", "", Some("B")).1, 0, "a grade nobody has");
-        assert_eq!(find("", "", None).1, 3);
+        assert_eq!(find("0003", "", None).1, 0, "an id matches by its start only");
+        assert_eq!(find("91110000ma01", "", None).0, vec!["91110000MA01ABCD3X"], "an id in any case");
+        assert_eq!(find("shanghai", "", None).0, vec!["913100000000000003"], "a name matched at its start");
+        assert_eq!(find("alpha", "", None).0, vec!["91110000MA01ABCD3X"], "the last name");
+        assert_eq!(find("", "", None).1, 4);
         let (shown, total) = ix.find(&Search { query: "", region: "", grade: None }, 2);
-        assert_eq!((shown.len(), total), (2, 3), "the first two shown, all three counted");
+        assert_eq!((shown.len(), total), (2, 4), "the first two shown, all four counted");
     }
 }
