@@ -155,6 +155,12 @@ fn a_narrowed_entitlement_is_enforced_at_serve_time() {
     assert_eq!(status("/api/v1/lists/serious-dishonesty/latest/entries.csv"), 200);
     let audit = ok(&["audit", "--warehouse", api.root.to_str().unwrap(), "--limit", "2"]);
     assert!(audit.contains("entitlement: format parquet not entitled"), "{audit}");
+    // Rebuilt for the formats alone changed, the view holds only its CSV files.
+    let mut csv_rebuild = args("2026-11-27");
+    let at = csv_rebuild.iter().position(|a| *a == narrowed.to_str().unwrap()).unwrap();
+    csv_rebuild[at] = csv_only.to_str().unwrap();
+    assert!(ok(&csv_rebuild).contains("rebuilt the view of alpha"));
+    assert!(!view.join("entries.parquet").exists() && view.join("entries.csv").exists());
 
     // Another partner's signed view of the same list, copied into alpha's
     // folder, is not alpha's: its manifest names gamma.

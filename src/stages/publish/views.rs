@@ -83,7 +83,50 @@ pub fn apply(entries: &[Entry], changes: &[Change]) -> Vec<Entry> {
 
 #[cfg(test)]
 mod tests {
-    use super::Cut;
+    use std::collections::HashMap;
+
+    use super::super::entries::{Action, Entry};
+    use super::{view_changes, Cut};
+
+    fn entry(id: &str) -> Entry {
+        Entry {
+            entity_id: id.into(),
+            name: format!("Name {id}"),
+            region: "650100".into(),
+            online_store: None,
+            list_id: "l".into(),
+            basis: "direct".into(),
+            depth: 0,
+            rules: vec!["R".into()],
+            roots: vec![id.into()],
+            listed_since: "2026-11-20".parse().unwrap(),
+            measures: vec![],
+        }
+    }
+
+    /// A view whose columns changed since its previous publication: every
+    /// entry kept is `changed` in its new columns, beside what was added and
+    /// removed, and the rows stay sorted by `entity_id` ("Publication").
+    #[test]
+    fn a_view_with_other_columns_changes_every_kept_entry_in_id_order() {
+        let columns = |c: &[&str]| c.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+        let before = Cut { regions: vec![], columns: columns(&["entity_id"]) };
+        let now = Cut { regions: vec![], columns: columns(&["entity_id", "name"]) };
+        let previous = vec![entry("B"), entry("D"), entry("E")];
+        let all = vec![entry("A"), entry("B"), entry("C"), entry("D")];
+        let changes = view_changes(&now, &all, Some((&before, previous)), &HashMap::new());
+        let seen: Vec<(&str, Action)> = changes.iter().map(|c| (c.entry.entity_id.as_str(), c.action)).collect();
+        assert_eq!(
+            seen,
+            [
+                ("A", Action::Added),
+                ("B", Action::Changed),
+                ("C", Action::Added),
+                ("D", Action::Changed),
+                ("E", Action::Removed)
+            ]
+        );
+    }
 
     /// publication.md "Partner views": region code prefixes, `65` for a
     /// whole province, `650100` for one city; no prefix, every region.
