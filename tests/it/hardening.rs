@@ -206,6 +206,33 @@ fn a_view_of_every_region_is_not_served_to_a_partner_now_limited_to_some() {
     assert_eq!(status_of(&server, &api.alpha, ENTRIES), 404);
     let audit = ok(&["audit", "--warehouse", api.root.to_str().unwrap(), "--limit", "1"]);
     assert!(audit.contains("entitlement: the view has every region, the partner only some"), "{audit}");
+    // Rebuilt for its regions alone changed, the view holds region 65's
+    // entries and is served again.
+    let partners = api.dir.path().join("alpha-changed.yaml");
+    let key = api.dir.path().join("test.key");
+    let root = api.root.to_str().unwrap();
+    let rebuilt = ok(&[
+        "partners",
+        "rebuild-views",
+        "--list",
+        "serious-dishonesty",
+        "--id",
+        "2026-11-27",
+        "--warehouse",
+        root,
+        "--partners",
+        partners.to_str().unwrap(),
+        "--policy",
+        &api.policy,
+        "--signing-key",
+        key.to_str().unwrap(),
+    ]);
+    assert!(rebuilt.contains("rebuilt the view of alpha"), "{rebuilt}");
+    assert_eq!(status_of(&server, &api.alpha, ENTRIES), 200);
+    let view = api.root.join("published/serious-dishonesty/2026-11-27/partners/alpha");
+    let csv = std::fs::read_to_string(view.join("entries.csv")).unwrap();
+    let regions: Vec<&str> = csv.lines().skip(1).map(|l| l.rsplit(',').nth(1).unwrap()).collect();
+    assert!(!regions.is_empty() && regions.iter().all(|r| r.starts_with("65")), "{csv}");
 }
 
 /// A partner no longer entitled to a list gets 404 for the views it was
