@@ -235,6 +235,49 @@ fn a_view_of_every_region_is_not_served_to_a_partner_now_limited_to_some() {
     assert!(!regions.is_empty() && regions.iter().all(|r| r.starts_with("65")), "{csv}");
 }
 
+/// Rebuilding the views of a signed publication needs the signing key
+/// (the new views are signed, the publication checked first): without it
+/// nothing changes. With it, the view of a partner still known but no
+/// longer entitled to the list is removed, and the publication verifies.
+#[test]
+fn a_rebuild_needs_the_key_of_a_signed_publication_and_removes_views_no_longer_entitled() {
+    let api = setup();
+    let partners = api.dir.path().join("alpha-moved.yaml");
+    std::fs::write(
+        &partners,
+        "partners:\n  - { id: alpha, name: Alpha bureau, lists: [watch], columns: [entity_id], formats: [csv] }\n",
+    )
+    .unwrap();
+    let root = api.root.to_str().unwrap();
+    let key = api.dir.path().join("test.key");
+    let mut args = vec![
+        "partners",
+        "rebuild-views",
+        "--list",
+        "serious-dishonesty",
+        "--warehouse",
+        root,
+        "--partners",
+        partners.to_str().unwrap(),
+        "--policy",
+        &api.policy,
+    ];
+    let publication = api.root.join("published/serious-dishonesty/2026-11-27");
+    let view = publication.join("partners/alpha");
+    let before = std::fs::read(view.join("manifest.json")).unwrap();
+    let o = crate::support::credence(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", crate::support::stderr(&o));
+    assert!(crate::support::stderr(&o).contains("is signed: give the signing key"), "{}", crate::support::stderr(&o));
+    assert_eq!(std::fs::read(view.join("manifest.json")).unwrap(), before, "nothing changed");
+
+    args.extend(["--signing-key", key.to_str().unwrap()]);
+    let out = ok(&args);
+    assert!(out.contains("removed the view of alpha: no longer entitled to serious-dishonesty"), "{out}");
+    assert!(!view.exists());
+    let public = api.dir.path().join("test.pub");
+    ok(&["verify", publication.to_str().unwrap(), "--public-key", public.to_str().unwrap()]);
+}
+
 /// A partner no longer entitled to a list gets 404 for the views it was
 /// given of it, asked by publication id as by `latest` (a mutant that
 /// served them by id survived every test).
