@@ -515,4 +515,22 @@ fn verify_checks_the_list_and_id_extra_files_and_every_view() {
     std::fs::write(&view_csv, bytes).unwrap();
     let o = credence(&["verify", whole.to_str().unwrap(), "--public-key", &n.pk]);
     assert!(stderr(&o).contains("FAILED: partners/tax-bureau/entries.csv: "), "{}", stderr(&o));
+    // A manifest naming a file outside its folder, with that file's true
+    // size and SHA-256: refused by its name.
+    let outside = n.pub_dir("2026-11-20").join("entries.csv");
+    let (sha256, bytes) = credence::stages::publish::files::sha256_file(&outside).unwrap();
+    let text = std::fs::read_to_string(whole.join("manifest.json")).unwrap();
+    let mut manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let files = manifest["files"].as_array_mut().unwrap();
+    let entry = files.iter_mut().find(|f| f["name"] == "entries.csv").unwrap();
+    entry["name"] = "../2026-11-20/entries.csv".into();
+    entry["bytes"] = bytes.into();
+    entry["sha256"] = sha256.into();
+    std::fs::write(whole.join("manifest.json"), serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    let o = credence(&["verify", whole.to_str().unwrap(), "--public-key", &n.pk]);
+    assert!(
+        stderr(&o).contains("manifest.json: names a file outside the folder: \"../2026-11-20/entries.csv\""),
+        "{}",
+        stderr(&o)
+    );
 }
