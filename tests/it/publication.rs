@@ -508,6 +508,15 @@ fn verify_checks_the_list_and_id_extra_files_and_every_view() {
     let o = credence(&["verify", whole.to_str().unwrap(), "--public-key", &n.pk]);
     assert!(stderr(&o).contains("FAILED: extra.csv: a file the manifest does not name"), "{}", stderr(&o));
     std::fs::remove_file(whole.join("extra.csv")).unwrap();
+    // A view holds no views: a partners folder in one is an extra file.
+    std::fs::create_dir(whole.join("partners/tax-bureau/partners")).unwrap();
+    let o = credence(&["verify", whole.to_str().unwrap(), "--public-key", &n.pk]);
+    assert!(
+        stderr(&o).contains("FAILED: partners/tax-bureau/partners: a file the manifest does not name"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_dir(whole.join("partners/tax-bureau/partners")).unwrap();
     // A partner view's file changed: the whole publication fails.
     let view_csv = whole.join("partners/tax-bureau/entries.csv");
     let mut bytes = std::fs::read(&view_csv).unwrap();
