@@ -524,6 +524,22 @@ fn verify_checks_the_list_and_id_extra_files_and_every_view() {
     std::fs::write(&view_csv, bytes).unwrap();
     let o = credence(&["verify", whole.to_str().unwrap(), "--public-key", &n.pk]);
     assert!(stderr(&o).contains("FAILED: partners/tax-bureau/entries.csv: "), "{}", stderr(&o));
+    // Every view's manifest gone: the problems come in the views' name order.
+    let mut views: Vec<String> = std::fs::read_dir(whole.join("partners"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    views.sort();
+    assert!(views.len() >= 3, "{views:?}");
+    for v in &views {
+        std::fs::remove_file(whole.join("partners").join(v).join("manifest.json")).unwrap();
+    }
+    let o = credence(&["verify", whole.to_str().unwrap(), "--public-key", &n.pk]);
+    let at: Vec<usize> = views
+        .iter()
+        .map(|v| stderr(&o).find(&format!("partners/{v}/manifest.json")).expect("each view named"))
+        .collect();
+    assert!(at.is_sorted(), "{views:?} named at {at:?}: {}", stderr(&o));
     // A manifest naming a file outside its folder, with that file's true
     // size and SHA-256: refused by its name.
     let outside = n.pub_dir("2026-11-20").join("entries.csv");
