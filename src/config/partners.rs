@@ -160,7 +160,8 @@ mod tests {
     fn problems_name_the_partner() {
         let text = "partners:\n  - { id: Bad, name: B, lists: [nope], columns: [name, secret], formats: [xml], regions: [abc] }\n  \
                     - { id: ok, name: O, lists: [l], columns: [entity_id], formats: [csv], regions: [\"6501001\"] }\n  \
-                    - { id: ok, name: P, lists: [l], columns: [entity_id], formats: [] }\n";
+                    - { id: ok, name: P, lists: [l], columns: [entity_id], formats: [] }\n  \
+                    - { id: blank, name: Q, lists: [l], columns: [entity_id], formats: [csv], regions: [\"\"] }\n";
         let e = parse("p.yaml", text, &["l"]).unwrap_err();
         let all = e.to_string();
         for expected in [
@@ -173,6 +174,7 @@ mod tests {
             "partner 'ok': region prefix '6501001' must be 1 to 6 digits",
             "partner 'ok': duplicate id",
             "partner 'ok': at least one format is required",
+            "partner 'blank': region prefix '' must be 1 to 6 digits",
         ] {
             assert!(all.contains(expected), "{expected} in {all}");
         }
