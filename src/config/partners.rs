@@ -156,6 +156,16 @@ mod tests {
         assert_eq!(p[2].formats, [Format::Parquet]);
     }
 
+    /// A view's columns are in the entries' order and each format is
+    /// written once, whatever order and repeats the file lists.
+    #[test]
+    fn columns_come_in_publication_order_and_formats_once() {
+        let text = "partners:\n  - { id: p, name: P, lists: [l], columns: [listed_since, name, entity_id], formats: [csv, parquet, csv] }\n";
+        let p = parse("p.yaml", text, &["l"]).unwrap();
+        assert_eq!(p[0].columns, ["entity_id", "name", "listed_since"]);
+        assert_eq!(p[0].formats, [Format::Parquet, Format::Csv]);
+    }
+
     #[test]
     fn problems_name_the_partner() {
         let text = "partners:\n  - { id: Bad, name: B, lists: [nope], columns: [name, secret], formats: [xml], regions: [abc] }\n  \
