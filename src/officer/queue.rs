@@ -331,12 +331,13 @@ mod tests {
         }
     }
 
-    #[test]
-    fn review_age_counts_each_unbroken_stretch_in_review_from_its_start() {
+    /// Four nights' listings of list `l`: A is in review throughout; B
+    /// leaves review on the 5th and comes back on the 14th; C is in review
+    /// on the 11th alone.
+    fn four_nights() -> (tempfile::TempDir, Warehouse) {
         let dir = tempfile::tempdir().unwrap();
         let wh = Warehouse::new(dir.path());
         use ReviewStatus::*;
-        // A is in review throughout; B leaves review on the 5th and comes back on the 14th.
         let nights = [
             ("2026-11-01", vec![row("A", Pending), row("B", Noticed)]),
             ("2026-11-05", vec![row("A", Objected), row("B", Published)]),
@@ -350,6 +351,12 @@ mod tests {
             std::fs::create_dir_all(&target).unwrap();
             write_listings(&target, rows, &stamp).unwrap();
         }
+        (dir, wh)
+    }
+
+    #[test]
+    fn review_age_counts_each_unbroken_stretch_in_review_from_its_start() {
+        let (_dir, wh) = four_nights();
         let ages = review_age_over_runs(&wh, "l", 3).unwrap();
         let shown: Vec<(String, [u64; 3])> = ages.iter().map(|(d, b)| (d.to_string(), *b)).collect();
         assert_eq!(
@@ -360,5 +367,14 @@ mod tests {
                 ("2026-11-14".to_string(), [1, 0, 1]), // B back (new stretch), A 13 days; C held, not in review
             ]
         );
+    }
+
+    #[test]
+    fn a_member_is_in_review_since_the_start_of_its_current_unbroken_stretch() {
+        let (_dir, wh) = four_nights();
+        let ids: BTreeSet<String> = ["A", "B"].map(String::from).into();
+        let since = in_review_since(&wh, "l", "2026-11-14".parse().unwrap(), &ids).unwrap();
+        assert_eq!(since["A"].to_string(), "2026-11-01");
+        assert_eq!(since["B"].to_string(), "2026-11-14", "back in review after a gap: a new stretch");
     }
 }
