@@ -192,6 +192,11 @@ fn a_reject_is_allowed_inside_the_window() {
     w.decide(req(Action::Reject, &x, "olga")).expect("a reject is always allowed");
     w.run();
     assert_eq!(w.status(1), ReviewStatus::Rejected);
+    // The reject was the newest decision the run used: the member is out of the queue.
+    let list = w.policy.lists.iter().find(|l| l.id == LIST).unwrap();
+    let queue = crate::officer::queue::QueueBase::load(&w.wh, &w.store, list, None).unwrap().unwrap();
+    let entries = queue.entries(&w.store, list, real_today()).unwrap();
+    assert!(!entries.iter().any(|e| e.listing.entity_id == x), "rejected by the run and not decided since");
 }
 
 #[test]

@@ -335,16 +335,20 @@ mod tests {
     /// leaves review on the 5th and comes back on the 14th; C is in review
     /// on the 11th alone.
     fn four_nights() -> (tempfile::TempDir, Warehouse) {
-        let dir = tempfile::tempdir().unwrap();
-        let wh = Warehouse::new(dir.path());
         use ReviewStatus::*;
-        let nights = [
+        nights_of(&[
             ("2026-11-01", vec![row("A", Pending), row("B", Noticed)]),
             ("2026-11-05", vec![row("A", Objected), row("B", Published)]),
             ("2026-11-11", vec![row("A", AwaitingApproval), row("B", Published), row("C", Pending)]),
             ("2026-11-14", vec![row("A", Pending), row("B", Pending), row("C", Held)]),
-        ];
-        for (d, rows) in &nights {
+        ])
+    }
+
+    /// A warehouse whose list `l` has these nights' listings.
+    fn nights_of(nights: &[(&str, Vec<ListingRow>)]) -> (tempfile::TempDir, Warehouse) {
+        let dir = tempfile::tempdir().unwrap();
+        let wh = Warehouse::new(dir.path());
+        for (d, rows) in nights {
             let as_of: AsOf = d.parse().unwrap();
             let stamp = Stamp { policy_id: "p", policy_version: "1", as_of };
             let target = wh.list_mart(Mart::Listings, "l", as_of);
@@ -367,6 +371,21 @@ mod tests {
                 ("2026-11-14".to_string(), [1, 0, 1]), // B back (new stretch), A 13 days; C held, not in review
             ]
         );
+    }
+
+    /// The age buckets' edges: 3 days is "3 to 9 days", 10 days "10 days or more".
+    #[test]
+    fn review_age_buckets_start_at_3_and_10_days() {
+        use ReviewStatus::*;
+        let (_dir, wh) = nights_of(&[
+            ("2026-11-01", vec![row("A", Pending), row("B", Pending)]),
+            ("2026-11-02", vec![row("A", Pending), row("B", Pending)]),
+            ("2026-11-04", vec![row("A", Pending), row("B", Pending)]),
+            ("2026-11-11", vec![row("A", Pending)]),
+        ]);
+        let ages = review_age_over_runs(&wh, "l", 3).unwrap();
+        let shown: Vec<[u64; 3]> = ages.iter().map(|(_, b)| *b).collect();
+        assert_eq!(shown, [[2, 0, 0], [0, 2, 0], [0, 0, 1]], "1 day, 3 days, 10 days");
     }
 
     #[test]
