@@ -197,6 +197,12 @@ fn a_reject_is_allowed_inside_the_window() {
     let queue = crate::officer::queue::QueueBase::load(&w.wh, &w.store, list, None).unwrap().unwrap();
     let entries = queue.entries(&w.store, list, real_today()).unwrap();
     assert!(!entries.iter().any(|e| e.listing.entity_id == x), "rejected by the run and not decided since");
+    // Decided again since the run: back in the queue.
+    let objection = Request { received_on: Some(real_today()), ..req(Action::Object, &x, "oleg") };
+    w.decide(objection).expect("the party's objection to the notice in force");
+    let queue = crate::officer::queue::QueueBase::load(&w.wh, &w.store, list, None).unwrap().unwrap();
+    let entries = queue.entries(&w.store, list, real_today()).unwrap();
+    assert!(entries.iter().any(|e| e.listing.entity_id == x), "an objection recorded since the run");
 }
 
 #[test]
