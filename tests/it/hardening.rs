@@ -276,6 +276,10 @@ fn a_rebuild_needs_the_key_of_a_signed_publication_and_removes_views_no_longer_e
     assert!(!view.exists());
     let public = api.dir.path().join("test.pub");
     ok(&["verify", publication.to_str().unwrap(), "--public-key", public.to_str().unwrap()]);
+    // The API lists to alpha only the publications that hold its view.
+    let (_, _, body) = api.get("/api/v1/lists/serious-dishonesty/publications", Some(&api.alpha), &[]);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["publications"], serde_json::json!(["2026-11-26"]), "{v}");
 }
 
 /// A partner no longer entitled to a list gets 404 for the views it was
