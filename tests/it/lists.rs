@@ -146,6 +146,12 @@ fn joint_members_restrictions_and_flags_from_the_cli() {
     assert!(out.contains("V-1 2026-06-01 (177 days)"), "the reason's record with its date and age:\n{out}");
     // Under V_GRAVE (40 points, linear over 1095 days) the record weighs 1 - 177/1095.
     assert!(out.contains("V-1 2026-06-01 (177 days)  -33.53 (weight 0.8384)"), "the record's weighted points:\n{out}");
+    let restricted = format!(
+        "legal representative {} is restricted on {LIST} by JS_LEGAL_REP (enhanced_inspection, no_new_legal_rep_role), representing members {}",
+        person(1),
+        entity(1)
+    );
+    assert!(out.contains(&restricted), "its representative's restriction:\n{out}");
     assert!(out.contains("category counterfeit, severity grave, fine_cny 50000.00, status effective"), "{out}");
     let queue = ok(&["review", "--list", LIST, "--warehouse", w.root(), "--policy", &w.policy]);
     assert!(queue.starts_with("3 个待处理 / in review on serious-dishonesty as of 2026-11-25"), "{queue}");
