@@ -153,6 +153,10 @@ fn joint_members_restrictions_and_flags_from_the_cli() {
     );
     assert!(out.contains(&restricted), "its representative's restriction:\n{out}");
     assert!(out.contains("category counterfeit, severity grave, fine_cny 50000.00, status effective"), "{out}");
+    let out = ok(&["explain", &entity(4), "--as-of", "2026-11-25", "--warehouse", w.root()]);
+    let flagged = format!("flagged on {LIST} by JS_LEGAL_REP (");
+    let through = format!("): its legal representative represents members {}", entity(1));
+    assert!(out.contains(&flagged) && out.contains(&through), "C shares X's representative:\n{out}");
     let queue = ok(&["review", "--list", LIST, "--warehouse", w.root(), "--policy", &w.policy]);
     assert!(queue.starts_with("3 个待处理 / in review on serious-dishonesty as of 2026-11-25"), "{queue}");
 }
