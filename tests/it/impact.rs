@@ -288,6 +288,27 @@ fn a_dry_run_predicts_the_publication_and_leaves_the_warehouse_untouched() {
     assert_eq!(predicted_publication, published);
     let waiting: Vec<_> = predicted.iter().filter(|x| x.0 == "awaiting_review").map(|x| x.1.clone()).collect();
     assert_eq!(waiting, vec![entity(2), entity(3)]);
+
+    // Again the same day, nothing new; as of the night before, nothing at
+    // all: a list never goes back in time.
+    let dry = |as_of: &str| {
+        ok(&[
+            "run",
+            "--dry-run",
+            "--warehouse",
+            c.root(),
+            "--as-of",
+            as_of,
+            "--policy",
+            &c.policy,
+            "--signing-key",
+            &c.sk,
+        ])
+    };
+    let out = dry(next);
+    assert!(out.contains("list serious-dishonesty: would publish nothing new"), "{out}");
+    let out = dry(D);
+    assert!(out.contains("list serious-dishonesty: would not publish (a newer publication exists)"), "{out}");
 }
 
 #[test]
