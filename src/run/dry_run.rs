@@ -234,7 +234,7 @@ impl<'a> Previews<'a> {
             signer: None,
             decisions: &l.decisions,
         };
-        let (entries, changes) = publish::preview(&input);
+        let publish::Planned { entries, changes, step, .. } = publish::plan(&opts.warehouse, &input)?;
         let mut p = ListPreview {
             list: list.id.clone(),
             previous: l.previous.as_ref().map(|p| p.id.to_string()),
@@ -266,10 +266,10 @@ impl<'a> Previews<'a> {
                 removal_reason: String::new(),
             });
         }
-        p.outcome = match &l.previous {
-            Some(prev) if prev.id.date > as_of => "older",
-            _ if changes.is_empty() && l.previous.is_some() => "unchanged",
-            _ => "publish",
+        p.outcome = match step {
+            publish::Step::Older(_) => "older",
+            publish::Step::Unchanged(_) => "unchanged",
+            publish::Step::New(_) => "publish",
         }
         .to_string();
         Ok(p)

@@ -307,8 +307,40 @@ fn a_dry_run_predicts_the_publication_and_leaves_the_warehouse_untouched() {
     };
     let out = dry(next);
     assert!(out.contains("list serious-dishonesty: would publish nothing new"), "{out}");
+    // The same day with a partner that has no view yet: a new publication.
+    let partners = c.wh.root().parent().unwrap().join("newcomer.yaml");
+    std::fs::write(
+        &partners,
+        "partners:\n  - { id: newcomer, name: N, lists: [serious-dishonesty], columns: [entity_id], formats: [csv] }\n",
+    )
+    .unwrap();
+    let (as_of, p) = (next, partners.to_str().unwrap());
+    let policy = &c.policy;
+    let out = ok(&[
+        "run",
+        "--dry-run",
+        "--warehouse",
+        c.root(),
+        "--as-of",
+        as_of,
+        "--policy",
+        policy,
+        "--partners",
+        p,
+        "--signing-key",
+        &c.sk,
+    ]);
+    assert!(out.contains("list serious-dishonesty: would publish ("), "{out}");
     let out = dry(D);
     assert!(out.contains("list serious-dishonesty: would not publish (a newer publication exists)"), "{out}");
+    // A new night with nothing changed is still that night's publication,
+    // as the run then makes it.
+    let later = "2026-11-12";
+    let out = dry(later);
+    assert!(out.contains("list serious-dishonesty: would publish ("), "{out}");
+    assert!(out.contains(": 0 added, 0 removed (-), 0 changed;"), "{out}");
+    c.run(later);
+    assert_eq!(c.latest(), later);
 }
 
 #[test]

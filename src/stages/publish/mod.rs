@@ -343,8 +343,32 @@ pub fn preview(input: &Input) -> (Vec<Entry>, Vec<Change>) {
     (entries, changes)
 }
 
-/// Publishes one list as of `input.as_of` into `wh`, or says why not.
-pub fn publish(wh: &Warehouse, input: &Input) -> Result<Outcome, PublishError> {
+/// What publishing a list would do, worked out before anything is
+/// written: the publication's id, or why there is none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// A new publication with this id.
+    New(PublicationId),
+    /// The entries, and every partner's view, equal those of the newest
+    /// publication (of the same date).
+    Unchanged(PublicationId),
+    /// The newest publication is of a later date.
+    Older(PublicationId),
+}
+
+/// A list's publication as [`plan`] works it out: its entries, its
+/// changes, each partner's view and what publishing it does.
+pub struct Planned<'a> {
+    pub entries: Vec<Entry>,
+    pub changes: Vec<Change>,
+    views: Vec<PartnerView<'a>>,
+    pub step: Step,
+}
+
+/// Works out the publication of one list as of `input.as_of` against the
+/// previous one in `wh`, reading only: what [`publish`] would write, and
+/// what a dry run shows.
+pub fn plan<'a>(wh: &Warehouse, input: &Input<'a>) -> Result<Planned<'a>, PublishError> {
     let list = &input.list.id;
     let all = files::all_columns();
     let (entries, changes) = preview(input);
@@ -369,8 +393,8 @@ pub fn publish(wh: &Warehouse, input: &Input) -> Result<Outcome, PublishError> {
         });
     }
 
-    let id = match input.previous.map(|p| p.id) {
-        Some(last) if last.date > input.as_of => return Ok(Outcome::Older { latest: last }),
+    let step = match input.previous.map(|p| p.id) {
+        Some(last) if last.date > input.as_of => Step::Older(last),
         Some(last) if last.date == input.as_of => {
             // publication.md v2: a same-day rerun publishes when the entries
             // of the list or of any partner's view differ, or when a partner
@@ -379,12 +403,25 @@ pub fn publish(wh: &Warehouse, input: &Input) -> Result<Outcome, PublishError> {
             let same_views = views.iter().all(|v| {
                 v.before.as_ref().is_some_and(|b| same(b, &v.entries, &v.cut.columns)) && v.changes.is_empty()
             });
-            if same_entries && same_views {
-                return Ok(Outcome::Unchanged { latest: last });
+            match same_entries && same_views {
+                true => Step::Unchanged(last),
+                false => Step::New(last.next_same_day()),
             }
-            last.next_same_day()
         }
-        _ => PublicationId::first(input.as_of),
+        _ => Step::New(PublicationId::first(input.as_of)),
+    };
+    Ok(Planned { entries, changes, views, step })
+}
+
+/// Publishes one list as of `input.as_of` into `wh`, or says why not.
+pub fn publish(wh: &Warehouse, input: &Input) -> Result<Outcome, PublishError> {
+    let list = &input.list.id;
+    let all = files::all_columns();
+    let Planned { entries, changes, views, step } = plan(wh, input)?;
+    let id = match step {
+        Step::New(id) => id,
+        Step::Unchanged(latest) => return Ok(Outcome::Unchanged { latest }),
+        Step::Older(latest) => return Ok(Outcome::Older { latest }),
     };
 
     // Folders newer than LATEST were never visible: a crashed publication's.
