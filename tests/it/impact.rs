@@ -390,4 +390,42 @@ fn impact_over_nights_follows_list_sizes_under_both_policies() {
     );
     assert_eq!((first.members_before, first.members_after), (2, 4));
     assert!(std::fs::read_to_string(&html).unwrap().contains("List sizes over the nights"));
+    // One night is the as-of date's alone.
+    let out = ok(&[
+        "impact",
+        "--warehouse",
+        c.root(),
+        "--as-of",
+        next,
+        "--nights",
+        "1",
+        "--policy",
+        &policy,
+        "--baseline",
+        &c.policy,
+        "--public-key",
+        &c.pk,
+    ]);
+    let html = out.lines().find_map(|l| l.strip_prefix("report: ")).unwrap().trim().to_string();
+    let r: ImpactReport =
+        serde_json::from_slice(&std::fs::read(Path::new(&html).parent().unwrap().join("report.json")).unwrap())
+            .unwrap();
+    let dates: Vec<&str> = r.nights.iter().map(|n| n.as_of.as_str()).collect();
+    assert_eq!(dates, [next]);
+}
+
+/// An entity counts as changed when its reasons alone change (a rule
+/// renamed, the same points) or its score alone (the base moved, no grade
+/// crossing a band).
+#[test]
+fn a_renamed_rule_or_a_moved_base_changes_reasons_or_scores_alone() {
+    let c = warehouse();
+    let renamed = c.policy_edited("renamed.yaml", &[("id: V_GRAVE", "id: V_GRAVE_DECIDED")]);
+    let (dir, r) = impact(&c, &renamed);
+    assert_eq!((r.grade_changed, r.changed), (0, 2), "1's and 2's reasons");
+    agrees_with_changed(&dir, &r);
+    let based = c.policy_edited("base.yaml", &[("  base: 100", "  base: 99")]);
+    let (dir, r) = impact(&c, &based);
+    assert_eq!((r.grade_changed, r.changed), (0, 4), "every score, no grade");
+    agrees_with_changed(&dir, &r);
 }
