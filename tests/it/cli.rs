@@ -129,6 +129,10 @@ fn quarantined_rows_carry_source_and_reason() {
     let dir = tempfile::tempdir().unwrap();
     let wh = Warehouse::new(dir.path());
     registry(&wh, 30, 1);
+    // A second file whose first row is rejected: its row 0, not row 31 of the first.
+    let mut second = vec![company(2000).replace("\"active\"", "\"closed\"")];
+    second.extend((31..=50).map(company));
+    land(&wh, Dataset::Registry, D, "part-1", &second.iter().map(|s| s.as_str()).collect::<Vec<_>>());
     ok(&["run", "--unsigned", "--warehouse", dir.path().to_str().unwrap(), "--as-of", D]);
     let q = wh.quarantine(Dataset::Registry, D.parse().unwrap()).join("part-0.parquet");
     let b = &credence::base::parquet_io::read_parquet(&q).unwrap()[0];
@@ -146,6 +150,13 @@ fn quarantined_rows_carry_source_and_reason() {
     );
     assert_eq!(col("status").as_string::<i32>().value(0), "closed", "the row as found");
     assert_eq!(col("entity_id").as_string::<i32>().value(0), entity(1000));
+    assert_eq!(b.num_rows(), 2);
+    assert_eq!(
+        col("source_file").as_string::<i32>().value(1),
+        "landing/registry/ingest_date=2026-11-27/part-1.parquet"
+    );
+    assert_eq!(col("source_row").as_primitive::<arrow::datatypes::Int64Type>().value(1), 0);
+    assert_eq!(col("entity_id").as_string::<i32>().value(1), entity(2000));
 }
 
 #[test]
