@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use crate::api::setup;
-use crate::support::{ok, Server};
+use crate::support::{ok, stderr, stdout, Server};
 
 const ENTRIES: &str = "/api/v1/lists/serious-dishonesty/latest/entries.csv";
 
@@ -208,26 +208,8 @@ fn a_view_of_every_region_is_not_served_to_a_partner_now_limited_to_some() {
     assert!(audit.contains("entitlement: the view has every region, the partner only some"), "{audit}");
     // Rebuilt for its regions alone changed, the view holds region 65's
     // entries and is served again.
-    let partners = api.dir.path().join("alpha-changed.yaml");
-    let key = api.dir.path().join("test.key");
-    let root = api.root.to_str().unwrap();
-    let rebuilt = ok(&[
-        "partners",
-        "rebuild-views",
-        "--list",
-        "serious-dishonesty",
-        "--id",
-        "2026-11-27",
-        "--warehouse",
-        root,
-        "--partners",
-        partners.to_str().unwrap(),
-        "--policy",
-        &api.policy,
-        "--signing-key",
-        key.to_str().unwrap(),
-    ]);
-    assert!(rebuilt.contains("rebuilt the view of alpha"), "{rebuilt}");
+    let o = rebuild_views(&api, &api.dir.path().join("alpha-changed.yaml"), true);
+    assert!(stdout(&o).contains("rebuilt the view of alpha"), "{}", stderr(&o));
     assert_eq!(status_of(&server, &api.alpha, ENTRIES), 200);
     let view = api.root.join("published/serious-dishonesty/2026-11-27/partners/alpha");
     let csv = std::fs::read_to_string(view.join("entries.csv")).unwrap();
@@ -248,30 +230,15 @@ fn a_rebuild_needs_the_key_of_a_signed_publication_and_removes_views_no_longer_e
         "partners:\n  - { id: alpha, name: Alpha bureau, lists: [watch], columns: [entity_id], formats: [csv] }\n",
     )
     .unwrap();
-    let root = api.root.to_str().unwrap();
-    let key = api.dir.path().join("test.key");
-    let mut args = vec![
-        "partners",
-        "rebuild-views",
-        "--list",
-        "serious-dishonesty",
-        "--warehouse",
-        root,
-        "--partners",
-        partners.to_str().unwrap(),
-        "--policy",
-        &api.policy,
-    ];
     let publication = api.root.join("published/serious-dishonesty/2026-11-27");
     let view = publication.join("partners/alpha");
     let before = std::fs::read(view.join("manifest.json")).unwrap();
-    let o = crate::support::credence(&args);
-    assert_eq!(o.status.code(), Some(1), "{}", crate::support::stderr(&o));
-    assert!(crate::support::stderr(&o).contains("is signed: give the signing key"), "{}", crate::support::stderr(&o));
+    let o = rebuild_views(&api, &partners, false);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is signed: give the signing key"), "{}", stderr(&o));
     assert_eq!(std::fs::read(view.join("manifest.json")).unwrap(), before, "nothing changed");
 
-    args.extend(["--signing-key", key.to_str().unwrap()]);
-    let out = ok(&args);
+    let out = stdout(&rebuild_views(&api, &partners, true));
     assert!(out.contains("removed the view of alpha: no longer entitled to serious-dishonesty"), "{out}");
     assert!(!view.exists());
     let public = api.dir.path().join("test.pub");
@@ -280,6 +247,21 @@ fn a_rebuild_needs_the_key_of_a_signed_publication_and_removes_views_no_longer_e
     let (_, _, body) = api.get("/api/v1/lists/serious-dishonesty/publications", Some(&api.alpha), &[]);
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["publications"], serde_json::json!(["2026-11-26"]), "{v}");
+}
+
+/// `partners rebuild-views` of the newest publication of `api`'s
+/// serious-dishonesty list for `partners`, with the test signing key when
+/// `signed`.
+fn rebuild_views(api: &crate::api::Api, partners: &std::path::Path, signed: bool) -> std::process::Output {
+    let key = api.dir.path().join("test.key");
+    let root = api.root.to_str().unwrap();
+    let mut args =
+        vec!["partners", "rebuild-views", "--list", "serious-dishonesty", "--warehouse", root, "--policy", &api.policy];
+    args.extend(["--partners", partners.to_str().unwrap()]);
+    if signed {
+        args.extend(["--signing-key", key.to_str().unwrap()]);
+    }
+    crate::support::credence(&args)
 }
 
 /// A partner no longer entitled to a list gets 404 for the views it was

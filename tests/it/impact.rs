@@ -359,24 +359,7 @@ fn impact_over_nights_follows_list_sizes_under_both_policies() {
     c.violations_of(next, &[("V-3", 4, "2026-11-05", "counterfeit", "grave")]);
     let policy = c.policy_edited("double.yaml", &[("points: 40", "points: 80")]);
     let (_, one) = impact(&c, &policy);
-    let out = ok(&[
-        "impact",
-        "--warehouse",
-        c.root(),
-        "--as-of",
-        next,
-        "--nights",
-        "3",
-        "--policy",
-        &policy,
-        "--baseline",
-        &c.policy,
-        "--public-key",
-        &c.pk,
-    ]);
-    let html = out.lines().find_map(|l| l.strip_prefix("report: ")).unwrap().trim().to_string();
-    let dir = Path::new(&html).parent().unwrap();
-    let r: ImpactReport = serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+    let (html, r) = impact_over_nights(&c, next, "3", &policy);
     let sizes: Vec<(String, u64, u64)> =
         r.nights.iter().map(|n| (n.as_of.clone(), n.members_before, n.members_after)).collect();
     let first = list(&one);
@@ -391,27 +374,32 @@ fn impact_over_nights_follows_list_sizes_under_both_policies() {
     assert_eq!((first.members_before, first.members_after), (2, 4));
     assert!(std::fs::read_to_string(&html).unwrap().contains("List sizes over the nights"));
     // One night is the as-of date's alone.
+    let (_, r) = impact_over_nights(&c, next, "1", &policy);
+    let dates: Vec<&str> = r.nights.iter().map(|n| n.as_of.as_str()).collect();
+    assert_eq!(dates, [next]);
+}
+
+/// Runs `credence impact` of `policy` against the case's policy over
+/// `nights` nights ending with `as_of`; returns the report page and figures.
+fn impact_over_nights(c: &Case, as_of: &str, nights: &str, policy: &str) -> (String, ImpactReport) {
     let out = ok(&[
         "impact",
         "--warehouse",
         c.root(),
         "--as-of",
-        next,
+        as_of,
         "--nights",
-        "1",
+        nights,
         "--policy",
-        &policy,
+        policy,
         "--baseline",
         &c.policy,
         "--public-key",
         &c.pk,
     ]);
     let html = out.lines().find_map(|l| l.strip_prefix("report: ")).unwrap().trim().to_string();
-    let r: ImpactReport =
-        serde_json::from_slice(&std::fs::read(Path::new(&html).parent().unwrap().join("report.json")).unwrap())
-            .unwrap();
-    let dates: Vec<&str> = r.nights.iter().map(|n| n.as_of.as_str()).collect();
-    assert_eq!(dates, [next]);
+    let json = std::fs::read(Path::new(&html).parent().unwrap().join("report.json")).unwrap();
+    (html, serde_json::from_slice(&json).unwrap())
 }
 
 /// An entity counts as changed when its reasons alone change (a rule
