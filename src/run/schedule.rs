@@ -374,6 +374,9 @@ mod tests {
         assert_eq!(due, [d("2026-11-25"), d("2026-11-26"), d("2026-11-27")]);
         assert_eq!(skipped.first(), Some(&d("2026-11-21")));
         assert_eq!(skipped.len(), 4);
+        // max_nights 0: no catch-up, tonight's date alone.
+        let (due, skipped) = due_dates(Some(d("2026-11-20")), d("2026-11-27"), 0);
+        assert_eq!((due, skipped.len()), (vec![d("2026-11-27")], 6));
     }
 
     #[test]

@@ -291,21 +291,11 @@ fn a_dry_run_predicts_the_publication_and_leaves_the_warehouse_untouched() {
 
     // Again the same day, nothing new; as of the night before, nothing at
     // all: a list never goes back in time.
-    let dry = |as_of: &str| {
-        ok(&[
-            "run",
-            "--dry-run",
-            "--warehouse",
-            c.root(),
-            "--as-of",
-            as_of,
-            "--policy",
-            &c.policy,
-            "--signing-key",
-            &c.sk,
-        ])
+    let dry = |as_of: &str, more: &[&str]| {
+        let head = ["run", "--dry-run", "--warehouse", c.root(), "--as-of", as_of, "--policy", &c.policy];
+        ok(&[&head[..], &["--signing-key", &c.sk], more].concat())
     };
-    let out = dry(next);
+    let out = dry(next, &[]);
     assert!(out.contains("list serious-dishonesty: would publish nothing new"), "{out}");
     // The same day with a partner that has no view yet: a new publication.
     let partners = c.wh.root().parent().unwrap().join("newcomer.yaml");
@@ -314,29 +304,14 @@ fn a_dry_run_predicts_the_publication_and_leaves_the_warehouse_untouched() {
         "partners:\n  - { id: newcomer, name: N, lists: [serious-dishonesty], columns: [entity_id], formats: [csv] }\n",
     )
     .unwrap();
-    let (as_of, p) = (next, partners.to_str().unwrap());
-    let policy = &c.policy;
-    let out = ok(&[
-        "run",
-        "--dry-run",
-        "--warehouse",
-        c.root(),
-        "--as-of",
-        as_of,
-        "--policy",
-        policy,
-        "--partners",
-        p,
-        "--signing-key",
-        &c.sk,
-    ]);
+    let out = dry(next, &["--partners", partners.to_str().unwrap()]);
     assert!(out.contains("list serious-dishonesty: would publish ("), "{out}");
-    let out = dry(D);
+    let out = dry(D, &[]);
     assert!(out.contains("list serious-dishonesty: would not publish (a newer publication exists)"), "{out}");
     // A new night with nothing changed is still that night's publication,
     // as the run then makes it.
     let later = "2026-11-12";
-    let out = dry(later);
+    let out = dry(later, &[]);
     assert!(out.contains("list serious-dishonesty: would publish ("), "{out}");
     assert!(out.contains(": 0 added, 0 removed (-), 0 changed;"), "{out}");
     c.run(later);
