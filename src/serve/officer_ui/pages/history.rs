@@ -200,3 +200,42 @@ pub(crate) async fn access_log(State(state): State<Arc<UiState>>, Extension(o): 
     };
     Ok(html_response(StatusCode::OK, page(&state, Some(&o), m.t("access_title"), body)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decided_at(at: &str) -> Decision {
+        Decision {
+            id: 1,
+            list_id: "l".into(),
+            entity_id: "e".into(),
+            action: Action::Reject,
+            officer: "olga".into(),
+            reason: "the case file was read in full".into(),
+            until: None,
+            basis: None,
+            rules: None,
+            decided_at: at.into(),
+            approves: None,
+            deadline: None,
+            document: None,
+            document_sha256: None,
+            received_on: None,
+        }
+    }
+
+    /// `from` and `to` are days, both kept: a decision made on either day is in.
+    #[test]
+    fn the_history_filter_keeps_both_of_its_days() {
+        let between = |from: &str, to: &str| HistoryFilter {
+            from: Some(from.into()),
+            to: Some(to.into()),
+            ..HistoryFilter::default()
+        };
+        let d = decided_at("2026-11-27T09:15:00+08:00");
+        assert!(between("2026-11-27", "2026-11-27").keeps(&d));
+        assert!(!between("2026-11-28", "2026-11-30").keeps(&d));
+        assert!(!between("2026-11-20", "2026-11-26").keeps(&d));
+    }
+}
