@@ -238,4 +238,16 @@ mod tests {
         assert!(!between("2026-11-28", "2026-11-30").keeps(&d));
         assert!(!between("2026-11-20", "2026-11-26").keeps(&d));
     }
+
+    /// Each character a spreadsheet starts a formula with is defused by a
+    /// quote; a cell with a comma, quote or line break is quoted.
+    #[test]
+    fn a_csv_cell_a_spreadsheet_would_run_is_defused() {
+        for c in ['=', '+', '-', '@', '\t', '\r'] {
+            let v = format!("{c}SUM(A1)");
+            assert!(cell(&v).trim_start_matches('"').starts_with('\''), "{v:?} gave {:?}", cell(&v));
+        }
+        assert_eq!(cell("plain"), "plain");
+        assert_eq!(cell("a, \"b\""), "\"a, \"\"b\"\"\"");
+    }
 }
