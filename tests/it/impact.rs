@@ -39,25 +39,22 @@ fn warehouse() -> Case {
     c
 }
 
-/// Runs `credence impact` of `policy` against the case's policy; returns the report's folder and figures.
+/// Runs `credence impact` of `policy` against the case's policy as of D;
+/// returns the report's folder and figures.
 fn impact(c: &Case, policy: &str) -> (PathBuf, ImpactReport) {
-    let out = ok(&[
-        "impact",
-        "--warehouse",
-        c.root(),
-        "--as-of",
-        D,
-        "--policy",
-        policy,
-        "--baseline",
-        &c.policy,
-        "--public-key",
-        &c.pk,
-    ]);
+    let (html, report) = impact_report(c, D, &[], policy);
+    (html.parent().unwrap().to_path_buf(), report)
+}
+
+/// Runs `credence impact` of `policy` against the case's policy as of
+/// `as_of` with `more` arguments; returns the report page's path and figures.
+fn impact_report(c: &Case, as_of: &str, more: &[&str], policy: &str) -> (PathBuf, ImpactReport) {
+    let head = ["impact", "--warehouse", c.root(), "--as-of", as_of, "--policy", policy, "--baseline", &c.policy];
+    let out = ok(&[&head[..], &["--public-key", &c.pk], more].concat());
     let html = out.lines().find_map(|l| l.strip_prefix("report: ")).expect("the report's path is printed");
-    let dir = Path::new(html.trim()).parent().unwrap().to_path_buf();
-    let report: ImpactReport = serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
-    (dir, report)
+    let html = PathBuf::from(html.trim());
+    let json = std::fs::read(html.parent().unwrap().join("report.json")).unwrap();
+    (html, serde_json::from_slice(&json).unwrap())
 }
 
 fn transitions(r: &ImpactReport) -> BTreeMap<(String, String), u64> {
@@ -334,7 +331,7 @@ fn impact_over_nights_follows_list_sizes_under_both_policies() {
     c.violations_of(next, &[("V-3", 4, "2026-11-05", "counterfeit", "grave")]);
     let policy = c.policy_edited("double.yaml", &[("points: 40", "points: 80")]);
     let (_, one) = impact(&c, &policy);
-    let (html, r) = impact_over_nights(&c, next, "3", &policy);
+    let (html, r) = impact_report(&c, next, &["--nights", "3"], &policy);
     let sizes: Vec<(String, u64, u64)> =
         r.nights.iter().map(|n| (n.as_of.clone(), n.members_before, n.members_after)).collect();
     let first = list(&one);
@@ -349,32 +346,9 @@ fn impact_over_nights_follows_list_sizes_under_both_policies() {
     assert_eq!((first.members_before, first.members_after), (2, 4));
     assert!(std::fs::read_to_string(&html).unwrap().contains("List sizes over the nights"));
     // One night is the as-of date's alone.
-    let (_, r) = impact_over_nights(&c, next, "1", &policy);
+    let (_, r) = impact_report(&c, next, &["--nights", "1"], &policy);
     let dates: Vec<&str> = r.nights.iter().map(|n| n.as_of.as_str()).collect();
     assert_eq!(dates, [next]);
-}
-
-/// Runs `credence impact` of `policy` against the case's policy over
-/// `nights` nights ending with `as_of`; returns the report page and figures.
-fn impact_over_nights(c: &Case, as_of: &str, nights: &str, policy: &str) -> (String, ImpactReport) {
-    let out = ok(&[
-        "impact",
-        "--warehouse",
-        c.root(),
-        "--as-of",
-        as_of,
-        "--nights",
-        nights,
-        "--policy",
-        policy,
-        "--baseline",
-        &c.policy,
-        "--public-key",
-        &c.pk,
-    ]);
-    let html = out.lines().find_map(|l| l.strip_prefix("report: ")).unwrap().trim().to_string();
-    let json = std::fs::read(Path::new(&html).parent().unwrap().join("report.json")).unwrap();
-    (html, serde_json::from_slice(&json).unwrap())
 }
 
 /// An entity counts as changed when its reasons alone change (a rule
