@@ -249,10 +249,11 @@ pub fn changes(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn entry(id: &str, basis: &str, rules: &[&str], since: &str) -> Entry {
+    /// An entry of list `l` in region 650100, rooted at `A`.
+    pub(in crate::stages::publish) fn entry(id: &str, basis: &str, rules: &[&str], since: &str) -> Entry {
         Entry {
             entity_id: id.into(),
             name: format!("Name {id}"),

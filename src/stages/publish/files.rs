@@ -300,10 +300,11 @@ pub struct Counts {
 }
 
 /// Whose files a manifest of `partner` describes, as messages name it:
-/// `the view of partner tax-bureau`, or `the whole publication`.
+/// `the view of partner tax-bureau`, or `the whole publication`. The name
+/// comes from a file on disk: its control characters are escaped.
 pub fn audience(partner: Option<&str>) -> String {
     match partner {
-        Some(p) => format!("the view of partner {p}"),
+        Some(p) => format!("the view of partner {}", crate::base::printable::printable(p, 64)),
         None => "the whole publication".to_string(),
     }
 }
@@ -397,5 +398,17 @@ mod csv_tests {
         let lists: ArrayRef = std::sync::Arc::new(b.finish());
         assert_eq!(super::cell(&lists, 0), "'=1+1;x");
         assert_eq!(super::cell(&lists, 1), "a;=b");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A partner name read from a manifest on disk cannot forge a line of
+    /// a message or the audit log.
+    #[test]
+    fn a_manifests_partner_is_named_with_its_controls_escaped() {
+        assert_eq!(super::audience(Some("tax-bureau")), "the view of partner tax-bureau");
+        assert!(!super::audience(Some("x\nFAILED: forged")).contains('\n'));
+        assert_eq!(super::audience(None), "the whole publication");
     }
 }

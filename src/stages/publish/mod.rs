@@ -331,7 +331,7 @@ struct PartnerView<'a> {
 
 /// The entries a publication of `input` would hold and its changes
 /// against the previous publication (every column but `listed_since`).
-pub fn preview(input: &Input) -> (Vec<Entry>, Vec<Change>) {
+fn preview(input: &Input) -> (Vec<Entry>, Vec<Change>) {
     let entries = build_entries(input);
     let previous_entries: &[Entry] = input.previous.map(|p| p.entries.as_slice()).unwrap_or(&[]);
     let reason_of = |e: &str| {

@@ -89,19 +89,7 @@ mod tests {
     use super::{view_changes, Cut};
 
     fn entry(id: &str) -> Entry {
-        Entry {
-            entity_id: id.into(),
-            name: format!("Name {id}"),
-            region: "650100".into(),
-            online_store: None,
-            list_id: "l".into(),
-            basis: "direct".into(),
-            depth: 0,
-            rules: vec!["R".into()],
-            roots: vec![id.into()],
-            listed_since: "2026-11-20".parse().unwrap(),
-            measures: vec![],
-        }
+        super::super::entries::tests::entry(id, "direct", &["R"], "2026-11-20")
     }
 
     /// A view whose columns changed since its previous publication: every
