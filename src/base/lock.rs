@@ -101,4 +101,32 @@ mod tests {
         assert!(!RunLock::is_held(dir.path()));
         RunLock::acquire(&wh, "credence run (manual)").unwrap();
     }
+
+    /// A holder that crashed leaves its longer line in the file: the next
+    /// holder's line replaces it whole, so whoever is refused reads who
+    /// holds the lock now.
+    #[test]
+    fn a_crashed_holders_line_is_replaced_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let wh = Warehouse::new(dir.path());
+        let crashed =
+            "credence schedule (job nightly-with-a-long-name), pid 1 on crashed-host since 2026-01-01T00:00:00Z\n";
+        std::fs::write(dir.path().join(".lock"), crashed.repeat(3)).unwrap();
+        let _held = RunLock::acquire(&wh, "ops").unwrap();
+        let e = RunLock::acquire(&wh, "credence run (manual)").err().unwrap().to_string();
+        assert!(e.contains("is locked by ops, pid"), "{e}");
+        assert!(!e.contains("crashed-host"), "nothing of the crashed holder's line is left: {e}");
+    }
+
+    /// A lock taken by something that wrote no line (another tool's
+    /// `flock`) is still refused, naming "another process".
+    #[test]
+    fn a_holder_without_a_line_is_another_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let wh = Warehouse::new(dir.path());
+        let other = File::create(dir.path().join(".lock")).unwrap();
+        flock(&other, FlockOperation::NonBlockingLockExclusive).unwrap();
+        let e = RunLock::acquire(&wh, "credence run (manual)").err().unwrap().to_string();
+        assert!(e.ends_with("is locked by another process: only one run at a time"), "{e}");
+    }
 }

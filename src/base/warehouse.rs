@@ -376,6 +376,23 @@ mod tests {
         a.clear_engine_scratch(&scratch).unwrap();
     }
 
+    /// A mart's dates are its `as_of=` folders, ascending: a file with such
+    /// a name (an operator's copy, a half-made archive) and a folder whose
+    /// name is no date are not partitions the pages would then fail to read.
+    #[test]
+    fn only_dated_folders_are_partitions() {
+        let tmp = tempfile::tempdir().unwrap();
+        let wh = Warehouse::new(tmp.path());
+        let scores = tmp.path().join("marts/scores");
+        for d in ["as_of=2026-11-27", "as_of=2026-11-25", "as_of=2026-13-01", "as_of=x"] {
+            fs::create_dir_all(scores.join(d)).unwrap();
+        }
+        fs::write(scores.join("as_of=2026-11-28"), b"not a folder").unwrap();
+        let dates: Vec<String> = wh.mart_dates(Mart::Scores).iter().map(|d| d.to_string()).collect();
+        assert_eq!(dates, ["2026-11-25", "2026-11-27"]);
+        assert!(wh.mart_dates(Mart::Registry).is_empty(), "no mart folder: no dates");
+    }
+
     #[test]
     fn relative_paths_use_slashes() {
         let wh = Warehouse::new("/data/wh");
