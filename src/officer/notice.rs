@@ -338,6 +338,34 @@ mod tests {
         assert!(matches!(read_document(&wh, "marts/x", &s.sha256), Err(NoticeError::BadPath(_))));
     }
 
+    /// A document replaced by a link is not followed, even to a file of the
+    /// very content its decision recorded.
+    #[test]
+    fn a_document_replaced_by_a_link_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let wh = Warehouse::new(dir.path());
+        let rel = documents_dir("l", "E1").join("N1.html");
+        let s = store_document(&wh, &rel, b"<p>notice</p>").unwrap();
+        let elsewhere = dir.path().join("copy.html");
+        std::fs::write(&elsewhere, b"<p>notice</p>").unwrap();
+        std::fs::remove_file(dir.path().join(&rel)).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, dir.path().join(&rel)).unwrap();
+        let refused = read_document(&wh, &s.path, &s.sha256).unwrap_err();
+        assert!(matches!(refused, NoticeError::Io { .. }), "{refused}");
+    }
+
+    /// A notice language is `zh-CN` (or `zh`) or `en`; anything else is
+    /// refused by name, never read as the default.
+    #[test]
+    fn notice_languages_are_named_exactly() {
+        for (text, lang) in [("zh-CN", Lang::ZhCn), ("zh", Lang::ZhCn), ("en", Lang::En)] {
+            assert_eq!(text.parse::<Lang>(), Ok(lang), "{text}");
+        }
+        for odd in ["fr", "EN", "zh-TW", ""] {
+            assert_eq!(odd.parse::<Lang>(), Err(format!("'{odd}' is not a notice language (zh-CN, en)")));
+        }
+    }
+
     /// An attachment is a regular file of at most the limit, never a link
     /// or a folder, stored with its own short extension (a mutant that
     /// doubled the limit survived every test; nothing tested this).
