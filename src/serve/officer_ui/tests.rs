@@ -48,6 +48,11 @@ fn fixture(idle_seconds: i64) -> Fixture {
 }
 
 fn fixture_with(idle_seconds: i64, policy: Policy) -> Fixture {
+    fixture_served(idle_seconds, policy, false)
+}
+
+/// A warehouse after one run, its pages served behind TLS or not.
+fn fixture_served(idle_seconds: i64, policy: Policy, behind_tls: bool) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let wh = Warehouse::new(dir.path());
     let as_of: AsOf = "2026-11-27".parse().unwrap();
@@ -60,7 +65,8 @@ fn fixture_with(idle_seconds: i64, policy: Policy) -> Fixture {
     let rates = Arc::new(crate::serve::listener::RateLimits::new(&Default::default()));
     let regulator = crate::config::regulator::load_or_default(None).unwrap();
     let notices = crate::officer::notice::Notices::load(None, regulator).unwrap();
-    let state = Arc::new(UiState::new(wh, policy, store, Messages::english(), notices, idle_seconds, rates, false));
+    let state =
+        Arc::new(UiState::new(wh, policy, store, Messages::english(), notices, idle_seconds, rates, behind_tls));
     Fixture { _dir: dir, state }
 }
 
@@ -185,6 +191,43 @@ fn login_logout_and_the_session_cookie() {
     assert_eq!(post(&f, "/logout", &session, &[("csrf", "wrong")], None).status, StatusCode::FORBIDDEN);
     assert_eq!(post(&f, "/logout", &session, &[("csrf", &csrf)], None).status, StatusCode::SEE_OTHER);
     assert_eq!(get(&f, "/", Some(&session)).status, StatusCode::SEE_OTHER, "logged out");
+}
+
+/// Behind TLS (`--ui-behind-tls`) every cookie is `__Host-` prefixed and
+/// `Secure`, so that a browser sends it only over HTTPS, to this host; a
+/// cookie of the plain name is then no session.
+#[test]
+fn behind_tls_the_cookies_are_held_to_this_host_over_https() {
+    let f = fixture_served(1800, policy_with(0, "single"), true);
+    let issued = |a: &Answer, name: &str| {
+        let cookie = set_cookies(a).into_iter().find(|c| c.starts_with(&format!("{name}="))).expect(name);
+        assert!(cookie.contains("; Path=/; HttpOnly; SameSite=Strict; Secure"), "{cookie}");
+        cookie.split(';').next().unwrap().split_once('=').unwrap().1.to_string()
+    };
+    let token = issued(&get(&f, "/login", None), "__Host-credence_login");
+    let body = serde_urlencoded::to_string([("officer", "olga"), ("password", PASSWORD), ("csrf", &token)]).unwrap();
+    let login = |cookie: &str| {
+        send(
+            &f,
+            Request::post("/login")
+                .header(header::HOST, "ui.test")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(header::COOKIE, format!("{cookie}={token}"))
+                .body(Body::from(body.clone()))
+                .unwrap(),
+        )
+    };
+    assert_eq!(login(LOGIN_COOKIE).status, StatusCode::FORBIDDEN, "the plain login cookie is not ours behind TLS");
+    let r = login("__Host-credence_login");
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let session = issued(&r, "__Host-credence_session");
+    let page = |cookie: &str| {
+        let req =
+            Request::get("/").header(header::HOST, "ui.test").header(header::COOKIE, format!("{cookie}={session}"));
+        send(&f, req.body(Body::empty()).unwrap()).status
+    };
+    assert_eq!(page("__Host-credence_session"), StatusCode::OK);
+    assert_eq!(page(SESSION_COOKIE), StatusCode::SEE_OTHER, "the plain name is no session behind TLS");
 }
 
 #[test]
@@ -411,6 +454,23 @@ fn another_officers_decision_since_the_page_was_opened_makes_it_stale() {
     let page = get(&f, &format!("/entities/{}?list={LIST}", items[1].0), Some(&sam)).body;
     let next = format!("name=\"next\" value=\"/entities/{}?list={LIST}\"", items[3].0);
     assert!(page.contains(&next), "next skips the decided {second_entity}");
+
+    // A "next" that is no entity page of this site is not followed.
+    let (fourth_entity, fourth_seen) = items[3].clone();
+    let elsewhere = [
+        ("csrf", olga_csrf.as_str()),
+        ("action", "confirm"),
+        ("list", LIST),
+        ("entity", fourth_entity.as_str()),
+        ("reason", "case file reviewed in full"),
+        ("seen", fourth_seen.as_str()),
+        ("go", "next"),
+        ("next", "https://evil.example/entities/x"),
+    ];
+    let r = post(&f, "/decisions", &olga, &elsewhere, None);
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let to = r.headers[header::LOCATION].to_str().unwrap();
+    assert_eq!(to, format!("/entities/{fourth_entity}?list={LIST}&decided=3#decide"), "the decided entity's own page");
 }
 
 #[test]
@@ -698,6 +758,22 @@ fn a_decision_posted_after_the_timeout_keeps_its_draft() {
             .unwrap(),
     );
     assert!(!again.body.contains(reason), "a draft is given back once");
+
+    // A draft is given back on its own entity's page only.
+    let r = post(&f, "/decisions", "cred_ended-session", &form, None);
+    let draft = set_cookies(&r).into_iter().find(|c| c.starts_with("credence_draft=")).unwrap();
+    let draft = draft.split(';').next().unwrap().to_string();
+    let other = pending(&f).into_iter().map(|(e, _)| e).find(|e| *e != entity).unwrap();
+    let page = send(
+        &f,
+        Request::get(format!("/entities/{other}?list={LIST}"))
+            .header(header::HOST, "ui.test")
+            .header(header::COOKIE, format!("{SESSION_COOKIE}={session}; {draft}"))
+            .body(Body::empty())
+            .unwrap(),
+    );
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains(reason), "not on another entity's page: {}", page.body);
 }
 
 /// The queue pages ("x–y of N"), sorts by a column, says when a filter
@@ -1066,6 +1142,11 @@ fn an_objection_is_recorded_from_the_page_with_the_partys_document() {
     forged[0].1 = "forged".into();
     let (ct, body) = multipart(&as_str(&forged), Some(("x.pdf", &document)));
     assert_eq!(post_multipart(&f, &olga, &ct, body).status, StatusCode::FORBIDDEN);
+    // A file over the limit is refused, though the request is within its own.
+    let big = vec![b'x'; crate::officer::notice::MAX_ATTACHMENT_BYTES as usize + 1];
+    let (ct, body) = multipart(&as_str(&refs(&fields("object"))), Some(("big.pdf", &big)));
+    let r = post_multipart(&f, &olga, &ct, body);
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     let before = f.state.store.last_decision_id().unwrap();
 
     let object = refs(&fields("object"));
@@ -1082,6 +1163,22 @@ fn an_objection_is_recorded_from_the_page_with_the_partys_document() {
     let served = get(&f, &format!("/documents/{id}"), Some(&olga));
     assert_eq!(served.status, StatusCode::OK);
     assert_eq!(served.body.as_bytes(), document.as_slice());
+    // The party's file is downloaded, never shown as a page of this site.
+    let h = |name: header::HeaderName| served.headers[name].to_str().unwrap().to_string();
+    assert_eq!(h(header::CONTENT_TYPE), "application/octet-stream");
+    assert_eq!(h(header::X_CONTENT_TYPE_OPTIONS), "nosniff");
+    let file = stored.rsplit('/').next().unwrap();
+    assert_eq!(h(header::CONTENT_DISPOSITION), format!("attachment; filename=\"{file}\""));
+    assert!(h(header::CONTENT_SECURITY_POLICY).starts_with("default-src 'none';"), "nothing in it runs");
+    // The notice is shown as a page, with nothing allowed to run in it.
+    let notice = get(&f, &format!("/documents/{}", id - 1), Some(&olga));
+    assert_eq!(notice.status, StatusCode::OK);
+    assert_eq!(notice.headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
+    assert!(!notice.headers.contains_key(header::CONTENT_DISPOSITION));
+    let csp = notice.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert_eq!(csp, "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
+    // A decision not made yet has no document to show.
+    assert_eq!(get(&f, &format!("/documents/{}", id + 1), Some(&olga)).status, StatusCode::NOT_FOUND);
 }
 
 /// The queue's marts are read once per run: a decision shows at once (the
@@ -1119,4 +1216,21 @@ fn the_queue_kept_between_requests_follows_decisions_and_new_runs() {
     run_batch(&f.state.warehouse, &f.state.policy, "2026-11-28".parse().unwrap());
     let (at, _) = f.state.queue(&list, today).unwrap().unwrap();
     assert_eq!(at.to_string(), "2026-11-28", "a new run's listing replaces the kept one");
+}
+
+/// "Changes since the previous run" names each reason that is new, whose
+/// points or records changed, and each that is gone; an unchanged reason
+/// is not named.
+#[test]
+fn the_reasons_changed_since_the_previous_run_are_named() {
+    use crate::base::marts::scores::Reason;
+    let r = |rule: &str, points: f64, records: &[&str]| Reason {
+        rule_id: rule.into(),
+        points,
+        records: records.iter().map(|s| s.to_string()).collect(),
+    };
+    let before = [r("A", 10.0, &["V-1"]), r("B", 5.0, &["V-2"]), r("C", 3.0, &["C-1"]), r("D", 1.0, &["C-2"])];
+    let after = [r("A", 10.0, &["V-1"]), r("B", 5.0, &["V-2", "V-3"]), r("C", 4.5, &["C-1"]), r("E", 2.0, &["V-4"])];
+    let changes = pages::entity::reason_changes(&before, &after, &Messages::english());
+    assert_eq!(changes, ["B: records V-2 → V-2, V-3", "C: points 3.00 → 4.50", "E: new", "D: gone"]);
 }

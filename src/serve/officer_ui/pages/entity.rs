@@ -435,6 +435,9 @@ pub(crate) fn record_cards(
     cards
 }
 
+/// How the entity's reasons changed since the previous run: each reason
+/// that is new, whose points or records changed (the same points from
+/// other records is other evidence), then each that is gone.
 pub(crate) fn reason_changes(
     before: &[crate::base::marts::scores::Reason],
     after: &[crate::base::marts::scores::Reason],
@@ -442,17 +445,21 @@ pub(crate) fn reason_changes(
 ) -> Vec<String> {
     let mut out = Vec::new();
     for a in after {
-        match before.iter().find(|b| b.rule_id == a.rule_id) {
-            None => out.push(format!("{}: {}", a.rule_id, m.t("change_new"))),
-            Some(b) if (b.points - a.points).abs() > 1e-9 || b.records != a.records => out.push(format!(
-                "{}: {}",
-                a.rule_id,
-                m.f(
-                    "change_points",
-                    &[("before", &format!("{:.2}", b.points)), ("after", &format!("{:.2}", a.points))]
-                )
-            )),
-            Some(_) => {}
+        let Some(b) = before.iter().find(|b| b.rule_id == a.rule_id) else {
+            out.push(format!("{}: {}", a.rule_id, m.t("change_new")));
+            continue;
+        };
+        let mut what = Vec::new();
+        if (b.points - a.points).abs() > 1e-9 {
+            let (before, after) = (format!("{:.2}", b.points), format!("{:.2}", a.points));
+            what.push(m.f("change_points", &[("before", &before), ("after", &after)]));
+        }
+        if b.records != a.records {
+            let (before, after) = (b.records.join(", "), a.records.join(", "));
+            what.push(m.f("change_records", &[("before", &before), ("after", &after)]));
+        }
+        if !what.is_empty() {
+            out.push(format!("{}: {}", a.rule_id, what.join("; ")));
         }
     }
     for b in before.iter().filter(|b| !after.iter().any(|a| a.rule_id == b.rule_id)) {
