@@ -30,6 +30,35 @@ fn the_audit_log_fails_closed_behind_a_held_database_lock() {
     assert_eq!(api.status(ENTRIES, Some(&api.alpha)), 200);
 }
 
+/// Requests per minute are counted per partner token and per address
+/// (`--rate-per-token`, `--rate-per-address`): past its rate a request is
+/// answered 429 with Retry-After; a token past its rate holds back no
+/// other token, and an address past its rate is refused whatever token it
+/// brings.
+#[test]
+fn each_token_and_each_address_has_a_request_rate_of_its_own() {
+    let mut api = setup();
+    let lists = "/api/v1/lists";
+    let partners = api.dir.path().join("partners.yaml");
+    let restart = |api: &mut crate::api::Api, rates: &[&str]| {
+        api.server.stop();
+        let mut args = vec!["--partners", partners.to_str().unwrap(), "--policy", &api.policy];
+        args.extend_from_slice(rates);
+        api.server = Server::start(&api.root, &args);
+    };
+    restart(&mut api, &["--rate-per-token", "3"]);
+    let statuses: Vec<u16> = (0..4).map(|_| api.status(lists, Some(&api.alpha))).collect();
+    assert_eq!(statuses, [200, 200, 200, 429], "alpha's fourth request in the minute");
+    let (status, headers, _) = api.get(lists, Some(&api.alpha), &[]);
+    assert_eq!((status, crate::api::header(&headers, "retry-after")), (429, Some("60")));
+    assert_eq!(api.status(lists, Some(&api.beta)), 200, "beta's token has a rate of its own");
+
+    restart(&mut api, &["--rate-per-address", "3"]);
+    let statuses: Vec<u16> =
+        [&api.alpha, &api.beta, &api.alpha, &api.beta].iter().map(|t| api.status(lists, Some(t))).collect();
+    assert_eq!(statuses, [200, 200, 200, 429], "the address's fourth request in the minute, whatever its token");
+}
+
 /// Regression: 637 requests of 60,000-character paths grew the database
 /// by 36 MB. Paths are capped, and unauthenticated requests are
 /// rate-limited per address.
@@ -235,8 +264,18 @@ fn a_rebuild_needs_the_key_of_a_signed_publication_and_removes_views_no_longer_e
     let before = std::fs::read(view.join("manifest.json")).unwrap();
     let o = rebuild_views(&api, &partners, false);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains("is signed: give the signing key"), "{}", stderr(&o));
+    let said = "the publication 2026-11-27 of serious-dishonesty is signed: give the signing key";
+    assert!(stderr(&o).contains(said), "the publication rebuilt, not a previous one: {}", stderr(&o));
     assert_eq!(std::fs::read(view.join("manifest.json")).unwrap(), before, "nothing changed");
+    // A publication whose files do not match its manifest is not rebuilt on.
+    let entries = publication.join("entries.csv");
+    let whole = std::fs::read(&entries).unwrap();
+    std::fs::write(&entries, [whole.as_slice(), b"91350100M000100Y43,added,x\n"].concat()).unwrap();
+    let o = rebuild_views(&api, &partners, true);
+    let said = "the publication 2026-11-27 of serious-dishonesty does not match its manifest; nothing is built on it";
+    assert!(stderr(&o).contains(said), "{}", stderr(&o));
+    assert_eq!(std::fs::read(view.join("manifest.json")).unwrap(), before, "nothing changed");
+    std::fs::write(&entries, whole).unwrap();
 
     let out = stdout(&rebuild_views(&api, &partners, true));
     assert!(out.contains("removed the view of alpha: no longer entitled to serious-dishonesty"), "{out}");

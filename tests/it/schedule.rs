@@ -290,6 +290,35 @@ fn a_locked_warehouse_is_retried_and_refuses_a_manual_run() {
     assert!(logs.iter().any(|l| l["fields"]["retryable"] == true && l["fields"]["outcome"] == "failed"));
 }
 
+/// A run that fails on its input (a landing file that is not Parquet) is
+/// not retried: another attempt cannot mend it. Each tick tries it once.
+#[test]
+fn a_run_failing_on_its_input_is_not_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, today, policy) = warehouse(dir.path(), "300");
+    let partition = root.join(format!("landing/registry/ingest_date={today}"));
+    std::fs::write(partition.join("zz-broken.parquet"), b"not parquet").unwrap();
+    let jobs = job(
+        dir.path(),
+        &root,
+        &policy,
+        "*/2 * * * * *",
+        "retry: { attempts: 5, backoff_seconds: 1, backoff_factor: 1 }\n",
+    );
+    let mut daemon = Daemon::start(&jobs, dir.path().join("daemon.log"));
+    let failed = |d: &Daemon| -> Vec<serde_json::Value> {
+        let runs = d.logs().into_iter().filter(|l| l["fields"]["message"] == "scheduled run");
+        runs.filter(|l| l["fields"]["outcome"] == "failed").collect()
+    };
+    wait_until(Duration::from_secs(60), || failed(&daemon).len() >= 2);
+    assert!(daemon.terminate().success());
+    for f in failed(&daemon) {
+        assert_eq!((&f["fields"]["retryable"], &f["fields"]["attempt"]), (&false.into(), &1.into()), "{f}");
+        assert!(f["fields"]["error"].as_str().unwrap().contains("zz-broken.parquet"), "{f}");
+    }
+    assert!(!daemon.logs().iter().any(|l| l["fields"]["message"] == "retrying"));
+}
+
 #[test]
 fn backfill_runs_in_order_and_resumes_without_redoing_dates() {
     let dir = tempfile::tempdir().unwrap();

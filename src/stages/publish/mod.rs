@@ -55,10 +55,12 @@ pub enum PublishError {
     Io { what: String, source: std::io::Error },
     #[error("published/{list}/LATEST names '{found}', which is not a publication of the list")]
     BadLatest { list: String, found: String },
-    #[error("the previous publication {id} of {list} does not match its manifest; nothing is built on it:\n  - {}", problems.join("\n  - "))]
-    Tampered { list: String, id: PublicationId, problems: Vec<String> },
-    #[error("the previous publication {id} of {list} is signed: give the signing key (its public half checks the signature) before building on it")]
-    CannotVerify { list: String, id: PublicationId },
+    /// `what`: "the previous publication" (a run builds on it) or "the
+    /// publication" (its views are rebuilt).
+    #[error("{what} {id} of {list} does not match its manifest; nothing is built on it:\n  - {}", problems.join("\n  - "))]
+    Tampered { what: &'static str, list: String, id: PublicationId, problems: Vec<String> },
+    #[error("{what} {id} of {list} is signed: give the signing key (its public half checks the signature) before building on it")]
+    CannotVerify { what: &'static str, list: String, id: PublicationId },
 }
 
 impl Classify for PublishError {
@@ -142,7 +144,7 @@ impl Previous {
 /// without the key: that refuses too.
 pub fn previous(wh: &Warehouse, list: &str, key: Option<&PublicKey>) -> Result<Option<Previous>, PublishError> {
     let Some(id) = latest(wh, list)? else { return Ok(None) };
-    read_checked(wh, list, id, key).map(Some)
+    read_checked(wh, list, id, key, PREVIOUS).map(Some)
 }
 
 /// The publication in force for a run as of `as_of` (publication.md v2):
@@ -154,24 +156,32 @@ pub fn in_force(
     key: Option<&PublicKey>,
 ) -> Result<Option<Previous>, PublishError> {
     let Some(id) = history(wh, list)?.into_iter().rfind(|id| id.date <= as_of) else { return Ok(None) };
-    read_checked(wh, list, id, key).map(Some)
+    read_checked(wh, list, id, key, PREVIOUS).map(Some)
 }
 
+/// How messages name the publication a run builds on.
+const PREVIOUS: &str = "the previous publication";
+
+/// Publication `id` of `list`, checked against its manifest (and, with
+/// `key`, its signature) before anything is built on it; `what` names it in
+/// a refusal ("the previous publication", "the publication").
 fn read_checked(
     wh: &Warehouse,
     list: &str,
     id: PublicationId,
     key: Option<&PublicKey>,
+    what: &'static str,
 ) -> Result<Previous, PublishError> {
     let dir = folder(wh, list, id);
     let expect = check::Expect { list: Some(list), id: Some(id), partner: None };
     let manifest = check::check(&dir, key, expect).map_err(|m| PublishError::Tampered {
+        what,
         list: list.to_string(),
         id,
         problems: m.0,
     })?;
     if manifest.signed && key.is_none() {
-        return Err(PublishError::CannotVerify { list: list.to_string(), id });
+        return Err(PublishError::CannotVerify { what, list: list.to_string(), id });
     }
     if !manifest.signed {
         tracing::warn!(%list, publication = %id, "the publication is unsigned: only its hashes were checked");

@@ -13,7 +13,7 @@ use minisign::PublicKey;
 
 use super::entries::{Action, PublicationId, RemovalReason};
 use super::views::{self, Cut};
-use super::{files, folder, io, latest, read_checked, write_view, Head, PublishError, View};
+use super::{files, folder, io, latest, read_checked, write_view, Head, PublishError, View, PREVIOUS};
 use crate::base::sign::Signer;
 use crate::base::warehouse::Warehouse;
 use crate::config::partners::Partner;
@@ -37,12 +37,12 @@ pub fn rebuild_views(
     key: Option<&PublicKey>,
 ) -> Result<Vec<ViewChange>, PublishError> {
     let Some(id) = id.or(latest(wh, list)?) else { return Ok(vec![]) };
-    let this = read_checked(wh, list, id, key)?;
+    let this = read_checked(wh, list, id, key, "the publication")?;
     if this.manifest.signed && signer.is_none() {
-        return Err(PublishError::CannotVerify { list: list.to_string(), id });
+        return Err(PublishError::CannotVerify { what: "the publication", list: list.to_string(), id });
     }
     let previous = match this.manifest.previous_publication_id.as_deref().and_then(|p| p.parse().ok()) {
-        Some(p) => Some(read_checked(wh, list, p, key)?),
+        Some(p) => Some(read_checked(wh, list, p, key, PREVIOUS)?),
         None => None,
     };
     let dir = folder(wh, list, id);
