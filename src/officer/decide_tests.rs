@@ -402,3 +402,16 @@ fn an_exemption_whose_until_has_passed_is_not_approved() {
     };
     assert_eq!(refusal(w.decide(approve)), Refusal::ExemptionEnded { id: proposed.id, until });
 }
+
+/// Only an exemption in force is revoked; once revoked, none is left.
+#[test]
+fn only_an_exemption_in_force_is_revoked() {
+    let w = World::new(0, "single");
+    let x = entity(1);
+    let revoke = || req(Action::RevokeExemption, &x, "sam");
+    let none = Refusal::NoExemption { entity: x.clone(), list: LIST.into() };
+    assert_eq!(refusal(w.decide(revoke())), none);
+    w.decide(Request { until: Some(real_today().plus_days(30)), ..req(Action::Exempt, &x, "sam") }).unwrap();
+    w.decide(revoke()).expect("the exemption in force is revoked");
+    assert_eq!(refusal(w.decide(revoke())), none, "none left to revoke");
+}
