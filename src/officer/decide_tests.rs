@@ -40,9 +40,15 @@ fn reg(n: u32, kind: &str, parent: Option<u32>) -> String {
 impl World {
     /// The example policy with `notice_days` and `approval` for its list.
     fn new(notice_days: u32, approval: &str) -> World {
+        World::reviewing("additions", notice_days, approval)
+    }
+
+    /// The example policy with `review`, `notice_days` and `approval` for its list.
+    fn reviewing(review: &str, notice_days: u32, approval: &str) -> World {
         let dir = tempfile::tempdir().unwrap();
         let wh = Warehouse::new(dir.path());
         let text = crate::config::policy::DEFAULT_POLICY
+            .replace("review: additions", &format!("review: {review}"))
             .replace("notice_days: 10 ", &format!("notice_days: {notice_days} "))
             .replace("approval: two_officers ", &format!("approval: {approval} "));
         let policy = Policy::parse("p.yaml", &text, &Contracts::load().unwrap()).unwrap();
@@ -258,6 +264,12 @@ fn four_eyes_the_author_does_not_approve_and_a_changed_basis_is_not_approved() {
     assert!(matches!(refusal(w.decide(req(Action::Reject, &x, "olga"))), Refusal::AwaitingApproval { .. }));
     w.run();
     assert_eq!(w.status(1), ReviewStatus::AwaitingApproval);
+    // An approve whose form names another entity, or another list, than the decision's.
+    for (list, entity) in [(LIST, b.as_str()), ("watch", x.as_str())] {
+        let other = Request { list, entity, ..approve("sue", c.id) };
+        let mismatch = Refusal::SubjectMismatch { id: c.id, list: LIST.into(), entity: x.clone() };
+        assert_eq!(refusal(w.decide(other)), mismatch, "{list} {entity}");
+    }
     w.decide(approve("sue", c.id)).expect("a second senior approves");
     assert!(matches!(refusal(w.decide(approve("sue", c.id))), Refusal::NotNewest { .. }), "approved once");
     w.run();
@@ -414,4 +426,59 @@ fn only_an_exemption_in_force_is_revoked() {
     w.decide(Request { until: Some(real_today().plus_days(30)), ..req(Action::Exempt, &x, "sam") }).unwrap();
     w.decide(revoke()).expect("the exemption in force is revoked");
     assert_eq!(refusal(w.decide(revoke())), none, "none left to revoke");
+}
+
+/// What is not a member in review is not decided: an id that is no entity
+/// id, an entity not in the registry, a member already on the list, any
+/// member of a list whose additions are not reviewed.
+#[test]
+fn only_a_registered_member_in_review_of_a_reviewed_list_is_decided() {
+    let w = World::new(0, "single");
+    let bad = refusal(w.decide(req(Action::Confirm, "not-an-id", "olga")));
+    assert_eq!(bad, Refusal::BadEntityId("not-an-id".into()));
+    let stranger = entity(9);
+    let unknown = refusal(w.decide(req(Action::Confirm, &stranger, "olga")));
+    assert!(matches!(unknown, Refusal::NotInRegistry { .. }), "{unknown}");
+    let x = entity(1);
+    w.decide(req(Action::Confirm, &x, "olga")).unwrap();
+    w.run();
+    assert_eq!(w.status(1), ReviewStatus::Published);
+    let listed = refusal(w.decide(req(Action::Reject, &x, "olga")));
+    assert!(matches!(listed, Refusal::NotInReview { status: ReviewStatus::Published, .. }), "{listed}");
+
+    let unreviewed = World::reviewing("none", 0, "single");
+    let r = refusal(unreviewed.decide(req(Action::Confirm, &x, "olga")));
+    assert_eq!(r, Refusal::ReviewNotRequired { list: LIST.into() });
+}
+
+/// Another officer's confirm or reject since the run stands until the
+/// next run; the officer who made it may still change it.
+#[test]
+fn another_officers_decision_since_the_run_stands_its_author_may_change_it() {
+    let w = World::new(0, "single");
+    let x = entity(1);
+    let first = w.decide(req(Action::Reject, &x, "olga")).unwrap();
+    let theirs = refusal(w.decide(req(Action::Confirm, &x, "oleg")));
+    assert_eq!(theirs, Refusal::DecidedSinceRun { id: first.id, action: Action::Reject, officer: "olga".into() });
+    w.decide(req(Action::Confirm, &x, "olga")).expect("olga changes her own decision");
+}
+
+/// Only a confirm or an exemption awaiting a second officer is approved:
+/// nothing on a list where one officer decides, never a reject.
+#[test]
+fn only_a_proposal_awaiting_a_second_officer_is_approved() {
+    let approve = |id: i64| Request {
+        action: Some(Action::Approve),
+        approves: Some(id),
+        officer: "sue",
+        reason: "checked the proposal and the file",
+        ..Request::default()
+    };
+    let x = entity(1);
+    let single = World::new(0, "single");
+    let c = single.decide(req(Action::Confirm, &x, "olga")).unwrap();
+    assert_eq!(refusal(single.decide(approve(c.id))), Refusal::ApprovalNotRequired { list: LIST.into() });
+    let two = World::new(0, "two_officers");
+    let r = two.decide(req(Action::Reject, &x, "olga")).unwrap();
+    assert_eq!(refusal(two.decide(approve(r.id))), Refusal::NotApprovable { id: r.id, action: Action::Reject });
 }
