@@ -337,6 +337,10 @@ fn an_exemption_needs_an_end_after_today_within_the_lists_limit() {
     w.decide(exempt(Some(today.plus_days(365)))).expect("at the limit");
     let until_on_confirm = Request { until: Some(today.plus_days(3)), ..req(Action::Confirm, &x, "olga") };
     assert!(matches!(refusal(w.decide(until_on_confirm)), Refusal::FieldNotFor { field: "until", .. }));
+    let file_on_confirm =
+        Request { attachment: Some((b"%PDF".to_vec(), "pdf".into())), ..req(Action::Confirm, &x, "olga") };
+    let refused = refusal(w.decide(file_on_confirm));
+    assert_eq!(refused, Refusal::FieldNotFor { field: "attachment", action: Action::Confirm }, "only an objection");
 }
 
 #[test]

@@ -1234,3 +1234,47 @@ fn the_reasons_changed_since_the_previous_run_are_named() {
     let changes = pages::entity::reason_changes(&before, &after, &Messages::english());
     assert_eq!(changes, ["B: records V-2 → V-2, V-3", "C: points 3.00 → 4.50", "E: new", "D: gone"]);
 }
+
+/// A successful login clears the officer's failed attempts: earlier
+/// failures do not count toward the next delay.
+#[test]
+fn a_successful_login_clears_the_failures_before_it() {
+    let f = fixture(1800);
+    let free = crate::base::store::LOGIN_FREE_FAILURES;
+    let token = login_token(&f);
+    for _ in 0..free - 1 {
+        assert_eq!(post_login(&f, &token, "olga", "wrong password", &token).status, StatusCode::UNAUTHORIZED);
+    }
+    login(&f, "olga");
+    let token = login_token(&f);
+    assert_eq!(post_login(&f, &token, "olga", "wrong password", &token).status, StatusCode::UNAUTHORIZED);
+    let token = login_token(&f);
+    let r = post_login(&f, &token, "olga", PASSWORD, &token);
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "one failure since the last login: {}", r.body);
+}
+
+/// Past an address's request rate the pages answer 429 with Retry-After,
+/// a session or not.
+#[test]
+fn an_address_past_its_request_rate_is_answered_429() {
+    let f = fixture(1800);
+    let (session, _) = login(&f, "olga");
+    let s = &f.state;
+    let limits = crate::serve::listener::Limits { per_address_per_minute: 2, ..Default::default() };
+    let regulator = crate::config::regulator::load_or_default(None).unwrap();
+    let state = Arc::new(UiState::new(
+        s.warehouse.clone(),
+        s.policy.clone(),
+        Store::open(&s.warehouse.database()).unwrap(),
+        Messages::english(),
+        crate::officer::notice::Notices::load(None, regulator).unwrap(),
+        1800,
+        Arc::new(RateLimits::new(&limits)),
+        false,
+    ));
+    let limited = Fixture { _dir: tempfile::tempdir().unwrap(), state };
+    let statuses: Vec<StatusCode> = (0..3).map(|_| get(&limited, "/", Some(&session)).status).collect();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::OK, StatusCode::TOO_MANY_REQUESTS]);
+    let r = get(&limited, "/login", None);
+    assert_eq!((r.status, r.headers[header::RETRY_AFTER].to_str().unwrap()), (StatusCode::TOO_MANY_REQUESTS, "60"));
+}
