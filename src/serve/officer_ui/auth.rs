@@ -150,7 +150,7 @@ async fn guarded(state: Arc<UiState>, mut req: Request, next: Next) -> Response 
         };
         Redirect::to(&if ended { format!("/login?expired=1{next}") } else { "/login".to_string() }).into_response()
     } else if path == "/decisions" {
-        keep_draft(&state, req).await
+        keep_draft(&state, peer, req).await
     } else {
         forbidden(&state, "session_expired")
     };
@@ -223,8 +223,16 @@ fn urlencode(s: &str) -> String {
 
 /// A decision form posted after the session ended: its fields are kept
 /// (an hour, in memory) and the officer returns to the same page after
-/// logging in, with the draft filled in. Nothing is decided.
-async fn keep_draft(state: &UiState, req: Request) -> Response {
+/// logging in, with the draft filled in. Nothing is decided. Anyone can
+/// post one, so such posts count toward the address's rate without a
+/// session, and a draft is kept only when it is one a form could send: an
+/// entity id, a reason the gate would take, short other fields.
+async fn keep_draft(state: &UiState, peer: crate::serve::listener::Peer, req: Request) -> Response {
+    if !state.rates.unauthenticated(peer) {
+        let mut r = (StatusCode::TOO_MANY_REQUESTS, state.messages.t("too_many_requests").to_string()).into_response();
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        return r;
+    }
     let body = match axum::body::to_bytes(req.into_body(), 64 * 1024).await {
         Ok(b) => b,
         Err(_) => return forbidden(state, "session_expired"),
@@ -240,7 +248,9 @@ async fn keep_draft(state: &UiState, req: Request) -> Response {
         received: get("received"),
     };
     let back = format!("/entities/{}?list={}", urlencode(&draft.entity), urlencode(&draft.list));
-    if !crate::base::ids::is_entity_id(&draft.entity) || !safe_next(&back) {
+    let short = [&draft.action, &draft.list, &draft.until, &draft.received].iter().all(|f| f.len() <= 64);
+    let reason = draft.reason.chars().count() <= crate::officer::decide::MAX_REASON_CHARS;
+    if !crate::base::ids::is_entity_id(&draft.entity) || !short || !reason || !safe_next(&back) {
         return forbidden(state, "session_expired");
     }
     let id = new_token();

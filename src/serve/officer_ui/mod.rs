@@ -105,6 +105,10 @@ pub struct Draft {
 /// How long a draft is kept, in seconds.
 const DRAFT_SECONDS: i64 = 3600;
 
+/// The most drafts kept at once: they are posted without a session, so
+/// their number is bounded; past it, the oldest is let go.
+const MOST_DRAFTS: usize = 256;
+
 impl UiState {
     /// The pages' state with no drafts kept yet.
     #[allow(clippy::too_many_arguments)]
@@ -219,6 +223,10 @@ impl UiState {
         let now = auth::now_unix();
         let mut drafts = self.drafts.lock().unwrap_or_else(|e| e.into_inner());
         drafts.retain(|_, (at, _)| now - *at < DRAFT_SECONDS);
+        while drafts.len() >= MOST_DRAFTS {
+            let Some(oldest) = drafts.iter().min_by_key(|(_, (at, _))| *at).map(|(k, _)| k.clone()) else { break };
+            drafts.remove(&oldest);
+        }
         drafts.insert(id.to_string(), (now, draft));
     }
 

@@ -1259,8 +1259,16 @@ fn a_successful_login_clears_the_failures_before_it() {
 fn an_address_past_its_request_rate_is_answered_429() {
     let f = fixture(1800);
     let (session, _) = login(&f, "olga");
+    let limited = limited(&f, crate::serve::listener::Limits { per_address_per_minute: 2, ..Default::default() });
+    let statuses: Vec<StatusCode> = (0..3).map(|_| get(&limited, "/", Some(&session)).status).collect();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::OK, StatusCode::TOO_MANY_REQUESTS]);
+    let r = get(&limited, "/login", None);
+    assert_eq!((r.status, r.headers[header::RETRY_AFTER].to_str().unwrap()), (StatusCode::TOO_MANY_REQUESTS, "60"));
+}
+
+/// The pages of `f`'s warehouse served under `limits` (`f` must outlive them).
+fn limited(f: &Fixture, limits: crate::serve::listener::Limits) -> Fixture {
     let s = &f.state;
-    let limits = crate::serve::listener::Limits { per_address_per_minute: 2, ..Default::default() };
     let regulator = crate::config::regulator::load_or_default(None).unwrap();
     let state = Arc::new(UiState::new(
         s.warehouse.clone(),
@@ -1272,9 +1280,65 @@ fn an_address_past_its_request_rate_is_answered_429() {
         Arc::new(RateLimits::new(&limits)),
         false,
     ));
-    let limited = Fixture { _dir: tempfile::tempdir().unwrap(), state };
-    let statuses: Vec<StatusCode> = (0..3).map(|_| get(&limited, "/", Some(&session)).status).collect();
-    assert_eq!(statuses, [StatusCode::OK, StatusCode::OK, StatusCode::TOO_MANY_REQUESTS]);
-    let r = get(&limited, "/login", None);
-    assert_eq!((r.status, r.headers[header::RETRY_AFTER].to_str().unwrap()), (StatusCode::TOO_MANY_REQUESTS, "60"));
+    Fixture { _dir: tempfile::tempdir().unwrap(), state }
+}
+
+/// A decision posted without a session is kept as a draft only when a
+/// form could have sent it (an entity id, a reason the gate would take);
+/// such posts count toward the address's rate without a session, and the
+/// drafts kept at once are bounded: anyone can post one.
+#[test]
+fn drafts_posted_without_a_session_are_checked_rate_limited_and_bounded() {
+    let f = fixture(1800);
+    let (entity, seen) = pending(&f)[0].clone();
+    let form = |entity: &str, reason: &str| {
+        let fields = [
+            ("csrf", "x"),
+            ("action", "reject"),
+            ("list", LIST),
+            ("entity", entity),
+            ("reason", reason),
+            ("seen", &seen),
+        ];
+        post(&f, "/decisions", "cred_ended-session", &fields, None)
+    };
+    let kept = |a: &Answer| set_cookies(a).iter().any(|c| c.starts_with("credence_draft="));
+    let long = "x".repeat(crate::officer::decide::MAX_REASON_CHARS + 1);
+    for (entity, reason) in [("not-an-id", "a reason long enough"), (entity.as_str(), long.as_str())] {
+        let r = form(entity, reason);
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{entity}");
+        assert!(!kept(&r), "no draft kept for {entity}");
+    }
+    assert!(f.state.drafts.lock().unwrap().is_empty());
+    let r = form(&entity, "the case file shows forged invoices");
+    assert!(r.status == StatusCode::SEE_OTHER && kept(&r));
+
+    let slow =
+        limited(&f, crate::serve::listener::Limits { unauthenticated_per_address_per_minute: 2, ..Default::default() });
+    let fields = [
+        ("csrf", "x"),
+        ("action", "reject"),
+        ("list", LIST),
+        ("entity", entity.as_str()),
+        ("reason", "the case file"),
+        ("seen", seen.as_str()),
+    ];
+    let statuses: Vec<StatusCode> =
+        (0..3).map(|_| post(&slow, "/decisions", "cred_ended-session", &fields, None).status).collect();
+    assert_eq!(statuses, [StatusCode::SEE_OTHER, StatusCode::SEE_OTHER, StatusCode::TOO_MANY_REQUESTS]);
+
+    let draft = || Draft {
+        action: "reject".into(),
+        list: LIST.into(),
+        entity: entity.clone(),
+        reason: "r".into(),
+        until: String::new(),
+        received: String::new(),
+    };
+    for n in 0..MOST_DRAFTS + 10 {
+        f.state.keep_draft(&format!("d{n}"), draft());
+    }
+    let drafts = f.state.drafts.lock().unwrap();
+    assert_eq!(drafts.len(), MOST_DRAFTS);
+    assert!(drafts.contains_key(&format!("d{}", MOST_DRAFTS + 9)), "the newest is kept");
 }
