@@ -1291,10 +1291,10 @@ fn limited(f: &Fixture, limits: crate::serve::listener::Limits) -> Fixture {
 fn drafts_posted_without_a_session_are_checked_rate_limited_and_bounded() {
     let f = fixture(1800);
     let (entity, seen) = pending(&f)[0].clone();
-    let form = |entity: &str, reason: &str| {
+    let form = |entity: &str, reason: &str, action: &str| {
         let fields = [
             ("csrf", "x"),
-            ("action", "reject"),
+            ("action", action),
             ("list", LIST),
             ("entity", entity),
             ("reason", reason),
@@ -1304,13 +1304,18 @@ fn drafts_posted_without_a_session_are_checked_rate_limited_and_bounded() {
     };
     let kept = |a: &Answer| set_cookies(a).iter().any(|c| c.starts_with("credence_draft="));
     let long = "x".repeat(crate::officer::decide::MAX_REASON_CHARS + 1);
-    for (entity, reason) in [("not-an-id", "a reason long enough"), (entity.as_str(), long.as_str())] {
-        let r = form(entity, reason);
+    let odd = "reject".repeat(11);
+    for (entity, reason, action) in [
+        ("not-an-id", "a reason long enough", "reject"),
+        (entity.as_str(), long.as_str(), "reject"),
+        (entity.as_str(), "a reason long enough", odd.as_str()),
+    ] {
+        let r = form(entity, reason, action);
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{entity}");
         assert!(!kept(&r), "no draft kept for {entity}");
     }
     assert!(f.state.drafts.lock().unwrap().is_empty());
-    let r = form(&entity, "the case file shows forged invoices");
+    let r = form(&entity, "the case file shows forged invoices", "reject");
     assert!(r.status == StatusCode::SEE_OTHER && kept(&r));
 
     let slow =
