@@ -1163,6 +1163,9 @@ fn an_objection_is_recorded_from_the_page_with_the_partys_document() {
     let served = get(&f, &format!("/documents/{id}"), Some(&olga));
     assert_eq!(served.status, StatusCode::OK);
     assert_eq!(served.body.as_bytes(), document.as_slice());
+    // The objected member is among the officer's work ready to decide.
+    let dashboard = get(&f, "/", Some(&olga)).body;
+    assert!(dashboard.contains(&format!("href=\"/review/{LIST}?state=ready\">1<")), "{dashboard}");
     // The party's file is downloaded, never shown as a page of this site.
     let h = |name: header::HeaderName| served.headers[name].to_str().unwrap().to_string();
     assert_eq!(h(header::CONTENT_TYPE), "application/octet-stream");
@@ -1346,4 +1349,33 @@ fn drafts_posted_without_a_session_are_checked_rate_limited_and_bounded() {
     let drafts = f.state.drafts.lock().unwrap();
     assert_eq!(drafts.len(), MOST_DRAFTS);
     assert!(drafts.contains_key(&format!("d{}", MOST_DRAFTS + 9)), "the newest is kept");
+}
+
+/// The dashboard's "my work": a senior officer counts the proposals
+/// awaiting approval that others made (never their own); an officer, who
+/// approves nothing, counts none.
+#[test]
+fn my_work_counts_the_approvals_others_await_from_a_senior() {
+    let f = fixture_with(1800, policy_with(0, "two_officers"));
+    let items = pending(&f);
+    let (olga, olga_csrf) = login(&f, "olga");
+    let (sam, sam_csrf) = login(&f, "sam");
+    for ((entity, seen), (session, csrf)) in items.iter().zip([(&olga, &olga_csrf), (&sam, &sam_csrf)]) {
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("action", "confirm"),
+            ("list", LIST),
+            ("entity", entity.as_str()),
+            ("reason", "case file reviewed in full"),
+            ("seen", seen.as_str()),
+        ];
+        assert_eq!(post(&f, "/decisions", session, &form, None).status, StatusCode::SEE_OTHER);
+    }
+    let awaiting = |session: &str| {
+        let page = get(&f, "/", Some(session)).body;
+        let cell = format!("href=\"/review/{LIST}?state=mine\">");
+        page.split(&cell).nth(1).unwrap().split('<').next().unwrap().to_string()
+    };
+    assert_eq!(awaiting(&sam), "1", "olga's proposal, not sam's own");
+    assert_eq!(awaiting(&olga), "0", "an officer approves nothing");
 }
