@@ -1379,3 +1379,19 @@ fn my_work_counts_the_approvals_others_await_from_a_senior() {
     assert_eq!(awaiting(&sam), "1", "olga's proposal, not sam's own");
     assert_eq!(awaiting(&olga), "0", "an officer approves nothing");
 }
+
+/// After a failed run the dashboard still shows the entities by grade of
+/// the latest run that succeeded, never an empty table.
+#[test]
+fn after_a_failed_run_the_dashboard_shows_the_last_successful_runs_grades() {
+    let f = fixture(1800);
+    let limits = crate::base::engine::EngineLimits { threads: 2, memory_limit: 1 << 30 };
+    let before_any = "2026-01-01".parse().unwrap();
+    let opts = RunOptions::unsigned_for_test(f.state.warehouse.clone(), before_any, f.state.policy.clone(), limits);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    assert!(rt.block_on(run(&opts)).is_err(), "no registry partition that early");
+    assert_eq!(f.state.store.runs(1).unwrap()[0].outcome, "failed");
+    let (olga, _) = login(&f, "olga");
+    let page = get(&f, "/", Some(&olga)).body;
+    assert!(page.contains("href=\"/search?grade=A\""), "{page}");
+}
