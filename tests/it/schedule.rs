@@ -226,14 +226,30 @@ fn a_slow_run_never_overlaps_the_next_tick_and_sigterm_lets_it_finish() {
         "each run is slower than the 1 s schedule: {first:?}"
     );
 
+    // The metrics hold the figures of the last successful run (every run
+    // here is of the same as-of date, so of the same figures).
     let body = ureq::get(&daemon.metrics).call().unwrap().body_mut().read_to_string().unwrap();
-    assert!(body.contains("credence_runs_total{job=\"test\",outcome=\"succeeded\"}"), "{body}");
-    assert!(body.contains("credence_last_success_timestamp_seconds{job=\"test\"}"), "{body}");
-    assert!(body.contains("credence_rows_read{job=\"test\",dataset=\"violations\"}"), "{body}");
-    assert!(
-        body.contains("credence_list_members{job=\"test\",list=\"serious-dishonesty\",status=\"published\"}"),
-        "{body}"
-    );
+    let value = |series: &str| -> f64 {
+        let line =
+            body.lines().find(|l| l.starts_with(&format!("{series} "))).unwrap_or_else(|| panic!("{series}: {body}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert!(value("credence_runs_total{job=\"test\",outcome=\"succeeded\"}") >= 2.0, "{body}");
+    let now = chrono::Utc::now().timestamp() as f64;
+    assert!((now - value("credence_last_success_timestamp_seconds{job=\"test\"}")).abs() < 600.0, "{body}");
+    let quality = root.join(format!("reports/quality/as_of={}/quality.json", first.0));
+    let quality: serde_json::Value = serde_json::from_slice(&std::fs::read(quality).unwrap()).unwrap();
+    let datasets = quality["datasets"].as_array().unwrap();
+    let violations = datasets.iter().find(|d| d["dataset"] == "violations").unwrap()["rows_read"].as_u64().unwrap();
+    assert_eq!(value("credence_rows_read{job=\"test\",dataset=\"violations\"}") as u64, violations);
+    let store = credence::base::store::Store::open(&Warehouse::new(&root).database()).unwrap();
+    let ledger = store.runs(100).unwrap().into_iter().find(|r| r.outcome == "succeeded").unwrap().summary.unwrap();
+    let list = credence::run::RunSummary::from_json(&ledger).unwrap().lists.into_iter().next().unwrap();
+    let members = |status: &str| {
+        value(&format!("credence_list_members{{job=\"test\",list=\"{}\",status=\"{status}\"}}", list.list_id))
+    };
+    assert_eq!((members("published") as u64, members("pending") as u64), (list.published, list.pending));
+    assert!(list.published > 0, "{list:?}");
     assert!(body.contains("credence_step_duration_seconds_count{job=\"test\",step=\"score\"}"), "{body}");
 
     // Stop while a run is under way: it finishes, and the daemon exits cleanly.
