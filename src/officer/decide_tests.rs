@@ -486,3 +486,23 @@ fn only_a_proposal_awaiting_a_second_officer_is_approved() {
     let r = two.decide(req(Action::Reject, &x, "olga")).unwrap();
     assert_eq!(refusal(two.decide(approve(r.id))), Refusal::NotApprovable { id: r.id, action: Action::Reject });
 }
+
+/// A send-back returns the member to review for any officer: the reject
+/// its author had replaced with the confirm sent back does not stand again.
+#[test]
+fn a_reject_replaced_by_a_confirm_sent_back_does_not_stand_again() {
+    let w = World::new(0, "two_officers");
+    let x = entity(1);
+    w.decide(req(Action::Reject, &x, "olga")).unwrap();
+    let c = w.decide(req(Action::Confirm, &x, "olga")).unwrap();
+    assert!(c.needs_approval);
+    let back = Request {
+        action: Some(Action::SendBack),
+        approves: Some(c.id),
+        officer: "sue",
+        reason: "the reasons are not stated",
+        ..Request::default()
+    };
+    w.decide(back).unwrap();
+    w.decide(req(Action::Confirm, &x, "oleg")).expect("back in review for any officer");
+}
