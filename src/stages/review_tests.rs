@@ -115,6 +115,8 @@ fn a_confirm_inside_the_window_does_not_publish() {
     let l = list(10, Approval::Single);
     let ds = [notify(1, "2026-11-10", 10), d(2, Action::Confirm, "2026-11-15")];
     assert_eq!(status_of(&l, &ds, "2026-11-27").status, ReviewStatus::Pending, "the notice rule is not met");
+    let ds = [notify(1, "2026-11-10", 10), d(2, Action::Confirm, "2026-11-20")];
+    assert_eq!(status_of(&l, &ds, "2026-11-27").status, ReviewStatus::Pending, "on the deadline day it does not");
     let ds = [notify(1, "2026-11-10", 10), d(2, Action::Confirm, "2026-11-21")];
     assert_eq!(status_of(&l, &ds, "2026-11-27").status, ReviewStatus::Published, "after the deadline it does");
     let ds = [d(2, Action::Confirm, "2026-11-21")];
