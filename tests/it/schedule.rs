@@ -210,6 +210,26 @@ fn runs_start_on_time_and_catch_up_after_downtime() {
     assert!(metrics.is_err(), "the metrics server stopped with the daemon");
 }
 
+/// A daemon started after its current as-of date already ran waits for
+/// the next tick: nothing was missed, so nothing is caught up at start.
+#[test]
+fn a_date_already_run_is_not_run_again_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, today, policy) = warehouse(dir.path(), "300");
+    let r = root.to_str().unwrap();
+    ok(&["run", "--unsigned", "--warehouse", r, "--as-of", &today.to_string(), "--policy", &policy]);
+    let jobs = job(dir.path(), &root, &policy, "*/3 * * * * *", "");
+    let mut daemon = Daemon::start(&jobs, dir.path().join("daemon.log"));
+    wait_until(Duration::from_secs(60), || !daemon.scheduled_runs().is_empty());
+    assert!(daemon.terminate().success());
+    let first_run = daemon.scheduled_runs()[0].1;
+    let first_tick = *daemon.ticks().iter().min().expect("a tick");
+    assert!(
+        first_run >= first_tick,
+        "the first scheduled run started at {first_run}, before the first tick {first_tick}"
+    );
+}
+
 #[test]
 fn a_slow_run_never_overlaps_the_next_tick_and_sigterm_lets_it_finish() {
     let dir = tempfile::tempdir().unwrap();
