@@ -503,6 +503,35 @@ fn bulk_decisions_preview_then_apply_and_skip_what_changed() {
     );
     assert_eq!(none.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(none.body.contains("Select at least one member."));
+    // A reason the gate would refuse is named in the preview, before anything is applied.
+    let one = [("csrf", csrf.as_str()), ("action", "confirm"), ("reason", "ok"), ("entity", items[0].0.as_str())];
+    let short = post(&f, &format!("/review/{LIST}/bulk"), &officer, &one, None);
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(short.body.contains(&f.state.messages.t("reason_hint").to_string()), "{}", short.body);
+    // Only notices, confirms, rejects and approvals are decided in bulk, even by a senior officer.
+    let (sam, sam_csrf) = login(&f, "sam");
+    for action in ["revoke_exemption", "exempt", "object", "send_back"] {
+        let form = [
+            ("csrf", sam_csrf.as_str()),
+            ("action", action),
+            ("reason", "reviewed together in committee"),
+            ("entity", items[0].0.as_str()),
+        ];
+        assert_eq!(post(&f, &format!("/review/{LIST}/bulk/apply"), &sam, &form, None).status, StatusCode::FORBIDDEN);
+    }
+    // A bulk form without the session's token, or with an action the role may not take, is refused whole.
+    for (token, action) in [("forged", "reject"), (csrf.as_str(), "approve")] {
+        let form = [
+            ("csrf", token),
+            ("action", action),
+            ("reason", "reviewed together in committee"),
+            ("entity", &items[0].0),
+        ];
+        for path in [format!("/review/{LIST}/bulk"), format!("/review/{LIST}/bulk/apply")] {
+            assert_eq!(post(&f, &path, &officer, &form, None).status, StatusCode::FORBIDDEN, "{action} at {path}");
+        }
+    }
+    assert_eq!(f.state.store.last_decision_id().unwrap(), 2);
 }
 
 #[test]
