@@ -612,3 +612,41 @@ fn the_json_log_of_a_run_has_every_step_and_phase() {
         ]
     );
 }
+
+/// `credence officers add` refuses a role outside officer, senior and
+/// auditor, an empty id and a password under 12 characters, storing
+/// nothing; `remove` refuses an officer that is not there.
+#[test]
+fn officers_are_added_only_with_a_known_role_an_id_and_a_long_enough_password() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().to_str().unwrap();
+    let add = |id: &str, role: &str, password: &str| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_credence"))
+            .args(["officers", "add", id, "--role", role, "--warehouse", w])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let list = || ok(&["officers", "list", "--warehouse", w]);
+    let password = crate::support::PASSWORD;
+    for (id, role, pass, said) in [
+        ("olga", "admin", password, "role must be officer, senior or auditor, found 'admin'"),
+        (" ", "officer", password, "the officer id must not be empty"),
+        ("olga", "officer", "eleven char", "a password has at least 12 characters"),
+    ] {
+        let o = add(id, role, pass);
+        assert!(!o.status.success() && stderr(&o).contains(said), "{id} {role}: {}", stderr(&o));
+    }
+    assert_eq!(list(), "", "nothing stored");
+    assert!(add("olga", "senior", "twelve chars").status.success());
+    assert_eq!(list(), "olga  senior\n");
+    let o = credence(&["officers", "remove", "nobody", "--warehouse", w]);
+    assert!(!o.status.success() && stderr(&o).contains("there is no officer 'nobody'"), "{}", stderr(&o));
+    ok(&["officers", "remove", "olga", "--warehouse", w]);
+    assert_eq!(list(), "");
+}
