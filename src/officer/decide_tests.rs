@@ -116,6 +116,17 @@ fn req<'a>(action: Action, entity: &'a str, officer: &'a str) -> Request<'a> {
     }
 }
 
+/// `officer`'s approve or send-back (`action`) of decision `of`.
+fn on_decision(action: Action, of: i64, officer: &'static str) -> Request<'static> {
+    Request {
+        action: Some(action),
+        approves: Some(of),
+        officer,
+        reason: "checked the proposal and the file",
+        ..Request::default()
+    }
+}
+
 fn refusal(r: Result<Recorded, DecideError>) -> Refusal {
     match r {
         Err(DecideError::Refused(x)) => x,
@@ -471,13 +482,7 @@ fn another_officers_decision_since_the_run_stands_its_author_may_change_it() {
 /// nothing on a list where one officer decides, never a reject.
 #[test]
 fn only_a_proposal_awaiting_a_second_officer_is_approved() {
-    let approve = |id: i64| Request {
-        action: Some(Action::Approve),
-        approves: Some(id),
-        officer: "sue",
-        reason: "checked the proposal and the file",
-        ..Request::default()
-    };
+    let approve = |id: i64| on_decision(Action::Approve, id, "sue");
     let x = entity(1);
     let single = World::new(0, "single");
     let c = single.decide(req(Action::Confirm, &x, "olga")).unwrap();
@@ -496,13 +501,6 @@ fn a_reject_replaced_by_a_confirm_sent_back_does_not_stand_again() {
     w.decide(req(Action::Reject, &x, "olga")).unwrap();
     let c = w.decide(req(Action::Confirm, &x, "olga")).unwrap();
     assert!(c.needs_approval);
-    let back = Request {
-        action: Some(Action::SendBack),
-        approves: Some(c.id),
-        officer: "sue",
-        reason: "the reasons are not stated",
-        ..Request::default()
-    };
-    w.decide(back).unwrap();
+    w.decide(on_decision(Action::SendBack, c.id, "sue")).unwrap();
     w.decide(req(Action::Confirm, &x, "oleg")).expect("back in review for any officer");
 }

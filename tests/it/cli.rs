@@ -618,20 +618,9 @@ fn the_json_log_of_a_run_has_every_step_and_phase() {
 /// nothing; `remove` refuses an officer that is not there.
 #[test]
 fn officers_are_added_only_with_a_known_role_an_id_and_a_long_enough_password() {
-    use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let w = dir.path().to_str().unwrap();
-    let add = |id: &str, role: &str, password: &str| {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_credence"))
-            .args(["officers", "add", id, "--role", role, "--warehouse", w])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
-        child.wait_with_output().unwrap()
-    };
+    let add = |id: &str, role: &str, password: &str| crate::support::officers_add(w, id, role, password);
     let list = || ok(&["officers", "list", "--warehouse", w]);
     let password = crate::support::PASSWORD;
     for (id, role, pass, said) in [

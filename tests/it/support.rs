@@ -196,6 +196,13 @@ pub const PASSWORD: &str = "correct horse battery";
 
 /// Registers officer `id` with `role` in the warehouse at `root`.
 pub fn add_officer(root: &str, id: &str, role: &str) {
+    let out = officers_add(root, id, role, PASSWORD);
+    assert!(out.status.success(), "officers add {id}: {}", stderr(&out));
+}
+
+/// `credence officers add` of `id` with `role`, `password` given on its
+/// standard input.
+pub fn officers_add(root: &str, id: &str, role: &str, password: &str) -> std::process::Output {
     use std::io::Write;
     let mut child = Command::new(env!("CARGO_BIN_EXE_credence"))
         .args(["officers", "add", id, "--role", role, "--warehouse", root])
@@ -204,9 +211,8 @@ pub fn add_officer(root: &str, id: &str, role: &str) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "officers add {id}: {}", stderr(&out));
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    child.wait_with_output().unwrap()
 }
 
 /// The rows of a Parquet file, each column by name as arrow prints it.
