@@ -640,6 +640,28 @@ mod tests {
         assert_eq!(status(&etag[..etag.len() - 2]), StatusCode::OK, "a tag cut short");
     }
 
+    /// A partner's file may be kept only by the partner's own client
+    /// (`private`) and is checked by its ETag before each use
+    /// (`no-cache`); a cache keeps gzipped and plain answers apart
+    /// (`Vary`); each file says its type.
+    #[test]
+    fn files_are_private_revalidated_and_typed() {
+        let etag = format!("\"{}\"", hex::encode(Sha256::digest(b"x")));
+        for (file, kind) in [
+            ("entries.csv", "text/csv; charset=utf-8"),
+            ("manifest.json", "application/json"),
+            ("manifest.json.minisig", "text/plain; charset=utf-8"),
+            ("entries.parquet", "application/vnd.apache.parquet"),
+        ] {
+            let r = send_file(b"x".to_vec(), file, &HeaderMap::new());
+            let h = r.headers();
+            assert_eq!(h[header::CACHE_CONTROL], "private, no-cache", "{file}");
+            assert_eq!(h[header::VARY], "Accept-Encoding", "{file}");
+            assert_eq!(h[header::CONTENT_TYPE], kind, "{file}");
+            assert_eq!(h[header::ETAG], etag.as_str(), "{file}");
+        }
+    }
+
     /// RFC 9110: a coding with `q=0` is not acceptable; `*` stands for any.
     #[test]
     fn gzip_is_sent_when_accepted_and_only_for_csv() {
