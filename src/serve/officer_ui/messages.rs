@@ -168,6 +168,37 @@ mod tests {
         assert!(missing.is_empty(), "keys missing from messages/en.yaml: {missing:?}");
     }
 
+    /// A translation (`--ui-messages`) must have every key of the English
+    /// catalogue and a language tag; it then answers in its language, and
+    /// one of a language already there replaces it.
+    #[test]
+    fn a_translation_needs_every_key_and_a_language_tag() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let french = ENGLISH
+            .replace("lang: en", "lang: fr")
+            .replace("dashboard_title: Dashboard", "dashboard_title: Tableau de bord");
+        let m = Messages::english().with_translation(&write("fr.yaml", &french)).unwrap();
+        assert_eq!(m.languages(), ["en", "zh-CN", "fr"]);
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        assert_eq!(rt.block_on(m.scope("fr", async { m.t("dashboard_title").to_string() })), "Tableau de bord");
+        let again = m.with_translation(&write("fr2.yaml", &french.replace("Tableau de bord", "Accueil"))).unwrap();
+        assert_eq!(again.languages(), ["en", "zh-CN", "fr"], "replaced, not added twice");
+
+        let short = french.replace("dashboard_title: Tableau de bord\n", "");
+        let e = Messages::english().with_translation(&write("short.yaml", &short)).err().unwrap().to_string();
+        assert!(e.contains("missing keys: [\"dashboard_title\"]"), "{e}");
+        for tag in ["", "f r", "fr/../x"] {
+            let odd = french.replace("lang: fr", &format!("lang: '{tag}'"));
+            let e = Messages::english().with_translation(&write("odd.yaml", &odd)).err().unwrap().to_string();
+            assert!(e.contains(&format!("'lang' must be a language tag, found '{tag}'")), "{e}");
+        }
+    }
+
     #[test]
     fn placeholders_are_filled() {
         let m = Messages::english();
