@@ -1038,6 +1038,21 @@ fn officers_take_items_and_see_who_has_one_open() {
     // Olga releases it.
     assert_eq!(send_form(&olga, refs(&form(&olga_csrf, "release"))).status, StatusCode::SEE_OTHER);
     assert_eq!(f.state.store.assignment(LIST, &first).unwrap(), None);
+
+    // A forged take does nothing; an unknown list or entity, or an action
+    // that is neither assign nor release, is refused.
+    let held = f.state.store.assignments(LIST).unwrap().len();
+    let forged = post(&f, &format!("/review/{LIST}/take"), &olga, &[("csrf", "forged")], None);
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    for (list, entity, action, status) in [
+        ("no-such-list", first.as_str(), "assign", StatusCode::NOT_FOUND),
+        (LIST, "not-an-id", "assign", StatusCode::NOT_FOUND),
+        (LIST, first.as_str(), "steal", StatusCode::FORBIDDEN),
+    ] {
+        let pairs = [("csrf", olga_csrf.as_str()), ("list", list), ("entity", entity), ("action", action)];
+        assert_eq!(post(&f, "/assignments", &olga, &pairs, None).status, status, "{list} {entity} {action}");
+    }
+    assert_eq!(f.state.store.assignments(LIST).unwrap().len(), held, "nothing taken");
 }
 
 /// A joint member's page draws its path with names, links and labels, and
