@@ -128,9 +128,7 @@ async fn guarded(state: Arc<UiState>, mut req: Request, next: Next) -> Response 
     let public = path == "/login" || path == "/preferences" || asset;
     let peer = crate::serve::listener::Peer::of(&req);
     let response = if !state.rates.address(peer) {
-        let mut r = (StatusCode::TOO_MANY_REQUESTS, state.messages.t("too_many_requests").to_string()).into_response();
-        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
-        r
+        too_many_requests(&state)
     } else if let Some(e) = failed {
         e.into_response()
     } else if method == Method::POST && cross_site(req.headers()) {
@@ -192,6 +190,13 @@ async fn guarded(state: Arc<UiState>, mut req: Request, next: Next) -> Response 
     response
 }
 
+/// 429: past a request rate, try again in a minute.
+fn too_many_requests(state: &UiState) -> Response {
+    let mut r = (StatusCode::TOO_MANY_REQUESTS, state.messages.t("too_many_requests").to_string()).into_response();
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+    r
+}
+
 #[derive(serde::Deserialize)]
 pub(crate) struct Expired {
     expired: Option<String>,
@@ -229,9 +234,7 @@ fn urlencode(s: &str) -> String {
 /// entity id, a reason the gate would take, short other fields.
 async fn keep_draft(state: &UiState, peer: crate::serve::listener::Peer, req: Request) -> Response {
     if !state.rates.unauthenticated(peer) {
-        let mut r = (StatusCode::TOO_MANY_REQUESTS, state.messages.t("too_many_requests").to_string()).into_response();
-        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
-        return r;
+        return too_many_requests(state);
     }
     let body = match axum::body::to_bytes(req.into_body(), 64 * 1024).await {
         Ok(b) => b,

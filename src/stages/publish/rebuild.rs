@@ -18,6 +18,9 @@ use crate::base::sign::Signer;
 use crate::base::warehouse::Warehouse;
 use crate::config::partners::Partner;
 
+/// How messages name the publication whose views are rebuilt.
+const THIS: &str = "the publication";
+
 /// What a rebuild did to each partner's view.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ViewChange {
@@ -37,9 +40,9 @@ pub fn rebuild_views(
     key: Option<&PublicKey>,
 ) -> Result<Vec<ViewChange>, PublishError> {
     let Some(id) = id.or(latest(wh, list)?) else { return Ok(vec![]) };
-    let this = read_checked(wh, list, id, key, "the publication")?;
+    let this = read_checked(wh, list, id, key, THIS)?;
     if this.manifest.signed && signer.is_none() {
-        return Err(PublishError::CannotVerify { what: "the publication", list: list.to_string(), id });
+        return Err(PublishError::CannotVerify { what: THIS, list: list.to_string(), id });
     }
     let previous = match this.manifest.previous_publication_id.as_deref().and_then(|p| p.parse().ok()) {
         Some(p) => Some(read_checked(wh, list, p, key, PREVIOUS)?),
